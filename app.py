@@ -1,0 +1,217 @@
+"""The composition root: ``create_app(config=None)`` and the ``hub`` command.
+
+This is the only module that wires concrete pieces together: settings, database, job queue, connectors,
+the interceptor and the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Mapping
+
+import click
+from flask import Flask, jsonify, request
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+import migrations
+from config import Settings, load_settings
+from connectors import build_connectors
+from connectors.inbound import receive
+from core import inbox, outbox, work
+from core.db import Database, InboxEvent, OutboxAction
+from core.errors import ConfigError, HubError, InboundError
+from core.inbox import EventHandler
+from core.jobs import InlineQueue
+from core.outbox import Performer
+from core.scheduler import Scheduler
+from core.telemetry import exposition
+
+log = logging.getLogger("hub")
+
+
+@dataclass
+class Hub:
+    """Everything a running hub holds, built once from settings."""
+
+    settings: Settings
+    db: Database
+    jobs: InlineQueue
+    connectors: dict[str, Any]
+    performers: dict[tuple[str, str], Performer] = field(default_factory=dict)
+    scheduler: Scheduler | None = None
+
+    def sweep(self) -> int:
+        """Hand every due inbox event and outbox action to the job queue (crash recovery, retries).
+
+        Returns:
+            How many rows were handed out.
+        """
+        handed = 0
+        for queue, model in (("inbox", InboxEvent), ("outbox", OutboxAction)):
+            for row_id in work.due_ids(self.db, model):
+                self.jobs.submit(queue, row_id)
+                handed += 1
+        return handed
+
+    def start_background(self) -> None:
+        """Start the scheduler (sweepers and other periodic jobs) and recover what a crash left."""
+        self.scheduler = Scheduler(self.db)
+        self.scheduler.add("sweep", self.sweep, seconds=self.settings.sweep_interval_seconds)
+        self.scheduler.start()
+        self.scheduler.run_once("sweep", self.sweep)
+
+    def close(self) -> None:
+        """Stop background work and release the database."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        self.jobs.shutdown(wait=True)
+        self.db.dispose()
+
+
+def _unwired_event_handler(event: Any, row_id: int) -> None:
+    raise HubError("no event handler is wired")
+
+
+def build_hub(settings: Settings, event_handler: EventHandler | None = None) -> Hub:
+    """Build the hub's parts from ``settings`` (nothing is started)."""
+    db = Database(settings.database_url)
+    jobs = InlineQueue({}, workers=settings.job_workers)
+    hub = Hub(settings=settings, db=db, jobs=jobs, connectors=build_connectors(settings))
+    handler = event_handler or _unwired_event_handler
+    jobs.register("inbox", partial(inbox.process, db, handler=handler, max_attempts=settings.inbox_max_attempts))
+    jobs.register("outbox", lambda row_id: outbox.perform(db, jobs, row_id, hub.performers))
+    return hub
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
+    """Create the web application.
+
+    Args:
+        config: setting names to values (tests pass a dict); ``None`` reads the environment and the
+            YAML file named by ``HUB_CONFIG``.
+        hub: an already built hub to serve (the ``serve`` command passes the one it started).
+
+    Raises:
+        ConfigError: the configuration is invalid; the message names the key.
+    """
+    hub = hub or build_hub(load_settings(config))
+    app = Flask(__name__)
+    app.extensions["hub"] = hub
+    _register_errors(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        checks: dict[str, Any] = {"connectors": sorted(hub.connectors)}
+        ok = True
+        try:
+            with hub.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            current, head = migrations.current_revision(hub.db.engine), migrations.head_revision()
+            checks["migrations"] = {"current": current, "head": head, "at_head": current == head}
+            ok = current == head
+        except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
+            checks["database"] = f"unreachable: {type(e).__name__}"
+            ok = False
+        checks["status"] = "ok" if ok else "unavailable"
+        return jsonify(checks), 200 if ok else 503
+
+    @app.get("/metrics")
+    def metrics() -> Any:
+        return exposition(), 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+
+    @app.post("/webhooks/<name>")
+    def webhook(name: str) -> Any:
+        connector = hub.connectors.get(name)
+        if connector is None or name == "slack":
+            return jsonify(error=f"no {name} webhook here: the connector is not configured"), 404
+        return jsonify(receive(connector, request.headers, request.get_data(), hub.db, hub.jobs))
+
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(InboundError)
+    def inbound_error(e: InboundError) -> Any:
+        return jsonify(error=str(e)), e.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> Any:
+        return jsonify(error=e.description), e.code
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> Any:
+        log.exception("http.unhandled", extra={"path": request.path})
+        return jsonify(error="internal error"), 500
+
+
+# -- the `hub` command ---------------------------------------------------------------------------
+
+
+@click.group()
+def cli() -> None:
+    """The help-desk hub."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@cli.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    settings = load_settings()
+    _ensure_sqlite_dir(settings.database_url)
+    migrations.upgrade(settings.database_url)
+    click.echo(f"database at {migrations.head_revision()}: {_masked(settings.database_url)}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web app with the in-process job runner and scheduler (the embedded mode)."""
+    from waitress import serve as waitress_serve
+
+    settings = load_settings()
+    hub = build_hub(settings)
+    current, head = migrations.current_revision(hub.db.engine), migrations.head_revision()
+    if current != head:
+        raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
+    app = create_app(hub=hub)
+    hub.start_background()
+    click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(hub.connectors) or 'none'})")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
+    finally:
+        hub.close()
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    """Entry point of the ``hub`` console script; configuration errors end it with their message."""
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as e:
+        raise SystemExit(f"configuration error: {e}") from e

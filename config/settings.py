@@ -1,0 +1,298 @@
+"""Frozen settings, read once at boot (DESIGN.md section 4).
+
+Sources, in rising precedence: the YAML file named by ``HUB_CONFIG``, then the environment. Tests pass a dict
+to :func:`load_settings` and never touch ``os.environ``. A connector is enabled exactly when its credentials
+are present; a half-configured one stops the boot with a :class:`ConfigError` that names the missing key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from config.secret import Secret
+from core.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_SENSITIVE_TOPICS = ("refund", "account_access", "legal", "security_incident")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: Secret
+    signing_secret: Secret
+    api_url: str
+    channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
+    triage_channel: str | None
+
+    def answers_in(self, channel: str) -> bool:
+        """Return whether the hub answers requests in ``channel``."""
+        return "*" in self.channels or channel in self.channels
+
+
+@dataclass(frozen=True)
+class ZendeskSettings:
+    url: str
+    email: str
+    api_token: Secret
+    webhook_secret: Secret | None
+
+
+@dataclass(frozen=True)
+class JiraSettings:
+    url: str
+    email: str
+    api_token: Secret
+    webhook_secret: Secret | None
+    project_key: str | None
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    url: str
+    model: str
+    api_key: Secret | None
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """Per-channel overrides (a Slack channel id, or a source name such as ``zendesk``)."""
+
+    threshold: float | None = None
+    target_precision: float | None = None
+    escalation_target: str | None = None
+    respond_to_bots: bool = False
+    dry_run: bool | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    admin_token: Secret | None
+    queue: str
+    broker_url: str | None
+    escalation_target: str | None
+    slack: SlackSettings | None
+    zendesk: ZendeskSettings | None
+    jira: JiraSettings | None
+    llm: LLMSettings | None
+    target_precision: float
+    dry_run: bool
+    sensitive_topics: tuple[str, ...]
+    embedding_model: str
+    dense: str  # "auto" | "on" | "off"
+    job_workers: int
+    inbox_max_attempts: int
+    outbox_max_attempts: int
+    sweep_interval_seconds: float
+    agent_ticket_cost: float
+    automated_answer_cost: float
+    channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+
+    def policy(self, channel: str | None) -> ChannelPolicy:
+        """Return the policy for ``channel``, or the defaults when it has none."""
+        return self.channel_policies.get(channel or "", ChannelPolicy())
+
+    def enabled_connectors(self) -> list[str]:
+        """Return the names of the connectors whose credentials are configured."""
+        return [name for name in ("slack", "zendesk", "jira") if getattr(self, name) is not None]
+
+
+class _SettingsSchema(Schema):
+    """Validates and casts the flat key/value configuration (env names as keys)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    HUB_DATABASE_URL = fields.String(load_default=DEFAULT_DATABASE_URL)
+    HUB_ADMIN_TOKEN = fields.String(load_default=None)
+    HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
+    HUB_BROKER_URL = fields.String(load_default=None)
+    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira"]))
+    HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
+    HUB_DRY_RUN = fields.Boolean(load_default=False)
+    HUB_SENSITIVE_TOPICS = fields.String(load_default=",".join(DEFAULT_SENSITIVE_TOPICS))
+    HUB_EMBEDDING_MODEL = fields.String(load_default=DEFAULT_EMBEDDING_MODEL)
+    HUB_DENSE = fields.String(load_default="auto", validate=validate.OneOf(["auto", "on", "off"]))
+    HUB_JOB_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
+    HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
+    HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
+    HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.1, 3600))
+    HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
+    HUB_AUTOMATED_ANSWER_COST = fields.Float(load_default=0.10, validate=validate.Range(0))
+    HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    SLACK_BOT_TOKEN = fields.String(load_default=None)
+    SLACK_SIGNING_SECRET = fields.String(load_default=None)
+    SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
+    SLACK_CHANNELS = fields.String(load_default="*")
+    SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
+    ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
+    ZENDESK_EMAIL = fields.String(load_default=None)
+    ZENDESK_API_TOKEN = fields.String(load_default=None)
+    ZENDESK_WEBHOOK_SECRET = fields.String(load_default=None)
+    JIRA_URL = fields.Url(load_default=None, require_tld=False)
+    JIRA_EMAIL = fields.String(load_default=None)
+    JIRA_API_TOKEN = fields.String(load_default=None)
+    JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
+    JIRA_PROJECT_KEY = fields.String(load_default=None)
+    HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
+    HUB_LLM_MODEL = fields.String(load_default=None)
+    HUB_LLM_API_KEY = fields.String(load_default=None)
+    HUB_LLM_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 300))
+
+
+class _ChannelPolicySchema(Schema):
+    threshold = fields.Float(load_default=None, validate=validate.Range(0.0, 1.0))
+    target_precision = fields.Float(load_default=None, validate=validate.Range(0.5, 1.0))
+    escalation_target = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira", "slack"]))
+    respond_to_bots = fields.Boolean(load_default=False)
+    dry_run = fields.Boolean(load_default=None)
+
+
+SETTING_KEYS = tuple(_SettingsSchema().fields)
+
+
+def _group(values: Mapping[str, Any], prefix: str, required: tuple[str, ...]) -> bool:
+    """Return whether a connector is configured; raise when only part of its required keys are set."""
+    present = [key for key in required if values.get(key)]
+    if not present:
+        return False
+    missing = [key for key in required if not values.get(key)]
+    if missing:
+        raise ConfigError(
+            f"{prefix} is half-configured: {', '.join(present)} set but {', '.join(missing)} missing"
+        )
+    return True
+
+
+def _secret(value: str | None) -> Secret | None:
+    return Secret(value) if value else None
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def read_sources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Merge the YAML file named by ``HUB_CONFIG`` (if any) with the environment; env wins.
+
+    Raises:
+        ConfigError: the YAML file cannot be read or is not a mapping.
+    """
+    env = dict(os.environ if environ is None else environ)
+    merged: dict[str, Any] = {}
+    path = env.get("HUB_CONFIG")
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"HUB_CONFIG: cannot read {path}: {e}") from e
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"HUB_CONFIG: {path} must hold a mapping of setting names to values")
+        merged.update({str(k): v for k, v in loaded.items()})
+    merged.update({k: v for k, v in env.items() if k in SETTING_KEYS})
+    return merged
+
+
+def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
+    """Validate configuration into frozen settings.
+
+    Args:
+        values: setting names (DESIGN.md section 4) to values. ``None`` reads :func:`read_sources`.
+
+    Returns:
+        The settings.
+
+    Raises:
+        ConfigError: a value is invalid or a connector is half-configured; the message names the key.
+    """
+    raw = read_sources() if values is None else dict(values)
+    raw = {k: v for k, v in raw.items() if v is not None and v != ""}
+    try:
+        v = _SettingsSchema().load(raw)
+    except ValidationError as e:
+        detail = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(e.messages.items()))
+        raise ConfigError(f"invalid configuration: {detail}") from e
+
+    slack = None
+    if _group(v, "Slack", ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")):
+        slack = SlackSettings(
+            bot_token=Secret(v["SLACK_BOT_TOKEN"]),
+            signing_secret=Secret(v["SLACK_SIGNING_SECRET"]),
+            api_url=v["SLACK_API_URL"].rstrip("/") + "/",
+            channels=_split(v["SLACK_CHANNELS"]) or ("*",),
+            triage_channel=v["SLACK_TRIAGE_CHANNEL"],
+        )
+    zendesk = None
+    if _group(v, "Zendesk", ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")):
+        zendesk = ZendeskSettings(
+            url=v["ZENDESK_URL"].rstrip("/"),
+            email=v["ZENDESK_EMAIL"],
+            api_token=Secret(v["ZENDESK_API_TOKEN"]),
+            webhook_secret=_secret(v["ZENDESK_WEBHOOK_SECRET"]),
+        )
+    jira = None
+    if _group(v, "Jira", ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN")):
+        jira = JiraSettings(
+            url=v["JIRA_URL"].rstrip("/"),
+            email=v["JIRA_EMAIL"],
+            api_token=Secret(v["JIRA_API_TOKEN"]),
+            webhook_secret=_secret(v["JIRA_WEBHOOK_SECRET"]),
+            project_key=v["JIRA_PROJECT_KEY"],
+        )
+    llm = None
+    if _group(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):
+        llm = LLMSettings(
+            url=v["HUB_LLM_URL"].rstrip("/"),
+            model=v["HUB_LLM_MODEL"],
+            api_key=_secret(v["HUB_LLM_API_KEY"]),
+            timeout_seconds=v["HUB_LLM_TIMEOUT_SECONDS"],
+        )
+
+    target = v["HUB_ESCALATION_TARGET"]
+    if target == "zendesk" and zendesk is None:
+        raise ConfigError("HUB_ESCALATION_TARGET is zendesk but ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN are missing")
+    if target == "jira" and jira is None:
+        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN are missing")
+    if target == "jira" and jira is not None and not jira.project_key:
+        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY is missing")
+    if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
+        raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
+
+    policies: dict[str, ChannelPolicy] = {}
+    for channel, policy in v["HUB_CHANNEL_POLICIES"].items():
+        try:
+            policies[channel] = ChannelPolicy(**_ChannelPolicySchema().load(policy))
+        except ValidationError as e:
+            raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES.{channel}: {e.messages}") from e
+
+    return Settings(
+        database_url=v["HUB_DATABASE_URL"],
+        admin_token=_secret(v["HUB_ADMIN_TOKEN"]),
+        queue=v["HUB_QUEUE"],
+        broker_url=v["HUB_BROKER_URL"],
+        escalation_target=target,
+        slack=slack,
+        zendesk=zendesk,
+        jira=jira,
+        llm=llm,
+        target_precision=v["HUB_TARGET_PRECISION"],
+        dry_run=v["HUB_DRY_RUN"],
+        sensitive_topics=_split(v["HUB_SENSITIVE_TOPICS"]),
+        embedding_model=v["HUB_EMBEDDING_MODEL"],
+        dense=v["HUB_DENSE"],
+        job_workers=v["HUB_JOB_WORKERS"],
+        inbox_max_attempts=v["HUB_INBOX_MAX_ATTEMPTS"],
+        outbox_max_attempts=v["HUB_OUTBOX_MAX_ATTEMPTS"],
+        sweep_interval_seconds=v["HUB_SWEEP_INTERVAL_SECONDS"],
+        agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],
+        automated_answer_cost=v["HUB_AUTOMATED_ANSWER_COST"],
+        channel_policies=policies,
+    )

@@ -1,0 +1,172 @@
+"""The seam every vendor connector implements (STYLE.md "Connector seam").
+
+A connector is built once from settings by its constructor (no second initialisation step) and holds no
+hidden state. Vendor payloads and SDK objects stay inside ``connectors/<vendor>/``; everything that crosses
+this seam is a ``core`` model or a plain value. Vendor exceptions are translated into ``core.errors``
+(``Retriable``, ``Fatal``, ``NotFound``) with ``raise ... from e``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator, Mapping, Protocol, runtime_checkable
+
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    """What a vendor write returned: the new message's id and, where there is one, a link to it."""
+
+    external_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class KnowledgeArticle:
+    """An article pulled from a vendor's knowledge source (for example Zendesk Help Center)."""
+
+    external_id: str
+    title: str
+    body: str
+    url: str | None
+    locale: str | None
+    section: str | None
+    updated_at: datetime
+    tags: tuple[str, ...] = ()
+    deleted: bool = False
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """One vendor: inbound verification and parsing, reads, and writes back through the vendor's API."""
+
+    source: Source
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check that an inbound request really comes from the vendor.
+
+        Args:
+            headers: the request headers (case-insensitive mapping).
+            body: the raw request body, exactly as received.
+
+        Raises:
+            SignatureError: the signature is missing, wrong, or outside the replay window.
+        """
+        ...
+
+    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+        """Translate a verified inbound request into an event.
+
+        Args:
+            headers: the request headers.
+            body: the raw request body.
+
+        Returns:
+            The event, or ``None`` when the request is valid but not for the hub (its own or a bot's
+            message, an edit, a deletion, an internal note).
+
+        Raises:
+            PayloadError: the body is malformed.
+        """
+        ...
+
+    def fetch(self, ref: TicketRef) -> Ticket:
+        """Read a ticket with its messages.
+
+        Args:
+            ref: the ticket to read; ``ref.source`` is this connector's source.
+
+        Returns:
+            The normalised ticket.
+
+        Raises:
+            NotFound: the ticket is gone. Retriable, Fatal: the vendor call failed.
+        """
+        ...
+
+    def post_reply(self, ref: TicketRef, text: str, *, idempotency_key: str) -> PostedMessage:
+        """Answer the requester publicly in the ticket's own thread.
+
+        Args:
+            ref: the ticket to answer.
+            text: the answer, in the channel's own markup.
+            idempotency_key: the outbox key of this write (for vendors that accept one).
+
+        Returns:
+            The posted message.
+
+        Raises:
+            NotFound, Retriable, Fatal: as for :meth:`fetch`.
+        """
+        ...
+
+    def add_internal_note(self, ref: TicketRef, text: str) -> PostedMessage:
+        """Leave a note only agents can see (the pre-drafted reply).
+
+        Args:
+            ref: the ticket to annotate.
+            text: the note.
+
+        Returns:
+            The posted note.
+
+        Raises:
+            NotFound, Retriable, Fatal: as for :meth:`fetch`.
+        """
+        ...
+
+
+@runtime_checkable
+class HelpDesk(Connector, Protocol):
+    """A connector whose vendor is a help desk of record (Zendesk, Jira): it can open tickets."""
+
+    def create_ticket(
+        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()
+    ) -> TicketRef:
+        """Open a ticket (used when a Slack thread is escalated).
+
+        Args:
+            subject: the ticket's subject line.
+            text: the description (the thread transcript).
+            requester: who asked; their email is used to find or create the vendor's user.
+            tags: labels to put on the ticket.
+
+        Returns:
+            The new ticket's reference.
+
+        Raises:
+            Retriable, Fatal: the vendor call failed.
+        """
+        ...
+
+    def ticket_url(self, ref: TicketRef) -> str:
+        """Return the agent-facing link to a ticket."""
+        ...
+
+
+@runtime_checkable
+class Pollable(Protocol):
+    """Optional capability: list what changed since a cursor (the polling fallback to webhooks)."""
+
+    def poll(self, cursor: str | None) -> tuple[list[TicketEvent], str | None]:
+        """Return the events after ``cursor`` and the cursor to resume from next time.
+
+        Raises:
+            Retriable, Fatal: the vendor call failed.
+        """
+        ...
+
+
+@runtime_checkable
+class KnowledgeSource(Protocol):
+    """Optional capability: pull knowledge articles incrementally."""
+
+    def fetch_articles(self, since: datetime | None) -> Iterator[KnowledgeArticle]:
+        """Yield the articles changed since ``since`` (all when ``None``), deleted ones flagged.
+
+        Raises:
+            Retriable, Fatal: the vendor call failed.
+        """
+        ...

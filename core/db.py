@@ -1,0 +1,313 @@
+"""Storage: the SQLAlchemy 2 schema and the engine/session helpers.
+
+SQLite is the embedded default; PostgreSQL the scaled-out one. The schema is created by Alembic
+(``hub db upgrade``), never by ``create_all`` outside tests of the schema itself.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from core.models import as_utc, utcnow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# -- inbound and outbound -------------------------------------------------------------------------
+
+
+class InboxEvent(Base):
+    """An inbound delivery, stored before it is acknowledged. Unique per ``(source, delivery_id)``."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id", name="uq_inbox_source_delivery"),
+        Index("ix_inbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    ticket_ref: Mapped[str] = mapped_column(String(255), index=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)  # core.codec.event_to_dict
+    raw_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class OutboxAction(Base):
+    """A vendor write to perform, at most once per ``idempotency_key``, with retries."""
+
+    __tablename__ = "outbox_actions"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    connector: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    ticket_ref: Mapped[str | None] = mapped_column(String(255), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+# -- people and tickets ---------------------------------------------------------------------------
+
+
+class PersonRow(Base):
+    """Someone seen in a source. ``email`` (lower-cased) joins one requester across channels."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_people_source_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    is_agent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketRow(Base):
+    """A ticket the hub has seen, normalised, with the vendor's id."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_tickets_source_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(255))  # e.g. a Slack channel id; per-channel stats
+    subject: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    priority: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    url: Mapped[str | None] = mapped_column(Text)
+    escalated_to: Mapped[str | None] = mapped_column(String(255))  # ref of the ticket of record
+    escalated_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- knowledge base -------------------------------------------------------------------------------
+
+
+class ArticleRow(Base):
+    """A knowledge-base article. ``content_hash`` lets an import skip what did not change."""
+
+    __tablename__ = "kb_articles"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_kb_articles_source_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))  # "markdown", "html", "pack", "zendesk_hc", ...
+    external_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    locale: Mapped[str | None] = mapped_column(String(32))
+    section: Mapped[str | None] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PassageRow(Base):
+    """A passage of an article's body (retrieval returns the best passage of each article)."""
+
+    __tablename__ = "kb_passages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ArticleQuestionRow(Base):
+    """A question an article answers: an alternate phrasing, or a past resolved ticket linked to it."""
+
+    __tablename__ = "kb_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(32), default="phrasing")  # phrasing | ticket
+    ticket_ref: Mapped[str | None] = mapped_column(String(255))
+
+
+class CalibrationRow(Base):
+    """A fitted confidence calibrator, stored with the KB version it was fitted for."""
+
+    __tablename__ = "kb_calibrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kb_version: Mapped[str] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provenance: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- decisions and outcomes -----------------------------------------------------------------------
+
+
+class DecisionRow(Base):
+    """One interceptor decision: the record every metric is computed from."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_ref: Mapped[str] = mapped_column(String(255), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(255))
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id", ondelete="SET NULL"))
+    verdict: Mapped[str] = mapped_column(String(16))  # answer | escalate
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    threshold: Mapped[float] = mapped_column(Float, default=1.0)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    candidates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    latency_ms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    kb_version: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(255))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutcomeRow(Base):
+    """What followed a decision: feedback, re-contact, reopen, escalation, an agent's reply, CSAT."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), index=True)
+    ticket_ref: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # solved | not_solved | escalated | reopened | agent_reply | csat
+    value: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# -- small state ----------------------------------------------------------------------------------
+
+
+class CursorRow(Base):
+    """A named resume point (polling cursors, KB sync high-water marks)."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeaseRow(Base):
+    """A named lease held by one process until it expires (the single active scheduler)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime]
+
+
+# -- engine ---------------------------------------------------------------------------------------
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """An engine and its session factory; ``session()`` is a unit of work that commits on success."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a session; commit when the block ends normally, roll back when it raises."""
+        with self.sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

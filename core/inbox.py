@@ -1,0 +1,106 @@
+"""The durable inbox: an inbound event is stored before it is acknowledged, once per delivery.
+
+``accept`` is the one function webhook handlers call: in one transaction it inserts the event (a duplicate
+delivery is a counted no-op), then hands the new row to the job queue. If the hand-off is lost (crash,
+full queue), the row stays ``pending`` and the sweeper hands it out again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core import work
+from core.codec import event_from_dict, event_to_dict
+from core.db import Database, InboxEvent
+from core.jobs import JobQueue
+from core.models import TicketEvent, utcnow
+from core.telemetry import count
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[TicketEvent, int], None]
+"""Processes one stored event; gets the event and its inbox row id. Raises to ask for a retry."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What :func:`accept` did: the inbox row's id, and whether this delivery was a duplicate."""
+
+    row_id: int
+    duplicate: bool
+
+
+def _insert(dialect: str):  # type: ignore[no-untyped-def]
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboxEvent)
+
+
+def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | str) -> Accepted:
+    """Store ``event`` (with the raw body) and schedule its processing.
+
+    Args:
+        db: the database.
+        jobs: the job queue the new row is handed to after the commit.
+        event: the parsed event; ``(event.source, event.delivery_id)`` is the dedupe key.
+        raw_body: the request body as received, kept for debugging and replays.
+
+    Returns:
+        The row id and whether the delivery was a duplicate (then nothing new is scheduled).
+    """
+    body = raw_body.decode("utf-8", "replace") if isinstance(raw_body, bytes) else raw_body
+    values = {
+        "source": event.source.value,
+        "delivery_id": event.delivery_id,
+        "kind": event.kind.value,
+        "ticket_ref": str(event.ref),
+        "event": event_to_dict(event),
+        "raw_body": body,
+        "status": "pending",
+        "attempts": 0,
+        "duplicates": 0,
+        "received_at": event.received_at,
+        "next_attempt_at": event.received_at,
+    }
+    key = (InboxEvent.source == event.source.value, InboxEvent.delivery_id == event.delivery_id)
+    with db.session() as s:
+        stmt = _insert(db.engine.dialect.name).values(**values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["source", "delivery_id"]).returning(InboxEvent.id)
+        new_id = s.execute(stmt).scalar()
+        if new_id is None:
+            s.execute(update(InboxEvent).where(*key).values(duplicates=InboxEvent.duplicates + 1))
+            existing = s.execute(select(InboxEvent.id).where(*key)).scalar_one()
+    if new_id is None:
+        count("inbox_events", source=event.source.value, outcome="duplicate")
+        log.info("inbox.duplicate", extra={"source": event.source.value, "delivery_id": event.delivery_id})
+        return Accepted(existing, duplicate=True)
+    count("inbox_events", source=event.source.value, outcome="accepted")
+    jobs.submit("inbox", new_id)
+    return Accepted(new_id, duplicate=False)
+
+
+def process(db: Database, row_id: int, handler: EventHandler, max_attempts: int, now: datetime | None = None) -> str | None:
+    """Claim inbox row ``row_id`` and run ``handler`` on its event.
+
+    Returns:
+        The row's new status, or ``None`` when the row was not due or is held by another worker.
+    """
+    if not work.claim(db, InboxEvent, row_id, now):
+        return None
+    with db.session() as s:
+        row = s.get_one(InboxEvent, row_id)
+        attempts, stored = row.attempts, row.event
+    error: BaseException | None = None
+    try:
+        handler(event_from_dict(stored), row_id)
+    except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
+        error = e
+        log.warning("inbox.process.error", extra={"row_id": row_id, "error": type(e).__name__}, exc_info=True)
+    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow())
+    work.finish(db, InboxEvent, row_id, outcome, now)
+    count("inbox_processed", outcome=outcome.status)
+    return outcome.status

@@ -1,0 +1,196 @@
+"""The normalised ticket model every part of the hub speaks (DESIGN.md section 5).
+
+Frozen dataclasses, timezone-aware UTC datetimes, no I/O. Vendor payloads never reach this module:
+``connectors/<vendor>/mapping.py`` translates them into these types.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """Return the current time as a timezone-aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime (naive values are taken to be UTC).
+
+    Raises:
+        TypeError: when ``value`` is not a datetime.
+    """
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class Source(str, enum.Enum):
+    """Where a ticket lives."""
+
+    ZENDESK = "zendesk"
+    JIRA = "jira"
+    SLACK = "slack"
+    WEB = "web"
+
+
+class Status(str, enum.Enum):
+    """Vendor-neutral ticket status."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class Priority(str, enum.Enum):
+    """Vendor-neutral ticket priority."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Visibility(str, enum.Enum):
+    """Who can see a message: the requester too (public) or agents only (internal)."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class EventKind(str, enum.Enum):
+    """What happened to a ticket."""
+
+    CREATED = "created"
+    COMMENTED = "commented"
+    UPDATED = "updated"
+    FEEDBACK = "feedback"
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """Identifies a ticket in its source.
+
+    ``external_id`` is the Zendesk ticket id, the Jira issue key, or ``team:channel:thread_ts`` for Slack.
+    """
+
+    source: Source
+    external_id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", Source(self.source))
+        if not self.external_id:
+            raise ValueError("TicketRef.external_id must not be empty")
+
+    def __str__(self) -> str:
+        return f"{self.source.value}:{self.external_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> "TicketRef":
+        """Parse the ``str()`` form back into a reference.
+
+        Raises:
+            ValueError: when ``text`` is not ``source:external_id``.
+        """
+        source, sep, external_id = text.partition(":")
+        if not sep:
+            raise ValueError(f"not a ticket reference: {text!r}")
+        return cls(Source(source), external_id)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who writes on a ticket.
+
+    ``is_self`` marks the hub's own messages (the loop breaker); ``email`` joins one requester across
+    channels.
+    """
+
+    external_id: str
+    name: str = ""
+    email: str | None = None
+    is_agent: bool = False
+    is_self: bool = False
+
+    def __post_init__(self) -> None:
+        if self.email is not None:
+            object.__setattr__(self, "email", self.email.strip().lower() or None)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One comment or chat message on a ticket."""
+
+    external_id: str
+    author: Person
+    text: str
+    visibility: Visibility = Visibility.PUBLIC
+    created_at: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "visibility", Visibility(self.visibility))
+        object.__setattr__(self, "created_at", as_utc(self.created_at))
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A request in the help desk, normalised. ``raw`` is kept for debugging only."""
+
+    ref: TicketRef
+    subject: str
+    text: str
+    requester: Person
+    status: Status = Status.NEW
+    priority: Priority | None = None
+    tags: tuple[str, ...] = ()
+    messages: tuple[Message, ...] = ()
+    url: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        if self.priority is not None:
+            object.__setattr__(self, "priority", Priority(self.priority))
+        object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "messages", tuple(self.messages))
+        object.__setattr__(self, "created_at", as_utc(self.created_at))
+        object.__setattr__(self, "updated_at", as_utc(self.updated_at))
+
+    def public_messages(self) -> tuple[Message, ...]:
+        """Return the messages the requester can see (internal notes never feed a public answer)."""
+        return tuple(m for m in self.messages if m.visibility is Visibility.PUBLIC)
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """Something that happened to a ticket, as received from a vendor.
+
+    ``delivery_id`` is the vendor's id for this delivery (Slack ``event_id``, Zendesk invocation id,
+    Atlassian webhook identifier): the inbox's dedupe key with ``source``. ``data`` carries small
+    vendor-neutral extras (for example a feedback button's value); never a vendor payload.
+    """
+
+    source: Source
+    delivery_id: str
+    kind: EventKind
+    ref: TicketRef
+    message: Message | None = None
+    received_at: datetime = field(default_factory=utcnow)
+    data: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", Source(self.source))
+        object.__setattr__(self, "kind", EventKind(self.kind))
+        object.__setattr__(self, "received_at", as_utc(self.received_at))
+        if not self.delivery_id:
+            raise ValueError("TicketEvent.delivery_id must not be empty")

@@ -1,0 +1,154 @@
+"""The outbox: every vendor write is a row, performed at most once per idempotency key, with retries.
+
+Writers call :func:`enqueue` inside their own transaction (so the decision and the write it implies commit
+together) and :func:`schedule` after the commit. A performer does the vendor call; ``Retriable`` errors wait
+(``Retry-After`` when the vendor gave one, else exponential backoff) and try again, up to the row's
+``max_attempts``; then the row is ``failed``, visible to admins, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core import work
+from core.db import Database, OutboxAction
+from core.jobs import JobQueue
+from core.models import utcnow
+from core.telemetry import count
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewAction:
+    """A vendor write to enqueue.
+
+    Args:
+        key: the idempotency key; a second action with the same key is not enqueued (for example
+            ``answer:slack:T1:C1:1719.01`` makes a public answer at most once per thread).
+        connector: the connector that performs it (``slack``, ``zendesk``, ``jira``).
+        action: what to do, in that connector's vocabulary (``post_reply``, ``add_internal_note``, ...).
+        payload: JSON-safe arguments for the performer.
+        ticket_ref: the ticket it concerns, for lookups and the dashboard.
+    """
+
+    key: str
+    connector: str
+    action: str
+    payload: Mapping[str, Any]
+    ticket_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Performed:
+    """What a performer returns: a JSON-safe result, and writes that must follow this one."""
+
+    result: Mapping[str, Any] = field(default_factory=dict)
+    follow_ups: tuple[NewAction, ...] = ()
+
+
+Performer = Callable[[Mapping[str, Any]], Performed]
+"""Does one vendor write from an action's payload. Raises ``Retriable``/``Fatal``/``NotFound``."""
+
+
+def enqueue(
+    session: Session,
+    action: NewAction,
+    *,
+    max_attempts: int = 8,
+    inbox_event_id: int | None = None,
+) -> int | None:
+    """Add ``action`` to the outbox in the caller's transaction.
+
+    Returns:
+        The new row's id, or ``None`` when an action with the same key exists (nothing is added).
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    stmt = (
+        insert(OutboxAction)
+        .values(
+            idempotency_key=action.key,
+            connector=action.connector,
+            action=action.action,
+            ticket_ref=action.ticket_ref,
+            payload=dict(action.payload),
+            status="pending",
+            attempts=0,
+            max_attempts=max_attempts,
+            inbox_event_id=inbox_event_id,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxAction.id)
+    )
+    row_id = session.execute(stmt).scalar()
+    if row_id is None:
+        count("outbox_actions", connector=action.connector, outcome="duplicate")
+        log.info("outbox.duplicate-key", extra={"key": action.key})
+    return row_id
+
+
+def schedule(jobs: JobQueue, row_ids: Iterable[int | None]) -> None:
+    """Hand newly committed outbox rows to the job queue (``None`` ids, from duplicates, are skipped)."""
+    for row_id in row_ids:
+        if row_id is not None:
+            jobs.submit("outbox", row_id)
+
+
+def perform(
+    db: Database,
+    jobs: JobQueue,
+    row_id: int,
+    performers: Mapping[tuple[str, str], Performer],
+    now: datetime | None = None,
+) -> str | None:
+    """Claim outbox row ``row_id`` and perform it.
+
+    Returns:
+        The row's new status, or ``None`` when the row was not due or is held by another worker.
+    """
+    if not work.claim(db, OutboxAction, row_id, now):
+        return None
+    with db.session() as s:
+        row = s.get_one(OutboxAction, row_id)
+        connector, action, payload = row.connector, row.action, dict(row.payload)
+        attempts, max_attempts = row.attempts, row.max_attempts
+    performer = performers.get((connector, action))
+    done: Performed | None = None
+    error: BaseException | None = None
+    if performer is None:
+        error = LookupError(f"no performer for {connector}.{action} (is the connector configured?)")
+    else:
+        try:
+            done = performer(payload)
+        except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
+            error = e
+            log.warning("outbox.perform.error", extra={"row_id": row_id, "action": f"{connector}.{action}", "error": type(e).__name__})
+    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow())
+    follow_ids: list[int | None] = []
+    if done is not None:
+        with db.session() as s:
+            s.get_one(OutboxAction, row_id).result = dict(done.result)
+            follow_ids = [enqueue(s, a, max_attempts=max_attempts) for a in done.follow_ups]
+    work.finish(db, OutboxAction, row_id, outcome, now)
+    label = "retry" if outcome.status == "pending" else outcome.status
+    count("outbox_actions", connector=connector, outcome=label)
+    schedule(jobs, follow_ids)
+    return outcome.status
+
+
+def result_of(db: Database, key: str) -> Mapping[str, Any] | None:
+    """Return the stored result of the done action with idempotency key ``key``, if any."""
+    with db.session() as s:
+        return s.execute(
+            select(OutboxAction.result).where(OutboxAction.idempotency_key == key, OutboxAction.status == "done")
+        ).scalar()

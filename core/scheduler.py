@@ -1,0 +1,91 @@
+"""The scheduler: periodic jobs (sweepers, polling fallbacks, KB sync, rollups), one active instance.
+
+Every process may run a scheduler, but a job only runs in the process that holds the ``scheduler`` lease
+in the database; the others stand by and take over when the holder's lease expires. So an embedded
+deployment and several gunicorn workers never run the same job twice at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.db import Database, LeaseRow
+from core.models import utcnow
+from core.telemetry import count
+
+log = logging.getLogger(__name__)
+
+
+def acquire_lease(db: Database, name: str, owner: str, ttl: timedelta, now: datetime | None = None) -> bool:
+    """Take or renew the lease ``name`` for ``owner`` if it is free, expired, or already ours.
+
+    Returns:
+        True when ``owner`` holds the lease until ``now + ttl``.
+    """
+    now = now or utcnow()
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    with db.session() as s:
+        s.execute(
+            insert(LeaseRow)
+            .values(name=name, owner=owner, expires_at=now + ttl)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        result = s.execute(
+            update(LeaseRow)
+            .where(LeaseRow.name == name, or_(LeaseRow.owner == owner, LeaseRow.expires_at < now))
+            .values(owner=owner, expires_at=now + ttl)
+        )
+        return result.rowcount == 1
+
+
+class Scheduler:
+    """APScheduler in a background thread, whose jobs run only while this process holds the lease."""
+
+    LEASE = "scheduler"
+
+    def __init__(self, db: Database, lease_ttl: timedelta = timedelta(seconds=90)) -> None:
+        self._db = db
+        self._ttl = lease_ttl
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+
+    def add(self, name: str, func: Callable[[], object], seconds: float) -> None:
+        """Run ``func`` every ``seconds`` while this process is the active scheduler."""
+        self._scheduler.add_job(self._guarded, "interval", seconds=seconds, args=(name, func), id=name, replace_existing=True)
+
+    def is_active(self) -> bool:
+        """Take or renew the lease; return whether this process is the active scheduler."""
+        return acquire_lease(self._db, self.LEASE, self.owner, self._ttl)
+
+    def run_once(self, name: str, func: Callable[[], object]) -> bool:
+        """Run ``func`` now if this process is the active scheduler; return whether it ran."""
+        return self._guarded(name, func)
+
+    def _guarded(self, name: str, func: Callable[[], object]) -> bool:
+        if not self.is_active():
+            return False
+        try:
+            func()
+            count("scheduled_jobs", job=name, outcome="success")
+        except Exception:  # noqa: BLE001 - the job runner is one of the two broad boundaries
+            count("scheduled_jobs", job=name, outcome="failure")
+            log.exception("scheduler.job.failed", extra={"job": name})
+        return True
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        """Stop the background thread (running jobs finish)."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)

@@ -1,0 +1,71 @@
+"""Shared fixtures: settings from a dict, a migrated database on SQLite or PostgreSQL, the app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+import migrations
+from app import Hub, build_hub, create_app
+from config import load_settings
+
+POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh, migrated database: SQLite in a temp dir, or a private schema in PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        migrations.upgrade(url)
+        yield url
+        return
+    yield from _postgres_schema()
+
+
+def _postgres_schema() -> Iterator[str]:
+    schema = f"hub_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Any) -> str:
+    """A fresh, migrated SQLite database (for tests that are not about the storage backend)."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrations.upgrade(url)
+    return url
+
+
+def settings_dict(database_url: str, **overrides: Any) -> dict[str, Any]:
+    """A minimal configuration for tests: the given database, dense retrieval off, no connectors."""
+    values: dict[str, Any] = {"HUB_DATABASE_URL": database_url, "HUB_DENSE": "off", "HUB_JOB_WORKERS": 4}
+    values.update(overrides)
+    return values
+
+
+@pytest.fixture
+def hub(sqlite_url: str) -> Iterator[Hub]:
+    """A hub on a fresh SQLite database, nothing started."""
+    built = build_hub(load_settings(settings_dict(sqlite_url)))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(hub: Hub) -> Any:
+    """A Flask test client for the app serving ``hub``."""
+    return create_app(hub=hub).test_client()

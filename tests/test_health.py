@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+import app as app_module
+from tests.conftest import settings_dict
+
+
+def test_healthz_reports_database_migrations_and_connectors(client: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["migrations"]["at_head"] is True
+    assert body["connectors"] == []
+
+
+def test_healthz_is_503_when_the_database_is_not_migrated(tmp_path: Any) -> None:
+    flask_app = app_module.create_app(settings_dict(f"sqlite:///{tmp_path / 'empty.db'}"))
+    response = flask_app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["migrations"]["at_head"] is False
+
+
+def test_unknown_routes_and_unconfigured_webhooks_answer_json_4xx(client: Any) -> None:
+    missing = client.get("/nope")
+    assert missing.status_code == 404
+    assert "error" in missing.get_json()
+    webhook = client.post("/webhooks/zendesk", data=b"{}")
+    assert webhook.status_code == 404
+    assert "not configured" in webhook.get_json()["error"]
+    wrong_method = client.get("/webhooks/zendesk")
+    assert wrong_method.status_code == 405
+    assert "error" in wrong_method.get_json()
+
+
+def test_metrics_is_prometheus_text(client: Any) -> None:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert b"# HELP" in response.data
