@@ -1,0 +1,80 @@
+"""The outbox action vocabulary every connector performs, and the performers shared by all of them.
+
+An outbox row names a connector and an action; its payload is JSON. Actions (payload keys):
+
+- ``post_reply``: answer in the ticket's own thread. ``{"ref", "text", "citations": [{"title", "url"}],
+  "kind": "answer" | "notice", "decision_id"}``. For ``kind == "answer"`` the connector adds its way to say
+  "solved" / "I still need a human" (Slack buttons; a sentence on Zendesk and Jira) and marks the ticket
+  (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``).
+- ``add_internal_note``: the agents' pre-drafted reply, never visible to the requester.
+  ``{"ref", "text", "decision_id", "reopen": bool}``; marks the ticket ``hub_escalated`` and, with
+  ``reopen``, hands it back to agents (Zendesk status open).
+- ``create_ticket``: open a ticket in the help desk of record (escalating a Slack thread).
+  ``{"subject", "text", "requester": {"external_id", "name", "email"}, "tags", "draft",
+  "origin": {"connector", "ref"}, "notice"}``; on success the draft is added to the new ticket as an
+  internal note and ``notice`` (with the new ticket's link appended) is posted back on the origin thread,
+  both as follow-up actions.
+
+Vendor packages may add actions of their own (Slack ``update_message``), registered the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from connectors.base import Connector, HelpDesk
+from core.models import Person, TicketRef
+from core.outbox import NewAction, Performed, Performer
+
+
+def _post_reply(connector: Connector) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        ref = TicketRef.parse(payload["ref"])
+        posted = connector.post_reply(ref, payload["text"], idempotency_key=payload.get("key", str(ref)))
+        return Performed({"external_id": posted.external_id, "url": posted.url})
+
+    return perform
+
+
+def _add_internal_note(connector: Connector) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        posted = connector.add_internal_note(TicketRef.parse(payload["ref"]), payload["text"])
+        return Performed({"external_id": posted.external_id, "url": posted.url})
+
+    return perform
+
+
+def _create_ticket(name: str, desk: HelpDesk) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        requester = Person(**payload["requester"])
+        ref = desk.create_ticket(payload["subject"], payload["text"], requester, tags=tuple(payload.get("tags", ())))
+        url = desk.ticket_url(ref)
+        origin = payload["origin"]
+        follow_ups = (
+            NewAction(
+                key=f"draft:{ref}",
+                connector=name,
+                action="add_internal_note",
+                payload={"ref": str(ref), "text": payload["draft"]},
+                ticket_ref=str(ref),
+            ),
+            NewAction(
+                key=f"escalation-notice:{origin['ref']}",
+                connector=origin["connector"],
+                action="post_reply",
+                payload={"ref": origin["ref"], "text": f"{payload['notice']} {url}", "kind": "notice", "ticket_url": url},
+                ticket_ref=origin["ref"],
+            ),
+        )
+        return Performed({"ref": str(ref), "url": url}, follow_ups)
+
+    return perform
+
+
+def common_performers(name: str, connector: Connector) -> dict[str, Performer]:
+    """Return the performers of the shared actions for one connector (``create_ticket`` only for help
+    desks of record)."""
+    performers = {"post_reply": _post_reply(connector), "add_internal_note": _add_internal_note(connector)}
+    if isinstance(connector, HelpDesk):
+        performers["create_ticket"] = _create_ticket(name, connector)
+    return performers
