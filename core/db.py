@@ -207,7 +207,12 @@ class CalibrationRow(Base):
 
 
 class DecisionRow(Base):
-    """One interceptor decision: the record every metric is computed from."""
+    """One interceptor decision: the record every metric is computed from.
+
+    Each new request gets exactly one decision with ``trigger == "request"``; later decisions on the same
+    ticket (a refreshed draft after "did not help") have ``trigger == "follow_up"``. ``dry_run`` marks
+    shadow-mode decisions, whose ANSWER was turned into an internal draft and never posted.
+    """
 
     __tablename__ = "decisions"
 
@@ -218,6 +223,7 @@ class DecisionRow(Base):
     channel: Mapped[str | None] = mapped_column(String(255))
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id", ondelete="SET NULL"))
+    trigger: Mapped[str] = mapped_column(String(16), default="request")  # request | follow_up
     verdict: Mapped[str] = mapped_column(String(16))  # answer | escalate
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     threshold: Mapped[float] = mapped_column(Float, default=1.0)
@@ -231,7 +237,17 @@ class DecisionRow(Base):
 
 
 class OutcomeRow(Base):
-    """What followed a decision: feedback, re-contact, reopen, escalation, an agent's reply, CSAT."""
+    """What followed a decision. ``kind`` is one of:
+
+    - ``answer_posted``: the hub's public answer reached the thread (its time is the hub's first response);
+    - ``solved``: the requester confirmed the answer solved it (a verified resolution);
+    - ``not_solved``: the requester said it did not help;
+    - ``escalated``: the request went to a person (``detail.reason``; ``detail.ticket_ref``/``url`` of the
+      ticket of record when one was created);
+    - ``agent_reply``: an agent answered on the ticket (first response time of agents);
+    - ``reopened``: the ticket was reopened after it was solved;
+    - ``csat``: a satisfaction rating, ``value`` in [0, 1].
+    """
 
     __tablename__ = "outcomes"
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 21:12:48.877177
+Create Date: 2026-11-23 21:15:26.337804
 """
 
 from __future__ import annotations
@@ -178,6 +178,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=255), nullable=True),
     sa.Column('requester_id', sa.Integer(), nullable=True),
     sa.Column('inbox_event_id', sa.Integer(), nullable=True),
+    sa.Column('trigger', sa.String(length=16), nullable=False),
     sa.Column('verdict', sa.String(length=16), nullable=False),
     sa.Column('confidence', sa.Float(), nullable=False),
     sa.Column('threshold', sa.Float(), nullable=False),
