@@ -18,7 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 import migrations
 from config import Settings, load_settings
-from connectors import build_connectors
+from connectors import enabled_modules
+from connectors.actions import common_performers
 from connectors.inbound import receive
 from core import inbox, outbox, work
 from core.db import Database, InboxEvent, OutboxAction
@@ -40,6 +41,7 @@ class Hub:
     db: Database
     jobs: InlineQueue
     connectors: dict[str, Any]
+    modules: dict[str, Any] = field(default_factory=dict)
     performers: dict[tuple[str, str], Performer] = field(default_factory=dict)
     scheduler: Scheduler | None = None
 
@@ -60,6 +62,9 @@ class Hub:
         """Start the scheduler (sweepers and other periodic jobs) and recover what a crash left."""
         self.scheduler = Scheduler(self.db)
         self.scheduler.add("sweep", self.sweep, seconds=self.settings.sweep_interval_seconds)
+        for module in self.modules.values():
+            for name, func, seconds in getattr(module, "scheduled_jobs", lambda hub: [])(self):
+                self.scheduler.add(name, func, seconds=seconds)
         self.scheduler.start()
         self.scheduler.run_once("sweep", self.sweep)
 
@@ -79,7 +84,18 @@ def build_hub(settings: Settings, event_handler: EventHandler | None = None) -> 
     """Build the hub's parts from ``settings`` (nothing is started)."""
     db = Database(settings.database_url)
     jobs = InlineQueue({}, workers=settings.job_workers)
-    hub = Hub(settings=settings, db=db, jobs=jobs, connectors=build_connectors(settings))
+    built = enabled_modules(settings)
+    hub = Hub(
+        settings=settings,
+        db=db,
+        jobs=jobs,
+        connectors={name: connector for name, (_, connector) in built.items()},
+        modules={name: module for name, (module, _) in built.items()},
+    )
+    for name, (module, connector) in built.items():
+        actions = common_performers(name, connector)
+        actions.update(getattr(module, "extra_performers", lambda c: {})(connector))
+        hub.performers.update({(name, action): performer for action, performer in actions.items()})
     handler = event_handler or _unwired_event_handler
     jobs.register("inbox", partial(inbox.process, db, handler=handler, max_attempts=settings.inbox_max_attempts))
     jobs.register("outbox", lambda row_id: outbox.perform(db, jobs, row_id, hub.performers))
@@ -129,6 +145,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = Non
         if connector is None or name == "slack":
             return jsonify(error=f"no {name} webhook here: the connector is not configured"), 404
         return jsonify(receive(connector, request.headers, request.get_data(), hub.db, hub.jobs))
+
+    for module in hub.modules.values():
+        getattr(module, "routes", lambda app, hub: None)(app, hub)
+    # Routes of other packages: one line each.
 
     return app
 

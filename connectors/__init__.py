@@ -1,28 +1,36 @@
 """Vendor connectors, one package each, registered here by one line.
 
-``REGISTRY`` maps a connector's name to ``"module:factory"``; the factory takes the ``Settings`` and returns
-the connector, or ``None`` when its credentials are not configured. Modules are imported only when built.
+``REGISTRY`` maps a connector's name to its package. The package provides:
+
+- ``build(settings) -> Connector | None``: the connector, or ``None`` when its credentials are not set;
+- optionally ``extra_performers(connector) -> dict[str, Performer]``: vendor-specific outbox actions on top
+  of :func:`connectors.actions.common_performers`;
+- optionally ``routes(app, hub) -> None``: HTTP routes of its own (Slack mounts bolt here);
+- optionally ``scheduled_jobs(hub) -> list[tuple[str, Callable[[], object], float]]``: periodic jobs
+  (name, function, interval in seconds), run by the single active scheduler.
+
+Packages are imported only when built.
 """
 
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Any
 
 REGISTRY: dict[str, str] = {}
 
 
-def build_connectors(settings: Any) -> dict[str, Any]:
+def enabled_modules(settings: Any) -> dict[str, tuple[ModuleType, Any]]:
     """Build every registered connector whose credentials are configured.
 
     Returns:
-        Connector name to connector instance, for the enabled ones only.
+        Connector name to ``(package, connector)``, for the enabled ones only.
     """
-    built: dict[str, Any] = {}
-    for name, target in REGISTRY.items():
-        module_name, _, factory_name = target.partition(":")
-        factory = getattr(importlib.import_module(module_name), factory_name)
-        connector = factory(settings)
+    built: dict[str, tuple[ModuleType, Any]] = {}
+    for name, module_name in REGISTRY.items():
+        module = importlib.import_module(module_name)
+        connector = module.build(settings)
         if connector is not None:
-            built[name] = connector
+            built[name] = (module, connector)
     return built
