@@ -93,6 +93,16 @@ class TicketRef:
     def __str__(self) -> str:
         return f"{self.source.value}:{self.external_id}"
 
+    @property
+    def channel(self) -> str:
+        """The channel the ticket belongs to, for per-channel policy and stats: the Slack channel id for a
+        Slack thread (``team:channel:thread_ts``), else the source's name."""
+        if self.source is Source.SLACK:
+            parts = self.external_id.split(":")
+            if len(parts) == 3:
+                return parts[1]
+        return self.source.value
+
     @classmethod
     def parse(cls, text: str) -> "TicketRef":
         """Parse the ``str()`` form back into a reference.

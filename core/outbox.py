@@ -57,6 +57,10 @@ class Performed:
 Performer = Callable[[Mapping[str, Any]], Performed]
 """Does one vendor write from an action's payload. Raises ``Retriable``/``Fatal``/``NotFound``."""
 
+OnDone = Callable[[Session, OutboxAction], None]
+"""Bookkeeping after a successful write, in the transaction that marks it done (for example recording
+that an answer reached the thread)."""
+
 
 def enqueue(
     session: Session,
@@ -110,8 +114,10 @@ def perform(
     row_id: int,
     performers: Mapping[tuple[str, str], Performer],
     now: datetime | None = None,
+    on_done: OnDone | None = None,
 ) -> str | None:
-    """Claim outbox row ``row_id`` and perform it.
+    """Claim outbox row ``row_id`` and perform it; on success store the result, run ``on_done`` and
+    enqueue the performer's follow-up actions, all in one transaction.
 
     Returns:
         The row's new status, or ``None`` when the row was not due or is held by another worker.
@@ -137,7 +143,10 @@ def perform(
     follow_ids: list[int | None] = []
     if done is not None:
         with db.session() as s:
-            s.get_one(OutboxAction, row_id).result = dict(done.result)
+            row = s.get_one(OutboxAction, row_id)
+            row.result = dict(done.result)
+            if on_done is not None:
+                on_done(s, row)
             follow_ids = [enqueue(s, a, max_attempts=max_attempts) for a in done.follow_ups]
     work.finish(db, OutboxAction, row_id, outcome, now)
     label = "retry" if outcome.status == "pending" else outcome.status
