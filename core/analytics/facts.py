@@ -1,0 +1,157 @@
+"""Per-request facts and their classification (pure: no I/O). The definitions are in docs/metrics.md.
+
+Every request (a decision with ``trigger == "request"``) ends in exactly one bucket, the first that applies:
+
+``shadow``      dry-run ANSWER: the hub would have answered, left a draft, agents handled it;
+``escalated``   went to a person: an ESCALATE verdict (request or follow-up) or an ``escalated`` outcome;
+``recontacted`` answered, and the same person made a new request within 48 h of the answer;
+``unresolved``  answered, the requester's latest word is ``not_solved`` or ``reopened``, no person took it;
+``verified``    answered, the requester's latest word is ``solved``;
+``assumed``     answered, no word, no re-contact, and the 48-hour window has closed;
+``pending``     answered, no word, no re-contact yet, the window is still open.
+
+Deflected = ``verified`` + ``assumed``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+RECONTACT_WINDOW = timedelta(hours=48)
+BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow")
+FEEDBACK_KINDS = ("solved", "not_solved", "reopened")
+
+
+@dataclass(frozen=True)
+class OutcomeFact:
+    """One outcome row belonging to a request."""
+
+    kind: str
+    at: datetime
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """A request decision with everything that followed it on its ticket."""
+
+    decision_id: int
+    ticket_ref: str
+    source: str
+    channel: str
+    person: str | None  # "email:x@y" or "person:<id>": joins one requester across channels
+    verdict: str
+    dry_run: bool
+    confidence: float
+    threshold: float
+    decided_at: datetime
+    ticket_created_at: datetime | None
+    follow_ups: tuple[tuple[datetime, str], ...] = ()  # (time, verdict) of later decisions on the ticket
+    outcomes: tuple[OutcomeFact, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fate:
+    """How one request ended, as of the evaluation time."""
+
+    bucket: str
+    answered: bool
+    escalated_after_answer: bool
+    confirmed_solved: bool
+    recontacted: bool
+    feedback: str | None  # latest of solved / not_solved on the bot path
+    csat: tuple[float, ...]
+    hub_first_response_s: float | None
+    agent_first_response_s: float | None
+
+    @property
+    def deflected(self) -> bool:
+        return self.bucket in ("verified", "assumed")
+
+    @property
+    def human_handled(self) -> bool:
+        return self.bucket in ("escalated", "shadow")
+
+
+def recontact_index(requests: list[tuple[str | None, datetime, str]]) -> dict[str, list[tuple[datetime, str]]]:
+    """Index new requests by person: ``person -> sorted [(decided_at, ticket_ref)]`` (no-person rows dropped)."""
+    index: dict[str, list[tuple[datetime, str]]] = {}
+    for person, at, ref in requests:
+        if person:
+            index.setdefault(person, []).append((at, ref))
+    for rows in index.values():
+        rows.sort()
+    return index
+
+
+def _came_back(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], now: datetime) -> bool:
+    rows = index.get(facts.person or "", [])
+    start = facts.decided_at
+    i = bisect.bisect_right(rows, (start, "\uffff"))
+    for at, ref in rows[i:]:
+        if at > start + RECONTACT_WINDOW or at > now:
+            return False
+        if ref != facts.ticket_ref:
+            return True
+    return False
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None or later < earlier:
+        return None
+    return (later - earlier).total_seconds()
+
+
+def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], now: datetime) -> Fate:
+    """Put one request in its bucket, using only what was known at ``now``.
+
+    Args:
+        facts: the request and what followed it.
+        index: new requests by person (``recontact_index``), across every channel.
+        now: the evaluation time; later outcomes and requests are ignored.
+
+    Returns:
+        The request's fate.
+    """
+    outcomes = sorted((o for o in facts.outcomes if o.at <= now), key=lambda o: o.at)
+    first = {kind: next((o.at for o in outcomes if o.kind == kind), None) for kind in ("answer_posted", "escalated")}
+    shadow = facts.verdict == "answer" and facts.dry_run
+    answered = facts.verdict == "answer" and not facts.dry_run
+    escalations = [at for at, verdict in facts.follow_ups if verdict != "answer" and at <= now]
+    if facts.verdict != "answer":
+        escalations.append(facts.decided_at)
+    if first["escalated"] is not None:
+        escalations.append(first["escalated"])
+    handed_over = min(escalations) if escalations else (facts.decided_at if shadow else None)
+    feedback_rows = [o.kind for o in outcomes if o.kind in FEEDBACK_KINDS]
+    last_word = feedback_rows[-1] if feedback_rows else None
+    recontacted = answered and _came_back(facts, index, now)
+    if shadow:
+        bucket = "shadow"
+    elif escalations:
+        bucket = "escalated"
+    elif recontacted:
+        bucket = "recontacted"
+    elif last_word in ("not_solved", "reopened"):
+        bucket = "unresolved"
+    elif last_word == "solved":
+        bucket = "verified"
+    elif now - facts.decided_at >= RECONTACT_WINDOW:
+        bucket = "assumed"
+    else:
+        bucket = "pending"
+    agent_reply = next((o.at for o in outcomes if o.kind == "agent_reply" and handed_over and o.at >= handed_over), None)
+    answer_at = first["answer_posted"] or facts.decided_at
+    return Fate(
+        bucket=bucket,
+        answered=answered,
+        escalated_after_answer=answered and bool(escalations),
+        confirmed_solved=answered and last_word == "solved" and not escalations,
+        recontacted=recontacted,
+        feedback=next((k for k in reversed(feedback_rows) if k in ("solved", "not_solved")), None) if answered else None,
+        csat=tuple(o.value for o in outcomes if o.kind == "csat" and o.value is not None) if answered and not escalations else (),
+        hub_first_response_s=_seconds(answer_at, facts.ticket_created_at) if answered else None,
+        agent_first_response_s=_seconds(agent_reply, handed_over),
+    )

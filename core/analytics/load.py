@@ -1,0 +1,128 @@
+"""Queries: the decision and outcome rows of a period, turned into ``RequestFacts``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.analytics.facts import RECONTACT_WINDOW, OutcomeFact, RequestFacts
+from core.analytics.period import Period
+from core.db import DecisionRow, OutcomeRow, PersonRow, TicketRow
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The requests of a period with their facts, the re-contact candidates and the request texts."""
+
+    requests: tuple[RequestFacts, ...]
+    later_requests: tuple[tuple[str | None, datetime, str], ...]  # (person, decided_at, ticket_ref)
+    texts: dict[str, tuple[str, str]]  # ticket_ref -> (subject, text)
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    items = sorted(set(values), key=str)
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+def person_keys(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Map person ids to a cross-channel key: ``email:<lower(email)>`` when known, else ``person:<id>``."""
+    keys: dict[int, str] = {}
+    for chunk in _chunks(i for i in ids if i is not None):
+        for pid, email in session.execute(select(PersonRow.id, PersonRow.email).where(PersonRow.id.in_(chunk))):
+            keys[pid] = f"email:{email.strip().lower()}" if email and email.strip() else f"person:{pid}"
+    return keys
+
+
+def _outcomes(session: Session, by_ref: dict[str, str], by_decision: dict[int, str]) -> dict[str, list[OutcomeFact]]:
+    """Outcomes of the requests, found by ticket ref (incl. the ticket of record) or by decision id."""
+    rows: dict[int, tuple[str, OutcomeFact]] = {}
+    columns = (OutcomeRow.id, OutcomeRow.ticket_ref, OutcomeRow.decision_id, OutcomeRow.kind, OutcomeRow.created_at, OutcomeRow.value)
+    for chunk in _chunks(by_ref):
+        for oid, ref, _, kind, at, value in session.execute(select(*columns).where(OutcomeRow.ticket_ref.in_(chunk))):
+            rows[oid] = (by_ref[ref], OutcomeFact(kind, at, value))
+    for chunk in _chunks(by_decision):
+        for oid, _, did, kind, at, value in session.execute(select(*columns).where(OutcomeRow.decision_id.in_(chunk))):
+            rows.setdefault(oid, (by_decision[did], OutcomeFact(kind, at, value)))
+    grouped: dict[str, list[OutcomeFact]] = {}
+    for ref, fact in rows.values():
+        grouped.setdefault(ref, []).append(fact)
+    return grouped
+
+
+def load(session: Session, period: Period, channel: str | None = None) -> Dataset:
+    """Read every request decided in ``period`` (optionally one channel) and what followed it.
+
+    Re-contact candidates are read across every channel, up to 48 h past the period's end.
+
+    Args:
+        session: an open session.
+        period: the requests' decision times.
+        channel: ``decisions.channel`` to keep (a Slack channel id, ``zendesk``, ``jira``, ...), or all.
+
+    Returns:
+        The dataset ``core.analytics.compute`` turns into figures.
+    """
+    query = (
+        select(DecisionRow, TicketRow)
+        .outerjoin(TicketRow, TicketRow.id == DecisionRow.ticket_id)
+        .where(DecisionRow.trigger == "request", DecisionRow.created_at >= period.start, DecisionRow.created_at < period.end)
+        .order_by(DecisionRow.created_at, DecisionRow.id)
+    )
+    if channel:
+        query = query.where(DecisionRow.channel == channel)
+    pairs: Sequence[Any] = session.execute(query).all()
+    refs = {d.ticket_ref: d.ticket_ref for d, _ in pairs}
+    by_ref = dict(refs)
+    by_ref.update({t.escalated_to: d.ticket_ref for d, t in pairs if t is not None and t.escalated_to})
+    follow_ups: dict[str, list[tuple[datetime, str]]] = {}
+    by_decision = {d.id: d.ticket_ref for d, _ in pairs}
+    for chunk in _chunks(refs):
+        for did, ref, at, verdict in session.execute(
+            select(DecisionRow.id, DecisionRow.ticket_ref, DecisionRow.created_at, DecisionRow.verdict).where(
+                DecisionRow.ticket_ref.in_(chunk), DecisionRow.trigger != "request"
+            )
+        ):
+            follow_ups.setdefault(ref, []).append((at, verdict))
+            by_decision[did] = ref
+    outcomes = _outcomes(session, by_ref, by_decision)
+    keys = person_keys(session, (d.requester_id or (t.requester_id if t else None) for d, t in pairs))
+    requests = tuple(
+        RequestFacts(
+            decision_id=d.id,
+            ticket_ref=d.ticket_ref,
+            source=d.source,
+            channel=d.channel or d.source,
+            person=keys.get(d.requester_id or (t.requester_id if t else None) or -1),
+            verdict=d.verdict,
+            dry_run=bool(d.dry_run),
+            confidence=float(d.confidence or 0.0),
+            threshold=float(d.threshold if d.threshold is not None else 1.0),
+            decided_at=d.created_at,
+            ticket_created_at=t.created_at if t is not None else None,
+            follow_ups=tuple(sorted(follow_ups.get(d.ticket_ref, []))),
+            outcomes=tuple(outcomes.get(d.ticket_ref, [])),
+        )
+        for d, t in pairs
+    )
+    later = session.execute(
+        select(DecisionRow.ticket_ref, DecisionRow.created_at, DecisionRow.requester_id, TicketRow.requester_id)
+        .outerjoin(TicketRow, TicketRow.id == DecisionRow.ticket_id)
+        .where(
+            DecisionRow.trigger == "request",
+            DecisionRow.created_at > period.start,
+            DecisionRow.created_at <= period.end + RECONTACT_WINDOW,
+        )
+    ).all()
+    later_keys = person_keys(session, (own or via for _, _, own, via in later))
+    return Dataset(
+        requests=requests,
+        later_requests=tuple((later_keys.get(own or via or -1), at, ref) for ref, at, own, via in later),
+        texts={d.ticket_ref: ((t.subject or "") if t else "", (t.text or "") if t else "") for d, t in pairs},
+    )
