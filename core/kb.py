@@ -1,0 +1,207 @@
+"""The knowledge-base store: articles with their passages and questions, the KB version, calibrations.
+
+Writers go through :func:`upsert_article`, :func:`mark_deleted` and :func:`set_ticket_questions`; each
+change moves the KB version (a hash chain kept in the ``cursors`` table, so reading it is one row).
+An upsert whose content hash did not change does no work at all. Passages are split by the caller
+(``interceptor.passages``): ``core`` stores text, it does not interpret it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from core.cursors import set_cursor
+from core.db import ArticleQuestionRow, ArticleRow, CalibrationRow, CursorRow, PassageRow
+from core.models import as_utc, utcnow
+
+VERSION_CURSOR = "kb.version"
+EMPTY_VERSION = "empty"
+
+
+@dataclass(frozen=True)
+class ArticleInput:
+    """An article to store. ``passages`` are the body's retrieval units (split by the caller);
+    ``questions`` are alternate phrasings it answers (origin ``phrasing``)."""
+
+    source: str
+    external_id: str
+    title: str
+    body: str = ""
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+    locale: str | None = None
+    section: str | None = None
+    updated_at: datetime | None = None
+    passages: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+
+    @property
+    def content_hash(self) -> str:
+        """A stable hash of everything retrieval and display depend on."""
+        payload = [self.title, self.body, self.url, list(self.tags), self.locale, self.section,
+                   list(self.passages), list(self.questions)]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class KBArticle:
+    """A stored, live article as retrieval sees it."""
+
+    id: int
+    source: str
+    external_id: str
+    title: str
+    url: str | None
+    tags: tuple[str, ...]
+    passages: tuple[str, ...]
+    questions: tuple[str, ...]  # phrasings first, then past tickets
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class StoredCalibration:
+    """A calibration as stored: the KB version it was fitted for, its method and parameters."""
+
+    id: int
+    kb_version: str
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+    provenance: str = ""
+
+
+def kb_version(session: Session) -> str:
+    """Return the KB version: a short string that changes whenever the KB's content changes."""
+    row = session.get(CursorRow, VERSION_CURSOR)
+    return row.value if row is not None and row.value else EMPTY_VERSION
+
+
+def _bump(session: Session, change: str) -> str:
+    digest = hashlib.sha256(f"{kb_version(session)}|{change}".encode("utf-8")).hexdigest()[:16]
+    set_cursor(session, VERSION_CURSOR, digest)
+    return digest
+
+
+def upsert_article(session: Session, article: ArticleInput) -> bool:
+    """Insert or update one article with its passages and phrasings, unless its content is unchanged.
+
+    Args:
+        session: the caller's transaction.
+        article: the article; ``(source, external_id)`` identifies it.
+
+    Returns:
+        Whether anything was written (``False`` when the content hash matched a live article).
+    """
+    digest = article.content_hash
+    row = session.scalars(
+        select(ArticleRow).where(ArticleRow.source == article.source, ArticleRow.external_id == article.external_id)
+    ).one_or_none()
+    if row is not None and row.content_hash == digest and not row.deleted:
+        return False
+    if row is None:
+        row = ArticleRow(source=article.source, external_id=article.external_id)
+        session.add(row)
+    row.title, row.body, row.url, row.tags = article.title, article.body, article.url, list(article.tags)
+    row.locale, row.section, row.content_hash, row.deleted = article.locale, article.section, digest, False
+    row.updated_at = as_utc(article.updated_at) if article.updated_at else utcnow()
+    session.flush()
+    session.execute(delete(PassageRow).where(PassageRow.article_id == row.id))
+    session.execute(
+        delete(ArticleQuestionRow).where(ArticleQuestionRow.article_id == row.id, ArticleQuestionRow.origin == "phrasing")
+    )
+    session.add_all(PassageRow(article_id=row.id, position=i, text=t) for i, t in enumerate(article.passages))
+    session.add_all(ArticleQuestionRow(article_id=row.id, text=q, origin="phrasing") for q in article.questions)
+    _bump(session, f"upsert:{article.source}:{article.external_id}:{digest}")
+    return True
+
+
+def mark_deleted(session: Session, source: str, external_id: str) -> bool:
+    """Mark an article deleted (it leaves retrieval; its row stays for old decisions' citations).
+
+    Returns:
+        Whether a live article was marked.
+    """
+    row = session.scalars(
+        select(ArticleRow).where(ArticleRow.source == source, ArticleRow.external_id == external_id)
+    ).one_or_none()
+    if row is None or row.deleted:
+        return False
+    row.deleted, row.updated_at = True, utcnow()
+    _bump(session, f"delete:{source}:{external_id}")
+    return True
+
+
+def find_article_ids(session: Session, external_ids: Iterable[str]) -> dict[str, int]:
+    """Return ``external_id -> id`` for the live articles among ``external_ids`` (any source)."""
+    wanted = set(external_ids)
+    rows = session.execute(select(ArticleRow.external_id, ArticleRow.id).where(ArticleRow.deleted.is_(False)))
+    return {ext: aid for ext, aid in rows if ext in wanted}
+
+
+def set_ticket_questions(session: Session, tickets: Iterable[tuple[int, str, str | None]]) -> int:
+    """Replace every past-ticket question (origin ``ticket``) with ``tickets``.
+
+    Args:
+        session: the caller's transaction.
+        tickets: ``(article_id, text, ticket_ref)`` of past requests each article resolved.
+
+    Returns:
+        How many ticket questions are stored now.
+    """
+    items = list(tickets)
+    session.execute(delete(ArticleQuestionRow).where(ArticleQuestionRow.origin == "ticket"))
+    session.add_all(ArticleQuestionRow(article_id=a, text=t, origin="ticket", ticket_ref=r) for a, t, r in items)
+    digest = hashlib.sha256(json.dumps(sorted((a, t) for a, t, _ in items)).encode("utf-8")).hexdigest()
+    _bump(session, f"tickets:{digest}")
+    return len(items)
+
+
+def load_articles(session: Session) -> list[KBArticle]:
+    """Return every live article with its passages and questions, ordered by id."""
+    rows = session.scalars(select(ArticleRow).where(ArticleRow.deleted.is_(False)).order_by(ArticleRow.id)).all()
+    passages: dict[int, list[str]] = {}
+    for aid, text in session.execute(
+        select(PassageRow.article_id, PassageRow.text).order_by(PassageRow.article_id, PassageRow.position)
+    ):
+        passages.setdefault(aid, []).append(text)
+    questions: dict[int, list[str]] = {}
+    for aid, text in session.execute(
+        select(ArticleQuestionRow.article_id, ArticleQuestionRow.text).order_by(
+            ArticleQuestionRow.article_id, ArticleQuestionRow.origin, ArticleQuestionRow.id
+        )
+    ):
+        questions.setdefault(aid, []).append(text)
+    return [
+        KBArticle(r.id, r.source, r.external_id, r.title, r.url, tuple(r.tags or ()),
+                  tuple(passages.get(r.id, ())), tuple(questions.get(r.id, ())), r.body)
+        for r in rows
+    ]
+
+
+def store_calibration(session: Session, version: str, method: str, params: dict[str, Any], provenance: str) -> int:
+    """Store a fitted calibration for KB ``version``.
+
+    Returns:
+        The new row's id.
+    """
+    row = CalibrationRow(kb_version=version, method=method, params=params, provenance=provenance, created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def load_calibration(session: Session, version: str | None = None) -> StoredCalibration | None:
+    """Return the newest calibration for KB ``version`` (any version when ``None``), or ``None``."""
+    query = select(CalibrationRow).order_by(CalibrationRow.id.desc()).limit(1)
+    if version is not None:
+        query = query.where(CalibrationRow.kb_version == version)
+    row = session.scalars(query).first()
+    if row is None:
+        return None
+    return StoredCalibration(row.id, row.kb_version, row.method, dict(row.params or {}), row.provenance)

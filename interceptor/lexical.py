@@ -1,0 +1,83 @@
+"""BM25 over short retrieval units, with numpy postings (no dependency beyond numpy).
+
+Scores are also reported normalised to [0, 1]: a unit's BM25 divided by the largest score any unit could
+reach for that query (every query term present at saturation), so features are comparable across KBs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_STOP = frozenset(
+    "a an and are as at be but by can do does for from has have how i i'm if in into is it it's its me my "
+    "of on or our so that the their them then there these they this to was we what when where which who "
+    "why will with you your yours am been did had he her him his she than too very would could should".split()
+)
+
+
+def _stem(token: str) -> str:
+    """A light suffix stripper (plural and -ing/-ed forms), enough for help-desk English."""
+    if token.endswith("'s"):
+        token = token[:-2]
+    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3 and not token.endswith("ss"):
+            return token[: -len(suffix)] + keep
+    return token
+
+
+def tokenize(text: str) -> list[str]:
+    """Return the index terms of ``text``: lower-cased words without stop words, lightly stemmed."""
+    return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+
+
+class BM25:
+    """An Okapi BM25 index over a list of texts.
+
+    Args:
+        texts: the units to index, addressed by position.
+        k1, b: the usual BM25 parameters.
+    """
+
+    def __init__(self, texts: list[str], *, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.size = len(texts)
+        docs = [Counter(tokenize(t)) for t in texts]
+        lengths = np.array([sum(d.values()) for d in docs], dtype=np.float64)
+        avg = float(lengths.mean()) if self.size and lengths.mean() > 0 else 1.0
+        norm = k1 * (1 - b + b * lengths / avg)
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        for i, doc in enumerate(docs):
+            for term, tf in doc.items():
+                ids, tfs = postings.setdefault(term, ([], []))
+                ids.append(i)
+                tfs.append(tf)
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._idf: dict[str, float] = {}
+        for term, (ids, tfs) in postings.items():
+            idx = np.array(ids, dtype=np.int64)
+            tf = np.array(tfs, dtype=np.float64)
+            self._idf[term] = float(np.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5)))
+            self._postings[term] = (idx, tf * (k1 + 1) / (tf + norm[idx]))
+
+    def scores(self, query: str) -> tuple[np.ndarray, float]:
+        """Score every unit for ``query``.
+
+        Returns:
+            The BM25 score of each unit, and the largest score any unit could reach for this query
+            (the normaliser; 0 when no query term is in the index).
+        """
+        out = np.zeros(self.size, dtype=np.float64)
+        ceiling = 0.0
+        for term in set(tokenize(query)):
+            posting = self._postings.get(term)
+            if posting is None:  # an unknown term still counts in the ceiling: the KB misses it
+                ceiling += float(np.log(1 + (self.size + 0.5) / 0.5)) * (self.k1 + 1)
+                continue
+            idf = self._idf[term]
+            out[posting[0]] += idf * posting[1]
+            ceiling += idf * (self.k1 + 1)
+        return out, ceiling

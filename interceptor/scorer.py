@@ -1,0 +1,194 @@
+"""The KB scorer: retrieval plus calibrated confidence, kept in step with the stored KB.
+
+``build_scorer(settings, db)`` loads the KB, builds the index (dense when installed and not switched off),
+and uses the stored calibration for the current KB version, else refits one from the labelled history the
+last calibration kept, else the shipped default. ``score`` checks the KB version (one row, at most once a
+second) and rebuilds when it moved; only texts not seen before are embedded again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from config.settings import Settings
+from core import kb
+from core.db import Database
+from core.telemetry import count, observe
+from interceptor import history
+from interceptor.calibration import METHOD, Calibrator, load_default
+from interceptor.dense import Embedder, dense_available, shared_embedder
+from interceptor.features import extract
+from interceptor.index import KBIndex
+from interceptor.types import Candidate, Scored
+
+log = logging.getLogger("interceptor.scorer")
+VERSION_CHECK_SECONDS = 1.0
+
+
+class KBScorer:
+    """Implements :class:`interceptor.types.Scorer` over the stored KB.
+
+    Args:
+        db: the hub's database.
+        embedder: the dense model, or ``None`` for lexical-only retrieval.
+        retrieval_note: why retrieval is lexical-only, when it is (reported by :attr:`status`).
+    """
+
+    def __init__(self, db: Database, embedder: Embedder | None, *, retrieval_note: str = "ok") -> None:
+        self.db = db
+        self.embedder = embedder
+        self.retrieval_note = retrieval_note
+        self.model = embedder.name if embedder is not None else "bm25"
+        self._lock = threading.RLock()
+        self._checked = 0.0
+        self.kb_version = ""
+        self.index = KBIndex([], embedder)
+        self.calibrator: Calibrator | None = None
+        self.calibration_source = "none"
+        self.refresh(force=True)
+
+    @property
+    def mode(self) -> str:
+        """``"dense"`` (hybrid retrieval) or ``"lexical"``."""
+        return "dense" if self.embedder is not None else "lexical"
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """What a health check reports: retrieval mode, KB version and size, calibration in use."""
+        return {"retrieval": self.mode, "model": self.model, "note": self.retrieval_note,
+                "kb_version": self.kb_version, "articles": len(self.index.articles),
+                "calibration": self.calibration_source}
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild the index and calibration if the KB version moved.
+
+        Returns:
+            Whether a rebuild happened.
+        """
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._checked < VERSION_CHECK_SECONDS:
+                return False
+            self._checked = now
+            with self.db.session() as s:
+                version = kb.kb_version(s)
+                if not force and version == self.kb_version:
+                    return False
+                articles = kb.load_articles(s)
+                stored = kb.load_calibration(s, version)
+                latest = stored or kb.load_calibration(s)
+            started = time.perf_counter()
+            negatives = tuple((latest.params.get("negatives") or ()) if latest else ())
+            self.index = KBIndex(articles, self.embedder, negatives)
+            self.kb_version = version
+            self._use_calibration(stored, latest)
+            log.info("interceptor.kb.indexed", extra={"kb_version": version, "articles": len(articles),
+                                                      "seconds": round(time.perf_counter() - started, 3)})
+            return True
+
+    def _use_calibration(self, stored: kb.StoredCalibration | None, latest: kb.StoredCalibration | None) -> None:
+        if stored is not None and self.mode in stored.params.get("modes", {}):
+            self.calibrator = Calibrator.from_params(stored.params["modes"][self.mode])
+            self.calibration_source = f"stored:{stored.id}"
+            return
+        labelled = history.from_params(latest.params) if latest is not None else []
+        if labelled:
+            try:
+                self.calibrate(labelled, provenance=latest.provenance if latest else "", store_questions=False)
+                return
+            except ValueError:
+                log.warning("interceptor.calibration.refit-failed", extra={"kb_version": self.kb_version})
+        default = load_default().get("modes", {}).get(self.mode)
+        self.calibrator = Calibrator.from_params(default) if default else None
+        self.calibration_source = "default" if default else "none"
+
+    def calibrate(self, labelled: list[history.Labelled], *, provenance: str, store_questions: bool = True) -> Calibrator:
+        """Fit the calibration on labelled past requests and store it for the current KB version.
+
+        Args:
+            labelled: past requests with the article that solved them (``None``: no article did).
+            provenance: how the history was obtained (stored with the calibration).
+            store_questions: also store the solved requests as the articles' past-ticket questions.
+
+        Returns:
+            The fitted calibrator.
+
+        Raises:
+            ValueError: too little history, or only right (or only wrong) top answers in it.
+        """
+        with self._lock:
+            with self.db.session() as s:
+                if store_questions:
+                    ids = kb.find_article_ids(s, {item.article for item in labelled if item.article})
+                    kb.set_ticket_questions(s, [(ids[i.article], i.text, i.ref) for i in labelled if i.article in ids])
+            with self.db.session() as s:
+                version, articles = kb.kb_version(s), kb.load_articles(s)
+            negatives = tuple(item.text for item in labelled if item.article is None)
+            self.index = KBIndex(articles, self.embedder, negatives)
+            self.kb_version, self._checked = version, time.monotonic()
+            calibrator = history.fit_calibrator(self.index, labelled)
+            params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
+                      "history": history.to_params(labelled), "model": self.model}
+            with self.db.session() as s:
+                row_id = kb.store_calibration(s, self.kb_version, METHOD, params, provenance)
+            self.calibrator, self.calibration_source = calibrator, f"stored:{row_id}"
+            log.info("interceptor.calibration.fitted", extra={"kb_version": self.kb_version, "examples": len(labelled)})
+            return calibrator
+
+    def threshold_for(self, target_precision: float) -> float:
+        """Return the confidence threshold that reached ``target_precision`` under the active calibration."""
+        return self.calibrator.threshold_for(target_precision) if self.calibrator else 1.0
+
+    def score(self, text: str, *, k: int = 5, query_vector: np.ndarray | None = None) -> Scored:
+        """Retrieve the top ``k`` articles for ``text`` and the calibrated confidence of the first.
+
+        Args:
+            text: the request's text.
+            k: how many candidates to return.
+            query_vector: the request's embedding when the caller computed it already (batch evaluation).
+
+        Returns:
+            The scored request; confidence 0 and no candidates for an empty KB.
+        """
+        self.refresh()
+        started = time.perf_counter()
+        index, calibrator = self.index, self.calibrator
+        r = index.search(text, k=k, query_vector=query_vector)
+        features = extract(r)
+        confidence = calibrator.confidence(features) if calibrator is not None and r.order else 0.0
+        candidates = tuple(
+            Candidate(article_id=index.articles[i].id, external_id=index.articles[i].external_id,
+                      title=index.articles[i].title, url=index.articles[i].url, passage=r.passage[n],
+                      score=r.fused[n], lexical=r.lexical[n], dense=None if r.dense is None else r.dense[n])
+            for n, i in enumerate(r.order)
+        )
+        elapsed = time.perf_counter() - started
+        observe("interceptor_score", elapsed, mode=self.mode)
+        return Scored(candidates, confidence, features, self.kb_version, self.model, {"score": elapsed * 1000})
+
+
+def build_scorer(settings: Settings, db: Database) -> KBScorer:
+    """Build the scorer for ``settings``: hybrid when the dense extra is installed and ``dense`` is not
+    ``off``, lexical otherwise (logged, and reported by ``KBScorer.status``).
+
+    Raises:
+        ImportError: ``dense`` is ``on`` but the dense extra is not installed.
+    """
+    embedder, note = None, "dense retrieval is switched off (HUB_DENSE=off)"
+    if settings.dense != "off":
+        available, why = dense_available()
+        if available:
+            embedder, note = shared_embedder(settings.embedding_model), "ok"
+        elif settings.dense == "on":
+            raise ImportError(f"HUB_DENSE=on but {why}")
+        else:
+            note = why
+    if embedder is None:
+        log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
+    count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
+    return KBScorer(db, embedder, retrieval_note=note)
