@@ -18,7 +18,9 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "slack": "connectors.slack",
+}
 
 
 def enabled_modules(settings: Any) -> dict[str, tuple[ModuleType, Any]]:

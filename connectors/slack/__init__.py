@@ -1,0 +1,67 @@
+"""Slack: requests come from channel messages and mentions; answers go in the request's own thread.
+
+Package hooks (``connectors/__init__.py``): :func:`build`, :func:`extra_performers`, :func:`routes`,
+:func:`scheduled_jobs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from connectors.slack.connector import SlackConnector
+from core.models import TicketRef
+from core.outbox import Performed, Performer
+
+__all__ = ["SlackConnector", "build", "extra_performers", "routes", "scheduled_jobs"]
+
+
+def build(settings: Any) -> SlackConnector | None:
+    """Return the Slack connector, or ``None`` when ``SLACK_BOT_TOKEN``/``SLACK_SIGNING_SECRET`` are not set."""
+    if settings.slack is None:
+        return None
+    return SlackConnector(settings.slack, settings.policy)
+
+
+def _post_reply(connector: SlackConnector) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        ref = TicketRef.parse(payload["ref"])
+        kind = payload.get("kind", "answer")
+        posted = connector.post_reply(
+            ref,
+            payload["text"],
+            idempotency_key=payload.get("key") or f"{kind}:{ref}",
+            citations=payload.get("citations") or (),
+            kind=kind,
+        )
+        return Performed({"external_id": posted.external_id, "url": posted.url})
+
+    return perform
+
+
+def _acknowledge_feedback(connector: SlackConnector) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        changed = connector.acknowledge_feedback(
+            TicketRef.parse(payload["ref"]), payload["feedback"], payload["channel"], payload["ts"], payload.get("user")
+        )
+        return Performed({"updated": changed})
+
+    return perform
+
+
+def extra_performers(connector: SlackConnector) -> dict[str, Performer]:
+    """Slack's own actions: ``post_reply`` (with citations, buttons and the at-most-once check; replaces the
+    shared one) and ``acknowledge_feedback`` (payload ``{"ref", "feedback", "channel", "ts", "user"?}``)."""
+    return {"post_reply": _post_reply(connector), "acknowledge_feedback": _acknowledge_feedback(connector)}
+
+
+def routes(app: Any, hub: Any) -> None:
+    """Mount ``POST /slack/events`` (Events API and interactivity)."""
+    from connectors.slack.events import mount
+
+    mount(app, hub.connectors["slack"], hub.db, hub.jobs)
+
+
+def scheduled_jobs(hub: Any) -> list[tuple[str, Callable[[], object], float]]:
+    """Resolve the hub's Slack identity (``auth.test``) in the background; a no-op once cached."""
+    connector: SlackConnector = hub.connectors["slack"]
+    return [("slack.identity", connector.identity, 300.0)]

@@ -1,0 +1,119 @@
+"""Block Kit for the hub's Slack messages: the answer with its sources and feedback buttons, the escalation
+notice, the triage post, and the acknowledged answer. Pure.
+
+NOTE(slack): text in ``mrkdwn`` must have ``&``, ``<`` and ``>`` escaped, or ``<!channel>`` in a knowledge-base
+passage would ping a whole channel. https://docs.slack.dev/messaging/formatting-message-text#escaping
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from connectors.slack.mapping import ACTION_NOT_SOLVED, ACTION_SOLVED, FEEDBACK_BLOCK_ID
+
+# NOTE(slack): a section's text is limited to 3000 characters. https://docs.slack.dev/reference/block-kit/blocks/section-block
+SECTION_LIMIT = 3000
+SOLVED_LABEL = "This solved it"
+NOT_SOLVED_LABEL = "I still need help"
+
+Block = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn reserves."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def link(url: str, title: str) -> str:
+    """Return a mrkdwn link; ``|`` and ``>`` in the URL are percent-encoded, the title is escaped."""
+    safe_url = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    label = escape(title or url).replace("|", "¦")
+    return f"<{safe_url}|{label}>"
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+
+
+def _sources(citations: Sequence[Mapping[str, Any]]) -> str:
+    links = [link(c["url"], c.get("title") or c["url"]) for c in citations if c.get("url")]
+    return "*Sources:* " + " · ".join(links) if links else ""
+
+
+def answer(text: str, citations: Sequence[Mapping[str, Any]], ref: str) -> tuple[str, list[Block]]:
+    """Build the answer message.
+
+    Args:
+        text: the answer, plain text (it is escaped here).
+        citations: ``[{"title", "url"}]``, rendered as mrkdwn links.
+        ref: the ticket reference string, the buttons' value.
+
+    Returns:
+        The notification fallback text and the blocks.
+    """
+    blocks = [_section(escape(text))]
+    sources = _sources(citations)
+    if sources:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(sources)}]})
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": FEEDBACK_BLOCK_ID,
+            "elements": [
+                _button(ACTION_SOLVED, SOLVED_LABEL, ref, style="primary"),
+                _button(ACTION_NOT_SOLVED, NOT_SOLVED_LABEL, ref),
+            ],
+        }
+    )
+    return _clip(text), blocks
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label}, "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+def notice(text: str) -> tuple[str, list[Block]]:
+    """Build the "a person will follow up" reply: text only, no buttons."""
+    return _clip(text), [_section(escape(text))]
+
+
+def triage(channel: str, permalink: str, draft: str) -> tuple[str, list[Block]]:
+    """Build the post to the triage channel for a thread that needs a person.
+
+    Args:
+        channel: the thread's channel id.
+        permalink: the thread's link (``chat.getPermalink``).
+        draft: the pre-drafted reply for whoever picks it up.
+    """
+    head = f"A request in <#{channel}> needs a person: {link(permalink, 'open the thread')}"
+    blocks = [_section(head), _section("*Suggested reply (draft):*\n" + escape(draft))]
+    return _clip(f"A request in <#{channel}> needs a person: {permalink}"), blocks
+
+
+def acknowledged(blocks: Sequence[Mapping[str, Any]], feedback: str, user: str | None) -> tuple[list[Block], bool]:
+    """Replace the feedback buttons of an answer with a line saying what was chosen.
+
+    Args:
+        blocks: the answer's current blocks.
+        feedback: ``"solved"`` or ``"not_solved"``.
+        user: the Slack user who clicked, if known.
+
+    Returns:
+        The new blocks, and whether there were buttons to replace (``False``: already acknowledged).
+    """
+    kept = [dict(b) for b in blocks if not (b.get("type") == "actions" and b.get("block_id") == FEEDBACK_BLOCK_ID)]
+    if len(kept) == len(blocks):
+        return kept, False
+    if feedback == "solved":
+        line = f"Marked as solved by <@{user}>" if user else "Marked as solved"
+    else:
+        line = "Passed to a person"
+    kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    return kept, True

@@ -1,0 +1,288 @@
+"""The Slack connector: verifies and parses inbound requests, reads threads, and writes replies through the
+Web API (slack_sdk ``WebClient`` pointed at ``SLACK_API_URL``).
+
+The one piece of state it keeps is the hub's own identity (``auth.test``), resolved at first need outside the
+request path and cached: the request path never calls Slack (see :meth:`SlackConnector.parse_event`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+
+from config.settings import ChannelPolicy, SlackSettings
+from connectors.base import PostedMessage
+from connectors.slack import blocks, mapping
+from connectors.slack.errors import call
+from core.errors import Fatal, NotFound, PayloadError, SignatureError
+from core.models import Source, Ticket, TicketEvent, TicketRef
+
+log = logging.getLogger(__name__)
+
+MAX_THREAD_PAGES = 10
+MAX_PEOPLE = 20
+
+
+class SlackConnector:
+    """Slack as a channel of requests: answers go in the request's own thread.
+
+    Args:
+        settings: the Slack settings (token, signing secret, API URL, channels, triage channel).
+        policy: the per-channel policy lookup (``Settings.policy``), for ``respond_to_bots``.
+        client: a ``WebClient`` to use instead of one built from ``settings`` (tests pass none: the base URL
+            setting points the real client at a stub).
+    """
+
+    source = Source.SLACK
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        policy: Callable[[str | None], ChannelPolicy],
+        client: WebClient | None = None,
+        timeout: int = 10,
+    ) -> None:
+        self.settings = settings
+        self._policy = policy
+        self.client = client or WebClient(token=settings.bot_token.reveal(), base_url=settings.api_url, timeout=timeout)
+        self._verifier = SignatureVerifier(settings.signing_secret.reveal())
+        self._identity: mapping.Identity | None = None
+        self._identity_lock = threading.Lock()
+
+    # -- identity ------------------------------------------------------------------------------------
+
+    def known_identity(self) -> mapping.Identity | None:
+        """Return the hub's identity if already resolved (never calls Slack)."""
+        return self._identity
+
+    def identity(self) -> mapping.Identity:
+        """Return the hub's identity, calling ``auth.test`` once per process at first need.
+
+        Raises:
+            Retriable, Fatal: ``auth.test`` failed (for example ``invalid_auth``).
+        """
+        with self._identity_lock:
+            if self._identity is None:
+                data = call("auth.test", self.client.auth_test).data
+                self._identity = mapping.identity_from_auth_test(data if isinstance(data, dict) else {})
+                log.info("slack.identity.resolved", extra={"bot_id": self._identity.bot_id})
+            return self._identity
+
+    # -- inbound -------------------------------------------------------------------------------------
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check Slack's ``v0`` HMAC signature over the raw body, within the 5-minute replay window.
+
+        Args:
+            headers: the request headers.
+            body: the raw request body.
+
+        Raises:
+            SignatureError: the signature or timestamp is missing, wrong or too old.
+        """
+        lower = {k.lower(): v for k, v in headers.items()}
+        timestamp, signature = lower.get("x-slack-request-timestamp"), lower.get("x-slack-signature")
+        if not timestamp or not signature:
+            raise SignatureError("missing Slack signature headers")
+        try:
+            valid = self._verifier.is_valid(body, timestamp, signature)
+        except ValueError as e:
+            raise SignatureError("malformed Slack request timestamp") from e
+        if not valid:
+            raise SignatureError("invalid or stale Slack signature")
+
+    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+        """Translate a verified Slack request into an event (no Slack API call).
+
+        The hub's own messages are recognised from the envelope (``authorizations[].user_id`` of our bot,
+        ``api_app_id``) and from the ``auth.test`` identity when it is already cached. A bot message in a
+        channel that allows bots is taken only when it provably comes from another app.
+
+        Args:
+            headers: the request headers.
+            body: the raw request body.
+
+        Returns:
+            The event, or ``None`` when the request is not a request for the hub.
+
+        Raises:
+            PayloadError: the body is malformed.
+        """
+        envelope = mapping.read_body(headers, body)
+        if envelope is None:
+            return None
+        identity = self.known_identity()
+        return mapping.to_event(
+            envelope,
+            ids=mapping.self_ids(envelope, identity),
+            answers_in=self.settings.answers_in,
+            allows_bots=lambda channel: self._policy(channel).respond_to_bots,
+            identity_known=identity is not None and identity.bot_id is not None,
+        )
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def _thread(self, channel: str, thread_ts: str, **extra: Any) -> Iterator[Mapping[str, Any]]:
+        cursor: str | None = None
+        for _ in range(MAX_THREAD_PAGES):
+            page = call(
+                "conversations.replies",
+                self.client.conversations_replies,
+                channel=channel,
+                ts=thread_ts,
+                limit=200,
+                cursor=cursor,
+                **extra,
+            ).data
+            yield from page.get("messages") or ()  # type: ignore[union-attr]
+            cursor = ((page.get("response_metadata") or {}).get("next_cursor")) or None  # type: ignore[union-attr]
+            if not cursor:
+                return
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """Return a message's permalink (``chat.getPermalink``)."""
+        return call("chat.getPermalink", self.client.chat_getPermalink, channel=channel, message_ts=ts)["permalink"]
+
+    def fetch(self, ref: TicketRef) -> Ticket:
+        """Read a thread as a ticket: ``conversations.replies`` for the transcript, ``users.info`` for names
+        and the requester's email, ``chat.getPermalink`` for its link.
+
+        Args:
+            ref: a Slack thread reference.
+
+        Returns:
+            The ticket; the root message's author is the requester.
+
+        Raises:
+            NotFound: the thread is gone. Retriable, Fatal: a call failed.
+        """
+        _, channel, thread_ts = self._split(ref)
+        messages = list(self._thread(channel, thread_ts))
+        if not messages:
+            raise NotFound(f"slack thread {ref} is empty")
+        ids = mapping.self_ids({}, self.identity())
+        people = {}
+        for user_id in mapping.human_authors(messages)[:MAX_PEOPLE]:
+            try:
+                user = call("users.info", self.client.users_info, user=user_id)["user"]
+            except NotFound:
+                continue
+            people[user_id] = mapping.person_from_user(user)
+        try:
+            return mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
+        except PayloadError as e:
+            raise NotFound(str(e)) from e
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def post_reply(
+        self,
+        ref: TicketRef,
+        text: str,
+        *,
+        idempotency_key: str,
+        citations: Sequence[Mapping[str, Any]] = (),
+        kind: str = "answer",
+    ) -> PostedMessage:
+        """Reply in the request's thread (``chat.postMessage`` with ``thread_ts`` = the root's ts).
+
+        ``kind == "answer"`` adds the cited links and the two feedback buttons; ``"notice"`` is text only.
+        The reply carries ``idempotency_key`` in its message metadata, and the thread is checked for a reply
+        of ours with that key first, so a retry after a post that succeeded (but was not recorded) does not
+        post twice. Residual risk: a post Slack accepted but does not yet list in ``conversations.replies``.
+
+        Args:
+            ref: the thread.
+            text: the reply, plain text (escaped for mrkdwn here).
+            idempotency_key: the outbox key of this write.
+            citations: ``[{"title", "url"}]`` for answers.
+            kind: ``"answer"`` or ``"notice"``.
+
+        Returns:
+            The posted (or already present) reply; ``external_id`` is its ts.
+
+        Raises:
+            NotFound: the channel or thread is gone. Retriable, Fatal: the call failed.
+        """
+        _, channel, thread_ts = self._split(ref)
+        existing = self._find_reply(channel, thread_ts, idempotency_key)
+        if existing is not None:
+            log.info("slack.reply.already-posted", extra={"ref": str(ref), "kind": kind})
+            return PostedMessage(existing)
+        fallback, body = blocks.answer(text, citations, str(ref)) if kind == "answer" else blocks.notice(text)
+        response = call(
+            "chat.postMessage",
+            self.client.chat_postMessage,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=fallback,
+            blocks=body,
+            metadata=mapping.reply_metadata(idempotency_key),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return PostedMessage(response["ts"])
+
+    def _find_reply(self, channel: str, thread_ts: str, key: str) -> str | None:
+        ids = mapping.self_ids({}, self.identity())
+        for message in self._thread(channel, thread_ts, include_all_metadata=True):
+            if ids.owns(message) and mapping.reply_key(message) == key:
+                return str(message["ts"])
+        return None
+
+    def add_internal_note(self, ref: TicketRef, text: str) -> PostedMessage:
+        """Post the draft to the admin's triage channel (``SLACK_TRIAGE_CHANNEL``) with the thread's link.
+
+        Slack has no internal notes: with no help desk of record configured, the triage channel is where
+        agents see escalated threads and their drafts. At least once (no duplicate check).
+
+        Args:
+            ref: the escalated thread.
+            text: the draft reply.
+
+        Returns:
+            The triage post; ``url`` is the thread's permalink.
+
+        Raises:
+            Fatal: no triage channel is configured. NotFound, Retriable: as for :meth:`post_reply`.
+        """
+        if not self.settings.triage_channel:
+            raise Fatal("SLACK_TRIAGE_CHANNEL is not set: Slack has no internal notes to put the draft in")
+        _, channel, thread_ts = self._split(ref)
+        permalink = self.permalink(channel, thread_ts)
+        fallback, body = blocks.triage(channel, permalink, text)
+        response = call(
+            "chat.postMessage", self.client.chat_postMessage, channel=self.settings.triage_channel, text=fallback, blocks=body
+        )
+        return PostedMessage(response["ts"], url=permalink)
+
+    def acknowledge_feedback(self, ref: TicketRef, feedback: str, channel: str, ts: str, user: str | None = None) -> bool:
+        """Replace an answer's feedback buttons with what was chosen (``chat.update``).
+
+        Returns:
+            ``True`` when the message was updated, ``False`` when it had no buttons left (already done).
+
+        Raises:
+            NotFound: the answer is gone. Retriable, Fatal: a call failed.
+        """
+        _, _, thread_ts = self._split(ref)
+        message = next(
+            (m for m in self._thread(channel, thread_ts, oldest=ts, latest=ts, inclusive=True) if m.get("ts") == ts), None
+        )
+        if message is None:
+            raise NotFound(f"slack message {ts} is not in thread {ref}")
+        new_blocks, changed = blocks.acknowledged(message.get("blocks") or [], feedback, user)
+        if changed:
+            call("chat.update", self.client.chat_update, channel=channel, ts=ts, text=message.get("text") or "", blocks=new_blocks)
+        return changed
+
+    @staticmethod
+    def _split(ref: TicketRef) -> tuple[str, str, str]:
+        try:
+            return mapping.split_ref(ref)
+        except ValueError as e:
+            raise Fatal(str(e)) from e

@@ -1,0 +1,307 @@
+"""Slack payloads to the hub's model, and back. Pure: every Slack field name the hub reads lives here.
+
+What counts as a request (issue 4): a root message in a channel the hub answers in (``SLACK_CHANNELS``), or a
+message there that mentions the bot, root or thread reply. A thread reply by the thread's starter is a
+follow-up on the same ticket. The hub's own messages, other bots (unless the channel's policy allows them),
+edits, deletions, joins and hidden events are never requests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qs
+
+from core.errors import PayloadError
+from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, utcnow
+
+FEEDBACK_BLOCK_ID = "hub_feedback"
+ACTION_SOLVED = "hub_feedback_solved"
+ACTION_NOT_SOLVED = "hub_feedback_not_solved"
+FEEDBACK_BY_ACTION = {ACTION_SOLVED: "solved", ACTION_NOT_SOLVED: "not_solved"}
+METADATA_EVENT_TYPE = "hub_reply"
+
+# NOTE(slack): subtypes that still carry a person's words; everything else (message_changed, message_deleted,
+# channel_join, ...) is housekeeping. https://docs.slack.dev/reference/events/message
+_WORDS_SUBTYPES = {None, "thread_broadcast", "file_share", "bot_message"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the hub is in the workspace, from ``auth.test``."""
+
+    user_id: str
+    bot_id: str | None
+    team_id: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class SelfIds:
+    """What marks the hub's own messages: bot user ids, bot ids and the app id."""
+
+    user_ids: frozenset[str] = frozenset()
+    bot_ids: frozenset[str] = frozenset()
+    app_id: str | None = None
+
+    def owns(self, event: Mapping[str, Any]) -> bool:
+        """Return whether ``event`` (a message) was posted by the hub."""
+        app_id = event.get("app_id") or (event.get("bot_profile") or {}).get("app_id")
+        return (
+            (event.get("user") is not None and event.get("user") in self.user_ids)
+            or (event.get("bot_id") is not None and event.get("bot_id") in self.bot_ids)
+            or (self.app_id is not None and app_id == self.app_id)
+        )
+
+
+def identity_from_auth_test(data: Mapping[str, Any]) -> Identity:
+    """Map an ``auth.test`` response.
+
+    Raises:
+        PayloadError: the response has no ``user_id``.
+    """
+    if not data.get("user_id"):
+        raise PayloadError("auth.test returned no user_id")
+    return Identity(data["user_id"], data.get("bot_id"), data.get("team_id"), data.get("url"))
+
+
+def self_ids(envelope: Mapping[str, Any], identity: Identity | None) -> SelfIds:
+    """Collect the hub's ids from an event envelope (no API call) and the cached identity, if known.
+
+    NOTE(slack): ``authorizations[]`` names the installation the event is delivered to; with ``is_bot`` its
+    ``user_id`` is our bot user. https://docs.slack.dev/reference/objects/event-object
+    """
+    users = {a.get("user_id") for a in envelope.get("authorizations") or () if a.get("is_bot") and a.get("user_id")}
+    bots: set[str] = set()
+    if identity is not None:
+        users.add(identity.user_id)
+        if identity.bot_id:
+            bots.add(identity.bot_id)
+    return SelfIds(frozenset(users), frozenset(bots), envelope.get("api_app_id"))
+
+
+def read_body(headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
+    """Decode a request body: Events API JSON, or an interactivity form with one ``payload`` field.
+
+    Returns:
+        The decoded payload, or ``None`` for Slack's ``ssl_check`` pings.
+
+    Raises:
+        PayloadError: the body is not what Slack sends.
+    """
+    text = body.decode("utf-8", "replace")
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    try:
+        if "application/x-www-form-urlencoded" in content_type or text.startswith(("payload=", "ssl_check=")):
+            form = parse_qs(text)
+            if "payload" not in form:
+                return None if "ssl_check" in form else _raise("form body without payload")
+            decoded = json.loads(form["payload"][0])
+        else:
+            decoded = json.loads(text)
+    except ValueError as e:
+        raise PayloadError(f"slack body is not JSON: {e}") from e
+    if not isinstance(decoded, dict):
+        raise PayloadError("slack body is not a JSON object")
+    return decoded
+
+
+def _raise(message: str) -> Any:
+    raise PayloadError(message)
+
+
+def thread_ref(team: str, channel: str, thread_ts: str) -> TicketRef:
+    """Return the ticket reference of a Slack thread."""
+    return TicketRef(Source.SLACK, f"{team}:{channel}:{thread_ts}")
+
+
+def split_ref(ref: TicketRef) -> tuple[str, str, str]:
+    """Return ``(team, channel, thread_ts)`` of a Slack reference.
+
+    Raises:
+        ValueError: ``ref`` is not a Slack thread reference.
+    """
+    parts = ref.external_id.split(":")
+    if ref.source is not Source.SLACK or len(parts) != 3 or not all(parts):
+        raise ValueError(f"not a Slack thread reference: {ref}")
+    return parts[0], parts[1], parts[2]
+
+
+def ts_to_datetime(ts: str) -> datetime:
+    """Return the UTC time of a Slack ``ts`` (``"1719209506.817929"``), without going through float."""
+    seconds, _, fraction = ts.partition(".")
+    micro = int((fraction + "000000")[:6]) if fraction.isdigit() else 0
+    return datetime.fromtimestamp(int(seconds), timezone.utc) + timedelta(microseconds=micro)
+
+
+def to_event(
+    envelope: Mapping[str, Any],
+    *,
+    ids: SelfIds,
+    answers_in: Callable[[str], bool],
+    allows_bots: Callable[[str], bool],
+    identity_known: bool,
+    received_at: datetime | None = None,
+) -> TicketEvent | None:
+    """Translate a decoded Slack request into an event, or ``None`` when it is not for the hub.
+
+    Args:
+        envelope: an Events API envelope or an interactivity payload.
+        ids: the hub's own ids (:func:`self_ids`).
+        answers_in: whether the hub answers in a channel (``SLACK_CHANNELS``).
+        allows_bots: whether a channel's policy lets the hub answer other bots.
+        identity_known: whether ``ids`` include the ``auth.test`` bot id (so a bot message can be proven not ours).
+        received_at: when the request arrived (now by default).
+
+    Raises:
+        PayloadError: a field the hub needs is missing.
+    """
+    received_at = received_at or utcnow()
+    kind = envelope.get("type")
+    if kind == "event_callback":
+        return _message_event(envelope, ids, answers_in, allows_bots, identity_known, received_at)
+    if kind == "block_actions":
+        return _feedback_event(envelope, received_at)
+    return None  # url_verification (answered by bolt), app_rate_limited, other interactivity
+
+
+def _message_event(
+    envelope: Mapping[str, Any],
+    ids: SelfIds,
+    answers_in: Callable[[str], bool],
+    allows_bots: Callable[[str], bool],
+    identity_known: bool,
+    received_at: datetime,
+) -> TicketEvent | None:
+    event = envelope.get("event") or {}
+    if event.get("type") not in ("message", "app_mention") or event.get("hidden"):
+        return None
+    if event.get("subtype") not in _WORDS_SUBTYPES or ids.owns(event):
+        return None
+    channel, ts, team = event.get("channel"), event.get("ts"), envelope.get("team_id") or event.get("team")
+    if not (channel and ts and team):
+        raise PayloadError("slack message event without channel, ts or team_id")
+    if not answers_in(channel):
+        return None
+    is_bot = bool(event.get("bot_id")) or event.get("subtype") == "bot_message"
+    if is_bot and not (allows_bots(channel) and (identity_known or _provably_other(event, ids, envelope))):
+        return None
+    thread_ts = event.get("thread_ts")
+    text = event.get("text") or ""
+    mentioned = event.get("type") == "app_mention" or any(f"<@{uid}>" in text for uid in ids.user_ids)
+    author_id = event.get("user") or event.get("bot_id") or ""
+    if not thread_ts or thread_ts == ts or mentioned:
+        kind, ref = EventKind.CREATED, thread_ref(team, channel, thread_ts or ts)
+    elif author_id and author_id == (event.get("parent_user_id") or (event.get("root") or {}).get("user")):
+        kind, ref = EventKind.COMMENTED, thread_ref(team, channel, thread_ts)
+    else:
+        return None  # someone else chatting in a thread: not the requester's follow-up
+    for uid in ids.user_ids:
+        text = text.replace(f"<@{uid}>", "")
+    author = Person(author_id, name=event.get("username") or "")
+    message = Message(ts, author, " ".join(text.split()), created_at=ts_to_datetime(ts))
+    data = {"mentioned": True} if mentioned else {}
+    # NOTE(slack): one mention arrives twice (message + app_mention, two event_ids); keying the delivery on the
+    # message itself makes that one request, and Slack's retries of either stay duplicates.
+    return TicketEvent(Source.SLACK, f"{team}:{channel}:{ts}", kind, ref, message, received_at, data)
+
+
+def _provably_other(event: Mapping[str, Any], ids: SelfIds, envelope: Mapping[str, Any]) -> bool:
+    """Whether a bot message carries enough to prove another app posted it without ``auth.test``."""
+    app_id = event.get("app_id") or (event.get("bot_profile") or {}).get("app_id")
+    return bool(app_id and ids.app_id and app_id != ids.app_id)
+
+
+def _feedback_event(payload: Mapping[str, Any], received_at: datetime) -> TicketEvent | None:
+    action = next((a for a in payload.get("actions") or () if a.get("action_id") in FEEDBACK_BY_ACTION), None)
+    if action is None:
+        return None
+    try:
+        ref = TicketRef.parse(action["value"])
+        split_ref(ref)
+    except (KeyError, ValueError) as e:
+        raise PayloadError(f"feedback button without a Slack thread reference: {e}") from e
+    user = payload.get("user") or {}
+    container = payload.get("container") or {}
+    channel = container.get("channel_id") or (payload.get("channel") or {}).get("id")
+    ts, action_ts = container.get("message_ts"), action.get("action_ts")
+    if not (user.get("id") and channel and ts and action_ts):
+        raise PayloadError("block_actions payload without user, channel, message_ts or action_ts")
+    feedback = FEEDBACK_BY_ACTION[action["action_id"]]
+    author = Person(user["id"], name=user.get("username") or user.get("name") or "")
+    label = (action.get("text") or {}).get("text") or feedback
+    message = Message(action_ts, author, label, created_at=ts_to_datetime(action_ts))
+    data = {"feedback": feedback, "ack": {"channel": channel, "ts": ts, "user": user["id"]}}
+    return TicketEvent(Source.SLACK, f"feedback:{action_ts}:{user['id']}", EventKind.FEEDBACK, ref, message, received_at, data)
+
+
+def reply_key(message: Mapping[str, Any]) -> str | None:
+    """Return the idempotency key the hub stamped on one of its replies (message ``metadata``)."""
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_EVENT_TYPE:
+        return None
+    return (metadata.get("event_payload") or {}).get("key")
+
+
+def reply_metadata(key: str) -> dict[str, Any]:
+    """Return the message ``metadata`` that stamps a reply with its idempotency key.
+
+    NOTE(slack): https://docs.slack.dev/messaging/message-metadata/ (read back with ``include_all_metadata``).
+    """
+    return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": key}}
+
+
+def person_from_user(user: Mapping[str, Any]) -> Person:
+    """Map a ``users.info`` user (email needs the ``users:read.email`` scope)."""
+    profile = user.get("profile") or {}
+    name = profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name") or ""
+    return Person(user.get("id") or "", name=name, email=profile.get("email"), is_agent=False)
+
+
+def human_authors(messages: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Return the distinct human authors of a thread, in order of first message."""
+    seen: dict[str, None] = {}
+    for m in messages:
+        if m.get("user") and not m.get("bot_id") and m.get("subtype") != "bot_message":
+            seen.setdefault(m["user"], None)
+    return list(seen)
+
+
+def ticket_from_thread(
+    ref: TicketRef,
+    messages: list[Mapping[str, Any]],
+    people: Mapping[str, Person],
+    ids: SelfIds,
+    permalink: str | None,
+) -> Ticket:
+    """Build a ticket from a thread (``conversations.replies``, root first).
+
+    Raises:
+        PayloadError: the thread is empty.
+    """
+    if not messages:
+        raise PayloadError("empty Slack thread")
+    normalised = []
+    for m in messages:
+        if m.get("subtype") not in _WORDS_SUBTYPES or not m.get("ts"):
+            continue
+        author_id = m.get("user") or m.get("bot_id") or ""
+        author = people.get(author_id) or Person(author_id, name=m.get("username") or "")
+        if ids.owns(m):
+            author = Person(author_id, name=author.name or "hub", is_self=True)
+        normalised.append(Message(m["ts"], author, m.get("text") or "", created_at=ts_to_datetime(m["ts"])))
+    root = normalised[0] if normalised else _raise("Slack thread has no readable message")
+    subject = root.text.strip().splitlines()[0][:120] if root.text.strip() else "Slack request"
+    return Ticket(
+        ref=ref,
+        subject=subject,
+        text=root.text,
+        requester=root.author,
+        messages=tuple(normalised),
+        url=permalink,
+        created_at=root.created_at,
+        updated_at=normalised[-1].created_at,
+        raw=None,
+    )
