@@ -1,0 +1,122 @@
+"""Compose the public answer and the agents' draft. Pure functions of their arguments; plain text
+(connectors render links in their own markup).
+"""
+
+from __future__ import annotations
+
+import re
+
+from interceptor.types import Candidate, Scored
+
+FEEDBACK_LINE = 'Did this solve it? Reply "solved" if it did, or "I still need a human" to reach a person.'
+DRAFT_CANDIDATES = 3
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
+
+REASON_TEXT = {
+    "confidence_below_threshold": "confidence below the channel's threshold",
+    "no_candidate": "no knowledge-base article matched",
+    "no_passage": "the best article has no usable passage",
+    "asked_for_human": "the requester asked for a person",
+    "frustration": "the requester seems frustrated",
+    "fallback_in_thread": "an earlier answer in this thread did not help",
+    "answered_before": "the hub already answered in this thread",
+    "dry_run": "shadow mode (dry run): the hub drafts but does not answer",
+    "confident": "confident",
+}
+
+
+def reason_text(reason: str) -> str:
+    """Return a human-readable line for a machine-readable reason."""
+    if reason.startswith("sensitive_topic:"):
+        return f"sensitive topic ({reason.split(':', 1)[1].replace('_', ' ')}): never answered automatically"
+    return REASON_TEXT.get(reason, reason.replace("_", " "))
+
+
+def truncate(text: str, limit: int) -> str:
+    """Return ``text`` cut to at most ``limit`` characters, at the last sentence boundary that fits.
+
+    When not even the first sentence fits, cut at a word boundary and end with an ellipsis.
+    """
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    best = ""
+    for match in _SENTENCE_END.finditer(text):
+        head = text[: match.start()].rstrip()
+        if len(head) > limit:
+            break
+        best = head
+    if best:
+        return best
+    cut = text[: max(limit - 1, 0)]
+    if " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def source_line(candidate: Candidate) -> str:
+    """Return the citation line for ``candidate``: its title and, when it has one, its link."""
+    return f"Source: {candidate.title} - {candidate.url}" if candidate.url else f"Source: {candidate.title}"
+
+
+def compose_answer(candidate: Candidate, max_chars: int, *, body: str | None = None) -> str:
+    """Compose the public answer: the best passage (or ``body``), the article link and a feedback line.
+
+    Args:
+        candidate: the cited article (the top candidate).
+        max_chars: the channel's length limit; the whole answer fits within it.
+        body: a generated body to use instead of the passage (the writer's output).
+
+    Returns:
+        The answer text, at most ``max_chars`` long (the body is cut at a sentence boundary).
+    """
+    footer = f"\n\n{source_line(candidate)}\n\n{FEEDBACK_LINE}"
+    text = truncate(body if body is not None else candidate.passage, max_chars - len(footer))
+    answer = f"{text}{footer}" if text else footer.strip()
+    return answer[:max_chars]
+
+
+def compose_draft(
+    scored: Scored,
+    threshold: float,
+    reasons: tuple[str, ...],
+    *,
+    would_answer: str | None = None,
+    max_passage_chars: int = 600,
+) -> str:
+    """Compose the agents' pre-drafted internal note.
+
+    Args:
+        scored: the retrieval and confidence of the request.
+        threshold: the threshold the confidence was held against.
+        reasons: the decision's reasons (why it was not answered).
+        would_answer: the answer the hub would have sent (shadow mode), shown in full.
+        max_passage_chars: the length limit of the suggested reply taken from the best passage.
+
+    Returns:
+        Plain text: why it was not answered, the confidence, a suggested reply, the top candidates with
+        their scores and links.
+    """
+    lines = ["Help-desk hub draft (internal: not sent to the requester)."]
+    lines.append(f"Confidence {scored.confidence:.2f} (threshold {threshold:.2f}).")
+    blocking = [r for r in reasons if r != "confident"]
+    if blocking:
+        lines.append("Not answered automatically because:")
+        lines.extend(f"- {reason_text(r)} [{r}]" for r in blocking)
+    elif reasons:
+        lines.append("Answered automatically: confident.")
+    if would_answer is not None:
+        lines += ["", "The hub would have answered:", would_answer]
+    elif scored.top is not None and scored.top.passage.strip():
+        lines += ["", "Suggested reply (from the best article):", truncate(scored.top.passage, max_passage_chars),
+                  source_line(scored.top)]
+    if scored.candidates:
+        lines += ["", "Top articles:"]
+        for n, c in enumerate(scored.candidates[:DRAFT_CANDIDATES], start=1):
+            link = f" - {c.url}" if c.url else ""
+            lines.append(f"{n}. {c.title} (score {c.score:.2f}){link}")
+    else:
+        lines += ["", "No knowledge-base article matched this request."]
+    return "\n".join(lines)
