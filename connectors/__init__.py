@@ -20,6 +20,7 @@ from typing import Any
 
 REGISTRY: dict[str, str] = {
     "slack": "connectors.slack",
+    "zendesk": "connectors.zendesk",
 }
 
 

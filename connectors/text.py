@@ -1,0 +1,184 @@
+"""Rich text to plain text, shared by the Zendesk and Jira connectors: HTML (Zendesk comments and Help
+Center articles), Atlassian Document Format (Jira REST v3) and Jira wiki markup (webhooks and REST v2).
+
+Pure functions of their argument; the output keeps paragraphs and list items on their own lines, keeps link
+targets (``label (url)``) and collapses runs of blank lines.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from html.parser import HTMLParser
+from typing import Any
+
+_BLOCK_TAGS = frozenset(
+    "p div br h1 h2 h3 h4 h5 h6 ul ol li table tr blockquote pre section article header footer hr".split()
+)
+_SKIP_TAGS = frozenset(("script", "style", "head", "template"))
+
+
+def tidy(text: str) -> str:
+    """Collapse spaces inside lines and blank-line runs; strip the ends.
+
+    Args:
+        text: any text.
+
+    Returns:
+        The text with at most one blank line between paragraphs.
+    """
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+class _HTMLText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._href: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag == "li":
+            self.parts.append("\n- ")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        if tag == "a":
+            self._href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip = max(self._skip - 1, 0)
+        elif tag in _BLOCK_TAGS and tag != "li":
+            self.parts.append("\n")
+        if tag == "a" and self._href:
+            href = self._href.pop()
+            if href and href.startswith(("http://", "https://")) and not self.parts[-1].strip().endswith(href):
+                self.parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data.replace("\n", " "))
+
+
+def html_to_text(html: str | None) -> str:
+    """Turn an HTML fragment into plain text.
+
+    Args:
+        html: the HTML (``None`` is treated as empty).
+
+    Returns:
+        Plain text: block elements become line breaks, list items ``- ``, links ``label (url)``;
+        scripts and styles are dropped.
+    """
+    if not html:
+        return ""
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    return tidy("".join(parser.parts))
+
+
+_ADF_BLOCKS = frozenset(
+    "paragraph heading blockquote codeBlock panel rule table tableRow mediaSingle mediaGroup expand "
+    "nestedExpand decisionList taskList".split()
+)
+
+
+def adf_to_text(node: Any) -> str:
+    """Turn an Atlassian Document Format document (or any node of one) into plain text.
+
+    Args:
+        node: the ADF ``doc`` (a dict), a node, a list of nodes, or a string (returned tidied).
+
+    Returns:
+        Plain text; mentions become ``@name``, links ``label (url)``, list items ``- ``.
+    """
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return tidy(node)
+    parts: list[str] = []
+    _adf_walk(node, parts)
+    return tidy("".join(parts))
+
+
+def _adf_walk(node: Any, parts: list[str]) -> None:
+    if isinstance(node, list):
+        for child in node:
+            _adf_walk(child, parts)
+        return
+    if not isinstance(node, dict):
+        return
+    kind, attrs = node.get("type"), node.get("attrs") or {}
+    if kind == "text":
+        text = node.get("text", "")
+        href = next((m.get("attrs", {}).get("href") for m in node.get("marks", []) if m.get("type") == "link"), None)
+        parts.append(f"{text} ({href})" if href and href != text else text)
+    elif kind == "hardBreak":
+        parts.append("\n")
+    elif kind == "mention":
+        parts.append(str(attrs.get("text") or "@" + str(attrs.get("id", ""))))
+    elif kind == "emoji":
+        parts.append(str(attrs.get("text") or attrs.get("shortName", "")))
+    elif kind in ("inlineCard", "blockCard"):
+        parts.append(str(attrs.get("url", "")))
+    elif kind == "status":
+        parts.append(str(attrs.get("text", "")))
+    elif kind == "listItem":
+        parts.append("\n- ")
+        _adf_walk(node.get("content", []), parts)
+    elif kind == "tableCell" or kind == "tableHeader":
+        _adf_walk(node.get("content", []), parts)
+        parts.append(" | ")
+    else:
+        block = kind in _ADF_BLOCKS
+        if block:
+            parts.append("\n")
+        _adf_walk(node.get("content", []), parts)
+        if block:
+            parts.append("\n")
+
+
+_WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}"), ""),
+    (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}"), ""),
+    (re.compile(r"^h[1-6]\.\s*", re.M), ""),
+    (re.compile(r"^bq\.\s*", re.M), ""),
+    (re.compile(r"^\s*[*#-]+\s+", re.M), "- "),
+    (re.compile(r"\[~accountid:([^\]]+)\]"), r"@\1"),
+    (re.compile(r"\[~([^\]]+)\]"), r"@\1"),
+    (re.compile(r"\[([^|\]]+)\|([^\]]+)\]"), r"\1 (\2)"),
+    (re.compile(r"\[((?:https?|mailto):[^\]]+)\]"), r"\1"),
+    (re.compile(r"!([^!\s|]+)(?:\|[^!]*)?!"), r"\1"),
+    (re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w_])_(\S(?:[^_\n]*\S)?)_(?![\w_])"), r"\1"),
+    (re.compile(r"\{\{([^}]*)\}\}"), r"\1"),
+    (re.compile(r"(?<![\w+])\+(\S(?:[^+\n]*\S)?)\+(?![\w+])"), r"\1"),
+    (re.compile(r"(?<![\w^])\^(\S(?:[^\^\n]*\S)?)\^(?![\w^])"), r"\1"),
+    (re.compile(r"\|\|?"), " | "),
+    (re.compile(r"\\\\"), "\n"),
+)
+
+
+def wiki_to_text(markup: str | None) -> str:
+    """Turn Jira wiki markup into plain text.
+
+    NOTE(jira): webhooks and REST v2 carry rich text as wiki markup, not ADF
+    (https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all).
+
+    Args:
+        markup: the wiki text (``None`` is treated as empty).
+
+    Returns:
+        Plain text: headings, bold/italic/underline marks, code and panel macros are removed, links become
+        ``label (url)``, user mentions ``@id``, list bullets ``- ``.
+    """
+    if not markup:
+        return ""
+    text = unescape(markup)
+    for pattern, replacement in _WIKI_RULES:
+        text = pattern.sub(replacement, text)
+    return tidy(text)

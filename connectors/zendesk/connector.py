@@ -1,0 +1,183 @@
+"""The Zendesk connector: webhooks in, tickets read and written through zenpy, Help Center articles out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime
+from typing import Any, Iterable, Iterator, Mapping
+
+from zenpy.lib.api_objects import Comment as ZComment
+from zenpy.lib.api_objects import Ticket as ZTicket
+from zenpy.lib.api_objects import User as ZUser
+
+from config.settings import ZendeskSettings
+from connectors.base import KnowledgeArticle, PostedMessage
+from connectors.zendesk import events, mapping, poll, verify
+from connectors.zendesk.client import call, make_zenpy
+from core.errors import NotFound, PayloadError, SignatureError
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+
+log = logging.getLogger(__name__)
+
+ARTICLES_PATH = "/api/v2/help_center/incremental/articles.json"
+
+
+class ZendeskConnector:
+    """Zendesk Support (tickets) and Help Center (knowledge) for one account.
+
+    Args:
+        settings: the Zendesk settings (URL, API user's email and token, webhook secret).
+    """
+
+    source = Source.ZENDESK
+
+    def __init__(self, settings: ZendeskSettings) -> None:
+        self.settings = settings
+        self._zenpy, self.session = make_zenpy(settings.url, settings.email, settings.api_token.reveal())
+        self._self_id: str | None = None
+        self._lock = threading.Lock()
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check the webhook signature (see :func:`connectors.zendesk.verify.verify`).
+
+        Raises:
+            SignatureError: bad, missing or stale signature, or no ZENDESK_WEBHOOK_SECRET configured
+                (webhooks are then off and the hub polls instead).
+        """
+        if self.settings.webhook_secret is None:
+            log.warning("zendesk.webhook.no-secret")
+            raise SignatureError("ZENDESK_WEBHOOK_SECRET is not set: Zendesk webhooks are off (the hub polls)")
+        verify.verify(self.settings.webhook_secret.reveal(), headers, body)
+
+    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+        """Parse a trigger or ticket-event webhook (see :mod:`connectors.zendesk.events`).
+
+        Returns:
+            The event, or ``None`` for the hub's own comments, agents' comments, internal notes and other
+            ticket changes. No vendor call is made here: the hub's own user id is used once it is known.
+
+        Raises:
+            PayloadError: the body is not JSON or not a known shape.
+        """
+        try:
+            data = json.loads(body or b"null")
+        except ValueError as e:
+            raise PayloadError("zendesk webhook body is not JSON") from e
+        return events.parse(headers, body, data, self._self_id)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def self_id(self) -> str:
+        """The hub's own user id (the API user, ZENDESK_EMAIL), fetched once and cached.
+
+        Raises:
+            Retriable, Fatal: the call failed.
+        """
+        with self._lock:
+            if self._self_id is None:
+                me = call("users.me", lambda: self._zenpy.users.me().to_dict())
+                self._self_id = str(me["id"])
+            return self._self_id
+
+    def fetch(self, ref: TicketRef) -> Ticket:
+        """Read a ticket with all its comments and their authors.
+
+        Raises:
+            NotFound: the ticket is gone (or the id is not a Zendesk ticket id). Retriable, Fatal: as usual.
+        """
+        ticket_id = _ticket_id(ref)
+        data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
+        comments = call("tickets.comments", lambda: [c.to_dict() for c in self._zenpy.tickets.comments(ticket=ticket_id)])
+        ids = mapping.user_ids(data, comments)
+        users = call("users.show_many", lambda: [u.to_dict() for u in self._zenpy.users(ids=[int(i) for i in ids])]) if ids else []
+        by_id = {str(u.get("id")): u for u in users}
+        return mapping.ticket(data, comments, by_id, self.self_id(), self.settings.url)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def post_reply(
+        self, ref: TicketRef, text: str, *, idempotency_key: str, kind: str = "answer", citations: Iterable[Mapping[str, Any]] = ()
+    ) -> PostedMessage:
+        """Post one public comment. ``kind == "answer"`` adds the sources and the "solved / I need a
+        person" line, tags the ticket ``hub_answered`` and sets it pending; ``"notice"`` only comments.
+
+        Raises:
+            NotFound, Retriable, Fatal: the update failed.
+        """
+        body = mapping.answer_body(text, citations, kind)
+        fields = mapping.answer_update(body) if kind == "answer" else mapping.notice_update(body)
+        return self._update(ref, fields)
+
+    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
+        """Post one private comment (the draft), tag ``hub_escalated`` and, with ``reopen``, set status open.
+
+        Raises:
+            NotFound, Retriable, Fatal: the update failed.
+        """
+        return self._update(ref, mapping.note_update(text, reopen))
+
+    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
+        """Open a ticket for ``requester`` (found or created by email), tagged ``hub_created`` and ``tags``.
+
+        Raises:
+            Retriable, Fatal: the call failed.
+        """
+        fields = mapping.create_fields(subject, text, requester, tags)
+        ticket = ZTicket(
+            subject=fields["subject"], comment=ZComment(**fields["comment"]), requester=ZUser(**fields["requester"]), tags=fields["tags"]
+        )
+        audit = call("tickets.create", lambda: self._zenpy.tickets.create(ticket))
+        return TicketRef(Source.ZENDESK, str(audit.ticket.id))
+
+    def ticket_url(self, ref: TicketRef) -> str:
+        """The agent-facing link: ``{ZENDESK_URL}/agent/tickets/{id}``."""
+        return mapping.agent_url(self.settings.url, ref.external_id)
+
+    def _update(self, ref: TicketRef, fields: dict[str, Any]) -> PostedMessage:
+        ticket_id = _ticket_id(ref)
+        payload = dict(fields)
+        ticket = ZTicket(id=ticket_id, comment=ZComment(**payload.pop("comment")), **payload)
+        result = call("tickets.update", lambda: self._zenpy.tickets.update(ticket))
+        audit = result.audit.to_dict() if getattr(result, "audit", None) is not None else {}
+        comment_id = mapping.posted_comment_id(audit) or f"{ticket_id}:{audit.get('id', '')}"
+        return PostedMessage(comment_id, self.ticket_url(ref))
+
+    # -- optional capabilities -----------------------------------------------------------------
+
+    def poll(self, cursor: str | None) -> tuple[list[TicketEvent], str | None]:
+        """Changed tickets since ``cursor`` (see :mod:`connectors.zendesk.poll`)."""
+        return poll.poll(self, cursor)
+
+    def fetch_articles(self, since: datetime | None) -> Iterator[KnowledgeArticle]:
+        """Yield Help Center articles changed since ``since`` (all when ``None``), drafts and
+        segment-restricted articles skipped, archived ones flagged ``deleted``.
+
+        NOTE(zendesk): the incremental export needs an agent; each page's ``next_page`` carries the next
+        ``start_time``. https://developer.zendesk.com/documentation/help_center/help-center-api/understanding-incremental-article-exports/
+
+        Raises:
+            Retriable, Fatal: a call failed.
+        """
+        url: str | None = ARTICLES_PATH
+        params: dict[str, Any] | None = {"start_time": int(since.timestamp()) if since else 0}
+        last_end = None
+        while url:
+            page = self.session.get_json(url, params)
+            for item in page.get("articles") or ():
+                article = mapping.article(item)
+                if article is not None:
+                    yield article
+            end = page.get("end_time")
+            if not page.get("articles") or end == last_end:
+                break
+            url, params, last_end = page.get("next_page"), None, end
+
+
+def _ticket_id(ref: TicketRef) -> int:
+    if ref.source is not Source.ZENDESK or not ref.external_id.isdigit():
+        raise NotFound(f"not a Zendesk ticket: {ref}")
+    return int(ref.external_id)

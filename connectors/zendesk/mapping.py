@@ -1,0 +1,220 @@
+"""Zendesk JSON <-> the hub's models. Pure: every Zendesk field name lives here, nothing does I/O.
+
+Inbound shapes: the REST ticket/comment/user objects, Help Center articles, and the two webhook bodies
+(the admin-defined trigger body in :data:`TRIGGER_BODY`, and ``zen:event-type:ticket.*`` event webhooks).
+Outbound shapes: the ``ticket`` objects the connector sends to ``PUT/POST /api/v2/tickets``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from connectors.base import KnowledgeArticle
+from connectors.text import html_to_text, tidy
+from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
+
+ANSWERED_TAG = "hub_answered"
+ESCALATED_TAG = "hub_escalated"
+CREATED_TAG = "hub_created"
+FEEDBACK_LINE = "Reply 'solved' if this fixed it, or 'I need a person' and an agent will take over."
+
+# The body an admin pastes into a trigger's "Notify active webhook" action (README). Only ids and one
+# comment go in: free-text placeholders are rendered as unformatted text.
+TRIGGER_BODY = {
+    "hub": "zendesk-trigger/1",
+    "event": "created | commented",
+    "ticket_id": "{{ticket.id}}",
+    "requester_id": "{{ticket.requester.id}}",
+    "actor_id": "{{current_user.id}}",
+    "tags": "{{ticket.tags}}",
+    "comment": "{{ticket.latest_public_comment}}",
+}
+
+STATUSES = {"new": Status.NEW, "open": Status.OPEN, "pending": Status.PENDING, "hold": Status.ON_HOLD,
+            "on-hold": Status.ON_HOLD, "solved": Status.SOLVED, "closed": Status.CLOSED}
+PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH, "urgent": Priority.URGENT}
+AGENT_ROLES = frozenset(("agent", "admin"))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse a Zendesk timestamp (ISO-8601 with ``Z``, or epoch seconds) into aware UTC."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    text = str(value).strip().replace("Z", "+00:00")
+    # NOTE(zendesk): event webhooks send nanosecond "time" values (2025-01-08T14:25:30.123456789Z).
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def status_of(value: Any) -> Status:
+    """Map a Zendesk status; event webhooks may send it upper-case (``"OPEN"``)."""
+    return STATUSES.get(str(value or "new").lower(), Status.OPEN)
+
+
+def priority_of(value: Any) -> Priority | None:
+    """Map a Zendesk priority (``None`` when unset)."""
+    return PRIORITIES.get(str(value).lower()) if value else None
+
+
+def person(user_id: Any, users: Mapping[str, Mapping[str, Any]], self_id: str | None) -> Person:
+    """Build a :class:`Person` from a user id and the side-loaded users (``GET /users/show_many``).
+
+    ``is_agent`` is true for agents and admins; ``is_self`` when the id is the hub's API user.
+    """
+    uid = str(user_id) if user_id is not None else "unknown"
+    user = users.get(uid, {})
+    return Person(
+        external_id=uid,
+        name=str(user.get("name") or ""),
+        email=user.get("email") or None,
+        is_agent=str(user.get("role", "")).lower() in AGENT_ROLES,
+        is_self=self_id is not None and uid == self_id,
+    )
+
+
+def comment_text(comment: Mapping[str, Any]) -> str:
+    """The comment as plain text: ``plain_body``, else ``html_body`` stripped, else ``body``."""
+    if comment.get("plain_body"):
+        return tidy(str(comment["plain_body"]))
+    if comment.get("html_body"):
+        return html_to_text(str(comment["html_body"]))
+    return tidy(str(comment.get("body") or ""))
+
+
+def message(comment: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], self_id: str | None) -> Message:
+    """Build a :class:`Message` from a ticket comment; ``public: false`` is an internal note."""
+    return Message(
+        external_id=str(comment.get("id")),
+        author=person(comment.get("author_id"), users, self_id),
+        text=comment_text(comment),
+        visibility=Visibility.PUBLIC if comment.get("public", True) else Visibility.INTERNAL,
+        created_at=parse_time(comment.get("created_at")) or datetime.now(timezone.utc),
+    )
+
+
+def ticket(
+    data: Mapping[str, Any],
+    comments: Sequence[Mapping[str, Any]],
+    users: Mapping[str, Mapping[str, Any]],
+    self_id: str | None,
+    base_url: str,
+) -> Ticket:
+    """Build a :class:`Ticket` from ``GET /tickets/{id}``, its comments, and the users they mention.
+
+    Args:
+        data: the ``ticket`` object.
+        comments: the ticket's comments, oldest first.
+        users: user objects by id (as strings).
+        self_id: the hub's API user id, to mark its own comments ``is_self``.
+        base_url: ZENDESK_URL, for the agent-facing link.
+    """
+    messages = tuple(message(c, users, self_id) for c in comments)
+    first = messages[0].text if messages else ""
+    now = datetime.now(timezone.utc)
+    return Ticket(
+        ref=TicketRef(Source.ZENDESK, str(data["id"])),
+        subject=str(data.get("subject") or data.get("raw_subject") or ""),
+        text=first or tidy(str(data.get("description") or "")),
+        requester=person(data.get("requester_id"), users, self_id),
+        status=status_of(data.get("status")),
+        priority=priority_of(data.get("priority")),
+        tags=tuple(data.get("tags") or ()),
+        messages=messages,
+        url=agent_url(base_url, str(data["id"])),
+        created_at=parse_time(data.get("created_at")) or now,
+        updated_at=parse_time(data.get("updated_at")) or now,
+        raw=dict(data),
+    )
+
+
+def user_ids(data: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every user id a ticket and its comments refer to (for one ``show_many`` call)."""
+    ids = {str(data.get("requester_id"))} | {str(c.get("author_id")) for c in comments}
+    return sorted(i for i in ids if i not in ("None", ""))
+
+
+def agent_url(base_url: str, ticket_id: str) -> str:
+    """The agent-facing link to a ticket."""
+    return f"{base_url.rstrip('/')}/agent/tickets/{ticket_id}"
+
+
+def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = (), kind: str = "answer") -> str:
+    """The public comment for a reply: the answer, its sources (unless the text links them already) and,
+    for ``kind == "answer"``, how to say it is solved or ask for a person."""
+    parts = [text.strip()]
+    links = [c for c in citations if c.get("url") and str(c["url"]) not in text]
+    if links:
+        parts.append("Sources:\n" + "\n".join(f"- {c.get('title') or c['url']}: {c['url']}" for c in links))
+    if kind == "answer":
+        parts.append(FEEDBACK_LINE)
+    return "\n\n".join(p for p in parts if p)
+
+
+def answer_update(body: str) -> dict[str, Any]:
+    """The ``ticket`` update for a public answer: one public comment, tag, status pending."""
+    return {"comment": {"body": body, "public": True}, "status": "pending", "additional_tags": [ANSWERED_TAG]}
+
+
+def notice_update(body: str) -> dict[str, Any]:
+    """The ``ticket`` update for a public notice (no tag, no status change)."""
+    return {"comment": {"body": body, "public": True}}
+
+
+def note_update(body: str, reopen: bool) -> dict[str, Any]:
+    """The ``ticket`` update for the agents' draft: a private comment, tag, and status open on ``reopen``.
+
+    NOTE(zendesk): ``public`` must always be explicit; a comment otherwise inherits the ticket's initial
+    visibility. https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/
+    """
+    update: dict[str, Any] = {"comment": {"body": body, "public": False}, "additional_tags": [ESCALATED_TAG]}
+    if reopen:
+        update["status"] = "open"
+    return update
+
+
+def create_fields(subject: str, text: str, requester: Person, tags: Iterable[str]) -> dict[str, Any]:
+    """The ``ticket`` to create for an escalated conversation (the requester found or created by email)."""
+    who: dict[str, Any] = {"name": requester.name or requester.email or requester.external_id}
+    if requester.email:
+        who["email"] = requester.email
+    return {
+        "subject": subject,
+        "comment": {"body": text, "public": False},
+        "requester": who,
+        "tags": sorted({*tags, CREATED_TAG}),
+    }
+
+
+def posted_comment_id(audit: Mapping[str, Any]) -> str | None:
+    """The id of the ``Comment`` event in a ticket update's audit."""
+    for event in audit.get("events") or ():
+        if event.get("type") in ("Comment", "VoiceComment"):
+            return str(event.get("id"))
+    return None
+
+
+def article(data: Mapping[str, Any]) -> KnowledgeArticle | None:
+    """Build a :class:`KnowledgeArticle` from a Help Center article, or ``None`` for a draft or an article
+    restricted to a user segment (never cited in public answers). Archived/deleted ones are flagged."""
+    if data.get("draft") or data.get("user_segment_id") is not None:
+        return None
+    deleted = bool(data.get("archived") or data.get("deleted") or data.get("archived_at") or data.get("deleted_at"))
+    section = data.get("section_id")
+    return KnowledgeArticle(
+        external_id=str(data["id"]),
+        title=str(data.get("title") or data.get("name") or ""),
+        body=html_to_text(data.get("body")),
+        url=data.get("html_url"),
+        locale=data.get("locale"),
+        section=str(section) if section is not None else None,
+        updated_at=parse_time(data.get("edited_at") or data.get("updated_at")) or datetime.now(timezone.utc),
+        tags=tuple(data.get("label_names") or ()),
+        deleted=deleted,
+    )
