@@ -22,6 +22,7 @@ from connectors import enabled_modules
 from connectors.actions import common_performers
 from connectors.inbound import receive
 from core import inbox, outbox, work
+from core.dashboard import register as register_dashboard
 from core.db import Database, InboxEvent, OutboxAction
 from core.errors import ConfigError, HubError, InboundError
 from core.inbox import EventHandler
@@ -29,6 +30,8 @@ from core.jobs import InlineQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
 from core.telemetry import exposition
+from interceptor import api as interceptor_api
+from interceptor.cli import ask
 
 log = logging.getLogger("hub")
 
@@ -149,6 +152,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = Non
     for module in hub.modules.values():
         getattr(module, "routes", lambda app, hub: None)(app, hub)
     # Routes of other packages: one line each.
+    interceptor_api.register(app)
+    register_dashboard(app)
 
     return app
 
@@ -175,6 +180,9 @@ def _register_errors(app: Flask) -> None:
 def cli() -> None:
     """The help-desk hub."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+cli.add_command(ask)
 
 
 @cli.group()

@@ -104,29 +104,35 @@ def seed_demo(db: Database, now: datetime) -> None:
         ("Where can I download my invoice?", "answer"),
         ("Expense report approval is stuck", "escalate"),
         ("VPN client cannot connect from hotel wifi", "escalate"),
+        ("Password reset link expired", "answer"),
         ("Request access to the staging database", "escalate"),
+        ("Expense approval pending for two weeks", "escalate"),
     ]
     with db.session() as session:
         seed = Seed(session)
-        people = [seed.person("slack" if i % 2 else "zendesk", f"user{i}@example.com") for i in range(8)]
+        people = [seed.person("slack" if i % 2 else "zendesk", f"user{i}@example.com") for i in range(30)]
+        people += [seed.person("jira", f"user{i}@example.com") for i in range(0, 30, 5)]  # same people, other desk
         for day in range(14, 0, -1):
-            for j, (subject, verdict) in enumerate(topics[: 2 + day % 5]):
-                at = now - timedelta(days=day, hours=j)
-                who = people[(day + j) % len(people)]
+            for j, (subject, verdict) in enumerate(topics[: 3 + day % 6]):
+                at = now - timedelta(days=day, hours=j, minutes=7 * day)
+                who = people[(day * 7 + j * 11) % len(people)]
                 d = seed.ask(who, at, verdict=verdict, subject=subject, dry_run=(day == 3 and j == 0),
-                             confidence=0.82 if verdict == "answer" else 0.2)
+                             confidence=0.82 if verdict == "answer" else 0.2 + 0.03 * j,
+                             created_before=timedelta(seconds=5 + 4 * j))
                 if verdict == "answer" and not d.dry_run:
-                    seed.outcome(d, "answer_posted", at + timedelta(seconds=3))
+                    seed.outcome(d, "answer_posted", at + timedelta(seconds=2))
                     if (day + j) % 3 == 0:
                         seed.outcome(d, "solved", at + timedelta(minutes=20))
-                        seed.outcome(d, "csat", at + timedelta(hours=1), value=1.0)
+                        seed.outcome(d, "csat", at + timedelta(hours=1), value=1.0 if day % 4 else 0.6)
                     elif (day + j) % 3 == 1:
                         seed.outcome(d, "not_solved", at + timedelta(minutes=10))
                         seed.outcome(d, "escalated", at + timedelta(minutes=11), reason="not_solved")
                         seed.outcome(d, "agent_reply", at + timedelta(hours=2))
                 else:
                     seed.outcome(d, "escalated", at, reason="below-threshold")
-                    seed.outcome(d, "agent_reply", at + timedelta(minutes=45 + 5 * j))
+                    seed.outcome(d, "agent_reply", at + timedelta(minutes=25 + 9 * j + day))
+        fresh = seed.ask(people[3], now - timedelta(hours=3), subject="Where can I download my invoice?")
+        seed.outcome(fresh, "answer_posted", fresh.created_at + timedelta(seconds=2))  # still in its 48 h window
 
 
 def test_seed_writes_one_request_decision_per_ticket(sqlite_url: str) -> None:

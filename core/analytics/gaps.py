@@ -1,8 +1,10 @@
 """The content-gap report: escalated requests no article answered, grouped by shared salient terms.
 
-TF-IDF vectors of the request texts (subject weighted twice), then greedy grouping: each request, oldest
-first, joins the most similar existing group when the cosine to the group's centroid reaches ``SIMILARITY``,
-else starts a group. A group is labelled by its centroid's top terms.
+Greedy grouping by the most salient shared term: a term's weight is its IDF over *all* requests of the
+period (so words every request uses, such as "error", weigh little); the term covering the most ungrouped gap
+requests, times that weight, anchors the next group of every gap request containing it. Repeat while a term
+is shared by two or more ungrouped requests; what is left stays a group of one. A group is labelled by its
+anchor term and the two terms with the highest summed TF-IDF in it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
-SIMILARITY = 0.25
 STOPWORDS = frozenset(
     """a about after again all also am an and any are as at be been before being but by can cannot could did do
     does doing don for from get gets getting got had has have having hello help hey hi how however i if im in into
@@ -38,66 +39,72 @@ class GapRequest:
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased words of 3+ characters without stop words, plural ``s`` folded (``passwords`` -> ``password``)."""
+    """Lower-cased words of 3+ characters without stop words; a plural ``s`` after a consonant or ``e`` is
+    folded (``passwords`` -> ``password``, ``invoices`` -> ``invoice``; ``macos``, ``access`` stay)."""
     out = []
     for word in _WORD.findall(text.lower()):
         if len(word) < 3 or word in STOPWORDS:
             continue
-        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        if len(word) > 4 and word.endswith("s") and word[-2] not in "siuo":
             word = word[:-1]
         out.append(word)
     return out
 
 
-def _unit(vector: dict[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
-    return {t: v / norm for t, v in vector.items()}
+def _idf(corpus: Iterable[str]) -> tuple[dict[str, float], float]:
+    bags = [set(terms(text)) for text in corpus]
+    df = Counter(t for bag in bags for t in bag)
+    n = len(bags)
+    return {t: math.log((1 + n) / (1 + d)) + 1 for t, d in df.items()}, math.log(1 + n) + 1
 
 
-def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
-
-
-def group_gaps(requests: list[GapRequest], *, limit: int = 10, examples: int = 3) -> list[dict[str, Any]]:
+def group_gaps(
+    requests: list[GapRequest], *, background: Iterable[str] = (), limit: int = 10, examples: int = 3
+) -> list[dict[str, Any]]:
     """Group gap requests by topic, biggest group first.
 
     Args:
-        requests: the requests to group (any order; they are taken oldest first).
+        requests: the requests to group.
+        background: the texts of every request of the period (for IDF); the gap texts are always added.
         limit: the most groups to return.
-        examples: subjects shown per group.
+        examples: subjects shown per group, newest first.
 
     Returns:
         ``[{"label", "terms", "count", "examples", "ticket_refs", "channels", "avg_confidence", "last_seen"}]``.
     """
     docs = sorted(requests, key=lambda r: (r.decided_at, r.ticket_ref))
-    bags = [Counter(terms(f"{r.subject} {r.subject} {r.text}")) for r in docs]
-    df = Counter(t for bag in bags for t in bag)
-    n = len(docs)
-    vectors = [_unit({t: tf * (math.log((1 + n) / (1 + df[t])) + 1) for t, tf in bag.items()}) for bag in bags]
-    groups: list[dict[str, Any]] = []
-    for doc, vector in zip(docs, vectors):
-        if not vector:
-            continue
-        best = max(groups, key=lambda g: _cosine(vector, g["centroid"]), default=None)
-        if best is None or _cosine(vector, best["centroid"]) < SIMILARITY:
-            best = {"members": [], "sum": Counter()}
-            groups.append(best)
-        best["members"].append(doc)
-        best["sum"].update(vector)
-        best["centroid"] = _unit(dict(best["sum"]))
-    groups.sort(key=lambda g: (-len(g["members"]), -max(m.decided_at.timestamp() for m in g["members"])))
+    texts = [f"{r.subject}\n{r.text}" for r in docs]
+    idf, unseen = _idf([*background, *texts])
+    bags = [Counter(terms(text)) for text in texts]
+    ungrouped = set(range(len(docs)))
+    groups: list[tuple[str | None, list[int]]] = []
+    while True:
+        cover: dict[str, list[int]] = {}
+        for i in sorted(ungrouped):
+            for t in bags[i]:
+                cover.setdefault(t, []).append(i)
+        shared = [(len(ids) * idf.get(t, unseen), t) for t, ids in cover.items() if len(ids) >= 2]
+        if not shared:
+            break
+        _, anchor = min((-score, t) for score, t in shared)
+        groups.append((anchor, cover[anchor]))
+        ungrouped -= set(cover[anchor])
+    groups.extend((None, [i]) for i in sorted(ungrouped))
+    groups.sort(key=lambda g: (-len(g[1]), -max(docs[i].decided_at.timestamp() for i in g[1])))
     report = []
-    for g in groups[:limit]:
-        top = [t for t, _ in sorted(g["centroid"].items(), key=lambda kv: (-kv[1], kv[0]))[:4]]
-        members = g["members"]
+    for anchor, ids in groups[:limit]:
+        weight: Counter[str] = Counter()
+        for i in ids:
+            weight.update({t: tf * idf.get(t, unseen) for t, tf in bags[i].items()})
+        ranked = [t for t, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0])) if t != anchor]
+        top = ([anchor] if anchor else []) + ranked[: 3 if anchor else 4]
+        members = [docs[i] for i in ids]
         report.append(
             {
-                "label": " / ".join(top[:3]),
+                "label": " / ".join(top[:3]) or "(no text)",
                 "terms": top,
                 "count": len(members),
-                "examples": [m.subject or m.text[:120] for m in reversed(members[-examples:])],
+                "examples": list(dict.fromkeys(m.subject or m.text[:120] for m in reversed(members)))[:examples],
                 "ticket_refs": [m.ticket_ref for m in members],
                 "channels": sorted({m.channel for m in members}),
                 "avg_confidence": round(sum(m.confidence for m in members) / len(members), 3),

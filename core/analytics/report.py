@@ -82,7 +82,9 @@ def content_gaps(session: Session, period: Period, *, channel: str | None, now: 
         if fate.bucket in ("escalated", "unresolved")
         and (facts.confidence < facts.threshold or fate.feedback == "not_solved" or fate.bucket == "unresolved")
     ]
-    return {"period": period.as_dict(), "channel": channel, "requests": len(gaps), "groups": group_gaps(gaps, limit=limit)}
+    background = [f"{subject}\n{text}" for subject, text in dataset.texts.values()]
+    groups = group_gaps(gaps, background=background, limit=limit)
+    return {"period": period.as_dict(), "channel": channel, "requests": len(gaps), "groups": groups}
 
 
 def recent_decisions(session: Session, *, channel: str | None, limit: int = 25) -> list[dict[str, Any]]:

@@ -1,0 +1,65 @@
+"""Admin authentication: ``Authorization: Bearer <HUB_ADMIN_TOKEN>`` or the login form's session cookie.
+
+The cookie holds an expiry and an HMAC of it keyed by the admin token, so it needs no server-side state,
+cannot be forged without the token, and stops working when the token is rotated. Without a configured token
+everything here answers 403 with a message saying to set ``HUB_ADMIN_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from flask import Request, current_app
+
+COOKIE = "hub_admin"
+SESSION_SECONDS = 12 * 3600
+NOT_CONFIGURED = "the admin dashboard and analytics API are off: set HUB_ADMIN_TOKEN to enable them"
+
+
+def admin_token() -> str | None:
+    """Return the configured admin token of the running hub, or ``None`` when it is not set."""
+    secret: Any = getattr(current_app.extensions["hub"].settings, "admin_token", None)
+    value = secret.reveal() if secret is not None and hasattr(secret, "reveal") else secret
+    return value or None
+
+
+def _sign(token: str, expires: int) -> str:
+    return hmac.new(token.encode(), f"hub-admin-session:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def session_cookie(token: str, now: float | None = None) -> tuple[str, int]:
+    """Return a cookie value valid for ``SESSION_SECONDS`` and that lifetime."""
+    expires = int(now if now is not None else time.time()) + SESSION_SECONDS
+    return f"{expires}.{_sign(token, expires)}", SESSION_SECONDS
+
+
+def _cookie_ok(token: str, value: str, now: float) -> bool:
+    expires, _, signature = value.partition(".")
+    if not expires.isdigit() or int(expires) < now:
+        return False
+    return hmac.compare_digest(signature, _sign(token, int(expires)))
+
+
+def token_matches(token: str, offered: str) -> bool:
+    """Compare an offered token with the configured one in constant time."""
+    return hmac.compare_digest(offered.encode(), token.encode())
+
+
+def authenticated(request: Request, token: str) -> bool:
+    """Whether ``request`` carries the admin token (Bearer header) or a valid session cookie.
+
+    Args:
+        request: the incoming request.
+        token: the configured admin token (non-empty).
+
+    Returns:
+        ``True`` when the request may see admin data.
+    """
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and offered.strip():
+        return token_matches(token, offered.strip())
+    cookie = request.cookies.get(COOKIE)
+    return bool(cookie) and _cookie_ok(token, cookie, time.time())

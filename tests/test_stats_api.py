@@ -1,0 +1,133 @@
+"""``/api/v1/stats`` and friends over HTTP: auth, defaults, bad dates, agreement with the computation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Iterator
+
+import pytest
+
+from app import Hub, build_hub, create_app
+from config import load_settings
+from core.analytics import Costs, parse_period, stats
+from core.models import utcnow
+from test_analytics_seed import Seed, seed_demo
+
+TOKEN = "s3cret-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def admin_hub(sqlite_url: str) -> Iterator[Hub]:
+    from conftest import settings_dict
+
+    built = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN, HUB_AGENT_TICKET_COST=12,
+                                                  HUB_AUTOMATED_ANSWER_COST=0.5)))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def api(admin_hub: Hub) -> Any:
+    return create_app(hub=admin_hub).test_client()
+
+
+ENDPOINTS = ["/api/v1/stats", "/api/v1/stats/series", "/api/v1/content-gaps", "/api/v1/decisions"]
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_without_an_admin_token_configured_the_api_is_off(client: Any, path: str) -> None:
+    response = client.get(path, headers=AUTH)
+    assert response.status_code == 403 and "HUB_ADMIN_TOKEN" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}])
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_the_api_needs_the_admin_token(api: Any, path: str, headers: dict[str, str]) -> None:
+    response = api.get(path, headers=headers)
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "admin token" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("from=2026-13-01", "'from' must be an ISO date"),
+        ("to=yesterday", "'to' must be an ISO date"),
+        ("from=2026-11-10&to=2026-11-01", "'from' must be before 'to'"),
+        ("from=2020-01-01&to=2026-01-01", "at most"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/stats", "/api/v1/stats/series", "/api/v1/content-gaps"])
+def test_bad_dates_are_a_clear_400(api: Any, path: str, query: str, message: str) -> None:
+    response = api.get(f"{path}?{query}", headers=AUTH)
+    assert response.status_code == 400 and message in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("limit", ["0", "201", "ten", "-1"])
+def test_bad_limits_are_a_400(api: Any, limit: str) -> None:
+    response = api.get(f"/api/v1/decisions?limit={limit}", headers=AUTH)
+    assert response.status_code == 400 and "'limit'" in response.get_json()["error"]
+
+
+def test_defaults_to_the_last_30_days_and_matches_the_computation(api: Any, admin_hub: Hub) -> None:
+    now = utcnow()
+    seed_demo(admin_hub.db, now)
+    with admin_hub.db.session() as session:  # a request 40 days ago is outside the default period
+        seed = Seed(session)
+        seed.ask(seed.person("slack", "old@example.com"), now - timedelta(days=40))
+    doc = api.get("/api/v1/stats", headers=AUTH).get_json()
+    assert doc["period"]["to"] == now.date().isoformat()
+    assert doc["period"]["from"] == (now - timedelta(days=29)).date().isoformat()
+    with admin_hub.db.session() as session:
+        expected = stats(session, parse_period(None, None, now=now), channel=None, costs=Costs(12.0, 0.5), now=now)
+    for key in ("counts", "split", "rates", "csat", "cost"):
+        assert doc[key] == expected[key], key
+    assert sum(doc["split"].values()) == doc["counts"]["requests"] > 40
+    assert doc["cost"]["agent_ticket_cost"] == 12.0 and doc["cost"]["automated_answer_cost"] == 0.5
+
+
+def test_series_gaps_and_decisions(api: Any, admin_hub: Hub) -> None:
+    now = utcnow()
+    seed_demo(admin_hub.db, now)
+    q = f"from={(now - timedelta(days=14)).date()}&to={now.date()}&channel=zendesk"
+    total = api.get(f"/api/v1/stats?{q}", headers=AUTH).get_json()
+    days = api.get(f"/api/v1/stats/series?{q}", headers=AUTH).get_json()["days"]
+    assert len(days) == 15 and sum(d["requests"] for d in days) == total["counts"]["requests"] > 0
+    assert {c["channel"] for c in total["channels"]} == {"zendesk"}
+    gaps = api.get(f"/api/v1/content-gaps?{q}", headers=AUTH).get_json()
+    assert gaps["groups"][0]["label"].startswith("vpn") and gaps["groups"][0]["count"] >= 4
+    assert [g["count"] for g in gaps["groups"]] == sorted((g["count"] for g in gaps["groups"]), reverse=True)
+    assert sum(g["count"] for g in gaps["groups"]) == gaps["requests"]
+    decisions = api.get("/api/v1/decisions?limit=5", headers=AUTH).get_json()["decisions"]
+    assert len(decisions) == 5 and decisions[0]["created_at"] >= decisions[-1]["created_at"]
+    assert {"confidence", "threshold", "reasons", "verdict", "dry_run", "subject"} <= set(decisions[0])
+
+
+def test_openapi_documents_every_analytics_route(api: Any, admin_hub: Hub) -> None:
+    spec = api.get("/api/v1/openapi.json").get_json()  # public: no token
+    assert spec["openapi"].startswith("3.")
+    app = create_app(hub=admin_hub)
+    ours = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("analytics_api.")}
+    assert ours == set(spec["paths"])
+    for path in ENDPOINTS:
+        operation = spec["paths"][path]["get"]
+        assert {"200", "401", "403"} <= set(operation["responses"])
+        assert operation["security"] == [{"adminToken": []}]
+    assert {p["name"] for p in spec["paths"]["/api/v1/stats"]["get"]["parameters"]} == {"from", "to", "channel"}
+    refs = [v for v in _walk(spec) if isinstance(v, str) and v.startswith("#/")]
+    for ref in refs:  # every $ref resolves
+        node: Any = spec
+        for part in ref[2:].split("/"):
+            node = node[part]
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
+    else:
+        yield node
