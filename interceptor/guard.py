@@ -41,7 +41,8 @@ TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(lawyer|attorney|solicitor|barrister)s?\b",
         r"\b(law ?suit|litigation|subpoena|court order|cease and desist)s?\b",
         r"\blegal (action|team|department|counsel|notice|proceedings?|request|hold)\b",
-        r"\b(sue|suing|sued)\b",
+        r"\b(sue|suing) (you|your|the company|them|us)\b",
+        r"\b(going to|gonna|will|threaten\w* to|plan(ning)? to|could) sue\b",
         r"\b(gdpr|ccpa|dsar)\b",
         r"\bdata subject (access )?request\b",
         r"\bright to (be forgotten|erasure)\b",
@@ -121,7 +122,7 @@ def _topic_patterns(name: str) -> tuple[str, ...]:
     if known is not None:
         return known
     words = [re.escape(w) for w in re.split(r"[\s_\-]+", name.strip()) if w]
-    return (r"\b" + r"[\s_\-]+".join(words) + r"\b",) if words else ()
+    return (r"\b" + r"[\s_\-]+".join(words) + r"(s|es)?\b",) if words else ()
 
 
 def sensitive_topics(text: str, topics: tuple[str, ...]) -> tuple[str, ...]:
@@ -131,7 +132,8 @@ def sensitive_topics(text: str, topics: tuple[str, ...]) -> tuple[str, ...]:
         text: the request's text.
         topics: topic names: the known ones (``refund``, ``account_access``, ``legal``,
             ``security_incident``) map to phrase patterns; any other name is matched as a literal keyword
-            or phrase (case-insensitive, on word boundaries; ``_``, ``-`` and spaces are interchangeable).
+            or phrase (case-insensitive, on word boundaries, plural allowed; ``_``, ``-`` and spaces are
+            interchangeable).
 
     Returns:
         The matching topic names (empty when none).

@@ -1,0 +1,110 @@
+"""The web channel: ``POST /api/v1/ask`` (a decision on one question) and ``GET /api/v1/suggest?q=`` (articles
+to suggest while a ticket form is typed).
+
+Bad input is an :class:`~core.errors.InboundError` with a 4xx status; the app's error handler turns it into
+``{"error": ...}``. The interceptor is built on first use (building loads the KB index) and cached in
+``app.extensions["interceptor"]`` as a callable returning it; a hub that already holds one (an
+``interceptor`` attribute, callable) shares it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from core.errors import InboundError
+from interceptor.engine import Interceptor, LazyInterceptor, build_interceptor
+from interceptor.types import Candidate, Decision
+
+MAX_TEXT_CHARS = 8000
+MAX_BODY_BYTES = 64 * 1024
+MAX_SUGGEST_K = 20
+WEB_CHANNEL = "web"
+
+blueprint = Blueprint("interceptor_api", __name__, url_prefix="/api/v1")
+
+
+def interceptor_of(app: Flask) -> Interceptor:
+    """Return the app's interceptor, building it (once) on first use."""
+    lazy = app.extensions.get("interceptor")
+    if lazy is None:
+        hub = app.extensions["hub"]
+        shared = getattr(hub, "interceptor", None)
+        built = shared if callable(shared) else LazyInterceptor(lambda: build_interceptor(hub.settings, hub.db))
+        lazy = app.extensions.setdefault("interceptor", built)
+    return lazy()  # type: ignore[no-any-return]
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InboundError(f"{name} is required: a non-empty string", status=400)
+    if len(value) > MAX_TEXT_CHARS:
+        raise InboundError(f"{name} is too long: {len(value)} characters, at most {MAX_TEXT_CHARS}", status=413)
+    return value.strip()
+
+
+def candidate_json(c: Candidate) -> dict[str, Any]:
+    """Return the public view of a candidate article."""
+    return {"article_id": c.article_id, "title": c.title, "url": c.url, "score": round(c.score, 4)}
+
+
+def decision_json(d: Decision) -> dict[str, Any]:
+    """Return the public view of a decision (the agents' draft is internal and left out)."""
+    return {
+        "verdict": d.verdict.value,
+        "confidence": round(d.confidence, 4),
+        "threshold": round(d.threshold, 4),
+        "reasons": list(d.reasons),
+        "answer": d.answer,
+        "citations": [{"title": c.title, "url": c.url} for c in d.citations],
+        "candidates": [candidate_json(c) for c in d.candidates],
+        "dry_run": d.dry_run,
+        "kb_version": d.kb_version,
+    }
+
+
+@blueprint.post("/ask")
+def ask() -> Any:
+    """Decide on one question: ``{"text": ..., "channel": optional}`` -> the decision as JSON.
+
+    Raises:
+        InboundError: 415 not JSON, 413 too large, 400 not an object or no text.
+    """
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise InboundError(f"the body is too large: at most {MAX_BODY_BYTES} bytes", status=413)
+    if not request.is_json:
+        raise InboundError("the body must be JSON (Content-Type: application/json)", status=415)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InboundError('the body must be a JSON object like {"text": "..."}', status=400)
+    text = _text(body.get("text"), "text")
+    channel = body.get("channel", WEB_CHANNEL)
+    if channel is not None and (not isinstance(channel, str) or len(channel) > 200):
+        raise InboundError("channel must be a string", status=400)
+    decision = interceptor_of(current_app).decide(text, channel=channel or WEB_CHANNEL)
+    return jsonify(decision_json(decision))
+
+
+@blueprint.get("/suggest")
+def suggest() -> Any:
+    """Suggest articles for ``q`` (optional ``k``, 1 to 20): ``{"query": q, "articles": [...]}``.
+
+    Raises:
+        InboundError: 400 when ``q`` is missing or blank or ``k`` is not a number in range, 413 when
+            ``q`` is too long.
+    """
+    q = _text(request.args.get("q"), "q")
+    try:
+        k = int(request.args.get("k", "5"))
+    except ValueError:
+        raise InboundError(f"k must be a whole number from 1 to {MAX_SUGGEST_K}", status=400) from None
+    if not 1 <= k <= MAX_SUGGEST_K:
+        raise InboundError(f"k must be a whole number from 1 to {MAX_SUGGEST_K}", status=400)
+    candidates = interceptor_of(current_app).suggest(q, k=k)
+    return jsonify({"query": q, "articles": [candidate_json(c) for c in candidates]})
+
+
+def register(app: Flask) -> None:
+    """Register the web channel's routes on ``app``."""
+    app.register_blueprint(blueprint)

@@ -1,0 +1,106 @@
+"""decide(): table tests of verdicts and reasons, pure (no database, no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from interceptor.decide import decide
+from interceptor.types import Candidate, Policy, Scored, ThreadState, Verdict
+
+TOPICS = ("refund", "account_access", "legal", "security_incident")
+RESET = Candidate(1, "kb-1", "Reset your password", "https://kb.example/reset",
+                  "Open Settings, then Security. Choose Reset password and follow the email link.", 7.5)
+VPN = Candidate(2, "kb-2", "Connect to the VPN", "https://kb.example/vpn", "Install the client. Sign in.", 3.1)
+
+
+def scored(confidence: float, *candidates: Candidate) -> Scored:
+    return Scored(candidates=candidates or (RESET, VPN), confidence=confidence, kb_version="v1", model="bm25")
+
+
+POLICY = Policy(threshold=0.8, sensitive_topics=TOPICS)
+Q = "How do I reset my password?"
+
+ROWS = [
+    # (text, confidence, policy, thread, verdict, reasons)
+    (Q, 0.9, POLICY, ThreadState(), Verdict.ANSWER, ("confident",)),
+    (Q, 0.8, POLICY, ThreadState(), Verdict.ANSWER, ("confident",)),
+    (Q, 0.79, POLICY, ThreadState(), Verdict.ESCALATE, ("confidence_below_threshold",)),
+    (Q, 0.9, POLICY, ThreadState(fallback_before=True), Verdict.ESCALATE, ("fallback_in_thread",)),
+    (Q, 0.9, POLICY, ThreadState(answered_before=True), Verdict.ESCALATE, ("answered_before",)),
+    ("I was charged twice, I want a refund", 0.95, POLICY, ThreadState(), Verdict.ESCALATE, ("sensitive_topic:refund",)),
+    ("I want a refund", 0.95, Policy(0.8, TOPICS, guard_topics=False), ThreadState(), Verdict.ANSWER, ("confident",)),
+    ("My account was hacked and someone changed my password", 0.95, POLICY, ThreadState(), Verdict.ESCALATE,
+     ("sensitive_topic:account_access",)),
+    ("Our lawyer needs the contract", 0.95, POLICY, ThreadState(), Verdict.ESCALATE, ("sensitive_topic:legal",)),
+    ("I think we had a data breach, phishing mail went out", 0.95, POLICY, ThreadState(), Verdict.ESCALATE,
+     ("sensitive_topic:security_incident",)),
+    ("Question about the invoice template", 0.95, Policy(0.8, ("invoice",)), ThreadState(), Verdict.ESCALATE,
+     ("sensitive_topic:invoice",)),
+    ("Tell me about price changes", 0.95, Policy(0.8, ("price_change",)), ThreadState(), Verdict.ESCALATE,
+     ("sensitive_topic:price_change",)),
+    (Q, 0.95, Policy(0.8, ()), ThreadState(), Verdict.ANSWER, ("confident",)),
+    ("Can I talk to a human about my password?", 0.95, POLICY, ThreadState(), Verdict.ESCALATE, ("asked_for_human",)),
+    ("This is ridiculous, the reset link is broken for the third time", 0.95, POLICY, ThreadState(),
+     Verdict.ESCALATE, ("frustration",)),
+    (Q, 0.95, Policy(0.8, TOPICS, dry_run=True), ThreadState(), Verdict.ESCALATE, ("dry_run", "confident")),
+    (Q, 0.5, Policy(0.8, TOPICS, dry_run=True), ThreadState(), Verdict.ESCALATE, ("confidence_below_threshold",)),
+    ("I want a refund, let me speak to a person!!!", 0.2, POLICY, ThreadState(fallback_before=True), Verdict.ESCALATE,
+     ("asked_for_human", "frustration", "fallback_in_thread", "sensitive_topic:refund", "confidence_below_threshold")),
+]
+
+
+@pytest.mark.parametrize("text,confidence,policy,thread,verdict,reasons", ROWS)
+def test_decide_table(text: str, confidence: float, policy: Policy, thread: ThreadState, verdict: Verdict,
+                      reasons: tuple[str, ...]) -> None:
+    d = decide(text, scored(confidence), policy, thread)
+    assert d.verdict is verdict
+    assert d.reasons == reasons
+    assert d.confidence == confidence and d.threshold == policy.threshold
+    assert d.draft  # agents always get a draft
+    assert (d.answer is not None) == (verdict is Verdict.ANSWER)
+
+
+def test_no_candidate_escalates_whatever_the_confidence() -> None:
+    d = decide(Q, Scored(candidates=(), confidence=0.99), POLICY)
+    assert d.verdict is Verdict.ESCALATE
+    assert d.reasons == ("no_candidate",)
+    assert d.citations == ()
+    assert "No knowledge-base article matched" in d.draft
+
+
+def test_a_candidate_without_a_passage_is_not_answered() -> None:
+    empty = Candidate(3, "kb-3", "Empty", "https://kb.example/empty", "  ", 5.0)
+    d = decide(Q, scored(0.99, empty), POLICY)
+    assert d.verdict is Verdict.ESCALATE and d.reasons == ("no_passage",)
+
+
+def test_answer_cites_the_top_candidate_and_carries_scoring_metadata() -> None:
+    d = decide(Q, Scored((RESET, VPN), 0.9, kb_version="v7", model="bm25", latency_ms={"score": 3.0}), POLICY)
+    assert d.citations == (RESET.citation,)
+    assert d.answer is not None and RESET.url in d.answer and "Did this solve it?" in d.answer
+    assert d.candidates == (RESET, VPN)
+    assert (d.kb_version, d.model, d.latency_ms) == ("v7", "bm25", {"score": 3.0})
+    assert d.dry_run is False
+
+
+def test_dry_run_keeps_the_would_be_answer_in_the_draft() -> None:
+    d = decide(Q, scored(0.95), Policy(0.8, TOPICS, dry_run=True))
+    assert d.verdict is Verdict.ESCALATE and d.dry_run is True and d.answer is None
+    assert "would have answered" in d.draft
+    assert RESET.passage.split(".")[0] in d.draft and RESET.url in d.draft
+    assert d.citations == (RESET.citation,)
+
+
+def test_escalation_draft_lists_candidates_confidence_links_and_reasons() -> None:
+    d = decide("I need a refund", scored(0.42), POLICY)
+    assert "Confidence 0.42 (threshold 0.80)" in d.draft
+    assert "[sensitive_topic:refund]" in d.draft and "[confidence_below_threshold]" in d.draft
+    for c in (RESET, VPN):
+        assert c.title in d.draft and c.url in d.draft
+    assert d.citations == (RESET.citation, VPN.citation)
+
+
+def test_decide_is_pure_and_deterministic() -> None:
+    s = scored(0.9)
+    assert decide(Q, s, POLICY) == decide(Q, s, POLICY)
+    assert s == scored(0.9)

@@ -1,0 +1,103 @@
+"""The guard's text signals: sensitive topics, requests for a person, frustration, follow-up replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from interceptor.decide import classify_followup
+from interceptor.guard import asks_for_human, is_frustrated, sensitive_topics
+
+TOPICS = ("refund", "account_access", "legal", "security_incident")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Can I get a refund for last month?", ("refund",)),
+    ("I was double charged on my card", ("refund",)),
+    ("How do I get my money back?", ("refund",)),
+    ("I want to dispute the charge", ("refund",)),
+    ("My account was hacked", ("account_access",)),
+    ("Someone took over my account and changed my email", ("account_access",)),
+    ("I need access to my former colleague's mailbox", ("account_access",)),
+    ("How do we transfer account ownership to a new admin?", ("account_access",)),
+    ("Our attorney will be in touch", ("legal",)),
+    ("We received a subpoena", ("legal",)),
+    ("Please handle this GDPR data subject access request", ("legal",)),
+    ("I want to report a security vulnerability", ("security_incident",)),
+    ("Our API keys were leaked on GitHub", ("security_incident",)),
+    ("There was suspicious login activity from abroad", ("security_incident",)),
+    ("Got a phishing email pretending to be you", ("security_incident",)),
+    ("I'm locked out, how do I reset my password?", ()),
+    ("How do I change my account email address?", ()),
+    ("How do I export a report to CSV?", ()),
+    ("Where do I find the legal entity name on invoices?", ()),
+    ("The sue-doku widget is broken", ()),
+    ("Sue from accounting asked about exports", ()),
+    ("We will sue you over this outage", ("legal",)),
+])
+def test_sensitive_topics(text: str, expected: tuple[str, ...]) -> None:
+    assert sensitive_topics(text, TOPICS) == expected
+
+
+def test_unknown_topic_names_are_literal_keywords_with_flexible_separators() -> None:
+    assert sensitive_topics("Question about Price Changes", ("price_change",)) == ("price_change",)
+    assert sensitive_topics("a price-change notice", ("price change",)) == ("price change",)
+    assert sensitive_topics("the priceless change", ("price_change",)) == ()
+    assert sensitive_topics("anything", ("", "  ")) == ()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Can I talk to a human?", True),
+    ("I want to speak with a real person please", True),
+    ("connect me to an agent", True),
+    ("agent", True),
+    ("Please escalate this", True),
+    ("I still need a human", True),
+    ("How do I add a human-readable label to a field?", False),
+    ("How do I assign a ticket to an agent?", False),
+    ("How do I reset my password?", False),
+])
+def test_asks_for_human(text: str, expected: bool) -> None:
+    assert asks_for_human(text) is expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("This is ridiculous, nothing works", True),
+    ("I'm so frustrated with this app", True),
+    ("asking for the third time: where is my export", True),
+    ("Nobody has answered my ticket", True),
+    ("I have been waiting for days", True),
+    ("Why is this broken!!!", True),
+    ("WHY DOES THE EXPORT NEVER WORK FOR ME", True),
+    ("How do I export to PDF? Thanks!", False),
+    ("The VPN client shows error 809", False),
+    ("Is SSO supported for SAML?", False),
+])
+def test_is_frustrated(text: str, expected: bool) -> None:
+    assert is_frustrated(text) is expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("thanks, that fixed it", "solved"),
+    ("Thank you!", "solved"),
+    ("yes", "solved"),
+    ("Perfect, thanks", "solved"),
+    ("It works now", "solved"),
+    ("that solved my problem, cheers", "solved"),
+    ("that didn't help", "not_solved"),
+    ("This did not work", "not_solved"),
+    ("No", "not_solved"),
+    ("nope.", "not_solved"),
+    ("still getting the same error", "not_solved"),
+    ("thanks but it doesn't work", "not_solved"),
+    ("not what I asked", "not_solved"),
+    ("can I talk to a person", "human"),
+    ("that didn't help, I need a human", "human"),
+    ("thanks, I'll try that later", None),
+    ("thanks, but how do I also export it?", None),
+    ("ok", None),
+    ("What about the mobile app?", None),
+    ("", None),
+    ("   ", None),
+])
+def test_classify_followup(text: str, expected: str | None) -> None:
+    assert classify_followup(text) == expected
