@@ -1,8 +1,10 @@
 """``POST /slack/events``: slack-bolt verifies the request, our global middleware stores it, then acks.
 
-One Request URL serves the Events API and interactivity. Bolt's built-in middleware answers ``ssl_check`` and
-``url_verification``, and refuses a missing, wrong or stale signature with 401 before anything is stored. Our
-middleware then runs :func:`connectors.inbound.receive` (parse, store once per delivery id in the inbox) and
+One Request URL serves the Events API and interactivity. Signature verification runs first, in bolt's
+``before_authorize`` slot, with slack_sdk's ``SignatureVerifier`` (5-minute replay window): a missing, wrong or
+stale signature is a 401 before anything is stored. Bolt's own ``RequestVerification`` is off because it turns a
+malformed timestamp header into a 500 (``int("")`` raises), which Slack would retry. Bolt's built-in middleware
+then answers ``ssl_check`` and ``url_verification``. Our last middleware runs :func:`connectors.inbound.receive` (parse, store once per delivery id in the inbox) and
 answers 200 itself, so no listener runs and nothing happens after the response.
 
 Design (issue 4): bolt is built with a custom ``authorize`` that makes no API call (so neither construction
@@ -13,6 +15,7 @@ from the envelope (``authorizations``, ``api_app_id``) and the identity the job 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Callable, Optional
 
@@ -24,10 +27,28 @@ from slack_sdk import WebClient
 from connectors.inbound import receive
 from connectors.slack.connector import SlackConnector
 from core.db import Database
-from core.errors import InboundError
+from core.errors import InboundError, PayloadError, SignatureError
 from core.jobs import JobQueue
+from core.telemetry import count
 
 log = logging.getLogger(__name__)
+
+
+class VerifySignature(Middleware):
+    """Refuse requests whose Slack signature is missing, wrong or stale (401), before bolt does anything else."""
+
+    def __init__(self, connector: SlackConnector) -> None:
+        self._connector = connector
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> Optional[BoltResponse]:
+        headers = {k: v[0] for k, v in req.headers.items() if v}
+        try:
+            self._connector.verify(headers, req.raw_body.encode("utf-8"))
+        except SignatureError as e:
+            count("webhooks", source="slack", outcome="SignatureError")
+            log.warning("slack.webhook.invalid-signature", extra={"error": str(e)})
+            return BoltResponse(status=e.status, body={"error": "invalid request"})
+        return next()
 
 
 class StoreInInbox(Middleware):
@@ -69,6 +90,8 @@ def build_bolt_app(connector: SlackConnector, db: Database, jobs: JobQueue) -> A
         authorize=authorize,
         client=WebClient(base_url=settings.api_url),
         process_before_response=True,
+        request_verification_enabled=False,
+        before_authorize=VerifySignature(connector),
         ignoring_self_events_enabled=False,
         logger=logging.getLogger("connectors.slack.bolt"),
     )
@@ -82,4 +105,13 @@ def mount(flask_app: Any, connector: SlackConnector, db: Database, jobs: JobQueu
     from slack_bolt.adapter.flask import SlackRequestHandler
 
     handler = SlackRequestHandler(build_bolt_app(connector, db, jobs))
-    flask_app.add_url_rule("/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"])
+
+    def slack_events() -> Any:
+        try:
+            return handler.handle(request)
+        except json.JSONDecodeError as e:
+            # NOTE(slack): bolt parses the body while building its request, before any middleware runs.
+            connector.verify(request.headers, request.get_data())  # unsigned garbage stays a 401
+            raise PayloadError("slack body is not JSON") from e
+
+    flask_app.add_url_rule("/slack/events", "slack_events", slack_events, methods=["POST"])

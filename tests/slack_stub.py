@@ -1,0 +1,223 @@
+"""A local stand-in for Slack's Web API (the style of bolt-python's mock Web API server).
+
+``http.server`` on 127.0.0.1, port 0, in a thread. It records every call (HTTP method, path, query/form/JSON
+arguments, Authorization header) and answers ``auth.test``, ``chat.postMessage``, ``chat.update``,
+``conversations.replies``, ``users.info`` and ``chat.getPermalink`` with fixture-shaped JSON, keeping the
+messages it was sent so threads read back what was posted. ``fail(method, ...)`` queues error answers
+(429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FIXTURES = Path(__file__).parent / "fixtures" / "slack"
+AUTH_TEST = json.loads((FIXTURES / "api_auth_test_bot.json").read_text())
+BOT_USER, BOT_ID, BOT_APP = AUTH_TEST["user_id"], AUTH_TEST["bot_id"], "AHUBAPP01"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded request."""
+
+    api: str  # the Web API method, e.g. "chat.postMessage"
+    http_method: str
+    path: str
+    args: dict[str, Any]
+    authorization: str | None
+
+
+@dataclass
+class _Failure:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SlackStub:
+    """The fake Slack Web API. ``url`` is what ``SLACK_API_URL`` should be set to."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, list[_Failure]] = {}
+        self._lock = threading.Lock()
+        self._clock = 1_800_000_000
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def start(self) -> "SlackStub":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- test controls -----------------------------------------------------------------------------
+
+    def fail(self, api: str, status: int = 429, error: str = "ratelimited", headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``api`` with ``status`` and ``{"ok": false, "error": error}``."""
+        with self._lock:
+            for _ in range(times):
+                self._failures.setdefault(api, []).append(_Failure(status, {"ok": False, "error": error}, dict(headers or {})))
+
+    def seed_thread(self, channel: str, root: dict[str, Any], *replies: dict[str, Any]) -> None:
+        """Make a thread readable through ``conversations.replies``."""
+        with self._lock:
+            self.threads[(channel, root["ts"])] = [dict(root), *map(dict, replies)]
+
+    def calls_to(self, api: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.api == api]
+
+    # -- the fake API ------------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        self._clock += 1
+        return f"{self._clock}.000100"
+
+    def answer(self, api: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            queued = self._failures.get(api)
+            if queued:
+                f = queued.pop(0)
+                return f.status, f.body, f.headers
+            handler = getattr(self, "_" + api.replace(".", "_"), None)
+            if handler is None:
+                return 200, {"ok": False, "error": "unknown_method"}, {}
+            return 200, handler(args), {}
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return dict(AUTH_TEST)
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts = args["channel"], args.get("thread_ts")
+        metadata = args.get("metadata")
+        message = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "app_id": BOT_APP,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks", []),
+            "ts": self._next_ts(),
+        }
+        if metadata:
+            message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
+        if thread_ts:
+            if (channel, thread_ts) not in self.threads:
+                return {"ok": False, "error": "thread_not_found"}
+            message["thread_ts"] = thread_ts
+            self.threads[(channel, thread_ts)].append(message)
+        else:
+            self.threads[(channel, message["ts"])] = [message]
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        for (channel, _), messages in self.threads.items():
+            for m in messages:
+                if channel == args["channel"] and m["ts"] == args["ts"]:
+                    m["text"], m["blocks"] = args.get("text", m.get("text")), args.get("blocks", m.get("blocks"))
+                    return {"ok": True, "channel": channel, "ts": m["ts"], "text": m["text"]}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        thread = self.threads.get((args["channel"], args["ts"]))
+        if thread is None:
+            return {"ok": False, "error": "thread_not_found"}
+        oldest, latest = args.get("oldest"), args.get("latest")
+        picked = [thread[0]] + [
+            m for m in thread[1:] if (not oldest or m["ts"] >= oldest) and (not latest or m["ts"] <= latest)
+        ]
+        if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            picked = [{k: v for k, v in m.items() if k != "metadata"} for m in picked]
+        return {"ok": True, "messages": json.loads(json.dumps(picked)), "has_more": False}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(args["user"])
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args["channel"], args["message_ts"]
+        if not any(c == channel and any(m["ts"] == ts for m in ms) for (c, _), ms in self.threads.items()):
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": channel, "permalink": f"{AUTH_TEST['url']}archives/{channel}/p{ts.replace('.', '')}"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                args: dict[str, Any] = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                if raw and "json" in (self.headers.get("Content-Type") or ""):
+                    args.update(json.loads(raw))
+                elif raw:
+                    args.update({k: v[0] for k, v in parse_qs(raw).items()})
+                api = parts.path.rsplit("/", 1)[-1]
+                with stub._lock:
+                    stub.calls.append(Call(api, self.command, parts.path, args, self.headers.get("Authorization")))
+                status, body, headers = stub.answer(api, args)
+                data = json.dumps(body).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+                return
+
+        return Handler
+
+
+# -- helpers shared by the Slack tests ------------------------------------------------------------
+
+SIGNING_SECRET = "test-signing-secret-8f742231b10e"
+BOT_TOKEN = "xoxb-test-token"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """Load ``tests/fixtures/slack/<name>.json``."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def sign(body: bytes, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    """Return Slack's signature headers for ``body`` (``v0=hex(HMAC_SHA256(secret, "v0:{ts}:{body}"))``)."""
+    import hashlib
+    import hmac
+    import time
+
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def slack_settings(database_url: str, stub: SlackStub, **overrides: Any) -> dict[str, Any]:
+    """Settings for a hub with Slack pointed at ``stub``."""
+    values: dict[str, Any] = {
+        "HUB_DATABASE_URL": database_url,
+        "HUB_DENSE": "off",
+        "HUB_JOB_WORKERS": 2,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": stub.url,
+        "SLACK_TRIAGE_CHANNEL": "CTRIAGE01",
+    }
+    values.update(overrides)
+    return values

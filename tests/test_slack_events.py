@@ -1,0 +1,275 @@
+"""POST /slack/events through the real Flask app and slack-bolt: signing, what counts as a request, dedupe.
+
+The Web API is the local stub; the request path must never call it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+
+from app import Hub, build_hub, create_app
+from config import load_settings
+from core.db import InboxEvent
+from core.models import EventKind, TicketEvent
+from tests.slack_stub import SlackStub, fixture, sign, slack_settings
+
+ROOT = fixture("event_message_channel")
+TEAM, CHANNEL, ROOT_TS = ROOT["team_id"], ROOT["event"]["channel"], ROOT["event"]["ts"]
+THREAD_REF = f"slack:{TEAM}:{CHANNEL}:{ROOT_TS}"
+REQUESTER = ROOT["event"]["user"]
+
+
+@pytest.fixture
+def stub() -> Iterator[SlackStub]:
+    server = SlackStub().start()
+    yield server
+    server.stop()
+
+
+def make_hub(sqlite_url: str, stub: SlackStub, seen: list[TicketEvent], **overrides: Any) -> Hub:
+    settings = load_settings(slack_settings(sqlite_url, stub, **overrides))
+    return build_hub(settings, event_handler=lambda event, row_id: seen.append(event))
+
+
+@pytest.fixture
+def seen() -> list[TicketEvent]:
+    return []
+
+
+@pytest.fixture
+def hub(sqlite_url: str, stub: SlackStub, seen: list[TicketEvent]) -> Iterator[Hub]:
+    built = make_hub(sqlite_url, stub, seen, HUB_CHANNEL_POLICIES={"CBOTS0001": {"respond_to_bots": True}})
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(hub: Hub) -> Any:
+    return create_app(hub=hub).test_client()
+
+
+def post(client: Any, payload: dict[str, Any], *, headers: dict[str, str] | None = None, signed: bool = True) -> Any:
+    body = json.dumps(payload).encode()
+    sent = {"Content-Type": "application/json", **(sign(body) if signed else {}), **(headers or {})}
+    return client.post("/slack/events", data=body, headers=sent)
+
+
+def post_form(client: Any, payload: dict[str, Any]) -> Any:
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+    return client.post("/slack/events", data=body, headers=headers)
+
+
+def rows(hub: Hub) -> list[InboxEvent]:
+    with hub.db.session() as s:
+        return list(s.execute(select(InboxEvent).order_by(InboxEvent.id)).scalars())
+
+
+def with_event(base: dict[str, Any], event_id: str, **fields: Any) -> dict[str, Any]:
+    payload = copy.deepcopy(base)
+    payload["event_id"] = event_id
+    payload["event"].update(fields)
+    return payload
+
+
+def test_url_verification_is_echoed_and_stores_nothing(client: Any, hub: Hub, stub: SlackStub) -> None:
+    challenge = fixture("url_verification")
+    response = post(client, challenge)
+    assert response.status_code == 200
+    assert response.get_json() == {"challenge": challenge["challenge"]}
+    assert rows(hub) == [] and stub.calls == []
+
+
+def test_root_message_is_stored_before_the_ack_without_calling_slack(client: Any, hub: Hub, stub: SlackStub, seen: list[TicketEvent]) -> None:
+    response = post(client, ROOT)
+    assert response.status_code == 200 and response.get_json()["status"] == "accepted"
+    [row] = rows(hub)  # committed by the time the 200 is out
+    assert (row.source, row.kind, row.ticket_ref) == ("slack", "created", THREAD_REF)
+    assert row.delivery_id == f"{TEAM}:{CHANNEL}:{ROOT_TS}"
+    assert json.loads(row.raw_body) == ROOT
+    hub.jobs.drain()
+    [event] = seen
+    assert event.message is not None and event.message.text == "Hello, this is a normal text message"
+    assert event.message.author.external_id == REQUESTER and not event.message.author.is_self
+    assert stub.calls == []  # no auth.test, no Web API call at all on the request path
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Slack-Signature": "v0=" + "0" * 64},
+        {"X-Slack-Request-Timestamp": "", "X-Slack-Signature": ""},
+        sign(json.dumps(ROOT).encode(), timestamp=int(time.time()) - 6 * 60),
+        sign(json.dumps(ROOT).encode(), secret="some-other-secret"),
+    ],
+    ids=["wrong", "missing", "stale", "other-secret"],
+)
+def test_bad_signatures_are_401_and_store_nothing(client: Any, hub: Hub, stub: SlackStub, headers: dict[str, str]) -> None:
+    body = json.dumps(ROOT).encode()
+    sent = {"Content-Type": "application/json", **sign(body), **headers}
+    response = client.post("/slack/events", data=body, headers=sent)
+    assert response.status_code == 401
+    assert rows(hub) == [] and stub.calls == []
+
+
+def test_unsigned_request_is_401(client: Any, hub: Hub) -> None:
+    assert post(client, ROOT, signed=False).status_code == 401
+    assert rows(hub) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "event_message_changed",
+        "event_message_deleted",
+        "event_message_channel_join",
+        "event_message_self_bot_message",
+        "event_message_bot_id_no_subtype",
+        "event_message_bot_message_subtype",
+        "app_rate_limited",
+    ],
+)
+def test_not_requests_are_acknowledged_and_not_stored(client: Any, hub: Hub, stub: SlackStub, name: str) -> None:
+    response = post(client, fixture(name))
+    assert response.status_code == 200 and response.get_json() == {"status": "ignored"}
+    assert rows(hub) == [] and stub.calls == []
+
+
+def test_hidden_events_and_edits_of_a_request_are_ignored(client: Any, hub: Hub) -> None:
+    assert post(client, with_event(ROOT, "EvHIDDEN01", hidden=True)).get_json() == {"status": "ignored"}
+    assert post(client, with_event(ROOT, "EvTOPIC001", subtype="channel_topic")).get_json() == {"status": "ignored"}
+    assert rows(hub) == []
+
+
+def test_own_message_by_bot_user_is_ignored_even_where_bots_are_allowed(client: Any, hub: Hub) -> None:
+    own = with_event(ROOT, "EvOWN00001", user=ROOT["authorizations"][0]["user_id"], bot_id="BOURS0001", channel="CBOTS0001")
+    assert post(client, own).get_json() == {"status": "ignored"}
+    assert rows(hub) == []
+
+
+def test_other_bots_are_requests_only_where_the_channel_allows_them(client: Any, hub: Hub) -> None:
+    clickup = fixture("event_message_bot_message_subtype")
+    assert post(client, clickup).get_json() == {"status": "ignored"}
+    allowed = copy.deepcopy(clickup)
+    allowed["event_id"] = "EvCLICKUP2"
+    allowed["event"]["channel"] = "CBOTS0001"
+    assert post(client, allowed).get_json()["status"] == "accepted"
+    # A legacy bot_message with only a bot_id cannot be told apart from our own without auth.test: dropped.
+    legacy = fixture("event_message_self_bot_message")
+    legacy["event"]["channel"] = "CBOTS0001"
+    assert post(client, legacy).get_json() == {"status": "ignored"}
+    assert [r.ticket_ref for r in rows(hub)] == [f"slack:{clickup['team_id']}:CBOTS0001:{clickup['event']['ts']}"]
+
+
+def test_requester_thread_reply_is_a_follow_up_on_the_same_ticket(client: Any, hub: Hub, seen: list[TicketEvent]) -> None:
+    post(client, ROOT)
+    response = post(client, fixture("event_message_thread_reply"))
+    assert response.get_json()["status"] == "accepted"
+    assert [(r.kind, r.ticket_ref) for r in rows(hub)] == [("created", THREAD_REF), ("commented", THREAD_REF)]
+
+
+def test_someone_elses_thread_reply_is_not_a_request_but_a_mention_is(client: Any, hub: Hub) -> None:
+    reply = fixture("event_message_thread_reply")
+    other = with_event(reply, "EvOTHER001", user="U0SOMEONE")
+    assert post(client, other).get_json() == {"status": "ignored"}
+    bot_user = ROOT["authorizations"][0]["user_id"]
+    mention = with_event(reply, "EvMENT0002", user="U0SOMEONE", ts="1719209650.000500", text=f"<@{bot_user}> any idea?")
+    assert post(client, mention).get_json()["status"] == "accepted"
+    [row] = rows(hub)
+    assert (row.kind, row.ticket_ref) == ("created", THREAD_REF)
+    assert row.event["message"]["text"] == "any idea?" and row.event["data"] == {"mentioned": True}
+
+
+def test_message_and_app_mention_for_one_message_are_one_request(client: Any, hub: Hub) -> None:
+    mention = fixture("event_app_mention")
+    same_as_message = with_event(ROOT, "EvMSGMENT1", ts=mention["event"]["ts"], text=mention["event"]["text"])
+    assert post(client, mention).get_json()["status"] == "accepted"
+    assert post(client, same_as_message).get_json()["status"] == "duplicate"
+    [row] = rows(hub)
+    assert row.ticket_ref == f"slack:{TEAM}:{CHANNEL}:{mention['event']['ts']}"
+    assert row.event["message"]["text"] == "how do I reset my password?"
+
+
+def test_channels_outside_slack_channels_are_not_answered(sqlite_url: str, stub: SlackStub) -> None:
+    seen: list[TicketEvent] = []
+    hub = make_hub(sqlite_url, stub, seen, SLACK_CHANNELS="CSUPPORT1")
+    try:
+        client = create_app(hub=hub).test_client()
+        assert post(client, ROOT).get_json() == {"status": "ignored"}
+        assert post(client, fixture("event_app_mention")).get_json() == {"status": "ignored"}
+        assert post(client, with_event(ROOT, "EvSUPPORT1", channel="CSUPPORT1")).get_json()["status"] == "accepted"
+        assert [r.ticket_ref for r in rows(hub)] == [f"slack:{TEAM}:CSUPPORT1:{ROOT_TS}"]
+    finally:
+        hub.close()
+
+
+def test_slack_retry_of_a_stored_event_does_no_new_work(client: Any, hub: Hub, seen: list[TicketEvent]) -> None:
+    assert post(client, ROOT).get_json()["status"] == "accepted"
+    retry = post(client, ROOT, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert retry.status_code == 200 and retry.get_json()["status"] == "duplicate"
+    hub.jobs.drain()
+    [row] = rows(hub)
+    assert row.duplicates == 1 and len(seen) == 1
+
+
+def test_concurrent_duplicate_deliveries_store_one_row(hub: Hub, seen: list[TicketEvent]) -> None:
+    app = create_app(hub=hub)
+    barrier = threading.Barrier(2)
+    statuses: list[str] = []
+
+    def deliver() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(post(client, ROOT).get_json()["status"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    hub.jobs.drain()
+    assert sorted(statuses) == ["accepted", "duplicate"]
+    assert len(rows(hub)) == 1 and len(seen) == 1
+
+
+def test_feedback_click_is_stored_as_a_feedback_event(client: Any, hub: Hub, stub: SlackStub, seen: list[TicketEvent]) -> None:
+    click = fixture("block_actions_feedback")
+    response = post_form(client, click)
+    assert response.status_code == 200 and response.get_data() == b""
+    assert post_form(client, click).status_code == 200  # Slack retrying the same click
+    hub.jobs.drain()
+    [row] = rows(hub)
+    assert row.delivery_id == f"feedback:1719209900.123456:{REQUESTER}" and row.duplicates == 1
+    [event] = seen
+    assert event.kind is EventKind.FEEDBACK and str(event.ref) == THREAD_REF
+    assert event.data == {"feedback": "solved", "ack": {"channel": CHANNEL, "ts": "1719209506.900000", "user": REQUESTER}}
+    assert event.message is not None and event.message.author.external_id == REQUESTER
+    assert stub.calls == []
+
+
+def test_other_buttons_and_bad_feedback_values(client: Any, hub: Hub) -> None:
+    click = fixture("block_actions_feedback")
+    other = copy.deepcopy(click)
+    other["actions"][0]["action_id"] = "some_other_button"
+    assert post_form(client, other).status_code == 200
+    bad = copy.deepcopy(click)
+    bad["actions"][0]["value"] = "zendesk:42"
+    assert post_form(client, bad).status_code == 400
+    assert rows(hub) == []
+
+
+def test_malformed_json_is_400(client: Any, hub: Hub) -> None:
+    body = b"{not json"
+    response = client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **sign(body)})
+    assert response.status_code == 400
+    assert rows(hub) == []
+    unsigned = client.post("/slack/events", data=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401
