@@ -89,6 +89,10 @@ class HubSession(requests.Session):
         if error is not None:
             log.warning("zendesk.http.error", extra={"status": response.status_code, "path": _path(response.url)})
             raise error
+        # NOTE(zendesk): zenpy picks its response parser only when the request URL contains its own host
+        # (zenpy/lib/response.py GenericZendeskResponseHandler.applies_to), so it is shown that host back.
+        if response.request is not None and str(response.request.url).startswith(self.base_url):
+            response.request.url = PLACEHOLDER_BASE + str(response.request.url)[len(self.base_url):]
         return response
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -120,9 +124,14 @@ def make_zenpy(base_url: str, email: str, api_token: str) -> tuple[Zenpy, HubSes
         The zenpy client (cache off: the hub always wants fresh tickets) and its session.
     """
     session = HubSession(base_url)
-    session.auth = (f"{email}/token", api_token)
     client = Zenpy(
-        subdomain=PLACEHOLDER_SUBDOMAIN, domain=PLACEHOLDER_DOMAIN, session=session, disable_cache=True, timeout=TIMEOUT_SECONDS
+        subdomain=PLACEHOLDER_SUBDOMAIN,
+        domain=PLACEHOLDER_DOMAIN,
+        email=email,
+        token=api_token,
+        session=session,
+        disable_cache=True,
+        timeout=TIMEOUT_SECONDS,
     )
     return client, session
 

@@ -1,0 +1,152 @@
+"""The Zendesk connector against a `responses` mock of the API on http://127.0.0.1:8765: what we read,
+the JSON we send, and how failures become core.errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import pytest
+import requests
+import responses
+from sqlalchemy import select
+
+from app import build_hub
+from config import load_settings
+from connectors.actions import common_performers
+from connectors.zendesk import ZendeskConnector, extra_performers
+from core import outbox
+from core.db import OutboxAction
+from core.errors import Fatal, NotFound, Retriable
+from core.models import Person, Source, TicketRef, Visibility, as_utc, utcnow
+from tests.conftest import settings_dict
+from tests.test_zendesk_mapping import load
+
+BASE = "http://127.0.0.1:8765"
+API = f"{BASE}/api/v2"
+ZENDESK = {"ZENDESK_URL": BASE, "ZENDESK_EMAIL": "hub@example.com", "ZENDESK_API_TOKEN": "tok", "ZENDESK_WEBHOOK_SECRET": "s3cret"}
+REF = TicketRef(Source.ZENDESK, "1")
+
+
+@pytest.fixture
+def zd() -> ZendeskConnector:
+    return ZendeskConnector(load_settings(ZENDESK).zendesk)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def api() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def sent(call: Any) -> dict[str, Any]:
+    return json.loads(call.request.body)
+
+
+def mock_ticket(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/tickets/1.json", json=load("ticket_show.json"))
+    api.get(f"{API}/tickets/1/comments.json", json=load("ticket_comments.json"))
+    api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
+    api.get(f"{API}/users/me.json", json=load("users_me.json"))
+
+
+def test_fetch_reads_ticket_comments_and_authors(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    mock_ticket(api)
+    ticket = zd.fetch(REF)
+    assert ticket.requester.email == "customer@example.com"
+    assert [m.visibility for m in ticket.messages].count(Visibility.INTERNAL) == 1
+    assert [m.author.is_self for m in ticket.messages] == [False, False, True, False]
+    assert api.calls[0].request.headers["Authorization"].startswith("Basic ")
+    zd.fetch(REF)
+    assert sum(c.request.url.endswith("/users/me.json") for c in api.calls) == 1  # the own id is cached
+
+
+def test_answer_is_one_public_comment_tagged_and_pending(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
+    performers = {**common_performers("zendesk", zd), **extra_performers(zd)}
+    result = performers["post_reply"]({"ref": "zendesk:1", "text": "Use the wizard.", "kind": "answer",
+                                       "citations": [{"title": "Setup", "url": "https://kb/setup"}]})
+    assert result.result["external_id"] == "6164039218842"
+    ticket = sent(api.calls[0])["ticket"]
+    assert ticket["comment"]["public"] is True
+    assert "https://kb/setup" in ticket["comment"]["body"] and "I need a person" in ticket["comment"]["body"]
+    assert ticket["status"] == "pending" and ticket["additional_tags"] == ["hub_answered"]
+    assert len(api.calls) == 1
+
+
+def test_draft_is_a_private_comment_and_reopens_on_request(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
+    performers = {**common_performers("zendesk", zd), **extra_performers(zd)}
+    performers["add_internal_note"]({"ref": "zendesk:1", "text": "Draft: try the wizard (confidence 0.41)"})
+    performers["add_internal_note"]({"ref": "zendesk:1", "text": "Draft again", "reopen": True})
+    first, second = (sent(c)["ticket"] for c in api.calls)
+    assert first["comment"] == {"body": "Draft: try the wizard (confidence 0.41)", "public": False}
+    assert first["additional_tags"] == ["hub_escalated"] and "status" not in first
+    assert second["comment"]["public"] is False and second["status"] == "open"
+
+
+def test_create_ticket_sends_requester_by_email_and_tags(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.post(f"{API}/tickets.json", json=load("ticket_update_response.json"), status=201)
+    ref = zd.create_ticket("Printer on fire", "alice: it burns", Person("U1", "Alice", "Alice@Example.com"), tags=("slack",))
+    assert ref == TicketRef(Source.ZENDESK, "4014")
+    assert zd.ticket_url(ref) == f"{BASE}/agent/tickets/4014"
+    ticket = sent(api.calls[0])["ticket"]
+    assert ticket["requester"] == {"name": "Alice", "email": "alice@example.com"}
+    assert ticket["tags"] == ["hub_created", "slack"] and ticket["subject"] == "Printer on fire"
+    assert ticket["comment"] == {"body": "alice: it burns", "public": False}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error"),
+    [(429, {"Retry-After": "37"}, Retriable), (503, {}, Retriable), (404, {}, NotFound), (401, {}, Fatal),
+     (403, {}, Fatal), (422, {}, Fatal)],
+)
+def test_http_failures_become_hub_errors(zd: ZendeskConnector, api: responses.RequestsMock, status: int,
+                                         headers: dict[str, str], error: type) -> None:
+    api.put(f"{API}/tickets/1.json", json={"error": "X"}, status=status, headers=headers)
+    with pytest.raises(error) as raised:
+        zd.add_internal_note(REF, "draft")
+    if status == 429:
+        assert raised.value.retry_after == 37
+    assert len(api.calls) == 1  # zenpy's own 429 sleep and retries never run
+
+
+def test_deleted_ticket_is_not_found(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/tickets/1.json", json={"error": "RecordNotFound", "description": "Not found"}, status=404)
+    with pytest.raises(NotFound):
+        zd.fetch(REF)
+
+
+def test_connection_errors_are_retriable(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/tickets/1.json", body=requests.ConnectionError("refused"))
+    with pytest.raises(Retriable):
+        zd.fetch(REF)
+
+
+def test_help_center_articles_incremental(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/help_center/incremental/articles.json", json=load("hc_incremental_articles.json"))
+    api.get(f"{API}/help_center/incremental/articles.json", json=load("hc_incremental_articles_last.json"))
+    since = datetime(2024, 7, 1, tzinfo=timezone.utc)
+    articles = list(zd.fetch_articles(since))
+    assert [a.title for a in articles] == ["Reset your password", "Old billing page"]
+    assert [a.deleted for a in articles] == [False, True]
+    assert api.calls[0].request.params == {"start_time": str(int(since.timestamp()))}
+    assert api.calls[1].request.params == {"start_time": "1720784511"}  # next_page, until an empty page
+    assert len(api.calls) == 2
+
+
+def test_rate_limit_through_the_outbox_waits_retry_after(sqlite_url: str, api: responses.RequestsMock) -> None:
+    hub = build_hub(load_settings(settings_dict(sqlite_url, **ZENDESK)))
+    try:
+        api.put(f"{API}/tickets/1.json", status=429, headers={"Retry-After": "120"}, json={"error": "rate"})
+        with hub.db.session() as s:
+            row_id = outbox.enqueue(s, outbox.NewAction("answer:zendesk:1", "zendesk", "post_reply",
+                                                        {"ref": "zendesk:1", "text": "hi", "kind": "answer"}))
+        now = utcnow() + timedelta(seconds=1)
+        assert outbox.perform(hub.db, hub.jobs, row_id, hub.performers, now=now) == "pending"
+        with hub.db.session() as s:
+            row = s.execute(select(OutboxAction).where(OutboxAction.id == row_id)).scalar_one()
+            assert row.status == "pending" and as_utc(row.next_attempt_at) == now + timedelta(seconds=120)
+    finally:
+        hub.close()
