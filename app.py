@@ -32,8 +32,6 @@ from core.scheduler import Scheduler
 from core.telemetry import exposition
 from interceptor import api as interceptor_api
 from interceptor.cli import ask
-from interceptor import api as interceptor_api
-from interceptor.cli import ask
 
 log = logging.getLogger("hub")
 
@@ -155,7 +153,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = Non
         getattr(module, "routes", lambda app, hub: None)(app, hub)
     # Routes of other packages: one line each.
     interceptor_api.register(app)
-    interceptor_api.register(app)
     register_dashboard(app)
 
     return app
@@ -183,9 +180,6 @@ def _register_errors(app: Flask) -> None:
 def cli() -> None:
     """The help-desk hub."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-
-cli.add_command(ask)
 
 
 cli.add_command(ask)
