@@ -10,6 +10,7 @@ from interceptor.types import Candidate, Scored
 
 FEEDBACK_LINE = 'Did this solve it? Reply "solved" if it did, or "I still need a human" to reach a person.'
 DRAFT_CANDIDATES = 3
+MIN_BODY_CHARS = 40
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
 
 REASON_TEXT = {
@@ -73,6 +74,8 @@ def compose_answer(candidate: Candidate, max_chars: int, *, body: str | None = N
         The answer text, at most ``max_chars`` long (the body is cut at a sentence boundary).
     """
     footer = f"\n\n{source_line(candidate)}\n\n{FEEDBACK_LINE}"
+    if max_chars - len(footer) < MIN_BODY_CHARS:  # a tight limit keeps the citation, drops the feedback line
+        footer = f"\n\n{source_line(candidate)}"
     text = truncate(body if body is not None else candidate.passage, max_chars - len(footer))
     answer = f"{text}{footer}" if text else footer.strip()
     return answer[:max_chars]
