@@ -47,13 +47,13 @@ def _refuse(message: str, status: int) -> Response:
 
 @pages.get("/admin")
 def dashboard() -> Response:
-    """The dashboard for an authenticated admin; the login form (401) otherwise; 403 without a token."""
+    """The dashboard for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
     token = admin_token()
     if token is None:
         return _refuse(NOT_CONFIGURED, 403)
     if not authenticated(request, token):
         if _wants_html():
-            return _page("dashboard/login.html", 401, error=None)
+            return _page("dashboard/login.html", 200, error=None)
         return _refuse("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>' or log in at /admin", 401)
     return _page("dashboard/admin.html")
 

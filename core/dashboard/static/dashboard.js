@@ -10,12 +10,14 @@ const BUCKETS = [
   ["escalated", "Escalated to a person"],
   ["shadow", "Shadow (dry run, agents handled)"],
 ];
+// [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
-  ["deflection_rate", "Deflection", "--verified"],
-  ["verified_resolution_rate", "Verified resolution", "--accent"],
-  ["recontact_rate", "48-h re-contact", "--recontacted"],
-  ["escalation_ratio", "Escalation", "--unresolved"],
+  ["deflection_rate", "Deflection", "--verified", "deflected", "requests"],
+  ["verified_resolution_rate", "Verified resolution", "--accent", "confirmed_solved", "answered"],
+  ["recontact_rate", "48-h re-contact", "--recontacted", "recontacted", "answered"],
+  ["escalation_ratio", "Escalation", "--unresolved", "escalated", "requests"],
 ];
+const ROLLING_DAYS = 7;
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -122,17 +124,20 @@ function frame(box, days, yMax, yLabel) {
 function ratesChart(days) {
   const box = $("rates-chart");
   const f = frame(box, days, 1, (v) => Math.round(v * 100) + "%");
-  for (const [key, label, color] of RATE_LINES) {
+  for (const [key, label, color, num, den] of RATE_LINES) {
     let d = "", pen = "M";
     days.forEach((day, i) => {
-      const v = day[key];
-      if (v == null) { pen = "M"; return; }
-      d += `${pen}${f.x(i).toFixed(1)},${f.y(v).toFixed(1)} `;
-      pen = "L";
-      const dot = el("svg:circle", { cx: f.x(i), cy: f.y(v), r: 2.5, fill: css(color) }, f.svg);
-      el("svg:title", {}, dot, `${day.date} ${label}: ${fmt.pct(v)} (${day.requests} requests)`);
+      const span = days.slice(Math.max(0, i - ROLLING_DAYS + 1), i + 1);
+      const n = span.reduce((a, w) => a + w[num], 0), t = span.reduce((a, w) => a + w[den], 0);
+      if (t) {
+        d += `${pen}${f.x(i).toFixed(1)},${f.y(n / t).toFixed(1)} `;
+        pen = "L";
+      } else pen = "M";
+      if (day[key] == null) return;
+      const dot = el("svg:circle", { cx: f.x(i), cy: f.y(day[key]), r: 2.5, fill: css(color), "fill-opacity": 0.45 }, f.svg);
+      el("svg:title", {}, dot, `${day.date} ${label}: ${fmt.pct(day[key])} of that day (${day[den]} ${den}); 7-day: ${t ? fmt.pct(n / t) : "—"}`);
     });
-    if (d) el("svg:path", { d, fill: "none", stroke: css(color), "stroke-width": 2, "data-series": key }, f.svg);
+    if (d) el("svg:path", { d, fill: "none", stroke: css(color), "stroke-width": 2.5, "data-series": key }, f.svg);
   }
   const legend = $("rates-legend");
   legend.replaceChildren();
@@ -141,6 +146,7 @@ function ratesChart(days) {
     el("span", { class: "swatch" }, item).style.background = css(color);
     el("span", {}, item, label);
   }
+  el("li", {}, legend, "lines: trailing 7-day rate · dots: each day's own rate");
 }
 
 function volumeChart(days) {

@@ -1,0 +1,150 @@
+"""The dashboard in a real browser: headless Chromium on a live server over a seeded database.
+
+It signs in with the admin token, waits for the figures, checks every tile, the split and the tables
+against ``/api/v1/*``, filters by a channel, and fails on any browser console error.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from werkzeug.serving import make_server
+
+from app import Hub, build_hub, create_app
+from config import load_settings
+from conftest import settings_dict
+from core.models import utcnow
+from test_analytics_seed import seed_demo
+
+TOKEN = "browser-admin-token"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def live_server(sqlite_url: str) -> Iterator[str]:
+    hub: Hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN)))
+    seed_demo(hub.db, utcnow())
+    server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    hub.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1440,2200", f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def api(base: str, path: str) -> dict[str, Any]:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def fixed(value: float, places: int) -> str:
+    """JavaScript's ``Number.prototype.toFixed``: exact binary value, ties away from zero."""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def shown(value: Any, key: str) -> str:
+    """The dashboard's formatting of a tile value (mirrors ``fmt`` in dashboard.js)."""
+    if value is None:
+        return "—"
+    if key.startswith("rates.") or key == "csat.helpful_rate":
+        return fixed(value * 100, 1) + "%"
+    if key.startswith("first_response."):
+        if value < 90:
+            return f"{fixed(value, 0)} s"
+        if value < 5400:
+            return f"{fixed(value / 60, 1)} min"
+        return f"{fixed(value / 3600, 1)} h" if value < 172800 else f"{fixed(value / 86400, 1)} d"
+    if key.startswith("cost."):
+        return fixed(value, 2)
+    return f"{value:,}"
+
+
+def dig(doc: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        doc = doc[part]
+    return doc
+
+
+def wait_loaded(driver: webdriver.Chrome, previous: str | None = None) -> None:
+    def ready(d: webdriver.Chrome) -> bool:
+        status = d.find_element(By.ID, "status")
+        return status.get_attribute("data-loaded") == "true" and status.text != previous
+    WebDriverWait(driver, 30).until(ready)
+
+
+def check_figures(driver: webdriver.Chrome, stats: dict[str, Any]) -> None:
+    values = driver.find_elements(By.CSS_SELECTOR, ".tile .value[data-key]")
+    assert len(values) == 10
+    for element in values:
+        key = element.get_attribute("data-key")
+        expected = dig(stats, key)
+        raw = element.get_attribute("data-value")
+        assert (None if raw == "null" else float(raw)) == expected, key
+        assert element.text == shown(expected, key), key
+    for bucket, n in stats["split"].items():
+        assert driver.find_element(By.CSS_SELECTOR, f'[data-count="{bucket}"]').text == f"{n:,}"
+
+
+def test_dashboard_shows_what_the_api_says(live_server: str, browser: webdriver.Chrome, tmp_path: Path) -> None:
+    browser.get(live_server + "/admin")
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "sign-in").click()
+    wait_loaded(browser)
+
+    stats = api(live_server, "/api/v1/stats")
+    assert stats["counts"]["requests"] > 40
+    check_figures(browser, stats)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#rates-chart path[data-series]")) == 4
+    bars = browser.find_elements(By.CSS_SELECTOR, "#volume-chart rect")
+    assert len(bars) >= len([d for d in api(live_server, "/api/v1/stats/series")["days"] if d["requests"]])
+    gaps = api(live_server, "/api/v1/content-gaps")["groups"]
+    first_gap = browser.find_element(By.CSS_SELECTOR, "#gaps tbody tr td b").text
+    assert first_gap == gaps[0]["label"] and "vpn" in first_gap
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#decisions tbody tr")) == 25
+    assert "less than 48 h old" in browser.find_element(By.ID, "provisional").text
+    browser.save_screenshot(str(tmp_path / "dashboard.png"))
+
+    previous = browser.find_element(By.ID, "status").text
+    Select(browser.find_element(By.ID, "channel")).select_by_value("zendesk")
+    wait_loaded(browser, previous)
+    assert "channel=zendesk" in browser.current_url
+    zendesk = api(live_server, "/api/v1/stats?channel=zendesk")
+    assert 0 < zendesk["counts"]["requests"] < stats["counts"]["requests"]
+    check_figures(browser, zendesk)
+
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+
+
+def test_the_dashboard_refuses_without_a_session(live_server: str, browser: webdriver.Chrome) -> None:
+    browser.get(live_server + "/admin")
+    assert browser.find_element(By.ID, "token").get_attribute("type") == "password"
+    assert browser.find_elements(By.ID, "tiles") == []
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
