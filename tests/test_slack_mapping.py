@@ -1,0 +1,132 @@
+"""The pure Slack mapping and Block Kit helpers, as tables; and the cached identity's effect on parsing."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+import connectors.slack as slack_package
+from config import load_settings
+from connectors.slack import SlackConnector, blocks, mapping
+from connectors.slack.errors import translate
+from core.errors import Fatal, NotFound, PayloadError, Retriable
+from core.models import EventKind
+from tests.slack_stub import BOT_ID, SlackStub, fixture, slack_settings
+
+
+def parse(payload: dict[str, Any], *, channels: tuple[str, ...] = ("*",), bots: tuple[str, ...] = (), identity: mapping.Identity | None = None) -> Any:
+    return mapping.to_event(
+        payload,
+        ids=mapping.self_ids(payload, identity),
+        answers_in=lambda c: "*" in channels or c in channels,
+        allows_bots=lambda c: c in bots,
+        identity_known=identity is not None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "ref"),
+    [
+        ("event_message_channel", EventKind.CREATED, "slack:T06NRA6HM3P:C06NRA6JLER:1719209506.817929"),
+        ("event_message_thread_reply", EventKind.COMMENTED, "slack:T06NRA6HM3P:C06NRA6JLER:1719209506.817929"),
+        ("event_message_thread_broadcast", EventKind.COMMENTED, "slack:T111:C111:1633663824.000500"),
+        ("event_app_mention", EventKind.CREATED, "slack:T06NRA6HM3P:C06NRA6JLER:1719209700.000300"),
+        ("block_actions_feedback", EventKind.FEEDBACK, "slack:T06NRA6HM3P:C06NRA6JLER:1719209506.817929"),
+        ("event_message_changed", None, None),
+        ("event_message_deleted", None, None),
+        ("event_message_channel_join", None, None),
+        ("event_message_self_bot_message", None, None),
+        ("event_message_bot_id_no_subtype", None, None),
+        ("event_message_bot_message_subtype", None, None),
+        ("app_rate_limited", None, None),
+        ("url_verification", None, None),
+    ],
+)
+def test_what_counts_as_a_request(name: str, kind: EventKind | None, ref: str | None) -> None:
+    event = parse(fixture(name))
+    assert (event.kind if event else None, str(event.ref) if event else None) == (kind, ref)
+
+
+def test_thread_root_with_thread_ts_equal_to_ts_is_a_new_request() -> None:
+    payload = fixture("event_message_channel")
+    payload["event"]["thread_ts"] = payload["event"]["ts"]
+    assert parse(payload).kind is EventKind.CREATED
+
+
+def test_cached_identity_catches_our_legacy_bot_message_where_bots_are_allowed() -> None:
+    ours = fixture("event_message_self_bot_message")
+    identity = mapping.Identity("W23456789", BOT_ID, "T0G9PQBBK", None)
+    assert parse(ours, bots=("C111",), identity=identity) is None
+    other = copy.deepcopy(ours)
+    other["event"]["bot_id"] = "BOTHERAPP"
+    assert parse(other, bots=("C111",)) is None  # not provable without the identity: dropped
+    assert parse(other, bots=("C111",), identity=identity).kind is EventKind.CREATED
+
+
+def test_parse_with_the_connector_after_identity_is_resolved(sqlite_url: str) -> None:
+    stub = SlackStub().start()
+    try:
+        settings = load_settings(slack_settings(sqlite_url, stub, HUB_CHANNEL_POLICIES={"C111": {"respond_to_bots": True}}))
+        assert settings.slack is not None
+        connector = SlackConnector(settings.slack, settings.policy)
+        body = json.dumps(fixture("event_message_self_bot_message")).encode()
+        assert connector.parse_event({"Content-Type": "application/json"}, body) is None
+        hub_like = type("HubLike", (), {"connectors": {"slack": connector}})()
+        [(name, job, seconds)] = slack_package.scheduled_jobs(hub_like)
+        job(), job()
+        assert name == "slack.identity" and len(stub.calls_to("auth.test")) == 1
+        assert connector.known_identity() == mapping.Identity("W23456789", "BZYBOTHED", "T0G9PQBBK", "https://subarachnoid.slack.com/")
+        assert connector.parse_event({"Content-Type": "application/json"}, body) is None
+    finally:
+        stub.stop()
+
+
+def test_malformed_payloads_raise_payload_error() -> None:
+    with pytest.raises(PayloadError):
+        mapping.read_body({"Content-Type": "application/json"}, b"[1, 2]")
+    broken = fixture("event_message_channel")
+    del broken["event"]["ts"]
+    with pytest.raises(PayloadError):
+        parse(broken)
+    assert mapping.read_body({"Content-Type": "application/x-www-form-urlencoded"}, b"ssl_check=1&token=x") is None
+
+
+def test_ts_is_converted_without_float_rounding() -> None:
+    assert mapping.ts_to_datetime("1719209506.817929") == datetime(2024, 6, 24, 6, 11, 46, 817929, tzinfo=timezone.utc)
+
+
+def test_mrkdwn_is_escaped_and_links_are_safe() -> None:
+    assert blocks.escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    assert blocks.link("https://x.test/a|b>c", "T <1> | 2") == "<https://x.test/a%7Cb%3Ec|T &lt;1&gt; ¦ 2>"
+    text, body = blocks.answer("x" * 5000, [], "slack:T:C:1.2")
+    assert len(body[0]["text"]["text"]) == 3000 and [b["type"] for b in body] == ["section", "actions"]
+
+
+def response(status: int, data: dict[str, Any], headers: dict[str, str] | None = None) -> SlackResponse:
+    return SlackResponse(client=None, http_verb="POST", api_url="u", req_args={}, data=data, headers=headers or {}, status_code=status)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "headers", "expected", "retry_after"),
+    [
+        (429, "ratelimited", {"retry-after": "30"}, Retriable, 30.0),
+        (429, "ratelimited", {}, Retriable, None),
+        (500, "internal_error", {}, Retriable, None),
+        (200, "channel_not_found", {}, NotFound, None),
+        (200, "message_not_found", {}, NotFound, None),
+        (200, "thread_not_found", {}, NotFound, None),
+        (200, "invalid_auth", {}, Fatal, None),
+        (200, "not_in_channel", {}, Fatal, None),
+        (400, "invalid_blocks", {}, Fatal, None),
+    ],
+)
+def test_slack_errors_translate(status: int, error: str, headers: dict[str, str], expected: type, retry_after: float | None) -> None:
+    translated = translate("chat.postMessage", SlackApiError("failed", response(status, {"ok": False, "error": error}, headers)))
+    assert type(translated) is expected
+    assert getattr(translated, "retry_after", None) == retry_after
