@@ -1,0 +1,134 @@
+"""POST /api/v1/ask and GET /api/v1/suggest: clear 4xx on bad input; happy paths on a fake scorer and a small KB."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+
+from app import build_hub, create_app
+from config import load_settings
+from interceptor.engine import Interceptor
+from interceptor.kb_import import import_articles, parse_markdown
+from tests.conftest import settings_dict
+from tests.test_engine import TOP, FakeScorer
+
+
+@pytest.fixture
+def fake_client(client: Any) -> Any:
+    """The app's client with the interceptor replaced by one on a fake scorer (nothing loads the KB)."""
+    settings = client.application.extensions["hub"].settings
+    engine = Interceptor(settings, FakeScorer(0.99))
+    client.application.extensions["interceptor"] = lambda: engine
+    return client
+
+
+@pytest.mark.parametrize("kwargs,status,words", [
+    ({"json": {"text": ""}}, 400, "text is required"),
+    ({"json": {"text": "   "}}, 400, "text is required"),
+    ({"json": {}}, 400, "text is required"),
+    ({"json": {"text": 42}}, 400, "text is required"),
+    ({"json": ["text"]}, 400, "JSON object"),
+    ({"json": {"text": "x" * 8001}}, 413, "too long"),
+    ({"data": "{not json", "content_type": "application/json"}, 400, "JSON object"),
+    ({"data": "text=hello", "content_type": "application/x-www-form-urlencoded"}, 415, "must be JSON"),
+    ({"data": "hello"}, 415, "must be JSON"),
+    ({"data": json.dumps({"text": "y" * 70000}), "content_type": "application/json"}, 413, "too large"),
+    ({"json": {"text": "hello", "channel": 7}}, 400, "channel"),
+])
+def test_ask_rejects_bad_input_with_a_clear_json_error(fake_client: Any, kwargs: dict[str, Any], status: int,
+                                                       words: str) -> None:
+    response = fake_client.post("/api/v1/ask", **kwargs)
+    assert response.status_code == status
+    assert words in response.get_json()["error"]
+
+
+def test_ask_happy_path_on_a_fake_scorer(fake_client: Any) -> None:
+    response = fake_client.post("/api/v1/ask", json={"text": "how do I reset my password?"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["verdict"] == "answer" and body["reasons"] == ["confident"]
+    assert body["confidence"] == 0.99 and body["threshold"] == pytest.approx(0.85)
+    assert body["citations"] == [{"title": TOP.title, "url": TOP.url}]
+    assert body["answer"].startswith(TOP.passage) and TOP.url in body["answer"]
+    assert [c["title"] for c in body["candidates"]] == [TOP.title, "Connect to the VPN"]
+    assert "draft" not in body  # the agents' draft is internal
+
+
+def test_ask_escalates_a_sensitive_topic_with_reasons(fake_client: Any) -> None:
+    body = fake_client.post("/api/v1/ask", json={"text": "I want a refund", "channel": "web"}).get_json()
+    assert body["verdict"] == "escalate" and body["reasons"] == ["sensitive_topic:refund"]
+    assert body["answer"] is None
+
+
+@pytest.mark.parametrize("query,status,words", [
+    ("", 400, "q is required"),
+    ("?q=", 400, "q is required"),
+    ("?q=%20%20", 400, "q is required"),
+    ("?q=" + "z" * 8001, 413, "too long"),
+    ("?q=vpn&k=abc", 400, "k must be"),
+    ("?q=vpn&k=0", 400, "k must be"),
+    ("?q=vpn&k=99", 400, "k must be"),
+])
+def test_suggest_rejects_bad_input(fake_client: Any, query: str, status: int, words: str) -> None:
+    response = fake_client.get(f"/api/v1/suggest{query}")
+    assert response.status_code == status
+    assert words in response.get_json()["error"]
+
+
+def test_suggest_happy_path_on_a_fake_scorer(fake_client: Any) -> None:
+    body = fake_client.get("/api/v1/suggest?q=reset&k=1").get_json()
+    assert body == {"query": "reset", "articles": [
+        {"article_id": 1, "title": TOP.title, "url": TOP.url, "score": 7.5}]}
+
+
+ARTICLES = {
+    "reset-password.md": """---
+title: Reset your password
+url: https://kb.example/reset-password
+---
+Open Settings, then Security, and choose Reset password. We email you a reset link that works for 30 minutes.
+""",
+    "vpn.md": """---
+title: Connect to the corporate VPN
+url: https://kb.example/vpn
+---
+Install the VPN client from the software portal, then sign in with single sign-on to connect to the VPN.
+""",
+    "expenses.md": """---
+title: Submit an expense report
+url: https://kb.example/expenses
+---
+Expense reports are submitted in the finance portal: attach receipts and choose your cost center.
+""",
+}
+
+
+@pytest.fixture
+def kb_client(sqlite_url: str) -> Iterator[Any]:
+    """The real app and interceptor on a small KB; the web channel answers at any confidence."""
+    hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={"web": {"threshold": 0.0}})))
+    import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+    try:
+        yield create_app(hub=hub).test_client()
+    finally:
+        hub.close()
+
+
+def test_ask_and_suggest_on_a_small_kb(kb_client: Any) -> None:
+    body = kb_client.post("/api/v1/ask", json={"text": "How do I reset my password?"}).get_json()
+    assert body["verdict"] == "answer", body
+    assert body["citations"] == [{"title": "Reset your password", "url": "https://kb.example/reset-password"}]
+    assert "Open Settings, then Security" in body["answer"]
+    assert "https://kb.example/reset-password" in body["answer"]
+    assert body["threshold"] == 0.0 and 0.0 <= body["confidence"] <= 1.0
+    assert body["kb_version"] not in ("", "empty")
+
+    suggested = kb_client.get("/api/v1/suggest?q=vpn client").get_json()["articles"]
+    assert suggested[0]["title"] == "Connect to the corporate VPN"
+    assert suggested[0]["url"] == "https://kb.example/vpn"
+    assert all(set(a) == {"article_id", "title", "url", "score"} for a in suggested)
+
+    shy = kb_client.post("/api/v1/ask", json={"text": "reset password", "channel": "other"}).get_json()
+    assert shy["threshold"] > 0.0  # another channel uses the calibrated threshold for the target precision

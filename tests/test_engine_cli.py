@@ -1,0 +1,53 @@
+"""`hub ask "TEXT" [--json]` on a small KB."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from click.testing import CliRunner
+
+from app import cli
+from core.db import Database
+from interceptor.kb_import import import_articles, parse_markdown
+from tests.test_api_ask import ARTICLES
+
+
+def _env(sqlite_url: str, **extra: str) -> dict[str, Any]:
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", "HUB_CONFIG": None}
+    env.update(extra)
+    return env
+
+
+def _import(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        import_articles(db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+    finally:
+        db.dispose()
+
+
+def test_ask_prints_verdict_confidence_answer_and_citations(sqlite_url: str) -> None:
+    _import(sqlite_url)
+    result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url))
+    assert result.exit_code == 0, result.output
+    assert "verdict:" in result.output and "confidence:" in result.output and "reasons:" in result.output
+    assert "Reset your password <https://kb.example/reset-password>" in result.output
+
+
+def test_ask_json(sqlite_url: str) -> None:
+    _import(sqlite_url)
+    result = CliRunner().invoke(cli, ["ask", "How do I connect to the VPN?", "--json"], env=_env(sqlite_url))
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["verdict"] in ("answer", "escalate")
+    assert body["candidates"][0]["title"] == "Connect to the corporate VPN"
+    assert {"confidence", "threshold", "reasons", "answer", "citations", "draft"} <= set(body)
+    if body["verdict"] == "escalate":
+        assert "Connect to the corporate VPN" in body["draft"]
+
+
+def test_ask_refuses_an_empty_question(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "  "], env=_env(sqlite_url))
+    assert result.exit_code != 0
+    assert "empty" in result.output
