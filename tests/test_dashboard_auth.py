@@ -1,0 +1,89 @@
+"""``/admin``: the 403 without a token, the login form, the session cookie, security headers, no network."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from app import Hub, build_hub, create_app
+from config import load_settings
+from conftest import settings_dict
+from core.dashboard.auth import COOKIE, session_cookie
+
+TOKEN = "dashboard-admin-token"
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+STATIC = Path(__file__).resolve().parent.parent / "core" / "dashboard"
+
+
+@pytest.fixture
+def admin(sqlite_url: str) -> Iterator[Any]:
+    hub: Hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN)))
+    yield create_app(hub=hub).test_client()
+    hub.close()
+
+
+def test_without_a_token_configured_the_dashboard_says_to_set_it(client: Any) -> None:
+    page = client.get("/admin", headers=HTML)
+    assert page.status_code == 403 and "set HUB_ADMIN_TOKEN" in page.get_data(as_text=True)
+    api = client.get("/admin", headers={"Accept": "application/json"})
+    assert api.status_code == 403 and "set HUB_ADMIN_TOKEN" in api.get_json()["error"]
+    assert client.post("/admin/login", data={"token": ""}).status_code == 403
+
+
+def test_a_browser_without_a_session_gets_the_login_form(admin: Any) -> None:
+    page = admin.get("/admin", headers=HTML)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'type="password"' in body and 'id="tiles"' not in body
+    assert admin.get("/admin").status_code == 401  # a script gets a JSON 401
+    assert "admin token required" in admin.get("/admin").get_json()["error"]
+
+
+def test_bearer_token_shows_the_dashboard_with_strict_headers(admin: Any) -> None:
+    page = admin.get("/admin", headers={**HTML, "Authorization": f"Bearer {TOKEN}"})
+    assert page.status_code == 200 and 'id="tiles"' in page.get_data(as_text=True)
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Cache-Control"] == "no-store"
+
+
+def test_login_sets_a_strict_http_only_cookie_that_opens_the_api(admin: Any) -> None:
+    wrong = admin.post("/admin/login", data={"token": "guess"}, headers=HTML)
+    assert wrong.status_code == 401 and "not the admin token" in wrong.get_data(as_text=True)
+    assert admin.get("/api/v1/stats").status_code == 401
+    ok = admin.post("/admin/login", data={"token": TOKEN})
+    assert ok.status_code == 303 and ok.headers["Location"].endswith("/admin")
+    cookie = ok.headers["Set-Cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert TOKEN not in cookie
+    assert admin.get("/admin", headers=HTML).get_data(as_text=True).count('id="tiles"') == 1
+    assert admin.get("/api/v1/stats").status_code == 200
+    out = admin.post("/admin/logout")
+    assert out.status_code == 303
+    assert admin.get("/api/v1/stats").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999999999.deadbeef",  # forged signature
+        session_cookie(TOKEN, now=time.time() - 13 * 3600)[0],  # expired
+        session_cookie("the-previous-token")[0],  # signed with a rotated-out token
+        "garbage",
+    ],
+)
+def test_bad_session_cookies_are_refused(admin: Any, value: str) -> None:
+    admin.set_cookie(COOKIE, value)
+    assert admin.get("/api/v1/stats").status_code == 401
+    assert 'type="password"' in admin.get("/admin", headers=HTML).get_data(as_text=True)
+
+
+def test_assets_are_served_and_reach_nothing_off_the_host(admin: Any) -> None:
+    for name in ("dashboard.js", "dashboard.css"):
+        assert admin.get(f"/admin/static/{name}").status_code == 200
+    for path in [*STATIC.glob("static/*"), *STATIC.glob("templates/dashboard/*.html")]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), path  # no CDN, no network
