@@ -273,3 +273,9 @@ def test_malformed_json_is_400(client: Any, hub: Hub) -> None:
     assert rows(hub) == []
     unsigned = client.post("/slack/events", data=body, headers={"Content-Type": "application/json"})
     assert unsigned.status_code == 401
+
+
+def test_the_triage_channel_is_never_a_request_channel(client: Any, hub: Hub) -> None:
+    agents_talking = with_event(ROOT, "EvTRIAGE01", channel="CTRIAGE01")
+    assert post(client, agents_talking).get_json() == {"status": "ignored"}
+    assert rows(hub) == []

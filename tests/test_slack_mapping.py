@@ -130,3 +130,10 @@ def test_slack_errors_translate(status: int, error: str, headers: dict[str, str]
     translated = translate("chat.postMessage", SlackApiError("failed", response(status, {"ok": False, "error": error}, headers)))
     assert type(translated) is expected
     assert getattr(translated, "retry_after", None) == retry_after
+
+
+def test_legacy_mention_form_counts_and_is_stripped() -> None:
+    reply = fixture("event_message_thread_reply")
+    reply["event"].update(user="U0SOMEONE", text="<@U074G5E1ANR|hub> where is the VPN guide?")
+    event = parse(reply)
+    assert event.kind is EventKind.CREATED and event.message.text == "where is the VPN guide?"

@@ -48,7 +48,11 @@ class SlackConnector:
     ) -> None:
         self.settings = settings
         self._policy = policy
-        self.client = client or WebClient(token=settings.bot_token.reveal(), base_url=settings.api_url, timeout=timeout)
+        # NOTE(slack): no SDK-level retries (its default retries a connection error once): a retried
+        # chat.postMessage could post twice; the outbox retries instead, after the thread check in post_reply.
+        self.client = client or WebClient(
+            token=settings.bot_token.reveal(), base_url=settings.api_url, timeout=timeout, retry_handlers=[]
+        )
         self._verifier = SignatureVerifier(settings.signing_secret.reveal())
         self._identity: mapping.Identity | None = None
         self._identity_lock = threading.Lock()
@@ -95,6 +99,11 @@ class SlackConnector:
         if not valid:
             raise SignatureError("invalid or stale Slack signature")
 
+    def answers_in(self, channel: str) -> bool:
+        """Whether messages in ``channel`` can be requests: ``SLACK_CHANNELS``, minus the triage channel (where
+        agents talk about escalations; with the default ``*`` it would otherwise count)."""
+        return self.settings.answers_in(channel) and channel != self.settings.triage_channel
+
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
         """Translate a verified Slack request into an event (no Slack API call).
 
@@ -119,7 +128,7 @@ class SlackConnector:
         return mapping.to_event(
             envelope,
             ids=mapping.self_ids(envelope, identity),
-            answers_in=self.settings.answers_in,
+            answers_in=self.answers_in,
             allows_bots=lambda channel: self._policy(channel).respond_to_bots,
             identity_known=identity is not None and identity.bot_id is not None,
         )

@@ -4,8 +4,9 @@ One Request URL serves the Events API and interactivity. Signature verification 
 ``before_authorize`` slot, with slack_sdk's ``SignatureVerifier`` (5-minute replay window): a missing, wrong or
 stale signature is a 401 before anything is stored. Bolt's own ``RequestVerification`` is off because it turns a
 malformed timestamp header into a 500 (``int("")`` raises), which Slack would retry. Bolt's built-in middleware
-then answers ``ssl_check`` and ``url_verification``. Our last middleware runs :func:`connectors.inbound.receive` (parse, store once per delivery id in the inbox) and
-answers 200 itself, so no listener runs and nothing happens after the response.
+then answers ``ssl_check`` and ``url_verification``. Our last middleware runs :func:`connectors.inbound.receive`
+(parse, store once per delivery id in the inbox) and answers 200 itself (``process_before_response``), so the
+row is committed before the ack, no listener runs, and nothing happens after the response.
 
 Design (issue 4): bolt is built with a custom ``authorize`` that makes no API call (so neither construction
 nor any request calls ``auth.test``), and with ``IgnoringSelfEvents`` off, because that middleware only
@@ -111,7 +112,7 @@ def mount(flask_app: Any, connector: SlackConnector, db: Database, jobs: JobQueu
             return handler.handle(request)
         except json.JSONDecodeError as e:
             # NOTE(slack): bolt parses the body while building its request, before any middleware runs.
-            connector.verify(request.headers, request.get_data())  # unsigned garbage stays a 401
+            connector.verify(dict(request.headers), request.get_data())  # unsigned garbage stays a 401
             raise PayloadError("slack body is not JSON") from e
 
     flask_app.add_url_rule("/slack/events", "slack_events", slack_events, methods=["POST"])

@@ -9,6 +9,7 @@ edits, deletions, joins and hidden events are never requests.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -96,9 +97,9 @@ def read_body(headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
     try:
         if "application/x-www-form-urlencoded" in content_type or text.startswith(("payload=", "ssl_check=")):
             form = parse_qs(text)
-            if "payload" not in form:
-                return None if "ssl_check" in form else _raise("form body without payload")
-            decoded = json.loads(form["payload"][0])
+            if "ssl_check" in form and "payload" not in form:
+                return None
+            decoded = json.loads(form.get("payload", [""])[0])
         else:
             decoded = json.loads(text)
     except ValueError as e:
@@ -106,10 +107,6 @@ def read_body(headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
     if not isinstance(decoded, dict):
         raise PayloadError("slack body is not a JSON object")
     return decoded
-
-
-def _raise(message: str) -> Any:
-    raise PayloadError(message)
 
 
 def thread_ref(team: str, channel: str, thread_ts: str) -> TicketRef:
@@ -190,7 +187,8 @@ def _message_event(
         return None
     thread_ts = event.get("thread_ts")
     text = event.get("text") or ""
-    mentioned = event.get("type") == "app_mention" or any(f"<@{uid}>" in text for uid in ids.user_ids)
+    mention = _mention_pattern(ids.user_ids)
+    mentioned = event.get("type") == "app_mention" or bool(mention and mention.search(text))
     author_id = event.get("user") or event.get("bot_id") or ""
     if not thread_ts or thread_ts == ts or mentioned:
         kind, ref = EventKind.CREATED, thread_ref(team, channel, thread_ts or ts)
@@ -198,14 +196,20 @@ def _message_event(
         kind, ref = EventKind.COMMENTED, thread_ref(team, channel, thread_ts)
     else:
         return None  # someone else chatting in a thread: not the requester's follow-up
-    for uid in ids.user_ids:
-        text = text.replace(f"<@{uid}>", "")
+    text = mention.sub("", text) if mention else text
     author = Person(author_id, name=event.get("username") or "")
     message = Message(ts, author, " ".join(text.split()), created_at=ts_to_datetime(ts))
     data = {"mentioned": True} if mentioned else {}
     # NOTE(slack): one mention arrives twice (message + app_mention, two event_ids); keying the delivery on the
     # message itself makes that one request, and Slack's retries of either stay duplicates.
     return TicketEvent(Source.SLACK, f"{team}:{channel}:{ts}", kind, ref, message, received_at, data)
+
+
+def _mention_pattern(user_ids: frozenset[str]) -> re.Pattern[str] | None:
+    # NOTE(slack): a mention is <@U123> (older clients: <@U123|name>). https://docs.slack.dev/messaging/formatting-message-text
+    if not user_ids:
+        return None
+    return re.compile(r"<@(?:%s)(?:\|[^>]*)?>" % "|".join(map(re.escape, sorted(user_ids))))
 
 
 def _provably_other(event: Mapping[str, Any], ids: SelfIds, envelope: Mapping[str, Any]) -> bool:
@@ -292,7 +296,9 @@ def ticket_from_thread(
         if ids.owns(m):
             author = Person(author_id, name=author.name or "hub", is_self=True)
         normalised.append(Message(m["ts"], author, m.get("text") or "", created_at=ts_to_datetime(m["ts"])))
-    root = normalised[0] if normalised else _raise("Slack thread has no readable message")
+    if not normalised:
+        raise PayloadError("Slack thread has no readable message")
+    root = normalised[0]
     subject = root.text.strip().splitlines()[0][:120] if root.text.strip() else "Slack request"
     return Ticket(
         ref=ref,
