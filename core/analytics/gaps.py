@@ -92,12 +92,13 @@ def group_gaps(
     groups.extend((None, [i]) for i in sorted(ungrouped))
     groups.sort(key=lambda g: (-len(g[1]), -max(docs[i].decided_at.timestamp() for i in g[1])))
     report = []
-    for anchor, ids in groups[:limit]:
+    for anchor_term, ids in groups[:limit]:
+        anchor = anchor_term or ""
         weight: Counter[str] = Counter()
         for i in ids:
             weight.update({t: tf * idf.get(t, unseen) for t, tf in bags[i].items()})
         ranked = [t for t, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0])) if t != anchor]
-        top = ([anchor] if anchor else []) + ranked[: 3 if anchor else 4]
+        top: list[str] = ([anchor] if anchor else []) + ranked[: 3 if anchor else 4]
         members = [docs[i] for i in ids]
         report.append(
             {

@@ -49,7 +49,8 @@ def _outcomes(session: Session, by_ref: dict[str, str], by_decision: dict[int, s
             rows[oid] = (by_ref[ref], OutcomeFact(kind, at, value))
     for chunk in _chunks(by_decision):
         for oid, _, did, kind, at, value in session.execute(select(*columns).where(OutcomeRow.decision_id.in_(chunk))):
-            rows.setdefault(oid, (by_decision[did], OutcomeFact(kind, at, value)))
+            if did is not None:
+                rows.setdefault(oid, (by_decision[did], OutcomeFact(kind, at, value)))
     grouped: dict[str, list[OutcomeFact]] = {}
     for ref, fact in rows.values():
         grouped.setdefault(ref, []).append(fact)

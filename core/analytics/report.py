@@ -39,7 +39,7 @@ def stats(session: Session, period: Period, *, channel: str | None, costs: Costs
     by_channel: dict[str, list[Fate]] = {}
     for facts, fate in classified:
         by_channel.setdefault(facts.channel, []).append(fate)
-    doc = {"period": period.as_dict(), "channel": channel, "computed_at": now.isoformat()}
+    doc: dict[str, Any] = {"period": period.as_dict(), "channel": channel, "computed_at": now.isoformat()}
     doc.update(summarize([fate for _, fate in classified], costs))
     doc["channels"] = [
         {"channel": name, **{k: v for k, v in counts(group).items() if not k.startswith("split_")}, **rates(counts(group))}

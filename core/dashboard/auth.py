@@ -62,4 +62,4 @@ def authenticated(request: Request, token: str) -> bool:
     if scheme.lower() == "bearer" and offered.strip():
         return token_matches(token, offered.strip())
     cookie = request.cookies.get(COOKIE)
-    return bool(cookie) and _cookie_ok(token, cookie, time.time())
+    return cookie is not None and _cookie_ok(token, cookie, time.time())

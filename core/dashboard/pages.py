@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as ResponseBase
 
 from core.dashboard.auth import COOKIE, NOT_CONFIGURED, admin_token, authenticated, session_cookie, token_matches
 
@@ -59,7 +60,7 @@ def dashboard() -> Response:
 
 
 @pages.post("/admin/login")
-def login() -> Response:
+def login() -> ResponseBase:
     """Exchange the admin token typed into the form for a session cookie (HttpOnly, SameSite=Strict)."""
     token = admin_token()
     if token is None:
@@ -74,7 +75,7 @@ def login() -> Response:
 
 
 @pages.post("/admin/logout")
-def logout() -> Response:
+def logout() -> ResponseBase:
     """Forget the session cookie."""
     response = redirect(url_for("dashboard.dashboard"), code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
