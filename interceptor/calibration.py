@@ -20,7 +20,20 @@ DEFAULT_PATH = Path(__file__).with_name("default_calibration.json")
 FOLDS = 5
 
 
-def _fit(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 50) -> np.ndarray:
+def _fit(x: np.ndarray, y: np.ndarray, l2: float, signs: np.ndarray) -> np.ndarray:
+    """Return ``[intercept, coef...]`` of an L2-penalised logistic regression whose coefficients keep the
+    given signs (a coefficient that would take the wrong sign is held at zero: an active set)."""
+    free = np.ones(x.shape[1], dtype=bool)
+    while True:
+        w = np.zeros(x.shape[1] + 1)
+        w[np.r_[True, free]] = _newton(x[:, free], y, l2)
+        wrong = np.flatnonzero(free & (w[1:] * signs < 0))
+        if not len(wrong):
+            return w
+        free[wrong[np.argmin(w[1:][wrong] * signs[wrong])]] = False
+
+
+def _newton(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 50) -> np.ndarray:
     """Return ``[intercept, coef...]`` of an L2-penalised logistic regression (intercept unpenalised)."""
     design = np.hstack([np.ones((len(x), 1)), x])
     w = np.zeros(design.shape[1])
@@ -94,7 +107,8 @@ def precision_curve(confidence: np.ndarray, correct: np.ndarray) -> tuple[tuple[
     return tuple(rows)
 
 
-def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequence[str], *, l2: float = 1.0) -> Calibrator:
+def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequence[str], *, l2: float = 1.0,
+        signs: Sequence[float] | None = None) -> Calibrator:
     """Fit a calibrator on labelled history.
 
     Args:
@@ -102,6 +116,7 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
         correct: whether the top article was the one that solved it (``False`` for unanswerable ones).
         names: the features to use.
         l2: the ridge penalty on standardised coefficients.
+        signs: per feature, +1 or -1: the sign its coefficient must keep (monotone confidence); default +1.
 
     Returns:
         The calibrator, with a precision curve from out-of-fold confidences.
@@ -116,6 +131,7 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
     z = (x - mean) / scale
+    direction = np.array(signs if signs is not None else [1.0] * len(names), dtype=np.float64)
     folds = np.random.default_rng(0).permutation(len(y)) % FOLDS
     oof = np.zeros(len(y))
     for f in range(FOLDS):
@@ -123,9 +139,9 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
         if y[train].min() == y[train].max():
             oof[held] = y[train].mean()
             continue
-        w = _fit(z[train], y[train], l2)
+        w = _fit(z[train], y[train], l2, direction)
         oof[held] = 1.0 / (1.0 + np.exp(-np.clip(w[0] + z[held] @ w[1:], -30, 30)))
-    w = _fit(z, y, l2)
+    w = _fit(z, y, l2, direction)
     return Calibrator(tuple(names), tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()),
                       precision_curve(oof, y), int(y.sum()), len(y))
 

@@ -60,7 +60,8 @@ class Embedder:
 
         self.name = model_name
         self._model: Any = SentenceTransformer(resolve_model_path(model_name), device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 

@@ -13,6 +13,14 @@ DENSE_FEATURES = (
     "fused1", "fused_margin", "dense1", "dense_margin", "lex1", "lex_margin",
     "agree_lex", "knn1", "knn_neg", "neg_gap", "neg_sim",
 )
+# The direction each feature may move the confidence (the calibrator never learns the opposite sign):
+# a stronger, clearer, more agreed-on top hit never lowers it; closeness to known gaps never raises it.
+SIGNS = {"knn_neg": -1.0, "neg_sim": -1.0}
+
+
+def sign(name: str) -> float:
+    """Return +1 or -1: the direction in which feature ``name`` may move the confidence."""
+    return SIGNS.get(name, 1.0)
 
 
 def feature_names(dense: bool) -> tuple[str, ...]:

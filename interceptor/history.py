@@ -18,7 +18,7 @@ import numpy as np
 
 from core.errors import HubError
 from interceptor.calibration import Calibrator, fit
-from interceptor.features import extract, feature_names
+from interceptor.features import extract, feature_names, sign
 from interceptor.index import KBIndex
 
 
@@ -96,7 +96,8 @@ def fit_calibrator(index: KBIndex, items: list[Labelled]) -> Calibrator:
         ValueError: too little history, or only one outcome in it.
     """
     rows, correct = feature_rows(index, items)
-    return fit(rows, correct, feature_names(index.dense))
+    names = feature_names(index.dense)
+    return fit(rows, correct, names, signs=[sign(n) for n in names])
 
 
 def top_accuracy(correct: list[bool]) -> float:

@@ -88,7 +88,8 @@ class KBIndex:
         """Whether dense retrieval is on for this index."""
         return self.vectors is not None
 
-    def _per_article(self, unit_scores: np.ndarray, floor: float) -> np.ndarray:
+    def per_article(self, unit_scores: np.ndarray, floor: float) -> np.ndarray:
+        """Return each article's best unit score (the last entry: the unanswered-tickets pseudo-article)."""
         out = np.full(len(self.articles) + 1, floor, dtype=np.float64)
         if len(unit_scores):
             out[self._groups] = np.maximum.reduceat(unit_scores, self.starts)
@@ -119,9 +120,9 @@ class KBIndex:
                 lex_units[u] = 0.0
                 if dense_units is not None:
                     dense_units[u] = -1.0
-        lex = self._per_article(lex_units, 0.0)
+        lex = self.per_article(lex_units, 0.0)
         if dense_units is not None:
-            dense = self._per_article(dense_units.astype(np.float64), -1.0)
+            dense = self.per_article(dense_units.astype(np.float64), -1.0)
             unit_fused = DENSE_WEIGHT * dense_units + (1 - DENSE_WEIGHT) * lex_units
             fused = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lex
             knn_basis = dense_units.astype(np.float64)
@@ -140,7 +141,7 @@ class KBIndex:
             fused=tuple(float(real[i]) for i in top),
             lexical=tuple(float(lex[i]) for i in top),
             dense=None if dense is None else tuple(float(dense[i]) for i in top),
-            passage=tuple(self._best_passage(int(i), unit_fused) for i in top),
+            passage=tuple(self.best_passage(int(i), unit_fused) for i in top),
             knn=tuple(float(votes[i]) for i in top),
             lexical_top=int(np.argmax(lex[:n])) if n else -1,
             dense_top=int(np.argmax(dense[:n])) if dense is not None and n else -1,
@@ -148,7 +149,8 @@ class KBIndex:
             knn_negative=float(votes[n]),
         )
 
-    def _best_passage(self, article: int, unit_fused: np.ndarray) -> str:
+    def best_passage(self, article: int, unit_fused: np.ndarray) -> str:
+        """Return the passage of ``article`` with the best unit score (the body or title when it has none)."""
         a = self.articles[article]
         if not a.passages:
             return a.body or a.title

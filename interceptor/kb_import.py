@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 
+from connectors.base import KnowledgeArticle
 from core import kb
 from core.db import Database
 from core.errors import HubError
@@ -156,7 +157,9 @@ def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
     if not path.exists():
         raise ImportError_(f"{path}: no such file or folder")
     root = path if path.is_dir() else path.parent
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    files = [path]
+    if path.is_dir():  # a folder's README describes the folder; it is not an article
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.stem.lower() != "readme")
     for file in files:
         if file.suffix.lower() == ".json":
             if file.name == "pack.json" or not path.is_dir():
@@ -170,15 +173,15 @@ def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
         yield parse_html(text, rel) if file.suffix.lower() in (".html", ".htm") else parse_markdown(text, rel)
 
 
-def import_articles(db: Database, articles: Iterator[kb.ArticleInput], *, batch: int = 200,
-                    progress: Callable[[int, int], None] | None = None) -> ImportReport:
+def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch: int = 200,
+                    progress: Callable[[int, int, int], None] | None = None) -> ImportReport:
     """Upsert ``articles`` in batches of ``batch`` per transaction; unchanged ones cost no writes.
 
     Args:
         db: the hub's database.
         articles: what to store.
         batch: articles per transaction.
-        progress: called with ``(seen, changed)`` after each batch.
+        progress: called with ``(seen, changed, total)`` after each batch.
 
     Returns:
         The counts.
@@ -191,6 +194,18 @@ def import_articles(db: Database, articles: Iterator[kb.ArticleInput], *, batch:
                 seen += 1
                 changed += kb.upsert_article(s, article)
         if progress is not None:
-            progress(seen, changed)
+            progress(seen, changed, len(pending))
     log.info("interceptor.kb.import", extra={"seen": seen, "changed": changed})
     return ImportReport(seen, changed, seen - changed)
+
+
+def from_knowledge_article(source: str, article: KnowledgeArticle) -> kb.ArticleInput:
+    """Translate an article pulled from a knowledge source (HTML bodies are reduced to their text)."""
+    body = article.body
+    if "<" in body and ">" in body:
+        body = parse_html(f"<body>{body}</body>", article.external_id).body
+    return kb.ArticleInput(
+        source=source, external_id=article.external_id, title=article.title, body=body, url=article.url,
+        tags=article.tags, locale=article.locale, section=article.section, updated_at=article.updated_at,
+        passages=split_passages(body),
+    )

@@ -171,6 +171,22 @@ class KBScorer:
         observe("interceptor_score", elapsed, mode=self.mode)
         return Scored(candidates, confidence, features, self.kb_version, self.model, {"score": elapsed * 1000})
 
+    def suggest(self, text: str, *, k: int = 5) -> list[Candidate]:
+        """Return the top ``k`` articles for ``text`` by lexical score only (fast: no model call; for
+        suggesting articles while a ticket form is typed)."""
+        self.refresh()
+        index = self.index
+        scores, ceiling = index.lexical.scores(text)
+        if not len(index.articles) or ceiling <= 0:
+            return []
+        per_article = index.per_article(scores / ceiling, 0.0)[: len(index.articles)]
+        top = [int(i) for i in np.argsort(-per_article, kind="stable")[:k] if per_article[i] > 0]
+        return [Candidate(article_id=index.articles[i].id, external_id=index.articles[i].external_id,
+                          title=index.articles[i].title, url=index.articles[i].url,
+                          passage=index.best_passage(i, scores), score=float(per_article[i]),
+                          lexical=float(per_article[i]))
+                for i in top]
+
 
 def build_scorer(settings: Settings, db: Database) -> KBScorer:
     """Build the scorer for ``settings``: hybrid when the dense extra is installed and ``dense`` is not

@@ -1,0 +1,88 @@
+"""The KB store on SQLite and PostgreSQL: content-hash skips, versions, deletion, questions, calibrations."""
+
+from __future__ import annotations
+
+from core import kb
+from core.db import Database
+
+
+def _article(ext: str = "a1", body: str = "First paragraph.", **kw: object) -> kb.ArticleInput:
+    return kb.ArticleInput(source="markdown", external_id=ext, title=f"Title {ext}", body=body,
+                           passages=(body,), questions=("how do I do it?",), **kw)  # type: ignore[arg-type]
+
+
+def test_upsert_skips_unchanged_content_and_moves_the_version(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            assert kb.kb_version(s) == kb.EMPTY_VERSION
+            assert kb.upsert_article(s, _article()) is True
+            first = kb.kb_version(s)
+        with db.session() as s:
+            assert kb.upsert_article(s, _article()) is False
+            assert kb.kb_version(s) == first
+        with db.session() as s:
+            assert kb.upsert_article(s, _article(body="Changed text.")) is True
+            assert kb.kb_version(s) != first
+        with db.session() as s:
+            [stored] = kb.load_articles(s)
+        assert stored.passages == ("Changed text.",)
+        assert stored.questions == ("how do I do it?",)
+        assert stored.title == "Title a1"
+    finally:
+        db.dispose()
+
+
+def test_deleted_articles_leave_retrieval_and_come_back_on_upsert(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            kb.upsert_article(s, _article("a1"))
+            kb.upsert_article(s, _article("a2"))
+        with db.session() as s:
+            before = kb.kb_version(s)
+            assert kb.mark_deleted(s, "markdown", "a1") is True
+            assert kb.mark_deleted(s, "markdown", "a1") is False
+            assert kb.kb_version(s) != before
+        with db.session() as s:
+            assert [a.external_id for a in kb.load_articles(s)] == ["a2"]
+            assert kb.upsert_article(s, _article("a1")) is True  # same content, but it was deleted
+        with db.session() as s:
+            assert sorted(a.external_id for a in kb.load_articles(s)) == ["a1", "a2"]
+    finally:
+        db.dispose()
+
+
+def test_ticket_questions_are_replaced_and_kept_across_article_updates(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            kb.upsert_article(s, _article("a1"))
+            ids = kb.find_article_ids(s, ["a1", "missing"])
+            assert list(ids) == ["a1"]
+            kb.set_ticket_questions(s, [(ids["a1"], "old ticket", "T-1")])
+            kb.set_ticket_questions(s, [(ids["a1"], "new ticket", "T-2")])
+        with db.session() as s:
+            kb.upsert_article(s, _article("a1", body="Edited."))
+        with db.session() as s:
+            [stored] = kb.load_articles(s)
+        assert stored.questions == ("how do I do it?", "new ticket")
+    finally:
+        db.dispose()
+
+
+def test_calibrations_are_stored_per_kb_version(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            assert kb.load_calibration(s) is None
+            kb.store_calibration(s, "v1", "logistic-v1", {"a": 1}, "first")
+            kb.store_calibration(s, "v2", "logistic-v1", {"a": 2}, "second")
+        with db.session() as s:
+            v1 = kb.load_calibration(s, "v1")
+            latest = kb.load_calibration(s)
+            assert kb.load_calibration(s, "v3") is None
+        assert v1 is not None and v1.params == {"a": 1} and v1.provenance == "first"
+        assert latest is not None and latest.kb_version == "v2"
+    finally:
+        db.dispose()
