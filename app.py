@@ -183,6 +183,7 @@ def cli() -> None:
 
 
 cli.add_command(ask)
+from interceptor.kb_cli import eval_command, kb_group; cli.add_command(kb_group(build_hub)); cli.add_command(eval_command(migrations.upgrade))  # noqa: E402,E702
 
 
 @cli.group()
