@@ -21,6 +21,7 @@ from typing import Any
 REGISTRY: dict[str, str] = {
     "slack": "connectors.slack",
     "zendesk": "connectors.zendesk",
+    "jira": "connectors.jira",
 }
 
 

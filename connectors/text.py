@@ -82,7 +82,7 @@ def html_to_text(html: str | None) -> str:
 
 
 _ADF_BLOCKS = frozenset(
-    "paragraph heading blockquote codeBlock panel rule table tableRow mediaSingle mediaGroup expand "
+    "paragraph heading blockquote codeBlock panel rule table tableRow mediaSingle mediaGroup expand bulletList orderedList "
     "nestedExpand decisionList taskList".split()
 )
 
@@ -128,8 +128,9 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
     elif kind == "status":
         parts.append(str(attrs.get("text", "")))
     elif kind == "listItem":
-        parts.append("\n- ")
-        _adf_walk(node.get("content", []), parts)
+        inner: list[str] = []
+        _adf_walk(node.get("content", []), inner)
+        parts.append("\n- " + re.sub(r"\n+", "\n  ", tidy("".join(inner))))
     elif kind == "tableCell" or kind == "tableHeader":
         _adf_walk(node.get("content", []), parts)
         parts.append(" | ")
@@ -154,7 +155,7 @@ _WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\[((?:https?|mailto):[^\]]+)\]"), r"\1"),
     (re.compile(r"!([^!\s|]+)(?:\|[^!]*)?!"), r"\1"),
     (re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<![\w_])_(\S(?:[^_\n]*\S)?)_(?![\w_])"), r"\1"),
+    (re.compile(r"(?<!\w)_(\S(?:[^\n]*?\S)?)_(?!\w)"), r"\1"),
     (re.compile(r"\{\{([^}]*)\}\}"), r"\1"),
     (re.compile(r"(?<![\w+])\+(\S(?:[^+\n]*\S)?)\+(?![\w+])"), r"\1"),
     (re.compile(r"(?<![\w^])\^(\S(?:[^\^\n]*\S)?)\^(?![\w^])"), r"\1"),

@@ -1,0 +1,78 @@
+"""The HTTP side of the Jira connector: a pycontribs ``JIRA`` client built without a network call, and
+the one place where Jira failures become ``core.errors``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, TypeVar
+
+import requests
+from jira import JIRA, JIRAError
+
+from core.errors import ConnectorError, Fatal, NotFound, Retriable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TIMEOUT_SECONDS = 20
+
+
+def make_jira(base_url: str, email: str, api_token: str) -> JIRA:
+    """Build the client for ``base_url`` (any URL, ``http://127.0.0.1:PORT`` included).
+
+    NOTE(jira): the constructor would call ``serverInfo`` (``get_server_info``) and PyPI (``check_update``);
+    both are off so that building the hub makes no call. ``max_retries=0`` because its ResilientSession
+    sleeps through 429/503 inside the caller; the hub's outbox waits instead.
+    https://jira.readthedocs.io/api.html#jira.client.JIRA
+    """
+    return JIRA(
+        server=base_url,
+        basic_auth=(email, api_token),
+        get_server_info=False,
+        max_retries=0,
+        timeout=TIMEOUT_SECONDS,
+        options={"check_update": False, "rest_api_version": "2"},
+    )
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return float(headers["Retry-After"]) if headers.get("Retry-After") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def translate(what: str, error: Exception) -> ConnectorError:
+    """The hub's error for a failed Jira call.
+
+    Returns:
+        ``Retriable`` for 429 (with ``retry_after``), 5xx, timeouts and connection errors; ``NotFound`` for
+        404; ``Fatal`` for 401/403 and other 4xx or unexpected responses.
+    """
+    if isinstance(error, ConnectorError):
+        return error
+    if isinstance(error, (requests.Timeout, requests.ConnectionError)):
+        return Retriable(f"jira {what}: unreachable ({type(error).__name__})")
+    if isinstance(error, JIRAError):
+        status = error.status_code or 0
+        if status == 429 or status >= 500:
+            return Retriable(f"jira {what}: {status}", retry_after=_retry_after(error.response))
+        if status == 404:
+            return NotFound(f"jira {what}: not found (404)")
+        return Fatal(f"jira {what}: refused ({status})")
+    return Fatal(f"jira {what}: unexpected response ({type(error).__name__})")
+
+
+def call(what: str, func: Callable[[], T]) -> T:
+    """Run one Jira call, translating its failure (``raise ... from``) and logging the outcome key.
+
+    Raises:
+        NotFound, Retriable, Fatal: the call failed.
+    """
+    try:
+        return func()
+    except (JIRAError, requests.RequestException, ValueError, KeyError, TypeError) as e:
+        mapped = translate(what, e)
+        log.warning("jira.http.error", extra={"call": what, "error": type(mapped).__name__})
+        raise mapped from e

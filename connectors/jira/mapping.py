@@ -1,0 +1,185 @@
+"""Jira / JSM JSON <-> the hub's models. Pure: every Jira field name lives here, nothing does I/O.
+
+Rich text arrives as wiki markup (webhooks, REST v2: a string) or ADF (REST v3: a ``doc`` object); both
+become plain text. Writes use REST v2, so outgoing text is wiki markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+from connectors.text import adf_to_text, wiki_to_text
+from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
+
+ANSWERED_LABEL = "hub_answered"
+ESCALATED_LABEL = "hub_escalated"
+CREATED_LABEL = "hub_created"
+# The issue type of tickets the hub opens in JIRA_PROJECT_KEY (README). Every Jira template has "Task";
+# a JSM project may want its request type's issue type instead.
+ISSUE_TYPE = "Task"
+FEEDBACK_LINE = "Reply 'solved' if this fixed it, or 'I need a person' and an agent will take over."
+ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated"
+INTERNAL_PROPERTY = "sd.public.comment"
+
+CATEGORIES = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
+STATUS_NAMES = {"waiting for customer": Status.PENDING, "pending": Status.PENDING, "closed": Status.CLOSED,
+                "resolved": Status.SOLVED, "done": Status.SOLVED, "on hold": Status.ON_HOLD}
+PRIORITIES = {"highest": Priority.URGENT, "blocker": Priority.URGENT, "critical": Priority.URGENT, "high": Priority.HIGH,
+              "medium": Priority.NORMAL, "low": Priority.LOW, "lowest": Priority.LOW, "minor": Priority.LOW,
+              "trivial": Priority.LOW, "major": Priority.HIGH}
+
+
+@dataclass(frozen=True)
+class Self:
+    """Who the hub is in Jira (from ``GET /myself``): its account id (Cloud) or name (Server), and email."""
+
+    user_id: str | None = None
+    email: str | None = None
+
+    def owns(self, user: Mapping[str, Any] | None) -> bool:
+        """Whether ``user`` (a Jira user object) is the hub's API user."""
+        if not user:
+            return False
+        if self.user_id and user_id(user) == self.user_id:
+            return True
+        return bool(self.email and str(user.get("emailAddress") or "").lower() == self.email.lower())
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse a Jira timestamp (``2026-04-25T18:35:13.605+0530``, ISO-8601, or epoch milliseconds)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000.0, timezone.utc)
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(text, fmt).astimezone(timezone.utc)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def rich_text(value: Any) -> str:
+    """Plain text of a description or comment body: ADF (dict) or wiki markup (string)."""
+    if isinstance(value, (dict, list)):
+        return adf_to_text(value)
+    return wiki_to_text(value if isinstance(value, str) else None)
+
+
+def user_id(user: Mapping[str, Any]) -> str:
+    """A user's id: ``accountId`` (Cloud), else ``name``/``key`` (Server/DC)."""
+    return str(user.get("accountId") or user.get("name") or user.get("key") or "unknown")
+
+
+def status_of(status: Mapping[str, Any] | None) -> Status:
+    """Map a Jira status by name where it is telling, else by its category (new/indeterminate/done)."""
+    if not status:
+        return Status.NEW
+    named = STATUS_NAMES.get(str(status.get("name", "")).lower())
+    if named is not None:
+        return named
+    return CATEGORIES.get(str((status.get("statusCategory") or {}).get("key", "")), Status.OPEN)
+
+
+def priority_of(priority: Mapping[str, Any] | None) -> Priority | None:
+    """Map a Jira priority by name (the scheme is configurable: unknown names give ``None``)."""
+    return PRIORITIES.get(str(priority.get("name", "")).lower()) if priority else None
+
+
+def person(user: Mapping[str, Any] | None, reporter: str | None, me: Self) -> Person:
+    """Build a :class:`Person`. NOTE(jira): Jira has no "agent" flag on a user; a JSM ``customer`` account
+    or the issue's reporter is the requester's side, anyone else counts as an agent. With the reporter
+    unknown (a Cloud ``comment_created`` carries a partial issue) only the hub itself is not the requester's."""
+    user = user or {}
+    uid = user_id(user)
+    is_requester_side = user.get("accountType") == "customer" or (reporter is not None and uid == reporter)
+    return Person(
+        external_id=uid,
+        name=str(user.get("displayName") or user.get("name") or ""),
+        email=user.get("emailAddress") or None,
+        is_agent=not is_requester_side and bool(user) and reporter is not None,
+        is_self=me.owns(user),
+    )
+
+
+def is_internal(comment: Mapping[str, Any]) -> bool:
+    """A JSM internal comment (``jsdPublic: false``) or one restricted to a role or group."""
+    return comment.get("jsdPublic") is False or bool(comment.get("visibility"))
+
+
+def message(comment: Mapping[str, Any], reporter: str | None, me: Self) -> Message:
+    """Build a :class:`Message` from a comment (webhook or REST, v2 or v3)."""
+    return Message(
+        external_id=str(comment.get("id")),
+        author=person(comment.get("author"), reporter, me),
+        text=rich_text(comment.get("body")),
+        visibility=Visibility.INTERNAL if is_internal(comment) else Visibility.PUBLIC,
+        created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
+    )
+
+
+def ticket(issue: Mapping[str, Any], me: Self, base_url: str) -> Ticket:
+    """Build a :class:`Ticket` from an issue (``GET /issue/{key}`` or a search hit, fields per
+    :data:`ISSUE_FIELDS`)."""
+    fields = issue.get("fields") or {}
+    reporter_user = fields.get("reporter") or fields.get("creator")
+    reporter = user_id(reporter_user) if reporter_user else None
+    comments = (fields.get("comment") or {}).get("comments") or []
+    now = datetime.now(timezone.utc)
+    return Ticket(
+        ref=TicketRef(Source.JIRA, str(issue["key"])),
+        subject=str(fields.get("summary") or ""),
+        text=rich_text(fields.get("description")),
+        requester=person(reporter_user, reporter, me),
+        status=status_of(fields.get("status")),
+        priority=priority_of(fields.get("priority")),
+        tags=tuple(fields.get("labels") or ()),
+        messages=tuple(message(c, reporter, me) for c in comments),
+        url=browse_url(base_url, str(issue["key"])),
+        created_at=parse_time(fields.get("created")) or now,
+        updated_at=parse_time(fields.get("updated")) or now,
+        raw=dict(issue),
+    )
+
+
+def browse_url(base_url: str, key: str) -> str:
+    """The agent-facing link: ``{JIRA_URL}/browse/{key}``."""
+    return f"{base_url.rstrip('/')}/browse/{key}"
+
+
+def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = (), kind: str = "answer") -> str:
+    """The public comment (wiki markup): the answer, its sources as ``[title|url]`` links, and for an
+    answer the "solved / I need a person" line."""
+    parts = [text.strip()]
+    links = [c for c in citations if c.get("url") and str(c["url"]) not in text]
+    if links:
+        parts.append("Sources:\n" + "\n".join(f"* [{c.get('title') or c['url']}|{c['url']}]" for c in links))
+    if kind == "answer":
+        parts.append(FEEDBACK_LINE)
+    return "\n\n".join(p for p in parts if p)
+
+
+def label_update(label: str) -> dict[str, Any]:
+    """The ``PUT /issue/{key}`` body that adds one label (idempotent: adding twice is a no-op)."""
+    return {"update": {"labels": [{"add": label}]}}
+
+
+def create_fields(project_key: str, subject: str, text: str, requester: Person, tags: Iterable[str]) -> dict[str, Any]:
+    """The ``fields`` of an issue the hub opens. NOTE(jira): the reporter is the API user; the requester is
+    named in the description (mapping an email to an account needs user-search permissions)."""
+    who = requester.name or requester.external_id
+    header = f"Requested by {who}" + (f" ({requester.email})" if requester.email else "")
+    return {
+        "project": {"key": project_key},
+        "issuetype": {"name": ISSUE_TYPE},
+        "summary": subject[:250],
+        "description": f"{header}\n\n{text}",
+        "labels": sorted({*(t.replace(' ', '_') for t in tags), CREATED_LABEL}),
+    }

@@ -1,0 +1,114 @@
+"""The polling fallback for installs that cannot receive Jira webhooks: JQL on ``updated``, with an
+overlapping window and a dedupe on issue key + ``updated``.
+
+NOTE(jira): JQL dates have minute resolution and are read in the API user's profile time zone, so each poll
+re-reads :data:`OVERLAP` before the last change it saw and skips the ``key@updated`` pairs it already
+handled. https://support.atlassian.com/jira-software-cloud/docs/jql-fields/#Updated
+
+Polls never repeat an event: delivery ids are ``poll:created:{key}`` and ``poll:comment:{key}:{comment}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connectors.jira import mapping
+from core import inbox
+from core.cursors import get_cursor, set_cursor
+from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
+
+if TYPE_CHECKING:
+    from connectors.jira.connector import JiraConnector
+
+log = logging.getLogger(__name__)
+
+CURSOR_NAME = "jira.poll"
+POLL_INTERVAL_SECONDS = 60.0
+FIRST_LOOKBACK = timedelta(minutes=10)
+OVERLAP = timedelta(minutes=2)
+PAGE_SIZE = 50
+MAX_PAGES = 10
+
+
+def jql(project_key: str | None, since: datetime, zone: str | None) -> str:
+    """The search: issues updated at or after ``since`` (written in the API user's time zone), oldest first."""
+    try:
+        tz: Any = ZoneInfo(zone) if zone else timezone.utc
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = timezone.utc
+    stamp = since.astimezone(tz).strftime("%Y/%m/%d %H:%M")
+    scope = f'project = "{project_key}" AND ' if project_key else ""
+    return f'{scope}updated >= "{stamp}" ORDER BY updated ASC'
+
+
+def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
+    """Read the issues changed since ``cursor`` and turn them into events.
+
+    Args:
+        connector: the Jira connector (its :meth:`search` and identity).
+        cursor: ``{"since": iso, "seen": ["KEY@updated", ...]}`` from the previous poll, or ``None``.
+
+    Returns:
+        The events and the cursor to resume from (store it only once the events are stored).
+
+    Raises:
+        Retriable, Fatal: a call failed; the stored cursor then stays put.
+    """
+    state = json.loads(cursor) if cursor else {}
+    since = datetime.fromisoformat(state["since"]) if state.get("since") else utcnow() - FIRST_LOOKBACK
+    seen = set(state.get("seen") or ())
+    query = jql(connector.settings.project_key, since - OVERLAP, connector.myself().get("timeZone"))
+    found: list[TicketEvent] = []
+    marks: dict[str, datetime] = {}
+    newest, token = since, None
+    for _ in range(MAX_PAGES):
+        page = connector.search(query, token, PAGE_SIZE)
+        for issue in page.get("issues") or ():
+            ticket = mapping.ticket(issue, connector._self(), connector.settings.url)
+            mark = f"{ticket.ref.external_id}@{(issue.get('fields') or {}).get('updated')}"
+            marks[mark], newest = ticket.updated_at, max(newest, ticket.updated_at)
+            event = None if mark in seen else event_from_ticket(ticket)
+            if event is not None:
+                found.append(event)
+        token = page.get("nextPageToken")
+        if page.get("isLast", True) or not token:
+            break
+    keep = sorted(m for m, at in marks.items() if at >= newest - OVERLAP)
+    return found, json.dumps({"since": newest.isoformat(), "seen": keep})
+
+
+def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
+    """The event a changed issue stands for: a new request (no comments yet), a requester's public
+    comment (the newest comment), or nothing (the hub's, an agent's, an internal one, a hub-opened issue)."""
+    if mapping.CREATED_LABEL in ticket.tags or ticket.status in (Status.SOLVED, Status.CLOSED):
+        return None
+    if not ticket.messages:
+        if ticket.requester.is_agent or ticket.requester.is_self:
+            return None
+        return TicketEvent(Source.JIRA, f"poll:created:{ticket.ref.external_id}", EventKind.CREATED, ticket.ref)
+    last = ticket.messages[-1]
+    if last.visibility is Visibility.INTERNAL or last.author.is_agent or last.author.is_self:
+        return None
+    delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
+    return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ticket.ref, message=last)
+
+
+def run(hub: Any, connector: "JiraConnector") -> int:
+    """One scheduled poll: read, store every event in the inbox, then advance the stored cursor.
+
+    Returns:
+        How many events were new to the inbox.
+    """
+    found, next_cursor = connector.poll(get_cursor(hub.db, CURSOR_NAME))
+    new = 0
+    for event in found:
+        raw = json.dumps({"poll": CURSOR_NAME, "ref": str(event.ref), "delivery_id": event.delivery_id})
+        new += 0 if inbox.accept(hub.db, hub.jobs, event, raw).duplicate else 1
+    with hub.db.session() as s:
+        set_cursor(s, CURSOR_NAME, next_cursor)
+    log.info("jira.poll.done", extra={"events": len(found), "new": new})
+    return new

@@ -1,0 +1,161 @@
+"""The Jira connector against a `responses` mock on http://127.0.0.1:8766: reads, the JSON we send,
+failures as core.errors; webhooks through the app; polling across a restart."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+import requests
+import responses
+from sqlalchemy import select
+
+from app import build_hub, create_app
+from config import load_settings
+from connectors.actions import common_performers
+from connectors.jira import JiraConnector, events, extra_performers, poll, scheduled_jobs
+from core.cursors import get_cursor, set_cursor
+from core.db import InboxEvent
+from core.errors import Fatal, NotFound, Retriable
+from core.models import Person, Source, TicketRef
+from tests.conftest import settings_dict
+from tests.test_jira_mapping import FIXTURES, load
+
+BASE = "http://127.0.0.1:8766"
+API = f"{BASE}/rest/api/2"
+JIRA = {"JIRA_URL": BASE, "JIRA_EMAIL": "hub@example.com", "JIRA_API_TOKEN": "tok", "JIRA_PROJECT_KEY": "SUP",
+        "JIRA_WEBHOOK_SECRET": "s3cret"}
+REF = TicketRef(Source.JIRA, "TESTKEY13-1")
+
+
+@pytest.fixture
+def api() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def jira(api: responses.RequestsMock) -> JiraConnector:
+    connector = JiraConnector(load_settings(JIRA).jira)  # type: ignore[arg-type]
+    assert len(api.calls) == 0  # building the client makes no call (no serverInfo, no PyPI check)
+    return connector
+
+
+def sent(call: Any) -> dict[str, Any]:
+    return json.loads(call.request.body)
+
+
+def test_fetch_normalises_adf_and_marks_the_hub(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issue/TESTKEY13-1", json=load("issue_get.json"))
+    api.get(f"{API}/myself", json=load("myself.json"))
+    ticket = jira.fetch(REF)
+    assert [m.author.is_self for m in ticket.messages] == [False, False, True, False]
+    assert api.calls[0].request.params["fields"].startswith("summary,description")
+    jira.fetch(REF)
+    assert sum(c.request.url.endswith("/myself") for c in api.calls) == 1
+
+
+def test_answer_is_a_public_comment_and_a_label(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.put(f"{API}/issue/TESTKEY13-1", status=204)
+    api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
+    performers = {**common_performers("jira", jira), **extra_performers(jira)}
+    result = performers["post_reply"]({"ref": "jira:TESTKEY13-1", "text": "Re-run it.", "kind": "answer",
+                                       "citations": [{"title": "Exports", "url": "https://kb/exports"}]})
+    label, comment = (sent(c) for c in api.calls)
+    assert label == {"update": {"labels": [{"add": "hub_answered"}]}}
+    assert set(comment) == {"body"} and "[Exports|https://kb/exports]" in comment["body"]
+    assert result.result["external_id"] == "10755"
+
+
+def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.put(f"{API}/issue/TESTKEY13-1", status=204)
+    api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
+    performers = {**common_performers("jira", jira), **extra_performers(jira)}
+    performers["add_internal_note"]({"ref": "jira:TESTKEY13-1", "text": "Draft (confidence 0.4)", "reopen": True})
+    label, comment = (sent(c) for c in api.calls)
+    assert label == {"update": {"labels": [{"add": "hub_escalated"}]}}
+    assert comment == {"body": "Draft (confidence 0.4)", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}
+
+
+def test_create_ticket_in_the_project(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)
+    ref = jira.create_ticket("Printer on fire", "alice: it burns", Person("U1", "Alice", "alice@example.com"), tags=("slack",))
+    assert ref == TicketRef(Source.JIRA, "SUP-42") and jira.ticket_url(ref) == f"{BASE}/browse/SUP-42"
+    fields = sent(api.calls[0])["fields"]
+    assert fields["project"] == {"key": "SUP"} and fields["issuetype"] == {"name": "Task"}
+    assert fields["summary"] == "Printer on fire" and fields["labels"] == ["hub_created", "slack"]
+    assert fields["description"].startswith("Requested by Alice (alice@example.com)") and "it burns" in fields["description"]
+    assert len(api.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(429, Retriable), (503, Retriable), (404, NotFound), (401, Fatal), (403, Fatal), (400, Fatal)]
+)
+def test_http_failures_become_hub_errors(jira: JiraConnector, api: responses.RequestsMock, status: int, error: type) -> None:
+    api.put(f"{API}/issue/TESTKEY13-1", status=status, headers={"Retry-After": "30"}, json={"errorMessages": ["x"]})
+    with pytest.raises(error) as raised:
+        jira.add_internal_note(REF, "draft")
+    if status == 429:
+        assert raised.value.retry_after == 30
+    assert len(api.calls) == 1  # no client-side retries or sleeps
+
+
+def test_connection_errors_are_retriable(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issue/TESTKEY13-1", body=requests.ConnectionError("refused"))
+    with pytest.raises(Retriable):
+        jira.fetch(REF)
+
+
+def inbox_rows(hub: Any) -> list[InboxEvent]:
+    with hub.db.session() as s:
+        return list(s.execute(select(InboxEvent).order_by(InboxEvent.id)).scalars())
+
+
+def test_webhook_signature_and_dedupe_through_the_app(sqlite_url: str) -> None:
+    app = create_app(settings_dict(sqlite_url, **JIRA))
+    client, hub = app.test_client(), app.extensions["hub"]
+    body = (FIXTURES / "webhook_issue_created.json").read_bytes()
+    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
+               "Content-Type": "application/json"}
+    try:
+        assert client.post("/webhooks/jira", data=body, headers={**headers, "X-Hub-Signature": "sha256=00"}).status_code == 401
+        assert inbox_rows(hub) == []
+        assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+        assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "duplicate"
+        rows = inbox_rows(hub)
+        assert [(r.kind, r.ticket_ref, r.delivery_id) for r in rows] == [("created", "jira:KAN-3", "wh-1")]
+    finally:
+        hub.close()
+
+
+def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str) -> None:
+    settings = load_settings(settings_dict(sqlite_url, **{k: v for k, v in JIRA.items() if k != "JIRA_WEBHOOK_SECRET"}))
+    search = f"{API}/search/jql"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{API}/myself", json=load("myself.json"))
+        api.get(search, json=load("search_jql_page.json"))
+        api.get(search, json={"issues": load("search_jql_page.json")["issues"] + load("search_jql_page2.json")["issues"],
+                              "isLast": True})
+        api.get(search, json=load("search_jql_page2.json"))
+
+        hub = build_hub(settings)
+        with hub.db.session() as s:  # the last poll saw changes up to 10:00 UTC
+            set_cursor(s, poll.CURSOR_NAME, json.dumps({"since": "2022-12-08T10:00:00+00:00", "seen": []}))
+        (_, job, _), = scheduled_jobs(hub)
+        assert job() == 1
+        stored = json.loads(get_cursor(hub.db, poll.CURSOR_NAME) or "{}")
+        assert stored["seen"] == ["TESTKEY13-1@2022-12-08T02:22:18.889-0800"]
+        hub.close()
+
+        hub = build_hub(settings)  # a restart; the overlapping window returns TESTKEY13-1 again
+        (_, job, _), = scheduled_jobs(hub)
+        assert job() == 1
+        assert job() == 0
+        queries = [c.request.params["jql"] for c in api.calls if "/search/jql" in c.request.url]
+        rows = inbox_rows(hub)
+        hub.close()
+    assert queries[0] == 'project = "SUP" AND updated >= "2022/12/08 10:58" ORDER BY updated ASC'  # Berlin time
+    assert queries[1] == 'project = "SUP" AND updated >= "2022/12/08 11:20" ORDER BY updated ASC'  # 02:22 PST - 2 min, Berlin
+    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "poll:comment:TESTKEY13-1:10758"),
+                                                        ("created", "poll:created:TESTKEY13-2")]

@@ -1,0 +1,153 @@
+"""Jira mapping, ADF and wiki text, webhook parsing and signatures: pure functions on fixture payloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.jira import events, mapping, poll
+from connectors.text import adf_to_text, wiki_to_text
+from core.errors import PayloadError, SignatureError
+from core.models import EventKind, Priority, Status, Visibility
+
+FIXTURES = Path(__file__).parent / "fixtures" / "jira"
+ME = mapping.Self(user_id="hub-account", email="hub@example.com")
+
+
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def test_adf_to_text() -> None:
+    doc = {"version": 1, "type": "doc", "content": [
+        {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": "Steps"}]},
+        {"type": "bulletList", "content": [
+            {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "open"}]}]},
+            {"type": "listItem", "content": [{"type": "paragraph", "content": [
+                {"type": "text", "text": "see "}, {"type": "text", "text": "docs", "marks": [{"type": "link", "attrs": {"href": "https://d.io"}}]}]}]}]},
+        {"type": "paragraph", "content": [{"type": "mention", "attrs": {"id": "abc", "text": "@Ann"}},
+                                          {"type": "hardBreak"}, {"type": "text", "text": "thanks"}]},
+        {"type": "codeBlock", "content": [{"type": "text", "text": "x = 1"}]},
+    ]}
+    assert adf_to_text(doc) == "Steps\n\n- open\n- see docs (https://d.io)\n\n@Ann\nthanks\n\nx = 1"
+
+
+def test_wiki_to_text() -> None:
+    markup = "h2. Steps\n* *Open* the [settings|https://a.io/s]\n* ask [~accountid:619a44]\n{code:java}x = 1{code}\n_snake_case_ stays"
+    assert wiki_to_text(markup) == "Steps\n- Open the settings (https://a.io/s)\n- ask @619a44\nx = 1\nsnake_case stays"
+
+
+def test_issue_mapping_from_rest_v3_adf() -> None:
+    ticket = mapping.ticket(load("issue_get.json"), ME, "http://jira")
+    assert ticket.ref.external_id == "TESTKEY13-1" and ticket.url == "http://jira/browse/TESTKEY13-1"
+    assert ticket.subject == "My Summary" and ticket.text == "Test issue"
+    assert ticket.status is Status.NEW and ticket.priority is Priority.LOW and ticket.tags == ("test",)
+    assert ticket.requester.email == "integration-test@airbyte.io" and not ticket.requester.is_agent
+    request, note, answer, reply = ticket.messages
+    assert request.text == "The export still fails, see log (https://example.com/log)"
+    assert note.visibility is Visibility.INTERNAL and note.author.is_agent
+    assert answer.author.is_self and reply.text == "Closed" and not reply.author.is_agent
+    assert "known bug" not in " ".join(m.text for m in ticket.public_messages())
+
+
+def test_issue_mapping_from_webhook_v2_wiki() -> None:
+    issue = load("webhook_issue_created.json")["issue"]
+    issue["fields"]["description"] = "h3. Problem\nThe *printer* is on fire"
+    ticket = mapping.ticket(issue, ME, "http://jira")
+    assert ticket.text == "Problem\nThe printer is on fire"
+    assert ticket.created_at.isoformat() == "2026-04-25T13:05:13.605000+00:00"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [({"name": "To Do", "statusCategory": {"key": "new"}}, Status.NEW),
+     ({"name": "In Progress", "statusCategory": {"key": "indeterminate"}}, Status.OPEN),
+     ({"name": "Waiting for customer", "statusCategory": {"key": "indeterminate"}}, Status.PENDING),
+     ({"name": "Done", "statusCategory": {"key": "done"}}, Status.SOLVED),
+     ({"name": "Closed", "statusCategory": {"key": "done"}}, Status.CLOSED)],
+)
+def test_status_mapping(status: dict[str, Any], expected: Status) -> None:
+    assert mapping.status_of(status) is expected
+
+
+def test_issue_created_webhook() -> None:
+    event = events.parse({"X-Atlassian-Webhook-Identifier": "wh-1"}, load("webhook_issue_created.json"), ME)
+    assert event is not None and event.kind is EventKind.CREATED and event.ref.external_id == "KAN-3"
+    assert event.delivery_id == "wh-1"
+
+
+def test_dedupe_key_falls_back_to_a_hash_of_event_key_and_timestamp() -> None:
+    body = load("webhook_issue_created.json")
+    first, second = events.parse({}, body, ME), events.parse({}, body, ME)
+    assert first is not None and second is not None and first.delivery_id == second.delivery_id
+    body["timestamp"] += 1
+    third = events.parse({}, body, ME)
+    assert third is not None and third.delivery_id != first.delivery_id
+
+
+def test_comment_created_webhook_keeps_wiki_text() -> None:
+    body = load("webhook_comment_created.json")
+    body["comment"]["body"] = "It still fails for [~accountid:619a4432ebce470067f20384], *please* help"
+    event = events.parse({}, body, ME)
+    assert event is not None and event.kind is EventKind.COMMENTED and event.ref.external_id == "SB-1"
+    assert event.message is not None and event.message.text == "It still fails for @619a4432ebce470067f20384, please help"
+
+
+def test_server_comment_without_issue_uses_the_issue_id() -> None:
+    event = events.parse({}, load("webhook_comment_created_server.json"), ME)
+    assert event is not None and event.ref.external_id == "26313" and event.message.text == "12345"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"jsdPublic": False}, {"visibility": {"type": "role", "value": "Developers"}},
+     {"author": {"accountId": "hub-account"}}, {"author": {"accountId": "x", "emailAddress": "HUB@example.com"}}],
+)
+def test_comments_the_hub_must_ignore(change: dict[str, Any]) -> None:
+    body = load("webhook_comment_created.json")
+    body["comment"].update(change)
+    assert events.parse({}, body, ME) is None
+
+
+def test_agent_comment_is_ignored_when_the_reporter_is_known() -> None:
+    body = load("webhook_comment_created.json")
+    body["issue"]["fields"]["reporter"] = {"accountId": "someone-else"}
+    assert events.parse({}, body, ME) is None
+
+
+def test_other_events_and_hub_opened_issues_are_ignored() -> None:
+    body = load("webhook_issue_created.json")
+    assert events.parse({}, {**body, "webhookEvent": "jira:issue_updated"}, ME) is None
+    body["issue"]["fields"]["labels"] = ["hub_created"]
+    assert events.parse({}, body, ME) is None
+
+
+@pytest.mark.parametrize("body", [[], {"issue": {}}, {"webhookEvent": "comment_created", "comment": {"id": "1"}}])
+def test_malformed_bodies(body: Any) -> None:
+    with pytest.raises(PayloadError):
+        events.parse({}, body, ME)
+
+
+def test_signature() -> None:
+    body = b'{"webhookEvent":"jira:issue_created"}'
+    events.verify("s3cret", {"X-Hub-Signature": events.sign("s3cret", body)}, body)
+    events.verify(None, {}, body)  # no secret configured: nothing to check
+    for headers in ({}, {"X-Hub-Signature": events.sign("other", body)}):
+        with pytest.raises(SignatureError):
+            events.verify("s3cret", headers, body)
+
+
+def test_jql_is_written_in_the_users_time_zone() -> None:
+    from datetime import datetime, timezone
+
+    since = datetime(2026, 1, 1, 10, 5, 30, tzinfo=timezone.utc)
+    assert poll.jql("SUP", since, "Europe/Berlin") == 'project = "SUP" AND updated >= "2026/01/01 11:05" ORDER BY updated ASC'
+    assert poll.jql(None, since, "Not/AZone") == 'updated >= "2026/01/01 10:05" ORDER BY updated ASC'
+
+
+def test_answer_body_uses_wiki_links() -> None:
+    body = mapping.answer_body("Re-run it.", [{"title": "Exports", "url": "https://kb/exports"}])
+    assert "* [Exports|https://kb/exports]" in body and body.endswith(mapping.FEEDBACK_LINE)
