@@ -100,7 +100,7 @@ def test_answer_is_posted_in_the_thread_with_sources_and_buttons(hub: Hub, stub:
     [post] = stub.calls_to("chat.postMessage")
     assert post.authorization == f"Bearer {BOT_TOKEN}"
     assert post.args["channel"] == CHANNEL and post.args["thread_ts"] == ROOT_TS
-    assert post.args["text"] == "Open Settings > Security and press <Reset>."
+    assert post.args["text"] == "Open Settings &gt; Security and press &lt;Reset&gt;."
     assert post.args["blocks"] == ANSWER_BLOCKS
     assert post.args["metadata"] == {"event_type": "hub_reply", "event_payload": {"key": f"answer:{REF}"}}
     assert row(hub, row_id).result == {"external_id": stub.threads[(CHANNEL, ROOT_TS)][-1]["ts"], "url": None}
@@ -185,7 +185,7 @@ def test_escalation_notice_has_no_buttons(hub: Hub, stub: SlackStub) -> None:
     row_id = enqueue(hub, f"escalation-notice:{REF}", "post_reply", payload)
     assert perform(hub, row_id) == "done"
     [post] = stub.calls_to("chat.postMessage")
-    assert post.args["thread_ts"] == ROOT_TS and post.args["text"] == text
+    assert post.args["thread_ts"] == ROOT_TS and post.args["text"] == text.replace("&", "&amp;")
     assert post.args["blocks"] == [
         {"type": "section", "text": {"type": "mrkdwn", "text": "A person will follow up: https://desk.example.com/tickets/42?a=1&amp;b=2"}}
     ]
@@ -227,7 +227,7 @@ def test_acknowledge_feedback_replaces_the_buttons(hub: Hub, stub: SlackStub, fe
     assert perform(hub, enqueue(hub, f"ack:{REF}", "acknowledge_feedback", ack)) == "done"
     [update_call] = stub.calls_to("chat.update")
     assert update_call.args["channel"] == CHANNEL and update_call.args["ts"] == answer_ts
-    assert update_call.args["text"] == "Open Settings > Security and press <Reset>."
+    assert update_call.args["text"] == "Open Settings &gt; Security and press &lt;Reset&gt;."
     assert update_call.args["blocks"] == ANSWER_BLOCKS[:2] + [{"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}]
     # A second click's acknowledgement finds no buttons left and changes nothing.
     again = enqueue(hub, f"ack2:{REF}", "acknowledge_feedback", ack)

@@ -53,7 +53,7 @@ def answer(text: str, citations: Sequence[Mapping[str, Any]], ref: str) -> tuple
         ref: the ticket reference string, the buttons' value.
 
     Returns:
-        The notification fallback text and the blocks.
+        The notification fallback text (escaped too: mentions in it would notify) and the blocks.
     """
     blocks = [_section(escape(text))]
     sources = _sources(citations)
@@ -69,7 +69,7 @@ def answer(text: str, citations: Sequence[Mapping[str, Any]], ref: str) -> tuple
             ],
         }
     )
-    return _clip(text), blocks
+    return _clip(escape(text)), blocks
 
 
 def _button(action_id: str, label: str, value: str, style: str | None = None) -> Block:
@@ -81,7 +81,7 @@ def _button(action_id: str, label: str, value: str, style: str | None = None) ->
 
 def notice(text: str) -> tuple[str, list[Block]]:
     """Build the "a person will follow up" reply: text only, no buttons."""
-    return _clip(text), [_section(escape(text))]
+    return _clip(escape(text)), [_section(escape(text))]
 
 
 def triage(channel: str, permalink: str, draft: str) -> tuple[str, list[Block]]:
