@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from core.analytics import Costs, parse_period, series, stats
-from core.db import Database
+from core.db import Database, TicketRow
 from test_analytics_seed import NOW, Seed
 
 H = timedelta(hours=1)
@@ -192,3 +192,19 @@ def test_period_bounds_channel_breakdown_and_daily_series_add_up(db: Database) -
     for key in ("requests", "answered", "escalated", "deflected", "recontacted", "confirmed_solved"):
         assert sum(day[key] for day in days) == doc["counts"][key]
     assert days[1]["deflection_rate"] is None and days[4]["requests"] == 2
+
+
+def test_the_ticket_of_record_of_an_escalation_is_not_a_new_request_nor_a_recontact(db: Database) -> None:
+    def build(s: Seed) -> None:
+        alice_slack, alice_desk = s.person("slack", "alice@example.com"), s.person("zendesk", "alice@example.com")
+        d = s.ask(alice_slack, NOW - 100 * H)
+        s.outcome(d, "not_solved", NOW - 99 * H)
+        record = s.ask(alice_desk, NOW - 99 * H, verdict="escalate")  # the hub's own Zendesk ticket
+        thread = s.session.get(TicketRow, d.ticket_id)
+        thread.escalated_to = record.ticket_ref
+        s.outcome(d, "escalated", NOW - 99 * H, ticket_ref=record.ticket_ref)
+        s.outcome(record, "agent_reply", NOW - 98 * H)  # recorded on the ticket of record
+
+    doc = figures(db, build)
+    assert doc["counts"]["requests"] == 1 and doc["counts"]["recontacted"] == 0
+    assert doc["split"]["escalated"] == 1 and doc["first_response"]["agents"]["median_seconds"] == 3600

@@ -40,6 +40,14 @@ def person_keys(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return keys
 
 
+def tickets_of_record(session: Session, refs: Iterable[str]) -> set[str]:
+    """Those of ``refs`` that are tickets the hub created for an escalated request (not new requests)."""
+    found: set[str] = set()
+    for chunk in _chunks(refs):
+        found.update(session.scalars(select(TicketRow.escalated_to).where(TicketRow.escalated_to.in_(chunk))))
+    return found
+
+
 def _outcomes(session: Session, by_ref: dict[str, str], by_decision: dict[int, str]) -> dict[str, list[OutcomeFact]]:
     """Outcomes of the requests, found by ticket ref (incl. the ticket of record) or by decision id."""
     rows: dict[int, tuple[str, OutcomeFact]] = {}
@@ -60,7 +68,9 @@ def _outcomes(session: Session, by_ref: dict[str, str], by_decision: dict[int, s
 def load(session: Session, period: Period, channel: str | None = None) -> Dataset:
     """Read every request decided in ``period`` (optionally one channel) and what followed it.
 
-    Re-contact candidates are read across every channel, up to 48 h past the period's end.
+    Re-contact candidates are read across every channel, up to 48 h past the period's end. A ticket the hub
+    created as the ticket of record of an escalated request (``tickets.escalated_to``) is neither a request
+    nor a re-contact, even if a decision was recorded for it.
 
     Args:
         session: an open session.
@@ -79,6 +89,8 @@ def load(session: Session, period: Period, channel: str | None = None) -> Datase
     if channel:
         query = query.where(DecisionRow.channel == channel)
     pairs: Sequence[Any] = session.execute(query).all()
+    of_record = tickets_of_record(session, (d.ticket_ref for d, _ in pairs))
+    pairs = [(d, t) for d, t in pairs if d.ticket_ref not in of_record]
     refs = {d.ticket_ref: d.ticket_ref for d, _ in pairs}
     by_ref = dict(refs)
     by_ref.update({t.escalated_to: d.ticket_ref for d, t in pairs if t is not None and t.escalated_to})
@@ -121,6 +133,8 @@ def load(session: Session, period: Period, channel: str | None = None) -> Datase
             DecisionRow.created_at <= period.end + RECONTACT_WINDOW,
         )
     ).all()
+    of_record = tickets_of_record(session, (ref for ref, _, _, _ in later))
+    later = [row for row in later if row[0] not in of_record]
     later_keys = person_keys(session, (own or via for _, _, own, via in later))
     return Dataset(
         requests=requests,
