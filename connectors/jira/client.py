@@ -10,6 +10,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from core.errors import ConnectorError, Fatal, NotFound, Retriable
+from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,11 @@ def call(what: str, func: Callable[[], T]) -> T:
         NotFound, Retriable, Fatal: the call failed.
     """
     try:
-        return func()
+        result = func()
     except (JIRAError, requests.RequestException, ValueError, KeyError, TypeError) as e:
         mapped = translate(what, e)
+        count("vendor_calls", connector="jira", call=what, outcome=type(mapped).__name__)
         log.warning("jira.http.error", extra={"call": what, "error": type(mapped).__name__})
         raise mapped from e
+    count("vendor_calls", connector="jira", call=what, outcome="success")
+    return result

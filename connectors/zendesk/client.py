@@ -11,6 +11,7 @@ from zenpy import Zenpy
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
 
 from core.errors import ConnectorError, Fatal, NotFound, Retriable
+from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
@@ -147,14 +148,20 @@ def call(what: str, func: Callable[[], T]) -> T:
         NotFound, Retriable, Fatal: the call failed (errors the session raised pass through unchanged).
     """
     try:
-        return func()
-    except ConnectorError:
+        result = func()
+    except ConnectorError as e:
+        count("vendor_calls", connector="zendesk", call=what, outcome=type(e).__name__)
         raise
     except RecordNotFoundException as e:
+        count("vendor_calls", connector="zendesk", call=what, outcome="NotFound")
         raise NotFound(f"zendesk {what}: not found") from e
     except APIException as e:
         response = getattr(e, "response", None)
-        mapped = error_for(response) if response is not None else None
-        raise (mapped or Fatal(f"zendesk {what}: {type(e).__name__}")) from e
+        mapped = (error_for(response) if response is not None else None) or Fatal(f"zendesk {what}: {type(e).__name__}")
+        count("vendor_calls", connector="zendesk", call=what, outcome=type(mapped).__name__)
+        raise mapped from e
     except (ZenpyException, ValueError, KeyError, TypeError) as e:
+        count("vendor_calls", connector="zendesk", call=what, outcome="Fatal")
         raise Fatal(f"zendesk {what}: unexpected response ({type(e).__name__})") from e
+    count("vendor_calls", connector="zendesk", call=what, outcome="success")
+    return result
