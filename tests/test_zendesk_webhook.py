@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 import responses
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import build_hub, create_app
 from config import load_settings

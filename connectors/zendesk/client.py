@@ -82,7 +82,8 @@ class HubSession(requests.Session):
             target = self.base_url + target[len(PLACEHOLDER_BASE):]
         kwargs.setdefault("timeout", self.default_timeout)
         try:
-            response = super().request(method, target, *args, **kwargs)
+            verb = method.decode() if isinstance(method, bytes) else method
+            response = super().request(verb, target, *args, **kwargs)
         except (requests.Timeout, requests.ConnectionError) as e:
             log.warning("zendesk.http.unreachable", extra={"error": type(e).__name__})
             raise Retriable(f"zendesk unreachable: {type(e).__name__}") from e
