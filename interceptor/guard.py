@@ -62,15 +62,21 @@ TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# "a person", "a real human", "someone" ... followed by an end of request, not by more of a product question
+# ("give a person admin rights", "chat with an agent in the widget" are how-to questions, not requests).
+_PERSON = (r"(a |an |some |the )?(real |live |actual )?(human( being)?|person|people|agent|someone|somebody|"
+           r"representative|rep|operator|manager|supervisor|support (agent|team|staff))")
+_END = (r"(?=\s*([.!?,;:)]|$|please|now|asap|instead|right away|here|who|about|regarding|on (this|the phone)"
+        r"|to (help|talk|look|call|check|review|contact)))")
 _HUMAN = (
-    r"\b(talk|speak|chat) (to|with) (a |an |some |the )?(real |live |actual )?"
-    r"(human|person|people|agent|someone|somebody|representative|rep|support (agent|team|staff)|operator)\b",
-    r"\b(need|want|get|give|connect|transfer|put) (me )?(to |with |through to )?(a |an )?(real |live |actual )?"
-    r"(human|person|agent|representative|operator)\b",
-    r"\b(real|live|actual) (human|person|agent)\b",
+    r"\b(talk|speak|chat) (to|with) " + _PERSON + _END,
+    r"\b(need|want|get|give|connect|transfer|put|pass|send|forward) (me |this |us |it )?(to |with |through to |"
+    r"over to )?" + _PERSON + _END,
     r"\b(human|agent|person) please\b",
-    r"\bnot (a |an |the )?(bot|robot|machine|ai)\b",
-    r"\b(escalate|escalation)\b",
+    r"\b(not|no more|stop|enough with) (talking to |the |a |an |this )?(bot|robot|machine|automated (answers?|replies))"
+    r"\s*(please)?\s*([.!?]|$)",
+    r"\b(please escalate|(can|could|would) you escalate)\b",
+    r"\bescalate (this|it|me)( to (a |an )?(human|person|agent|someone|support|manager))?\s*(please|now|asap)?\s*[.!]*$",
     r"\bstill need (a |an )?(human|person|agent|help from (a|an) (human|person))\b",
     r"^\s*(human|agent|operator|representative)[.! ]*$",
 )

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import re
 import time
+from typing import Any
 
 import requests
 
@@ -60,7 +61,7 @@ class LLMWriter:
             The generated body, or ``None`` on any failure or when it does not cite the article.
         """
         cite = candidate.url or candidate.title
-        body = {
+        body: dict[str, Any] = {
             "model": self.settings.model,
             "temperature": 0,
             "messages": [
@@ -99,7 +100,8 @@ class LLMWriter:
         count("interceptor_writer", outcome="ok")
         return content.strip()
 
-    def _fallback(self, outcome: str, started: float) -> None:
+    def _fallback(self, outcome: str, started: float) -> str | None:
+        """Count and log a fallback; return ``None`` (the caller keeps the extractive answer)."""
         log.warning(f"interceptor.writer.{outcome.replace('_', '-')}", extra={"model": self.settings.model})
         observe("interceptor_writer", time.perf_counter() - started, outcome=outcome)
         count("interceptor_writer", outcome=outcome)
