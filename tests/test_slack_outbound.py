@@ -201,7 +201,8 @@ def test_internal_note_goes_to_the_triage_channel_with_the_thread_link(hub: Hub,
     assert post.args["channel"] == "CTRIAGE01" and "thread_ts" not in post.args
     assert post.args["blocks"] == [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"A request in <#{CHANNEL}> needs a person: <{permalink}|open the thread>"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Suggested reply (draft):*\nTry a reset &lt;first&gt;."}},
+        {"type": "divider"},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Try a reset &lt;first&gt;."}},
     ]
     [triage_ts] = [ts for (channel, ts) in stub.threads if channel == "CTRIAGE01"]
     assert row(hub, row_id).result == {"external_id": triage_ts, "url": permalink}

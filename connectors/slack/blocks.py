@@ -15,6 +15,7 @@ from connectors.slack.mapping import ACTION_NOT_SOLVED, ACTION_SOLVED, FEEDBACK_
 SECTION_LIMIT = 3000
 SOLVED_LABEL = "This solved it"
 NOT_SOLVED_LABEL = "I still need help"
+MAX_TRIAGE_SECTIONS = 12  # 36,000 characters; a message holds at most 50 blocks
 
 Block = dict[str, Any]
 
@@ -90,10 +91,13 @@ def triage(channel: str, permalink: str, draft: str) -> tuple[str, list[Block]]:
     Args:
         channel: the thread's channel id.
         permalink: the thread's link (``chat.getPermalink``).
-        draft: the pre-drafted reply for whoever picks it up.
+        draft: the pre-drafted reply (with the transcript) for whoever picks it up; long text is split over
+            several sections.
     """
     head = f"A request in <#{channel}> needs a person: {link(permalink, 'open the thread')}"
-    blocks = [_section(head), _section("*Suggested reply (draft):*\n" + escape(draft))]
+    body = escape(draft)
+    chunks = [body[i : i + SECTION_LIMIT] for i in range(0, len(body), SECTION_LIMIT)][:MAX_TRIAGE_SECTIONS] or [""]
+    blocks = [_section(head), {"type": "divider"}, *(_section(chunk) for chunk in chunks if chunk)]
     return _clip(f"A request in <#{channel}> needs a person: {permalink}"), blocks
 
 
