@@ -24,14 +24,17 @@ from connectors.inbound import receive
 from core import inbox, outbox, work
 from core.dashboard import register as register_dashboard
 from core.db import Database, InboxEvent, OutboxAction
-from core.errors import ConfigError, HubError, InboundError
-from core.inbox import EventHandler
+from core.errors import ConfigError, InboundError
 from core.jobs import InlineQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
 from core.telemetry import exposition
 from interceptor import api as interceptor_api
 from interceptor.cli import ask
+from interceptor.engine import LazyInterceptor, build_interceptor
+from interceptor.kb_cli import eval_command, kb_group
+from interceptor.pipeline import Pipeline
+from interceptor.record import on_action_done
 
 log = logging.getLogger("hub")
 
@@ -44,6 +47,7 @@ class Hub:
     db: Database
     jobs: InlineQueue
     connectors: dict[str, Any]
+    interceptor: LazyInterceptor
     modules: dict[str, Any] = field(default_factory=dict)
     performers: dict[tuple[str, str], Performer] = field(default_factory=dict)
     scheduler: Scheduler | None = None
@@ -79,12 +83,8 @@ class Hub:
         self.db.dispose()
 
 
-def _unwired_event_handler(event: Any, row_id: int) -> None:
-    raise HubError("no event handler is wired")
-
-
-def build_hub(settings: Settings, event_handler: EventHandler | None = None) -> Hub:
-    """Build the hub's parts from ``settings`` (nothing is started)."""
+def build_hub(settings: Settings) -> Hub:
+    """Build the hub's parts from ``settings`` (nothing is started; the KB index loads on first use)."""
     db = Database(settings.database_url)
     jobs = InlineQueue({}, workers=settings.job_workers)
     built = enabled_modules(settings)
@@ -93,15 +93,16 @@ def build_hub(settings: Settings, event_handler: EventHandler | None = None) -> 
         db=db,
         jobs=jobs,
         connectors={name: connector for name, (_, connector) in built.items()},
+        interceptor=LazyInterceptor(lambda: build_interceptor(settings, db)),
         modules={name: module for name, (module, _) in built.items()},
     )
     for name, (module, connector) in built.items():
         actions = common_performers(name, connector)
         actions.update(getattr(module, "extra_performers", lambda c: {})(connector))
         hub.performers.update({(name, action): performer for action, performer in actions.items()})
-    handler = event_handler or _unwired_event_handler
-    jobs.register("inbox", partial(inbox.process, db, handler=handler, max_attempts=settings.inbox_max_attempts))
-    jobs.register("outbox", lambda row_id: outbox.perform(db, jobs, row_id, hub.performers))
+    pipeline = Pipeline(settings, db, jobs, hub.connectors, hub.interceptor)
+    jobs.register("inbox", partial(inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts))
+    jobs.register("outbox", lambda row_id: outbox.perform(db, jobs, row_id, hub.performers, on_done=on_action_done))
     return hub
 
 
@@ -183,7 +184,8 @@ def cli() -> None:
 
 
 cli.add_command(ask)
-from interceptor.kb_cli import eval_command, kb_group; cli.add_command(kb_group(build_hub)); cli.add_command(eval_command(migrations.upgrade))  # noqa: E402,E702
+cli.add_command(kb_group(build_hub))
+cli.add_command(eval_command(migrations.upgrade))
 
 
 @cli.group()

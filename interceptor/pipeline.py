@@ -1,0 +1,189 @@
+"""The interceptor's job: one stored inbox event in, rows and outbox actions out.
+
+``prefilter -> retrieve -> score -> decide -> compose -> act -> record``: the engine does retrieve to
+compose; this module prefilters, acts and records, in one transaction per event so that a crash leaves
+either nothing (the sweeper retries the event) or the decision with every write it implies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Mapping, Protocol
+
+from config import Settings
+from connectors.base import Connector, HelpDesk
+from core.db import Database
+from core.jobs import JobQueue
+from core.models import EventKind, Ticket, TicketEvent, TicketRef, Visibility
+from core.outbox import NewAction, enqueue, schedule
+from core.telemetry import count, observe
+from interceptor import record
+from interceptor.act import Route, answer_action, escalation_actions, is_answer
+from interceptor.guard import classify_followup
+from interceptor.types import Decision, ThreadState
+
+log = logging.getLogger(__name__)
+
+
+class Decider(Protocol):
+    """The engine's side: a decision on a request's text."""
+
+    def decide(self, text: str, *, channel: str | None = None, thread: ThreadState = ThreadState()) -> Decision: ...
+
+
+class Pipeline:
+    """Processes inbox events (``handle`` is the inbox's event handler)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        jobs: JobQueue,
+        connectors: Mapping[str, Connector],
+        engine: Callable[[], Decider],
+    ) -> None:
+        self._settings, self._db, self._jobs = settings, db, jobs
+        self._connectors = connectors
+        self._engine = engine
+
+    def handle(self, event: TicketEvent, inbox_event_id: int) -> None:
+        """Process one event. Raises (to be retried by the job runner) when a vendor read fails."""
+        connector = self._connectors.get(event.source.value)
+        if connector is None:
+            log.warning("interceptor.pipeline.no-connector", extra={"source": event.source.value})
+            count("pipeline_events", kind=event.kind.value, outcome="no_connector")
+            return
+        if event.kind is EventKind.CREATED:
+            outcome = self._on_request(connector, event, inbox_event_id)
+        elif event.kind is EventKind.FEEDBACK:
+            outcome = self._on_feedback(connector, event, inbox_event_id)
+        elif event.kind is EventKind.COMMENTED:
+            outcome = self._on_comment(connector, event, inbox_event_id)
+        else:
+            outcome = "ignored"
+        count("pipeline_events", kind=event.kind.value, outcome=outcome)
+
+    # -- new requests --------------------------------------------------------------------------
+
+    def _on_request(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
+        with self._db.session() as s:
+            if record.first_decision(s, event.ref) is not None:
+                return "already_decided"
+        ticket = connector.fetch(event.ref)
+        if ticket.requester.is_self or ticket.requester.is_agent:
+            return "ignored_agent_or_self"
+        text = _request_text(ticket)
+        decision = self._engine().decide(text, channel=ticket.ref.channel)
+        observe("decision", sum(decision.latency_ms.values()) / 1000.0 if decision.latency_ms else 0.0)
+        count("verdicts", verdict=decision.verdict.value, dry_run=str(decision.dry_run).lower())
+        with self._db.session() as s:
+            row = record.upsert_ticket(s, ticket)
+            decided = record.record_decision(s, row, decision, trigger="request", inbox_event_id=inbox_event_id)
+            route = self._route(ticket.ref)
+            if is_answer(decision):
+                actions = [answer_action(ticket, decision, decided.id, route)]
+            else:
+                actions = escalation_actions(ticket, decision, decided.id, route, reopen=False)
+                record.record_outcome(s, ticket.ref, "escalated", decision_id=decided.id, reason=_main_reason(decision))
+            ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        schedule(self._jobs, ids)
+        return decision.verdict.value
+
+    # -- what follows an answer ----------------------------------------------------------------
+
+    def _on_feedback(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
+        feedback = str(event.data.get("feedback", ""))
+        if feedback not in ("solved", "not_solved"):
+            return "ignored"
+        ack = dict(event.data.get("ack") or {})
+        follow: list[NewAction] = []
+        if ack:
+            follow.append(
+                NewAction(
+                    key=f"ack:{event.source.value}:{event.delivery_id}",
+                    connector=event.source.value,
+                    action="acknowledge_feedback",
+                    payload={"ref": str(event.ref), "feedback": feedback, **ack},
+                    ticket_ref=str(event.ref),
+                )
+            )
+        if feedback == "solved":
+            with self._db.session() as s:
+                if record.find_ticket(s, event.ref) is not None:
+                    record.record_outcome(s, event.ref, "solved", via="button")
+                ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
+            schedule(self._jobs, ids)
+            return "solved"
+        return self._fall_back(connector, event.ref, "button", inbox_event_id, follow)
+
+    def _on_comment(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
+        message = event.message
+        if message is None or message.visibility is Visibility.INTERNAL or message.author.is_self:
+            return "ignored"
+        with self._db.session() as s:
+            row = record.find_ticket(s, event.ref)
+            if row is None:
+                return "unknown_ticket"
+            if message.author.is_agent:
+                if record.has_outcome(s, event.ref, "escalated"):
+                    record.record_outcome(s, event.ref, "agent_reply", author=message.author.external_id)
+                return "agent_reply"
+        verdict = classify_followup(message.text)
+        if verdict == "solved":
+            with self._db.session() as s:
+                answered = record.has_outcome(s, event.ref, "answer_posted") or _was_answered(s, event.ref)
+                if answered:
+                    record.record_outcome(s, event.ref, "solved", via="reply")
+            return "solved" if answered else "ignored"
+        if verdict in ("not_solved", "human"):
+            return self._fall_back(connector, event.ref, verdict, inbox_event_id, [])
+        return "ignored"
+
+    def _fall_back(self, connector: Connector, ref: TicketRef, why: str, inbox_event_id: int, follow: list[NewAction]) -> str:
+        """The requester needs a person: record it and escalate once, with a refreshed draft."""
+        with self._db.session() as s:
+            row = record.find_ticket(s, ref)
+            already = row is None or record.has_outcome(s, ref, "escalated")
+            if row is not None and _was_answered(s, ref):
+                record.record_outcome(s, ref, "not_solved", via=why)
+            if already:
+                ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
+        if already:
+            schedule(self._jobs, ids)
+            return "already_escalated" if row is not None else "unknown_ticket"
+        ticket = connector.fetch(ref)
+        decision = self._engine().decide(
+            _request_text(ticket), channel=ref.channel, thread=ThreadState(answered_before=True, fallback_before=True)
+        )
+        with self._db.session() as s:
+            row = record.upsert_ticket(s, ticket)
+            decided = record.record_decision(s, row, decision, trigger="follow_up", inbox_event_id=inbox_event_id)
+            record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=why)
+            actions = follow + escalation_actions(ticket, decision, decided.id, self._route(ref), reopen=True)
+            ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        schedule(self._jobs, ids)
+        return "escalated"
+
+    def _route(self, ref: TicketRef) -> Route:
+        name = ref.source.value
+        connector = self._connectors[name]
+        target = self._settings.policy(ref.channel).escalation_target or self._settings.escalation_target
+        if target is not None and target not in self._connectors:
+            target = None
+        return Route(connector=name, is_help_desk=isinstance(connector, HelpDesk), escalation_target=target)
+
+
+def _request_text(ticket: Ticket) -> str:
+    """The request as the requester wrote it: the subject and the description, never internal notes."""
+    parts = [ticket.subject.strip(), ticket.text.strip()]
+    return "\n".join(p for p in parts if p) or ticket.subject
+
+
+def _main_reason(decision: Decision) -> str:
+    return decision.reasons[0] if decision.reasons else "not_confident"
+
+
+def _was_answered(session: object, ref: TicketRef) -> bool:
+    first = record.first_decision(session, ref)  # type: ignore[arg-type]
+    return first is not None and first.verdict == "answer" and not first.dry_run
+

@@ -1,0 +1,130 @@
+"""The ``record`` stage: tickets, people, decisions and outcomes as rows (the source of every metric)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow
+from core.models import Person, Source, Ticket, TicketRef, utcnow
+from interceptor.types import Decision
+
+
+def upsert_person(session: Session, source: Source, person: Person) -> PersonRow:
+    """Insert or refresh the person seen in ``source`` (the email joins them across channels)."""
+    row = session.scalars(
+        select(PersonRow).where(PersonRow.source == source.value, PersonRow.external_id == person.external_id)
+    ).one_or_none()
+    if row is None:
+        row = PersonRow(source=source.value, external_id=person.external_id, created_at=utcnow())
+        session.add(row)
+    row.name = person.name or row.name or ""
+    row.email = person.email or row.email
+    row.is_agent = person.is_agent
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def find_ticket(session: Session, ref: TicketRef) -> TicketRow | None:
+    """Return the stored ticket for ``ref``, if the hub has seen it."""
+    return session.scalars(
+        select(TicketRow).where(TicketRow.source == ref.source.value, TicketRow.external_id == ref.external_id)
+    ).one_or_none()
+
+
+def upsert_ticket(session: Session, ticket: Ticket) -> TicketRow:
+    """Insert or refresh a ticket and its requester."""
+    requester = upsert_person(session, ticket.ref.source, ticket.requester)
+    row = find_ticket(session, ticket.ref)
+    if row is None:
+        row = TicketRow(
+            source=ticket.ref.source.value,
+            external_id=ticket.ref.external_id,
+            channel=ticket.ref.channel,
+            first_seen_at=utcnow(),
+            created_at=ticket.created_at,
+        )
+        session.add(row)
+    row.subject, row.text, row.requester_id = ticket.subject, ticket.text, requester.id
+    row.status = ticket.status.value
+    row.priority = ticket.priority.value if ticket.priority else None
+    row.tags, row.url, row.updated_at = list(ticket.tags), ticket.url, ticket.updated_at
+    session.flush()
+    return row
+
+
+def record_decision(
+    session: Session, ticket: TicketRow, decision: Decision, *, trigger: str, inbox_event_id: int | None
+) -> DecisionRow:
+    """Store one decision with its reasons, candidates and latencies."""
+    row = DecisionRow(
+        ticket_id=ticket.id,
+        ticket_ref=f"{ticket.source}:{ticket.external_id}",
+        source=ticket.source,
+        channel=ticket.channel,
+        requester_id=ticket.requester_id,
+        inbox_event_id=inbox_event_id,
+        trigger=trigger,
+        verdict=decision.verdict.value,
+        confidence=decision.confidence,
+        threshold=decision.threshold,
+        reasons=list(decision.reasons),
+        candidates=[
+            {"article_id": c.article_id, "external_id": c.external_id, "title": c.title, "url": c.url, "score": c.score}
+            for c in decision.candidates
+        ],
+        latency_ms=dict(decision.latency_ms),
+        kb_version=decision.kb_version,
+        model=decision.model,
+        dry_run=decision.dry_run,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def has_outcome(session: Session, ref: TicketRef, kind: str) -> bool:
+    """Return whether an outcome of ``kind`` is already recorded for the ticket."""
+    return session.scalar(
+        select(OutcomeRow.id).where(OutcomeRow.ticket_ref == str(ref), OutcomeRow.kind == kind).limit(1)
+    ) is not None
+
+
+def record_outcome(
+    session: Session, ref: TicketRef, kind: str, *, decision_id: int | None = None, value: float | None = None, **detail: object
+) -> bool:
+    """Record an outcome once per ticket and kind (``agent_reply`` and ``csat`` may repeat).
+
+    Returns:
+        Whether a row was added.
+    """
+    if kind not in ("agent_reply", "csat") and has_outcome(session, ref, kind):
+        return False
+    if decision_id is None:
+        decision_id = session.scalar(
+            select(DecisionRow.id).where(DecisionRow.ticket_ref == str(ref)).order_by(DecisionRow.id.desc()).limit(1)
+        )
+    session.add(OutcomeRow(decision_id=decision_id, ticket_ref=str(ref), kind=kind, value=value, detail=dict(detail), created_at=utcnow()))
+    return True
+
+
+def first_decision(session: Session, ref: TicketRef) -> DecisionRow | None:
+    """Return the decision made when the request arrived."""
+    return session.scalars(
+        select(DecisionRow).where(DecisionRow.ticket_ref == str(ref), DecisionRow.trigger == "request")
+    ).first()
+
+
+def on_action_done(session: Session, action: OutboxAction) -> None:
+    """Outbox bookkeeping: an answer that reached its thread is ``answer_posted`` (the hub's first
+    response); a ticket of record created for an escalated thread is linked from the thread's ticket."""
+    payload = action.payload or {}
+    if action.action == "post_reply" and payload.get("kind") == "answer":
+        record_outcome(session, TicketRef.parse(payload["ref"]), "answer_posted", decision_id=payload.get("decision_id"))
+    elif action.action == "create_ticket" and action.result:
+        origin = TicketRef.parse(payload["origin"]["ref"])
+        row = find_ticket(session, origin)
+        if row is not None:
+            row.escalated_to, row.escalated_url = action.result.get("ref"), action.result.get("url")

@@ -1,0 +1,259 @@
+"""The pipeline: events in; decisions, outcomes and outbox writes out, each at most once.
+
+The vendors are in-memory connectors implementing the connector protocol (the seam the pipeline is written
+against); their transport-level behaviour is tested with each connector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+import pytest
+from sqlalchemy import select
+
+from config import load_settings
+from connectors.actions import common_performers
+from connectors.base import PostedMessage
+from core import outbox
+from core.db import Database, DecisionRow, OutboxAction, OutcomeRow, TicketRow
+from core.jobs import InlineQueue
+from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, Visibility
+from interceptor.pipeline import Pipeline
+from interceptor.record import on_action_done
+from interceptor.types import Candidate, Citation, Decision, ThreadState, Verdict
+from tests.conftest import settings_dict
+
+ADA = Person("U1", "Ada", "ada@example.com")
+AGENT = Person("A9", "Agent Smith", "smith@example.com", is_agent=True)
+
+
+@dataclass
+class FakeVendor:
+    """An in-memory help desk or chat: records every write."""
+
+    source: Source
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    writes: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None: ...
+
+    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+        return None
+
+    def fetch(self, ref: TicketRef) -> Ticket:
+        return self.tickets[str(ref)]
+
+    def post_reply(self, ref: TicketRef, text: str, *, idempotency_key: str) -> PostedMessage:
+        self.writes.append(("reply", str(ref), text))
+        return PostedMessage(f"m{len(self.writes)}")
+
+    def add_internal_note(self, ref: TicketRef, text: str) -> PostedMessage:
+        self.writes.append(("note", str(ref), text))
+        return PostedMessage(f"n{len(self.writes)}")
+
+
+@dataclass
+class FakeDesk(FakeVendor):
+    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
+        ref = TicketRef(self.source, str(100 + len(self.writes)))
+        self.writes.append(("create", str(ref), f"{subject}|{requester.email}|{','.join(tags)}|{text}"))
+        return ref
+
+    def ticket_url(self, ref: TicketRef) -> str:
+        return f"https://desk.example/tickets/{ref.external_id}"
+
+
+class FakeEngine:
+    """Answers when the text mentions a password; records what it was asked."""
+
+    def __init__(self, dry_run: bool = False) -> None:
+        self.calls: list[tuple[str, ThreadState]] = []
+        self.dry_run = dry_run
+
+    def decide(self, text: str, *, channel: str | None = None, thread: ThreadState = ThreadState()) -> Decision:
+        self.calls.append((text, thread))
+        top = Candidate(1, "reset-password", "Reset your password", "https://kb.example/reset", "Click Forgot password.", 0.9)
+        confident = "password" in text and not thread.fallback_before
+        answer = confident and not self.dry_run
+        return Decision(
+            verdict=Verdict.ANSWER if answer else Verdict.ESCALATE,
+            confidence=0.97 if confident else 0.2,
+            threshold=0.8,
+            reasons=("confident",) if answer else (("dry_run",) if confident else ("confidence_below_threshold",)),
+            candidates=(top,),
+            answer="Click Forgot password on the sign-in page." if confident else None,
+            draft="Draft: see Reset your password (confidence 0.97)",
+            citations=(Citation("Reset your password", "https://kb.example/reset"),),
+            dry_run=self.dry_run and confident,
+        )
+
+
+@dataclass
+class World:
+    db: Database
+    jobs: InlineQueue
+    pipeline: Pipeline
+    vendors: dict[str, FakeVendor]
+    engine: FakeEngine
+
+    def deliver(self, event: TicketEvent, inbox_id: int | None = None) -> None:
+        self.pipeline.handle(event, inbox_id)  # type: ignore[arg-type]
+        self.jobs.drain()
+
+    def rows(self, model: Any) -> list[Any]:
+        with self.db.session() as s:
+            return list(s.scalars(select(model).order_by(model.id)))
+
+
+def make_world(url: str, *, with_desk: bool = True, dry_run: bool = False) -> World:
+    settings = load_settings(settings_dict(url, **({"ZENDESK_URL": "http://127.0.0.1:1", "ZENDESK_EMAIL": "bot@x.example",
+                                                  "ZENDESK_API_TOKEN": "t", "HUB_ESCALATION_TARGET": "zendesk"} if with_desk else {})))
+    db = Database(url)
+    vendors: dict[str, FakeVendor] = {"slack": FakeVendor(Source.SLACK)}
+    if with_desk:
+        vendors["zendesk"] = FakeDesk(Source.ZENDESK)
+    performers = {(n, a): p for n, v in vendors.items() for a, p in common_performers(n, v).items()}  # type: ignore[arg-type]
+    jobs = InlineQueue({}, workers=2)
+    jobs.register("outbox", lambda row_id: outbox.perform(db, jobs, row_id, performers, on_done=on_action_done))
+    engine = FakeEngine(dry_run=dry_run)
+    pipeline = Pipeline(settings, db, jobs, vendors, lambda: engine)  # type: ignore[arg-type]
+    return World(db, jobs, pipeline, vendors, engine)
+
+
+@pytest.fixture
+def world(sqlite_url: str) -> Iterator[World]:
+    w = make_world(sqlite_url)
+    yield w
+    w.jobs.shutdown()
+    w.db.dispose()
+
+
+def zendesk_ticket(number: str, text: str, requester: Person = ADA) -> Ticket:
+    ref = TicketRef(Source.ZENDESK, number)
+    return Ticket(ref, text, text, requester, messages=(Message("c1", requester, text),))
+
+
+def created(ticket: Ticket, delivery: str = "d1") -> TicketEvent:
+    return TicketEvent(ticket.ref.source, delivery, EventKind.CREATED, ticket.ref, ticket.messages[0] if ticket.messages else None)
+
+
+def test_a_confident_answer_is_posted_once_in_the_ticket_and_recorded(world: World) -> None:
+    desk = world.vendors["zendesk"]
+    ticket = zendesk_ticket("1", "I forgot my password")
+    desk.tickets[str(ticket.ref)] = ticket
+    world.deliver(created(ticket))
+    world.deliver(created(ticket, "d1-retry"))  # reprocessing (a redelivery under another id) does nothing new
+    assert desk.writes == [("reply", "zendesk:1", "Click Forgot password on the sign-in page.")]
+    [decision] = world.rows(DecisionRow)
+    assert (decision.verdict, decision.trigger, decision.confidence, decision.channel) == ("answer", "request", 0.97, "zendesk")
+    assert decision.candidates[0]["title"] == "Reset your password"
+    assert [o.kind for o in world.rows(OutcomeRow)] == ["answer_posted"]
+    [action] = world.rows(OutboxAction)
+    assert (action.idempotency_key, action.status, action.payload["kind"]) == ("answer:zendesk:1", "done", "answer")
+    [stored] = world.rows(TicketRow)
+    assert stored.requester_id is not None
+
+
+def test_an_unsure_request_gets_an_internal_draft_and_counts_as_escalated(world: World) -> None:
+    desk = world.vendors["zendesk"]
+    ticket = zendesk_ticket("2", "My invoice shows the wrong VAT")
+    desk.tickets[str(ticket.ref)] = ticket
+    world.deliver(created(ticket))
+    assert desk.writes == [("note", "zendesk:2", "Draft: see Reset your password (confidence 0.97)")]
+    assert [(o.kind, o.detail["reason"]) for o in world.rows(OutcomeRow)] == [("escalated", "confidence_below_threshold")]
+
+
+def test_a_slack_thread_escalates_to_a_new_help_desk_ticket_with_draft_and_link(world: World) -> None:
+    slack, desk = world.vendors["slack"], world.vendors["zendesk"]
+    ref = TicketRef(Source.SLACK, "T1:C1:1700.1")
+    ticket = Ticket(ref, "Invoices", "Why is my invoice wrong?", ADA, messages=(Message("1700.1", ADA, "Why is my invoice wrong?"),))
+    slack.tickets[str(ref)] = ticket
+    world.deliver(created(ticket))
+    kinds = [w[0] for w in desk.writes]
+    assert kinds == ["create", "note"]
+    created_ref = desk.writes[0][1]
+    assert "ada@example.com" in desk.writes[0][2] and "hub_escalated" in desk.writes[0][2]
+    assert "Ada: Why is my invoice wrong?" in desk.writes[0][2]
+    assert desk.writes[1] == ("note", created_ref, "Draft: see Reset your password (confidence 0.97)")
+    [(kind, where, text)] = slack.writes
+    assert (kind, where) == ("reply", "slack:T1:C1:1700.1")
+    assert text.endswith(f"https://desk.example/tickets/{created_ref.split(':')[1]}")
+    [row] = world.rows(TicketRow)
+    assert row.escalated_to == created_ref and row.channel == "C1"
+
+
+def test_without_a_help_desk_slack_escalates_to_the_triage_channel(sqlite_url: str) -> None:
+    w = make_world(sqlite_url, with_desk=False)
+    slack = w.vendors["slack"]
+    ref = TicketRef(Source.SLACK, "T1:C1:1700.2")
+    slack.tickets[str(ref)] = Ticket(ref, "", "Billing question", ADA)
+    w.deliver(TicketEvent(Source.SLACK, "e1", EventKind.CREATED, ref))
+    assert sorted(k for k, _, _ in slack.writes) == ["note", "reply"]
+    note = next(t for k, _, t in slack.writes if k == "note")
+    assert "Ada: Billing question" in note and "Draft:" in note
+    w.jobs.shutdown()
+    w.db.dispose()
+
+
+def test_solved_feedback_is_a_verified_resolution_and_the_buttons_are_acknowledged(world: World) -> None:
+    slack = world.vendors["slack"]
+    ref = TicketRef(Source.SLACK, "T1:C1:1700.3")
+    slack.tickets[str(ref)] = Ticket(ref, "", "password reset please", ADA)
+    world.deliver(TicketEvent(Source.SLACK, "e1", EventKind.CREATED, ref))
+    world.deliver(TicketEvent(Source.SLACK, "click1", EventKind.FEEDBACK, ref, data={"feedback": "solved", "ack": {"channel": "C1", "ts": "1700.4"}}))
+    kinds = [o.kind for o in world.rows(OutcomeRow)]
+    assert kinds == ["answer_posted", "solved"]
+    ack = [a for a in world.rows(OutboxAction) if a.action == "acknowledge_feedback"]
+    assert len(ack) == 1 and ack[0].payload == {"ref": str(ref), "feedback": "solved", "channel": "C1", "ts": "1700.4"}
+
+
+def test_did_not_help_escalates_once_with_a_refreshed_draft(world: World) -> None:
+    desk = world.vendors["zendesk"]
+    ticket = zendesk_ticket("5", "password reset link never arrives")
+    desk.tickets[str(ticket.ref)] = ticket
+    world.deliver(created(ticket))
+    reply = Message("c2", ADA, "That didn't help, the email never comes")
+    for delivery in ("c2", "c2-again"):
+        world.deliver(TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, reply))
+    assert [w[0] for w in desk.writes] == ["reply", "note"]
+    assert [o.kind for o in world.rows(OutcomeRow)] == ["answer_posted", "not_solved", "escalated"]
+    follow = [d for d in world.rows(DecisionRow) if d.trigger == "follow_up"]
+    assert len(follow) == 1 and follow[0].verdict == "escalate"
+    assert world.engine.calls[-1][1] == ThreadState(answered_before=True, fallback_before=True)
+    note = next(a for a in world.rows(OutboxAction) if a.action == "add_internal_note")
+    assert note.payload["reopen"] is True
+
+
+def test_internal_notes_and_the_hubs_own_comments_are_ignored_and_agent_replies_are_recorded(world: World) -> None:
+    desk = world.vendors["zendesk"]
+    ticket = zendesk_ticket("6", "Where is my invoice?")
+    desk.tickets[str(ticket.ref)] = ticket
+    world.deliver(created(ticket))
+    me = Person("bot", "Hub", is_self=True)
+    world.deliver(TicketEvent(Source.ZENDESK, "c3", EventKind.COMMENTED, ticket.ref, Message("c3", me, "didn't help")))
+    world.deliver(TicketEvent(Source.ZENDESK, "c4", EventKind.COMMENTED, ticket.ref, Message("c4", ADA, "didn't help", Visibility.INTERNAL)))
+    world.deliver(TicketEvent(Source.ZENDESK, "c5", EventKind.COMMENTED, ticket.ref, Message("c5", AGENT, "Looking into it")))
+    assert [o.kind for o in world.rows(OutcomeRow)] == ["escalated", "agent_reply"]
+    assert len(world.engine.calls) == 1
+
+
+def test_shadow_mode_never_posts_publicly(sqlite_url: str) -> None:
+    w = make_world(sqlite_url, dry_run=True)
+    desk = w.vendors["zendesk"]
+    ticket = zendesk_ticket("7", "I forgot my password")
+    desk.tickets[str(ticket.ref)] = ticket
+    w.deliver(created(ticket))
+    assert [k for k, _, _ in desk.writes] == ["note"]
+    [decision] = w.rows(DecisionRow)
+    assert decision.dry_run and decision.verdict == "escalate"
+    w.jobs.shutdown()
+    w.db.dispose()
+
+
+def test_a_ticket_opened_by_an_agent_is_not_intercepted(world: World) -> None:
+    desk = world.vendors["zendesk"]
+    ticket = zendesk_ticket("8", "password", requester=AGENT)
+    desk.tickets[str(ticket.ref)] = ticket
+    world.deliver(created(ticket))
+    assert desk.writes == [] and world.rows(DecisionRow) == []
