@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from config import load_settings
 from core.db import Database
@@ -46,6 +47,8 @@ def ask(text: str, as_json: bool, channel: str | None) -> None:
     try:
         interceptor: Interceptor = build_interceptor(settings, db)
         decision = interceptor.decide(text, channel=channel)
+    except OperationalError as e:
+        raise click.ClickException(f"the database is not ready ({type(e.orig).__name__}): run `hub db upgrade`") from e
     finally:
         db.dispose()
     if as_json:

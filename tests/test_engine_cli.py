@@ -51,3 +51,9 @@ def test_ask_refuses_an_empty_question(sqlite_url: str) -> None:
     result = CliRunner().invoke(cli, ["ask", "  "], env=_env(sqlite_url))
     assert result.exit_code != 0
     assert "empty" in result.output
+
+
+def test_ask_on_an_unmigrated_database_says_what_to_run(tmp_path: Any) -> None:
+    result = CliRunner().invoke(cli, ["ask", "hello"], env=_env(f"sqlite:///{tmp_path / 'new.db'}"))
+    assert result.exit_code != 0
+    assert "hub db upgrade" in result.output
