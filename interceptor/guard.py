@@ -36,6 +36,8 @@ TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(transfer|change|claim|dispute) (of )?(the |our |my )?(account )?ownership\b",
         r"\bownership (of|over) (the|our|this|my) (account|workspace|organi[sz]ation|org)\b",
         r"\b(prove|verify) (that )?(i|we) own (the|this|my|our) account\b",
+        r"\b(the |our |account )*(owner|admin|administrator) (has |have )?(left|quit|departed)( the company)?\b",
+        r"\bsomeone (else )?(is )?(logged|signed) in(to)? (as|to) (my|our) account\b",
     ),
     "legal": (
         r"\b(lawyer|attorney|solicitor|barrister)s?\b",
@@ -58,6 +60,9 @@ TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(leaked|exposed) (credentials|passwords?|api keys?|tokens?|secrets?|customer data|data)\b",
         r"\b(credentials|passwords?|api keys?|tokens?) (were |was |got |have been |has been )?(leaked|exposed|compromised)\b",
         r"\bsuspicious (login|sign[- ]?in|activity|access)\b",
+        r"\b(we|i|our (site|server|servers|system|systems|network|company|database))"
+        r"('ve| have| has| got| were| was| are)?( just)?( been)? hacked\b",
+        r"\b(ddos|denial of service) attack\b",
         r"\bunauthori[sz]ed (access|login|sign[- ]?in|charges?|activity|use)\b",
     ),
 }
