@@ -42,6 +42,7 @@ class ZendeskSettings:
     email: str
     api_token: Secret
     webhook_secret: Secret | None
+    poll: bool = False  # the polling fallback, for installs that cannot receive webhooks
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class JiraSettings:
     api_token: Secret
     webhook_secret: Secret | None
     project_key: str | None
+    poll: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Settings:
     inbox_max_attempts: int
     outbox_max_attempts: int
     sweep_interval_seconds: float
+    poll_interval_seconds: float
     agent_ticket_cost: float
     automated_answer_cost: float
     channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
@@ -125,6 +128,7 @@ class _SettingsSchema(Schema):
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.1, 3600))
+    HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
     HUB_AUTOMATED_ANSWER_COST = fields.Float(load_default=0.10, validate=validate.Range(0))
     HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
@@ -137,11 +141,13 @@ class _SettingsSchema(Schema):
     ZENDESK_EMAIL = fields.String(load_default=None)
     ZENDESK_API_TOKEN = fields.String(load_default=None)
     ZENDESK_WEBHOOK_SECRET = fields.String(load_default=None)
+    ZENDESK_POLL = fields.Boolean(load_default=False)
     JIRA_URL = fields.Url(load_default=None, require_tld=False)
     JIRA_EMAIL = fields.String(load_default=None)
     JIRA_API_TOKEN = fields.String(load_default=None)
     JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
     JIRA_PROJECT_KEY = fields.String(load_default=None)
+    JIRA_POLL = fields.Boolean(load_default=False)
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)
@@ -237,6 +243,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             email=v["ZENDESK_EMAIL"],
             api_token=Secret(v["ZENDESK_API_TOKEN"]),
             webhook_secret=_secret(v["ZENDESK_WEBHOOK_SECRET"]),
+            poll=v["ZENDESK_POLL"],
         )
     jira = None
     if _group(v, "Jira", ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN")):
@@ -246,6 +253,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             api_token=Secret(v["JIRA_API_TOKEN"]),
             webhook_secret=_secret(v["JIRA_WEBHOOK_SECRET"]),
             project_key=v["JIRA_PROJECT_KEY"],
+            poll=v["JIRA_POLL"],
         )
     llm = None
     if _group(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):
@@ -292,6 +300,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         inbox_max_attempts=v["HUB_INBOX_MAX_ATTEMPTS"],
         outbox_max_attempts=v["HUB_OUTBOX_MAX_ATTEMPTS"],
         sweep_interval_seconds=v["HUB_SWEEP_INTERVAL_SECONDS"],
+        poll_interval_seconds=v["HUB_POLL_INTERVAL_SECONDS"],
         agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],
         automated_answer_cost=v["HUB_AUTOMATED_ANSWER_COST"],
         channel_policies=policies,

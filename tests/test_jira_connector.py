@@ -130,7 +130,7 @@ def test_webhook_signature_and_dedupe_through_the_app(sqlite_url: str) -> None:
 
 
 def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str) -> None:
-    settings = load_settings(settings_dict(sqlite_url, **{k: v for k, v in JIRA.items() if k != "JIRA_WEBHOOK_SECRET"}))
+    settings = load_settings(settings_dict(sqlite_url, **JIRA, JIRA_POLL="true"))
     search = f"{API}/search/jql"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         api.get(f"{API}/myself", json=load("myself.json"))

@@ -112,10 +112,11 @@ def test_comments_the_hub_must_ignore(change: dict[str, Any]) -> None:
     assert events.parse({}, body, ME) is None
 
 
-def test_agent_comment_is_ignored_when_the_reporter_is_known() -> None:
+def test_agent_comment_is_passed_on_marked_as_an_agents_when_the_reporter_is_known() -> None:
     body = load("webhook_comment_created.json")
     body["issue"]["fields"]["reporter"] = {"accountId": "someone-else"}
-    assert events.parse({}, body, ME) is None
+    event = events.parse({}, body, ME)
+    assert event is not None and event.message is not None and event.message.author.is_agent
 
 
 def test_other_events_and_hub_opened_issues_are_ignored() -> None:

@@ -109,7 +109,6 @@ def test_requester_comment_event_carries_the_message() -> None:
     "change",
     [
         {"is_public": False},  # an internal note
-        {"author": {"id": "6130907993114", "is_staff": True, "name": "Agent"}},
         {"author": {"id": SELF_ID, "is_staff": False, "name": "Hub"}},  # the hub itself
     ],
 )
@@ -117,6 +116,14 @@ def test_comments_the_hub_must_ignore(change: dict[str, Any]) -> None:
     body = load("event_comment_added.json")
     body["event"]["comment"].update(change)
     assert parse("", body=body) is None
+
+
+def test_an_agents_public_reply_is_passed_on_marked_as_an_agents() -> None:
+    body = load("event_comment_added.json")
+    body["event"]["comment"]["author"] = {"id": "6130907993114", "is_staff": True, "name": "Agent"}
+    event = parse("", body=body)
+    assert event is not None and event.message is not None
+    assert event.message.author.is_agent and not event.message.author.is_self
 
 
 def test_other_ticket_events_and_hub_created_tickets_are_ignored() -> None:

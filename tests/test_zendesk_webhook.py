@@ -80,8 +80,8 @@ def test_malformed_body_is_400(app_client: tuple[Any, Any]) -> None:
     assert inbox_rows(hub) == []
 
 
-def test_without_a_secret_webhooks_are_refused_and_polling_is_scheduled(sqlite_url: str) -> None:
-    settings = {k: v for k, v in ZENDESK.items() if k != "ZENDESK_WEBHOOK_SECRET"}
+def test_without_a_secret_webhooks_are_refused_and_polling_is_scheduled_when_asked(sqlite_url: str) -> None:
+    settings = {**{k: v for k, v in ZENDESK.items() if k != "ZENDESK_WEBHOOK_SECRET"}, "ZENDESK_POLL": "true"}
     app = create_app(settings_dict(sqlite_url, **settings))
     hub = app.extensions["hub"]
     try:
@@ -108,7 +108,7 @@ def mock_tickets(api: responses.RequestsMock) -> None:
 
 
 def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str) -> None:
-    settings = load_settings(settings_dict(sqlite_url, **{k: v for k, v in ZENDESK.items() if k != "ZENDESK_WEBHOOK_SECRET"}))
+    settings = load_settings(settings_dict(sqlite_url, **ZENDESK, ZENDESK_POLL="true"))
     export = f"{API}/incremental/tickets/cursor.json"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         mock_tickets(api)

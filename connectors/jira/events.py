@@ -94,9 +94,9 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     if not comment or is_internal(comment) or me.owns(comment.get("author")):
         return None
     reporter = fields.get("reporter")
+    # An agent's comment is passed on marked as an agent's (the agents' first response on an escalated
+    # issue); the pipeline never treats it as the requester's word.
     msg = message(comment, user_id(reporter) if reporter else None, me)
-    if reporter is not None and msg.author.is_agent:
-        return None  # an agent's comment: not a requester's reply
     if not msg.text:
         return None
     return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ref, message=msg, received_at=received)

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CURSOR_NAME = "jira.poll"
-POLL_INTERVAL_SECONDS = 60.0
 FIRST_LOOKBACK = timedelta(minutes=10)
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 50

@@ -2,7 +2,7 @@
 
 Hooks: :func:`build`, :func:`extra_performers` (``post_reply``/``add_internal_note`` that pass the
 payload's ``kind``, ``citations`` and ``reopen`` on), :func:`scheduled_jobs` (the polling fallback, on when
-ZENDESK_WEBHOOK_SECRET is not set).
+ZENDESK_POLL is set).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def extra_performers(connector: ZendeskConnector) -> dict[str, Performer]:
 
 
 def scheduled_jobs(hub: Any) -> list[tuple[str, Callable[[], object], float]]:
-    """The polling job, when webhooks are off (no ZENDESK_WEBHOOK_SECRET)."""
+    """The polling fallback, on when ``ZENDESK_POLL`` is set (for installs that cannot receive webhooks)."""
     connector = hub.connectors.get("zendesk")
-    if connector is None or connector.settings.webhook_secret is not None:
+    if connector is None or not connector.settings.poll:
         return []
-    return [(poll.CURSOR_NAME, partial(poll.run, hub, connector), poll.POLL_INTERVAL_SECONDS)]
+    return [(poll.CURSOR_NAME, partial(poll.run, hub, connector), hub.settings.poll_interval_seconds)]

@@ -113,7 +113,7 @@ def _from_event(delivery: str, body: Mapping[str, Any], self_id: str | None) -> 
     comment = (body.get("event") or {}).get("comment") or {}
     author = comment.get("author") or {}
     author_id = str(author.get("id") or "")
-    if not comment.get("is_public", False) or author.get("is_staff") or (self_id is not None and author_id == self_id):
+    if not comment.get("is_public", False) or (self_id is not None and author_id == self_id):
         return None
     # NOTE(zendesk): the ticket's first comment also arrives as comment_added; the ticket.created event
     # covers it, recognisable by an unchanged updated_at.
@@ -122,6 +122,8 @@ def _from_event(delivery: str, body: Mapping[str, Any], self_id: str | None) -> 
     text = str(comment.get("body") or "").strip()
     if not text:
         return None
-    person = Person(external_id=author_id or "unknown", name=str(author.get("name") or ""))
+    # An agent's public reply is passed on marked as an agent's: the pipeline records it as the agents'
+    # first response on an escalated ticket and never treats it as the requester's word.
+    person = Person(external_id=author_id or "unknown", name=str(author.get("name") or ""), is_agent=bool(author.get("is_staff")))
     message = Message(str(comment.get("id") or delivery), person, text, Visibility.PUBLIC, received)
     return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ref, message=message, received_at=received)

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
 CURSOR_NAME = "zendesk.poll"
-POLL_INTERVAL_SECONDS = 60.0
 FIRST_LOOKBACK = timedelta(minutes=10)
 PAGE_SIZE = 100
 MAX_PAGES = 5
