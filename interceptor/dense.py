@@ -61,7 +61,7 @@ class Embedder:
         self.name = model_name
         self._model: Any = SentenceTransformer(resolve_model_path(model_name), device="cpu")
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
+        self.dim = int(dimension() or 0)
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 

@@ -57,11 +57,11 @@ class BM25:
                 tfs.append(tf)
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._idf: dict[str, float] = {}
-        for term, (ids, tfs) in postings.items():
-            idx = np.array(ids, dtype=np.int64)
-            tf = np.array(tfs, dtype=np.float64)
-            self._idf[term] = float(np.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5)))
-            self._postings[term] = (idx, tf * (k1 + 1) / (tf + norm[idx]))
+        for term, (doc_ids, counts) in postings.items():
+            idx = np.array(doc_ids, dtype=np.int64)
+            freq = np.array(counts, dtype=np.float64)
+            self._idf[term] = float(np.log(1 + (self.size - len(doc_ids) + 0.5) / (len(doc_ids) + 0.5)))
+            self._postings[term] = (idx, freq * (k1 + 1) / (freq + norm[idx]))
 
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """Score every unit for ``query``.

@@ -82,14 +82,15 @@ def test_hybrid_search_returns_articles_with_their_best_passage_and_both_scores(
 
 def test_leave_one_out_ignores_the_stored_copy_of_the_request() -> None:
     index = KBIndex(_articles(), None)
-    assert index.search("how do I bill a client").lexical[0] == 1.0
-    assert index.search("how do I bill a client", exclude_same_text=True).lexical[0] < 1.0
+    with_copy = index.search("how do I bill a client").lexical[0]
+    assert with_copy > 0.0
+    assert index.search("How do I  bill a client", exclude_same_text=True).lexical[0] < with_copy
 
 
 def test_unanswered_past_tickets_count_against_similar_requests() -> None:
     index = KBIndex(_articles(), None, negatives=("reset the office wifi password",))
     r = index.search("office wifi password")
-    assert r.negative > 0.5 and r.knn_negative > 0.5
+    assert r.negative > r.lexical[0] and r.knn_negative > 0.5
 
 
 def test_scorer_candidates_and_lexical_suggestions(sqlite_url: str) -> None:

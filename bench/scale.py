@@ -1,0 +1,122 @@
+"""Scale benchmark: a synthetic KB of 10,000 articles; index build time and decision latency.
+
+Generates deterministic help-centre-like articles (a title and a ~100-word body each), imports them into a
+temporary SQLite KB, builds the scorer (embedding every title and passage when dense retrieval is on),
+then times ``score`` + ``decide`` on requests about random articles and on off-topic ones, one at a time.
+
+Usage: python bench/scale.py [--articles 10000] [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+import migrations  # noqa: E402
+from config import load_settings  # noqa: E402
+from core.db import Database  # noqa: E402
+from core.kb import ArticleInput  # noqa: E402
+from interceptor.decide import decide  # noqa: E402
+from interceptor.kb_import import import_articles  # noqa: E402
+from interceptor.passages import split_passages  # noqa: E402
+from interceptor.scorer import build_scorer  # noqa: E402
+from interceptor.types import Policy  # noqa: E402
+
+ACTIONS = ["Set up", "Reset", "Export", "Import", "Share", "Delete", "Rename", "Archive", "Restore", "Sync",
+           "Schedule", "Approve", "Invite people to", "Troubleshoot", "Customize", "Merge", "Lock", "Audit",
+           "Migrate", "Back up", "Connect", "Disconnect", "Filter", "Tag", "Duplicate", "Move", "Print", "Search",
+           "Translate", "Monitor"]
+FEATURES = ["invoices", "timesheets", "projects", "reports", "dashboards", "user roles", "API tokens", "webhooks",
+            "calendars", "expense claims", "purchase orders", "time-off requests", "budgets", "client portals",
+            "tax rates", "price lists", "contracts", "payroll runs", "shift plans", "inventory counts",
+            "support tickets", "knowledge articles", "survey forms", "email templates", "audit logs",
+            "single sign-on", "backups", "mobile devices", "notification rules", "custom fields",
+            "approval chains", "currency settings", "receipts", "bank feeds", "credit notes", "recurring tasks",
+            "team spaces", "data exports", "file attachments", "integrations"]
+PRODUCTS = ["the web app", "the mobile app", "the desktop app", "the admin console", "the partner portal",
+            "the API", "the browser extension", "the Slack app", "the Outlook add-in", "the kiosk mode"]
+FILLER = ("open settings select tab click button choose option confirm save changes wait minute refresh page "
+          "account owner admin permission required plan includes limit per month contact support team email "
+          "notification appears list view detail panel toolbar menu right corner left sidebar filter date "
+          "range status active inactive pending completed error message retry later browser cache cookies "
+          "device storage offline sync queue conflict newer version history undo").split()
+
+
+def synthetic_articles(n: int, seed: int = 42) -> list[ArticleInput]:
+    """Return ``n`` deterministic synthetic articles."""
+    rng = random.Random(seed)
+    combos = [(a, f, p) for p in PRODUCTS for f in FEATURES for a in ACTIONS]
+    rng.shuffle(combos)
+    out = []
+    for i in range(n):
+        action, feature, product = combos[i % len(combos)]
+        title = f"{action} {feature} in {product}" + (f" (part {i // len(combos) + 1})" if i >= len(combos) else "")
+        sentences = [f"This article explains how to {action.lower()} {feature} in {product}."]
+        for _ in range(7):
+            sentences.append(" ".join(rng.choice(FILLER) for _ in range(12)).capitalize() + ".")
+        body = " ".join(sentences)
+        out.append(ArticleInput(source="synthetic", external_id=f"syn-{i}", title=title, body=body,
+                                passages=split_passages(body)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="index build time and decision latency on a synthetic KB")
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    articles = synthetic_articles(args.articles)
+    rng = random.Random(7)
+    queries = [f"how do I {a.title.lower()}?" for a in rng.sample(articles, args.queries * 2 // 3)]
+    queries += [f"what is the {rng.choice(FILLER)} policy for {rng.choice(['pets', 'parking', 'lunch'])}?"
+                for _ in range(args.queries - len(queries))]
+    with tempfile.TemporaryDirectory(prefix="hub-scale-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'scale.db'}"
+        migrations.upgrade(url)
+        db = Database(url)
+        started = time.perf_counter()
+        import_articles(db, articles, batch=1000)
+        import_seconds = time.perf_counter() - started
+        settings = load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": os.environ.get("HUB_DENSE", "auto")})
+        started = time.perf_counter()
+        from interceptor.dense import dense_available, shared_embedder
+
+        if settings.dense != "off" and dense_available()[0]:
+            shared_embedder(settings.embedding_model)  # the model load is timed apart from the index build
+        model_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        scorer = build_scorer(settings, db)
+        index_seconds = time.perf_counter() - started
+        policy = Policy(threshold=scorer.threshold_for(0.95), guard_topics=False)
+        for text in queries[:5]:  # warm-up
+            decide(text, scorer.score(text), policy)
+        latencies = []
+        for text in queries:
+            t0 = time.perf_counter()
+            decide(text, scorer.score(text), policy)
+            latencies.append((time.perf_counter() - t0) * 1000)
+        db.dispose()
+    print(json.dumps({
+        "articles": len(articles), "units": len(scorer.index.texts), "retrieval": scorer.mode,
+        "import_seconds": round(import_seconds, 1), "model_load_seconds": round(model_seconds, 1),
+        "index_seconds": round(index_seconds, 1),
+        "build_seconds_total": round(import_seconds + model_seconds + index_seconds, 1),
+        "decision_ms": {"p50": round(float(np.percentile(latencies, 50)), 2),
+                        "p99": round(float(np.percentile(latencies, 99)), 2), "queries": len(latencies)},
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
