@@ -25,7 +25,7 @@ from core import inbox, outbox, work
 from core.dashboard import register as register_dashboard
 from core.db import Database, InboxEvent, OutboxAction
 from core.errors import ConfigError, InboundError
-from core.jobs import InlineQueue
+from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
 from core.telemetry import exposition
@@ -45,7 +45,8 @@ class Hub:
 
     settings: Settings
     db: Database
-    jobs: InlineQueue
+    jobs: JobQueue
+    handlers: dict[str, JobFunc]
     connectors: dict[str, Any]
     interceptor: LazyInterceptor
     modules: dict[str, Any] = field(default_factory=dict)
@@ -86,12 +87,14 @@ class Hub:
 def build_hub(settings: Settings) -> Hub:
     """Build the hub's parts from ``settings`` (nothing is started; the KB index loads on first use)."""
     db = Database(settings.database_url)
-    jobs = InlineQueue({}, workers=settings.job_workers)
+    handlers: dict[str, JobFunc] = {}
+    jobs = _job_queue(settings, handlers)
     built = enabled_modules(settings)
     hub = Hub(
         settings=settings,
         db=db,
         jobs=jobs,
+        handlers=handlers,
         connectors={name: connector for name, (_, connector) in built.items()},
         interceptor=LazyInterceptor(lambda: build_interceptor(settings, db)),
         modules={name: module for name, (module, _) in built.items()},
@@ -101,9 +104,18 @@ def build_hub(settings: Settings) -> Hub:
         actions.update(getattr(module, "extra_performers", lambda c: {})(connector))
         hub.performers.update({(name, action): performer for action, performer in actions.items()})
     pipeline = Pipeline(settings, db, jobs, hub.connectors, hub.interceptor)
-    jobs.register("inbox", partial(inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts))
-    jobs.register("outbox", lambda row_id: outbox.perform(db, jobs, row_id, hub.performers, on_done=on_action_done))
+    handlers["inbox"] = partial(inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts)
+    handlers["outbox"] = lambda row_id: outbox.perform(db, jobs, row_id, hub.performers, on_done=on_action_done)
     return hub
+
+
+def _job_queue(settings: Settings, handlers: dict[str, JobFunc]) -> JobQueue:
+    """The embedded thread pool, or Celery when scaled out (``HUB_QUEUE=celery``)."""
+    if settings.queue == "celery":
+        from core.celery_jobs import CeleryQueue, make_celery
+
+        return CeleryQueue(make_celery(settings.broker_url or ""))
+    return InlineQueue(handlers, workers=settings.job_workers)
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
@@ -220,6 +232,42 @@ def serve(host: str, port: int, threads: int) -> None:
     click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(hub.connectors) or 'none'})")
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
+    finally:
+        hub.close()
+
+
+@cli.command()
+@click.option("--concurrency", default=4, show_default=True, type=int)
+def worker(concurrency: int) -> None:
+    """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions."""
+    from core.celery_jobs import CeleryQueue, register_worker_task
+
+    hub = build_hub(load_settings())
+    if not isinstance(hub.jobs, CeleryQueue):
+        raise click.ClickException("hub worker needs HUB_QUEUE=celery and HUB_BROKER_URL; the embedded mode runs jobs in `hub serve`")
+    register_worker_task(hub.jobs.app, hub.handlers)
+    try:
+        hub.jobs.app.worker_main(["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}"])
+    finally:
+        hub.close()
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the scheduler alone (scaled-out mode): sweepers, polling fallbacks, KB sync. Several may run;
+    a lease in the database lets exactly one of them act at a time."""
+    import signal
+    import threading
+
+    hub = build_hub(load_settings())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    hub.start_background()
+    click.echo(f"scheduler {hub.scheduler.owner if hub.scheduler else ''} started")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
         hub.close()
 

@@ -38,8 +38,8 @@ class JobQueue(Protocol):
 class InlineQueue:
     """A thread pool in this process. ``drain()`` waits until every submitted job has finished."""
 
-    def __init__(self, handlers: Mapping[str, JobFunc], workers: int = 4) -> None:
-        self._handlers = dict(handlers)
+    def __init__(self, handlers: dict[str, JobFunc], workers: int = 4) -> None:
+        self._handlers = handlers  # shared with the caller, who may register handlers later
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-job")
         self._pending: set[Future[object]] = set()
         self._lock = threading.Lock()

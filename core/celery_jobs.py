@@ -1,0 +1,63 @@
+"""The scaled-out job queue: stored rows are handed to Celery workers (Redis or RabbitMQ broker).
+
+Web processes only ``submit``; ``hub worker`` processes run the same handlers as the embedded mode (claim
+the row, process it, finish it), so both modes share one code path. A failed hand-off leaves the row
+``pending`` for the sweeper, exactly as in the embedded mode. Needs the ``scale`` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from celery import Celery
+
+from core.jobs import JobFunc
+from core.telemetry import count
+
+log = logging.getLogger(__name__)
+
+TASK = "hub.process"
+
+
+def make_celery(broker_url: str) -> Celery:
+    """Return a Celery app for ``broker_url`` (acks late: a worker that dies mid-job leaves the message)."""
+    app = Celery("hub", broker=broker_url)
+    app.conf.update(
+        task_acks_late=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="hub",
+        broker_connection_retry_on_startup=True,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+    )
+    return app
+
+
+class CeleryQueue:
+    """Hands committed rows to Celery workers."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def submit(self, queue: str, row_id: int) -> None:
+        try:
+            self.app.send_task(TASK, args=(queue, row_id))
+        except Exception:  # noqa: BLE001 - the row stays pending; the sweeper hands it out again
+            count("job_submits", queue=queue, outcome="failed")
+            log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Nothing to stop in a web process: the workers run elsewhere."""
+
+
+def register_worker_task(app: Celery, handlers: Mapping[str, JobFunc]) -> None:
+    """Register the task a worker runs for every submitted row: the handler of its queue."""
+
+    @app.task(name=TASK, ignore_result=True)
+    def process(queue: str, row_id: int) -> None:
+        handler = handlers.get(queue)
+        if handler is None:
+            log.error("jobs.unknown-queue", extra={"queue": queue, "row_id": row_id})
+            return
+        handler(row_id)

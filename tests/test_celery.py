@@ -1,0 +1,69 @@
+"""The scaled-out mode: rows handed to a real Celery worker over Redis, processed by the same handlers,
+on PostgreSQL. A lost hand-off is recovered by the sweeper, as in the embedded mode."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Iterator
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from sqlalchemy import select
+
+from app import Hub, build_hub
+from config import load_settings
+from core import inbox
+from core.celery_jobs import CeleryQueue, make_celery, register_worker_task
+from core.db import InboxEvent
+from core.models import TicketEvent
+from tests.conftest import _postgres_schema, settings_dict
+from tests.test_inbox import make_event
+
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def scaled_hub() -> Iterator[Hub]:
+    for url in _postgres_schema():
+        hub = build_hub(load_settings(settings_dict(url, HUB_QUEUE="celery", HUB_BROKER_URL=REDIS_URL)))
+        hub.jobs.app.conf.task_default_queue = f"hub-test-{uuid.uuid4().hex[:8]}"  # type: ignore[attr-defined]
+        yield hub
+        hub.close()
+
+
+def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> None:
+    assert isinstance(scaled_hub.jobs, CeleryQueue)
+    seen: list[str] = []
+    done = threading.Event()
+
+    def handle(event: TicketEvent, row_id: int) -> None:
+        seen.append(event.delivery_id)
+        done.set()
+
+    handlers = {"inbox": lambda row_id: inbox.process(scaled_hub.db, row_id, handle, 5)}
+    register_worker_task(scaled_hub.jobs.app, handlers)
+    with start_worker(scaled_hub.jobs.app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        accepted = inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event("EvCelery"), b"{}")
+        assert done.wait(timeout=30), "the worker did not process the event"
+    assert seen == ["EvCelery"]
+    with scaled_hub.db.session() as s:
+        assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "done"
+
+
+def test_a_lost_hand_off_stays_pending_for_the_sweeper(scaled_hub: Hub) -> None:
+    broken = CeleryQueue(make_celery("redis://127.0.0.1:1/0"))  # nothing listens there
+    accepted = inbox.accept(scaled_hub.db, broken, make_event("EvLost"), b"{}")
+    with scaled_hub.db.session() as s:
+        assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "pending"
+    handed: list[tuple[str, int]] = []
+
+    class Recorder:
+        def submit(self, queue: str, row_id: int) -> None:
+            handed.append((queue, row_id))
+
+        def shutdown(self, wait: bool = True) -> None: ...
+
+    scaled_hub.jobs = Recorder()
+    assert scaled_hub.sweep() == 1 and handed == [("inbox", accepted.row_id)]
