@@ -1,0 +1,114 @@
+"""``hub kb calibrate FILE``: the install's own history replaces the default, is kept with the KB version,
+and is refitted when the KB changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from core import kb
+from core.db import Database
+from interceptor.history import read_history
+from interceptor.kb_import import import_articles
+from interceptor.scorer import KBScorer
+
+TOPICS = {
+    "reset": ("Reset your password", ["forgot my password", "reset password link", "password expired"]),
+    "invoice": ("Send an invoice", ["send invoice to client", "email an invoice", "invoice a customer"]),
+    "slack": ("Connect Slack", ["connect slack", "slack integration", "link my slack workspace"]),
+}
+HISTORY = [
+    {"text": "I forgot my password", "article": "reset", "ref": "T-1"},
+    {"text": "how can I reset the password", "article": "reset"},
+    {"text": "password reset email never came", "article": "reset"},
+    {"text": "send the invoice to my client", "article": "invoice"},
+    {"text": "how to email invoices", "article": "invoice"},
+    {"text": "connect slack please", "article": "slack"},
+    {"text": "set up the slack integration", "article": "slack"},
+    {"text": "what time is lunch", "article": None},
+    {"text": "the office printer is jammed", "article": ""},
+    {"text": "where do I park my car", "article": None},
+    {"text": "my invoice shows the wrong VAT", "article": None},
+    {"text": "slack is down for everyone", "article": None},
+]
+
+
+def _seed(db: Database) -> None:
+    import_articles(db, [kb.ArticleInput("md", ext, title, passages=(f"{title}: step by step.",), questions=tuple(q))
+                         for ext, (title, q) in TOPICS.items()])
+
+
+def _history_file(tmp_path: Path) -> Path:
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in HISTORY) + "\n", encoding="utf-8")
+    return path
+
+
+def test_history_reads_jsonl_and_csv(tmp_path: Path) -> None:
+    items = read_history(_history_file(tmp_path))
+    assert items[0].ref == "T-1" and items[8].article is None and len(items) == len(HISTORY)
+    csv_path = tmp_path / "history.csv"
+    csv_path.write_text("text,article\nforgot my password,reset\nwhat time is lunch,\n", encoding="utf-8")
+    assert [(i.text, i.article) for i in read_history(csv_path)] == [("forgot my password", "reset"),
+                                                                      ("what time is lunch", None)]
+
+
+def test_calibrate_command_replaces_the_default_and_stores_tickets(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        result = CliRunner().invoke(cli, ["kb", "calibrate", str(_history_file(tmp_path))],
+                                    env={"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"})
+        assert result.exit_code == 0, result.output
+        assert "calibrated on 12 past tickets" in result.output
+        with db.session() as s:
+            version = kb.kb_version(s)
+            stored = kb.load_calibration(s, version)
+            questions = {a.external_id: a.questions for a in kb.load_articles(s)}
+        assert stored is not None and "hub kb calibrate history.jsonl" in stored.provenance
+        assert "lexical" in stored.params["modes"] and len(stored.params["negatives"]) == 5
+        assert questions["reset"][-3:] == ("I forgot my password", "how can I reset the password",
+                                           "password reset email never came")
+        scorer = KBScorer(db, None)
+        assert scorer.calibration_source == f"stored:{stored.id}"
+    finally:
+        db.dispose()
+
+
+def test_a_kb_change_refits_the_calibration_from_the_kept_history(sqlite_url: str, tmp_path: Path) -> None:
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        scorer = KBScorer(db, None)
+        scorer.calibrate(read_history(_history_file(tmp_path)), provenance="test history")
+        first = scorer.calibration_source
+        import_articles(db, [kb.ArticleInput("md", "timer", "Start the timer", passages=("Click Start.",))])
+        scorer._checked = 0.0
+        assert scorer.refresh() is True
+        with db.session() as s:
+            version = kb.kb_version(s)
+            refitted = kb.load_calibration(s, version)
+        assert refitted is not None and refitted.provenance == "test history"
+        assert scorer.calibration_source == f"stored:{refitted.id}" != first
+    finally:
+        db.dispose()
+
+
+def test_too_little_history_is_refused_and_the_default_stays(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        path = tmp_path / "small.jsonl"
+        path.write_text(json.dumps(HISTORY[0]) + "\n", encoding="utf-8")
+        result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)],
+                                    env={"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"})
+        assert result.exit_code != 0 and "at least 10" in result.output
+        assert KBScorer(db, None).calibration_source == "default"
+    finally:
+        db.dispose()
