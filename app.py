@@ -7,6 +7,7 @@ the interceptor and the scheduler.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Mapping
@@ -193,6 +194,7 @@ def _register_errors(app: Flask) -> None:
 def cli() -> None:
     """The help-desk hub."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 cli.add_command(ask)
@@ -229,6 +231,8 @@ def serve(host: str, port: int, threads: int) -> None:
         raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
     app = create_app(hub=hub)
     hub.start_background()
+    # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
+    threading.Thread(target=hub.interceptor, name="hub-kb-warmup", daemon=True).start()
     click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(hub.connectors) or 'none'})")
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
@@ -257,7 +261,6 @@ def scheduler() -> None:
     """Run the scheduler alone (scaled-out mode): sweepers, polling fallbacks, KB sync. Several may run;
     a lease in the database lets exactly one of them act at a time."""
     import signal
-    import threading
 
     hub = build_hub(load_settings())
     stop = threading.Event()
