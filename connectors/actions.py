@@ -1,6 +1,7 @@
 """The outbox action vocabulary every connector performs, and the performers shared by all of them.
 
-An outbox row names a connector and an action; its payload is JSON. Actions (payload keys):
+An outbox row names a connector and an action; its payload is JSON, and performers also receive the row's
+``idempotency_key`` in it. Actions (payload keys):
 
 - ``post_reply``: answer in the ticket's own thread. ``{"ref", "text", "citations": [{"title", "url"}],
   "kind": "answer" | "notice", "decision_id"}``. For ``kind == "answer"`` the connector adds its way to say
@@ -29,8 +30,13 @@ from core.outbox import NewAction, Performed, Performer
 
 def _post_reply(connector: Connector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
-        ref = TicketRef.parse(payload["ref"])
-        posted = connector.post_reply(ref, payload["text"], idempotency_key=payload.get("key", str(ref)))
+        posted = connector.post_reply(
+            TicketRef.parse(payload["ref"]),
+            payload["text"],
+            idempotency_key=payload["idempotency_key"],
+            kind=payload.get("kind", "answer"),
+            citations=payload.get("citations") or (),
+        )
         return Performed({"external_id": posted.external_id, "url": posted.url})
 
     return perform
@@ -38,7 +44,7 @@ def _post_reply(connector: Connector) -> Performer:
 
 def _add_internal_note(connector: Connector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
-        posted = connector.add_internal_note(TicketRef.parse(payload["ref"]), payload["text"])
+        posted = connector.add_internal_note(TicketRef.parse(payload["ref"]), payload["text"], reopen=bool(payload.get("reopen")))
         return Performed({"external_id": posted.external_id, "url": posted.url})
 
     return perform

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, Mapping, Protocol, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
@@ -86,13 +86,24 @@ class Connector(Protocol):
         """
         ...
 
-    def post_reply(self, ref: TicketRef, text: str, *, idempotency_key: str) -> PostedMessage:
-        """Answer the requester publicly in the ticket's own thread.
+    def post_reply(
+        self,
+        ref: TicketRef,
+        text: str,
+        *,
+        idempotency_key: str,
+        kind: str = "answer",
+        citations: Sequence[Mapping[str, Any]] = (),
+    ) -> PostedMessage:
+        """Reply publicly in the ticket's own thread.
 
         Args:
             ref: the ticket to answer.
-            text: the answer, in the channel's own markup.
-            idempotency_key: the outbox key of this write (for vendors that accept one).
+            text: the reply, plain text (the connector renders it in the vendor's markup).
+            idempotency_key: the outbox key of this write (for a check that it was not posted already).
+            kind: ``"answer"`` (with the cited links and the way to say "solved" / "I need a person") or
+                ``"notice"`` (text only, e.g. "a person will follow up").
+            citations: ``[{"title", "url"}]`` for answers.
 
         Returns:
             The posted message.
@@ -102,12 +113,13 @@ class Connector(Protocol):
         """
         ...
 
-    def add_internal_note(self, ref: TicketRef, text: str) -> PostedMessage:
+    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
         """Leave a note only agents can see (the pre-drafted reply).
 
         Args:
             ref: the ticket to annotate.
             text: the note.
+            reopen: hand the ticket back to agents (the requester said the answer did not help).
 
         Returns:
             The posted note.

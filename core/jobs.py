@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Protocol
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,8 @@ class Performed:
 
 
 Performer = Callable[[Mapping[str, Any]], Performed]
-"""Does one vendor write from an action's payload. Raises ``Retriable``/``Fatal``/``NotFound``."""
+"""Does one vendor write from an action's payload (which also carries the row's ``idempotency_key``).
+Raises ``Retriable``/``Fatal``/``NotFound``."""
 
 OnDone = Callable[[Session, OutboxAction], None]
 """Bookkeeping after a successful write, in the transaction that marks it done (for example recording
@@ -126,7 +127,8 @@ def perform(
         return None
     with db.session() as s:
         row = s.get_one(OutboxAction, row_id)
-        connector, action, payload = row.connector, row.action, dict(row.payload)
+        connector, action = row.connector, row.action
+        payload = {**row.payload, "idempotency_key": row.idempotency_key}
         attempts, max_attempts = row.attempts, row.max_attempts
     performer = performers.get((connector, action))
     done: Performed | None = None

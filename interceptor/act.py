@@ -36,7 +36,6 @@ def answer_action(ticket: Ticket, decision: Decision, decision_id: int, route: R
         action="post_reply",
         payload={
             "ref": ref,
-            "key": f"answer:{ref}",
             "text": decision.answer or "",
             "citations": [{"title": c.title, "url": c.url} for c in decision.citations],
             "kind": "answer",

@@ -121,8 +121,9 @@ def on_action_done(session: Session, action: OutboxAction) -> None:
     """Outbox bookkeeping: an answer that reached its thread is ``answer_posted`` (the hub's first
     response); a ticket of record created for an escalated thread is linked from the thread's ticket."""
     payload = action.payload or {}
-    if action.action == "post_reply" and payload.get("kind") == "answer":
-        record_outcome(session, TicketRef.parse(payload["ref"]), "answer_posted", decision_id=payload.get("decision_id"))
+    decision = session.get(DecisionRow, payload["decision_id"]) if payload.get("decision_id") else None
+    if action.action == "post_reply" and payload.get("kind") == "answer" and decision is not None:
+        record_outcome(session, TicketRef.parse(payload["ref"]), "answer_posted", decision_id=decision.id)
     elif action.action == "create_ticket" and action.result:
         origin = TicketRef.parse(payload["origin"]["ref"])
         row = find_ticket(session, origin)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from connectors.actions import common_performers
-from connectors.jira import JiraConnector, events, extra_performers, poll, scheduled_jobs
+from connectors.jira import JiraConnector, events, poll, scheduled_jobs
 from core.cursors import get_cursor, set_cursor
 from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
@@ -59,8 +59,8 @@ def test_fetch_normalises_adf_and_marks_the_hub(jira: JiraConnector, api: respon
 def test_answer_is_a_public_comment_and_a_label(jira: JiraConnector, api: responses.RequestsMock) -> None:
     api.put(f"{API}/issue/TESTKEY13-1", status=204)
     api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
-    performers = {**common_performers("jira", jira), **extra_performers(jira)}
-    result = performers["post_reply"]({"ref": "jira:TESTKEY13-1", "text": "Re-run it.", "kind": "answer",
+    performers = common_performers("jira", jira)
+    result = performers["post_reply"]({"ref": "jira:TESTKEY13-1", "idempotency_key": "answer:jira:TESTKEY13-1", "text": "Re-run it.", "kind": "answer",
                                        "citations": [{"title": "Exports", "url": "https://kb/exports"}]})
     label, comment = (sent(c) for c in api.calls)
     assert label == {"update": {"labels": [{"add": "hub_answered"}]}}
@@ -71,7 +71,7 @@ def test_answer_is_a_public_comment_and_a_label(jira: JiraConnector, api: respon
 def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.RequestsMock) -> None:
     api.put(f"{API}/issue/TESTKEY13-1", status=204)
     api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
-    performers = {**common_performers("jira", jira), **extra_performers(jira)}
+    performers = common_performers("jira", jira)
     performers["add_internal_note"]({"ref": "jira:TESTKEY13-1", "text": "Draft (confidence 0.4)", "reopen": True})
     label, comment = (sent(c) for c in api.calls)
     assert label == {"update": {"labels": [{"add": "hub_escalated"}]}}

@@ -9,6 +9,7 @@ import copy
 import json
 import threading
 import time
+from functools import partial
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from app import Hub, build_hub, create_app
 from config import load_settings
+from core import inbox
 from core.db import InboxEvent
 from core.models import EventKind, TicketEvent
 from tests.slack_stub import SlackStub, fixture, sign, slack_settings
@@ -35,8 +37,11 @@ def stub() -> Iterator[SlackStub]:
 
 
 def make_hub(sqlite_url: str, stub: SlackStub, seen: list[TicketEvent], **overrides: Any) -> Hub:
+    """A hub whose inbox events are recorded in ``seen`` instead of going through the interceptor."""
     settings = load_settings(slack_settings(sqlite_url, stub, **overrides))
-    return build_hub(settings, event_handler=lambda event, row_id: seen.append(event))
+    hub = build_hub(settings)
+    hub.handlers["inbox"] = partial(inbox.process, hub.db, handler=lambda event, row_id: seen.append(event), max_attempts=5)
+    return hub
 
 
 @pytest.fixture

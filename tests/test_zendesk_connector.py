@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import build_hub
 from config import load_settings
 from connectors.actions import common_performers
-from connectors.zendesk import ZendeskConnector, extra_performers
+from connectors.zendesk import ZendeskConnector
 from core import outbox
 from core.db import OutboxAction
 from core.errors import Fatal, NotFound, Retriable
@@ -64,8 +64,8 @@ def test_fetch_reads_ticket_comments_and_authors(zd: ZendeskConnector, api: resp
 
 def test_answer_is_one_public_comment_tagged_and_pending(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
     api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
-    performers = {**common_performers("zendesk", zd), **extra_performers(zd)}
-    result = performers["post_reply"]({"ref": "zendesk:1", "text": "Use the wizard.", "kind": "answer",
+    performers = common_performers("zendesk", zd)
+    result = performers["post_reply"]({"ref": "zendesk:1", "idempotency_key": "answer:zendesk:1", "text": "Use the wizard.", "kind": "answer",
                                        "citations": [{"title": "Setup", "url": "https://kb/setup"}]})
     assert result.result["external_id"] == "6164039218842"
     ticket = sent(api.calls[0])["ticket"]
@@ -77,7 +77,7 @@ def test_answer_is_one_public_comment_tagged_and_pending(zd: ZendeskConnector, a
 
 def test_draft_is_a_private_comment_and_reopens_on_request(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
     api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
-    performers = {**common_performers("zendesk", zd), **extra_performers(zd)}
+    performers = common_performers("zendesk", zd)
     performers["add_internal_note"]({"ref": "zendesk:1", "text": "Draft: try the wizard (confidence 0.41)"})
     performers["add_internal_note"]({"ref": "zendesk:1", "text": "Draft again", "reopen": True})
     first, second = (sent(c)["ticket"] for c in api.calls)

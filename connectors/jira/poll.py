@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.jira import mapping
-from core import inbox
-from core.cursors import get_cursor, set_cursor
 from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
 
 if TYPE_CHECKING:
@@ -95,19 +93,3 @@ def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
     delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
     return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ticket.ref, message=last)
 
-
-def run(hub: Any, connector: "JiraConnector") -> int:
-    """One scheduled poll: read, store every event in the inbox, then advance the stored cursor.
-
-    Returns:
-        How many events were new to the inbox.
-    """
-    found, next_cursor = connector.poll(get_cursor(hub.db, CURSOR_NAME))
-    new = 0
-    for event in found:
-        raw = json.dumps({"poll": CURSOR_NAME, "ref": str(event.ref), "delivery_id": event.delivery_id})
-        new += 0 if inbox.accept(hub.db, hub.jobs, event, raw).duplicate else 1
-    with hub.db.session() as s:
-        set_cursor(s, CURSOR_NAME, next_cursor)
-    log.info("jira.poll.done", extra={"events": len(found), "new": new})
-    return new

@@ -22,22 +22,6 @@ def build(settings: Any) -> SlackConnector | None:
     return SlackConnector(settings.slack, settings.policy)
 
 
-def _post_reply(connector: SlackConnector) -> Performer:
-    def perform(payload: Mapping[str, Any]) -> Performed:
-        ref = TicketRef.parse(payload["ref"])
-        kind = payload.get("kind", "answer")
-        posted = connector.post_reply(
-            ref,
-            payload["text"],
-            idempotency_key=payload.get("key") or f"{kind}:{ref}",
-            citations=payload.get("citations") or (),
-            kind=kind,
-        )
-        return Performed({"external_id": posted.external_id, "url": posted.url})
-
-    return perform
-
-
 def _acknowledge_feedback(connector: SlackConnector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
         changed = connector.acknowledge_feedback(
@@ -49,9 +33,9 @@ def _acknowledge_feedback(connector: SlackConnector) -> Performer:
 
 
 def extra_performers(connector: SlackConnector) -> dict[str, Performer]:
-    """Slack's own actions: ``post_reply`` (with citations, buttons and the at-most-once check; replaces the
-    shared one) and ``acknowledge_feedback`` (payload ``{"ref", "feedback", "channel", "ts", "user"?}``)."""
-    return {"post_reply": _post_reply(connector), "acknowledge_feedback": _acknowledge_feedback(connector)}
+    """Slack's own action: ``acknowledge_feedback`` (payload ``{"ref", "feedback", "channel", "ts", "user"?}``)
+    replaces the feedback buttons once they were pressed."""
+    return {"acknowledge_feedback": _acknowledge_feedback(connector)}
 
 
 def routes(app: Any, hub: Any) -> None:

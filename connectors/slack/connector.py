@@ -243,7 +243,7 @@ class SlackConnector:
                 return str(message["ts"])
         return None
 
-    def add_internal_note(self, ref: TicketRef, text: str) -> PostedMessage:
+    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
         """Post the draft to the admin's triage channel (``SLACK_TRIAGE_CHANNEL``) with the thread's link.
 
         Slack has no internal notes: with no help desk of record configured, the triage channel is where
@@ -252,6 +252,7 @@ class SlackConnector:
         Args:
             ref: the escalated thread.
             text: the draft reply.
+            reopen: nothing more to do on Slack (the triage post is the hand-over).
 
         Returns:
             The triage post; ``url`` is the thread's permalink.

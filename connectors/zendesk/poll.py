@@ -11,14 +11,11 @@ and the inbox drops a delivery id it has seen.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Mapping
 
 from connectors.zendesk.mapping import CREATED_TAG
-from core import inbox
-from core.cursors import get_cursor, set_cursor
 from core.errors import NotFound
 from core.models import EventKind, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
 
@@ -99,23 +96,3 @@ def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
         return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last)
     return None
 
-
-def run(hub: Any, connector: "ZendeskConnector") -> int:
-    """One scheduled poll: read, store every event in the inbox, then advance the stored cursor.
-
-    A crash between storing events and storing the cursor repeats the poll; the inbox drops the repeated
-    delivery ids, so a restart resumes without gaps or repeats.
-
-    Returns:
-        How many events were new to the inbox.
-    """
-    cursor = get_cursor(hub.db, CURSOR_NAME)
-    found, next_cursor = connector.poll(cursor)
-    new = 0
-    for event in found:
-        raw = json.dumps({"poll": CURSOR_NAME, "ref": str(event.ref), "delivery_id": event.delivery_id})
-        new += 0 if inbox.accept(hub.db, hub.jobs, event, raw).duplicate else 1
-    with hub.db.session() as s:
-        set_cursor(s, CURSOR_NAME, next_cursor)
-    log.info("zendesk.poll.done", extra={"events": len(found), "new": new})
-    return new
