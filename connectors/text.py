@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html import unescape
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Callable, Iterable, Mapping
 
 _BLOCK_TAGS = frozenset(
     "p div br h1 h2 h3 h4 h5 h6 ul ol li table tr blockquote pre section article header footer hr".split()
@@ -183,3 +183,21 @@ def wiki_to_text(markup: str | None) -> str:
     for pattern, replacement in _WIKI_RULES:
         text = pattern.sub(replacement, text)
     return tidy(text)
+
+
+def with_sources(text: str, citations: Iterable[Mapping[str, Any]], link: Callable[[str, str], str]) -> str:
+    """Append a "Sources:" list of the cited articles that ``text`` does not link already.
+
+    The "did this solve it?" line is the composer's (``interceptor/compose.py``), so every channel asks the
+    same way; connectors only add links in their own markup.
+
+    Args:
+        text: the reply.
+        citations: ``[{"title", "url"}]``.
+        link: renders one ``(title, url)`` as a list item in the vendor's markup.
+    """
+    missing = [c for c in citations if c.get("url") and str(c["url"]) not in text]
+    if not missing:
+        return text.strip()
+    items = "\n".join(link(str(c.get("title") or c["url"]), str(c["url"])) for c in missing)
+    return f"{text.strip()}\n\nSources:\n{items}"

@@ -151,4 +151,4 @@ def test_jql_is_written_in_the_users_time_zone() -> None:
 
 def test_answer_body_uses_wiki_links() -> None:
     body = mapping.answer_body("Re-run it.", [{"title": "Exports", "url": "https://kb/exports"}])
-    assert "* [Exports|https://kb/exports]" in body and body.endswith(mapping.FEEDBACK_LINE)
+    assert body == "Re-run it.\n\nSources:\n* [Exports|https://kb/exports]"

@@ -70,7 +70,7 @@ def test_answer_is_one_public_comment_tagged_and_pending(zd: ZendeskConnector, a
     assert result.result["external_id"] == "6164039218842"
     ticket = sent(api.calls[0])["ticket"]
     assert ticket["comment"]["public"] is True
-    assert "https://kb/setup" in ticket["comment"]["body"] and "I need a person" in ticket["comment"]["body"]
+    assert ticket["comment"]["body"] == "Use the wizard.\n\nSources:\n- Setup: https://kb/setup"
     assert ticket["status"] == "pending" and ticket["additional_tags"] == ["hub_answered"]
     assert len(api.calls) == 1
 

@@ -73,11 +73,12 @@ def test_articles_skip_drafts_and_restricted_and_flag_archived() -> None:
     assert archived.deleted
 
 
-def test_answer_body_has_sources_and_feedback_line() -> None:
+def test_answer_body_lists_the_sources_the_text_does_not_link_already() -> None:
     body = mapping.answer_body("Use the wizard.", [{"title": "Setup", "url": "https://kb/setup"}])
-    assert "Sources:\n- Setup: https://kb/setup" in body
-    assert body.endswith(mapping.FEEDBACK_LINE)
-    assert mapping.FEEDBACK_LINE not in mapping.answer_body("We opened a ticket.", kind="notice")
+    assert body == "Use the wizard.\n\nSources:\n- Setup: https://kb/setup"
+    linked = "Use the wizard.\n\nSource: Setup - https://kb/setup"
+    assert mapping.answer_body(linked, [{"title": "Setup", "url": "https://kb/setup"}]) == linked
+    assert mapping.answer_body("We opened a ticket.") == "We opened a ticket."
 
 
 def parse(name: str, self_id: str | None = SELF_ID, headers: dict[str, str] | None = None, body: Any = None):

@@ -115,7 +115,7 @@ class JiraConnector:
         """
         if kind == "answer":
             self._label(ref, mapping.ANSWERED_LABEL)
-        body = mapping.answer_body(text, citations, kind)
+        body = mapping.answer_body(text, citations)
         comment = call("add_comment", lambda: self.jira.add_comment(ref.external_id, body))
         return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
 

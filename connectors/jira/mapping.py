@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from connectors.text import adf_to_text, wiki_to_text
+from connectors.text import adf_to_text, wiki_to_text, with_sources
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
 
 ANSWERED_LABEL = "hub_answered"
@@ -19,7 +19,6 @@ CREATED_LABEL = "hub_created"
 # The issue type of tickets the hub opens in JIRA_PROJECT_KEY (README). Every Jira template has "Task";
 # a JSM project may want its request type's issue type instead.
 ISSUE_TYPE = "Task"
-FEEDBACK_LINE = "Reply 'solved' if this fixed it, or 'I need a person' and an agent will take over."
 ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated"
 INTERNAL_PROPERTY = "sd.public.comment"
 
@@ -154,16 +153,9 @@ def browse_url(base_url: str, key: str) -> str:
     return f"{base_url.rstrip('/')}/browse/{key}"
 
 
-def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = (), kind: str = "answer") -> str:
-    """The public comment (wiki markup): the answer, its sources as ``[title|url]`` links, and for an
-    answer the "solved / I need a person" line."""
-    parts = [text.strip()]
-    links = [c for c in citations if c.get("url") and str(c["url"]) not in text]
-    if links:
-        parts.append("Sources:\n" + "\n".join(f"* [{c.get('title') or c['url']}|{c['url']}]" for c in links))
-    if kind == "answer":
-        parts.append(FEEDBACK_LINE)
-    return "\n\n".join(p for p in parts if p)
+def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = ()) -> str:
+    """The public comment for a reply: the text and the cited articles it does not link already."""
+    return with_sources(text, citations, lambda title, url: f"* [{title}|{url}]")
 
 
 def label_update(label: str) -> dict[str, Any]:

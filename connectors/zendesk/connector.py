@@ -102,13 +102,14 @@ class ZendeskConnector:
     def post_reply(
         self, ref: TicketRef, text: str, *, idempotency_key: str, kind: str = "answer", citations: Iterable[Mapping[str, Any]] = ()
     ) -> PostedMessage:
-        """Post one public comment. ``kind == "answer"`` adds the sources and the "solved / I need a
-        person" line, tags the ticket ``hub_answered`` and sets it pending; ``"notice"`` only comments.
+        """Post one public comment (with the sources the text does not link already). ``kind == "answer"``
+        also tags the ticket ``hub_answered`` and sets it pending; ``"notice"`` only comments. The "did this
+        solve it?" line is part of the composed text.
 
         Raises:
             NotFound, Retriable, Fatal: the update failed.
         """
-        body = mapping.answer_body(text, citations, kind)
+        body = mapping.answer_body(text, citations)
         fields = mapping.answer_update(body) if kind == "answer" else mapping.notice_update(body)
         return self._update(ref, fields)
 

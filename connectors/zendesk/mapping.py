@@ -11,13 +11,12 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from connectors.base import KnowledgeArticle
-from connectors.text import html_to_text, tidy
+from connectors.text import html_to_text, tidy, with_sources
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
 
 ANSWERED_TAG = "hub_answered"
 ESCALATED_TAG = "hub_escalated"
 CREATED_TAG = "hub_created"
-FEEDBACK_LINE = "Reply 'solved' if this fixed it, or 'I need a person' and an agent will take over."
 
 # The body an admin pastes into a trigger's "Notify active webhook" action (README). Only ids and one
 # comment go in: free-text placeholders are rendered as unformatted text.
@@ -145,16 +144,9 @@ def agent_url(base_url: str, ticket_id: str) -> str:
     return f"{base_url.rstrip('/')}/agent/tickets/{ticket_id}"
 
 
-def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = (), kind: str = "answer") -> str:
-    """The public comment for a reply: the answer, its sources (unless the text links them already) and,
-    for ``kind == "answer"``, how to say it is solved or ask for a person."""
-    parts = [text.strip()]
-    links = [c for c in citations if c.get("url") and str(c["url"]) not in text]
-    if links:
-        parts.append("Sources:\n" + "\n".join(f"- {c.get('title') or c['url']}: {c['url']}" for c in links))
-    if kind == "answer":
-        parts.append(FEEDBACK_LINE)
-    return "\n\n".join(p for p in parts if p)
+def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = ()) -> str:
+    """The public comment for a reply: the text and the cited articles it does not link already."""
+    return with_sources(text, citations, lambda title, url: f"- {title}: {url}")
 
 
 def answer_update(body: str) -> dict[str, Any]:
