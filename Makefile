@@ -28,6 +28,7 @@ run: kb
 	$(BIN)/hub serve --host 127.0.0.1 --port 8000
 
 test: install
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -224,7 +224,8 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
     try:
         v = _SettingsSchema().load(raw)
     except ValidationError as e:
-        detail = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(e.messages.items()))
+        messages = e.messages if isinstance(e.messages, dict) else {"configuration": e.messages}
+        detail = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(messages.items()))
         raise ConfigError(f"invalid configuration: {detail}") from e
 
     slack = None

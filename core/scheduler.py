@@ -44,7 +44,7 @@ def acquire_lease(db: Database, name: str, owner: str, ttl: timedelta, now: date
             .where(LeaseRow.name == name, or_(LeaseRow.owner == owner, LeaseRow.expires_at < now))
             .values(owner=owner, expires_at=now + ttl)
         )
-        return result.rowcount == 1
+        return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 
 
 class Scheduler:

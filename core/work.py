@@ -58,7 +58,7 @@ def claim(db: Database, model: WorkModel, row_id: int, now: datetime | None = No
             .values(status="running", attempts=model.attempts + 1, locked_until=now + LEASE)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 
 
 @dataclass(frozen=True)
