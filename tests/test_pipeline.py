@@ -44,11 +44,11 @@ class FakeVendor:
     def fetch(self, ref: TicketRef) -> Ticket:
         return self.tickets[str(ref)]
 
-    def post_reply(self, ref: TicketRef, text: str, *, idempotency_key: str) -> PostedMessage:
+    def post_reply(self, ref: TicketRef, text: str, *, idempotency_key: str, kind: str = "answer", citations: Any = ()) -> PostedMessage:
         self.writes.append(("reply", str(ref), text))
         return PostedMessage(f"m{len(self.writes)}")
 
-    def add_internal_note(self, ref: TicketRef, text: str) -> PostedMessage:
+    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
         self.writes.append(("note", str(ref), text))
         return PostedMessage(f"n{len(self.writes)}")
 
