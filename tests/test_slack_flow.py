@@ -1,0 +1,123 @@
+"""Slack end to end through the real app, bolt, the pipeline and the outbox: a question answered in its
+thread, the "This solved it" click, and an escalation that opens a Zendesk ticket with a private draft.
+
+Slack is the local stub server (slack_sdk speaks urllib); Zendesk is mocked at the transport with `responses`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from app import Hub, build_hub, create_app
+from config import load_settings
+from core.db import DecisionRow, OutcomeRow, TicketRow
+from interceptor.kb_import import import_articles, parse_markdown
+from tests.slack_stub import SlackStub, fixture, sign, slack_settings
+
+ROOT = fixture("event_message_channel")
+TEAM, CHANNEL, ROOT_TS, USER = ROOT["team_id"], ROOT["event"]["channel"], ROOT["event"]["ts"], ROOT["event"]["user"]
+ZENDESK = "http://127.0.0.1:8765"
+CREATED = json.loads((Path(__file__).parent.parent.parent / "shared/fixtures/payloads/zendesk_ticket_create_response.json").read_text())
+ARTICLES = {
+    "reset-password.md": "---\ntitle: Reset your password\nurl: https://kb.example/reset-password\ntags: [account]\n---\n"
+    "To reset your password, click Forgot password on the sign-in page and follow the link we email you.\n",
+    "export-reports.md": "---\ntitle: Export reports to CSV\nurl: https://kb.example/export\n---\n"
+    "Open Reports, pick a date range and click Export to download a CSV file.\n",
+}
+
+
+@pytest.fixture
+def stub() -> Iterator[SlackStub]:
+    server = SlackStub().start()
+    server.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace", "profile": {"email": "ada@example.com", "real_name": "Ada Lovelace"}}
+    yield server
+    server.stop()
+
+
+def make_hub(sqlite_url: str, stub: SlackStub, **overrides: Any) -> Hub:
+    # The flow, not the calibration, is under test here: a fixed threshold for the channel.
+    policies = {CHANNEL: {"threshold": 0.5}}
+    hub = build_hub(load_settings(slack_settings(sqlite_url, stub, HUB_CHANNEL_POLICIES=policies, **overrides)))
+    import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+    return hub
+
+
+def ask(client: Any, stub: SlackStub, text: str, ts: str) -> None:
+    payload = copy.deepcopy(ROOT)
+    payload["event_id"] = f"Ev{ts.replace('.', '')}"
+    payload["event"].update(text=text, ts=ts, event_ts=ts)
+    stub.seed_thread(CHANNEL, {"type": "message", "user": USER, "text": text, "ts": ts})
+    body = json.dumps(payload).encode()
+    response = client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **sign(body)})
+    assert response.status_code == 200 and response.get_json()["status"] == "accepted"
+
+
+def rows(hub: Hub, model: Any) -> list[Any]:
+    with hub.db.session() as s:
+        return list(s.scalars(select(model).order_by(model.id)))
+
+
+def test_an_answer_in_the_thread_then_solved_by_the_button(sqlite_url: str, stub: SlackStub) -> None:
+    hub = make_hub(sqlite_url, stub)
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, "I forgot my password, how do I reset it?", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    [answer] = [c for c in stub.calls_to("chat.postMessage")]
+    assert answer.args["channel"] == CHANNEL and answer.args["thread_ts"] == ROOT_TS
+    assert "Forgot password" in answer.args["text"] and "https://kb.example/reset-password" in answer.args["text"]
+    buttons = [e for b in answer.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["action_id"] for b in buttons] == ["hub_feedback_solved", "hub_feedback_not_solved"]
+    assert {b["value"] for b in buttons} == {f"slack:{TEAM}:{CHANNEL}:{ROOT_TS}"}
+
+    answer_ts = stub.threads[(CHANNEL, ROOT_TS)][-1]["ts"]
+    click = fixture("block_actions_feedback")
+    click["container"]["message_ts"] = answer_ts
+    click["actions"][0]["value"] = f"slack:{TEAM}:{CHANNEL}:{ROOT_TS}"
+    body = urlencode({"payload": json.dumps(click)}).encode()
+    response = client.post("/slack/events", data=body, headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)})
+    assert response.status_code == 200
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    [update] = stub.calls_to("chat.update")
+    assert update.args["ts"] == answer_ts and "actions" not in json.dumps(update.args["blocks"])
+    assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted", "solved"]
+    [decision] = rows(hub, DecisionRow)
+    assert decision.verdict == "answer" and decision.channel == CHANNEL
+    assert len(stub.calls_to("chat.postMessage")) == 1
+    hub.close()
+
+
+def test_a_thread_it_cannot_answer_becomes_a_zendesk_ticket_with_a_private_draft(sqlite_url: str, stub: SlackStub) -> None:
+    hub = make_hub(sqlite_url, stub, ZENDESK_URL=ZENDESK, ZENDESK_EMAIL="hub@example.com", ZENDESK_API_TOKEN="t",
+                   HUB_ESCALATION_TARGET="zendesk")
+    client = create_app(hub=hub).test_client()
+    with responses.RequestsMock() as api:
+        api.post(f"{ZENDESK}/api/v2/tickets.json", json=CREATED, status=201)
+        api.put(f"{ZENDESK}/api/v2/tickets/{CREATED['ticket']['id']}.json", json={"ticket": CREATED["ticket"], "audit": CREATED["audit"]})
+        ask(client, stub, "I was charged twice and I want a refund", ROOT_TS)
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        create, note = (json.loads(c.request.body) for c in api.calls)
+
+    ticket_id = CREATED["ticket"]["id"]
+    assert create["ticket"]["requester"] == {"name": "Ada Lovelace", "email": "ada@example.com"}
+    assert "I was charged twice and I want a refund" in create["ticket"]["comment"]["body"]
+    assert "hub_escalated" in create["ticket"]["tags"]
+    assert note["ticket"]["comment"]["public"] is False
+    assert "sensitive topic" in note["ticket"]["comment"]["body"] and "hub_escalated" in note["ticket"]["additional_tags"]
+
+    [notice] = stub.calls_to("chat.postMessage")
+    assert notice.args["thread_ts"] == ROOT_TS and notice.args["text"].endswith(f"{ZENDESK}/agent/tickets/{ticket_id}")
+    assert "blocks" not in notice.args or "actions" not in json.dumps(notice.args["blocks"])
+    [row] = rows(hub, TicketRow)
+    assert row.escalated_to == f"zendesk:{ticket_id}"
+    assert [o.kind for o in rows(hub, OutcomeRow)] == ["escalated"]
+    hub.close()
