@@ -59,9 +59,11 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        # One intra-op thread: a request is one short text, and on a shared machine several spinning BLAS
-        # threads cost more than they bring (HUB_TORCH_THREADS raises it for bulk indexing).
-        torch.set_num_threads(max(1, int(os.environ.get("HUB_TORCH_THREADS", "1"))))
+        # One intra-op thread for requests: a request is one short text, and on a shared machine spinning
+        # BLAS threads cost more than they bring. Bulk indexing uses every core (HUB_TORCH_THREADS overrides).
+        self._query_threads = max(1, int(os.environ.get("HUB_TORCH_THREADS", "1")))
+        self._bulk_threads = max(1, int(os.environ.get("HUB_TORCH_THREADS", "0")) or os.cpu_count() or 1)
+        torch.set_num_threads(self._query_threads)
 
         self.name = model_name
         self._model: Any = SentenceTransformer(resolve_model_path(model_name), device="cpu")
@@ -74,9 +76,18 @@ class Embedder:
         """Return unit vectors for ``texts`` (shape ``(len(texts), dim)``, float32)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        import torch
+
+        bulk = len(texts) > 32
+        if bulk:
+            torch.set_num_threads(self._bulk_threads)
+        try:
+            out = self._model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        finally:
+            if bulk:
+                torch.set_num_threads(self._query_threads)
         return np.asarray(out, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
