@@ -74,8 +74,7 @@ class Pipeline:
             return "ignored_agent_or_self"
         text = _request_text(ticket)
         decision = self._engine().decide(text, channel=ticket.ref.channel)
-        observe("decision", sum(decision.latency_ms.values()) / 1000.0 if decision.latency_ms else 0.0)
-        count("verdicts", verdict=decision.verdict.value, dry_run=str(decision.dry_run).lower())
+        observe("decision", sum(decision.latency_ms.values()) / 1000.0)
         with self._db.session() as s:
             row = record.upsert_ticket(s, ticket)
             decided = record.record_decision(s, row, decision, trigger="request", inbox_event_id=inbox_event_id)
