@@ -149,6 +149,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = Non
         except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
             checks["database"] = f"unreachable: {type(e).__name__}"
             ok = False
+        built = hub.interceptor.built()
+        scorer_status = getattr(built.scorer, "status", None) if built is not None else None
+        checks["knowledge_base"] = scorer_status if isinstance(scorer_status, dict) else {"retrieval": "not loaded yet"}
         checks["status"] = "ok" if ok else "unavailable"
         return jsonify(checks), 200 if ok else 503
 

@@ -145,6 +145,10 @@ class LazyInterceptor:
         self._built: Any = None
         self._lock = threading.Lock()
 
+    def built(self) -> Interceptor | None:
+        """Return the interceptor if it was built already (never builds it)."""
+        return self._built  # type: ignore[no-any-return]
+
     def __call__(self) -> Interceptor:
         """Return the interceptor, building it the first time."""
         if self._built is None:

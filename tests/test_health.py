@@ -40,3 +40,10 @@ def test_metrics_is_prometheus_text(client: Any) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     assert b"# HELP" in response.data
+
+
+def test_healthz_reports_the_knowledge_base_once_it_is_loaded(client: Any, hub: Any) -> None:
+    assert client.get("/healthz").get_json()["knowledge_base"] == {"retrieval": "not loaded yet"}
+    hub.interceptor()  # what `hub serve` does in the background at boot
+    kb = client.get("/healthz").get_json()["knowledge_base"]
+    assert kb["retrieval"] == "lexical" and kb["articles"] == 0  # HUB_DENSE=off in the test settings
