@@ -64,32 +64,44 @@ class KBScorer:
                 "kb_version": self.kb_version, "articles": len(self.index.articles),
                 "calibration": self.calibration_source}
 
-    def refresh(self, *, force: bool = False) -> bool:
+    def refresh(self, *, force: bool = False, wait: bool = True) -> bool:
         """Rebuild the index and calibration if the KB version moved.
+
+        Args:
+            force: rebuild without checking the version.
+            wait: when another thread is rebuilding, wait for it (``False``: return at once and keep
+                serving the previous index, as ``score`` does).
 
         Returns:
             Whether a rebuild happened.
         """
-        with self._lock:
-            now = time.monotonic()
-            if not force and now - self._checked < VERSION_CHECK_SECONDS:
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
+            return self._refresh(force)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, force: bool) -> bool:
+        now = time.monotonic()
+        if not force and now - self._checked < VERSION_CHECK_SECONDS:
+            return False
+        self._checked = now
+        with self.db.session() as s:
+            version = kb.kb_version(s)
+            if not force and version == self.kb_version:
                 return False
-            self._checked = now
-            with self.db.session() as s:
-                version = kb.kb_version(s)
-                if not force and version == self.kb_version:
-                    return False
-                articles = kb.load_articles(s)
-                stored = kb.load_calibration(s, version)
-                latest = stored or kb.load_calibration(s)
-            started = time.perf_counter()
-            negatives = tuple((latest.params.get("negatives") or ()) if latest else ())
-            self.index = KBIndex(articles, self.embedder, negatives)
-            self.kb_version = version
-            self._use_calibration(stored, latest)
-            log.info("interceptor.kb.indexed", extra={"kb_version": version, "articles": len(articles),
-                                                      "seconds": round(time.perf_counter() - started, 3)})
-            return True
+            articles = kb.load_articles(s)
+            stored = kb.load_calibration(s, version)
+            latest = stored or kb.load_calibration(s)
+        started = time.perf_counter()
+        negatives = tuple((latest.params.get("negatives") or ()) if latest else ())
+        self.index = KBIndex(articles, self.embedder, negatives)
+        self.kb_version = version
+        self._use_calibration(stored, latest)
+        log.info("interceptor.kb.indexed", extra={"kb_version": version, "articles": len(articles),
+                                                  "seconds": round(time.perf_counter() - started, 3)})
+        return True
 
     def _use_calibration(self, stored: kb.StoredCalibration | None, latest: kb.StoredCalibration | None) -> None:
         if stored is not None and self.mode in stored.params.get("modes", {}):
@@ -155,7 +167,7 @@ class KBScorer:
         Returns:
             The scored request; confidence 0 and no candidates for an empty KB.
         """
-        self.refresh()
+        self.refresh(wait=False)
         started = time.perf_counter()
         index, calibrator = self.index, self.calibrator
         r = index.search(text, k=k, query_vector=query_vector)
@@ -208,3 +220,17 @@ def build_scorer(settings: Settings, db: Database) -> KBScorer:
         log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
     return KBScorer(db, embedder, retrieval_note=note)
+
+
+def retrieval_health(settings: Settings) -> dict[str, str]:
+    """Return how retrieval runs under ``settings``, without loading any model (for ``/healthz``).
+
+    Returns:
+        ``{"retrieval": "hybrid" | "lexical", "reason": ...}``: lexical when dense is off or not installed.
+    """
+    if settings.dense == "off":
+        return {"retrieval": "lexical", "reason": "dense retrieval is switched off (HUB_DENSE=off)"}
+    available, why = dense_available()
+    if not available:
+        return {"retrieval": "lexical", "reason": why}
+    return {"retrieval": "hybrid", "reason": f"BM25 + {settings.embedding_model}"}
