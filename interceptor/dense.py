@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +72,7 @@ class Embedder:
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension() or 0)
         self._cache: dict[str, np.ndarray] = {}
+        self._store: Path | None = None
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
@@ -99,12 +102,46 @@ class Embedder:
         import torch
 
         with torch.inference_mode():
-            vector = self._model.forward(self._model.tokenize([text]))["sentence_embedding"][0]
+            prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+            vector = self._model.forward(prepare([text]))["sentence_embedding"][0]
             vector = vector / vector.norm().clamp_min(1e-12)
         return np.asarray(vector.numpy(), dtype=np.float32)
 
+    def attach_store(self, directory: Path) -> None:
+        """Keep the vector cache in ``directory`` too, so a restart re-embeds nothing that did not change.
+
+        The file is per model; an unreadable or foreign file is ignored (and replaced on the next save).
+        """
+        path = directory / (re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_") + ".npz")
+        with self._lock:
+            if self._store == path:
+                return
+            self._store = path
+            try:
+                with np.load(path) as data:
+                    keys, vectors = data["keys"], data["vectors"]
+                if vectors.ndim == 2 and vectors.shape[1] == self.dim:
+                    self._cache.update({str(k): v for k, v in zip(keys, vectors)})
+            except (OSError, KeyError, ValueError):
+                pass
+
+    def _save(self) -> None:
+        if self._store is None:
+            return
+        with self._lock:
+            keys = list(self._cache)
+            vectors = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
+        try:
+            self._store.parent.mkdir(parents=True, exist_ok=True)
+            partial = self._store.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(partial, keys=np.array(keys), vectors=vectors)
+            os.replace(partial, self._store)
+        except OSError as e:
+            log.warning("interceptor.dense.cache-not-saved", extra={"error": type(e).__name__})
+
     def encode_cached(self, texts: list[str]) -> np.ndarray:
-        """Return unit vectors for ``texts``, encoding only the texts not seen before."""
+        """Return unit vectors for ``texts``, encoding only the texts not seen before (in this process or,
+        with :meth:`attach_store`, in an earlier one)."""
         keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
         with self._lock:
             missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._cache}.items())
@@ -112,6 +149,7 @@ class Embedder:
             vectors = self.encode([t for _, t in missing])
             with self._lock:
                 self._cache.update({k: v for (k, _), v in zip(missing, vectors)})
+            self._save()
         with self._lock:
             if not keys:
                 return np.zeros((0, self.dim), dtype=np.float32)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.engine import make_url
 
 from config.settings import Settings
 from core import kb
@@ -212,6 +214,9 @@ def build_scorer(settings: Settings, db: Database) -> KBScorer:
         available, why = dense_available()
         if available:
             embedder, note = shared_embedder(settings.embedding_model), "ok"
+            store = embedding_store(settings.database_url)
+            if store is not None:
+                embedder.attach_store(store)
         elif settings.dense == "on":
             raise ImportError(f"HUB_DENSE=on but {why}")
         else:
@@ -220,6 +225,15 @@ def build_scorer(settings: Settings, db: Database) -> KBScorer:
         log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
     return KBScorer(db, embedder, retrieval_note=note)
+
+
+def embedding_store(database_url: str) -> Path | None:
+    """Return where unit embeddings persist between runs: an ``embeddings`` folder beside a SQLite file
+    database (``None`` for other databases and in-memory SQLite: those re-embed at start)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).resolve().parent / "embeddings"
 
 
 def retrieval_health(settings: Settings) -> dict[str, str]:

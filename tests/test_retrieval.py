@@ -159,3 +159,26 @@ def test_retrieval_health_says_when_the_hub_is_lexical_only() -> None:
     assert retrieval_health(load_settings({"HUB_DENSE": "off"}))["retrieval"] == "lexical"
     assert retrieval_health(load_settings({"HUB_DENSE": "auto"})) == {"retrieval": "hybrid",
                                                                     "reason": "BM25 + all-MiniLM-L6-v2"}
+
+
+def test_embeddings_persist_beside_a_sqlite_database(tmp_path: Path) -> None:
+    from interceptor.scorer import embedding_store
+
+    assert embedding_store(f"sqlite:///{tmp_path / 'hub.db'}") == tmp_path / "embeddings"
+    assert embedding_store("sqlite://") is None
+    assert embedding_store("postgresql+psycopg://u@h/db") is None
+
+
+def test_a_restart_reuses_the_stored_embeddings(sample_scorer: KBScorer, tmp_path: Path) -> None:
+    from interceptor.dense import Embedder
+
+    embedder = sample_scorer.embedder
+    assert embedder is not None
+    texts = ["first unit text", "second unit text"]
+    embedder.attach_store(tmp_path)
+    vectors = embedder.encode_cached(texts)
+    fresh = Embedder.__new__(Embedder)  # a second process: same model, empty memory cache
+    fresh.__dict__.update(embedder.__dict__, _cache={}, _store=None)
+    fresh.encode = lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-embedded"))  # type: ignore[method-assign]
+    fresh.attach_store(tmp_path)
+    assert np.allclose(fresh.encode_cached(texts), vectors)
