@@ -29,7 +29,7 @@ PACK_FORMAT = "helpdesk-bench/v1"
 SUFFIXES = (".md", ".markdown", ".html", ".htm", ".json")
 
 
-class ImportError_(HubError):
+class KBImportError(HubError):
     """A file cannot be imported (the message names it)."""
 
 
@@ -54,7 +54,7 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     """Parse a Markdown article with optional YAML front matter.
 
     Raises:
-        ImportError_: the front matter is not valid YAML or not a mapping.
+        KBImportError: the front matter is not valid YAML or not a mapping.
     """
     meta: dict[str, Any] = {}
     body = text.replace("\r\n", "\n")
@@ -63,9 +63,9 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
         try:
             loaded = yaml.safe_load(match.group(1)) or {}
         except yaml.YAMLError as e:
-            raise ImportError_(f"{external_id}: bad front matter: {e}") from e
+            raise KBImportError(f"{external_id}: bad front matter: {e}") from e
         if not isinstance(loaded, dict):
-            raise ImportError_(f"{external_id}: front matter must be a mapping")
+            raise KBImportError(f"{external_id}: front matter must be a mapping")
         meta, body = loaded, body[match.end():]
     title = str(meta.get("title") or "").strip()
     heading = re.match(r"^\s*#\s+(.+?)\s*$", body, re.M)
@@ -137,14 +137,14 @@ def read_pack(path: Path) -> dict[str, Any]:
     """Read and check a ``pack.json``.
 
     Raises:
-        ImportError_: unreadable, or not a ``helpdesk-bench/v1`` pack.
+        KBImportError: unreadable, or not a ``helpdesk-bench/v1`` pack.
     """
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise ImportError_(f"{path}: cannot read pack: {e}") from e
+        raise KBImportError(f"{path}: cannot read pack: {e}") from e
     if not isinstance(pack, dict) or pack.get("format") != PACK_FORMAT:
-        raise ImportError_(f"{path}: not a {PACK_FORMAT} pack")
+        raise KBImportError(f"{path}: not a {PACK_FORMAT} pack")
     return pack
 
 
@@ -152,10 +152,10 @@ def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
     """Yield the articles in a file or (recursively) a folder.
 
     Raises:
-        ImportError_: a file cannot be read or parsed, or ``path`` does not exist.
+        KBImportError: a file cannot be read or parsed, or ``path`` does not exist.
     """
     if not path.exists():
-        raise ImportError_(f"{path}: no such file or folder")
+        raise KBImportError(f"{path}: no such file or folder")
     root = path if path.is_dir() else path.parent
     files = [path]
     if path.is_dir():  # a folder's README describes the folder; it is not an article
@@ -168,7 +168,7 @@ def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise ImportError_(f"{file}: cannot read: {e}") from e
+            raise KBImportError(f"{file}: cannot read: {e}") from e
         rel = file.relative_to(root).as_posix()
         yield parse_html(text, rel) if file.suffix.lower() in (".html", ".htm") else parse_markdown(text, rel)
 

@@ -1,8 +1,9 @@
 """``hub kb sync``: pull every configured knowledge source incrementally into the KB.
 
 Each source keeps a cursor (``kb.sync.<connector>``): the newest ``updated_at`` it delivered, stored in the
-same transaction as the articles it covers, so a crash never skips an article (at worst one is re-read, and
-an unchanged re-read costs nothing thanks to the content hash).
+same transaction as the articles it covers. Sources yield articles oldest change first (Zendesk's incremental
+export does), so a crash skips nothing: the next run re-reads from the last stored batch, and an unchanged
+re-read costs nothing thanks to the content hash.
 """
 
 from __future__ import annotations
