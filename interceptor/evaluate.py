@@ -84,7 +84,10 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
             index_seconds = time.perf_counter() - started
             say(f"indexed {len(scorer.index.articles)} articles in {index_seconds:.1f}s ({scorer.mode})")
             if calibration:
-                scorer.calibrate(calibration, provenance=f"hub eval: calibration split of {pack.get('name')}")
+                try:
+                    scorer.calibrate(calibration, provenance=f"hub eval: calibration split of {pack.get('name')}")
+                except ValueError as e:  # too little or one-sided history: the shipped default stays
+                    say(f"calibration split not usable ({e}); using the default calibration")
             threshold = scorer.threshold_for(target_precision)
             say(f"calibrated on {len(calibration)} past requests; threshold {threshold:.3f}")
             decisions = _run(scorer, tests, threshold, say)
@@ -127,7 +130,7 @@ def _report(pack: dict[str, Any], queries: list[dict[str, Any]], decisions: dict
         latency.append(ms)
     return {
         "pack": pack.get("name"), "target_precision": target, "threshold": round(threshold, 4),
-        "retrieval": scorer.mode, "model": scorer.model,
+        "retrieval": scorer.mode, "model": scorer.model, "calibration": scorer.calibration_source,
         "test": {
             "queries": len(expected), "answerable": answerable, "answered": answered, "correct": correct,
             "precision": round(correct / answered, 4) if answered else 1.0,
