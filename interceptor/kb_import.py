@@ -50,6 +50,28 @@ def _listify(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+_MARKDOWN_INLINE = (
+    (re.compile(r"^```.*$", re.M), ""),  # code fences
+    (re.compile(r"^#{1,6}\s+", re.M), ""),  # headings
+    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
+    (re.compile(r"^(\s*)[*+]\s+", re.M), r"\1- "),  # bullets
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
+    (re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)"), r"\1 (\2)"),  # links: text (url)
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
+    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
+)
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Markdown as the plain text an answer quotes: emphasis, headings and code marks removed, links as
+    ``text (url)``; paragraphs, numbered and bulleted lists kept. Every channel renders plain text."""
+    text = markdown
+    for pattern, replacement in _MARKDOWN_INLINE:
+        text = pattern.sub(replacement, text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
 def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     """Parse a Markdown article with optional YAML front matter.
 
@@ -74,11 +96,11 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     if heading and heading.group(1).strip() == title and not body[: heading.start()].strip():
         body = body[heading.end():]  # the title heading is the title, not a passage
     title = title or Path(external_id).stem.replace("-", " ").replace("_", " ").capitalize()
-    body = body.strip()
+    passages = tuple(markdown_to_text(p) for p in split_passages(body.strip()))  # headings still mark sections
     return kb.ArticleInput(
-        source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=body,
+        source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=markdown_to_text(body),
         url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
-        section=meta.get("section"), passages=split_passages(body), questions=_listify(meta.get("questions")),
+        section=meta.get("section"), passages=passages, questions=_listify(meta.get("questions")),
     )
 
 

@@ -37,7 +37,7 @@ def test_markdown_front_matter_sets_title_url_and_tags() -> None:
                                                           ("account", "login"))
     assert article.external_id == "reset.md"
     assert article.passages == ("If you forgot your password, use the reset link.",
-                                "## If the email does not arrive\n\nCheck your spam folder.")
+                                "If the email does not arrive\n\nCheck your spam folder.")
 
 
 def test_markdown_without_front_matter_takes_the_first_heading_as_title() -> None:
@@ -145,3 +145,16 @@ def test_sync_pulls_incrementally_from_a_stored_cursor(sqlite_url: str) -> None:
         assert left.external_id == "2" and left.source == "zendesk_hc" and left.passages == ("Some help text.",)
     finally:
         db.dispose()
+
+
+def test_markdown_bodies_become_the_plain_text_answers_quote() -> None:
+    article = parse_markdown(
+        "---\ntitle: Reset\n---\n## Steps\n1. Click **Forgot password?** under the *sign-in* button.\n"
+        "2. See [the guide](https://x.example/a) and `Settings > Security`.\n* keep snake_case_name and 2*3*4\n",
+        "reset.md",
+    )
+    assert article.body == (
+        "Steps\n1. Click Forgot password? under the sign-in button.\n"
+        "2. See the guide (https://x.example/a) and Settings > Security.\n- keep snake_case_name and 2*3*4"
+    )
+    assert all("**" not in p and "`" not in p for p in article.passages)
