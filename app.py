@@ -21,6 +21,7 @@ import migrations
 from config import Settings, load_settings
 from connectors import enabled_modules
 from connectors.actions import common_performers
+from connectors.base import KnowledgeSource
 from connectors.inbound import receive
 from core import inbox, outbox, work
 from core.dashboard import register as register_dashboard
@@ -34,6 +35,7 @@ from interceptor import api as interceptor_api
 from interceptor.cli import ask
 from interceptor.engine import LazyInterceptor, build_interceptor
 from interceptor.kb_cli import eval_command, kb_group
+from interceptor.kb_sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done
 
@@ -67,13 +69,22 @@ class Hub:
                 handed += 1
         return handed
 
+    def scheduled_jobs(self) -> list[tuple[str, Any, float]]:
+        """The periodic jobs besides the sweeper: the connectors' (polling fallbacks, identity look-ups) and,
+        when a connector is a knowledge source, the incremental KB sync."""
+        jobs: list[tuple[str, Any, float]] = []
+        for module in self.modules.values():
+            jobs.extend(getattr(module, "scheduled_jobs", lambda hub: [])(self))
+        if any(isinstance(c, KnowledgeSource) for c in self.connectors.values()):
+            jobs.append(("kb.sync", partial(sync_all, self.db, self.connectors), self.settings.kb_sync_interval_seconds))
+        return jobs
+
     def start_background(self) -> None:
         """Start the scheduler (sweepers and other periodic jobs) and recover what a crash left."""
         self.scheduler = Scheduler(self.db)
         self.scheduler.add("sweep", self.sweep, seconds=self.settings.sweep_interval_seconds)
-        for module in self.modules.values():
-            for name, func, seconds in getattr(module, "scheduled_jobs", lambda hub: [])(self):
-                self.scheduler.add(name, func, seconds=seconds)
+        for name, func, seconds in self.scheduled_jobs():
+            self.scheduler.add(name, func, seconds=seconds)
         self.scheduler.start()
         self.scheduler.run_once("sweep", self.sweep)
 

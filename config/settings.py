@@ -95,6 +95,7 @@ class Settings:
     outbox_max_attempts: int
     sweep_interval_seconds: float
     poll_interval_seconds: float
+    kb_sync_interval_seconds: float
     agent_ticket_cost: float
     automated_answer_cost: float
     channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
@@ -129,6 +130,7 @@ class _SettingsSchema(Schema):
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.1, 3600))
     HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
+    HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
     HUB_AUTOMATED_ANSWER_COST = fields.Float(load_default=0.10, validate=validate.Range(0))
     HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
@@ -302,6 +304,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         outbox_max_attempts=v["HUB_OUTBOX_MAX_ATTEMPTS"],
         sweep_interval_seconds=v["HUB_SWEEP_INTERVAL_SECONDS"],
         poll_interval_seconds=v["HUB_POLL_INTERVAL_SECONDS"],
+        kb_sync_interval_seconds=v["HUB_KB_SYNC_INTERVAL_SECONDS"],
         agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],
         automated_answer_cost=v["HUB_AUTOMATED_ANSWER_COST"],
         channel_policies=policies,

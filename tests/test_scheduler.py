@@ -29,3 +29,18 @@ def test_a_standby_scheduler_does_not_run_jobs(sqlite_url: str) -> None:
     assert not standby.run_once("sweep", lambda: ran.append("standby"))
     assert ran == ["active"]
     db.dispose()
+
+
+def test_the_kb_sync_is_scheduled_exactly_when_a_knowledge_source_is_configured(sqlite_url: str) -> None:
+    from app import build_hub
+    from config import load_settings
+    from tests.conftest import settings_dict
+
+    plain = build_hub(load_settings(settings_dict(sqlite_url)))
+    assert [name for name, _, _ in plain.scheduled_jobs()] == []
+    plain.close()
+    zendesk = {"ZENDESK_URL": "http://127.0.0.1:8765", "ZENDESK_EMAIL": "hub@example.com", "ZENDESK_API_TOKEN": "t",
+               "ZENDESK_WEBHOOK_SECRET": "s", "HUB_KB_SYNC_INTERVAL_SECONDS": "600"}
+    with_help_center = build_hub(load_settings(settings_dict(sqlite_url, **zendesk)))
+    assert [(name, seconds) for name, _, seconds in with_help_center.scheduled_jobs()] == [("kb.sync", 600.0)]
+    with_help_center.close()
