@@ -75,8 +75,12 @@ class Embedder:
         self._store: Path | None = None
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
-        """Return unit vectors for ``texts`` (shape ``(len(texts), dim)``, float32)."""
+    def encode(self, texts: list[str], *, batch_size: int = 8) -> np.ndarray:
+        """Return unit vectors for ``texts`` (shape ``(len(texts), dim)``, float32).
+
+        Small batches: on a 2-core CPU, batches of 8 passages embed about 20% faster than 64 (measured
+        with MiniLM on ~120-token passages; the padded attention of large batches does not fit the caches).
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
