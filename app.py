@@ -173,7 +173,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = Non
     @app.post("/webhooks/<name>")
     def webhook(name: str) -> Any:
         connector = hub.connectors.get(name)
-        if connector is None or name == "slack":
+        if name == "slack":
+            return jsonify(error="Slack posts to /slack/events (Events API and interactivity)"), 404
+        if connector is None:
             return jsonify(error=f"no {name} webhook here: the connector is not configured"), 404
         return jsonify(receive(connector, request.headers, request.get_data(), hub.db, hub.jobs))
 
