@@ -122,7 +122,12 @@ class Pipeline:
         with self._db.session() as s:
             row = record.find_ticket(s, event.ref)
             if row is None:
-                return "unknown_ticket"
+                origin = record.escalated_from(s, event.ref)
+                if origin is None or not message.author.is_agent:
+                    return "unknown_ticket"
+                # An agent answering on the ticket of record opened for an escalated chat thread.
+                record.record_outcome(s, origin, "agent_reply", author=message.author.external_id, on=str(event.ref))
+                return "agent_reply"
             if message.author.is_agent:
                 if record.has_outcome(s, event.ref, "escalated"):
                     record.record_outcome(s, event.ref, "agent_reply", author=message.author.external_id)

@@ -33,6 +33,12 @@ def find_ticket(session: Session, ref: TicketRef) -> TicketRow | None:
     ).one_or_none()
 
 
+def escalated_from(session: Session, ref: TicketRef) -> TicketRef | None:
+    """Return the chat thread whose escalation opened ticket ``ref`` in the help desk of record, if any."""
+    row = session.scalars(select(TicketRow).where(TicketRow.escalated_to == str(ref)).limit(1)).one_or_none()
+    return TicketRef(Source(row.source), row.external_id) if row is not None else None
+
+
 def upsert_ticket(session: Session, ticket: Ticket) -> TicketRow:
     """Insert or refresh a ticket and its requester."""
     requester = upsert_person(session, ticket.ref.source, ticket.requester)

@@ -119,6 +119,16 @@ def test_agent_comment_is_passed_on_marked_as_an_agents_when_the_reporter_is_kno
     assert event is not None and event.message is not None and event.message.author.is_agent
 
 
+def test_on_an_issue_the_hub_opened_only_agents_comments_are_passed_on() -> None:
+    body = load("webhook_comment_created.json")
+    body["issue"]["fields"]["labels"] = ["hub_created"]
+    body["issue"]["fields"].pop("reporter", None)
+    assert events.parse({}, body, ME) is None  # the author's role is unknown: not counted
+    body["issue"]["fields"]["reporter"] = {"accountId": "someone-else"}
+    event = events.parse({}, body, ME)
+    assert event is not None and event.message is not None and event.message.author.is_agent
+
+
 def test_other_events_and_hub_opened_issues_are_ignored() -> None:
     body = load("webhook_issue_created.json")
     assert events.parse({}, {**body, "webhookEvent": "jira:issue_updated"}, ME) is None

@@ -238,6 +238,18 @@ def test_internal_notes_and_the_hubs_own_comments_are_ignored_and_agent_replies_
     assert len(world.engine.calls) == 1
 
 
+def test_an_agents_reply_on_the_ticket_of_record_counts_for_the_escalated_thread(world: World) -> None:
+    slack, desk = world.vendors["slack"], world.vendors["zendesk"]
+    ref = TicketRef(Source.SLACK, "T1:C1:1700.9")
+    slack.tickets[str(ref)] = Ticket(ref, "", "Why is my invoice wrong?", ADA)
+    world.deliver(TicketEvent(Source.SLACK, "e9", EventKind.CREATED, ref))
+    of_record = TicketRef.parse(desk.writes[0][1])
+    world.deliver(TicketEvent(Source.ZENDESK, "c9", EventKind.COMMENTED, of_record, Message("c9", AGENT, "Fixed your invoice")))
+    world.deliver(TicketEvent(Source.ZENDESK, "c10", EventKind.COMMENTED, of_record, Message("c10", ADA, "thanks")))
+    outcomes = [(o.kind, o.ticket_ref) for o in world.rows(OutcomeRow)]
+    assert outcomes == [("escalated", str(ref)), ("agent_reply", str(ref))]
+
+
 def test_shadow_mode_never_posts_publicly(sqlite_url: str) -> None:
     w = make_world(sqlite_url, dry_run=True)
     desk = w.vendors["zendesk"]

@@ -127,6 +127,15 @@ def test_an_agents_public_reply_is_passed_on_marked_as_an_agents() -> None:
     assert event.message.author.is_agent and not event.message.author.is_self
 
 
+def test_on_a_ticket_the_hub_opened_only_agents_replies_are_passed_on() -> None:
+    body = load("event_comment_added.json")
+    body["detail"]["tags"] = ["hub_created"]
+    assert parse("", body=body) is None  # the requester (emailed a copy) is not a new request
+    body["event"]["comment"]["author"] = {"id": "6130907993114", "is_staff": True, "name": "Agent"}
+    event = parse("", body=body)
+    assert event is not None and event.message is not None and event.message.author.is_agent
+
+
 def test_other_ticket_events_and_hub_created_tickets_are_ignored() -> None:
     assert parse("event_status_changed.json") is None
     body = load("event_ticket_created.json")

@@ -85,9 +85,10 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     ref = TicketRef(Source.JIRA, str(key))
     delivery = delivery_id(headers, body, ref.external_id)
     received = parse_time(body.get("timestamp")) or utcnow()
-    if CREATED_LABEL in (fields.get("labels") or ()):
-        return None
+    opened_by_hub = CREATED_LABEL in (fields.get("labels") or ())
     if kind == ISSUE_CREATED:
+        if opened_by_hub:
+            return None
         if me.owns(fields.get("reporter")) or me.owns(fields.get("creator")) or me.owns(body.get("user")):
             return None
         return TicketEvent(Source.JIRA, delivery, EventKind.CREATED, ref, received_at=received)
@@ -97,6 +98,8 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     # An agent's comment is passed on marked as an agent's (the agents' first response on an escalated
     # issue); the pipeline never treats it as the requester's word.
     msg = message(comment, user_id(reporter) if reporter else None, me)
+    if opened_by_hub and not msg.author.is_agent:
+        return None  # an issue the hub opened for an escalated chat: only its agents' replies are measured
     if not msg.text:
         return None
     return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ref, message=msg, received_at=received)

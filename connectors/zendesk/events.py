@@ -102,10 +102,11 @@ def _from_event(delivery: str, body: Mapping[str, Any], self_id: str | None) -> 
     if kind not in (TICKET_CREATED, COMMENT_ADDED):
         return None
     ref = _ticket_ref(detail.get("id") or body.get("subject"))
-    if CREATED_TAG in (detail.get("tags") or ()):
-        return None
+    opened_by_hub = CREATED_TAG in (detail.get("tags") or ())
     received = parse_time(body.get("time")) or utcnow()
     if kind == TICKET_CREATED:
+        if opened_by_hub:
+            return None
         submitter = str(detail.get("submitter_id") or detail.get("actor_id") or "")
         if self_id is not None and submitter == self_id:
             return None
@@ -115,6 +116,8 @@ def _from_event(delivery: str, body: Mapping[str, Any], self_id: str | None) -> 
     author_id = str(author.get("id") or "")
     if not comment.get("is_public", False) or (self_id is not None and author_id == self_id):
         return None
+    if opened_by_hub and not author.get("is_staff"):
+        return None  # a ticket the hub opened for an escalated chat: only its agents' replies are measured
     # NOTE(zendesk): the ticket's first comment also arrives as comment_added; the ticket.created event
     # covers it, recognisable by an unchanged updated_at.
     if detail.get("created_at") and detail.get("created_at") == detail.get("updated_at"):
