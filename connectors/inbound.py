@@ -3,17 +3,30 @@ knowledge-base work happens here; that is the job runner's."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Mapping
 
 from connectors.base import Connector
 from core import inbox
 from core.db import Database
-from core.errors import InboundError
+from core.errors import InboundError, PayloadError
 from core.jobs import JobQueue
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
+
+
+def json_body(body: bytes, source: str) -> Any:
+    """Decode a webhook's JSON body (an empty body is ``None``).
+
+    Raises:
+        PayloadError: the body is not JSON (400).
+    """
+    try:
+        return json.loads(body or b"null")
+    except ValueError as e:
+        raise PayloadError(f"{source} webhook body is not JSON") from e
 
 
 def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: Database, jobs: JobQueue) -> dict[str, Any]:

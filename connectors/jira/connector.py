@@ -10,9 +10,10 @@ from typing import Any, Iterable, Mapping
 
 from config.settings import JiraSettings
 from connectors.base import PostedMessage
+from connectors.inbound import json_body
 from connectors.jira import events, mapping, poll
 from connectors.jira.client import call, make_jira
-from core.errors import Fatal, PayloadError
+from core.errors import Fatal
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,7 @@ class JiraConnector:
         Raises:
             PayloadError: the body is not JSON or not a Jira webhook.
         """
-        try:
-            data = json.loads(body or b"null")
-        except ValueError as e:
-            raise PayloadError("jira webhook body is not JSON") from e
+        data = json_body(body, "jira")
         return events.parse(headers, data, self._self(fetch=False))
 
     # -- reads ---------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import datetime
@@ -14,9 +13,10 @@ from zenpy.lib.api_objects import User as ZUser
 
 from config.settings import ZendeskSettings
 from connectors.base import KnowledgeArticle, PostedMessage
+from connectors.inbound import json_body
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
-from core.errors import NotFound, PayloadError, SignatureError
+from core.errors import NotFound, SignatureError
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,7 @@ class ZendeskConnector:
         Raises:
             PayloadError: the body is not JSON or not a known shape.
         """
-        try:
-            data = json.loads(body or b"null")
-        except ValueError as e:
-            raise PayloadError("zendesk webhook body is not JSON") from e
+        data = json_body(body, "zendesk")
         return events.parse(headers, body, data, self._self_id)
 
     # -- reads ---------------------------------------------------------------------------------
