@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -203,6 +205,17 @@ class CalibrationRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EmbeddingRow(Base):
+    """A retrieval unit's dense vector (float32 bytes), keyed by the embedding model and the SHA-1 of the
+    unit's text: a restart, another worker process or an unchanged article embeds nothing again."""
+
+    __tablename__ = "kb_embeddings"
+
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)  # model name and precision
+    text_sha1: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 # -- decisions and outcomes -----------------------------------------------------------------------
 
 
@@ -303,6 +316,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def insert_ignoring(bind: Session | Engine, table: Any, index_elements: list[str]) -> Any:
+    """Return ``INSERT INTO table … ON CONFLICT (index_elements) DO NOTHING`` for the bind's database
+    (PostgreSQL or SQLite, the two the hub runs on); chain ``.values(…)`` and ``.returning(…)`` on it."""
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 class Database:

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core import work
 from core.codec import event_from_dict, event_to_dict
-from core.db import Database, InboxEvent
+from core.db import Database, InboxEvent, insert_ignoring
 from core.jobs import JobQueue
 from core.models import TicketEvent, utcnow
 from core.telemetry import count
@@ -34,10 +33,6 @@ class Accepted:
 
     row_id: int
     duplicate: bool
-
-
-def _insert(dialect: str):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboxEvent)
 
 
 def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | str) -> Accepted:
@@ -68,8 +63,7 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
     }
     key = (InboxEvent.source == event.source.value, InboxEvent.delivery_id == event.delivery_id)
     with db.session() as s:
-        stmt = _insert(db.engine.dialect.name).values(**values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["source", "delivery_id"]).returning(InboxEvent.id)
+        stmt = insert_ignoring(s, InboxEvent, ["source", "delivery_id"]).values(**values).returning(InboxEvent.id)
         new_id = s.execute(stmt).scalar()
         if new_id is None:
             s.execute(update(InboxEvent).where(*key).values(duplicates=InboxEvent.duplicates + 1))

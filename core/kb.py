@@ -1,4 +1,5 @@
-"""The knowledge-base store: articles with their passages and questions, the KB version, calibrations.
+"""The knowledge-base store: articles with their passages and questions, the KB version, calibrations,
+and the retrieval units' embeddings.
 
 Writers go through :func:`upsert_article`, :func:`mark_deleted` and :func:`set_ticket_questions`; each
 change moves the KB version (a hash chain kept in the ``cursors`` table, so reading it is one row).
@@ -12,17 +13,26 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.cursors import set_cursor
-from core.db import ArticleQuestionRow, ArticleRow, CalibrationRow, CursorRow, PassageRow
+from core.db import (
+    ArticleQuestionRow,
+    ArticleRow,
+    CalibrationRow,
+    CursorRow,
+    EmbeddingRow,
+    PassageRow,
+    insert_ignoring,
+)
 from core.models import as_utc, utcnow
 
 VERSION_CURSOR = "kb.version"
 EMPTY_VERSION = "empty"
+_CHUNK = 500  # keys per IN (…) list or rows per INSERT: well inside every database's parameter limit
 
 
 @dataclass(frozen=True)
@@ -205,3 +215,36 @@ def load_calibration(session: Session, version: str | None = None) -> StoredCali
     if row is None:
         return None
     return StoredCalibration(row.id, row.kb_version, row.method, dict(row.params or {}), row.provenance)
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    return (items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK))
+
+
+def load_embeddings(session: Session, model: str, keys: Sequence[str]) -> dict[str, bytes]:
+    """Return the stored vectors of ``model`` for those of ``keys`` (text SHA-1s) that have one."""
+    found: dict[str, bytes] = {}
+    for chunk in _chunks(keys):
+        query = select(EmbeddingRow.text_sha1, EmbeddingRow.vector).where(
+            EmbeddingRow.model == model, EmbeddingRow.text_sha1.in_(chunk)
+        )
+        found.update((key, bytes(vector)) for key, vector in session.execute(query))
+    return found
+
+
+def store_embeddings(session: Session, model: str, vectors: Mapping[str, bytes]) -> None:
+    """Store vectors of ``model`` by text SHA-1; a key already stored (by another process) is kept."""
+    rows = [{"model": model, "text_sha1": key, "vector": vector} for key, vector in vectors.items()]
+    for chunk in _chunks(rows):
+        session.execute(insert_ignoring(session, EmbeddingRow, ["model", "text_sha1"]).values(list(chunk)))
+
+
+def embedding_keys(session: Session, model: str) -> set[str]:
+    """Return the keys (text SHA-1s) of every stored vector of ``model``."""
+    return set(session.scalars(select(EmbeddingRow.text_sha1).where(EmbeddingRow.model == model)))
+
+
+def delete_embeddings(session: Session, model: str, keys: Iterable[str]) -> None:
+    """Delete the stored vectors of ``model`` under ``keys``."""
+    for chunk in _chunks(list(keys)):
+        session.execute(delete(EmbeddingRow).where(EmbeddingRow.model == model, EmbeddingRow.text_sha1.in_(chunk)))

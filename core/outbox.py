@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import work
-from core.db import Database, OutboxAction
+from core.db import Database, OutboxAction, insert_ignoring
 from core.jobs import JobQueue
 from core.models import utcnow
 from core.telemetry import count
@@ -75,10 +74,9 @@ def enqueue(
     Returns:
         The new row's id, or ``None`` when an action with the same key exists (nothing is added).
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     stmt = (
-        insert(OutboxAction)
+        insert_ignoring(session, OutboxAction, ["idempotency_key"])
         .values(
             idempotency_key=action.key,
             connector=action.connector,
@@ -92,7 +90,6 @@ def enqueue(
             created_at=now,
             next_attempt_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(OutboxAction.id)
     )
     row_id = session.execute(stmt).scalar()
