@@ -89,20 +89,20 @@ def main() -> None:
         started = time.perf_counter()
         import_articles(db, articles, batch=1000)
         import_seconds = time.perf_counter() - started
-        settings = load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": os.environ.get("HUB_DENSE", "auto")})
+        settings = load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": os.environ.get("HUB_DENSE", "auto"),
+                                  "HUB_EMBEDDING_PRECISION": os.environ.get("HUB_EMBEDDING_PRECISION", "auto")})
         started = time.perf_counter()
         from interceptor.dense import dense_available, shared_embedder
 
         if settings.dense != "off" and dense_available()[0]:
-            shared_embedder(settings.embedding_model)  # the model load is timed apart from the index build
+            shared_embedder(settings.embedding_model, settings.embedding_precision)  # the model load is timed apart from the index build
         model_seconds = time.perf_counter() - started
         started = time.perf_counter()
         scorer = build_scorer(settings, db)
         index_seconds = time.perf_counter() - started
         restart_seconds = None
-        if scorer.embedder is not None:  # a restart: an empty memory cache, the stored vectors on disk
+        if scorer.embedder is not None:  # a restart: an empty memory cache, the vectors in the database
             scorer.embedder._cache.clear()
-            scorer.embedder._store = None
             started = time.perf_counter()
             scorer = build_scorer(settings, db)
             restart_seconds = round(time.perf_counter() - started, 1)
@@ -117,6 +117,7 @@ def main() -> None:
         db.dispose()
     print(json.dumps({
         "articles": len(articles), "units": len(scorer.index.texts), "retrieval": scorer.mode,
+        "precision": scorer.embedder.precision if scorer.embedder is not None else None,
         "import_seconds": round(import_seconds, 1), "model_load_seconds": round(model_seconds, 1),
         "index_seconds": round(index_seconds, 1), "index_seconds_after_restart": restart_seconds,
         "build_seconds_total": round(import_seconds + model_seconds + index_seconds, 1),

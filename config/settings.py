@@ -89,6 +89,7 @@ class Settings:
     dry_run: bool
     sensitive_topics: tuple[str, ...]
     embedding_model: str
+    embedding_precision: str  # "auto" | "float32" | "bfloat16"
     dense: str  # "auto" | "on" | "off"
     job_workers: int
     inbox_max_attempts: int
@@ -124,6 +125,9 @@ class _SettingsSchema(Schema):
     HUB_DRY_RUN = fields.Boolean(load_default=False)
     HUB_SENSITIVE_TOPICS = fields.String(load_default=",".join(DEFAULT_SENSITIVE_TOPICS))
     HUB_EMBEDDING_MODEL = fields.String(load_default=DEFAULT_EMBEDDING_MODEL)
+    HUB_EMBEDDING_PRECISION = fields.String(
+        load_default="auto", validate=validate.OneOf(["auto", "float32", "bfloat16"])
+    )
     HUB_DENSE = fields.String(load_default="auto", validate=validate.OneOf(["auto", "on", "off"]))
     HUB_JOB_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
@@ -298,6 +302,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         dry_run=v["HUB_DRY_RUN"],
         sensitive_topics=_split(v["HUB_SENSITIVE_TOPICS"]),
         embedding_model=v["HUB_EMBEDDING_MODEL"],
+        embedding_precision=v["HUB_EMBEDDING_PRECISION"],
         dense=v["HUB_DENSE"],
         job_workers=v["HUB_JOB_WORKERS"],
         inbox_max_attempts=v["HUB_INBOX_MAX_ATTEMPTS"],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.kb import KBArticle
-from interceptor.dense import Embedder
+from interceptor.dense import Embedder, VectorStore
 from interceptor.lexical import BM25
 
 DENSE_WEIGHT = 0.75  # fused = w * cosine + (1 - w) * normalised BM25, both in [0, 1]
@@ -53,9 +53,16 @@ class KBIndex:
         articles: the live articles.
         embedder: the dense model, or ``None`` for lexical-only retrieval.
         negatives: texts of past requests no article solved.
+        store: where the embedder's vectors persist (see :meth:`Embedder.encode_cached`).
     """
 
-    def __init__(self, articles: list[KBArticle], embedder: Embedder | None, negatives: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        articles: list[KBArticle],
+        embedder: Embedder | None,
+        negatives: tuple[str, ...] = (),
+        store: VectorStore | None = None,
+    ) -> None:
         self.articles = articles
         self.embedder = embedder
         owner: list[int] = []
@@ -81,7 +88,7 @@ class KBIndex:
         for u, text in enumerate(texts):
             self._by_text.setdefault(normalise(text), []).append(u)
         self.lexical = BM25(texts)
-        self.vectors = embedder.encode_cached(texts) if embedder is not None and texts else None
+        self.vectors = embedder.encode_cached(texts, store) if embedder is not None and texts else None
 
     @property
     def dense(self) -> bool:

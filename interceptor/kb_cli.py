@@ -8,7 +8,9 @@ Commands read settings from the environment (``config.load_settings()``).
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +24,14 @@ from core.errors import HubError
 def _progress(seen: int, changed: int, total: int) -> None:
     if total >= 200:
         click.echo(f"  {seen}/{total} articles read, {changed} changed", err=True)
+
+
+class _EmbeddingProgress(logging.Handler):
+    """Echoes the embedder's progress events (``interceptor.dense.progress``) as lines an admin reads."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "interceptor.dense.progress":
+            click.echo(f"  {getattr(record, 'embedded', '?')}/{getattr(record, 'of', '?')} texts embedded", err=True)
 
 
 def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
@@ -50,6 +60,28 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             db.dispose()
         click.echo(f"imported {report.seen} articles from {path}: {report.changed} new or changed, "
                    f"{report.unchanged} unchanged")
+
+    @kb.command("index")
+    def kb_index() -> None:
+        """Build the retrieval index now, embedding every text not embedded yet. The vectors are stored in
+        the database, so the server and every worker then start in seconds: run it after importing a large
+        KB, before starting many processes."""
+        from interceptor.scorer import build_scorer
+
+        settings = load_settings()
+        db = Database(settings.database_url)
+        progress = _EmbeddingProgress()
+        logging.getLogger("interceptor.dense").addHandler(progress)
+        started = time.perf_counter()
+        try:
+            scorer = build_scorer(settings, db)
+        finally:
+            logging.getLogger("interceptor.dense").removeHandler(progress)
+            db.dispose()
+        status = scorer.status
+        how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
+        click.echo(f"indexed {status['articles']} articles ({len(scorer.index.texts)} units) in "
+                   f"{time.perf_counter() - started:.1f} s: {how}; KB {scorer.kb_version}")
 
     @kb.command("calibrate")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -3,7 +3,8 @@
 ``build_scorer(settings, db)`` loads the KB, builds the index (dense when installed and not switched off),
 and uses the stored calibration for the current KB version, else refits one from the labelled history the
 last calibration kept, else the shipped default. ``score`` checks the KB version (one row, at most once a
-second) and rebuilds when it moved; only texts not seen before are embedded again.
+second) and rebuilds when it moved; only texts not seen before are embedded again (vectors are kept in the
+``kb_embeddings`` table, so a restart or another worker process on the same database reuses them).
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import Settings
 from core import kb
@@ -23,13 +23,60 @@ from core.db import Database
 from core.telemetry import count, observe
 from interceptor import history
 from interceptor.calibration import METHOD, Calibrator, load_default
-from interceptor.dense import Embedder, dense_available, shared_embedder
+from interceptor.dense import Embedder, dense_available, shared_embedder, text_key
 from interceptor.features import extract
 from interceptor.index import KBIndex
 from interceptor.types import Candidate, Scored
 
 log = logging.getLogger("interceptor.scorer")
 VERSION_CHECK_SECONDS = 1.0
+
+
+class DatabaseVectors:
+    """The embedder's vectors in the ``kb_embeddings`` table (a :class:`interceptor.dense.VectorStore`).
+
+    A database error is logged and treated as a miss: the vectors are then embedded (again), never lost to
+    a failed request.
+    """
+
+    def __init__(self, db: Database, embedder: Embedder) -> None:
+        self.db = db
+        self.model = f"{embedder.name}|{embedder.precision}"
+        self._size = embedder.dim * 4  # float32 bytes; anything else is not this model's vector
+
+    def load(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """Return the stored vectors of those ``keys`` that have one."""
+        try:
+            with self.db.session() as s:
+                raw = kb.load_embeddings(s, self.model, keys)
+        except SQLAlchemyError as e:
+            log.warning("interceptor.vectors.load-failed", extra={"error": type(e).__name__})
+            return {}
+        return {k: np.frombuffer(v, dtype=np.float32) for k, v in raw.items() if len(v) == self._size}
+
+    def save(self, vectors: dict[str, np.ndarray]) -> None:
+        """Store ``vectors`` by key (a key another process stored first is kept)."""
+        try:
+            with self.db.session() as s:
+                kb.store_embeddings(s, self.model, {k: np.asarray(v, np.float32).tobytes() for k, v in vectors.items()})
+        except SQLAlchemyError as e:
+            log.warning("interceptor.vectors.save-failed", extra={"error": type(e).__name__})
+
+    def sync(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Make the stored vectors those of ``texts``: store the missing ones (found in this process's
+        memory), delete those of texts no longer in the KB (articles changed or removed)."""
+        keys = [text_key(t) for t in texts]
+        try:
+            with self.db.session() as s:
+                stored = kb.embedding_keys(s, self.model)
+                stale = stored - set(keys)
+                kb.delete_embeddings(s, self.model, stale)
+                kb.store_embeddings(s, self.model, {k: v.tobytes() for k, v in zip(keys, vectors) if k not in stored})
+        except SQLAlchemyError as e:
+            log.warning("interceptor.vectors.sync-failed", extra={"error": type(e).__name__})
+            return
+        if stale:
+            log.info("interceptor.vectors.pruned", extra={"vectors": len(stale)})
 
 
 class KBScorer:
@@ -46,6 +93,7 @@ class KBScorer:
         self.embedder = embedder
         self.retrieval_note = retrieval_note
         self.model = embedder.name if embedder is not None else "bm25"
+        self.vectors = DatabaseVectors(db, embedder) if embedder is not None else None
         self._lock = threading.RLock()
         self._checked = 0.0
         self.kb_version = ""
@@ -62,7 +110,9 @@ class KBScorer:
     @property
     def status(self) -> dict[str, Any]:
         """What a health check reports: retrieval mode, KB version and size, calibration in use."""
-        return {"retrieval": self.mode, "model": self.model, "note": self.retrieval_note,
+        return {"retrieval": self.mode, "model": self.model,
+                "precision": self.embedder.precision if self.embedder is not None else None,
+                "note": self.retrieval_note,
                 "kb_version": self.kb_version, "articles": len(self.index.articles),
                 "calibration": self.calibration_source}
 
@@ -98,12 +148,18 @@ class KBScorer:
             latest = stored or kb.load_calibration(s)
         started = time.perf_counter()
         negatives = tuple((latest.params.get("negatives") or ()) if latest else ())
-        self.index = KBIndex(articles, self.embedder, negatives)
+        self.index = self._build_index(articles, negatives)
         self.kb_version = version
         self._use_calibration(stored, latest)
         log.info("interceptor.kb.indexed", extra={"kb_version": version, "articles": len(articles),
                                                   "seconds": round(time.perf_counter() - started, 3)})
         return True
+
+    def _build_index(self, articles: list[kb.KBArticle], negatives: tuple[str, ...]) -> KBIndex:
+        index = KBIndex(articles, self.embedder, negatives, store=self.vectors)
+        if self.vectors is not None and index.vectors is not None:
+            self.vectors.sync(index.texts, index.vectors)
+        return index
 
     def _use_calibration(self, stored: kb.StoredCalibration | None, latest: kb.StoredCalibration | None) -> None:
         if stored is not None and self.mode in stored.params.get("modes", {}):
@@ -143,7 +199,7 @@ class KBScorer:
             with self.db.session() as s:
                 version, articles = kb.kb_version(s), kb.load_articles(s)
             negatives = tuple(item.text for item in labelled if item.article is None)
-            self.index = KBIndex(articles, self.embedder, negatives)
+            self.index = self._build_index(articles, negatives)
             self.kb_version, self._checked = version, time.monotonic()
             calibrator = history.fit_calibrator(self.index, labelled)
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
@@ -213,10 +269,7 @@ def build_scorer(settings: Settings, db: Database) -> KBScorer:
     if settings.dense != "off":
         available, why = dense_available()
         if available:
-            embedder, note = shared_embedder(settings.embedding_model), "ok"
-            store = embedding_store(settings.database_url)
-            if store is not None:
-                embedder.attach_store(store)
+            embedder, note = shared_embedder(settings.embedding_model, settings.embedding_precision), "ok"
         elif settings.dense == "on":
             raise ImportError(f"HUB_DENSE=on but {why}")
         else:
@@ -225,15 +278,6 @@ def build_scorer(settings: Settings, db: Database) -> KBScorer:
         log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
     return KBScorer(db, embedder, retrieval_note=note)
-
-
-def embedding_store(database_url: str) -> Path | None:
-    """Return where unit embeddings persist between runs: an ``embeddings`` folder beside a SQLite file
-    database (``None`` for other databases and in-memory SQLite: those re-embed at start)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(url.database).resolve().parent / "embeddings"
 
 
 def retrieval_health(settings: Settings) -> dict[str, str]:

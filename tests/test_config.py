@@ -63,6 +63,7 @@ def test_jira_as_escalation_target_needs_a_project_key() -> None:
         ({"HUB_QUEUE": "kafka"}, "HUB_QUEUE"),
         ({"HUB_TARGET_PRECISION": "high"}, "HUB_TARGET_PRECISION"),
         ({"HUB_JOB_WORKERS": "0"}, "HUB_JOB_WORKERS"),
+        ({"HUB_EMBEDDING_PRECISION": "half"}, "HUB_EMBEDDING_PRECISION"),
         ({"ZENDESK_URL": "not a url", "ZENDESK_EMAIL": "a", "ZENDESK_API_TOKEN": "t"}, "ZENDESK_URL"),
         ({"HUB_CHANNEL_POLICIES": {"C1": {"threshold": 3}}}, "HUB_CHANNEL_POLICIES.C1"),
     ],

@@ -57,3 +57,24 @@ def test_ask_on_an_unmigrated_database_says_what_to_run(tmp_path: Any) -> None:
     result = CliRunner().invoke(cli, ["ask", "hello"], env=_env(f"sqlite:///{tmp_path / 'new.db'}"))
     assert result.exit_code != 0
     assert "hub db upgrade" in result.output
+
+
+def test_kb_index_embeds_the_kb_once_and_stores_the_vectors_for_every_process(sqlite_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from core.db import EmbeddingRow
+
+    _import(sqlite_url)
+    result = CliRunner().invoke(cli, ["kb", "index"], env=_env(sqlite_url, HUB_DENSE="on"))
+    assert result.exit_code == 0, result.output
+    assert f"indexed {len(ARTICLES)} articles" in result.output and "hybrid (BM25 + all-MiniLM-L6-v2" in result.output
+    units = int(result.output.split(" units)")[0].rsplit("(", 1)[1])
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(EmbeddingRow)) == units > len(ARTICLES)
+    finally:
+        db.dispose()
+
+    lexical = CliRunner().invoke(cli, ["kb", "index"], env=_env(sqlite_url))
+    assert lexical.exit_code == 0 and "lexical only" in lexical.output

@@ -3,6 +3,7 @@ MiniLM model on the bundled sample KB (loaded offline from site-packages)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from config import load_settings
 from core import kb
 from core.db import Database
 from interceptor.decide import decide
+from interceptor.dense import Embedder
 from interceptor.index import KBIndex
 from interceptor.kb_import import articles_at, import_articles
 from interceptor.lexical import BM25, tokenize
@@ -44,7 +46,7 @@ class CountingEmbedder:
         self.encoded: list[str] = []
         self._cache: dict[str, np.ndarray] = {}
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: list[str]) -> np.ndarray:
         self.encoded.extend(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
@@ -55,7 +57,7 @@ class CountingEmbedder:
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
-    def encode_cached(self, texts: list[str]) -> np.ndarray:
+    def encode_cached(self, texts: list[str], store: object = None) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         self._cache.update(zip(missing, self.encode(missing)))
         return np.stack([self._cache[t] for t in texts])
@@ -161,24 +163,125 @@ def test_retrieval_health_says_when_the_hub_is_lexical_only() -> None:
                                                                     "reason": "BM25 + all-MiniLM-L6-v2"}
 
 
-def test_embeddings_persist_beside_a_sqlite_database(tmp_path: Path) -> None:
-    from interceptor.scorer import embedding_store
+def test_length_batches_group_similar_lengths_within_the_budget() -> None:
+    from interceptor.dense import length_batches
 
-    assert embedding_store(f"sqlite:///{tmp_path / 'hub.db'}") == tmp_path / "embeddings"
-    assert embedding_store("sqlite://") is None
-    assert embedding_store("postgresql+psycopg://u@h/db") is None
+    texts = ["p" * 1500] * 3 + ["t" * 40] * 300 + ["q" * 700] * 20
+    batches = length_batches(texts, max_chars=4000, max_count=64)
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))  # each text exactly once
+    assert [len(texts[b[0]]) for b in batches] == sorted((len(texts[b[0]]) for b in batches), reverse=True)
+    for batch in batches:
+        assert len(batch) <= 64 and (len(batch) == 1 or len(batch) * max(len(texts[i]) for i in batch) <= 4000)
+    assert len(batches[0]) == 2  # two long passages fit the budget, a third does not
+    assert max(len(b) for b in batches) == 64 and len(batches) <= 12  # titles go many at a time
 
 
-def test_a_restart_reuses_the_stored_embeddings(sample_scorer: KBScorer, tmp_path: Path) -> None:
-    from interceptor.dense import Embedder
+def test_batched_vectors_match_one_text_at_a_time(sample_scorer: KBScorer) -> None:
+    embedder = sample_scorer.embedder
+    assert embedder is not None
+    texts = ["Reset your password", "Export reports to CSV or PDF. Open Reports, choose a range, then Export.",
+             "Invite teammates"] * 12
+    batched = embedder.encode(texts)
+    single = np.stack([embedder.encode_query(t) for t in texts])
+    assert batched.shape == (36, embedder.dim) and batched.dtype == np.float32
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    assert float((batched * single).sum(axis=1).min()) > 0.999  # padding in a batch does not move a vector
+
+
+def test_bfloat16_vectors_stay_close_to_float32_ones() -> None:
+    texts = [a.title + ". " + a.body[:600] for a in articles_at(ROOT / "config" / "sample_kb")]
+    exact = Embedder(precision="float32")
+    fast = Embedder.__new__(Embedder)
+    fast.__dict__.update(exact.__dict__, precision="bfloat16", _cache={})
+    cosine = (exact.encode(texts) * fast.encode(texts)).sum(axis=1)
+    assert exact.precision == "float32" and float(cosine.min()) > 0.999
+    with pytest.raises(ValueError, match="precision"):
+        Embedder(precision="half")
+
+
+def _stored_keys(db: Database) -> dict[str, set[str]]:
+    from sqlalchemy import select
+
+    from core.db import EmbeddingRow
+
+    with db.session() as s:
+        rows = s.execute(select(EmbeddingRow.model, EmbeddingRow.text_sha1, EmbeddingRow.vector)).all()
+    assert all(len(vector) == 384 * 4 for _, _, vector in rows)  # float32 MiniLM vectors
+    out: dict[str, set[str]] = {}
+    for model, key, _ in rows:
+        out.setdefault(model, set()).add(key)
+    return out
+
+
+def _fresh_process(embedder: Embedder, *, embeds: bool) -> Embedder:
+    """The same model with an empty memory cache, as in another process; ``embeds=False``: it fails the
+    test if it has to embed anything."""
+    fresh = Embedder.__new__(Embedder)
+    fresh.__dict__.update(embedder.__dict__, _cache={})
+    if not embeds:
+        fresh.encode = lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-embedded"))  # type: ignore[method-assign]
+    return fresh
+
+
+def test_the_index_keeps_its_vectors_in_the_database_for_other_processes(
+    sample_scorer: KBScorer, database_url: str
+) -> None:
+    from interceptor.dense import text_key
 
     embedder = sample_scorer.embedder
     assert embedder is not None
-    texts = ["first unit text", "second unit text"]
-    embedder.attach_store(tmp_path)
-    vectors = embedder.encode_cached(texts)
-    fresh = Embedder.__new__(Embedder)  # a second process: same model, empty memory cache
-    fresh.__dict__.update(embedder.__dict__, _cache={}, _store=None)
-    fresh.encode = lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-embedded"))  # type: ignore[method-assign]
-    fresh.attach_store(tmp_path)
-    assert np.allclose(fresh.encode_cached(texts), vectors)
+    db = Database(database_url)
+    try:
+        import_articles(db, articles_at(ROOT / "config" / "sample_kb"))
+        scorer = KBScorer(db, embedder)
+        model = f"all-MiniLM-L6-v2|{embedder.precision}"
+        assert _stored_keys(db) == {model: {text_key(t) for t in scorer.index.texts}}
+
+        restarted = KBScorer(db, _fresh_process(embedder, embeds=False))  # a restart embeds nothing
+        assert np.allclose(restarted.index.vectors, scorer.index.vectors)
+
+        changed = dataclasses.replace(next(iter(articles_at(ROOT / "config" / "sample_kb"))), title="A renamed article")
+        import_articles(db, [changed])
+        scorer.refresh(force=True)  # the stale title's vectors go; the new ones are stored
+        assert _stored_keys(db) == {model: {text_key(t) for t in scorer.index.texts}}
+        assert "A renamed article" in scorer.index.texts
+    finally:
+        db.dispose()
+
+
+def test_an_interrupted_embedding_run_resumes_from_the_stored_vectors(
+    sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interceptor import dense
+    from interceptor.scorer import DatabaseVectors
+
+    embedder = sample_scorer.embedder
+    assert embedder is not None
+    monkeypatch.setattr(dense, "_SAVE_EVERY", 2)
+    texts = [f"unit {n} about {word}" for n, word in enumerate(["invoices", "passwords", "exports", "teams", "plans"])]
+    db = Database(sqlite_url)
+    try:
+        store = DatabaseVectors(db, embedder)
+        crashing = _fresh_process(embedder, embeds=True)
+        calls: list[int] = []
+        real_encode = crashing.encode
+
+        def encode_then_crash(batch: list[str]) -> np.ndarray:
+            calls.append(len(batch))
+            if len(calls) == 2:
+                raise KeyboardInterrupt  # the process is stopped during the second chunk
+            return real_encode(batch)
+
+        crashing.encode = encode_then_crash  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            crashing.encode_cached(texts, store)
+        assert sum(len(keys) for keys in _stored_keys(db).values()) == 2  # the first chunk was saved
+
+        resumed = _fresh_process(embedder, embeds=True)
+        encoded: list[str] = []
+        resumed.encode = lambda batch: (encoded.extend(batch), real_encode(batch))[1]  # type: ignore[method-assign]
+        vectors = resumed.encode_cached(texts, store)
+        assert len(encoded) == 3 and vectors.shape == (5, embedder.dim)
+        assert float((vectors * embedder.encode(texts)).sum(axis=1).min()) > 0.999
+    finally:
+        db.dispose()
