@@ -4,25 +4,32 @@ Generates deterministic help-centre-like articles (a title and a ~100-word body 
 temporary SQLite KB, builds the scorer (embedding every title and passage when dense retrieval is on),
 then times ``score`` + ``decide`` on requests about random articles and on off-topic ones, one at a time.
 
-Usage: python bench/scale.py [--articles 10000] [--queries 300]
+Usage: python bench/scale.py [--articles 10000] [--queries 300] [--postgres URL]
+
+``--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test`` runs it in a temporary schema there (the
+scaled-out mode's database) instead of a temporary SQLite file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
 import migrations  # noqa: E402
 from config import load_settings  # noqa: E402
@@ -72,18 +79,37 @@ def synthetic_articles(n: int, seed: int = 42) -> list[ArticleInput]:
     return out
 
 
+@contextlib.contextmanager
+def temporary_database(postgres: str | None) -> Iterator[str]:
+    """Yield the URL of an empty database: a SQLite file, or a schema in ``postgres`` dropped afterwards."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory(prefix="hub-scale-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'scale.db'}"
+        return
+    schema = f"hub_scale_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{postgres}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="index build time and decision latency on a synthetic KB")
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--postgres", metavar="URL", help="run in a temporary schema of this PostgreSQL database")
     args = parser.parse_args()
     articles = synthetic_articles(args.articles)
     rng = random.Random(7)
     queries = [f"how do I {a.title.lower()}?" for a in rng.sample(articles, args.queries * 2 // 3)]
     queries += [f"what is the {rng.choice(FILLER)} policy for {rng.choice(['pets', 'parking', 'lunch'])}?"
                 for _ in range(args.queries - len(queries))]
-    with tempfile.TemporaryDirectory(prefix="hub-scale-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'scale.db'}"
+    with temporary_database(args.postgres) as url:
         migrations.upgrade(url)
         db = Database(url)
         started = time.perf_counter()
@@ -116,6 +142,7 @@ def main() -> None:
             latencies.append((time.perf_counter() - t0) * 1000)
         db.dispose()
     print(json.dumps({
+        "database": "postgresql" if args.postgres else "sqlite",
         "articles": len(articles), "units": len(scorer.index.texts), "retrieval": scorer.mode,
         "precision": scorer.embedder.precision if scorer.embedder is not None else None,
         "import_seconds": round(import_seconds, 1), "model_load_seconds": round(model_seconds, 1),
