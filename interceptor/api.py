@@ -1,5 +1,6 @@
-"""The web channel: ``POST /api/v1/ask`` (a decision on one question) and ``GET /api/v1/suggest?q=`` (articles
-to suggest while a ticket form is typed).
+"""The web channel: ``POST /api/v1/ask`` (a decision on one question, recorded as a ``web`` request like any
+other channel's), ``POST /api/v1/feedback`` (the asker's "did this solve it?") and ``GET /api/v1/suggest?q=``
+(articles to suggest while a ticket form is typed; not recorded).
 
 Bad input is an :class:`~core.errors.InboundError` with a 4xx status; the app's error handler turns it into
 ``{"error": ...}``. The interceptor is built on first use (building loads the KB index) and cached in
@@ -9,11 +10,15 @@ Bad input is an :class:`~core.errors.InboundError` with a 4xx status; the app's 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.errors import InboundError
+from core.models import Person, Source, Ticket, TicketRef
+from interceptor import record
+from interceptor.act import is_answer
 from interceptor.engine import Interceptor, LazyInterceptor, build_interceptor
 from interceptor.types import Candidate, Decision
 
@@ -82,8 +87,57 @@ def ask() -> Any:
     channel = body.get("channel", WEB_CHANNEL)
     if channel is not None and (not isinstance(channel, str) or len(channel) > 200):
         raise InboundError("channel must be a string", status=400)
-    decision = interceptor_of(current_app).decide(text, channel=channel or WEB_CHANNEL)
-    return jsonify(decision_json(decision))
+    email = body.get("email")
+    if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
+        raise InboundError("email must be an email address", status=400)
+    channel = channel or WEB_CHANNEL
+    decision = interceptor_of(current_app).decide(text, channel=channel)
+    ref = TicketRef(Source.WEB, uuid.uuid4().hex)
+    # Without an email every request is its own person: anonymous askers must not count as one re-contacting.
+    asker = Person(external_id=email.strip().lower() if email else f"anonymous:{ref.external_id}", email=email)
+    with current_app.extensions["hub"].db.session() as s:
+        decided = record.record_request(s, Ticket(ref, text[:200], text, asker), decision, inbox_event_id=None)
+        decided.channel = channel
+        if is_answer(decision):
+            record.record_outcome(s, ref, "answer_posted", decision_id=decided.id)  # the response carries it
+    return jsonify({**decision_json(decision), "ref": str(ref)})
+
+
+@blueprint.post("/feedback")
+def feedback() -> Any:
+    """Record the asker's verdict on an answer: ``{"ref": "web:...", "solved": true|false}``.
+
+    ``solved`` is a verified resolution; ``false`` records ``not_solved`` and hands the request to a person
+    (``escalated``), as "I still need help" does in Slack. Only the first verdict counts.
+
+    Raises:
+        InboundError: 415 not JSON, 400 a bad body, 404 an unknown ``ref``, 409 when the hub did not answer it.
+    """
+    if not request.is_json:
+        raise InboundError("the body must be JSON (Content-Type: application/json)", status=415)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("solved"), bool):
+        raise InboundError('the body must be a JSON object like {"ref": "web:...", "solved": true}', status=400)
+    try:
+        ref = TicketRef.parse(str(body.get("ref", "")))
+    except ValueError:
+        raise InboundError("ref must be the ref /api/v1/ask returned (web:...)", status=400) from None
+    if ref.source is not Source.WEB:
+        raise InboundError("ref must be the ref /api/v1/ask returned (web:...)", status=400)
+    with current_app.extensions["hub"].db.session() as s:
+        first = record.first_decision(s, ref)
+        if first is None:
+            raise InboundError(f"no request {ref}", status=404)
+        if first.verdict != "answer" or first.dry_run:
+            raise InboundError(f"the hub did not answer {ref}: there is no answer to rate", status=409)
+        if record.has_outcome(s, ref, "solved") or record.has_outcome(s, ref, "not_solved"):
+            return jsonify({"ref": str(ref), "recorded": False})
+        if body["solved"]:
+            record.record_outcome(s, ref, "solved", decision_id=first.id, via="web")
+        else:
+            record.record_outcome(s, ref, "not_solved", decision_id=first.id, via="web")
+            record.record_outcome(s, ref, "escalated", decision_id=first.id, reason="not_solved")
+    return jsonify({"ref": str(ref), "recorded": True})
 
 
 @blueprint.get("/suggest")

@@ -76,14 +76,12 @@ class Pipeline:
         decision = self._engine().decide(text, channel=ticket.ref.channel)
         observe("decision", sum(decision.latency_ms.values()) / 1000.0)
         with self._db.session() as s:
-            row = record.upsert_ticket(s, ticket)
-            decided = record.record_decision(s, row, decision, trigger="request", inbox_event_id=inbox_event_id)
+            decided = record.record_request(s, ticket, decision, inbox_event_id=inbox_event_id)
             route = self._route(ticket.ref)
             if is_answer(decision):
                 actions = [answer_action(ticket, decision, decided.id, route)]
             else:
                 actions = escalation_actions(ticket, decision, decided.id, route, reopen=False)
-                record.record_outcome(s, ticket.ref, "escalated", decision_id=decided.id, reason=_main_reason(decision))
             ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
         schedule(self._jobs, ids)
         return decision.verdict.value
@@ -181,10 +179,6 @@ def _request_text(ticket: Ticket) -> str:
     """The request as the requester wrote it: the subject and the description, never internal notes."""
     parts = [ticket.subject.strip(), ticket.text.strip()]
     return "\n".join(p for p in parts if p) or ticket.subject
-
-
-def _main_reason(decision: Decision) -> str:
-    return decision.reasons[0] if decision.reasons else "not_confident"
 
 
 def _was_answered(session: object, ref: TicketRef) -> bool:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.db import DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow
 from core.models import Person, Source, Ticket, TicketRef, utcnow
+from interceptor.act import is_answer
 from interceptor.types import Decision
 
 
@@ -135,3 +136,17 @@ def on_action_done(session: Session, action: OutboxAction) -> None:
         row = find_ticket(session, origin)
         if row is not None:
             row.escalated_to, row.escalated_url = action.result.get("ref"), action.result.get("url")
+
+
+def record_request(session: Session, ticket: Ticket, decision: Decision, *, inbox_event_id: int | None) -> DecisionRow:
+    """Record a new request's ticket and decision; an ESCALATE also records the ``escalated`` outcome."""
+    row = upsert_ticket(session, ticket)
+    decided = record_decision(session, row, decision, trigger="request", inbox_event_id=inbox_event_id)
+    if not is_answer(decision):
+        record_outcome(session, ticket.ref, "escalated", decision_id=decided.id, reason=main_reason(decision))
+    return decided
+
+
+def main_reason(decision: Decision) -> str:
+    """Return the reason an escalation is filed under (the decision's first)."""
+    return decision.reasons[0] if decision.reasons else "not_confident"

@@ -132,3 +132,78 @@ def test_ask_and_suggest_on_a_small_kb(kb_client: Any) -> None:
 
     shy = kb_client.post("/api/v1/ask", json={"text": "reset password", "channel": "other"}).get_json()
     assert shy["threshold"] > 0.0  # another channel uses the calibrated threshold for the target precision
+
+
+def _rows(client: Any, ref: str) -> tuple[list[tuple[str, str, str | None]], list[tuple[str, dict[str, Any]]]]:
+    """The decisions (verdict, trigger, channel) and outcomes (kind, detail) stored for ``ref``."""
+    from sqlalchemy import select
+
+    from core.db import DecisionRow, OutcomeRow
+
+    with client.application.extensions["hub"].db.session() as s:
+        decisions = s.execute(select(DecisionRow.verdict, DecisionRow.trigger, DecisionRow.channel)
+                              .where(DecisionRow.ticket_ref == ref)).all()
+        outcomes = s.execute(select(OutcomeRow.kind, OutcomeRow.detail).where(OutcomeRow.ticket_ref == ref)
+                             .order_by(OutcomeRow.id)).all()
+    return [tuple(d) for d in decisions], [(k, dict(d)) for k, d in outcomes]
+
+
+def test_a_web_answer_is_recorded_and_a_solved_vote_verifies_it(fake_client: Any) -> None:
+    body = fake_client.post("/api/v1/ask", json={"text": "how do I reset my password?", "email": "Ada@Example.com"}).get_json()
+    ref = body["ref"]
+    assert ref.startswith("web:") and body["verdict"] == "answer"
+    assert _rows(fake_client, ref) == ([("answer", "request", "web")], [("answer_posted", {})])
+
+    voted = fake_client.post("/api/v1/feedback", json={"ref": ref, "solved": True})
+    assert voted.status_code == 200 and voted.get_json() == {"ref": ref, "recorded": True}
+    again = fake_client.post("/api/v1/feedback", json={"ref": ref, "solved": False})
+    assert again.get_json()["recorded"] is False  # only the first verdict counts
+    assert _rows(fake_client, ref)[1] == [("answer_posted", {}), ("solved", {"via": "web"})]
+
+
+def test_a_web_answer_that_did_not_help_goes_to_a_person(fake_client: Any) -> None:
+    ref = fake_client.post("/api/v1/ask", json={"text": "how do I reset my password?", "channel": "web-pricing"}).get_json()["ref"]
+    assert fake_client.post("/api/v1/feedback", json={"ref": ref, "solved": False}).status_code == 200
+    assert _rows(fake_client, ref) == ([("answer", "request", "web-pricing")], [
+        ("answer_posted", {}), ("not_solved", {"via": "web"}), ("escalated", {"reason": "not_solved"})])
+
+
+def test_a_web_escalation_is_recorded_and_cannot_be_rated(fake_client: Any) -> None:
+    ref = fake_client.post("/api/v1/ask", json={"text": "I want a refund"}).get_json()["ref"]
+    assert _rows(fake_client, ref) == ([("escalate", "request", "web")], [("escalated", {"reason": "sensitive_topic:refund"})])
+    response = fake_client.post("/api/v1/feedback", json={"ref": ref, "solved": True})
+    assert response.status_code == 409 and "did not answer" in response.get_json()["error"]
+
+
+def test_anonymous_askers_are_not_one_person_re_contacting(fake_client: Any) -> None:
+    from sqlalchemy import func, select
+
+    from core.db import PersonRow
+
+    for _ in range(3):
+        fake_client.post("/api/v1/ask", json={"text": "how do I reset my password?"})
+    fake_client.post("/api/v1/ask", json={"text": "how do I reset my password?", "email": "ada@example.com"})
+    fake_client.post("/api/v1/ask", json={"text": "and my VPN?", "email": "ADA@example.com"})
+    with fake_client.application.extensions["hub"].db.session() as s:
+        assert s.scalar(select(func.count()).select_from(PersonRow).where(PersonRow.source == "web")) == 4
+
+
+@pytest.mark.parametrize("kwargs,status,words", [
+    ({"data": "solved", "content_type": "text/plain"}, 415, "must be JSON"),
+    ({"json": {"ref": "web:abc"}}, 400, "JSON object like"),
+    ({"json": {"ref": "web:abc", "solved": "yes"}}, 400, "JSON object like"),
+    ({"json": {"ref": "nonsense", "solved": True}}, 400, "ref must be"),
+    ({"json": {"ref": "slack:T1:C1:1.2", "solved": True}}, 400, "ref must be"),
+    ({"json": {"ref": "web:0123456789abcdef", "solved": True}}, 404, "no request"),
+])
+def test_feedback_rejects_bad_input_with_a_clear_json_error(fake_client: Any, kwargs: dict[str, Any], status: int,
+                                                            words: str) -> None:
+    response = fake_client.post("/api/v1/feedback", **kwargs)
+    assert response.status_code == status
+    assert words in response.get_json()["error"]
+
+
+def test_ask_refuses_an_email_that_is_not_one(fake_client: Any) -> None:
+    response = fake_client.post("/api/v1/ask", json={"text": "hello", "email": "not-an-address"})
+    assert response.status_code == 400 and "email" in response.get_json()["error"]
+    assert fake_client.post("/api/v1/ask", json={"text": "hello", "email": 5}).status_code == 400

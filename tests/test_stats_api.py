@@ -131,3 +131,20 @@ def _walk(node: Any) -> Iterator[Any]:
             yield from _walk(v)
     else:
         yield node
+
+
+def test_web_asks_and_their_feedback_are_in_the_stats(admin_hub: Hub, api: Any) -> None:
+    from interceptor.engine import Interceptor
+    from test_engine import FakeScorer
+
+    engine = Interceptor(admin_hub.settings, FakeScorer(0.99))
+    api.application.extensions["interceptor"] = lambda: engine
+    solved = api.post("/api/v1/ask", json={"text": "how do I reset my password?"}).get_json()["ref"]
+    api.post("/api/v1/ask", json={"text": "how do I reset my password?"})  # answered, no word back yet
+    api.post("/api/v1/ask", json={"text": "I want a refund"})  # escalated: sensitive topic
+    assert api.post("/api/v1/feedback", json={"ref": solved, "solved": True}).status_code == 200
+
+    doc = api.get("/api/v1/stats?channel=web", headers=AUTH).get_json()
+    [web] = doc["channels"]
+    assert web["channel"] == "web" and web["requests"] == 3 and web["answered"] == 2
+    assert web["confirmed_solved"] == 1 and web["escalated"] == 1 and web["pending"] == 1
