@@ -63,16 +63,36 @@ def test_fetch_reads_ticket_comments_and_authors(zd: ZendeskConnector, api: resp
 
 
 def test_answer_is_one_public_comment_tagged_and_pending(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/tickets/1.json", json=load("ticket_show.json"))  # not tagged hub_answered yet
     api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
     performers = common_performers("zendesk", zd)
     result = performers["post_reply"]({"ref": "zendesk:1", "idempotency_key": "answer:zendesk:1", "text": "Use the wizard.", "kind": "answer",
                                        "citations": [{"title": "Setup", "url": "https://kb/setup"}]})
     assert result.result["external_id"] == "6164039218842"
-    ticket = sent(api.calls[0])["ticket"]
+    assert [c.request.method for c in api.calls] == ["GET", "PUT"]
+    ticket = sent(api.calls[1])["ticket"]
     assert ticket["comment"]["public"] is True
     assert ticket["comment"]["body"] == "Use the wizard.\n\nSources:\n- Setup: https://kb/setup"
     assert ticket["status"] == "pending" and ticket["additional_tags"] == ["hub_answered"]
-    assert len(api.calls) == 1
+
+
+def test_an_answer_already_on_the_ticket_is_not_posted_again(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    shown = load("ticket_show.json")
+    shown["ticket"]["tags"] = [*shown["ticket"]["tags"], "hub_answered"]  # an attempt posted, then crashed
+    api.get(f"{API}/tickets/1.json", json=shown)
+    performers = common_performers("zendesk", zd)
+    result = performers["post_reply"]({"ref": "zendesk:1", "idempotency_key": "answer:zendesk:1", "text": "Use the wizard.",
+                                       "kind": "answer"})
+    assert result.result["external_id"] == "1:hub_answered" and result.result["url"] == f"{BASE}/agent/tickets/1"
+    assert [c.request.method for c in api.calls] == ["GET"]  # no second comment
+
+
+def test_a_notice_is_posted_without_the_answer_check(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
+    common_performers("zendesk", zd)["post_reply"]({"ref": "zendesk:1", "idempotency_key": "notice:zendesk:1",
+                                                    "text": "A person will follow up.", "kind": "notice"})
+    assert [c.request.method for c in api.calls] == ["PUT"]
+    assert "additional_tags" not in sent(api.calls[0])["ticket"]
 
 
 def test_draft_is_a_private_comment_and_reopens_on_request(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
@@ -139,6 +159,7 @@ def test_help_center_articles_incremental(zd: ZendeskConnector, api: responses.R
 def test_rate_limit_through_the_outbox_waits_retry_after(sqlite_url: str, api: responses.RequestsMock) -> None:
     hub = build_hub(load_settings(settings_dict(sqlite_url, **ZENDESK)))
     try:
+        api.get(f"{API}/tickets/1.json", json=load("ticket_show.json"))
         api.put(f"{API}/tickets/1.json", status=429, headers={"Retry-After": "120"}, json={"error": "rate"})
         with hub.db.session() as s:
             row_id = outbox.enqueue(s, outbox.NewAction("answer:zendesk:1", "zendesk", "post_reply",

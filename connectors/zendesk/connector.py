@@ -103,9 +103,19 @@ class ZendeskConnector:
         also tags the ticket ``hub_answered`` and sets it pending; ``"notice"`` only comments. The "did this
         solve it?" line is part of the composed text.
 
+        An answer is at most once per ticket: the comment and the tag are one ticket update, so a ticket that
+        already carries the tag has the answer (posted by an attempt that crashed before it was recorded),
+        and nothing is posted again.
+
         Raises:
-            NotFound, Retriable, Fatal: the update failed.
+            NotFound, Retriable, Fatal: a call failed.
         """
+        if kind == "answer":
+            ticket_id = _ticket_id(ref)
+            tags = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict()).get("tags") or ()
+            if mapping.ANSWERED_TAG in tags:
+                log.info("zendesk.answer.already-posted", extra={"ticket": ticket_id, "key": idempotency_key})
+                return PostedMessage(f"{ticket_id}:{mapping.ANSWERED_TAG}", self.ticket_url(ref))
         body = mapping.answer_body(text, citations)
         fields = mapping.answer_update(body) if kind == "answer" else mapping.notice_update(body)
         return self._update(ref, fields)
