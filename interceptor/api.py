@@ -128,7 +128,7 @@ def feedback() -> Any:
         first = record.first_decision(s, ref)
         if first is None:
             raise InboundError(f"no request {ref}", status=404)
-        if first.verdict != "answer" or first.dry_run:
+        if not record.was_answered(s, ref):
             raise InboundError(f"the hub did not answer {ref}: there is no answer to rate", status=409)
         if record.has_outcome(s, ref, "solved") or record.has_outcome(s, ref, "not_solved"):
             return jsonify({"ref": str(ref), "recorded": False})

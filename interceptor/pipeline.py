@@ -133,7 +133,7 @@ class Pipeline:
         verdict = classify_followup(message.text)
         if verdict == "solved":
             with self._db.session() as s:
-                answered = record.has_outcome(s, event.ref, "answer_posted") or _was_answered(s, event.ref)
+                answered = record.has_outcome(s, event.ref, "answer_posted") or record.was_answered(s, event.ref)
                 if answered:
                     record.record_outcome(s, event.ref, "solved", via="reply")
             return "solved" if answered else "ignored"
@@ -146,7 +146,7 @@ class Pipeline:
         with self._db.session() as s:
             row = record.find_ticket(s, ref)
             already = row is None or record.has_outcome(s, ref, "escalated")
-            if row is not None and _was_answered(s, ref):
+            if row is not None and record.was_answered(s, ref):
                 record.record_outcome(s, ref, "not_solved", via=why)
             if already:
                 ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
@@ -179,9 +179,3 @@ def _request_text(ticket: Ticket) -> str:
     """The request as the requester wrote it: the subject and the description, never internal notes."""
     parts = [ticket.subject.strip(), ticket.text.strip()]
     return "\n".join(p for p in parts if p) or ticket.subject
-
-
-def _was_answered(session: object, ref: TicketRef) -> bool:
-    first = record.first_decision(session, ref)  # type: ignore[arg-type]
-    return first is not None and first.verdict == "answer" and not first.dry_run
-

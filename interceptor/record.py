@@ -124,6 +124,12 @@ def first_decision(session: Session, ref: TicketRef) -> DecisionRow | None:
     ).first()
 
 
+def was_answered(session: Session, ref: TicketRef) -> bool:
+    """Return whether the hub answered the request publicly (not a shadow-mode draft)."""
+    first = first_decision(session, ref)
+    return first is not None and first.verdict == "answer" and not first.dry_run
+
+
 def on_action_done(session: Session, action: OutboxAction) -> None:
     """Outbox bookkeeping: an answer that reached its thread is ``answer_posted`` (the hub's first
     response); a ticket of record created for an escalated thread is linked from the thread's ticket."""
