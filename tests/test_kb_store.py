@@ -86,3 +86,26 @@ def test_calibrations_are_stored_per_kb_version(database_url: str) -> None:
         assert latest is not None and latest.kb_version == "v2"
     finally:
         db.dispose()
+
+
+def test_embeddings_are_stored_once_per_key_read_back_and_deleted(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        vectors = {f"{n:040x}": n.to_bytes(4, "little") * 384 for n in range(1200)}
+        with db.session() as s:
+            kb.store_embeddings(s, "model-a|float32", vectors)
+            kb.store_embeddings(s, "model-a|float32", {"0" * 40: b"other"})  # a key already stored is kept
+            kb.store_embeddings(s, "model-b|float32", {"0" * 40: b"b"})
+        wanted = [*list(vectors)[:1100], "f" * 40]  # many keys: one pass over the model's rows
+        with db.session() as s:
+            many = kb.load_embeddings(s, "model-a|float32", wanted)
+            few = kb.load_embeddings(s, "model-a|float32", ["0" * 40, f"{5:040x}", "f" * 40])
+        assert len(many) == 1100 and all(many[k] == vectors[k] for k in many)
+        assert few == {"0" * 40: vectors["0" * 40], f"{5:040x}": vectors[f"{5:040x}"]}
+        with db.session() as s:
+            kb.delete_embeddings(s, "model-a|float32", list(vectors)[600:])
+        with db.session() as s:
+            assert kb.embedding_keys(s, "model-a|float32") == set(list(vectors)[:600])
+            assert kb.embedding_keys(s, "model-b|float32") == {"0" * 40}
+    finally:
+        db.dispose()
