@@ -16,9 +16,8 @@ from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from core.db import Database, LeaseRow
+from core.db import Database, LeaseRow, insert_ignoring
 from core.models import utcnow
 from core.telemetry import count
 
@@ -32,13 +31,8 @@ def acquire_lease(db: Database, name: str, owner: str, ttl: timedelta, now: date
         True when ``owner`` holds the lease until ``now + ttl``.
     """
     now = now or utcnow()
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     with db.session() as s:
-        s.execute(
-            insert(LeaseRow)
-            .values(name=name, owner=owner, expires_at=now + ttl)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
+        s.execute(insert_ignoring(s, LeaseRow, ["name"]).values(name=name, owner=owner, expires_at=now + ttl))
         result = s.execute(
             update(LeaseRow)
             .where(LeaseRow.name == name, or_(LeaseRow.owner == owner, LeaseRow.expires_at < now))
