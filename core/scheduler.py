@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 
 from core.db import Database, LeaseRow, insert_ignoring
 from core.models import utcnow
@@ -39,6 +39,12 @@ def acquire_lease(db: Database, name: str, owner: str, ttl: timedelta, now: date
             .values(owner=owner, expires_at=now + ttl)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+
+
+def release_lease(db: Database, name: str, owner: str) -> None:
+    """Give the lease ``name`` up if ``owner`` holds it (another owner's lease is left alone)."""
+    with db.session() as s:
+        s.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == owner))
 
 
 class Scheduler:

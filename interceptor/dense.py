@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -54,6 +55,7 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 _BATCH_CHARS = 8192
 _BATCH_MAX = 64
 _SAVE_EVERY = 1024  # texts embedded between saves to the store (and progress lines in the log)
+_WAIT_SECONDS = 5.0  # how often a process waiting for another's embedding looks at the store
 
 
 def native_bfloat16() -> bool:
@@ -97,6 +99,14 @@ class VectorStore(Protocol):
 
     def save(self, vectors: dict[str, np.ndarray]) -> None:
         """Store ``vectors`` by key."""
+        ...
+
+    def claim(self) -> bool:
+        """Take or renew the right to embed into this store; ``False`` while another process holds it."""
+        ...
+
+    def release(self) -> None:
+        """Give that right up."""
         ...
 
 
@@ -161,30 +171,58 @@ class Embedder:
 
     def encode_cached(self, texts: list[str], store: VectorStore | None = None) -> np.ndarray:
         """Return unit vectors for ``texts``, encoding only the texts not seen before: in this process, or,
-        with a ``store``, by any process (vectors are saved there every ``_SAVE_EVERY`` texts, so an
-        interrupted first build of a large KB resumes where it stopped)."""
+        with a ``store``, by any process. With a store, vectors are saved every ``_SAVE_EVERY`` texts (an
+        interrupted first build of a large KB resumes where it stopped), and a large batch is embedded by one
+        process at a time: the others wait for its vectors instead of embedding the same KB on the same
+        cores (a holder that dies loses its claim when the claim expires)."""
         keys = [text_key(t) for t in texts]
         with self._lock:
             missing = {k: t for k, t in zip(keys, texts) if k not in self._cache}
+        claimed = False
         if missing and store is not None:
-            found = store.load(list(missing))
-            with self._lock:
-                self._cache.update(found)
-            missing = {k: t for k, t in missing.items() if k not in found}
+            missing = self._take_stored(missing, store)
+            if len(missing) > _SAVE_EVERY:
+                missing, claimed = self._claim_or_wait(missing, store)
         pending = sorted(missing.items(), key=lambda item: -len(item[1]))  # longest first, as batches go
-        for start in range(0, len(pending), _SAVE_EVERY):
-            chunk = pending[start : start + _SAVE_EVERY]
-            new = dict(zip((k for k, _ in chunk), self.encode([t for _, t in chunk])))
-            with self._lock:
-                self._cache.update(new)
-            if store is not None:
-                store.save(new)
-            if len(pending) > _SAVE_EVERY:
-                log.info("interceptor.dense.progress", extra={"embedded": start + len(chunk), "of": len(pending)})
+        try:
+            for start in range(0, len(pending), _SAVE_EVERY):
+                chunk = pending[start : start + _SAVE_EVERY]
+                new = dict(zip((k for k, _ in chunk), self.encode([t for _, t in chunk])))
+                with self._lock:
+                    self._cache.update(new)
+                if store is not None:
+                    store.save(new)
+                    if claimed:
+                        store.claim()  # renew
+                if len(pending) > _SAVE_EVERY:
+                    log.info("interceptor.dense.progress", extra={"embedded": start + len(chunk), "of": len(pending)})
+        finally:
+            if claimed and store is not None:
+                store.release()
         with self._lock:
             if not keys:
                 return np.zeros((0, self.dim), dtype=np.float32)
             return np.stack([self._cache[k] for k in keys])
+
+
+    def _take_stored(self, missing: dict[str, str], store: VectorStore) -> dict[str, str]:
+        """Cache what ``store`` has of ``missing``; return the rest."""
+        found = store.load(list(missing))
+        with self._lock:
+            self._cache.update(found)
+        return {k: t for k, t in missing.items() if k not in found}
+
+    def _claim_or_wait(self, missing: dict[str, str], store: VectorStore) -> tuple[dict[str, str], bool]:
+        """Claim the store for embedding ``missing``, or wait while another process holds the claim, taking
+        what it stores. Returns what is still missing and whether this process holds the claim."""
+        waited = False
+        while missing and not store.claim():
+            if not waited:
+                log.info("interceptor.dense.waiting-for-another-process", extra={"missing": len(missing)})
+                waited = True
+            time.sleep(_WAIT_SECONDS)
+            missing = self._take_stored(missing, store)
+        return missing, bool(missing)
 
 
 _shared: dict[str, Embedder] = {}

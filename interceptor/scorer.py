@@ -10,8 +10,12 @@ second) and rebuilds when it moved; only texts not seen before are embedded agai
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config.settings import Settings
 from core import kb
 from core.db import Database
+from core.scheduler import acquire_lease, release_lease
 from core.telemetry import count, observe
 from interceptor import history
 from interceptor.calibration import METHOD, Calibrator, load_default
@@ -30,6 +35,7 @@ from interceptor.types import Candidate, Scored
 
 log = logging.getLogger("interceptor.scorer")
 VERSION_CHECK_SECONDS = 1.0
+EMBED_LEASE = timedelta(minutes=3)  # a process that dies while embedding blocks the others this long at most
 
 
 class DatabaseVectors:
@@ -43,6 +49,23 @@ class DatabaseVectors:
         self.db = db
         self.model = f"{embedder.name}|{embedder.precision}"
         self._size = embedder.dim * 4  # float32 bytes; anything else is not this model's vector
+        self._lease = f"kb.embedding:{text_key(self.model)[:16]}"
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def claim(self) -> bool:
+        """Take or renew the embedding lease (held for ``EMBED_LEASE``, renewed after each saved chunk)."""
+        try:
+            return acquire_lease(self.db, self._lease, self._owner, EMBED_LEASE)
+        except SQLAlchemyError as e:  # better to embed twice than to stall
+            log.warning("interceptor.vectors.claim-failed", extra={"error": type(e).__name__})
+            return True
+
+    def release(self) -> None:
+        """Give the embedding lease up."""
+        try:
+            release_lease(self.db, self._lease, self._owner)
+        except SQLAlchemyError as e:  # it expires on its own
+            log.warning("interceptor.vectors.release-failed", extra={"error": type(e).__name__})
 
     def load(self, keys: list[str]) -> dict[str, np.ndarray]:
         """Return the stored vectors of those ``keys`` that have one."""

@@ -285,3 +285,60 @@ def test_an_interrupted_embedding_run_resumes_from_the_stored_vectors(
         assert float((vectors * embedder.encode(texts)).sum(axis=1).min()) > 0.999
     finally:
         db.dispose()
+
+
+def test_a_second_process_waits_for_the_one_embedding_the_kb(
+    sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from interceptor import dense
+    from interceptor.scorer import DatabaseVectors
+
+    embedder = sample_scorer.embedder
+    assert embedder is not None
+    monkeypatch.setattr(dense, "_SAVE_EVERY", 2)
+    monkeypatch.setattr(dense, "_WAIT_SECONDS", 0.05)
+    texts = [f"waiting unit {n} about {word}" for n, word in enumerate(["invoices", "passwords", "exports", "teams", "plans"])]
+    db = Database(sqlite_url)
+    try:
+        first, second = DatabaseVectors(db, embedder), DatabaseVectors(db, embedder)
+        assert first.claim() and not second.claim()  # the first process is embedding this KB
+        waiting = _fresh_process(embedder, embeds=False)  # fails the test if it embeds anything itself
+        result: dict[str, np.ndarray] = {}
+        thread = threading.Thread(target=lambda: result.update(vectors=waiting.encode_cached(texts, second)))
+        thread.start()
+        thread.join(timeout=0.3)
+        assert thread.is_alive() and not result  # waiting: nothing stored yet, and it may not embed
+        first.save(dict(zip((dense.text_key(t) for t in texts[:3]), embedder.encode(texts[:3]))))
+        first.save(dict(zip((dense.text_key(t) for t in texts[3:]), embedder.encode(texts[3:]))))
+        first.release()
+        thread.join(timeout=10)
+        assert not thread.is_alive() and result["vectors"].shape == (5, embedder.dim)
+        assert second.claim()  # the waiting process took nothing it did not need: the claim is free
+    finally:
+        db.dispose()
+
+
+def test_a_claim_left_by_a_dead_process_expires_and_another_embeds(
+    sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from interceptor import dense, scorer
+    from interceptor.scorer import DatabaseVectors
+
+    embedder = sample_scorer.embedder
+    assert embedder is not None
+    monkeypatch.setattr(dense, "_SAVE_EVERY", 2)
+    monkeypatch.setattr(dense, "_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(scorer, "EMBED_LEASE", timedelta(seconds=0.5))
+    texts = [f"orphaned unit {n}" for n in range(5)]
+    db = Database(sqlite_url)
+    try:
+        assert DatabaseVectors(db, embedder).claim()  # then the process dies without releasing it
+        survivor = _fresh_process(embedder, embeds=True)
+        vectors = survivor.encode_cached(texts, DatabaseVectors(db, embedder))
+        assert vectors.shape == (5, embedder.dim) and len(_stored_keys(db)[f"all-MiniLM-L6-v2|{embedder.precision}"]) == 5
+    finally:
+        db.dispose()
