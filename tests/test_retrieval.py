@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -249,96 +250,90 @@ def test_the_index_keeps_its_vectors_in_the_database_for_other_processes(
         db.dispose()
 
 
-def test_an_interrupted_embedding_run_resumes_from_the_stored_vectors(
-    sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def small_chunks(sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Embedder, Database]]:
+    """The sample KB's model and an empty database; the embedder saves every 2 texts and a waiting process
+    looks again every 50 ms, so chunking and claims show on a handful of texts."""
     from interceptor import dense
-    from interceptor.scorer import DatabaseVectors
-
-    embedder = sample_scorer.embedder
-    assert embedder is not None
-    monkeypatch.setattr(dense, "_SAVE_EVERY", 2)
-    texts = [f"unit {n} about {word}" for n, word in enumerate(["invoices", "passwords", "exports", "teams", "plans"])]
-    db = Database(sqlite_url)
-    try:
-        store = DatabaseVectors(db, embedder)
-        crashing = _fresh_process(embedder, embeds=True)
-        calls: list[int] = []
-        real_encode = crashing.encode
-
-        def encode_then_crash(batch: list[str]) -> np.ndarray:
-            calls.append(len(batch))
-            if len(calls) == 2:
-                raise KeyboardInterrupt  # the process is stopped during the second chunk
-            return real_encode(batch)
-
-        crashing.encode = encode_then_crash  # type: ignore[method-assign]
-        with pytest.raises(KeyboardInterrupt):
-            crashing.encode_cached(texts, store)
-        assert sum(len(keys) for keys in _stored_keys(db).values()) == 2  # the first chunk was saved
-
-        resumed = _fresh_process(embedder, embeds=True)
-        encoded: list[str] = []
-        resumed.encode = lambda batch: (encoded.extend(batch), real_encode(batch))[1]  # type: ignore[method-assign]
-        vectors = resumed.encode_cached(texts, store)
-        assert len(encoded) == 3 and vectors.shape == (5, embedder.dim)
-        assert float((vectors * embedder.encode(texts)).sum(axis=1).min()) > 0.999
-    finally:
-        db.dispose()
-
-
-def test_a_second_process_waits_for_the_one_embedding_the_kb(
-    sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import threading
-
-    from interceptor import dense
-    from interceptor.scorer import DatabaseVectors
 
     embedder = sample_scorer.embedder
     assert embedder is not None
     monkeypatch.setattr(dense, "_SAVE_EVERY", 2)
     monkeypatch.setattr(dense, "_WAIT_SECONDS", 0.05)
-    texts = [f"waiting unit {n} about {word}" for n, word in enumerate(["invoices", "passwords", "exports", "teams", "plans"])]
     db = Database(sqlite_url)
-    try:
-        first, second = DatabaseVectors(db, embedder), DatabaseVectors(db, embedder)
-        assert first.claim() and not second.claim()  # the first process is embedding this KB
-        waiting = _fresh_process(embedder, embeds=False)  # fails the test if it embeds anything itself
-        result: dict[str, np.ndarray] = {}
-        thread = threading.Thread(target=lambda: result.update(vectors=waiting.encode_cached(texts, second)))
-        thread.start()
-        thread.join(timeout=0.3)
-        assert thread.is_alive() and not result  # waiting: nothing stored yet, and it may not embed
-        first.save(dict(zip((dense.text_key(t) for t in texts[:3]), embedder.encode(texts[:3]))))
-        first.save(dict(zip((dense.text_key(t) for t in texts[3:]), embedder.encode(texts[3:]))))
-        first.release()
-        thread.join(timeout=10)
-        assert not thread.is_alive() and result["vectors"].shape == (5, embedder.dim)
-        assert second.claim()  # the waiting process took nothing it did not need: the claim is free
-    finally:
-        db.dispose()
+    yield embedder, db
+    db.dispose()
+
+
+def _units(prefix: str) -> list[str]:
+    return [f"{prefix} {n} about {word}" for n, word in enumerate(["invoices", "passwords", "exports", "teams", "plans"])]
+
+
+def test_an_interrupted_embedding_run_resumes_from_the_stored_vectors(small_chunks: tuple[Embedder, Database]) -> None:
+    from interceptor.scorer import DatabaseVectors
+
+    embedder, db = small_chunks
+    texts = _units("unit")
+    store = DatabaseVectors(db, embedder)
+    crashing = _fresh_process(embedder, embeds=True)
+    calls: list[int] = []
+    real_encode = crashing.encode
+
+    def encode_then_crash(batch: list[str]) -> np.ndarray:
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process is stopped during the second chunk
+        return real_encode(batch)
+
+    crashing.encode = encode_then_crash  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        crashing.encode_cached(texts, store)
+    assert sum(len(keys) for keys in _stored_keys(db).values()) == 2  # the first chunk was saved
+
+    resumed = _fresh_process(embedder, embeds=True)
+    encoded: list[str] = []
+    resumed.encode = lambda batch: (encoded.extend(batch), real_encode(batch))[1]  # type: ignore[method-assign]
+    vectors = resumed.encode_cached(texts, store)
+    assert len(encoded) == 3 and vectors.shape == (5, embedder.dim)
+    assert float((vectors * embedder.encode(texts)).sum(axis=1).min()) > 0.999
+
+
+def test_a_second_process_waits_for_the_one_embedding_the_kb(small_chunks: tuple[Embedder, Database]) -> None:
+    import threading
+
+    from interceptor.dense import text_key
+    from interceptor.scorer import DatabaseVectors
+
+    embedder, db = small_chunks
+    texts = _units("waiting unit")
+    first, second = DatabaseVectors(db, embedder), DatabaseVectors(db, embedder)
+    assert first.claim() and not second.claim()  # the first process is embedding this KB
+    waiting = _fresh_process(embedder, embeds=False)  # fails the test if it embeds anything itself
+    result: dict[str, np.ndarray] = {}
+    thread = threading.Thread(target=lambda: result.update(vectors=waiting.encode_cached(texts, second)))
+    thread.start()
+    thread.join(timeout=0.3)
+    assert thread.is_alive() and not result  # waiting: nothing stored yet, and it may not embed
+    first.save(dict(zip((text_key(t) for t in texts[:3]), embedder.encode(texts[:3]))))
+    first.save(dict(zip((text_key(t) for t in texts[3:]), embedder.encode(texts[3:]))))
+    first.release()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and result["vectors"].shape == (5, embedder.dim)
+    assert second.claim()  # the waiting process took nothing it did not need: the claim is free
 
 
 def test_a_claim_left_by_a_dead_process_expires_and_another_embeds(
-    sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    small_chunks: tuple[Embedder, Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from datetime import timedelta
 
-    from interceptor import dense, scorer
+    from interceptor import scorer
     from interceptor.scorer import DatabaseVectors
 
-    embedder = sample_scorer.embedder
-    assert embedder is not None
-    monkeypatch.setattr(dense, "_SAVE_EVERY", 2)
-    monkeypatch.setattr(dense, "_WAIT_SECONDS", 0.05)
+    embedder, db = small_chunks
     monkeypatch.setattr(scorer, "EMBED_LEASE", timedelta(seconds=0.5))
-    texts = [f"orphaned unit {n}" for n in range(5)]
-    db = Database(sqlite_url)
-    try:
-        assert DatabaseVectors(db, embedder).claim()  # then the process dies without releasing it
-        survivor = _fresh_process(embedder, embeds=True)
-        vectors = survivor.encode_cached(texts, DatabaseVectors(db, embedder))
-        assert vectors.shape == (5, embedder.dim) and len(_stored_keys(db)[f"all-MiniLM-L6-v2|{embedder.precision}"]) == 5
-    finally:
-        db.dispose()
+    texts = _units("orphaned unit")
+    assert DatabaseVectors(db, embedder).claim()  # then the process dies without releasing it
+    survivor = _fresh_process(embedder, embeds=True)
+    vectors = survivor.encode_cached(texts, DatabaseVectors(db, embedder))
+    assert vectors.shape == (5, embedder.dim) and len(_stored_keys(db)[f"all-MiniLM-L6-v2|{embedder.precision}"]) == 5
