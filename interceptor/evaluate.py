@@ -1,15 +1,19 @@
 """``hub eval``: measure the real decision path on a bench pack (format in ``shared/bench/README.md``).
 
 The pack's articles go into a fresh temporary KB; the calibration split is the install's labelled history
-(``hub kb calibrate``); every test query then runs through ``score`` and ``decide`` with the topic guard off.
+(``hub kb calibrate``), unless ``no_history`` (then the KB calibrates itself from its own content, as a
+fresh install does); every test query then runs through ``score`` and ``decide`` with the topic guard off.
 Test labels are read only after all test queries were decided, and ``source_label`` is never read.
+``helpdesk-bench/v2`` packs are also scored at answer level: an answer is right when the passage it quotes
+lies in an expected section of the article it cites (:func:`quote_in_section`).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,11 +21,57 @@ import numpy as np
 
 from config.settings import Settings
 from core.db import Database
+from core.errors import HubError
 from interceptor.decide import decide
+from interceptor.kb_import import import_articles, pack_articles
 from interceptor.retrieval.history import Labelled
-from interceptor.kb_import import import_articles, pack_articles, read_pack
+from interceptor.retrieval.lexical import tokenize
 from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict
+
+FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
+OVERLAP = 0.6  # the answer-level rule of shared/bench/README.md
+
+
+class PackError(HubError):
+    """A bench pack cannot be read."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One test query's decision: what the hub would quote and how sure it was."""
+
+    answered: bool
+    article_id: str | None
+    section_id: str | None
+    confidence: float
+    passage: str
+    ms: float
+
+
+def read_bench_pack(path: Path) -> dict[str, Any]:
+    """Read and check a ``pack.json`` of format ``helpdesk-bench/v1`` or ``/v2``.
+
+    Raises:
+        PackError: unreadable, or of another format.
+    """
+    try:
+        pack = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise PackError(f"{path}: cannot read pack: {e}") from e
+    if not isinstance(pack, dict) or pack.get("format") not in FORMATS:
+        raise PackError(f"{path}: not a {' or '.join(FORMATS)} pack")
+    return pack
+
+
+def quote_in_section(quote: str, section: str) -> bool:
+    """Return whether ``quote`` lies in ``section``: at least 60% of the quote's content words occur in the
+    section, or 60% of the section's in the quote (content words: ``lexical.tokenize``, as sets)."""
+    q, s = set(tokenize(quote)), set(tokenize(section))
+    if not q or not s:
+        return False
+    shared = len(q & s)
+    return shared >= OVERLAP * len(q) or shared >= OVERLAP * len(s)
 
 
 def curve_metrics(confidence: np.ndarray, correct: np.ndarray, answerable: int) -> dict[str, float]:
@@ -53,7 +103,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str], None], *,
-             target_precision: float = 0.95, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+             target_precision: float = 0.95, no_history: bool = False, details: Path | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the quality benchmark on one pack.
 
     Args:
@@ -62,16 +113,25 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
             temporary SQLite file.
         prepare_database: creates the schema at a database URL (``migrations.upgrade``).
         target_precision: the precision the threshold is chosen for.
+        no_history: ignore the calibration split (the KB calibrates from its own content).
+        details: where to write one JSON line per test query (``id``, ``verdict``, ``article_id``,
+            ``section_id``, ``confidence``, ``passage``: the top candidate's, exactly as an answer quotes it).
         progress: called with a line of progress text.
 
     Returns:
         The metrics (see ``hub eval --help``).
+
+    Raises:
+        PackError: the pack cannot be read.
     """
     say = progress or (lambda line: None)
     path = pack_dir / "pack.json" if pack_dir.is_dir() else pack_dir
-    pack = read_pack(path)
+    pack = read_bench_pack(path)
     queries = pack.get("queries", [])
-    calibration = [Labelled(q["text"], q.get("expected_article_id"), q.get("id")) for q in queries if q["split"] == "calibration"]
+    calibration = [] if no_history else [
+        Labelled(q["text"], q.get("expected_article_id"), q.get("id"),
+                 tuple(q["expected_section_ids"]) if q.get("expected_section_ids") else None)
+        for q in queries if q["split"] == "calibration"]
     tests = [(q["id"], q["text"]) for q in queries if q["split"] == "test"]
     with tempfile.TemporaryDirectory(prefix="hub-eval-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'eval.db'}"
@@ -80,65 +140,108 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
         try:
             started = time.perf_counter()
             import_articles(db, pack_articles(pack))
-            scorer = build_scorer(replace(settings, database_url=url), db)
+            scorer = build_scorer(replace(settings, database_url=url), db, cold_start=not calibration)
             index_seconds = time.perf_counter() - started
-            say(f"indexed {len(scorer.index.articles)} articles in {index_seconds:.1f}s ({scorer.mode})")
+            say(f"indexed {len(scorer.index.articles)} articles in {index_seconds:.1f}s ({scorer.mode}; {scorer.calibration_source})")
             if calibration:
                 try:
                     scorer.calibrate(calibration, provenance=f"hub eval: calibration split of {pack.get('name')}")
-                except ValueError as e:  # too little or one-sided history: the shipped default stays
-                    say(f"calibration split not usable ({e}); using the default calibration")
+                except ValueError as e:  # too little or one-sided history: the KB calibrates from its content
+                    scorer.cold_start()
+                    say(f"calibration split not usable ({e}); using {scorer.calibration_source}")
             threshold = scorer.threshold_for(target_precision)
-            say(f"calibrated on {len(calibration)} past requests; threshold {threshold:.3f}")
+            say(f"calibrated on {len(calibration) or 'no'} past requests ({scorer.calibration_source}); threshold {threshold:.3f}")
             decisions = _run(scorer, tests, threshold, say)
         finally:
             db.dispose()
-    return _report(pack, queries, decisions, target_precision, threshold, index_seconds, scorer)
+    if details is not None:
+        write_details(details, decisions)
+    report = _report(pack, queries, decisions, target_precision, threshold, index_seconds, scorer)
+    report["history"] = "none (--no-history)" if no_history else f"calibration split ({len(calibration)})"
+    report["threshold_method"] = scorer.threshold_report(target_precision)
+    return report
+
+
+def write_details(path: Path, decisions: dict[str, Outcome]) -> None:
+    """Write one JSON line per test query (ids as the pack names them)."""
+    with path.open("w", encoding="utf-8") as f:
+        for qid, o in decisions.items():
+            f.write(json.dumps({"id": qid, "verdict": "answer" if o.answered else "escalate",
+                                "article_id": o.article_id, "section_id": o.section_id,
+                                "confidence": round(o.confidence, 6), "passage": o.passage}, ensure_ascii=False) + "\n")
 
 
 def _run(scorer: KBScorer, tests: list[tuple[str, str]], threshold: float,
-         say: Callable[[str], None]) -> dict[str, tuple[bool, str | None, float, float]]:
+         say: Callable[[str], None]) -> dict[str, Outcome]:
     policy = Policy(threshold=threshold, guard_topics=False)
-    out: dict[str, tuple[bool, str | None, float, float]] = {}
+    out: dict[str, Outcome] = {}
     for n, (qid, text) in enumerate(tests, 1):
         started = time.perf_counter()
         scored = scorer.score(text)
         decision = decide(text, scored, policy)
         elapsed = (time.perf_counter() - started) * 1000
-        top = scored.top.external_id if scored.top else None
-        out[qid] = (decision.verdict == Verdict.ANSWER, top, scored.confidence, elapsed)
+        top = scored.top
+        out[qid] = Outcome(decision.verdict == Verdict.ANSWER, top.external_id if top else None,
+                           top.section_id if top else None, scored.confidence, top.passage if top else "", elapsed)
         if n % 500 == 0:
             say(f"decided {n}/{len(tests)}")
     return out
 
 
-def _report(pack: dict[str, Any], queries: list[dict[str, Any]], decisions: dict[str, tuple[bool, str | None, float, float]],
+def answer_right(pack: dict[str, Any], expected: dict[str, Any], outcomes: dict[str, Outcome]) -> dict[str, bool]:
+    """Return, per test query, whether its top candidate's quote answers it at answer level (v2 packs):
+    it cites an article that holds an expected section, and the quote lies in that section."""
+    sections = {str(s["id"]): (str(a["id"]), s.get("text") or s.get("heading") or "")
+                for a in pack.get("articles", []) for s in a.get("sections") or ()}
+    out = {}
+    for qid, o in outcomes.items():
+        wanted = expected[qid].get("expected_section_ids")
+        if wanted is None:
+            wanted = [] if expected[qid].get("expected_article_id") is None else None
+        if wanted is None:  # no sections named: article level
+            out[qid] = o.article_id is not None and o.article_id == expected[qid].get("expected_article_id")
+            continue
+        out[qid] = any(sid in sections and sections[sid][0] == o.article_id and quote_in_section(o.passage, sections[sid][1])
+                       for sid in wanted)
+    return out
+
+
+def _rates(right: dict[str, bool], outcomes: dict[str, Outcome], answerable: int) -> tuple[int, float, float]:
+    correct = sum(1 for qid, o in outcomes.items() if o.answered and right[qid])
+    answered = sum(o.answered for o in outcomes.values())
+    return correct, round(correct / answered, 4) if answered else 1.0, round(correct / answerable, 4) if answerable else 0.0
+
+
+def _report(pack: dict[str, Any], queries: list[dict[str, Any]], decisions: dict[str, Outcome],
             target: float, threshold: float, index_seconds: float, scorer: KBScorer) -> dict[str, Any]:
-    expected = {q["id"]: q.get("expected_article_id") for q in queries if q["split"] == "test"}  # read only now
-    answerable = sum(1 for e in expected.values() if e is not None)
+    expected = {q["id"]: q for q in queries if q["split"] == "test"}  # labels read only now
+    answerable = sum(1 for q in expected.values() if q.get("expected_article_id") is not None)
     nulls = len(expected) - answerable
-    answered = correct = null_through = top1 = 0
-    conf, right, latency = [], [], []
-    for qid, (answer, top, confidence, ms) in decisions.items():
-        ok = expected[qid] is not None and top == expected[qid]
-        answered += answer
-        correct += answer and ok
-        null_through += expected[qid] is None and not answer
-        top1 += ok
-        conf.append(confidence)
-        right.append(ok)
-        latency.append(ms)
-    return {
-        "pack": pack.get("name"), "target_precision": target, "threshold": round(threshold, 4),
-        "retrieval": scorer.mode, "model": scorer.model, "calibration": scorer.calibration_source,
-        "test": {
-            "queries": len(expected), "answerable": answerable, "answered": answered, "correct": correct,
-            "precision": round(correct / answered, 4) if answered else 1.0,
-            "coverage": round(correct / answerable, 4) if answerable else 0.0,
-            "null_let_through": round(null_through / nulls, 4) if nulls else 1.0,
-            "top1_accuracy": round(top1 / answerable, 4) if answerable else 0.0,
-        },
-        "curve": curve_metrics(np.array(conf), np.array(right, dtype=float), answerable),
-        "latency_ms": {"p50": _percentile(latency, 50), "p99": _percentile(latency, 99)},
-        "index_seconds": round(index_seconds, 2),
+    article_ok = {qid: q.get("expected_article_id") is not None and decisions[qid].article_id == q.get("expected_article_id")
+                  for qid, q in expected.items()}
+    correct, precision, coverage = _rates(article_ok, decisions, answerable)
+    answered = sum(o.answered for o in decisions.values())
+    null_through = sum(1 for qid, o in decisions.items() if expected[qid].get("expected_article_id") is None and not o.answered)
+    conf = np.array([decisions[qid].confidence for qid in expected])
+    test = {
+        "queries": len(expected), "answerable": answerable, "answered": answered, "correct": correct,
+        "precision": precision, "coverage": coverage,
+        "null_let_through": round(null_through / nulls, 4) if nulls else 1.0,
+        "top1_accuracy": round(sum(article_ok.values()) / answerable, 4) if answerable else 0.0,
     }
+    report = {
+        "pack": pack.get("name"), "format": pack.get("format"), "target_precision": target,
+        "threshold": round(threshold, 4), "retrieval": scorer.mode, "model": scorer.model,
+        "calibration": scorer.calibration_source, "test": test,
+        "curve": curve_metrics(conf, np.array([article_ok[q] for q in expected], dtype=float), answerable),
+    }
+    if pack.get("format") == "helpdesk-bench/v2":
+        right = answer_right(pack, expected, decisions)
+        a_correct, a_precision, a_coverage = _rates(right, decisions, answerable)
+        test.update(answer_correct=a_correct, answer_precision=a_precision, answer_coverage=a_coverage,
+                    answer_top1_accuracy=round(sum(right.values()) / answerable, 4) if answerable else 0.0)
+        report["answer_curve"] = curve_metrics(conf, np.array([right[q] for q in expected], dtype=float), answerable)
+    latency = [o.ms for o in decisions.values()]
+    report["latency_ms"] = {"p50": _percentile(latency, 50), "p99": _percentile(latency, 99)}
+    report["index_seconds"] = round(index_seconds, 2)
+    return report

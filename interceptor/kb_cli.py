@@ -137,22 +137,31 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
     @click.option("--json", "as_json", is_flag=True, help="Print only the metrics JSON.")
     @click.option("--target-precision", type=click.FloatRange(0.5, 1.0), default=None,
                   help="Precision the threshold is chosen for (default: HUB_TARGET_PRECISION, 0.95).")
-    def eval_pack(pack_dir: Path, as_json: bool, target_precision: float | None) -> None:
-        """Measure answer quality on a bench pack: a fresh temporary KB, calibrated on the pack's calibration
-        split, every test query through the real decision path. Prints the metrics as JSON."""
+    @click.option("--no-history", is_flag=True,
+                  help="Ignore the calibration split: the KB calibrates from its own content (a fresh install).")
+    @click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write one JSON line per test query: id, verdict, article_id, section_id, confidence, passage.")
+    def eval_pack(pack_dir: Path, as_json: bool, target_precision: float | None, no_history: bool,
+                  details: Path | None) -> None:
+        """Measure answer quality on a bench pack (helpdesk-bench/v1 or v2): a fresh temporary KB, calibrated
+        on the pack's calibration split (or on its own content with --no-history), every test query through
+        the real decision path. Prints the metrics as JSON (v2 packs: answer_precision, answer_coverage too)."""
         from interceptor.evaluate import evaluate
 
         settings = load_settings()
         target = target_precision if target_precision is not None else settings.target_precision
         say = None if as_json else (lambda line: click.echo(line, err=True))
         try:
-            result = evaluate(pack_dir, settings, prepare_database, target_precision=target, progress=say)
+            result = evaluate(pack_dir, settings, prepare_database, target_precision=target,
+                              no_history=no_history, details=details, progress=say)
         except HubError as e:
             raise click.ClickException(str(e)) from e
         if not as_json:
             t = result["test"]
             click.echo(f"{result['pack']}: precision {t['precision']}, coverage {t['coverage']}, "
-                       f"null let through {t['null_let_through']}, top-1 {t['top1_accuracy']}", err=True)
+                       f"null let through {t['null_let_through']}, top-1 {t['top1_accuracy']}"
+                       + (f"; answer precision {t['answer_precision']}, answer coverage {t['answer_coverage']}"
+                          if "answer_precision" in t else ""), err=True)
         json.dump(result, sys.stdout, indent=1)
         sys.stdout.write("\n")
 

@@ -32,7 +32,9 @@ class Candidate:
     """One article retrieved for a request, with its best passage.
 
     ``score`` is the fused retrieval score used for ranking; ``lexical`` and ``dense`` are the component
-    scores (``dense`` is ``None`` when dense retrieval is not installed or off).
+    scores (``dense`` is ``None`` when dense retrieval is not installed or off). ``passage`` is exactly the
+    text an answer quotes (the top candidate's is what the confidence is about); ``heading_path`` and
+    ``section_id`` say which section of the article it is from (empty / ``None`` when unknown).
     """
 
     article_id: int
@@ -43,6 +45,8 @@ class Candidate:
     score: float
     lexical: float = 0.0
     dense: float | None = None
+    heading_path: tuple[str, ...] = ()
+    section_id: str | None = None
 
     @property
     def citation(self) -> Citation:

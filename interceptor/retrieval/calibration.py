@@ -2,8 +2,11 @@
 
 A logistic regression (L2, fitted by Newton's method in numpy: deterministic, no extra dependency) on
 standardised features. Thresholds come from the precision curve of *out-of-fold* confidences on the
-labelled history, so a target precision maps to the lowest confidence that reached it on data the model
-had not seen. Everything needed to score and to pick thresholds is in :meth:`Calibrator.to_params`.
+labelled history, so a target precision maps to a confidence measured on data the model had not seen,
+and the precision counted there is discounted for how little history it rests on: the threshold is the
+lowest confidence whose answered history has a one-sided Wilson lower confidence bound of precision (at
+``BOUND_LEVEL``) that reaches the target. Ten right answers out of ten do not promise 0.95; sixty out of
+sixty-one do. Everything needed to score and to pick thresholds is in :meth:`Calibrator.to_params`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,21 @@ from typing import Any, Sequence
 import numpy as np
 
 METHOD = "logistic-v1"
+THRESHOLD_METHOD = "wilson-lower-bound"
+BOUND_LEVEL = 0.80  # one-sided: with 80% confidence, precision on new requests is at least the bound
+_Z = 0.8416  # the standard normal quantile of BOUND_LEVEL
+
+
+def wilson_lower(hits: float, n: int, z: float | None = None) -> float:
+    """Return the Wilson score lower bound of a proportion of ``hits`` out of ``n`` (0 for ``n`` = 0), at
+    normal quantile ``z`` (default: that of ``BOUND_LEVEL``)."""
+    z = _Z if z is None else z
+    if n <= 0:
+        return 0.0
+    p = hits / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float((centre - spread) / (1 + z * z / n))
 DEFAULT_PATH = Path(__file__).with_name("default_calibration.json")
 FOLDS = 5
 
@@ -26,23 +44,26 @@ def _fit(x: np.ndarray, y: np.ndarray, l2: float, signs: np.ndarray) -> np.ndarr
     free = np.ones(x.shape[1], dtype=bool)
     while True:
         w = np.zeros(x.shape[1] + 1)
-        w[np.r_[True, free]] = _newton(x[:, free], y, l2)
+        w[np.r_[True, free]] = newton(x[:, free], y, l2)
         wrong = np.flatnonzero(free & (w[1:] * signs < 0))
         if not len(wrong):
             return w
         free[wrong[np.argmin(w[1:][wrong] * signs[wrong])]] = False
 
 
-def _newton(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 50) -> np.ndarray:
-    """Return ``[intercept, coef...]`` of an L2-penalised logistic regression (intercept unpenalised)."""
+def newton(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 50,
+           sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Return ``[intercept, coef...]`` of an L2-penalised logistic regression (intercept unpenalised),
+    each row weighted by ``sample_weight`` (default 1)."""
     design = np.hstack([np.ones((len(x), 1)), x])
+    sw = np.ones(len(y)) if sample_weight is None else sample_weight
     w = np.zeros(design.shape[1])
     penalty = np.full(design.shape[1], l2)
     penalty[0] = 0.0
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -30, 30)))
-        gradient = design.T @ (p - y) + penalty * w
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        gradient = design.T @ (sw * (p - y)) + penalty * w
+        hessian = (design * (sw * p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(len(w))
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if float(np.abs(step).max()) < 1e-8:
@@ -73,13 +94,24 @@ class Calibrator:
         return float(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
 
     def threshold_for(self, target_precision: float) -> float:
-        """Return the lowest confidence whose answered set reached ``target_precision`` on the history
-        (1.0, i.e. never answer, when no threshold did). Monotone: a higher target never lowers it."""
+        """Return the lowest confidence whose answered history has a precision lower bound (see
+        :func:`wilson_lower`) of at least ``target_precision`` (1.0, i.e. never answer, when none has).
+        Monotone: a higher target never lowers it."""
         best = 1.0
-        for threshold, precision, _ in sorted(self.curve, key=lambda row: -row[0]):
-            if precision >= target_precision:
+        for threshold, precision, answered in sorted(self.curve, key=lambda row: -row[0]):
+            if wilson_lower(precision * answered, answered) >= target_precision:
                 best = threshold
         return min(best, 1.0)
+
+    def bound_at(self, threshold: float) -> dict[str, float]:
+        """Return what the history says of answering at ``threshold``: how many past requests would have
+        been answered, their precision, and its lower bound (what ``threshold_for`` holds to the target)."""
+        rows = [row for row in self.curve if row[0] >= threshold]
+        if not rows:
+            return {"answered": 0, "precision": 1.0, "lower_bound": 0.0}
+        _, precision, answered = min(rows, key=lambda row: row[0])
+        return {"answered": answered, "precision": round(precision, 4),
+                "lower_bound": round(wilson_lower(precision * answered, answered), 4)}
 
     def to_params(self) -> dict[str, Any]:
         """Return the JSON-able parameters (what a ``CalibrationRow`` stores)."""

@@ -1,4 +1,5 @@
-"""Confidence features of one retrieval: how strong, how clear-cut and how consistent the top hit is.
+"""Confidence features of one retrieval: how strong, how clear-cut and how consistent the top hit is, and
+how well the passage it quotes (not only its article) matches the request.
 
 Every feature is on a scale that does not depend on the KB's size or vocabulary (cosines, BM25 normalised
 by its query ceiling, vote shares), so a calibration fitted on one KB transfers to another.
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 from interceptor.retrieval.index import Retrieval
 
-LEXICAL_FEATURES = ("lex1", "lex_margin", "knn1", "knn_neg", "neg_gap", "neg_sim")
+PASSAGE_FEATURES = ("p_fused", "p_lex", "p_margin", "p_share", "s2", "s2_margin", "s2_share")
+LEXICAL_FEATURES = ("lex1", "lex_margin", "knn1", "knn_neg", "neg_gap", "neg_sim") + PASSAGE_FEATURES
 DENSE_FEATURES = (
     "fused1", "fused_margin", "dense1", "dense_margin", "lex1", "lex_margin",
-    "agree_lex", "knn1", "knn_neg", "neg_gap", "neg_sim",
-)
+    "agree_lex", "knn1", "knn_neg", "neg_gap", "neg_sim", "p_dense",
+) + PASSAGE_FEATURES
 # The direction each feature may move the confidence (the calibrator never learns the opposite sign):
 # a stronger, clearer, more agreed-on top hit never lowers it; closeness to known gaps never raises it.
 SIGNS = {"knn_neg": -1.0, "neg_sim": -1.0}
@@ -39,6 +41,30 @@ def extract(r: Retrieval) -> dict[str, float]:
     """
     if not r.order:
         return {name: 0.0 for name in DENSE_FEATURES}
+    features = _article_features(r)
+    features.update(_passage_features(r))
+    return features
+
+
+def _passage_features(r: Retrieval) -> dict[str, float]:
+    """The quoted passage's own match: its fused and lexical scores, its lead over the article's other
+    passages, how much of the article's score it carries, and the second stage's score and margin."""
+    if not r.pair:
+        return {}
+    p = r.pair[0]
+    if p.chosen < 0:  # no passages: the article's own scores stand for the quoted body
+        p_fused, p_lex = r.fused[0], r.lexical[0]
+        out = {"p_fused": p_fused, "p_lex": p_lex, "p_margin": 0.0, "p_share": 0.0, "s2": 0.0, "s2_margin": 0.0, "s2_share": 1.0}
+    else:
+        out = {"p_fused": p.fused, "p_lex": p.lexical, "p_margin": p.fused - p.runner,
+               "p_share": p.fused - r.fused[0], "s2": p.score, "s2_margin": min(p.margin, 5.0), "s2_share": p.share}
+    if r.dense is not None:
+        out["p_dense"] = p.dense if p.chosen >= 0 else r.dense[0]
+    return out
+
+
+def _article_features(r: Retrieval) -> dict[str, float]:
+    """The top article's strength, its lead over the runner-up, agreement and closeness to known gaps."""
 
     def margin(values: tuple[float, ...]) -> tuple[float, float]:
         first = values[0]

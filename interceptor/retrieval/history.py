@@ -2,8 +2,13 @@
 and the fitting of a calibrator on it.
 
 A history file has one past request per line/row: ``text`` and ``article`` (the article's external id;
-empty or null when no article solved it), optionally ``ref`` (the ticket's id). JSONL also accepts the
-bench pack's names ``expected_article_id``.
+empty or null when no article solved it), optionally ``ref`` (the ticket's id) and ``sections`` (the ids of
+the article's sections that answer it: a JSON list, or ``;``-separated in CSV). JSONL also accepts the bench
+pack's names ``expected_article_id`` and ``expected_section_ids``.
+
+A past request counts as answered right when the top article is its article and, where the history names
+sections and the passage names its section, the quoted passage lies in one of them: the confidence is
+about the passage the hub quotes.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import numpy as np
 from core.errors import HubError
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import extract, feature_names, sign
-from interceptor.retrieval.index import KBIndex
+from interceptor.retrieval.coldstart import section_key
+from interceptor.retrieval.index import KBIndex, Retrieval
 
 
 class HistoryError(HubError):
@@ -28,11 +34,13 @@ class HistoryError(HubError):
 
 @dataclass(frozen=True)
 class Labelled:
-    """One past request and the article (external id) that solved it, ``None`` when none did."""
+    """One past request and the article (external id) that solved it, ``None`` when none did; ``sections``
+    the ids of the sections that answer it, when known."""
 
     text: str
     article: str | None
     ref: str | None = None
+    sections: tuple[str, ...] | None = None
 
 
 def _row(data: dict[str, Any], where: str) -> Labelled:
@@ -41,7 +49,11 @@ def _row(data: dict[str, Any], where: str) -> Labelled:
         raise HistoryError(f"{where}: no text")
     article = data.get("article", data.get("expected_article_id"))
     ref = data.get("ref") or data.get("id")
-    return Labelled(text, str(article) if article not in (None, "") else None, str(ref) if ref else None)
+    raw = data.get("sections", data.get("expected_section_ids"))
+    if isinstance(raw, str):
+        raw = [x for x in raw.split(";") if x.strip()]
+    sections = tuple(str(x).strip() for x in raw) if raw else None
+    return Labelled(text, str(article) if article not in (None, "") else None, str(ref) if ref else None, sections)
 
 
 def read_history(path: Path) -> list[Labelled]:
@@ -66,14 +78,30 @@ def read_history(path: Path) -> list[Labelled]:
     return items
 
 
-def to_params(items: list[Labelled]) -> list[list[str | None]]:
+def to_params(items: list[Labelled]) -> list[list[Any]]:
     """Return the history in the compact form a stored calibration keeps (to refit after KB changes)."""
-    return [[i.text, i.article, i.ref] for i in items]
+    return [[i.text, i.article, i.ref, list(i.sections) if i.sections else None] for i in items]
 
 
 def from_params(params: dict[str, Any]) -> list[Labelled]:
     """Return the history a stored calibration kept (empty for the shipped default)."""
-    return [Labelled(t, a, r) for t, a, r in params.get("history") or ()]
+    rows = params.get("history") or ()
+    return [Labelled(r[0], r[1], r[2], tuple(r[3]) if len(r) > 3 and r[3] else None) for r in rows]
+
+
+def is_right(index: KBIndex, r: Retrieval, item: Labelled) -> bool:
+    """Return whether the top answer of retrieval ``r`` answers ``item``: its article, and (when the history
+    names sections the article has) a passage of one of those sections."""
+    if item.article is None or not r.order:
+        return False
+    article = index.articles[r.order[0]]
+    if article.external_id != item.article:
+        return False
+    keys = [section_key(article, j) for j in range(len(article.passages))]
+    if not item.sections or not set(keys) & set(item.sections):
+        return True
+    at = r.passage_at[0] if r.passage_at else -1
+    return at >= 0 and keys[at] in item.sections
 
 
 def feature_rows(index: KBIndex, items: list[Labelled]) -> tuple[list[dict[str, float]], list[bool]]:
@@ -84,8 +112,7 @@ def feature_rows(index: KBIndex, items: list[Labelled]) -> tuple[list[dict[str, 
     for n, item in enumerate(items):
         r = index.search(item.text, k=5, exclude_same_text=True, query_vector=None if vectors is None else vectors[n])
         rows.append(extract(r))
-        top = index.articles[r.order[0]].external_id if r.order else None
-        correct.append(item.article is not None and top == item.article)
+        correct.append(is_right(index, r, item))
     return rows, correct
 
 

@@ -1,5 +1,11 @@
 """The in-memory retrieval index: units (titles, passages, questions, unanswered past tickets) searched
-lexically (BM25) and, when available, densely; results are per article, with each article's best passage.
+lexically (BM25) and, when available, densely; results are per article, with each article's best passage
+and that passage's own scores (what the answer quotes is scored, not only its article).
+
+A passage unit is the article title, the passage's heading path and its text ("Title. Heading › Sub. text");
+each section with a heading also has a heading unit ("Title › Heading"), so a request that names a section
+by its heading finds that section. Which passage of an article is quoted is chosen by the second stage
+(:mod:`interceptor.retrieval.rerank`) when the index has one, else by the best passage unit.
 
 Units are grouped by article so per-article maxima are one ``np.maximum.reduceat``. Past tickets that no
 article solved ("negatives") form one pseudo-article after the real ones: they never rank, but their
@@ -9,12 +15,20 @@ similarity to a request is a feature (a request like a known knowledge gap shoul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from core.kb import KBArticle
+
+try:  # TODO(merge): core.kb.KBPassage lands with the kb developer's M1
+    from core.kb import KBPassage  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    from typing import Any as KBPassage  # type: ignore[assignment]
+from interceptor.retrieval.coldstart import section_key
 from interceptor.retrieval.dense import Embedder, VectorStore
 from interceptor.retrieval.lexical import BM25
+from interceptor.retrieval.rerank import PairModel, PassageScores, choose
 
 DENSE_WEIGHT = 0.75  # fused = w * cosine + (1 - w) * normalised BM25, both in [0, 1]
 KNN = 10
@@ -29,9 +43,12 @@ def normalise(text: str) -> str:
 class Retrieval:
     """One request's raw retrieval: articles ranked by fused score, with component scores.
 
-    ``order`` indexes ``KBIndex.articles``; ``passage`` holds each ranked article's best passage.
-    ``knn`` is the share of the nearest units' (similarity-weighted) votes per ranked article;
-    ``negative`` is the best similarity to an unanswered past ticket and ``knn_negative`` their vote share.
+    ``order`` indexes ``KBIndex.articles``; ``passage`` holds each ranked article's chosen passage (its
+    text) and ``passage_at`` its position in the article's passages (-1: the article has none; the body or
+    title is quoted). ``pair`` holds each ranked article's passage scores and the chosen one's second-stage
+    score (:class:`~interceptor.retrieval.rerank.PassageScores`). ``knn`` is the share of the nearest units'
+    (similarity-weighted) votes per ranked article; ``negative`` is the best similarity to an unanswered
+    past ticket and ``knn_negative`` their vote share.
     """
 
     order: tuple[int, ...]
@@ -44,6 +61,22 @@ class Retrieval:
     dense_top: int
     negative: float
     knn_negative: float
+    passage_at: tuple[int, ...] = ()
+    pair: tuple[PassageScores, ...] = ()
+
+
+def passage_unit(title: str, passage: KBPassage) -> str:
+    """Return the retrieval text of a passage: the title, its heading path (without a repeat of the
+    title), then its text."""
+    path = " › ".join(h.strip() for h in passage.heading_path if h.strip() and h.strip() != title.strip())
+    head = ". ".join(x for x in (title.strip(), path) if x)
+    return f"{head}. {passage.text}" if head else passage.text
+
+
+def heading_unit(title: str, passage: KBPassage) -> str | None:
+    """Return the heading unit of a passage's section ("Title › Heading › Sub"), ``None`` without one."""
+    path = [h.strip() for h in passage.heading_path if h.strip() and h.strip() != title.strip()]
+    return " › ".join([title.strip(), *path]) if path else None
 
 
 class KBIndex:
@@ -54,6 +87,9 @@ class KBIndex:
         embedder: the dense model, or ``None`` for lexical-only retrieval.
         negatives: texts of past requests no article solved.
         store: where the embedder's vectors persist (see :meth:`Embedder.encode_cached`).
+        reranker: the second stage that picks each article's passage (``None``: the best passage unit).
+        ticket_sections: for past tickets stored as article questions, the section keys that answered
+            them (``coldstart.section_key``): a new request like such a ticket points at that section.
     """
 
     def __init__(
@@ -62,23 +98,38 @@ class KBIndex:
         embedder: Embedder | None,
         negatives: tuple[str, ...] = (),
         store: VectorStore | None = None,
+        reranker: PairModel | None = None,
+        ticket_sections: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.articles = articles
         self.embedder = embedder
+        self.reranker = reranker
         owner: list[int] = []
         texts: list[str] = []
-        self._passage_of: list[int] = []  # per unit: index into the article's passages, or -1
+        self._passage_units: list[np.ndarray] = []  # per article: the unit of each passage
+        self._heading_units: list[np.ndarray] = []  # per article: the heading unit of each passage's section, or -1
+        self._ticket_links: list[tuple[np.ndarray, np.ndarray]] = []  # per article: (ticket unit, passage) pairs
+        tickets = ticket_sections or {}
         for i, article in enumerate(articles):
-            units = [(article.title, -1)] + [(f"{article.title}. {p}", j) for j, p in enumerate(article.passages)]
-            units += [(q, -1) for q in article.questions]
-            for text, pos in units:
-                owner.append(i)
-                texts.append(text)
-                self._passage_of.append(pos)
-        for text in negatives:
-            owner.append(len(articles))
-            texts.append(text)
-            self._passage_of.append(-1)
+            units, heads = [len(texts) + 1 + j for j in range(len(article.passages))], []
+            texts.append(article.title)
+            texts.extend(passage_unit(article.title, p) for p in article.passages)
+            seen: dict[str, int] = {}
+            for p in article.passages:
+                h = heading_unit(article.title, p)
+                if h is not None and h not in seen:
+                    seen[h] = len(texts)
+                    texts.append(h)
+                heads.append(seen[h] if h is not None else -1)
+            links = [(len(texts) + n, j) for n, q in enumerate(article.questions) if q in tickets
+                     for j in range(len(article.passages)) if section_key(article, j) in tickets[q]]
+            self._ticket_links.append((np.array([u for u, _ in links], dtype=np.int64), np.array([j for _, j in links], dtype=np.int64)))
+            texts.extend(article.questions)
+            owner.extend([i] * (len(texts) - len(owner)))
+            self._passage_units.append(np.array(units, dtype=np.int64))
+            self._heading_units.append(np.array(heads, dtype=np.int64))
+        texts.extend(negatives)
+        owner.extend([len(articles)] * len(negatives))
         self.has_negatives = bool(negatives)
         self.owner = np.array(owner, dtype=np.int64)
         self.starts = np.flatnonzero(np.r_[True, self.owner[1:] != self.owner[:-1]]) if owner else np.zeros(0, int)
@@ -95,6 +146,13 @@ class KBIndex:
         """Whether dense retrieval is on for this index."""
         return self.vectors is not None
 
+    def with_reranker(self, reranker: PairModel | None) -> KBIndex:
+        """Return this index with another second stage (shares every array; nothing is re-embedded)."""
+        clone = object.__new__(KBIndex)
+        clone.__dict__.update(self.__dict__)
+        clone.reranker = reranker
+        return clone
+
     def per_article(self, unit_scores: np.ndarray, floor: float) -> np.ndarray:
         """Return each article's best unit score (the last entry: the unanswered-tickets pseudo-article)."""
         out = np.full(len(self.articles) + 1, floor, dtype=np.float64)
@@ -103,7 +161,7 @@ class KBIndex:
         return out
 
     def search(self, text: str, *, k: int = 5, exclude_same_text: bool = False, query_vector: np.ndarray | None = None) -> Retrieval:
-        """Retrieve the top ``k`` articles for ``text``.
+        """Retrieve the top ``k`` articles for ``text``, each with its chosen passage.
 
         Args:
             text: the request.
@@ -121,7 +179,7 @@ class KBIndex:
         dense_units = None
         if self.vectors is not None and self.embedder is not None:
             q = query_vector if query_vector is not None else self.embedder.encode_query(text)
-            dense_units = self.vectors @ q
+            dense_units = (self.vectors @ q).astype(np.float64)
         if exclude_same_text:
             for u in self._by_text.get(normalise(text), ()):
                 lex_units[u] = 0.0
@@ -129,10 +187,10 @@ class KBIndex:
                     dense_units[u] = -1.0
         lex = self.per_article(lex_units, 0.0)
         if dense_units is not None:
-            dense = self.per_article(dense_units.astype(np.float64), -1.0)
+            dense = self.per_article(dense_units, -1.0)
             unit_fused = DENSE_WEIGHT * dense_units + (1 - DENSE_WEIGHT) * lex_units
             fused = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lex
-            knn_basis = dense_units.astype(np.float64)
+            knn_basis = dense_units
         else:
             dense, unit_fused, fused, knn_basis = None, lex_units, lex, lex_units
         real = fused[:n]
@@ -143,25 +201,46 @@ class KBIndex:
             weights = np.exp((knn_basis[near] - knn_basis[near].max()) / 0.05)
             np.add.at(votes, self.owner[near], weights)
             votes /= votes.sum() or 1.0
+        pairs = tuple(
+            choose(self._raw(int(i), unit_fused, lex_units, dense_units), self.reranker) for i in top
+        )
         return Retrieval(
             order=tuple(int(i) for i in top),
             fused=tuple(float(real[i]) for i in top),
             lexical=tuple(float(lex[i]) for i in top),
             dense=None if dense is None else tuple(float(dense[i]) for i in top),
-            passage=tuple(self.best_passage(int(i), unit_fused) for i in top),
+            passage=tuple(self.passage_text(int(i), p.chosen) for i, p in zip(top, pairs)),
             knn=tuple(float(votes[i]) for i in top),
             lexical_top=int(np.argmax(lex[:n])) if n else -1,
             dense_top=int(np.argmax(dense[:n])) if dense is not None and n else -1,
             negative=float(dense[n] if dense is not None else lex[n]) if self.has_negatives else 0.0,
             knn_negative=float(votes[n]),
+            passage_at=tuple(p.chosen for p in pairs),
+            pair=pairs,
         )
 
-    def best_passage(self, article: int, unit_fused: np.ndarray) -> str:
-        """Return the passage of ``article`` with the best unit score (the body or title when it has none)."""
+    def _raw(self, article: int, fused: np.ndarray, lex: np.ndarray, dense: np.ndarray | None) -> np.ndarray:
+        """Return the raw scores of ``article``'s passages: rows of (fused, lexical, dense, heading), where
+        heading is the best fused score of the section's heading unit and of past tickets it answered."""
+        units, heads = self._passage_units[article], self._heading_units[article]
+        out = np.zeros((len(units), 4))
+        if len(units):
+            out[:, 0], out[:, 1] = fused[units], lex[units]
+            out[:, 2] = dense[units] if dense is not None else 0.0
+            out[:, 3] = np.where(heads >= 0, fused[np.maximum(heads, 0)], 0.0)
+            ticket_units, ticket_passages = self._ticket_links[article]
+            if len(ticket_units):  # a past ticket this section answered counts like its heading
+                np.maximum.at(out[:, 3], ticket_passages, fused[ticket_units])
+        return out
+
+    def passage_text(self, article: int, at: int) -> str:
+        """Return the text quoted for ``article``'s passage ``at`` (its body or title when ``at`` is -1)."""
         a = self.articles[article]
-        if not a.passages:
-            return a.body or a.title
-        lo = int(self.starts[np.searchsorted(self._groups, article)])
-        span = range(lo, lo + 1 + len(a.passages))  # title unit, then the passage units
-        best = max((u for u in span if self._passage_of[u] >= 0), key=lambda u: unit_fused[u])
-        return a.passages[self._passage_of[best]]
+        return a.passages[at].text if at >= 0 else (a.body or a.title)
+
+    def best_passage(self, article: int, unit_scores: np.ndarray) -> KBPassage | None:
+        """Return the passage of ``article`` whose unit scores best in ``unit_scores`` (``None``: it has none)."""
+        units = self._passage_units[article]
+        if not len(units):
+            return None
+        return self.articles[article].passages[int(np.argmax(unit_scores[units]))]

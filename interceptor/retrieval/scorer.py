@@ -1,8 +1,9 @@
 """The KB scorer: retrieval plus calibrated confidence, kept in step with the stored KB.
 
 ``build_scorer(settings, db)`` loads the KB, builds the index (dense when installed and not switched off),
-and uses the stored calibration for the current KB version, else refits one from the labelled history the
-last calibration kept, else the shipped default. ``score`` checks the KB version (one row, at most once a
+and uses the stored calibration (calibrator and second stage) for the current KB version, else refits one
+from the labelled history the last calibration kept, else fits one from the KB's own content (cold start,
+:mod:`interceptor.retrieval.coldstart`), else (a KB too small for that) the shipped default. ``score`` checks the KB version (one row, at most once a
 second) and rebuilds when it moved; only texts not seen before are embedded again (vectors are kept in the
 ``kb_embeddings`` table, so a restart or another worker process on the same database reuses them).
 """
@@ -26,11 +27,12 @@ from core import kb
 from core.db import Database
 from core.scheduler import acquire_lease, release_lease
 from core.telemetry import count, observe
-from interceptor.retrieval import history
-from interceptor.retrieval.calibration import METHOD, Calibrator, load_default
+from interceptor.retrieval import coldstart, history
+from interceptor.retrieval.calibration import BOUND_LEVEL, METHOD, THRESHOLD_METHOD, Calibrator, load_default
 from interceptor.retrieval.dense import Embedder, dense_available, shared_embedder, text_key
 from interceptor.retrieval.features import extract
 from interceptor.retrieval.index import KBIndex
+from interceptor.retrieval.rerank import PairModel
 from interceptor.types import Candidate, Scored
 
 log = logging.getLogger("interceptor.retrieval.scorer")
@@ -109,10 +111,14 @@ class KBScorer:
         db: the hub's database.
         embedder: the dense model, or ``None`` for lexical-only retrieval.
         retrieval_note: why retrieval is lexical-only, when it is (reported by :attr:`status`).
+        cold_start: calibrate from the KB's own content when there is neither a stored calibration nor
+            kept history (``False``: the shipped default, until :meth:`calibrate` or :meth:`cold_start`).
     """
 
-    def __init__(self, db: Database, embedder: Embedder | None, *, retrieval_note: str = "ok") -> None:
+    def __init__(self, db: Database, embedder: Embedder | None, *, retrieval_note: str = "ok",
+                 cold_start: bool = True) -> None:
         self.db = db
+        self._cold = cold_start
         self.embedder = embedder
         self.retrieval_note = retrieval_note
         self.model = embedder.name if embedder is not None else "bm25"
@@ -171,15 +177,17 @@ class KBScorer:
             latest = stored or kb.load_calibration(s)
         started = time.perf_counter()
         negatives = tuple((latest.params.get("negatives") or ()) if latest else ())
-        self.index = self._build_index(articles, negatives)
+        self.index = self._build_index(articles, negatives, history.from_params(latest.params) if latest else [])
         self.kb_version = version
         self._use_calibration(stored, latest)
         log.info("interceptor.kb.indexed", extra={"kb_version": version, "articles": len(articles),
                                                   "seconds": round(time.perf_counter() - started, 3)})
         return True
 
-    def _build_index(self, articles: list[kb.KBArticle], negatives: tuple[str, ...]) -> KBIndex:
-        index = KBIndex(articles, self.embedder, negatives, store=self.vectors)
+    def _build_index(self, articles: list[kb.KBArticle], negatives: tuple[str, ...],
+                     labelled: list[history.Labelled]) -> KBIndex:
+        tickets = {i.text: i.sections for i in labelled if i.sections}
+        index = KBIndex(articles, self.embedder, negatives, store=self.vectors, ticket_sections=tickets)
         if self.vectors is not None and index.vectors is not None:
             self.vectors.sync(index.texts, index.vectors)
         return index
@@ -187,7 +195,9 @@ class KBScorer:
     def _use_calibration(self, stored: kb.StoredCalibration | None, latest: kb.StoredCalibration | None) -> None:
         if stored is not None and self.mode in stored.params.get("modes", {}):
             self.calibrator = Calibrator.from_params(stored.params["modes"][self.mode])
-            self.calibration_source = f"stored:{stored.id}"
+            self.index = self.index.with_reranker(PairModel.from_params(stored.params.get("reranker") or {}))
+            kind = "coldstart" if stored.params.get("coldstart") else "stored"
+            self.calibration_source = f"{kind}:{stored.id}"
             return
         labelled = history.from_params(latest.params) if latest is not None else []
         if labelled:
@@ -196,9 +206,29 @@ class KBScorer:
                 return
             except ValueError:
                 log.warning("interceptor.calibration.refit-failed", extra={"kb_version": self.kb_version})
-        default = load_default().get("modes", {}).get(self.mode)
-        self.calibrator = Calibrator.from_params(default) if default else None
-        self.calibration_source = "default" if default else "none"
+        self.cold_start(fit=self._cold)
+
+    def cold_start(self, *, fit: bool = True) -> None:
+        """Calibrate from the KB's own content (no labelled history), and store it for this KB version; a
+        KB too small for that (or ``fit=False``) keeps the shipped default calibration."""
+        try:
+            if not fit:
+                raise ValueError("cold start not asked for")
+            reranker, calibrator = coldstart.fit_cold(self.index)
+        except ValueError as e:
+            default = load_default().get("modes", {}).get(self.mode)
+            self.calibrator = Calibrator.from_params(default) if default else None
+            self.calibration_source = "default" if default else "none"
+            log.info("interceptor.calibration.cold-start-skipped", extra={"reason": str(e)})
+            return
+        self.index = self.index.with_reranker(reranker)
+        params: dict[str, Any] = {"modes": {self.mode: calibrator.to_params()}, "reranker": reranker.to_params() if reranker else None,
+                  "negatives": [], "history": [], "model": self.model, "coldstart": True}
+        with self.db.session() as s:
+            row_id = kb.store_calibration(s, self.kb_version, METHOD, params,
+                                          "cold start: pseudo-requests from the KB's own headings, titles and first sentences")
+        self.calibrator, self.calibration_source = calibrator, f"coldstart:{row_id}"
+        log.info("interceptor.calibration.cold-start", extra={"kb_version": self.kb_version, "examples": calibrator.examples})
 
     def calibrate(self, labelled: list[history.Labelled], *, provenance: str, store_questions: bool = True) -> Calibrator:
         """Fit the calibration on labelled past requests and store it for the current KB version.
@@ -222,11 +252,14 @@ class KBScorer:
             with self.db.session() as s:
                 version, articles = kb.kb_version(s), kb.load_articles(s)
             negatives = tuple(item.text for item in labelled if item.article is None)
-            self.index = self._build_index(articles, negatives)
-            self.kb_version, self._checked = version, time.monotonic()
-            calibrator = history.fit_calibrator(self.index, labelled)
+            index = self._build_index(articles, negatives, labelled)
+            reranker = coldstart.fit_reranker(index, articles)
+            index = index.with_reranker(reranker)
+            calibrator = history.fit_calibrator(index, labelled)
+            self.index, self.kb_version, self._checked = index, version, time.monotonic()
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
-                      "history": history.to_params(labelled), "model": self.model}
+                      "history": history.to_params(labelled), "model": self.model,
+                      "reranker": reranker.to_params() if reranker else None}
             with self.db.session() as s:
                 row_id = kb.store_calibration(s, self.kb_version, METHOD, params, provenance)
             self.calibrator, self.calibration_source = calibrator, f"stored:{row_id}"
@@ -234,8 +267,17 @@ class KBScorer:
             return calibrator
 
     def threshold_for(self, target_precision: float) -> float:
-        """Return the confidence threshold that reached ``target_precision`` under the active calibration."""
+        """Return the confidence threshold for ``target_precision`` under the active calibration (see
+        :meth:`Calibrator.threshold_for`: a lower confidence bound of precision on out-of-fold history)."""
         return self.calibrator.threshold_for(target_precision) if self.calibrator else 1.0
+
+    def threshold_report(self, target_precision: float) -> dict[str, Any]:
+        """Return how the threshold for ``target_precision`` was chosen: the method, the threshold, and the
+        history's answered count, precision and precision lower bound at it."""
+        threshold = self.threshold_for(target_precision)
+        bound = self.calibrator.bound_at(threshold) if self.calibrator else {}
+        return {"method": THRESHOLD_METHOD, "level": BOUND_LEVEL, "threshold": round(threshold, 4),
+                "history": self.calibrator.examples if self.calibrator else 0, **bound}
 
     def score(self, text: str, *, k: int = 5, query_vector: np.ndarray | None = None) -> Scored:
         """Retrieve the top ``k`` articles for ``text`` and the calibrated confidence of the first.
@@ -255,9 +297,8 @@ class KBScorer:
         features = extract(r)
         confidence = calibrator.confidence(features) if calibrator is not None and r.order else 0.0
         candidates = tuple(
-            Candidate(article_id=index.articles[i].id, external_id=index.articles[i].external_id,
-                      title=index.articles[i].title, url=index.articles[i].url, passage=r.passage[n],
-                      score=r.fused[n], lexical=r.lexical[n], dense=None if r.dense is None else r.dense[n])
+            _candidate(index.articles[i], r.passage[n], r.passage_at[n], r.fused[n], r.lexical[n],
+                       None if r.dense is None else r.dense[n])
             for n, i in enumerate(r.order)
         )
         elapsed = time.perf_counter() - started
@@ -274,16 +315,28 @@ class KBScorer:
             return []
         per_article = index.per_article(scores / ceiling, 0.0)[: len(index.articles)]
         top = [int(i) for i in np.argsort(-per_article, kind="stable")[:k] if per_article[i] > 0]
-        return [Candidate(article_id=index.articles[i].id, external_id=index.articles[i].external_id,
-                          title=index.articles[i].title, url=index.articles[i].url,
-                          passage=index.best_passage(i, scores), score=float(per_article[i]),
-                          lexical=float(per_article[i]))
-                for i in top]
+        out = []
+        for i in top:
+            best = index.best_passage(i, scores)
+            at = index.articles[i].passages.index(best) if best is not None else -1
+            out.append(_candidate(index.articles[i], index.passage_text(i, at), at, float(per_article[i]),
+                                  float(per_article[i]), None))
+        return out
 
 
-def build_scorer(settings: Settings, db: Database) -> KBScorer:
+def _candidate(article: kb.KBArticle, text: str, at: int, score: float, lexical: float, dense: float | None) -> Candidate:
+    """Return the candidate for ``article`` quoting ``text`` (its passage ``at``; -1: the body or title)."""
+    passage = article.passages[at] if at >= 0 else None
+    return Candidate(article_id=article.id, external_id=article.external_id, title=article.title, url=article.url,
+                     passage=text, score=score, lexical=lexical, dense=dense,
+                     heading_path=tuple(passage.heading_path) if passage is not None else (),
+                     section_id=passage.section_id if passage is not None else None)
+
+
+def build_scorer(settings: Settings, db: Database, *, cold_start: bool = True) -> KBScorer:
     """Build the scorer for ``settings``: hybrid when the dense extra is installed and ``dense`` is not
-    ``off``, lexical otherwise (logged, and reported by ``KBScorer.status``).
+    ``off``, lexical otherwise (logged, and reported by ``KBScorer.status``). ``cold_start``: see
+    :class:`KBScorer`.
 
     Raises:
         ImportError: ``dense`` is ``on`` but the dense extra is not installed.
@@ -300,7 +353,7 @@ def build_scorer(settings: Settings, db: Database) -> KBScorer:
     if embedder is None:
         log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
-    return KBScorer(db, embedder, retrieval_note=note)
+    return KBScorer(db, embedder, retrieval_note=note, cold_start=cold_start)
 
 
 def retrieval_health(settings: Settings) -> dict[str, str]:

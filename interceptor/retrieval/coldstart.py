@@ -1,0 +1,161 @@
+"""Learning from the KB's own content: pseudo-requests for the second stage and for a fresh install's
+calibration (no labelled history needed, nothing fitted on another KB).
+
+Pseudo-requests are what a person asking about a part of an article might write, taken from the article:
+its title (answered by its opening section), each section's heading (answered by that section) and each
+passage's first sentence, cut short (answered by its section). Articles are split by a stable hash into
+three groups: the second stage learns from the first group's pseudo-requests; the calibrator learns from the
+second group's (answerable) and the third group's, whose articles are left out of the index (knowledge
+gaps: a right answer is impossible, so every answer to them is wrong).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+
+from core.kb import KBArticle
+from interceptor.retrieval.calibration import Calibrator
+from interceptor.retrieval.lexical import tokenize
+from interceptor.retrieval.rerank import PairModel, fit_pairs
+
+if TYPE_CHECKING:
+    from interceptor.retrieval.history import Labelled
+    from interceptor.retrieval.index import KBIndex
+
+MAX_PSEUDO = 600  # pseudo-requests per use (second stage; calibration): bounded work on a large KB
+MAX_WORDS = 14
+SENTENCES_IN_CALIBRATION = False
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Pseudo:
+    """A pseudo-request: its text, the article (external id) and the passages (positions) that answer it."""
+
+    text: str
+    article: str
+    passages: frozenset[int]
+
+
+def section_key(article: KBArticle, at: int) -> str:
+    """Return the key of passage ``at``'s section: its section id, else its heading path, else itself."""
+    p = article.passages[at]
+    return p.section_id or (" › ".join(p.heading_path) if p.heading_path else f"#{at}")
+
+
+def group(article: KBArticle) -> int:
+    """Return the article's group (0: second stage, 1: calibration, 2: left out as a gap), by a stable hash
+    of its external id: 60% / 20% / 20%."""
+    bucket = int(hashlib.sha1(article.external_id.encode("utf-8")).hexdigest()[:8], 16) % 10
+    return 0 if bucket < 6 else 1 if bucket < 8 else 2
+
+
+def _short(text: str) -> str:
+    first = _SENTENCE.split(" ".join(text.split()), maxsplit=1)[0]
+    words = first.split()
+    return " ".join(words[:MAX_WORDS]).rstrip(",;:")
+
+
+def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sentences: bool = True) -> list[Pseudo]:
+    """Return up to ``limit`` pseudo-requests for ``articles`` (a deterministic sample, spread over them).
+
+    Args:
+        articles: articles with passages (articles without any give none).
+        limit: how many at most.
+
+    Returns:
+        Pseudo-requests with at least two content words each.
+    """
+    out: list[Pseudo] = []
+    for a in articles:
+        if not a.passages:
+            continue
+        keys = [section_key(a, j) for j in range(len(a.passages))]
+        members = {k: frozenset(j for j, kk in enumerate(keys) if kk == k) for k in keys}
+        candidates = [(a.title, members[keys[0]])]
+        seen = set()
+        for j, p in enumerate(a.passages):
+            if p.heading_path and keys[j] not in seen:
+                seen.add(keys[j])
+                candidates.append((p.heading_path[-1], members[keys[j]]))
+            if sentences:
+                candidates.append((_short(p.text), members[keys[j]]))
+        out.extend(Pseudo(t, a.external_id, m) for t, m in candidates if len(tokenize(t)) >= 2)
+    if len(out) > limit:
+        keep = np.random.default_rng(0).choice(len(out), size=limit, replace=False)
+        out = [out[i] for i in sorted(keep)]
+    return out
+
+
+def pair_groups(index: KBIndex, items: list[Pseudo]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return, per pseudo-request whose article ranks in the top 3, its article's passages' pair features
+    and whether each answers it."""
+    position = {a.external_id: i for i, a in enumerate(index.articles)}
+    vectors = index.embedder.encode([p.text for p in items]) if index.embedder is not None and index.dense else None
+    groups = []
+    for n, item in enumerate(items):
+        r = index.search(item.text, k=3, exclude_same_text=True, query_vector=None if vectors is None else vectors[n])
+        target = position.get(item.article)
+        if target in r.order:
+            pair = r.pair[r.order.index(target)]
+            y = np.array([j in item.passages for j in range(len(pair.rows))], dtype=np.float64)
+            groups.append((pair.rows, y))
+    return groups
+
+
+def fit_reranker(index: KBIndex, articles: list[KBArticle]) -> PairModel | None:
+    """Fit the second stage on pseudo-requests from ``articles`` (``None`` when too few are usable:
+    articles without sections, or a KB of one-passage articles)."""
+    try:
+        return fit_pairs(pair_groups(index, pseudo_requests(articles)))
+    except ValueError:
+        return None
+
+
+def cold_items(articles: list[KBArticle], answerable: bool, limit: int) -> list[Labelled]:
+    """Return labelled pseudo-history from ``articles``: their pseudo-requests and stored questions, labelled
+    with their article and sections when ``answerable``, as knowledge gaps (no article) when not."""
+    from interceptor.retrieval.history import Labelled
+
+    items = [Labelled(p.text, p.article if answerable else None, None,
+                      tuple(sorted({section_key(a, j) for j in p.passages})) if answerable else None)
+             for a in articles for p in pseudo_requests([a], limit, sentences=SENTENCES_IN_CALIBRATION)]
+    items += [Labelled(q, a.external_id if answerable else None) for a in articles for q in a.questions]
+    if len(items) > limit:
+        keep = np.random.default_rng(1).choice(len(items), size=limit, replace=False)
+        items = [items[i] for i in sorted(keep)]
+    return items
+
+
+def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
+    """Fit the second stage and the calibrator from the KB's own content (no labelled history).
+
+    Args:
+        index: the full index (its embedder's cached vectors are reused; nothing is embedded twice).
+
+    Returns:
+        The second stage (``None`` when the KB gives too few usable pseudo-requests) and the calibrator,
+        fitted on an index without the third group's articles so that their pseudo-requests are gaps.
+
+    Raises:
+        ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
+    """
+    from interceptor.retrieval.history import fit_calibrator
+    from interceptor.retrieval.index import KBIndex
+
+    by_group: dict[int, list[KBArticle]] = {0: [], 1: [], 2: []}
+    for a in index.articles:
+        by_group[group(a)].append(a)
+    if not by_group[1] or not by_group[2]:
+        raise ValueError("too few articles to hold some out as knowledge gaps")
+    reranker = fit_reranker(index, by_group[0])
+    kept = by_group[0] + by_group[1]
+    reduced = KBIndex(kept, index.embedder, reranker=reranker)
+    items = cold_items(by_group[1], True, MAX_PSEUDO // 2) + cold_items(by_group[2], False, MAX_PSEUDO // 2)
+    return reranker, fit_calibrator(reduced, items)
