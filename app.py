@@ -24,17 +24,17 @@ from connectors.actions import common_performers
 from connectors.base import KnowledgeSource
 from connectors.inbound import receive
 from core import inbox, outbox, work
-from core.dashboard import register as register_dashboard
+from surfaces.http.dashboard import register as register_dashboard
 from core.db import Database, InboxEvent, OutboxAction
 from core.errors import ConfigError, InboundError
 from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
 from core.telemetry import exposition
-from interceptor import api as interceptor_api
-from interceptor.cli import ask
+from surfaces.http import api as interceptor_api
+from surfaces.cli.ask import ask
 from interceptor.engine import LazyInterceptor, build_interceptor
-from interceptor.kb_cli import eval_command, kb_group
+from surfaces.cli.kb import eval_command, kb_group
 from interceptor.kb_sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.analytics import Costs, PeriodError, content_gaps, parse_period, recent_decisions, series, stats
-from core.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
+from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
 from core.models import utcnow
 
 api = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
@@ -91,5 +91,5 @@ def decisions_view() -> Response:
 
 @api.get("/openapi.json")
 def openapi() -> Response:
-    spec = json.loads(resources.files("core.dashboard").joinpath("openapi.json").read_text(encoding="utf-8"))
+    spec = json.loads(resources.files("surfaces.http.dashboard").joinpath("openapi.json").read_text(encoding="utf-8"))
     return jsonify(spec)

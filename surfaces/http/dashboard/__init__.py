@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from core.dashboard.api import api
-from core.dashboard.pages import pages
+from surfaces.http.dashboard.api import api
+from surfaces.http.dashboard.pages import pages
 
 
 def register(app: Flask) -> None:
