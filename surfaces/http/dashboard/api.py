@@ -1,4 +1,5 @@
-"""The analytics API: ``/api/v1/stats``, ``/stats/series``, ``/decisions``, ``/content-gaps``, ``/openapi.json``."""
+"""The analytics API: ``/api/v1/stats``, ``/stats/series``, ``/decisions``, ``/content-gaps``, ``/openapi.json``
+(:func:`make_analytics_blueprint`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ import json
 from importlib import resources
 from typing import Any, Callable
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from core.analytics import Costs, PeriodError, content_gaps, parse_period, recent_decisions, series, stats
-from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
 from core.models import utcnow
-
-api = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
+from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
+from surfaces.services import Services
 
 
 def _error(message: str, status: int, **headers: str) -> Response:
@@ -20,19 +20,6 @@ def _error(message: str, status: int, **headers: str) -> Response:
     response.status_code = status
     response.headers.update(headers)
     return response
-
-
-@api.before_request
-def _require_admin() -> Response | None:
-    if request.endpoint == "analytics_api.openapi":
-        return None
-    token = admin_token()
-    if token is None:
-        return _error(NOT_CONFIGURED, 403)
-    if not authenticated(request, token):
-        return _error("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'", 401,
-                      **{"WWW-Authenticate": 'Bearer realm="hub-admin"'})
-    return None
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -44,52 +31,63 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-def _run(build: Callable[..., Any], *, period: bool = True, **kwargs: Any) -> Response:
-    """Parse the shared query parameters, run ``build`` in a session, answer JSON (400 on bad input)."""
-    hub = current_app.extensions["hub"]
-    now = utcnow()
-    try:
-        if period:
-            kwargs["period"] = parse_period(request.args.get("from"), request.args.get("to"), now=now)
-        limit = kwargs.pop("limit_arg", None)
-        if limit is not None:
-            kwargs["limit"] = _int_arg("limit", *limit)
-    except PeriodError as e:
-        return _error(str(e), 400)
-    channel = request.args.get("channel") or None
-    with hub.db.session() as session:
-        doc = build(session, channel=channel, **kwargs)
-    response = jsonify(doc)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def make_analytics_blueprint(services: Services) -> Blueprint:
+    """Return the analytics API's blueprint serving ``services`` (admin token required, but for the spec)."""
+    api = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
 
+    @api.before_request
+    def _require_admin() -> Response | None:
+        if request.endpoint == "analytics_api.openapi":
+            return None
+        token = admin_token(services.settings)
+        if token is None:
+            return _error(NOT_CONFIGURED, 403)
+        if not authenticated(request, token):
+            return _error("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'", 401,
+                          **{"WWW-Authenticate": 'Bearer realm="hub-admin"'})
+        return None
 
-def _costs() -> Costs:
-    settings = current_app.extensions["hub"].settings
-    return Costs(agent_ticket=float(settings.agent_ticket_cost), automated_answer=float(settings.automated_answer_cost))
+    def _run(build: Callable[..., Any], *, period: bool = True, **kwargs: Any) -> Response:
+        """Parse the shared query parameters, run ``build`` in a session, answer JSON (400 on bad input)."""
+        now = utcnow()
+        try:
+            if period:
+                kwargs["period"] = parse_period(request.args.get("from"), request.args.get("to"), now=now)
+            limit = kwargs.pop("limit_arg", None)
+            if limit is not None:
+                kwargs["limit"] = _int_arg("limit", *limit)
+        except PeriodError as e:
+            return _error(str(e), 400)
+        channel = request.args.get("channel") or None
+        with services.db.session() as session:
+            doc = build(session, channel=channel, **kwargs)
+        response = jsonify(doc)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
+    def _costs() -> Costs:
+        settings = services.settings
+        return Costs(agent_ticket=float(settings.agent_ticket_cost), automated_answer=float(settings.automated_answer_cost))
 
-@api.get("/stats")
-def stats_view() -> Response:
-    return _run(stats, costs=_costs(), now=utcnow())
+    @api.get("/stats")
+    def stats_view() -> Response:
+        return _run(stats, costs=_costs(), now=utcnow())
 
+    @api.get("/stats/series")
+    def series_view() -> Response:
+        return _run(series, now=utcnow())
 
-@api.get("/stats/series")
-def series_view() -> Response:
-    return _run(series, now=utcnow())
+    @api.get("/content-gaps")
+    def gaps_view() -> Response:
+        return _run(content_gaps, now=utcnow(), limit_arg=(10, 1, 50))
 
+    @api.get("/decisions")
+    def decisions_view() -> Response:
+        return _run(lambda session, **kw: {"decisions": recent_decisions(session, **kw)}, period=False, limit_arg=(25, 1, 200))
 
-@api.get("/content-gaps")
-def gaps_view() -> Response:
-    return _run(content_gaps, now=utcnow(), limit_arg=(10, 1, 50))
+    @api.get("/openapi.json")
+    def openapi() -> Response:
+        spec = json.loads(resources.files("surfaces.http.dashboard").joinpath("openapi.json").read_text(encoding="utf-8"))
+        return jsonify(spec)
 
-
-@api.get("/decisions")
-def decisions_view() -> Response:
-    return _run(lambda session, **kw: {"decisions": recent_decisions(session, **kw)}, period=False, limit_arg=(25, 1, 200))
-
-
-@api.get("/openapi.json")
-def openapi() -> Response:
-    spec = json.loads(resources.files("surfaces.http.dashboard").joinpath("openapi.json").read_text(encoding="utf-8"))
-    return jsonify(spec)
+    return api
