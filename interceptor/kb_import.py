@@ -4,6 +4,10 @@ Markdown front matter (YAML between ``---`` lines) may set ``title``, ``url``, `
 ``section``, ``id`` and ``questions``; without a title the first ``# heading`` (else the file name) is
 used. HTML takes ``<title>`` (else the first ``<h1>``) and the visible text of ``<body>``. Articles are
 identified by their path relative to the imported folder, so re-importing the folder updates in place.
+
+Sections: Markdown headings ``#``..``####`` and HTML ``h1``..``h4`` open sections (heading path = the
+chain of enclosing headings, without the article title); a ``helpdesk-bench/v2`` pack's ``sections`` are
+kept as they are, with their ids. Passages are split inside sections (``interceptor.passages``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -22,10 +25,13 @@ from connectors.base import KnowledgeArticle
 from core import kb
 from core.db import Database
 from core.errors import HubError
-from interceptor.passages import split_passages
+from core.html import TextSection
+from core.html import parse_html as parse_html_document
+from interceptor.kb.markdown import markdown_sections, markdown_to_text
+from interceptor.passages import section_passages
 
 log = logging.getLogger("interceptor.kb.import")
-PACK_FORMAT = "helpdesk-bench/v1"
+PACK_FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
 SUFFIXES = (".md", ".markdown", ".html", ".htm", ".json")
 
 
@@ -48,28 +54,6 @@ def _listify(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     return tuple(str(v) for v in value)
-
-
-_MARKDOWN_INLINE = (
-    (re.compile(r"^```.*$", re.M), ""),  # code fences
-    (re.compile(r"^#{1,6}\s+", re.M), ""),  # headings
-    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
-    (re.compile(r"^(\s*)[*+]\s+", re.M), r"\1- "),  # bullets
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
-    (re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)"), r"\1 (\2)"),  # links: text (url)
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
-    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
-)
-
-
-def markdown_to_text(markdown: str) -> str:
-    """Markdown as the plain text an answer quotes: emphasis, headings and code marks removed, links as
-    ``text (url)``; paragraphs, numbered and bulleted lists kept. Every channel renders plain text."""
-    text = markdown
-    for pattern, replacement in _MARKDOWN_INLINE:
-        text = pattern.sub(replacement, text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
@@ -96,7 +80,7 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     if heading and heading.group(1).strip() == title and not body[: heading.start()].strip():
         body = body[heading.end():]  # the title heading is the title, not a passage
     title = title or Path(external_id).stem.replace("-", " ").replace("_", " ").capitalize()
-    passages = tuple(markdown_to_text(p) for p in split_passages(body.strip()))  # headings still mark sections
+    passages = section_passages(markdown_sections(body), title=title)
     return kb.ArticleInput(
         source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=markdown_to_text(body),
         url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
@@ -104,53 +88,36 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     )
 
 
-class _TextExtractor(HTMLParser):
-    _SKIP = {"script", "style", "head", "nav", "footer"}
-    _BLOCK = {"p", "div", "li", "br", "tr", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.title, self.h1, self.parts, self._stack = "", "", [], []  # type: str, str, list[str], list[str]
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        self._stack.append(tag)
-        if tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._stack and self._stack.pop() != tag:
-            pass
-        if tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if "title" in self._stack:
-            self.title += data
-        elif "h1" in self._stack and not self.h1:
-            self.h1 = data.strip()
-        if not self._SKIP.intersection(self._stack):
-            self.parts.append(data)
-
-
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
-    """Parse an HTML article: ``<title>`` or the first ``<h1>``, and the visible body text."""
-    parser = _TextExtractor()
-    parser.feed(text)
-    body = "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", "".join(parser.parts)) if p.strip())
-    title = " ".join(parser.title.split()) or parser.h1 or Path(external_id).stem
+    """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections."""
+    doc = parse_html_document(text)
+    title = doc.title or doc.h1 or Path(external_id).stem
+    body = doc.text
     if body.startswith(title):
         body = body[len(title):].strip()
     return kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
-                           passages=split_passages(body))
+                           passages=section_passages(doc.sections, title=title))
+
+
+def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
+    sections = article.get("sections")
+    if not isinstance(sections, list):  # a v1 article: its body is one untitled section
+        return (TextSection((), str(article.get("body") or "")),)
+    return tuple(
+        TextSection((str(s["heading"]),) if s.get("heading") else (), str(s.get("text") or ""),
+                    str(s["id"]) if s.get("id") is not None else None)
+        for s in sections if isinstance(s, dict)
+    )
 
 
 def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
-    """Yield the articles of a bench pack (its queries are not read here)."""
+    """Yield the articles of a bench pack (its queries are not read here): a v2 pack's sections become the
+    articles' sections, with their ids; a v1 body is one section without heading."""
     for a in pack.get("articles", []):
-        body = str(a.get("body") or "")
+        title = str(a.get("title") or a["id"])
         yield kb.ArticleInput(
-            source="pack", external_id=str(a["id"]), title=str(a.get("title") or a["id"]), body=body,
-            url=a.get("url"), tags=_listify(a.get("tags")), passages=split_passages(body),
+            source="pack", external_id=str(a["id"]), title=title, body=str(a.get("body") or ""),
+            url=a.get("url"), tags=_listify(a.get("tags")), passages=section_passages(_pack_sections(a), title=title),
             questions=tuple(str(q) for q in a.get("questions") or ()),
         )
 
@@ -159,14 +126,14 @@ def read_pack(path: Path) -> dict[str, Any]:
     """Read and check a ``pack.json``.
 
     Raises:
-        KBImportError: unreadable, or not a ``helpdesk-bench/v1`` pack.
+        KBImportError: unreadable, or not a ``helpdesk-bench/v1`` or ``/v2`` pack.
     """
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise KBImportError(f"{path}: cannot read pack: {e}") from e
-    if not isinstance(pack, dict) or pack.get("format") != PACK_FORMAT:
-        raise KBImportError(f"{path}: not a {PACK_FORMAT} pack")
+    if not isinstance(pack, dict) or pack.get("format") not in PACK_FORMATS:
+        raise KBImportError(f"{path}: not a {' or '.join(PACK_FORMATS)} pack")
     return pack
 
 
@@ -222,12 +189,11 @@ def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch:
 
 
 def from_knowledge_article(source: str, article: KnowledgeArticle) -> kb.ArticleInput:
-    """Translate an article pulled from a knowledge source (HTML bodies are reduced to their text)."""
-    body = article.body
-    if "<" in body and ">" in body:
-        body = parse_html(f"<body>{body}</body>", article.external_id).body
+    """Translate an article pulled from a knowledge source: its sections (as the connector found them) are
+    split into passages; a source that gives no sections gives one untitled section, its body."""
+    sections = article.sections or (TextSection((), article.body),)
     return kb.ArticleInput(
-        source=source, external_id=article.external_id, title=article.title, body=body, url=article.url,
+        source=source, external_id=article.external_id, title=article.title, body=article.body, url=article.url,
         tags=article.tags, locale=article.locale, section=article.section, updated_at=article.updated_at,
-        passages=split_passages(body),
+        passages=section_passages(sections, title=article.title),
     )

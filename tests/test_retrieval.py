@@ -66,9 +66,9 @@ class CountingEmbedder:
 
 def _articles() -> list[kb.KBArticle]:
     return [
-        kb.KBArticle(1, "md", "reset", "Reset your password", None, (), ("Use the reset link we email you.",
-                                                                          "Passwords need ten characters."), ()),
-        kb.KBArticle(2, "md", "invoice", "Send an invoice", "https://x/invoice", (), ("Open Invoices, click Send.",),
+        kb.KBArticle(1, "md", "reset", "Reset your password", None, (), (kb.KBPassage("Use the reset link we email you."),
+                                                                          kb.KBPassage("Passwords need ten characters.")), ()),
+        kb.KBArticle(2, "md", "invoice", "Send an invoice", "https://x/invoice", (), (kb.KBPassage("Open Invoices, click Send."),),
                      ("how do I bill a client",)),
     ]
 
