@@ -17,7 +17,7 @@ from interceptor.kb_import import articles_at, import_articles, parse_html, pars
 from interceptor.kb_sync import sync_all
 from core.html import TextSection
 from interceptor.passages import section_passages, split_passages
-from interceptor.scorer import KBScorer
+from interceptor.retrieval.scorer import KBScorer
 
 MARKDOWN = """---
 title: Reset your password
