@@ -35,7 +35,7 @@ from interceptor import api as interceptor_api
 from interceptor.cli import ask
 from interceptor.engine import LazyInterceptor, build_interceptor
 from interceptor.kb_cli import eval_command, kb_group
-from interceptor.kb_sync import sync_all
+from interceptor.kb.sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done
 

@@ -36,8 +36,8 @@ from config import load_settings  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.kb import ArticleInput, KBPassage  # noqa: E402
 from interceptor.decide import decide  # noqa: E402
-from interceptor.kb_import import import_articles  # noqa: E402
-from interceptor.passages import split_passages  # noqa: E402
+from interceptor.kb.importer import import_articles  # noqa: E402
+from interceptor.kb.sections import split_passages  # noqa: E402
 from interceptor.retrieval.scorer import build_scorer  # noqa: E402
 from interceptor.types import Policy  # noqa: E402
 

@@ -4,7 +4,7 @@ and the retrieval units' embeddings.
 Writers go through :func:`upsert_article`, :func:`mark_deleted` and :func:`set_ticket_questions`; each
 change moves the KB version (a hash chain kept in the ``cursors`` table, so reading it is one row).
 An upsert whose content hash did not change does no work at all. Passages are split by the caller
-(``interceptor.passages``): ``core`` stores each passage with its section (heading path, section id), it
+(``interceptor.kb.sections``): ``core`` stores each passage with its section (heading path, section id), it
 does not interpret the text.
 """
 

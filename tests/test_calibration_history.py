@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from core import kb
 from core.db import Database
 from interceptor.retrieval.history import read_history
-from interceptor.kb_import import import_articles
+from interceptor.kb.importer import import_articles
 from interceptor.retrieval.scorer import KBScorer
 
 TOPICS = {

@@ -13,10 +13,10 @@ from connectors.base import KnowledgeArticle
 from core import kb
 from core.cursors import get_cursor
 from core.db import Database
-from interceptor.kb_import import articles_at, import_articles, parse_html, parse_markdown
-from interceptor.kb_sync import sync_all
+from interceptor.kb.importer import articles_at, import_articles, parse_html, parse_markdown
+from interceptor.kb.sync import sync_all
 from core.html import TextSection
-from interceptor.passages import section_passages, split_passages
+from interceptor.kb.sections import section_passages, split_passages
 from interceptor.retrieval.scorer import KBScorer
 
 MARKDOWN = """---

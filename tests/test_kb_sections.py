@@ -10,7 +10,7 @@ from connectors.zendesk import mapping
 from core import kb
 from core.db import Database
 from interceptor.retrieval.index import KBIndex
-from interceptor.kb_import import articles_at, from_knowledge_article, import_articles, parse_html, parse_markdown
+from interceptor.kb.importer import articles_at, from_knowledge_article, import_articles, parse_html, parse_markdown
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
 

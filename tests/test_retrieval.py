@@ -17,7 +17,7 @@ from core.db import Database
 from interceptor.decide import decide
 from interceptor.retrieval.dense import Embedder
 from interceptor.retrieval.index import KBIndex
-from interceptor.kb_import import articles_at, import_articles
+from interceptor.kb.importer import articles_at, import_articles
 from interceptor.retrieval.lexical import BM25, tokenize
 from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict

@@ -7,7 +7,7 @@ identified by their path relative to the imported folder, so re-importing the fo
 
 Sections: Markdown headings ``#``..``####`` and HTML ``h1``..``h4`` open sections (heading path = the
 chain of enclosing headings, without the article title); a ``helpdesk-bench/v2`` pack's ``sections`` are
-kept as they are, with their ids. Passages are split inside sections (``interceptor.passages``).
+kept as they are, with their ids. Passages are split inside sections (``interceptor.kb.sections``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
 from interceptor.kb.markdown import markdown_sections, markdown_to_text
-from interceptor.passages import section_passages
+from interceptor.kb.sections import section_passages
 
 log = logging.getLogger("interceptor.kb.import")
 PACK_FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
