@@ -8,6 +8,10 @@ identified by their path relative to the imported folder, so re-importing the fo
 Sections: Markdown headings ``#``..``####`` and HTML ``h1``..``h4`` open sections (heading path = the
 chain of enclosing headings, without the article title); a ``helpdesk-bench/v2`` pack's ``sections`` are
 kept as they are, with their ids. Passages are split inside sections (``interceptor.kb.sections``).
+
+Files go through the screen (``interceptor.kb.screen``): what is clearly not a help article (a README or
+developer documentation without front matter) is skipped unless forced, a file without a title is imported
+with a warning.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
 from interceptor.kb.markdown import markdown_sections, markdown_to_text
+from interceptor.kb.screen import ImportNotice, not_an_article
 from interceptor.kb.sections import section_passages
 
 log = logging.getLogger("interceptor.kb.import")
@@ -62,6 +67,11 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     Raises:
         KBImportError: the front matter is not valid YAML or not a mapping.
     """
+    return _markdown(text, external_id)[0]
+
+
+def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]:
+    """Return the article, whether the file has front matter, and whether it names its title."""
     meta: dict[str, Any] = {}
     body = text.replace("\r\n", "\n")
     match = re.match(r"^---\s*\n(.*?)\n---\s*(?:\n|$)", body, re.S)
@@ -79,24 +89,36 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
         title = heading.group(1)
     if heading and heading.group(1).strip() == title and not body[: heading.start()].strip():
         body = body[heading.end():]  # the title heading is the title, not a passage
-    title = title or Path(external_id).stem.replace("-", " ").replace("_", " ").capitalize()
+    titled = bool(title)
+    title = title or _title_from_name(external_id)
     passages = section_passages(markdown_sections(body), title=title)
-    return kb.ArticleInput(
+    article = kb.ArticleInput(
         source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=markdown_to_text(body),
         url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
         section=meta.get("section"), passages=passages, questions=_listify(meta.get("questions")),
     )
+    return article, match is not None, titled
+
+
+def _title_from_name(external_id: str) -> str:
+    return Path(external_id).stem.replace("-", " ").replace("_", " ").capitalize()
 
 
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
     """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections."""
+    return _html(text, external_id)[0]
+
+
+def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
+    """Return the article and whether the page names its title."""
     doc = parse_html_document(text)
-    title = doc.title or doc.h1 or Path(external_id).stem
+    title = doc.title or doc.h1 or _title_from_name(external_id)
     body = doc.text
     if body.startswith(title):
         body = body[len(title):].strip()
-    return kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
-                           passages=section_passages(doc.sections, title=title))
+    article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
+                              passages=section_passages(doc.sections, title=title))
+    return article, bool(doc.title or doc.h1)
 
 
 def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
@@ -137,18 +159,24 @@ def read_pack(path: Path) -> dict[str, Any]:
     return pack
 
 
-def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
-    """Yield the articles in a file or (recursively) a folder.
+def articles_at(path: Path, *, force: bool = False,
+                on_notice: Callable[[ImportNotice], None] | None = None) -> Iterator[kb.ArticleInput]:
+    """Yield the articles in a file or (recursively) a folder, screening out what is clearly not a help
+    article (``interceptor.kb.screen``) unless ``force``.
+
+    Args:
+        path: a Markdown, HTML or ``pack.json`` file, or a folder of them.
+        force: import files the screen would skip.
+        on_notice: called with each skipped file and each warning (no title); logged when ``None``.
 
     Raises:
         KBImportError: a file cannot be read or parsed, or ``path`` does not exist.
     """
     if not path.exists():
         raise KBImportError(f"{path}: no such file or folder")
+    notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
     root = path if path.is_dir() else path.parent
-    files = [path]
-    if path.is_dir():  # a folder's README describes the folder; it is not an article
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.stem.lower() != "readme")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
     for file in files:
         if file.suffix.lower() == ".json":
             if file.name == "pack.json" or not path.is_dir():
@@ -159,7 +187,17 @@ def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
         except (OSError, UnicodeDecodeError) as e:
             raise KBImportError(f"{file}: cannot read: {e}") from e
         rel = file.relative_to(root).as_posix()
-        yield parse_html(text, rel) if file.suffix.lower() in (".html", ".htm") else parse_markdown(text, rel)
+        if file.suffix.lower() in (".html", ".htm"):
+            article, titled = _html(text, rel)
+        else:
+            article, front_matter, titled = _markdown(text, rel)
+            reason = not_an_article(rel, text, front_matter=front_matter)
+            if reason and not force:
+                notice(ImportNotice(rel, "skipped", f"{reason} (--force imports it)"))
+                continue
+        if not titled:
+            notice(ImportNotice(rel, "warning", f"no title: imported as \"{article.title}\" (from the file name)"))
+        yield article
 
 
 def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch: int = 200,
