@@ -16,7 +16,7 @@ from core.html import TextSection
 SECTION_LEVELS = 4
 _FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")  # | --- | :-: |
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # | --- | :-: |
 _OWN_LINE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|\||>|#{1,6}\s)")  # list item, table row, quote, heading
 _INLINE = (
     (re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$", re.M), r"\1"),  # headings
