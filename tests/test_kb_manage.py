@@ -11,7 +11,15 @@ import pytest
 from core import kb
 from core.db import ArticleRow, Database
 from interceptor.kb.importer import articles_at, import_articles
-from interceptor.kb.manage import KBManageError, KBWatcher, find_articles, kb_status, list_articles, remove_articles
+from interceptor.kb.manage import (
+    KBManageError,
+    KBWatcher,
+    find_articles,
+    health,
+    kb_status,
+    list_articles,
+    remove_articles,
+)
 from interceptor.kb.screen import ImportNotice
 
 ARTICLE = """---
@@ -127,3 +135,15 @@ def test_the_watcher_rebuilds_until_the_stored_version_is_served(db: Database) -
     assert watcher.check() is True and watcher.check() is True and watcher.check() is False
     assert len(rebuilds) == 2
     assert KBWatcher(db, lambda: None, rebuild).check() is False  # nothing built yet: nothing to refresh
+
+
+def test_health_reports_the_stored_kb_beside_the_served_index(db: Database) -> None:
+    stored = kb_status(db)
+    assert health(db, None) == {"retrieval": "not loaded yet", "kb_version": stored.kb_version, "articles": 3,
+                                "passages": 4, "sources": {"html": 1, "markdown": 1, "pack": 1}, "index": None}
+    served = {"retrieval": "lexical", "kb_version": stored.kb_version, "articles": 3}
+    assert health(db, served)["index"] == {"kb_version": stored.kb_version, "articles": 3, "current": True}
+    remove_articles(db, ["card"])
+    report = health(db, served)
+    assert (report["articles"], report["retrieval"]) == (2, "lexical")
+    assert report["index"] == {"kb_version": stored.kb_version, "articles": 3, "current": False}

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import func, select
 
@@ -125,6 +125,27 @@ def kb_status(db: Database) -> KBStatus:
         sources = {str(name): int(n) for name, n in counted}
         passages = s.scalar(select(func.count()).select_from(PassageRow).join(ArticleRow).where(live)) or 0
         return KBStatus(kb.kb_version(s), sum(sources.values()), passages, dict(sorted(sources.items())))
+
+
+def health(db: Database, served: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return what ``/healthz`` reports about the knowledge base.
+
+    Args:
+        db: the hub's database.
+        served: the index's status (``KBScorer.status``), or ``None`` before the index is loaded.
+
+    Returns:
+        The index's status (``{"retrieval": "not loaded yet"}`` before it loads) with the **stored** KB's
+        ``articles``, ``kb_version``, ``passages`` and ``sources``, and ``index``: the version and article
+        count being served and whether that is the stored version (``current``).
+    """
+    stored = kb_status(db)
+    report: dict[str, Any] = dict(served) if served is not None else {"retrieval": "not loaded yet"}
+    index = {"kb_version": report.get("kb_version"), "articles": report.get("articles"),
+             "current": report.get("kb_version") == stored.kb_version} if served is not None else None
+    report.update(kb_version=stored.kb_version, articles=stored.articles, passages=stored.passages,
+                  sources=stored.sources, index=index)
+    return report
 
 
 class KBWatcher:
