@@ -11,7 +11,7 @@ import pytest
 from app import Hub, build_hub, create_app
 from config import load_settings
 from interceptor.engine import Interceptor, LazyInterceptor
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_engine import TOP, FakeScorer
 
