@@ -21,20 +21,14 @@ import numpy as np
 
 from config.settings import Settings
 from core.db import Database
-from core.errors import HubError
 from interceptor.decide import decide
-from interceptor.kb_import import import_articles, pack_articles
+from interceptor.kb.importer import import_articles, pack_articles, read_pack
 from interceptor.retrieval.history import Labelled
 from interceptor.retrieval.lexical import tokenize
 from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict
 
-FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
 OVERLAP = 0.6  # the answer-level rule of shared/bench/README.md
-
-
-class PackError(HubError):
-    """A bench pack cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -47,21 +41,6 @@ class Outcome:
     confidence: float
     passage: str
     ms: float
-
-
-def read_bench_pack(path: Path) -> dict[str, Any]:
-    """Read and check a ``pack.json`` of format ``helpdesk-bench/v1`` or ``/v2``.
-
-    Raises:
-        PackError: unreadable, or of another format.
-    """
-    try:
-        pack = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise PackError(f"{path}: cannot read pack: {e}") from e
-    if not isinstance(pack, dict) or pack.get("format") not in FORMATS:
-        raise PackError(f"{path}: not a {' or '.join(FORMATS)} pack")
-    return pack
 
 
 def quote_in_section(quote: str, section: str) -> bool:
@@ -122,11 +101,11 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
         The metrics (see ``hub eval --help``).
 
     Raises:
-        PackError: the pack cannot be read.
+        KBImportError: the pack cannot be read.
     """
     say = progress or (lambda line: None)
     path = pack_dir / "pack.json" if pack_dir.is_dir() else pack_dir
-    pack = read_bench_pack(path)
+    pack = read_pack(path)
     queries = pack.get("queries", [])
     calibration = [] if no_history else [
         Labelled(q["text"], q.get("expected_article_id"), q.get("id"),

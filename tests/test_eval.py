@@ -120,10 +120,11 @@ def test_the_eval_command_prints_the_metrics_json(tmp_path: Path) -> None:
     assert printed["target_precision"] == 0.9 and printed["test"]["queries"] == 6
 
 
-def test_a_pack_without_usable_calibration_history_falls_back_to_the_default(tmp_path: Path) -> None:
+def test_a_pack_without_usable_calibration_history_calibrates_from_its_own_content(tmp_path: Path) -> None:
     root = write_pack(tmp_path / "tiny")
     pack = json.loads((root / "pack.json").read_text(encoding="utf-8"))
     pack["queries"] = [q for q in pack["queries"] if q["split"] == "test" or q["id"] == "c0"]
     (root / "pack.json").write_text(json.dumps(pack), encoding="utf-8")
     result = evaluate(root, _settings(), migrations.upgrade)
-    assert result["calibration"] == "default" and result["test"]["queries"] == 6
+    assert result["calibration"].startswith("coldstart:") and result["test"]["queries"] == 6
+    assert result["threshold_method"]["method"].startswith("wilson-lower-bound")

@@ -20,9 +20,10 @@ import numpy as np
 
 
 from core.kb import KBArticle
-from interceptor.retrieval.calibration import Calibrator
+from interceptor.retrieval.calibration import Calibrator, fit
+from interceptor.retrieval.features import feature_names, sign
 from interceptor.retrieval.lexical import tokenize
-from interceptor.retrieval.rerank import PairModel, fit_pairs
+from interceptor.retrieval.rerank import PairModel, fit_pairs, section_key
 
 if TYPE_CHECKING:
     from interceptor.retrieval.history import Labelled
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 MAX_PSEUDO = 600  # pseudo-requests per use (second stage; calibration): bounded work on a large KB
 MAX_WORDS = 14
-SENTENCES_IN_CALIBRATION = False
+FOLDS = 5
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -43,17 +44,9 @@ class Pseudo:
     passages: frozenset[int]
 
 
-def section_key(article: KBArticle, at: int) -> str:
-    """Return the key of passage ``at``'s section: its section id, else its heading path, else itself."""
-    p = article.passages[at]
-    return p.section_id or (" › ".join(p.heading_path) if p.heading_path else f"#{at}")
-
-
-def group(article: KBArticle) -> int:
-    """Return the article's group (0: second stage, 1: calibration, 2: left out as a gap), by a stable hash
-    of its external id: 60% / 20% / 20%."""
-    bucket = int(hashlib.sha1(article.external_id.encode("utf-8")).hexdigest()[:8], 16) % 10
-    return 0 if bucket < 6 else 1 if bucket < 8 else 2
+def fold(article: KBArticle) -> int:
+    """Return the article's fold (0 to ``FOLDS`` - 1), by a stable hash of its external id."""
+    return int(hashlib.sha1(article.external_id.encode("utf-8")).hexdigest()[:8], 16) % FOLDS
 
 
 def _short(text: str) -> str:
@@ -62,12 +55,25 @@ def _short(text: str) -> str:
     return " ".join(words[:MAX_WORDS]).rstrip(",;:")
 
 
-def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sentences: bool = True) -> list[Pseudo]:
+def shared_headings(articles: list[KBArticle]) -> frozenset[str]:
+    """Return the headings and titles (case and spacing folded) found in more than one article: a request
+    made of one ("Sync errors") is ambiguous, not an example of either article."""
+    seen: dict[str, set[str]] = {}
+    for a in articles:
+        for text in [a.title, *(h for p in a.passages for h in p.heading_path)]:
+            seen.setdefault(" ".join(text.lower().split()), set()).add(a.external_id)
+    return frozenset(t for t, owners in seen.items() if len(owners) > 1)
+
+
+def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sentences: bool = True,
+                    skip: frozenset[str] = frozenset()) -> list[Pseudo]:
     """Return up to ``limit`` pseudo-requests for ``articles`` (a deterministic sample, spread over them).
 
     Args:
         articles: articles with passages (articles without any give none).
         limit: how many at most.
+        sentences: also make pseudo-requests of passages' first sentences.
+        skip: texts (case and spacing folded) not to use (see :func:`shared_headings`).
 
     Returns:
         Pseudo-requests with at least two content words each.
@@ -86,7 +92,8 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
                 candidates.append((p.heading_path[-1], members[keys[j]]))
             if sentences:
                 candidates.append((_short(p.text), members[keys[j]]))
-        out.extend(Pseudo(t, a.external_id, m) for t, m in candidates if len(tokenize(t)) >= 2)
+        out.extend(Pseudo(t, a.external_id, m) for t, m in candidates
+                   if len(tokenize(t)) >= 2 and " ".join(t.lower().split()) not in skip)
     if len(out) > limit:
         keep = np.random.default_rng(0).choice(len(out), size=limit, replace=False)
         out = [out[i] for i in sorted(keep)]
@@ -113,19 +120,20 @@ def fit_reranker(index: KBIndex, articles: list[KBArticle]) -> PairModel | None:
     """Fit the second stage on pseudo-requests from ``articles`` (``None`` when too few are usable:
     articles without sections, or a KB of one-passage articles)."""
     try:
-        return fit_pairs(pair_groups(index, pseudo_requests(articles)))
+        return fit_pairs(pair_groups(index, pseudo_requests(articles, skip=shared_headings(articles))))
     except ValueError:
         return None
 
 
-def cold_items(articles: list[KBArticle], answerable: bool, limit: int) -> list[Labelled]:
+def cold_items(articles: list[KBArticle], answerable: bool, limit: int, skip: frozenset[str] = frozenset()) -> list[Labelled]:
     """Return labelled pseudo-history from ``articles``: their pseudo-requests and stored questions, labelled
-    with their article and sections when ``answerable``, as knowledge gaps (no article) when not."""
+    with their article (and, for a heading, its section) when ``answerable``, as knowledge gaps (no article)
+    when not. A title names the whole article: any of its passages counts as answering it."""
     from interceptor.retrieval.history import Labelled
 
     items = [Labelled(p.text, p.article if answerable else None, None,
-                      tuple(sorted({section_key(a, j) for j in p.passages})) if answerable else None)
-             for a in articles for p in pseudo_requests([a], limit, sentences=SENTENCES_IN_CALIBRATION)]
+                      tuple(sorted({section_key(a, j) for j in p.passages})) if answerable and p.text != a.title else None)
+             for a in articles for p in pseudo_requests([a], limit, sentences=False, skip=skip)]
     items += [Labelled(q, a.external_id if answerable else None) for a in articles for q in a.questions]
     if len(items) > limit:
         keep = np.random.default_rng(1).choice(len(items), size=limit, replace=False)
@@ -141,21 +149,31 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
 
     Returns:
         The second stage (``None`` when the KB gives too few usable pseudo-requests) and the calibrator,
-        fitted on an index without the third group's articles so that their pseudo-requests are gaps.
+        with its out-of-fold precision curve over every fold's pseudo-requests.
 
     Raises:
         ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
     """
-    from interceptor.retrieval.history import fit_calibrator
+    from interceptor.retrieval.history import feature_rows
     from interceptor.retrieval.index import KBIndex
 
-    by_group: dict[int, list[KBArticle]] = {0: [], 1: [], 2: []}
+    folds: list[list[KBArticle]] = [[] for _ in range(FOLDS)]
     for a in index.articles:
-        by_group[group(a)].append(a)
-    if not by_group[1] or not by_group[2]:
+        folds[fold(a)].append(a)
+    if sum(1 for f in folds if f) < 2:
         raise ValueError("too few articles to hold some out as knowledge gaps")
-    reranker = fit_reranker(index, by_group[0])
-    kept = by_group[0] + by_group[1]
-    reduced = KBIndex(kept, index.embedder, reranker=reranker)
-    items = cold_items(by_group[1], True, MAX_PSEUDO // 2) + cold_items(by_group[2], False, MAX_PSEUDO // 2)
-    return reranker, fit_calibrator(reduced, items)
+    reranker = fit_reranker(index, index.articles)
+    share = max(MAX_PSEUDO // (2 * FOLDS), 10)
+    skip = shared_headings(index.articles)
+    rows: list[dict[str, float]] = []
+    correct: list[bool] = []
+    for f in range(FOLDS):
+        gaps, answerable = folds[f], folds[(f + 1) % FOLDS]
+        if not gaps or not answerable:
+            continue
+        reduced = KBIndex([a for g in folds if g is not gaps for a in g], index.embedder, reranker=reranker)
+        fold_rows, fold_correct = feature_rows(reduced, cold_items(answerable, True, share, skip) + cold_items(gaps, False, share, skip))
+        rows += fold_rows
+        correct += fold_correct
+    names = feature_names(index.dense)
+    return reranker, fit(rows, correct, names, signs=[sign(n) for n in names])

@@ -24,8 +24,8 @@ import numpy as np
 from core.errors import HubError
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import extract, feature_names, sign
-from interceptor.retrieval.coldstart import section_key
 from interceptor.retrieval.index import KBIndex, Retrieval
+from interceptor.retrieval.rerank import section_key
 
 
 class HistoryError(HubError):

@@ -2,7 +2,7 @@
 lexically (BM25) and, when available, densely; results are per article, with each article's best passage
 and that passage's own scores (what the answer quotes is scored, not only its article).
 
-A passage unit is the article title, the passage's heading path and its text ("Title. Heading › Sub. text");
+A passage unit is the article title, the passage's heading path and its text ("Title › Heading: text");
 each section with a heading also has a heading unit ("Title › Heading"), so a request that names a section
 by its heading finds that section. Which passage of an article is quoted is chosen by the second stage
 (:mod:`interceptor.retrieval.rerank`) when the index has one, else by the best passage unit.
@@ -19,16 +19,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from core.kb import KBArticle
-
-try:  # TODO(merge): core.kb.KBPassage lands with the kb developer's M1
-    from core.kb import KBPassage  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    from typing import Any as KBPassage  # type: ignore[assignment]
-from interceptor.retrieval.coldstart import section_key
+from core.kb import KBArticle, KBPassage
 from interceptor.retrieval.dense import Embedder, VectorStore
 from interceptor.retrieval.lexical import BM25
-from interceptor.retrieval.rerank import PairModel, PassageScores, choose
+from interceptor.retrieval.rerank import PairModel, PassageScores, choose, section_key
 
 DENSE_WEIGHT = 0.75  # fused = w * cosine + (1 - w) * normalised BM25, both in [0, 1]
 KNN = 10
@@ -65,12 +59,13 @@ class Retrieval:
     pair: tuple[PassageScores, ...] = ()
 
 
-def passage_unit(title: str, passage: KBPassage) -> str:
-    """Return the retrieval text of a passage: the title, its heading path (without a repeat of the
-    title), then its text."""
-    path = " › ".join(h.strip() for h in passage.heading_path if h.strip() and h.strip() != title.strip())
-    head = ". ".join(x for x in (title.strip(), path) if x)
-    return f"{head}. {passage.text}" if head else passage.text
+def unit_text(title: str, passage: KBPassage) -> str:
+    """Return the indexed text of a passage: its article title and heading path lead it
+    (``"Title › Heading › Sub: text"``; ``"Title. text"`` when the passage has no heading)."""
+    path = [h.strip() for h in passage.heading_path if h.strip() and h.strip() != title.strip()]
+    if path:
+        return f"{' › '.join((title, *path))}: {passage.text}"
+    return f"{title}. {passage.text}"
 
 
 def heading_unit(title: str, passage: KBPassage) -> str | None:
@@ -113,7 +108,7 @@ class KBIndex:
         for i, article in enumerate(articles):
             units, heads = [len(texts) + 1 + j for j in range(len(article.passages))], []
             texts.append(article.title)
-            texts.extend(passage_unit(article.title, p) for p in article.passages)
+            texts.extend(unit_text(article.title, p) for p in article.passages)
             seen: dict[str, int] = {}
             for p in article.passages:
                 h = heading_unit(article.title, p)

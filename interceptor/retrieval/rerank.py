@@ -18,7 +18,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from core.kb import KBArticle
+
 PAIR_FEATURES = ("fused", "lexical", "dense", "heading", "gap_fused", "gap_heading", "first", "position", "only")
+
+
+def section_key(article: KBArticle, at: int) -> str:
+    """Return the key of passage ``at``'s section: its section id, else its heading path, else itself."""
+    p = article.passages[at]
+    return p.section_id or (" › ".join(p.heading_path) if p.heading_path else f"#{at}")
 
 
 @dataclass(frozen=True)
