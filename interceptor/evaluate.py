@@ -24,11 +24,11 @@ from core.db import Database
 from interceptor.decide import decide
 from interceptor.kb.importer import import_articles, pack_articles, read_pack
 from interceptor.retrieval.history import Labelled
-from interceptor.retrieval.lexical import tokenize
+from interceptor.retrieval.lexical import quote_in_section
 from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict
 
-OVERLAP = 0.6  # the answer-level rule of shared/bench/README.md
+__all__ = ["evaluate", "quote_in_section", "curve_metrics", "write_details"]
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,6 @@ class Outcome:
     confidence: float
     passage: str
     ms: float
-
-
-def quote_in_section(quote: str, section: str) -> bool:
-    """Return whether ``quote`` lies in ``section``: at least 60% of the quote's content words occur in the
-    section, or 60% of the section's in the quote (content words: ``lexical.tokenize``, as sets)."""
-    q, s = set(tokenize(quote)), set(tokenize(section))
-    if not q or not s:
-        return False
-    shared = len(q & s)
-    return shared >= OVERLAP * len(q) or shared >= OVERLAP * len(s)
 
 
 def curve_metrics(confidence: np.ndarray, correct: np.ndarray, answerable: int) -> dict[str, float]:

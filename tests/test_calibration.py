@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interceptor.retrieval.calibration import Calibrator, fit, load_default, precision_curve
+from interceptor.retrieval.calibration import Calibrator, fit, load_default, precision_curve, wilson_lower
 
 NAMES = ("dense1", "knn1", "neg_sim")
 
@@ -63,10 +63,15 @@ def test_the_curve_and_the_threshold_agree() -> None:
     curve = precision_curve(confidence, correct)
     assert [round(p, 3) for _, p, _ in curve] == [1.0, 1.0, 0.667, 0.75, 0.6]
     cal = Calibrator(("x",), (0.0,), (1.0,), (0.0, 1.0), curve)
-    # two right answers out of two bound precision at 0.74 (Wilson, one-sided 80%): enough for 0.7 only
-    assert cal.threshold_for(0.7) == 0.8
-    assert cal.threshold_for(0.75) == cal.threshold_for(1.0) == 1.0
-    assert cal.bound_at(0.8) == {"answered": 2, "precision": 1.0, "lower_bound": 0.7385}
+    # two right answers out of two bound precision at 0.74 (Wilson, one-sided 80%), and five past requests
+    # are fewer than the ten a threshold needs behind it: no target can be promised
+    assert cal.threshold_for(0.6) == cal.threshold_for(1.0) == 1.0
+    assert cal.bound_at(0.8)["answered"] == 2 and round(cal.bound_at(0.8)["lower_bound"], 4) == 0.7385
+    longer = precision_curve(np.linspace(0.99, 0.01, 40), np.array([1.0] * 30 + [0.0] * 10))
+    cal = Calibrator(("x",), (0.0,), (1.0,), (0.0, 1.0), longer)
+    threshold = cal.threshold_for(0.9)  # down through thirty right of thirty, on while the bound holds
+    answered = cal.bound_at(threshold)["answered"]
+    assert answered >= 30 and wilson_lower(30, answered) >= 0.9 > wilson_lower(30, answered + 1)
     assert Calibrator(("x",), (0.0,), (1.0,), (0.0, 1.0), ((0.9, 0.5, 3),)).threshold_for(0.95) == 1.0
 
 

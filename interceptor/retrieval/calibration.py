@@ -4,7 +4,8 @@ A logistic regression (L2, fitted by Newton's method in numpy: deterministic, no
 standardised features. Thresholds come from the precision curve of *out-of-fold* confidences on the
 labelled history, so a target precision maps to a confidence measured on data the model had not seen,
 and the precision counted there is discounted for how little history it rests on: scanning thresholds from
-the highest confidence down, the threshold moves down while the answered history's one-sided Wilson lower
+the highest confidence down (starting where enough past requests would have been answered for the bound
+to reach the target at all), the threshold moves down while the answered history's one-sided Wilson lower
 confidence bound of precision (at ``BOUND_LEVEL``) reaches the target, and stops at the first threshold
 where it no longer does (a fixed sequence: a lucky stretch further down cannot be picked). Ten right
 answers out of ten do not promise 0.95; sixty out of sixty-one do. On synthetic histories of 120 requests
@@ -24,6 +25,7 @@ METHOD = "logistic-v1"
 THRESHOLD_METHOD = "wilson-lower-bound, fixed sequence, out-of-fold"
 BOUND_LEVEL = 0.80  # one-sided: with 80% confidence, precision on new requests is at least the bound
 _Z = 0.8416  # the standard normal quantile of BOUND_LEVEL
+MIN_ANSWERED = 10  # the sequence of tests starts where this many past requests would have been answered
 
 
 def wilson_lower(hits: float, n: int, z: float | None = None) -> float:
@@ -99,13 +101,21 @@ class Calibrator:
         """Return the confidence threshold for ``target_precision``: from the highest confidence down, the
         last threshold of the first unbroken run whose answered history has a precision lower bound (see
         :func:`wilson_lower`) of at least the target (1.0, i.e. never answer, when none has). Monotone: the
-        threshold of a target is at least that of every lower target (on a 0.01 grid)."""
-        lower = [t for t in np.arange(0.5, target_precision, 0.01)] + [target_precision]
-        return max(self._sequence(float(t)) for t in lower)
+        threshold of a target is at least that of every lower target (on a 0.01 grid), and 1.0 when the
+        bound does not reach the target there."""
+        threshold = 0.0
+        for target in [float(t) for t in np.arange(0.5, target_precision, 0.01)] + [target_precision]:
+            threshold = max(threshold, self._sequence(target))
+            if threshold < 1.0 and self.bound_at(threshold)["lower_bound"] < target:
+                threshold = 1.0
+        return threshold
 
     def _sequence(self, target_precision: float) -> float:
         best, reached = 1.0, False
+        start = max(MIN_ANSWERED, int(np.ceil(_Z * _Z * target_precision / max(1 - target_precision, 1e-9))))
         for threshold, precision, answered in sorted(self.curve, key=lambda row: -row[0]):
+            if answered < start:  # too few answers for any bound to reach the target: not a test yet
+                continue
             if wilson_lower(precision * answered, answered) >= target_precision:
                 best, reached = threshold, True
             elif reached:
@@ -119,8 +129,8 @@ class Calibrator:
         if not rows:
             return {"answered": 0, "precision": 1.0, "lower_bound": 0.0}
         _, precision, answered = min(rows, key=lambda row: row[0])
-        return {"answered": answered, "precision": round(precision, 4),
-                "lower_bound": round(wilson_lower(precision * answered, answered), 4)}
+        return {"answered": answered, "precision": precision,
+                "lower_bound": wilson_lower(precision * answered, answered)}
 
     def to_params(self) -> dict[str, Any]:
         """Return the JSON-able parameters (what a ``CalibrationRow`` stores)."""

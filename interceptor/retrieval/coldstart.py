@@ -22,7 +22,7 @@ import numpy as np
 from core.kb import KBArticle
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import feature_names, sign
-from interceptor.retrieval.lexical import tokenize
+from interceptor.retrieval.lexical import quote_in_section, tokenize
 from interceptor.retrieval.rerank import PairModel, fit_pairs, section_key
 
 if TYPE_CHECKING:
@@ -33,6 +33,11 @@ MAX_PSEUDO = 600  # pseudo-requests per use (second stage; calibration): bounded
 MAX_WORDS = 14
 FOLDS = 5
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# People rarely type a heading as it stands: they wrap it in a greeting, a request for help, a question.
+# A pseudo-request is its heading or title in one of these wrappings (chosen by a stable hash), so that its
+# lexical match is no stronger than a real request's would be.
+WRAPPINGS = ("{}", "Hi, I need help with {}.", "I have a question about {}", "Can you tell me about {}? Thanks",
+             "hello, {} please", "{} - what do I do?")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,13 @@ class Pseudo:
 def fold(article: KBArticle) -> int:
     """Return the article's fold (0 to ``FOLDS`` - 1), by a stable hash of its external id."""
     return int(hashlib.sha1(article.external_id.encode("utf-8")).hexdigest()[:8], 16) % FOLDS
+
+
+def wrap(text: str) -> str:
+    """Return ``text`` in one of :data:`WRAPPINGS` (stable: the same text always gets the same one)."""
+    core = text.strip().rstrip("?.!:")
+    pick = int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:8], 16) % len(WRAPPINGS)
+    return WRAPPINGS[pick].format(core[:1].lower() + core[1:] if pick else core)
 
 
 def _short(text: str) -> str:
@@ -92,7 +104,7 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
                 candidates.append((p.heading_path[-1], members[keys[j]]))
             if sentences:
                 candidates.append((_short(p.text), members[keys[j]]))
-        out.extend(Pseudo(t, a.external_id, m) for t, m in candidates
+        out.extend(Pseudo(wrap(t), a.external_id, m) for t, m in candidates
                    if len(tokenize(t)) >= 2 and " ".join(t.lower().split()) not in skip)
     if len(out) > limit:
         keep = np.random.default_rng(0).choice(len(out), size=limit, replace=False)
@@ -125,20 +137,43 @@ def fit_reranker(index: KBIndex, articles: list[KBArticle]) -> PairModel | None:
         return None
 
 
-def cold_items(articles: list[KBArticle], answerable: bool, limit: int, skip: frozenset[str] = frozenset()) -> list[Labelled]:
-    """Return labelled pseudo-history from ``articles``: their pseudo-requests and stored questions, labelled
-    with their article (and, for a heading, its section) when ``answerable``, as knowledge gaps (no article)
-    when not. A title names the whole article: any of its passages counts as answering it."""
+def cold_items(articles: list[KBArticle], answerable: bool, limit: int,
+               skip: frozenset[str] = frozenset()) -> list[tuple[Labelled, str]]:
+    """Return labelled pseudo-history from ``articles``, each item with the text it was made from: their
+    pseudo-requests and stored questions, labelled with their article and section when
+    ``answerable``, as knowledge gaps (no article) when not. A title is answered by the opening section."""
     from interceptor.retrieval.history import Labelled
 
-    items = [Labelled(p.text, p.article if answerable else None, None,
-                      tuple(sorted({section_key(a, j) for j in p.passages})) if answerable and p.text != a.title else None)
-             for a in articles for p in pseudo_requests([a], limit, sentences=False, skip=skip)]
-    items += [Labelled(q, a.external_id if answerable else None) for a in articles for q in a.questions]
+    items = []
+    for a in articles:
+        for p in pseudo_requests([a], limit, sentences=False, skip=skip):
+            source = " ".join(a.passages[j].text for j in sorted(p.passages))
+            sections = tuple(sorted({section_key(a, j) for j in p.passages}))
+            items.append((Labelled(p.text, p.article if answerable else None, None, sections if answerable else None), source))
+        items += [(Labelled(q, a.external_id if answerable else None), "") for q in a.questions]
     if len(items) > limit:
         keep = np.random.default_rng(1).choice(len(items), size=limit, replace=False)
         items = [items[i] for i in sorted(keep)]
     return items
+
+
+def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]]) -> tuple[list[dict[str, float]], list[bool]]:
+    """Retrieve each pseudo-request and return its features and whether the answer is right, where an
+    answer that quotes the same content as the item's source (the bench's 60% rule) is right, and a gap
+    whose content another article repeats is no gap (left out)."""
+    from interceptor.retrieval.features import extract
+    from interceptor.retrieval.history import is_right
+
+    vectors = index.embedder.encode([i.text for i, _ in items]) if index.embedder is not None and index.dense else None
+    rows, correct = [], []
+    for n, (item, source) in enumerate(items):
+        r = index.search(item.text, k=5, exclude_same_text=True, query_vector=None if vectors is None else vectors[n])
+        same = bool(source) and bool(r.order) and quote_in_section(r.passage[0], source)
+        if item.article is None and same:
+            continue
+        rows.append(extract(r))
+        correct.append(is_right(index, r, item) or (item.article is not None and same))
+    return rows, correct
 
 
 def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
@@ -154,7 +189,6 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
     Raises:
         ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
     """
-    from interceptor.retrieval.history import feature_rows
     from interceptor.retrieval.index import KBIndex
 
     folds: list[list[KBArticle]] = [[] for _ in range(FOLDS)]
@@ -172,7 +206,7 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
         if not gaps or not answerable:
             continue
         reduced = KBIndex([a for g in folds if g is not gaps for a in g], index.embedder, reranker=reranker)
-        fold_rows, fold_correct = feature_rows(reduced, cold_items(answerable, True, share, skip) + cold_items(gaps, False, share, skip))
+        fold_rows, fold_correct = cold_rows(reduced, cold_items(answerable, True, share, skip) + cold_items(gaps, False, share, skip))
         rows += fold_rows
         correct += fold_correct
     names = feature_names(index.dense)

@@ -102,11 +102,12 @@ class KBIndex:
         owner: list[int] = []
         texts: list[str] = []
         self._passage_units: list[np.ndarray] = []  # per article: the unit of each passage
-        self._heading_units: list[np.ndarray] = []  # per article: the heading unit of each passage's section, or -1
+        self._heading_units: list[np.ndarray] = []  # per article: each passage's heading unit (the title's if none)
         self._ticket_links: list[tuple[np.ndarray, np.ndarray]] = []  # per article: (ticket unit, passage) pairs
         tickets = ticket_sections or {}
         for i, article in enumerate(articles):
             units, heads = [len(texts) + 1 + j for j in range(len(article.passages))], []
+            title_unit = len(texts)
             texts.append(article.title)
             texts.extend(unit_text(article.title, p) for p in article.passages)
             seen: dict[str, int] = {}
@@ -115,7 +116,7 @@ class KBIndex:
                 if h is not None and h not in seen:
                     seen[h] = len(texts)
                     texts.append(h)
-                heads.append(seen[h] if h is not None else -1)
+                heads.append(seen[h] if h is not None else title_unit)  # no heading: the title heads it
             links = [(len(texts) + n, j) for n, q in enumerate(article.questions) if q in tickets
                      for j in range(len(article.passages)) if section_key(article, j) in tickets[q]]
             self._ticket_links.append((np.array([u for u, _ in links], dtype=np.int64), np.array([j for _, j in links], dtype=np.int64)))
@@ -216,13 +217,14 @@ class KBIndex:
 
     def _raw(self, article: int, fused: np.ndarray, lex: np.ndarray, dense: np.ndarray | None) -> np.ndarray:
         """Return the raw scores of ``article``'s passages: rows of (fused, lexical, dense, heading), where
-        heading is the best fused score of the section's heading unit and of past tickets it answered."""
+        heading is the best fused score of the section's heading unit (the title for a passage without
+        heading) and of past tickets it answered."""
         units, heads = self._passage_units[article], self._heading_units[article]
         out = np.zeros((len(units), 4))
         if len(units):
             out[:, 0], out[:, 1] = fused[units], lex[units]
             out[:, 2] = dense[units] if dense is not None else 0.0
-            out[:, 3] = np.where(heads >= 0, fused[np.maximum(heads, 0)], 0.0)
+            out[:, 3] = fused[heads]
             ticket_units, ticket_passages = self._ticket_links[article]
             if len(ticket_units):  # a past ticket this section answered counts like its heading
                 np.maximum.at(out[:, 3], ticket_passages, fused[ticket_units])

@@ -81,3 +81,14 @@ class BM25:
             out[posting[0]] += idf * posting[1]
             ceiling += idf * (self.k1 + 1)
         return out, ceiling
+
+
+def quote_in_section(quote: str, section: str, share: float = 0.6) -> bool:
+    """Return whether ``quote`` lies in ``section`` by the bench's answer-level rule: at least ``share`` of
+    the quote's content words occur in the section, or ``share`` of the section's in the quote (content
+    words: :func:`tokenize`, as sets)."""
+    q, s = set(tokenize(quote)), set(tokenize(section))
+    if not q or not s:
+        return False
+    shared = len(q & s)
+    return shared >= share * len(q) or shared >= share * len(s)

@@ -275,7 +275,7 @@ class KBScorer:
         """Return how the threshold for ``target_precision`` was chosen: the method, the threshold, and the
         history's answered count, precision and precision lower bound at it."""
         threshold = self.threshold_for(target_precision)
-        bound = self.calibrator.bound_at(threshold) if self.calibrator else {}
+        bound = {k: round(v, 4) for k, v in self.calibrator.bound_at(threshold).items()} if self.calibrator else {}
         return {"method": THRESHOLD_METHOD, "level": BOUND_LEVEL, "threshold": round(threshold, 4),
                 "history": self.calibrator.examples if self.calibrator else 0, **bound}
 
