@@ -22,6 +22,7 @@ from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
 from interceptor.engine import LazyInterceptor, build_interceptor
+from interceptor.kb.manage import KBWatcher
 from interceptor.kb.sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done
@@ -43,6 +44,7 @@ class Services:
         performers: the outbox's vendor writes by ``(connector, action)``.
         scheduler: the periodic jobs' runner (one active instance across processes, by a database lease).
         modules: the enabled connectors' packages (their optional ``scheduled_jobs`` hook).
+        kb_watcher: keeps the interceptor's KB index at the stored KB version (checks every 2 s).
     """
 
     settings: Settings
@@ -54,6 +56,7 @@ class Services:
     performers: dict[tuple[str, str], Performer]
     scheduler: Scheduler
     modules: dict[str, ModuleType]
+    kb_watcher: KBWatcher
 
     def sweep(self) -> int:
         """Hand every due inbox event and outbox action to the job queue (crash recovery, retries).
@@ -90,9 +93,11 @@ class Services:
             self.scheduler.add(name, func, seconds=seconds)
         self.scheduler.start()
         self.scheduler.run_once("sweep", self.sweep)
+        self.kb_watcher.start()
 
     def close(self) -> None:
         """Stop background work (running jobs finish) and release the database."""
+        self.kb_watcher.stop()
         self.scheduler.shutdown()
         self.jobs.shutdown(wait=True)
         self.db.dispose()
@@ -118,21 +123,38 @@ def build_services(settings: Settings) -> Services:
         if hasattr(module, "extra_performers"):
             actions.update(module.extra_performers(connector))
         performers.update({(name, action): performer for action, performer in actions.items()})
+    interceptor = LazyInterceptor(lambda: build_interceptor(settings, db))
     services = Services(
         settings=settings,
         db=db,
         jobs=jobs,
         handlers=handlers,
         connectors=connectors,
-        interceptor=LazyInterceptor(lambda: build_interceptor(settings, db)),
+        interceptor=interceptor,
         performers=performers,
         scheduler=Scheduler(db),
         modules={name: module for name, (module, _) in built.items()},
+        kb_watcher=KBWatcher(db, partial(_served_kb_version, interceptor), partial(_rebuild_index, interceptor)),
     )
     pipeline = Pipeline(settings, db, jobs, connectors, services.interceptor)
     handlers["inbox"] = partial(inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts)
     handlers["outbox"] = lambda row_id: outbox.perform(db, jobs, row_id, performers, on_done=on_action_done)
     return services
+
+
+def _served_kb_version(interceptor: LazyInterceptor) -> str | None:
+    """The KB version the interceptor's index serves (``None`` before it is built)."""
+    built = interceptor.built()
+    version = getattr(built.scorer, "kb_version", None) if built is not None else None
+    return version if isinstance(version, str) else None
+
+
+def _rebuild_index(interceptor: LazyInterceptor) -> None:
+    """Rebuild the interceptor's index from the stored KB, unless a rebuild is already under way."""
+    built = interceptor.built()
+    refresh = getattr(built.scorer, "refresh", None) if built is not None else None
+    if callable(refresh):
+        refresh(force=True, wait=False)
 
 
 def _job_queue(settings: Settings, handlers: dict[str, JobFunc]) -> JobQueue:
