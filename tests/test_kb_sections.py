@@ -81,10 +81,13 @@ def _v2_pack(root: Path) -> Path:
         "format": "helpdesk-bench/v2", "name": "tiny-v2",
         "articles": [{
             "id": "a1", "title": "Renew a licence", "questions": ["how to renew"],
-            "body": "Online\nRenew at the website.\n\nIn person\nVisit an office.",
-            "sections": [{"id": "a1-s0", "heading": "Online", "text": "Renew at the website."},
-                         {"id": "a1-s1", "heading": "In person", "text": "Visit an office."},
-                         {"id": "a1-s2", "heading": "Empty", "text": ""}],
+            "body": "Ways to renew\n\nOnline\nRenew at the website.\n\nIn person\nVisit an office.\n\nFees\n\n"
+                    "Late renewal\nA late fee applies.",
+            "sections": [{"id": "a1-s0", "heading": "Ways to renew", "text": ""},
+                         {"id": "a1-s1", "heading": "Online", "text": "Renew at the website."},
+                         {"id": "a1-s2", "heading": "In person", "text": "Visit an office."},
+                         {"id": "a1-s3", "heading": "Fees", "text": ""},
+                         {"id": "a1-s4", "heading": "Late renewal", "text": "A late fee applies."}],
         }],
         "queries": [{"id": "q1", "split": "test", "text": "renew online?", "expected_article_id": "a1",
                      "expected_section_ids": ["a1-s0"]}],
@@ -100,8 +103,10 @@ def test_a_v2_pack_round_trips_through_the_store_with_section_ids(database_url: 
         assert import_articles(db, articles_at(_v2_pack(tmp_path))).changed == 1
         with db.session() as s:
             [stored] = kb.load_articles(s)
-        assert stored.passages == (kb.KBPassage("Renew at the website.", ("Online",), "a1-s0"),
-                                   kb.KBPassage("Visit an office.", ("In person",), "a1-s1"))
+        # a section without text heads the sections after it (until the next one without text)
+        assert stored.passages == (kb.KBPassage("Renew at the website.", ("Ways to renew", "Online"), "a1-s1"),
+                                   kb.KBPassage("Visit an office.", ("Ways to renew", "In person"), "a1-s2"),
+                                   kb.KBPassage("A late fee applies.", ("Fees", "Late renewal"), "a1-s4"))
         assert stored.questions == ("how to renew",)
     finally:
         db.dispose()

@@ -122,14 +122,25 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
 
 
 def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
+    """A v2 article's sections. Sections are listed flat; one without text is a heading over the sections
+    that follow it (a page's title or a group's heading), so its heading leads their heading paths until the
+    next section without text after one with text."""
     sections = article.get("sections")
     if not isinstance(sections, list):  # a v1 article: its body is one untitled section
         return (TextSection((), str(article.get("body") or "")),)
-    return tuple(
-        TextSection((str(s["heading"]),) if s.get("heading") else (), str(s.get("text") or ""),
-                    str(s["id"]) if s.get("id") is not None else None)
-        for s in sections if isinstance(s, dict)
-    )
+    out: list[TextSection] = []
+    parents: list[str] = []
+    after_text = False
+    for s in (s for s in sections if isinstance(s, dict)):
+        heading, text = str(s.get("heading") or "").strip(), str(s.get("text") or "").strip()
+        if not text:
+            parents = ([] if after_text else parents) + ([heading] if heading else [])
+            after_text = False
+            continue
+        after_text = True
+        out.append(TextSection(tuple(parents) + ((heading,) if heading else ()), text,
+                               str(s["id"]) if s.get("id") is not None else None))
+    return tuple(out)
 
 
 def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
