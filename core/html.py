@@ -47,6 +47,7 @@ class HtmlDocument:
     h1: str
     sections: tuple[TextSection, ...]
     text: str  # every block in order, headings on their own lines
+    h1_count: int = 0
 
 
 @dataclass
@@ -225,9 +226,9 @@ def parse_html(html: str | None) -> HtmlDocument:
         else:
             current.append(block)
     close_section()
-    h1 = next((b.text for b in blocks if b.kind == "h" and b.level == 1), "")
+    h1s = [b.text for b in blocks if b.kind == "h" and b.level == 1]
     text = _join([_Block("p", b.text) if b.kind == "h" else b for b in blocks])
-    return HtmlDocument(" ".join(parser.title.split()), h1, tuple(sections), text)
+    return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s))
 
 
 def html_to_text(html: str | None) -> str:

@@ -121,3 +121,12 @@ def test_the_heading_path_is_part_of_what_is_retrieved() -> None:
     assert "Reset your password › If you sign in with SSO: Ask your identity provider's admin." in index.texts
     found = index.search("I sign in with SSO", k=1)
     assert found.passage == ("Ask your identity provider's admin.",)
+
+
+def test_a_pages_only_h1_is_its_title_even_when_the_title_tag_differs() -> None:
+    html = ("<title>Reset | Example Help</title><header><h1>Reset your password</h1></header>"
+            "<p>Use the link.</p><h2>With SSO</h2><p>Ask your admin.</p>")
+    article = parse_html(html, "reset.html")
+    assert article.title == "Reset | Example Help"
+    assert _paths(article) == [((), "Use the link."), (("With SSO",), "Ask your admin.")]
+    assert article.body == "Use the link.\n\nWith SSO\n\nAsk your admin."
