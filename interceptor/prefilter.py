@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from interceptor.lexical import tokenize
+from interceptor.retrieval.lexical import tokenize
 from interceptor.types import Request
 
 LONG_WORDS = 40  # a message longer than this keeps only the sentences that carry its ask

@@ -3,7 +3,7 @@
 A query word whose index term the KB does not hold is replaced by the nearest KB term (optimal string
 alignment distance: one edit, a swap of two neighbouring letters counting as one, up to two edits for words
 of eight letters or more), the most frequent one on a tie. Short words, stop words, words with digits and
-words the KB knows are left alone. The vocabulary is :meth:`interceptor.lexical.BM25.vocabulary`.
+words the KB knows are left alone. The vocabulary is :meth:`interceptor.retrieval.lexical.BM25.vocabulary`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from interceptor.lexical import _STOP, _stem, tokenize
+from interceptor.retrieval.lexical import _STOP, _stem, tokenize
 
 MIN_LENGTH = 5  # shorter words have too many neighbours one edit away ("sent" is not a typo of "send")
 LONG_WORD = 8  # from this length on, two edits are allowed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.lexical import BM25
+from interceptor.retrieval.lexical import BM25
 from interceptor.prefilter import clean
 from interceptor.spelling import Speller
 

@@ -18,7 +18,7 @@ from core.db import Database
 from interceptor.compose import FEEDBACK_LINE, source_line
 from interceptor.decide import PARTLY_ANSWERABLE
 from interceptor.engine import Interceptor, decide_text, speller_for
-from interceptor.lexical import BM25, tokenize
+from interceptor.retrieval.lexical import BM25, tokenize
 from interceptor.types import Candidate, Decision, Policy, Scored, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +162,7 @@ def test_the_slack_answer_cites_each_article_once_and_its_words_match_the_button
 def sample_engine(tmp_path_factory: pytest.TempPathFactory) -> Interceptor:
     import migrations
     from interceptor.kb_import import articles_at, import_articles as load
-    from interceptor.scorer import build_scorer
+    from interceptor.retrieval.scorer import build_scorer
 
     url = f"sqlite:///{tmp_path_factory.mktemp('writing') / 'hub.db'}"
     migrations.upgrade(url)
