@@ -10,7 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import click
 from flask import Flask, jsonify, request
@@ -183,9 +183,21 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = Non
         getattr(module, "routes", lambda app, hub: None)(app, hub)
     # Routes of other packages: one line each.
     interceptor_api.register(app)
-    register_dashboard(app)
+    register_dashboard(app, embed=gap_embedder(hub.settings))
 
     return app
+
+
+def gap_embedder(settings: Settings) -> Callable[[list[str]], Any] | None:
+    """The sentence model as a plain function for grouping content gaps by meaning, or ``None`` (lexical)
+    when dense retrieval is off or not installed. The model loads on first use, shared with retrieval."""
+    from importlib.util import find_spec
+
+    if settings.dense == "off" or find_spec("sentence_transformers") is None or find_spec("torch") is None:
+        return None  # find_spec, not import: booting must not pay for importing torch
+    from interceptor.dense import shared_embedder
+
+    return lambda texts: shared_embedder(settings.embedding_model, settings.embedding_precision).encode(texts)
 
 
 def _register_errors(app: Flask) -> None:

@@ -91,7 +91,7 @@ def group_gaps(
 
     Returns:
         ``{"method": "embeddings"|"lexical", "unclear": <requests without a salient word>, "groups":
-        [{"label", "medoid_ref", "terms", "count", "examples", "ticket_refs", "decision_ids", "channels",
+        [{"label", "medoid_ref", "medoid_decision_id", "terms", "count", "examples", "ticket_refs", "decision_ids", "channels",
         "avg_confidence", "last_seen"}]}``.
     """
     ordered = sorted(requests, key=lambda r: (r.decided_at, r.ticket_ref))
@@ -121,6 +121,7 @@ def _describe(
     return {
         "label": (centre.subject or centre.text)[:120],
         "medoid_ref": centre.ticket_ref,
+        "medoid_decision_id": centre.decision_id,
         "terms": [t for t, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0]))[:4]],
         "count": len(members),
         "examples": list(dict.fromkeys((m.subject or m.text)[:120] for m in shown))[:examples],

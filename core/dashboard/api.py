@@ -1,4 +1,5 @@
-"""The analytics API: ``/api/v1/stats``, ``/stats/series``, ``/decisions``, ``/content-gaps``, ``/openapi.json``."""
+"""The analytics API: ``/api/v1/stats``, ``/stats/series``, ``/decisions``, ``/decisions/<id>``, ``/content-gaps``,
+``/openapi.json``. The content-gap grouping uses the embedding function ``register`` was given, if any."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from core.analytics import Costs, PeriodError, content_gaps, parse_period, recent_decisions, series, stats
+from core.analytics import (
+    Costs,
+    Embed,
+    PeriodError,
+    content_gaps,
+    decision_detail,
+    parse_period,
+    recent_decisions,
+    series,
+    stats,
+)
 from core.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
 from core.models import utcnow
 
@@ -66,7 +77,16 @@ def _run(build: Callable[..., Any], *, period: bool = True, **kwargs: Any) -> Re
 
 def _costs() -> Costs:
     settings = current_app.extensions["hub"].settings
-    return Costs(agent_ticket=float(settings.agent_ticket_cost), automated_answer=float(settings.automated_answer_cost))
+    return Costs(
+        agent_ticket=float(settings.agent_ticket_cost),
+        automated_answer=float(settings.automated_answer_cost),
+        currency=str(getattr(settings, "currency", "USD")),
+    )
+
+
+def _embed() -> Embed | None:
+    embed: Embed | None = current_app.extensions.get("analytics.embed")
+    return embed
 
 
 @api.get("/stats")
@@ -81,12 +101,24 @@ def series_view() -> Response:
 
 @api.get("/content-gaps")
 def gaps_view() -> Response:
-    return _run(content_gaps, now=utcnow(), limit_arg=(10, 1, 50))
+    return _run(content_gaps, now=utcnow(), limit_arg=(10, 1, 50), embed=_embed())
 
 
 @api.get("/decisions")
 def decisions_view() -> Response:
-    return _run(lambda session, **kw: {"decisions": recent_decisions(session, **kw)}, period=False, limit_arg=(25, 1, 200))
+    return _run(lambda session, **kw: {"decisions": recent_decisions(session, **kw)}, limit_arg=(25, 1, 200))
+
+
+@api.get("/decisions/<int:decision_id>")
+def decision_view(decision_id: int) -> Response:
+    """One decision in full (``core.analytics.decision_detail``); 404 when there is no such decision."""
+    with current_app.extensions["hub"].db.session() as session:
+        doc = decision_detail(session, decision_id, now=utcnow())
+    if doc is None:
+        return _error(f"no decision {decision_id}", 404)
+    response = jsonify(doc)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @api.get("/openapi.json")

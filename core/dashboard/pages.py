@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as ResponseBase
 
+from core.analytics import decision_detail
 from core.dashboard.auth import COOKIE, NOT_CONFIGURED, admin_token, authenticated, session_cookie, token_matches
+from core.models import utcnow
 
 pages = Blueprint(
     "dashboard",
@@ -46,9 +48,8 @@ def _refuse(message: str, status: int) -> Response:
     return response
 
 
-@pages.get("/admin")
-def dashboard() -> Response:
-    """The dashboard for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
+def _gate() -> Response | None:
+    """``None`` for an authenticated admin; else the login form (browsers) or a 401; a 403 without a token."""
     token = admin_token()
     if token is None:
         return _refuse(NOT_CONFIGURED, 403)
@@ -56,7 +57,29 @@ def dashboard() -> Response:
         if _wants_html():
             return _page("dashboard/login.html", 200, error=None)
         return _refuse("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>' or log in at /admin", 401)
+    return None
+
+
+@pages.get("/admin")
+def dashboard() -> Response:
+    """The dashboard for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
+    refused = _gate()
+    if refused is not None:
+        return refused
     return _page("dashboard/admin.html")
+
+
+@pages.get("/admin/decisions/<int:decision_id>")
+def decision(decision_id: int) -> Response:
+    """One decision: the request, the answer or draft, candidates, confidence, reasons and outcome (404 if none)."""
+    refused = _gate()
+    if refused is not None:
+        return refused
+    with current_app.extensions["hub"].db.session() as session:
+        doc = decision_detail(session, decision_id, now=utcnow())
+    if doc is None:
+        return _refuse(f"There is no decision {decision_id}.", 404)
+    return _page("dashboard/decision.html", d=doc)
 
 
 @pages.post("/admin/login")
