@@ -195,7 +195,7 @@ def gap_embedder(settings: Settings) -> Callable[[list[str]], Any] | None:
 
     if settings.dense == "off" or find_spec("sentence_transformers") is None or find_spec("torch") is None:
         return None  # find_spec, not import: booting must not pay for importing torch
-    from interceptor.dense import shared_embedder
+    from interceptor.retrieval.dense import shared_embedder
 
     return lambda texts: shared_embedder(settings.embedding_model, settings.embedding_precision).encode(texts)
 
