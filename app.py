@@ -7,6 +7,7 @@ the interceptor and the scheduler.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,6 +39,7 @@ from interceptor.kb_cli import eval_command, kb_group
 from interceptor.kb_sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done
+from surfaces.simulate.command import simulate_group
 
 log = logging.getLogger("hub")
 
@@ -228,6 +230,7 @@ def cli() -> None:
 cli.add_command(ask)
 cli.add_command(kb_group(build_hub))
 cli.add_command(eval_command(migrations.upgrade))
+cli.add_command(simulate_group(sys.modules[__name__]))  # type: ignore[arg-type]  # this module is the wiring
 
 
 @cli.group()
