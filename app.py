@@ -197,9 +197,10 @@ def gap_embedder(settings: Settings) -> Callable[[list[str]], Any] | None:
 
     if settings.dense == "off" or find_spec("sentence_transformers") is None or find_spec("torch") is None:
         return None  # find_spec, not import: booting must not pay for importing torch
+    from core.analytics.clusters import CachingEmbed
     from interceptor.retrieval.dense import shared_embedder
 
-    return lambda texts: shared_embedder(settings.embedding_model, settings.embedding_precision).encode(texts)
+    return CachingEmbed(lambda texts: shared_embedder(settings.embedding_model, settings.embedding_precision).encode(texts))
 
 
 def _register_errors(app: Flask) -> None:

@@ -181,3 +181,21 @@ def test_which_requests_are_gaps(verdict: str, reasons: list[str], confidence: f
 def test_gaps_limit_and_empty_input() -> None:
     assert group_gaps([]) == {"method": "lexical", "unclear": 0, "groups": []}
     assert len(group_gaps([gap(i, f"topic{i} unique{i}") for i in range(15)], limit=4)["groups"]) == 4
+
+
+def test_the_caching_embed_asks_the_model_only_for_new_texts() -> None:
+    from core.analytics.clusters import CachingEmbed
+
+    asked: list[list[str]] = []
+
+    def model(texts: list[str]) -> list[list[float]]:
+        asked.append(list(texts))
+        return [[float(len(t)), 1.0] for t in texts]
+
+    embed = CachingEmbed(model, max_items=3)
+    assert [list(v) for v in embed(["ab", "abc", "ab"])] == [[2.0, 1.0], [3.0, 1.0], [2.0, 1.0]]
+    assert [list(v) for v in embed(["abc", "abcd"])] == [[3.0, 1.0], [4.0, 1.0]]
+    assert asked == [["ab", "abc"], ["abcd"]]
+    embed(["x", "y"])  # over the limit: the least recently used ("ab") goes
+    embed(["ab"])
+    assert asked[-1] == ["ab"]

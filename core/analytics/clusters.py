@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -125,3 +126,34 @@ def embed_vectors(embed: Embed, texts: list[str]) -> np.ndarray | None:
     if matrix.ndim != 2 or matrix.shape[0] != len(texts) or not np.isfinite(matrix).all():
         return None
     return normalise(matrix)
+
+
+class CachingEmbed:
+    """An ``Embed`` that remembers the vectors of the texts it has seen (least recently used dropped first), so
+    a dashboard reload embeds only the requests that are new since the last one.
+
+    Args:
+        embed: the model's function.
+        max_items: the most vectors kept.
+    """
+
+    def __init__(self, embed: Embed, max_items: int = 20_000) -> None:
+        self._embed = embed
+        self._max = max_items
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> list[np.ndarray]:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        fresh = np.asarray(self._embed(missing), dtype=np.float64) if missing else np.zeros((0, 0))
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for text, vector in zip(missing, fresh):
+                found[text] = self._cache[text] = vector
+            for text in texts:
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return [found[t] for t in texts]
