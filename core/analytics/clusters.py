@@ -17,12 +17,12 @@ import math
 import re
 import threading
 from collections import Counter, OrderedDict
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
-Embed = Callable[[list[str]], Sequence[Sequence[float]]]
-"""Texts in, one vector per text out (any length, same for all; need not be normalised)."""
+Embed = Callable[[list[str]], Any]
+"""Texts in, one vector per text out (a sequence of float sequences or a 2-D array; need not be normalised)."""
 
 LEXICAL_THRESHOLD = 0.25
 EMBEDDING_THRESHOLD = 0.6

@@ -14,7 +14,7 @@ import click
 from config.settings import read_sources
 from core.errors import ConfigError
 from surfaces.simulate.recorder import Call
-from surfaces.simulate.slack import Simulation, Wiring, simulate_slack
+from surfaces.simulate.slack import Simulation, simulate_slack
 
 
 def render(sim: Simulation) -> str:
@@ -56,35 +56,31 @@ def as_json(sim: Simulation) -> dict[str, Any]:
             "calls": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.calls]}
 
 
-def simulate_group(wiring: Wiring) -> click.Group:
-    """The ``hub simulate`` commands, building the hub with ``wiring`` (``app.build_hub``/``create_app``)."""
+@click.group()
+def simulate() -> None:
+    """Try the hub without connecting anything: see what a channel's users would get."""
 
-    @click.group()
-    def simulate() -> None:
-        """Try the hub without connecting anything: see what a channel's users would get."""
 
-    @simulate.command("slack")
-    @click.argument("text")
-    @click.option("--json", "json_out", is_flag=True, help="Print the decision and the Slack calls as JSON.")
-    @click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
-    def slack(text: str, json_out: bool, verbose: bool) -> None:
-        """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
-        blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.
-        Nothing reaches Slack, Zendesk or Jira, and nothing is written to the configured database."""
-        if not text.strip():
-            raise click.UsageError("TEXT must not be empty")
-        if not verbose:
-            logging.disable(logging.WARNING)  # the pipeline's INFO/WARNING lines would bury the output
-            os.environ.setdefault("TQDM_DISABLE", "1")  # and so would the model's loading bars
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        try:
-            with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
-                sim = simulate_slack(text, read_sources(), Path(workdir), wiring)
-        except ConfigError as e:
-            raise click.ClickException(str(e)) from e
-        finally:
-            logging.disable(logging.NOTSET)
-        click.echo(json.dumps(as_json(sim), indent=2, ensure_ascii=False) if json_out else render(sim))
-
-    return simulate
+@simulate.command("slack")
+@click.argument("text")
+@click.option("--json", "json_out", is_flag=True, help="Print the decision and the Slack calls as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
+def slack(text: str, json_out: bool, verbose: bool) -> None:
+    """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
+    blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.
+    Nothing reaches Slack, Zendesk or Jira, and nothing is written to the configured database."""
+    if not text.strip():
+        raise click.UsageError("TEXT must not be empty")
+    if not verbose:
+        logging.disable(logging.WARNING)  # the pipeline's INFO/WARNING lines would bury the output
+        os.environ.setdefault("TQDM_DISABLE", "1")  # and so would the model's loading bars
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
+            sim = simulate_slack(text, read_sources(), Path(workdir))
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        logging.disable(logging.NOTSET)
+    click.echo(json.dumps(as_json(sim), indent=2, ensure_ascii=False) if json_out else render(sim))

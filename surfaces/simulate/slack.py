@@ -17,17 +17,17 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
-
-from flask import Flask
+from typing import Any, Mapping
 
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
-from config import Settings, load_settings
+from config import load_settings
 from core.db import ArticleRow, Base, DecisionRow
-from interceptor.kb_import import articles_at, import_articles
+from interceptor.kb.importer import articles_at, import_articles
+from surfaces.http.app import create_http_app
+from surfaces.services import build_services
 from surfaces.simulate.recorder import TEAM, Call, RecordingSlack
 
 CHANNEL, TRIAGE, USER = "CSIMULATE1", "CSIMTRIAGE", "USIMUSER01"
@@ -97,23 +97,13 @@ def _event(text: str, ts: str) -> bytes:
     ).encode()
 
 
-class Wiring(Protocol):
-    """How to build the hub and its web app (``app.build_hub`` and ``app.create_app``), handed in by the
-    layer that wires everything."""
-
-    def build_hub(self, settings: Settings) -> Any: ...
-
-    def create_app(self, *, hub: Any) -> Flask: ...
-
-
-def simulate_slack(text: str, sources: Mapping[str, Any], workdir: Path, wiring: Wiring) -> Simulation:
+def simulate_slack(text: str, sources: Mapping[str, Any], workdir: Path) -> Simulation:
     """Post ``text`` as a new Slack message and run it through the hub; return what Slack would receive.
 
     Args:
         text: the message a person posts in a channel the hub answers in.
         sources: the configuration (``config.read_sources()``): its database holds the knowledge base.
         workdir: an empty folder for the throw-away database.
-        wiring: builds the hub and its app.
 
     Returns:
         The decision and every ``chat.postMessage`` / ``chat.update`` the hub made.
@@ -138,11 +128,11 @@ def simulate_slack(text: str, sources: Mapping[str, Any], workdir: Path, wiring:
                "profile": {"real_name": "Sam Simulated", "display_name": "sam", "email": "sam@example.com"}}
     with RecordingSlack(users={USER: profile}) as slack:
         values["SLACK_API_URL"] = slack.url
-        hub = wiring.build_hub(load_settings(values))
+        hub = build_services(load_settings(values))
         try:
             ts = slack.post_user_message(CHANNEL, USER, text)
             body = _event(text, ts)
-            response = wiring.create_app(hub=hub).test_client().post("/slack/events", data=body, headers=_signed(body))
+            response = create_http_app(hub).test_client().post("/slack/events", data=body, headers=_signed(body))
             hub.jobs.drain(timeout=60.0)  # type: ignore[attr-defined]  # the inline queue (HUB_QUEUE=inline)
             decision = _decision(hub.db, f"slack:{TEAM}:{CHANNEL}:{ts}")
         finally:
