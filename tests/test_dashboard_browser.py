@@ -25,7 +25,7 @@ from app import Hub, build_hub, create_app
 from config import load_settings
 from conftest import settings_dict
 from core.models import utcnow
-from test_analytics_seed import seed_demo
+from test_analytics_seed import Seed, seed_demo
 
 TOKEN = "browser-admin-token"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -35,6 +35,11 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 def live_server(sqlite_url: str) -> Iterator[str]:
     hub: Hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN)))
     seed_demo(hub.db, utcnow())
+    with hub.db.session() as session:  # 20 days ago, alone on its day: a hub first response of 8 ms
+        seed = Seed(session)
+        fast = seed.ask(seed.person("slack", "fast@example.com"), utcnow() - timedelta(days=20),
+                        created_before=timedelta(milliseconds=8))
+        seed.outcome(fast, "answer_posted", fast.created_at)
     server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -190,6 +195,17 @@ def test_one_day_says_not_enough_data_and_lists_only_that_day(live_server: str, 
     assert browser.find_element(By.ID, "confidence").text.startswith(f"{first['confidence']:.2f}")
     assert browser.find_element(By.ID, "reasons").text == ", ".join(first["reasons"])
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_a_sub_second_first_response_shows_in_ms(live_server: str, browser: webdriver.Chrome) -> None:
+    day = (utcnow() - timedelta(days=20)).date().isoformat()
+    sign_in(browser, live_server, f"/admin?from={day}&to={day}")
+    tile = browser.find_element(By.CSS_SELECTOR, '.value[data-key="first_response.hub.median_seconds"]')
+    assert float(tile.get_attribute("data-value")) == 0.008 and tile.text == "8 ms"
+    cost = browser.find_element(By.CSS_SELECTOR, '.value[data-key="cost.per_automated_resolution"]')
+    assert cost.text == "0.10 USD"  # one answer (0.10 by default), assumed resolved after 48 h of silence
+    legend = browser.find_element(By.ID, "rates-legend").text
+    assert "÷ requests" in legend and "÷ answered" in legend or "Not enough data" in browser.find_element(By.ID, "rates-chart").text
 
 
 def test_the_dashboard_refuses_without_a_session(live_server: str, browser: webdriver.Chrome) -> None:

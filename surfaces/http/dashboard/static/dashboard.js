@@ -160,10 +160,10 @@ function ratesChart(days) {
   }
   const legend = $("rates-legend");
   legend.replaceChildren();
-  for (const [, label, color] of RATE_LINES) {
+  for (const [, label, color, , den] of RATE_LINES) {
     const item = el("li", {}, legend);
     el("span", { class: "swatch" }, item).style.background = css(color);
-    el("span", {}, item, label);
+    el("span", {}, item, `${label} (÷ ${den})`);
   }
   el("li", {}, legend, "lines: trailing 7-day rate · dots: each day's own rate");
 }
