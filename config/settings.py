@@ -100,6 +100,7 @@ class Settings:
     agent_ticket_cost: float
     automated_answer_cost: float
     channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+    currency: str = "USD"  # ISO 4217 code shown beside every cost figure
 
     def policy(self, channel: str | None) -> ChannelPolicy:
         """Return the policy for ``channel``, or the defaults when it has none."""
@@ -137,6 +138,9 @@ class _SettingsSchema(Schema):
     HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
     HUB_AUTOMATED_ANSWER_COST = fields.Float(load_default=0.10, validate=validate.Range(0))
+    HUB_CURRENCY = fields.String(
+        load_default="USD", validate=validate.Regexp(r"^[A-Za-z]{3}$", error="must be a 3-letter ISO 4217 code, e.g. USD")
+    )
     HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
     SLACK_BOT_TOKEN = fields.String(load_default=None)
     SLACK_SIGNING_SECRET = fields.String(load_default=None)
@@ -313,4 +317,5 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],
         automated_answer_cost=v["HUB_AUTOMATED_ANSWER_COST"],
         channel_policies=policies,
+        currency=v["HUB_CURRENCY"].upper(),
     )
