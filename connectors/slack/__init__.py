@@ -39,7 +39,7 @@ def extra_performers(connector: SlackConnector) -> dict[str, Performer]:
 
 
 def routes(app: Any, hub: Any) -> None:
-    """Mount ``POST /slack/events`` (Events API and interactivity)."""
+    """Mount ``POST /slack/events`` (Events API and interactivity, through the shared inbound path)."""
     from connectors.slack.events import mount
 
     mount(app, hub.connectors["slack"], hub.db, hub.jobs)

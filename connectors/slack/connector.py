@@ -16,7 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy, SlackSettings
 from connectors.base import PostedMessage
-from connectors.slack import blocks, mapping
+from connectors.slack import blocks, events, mapping
 from connectors.slack.errors import call
 from core.errors import Fatal, NotFound, PayloadError, SignatureError
 from core.models import Source, Ticket, TicketEvent, TicketRef
@@ -99,6 +99,17 @@ class SlackConnector:
         if not valid:
             raise SignatureError("invalid or stale Slack signature")
 
+    def handshake(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
+        """Answer Slack's ``url_verification`` and ``ssl_check`` (see :func:`connectors.slack.events.handshake`).
+
+        Returns:
+            The JSON body to answer 200 with, or ``None`` when the request is not a handshake.
+
+        Raises:
+            PayloadError: the body is malformed.
+        """
+        return events.handshake(headers, body)
+
     def answers_in(self, channel: str) -> bool:
         """Whether messages in ``channel`` can be requests: ``SLACK_CHANNELS``, minus the triage channel (where
         agents talk about escalations; with the default ``*`` it would otherwise count)."""
@@ -119,9 +130,10 @@ class SlackConnector:
             The event, or ``None`` when the request is not a request for the hub.
 
         Raises:
-            PayloadError: the body is malformed.
+            PayloadError: the body is not UTF-8 JSON (or a form with one JSON ``payload``), or a field has the
+                wrong type (:mod:`connectors.slack.schemas`).
         """
-        envelope = mapping.read_body(headers, body)
+        envelope = events.read(headers, body)
         if envelope is None:
             return None
         identity = self.known_identity()
