@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-MAX_ID_CHARS = 255
+MAX_ID_CHARS = 128  # the inbox keys (delivery id, ticket ref) are 255 characters at most
 
 
 class Lenient(Schema):
@@ -23,6 +23,11 @@ class Lenient(Schema):
 def string(**kwargs: Any) -> fields.String:
     """An optional string (``null`` allowed)."""
     return fields.String(allow_none=True, **kwargs)
+
+
+def ident(max_chars: int = 64) -> fields.String:
+    """An optional vendor identifier string of bounded length (it ends up in 255-character keys)."""
+    return fields.String(allow_none=True, validate=validate.Length(max=max_chars))
 
 
 def flag() -> fields.Boolean:

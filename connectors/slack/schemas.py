@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from connectors.fields import Lenient, flag, nested, string
+from connectors.fields import Lenient, flag, ident, nested, string
 from connectors.inbound import validate as check
 
 # NOTE(slack): a ts is "<unix seconds>.<6 digits>"; the mapper turns it into a time.
@@ -26,32 +26,32 @@ def slack_ts(**kwargs: Any) -> fields.String:
 
 
 class Authorization(Lenient):
-    user_id = string()
+    user_id = ident()
     is_bot = flag()
 
 
 class Root(Lenient):
-    user = string()
+    user = ident()
 
 
 class BotProfile(Lenient):
-    app_id = string()
+    app_id = ident()
 
 
 class MessageEvent(Lenient):
     type = fields.String(required=True)
     subtype = string()
     hidden = flag()
-    channel = string()
+    channel = ident()
     ts = slack_ts()
     thread_ts = slack_ts()
-    team = string()
-    user = string()
-    bot_id = string()
-    app_id = string()
+    team = ident()
+    user = ident()
+    bot_id = ident()
+    app_id = ident()
     username = string()
     text = string()
-    parent_user_id = string()
+    parent_user_id = ident()
     root = nested(Root)
     bot_profile = nested(BotProfile)
 
@@ -62,9 +62,9 @@ class AnyEvent(Lenient):
 
 class EventCallback(Lenient):
     type = fields.String(required=True)
-    team_id = string()
-    api_app_id = string()
-    event_id = string()
+    team_id = ident()
+    api_app_id = ident()
+    event_id = ident()
     authorizations = fields.List(fields.Nested(Authorization), allow_none=True)
     event = fields.Nested(AnyEvent, required=True)
 
@@ -79,30 +79,30 @@ class ButtonText(Lenient):
 
 
 class Action(Lenient):
-    action_id = string()
-    value = string()
+    action_id = ident(255)
+    value = ident(200)
     action_ts = slack_ts()
     text = nested(ButtonText)
 
 
 class User(Lenient):
-    id = string()
+    id = ident()
     username = string()
     name = string()
 
 
 class Container(Lenient):
-    channel_id = string()
+    channel_id = ident()
     message_ts = slack_ts()
 
 
 class Channel(Lenient):
-    id = string()
+    id = ident()
 
 
 class BlockActions(Lenient):
     type = fields.String(required=True)
-    api_app_id = string()
+    api_app_id = ident()
     actions = fields.List(fields.Nested(Action), allow_none=True)
     user = nested(User)
     container = nested(Container)
