@@ -53,6 +53,8 @@ class JiraSettings:
     webhook_secret: Secret | None
     project_key: str | None
     poll: bool = False
+    allow_unsigned_webhooks: bool = False  # the explicit opt-out for a Jira that cannot sign (the boot warns)
+    webhook_max_age_seconds: float = 1800.0  # older deliveries (by their "timestamp") are refused
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ class _SettingsSchema(Schema):
     JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
     JIRA_PROJECT_KEY = fields.String(load_default=None)
     JIRA_POLL = fields.Boolean(load_default=False)
+    JIRA_ALLOW_UNSIGNED_WEBHOOKS = fields.Boolean(load_default=False)
+    JIRA_WEBHOOK_MAX_AGE_SECONDS = fields.Float(load_default=1800.0, validate=validate.Range(60, 7 * 86400))
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)
@@ -261,6 +265,8 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             webhook_secret=_secret(v["JIRA_WEBHOOK_SECRET"]),
             project_key=v["JIRA_PROJECT_KEY"],
             poll=v["JIRA_POLL"],
+            allow_unsigned_webhooks=v["JIRA_ALLOW_UNSIGNED_WEBHOOKS"],
+            webhook_max_age_seconds=v["JIRA_WEBHOOK_MAX_AGE_SECONDS"],
         )
     llm = None
     if _group(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):

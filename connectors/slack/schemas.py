@@ -16,7 +16,7 @@ from connectors.fields import Lenient, flag, ident, nested, string
 from connectors.inbound import validate as check
 
 # NOTE(slack): a ts is "<unix seconds>.<6 digits>"; the mapper turns it into a time.
-TS = r"^[0-9]{1,10}(\.[0-9]{1,9})?$"
+TS = r"^[0-9]{1,10}(\.[0-9]{1,9})?\Z"
 MESSAGE_EVENTS = ("message", "app_mention")
 
 
