@@ -1,4 +1,4 @@
-"""POST /slack/events through the real Flask app and slack-bolt: signing, what counts as a request, dedupe.
+"""POST /slack/events through the real Flask app and the shared inbound path: signing, what counts as a request, dedupe.
 
 The Web API is the local stub; the request path must never call it.
 """
