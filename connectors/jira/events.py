@@ -57,7 +57,7 @@ def verify(secret: str | None, headers: Mapping[str, str], body: bytes, *, allow
             "JIRA_ALLOW_UNSIGNED_WEBHOOKS=true for a Jira that cannot sign)"
         )
     given = headers.get(SIGNATURE_HEADER) or ""
-    if not hmac.compare_digest(sign(secret, body), given.strip()):
+    if not hmac.compare_digest(sign(secret, body).encode(), given.strip().encode("utf-8", "replace")):
         log.warning("jira.webhook.invalid-signature")
         raise SignatureError("invalid or missing Jira X-Hub-Signature")
 

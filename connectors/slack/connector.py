@@ -92,6 +92,8 @@ class SlackConnector:
         timestamp, signature = lower.get("x-slack-request-timestamp"), lower.get("x-slack-signature")
         if not timestamp or not signature:
             raise SignatureError("missing Slack signature headers")
+        if not (timestamp.isascii() and signature.isascii()):  # hmac.compare_digest raises on non-ASCII text
+            raise SignatureError("invalid Slack signature")
         try:
             valid = self._verifier.is_valid(body, timestamp, signature)
         except ValueError as e:
