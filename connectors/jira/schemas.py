@@ -72,7 +72,7 @@ class Issue(Lenient):
         allow_none=True, validate=validate.And(validate.Length(max=MAX_KEY_CHARS), validate.Regexp(ISSUE_KEY, error="Not an issue key."))
     )
     id = Id(allow_none=True)
-    fields = nested(Fields)
+    fields_ = nested(Fields, data_key="fields")  # "fields" would shadow Schema.fields
 
 
 class Comment(Lenient):

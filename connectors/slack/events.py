@@ -16,7 +16,7 @@ never registered (every request is stored and handled by the job runner). The We
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 from urllib.parse import parse_qs
 
 from connectors.inbound import json_body, receive
@@ -85,7 +85,7 @@ def mount(flask_app: Any, connector: Any, db: Database, jobs: JobQueue) -> None:
     from flask import jsonify, request
 
     def slack_events() -> Any:
-        headers, body = request.headers, request.get_data()
+        headers, body = cast(Mapping[str, str], request.headers), request.get_data()  # case-insensitive
         outcome = receive(connector, headers, body, db, jobs)
         retry = headers.get("X-Slack-Retry-Num")
         if retry:
