@@ -64,7 +64,10 @@ NASTY = st.sampled_from([
     "zen:ticket:5158", "<@U123>", [], {}, [[[[[[[[]]]]]]]], {"a": {"b": {"c": None}}},
 ])
 LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-VALUES = NASTY | st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+VALUES = NASTY | NASTY | st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+
+
+DEEP_MARK = "\u0000deep\u0000"
 
 
 def deep(levels: int) -> Any:
@@ -101,7 +104,8 @@ def mutate(data: st.DataObject, body: Any) -> Any:
         if kind == "drop" and isinstance(parent, dict):
             del parent[path[-1]]
         elif kind == "deep":
-            parent[path[-1]] = deep(data.draw(st.sampled_from([10, 70, 500])))
+            levels = data.draw(st.sampled_from([10, 70, 500, 5000]))
+            parent[path[-1]] = deep(levels) if levels < 1000 else DEEP_MARK  # too deep for json.dumps itself
         elif kind == "stringify":
             parent[path[-1]] = json.dumps(parent[path[-1]])
         else:
@@ -112,7 +116,7 @@ def mutate(data: st.DataObject, body: Any) -> Any:
 def encoded(data: st.DataObject, body: Any) -> bytes:
     if data.draw(st.integers(0, 9)) == 0:
         return data.draw(st.binary(max_size=200) | st.sampled_from([b"[" * 100_000, b"", b"null", b'{"a": NaN}', b"\xff\xfe{}"]))
-    return json.dumps(body).encode()
+    return json.dumps(body).encode().replace(json.dumps(DEEP_MARK).encode(), b"[" * 5000 + b"]" * 5000)
 
 
 def header_text() -> st.SearchStrategy[str]:
