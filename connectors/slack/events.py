@@ -1,4 +1,5 @@
-"""``POST /slack/events``: Slack enters through the same path as Zendesk and Jira (issue 12 item 8).
+"""Slack's inbound requests (``POST /slack/events``, routed by ``surfaces.http``): Slack enters through the same
+path as Zendesk and Jira (issue 12 item 8).
 
 :func:`connectors.inbound.receive` runs verify (slack_sdk's ``SignatureVerifier`` on the raw bytes, 5-minute
 replay window) → handshake (``url_verification`` echoes its challenge, ``ssl_check`` gets an empty 200; both
@@ -15,17 +16,12 @@ never registered (every request is stored and handled by the job runner). The We
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Mapping, cast
+from typing import Any, Mapping
 from urllib.parse import parse_qs
 
-from connectors.inbound import json_body, receive
+from connectors.inbound import json_body
 from connectors.slack import schemas
-from core.db import Database
 from core.errors import PayloadError
-from core.jobs import JobQueue
-
-log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -78,20 +74,3 @@ def handshake(headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
     if payload["type"] == "url_verification":
         return {"challenge": payload["challenge"]}
     return None
-
-
-def mount(flask_app: Any, connector: Any, db: Database, jobs: JobQueue) -> None:
-    """Add ``POST /slack/events`` to ``flask_app``."""
-    from flask import jsonify, request
-
-    def slack_events() -> Any:
-        headers, body = cast(Mapping[str, str], request.headers), request.get_data()  # case-insensitive
-        outcome = receive(connector, headers, body, db, jobs)
-        retry = headers.get("X-Slack-Retry-Num")
-        if retry:
-            log.info("slack.events.retry", extra={"retry_num": retry, "status": outcome.get("status")})
-        if is_form(headers, body):
-            return "", 200  # NOTE(slack): interactivity and ssl_check want an empty 200.
-        return jsonify(outcome)
-
-    flask_app.add_url_rule("/slack/events", "slack_events", slack_events, methods=["POST"])
