@@ -75,6 +75,7 @@ class EdgeSettings:
     rate_limit: str | None = DEFAULT_RATE_LIMIT  # Flask-Limiter syntax, per client and route; None = off
     rate_limit_storage: str = "memory://"  # a limits storage URI; redis://... when scaled out
     metrics_token: Secret | None = None
+    trusted_proxies: int = 0  # X-Forwarded-For/-Proto hops to believe (a load balancer in front)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class _SettingsSchema(Schema):
     HUB_RATE_LIMIT = fields.String(load_default=DEFAULT_RATE_LIMIT)
     HUB_RATE_LIMIT_STORAGE = fields.String(load_default=None)
     HUB_METRICS_TOKEN = fields.String(load_default=None)
+    HUB_TRUSTED_PROXIES = fields.Integer(load_default=0, validate=validate.Range(0, 10))
 
 
 class _ChannelPolicySchema(Schema):
@@ -365,4 +367,5 @@ def _edge(v: Mapping[str, Any]) -> EdgeSettings:
         rate_limit=limit,
         rate_limit_storage=storage,
         metrics_token=_secret(v["HUB_METRICS_TOKEN"]),
+        trusted_proxies=v["HUB_TRUSTED_PROXIES"],
     )
