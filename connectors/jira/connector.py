@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 from config.settings import JiraSettings
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
-from connectors.jira import events, mapping, poll
+from connectors.jira import events, mapping, poll, schemas
 from connectors.jira.client import call, make_jira
 from core.errors import Fatal
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
@@ -37,13 +38,14 @@ class JiraConnector:
     # -- inbound -------------------------------------------------------------------------------
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Check ``X-Hub-Signature`` when JIRA_WEBHOOK_SECRET is set.
+        """Check ``X-Hub-Signature`` with JIRA_WEBHOOK_SECRET (required unless JIRA_ALLOW_UNSIGNED_WEBHOOKS).
 
         Raises:
-            SignatureError: the signature is missing or wrong.
+            SignatureError: the signature is missing or wrong, or no secret is set and unsigned webhooks are
+                not allowed.
         """
         secret = self.settings.webhook_secret
-        events.verify(secret.reveal() if secret else None, headers, body)
+        events.verify(secret.reveal() if secret else None, headers, body, allow_unsigned=self.settings.allow_unsigned_webhooks)
 
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
         """Parse ``jira:issue_created`` / ``comment_created`` (see :mod:`connectors.jira.events`).
@@ -53,9 +55,12 @@ class JiraConnector:
             call is made: the hub's account id is used once known, its email always.
 
         Raises:
-            PayloadError: the body is not JSON or not a Jira webhook.
+            PayloadError: the body is not JSON or not a Jira webhook of the declared shape.
+            SignatureError: the delivery's ``timestamp`` is outside JIRA_WEBHOOK_MAX_AGE_SECONDS (a replay);
+                a delivery already seen is caught by the inbox (its delivery id is the body's hash).
         """
-        data = json_body(body, "jira")
+        data = schemas.checked(json_body(body, "jira"))
+        events.check_age(data, timedelta(seconds=self.settings.webhook_max_age_seconds))
         return events.parse(headers, data, self._self(fetch=False))
 
     # -- reads ---------------------------------------------------------------------------------
@@ -82,7 +87,7 @@ class JiraConnector:
         Raises:
             NotFound: the issue is gone. Retriable, Fatal: the call failed.
         """
-        issue = call("issue", lambda: self.jira.issue(ref.external_id, fields=mapping.ISSUE_FIELDS).raw)
+        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields=mapping.ISSUE_FIELDS).raw)
         return mapping.ticket(issue, self._self(), self.settings.url)
 
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
@@ -114,7 +119,7 @@ class JiraConnector:
         if kind == "answer":
             self._label(ref, mapping.ANSWERED_LABEL)
         body = mapping.answer_body(text, citations)
-        comment = call("add_comment", lambda: self.jira.add_comment(ref.external_id, body))
+        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), body))
         return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
 
     def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
@@ -125,7 +130,7 @@ class JiraConnector:
             NotFound, Retriable, Fatal: a call failed.
         """
         self._label(ref, mapping.ESCALATED_LABEL)
-        comment = call("add_comment", lambda: self.jira.add_comment(ref.external_id, text, is_internal=True))
+        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
         return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
 
     def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
@@ -142,11 +147,22 @@ class JiraConnector:
 
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""
-        return mapping.browse_url(self.settings.url, ref.external_id)
+        return mapping.browse_url(self.settings.url, self._key(ref))
 
     def _label(self, ref: TicketRef, label: str) -> None:
-        url = self.jira._get_url(f"issue/{ref.external_id}")
+        url = self.jira._get_url(f"issue/{self._key(ref)}")
         call("label", lambda: self.jira._session.put(url, data=json.dumps(mapping.label_update(label))))
+
+    @staticmethod
+    def _key(ref: TicketRef) -> str:
+        """The issue key (or numeric id) of ``ref``, checked before any URL is built from it.
+
+        Raises:
+            Fatal: ``ref`` is not a Jira issue key or id (``../../admin`` never reaches the Jira host).
+        """
+        if ref.source is not Source.JIRA or not schemas.is_issue_key(ref.external_id):
+            raise Fatal(f"not a Jira issue key or id: {ref.external_id[:80]!r}")
+        return ref.external_id
 
     # -- optional capabilities -----------------------------------------------------------------
 
