@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import migrations  # noqa: E402
 from config import load_settings  # noqa: E402
-from interceptor import scorer as scorer_module  # noqa: E402
+from interceptor.retrieval import scorer as scorer_module  # noqa: E402
 from interceptor.evaluate import evaluate  # noqa: E402
-from interceptor.index import KBIndex  # noqa: E402
+from interceptor.retrieval.index import KBIndex  # noqa: E402
 
 DEFAULT_PACK = Path(os.environ.get("HUB_BENCH_DIR", "/work/shared/bench")) / "banking77"
 

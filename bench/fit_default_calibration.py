@@ -1,4 +1,4 @@
-"""Fit the calibration a fresh install ships with (``interceptor/default_calibration.json``).
+"""Fit the calibration a fresh install ships with (``interceptor/retrieval/default_calibration.json``).
 
 A fresh install has no labelled history, so the default is fitted on public data: the calibration split
 of the banking77 bench pack (CC BY 4.0), scored against two KBs built from the pack's articles, so the
@@ -27,11 +27,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.kb import KBArticle  # noqa: E402
-from interceptor.calibration import DEFAULT_PATH, METHOD, fit  # noqa: E402
-from interceptor.dense import DEFAULT_MODEL, shared_embedder  # noqa: E402
-from interceptor.features import feature_names, sign  # noqa: E402
-from interceptor.history import Labelled, feature_rows  # noqa: E402
-from interceptor.index import KBIndex  # noqa: E402
+from interceptor.retrieval.calibration import DEFAULT_PATH, METHOD, fit  # noqa: E402
+from interceptor.retrieval.dense import DEFAULT_MODEL, shared_embedder  # noqa: E402
+from interceptor.retrieval.features import feature_names, sign  # noqa: E402
+from interceptor.retrieval.history import Labelled, feature_rows  # noqa: E402
+from interceptor.retrieval.index import KBIndex  # noqa: E402
 from interceptor.kb_import import pack_articles, read_pack  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -38,7 +38,7 @@ from core.kb import ArticleInput  # noqa: E402
 from interceptor.decide import decide  # noqa: E402
 from interceptor.kb_import import import_articles  # noqa: E402
 from interceptor.passages import split_passages  # noqa: E402
-from interceptor.scorer import build_scorer  # noqa: E402
+from interceptor.retrieval.scorer import build_scorer  # noqa: E402
 from interceptor.types import Policy  # noqa: E402
 
 ACTIONS = ["Set up", "Reset", "Export", "Import", "Share", "Delete", "Rename", "Archive", "Restore", "Sync",
@@ -118,7 +118,7 @@ def main() -> None:
         settings = load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": os.environ.get("HUB_DENSE", "auto"),
                                   "HUB_EMBEDDING_PRECISION": os.environ.get("HUB_EMBEDDING_PRECISION", "auto")})
         started = time.perf_counter()
-        from interceptor.dense import dense_available, shared_embedder
+        from interceptor.retrieval.dense import dense_available, shared_embedder
 
         if settings.dense != "off" and dense_available()[0]:
             shared_embedder(settings.embedding_model, settings.embedding_precision)  # the model load is timed apart from the index build

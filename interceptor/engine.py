@@ -1,6 +1,6 @@
 """The engine: retrieve and score, decide, and (optionally) write, for one request's text.
 
-``Interceptor`` holds a scorer (``interceptor.scorer.build_scorer``), the settings it builds each channel's
+``Interceptor`` holds a scorer (``interceptor.retrieval.scorer.build_scorer``), the settings it builds each channel's
 :class:`~interceptor.types.Policy` from, and the optional LLM writer. ``build_interceptor`` wires the real
 ones; tests pass a fake scorer to the constructor.
 """
@@ -127,7 +127,7 @@ class Interceptor:
 
 def build_interceptor(settings: Settings, db: Database) -> Interceptor:
     """Build the interceptor: the KB scorer (loads the KB index) and the writer when ``settings.llm`` is set."""
-    from interceptor.scorer import build_scorer
+    from interceptor.retrieval.scorer import build_scorer
 
     writer = LLMWriter(settings.llm) if settings.llm is not None else None
     return Interceptor(settings, build_scorer(settings, db), writer=writer)

@@ -18,9 +18,9 @@ import numpy as np
 from config.settings import Settings
 from core.db import Database
 from interceptor.decide import decide
-from interceptor.history import Labelled
+from interceptor.retrieval.history import Labelled
 from interceptor.kb_import import import_articles, pack_articles, read_pack
-from interceptor.scorer import KBScorer, build_scorer
+from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict
 
 

@@ -66,17 +66,17 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """Build the retrieval index now, embedding every text not embedded yet. The vectors are stored in
         the database, so the server and every worker then start in seconds: run it after importing a large
         KB, before starting many processes."""
-        from interceptor.scorer import build_scorer
+        from interceptor.retrieval.scorer import build_scorer
 
         settings = load_settings()
         db = Database(settings.database_url)
         progress = _EmbeddingProgress()
-        logging.getLogger("interceptor.dense").addHandler(progress)
+        logging.getLogger("interceptor.retrieval.dense").addHandler(progress)
         started = time.perf_counter()
         try:
             scorer = build_scorer(settings, db)
         finally:
-            logging.getLogger("interceptor.dense").removeHandler(progress)
+            logging.getLogger("interceptor.retrieval.dense").removeHandler(progress)
             db.dispose()
         status = scorer.status
         how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
@@ -88,8 +88,8 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     def kb_calibrate(file: Path) -> None:
         """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article) with the
         article that solved them, empty article for none. Solved ones also become the articles' questions."""
-        from interceptor.history import read_history
-        from interceptor.scorer import build_scorer
+        from interceptor.retrieval.history import read_history
+        from interceptor.retrieval.scorer import build_scorer
 
         settings = load_settings()
         db = Database(settings.database_url)

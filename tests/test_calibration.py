@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interceptor.calibration import Calibrator, fit, load_default, precision_curve
+from interceptor.retrieval.calibration import Calibrator, fit, load_default, precision_curve
 
 NAMES = ("dense1", "knn1", "neg_sim")
 

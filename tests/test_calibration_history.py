@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from core import kb
 from core.db import Database
-from interceptor.history import read_history
+from interceptor.retrieval.history import read_history
 from interceptor.kb_import import import_articles
-from interceptor.scorer import KBScorer
+from interceptor.retrieval.scorer import KBScorer
 
 TOPICS = {
     "reset": ("Reset your password", ["forgot my password", "reset password link", "password expired"]),

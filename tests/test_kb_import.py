@@ -16,7 +16,7 @@ from core.db import Database
 from interceptor.kb_import import articles_at, import_articles, parse_html, parse_markdown
 from interceptor.kb_sync import sync_all
 from interceptor.passages import split_passages
-from interceptor.scorer import KBScorer
+from interceptor.retrieval.scorer import KBScorer
 
 MARKDOWN = """---
 title: Reset your password

@@ -15,11 +15,11 @@ from config import load_settings
 from core import kb
 from core.db import Database
 from interceptor.decide import decide
-from interceptor.dense import Embedder
-from interceptor.index import KBIndex
+from interceptor.retrieval.dense import Embedder
+from interceptor.retrieval.index import KBIndex
 from interceptor.kb_import import articles_at, import_articles
-from interceptor.lexical import BM25, tokenize
-from interceptor.scorer import KBScorer, build_scorer
+from interceptor.retrieval.lexical import BM25, tokenize
+from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +157,7 @@ def test_the_sample_kb_answers_the_obvious_and_lets_the_rest_through(
 
 
 def test_retrieval_health_says_when_the_hub_is_lexical_only() -> None:
-    from interceptor.scorer import retrieval_health
+    from interceptor.retrieval.scorer import retrieval_health
 
     assert retrieval_health(load_settings({"HUB_DENSE": "off"}))["retrieval"] == "lexical"
     assert retrieval_health(load_settings({"HUB_DENSE": "auto"})) == {"retrieval": "hybrid",
@@ -165,7 +165,7 @@ def test_retrieval_health_says_when_the_hub_is_lexical_only() -> None:
 
 
 def test_length_batches_group_similar_lengths_within_the_budget() -> None:
-    from interceptor.dense import length_batches
+    from interceptor.retrieval.dense import length_batches
 
     texts = ["p" * 1500] * 3 + ["t" * 40] * 300 + ["q" * 700] * 20
     batches = length_batches(texts, max_chars=4000, max_count=64)
@@ -227,7 +227,7 @@ def _fresh_process(embedder: Embedder, *, embeds: bool) -> Embedder:
 def test_the_index_keeps_its_vectors_in_the_database_for_other_processes(
     sample_scorer: KBScorer, database_url: str
 ) -> None:
-    from interceptor.dense import text_key
+    from interceptor.retrieval.dense import text_key
 
     embedder = sample_scorer.embedder
     assert embedder is not None
@@ -254,7 +254,7 @@ def test_the_index_keeps_its_vectors_in_the_database_for_other_processes(
 def small_chunks(sample_scorer: KBScorer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Embedder, Database]]:
     """The sample KB's model and an empty database; the embedder saves every 2 texts and a waiting process
     looks again every 50 ms, so chunking and claims show on a handful of texts."""
-    from interceptor import dense
+    from interceptor.retrieval import dense
 
     embedder = sample_scorer.embedder
     assert embedder is not None
@@ -270,7 +270,7 @@ def _units(prefix: str) -> list[str]:
 
 
 def test_an_interrupted_embedding_run_resumes_from_the_stored_vectors(small_chunks: tuple[Embedder, Database]) -> None:
-    from interceptor.scorer import DatabaseVectors
+    from interceptor.retrieval.scorer import DatabaseVectors
 
     embedder, db = small_chunks
     texts = _units("unit")
@@ -301,8 +301,8 @@ def test_an_interrupted_embedding_run_resumes_from_the_stored_vectors(small_chun
 def test_a_second_process_waits_for_the_one_embedding_the_kb(small_chunks: tuple[Embedder, Database]) -> None:
     import threading
 
-    from interceptor.dense import text_key
-    from interceptor.scorer import DatabaseVectors
+    from interceptor.retrieval.dense import text_key
+    from interceptor.retrieval.scorer import DatabaseVectors
 
     embedder, db = small_chunks
     texts = _units("waiting unit")
@@ -327,8 +327,8 @@ def test_a_claim_left_by_a_dead_process_expires_and_another_embeds(
 ) -> None:
     from datetime import timedelta
 
-    from interceptor import scorer
-    from interceptor.scorer import DatabaseVectors
+    from interceptor.retrieval import scorer
+    from interceptor.retrieval.scorer import DatabaseVectors
 
     embedder, db = small_chunks
     monkeypatch.setattr(scorer, "EMBED_LEASE", timedelta(seconds=0.5))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.kb import KBArticle
-from interceptor.dense import Embedder, VectorStore
-from interceptor.lexical import BM25
+from interceptor.retrieval.dense import Embedder, VectorStore
+from interceptor.retrieval.lexical import BM25
 
 DENSE_WEIGHT = 0.75  # fused = w * cosine + (1 - w) * normalised BM25, both in [0, 1]
 KNN = 10

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from core.errors import HubError
-from interceptor.calibration import Calibrator, fit
-from interceptor.features import extract, feature_names, sign
-from interceptor.index import KBIndex
+from interceptor.retrieval.calibration import Calibrator, fit
+from interceptor.retrieval.features import extract, feature_names, sign
+from interceptor.retrieval.index import KBIndex
 
 
 class HistoryError(HubError):

@@ -6,7 +6,7 @@ by its query ceiling, vote shares), so a calibration fitted on one KB transfers 
 
 from __future__ import annotations
 
-from interceptor.index import Retrieval
+from interceptor.retrieval.index import Retrieval
 
 LEXICAL_FEATURES = ("lex1", "lex_margin", "knn1", "knn_neg", "neg_gap", "neg_sim")
 DENSE_FEATURES = (

@@ -26,20 +26,20 @@ from core import kb
 from core.db import Database
 from core.scheduler import acquire_lease, release_lease
 from core.telemetry import count, observe
-from interceptor import history
-from interceptor.calibration import METHOD, Calibrator, load_default
-from interceptor.dense import Embedder, dense_available, shared_embedder, text_key
-from interceptor.features import extract
-from interceptor.index import KBIndex
+from interceptor.retrieval import history
+from interceptor.retrieval.calibration import METHOD, Calibrator, load_default
+from interceptor.retrieval.dense import Embedder, dense_available, shared_embedder, text_key
+from interceptor.retrieval.features import extract
+from interceptor.retrieval.index import KBIndex
 from interceptor.types import Candidate, Scored
 
-log = logging.getLogger("interceptor.scorer")
+log = logging.getLogger("interceptor.retrieval.scorer")
 VERSION_CHECK_SECONDS = 1.0
 EMBED_LEASE = timedelta(minutes=3)  # a process that dies while embedding blocks the others this long at most
 
 
 class DatabaseVectors:
-    """The embedder's vectors in the ``kb_embeddings`` table (a :class:`interceptor.dense.VectorStore`).
+    """The embedder's vectors in the ``kb_embeddings`` table (a :class:`interceptor.retrieval.dense.VectorStore`).
 
     A database error is logged and treated as a miss: the vectors are then embedded (again), never lost to
     a failed request.
