@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any, Mapping
 
@@ -23,9 +24,10 @@ from connectors import enabled_modules
 from connectors.actions import common_performers
 from connectors.base import KnowledgeSource
 from connectors.inbound import receive
-from core import inbox, outbox, work
+from core import inbox, outbox, queues
 from core.dashboard import register as register_dashboard
-from core.db import Database, InboxEvent, OutboxAction
+from core.db import Database
+from core.heartbeat import Heartbeat
 from core.errors import ConfigError, InboundError
 from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
@@ -56,18 +58,16 @@ class Hub:
     performers: dict[tuple[str, str], Performer] = field(default_factory=dict)
     scheduler: Scheduler | None = None
 
+    pipeline: Pipeline | None = None
+    heartbeat: Heartbeat | None = None
+
     def sweep(self) -> int:
         """Hand every due inbox event and outbox action to the job queue (crash recovery, retries).
 
         Returns:
             How many rows were handed out.
         """
-        handed = 0
-        for queue, model in (("inbox", InboxEvent), ("outbox", OutboxAction)):
-            for row_id in work.due_ids(self.db, model):
-                self.jobs.submit(queue, row_id)
-                handed += 1
-        return handed
+        return queues.sweep(self.db, self.jobs)
 
     def scheduled_jobs(self) -> list[tuple[str, Any, float]]:
         """The periodic jobs besides the sweeper: the connectors' (polling fallbacks, identity look-ups) and,
@@ -83,16 +83,22 @@ class Hub:
         """Start the scheduler (sweepers and other periodic jobs) and recover what a crash left."""
         self.scheduler = Scheduler(self.db)
         self.scheduler.add("sweep", self.sweep, seconds=self.settings.sweep_interval_seconds)
+        if self.pipeline is not None:
+            self.scheduler.add("answers.deadline", self.pipeline.escalate_unposted, seconds=max(self.settings.sweep_interval_seconds, 5.0))
         for name, func, seconds in self.scheduled_jobs():
             self.scheduler.add(name, func, seconds=seconds)
         self.scheduler.start()
-        self.scheduler.run_once("sweep", self.sweep)
+        # Resume what this database holds now, whichever process holds the scheduler lease (a process that
+        # died still holds it for up to 30 s): claims are atomic, so an extra sweep is harmless.
+        self.sweep()
 
     def close(self) -> None:
         """Stop background work and release the database."""
         if self.scheduler is not None:
             self.scheduler.shutdown()
         self.jobs.shutdown(wait=True)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.db.dispose()
 
 
@@ -116,8 +122,15 @@ def build_hub(settings: Settings) -> Hub:
         actions.update(getattr(module, "extra_performers", lambda c: {})(connector))
         hub.performers.update({(name, action): performer for action, performer in actions.items()})
     pipeline = Pipeline(settings, db, jobs, hub.connectors, hub.interceptor)
-    handlers["inbox"] = partial(inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts)
-    handlers["outbox"] = lambda row_id: outbox.perform(db, jobs, row_id, hub.performers, on_done=on_action_done)
+    lease, horizon = timedelta(seconds=settings.lease_seconds), timedelta(seconds=settings.retry_horizon_seconds)
+    hub.pipeline, hub.heartbeat = pipeline, Heartbeat(db, lease)
+    handlers["inbox"] = partial(
+        inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts,
+        horizon=horizon, lease=lease, heartbeat=hub.heartbeat,
+    )
+    handlers["outbox"] = lambda row_id: outbox.perform(
+        db, jobs, row_id, hub.performers, on_done=on_action_done, horizon=horizon, lease=lease, heartbeat=hub.heartbeat
+    )
     return hub
 
 
@@ -127,7 +140,7 @@ def _job_queue(settings: Settings, handlers: dict[str, JobFunc]) -> JobQueue:
         from core.celery_jobs import CeleryQueue, make_celery
 
         return CeleryQueue(make_celery(settings.broker_url or ""))
-    return InlineQueue(handlers, workers=settings.job_workers)
+    return InlineQueue(handlers, pool_sizes={"inbox": settings.job_workers, "outbox": settings.outbox_workers})
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
