@@ -314,7 +314,13 @@ class LeaseRow(Base):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    NOTE(sqlite): WAL with ``synchronous=NORMAL``: a commit does not wait for an fsync (checkpoints do), so the
+    webhook acknowledgement is not queued behind every other commit's fsync. A committed row survives a crash
+    or kill of the hub process; only an operating-system crash or power loss may roll back the last commits.
+    Deployments that need that guarantee too run on PostgreSQL. https://www.sqlite.org/pragma.html#pragma_synchronous
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
@@ -324,6 +330,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
