@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from multiprocessing.connection import Connection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -28,6 +29,7 @@ from core import inbox, outbox, queues
 from core.dashboard import register as register_dashboard
 from core.db import Database
 from core.heartbeat import Heartbeat
+from core.worker_process import PipeQueue, WorkerProcess, relay
 from core.errors import ConfigError, InboundError
 from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
@@ -259,12 +261,35 @@ def serve(host: str, port: int, threads: int) -> None:
     if current != head:
         raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
     app = create_app(hub=hub)
-    hub.start_background()
+    worker: WorkerProcess | None = None
+    if settings.queue == "inline" and settings.job_process:
+        # Jobs run in a child process: acknowledgements never share the interpreter lock with decisions.
+        hub.jobs.shutdown(wait=False)
+        hub.jobs = PipeQueue()
+        worker = WorkerProcess(_worker_main, hub.jobs)
+        worker.start()
+    else:
+        hub.start_background()
     # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
     threading.Thread(target=hub.interceptor, name="hub-kb-warmup", daemon=True).start()
     click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(hub.connectors) or 'none'})")
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
+    finally:
+        if worker is not None:
+            worker.stop()
+        hub.close()
+
+
+def _worker_main(conn: Connection) -> None:
+    """The worker process of ``hub serve``: job pools, scheduler and sweeper, fed row ids by the web process."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker] %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    hub = build_hub(load_settings())
+    hub.start_background()
+    threading.Thread(target=hub.interceptor, name="hub-kb-warmup", daemon=True).start()
+    try:
+        relay(conn, hub.jobs)
     finally:
         hub.close()
 

@@ -99,6 +99,7 @@ class Settings:
     answer_deadline_seconds: float
     lease_seconds: float
     outbox_workers: int
+    job_process: bool
     poll_interval_seconds: float
     kb_sync_interval_seconds: float
     agent_ticket_cost: float
@@ -141,6 +142,7 @@ class _SettingsSchema(Schema):
     HUB_ANSWER_DEADLINE_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
     HUB_LEASE_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(0.5, 3600))
     HUB_OUTBOX_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
+    HUB_JOB_PROCESS = fields.Boolean(load_default=True)
     HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
     HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
@@ -320,6 +322,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         answer_deadline_seconds=v["HUB_ANSWER_DEADLINE_SECONDS"],
         lease_seconds=v["HUB_LEASE_SECONDS"],
         outbox_workers=v["HUB_OUTBOX_WORKERS"],
+        job_process=v["HUB_JOB_PROCESS"],
         poll_interval_seconds=v["HUB_POLL_INTERVAL_SECONDS"],
         kb_sync_interval_seconds=v["HUB_KB_SYNC_INTERVAL_SECONDS"],
         agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],

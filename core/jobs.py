@@ -134,4 +134,5 @@ class InlineQueue:
             self._closed = True
             pools = list(self._pools.values())
         for pool in pools:
-            pool.shutdown(wait=wait)
+            # Jobs not started yet are dropped: their rows stay pending and the next sweep hands them out.
+            pool.shutdown(wait=wait, cancel_futures=True)
