@@ -134,11 +134,13 @@ def _walk(node: Any) -> Iterator[Any]:
 
 
 def test_web_asks_and_their_feedback_are_in_the_stats(admin_hub: Hub, api: Any) -> None:
-    from interceptor.engine import Interceptor
+    from dataclasses import replace
+
+    from interceptor.engine import Interceptor, LazyInterceptor
     from test_engine import FakeScorer
 
     engine = Interceptor(admin_hub.settings, FakeScorer(0.99))
-    api.application.extensions["interceptor"] = lambda: engine
+    api = create_app(hub=replace(admin_hub, interceptor=LazyInterceptor(lambda: engine))).test_client()
     solved = api.post("/api/v1/ask", json={"text": "how do I reset my password?"}).get_json()["ref"]
     api.post("/api/v1/ask", json={"text": "how do I reset my password?"})  # answered, no word back yet
     api.post("/api/v1/ask", json={"text": "I want a refund"})  # escalated: sensitive topic

@@ -1,4 +1,5 @@
-"""``POST /slack/events``: slack-bolt verifies the request, our global middleware stores it, then acks.
+"""``POST /slack/events`` (routed by ``surfaces.http``): slack-bolt verifies the request, our global middleware
+stores it, then acks.
 
 One Request URL serves the Events API and interactivity. Signature verification runs first, in bolt's
 ``before_authorize`` slot, with slack_sdk's ``SignatureVerifier`` (5-minute replay window): a missing, wrong or
@@ -16,7 +17,6 @@ from the envelope (``authorizations``, ``api_app_id``) and the identity the job 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Callable, Optional
 
@@ -98,21 +98,3 @@ def build_bolt_app(connector: SlackConnector, db: Database, jobs: JobQueue) -> A
     )
     app.use(StoreInInbox(connector, db, jobs))
     return app
-
-
-def mount(flask_app: Any, connector: SlackConnector, db: Database, jobs: JobQueue) -> None:
-    """Add ``POST /slack/events`` to ``flask_app``."""
-    from flask import request
-    from slack_bolt.adapter.flask import SlackRequestHandler
-
-    handler = SlackRequestHandler(build_bolt_app(connector, db, jobs))
-
-    def slack_events() -> Any:
-        try:
-            return handler.handle(request)
-        except json.JSONDecodeError as e:
-            # NOTE(slack): bolt parses the body while building its request, before any middleware runs.
-            connector.verify(dict(request.headers), request.get_data())  # unsigned garbage stays a 401
-            raise PayloadError("slack body is not JSON") from e
-
-    flask_app.add_url_rule("/slack/events", "slack_events", slack_events, methods=["POST"])

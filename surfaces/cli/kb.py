@@ -1,7 +1,7 @@
 """The ``hub kb ...`` and ``hub eval`` commands.
 
-``app.py`` registers them and hands in what this package may not import itself (the import rules):
-``build_hub`` for the configured connectors (``kb sync``) and the migration runner (``eval``'s temporary KB).
+:mod:`surfaces.cli` registers them and hands in ``build_services`` for the configured connectors (``kb sync``)
+and the migration runner (``eval``'s temporary KB).
 Commands read settings from the environment (``config.load_settings()``).
 """
 
@@ -38,7 +38,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     """Return the ``kb`` command group.
 
     Args:
-        build_hub: ``app.build_hub``; ``kb sync`` uses the hub's configured connectors.
+        build_hub: :func:`surfaces.services.build_services`; ``kb sync`` uses the configured connectors.
     """
 
     @click.group("kb")
@@ -49,7 +49,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @click.argument("path", type=click.Path(exists=True, path_type=Path))
     def kb_import(path: Path) -> None:
         """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH."""
-        from interceptor.kb_import import articles_at, import_articles
+        from interceptor.kb.importer import articles_at, import_articles
 
         db = Database(load_settings().database_url)
         try:
@@ -108,7 +108,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @kb.command("sync")
     def kb_sync() -> None:
         """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
-        from interceptor.kb_sync import sync_all
+        from interceptor.kb.sync import sync_all
 
         hub = build_hub(load_settings())
         try:

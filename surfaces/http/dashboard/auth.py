@@ -10,20 +10,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
 
-from flask import Request, current_app
+from flask import Request
+
+from config import Settings
 
 COOKIE = "hub_admin"
 SESSION_SECONDS = 12 * 3600
 NOT_CONFIGURED = "the admin dashboard and analytics API are off: set HUB_ADMIN_TOKEN to enable them"
 
 
-def admin_token() -> str | None:
-    """Return the configured admin token of the running hub, or ``None`` when it is not set."""
-    secret: Any = getattr(current_app.extensions["hub"].settings, "admin_token", None)
-    value = secret.reveal() if secret is not None and hasattr(secret, "reveal") else secret
-    return value or None
+def admin_token(settings: Settings) -> str | None:
+    """Return the configured admin token (``HUB_ADMIN_TOKEN``), or ``None`` when it is not set."""
+    if settings.admin_token is None:
+        return None
+    return settings.admin_token.reveal() or None
 
 
 def _sign(token: str, expires: int) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from config import load_settings
 from core.db import Database
-from interceptor.api import MAX_TEXT_CHARS, decision_json
+from surfaces.http.api import MAX_TEXT_CHARS, decision_json
 from interceptor.engine import Interceptor, build_interceptor
 from interceptor.types import Decision
 
