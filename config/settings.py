@@ -110,6 +110,11 @@ class Settings:
     inbox_max_attempts: int
     outbox_max_attempts: int
     sweep_interval_seconds: float
+    retry_horizon_seconds: float
+    answer_deadline_seconds: float
+    lease_seconds: float
+    outbox_workers: int
+    job_process: bool
     poll_interval_seconds: float
     kb_sync_interval_seconds: float
     agent_ticket_cost: float
@@ -149,7 +154,12 @@ class _SettingsSchema(Schema):
     HUB_JOB_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
-    HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.1, 3600))
+    HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.1, 3600))
+    HUB_RETRY_HORIZON_SECONDS = fields.Float(load_default=86400.0, validate=validate.Range(1, 30 * 86400))
+    HUB_ANSWER_DEADLINE_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
+    HUB_LEASE_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(0.5, 3600))
+    HUB_OUTBOX_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
+    HUB_JOB_PROCESS = fields.Boolean(load_default=True)
     HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
     HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
@@ -338,6 +348,11 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         inbox_max_attempts=v["HUB_INBOX_MAX_ATTEMPTS"],
         outbox_max_attempts=v["HUB_OUTBOX_MAX_ATTEMPTS"],
         sweep_interval_seconds=v["HUB_SWEEP_INTERVAL_SECONDS"],
+        retry_horizon_seconds=v["HUB_RETRY_HORIZON_SECONDS"],
+        answer_deadline_seconds=v["HUB_ANSWER_DEADLINE_SECONDS"],
+        lease_seconds=v["HUB_LEASE_SECONDS"],
+        outbox_workers=v["HUB_OUTBOX_WORKERS"],
+        job_process=v["HUB_JOB_PROCESS"],
         poll_interval_seconds=v["HUB_POLL_INTERVAL_SECONDS"],
         kb_sync_interval_seconds=v["HUB_KB_SYNC_INTERVAL_SECONDS"],
         agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],
