@@ -130,3 +130,31 @@ def test_a_pages_only_h1_is_its_title_even_when_the_title_tag_differs() -> None:
     assert article.title == "Reset | Example Help"
     assert _paths(article) == [((), "Use the link."), (("With SSO",), "Ask your admin.")]
     assert article.body == "Use the link.\n\nWith SSO\n\nAsk your admin."
+
+
+def test_a_help_center_sync_stores_each_articles_sections(database_url: str) -> None:
+    """The Zendesk connector against a ``responses`` mock of the Help Center incremental export."""
+    import responses
+
+    from config import load_settings
+    from connectors.zendesk import ZendeskConnector
+    from interceptor.kb.sync import sync_all
+    from tests.test_zendesk_connector import API, ZENDESK
+
+    page = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())
+    last = json.loads((FIXTURES / "hc_incremental_articles_last.json").read_text())
+    db = Database(database_url)
+    try:
+        with responses.RequestsMock() as api:
+            api.get(f"{API}/help_center/incremental/articles.json", json=page)
+            api.get(f"{API}/help_center/incremental/articles.json", json=last)
+            [report] = sync_all(db, {"zendesk": ZendeskConnector(load_settings(ZENDESK).zendesk)})  # type: ignore[arg-type]
+        assert (report.changed, report.deleted) == (1, 0)
+        with db.session() as s:
+            [stored] = kb.load_articles(s)
+        assert (stored.source, stored.title) == ("zendesk_hc", "Reset your password")
+        assert stored.passages == (kb.KBPassage(
+            "Open Settings (https://app.example.com/settings), then:\n\n- click Security\n- choose Reset password",
+            ("Reset",)),)
+    finally:
+        db.dispose()
