@@ -30,24 +30,34 @@ def db_upgrade() -> None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="HUB_HOST", help="Address to listen on (HUB_HOST).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="HUB_PORT",
+              help="Port to listen on (HUB_PORT).")
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with the in-process job runner and scheduler (the embedded mode)."""
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     services = build_services(load_settings())
-    current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
-    if current != head:
-        raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
-    app = create_http_app(services)
-    services.start_background()
-    # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
-    threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
-    click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
     try:
-        waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
+        current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
+        if current != head:
+            raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
+        try:  # bind before anything starts, so a taken port is one clear line
+            server = create_server(create_http_app(services), host=host, port=port, threads=threads, ident="hub")
+        except OSError as e:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e} "
+                                       f"(choose another port: hub serve --port N, or make run PORT=N)") from None
+        services.start_background()
+        # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
+        threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+        click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
     finally:
         services.close()
 
