@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
+from core.html import TextSection
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 
@@ -25,7 +26,11 @@ class PostedMessage:
 
 @dataclass(frozen=True)
 class KnowledgeArticle:
-    """An article pulled from a vendor's knowledge source (for example Zendesk Help Center)."""
+    """An article pulled from a vendor's knowledge source (for example Zendesk Help Center).
+
+    ``body`` is plain text; ``sections`` are its parts under their headings (``()`` when the source has
+    no structure: the body is then one section). ``section`` is the vendor's category, not a heading.
+    """
 
     external_id: str
     title: str
@@ -36,6 +41,7 @@ class KnowledgeArticle:
     updated_at: datetime
     tags: tuple[str, ...] = ()
     deleted: bool = False
+    sections: tuple[TextSection, ...] = ()
 
 
 @runtime_checkable

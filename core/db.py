@@ -170,7 +170,7 @@ class ArticleRow(Base):
 
 
 class PassageRow(Base):
-    """A passage of an article's body (retrieval returns the best passage of each article)."""
+    """A passage of an article's body, inside one section (retrieval returns the best passage of each article)."""
 
     __tablename__ = "kb_passages"
 
@@ -178,6 +178,8 @@ class PassageRow(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    heading_path: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the section's headings, outermost first
+    section_id: Mapped[str | None] = mapped_column(String(255))  # the section's id where the source names one
 
 
 class ArticleQuestionRow(Base):

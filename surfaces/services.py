@@ -22,7 +22,7 @@ from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
 from interceptor.engine import LazyInterceptor, build_interceptor
-from interceptor.kb_sync import sync_all
+from interceptor.kb.sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done
 

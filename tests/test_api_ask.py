@@ -12,7 +12,7 @@ from app import Hub, build_hub, create_app
 from config import load_settings
 from core.db import Database
 from interceptor.engine import Interceptor, LazyInterceptor
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_engine import TOP, FakeScorer
 

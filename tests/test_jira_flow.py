@@ -15,7 +15,7 @@ from app import build_hub, create_app
 from config import load_settings
 from connectors.jira import events
 from core.db import DecisionRow, OutcomeRow
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_jira_connector import API, JIRA, inbox_rows
 from tests.test_jira_mapping import FIXTURES, load

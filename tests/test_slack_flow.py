@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app import Hub, build_hub, create_app
 from config import load_settings
 from core.db import DecisionRow, OutcomeRow, TicketRow
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.slack_stub import SlackStub, fixture, sign, slack_settings
 
 ROOT = fixture("event_message_channel")

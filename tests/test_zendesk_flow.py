@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from core.db import DecisionRow, OutcomeRow
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
 from tests.test_zendesk_connector import API, ZENDESK

@@ -49,7 +49,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @click.argument("path", type=click.Path(exists=True, path_type=Path))
     def kb_import(path: Path) -> None:
         """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH."""
-        from interceptor.kb_import import articles_at, import_articles
+        from interceptor.kb.importer import articles_at, import_articles
 
         db = Database(load_settings().database_url)
         try:
@@ -108,7 +108,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @kb.command("sync")
     def kb_sync() -> None:
         """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
-        from interceptor.kb_sync import sync_all
+        from interceptor.kb.sync import sync_all
 
         hub = build_hub(load_settings())
         try:

@@ -4,6 +4,14 @@ Markdown front matter (YAML between ``---`` lines) may set ``title``, ``url``, `
 ``section``, ``id`` and ``questions``; without a title the first ``# heading`` (else the file name) is
 used. HTML takes ``<title>`` (else the first ``<h1>``) and the visible text of ``<body>``. Articles are
 identified by their path relative to the imported folder, so re-importing the folder updates in place.
+
+Sections: Markdown headings ``#``..``####`` and HTML ``h1``..``h4`` open sections (heading path = the
+chain of enclosing headings, without the article title); a ``helpdesk-bench/v2`` pack's ``sections`` are
+kept as they are, with their ids. Passages are split inside sections (``interceptor.kb.sections``).
+
+Files go through the screen (``interceptor.kb.screen``): what is clearly not a help article (a README or
+developer documentation without front matter) is skipped unless forced, a file without a title is imported
+with a warning.
 """
 
 from __future__ import annotations
@@ -12,7 +20,6 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -22,10 +29,14 @@ from connectors.base import KnowledgeArticle
 from core import kb
 from core.db import Database
 from core.errors import HubError
-from interceptor.passages import split_passages
+from core.html import TextSection
+from core.html import parse_html as parse_html_document
+from interceptor.kb.markdown import markdown_sections, markdown_to_text
+from interceptor.kb.screen import ImportNotice, not_an_article
+from interceptor.kb.sections import section_passages
 
 log = logging.getLogger("interceptor.kb.import")
-PACK_FORMAT = "helpdesk-bench/v1"
+PACK_FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
 SUFFIXES = (".md", ".markdown", ".html", ".htm", ".json")
 
 
@@ -50,34 +61,17 @@ def _listify(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-_MARKDOWN_INLINE = (
-    (re.compile(r"^```.*$", re.M), ""),  # code fences
-    (re.compile(r"^#{1,6}\s+", re.M), ""),  # headings
-    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
-    (re.compile(r"^(\s*)[*+]\s+", re.M), r"\1- "),  # bullets
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
-    (re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)"), r"\1 (\2)"),  # links: text (url)
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
-    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
-)
-
-
-def markdown_to_text(markdown: str) -> str:
-    """Markdown as the plain text an answer quotes: emphasis, headings and code marks removed, links as
-    ``text (url)``; paragraphs, numbered and bulleted lists kept. Every channel renders plain text."""
-    text = markdown
-    for pattern, replacement in _MARKDOWN_INLINE:
-        text = pattern.sub(replacement, text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
 def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     """Parse a Markdown article with optional YAML front matter.
 
     Raises:
         KBImportError: the front matter is not valid YAML or not a mapping.
     """
+    return _markdown(text, external_id)[0]
+
+
+def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]:
+    """Return the article, whether the file has front matter, and whether it names its title."""
     meta: dict[str, Any] = {}
     body = text.replace("\r\n", "\n")
     match = re.match(r"^---\s*\n(.*?)\n---\s*(?:\n|$)", body, re.S)
@@ -95,62 +89,57 @@ def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
         title = heading.group(1)
     if heading and heading.group(1).strip() == title and not body[: heading.start()].strip():
         body = body[heading.end():]  # the title heading is the title, not a passage
-    title = title or Path(external_id).stem.replace("-", " ").replace("_", " ").capitalize()
-    passages = tuple(markdown_to_text(p) for p in split_passages(body.strip()))  # headings still mark sections
-    return kb.ArticleInput(
+    titled = bool(title)
+    title = title or _title_from_name(external_id)
+    passages = section_passages(markdown_sections(body), title=title)
+    article = kb.ArticleInput(
         source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=markdown_to_text(body),
         url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
         section=meta.get("section"), passages=passages, questions=_listify(meta.get("questions")),
     )
+    return article, match is not None, titled
 
 
-class _TextExtractor(HTMLParser):
-    _SKIP = {"script", "style", "head", "nav", "footer"}
-    _BLOCK = {"p", "div", "li", "br", "tr", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.title, self.h1, self.parts, self._stack = "", "", [], []  # type: str, str, list[str], list[str]
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        self._stack.append(tag)
-        if tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._stack and self._stack.pop() != tag:
-            pass
-        if tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if "title" in self._stack:
-            self.title += data
-        elif "h1" in self._stack and not self.h1:
-            self.h1 = data.strip()
-        if not self._SKIP.intersection(self._stack):
-            self.parts.append(data)
+def _title_from_name(external_id: str) -> str:
+    return Path(external_id).stem.replace("-", " ").replace("_", " ").capitalize()
 
 
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
-    """Parse an HTML article: ``<title>`` or the first ``<h1>``, and the visible body text."""
-    parser = _TextExtractor()
-    parser.feed(text)
-    body = "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", "".join(parser.parts)) if p.strip())
-    title = " ".join(parser.title.split()) or parser.h1 or Path(external_id).stem
+    """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections."""
+    return _html(text, external_id)[0]
+
+
+def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
+    """Return the article and whether the page names its title."""
+    doc = parse_html_document(text)
+    title = doc.title or doc.h1 or _title_from_name(external_id)
+    body = doc.text
     if body.startswith(title):
         body = body[len(title):].strip()
-    return kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
-                           passages=split_passages(body))
+    article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
+                              passages=section_passages(doc.sections, title=title))
+    return article, bool(doc.title or doc.h1)
+
+
+def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
+    sections = article.get("sections")
+    if not isinstance(sections, list):  # a v1 article: its body is one untitled section
+        return (TextSection((), str(article.get("body") or "")),)
+    return tuple(
+        TextSection((str(s["heading"]),) if s.get("heading") else (), str(s.get("text") or ""),
+                    str(s["id"]) if s.get("id") is not None else None)
+        for s in sections if isinstance(s, dict)
+    )
 
 
 def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
-    """Yield the articles of a bench pack (its queries are not read here)."""
+    """Yield the articles of a bench pack (its queries are not read here): a v2 pack's sections become the
+    articles' sections, with their ids; a v1 body is one section without heading."""
     for a in pack.get("articles", []):
-        body = str(a.get("body") or "")
+        title = str(a.get("title") or a["id"])
         yield kb.ArticleInput(
-            source="pack", external_id=str(a["id"]), title=str(a.get("title") or a["id"]), body=body,
-            url=a.get("url"), tags=_listify(a.get("tags")), passages=split_passages(body),
+            source="pack", external_id=str(a["id"]), title=title, body=str(a.get("body") or ""),
+            url=a.get("url"), tags=_listify(a.get("tags")), passages=section_passages(_pack_sections(a), title=title),
             questions=tuple(str(q) for q in a.get("questions") or ()),
         )
 
@@ -159,29 +148,35 @@ def read_pack(path: Path) -> dict[str, Any]:
     """Read and check a ``pack.json``.
 
     Raises:
-        KBImportError: unreadable, or not a ``helpdesk-bench/v1`` pack.
+        KBImportError: unreadable, or not a ``helpdesk-bench/v1`` or ``/v2`` pack.
     """
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise KBImportError(f"{path}: cannot read pack: {e}") from e
-    if not isinstance(pack, dict) or pack.get("format") != PACK_FORMAT:
-        raise KBImportError(f"{path}: not a {PACK_FORMAT} pack")
+    if not isinstance(pack, dict) or pack.get("format") not in PACK_FORMATS:
+        raise KBImportError(f"{path}: not a {' or '.join(PACK_FORMATS)} pack")
     return pack
 
 
-def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
-    """Yield the articles in a file or (recursively) a folder.
+def articles_at(path: Path, *, force: bool = False,
+                on_notice: Callable[[ImportNotice], None] | None = None) -> Iterator[kb.ArticleInput]:
+    """Yield the articles in a file or (recursively) a folder, screening out what is clearly not a help
+    article (``interceptor.kb.screen``) unless ``force``.
+
+    Args:
+        path: a Markdown, HTML or ``pack.json`` file, or a folder of them.
+        force: import files the screen would skip.
+        on_notice: called with each skipped file and each warning (no title); logged when ``None``.
 
     Raises:
         KBImportError: a file cannot be read or parsed, or ``path`` does not exist.
     """
     if not path.exists():
         raise KBImportError(f"{path}: no such file or folder")
+    notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
     root = path if path.is_dir() else path.parent
-    files = [path]
-    if path.is_dir():  # a folder's README describes the folder; it is not an article
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.stem.lower() != "readme")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
     for file in files:
         if file.suffix.lower() == ".json":
             if file.name == "pack.json" or not path.is_dir():
@@ -192,7 +187,17 @@ def articles_at(path: Path) -> Iterator[kb.ArticleInput]:
         except (OSError, UnicodeDecodeError) as e:
             raise KBImportError(f"{file}: cannot read: {e}") from e
         rel = file.relative_to(root).as_posix()
-        yield parse_html(text, rel) if file.suffix.lower() in (".html", ".htm") else parse_markdown(text, rel)
+        if file.suffix.lower() in (".html", ".htm"):
+            article, titled = _html(text, rel)
+        else:
+            article, front_matter, titled = _markdown(text, rel)
+            reason = not_an_article(rel, text, front_matter=front_matter)
+            if reason and not force:
+                notice(ImportNotice(rel, "skipped", f"{reason} (--force imports it)"))
+                continue
+        if not titled:
+            notice(ImportNotice(rel, "warning", f"no title: imported as \"{article.title}\" (from the file name)"))
+        yield article
 
 
 def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch: int = 200,
@@ -222,12 +227,11 @@ def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch:
 
 
 def from_knowledge_article(source: str, article: KnowledgeArticle) -> kb.ArticleInput:
-    """Translate an article pulled from a knowledge source (HTML bodies are reduced to their text)."""
-    body = article.body
-    if "<" in body and ">" in body:
-        body = parse_html(f"<body>{body}</body>", article.external_id).body
+    """Translate an article pulled from a knowledge source: its sections (as the connector found them) are
+    split into passages; a source that gives no sections gives one untitled section, its body."""
+    sections = article.sections or (TextSection((), article.body),)
     return kb.ArticleInput(
-        source=source, external_id=article.external_id, title=article.title, body=body, url=article.url,
+        source=source, external_id=article.external_id, title=article.title, body=article.body, url=article.url,
         tags=article.tags, locale=article.locale, section=article.section, updated_at=article.updated_at,
-        passages=split_passages(body),
+        passages=section_passages(sections, title=article.title),
     )

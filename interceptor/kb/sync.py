@@ -18,7 +18,7 @@ from core import kb
 from core.cursors import get_cursor, set_cursor
 from core.db import Database
 from core.telemetry import count
-from interceptor.kb_import import from_knowledge_article
+from interceptor.kb.importer import from_knowledge_article
 
 log = logging.getLogger("interceptor.kb.sync")
 BATCH = 100
