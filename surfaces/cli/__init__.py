@@ -21,6 +21,7 @@ COMMANDS = {
     "kb": "surfaces.cli.wiring:kb_command",
     "scheduler": "surfaces.cli.server:scheduler",
     "serve": "surfaces.cli.server:serve",
+    "simulate": "surfaces.simulate.command:simulate",
     "worker": "surfaces.cli.server:worker",
 }
 
