@@ -57,6 +57,9 @@ class JiraSettings:
     poll: bool = False
     allow_unsigned_webhooks: bool = False  # the explicit opt-out for a Jira that cannot sign (the boot warns)
     webhook_max_age_seconds: float = 1800.0  # older deliveries (by their "timestamp") are refused
+    issue_type: str = "Task"  # JIRA_ISSUE_TYPE: the type of the issues the hub opens in JIRA_PROJECT_KEY
+    service_desk_id: str | None = None  # JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID: open JSM requests instead
+    request_type_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,9 @@ class _SettingsSchema(Schema):
     JIRA_POLL = fields.Boolean(load_default=False)
     JIRA_ALLOW_UNSIGNED_WEBHOOKS = fields.Boolean(load_default=False)
     JIRA_WEBHOOK_MAX_AGE_SECONDS = fields.Float(load_default=1800.0, validate=validate.Range(60, 7 * 86400))
+    JIRA_ISSUE_TYPE = fields.String(load_default="Task", validate=validate.Length(1, 255))
+    JIRA_SERVICE_DESK_ID = fields.String(load_default=None, validate=validate.Regexp(r"^\d+$", error="must be a number"))
+    JIRA_REQUEST_TYPE_ID = fields.Integer(load_default=None, validate=validate.Range(1))
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)
@@ -300,7 +306,13 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             poll=v["JIRA_POLL"],
             allow_unsigned_webhooks=v["JIRA_ALLOW_UNSIGNED_WEBHOOKS"],
             webhook_max_age_seconds=v["JIRA_WEBHOOK_MAX_AGE_SECONDS"],
+            issue_type=v["JIRA_ISSUE_TYPE"],
+            service_desk_id=v["JIRA_SERVICE_DESK_ID"],
+            request_type_id=v["JIRA_REQUEST_TYPE_ID"],
         )
+        if (jira.service_desk_id is None) != (jira.request_type_id is None):
+            missing = "JIRA_REQUEST_TYPE_ID" if jira.request_type_id is None else "JIRA_SERVICE_DESK_ID"
+            raise ConfigError(f"JSM requests need JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID together: {missing} is missing")
     llm = None
     if _group(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):
         llm = LLMSettings(
@@ -315,8 +327,9 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         raise ConfigError("HUB_ESCALATION_TARGET is zendesk but ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN are missing")
     if target == "jira" and jira is None:
         raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN are missing")
-    if target == "jira" and jira is not None and not jira.project_key:
-        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY is missing")
+    if target == "jira" and jira is not None and not jira.project_key and jira.service_desk_id is None:
+        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY (or JIRA_SERVICE_DESK_ID and "
+                          "JIRA_REQUEST_TYPE_ID) is missing")
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
 
