@@ -145,7 +145,7 @@ class _SettingsSchema(Schema):
     HUB_ADMIN_TOKEN = fields.String(load_default=None)
     HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
     HUB_BROKER_URL = fields.String(load_default=None)
-    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira"]))
+    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira", "slack"]))
     HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
     HUB_DRY_RUN = fields.Boolean(load_default=False)
     HUB_SENSITIVE_TOPICS = fields.String(load_default=",".join(DEFAULT_SENSITIVE_TOPICS))
@@ -330,6 +330,8 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
     if target == "jira" and jira is not None and not jira.project_key and jira.service_desk_id is None:
         raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY (or JIRA_SERVICE_DESK_ID and "
                           "JIRA_REQUEST_TYPE_ID) is missing")
+    if target == "slack" and (slack is None or not slack.triage_channel):
+        raise ConfigError("HUB_ESCALATION_TARGET is slack but SLACK_TRIAGE_CHANNEL is missing (where the drafts go)")
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
 
