@@ -32,6 +32,7 @@ class SlackSettings:
     api_url: str
     channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
     triage_channel: str | None
+    app_token: Secret | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode instead of the public Request URL
 
     def answers_in(self, channel: str) -> bool:
         """Return whether the hub answers requests in ``channel``."""
@@ -176,6 +177,7 @@ class _SettingsSchema(Schema):
     SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
     SLACK_CHANNELS = fields.String(load_default="*")
     SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
+    SLACK_APP_TOKEN = fields.String(load_default=None, validate=validate.Regexp(r"^xapp-", error="must be an app-level token (xapp-...)"))
     ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
     ZENDESK_EMAIL = fields.String(load_default=None)
     ZENDESK_API_TOKEN = fields.String(load_default=None)
@@ -285,7 +287,10 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             api_url=v["SLACK_API_URL"].rstrip("/") + "/",
             channels=_split(v["SLACK_CHANNELS"]) or ("*",),
             triage_channel=v["SLACK_TRIAGE_CHANNEL"],
+            app_token=_secret(v["SLACK_APP_TOKEN"]),
         )
+    elif v["SLACK_APP_TOKEN"]:
+        raise ConfigError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET are missing")
     zendesk = None
     if _group(v, "Zendesk", ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")):
         zendesk = ZendeskSettings(

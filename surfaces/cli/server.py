@@ -7,6 +7,7 @@ import signal
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, cast
 
 import click
 from sqlalchemy.engine import make_url
@@ -15,7 +16,7 @@ import migrations
 from config import load_settings
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from surfaces.http.app import create_http_app
-from surfaces.services import build_services
+from surfaces.services import Services, build_services
 
 
 @click.group("db")
@@ -47,6 +48,7 @@ def serve(host: str, port: int, threads: int) -> None:
     pipe = PipeQueue() if separate else None
     services = build_services(settings, jobs=pipe)
     worker_process: WorkerProcess | None = None
+    socket_mode: Any = None
     try:
         current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
         if current != head:
@@ -67,7 +69,9 @@ def serve(host: str, port: int, threads: int) -> None:
             services.start_background()
         # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
         threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
-        click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
+        socket_mode = _start_socket_mode(services)
+        click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'}"
+                   f"{'; Slack over Socket Mode' if socket_mode is not None else ''})")
         try:
             server.run()
         except KeyboardInterrupt:
@@ -75,9 +79,35 @@ def serve(host: str, port: int, threads: int) -> None:
         finally:
             server.close()
     finally:
+        if socket_mode is not None:
+            socket_mode.close()
         if worker_process is not None:
             worker_process.stop()
         services.close()
+
+
+def _start_socket_mode(services: Services) -> Any:
+    """Connect Slack over Socket Mode when ``SLACK_APP_TOKEN`` is set; return the receiver (or ``None``).
+
+    Raises:
+        click.ClickException: Slack refused the app-level token.
+    """
+    slack = services.connectors.get("slack")
+    if slack is None:
+        return None
+    from slack_sdk.errors import SlackApiError
+
+    from connectors.slack.socket_mode import build_receiver
+
+    receiver = build_receiver(cast(Any, slack), services.db, services.jobs)
+    if receiver is None:
+        return None
+    try:
+        receiver.start()
+    except SlackApiError as e:
+        receiver.close()
+        raise click.ClickException(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({e.response.get('error')})") from None
+    return receiver
 
 
 def run_worker_process(conn: Connection) -> None:
