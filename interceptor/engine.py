@@ -59,7 +59,8 @@ def prefilter(text: str, speller: Speller | None = None) -> Request:
         return request
     fixed = [speller.correct(q) for q in request.questions]
     return dataclasses.replace(request, searched=tuple(q for q, _ in fixed),
-                               corrections=tuple(pair for _, pairs in fixed for pair in pairs))
+                               corrections=tuple(pair for _, pairs in fixed for pair in pairs),
+                               unknown=tuple(speller.unknown_terms(q) for q, _ in fixed))
 
 
 def decide_text(text: str, scorer: Scorer, policy: Policy, thread: ThreadState = ThreadState(), *,

@@ -40,6 +40,10 @@ class Speller:
         terms = tokenize(word)
         return not terms or all(t in self.vocabulary for t in terms)
 
+    def unknown_terms(self, text: str) -> tuple[str, ...]:
+        """Return the index terms of ``text`` the vocabulary lacks (after correction: words the KB never uses)."""
+        return tuple(dict.fromkeys(t for t in tokenize(text) if t not in self.vocabulary))
+
     def correct_word(self, word: str) -> str | None:
         """Return the correction of ``word`` (lower case), or ``None`` when it stays as written.
 
