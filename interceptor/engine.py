@@ -19,7 +19,7 @@ from core.db import Database
 from core.telemetry import count
 from interceptor.decide import decide_request
 from interceptor.prefilter import clean
-from interceptor.spelling import Speller
+from interceptor.spelling import Speller, english_words
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, Scorer, ThreadState, Verdict
 from interceptor.writer import LLMWriter, rewrite_answer
 
@@ -48,7 +48,7 @@ def speller_for(scorer: object) -> Speller | None:
     with _SPELLERS_LOCK:
         speller = _SPELLERS.get(lexical)
         if speller is None:
-            speller = _SPELLERS[lexical] = Speller(vocabulary())
+            speller = _SPELLERS[lexical] = Speller(vocabulary(), english_words())
     return speller
 
 

@@ -60,9 +60,14 @@ _JOIN = re.compile(r"[,;]?\s+(?:and|also|plus|,)\s+(?:also\s+)?(?=(?:how|what|wh
                    r"is|are|do|does|will|would|should)\b)", _I)
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|(?<=\?)(?=\S)")
 _ANAPHOR = re.compile(r"\b(?:it|that|this|them|those|these|one|same|too|either)\b", _I)
-_NEEDS = re.compile(r"\b(?:how|what|where|why|when|which|can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n'?t|"
-                    r"not (?:working|showing|syncing|loading|arriving)|error|fail\w*|need|want|would like|'d like|"
-                    r"trying to|help|please|problem|issue|broken|missing|stuck|forgot)\b", _I)
+_NEEDS = re.compile(r"\b(?:can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n'?t|"
+                    r"did ?n'?t|has ?n'?t|have ?n'?t|not|never|no longer|still|wrong|error|fail\w*|pending|declin\w*|"
+                    r"charged|need|want|would like|'d like|tr(?:y|ied|ying) to|help|please|problem|issue|broken|"
+                    r"missing|stuck|forgot)\b", _I)
+# Words that say there is a question but not what it is about ("What's going on here?").
+_GENERIC = frozenset(tokenize("going go happen happening happened wrong something anything thing things problem issue "
+                              "please help check know want need get got work working works possible way sure really "
+                              "just also able let tell doing done fine okay ok suppose supposed here now today"))
 
 
 def _strip_tail(text: str) -> str:
@@ -102,8 +107,9 @@ def _sentences(paragraph: str) -> list[str]:
 
 
 def content_words(text: str) -> int:
-    """Return how many index terms (content words, stop words excluded) ``text`` has."""
-    return len(tokenize(text))
+    """Return how many specific content words ``text`` has (index terms that are not stop words, contractions
+    or words any request could hold, such as "going", "wrong", "help")."""
+    return sum(1 for t in tokenize(text) if "'" not in t and t not in _GENERIC)
 
 
 def _split_joined(sentence: str) -> list[str]:
@@ -138,8 +144,8 @@ def _group(sentences: list[str], long: bool) -> list[str]:
             if groups and not context and _leans_back(part):
                 groups[-1].append(part)
                 continue
-            if long:  # a rambling message keeps only the statements that carry a need
-                context = [c for c in context if _NEEDS.search(c)][-1:] if _leans_back(part) else []
+            if long:  # a rambling message keeps the statements that carry a need, not the story around them
+                context = [c for c in context if _NEEDS.search(c)]
             groups.append(context + [_NEW_ASK.sub("", part) or part])
             context = []
     if not groups:
@@ -149,6 +155,8 @@ def _group(sentences: list[str], long: bool) -> list[str]:
         return [" ".join(context)] if context else []
     if context and not long:
         groups[-1].extend(context)
+    elif context:
+        groups[-1].extend(c for c in context if _NEEDS.search(c))
     return [" ".join(g) for g in groups]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from interceptor.retrieval.lexical import BM25
 from interceptor.prefilter import clean, coverage_features, excluded_terms
-from interceptor.spelling import Speller
+from interceptor.spelling import Speller, english_words
 
 LONG = ("Hello! Hope you're all well. We've been using the app for a couple of years now across three teams and "
         "mostly it's great, the new dashboard is lovely and the team likes the mobile app a lot. Last quarter our "
@@ -129,3 +129,10 @@ def test_coverage_features_say_what_the_kb_and_the_passage_do_not_cover() -> Non
     elsewhere = coverage_features("reset password", vocabulary, passage="Calendar events.", title="Calendar")
     assert elsewhere["passage_miss_share"] == 1.0
     assert coverage_features("", vocabulary)["oov_terms"] == 0.0
+
+
+def test_english_words_the_kb_lacks_are_not_typos() -> None:
+    speller = Speller({"score": 3, "password": 5}, english_words())
+    assert speller.correct("which stores take my card") == ("which stores take my card", ())
+    assert speller.correct("i forgot my pasword") == ("i forgot my password", (("pasword", "password"),))
+    assert Speller({"score": 3}).correct_word("stores") == "scores"  # what the word list prevents

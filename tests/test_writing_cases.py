@@ -82,7 +82,7 @@ CASES = [
     ("two-questions-one-answerable", "How do I reset my password? And how do I connect my Outlook calendar?",
      Verdict.ESCALATE, (PARTLY_ANSWERABLE, "confidence_below_threshold"), ()),
     ("uncovered-neighbour", "Can I connect my Outlook calendar instead of Google?", Verdict.ESCALATE,
-     ("confidence_below_threshold",), ()),
+     ("asks_for_an_alternative", "confidence_below_threshold"), ()),
     ("two-questions-and-a-person", "How do I reset my password? How do I change my plan? Let me talk to a human.",
      Verdict.ESCALATE, ("asked_for_human", PARTLY_ANSWERABLE, "confidence_below_threshold"), ()),
     ("two-questions-sensitive", "How do I change my plan? And I want a refund for last month.",
