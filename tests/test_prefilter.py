@@ -132,7 +132,7 @@ def test_coverage_features_say_what_the_kb_and_the_passage_do_not_cover() -> Non
 
 
 def test_english_words_the_kb_lacks_are_not_typos() -> None:
-    speller = Speller({"score": 3, "password": 5}, english_words())
-    assert speller.correct("which stores take my card") == ("which stores take my card", ())
+    speller = Speller({"sort": 3, "password": 5}, english_words())
+    assert speller.correct("is sport covered") == ("is sport covered", ())
     assert speller.correct("i forgot my pasword") == ("i forgot my password", (("pasword", "password"),))
-    assert Speller({"score": 3}).correct_word("stores") == "scores"  # what the word list prevents
+    assert Speller({"sort": 3}).correct_word("sport") == "sort"  # what the word list prevents
