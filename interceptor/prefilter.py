@@ -35,10 +35,13 @@ _SIGN_OFF = re.compile(
     r"best regards|kind regards|warm regards|all the best|sincerely|yours|br|ta)\b[\s,.!-]*\S{0,40}\s*$",
     _I,
 )
+# Capitalised words that start a request rather than name the person greeted ("Hi Can I ...").
+_STARTERS = (r"(?:Can|Could|How|What|Where|When|Why|Which|Who|Is|Are|Do|Does|Did|My|We|Our|Please|The|Will|Would|"
+             r"Should|Any|Just|Quick|Since|After|Today|Yesterday|Im|Ive|Its|There|This|That|Your|You)")
 _GREETING = re.compile(
     r"^\s*(?i:hi|hello|hey|hiya|dear|greetings|good (?:morning|afternoon|evening)|morning)"
-    r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+[A-Z][a-z]+){0,2}"
-    r"\s*(?:[,.!:;\u2014-]+\s*|\n|$)"
+    r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+(?!" + _STARTERS + r"\b)[A-Z][a-z]+){0,2}"
+    r"(?:\s*[,.!:;\u2014-]+\s*|\s*\n|\s*$|\s+(?=\S))"
 )
 _PLEASANTRY = re.compile(
     r"^(?:(?:ok(?:ay)?|so|well|and)[,\s]+)?(?:"
@@ -46,7 +49,8 @@ _PLEASANTRY = re.compile(
     r"(?: for (?:your|the|any) (?:help|time|support|assistance))?(?: in advance)?"
     r"|(?:thx|ty|cheers|regards|best|kind regards|best regards|warm regards|sincerely)"
     r"|(?:i )?hope (?:you(?:'re| are)|this finds you|all is|everyone is|you all are)\b.*"
-    r"|(?:i(?:'d| would) )?(?:appreciate|any help)\b[^?]{0,40}"
+    r"|any (?:help|advice|pointers)(?: (?:would be|is|will be) (?:much |greatly |really |very )?appreciated)"
+    r"|(?:i(?:'d| would) )?(?:really |greatly )?appreciate (?:any|your|the) (?:help|advice|assistance)"
     r"|(?:have a )?(?:nice|great|good) (?:day|weekend|one)"
     r"|(?:hi|hello|hey)(?: there| team| all| everyone)?"
     r")(?:[\s,]+[A-Z][a-z]+)?[\s.!,:;)]*$",
