@@ -32,7 +32,7 @@ from interceptor.retrieval.dense import DEFAULT_MODEL, shared_embedder  # noqa: 
 from interceptor.retrieval.features import feature_names, sign  # noqa: E402
 from interceptor.retrieval.history import Labelled, feature_rows  # noqa: E402
 from interceptor.retrieval.index import KBIndex  # noqa: E402
-from interceptor.kb_import import pack_articles, read_pack  # noqa: E402
+from interceptor.kb.importer import pack_articles, read_pack  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PACK = Path(os.environ.get("HUB_BENCH_DIR", "/work/shared/bench")) / "banking77"

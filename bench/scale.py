@@ -34,10 +34,10 @@ from sqlalchemy import create_engine, text  # noqa: E402
 import migrations  # noqa: E402
 from config import load_settings  # noqa: E402
 from core.db import Database  # noqa: E402
-from core.kb import ArticleInput  # noqa: E402
+from core.kb import ArticleInput, KBPassage  # noqa: E402
 from interceptor.decide import decide  # noqa: E402
-from interceptor.kb_import import import_articles  # noqa: E402
-from interceptor.passages import split_passages  # noqa: E402
+from interceptor.kb.importer import import_articles  # noqa: E402
+from interceptor.kb.sections import split_passages  # noqa: E402
 from interceptor.retrieval.scorer import build_scorer  # noqa: E402
 from interceptor.types import Policy  # noqa: E402
 
@@ -75,7 +75,7 @@ def synthetic_articles(n: int, seed: int = 42) -> list[ArticleInput]:
             sentences.append(" ".join(rng.choice(FILLER) for _ in range(12)).capitalize() + ".")
         body = " ".join(sentences)
         out.append(ArticleInput(source="synthetic", external_id=f"syn-{i}", title=title, body=body,
-                                passages=split_passages(body)))
+                                passages=tuple(KBPassage(p) for p in split_passages(body))))
     return out
 
 

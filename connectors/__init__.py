@@ -5,9 +5,11 @@
 - ``build(settings) -> Connector | None``: the connector, or ``None`` when its credentials are not set;
 - optionally ``extra_performers(connector) -> dict[str, Performer]``: vendor-specific outbox actions on top
   of :func:`connectors.actions.common_performers`;
-- optionally ``routes(app, hub) -> None``: HTTP routes of its own (Slack mounts bolt here);
-- optionally ``scheduled_jobs(hub) -> list[tuple[str, Callable[[], object], float]]``: periodic jobs
-  (name, function, interval in seconds), run by the single active scheduler.
+- optionally ``scheduled_jobs(services) -> list[tuple[str, Callable[[], object], float]]``: periodic jobs
+  (name, function, interval in seconds), run by the single active scheduler; ``services`` is the running
+  hub's ``surfaces.services.Services`` (``settings``, ``db``, ``jobs``, ``connectors``).
+
+HTTP routes are the surfaces' (``surfaces/http``), not the connectors'.
 
 Packages are imported only when built.
 """

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
+from core.html import TextSection
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 
@@ -25,7 +26,11 @@ class PostedMessage:
 
 @dataclass(frozen=True)
 class KnowledgeArticle:
-    """An article pulled from a vendor's knowledge source (for example Zendesk Help Center)."""
+    """An article pulled from a vendor's knowledge source (for example Zendesk Help Center).
+
+    ``body`` is plain text; ``sections`` are its parts under their headings (``()`` when the source has
+    no structure: the body is then one section). ``section`` is the vendor's category, not a heading.
+    """
 
     external_id: str
     title: str
@@ -36,6 +41,7 @@ class KnowledgeArticle:
     updated_at: datetime
     tags: tuple[str, ...] = ()
     deleted: bool = False
+    sections: tuple[TextSection, ...] = ()
 
 
 @runtime_checkable
@@ -110,6 +116,27 @@ class Connector(Protocol):
 
         Raises:
             NotFound, Retriable, Fatal: as for :meth:`fetch`.
+        """
+        ...
+
+    def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
+        """Ask the vendor whether a public write with ``idempotency_key`` is already on the ticket.
+
+        Called before every retry of a public write (``post_reply``), so that an attempt that reached the
+        vendor but crashed before the hub recorded it is not posted twice. Each connector marks its public
+        writes with the key (Slack: message metadata; Zendesk: a tag set in the same update as the comment;
+        Jira: a comment property) and looks for that mark here.
+
+        Args:
+            ref: the ticket the write was for.
+            idempotency_key: the outbox key of the write.
+
+        Returns:
+            The message already posted with that key, or ``None`` when there is none.
+
+        Raises:
+            NotFound: the ticket is gone. Retriable, Fatal: the check itself failed (then the write is not
+                attempted: the retry waits).
         """
         ...
 

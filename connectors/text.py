@@ -1,5 +1,6 @@
 """Rich text to plain text, shared by the Zendesk and Jira connectors: HTML (Zendesk comments and Help
-Center articles), Atlassian Document Format (Jira REST v3) and Jira wiki markup (webhooks and REST v2).
+Center articles: the one converter in ``core.html``, re-exported here), Atlassian Document Format (Jira
+REST v3) and Jira wiki markup (webhooks and REST v2).
 
 Pure functions of their argument; the output keeps paragraphs and list items on their own lines, keeps link
 targets (``label (url)``) and collapses runs of blank lines.
@@ -9,13 +10,11 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from html.parser import HTMLParser
 from typing import Any, Callable, Iterable, Mapping
 
-_BLOCK_TAGS = frozenset(
-    "p div br h1 h2 h3 h4 h5 h6 ul ol li table tr blockquote pre section article header footer hr".split()
-)
-_SKIP_TAGS = frozenset(("script", "style", "head", "template"))
+from core.html import html_to_text
+
+__all__ = ["adf_to_text", "html_to_text", "tidy", "wiki_to_text", "with_sources"]
 
 
 def tidy(text: str) -> str:
@@ -29,56 +28,6 @@ def tidy(text: str) -> str:
     """
     lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-class _HTMLText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-        self._href: list[str | None] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-        if tag == "a":
-            self._href.append(dict(attrs).get("href"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip = max(self._skip - 1, 0)
-        elif tag in _BLOCK_TAGS and tag != "li":
-            self.parts.append("\n")
-        if tag == "a" and self._href:
-            href = self._href.pop()
-            if href and href.startswith(("http://", "https://")) and not self.parts[-1].strip().endswith(href):
-                self.parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data.replace("\n", " "))
-
-
-def html_to_text(html: str | None) -> str:
-    """Turn an HTML fragment into plain text.
-
-    Args:
-        html: the HTML (``None`` is treated as empty).
-
-    Returns:
-        Plain text: block elements become line breaks, list items ``- ``, links ``label (url)``;
-        scripts and styles are dropped.
-    """
-    if not html:
-        return ""
-    parser = _HTMLText()
-    parser.feed(html)
-    parser.close()
-    return tidy("".join(parser.parts))
 
 
 _ADF_BLOCKS = frozenset(

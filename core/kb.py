@@ -4,7 +4,8 @@ and the retrieval units' embeddings.
 Writers go through :func:`upsert_article`, :func:`mark_deleted` and :func:`set_ticket_questions`; each
 change moves the KB version (a hash chain kept in the ``cursors`` table, so reading it is one row).
 An upsert whose content hash did not change does no work at all. Passages are split by the caller
-(``interceptor.passages``): ``core`` stores text, it does not interpret it.
+(``interceptor.kb.sections``): ``core`` stores each passage with its section (heading path, section id), it
+does not interpret the text.
 """
 
 from __future__ import annotations
@@ -36,9 +37,26 @@ _CHUNK = 500  # keys per IN (…) list or rows per INSERT: well inside every dat
 
 
 @dataclass(frozen=True)
+class KBPassage:
+    """A retrieval unit of an article's body: part of exactly one section.
+
+    A long section may be several passages (with the same ``heading_path`` and ``section_id``); a passage
+    never spans two sections.
+    """
+
+    text: str  # the passage text as quoted to a person (no heading line in it)
+    heading_path: tuple[str, ...] = ()  # headings above it, outermost first; () when none
+    section_id: str | None = None  # the section's id where the source names one (a v2 pack's section id)
+
+    def as_json(self) -> list[Any]:
+        """The passage as JSON-able data (for content hashes)."""
+        return [self.text, list(self.heading_path), self.section_id]
+
+
+@dataclass(frozen=True)
 class ArticleInput:
-    """An article to store. ``passages`` are the body's retrieval units (split by the caller);
-    ``questions`` are alternate phrasings it answers (origin ``phrasing``)."""
+    """An article to store. ``passages`` are the body's retrieval units (split by the caller, section by
+    section); ``questions`` are alternate phrasings it answers (origin ``phrasing``)."""
 
     source: str
     external_id: str
@@ -49,14 +67,14 @@ class ArticleInput:
     locale: str | None = None
     section: str | None = None
     updated_at: datetime | None = None
-    passages: tuple[str, ...] = ()
+    passages: tuple[KBPassage, ...] = ()
     questions: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str:
         """A stable hash of everything retrieval and display depend on."""
         payload = [self.title, self.body, self.url, list(self.tags), self.locale, self.section,
-                   list(self.passages), list(self.questions)]
+                   [p.as_json() for p in self.passages], list(self.questions)]
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -70,7 +88,7 @@ class KBArticle:
     title: str
     url: str | None
     tags: tuple[str, ...]
-    passages: tuple[str, ...]
+    passages: tuple[KBPassage, ...]
     questions: tuple[str, ...]  # phrasings first, then past tickets
     body: str = ""
 
@@ -125,7 +143,10 @@ def upsert_article(session: Session, article: ArticleInput) -> bool:
     session.execute(
         delete(ArticleQuestionRow).where(ArticleQuestionRow.article_id == row.id, ArticleQuestionRow.origin == "phrasing")
     )
-    session.add_all(PassageRow(article_id=row.id, position=i, text=t) for i, t in enumerate(article.passages))
+    session.add_all(
+        PassageRow(article_id=row.id, position=i, text=p.text, heading_path=list(p.heading_path), section_id=p.section_id)
+        for i, p in enumerate(article.passages)
+    )
     session.add_all(ArticleQuestionRow(article_id=row.id, text=q, origin="phrasing") for q in article.questions)
     _bump(session, f"upsert:{article.source}:{article.external_id}:{digest}")
     return True
@@ -175,11 +196,13 @@ def set_ticket_questions(session: Session, tickets: Iterable[tuple[int, str, str
 def load_articles(session: Session) -> list[KBArticle]:
     """Return every live article with its passages and questions, ordered by id."""
     rows = session.scalars(select(ArticleRow).where(ArticleRow.deleted.is_(False)).order_by(ArticleRow.id)).all()
-    passages: dict[int, list[str]] = {}
-    for aid, text in session.execute(
-        select(PassageRow.article_id, PassageRow.text).order_by(PassageRow.article_id, PassageRow.position)
+    passages: dict[int, list[KBPassage]] = {}
+    for aid, text, path, section_id in session.execute(
+        select(PassageRow.article_id, PassageRow.text, PassageRow.heading_path, PassageRow.section_id).order_by(
+            PassageRow.article_id, PassageRow.position
+        )
     ):
-        passages.setdefault(aid, []).append(text)
+        passages.setdefault(aid, []).append(KBPassage(text, tuple(path or ()), section_id))
     questions: dict[int, list[str]] = {}
     for aid, text in session.execute(
         select(ArticleQuestionRow.article_id, ArticleQuestionRow.text).order_by(

@@ -19,7 +19,7 @@ from config.settings import Settings
 from core.db import Database
 from interceptor.decide import decide
 from interceptor.retrieval.history import Labelled
-from interceptor.kb_import import import_articles, pack_articles, read_pack
+from interceptor.kb.importer import import_articles, pack_articles, read_pack
 from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict
 

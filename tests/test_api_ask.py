@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterator
 
 import pytest
 
-from app import build_hub, create_app
+from app import Hub, build_hub, create_app
 from config import load_settings
-from interceptor.engine import Interceptor
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.engine import Interceptor, LazyInterceptor
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_engine import TOP, FakeScorer
 
 
 @pytest.fixture
-def fake_client(client: Any) -> Any:
-    """The app's client with the interceptor replaced by one on a fake scorer (nothing loads the KB)."""
-    settings = client.application.extensions["hub"].settings
-    engine = Interceptor(settings, FakeScorer(0.99))
-    client.application.extensions["interceptor"] = lambda: engine
-    return client
+def fake_client(hub: Hub) -> Any:
+    """A client of the app serving ``hub`` with an interceptor on a fake scorer (nothing loads the KB)."""
+    engine = Interceptor(hub.settings, FakeScorer(0.99))
+    return create_app(hub=replace(hub, interceptor=LazyInterceptor(lambda: engine))).test_client()
 
 
 @pytest.mark.parametrize("kwargs,status,words", [

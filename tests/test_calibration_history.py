@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from core import kb
 from core.db import Database
 from interceptor.retrieval.history import read_history
-from interceptor.kb_import import import_articles
+from interceptor.kb.importer import import_articles
 from interceptor.retrieval.scorer import KBScorer
 
 TOPICS = {
@@ -36,7 +36,7 @@ HISTORY = [
 
 
 def _seed(db: Database) -> None:
-    import_articles(db, [kb.ArticleInput("md", ext, title, passages=(f"{title}: step by step.",), questions=tuple(q))
+    import_articles(db, [kb.ArticleInput("md", ext, title, passages=(kb.KBPassage(f"{title}: step by step."),), questions=tuple(q))
                          for ext, (title, q) in TOPICS.items()])
 
 
@@ -86,7 +86,7 @@ def test_a_kb_change_refits_the_calibration_from_the_kept_history(sqlite_url: st
         scorer = KBScorer(db, None)
         scorer.calibrate(read_history(_history_file(tmp_path)), provenance="test history")
         first = scorer.calibration_source
-        import_articles(db, [kb.ArticleInput("md", "timer", "Start the timer", passages=("Click Start.",))])
+        import_articles(db, [kb.ArticleInput("md", "timer", "Start the timer", passages=(kb.KBPassage("Click Start."),))])
         scorer._checked = 0.0
         assert scorer.refresh() is True
         with db.session() as s:

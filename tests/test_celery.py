@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from dataclasses import replace
 from typing import Iterator
 
 import pytest
@@ -65,5 +66,4 @@ def test_a_lost_hand_off_stays_pending_for_the_sweeper(scaled_hub: Hub) -> None:
 
         def shutdown(self, wait: bool = True) -> None: ...
 
-    scaled_hub.jobs = Recorder()
-    assert scaled_hub.sweep() == 1 and handed == [("inbox", accepted.row_id)]
+    assert replace(scaled_hub, jobs=Recorder()).sweep() == 1 and handed == [("inbox", accepted.row_id)]

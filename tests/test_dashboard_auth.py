@@ -12,7 +12,7 @@ import pytest
 from app import Hub, build_hub, create_app
 from config import load_settings
 from conftest import settings_dict
-from core.dashboard.auth import COOKIE, session_cookie
+from surfaces.http.dashboard.auth import COOKIE, session_cookie
 
 TOKEN = "dashboard-admin-token"
 HTML = {"Accept": "text/html,application/xhtml+xml"}

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from app import cli
 from core.db import Database
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.test_api_ask import ARTICLES
 
 

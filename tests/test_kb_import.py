@@ -13,9 +13,10 @@ from connectors.base import KnowledgeArticle
 from core import kb
 from core.cursors import get_cursor
 from core.db import Database
-from interceptor.kb_import import articles_at, import_articles, parse_html, parse_markdown
-from interceptor.kb_sync import sync_all
-from interceptor.passages import split_passages
+from interceptor.kb.importer import articles_at, import_articles, parse_html, parse_markdown
+from interceptor.kb.sync import sync_all
+from core.html import TextSection
+from interceptor.kb.sections import section_passages, split_passages
 from interceptor.retrieval.scorer import KBScorer
 
 MARKDOWN = """---
@@ -36,8 +37,8 @@ def test_markdown_front_matter_sets_title_url_and_tags() -> None:
     assert (article.title, article.url, article.tags) == ("Reset your password", "https://help.example/reset",
                                                           ("account", "login"))
     assert article.external_id == "reset.md"
-    assert article.passages == ("If you forgot your password, use the reset link.",
-                                "If the email does not arrive\n\nCheck your spam folder.")
+    assert article.passages == (kb.KBPassage("If you forgot your password, use the reset link."),
+                                kb.KBPassage("Check your spam folder.", ("If the email does not arrive",)))
 
 
 def test_markdown_without_front_matter_takes_the_first_heading_as_title() -> None:
@@ -60,6 +61,8 @@ def test_long_paragraphs_are_cut_into_passages() -> None:
     passages = split_passages(body, max_words=50)
     assert len(passages) > 1 and all(len(p.split()) <= 50 for p in passages)
     assert " ".join(passages).split() == body.split()
+    [only] = {p.heading_path for p in section_passages([TextSection(("Long",), body)], max_words=50)}
+    assert only == ("Long",)  # every piece of a long section keeps the section's heading path
 
 
 def _write_folder(root: Path) -> None:
@@ -125,7 +128,7 @@ class FakeHelpCenter:
 
 
 def _hc(ext: str, day: int, *, deleted: bool = False) -> KnowledgeArticle:
-    return KnowledgeArticle(ext, f"Article {ext}", "<p>Some <b>help</b> text.</p>", f"https://hc/{ext}", "en",
+    return KnowledgeArticle(ext, f"Article {ext}", "Some help text.", f"https://hc/{ext}", "en",
                             "General", datetime(2026, 1, day, tzinfo=timezone.utc), deleted=deleted)
 
 
@@ -142,7 +145,7 @@ def test_sync_pulls_incrementally_from_a_stored_cursor(sqlite_url: str) -> None:
         assert (second.seen, second.deleted) == (1, 1)
         with db.session() as s:
             [left] = kb.load_articles(s)
-        assert left.external_id == "2" and left.source == "zendesk_hc" and left.passages == ("Some help text.",)
+        assert left.external_id == "2" and left.source == "zendesk_hc" and left.passages == (kb.KBPassage("Some help text."),)
     finally:
         db.dispose()
 
@@ -157,4 +160,4 @@ def test_markdown_bodies_become_the_plain_text_answers_quote() -> None:
         "Steps\n1. Click Forgot password? under the sign-in button.\n"
         "2. See the guide (https://x.example/a) and Settings > Security.\n- keep snake_case_name and 2*3*4"
     )
-    assert all("**" not in p and "`" not in p for p in article.passages)
+    assert all("**" not in p.text and "`" not in p.text for p in article.passages)

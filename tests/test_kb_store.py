@@ -8,7 +8,7 @@ from core.db import Database
 
 def _article(ext: str = "a1", body: str = "First paragraph.", **kw: object) -> kb.ArticleInput:
     return kb.ArticleInput(source="markdown", external_id=ext, title=f"Title {ext}", body=body,
-                           passages=(body,), questions=("how do I do it?",), **kw)  # type: ignore[arg-type]
+                           passages=(kb.KBPassage(body, ("Steps",), "s1"),), questions=("how do I do it?",), **kw)  # type: ignore[arg-type]
 
 
 def test_upsert_skips_unchanged_content_and_moves_the_version(database_url: str) -> None:
@@ -26,7 +26,7 @@ def test_upsert_skips_unchanged_content_and_moves_the_version(database_url: str)
             assert kb.kb_version(s) != first
         with db.session() as s:
             [stored] = kb.load_articles(s)
-        assert stored.passages == ("Changed text.",)
+        assert stored.passages == (kb.KBPassage("Changed text.", ("Steps",), "s1"),)
         assert stored.questions == ("how do I do it?",)
         assert stored.title == "Title a1"
     finally:

@@ -17,7 +17,7 @@ from core.db import Database
 from interceptor.decide import decide
 from interceptor.retrieval.dense import Embedder
 from interceptor.retrieval.index import KBIndex
-from interceptor.kb_import import articles_at, import_articles
+from interceptor.kb.importer import articles_at, import_articles
 from interceptor.retrieval.lexical import BM25, tokenize
 from interceptor.retrieval.scorer import KBScorer, build_scorer
 from interceptor.types import Policy, Verdict
@@ -66,9 +66,9 @@ class CountingEmbedder:
 
 def _articles() -> list[kb.KBArticle]:
     return [
-        kb.KBArticle(1, "md", "reset", "Reset your password", None, (), ("Use the reset link we email you.",
-                                                                          "Passwords need ten characters."), ()),
-        kb.KBArticle(2, "md", "invoice", "Send an invoice", "https://x/invoice", (), ("Open Invoices, click Send.",),
+        kb.KBArticle(1, "md", "reset", "Reset your password", None, (), (kb.KBPassage("Use the reset link we email you."),
+                                                                          kb.KBPassage("Passwords need ten characters.")), ()),
+        kb.KBArticle(2, "md", "invoice", "Send an invoice", "https://x/invoice", (), (kb.KBPassage("Open Invoices, click Send."),),
                      ("how do I bill a client",)),
     ]
 

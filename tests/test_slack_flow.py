@@ -1,4 +1,4 @@
-"""Slack end to end through the real app, bolt, the pipeline and the outbox: a question answered in its
+"""Slack end to end through the real app, the inbound path, the pipeline and the outbox: a question answered in its
 thread, the "This solved it" click, and an escalation that opens a Zendesk ticket with a private draft.
 
 Slack is the local stub server (slack_sdk speaks urllib); Zendesk is mocked at the transport with `responses`.
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app import Hub, build_hub, create_app
 from config import load_settings
 from core.db import DecisionRow, OutcomeRow, TicketRow
-from interceptor.kb_import import import_articles, parse_markdown
+from interceptor.kb.importer import import_articles, parse_markdown
 from tests.slack_stub import SlackStub, fixture, sign, slack_settings
 
 ROOT = fixture("event_message_channel")

@@ -1,7 +1,8 @@
 """Slack: requests come from channel messages and mentions; answers go in the request's own thread.
 
-Package hooks (``connectors/__init__.py``): :func:`build`, :func:`extra_performers`, :func:`routes`,
-:func:`scheduled_jobs`.
+Package hooks (``connectors/__init__.py``): :func:`build`, :func:`extra_performers`, :func:`scheduled_jobs`.
+``POST /slack/events`` is routed by ``surfaces.http`` through :func:`connectors.inbound.receive` (the connector
+verifies, answers the handshakes via :mod:`connectors.slack.events`, and parses).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from connectors.slack.connector import SlackConnector
 from core.models import TicketRef
 from core.outbox import Performed, Performer
 
-__all__ = ["SlackConnector", "build", "extra_performers", "routes", "scheduled_jobs"]
+__all__ = ["SlackConnector", "build", "extra_performers", "scheduled_jobs"]
 
 
 def build(settings: Any) -> SlackConnector | None:
@@ -36,13 +37,6 @@ def extra_performers(connector: SlackConnector) -> dict[str, Performer]:
     """Slack's own action: ``acknowledge_feedback`` (payload ``{"ref", "feedback", "channel", "ts", "user"?}``)
     replaces the feedback buttons once they were pressed."""
     return {"acknowledge_feedback": _acknowledge_feedback(connector)}
-
-
-def routes(app: Any, hub: Any) -> None:
-    """Mount ``POST /slack/events`` (Events API and interactivity)."""
-    from connectors.slack.events import mount
-
-    mount(app, hub.connectors["slack"], hub.db, hub.jobs)
 
 
 def scheduled_jobs(hub: Any) -> list[tuple[str, Callable[[], object], float]]:

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from connectors.base import KnowledgeArticle
 from connectors.text import html_to_text, tidy, with_sources
+from core.html import parse_html
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
 
 ANSWERED_TAG = "hub_answered"
@@ -194,15 +195,18 @@ def posted_comment_id(audit: Mapping[str, Any]) -> str | None:
 
 def article(data: Mapping[str, Any]) -> KnowledgeArticle | None:
     """Build a :class:`KnowledgeArticle` from a Help Center article, or ``None`` for a draft or an article
-    restricted to a user segment (never cited in public answers). Archived/deleted ones are flagged."""
+    restricted to a user segment (never cited in public answers). Archived/deleted ones are flagged.
+    The HTML body becomes plain text and sections (``core.html``: ``h1``..``h4`` and bold-only lines)."""
     if data.get("draft") or data.get("user_segment_id") is not None:
         return None
     deleted = bool(data.get("archived") or data.get("deleted") or data.get("archived_at") or data.get("deleted_at"))
     section = data.get("section_id")
+    body = parse_html(data.get("body"))  # NOTE(zendesk): ``body`` is the article's HTML
     return KnowledgeArticle(
         external_id=str(data["id"]),
         title=str(data.get("title") or data.get("name") or ""),
-        body=html_to_text(data.get("body")),
+        body=body.text,
+        sections=body.sections,
         url=data.get("html_url"),
         locale=data.get("locale"),
         section=str(section) if section is not None else None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.kb import KBArticle
+from core.kb import KBArticle, KBPassage
 from interceptor.retrieval.dense import Embedder, VectorStore
 from interceptor.retrieval.lexical import BM25
 
@@ -23,6 +23,14 @@ KNN = 10
 def normalise(text: str) -> str:
     """Return the key under which two texts count as the same request (case and spacing folded)."""
     return " ".join(text.lower().split())
+
+
+def unit_text(title: str, passage: KBPassage) -> str:
+    """Return the indexed text of a passage: its article title and heading path lead it
+    (``"Title › Heading › Sub: text"``; ``"Title. text"`` when the passage has no heading)."""
+    if passage.heading_path:
+        return f"{' › '.join((title, *passage.heading_path))}: {passage.text}"
+    return f"{title}. {passage.text}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class KBIndex:
         texts: list[str] = []
         self._passage_of: list[int] = []  # per unit: index into the article's passages, or -1
         for i, article in enumerate(articles):
-            units = [(article.title, -1)] + [(f"{article.title}. {p}", j) for j, p in enumerate(article.passages)]
+            units = [(article.title, -1)] + [(unit_text(article.title, p), j) for j, p in enumerate(article.passages)]
             units += [(q, -1) for q in article.questions]
             for text, pos in units:
                 owner.append(i)
@@ -164,4 +172,4 @@ class KBIndex:
         lo = int(self.starts[np.searchsorted(self._groups, article)])
         span = range(lo, lo + 1 + len(a.passages))  # title unit, then the passage units
         best = max((u for u in span if self._passage_of[u] >= 0), key=lambda u: unit_fused[u])
-        return a.passages[self._passage_of[best]]
+        return a.passages[self._passage_of[best]].text

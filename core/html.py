@@ -1,0 +1,242 @@
+"""HTML to plain text and sections: the one converter behind Zendesk comments, Help Center articles and
+HTML files imported into the KB.
+
+Pure functions of their argument. The text keeps what a person needs to follow it: paragraphs separated by
+a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented), table rows as
+``cell | cell``, preformatted text as it was, links as ``label (url)``. Scripts, styles, ``<head>``,
+navigation, footers and forms are dropped; entities are decoded.
+
+Sections: ``h1``..``h4`` open a section whose heading path is the chain of enclosing headings. A paragraph
+that is nothing but one short bold phrase (``<p><strong>Refund policy</strong></p>``, how many Help Center
+articles are written) opens a section one level below every real heading. ``h5``/``h6`` stay in the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+_SKIP = frozenset("script style head template noscript nav footer form svg button select".split())
+_BLOCK = frozenset(
+    "p div br h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tr blockquote pre section article header main "
+    "aside hr dl dt dd figure figcaption details summary".split()
+)
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
+_BOLD = frozenset(("strong", "b"))
+PSEUDO_LEVEL = 5  # a bold-only paragraph's heading level: below h1..h4
+PSEUDO_MAX_WORDS = 12
+_TIGHT = frozenset(("li", "tr", "pre"))  # consecutive blocks of these kinds are joined by one line break
+
+
+@dataclass(frozen=True)
+class TextSection:
+    """A part of a document under one heading path (outermost heading first; ``()`` before any heading),
+    as plain text; ``section_id`` where the source names its sections (a bench pack), else ``None``."""
+
+    heading_path: tuple[str, ...]
+    text: str
+    section_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HtmlDocument:
+    """An HTML document as plain data: its ``<title>``, first ``<h1>``, sections, and the whole text."""
+
+    title: str
+    h1: str
+    sections: tuple[TextSection, ...]
+    text: str  # every block in order, headings on their own lines
+
+
+@dataclass
+class _Block:
+    kind: str  # "p", "li", "tr", "pre", or "h" for a heading
+    text: str
+    level: int = 0  # heading level (1..4, PSEUDO_LEVEL)
+
+
+class _Parser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[_Block] = []
+        self.title = ""
+        self._buf: list[str] = []
+        self._bold_chars = 0  # visible characters of the current block inside <b>/<strong>
+        self._skip = self._bold = self._pre = self._row = self._level = self._in_title = 0
+        self._lists: list[list[int]] = []  # per open list: [is_ordered, next number]
+        self._items: list[list[str]] = []  # per open list item: [marker not yet written, or ""; indent]
+        self._href: list[str | None] = []
+
+    def _kind(self) -> str:
+        return "pre" if self._pre else "tr" if self._row else "li" if self._items else "p"
+
+    def _flush(self) -> None:
+        raw, kind = "".join(self._buf), self._kind()
+        self._buf = []
+        bold, self._bold_chars = self._bold_chars, 0
+        if kind == "pre":
+            lines = [line.rstrip() for line in raw.strip("\n").split("\n")]
+            self.blocks.extend(_Block("pre", line) for line in lines if any(lines))
+            return
+        text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)
+        text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")).strip())
+        if not text:
+            return
+        if self._level:
+            self.blocks.append(_Block("h", " ".join(text.split()), self._level))
+        elif (kind == "p" and bold >= len(re.sub(r"\s", "", text)) and "\n" not in text
+              and len(text.split()) <= PSEUDO_MAX_WORDS and not text.endswith((".", ",", ";"))):
+            self.blocks.append(_Block("h", text.rstrip(":").strip(), PSEUDO_LEVEL))
+        elif kind == "li":
+            marker, indent = self._items[-1]
+            self._items[-1][0] = ""
+            text = (marker or indent + "  ") + text.replace("\n", "\n" + indent + "  ")
+            self.blocks.append(_Block("li", text))
+        else:
+            self.blocks.append(_Block(kind, text))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title += 1
+        if tag in _SKIP:
+            self._skip += 1
+        if self._skip:
+            return
+        if tag == "br":
+            self._buf.append("\n")
+        elif tag in ("td", "th"):
+            if "".join(self._buf).strip():
+                self._buf.append(" | ")
+        elif tag in _BLOCK and self._row:  # paragraphs inside a table cell stay in the row
+            self._buf.append(" ")
+        elif tag in _BLOCK:
+            self._flush()
+            self._open_block(tag)
+        elif tag in _BOLD:
+            self._bold += 1
+        elif tag == "a":
+            self._href.append(dict(attrs).get("href"))
+
+    def _open_block(self, tag: str) -> None:
+        if tag in ("ul", "ol"):
+            self._lists.append([tag == "ol", 1])
+        elif tag == "li":
+            indent = "  " * max(len(self._lists) - 1, 0)
+            if self._lists and self._lists[-1][0]:
+                marker = f"{indent}{self._lists[-1][1]}. "
+                self._lists[-1][1] += 1
+            else:
+                marker = f"{indent}- "
+            self._items.append([marker, indent])
+        elif tag == "tr":
+            self._row += 1
+        elif tag == "pre":
+            self._pre += 1
+        elif tag in _HEADINGS:
+            self._level = _HEADINGS[tag]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = max(self._in_title - 1, 0)
+        if tag in _SKIP:
+            self._skip = max(self._skip - 1, 0)
+            return
+        if self._skip:
+            return
+        if tag in _BOLD:
+            self._bold = max(self._bold - 1, 0)
+        elif tag == "a" and self._href:
+            href = self._href.pop()
+            if href and href.startswith(("http://", "https://")) and not "".join(self._buf).strip().endswith(href):
+                self._buf.append(f" ({href})")
+        elif tag in ("td", "th") or (tag in _BLOCK and self._row and tag != "tr"):
+            self._buf.append(" ")
+        elif tag in _BLOCK and tag != "br":
+            self._flush()
+            self._close_block(tag)
+
+    def _close_block(self, tag: str) -> None:
+        if tag in ("ul", "ol") and self._lists:
+            self._lists.pop()
+        elif tag == "li" and self._items:
+            self._items.pop()
+        elif tag == "tr":
+            self._row = max(self._row - 1, 0)
+        elif tag == "pre":
+            self._pre = max(self._pre - 1, 0)
+        elif tag in _HEADINGS:
+            self._level = 0
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+            return
+        if self._skip:
+            return
+        if not self._pre:
+            data = re.sub(r"\s+", " ", data)
+        self._buf.append(data)
+        if self._bold:
+            self._bold_chars += len(re.sub(r"\s", "", data))
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def _join(blocks: list[_Block]) -> str:
+    out: list[str] = []
+    previous = ""
+    for block in blocks:
+        if out:
+            out.append("\n" if block.kind == previous and block.kind in _TIGHT else "\n\n")
+        out.append(block.text)
+        previous = block.kind
+    return "".join(out)
+
+
+def parse_html(html: str | None) -> HtmlDocument:
+    """Parse an HTML document or fragment into its title, sections and text.
+
+    Args:
+        html: the HTML (``None`` is treated as empty).
+
+    Returns:
+        The document; sections without text (a heading followed directly by a sub-heading) are left out.
+    """
+    parser = _Parser()
+    parser.feed(html or "")
+    parser.close()
+    blocks = parser.blocks
+    sections: list[TextSection] = []
+    path: list[tuple[int, str]] = []
+    current: list[_Block] = []
+
+    def close_section() -> None:
+        if current:
+            sections.append(TextSection(tuple(h for _, h in path), _join(current)))
+
+    for block in blocks:
+        if block.kind == "h":
+            close_section()
+            current = []
+            path = [p for p in path if p[0] < block.level] + [(block.level, block.text)]
+        else:
+            current.append(block)
+    close_section()
+    h1 = next((b.text for b in blocks if b.kind == "h" and b.level == 1), "")
+    text = _join([_Block("p", b.text) if b.kind == "h" else b for b in blocks])
+    return HtmlDocument(" ".join(parser.title.split()), h1, tuple(sections), text)
+
+
+def html_to_text(html: str | None) -> str:
+    """Turn HTML into plain text (see the module docstring for what is kept).
+
+    Args:
+        html: the HTML (``None`` is treated as empty).
+
+    Returns:
+        The text, headings on their own lines, at most one blank line between blocks.
+    """
+    return parse_html(html).text

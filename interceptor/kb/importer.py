@@ -1,0 +1,237 @@
+"""Importers: Markdown with front matter, HTML, and bench packs (``pack.json``) into the KB store.
+
+Markdown front matter (YAML between ``---`` lines) may set ``title``, ``url``, ``tags``, ``locale``,
+``section``, ``id`` and ``questions``; without a title the first ``# heading`` (else the file name) is
+used. HTML takes ``<title>`` (else the first ``<h1>``) and the visible text of ``<body>``. Articles are
+identified by their path relative to the imported folder, so re-importing the folder updates in place.
+
+Sections: Markdown headings ``#``..``####`` and HTML ``h1``..``h4`` open sections (heading path = the
+chain of enclosing headings, without the article title); a ``helpdesk-bench/v2`` pack's ``sections`` are
+kept as they are, with their ids. Passages are split inside sections (``interceptor.kb.sections``).
+
+Files go through the screen (``interceptor.kb.screen``): what is clearly not a help article (a README or
+developer documentation without front matter) is skipped unless forced, a file without a title is imported
+with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import yaml
+
+from connectors.base import KnowledgeArticle
+from core import kb
+from core.db import Database
+from core.errors import HubError
+from core.html import TextSection
+from core.html import parse_html as parse_html_document
+from interceptor.kb.markdown import markdown_sections, markdown_to_text
+from interceptor.kb.screen import ImportNotice, not_an_article
+from interceptor.kb.sections import section_passages
+
+log = logging.getLogger("interceptor.kb.import")
+PACK_FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
+SUFFIXES = (".md", ".markdown", ".html", ".htm", ".json")
+
+
+class KBImportError(HubError):
+    """A file cannot be imported (the message names it)."""
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did."""
+
+    seen: int
+    changed: int
+    unchanged: int
+
+
+def _listify(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)
+
+
+def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
+    """Parse a Markdown article with optional YAML front matter.
+
+    Raises:
+        KBImportError: the front matter is not valid YAML or not a mapping.
+    """
+    return _markdown(text, external_id)[0]
+
+
+def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]:
+    """Return the article, whether the file has front matter, and whether it names its title."""
+    meta: dict[str, Any] = {}
+    body = text.replace("\r\n", "\n")
+    match = re.match(r"^---\s*\n(.*?)\n---\s*(?:\n|$)", body, re.S)
+    if match:
+        try:
+            loaded = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError as e:
+            raise KBImportError(f"{external_id}: bad front matter: {e}") from e
+        if not isinstance(loaded, dict):
+            raise KBImportError(f"{external_id}: front matter must be a mapping")
+        meta, body = loaded, body[match.end():]
+    title = str(meta.get("title") or "").strip()
+    heading = re.match(r"^\s*#\s+(.+?)\s*$", body, re.M)
+    if not title and heading:
+        title = heading.group(1)
+    if heading and heading.group(1).strip() == title and not body[: heading.start()].strip():
+        body = body[heading.end():]  # the title heading is the title, not a passage
+    titled = bool(title)
+    title = title or _title_from_name(external_id)
+    passages = section_passages(markdown_sections(body), title=title)
+    article = kb.ArticleInput(
+        source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=markdown_to_text(body),
+        url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
+        section=meta.get("section"), passages=passages, questions=_listify(meta.get("questions")),
+    )
+    return article, match is not None, titled
+
+
+def _title_from_name(external_id: str) -> str:
+    return Path(external_id).stem.replace("-", " ").replace("_", " ").capitalize()
+
+
+def parse_html(text: str, external_id: str) -> kb.ArticleInput:
+    """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections."""
+    return _html(text, external_id)[0]
+
+
+def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
+    """Return the article and whether the page names its title."""
+    doc = parse_html_document(text)
+    title = doc.title or doc.h1 or _title_from_name(external_id)
+    body = doc.text
+    if body.startswith(title):
+        body = body[len(title):].strip()
+    article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
+                              passages=section_passages(doc.sections, title=title))
+    return article, bool(doc.title or doc.h1)
+
+
+def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
+    sections = article.get("sections")
+    if not isinstance(sections, list):  # a v1 article: its body is one untitled section
+        return (TextSection((), str(article.get("body") or "")),)
+    return tuple(
+        TextSection((str(s["heading"]),) if s.get("heading") else (), str(s.get("text") or ""),
+                    str(s["id"]) if s.get("id") is not None else None)
+        for s in sections if isinstance(s, dict)
+    )
+
+
+def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
+    """Yield the articles of a bench pack (its queries are not read here): a v2 pack's sections become the
+    articles' sections, with their ids; a v1 body is one section without heading."""
+    for a in pack.get("articles", []):
+        title = str(a.get("title") or a["id"])
+        yield kb.ArticleInput(
+            source="pack", external_id=str(a["id"]), title=title, body=str(a.get("body") or ""),
+            url=a.get("url"), tags=_listify(a.get("tags")), passages=section_passages(_pack_sections(a), title=title),
+            questions=tuple(str(q) for q in a.get("questions") or ()),
+        )
+
+
+def read_pack(path: Path) -> dict[str, Any]:
+    """Read and check a ``pack.json``.
+
+    Raises:
+        KBImportError: unreadable, or not a ``helpdesk-bench/v1`` or ``/v2`` pack.
+    """
+    try:
+        pack = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise KBImportError(f"{path}: cannot read pack: {e}") from e
+    if not isinstance(pack, dict) or pack.get("format") not in PACK_FORMATS:
+        raise KBImportError(f"{path}: not a {' or '.join(PACK_FORMATS)} pack")
+    return pack
+
+
+def articles_at(path: Path, *, force: bool = False,
+                on_notice: Callable[[ImportNotice], None] | None = None) -> Iterator[kb.ArticleInput]:
+    """Yield the articles in a file or (recursively) a folder, screening out what is clearly not a help
+    article (``interceptor.kb.screen``) unless ``force``.
+
+    Args:
+        path: a Markdown, HTML or ``pack.json`` file, or a folder of them.
+        force: import files the screen would skip.
+        on_notice: called with each skipped file and each warning (no title); logged when ``None``.
+
+    Raises:
+        KBImportError: a file cannot be read or parsed, or ``path`` does not exist.
+    """
+    if not path.exists():
+        raise KBImportError(f"{path}: no such file or folder")
+    notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
+    root = path if path.is_dir() else path.parent
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    for file in files:
+        if file.suffix.lower() == ".json":
+            if file.name == "pack.json" or not path.is_dir():
+                yield from pack_articles(read_pack(file))
+            continue
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise KBImportError(f"{file}: cannot read: {e}") from e
+        rel = file.relative_to(root).as_posix()
+        if file.suffix.lower() in (".html", ".htm"):
+            article, titled = _html(text, rel)
+        else:
+            article, front_matter, titled = _markdown(text, rel)
+            reason = not_an_article(rel, text, front_matter=front_matter)
+            if reason and not force:
+                notice(ImportNotice(rel, "skipped", f"{reason} (--force imports it)"))
+                continue
+        if not titled:
+            notice(ImportNotice(rel, "warning", f"no title: imported as \"{article.title}\" (from the file name)"))
+        yield article
+
+
+def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch: int = 200,
+                    progress: Callable[[int, int, int], None] | None = None) -> ImportReport:
+    """Upsert ``articles`` in batches of ``batch`` per transaction; unchanged ones cost no writes.
+
+    Args:
+        db: the hub's database.
+        articles: what to store.
+        batch: articles per transaction.
+        progress: called with ``(seen, changed, total)`` after each batch.
+
+    Returns:
+        The counts.
+    """
+    seen = changed = 0
+    pending = list(articles)
+    for start in range(0, len(pending), batch):
+        with db.session() as s:
+            for article in pending[start:start + batch]:
+                seen += 1
+                changed += kb.upsert_article(s, article)
+        if progress is not None:
+            progress(seen, changed, len(pending))
+    log.info("interceptor.kb.import", extra={"seen": seen, "changed": changed})
+    return ImportReport(seen, changed, seen - changed)
+
+
+def from_knowledge_article(source: str, article: KnowledgeArticle) -> kb.ArticleInput:
+    """Translate an article pulled from a knowledge source: its sections (as the connector found them) are
+    split into passages; a source that gives no sections gives one untitled section, its body."""
+    sections = article.sections or (TextSection((), article.body),)
+    return kb.ArticleInput(
+        source=source, external_id=article.external_id, title=article.title, body=article.body, url=article.url,
+        tags=article.tags, locale=article.locale, section=article.section, updated_at=article.updated_at,
+        passages=section_passages(sections, title=article.title),
+    )

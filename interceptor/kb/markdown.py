@@ -1,0 +1,137 @@
+"""Markdown to the plain text an answer quotes, and to sections.
+
+Every channel renders plain text, so emphasis, heading and code marks are removed and links become
+``text (url)``. A hard-wrapped paragraph becomes one line (its line breaks would otherwise reach Slack
+mid-sentence); list items, table rows, block quotes and hard breaks (two trailing spaces or ``\\``) keep
+their own lines, and code (fenced or indented) is kept verbatim. ATX headings ``#``..``####`` open sections;
+deeper headings stay in the text as lines of their own.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.html import TextSection
+
+SECTION_LEVELS = 4
+_FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # | --- | :-: |
+_OWN_LINE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|\||>|#{1,6}\s)")  # list item, table row, quote, heading
+_INLINE = (
+    (re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$", re.M), r"\1"),  # headings
+    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
+    (re.compile(r"^(\s*)[*+]\s+", re.M), r"\1- "),  # bullets
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
+    (re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)"), r"\1 (\2)"),  # links: text (url)
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
+    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
+    (re.compile(r"[ \t]*\\$", re.M), ""),  # hard-break backslashes
+)
+
+
+def _unwrap(paragraph: list[str]) -> str:
+    """Join a paragraph's soft-wrapped lines; lines that stand on their own stay on their own."""
+    lines: list[str] = []
+    previous = ""
+    for raw in paragraph:
+        if _TABLE_RULE.match(raw):
+            continue
+        line = raw.rstrip()
+        hard_break = previous.endswith("  ") or previous.rstrip().endswith("\\")
+        if lines and not _OWN_LINE.match(line) and not hard_break and not lines[-1].lstrip().startswith(("|", "#")):
+            lines[-1] = f"{lines[-1]} {line.strip()}"
+        else:
+            lines.append(line)
+        previous = raw
+    text = "\n".join(lines)
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Return the plain text of ``markdown`` (see the module docstring).
+
+    Args:
+        markdown: a Markdown document or part of one.
+
+    Returns:
+        Paragraphs (one line each, or one line per item) separated by a blank line; code verbatim.
+    """
+    blocks: list[str] = []
+    paragraph: list[str] = []
+    fence: str | None = None
+    code: list[str] = []
+
+    def close() -> None:
+        if paragraph:
+            if all(re.match(r"^( {4}|\t)", line) for line in paragraph) and not _listy(blocks):
+                blocks.append("\n".join(line[4:] if line.startswith("    ") else line[1:] for line in paragraph))
+            else:
+                blocks.append(_unwrap(paragraph))
+            paragraph.clear()
+
+    for line in markdown.replace("\r\n", "\n").split("\n"):
+        match = _FENCE.match(line)
+        if fence is not None:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                blocks.append("\n".join(code))
+                fence, code = None, []
+            else:
+                code.append(line.rstrip())
+        elif match:
+            close()
+            fence = match.group(1)
+        elif not line.strip():
+            close()
+        else:
+            paragraph.append(line)
+    close()
+    if fence is not None and code:  # an unclosed fence: keep what it holds
+        blocks.append("\n".join(code))
+    return "\n\n".join(b.strip("\n") for b in blocks if b.strip())
+
+
+def _listy(blocks: list[str]) -> bool:
+    """Whether the last block is a list (an indented paragraph after it continues an item, it is not code)."""
+    return bool(blocks) and bool(re.match(r"^\s*(?:- |\d{1,9}[.)] )", blocks[-1].split("\n")[-1]))
+
+
+def markdown_sections(markdown: str) -> tuple[TextSection, ...]:
+    """Split ``markdown`` at its headings ``#``..``####`` (outside code) into plain-text sections.
+
+    Args:
+        markdown: the article body (front matter and title heading already removed).
+
+    Returns:
+        The sections in order, each with the chain of enclosing headings; text before the first heading
+        has the path ``()``; sections with no text are left out.
+    """
+    sections: list[TextSection] = []
+    path: list[tuple[int, str]] = []
+    lines: list[str] = []
+    fence: str | None = None
+
+    def close() -> None:
+        text = markdown_to_text("\n".join(lines))
+        if text:
+            sections.append(TextSection(tuple(h for _, h in path), text))
+        lines.clear()
+
+    for line in markdown.replace("\r\n", "\n").split("\n"):
+        match = _FENCE.match(line)
+        if match and fence is None:
+            fence = match.group(1)
+        elif match and fence is not None and match.group(1)[0] == fence[0]:
+            fence = None
+        heading = _HEADING.match(line) if fence is None and not match else None
+        if heading and len(heading.group(1)) <= SECTION_LEVELS:
+            close()
+            level = len(heading.group(1))
+            path = [p for p in path if p[0] < level] + [(level, markdown_to_text(heading.group(2)))]
+        else:
+            lines.append(line)
+    close()
+    return tuple(sections)

@@ -1,0 +1,94 @@
+"""Split an article into passages: the retrieval units whose best one an answer quotes.
+
+Each section (see ``core.html.TextSection``) is split on its own, so a passage never spans two sections:
+paragraphs (blank-line separated) are packed together up to ``max_words``; a longer paragraph is cut
+between its lines (a list), else on sentence ends, else on words. Every passage of a section carries the
+section's heading path and id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from core.html import TextSection
+from core.kb import KBPassage
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+MAX_WORDS = 120
+
+
+def _pack(pieces: list[str], max_words: int, joiner: str) -> list[str]:
+    chunks: list[str] = []
+    current: list[str] = []
+    count = 0
+    for piece in pieces:
+        words = len(piece.split())
+        if current and count + words > max_words:
+            chunks.append(joiner.join(current))
+            current, count = [], 0
+        current.append(piece)
+        count += words
+    if current:
+        chunks.append(joiner.join(current))
+    return chunks
+
+
+def _cut(paragraph: str, max_words: int) -> list[str]:
+    """Cut one paragraph longer than ``max_words``: between lines, then sentences, then words."""
+    lines = [line for line in paragraph.split("\n") if line.strip()]
+    if len(lines) > 1:
+        return [c for chunk in _pack(lines, max_words, "\n") for c in
+                (_cut(chunk, max_words) if len(chunk.split()) > max_words else [chunk])]
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
+        words = sentence.split()
+        while len(words) > max_words:  # one enormous sentence: cut it on words
+            pieces.append(" ".join(words[:max_words]))
+            words = words[max_words:]
+        if words:
+            pieces.append(" ".join(words))
+    return _pack(pieces, max_words, " ")
+
+
+def split_passages(text: str, *, max_words: int = MAX_WORDS) -> tuple[str, ...]:
+    """Return the passages of one section's plain text.
+
+    Args:
+        text: plain text, paragraphs separated by blank lines.
+        max_words: the largest passage, in words.
+
+    Returns:
+        The passages in order; empty for an empty text.
+    """
+    pieces: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        if paragraph.strip():
+            stripped = paragraph.strip("\n")
+            pieces.extend(_cut(stripped, max_words) if len(stripped.split()) > max_words else [stripped])
+    return tuple(_pack(pieces, max_words, "\n\n"))
+
+
+def section_passages(sections: Iterable[TextSection], *, title: str = "",
+                     max_words: int = MAX_WORDS) -> tuple[KBPassage, ...]:
+    """Return the passages of an article's sections, each with its section's heading path and id.
+
+    Args:
+        sections: the article's sections in order.
+        title: the article's title: a heading path that starts with it drops it (the title is not repeated).
+        max_words: the largest passage, in words.
+
+    Returns:
+        The passages in order; sections without text give none.
+    """
+    passages: list[KBPassage] = []
+    for section in sections:
+        path = section.heading_path
+        if title and path and _same(path[0], title):
+            path = path[1:]
+        passages.extend(KBPassage(text, path, section.section_id) for text in split_passages(section.text, max_words=max_words))
+    return tuple(passages)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())

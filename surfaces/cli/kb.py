@@ -1,0 +1,159 @@
+"""The ``hub kb ...`` and ``hub eval`` commands.
+
+:mod:`surfaces.cli` registers them and hands in ``build_services`` for the configured connectors (``kb sync``)
+and the migration runner (``eval``'s temporary KB).
+Commands read settings from the environment (``config.load_settings()``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from config import load_settings
+from core.db import Database
+from core.errors import HubError
+
+
+def _progress(seen: int, changed: int, total: int) -> None:
+    if total >= 200:
+        click.echo(f"  {seen}/{total} articles read, {changed} changed", err=True)
+
+
+class _EmbeddingProgress(logging.Handler):
+    """Echoes the embedder's progress events (``interceptor.dense.progress``) as lines an admin reads."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "interceptor.dense.progress":
+            click.echo(f"  {getattr(record, 'embedded', '?')}/{getattr(record, 'of', '?')} texts embedded", err=True)
+
+
+def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
+    """Return the ``kb`` command group.
+
+    Args:
+        build_hub: :func:`surfaces.services.build_services`; ``kb sync`` uses the configured connectors.
+    """
+
+    @click.group("kb")
+    def kb() -> None:
+        """Knowledge-base commands."""
+
+    @kb.command("import")
+    @click.argument("path", type=click.Path(exists=True, path_type=Path))
+    def kb_import(path: Path) -> None:
+        """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH."""
+        from interceptor.kb.importer import articles_at, import_articles
+
+        db = Database(load_settings().database_url)
+        try:
+            report = import_articles(db, articles_at(path), progress=_progress)
+        except HubError as e:
+            raise click.ClickException(str(e)) from e
+        finally:
+            db.dispose()
+        click.echo(f"imported {report.seen} articles from {path}: {report.changed} new or changed, "
+                   f"{report.unchanged} unchanged")
+
+    @kb.command("index")
+    def kb_index() -> None:
+        """Build the retrieval index now, embedding every text not embedded yet. The vectors are stored in
+        the database, so the server and every worker then start in seconds: run it after importing a large
+        KB, before starting many processes."""
+        from interceptor.retrieval.scorer import build_scorer
+
+        settings = load_settings()
+        db = Database(settings.database_url)
+        progress = _EmbeddingProgress()
+        logging.getLogger("interceptor.retrieval.dense").addHandler(progress)
+        started = time.perf_counter()
+        try:
+            scorer = build_scorer(settings, db)
+        finally:
+            logging.getLogger("interceptor.retrieval.dense").removeHandler(progress)
+            db.dispose()
+        status = scorer.status
+        how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
+        click.echo(f"indexed {status['articles']} articles ({len(scorer.index.texts)} units) in "
+                   f"{time.perf_counter() - started:.1f} s: {how}; KB {scorer.kb_version}")
+
+    @kb.command("calibrate")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def kb_calibrate(file: Path) -> None:
+        """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article) with the
+        article that solved them, empty article for none. Solved ones also become the articles' questions."""
+        from interceptor.retrieval.history import read_history
+        from interceptor.retrieval.scorer import build_scorer
+
+        settings = load_settings()
+        db = Database(settings.database_url)
+        try:
+            labelled = read_history(file)
+            scorer = build_scorer(settings, db)
+            calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
+        except (HubError, ValueError) as e:
+            raise click.ClickException(str(e)) from e
+        finally:
+            db.dispose()
+        click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
+                   f"threshold for precision {settings.target_precision}: "
+                   f"{calibrator.threshold_for(settings.target_precision):.3f} (KB {scorer.kb_version})")
+
+    @kb.command("sync")
+    def kb_sync() -> None:
+        """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
+        from interceptor.kb.sync import sync_all
+
+        hub = build_hub(load_settings())
+        try:
+            reports = sync_all(hub.db, hub.connectors)
+        except HubError as e:
+            raise click.ClickException(str(e)) from e
+        finally:
+            hub.close()
+        if not reports:
+            click.echo("no configured connector is a knowledge source")
+        for r in reports:
+            click.echo(f"{r.connector}: {r.seen} articles read, {r.changed} new or changed, {r.deleted} deleted")
+
+    return kb
+
+
+def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
+    """Return the ``eval`` command.
+
+    Args:
+        prepare_database: creates the schema at a database URL (``migrations.upgrade``).
+    """
+
+    @click.command("eval")
+    @click.argument("pack_dir", type=click.Path(exists=True, path_type=Path))
+    @click.option("--json", "as_json", is_flag=True, help="Print only the metrics JSON.")
+    @click.option("--target-precision", type=click.FloatRange(0.5, 1.0), default=None,
+                  help="Precision the threshold is chosen for (default: HUB_TARGET_PRECISION, 0.95).")
+    def eval_pack(pack_dir: Path, as_json: bool, target_precision: float | None) -> None:
+        """Measure answer quality on a bench pack: a fresh temporary KB, calibrated on the pack's calibration
+        split, every test query through the real decision path. Prints the metrics as JSON."""
+        from interceptor.evaluate import evaluate
+
+        settings = load_settings()
+        target = target_precision if target_precision is not None else settings.target_precision
+        say = None if as_json else (lambda line: click.echo(line, err=True))
+        try:
+            result = evaluate(pack_dir, settings, prepare_database, target_precision=target, progress=say)
+        except HubError as e:
+            raise click.ClickException(str(e)) from e
+        if not as_json:
+            t = result["test"]
+            click.echo(f"{result['pack']}: precision {t['precision']}, coverage {t['coverage']}, "
+                       f"null let through {t['null_let_through']}, top-1 {t['top1_accuracy']}", err=True)
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+
+    return eval_pack

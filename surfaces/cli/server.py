@@ -1,0 +1,125 @@
+"""The commands that run the hub: ``hub db upgrade``, ``hub serve``, ``hub worker``, ``hub scheduler``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import make_url
+
+import migrations
+from config import load_settings
+from core.worker_process import PipeQueue, WorkerProcess, relay
+from surfaces.http.app import create_http_app
+from surfaces.services import build_services
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database commands."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    settings = load_settings()
+    _ensure_sqlite_dir(settings.database_url)
+    migrations.upgrade(settings.database_url)
+    click.echo(f"database at {migrations.head_revision()}: {_masked(settings.database_url)}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web app with the job runner and scheduler (the embedded mode). The job runner runs in a
+    worker process of its own (``HUB_JOB_PROCESS``, on by default), so acknowledgements never wait for it."""
+    from waitress import serve as waitress_serve
+
+    settings = load_settings()
+    separate = settings.queue == "inline" and settings.job_process
+    pipe = PipeQueue() if separate else None
+    services = build_services(settings, jobs=pipe)
+    current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
+    if current != head:
+        raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
+    app = create_http_app(services)
+    worker_process = WorkerProcess(run_worker_process, pipe) if pipe is not None else None
+    if worker_process is not None:
+        worker_process.start()
+    else:
+        services.start_background()
+    # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
+    threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+    click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
+    try:
+        # NOTE(waitress): it buffers whole bodies before the app sees them; past 4x HUB_MAX_BODY_BYTES it stops
+        # reading and answers 413 itself (text), below that the app's JSON 413 answers (surfaces.http.door).
+        body_cap = 4 * services.settings.edge.max_body_bytes
+        waitress_serve(app, host=host, port=port, threads=threads, ident="hub", max_request_body_size=body_cap)
+    finally:
+        if worker_process is not None:
+            worker_process.stop()
+        services.close()
+
+
+def run_worker_process(conn: Connection) -> None:
+    """The worker process of ``hub serve``: job pools, scheduler and sweeper, fed row ids by the web process
+    until the pipe closes."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [worker] %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    services = build_services(load_settings())
+    services.start_background()
+    threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+    try:
+        relay(conn, services.jobs)
+    finally:
+        services.close()
+
+
+@click.command()
+@click.option("--concurrency", default=4, show_default=True, type=int)
+def worker(concurrency: int) -> None:
+    """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions."""
+    from core.celery_jobs import CeleryQueue, register_worker_task
+
+    services = build_services(load_settings())
+    if not isinstance(services.jobs, CeleryQueue):
+        raise click.ClickException("hub worker needs HUB_QUEUE=celery and HUB_BROKER_URL; the embedded mode runs jobs in `hub serve`")
+    register_worker_task(services.jobs.app, services.handlers)
+    try:
+        services.jobs.app.worker_main(["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}"])
+    finally:
+        services.close()
+
+
+@click.command()
+def scheduler() -> None:
+    """Run the scheduler alone (scaled-out mode): sweepers, polling fallbacks, KB sync. Several may run;
+    a lease in the database lets exactly one of them act at a time."""
+    services = build_services(load_settings())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    services.start_background()
+    click.echo(f"scheduler {services.scheduler.owner} started")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _masked(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,30 @@
+"""The HTTP error boundary: every error is a JSON ``{"error": ...}`` with a 4xx or 5xx status."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from core.errors import InboundError
+
+log = logging.getLogger("hub")
+
+
+def register_errors(app: Flask) -> None:
+    """Answer JSON for our inbound errors (their status), HTTP errors (404, 405, ...) and anything else (500,
+    logged with the path; never the body)."""
+
+    @app.errorhandler(InboundError)
+    def inbound_error(e: InboundError) -> tuple[Response, int]:
+        return jsonify(error=str(e)), e.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=e.description), e.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> tuple[Response, int]:
+        log.exception("http.unhandled", extra={"path": request.path})
+        return jsonify(error="internal error"), 500

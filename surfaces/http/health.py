@@ -1,0 +1,46 @@
+"""``GET /healthz`` (liveness and readiness: database, migrations, connectors, knowledge base) and
+``GET /metrics`` (Prometheus text format)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+import migrations
+from core.telemetry import exposition
+from surfaces.services import Services
+
+
+def make_health_blueprint(services: Services) -> Blueprint:
+    """Return the blueprint serving ``/healthz`` and ``/metrics`` for ``services``."""
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        """200 with the checks when the database answers and is at the newest migration, else 503."""
+        checks: dict[str, Any] = {"connectors": sorted(services.connectors)}
+        ok = True
+        try:
+            with services.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
+            checks["migrations"] = {"current": current, "head": head, "at_head": current == head}
+            ok = current == head
+        except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
+            checks["database"] = f"unreachable: {type(e).__name__}"
+            ok = False
+        built = services.interceptor.built()
+        scorer_status = getattr(built.scorer, "status", None) if built is not None else None
+        checks["knowledge_base"] = scorer_status if isinstance(scorer_status, dict) else {"retrieval": "not loaded yet"}
+        checks["status"] = "ok" if ok else "unavailable"
+        return jsonify(checks), 200 if ok else 503
+
+    @bp.get("/metrics")
+    def metrics() -> tuple[bytes, int, dict[str, str]]:
+        """The counters and histograms in Prometheus text format."""
+        return exposition(), 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+
+    return bp

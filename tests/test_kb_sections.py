@@ -1,0 +1,118 @@
+"""Sections are first-class: Markdown, HTML and Help Center bodies and v2 packs keep each passage's
+heading path (and section id), a passage never spans two sections, and the stored KB gives them back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from connectors.zendesk import mapping
+from core import kb
+from core.db import Database
+from interceptor.retrieval.index import KBIndex
+from interceptor.kb.importer import articles_at, from_knowledge_article, import_articles, parse_html, parse_markdown
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
+
+SSO_MARKDOWN = """---
+title: Reset your password
+---
+# Reset your password
+
+Use the **Forgot password?** link on the sign-in page.
+
+## If you sign in with SSO
+
+Your password is managed by your identity provider.
+
+### Okta
+
+Ask your Okta admin to reset it.
+
+## If the email does not arrive
+
+Check your spam folder.
+"""
+
+
+def _paths(article: kb.ArticleInput) -> list[tuple[tuple[str, ...], str]]:
+    return [(p.heading_path, p.text) for p in article.passages]
+
+
+def test_markdown_headings_open_sections_with_the_chain_of_enclosing_headings() -> None:
+    article = parse_markdown(SSO_MARKDOWN, "reset.md")
+    assert _paths(article) == [
+        ((), "Use the Forgot password? link on the sign-in page."),
+        (("If you sign in with SSO",), "Your password is managed by your identity provider."),
+        (("If you sign in with SSO", "Okta"), "Ask your Okta admin to reset it."),
+        (("If the email does not arrive",), "Check your spam folder."),
+    ]
+
+
+def test_html_h1_to_h4_open_sections_and_the_title_is_not_repeated_in_the_path() -> None:
+    html = ("<html><head><title>Reset your password</title></head><body><h1>Reset your password</h1>"
+            "<p>Use the link.</p><h2>If you sign in with SSO</h2><p>Ask your admin.</p>"
+            "<h3>Okta</h3><ol><li>Open Okta.</li><li>Click Reset.</li></ol><h2>Other</h2><p>Write to us.</p></body></html>")
+    article = parse_html(html, "reset.html")
+    assert article.title == "Reset your password"
+    assert _paths(article) == [
+        ((), "Use the link."),
+        (("If you sign in with SSO",), "Ask your admin."),
+        (("If you sign in with SSO", "Okta"), "1. Open Okta.\n2. Click Reset."),
+        (("Other",), "Write to us."),
+    ]
+
+
+def test_a_real_help_center_body_keeps_its_bold_line_sections() -> None:
+    """The captured Help Center article (a draft there) writes its section titles as ``<p><strong>…</strong></p>``."""
+    raw = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())["articles"][0]
+    pulled = mapping.article(raw | {"draft": False})
+    assert pulled is not None
+    article = from_knowledge_article("zendesk_hc", pulled)
+    paths = [p.heading_path for p in article.passages]
+    assert paths == [(), ("Refund policy",), ("Request a refund",)]
+    assert article.passages[1].text.startswith("We automatically issue a full refund when you initiate a return")
+    assert "Request a refund" not in article.passages[1].text  # never spans two sections
+    assert "<" not in article.body and "Refund policy" in article.body
+
+
+def _v2_pack(root: Path) -> Path:
+    pack = {
+        "format": "helpdesk-bench/v2", "name": "tiny-v2",
+        "articles": [{
+            "id": "a1", "title": "Renew a licence", "questions": ["how to renew"],
+            "body": "Online\nRenew at the website.\n\nIn person\nVisit an office.",
+            "sections": [{"id": "a1-s0", "heading": "Online", "text": "Renew at the website."},
+                         {"id": "a1-s1", "heading": "In person", "text": "Visit an office."},
+                         {"id": "a1-s2", "heading": "Empty", "text": ""}],
+        }],
+        "queries": [{"id": "q1", "split": "test", "text": "renew online?", "expected_article_id": "a1",
+                     "expected_section_ids": ["a1-s0"]}],
+    }
+    path = root / "pack.json"
+    path.write_text(json.dumps(pack), encoding="utf-8")
+    return path
+
+
+def test_a_v2_pack_round_trips_through_the_store_with_section_ids(database_url: str, tmp_path: Path) -> None:
+    db = Database(database_url)
+    try:
+        assert import_articles(db, articles_at(_v2_pack(tmp_path))).changed == 1
+        with db.session() as s:
+            [stored] = kb.load_articles(s)
+        assert stored.passages == (kb.KBPassage("Renew at the website.", ("Online",), "a1-s0"),
+                                   kb.KBPassage("Visit an office.", ("In person",), "a1-s1"))
+        assert stored.questions == ("how to renew",)
+    finally:
+        db.dispose()
+
+
+def test_the_heading_path_is_part_of_what_is_retrieved() -> None:
+    article = kb.KBArticle(1, "md", "reset", "Reset your password", None, (), (
+        kb.KBPassage("Use the link on the sign-in page."),
+        kb.KBPassage("Ask your identity provider's admin.", ("If you sign in with SSO",)),
+    ), ())
+    index = KBIndex([article], None)
+    assert "Reset your password › If you sign in with SSO: Ask your identity provider's admin." in index.texts
+    found = index.search("I sign in with SSO", k=1)
+    assert found.passage == ("Ask your identity provider's admin.",)

@@ -1,0 +1,113 @@
+"""The one HTML converter (file import, Help Center sync, Zendesk comments) and Markdown to plain text:
+what a person reads in the quoted passage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from connectors.text import html_to_text as connector_html_to_text
+from connectors.zendesk import mapping
+from core.html import html_to_text, parse_html
+from interceptor.kb.importer import from_knowledge_article, parse_html as parse_html_article, parse_markdown
+from interceptor.kb.markdown import markdown_sections, markdown_to_text
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
+
+
+def test_one_converter_serves_comments_help_center_and_files() -> None:
+    html = "<h2>Reset</h2><p>Open <a href='https://a.example/s'>Settings</a>.</p><ul><li>one</li><li>two</li></ul>"
+    assert connector_html_to_text is html_to_text
+    [section] = [s for s in parse_html(html).sections]
+    assert section.heading_path == ("Reset",)
+    file_article = parse_html_article(f"<title>T</title>{html}", "t.html")
+    assert [(p.heading_path, p.text) for p in file_article.passages] == [(("Reset",), section.text)]
+    raw = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())["articles"][1] | {"body": html}
+    pulled = mapping.article(raw)
+    assert pulled is not None
+    synced = from_knowledge_article("zendesk_hc", pulled)
+    assert [(p.heading_path, p.text) for p in synced.passages] == [(("Reset",), section.text)]
+    assert section.text == "Open Settings (https://a.example/s).\n\n- one\n- two"
+
+
+def test_entities_tables_code_and_nested_lists_stay_readable_and_page_chrome_is_dropped() -> None:
+    html = """<html><head><title>Plans</title><style>.x{color:red}</style><script>track()</script></head>
+    <body><nav><a href="/">Home</a> &gt; <a href="/hc">Help</a></nav>
+    <p>Prices&nbsp;are in&nbsp;EUR &amp; include VAT &#8212; see &lt;Billing&gt;.</p>
+    <table><thead><tr><th>Plan</th><th>Price</th></tr></thead>
+    <tbody><tr><td><p>Starter</p></td><td>&euro;9</td></tr><tr><td>Pro</td><td>&euro;19</td></tr></tbody></table>
+    <ol><li>Open <b>Billing</b><ul><li>choose a plan</li><li>confirm</li></ul></li><li>Pay</li></ol>
+    <pre>curl -X POST \\
+  https://api.example/plans</pre>
+    <footer>© Example</footer></body></html>"""
+    assert html_to_text(html) == (
+        "Prices are in EUR & include VAT \u2014 see <Billing>.\n\n"
+        "Plan | Price\nStarter | \u20ac9\nPro | \u20ac19\n\n"
+        "1. Open Billing\n  - choose a plan\n  - confirm\n2. Pay\n\n"
+        "curl -X POST \\\n  https://api.example/plans"
+    )
+
+
+def test_a_help_center_body_with_h2_and_h3_nests_its_sections() -> None:
+    raw = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())["articles"][1]
+    body = ("<p>Passwords expire every 90 days.</p><h2>Reset it yourself</h2><p>Use the link.</p>"
+            "<h3>On mobile</h3><p>Tap <strong>Forgot?</strong> on the sign-in screen.</p>"
+            "<h2>Ask an admin</h2><p>Admins can reset it under <em>People</em>.</p>")
+    pulled = mapping.article(raw | {"body": body})
+    assert pulled is not None
+    article = from_knowledge_article("zendesk_hc", pulled)
+    assert [(p.heading_path, p.text) for p in article.passages] == [
+        ((), "Passwords expire every 90 days."),
+        (("Reset it yourself",), "Use the link."),
+        (("Reset it yourself", "On mobile"), "Tap Forgot? on the sign-in screen."),
+        (("Ask an admin",), "Admins can reset it under People."),
+    ]
+
+
+HARD_WRAPPED = """---
+title: Approve timesheets
+---
+Managers approve timesheets every Friday. The approval locks
+the week's entries so that invoices and payroll exports use the
+numbers everyone agreed on.
+
+## Steps
+
+1. Open **Approvals** and pick
+   the week.
+2. Click **Approve all**, or approve
+   one person at a time.
+   - Rejected weeks go back to the person
+     with your comment.
+
+```
+GET /v1/approvals?week=2026-W48
+```
+
+Line one of an address  
+Line two of an address
+"""
+
+
+def test_a_hard_wrapped_markdown_paragraph_is_one_paragraph_and_lists_and_code_are_kept() -> None:
+    article = parse_markdown(HARD_WRAPPED, "approve.md")
+    first, steps = article.passages
+    assert first.text == ("Managers approve timesheets every Friday. The approval locks the week's entries so that "
+                          "invoices and payroll exports use the numbers everyone agreed on.")
+    assert steps.heading_path == ("Steps",)
+    assert steps.text == (
+        "1. Open Approvals and pick the week.\n"
+        "2. Click Approve all, or approve one person at a time.\n"
+        "   - Rejected weeks go back to the person with your comment.\n\n"
+        "GET /v1/approvals?week=2026-W48\n\n"
+        "Line one of an address\nLine two of an address"
+    )
+
+
+def test_markdown_headings_inside_code_do_not_open_sections_and_h5_stays_text() -> None:
+    md = "Intro.\n\n```\n# a shell comment\n```\n\n##### Note\nSmall print.\n\n#### Deep\nText."
+    assert [(s.heading_path, s.text) for s in markdown_sections(md)] == [
+        ((), "Intro.\n\n# a shell comment\n\nNote\nSmall print."),
+        (("Deep",), "Text."),
+    ]
+    assert markdown_to_text("| a | b |\n|---|:-:|\n| 1 | 2 |") == "| a | b |\n| 1 | 2 |"
