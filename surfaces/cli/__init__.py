@@ -10,6 +10,7 @@ import migrations
 from core.errors import ConfigError
 from surfaces.cli.ask import ask
 from surfaces.cli.kb import eval_command, kb_group
+from surfaces.cli.queues import retry
 from surfaces.cli.server import db_group, scheduler, serve, worker
 from surfaces.services import build_services
 
@@ -28,6 +29,7 @@ cli.add_command(db_group)
 cli.add_command(serve)
 cli.add_command(worker)
 cli.add_command(scheduler)
+cli.add_command(retry)
 
 
 def main() -> None:

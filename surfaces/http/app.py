@@ -8,6 +8,7 @@ from surfaces.http.api import make_api_blueprint
 from surfaces.http.dashboard import make_dashboard_blueprints
 from surfaces.http.errors import register_errors
 from surfaces.http.health import make_health_blueprint
+from surfaces.http.queues import make_queues_blueprint
 from surfaces.http.webhooks import make_webhooks_blueprint
 from surfaces.services import Services
 
@@ -27,6 +28,7 @@ def create_http_app(services: Services) -> Flask:
     app.register_blueprint(make_health_blueprint(services))
     app.register_blueprint(make_webhooks_blueprint(services))
     app.register_blueprint(make_api_blueprint(services))
+    app.register_blueprint(make_queues_blueprint(services))
     for blueprint in make_dashboard_blueprints(services):
         app.register_blueprint(blueprint)
     return app
