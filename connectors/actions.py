@@ -5,7 +5,8 @@ An outbox row names a connector and an action; its payload is JSON, and performe
 
 - ``post_reply``: answer in the ticket's own thread; at most once per key (retries ask ``already_wrote``). ``{"ref", "text", "citations": [{"title", "url"}],
   "kind": "answer" | "notice", "decision_id"}``. For ``kind == "answer"`` the connector adds its way to say
-  "solved" / "I still need a human" (Slack buttons; a sentence on Zendesk and Jira) and marks the ticket
+  "This solved it" / "I still need help" (Slack buttons; the answer's feedback line asks for the same words
+  as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``).
 - ``add_internal_note``: the agents' pre-drafted reply, never visible to the requester.
   ``{"ref", "text", "decision_id", "reopen": bool}``; marks the ticket ``hub_escalated`` and, with

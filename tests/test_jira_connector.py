@@ -20,7 +20,7 @@ from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
 from core.models import Person, Source, TicketRef
 from tests.conftest import settings_dict
-from tests.test_jira_mapping import FIXTURES, load
+from tests.test_jira_mapping import FIXTURES, fresh_body, load
 
 BASE = "http://127.0.0.1:8766"
 API = f"{BASE}/rest/api/2"
@@ -144,7 +144,7 @@ def inbox_rows(hub: Any) -> list[InboxEvent]:
 def test_webhook_signature_and_dedupe_through_the_app(sqlite_url: str) -> None:
     app = create_app(settings_dict(sqlite_url, **JIRA))
     client, hub = app.test_client(), app.extensions["hub"]
-    body = (FIXTURES / "webhook_issue_created.json").read_bytes()
+    body = fresh_body("webhook_issue_created.json")
     headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
                "Content-Type": "application/json"}
     try:
@@ -153,7 +153,7 @@ def test_webhook_signature_and_dedupe_through_the_app(sqlite_url: str) -> None:
         assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
         assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "duplicate"
         rows = inbox_rows(hub)
-        assert [(r.kind, r.ticket_ref, r.delivery_id) for r in rows] == [("created", "jira:KAN-3", "wh-1")]
+        assert [(r.kind, r.ticket_ref, r.delivery_id) for r in rows] == [("created", "jira:KAN-3", events.delivery_id(json.loads(body)))]
     finally:
         hub.close()
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 from config.settings import JiraSettings
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
-from connectors.jira import events, mapping, poll
+from connectors.jira import events, mapping, poll, schemas
 from connectors.jira.client import call, make_jira
 from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
@@ -49,13 +50,14 @@ class JiraConnector:
     # -- inbound -------------------------------------------------------------------------------
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Check ``X-Hub-Signature`` when JIRA_WEBHOOK_SECRET is set.
+        """Check ``X-Hub-Signature`` with JIRA_WEBHOOK_SECRET (required unless JIRA_ALLOW_UNSIGNED_WEBHOOKS).
 
         Raises:
-            SignatureError: the signature is missing or wrong.
+            SignatureError: the signature is missing or wrong, or no secret is set and unsigned webhooks are
+                not allowed.
         """
         secret = self.settings.webhook_secret
-        events.verify(secret.reveal() if secret else None, headers, body)
+        events.verify(secret.reveal() if secret else None, headers, body, allow_unsigned=self.settings.allow_unsigned_webhooks)
 
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
         """Parse ``jira:issue_created`` / ``comment_created`` (see :mod:`connectors.jira.events`).
@@ -65,9 +67,12 @@ class JiraConnector:
             call is made: the hub's account id is used once known, its email always.
 
         Raises:
-            PayloadError: the body is not JSON or not a Jira webhook.
+            PayloadError: the body is not JSON or not a Jira webhook of the declared shape.
+            SignatureError: the delivery's ``timestamp`` is outside JIRA_WEBHOOK_MAX_AGE_SECONDS (a replay);
+                a delivery already seen is caught by the inbox (its delivery id is the body's hash).
         """
-        data = json_body(body, "jira")
+        data = schemas.checked(json_body(body, "jira"))
+        events.check_age(data, timedelta(seconds=self.settings.webhook_max_age_seconds))
         return events.parse(headers, data, self._self(fetch=False))
 
     # -- reads ---------------------------------------------------------------------------------
@@ -94,7 +99,7 @@ class JiraConnector:
         Raises:
             NotFound: the issue is gone. Retriable, Fatal: the call failed.
         """
-        issue = call("issue", lambda: self.jira.issue(ref.external_id, fields=mapping.ISSUE_FIELDS).raw)
+        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields=mapping.ISSUE_FIELDS).raw)
         return mapping.ticket(issue, self._self(), self.settings.url)
 
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
@@ -130,7 +135,7 @@ class JiraConnector:
             NotFound, Retriable, Fatal: the comment could not be posted.
         """
         body = {"body": mapping.answer_body(text, citations), "properties": [{"key": KEY_PROPERTY, "value": {"key": idempotency_key}}]}
-        url = self.jira._get_url(f"issue/{ref.external_id}/comment")
+        url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
         comment = call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body))))
         comment_id = str(comment.get("id") or "")
         if kind == "answer":
@@ -154,6 +159,8 @@ class JiraConnector:
         me = self._self()
         for comment in self._own_comments(ref, me):
             comment_id = str(comment.get("id") or "")
+            if not comment_id.isdigit():  # never build a URL from a value that is not a comment id
+                continue
             url = self.jira._get_url(f"comment/{comment_id}/properties/{KEY_PROPERTY}")
             try:
                 prop = call("comment_property", lambda: _json(self.jira._session.get(url)))
@@ -165,7 +172,7 @@ class JiraConnector:
         return None
 
     def _own_comments(self, ref: TicketRef, me: mapping.Self) -> list[dict[str, Any]]:
-        url = self.jira._get_url(f"issue/{ref.external_id}/comment")
+        url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
         own: list[dict[str, Any]] = []
         start = 0
         for _ in range(MAX_COMMENT_PAGES):
@@ -184,7 +191,7 @@ class JiraConnector:
         Raises:
             NotFound, Retriable, Fatal: a call failed.
         """
-        comment = call("add_comment", lambda: self.jira.add_comment(ref.external_id, text, is_internal=True))
+        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
         self._label(ref, mapping.ESCALATED_LABEL)
         return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
 
@@ -202,11 +209,22 @@ class JiraConnector:
 
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""
-        return mapping.browse_url(self.settings.url, ref.external_id)
+        return mapping.browse_url(self.settings.url, self._key(ref))
 
     def _label(self, ref: TicketRef, label: str) -> None:
-        url = self.jira._get_url(f"issue/{ref.external_id}")
+        url = self.jira._get_url(f"issue/{self._key(ref)}")
         call("label", lambda: self.jira._session.put(url, data=json.dumps(mapping.label_update(label))))
+
+    @staticmethod
+    def _key(ref: TicketRef) -> str:
+        """The issue key (or numeric id) of ``ref``, checked before any URL is built from it.
+
+        Raises:
+            Fatal: ``ref`` is not a Jira issue key or id (``../../admin`` never reaches the Jira host).
+        """
+        if ref.source is not Source.JIRA or not schemas.is_issue_key(ref.external_id):
+            raise Fatal(f"not a Jira issue key or id: {ref.external_id[:80]!r}")
+        return ref.external_id
 
     # -- optional capabilities -----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy, SlackSettings
 from connectors.base import PostedMessage
-from connectors.slack import blocks, mapping
+from connectors.slack import blocks, events, mapping
 from connectors.slack.errors import call
 from core.errors import Fatal, NotFound, PayloadError, SignatureError
 from core.models import Source, Ticket, TicketEvent, TicketRef
@@ -92,12 +92,25 @@ class SlackConnector:
         timestamp, signature = lower.get("x-slack-request-timestamp"), lower.get("x-slack-signature")
         if not timestamp or not signature:
             raise SignatureError("missing Slack signature headers")
+        if not (timestamp.isascii() and signature.isascii()):  # hmac.compare_digest raises on non-ASCII text
+            raise SignatureError("invalid Slack signature")
         try:
             valid = self._verifier.is_valid(body, timestamp, signature)
         except ValueError as e:
             raise SignatureError("malformed Slack request timestamp") from e
         if not valid:
             raise SignatureError("invalid or stale Slack signature")
+
+    def handshake(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
+        """Answer Slack's ``url_verification`` and ``ssl_check`` (see :func:`connectors.slack.events.handshake`).
+
+        Returns:
+            The JSON body to answer 200 with, or ``None`` when the request is not a handshake.
+
+        Raises:
+            PayloadError: the body is malformed.
+        """
+        return events.handshake(headers, body)
 
     def answers_in(self, channel: str) -> bool:
         """Whether messages in ``channel`` can be requests: ``SLACK_CHANNELS``, minus the triage channel (where
@@ -119,9 +132,10 @@ class SlackConnector:
             The event, or ``None`` when the request is not a request for the hub.
 
         Raises:
-            PayloadError: the body is malformed.
+            PayloadError: the body is not UTF-8 JSON (or a form with one JSON ``payload``), or a field has the
+                wrong type (:mod:`connectors.slack.schemas`).
         """
-        envelope = mapping.read_body(headers, body)
+        envelope = events.read(headers, body)
         if envelope is None:
             return None
         identity = self.known_identity()

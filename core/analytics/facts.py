@@ -55,6 +55,7 @@ class RequestFacts:
     ticket_created_at: datetime | None
     follow_ups: tuple[tuple[datetime, str], ...] = ()  # (time, verdict) of later decisions on the ticket
     outcomes: tuple[OutcomeFact, ...] = ()
+    reasons: tuple[str, ...] = ()  # the request decision's reasons, most decisive first
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from surfaces.cli.kb import eval_command, kb_group
 from surfaces.cli.queues import retry
 from surfaces.cli.server import db_group, scheduler, serve, worker
 from surfaces.services import build_services
+from surfaces.simulate.command import simulate
 
 
 @click.group()
@@ -30,6 +31,7 @@ cli.add_command(serve)
 cli.add_command(worker)
 cli.add_command(scheduler)
 cli.add_command(retry)
+cli.add_command(simulate)
 
 
 def main() -> None:

@@ -58,7 +58,10 @@ def serve(host: str, port: int, threads: int) -> None:
     threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
     click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
     try:
-        waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
+        # NOTE(waitress): it buffers whole bodies before the app sees them; past 4x HUB_MAX_BODY_BYTES it stops
+        # reading and answers 413 itself (text), below that the app's JSON 413 answers (surfaces.http.door).
+        body_cap = 4 * services.settings.edge.max_body_bytes
+        waitress_serve(app, host=host, port=port, threads=threads, ident="hub", max_request_body_size=body_cap)
     finally:
         if worker_process is not None:
             worker_process.stop()
