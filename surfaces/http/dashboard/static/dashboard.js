@@ -11,7 +11,7 @@ const BUCKETS = [
   ["pending", "Pending (48 h window open)"],
   ["escalated", "Escalated to a person"],
   ["shadow", "Shadow (dry run, agents handled)"],
-  ["unposted", "Answer not posted yet (vendor failing)"],
+  ["unposted", "Answer not posted yet (vendor unreachable)"],
 ];
 // [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
