@@ -116,7 +116,7 @@ def test_a_heartbeat_keeps_a_slow_job_its_row(sqlite_url: str) -> None:
     from core.heartbeat import Heartbeat
 
     db = Database(sqlite_url)
-    lease = timedelta(seconds=0.6)
+    lease = timedelta(seconds=2)
     heartbeat = Heartbeat(db, lease)
     from tests.test_inbox import RecordingQueue, make_event
 
@@ -124,11 +124,11 @@ def test_a_heartbeat_keeps_a_slow_job_its_row(sqlite_url: str) -> None:
     seen_due: list[list[int]] = []
 
     def slow(event: Any, _id: int) -> None:
-        for _ in range(4):  # 2 s: more than three leases
-            time.sleep(0.5)
+        for _ in range(5):  # 5 s: two and a half leases
+            time.sleep(1.0)
             seen_due.append(work.due_ids(db, InboxEvent))
 
     assert inbox.process(db, row_id, slow, 5, lease=lease, heartbeat=heartbeat) == "done"
-    assert seen_due == [[], [], [], []]  # never due again while its worker lived
+    assert seen_due == [[], [], [], [], []]  # never due again while its worker lived
     heartbeat.stop()
     db.dispose()
