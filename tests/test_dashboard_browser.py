@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -106,7 +107,7 @@ def wait_loaded(driver: webdriver.Chrome, previous: str | None = None) -> None:
     def ready(d: webdriver.Chrome) -> bool:
         status = d.find_element(By.ID, "status")
         return status.get_attribute("data-loaded") == "true" and status.text != previous
-    WebDriverWait(driver, 30).until(ready)
+    WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(ready)  # the page may be navigating
 
 
 def check_figures(driver: webdriver.Chrome, stats: dict[str, Any]) -> None:
