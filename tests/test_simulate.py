@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from config import load_settings
 from conftest import settings_dict
 from core.db import Database, DecisionRow, OutboxAction
 from interceptor.kb.importer import import_articles, parse_markdown
@@ -45,7 +46,7 @@ def count(url: str, model: Any) -> int:
 
 
 def test_an_answer_is_posted_in_the_thread_with_its_buttons(configured: dict[str, Any], tmp_path: Path) -> None:
-    sim = simulate_slack("I forgot my password, how do I reset it?", configured, tmp_path)
+    sim = simulate_slack("I forgot my password, how do I reset it?", load_settings(configured), tmp_path)
     assert sim.status == 200 and sim.kb_source.startswith("2 articles copied")
     assert sim.decision is not None and sim.decision["verdict"] == "answer"
     [post] = sim.calls
@@ -61,7 +62,7 @@ def test_an_answer_is_posted_in_the_thread_with_its_buttons(configured: dict[str
 
 
 def test_a_refund_escalates_with_a_draft_in_triage_and_a_notice_in_the_thread(configured: dict[str, Any], tmp_path: Path) -> None:
-    sim = simulate_slack("I want a refund", configured, tmp_path)
+    sim = simulate_slack("I want a refund", load_settings(configured), tmp_path)
     assert sim.decision is not None and sim.decision["verdict"] == "escalate"
     assert sim.decision["reasons"][0] == "sensitive_topic:refund"
     [triage] = [c for c in sim.calls if c.args["channel"] == TRIAGE]  # the outbox runs both writes in parallel
@@ -74,7 +75,7 @@ def test_a_refund_escalates_with_a_draft_in_triage_and_a_notice_in_the_thread(co
 
 
 def test_an_empty_database_falls_back_to_the_sample_kb(sqlite_url: str, tmp_path: Path) -> None:
-    sim = simulate_slack("How do I export a report?", settings_dict(sqlite_url), tmp_path)
+    sim = simulate_slack("How do I export a report?", load_settings(settings_dict(sqlite_url)), tmp_path)
     assert "sample knowledge base" in sim.kb_source and sim.decision is not None and sim.decision["candidates"]
     assert sim.calls and all(c.response["ok"] for c in sim.calls)
 

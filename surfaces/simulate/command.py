@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from config.settings import read_sources
+from config.settings import load_settings, read_sources
 from core.errors import ConfigError
 from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import Simulation, simulate_slack
@@ -78,7 +78,7 @@ def slack(text: str, json_out: bool, verbose: bool) -> None:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
-            sim = simulate_slack(text, read_sources(), Path(workdir))
+            sim = simulate_slack(text, load_settings(read_sources()), Path(workdir))
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
     finally:
