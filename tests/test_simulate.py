@@ -90,3 +90,23 @@ def test_the_command_prints_the_slack_calls(tmp_path: Path) -> None:
     assert [c["args"].get("thread_ts") for c in doc["calls"] if c["args"]["channel"] == doc["channel"]] == [doc["thread_ts"]]
     blank = run_hub("simulate", "slack", "  ", env=env, cwd=tmp_path)
     assert blank.returncode == 2 and "TEXT must not be empty" in blank.stderr
+
+
+def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str, Any]) -> None:
+    from app import build_hub, create_app
+
+    hub = build_hub(load_settings({**configured, "HUB_ADMIN_TOKEN": "page-token"}))
+    try:
+        client = create_app(hub=hub).test_client()
+        auth = {"Authorization": "Bearer page-token", "Accept": "text/html"}
+        assert client.post("/admin/simulate", data={"text": "I want a refund"}).status_code == 401
+        form = client.get("/admin/simulate", headers=auth)
+        assert form.status_code == 200 and 'name="text"' in form.get_data(as_text=True)
+        page = client.post("/admin/simulate", data={"text": "I forgot my password, how do I reset it?"}, headers=auth)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and 'id="sim-verdict">answer<' in html
+        assert 'data-action="hub_feedback_solved"' in html and "Forgot password" in html and "kb.example/reset-password" in html
+        assert client.post("/admin/simulate", data={"text": "  "}, headers=auth).status_code == 400
+        assert count(configured["HUB_DATABASE_URL"], DecisionRow) == 0  # the configured database is untouched
+    finally:
+        hub.close()

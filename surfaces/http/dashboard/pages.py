@@ -1,6 +1,10 @@
-"""The ``/admin`` dashboard page, its login form and logout (:func:`make_pages_blueprint`)."""
+"""The ``/admin`` pages: the dashboard, one decision, the Slack simulation, login and logout
+(:func:`make_pages_blueprint`)."""
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as ResponseBase
@@ -10,6 +14,7 @@ from core.models import utcnow
 from surfaces.http.dashboard.auth import COOKIE, NOT_CONFIGURED, admin_token, authenticated, session_cookie, token_matches
 from surfaces.services import Services
 
+MAX_SIMULATED_CHARS = 4000
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -80,6 +85,27 @@ def make_pages_blueprint(services: Services) -> Blueprint:
         if doc is None:
             return _refuse(f"There is no decision {decision_id}.", 404)
         return _page("dashboard/decision.html", d=doc)
+
+    @bp.get("/admin/simulate")
+    def simulate_form() -> Response:
+        """A form: type a Slack message, see what the hub would post (``hub simulate slack`` in the browser)."""
+        return gate() or _page("dashboard/simulate.html", text="", sim=None, error=None)
+
+    @bp.post("/admin/simulate")
+    def simulate_run() -> Response:
+        """Run the simulation on the typed text and show the decision and every Slack message it would post."""
+        refused = gate()
+        if refused is not None:
+            return refused
+        from surfaces.simulate.slack import simulate_slack  # late: it builds an app, which imports this module
+
+        text = (request.form.get("text") or "").strip()
+        if not text or len(text) > MAX_SIMULATED_CHARS:
+            error = f"Type a message of 1 to {MAX_SIMULATED_CHARS} characters."
+            return _page("dashboard/simulate.html", 400, text=text[:MAX_SIMULATED_CHARS], sim=None, error=error)
+        with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
+            sim = simulate_slack(text, services.settings, Path(workdir))
+        return _page("dashboard/simulate.html", text=text, sim=sim, error=None)
 
     @bp.post("/admin/login")
     def login() -> ResponseBase:
