@@ -36,9 +36,25 @@ def test_period_errors_say_what_is_wrong(start: str | None, end: str | None) -> 
 
 
 def facts(ref: str = "slack:1", *, verdict: str = "answer", outcomes: tuple[OutcomeFact, ...] = (),
-          person: str | None = "email:a@x.com", at: datetime = T0) -> RequestFacts:
+          person: str | None = "email:a@x.com", at: datetime = T0, posted: bool = True) -> RequestFacts:
+    """A request; an ANSWER is posted a second after its decision unless ``posted`` is false."""
+    if posted and verdict == "answer":
+        outcomes = (OutcomeFact("answer_posted", at + timedelta(seconds=1)), *outcomes)
     return RequestFacts(1, ref, "slack", "C1", person, verdict, False, 0.9, 0.6, at, at - timedelta(seconds=10),
                         outcomes=outcomes)
+
+
+def test_an_answer_counts_as_answered_only_once_posted() -> None:
+    unposted = classify(facts(posted=False), {}, NOW)
+    assert (unposted.bucket, unposted.answered, unposted.deflected, unposted.hub_first_response_s) == ("unposted", False, False, None)
+    # Not posted, then handed to a person past the deadline: escalated, never "answered".
+    handed = classify(facts(posted=False, outcomes=(OutcomeFact("escalated", T0 + timedelta(minutes=15)),)), {}, NOW)
+    assert (handed.bucket, handed.answered, handed.escalated_after_answer) == ("escalated", False, False)
+    # A posting later than the evaluation time does not count yet.
+    later = facts(posted=False, outcomes=(OutcomeFact("answer_posted", NOW + timedelta(seconds=1)),))
+    assert classify(later, {}, NOW).bucket == "unposted"
+    posted = classify(facts(), {}, NOW)
+    assert posted.answered and posted.bucket == "assumed" and posted.hub_first_response_s == 11
 
 
 @pytest.mark.parametrize(

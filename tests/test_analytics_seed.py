@@ -44,8 +44,10 @@ class Seed:
         threshold: float = 0.6,
         reasons: list[str] | None = None,
         created_before: timedelta = timedelta(seconds=30),
+        posted: bool = True,
     ) -> DecisionRow:
-        """A new request: its ticket (created ``created_before`` earlier) and its ``request`` decision."""
+        """A new request: its ticket (created ``created_before`` earlier) and its ``request`` decision; an
+        ANSWER (not dry run) is posted 2 s later (``answer_posted``) unless ``posted`` is false."""
         source = person.source if person is not None else "slack"
         ticket = TicketRow(
             source=source,
@@ -60,8 +62,11 @@ class Seed:
         )
         self.session.add(ticket)
         self.session.flush()
-        return self.decide(ticket, at, verdict=verdict, dry_run=dry_run, trigger="request", confidence=confidence,
-                           threshold=threshold, reasons=reasons)
+        decided = self.decide(ticket, at, verdict=verdict, dry_run=dry_run, trigger="request", confidence=confidence,
+                              threshold=threshold, reasons=reasons)
+        if posted and verdict == "answer" and not dry_run:
+            self.outcome(decided, "answer_posted", at + timedelta(seconds=2))
+        return decided
 
     def decide(self, ticket: TicketRow, at: datetime, *, verdict: str, trigger: str = "follow_up", dry_run: bool = False,
                confidence: float = 0.5, threshold: float = 0.6, reasons: list[str] | None = None) -> DecisionRow:

@@ -1,4 +1,4 @@
-"""Slack end to end through the real app, bolt, the pipeline and the outbox: a question answered in its
+"""Slack end to end through the real app, the inbound path, the pipeline and the outbox: a question answered in its
 thread, the "This solved it" click, and an escalation that opens a Zendesk ticket with a private draft.
 
 Slack is the local stub server (slack_sdk speaks urllib); Zendesk is mocked at the transport with `responses`.

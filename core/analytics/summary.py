@@ -58,6 +58,7 @@ def counts(fates: list[Fate]) -> dict[str, int]:
         "confirmed_solved": sum(1 for f in fates if f.confirmed_solved),
         "recontacted": sum(1 for f in fates if f.recontacted),
         "pending": split["pending"],
+        "unposted": split["unposted"],
         **{f"split_{bucket}": n for bucket, n in split.items()},
     }
 

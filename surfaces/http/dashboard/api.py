@@ -38,7 +38,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not low <= int(raw) <= high:  # "²".isdigit()
         raise PeriodError(f"'{name}' must be a whole number from {low} to {high}, got {raw!r}")
     return int(raw)
 

@@ -13,6 +13,7 @@ from core.analytics import decision_detail
 from core.models import utcnow
 from surfaces.http.dashboard.auth import COOKIE, NOT_CONFIGURED, admin_token, authenticated, session_cookie, token_matches
 from surfaces.services import Services
+from surfaces.http.door import is_https
 
 MAX_SIMULATED_CHARS = 4000
 SECURITY_HEADERS = {
@@ -118,14 +119,14 @@ def make_pages_blueprint(services: Services) -> Blueprint:
             return _page("dashboard/login.html", 401, error="That token is not the admin token.")
         value, max_age = session_cookie(token)
         response = redirect(url_for("dashboard.dashboard"), code=303)
-        response.set_cookie(COOKIE, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+        response.set_cookie(COOKIE, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=is_https(request))
         return response
 
     @bp.post("/admin/logout")
     def logout() -> ResponseBase:
         """Forget the session cookie."""
         response = redirect(url_for("dashboard.dashboard"), code=303)
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=is_https(request))
         return response
 
     return bp
