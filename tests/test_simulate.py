@@ -52,7 +52,7 @@ def test_an_answer_is_posted_in_the_thread_with_its_buttons(configured: dict[str
     [post] = sim.calls
     assert post.api == "chat.postMessage" and post.response["ok"]
     assert post.args["channel"] == CHANNEL and post.args["thread_ts"] == sim.thread_ts
-    assert "Forgot password" in post.args["text"] and "https://kb.example/reset-password" in post.args["text"]
+    assert "Forgot password" in post.args["text"] and "https://kb.example/reset-password" in json.dumps(post.args)
     buttons = [e["action_id"] for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert buttons == ["hub_feedback_solved", "hub_feedback_not_solved"]
     shown = render(sim)
