@@ -28,11 +28,12 @@ POLICY = {"HUB_CHANNEL_POLICIES": {CHANNEL: {"threshold": 0.5}}}  # the flow is 
 
 
 @pytest.fixture
-def configured(sqlite_url: str) -> dict[str, Any]:
-    db = Database(sqlite_url)
+def configured(database_url: str) -> dict[str, Any]:
+    """A configured install on SQLite or PostgreSQL (the KB is copied from it into the simulation's SQLite)."""
+    db = Database(database_url)
     import_articles(db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
     db.dispose()
-    return settings_dict(sqlite_url, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@example.com",
+    return settings_dict(database_url, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@example.com",
                          ZENDESK_API_TOKEN="never-used", HUB_ESCALATION_TARGET="zendesk", **POLICY)
 
 
