@@ -198,6 +198,36 @@ def test_openapi_documents_every_analytics_route(api: Any, admin_hub: Hub) -> No
             node = node[part]
 
 
+def _undeclared(value: Any, schema: dict[str, Any], spec: dict[str, Any], path: str = "$") -> list[str]:
+    """Paths of ``value`` that its OpenAPI schema does not declare (objects with ``properties`` only)."""
+    while "$ref" in schema:
+        node: Any = spec
+        for part in schema["$ref"][2:].split("/"):
+            node = node[part]
+        schema = node
+    if isinstance(value, dict) and "properties" in schema:
+        out = [f"{path}.{k}" for k in value if k not in schema["properties"]]
+        for k, v in value.items():
+            if k in schema["properties"]:
+                out += _undeclared(v, schema["properties"][k], spec, f"{path}.{k}")
+        return out
+    if isinstance(value, list) and "items" in schema:
+        return [p for i, v in enumerate(value[:3]) for p in _undeclared(v, schema["items"], spec, f"{path}[{i}]")]
+    return []
+
+
+def test_every_field_the_analytics_api_returns_is_in_the_spec(api: Any, admin_hub: Hub) -> None:
+    seed_demo(admin_hub.db, utcnow())
+    spec = api.get("/api/v1/openapi.json").get_json()
+    decision_id = api.get("/api/v1/decisions?limit=1", headers=AUTH).get_json()["decisions"][0]["id"]
+    for path, template in [("/api/v1/stats", "/api/v1/stats"), ("/api/v1/stats/series", "/api/v1/stats/series"),
+                           ("/api/v1/content-gaps", "/api/v1/content-gaps"), ("/api/v1/decisions", "/api/v1/decisions"),
+                           (f"/api/v1/decisions/{decision_id}", "/api/v1/decisions/{decision_id}")]:
+        response = api.get(path, headers=AUTH)
+        schema = spec["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert response.status_code == 200 and _undeclared(response.get_json(), schema, spec) == [], path
+
+
 def _walk(node: Any) -> Iterator[Any]:
     if isinstance(node, dict):
         for v in node.values():
