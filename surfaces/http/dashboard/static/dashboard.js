@@ -9,9 +9,9 @@ const BUCKETS = [
   ["recontacted", "Re-contacted within 48 h"],
   ["unresolved", "Unresolved (said it did not help)"],
   ["pending", "Pending (48 h window open)"],
-  ["unposted", "Unposted (answer not delivered yet)"],
   ["escalated", "Escalated to a person"],
   ["shadow", "Shadow (dry run, agents handled)"],
+  ["unposted", "Answer not posted yet (vendor unreachable)"],
 ];
 // [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
