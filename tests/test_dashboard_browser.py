@@ -177,6 +177,20 @@ def test_a_phone_width_has_no_sideways_scroll(live_server: str, browser: webdriv
     assert widest <= inner, f"the page is {widest}px wide in a {inner}px window"
     # the page itself must not scroll sideways (a wide table may scroll inside its own box)
     assert browser.execute_script("window.scrollTo(200, window.scrollY); return window.scrollX") == 0
+    decision = browser.find_element(By.CSS_SELECTOR, "#decisions a[data-decision]").get_attribute("href")
+    browser.get(decision)  # one decision's page, then the Slack simulation's, at the same width
+    assert browser.find_elements(By.ID, "verdict") and fits(browser)
+    browser.get(live_server + "/admin/simulate")
+    browser.find_element(By.ID, "text").send_keys("I want a refund for my subscription, it renewed without asking")
+    browser.find_element(By.ID, "run").click()
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "sim-verdict"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".slack-message")) == 2 and fits(browser)
+
+
+def fits(browser: webdriver.Chrome) -> bool:
+    """Whether the page is no wider than the window."""
+    return bool(browser.execute_script(
+        "return Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) <= window.innerWidth"))
 
 
 def test_one_day_says_not_enough_data_and_lists_only_that_day(live_server: str, browser: webdriver.Chrome) -> None:

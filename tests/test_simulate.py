@@ -87,6 +87,7 @@ def test_the_command_prints_the_slack_calls(tmp_path: Path) -> None:
     result = run_hub("simulate", "slack", "I want a refund", "--json", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
+    assert not (tmp_path / "configured.db").exists()  # no empty database left where the admin's would be
     assert doc["decision"]["verdict"] == "escalate" and [c["api"] for c in doc["calls"]] == ["chat.postMessage"] * 2
     assert [c["args"].get("thread_ts") for c in doc["calls"] if c["args"]["channel"] == doc["channel"]] == [doc["thread_ts"]]
     blank = run_hub("simulate", "slack", "  ", env=env, cwd=tmp_path)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import create_engine, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
@@ -56,6 +56,9 @@ def copy_kb(source_url: str, target_url: str) -> int:
     Returns:
         The number of live articles copied (0 when the source has none, is unreachable or not migrated).
     """
+    parsed = make_url(source_url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).exists()):
+        return 0  # connecting would create an empty database file where the admin's should be
     source, target = create_engine(source_url), create_engine(target_url)
     try:
         with source.connect() as read:
