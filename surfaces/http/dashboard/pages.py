@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from surfaces.services import Services
 from surfaces.http.door import is_https
 
 MAX_SIMULATED_CHARS = 4000
+NEXT = re.compile(r"/admin/[a-z]+(/[0-9]+)?")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -47,6 +49,12 @@ def _refuse(message: str, status: int) -> Response:
     return response
 
 
+def _next() -> str | None:
+    """The admin page the login form came from (only a path under ``/admin/``: never another site)."""
+    value = request.form.get("next") or ""
+    return value if NEXT.fullmatch(value) else None
+
+
 def make_pages_blueprint(services: Services) -> Blueprint:
     """Return the blueprint of ``/admin`` (page, one decision's page, login, logout, static files) for the admin
     token in ``services.settings``; the decision page reads ``services.db``."""
@@ -66,7 +74,7 @@ def make_pages_blueprint(services: Services) -> Blueprint:
             return _refuse(NOT_CONFIGURED, 403)
         if not authenticated(request, token):
             if _wants_html():
-                return _page("dashboard/login.html", 200, error=None)
+                return _page("dashboard/login.html", 200, error=None, next=request.path)
             return _refuse("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>' or log in at /admin", 401)
         return None
 
@@ -116,9 +124,9 @@ def make_pages_blueprint(services: Services) -> Blueprint:
             return _refuse(NOT_CONFIGURED, 403)
         offered = (request.form.get("token") or "").strip()
         if not offered or not token_matches(token, offered):
-            return _page("dashboard/login.html", 401, error="That token is not the admin token.")
+            return _page("dashboard/login.html", 401, error="That token is not the admin token.", next=_next())
         value, max_age = session_cookie(token)
-        response = redirect(url_for("dashboard.dashboard"), code=303)
+        response = redirect(_next() or url_for("dashboard.dashboard"), code=303)
         response.set_cookie(COOKIE, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=is_https(request))
         return response
 
