@@ -256,3 +256,25 @@ def test_web_asks_and_their_feedback_are_in_the_stats(admin_hub: Hub, api: Any) 
     [web] = doc["channels"]
     assert web["channel"] == "web" and web["requests"] == 3 and web["answered"] == 2
     assert web["confirmed_solved"] == 1 and web["escalated"] == 1 and web["pending"] == 1
+
+
+def test_with_dense_retrieval_on_gaps_are_grouped_by_the_sentence_model(sqlite_url: str) -> None:
+    from conftest import settings_dict
+
+    hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN, HUB_DENSE="on")))
+    now = utcnow()
+    try:
+        with hub.db.session() as session:
+            seed = Seed(session)
+            for i, subject in enumerate(["I can't log in to my account", "Sign-in fails with my credentials",
+                                         "The printer on floor 3 is jammed", "Paper stuck in the office printer"]):
+                seed.ask(seed.person("web", f"p{i}@example.com"), now - timedelta(hours=5 - i), verdict="escalate",
+                         confidence=0.1, subject=subject, reasons=["confidence_below_threshold"])
+        doc = create_app(hub=hub).test_client().get("/api/v1/content-gaps", headers=AUTH).get_json()
+    finally:
+        hub.close()
+    assert doc["method"] == "embeddings"
+    groups = sorted(sorted(g["examples"]) for g in doc["groups"])
+    # no word in common, one meaning: only the model can put these two together
+    assert ["I can't log in to my account", "Sign-in fails with my credentials"] in groups
+    assert len(groups) == 2
