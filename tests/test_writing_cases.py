@@ -161,7 +161,7 @@ def test_the_slack_answer_cites_each_article_once_and_its_words_match_the_button
 @pytest.fixture(scope="module")
 def sample_engine(tmp_path_factory: pytest.TempPathFactory) -> Interceptor:
     import migrations
-    from interceptor.kb_import import articles_at, import_articles as load
+    from interceptor.kb.importer import articles_at, import_articles as load
     from interceptor.retrieval.scorer import build_scorer
 
     url = f"sqlite:///{tmp_path_factory.mktemp('writing') / 'hub.db'}"
