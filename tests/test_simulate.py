@@ -62,6 +62,15 @@ def test_an_answer_is_posted_in_the_thread_with_its_buttons(configured: dict[str
     assert count(configured["HUB_DATABASE_URL"], DecisionRow) == 0 == count(configured["HUB_DATABASE_URL"], OutboxAction)
 
 
+def test_clicking_this_solved_it_updates_the_answer(configured: dict[str, Any], tmp_path: Path) -> None:
+    sim = simulate_slack("I forgot my password, how do I reset it?", load_settings(configured), tmp_path, click="solved")
+    assert sim.click == "This solved it"
+    [answer] = sim.calls
+    [update] = [c for c in sim.after_click if c.api == "chat.update"]
+    assert update.args["channel"] == CHANNEL and update.args["ts"] == answer.response["ts"] and update.response["ok"]
+    assert "Then the person clicks" in render(sim)
+
+
 def test_a_refund_escalates_with_a_draft_in_triage_and_a_notice_in_the_thread(configured: dict[str, Any], tmp_path: Path) -> None:
     sim = simulate_slack("I want a refund", load_settings(configured), tmp_path)
     assert sim.decision is not None and sim.decision["verdict"] == "escalate"

@@ -15,7 +15,8 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ class Simulation:
     decision: dict[str, Any] | None  # verdict, confidence, threshold, reasons, candidates
     calls: list[Call]  # the Slack writes the hub made, in order
     notes: tuple[str, ...] = ()  # where the simulation differs from the configured install
+    click: str | None = None  # the button the simulated person clicked on the answer, if any
+    after_click: list[Call] = field(default_factory=list)  # the writes that click led to
 
 
 def copy_kb(source_url: str, target_url: str) -> int:
@@ -111,7 +114,7 @@ def simulated_settings(settings: Settings, database_url: str, api_url: str) -> S
                    slack=slack, zendesk=None, jira=None, channel_policies=policies)
 
 
-def simulate_slack(text: str, settings: Settings, workdir: Path) -> Simulation:
+def simulate_slack(text: str, settings: Settings, workdir: Path, *, click: str | None = None) -> Simulation:
     """Post ``text`` as a new Slack message and run it through the hub; return what Slack would receive.
 
     Args:
@@ -119,9 +122,11 @@ def simulate_slack(text: str, settings: Settings, workdir: Path) -> Simulation:
         settings: the configured settings: their database holds the knowledge base, their decision settings
             apply (``simulated_settings``).
         workdir: an empty folder for the throw-away database.
+        click: then click this button on the answer (an ``action_id`` such as ``hub_feedback_solved``, or the
+            part after ``hub_feedback_``), as the person would, through Slack's interactivity payload.
 
     Returns:
-        The decision and every ``chat.postMessage`` / ``chat.update`` the hub made.
+        The decision and every ``chat.postMessage`` / ``chat.update`` the hub made (after the click apart).
 
     Raises:
         TimeoutError: the pipeline did not finish within 60 s.
@@ -143,9 +148,35 @@ def simulate_slack(text: str, settings: Settings, workdir: Path) -> Simulation:
             response = create_http_app(hub).test_client().post("/slack/events", data=body, headers=_signed(body))
             hub.jobs.drain(timeout=60.0)  # type: ignore[attr-defined]  # the inline queue
             decision = _decision(hub.db, f"slack:{TEAM}:{CHANNEL}:{ts}")
+            before = slack.writes()
+            clicked = _click(hub, slack, before, click) if click else None
         finally:
             hub.close()
-        return Simulation(text, CHANNEL, ts, kb_source, response.status_code, decision, slack.writes(), _notes(settings))
+        return Simulation(text, CHANNEL, ts, kb_source, response.status_code, decision, before, _notes(settings),
+                          clicked, slack.writes()[len(before):])
+
+
+def _click(hub: Any, slack: RecordingSlack, posted: list[Call], wanted: str) -> str | None:
+    """Click the button ``wanted`` on the hub's message that carries it (a ``block_actions`` payload, form
+    encoded and signed as Slack sends it); return the button's label, or ``None`` when no message has it."""
+    action_id = wanted if wanted.startswith("hub_") else f"hub_feedback_{wanted.replace('-', '_')}"
+    for call in posted:
+        for block in call.args.get("blocks") or []:
+            for button in block.get("elements", []) if block.get("type") == "actions" else []:
+                if button.get("action_id") != action_id:
+                    continue
+                payload = {"type": "block_actions", "user": {"id": USER, "username": "sam", "team_id": TEAM},
+                           "api_app_id": "ASIMREQUEST", "team": {"id": TEAM}, "channel": {"id": call.response["channel"]},
+                           "container": {"type": "message", "message_ts": call.response["ts"],
+                                         "channel_id": call.response["channel"], "is_ephemeral": False},
+                           "trigger_id": "simulated.trigger",
+                           "actions": [{**button, "block_id": block.get("block_id"), "action_ts": call.response["ts"]}]}
+                body = urlencode({"payload": json.dumps(payload)}).encode()
+                headers = {**_signed(body), "Content-Type": "application/x-www-form-urlencoded"}
+                create_http_app(hub).test_client().post("/slack/events", data=body, headers=headers)
+                hub.jobs.drain(timeout=60.0)
+                return str(button.get("text", {}).get("text") or action_id)
+    return None
 
 
 def _notes(settings: Settings) -> tuple[str, ...]:
