@@ -159,6 +159,7 @@ def test_one_decision_in_full(api: Any, admin_hub: Hub) -> None:
     assert [(w["kind"], w["text"], w["status"]) for w in doc["writes"]] == [("draft", "Suggested reply: power-cycle it.", "done")]
     assert [o["kind"] for o in doc["outcomes"]] == ["escalated", "agent_reply"]
     assert api.get("/api/v1/decisions/999999", headers=AUTH).status_code == 404
+    assert api.get("/api/v1/decisions/99999999999999999999999", headers=AUTH).status_code == 404
     assert api.get(f"/api/v1/decisions/{decision_id}").status_code == 401
     page = api.get(f"/admin/decisions/{decision_id}", headers=AUTH)
     html = page.get_data(as_text=True)
@@ -278,3 +279,24 @@ def test_with_dense_retrieval_on_gaps_are_grouped_by_the_sentence_model(sqlite_u
     # no word in common, one meaning: only the model can put these two together
     assert ["I can't log in to my account", "Sign-in fails with my credentials"] in groups
     assert len(groups) == 2
+
+
+def test_decision_detail_on_both_databases(database_url: str) -> None:
+    from core.analytics import decision_detail
+    from core.db import Database
+
+    db, now = Database(database_url), utcnow()
+    try:
+        with db.session() as session:
+            seed = Seed(session)
+            d = seed.ask(seed.person("jira", "j@example.com"), now - timedelta(days=3), subject="Board columns missing")
+            seed.outcome(d, "answer_posted", now - timedelta(days=3))
+            seed.outcome(d, "solved", now - timedelta(days=2))
+            decision_id = d.id
+        with db.session() as session:
+            doc = decision_detail(session, decision_id, now=now)
+            assert doc is not None and doc["bucket"] == "verified" and doc["request"]["subject"] == "Board columns missing"
+            assert [o["kind"] for o in doc["outcomes"]] == ["answer_posted", "solved"]
+            assert decision_detail(session, 2**40, now=now) is None and decision_detail(session, 0, now=now) is None
+    finally:
+        db.dispose()
