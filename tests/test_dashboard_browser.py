@@ -39,7 +39,7 @@ def live_server(sqlite_url: str) -> Iterator[str]:
     with hub.db.session() as session:  # 20 days ago, alone on its day: a hub first response of 8 ms
         seed = Seed(session)
         fast = seed.ask(seed.person("slack", "fast@example.com"), utcnow() - timedelta(days=20),
-                        created_before=timedelta(milliseconds=8))
+                        created_before=timedelta(milliseconds=8), posted=False)
         seed.outcome(fast, "answer_posted", fast.created_at)
     server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
