@@ -118,6 +118,9 @@ def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str,
         assert page.status_code == 200 and 'id="sim-verdict">answer<' in html
         assert 'data-action="hub_feedback_solved"' in html and "Forgot password" in html and "kb.example/reset-password" in html
         assert client.post("/admin/simulate", data={"text": "  "}, headers=auth).status_code == 400
+        clicked = client.post("/admin/simulate", data={"text": "How do I reset my password?", "click": "not_solved"},
+                              headers=auth).get_data(as_text=True)
+        assert 'id="after-click"' in clicked and "I still need help" in clicked and "chat.postMessage" in clicked.split('id="after-click"')[1]
         assert count(configured["HUB_DATABASE_URL"], DecisionRow) == 0  # the configured database is untouched
     finally:
         hub.close()

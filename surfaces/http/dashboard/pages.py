@@ -98,7 +98,7 @@ def make_pages_blueprint(services: Services) -> Blueprint:
     @bp.get("/admin/simulate")
     def simulate_form() -> Response:
         """A form: type a Slack message, see what the hub would post (``hub simulate slack`` in the browser)."""
-        return gate() or _page("dashboard/simulate.html", text="", sim=None, error=None)
+        return gate() or _page("dashboard/simulate.html", text="", sim=None, error=None, button=None)
 
     @bp.post("/admin/simulate")
     def simulate_run() -> Response:
@@ -111,10 +111,11 @@ def make_pages_blueprint(services: Services) -> Blueprint:
         text = (request.form.get("text") or "").strip()
         if not text or len(text) > MAX_SIMULATED_CHARS:
             error = f"Type a message of 1 to {MAX_SIMULATED_CHARS} characters."
-            return _page("dashboard/simulate.html", 400, text=text[:MAX_SIMULATED_CHARS], sim=None, error=error)
+            return _page("dashboard/simulate.html", 400, text=text[:MAX_SIMULATED_CHARS], sim=None, error=error, button=None)
+        button = request.form.get("click") if request.form.get("click") in ("solved", "not_solved") else None
         with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
-            sim = simulate_slack(text, services.settings, Path(workdir))
-        return _page("dashboard/simulate.html", text=text, sim=sim, error=None)
+            sim = simulate_slack(text, services.settings, Path(workdir), click=button)
+        return _page("dashboard/simulate.html", text=text, sim=sim, error=None, button=button)
 
     @bp.post("/admin/login")
     def login() -> ResponseBase:
