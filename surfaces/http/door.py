@@ -79,7 +79,7 @@ class BodyLimit:
         count("http_refused", reason="too_large")
         log.info("http.body-too-large", extra={"path": environ.get("PATH_INFO")})
         body = json.dumps({"error": f"the body is larger than {self.limit} bytes (HUB_MAX_BODY_BYTES)"})
-        response = WerkzeugResponse(body, status=413, mimetype="application/json", headers={"Connection": "close"})
+        response = WerkzeugResponse(body, status=413, mimetype="application/json")  # no Connection: hop-by-hop (PEP 3333)
         return response(environ, start_response)
 
 
