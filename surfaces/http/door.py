@@ -23,6 +23,7 @@ from flask import Flask, Request, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 from werkzeug.wsgi import get_content_length
@@ -106,6 +107,13 @@ def install(app: Flask, edge: EdgeSettings) -> Limiter:
     app.wsgi_app = BodyLimit(app.wsgi_app, edge.max_body_bytes)  # type: ignore[method-assign]
     if edge.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=edge.trusted_proxies, x_proto=edge.trusted_proxies)  # type: ignore[method-assign]
+
+    @app.before_request
+    def refuse_nul_in_the_query() -> None:
+        # NOTE(postgresql): text holds no NUL character; a ?channel=%00 would otherwise reach a query and fail.
+        query = request.query_string
+        if b"\x00" in query or b"%00" in query:
+            raise BadRequest("the query string holds a NUL character (%00)")
 
     token = edge.metrics_token.reveal() if edge.metrics_token is not None else None
 
