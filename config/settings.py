@@ -110,11 +110,17 @@ class Settings:
     inbox_max_attempts: int
     outbox_max_attempts: int
     sweep_interval_seconds: float
+    retry_horizon_seconds: float
+    answer_deadline_seconds: float
+    lease_seconds: float
+    outbox_workers: int
+    job_process: bool
     poll_interval_seconds: float
     kb_sync_interval_seconds: float
     agent_ticket_cost: float
     automated_answer_cost: float
     channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+    currency: str = "USD"  # ISO 4217 code shown beside every cost figure
     edge: EdgeSettings = field(default_factory=EdgeSettings)
 
     def policy(self, channel: str | None) -> ChannelPolicy:
@@ -148,11 +154,19 @@ class _SettingsSchema(Schema):
     HUB_JOB_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
-    HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.1, 3600))
+    HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.1, 3600))
+    HUB_RETRY_HORIZON_SECONDS = fields.Float(load_default=86400.0, validate=validate.Range(1, 30 * 86400))
+    HUB_ANSWER_DEADLINE_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
+    HUB_LEASE_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(0.5, 3600))
+    HUB_OUTBOX_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
+    HUB_JOB_PROCESS = fields.Boolean(load_default=True)
     HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
     HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
     HUB_AUTOMATED_ANSWER_COST = fields.Float(load_default=0.10, validate=validate.Range(0))
+    HUB_CURRENCY = fields.String(
+        load_default="USD", validate=validate.Regexp(r"^[A-Za-z]{3}$", error="must be a 3-letter ISO 4217 code, e.g. USD")
+    )
     HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
     SLACK_BOT_TOKEN = fields.String(load_default=None)
     SLACK_SIGNING_SECRET = fields.String(load_default=None)
@@ -334,11 +348,17 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         inbox_max_attempts=v["HUB_INBOX_MAX_ATTEMPTS"],
         outbox_max_attempts=v["HUB_OUTBOX_MAX_ATTEMPTS"],
         sweep_interval_seconds=v["HUB_SWEEP_INTERVAL_SECONDS"],
+        retry_horizon_seconds=v["HUB_RETRY_HORIZON_SECONDS"],
+        answer_deadline_seconds=v["HUB_ANSWER_DEADLINE_SECONDS"],
+        lease_seconds=v["HUB_LEASE_SECONDS"],
+        outbox_workers=v["HUB_OUTBOX_WORKERS"],
+        job_process=v["HUB_JOB_PROCESS"],
         poll_interval_seconds=v["HUB_POLL_INTERVAL_SECONDS"],
         kb_sync_interval_seconds=v["HUB_KB_SYNC_INTERVAL_SECONDS"],
         agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],
         automated_answer_cost=v["HUB_AUTOMATED_ANSWER_COST"],
         channel_policies=policies,
+        currency=v["HUB_CURRENCY"].upper(),
         edge=edge,
     )
 

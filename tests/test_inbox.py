@@ -123,21 +123,28 @@ def test_a_claimed_row_is_not_processed_twice(sqlite_url: str) -> None:
     db.dispose()
 
 
-def test_failures_retry_with_backoff_then_fail_visibly(sqlite_url: str) -> None:
-    db = Database(sqlite_url)
+def test_a_vendor_outage_retries_with_backoff_until_the_horizon_then_fails_visibly(database_url: str) -> None:
+    db = Database(database_url)
     row_id = inbox.accept(db, RecordingQueue(), make_event(), b"{}").row_id
+    received = rows(db)[0].received_at
+    horizon = timedelta(hours=1)
 
     def broken(event: TicketEvent, _id: int) -> None:
         raise Retriable("vendor down")
 
-    now = utcnow()
-    assert inbox.process(db, row_id, broken, max_attempts=2, now=now) == "pending"
+    now = received
+    assert inbox.process(db, row_id, broken, max_attempts=2, now=now, horizon=horizon) == "pending"
     row = rows(db)[0]
     assert row.next_attempt_at == now + timedelta(seconds=2)
     assert "vendor down" in (row.last_error or "")
-    assert inbox.process(db, row_id, broken, max_attempts=2, now=now + timedelta(seconds=1)) is None  # not due
-    assert inbox.process(db, row_id, broken, max_attempts=2, now=now + timedelta(seconds=2)) == "failed"
-    assert rows(db)[0].attempts == 2
+    assert inbox.process(db, row_id, broken, max_attempts=2, now=now + timedelta(seconds=1), horizon=horizon) is None  # not due
+    # max_attempts (2) does not end a retriable failure: only the horizon does.
+    for _ in range(10):
+        now = rows(db)[0].next_attempt_at
+        assert inbox.process(db, row_id, broken, max_attempts=2, now=now, horizon=horizon) == "pending"
+    assert inbox.process(db, row_id, broken, max_attempts=2, now=received + horizon, horizon=horizon) == "failed"
+    failed = rows(db)[0]
+    assert failed.attempts == 12 and "retry horizon" in (failed.last_error or "")
     db.dispose()
 
 

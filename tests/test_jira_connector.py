@@ -62,10 +62,39 @@ def test_answer_is_a_public_comment_and_a_label(jira: JiraConnector, api: respon
     performers = common_performers("jira", jira)
     result = performers["post_reply"]({"ref": "jira:TESTKEY13-1", "idempotency_key": "answer:jira:TESTKEY13-1", "text": "Re-run it.", "kind": "answer",
                                        "citations": [{"title": "Exports", "url": "https://kb/exports"}]})
-    label, comment = (sent(c) for c in api.calls)
+    comment, label = (sent(c) for c in api.calls)  # the comment first: a label never marks an unposted answer
     assert label == {"update": {"labels": [{"add": "hub_answered"}]}}
-    assert set(comment) == {"body"} and "[Exports|https://kb/exports]" in comment["body"]
+    assert "[Exports|https://kb/exports]" in comment["body"]
+    assert comment["properties"] == [{"key": "hub_key", "value": {"key": "answer:jira:TESTKEY13-1"}}]
     assert result.result["external_id"] == "10755"
+
+
+def test_a_failed_label_does_not_fail_a_posted_answer(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
+    api.put(f"{API}/issue/TESTKEY13-1", status=503, json={"errorMessages": ["down"]})
+    posted = jira.post_reply(REF, "Re-run it.", idempotency_key="answer:jira:TESTKEY13-1")
+    assert posted.external_id == "10755" and [c.request.method for c in api.calls] == ["POST", "PUT"]
+
+
+def own_comment(comment_id: str, mine: bool) -> dict[str, Any]:
+    author = load("myself.json") if mine else {"accountId": "someone-else", "emailAddress": "x@example.com"}
+    return {"id": comment_id, "author": author, "body": "text"}
+
+
+def test_a_retry_finds_the_comment_posted_with_its_key(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/myself", json=load("myself.json"))
+    api.get(f"{API}/issue/TESTKEY13-1/comment", json={"startAt": 0, "maxResults": 100, "total": 3, "comments": [
+        own_comment("1", mine=False), own_comment("2", mine=True), own_comment("3", mine=True)]})
+    api.get(f"{API}/comment/3/properties/hub_key", status=404, json={"errorMessages": ["no such property"]})
+    api.get(f"{API}/comment/2/properties/hub_key", json={"key": "hub_key", "value": {"key": "answer:jira:TESTKEY13-1"}})
+    performers = common_performers("jira", jira)
+    result = performers["post_reply"]({"ref": "jira:TESTKEY13-1", "idempotency_key": "answer:jira:TESTKEY13-1", "text": "Re-run it.",
+                                       "kind": "answer", "attempt": 2})
+    assert result.result["external_id"] == "2"
+    assert not [c for c in api.calls if c.request.method == "POST"]  # nothing posted again
+    # Someone else's comment is never asked about; another key is not a match.
+    assert not [c for c in api.calls if "/comment/1/" in c.request.url]
+    assert jira.already_wrote(REF, "answer:jira:OTHER-1") is None
 
 
 def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.RequestsMock) -> None:
@@ -73,7 +102,7 @@ def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.Req
     api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
     performers = common_performers("jira", jira)
     performers["add_internal_note"]({"ref": "jira:TESTKEY13-1", "text": "Draft (confidence 0.4)", "reopen": True})
-    label, comment = (sent(c) for c in api.calls)
+    comment, label = (sent(c) for c in api.calls)
     assert label == {"update": {"labels": [{"add": "hub_escalated"}]}}
     assert comment == {"body": "Draft (confidence 0.4)", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}
 
@@ -93,11 +122,11 @@ def test_create_ticket_in_the_project(jira: JiraConnector, api: responses.Reques
     ("status", "error"), [(429, Retriable), (503, Retriable), (404, NotFound), (401, Fatal), (403, Fatal), (400, Fatal)]
 )
 def test_http_failures_become_hub_errors(jira: JiraConnector, api: responses.RequestsMock, status: int, error: type) -> None:
-    api.put(f"{API}/issue/TESTKEY13-1", status=status, headers={"Retry-After": "30"}, json={"errorMessages": ["x"]})
+    api.post(f"{API}/issue/TESTKEY13-1/comment", status=status, headers={"Retry-After": "30"}, json={"errorMessages": ["x"]})
     with pytest.raises(error) as raised:
         jira.add_internal_note(REF, "draft")
     if status == 429:
-        assert raised.value.retry_after == 30
+        assert raised.value.retry_after == 30 and raised.value.rate_limited
     assert len(api.calls) == 1  # no client-side retries or sleeps
 
 

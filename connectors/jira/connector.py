@@ -14,10 +14,22 @@ from connectors.base import PostedMessage
 from connectors.inbound import json_body
 from connectors.jira import events, mapping, poll, schemas
 from connectors.jira.client import call, make_jira
-from core.errors import Fatal
+from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
+
+KEY_PROPERTY = "hub_key"
+"""The comment property that marks a public write with its idempotency key."""
+MAX_COMMENT_PAGES = 10
+
+
+def _json(response: Any) -> dict[str, Any]:
+    """The JSON object of a successful response (the jira session raises ``JIRAError`` on a failed one)."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise ValueError("Jira answered with something other than a JSON object")
+    return data
 
 
 class JiraConnector:
@@ -110,27 +122,77 @@ class JiraConnector:
     def post_reply(
         self, ref: TicketRef, text: str, *, idempotency_key: str, kind: str = "answer", citations: Iterable[Mapping[str, Any]] = ()
     ) -> PostedMessage:
-        """Post one public comment; for an answer label the issue ``hub_answered`` first (a retry after a
-        failed comment then does not double the label, and a failed label never leaves a second comment).
+        """Post one public comment carrying the comment property ``hub_key`` = ``{"key": idempotency_key}``
+        (set in the same request, so the comment never exists without it); then, for an answer, label the
+        issue ``hub_answered``. The label comes after the comment: a label never marks an issue whose answer
+        was not posted. A failed label is logged and counted, not retried (the comment is what matters, and a
+        retry would be answered by :meth:`already_wrote` without labelling).
+
+        NOTE(jira): comment ``properties`` are accepted on create.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/#api-rest-api-2-issue-issueidorkey-comment-post
 
         Raises:
-            NotFound, Retriable, Fatal: a call failed.
+            NotFound, Retriable, Fatal: the comment could not be posted.
         """
+        body = {"body": mapping.answer_body(text, citations), "properties": [{"key": KEY_PROPERTY, "value": {"key": idempotency_key}}]}
+        url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
+        comment = call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body))))
+        comment_id = str(comment.get("id") or "")
         if kind == "answer":
-            self._label(ref, mapping.ANSWERED_LABEL)
-        body = mapping.answer_body(text, citations)
-        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), body))
-        return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
+            try:
+                self._label(ref, mapping.ANSWERED_LABEL)
+            except ConnectorError as e:
+                log.warning("jira.answer.label-failed", extra={"ref": str(ref), "error": type(e).__name__})
+        return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
+
+    def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
+        """Look for a comment of the hub's on the issue whose ``hub_key`` property holds ``idempotency_key``:
+        ``GET /issue/{key}/comment`` (newest pages first), then ``GET /comment/{id}/properties/hub_key`` for
+        each of the hub's own comments (a 404 there means the comment has no key).
+
+        Returns:
+            The comment already posted with that key, or ``None``.
+
+        Raises:
+            NotFound: the issue is gone. Retriable, Fatal: a call failed.
+        """
+        me = self._self()
+        for comment in self._own_comments(ref, me):
+            comment_id = str(comment.get("id") or "")
+            if not comment_id.isdigit():  # never build a URL from a value that is not a comment id
+                continue
+            url = self.jira._get_url(f"comment/{comment_id}/properties/{KEY_PROPERTY}")
+            try:
+                prop = call("comment_property", lambda: _json(self.jira._session.get(url)))
+            except NotFound:
+                continue
+            if (prop.get("value") or {}).get("key") == idempotency_key:
+                log.info("jira.reply.already-posted", extra={"ref": str(ref)})
+                return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
+        return None
+
+    def _own_comments(self, ref: TicketRef, me: mapping.Self) -> list[dict[str, Any]]:
+        url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
+        own: list[dict[str, Any]] = []
+        start = 0
+        for _ in range(MAX_COMMENT_PAGES):
+            page = call("comments", lambda: _json(self.jira._session.get(url, params={"startAt": start, "maxResults": 100})))
+            comments = [c for c in page.get("comments") or () if isinstance(c, dict)]
+            own.extend(c for c in comments if me.owns(c.get("author")))
+            start += len(comments)
+            if not comments or start >= int(page.get("total") or 0):
+                break
+        return own[::-1]  # newest first: the write being retried is recent
 
     def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
-        """Post one internal comment (JSM property ``sd.public.comment`` ``{"internal": true}``) and label
-        the issue ``hub_escalated``. ``reopen`` changes nothing more: Jira workflows differ per project.
+        """Post one internal comment (JSM property ``sd.public.comment`` ``{"internal": true}``), then label
+        the issue ``hub_escalated`` (at least once: a retry after a failed label may post the note again). ``reopen`` changes nothing more: Jira workflows differ per project.
 
         Raises:
             NotFound, Retriable, Fatal: a call failed.
         """
-        self._label(ref, mapping.ESCALATED_LABEL)
         comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
+        self._label(ref, mapping.ESCALATED_LABEL)
         return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
 
     def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:

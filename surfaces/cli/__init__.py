@@ -12,6 +12,7 @@ from surfaces.cli.ask import ask
 from surfaces.cli.kb import eval_command, kb_group
 from surfaces.cli.server import db_group, scheduler, serve, worker
 from surfaces.services import build_services
+from surfaces.simulate.command import simulate
 
 
 @click.group()
@@ -28,6 +29,7 @@ cli.add_command(db_group)
 cli.add_command(serve)
 cli.add_command(worker)
 cli.add_command(scheduler)
+cli.add_command(simulate)
 
 
 def main() -> None:

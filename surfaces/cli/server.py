@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import click
@@ -11,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 import migrations
 from config import load_settings
+from core.worker_process import PipeQueue, WorkerProcess, relay
 from surfaces.http.app import create_http_app
 from surfaces.services import build_services
 
@@ -34,15 +37,23 @@ def db_upgrade() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web app with the in-process job runner and scheduler (the embedded mode)."""
+    """Serve the web app with the job runner and scheduler (the embedded mode). The job runner runs in a
+    worker process of its own (``HUB_JOB_PROCESS``, on by default), so acknowledgements never wait for it."""
     from waitress import serve as waitress_serve
 
-    services = build_services(load_settings())
+    settings = load_settings()
+    separate = settings.queue == "inline" and settings.job_process
+    pipe = PipeQueue() if separate else None
+    services = build_services(settings, jobs=pipe)
     current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
     if current != head:
         raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
     app = create_http_app(services)
-    services.start_background()
+    worker_process = WorkerProcess(run_worker_process, pipe) if pipe is not None else None
+    if worker_process is not None:
+        worker_process.start()
+    else:
+        services.start_background()
     # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
     threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
     click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
@@ -51,6 +62,22 @@ def serve(host: str, port: int, threads: int) -> None:
         # reading and answers 413 itself (text), below that the app's JSON 413 answers (surfaces.http.door).
         body_cap = 4 * services.settings.edge.max_body_bytes
         waitress_serve(app, host=host, port=port, threads=threads, ident="hub", max_request_body_size=body_cap)
+    finally:
+        if worker_process is not None:
+            worker_process.stop()
+        services.close()
+
+
+def run_worker_process(conn: Connection) -> None:
+    """The worker process of ``hub serve``: job pools, scheduler and sweeper, fed row ids by the web process
+    until the pipe closes."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [worker] %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    services = build_services(load_settings())
+    services.start_background()
+    threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+    try:
+        relay(conn, services.jobs)
     finally:
         services.close()
 

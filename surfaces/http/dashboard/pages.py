@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as ResponseBase
 
-from config import Settings
+from core.analytics import decision_detail
+from core.models import utcnow
 from surfaces.http.dashboard.auth import COOKIE, NOT_CONFIGURED, admin_token, authenticated, session_cookie, token_matches
+from surfaces.services import Services
 from surfaces.http.door import is_https
 
 SECURITY_HEADERS = {
@@ -40,8 +42,10 @@ def _refuse(message: str, status: int) -> Response:
     return response
 
 
-def make_pages_blueprint(settings: Settings) -> Blueprint:
-    """Return the blueprint of ``/admin`` (page, login, logout, static files) for the admin token in ``settings``."""
+def make_pages_blueprint(services: Services) -> Blueprint:
+    """Return the blueprint of ``/admin`` (page, one decision's page, login, logout, static files) for the admin
+    token in ``services.settings``; the decision page reads ``services.db``."""
+    settings = services.settings
     bp = Blueprint(
         "dashboard",
         __name__,
@@ -50,9 +54,8 @@ def make_pages_blueprint(settings: Settings) -> Blueprint:
         static_url_path="/admin/static",
     )
 
-    @bp.get("/admin")
-    def dashboard() -> Response:
-        """The dashboard for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
+    def gate() -> Response | None:
+        """``None`` for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
         token = admin_token(settings)
         if token is None:
             return _refuse(NOT_CONFIGURED, 403)
@@ -60,7 +63,24 @@ def make_pages_blueprint(settings: Settings) -> Blueprint:
             if _wants_html():
                 return _page("dashboard/login.html", 200, error=None)
             return _refuse("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>' or log in at /admin", 401)
-        return _page("dashboard/admin.html")
+        return None
+
+    @bp.get("/admin")
+    def dashboard() -> Response:
+        """The dashboard for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
+        return gate() or _page("dashboard/admin.html")
+
+    @bp.get("/admin/decisions/<int:decision_id>")
+    def decision(decision_id: int) -> Response:
+        """One decision: the request, the answer or draft, candidates, confidence, reasons and outcome (404 if none)."""
+        refused = gate()
+        if refused is not None:
+            return refused
+        with services.db.session() as session:
+            doc = decision_detail(session, decision_id, now=utcnow())
+        if doc is None:
+            return _refuse(f"There is no decision {decision_id}.", 404)
+        return _page("dashboard/decision.html", d=doc)
 
     @bp.post("/admin/login")
     def login() -> ResponseBase:
