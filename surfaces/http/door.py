@@ -3,7 +3,8 @@
 - Bodies over ``HUB_MAX_BODY_BYTES`` are a 413 before they are read (:class:`BodyLimit`): a declared
   ``Content-Length`` is checked before the app runs, and a chunked body without one is cut off at the limit.
 - ``request.get_json()`` decodes strictly everywhere (:func:`connectors.inbound.json_body`: bounded nesting, no
-  lone surrogates, no ``NaN``), so no JSON body can reach a view that the database or a response cannot hold.
+  lone surrogates, no NUL, no ``NaN``), so no JSON body can reach a view that the database or a response cannot
+  hold; a query string with a NUL (``%00``) is a 400 for the same reason (PostgreSQL text holds no NUL).
 - ``/api/v1/ask``, ``/feedback`` and ``/suggest`` are rate-limited per client (Flask-Limiter; in memory, or the
   Redis named by ``HUB_RATE_LIMIT_STORAGE``), answering 429 JSON with ``Retry-After``.
 - ``/metrics`` requires ``Authorization: Bearer <HUB_METRICS_TOKEN>`` when that token is set.
