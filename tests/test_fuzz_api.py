@@ -100,6 +100,7 @@ def test_no_get_gives_a_5xx(served: tuple[Hub, Any]) -> None:
         ("get", "/api/v1/decisions?limit=%C2%B2", {}),
         ("get", "/api/v1/stats?channel=%00", {}),
         ("post", "/api/v1/ask", {"data": b'{"text": "a\\u0000b"}'}),
+        ("post", "/api/v1/ask", {"data": b'{"text": "hi", "email": "' + b"a" * 290 + b'@example.com"}'}),
         ("post", "/api/v1/ask", {"data": b'{"text": "\\ud800"}'}),
         ("post", "/api/v1/feedback", {"data": b'{"ref": ' * 5000 + b"1" + b"}" * 5000}),
         ("post", "/api/v1/ask", {"data": b"[" * 10_000}),

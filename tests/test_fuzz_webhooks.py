@@ -61,7 +61,7 @@ JIRA = fixtures("jira", ("webhook_",))
 NASTY = st.sampled_from([
     "\ud800", "a\udfffb", 1e20, -1e308, 10**30, -(2**63), 0, True, None, "", " ", "../../../../internal/admin?x=",
     "SUP-1/../x", "\u00b2", "x" * 5000, "1719209506.817929", "garbage", "2025-01-08T14:25:30Z", "9999-12-31T23:59:59Z",
-    "zen:ticket:5158", "<@U123>", "a\u0000b", [], {}, [[[[[[[[]]]]]]]], {"a": {"b": {"c": None}}},
+    "zen:ticket:5158", "<@U123>", "a\u0000b", "a" * 290 + "@example.com", "C" * 300, [], {}, [[[[[[[[]]]]]]]], {"a": {"b": {"c": None}}},
 ])
 LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
 VALUES = NASTY | NASTY | st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)

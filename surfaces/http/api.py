@@ -78,7 +78,8 @@ def make_api_blueprint(services: Services) -> Blueprint:
         if channel is not None and (not isinstance(channel, str) or len(channel) > 200):
             raise InboundError("channel must be a string", status=400)
         email = body.get("email")
-        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
+        # NOTE: 254 characters is the longest address SMTP carries (RFC 5321 4.5.3.1.3), and it is the asker's id (255).
+        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 254):
             raise InboundError("email must be an email address", status=400)
         channel = channel or WEB_CHANNEL
         decision = services.interceptor().decide(text, channel=channel)
