@@ -69,6 +69,13 @@ def headers(data: st.DataObject) -> tuple[dict[str, str], bool]:
 
 
 def _posts(data: st.DataObject, client: Any) -> None:
+    if data.draw(st.integers(0, 5)) == 0:  # the login form
+        token = data.draw(PARAM_VALUES | st.sampled_from([TOKEN.encode(), b"\xed\xa0\x80"]))
+        sent, browser = headers(data)
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
+        form = b"token=" + quote_from_bytes(token).encode()
+        check(client.post(data.draw(st.sampled_from(["/admin/login", "/admin/logout"])), data=form, headers=sent), browser)
+        return
     route, shape = data.draw(st.sampled_from([("/api/v1/ask", ASK), ("/api/v1/feedback", FEEDBACK)]))
     body = encoded(data, mutate(data, shape) if data.draw(st.integers(0, 4)) else shape)
     sent, browser = headers(data)
@@ -79,6 +86,9 @@ def _posts(data: st.DataObject, client: Any) -> None:
 def _gets(data: st.DataObject, client: Any) -> None:
     route = data.draw(st.sampled_from(sorted(GETS)))
     names = [name for name in GETS[route] if data.draw(st.integers(0, 3))] + data.draw(st.lists(st.sampled_from(PARAMS), max_size=1))
+    if route in ("/admin", "/api/v1/decisions") and data.draw(st.booleans()):  # the one-decision views
+        route += "/decisions" if route == "/admin" else ""
+        route += f"/{data.draw(st.integers(min_value=0) | st.sampled_from([2**31, 2**63, 10**30]))}"
     query = "&".join(f"{name}={quote_from_bytes(data.draw(PARAM_VALUES))}" for name in names)
     sent, browser = headers(data)
     check(client.get(f"{route}?{query}" if query else route, headers=sent), browser)
@@ -110,6 +120,13 @@ def test_the_requests_the_issue_found_are_400s(served: tuple[Hub, Any], method: 
     _, client = served
     response = getattr(client, method)(path, headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}, **kwargs)
     assert response.status_code == 400 and response.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/decisions/99999999999999999999999", "/api/v1/decisions/2147483648", "/admin/decisions/2147483648"])
+def test_ids_beyond_an_integer_key_are_404_not_500(served: tuple[Hub, Any], path: str) -> None:
+    _, client = served
+    response = client.get(path, headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})
+    assert response.status_code == 404 and response.get_json()["error"].startswith("no such id")
 
 
 @pytest.mark.parametrize("path", ["/admin", "/api/v1/stats", "/api/v1/decisions"])
