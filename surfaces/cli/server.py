@@ -126,16 +126,23 @@ def run_worker_process(conn: Connection) -> None:
 
 @click.command()
 @click.option("--concurrency", default=4, show_default=True, type=int)
-def worker(concurrency: int) -> None:
-    """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions."""
-    from core.celery_jobs import CeleryQueue, register_worker_task
+@click.option("--queues", default="inbox,outbox", show_default=True, help="the hub queues this worker takes (e.g. outbox)")
+def worker(concurrency: int, queues: str) -> None:
+    """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions.
+    Run ``--queues outbox`` workers apart so that vendor writes never wait behind inbox work."""
+    from core.celery_jobs import CeleryQueue, broker_queue, register_worker_task
 
     services = build_services(load_settings())
     if not isinstance(services.jobs, CeleryQueue):
         raise click.ClickException("hub worker needs HUB_QUEUE=celery and HUB_BROKER_URL; the embedded mode runs jobs in `hub serve`")
     register_worker_task(services.jobs.app, services.handlers)
     try:
-        services.jobs.app.worker_main(["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}"])
+        names = [broker_queue(services.jobs.app, q.strip()) for q in queues.split(",") if q.strip() in ("inbox", "outbox")]
+        if not names:
+            raise click.UsageError("--queues takes inbox, outbox or both")
+        services.jobs.app.worker_main(
+            ["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}", "-Q", ",".join(names)]
+        )
     finally:
         services.close()
 
