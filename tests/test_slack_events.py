@@ -311,6 +311,9 @@ def signed_raw(client: Any, body: bytes, content_type: str = "application/json")
         (b'{"type":"event_callback","team_id":"T1","event":"x"}', "slack payload: event: Invalid input type."),
         (b'{"type":"event_callback","team_id":"T1"}', "slack payload: event: Missing data for required field."),
         (b'{"type":"url_verification"}', "slack payload: challenge: Missing data for required field."),
+        # found by HUB_FUZZ_EXAMPLES=5000: the hub's own ids are read from any type of request
+        (b'{"type":"", "authorizations": 1e20}', "slack payload: authorizations: Not a valid list."),
+        (b'{"type":"app_rate_limited", "authorizations": ["x"]}', "slack payload: authorizations.0: Invalid input type."),
         (b"[" * 5000 + b"]" * 5000, "slack body is nested deeper than 64 levels"),
         (b"[" * 100_000, "slack body is nested deeper than 64 levels"),
         (b'{"type": NaN}', "slack body is not JSON"),
