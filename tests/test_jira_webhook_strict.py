@@ -75,8 +75,8 @@ def test_issue_keys_and_numeric_ids_are_still_taken(api: responses.RequestsMock)
         api.put(f"{API}/issue/{key}", status=204)
         api.post(f"{API}/issue/{key}/comment", json=load("comment_create_response.json"), status=201)
         jira.add_internal_note(TicketRef(Source.JIRA, key), "draft")
-    assert sorted(c.request.url.rsplit("/rest/api/2/", 1)[1] for c in api.calls) == [
-        "issue/10002", "issue/10002/comment", "issue/MY_PROJ2-9", "issue/MY_PROJ2-9/comment", "issue/SUP-12", "issue/SUP-12/comment"]
+    assert [c.request.url.rsplit("/rest/api/2/", 1)[1] for c in api.calls] == [
+        "issue/SUP-12/comment", "issue/SUP-12", "issue/MY_PROJ2-9/comment", "issue/MY_PROJ2-9", "issue/10002/comment", "issue/10002"]
 
 
 def test_without_a_secret_webhooks_are_refused_unless_the_admin_opts_out(sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
