@@ -49,7 +49,7 @@ class MessageEvent(Lenient):
     user = ident()
     bot_id = ident()
     app_id = ident()
-    username = string()
+    username = ident(255)  # the people table's name column
     text = string()
     parent_user_id = ident()
     root = nested(Root)
@@ -91,8 +91,8 @@ class Action(Lenient):
 
 class User(Lenient):
     id = ident()
-    username = string()
-    name = string()
+    username = ident(255)
+    name = ident(255)
 
 
 class Container(Lenient):
