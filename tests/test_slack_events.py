@@ -334,6 +334,7 @@ def test_signed_malformed_bodies_are_400_naming_the_problem(client: Any, hub: Hu
         ("text", 5, "event.text"),
         ("channel", ["C1"], "event.channel"),
         ("channel", "C" * 300, "event.channel"),
+        ("username", "u" * 300, "event.username"),  # the people table's name is 255 characters
         ("thread_ts", {"a": 1}, "event.thread_ts"),
         ("root", "x", "event.root"),
         ("hidden", "yes", "event.hidden"),
