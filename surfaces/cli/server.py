@@ -48,12 +48,14 @@ def serve(host: str, port: int, threads: int) -> None:
     current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
     if current != head:
         raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
-    app = create_http_app(services)
-    worker_process = WorkerProcess(run_worker_process, pipe) if pipe is not None else None
+    # The worker process starts before the web app exists (its rate limiter runs a timer thread), so that it
+    # can be forked from a process with no other thread.
+    worker_process = WorkerProcess(run_worker_process, pipe, before_fork=services.db.dispose) if pipe is not None else None
     if worker_process is not None:
         worker_process.start()
     else:
         services.start_background()
+    app = create_http_app(services)
     # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
     threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
     click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
