@@ -7,6 +7,7 @@ import signal
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, cast
 
 import click
 from sqlalchemy.engine import make_url
@@ -15,7 +16,7 @@ import migrations
 from config import load_settings
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from surfaces.http.app import create_http_app
-from surfaces.services import build_services
+from surfaces.services import Services, build_services
 
 
 @click.group("db")
@@ -33,41 +34,92 @@ def db_upgrade() -> None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="HUB_HOST", help="Address to listen on (HUB_HOST).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="HUB_PORT",
+              help="Port to listen on (HUB_PORT).")
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with the job runner and scheduler (the embedded mode). The job runner runs in a
     worker process of its own (``HUB_JOB_PROCESS``, on by default), so acknowledgements never wait for it."""
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     settings = load_settings()
     separate = settings.queue == "inline" and settings.job_process
     pipe = PipeQueue() if separate else None
     services = build_services(settings, jobs=pipe)
-    current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
-    if current != head:
-        raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
-    # The worker process starts before the web app exists (its rate limiter runs a timer thread), so that it
-    # can be forked from a process with no other thread.
-    worker_process = WorkerProcess(run_worker_process, pipe, before_fork=services.db.dispose) if pipe is not None else None
-    if worker_process is not None:
-        worker_process.start()
-    else:
-        services.start_background()
-    app = create_http_app(services)
-    # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
-    threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
-    click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
+    worker_process: WorkerProcess | None = None
+    socket_mode: Any = None
     try:
+        current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
+        if current != head:
+            raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
         # NOTE(waitress): it buffers whole bodies before the app sees them; past 4x HUB_MAX_BODY_BYTES it stops
         # reading and answers 413 itself (text), below that the app's JSON 413 answers (surfaces.http.door).
         body_cap = 4 * services.settings.edge.max_body_bytes
-        waitress_serve(app, host=host, port=port, threads=threads, ident="hub", max_request_body_size=body_cap)
+        app = _Deferred()
+        try:  # bind before anything starts, so a taken port is one clear line
+            server = create_server(app, host=host, port=port, threads=threads, ident="hub", max_request_body_size=body_cap)
+        except OSError as e:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e} "
+                                       f"(choose another port: hub serve --port N, or make run PORT=N)") from None
+        if pipe is not None:
+            # Before the web app exists (its rate limiter runs a timer thread): the worker process is then
+            # forked from a process with no other thread, and starts at once.
+            worker_process = WorkerProcess(run_worker_process, pipe, before_fork=services.db.dispose)
+            worker_process.start()
+        else:
+            services.start_background()
+        app.target = create_http_app(services)
+        # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
+        threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+        socket_mode = _start_socket_mode(services)
+        click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'}"
+                   f"{'; Slack over Socket Mode' if socket_mode is not None else ''})")
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
     finally:
+        if socket_mode is not None:
+            socket_mode.close()
         if worker_process is not None:
             worker_process.stop()
         services.close()
+
+
+class _Deferred:
+    """A WSGI app whose target is set after the server is bound (requests wait in the socket until it runs)."""
+
+    target: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.target(environ, start_response)
+
+
+def _start_socket_mode(services: Services) -> Any:
+    """Connect Slack over Socket Mode when ``SLACK_APP_TOKEN`` is set; return the receiver (or ``None``).
+
+    Raises:
+        click.ClickException: Slack refused the app-level token.
+    """
+    slack = services.connectors.get("slack")
+    if slack is None:
+        return None
+    from slack_sdk.errors import SlackApiError
+
+    from connectors.slack.socket_mode import build_receiver
+
+    receiver = build_receiver(cast(Any, slack), services.db, services.jobs)
+    if receiver is None:
+        return None
+    try:
+        receiver.start()
+    except SlackApiError as e:
+        receiver.close()
+        raise click.ClickException(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({e.response.get('error')})") from None
+    return receiver
 
 
 def run_worker_process(conn: Connection) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 import migrations
 from core import queues
 from core.telemetry import exposition
+from interceptor.kb.manage import health as kb_health
 from surfaces.services import Services
 
 
@@ -41,7 +42,15 @@ def make_health_blueprint(services: Services) -> Blueprint:
             queue_status, checks["work"] = "failing", {"error": f"unreadable: {type(e).__name__}"}
         built = services.interceptor.built()
         scorer_status = getattr(built.scorer, "status", None) if built is not None else None
-        checks["knowledge_base"] = scorer_status if isinstance(scorer_status, dict) else {"retrieval": "not loaded yet"}
+        served = scorer_status if isinstance(scorer_status, dict) else None
+        # The stored KB's count and version, read now: an import or removal shows at once (the index
+        # follows within seconds, see interceptor.kb.manage.KBWatcher); needs the migrated schema.
+        checks["knowledge_base"] = served or {"retrieval": "not loaded yet"}
+        if ok:
+            try:
+                checks["knowledge_base"] = kb_health(services.db, served)
+            except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
+                checks["database"], ok = f"unreachable: {type(e).__name__}", False
         if not ok:
             checks["status"] = "unavailable"
         elif queue_status == "ok":

@@ -320,8 +320,12 @@ function render() {
   decisions(d);
   $("decisions-note").textContent = `The newest ${d.decisions.length} decision(s) of ${s.period.from} to ${s.period.to}${s.channel ? " in " + s.channel : ""}, requests and follow-ups; open one to read it.`;
   const note = $("provisional");
-  note.hidden = !s.counts.pending;
-  note.textContent = `${s.counts.pending} answered request(s) are less than 48 h old: they count as not deflected until the re-contact window closes, so the latest days are provisional.`;
+  const unposted = s.counts.unposted || 0;
+  note.hidden = !s.counts.pending && !unposted;
+  note.textContent = [
+    s.counts.pending ? `${s.counts.pending} answered request(s) are less than 48 h old: they count as not deflected until the re-contact window closes, so the latest days are provisional.` : "",
+    unposted ? `${unposted} answer(s) are decided but not posted yet (the vendor is down or rate-limiting): not counted as answered.` : "",
+  ].filter(Boolean).join(" ");
 }
 
 document.addEventListener("DOMContentLoaded", () => {
