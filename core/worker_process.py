@@ -15,7 +15,7 @@ import logging
 import multiprocessing
 import threading
 from multiprocessing.connection import Connection
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from core.jobs import JobQueue
 from core.telemetry import count
@@ -73,9 +73,9 @@ def relay(conn: Connection, jobs: JobQueue) -> None:
         jobs.submit(str(queue), int(row_id))
 
 
-def _child(target: Callable[[Connection], Any], receive: Connection, inherited: Connection | None) -> None:
-    if inherited is not None:
-        inherited.close()
+def _child(target: Callable[[Connection], Any], receive: Connection, inherited: tuple[Any, ...]) -> None:
+    for handle in inherited:
+        handle.close()
     target(receive)
 
 
@@ -92,10 +92,19 @@ class WorkerProcess:
         queue: the web process's :class:`PipeQueue`, re-attached to each new child.
         before_fork: called before forking (e.g. dispose the database pool, whose connections a child must
             not share).
+        close_in_child: what a forked child closes first (e.g. the web server's listening socket, which it
+            must not keep bound after the parent is gone).
     """
 
-    def __init__(self, target: Callable[[Connection], Any], queue: PipeQueue, before_fork: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        target: Callable[[Connection], Any],
+        queue: PipeQueue,
+        before_fork: Callable[[], Any] | None = None,
+        close_in_child: Sequence[Any] = (),
+    ) -> None:
         self._target, self._queue, self._before_fork = target, queue, before_fork
+        self._close_in_child = tuple(close_in_child)
         self._context: Any = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._stop = threading.Event()
@@ -114,7 +123,7 @@ class WorkerProcess:
         receive, send = context.Pipe(duplex=False)
         # A forked child inherits the sending end too: it must close it, or the pipe would never report the
         # parent's death (EOF) and the child would outlive it.
-        inherited = send if context.get_start_method() == "fork" else None
+        inherited = (send, *self._close_in_child) if context.get_start_method() == "fork" else ()
         self._process = context.Process(target=_child, args=(self._target, receive, inherited), name="hub-worker", daemon=False)
         self._process.start()
         receive.close()  # the child holds its own copy

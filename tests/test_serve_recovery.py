@@ -151,12 +151,16 @@ def test_the_worker_process_does_not_outlive_a_killed_web_process(tmp_path: Path
                 "SLACK_API_URL": stub.url})
     subprocess.run([HUB, "db", "upgrade"], env=env, check=True, capture_output=True)
     try:
-        with serve(env, free_port(), tmp_path / "hub.log") as proc:
+        port = free_port()
+        with serve(env, port, tmp_path / "hub.log") as proc:
             found = children(proc.pid)
             assert len(found) == 1, [Path(f"/proc/{c}/cmdline").read_bytes() for c in found]
             [worker] = found
             os.kill(proc.pid, signal.SIGKILL)  # the web process only, as an OOM killer would
             proc.wait(10)
+            with socket.socket() as s:  # the worker does not hold the web port: a restart can bind it at once
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", port))
             deadline = time.monotonic() + 60
             while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
                 with contextlib.suppress(ChildProcessError):
