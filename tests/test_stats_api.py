@@ -186,7 +186,7 @@ def test_openapi_documents_every_analytics_route(api: Any, admin_hub: Hub) -> No
     assert spec["openapi"].startswith("3.")
     app = create_app(hub=admin_hub)
     ours = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule) for r in app.url_map.iter_rules() if r.endpoint.startswith("analytics_api.")}
-    assert ours == set(spec["paths"])
+    assert ours <= set(spec["paths"])  # the web channel's routes are there too (tests/test_openapi.py)
     for path in ENDPOINTS:
         operation = spec["paths"][path]["get"]
         assert {"200", "401", "403"} <= set(operation["responses"])

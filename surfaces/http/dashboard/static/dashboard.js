@@ -248,6 +248,37 @@ function decisions(d) {
   });
 }
 
+async function workQueues() {
+  const box = $("queues-status");
+  try {
+    const q = await fetchJSON("/api/v1/queues", new URLSearchParams());
+    box.textContent = q.status === "ok" ? "Inbox and outbox are healthy." : `${q.status}: ${q.reasons.join("; ")}`;
+    box.classList.toggle("failed", q.status !== "ok");
+    rows("queues", Object.entries(q.queues), "", (tr, [name, f]) => {
+      el("td", {}, tr, name);
+      for (const v of [f.pending, f.running, f.retrying, f.failed, f.stuck]) el("td", { class: "num" }, tr, fmt.int(v));
+      el("td", { class: "num" }, tr, fmt.secs(f.oldest_due_seconds));
+    });
+    $("queues-retry").disabled = !(q.queues.inbox.failed || q.queues.outbox.failed);
+  } catch (error) {
+    box.textContent = "Could not load the queues: " + error.message;
+    box.classList.add("failed");
+  }
+}
+
+async function retryFailed() {
+  // JSON only: a cross-site form cannot send it, so the session cookie is enough here.
+  const response = await fetch("/api/v1/queues/retry", {
+    method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ queue: null, ids: null }),
+  });
+  const body = await response.json().catch(() => ({}));
+  $("queues-status").textContent = response.ok
+    ? `Re-queued ${body.requeued.inbox.length} inbox event(s) and ${body.requeued.outbox.length} vendor write(s).`
+    : "Could not re-queue: " + (body.error || response.status);
+  setTimeout(workQueues, 1500);
+}
+
 let last = null;
 
 async function load() {
@@ -303,6 +334,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (params.get("channel")) el("option", { value: params.get("channel") }, $("channel"), params.get("channel"));
   $("channel").value = params.get("channel") || "";
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  $("queues-retry").addEventListener("click", retryFailed);
+  workQueues();
   $("channel").addEventListener("change", load);
   for (const button of document.querySelectorAll("[data-days]")) {
     button.addEventListener("click", () => {
