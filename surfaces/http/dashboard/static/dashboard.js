@@ -286,6 +286,7 @@ let loads = 0, gapsDoc = null;
 async function load() {
   const params = query(), status = $("status"), which = ++loads;
   status.textContent = "Loading…";
+  status.dataset.loaded = "false";
   status.classList.remove("failed");
   history.replaceState(null, "", "?" + params.toString());
   loadGaps(params, which); // grouping by meaning can take a while (the model's first load): never wait for it
