@@ -60,7 +60,8 @@ def make_api_blueprint(services: Services) -> Blueprint:
         if problem is not None:
             raise InboundError(problem, status=400)
         email = body.get("email")
-        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
+        # NOTE: 254 characters is the longest address SMTP carries (RFC 5321 4.5.3.1.3), and it is the asker's id (255).
+        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 254):
             raise InboundError("email must be an email address", status=400)
         keep = body.get("record", True)
         if not isinstance(keep, bool):

@@ -125,6 +125,8 @@ def make_pages_blueprint(services: Services) -> Blueprint:
             return _refuse(NOT_CONFIGURED, 403)
         offered = (request.form.get("token") or "").strip()
         if not offered or not token_matches(token, offered):
+            if not _wants_html():  # a script gets the JSON error every other 4xx has
+                return _refuse("that token is not the admin token", 401)
             return _page("dashboard/login.html", 401, error="That token is not the admin token.", next=_next())
         value, max_age = session_cookie(token)
         response = redirect(_next() or url_for("dashboard.dashboard"), code=303)
