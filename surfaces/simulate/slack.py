@@ -181,7 +181,7 @@ def _click(hub: Any, slack: RecordingSlack, posted: list[Call], wanted: str) -> 
 
 def _notes(settings: Settings) -> tuple[str, ...]:
     target = settings.escalation_target
-    if not target:
+    if not target or target == "slack":  # "slack": the triage channel is the real path too
         return ()
     return (f"HUB_ESCALATION_TARGET={target}: a real escalation also opens a {target} ticket with the transcript and "
             "the draft, and posts its link in the thread; the simulation contacts no help desk, so it shows the "
