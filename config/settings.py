@@ -21,6 +21,8 @@ from core.errors import ConfigError
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_SENSITIVE_TOPICS = ("refund", "account_access", "legal", "security_incident")
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RATE_LIMIT = "60/minute"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class SlackSettings:
     api_url: str
     channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
     triage_channel: str | None
+    app_token: Secret | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode instead of the public Request URL
 
     def answers_in(self, channel: str) -> bool:
         """Return whether the hub answers requests in ``channel``."""
@@ -53,6 +56,11 @@ class JiraSettings:
     webhook_secret: Secret | None
     project_key: str | None
     poll: bool = False
+    allow_unsigned_webhooks: bool = False  # the explicit opt-out for a Jira that cannot sign (the boot warns)
+    webhook_max_age_seconds: float = 1800.0  # older deliveries (by their "timestamp") are refused
+    issue_type: str = "Task"  # JIRA_ISSUE_TYPE: the type of the issues the hub opens in JIRA_PROJECT_KEY
+    service_desk_id: str | None = None  # JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID: open JSM requests instead
+    request_type_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,17 @@ class LLMSettings:
     model: str
     api_key: Secret | None
     timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Limits at the HTTP door (issue 11): body size, per-client rate limits, the ``/metrics`` token."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    rate_limit: str | None = DEFAULT_RATE_LIMIT  # Flask-Limiter syntax, per client and route; None = off
+    rate_limit_storage: str = "memory://"  # a limits storage URI; redis://... when scaled out
+    metrics_token: Secret | None = None
+    trusted_proxies: int = 0  # X-Forwarded-For/-Proto hops to believe (a load balancer in front)
 
 
 @dataclass(frozen=True)
@@ -95,11 +114,18 @@ class Settings:
     inbox_max_attempts: int
     outbox_max_attempts: int
     sweep_interval_seconds: float
+    retry_horizon_seconds: float
+    answer_deadline_seconds: float
+    lease_seconds: float
+    outbox_workers: int
+    job_process: bool
     poll_interval_seconds: float
     kb_sync_interval_seconds: float
     agent_ticket_cost: float
     automated_answer_cost: float
     channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+    currency: str = "USD"  # ISO 4217 code shown beside every cost figure
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
 
     def policy(self, channel: str | None) -> ChannelPolicy:
         """Return the policy for ``channel``, or the defaults when it has none."""
@@ -120,7 +146,7 @@ class _SettingsSchema(Schema):
     HUB_ADMIN_TOKEN = fields.String(load_default=None)
     HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
     HUB_BROKER_URL = fields.String(load_default=None)
-    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira"]))
+    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira", "slack"]))
     HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
     HUB_DRY_RUN = fields.Boolean(load_default=False)
     HUB_SENSITIVE_TOPICS = fields.String(load_default=",".join(DEFAULT_SENSITIVE_TOPICS))
@@ -132,17 +158,26 @@ class _SettingsSchema(Schema):
     HUB_JOB_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
-    HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.1, 3600))
+    HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.1, 3600))
+    HUB_RETRY_HORIZON_SECONDS = fields.Float(load_default=86400.0, validate=validate.Range(1, 30 * 86400))
+    HUB_ANSWER_DEADLINE_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
+    HUB_LEASE_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(0.5, 3600))
+    HUB_OUTBOX_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
+    HUB_JOB_PROCESS = fields.Boolean(load_default=True)
     HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
     HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
     HUB_AUTOMATED_ANSWER_COST = fields.Float(load_default=0.10, validate=validate.Range(0))
+    HUB_CURRENCY = fields.String(
+        load_default="USD", validate=validate.Regexp(r"^[A-Za-z]{3}$", error="must be a 3-letter ISO 4217 code, e.g. USD")
+    )
     HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
     SLACK_BOT_TOKEN = fields.String(load_default=None)
     SLACK_SIGNING_SECRET = fields.String(load_default=None)
     SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
     SLACK_CHANNELS = fields.String(load_default="*")
     SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
+    SLACK_APP_TOKEN = fields.String(load_default=None, validate=validate.Regexp(r"^xapp-", error="must be an app-level token (xapp-...)"))
     ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
     ZENDESK_EMAIL = fields.String(load_default=None)
     ZENDESK_API_TOKEN = fields.String(load_default=None)
@@ -154,10 +189,20 @@ class _SettingsSchema(Schema):
     JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
     JIRA_PROJECT_KEY = fields.String(load_default=None)
     JIRA_POLL = fields.Boolean(load_default=False)
+    JIRA_ALLOW_UNSIGNED_WEBHOOKS = fields.Boolean(load_default=False)
+    JIRA_WEBHOOK_MAX_AGE_SECONDS = fields.Float(load_default=1800.0, validate=validate.Range(60, 7 * 86400))
+    JIRA_ISSUE_TYPE = fields.String(load_default="Task", validate=validate.Length(1, 255))
+    JIRA_SERVICE_DESK_ID = fields.String(load_default=None, validate=validate.Regexp(r"^\d+$", error="must be a number"))
+    JIRA_REQUEST_TYPE_ID = fields.Integer(load_default=None, validate=validate.Range(1))
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)
     HUB_LLM_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 300))
+    HUB_MAX_BODY_BYTES = fields.Integer(load_default=DEFAULT_MAX_BODY_BYTES, validate=validate.Range(1024, 1024**3))
+    HUB_RATE_LIMIT = fields.String(load_default=DEFAULT_RATE_LIMIT)
+    HUB_RATE_LIMIT_STORAGE = fields.String(load_default=None)
+    HUB_METRICS_TOKEN = fields.String(load_default=None)
+    HUB_TRUSTED_PROXIES = fields.Integer(load_default=0, validate=validate.Range(0, 10))
 
 
 class _ChannelPolicySchema(Schema):
@@ -242,7 +287,10 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             api_url=v["SLACK_API_URL"].rstrip("/") + "/",
             channels=_split(v["SLACK_CHANNELS"]) or ("*",),
             triage_channel=v["SLACK_TRIAGE_CHANNEL"],
+            app_token=_secret(v["SLACK_APP_TOKEN"]),
         )
+    elif v["SLACK_APP_TOKEN"]:
+        raise ConfigError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET are missing")
     zendesk = None
     if _group(v, "Zendesk", ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")):
         zendesk = ZendeskSettings(
@@ -261,7 +309,15 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             webhook_secret=_secret(v["JIRA_WEBHOOK_SECRET"]),
             project_key=v["JIRA_PROJECT_KEY"],
             poll=v["JIRA_POLL"],
+            allow_unsigned_webhooks=v["JIRA_ALLOW_UNSIGNED_WEBHOOKS"],
+            webhook_max_age_seconds=v["JIRA_WEBHOOK_MAX_AGE_SECONDS"],
+            issue_type=v["JIRA_ISSUE_TYPE"],
+            service_desk_id=v["JIRA_SERVICE_DESK_ID"],
+            request_type_id=v["JIRA_REQUEST_TYPE_ID"],
         )
+        if (jira.service_desk_id is None) != (jira.request_type_id is None):
+            missing = "JIRA_REQUEST_TYPE_ID" if jira.request_type_id is None else "JIRA_SERVICE_DESK_ID"
+            raise ConfigError(f"JSM requests need JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID together: {missing} is missing")
     llm = None
     if _group(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):
         llm = LLMSettings(
@@ -276,11 +332,15 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         raise ConfigError("HUB_ESCALATION_TARGET is zendesk but ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN are missing")
     if target == "jira" and jira is None:
         raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN are missing")
-    if target == "jira" and jira is not None and not jira.project_key:
-        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY is missing")
+    if target == "jira" and jira is not None and not jira.project_key and jira.service_desk_id is None:
+        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY (or JIRA_SERVICE_DESK_ID and "
+                          "JIRA_REQUEST_TYPE_ID) is missing")
+    if target == "slack" and (slack is None or not slack.triage_channel):
+        raise ConfigError("HUB_ESCALATION_TARGET is slack but SLACK_TRIAGE_CHANNEL is missing (where the drafts go)")
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
 
+    edge = _edge(v)
     policies: dict[str, ChannelPolicy] = {}
     for channel, policy in v["HUB_CHANNEL_POLICIES"].items():
         try:
@@ -308,9 +368,44 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         inbox_max_attempts=v["HUB_INBOX_MAX_ATTEMPTS"],
         outbox_max_attempts=v["HUB_OUTBOX_MAX_ATTEMPTS"],
         sweep_interval_seconds=v["HUB_SWEEP_INTERVAL_SECONDS"],
+        retry_horizon_seconds=v["HUB_RETRY_HORIZON_SECONDS"],
+        answer_deadline_seconds=v["HUB_ANSWER_DEADLINE_SECONDS"],
+        lease_seconds=v["HUB_LEASE_SECONDS"],
+        outbox_workers=v["HUB_OUTBOX_WORKERS"],
+        job_process=v["HUB_JOB_PROCESS"],
         poll_interval_seconds=v["HUB_POLL_INTERVAL_SECONDS"],
         kb_sync_interval_seconds=v["HUB_KB_SYNC_INTERVAL_SECONDS"],
         agent_ticket_cost=v["HUB_AGENT_TICKET_COST"],
         automated_answer_cost=v["HUB_AUTOMATED_ANSWER_COST"],
         channel_policies=policies,
+        currency=v["HUB_CURRENCY"].upper(),
+        edge=edge,
+    )
+
+
+def _edge(v: Mapping[str, Any]) -> EdgeSettings:
+    """The door's limits. Rate limits count in memory per process, or in Redis when scaled out (the broker,
+    when it is Redis, unless ``HUB_RATE_LIMIT_STORAGE`` names another store).
+
+    Raises:
+        ConfigError: ``HUB_RATE_LIMIT`` is not a rate limit string (``60/minute``, ``10/second;500/hour``).
+    """
+    from limits import parse_many
+
+    limit = None if v["HUB_RATE_LIMIT"].strip().lower() in ("off", "none") else v["HUB_RATE_LIMIT"]
+    if limit is not None:
+        try:
+            parse_many(limit)
+        except ValueError as e:
+            raise ConfigError(f"invalid configuration: HUB_RATE_LIMIT: {e} (for example 60/minute, or off)") from e
+    storage = v["HUB_RATE_LIMIT_STORAGE"]
+    if storage is None:
+        broker = v["HUB_BROKER_URL"] or ""
+        storage = broker if v["HUB_QUEUE"] == "celery" and broker.startswith(("redis://", "rediss://")) else "memory://"
+    return EdgeSettings(
+        max_body_bytes=v["HUB_MAX_BODY_BYTES"],
+        rate_limit=limit,
+        rate_limit_storage=storage,
+        metrics_token=_secret(v["HUB_METRICS_TOKEN"]),
+        trusted_proxies=v["HUB_TRUSTED_PROXIES"],
     )

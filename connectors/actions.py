@@ -3,9 +3,10 @@
 An outbox row names a connector and an action; its payload is JSON, and performers also receive the row's
 ``idempotency_key`` in it. Actions (payload keys):
 
-- ``post_reply``: answer in the ticket's own thread. ``{"ref", "text", "citations": [{"title", "url"}],
+- ``post_reply``: answer in the ticket's own thread; at most once per key (retries ask ``already_wrote``). ``{"ref", "text", "citations": [{"title", "url"}],
   "kind": "answer" | "notice", "decision_id"}``. For ``kind == "answer"`` the connector adds its way to say
-  "solved" / "I still need a human" (Slack buttons; a sentence on Zendesk and Jira) and marks the ticket
+  "This solved it" / "I still need help" (Slack buttons; the answer's feedback line asks for the same words
+  as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``).
 - ``add_internal_note``: the agents' pre-drafted reply, never visible to the requester.
   ``{"ref", "text", "decision_id", "reopen": bool}``; marks the ticket ``hub_escalated`` and, with
@@ -26,10 +27,17 @@ from typing import Any, Mapping
 from connectors.base import Connector, HelpDesk
 from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer
+from core.telemetry import count
 
 
 def _post_reply(connector: Connector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
+        if int(payload.get("attempt", 1)) > 1:
+            # A retry: an earlier attempt may have posted and crashed before the hub recorded it.
+            existing = connector.already_wrote(TicketRef.parse(payload["ref"]), payload["idempotency_key"])
+            if existing is not None:
+                count("outbox_already_written", connector=connector.source.value)
+                return Performed({"external_id": existing.external_id, "url": existing.url})
         posted = connector.post_reply(
             TicketRef.parse(payload["ref"]),
             payload["text"],

@@ -119,6 +119,27 @@ class Connector(Protocol):
         """
         ...
 
+    def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
+        """Ask the vendor whether a public write with ``idempotency_key`` is already on the ticket.
+
+        Called before every retry of a public write (``post_reply``), so that an attempt that reached the
+        vendor but crashed before the hub recorded it is not posted twice. Each connector marks its public
+        writes with the key (Slack: message metadata; Zendesk: a tag set in the same update as the comment;
+        Jira: a comment property) and looks for that mark here.
+
+        Args:
+            ref: the ticket the write was for.
+            idempotency_key: the outbox key of the write.
+
+        Returns:
+            The message already posted with that key, or ``None`` when there is none.
+
+        Raises:
+            NotFound: the ticket is gone. Retriable, Fatal: the check itself failed (then the write is not
+                attempted: the retry waits).
+        """
+        ...
+
     def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
         """Leave a note only agents can see (the pre-drafted reply).
 

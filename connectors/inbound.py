@@ -1,11 +1,19 @@
 """The webhook request path every vendor shares: verify, parse, store, acknowledge. No vendor or
-knowledge-base work happens here; that is the job runner's."""
+knowledge-base work happens here; that is the job runner's.
+
+Order matters (issue 11): the signature is checked on the raw bytes before anything decodes them; then the
+body is decoded strictly (:func:`json_body`: bounded nesting, no lone surrogates, no ``NaN``) and checked
+against the vendor's declared schema (:func:`validate`), so a mapper never meets a wrong type.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Mapping
+import re
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+from marshmallow import Schema
 
 from connectors.base import Connector
 from core import inbox
@@ -16,17 +24,128 @@ from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
+MAX_DEPTH = 64
+# A JSON string (closed, or running to the end of the body), or a bracket. Every quote starts a match that
+# always succeeds, so the scan is linear whatever the bytes.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+_OPENERS = frozenset(b"[{")
 
-def json_body(body: bytes, source: str) -> Any:
-    """Decode a webhook's JSON body (an empty body is ``None``).
+
+@runtime_checkable
+class Handshake(Protocol):
+    """Optional inbound capability: answer a vendor's handshake itself (Slack's ``url_verification`` and
+    ``ssl_check``). Runs after :meth:`Connector.verify`, before :meth:`Connector.parse_event`."""
+
+    def handshake(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
+        """Return the JSON body to answer 200 with, or ``None`` when the request is not a handshake.
+
+        Raises:
+            PayloadError: the body is malformed.
+        """
+        ...
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_depth(body: bytes, source: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a body nested deeper than ``max_depth`` (arrays and objects), before any parser recurses.
 
     Raises:
-        PayloadError: the body is not JSON (400).
+        PayloadError: the body is nested too deeply.
     """
+    depth = 0
+    for match in _TOKENS.finditer(body):
+        first = match.group()[0]
+        if first in _OPENERS:
+            depth += 1
+            if depth > max_depth:
+                raise PayloadError(f"{source} body is nested deeper than {max_depth} levels")
+        elif first != 0x22:  # a closing bracket (a string starts with '"')
+            depth -= 1
+
+
+def _check_strings(data: Any, source: str) -> None:
+    """Refuse lone UTF-16 surrogates (``"\\ud800"``) and NUL characters in any key or string: neither can be
+    stored (PostgreSQL text holds no NUL) or sent on."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise PayloadError(f"{source} body holds a lone surrogate (\\u{ord(item[e.start]):04x})") from e
+            if "\x00" in item:
+                raise PayloadError(f"{source} body holds a NUL character (\\u0000)")
+
+
+def json_body(body: bytes | str, source: str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode a JSON body strictly.
+
+    Args:
+        body: the raw body (or an already extracted JSON text, such as Slack's ``payload=`` field).
+        source: the vendor, for the messages.
+        max_depth: the deepest nesting allowed.
+
+    Returns:
+        The decoded value (any JSON type: the schema decides what shape is acceptable).
+
+    Raises:
+        PayloadError: the body is empty, not UTF-8 JSON, nested too deeply, or holds ``NaN``/``Infinity``
+            or a lone surrogate (400).
+    """
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if not raw.strip():
+        raise PayloadError(f"{source} body is empty")
+    check_depth(raw, source, max_depth)
     try:
-        return json.loads(body or b"null")
-    except ValueError as e:
-        raise PayloadError(f"{source} webhook body is not JSON") from e
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as e:
+        raise PayloadError(f"{source} body is not JSON") from e
+    _check_strings(data, source)
+    return data
+
+
+def _first_error(messages: Any, path: tuple[str, ...] = ()) -> tuple[str, str]:
+    if isinstance(messages, dict) and messages:
+        key = sorted(messages, key=str)[0]
+        inner = path if key == "_schema" else path + (str(key),)
+        return _first_error(messages[key], inner)
+    if isinstance(messages, list) and messages:
+        return ".".join(path) or "(body)", str(messages[0])
+    return ".".join(path) or "(body)", str(messages)
+
+
+def validate(schema: Schema, data: Any, source: str, *, path: str = "") -> dict[str, Any]:
+    """Check decoded ``data`` against a vendor's declared schema.
+
+    Args:
+        schema: the declared shape.
+        data: the decoded value.
+        source: the vendor, for the messages.
+        path: where ``data`` sits in the body (``"event"``), prefixed to the field path in messages.
+
+    Returns:
+        ``data``, now known to be an object of the declared shape.
+
+    Raises:
+        PayloadError: a field has the wrong type or is missing; the message names its path
+            (``event.ts: Not a valid string.``).
+    """
+    if not isinstance(data, dict):
+        raise PayloadError(f"{source} payload: {path or '(body)'}: must be a JSON object")
+    errors = schema.validate(data)
+    if errors:
+        where, message = _first_error(errors, tuple(path.split(".")) if path else ())
+        raise PayloadError(f"{source} payload: {where}: {message}")
+    return data
 
 
 def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: Database, jobs: JobQueue) -> dict[str, Any]:
@@ -40,7 +159,8 @@ def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: D
         jobs: where the stored event is handed for processing.
 
     Returns:
-        The JSON body to answer 200 with: ``{"status": "accepted" | "duplicate" | "ignored"}``.
+        The JSON body to answer 200 with: ``{"status": "accepted" | "duplicate" | "ignored"}``, or a
+        handshake's own answer (:class:`Handshake`).
 
     Raises:
         SignatureError: the request is not from the vendor (401); nothing is stored.
@@ -49,11 +169,17 @@ def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: D
     source = connector.source.value
     try:
         connector.verify(headers, body)
-        event = connector.parse_event(headers, body)
+        if b"\x00" in body:  # never in JSON or a form; PostgreSQL could not store the raw body
+            raise PayloadError(f"{source} body holds a NUL byte")
+        reply = connector.handshake(headers, body) if isinstance(connector, Handshake) else None
+        event = None if reply is not None else connector.parse_event(headers, body)
     except InboundError as e:
         count("webhooks", source=source, outcome=type(e).__name__)
-        log.warning(f"{source}.webhook.rejected", extra={"status": e.status, "error": type(e).__name__})
+        log.warning(f"{source}.webhook.rejected", extra={"status": e.status, "error": type(e).__name__, "detail": str(e)})
         raise
+    if reply is not None:
+        count("webhooks", source=source, outcome="handshake")
+        return reply
     if event is None:
         count("webhooks", source=source, outcome="ignored")
         return {"status": "ignored"}

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -77,6 +78,7 @@ class InboxEvent(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    requeued_at: Mapped[datetime | None]  # an admin re-queued it (``hub retry``): the retry horizon restarts
 
 
 class OutboxAction(Base):
@@ -91,7 +93,8 @@ class OutboxAction(Base):
     action: Mapped[str] = mapped_column(String(64))
     ticket_ref: Mapped[str | None] = mapped_column(String(255), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|skipped
+    # pending|running|done|failed|skipped|superseded (an answer past its deadline, escalated instead)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -101,6 +104,7 @@ class OutboxAction(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    requeued_at: Mapped[datetime | None]  # an admin re-queued it (``hub retry``): the retry horizon restarts
 
 
 # -- people and tickets ---------------------------------------------------------------------------
@@ -230,6 +234,16 @@ class DecisionRow(Base):
     """
 
     __tablename__ = "decisions"
+    __table_args__ = (
+        # One "request" decision per ticket, enforced by the database (concurrent deliveries race here).
+        Index(
+            "uq_decisions_one_request",
+            "ticket_ref",
+            unique=True,
+            sqlite_where=text("\"trigger\" = 'request'"),
+            postgresql_where=text("\"trigger\" = 'request'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -302,7 +316,13 @@ class LeaseRow(Base):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    NOTE(sqlite): WAL with ``synchronous=NORMAL``: a commit does not wait for an fsync (checkpoints do), so the
+    webhook acknowledgement is not queued behind every other commit's fsync. A committed row survives a crash
+    or kill of the hub process; only an operating-system crash or power loss may roll back the last commits.
+    Deployments that need that guarantee too run on PostgreSQL. https://www.sqlite.org/pragma.html#pragma_synchronous
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
@@ -312,6 +332,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 

@@ -49,11 +49,13 @@ class Retriable(ConnectorError):
 
     Args:
         retry_after: seconds the vendor asked us to wait (``Retry-After``), if it said.
+        rate_limited: the vendor answered 429: it paces us, the write did not fail (the attempt is given back).
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class Fatal(ConnectorError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import select, update
@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from core import work
 from core.codec import event_from_dict, event_to_dict
 from core.db import Database, InboxEvent, insert_ignoring
+from core.heartbeat import Heartbeat
 from core.jobs import JobQueue
 from core.models import TicketEvent, utcnow
 from core.telemetry import count
@@ -63,8 +64,9 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
     }
     key = (InboxEvent.source == event.source.value, InboxEvent.delivery_id == event.delivery_id)
     with db.session() as s:
-        stmt = insert_ignoring(s, InboxEvent, ["source", "delivery_id"]).values(**values).returning(InboxEvent.id)
-        new_id = s.execute(stmt).scalar()
+        # A Core statement with the values as parameters: compiled once and cached (the acknowledgement path).
+        stmt = insert_ignoring(s, InboxEvent.__table__, ["source", "delivery_id"]).returning(InboxEvent.__table__.c.id)
+        new_id = s.connection().execute(stmt, values).scalar()
         if new_id is None:
             s.execute(update(InboxEvent).where(*key).values(duplicates=InboxEvent.duplicates + 1))
             existing = s.execute(select(InboxEvent.id).where(*key)).scalar_one()
@@ -77,24 +79,48 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
     return Accepted(new_id, duplicate=False)
 
 
-def process(db: Database, row_id: int, handler: EventHandler, max_attempts: int, now: datetime | None = None) -> str | None:
+def process(
+    db: Database,
+    row_id: int,
+    handler: EventHandler,
+    max_attempts: int,
+    now: datetime | None = None,
+    *,
+    horizon: timedelta = work.HORIZON,
+    lease: timedelta = work.LEASE,
+    heartbeat: Heartbeat | None = None,
+) -> str | None:
     """Claim inbox row ``row_id`` and run ``handler`` on its event.
+
+    Args:
+        db: the database.
+        row_id: the inbox row.
+        handler: the event handler (the pipeline).
+        max_attempts: the cap for errors that are neither ``Retriable`` nor ``Fatal``.
+        now: the current time (tests pass one).
+        horizon: how long ``Retriable`` failures (a vendor outage) are retried, from the row's arrival.
+        lease: the claim's lease; ``heartbeat`` renews it while the handler runs.
+        heartbeat: keeps the lease alive (``None``: the lease must outlast the handler).
 
     Returns:
         The row's new status, or ``None`` when the row was not due or is held by another worker.
     """
-    if not work.claim(db, InboxEvent, row_id, now):
+    if not work.claim(db, InboxEvent, row_id, now, lease):
         return None
     with db.session() as s:
         row = s.get_one(InboxEvent, row_id)
-        attempts, stored = row.attempts, row.event
+        attempts, stored, since = row.attempts, row.event, row.requeued_at or row.received_at
     error: BaseException | None = None
     try:
-        handler(event_from_dict(stored), row_id)
+        if heartbeat is None:
+            handler(event_from_dict(stored), row_id)
+        else:
+            with heartbeat.hold(InboxEvent, row_id):
+                handler(event_from_dict(stored), row_id)
     except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
         error = e
         log.warning("inbox.process.error", extra={"row_id": row_id, "error": type(e).__name__}, exc_info=True)
-    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow())
+    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon)
     work.finish(db, InboxEvent, row_id, outcome, now)
-    count("inbox_processed", outcome=outcome.status)
+    count("inbox_processed", outcome="retry" if outcome.status == "pending" else outcome.status)
     return outcome.status

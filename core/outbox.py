@@ -3,14 +3,16 @@
 Writers call :func:`enqueue` inside their own transaction (so the decision and the write it implies commit
 together) and :func:`schedule` after the commit. A performer does the vendor call; ``Retriable`` errors wait
 (``Retry-After`` when the vendor gave one, else exponential backoff) and try again, up to the row's
-``max_attempts``; then the row is ``failed``, visible to admins, never silently dropped.
+the retry horizon (:mod:`core.work`); then the row is ``failed``, visible to admins and re-queueable, never
+silently dropped. Performers receive the attempt number in the payload (``attempt``): from the second attempt
+on, a public write first asks its connector whether it already happened (``Connector.already_wrote``).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import select
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core import work
 from core.db import Database, OutboxAction, insert_ignoring
+from core.heartbeat import Heartbeat
 from core.jobs import JobQueue
 from core.models import utcnow
 from core.telemetry import count
@@ -54,8 +57,8 @@ class Performed:
 
 
 Performer = Callable[[Mapping[str, Any]], Performed]
-"""Does one vendor write from an action's payload (which also carries the row's ``idempotency_key``).
-Raises ``Retriable``/``Fatal``/``NotFound``."""
+"""Does one vendor write from an action's payload (which also carries the row's ``idempotency_key`` and the
+``attempt`` number, 1 for the first). Raises ``Retriable``/``Fatal``/``NotFound``."""
 
 OnDone = Callable[[Session, OutboxAction], None]
 """Bookkeeping after a successful write, in the transaction that marks it done (for example recording
@@ -113,20 +116,36 @@ def perform(
     performers: Mapping[tuple[str, str], Performer],
     now: datetime | None = None,
     on_done: OnDone | None = None,
+    *,
+    horizon: timedelta = work.HORIZON,
+    lease: timedelta = work.LEASE,
+    heartbeat: Heartbeat | None = None,
 ) -> str | None:
     """Claim outbox row ``row_id`` and perform it; on success store the result, run ``on_done`` and
     enqueue the performer's follow-up actions, all in one transaction.
 
+    Args:
+        db: the database.
+        jobs: the queue follow-up actions are handed to.
+        row_id: the outbox row.
+        performers: ``(connector, action) -> performer``.
+        now: the current time (tests pass one).
+        on_done: bookkeeping in the transaction that marks the row done.
+        horizon: how long ``Retriable`` failures are retried, from the row's creation.
+        lease: the claim's lease; ``heartbeat`` renews it while the vendor call runs.
+        heartbeat: keeps the lease alive (``None``: the lease must outlast the call).
+
     Returns:
         The row's new status, or ``None`` when the row was not due or is held by another worker.
     """
-    if not work.claim(db, OutboxAction, row_id, now):
+    if not work.claim(db, OutboxAction, row_id, now, lease):
         return None
     with db.session() as s:
         row = s.get_one(OutboxAction, row_id)
         connector, action = row.connector, row.action
-        payload = {**row.payload, "idempotency_key": row.idempotency_key}
+        payload = {**row.payload, "idempotency_key": row.idempotency_key, "attempt": row.attempts}
         attempts, max_attempts = row.attempts, row.max_attempts
+        since = row.requeued_at or row.created_at
     performer = performers.get((connector, action))
     done: Performed | None = None
     error: BaseException | None = None
@@ -134,20 +153,28 @@ def perform(
         error = LookupError(f"no performer for {connector}.{action} (is the connector configured?)")
     else:
         try:
-            done = performer(payload)
+            if heartbeat is None:
+                done = performer(payload)
+            else:
+                with heartbeat.hold(OutboxAction, row_id):
+                    done = performer(payload)
         except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
             error = e
             log.warning("outbox.perform.error", extra={"row_id": row_id, "action": f"{connector}.{action}", "error": type(e).__name__})
-    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow())
+    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon)
     follow_ids: list[int | None] = []
     if done is not None:
+        # The write happened: its result, the bookkeeping, the follow-ups and "done" commit together. A crash
+        # before this commit leaves the row running; the retry asks the vendor (``already_wrote``) first.
         with db.session() as s:
             row = s.get_one(OutboxAction, row_id)
             row.result = dict(done.result)
+            row.status, row.last_error, row.locked_until, row.finished_at = "done", None, None, now or utcnow()
             if on_done is not None:
                 on_done(s, row)
             follow_ids = [enqueue(s, a, max_attempts=max_attempts) for a in done.follow_ups]
-    work.finish(db, OutboxAction, row_id, outcome, now)
+    else:
+        work.finish(db, OutboxAction, row_id, outcome, now)
     label = "retry" if outcome.status == "pending" else outcome.status
     count("outbox_actions", connector=connector, outcome=label)
     schedule(jobs, follow_ids)

@@ -2,7 +2,9 @@
 
 Every process may run a scheduler, but a job only runs in the process that holds the ``scheduler`` lease
 in the database; the others stand by and take over when the holder's lease expires. So an embedded
-deployment and several gunicorn workers never run the same job twice at once.
+deployment and several gunicorn workers never run the same job twice at once. The lease is short (30 s) and
+renewed every third of it, and released on a clean stop, so a process that died hands over within 30 s and a
+restarted one at once.
 """
 
 from __future__ import annotations
@@ -52,11 +54,20 @@ class Scheduler:
 
     LEASE = "scheduler"
 
-    def __init__(self, db: Database, lease_ttl: timedelta = timedelta(seconds=90)) -> None:
+    def __init__(self, db: Database, lease_ttl: timedelta = timedelta(seconds=30)) -> None:
         self._db = db
         self._ttl = lease_ttl
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self._scheduler.add_job(
+            self._renew, "interval", seconds=max(lease_ttl.total_seconds() / 3.0, 0.1), id="_lease", replace_existing=True
+        )
+
+    def _renew(self) -> None:
+        try:
+            self.is_active()
+        except Exception:  # noqa: BLE001 - a failed renewal is tried again; the lease may pass to another process
+            log.warning("scheduler.lease.renew-failed", exc_info=True)
 
     def add(self, name: str, func: Callable[[], object], seconds: float) -> None:
         """Run ``func`` every ``seconds`` while this process is the active scheduler."""
@@ -86,6 +97,10 @@ class Scheduler:
         self._scheduler.start()
 
     def shutdown(self) -> None:
-        """Stop the background thread (running jobs finish)."""
+        """Stop the background thread (running jobs finish) and give the lease up for the next process."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        try:
+            release_lease(self._db, self.LEASE, self.owner)
+        except Exception:  # noqa: BLE001 - the lease then expires on its own
+            log.warning("scheduler.lease.release-failed", exc_info=True)

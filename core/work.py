@@ -1,9 +1,14 @@
 """The life cycle shared by inbox events and outbox actions: claim, finish, retry with backoff, sweep.
 
-A row is ``pending`` until a worker claims it (``running`` with a lease), then ``done``, ``skipped``
-(the thing is gone), ``failed`` (gave up: visible, never silently dropped) or ``pending`` again with a
-later ``next_attempt_at``. A worker that dies leaves a ``running`` row whose lease expires; the sweeper hands
-it out again (crash recovery).
+A row is ``pending`` until a worker claims it (``running`` with a short lease that a heartbeat renews while
+the worker is alive), then ``done``, ``skipped`` (the thing is gone), ``failed`` (gave up: visible, never
+silently dropped, and re-queueable) or ``pending`` again with a later ``next_attempt_at``. A worker that dies
+stops renewing its lease; the sweeper hands the row out again about one lease later (crash recovery).
+
+Retries: a ``Retriable`` failure (5xx, 429, timeout, connection error) is retried with capped backoff until
+the retry horizon (``HUB_RETRY_HORIZON_SECONDS``, 24 h by default) has passed since the row was stored (or
+re-queued); a 429 gives the attempt back. A ``Fatal`` failure fails at once with its reason; any other
+exception (a bug, a missing performer) is retried up to the row's ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ log = logging.getLogger(__name__)
 
 WorkModel = Union[type[InboxEvent], type[OutboxAction]]
 
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(seconds=60)
+HORIZON = timedelta(hours=24)
 BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 15 * 60.0
+BACKOFF_CAP_SECONDS = 5 * 60.0
 RETRY_AFTER_CAP_SECONDS = 6 * 3600.0
 
 
@@ -37,15 +43,22 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
         retry_after: the vendor's ``Retry-After`` in seconds, which wins when given.
 
     Returns:
-        Seconds: ``retry_after`` (capped at 6 h) or 2, 4, 8, ... capped at 15 minutes.
+        Seconds: ``retry_after`` (capped at 6 h) or 2, 4, 8, ... capped at 5 minutes.
     """
     if retry_after is not None:
         return min(max(retry_after, 0.0), RETRY_AFTER_CAP_SECONDS)
-    return min(BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0), BACKOFF_CAP_SECONDS)
+    return min(BACKOFF_BASE_SECONDS * 2 ** min(max(attempt - 1, 0), 30), BACKOFF_CAP_SECONDS)
 
 
-def claim(db: Database, model: WorkModel, row_id: int, now: datetime | None = None) -> bool:
+def claim(db: Database, model: WorkModel, row_id: int, now: datetime | None = None, lease: timedelta = LEASE) -> bool:
     """Atomically take row ``row_id`` for work if it is due (or its holder's lease ran out).
+
+    Args:
+        db: the database.
+        model: ``InboxEvent`` or ``OutboxAction``.
+        row_id: the row to take.
+        now: the current time (tests pass one).
+        lease: how long the row stays ours without a heartbeat (:mod:`core.heartbeat`).
 
     Returns:
         True when this caller now holds the row; False when it is not due, held, or finished.
@@ -55,7 +68,7 @@ def claim(db: Database, model: WorkModel, row_id: int, now: datetime | None = No
         result = s.execute(
             update(model)
             .where(model.id == row_id, _due(model, now))
-            .values(status="running", attempts=model.attempts + 1, locked_until=now + LEASE)
+            .values(status="running", attempts=model.attempts + 1, locked_until=now + lease)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's CursorResult
@@ -63,28 +76,54 @@ def claim(db: Database, model: WorkModel, row_id: int, now: datetime | None = No
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an attempt ended: the row's new status, the error text, and when to try again."""
+    """How an attempt ended: the row's new status, the error text, when to try again, and whether the
+    attempt is given back (a 429 is the vendor pacing us, not a failure of the write)."""
 
     status: str
     error: str | None = None
     retry_at: datetime | None = None
+    refund: bool = False
 
 
-def outcome_of(error: BaseException | None, attempts: int, max_attempts: int, now: datetime) -> Outcome:
+def outcome_of(
+    error: BaseException | None,
+    attempts: int,
+    max_attempts: int,
+    now: datetime,
+    *,
+    since: datetime | None = None,
+    horizon: timedelta = HORIZON,
+) -> Outcome:
     """Decide a row's next state from how an attempt ended.
 
-    ``NotFound`` skips, ``Fatal`` fails at once, anything else retries with backoff (honouring a
-    ``Retriable``'s ``retry_after``) until ``max_attempts`` attempts were made, then fails.
+    Args:
+        error: what the attempt raised, or ``None`` on success.
+        attempts: attempts counted so far, this one included.
+        max_attempts: the cap for errors that are neither ``Retriable`` nor ``Fatal`` (bugs).
+        now: the current time.
+        since: when the row was stored or re-queued (the horizon counts from there; ``now`` when unknown).
+        horizon: how long ``Retriable`` failures are retried.
+
+    Returns:
+        ``done``; ``skipped`` for ``NotFound``; ``failed`` for ``Fatal``, for ``Retriable`` past the horizon,
+        for other errors after ``max_attempts``; else ``pending`` with the time of the next attempt.
     """
     if error is None:
         return Outcome("done")
     text = f"{type(error).__name__}: {error}"[:2000]
     if isinstance(error, NotFound):
         return Outcome("skipped", text)
-    if isinstance(error, Fatal) or attempts >= max_attempts:
+    if isinstance(error, Fatal):
         return Outcome("failed", text)
-    retry_after = error.retry_after if isinstance(error, Retriable) else None
-    return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(attempts, retry_after)))
+    if isinstance(error, Retriable):
+        deadline = (since or now) + horizon
+        if now >= deadline:
+            return Outcome("failed", f"gave up after the retry horizon ({horizon.total_seconds():.0f} s): {text}"[:2000])
+        wait = timedelta(seconds=backoff_seconds(attempts, error.retry_after))
+        return Outcome("pending", text, min(now + wait, deadline), refund=error.rate_limited)
+    if attempts >= max_attempts:
+        return Outcome("failed", text)
+    return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(attempts)))
 
 
 def finish(db: Database, model: WorkModel, row_id: int, outcome: Outcome, now: datetime | None = None) -> None:
@@ -95,6 +134,8 @@ def finish(db: Database, model: WorkModel, row_id: int, outcome: Outcome, now: d
         values["next_attempt_at"] = outcome.retry_at
     else:
         values["finished_at"] = now
+    if outcome.refund:
+        values["attempts"] = model.attempts - 1
     with db.session() as s:
         s.execute(update(model).where(model.id == row_id).values(**values).execution_options(synchronize_session=False))
 
@@ -106,6 +147,28 @@ def due_ids(db: Database, model: WorkModel, now: datetime | None = None, limit: 
     with db.session() as s:
         rows = s.execute(select(model.id).where(_due(model, now)).order_by(model.id).limit(limit))
         return [row_id for (row_id,) in rows]
+
+
+def requeue(db: Database, model: WorkModel, ids: list[int] | None = None, now: datetime | None = None) -> list[int]:
+    """Put ``failed`` rows back to ``pending`` (all of them, or those of ``ids``) with a fresh retry horizon.
+
+    Returns:
+        The ids of the rows re-queued (hand them to the job queue).
+    """
+    now = now or utcnow()
+    with db.session() as s:
+        query = select(model.id).where(model.status == "failed")
+        if ids is not None:
+            query = query.where(model.id.in_(ids))
+        found = [row_id for (row_id,) in s.execute(query.order_by(model.id))]
+        if found:
+            s.execute(
+                update(model)
+                .where(model.id.in_(found), model.status == "failed")
+                .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now, finished_at=None)
+                .execution_options(synchronize_session=False)
+            )
+    return found
 
 
 def _due(model: WorkModel, now: datetime):  # type: ignore[no-untyped-def]

@@ -45,9 +45,20 @@ def answer_action(ticket: Ticket, decision: Decision, decision_id: int, route: R
     )
 
 
-def escalation_actions(ticket: Ticket, decision: Decision, decision_id: int, route: Route, *, reopen: bool) -> list[NewAction]:
+def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Route, *, reopen: bool) -> list[NewAction]:
     """Hand the ticket to people with the draft: an internal note on a help desk ticket; for a chat thread,
-    a new ticket in the help desk of record (or a triage-channel note) plus a notice in the thread."""
+    a new ticket in the help desk of record (or a triage-channel note) plus a notice in the thread.
+
+    Args:
+        ticket: the ticket to hand over.
+        draft: the agents' pre-drafted reply (a decision's ``draft``).
+        decision_id: the decision the hand-over follows.
+        route: where the ticket's writes go.
+        reopen: hand a help desk ticket back to agents.
+
+    Returns:
+        The outbox actions to enqueue.
+    """
     ref = str(ticket.ref)
     if route.is_help_desk:
         return [
@@ -55,7 +66,7 @@ def escalation_actions(ticket: Ticket, decision: Decision, decision_id: int, rou
                 key=f"draft:{ref}:{decision_id}",
                 connector=route.connector,
                 action="add_internal_note",
-                payload={"ref": ref, "text": decision.draft, "decision_id": decision_id, "reopen": reopen},
+                payload={"ref": ref, "text": draft, "decision_id": decision_id, "reopen": reopen},
                 ticket_ref=ref,
             )
         ]
@@ -71,7 +82,7 @@ def escalation_actions(ticket: Ticket, decision: Decision, decision_id: int, rou
                     "text": transcript(ticket),
                     "requester": {"external_id": requester.external_id, "name": requester.name, "email": requester.email},
                     "tags": ["hub_escalated"],
-                    "draft": decision.draft,
+                    "draft": draft,
                     "origin": {"connector": route.connector, "ref": ref},
                     "notice": TICKET_NOTICE,
                 },
@@ -83,7 +94,7 @@ def escalation_actions(ticket: Ticket, decision: Decision, decision_id: int, rou
             key=f"escalate:{ref}",
             connector=route.connector,
             action="add_internal_note",
-            payload={"ref": ref, "text": f"{transcript(ticket)}\n\n{decision.draft}", "decision_id": decision_id},
+            payload={"ref": ref, "text": f"{transcript(ticket)}\n\n{draft}", "decision_id": decision_id},
             ticket_ref=ref,
         ),
         NewAction(

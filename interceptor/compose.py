@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import re
 
+from typing import Sequence
+
 from interceptor.types import Candidate, Scored
 
-FEEDBACK_LINE = 'Did this solve it? Reply "solved" if it did, or "I still need a human" to reach a person.'
+# The words of the Slack buttons (connectors/slack/blocks.py), and replies guard.classify_followup accepts.
+SOLVED_WORDS = "This solved it"
+NOT_SOLVED_WORDS = "I still need help"
+FEEDBACK_LINE = f'Did this solve it? Reply "{SOLVED_WORDS}", or "{NOT_SOLVED_WORDS}" to reach a person.'
+QUESTION_LABEL_CHARS = 120
 DRAFT_CANDIDATES = 3
 MIN_BODY_CHARS = 40
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
@@ -23,6 +29,8 @@ REASON_TEXT = {
     "answered_before": "the hub already answered in this thread",
     "dry_run": "shadow mode (dry run): the hub drafts but does not answer",
     "confident": "confident",
+    "asks_for_an_alternative": "the request asks about an alternative to what the best article covers",
+    "multiple_questions_partly_answerable": "the request asks several questions and not every one could be answered",
 }
 
 
@@ -58,8 +66,9 @@ def truncate(text: str, limit: int) -> str:
 
 
 def source_line(candidate: Candidate) -> str:
-    """Return the citation line for ``candidate``: its title and, when it has one, its link."""
-    return f"Source: {candidate.title} - {candidate.url}" if candidate.url else f"Source: {candidate.title}"
+    """Return the citation line for ``candidate``: its title with the passage's heading path ("Reset your
+    password › If you sign in with SSO") and, when it has one, its link."""
+    return f"Source: {candidate.where} - {candidate.url}" if candidate.url else f"Source: {candidate.where}"
 
 
 def compose_answer(candidate: Candidate, max_chars: int, *, body: str | None = None) -> str:
@@ -79,6 +88,36 @@ def compose_answer(candidate: Candidate, max_chars: int, *, body: str | None = N
     text = truncate(body if body is not None else candidate.passage, max_chars - len(footer))
     answer = f"{text}{footer}" if text else footer.strip()
     return answer[:max_chars]
+
+
+def _label(question: str) -> str:
+    return f'"{truncate(" ".join(question.split()), QUESTION_LABEL_CHARS)}"'
+
+
+def compose_answers(parts: Sequence[tuple[str, Candidate]], max_chars: int) -> str:
+    """Compose one answer to several questions: each question, its passage and its own source line, then
+    one feedback line. A passage that answers two of the questions is quoted once, under both.
+
+    Args:
+        parts: ``(question as written, the candidate whose passage answers it)``, in the request's order.
+        max_chars: the channel's length limit; the passages share what the labels and sources leave.
+
+    Returns:
+        The answer text, at most ``max_chars`` long (one question: exactly :func:`compose_answer`).
+    """
+    groups: dict[tuple[int, str], tuple[list[str], Candidate]] = {}
+    for question, candidate in parts:
+        groups.setdefault((candidate.article_id, candidate.passage), ([], candidate))[0].append(question)
+    if len(groups) == 1:
+        return compose_answer(next(iter(groups.values()))[1], max_chars)
+    heads = [(" and ".join(_label(q) for q in questions), c) for questions, c in groups.values()]
+    fixed = sum(len(label) + len(source_line(c)) + 4 for label, c in heads) + 2 * (len(heads) - 1)
+    footer = f"\n\n{FEEDBACK_LINE}"
+    if (max_chars - fixed - len(footer)) // len(heads) < MIN_BODY_CHARS:
+        footer = ""
+    budget = max((max_chars - fixed - len(footer)) // len(heads), 0)
+    blocks = [f"{label}\n{truncate(c.passage, budget)}\n{source_line(c)}" for label, c in heads]
+    return ("\n\n".join(blocks) + footer)[:max_chars]
 
 
 def compose_draft(
@@ -102,14 +141,7 @@ def compose_draft(
         Plain text: why it was not answered, the confidence, a suggested reply, the top candidates with
         their scores and links.
     """
-    lines = ["Help-desk hub draft (internal: not sent to the requester)."]
-    lines.append(f"Confidence {scored.confidence:.2f} (threshold {threshold:.2f}).")
-    blocking = [r for r in reasons if r != "confident"]
-    if blocking:
-        lines.append("Not answered automatically because:")
-        lines.extend(f"- {reason_text(r)} [{r}]" for r in blocking)
-    elif reasons:
-        lines.append("Answered automatically: confident.")
+    lines = _draft_head(scored.confidence, threshold, reasons)
     if would_answer is not None:
         lines += ["", "The hub would have answered:", would_answer]
     elif scored.top is not None and scored.top.passage.strip():
@@ -122,4 +154,55 @@ def compose_draft(
             lines.append(f"{n}. {c.title} (score {c.score:.2f}){link}")
     else:
         lines += ["", "No knowledge-base article matched this request."]
+    return "\n".join(lines)
+
+
+def _draft_head(confidence: float, threshold: float, reasons: tuple[str, ...]) -> list[str]:
+    lines = ["Help-desk hub draft (internal: not sent to the requester)."]
+    lines.append(f"Confidence {confidence:.2f} (threshold {threshold:.2f}).")
+    blocking = [r for r in reasons if r != "confident"]
+    if blocking:
+        lines.append("Not answered automatically because:")
+        lines.extend(f"- {reason_text(r)} [{r}]" for r in blocking)
+    elif reasons:
+        lines.append("Answered automatically: confident.")
+    return lines
+
+
+def compose_draft_questions(
+    parts: Sequence[tuple[str, Scored]],
+    threshold: float,
+    reasons: tuple[str, ...],
+    *,
+    would_answer: str | None = None,
+    max_passage_chars: int = 400,
+) -> str:
+    """Compose the agents' draft for a request that asks several questions.
+
+    Args:
+        parts: ``(question as written, its retrieval and confidence)``, in the request's order.
+        threshold: the threshold each question's confidence was held against.
+        reasons: the decision's reasons.
+        would_answer: the answer the hub would have sent (shadow mode), shown in full.
+        max_passage_chars: the length limit of each suggested reply.
+
+    Returns:
+        Plain text: why it was not answered, the lowest confidence, then per question its confidence, a
+        suggested reply from its best passage (marked when it cleared the threshold) and its top articles.
+    """
+    lowest = min((s.confidence for _, s in parts), default=0.0)
+    lines = _draft_head(lowest, threshold, reasons)
+    if would_answer is not None:
+        lines += ["", "The hub would have answered:", would_answer]
+    lines += ["", f"The request asks {len(parts)} questions:"]
+    for n, (question, scored) in enumerate(parts, start=1):
+        clears = scored.confidence >= threshold and scored.top is not None and bool(scored.top.passage.strip())
+        verdict = "answerable from the KB" if clears else "not answered by the KB"
+        lines += ["", f"{n}. {_label(question)}: confidence {scored.confidence:.2f}, {verdict}."]
+        if scored.top is not None and scored.top.passage.strip() and would_answer is None:
+            lines += ["Suggested reply:" if clears else "Closest passage (check before using):",
+                      truncate(scored.top.passage, max_passage_chars), source_line(scored.top)]
+        others = [c for c in scored.candidates[1:DRAFT_CANDIDATES]]
+        if others:
+            lines.append("Other articles: " + "; ".join(f"{c.title} ({c.score:.2f})" for c in others))
     return "\n".join(lines)

@@ -7,16 +7,20 @@ ones; tests pass a fake scorer to the constructor.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
+import weakref
 from typing import Any, Callable, Protocol
 
 from config.settings import Settings
 from core.db import Database
 from core.telemetry import count
-from interceptor.decide import decide
-from interceptor.types import Candidate, Decision, Policy, Scored, ThreadState, Verdict
+from interceptor.decide import decide_request
+from interceptor.prefilter import clean
+from interceptor.spelling import Speller, english_words
+from interceptor.types import Candidate, Decision, Policy, Request, Scored, Scorer, ThreadState, Verdict
 from interceptor.writer import LLMWriter, rewrite_answer
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,61 @@ _EVENT = {  # the log event key for a decision, by its first reason
     "no_candidate": "no-candidate",
     "dry_run": "dry-run",
 }
+
+
+_SPELLERS: "weakref.WeakKeyDictionary[Any, Speller]" = weakref.WeakKeyDictionary()
+_SPELLERS_LOCK = threading.Lock()
+
+
+def speller_for(scorer: object) -> Speller | None:
+    """Return the speller for the KB ``scorer`` serves now (built once per index, from its BM25
+    vocabulary), or ``None`` when the scorer exposes no lexical index (a fake in tests)."""
+    lexical = getattr(getattr(scorer, "index", None), "lexical", None)
+    vocabulary = getattr(lexical, "vocabulary", None)
+    if lexical is None or not callable(vocabulary):
+        return None
+    with _SPELLERS_LOCK:
+        speller = _SPELLERS.get(lexical)
+        if speller is None:
+            speller = _SPELLERS[lexical] = Speller(vocabulary(), english_words())
+    return speller
+
+
+def prefilter(text: str, speller: Speller | None = None) -> Request:
+    """The prefilter stage: :func:`interceptor.prefilter.clean`, then spelling corrected per question."""
+    request = clean(text)
+    if speller is None:
+        return request
+    fixed = [speller.correct(q) for q in request.questions]
+    return dataclasses.replace(request, searched=tuple(q for q, _ in fixed),
+                               corrections=tuple(pair for _, pairs in fixed for pair in pairs),
+                               unknown=tuple(speller.unknown_terms(q) for q, _ in fixed))
+
+
+def decide_text(text: str, scorer: Scorer, policy: Policy, thread: ThreadState = ThreadState(), *,
+                speller: Speller | None = None, k: int = 5) -> Decision:
+    """Run prefilter, retrieve and score (each question on its own), and decide, for one request.
+
+    Args:
+        text: the request as written.
+        scorer: retrieval and calibrated confidence.
+        policy: the channel's policy.
+        thread: what already happened in the request's thread.
+        speller: corrects misspelled words against the KB vocabulary (``None``: no correction).
+        k: candidates per question.
+
+    Returns:
+        The decision, with ``prefilter``, ``score`` and ``decide`` latencies (ms).
+    """
+    started = time.perf_counter()
+    request = prefilter(text, speller)
+    prefilter_ms = (time.perf_counter() - started) * 1000
+    parts = [(q, scorer.score(searched, k=k)) for q, searched in zip(request.questions, request.queries)]
+    started = time.perf_counter()
+    decision = decide_request(request, parts, policy, thread)
+    decision.latency_ms["decide"] = (time.perf_counter() - started) * 1000
+    decision.latency_ms["prefilter"] = prefilter_ms
+    return dataclasses.replace(decision, questions=request.questions)
 
 
 class ThresholdScorer(Protocol):
@@ -90,11 +149,8 @@ class Interceptor:
             The decision; an ANSWER's text is the writer's when one is configured and it cited the article.
         """
         policy = self.policy(channel, guard_topics=guard_topics)
-        scored = self.scorer.score(text, k=SUGGEST_K)
-        started = time.perf_counter()
-        decision = decide(text, scored, policy, thread)
-        decision.latency_ms["decide"] = (time.perf_counter() - started) * 1000
-        if self.writer is not None and decision.verdict is Verdict.ANSWER:
+        decision = decide_text(text, self.scorer, policy, thread, speller=speller_for(self.scorer), k=SUGGEST_K)
+        if self.writer is not None and decision.verdict is Verdict.ANSWER and len(decision.questions) <= 1:
             started = time.perf_counter()
             decision = rewrite_answer(decision, text, self.writer, policy.max_answer_chars)
             decision.latency_ms["write"] = (time.perf_counter() - started) * 1000

@@ -104,6 +104,7 @@ _NOT_SOLVED = (
     r"\bnot (helpful|useful|relevant|working|solved|fixed|resolved|it|what i (asked|need|meant)|my (question|problem|issue))\b",
     r"\b(still|same) (broken|not|does ?n[o']?t|ca ?n[o']?t|cannot|having|getting|failing|fails|the same|issue|problem|error)\b",
     r"\bwrong (article|answer|link)\b",
+    r"\bstill need (some |more |your )?help\b",  # the "I still need help" button's words, replied in text
     r"\bno luck\b",
     r"\b(unhelpful|unsolved|irrelevant)\b",
     r"^\s*(no|nope|nah|no,? (it )?did ?n[o']?t)\s*[.!]*\s*$",

@@ -8,11 +8,15 @@ either nothing (the sweeper retries the event) or the decision with every write 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Callable, Mapping, Protocol
+
+from sqlalchemy.exc import IntegrityError
 
 from config import Settings
 from connectors.base import Connector, HelpDesk
 from core.db import Database
+from core.errors import Retriable
 from core.jobs import JobQueue
 from core.models import EventKind, Ticket, TicketEvent, TicketRef, Visibility
 from core.outbox import NewAction, enqueue, schedule
@@ -20,6 +24,7 @@ from core.telemetry import count, observe
 from interceptor import record
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
 from interceptor.guard import classify_followup
+from interceptor.overdue import escalate_unposted_answers
 from interceptor.types import Decision, ThreadState
 
 log = logging.getLogger(__name__)
@@ -75,14 +80,23 @@ class Pipeline:
         text = _request_text(ticket)
         decision = self._engine().decide(text, channel=ticket.ref.channel)
         observe("decision", sum(decision.latency_ms.values()) / 1000.0)
-        with self._db.session() as s:
-            decided = record.record_request(s, ticket, decision, inbox_event_id=inbox_event_id)
-            route = self._route(ticket.ref)
-            if is_answer(decision):
-                actions = [answer_action(ticket, decision, decided.id, route)]
-            else:
-                actions = escalation_actions(ticket, decision, decided.id, route, reopen=False)
-            ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        try:
+            with self._db.session() as s:
+                decided = record.record_request(s, ticket, decision, inbox_event_id=inbox_event_id)
+                route = self._route(ticket.ref)
+                if is_answer(decision):
+                    actions = [answer_action(ticket, decision, decided.id, route)]
+                else:
+                    actions = escalation_actions(ticket, decision.draft, decided.id, route, reopen=False)
+                ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        except IntegrityError as e:
+            # A concurrent delivery of the same request won the race: the database allows one "request"
+            # decision per ticket (uq_decisions_one_request), so this one's transaction wrote nothing.
+            with self._db.session() as s:
+                if record.first_decision(s, event.ref) is not None:
+                    log.info("interceptor.pipeline.already-decided", extra={"ref": str(event.ref)})
+                    return "already_decided"
+            raise Retriable("a concurrent write collided (ticket or person row); retrying") from e
         schedule(self._jobs, ids)
         return decision.verdict.value
 
@@ -161,17 +175,32 @@ class Pipeline:
             row = record.upsert_ticket(s, ticket)
             decided = record.record_decision(s, row, decision, trigger="follow_up", inbox_event_id=inbox_event_id)
             record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=why)
-            actions = follow + escalation_actions(ticket, decision, decided.id, self._route(ref), reopen=True)
+            actions = follow + escalation_actions(ticket, decision.draft, decided.id, self._route(ref), reopen=True)
             ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
         schedule(self._jobs, ids)
         return "escalated"
+
+    def escalate_unposted(self, now: datetime | None = None) -> int:
+        """Hand answers not posted within ``HUB_ANSWER_DEADLINE_SECONDS`` to a person (a periodic job).
+
+        Returns:
+            How many answers were handed over.
+        """
+        return escalate_unposted_answers(
+            self._db,
+            self._jobs,
+            self._route,
+            timedelta(seconds=self._settings.answer_deadline_seconds),
+            max_attempts=self._settings.outbox_max_attempts,
+            now=now,
+        )
 
     def _route(self, ref: TicketRef) -> Route:
         name = ref.source.value
         connector = self._connectors[name]
         target = self._settings.policy(ref.channel).escalation_target or self._settings.escalation_target
-        if target is not None and target not in self._connectors:
-            target = None
+        if target is not None and not isinstance(self._connectors.get(target), HelpDesk):
+            target = None  # e.g. "slack": no ticket anywhere, the triage channel gets the draft
         return Route(connector=name, is_help_desk=isinstance(connector, HelpDesk), escalation_target=target)
 
 

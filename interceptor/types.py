@@ -45,12 +45,38 @@ class Candidate:
     score: float
     lexical: float = 0.0
     dense: float | None = None
-    heading_path: tuple[str, ...] = ()
+    heading_path: tuple[str, ...] = ()  # the passage's section headings, outermost first
     section_id: str | None = None
 
     @property
     def citation(self) -> Citation:
         return Citation(self.title, self.url)
+
+    @property
+    def where(self) -> str:
+        """The title and the passage's heading path ("Reset your password › If you sign in with SSO")."""
+        path = list(self.heading_path)
+        if path and path[0].strip().lower() == self.title.strip().lower():
+            path = path[1:]
+        return " › ".join([self.title, *(h for h in path if h.strip())])
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request after the prefilter: the text as written, the text without greetings, sign-offs,
+    signatures and quoted replies, and the question(s) it asks (each scored on its own)."""
+
+    original: str
+    text: str
+    questions: tuple[str, ...]
+    corrections: tuple[tuple[str, str], ...] = ()  # (as written, corrected) spelling fixes
+    searched: tuple[str, ...] = ()  # the questions as retrieval sees them (spelling corrected)
+    unknown: tuple[tuple[str, ...], ...] = ()  # per question, its terms the KB vocabulary lacks ("outlook")
+
+    @property
+    def queries(self) -> tuple[str, ...]:
+        """What retrieval scores, one per question: the corrected questions, else the questions."""
+        return self.searched or self.questions
 
 
 @dataclass(frozen=True)
@@ -102,7 +128,9 @@ class Decision:
     """The interceptor's decision on one request, with machine-readable reasons.
 
     ``answer`` is the public answer text (only for ANSWER); ``draft`` is the agent's pre-drafted reply
-    with sources and confidence (always present, so shadow mode and escalations both have it).
+    with sources and confidence (always present, so shadow mode and escalations both have it). A request
+    with several ``questions`` is answered only when each has its own passage; ``confidence`` is then the
+    lowest of theirs.
     """
 
     verdict: Verdict
@@ -117,3 +145,4 @@ class Decision:
     kb_version: str = ""
     model: str = ""
     latency_ms: dict[str, float] = field(default_factory=dict)
+    questions: tuple[str, ...] = ()  # the questions the request asks, as the prefilter split them

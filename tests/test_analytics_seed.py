@@ -44,8 +44,10 @@ class Seed:
         threshold: float = 0.6,
         reasons: list[str] | None = None,
         created_before: timedelta = timedelta(seconds=30),
+        posted: bool = True,
     ) -> DecisionRow:
-        """A new request: its ticket (created ``created_before`` earlier) and its ``request`` decision."""
+        """A new request: its ticket (created ``created_before`` earlier) and its ``request`` decision; an
+        ANSWER (not dry run) is posted 2 s later (``answer_posted``) unless ``posted`` is false."""
         source = person.source if person is not None else "slack"
         ticket = TicketRow(
             source=source,
@@ -60,8 +62,11 @@ class Seed:
         )
         self.session.add(ticket)
         self.session.flush()
-        return self.decide(ticket, at, verdict=verdict, dry_run=dry_run, trigger="request", confidence=confidence,
-                           threshold=threshold, reasons=reasons)
+        decided = self.decide(ticket, at, verdict=verdict, dry_run=dry_run, trigger="request", confidence=confidence,
+                              threshold=threshold, reasons=reasons)
+        if posted and verdict == "answer" and not dry_run:
+            self.outcome(decided, "answer_posted", at + timedelta(seconds=2))
+        return decided
 
     def decide(self, ticket: TicketRow, at: datetime, *, verdict: str, trigger: str = "follow_up", dry_run: bool = False,
                confidence: float = 0.5, threshold: float = 0.6, reasons: list[str] | None = None) -> DecisionRow:
@@ -75,7 +80,7 @@ class Seed:
             verdict=verdict,
             confidence=confidence,
             threshold=threshold,
-            reasons=reasons if reasons is not None else (["confident"] if verdict == "answer" else ["below-threshold"]),
+            reasons=reasons if reasons is not None else (["confident"] if verdict == "answer" else ["confidence_below_threshold"]),
             candidates=[{"title": "Resetting your password", "score": 3.2}],
             dry_run=dry_run,
             created_at=at,
@@ -129,8 +134,15 @@ def seed_demo(db: Database, now: datetime) -> None:
                         seed.outcome(d, "escalated", at + timedelta(minutes=11), reason="not_solved")
                         seed.outcome(d, "agent_reply", at + timedelta(hours=2))
                 else:
-                    seed.outcome(d, "escalated", at, reason="below-threshold")
+                    seed.outcome(d, "escalated", at, reason="confidence_below_threshold")
                     seed.outcome(d, "agent_reply", at + timedelta(minutes=25 + 9 * j + day))
+        for day in (2, 5, 9):  # policy hand-offs and a greeting: escalated, but not content gaps
+            refund = seed.ask(people[day], now - timedelta(days=day, hours=5), verdict="escalate", confidence=0.3,
+                              subject="I want a refund for my subscription", reasons=["sensitive_topic:refund", "confidence_below_threshold"])
+            seed.outcome(refund, "escalated", refund.created_at, reason="sensitive_topic:refund")
+        hello = seed.ask(people[4], now - timedelta(days=4, hours=6), verdict="escalate", confidence=0.0, subject="hello",
+                         reasons=["no_candidate"])
+        seed.outcome(hello, "escalated", hello.created_at, reason="no_candidate")
         fresh = seed.ask(people[3], now - timedelta(hours=3), subject="Where can I download my invoice?")
         seed.outcome(fresh, "answer_posted", fresh.created_at + timedelta(seconds=2))  # still in its 48 h window
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.compose import FEEDBACK_LINE, compose_answer, compose_draft, truncate
+from interceptor.compose import FEEDBACK_LINE, compose_answer, compose_answers, compose_draft, source_line, truncate
 from interceptor.types import Candidate, Scored
 
 PASSAGE = ("Open Settings, then Security. Choose Reset password. Follow the link in the email within 30 minutes. "
@@ -85,3 +85,46 @@ def test_a_tight_limit_keeps_the_citation_and_drops_the_feedback_line() -> None:
     assert len(answer) <= 120
     assert answer.startswith("Open Settings, then Security.")
     assert answer.endswith("Source: Reset your password - https://kb.example/reset")
+
+
+def test_the_source_line_shows_the_heading_path_with_the_quote() -> None:
+    sso = Candidate(1, "kb-1", "Reset your password", "https://kb.example/reset", "Use Sign in with SSO.", 7.5,
+                    heading_path=("Reset your password", "If you sign in with SSO"))
+    assert source_line(sso) == "Source: Reset your password \u203a If you sign in with SSO - https://kb.example/reset"
+    nested = Candidate(2, "kb-2", "VPN basics", None, "Install it.", 1.0, heading_path=("Setup", "On a Mac"))
+    assert source_line(nested) == "Source: VPN basics \u203a Setup \u203a On a Mac"
+    assert source_line(TOP) == "Source: Reset your password - https://kb.example/reset"
+
+
+def test_the_feedback_line_uses_the_words_of_the_buttons_and_the_replies_the_pipeline_understands() -> None:
+    from connectors.slack.blocks import NOT_SOLVED_LABEL, SOLVED_LABEL
+    from interceptor.guard import classify_followup
+
+    assert f'"{SOLVED_LABEL}"' in FEEDBACK_LINE and f'"{NOT_SOLVED_LABEL}"' in FEEDBACK_LINE
+    assert classify_followup(SOLVED_LABEL) == "solved"
+    assert classify_followup(NOT_SOLVED_LABEL) == "not_solved"
+
+
+SECOND = Candidate(3, "kb-3", "Invite teammates", "https://kb.example/invite", "Go to Settings, then Team. Click Invite.", 5.0)
+
+
+def test_an_answer_to_two_questions_quotes_each_passage_under_its_question_with_its_own_source() -> None:
+    answer = compose_answers([("How do I reset my password?", TOP), ("And invite someone?", SECOND)], 3000)
+    assert answer == (
+        f'"How do I reset my password?"\n{PASSAGE}\nSource: Reset your password - https://kb.example/reset\n\n'
+        '"And invite someone?"\nGo to Settings, then Team. Click Invite.\n'
+        "Source: Invite teammates - https://kb.example/invite\n\n" + FEEDBACK_LINE
+    )
+
+
+def test_one_passage_that_answers_both_questions_is_quoted_once() -> None:
+    assert compose_answers([("reset?", TOP), ("reset again?", TOP)], 3000) == compose_answer(TOP, 3000)
+    assert compose_answers([("only one?", TOP)], 3000) == compose_answer(TOP, 3000)
+
+
+@pytest.mark.parametrize("limit", [600, 400, 330])
+def test_an_answer_to_two_questions_fits_the_limit_and_keeps_both_sources(limit: int) -> None:
+    answer = compose_answers([("How do I reset my password?", TOP), ("And invite someone?", SECOND)], limit)
+    assert len(answer) <= limit
+    assert answer.count("Source:") == 2
+    assert "https://kb.example/reset" in answer and "https://kb.example/invite" in answer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.decide import decide
-from interceptor.types import Candidate, Policy, Scored, ThreadState, Verdict
+from interceptor.decide import decide, decide_request
+from interceptor.types import Candidate, Policy, Request, Scored, ThreadState, Verdict
 
 TOPICS = ("refund", "account_access", "legal", "security_incident")
 RESET = Candidate(1, "kb-1", "Reset your password", "https://kb.example/reset",
@@ -104,3 +104,67 @@ def test_decide_is_pure_and_deterministic() -> None:
     s = scored(0.9)
     assert decide(Q, s, POLICY) == decide(Q, s, POLICY)
     assert s == scored(0.9)
+
+
+INVITE = Candidate(3, "kb-3", "Invite teammates", "https://kb.example/invite", "Go to Settings, then Team. Click Invite.", 4.0)
+TWO = Request(original="How do I reset my password? And invite a teammate?", text="",
+              questions=("How do I reset my password?", "And invite a teammate?"))
+PART_ROWS = [
+    # (confidences of the two questions, policy, verdict, reasons)
+    ((0.9, 0.85), POLICY, Verdict.ANSWER, ("confident",)),
+    ((0.9, 0.5), POLICY, Verdict.ESCALATE, ("multiple_questions_partly_answerable", "confidence_below_threshold")),
+    ((0.5, 0.9), POLICY, Verdict.ESCALATE, ("multiple_questions_partly_answerable", "confidence_below_threshold")),
+    ((0.3, 0.5), POLICY, Verdict.ESCALATE, ("confidence_below_threshold",)),
+    ((0.9, 0.85), Policy(0.8, TOPICS, dry_run=True), Verdict.ESCALATE, ("dry_run", "confident")),
+]
+
+
+@pytest.mark.parametrize("confidences,policy,verdict,reasons", PART_ROWS)
+def test_two_questions_are_answered_only_when_both_clear(confidences: tuple[float, float], policy: Policy,
+                                                         verdict: Verdict, reasons: tuple[str, ...]) -> None:
+    parts = [(TWO.questions[0], scored(confidences[0], RESET, VPN)), (TWO.questions[1], scored(confidences[1], INVITE))]
+    d = decide_request(TWO, parts, policy)
+    assert (d.verdict, d.reasons) == (verdict, reasons)
+    assert d.confidence == min(confidences)
+    assert d.candidates == (RESET, INVITE, VPN)  # each question's top first
+    if verdict is Verdict.ANSWER:
+        assert d.answer is not None and d.citations == (RESET.citation, INVITE.citation)
+        assert RESET.passage in d.answer and INVITE.passage in d.answer
+    else:
+        assert d.answer is None
+
+
+def test_guards_read_the_request_as_written_and_as_corrected() -> None:
+    written = Request(original="I want a refnud, how do I reset my password?", text="",
+                      questions=("I want a refnud, how do I reset my password?",),
+                      searched=("I want a refund, how do I reset my password?",))
+    d = decide_request(written, [(written.questions[0], scored(0.95))], POLICY)
+    assert d.verdict is Verdict.ESCALATE and d.reasons == ("sensitive_topic:refund",)
+
+
+def test_a_request_with_no_question_is_let_through() -> None:
+    d = decide_request(Request(original=" ", text="", questions=()), [], POLICY)
+    assert d.verdict is Verdict.ESCALATE and d.reasons == ("no_candidate",)
+
+
+GOOGLE = Candidate(4, "kb-4", "Connect Google Calendar", "https://kb.example/gcal", "Troubleshooting: events refresh every 15 minutes.", 6.0)
+VISA = Candidate(5, "kb-5", "Visa or Mastercard", "https://kb.example/cards", "Choose Visa or Mastercard when you order.", 6.0)
+
+
+@pytest.mark.parametrize("question,unknown,top,reasons", [
+    # the article is about what the request sets aside, and the request wants what the KB never mentions
+    ("Can I connect my Outlook calendar instead of Google?", ("outlook",), GOOGLE,
+     ("asks_for_an_alternative",)),
+    # the KB knows both: the article may well answer
+    ("How do I select a Mastercard instead of a Visa?", (), VISA, ("confident",)),
+    # an unknown word, but nothing set aside
+    ("Can I connect my Outlook calendar?", ("outlook",), GOOGLE, ("confident",)),
+    # set aside, but the article is about something else
+    ("Can I connect my Outlook calendar instead of Google?", ("outlook",), RESET, ("confident",)),
+])
+def test_an_article_about_what_the_request_sets_aside_is_not_an_answer(
+    question: str, unknown: tuple[str, ...], top: Candidate, reasons: tuple[str, ...]
+) -> None:
+    request = Request(original=question, text=question, questions=(question,), unknown=(unknown,))
+    d = decide_request(request, [(question, scored(0.98, top))], POLICY)
+    assert d.reasons == reasons

@@ -104,6 +104,9 @@ def test_is_frustrated(text: str, expected: bool) -> None:
     ("still getting the same error", "not_solved"),
     ("thanks but it doesn't work", "not_solved"),
     ("not what I asked", "not_solved"),
+    ("This solved it", "solved"),  # the answer's feedback line asks for the words of the Slack buttons
+    ("I still need help", "not_solved"),
+    ("i still need some help with this", "not_solved"),
     ("can I talk to a person", "human"),
     ("that didn't help, I need a human", "human"),
     ("thanks, I'll try that later", None),

@@ -134,3 +134,19 @@ def test_build_interceptor_on_an_empty_kb_escalates_with_no_candidate(sqlite_url
         db.dispose()
     assert d.verdict is Verdict.ESCALATE and d.reasons == ("no_candidate",)
     assert engine.writer is None
+
+
+@responses.activate
+def test_each_question_is_scored_on_its_own_and_the_writer_leaves_a_two_question_answer_alone() -> None:
+    responses.post("http://llm.test/v1/chat/completions", json={"choices": [{"message": {"content": "x"}}]})
+    settings = load_settings(settings_dict("sqlite://", HUB_LLM_URL="http://llm.test/v1", HUB_LLM_MODEL="m"))
+    from interceptor.writer import LLMWriter
+
+    assert settings.llm is not None
+    scorer = FakeScorer()
+    engine = Interceptor(settings, scorer, writer=LLMWriter(settings.llm))
+    d = engine.decide("Hi team,\nHow do I reset my password? Also, how do I connect to the VPN?\nThanks, Bob")
+    assert scorer.calls == [("How do I reset my password?", 5), ("how do I connect to the VPN?", 5)]
+    assert d.questions == ("How do I reset my password?", "how do I connect to the VPN?")
+    assert d.verdict is Verdict.ANSWER and len(responses.calls) == 0  # the writer would drop a question
+    assert set(d.latency_ms) >= {"prefilter", "score", "decide"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -123,21 +124,28 @@ def test_a_claimed_row_is_not_processed_twice(sqlite_url: str) -> None:
     db.dispose()
 
 
-def test_failures_retry_with_backoff_then_fail_visibly(sqlite_url: str) -> None:
-    db = Database(sqlite_url)
+def test_a_vendor_outage_retries_with_backoff_until_the_horizon_then_fails_visibly(database_url: str) -> None:
+    db = Database(database_url)
     row_id = inbox.accept(db, RecordingQueue(), make_event(), b"{}").row_id
+    received = rows(db)[0].received_at
+    horizon = timedelta(hours=1)
 
     def broken(event: TicketEvent, _id: int) -> None:
         raise Retriable("vendor down")
 
-    now = utcnow()
-    assert inbox.process(db, row_id, broken, max_attempts=2, now=now) == "pending"
+    now = received
+    assert inbox.process(db, row_id, broken, max_attempts=2, now=now, horizon=horizon) == "pending"
     row = rows(db)[0]
     assert row.next_attempt_at == now + timedelta(seconds=2)
     assert "vendor down" in (row.last_error or "")
-    assert inbox.process(db, row_id, broken, max_attempts=2, now=now + timedelta(seconds=1)) is None  # not due
-    assert inbox.process(db, row_id, broken, max_attempts=2, now=now + timedelta(seconds=2)) == "failed"
-    assert rows(db)[0].attempts == 2
+    assert inbox.process(db, row_id, broken, max_attempts=2, now=now + timedelta(seconds=1), horizon=horizon) is None  # not due
+    # max_attempts (2) does not end a retriable failure: only the horizon does.
+    for _ in range(10):
+        now = rows(db)[0].next_attempt_at
+        assert inbox.process(db, row_id, broken, max_attempts=2, now=now, horizon=horizon) == "pending"
+    assert inbox.process(db, row_id, broken, max_attempts=2, now=received + horizon, horizon=horizon) == "failed"
+    failed = rows(db)[0]
+    assert failed.attempts == 12 and "retry horizon" in (failed.last_error or "")
     db.dispose()
 
 
@@ -151,3 +159,26 @@ def test_a_vanished_ticket_is_skipped_and_recorded(sqlite_url: str) -> None:
     assert inbox.process(db, row_id, gone, 5) == "skipped"
     assert "deleted" in (rows(db)[0].last_error or "")
     db.dispose()
+
+
+def test_vendor_writes_do_not_queue_behind_inbox_work() -> None:
+    release = threading.Event()
+    ran: list[str] = []
+    queue = InlineQueue(
+        {"inbox": lambda row_id: release.wait(60) and ran.append(f"inbox {row_id}"),
+         "outbox": lambda row_id: ran.append(f"outbox {row_id}")},
+        pool_sizes={"inbox": 2, "outbox": 1},
+    )
+    for row_id in range(50):  # a backlog of inbox work, every inbox thread busy
+        queue.submit("inbox", row_id)
+    queue.submit("inbox", 3)  # already waiting: not queued twice
+    queue.submit("outbox", 7)
+    deadline = time.monotonic() + 30  # a wait, not a timing: the inbox jobs hold until released
+    while "outbox 7" not in ran and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ran == ["outbox 7"]  # the answer went out while all 50 inbox jobs still waited
+    assert queue.backlog() == {"inbox": 50}
+    release.set()
+    queue.drain()
+    assert sorted(ran) == sorted(["outbox 7", *(f"inbox {n}" for n in range(50))])
+    queue.shutdown()

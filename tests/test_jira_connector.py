@@ -20,7 +20,7 @@ from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
 from core.models import Person, Source, TicketRef
 from tests.conftest import settings_dict
-from tests.test_jira_mapping import FIXTURES, load
+from tests.test_jira_mapping import FIXTURES, fresh_body, load
 
 BASE = "http://127.0.0.1:8766"
 API = f"{BASE}/rest/api/2"
@@ -62,10 +62,39 @@ def test_answer_is_a_public_comment_and_a_label(jira: JiraConnector, api: respon
     performers = common_performers("jira", jira)
     result = performers["post_reply"]({"ref": "jira:TESTKEY13-1", "idempotency_key": "answer:jira:TESTKEY13-1", "text": "Re-run it.", "kind": "answer",
                                        "citations": [{"title": "Exports", "url": "https://kb/exports"}]})
-    label, comment = (sent(c) for c in api.calls)
+    comment, label = (sent(c) for c in api.calls)  # the comment first: a label never marks an unposted answer
     assert label == {"update": {"labels": [{"add": "hub_answered"}]}}
-    assert set(comment) == {"body"} and "[Exports|https://kb/exports]" in comment["body"]
+    assert "[Exports|https://kb/exports]" in comment["body"]
+    assert comment["properties"] == [{"key": "hub_key", "value": {"key": "answer:jira:TESTKEY13-1"}}]
     assert result.result["external_id"] == "10755"
+
+
+def test_a_failed_label_does_not_fail_a_posted_answer(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
+    api.put(f"{API}/issue/TESTKEY13-1", status=503, json={"errorMessages": ["down"]})
+    posted = jira.post_reply(REF, "Re-run it.", idempotency_key="answer:jira:TESTKEY13-1")
+    assert posted.external_id == "10755" and [c.request.method for c in api.calls] == ["POST", "PUT"]
+
+
+def own_comment(comment_id: str, mine: bool) -> dict[str, Any]:
+    author = load("myself.json") if mine else {"accountId": "someone-else", "emailAddress": "x@example.com"}
+    return {"id": comment_id, "author": author, "body": "text"}
+
+
+def test_a_retry_finds_the_comment_posted_with_its_key(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    api.get(f"{API}/myself", json=load("myself.json"))
+    api.get(f"{API}/issue/TESTKEY13-1/comment", json={"startAt": 0, "maxResults": 100, "total": 3, "comments": [
+        own_comment("1", mine=False), own_comment("2", mine=True), own_comment("3", mine=True)]})
+    api.get(f"{API}/comment/3/properties/hub_key", status=404, json={"errorMessages": ["no such property"]})
+    api.get(f"{API}/comment/2/properties/hub_key", json={"key": "hub_key", "value": {"key": "answer:jira:TESTKEY13-1"}})
+    performers = common_performers("jira", jira)
+    result = performers["post_reply"]({"ref": "jira:TESTKEY13-1", "idempotency_key": "answer:jira:TESTKEY13-1", "text": "Re-run it.",
+                                       "kind": "answer", "attempt": 2})
+    assert result.result["external_id"] == "2"
+    assert not [c for c in api.calls if c.request.method == "POST"]  # nothing posted again
+    # Someone else's comment is never asked about; another key is not a match.
+    assert not [c for c in api.calls if "/comment/1/" in c.request.url]
+    assert jira.already_wrote(REF, "answer:jira:OTHER-1") is None
 
 
 def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.RequestsMock) -> None:
@@ -73,7 +102,7 @@ def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.Req
     api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)
     performers = common_performers("jira", jira)
     performers["add_internal_note"]({"ref": "jira:TESTKEY13-1", "text": "Draft (confidence 0.4)", "reopen": True})
-    label, comment = (sent(c) for c in api.calls)
+    comment, label = (sent(c) for c in api.calls)
     assert label == {"update": {"labels": [{"add": "hub_escalated"}]}}
     assert comment == {"body": "Draft (confidence 0.4)", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}
 
@@ -93,11 +122,11 @@ def test_create_ticket_in_the_project(jira: JiraConnector, api: responses.Reques
     ("status", "error"), [(429, Retriable), (503, Retriable), (404, NotFound), (401, Fatal), (403, Fatal), (400, Fatal)]
 )
 def test_http_failures_become_hub_errors(jira: JiraConnector, api: responses.RequestsMock, status: int, error: type) -> None:
-    api.put(f"{API}/issue/TESTKEY13-1", status=status, headers={"Retry-After": "30"}, json={"errorMessages": ["x"]})
+    api.post(f"{API}/issue/TESTKEY13-1/comment", status=status, headers={"Retry-After": "30"}, json={"errorMessages": ["x"]})
     with pytest.raises(error) as raised:
         jira.add_internal_note(REF, "draft")
     if status == 429:
-        assert raised.value.retry_after == 30
+        assert raised.value.retry_after == 30 and raised.value.rate_limited
     assert len(api.calls) == 1  # no client-side retries or sleeps
 
 
@@ -115,7 +144,7 @@ def inbox_rows(hub: Any) -> list[InboxEvent]:
 def test_webhook_signature_and_dedupe_through_the_app(sqlite_url: str) -> None:
     app = create_app(settings_dict(sqlite_url, **JIRA))
     client, hub = app.test_client(), app.extensions["hub"]
-    body = (FIXTURES / "webhook_issue_created.json").read_bytes()
+    body = fresh_body("webhook_issue_created.json")
     headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
                "Content-Type": "application/json"}
     try:
@@ -124,7 +153,7 @@ def test_webhook_signature_and_dedupe_through_the_app(sqlite_url: str) -> None:
         assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
         assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "duplicate"
         rows = inbox_rows(hub)
-        assert [(r.kind, r.ticket_ref, r.delivery_id) for r in rows] == [("created", "jira:KAN-3", "wh-1")]
+        assert [(r.kind, r.ticket_ref, r.delivery_id) for r in rows] == [("created", "jira:KAN-3", events.delivery_id(json.loads(body)))]
     finally:
         hub.close()
 
@@ -159,3 +188,50 @@ def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str
     assert queries[1] == 'project = "SUP" AND updated >= "2022/12/08 11:20" ORDER BY updated ASC'  # 02:22 PST - 2 min, Berlin
     assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "poll:comment:TESTKEY13-1:10758"),
                                                         ("created", "poll:created:TESTKEY13-2")]
+
+
+def test_create_ticket_uses_the_configured_issue_type(api: responses.RequestsMock) -> None:
+    connector = JiraConnector(load_settings({**JIRA, "JIRA_ISSUE_TYPE": "Service Request"}).jira)  # type: ignore[arg-type]
+    api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)
+    connector.create_ticket("Printer on fire", "it burns", Person("U1", "Alice", "alice@example.com"))
+    assert sent(api.calls[0])["fields"]["issuetype"] == {"name": "Service Request"}
+
+
+def test_create_ticket_as_a_jsm_request_of_the_configured_type(api: responses.RequestsMock) -> None:
+    settings = load_settings({**JIRA, "JIRA_SERVICE_DESK_ID": "4", "JIRA_REQUEST_TYPE_ID": "25"}).jira
+    connector = JiraConnector(settings)  # type: ignore[arg-type]
+    # NOTE(jira): GET servicedesk/{id} and POST request as documented in the JSM REST API (servicedeskapi).
+    api.get(f"{BASE}/rest/servicedeskapi/servicedesk/4",
+            json={"id": "4", "projectId": "10002", "projectName": "Support", "projectKey": "SUP",
+                  "_links": {"self": f"{BASE}/rest/servicedeskapi/servicedesk/4"}})
+    api.post(f"{BASE}/rest/servicedeskapi/request", status=201,
+             json={"issueId": "10107", "issueKey": "SUP-43", "requestTypeId": "25", "serviceDeskId": "4",
+                   "reporter": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Help-desk hub"},
+                   "requestFieldValues": [], "_links": {"web": f"{BASE}/servicedesk/customer/portal/4/SUP-43"}})
+    api.put(f"{API}/issue/SUP-43", status=204)
+    ref = connector.create_ticket("Printer on fire", "alice: it burns", Person("U1", "Alice", "alice@example.com"),
+                                  tags=("slack",))
+    assert ref == TicketRef(Source.JIRA, "SUP-43")
+    request = next(c for c in api.calls if c.request.url.endswith("/servicedeskapi/request"))
+    body = sent(request)
+    assert body["serviceDeskId"] == "4" and body["requestTypeId"] == 25
+    assert body["requestFieldValues"]["summary"] == "Printer on fire"
+    assert body["requestFieldValues"]["description"].startswith("Requested by Alice (alice@example.com)")
+    assert not any(c.request.url.endswith("/rest/api/2/issue") for c in api.calls)  # no plain issue
+    label = next(c for c in api.calls if c.request.method == "PUT")
+    assert sent(label) == {"update": {"labels": [{"add": "hub_created"}, {"add": "slack"}]}}
+
+
+@pytest.mark.parametrize("given,missing", [({"JIRA_SERVICE_DESK_ID": "4"}, "JIRA_REQUEST_TYPE_ID"),
+                                           ({"JIRA_REQUEST_TYPE_ID": "25"}, "JIRA_SERVICE_DESK_ID")])
+def test_a_jsm_request_type_needs_both_settings(given: dict[str, str], missing: str) -> None:
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=missing):
+        load_settings({**JIRA, **given})
+
+
+def test_jsm_requests_need_no_project_key_for_escalations() -> None:
+    settings = load_settings({**{k: v for k, v in JIRA.items() if k != "JIRA_PROJECT_KEY"}, "HUB_ESCALATION_TARGET": "jira",
+                              "JIRA_SERVICE_DESK_ID": "4", "JIRA_REQUEST_TYPE_ID": "25"})
+    assert settings.jira is not None and settings.jira.project_key is None

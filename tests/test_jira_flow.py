@@ -18,7 +18,7 @@ from core.db import DecisionRow, OutcomeRow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_jira_connector import API, JIRA, inbox_rows
-from tests.test_jira_mapping import FIXTURES, load
+from tests.test_jira_mapping import fresh_body, load
 from tests.test_slack_flow import ARTICLES
 
 
@@ -29,7 +29,7 @@ def test_a_refund_request_gets_an_internal_draft_and_no_public_answer(sqlite_url
     issue = load("issue_get.json")
     issue.update(key="KAN-3")
     issue["fields"].update(summary="Refund please", description="I was charged twice, please refund me", comment={"comments": []})
-    body = (FIXTURES / "webhook_issue_created.json").read_bytes()
+    body = fresh_body("webhook_issue_created.json")
     headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-9", "Content-Type": "application/json"}
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         api.get(f"{API}/myself", json=load("myself.json"))
@@ -40,9 +40,9 @@ def test_a_refund_request_gets_an_internal_draft_and_no_public_answer(sqlite_url
         hub.jobs.drain()  # type: ignore[attr-defined]
         writes = [(c.request.method, json.loads(c.request.body)) for c in api.calls if c.request.method in ("PUT", "POST")]
 
-    assert writes[0] == ("PUT", {"update": {"labels": [{"add": "hub_escalated"}]}})
-    method, comment = writes[1]
+    method, comment = writes[0]  # the internal note first, then the label (connectors/jira/connector.py)
     assert method == "POST" and comment["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
+    assert writes[1] == ("PUT", {"update": {"labels": [{"add": "hub_escalated"}]}})
     assert "sensitive topic (refund)" in comment["body"]
     assert len(writes) == 2, "no public comment"
     assert [r.status for r in inbox_rows(hub)] == ["done"]

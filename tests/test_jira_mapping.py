@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ ME = mapping.Self(user_id="hub-account", email="hub@example.com")
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
+
+
+def fresh_body(name: str, **changes: Any) -> bytes:
+    """A fixture webhook body as bytes, sent now (its ``timestamp`` inside the replay window)."""
+    body = load(name)
+    body.update({"timestamp": int(time.time() * 1000), **changes})
+    return json.dumps(body).encode()
 
 
 def test_adf_to_text() -> None:
@@ -76,7 +84,7 @@ def test_status_mapping(status: dict[str, Any], expected: Status) -> None:
 def test_issue_created_webhook() -> None:
     event = events.parse({"X-Atlassian-Webhook-Identifier": "wh-1"}, load("webhook_issue_created.json"), ME)
     assert event is not None and event.kind is EventKind.CREATED and event.ref.external_id == "KAN-3"
-    assert event.delivery_id == "wh-1"
+    assert event.delivery_id == events.delivery_id(load("webhook_issue_created.json"))  # the body, not the header
 
 
 def test_dedupe_key_falls_back_to_a_hash_of_event_key_and_timestamp() -> None:
@@ -145,7 +153,9 @@ def test_malformed_bodies(body: Any) -> None:
 def test_signature() -> None:
     body = b'{"webhookEvent":"jira:issue_created"}'
     events.verify("s3cret", {"X-Hub-Signature": events.sign("s3cret", body)}, body)
-    events.verify(None, {}, body)  # no secret configured: nothing to check
+    events.verify(None, {}, body, allow_unsigned=True)  # the admin's explicit opt-out: nothing to check
+    with pytest.raises(SignatureError, match="JIRA_WEBHOOK_SECRET is not set"):
+        events.verify(None, {}, body)  # no secret and no opt-out: refused
     for headers in ({}, {"X-Hub-Signature": events.sign("other", body)}):
         with pytest.raises(SignatureError):
             events.verify("s3cret", headers, body)

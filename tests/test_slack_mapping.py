@@ -13,7 +13,7 @@ from slack_sdk.web import SlackResponse
 
 import connectors.slack as slack_package
 from config import load_settings
-from connectors.slack import SlackConnector, blocks, mapping
+from connectors.slack import SlackConnector, blocks, events, mapping
 from connectors.slack.errors import translate
 from core.errors import Fatal, NotFound, PayloadError, Retriable
 from core.models import EventKind
@@ -89,12 +89,12 @@ def test_parse_with_the_connector_after_identity_is_resolved(sqlite_url: str) ->
 
 def test_malformed_payloads_raise_payload_error() -> None:
     with pytest.raises(PayloadError):
-        mapping.read_body({"Content-Type": "application/json"}, b"[1, 2]")
+        events.read({"Content-Type": "application/json"}, b"[1, 2]")
     broken = fixture("event_message_channel")
     del broken["event"]["ts"]
     with pytest.raises(PayloadError):
         parse(broken)
-    assert mapping.read_body({"Content-Type": "application/x-www-form-urlencoded"}, b"ssl_check=1&token=x") is None
+    assert events.read({"Content-Type": "application/x-www-form-urlencoded"}, b"ssl_check=1&token=x") is None
 
 
 def test_ts_is_converted_without_float_rounding() -> None:

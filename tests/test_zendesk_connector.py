@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app import build_hub
 from config import load_settings
 from connectors.actions import common_performers
+from connectors.zendesk.connector import key_tag
 from connectors.zendesk import ZendeskConnector
 from core import outbox
 from core.db import OutboxAction
@@ -63,36 +64,40 @@ def test_fetch_reads_ticket_comments_and_authors(zd: ZendeskConnector, api: resp
 
 
 def test_answer_is_one_public_comment_tagged_and_pending(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
-    api.get(f"{API}/tickets/1.json", json=load("ticket_show.json"))  # not tagged hub_answered yet
     api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
     performers = common_performers("zendesk", zd)
     result = performers["post_reply"]({"ref": "zendesk:1", "idempotency_key": "answer:zendesk:1", "text": "Use the wizard.", "kind": "answer",
-                                       "citations": [{"title": "Setup", "url": "https://kb/setup"}]})
+                                       "citations": [{"title": "Setup", "url": "https://kb/setup"}], "attempt": 1})
     assert result.result["external_id"] == "6164039218842"
-    assert [c.request.method for c in api.calls] == ["GET", "PUT"]
-    ticket = sent(api.calls[1])["ticket"]
+    assert [c.request.method for c in api.calls] == ["PUT"]  # a first attempt posts without a check
+    ticket = sent(api.calls[0])["ticket"]
     assert ticket["comment"]["public"] is True
     assert ticket["comment"]["body"] == "Use the wizard.\n\nSources:\n- Setup: https://kb/setup"
-    assert ticket["status"] == "pending" and ticket["additional_tags"] == ["hub_answered"]
+    # The key's tag travels in the same update as the comment.
+    assert ticket["status"] == "pending" and ticket["additional_tags"] == ["hub_answered", key_tag("answer:zendesk:1")]
 
 
-def test_an_answer_already_on_the_ticket_is_not_posted_again(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+def test_a_retry_of_an_answer_already_on_the_ticket_posts_nothing(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
     shown = load("ticket_show.json")
-    shown["ticket"]["tags"] = [*shown["ticket"]["tags"], "hub_answered"]  # an attempt posted, then crashed
+    shown["ticket"]["tags"] = [*shown["ticket"]["tags"], "hub_answered", key_tag("answer:zendesk:1")]  # posted, then crashed
     api.get(f"{API}/tickets/1.json", json=shown)
     performers = common_performers("zendesk", zd)
     result = performers["post_reply"]({"ref": "zendesk:1", "idempotency_key": "answer:zendesk:1", "text": "Use the wizard.",
-                                       "kind": "answer"})
-    assert result.result["external_id"] == "1:hub_answered" and result.result["url"] == f"{BASE}/agent/tickets/1"
+                                       "kind": "answer", "attempt": 2})
+    assert result.result["external_id"] == f"1:{key_tag('answer:zendesk:1')}" and result.result["url"] == f"{BASE}/agent/tickets/1"
     assert [c.request.method for c in api.calls] == ["GET"]  # no second comment
 
 
-def test_a_notice_is_posted_without_the_answer_check(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+def test_a_retry_without_the_key_on_the_ticket_posts(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    shown = load("ticket_show.json")
+    shown["ticket"]["tags"] = [*shown["ticket"]["tags"], key_tag("escalation-notice:zendesk:1")]  # another write's key
+    api.get(f"{API}/tickets/1.json", json=shown)
     api.put(f"{API}/tickets/1.json", json=load("ticket_update_response.json"))
     common_performers("zendesk", zd)["post_reply"]({"ref": "zendesk:1", "idempotency_key": "notice:zendesk:1",
-                                                    "text": "A person will follow up.", "kind": "notice"})
-    assert [c.request.method for c in api.calls] == ["PUT"]
-    assert "additional_tags" not in sent(api.calls[0])["ticket"]
+                                                    "text": "A person will follow up.", "kind": "notice", "attempt": 3})
+    assert [c.request.method for c in api.calls] == ["GET", "PUT"]
+    assert sent(api.calls[1])["ticket"]["additional_tags"] == [key_tag("notice:zendesk:1")]
+    assert "status" not in sent(api.calls[1])["ticket"]
 
 
 def test_draft_is_a_private_comment_and_reopens_on_request(zd: ZendeskConnector, api: responses.RequestsMock) -> None:

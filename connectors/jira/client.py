@@ -58,7 +58,7 @@ def translate(what: str, error: Exception) -> ConnectorError:
     if isinstance(error, JIRAError):
         status = error.status_code or 0
         if status == 429 or status >= 500:
-            return Retriable(f"jira {what}: {status}", retry_after=_retry_after(error.response))
+            return Retriable(f"jira {what}: {status}", retry_after=_retry_after(error.response), rate_limited=status == 429)
         if status == 404:
             return NotFound(f"jira {what}: not found (404)")
         return Fatal(f"jira {what}: refused ({status})")

@@ -6,17 +6,30 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 from config.settings import JiraSettings
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
-from connectors.jira import events, mapping, poll
+from connectors.jira import events, mapping, poll, schemas
 from connectors.jira.client import call, make_jira
-from core.errors import Fatal
+from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
+
+KEY_PROPERTY = "hub_key"
+"""The comment property that marks a public write with its idempotency key."""
+MAX_COMMENT_PAGES = 10
+
+
+def _json(response: Any) -> dict[str, Any]:
+    """The JSON object of a successful response (the jira session raises ``JIRAError`` on a failed one)."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise ValueError("Jira answered with something other than a JSON object")
+    return data
 
 
 class JiraConnector:
@@ -37,13 +50,14 @@ class JiraConnector:
     # -- inbound -------------------------------------------------------------------------------
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Check ``X-Hub-Signature`` when JIRA_WEBHOOK_SECRET is set.
+        """Check ``X-Hub-Signature`` with JIRA_WEBHOOK_SECRET (required unless JIRA_ALLOW_UNSIGNED_WEBHOOKS).
 
         Raises:
-            SignatureError: the signature is missing or wrong.
+            SignatureError: the signature is missing or wrong, or no secret is set and unsigned webhooks are
+                not allowed.
         """
         secret = self.settings.webhook_secret
-        events.verify(secret.reveal() if secret else None, headers, body)
+        events.verify(secret.reveal() if secret else None, headers, body, allow_unsigned=self.settings.allow_unsigned_webhooks)
 
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
         """Parse ``jira:issue_created`` / ``comment_created`` (see :mod:`connectors.jira.events`).
@@ -53,10 +67,14 @@ class JiraConnector:
             call is made: the hub's account id is used once known, its email always.
 
         Raises:
-            PayloadError: the body is not JSON or not a Jira webhook.
+            PayloadError: the body is not JSON or not a Jira webhook of the declared shape.
+            SignatureError: the delivery's ``timestamp`` is outside JIRA_WEBHOOK_MAX_AGE_SECONDS (a replay);
+                a delivery already seen is caught by the inbox (its delivery id is the body's hash).
         """
         data = json_body(body, "jira")
-        return events.parse(headers, data, self._self(fetch=False))
+        event = events.parse(headers, data, self._self(fetch=False))  # checks the declared shape first
+        events.check_age(data, timedelta(seconds=self.settings.webhook_max_age_seconds))
+        return event
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -82,7 +100,7 @@ class JiraConnector:
         Raises:
             NotFound: the issue is gone. Retriable, Fatal: the call failed.
         """
-        issue = call("issue", lambda: self.jira.issue(ref.external_id, fields=mapping.ISSUE_FIELDS).raw)
+        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields=mapping.ISSUE_FIELDS).raw)
         return mapping.ticket(issue, self._self(), self.settings.url)
 
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
@@ -105,48 +123,119 @@ class JiraConnector:
     def post_reply(
         self, ref: TicketRef, text: str, *, idempotency_key: str, kind: str = "answer", citations: Iterable[Mapping[str, Any]] = ()
     ) -> PostedMessage:
-        """Post one public comment; for an answer label the issue ``hub_answered`` first (a retry after a
-        failed comment then does not double the label, and a failed label never leaves a second comment).
+        """Post one public comment carrying the comment property ``hub_key`` = ``{"key": idempotency_key}``
+        (set in the same request, so the comment never exists without it); then, for an answer, label the
+        issue ``hub_answered``. The label comes after the comment: a label never marks an issue whose answer
+        was not posted. A failed label is logged and counted, not retried (the comment is what matters, and a
+        retry would be answered by :meth:`already_wrote` without labelling).
+
+        NOTE(jira): comment ``properties`` are accepted on create.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/#api-rest-api-2-issue-issueidorkey-comment-post
 
         Raises:
-            NotFound, Retriable, Fatal: a call failed.
+            NotFound, Retriable, Fatal: the comment could not be posted.
         """
+        body = {"body": mapping.answer_body(text, citations), "properties": [{"key": KEY_PROPERTY, "value": {"key": idempotency_key}}]}
+        url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
+        comment = call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body))))
+        comment_id = str(comment.get("id") or "")
         if kind == "answer":
-            self._label(ref, mapping.ANSWERED_LABEL)
-        body = mapping.answer_body(text, citations)
-        comment = call("add_comment", lambda: self.jira.add_comment(ref.external_id, body))
-        return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
+            try:
+                self._label(ref, mapping.ANSWERED_LABEL)
+            except ConnectorError as e:
+                log.warning("jira.answer.label-failed", extra={"ref": str(ref), "error": type(e).__name__})
+        return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
+
+    def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
+        """Look for a comment of the hub's on the issue whose ``hub_key`` property holds ``idempotency_key``:
+        ``GET /issue/{key}/comment`` (newest pages first), then ``GET /comment/{id}/properties/hub_key`` for
+        each of the hub's own comments (a 404 there means the comment has no key).
+
+        Returns:
+            The comment already posted with that key, or ``None``.
+
+        Raises:
+            NotFound: the issue is gone. Retriable, Fatal: a call failed.
+        """
+        me = self._self()
+        for comment in self._own_comments(ref, me):
+            comment_id = str(comment.get("id") or "")
+            if not comment_id.isdigit():  # never build a URL from a value that is not a comment id
+                continue
+            url = self.jira._get_url(f"comment/{comment_id}/properties/{KEY_PROPERTY}")
+            try:
+                prop = call("comment_property", lambda: _json(self.jira._session.get(url)))
+            except NotFound:
+                continue
+            if (prop.get("value") or {}).get("key") == idempotency_key:
+                log.info("jira.reply.already-posted", extra={"ref": str(ref)})
+                return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
+        return None
+
+    def _own_comments(self, ref: TicketRef, me: mapping.Self) -> list[dict[str, Any]]:
+        url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
+        own: list[dict[str, Any]] = []
+        start = 0
+        for _ in range(MAX_COMMENT_PAGES):
+            page = call("comments", lambda: _json(self.jira._session.get(url, params={"startAt": start, "maxResults": 100})))
+            comments = [c for c in page.get("comments") or () if isinstance(c, dict)]
+            own.extend(c for c in comments if me.owns(c.get("author")))
+            start += len(comments)
+            if not comments or start >= int(page.get("total") or 0):
+                break
+        return own[::-1]  # newest first: the write being retried is recent
 
     def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
-        """Post one internal comment (JSM property ``sd.public.comment`` ``{"internal": true}``) and label
-        the issue ``hub_escalated``. ``reopen`` changes nothing more: Jira workflows differ per project.
+        """Post one internal comment (JSM property ``sd.public.comment`` ``{"internal": true}``), then label
+        the issue ``hub_escalated`` (at least once: a retry after a failed label may post the note again). ``reopen`` changes nothing more: Jira workflows differ per project.
 
         Raises:
             NotFound, Retriable, Fatal: a call failed.
         """
+        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
         self._label(ref, mapping.ESCALATED_LABEL)
-        comment = call("add_comment", lambda: self.jira.add_comment(ref.external_id, text, is_internal=True))
         return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
 
     def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
-        """Open an issue of type :data:`mapping.ISSUE_TYPE` in JIRA_PROJECT_KEY.
+        """Open an issue of type JIRA_ISSUE_TYPE (default ``Task``) in JIRA_PROJECT_KEY, or, when
+        JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID are set, a JSM request of that type (then labelled
+        ``hub_created`` and the tags, as issues are).
 
         Raises:
-            Fatal: JIRA_PROJECT_KEY is not set, or Jira refused. Retriable: as usual.
+            Fatal: JIRA_PROJECT_KEY is not set (for issues), or Jira refused. Retriable: as usual.
         """
-        if not self.settings.project_key:
+        s = self.settings
+        if s.service_desk_id is not None and s.request_type_id is not None:
+            body = mapping.customer_request(s.service_desk_id, s.request_type_id, subject, text, requester)
+            request = call("create_customer_request", lambda: self.jira.create_customer_request(fields=body, prefetch=False))
+            ref = TicketRef(Source.JIRA, str(request.raw["issueKey"]))
+            labels = sorted({*(t.replace(" ", "_") for t in tags), mapping.CREATED_LABEL})
+            self._label(ref, *labels)
+            return ref
+        if not s.project_key:
             raise Fatal("JIRA_PROJECT_KEY is not set: the hub cannot open Jira issues")
-        fields = mapping.create_fields(self.settings.project_key, subject, text, requester, tags)
+        fields = mapping.create_fields(s.project_key, subject, text, requester, tags, issue_type=s.issue_type)
         issue = call("create_issue", lambda: self.jira.create_issue(fields=fields, prefetch=False))
         return TicketRef(Source.JIRA, str(issue.key))
 
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""
-        return mapping.browse_url(self.settings.url, ref.external_id)
+        return mapping.browse_url(self.settings.url, self._key(ref))
 
-    def _label(self, ref: TicketRef, label: str) -> None:
-        url = self.jira._get_url(f"issue/{ref.external_id}")
-        call("label", lambda: self.jira._session.put(url, data=json.dumps(mapping.label_update(label))))
+    def _label(self, ref: TicketRef, label: str, *more: str) -> None:
+        url = self.jira._get_url(f"issue/{self._key(ref)}")
+        call("label", lambda: self.jira._session.put(url, data=json.dumps(mapping.label_update(label, *more))))
+
+    @staticmethod
+    def _key(ref: TicketRef) -> str:
+        """The issue key (or numeric id) of ``ref``, checked before any URL is built from it.
+
+        Raises:
+            Fatal: ``ref`` is not a Jira issue key or id (``../../admin`` never reaches the Jira host).
+        """
+        if ref.source is not Source.JIRA or not schemas.is_issue_key(ref.external_id):
+            raise Fatal(f"not a Jira issue key or id: {ref.external_id[:80]!r}")
+        return ref.external_id
 
     # -- optional capabilities -----------------------------------------------------------------
 

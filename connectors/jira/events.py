@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from connectors.jira import schemas
 from connectors.jira.mapping import CREATED_LABEL, Self, is_internal, message, parse_time, user_id
 from core.errors import PayloadError, SignatureError
 from core.models import EventKind, Source, TicketEvent, TicketRef, utcnow
@@ -23,7 +26,7 @@ SIGNATURE_HEADER = "X-Hub-Signature"
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 ISSUE_CREATED = "jira:issue_created"
 COMMENT_CREATED = "comment_created"
-_ISSUE_IN_SELF = re.compile(r"/issue/([^/]+)/comment/")
+_ISSUE_IN_SELF = re.compile(r"/issue/([^/?#]+)/comment/")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -31,30 +34,59 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str | None, headers: Mapping[str, str], body: bytes) -> None:
-    """Check ``X-Hub-Signature`` when a secret is configured (admin webhooks with a secret sign every
-    request; without a secret nothing is checked).
+def verify(secret: str | None, headers: Mapping[str, str], body: bytes, *, allow_unsigned: bool = False) -> None:
+    """Check ``X-Hub-Signature`` (admin webhooks with a secret sign every request).
+
+    Args:
+        secret: ``JIRA_WEBHOOK_SECRET``.
+        headers: the request headers.
+        body: the raw request body.
+        allow_unsigned: ``JIRA_ALLOW_UNSIGNED_WEBHOOKS``, the explicit opt-out for Jira installs that cannot
+            sign: without a secret, deliveries are then taken unchecked (the boot warns).
 
     Raises:
-        SignatureError: a secret is configured and the header is missing or wrong.
+        SignatureError: the header is missing or wrong, or no secret is set and unsigned webhooks are not
+            allowed.
     """
     if not secret:
-        return
+        if allow_unsigned:
+            return
+        log.warning("jira.webhook.no-secret")
+        raise SignatureError(
+            "JIRA_WEBHOOK_SECRET is not set: Jira webhooks are refused (set the secret, or "
+            "JIRA_ALLOW_UNSIGNED_WEBHOOKS=true for a Jira that cannot sign)"
+        )
     given = headers.get(SIGNATURE_HEADER) or ""
-    if not hmac.compare_digest(sign(secret, body), given.strip()):
+    if not hmac.compare_digest(sign(secret, body).encode(), given.strip().encode("utf-8", "replace")):
         log.warning("jira.webhook.invalid-signature")
         raise SignatureError("invalid or missing Jira X-Hub-Signature")
 
 
-def delivery_id(headers: Mapping[str, str], body: Mapping[str, Any], key: str) -> str:
-    """The inbox dedupe key: ``X-Atlassian-Webhook-Identifier`` (the same across retries), else a hash of
-    the event name, issue key, timestamp and comment id."""
-    header = headers.get(IDENTIFIER_HEADER)
-    if header:
-        return str(header)
-    comment = (body.get("comment") or {}).get("id", "")
-    text = f"{body.get('webhookEvent')}|{key}|{body.get('timestamp')}|{comment}"
-    return "hash:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+def delivery_id(body: Mapping[str, Any]) -> str:
+    """The inbox dedupe key: a hash of the decoded body (canonical JSON).
+
+    NOTE(jira): ``X-Atlassian-Webhook-Identifier`` is the same across Jira's retries, but nothing binds it to
+    the body (the signature covers the body only), so a captured delivery replayed with a new identifier
+    would be stored again. The body itself carries the event's ``timestamp`` (milliseconds), so two real
+    events never share a body, while a retry or a replay of one always does.
+    """
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "body:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_age(body: Mapping[str, Any], max_age: timedelta, now: datetime | None = None) -> None:
+    """Refuse a delivery whose ``timestamp`` is more than ``max_age`` away from now (a replay of an old one).
+
+    Raises:
+        SignatureError: the delivery is outside the window (401, like a stale Slack or Zendesk signature).
+        PayloadError: the body has no readable timestamp.
+    """
+    sent = parse_time(body.get("timestamp"))
+    if sent is None:
+        raise PayloadError("jira payload: timestamp: missing or not a time")
+    if abs((now or utcnow()) - sent) > max_age:
+        log.warning("jira.webhook.stale-timestamp")
+        raise SignatureError("Jira delivery timestamp outside the replay window")
 
 
 def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None:
@@ -69,10 +101,10 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
         The event, or ``None`` for what the hub must ignore.
 
     Raises:
-        PayloadError: the body is not a Jira webhook or names no issue.
+        PayloadError: the body is not a Jira webhook, a field has the wrong type (:mod:`connectors.jira.schemas`;
+            an issue key that is not one included), or it names no issue.
     """
-    if not isinstance(body, dict) or not body.get("webhookEvent"):
-        raise PayloadError("not a Jira webhook body (no webhookEvent)")
+    body = schemas.checked(body)
     kind = body["webhookEvent"]
     if kind not in (ISSUE_CREATED, COMMENT_CREATED):
         return None
@@ -81,9 +113,9 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     comment = body.get("comment") or {}
     key = issue.get("key") or _issue_from_comment(comment)
     if not key:
-        raise PayloadError("Jira webhook names no issue")
+        raise PayloadError("jira payload: issue.key: the webhook names no issue")
     ref = TicketRef(Source.JIRA, str(key))
-    delivery = delivery_id(headers, body, ref.external_id)
+    delivery = delivery_id(body)
     received = parse_time(body.get("timestamp")) or utcnow()
     opened_by_hub = CREATED_LABEL in (fields.get("labels") or ())
     if kind == ISSUE_CREATED:
@@ -109,4 +141,8 @@ def _issue_from_comment(comment: Mapping[str, Any]) -> str | None:
     # NOTE(jira): Server/DC sends comment_created without "issue" since 7.1; the comment's self link holds
     # the issue id, which the REST API accepts wherever a key is (platform-apis.md 3.2).
     found = _ISSUE_IN_SELF.search(str(comment.get("self") or ""))
-    return found.group(1) if found else None
+    if found is None:
+        return None
+    if not schemas.is_issue_key(found.group(1)):
+        raise PayloadError("jira payload: comment.self: names no issue key or id")
+    return found.group(1)

@@ -1,7 +1,8 @@
 """Slack: requests come from channel messages and mentions; answers go in the request's own thread.
 
 Package hooks (``connectors/__init__.py``): :func:`build`, :func:`extra_performers`, :func:`scheduled_jobs`.
-``POST /slack/events`` is routed by ``surfaces.http`` to :func:`connectors.slack.events.build_bolt_app`.
+``POST /slack/events`` is routed by ``surfaces.http`` through :func:`connectors.inbound.receive` (the connector
+verifies, answers the handshakes via :mod:`connectors.slack.events`, and parses).
 """
 
 from __future__ import annotations

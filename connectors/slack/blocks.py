@@ -40,8 +40,10 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
 
 
-def _sources(citations: Sequence[Mapping[str, Any]]) -> str:
-    links = [link(c["url"], c.get("title") or c["url"]) for c in citations if c.get("url")]
+def _sources(citations: Sequence[Mapping[str, Any]], text: str) -> str:
+    """The cited links the answer's text does not hold already (the composer writes one source line per
+    passage): an answer cites each article once."""
+    links = [link(c["url"], c.get("title") or c["url"]) for c in citations if c.get("url") and str(c["url"]) not in text]
     return "*Sources:* " + " · ".join(links) if links else ""
 
 
@@ -50,14 +52,15 @@ def answer(text: str, citations: Sequence[Mapping[str, Any]], ref: str) -> tuple
 
     Args:
         text: the answer, plain text (it is escaped here).
-        citations: ``[{"title", "url"}]``, rendered as mrkdwn links.
+        citations: ``[{"title", "url"}]``, rendered as mrkdwn links in a context block when the text does
+            not carry them already.
         ref: the ticket reference string, the buttons' value.
 
     Returns:
         The notification fallback text (escaped too: mentions in it would notify) and the blocks.
     """
     blocks = [_section(escape(text))]
-    sources = _sources(citations)
+    sources = _sources(citations, text)
     if sources:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(sources)}]})
     blocks.append(

@@ -16,7 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy, SlackSettings
 from connectors.base import PostedMessage
-from connectors.slack import blocks, mapping
+from connectors.slack import blocks, events, mapping
 from connectors.slack.errors import call
 from core.errors import Fatal, NotFound, PayloadError, SignatureError
 from core.models import Source, Ticket, TicketEvent, TicketRef
@@ -92,12 +92,25 @@ class SlackConnector:
         timestamp, signature = lower.get("x-slack-request-timestamp"), lower.get("x-slack-signature")
         if not timestamp or not signature:
             raise SignatureError("missing Slack signature headers")
+        if not (timestamp.isascii() and signature.isascii()):  # hmac.compare_digest raises on non-ASCII text
+            raise SignatureError("invalid Slack signature")
         try:
             valid = self._verifier.is_valid(body, timestamp, signature)
         except ValueError as e:
             raise SignatureError("malformed Slack request timestamp") from e
         if not valid:
             raise SignatureError("invalid or stale Slack signature")
+
+    def handshake(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
+        """Answer Slack's ``url_verification`` and ``ssl_check`` (see :func:`connectors.slack.events.handshake`).
+
+        Returns:
+            The JSON body to answer 200 with, or ``None`` when the request is not a handshake.
+
+        Raises:
+            PayloadError: the body is malformed.
+        """
+        return events.handshake(headers, body)
 
     def answers_in(self, channel: str) -> bool:
         """Whether messages in ``channel`` can be requests: ``SLACK_CHANNELS``, minus the triage channel (where
@@ -119,9 +132,10 @@ class SlackConnector:
             The event, or ``None`` when the request is not a request for the hub.
 
         Raises:
-            PayloadError: the body is malformed.
+            PayloadError: the body is not UTF-8 JSON (or a form with one JSON ``payload``), or a field has the
+                wrong type (:mod:`connectors.slack.schemas`).
         """
-        envelope = mapping.read_body(headers, body)
+        envelope = events.read(headers, body)
         if envelope is None:
             return None
         identity = self.known_identity()
@@ -200,9 +214,8 @@ class SlackConnector:
         """Reply in the request's thread (``chat.postMessage`` with ``thread_ts`` = the root's ts).
 
         ``kind == "answer"`` adds the cited links and the two feedback buttons; ``"notice"`` is text only.
-        The reply carries ``idempotency_key`` in its message metadata, and the thread is checked for a reply
-        of ours with that key first, so a retry after a post that succeeded (but was not recorded) does not
-        post twice. Residual risk: a post Slack accepted but does not yet list in ``conversations.replies``.
+        The reply carries ``idempotency_key`` in its message metadata, which :meth:`already_wrote` looks for
+        before a retry, so a retry after a post that succeeded (but was not recorded) does not post twice.
 
         Args:
             ref: the thread.
@@ -212,16 +225,12 @@ class SlackConnector:
             kind: ``"answer"`` or ``"notice"``.
 
         Returns:
-            The posted (or already present) reply; ``external_id`` is its ts.
+            The posted reply; ``external_id`` is its ts.
 
         Raises:
             NotFound: the channel or thread is gone. Retriable, Fatal: the call failed.
         """
         _, channel, thread_ts = self._split(ref)
-        existing = self._find_reply(channel, thread_ts, idempotency_key)
-        if existing is not None:
-            log.info("slack.reply.already-posted", extra={"ref": str(ref), "kind": kind})
-            return PostedMessage(existing)
         fallback, body = blocks.answer(text, citations, str(ref)) if kind == "answer" else blocks.notice(text)
         response = call(
             "chat.postMessage",
@@ -236,11 +245,29 @@ class SlackConnector:
         )
         return PostedMessage(response["ts"])
 
-    def _find_reply(self, channel: str, thread_ts: str, key: str) -> str | None:
+    def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
+        """Look in the thread (``conversations.replies`` with ``include_all_metadata``) for a reply of ours
+        whose metadata carries ``idempotency_key``.
+
+        NOTE(slack): residual risk: a post Slack accepted but does not list yet in ``conversations.replies``.
+        https://docs.slack.dev/messaging/message-metadata/
+
+        Args:
+            ref: the thread.
+            idempotency_key: the outbox key of the write.
+
+        Returns:
+            The reply already posted with that key (``external_id`` is its ts), or ``None``.
+
+        Raises:
+            NotFound: the thread is gone. Retriable, Fatal: the call failed.
+        """
+        _, channel, thread_ts = self._split(ref)
         ids = mapping.self_ids({}, self.identity())
         for message in self._thread(channel, thread_ts, include_all_metadata=True):
-            if ids.owns(message) and mapping.reply_key(message) == key:
-                return str(message["ts"])
+            if ids.owns(message) and mapping.reply_key(message) == idempotency_key:
+                log.info("slack.reply.already-posted", extra={"ref": str(ref)})
+                return PostedMessage(str(message["ts"]))
         return None
 
     def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:

@@ -50,7 +50,9 @@ def translate(method: str, error: SlackApiError) -> ConnectorError:
     data = getattr(response, "data", None)
     code = data.get("error", "") if isinstance(data, dict) else ""
     if status == 429 or code == "ratelimited":
-        return Retriable(f"slack {method}: rate limited", retry_after=_retry_after(getattr(response, "headers", None)))
+        return Retriable(
+            f"slack {method}: rate limited", retry_after=_retry_after(getattr(response, "headers", None)), rate_limited=True
+        )
     if status >= 500 or code in PASSING:
         return Retriable(f"slack {method}: HTTP {status} {code}".strip())
     if code in NOT_FOUND:

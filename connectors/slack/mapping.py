@@ -8,12 +8,10 @@ edits, deletions, joins and hidden events are never requests.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import parse_qs
 
 from core.errors import PayloadError
 from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, utcnow
@@ -83,32 +81,6 @@ def self_ids(envelope: Mapping[str, Any], identity: Identity | None) -> SelfIds:
     return SelfIds(frozenset(users), frozenset(bots), envelope.get("api_app_id"))
 
 
-def read_body(headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
-    """Decode a request body: Events API JSON, or an interactivity form with one ``payload`` field.
-
-    Returns:
-        The decoded payload, or ``None`` for Slack's ``ssl_check`` pings.
-
-    Raises:
-        PayloadError: the body is not what Slack sends.
-    """
-    text = body.decode("utf-8", "replace")
-    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
-    try:
-        if "application/x-www-form-urlencoded" in content_type or text.startswith(("payload=", "ssl_check=")):
-            form = parse_qs(text)
-            if "ssl_check" in form and "payload" not in form:
-                return None
-            decoded = json.loads(form.get("payload", [""])[0])
-        else:
-            decoded = json.loads(text)
-    except ValueError as e:
-        raise PayloadError(f"slack body is not JSON: {e}") from e
-    if not isinstance(decoded, dict):
-        raise PayloadError("slack body is not a JSON object")
-    return decoded
-
-
 def thread_ref(team: str, channel: str, thread_ts: str) -> TicketRef:
     """Return the ticket reference of a Slack thread."""
     return TicketRef(Source.SLACK, f"{team}:{channel}:{thread_ts}")
@@ -161,7 +133,7 @@ def to_event(
         return _message_event(envelope, ids, answers_in, allows_bots, identity_known, received_at)
     if kind == "block_actions":
         return _feedback_event(envelope, received_at)
-    return None  # url_verification (answered by bolt), app_rate_limited, other interactivity
+    return None  # url_verification (answered by the handshake), app_rate_limited, other interactivity
 
 
 def _message_event(

@@ -50,7 +50,7 @@ def error_for(response: requests.Response) -> ConnectorError | None:
         return None
     where = f"zendesk {response.request.method if response.request else ''} {_path(response.url)}"
     if status == 429:
-        return Retriable(f"{where}: rate limited (429)", retry_after=retry_after(response))
+        return Retriable(f"{where}: rate limited (429)", retry_after=retry_after(response), rate_limited=True)
     if status >= 500:
         return Retriable(f"{where}: server error ({status})", retry_after=retry_after(response))
     if status == 404:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from datetime import datetime
@@ -103,22 +104,36 @@ class ZendeskConnector:
         also tags the ticket ``hub_answered`` and sets it pending; ``"notice"`` only comments. The "did this
         solve it?" line is part of the composed text.
 
-        An answer is at most once per ticket: the comment and the tag are one ticket update, so a ticket that
-        already carries the tag has the answer (posted by an attempt that crashed before it was recorded),
-        and nothing is posted again.
+        The comment and a tag naming ``idempotency_key`` (:func:`key_tag`) are one ticket update, so the tag
+        is on the ticket exactly when the comment is; :meth:`already_wrote` looks for it before a retry.
 
         Raises:
             NotFound, Retriable, Fatal: a call failed.
         """
-        if kind == "answer":
-            ticket_id = _ticket_id(ref)
-            tags = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict()).get("tags") or ()
-            if mapping.ANSWERED_TAG in tags:
-                log.info("zendesk.answer.already-posted", extra={"ticket": ticket_id, "key": idempotency_key})
-                return PostedMessage(f"{ticket_id}:{mapping.ANSWERED_TAG}", self.ticket_url(ref))
         body = mapping.answer_body(text, citations)
         fields = mapping.answer_update(body) if kind == "answer" else mapping.notice_update(body)
+        fields["additional_tags"] = [*fields.get("additional_tags", ()), key_tag(idempotency_key)]
         return self._update(ref, fields)
+
+    def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
+        """Whether the ticket carries the tag of ``idempotency_key`` (set with the comment in one update).
+
+        NOTE(zendesk): a ticket update is atomic: the comment and ``additional_tags`` land together or not at
+        all. https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
+
+        Returns:
+            A message standing for the comment already posted (``<ticket id>:<tag>``), or ``None``.
+
+        Raises:
+            NotFound, Retriable, Fatal: reading the ticket failed.
+        """
+        ticket_id = _ticket_id(ref)
+        tags = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict()).get("tags") or ()
+        tag = key_tag(idempotency_key)
+        if tag in tags:
+            log.info("zendesk.reply.already-posted", extra={"ticket": ticket_id})
+            return PostedMessage(f"{ticket_id}:{tag}", self.ticket_url(ref))
+        return None
 
     def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
         """Post one private comment (the draft), tag ``hub_escalated`` and, with ``reopen``, set status open.
@@ -183,6 +198,11 @@ class ZendeskConnector:
             if not page.get("articles") or end == last_end:
                 break
             url, params, last_end = page.get("next_page"), None, end
+
+
+def key_tag(idempotency_key: str) -> str:
+    """The tag that marks a public write with its idempotency key (tags allow letters, digits and ``_``)."""
+    return "hub_w_" + hashlib.sha1(idempotency_key.encode("utf-8")).hexdigest()[:16]
 
 
 def _ticket_id(ref: TicketRef) -> int:

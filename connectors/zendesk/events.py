@@ -13,16 +13,20 @@ comments, internal notes, tickets the hub opened itself, and every other ticket 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Mapping
 
+from connectors.zendesk import schemas
 from connectors.zendesk.mapping import CREATED_TAG, parse_time
 from core.errors import PayloadError
 from core.models import EventKind, Message, Person, Source, TicketEvent, TicketRef, Visibility, utcnow
 
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+MAX_HEADER_ID = 128  # a longer header is hashed: the inbox key is 255 characters at most
 TRIGGER_MARK = "zendesk-trigger/1"
 TICKET_CREATED = "zen:event-type:ticket.created"
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
+_TICKET_ID = re.compile(r"[1-9][0-9]{0,19}")  # ASCII digits only ("²".isdigit() is true)
 
 
 def delivery_id(headers: Mapping[str, str], body: Mapping[str, Any], raw: bytes) -> str:
@@ -32,8 +36,10 @@ def delivery_id(headers: Mapping[str, str], body: Mapping[str, Any], raw: bytes)
     keep the invocation id. https://developer.zendesk.com/documentation/webhooks/anatomy-of-a-webhook-request/
     """
     header = headers.get(INVOCATION_HEADER)
-    if header:
+    if header and len(header) <= MAX_HEADER_ID and header.isascii() and header.isprintable():
         return str(header)
+    if header:
+        return "header:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
     if body.get("id") and body.get("type"):
         return f"event:{body['id']}"
     return "body:" + hashlib.sha256(raw).hexdigest()[:32]
@@ -52,23 +58,20 @@ def parse(headers: Mapping[str, str], raw: bytes, body: Any, self_id: str | None
         The event, or ``None`` for what the hub must ignore.
 
     Raises:
-        PayloadError: the body is neither a trigger body nor a ticket event.
+        PayloadError: the body is neither a trigger body nor a ticket event, or a field has the wrong type
+            (:mod:`connectors.zendesk.schemas`; the message names the field).
     """
-    if not isinstance(body, dict):
-        raise PayloadError("zendesk webhook body must be a JSON object")
+    body = schemas.checked(body)
     if body.get("hub") == TRIGGER_MARK:
         return _from_trigger(delivery_id(headers, body, raw), body, self_id)
-    kind = body.get("type")
-    if isinstance(kind, str) and kind.startswith("zen:event-type:"):
-        return _from_event(delivery_id(headers, body, raw), body, self_id)
-    raise PayloadError("not a Zendesk trigger body (see README) nor a zen:event-type webhook")
+    return _from_event(delivery_id(headers, body, raw), body, self_id)
 
 
 def _ticket_ref(value: Any) -> TicketRef:
     text = str(value or "").strip()
     if text.startswith("zen:ticket:"):
         text = text.rsplit(":", 1)[-1]
-    if not text.isdigit():
+    if not _TICKET_ID.fullmatch(text):
         raise PayloadError("zendesk webhook has no numeric ticket id")
     return TicketRef(Source.ZENDESK, text)
 

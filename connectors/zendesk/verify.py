@@ -48,7 +48,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime |
     if not signature or not timestamp:
         log.warning("zendesk.webhook.unsigned")
         raise SignatureError("missing Zendesk webhook signature headers")
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode("utf-8", "replace")):
         log.warning("zendesk.webhook.invalid-signature")
         raise SignatureError("invalid Zendesk webhook signature")
     try:

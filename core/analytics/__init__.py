@@ -2,13 +2,16 @@
 
 from core.analytics.facts import BUCKETS, RECONTACT_WINDOW, Fate, OutcomeFact, RequestFacts, classify
 from core.analytics.period import Period, PeriodError, parse_period
-from core.analytics.report import content_gaps, recent_decisions, series, stats
+from core.analytics.clusters import Embed
+from core.analytics.decisions import decision_detail, recent_decisions
+from core.analytics.report import content_gaps, series, stats
 from core.analytics.summary import Costs, summarize
 
 __all__ = [
     "BUCKETS",
     "RECONTACT_WINDOW",
     "Costs",
+    "Embed",
     "Fate",
     "OutcomeFact",
     "Period",
@@ -16,6 +19,7 @@ __all__ = [
     "RequestFacts",
     "classify",
     "content_gaps",
+    "decision_detail",
     "parse_period",
     "recent_decisions",
     "series",

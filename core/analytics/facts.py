@@ -4,6 +4,11 @@ Every request (a decision with ``trigger == "request"``) ends in exactly one buc
 
 ``shadow``      dry-run ANSWER: the hub would have answered, left a draft, agents handled it;
 ``escalated``   went to a person: an ESCALATE verdict (request or follow-up) or an ``escalated`` outcome;
+``unposted``    ANSWER verdict whose answer has not reached the thread (yet): not answered. Past the answer
+                deadline it goes to a person (an ``escalated`` outcome) and is ``escalated`` instead;
+A request is *answered* only when its answer was posted (an ``answer_posted`` outcome), never on the verdict
+alone.
+
 ``recontacted`` answered, and the same person made a new request within 48 h of the answer;
 ``unresolved``  answered, the requester's latest word is ``not_solved`` or ``reopened``, no person took it;
 ``verified``    answered, the requester's latest word is ``solved``;
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 RECONTACT_WINDOW = timedelta(hours=48)
-BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow")
+BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow", "unposted")
 FEEDBACK_KINDS = ("solved", "not_solved", "reopened")
 
 
@@ -50,6 +55,7 @@ class RequestFacts:
     ticket_created_at: datetime | None
     follow_ups: tuple[tuple[datetime, str], ...] = ()  # (time, verdict) of later decisions on the ticket
     outcomes: tuple[OutcomeFact, ...] = ()
+    reasons: tuple[str, ...] = ()  # the request decision's reasons, most decisive first
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], 
     outcomes = sorted((o for o in facts.outcomes if o.at <= now), key=lambda o: o.at)
     first = {kind: next((o.at for o in outcomes if o.kind == kind), None) for kind in ("answer_posted", "escalated")}
     shadow = facts.verdict == "answer" and facts.dry_run
-    answered = facts.verdict == "answer" and not facts.dry_run
+    answered = facts.verdict == "answer" and not facts.dry_run and first["answer_posted"] is not None
     escalations = [at for at, verdict in facts.follow_ups if verdict != "answer" and at <= now]
     if facts.verdict != "answer":
         escalations.append(facts.decided_at)
@@ -132,6 +138,8 @@ def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], 
         bucket = "shadow"
     elif escalations:
         bucket = "escalated"
+    elif not answered:
+        bucket = "unposted"
     elif recontacted:
         bucket = "recontacted"
     elif last_word in ("not_solved", "reopened"):

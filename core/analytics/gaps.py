@@ -1,29 +1,37 @@
-"""The content-gap report: escalated requests no article answered, grouped by shared salient terms.
+"""The content-gap report: requests no article could answer, grouped by meaning, each named by its medoid.
 
-Greedy grouping by the most salient shared term: a term's weight is its IDF over *all* requests of the
-period (so words every request uses, such as "error", weigh little); the term covering the most ungrouped gap
-requests, times that weight, anchors the next group of every gap request containing it. Repeat while a term
-is shared by two or more ungrouped requests; what is left stays a group of one. A group is labelled by its
-anchor term and the two terms with the highest summed TF-IDF in it.
+A gap is an escalation the knowledge base could not answer: the request's own decision escalated because no
+candidate, no passage, or too little confidence, and for no policy reason (a sensitive topic, "I want a human",
+frustration, an earlier fallback in the thread). Answered requests are never gaps, whatever followed them.
+Requests with no salient word ("hello", "thanks") are counted apart and never named as a topic.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-STOPWORDS = frozenset(
-    """a about after again all also am an and any are as at be been before being but by can cannot could did do
-    does doing don for from get gets getting got had has have having hello help hey hi how however i if im in into
-    is it its ive just know like me my need needs no not now of on or our out please problem same see so some still
-    thank thanks that the their them then there these they this to trying try up us use using want was way we
-    were what when where which while who why will with work working would you your""".split()
+import numpy as np
+
+from core.analytics.clusters import (
+    EMBEDDING_THRESHOLD,
+    LEXICAL_THRESHOLD,
+    Embed,
+    cluster,
+    embed_vectors,
+    idf_weights,
+    lexical_vectors,
+    medoid,
+    terms,
 )
-_WORD = re.compile(r"[a-z][a-z0-9]+")
+
+UNANSWERABLE = frozenset({"no_candidate", "no_passage", "confidence_below_threshold"})
+POLICY = frozenset({"asked_for_human", "frustration", "fallback_in_thread", "answered_before", "dry_run"})
+MAX_GROUPED = 1000  # the newest gap requests that are clustered (the rest only counted): bounds the O(n^2) work
+
+__all__ = ["GapRequest", "group_gaps", "is_gap", "terms"]
 
 
 @dataclass(frozen=True)
@@ -36,80 +44,90 @@ class GapRequest:
     text: str
     confidence: float
     decided_at: datetime
+    decision_id: int | None = None
 
 
-def terms(text: str) -> list[str]:
-    """Lower-cased words of 3+ characters without stop words; a plural ``s`` after a consonant or ``e`` is
-    folded (``passwords`` -> ``password``, ``invoices`` -> ``invoice``; ``macos``, ``access`` stay)."""
-    out = []
-    for word in _WORD.findall(text.lower()):
-        if len(word) < 3 or word in STOPWORDS:
-            continue
-        if len(word) > 4 and word.endswith("s") and word[-2] not in "siuo":
-            word = word[:-1]
-        out.append(word)
-    return out
+def is_gap(verdict: str, reasons: Sequence[str], confidence: float, threshold: float) -> bool:
+    """Whether a request's own decision makes it a content gap.
+
+    Args:
+        verdict: the request decision's verdict (``answer`` or ``escalate``).
+        reasons: its reasons (``interceptor.decide.blocking_reasons`` names them).
+        confidence: its calibrated confidence.
+        threshold: the channel's threshold it was held to.
+
+    Returns:
+        True for an escalation without any policy reason whose reasons say no article answered (or, for rows
+        that recorded no reason, whose confidence was below the threshold).
+    """
+    if verdict == "answer":
+        return False
+    if any(r in POLICY or r.startswith("sensitive_topic") for r in reasons):
+        return False
+    return any(r in UNANSWERABLE for r in reasons) or confidence < threshold
 
 
-def _idf(corpus: Iterable[str]) -> tuple[dict[str, float], float]:
-    bags = [set(terms(text)) for text in corpus]
-    df = Counter(t for bag in bags for t in bag)
-    n = len(bags)
-    return {t: math.log((1 + n) / (1 + d)) + 1 for t, d in df.items()}, math.log(1 + n) + 1
+def _text(r: GapRequest) -> str:
+    return f"{r.subject}\n{r.text}" if r.text and r.text != r.subject else r.subject or r.text
 
 
 def group_gaps(
-    requests: list[GapRequest], *, background: Iterable[str] = (), limit: int = 10, examples: int = 3
-) -> list[dict[str, Any]]:
-    """Group gap requests by topic, biggest group first.
+    requests: list[GapRequest],
+    *,
+    background: Iterable[str] = (),
+    embed: Embed | None = None,
+    limit: int = 10,
+    examples: int = 3,
+) -> dict[str, Any]:
+    """Group gap requests by meaning, biggest group first, each named by its most typical request.
 
     Args:
-        requests: the requests to group.
-        background: the texts of every request of the period (for IDF); the gap texts are always added.
+        requests: the gap requests of the period.
+        background: the texts of every request of the period (IDF of the lexical path and of the terms).
+        embed: texts -> vectors (the sentence model), or ``None`` for the lexical path; a failing ``embed``
+            falls back to the lexical path.
         limit: the most groups to return.
-        examples: subjects shown per group, newest first.
+        examples: requests shown per group, the medoid first, then newest first.
 
     Returns:
-        ``[{"label", "terms", "count", "examples", "ticket_refs", "channels", "avg_confidence", "last_seen"}]``.
+        ``{"method": "embeddings"|"lexical", "unclear": <requests without a salient word>, "groups":
+        [{"label", "medoid_ref", "medoid_decision_id", "terms", "count", "examples", "ticket_refs", "decision_ids", "channels",
+        "avg_confidence", "last_seen"}]}``.
     """
-    docs = sorted(requests, key=lambda r: (r.decided_at, r.ticket_ref))
-    texts = [f"{r.subject}\n{r.text}" for r in docs]
-    idf, unseen = _idf([*background, *texts])
-    bags = [Counter(terms(text)) for text in texts]
-    ungrouped = set(range(len(docs)))
-    groups: list[tuple[str | None, list[int]]] = []
-    while True:
-        cover: dict[str, list[int]] = {}
-        for i in sorted(ungrouped):
-            for t in bags[i]:
-                cover.setdefault(t, []).append(i)
-        shared = [(len(ids) * idf.get(t, unseen), t) for t, ids in cover.items() if len(ids) >= 2]
-        if not shared:
-            break
-        _, anchor = min((-score, t) for score, t in shared)
-        groups.append((anchor, cover[anchor]))
-        ungrouped -= set(cover[anchor])
-    groups.extend((None, [i]) for i in sorted(ungrouped))
-    groups.sort(key=lambda g: (-len(g[1]), -max(docs[i].decided_at.timestamp() for i in g[1])))
-    report = []
-    for anchor_term, ids in groups[:limit]:
-        anchor = anchor_term or ""
-        weight: Counter[str] = Counter()
-        for i in ids:
-            weight.update({t: tf * idf.get(t, unseen) for t, tf in bags[i].items()})
-        ranked = [t for t, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0])) if t != anchor]
-        top: list[str] = ([anchor] if anchor else []) + ranked[: 3 if anchor else 4]
-        members = [docs[i] for i in ids]
-        report.append(
-            {
-                "label": " / ".join(top[:3]) or "(no text)",
-                "terms": top,
-                "count": len(members),
-                "examples": list(dict.fromkeys(m.subject or m.text[:120] for m in reversed(members)))[:examples],
-                "ticket_refs": [m.ticket_ref for m in members],
-                "channels": sorted({m.channel for m in members}),
-                "avg_confidence": round(sum(m.confidence for m in members) / len(members), 3),
-                "last_seen": max(m.decided_at for m in members).isoformat(),
-            }
-        )
-    return report
+    ordered = sorted(requests, key=lambda r: (r.decided_at, r.ticket_ref))
+    docs = [r for r in ordered if terms(_text(r))][-MAX_GROUPED:]
+    unclear = sum(1 for r in ordered if not terms(_text(r)))
+    texts = [_text(r) for r in docs]
+    idf, unseen = idf_weights([*background, *texts])
+    vectors = embed_vectors(embed, texts) if embed is not None and texts else None
+    method = "embeddings" if vectors is not None else "lexical"
+    if vectors is None:
+        vectors = lexical_vectors(texts, idf, unseen)
+    groups = cluster(vectors, EMBEDDING_THRESHOLD if method == "embeddings" else LEXICAL_THRESHOLD)
+    groups.sort(key=lambda g: (-len(g), -max(docs[i].decided_at.timestamp() for i in g)))
+    report = [_describe(docs, vectors, ids, idf, unseen, examples) for ids in groups[:limit]]
+    return {"method": method, "unclear": unclear, "groups": report}
+
+
+def _describe(
+    docs: list[GapRequest], vectors: np.ndarray, ids: list[int], idf: dict[str, float], unseen: float, examples: int
+) -> dict[str, Any]:
+    centre = docs[medoid(vectors, ids)]
+    members = [docs[i] for i in ids]
+    weight: Counter[str] = Counter()
+    for m in members:
+        weight.update({t: idf.get(t, unseen) for t in set(terms(_text(m)))})
+    shown = [centre, *(m for m in reversed(members) if m is not centre)]
+    return {
+        "label": (centre.subject or centre.text)[:120],
+        "medoid_ref": centre.ticket_ref,
+        "medoid_decision_id": centre.decision_id,
+        "terms": [t for t, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0]))[:4]],
+        "count": len(members),
+        "examples": list(dict.fromkeys((m.subject or m.text)[:120] for m in shown))[:examples],
+        "ticket_refs": [m.ticket_ref for m in members],
+        "decision_ids": [m.decision_id for m in members if m.decision_id is not None],
+        "channels": sorted({m.channel for m in members}),
+        "avg_confidence": round(sum(m.confidence for m in members) / len(members), 3),
+        "last_seen": max(m.decided_at for m in members).isoformat(),
+    }

@@ -121,6 +121,7 @@ def load(session: Session, period: Period, channel: str | None = None) -> Datase
             ticket_created_at=t.created_at if t is not None else None,
             follow_ups=tuple(sorted(follow_ups.get(d.ticket_ref, []))),
             outcomes=tuple(outcomes.get(d.ticket_ref, [])),
+            reasons=tuple(str(r) for r in (d.reasons or [])),
         )
         for d, t in pairs
     )

@@ -9,6 +9,9 @@ from core.models import as_utc
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 731
+# Outside these the analytics' own arithmetic (windows of days around a request) would leave datetime's range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 class PeriodError(ValueError):
@@ -59,6 +62,8 @@ def _parse(value: str, name: str, *, is_end: bool) -> datetime:
             moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
             return moment + timedelta(days=1) if is_end else moment
         return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except OverflowError:  # 9999-12-31 + 1 day; 0001-01-01T00:00+14:00 in UTC
+        raise PeriodError(f"'{name}' must lie between {EARLIEST.date()} and {LATEST.date()}, got {value!r}") from None
     except ValueError:
         raise PeriodError(
             f"'{name}' must be an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ), got {value!r}"
@@ -80,15 +85,19 @@ def parse_period(from_value: str | None, to_value: str | None, *, now: datetime)
         The period.
 
     Raises:
-        PeriodError: a value is not ISO 8601, ``from`` is not before ``to``, or the range is over
-            ``MAX_DAYS`` days.
+        PeriodError: a value is not ISO 8601, ``from`` is not before ``to``, the range is over
+            ``MAX_DAYS`` days, or it does not lie between :data:`EARLIEST` and :data:`LATEST`.
     """
     end = _parse(to_value, "to", is_end=True) if to_value else _parse(now.date().isoformat(), "to", is_end=True)
+    if not EARLIEST < end <= LATEST:
+        raise PeriodError(f"the period must lie between {EARLIEST.date()} and {LATEST.date()}")
     if from_value:
         start = _parse(from_value, "from", is_end=False)
     else:
-        start = datetime.combine((end - timedelta(microseconds=1)).date(), time.min, tzinfo=timezone.utc)
-        start -= timedelta(days=DEFAULT_DAYS - 1)
+        start = max(EARLIEST, datetime.combine((end - timedelta(microseconds=1)).date(), time.min, tzinfo=timezone.utc)
+                    - timedelta(days=DEFAULT_DAYS - 1))
+    if start < EARLIEST or end > LATEST:
+        raise PeriodError(f"the period must lie between {EARLIEST.date()} and {LATEST.date()}")
     if start >= end:
         raise PeriodError("'from' must be before 'to'")
     if end - start > timedelta(days=MAX_DAYS):

@@ -1,19 +1,18 @@
-"""The reports the API serves: period stats, daily series, content gaps and recent decisions."""
+"""The reports the API serves: period stats, daily series and content gaps."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.analytics.facts import Fate, RequestFacts, classify, recontact_index
-from core.analytics.gaps import GapRequest, group_gaps
+from core.analytics.clusters import Embed
+from core.analytics.gaps import GapRequest, group_gaps, is_gap
 from core.analytics.load import Dataset, load
 from core.analytics.period import Period
 from core.analytics.summary import Costs, counts, rates, summarize
-from core.db import DecisionRow, TicketRow
 
 
 def fates(dataset: Dataset, now: datetime) -> list[tuple[RequestFacts, Fate]]:
@@ -65,53 +64,40 @@ def series(session: Session, period: Period, *, channel: str | None, now: dateti
     return {"period": period.as_dict(), "channel": channel, "computed_at": now.isoformat(), "days": days}
 
 
-def content_gaps(session: Session, period: Period, *, channel: str | None, now: datetime, limit: int = 10) -> dict[str, Any]:
-    """Topics people asked about that no article answered, most frequent first.
+def content_gaps(
+    session: Session,
+    period: Period,
+    *,
+    channel: str | None,
+    now: datetime,
+    limit: int = 10,
+    embed: Embed | None = None,
+) -> dict[str, Any]:
+    """Topics people asked about that no article could answer, most frequent first.
 
-    A request is a gap when it went to a person (``escalated``) or stayed ``unresolved`` and either its
-    confidence was below its threshold or the requester said the answer did not help. Escalations of
-    confident requests (sensitive topics, asks for a human) are not gaps: an article existed.
+    A request is a gap when its own decision escalated because no article answered it (no candidate, no
+    passage, confidence below the threshold) and for no policy reason (``gaps.is_gap``). Answered requests,
+    shadow answers and policy hand-offs (sensitive topics, asks for a human, frustration) are not gaps.
+
+    Args:
+        session: an open session.
+        period: which requests (by decision time).
+        channel: keep only this channel, or ``None`` for all.
+        now: the evaluation time (unused by the rule, kept for the report's ``computed_at``).
+        limit: the most groups to return.
+        embed: texts -> vectors, to group by meaning; ``None`` (or a failing model) groups lexically.
 
     Returns:
-        ``{"period", "channel", "requests": <gap requests>, "groups": [...]}`` (see ``group_gaps``).
+        ``{"period", "channel", "computed_at", "requests": <gap requests>, "method", "unclear", "groups"}``
+        (see ``group_gaps``).
     """
     dataset = load(session, period, channel)
     gaps = [
-        GapRequest(facts.ticket_ref, facts.channel, *dataset.texts.get(facts.ticket_ref, ("", "")), facts.confidence, facts.decided_at)
-        for facts, fate in fates(dataset, now)
-        if fate.bucket in ("escalated", "unresolved")
-        and (facts.confidence < facts.threshold or fate.feedback == "not_solved" or fate.bucket == "unresolved")
+        GapRequest(facts.ticket_ref, facts.channel, *dataset.texts.get(facts.ticket_ref, ("", "")), facts.confidence,
+                   facts.decided_at, facts.decision_id)
+        for facts in dataset.requests
+        if not facts.dry_run and is_gap(facts.verdict, facts.reasons, facts.confidence, facts.threshold)
     ]
     background = [f"{subject}\n{text}" for subject, text in dataset.texts.values()]
-    groups = group_gaps(gaps, background=background, limit=limit)
-    return {"period": period.as_dict(), "channel": channel, "requests": len(gaps), "groups": groups}
-
-
-def recent_decisions(session: Session, *, channel: str | None, limit: int = 25) -> list[dict[str, Any]]:
-    """The newest decisions (requests and follow-ups), with confidence, reasons and the ticket's subject."""
-    query = (
-        select(DecisionRow, TicketRow.subject)
-        .outerjoin(TicketRow, TicketRow.id == DecisionRow.ticket_id)
-        .order_by(DecisionRow.created_at.desc(), DecisionRow.id.desc())
-        .limit(limit)
-    )
-    if channel:
-        query = query.where(DecisionRow.channel == channel)
-    return [
-        {
-            "id": d.id,
-            "ticket_ref": d.ticket_ref,
-            "source": d.source,
-            "channel": d.channel or d.source,
-            "trigger": d.trigger,
-            "verdict": d.verdict,
-            "dry_run": bool(d.dry_run),
-            "confidence": round(float(d.confidence or 0.0), 4),
-            "threshold": round(float(d.threshold if d.threshold is not None else 1.0), 4),
-            "reasons": [str(r) for r in (d.reasons or [])],
-            "top_article": next((c.get("title") for c in (d.candidates or []) if isinstance(c, dict)), None),
-            "subject": subject or "",
-            "created_at": d.created_at.isoformat(),
-        }
-        for d, subject in session.execute(query)
-    ]
+    report = group_gaps(gaps, background=background, limit=limit, embed=embed)
+    return {"period": period.as_dict(), "channel": channel, "computed_at": now.isoformat(), "requests": len(gaps), **report}

@@ -11,10 +11,11 @@ from core.analytics.facts import BUCKETS, Fate
 
 @dataclass(frozen=True)
 class Costs:
-    """What one agent-handled ticket and one automated answer cost (any currency, the admin's choice)."""
+    """What one agent-handled ticket and one automated answer cost, in ``currency`` (ISO 4217, the admin's)."""
 
     agent_ticket: float
     automated_answer: float
+    currency: str = "USD"
 
 
 def rate(numerator: int, denominator: int) -> float | None:
@@ -57,6 +58,7 @@ def counts(fates: list[Fate]) -> dict[str, int]:
         "confirmed_solved": sum(1 for f in fates if f.confirmed_solved),
         "recontacted": sum(1 for f in fates if f.recontacted),
         "pending": split["pending"],
+        "unposted": split["unposted"],
         **{f"split_{bucket}": n for bucket, n in split.items()},
     }
 
@@ -107,6 +109,7 @@ def summarize(fates: list[Fate], costs: Costs) -> dict[str, Any]:
             "agents": timing(f.agent_first_response_s for f in fates),
         },
         "cost": {
+            "currency": costs.currency,
             "agent_ticket_cost": costs.agent_ticket,
             "automated_answer_cost": costs.automated_answer,
             "automated_total": round(automated, 2),

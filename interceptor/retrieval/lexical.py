@@ -63,6 +63,11 @@ class BM25:
             self._idf[term] = float(np.log(1 + (self.size - len(doc_ids) + 0.5) / (len(doc_ids) + 0.5)))
             self._postings[term] = (idx, freq * (k1 + 1) / (freq + norm[idx]))
 
+    def vocabulary(self) -> dict[str, int]:
+        """Return the index terms (stemmed, as :func:`tokenize` makes them) with the number of units holding
+        each: the KB's own vocabulary, for spelling correction and coverage features (a new dict)."""
+        return {term: len(posting[0]) for term, posting in self._postings.items()}
+
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """Score every unit for ``query``.
 

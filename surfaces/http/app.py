@@ -6,8 +6,10 @@ from flask import Flask
 
 from surfaces.http.api import make_api_blueprint
 from surfaces.http.dashboard import make_dashboard_blueprints
+from surfaces.http.door import install as install_door
 from surfaces.http.errors import register_errors
 from surfaces.http.health import make_health_blueprint
+from surfaces.http.queues import make_queues_blueprint
 from surfaces.http.webhooks import make_webhooks_blueprint
 from surfaces.services import Services
 
@@ -27,6 +29,8 @@ def create_http_app(services: Services) -> Flask:
     app.register_blueprint(make_health_blueprint(services))
     app.register_blueprint(make_webhooks_blueprint(services))
     app.register_blueprint(make_api_blueprint(services))
+    app.register_blueprint(make_queues_blueprint(services))
     for blueprint in make_dashboard_blueprints(services):
         app.register_blueprint(blueprint)
+    install_door(app, services.settings.edge)  # body size, strict JSON, rate limits, the /metrics token
     return app

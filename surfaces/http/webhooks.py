@@ -4,14 +4,15 @@ job runner does the rest (:func:`connectors.inbound.receive`)."""
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any, Mapping, cast
 
 from flask import Blueprint, Response, jsonify, request
 
 from connectors.inbound import receive
-from core.errors import PayloadError
 from surfaces.services import Services
+
+log = logging.getLogger(__name__)
 
 
 def make_webhooks_blueprint(services: Services) -> Blueprint:
@@ -36,21 +37,20 @@ def make_webhooks_blueprint(services: Services) -> Blueprint:
 
 
 def _add_slack_events(bp: Blueprint, services: Services) -> None:
-    """Route ``POST /slack/events`` to the bolt app of :mod:`connectors.slack.events` (verify, store, ack)."""
-    from slack_bolt.adapter.flask import SlackRequestHandler
+    """Route ``POST /slack/events`` through the same inbound path as the others (:mod:`connectors.slack.events`:
+    verify on the raw bytes, answer the handshakes, parse, store)."""
+    from connectors.slack.events import is_form
 
-    from connectors.slack.connector import SlackConnector
-    from connectors.slack.events import build_bolt_app
-
-    connector = cast(SlackConnector, services.connectors["slack"])  # the registry builds "slack" as one
-    handler = SlackRequestHandler(build_bolt_app(connector, services.db, services.jobs))
+    connector = services.connectors["slack"]
 
     @bp.post("/slack/events")
     def slack_events() -> Any:
         """One Request URL for the Events API and interactivity: 401 unsigned, 400 malformed, else 200."""
-        try:
-            return handler.handle(request)
-        except json.JSONDecodeError as e:
-            # NOTE(slack): bolt parses the body while building its request, before any middleware runs.
-            connector.verify(dict(request.headers), request.get_data())  # unsigned garbage stays a 401
-            raise PayloadError("slack body is not JSON") from e
+        headers, body = cast(Mapping[str, str], request.headers), request.get_data()
+        outcome = receive(connector, headers, body, services.db, services.jobs)
+        retry = headers.get("X-Slack-Retry-Num")
+        if retry:
+            log.info("slack.events.retry", extra={"retry_num": retry, "status": outcome.get("status")})
+        if is_form(headers, body):
+            return "", 200  # NOTE(slack): interactivity and ssl_check want an empty 200.
+        return jsonify(outcome), 200

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from surfaces.http.dashboard.api import make_analytics_blueprint
+from surfaces.http.dashboard.api import gap_embedder, make_analytics_blueprint
 from surfaces.http.dashboard.pages import make_pages_blueprint
 from surfaces.services import Services
 
 
 def make_dashboard_blueprints(services: Services) -> list[Blueprint]:
     """Return the dashboard page's and the analytics API's blueprints serving ``services``."""
-    return [make_pages_blueprint(services.settings), make_analytics_blueprint(services)]
+    return [make_pages_blueprint(services), make_analytics_blueprint(services, embed=gap_embedder(services.settings))]

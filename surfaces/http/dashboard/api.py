@@ -1,5 +1,5 @@
-"""The analytics API: ``/api/v1/stats``, ``/stats/series``, ``/decisions``, ``/content-gaps``, ``/openapi.json``
-(:func:`make_analytics_blueprint`)."""
+"""The analytics API: ``/api/v1/stats``, ``/stats/series``, ``/decisions``, ``/decisions/<id>``, ``/content-gaps``,
+``/openapi.json`` (:func:`make_analytics_blueprint`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,19 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, jsonify, request
 
-from core.analytics import Costs, PeriodError, content_gaps, parse_period, recent_decisions, series, stats
+from config import Settings
+from core.analytics import (
+    Costs,
+    Embed,
+    PeriodError,
+    content_gaps,
+    decision_detail,
+    parse_period,
+    recent_decisions,
+    series,
+    stats,
+)
+from core.analytics.clusters import CachingEmbed
 from core.models import utcnow
 from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
 from surfaces.services import Services
@@ -26,13 +38,32 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not low <= int(raw) <= high:  # "²".isdigit()
         raise PeriodError(f"'{name}' must be a whole number from {low} to {high}, got {raw!r}")
     return int(raw)
 
 
-def make_analytics_blueprint(services: Services) -> Blueprint:
-    """Return the analytics API's blueprint serving ``services`` (admin token required, but for the spec)."""
+def gap_embedder(settings: Settings) -> Embed | None:
+    """The sentence model as a plain (caching) function for grouping content gaps by meaning, or ``None``
+    (lexical) when dense retrieval is off or not installed. The model loads on first use, shared with retrieval.
+    """
+    from importlib.util import find_spec
+
+    if settings.dense == "off" or find_spec("sentence_transformers") is None or find_spec("torch") is None:
+        return None  # find_spec, not import: building the app must not pay for importing torch
+    from interceptor.retrieval.dense import shared_embedder
+
+    return CachingEmbed(lambda texts: shared_embedder(settings.embedding_model, settings.embedding_precision).encode(texts))
+
+
+def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) -> Blueprint:
+    """Return the analytics API's blueprint serving ``services`` (admin token required, but for the spec).
+
+    Args:
+        services: the running hub (settings and database).
+        embed: texts -> vectors for grouping content gaps by meaning (``gap_embedder``); ``None`` groups them
+            by shared words.
+    """
     api = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
 
     @api.before_request
@@ -67,7 +98,8 @@ def make_analytics_blueprint(services: Services) -> Blueprint:
 
     def _costs() -> Costs:
         settings = services.settings
-        return Costs(agent_ticket=float(settings.agent_ticket_cost), automated_answer=float(settings.automated_answer_cost))
+        return Costs(agent_ticket=float(settings.agent_ticket_cost), automated_answer=float(settings.automated_answer_cost),
+                     currency=settings.currency)
 
     @api.get("/stats")
     def stats_view() -> Response:
@@ -79,11 +111,22 @@ def make_analytics_blueprint(services: Services) -> Blueprint:
 
     @api.get("/content-gaps")
     def gaps_view() -> Response:
-        return _run(content_gaps, now=utcnow(), limit_arg=(10, 1, 50))
+        return _run(content_gaps, now=utcnow(), limit_arg=(10, 1, 50), embed=embed)
 
     @api.get("/decisions")
     def decisions_view() -> Response:
-        return _run(lambda session, **kw: {"decisions": recent_decisions(session, **kw)}, period=False, limit_arg=(25, 1, 200))
+        return _run(lambda session, **kw: {"decisions": recent_decisions(session, **kw)}, limit_arg=(25, 1, 200))
+
+    @api.get("/decisions/<int:decision_id>")
+    def decision_view(decision_id: int) -> Response:
+        """One decision in full (``core.analytics.decision_detail``); 404 when there is no such decision."""
+        with services.db.session() as session:
+            doc = decision_detail(session, decision_id, now=utcnow())
+        if doc is None:
+            return _error(f"no decision {decision_id}", 404)
+        response = jsonify(doc)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @api.get("/openapi.json")
     def openapi() -> Response:

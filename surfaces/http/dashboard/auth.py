@@ -39,9 +39,10 @@ def session_cookie(token: str, now: float | None = None) -> tuple[str, int]:
 
 def _cookie_ok(token: str, value: str, now: float) -> bool:
     expires, _, signature = value.partition(".")
-    if not expires.isdigit() or int(expires) < now:
+    # ASCII digits only and a bounded length: "²".isdigit() is true, and int() of 5,000 digits raises.
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= 12) or int(expires) < now:
         return False
-    return hmac.compare_digest(signature, _sign(token, int(expires)))
+    return hmac.compare_digest(signature.encode("utf-8", "replace"), _sign(token, int(expires)).encode())
 
 
 def token_matches(token: str, offered: str) -> bool:

@@ -1,14 +1,17 @@
 /* The admin dashboard. Every figure comes from /api/v1/*; charts are inline SVG drawn here (no library). */
 "use strict";
 
+// Bucket names differ from the rate names on purpose: "Verified resolution" (a rate over answered requests)
+// also counts confirmed answers whose requester came back; the "Confirmed, ended" bucket does not.
 const BUCKETS = [
-  ["verified", "Verified (requester confirmed)"],
+  ["verified", "Confirmed, ended (said solved, no re-contact)"],
   ["assumed", "Assumed (answered, silence 48 h)"],
   ["recontacted", "Re-contacted within 48 h"],
   ["unresolved", "Unresolved (said it did not help)"],
   ["pending", "Pending (48 h window open)"],
   ["escalated", "Escalated to a person"],
   ["shadow", "Shadow (dry run, agents handled)"],
+  ["unposted", "Answer not posted yet (vendor unreachable)"],
 ];
 // [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
@@ -18,6 +21,7 @@ const RATE_LINES = [
   ["escalation_ratio", "Escalation", "--unresolved", "escalated", "requests"],
 ];
 const ROLLING_DAYS = 7;
+const MIN_CHART_DAYS = 3; // fewer days with requests than this: say so instead of drawing a few dots
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -26,16 +30,20 @@ const get = (obj, path) => path.split(".").reduce((o, k) => (o == null ? null : 
 const fmt = {
   pct: (v) => (v == null ? "—" : (v * 100).toFixed(1) + "%"),
   int: (v) => (v == null ? "—" : Number(v).toLocaleString("en-US")),
-  money: (v) => (v == null ? "—" : Number(v).toFixed(2)),
+  money: (v) => (v == null ? "—" : Number(v).toFixed(2) + " " + currency),
   score: (v) => (v == null ? "—" : Number(v).toFixed(2)),
   secs: (v) => {
     if (v == null) return "—";
+    if (v < 1) return Math.round(v * 1000) + " ms";
+    if (v < 10) return v.toFixed(1) + " s";
     if (v < 90) return Math.round(v) + " s";
     if (v < 5400) return (v / 60).toFixed(1) + " min";
     if (v < 172800) return (v / 3600).toFixed(1) + " h";
     return (v / 86400).toFixed(1) + " d";
   },
 };
+
+let currency = "USD";
 
 function el(tag, attrs, parent, text) {
   const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -58,19 +66,21 @@ async function fetchJSON(path, params) {
   return body;
 }
 
+// [key, label, format, "n of d <denominator>" or a detail line, help]: every rate names what it divides by.
 function tiles(s) {
-  const c = s.counts, r = s.rates, fr = s.first_response;
+  const c = s.counts, fr = s.first_response, fb = s.csat.feedback_solved + s.csat.feedback_not_solved;
+  const of = (n, d, what) => `${fmt.int(n)} of ${fmt.int(d)} ${what}`;
   const defs = [
-    ["counts.requests", "Requests", fmt.int, `${fmt.int(c.answered)} answered · ${fmt.int(c.shadow)} shadow`, "Every new request the hub saw (one decision with trigger 'request')."],
-    ["rates.deflection_rate", "Deflection rate", fmt.pct, `${fmt.int(c.deflected)} of ${fmt.int(c.requests)} ended without a person`, "Verified + assumed resolutions / requests. Re-contacted, unresolved, pending, escalated and shadow requests are not deflected."],
-    ["rates.verified_resolution_rate", "Verified resolution", fmt.pct, `${fmt.int(c.confirmed_solved)} of ${fmt.int(c.answered)} answered confirmed solved`, "Answered requests whose requester's last word was 'solved' / answered."],
-    ["rates.assumed_resolution_rate", "Assumed resolution", fmt.pct, `${fmt.int(s.split.assumed)} answered, then silence`, "Answered, no confirmation, no re-contact, 48 h passed / answered. Not verified."],
-    ["rates.recontact_rate", "48-h re-contact", fmt.pct, `${fmt.int(c.recontacted)} came back on any channel`, "Answered requests whose requester (joined by email across Slack, Zendesk, Jira) made a new request within 48 h / answered."],
-    ["rates.escalation_ratio", "Escalation ratio", fmt.pct, `${fmt.int(c.escalated_direct)} direct · ${fmt.int(c.escalated_after_answer)} after an answer`, "Requests that went to a person / requests."],
-    ["csat.helpful_rate", "Bot answers helpful", fmt.pct, `${fmt.int(s.csat.feedback_solved + s.csat.feedback_not_solved)} feedback · CSAT ${s.csat.average == null ? "—" : fmt.pct(s.csat.average)} (${fmt.int(s.csat.ratings)})`, "solved / (solved + not_solved) feedback on answered requests; CSAT averages ratings on answered, never-escalated requests."],
-    ["first_response.hub.median_seconds", "Hub first response", fmt.secs, `median · p90 ${fmt.secs(fr.hub.p90_seconds)} (${fmt.int(fr.hub.count)})`, "Answer posted (or decision) time minus ticket creation, answered requests."],
-    ["first_response.agents.median_seconds", "Agent first response", fmt.secs, `median · p90 ${fmt.secs(fr.agents.p90_seconds)} (${fmt.int(fr.agents.count)})`, "First agent reply minus hand-over time, escalated and shadow requests."],
-    ["cost.per_automated_resolution", "Cost per automated resolution", fmt.money, `blended ${fmt.money(s.cost.blended_per_resolution)} · saved ${fmt.money(s.cost.net_savings)}`, "Automated-answer cost × answered / deflected. Blended: (automated + agent cost × human-handled) / (deflected + human-handled)."],
+    ["counts.requests", "Requests", fmt.int, `${fmt.int(c.answered)} answered · ${fmt.int(c.human_handled)} to people`, "Every new request the hub saw (one decision with trigger 'request'). To people = escalated + shadow."],
+    ["rates.deflection_rate", "Deflection rate", fmt.pct, of(c.deflected, c.requests, "requests ended without a person"), "÷ requests. Deflected = confirmed and ended + assumed. Re-contacted, unresolved, pending, escalated and shadow requests are not deflected."],
+    ["rates.verified_resolution_rate", "Verified resolution", fmt.pct, of(c.confirmed_solved, c.answered, "answered requests confirmed solved"), "÷ answered requests. The requester's last word was 'solved' and no person took it (re-contacted ones included: they did say it worked)."],
+    ["rates.assumed_resolution_rate", "Assumed resolution", fmt.pct, of(s.split.assumed, c.answered, "answered requests, then silence"), "÷ answered requests. No confirmation, no re-contact, 48 h passed. Never added to the verified rate."],
+    ["rates.recontact_rate", "48-h re-contact", fmt.pct, of(c.recontacted, c.answered, "answered requests came back"), "÷ answered requests. The requester (joined by email across Slack, Zendesk, Jira) made a new request within 48 h."],
+    ["rates.escalation_ratio", "Escalation ratio", fmt.pct, of(c.escalated, c.requests, "requests went to a person"), `÷ requests. ${fmt.int(c.escalated_direct)} directly, ${fmt.int(c.escalated_after_answer)} after an answer. Shadow requests are not in it.`],
+    ["csat.helpful_rate", "Bot answers helpful", fmt.pct, of(s.csat.feedback_solved, fb, "answers with feedback said solved"), `÷ answers with feedback (solved + did not help). CSAT ${s.csat.average == null ? "—" : fmt.pct(s.csat.average)} over ${fmt.int(s.csat.ratings)} rating(s) on never-escalated answers.`],
+    ["first_response.hub.median_seconds", "Hub first response", fmt.secs, `median of ${fmt.int(fr.hub.count)} answered · p90 ${fmt.secs(fr.hub.p90_seconds)}`, "Answer posted (or decision) time minus ticket creation, answered requests."],
+    ["first_response.agents.median_seconds", "Agent first response", fmt.secs, `median of ${fmt.int(fr.agents.count)} handed over · p90 ${fmt.secs(fr.agents.p90_seconds)}`, "First agent reply minus hand-over time, escalated and shadow requests with a reply."],
+    ["cost.per_automated_resolution", "Cost per automated resolution", fmt.money, `${fmt.money(s.cost.automated_total)} of answers ÷ ${fmt.int(c.deflected)} deflected`, `Automated-answer cost × answered ÷ deflected. Blended ${fmt.money(s.cost.blended_per_resolution)}: all cost ÷ (deflected + human-handled). Net saved ${fmt.money(s.cost.net_savings)}.`],
   ];
   const box = $("tiles");
   box.replaceChildren();
@@ -98,13 +108,13 @@ function splitBar(s) {
     el("span", { class: "swatch" }, item).style.background = css("--" + key);
     el("span", {}, item, label + ":");
     el("b", { "data-count": key }, item, fmt.int(n));
-    el("span", {}, item, total ? `(${fmt.pct(n / total)})` : "");
+    el("span", {}, item, total ? `(${fmt.pct(n / total)} of requests)` : "");
   }
 }
 
 function frame(box, days, yMax, yLabel) {
   box.replaceChildren();
-  const width = Math.max(320, box.clientWidth), height = 240, m = { l: 44, r: 10, t: 10, b: 28 };
+  const width = Math.max(260, box.clientWidth), height = 240, m = { l: 44, r: 10, t: 10, b: 28 };
   const svg = el("svg:svg", { viewBox: `0 0 ${width} ${height}`, role: "img" }, box);
   const w = width - m.l - m.r, h = height - m.t - m.b;
   const x = (i) => m.l + (days.length <= 1 ? w / 2 : (i * w) / (days.length - 1));
@@ -121,8 +131,18 @@ function frame(box, days, yMax, yLabel) {
   return { svg, x, y, w, m, h };
 }
 
+function notEnough(box, days, what) {
+  const have = days.filter((d) => d.requests).length;
+  if (have >= MIN_CHART_DAYS) return false;
+  box.replaceChildren();
+  el("p", { class: "empty", "data-empty": "true" }, box,
+    `Not enough data yet: ${what} needs requests on at least ${MIN_CHART_DAYS} days; this selection has ${have}.`);
+  return true;
+}
+
 function ratesChart(days) {
   const box = $("rates-chart");
+  if (notEnough(box, days, "a rate per day")) return;
   const f = frame(box, days, 1, (v) => Math.round(v * 100) + "%");
   for (const [key, label, color, num, den] of RATE_LINES) {
     let d = "", pen = "M";
@@ -141,16 +161,17 @@ function ratesChart(days) {
   }
   const legend = $("rates-legend");
   legend.replaceChildren();
-  for (const [, label, color] of RATE_LINES) {
+  for (const [, label, color, , den] of RATE_LINES) {
     const item = el("li", {}, legend);
     el("span", { class: "swatch" }, item).style.background = css(color);
-    el("span", {}, item, label);
+    el("span", {}, item, `${label} (÷ ${den})`);
   }
   el("li", {}, legend, "lines: trailing 7-day rate · dots: each day's own rate");
 }
 
 function volumeChart(days) {
   const box = $("volume-chart");
+  if (notEnough(box, days, "a chart per day")) return;
   const top = Math.max(4, ...days.map((d) => d.requests));
   const yMax = Math.ceil(top / 4) * 4;
   const f = frame(box, days, yMax, (v) => String(Math.round(v)));
@@ -194,11 +215,16 @@ function channels(s) {
 }
 
 function gaps(g) {
-  rows("gaps", g.groups, "No content gaps: every escalated request was confident or a policy hand-over.", (tr, group) => {
-    el("td", {}, tr).appendChild(el("b", {}, null, group.label));
+  const how = g.method === "embeddings" ? "grouped by meaning (sentence embeddings)" : "grouped by shared words (no embedding model)";
+  $("gaps-note").textContent = `${fmt.int(g.requests)} escalation(s) no article could answer, ${how}; each topic is named by its most typical request.`
+    + (g.unclear ? ` ${fmt.int(g.unclear)} had no words to group (greetings and the like).` : "");
+  rows("gaps", g.groups, "No content gaps: every escalation had an article or was a policy hand-off.", (tr, group) => {
+    const topic = el("td", {}, tr);
+    const name = group.medoid_decision_id ? el("a", { href: "/admin/decisions/" + group.medoid_decision_id }, topic) : topic;
+    el("b", {}, name, group.label);
     el("td", { class: "num" }, tr, fmt.int(group.count));
     const list = el("ul", { class: "examples" }, el("td", {}, tr));
-    for (const e of group.examples) el("li", {}, list, e);
+    for (const e of group.examples.slice(1)) el("li", {}, list, e);
     el("td", {}, tr, group.channels.join(", "));
     el("td", { class: "num" }, tr, fmt.score(group.avg_confidence));
   });
@@ -208,7 +234,7 @@ function decisions(d) {
   rows("decisions", d.decisions, "No decisions yet.", (tr, row) => {
     el("td", {}, tr, row.created_at.slice(0, 16).replace("T", " "));
     const what = el("td", {}, tr);
-    el("div", {}, what, row.subject || "(no subject)");
+    el("a", { href: "/admin/decisions/" + row.id, "data-decision": String(row.id) }, el("div", {}, what), row.subject || "(no subject)");
     el("div", { class: "reasons" }, what, `${row.ticket_ref}${row.trigger === "follow_up" ? " · follow-up" : ""}`);
     el("td", {}, tr, row.channel);
     const kind = row.dry_run && row.verdict === "answer" ? "shadow" : row.verdict;
@@ -222,23 +248,59 @@ function decisions(d) {
   });
 }
 
+async function workQueues() {
+  const box = $("queues-status");
+  try {
+    const q = await fetchJSON("/api/v1/queues", new URLSearchParams());
+    box.textContent = q.status === "ok" ? "Inbox and outbox are healthy." : `${q.status}: ${q.reasons.join("; ")}`;
+    box.classList.toggle("failed", q.status !== "ok");
+    rows("queues", Object.entries(q.queues), "", (tr, [name, f]) => {
+      el("td", {}, tr, name);
+      for (const v of [f.pending, f.running, f.retrying, f.failed, f.stuck]) el("td", { class: "num" }, tr, fmt.int(v));
+      el("td", { class: "num" }, tr, fmt.secs(f.oldest_due_seconds));
+    });
+    $("queues-retry").disabled = !(q.queues.inbox.failed || q.queues.outbox.failed);
+  } catch (error) {
+    box.textContent = "Could not load the queues: " + error.message;
+    box.classList.add("failed");
+  }
+}
+
+async function retryFailed() {
+  // JSON only: a cross-site form cannot send it, so the session cookie is enough here.
+  const response = await fetch("/api/v1/queues/retry", {
+    method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ queue: null, ids: null }),
+  });
+  const body = await response.json().catch(() => ({}));
+  $("queues-status").textContent = response.ok
+    ? `Re-queued ${body.requeued.inbox.length} inbox event(s) and ${body.requeued.outbox.length} vendor write(s).`
+    : "Could not re-queue: " + (body.error || response.status);
+  setTimeout(workQueues, 1500);
+}
+
 let last = null;
 
+let loads = 0, gapsDoc = null;
+
 async function load() {
-  const params = query(), status = $("status");
+  const params = query(), status = $("status"), which = ++loads;
   status.textContent = "Loading…";
+  status.dataset.loaded = "false";
   status.classList.remove("failed");
   history.replaceState(null, "", "?" + params.toString());
+  loadGaps(params, which); // grouping by meaning can take a while (the model's first load): never wait for it
   try {
     const limit = new URLSearchParams(params);
     limit.set("limit", "25");
-    const [s, series, g, d] = await Promise.all([
+    const [s, series, d] = await Promise.all([
       fetchJSON("/api/v1/stats", params),
       fetchJSON("/api/v1/stats/series", params),
-      fetchJSON("/api/v1/content-gaps", params),
       fetchJSON("/api/v1/decisions", limit),
     ]);
-    last = { s, series, g, d };
+    if (which !== loads) return;
+    last = { s, series, d };
+    currency = s.cost.currency || "USD";
     $("from").value = s.period.from;
     $("to").value = s.period.to;
     render();
@@ -250,19 +312,41 @@ async function load() {
   }
 }
 
+async function loadGaps(params, which) {
+  const table = $("gaps");
+  table.dataset.loaded = "false";
+  gapsDoc = null;
+  $("gaps-note").textContent = "Grouping the requests no article could answer…";
+  rows("gaps", [], "…", () => {});
+  try {
+    const g = await fetchJSON("/api/v1/content-gaps", params);
+    if (which !== loads) return;
+    gapsDoc = g;
+    gaps(g);
+    table.dataset.loaded = "true";
+  } catch (error) {
+    if (which === loads) $("gaps-note").textContent = "Could not load the content gaps: " + error.message;
+  }
+}
+
 function render() {
   if (!last) return;
-  const { s, series, g, d } = last;
+  const { s, series, d } = last;
   tiles(s);
   splitBar(s);
   ratesChart(series.days);
   volumeChart(series.days);
   channels(s);
-  gaps(g);
+  if (gapsDoc) gaps(gapsDoc);
   decisions(d);
+  $("decisions-note").textContent = `The newest ${d.decisions.length} decision(s) of ${s.period.from} to ${s.period.to}${s.channel ? " in " + s.channel : ""}, requests and follow-ups; open one to read it.`;
   const note = $("provisional");
-  note.hidden = !s.counts.pending;
-  note.textContent = `${s.counts.pending} answered request(s) are less than 48 h old: they count as not deflected until the re-contact window closes, so the latest days are provisional.`;
+  const unposted = s.counts.unposted || 0;
+  note.hidden = !s.counts.pending && !unposted;
+  note.textContent = [
+    s.counts.pending ? `${s.counts.pending} answered request(s) are less than 48 h old: they count as not deflected until the re-contact window closes, so the latest days are provisional.` : "",
+    unposted ? `${unposted} answer(s) are decided but not posted yet (the vendor is down or rate-limiting): not counted as answered.` : "",
+  ].filter(Boolean).join(" ");
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -271,6 +355,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (params.get("channel")) el("option", { value: params.get("channel") }, $("channel"), params.get("channel"));
   $("channel").value = params.get("channel") || "";
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  $("queues-retry").addEventListener("click", retryFailed);
+  workQueues();
   $("channel").addEventListener("change", load);
   for (const button of document.querySelectorAll("[data-days]")) {
     button.addEventListener("click", () => {

@@ -1,0 +1,135 @@
+"""The shapes of the Slack requests the hub reads, declared (issue 11, "validate at the door").
+
+Every field :mod:`connectors.slack.mapping` reads is typed here; other fields pass. Only the envelopes and
+events the hub acts on are checked in depth (an ``event_callback`` carrying a ``channel_created`` event has a
+``channel`` object, not a string, and is none of our business).
+https://docs.slack.dev/reference/events/message · https://docs.slack.dev/reference/interaction-payloads/block_actions-payload
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields, validate
+
+from connectors.fields import Lenient, flag, ident, nested, string
+from connectors.inbound import validate as check
+
+# NOTE(slack): a ts is "<unix seconds>.<6 digits>"; the mapper turns it into a time.
+TS = r"^[0-9]{1,10}(\.[0-9]{1,9})?\Z"
+MESSAGE_EVENTS = ("message", "app_mention")
+
+
+def slack_ts(**kwargs: Any) -> fields.String:
+    """A Slack timestamp string (``"1719209506.817929"``)."""
+    return fields.String(allow_none=True, validate=validate.Regexp(TS, error="Not a Slack ts."), **kwargs)
+
+
+class Authorization(Lenient):
+    user_id = ident()
+    is_bot = flag()
+
+
+class Root(Lenient):
+    user = ident()
+
+
+class BotProfile(Lenient):
+    app_id = ident()
+
+
+class MessageEvent(Lenient):
+    type = fields.String(required=True)
+    subtype = string()
+    hidden = flag()
+    channel = ident()
+    ts = slack_ts()
+    thread_ts = slack_ts()
+    team = ident()
+    user = ident()
+    bot_id = ident()
+    app_id = ident()
+    username = ident(255)  # the people table's name column
+    text = string()
+    parent_user_id = ident()
+    root = nested(Root)
+    bot_profile = nested(BotProfile)
+
+
+class AnyEvent(Lenient):
+    type = fields.String(required=True)
+
+
+class Envelope(Lenient):
+    """What every request is read for, whatever its type (the hub's own ids: ``mapping.self_ids``)."""
+
+    type = fields.String(required=True)
+    api_app_id = ident()
+    authorizations = fields.List(fields.Nested(Authorization), allow_none=True)
+
+
+class EventCallback(Envelope):
+    team_id = ident()
+    event_id = ident()
+    event = fields.Nested(AnyEvent, required=True)
+
+
+class UrlVerification(Envelope):
+    challenge = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class ButtonText(Lenient):
+    text = string()
+
+
+class Action(Lenient):
+    action_id = ident(255)
+    value = ident(200)
+    action_ts = slack_ts()
+    text = nested(ButtonText)
+
+
+class User(Lenient):
+    id = ident()
+    username = ident(255)
+    name = ident(255)
+
+
+class Container(Lenient):
+    channel_id = ident()
+    message_ts = slack_ts()
+
+
+class Channel(Lenient):
+    id = ident()
+
+
+class BlockActions(Envelope):
+    actions = fields.List(fields.Nested(Action), allow_none=True)
+    user = nested(User)
+    container = nested(Container)
+    channel = nested(Channel)
+
+
+BY_TYPE = {"event_callback": EventCallback(), "url_verification": UrlVerification(), "block_actions": BlockActions()}
+_ENVELOPE, _MESSAGE = Envelope(), MessageEvent()
+
+
+def checked(payload: Any) -> dict[str, Any]:
+    """Check a decoded Slack request (Events API envelope or interactivity payload).
+
+    Returns:
+        ``payload``, known to have the declared shape for its ``type``.
+
+    Raises:
+        PayloadError: a field has the wrong type or is missing; the message names its path.
+    """
+    envelope = check(_ENVELOPE, payload, "slack")
+    schema = BY_TYPE.get(envelope["type"])
+    if schema is None:
+        return envelope  # app_rate_limited, view_submission, ...: ignored by the mapper
+    check(schema, envelope, "slack")
+    event = envelope.get("event")
+    if envelope["type"] == "event_callback" and isinstance(event, dict) and event.get("type") in MESSAGE_EVENTS:
+        check(_MESSAGE, event, "slack", path="event")
+    return envelope

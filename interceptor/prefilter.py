@@ -1,0 +1,240 @@
+"""Prefilter: turn a request as people write it into the question(s) retrieval should see. Pure.
+
+:func:`clean` strips what carries no ask (greetings, thanks and sign-offs, signatures, quoted replies),
+joins hard-wrapped lines, and splits the rest into questions: sentences ending in "?", clauses joined by
+"and how ..." / "also ...", sentences opened by "Also," or "another question". A short follow-up that only
+points back ("Can I do it as a PDF too?") stays with the question it refers to, and statements before an ask
+stay with it as its context. A long rambling message keeps only the sentences that carry the ask.
+Spelling is corrected separately (:mod:`interceptor.spelling`), against the KB's own vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+from interceptor.retrieval.lexical import tokenize
+from interceptor.types import Request
+
+LONG_WORDS = 40  # a message longer than this keeps only the sentences that carry its ask
+MIN_CONTENT = 2  # an ask with fewer content words than this leans on its neighbour ("What should I do?")
+_I, _M = re.IGNORECASE, re.MULTILINE
+
+# Everything from one of these lines on is not the requester's new text.
+_CUT = re.compile(
+    r"^(?:>?\s*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:\s*$"  # On Mon, 2 Nov 2026, Bob <b@x> wrote:
+    r"|-{2,}\s*(?:Original|Forwarded) Message\s*-{2,}"
+    r"|From:\s[^\n]*\n(?:Sent|Date|To):\s"  # an Outlook reply header
+    r"|--\s*$"  # the signature delimiter
+    r"|(?:Sent from|Get Outlook for)\s[^\n]{0,40}$)",
+    _I | _M,
+)
+_SIGN_OFF = re.compile(
+    r"^\s*(?:thanks|thank you|thanks a lot|thanks in advance|many thanks|thx|ty|cheers|regards|best|"
+    r"best regards|kind regards|warm regards|all the best|sincerely|yours|br|ta)\b[\s,.!-]*\S{0,40}\s*$",
+    _I,
+)
+# Capitalised words that start a request rather than name the person greeted ("Hi Can I ...").
+_STARTERS = (r"(?:Can|Could|How|What|Where|When|Why|Which|Who|Is|Are|Do|Does|Did|My|We|Our|Please|The|Will|Would|"
+             r"Should|Any|Just|Quick|Since|After|Today|Yesterday|Im|Ive|Its|There|This|That|Your|You)")
+_GREETING = re.compile(
+    r"^\s*(?i:hi|hello|hey|hiya|dear|greetings|good (?:morning|afternoon|evening)|morning)"
+    r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+(?!" + _STARTERS + r"\b)[A-Z][a-z]+){0,2}"
+    r"(?:\s*[,.!:;\u2014-]+\s*|\s*\n|\s*$|\s+(?=\S))"
+)
+_PLEASANTRY = re.compile(
+    r"^(?:(?:ok(?:ay)?|so|well|and)[,\s]+)?(?:"
+    r"(?:many |big )?thanks?(?: you)?(?: (?:so|very) much| a lot| a bunch| again| all| in advance)*"
+    r"(?: for (?:your|the|any) (?:help|time|support|assistance))?(?: in advance)?"
+    r"|(?:thx|ty|cheers|regards|best|kind regards|best regards|warm regards|sincerely)"
+    r"|(?:i )?hope (?:you(?:'re| are)|this finds you|all is|everyone is|you all are)\b.*"
+    r"|any (?:help|advice|pointers)(?: (?:would be|is|will be) (?:much |greatly |really |very )?appreciated)"
+    r"|(?:i(?:'d| would) )?(?:really |greatly )?appreciate (?:any|your|the) (?:help|advice|assistance)"
+    r"|(?:have a )?(?:nice|great|good) (?:day|weekend|one)"
+    r"|(?:hi|hello|hey)(?: there| team| all| everyone)?"
+    r")(?:[\s,]+[A-Z][a-z]+)?[\s.!,:;)]*$",
+    _I,
+)
+_NEW_ASK = re.compile(r"^(?:also|plus|and another thing|another (?:question|thing)|one more thing|separately|"
+                      r"on (?:a |an )?(?:other|another|different|separate) (?:note|topic)|secondly|second(?:ly)?|p\.?s\.?)\b"
+                      r"[\s,:;-]*", _I)
+# "How do I enable 2FA and how do I change my plan?": a second ask joined inside one sentence.
+_JOIN = re.compile(r"[,;]?\s+(?:and|also|plus|,)\s+(?:also\s+)?(?=(?:how|what|where|when|why|which|who|can|could|"
+                   r"is|are|do|does|will|would|should)\b)", _I)
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|(?<=\?)(?=\S)")
+_ANAPHOR = re.compile(r"\b(?:it|that|this|them|those|these|one|same|too|either)\b", _I)
+_NEEDS = re.compile(r"\b(?:can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n'?t|"
+                    r"did ?n'?t|has ?n'?t|have ?n'?t|not|never|no longer|still|wrong|error|fail\w*|pending|declin\w*|"
+                    r"charged|need|want|would like|'d like|tr(?:y|ied|ying) to|help|please|problem|issue|broken|"
+                    r"missing|stuck|forgot)\b", _I)
+# Words that say there is a question but not what it is about ("What's going on here?").
+_GENERIC = frozenset(tokenize("going go happen happening happened wrong something anything thing things problem issue "
+                              "please help check know want need get got work working works possible way sure really "
+                              "just also able let tell doing done fine okay ok suppose supposed here now today"))
+
+
+def _strip_tail(text: str) -> str:
+    """Cut quoted replies, signatures and the sign-off block; drop quoted (``>``) lines."""
+    match = _CUT.search(text)
+    if match:
+        text = text[: match.start()]
+    lines = [line for line in text.split("\n") if not line.lstrip().startswith(">")]
+    # A sign-off line near the end, followed only by a few short lines (a name, a title, a company).
+    for n in range(max(len(lines) - 5, 0), len(lines)):
+        rest = [line for line in lines[n + 1:] if line.strip()]
+        if _SIGN_OFF.match(lines[n]) and len(rest) <= 3 and all(len(line.strip()) <= 40 and "?" not in line for line in rest):
+            lines = lines[:n]
+            break
+    return "\n".join(lines)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Join hard-wrapped lines into paragraphs (a blank line or a list item starts a new one)."""
+    out: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        current: list[str] = []
+        for line in block.split("\n"):
+            line = line.strip()
+            if re.match(r"^(?:[-*\u2022]|\d+[.)])\s", line) and current:
+                out.append(" ".join(current))
+                current = []
+            if line:
+                current.append(line)
+        if current:
+            out.append(" ".join(current))
+    return out
+
+
+def _sentences(paragraph: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(paragraph) if s and s.strip()]
+
+
+def content_words(text: str) -> int:
+    """Return how many specific content words ``text`` has (index terms that are not stop words, contractions
+    or words any request could hold, such as "going", "wrong", "help")."""
+    return sum(1 for t in tokenize(text) if "'" not in t and t not in _GENERIC)
+
+
+def _split_joined(sentence: str) -> list[str]:
+    """Split "how do I X and how do I Y?" into its asks when each side has content of its own."""
+    if not sentence.endswith("?"):
+        return [sentence]
+    parts = [p.strip() for p in _JOIN.split(sentence) if p.strip()]
+    if len(parts) > 1 and all(content_words(p) >= MIN_CONTENT for p in parts):
+        return [p if p.endswith("?") else p + "?" for p in parts]
+    return [sentence]
+
+
+def _leans_back(ask: str) -> bool:
+    """Whether an ask only makes sense with the previous one ("What should I do?", "Can I do it as PDF too?")."""
+    words = content_words(_NEW_ASK.sub("", ask))
+    return words < MIN_CONTENT or (words <= 3 and bool(_ANAPHOR.search(ask)) and not _NEW_ASK.match(ask))
+
+
+def _group(sentences: list[str], long: bool) -> list[str]:
+    """Group sentences into questions: each ask with the statements before it (its context)."""
+    groups: list[list[str]] = []
+    context: list[str] = []
+    for sentence in sentences:
+        for part in _split_joined(sentence):
+            opens = bool(_NEW_ASK.match(part))
+            if not (part.endswith("?") or opens):
+                context.append(part)
+                continue
+            if opens and context and content_words(" ".join(context)) >= MIN_CONTENT:
+                groups.append(context)  # "I forgot my password. Also, ...": the statement was an ask too
+                context = []
+            if groups and not context and _leans_back(part):
+                groups[-1].append(part)
+                continue
+            if long:  # a rambling message keeps the statements that carry a need, not the story around them
+                context = [c for c in context if _NEEDS.search(c)]
+            groups.append(context + [_NEW_ASK.sub("", part) or part])
+            context = []
+    if not groups:
+        if long:
+            needs = [c for c in context if _NEEDS.search(c)]
+            context = needs or context
+        return [" ".join(context)] if context else []
+    if context and not long:
+        groups[-1].extend(context)
+    elif context:
+        groups[-1].extend(c for c in context if _NEEDS.search(c))
+    return [" ".join(g) for g in groups]
+
+
+def clean(text: str) -> Request:
+    """Return the request's text without pleasantries, and the questions it asks.
+
+    Args:
+        text: the request as written (subject and body, an email with its quoted reply, a chat message).
+
+    Returns:
+        The :class:`~interceptor.types.Request`: ``original`` unchanged (for the records), ``text`` the
+        cleaned message, ``questions`` what retrieval should see (one or more; the whitespace-normalised
+        original when nothing is left after cleaning, e.g. a message that only says "hello").
+    """
+    body = _strip_tail(text.replace("\r\n", "\n").replace("\r", "\n"))
+    sentences: list[str] = []
+    for n, paragraph in enumerate(_paragraphs(body)):
+        if n == 0 or not sentences:
+            paragraph = _GREETING.sub("", paragraph, count=1)
+        sentences += [s for s in _sentences(paragraph) if not _PLEASANTRY.match(s)]
+    cleaned = " ".join(sentences)
+    if not cleaned.strip():
+        fallback = " ".join(text.split())
+        return Request(original=text, text=fallback, questions=(fallback,) if fallback else ())
+    long = len(cleaned.split()) > LONG_WORDS
+    questions = tuple(q for q in _group(sentences, long) if q.strip()) or (cleaned,)
+    return Request(original=text, text=cleaned, questions=questions)
+
+
+# "instead of Google", "other than PayPal", "besides Slack": what the request sets aside (up to three words).
+_EXCLUDED = re.compile(r"\b(?:instead of|rather than|other than|besides|apart from|except(?: for)?|not using|"
+                       r"alternative to|without using)\s+(?:(?:my|the|a|an|our|your|using|with)\s+)?"
+                       r"((?:[\w'-]+)(?:\s+[\w'-]+){0,2})", _I)
+
+
+def excluded_terms(text: str) -> tuple[str, ...]:
+    """Return the index terms of what ``text`` explicitly sets aside ("instead of Google" -> ``("google",)``).
+
+    An article about the thing the requester does not want ("Connect Google Calendar" for "Can I connect my
+    Outlook calendar instead of Google?") does not answer the request, however similar its words.
+    """
+    terms: list[str] = []
+    for match in _EXCLUDED.finditer(text):
+        words = tokenize(match.group(1))
+        terms.extend(words[:1])  # the head of the phrase: "Google" of "Google Calendar"
+    return tuple(dict.fromkeys(terms))
+
+
+def coverage_features(text: str, vocabulary: Mapping[str, int], passage: str = "", title: str = "") -> dict[str, float]:
+    """What in the request the KB, or the quoted passage, does not cover. Pure; a feature set for scoring.
+
+    Args:
+        text: the request (as retrieval sees it: spelling corrected).
+        vocabulary: the KB's index terms with their unit counts (``BM25.vocabulary()``).
+        passage: the passage the answer would quote (with its heading path, if any).
+        title: the passage's article title.
+
+    Returns:
+        ``oov_terms``: how many of the request's content terms the KB never uses ("outlook");
+        ``oov_share``: their share of the request's terms; ``passage_miss_share``: the share of the
+        request's KB-known terms that neither the passage nor the title holds, each weighted by its rarity
+        in the KB (``log(1 + max_count / count)``: a rare term missing counts more than a common one);
+        ``excluded_in_title``: 1 when the title names what the request sets aside ("instead of Google").
+    """
+    terms = list(dict.fromkeys(tokenize(text)))
+    if not terms:
+        return {"oov_terms": 0.0, "oov_share": 0.0, "passage_miss_share": 0.0, "excluded_in_title": 0.0}
+    oov = [t for t in terms if t not in vocabulary]
+    known = [t for t in terms if t in vocabulary]
+    top = max(vocabulary.values(), default=1)
+    weight = {t: math.log(1 + top / max(vocabulary[t], 1)) for t in known}
+    held = set(tokenize(f"{title} {passage}"))
+    total = sum(weight.values())
+    missing = sum(w for t, w in weight.items() if t not in held)
+    excluded = set(excluded_terms(text)) & set(tokenize(title))
+    return {"oov_terms": float(len(oov)), "oov_share": len(oov) / len(terms),
+            "passage_miss_share": missing / total if total else 0.0, "excluded_in_title": float(bool(excluded))}

@@ -1,0 +1,1 @@
+"""Try the hub before connecting anything: ``hub simulate slack "TEXT"`` (see ``command.py``)."""

@@ -1,0 +1,96 @@
+"""``hub simulate slack "TEXT" [--json]``: print exactly the Slack messages and blocks the hub would post."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from config.settings import load_settings, read_sources
+from core.errors import ConfigError
+from surfaces.simulate.recorder import Call
+from surfaces.simulate.slack import Simulation, simulate_slack
+
+
+def render(sim: Simulation) -> str:
+    """The simulation as an admin reads it in a terminal: the decision, then every Slack write in order."""
+    lines = [f"Simulated Slack message in #{sim.channel} (thread {sim.thread_ts}): {sim.text!r}",
+             f"Knowledge base: {sim.kb_source}.", f"POST /slack/events answered {sim.status}.", *sim.notes, ""]
+    d = sim.decision
+    if d is None:
+        lines.append("No decision was recorded: the hub did not take this message as a request.")
+    else:
+        verdict = "shadow answer (dry run)" if d["dry_run"] and d["verdict"] == "answer" else d["verdict"].upper()
+        lines += [f"Decision: {verdict}  confidence {d['confidence']:.3f} (threshold {d['threshold']:.3f})",
+                  f"Reasons:  {', '.join(d['reasons']) or '-'}"]
+        lines += [f"  candidate: {c['title']} ({c['score']})" for c in d["candidates"]]
+    lines += ["", f"Slack would receive {len(sim.calls)} write(s):"]
+    for i, call in enumerate(sim.calls, 1):
+        lines += ["", *_call(i, call)]
+    if sim.click is not None or sim.after_click:
+        lines += ["", f"Then the person clicks \"{sim.click}\"; Slack would receive {len(sim.after_click)} write(s):"]
+        for i, call in enumerate(sim.after_click, len(sim.calls) + 1):
+            lines += ["", *_call(i, call)]
+    return "\n".join(lines)
+
+
+def _call(i: int, call: Call) -> list[str]:
+    where = f"channel {call.args.get('channel')}" + (f", in thread {call.args['thread_ts']}" if call.args.get("thread_ts") else "")
+    if call.api == "chat.update":
+        where = f"channel {call.args.get('channel')}, message {call.args.get('ts')}"
+    out = [f"{i}. {call.api} ({where}){'' if call.response.get('ok') else ' -> error ' + str(call.response.get('error'))}",
+           "   text:"]
+    out += [f"     {line}" for line in str(call.args.get("text", "")).splitlines() or [""]]
+    blocks = call.args.get("blocks")
+    if blocks:
+        parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+        out += ["   blocks:"] + [f"     {line}" for line in json.dumps(parsed, indent=2, ensure_ascii=False).splitlines()]
+    return out
+
+
+def as_json(sim: Simulation) -> dict[str, Any]:
+    """The simulation as JSON: the decision and the Slack writes with their full arguments."""
+    return {"text": sim.text, "channel": sim.channel, "thread_ts": sim.thread_ts, "kb_source": sim.kb_source,
+            "status": sim.status, "decision": sim.decision, "notes": list(sim.notes),
+            "calls": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.calls],
+            "click": sim.click,
+            "after_click": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.after_click]}
+
+
+@click.group()
+def simulate() -> None:
+    """Try the hub without connecting anything: see what a channel's users would get."""
+
+
+@simulate.command("slack")
+@click.argument("text")
+@click.option("--json", "json_out", is_flag=True, help="Print the decision and the Slack calls as JSON.")
+@click.option("--click", "button", type=click.Choice(["solved", "not-solved"]), default=None,
+              help="Then click this button on the answer, as the person would, and show what follows.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
+def slack(text: str, json_out: bool, button: str | None, verbose: bool) -> None:
+    """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
+    blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.
+    Nothing reaches Slack, Zendesk or Jira, and nothing is written to the configured database."""
+    if not text.strip():
+        raise click.UsageError("TEXT must not be empty")
+    if not verbose:
+        logging.disable(logging.WARNING)  # the pipeline's INFO/WARNING lines would bury the output
+        os.environ.setdefault("TQDM_DISABLE", "1")  # and so would the model's loading bars
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
+            sim = simulate_slack(text, load_settings(read_sources()), Path(workdir), click=button)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        logging.disable(logging.NOTSET)
+    click.echo(json.dumps(as_json(sim), indent=2, ensure_ascii=False) if json_out else render(sim))
+    if button and sim.click is None and not json_out:
+        click.echo(f"\nNo message the hub posted has a \"{button}\" button, so nothing was clicked.")

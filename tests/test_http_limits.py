@@ -1,0 +1,217 @@
+"""The door's limits through the real app (issue 11 items 1 and 8): 413 before a large body is read, strict JSON
+everywhere, per-client rate limits (in memory, and shared through Redis), the ``/metrics`` token, and a
+``Secure`` admin cookie behind HTTPS."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import select
+
+from app import build_hub, create_app
+from config import load_settings
+from core.db import InboxEvent
+from core.errors import ConfigError
+from tests.conftest import settings_dict
+from tests.test_zendesk_connector import ZENDESK
+
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+LIMIT = 2048
+
+
+class CountingStream(io.BytesIO):
+    """A request body that records how much of it was read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.consumed = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.consumed += len(chunk)
+        return chunk
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = super().readline(size)
+        self.consumed += len(line)
+        return line
+
+
+def serve(url: str, **overrides: Any) -> tuple[Any, Any]:
+    hub = build_hub(load_settings(settings_dict(url, **overrides)))
+    return hub, create_app(hub=hub).test_client()
+
+
+@pytest.fixture
+def small(sqlite_url: str) -> Iterator[tuple[Any, Any]]:
+    hub, client = serve(sqlite_url, HUB_MAX_BODY_BYTES=str(LIMIT), **ZENDESK)
+    yield hub, client
+    hub.close()
+
+
+def rows(hub: Any) -> list[InboxEvent]:
+    with hub.db.session() as s:
+        return list(s.scalars(select(InboxEvent)))
+
+
+@pytest.mark.parametrize("path", ["/webhooks/zendesk", "/webhooks/jira", "/api/v1/ask", "/api/v1/feedback", "/admin/login", "/nope"])
+def test_a_declared_large_body_is_413_before_it_is_read(small: tuple[Any, Any], path: str) -> None:
+    hub, client = small
+    stream = CountingStream(b"{" + b" " * (10 * LIMIT) + b"}")
+    response = client.open(path, method="POST", input_stream=stream, content_length=10 * LIMIT + 2,
+                           content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json() == {"error": f"the body is larger than {LIMIT} bytes (HUB_MAX_BODY_BYTES)"}
+    assert stream.consumed == 0 and rows(hub) == []
+
+
+def test_a_chunked_body_without_a_length_is_cut_off_at_the_limit(small: tuple[Any, Any]) -> None:
+    hub, client = small
+    stream = CountingStream(b'{"a": "' + b"x" * (100 * LIMIT) + b'"}')
+    response = client.open("/webhooks/zendesk", method="POST", input_stream=stream, content_type="application/json",
+                           headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 413 and response.get_json()["error"]
+    assert stream.consumed <= 2 * LIMIT + 64 * 1024  # read in chunks up to the limit, never the 200 KB
+    assert rows(hub) == []
+
+
+def test_the_default_limit_is_one_mebibyte(sqlite_url: str) -> None:
+    hub, client = serve(sqlite_url)
+    try:
+        assert hub.settings.edge.max_body_bytes == 1024 * 1024
+        over = client.post("/api/v1/feedback", data=b" " * (1024 * 1024 + 1), content_type="application/json")
+        assert over.status_code == 413
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"text": "\\ud800"}', b'{"text": "how", "channel": "\\udfff"}', b"[" * 100 + b"]" * 100, b'{"text": NaN}']
+)
+def test_the_api_decodes_json_strictly(small: tuple[Any, Any], body: bytes) -> None:
+    _, client = small
+    for path in ("/api/v1/ask", "/api/v1/feedback"):
+        response = client.post(path, data=body, content_type="application/json")
+        assert response.status_code == 400 and response.get_json()["error"]
+
+
+def test_ask_suggest_and_feedback_are_rate_limited_per_client(sqlite_url: str) -> None:
+    hub, client = serve(sqlite_url, HUB_RATE_LIMIT="3/minute", **ZENDESK)
+    try:
+        alice, bob = {"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"}
+        statuses = [client.get("/api/v1/suggest?q=export", environ_base=alice).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        refused = client.get("/api/v1/suggest?q=export", environ_base=alice)
+        assert refused.get_json() == {"error": "too many requests from this client: at most 3 per 1 minute"}
+        assert int(refused.headers["Retry-After"]) > 0
+        assert client.get("/api/v1/suggest?q=export", environ_base=bob).status_code == 200  # another client
+        ask = [client.post("/api/v1/ask", json={"text": "hi"}, environ_base=alice).status_code for _ in range(4)]
+        assert ask[:3] != [429] * 3 and ask[3] == 429  # each route has its own budget
+        # the vendors' webhooks and the health check are not limited
+        assert all(client.get("/healthz", environ_base=alice).status_code != 429 for _ in range(5))
+        assert all(client.post("/webhooks/zendesk", data=b"{}", environ_base=alice).status_code == 401 for _ in range(5))
+    finally:
+        hub.close()
+
+
+def test_behind_trusted_proxies_clients_are_told_apart_by_x_forwarded_for(sqlite_url: str) -> None:
+    hub, client = serve(sqlite_url, HUB_RATE_LIMIT="1/minute", HUB_TRUSTED_PROXIES="1")
+    try:
+        proxy = {"REMOTE_ADDR": "10.9.9.9"}
+        first = client.get("/api/v1/suggest?q=a", environ_base=proxy, headers={"X-Forwarded-For": "203.0.113.1"})
+        second = client.get("/api/v1/suggest?q=a", environ_base=proxy, headers={"X-Forwarded-For": "203.0.113.2"})
+        again = client.get("/api/v1/suggest?q=a", environ_base=proxy, headers={"X-Forwarded-For": "203.0.113.1"})
+        assert (first.status_code, second.status_code, again.status_code) == (200, 200, 429)
+    finally:
+        hub.close()
+
+
+def test_processes_share_the_count_through_redis(sqlite_url: str) -> None:
+    settings = dict(HUB_RATE_LIMIT="2/minute", HUB_RATE_LIMIT_STORAGE=REDIS_URL)
+    hub_a, web_a = serve(sqlite_url, **settings)
+    hub_b, web_b = serve(sqlite_url, **settings)
+    try:
+        client_ip = {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+        assert web_a.get("/api/v1/suggest?q=a", environ_base=client_ip).status_code == 200
+        assert web_b.get("/api/v1/suggest?q=a", environ_base=client_ip).status_code == 200
+        assert web_a.get("/api/v1/suggest?q=a", environ_base=client_ip).status_code == 429
+    finally:
+        hub_a.close()
+        hub_b.close()
+
+
+def test_rate_limit_settings_are_validated_and_follow_the_broker() -> None:
+    with pytest.raises(ConfigError, match="HUB_RATE_LIMIT"):
+        load_settings({"HUB_RATE_LIMIT": "plenty"})
+    assert load_settings({}).edge.rate_limit_storage == "memory://"
+    scaled = load_settings({"HUB_QUEUE": "celery", "HUB_BROKER_URL": "redis://redis:6379/0"})
+    assert scaled.edge.rate_limit_storage == "redis://redis:6379/0"
+    rabbit = load_settings({"HUB_QUEUE": "celery", "HUB_BROKER_URL": "amqp://rabbit//"})
+    assert rabbit.edge.rate_limit_storage == "memory://"
+    assert load_settings({"HUB_RATE_LIMIT": "off"}).edge.rate_limit is None
+
+
+def test_metrics_can_require_a_token(sqlite_url: str) -> None:
+    hub, client = serve(sqlite_url, HUB_METRICS_TOKEN="m3trics")
+    try:
+        assert "m3trics" not in repr(hub.settings)
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer m3trics\u00e9"}, {"Authorization": "Basic m3trics"}):
+            refused = client.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and "HUB_METRICS_TOKEN" in refused.get_json()["error"]
+        ok = client.get("/metrics", headers={"Authorization": "Bearer m3trics"})
+        assert ok.status_code == 200 and ok.content_type.startswith("text/plain") and b"# TYPE" in ok.get_data()
+        assert client.get("/healthz").status_code in (200, 503)  # the health check stays open
+    finally:
+        hub.close()
+    hub, client = serve(sqlite_url)
+    try:
+        assert client.get("/metrics").status_code == 200  # no token set: open, as before
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "secure"),
+    [({}, False), ({"headers": {"X-Forwarded-Proto": "https"}}, True), ({"headers": {"X-Forwarded-Proto": "https, http"}}, True),
+     ({"headers": {"X-Forwarded-Proto": "http"}}, False), ({"base_url": "https://hub.example.com"}, True)],
+)
+def test_the_admin_cookie_is_secure_behind_https(sqlite_url: str, kwargs: dict[str, Any], secure: bool) -> None:
+    hub, client = serve(sqlite_url, HUB_ADMIN_TOKEN="t0ken")
+    try:
+        response = client.post("/admin/login", data={"token": "t0ken"}, **kwargs)
+        assert response.status_code == 303
+        assert ("; Secure" in response.headers["Set-Cookie"]) is secure
+    finally:
+        hub.close()
+
+
+def test_under_waitress_large_bodies_get_the_json_413_and_huge_ones_are_not_read(sqlite_url: str) -> None:
+    import threading
+
+    import requests
+    from waitress import create_server
+
+    hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_MAX_BODY_BYTES=str(LIMIT), **ZENDESK)))
+    server = create_server(create_app(hub=hub), host="127.0.0.1", port=0, max_request_body_size=4 * LIMIT)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}/webhooks/zendesk"  # type: ignore[union-attr]
+    try:
+        declared = requests.post(url, data=b"x" * (2 * LIMIT), timeout=10)
+        chunked = requests.post(url, data=iter([b"x" * LIMIT, b"x" * LIMIT]), timeout=10)  # Transfer-Encoding: chunked
+        for response in (declared, chunked):
+            assert response.status_code == 413 and response.json()["error"].endswith("(HUB_MAX_BODY_BYTES)")
+        huge = requests.post(url, data=b"x" * (50 * LIMIT), timeout=10)
+        assert huge.status_code == 413  # waitress's own answer: it stopped reading
+        assert requests.post(url, data=b"{}", timeout=10).status_code == 401  # small bodies go on to the signature check
+        assert rows(hub) == []
+    finally:
+        server.close()
+        hub.close()
