@@ -98,7 +98,7 @@ def test_a_kb_change_refits_the_calibration_from_the_kept_history(sqlite_url: st
         db.dispose()
 
 
-def test_too_little_history_is_refused_and_the_default_stays(sqlite_url: str, tmp_path: Path) -> None:
+def test_too_little_history_is_refused_and_the_kbs_own_calibration_stays(sqlite_url: str, tmp_path: Path) -> None:
     from app import cli
 
     db = Database(sqlite_url)
@@ -109,6 +109,10 @@ def test_too_little_history_is_refused_and_the_default_stays(sqlite_url: str, tm
         result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)],
                                     env={"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"})
         assert result.exit_code != 0 and "at least 10" in result.output
-        assert KBScorer(db, None).calibration_source == "default"
+        source = KBScorer(db, None).calibration_source  # cold start from the KB's content (default if too small)
+        assert source == "default" or source.startswith("coldstart:")
+        with db.session() as s:
+            stored = kb.load_calibration(s)
+        assert stored is None or not stored.params.get("history")  # the refused history was not kept
     finally:
         db.dispose()
