@@ -96,3 +96,30 @@ def test_a_kb_without_history_calibrates_itself_and_holds_some_articles_out_as_g
     assert {coldstart.fold(a) for a in articles} == set(range(coldstart.FOLDS))
     chosen = index.with_reranker(reranker).search("change the budget")
     assert index.articles[chosen.order[0]].external_id == "a13" and chosen.passage_at[0] == 1
+
+
+def test_a_small_kb_edit_reuses_the_cold_start_and_a_grown_kb_refits_it(sqlite_url: str) -> None:
+    import migrations
+    from core import kb
+    from core.db import Database
+    from interceptor.retrieval.scorer import KBScorer
+
+    def store(articles: list[KBArticle]) -> None:
+        with db.session() as s:
+            for a in articles:
+                kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, passages=a.passages))
+
+    migrations.upgrade(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        store([_article(n, t) for n, t in enumerate(TOPICS)])
+        scorer = KBScorer(db, None)
+        first = scorer.calibration_source
+        assert first.startswith("coldstart:")
+        edited = _article(0, TOPICS[0])
+        store([KBArticle(1, "md", "a0", "Manage the password safely", None, (), edited.passages, ())])
+        assert scorer.refresh(force=True) and scorer.calibration_source == first  # 1 of 18 changed: reused
+        store([_article(n + 20, f"{t} extra") for n, t in enumerate(TOPICS)])
+        assert scorer.refresh(force=True) and scorer.calibration_source not in (first, "default")  # doubled: refit
+    finally:
+        db.dispose()

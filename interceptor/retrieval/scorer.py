@@ -193,6 +193,8 @@ class KBScorer:
         return index
 
     def _use_calibration(self, stored: kb.StoredCalibration | None, latest: kb.StoredCalibration | None) -> None:
+        if stored is None and latest is not None and latest.params.get("coldstart") and self._close_in_size(latest):
+            stored = latest  # a cold start of a KB about this size: its features do not depend on the KB itself
         if stored is not None and self.mode in stored.params.get("modes", {}):
             self.calibrator = Calibrator.from_params(stored.params["modes"][self.mode])
             self.index = self.index.with_reranker(PairModel.from_params(stored.params.get("reranker") or {}))
@@ -207,6 +209,12 @@ class KBScorer:
             except ValueError:
                 log.warning("interceptor.calibration.refit-failed", extra={"kb_version": self.kb_version})
         self.cold_start(fit=self._cold)
+
+    def _close_in_size(self, calibration: kb.StoredCalibration) -> bool:
+        """Whether the KB has within 10% of the articles ``calibration`` was fitted on (a small edit or sync
+        reuses a cold start instead of refitting it on every KB version)."""
+        fitted = int(calibration.params.get("articles") or 0)
+        return fitted > 0 and abs(len(self.index.articles) - fitted) <= 0.1 * fitted
 
     def cold_start(self, *, fit: bool = True) -> None:
         """Calibrate from the KB's own content (no labelled history), and store it for this KB version; a
@@ -223,7 +231,8 @@ class KBScorer:
             return
         self.index = self.index.with_reranker(reranker)
         params: dict[str, Any] = {"modes": {self.mode: calibrator.to_params()}, "reranker": reranker.to_params() if reranker else None,
-                  "negatives": [], "history": [], "model": self.model, "coldstart": True}
+                  "negatives": [], "history": [], "model": self.model, "coldstart": True,
+                  "articles": len(self.index.articles)}
         with self.db.session() as s:
             row_id = kb.store_calibration(s, self.kb_version, METHOD, params,
                                           "cold start: pseudo-requests from the KB's own headings, titles and first sentences")
