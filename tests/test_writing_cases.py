@@ -169,7 +169,8 @@ def sample_engine(tmp_path_factory: pytest.TempPathFactory) -> Interceptor:
     db = Database(url)
     load(db, articles_at(ROOT / "config" / "sample_kb"))
     settings = load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": "on"})
-    return Interceptor(settings, build_scorer(settings, db))
+    # the shipped default calibration (cold_start=False): these cases test the writing, not the calibration
+    return Interceptor(settings, build_scorer(settings, db, cold_start=False))
 
 
 @pytest.mark.parametrize("text,titles", [
