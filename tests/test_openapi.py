@@ -102,6 +102,11 @@ def test_real_responses_match_the_spec(client: Any) -> None:
     call("get", f"/api/v1/decisions/{decisions[0]['id']}", one, headers=AUTH)
     call("get", f"/api/v1/decisions/{decisions[0]['id']}", one)
     call("get", "/api/v1/decisions/999999", one, headers=AUTH)
+    call("get", "/api/v1/queues", headers=AUTH)
+    call("get", "/api/v1/queues")
+    call("post", "/api/v1/queues/retry", json={"queue": "outbox", "ids": None}, headers=AUTH)
+    call("post", "/api/v1/queues/retry", json={"ids": [1]}, headers=AUTH)
+    call("post", "/api/v1/queues/retry", data="queue=outbox", headers=AUTH)
 
     ok = {(path, method) for path, method, status in seen if status == "200"}
     assert ok == {(path, method) for path, ops in spec["paths"].items() for method in ops}  # every operation, once OK
