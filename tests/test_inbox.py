@@ -165,7 +165,7 @@ def test_vendor_writes_do_not_queue_behind_inbox_work() -> None:
     release = threading.Event()
     ran: list[str] = []
     queue = InlineQueue(
-        {"inbox": lambda row_id: release.wait(10) and ran.append(f"inbox {row_id}"),
+        {"inbox": lambda row_id: release.wait(60) and ran.append(f"inbox {row_id}"),
          "outbox": lambda row_id: ran.append(f"outbox {row_id}")},
         pool_sizes={"inbox": 2, "outbox": 1},
     )
@@ -173,7 +173,7 @@ def test_vendor_writes_do_not_queue_behind_inbox_work() -> None:
         queue.submit("inbox", row_id)
     queue.submit("inbox", 3)  # already waiting: not queued twice
     queue.submit("outbox", 7)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a wait, not a timing: the inbox jobs hold until released
     while "outbox 7" not in ran and time.monotonic() < deadline:
         time.sleep(0.01)
     assert ran == ["outbox 7"]  # the answer went out while all 50 inbox jobs still waited
