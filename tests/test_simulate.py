@@ -126,6 +126,16 @@ def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str,
         hub.close()
 
 
+def test_a_channel_in_shadow_mode_leaves_a_draft_instead_of_answering(configured: dict[str, Any], tmp_path: Path) -> None:
+    policies = {"CSHADOW01": {"threshold": 0.5, "dry_run": True}}
+    settings = load_settings({**configured, "HUB_CHANNEL_POLICIES": policies})
+    sim = simulate_slack("I forgot my password, how do I reset it?", settings, tmp_path, channel="CSHADOW01")
+    assert sim.channel == "CSHADOW01" and sim.decision is not None and sim.decision["dry_run"]
+    assert all(c.args["channel"] != "CSHADOW01" or "thread_ts" not in c.args or "Forgot password" not in c.args["text"]
+               for c in sim.calls)  # nothing public answers in the channel
+    assert any(c.args["channel"] == TRIAGE and "Forgot password" in json.dumps(c.args) for c in sim.calls)
+
+
 def test_the_note_about_escalations_names_only_a_help_desk(configured: dict[str, Any]) -> None:
     from dataclasses import replace
 

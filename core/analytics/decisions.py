@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.analytics.facts import classify, recontact_index
+from core.analytics.facts import classify, is_shadow, recontact_index
 from core.analytics.load import load
 from core.analytics.period import Period
 from core.db import DecisionRow, OutboxAction, OutcomeRow, TicketRow
@@ -26,6 +26,7 @@ def _summary(d: DecisionRow, subject: str | None) -> dict[str, Any]:
         "trigger": d.trigger,
         "verdict": d.verdict,
         "dry_run": bool(d.dry_run),
+        "shadow": is_shadow(d.verdict, bool(d.dry_run), [str(r) for r in (d.reasons or [])]),
         "confidence": round(float(d.confidence or 0.0), 4),
         "threshold": round(float(d.threshold if d.threshold is not None else 1.0), 4),
         "reasons": [str(r) for r in (d.reasons or [])],
@@ -46,7 +47,7 @@ def recent_decisions(session: Session, period: Period, *, channel: str | None, l
 
     Returns:
         Rows newest first: ``id``, ``ticket_ref``, ``channel``, ``trigger``, ``verdict``, ``dry_run``,
-        ``confidence``, ``threshold``, ``reasons``, ``top_article``, ``subject``, ``created_at``.
+        ``shadow`` (shadow mode held back an answer: ``facts.is_shadow``), ``confidence``, ``threshold``, ``reasons``, ``top_article``, ``subject``, ``created_at``.
     """
     query = (
         select(DecisionRow, TicketRow.subject)

@@ -237,7 +237,7 @@ function decisions(d) {
     el("a", { href: "/admin/decisions/" + row.id, "data-decision": String(row.id) }, el("div", {}, what), row.subject || "(no subject)");
     el("div", { class: "reasons" }, what, `${row.ticket_ref}${row.trigger === "follow_up" ? " · follow-up" : ""}`);
     el("td", {}, tr, row.channel);
-    const kind = row.dry_run && row.verdict === "answer" ? "shadow" : row.verdict;
+    const kind = row.shadow ? "shadow" : row.verdict;
     el("span", { class: "badge " + kind }, el("td", {}, tr), kind === "shadow" ? "shadow answer" : row.verdict);
     const cell = el("td", {}, tr), meter = el("span", { class: "meter" }, cell);
     el("span", {}, meter).style.width = Math.min(100, row.confidence * 100) + "%";
