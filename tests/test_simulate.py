@@ -101,6 +101,8 @@ def test_the_command_prints_the_slack_calls(tmp_path: Path) -> None:
     assert [c["args"].get("thread_ts") for c in doc["calls"] if c["args"]["channel"] == doc["channel"]] == [doc["thread_ts"]]
     blank = run_hub("simulate", "slack", "  ", env=env, cwd=tmp_path)
     assert blank.returncode == 2 and "TEXT must not be empty" in blank.stderr
+    odd = run_hub("simulate", "slack", "hello", "--channel", "#general", env=env, cwd=tmp_path)
+    assert odd.returncode == 2 and "Slack channel id" in odd.stderr
 
 
 def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str, Any]) -> None:
