@@ -160,7 +160,7 @@ def test_one_decision_in_full(api: Any, admin_hub: Hub) -> None:
         decision_id = d.id
     doc = api.get(f"/api/v1/decisions/{decision_id}", headers=AUTH).get_json()
     assert doc["request"]["subject"] == "Printer jammed" and doc["verdict"] == "escalate" and doc["bucket"] == "escalated"
-    assert doc["confidence"] == 0.31 and doc["reasons"] == ["confidence_below_threshold"]
+    assert doc["confidence"] == 0.31 and doc["reasons"] == ["confidence_below_threshold"] and doc["content_gap"] is True
     assert doc["candidates"][0]["title"] == "Resetting your password"
     assert [(w["kind"], w["text"], w["status"]) for w in doc["writes"]] == [("draft", "Suggested reply: power-cycle it.", "done")]
     assert [o["kind"] for o in doc["outcomes"]] == ["escalated", "agent_reply"]
@@ -301,6 +301,7 @@ def test_decision_detail_on_both_databases(database_url: str) -> None:
         with db.session() as session:
             doc = decision_detail(session, decision_id, now=now)
             assert doc is not None and doc["bucket"] == "verified" and doc["request"]["subject"] == "Board columns missing"
+            assert doc["content_gap"] is False and doc["shadow"] is False
             assert [o["kind"] for o in doc["outcomes"]] == ["answer_posted", "solved"]
             assert decision_detail(session, 2**40, now=now) is None and decision_detail(session, 0, now=now) is None
     finally:
