@@ -68,6 +68,7 @@ _NEEDS = re.compile(r"\b(?:can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n
                     r"did ?n'?t|has ?n'?t|have ?n'?t|not|never|no longer|still|wrong|error|fail\w*|pending|declin\w*|"
                     r"charged|need|want|would like|'d like|tr(?:y|ied|ying) to|help|please|problem|issue|broken|"
                     r"missing|stuck|forgot)\b", _I)
+_CONTRACTION = re.compile(r"\b\w+['\u2019]\w+\b")
 # Words that say there is a question but not what it is about ("What's going on here?").
 _GENERIC = frozenset(tokenize("going go happen happening happened wrong something anything thing things problem issue "
                               "please help check know want need get got work working works possible way sure really "
@@ -113,7 +114,7 @@ def _sentences(paragraph: str) -> list[str]:
 def content_words(text: str) -> int:
     """Return how many specific content words ``text`` has (index terms that are not stop words, contractions
     or words any request could hold, such as "going", "wrong", "help")."""
-    return sum(1 for t in tokenize(text) if "'" not in t and t not in _GENERIC)
+    return sum(1 for t in tokenize(_CONTRACTION.sub(" ", text)) if t not in _GENERIC)
 
 
 def _split_joined(sentence: str) -> list[str]:
@@ -161,7 +162,27 @@ def _group(sentences: list[str], long: bool) -> list[str]:
         groups[-1].extend(context)
     elif context:
         groups[-1].extend(c for c in context if _NEEDS.search(c))
-    return [" ".join(g) for g in groups]
+    return _merge_vague([" ".join(g) for g in groups])
+
+
+def _merge_vague(questions: list[str]) -> list[str]:
+    """Join a question with no specific words ("What's the deal?") to the next one (the last to the one
+    before): it says there is a problem, its neighbour says which."""
+    out: list[str] = []
+    pending = ""
+    for question in questions:
+        question = f"{pending} {question}".strip()
+        pending = ""
+        if content_words(question) < MIN_CONTENT:
+            pending = question
+        else:
+            out.append(question)
+    if pending:
+        if out:
+            out[-1] = f"{out[-1]} {pending}"
+        else:
+            out.append(pending)
+    return out
 
 
 def clean(text: str) -> Request:

@@ -47,6 +47,9 @@ CASES = [
     ("The timer does not sync to my phone. What should I do?",
      ("The timer does not sync to my phone. What should I do?",)),
     ("How do I export and download a report?", ("How do I export and download a report?",)),
+    ("What's the deal? My card was declined for a top up. Why is it not going through?",
+     ("What's the deal? My card was declined for a top up. Why is it not going through?",)),
+    ("How do I export a report? What's going on?", ("How do I export a report? What's going on?",)),
     # a long rambling message keeps the ask
     (LONG, ("How do I export a report to CSV?",)),
     # nothing but pleasantries: the request as written (retrieval finds nothing, the hub lets it through)

@@ -79,6 +79,8 @@ CASES = [
      ("confident",), (RESET, INVITE)),
     ("two-questions-one-sentence", "How do I change my plan and how do I export a report?", Verdict.ANSWER,
      ("confident",), (PLAN, EXPORT)),
+    ("two-questions-one-article", "How do I change my plan? Is billing monthly?", Verdict.ANSWER, ("confident",),
+     (PLAN,)),
     ("two-questions-one-answerable", "How do I reset my password? And how do I connect my Outlook calendar?",
      Verdict.ESCALATE, (PARTLY_ANSWERABLE, "confidence_below_threshold"), ()),
     ("uncovered-neighbour", "Can I connect my Outlook calendar instead of Google?", Verdict.ESCALATE,
