@@ -190,11 +190,14 @@ class Interceptor:
 
 
 def build_interceptor(settings: Settings, db: Database) -> Interceptor:
-    """Build the interceptor: the KB scorer (loads the KB index) and the writer when ``settings.llm`` is set."""
+    """Build the interceptor: the KB scorer (loads the KB index), the speller (loads its word list, so the
+    first request does not wait for it) and the writer when ``settings.llm`` is set."""
     from interceptor.retrieval.scorer import build_scorer
 
     writer = LLMWriter(settings.llm) if settings.llm is not None else None
-    return Interceptor(settings, build_scorer(settings, db), writer=writer)
+    interceptor = Interceptor(settings, build_scorer(settings, db), writer=writer)
+    speller_for(interceptor.scorer)
+    return interceptor
 
 
 class LazyInterceptor:
