@@ -39,7 +39,7 @@ _SIGN_OFF = re.compile(
 _STARTERS = (r"(?:Can|Could|How|What|Where|When|Why|Which|Who|Is|Are|Do|Does|Did|My|We|Our|Please|The|Will|Would|"
              r"Should|Any|Just|Quick|Since|After|Today|Yesterday|Im|Ive|Its|There|This|That|Your|You)")
 _GREETING = re.compile(
-    r"^\s*(?i:hi|hello|hey|hiya|dear|greetings|good (?:morning|afternoon|evening)|morning)"
+    r"^\s*(?i:hi+|hel+o+|he+y+|hiya|dear|greetings|good (?:morning|afternoon|evening|day)|morning|yo)"
     r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+(?!" + _STARTERS + r"\b)[A-Z][a-z]+){0,2}"
     r"(?:\s*[,.!:;\u2014-]+\s*|\s*\n|\s*$|\s+(?=\S))"
 )
@@ -52,8 +52,9 @@ _PLEASANTRY = re.compile(
     r"|any (?:help|advice|pointers)(?: (?:would be|is|will be) (?:much |greatly |really |very )?appreciated)"
     r"|(?:i(?:'d| would) )?(?:really |greatly )?appreciate (?:any|your|the) (?:help|advice|assistance)"
     r"|(?:have a )?(?:nice|great|good) (?:day|weekend|one)"
-    r"|(?:hi|hello|hey)(?: there| team| all| everyone)?"
-    r")(?:[\s,]+[A-Z][a-z]+)?[\s.!,:;)]*$",
+    r"|(?:hi+|hel+o+|he+y+)(?: there| team| all| everyone)?"
+    r"|what'?s up|how are you(?: doing)?(?: today)?|how'?s it going|good (?:morning|afternoon|evening|day)"
+    r")(?:[\s,]+[A-Z][a-z]+)?[\s.!?,:;)]*$",
     _I,
 )
 _NEW_ASK = re.compile(r"^(?:also|plus|and another thing|another (?:question|thing)|one more thing|separately|"
@@ -108,7 +109,8 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _sentences(paragraph: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(paragraph) if s and s.strip()]
+    parts = (s.strip().lstrip(".,;:!? ").strip() for s in _SENTENCE.split(paragraph) if s)
+    return [s for s in parts if s]
 
 
 def content_words(text: str) -> int:
@@ -200,7 +202,8 @@ def clean(text: str) -> Request:
     sentences: list[str] = []
     for n, paragraph in enumerate(_paragraphs(body)):
         if n == 0 or not sentences:
-            paragraph = _GREETING.sub("", paragraph, count=1)
+            for _ in range(3):  # "Hello, good morning. ..."
+                paragraph = _GREETING.sub("", paragraph, count=1)
         sentences += [s for s in _sentences(paragraph) if not _PLEASANTRY.match(s)]
     cleaned = " ".join(sentences)
     if not cleaned.strip():
