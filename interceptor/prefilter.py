@@ -39,7 +39,7 @@ _SIGN_OFF = re.compile(
 _STARTERS = (r"(?:Can|Could|How|What|Where|When|Why|Which|Who|Is|Are|Do|Does|Did|My|We|Our|Please|The|Will|Would|"
              r"Should|Any|Just|Quick|Since|After|Today|Yesterday|Im|Ive|Its|There|This|That|Your|You)")
 _GREETING = re.compile(
-    r"^\s*(?i:hi+|hel+o+|he+y+|hiya|dear|greetings|good (?:morning|afternoon|evening|day)|morning|yo)"
+    r"^\s*(?i:hi+|hel+o+|he+y+|hiya|dear|greetings|good (?:morning|afternoon|evening|day)|yo)"
     r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+(?!" + _STARTERS + r"\b)[A-Z][a-z]+){0,2}"
     r"(?:\s*[,.!:;\u2014-]+\s*|\s*\n|\s*$|\s+(?=\S))"
 )
@@ -199,11 +199,13 @@ def clean(text: str) -> Request:
         original when nothing is left after cleaning, e.g. a message that only says "hello").
     """
     body = _strip_tail(text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = body.split("\n")
+    for n in range(min(len(lines), 3)):  # a ticket's subject line, then "Hi team," on the next
+        for _ in range(3):  # "Hello, good morning. ..."
+            lines[n] = _GREETING.sub("", lines[n], count=1)
+    body = "\n".join(lines)
     sentences: list[str] = []
-    for n, paragraph in enumerate(_paragraphs(body)):
-        if n == 0 or not sentences:
-            for _ in range(3):  # "Hello, good morning. ..."
-                paragraph = _GREETING.sub("", paragraph, count=1)
+    for paragraph in _paragraphs(body):
         sentences += [s for s in _sentences(paragraph) if not _PLEASANTRY.match(s)]
     cleaned = " ".join(sentences)
     if not cleaned.strip():

@@ -22,6 +22,7 @@ CASES = [
     ("Hello, how do I reset my password?", ("how do I reset my password?",)),
     ("Hi Can I export a report?", ("Can I export a report?",)),
     ("Hi good morning, how do I export a report?", ("how do I export a report?",)),
+    ("Password reset\nHi team,\nI forgot my password", ("Password reset I forgot my password",)),  # subject, body
     ("Heeyy, what's up?. You know, I need to export a report to CSV, can you help?",
      ("You know, I need to export a report to CSV, can you help?",)),
     ("Hi Maria, can I export a report?", ("can I export a report?",)),
