@@ -11,7 +11,12 @@ from interceptor.spelling import Speller, english_words
 LONG = ("Hello! Hope you're all well. We've been using the app for a couple of years now across three teams and "
         "mostly it's great, the new dashboard is lovely and the team likes the mobile app a lot. Last quarter our "
         "finance lead started asking for the billable hours per client, and until now I copied them by hand into "
-        "a spreadsheet every month, which takes ages. Anyway. How do I export a report to CSV? Cheers, Ann")
+        "a spreadsheet every month, which takes ages. Our office moved twice this year, first to the old mill by "
+        "the river and then to the new building near the station, and the move went smoothly thanks to the offline "
+        "mode of the mobile app, which kept our timers going while the network was down for two days. The new "
+        "colleagues picked it up in an afternoon and the onboarding emails were spot on, so thank you for that "
+        "as well. My manager is very happy with the weekly summaries too. Anyway. "
+        "How do I export a report to CSV? Cheers, Ann")
 
 CASES = [
     # (as written, questions retrieval sees)
@@ -54,8 +59,10 @@ CASES = [
     ("What's the deal? My card was declined for a top up. Why is it not going through?",
      ("What's the deal? My card was declined for a top up. Why is it not going through?",)),
     ("How do I export a report? What's going on?", ("How do I export a report? What's going on?",)),
-    # a long rambling message keeps the ask
+    # a long rambling message (over LONG_WORDS) keeps the ask; a shorter one keeps its story as context
     (LONG, ("How do I export a report to CSV?",)),
+    ("We moved to the app last spring. Our accountant wants hours per client. How do I export a report?",
+     ("We moved to the app last spring. Our accountant wants hours per client. How do I export a report?",)),
     # nothing but pleasantries: the request as written (retrieval finds nothing, the hub lets it through)
     ("hello", ("hello",)),
     ("Thanks!", ("Thanks!",)),
