@@ -311,6 +311,9 @@ def signed_raw(client: Any, body: bytes, content_type: str = "application/json")
         (b'{"type":"event_callback","team_id":"T1","event":"x"}', "slack payload: event: Invalid input type."),
         (b'{"type":"event_callback","team_id":"T1"}', "slack payload: event: Missing data for required field."),
         (b'{"type":"url_verification"}', "slack payload: challenge: Missing data for required field."),
+        # found by HUB_FUZZ_EXAMPLES=5000: the hub's own ids are read from any type of request
+        (b'{"type":"", "authorizations": 1e20}', "slack payload: authorizations: Not a valid list."),
+        (b'{"type":"app_rate_limited", "authorizations": ["x"]}', "slack payload: authorizations.0: Invalid input type."),
         (b"[" * 5000 + b"]" * 5000, "slack body is nested deeper than 64 levels"),
         (b"[" * 100_000, "slack body is nested deeper than 64 levels"),
         (b'{"type": NaN}', "slack body is not JSON"),
@@ -331,6 +334,7 @@ def test_signed_malformed_bodies_are_400_naming_the_problem(client: Any, hub: Hu
         ("text", 5, "event.text"),
         ("channel", ["C1"], "event.channel"),
         ("channel", "C" * 300, "event.channel"),
+        ("username", "u" * 300, "event.username"),  # the people table's name is 255 characters
         ("thread_ts", {"a": 1}, "event.thread_ts"),
         ("root", "x", "event.root"),
         ("hidden", "yes", "event.hidden"),
@@ -377,3 +381,18 @@ def test_events_the_hub_does_not_read_are_not_checked_in_depth(client: Any, hub:
     created = {**ROOT, "event_id": "EvCHAN0001", "event": {"type": "channel_created", "channel": {"id": "C9", "name": "new"}}}
     assert post(client, created).get_json() == {"status": "ignored"}
     assert rows(hub) == []
+
+
+def test_nul_bytes_and_characters_are_400_on_either_database(database_url: str, stub: SlackStub) -> None:
+    seen: list[TicketEvent] = []
+    hub = make_hub(database_url, stub, seen)
+    try:
+        client = create_app(hub=hub).test_client()
+        form = urlencode({"payload": json.dumps(fixture("block_actions_feedback"))}).encode() + b"&x=\x00"
+        assert signed_raw(client, form, "application/x-www-form-urlencoded").get_json() == {"error": "slack body holds a NUL byte"}
+        text = with_event(ROOT, "EvNUL00001", text="a\u0000b")
+        assert post(client, text).get_json() == {"error": "slack body holds a NUL character (\\u0000)"}
+        assert post(client, ROOT).get_json()["status"] == "accepted"  # and the database still takes the next one
+        assert [r.ticket_ref for r in rows(hub)] == [THREAD_REF]
+    finally:
+        hub.close()
