@@ -11,7 +11,7 @@ from typing import Sequence
 from interceptor.compose import (DRAFT_CANDIDATES, compose_answer, compose_answers, compose_draft,
                                  compose_draft_questions)
 from interceptor.guard import asks_for_human, classify_followup, is_frustrated, sensitive_topics
-from interceptor.prefilter import excluded_terms
+from interceptor.coverage import excluded_terms
 from interceptor.retrieval.lexical import tokenize
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, ThreadState, Verdict
 

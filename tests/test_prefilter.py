@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from interceptor.retrieval.lexical import BM25
-from interceptor.prefilter import clean, coverage_features, excluded_terms
+from interceptor.coverage import coverage_features, excluded_terms
+from interceptor.prefilter import clean
 from interceptor.spelling import Speller, english_words
 
 LONG = ("Hello! Hope you're all well. We've been using the app for a couple of years now across three teams and "
