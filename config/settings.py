@@ -32,6 +32,7 @@ class SlackSettings:
     api_url: str
     channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
     triage_channel: str | None
+    ticket_emoji: str = "ticket"  # SLACK_TICKET_EMOJI: reacting with it turns a thread into a ticket of record
 
     def answers_in(self, channel: str) -> bool:
         """Return whether the hub answers requests in ``channel``."""
@@ -173,6 +174,9 @@ class _SettingsSchema(Schema):
     SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
     SLACK_CHANNELS = fields.String(load_default="*")
     SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
+    SLACK_TICKET_EMOJI = fields.String(
+        load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
+    )
     ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
     ZENDESK_EMAIL = fields.String(load_default=None)
     ZENDESK_API_TOKEN = fields.String(load_default=None)
@@ -279,6 +283,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             api_url=v["SLACK_API_URL"].rstrip("/") + "/",
             channels=_split(v["SLACK_CHANNELS"]) or ("*",),
             triage_channel=v["SLACK_TRIAGE_CHANNEL"],
+            ticket_emoji=v["SLACK_TICKET_EMOJI"].strip(":"),
         )
     zendesk = None
     if _group(v, "Zendesk", ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")):

@@ -9,8 +9,9 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``).
 - ``add_internal_note``: the agents' pre-drafted reply, never visible to the requester.
-  ``{"ref", "text", "decision_id", "reopen": bool}``; marks the ticket ``hub_escalated`` and, with
-  ``reopen``, hands it back to agents (Zendesk status open).
+  ``{"ref", "text", "decision_id", "reopen": bool, "once": bool}``; marks the ticket ``hub_escalated`` and,
+  with ``reopen``, hands it back to agents (Zendesk status open). With ``once`` (synced thread messages) the
+  note carries its key and retries ask ``already_wrote`` first, like a public write: at most once.
 - ``create_ticket``: open a ticket in the help desk of record (escalating a Slack thread).
   ``{"subject", "text", "requester": {"external_id", "name", "email"}, "tags", "draft",
   "origin": {"connector", "ref"}, "notice"}``; on success the draft is added to the new ticket as an
@@ -52,7 +53,17 @@ def _post_reply(connector: Connector) -> Performer:
 
 def _add_internal_note(connector: Connector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
-        posted = connector.add_internal_note(TicketRef.parse(payload["ref"]), payload["text"], reopen=bool(payload.get("reopen")))
+        ref = TicketRef.parse(payload["ref"])
+        if not payload.get("once"):
+            posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")))
+            return Performed({"external_id": posted.external_id, "url": posted.url})
+        key = payload["idempotency_key"]
+        if int(payload.get("attempt", 1)) > 1:
+            existing = connector.already_wrote(ref, key)
+            if existing is not None:
+                count("outbox_already_written", connector=connector.source.value)
+                return Performed({"external_id": existing.external_id, "url": existing.url})
+        posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")), idempotency_key=key)
         return Performed({"external_id": posted.external_id, "url": posted.url})
 
     return perform

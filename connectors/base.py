@@ -140,13 +140,17 @@ class Connector(Protocol):
         """
         ...
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
-        """Leave a note only agents can see (the pre-drafted reply).
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
+        """Leave a note only agents can see (the pre-drafted reply, a synced thread message).
 
         Args:
             ref: the ticket to annotate.
             text: the note.
             reopen: hand the ticket back to agents (the requester said the answer did not help).
+            idempotency_key: when given, the note carries it the way public writes do, so that
+                :meth:`already_wrote` finds it before a retry (at most once); without it, at least once.
 
         Returns:
             The posted note.

@@ -184,16 +184,30 @@ class JiraConnector:
                 break
         return own[::-1]  # newest first: the write being retried is recent
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
         """Post one internal comment (JSM property ``sd.public.comment`` ``{"internal": true}``), then label
         the issue ``hub_escalated`` (at least once: a retry after a failed label may post the note again). ``reopen`` changes nothing more: Jira workflows differ per project.
+        With ``idempotency_key`` the comment also carries the ``hub_key`` property (one request), which
+        :meth:`already_wrote` looks for.
 
         Raises:
             NotFound, Retriable, Fatal: a call failed.
         """
-        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
+        if idempotency_key is None:
+            comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
+            comment_id = str(comment.id)
+        else:
+            properties = [
+                {"key": mapping.INTERNAL_PROPERTY, "value": {"internal": True}},
+                {"key": KEY_PROPERTY, "value": {"key": idempotency_key}},
+            ]
+            url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
+            body = {"body": text, "properties": properties}
+            comment_id = str(call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body)))).get("id") or "")
         self._label(ref, mapping.ESCALATED_LABEL)
-        return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
+        return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
 
     def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
         """Open an issue of type :data:`mapping.ISSUE_TYPE` in JIRA_PROJECT_KEY.

@@ -109,17 +109,52 @@ def person(user: Mapping[str, Any] | None, reporter: str | None, me: Self) -> Pe
 
 
 def is_internal(comment: Mapping[str, Any]) -> bool:
-    """A JSM internal comment (``jsdPublic: false``) or one restricted to a role or group."""
-    return comment.get("jsdPublic") is False or bool(comment.get("visibility"))
+    """Whether a comment is marked for agents only: a JSM internal comment (``jsdPublic: false``, or the
+    property ``sd.public.comment`` ``{"internal": true}`` as written by ``add_comment(is_internal=True)``), or
+    one restricted to a role or group (``visibility``)."""
+    return comment.get("jsdPublic") is False or bool(comment.get("visibility")) or _internal_property(comment)
+
+
+def is_public(comment: Mapping[str, Any]) -> bool:
+    """Whether a comment is provably visible to the customer: ``jsdPublic`` is ``true`` and nothing marks it
+    internal. Anything else (``jsdPublic`` missing, ``null`` or not a boolean, a malformed ``visibility`` or
+    property) is ambiguous, and ambiguous counts as internal (issue 12): it is never mirrored to the requester.
+
+    NOTE(jira): Cloud sends ``jsdPublic`` on every comment, webhook and REST (platform-apis.md 3.6); Server/DC
+    does not, so agents' comments there are not mirrored to Slack.
+    """
+    return comment.get("jsdPublic") is True and not comment.get("visibility") and not _internal_property(comment, strict=True)
+
+
+def _internal_property(comment: Mapping[str, Any], *, strict: bool = False) -> bool:
+    """Whether the comment carries ``sd.public.comment`` marking it internal (``strict``: or a value that
+    does not say ``internal: false`` plainly)."""
+    props = comment.get("properties")
+    if not isinstance(props, list):
+        return strict and props is not None
+    for prop in props:
+        if not isinstance(prop, Mapping) or prop.get("key") != INTERNAL_PROPERTY:
+            continue
+        value = prop.get("value")
+        internal = value.get("internal") if isinstance(value, Mapping) else None
+        if internal is True or (strict and internal is not False):
+            return True
+    return False
 
 
 def message(comment: Mapping[str, Any], reporter: str | None, me: Self) -> Message:
-    """Build a :class:`Message` from a comment (webhook or REST, v2 or v3)."""
+    """Build a :class:`Message` from a comment (webhook or REST, v2 or v3).
+
+    An agent's comment is public only when :func:`is_public` proves it; the requester's side's own comment
+    is public unless marked internal (their words cannot leak to them, and Server/DC has no ``jsdPublic``).
+    """
+    author = person(comment.get("author"), reporter, me)
+    public = is_public(comment) or (not author.is_agent and not author.is_self and not is_internal(comment))
     return Message(
         external_id=str(comment.get("id")),
-        author=person(comment.get("author"), reporter, me),
+        author=author,
         text=rich_text(comment.get("body")),
-        visibility=Visibility.INTERNAL if is_internal(comment) else Visibility.PUBLIC,
+        visibility=Visibility.PUBLIC if public else Visibility.INTERNAL,
         created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
     )
 

@@ -145,6 +145,7 @@ class SlackConnector:
             answers_in=self.answers_in,
             allows_bots=lambda channel: self._policy(channel).respond_to_bots,
             identity_known=identity is not None and identity.bot_id is not None,
+            ticket_emoji=self.settings.ticket_emoji,
         )
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -270,7 +271,9 @@ class SlackConnector:
                 return PostedMessage(str(message["ts"]))
         return None
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
         """Post the draft to the admin's triage channel (``SLACK_TRIAGE_CHANNEL``) with the thread's link.
 
         Slack has no internal notes: with no help desk of record configured, the triage channel is where
@@ -280,6 +283,7 @@ class SlackConnector:
             ref: the escalated thread.
             text: the draft reply.
             reopen: nothing more to do on Slack (the triage post is the hand-over).
+            idempotency_key: not used (triage posts are at least once).
 
         Returns:
             The triage post; ``url`` is the thread's permalink.

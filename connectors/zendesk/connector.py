@@ -135,13 +135,19 @@ class ZendeskConnector:
             return PostedMessage(f"{ticket_id}:{tag}", self.ticket_url(ref))
         return None
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
-        """Post one private comment (the draft), tag ``hub_escalated`` and, with ``reopen``, set status open.
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
+        """Post one private comment (the draft), tag ``hub_escalated`` and, with ``reopen``, set status open;
+        with ``idempotency_key``, also its :func:`key_tag` in the same update (for :meth:`already_wrote`).
 
         Raises:
             NotFound, Retriable, Fatal: the update failed.
         """
-        return self._update(ref, mapping.note_update(text, reopen))
+        fields = mapping.note_update(text, reopen)
+        if idempotency_key is not None:
+            fields["additional_tags"] = [*fields["additional_tags"], key_tag(idempotency_key)]
+        return self._update(ref, fields)
 
     def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
         """Open a ticket for ``requester`` (found or created by email), tagged ``hub_created`` and ``tags``.
