@@ -1,0 +1,145 @@
+"""Issue 12 with Zendesk as the help desk of record, end to end through the real app on SQLite and
+PostgreSQL: agents' public replies reach the Slack thread (internal notes never), thread replies reach the
+ticket (the requester's public, others' internal), a solved ticket reopens, and nothing loops or doubles."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+import responses
+from sqlalchemy import select
+from datetime import timedelta
+
+from core import outbox
+from core.db import OutboxAction, OutcomeRow
+from core.models import utcnow
+from tests.slack_stub import BOT_ID, BOT_USER, SlackStub
+from tests.sync_world import (
+    AGENT_USER, HUB_USER, OTHER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
+    zendesk_world,
+)
+from tests.test_slack_flow import CHANNEL, ROOT_TS, USER
+from tests.test_zendesk_connector import API, BASE
+
+TICKET_URL = f"{BASE}/agent/tickets/{RECORD_ID}"
+ATTACHMENT = {"id": 5, "file_name": "invoice.pdf", "content_url": f"{BASE}/attachments/token/abc/?name=invoice.pdf", "deleted": False}
+
+
+@pytest.fixture
+def stub() -> Iterator[SlackStub]:
+    server = SlackStub().start()
+    server.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace", "profile": {"email": "ada@example.com", "real_name": "Ada Lovelace"}}
+    server.users[OTHER] = {"id": OTHER, "name": "bob", "real_name": "Bob Teammate", "profile": {"real_name": "Bob Teammate"}}
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(database_url: str, stub: SlackStub) -> Iterator[World]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        built = zendesk_world(database_url, stub, api)
+        yield built
+        built.hub.close()
+
+
+def updates(world: World) -> list[dict[str, Any]]:
+    return [json.loads(c.request.body)["ticket"] for c in world.api.calls if c.request.method == "PUT"]
+
+
+def test_an_agents_public_reply_reaches_the_thread_once_and_internal_notes_never(world: World) -> None:
+    assert [p.args["text"].split()[-1] for p in world.posts()] == [TICKET_URL]  # the escalation notice
+    serve_record(world.api, [
+        zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True, attachments=[ATTACHMENT]),
+        zendesk_comment(12, AGENT_USER, "internal: customer is on the watch list", public=False),
+        zendesk_comment(13, AGENT_USER, "no public flag at all: ambiguous"),
+        zendesk_comment(14, HUB_USER, "the hub's own draft", public=False),
+    ])
+    assert world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11").status_code == 200
+    world.drain()
+    notice, mirrored = world.posts()
+    text = mirrored.args["text"]
+    assert mirrored.args["channel"] == CHANNEL and mirrored.args["thread_ts"] == ROOT_TS
+    assert "Joshua Teitelbaum" in text and TICKET_URL in text and "We refunded the second charge." in text
+    assert ATTACHMENT["content_url"] in text, "attachments are linked, not copied"
+    for secret in ("watch list", "ambiguous", "own draft"):
+        assert secret not in json.dumps([p.args for p in world.posts()])
+    # Redelivery (a new invocation id) and another event on the same ticket: nothing new is posted.
+    world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11-again")
+    world.zendesk(comment_added(12, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-12")
+    world.drain()
+    assert len(world.posts()) == 2
+    replies = [o for o in world.rows(OutcomeRow) if o.kind == "agent_reply"]
+    assert [(o.ticket_ref, o.detail["comment"]) for o in replies] == [(THREAD, "11")]
+
+
+def test_the_hubs_mirrored_message_does_not_come_back_from_slack(world: World) -> None:
+    serve_record(world.api, [zendesk_comment(11, AGENT_USER, "Refunded.", public=True)])
+    world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11")
+    world.drain()
+    mirrored = world.stub.threads[(CHANNEL, ROOT_TS)][-1]
+    puts_before = len(updates(world))
+    assert world.slack(echo_of(world, mirrored)).get_json() == {"status": "ignored"}
+    world.drain()
+    assert len(updates(world)) == puts_before and len(world.posts()) == 2
+
+
+def test_thread_replies_reach_the_ticket_public_for_the_requester_internal_for_others(world: World) -> None:
+    before = len(updates(world))
+    say(world, USER, "It was the March invoice", "1800000100.000100")
+    say(world, OTHER, "FYI she has two accounts", "1800000101.000100")
+    world.drain()
+    [public] = [u for u in updates(world)[before:] if u["comment"]["public"] is True]
+    [internal] = [u for u in updates(world)[before:] if u["comment"]["public"] is False]
+    assert public["comment"] == {"body": "Ada Lovelace wrote in Slack:\n\nIt was the March invoice", "public": True}
+    assert internal["comment"] == {"body": "Bob Teammate wrote in Slack:\n\nFYI she has two accounts", "public": False}
+    assert "status" not in public and "status" not in internal
+    # A redelivery of the requester's message (Slack retries with the same event) writes nothing more.
+    say(world, USER, "It was the March invoice", "1800000100.000100")
+    world.drain()
+    assert len(updates(world)) == before + 2
+    assert len(world.posts()) == 1, "the thread gets no answer of the hub's to those messages"
+
+
+def test_the_hubs_comment_on_the_ticket_does_not_come_back_to_the_thread(world: World) -> None:
+    say(world, USER, "It was the March invoice", "1800000100.000100")
+    world.drain()
+    posts_before = len(world.posts())
+    serve_record(world.api, [zendesk_comment(21, HUB_USER, "Ada Lovelace wrote in Slack:\n\nIt was the March invoice", public=True)])
+    world.zendesk(comment_added(21, HUB_USER, "Help-desk hub", staff=True), "inv-21")
+    world.drain()
+    assert len(world.posts()) == posts_before
+
+
+def test_a_requester_reply_after_solved_reopens_the_ticket(world: World) -> None:
+    serve_record(world.api, [], status="solved")
+    before = len(updates(world))
+    say(world, USER, "Sorry, it happened again today", "1800000200.000100")
+    world.drain()
+    written = updates(world)[before:]
+    [public] = [u for u in written if u["comment"]["public"] is True]
+    [reopen] = [u for u in written if u["comment"]["public"] is False]
+    assert public["comment"]["body"].startswith("Ada Lovelace wrote in Slack:") and "status" not in public
+    assert reopen["status"] == "open" and len(written) == 2
+
+
+def test_a_retried_mirror_asks_slack_first_and_does_not_post_twice(world: World) -> None:
+    serve_record(world.api, [zendesk_comment(11, AGENT_USER, "Refunded.", public=True)])
+    key = f"mirror:zendesk:{RECORD_ID}:11"
+    # An earlier attempt reached Slack but its success was never recorded (the stub lists it in the thread);
+    # this one fails with a 503 (which may or may not have posted), and its retry must find the key there.
+    world.stub.threads[(CHANNEL, ROOT_TS)].append({"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": "Refunded.",
+                                                   "ts": "1800000300.000100", "thread_ts": ROOT_TS,
+                                                   "metadata": {"event_type": "hub_reply", "event_payload": {"key": key}}})
+    world.stub.fail("chat.postMessage", status=503, error="service_unavailable")
+    world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11")
+    world.drain()
+    with world.hub.db.session() as s:
+        row_id = s.scalars(select(OutboxAction.id).where(OutboxAction.idempotency_key == key)).one()
+    outbox.perform(world.hub.db, world.hub.jobs, row_id, world.hub.performers, now=utcnow() + timedelta(minutes=10))
+    with world.hub.db.session() as s:
+        row = s.get_one(OutboxAction, row_id)
+        assert row.status == "done" and row.result["external_id"] == "1800000300.000100"
+    assert len(world.stub.calls_to("chat.postMessage")) == 2  # the escalation notice, the failed attempt
+    assert len(world.stub.threads[(CHANNEL, ROOT_TS)]) == 3  # root, notice, the one mirrored reply
