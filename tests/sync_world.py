@@ -130,3 +130,73 @@ def echo_of(world: World, message: dict[str, Any]) -> dict[str, Any]:
     event = {k: v for k, v in message.items() if k != "blocks"}
     payload["event"] = {**event, "channel": CHANNEL, "event_ts": message["ts"], "parent_user_id": USER}
     return payload
+
+
+# -- Jira as the help desk of record ------------------------------------------------------------------
+
+RECORD_KEY = "SUP-42"  # tests/fixtures/jira/issue_create_response.json
+JIRA_AGENT = {"accountId": "agent-7", "displayName": "Grace Hopper", "accountType": "atlassian"}
+JIRA_HUB = {"accountId": "hub-account", "displayName": "Help-desk hub", "emailAddress": "hub@example.com", "accountType": "atlassian"}
+
+
+def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, **overrides: Any) -> World:
+    """A hub with Slack and Jira, the thread ROOT_TS already escalated to Jira issue SUP-42."""
+    from tests.test_jira_connector import API, JIRA
+    from tests.test_jira_mapping import load
+
+    settings = slack_settings(database_url, stub, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}}, HUB_ESCALATION_TARGET="jira",
+                              **JIRA, **overrides)
+    hub = build_hub(load_settings(settings))
+    import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+    world = World(hub, create_app(hub=hub).test_client(), stub, api)
+    api.get(f"{API}/myself", json=load("myself.json"))
+    api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)
+    api.post(f"{API}/issue/{RECORD_KEY}/comment", json=load("comment_create_response.json"), status=201)
+    api.put(f"{API}/issue/{RECORD_KEY}", status=204)
+    serve_issue(api, [])
+    say(world, USER, REFUND, ROOT_TS, root=True)
+    world.drain()
+    return world
+
+
+def serve_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], status: str = "In Progress") -> None:
+    """Serve Jira issue SUP-42 (opened by the hub: it is the reporter) with the hub's internal draft first."""
+    from tests.test_jira_connector import API
+    from tests.test_jira_mapping import load
+
+    issue = load("issue_get.json")
+    issue.update(key=RECORD_KEY, id="10000")
+    draft = {"id": "1", "author": JIRA_HUB, "body": "draft", "jsdPublic": False, "created": "2026-01-01T10:00:00.000+0000"}
+    category = "done" if status in ("Done", "Resolved", "Closed") else "indeterminate"
+    issue["fields"].update(summary=REFUND, description=REFUND, reporter=JIRA_HUB, creator=JIRA_HUB, labels=["hub_created"],
+                           status={"name": status, "statusCategory": {"key": category}},
+                           comment={"comments": [draft, *comments], "total": 1 + len(comments)})
+    api.upsert(responses.GET, f"{API}/issue/{RECORD_KEY}", json=issue)
+
+
+def jira_comment(comment_id: str, author: dict[str, Any], body: str, **fields: Any) -> dict[str, Any]:
+    """A REST comment on SUP-42."""
+    return {"id": comment_id, "author": author, "body": body, "created": "2026-01-01T11:00:00.000+0000", **fields}
+
+
+def jira_comment_created(world: World, comment: dict[str, Any]) -> Any:
+    """Deliver Jira Cloud's ``comment_created`` for SUP-42 (the real 2024 capture's shape: a partial issue
+    with no reporter and no labels), signed."""
+    import time
+    from pathlib import Path
+
+    from connectors.jira import events
+
+    capture = Path(__file__).parent.parent.parent / "shared/fixtures/payloads/jira_cloud_webhook_comment_created_2024_mentions.json"
+    body = json.loads(capture.read_text())
+    body["timestamp"] = int(time.time() * 1000)
+    body["issue"].update(key=RECORD_KEY, id="10000")
+    body["comment"] = {**body["comment"], **{k: v for k, v in comment.items() if k in ("id", "author", "body")}}
+    body["comment"]["self"] = f"http://127.0.0.1:8766/rest/api/2/issue/10000/comment/{comment['id']}"
+    for key in ("jsdPublic", "visibility", "properties"):
+        body["comment"].pop(key, None)
+        if key in comment:
+            body["comment"][key] = comment[key]
+    raw = json.dumps(body).encode()
+    headers = {"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"}
+    return world.client.post("/webhooks/jira", data=raw, headers=headers)

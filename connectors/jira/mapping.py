@@ -123,7 +123,7 @@ def is_public(comment: Mapping[str, Any]) -> bool:
     NOTE(jira): Cloud sends ``jsdPublic`` on every comment, webhook and REST (platform-apis.md 3.6); Server/DC
     does not, so agents' comments there are not mirrored to Slack.
     """
-    return comment.get("jsdPublic") is True and not comment.get("visibility") and not _internal_property(comment, strict=True)
+    return comment.get("jsdPublic") is True and comment.get("visibility") is None and not _internal_property(comment, strict=True)
 
 
 def _internal_property(comment: Mapping[str, Any], *, strict: bool = False) -> bool:
