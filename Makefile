@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= dense,scale,dev
+# `make run PORT=8001` (or HUB_PORT=8001 in the environment) serves on another port.
+PORT ?= $(or $(HUB_PORT),8000)
 export OPENBLAS_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
@@ -25,7 +27,7 @@ kb: migrate
 	$(BIN)/hub kb import config/sample_kb
 
 run: kb
-	$(BIN)/hub serve --host 127.0.0.1 --port 8000
+	$(BIN)/hub serve --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/mypy

@@ -33,6 +33,7 @@ class SlackSettings:
     channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
     triage_channel: str | None
     ticket_emoji: str = "ticket"  # SLACK_TICKET_EMOJI: reacting with it turns a thread into a ticket of record
+    app_token: Secret | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode instead of the public Request URL
 
     def answers_in(self, channel: str) -> bool:
         """Return whether the hub answers requests in ``channel``."""
@@ -58,6 +59,9 @@ class JiraSettings:
     poll: bool = False
     allow_unsigned_webhooks: bool = False  # the explicit opt-out for a Jira that cannot sign (the boot warns)
     webhook_max_age_seconds: float = 1800.0  # older deliveries (by their "timestamp") are refused
+    issue_type: str = "Task"  # JIRA_ISSUE_TYPE: the type of the issues the hub opens in JIRA_PROJECT_KEY
+    service_desk_id: str | None = None  # JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID: open JSM requests instead
+    request_type_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class _SettingsSchema(Schema):
     HUB_ADMIN_TOKEN = fields.String(load_default=None)
     HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
     HUB_BROKER_URL = fields.String(load_default=None)
-    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira"]))
+    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira", "slack"]))
     HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
     HUB_DRY_RUN = fields.Boolean(load_default=False)
     HUB_SENSITIVE_TOPICS = fields.String(load_default=",".join(DEFAULT_SENSITIVE_TOPICS))
@@ -177,6 +181,7 @@ class _SettingsSchema(Schema):
     SLACK_TICKET_EMOJI = fields.String(
         load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
     )
+    SLACK_APP_TOKEN = fields.String(load_default=None, validate=validate.Regexp(r"^xapp-", error="must be an app-level token (xapp-...)"))
     ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
     ZENDESK_EMAIL = fields.String(load_default=None)
     ZENDESK_API_TOKEN = fields.String(load_default=None)
@@ -190,6 +195,9 @@ class _SettingsSchema(Schema):
     JIRA_POLL = fields.Boolean(load_default=False)
     JIRA_ALLOW_UNSIGNED_WEBHOOKS = fields.Boolean(load_default=False)
     JIRA_WEBHOOK_MAX_AGE_SECONDS = fields.Float(load_default=1800.0, validate=validate.Range(60, 7 * 86400))
+    JIRA_ISSUE_TYPE = fields.String(load_default="Task", validate=validate.Length(1, 255))
+    JIRA_SERVICE_DESK_ID = fields.String(load_default=None, validate=validate.Regexp(r"^\d+$", error="must be a number"))
+    JIRA_REQUEST_TYPE_ID = fields.Integer(load_default=None, validate=validate.Range(1))
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)
@@ -284,7 +292,10 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             channels=_split(v["SLACK_CHANNELS"]) or ("*",),
             triage_channel=v["SLACK_TRIAGE_CHANNEL"],
             ticket_emoji=v["SLACK_TICKET_EMOJI"].strip(":"),
+            app_token=_secret(v["SLACK_APP_TOKEN"]),
         )
+    elif v["SLACK_APP_TOKEN"]:
+        raise ConfigError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET are missing")
     zendesk = None
     if _group(v, "Zendesk", ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")):
         zendesk = ZendeskSettings(
@@ -305,7 +316,13 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             poll=v["JIRA_POLL"],
             allow_unsigned_webhooks=v["JIRA_ALLOW_UNSIGNED_WEBHOOKS"],
             webhook_max_age_seconds=v["JIRA_WEBHOOK_MAX_AGE_SECONDS"],
+            issue_type=v["JIRA_ISSUE_TYPE"],
+            service_desk_id=v["JIRA_SERVICE_DESK_ID"],
+            request_type_id=v["JIRA_REQUEST_TYPE_ID"],
         )
+        if (jira.service_desk_id is None) != (jira.request_type_id is None):
+            missing = "JIRA_REQUEST_TYPE_ID" if jira.request_type_id is None else "JIRA_SERVICE_DESK_ID"
+            raise ConfigError(f"JSM requests need JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID together: {missing} is missing")
     llm = None
     if _group(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):
         llm = LLMSettings(
@@ -320,8 +337,11 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         raise ConfigError("HUB_ESCALATION_TARGET is zendesk but ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN are missing")
     if target == "jira" and jira is None:
         raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN are missing")
-    if target == "jira" and jira is not None and not jira.project_key:
-        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY is missing")
+    if target == "jira" and jira is not None and not jira.project_key and jira.service_desk_id is None:
+        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY (or JIRA_SERVICE_DESK_ID and "
+                          "JIRA_REQUEST_TYPE_ID) is missing")
+    if target == "slack" and (slack is None or not slack.triage_channel):
+        raise ConfigError("HUB_ESCALATION_TARGET is slack but SLACK_TRIAGE_CHANNEL is missing (where the drafts go)")
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
 

@@ -67,7 +67,8 @@ def check_depth(body: bytes, source: str, max_depth: int = MAX_DEPTH) -> None:
 
 
 def _check_strings(data: Any, source: str) -> None:
-    """Refuse lone UTF-16 surrogates (``"\\ud800"``) in any key or string: they cannot be stored or sent."""
+    """Refuse lone UTF-16 surrogates (``"\\ud800"``) and NUL characters in any key or string: neither can be
+    stored (PostgreSQL text holds no NUL) or sent on."""
     stack = [data]
     while stack:
         item = stack.pop()
@@ -81,6 +82,8 @@ def _check_strings(data: Any, source: str) -> None:
                 item.encode("utf-8")
             except UnicodeEncodeError as e:
                 raise PayloadError(f"{source} body holds a lone surrogate (\\u{ord(item[e.start]):04x})") from e
+            if "\x00" in item:
+                raise PayloadError(f"{source} body holds a NUL character (\\u0000)")
 
 
 def json_body(body: bytes | str, source: str, *, max_depth: int = MAX_DEPTH) -> Any:
@@ -166,6 +169,8 @@ def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: D
     source = connector.source.value
     try:
         connector.verify(headers, body)
+        if b"\x00" in body:  # never in JSON or a form; PostgreSQL could not store the raw body
+            raise PayloadError(f"{source} body holds a NUL byte")
         reply = connector.handshake(headers, body) if isinstance(connector, Handshake) else None
         event = None if reply is not None else connector.parse_event(headers, body)
     except InboundError as e:

@@ -1,7 +1,9 @@
 """The scaled-out job queue: stored rows are handed to Celery workers (Redis or RabbitMQ broker).
 
 Web processes only ``submit``; ``hub worker`` processes run the same handlers as the embedded mode (claim
-the row, process it, finish it), so both modes share one code path. A failed hand-off leaves the row
+the row, process it, finish it), so both modes share one code path. Each hub queue is a broker queue of its
+own (``hub.inbox``, ``hub.outbox``): ``hub worker --queues outbox`` runs vendor writes on workers that inbox
+work can never hold up. A failed hand-off leaves the row
 ``pending`` for the sweeper, exactly as in the embedded mode. Needs the ``scale`` extra.
 """
 
@@ -34,15 +36,20 @@ def make_celery(broker_url: str) -> Celery:
     return app
 
 
+def broker_queue(app: Celery, queue: str) -> str:
+    """The broker queue of hub queue ``queue`` (``inbox``, ``outbox``): ``<task_default_queue>.<queue>``."""
+    return f"{app.conf.task_default_queue}.{queue}"
+
+
 class CeleryQueue:
-    """Hands committed rows to Celery workers."""
+    """Hands committed rows to Celery workers, each hub queue on its own broker queue."""
 
     def __init__(self, app: Celery) -> None:
         self.app = app
 
     def submit(self, queue: str, row_id: int) -> None:
         try:
-            self.app.send_task(TASK, args=(queue, row_id))
+            self.app.send_task(TASK, args=(queue, row_id), queue=broker_queue(self.app, queue))
         except Exception:  # noqa: BLE001 - the row stays pending; the sweeper hands it out again
             count("job_submits", queue=queue, outcome="failed")
             log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)

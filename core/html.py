@@ -4,7 +4,8 @@ HTML files imported into the KB.
 Pure functions of their argument. The text keeps what a person needs to follow it: paragraphs separated by
 a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented), table rows as
 ``cell | cell``, preformatted text as it was, links as ``label (url)``. Scripts, styles, ``<head>``,
-navigation, footers and forms are dropped; entities are decoded.
+navigation, footers, sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML
+(unclosed ``<p>``, ``<li>``, ``<tr>``) reads as a browser would show it.
 
 Sections: ``h1``..``h4`` open a section whose heading path is the chain of enclosing headings. A paragraph
 that is nothing but one short bold phrase (``<p><strong>Refund policy</strong></p>``, how many Help Center
@@ -16,11 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 
-_SKIP = frozenset("script style head template noscript nav footer form svg button select".split())
+_SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
 _BLOCK = frozenset(
     "p div br h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tr blockquote pre section article header main "
-    "aside hr dl dt dd figure figcaption details summary".split()
+    "hr dl dt dd figure figcaption details summary".split()
 )
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 _BOLD = frozenset(("strong", "b"))
@@ -47,6 +49,7 @@ class HtmlDocument:
     h1: str
     sections: tuple[TextSection, ...]
     text: str  # every block in order, headings on their own lines
+    h1_count: int = 0
 
 
 @dataclass
@@ -65,7 +68,7 @@ class _Parser(HTMLParser):
         self._bold_chars = 0  # visible characters of the current block inside <b>/<strong>
         self._skip = self._bold = self._pre = self._row = self._level = self._in_title = 0
         self._lists: list[list[int]] = []  # per open list: [is_ordered, next number]
-        self._items: list[list[str]] = []  # per open list item: [marker not yet written, or ""; indent]
+        self._items: list[list[Any]] = []  # per open list item: [marker not yet written, or ""; indent; list depth]
         self._href: list[str | None] = []
 
     def _kind(self) -> str:
@@ -89,7 +92,7 @@ class _Parser(HTMLParser):
               and len(text.split()) <= PSEUDO_MAX_WORDS and not text.endswith((".", ",", ";"))):
             self.blocks.append(_Block("h", text.rstrip(":").strip(), PSEUDO_LEVEL))
         elif kind == "li":
-            marker, indent = self._items[-1]
+            marker, indent, _ = self._items[-1]
             self._items[-1][0] = ""
             text = (marker or indent + "  ") + text.replace("\n", "\n" + indent + "  ")
             self.blocks.append(_Block("li", text))
@@ -105,6 +108,9 @@ class _Parser(HTMLParser):
             return
         if tag == "br":
             self._buf.append("\n")
+        elif tag == "tr":  # a row ends the previous one, closed or not
+            self._flush()
+            self._row = 1
         elif tag in ("td", "th"):
             if "".join(self._buf).strip():
                 self._buf.append(" | ")
@@ -122,15 +128,16 @@ class _Parser(HTMLParser):
         if tag in ("ul", "ol"):
             self._lists.append([tag == "ol", 1])
         elif tag == "li":
-            indent = "  " * max(len(self._lists) - 1, 0)
+            depth = len(self._lists)
+            while self._items and self._items[-1][2] >= depth:  # an item left open ends at the next one
+                self._items.pop()
+            indent = "  " * max(depth - 1, 0)
             if self._lists and self._lists[-1][0]:
                 marker = f"{indent}{self._lists[-1][1]}. "
                 self._lists[-1][1] += 1
             else:
                 marker = f"{indent}- "
-            self._items.append([marker, indent])
-        elif tag == "tr":
-            self._row += 1
+            self._items.append([marker, indent, depth])
         elif tag == "pre":
             self._pre += 1
         elif tag in _HEADINGS:
@@ -150,7 +157,10 @@ class _Parser(HTMLParser):
             href = self._href.pop()
             if href and href.startswith(("http://", "https://")) and not "".join(self._buf).strip().endswith(href):
                 self._buf.append(f" ({href})")
-        elif tag in ("td", "th") or (tag in _BLOCK and self._row and tag != "tr"):
+        elif tag == "tr" or (tag in ("table", "thead", "tbody", "tfoot") and self._row):
+            self._flush()
+            self._row = 0
+        elif tag in ("td", "th") or (tag in _BLOCK and self._row):
             self._buf.append(" ")
         elif tag in _BLOCK and tag != "br":
             self._flush()
@@ -158,11 +168,11 @@ class _Parser(HTMLParser):
 
     def _close_block(self, tag: str) -> None:
         if tag in ("ul", "ol") and self._lists:
+            while self._items and self._items[-1][2] >= len(self._lists):  # items left open end with their list
+                self._items.pop()
             self._lists.pop()
         elif tag == "li" and self._items:
             self._items.pop()
-        elif tag == "tr":
-            self._row = max(self._row - 1, 0)
         elif tag == "pre":
             self._pre = max(self._pre - 1, 0)
         elif tag in _HEADINGS:
@@ -225,9 +235,9 @@ def parse_html(html: str | None) -> HtmlDocument:
         else:
             current.append(block)
     close_section()
-    h1 = next((b.text for b in blocks if b.kind == "h" and b.level == 1), "")
+    h1s = [b.text for b in blocks if b.kind == "h" and b.level == 1]
     text = _join([_Block("p", b.text) if b.kind == "h" else b for b in blocks])
-    return HtmlDocument(" ".join(parser.title.split()), h1, tuple(sections), text)
+    return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s))
 
 
 def html_to_text(html: str | None) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.orm import Session
 
 from core.cursors import set_cursor
@@ -197,12 +197,14 @@ def load_articles(session: Session) -> list[KBArticle]:
     """Return every live article with its passages and questions, ordered by id."""
     rows = session.scalars(select(ArticleRow).where(ArticleRow.deleted.is_(False)).order_by(ArticleRow.id)).all()
     passages: dict[int, list[KBPassage]] = {}
+    raw_path = cast(PassageRow.heading_path, Text)  # decoded here: most paths are short or empty (a restart reads all)
     for aid, text, path, section_id in session.execute(
-        select(PassageRow.article_id, PassageRow.text, PassageRow.heading_path, PassageRow.section_id).order_by(
+        select(PassageRow.article_id, PassageRow.text, raw_path, PassageRow.section_id).order_by(
             PassageRow.article_id, PassageRow.position
         )
     ):
-        passages.setdefault(aid, []).append(KBPassage(text, tuple(path or ()), section_id))
+        heading_path = tuple(json.loads(path)) if path and path != "[]" else ()
+        passages.setdefault(aid, []).append(KBPassage(text, heading_path, section_id))
     questions: dict[int, list[str]] = {}
     for aid, text in session.execute(
         select(ArticleQuestionRow.article_id, ArticleQuestionRow.text).order_by(

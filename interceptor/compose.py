@@ -29,6 +29,7 @@ REASON_TEXT = {
     "answered_before": "the hub already answered in this thread",
     "dry_run": "shadow mode (dry run): the hub drafts but does not answer",
     "confident": "confident",
+    "asks_for_an_alternative": "the request asks about an alternative to what the best article covers",
     "multiple_questions_partly_answerable": "the request asks several questions and not every one could be answered",
 }
 

@@ -11,11 +11,15 @@ from typing import Sequence
 from interceptor.compose import (DRAFT_CANDIDATES, compose_answer, compose_answers, compose_draft,
                                  compose_draft_questions)
 from interceptor.guard import asks_for_human, classify_followup, is_frustrated, sensitive_topics
+from interceptor.prefilter import excluded_terms
+from interceptor.retrieval.lexical import tokenize
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, ThreadState, Verdict
 
 __all__ = ["decide", "decide_request", "classify_followup", "blocking_reasons", "PARTLY_ANSWERABLE"]
 
 PARTLY_ANSWERABLE = "multiple_questions_partly_answerable"
+ALTERNATIVE = "asks_for_an_alternative"
+_CONNECTIVES = frozenset(tokenize("instead rather besides other apart except alternative using without"))
 
 
 def guard_reasons(texts: Sequence[str], policy: Policy, thread: ThreadState = ThreadState()) -> tuple[str, ...]:
@@ -53,6 +57,25 @@ def retrieval_reasons(scored: Scored, policy: Policy) -> tuple[str, ...]:
         return ("no_candidate",)
     reasons = ("no_passage",) if not top.passage.strip() else ()
     return reasons + (("confidence_below_threshold",) if scored.confidence < policy.threshold else ())
+
+
+def alternative_reasons(question: str, unknown: Sequence[str], scored: Scored) -> tuple[str, ...]:
+    """Return ``asks_for_an_alternative`` when the top article is about what the request sets aside and the
+    request wants something the KB never mentions ("Can I connect my Outlook calendar instead of Google?"
+    and "Connect Google Calendar"): the article is a neighbour of the question, not its answer.
+
+    Args:
+        question: one question, as retrieval saw it.
+        unknown: its index terms the KB vocabulary lacks.
+        scored: its retrieval.
+    """
+    top = scored.top
+    wanted = [t for t in unknown if t not in _CONNECTIVES]
+    if top is None or not wanted:
+        return ()
+    set_aside = set(excluded_terms(question)) - set(wanted)
+    about = set(tokenize(" ".join((top.title, *top.heading_path))))
+    return (ALTERNATIVE,) if set_aside & about else ()
 
 
 def blocking_reasons(text: str, scored: Scored, policy: Policy, thread: ThreadState = ThreadState()) -> tuple[str, ...]:
@@ -122,6 +145,12 @@ def _single(blocked: tuple[str, ...], scored: Scored, policy: Policy) -> Decisio
         **common,  # type: ignore[arg-type]
     )
 
+def _alternative(request: Request, n: int, scored: Scored) -> tuple[str, ...]:
+    if n >= len(request.unknown) or n >= len(request.queries):
+        return ()
+    return alternative_reasons(request.queries[n], request.unknown[n], scored)
+
+
 def _merged_candidates(parts: Sequence[tuple[str, Scored]]) -> tuple[Candidate, ...]:
     """Every question's top candidate first, then the others; each article once."""
     seen: set[int] = set()
@@ -154,10 +183,11 @@ def decide_request(request: Request, parts: Sequence[tuple[str, Scored]], policy
     if len(parts) <= 1:
         scored = parts[0][1] if parts else Scored((), 0.0)
         texts = (request.original, *request.queries)
-        blocked = guard_reasons(texts, policy, thread) + retrieval_reasons(scored, policy)
+        blocked = (guard_reasons(texts, policy, thread) + _alternative(request, 0, scored)
+                   + retrieval_reasons(scored, policy))
         return _single(blocked, scored, policy)
     guards = guard_reasons((request.original, *request.queries), policy, thread)
-    per_part = [retrieval_reasons(s, policy) for _, s in parts]
+    per_part = [_alternative(request, n, s) + retrieval_reasons(s, policy) for n, (_, s) in enumerate(parts)]
     failing = [r for reasons in per_part for r in reasons]
     if failing and any(not reasons for reasons in per_part):  # some questions clear, some do not
         failing = [PARTLY_ANSWERABLE, *failing]

@@ -19,7 +19,7 @@ from core.db import Database
 from core.telemetry import count
 from interceptor.decide import decide_request
 from interceptor.prefilter import clean
-from interceptor.spelling import Speller
+from interceptor.spelling import Speller, english_words
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, Scorer, ThreadState, Verdict
 from interceptor.writer import LLMWriter, rewrite_answer
 
@@ -48,7 +48,7 @@ def speller_for(scorer: object) -> Speller | None:
     with _SPELLERS_LOCK:
         speller = _SPELLERS.get(lexical)
         if speller is None:
-            speller = _SPELLERS[lexical] = Speller(vocabulary())
+            speller = _SPELLERS[lexical] = Speller(vocabulary(), english_words())
     return speller
 
 
@@ -59,7 +59,8 @@ def prefilter(text: str, speller: Speller | None = None) -> Request:
         return request
     fixed = [speller.correct(q) for q in request.questions]
     return dataclasses.replace(request, searched=tuple(q for q, _ in fixed),
-                               corrections=tuple(pair for _, pairs in fixed for pair in pairs))
+                               corrections=tuple(pair for _, pairs in fixed for pair in pairs),
+                               unknown=tuple(speller.unknown_terms(q) for q, _ in fixed))
 
 
 def decide_text(text: str, scorer: Scorer, policy: Policy, thread: ThreadState = ThreadState(), *,

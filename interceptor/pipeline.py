@@ -244,8 +244,8 @@ class Pipeline:
         name = ref.source.value
         connector = self._connectors[name]
         target = self._settings.policy(ref.channel).escalation_target or self._settings.escalation_target
-        if target is not None and target not in self._connectors:
-            target = None
+        if target is not None and not isinstance(self._connectors.get(target), HelpDesk):
+            target = None  # e.g. "slack": no ticket anywhere, the triage channel gets the draft
         return Route(connector=name, is_help_desk=isinstance(connector, HelpDesk), escalation_target=target)
 
 

@@ -10,7 +10,9 @@ Spelling is corrected separately (:mod:`interceptor.spelling`), against the KB's
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 
 from interceptor.retrieval.lexical import tokenize
 from interceptor.types import Request
@@ -33,10 +35,13 @@ _SIGN_OFF = re.compile(
     r"best regards|kind regards|warm regards|all the best|sincerely|yours|br|ta)\b[\s,.!-]*\S{0,40}\s*$",
     _I,
 )
+# Capitalised words that start a request rather than name the person greeted ("Hi Can I ...").
+_STARTERS = (r"(?:Can|Could|How|What|Where|When|Why|Which|Who|Is|Are|Do|Does|Did|My|We|Our|Please|The|Will|Would|"
+             r"Should|Any|Just|Quick|Since|After|Today|Yesterday|Im|Ive|Its|There|This|That|Your|You)")
 _GREETING = re.compile(
     r"^\s*(?i:hi|hello|hey|hiya|dear|greetings|good (?:morning|afternoon|evening)|morning)"
-    r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+[A-Z][a-z]+){0,2}"
-    r"\s*(?:[,.!:;\u2014-]+\s*|\n|$)"
+    r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+(?!" + _STARTERS + r"\b)[A-Z][a-z]+){0,2}"
+    r"(?:\s*[,.!:;\u2014-]+\s*|\s*\n|\s*$|\s+(?=\S))"
 )
 _PLEASANTRY = re.compile(
     r"^(?:(?:ok(?:ay)?|so|well|and)[,\s]+)?(?:"
@@ -44,7 +49,8 @@ _PLEASANTRY = re.compile(
     r"(?: for (?:your|the|any) (?:help|time|support|assistance))?(?: in advance)?"
     r"|(?:thx|ty|cheers|regards|best|kind regards|best regards|warm regards|sincerely)"
     r"|(?:i )?hope (?:you(?:'re| are)|this finds you|all is|everyone is|you all are)\b.*"
-    r"|(?:i(?:'d| would) )?(?:appreciate|any help)\b[^?]{0,40}"
+    r"|any (?:help|advice|pointers)(?: (?:would be|is|will be) (?:much |greatly |really |very )?appreciated)"
+    r"|(?:i(?:'d| would) )?(?:really |greatly )?appreciate (?:any|your|the) (?:help|advice|assistance)"
     r"|(?:have a )?(?:nice|great|good) (?:day|weekend|one)"
     r"|(?:hi|hello|hey)(?: there| team| all| everyone)?"
     r")(?:[\s,]+[A-Z][a-z]+)?[\s.!,:;)]*$",
@@ -58,9 +64,14 @@ _JOIN = re.compile(r"[,;]?\s+(?:and|also|plus|,)\s+(?:also\s+)?(?=(?:how|what|wh
                    r"is|are|do|does|will|would|should)\b)", _I)
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|(?<=\?)(?=\S)")
 _ANAPHOR = re.compile(r"\b(?:it|that|this|them|those|these|one|same|too|either)\b", _I)
-_NEEDS = re.compile(r"\b(?:how|what|where|why|when|which|can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n'?t|"
-                    r"not (?:working|showing|syncing|loading|arriving)|error|fail\w*|need|want|would like|'d like|"
-                    r"trying to|help|please|problem|issue|broken|missing|stuck|forgot)\b", _I)
+_NEEDS = re.compile(r"\b(?:can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n'?t|"
+                    r"did ?n'?t|has ?n'?t|have ?n'?t|not|never|no longer|still|wrong|error|fail\w*|pending|declin\w*|"
+                    r"charged|need|want|would like|'d like|tr(?:y|ied|ying) to|help|please|problem|issue|broken|"
+                    r"missing|stuck|forgot)\b", _I)
+# Words that say there is a question but not what it is about ("What's going on here?").
+_GENERIC = frozenset(tokenize("going go happen happening happened wrong something anything thing things problem issue "
+                              "please help check know want need get got work working works possible way sure really "
+                              "just also able let tell doing done fine okay ok suppose supposed here now today"))
 
 
 def _strip_tail(text: str) -> str:
@@ -100,8 +111,9 @@ def _sentences(paragraph: str) -> list[str]:
 
 
 def content_words(text: str) -> int:
-    """Return how many index terms (content words, stop words excluded) ``text`` has."""
-    return len(tokenize(text))
+    """Return how many specific content words ``text`` has (index terms that are not stop words, contractions
+    or words any request could hold, such as "going", "wrong", "help")."""
+    return sum(1 for t in tokenize(text) if "'" not in t and t not in _GENERIC)
 
 
 def _split_joined(sentence: str) -> list[str]:
@@ -136,8 +148,8 @@ def _group(sentences: list[str], long: bool) -> list[str]:
             if groups and not context and _leans_back(part):
                 groups[-1].append(part)
                 continue
-            if long:  # a rambling message keeps only the statements that carry a need
-                context = [c for c in context if _NEEDS.search(c)][-1:] if _leans_back(part) else []
+            if long:  # a rambling message keeps the statements that carry a need, not the story around them
+                context = [c for c in context if _NEEDS.search(c)]
             groups.append(context + [_NEW_ASK.sub("", part) or part])
             context = []
     if not groups:
@@ -147,6 +159,8 @@ def _group(sentences: list[str], long: bool) -> list[str]:
         return [" ".join(context)] if context else []
     if context and not long:
         groups[-1].extend(context)
+    elif context:
+        groups[-1].extend(c for c in context if _NEEDS.search(c))
     return [" ".join(g) for g in groups]
 
 
@@ -174,3 +188,53 @@ def clean(text: str) -> Request:
     long = len(cleaned.split()) > LONG_WORDS
     questions = tuple(q for q in _group(sentences, long) if q.strip()) or (cleaned,)
     return Request(original=text, text=cleaned, questions=questions)
+
+
+# "instead of Google", "other than PayPal", "besides Slack": what the request sets aside (up to three words).
+_EXCLUDED = re.compile(r"\b(?:instead of|rather than|other than|besides|apart from|except(?: for)?|not using|"
+                       r"alternative to|without using)\s+(?:(?:my|the|a|an|our|your|using|with)\s+)?"
+                       r"((?:[\w'-]+)(?:\s+[\w'-]+){0,2})", _I)
+
+
+def excluded_terms(text: str) -> tuple[str, ...]:
+    """Return the index terms of what ``text`` explicitly sets aside ("instead of Google" -> ``("google",)``).
+
+    An article about the thing the requester does not want ("Connect Google Calendar" for "Can I connect my
+    Outlook calendar instead of Google?") does not answer the request, however similar its words.
+    """
+    terms: list[str] = []
+    for match in _EXCLUDED.finditer(text):
+        words = tokenize(match.group(1))
+        terms.extend(words[:1])  # the head of the phrase: "Google" of "Google Calendar"
+    return tuple(dict.fromkeys(terms))
+
+
+def coverage_features(text: str, vocabulary: Mapping[str, int], passage: str = "", title: str = "") -> dict[str, float]:
+    """What in the request the KB, or the quoted passage, does not cover. Pure; a feature set for scoring.
+
+    Args:
+        text: the request (as retrieval sees it: spelling corrected).
+        vocabulary: the KB's index terms with their unit counts (``BM25.vocabulary()``).
+        passage: the passage the answer would quote (with its heading path, if any).
+        title: the passage's article title.
+
+    Returns:
+        ``oov_terms``: how many of the request's content terms the KB never uses ("outlook");
+        ``oov_share``: their share of the request's terms; ``passage_miss_share``: the share of the
+        request's KB-known terms that neither the passage nor the title holds, each weighted by its rarity
+        in the KB (``log(1 + max_count / count)``: a rare term missing counts more than a common one);
+        ``excluded_in_title``: 1 when the title names what the request sets aside ("instead of Google").
+    """
+    terms = list(dict.fromkeys(tokenize(text)))
+    if not terms:
+        return {"oov_terms": 0.0, "oov_share": 0.0, "passage_miss_share": 0.0, "excluded_in_title": 0.0}
+    oov = [t for t in terms if t not in vocabulary]
+    known = [t for t in terms if t in vocabulary]
+    top = max(vocabulary.values(), default=1)
+    weight = {t: math.log(1 + top / max(vocabulary[t], 1)) for t in known}
+    held = set(tokenize(f"{title} {passage}"))
+    total = sum(weight.values())
+    missing = sum(w for t, w in weight.items() if t not in held)
+    excluded = set(excluded_terms(text)) & set(tokenize(title))
+    return {"oov_terms": float(len(oov)), "oov_share": len(oov) / len(terms),
+            "passage_miss_share": missing / total if total else 0.0, "excluded_in_title": float(bool(excluded))}

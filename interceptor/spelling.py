@@ -8,8 +8,10 @@ words the KB knows are left alone. The vocabulary is :meth:`interceptor.retrieva
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -21,6 +23,19 @@ LONG_WORD = 8  # from this length on, two edits are allowed
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _SUFFIXES = ("ies", "ing", "ed", "es", "s")
 _CACHE_SIZE = 4096
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def english_words() -> Container[str] | None:
+    """Return the English word list shipped by ``pyspellchecker`` (loaded once, about 160,000 words), or
+    ``None`` when it is not installed (then every word the KB lacks may be corrected)."""
+    try:
+        from spellchecker import SpellChecker
+    except ImportError:  # pragma: no cover - a core dependency; kept optional for slim installs
+        log.warning("interceptor.spelling.no-word-list")
+        return None
+    return frozenset(SpellChecker(distance=1).word_frequency.dictionary)
 
 
 class Speller:
@@ -28,10 +43,13 @@ class Speller:
 
     Args:
         vocabulary: index term -> how many retrieval units hold it (its frequency, the tie-breaker).
+        lexicon: words that are spelled right even when the KB lacks them (:func:`english_words`);
+            ``None``: none are.
     """
 
-    def __init__(self, vocabulary: Mapping[str, int]) -> None:
+    def __init__(self, vocabulary: Mapping[str, int], lexicon: Container[str] | None = None) -> None:
         self.vocabulary = dict(vocabulary)
+        self.lexicon = lexicon
         self._terms = [t for t in self.vocabulary if t.isalpha() and len(t) >= MIN_LENGTH - 1]
         self._cache: dict[str, str | None] = {}
 
@@ -39,6 +57,10 @@ class Speller:
         """Whether ``word``'s index term is in the vocabulary (stop words count as known)."""
         terms = tokenize(word)
         return not terms or all(t in self.vocabulary for t in terms)
+
+    def unknown_terms(self, text: str) -> tuple[str, ...]:
+        """Return the index terms of ``text`` the vocabulary lacks (after correction: words the KB never uses)."""
+        return tuple(dict.fromkeys(t for t in tokenize(text) if t not in self.vocabulary))
 
     def correct_word(self, word: str) -> str | None:
         """Return the correction of ``word`` (lower case), or ``None`` when it stays as written.
@@ -48,10 +70,13 @@ class Speller:
 
         Returns:
             The nearest vocabulary term with the suffix the word was written with ("invoises" ->
-            "invoices"), or ``None``: the word is known, short, a stop word, or nothing is near enough.
+            "invoices"), or ``None``: the word is known (to the KB or the lexicon), short, a stop word, or
+            nothing is near enough.
         """
         lower = word.lower()
         if len(lower) < MIN_LENGTH or lower in _STOP or not lower.isalpha() or self.known(lower):
+            return None
+        if self.lexicon is not None and lower in self.lexicon:
             return None
         if lower in self._cache:
             return self._cache[lower]

@@ -68,6 +68,7 @@ class Request:
     questions: tuple[str, ...]
     corrections: tuple[tuple[str, str], ...] = ()  # (as written, corrected) spelling fixes
     searched: tuple[str, ...] = ()  # the questions as retrieval sees them (spelling corrected)
+    unknown: tuple[tuple[str, ...], ...] = ()  # per question, its terms the KB vocabulary lacks ("outlook")
 
     @property
     def queries(self) -> tuple[str, ...]:

@@ -23,7 +23,8 @@ from core.heartbeat import Heartbeat
 from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
-from interceptor.engine import LazyInterceptor, build_interceptor
+from interceptor.engine import Interceptor, LazyInterceptor, build_interceptor
+from interceptor.kb.manage import KBWatcher
 from interceptor.kb.sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done
@@ -45,6 +46,8 @@ class Services:
         performers: the outbox's vendor writes by ``(connector, action)``.
         scheduler: the periodic jobs' runner (one active instance across processes, by a database lease).
         modules: the enabled connectors' packages (their optional ``scheduled_jobs`` hook).
+        kb_watcher: keeps the interceptor's KB index at the stored KB version (checks every 2 s); it starts
+            when the interceptor is first built, in whichever process builds one (web, job worker, Celery).
         pipeline: the interceptor's event handler (also hands unposted answers to people).
         heartbeat: renews the leases of the rows this process works on.
     """
@@ -58,6 +61,7 @@ class Services:
     performers: dict[tuple[str, str], Performer]
     scheduler: Scheduler
     modules: dict[str, ModuleType]
+    kb_watcher: KBWatcher
     pipeline: Pipeline
     heartbeat: Heartbeat
 
@@ -97,6 +101,7 @@ class Services:
 
     def close(self) -> None:
         """Stop background work (running jobs finish) and release the database."""
+        self.kb_watcher.stop()
         self.scheduler.shutdown()
         self.jobs.shutdown(wait=True)
         self.heartbeat.stop()
@@ -125,7 +130,10 @@ def build_services(settings: Settings, *, jobs: JobQueue | None = None) -> Servi
         if hasattr(module, "extra_performers"):
             actions.update(module.extra_performers(connector))
         performers.update({(name, action): performer for action, performer in actions.items()})
-    interceptor = LazyInterceptor(lambda: build_interceptor(settings, db))
+    watchers: list[KBWatcher] = []
+    interceptor = LazyInterceptor(lambda: _watched(build_interceptor(settings, db), watchers))
+    kb_watcher = KBWatcher(db, partial(_served_kb_version, interceptor), partial(_rebuild_index, interceptor))
+    watchers.append(kb_watcher)
     pipeline = Pipeline(settings, db, jobs, connectors, interceptor)
     lease, horizon = timedelta(seconds=settings.lease_seconds), timedelta(seconds=settings.retry_horizon_seconds)
     heartbeat = Heartbeat(db, lease)
@@ -141,6 +149,7 @@ def build_services(settings: Settings, *, jobs: JobQueue | None = None) -> Servi
         modules={name: module for name, (module, _) in built.items()},
         pipeline=pipeline,
         heartbeat=heartbeat,
+        kb_watcher=kb_watcher,
     )
     handlers["inbox"] = partial(
         inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts,
@@ -150,6 +159,28 @@ def build_services(settings: Settings, *, jobs: JobQueue | None = None) -> Servi
         db, jobs, row_id, performers, on_done=on_action_done, horizon=horizon, lease=lease, heartbeat=heartbeat
     )
     return services
+
+
+def _watched(built: Interceptor, watchers: list[KBWatcher]) -> Interceptor:
+    """Start the watchers that keep ``built``'s index current, and return it."""
+    for watcher in watchers:
+        watcher.start()
+    return built
+
+
+def _served_kb_version(interceptor: LazyInterceptor) -> str | None:
+    """The KB version the interceptor's index serves (``None`` before it is built)."""
+    built = interceptor.built()
+    version = getattr(built.scorer, "kb_version", None) if built is not None else None
+    return version if isinstance(version, str) else None
+
+
+def _rebuild_index(interceptor: LazyInterceptor) -> None:
+    """Rebuild the interceptor's index from the stored KB, unless a rebuild is already under way."""
+    built = interceptor.built()
+    refresh = getattr(built.scorer, "refresh", None) if built is not None else None
+    if callable(refresh):
+        refresh(force=True, wait=False)
 
 
 def _job_queue(settings: Settings, handlers: dict[str, JobFunc]) -> JobQueue:

@@ -10,6 +10,7 @@ import pytest
 
 from app import Hub, build_hub, create_app
 from config import load_settings
+from core.db import Database
 from interceptor.engine import Interceptor, LazyInterceptor
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
@@ -18,9 +19,11 @@ from tests.test_engine import TOP, FakeScorer
 
 @pytest.fixture
 def fake_client(hub: Hub) -> Any:
-    """A client of the app serving ``hub`` with an interceptor on a fake scorer (nothing loads the KB)."""
-    engine = Interceptor(hub.settings, FakeScorer(0.99))
-    return create_app(hub=replace(hub, interceptor=LazyInterceptor(lambda: engine))).test_client()
+    """A client of the app serving ``hub`` with an interceptor on a fake scorer (nothing loads the KB), and a
+    ``web-pricing`` channel (a web form of its own) with the default policy."""
+    settings = load_settings(settings_dict(hub.settings.database_url, HUB_CHANNEL_POLICIES={"web-pricing": {}}))
+    engine = Interceptor(settings, FakeScorer(0.99))
+    return create_app(hub=replace(hub, settings=settings, interceptor=LazyInterceptor(lambda: engine))).test_client()
 
 
 @pytest.mark.parametrize("kwargs,status,words", [
@@ -34,7 +37,8 @@ def fake_client(hub: Hub) -> Any:
     ({"data": "text=hello", "content_type": "application/x-www-form-urlencoded"}, 415, "must be JSON"),
     ({"data": "hello"}, 415, "must be JSON"),
     ({"data": json.dumps({"text": "y" * 70000}), "content_type": "application/json"}, 413, "too large"),
-    ({"json": {"text": "hello", "channel": 7}}, 400, "channel"),
+    ({"json": {"text": "hello", "channel": 7}}, 400, "unknown channel"),
+    ({"json": {"text": "hello", "channel": "made-up"}}, 400, "unknown channel"),
 ])
 def test_ask_rejects_bad_input_with_a_clear_json_error(fake_client: Any, kwargs: dict[str, Any], status: int,
                                                        words: str) -> None:
@@ -52,13 +56,37 @@ def test_ask_happy_path_on_a_fake_scorer(fake_client: Any) -> None:
     assert body["citations"] == [{"title": TOP.title, "url": TOP.url}]
     assert body["answer"].startswith(TOP.passage) and TOP.url in body["answer"]
     assert [c["title"] for c in body["candidates"]] == [TOP.title, "Connect to the VPN"]
-    assert "draft" not in body  # the agents' draft is internal
+    assert body["draft"] is None  # answered: there is nothing for agents to start from
 
 
 def test_ask_escalates_a_sensitive_topic_with_reasons(fake_client: Any) -> None:
     body = fake_client.post("/api/v1/ask", json={"text": "I want a refund", "channel": "web"}).get_json()
     assert body["verdict"] == "escalate" and body["reasons"] == ["sensitive_topic:refund"]
     assert body["answer"] is None
+    assert TOP.title in body["draft"] and TOP.url in body["draft"]  # the agents' draft, with its sources, as `hub ask`
+
+
+def test_ask_accepts_only_known_channels(hub: Hub) -> None:
+    settings = load_settings(settings_dict(hub.settings.database_url, HUB_CHANNEL_POLICIES={"C0HELP": {"threshold": 0.5}}))
+    engine = Interceptor(settings, FakeScorer(0.99))
+    client = create_app(hub=replace(hub, settings=settings, interceptor=LazyInterceptor(lambda: engine))).test_client()
+    for channel in ("web", "slack", "zendesk", "jira", "C0HELP", None, ""):
+        assert client.post("/api/v1/ask", json={"text": "reset my password", "channel": channel}).status_code == 200
+    assert client.post("/api/v1/ask", json={"text": "reset", "channel": "C0HELP"}).get_json()["threshold"] == 0.5
+    for channel in ("marketing", "WEB", 7, ["web"], {"web": 1}):
+        response = client.post("/api/v1/ask", json={"text": "reset my password", "channel": channel})
+        assert response.status_code == 400, channel
+        assert "unknown channel" in response.get_json()["error"] and "C0HELP" in response.get_json()["error"]
+    # refused requests are not recorded, so no made-up channel reaches the dashboard
+    assert {c for _, _, c in _all_decisions(client)} == {"web", "slack", "zendesk", "jira", "C0HELP"}
+
+
+def test_ask_with_record_false_stores_nothing(fake_client: Any) -> None:
+    body = fake_client.post("/api/v1/ask", json={"text": "how do I reset my password?", "record": False}).get_json()
+    assert body["verdict"] == "answer" and body["ref"] is None
+    assert _all_decisions(fake_client) == []
+    bad = fake_client.post("/api/v1/ask", json={"text": "hello", "record": "no"})
+    assert bad.status_code == 400 and "record" in bad.get_json()["error"]
 
 
 @pytest.mark.parametrize("query,status,words", [
@@ -104,11 +132,20 @@ Expense reports are submitted in the finance portal: attach receipts and choose 
 }
 
 
+def _import_articles(database_url: str) -> None:
+    """Import :data:`ARTICLES` into the database at ``database_url``."""
+    db = Database(database_url)
+    try:
+        import_articles(db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+    finally:
+        db.dispose()
+
+
 @pytest.fixture
 def kb_client(sqlite_url: str) -> Iterator[Any]:
     """The real app and interceptor on a small KB; the web channel answers at any confidence."""
+    _import_articles(sqlite_url)
     hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={"web": {"threshold": 0.0}})))
-    import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
     try:
         yield create_app(hub=hub).test_client()
     finally:
@@ -129,7 +166,7 @@ def test_ask_and_suggest_on_a_small_kb(kb_client: Any) -> None:
     assert suggested[0]["url"] == "https://kb.example/vpn"
     assert all(set(a) == {"article_id", "title", "url", "score"} for a in suggested)
 
-    shy = kb_client.post("/api/v1/ask", json={"text": "reset password", "channel": "other"}).get_json()
+    shy = kb_client.post("/api/v1/ask", json={"text": "reset password", "channel": "slack"}).get_json()
     assert shy["threshold"] > 0.0  # another channel uses the calibrated threshold for the target precision
 
 
@@ -145,6 +182,16 @@ def _rows(client: Any, ref: str) -> tuple[list[tuple[str, str, str | None]], lis
         outcomes = s.execute(select(OutcomeRow.kind, OutcomeRow.detail).where(OutcomeRow.ticket_ref == ref)
                              .order_by(OutcomeRow.id)).all()
     return [tuple(d) for d in decisions], [(k, dict(d)) for k, d in outcomes]
+
+
+def _all_decisions(client: Any) -> list[tuple[str, str, str | None]]:
+    """Every stored decision (verdict, trigger, channel)."""
+    from sqlalchemy import select
+
+    from core.db import DecisionRow
+
+    with client.application.extensions["hub"].db.session() as s:
+        return [tuple(d) for d in s.execute(select(DecisionRow.verdict, DecisionRow.trigger, DecisionRow.channel)).all()]
 
 
 def test_a_web_answer_is_recorded_and_a_solved_vote_verifies_it(fake_client: Any) -> None:

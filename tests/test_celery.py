@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app import Hub, build_hub
 from config import load_settings
 from core import inbox
-from core.celery_jobs import CeleryQueue, make_celery, register_worker_task
+from core.celery_jobs import CeleryQueue, broker_queue, make_celery, register_worker_task
 from core.db import InboxEvent
 from core.models import TicketEvent
 from tests.conftest import _postgres_schema, settings_dict
@@ -45,7 +45,8 @@ def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> 
 
     handlers = {"inbox": lambda row_id: inbox.process(scaled_hub.db, row_id, handle, 5)}
     register_worker_task(scaled_hub.jobs.app, handlers)
-    with start_worker(scaled_hub.jobs.app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    app = scaled_hub.jobs.app
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=[broker_queue(app, "inbox")]):
         accepted = inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event("EvCelery"), b"{}")
         assert done.wait(timeout=30), "the worker did not process the event"
     assert seen == ["EvCelery"]

@@ -1,11 +1,31 @@
-"""The `hub` command as an admin runs it: configuration from the environment."""
+"""The `hub` command as an admin runs it: configuration from the environment; `hub ask` asks a running server
+first (and says which answered), refuses a missing or unmigrated database before loading anything, stays quiet
+unless -v; `hub serve` takes its port from --port or HUB_PORT and a taken port is one line."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from app import Hub, cli, create_app
+from core.db import Database, DecisionRow
+from interceptor.engine import Interceptor, LazyInterceptor
+from surfaces import views
+from surfaces.cli import ask as ask_module
+from tests.test_api_ask import _import_articles
+from tests.test_engine import TOP, FakeScorer
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB = str(Path(sys.executable).with_name("hub"))
@@ -28,3 +48,127 @@ def test_a_half_configured_connector_stops_the_command_with_the_key_named(tmp_pa
     assert result.returncode != 0
     assert "SLACK_SIGNING_SECRET" in result.stderr
     assert "xoxb-1" not in result.stderr + result.stdout
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(database_url: str, **extra: str) -> dict[str, Any]:
+    env: dict[str, Any] = {"HUB_DATABASE_URL": database_url, "HUB_DENSE": "off", "HUB_CONFIG": None,
+                           "HUB_URL": f"http://127.0.0.1:{_closed_port()}"}
+    env.update(extra)
+    return env
+
+
+def _decisions(database_url: str) -> int:
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(DecisionRow)) or 0)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def server(hub: Hub) -> Iterator[str]:
+    """A hub serving on a loopback port (its interceptor on a fake scorer); yields its URL."""
+    engine = Interceptor(hub.settings, FakeScorer(0.99))
+    app = create_app(hub=replace(hub, interceptor=LazyInterceptor(lambda: engine)))
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+
+
+def test_ask_is_answered_by_a_running_server_and_says_so(server: str, hub: Hub, tmp_path: Path) -> None:
+    # The CLI's own database does not exist: only the server can have answered.
+    env = _env(f"sqlite:///{tmp_path / 'absent.db'}", HUB_URL=server)
+    result = CliRunner().invoke(cli, ["ask", "how do I reset my password?"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"(answered by the hub server at {server})" in result.stderr
+    assert "verdict:    answer" in result.stdout and f"- {TOP.title} <{TOP.url}>" in result.stdout
+    assert not (tmp_path / "absent.db").exists()
+    assert _decisions(hub.settings.database_url) == 0  # an admin's question is not a web request
+
+    escalated = CliRunner().invoke(cli, ["ask", "I want a refund", "--json"], env=env)
+    body = json.loads(escalated.stdout)
+    assert body["verdict"] == "escalate" and body["answer"] is None and TOP.title in body["draft"]
+
+
+def test_a_server_refusing_the_question_is_an_error_not_a_local_fallback(server: str, tmp_path: Path) -> None:
+    env = _env(f"sqlite:///{tmp_path / 'absent.db'}", HUB_URL=server)
+    result = CliRunner().invoke(cli, ["ask", "hello", "--channel", "marketing"], env=env)
+    assert result.exit_code == 1
+    assert "refused the question: unknown channel 'marketing'" in result.stderr
+
+
+def test_without_a_server_ask_says_it_loads_the_kb_here(sqlite_url: str) -> None:
+    _import_articles(sqlite_url)
+    result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url))
+    assert result.exit_code == 0, result.output
+    assert "no hub server at http://127.0.0.1:" in result.stderr and "loading the knowledge base here" in result.stderr
+    assert "Reset your password <https://kb.example/reset-password>" in result.stdout
+    local = CliRunner().invoke(cli, ["ask", "--local", "How do I reset my password?"], env=_env(sqlite_url))
+    assert local.exit_code == 0 and "no hub server" not in local.stderr and "verdict:" in local.stdout
+
+
+def test_ask_refuses_a_missing_or_unmigrated_database_before_loading_anything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def must_not_load(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the KB index was loaded")
+
+    monkeypatch.setattr("interceptor.engine.build_interceptor", must_not_load)
+    missing = CliRunner().invoke(cli, ["ask", "hello"], env=_env(f"sqlite:///{tmp_path / 'new.db'}"))
+    assert missing.exit_code == 1 and "there is no database at" in missing.stderr and "hub db upgrade" in missing.stderr
+    assert not (tmp_path / "new.db").exists()  # asking did not create an empty database
+    (tmp_path / "empty.db").touch()
+    empty = CliRunner().invoke(cli, ["ask", "hello"], env=_env(f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert empty.exit_code == 1 and "no schema yet" in empty.stderr and "run `hub db upgrade`" in empty.stderr
+
+
+def test_ask_checks_the_channel_locally_too(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "hello", "--channel", "marketing"], env=_env(sqlite_url))
+    assert result.exit_code == 2 and "unknown channel 'marketing'" in result.stderr
+
+
+def test_the_cli_and_the_api_limit_questions_alike() -> None:
+    assert ask_module.MAX_TEXT_CHARS == views.MAX_TEXT_CHARS
+
+
+def _run_hub(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")} | env
+    return subprocess.run([sys.executable, "-c", "from surfaces.cli import main; main()", *args], cwd=ROOT,
+                          env=full, capture_output=True, text=True, timeout=timeout)
+
+
+def test_ask_logs_nothing_but_warnings_unless_verbose(sqlite_url: str) -> None:
+    _import_articles(sqlite_url)
+    env = {k: str(v) for k, v in _env(sqlite_url).items() if v is not None}
+    quiet = _run_hub(["ask", "How do I reset my password?"], env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert " INFO " not in quiet.stderr and "it/s" not in quiet.stderr
+    assert "verdict:" in quiet.stdout
+    verbose = _run_hub(["ask", "-v", "How do I reset my password?"], env)
+    assert " INFO interceptor" in verbose.stderr
+
+
+def test_serve_on_a_taken_port_is_one_line(sqlite_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+        by_option = _run_hub(["serve", "--port", str(port)], env)
+        by_env = _run_hub(["serve"], env | {"HUB_PORT": str(port)})
+    for result in (by_option, by_env):
+        assert result.returncode == 1
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert lines == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use "
+                         "(choose another port: hub serve --port N, or make run PORT=N)"], result.stderr
+        assert "serving on" not in result.stdout

@@ -16,7 +16,7 @@ from surfaces.http.dashboard.auth import COOKIE, session_cookie
 
 TOKEN = "dashboard-admin-token"
 HTML = {"Accept": "text/html,application/xhtml+xml"}
-STATIC = Path(__file__).resolve().parent.parent / "core" / "dashboard"
+STATIC = Path(__file__).resolve().parent.parent / "surfaces" / "http" / "dashboard"
 
 
 @pytest.fixture
@@ -84,6 +84,18 @@ def test_bad_session_cookies_are_refused(admin: Any, value: str) -> None:
 def test_assets_are_served_and_reach_nothing_off_the_host(admin: Any) -> None:
     for name in ("dashboard.js", "dashboard.css"):
         assert admin.get(f"/admin/static/{name}").status_code == 200
-    for path in [*STATIC.glob("static/*"), *STATIC.glob("templates/dashboard/*.html")]:
+    files = [*STATIC.glob("static/*"), *STATIC.glob("templates/dashboard/*.html")]
+    assert len(files) >= 8  # the assets and every page template, where they live now
+    for path in files:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), path  # no CDN, no network
+
+
+def test_signing_in_from_a_decision_link_returns_to_it(admin: Any) -> None:
+    form = admin.get("/admin/decisions/7", headers=HTML).get_data(as_text=True)
+    assert 'name="next" value="/admin/decisions/7"' in form
+    back = admin.post("/admin/login", data={"token": TOKEN, "next": "/admin/decisions/7"})
+    assert back.status_code == 303 and back.headers["Location"].endswith("/admin/decisions/7")
+    for elsewhere in ("https://evil.example/admin", "//evil.example/admin", "/api/v1/stats", "/admin\\evil"):
+        out = admin.post("/admin/login", data={"token": TOKEN, "next": elsewhere})
+        assert out.status_code == 303 and out.headers["Location"].endswith("/admin"), elsewhere

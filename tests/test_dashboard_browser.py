@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -38,7 +39,7 @@ def live_server(sqlite_url: str) -> Iterator[str]:
     with hub.db.session() as session:  # 20 days ago, alone on its day: a hub first response of 8 ms
         seed = Seed(session)
         fast = seed.ask(seed.person("slack", "fast@example.com"), utcnow() - timedelta(days=20),
-                        created_before=timedelta(milliseconds=8))
+                        created_before=timedelta(milliseconds=8), posted=False)
         seed.outcome(fast, "answer_posted", fast.created_at)
     server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -106,7 +107,7 @@ def wait_loaded(driver: webdriver.Chrome, previous: str | None = None) -> None:
     def ready(d: webdriver.Chrome) -> bool:
         status = d.find_element(By.ID, "status")
         return status.get_attribute("data-loaded") == "true" and status.text != previous
-    WebDriverWait(driver, 30).until(ready)
+    WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(ready)  # the page may be navigating
 
 
 def check_figures(driver: webdriver.Chrome, stats: dict[str, Any]) -> None:
@@ -176,6 +177,20 @@ def test_a_phone_width_has_no_sideways_scroll(live_server: str, browser: webdriv
     assert widest <= inner, f"the page is {widest}px wide in a {inner}px window"
     # the page itself must not scroll sideways (a wide table may scroll inside its own box)
     assert browser.execute_script("window.scrollTo(200, window.scrollY); return window.scrollX") == 0
+    decision = browser.find_element(By.CSS_SELECTOR, "#decisions a[data-decision]").get_attribute("href")
+    browser.get(decision)  # one decision's page, then the Slack simulation's, at the same width
+    assert browser.find_elements(By.ID, "verdict") and fits(browser)
+    browser.get(live_server + "/admin/simulate")
+    browser.find_element(By.ID, "text").send_keys("I want a refund for my subscription, it renewed without asking")
+    browser.find_element(By.ID, "run").click()
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "sim-verdict"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".slack-message")) == 2 and fits(browser)
+
+
+def fits(browser: webdriver.Chrome) -> bool:
+    """Whether the page is no wider than the window."""
+    return bool(browser.execute_script(
+        "return Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) <= window.innerWidth"))
 
 
 def test_one_day_says_not_enough_data_and_lists_only_that_day(live_server: str, browser: webdriver.Chrome) -> None:

@@ -145,3 +145,26 @@ def test_guards_read_the_request_as_written_and_as_corrected() -> None:
 def test_a_request_with_no_question_is_let_through() -> None:
     d = decide_request(Request(original=" ", text="", questions=()), [], POLICY)
     assert d.verdict is Verdict.ESCALATE and d.reasons == ("no_candidate",)
+
+
+GOOGLE = Candidate(4, "kb-4", "Connect Google Calendar", "https://kb.example/gcal", "Troubleshooting: events refresh every 15 minutes.", 6.0)
+VISA = Candidate(5, "kb-5", "Visa or Mastercard", "https://kb.example/cards", "Choose Visa or Mastercard when you order.", 6.0)
+
+
+@pytest.mark.parametrize("question,unknown,top,reasons", [
+    # the article is about what the request sets aside, and the request wants what the KB never mentions
+    ("Can I connect my Outlook calendar instead of Google?", ("outlook",), GOOGLE,
+     ("asks_for_an_alternative",)),
+    # the KB knows both: the article may well answer
+    ("How do I select a Mastercard instead of a Visa?", (), VISA, ("confident",)),
+    # an unknown word, but nothing set aside
+    ("Can I connect my Outlook calendar?", ("outlook",), GOOGLE, ("confident",)),
+    # set aside, but the article is about something else
+    ("Can I connect my Outlook calendar instead of Google?", ("outlook",), RESET, ("confident",)),
+])
+def test_an_article_about_what_the_request_sets_aside_is_not_an_answer(
+    question: str, unknown: tuple[str, ...], top: Candidate, reasons: tuple[str, ...]
+) -> None:
+    request = Request(original=question, text=question, questions=(question,), unknown=(unknown,))
+    d = decide_request(request, [(question, scored(0.98, top))], POLICY)
+    assert d.reasons == reasons

@@ -14,7 +14,8 @@ from tests.test_api_ask import ARTICLES
 
 
 def _env(sqlite_url: str, **extra: str) -> dict[str, Any]:
-    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", "HUB_CONFIG": None}
+    # HUB_URL: a closed loopback port, so `hub ask` decides here even if a hub is serving on this machine.
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", "HUB_CONFIG": None, "HUB_URL": "http://127.0.0.1:9"}
     env.update(extra)
     return env
 
@@ -39,7 +40,7 @@ def test_ask_json(sqlite_url: str) -> None:
     _import(sqlite_url)
     result = CliRunner().invoke(cli, ["ask", "How do I connect to the VPN?", "--json"], env=_env(sqlite_url))
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["verdict"] in ("answer", "escalate")
     assert body["candidates"][0]["title"] == "Connect to the corporate VPN"
     assert {"confidence", "threshold", "reasons", "answer", "citations", "draft"} <= set(body)

@@ -18,7 +18,7 @@ from app import Hub, build_hub, create_app
 from config import load_settings
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
-from tests.test_fuzz_webhooks import FUZZ, encoded, header_text, mutate
+from tests.test_fuzz_webhooks import FUZZ, database, encoded, header_text, mutate
 from tests.test_slack_flow import ARTICLES
 
 TOKEN = "fuzz-admin-token"
@@ -32,22 +32,19 @@ GETS = {
 PARAMS = ["q", "k", "from", "to", "channel", "limit"]
 PARAM_VALUES = st.sampled_from([
     b"9999-12-31", b"0001-01-01T00:00:00+14:00", b"\xc2\xb2", b"2026-11-01", b"2026-11-01T00:00:00Z", b"-1", b"0", b"5",
-    b"99999999999999999999", b"\xff", b"\xed\xa0\x80", b"", b"web", b"x" * 9000, b"how do I export", b"2026-13-45",
+    b"99999999999999999999", b"\xff", b"\xed\xa0\x80", b"", b"web", b"x" * 9000, b"how do I export", b"2026-13-45", b"\x00",
 ]) | st.binary(max_size=30)
 COOKIES = st.sampled_from(["hub_admin=1999999999.\u00e9", "hub_admin=1999999999.", "hub_admin=.", "hub_admin=99999999999999999999999.ab",
                            "hub_admin=%ff", "hub_admin"]) | header_text().map(lambda v: f"hub_admin={v}")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Any]]:
-    import migrations
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz-api') / 'hub.db'}"
-    migrations.upgrade(url)
-    hub = build_hub(load_settings(settings_dict(url, HUB_ADMIN_TOKEN=TOKEN, HUB_RATE_LIMIT="off")))
-    import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
-    yield hub, create_app(hub=hub).test_client()
-    hub.close()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Any]]:
+    for url in database(request, tmp_path_factory):
+        hub = build_hub(load_settings(settings_dict(url, HUB_ADMIN_TOKEN=TOKEN, HUB_RATE_LIMIT="off")))
+        import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+        yield hub, create_app(hub=hub).test_client()
+        hub.close()
 
 
 def check(response: Any, browser: bool) -> None:
@@ -72,6 +69,13 @@ def headers(data: st.DataObject) -> tuple[dict[str, str], bool]:
 
 
 def _posts(data: st.DataObject, client: Any) -> None:
+    if data.draw(st.integers(0, 5)) == 0:  # the login form
+        token = data.draw(PARAM_VALUES | st.sampled_from([TOKEN.encode(), b"\xed\xa0\x80"]))
+        sent, browser = headers(data)
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
+        form = b"token=" + quote_from_bytes(token).encode()
+        check(client.post(data.draw(st.sampled_from(["/admin/login", "/admin/logout"])), data=form, headers=sent), browser)
+        return
     route, shape = data.draw(st.sampled_from([("/api/v1/ask", ASK), ("/api/v1/feedback", FEEDBACK)]))
     body = encoded(data, mutate(data, shape) if data.draw(st.integers(0, 4)) else shape)
     sent, browser = headers(data)
@@ -82,6 +86,9 @@ def _posts(data: st.DataObject, client: Any) -> None:
 def _gets(data: st.DataObject, client: Any) -> None:
     route = data.draw(st.sampled_from(sorted(GETS)))
     names = [name for name in GETS[route] if data.draw(st.integers(0, 3))] + data.draw(st.lists(st.sampled_from(PARAMS), max_size=1))
+    if route in ("/admin", "/api/v1/decisions") and data.draw(st.booleans()):  # the one-decision views
+        route += "/decisions" if route == "/admin" else ""
+        route += f"/{data.draw(st.integers(min_value=0) | st.sampled_from([2**31, 2**63, 10**30]))}"
     query = "&".join(f"{name}={quote_from_bytes(data.draw(PARAM_VALUES))}" for name in names)
     sent, browser = headers(data)
     check(client.get(f"{route}?{query}" if query else route, headers=sent), browser)
@@ -101,6 +108,9 @@ def test_no_get_gives_a_5xx(served: tuple[Hub, Any]) -> None:
         ("get", "/api/v1/stats?to=9999-12-31", {}),
         ("get", "/api/v1/stats?from=0001-01-01T00:00:00%2B14:00", {}),
         ("get", "/api/v1/decisions?limit=%C2%B2", {}),
+        ("get", "/api/v1/stats?channel=%00", {}),
+        ("post", "/api/v1/ask", {"data": b'{"text": "a\\u0000b"}'}),
+        ("post", "/api/v1/ask", {"data": b'{"text": "hi", "email": "' + b"a" * 290 + b'@example.com"}'}),
         ("post", "/api/v1/ask", {"data": b'{"text": "\\ud800"}'}),
         ("post", "/api/v1/feedback", {"data": b'{"ref": ' * 5000 + b"1" + b"}" * 5000}),
         ("post", "/api/v1/ask", {"data": b"[" * 10_000}),
@@ -110,6 +120,13 @@ def test_the_requests_the_issue_found_are_400s(served: tuple[Hub, Any], method: 
     _, client = served
     response = getattr(client, method)(path, headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}, **kwargs)
     assert response.status_code == 400 and response.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/decisions/99999999999999999999999", "/api/v1/decisions/2147483648", "/admin/decisions/2147483648"])
+def test_ids_beyond_an_integer_key_are_404_not_500(served: tuple[Hub, Any], path: str) -> None:
+    _, client = served
+    response = client.get(path, headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})
+    assert response.status_code == 404 and response.get_json()["error"].startswith("no such id")
 
 
 @pytest.mark.parametrize("path", ["/admin", "/api/v1/stats", "/api/v1/decisions"])

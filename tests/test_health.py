@@ -43,7 +43,18 @@ def test_metrics_is_prometheus_text(client: Any) -> None:
 
 
 def test_healthz_reports_the_knowledge_base_once_it_is_loaded(client: Any, hub: Any) -> None:
-    assert client.get("/healthz").get_json()["knowledge_base"] == {"retrieval": "not loaded yet"}
+    before = client.get("/healthz").get_json()["knowledge_base"]
+    assert (before["retrieval"], before["articles"], before["index"]) == ("not loaded yet", 0, None)
     hub.interceptor()  # what `hub serve` does in the background at boot
     kb = client.get("/healthz").get_json()["knowledge_base"]
     assert kb["retrieval"] == "lexical" and kb["articles"] == 0  # HUB_DENSE=off in the test settings
+
+
+def test_healthz_logs_nothing(client: Any, caplog: Any) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert client.get("/healthz").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []

@@ -190,3 +190,28 @@ def test_the_admin_cookie_is_secure_behind_https(sqlite_url: str, kwargs: dict[s
         assert ("; Secure" in response.headers["Set-Cookie"]) is secure
     finally:
         hub.close()
+
+
+def test_under_waitress_large_bodies_get_the_json_413_and_huge_ones_are_not_read(sqlite_url: str) -> None:
+    import threading
+
+    import requests
+    from waitress import create_server
+
+    hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_MAX_BODY_BYTES=str(LIMIT), **ZENDESK)))
+    server = create_server(create_app(hub=hub), host="127.0.0.1", port=0, max_request_body_size=4 * LIMIT)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}/webhooks/zendesk"  # type: ignore[union-attr]
+    try:
+        declared = requests.post(url, data=b"x" * (2 * LIMIT), timeout=10)
+        chunked = requests.post(url, data=iter([b"x" * LIMIT, b"x" * LIMIT]), timeout=10)  # Transfer-Encoding: chunked
+        for response in (declared, chunked):
+            assert response.status_code == 413 and response.json()["error"].endswith("(HUB_MAX_BODY_BYTES)")
+        huge = requests.post(url, data=b"x" * (50 * LIMIT), timeout=10)
+        assert huge.status_code == 413  # waitress's own answer: it stopped reading
+        assert requests.post(url, data=b"{}", timeout=10).status_code == 401  # small bodies go on to the signature check
+        assert rows(hub) == []
+    finally:
+        server.close()
+        hub.close()

@@ -27,6 +27,12 @@ def test_lone_surrogates_in_keys_or_values_are_refused(body: bytes) -> None:
         json_body(body, "x")
 
 
+@pytest.mark.parametrize("body", [b'"a\\u0000b"', b'{"k\\u0000": 1}'])
+def test_nul_characters_are_refused_since_postgresql_text_cannot_hold_them(body: bytes) -> None:
+    with pytest.raises(PayloadError, match="NUL character"):
+        json_body(body, "x")
+
+
 def test_a_surrogate_pair_is_a_character_not_a_lone_surrogate() -> None:
     assert json_body(b'"\\ud83d\\ude00"', "x") == "\U0001f600"
 

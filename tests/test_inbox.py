@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -158,3 +159,26 @@ def test_a_vanished_ticket_is_skipped_and_recorded(sqlite_url: str) -> None:
     assert inbox.process(db, row_id, gone, 5) == "skipped"
     assert "deleted" in (rows(db)[0].last_error or "")
     db.dispose()
+
+
+def test_vendor_writes_do_not_queue_behind_inbox_work() -> None:
+    release = threading.Event()
+    ran: list[str] = []
+    queue = InlineQueue(
+        {"inbox": lambda row_id: release.wait(60) and ran.append(f"inbox {row_id}"),
+         "outbox": lambda row_id: ran.append(f"outbox {row_id}")},
+        pool_sizes={"inbox": 2, "outbox": 1},
+    )
+    for row_id in range(50):  # a backlog of inbox work, every inbox thread busy
+        queue.submit("inbox", row_id)
+    queue.submit("inbox", 3)  # already waiting: not queued twice
+    queue.submit("outbox", 7)
+    deadline = time.monotonic() + 30  # a wait, not a timing: the inbox jobs hold until released
+    while "outbox 7" not in ran and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ran == ["outbox 7"]  # the answer went out while all 50 inbox jobs still waited
+    assert queue.backlog() == {"inbox": 50}
+    release.set()
+    queue.drain()
+    assert sorted(ran) == sorted(["outbox 7", *(f"inbox {n}" for n in range(50))])
+    queue.shutdown()

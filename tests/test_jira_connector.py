@@ -188,3 +188,50 @@ def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str
     assert queries[1] == 'project = "SUP" AND updated >= "2022/12/08 11:20" ORDER BY updated ASC'  # 02:22 PST - 2 min, Berlin
     assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "poll:comment:TESTKEY13-1:10758"),
                                                         ("created", "poll:created:TESTKEY13-2")]
+
+
+def test_create_ticket_uses_the_configured_issue_type(api: responses.RequestsMock) -> None:
+    connector = JiraConnector(load_settings({**JIRA, "JIRA_ISSUE_TYPE": "Service Request"}).jira)  # type: ignore[arg-type]
+    api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)
+    connector.create_ticket("Printer on fire", "it burns", Person("U1", "Alice", "alice@example.com"))
+    assert sent(api.calls[0])["fields"]["issuetype"] == {"name": "Service Request"}
+
+
+def test_create_ticket_as_a_jsm_request_of_the_configured_type(api: responses.RequestsMock) -> None:
+    settings = load_settings({**JIRA, "JIRA_SERVICE_DESK_ID": "4", "JIRA_REQUEST_TYPE_ID": "25"}).jira
+    connector = JiraConnector(settings)  # type: ignore[arg-type]
+    # NOTE(jira): GET servicedesk/{id} and POST request as documented in the JSM REST API (servicedeskapi).
+    api.get(f"{BASE}/rest/servicedeskapi/servicedesk/4",
+            json={"id": "4", "projectId": "10002", "projectName": "Support", "projectKey": "SUP",
+                  "_links": {"self": f"{BASE}/rest/servicedeskapi/servicedesk/4"}})
+    api.post(f"{BASE}/rest/servicedeskapi/request", status=201,
+             json={"issueId": "10107", "issueKey": "SUP-43", "requestTypeId": "25", "serviceDeskId": "4",
+                   "reporter": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Help-desk hub"},
+                   "requestFieldValues": [], "_links": {"web": f"{BASE}/servicedesk/customer/portal/4/SUP-43"}})
+    api.put(f"{API}/issue/SUP-43", status=204)
+    ref = connector.create_ticket("Printer on fire", "alice: it burns", Person("U1", "Alice", "alice@example.com"),
+                                  tags=("slack",))
+    assert ref == TicketRef(Source.JIRA, "SUP-43")
+    request = next(c for c in api.calls if c.request.url.endswith("/servicedeskapi/request"))
+    body = sent(request)
+    assert body["serviceDeskId"] == "4" and body["requestTypeId"] == 25
+    assert body["requestFieldValues"]["summary"] == "Printer on fire"
+    assert body["requestFieldValues"]["description"].startswith("Requested by Alice (alice@example.com)")
+    assert not any(c.request.url.endswith("/rest/api/2/issue") for c in api.calls)  # no plain issue
+    label = next(c for c in api.calls if c.request.method == "PUT")
+    assert sent(label) == {"update": {"labels": [{"add": "hub_created"}, {"add": "slack"}]}}
+
+
+@pytest.mark.parametrize("given,missing", [({"JIRA_SERVICE_DESK_ID": "4"}, "JIRA_REQUEST_TYPE_ID"),
+                                           ({"JIRA_REQUEST_TYPE_ID": "25"}, "JIRA_SERVICE_DESK_ID")])
+def test_a_jsm_request_type_needs_both_settings(given: dict[str, str], missing: str) -> None:
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=missing):
+        load_settings({**JIRA, **given})
+
+
+def test_jsm_requests_need_no_project_key_for_escalations() -> None:
+    settings = load_settings({**{k: v for k, v in JIRA.items() if k != "JIRA_PROJECT_KEY"}, "HUB_ESCALATION_TARGET": "jira",
+                              "JIRA_SERVICE_DESK_ID": "4", "JIRA_REQUEST_TYPE_ID": "25"})
+    assert settings.jira is not None and settings.jira.project_key is None

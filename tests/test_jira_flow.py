@@ -40,9 +40,9 @@ def test_a_refund_request_gets_an_internal_draft_and_no_public_answer(sqlite_url
         hub.jobs.drain()  # type: ignore[attr-defined]
         writes = [(c.request.method, json.loads(c.request.body)) for c in api.calls if c.request.method in ("PUT", "POST")]
 
-    method, comment = writes[0]  # the note first, then the label: a label never marks a note not posted
-    assert writes[1] == ("PUT", {"update": {"labels": [{"add": "hub_escalated"}]}})
+    method, comment = writes[0]  # the internal note first, then the label (connectors/jira/connector.py)
     assert method == "POST" and comment["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
+    assert writes[1] == ("PUT", {"update": {"labels": [{"add": "hub_escalated"}]}})
     assert "sensitive topic (refund)" in comment["body"]
     assert len(writes) == 2, "no public comment"
     assert [r.status for r in inbox_rows(hub)] == ["done"]

@@ -4,6 +4,7 @@ the import screen (warnings and skips), and the watcher that keeps a served inde
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,73 @@ def test_health_reports_the_stored_kb_beside_the_served_index(db: Database) -> N
     report = health(db, served)
     assert (report["articles"], report["retrieval"]) == (2, "lexical")
     assert report["index"] == {"kb_version": stored.kb_version, "articles": 3, "current": False}
+
+
+def test_a_running_server_notices_kb_changes_within_seconds(sqlite_url: str, tmp_path: Path) -> None:
+    """The web process of ``hub serve`` (the index warmed up at boot; jobs run elsewhere) while the CLI
+    changes the KB: nothing is scored, so only the KB watcher can bring the index up to date."""
+    from app import build_hub, create_app
+    from config import load_settings
+    from tests.conftest import settings_dict
+
+    services = build_hub(load_settings(settings_dict(sqlite_url)))
+    client = create_app(hub=services).test_client()
+    try:
+        services.interceptor()
+        empty = client.get("/healthz").get_json()["knowledge_base"]
+        assert (empty["articles"], empty["index"]["current"]) == (0, True)
+        import_articles(services.db, articles_at(_kb(tmp_path / "kb")))
+        stored = client.get("/healthz").get_json()["knowledge_base"]  # the stored KB shows at once
+        assert stored["articles"] == 3 and stored["kb_version"] != empty["kb_version"]
+        deadline = time.monotonic() + 10
+        while not client.get("/healthz").get_json()["knowledge_base"]["index"]["current"]:
+            assert time.monotonic() < deadline, "the index did not follow the stored KB within 10 s"
+            time.sleep(0.2)
+        served = client.get("/healthz").get_json()["knowledge_base"]
+        assert served["index"] == {"kb_version": stored["kb_version"], "articles": 3, "current": True}
+        remove_articles(services.db, ["card"])
+        deadline = time.monotonic() + 10
+        while client.get("/healthz").get_json()["knowledge_base"]["index"]["articles"] != 2:
+            assert time.monotonic() < deadline, "the index did not drop the removed article within 10 s"
+            time.sleep(0.2)
+        answer = services.interceptor().scorer.score("card delivery", k=3)
+        assert "card" not in [c.external_id for c in answer.candidates]
+    finally:
+        services.close()
+
+
+def test_the_kb_commands_import_with_the_screen_list_and_remove(sqlite_url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from app import cli
+
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+    (tmp_path / "README.md").write_text(PROJECT_README, encoding="utf-8")
+    run = CliRunner()
+    refused = run.invoke(cli, ["kb", "import", str(tmp_path / "README.md")], env=env)
+    assert refused.exit_code == 0, refused.output
+    assert "skipped: README.md: a README file without front matter" in refused.output
+    assert "imported 0 articles" in refused.output and "skipped 1 (--force imports them)" in refused.output
+    forced = run.invoke(cli, ["kb", "import", "--force", str(tmp_path / "README.md")], env=env)
+    assert "imported 1 articles" in forced.output and "1 new or changed" in forced.output
+    assert run.invoke(cli, ["kb", "import", str(_kb(tmp_path / "kb"))], env=env).exit_code == 0
+
+    listed = run.invoke(cli, ["kb", "list", "--json"], env=env)
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["source"], r["external_id"]) for r in rows] == [
+        ("markdown", "README.md"), ("html", "guides/slack.html"), ("pack", "card"), ("markdown", "reset.md")]
+    assert rows[3]["sections"] == 2 and rows[3]["url"] == "https://help.example/reset"
+    plain = run.invoke(cli, ["kb", "list", "--source", "pack"], env=env)
+    assert "pack:card  Card delivery" in plain.output and "reset.md" not in plain.output
+
+    removed = run.invoke(cli, ["kb", "remove", str(rows[0]["id"]), "https://help.example/reset"], env=env)
+    assert removed.exit_code == 0, removed.output
+    assert "markdown:README.md" in removed.output and "2 articles removed" in removed.output
+    unknown = run.invoke(cli, ["kb", "remove", "nope.md"], env=env)
+    assert unknown.exit_code == 1 and "no live article" in unknown.output
+    assert run.invoke(cli, ["kb", "remove"], env=env).exit_code == 2
+    db = Database(sqlite_url)
+    try:
+        assert sorted(a.external_id for a in list_articles(db)) == ["card", "guides/slack.html"]
+    finally:
+        db.dispose()

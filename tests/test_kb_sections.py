@@ -81,10 +81,13 @@ def _v2_pack(root: Path) -> Path:
         "format": "helpdesk-bench/v2", "name": "tiny-v2",
         "articles": [{
             "id": "a1", "title": "Renew a licence", "questions": ["how to renew"],
-            "body": "Online\nRenew at the website.\n\nIn person\nVisit an office.",
-            "sections": [{"id": "a1-s0", "heading": "Online", "text": "Renew at the website."},
-                         {"id": "a1-s1", "heading": "In person", "text": "Visit an office."},
-                         {"id": "a1-s2", "heading": "Empty", "text": ""}],
+            "body": "Ways to renew\n\nOnline\nRenew at the website.\n\nIn person\nVisit an office.\n\nFees\n\n"
+                    "Late renewal\nA late fee applies.",
+            "sections": [{"id": "a1-s0", "heading": "Ways to renew", "text": ""},
+                         {"id": "a1-s1", "heading": "Online", "text": "Renew at the website."},
+                         {"id": "a1-s2", "heading": "In person", "text": "Visit an office."},
+                         {"id": "a1-s3", "heading": "Fees", "text": ""},
+                         {"id": "a1-s4", "heading": "Late renewal", "text": "A late fee applies."}],
         }],
         "queries": [{"id": "q1", "split": "test", "text": "renew online?", "expected_article_id": "a1",
                      "expected_section_ids": ["a1-s0"]}],
@@ -100,8 +103,10 @@ def test_a_v2_pack_round_trips_through_the_store_with_section_ids(database_url: 
         assert import_articles(db, articles_at(_v2_pack(tmp_path))).changed == 1
         with db.session() as s:
             [stored] = kb.load_articles(s)
-        assert stored.passages == (kb.KBPassage("Renew at the website.", ("Online",), "a1-s0"),
-                                   kb.KBPassage("Visit an office.", ("In person",), "a1-s1"))
+        # a section without text heads the sections after it (until the next one without text)
+        assert stored.passages == (kb.KBPassage("Renew at the website.", ("Ways to renew", "Online"), "a1-s1"),
+                                   kb.KBPassage("Visit an office.", ("Ways to renew", "In person"), "a1-s2"),
+                                   kb.KBPassage("A late fee applies.", ("Fees", "Late renewal"), "a1-s4"))
         assert stored.questions == ("how to renew",)
     finally:
         db.dispose()
@@ -116,3 +121,40 @@ def test_the_heading_path_is_part_of_what_is_retrieved() -> None:
     assert "Reset your password › If you sign in with SSO: Ask your identity provider's admin." in index.texts
     found = index.search("I sign in with SSO", k=1)
     assert found.passage == ("Ask your identity provider's admin.",)
+
+
+def test_a_pages_only_h1_is_its_title_even_when_the_title_tag_differs() -> None:
+    html = ("<title>Reset | Example Help</title><header><h1>Reset your password</h1></header>"
+            "<p>Use the link.</p><h2>With SSO</h2><p>Ask your admin.</p>")
+    article = parse_html(html, "reset.html")
+    assert article.title == "Reset | Example Help"
+    assert _paths(article) == [((), "Use the link."), (("With SSO",), "Ask your admin.")]
+    assert article.body == "Use the link.\n\nWith SSO\n\nAsk your admin."
+
+
+def test_a_help_center_sync_stores_each_articles_sections(database_url: str) -> None:
+    """The Zendesk connector against a ``responses`` mock of the Help Center incremental export."""
+    import responses
+
+    from config import load_settings
+    from connectors.zendesk import ZendeskConnector
+    from interceptor.kb.sync import sync_all
+    from tests.test_zendesk_connector import API, ZENDESK
+
+    page = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())
+    last = json.loads((FIXTURES / "hc_incremental_articles_last.json").read_text())
+    db = Database(database_url)
+    try:
+        with responses.RequestsMock() as api:
+            api.get(f"{API}/help_center/incremental/articles.json", json=page)
+            api.get(f"{API}/help_center/incremental/articles.json", json=last)
+            [report] = sync_all(db, {"zendesk": ZendeskConnector(load_settings(ZENDESK).zendesk)})  # type: ignore[arg-type]
+        assert (report.changed, report.deleted) == (1, 0)
+        with db.session() as s:
+            [stored] = kb.load_articles(s)
+        assert (stored.source, stored.title) == ("zendesk_hc", "Reset your password")
+        assert stored.passages == (kb.KBPassage(
+            "Open Settings (https://app.example.com/settings), then:\n\n- click Security\n- choose Reset password",
+            ("Reset",)),)
+    finally:
+        db.dispose()

@@ -109,3 +109,29 @@ def test_embeddings_are_stored_once_per_key_read_back_and_deleted(database_url: 
             assert kb.embedding_keys(s, "model-b|float32") == {"0" * 40}
     finally:
         db.dispose()
+
+
+def test_migration_0003_keeps_stored_passages_and_resets_the_sync_cursors(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    import migrations
+
+    command.downgrade(migrations.alembic_config(database_url), "0002")
+    db = Database(database_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO kb_articles (id, source, external_id, title, body, tags, content_hash, deleted,"
+                              " updated_at) VALUES (1, 'zendesk_hc', '42', 'Old', 'Body.', '[]', 'x', false, '2026-01-01')"))
+            conn.execute(text("INSERT INTO kb_passages (article_id, position, text) VALUES (1, 0, 'Body.')"))
+            conn.execute(text("INSERT INTO cursors (name, value, updated_at) VALUES"
+                              " ('kb.sync.zendesk', '2026-01-01T00:00:00+00:00', '2026-01-01'),"
+                              " ('zendesk.poll', 'abc', '2026-01-01')"))
+        migrations.upgrade(database_url)
+        with db.session() as s:
+            [article] = kb.load_articles(s)
+            names = [r[0] for r in s.execute(text("SELECT name FROM cursors ORDER BY name"))]
+        assert article.passages == (kb.KBPassage("Body.", (), None),)
+        assert names == ["zendesk.poll"]  # the next KB sync re-reads every article and stores its sections
+    finally:
+        db.dispose()

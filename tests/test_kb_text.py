@@ -111,3 +111,10 @@ def test_markdown_headings_inside_code_do_not_open_sections_and_h5_stays_text() 
         (("Deep",), "Text."),
     ]
     assert markdown_to_text("| a | b |\n|---|:-:|\n| 1 | 2 |") == "| a | b |\n| 1 | 2 |"
+
+
+def test_sloppy_html_reads_as_a_browser_shows_it_and_sidebars_are_dropped() -> None:
+    html = ("<ul><li>a<li>b</ul><p>after<table><tr><td>x<td>y<tr><td>1<td>2</table><p>end"
+            "<aside><h3>Related articles</h3><ul><li>Other</li></ul></aside>")
+    assert html_to_text(html) == "- a\n- b\n\nafter\n\nx | y\n1 | 2\n\nend"
+    assert parse_html(html).sections[-1].heading_path == ()  # the sidebar's heading opened no section

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from interceptor.retrieval.lexical import BM25
-from interceptor.prefilter import clean
-from interceptor.spelling import Speller
+from interceptor.prefilter import clean, coverage_features, excluded_terms
+from interceptor.spelling import Speller, english_words
 
 LONG = ("Hello! Hope you're all well. We've been using the app for a couple of years now across three teams and "
         "mostly it's great, the new dashboard is lovely and the team likes the mobile app a lot. Last quarter our "
@@ -20,6 +20,10 @@ CASES = [
     ("Hi team,\nI forgot my password, how do I reset it?\nThanks,\nBob\nSent from my iPhone",
      ("I forgot my password, how do I reset it?",)),
     ("Hello, how do I reset my password?", ("how do I reset my password?",)),
+    ("Hi Can I export a report?", ("Can I export a report?",)),
+    ("Hi Maria, can I export a report?", ("can I export a report?",)),
+    ("Any help with exporting reports to CSV? Any help would be appreciated.",
+     ("Any help with exporting reports to CSV?",)),
     ("Hey Bob - the timer is not syncing to my phone", ("the timer is not syncing to my phone",)),
     ("Dear Support Team,\n\nHow do I add a time entry manually?\n\nKind regards,\nJane Doe\nAcme Ltd",
      ("How do I add a time entry manually?",)),
@@ -103,3 +107,36 @@ def test_spelling_is_corrected_against_the_kb_vocabulary(text: str, corrected: s
 def test_a_tie_goes_to_the_more_frequent_term() -> None:
     assert Speller({"bread": 9, "broad": 1}).correct_word("braad") == "bread"
     assert Speller({"bread": 1, "broad": 9}).correct_word("braad") == "broad"
+
+
+@pytest.mark.parametrize("text,excluded", [
+    ("Can I connect my Outlook calendar instead of Google?", ("google",)),
+    ("Can I pay with PayPal rather than a card?", ("card",)),
+    ("Is there an alternative to the Slack app?", ("slack",)),
+    ("How do I select a Mastercard instead of a Visa?", ("visa",)),
+    ("how do I export it instead?", ()),
+    ("How do I reset my password?", ()),
+])
+def test_excluded_terms_are_what_the_request_sets_aside(text: str, excluded: tuple[str, ...]) -> None:
+    assert excluded_terms(text) == excluded
+
+
+def test_coverage_features_say_what_the_kb_and_the_passage_do_not_cover() -> None:
+    vocabulary = {"connect": 3, "google": 2, "calendar": 2, "instead": 1, "password": 4, "reset": 4, "event": 1}
+    outlook = coverage_features("Can I connect my Outlook calendar instead of Google?", vocabulary,
+                                passage="Calendar events refresh every 15 minutes.", title="Connect Google Calendar")
+    assert outlook["oov_terms"] == 1.0 and outlook["oov_share"] == pytest.approx(1 / 5)
+    assert outlook["excluded_in_title"] == 1.0
+    assert 0.0 < outlook["passage_miss_share"] < 0.5  # only "instead" is missing from title and passage
+    covered = coverage_features("reset password", vocabulary, passage="Reset your password here.", title="Reset")
+    assert covered == {"oov_terms": 0.0, "oov_share": 0.0, "passage_miss_share": 0.0, "excluded_in_title": 0.0}
+    elsewhere = coverage_features("reset password", vocabulary, passage="Calendar events.", title="Calendar")
+    assert elsewhere["passage_miss_share"] == 1.0
+    assert coverage_features("", vocabulary)["oov_terms"] == 0.0
+
+
+def test_english_words_the_kb_lacks_are_not_typos() -> None:
+    speller = Speller({"sort": 3, "password": 5}, english_words())
+    assert speller.correct("is sport covered") == ("is sport covered", ())
+    assert speller.correct("i forgot my pasword") == ("i forgot my password", (("pasword", "password"),))
+    assert Speller({"sort": 3}).correct_word("sport") == "sort"  # what the word list prevents

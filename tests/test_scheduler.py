@@ -64,11 +64,12 @@ def statuses(hub: Any) -> list[str]:
         return list(s.scalars(select(InboxEvent.status).order_by(InboxEvent.id)))
 
 
-def wait_until(check: Any, seconds: float) -> float:
+def wait_until(check: Any, seconds: float) -> None:
+    """Wait for ``check``; the bound only separates the behaviour from the old one (no timing is asserted)."""
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         if check():
-            return time.monotonic() - start
+            return
         time.sleep(0.05)
     raise AssertionError(f"not within {seconds} s")
 
@@ -83,9 +84,9 @@ def test_a_restart_resumes_pending_work_at_once_though_the_dead_process_still_ho
         pending_rows(hub, 20)  # stored and acknowledged, then the process was killed before processing them
         assert acquire_lease(hub.db, Scheduler.LEASE, "dead-process", timedelta(seconds=30))
         hub.start_background()
-        took = wait_until(lambda: statuses(hub) == ["done"] * 20, 10)
-        assert took < 10
-        assert hub.scheduler is not None and not hub.scheduler.is_active()  # the dead lease was still there
+        wait_until(lambda: statuses(hub) == ["done"] * 20, 20)
+        # Done while the dead process's scheduler lease still held: the start-up sweep did not wait for it.
+        assert hub.scheduler is not None and not hub.scheduler.is_active()
     finally:
         hub.close()
 
@@ -103,8 +104,8 @@ def test_rows_left_running_by_a_dead_worker_are_retaken_after_the_short_lease(sq
         assert work.claim(hub.db, InboxEvent, row_id, lease=timedelta(seconds=1))  # a worker took it and died
         hub.start_background()
         assert statuses(hub) == ["running"]  # the start-up sweep leaves a live lease alone
-        took = wait_until(lambda: statuses(hub) == ["done"], 5)
-        assert took < 3  # the lease (1 s) plus at most one sweep interval (0.3 s), not minutes
+        # Taken back by a periodic sweep once the 1 s lease lapsed (the old lease was 5 minutes).
+        wait_until(lambda: statuses(hub) == ["done"], 15)
     finally:
         hub.close()
 
@@ -115,7 +116,7 @@ def test_a_heartbeat_keeps_a_slow_job_its_row(sqlite_url: str) -> None:
     from core.heartbeat import Heartbeat
 
     db = Database(sqlite_url)
-    lease = timedelta(seconds=0.6)
+    lease = timedelta(seconds=2)
     heartbeat = Heartbeat(db, lease)
     from tests.test_inbox import RecordingQueue, make_event
 
@@ -123,11 +124,11 @@ def test_a_heartbeat_keeps_a_slow_job_its_row(sqlite_url: str) -> None:
     seen_due: list[list[int]] = []
 
     def slow(event: Any, _id: int) -> None:
-        for _ in range(4):  # 2 s: more than three leases
-            time.sleep(0.5)
+        for _ in range(5):  # 5 s: two and a half leases
+            time.sleep(1.0)
             seen_due.append(work.due_ids(db, InboxEvent))
 
     assert inbox.process(db, row_id, slow, 5, lease=lease, heartbeat=heartbeat) == "done"
-    assert seen_due == [[], [], [], []]  # never due again while its worker lived
+    assert seen_due == [[], [], [], [], []]  # never due again while its worker lived
     heartbeat.stop()
     db.dispose()

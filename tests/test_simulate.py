@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from config import load_settings
 from conftest import settings_dict
 from core.db import Database, DecisionRow, OutboxAction
 from interceptor.kb.importer import import_articles, parse_markdown
@@ -27,11 +28,12 @@ POLICY = {"HUB_CHANNEL_POLICIES": {CHANNEL: {"threshold": 0.5}}}  # the flow is 
 
 
 @pytest.fixture
-def configured(sqlite_url: str) -> dict[str, Any]:
-    db = Database(sqlite_url)
+def configured(database_url: str) -> dict[str, Any]:
+    """A configured install on SQLite or PostgreSQL (the KB is copied from it into the simulation's SQLite)."""
+    db = Database(database_url)
     import_articles(db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
     db.dispose()
-    return settings_dict(sqlite_url, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@example.com",
+    return settings_dict(database_url, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@example.com",
                          ZENDESK_API_TOKEN="never-used", HUB_ESCALATION_TARGET="zendesk", **POLICY)
 
 
@@ -45,13 +47,13 @@ def count(url: str, model: Any) -> int:
 
 
 def test_an_answer_is_posted_in_the_thread_with_its_buttons(configured: dict[str, Any], tmp_path: Path) -> None:
-    sim = simulate_slack("I forgot my password, how do I reset it?", configured, tmp_path)
+    sim = simulate_slack("I forgot my password, how do I reset it?", load_settings(configured), tmp_path)
     assert sim.status == 200 and sim.kb_source.startswith("2 articles copied")
     assert sim.decision is not None and sim.decision["verdict"] == "answer"
     [post] = sim.calls
     assert post.api == "chat.postMessage" and post.response["ok"]
     assert post.args["channel"] == CHANNEL and post.args["thread_ts"] == sim.thread_ts
-    assert "Forgot password" in post.args["text"] and "https://kb.example/reset-password" in post.args["text"]
+    assert "Forgot password" in post.args["text"] and "https://kb.example/reset-password" in json.dumps(post.args)
     buttons = [e["action_id"] for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert buttons == ["hub_feedback_solved", "hub_feedback_not_solved"]
     shown = render(sim)
@@ -60,8 +62,17 @@ def test_an_answer_is_posted_in_the_thread_with_its_buttons(configured: dict[str
     assert count(configured["HUB_DATABASE_URL"], DecisionRow) == 0 == count(configured["HUB_DATABASE_URL"], OutboxAction)
 
 
+def test_clicking_this_solved_it_updates_the_answer(configured: dict[str, Any], tmp_path: Path) -> None:
+    sim = simulate_slack("I forgot my password, how do I reset it?", load_settings(configured), tmp_path, click="solved")
+    assert sim.click == "This solved it"
+    [answer] = sim.calls
+    [update] = [c for c in sim.after_click if c.api == "chat.update"]
+    assert update.args["channel"] == CHANNEL and update.args["ts"] == answer.response["ts"] and update.response["ok"]
+    assert "Then the person clicks" in render(sim)
+
+
 def test_a_refund_escalates_with_a_draft_in_triage_and_a_notice_in_the_thread(configured: dict[str, Any], tmp_path: Path) -> None:
-    sim = simulate_slack("I want a refund", configured, tmp_path)
+    sim = simulate_slack("I want a refund", load_settings(configured), tmp_path)
     assert sim.decision is not None and sim.decision["verdict"] == "escalate"
     assert sim.decision["reasons"][0] == "sensitive_topic:refund"
     [triage] = [c for c in sim.calls if c.args["channel"] == TRIAGE]  # the outbox runs both writes in parallel
@@ -74,7 +85,7 @@ def test_a_refund_escalates_with_a_draft_in_triage_and_a_notice_in_the_thread(co
 
 
 def test_an_empty_database_falls_back_to_the_sample_kb(sqlite_url: str, tmp_path: Path) -> None:
-    sim = simulate_slack("How do I export a report?", settings_dict(sqlite_url), tmp_path)
+    sim = simulate_slack("How do I export a report?", load_settings(settings_dict(sqlite_url)), tmp_path)
     assert "sample knowledge base" in sim.kb_source and sim.decision is not None and sim.decision["candidates"]
     assert sim.calls and all(c.response["ok"] for c in sim.calls)
 
@@ -85,7 +96,31 @@ def test_the_command_prints_the_slack_calls(tmp_path: Path) -> None:
     result = run_hub("simulate", "slack", "I want a refund", "--json", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
+    assert not (tmp_path / "configured.db").exists()  # no empty database left where the admin's would be
     assert doc["decision"]["verdict"] == "escalate" and [c["api"] for c in doc["calls"]] == ["chat.postMessage"] * 2
     assert [c["args"].get("thread_ts") for c in doc["calls"] if c["args"]["channel"] == doc["channel"]] == [doc["thread_ts"]]
     blank = run_hub("simulate", "slack", "  ", env=env, cwd=tmp_path)
     assert blank.returncode == 2 and "TEXT must not be empty" in blank.stderr
+
+
+def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str, Any]) -> None:
+    from app import build_hub, create_app
+
+    hub = build_hub(load_settings({**configured, "HUB_ADMIN_TOKEN": "page-token"}))
+    try:
+        client = create_app(hub=hub).test_client()
+        auth = {"Authorization": "Bearer page-token", "Accept": "text/html"}
+        assert client.post("/admin/simulate", data={"text": "I want a refund"}).status_code == 401
+        form = client.get("/admin/simulate", headers=auth)
+        assert form.status_code == 200 and 'name="text"' in form.get_data(as_text=True)
+        page = client.post("/admin/simulate", data={"text": "I forgot my password, how do I reset it?"}, headers=auth)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and 'id="sim-verdict">answer<' in html
+        assert 'data-action="hub_feedback_solved"' in html and "Forgot password" in html and "kb.example/reset-password" in html
+        assert client.post("/admin/simulate", data={"text": "  "}, headers=auth).status_code == 400
+        clicked = client.post("/admin/simulate", data={"text": "How do I reset my password?", "click": "not_solved"},
+                              headers=auth).get_data(as_text=True)
+        assert 'id="after-click"' in clicked and "I still need help" in clicked and "chat.postMessage" in clicked.split('id="after-click"')[1]
+        assert count(configured["HUB_DATABASE_URL"], DecisionRow) == 0  # the configured database is untouched
+    finally:
+        hub.close()

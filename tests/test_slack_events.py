@@ -380,3 +380,18 @@ def test_events_the_hub_does_not_read_are_not_checked_in_depth(client: Any, hub:
     created = {**ROOT, "event_id": "EvCHAN0001", "event": {"type": "channel_created", "channel": {"id": "C9", "name": "new"}}}
     assert post(client, created).get_json() == {"status": "ignored"}
     assert rows(hub) == []
+
+
+def test_nul_bytes_and_characters_are_400_on_either_database(database_url: str, stub: SlackStub) -> None:
+    seen: list[TicketEvent] = []
+    hub = make_hub(database_url, stub, seen)
+    try:
+        client = create_app(hub=hub).test_client()
+        form = urlencode({"payload": json.dumps(fixture("block_actions_feedback"))}).encode() + b"&x=\x00"
+        assert signed_raw(client, form, "application/x-www-form-urlencoded").get_json() == {"error": "slack body holds a NUL byte"}
+        text = with_event(ROOT, "EvNUL00001", text="a\u0000b")
+        assert post(client, text).get_json() == {"error": "slack body holds a NUL character (\\u0000)"}
+        assert post(client, ROOT).get_json()["status"] == "accepted"  # and the database still takes the next one
+        assert [r.ticket_ref for r in rows(hub)] == [THREAD_REF]
+    finally:
+        hub.close()

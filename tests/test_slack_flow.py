@@ -121,3 +121,39 @@ def test_a_thread_it_cannot_answer_becomes_a_zendesk_ticket_with_a_private_draft
     assert row.escalated_to == f"zendesk:{ticket_id}"
     assert [o.kind for o in rows(hub, OutcomeRow)] == ["escalated"]
     hub.close()
+
+
+@pytest.mark.parametrize("where", ["global", "channel"])
+def test_escalation_target_slack_hands_the_thread_to_the_triage_channel(sqlite_url: str, stub: SlackStub, where: str) -> None:
+    # HUB_ESCALATION_TARGET=slack, or a channel's policy overriding a help desk of record: no ticket anywhere,
+    # the draft goes to the triage channel and the thread gets the notice.
+    policy: dict[str, Any] = {"threshold": 0.5}
+    overrides: dict[str, Any] = {"HUB_ESCALATION_TARGET": "slack"}
+    if where == "channel":
+        policy["escalation_target"] = "slack"
+        overrides = {"HUB_ESCALATION_TARGET": "zendesk", "ZENDESK_URL": ZENDESK, "ZENDESK_EMAIL": "hub@example.com",
+                     "ZENDESK_API_TOKEN": "t"}
+    hub = build_hub(load_settings(slack_settings(sqlite_url, stub, HUB_CHANNEL_POLICIES={CHANNEL: policy}, **overrides)))
+    import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, "I was charged twice and I want a refund", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    posts = stub.calls_to("chat.postMessage")
+    triage = [c for c in posts if c.args["channel"] == "CTRIAGE01"]
+    thread = [c for c in posts if c.args["channel"] == CHANNEL]
+    assert len(triage) == 1 and "I was charged twice and I want a refund" in json.dumps(triage[0].args)
+    assert len(thread) == 1 and thread[0].args["thread_ts"] == ROOT_TS  # the notice that a person will follow up
+    with hub.db.session() as s:
+        from core.db import OutboxAction
+
+        assert {(a.action, a.status) for a in s.scalars(select(OutboxAction))} == {("add_internal_note", "done"),
+                                                                                     ("post_reply", "done")}
+    hub.close()
+
+
+def test_escalation_target_slack_needs_a_triage_channel(sqlite_url: str, stub: SlackStub) -> None:
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="SLACK_TRIAGE_CHANNEL"):
+        load_settings(slack_settings(sqlite_url, stub, HUB_ESCALATION_TARGET="slack", SLACK_TRIAGE_CHANNEL=None))

@@ -210,14 +210,24 @@ class JiraConnector:
         return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
 
     def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
-        """Open an issue of type :data:`mapping.ISSUE_TYPE` in JIRA_PROJECT_KEY.
+        """Open an issue of type JIRA_ISSUE_TYPE (default ``Task``) in JIRA_PROJECT_KEY, or, when
+        JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID are set, a JSM request of that type (then labelled
+        ``hub_created`` and the tags, as issues are).
 
         Raises:
-            Fatal: JIRA_PROJECT_KEY is not set, or Jira refused. Retriable: as usual.
+            Fatal: JIRA_PROJECT_KEY is not set (for issues), or Jira refused. Retriable: as usual.
         """
-        if not self.settings.project_key:
+        s = self.settings
+        if s.service_desk_id is not None and s.request_type_id is not None:
+            body = mapping.customer_request(s.service_desk_id, s.request_type_id, subject, text, requester)
+            request = call("create_customer_request", lambda: self.jira.create_customer_request(fields=body, prefetch=False))
+            ref = TicketRef(Source.JIRA, str(request.raw["issueKey"]))
+            labels = sorted({*(t.replace(" ", "_") for t in tags), mapping.CREATED_LABEL})
+            self._label(ref, *labels)
+            return ref
+        if not s.project_key:
             raise Fatal("JIRA_PROJECT_KEY is not set: the hub cannot open Jira issues")
-        fields = mapping.create_fields(self.settings.project_key, subject, text, requester, tags)
+        fields = mapping.create_fields(s.project_key, subject, text, requester, tags, issue_type=s.issue_type)
         issue = call("create_issue", lambda: self.jira.create_issue(fields=fields, prefetch=False))
         return TicketRef(Source.JIRA, str(issue.key))
 
@@ -225,9 +235,9 @@ class JiraConnector:
         """``{JIRA_URL}/browse/{key}``."""
         return mapping.browse_url(self.settings.url, self._key(ref))
 
-    def _label(self, ref: TicketRef, label: str) -> None:
+    def _label(self, ref: TicketRef, label: str, *more: str) -> None:
         url = self.jira._get_url(f"issue/{self._key(ref)}")
-        call("label", lambda: self.jira._session.put(url, data=json.dumps(mapping.label_update(label))))
+        call("label", lambda: self.jira._session.put(url, data=json.dumps(mapping.label_update(label, *more))))
 
     @staticmethod
     def _key(ref: TicketRef) -> str:

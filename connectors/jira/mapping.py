@@ -16,8 +16,8 @@ from core.models import Message, Person, Priority, Source, Status, Ticket, Ticke
 ANSWERED_LABEL = "hub_answered"
 ESCALATED_LABEL = "hub_escalated"
 CREATED_LABEL = "hub_created"
-# The issue type of tickets the hub opens in JIRA_PROJECT_KEY (README). Every Jira template has "Task";
-# a JSM project may want its request type's issue type instead.
+# The default issue type of tickets the hub opens in JIRA_PROJECT_KEY (JIRA_ISSUE_TYPE): every Jira template has
+# "Task"; a JSM project sets its own, or a request type (JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID).
 ISSUE_TYPE = "Task"
 ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated"
 INTERNAL_PROPERTY = "sd.public.comment"
@@ -193,20 +193,36 @@ def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = ()) -> str:
     return with_sources(text, citations, lambda title, url: f"* [{title}|{url}]")
 
 
-def label_update(label: str) -> dict[str, Any]:
-    """The ``PUT /issue/{key}`` body that adds one label (idempotent: adding twice is a no-op)."""
-    return {"update": {"labels": [{"add": label}]}}
+def label_update(label: str, *more: str) -> dict[str, Any]:
+    """The ``PUT /issue/{key}`` body that adds ``label`` (and ``more``; idempotent: adding twice is a no-op)."""
+    return {"update": {"labels": [{"add": one} for one in (label, *more)]}}
 
 
-def create_fields(project_key: str, subject: str, text: str, requester: Person, tags: Iterable[str]) -> dict[str, Any]:
-    """The ``fields`` of an issue the hub opens. NOTE(jira): the reporter is the API user; the requester is
-    named in the description (mapping an email to an account needs user-search permissions)."""
+def _described(text: str, requester: Person) -> str:
     who = requester.name or requester.external_id
     header = f"Requested by {who}" + (f" ({requester.email})" if requester.email else "")
+    return f"{header}\n\n{text}"
+
+
+def create_fields(project_key: str, subject: str, text: str, requester: Person, tags: Iterable[str],
+                  issue_type: str = ISSUE_TYPE) -> dict[str, Any]:
+    """The ``fields`` of an issue the hub opens. NOTE(jira): the reporter is the API user; the requester is
+    named in the description (mapping an email to an account needs user-search permissions)."""
     return {
         "project": {"key": project_key},
-        "issuetype": {"name": ISSUE_TYPE},
+        "issuetype": {"name": issue_type},
         "summary": subject[:250],
-        "description": f"{header}\n\n{text}",
+        "description": _described(text, requester),
         "labels": sorted({*(t.replace(' ', '_') for t in tags), CREATED_LABEL}),
+    }
+
+
+def customer_request(service_desk_id: str, request_type_id: int, subject: str, text: str, requester: Person) -> dict[str, Any]:
+    """The body of ``POST /rest/servicedeskapi/request`` for a JSM request the hub opens (it is raised by the
+    API user, who must be a JSM agent; the requester is named in the description, as for issues).
+    NOTE(jira): https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/#api-rest-servicedeskapi-request-post"""
+    return {
+        "serviceDeskId": service_desk_id,
+        "requestTypeId": request_type_id,
+        "requestFieldValues": {"summary": subject[:250], "description": _described(text, requester)},
     }

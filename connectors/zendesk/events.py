@@ -36,7 +36,7 @@ def delivery_id(headers: Mapping[str, str], body: Mapping[str, Any], raw: bytes)
     keep the invocation id. https://developer.zendesk.com/documentation/webhooks/anatomy-of-a-webhook-request/
     """
     header = headers.get(INVOCATION_HEADER)
-    if header and len(header) <= MAX_HEADER_ID:
+    if header and len(header) <= MAX_HEADER_ID and header.isascii() and header.isprintable():
         return str(header)
     if header:
         return "header:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]

@@ -134,10 +134,10 @@ class CachingEmbed:
 
     Args:
         embed: the model's function.
-        max_items: the most vectors kept.
+        max_items: the most vectors kept (float32: 10,000 MiniLM vectors take 15 MB).
     """
 
-    def __init__(self, embed: Embed, max_items: int = 20_000) -> None:
+    def __init__(self, embed: Embed, max_items: int = 10_000) -> None:
         self._embed = embed
         self._max = max_items
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -146,7 +146,7 @@ class CachingEmbed:
     def __call__(self, texts: list[str]) -> list[np.ndarray]:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        fresh = np.asarray(self._embed(missing), dtype=np.float64) if missing else np.zeros((0, 0))
+        fresh = np.asarray(self._embed(missing), dtype=np.float32) if missing else np.zeros((0, 0), dtype=np.float32)
         with self._lock:
             found = {t: self._cache[t] for t in texts if t in self._cache}
             for text, vector in zip(missing, fresh):

@@ -13,6 +13,7 @@ from core.analytics.load import load
 from core.analytics.period import Period
 from core.db import DecisionRow, OutboxAction, OutcomeRow, TicketRow
 
+MAX_ID = 2**31 - 1
 _WRITES = {"post_reply": "answer", "add_internal_note": "draft", "create_ticket": "escalation"}
 
 
@@ -109,6 +110,8 @@ def decision_detail(session: Session, decision_id: int, *, now: datetime) -> dic
         detail), ``bucket`` (docs/metrics.md; ``None`` for a follow-up) and ``others`` (the other decisions
         on the ticket).
     """
+    if not 0 < decision_id <= MAX_ID:
+        return None  # PostgreSQL's integer would overflow: no such decision, not a database error
     d = session.get(DecisionRow, decision_id)
     if d is None:
         return None

@@ -105,7 +105,16 @@ def _title_from_name(external_id: str) -> str:
 
 
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
-    """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections."""
+    """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections
+    (``h1``..``h4``; a page's only ``h1`` is its title as shown, so it is not repeated in heading paths).
+
+    Args:
+        text: the HTML page or fragment.
+        external_id: the article's id (its path in the imported folder).
+
+    Returns:
+        The article (source ``html``).
+    """
     return _html(text, external_id)[0]
 
 
@@ -113,28 +122,47 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
     """Return the article and whether the page names its title."""
     doc = parse_html_document(text)
     title = doc.title or doc.h1 or _title_from_name(external_id)
+    shown = doc.h1 if doc.h1_count == 1 else title  # the page's own title line
     body = doc.text
-    if body.startswith(title):
-        body = body[len(title):].strip()
+    if body.startswith(shown):
+        body = body[len(shown):].strip()
     article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
-                              passages=section_passages(doc.sections, title=title))
+                              passages=section_passages(doc.sections, title=shown))
     return article, bool(doc.title or doc.h1)
 
 
 def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
+    """A v2 article's sections. Sections are listed flat; one without text is a heading over the sections
+    that follow it (a page's title or a group's heading), so its heading leads their heading paths until the
+    next section without text after one with text."""
     sections = article.get("sections")
     if not isinstance(sections, list):  # a v1 article: its body is one untitled section
         return (TextSection((), str(article.get("body") or "")),)
-    return tuple(
-        TextSection((str(s["heading"]),) if s.get("heading") else (), str(s.get("text") or ""),
-                    str(s["id"]) if s.get("id") is not None else None)
-        for s in sections if isinstance(s, dict)
-    )
+    out: list[TextSection] = []
+    parents: list[str] = []
+    after_text = False
+    for s in (s for s in sections if isinstance(s, dict)):
+        heading, text = str(s.get("heading") or "").strip(), str(s.get("text") or "").strip()
+        if not text:
+            parents = ([] if after_text else parents) + ([heading] if heading else [])
+            after_text = False
+            continue
+        after_text = True
+        out.append(TextSection(tuple(parents) + ((heading,) if heading else ()), text,
+                               str(s["id"]) if s.get("id") is not None else None))
+    return tuple(out)
 
 
 def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
-    """Yield the articles of a bench pack (its queries are not read here): a v2 pack's sections become the
-    articles' sections, with their ids; a v1 body is one section without heading."""
+    """Yield the articles of a bench pack (its queries are not read here).
+
+    Args:
+        pack: a ``helpdesk-bench/v1`` or ``/v2`` pack as read by :func:`read_pack`.
+
+    Returns:
+        The articles (source ``pack``): a v2 pack's sections become the articles' sections, with their ids;
+        a v1 body is one section without heading.
+    """
     for a in pack.get("articles", []):
         title = str(a.get("title") or a["id"])
         yield kb.ArticleInput(
@@ -227,8 +255,16 @@ def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch:
 
 
 def from_knowledge_article(source: str, article: KnowledgeArticle) -> kb.ArticleInput:
-    """Translate an article pulled from a knowledge source: its sections (as the connector found them) are
-    split into passages; a source that gives no sections gives one untitled section, its body."""
+    """Translate an article pulled from a knowledge source.
+
+    Args:
+        source: the stored source name (``zendesk_hc``).
+        article: the article as the connector delivered it.
+
+    Returns:
+        The article to store: its sections (as the connector found them) split into passages; a source that
+        gives no sections gives one untitled section, its body.
+    """
     sections = article.sections or (TextSection((), article.body),)
     return kb.ArticleInput(
         source=source, external_id=article.external_id, title=article.title, body=article.body, url=article.url,

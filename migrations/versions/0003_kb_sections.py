@@ -17,13 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Existing passages predate sections: an empty heading path (re-importing the KB fills it in).
+    # Existing passages predate sections: an empty heading path until the article is stored again.
+    # `hub kb import` does that (the content hash now covers the sections); for knowledge sources the
+    # sync cursors are reset, so the next `hub kb sync` re-reads every article and stores its sections.
     with op.batch_alter_table('kb_passages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('heading_path', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('section_id', sa.String(length=255), nullable=True))
     op.execute("UPDATE kb_passages SET heading_path = '[]'")
     with op.batch_alter_table('kb_passages', schema=None) as batch_op:
         batch_op.alter_column('heading_path', existing_type=sa.JSON(), nullable=False)
+    op.execute("DELETE FROM cursors WHERE name LIKE 'kb.sync.%'")
 
 
 def downgrade() -> None:

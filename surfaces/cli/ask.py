@@ -1,58 +1,165 @@
-"""``hub ask "TEXT" [--json] [--channel C]``: run the decision on one question against the current KB."""
+"""``hub ask "TEXT" [--json] [--channel C] [--local] [-v]``: the decision on one question against the current KB.
+
+A running hub answers in milliseconds with its KB already loaded, so ``hub ask`` first asks the server at
+``HUB_URL`` (default ``http://127.0.0.1:$HUB_PORT``, port 8000), without recording the question. When no server
+answers there it says so and decides here, which loads the KB index (and the embedding model) first: seconds.
+Logs stay quiet (warnings only, no progress bars) unless ``-v``.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.exc import OperationalError
 
-from config import load_settings
-from core.db import Database
-from surfaces.http.api import MAX_TEXT_CHARS, decision_json
-from interceptor.engine import Interceptor, build_interceptor
-from interceptor.types import Decision
+if TYPE_CHECKING:
+    from config import Settings
+
+# Only the local path imports the database, settings and interceptor (see ``decide_here``): a question a
+# running server answers costs this process no more than click, json and urllib.
+
+DEFAULT_PORT = 8000
+MAX_TEXT_CHARS = 8000  # as the web API (surfaces.views.MAX_TEXT_CHARS; a test keeps them equal)
+QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
 
 
-def render(decision: Decision) -> str:
-    """Return the decision as an admin reads it in a terminal."""
+def server_url() -> str:
+    """The hub server ``hub ask`` tries first: ``HUB_URL``, else the local address ``hub serve`` uses."""
+    return os.environ.get("HUB_URL") or f"http://127.0.0.1:{os.environ.get('HUB_PORT') or DEFAULT_PORT}"
+
+
+def render(view: dict[str, Any]) -> str:
+    """Return a decision's JSON view (:func:`surfaces.views.decision_json`) as an admin reads it in a terminal."""
     lines = [
-        f"verdict:    {decision.verdict.value}{' (dry run)' if decision.dry_run else ''}",
-        f"confidence: {decision.confidence:.3f} (threshold {decision.threshold:.3f})",
-        f"reasons:    {', '.join(decision.reasons)}",
+        f"verdict:    {view['verdict']}{' (dry run)' if view['dry_run'] else ''}",
+        f"confidence: {view['confidence']:.3f} (threshold {view['threshold']:.3f})",
+        f"reasons:    {', '.join(view['reasons'])}",
     ]
-    if decision.answer is not None:
-        lines += ["", "answer:", decision.answer]
+    if view["answer"] is not None:
+        lines += ["", "answer:", view["answer"]]
     lines += ["", "citations:"]
-    lines += [f"- {c.title}{f' <{c.url}>' if c.url else ''}" for c in decision.citations] or ["(none)"]
-    if decision.answer is None:
-        lines += ["", "draft for agents:", decision.draft]
+    lines += [f"- {c['title']}" + (f" <{c['url']}>" if c["url"] else "") for c in view["citations"]] or ["(none)"]
+    if view["draft"] is not None:
+        lines += ["", "draft for agents:", view["draft"]]
     return "\n".join(lines)
+
+
+def ask_server(url: str, text: str, channel: str | None, timeout: float = 30.0) -> dict[str, Any] | None:
+    """Ask the hub server at ``url`` for a decision it does not record.
+
+    Returns:
+        The decision's JSON view, or ``None`` when no hub answers at ``url`` (nothing listening, or not a hub).
+
+    Raises:
+        click.ClickException: the server refused the question (4xx), with its message.
+    """
+    body = json.dumps({"text": text, "channel": channel, "record": False}).encode()
+    req = urllib.request.Request(f"{url.rstrip('/')}/api/v1/ask", data=body, method="POST",
+                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - an admin-given URL
+            view: dict[str, Any] = json.loads(response.read())
+            return view if "verdict" in view else None
+    except urllib.error.HTTPError as e:
+        if 400 <= e.code < 500 and e.code != 404:
+            raise click.ClickException(f"the hub server at {url} refused the question: {_error_of(e)}") from e
+        return None
+    except (OSError, ValueError):  # refused, unreachable, timed out, not JSON
+        return None
+
+
+def _error_of(e: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(e.read()).get("error", e.reason))
+    except (ValueError, AttributeError):
+        return str(e.reason)
+
+
+def check_database(settings: Settings) -> None:
+    """Refuse early (before any model loads) when the database is missing or not migrated.
+
+    Raises:
+        click.ClickException: with the command to run.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    import migrations
+    from core.db import Database
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not Path(url.database).exists():
+        raise click.ClickException(f"there is no database at {url.database}: run `hub db upgrade`, then `hub kb import PATH`")
+    db = Database(settings.database_url)
+    try:
+        current, head = migrations.current_revision(db.engine), migrations.head_revision()
+    except OperationalError as e:
+        raise click.ClickException(f"the database is not ready ({type(e.orig).__name__}): run `hub db upgrade`") from e
+    finally:
+        db.dispose()
+    if current != head:
+        raise click.ClickException(f"the database is at {current or 'no schema yet'}, not at {head}: run `hub db upgrade`")
+
+
+def decide_here(settings: Settings, text: str, channel: str | None) -> dict[str, Any]:
+    """Decide in this process (loads the KB index first) and return the decision's JSON view."""
+    from sqlalchemy.exc import OperationalError
+
+    from core.db import Database
+    from interceptor.engine import build_interceptor
+    from surfaces.views import decision_json
+
+    db = Database(settings.database_url)
+    try:
+        decision = build_interceptor(settings, db).decide(text, channel=channel)
+    except OperationalError as e:
+        raise click.ClickException(f"the database is not ready ({type(e.orig).__name__}): run `hub db upgrade`") from e
+    finally:
+        db.dispose()
+    return decision_json(decision)
 
 
 @click.command()
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-@click.option("--channel", default=None, help="Decide with this channel's policy (a Slack channel id, zendesk, jira, web).")
-def ask(text: str, as_json: bool, channel: str | None) -> None:
+@click.option("--channel", default=None, help="Decide with this channel's policy (web, slack, zendesk, jira, or a "
+                                              "channel named in HUB_CHANNEL_POLICIES).")
+@click.option("--local", is_flag=True, help="Decide in this process even when a hub server is running.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the log lines and progress bars.")
+def ask(text: str, as_json: bool, channel: str | None, local: bool, verbose: bool) -> None:
     """Decide on one question against the current knowledge base; print verdict, confidence, answer and
-    citations."""
+    citations (and the agents' draft when it would go to a person). Nothing is recorded."""
+    if not verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+        for name, value in QUIET_ENV.items():
+            os.environ.setdefault(name, value)
     if not text.strip():
         raise click.BadParameter("the question is empty", param_hint="TEXT")
     if len(text) > MAX_TEXT_CHARS:
         raise click.BadParameter(f"the question is longer than {MAX_TEXT_CHARS} characters", param_hint="TEXT")
-    settings = load_settings()
-    db = Database(settings.database_url)
-    try:
-        interceptor: Interceptor = build_interceptor(settings, db)
-        decision = interceptor.decide(text, channel=channel)
-    except OperationalError as e:
-        raise click.ClickException(f"the database is not ready ({type(e.orig).__name__}): run `hub db upgrade`") from e
-    finally:
-        db.dispose()
-    if as_json:
-        payload: dict[str, Any] = decision_json(decision) | {"draft": decision.draft}
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    url = server_url()
+    view = None if local else ask_server(url, text, channel)
+    if view is not None:
+        click.echo(f"(answered by the hub server at {url})", err=True)
     else:
-        click.echo(render(decision))
+        from config import load_settings
+        from surfaces.views import channel_problem
+
+        settings = load_settings()
+        if channel is not None and (problem := channel_problem(channel, settings)) is not None:
+            raise click.BadParameter(problem, param_hint="--channel")
+        check_database(settings)
+        if not local:
+            click.echo(f"(no hub server at {url}: loading the knowledge base here, which takes a few seconds; "
+                       "`hub serve` answers at once)", err=True)
+        view = decide_here(settings, text, channel)
+    if as_json:
+        click.echo(json.dumps(view, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render(view))

@@ -47,19 +47,76 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
 
     @kb.command("import")
     @click.argument("path", type=click.Path(exists=True, path_type=Path))
-    def kb_import(path: Path) -> None:
-        """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH."""
+    @click.option("--force", is_flag=True, help="Also import files that are clearly not help articles "
+                  "(a README or developer docs without front matter).")
+    def kb_import(path: Path, force: bool) -> None:
+        """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH.
+        Markdown without front matter that is clearly not a help article is skipped (the reason is printed)
+        unless --force; a file without a title is imported with a warning."""
         from interceptor.kb.importer import articles_at, import_articles
+
+        skipped: list[str] = []
+
+        def notice(n: Any) -> None:
+            click.echo(str(n), err=True)
+            if n.kind == "skipped":
+                skipped.append(n.path)
 
         db = Database(load_settings().database_url)
         try:
-            report = import_articles(db, articles_at(path), progress=_progress)
+            report = import_articles(db, articles_at(path, force=force, on_notice=notice), progress=_progress)
         except HubError as e:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
         click.echo(f"imported {report.seen} articles from {path}: {report.changed} new or changed, "
-                   f"{report.unchanged} unchanged")
+                   f"{report.unchanged} unchanged" + (f"; skipped {len(skipped)} (--force imports them)" if skipped else ""))
+
+    @kb.command("list")
+    @click.option("--source", default=None, help="Only this source: markdown, html, pack, zendesk_hc, ...")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+    def kb_list(source: str | None, as_json: bool) -> None:
+        """List the live articles: id, source, where they came from, sections/passages, title and URL."""
+        from interceptor.kb.manage import kb_status, list_articles
+
+        db = Database(load_settings().database_url)
+        try:
+            articles, status = list_articles(db, source=source), kb_status(db)
+        finally:
+            db.dispose()
+        for a in articles:
+            if as_json:
+                click.echo(json.dumps({"id": a.id, "source": a.source, "external_id": a.external_id, "title": a.title,
+                                       "url": a.url, "sections": a.sections, "passages": a.passages,
+                                       "updated_at": a.updated_at.isoformat()}))
+            else:
+                click.echo(f"{a.id:>6}  {a.source}:{a.external_id}  {a.title}  "
+                           f"[{a.sections} sections, {a.passages} passages]" + (f"  {a.url}" if a.url else ""))
+        if not as_json:
+            click.echo(f"{len(articles)} articles" + (f" from {source}" if source else "")
+                       + f" (KB {status.kb_version}: {status.articles} articles, {status.passages} passages)", err=True)
+
+    @kb.command("remove")
+    @click.argument("refs", nargs=-1)
+    @click.option("--source", default=None, help="Remove every article of this source (markdown, html, pack, ...).")
+    def kb_remove(refs: tuple[str, ...], source: str | None) -> None:
+        """Remove articles by REFS (a hub id, a URL, or the path or id an article was imported from, as
+        `hub kb list` shows them) and/or every article of --source. A running server drops them within
+        seconds; importing the file again brings an article back."""
+        from interceptor.kb.manage import remove_articles
+
+        if not refs and not source:
+            raise click.UsageError("name at least one article (id, URL or path) or a --source")
+        db = Database(load_settings().database_url)
+        try:
+            removed = remove_articles(db, refs, source=source)
+        except HubError as e:
+            raise click.ClickException(str(e)) from e
+        finally:
+            db.dispose()
+        for a in removed:
+            click.echo(f"removed {a.id} {a.source}:{a.external_id}  {a.title}")
+        click.echo(f"{len(removed)} articles removed")
 
     @kb.command("index")
     def kb_index() -> None:

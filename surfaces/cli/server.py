@@ -7,6 +7,7 @@ import signal
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, cast
 
 import click
 from sqlalchemy.engine import make_url
@@ -15,7 +16,7 @@ import migrations
 from config import load_settings
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from surfaces.http.app import create_http_app
-from surfaces.services import build_services
+from surfaces.services import Services, build_services
 
 
 @click.group("db")
@@ -33,39 +34,80 @@ def db_upgrade() -> None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="HUB_HOST", help="Address to listen on (HUB_HOST).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="HUB_PORT",
+              help="Port to listen on (HUB_PORT).")
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with the job runner and scheduler (the embedded mode). The job runner runs in a
     worker process of its own (``HUB_JOB_PROCESS``, on by default), so acknowledgements never wait for it."""
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     settings = load_settings()
     separate = settings.queue == "inline" and settings.job_process
     pipe = PipeQueue() if separate else None
     services = build_services(settings, jobs=pipe)
-    current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
-    if current != head:
-        raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
-    app = create_http_app(services)
-    worker_process = WorkerProcess(run_worker_process, pipe) if pipe is not None else None
-    if worker_process is not None:
-        worker_process.start()
-    else:
-        services.start_background()
-    # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
-    threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
-    click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'})")
+    worker_process: WorkerProcess | None = None
+    socket_mode: Any = None
     try:
+        current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
+        if current != head:
+            raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
         # NOTE(waitress): it buffers whole bodies before the app sees them; past 4x HUB_MAX_BODY_BYTES it stops
         # reading and answers 413 itself (text), below that the app's JSON 413 answers (surfaces.http.door).
         body_cap = 4 * services.settings.edge.max_body_bytes
-        waitress_serve(app, host=host, port=port, threads=threads, ident="hub", max_request_body_size=body_cap)
+        try:  # bind before anything starts, so a taken port is one clear line
+            server = create_server(create_http_app(services), host=host, port=port, threads=threads, ident="hub",
+                                   max_request_body_size=body_cap)
+        except OSError as e:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e} "
+                                       f"(choose another port: hub serve --port N, or make run PORT=N)") from None
+        if pipe is not None:
+            worker_process = WorkerProcess(run_worker_process, pipe)
+            worker_process.start()
+        else:
+            services.start_background()
+        # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
+        threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+        socket_mode = _start_socket_mode(services)
+        click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'}"
+                   f"{'; Slack over Socket Mode' if socket_mode is not None else ''})")
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
     finally:
+        if socket_mode is not None:
+            socket_mode.close()
         if worker_process is not None:
             worker_process.stop()
         services.close()
+
+
+def _start_socket_mode(services: Services) -> Any:
+    """Connect Slack over Socket Mode when ``SLACK_APP_TOKEN`` is set; return the receiver (or ``None``).
+
+    Raises:
+        click.ClickException: Slack refused the app-level token.
+    """
+    slack = services.connectors.get("slack")
+    if slack is None:
+        return None
+    from slack_sdk.errors import SlackApiError
+
+    from connectors.slack.socket_mode import build_receiver
+
+    receiver = build_receiver(cast(Any, slack), services.db, services.jobs)
+    if receiver is None:
+        return None
+    try:
+        receiver.start()
+    except SlackApiError as e:
+        receiver.close()
+        raise click.ClickException(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({e.response.get('error')})") from None
+    return receiver
 
 
 def run_worker_process(conn: Connection) -> None:
@@ -84,16 +126,23 @@ def run_worker_process(conn: Connection) -> None:
 
 @click.command()
 @click.option("--concurrency", default=4, show_default=True, type=int)
-def worker(concurrency: int) -> None:
-    """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions."""
-    from core.celery_jobs import CeleryQueue, register_worker_task
+@click.option("--queues", default="inbox,outbox", show_default=True, help="the hub queues this worker takes (e.g. outbox)")
+def worker(concurrency: int, queues: str) -> None:
+    """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions.
+    Run ``--queues outbox`` workers apart so that vendor writes never wait behind inbox work."""
+    from core.celery_jobs import CeleryQueue, broker_queue, register_worker_task
 
     services = build_services(load_settings())
     if not isinstance(services.jobs, CeleryQueue):
         raise click.ClickException("hub worker needs HUB_QUEUE=celery and HUB_BROKER_URL; the embedded mode runs jobs in `hub serve`")
     register_worker_task(services.jobs.app, services.handlers)
     try:
-        services.jobs.app.worker_main(["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}"])
+        names = [broker_queue(services.jobs.app, q.strip()) for q in queues.split(",") if q.strip() in ("inbox", "outbox")]
+        if not names:
+            raise click.UsageError("--queues takes inbox, outbox or both")
+        services.jobs.app.worker_main(
+            ["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}", "-Q", ",".join(names)]
+        )
     finally:
         services.close()
 

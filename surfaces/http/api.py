@@ -1,6 +1,6 @@
 """The web channel: ``POST /api/v1/ask`` (a decision on one question, recorded as a ``web`` request like any
-other channel's), ``POST /api/v1/feedback`` (the asker's "did this solve it?") and ``GET /api/v1/suggest?q=``
-(articles to suggest while a ticket form is typed; not recorded).
+other channel's unless ``"record": false``), ``POST /api/v1/feedback`` (the asker's "did this solve it?") and
+``GET /api/v1/suggest?q=`` (articles to suggest while a ticket form is typed; not recorded).
 
 Bad input is an :class:`~core.errors.InboundError` with a 4xx status; the app's error handler turns it into
 ``{"error": ...}``. The routes use the services' interceptor, built on first use (building loads the KB index).
@@ -17,14 +17,11 @@ from core.errors import InboundError
 from core.models import Person, Source, Ticket, TicketRef
 from interceptor import record
 from interceptor.act import is_answer
-from interceptor.types import Candidate, Decision
 from surfaces.services import Services
+from surfaces.views import MAX_TEXT_CHARS, WEB_CHANNEL, candidate_json, channel_problem, decision_json
 
-MAX_TEXT_CHARS = 8000
 MAX_BODY_BYTES = 64 * 1024
 MAX_SUGGEST_K = 20
-WEB_CHANNEL = "web"
-
 
 
 def _text(value: Any, name: str) -> str:
@@ -35,36 +32,19 @@ def _text(value: Any, name: str) -> str:
     return value.strip()
 
 
-def candidate_json(c: Candidate) -> dict[str, Any]:
-    """Return the public view of a candidate article."""
-    return {"article_id": c.article_id, "title": c.title, "url": c.url, "score": round(c.score, 4)}
-
-
-def decision_json(d: Decision) -> dict[str, Any]:
-    """Return the public view of a decision (the agents' draft is internal and left out)."""
-    return {
-        "verdict": d.verdict.value,
-        "confidence": round(d.confidence, 4),
-        "threshold": round(d.threshold, 4),
-        "reasons": list(d.reasons),
-        "answer": d.answer,
-        "citations": [{"title": c.title, "url": c.url} for c in d.citations],
-        "candidates": [candidate_json(c) for c in d.candidates],
-        "dry_run": d.dry_run,
-        "kb_version": d.kb_version,
-    }
-
-
 def make_api_blueprint(services: Services) -> Blueprint:
     """Return the web channel's blueprint (``/api/v1/ask``, ``/feedback``, ``/suggest``) serving ``services``."""
     bp = Blueprint("interceptor_api", __name__, url_prefix="/api/v1")
 
     @bp.post("/ask")
     def ask() -> Response:
-        """Decide on one question: ``{"text": ..., "channel": optional}`` -> the decision as JSON.
+        """Decide on one question: ``{"text": ..., "channel"?, "email"?, "record"?}`` -> the decision as JSON,
+        with the agents' ``draft`` when it goes to a person and the ``ref`` to send feedback for (``None`` when
+        ``"record": false``: nothing is stored, as for ``hub ask``).
 
         Raises:
-            InboundError: 415 not JSON, 413 too large, 400 not an object or no text.
+            InboundError: 415 not JSON, 413 too large, 400 not an object, no text, an unknown channel, a bad
+                email or ``record`` not a boolean.
         """
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             raise InboundError(f"the body is too large: at most {MAX_BODY_BYTES} bytes", status=413)
@@ -74,14 +54,21 @@ def make_api_blueprint(services: Services) -> Blueprint:
         if not isinstance(body, dict):
             raise InboundError('the body must be a JSON object like {"text": "..."}', status=400)
         text = _text(body.get("text"), "text")
-        channel = body.get("channel", WEB_CHANNEL)
-        if channel is not None and (not isinstance(channel, str) or len(channel) > 200):
-            raise InboundError("channel must be a string", status=400)
+        channel = body.get("channel")
+        channel = WEB_CHANNEL if channel is None or channel == "" else channel
+        problem = channel_problem(channel, services.settings)
+        if problem is not None:
+            raise InboundError(problem, status=400)
         email = body.get("email")
-        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
+        # NOTE: 254 characters is the longest address SMTP carries (RFC 5321 4.5.3.1.3), and it is the asker's id (255).
+        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 254):
             raise InboundError("email must be an email address", status=400)
-        channel = channel or WEB_CHANNEL
+        keep = body.get("record", True)
+        if not isinstance(keep, bool):
+            raise InboundError("record must be true or false", status=400)
         decision = services.interceptor().decide(text, channel=channel)
+        if not keep:
+            return jsonify({**decision_json(decision), "ref": None})
         ref = TicketRef(Source.WEB, uuid.uuid4().hex)
         # Without an email every request is its own person: anonymous askers must not count as one re-contacting.
         asker = Person(external_id=email.strip().lower() if email else f"anonymous:{ref.external_id}", email=email)

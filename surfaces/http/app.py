@@ -9,6 +9,7 @@ from surfaces.http.dashboard import make_dashboard_blueprints
 from surfaces.http.door import install as install_door
 from surfaces.http.errors import register_errors
 from surfaces.http.health import make_health_blueprint
+from surfaces.http.queues import make_queues_blueprint
 from surfaces.http.webhooks import make_webhooks_blueprint
 from surfaces.services import Services
 
@@ -28,6 +29,7 @@ def create_http_app(services: Services) -> Flask:
     app.register_blueprint(make_health_blueprint(services))
     app.register_blueprint(make_webhooks_blueprint(services))
     app.register_blueprint(make_api_blueprint(services))
+    app.register_blueprint(make_queues_blueprint(services))
     for blueprint in make_dashboard_blueprints(services):
         app.register_blueprint(blueprint)
     install_door(app, services.settings.edge)  # body size, strict JSON, rate limits, the /metrics token

@@ -3,7 +3,9 @@
 - Bodies over ``HUB_MAX_BODY_BYTES`` are a 413 before they are read (:class:`BodyLimit`): a declared
   ``Content-Length`` is checked before the app runs, and a chunked body without one is cut off at the limit.
 - ``request.get_json()`` decodes strictly everywhere (:func:`connectors.inbound.json_body`: bounded nesting, no
-  lone surrogates, no ``NaN``), so no JSON body can reach a view that the database or a response cannot hold.
+  lone surrogates, no NUL, no ``NaN``), so no JSON body can reach a view that the database or a response cannot
+  hold; a query string with a NUL (``%00``) is a 400 for the same reason (PostgreSQL text holds no NUL), and an
+  ``<int:...>`` path value beyond an INTEGER key is a 404 before any query.
 - ``/api/v1/ask``, ``/feedback`` and ``/suggest`` are rate-limited per client (Flask-Limiter; in memory, or the
   Redis named by ``HUB_RATE_LIMIT_STORAGE``), answering 429 JSON with ``Retry-After``.
 - ``/metrics`` requires ``Authorization: Bearer <HUB_METRICS_TOKEN>`` when that token is set.
@@ -23,6 +25,7 @@ from flask import Flask, Request, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 from werkzeug.wsgi import get_content_length
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LIMITED_ENDPOINTS = ("interceptor_api.ask", "interceptor_api.feedback", "interceptor_api.suggest")
 METRICS_ENDPOINT = "health.metrics"
+MAX_ROW_ID = 2**31 - 1  # the largest id an INTEGER primary key holds
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -79,7 +83,7 @@ class BodyLimit:
         count("http_refused", reason="too_large")
         log.info("http.body-too-large", extra={"path": environ.get("PATH_INFO")})
         body = json.dumps({"error": f"the body is larger than {self.limit} bytes (HUB_MAX_BODY_BYTES)"})
-        response = WerkzeugResponse(body, status=413, mimetype="application/json", headers={"Connection": "close"})
+        response = WerkzeugResponse(body, status=413, mimetype="application/json")  # no Connection: hop-by-hop (PEP 3333)
         return response(environ, start_response)
 
 
@@ -106,6 +110,19 @@ def install(app: Flask, edge: EdgeSettings) -> Limiter:
     app.wsgi_app = BodyLimit(app.wsgi_app, edge.max_body_bytes)  # type: ignore[method-assign]
     if edge.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=edge.trusted_proxies, x_proto=edge.trusted_proxies)  # type: ignore[method-assign]
+
+    @app.before_request
+    def refuse_nul_in_the_query() -> None:
+        # NOTE(postgresql): text holds no NUL character; a ?channel=%00 would otherwise reach a query and fail.
+        query = request.query_string
+        if b"\x00" in query or b"%00" in query:
+            raise BadRequest("the query string holds a NUL character (%00)")
+
+    @app.before_request
+    def refuse_ids_out_of_range() -> None:
+        # NOTE(postgresql): an <int:...> path value past 2**31 - 1 fails the query ("integer out of range").
+        if any(isinstance(v, int) and not 0 <= v <= MAX_ROW_ID for v in (request.view_args or {}).values()):
+            raise NotFound(f"no such id: ids run from 0 to {MAX_ROW_ID}")
 
     token = edge.metrics_token.reveal() if edge.metrics_token is not None else None
 

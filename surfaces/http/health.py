@@ -9,7 +9,9 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 import migrations
+from core import queues
 from core.telemetry import exposition
+from interceptor.kb.manage import health as kb_health
 from surfaces.services import Services
 
 
@@ -19,7 +21,9 @@ def make_health_blueprint(services: Services) -> Blueprint:
 
     @bp.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        """200 with the checks when the database answers and is at the newest migration, else 503."""
+        """200 with the checks when the database answers, is at the newest migration and the work queues are
+        healthy (``status: ok``) or merely degraded (rows failed or retrying: ``status: degraded``); 503 when
+        the database is unreachable or behind, when vendor writes fail or when a queue's backlog is stale."""
         checks: dict[str, Any] = {"connectors": sorted(services.connectors)}
         ok = True
         try:
@@ -32,15 +36,38 @@ def make_health_blueprint(services: Services) -> Blueprint:
         except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
             checks["database"] = f"unreachable: {type(e).__name__}"
             ok = False
+        try:
+            queue_status, checks["work"] = queues.health_report(services.db)
+        except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
+            queue_status, checks["work"] = "failing", {"error": f"unreadable: {type(e).__name__}"}
         built = services.interceptor.built()
         scorer_status = getattr(built.scorer, "status", None) if built is not None else None
-        checks["knowledge_base"] = scorer_status if isinstance(scorer_status, dict) else {"retrieval": "not loaded yet"}
-        checks["status"] = "ok" if ok else "unavailable"
+        served = scorer_status if isinstance(scorer_status, dict) else None
+        # The stored KB's count and version, read now: an import or removal shows at once (the index
+        # follows within seconds, see interceptor.kb.manage.KBWatcher); needs the migrated schema.
+        checks["knowledge_base"] = served or {"retrieval": "not loaded yet"}
+        if ok:
+            try:
+                checks["knowledge_base"] = kb_health(services.db, served)
+            except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
+                checks["database"], ok = f"unreachable: {type(e).__name__}", False
+        if not ok:
+            checks["status"] = "unavailable"
+        elif queue_status == "ok":
+            checks["status"] = "ok"
+        else:
+            # Failed or retrying rows: degraded. Vendor writes failing, or a stale backlog: also 503.
+            checks["status"] = "degraded"
+            ok = queue_status != "failing"
         return jsonify(checks), 200 if ok else 503
 
     @bp.get("/metrics")
     def metrics() -> tuple[bytes, int, dict[str, str]]:
-        """The counters and histograms in Prometheus text format."""
-        return exposition(), 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+        """The counters and histograms in Prometheus text format, and the work queues' gauges."""
+        try:
+            gauges = queues.queue_metrics(services.db)
+        except Exception:  # noqa: BLE001 - the counters are still worth serving without the database
+            gauges = b""
+        return exposition() + gauges, 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
 
     return bp

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from config.settings import read_sources
+from config.settings import load_settings, read_sources
 from core.errors import ConfigError
 from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import Simulation, simulate_slack
@@ -32,6 +32,10 @@ def render(sim: Simulation) -> str:
     lines += ["", f"Slack would receive {len(sim.calls)} write(s):"]
     for i, call in enumerate(sim.calls, 1):
         lines += ["", *_call(i, call)]
+    if sim.click is not None or sim.after_click:
+        lines += ["", f"Then the person clicks \"{sim.click}\"; Slack would receive {len(sim.after_click)} write(s):"]
+        for i, call in enumerate(sim.after_click, len(sim.calls) + 1):
+            lines += ["", *_call(i, call)]
     return "\n".join(lines)
 
 
@@ -53,7 +57,9 @@ def as_json(sim: Simulation) -> dict[str, Any]:
     """The simulation as JSON: the decision and the Slack writes with their full arguments."""
     return {"text": sim.text, "channel": sim.channel, "thread_ts": sim.thread_ts, "kb_source": sim.kb_source,
             "status": sim.status, "decision": sim.decision, "notes": list(sim.notes),
-            "calls": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.calls]}
+            "calls": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.calls],
+            "click": sim.click,
+            "after_click": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.after_click]}
 
 
 @click.group()
@@ -64,8 +70,10 @@ def simulate() -> None:
 @simulate.command("slack")
 @click.argument("text")
 @click.option("--json", "json_out", is_flag=True, help="Print the decision and the Slack calls as JSON.")
+@click.option("--click", "button", type=click.Choice(["solved", "not-solved"]), default=None,
+              help="Then click this button on the answer, as the person would, and show what follows.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
-def slack(text: str, json_out: bool, verbose: bool) -> None:
+def slack(text: str, json_out: bool, button: str | None, verbose: bool) -> None:
     """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
     blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.
     Nothing reaches Slack, Zendesk or Jira, and nothing is written to the configured database."""
@@ -78,9 +86,11 @@ def slack(text: str, json_out: bool, verbose: bool) -> None:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
-            sim = simulate_slack(text, read_sources(), Path(workdir))
+            sim = simulate_slack(text, load_settings(read_sources()), Path(workdir), click=button)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
     finally:
         logging.disable(logging.NOTSET)
     click.echo(json.dumps(as_json(sim), indent=2, ensure_ascii=False) if json_out else render(sim))
+    if button and sim.click is None and not json_out:
+        click.echo(f"\nNo message the hub posted has a \"{button}\" button, so nothing was clicked.")

@@ -15,15 +15,16 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
+from urllib.parse import urlencode
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import create_engine, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
-from config import load_settings
+from config import Settings, load_settings
 from core.db import ArticleRow, Base, DecisionRow
 from interceptor.kb.importer import articles_at, import_articles
 from surfaces.http.app import create_http_app
@@ -33,7 +34,6 @@ from surfaces.simulate.recorder import TEAM, Call, RecordingSlack
 CHANNEL, TRIAGE, USER = "CSIMULATE1", "CSIMTRIAGE", "USIMUSER01"
 SIGNING_SECRET = "simulated-signing-secret"  # noqa: S105 - a throw-away secret for a loopback-only run
 KB_TABLES = ("kb_articles", "kb_passages", "kb_questions", "kb_calibrations", "kb_embeddings")
-DROPPED_PREFIXES = ("ZENDESK_", "JIRA_", "SLACK_")
 SAMPLE_KB = Path(__file__).resolve().parent.parent.parent / "config" / "sample_kb"
 
 
@@ -49,6 +49,8 @@ class Simulation:
     decision: dict[str, Any] | None  # verdict, confidence, threshold, reasons, candidates
     calls: list[Call]  # the Slack writes the hub made, in order
     notes: tuple[str, ...] = ()  # where the simulation differs from the configured install
+    click: str | None = None  # the button the simulated person clicked on the answer, if any
+    after_click: list[Call] = field(default_factory=list)  # the writes that click led to
 
 
 def copy_kb(source_url: str, target_url: str) -> int:
@@ -57,6 +59,9 @@ def copy_kb(source_url: str, target_url: str) -> int:
     Returns:
         The number of live articles copied (0 when the source has none, is unreachable or not migrated).
     """
+    parsed = make_url(source_url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).exists()):
+        return 0  # connecting would create an empty database file where the admin's should be
     source, target = create_engine(source_url), create_engine(target_url)
     try:
         with source.connect() as read:
@@ -97,51 +102,85 @@ def _event(text: str, ts: str) -> bytes:
     ).encode()
 
 
-def simulate_slack(text: str, sources: Mapping[str, Any], workdir: Path) -> Simulation:
+def simulated_settings(settings: Settings, database_url: str, api_url: str) -> Settings:
+    """The configured settings with Slack pointed at the recorder, a throw-away database, the inline job
+    runner, and no help desk: every decision setting (thresholds, policies, topics, shadow mode, the model, the
+    writer) stays as configured."""
+    slack = load_settings({"HUB_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-simulated",
+                           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
+                           "SLACK_TRIAGE_CHANNEL": (settings.slack.triage_channel if settings.slack else None) or TRIAGE}).slack
+    policies = {name: replace(policy, escalation_target=None) for name, policy in settings.channel_policies.items()}
+    return replace(settings, database_url=database_url, queue="inline", broker_url=None, escalation_target=None,
+                   slack=slack, zendesk=None, jira=None, channel_policies=policies)
+
+
+def simulate_slack(text: str, settings: Settings, workdir: Path, *, click: str | None = None) -> Simulation:
     """Post ``text`` as a new Slack message and run it through the hub; return what Slack would receive.
 
     Args:
         text: the message a person posts in a channel the hub answers in.
-        sources: the configuration (``config.read_sources()``): its database holds the knowledge base.
+        settings: the configured settings: their database holds the knowledge base, their decision settings
+            apply (``simulated_settings``).
         workdir: an empty folder for the throw-away database.
+        click: then click this button on the answer (an ``action_id`` such as ``hub_feedback_solved``, or the
+            part after ``hub_feedback_``), as the person would, through Slack's interactivity payload.
 
     Returns:
-        The decision and every ``chat.postMessage`` / ``chat.update`` the hub made.
+        The decision and every ``chat.postMessage`` / ``chat.update`` the hub made (after the click apart).
 
     Raises:
-        ConfigError: the configuration is invalid.
         TimeoutError: the pipeline did not finish within 60 s.
     """
-    configured = load_settings(sources)
     url = f"sqlite:///{workdir / 'simulate.db'}"
     migrations.upgrade(url)
-    copied = copy_kb(configured.database_url, url)
+    copied = copy_kb(settings.database_url, url)
     kb_source = f"{copied} articles copied from the configured database"
     if not copied:
         import_articles_from_sample(url)
         kb_source = "the bundled sample knowledge base (the configured database has none)"
-    values = {k: v for k, v in sources.items() if not k.startswith(DROPPED_PREFIXES) and k != "HUB_ESCALATION_TARGET"}
-    values.update(HUB_DATABASE_URL=url, HUB_QUEUE="inline", SLACK_BOT_TOKEN="xoxb-simulated",
-                  SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_CHANNELS="*",
-                  SLACK_TRIAGE_CHANNEL=str(sources.get("SLACK_TRIAGE_CHANNEL") or TRIAGE))
     profile = {"id": USER, "name": "sam", "real_name": "Sam Simulated", "is_bot": False,
                "profile": {"real_name": "Sam Simulated", "display_name": "sam", "email": "sam@example.com"}}
     with RecordingSlack(users={USER: profile}) as slack:
-        values["SLACK_API_URL"] = slack.url
-        hub = build_services(load_settings(values))
+        hub = build_services(simulated_settings(settings, url, slack.url))
         try:
             ts = slack.post_user_message(CHANNEL, USER, text)
             body = _event(text, ts)
             response = create_http_app(hub).test_client().post("/slack/events", data=body, headers=_signed(body))
-            hub.jobs.drain(timeout=60.0)  # type: ignore[attr-defined]  # the inline queue (HUB_QUEUE=inline)
+            hub.jobs.drain(timeout=60.0)  # type: ignore[attr-defined]  # the inline queue
             decision = _decision(hub.db, f"slack:{TEAM}:{CHANNEL}:{ts}")
+            before = slack.writes()
+            clicked = _click(hub, slack, before, click) if click else None
         finally:
             hub.close()
-        return Simulation(text, CHANNEL, ts, kb_source, response.status_code, decision, slack.writes(), _notes(sources))
+        return Simulation(text, CHANNEL, ts, kb_source, response.status_code, decision, before, _notes(settings),
+                          clicked, slack.writes()[len(before):])
 
 
-def _notes(sources: Mapping[str, Any]) -> tuple[str, ...]:
-    target = sources.get("HUB_ESCALATION_TARGET")
+def _click(hub: Any, slack: RecordingSlack, posted: list[Call], wanted: str) -> str | None:
+    """Click the button ``wanted`` on the hub's message that carries it (a ``block_actions`` payload, form
+    encoded and signed as Slack sends it); return the button's label, or ``None`` when no message has it."""
+    action_id = wanted if wanted.startswith("hub_") else f"hub_feedback_{wanted.replace('-', '_')}"
+    for call in posted:
+        for block in call.args.get("blocks") or []:
+            for button in block.get("elements", []) if block.get("type") == "actions" else []:
+                if button.get("action_id") != action_id:
+                    continue
+                payload = {"type": "block_actions", "user": {"id": USER, "username": "sam", "team_id": TEAM},
+                           "api_app_id": "ASIMREQUEST", "team": {"id": TEAM}, "channel": {"id": call.response["channel"]},
+                           "container": {"type": "message", "message_ts": call.response["ts"],
+                                         "channel_id": call.response["channel"], "is_ephemeral": False},
+                           "trigger_id": "simulated.trigger",
+                           "actions": [{**button, "block_id": block.get("block_id"), "action_ts": call.response["ts"]}]}
+                body = urlencode({"payload": json.dumps(payload)}).encode()
+                headers = {**_signed(body), "Content-Type": "application/x-www-form-urlencoded"}
+                create_http_app(hub).test_client().post("/slack/events", data=body, headers=headers)
+                hub.jobs.drain(timeout=60.0)
+                return str(button.get("text", {}).get("text") or action_id)
+    return None
+
+
+def _notes(settings: Settings) -> tuple[str, ...]:
+    target = settings.escalation_target
     if not target:
         return ()
     return (f"HUB_ESCALATION_TARGET={target}: a real escalation also opens a {target} ticket with the transcript and "

@@ -1,6 +1,11 @@
-"""The ``/admin`` dashboard page, its login form and logout (:func:`make_pages_blueprint`)."""
+"""The ``/admin`` pages: the dashboard, one decision, the Slack simulation, login and logout
+(:func:`make_pages_blueprint`)."""
 
 from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as ResponseBase
@@ -11,6 +16,8 @@ from surfaces.http.dashboard.auth import COOKIE, NOT_CONFIGURED, admin_token, au
 from surfaces.services import Services
 from surfaces.http.door import is_https
 
+MAX_SIMULATED_CHARS = 4000
+NEXT = re.compile(r"/admin/[a-z]+(/[0-9]+)?")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -42,6 +49,12 @@ def _refuse(message: str, status: int) -> Response:
     return response
 
 
+def _next() -> str | None:
+    """The admin page the login form came from (only a path under ``/admin/``: never another site)."""
+    value = request.form.get("next") or ""
+    return value if NEXT.fullmatch(value) else None
+
+
 def make_pages_blueprint(services: Services) -> Blueprint:
     """Return the blueprint of ``/admin`` (page, one decision's page, login, logout, static files) for the admin
     token in ``services.settings``; the decision page reads ``services.db``."""
@@ -61,7 +74,7 @@ def make_pages_blueprint(services: Services) -> Blueprint:
             return _refuse(NOT_CONFIGURED, 403)
         if not authenticated(request, token):
             if _wants_html():
-                return _page("dashboard/login.html", 200, error=None)
+                return _page("dashboard/login.html", 200, error=None, next=request.path)
             return _refuse("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>' or log in at /admin", 401)
         return None
 
@@ -82,6 +95,28 @@ def make_pages_blueprint(services: Services) -> Blueprint:
             return _refuse(f"There is no decision {decision_id}.", 404)
         return _page("dashboard/decision.html", d=doc)
 
+    @bp.get("/admin/simulate")
+    def simulate_form() -> Response:
+        """A form: type a Slack message, see what the hub would post (``hub simulate slack`` in the browser)."""
+        return gate() or _page("dashboard/simulate.html", text="", sim=None, error=None, button=None)
+
+    @bp.post("/admin/simulate")
+    def simulate_run() -> Response:
+        """Run the simulation on the typed text and show the decision and every Slack message it would post."""
+        refused = gate()
+        if refused is not None:
+            return refused
+        from surfaces.simulate.slack import simulate_slack  # late: it builds an app, which imports this module
+
+        text = (request.form.get("text") or "").strip()
+        if not text or len(text) > MAX_SIMULATED_CHARS:
+            error = f"Type a message of 1 to {MAX_SIMULATED_CHARS} characters."
+            return _page("dashboard/simulate.html", 400, text=text[:MAX_SIMULATED_CHARS], sim=None, error=error, button=None)
+        button = request.form.get("click") if request.form.get("click") in ("solved", "not_solved") else None
+        with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
+            sim = simulate_slack(text, services.settings, Path(workdir), click=button)
+        return _page("dashboard/simulate.html", text=text, sim=sim, error=None, button=button)
+
     @bp.post("/admin/login")
     def login() -> ResponseBase:
         """Exchange the admin token typed into the form for a session cookie (HttpOnly, SameSite=Strict)."""
@@ -90,9 +125,11 @@ def make_pages_blueprint(services: Services) -> Blueprint:
             return _refuse(NOT_CONFIGURED, 403)
         offered = (request.form.get("token") or "").strip()
         if not offered or not token_matches(token, offered):
-            return _page("dashboard/login.html", 401, error="That token is not the admin token.")
+            if not _wants_html():  # a script gets the JSON error every other 4xx has
+                return _refuse("that token is not the admin token", 401)
+            return _page("dashboard/login.html", 401, error="That token is not the admin token.", next=_next())
         value, max_age = session_cookie(token)
-        response = redirect(url_for("dashboard.dashboard"), code=303)
+        response = redirect(_next() or url_for("dashboard.dashboard"), code=303)
         response.set_cookie(COOKIE, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=is_https(request))
         return response
 

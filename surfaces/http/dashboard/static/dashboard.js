@@ -248,6 +248,37 @@ function decisions(d) {
   });
 }
 
+async function workQueues() {
+  const box = $("queues-status");
+  try {
+    const q = await fetchJSON("/api/v1/queues", new URLSearchParams());
+    box.textContent = q.status === "ok" ? "Inbox and outbox are healthy." : `${q.status}: ${q.reasons.join("; ")}`;
+    box.classList.toggle("failed", q.status !== "ok");
+    rows("queues", Object.entries(q.queues), "", (tr, [name, f]) => {
+      el("td", {}, tr, name);
+      for (const v of [f.pending, f.running, f.retrying, f.failed, f.stuck]) el("td", { class: "num" }, tr, fmt.int(v));
+      el("td", { class: "num" }, tr, fmt.secs(f.oldest_due_seconds));
+    });
+    $("queues-retry").disabled = !(q.queues.inbox.failed || q.queues.outbox.failed);
+  } catch (error) {
+    box.textContent = "Could not load the queues: " + error.message;
+    box.classList.add("failed");
+  }
+}
+
+async function retryFailed() {
+  // JSON only: a cross-site form cannot send it, so the session cookie is enough here.
+  const response = await fetch("/api/v1/queues/retry", {
+    method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ queue: null, ids: null }),
+  });
+  const body = await response.json().catch(() => ({}));
+  $("queues-status").textContent = response.ok
+    ? `Re-queued ${body.requeued.inbox.length} inbox event(s) and ${body.requeued.outbox.length} vendor write(s).`
+    : "Could not re-queue: " + (body.error || response.status);
+  setTimeout(workQueues, 1500);
+}
+
 let last = null;
 
 async function load() {
@@ -289,8 +320,12 @@ function render() {
   decisions(d);
   $("decisions-note").textContent = `The newest ${d.decisions.length} decision(s) of ${s.period.from} to ${s.period.to}${s.channel ? " in " + s.channel : ""}, requests and follow-ups; open one to read it.`;
   const note = $("provisional");
-  note.hidden = !s.counts.pending;
-  note.textContent = `${s.counts.pending} answered request(s) are less than 48 h old: they count as not deflected until the re-contact window closes, so the latest days are provisional.`;
+  const unposted = s.counts.unposted || 0;
+  note.hidden = !s.counts.pending && !unposted;
+  note.textContent = [
+    s.counts.pending ? `${s.counts.pending} answered request(s) are less than 48 h old: they count as not deflected until the re-contact window closes, so the latest days are provisional.` : "",
+    unposted ? `${unposted} answer(s) are decided but not posted yet (the vendor is down or rate-limiting): not counted as answered.` : "",
+  ].filter(Boolean).join(" ");
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -299,6 +334,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (params.get("channel")) el("option", { value: params.get("channel") }, $("channel"), params.get("channel"));
   $("channel").value = params.get("channel") || "";
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  $("queues-retry").addEventListener("click", retryFailed);
+  workQueues();
   $("channel").addEventListener("change", load);
   for (const button of document.querySelectorAll("[data-days]")) {
     button.addEventListener("click", () => {

@@ -1,0 +1,44 @@
+"""``hub retry``: re-queue failed work (and show the queues' health)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from config import load_settings
+from core import queues
+from core.db import Database
+
+
+class _Later:
+    """A job queue that hands nothing out: the running hub's sweeper picks re-queued rows up (they are due now)."""
+
+    def submit(self, queue: str, row_id: int) -> None:
+        """Nothing: the row is due, the sweeper of ``hub serve`` or ``hub scheduler`` hands it out."""
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Nothing to stop."""
+
+
+@click.command("retry")
+@click.option("--queue", type=click.Choice(sorted(queues.QUEUES)), default=None, help="only this queue (default: both)")
+@click.option("--id", "ids", type=int, multiple=True, help="only these failed rows of --queue (repeatable)")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
+    """Re-queue failed inbox events and outbox actions with a fresh retry horizon; the running hub picks
+    them up within one sweep interval. Prints what was re-queued and the queues' health."""
+    if ids and queue is None:
+        raise click.UsageError("--id needs --queue")
+    db = Database(load_settings().database_url)
+    try:
+        done = queues.retry_failed(db, _Later(), queue, list(ids) if ids else None)
+        status, details = queues.health_report(db)
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(json.dumps({"requeued": done, "status": status, **details}, indent=2))
+        return
+    for name, row_ids in done.items():
+        click.echo(f"{name}: re-queued {len(row_ids)} failed row(s)" + (f" ({', '.join(map(str, row_ids))})" if row_ids else ""))
+    click.echo(f"queues: {status}" + "".join(f"\n  - {reason}" for reason in details["reasons"]))

@@ -1,0 +1,79 @@
+"""The work queues for admins: ``GET /api/v1/queues`` (health and the failed rows) and
+``POST /api/v1/queues/retry`` (re-queue failed rows; the dashboard's action). Admin token required."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from core import queues
+from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
+from surfaces.services import Services
+
+MAX_IDS = 1000
+
+
+def _error(message: str, status: int) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def make_queues_blueprint(services: Services) -> Blueprint:
+    """Return the blueprint of the queue endpoints for ``services``."""
+    bp = Blueprint("queues_api", __name__, url_prefix="/api/v1/queues")
+
+    @bp.before_request
+    def _require_admin() -> Response | None:
+        token = admin_token(services.settings)
+        if token is None:
+            return _error(NOT_CONFIGURED, 403)
+        if not authenticated(request, token):
+            return _error("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'", 401)
+        return None
+
+    @bp.get("")
+    def health() -> Response:
+        """The queues' figures, and the failed rows (newest first, at most 100 per queue) with their errors."""
+        status, details = queues.health_report(services.db)
+        failed: dict[str, list[dict[str, Any]]] = {}
+        with services.db.session() as s:
+            for name, model in queues.QUEUES.items():
+                rows = s.execute(
+                    select(model.id, model.ticket_ref, model.attempts, model.last_error, model.finished_at)
+                    .where(model.status == "failed")
+                    .order_by(model.id.desc())
+                    .limit(100)
+                )
+                failed[name] = [
+                    {"id": r.id, "ticket_ref": r.ticket_ref, "attempts": r.attempts, "error": r.last_error,
+                     "failed_at": r.finished_at.isoformat() if r.finished_at else None}
+                    for r in rows
+                ]
+        response = jsonify(status=status, **details, failed=failed)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @bp.post("/retry")
+    def retry() -> Response:
+        """Re-queue failed rows: ``{"queue": "inbox"|"outbox"|null, "ids": [..]|null}`` (JSON only, which a
+        cross-site form cannot send). Answers the re-queued ids by queue."""
+        body = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(body, dict):
+            return _error("send a JSON object: {\"queue\": \"inbox\" | \"outbox\" | null, \"ids\": [row ids] | null}", 400)
+        queue, ids = body.get("queue"), body.get("ids")
+        if queue is not None and queue not in queues.QUEUES:
+            return _error(f"'queue' must be one of {', '.join(queues.QUEUES)} or null", 400)
+        if ids is not None and (
+            not isinstance(ids, list) or len(ids) > MAX_IDS or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        ):
+            return _error(f"'ids' must be a list of at most {MAX_IDS} row ids (integers) or null", 400)
+        if ids is not None and queue is None:
+            return _error("'ids' needs a 'queue'", 400)
+        done = queues.retry_failed(services.db, services.jobs, queue, ids)
+        return jsonify(requeued=done, health=asdict(queues.queue_health(services.db)[queue or "outbox"]))
+
+    return bp
