@@ -70,6 +70,8 @@ class Pipeline:
             outcome = self._on_feedback(connector, event, inbox_event_id)
         elif event.kind is EventKind.COMMENTED:
             outcome = self._on_comment(connector, event, inbox_event_id)
+        elif event.kind is EventKind.UPDATED:
+            outcome = self._on_status(event, inbox_event_id)
         else:
             outcome = "ignored"
         count("pipeline_events", kind=event.kind.value, outcome=outcome)
@@ -173,6 +175,16 @@ class Pipeline:
         if verdict in ("not_solved", "human"):
             return self._fall_back(connector, event.ref, verdict, inbox_event_id, [])
         return "ignored"
+
+    def _on_status(self, event: TicketEvent, inbox_event_id: int) -> str:
+        """A ticket of record changed status: a solved or closed one is announced in its thread."""
+        with self._db.session() as s:
+            origin = record.escalated_from(s, event.ref)
+        if origin is None:
+            return "unknown_ticket"
+        ids = self._sync.status(event.ref, origin, inbox_event_id)
+        schedule(self._jobs, ids)
+        return "status_posted" if ids else "ignored"
 
     def _fall_back(self, connector: Connector, ref: TicketRef, why: str, inbox_event_id: int, follow: list[NewAction]) -> str:
         """The requester needs a person: record it and escalate once, with a refreshed draft."""

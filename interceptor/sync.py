@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
+from sqlalchemy import func, select
+
 from connectors.base import Connector, HelpDesk
-from core.db import Database
+from core.db import Database, OutboxAction
 from core.models import Message, Status, TicketRef
 from core.outbox import NewAction, enqueue
 from core.telemetry import count
@@ -93,6 +95,27 @@ class Sync:
             ids = [i for a in actions if (i := enqueue(s, a, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)) is not None]
         count("sync_mirrored", direction="to_ticket", outcome="requester" if from_requester else "other")
         return ids, from_requester
+
+    def status(self, record_ref: TicketRef, origin: TicketRef, inbox_event_id: int) -> list[int]:
+        """Tell the thread that its ticket of record is solved or closed, with the feedback buttons: once per
+        solve (a reopen by the hub starts the next one), however many status events arrive.
+
+        Returns:
+            The new outbox rows' ids.
+
+        Raises:
+            NotFound, Retriable, Fatal: reading the ticket failed.
+        """
+        desk = self._connectors.get(record_ref.source.value)
+        if desk is None or origin.source.value not in self._connectors:
+            return []
+        ticket = desk.fetch(record_ref)
+        url = desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
+        with self._db.session() as s:
+            cycle = s.scalar(select(func.count(OutboxAction.id)).where(OutboxAction.idempotency_key.like(f"reopen:{origin}:%"))) or 0
+            action = mirror.status_action(origin, record_ref, url, ticket.status, str(cycle))
+            new = enqueue(s, action, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id) if action else None
+        return [new] if new is not None else []
 
     def reopen(self, origin: TicketRef, record_ref: TicketRef, reason_id: str, inbox_event_id: int) -> list[int]:
         """Reopen the ticket of record when the requester says they still need help in the thread after it

@@ -5,11 +5,13 @@ thread and counts as the agents' first response; internal ones never; thread rep
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterator
 
 import pytest
 import responses
 
+from connectors.jira import events
 from core.db import OutcomeRow
 from tests.slack_stub import SlackStub
 from tests.sync_world import (
@@ -17,6 +19,7 @@ from tests.sync_world import (
     serve_issue,
 )
 from tests.test_jira_connector import API, BASE
+from tests.test_jira_mapping import load
 from tests.test_slack_flow import CHANNEL, ROOT_TS, USER
 
 ISSUE_URL = f"{BASE}/browse/{RECORD_KEY}"
@@ -94,3 +97,27 @@ def test_thread_replies_reach_the_issue_public_for_the_requester_internal_for_ot
     assert {"key": "sd.public.comment", "value": {"internal": True}} in internal["properties"]
     assert any(p["key"] == "hub_key" for p in internal["properties"]), "the note carries its key (at most once)"
     assert len(written) == 2
+
+
+def test_an_issue_done_is_announced_in_the_thread_once(world: World) -> None:
+    body = load("webhook_issue_created.json")
+    body.update(webhookEvent="jira:issue_updated", timestamp=int(time.time() * 1000))
+    body["issue"].update(key=RECORD_KEY, id="10000")
+    body["issue"]["fields"]["labels"] = ["hub_created"]
+    body["changelog"] = {"id": "10400", "items": [{"field": "status", "fieldtype": "jira", "fromString": "In Progress", "toString": "Done"}]}
+    serve_issue(world.api, [], status="Done")
+    raw = json.dumps(body).encode()
+    headers = {"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"}
+    assert world.client.post("/webhooks/jira", data=raw, headers=headers).get_json()["status"] == "accepted"
+    body["timestamp"] += 1  # another status event for the same solve (a resolution set a moment later)
+    raw = json.dumps(body).encode()
+    world.client.post("/webhooks/jira", data=raw, headers={"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"})
+    world.drain()
+    _, done = world.posts()
+    assert ISSUE_URL in done.args["text"]
+    assert any(b["type"] == "actions" for b in done.args["blocks"])
+    body["changelog"]["items"] = [{"field": "assignee", "fromString": None, "toString": "Grace"}]
+    body["timestamp"] += 1
+    raw = json.dumps(body).encode()
+    response = world.client.post("/webhooks/jira", data=raw, headers={"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"})
+    assert response.get_json() == {"status": "ignored"}

@@ -5,6 +5,7 @@ ticket (the requester's public, others' internal), a solved ticket reopens, and 
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 from typing import Any, Iterator
 
 import pytest
@@ -15,7 +16,8 @@ from datetime import timedelta
 from core import outbox
 from core.db import OutboxAction, OutcomeRow
 from core.models import utcnow
-from tests.slack_stub import BOT_ID, BOT_USER, SlackStub
+from tests.slack_stub import BOT_ID, BOT_USER, SlackStub, fixture, sign
+from tests.test_zendesk_mapping import load as zendesk_load
 from tests.sync_world import (
     AGENT_USER, HUB_USER, OTHER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
     zendesk_world,
@@ -143,3 +145,30 @@ def test_a_retried_mirror_asks_slack_first_and_does_not_post_twice(world: World)
         assert row.status == "done" and row.result["external_id"] == "1800000300.000100"
     assert len(world.stub.calls_to("chat.postMessage")) == 2  # the escalation notice, the failed attempt
     assert len(world.stub.threads[(CHANNEL, ROOT_TS)]) == 3  # root, notice, the one mirrored reply
+
+
+def test_a_solved_ticket_is_announced_once_and_i_still_need_help_reopens_it(world: World) -> None:
+    status = zendesk_load("event_status_changed.json")
+    status["detail"].update(id=str(RECORD_ID), tags=["hub_created"], status="SOLVED")
+    status["event"] = {"current": "SOLVED", "previous": "OPEN"}
+    status["subject"] = f"zen:ticket:{RECORD_ID}"
+    serve_record(world.api, [], status="solved")
+    assert world.zendesk(status, "inv-status").get_json()["status"] == "accepted"
+    world.zendesk(status, "inv-status-redelivered")
+    world.drain()
+    _, solved = world.posts()
+    assert TICKET_URL in solved.args["text"] and "solved" in solved.args["text"]
+    buttons = [e for b in solved.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["action_id"] for b in buttons] == ["hub_feedback_solved", "hub_feedback_not_solved"]
+    assert {b["value"] for b in buttons} == {THREAD}
+    before = len(updates(world))
+    click = fixture("block_actions_feedback")
+    click["actions"][0].update(action_id="hub_feedback_not_solved", value=THREAD)
+    click["container"]["message_ts"] = world.stub.threads[(CHANNEL, ROOT_TS)][-1]["ts"]
+    raw = urlencode({"payload": json.dumps(click)}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(raw)}
+    assert world.client.post("/slack/events", data=raw, headers=headers).status_code == 200
+    world.drain()
+    [reopen] = updates(world)[before:]
+    assert reopen["comment"]["public"] is False and reopen["status"] == "open"
+    assert len(world.posts()) == 2
