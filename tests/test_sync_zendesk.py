@@ -13,6 +13,7 @@ import responses
 from sqlalchemy import select
 from datetime import timedelta
 
+from connectors.zendesk import scheduled_jobs
 from core import outbox
 from core.db import OutboxAction, OutcomeRow
 from core.models import utcnow
@@ -172,3 +173,26 @@ def test_a_solved_ticket_is_announced_once_and_i_still_need_help_reopens_it(worl
     [reopen] = updates(world)[before:]
     assert reopen["comment"]["public"] is False and reopen["status"] == "open"
     assert len(world.posts()) == 2
+
+
+def test_without_webhooks_the_next_poll_mirrors_the_reply_and_the_solve(database_url: str, stub: SlackStub) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        world = zendesk_world(database_url, stub, api, ZENDESK_POLL="true")
+        export = f"{API}/incremental/tickets/cursor.json"
+        changed = {"tickets": [{"id": RECORD_ID, "status": "open", "tags": ["hub_created"], "updated_at": "2026-01-01T11:00:00Z"}],
+                   "after_cursor": "CURSOR-A", "end_of_stream": True}
+        api.get(export, json=changed)
+        serve_record(api, [zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)])
+        (_, job, _), = scheduled_jobs(world.hub)
+        assert job() == 1
+        world.drain()
+        _, mirrored = world.posts()
+        assert "We refunded the second charge." in mirrored.args["text"] and "Joshua Teitelbaum" in mirrored.args["text"]
+        solved = {**changed, "tickets": [{**changed["tickets"][0], "status": "solved"}], "after_cursor": "CURSOR-B"}
+        api.replace(responses.GET, export, json=solved)
+        serve_record(api, [zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)], status="solved")
+        assert job() == 1
+        world.drain()
+        _, _, announced = world.posts()
+        assert "solved" in announced.args["text"] and any(b["type"] == "actions" for b in announced.args["blocks"])
+        world.hub.close()
