@@ -64,6 +64,8 @@ class Pipeline:
             return
         if event.kind is EventKind.CREATED and event.data.get("intake") == "emoji":
             outcome = self._on_emoji(connector, event, inbox_event_id)
+        elif event.kind is EventKind.CREATED and event.message is not None and record_of(self._db, event.ref) is not None:
+            outcome = self._on_comment(connector, event, inbox_event_id)  # a mention in a thread kept in sync
         elif event.kind is EventKind.CREATED:
             outcome = self._on_request(connector, event, inbox_event_id)
         elif event.kind is EventKind.FEEDBACK:

@@ -23,7 +23,7 @@ from tests.sync_world import (
     AGENT_USER, HUB_USER, OTHER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
     zendesk_world,
 )
-from tests.test_slack_flow import CHANNEL, ROOT_TS, USER
+from tests.test_slack_flow import CHANNEL, ROOT, ROOT_TS, USER
 from tests.test_zendesk_connector import API, BASE
 
 TICKET_URL = f"{BASE}/agent/tickets/{RECORD_ID}"
@@ -196,3 +196,13 @@ def test_without_webhooks_the_next_poll_mirrors_the_reply_and_the_solve(database
         _, _, announced = world.posts()
         assert "solved" in announced.args["text"] and any(b["type"] == "actions" for b in announced.args["blocks"])
         world.hub.close()
+
+
+def test_a_mention_in_a_synced_thread_is_carried_like_any_thread_message(world: World) -> None:
+    before = len(updates(world))
+    bot_user = ROOT["authorizations"][0]["user_id"]
+    say(world, OTHER, f"<@{bot_user}> can someone look at this today?", "1800000400.000100")
+    world.drain()
+    [note] = updates(world)[before:]
+    assert note["comment"] == {"body": "Bob Teammate wrote in Slack:\n\ncan someone look at this today?", "public": False}
+    assert len(world.posts()) == 1, "no second answer or escalation in the thread"
