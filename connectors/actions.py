@@ -18,6 +18,10 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   internal note and ``notice`` (with the new ticket's link appended) is posted back on the origin thread,
   both as follow-up actions.
 
+- ``post_as``: a public comment written as the ticket's requester (a requester's Slack message on a synced
+  ticket of record), at most once per key like ``post_reply``. ``{"ref", "text", "author_id"}``; only for
+  connectors that are :class:`connectors.base.PostsAsRequester` (Zendesk).
+
 Vendor packages may add actions of their own (Slack ``update_message``), registered the same way.
 """
 
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from connectors.base import Connector, HelpDesk
+from connectors.base import Connector, HelpDesk, PostsAsRequester
 from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
@@ -96,10 +100,26 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
     return perform
 
 
+def _post_as(connector: Connector, desk: PostsAsRequester) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        ref, key = TicketRef.parse(payload["ref"]), payload["idempotency_key"]
+        if int(payload.get("attempt", 1)) > 1:
+            existing = connector.already_wrote(ref, key)
+            if existing is not None:
+                count("outbox_already_written", connector=connector.source.value)
+                return Performed({"external_id": existing.external_id, "url": existing.url})
+        posted = desk.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
+        return Performed({"external_id": posted.external_id, "url": posted.url})
+
+    return perform
+
+
 def common_performers(name: str, connector: Connector) -> dict[str, Performer]:
     """Return the performers of the shared actions for one connector (``create_ticket`` only for help
-    desks of record)."""
+    desks of record, ``post_as`` only where the vendor lets the hub write as the requester)."""
     performers = {"post_reply": _post_reply(connector), "add_internal_note": _add_internal_note(connector)}
     if isinstance(connector, HelpDesk):
         performers["create_ticket"] = _create_ticket(name, connector)
+    if isinstance(connector, PostsAsRequester):
+        performers["post_as"] = _post_as(connector, connector)
     return performers

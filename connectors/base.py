@@ -190,6 +190,22 @@ class HelpDesk(Connector, Protocol):
 
 
 @runtime_checkable
+class PostsAsRequester(Protocol):
+    """Optional capability: a help desk that lets the hub write a public comment as the ticket's requester
+    (Zendesk's ``comment.author_id``), so words the requester wrote elsewhere (a Slack thread) read as theirs."""
+
+    def post_as(self, ref: TicketRef, text: str, author_id: str, *, idempotency_key: str) -> PostedMessage:
+        """Post one public comment authored by ``author_id``, marked with ``idempotency_key`` for
+        :meth:`Connector.already_wrote`.
+
+        Raises:
+            NotFound, Retriable, Fatal: as for :meth:`Connector.fetch` (Fatal too when ``author_id`` is not
+                one of the vendor's user ids).
+        """
+        ...
+
+
+@runtime_checkable
 class Pollable(Protocol):
     """Optional capability: list what changed since a cursor (the polling fallback to webhooks)."""
 

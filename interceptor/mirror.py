@@ -54,9 +54,12 @@ def agent_reply_action(origin: TicketRef, record: TicketRef, ticket_url: str, me
     )
 
 
-def thread_message_action(origin: TicketRef, record: TicketRef, message: Message, *, name: str, from_requester: bool) -> NewAction:
-    """Carry one thread message to the ticket of record: the requester's as a public comment, anyone
-    else's as an internal note (so the agent sees the whole conversation without exposing it).
+def thread_message_action(
+    origin: TicketRef, record: TicketRef, message: Message, *, name: str, from_requester: bool, as_author: str | None = None
+) -> NewAction:
+    """Carry one thread message to the ticket of record: the requester's as a public comment (written as
+    them where the help desk allows it, else by the hub as "<name> wrote in Slack:"), anyone else's as an
+    internal note (so the agent sees the whole conversation without exposing it).
 
     Args:
         origin: the Slack thread.
@@ -64,8 +67,17 @@ def thread_message_action(origin: TicketRef, record: TicketRef, message: Message
         message: the thread message (``external_id`` is its ts).
         name: the author's display name.
         from_requester: whether the thread's requester wrote it.
+        as_author: the ticket's requester in the help desk, when it can post as them (``post_as``).
     """
     text = f"{name or message.author.external_id} wrote in Slack:\n\n{message.text.strip()}"
+    if from_requester and as_author:
+        return NewAction(
+            key=f"sync:{origin}:{message.external_id}",
+            connector=record.source.value,
+            action="post_as",
+            payload={"ref": str(record), "text": message.text.strip(), "author_id": as_author, "mirror_of": str(origin)},
+            ticket_ref=str(record),
+        )
     if from_requester:
         return NewAction(
             key=f"sync:{origin}:{message.external_id}",

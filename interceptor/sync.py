@@ -10,7 +10,7 @@ from typing import Mapping
 
 from sqlalchemy import func, select
 
-from connectors.base import Connector, HelpDesk
+from connectors.base import Connector, HelpDesk, PostsAsRequester
 from core.db import Database, OutboxAction
 from core.models import Message, Status, TicketRef
 from core.outbox import NewAction, enqueue
@@ -84,13 +84,14 @@ class Sync:
         if author.is_self:
             return [], False
         from_requester = author.external_id == conversation.requester.external_id
-        actions: list[NewAction] = [
-            mirror.thread_message_action(origin, record_ref, message, name=author.name, from_requester=from_requester)
-        ]
+        as_author, actions = None, []
         if from_requester:
-            status = desk.fetch(record_ref).status
-            if status in (Status.SOLVED, Status.CLOSED):
-                actions.append(mirror.reopen_action(origin, record_ref, status, message.external_id))
+            ticket = desk.fetch(record_ref)
+            if isinstance(desk, PostsAsRequester) and not ticket.requester.is_self:
+                as_author = ticket.requester.external_id
+            if ticket.status in (Status.SOLVED, Status.CLOSED):
+                actions.append(mirror.reopen_action(origin, record_ref, ticket.status, message.external_id))
+        actions.insert(0, mirror.thread_message_action(origin, record_ref, message, name=author.name, from_requester=from_requester, as_author=as_author))
         with self._db.session() as s:
             ids = [i for a in actions if (i := enqueue(s, a, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)) is not None]
         count("sync_mirrored", direction="to_ticket", outcome="requester" if from_requester else "other")

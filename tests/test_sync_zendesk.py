@@ -20,7 +20,7 @@ from core.models import utcnow
 from tests.slack_stub import BOT_ID, BOT_USER, SlackStub, fixture, sign
 from tests.test_zendesk_mapping import load as zendesk_load
 from tests.sync_world import (
-    AGENT_USER, HUB_USER, OTHER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
+    AGENT_USER, HUB_USER, OTHER, REQUESTER_USER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
     zendesk_world,
 )
 from tests.test_slack_flow import CHANNEL, ROOT, ROOT_TS, USER
@@ -95,7 +95,8 @@ def test_thread_replies_reach_the_ticket_public_for_the_requester_internal_for_o
     world.drain()
     [public] = [u for u in updates(world)[before:] if u["comment"]["public"] is True]
     [internal] = [u for u in updates(world)[before:] if u["comment"]["public"] is False]
-    assert public["comment"] == {"body": "Ada Lovelace wrote in Slack:\n\nIt was the March invoice", "public": True}
+    # Zendesk lets the hub write as the requester: their words read as theirs on the ticket.
+    assert public["comment"] == {"body": "It was the March invoice", "public": True, "author_id": REQUESTER_USER}
     assert internal["comment"] == {"body": "Bob Teammate wrote in Slack:\n\nFYI she has two accounts", "public": False}
     assert "status" not in public and "status" not in internal
     # A redelivery of the requester's message (Slack retries with the same event) writes nothing more.
@@ -105,12 +106,14 @@ def test_thread_replies_reach_the_ticket_public_for_the_requester_internal_for_o
     assert len(world.posts()) == 1, "the thread gets no answer of the hub's to those messages"
 
 
-def test_the_hubs_comment_on_the_ticket_does_not_come_back_to_the_thread(world: World) -> None:
+def test_the_requesters_words_written_on_the_ticket_do_not_come_back_to_the_thread(world: World) -> None:
     say(world, USER, "It was the March invoice", "1800000100.000100")
     world.drain()
     posts_before = len(world.posts())
-    serve_record(world.api, [zendesk_comment(21, HUB_USER, "Ada Lovelace wrote in Slack:\n\nIt was the March invoice", public=True)])
-    world.zendesk(comment_added(21, HUB_USER, "Help-desk hub", staff=True), "inv-21")
+    serve_record(world.api, [zendesk_comment(21, REQUESTER_USER, "It was the March invoice", public=True),
+                             zendesk_comment(22, HUB_USER, "a notice of the hub's", public=True)])
+    assert world.zendesk(comment_added(21, REQUESTER_USER, "The Customer", staff=False), "inv-21").get_json() == {"status": "ignored"}
+    world.zendesk(comment_added(22, HUB_USER, "Help-desk hub", staff=True), "inv-22")
     world.drain()
     assert len(world.posts()) == posts_before
 
@@ -123,7 +126,7 @@ def test_a_requester_reply_after_solved_reopens_the_ticket(world: World) -> None
     written = updates(world)[before:]
     [public] = [u for u in written if u["comment"]["public"] is True]
     [reopen] = [u for u in written if u["comment"]["public"] is False]
-    assert public["comment"]["body"].startswith("Ada Lovelace wrote in Slack:") and "status" not in public
+    assert public["comment"]["author_id"] == REQUESTER_USER and "status" not in public
     assert reopen["status"] == "open" and len(written) == 2
 
 

@@ -171,6 +171,12 @@ def notice_update(body: str) -> dict[str, Any]:
     return {"comment": {"body": body, "public": True}}
 
 
+def requester_comment_update(body: str, author_id: int) -> dict[str, Any]:
+    """The ``ticket`` update for the requester's own words from a synced Slack thread: one public comment
+    authored by them (no tag, no status change)."""
+    return {"comment": {"body": tidy(body), "public": True, "author_id": author_id}}
+
+
 def note_update(body: str, reopen: bool) -> dict[str, Any]:
     """The ``ticket`` update for the agents' draft: a private comment, tag, and status open on ``reopen``.
 
