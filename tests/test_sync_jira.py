@@ -121,3 +121,24 @@ def test_an_issue_done_is_announced_in_the_thread_once(world: World) -> None:
     raw = json.dumps(body).encode()
     response = world.client.post("/webhooks/jira", data=raw, headers={"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"})
     assert response.get_json() == {"status": "ignored"}
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_a_requester_reply_after_done_reopens_by_the_configured_transition(database_url: str, stub: SlackStub, refused: bool) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        world = jira_world(database_url, stub, api, JIRA_REOPEN_TRANSITION="31")
+        transitions = f"{API}/issue/{RECORD_KEY}/transitions"
+        if refused:  # not available from the issue's current status: Jira answers 400
+            api.post(transitions, json={"errorMessages": ["Transition id '31' is not valid for this issue."], "errors": {}}, status=400)
+        else:
+            api.post(transitions, status=204)
+        serve_issue(api, [], status="Done")
+        before = len(comments_posted(world))
+        say(world, USER, "It happened again", "1800000200.000100")
+        world.drain()
+        [moved] = [json.loads(c.request.body) for c in api.calls if c.request.url == transitions]
+        assert moved == {"transition": {"id": "31"}}
+        written = comments_posted(world)[before:]
+        assert sorted(c["body"].split("\n")[0] for c in written) == [
+            "Ada Lovelace wrote in Slack:", "The requester wrote in the Slack thread after the ticket was solved; handing it back to agents."]
+        world.hub.close()
