@@ -216,13 +216,14 @@ class Pipeline:
     def _on_emoji(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
         """Someone reacted with ``SLACK_TICKET_EMOJI``: the thread goes to a person, once however many react
         (one inbox row per reacted message; one ``escalate:<ref>`` outbox key), escalated by a person."""
-        with self._db.session() as s:
-            if record.has_outcome(s, event.ref, "escalated"):
-                return "already_escalated"
-            decided_before = record.first_decision(s, event.ref) is not None
-        ticket = connector.fetch(event.ref)
+        ticket = connector.fetch(event.ref)  # its ref is the thread's root, also when a reply was reacted to
         if ticket.requester.is_self:
             return "ignored_agent_or_self"
+        ref = ticket.ref
+        with self._db.session() as s:
+            if record.has_outcome(s, ref, "escalated"):
+                return "already_escalated"
+            decided_before = record.first_decision(s, ref) is not None
         draft = self._engine().decide(_request_text(ticket), channel=ticket.ref.channel).draft
         decision = Decision(Verdict.ESCALATE, 0.0, 0.0, (PERSON_ESCALATED,), (), None, draft)
         try:
@@ -231,8 +232,8 @@ class Pipeline:
                 trigger = "follow_up" if decided_before else "request"
                 decided = record.record_decision(s, row, decision, trigger=trigger, inbox_event_id=inbox_event_id)
                 reactor = str(event.data.get("reactor") or "")
-                record.record_outcome(s, event.ref, "escalated", decision_id=decided.id, reason=PERSON_ESCALATED, by=reactor)
-                actions = escalation_actions(ticket, draft, decided.id, self._route(event.ref), reopen=False)
+                record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=PERSON_ESCALATED, by=reactor)
+                actions = escalation_actions(ticket, draft, decided.id, self._route(ref), reopen=False)
                 ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
         except IntegrityError as e:  # the thread's own request decision landed meanwhile: decide again
             raise Retriable("a concurrent request decision on the same thread; retrying") from e

@@ -100,3 +100,20 @@ def test_reacting_on_a_thread_already_escalated_opens_nothing_more(world: World)
     world.drain()
     assert len(creates(world)) == before
     assert len([c for c in world.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == ROOT_TS]) == 1
+
+
+def test_a_reaction_on_a_reply_escalates_the_whole_thread_once(world: World) -> None:
+    reply_ts = "1800000501.000100"
+    world.stub.seed_thread(CHANNEL, {"type": "message", "user": USER, "text": "The VPN drops every hour on my laptop", "ts": QUESTION_TS},
+                           {"type": "message", "user": "U0DAVE001", "text": "same here since Monday", "ts": reply_ts, "thread_ts": QUESTION_TS})
+    before = len(creates(world))
+    assert world.slack(reaction("U0CAROL01", "sos", ts=reply_ts)).get_json()["status"] == "accepted"
+    world.drain()
+    assert world.slack(reaction("U0ERIN001", "sos")).get_json()["status"] == "accepted"  # then on the root
+    world.drain()
+    [created] = creates(world)[before:]
+    assert created["requester"]["email"] == "ada@example.com"
+    assert "same here since Monday" in created["comment"]["body"]
+    [notice] = [c for c in world.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == QUESTION_TS]
+    assert notice.args["text"].endswith(f"{BASE}/agent/tickets/{RECORD_ID}")
+    assert not [c for c in world.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == reply_ts]

@@ -179,15 +179,21 @@ class SlackConnector:
             ref: a Slack thread reference.
 
         Returns:
-            The ticket; the root message's author is the requester.
+            The ticket; the root message's author is the requester. When ``ref`` names a reply rather than
+            a thread's root (a reaction on a reply), the ticket is the whole thread under the root's ref.
 
         Raises:
             NotFound: the thread is gone. Retriable, Fatal: a call failed.
         """
-        _, channel, thread_ts = self._split(ref)
+        team, channel, thread_ts = self._split(ref)
         messages = list(self._thread(channel, thread_ts))
         if not messages:
             raise NotFound(f"slack thread {ref} is empty")
+        # NOTE(slack): conversations.replies takes the ts of "either a thread's parent message or a message in
+        # the thread" and lists the thread from its parent. https://docs.slack.dev/reference/methods/conversations.replies
+        root_ts = str(messages[0].get("ts") or thread_ts)
+        if root_ts != thread_ts:
+            ref = mapping.thread_ref(team, channel, root_ts)
         ids = mapping.self_ids({}, self.identity())
         people = {}
         for user_id in mapping.human_authors(messages)[:MAX_PEOPLE]:

@@ -192,7 +192,8 @@ def _reaction_event(
     """``reaction_added`` with the ticket emoji on a message in a watched channel: emoji intake.
 
     NOTE(slack): the event names the reacted-to message (``item.channel``, ``item.ts``) but not its thread;
-    the hub takes that message as the thread's root. A skin tone arrives as ``name::skin-tone-2``.
+    the ref carries that message's ts and :meth:`SlackConnector.fetch` resolves a reply to its thread's
+    root. A skin tone arrives as ``name::skin-tone-2``.
     https://docs.slack.dev/reference/events/reaction_added
 
     The delivery id is the reacted-to message, so several people reacting are one stored request (the
