@@ -13,7 +13,11 @@ inbox to drain and prints:
 - lost events: events acknowledged 2xx that are not in the inbox, or not processed when the drain ended;
 - public answers and triage posts the stand-in received.
 
-Usage: python bench/ingest.py [--senders 20 50] [--seconds 20] [--rate 5] [--postgres URL] [--drain-timeout 180]
+With ``--kill``, the hub (web and worker process) is killed with SIGKILL right after the send window and
+started again; the figures then also say how many events the dead hub left, how long the new one took to
+process its first left-over event, and to drain them all.
+
+Usage: python bench/ingest.py [--senders 20 50] [--seconds 20] [--rate 5] [--kill] [--postgres URL] [--drain-timeout 180]
 
 The figures depend on the machine and what else runs on it: say which when quoting them.
 """
@@ -26,6 +30,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -101,9 +106,11 @@ def hub_env(url: str, stub: SlackStub) -> dict[str, str]:
 
 def start_hub(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     hub = shutil.which("hub", path=str(ROOT / ".venv" / "bin")) or "hub"
-    subprocess.run([hub, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
-    subprocess.run([hub, "kb", "import", "config/sample_kb"], env=env, check=True, capture_output=True, cwd=ROOT)
-    proc = subprocess.Popen([hub, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    if not log.exists():
+        subprocess.run([hub, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([hub, "kb", "import", "config/sample_kb"], env=env, check=True, capture_output=True, cwd=ROOT)
+    proc = subprocess.Popen([hub, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)  # its own process group: --kill reaches the worker process too
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
@@ -178,14 +185,37 @@ def inbox_counts(db: Database) -> dict[str, int]:
         return {status: n for status, n in s.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status))}
 
 
-def run(senders: int, seconds: float, rate: float, postgres: str | None, drain_timeout: float) -> dict[str, Any]:
+def kill_and_restart(proc: subprocess.Popen[bytes], env: dict[str, str], port: int, log: Path, db: Database) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """SIGKILL the hub's process group, start it again, and time how it takes up what the dead one left."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    left = inbox_counts(db)
+    unfinished = left.get("pending", 0) + left.get("running", 0)
+    done_before = left.get("done", 0)
+    started = time.monotonic()
+    proc = start_hub(env, port, log)
+    ready = time.monotonic() - started
+    first = None
+    while time.monotonic() - started < 600:
+        counts = inbox_counts(db)
+        if first is None and counts.get("done", 0) > done_before:
+            first = time.monotonic() - started
+        if not counts.get("pending") and not counts.get("running"):
+            break
+        time.sleep(0.2)
+    return proc, {"left_unfinished": unfinished, "left_running": left.get("running", 0), "restart_ready_s": round(ready, 1),
+                  "first_processed_s": None if first is None else round(first, 1), "drained_s": round(time.monotonic() - started, 1)}
+
+
+def run(senders: int, seconds: float, rate: float, postgres: str | None, drain_timeout: float, kill: bool = False) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="hub-ingest-"))
     stub = BenchSlack().start()
     stub.users[USER] = {"id": USER, "name": "ada", "profile": {"real_name": "Ada", "email": "ada@example.com"}}
     with database(postgres, tmp) as url:
-        port = free_port()
-        proc = start_hub(hub_env(url, stub), port, tmp / "hub.log")
+        port, env = free_port(), hub_env(url, stub)
+        proc = start_hub(env, port, tmp / "hub.log")
         db = Database(url)
+        recovery: dict[str, Any] | None = None
         try:
             stop = threading.Event()
             threads = [Sender(n, port, stub, stop, rate) for n in range(senders)]
@@ -198,6 +228,8 @@ def run(senders: int, seconds: float, rate: float, postgres: str | None, drain_t
                 t.join(60)
             sent_for = time.monotonic() - began
             done_in_window = inbox_counts(db).get("done", 0)
+            if kill:
+                proc, recovery = kill_and_restart(proc, env, port, tmp / "hub.log", db)
             while time.monotonic() - began < seconds + drain_timeout:
                 counts = inbox_counts(db)
                 if not counts.get("pending") and not counts.get("running"):
@@ -209,7 +241,8 @@ def run(senders: int, seconds: float, rate: float, postgres: str | None, drain_t
             with db.session() as s:
                 stored = set(s.scalars(select(InboxEvent.delivery_id)))
         finally:
-            proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(30)
             db.dispose()
@@ -243,6 +276,7 @@ def run(senders: int, seconds: float, rate: float, postgres: str | None, drain_t
         "public_answers": sum(1 for c in posts if _key(c.args).startswith("answer:")),
         "escalation_notices": sum(1 for c in posts if _key(c.args).startswith("escalation-notice:")),
         "triage_posts": sum(1 for c in posts if not c.args.get("thread_ts")),
+        "recovery_after_sigkill": recovery,
         "hub_log": str(tmp / "hub.log"),
     }
 
@@ -254,9 +288,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="events/s per sender (0: closed loop)")
     parser.add_argument("--postgres", default=None, help="run on a temporary schema of this PostgreSQL URL")
     parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--kill", action="store_true", help="SIGKILL the hub after the send window, restart it, time the recovery")
     args = parser.parse_args()
     for n in args.senders:
-        result = run(n, args.seconds, args.rate, args.postgres, args.drain_timeout)
+        result = run(n, args.seconds, args.rate, args.postgres, args.drain_timeout, args.kill)
         ack = result["ack_ms"]
         print(f"{n} senders x {args.rate}/s, {result['seconds']} s, {result['database']}: ack p50 {ack['p50']} ms, p99 {ack['p99']} ms, "
               f"max {ack['max']} ms; {result['accepted_per_s']} accepted/s; drain {result['drain_per_s']} events/s "

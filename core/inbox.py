@@ -64,8 +64,9 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
     }
     key = (InboxEvent.source == event.source.value, InboxEvent.delivery_id == event.delivery_id)
     with db.session() as s:
-        stmt = insert_ignoring(s, InboxEvent, ["source", "delivery_id"]).values(**values).returning(InboxEvent.id)
-        new_id = s.execute(stmt).scalar()
+        # A Core statement with the values as parameters: compiled once and cached (the acknowledgement path).
+        stmt = insert_ignoring(s, InboxEvent.__table__, ["source", "delivery_id"]).returning(InboxEvent.__table__.c.id)
+        new_id = s.connection().execute(stmt, values).scalar()
         if new_id is None:
             s.execute(update(InboxEvent).where(*key).values(duplicates=InboxEvent.duplicates + 1))
             existing = s.execute(select(InboxEvent.id).where(*key)).scalar_one()

@@ -15,7 +15,7 @@ import logging
 import multiprocessing
 import threading
 from multiprocessing.connection import Connection
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from core.jobs import JobQueue
 from core.telemetry import count
@@ -73,30 +73,58 @@ def relay(conn: Connection, jobs: JobQueue) -> None:
         jobs.submit(str(queue), int(row_id))
 
 
+def _child(target: Callable[[Connection], Any], receive: Connection, inherited: tuple[Any, ...]) -> None:
+    for handle in inherited:
+        handle.close()
+    target(receive)
+
+
 class WorkerProcess:
     """Starts the worker process, restarts it if it dies, and stops it with the web process.
 
+    The first child is forked when this process has no other thread yet (it then starts in well under a
+    second, with every module already imported); later ones, and a first one in a process that already runs
+    threads, are spawned (a fresh interpreter: forking a process with threads can deadlock the child).
+
     Args:
         target: the child's entry point, called with the receiving end of the pipe; importable at module
-            level (the child is spawned, not forked, so that it starts without the parent's threads).
+            level (for spawning).
         queue: the web process's :class:`PipeQueue`, re-attached to each new child.
+        before_fork: called before forking (e.g. dispose the database pool, whose connections a child must
+            not share).
+        close_in_child: what a forked child closes first (e.g. the web server's listening socket, which it
+            must not keep bound after the parent is gone).
     """
 
-    def __init__(self, target: Callable[[Connection], Any], queue: PipeQueue) -> None:
-        self._target, self._queue = target, queue
-        self._context = multiprocessing.get_context("spawn")
+    def __init__(
+        self,
+        target: Callable[[Connection], Any],
+        queue: PipeQueue,
+        before_fork: Callable[[], Any] | None = None,
+        close_in_child: Sequence[Any] = (),
+    ) -> None:
+        self._target, self._queue, self._before_fork = target, queue, before_fork
+        self._close_in_child = tuple(close_in_child)
+        self._context: Any = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="hub-worker-watch", daemon=True)
 
     def start(self) -> None:
         """Start the child and the thread that restarts it."""
-        self._spawn()
+        fork = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+        if fork and self._before_fork is not None:
+            self._before_fork()
+        self._spawn(multiprocessing.get_context("fork") if fork else self._context)
         self._watcher.start()
 
-    def _spawn(self) -> None:
-        receive, send = self._context.Pipe(duplex=False)
-        self._process = self._context.Process(target=self._target, args=(receive,), name="hub-worker", daemon=False)
+    def _spawn(self, context: Any = None) -> None:
+        context = context or self._context
+        receive, send = context.Pipe(duplex=False)
+        # A forked child inherits the sending end too: it must close it, or the pipe would never report the
+        # parent's death (EOF) and the child would outlive it.
+        inherited = (send, *self._close_in_child) if context.get_start_method() == "fork" else ()
+        self._process = context.Process(target=_child, args=(self._target, receive, inherited), name="hub-worker", daemon=False)
         self._process.start()
         receive.close()  # the child holds its own copy
         self._queue.attach(send)

@@ -5,20 +5,28 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow
+from core.db import DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow, insert_ignoring
 from core.models import Person, Source, Ticket, TicketRef, utcnow
 from interceptor.act import is_answer
 from interceptor.types import Decision
 
 
 def upsert_person(session: Session, source: Source, person: Person) -> PersonRow:
-    """Insert or refresh the person seen in ``source`` (the email joins them across channels)."""
-    row = session.scalars(
-        select(PersonRow).where(PersonRow.source == source.value, PersonRow.external_id == person.external_id)
-    ).one_or_none()
+    """Insert or refresh the person seen in ``source`` (the email joins them across channels).
+
+    The row is inserted with ``ON CONFLICT DO NOTHING`` first, so concurrent requests of one new person (one
+    Slack user asking in several threads at once) do not collide on ``uq_people_source_external``.
+    """
+    key = (PersonRow.source == source.value, PersonRow.external_id == person.external_id)
+    row = session.scalars(select(PersonRow).where(*key)).one_or_none()
     if row is None:
-        row = PersonRow(source=source.value, external_id=person.external_id, created_at=utcnow())
-        session.add(row)
+        now = utcnow()
+        session.execute(
+            insert_ignoring(session, PersonRow, ["source", "external_id"]).values(
+                source=source.value, external_id=person.external_id, name="", is_agent=False, created_at=now, updated_at=now
+            )
+        )
+        row = session.scalars(select(PersonRow).where(*key)).one()
     row.name = person.name or row.name or ""
     row.email = person.email or row.email
     row.is_agent = person.is_agent

@@ -172,3 +172,11 @@ def test_serve_on_a_taken_port_is_one_line(sqlite_url: str) -> None:
         assert lines == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use "
                          "(choose another port: hub serve --port N, or make run PORT=N)"], result.stderr
         assert "serving on" not in result.stdout
+
+
+@pytest.mark.parametrize("args,env,port", [(["PORT=8123"], {}, "8123"), ([], {"HUB_PORT": "8124"}, "8124"), ([], {}, "8000")])
+def test_make_run_takes_the_port(args: list[str], env: dict[str, str], port: str) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") and k != "PORT"}
+    result = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"hub serve --host 127.0.0.1 --port {port}" in result.stdout

@@ -136,8 +136,11 @@ def test_dashboard_shows_what_the_api_says(live_server: str, browser: webdriver.
     bars = browser.find_elements(By.CSS_SELECTOR, "#volume-chart rect")
     assert len(bars) >= len([d for d in api(live_server, "/api/v1/stats/series")["days"] if d["requests"]])
     gaps = api(live_server, "/api/v1/content-gaps")["groups"]
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "gaps").get_attribute("data-loaded") == "true")
     first_gap = browser.find_element(By.CSS_SELECTOR, "#gaps tbody tr td b").text
     assert first_gap == gaps[0]["label"]
+    listed = browser.find_element(By.ID, "gaps").text.lower()  # the seed's greeting and refunds are not gaps
+    assert "hello" not in listed and "refund" not in listed and "grouped by shared words" in browser.find_element(By.ID, "gaps-note").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#decisions tbody tr")) == 25
     for tile in browser.find_elements(By.CSS_SELECTOR, ".tile"):  # every rate names what it divides by
         label = tile.find_element(By.CSS_SELECTOR, ".label").text.lower()

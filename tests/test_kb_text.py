@@ -118,3 +118,10 @@ def test_sloppy_html_reads_as_a_browser_shows_it_and_sidebars_are_dropped() -> N
             "<aside><h3>Related articles</h3><ul><li>Other</li></ul></aside>")
     assert html_to_text(html) == "- a\n- b\n\nafter\n\nx | y\n1 | 2\n\nend"
     assert parse_html(html).sections[-1].heading_path == ()  # the sidebar's heading opened no section
+
+
+def test_setext_headings_open_sections_and_a_setext_title_is_the_title() -> None:
+    article = parse_markdown("Billing FAQ\n===========\n\nPay by card.\n\nRefunds\n-------\nWithin\n30 days.\n", "faq.md")
+    assert article.title == "Billing FAQ"
+    assert [(p.heading_path, p.text) for p in article.passages] == [((), "Pay by card."), (("Refunds",), "Within 30 days.")]
+    assert markdown_to_text("```\ncode\n---\n```") == "code\n---"  # inside code it is code

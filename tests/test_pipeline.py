@@ -19,7 +19,7 @@ from connectors.actions import common_performers
 from connectors.base import PostedMessage
 from core import outbox
 from core.analytics import Costs, parse_period, stats
-from core.db import Database, DecisionRow, OutboxAction, OutcomeRow, TicketRow
+from core.db import Database, DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow
 from core.jobs import InlineQueue
 from core.errors import Retriable
 from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
@@ -375,5 +375,34 @@ def test_answers_stuck_behind_a_rate_limit_are_not_counted_answered(database_url
     with world.db.session() as s:
         doc = stats(s, parse_period(None, None, now=utcnow()), channel=None, costs=Costs(10.0, 1.0), now=utcnow())
     assert doc["counts"]["requests"] == 3 and doc["counts"]["answered"] == 0 and doc["counts"]["unposted"] == 3
+    world.jobs.shutdown()
+    world.db.dispose()
+
+
+def test_one_new_person_asking_in_several_tickets_at_once_gets_every_request_decided(database_url: str) -> None:
+    world = make_world(database_url)
+    racing = RacingEngine(parties=6)
+    world.pipeline = Pipeline(world.pipeline._settings, world.db, world.jobs, world.vendors, lambda: racing)  # type: ignore[arg-type]
+    desk = world.vendors["zendesk"]
+    tickets = [zendesk_ticket(str(200 + n), "I forgot my password") for n in range(6)]
+    for ticket in tickets:
+        desk.tickets[str(ticket.ref)] = ticket
+    errors: list[BaseException] = []
+
+    def deliver(ticket: Ticket) -> None:
+        try:
+            world.pipeline.handle(created(ticket), None)  # type: ignore[arg-type]
+        except BaseException as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver, args=(t,)) for t in tickets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    world.jobs.drain()
+    assert errors == []  # the new person's row did not collide
+    assert sorted(d.ticket_ref for d in world.rows(DecisionRow)) == sorted(str(t.ref) for t in tickets)
+    assert len(world.rows(PersonRow)) == 1 and len(desk.writes) == 6
     world.jobs.shutdown()
     world.db.dispose()

@@ -129,3 +129,46 @@ def test_sigkill_then_restart_resumes_pending_and_running_work_and_answers_once(
     finally:
         db.dispose()
         stub.stop()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid and fields[0] != "Z":
+                    found.append(int(entry.name))
+    return found
+
+
+def test_the_worker_process_does_not_outlive_a_killed_web_process(tmp_path: Path) -> None:
+    stub = HangingSlack().start()
+    stub.release.set()
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "SLACK_", "ZENDESK_", "JIRA_"))}
+    env.update({"HUB_DATABASE_URL": url, "HUB_DENSE": "off", "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": stub.url})
+    subprocess.run([HUB, "db", "upgrade"], env=env, check=True, capture_output=True)
+    try:
+        port = free_port()
+        with serve(env, port, tmp_path / "hub.log") as proc:
+            found = children(proc.pid)
+            assert len(found) == 1, [Path(f"/proc/{c}/cmdline").read_bytes() for c in found]
+            [worker] = found
+            os.kill(proc.pid, signal.SIGKILL)  # the web process only, as an OOM killer would
+            proc.wait(10)
+            with socket.socket() as s:  # the worker does not hold the web port: a restart can bind it at once
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", port))
+            deadline = time.monotonic() + 60
+            while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(worker, os.WNOHANG)
+                if Path(f"/proc/{worker}/stat").exists() and (Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"):
+                    break
+                time.sleep(0.2)
+            alive = Path(f"/proc/{worker}/stat").exists() and Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+            assert not alive, "the worker process outlived the web process"
+    finally:
+        stub.stop()

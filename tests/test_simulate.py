@@ -124,3 +124,13 @@ def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str,
         assert count(configured["HUB_DATABASE_URL"], DecisionRow) == 0  # the configured database is untouched
     finally:
         hub.close()
+
+
+def test_the_note_about_escalations_names_only_a_help_desk(configured: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from surfaces.simulate.slack import _notes
+
+    settings = load_settings(configured)
+    assert "zendesk ticket" in _notes(settings)[0]
+    assert _notes(replace(settings, escalation_target="slack")) == () == _notes(replace(settings, escalation_target=None))

@@ -314,6 +314,9 @@ def signed_raw(client: Any, body: bytes, content_type: str = "application/json")
         (b'{"type":"event_callback","team_id":"T1","event":"x"}', "slack payload: event: Invalid input type."),
         (b'{"type":"event_callback","team_id":"T1"}', "slack payload: event: Missing data for required field."),
         (b'{"type":"url_verification"}', "slack payload: challenge: Missing data for required field."),
+        # found by HUB_FUZZ_EXAMPLES=5000: the hub's own ids are read from any type of request
+        (b'{"type":"", "authorizations": 1e20}', "slack payload: authorizations: Not a valid list."),
+        (b'{"type":"app_rate_limited", "authorizations": ["x"]}', "slack payload: authorizations.0: Invalid input type."),
         (b"[" * 5000 + b"]" * 5000, "slack body is nested deeper than 64 levels"),
         (b"[" * 100_000, "slack body is nested deeper than 64 levels"),
         (b'{"type": NaN}', "slack body is not JSON"),
@@ -334,6 +337,7 @@ def test_signed_malformed_bodies_are_400_naming_the_problem(client: Any, hub: Hu
         ("text", 5, "event.text"),
         ("channel", ["C1"], "event.channel"),
         ("channel", "C" * 300, "event.channel"),
+        ("username", "u" * 300, "event.username"),  # the people table's name is 255 characters
         ("thread_ts", {"a": 1}, "event.thread_ts"),
         ("root", "x", "event.root"),
         ("hidden", "yes", "event.hidden"),

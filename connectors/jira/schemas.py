@@ -56,8 +56,8 @@ class User(Lenient):
     accountId = ident(128)
     name = ident(255)
     key = ident(255)
-    emailAddress = string()
-    displayName = string()
+    emailAddress = ident(320)  # the people table's columns
+    displayName = ident(255)
     accountType = string()
 
 

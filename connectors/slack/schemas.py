@@ -49,7 +49,7 @@ class MessageEvent(Lenient):
     user = ident()
     bot_id = ident()
     app_id = ident()
-    username = string()
+    username = ident(255)  # the people table's name column
     text = string()
     parent_user_id = ident()
     root = nested(Root)
@@ -76,17 +76,21 @@ class AnyEvent(Lenient):
     type = fields.String(required=True)
 
 
-class EventCallback(Lenient):
+class Envelope(Lenient):
+    """What every request is read for, whatever its type (the hub's own ids: ``mapping.self_ids``)."""
+
     type = fields.String(required=True)
-    team_id = ident()
     api_app_id = ident()
-    event_id = ident()
     authorizations = fields.List(fields.Nested(Authorization), allow_none=True)
+
+
+class EventCallback(Envelope):
+    team_id = ident()
+    event_id = ident()
     event = fields.Nested(AnyEvent, required=True)
 
 
-class UrlVerification(Lenient):
-    type = fields.String(required=True)
+class UrlVerification(Envelope):
     challenge = fields.String(required=True, validate=validate.Length(1, 200))
 
 
@@ -103,8 +107,8 @@ class Action(Lenient):
 
 class User(Lenient):
     id = ident()
-    username = string()
-    name = string()
+    username = ident(255)
+    name = ident(255)
 
 
 class Container(Lenient):
@@ -116,17 +120,11 @@ class Channel(Lenient):
     id = ident()
 
 
-class BlockActions(Lenient):
-    type = fields.String(required=True)
-    api_app_id = ident()
+class BlockActions(Envelope):
     actions = fields.List(fields.Nested(Action), allow_none=True)
     user = nested(User)
     container = nested(Container)
     channel = nested(Channel)
-
-
-class Envelope(Lenient):
-    type = fields.String(required=True)
 
 
 BY_TYPE = {"event_callback": EventCallback(), "url_verification": UrlVerification(), "block_actions": BlockActions()}

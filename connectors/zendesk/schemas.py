@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields
 
-from connectors.fields import Id, Lenient, Parsed, flag, nested, string, strings
+from connectors.fields import Id, Lenient, Parsed, flag, ident, nested, string, strings
 from connectors.inbound import validate
 from connectors.zendesk.mapping import parse_time
 from core.errors import PayloadError
@@ -39,7 +39,7 @@ class Trigger(Lenient):
 
 class Author(Lenient):
     id = Id(allow_none=True)
-    name = string()
+    name = ident(255)  # the people table's name column
     is_staff = flag()
 
 

@@ -164,6 +164,7 @@ class KBWatcher:
         self.db, self.served_version, self.rebuild, self.interval = db, served_version, rebuild, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._announced = ""  # the stored version last logged (a long rebuild is asked for on every tick)
 
     def check(self) -> bool:
         """Check once; rebuild when the stored KB moved past the served one.
@@ -178,7 +179,9 @@ class KBWatcher:
             stored = kb.kb_version(s)
         if stored == served:
             return False
-        log.info("interceptor.kb.changed", extra={"kb_version": stored, "served": served})
+        if stored != self._announced:
+            log.info("interceptor.kb.changed", extra={"kb_version": stored, "served": served})
+            self._announced = stored
         self.rebuild()
         return True
 

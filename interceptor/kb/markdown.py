@@ -3,8 +3,9 @@
 Every channel renders plain text, so emphasis, heading and code marks are removed and links become
 ``text (url)``. A hard-wrapped paragraph becomes one line (its line breaks would otherwise reach Slack
 mid-sentence); list items, table rows, block quotes and hard breaks (two trailing spaces or ``\\``) keep
-their own lines, and code (fenced or indented) is kept verbatim. ATX headings ``#``..``####`` open sections;
-deeper headings stay in the text as lines of their own.
+their own lines, and code (fenced or indented) is kept verbatim. Headings ``#``..``####`` (and one-line
+setext headings underlined with ``===`` or ``---``) open sections; deeper headings stay in the text as lines
+of their own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,31 @@ _INLINE = (
     (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
     (re.compile(r"[ \t]*\\$", re.M), ""),  # hard-break backslashes
 )
+
+
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
+
+
+def _atx(lines: list[str]) -> list[str]:
+    """Rewrite setext headings (a one-line paragraph underlined with ``===`` or ``---``) as ``#``/``##``."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in lines:
+        match = _FENCE.match(line)
+        if match:
+            fence = None if fence is not None and match.group(1)[0] == fence[0] else fence or match.group(1)
+        underline = _SETEXT.match(line) if fence is None else None
+        if (underline and out and out[-1].strip() and not _OWN_LINE.match(out[-1]) and not _FENCE.match(out[-1])
+                and (len(out) == 1 or not out[-2].strip())):
+            out[-1] = ("# " if underline.group(1)[0] == "=" else "## ") + out[-1].strip()
+            continue
+        out.append(line)
+    return out
+
+
+def atx_headings(markdown: str) -> str:
+    """Return ``markdown`` with its one-line setext headings rewritten as ``#``/``##`` headings."""
+    return "\n".join(_atx(markdown.replace("\r\n", "\n").split("\n")))
 
 
 def _unwrap(paragraph: list[str]) -> str:
@@ -73,7 +99,7 @@ def markdown_to_text(markdown: str) -> str:
                 blocks.append(_unwrap(paragraph))
             paragraph.clear()
 
-    for line in markdown.replace("\r\n", "\n").split("\n"):
+    for line in _atx(markdown.replace("\r\n", "\n").split("\n")):
         match = _FENCE.match(line)
         if fence is not None:
             if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
@@ -120,7 +146,7 @@ def markdown_sections(markdown: str) -> tuple[TextSection, ...]:
             sections.append(TextSection(tuple(h for _, h in path), text))
         lines.clear()
 
-    for line in markdown.replace("\r\n", "\n").split("\n"):
+    for line in _atx(markdown.replace("\r\n", "\n").split("\n")):
         match = _FENCE.match(line)
         if match and fence is None:
             fence = match.group(1)

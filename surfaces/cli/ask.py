@@ -65,13 +65,16 @@ def ask_server(url: str, text: str, channel: str | None, timeout: float = 30.0) 
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - an admin-given URL
             view: dict[str, Any] = json.loads(response.read())
-            return view if "verdict" in view else None
     except urllib.error.HTTPError as e:
         if 400 <= e.code < 500 and e.code != 404:
             raise click.ClickException(f"the hub server at {url} refused the question: {_error_of(e)}") from e
         return None
     except (OSError, ValueError):  # refused, unreachable, timed out, not JSON
         return None
+    if not isinstance(view, dict) or "verdict" not in view:
+        return None  # something else answers there
+    view.pop("ref", None)  # nothing was recorded: there is no request to refer to
+    return view
 
 
 def _error_of(e: urllib.error.HTTPError) -> str:

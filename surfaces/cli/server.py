@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -57,16 +58,19 @@ def serve(host: str, port: int, threads: int) -> None:
         # reading and answers 413 itself (text), below that the app's JSON 413 answers (surfaces.http.door).
         body_cap = 4 * services.settings.edge.max_body_bytes
         try:  # bind before anything starts, so a taken port is one clear line
-            server = create_server(create_http_app(services), host=host, port=port, threads=threads, ident="hub",
-                                   max_request_body_size=body_cap)
+            listening = _listen(host, port)
         except OSError as e:
             raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e} "
                                        f"(choose another port: hub serve --port N, or make run PORT=N)") from None
         if pipe is not None:
-            worker_process = WorkerProcess(run_worker_process, pipe)
+            # Before the web server and app exist (both start threads): the worker process is then forked from a
+            # process with no other thread, and starts at once.
+            worker_process = WorkerProcess(run_worker_process, pipe, before_fork=services.db.dispose, close_in_child=[listening])
             worker_process.start()
         else:
             services.start_background()
+        server = create_server(create_http_app(services), sockets=[listening], threads=threads, ident="hub",
+                               max_request_body_size=body_cap)
         # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
         threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
         socket_mode = _start_socket_mode(services)
@@ -84,6 +88,20 @@ def serve(host: str, port: int, threads: int) -> None:
         if worker_process is not None:
             worker_process.stop()
         services.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6, as the host resolves), handed to waitress."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _start_socket_mode(services: Services) -> Any:

@@ -15,14 +15,15 @@ import hashlib
 import hmac
 import json
 import time
-from urllib.parse import urlencode
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
+import config
 import migrations
 from config import Settings, load_settings
 from core.db import ArticleRow, Base, DecisionRow
@@ -33,8 +34,7 @@ from surfaces.simulate.recorder import TEAM, Call, RecordingSlack
 
 CHANNEL, TRIAGE, USER = "CSIMULATE1", "CSIMTRIAGE", "USIMUSER01"
 SIGNING_SECRET = "simulated-signing-secret"  # noqa: S105 - a throw-away secret for a loopback-only run
-KB_TABLES = ("kb_articles", "kb_passages", "kb_questions", "kb_calibrations", "kb_embeddings")
-SAMPLE_KB = Path(__file__).resolve().parent.parent.parent / "config" / "sample_kb"
+SAMPLE_KB = Path(config.__file__).resolve().parent / "sample_kb"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class Simulation:
 
 
 def copy_kb(source_url: str, target_url: str) -> int:
-    """Copy the knowledge base (articles, passages, questions, calibrations, stored vectors) between databases.
+    """Copy the knowledge base (every ``kb_*`` table: articles, passages, questions, calibrations, stored
+    vectors), parents first, between databases.
 
     Returns:
         The number of live articles copied (0 when the source has none, is unreachable or not migrated).
@@ -69,8 +70,7 @@ def copy_kb(source_url: str, target_url: str) -> int:
             if not articles:
                 return 0
             with target.begin() as write:
-                for name in KB_TABLES:
-                    table = Base.metadata.tables[name]
+                for table in (t for t in Base.metadata.sorted_tables if t.name.startswith("kb_")):
                     rows = [dict(r) for r in read.execute(select(table)).mappings()]
                     for start in range(0, len(rows), 500):
                         write.execute(insert(table), rows[start:start + 500])
@@ -181,7 +181,7 @@ def _click(hub: Any, slack: RecordingSlack, posted: list[Call], wanted: str) -> 
 
 def _notes(settings: Settings) -> tuple[str, ...]:
     target = settings.escalation_target
-    if not target:
+    if not target or target == "slack":  # "slack": the triage channel is the real path too
         return ()
     return (f"HUB_ESCALATION_TARGET={target}: a real escalation also opens a {target} ticket with the transcript and "
             "the draft, and posts its link in the thread; the simulation contacts no help desk, so it shows the "

@@ -281,21 +281,25 @@ async function retryFailed() {
 
 let last = null;
 
+let loads = 0, gapsDoc = null;
+
 async function load() {
-  const params = query(), status = $("status");
+  const params = query(), status = $("status"), which = ++loads;
   status.textContent = "Loading…";
+  status.dataset.loaded = "false";
   status.classList.remove("failed");
   history.replaceState(null, "", "?" + params.toString());
+  loadGaps(params, which); // grouping by meaning can take a while (the model's first load): never wait for it
   try {
     const limit = new URLSearchParams(params);
     limit.set("limit", "25");
-    const [s, series, g, d] = await Promise.all([
+    const [s, series, d] = await Promise.all([
       fetchJSON("/api/v1/stats", params),
       fetchJSON("/api/v1/stats/series", params),
-      fetchJSON("/api/v1/content-gaps", params),
       fetchJSON("/api/v1/decisions", limit),
     ]);
-    last = { s, series, g, d };
+    if (which !== loads) return;
+    last = { s, series, d };
     currency = s.cost.currency || "USD";
     $("from").value = s.period.from;
     $("to").value = s.period.to;
@@ -308,15 +312,32 @@ async function load() {
   }
 }
 
+async function loadGaps(params, which) {
+  const table = $("gaps");
+  table.dataset.loaded = "false";
+  gapsDoc = null;
+  $("gaps-note").textContent = "Grouping the requests no article could answer…";
+  rows("gaps", [], "…", () => {});
+  try {
+    const g = await fetchJSON("/api/v1/content-gaps", params);
+    if (which !== loads) return;
+    gapsDoc = g;
+    gaps(g);
+    table.dataset.loaded = "true";
+  } catch (error) {
+    if (which === loads) $("gaps-note").textContent = "Could not load the content gaps: " + error.message;
+  }
+}
+
 function render() {
   if (!last) return;
-  const { s, series, g, d } = last;
+  const { s, series, d } = last;
   tiles(s);
   splitBar(s);
   ratesChart(series.days);
   volumeChart(series.days);
   channels(s);
-  gaps(g);
+  if (gapsDoc) gaps(gapsDoc);
   decisions(d);
   $("decisions-note").textContent = `The newest ${d.decisions.length} decision(s) of ${s.period.from} to ${s.period.to}${s.channel ? " in " + s.channel : ""}, requests and follow-ups; open one to read it.`;
   const note = $("provisional");
