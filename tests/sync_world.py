@@ -159,7 +159,7 @@ def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, 
     return world
 
 
-def serve_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], status: str = "In Progress") -> None:
+def serve_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], status: str = "In Progress", files: tuple[str, ...] = ()) -> None:
     """Serve Jira issue SUP-42 (opened by the hub: it is the reporter) with the hub's internal draft first."""
     from tests.test_jira_connector import API
     from tests.test_jira_mapping import load
@@ -170,7 +170,9 @@ def serve_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], sta
     category = "done" if status in ("Done", "Resolved", "Closed") else "indeterminate"
     issue["fields"].update(summary=REFUND, description=REFUND, reporter=JIRA_HUB, creator=JIRA_HUB, labels=["hub_created"],
                            status={"name": status, "statusCategory": {"key": category}},
-                           comment={"comments": [draft, *comments], "total": 1 + len(comments)})
+                           comment={"comments": [draft, *comments], "total": 1 + len(comments)},
+                           attachment=[{"id": str(10000 + i), "filename": name, "mimeType": "application/pdf", "size": 1024,
+                                        "content": f"http://127.0.0.1:8766/secure/attachment/{10000 + i}/{name}"} for i, name in enumerate(files)])
     api.upsert(responses.GET, f"{API}/issue/{RECORD_KEY}", json=issue)
 
 

@@ -51,17 +51,19 @@ def comments_posted(world: World) -> list[dict[str, Any]]:
 def test_an_agents_public_comment_reaches_the_thread_and_counts_as_first_response(world: World) -> None:
     [notice] = world.posts()
     assert notice.args["text"].endswith(ISSUE_URL)
-    public = jira_comment("20001", JIRA_AGENT, "We found the double charge and refunded it.", jsdPublic=True)
+    public = jira_comment("20001", JIRA_AGENT, "We found the double charge and refunded it. Receipt: [^receipt.pdf]", jsdPublic=True)
     internal = jira_comment("20002", JIRA_AGENT, "internal: check the fraud queue", jsdPublic=False)
     restricted = jira_comment("20003", JIRA_AGENT, "admins only", jsdPublic=True, visibility={"type": "role", "value": "Administrators"})
     unmarked = jira_comment("20004", JIRA_AGENT, "no jsdPublic: ambiguous")
-    serve_issue(world.api, [public, internal, restricted, unmarked])
+    serve_issue(world.api, [public, internal, restricted, unmarked], files=("receipt.pdf", "fraud-report.pdf"))
     assert jira_comment_created(world, public).get_json()["status"] == "accepted"
     world.drain()
     _, mirrored = world.posts()
     assert mirrored.args["thread_ts"] == ROOT_TS and mirrored.args["channel"] == CHANNEL
     assert "Grace Hopper" in mirrored.args["text"] and ISSUE_URL in mirrored.args["text"]
     assert "We found the double charge and refunded it." in mirrored.args["text"]
+    assert "http://127.0.0.1:8766/secure/attachment/10000/receipt.pdf" in mirrored.args["text"], "linked, not copied"
+    assert "fraud-report" not in mirrored.args["text"], "only the attachments the reply refers to"
     for secret in ("fraud queue", "admins only", "ambiguous", "draft"):
         assert secret not in json.dumps([p.args for p in world.posts()])
     [reply] = [o for o in world.rows(OutcomeRow) if o.kind == "agent_reply"]

@@ -6,6 +6,7 @@ become plain text. Writes use REST v2, so outgoing text is wiki markup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
@@ -19,7 +20,10 @@ CREATED_LABEL = "hub_created"
 # The default issue type of tickets the hub opens in JIRA_PROJECT_KEY (JIRA_ISSUE_TYPE): every Jira template has
 # "Task"; a JSM project sets its own, or a request type (JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID).
 ISSUE_TYPE = "Task"
-ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated"
+ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated,attachment"
+# NOTE(jira): wiki markup refers to an issue's attachment as [^name] (a link) or !name! / !name|thumbnail! (an image).
+# https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all
+_ATTACHMENT_REF = re.compile(r"\[\^([^\]\n]+)\]|!([^!|\n]+)(?:\|[^!\n]*)?!")
 INTERNAL_PROPERTY = "sd.public.comment"
 
 CATEGORIES = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
@@ -142,8 +146,9 @@ def _internal_property(comment: Mapping[str, Any], *, strict: bool = False) -> b
     return False
 
 
-def message(comment: Mapping[str, Any], reporter: str | None, me: Self) -> Message:
-    """Build a :class:`Message` from a comment (webhook or REST, v2 or v3).
+def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: Mapping[str, str] | None = None) -> Message:
+    """Build a :class:`Message` from a comment (webhook or REST, v2 or v3). ``files`` maps the issue's
+    attachment file names to their links; the ones the comment refers to become its ``attachments``.
 
     An agent's comment is public only when :func:`is_public` proves it; the requester's side's own comment
     is public unless marked internal (their words cannot leak to them, and Server/DC has no ``jsdPublic``).
@@ -156,7 +161,23 @@ def message(comment: Mapping[str, Any], reporter: str | None, me: Self) -> Messa
         text=rich_text(comment.get("body")),
         visibility=Visibility.PUBLIC if public else Visibility.INTERNAL,
         created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
+        attachments=referenced_files(comment.get("body"), files or {}),
     )
+
+
+def attachment_links(attachments: Any) -> dict[str, str]:
+    """The issue's ``fields.attachment[]`` as ``{filename: content link}`` (links, never the files)."""
+    if not isinstance(attachments, list):
+        return {}
+    return {str(a["filename"]): str(a["content"]) for a in attachments if isinstance(a, Mapping) and a.get("filename") and a.get("content")}
+
+
+def referenced_files(body: Any, files: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The attachments a wiki-markup comment refers to, as ``(file name, link)``, in order, once each."""
+    if not isinstance(body, str) or not files:
+        return ()
+    names = [(m.group(1) or m.group(2) or "").strip() for m in _ATTACHMENT_REF.finditer(body)]
+    return tuple((n, files[n]) for n in dict.fromkeys(names) if n in files)
 
 
 def ticket(issue: Mapping[str, Any], me: Self, base_url: str) -> Ticket:
@@ -175,7 +196,7 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str) -> Ticket:
         status=status_of(fields.get("status")),
         priority=priority_of(fields.get("priority")),
         tags=tuple(fields.get("labels") or ()),
-        messages=tuple(message(c, reporter, me) for c in comments),
+        messages=tuple(message(c, reporter, me, attachment_links(fields.get("attachment"))) for c in comments),
         url=browse_url(base_url, str(issue["key"])),
         created_at=parse_time(fields.get("created")) or now,
         updated_at=parse_time(fields.get("updated")) or now,
