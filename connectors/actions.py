@@ -76,7 +76,12 @@ def _add_internal_note(connector: Connector) -> Performer:
 def _create_ticket(name: str, desk: HelpDesk) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
         requester = Person(**payload["requester"])
-        ref = desk.create_ticket(payload["subject"], payload["text"], requester, tags=tuple(payload.get("tags", ())))
+        key = payload["idempotency_key"]
+        found = desk.created_ticket(key) if int(payload.get("attempt", 1)) > 1 else None
+        if found is not None:
+            count("outbox_already_written", connector=name)
+        ref = found or desk.create_ticket(payload["subject"], payload["text"], requester, tags=tuple(payload.get("tags", ())),
+                                          idempotency_key=key)
         url = desk.ticket_url(ref)
         origin = payload["origin"]
         follow_ups = (

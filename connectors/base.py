@@ -166,7 +166,7 @@ class HelpDesk(Connector, Protocol):
     """A connector whose vendor is a help desk of record (Zendesk, Jira): it can open tickets."""
 
     def create_ticket(
-        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()
+        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (), idempotency_key: str | None = None
     ) -> TicketRef:
         """Open a ticket (used when a Slack thread is escalated).
 
@@ -175,12 +175,29 @@ class HelpDesk(Connector, Protocol):
             text: the description (the thread transcript).
             requester: who asked; their email is used to find or create the vendor's user.
             tags: labels to put on the ticket.
+            idempotency_key: the outbox key of this write; the ticket is marked with it for
+                :meth:`created_ticket`.
 
         Returns:
             The new ticket's reference.
 
         Raises:
             Retriable, Fatal: the vendor call failed.
+        """
+        ...
+
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        """Find the ticket an earlier attempt of the same write opened (asked before every retry of
+        ``create_ticket``: the requester must not get two tickets, and two "we received your request" emails).
+
+        Args:
+            idempotency_key: the outbox key of the write.
+
+        Returns:
+            The ticket opened with that key, or ``None``.
+
+        Raises:
+            Retriable, Fatal: the look-up failed (the retry then waits).
         """
         ...
 

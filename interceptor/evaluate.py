@@ -1,7 +1,8 @@
 """``hub eval``: measure the real decision path on a bench pack (format in ``shared/bench/README.md``).
 
 The pack's articles go into a fresh temporary KB; the calibration split is the install's labelled history
-(``hub kb calibrate``); every test query then runs through ``score`` and ``decide`` with the topic guard off.
+(``hub kb calibrate``); every test query then runs through the engine's ``decide_text`` (prefilter, ``score``
+per question, ``decide``) with the topic guard off.
 Test labels are read only after all test queries were decided, and ``source_label`` is never read.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from config.settings import Settings
 from core.db import Database
-from interceptor.decide import decide
+from interceptor.engine import decide_text, speller_for
 from interceptor.retrieval.history import Labelled
 from interceptor.kb.importer import import_articles, pack_articles, read_pack
 from interceptor.retrieval.scorer import KBScorer, build_scorer
@@ -99,14 +100,14 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
 def _run(scorer: KBScorer, tests: list[tuple[str, str]], threshold: float,
          say: Callable[[str], None]) -> dict[str, tuple[bool, str | None, float, float]]:
     policy = Policy(threshold=threshold, guard_topics=False)
+    speller = speller_for(scorer)
     out: dict[str, tuple[bool, str | None, float, float]] = {}
     for n, (qid, text) in enumerate(tests, 1):
         started = time.perf_counter()
-        scored = scorer.score(text)
-        decision = decide(text, scored, policy)
+        decision = decide_text(text, scorer, policy, speller=speller)  # prefilter, score each question, decide
         elapsed = (time.perf_counter() - started) * 1000
-        top = scored.top.external_id if scored.top else None
-        out[qid] = (decision.verdict == Verdict.ANSWER, top, scored.confidence, elapsed)
+        top = decision.candidates[0].external_id if decision.candidates else None
+        out[qid] = (decision.verdict == Verdict.ANSWER, top, decision.confidence, elapsed)
         if n % 500 == 0:
             say(f"decided {n}/{len(tests)}")
     return out

@@ -65,7 +65,11 @@ class FakeVendor:
 
 @dataclass
 class FakeDesk(FakeVendor):
-    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        return None
+
+    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (),
+                      idempotency_key: str | None = None) -> TicketRef:
         ref = TicketRef(self.source, str(100 + len(self.writes)))
         self.writes.append(("create", str(ref), f"{subject}|{requester.email}|{','.join(tags)}|{text}"))
         return ref

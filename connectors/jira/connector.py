@@ -3,6 +3,7 @@ pycontribs ``jira`` client (REST v2)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 KEY_PROPERTY = "hub_key"
 """The comment property that marks a public write with its idempotency key."""
 MAX_COMMENT_PAGES = 10
+
+
+def key_label(idempotency_key: str) -> str:
+    """The label that marks an issue the hub opened with its write's idempotency key."""
+    return "hub_w_" + hashlib.sha1(idempotency_key.encode("utf-8")).hexdigest()[:16]
 
 
 def _json(response: Any) -> dict[str, Any]:
@@ -215,14 +221,20 @@ class JiraConnector:
         self._label(ref, mapping.ESCALATED_LABEL)
         return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
 
-    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
+    def create_ticket(
+        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (), idempotency_key: str | None = None
+    ) -> TicketRef:
         """Open an issue of type JIRA_ISSUE_TYPE (default ``Task``) in JIRA_PROJECT_KEY, or, when
         JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID are set, a JSM request of that type (then labelled
         ``hub_created`` and the tags, as issues are).
 
+        ``idempotency_key`` becomes one more label (:func:`key_label`), which :meth:`created_ticket` looks for.
+
         Raises:
             Fatal: JIRA_PROJECT_KEY is not set (for issues), or Jira refused. Retriable: as usual.
         """
+        if idempotency_key:
+            tags = (*tags, key_label(idempotency_key))
         s = self.settings
         if s.service_desk_id is not None and s.request_type_id is not None:
             body = mapping.customer_request(s.service_desk_id, s.request_type_id, subject, text, requester)
@@ -236,6 +248,19 @@ class JiraConnector:
         fields = mapping.create_fields(s.project_key, subject, text, requester, tags, issue_type=s.issue_type)
         issue = call("create_issue", lambda: self.jira.create_issue(fields=fields, prefetch=False))
         return TicketRef(Source.JIRA, str(issue.key))
+
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        """The issue an earlier attempt opened: a JQL search for its key label.
+
+        NOTE(jira): JQL reads the search index, which trails a new issue by seconds; an attempt retried that
+        soon after a create it did not record could still open a second one (the outbox's backoff makes it rare).
+
+        Raises:
+            Retriable, Fatal: the search failed.
+        """
+        page = self.search(f'labels = "{key_label(idempotency_key)}" ORDER BY created ASC', None, 1)
+        issues = [i for i in page.get("issues") or () if isinstance(i, dict) and i.get("key")]
+        return TicketRef(Source.JIRA, str(issues[0]["key"])) if issues else None
 
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""

@@ -163,18 +163,35 @@ class ZendeskConnector:
             fields["additional_tags"] = [*fields["additional_tags"], key_tag(idempotency_key)]
         return self._update(ref, fields)
 
-    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
-        """Open a ticket for ``requester`` (found or created by email), tagged ``hub_created`` and ``tags``.
+    def create_ticket(
+        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (), idempotency_key: str | None = None
+    ) -> TicketRef:
+        """Open a ticket for ``requester`` (found or created by email), tagged ``hub_created`` and ``tags``,
+        with ``external_id`` naming ``idempotency_key`` (:meth:`created_ticket` finds it by that).
 
         Raises:
             Retriable, Fatal: the call failed.
         """
         fields = mapping.create_fields(subject, text, requester, tags)
         ticket = ZTicket(
-            subject=fields["subject"], comment=ZComment(**fields["comment"]), requester=ZUser(**fields["requester"]), tags=fields["tags"]
+            subject=fields["subject"], comment=ZComment(**fields["comment"]), requester=ZUser(**fields["requester"]), tags=fields["tags"],
+            external_id=key_tag(idempotency_key) if idempotency_key else None,
         )
         audit = call("tickets.create", lambda: self._zenpy.tickets.create(ticket))
         return TicketRef(Source.ZENDESK, str(audit.ticket.id))
+
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        """The ticket an earlier attempt opened: ``GET /api/v2/tickets.json?external_id=...``.
+
+        NOTE(zendesk): listing by ``external_id`` reads the tickets table, not the search index (no lag).
+        https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
+
+        Raises:
+            Retriable, Fatal: the call failed.
+        """
+        page = self.session.get_json("/api/v2/tickets.json", {"external_id": key_tag(idempotency_key)})
+        tickets = [t for t in page.get("tickets") or () if isinstance(t, dict) and t.get("id") is not None]
+        return TicketRef(Source.ZENDESK, str(tickets[0]["id"])) if tickets else None
 
     def ticket_url(self, ref: TicketRef) -> str:
         """The agent-facing link: ``{ZENDESK_URL}/agent/tickets/{id}``."""
