@@ -140,13 +140,17 @@ class Connector(Protocol):
         """
         ...
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
-        """Leave a note only agents can see (the pre-drafted reply).
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
+        """Leave a note only agents can see (the pre-drafted reply, a synced thread message).
 
         Args:
             ref: the ticket to annotate.
             text: the note.
             reopen: hand the ticket back to agents (the requester said the answer did not help).
+            idempotency_key: when given, the note carries it the way public writes do, so that
+                :meth:`already_wrote` finds it before a retry (at most once); without it, at least once.
 
         Returns:
             The posted note.
@@ -199,6 +203,22 @@ class HelpDesk(Connector, Protocol):
 
     def ticket_url(self, ref: TicketRef) -> str:
         """Return the agent-facing link to a ticket."""
+        ...
+
+
+@runtime_checkable
+class PostsAsRequester(Protocol):
+    """Optional capability: a help desk that lets the hub write a public comment as the ticket's requester
+    (Zendesk's ``comment.author_id``), so words the requester wrote elsewhere (a Slack thread) read as theirs."""
+
+    def post_as(self, ref: TicketRef, text: str, author_id: str, *, idempotency_key: str) -> PostedMessage:
+        """Post one public comment authored by ``author_id``, marked with ``idempotency_key`` for
+        :meth:`Connector.already_wrote`.
+
+        Raises:
+            NotFound, Retriable, Fatal: as for :meth:`Connector.fetch` (Fatal too when ``author_id`` is not
+                one of the vendor's user ids).
+        """
         ...
 
 

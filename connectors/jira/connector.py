@@ -191,16 +191,35 @@ class JiraConnector:
                 break
         return own[::-1]  # newest first: the write being retried is recent
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
         """Post one internal comment (JSM property ``sd.public.comment`` ``{"internal": true}``), then label
-        the issue ``hub_escalated`` (at least once: a retry after a failed label may post the note again). ``reopen`` changes nothing more: Jira workflows differ per project.
+        the issue ``hub_escalated`` (at least once: a retry after a failed label may post the note again).
+        With ``reopen``, the workflow transition ``JIRA_REOPEN_TRANSITION`` comes first, when one is configured
+        (Jira workflows differ per project; without one the ``hub_escalated`` label is the hand-back); a
+        transition Jira refuses from the issue's current status is logged and skipped, not retried.
+        With ``idempotency_key`` the comment also carries the ``hub_key`` property (one request), which
+        :meth:`already_wrote` looks for.
 
         Raises:
             NotFound, Retriable, Fatal: a call failed.
         """
-        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
+        if reopen and self.settings.reopen_transition:
+            self._transition(ref, self.settings.reopen_transition)
+        if idempotency_key is None:
+            comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
+            comment_id = str(comment.id)
+        else:
+            properties = [
+                {"key": mapping.INTERNAL_PROPERTY, "value": {"internal": True}},
+                {"key": KEY_PROPERTY, "value": {"key": idempotency_key}},
+            ]
+            url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
+            body = {"body": text, "properties": properties}
+            comment_id = str(call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body)))).get("id") or "")
         self._label(ref, mapping.ESCALATED_LABEL)
-        return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
+        return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
 
     def create_ticket(
         self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (), idempotency_key: str | None = None
@@ -246,6 +265,16 @@ class JiraConnector:
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""
         return mapping.browse_url(self.settings.url, self._key(ref))
+
+    def _transition(self, ref: TicketRef, transition_id: str) -> None:
+        """``POST /issue/{key}/transitions``. NOTE(jira): a transition not available from the current status
+        is a 400. https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-transitions-post"""
+        url = self.jira._get_url(f"issue/{self._key(ref)}/transitions")
+        body = {"transition": {"id": transition_id}}
+        try:
+            call("transition", lambda: self.jira._session.post(url, data=json.dumps(body)))
+        except (Fatal, NotFound) as e:
+            log.warning("jira.reopen.transition-refused", extra={"ref": str(ref), "error": type(e).__name__})
 
     def _label(self, ref: TicketRef, label: str, *more: str) -> None:
         url = self.jira._get_url(f"issue/{self._key(ref)}")
