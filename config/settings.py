@@ -32,6 +32,7 @@ class SlackSettings:
     api_url: str
     channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
     triage_channel: str | None
+    ticket_emoji: str = "ticket"  # SLACK_TICKET_EMOJI: reacting with it turns a thread into a ticket of record
     app_token: Secret | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode instead of the public Request URL
 
     def answers_in(self, channel: str) -> bool:
@@ -58,6 +59,7 @@ class JiraSettings:
     poll: bool = False
     allow_unsigned_webhooks: bool = False  # the explicit opt-out for a Jira that cannot sign (the boot warns)
     webhook_max_age_seconds: float = 1800.0  # older deliveries (by their "timestamp") are refused
+    reopen_transition: str | None = None  # JIRA_REOPEN_TRANSITION: the workflow transition id that reopens an issue
     issue_type: str = "Task"  # JIRA_ISSUE_TYPE: the type of the issues the hub opens in JIRA_PROJECT_KEY
     service_desk_id: str | None = None  # JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID: open JSM requests instead
     request_type_id: int | None = None
@@ -155,14 +157,14 @@ class _SettingsSchema(Schema):
         load_default="auto", validate=validate.OneOf(["auto", "float32", "bfloat16"])
     )
     HUB_DENSE = fields.String(load_default="auto", validate=validate.OneOf(["auto", "on", "off"]))
-    HUB_JOB_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
+    HUB_JOB_WORKERS = fields.Integer(load_default=2, validate=validate.Range(1, 64))
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.1, 3600))
     HUB_RETRY_HORIZON_SECONDS = fields.Float(load_default=86400.0, validate=validate.Range(1, 30 * 86400))
     HUB_ANSWER_DEADLINE_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
     HUB_LEASE_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(0.5, 3600))
-    HUB_OUTBOX_WORKERS = fields.Integer(load_default=4, validate=validate.Range(1, 64))
+    HUB_OUTBOX_WORKERS = fields.Integer(load_default=2, validate=validate.Range(1, 64))
     HUB_JOB_PROCESS = fields.Boolean(load_default=True)
     HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
     HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
@@ -177,6 +179,9 @@ class _SettingsSchema(Schema):
     SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
     SLACK_CHANNELS = fields.String(load_default="*")
     SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
+    SLACK_TICKET_EMOJI = fields.String(
+        load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
+    )
     SLACK_APP_TOKEN = fields.String(load_default=None, validate=validate.Regexp(r"^xapp-", error="must be an app-level token (xapp-...)"))
     ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
     ZENDESK_EMAIL = fields.String(load_default=None)
@@ -191,6 +196,7 @@ class _SettingsSchema(Schema):
     JIRA_POLL = fields.Boolean(load_default=False)
     JIRA_ALLOW_UNSIGNED_WEBHOOKS = fields.Boolean(load_default=False)
     JIRA_WEBHOOK_MAX_AGE_SECONDS = fields.Float(load_default=1800.0, validate=validate.Range(60, 7 * 86400))
+    JIRA_REOPEN_TRANSITION = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,10}$", error="must be a transition id, e.g. 31"))
     JIRA_ISSUE_TYPE = fields.String(load_default="Task", validate=validate.Length(1, 255))
     JIRA_SERVICE_DESK_ID = fields.String(load_default=None, validate=validate.Regexp(r"^\d+$", error="must be a number"))
     JIRA_REQUEST_TYPE_ID = fields.Integer(load_default=None, validate=validate.Range(1))
@@ -287,6 +293,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             api_url=v["SLACK_API_URL"].rstrip("/") + "/",
             channels=_split(v["SLACK_CHANNELS"]) or ("*",),
             triage_channel=v["SLACK_TRIAGE_CHANNEL"],
+            ticket_emoji=v["SLACK_TICKET_EMOJI"].strip(":"),
             app_token=_secret(v["SLACK_APP_TOKEN"]),
         )
     elif v["SLACK_APP_TOKEN"]:
@@ -311,6 +318,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
             poll=v["JIRA_POLL"],
             allow_unsigned_webhooks=v["JIRA_ALLOW_UNSIGNED_WEBHOOKS"],
             webhook_max_age_seconds=v["JIRA_WEBHOOK_MAX_AGE_SECONDS"],
+            reopen_transition=v["JIRA_REOPEN_TRANSITION"],
             issue_type=v["JIRA_ISSUE_TYPE"],
             service_desk_id=v["JIRA_SERVICE_DESK_ID"],
             request_type_id=v["JIRA_REQUEST_TYPE_ID"],

@@ -9,13 +9,18 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``).
 - ``add_internal_note``: the agents' pre-drafted reply, never visible to the requester.
-  ``{"ref", "text", "decision_id", "reopen": bool}``; marks the ticket ``hub_escalated`` and, with
-  ``reopen``, hands it back to agents (Zendesk status open).
+  ``{"ref", "text", "decision_id", "reopen": bool, "once": bool}``; marks the ticket ``hub_escalated`` and,
+  with ``reopen``, hands it back to agents (Zendesk status open). With ``once`` (synced thread messages) the
+  note carries its key and retries ask ``already_wrote`` first, like a public write: at most once.
 - ``create_ticket``: open a ticket in the help desk of record (escalating a Slack thread).
   ``{"subject", "text", "requester": {"external_id", "name", "email"}, "tags", "draft",
   "origin": {"connector", "ref"}, "notice"}``; on success the draft is added to the new ticket as an
   internal note and ``notice`` (with the new ticket's link appended) is posted back on the origin thread,
   both as follow-up actions.
+
+- ``post_as``: a public comment written as the ticket's requester (a requester's Slack message on a synced
+  ticket of record), at most once per key like ``post_reply``. ``{"ref", "text", "author_id"}``; only for
+  connectors that are :class:`connectors.base.PostsAsRequester` (Zendesk).
 
 Vendor packages may add actions of their own (Slack ``update_message``), registered the same way.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from connectors.base import Connector, HelpDesk
+from connectors.base import Connector, HelpDesk, PostsAsRequester
 from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
@@ -52,7 +57,17 @@ def _post_reply(connector: Connector) -> Performer:
 
 def _add_internal_note(connector: Connector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
-        posted = connector.add_internal_note(TicketRef.parse(payload["ref"]), payload["text"], reopen=bool(payload.get("reopen")))
+        ref = TicketRef.parse(payload["ref"])
+        if not payload.get("once"):
+            posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")))
+            return Performed({"external_id": posted.external_id, "url": posted.url})
+        key = payload["idempotency_key"]
+        if int(payload.get("attempt", 1)) > 1:
+            existing = connector.already_wrote(ref, key)
+            if existing is not None:
+                count("outbox_already_written", connector=connector.source.value)
+                return Performed({"external_id": existing.external_id, "url": existing.url})
+        posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")), idempotency_key=key)
         return Performed({"external_id": posted.external_id, "url": posted.url})
 
     return perform
@@ -61,7 +76,12 @@ def _add_internal_note(connector: Connector) -> Performer:
 def _create_ticket(name: str, desk: HelpDesk) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
         requester = Person(**payload["requester"])
-        ref = desk.create_ticket(payload["subject"], payload["text"], requester, tags=tuple(payload.get("tags", ())))
+        key = payload["idempotency_key"]
+        found = desk.created_ticket(key) if int(payload.get("attempt", 1)) > 1 else None
+        if found is not None:
+            count("outbox_already_written", connector=name)
+        ref = found or desk.create_ticket(payload["subject"], payload["text"], requester, tags=tuple(payload.get("tags", ())),
+                                          idempotency_key=key)
         url = desk.ticket_url(ref)
         origin = payload["origin"]
         follow_ups = (
@@ -85,10 +105,26 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
     return perform
 
 
+def _post_as(connector: Connector, desk: PostsAsRequester) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        ref, key = TicketRef.parse(payload["ref"]), payload["idempotency_key"]
+        if int(payload.get("attempt", 1)) > 1:
+            existing = connector.already_wrote(ref, key)
+            if existing is not None:
+                count("outbox_already_written", connector=connector.source.value)
+                return Performed({"external_id": existing.external_id, "url": existing.url})
+        posted = desk.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
+        return Performed({"external_id": posted.external_id, "url": posted.url})
+
+    return perform
+
+
 def common_performers(name: str, connector: Connector) -> dict[str, Performer]:
     """Return the performers of the shared actions for one connector (``create_ticket`` only for help
-    desks of record)."""
+    desks of record, ``post_as`` only where the vendor lets the hub write as the requester)."""
     performers = {"post_reply": _post_reply(connector), "add_internal_note": _add_internal_note(connector)}
     if isinstance(connector, HelpDesk):
         performers["create_ticket"] = _create_ticket(name, connector)
+    if isinstance(connector, PostsAsRequester):
+        performers["post_as"] = _post_as(connector, connector)
     return performers

@@ -140,13 +140,17 @@ class Connector(Protocol):
         """
         ...
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
-        """Leave a note only agents can see (the pre-drafted reply).
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
+        """Leave a note only agents can see (the pre-drafted reply, a synced thread message).
 
         Args:
             ref: the ticket to annotate.
             text: the note.
             reopen: hand the ticket back to agents (the requester said the answer did not help).
+            idempotency_key: when given, the note carries it the way public writes do, so that
+                :meth:`already_wrote` finds it before a retry (at most once); without it, at least once.
 
         Returns:
             The posted note.
@@ -162,7 +166,7 @@ class HelpDesk(Connector, Protocol):
     """A connector whose vendor is a help desk of record (Zendesk, Jira): it can open tickets."""
 
     def create_ticket(
-        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()
+        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (), idempotency_key: str | None = None
     ) -> TicketRef:
         """Open a ticket (used when a Slack thread is escalated).
 
@@ -171,6 +175,8 @@ class HelpDesk(Connector, Protocol):
             text: the description (the thread transcript).
             requester: who asked; their email is used to find or create the vendor's user.
             tags: labels to put on the ticket.
+            idempotency_key: the outbox key of this write; the ticket is marked with it for
+                :meth:`created_ticket`.
 
         Returns:
             The new ticket's reference.
@@ -180,8 +186,39 @@ class HelpDesk(Connector, Protocol):
         """
         ...
 
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        """Find the ticket an earlier attempt of the same write opened (asked before every retry of
+        ``create_ticket``: the requester must not get two tickets, and two "we received your request" emails).
+
+        Args:
+            idempotency_key: the outbox key of the write.
+
+        Returns:
+            The ticket opened with that key, or ``None``.
+
+        Raises:
+            Retriable, Fatal: the look-up failed (the retry then waits).
+        """
+        ...
+
     def ticket_url(self, ref: TicketRef) -> str:
         """Return the agent-facing link to a ticket."""
+        ...
+
+
+@runtime_checkable
+class PostsAsRequester(Protocol):
+    """Optional capability: a help desk that lets the hub write a public comment as the ticket's requester
+    (Zendesk's ``comment.author_id``), so words the requester wrote elsewhere (a Slack thread) read as theirs."""
+
+    def post_as(self, ref: TicketRef, text: str, author_id: str, *, idempotency_key: str) -> PostedMessage:
+        """Post one public comment authored by ``author_id``, marked with ``idempotency_key`` for
+        :meth:`Connector.already_wrote`.
+
+        Raises:
+            NotFound, Retriable, Fatal: as for :meth:`Connector.fetch` (Fatal too when ``author_id`` is not
+                one of the vendor's user ids).
+        """
         ...
 
 

@@ -137,16 +137,19 @@ class Person:
 
 @dataclass(frozen=True)
 class Message:
-    """One comment or chat message on a ticket."""
+    """One comment or chat message on a ticket. ``attachments`` are ``(file name, link)`` pairs: links to
+    the files where they live, never their content."""
 
     external_id: str
     author: Person
     text: str
     visibility: Visibility = Visibility.PUBLIC
     created_at: datetime = field(default_factory=utcnow)
+    attachments: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visibility", Visibility(self.visibility))
+        object.__setattr__(self, "attachments", tuple((str(n), str(u)) for n, u in self.attachments))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
 
 

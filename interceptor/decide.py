@@ -11,11 +11,11 @@ from typing import Sequence
 from interceptor.compose import (DRAFT_CANDIDATES, compose_answer, compose_answers, compose_draft,
                                  compose_draft_questions)
 from interceptor.guard import asks_for_human, classify_followup, is_frustrated, sensitive_topics
-from interceptor.prefilter import excluded_terms
+from interceptor.coverage import excluded_terms
 from interceptor.retrieval.lexical import tokenize
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, ThreadState, Verdict
 
-__all__ = ["decide", "decide_request", "classify_followup", "blocking_reasons", "PARTLY_ANSWERABLE"]
+__all__ = ["decide", "decide_request", "one_topic", "classify_followup", "blocking_reasons", "PARTLY_ANSWERABLE"]
 
 PARTLY_ANSWERABLE = "multiple_questions_partly_answerable"
 ALTERNATIVE = "asks_for_an_alternative"
@@ -144,6 +144,14 @@ def _single(blocked: tuple[str, ...], scored: Scored, policy: Policy) -> Decisio
         citations=(top.citation,),
         **common,  # type: ignore[arg-type]
     )
+
+def one_topic(parts: Sequence[tuple[str, Scored]], policy: Policy) -> bool:
+    """Whether several questions are one request about one article: not every question clears the
+    threshold on its own, but all of them rank the same article first ("How can I change the PIN? Do I
+    have to go to a bank?"). The engine then scores the request as a whole instead."""
+    tops = {s.top.article_id if s.top else None for _, s in parts}
+    return len(parts) > 1 and None not in tops and len(tops) == 1 and any(retrieval_reasons(s, policy) for _, s in parts)
+
 
 def _alternative(request: Request, n: int, scored: Scored) -> tuple[str, ...]:
     if n >= len(request.unknown) or n >= len(request.queries):

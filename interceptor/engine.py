@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 from config.settings import Settings
 from core.db import Database
 from core.telemetry import count
-from interceptor.decide import decide_request
+from interceptor.decide import decide_request, one_topic
 from interceptor.prefilter import clean
 from interceptor.spelling import Speller, english_words
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, Scorer, ThreadState, Verdict
@@ -67,6 +67,9 @@ def decide_text(text: str, scorer: Scorer, policy: Policy, thread: ThreadState =
                 speller: Speller | None = None, k: int = 5) -> Decision:
     """Run prefilter, retrieve and score (each question on its own), and decide, for one request.
 
+    Questions that all rank the same article first but do not all clear the threshold alone are one
+    request about one topic: the request is then scored as a whole (:func:`interceptor.decide.one_topic`).
+
     Args:
         text: the request as written.
         scorer: retrieval and calibrated confidence.
@@ -82,6 +85,11 @@ def decide_text(text: str, scorer: Scorer, policy: Policy, thread: ThreadState =
     request = prefilter(text, speller)
     prefilter_ms = (time.perf_counter() - started) * 1000
     parts = [(q, scorer.score(searched, k=k)) for q, searched in zip(request.questions, request.queries)]
+    if one_topic(parts, policy):  # one request about one article, asked in several sentences: score it whole
+        whole = " ".join(request.queries)
+        request = dataclasses.replace(request, questions=(request.text,), searched=(whole,),
+                                      unknown=(speller.unknown_terms(whole),) if speller is not None else ())
+        parts = [(request.text, scorer.score(whole, k=k))]
     started = time.perf_counter()
     decision = decide_request(request, parts, policy, thread)
     decision.latency_ms["decide"] = (time.perf_counter() - started) * 1000
@@ -182,11 +190,14 @@ class Interceptor:
 
 
 def build_interceptor(settings: Settings, db: Database) -> Interceptor:
-    """Build the interceptor: the KB scorer (loads the KB index) and the writer when ``settings.llm`` is set."""
+    """Build the interceptor: the KB scorer (loads the KB index), the speller (loads its word list, so the
+    first request does not wait for it) and the writer when ``settings.llm`` is set."""
     from interceptor.retrieval.scorer import build_scorer
 
     writer = LLMWriter(settings.llm) if settings.llm is not None else None
-    return Interceptor(settings, build_scorer(settings, db), writer=writer)
+    interceptor = Interceptor(settings, build_scorer(settings, db), writer=writer)
+    speller_for(interceptor.scorer)
+    return interceptor
 
 
 class LazyInterceptor:

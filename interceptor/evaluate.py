@@ -2,7 +2,8 @@
 
 The pack's articles go into a fresh temporary KB; the calibration split is the install's labelled history
 (``hub kb calibrate``), unless ``no_history`` (then the KB calibrates itself from its own content, as a
-fresh install does); every test query then runs through ``score`` and ``decide`` with the topic guard off.
+fresh install does); every test query then runs through the engine's ``decide_text`` (prefilter, ``score``
+per question, ``decide``) with the topic guard off.
 Test labels are read only after all test queries were decided, and ``source_label`` is never read.
 ``helpdesk-bench/v2`` packs are also scored at answer level: an answer is right when the passage it quotes
 lies in an expected section of the article it cites (:func:`quote_in_section`).
@@ -21,7 +22,7 @@ import numpy as np
 
 from config.settings import Settings
 from core.db import Database
-from interceptor.decide import decide
+from interceptor.engine import decide_text, speller_for
 from interceptor.kb.importer import import_articles, pack_articles, read_pack
 from interceptor.retrieval.history import Labelled
 from interceptor.retrieval.lexical import quote_in_section
@@ -143,15 +144,15 @@ def write_details(path: Path, decisions: dict[str, Outcome]) -> None:
 def _run(scorer: KBScorer, tests: list[tuple[str, str]], threshold: float,
          say: Callable[[str], None]) -> dict[str, Outcome]:
     policy = Policy(threshold=threshold, guard_topics=False)
+    speller = speller_for(scorer)
     out: dict[str, Outcome] = {}
     for n, (qid, text) in enumerate(tests, 1):
         started = time.perf_counter()
-        scored = scorer.score(text)
-        decision = decide(text, scored, policy)
+        decision = decide_text(text, scorer, policy, speller=speller)  # prefilter, score each question, decide
         elapsed = (time.perf_counter() - started) * 1000
-        top = scored.top
+        top = decision.candidates[0] if decision.candidates else None
         out[qid] = Outcome(decision.verdict == Verdict.ANSWER, top.external_id if top else None,
-                           top.section_id if top else None, scored.confidence, top.passage if top else "", elapsed)
+                           top.section_id if top else None, decision.confidence, top.passage if top else "", elapsed)
         if n % 500 == 0:
             say(f"decided {n}/{len(tests)}")
     return out

@@ -25,7 +25,10 @@ from interceptor import record
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
 from interceptor.guard import classify_followup
 from interceptor.overdue import escalate_unposted_answers
-from interceptor.types import Decision, ThreadState
+from interceptor.sync import Sync, record_of
+from interceptor.types import Decision, ThreadState, Verdict
+
+PERSON_ESCALATED = "person_escalated"  # the reason of an emoji intake: a person asked for a ticket
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class Pipeline:
         self._settings, self._db, self._jobs = settings, db, jobs
         self._connectors = connectors
         self._engine = engine
+        self._sync = Sync(db, connectors, max_attempts=settings.outbox_max_attempts)
 
     def handle(self, event: TicketEvent, inbox_event_id: int) -> None:
         """Process one event. Raises (to be retried by the job runner) when a vendor read fails."""
@@ -58,12 +62,18 @@ class Pipeline:
             log.warning("interceptor.pipeline.no-connector", extra={"source": event.source.value})
             count("pipeline_events", kind=event.kind.value, outcome="no_connector")
             return
-        if event.kind is EventKind.CREATED:
+        if event.kind is EventKind.CREATED and event.data.get("intake") == "emoji":
+            outcome = self._on_emoji(connector, event, inbox_event_id)
+        elif event.kind is EventKind.CREATED and event.message is not None and record_of(self._db, event.ref) is not None:
+            outcome = self._on_comment(connector, event, inbox_event_id)  # a mention in a thread kept in sync
+        elif event.kind is EventKind.CREATED:
             outcome = self._on_request(connector, event, inbox_event_id)
         elif event.kind is EventKind.FEEDBACK:
             outcome = self._on_feedback(connector, event, inbox_event_id)
         elif event.kind is EventKind.COMMENTED:
             outcome = self._on_comment(connector, event, inbox_event_id)
+        elif event.kind is EventKind.UPDATED:
+            outcome = self._on_status(event, inbox_event_id)
         else:
             outcome = "ignored"
         count("pipeline_events", kind=event.kind.value, outcome=outcome)
@@ -118,6 +128,9 @@ class Pipeline:
                     ticket_ref=str(event.ref),
                 )
             )
+        record_ref = record_of(self._db, event.ref) if feedback == "not_solved" else None
+        if record_ref is not None:  # "I still need help" under the ticket's solved message: reopen it
+            schedule(self._jobs, self._sync.reopen(event.ref, record_ref, f"feedback:{event.delivery_id}", inbox_event_id))
         if feedback == "solved":
             with self._db.session() as s:
                 if record.find_ticket(s, event.ref) is not None:
@@ -133,13 +146,23 @@ class Pipeline:
             return "ignored"
         with self._db.session() as s:
             row = record.find_ticket(s, event.ref)
-            if row is None:
-                origin = record.escalated_from(s, event.ref)
-                if origin is None or not message.author.is_agent:
-                    return "unknown_ticket"
-                # An agent answering on the ticket of record opened for an escalated chat thread.
-                record.record_outcome(s, origin, "agent_reply", author=message.author.external_id, on=str(event.ref))
-                return "agent_reply"
+            origin = record.escalated_from(s, event.ref) if row is None else None
+            record_ref = TicketRef.parse(row.escalated_to) if row is not None and row.escalated_to else None
+        if row is None:
+            if origin is None:
+                return "unknown_ticket"
+            # A comment on the ticket of record opened for an escalated chat thread: agents' public replies
+            # go to the thread (and count as the agents' response), judged on a fresh read of the ticket.
+            schedule(self._jobs, self._sync.agent_replies(event.ref, origin, inbox_event_id))
+            return "agent_reply"
+        if record_ref is not None:  # a thread kept in sync with its ticket of record
+            ids, from_requester = self._sync.thread_message(connector, event.ref, record_ref, message, inbox_event_id)
+            schedule(self._jobs, ids)
+            if not from_requester:
+                return "synced_note"
+        elif not event.data.get("from_requester", True):
+            return "ignored"  # someone else chatting in a thread that has no ticket of record
+        with self._db.session() as s:
             if message.author.is_agent:
                 if record.has_outcome(s, event.ref, "escalated"):
                     record.record_outcome(s, event.ref, "agent_reply", author=message.author.external_id)
@@ -154,6 +177,16 @@ class Pipeline:
         if verdict in ("not_solved", "human"):
             return self._fall_back(connector, event.ref, verdict, inbox_event_id, [])
         return "ignored"
+
+    def _on_status(self, event: TicketEvent, inbox_event_id: int) -> str:
+        """A ticket of record changed status: a solved or closed one is announced in its thread."""
+        with self._db.session() as s:
+            origin = record.escalated_from(s, event.ref)
+        if origin is None:
+            return "unknown_ticket"
+        ids = self._sync.status(event.ref, origin, inbox_event_id)
+        schedule(self._jobs, ids)
+        return "status_posted" if ids else "ignored"
 
     def _fall_back(self, connector: Connector, ref: TicketRef, why: str, inbox_event_id: int, follow: list[NewAction]) -> str:
         """The requester needs a person: record it and escalate once, with a refreshed draft."""
@@ -177,6 +210,33 @@ class Pipeline:
             record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=why)
             actions = follow + escalation_actions(ticket, decision.draft, decided.id, self._route(ref), reopen=True)
             ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        schedule(self._jobs, ids)
+        return "escalated"
+
+    def _on_emoji(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
+        """Someone reacted with ``SLACK_TICKET_EMOJI``: the thread goes to a person, once however many react
+        (one inbox row per reacted message; one ``escalate:<ref>`` outbox key), escalated by a person."""
+        ticket = connector.fetch(event.ref)  # its ref is the thread's root, also when a reply was reacted to
+        if ticket.requester.is_self:
+            return "ignored_agent_or_self"
+        ref = ticket.ref
+        with self._db.session() as s:
+            if record.has_outcome(s, ref, "escalated"):
+                return "already_escalated"
+            decided_before = record.first_decision(s, ref) is not None
+        draft = self._engine().decide(_request_text(ticket), channel=ticket.ref.channel).draft
+        decision = Decision(Verdict.ESCALATE, 0.0, 0.0, (PERSON_ESCALATED,), (), None, draft)
+        try:
+            with self._db.session() as s:
+                row = record.upsert_ticket(s, ticket)
+                trigger = "follow_up" if decided_before else "request"
+                decided = record.record_decision(s, row, decision, trigger=trigger, inbox_event_id=inbox_event_id)
+                reactor = str(event.data.get("reactor") or "")
+                record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=PERSON_ESCALATED, by=reactor)
+                actions = escalation_actions(ticket, draft, decided.id, self._route(ref), reopen=False)
+                ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        except IntegrityError as e:  # the thread's own request decision landed meanwhile: decide again
+            raise Retriable("a concurrent request decision on the same thread; retrying") from e
         schedule(self._jobs, ids)
         return "escalated"
 

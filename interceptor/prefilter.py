@@ -10,14 +10,15 @@ Spelling is corrected separately (:mod:`interceptor.spelling`), against the KB's
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 
 from interceptor.retrieval.lexical import tokenize
 from interceptor.types import Request
 
-LONG_WORDS = 40  # a message longer than this keeps only the sentences that carry its ask
+# A message longer than this keeps only its asks and the statements that carry a need: the dense model reads
+# 256 word pieces (about 180 words), so the ask at the end of a long story would not be read at all.
+# Shorter messages keep every statement (measured on banking77: the story around an ask helps retrieval).
+LONG_WORDS = 150
 MIN_CONTENT = 2  # an ask with fewer content words than this leans on its neighbour ("What should I do?")
 _I, _M = re.IGNORECASE, re.MULTILINE
 
@@ -39,7 +40,7 @@ _SIGN_OFF = re.compile(
 _STARTERS = (r"(?:Can|Could|How|What|Where|When|Why|Which|Who|Is|Are|Do|Does|Did|My|We|Our|Please|The|Will|Would|"
              r"Should|Any|Just|Quick|Since|After|Today|Yesterday|Im|Ive|Its|There|This|That|Your|You)")
 _GREETING = re.compile(
-    r"^\s*(?i:hi|hello|hey|hiya|dear|greetings|good (?:morning|afternoon|evening)|morning)"
+    r"^\s*(?i:hi+|hel+o+|he+y+|hiya|dear|greetings|good (?:morning|afternoon|evening|day)|yo)"
     r"(?:\s+(?i:there|team|all|everyone|folks|guys|support(?: team)?|help ?desk)|\s+(?!" + _STARTERS + r"\b)[A-Z][a-z]+){0,2}"
     r"(?:\s*[,.!:;\u2014-]+\s*|\s*\n|\s*$|\s+(?=\S))"
 )
@@ -52,8 +53,9 @@ _PLEASANTRY = re.compile(
     r"|any (?:help|advice|pointers)(?: (?:would be|is|will be) (?:much |greatly |really |very )?appreciated)"
     r"|(?:i(?:'d| would) )?(?:really |greatly )?appreciate (?:any|your|the) (?:help|advice|assistance)"
     r"|(?:have a )?(?:nice|great|good) (?:day|weekend|one)"
-    r"|(?:hi|hello|hey)(?: there| team| all| everyone)?"
-    r")(?:[\s,]+[A-Z][a-z]+)?[\s.!,:;)]*$",
+    r"|(?:hi+|hel+o+|he+y+)(?: there| team| all| everyone)?"
+    r"|what'?s up|how are you(?: doing)?(?: today)?|how'?s it going|good (?:morning|afternoon|evening|day)"
+    r")(?:[\s,]+[A-Z][a-z]+)?[\s.!?,:;)]*$",
     _I,
 )
 _NEW_ASK = re.compile(r"^(?:also|plus|and another thing|another (?:question|thing)|one more thing|separately|"
@@ -68,6 +70,7 @@ _NEEDS = re.compile(r"\b(?:can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n
                     r"did ?n'?t|has ?n'?t|have ?n'?t|not|never|no longer|still|wrong|error|fail\w*|pending|declin\w*|"
                     r"charged|need|want|would like|'d like|tr(?:y|ied|ying) to|help|please|problem|issue|broken|"
                     r"missing|stuck|forgot)\b", _I)
+_CONTRACTION = re.compile(r"\b\w+['\u2019]\w+\b")
 # Words that say there is a question but not what it is about ("What's going on here?").
 _GENERIC = frozenset(tokenize("going go happen happening happened wrong something anything thing things problem issue "
                               "please help check know want need get got work working works possible way sure really "
@@ -107,13 +110,14 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _sentences(paragraph: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(paragraph) if s and s.strip()]
+    parts = (s.strip().lstrip(".,;:!? ").strip() for s in _SENTENCE.split(paragraph) if s)
+    return [s for s in parts if s]
 
 
 def content_words(text: str) -> int:
     """Return how many specific content words ``text`` has (index terms that are not stop words, contractions
     or words any request could hold, such as "going", "wrong", "help")."""
-    return sum(1 for t in tokenize(text) if "'" not in t and t not in _GENERIC)
+    return sum(1 for t in tokenize(_CONTRACTION.sub(" ", text)) if t not in _GENERIC)
 
 
 def _split_joined(sentence: str) -> list[str]:
@@ -161,7 +165,27 @@ def _group(sentences: list[str], long: bool) -> list[str]:
         groups[-1].extend(context)
     elif context:
         groups[-1].extend(c for c in context if _NEEDS.search(c))
-    return [" ".join(g) for g in groups]
+    return _merge_vague([" ".join(g) for g in groups])
+
+
+def _merge_vague(questions: list[str]) -> list[str]:
+    """Join a question with no specific words ("What's the deal?") to the next one (the last to the one
+    before): it says there is a problem, its neighbour says which."""
+    out: list[str] = []
+    pending = ""
+    for question in questions:
+        question = f"{pending} {question}".strip()
+        pending = ""
+        if content_words(question) < MIN_CONTENT:
+            pending = question
+        else:
+            out.append(question)
+    if pending:
+        if out:
+            out[-1] = f"{out[-1]} {pending}"
+        else:
+            out.append(pending)
+    return out
 
 
 def clean(text: str) -> Request:
@@ -176,10 +200,13 @@ def clean(text: str) -> Request:
         original when nothing is left after cleaning, e.g. a message that only says "hello").
     """
     body = _strip_tail(text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = body.split("\n")
+    for n in range(min(len(lines), 3)):  # a ticket's subject line, then "Hi team," on the next
+        for _ in range(3):  # "Hello, good morning. ..."
+            lines[n] = _GREETING.sub("", lines[n], count=1)
+    body = "\n".join(lines)
     sentences: list[str] = []
-    for n, paragraph in enumerate(_paragraphs(body)):
-        if n == 0 or not sentences:
-            paragraph = _GREETING.sub("", paragraph, count=1)
+    for paragraph in _paragraphs(body):
         sentences += [s for s in _sentences(paragraph) if not _PLEASANTRY.match(s)]
     cleaned = " ".join(sentences)
     if not cleaned.strip():
@@ -188,53 +215,3 @@ def clean(text: str) -> Request:
     long = len(cleaned.split()) > LONG_WORDS
     questions = tuple(q for q in _group(sentences, long) if q.strip()) or (cleaned,)
     return Request(original=text, text=cleaned, questions=questions)
-
-
-# "instead of Google", "other than PayPal", "besides Slack": what the request sets aside (up to three words).
-_EXCLUDED = re.compile(r"\b(?:instead of|rather than|other than|besides|apart from|except(?: for)?|not using|"
-                       r"alternative to|without using)\s+(?:(?:my|the|a|an|our|your|using|with)\s+)?"
-                       r"((?:[\w'-]+)(?:\s+[\w'-]+){0,2})", _I)
-
-
-def excluded_terms(text: str) -> tuple[str, ...]:
-    """Return the index terms of what ``text`` explicitly sets aside ("instead of Google" -> ``("google",)``).
-
-    An article about the thing the requester does not want ("Connect Google Calendar" for "Can I connect my
-    Outlook calendar instead of Google?") does not answer the request, however similar its words.
-    """
-    terms: list[str] = []
-    for match in _EXCLUDED.finditer(text):
-        words = tokenize(match.group(1))
-        terms.extend(words[:1])  # the head of the phrase: "Google" of "Google Calendar"
-    return tuple(dict.fromkeys(terms))
-
-
-def coverage_features(text: str, vocabulary: Mapping[str, int], passage: str = "", title: str = "") -> dict[str, float]:
-    """What in the request the KB, or the quoted passage, does not cover. Pure; a feature set for scoring.
-
-    Args:
-        text: the request (as retrieval sees it: spelling corrected).
-        vocabulary: the KB's index terms with their unit counts (``BM25.vocabulary()``).
-        passage: the passage the answer would quote (with its heading path, if any).
-        title: the passage's article title.
-
-    Returns:
-        ``oov_terms``: how many of the request's content terms the KB never uses ("outlook");
-        ``oov_share``: their share of the request's terms; ``passage_miss_share``: the share of the
-        request's KB-known terms that neither the passage nor the title holds, each weighted by its rarity
-        in the KB (``log(1 + max_count / count)``: a rare term missing counts more than a common one);
-        ``excluded_in_title``: 1 when the title names what the request sets aside ("instead of Google").
-    """
-    terms = list(dict.fromkeys(tokenize(text)))
-    if not terms:
-        return {"oov_terms": 0.0, "oov_share": 0.0, "passage_miss_share": 0.0, "excluded_in_title": 0.0}
-    oov = [t for t in terms if t not in vocabulary]
-    known = [t for t in terms if t in vocabulary]
-    top = max(vocabulary.values(), default=1)
-    weight = {t: math.log(1 + top / max(vocabulary[t], 1)) for t in known}
-    held = set(tokenize(f"{title} {passage}"))
-    total = sum(weight.values())
-    missing = sum(w for t, w in weight.items() if t not in held)
-    excluded = set(excluded_terms(text)) & set(tokenize(title))
-    return {"oov_terms": float(len(oov)), "oov_share": len(oov) / len(terms),
-            "passage_miss_share": missing / total if total else 0.0, "excluded_in_title": float(bool(excluded))}

@@ -132,6 +132,8 @@ class SlackStub:
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         thread = self.threads.get((args["channel"], args["ts"]))
+        if thread is None:  # a reply's ts: Slack lists the thread it is in, from its parent
+            thread = next((t for (c, _), t in self.threads.items() if c == args["channel"] and any(m["ts"] == args["ts"] for m in t)), None)
         if thread is None:
             return {"ok": False, "error": "thread_not_found"}
         oldest, latest = args.get("oldest"), args.get("latest")

@@ -102,6 +102,21 @@ def test_dry_run_decisions_are_shadow_never_answered(db: Database) -> None:
     assert doc["first_response"]["agents"]["median_seconds"] == 3600
 
 
+def test_shadow_mode_as_the_interceptor_records_it(db: Database) -> None:
+    """Shadow mode records a would-be answer as verdict escalate with the reason ``dry_run``."""
+
+    def build(s: Seed) -> None:
+        would = s.ask(s.person("slack", "g@x.com"), NOW - 72 * H, verdict="escalate", dry_run=True, confidence=0.9,
+                      reasons=["dry_run", "confident"])
+        s.outcome(would, "escalated", NOW - 72 * H, reason="dry_run")
+        s.ask(s.person("slack", "h@x.com"), NOW - 70 * H, verdict="escalate", dry_run=True, confidence=0.2,
+              reasons=["confidence_below_threshold"])  # would have escalated anyway
+
+    doc = figures(db, build)
+    assert doc["split"]["shadow"] == 1 and doc["split"]["escalated"] == 1 and doc["counts"]["answered"] == 0
+    assert doc["rates"]["escalation_ratio"] == 0.5 and doc["counts"]["human_handled"] == 2
+
+
 def test_not_solved_then_escalated_counts_as_escalated_not_deflected(db: Database) -> None:
     def build(s: Seed) -> None:
         d = s.ask(s.person("slack", "f@x.com"), NOW - 72 * H)

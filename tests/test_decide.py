@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.decide import decide, decide_request
+from interceptor.decide import decide, decide_request, one_topic
 from interceptor.types import Candidate, Policy, Request, Scored, ThreadState, Verdict
 
 TOPICS = ("refund", "account_access", "legal", "security_incident")
@@ -168,3 +168,15 @@ def test_an_article_about_what_the_request_sets_aside_is_not_an_answer(
     request = Request(original=question, text=question, questions=(question,), unknown=(unknown,))
     d = decide_request(request, [(question, scored(0.98, top))], POLICY)
     assert d.reasons == reasons
+
+
+@pytest.mark.parametrize("tops,confidences,expected", [
+    ((RESET, RESET), (0.9, 0.5), True),  # one article for both, one question unsure alone: score it whole
+    ((RESET, RESET), (0.9, 0.85), False),  # both clear: answered as they are
+    ((RESET, INVITE), (0.9, 0.5), False),  # two articles: two questions
+    ((RESET,), (0.5,), False),  # one question
+])
+def test_one_topic_is_several_sentences_about_one_article(tops: tuple[Candidate, ...], confidences: tuple[float, ...],
+                                                          expected: bool) -> None:
+    parts = [(f"q{n}", scored(c, top)) for n, (top, c) in enumerate(zip(tops, confidences))]
+    assert one_topic(parts, POLICY) is expected

@@ -83,14 +83,14 @@ def test_labels_of_test_queries_are_read_only_after_every_decision(tmp_path: Pat
     pack = json.loads((write_pack(tmp_path / "tiny") / "pack.json").read_text(encoding="utf-8"))
     pack["queries"] = [Recording(q) for q in pack["queries"]]
     Recording.log = []
-    real_decide = evaluate_module.decide
+    real_decide = evaluate_module.decide_text
 
     def logged_decide(*args: Any, **kwargs: Any) -> Any:
         Recording.log.append("decide")
         return real_decide(*args, **kwargs)
 
     monkeypatch.setattr(evaluate_module, "read_pack", lambda path: pack)
-    monkeypatch.setattr(evaluate_module, "decide", logged_decide)
+    monkeypatch.setattr(evaluate_module, "decide_text", logged_decide)
     evaluate(tmp_path / "tiny", _settings(), migrations.upgrade)
     log = Recording.log
     assert not any(entry.startswith("source_label") for entry in log)

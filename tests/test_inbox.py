@@ -177,7 +177,7 @@ def test_vendor_writes_do_not_queue_behind_inbox_work() -> None:
     while "outbox 7" not in ran and time.monotonic() < deadline:
         time.sleep(0.01)
     assert ran == ["outbox 7"]  # the answer went out while all 50 inbox jobs still waited
-    assert queue.backlog() == {"inbox": 50}
+    assert queue.backlog()["inbox"] == 50  # all still waiting or running
     release.set()
     queue.drain()
     assert sorted(ran) == sorted(["outbox 7", *(f"inbox {n}" for n in range(50))])

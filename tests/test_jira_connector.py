@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from connectors.actions import common_performers
+from connectors.jira.connector import key_label
 from connectors.jira import JiraConnector, events, poll, scheduled_jobs
 from core.cursors import get_cursor, set_cursor
 from core.db import InboxEvent
@@ -107,13 +108,28 @@ def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.Req
     assert comment == {"body": "Draft (confidence 0.4)", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}
 
 
+def test_a_retried_escalation_finds_the_issue_by_its_key_label(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    label = key_label("escalate:slack:T1:C1:1.0")
+    api.get(f"{API}/search/jql", json={"issues": [{"key": "SUP-42", "fields": {}}], "isLast": True},
+            match=[responses.matchers.query_param_matcher({"jql": f'labels = "{label}" ORDER BY created ASC'}, strict_match=False)])
+    create = common_performers("jira", jira)["create_ticket"]
+    result = create({"subject": "Printer on fire", "text": "alice: it burns", "draft": "Draft", "tags": ["hub_escalated"],
+                     "requester": {"external_id": "U1", "name": "Alice", "email": "alice@example.com"},
+                     "origin": {"connector": "slack", "ref": "slack:T1:C1:1.0"}, "notice": "A person will follow up:",
+                     "idempotency_key": "escalate:slack:T1:C1:1.0", "attempt": 2})
+    assert result.result["ref"] == "jira:SUP-42"
+    assert [c.request.method for c in api.calls] == ["GET"]  # no second issue
+
+
 def test_create_ticket_in_the_project(jira: JiraConnector, api: responses.RequestsMock) -> None:
     api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)
-    ref = jira.create_ticket("Printer on fire", "alice: it burns", Person("U1", "Alice", "alice@example.com"), tags=("slack",))
+    ref = jira.create_ticket("Printer on fire", "alice: it burns", Person("U1", "Alice", "alice@example.com"), tags=("slack",),
+                             idempotency_key="escalate:slack:T1:C1:1.0")
     assert ref == TicketRef(Source.JIRA, "SUP-42") and jira.ticket_url(ref) == f"{BASE}/browse/SUP-42"
     fields = sent(api.calls[0])["fields"]
     assert fields["project"] == {"key": "SUP"} and fields["issuetype"] == {"name": "Task"}
-    assert fields["summary"] == "Printer on fire" and fields["labels"] == ["hub_created", "slack"]
+    assert fields["summary"] == "Printer on fire"
+    assert fields["labels"] == ["hub_created", key_label("escalate:slack:T1:C1:1.0"), "slack"]  # the write's key label too
     assert fields["description"].startswith("Requested by Alice (alice@example.com)") and "it burns" in fields["description"]
     assert len(api.calls) == 1
 

@@ -65,7 +65,11 @@ class FakeVendor:
 
 @dataclass
 class FakeDesk(FakeVendor):
-    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        return None
+
+    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (),
+                      idempotency_key: str | None = None) -> TicketRef:
         ref = TicketRef(self.source, str(100 + len(self.writes)))
         self.writes.append(("create", str(ref), f"{subject}|{requester.email}|{','.join(tags)}|{text}"))
         return ref
@@ -254,10 +258,16 @@ def test_an_agents_reply_on_the_ticket_of_record_counts_for_the_escalated_thread
     slack.tickets[str(ref)] = Ticket(ref, "", "Why is my invoice wrong?", ADA)
     world.deliver(TicketEvent(Source.SLACK, "e9", EventKind.CREATED, ref))
     of_record = TicketRef.parse(desk.writes[0][1])
-    world.deliver(TicketEvent(Source.ZENDESK, "c9", EventKind.COMMENTED, of_record, Message("c9", AGENT, "Fixed your invoice")))
-    world.deliver(TicketEvent(Source.ZENDESK, "c10", EventKind.COMMENTED, of_record, Message("c10", ADA, "thanks")))
+    reply = Message("c9", AGENT, "Fixed your invoice")
+    desk.tickets[str(of_record)] = Ticket(of_record, "invoice", "Why is my invoice wrong?", ADA, messages=(reply,))
+    world.deliver(TicketEvent(Source.ZENDESK, "c9", EventKind.COMMENTED, of_record, reply))
+    thanks = Message("c10", ADA, "thanks")
+    desk.tickets[str(of_record)] = Ticket(of_record, "invoice", "Why is my invoice wrong?", ADA, messages=(reply, thanks))
+    world.deliver(TicketEvent(Source.ZENDESK, "c10", EventKind.COMMENTED, of_record, thanks))
     outcomes = [(o.kind, o.ticket_ref) for o in world.rows(OutcomeRow)]
-    assert outcomes == [("escalated", str(ref)), ("agent_reply", str(ref))]
+    assert outcomes == [("escalated", str(ref)), ("agent_reply", str(ref))]  # one reply, counted once
+    mirrored = [w for w in slack.writes if w[0] == "reply" and "Fixed your invoice" in w[2]]
+    assert len(mirrored) == 1 and mirrored[0][1] == str(ref) and "Agent Smith" in mirrored[0][2]
 
 
 def test_shadow_mode_never_posts_publicly(sqlite_url: str) -> None:

@@ -101,6 +101,8 @@ def test_the_command_prints_the_slack_calls(tmp_path: Path) -> None:
     assert [c["args"].get("thread_ts") for c in doc["calls"] if c["args"]["channel"] == doc["channel"]] == [doc["thread_ts"]]
     blank = run_hub("simulate", "slack", "  ", env=env, cwd=tmp_path)
     assert blank.returncode == 2 and "TEXT must not be empty" in blank.stderr
+    odd = run_hub("simulate", "slack", "hello", "--channel", "#general", env=env, cwd=tmp_path)
+    assert odd.returncode == 2 and "Slack channel id" in odd.stderr
 
 
 def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str, Any]) -> None:
@@ -124,6 +126,16 @@ def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str,
         assert count(configured["HUB_DATABASE_URL"], DecisionRow) == 0  # the configured database is untouched
     finally:
         hub.close()
+
+
+def test_a_channel_in_shadow_mode_leaves_a_draft_instead_of_answering(configured: dict[str, Any], tmp_path: Path) -> None:
+    policies = {"CSHADOW01": {"threshold": 0.5, "dry_run": True}}
+    settings = load_settings({**configured, "HUB_CHANNEL_POLICIES": policies})
+    sim = simulate_slack("I forgot my password, how do I reset it?", settings, tmp_path, channel="CSHADOW01")
+    assert sim.channel == "CSHADOW01" and sim.decision is not None and sim.decision["dry_run"]
+    assert all(c.args["channel"] != "CSHADOW01" or "thread_ts" not in c.args or "Forgot password" not in c.args["text"]
+               for c in sim.calls)  # nothing public answers in the channel
+    assert any(c.args["channel"] == TRIAGE and "Forgot password" in json.dumps(c.args) for c in sim.calls)
 
 
 def test_the_note_about_escalations_names_only_a_help_desk(configured: dict[str, Any]) -> None:

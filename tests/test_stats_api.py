@@ -118,11 +118,17 @@ def test_content_gaps_hold_only_escalations_no_article_could_answer(api: Any, ad
         seed.outcome(answered, "not_solved", now - timedelta(hours=4))  # answered at 0.95: not a gap
         human = seed.ask(someone, now - timedelta(hours=2), verdict="escalate", confidence=0.1,
                          subject="Let me talk to a person about the VPN", reasons=["asked_for_human", "confidence_below_threshold"])
+        shadow_gap = seed.ask(someone, now - timedelta(hours=1), verdict="escalate", dry_run=True, confidence=0.1,
+                              subject="Printer on floor 2 is jammed", reasons=["confidence_below_threshold"])
+        held_back = seed.ask(someone, now - timedelta(minutes=30), verdict="escalate", dry_run=True, confidence=0.95,
+                             subject="Reset my VPN token please", reasons=["dry_run", "confident"])
         answered_ref, human_ref = answered.ticket_ref, human.ticket_ref
+        shadow_gap_ref, held_back_ref = shadow_gap.ticket_ref, held_back.ticket_ref
     doc = api.get("/api/v1/content-gaps?limit=50", headers=AUTH).get_json()
     refs = {ref for g in doc["groups"] for ref in g["ticket_refs"]}
     labels = " ".join(g["label"] + " " + " ".join(g["examples"]) for g in doc["groups"]).lower()
-    assert answered_ref not in refs and human_ref not in refs
+    assert answered_ref not in refs and human_ref not in refs and held_back_ref not in refs
+    assert shadow_gap_ref in refs  # shadow mode (the recommended start) still shows what no article answers
     assert "refund" not in labels and "hello" not in labels and doc["unclear"] == 1
     assert len(refs) + doc["unclear"] == doc["requests"] and doc["requests"] > 10
 
@@ -154,7 +160,7 @@ def test_one_decision_in_full(api: Any, admin_hub: Hub) -> None:
         decision_id = d.id
     doc = api.get(f"/api/v1/decisions/{decision_id}", headers=AUTH).get_json()
     assert doc["request"]["subject"] == "Printer jammed" and doc["verdict"] == "escalate" and doc["bucket"] == "escalated"
-    assert doc["confidence"] == 0.31 and doc["reasons"] == ["confidence_below_threshold"]
+    assert doc["confidence"] == 0.31 and doc["reasons"] == ["confidence_below_threshold"] and doc["content_gap"] is True
     assert doc["candidates"][0]["title"] == "Resetting your password"
     assert [(w["kind"], w["text"], w["status"]) for w in doc["writes"]] == [("draft", "Suggested reply: power-cycle it.", "done")]
     assert [o["kind"] for o in doc["outcomes"]] == ["escalated", "agent_reply"]
@@ -295,6 +301,7 @@ def test_decision_detail_on_both_databases(database_url: str) -> None:
         with db.session() as session:
             doc = decision_detail(session, decision_id, now=now)
             assert doc is not None and doc["bucket"] == "verified" and doc["request"]["subject"] == "Board columns missing"
+            assert doc["content_gap"] is False and doc["shadow"] is False
             assert [o["kind"] for o in doc["outcomes"]] == ["answer_posted", "solved"]
             assert decision_detail(session, 2**40, now=now) is None and decision_detail(session, 0, now=now) is None
     finally:

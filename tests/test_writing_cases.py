@@ -74,11 +74,20 @@ CASES = [
     ("rambling", "Hello, hope you are well! We moved to your tool last spring after years of spreadsheets, and our "
      "team of eleven logs everything in it now; the mobile app is great, the new dashboard too, and the finance "
      "people finally stopped chasing us every Friday afternoon. Our accountant now wants the hours per client "
-     "every month. How do I export a report as CSV? Cheers, Ann", Verdict.ANSWER, ("confident",), (EXPORT,)),
+     "every month. We also moved offices twice this year, first to the old mill by the river and then to the new "
+     "building near the station, and the move went smoothly because the mobile app kept our timers going while "
+     "the network was down for two days. The new colleagues picked it up in an afternoon, the onboarding emails "
+     "were spot on, and my manager loves the weekly summaries, which she forwards to the whole board every "
+     "Monday morning before the planning meeting with the other two teams in the north office, where the "
+     "coffee is better. "
+     "How do I export a report as CSV? Cheers, Ann",
+     Verdict.ANSWER, ("confident",), (EXPORT,)),
     ("two-questions", "How do I reset my password? Also, how do I invite a teammate?", Verdict.ANSWER,
      ("confident",), (RESET, INVITE)),
     ("two-questions-one-sentence", "How do I change my plan and how do I export a report?", Verdict.ANSWER,
      ("confident",), (PLAN, EXPORT)),
+    ("two-questions-one-article", "How do I change my plan? Is billing monthly?", Verdict.ANSWER, ("confident",),
+     (PLAN,)),
     ("two-questions-one-answerable", "How do I reset my password? And how do I connect my Outlook calendar?",
      Verdict.ESCALATE, (PARTLY_ANSWERABLE, "confidence_below_threshold"), ()),
     ("uncovered-neighbour", "Can I connect my Outlook calendar instead of Google?", Verdict.ESCALATE,

@@ -122,6 +122,27 @@ def test_create_ticket_sends_requester_by_email_and_tags(zd: ZendeskConnector, a
     assert ticket["comment"] == {"body": "alice: it burns", "public": False}
 
 
+ESCALATION = {"subject": "Printer on fire", "text": "alice: it burns", "draft": "Draft", "tags": ["hub_escalated"],
+              "requester": {"external_id": "U1", "name": "Alice", "email": "alice@example.com"},
+              "origin": {"connector": "slack", "ref": "slack:T1:C1:1.0"}, "notice": "A person will follow up:",
+              "idempotency_key": "escalate:slack:T1:C1:1.0"}
+
+
+def test_a_ticket_of_record_carries_its_key_and_a_retry_finds_it(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    create = common_performers("zendesk", zd)["create_ticket"]
+    api.post(f"{API}/tickets.json", json=load("ticket_update_response.json"), status=201)
+    first = create({**ESCALATION, "attempt": 1})
+    assert sent(api.calls[0])["ticket"]["external_id"] == key_tag("escalate:slack:T1:C1:1.0")
+    # The attempt crashed before it was recorded: the retry lists tickets by that external id, and opens none.
+    listed = f"{API}/tickets.json?external_id={key_tag('escalate:slack:T1:C1:1.0')}"
+    api.get(listed, json={"tickets": [{"id": 4014, "external_id": key_tag("escalate:slack:T1:C1:1.0")}], "count": 1},
+            match=[responses.matchers.query_param_matcher({"external_id": key_tag("escalate:slack:T1:C1:1.0")})])
+    again = create({**ESCALATION, "attempt": 2})
+    assert again.result == first.result == {"ref": "zendesk:4014", "url": f"{BASE}/agent/tickets/4014"}
+    assert [c.request.method for c in api.calls] == ["POST", "GET"]  # one ticket
+    assert [a.key for a in again.follow_ups] == [a.key for a in first.follow_ups]
+
+
 @pytest.mark.parametrize(
     ("status", "headers", "error"),
     [(429, {"Retry-After": "37"}, Retriable), (503, {}, Retriable), (404, {}, NotFound), (401, {}, Fatal),

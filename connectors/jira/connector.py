@@ -3,6 +3,7 @@ pycontribs ``jira`` client (REST v2)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 KEY_PROPERTY = "hub_key"
 """The comment property that marks a public write with its idempotency key."""
 MAX_COMMENT_PAGES = 10
+
+
+def key_label(idempotency_key: str) -> str:
+    """The label that marks an issue the hub opened with its write's idempotency key."""
+    return "hub_w_" + hashlib.sha1(idempotency_key.encode("utf-8")).hexdigest()[:16]
 
 
 def _json(response: Any) -> dict[str, Any]:
@@ -185,25 +191,50 @@ class JiraConnector:
                 break
         return own[::-1]  # newest first: the write being retried is recent
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
         """Post one internal comment (JSM property ``sd.public.comment`` ``{"internal": true}``), then label
-        the issue ``hub_escalated`` (at least once: a retry after a failed label may post the note again). ``reopen`` changes nothing more: Jira workflows differ per project.
+        the issue ``hub_escalated`` (at least once: a retry after a failed label may post the note again).
+        With ``reopen``, the workflow transition ``JIRA_REOPEN_TRANSITION`` comes first, when one is configured
+        (Jira workflows differ per project; without one the ``hub_escalated`` label is the hand-back); a
+        transition Jira refuses from the issue's current status is logged and skipped, not retried.
+        With ``idempotency_key`` the comment also carries the ``hub_key`` property (one request), which
+        :meth:`already_wrote` looks for.
 
         Raises:
             NotFound, Retriable, Fatal: a call failed.
         """
-        comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
+        if reopen and self.settings.reopen_transition:
+            self._transition(ref, self.settings.reopen_transition)
+        if idempotency_key is None:
+            comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
+            comment_id = str(comment.id)
+        else:
+            properties = [
+                {"key": mapping.INTERNAL_PROPERTY, "value": {"internal": True}},
+                {"key": KEY_PROPERTY, "value": {"key": idempotency_key}},
+            ]
+            url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
+            body = {"body": text, "properties": properties}
+            comment_id = str(call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body)))).get("id") or "")
         self._label(ref, mapping.ESCALATED_LABEL)
-        return PostedMessage(str(comment.id), f"{self.ticket_url(ref)}?focusedCommentId={comment.id}")
+        return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
 
-    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
+    def create_ticket(
+        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (), idempotency_key: str | None = None
+    ) -> TicketRef:
         """Open an issue of type JIRA_ISSUE_TYPE (default ``Task``) in JIRA_PROJECT_KEY, or, when
         JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID are set, a JSM request of that type (then labelled
         ``hub_created`` and the tags, as issues are).
 
+        ``idempotency_key`` becomes one more label (:func:`key_label`), which :meth:`created_ticket` looks for.
+
         Raises:
             Fatal: JIRA_PROJECT_KEY is not set (for issues), or Jira refused. Retriable: as usual.
         """
+        if idempotency_key:
+            tags = (*tags, key_label(idempotency_key))
         s = self.settings
         if s.service_desk_id is not None and s.request_type_id is not None:
             body = mapping.customer_request(s.service_desk_id, s.request_type_id, subject, text, requester)
@@ -218,9 +249,32 @@ class JiraConnector:
         issue = call("create_issue", lambda: self.jira.create_issue(fields=fields, prefetch=False))
         return TicketRef(Source.JIRA, str(issue.key))
 
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        """The issue an earlier attempt opened: a JQL search for its key label.
+
+        NOTE(jira): JQL reads the search index, which trails a new issue by seconds; an attempt retried that
+        soon after a create it did not record could still open a second one (the outbox's backoff makes it rare).
+
+        Raises:
+            Retriable, Fatal: the search failed.
+        """
+        page = self.search(f'labels = "{key_label(idempotency_key)}" ORDER BY created ASC', None, 1)
+        issues = [i for i in page.get("issues") or () if isinstance(i, dict) and i.get("key")]
+        return TicketRef(Source.JIRA, str(issues[0]["key"])) if issues else None
+
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""
         return mapping.browse_url(self.settings.url, self._key(ref))
+
+    def _transition(self, ref: TicketRef, transition_id: str) -> None:
+        """``POST /issue/{key}/transitions``. NOTE(jira): a transition not available from the current status
+        is a 400. https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-transitions-post"""
+        url = self.jira._get_url(f"issue/{self._key(ref)}/transitions")
+        body = {"transition": {"id": transition_id}}
+        try:
+            call("transition", lambda: self.jira._session.post(url, data=json.dumps(body)))
+        except (Fatal, NotFound) as e:
+            log.warning("jira.reopen.transition-refused", extra={"ref": str(ref), "error": type(e).__name__})
 
     def _label(self, ref: TicketRef, label: str, *more: str) -> None:
         url = self.jira._get_url(f"issue/{self._key(ref)}")

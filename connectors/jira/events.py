@@ -1,7 +1,7 @@
 """Jira webhook bodies -> :class:`TicketEvent`, and the webhook signature. Pure.
 
-Handled: ``jira:issue_created`` (a new request) and ``comment_created`` (a public comment from the
-requester's side). Everything else, internal comments and the hub's own comments are ignored (``None``).
+Handled: ``jira:issue_created`` (a new request), ``comment_created`` (a public comment from the
+requester's side, or an agent's), and ``jira:issue_updated`` changing the status of an issue the hub opened. Everything else, internal comments and the hub's own comments are ignored (``None``).
 https://developer.atlassian.com/cloud/jira/platform/webhooks/
 """
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Hub-Signature"
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 ISSUE_CREATED = "jira:issue_created"
+ISSUE_UPDATED = "jira:issue_updated"
 COMMENT_CREATED = "comment_created"
 _ISSUE_IN_SELF = re.compile(r"/issue/([^/?#]+)/comment/")
 
@@ -106,6 +107,8 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     """
     body = schemas.checked(body)
     kind = body["webhookEvent"]
+    if kind == ISSUE_UPDATED:
+        return _status_change(body)
     if kind not in (ISSUE_CREATED, COMMENT_CREATED):
         return None
     issue = body.get("issue") or {}
@@ -135,6 +138,25 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     if not msg.text:
         return None
     return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ref, message=msg, received_at=received)
+
+
+def _status_change(body: Mapping[str, Any]) -> TicketEvent | None:
+    """An issue the hub opened for a Slack thread changed status: the pipeline reads it back and tells the
+    thread when it is done (issue 12). Other updates are ignored.
+
+    NOTE(jira): ``changelog.items[]`` names the changed ``field`` ("status").
+    https://developer.atlassian.com/cloud/jira/platform/webhooks/#example-callback-for-an-issue-related-event
+    """
+    issue = body.get("issue") or {}
+    fields = issue.get("fields") or {}
+    changelog = body.get("changelog")
+    items = changelog.get("items") if isinstance(changelog, Mapping) else None
+    changed = isinstance(items, list) and any(isinstance(i, Mapping) and i.get("field") == "status" for i in items)
+    if not changed or CREATED_LABEL not in (fields.get("labels") or ()) or not issue.get("key"):
+        return None
+    ref = TicketRef(Source.JIRA, str(issue["key"]))
+    received = parse_time(body.get("timestamp")) or utcnow()
+    return TicketEvent(Source.JIRA, delivery_id(body), EventKind.UPDATED, ref, received_at=received, data={"status_change": True})
 
 
 def _issue_from_comment(comment: Mapping[str, Any]) -> str | None:

@@ -6,6 +6,7 @@ become plain text. Writes use REST v2, so outgoing text is wiki markup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
@@ -19,7 +20,10 @@ CREATED_LABEL = "hub_created"
 # The default issue type of tickets the hub opens in JIRA_PROJECT_KEY (JIRA_ISSUE_TYPE): every Jira template has
 # "Task"; a JSM project sets its own, or a request type (JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID).
 ISSUE_TYPE = "Task"
-ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated"
+ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated,attachment"
+# NOTE(jira): wiki markup refers to an issue's attachment as [^name] (a link) or !name! / !name|thumbnail! (an image).
+# https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all
+_ATTACHMENT_REF = re.compile(r"\[\^([^\]\n]+)\]|!([^!|\n]+)(?:\|[^!\n]*)?!")
 INTERNAL_PROPERTY = "sd.public.comment"
 
 CATEGORIES = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
@@ -109,19 +113,71 @@ def person(user: Mapping[str, Any] | None, reporter: str | None, me: Self) -> Pe
 
 
 def is_internal(comment: Mapping[str, Any]) -> bool:
-    """A JSM internal comment (``jsdPublic: false``) or one restricted to a role or group."""
-    return comment.get("jsdPublic") is False or bool(comment.get("visibility"))
+    """Whether a comment is marked for agents only: a JSM internal comment (``jsdPublic: false``, or the
+    property ``sd.public.comment`` ``{"internal": true}`` as written by ``add_comment(is_internal=True)``), or
+    one restricted to a role or group (``visibility``)."""
+    return comment.get("jsdPublic") is False or bool(comment.get("visibility")) or _internal_property(comment)
 
 
-def message(comment: Mapping[str, Any], reporter: str | None, me: Self) -> Message:
-    """Build a :class:`Message` from a comment (webhook or REST, v2 or v3)."""
+def is_public(comment: Mapping[str, Any]) -> bool:
+    """Whether a comment is provably visible to the customer: ``jsdPublic`` is ``true`` and nothing marks it
+    internal. Anything else (``jsdPublic`` missing, ``null`` or not a boolean, a malformed ``visibility`` or
+    property) is ambiguous, and ambiguous counts as internal (issue 12): it is never mirrored to the requester.
+
+    NOTE(jira): Cloud sends ``jsdPublic`` on every comment, webhook and REST (platform-apis.md 3.6); Server/DC
+    does not, so agents' comments there are not mirrored to Slack.
+    """
+    return comment.get("jsdPublic") is True and comment.get("visibility") is None and not _internal_property(comment, strict=True)
+
+
+def _internal_property(comment: Mapping[str, Any], *, strict: bool = False) -> bool:
+    """Whether the comment carries ``sd.public.comment`` marking it internal (``strict``: or a value that
+    does not say ``internal: false`` plainly)."""
+    props = comment.get("properties")
+    if not isinstance(props, list):
+        return strict and props is not None
+    for prop in props:
+        if not isinstance(prop, Mapping) or prop.get("key") != INTERNAL_PROPERTY:
+            continue
+        value = prop.get("value")
+        internal = value.get("internal") if isinstance(value, Mapping) else None
+        if internal is True or (strict and internal is not False):
+            return True
+    return False
+
+
+def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: Mapping[str, str] | None = None) -> Message:
+    """Build a :class:`Message` from a comment (webhook or REST, v2 or v3). ``files`` maps the issue's
+    attachment file names to their links; the ones the comment refers to become its ``attachments``.
+
+    An agent's comment is public only when :func:`is_public` proves it; the requester's side's own comment
+    is public unless marked internal (their words cannot leak to them, and Server/DC has no ``jsdPublic``).
+    """
+    author = person(comment.get("author"), reporter, me)
+    public = is_public(comment) or (not author.is_agent and not author.is_self and not is_internal(comment))
     return Message(
         external_id=str(comment.get("id")),
-        author=person(comment.get("author"), reporter, me),
+        author=author,
         text=rich_text(comment.get("body")),
-        visibility=Visibility.INTERNAL if is_internal(comment) else Visibility.PUBLIC,
+        visibility=Visibility.PUBLIC if public else Visibility.INTERNAL,
         created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
+        attachments=referenced_files(comment.get("body"), files or {}),
     )
+
+
+def attachment_links(attachments: Any) -> dict[str, str]:
+    """The issue's ``fields.attachment[]`` as ``{filename: content link}`` (links, never the files)."""
+    if not isinstance(attachments, list):
+        return {}
+    return {str(a["filename"]): str(a["content"]) for a in attachments if isinstance(a, Mapping) and a.get("filename") and a.get("content")}
+
+
+def referenced_files(body: Any, files: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The attachments a wiki-markup comment refers to, as ``(file name, link)``, in order, once each."""
+    if not isinstance(body, str) or not files:
+        return ()
+    names = [(m.group(1) or m.group(2) or "").strip() for m in _ATTACHMENT_REF.finditer(body)]
+    return tuple((n, files[n]) for n in dict.fromkeys(names) if n in files)
 
 
 def ticket(issue: Mapping[str, Any], me: Self, base_url: str) -> Ticket:
@@ -140,7 +196,7 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str) -> Ticket:
         status=status_of(fields.get("status")),
         priority=priority_of(fields.get("priority")),
         tags=tuple(fields.get("labels") or ()),
-        messages=tuple(message(c, reporter, me) for c in comments),
+        messages=tuple(message(c, reporter, me, attachment_links(fields.get("attachment"))) for c in comments),
         url=browse_url(base_url, str(issue["key"])),
         created_at=parse_time(fields.get("created")) or now,
         updated_at=parse_time(fields.get("updated")) or now,

@@ -78,10 +78,25 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
     return found, json.dumps({"since": newest.isoformat(), "seen": keep})
 
 
+def _event_of_record(ticket: Ticket) -> TicketEvent | None:
+    """An issue the hub opened for a Slack thread: done (announced in the thread), or an agent's newest
+    public comment (the pipeline reads the issue again and mirrors what is provably public)."""
+    if ticket.status in (Status.SOLVED, Status.CLOSED):
+        delivery = f"poll:status:{ticket.ref.external_id}:{ticket.updated_at.isoformat()}"
+        return TicketEvent(Source.JIRA, delivery, EventKind.UPDATED, ticket.ref, data={"status_change": True})
+    last = ticket.messages[-1] if ticket.messages else None
+    if last is None or last.visibility is not Visibility.PUBLIC or not last.author.is_agent or last.author.is_self:
+        return None
+    delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
+    return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ticket.ref, message=last)
+
+
 def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
     """The event a changed issue stands for: a new request (no comments yet), a requester's public
     comment (the newest comment), or nothing (the hub's, an agent's, an internal one, a hub-opened issue)."""
-    if mapping.CREATED_LABEL in ticket.tags or ticket.status in (Status.SOLVED, Status.CLOSED):
+    if mapping.CREATED_LABEL in ticket.tags:
+        return _event_of_record(ticket)
+    if ticket.status in (Status.SOLVED, Status.CLOSED):
         return None
     if not ticket.messages:
         if ticket.requester.is_agent or ticket.requester.is_self:

@@ -145,6 +145,7 @@ class SlackConnector:
             answers_in=self.answers_in,
             allows_bots=lambda channel: self._policy(channel).respond_to_bots,
             identity_known=identity is not None and identity.bot_id is not None,
+            ticket_emoji=self.settings.ticket_emoji,
         )
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -178,15 +179,21 @@ class SlackConnector:
             ref: a Slack thread reference.
 
         Returns:
-            The ticket; the root message's author is the requester.
+            The ticket; the root message's author is the requester. When ``ref`` names a reply rather than
+            a thread's root (a reaction on a reply), the ticket is the whole thread under the root's ref.
 
         Raises:
             NotFound: the thread is gone. Retriable, Fatal: a call failed.
         """
-        _, channel, thread_ts = self._split(ref)
+        team, channel, thread_ts = self._split(ref)
         messages = list(self._thread(channel, thread_ts))
         if not messages:
             raise NotFound(f"slack thread {ref} is empty")
+        # NOTE(slack): conversations.replies takes the ts of "either a thread's parent message or a message in
+        # the thread" and lists the thread from its parent. https://docs.slack.dev/reference/methods/conversations.replies
+        root_ts = str(messages[0].get("ts") or thread_ts)
+        if root_ts != thread_ts:
+            ref = mapping.thread_ref(team, channel, root_ts)
         ids = mapping.self_ids({}, self.identity())
         people = {}
         for user_id in mapping.human_authors(messages)[:MAX_PEOPLE]:
@@ -270,7 +277,9 @@ class SlackConnector:
                 return PostedMessage(str(message["ts"]))
         return None
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
         """Post the draft to the admin's triage channel (``SLACK_TRIAGE_CHANNEL``) with the thread's link.
 
         Slack has no internal notes: with no help desk of record configured, the triage channel is where
@@ -280,6 +289,7 @@ class SlackConnector:
             ref: the escalated thread.
             text: the draft reply.
             reopen: nothing more to do on Slack (the triage post is the hand-over).
+            idempotency_key: not used (triage posts are at least once).
 
         Returns:
             The triage post; ``url`` is the thread's permalink.

@@ -113,6 +113,7 @@ def to_event(
     allows_bots: Callable[[str], bool],
     identity_known: bool,
     received_at: datetime | None = None,
+    ticket_emoji: str = "ticket",
 ) -> TicketEvent | None:
     """Translate a decoded Slack request into an event, or ``None`` when it is not for the hub.
 
@@ -123,12 +124,15 @@ def to_event(
         allows_bots: whether a channel's policy lets the hub answer other bots.
         identity_known: whether ``ids`` include the ``auth.test`` bot id (so a bot message can be proven not ours).
         received_at: when the request arrived (now by default).
+        ticket_emoji: the reaction that turns a thread into a ticket of record (``SLACK_TICKET_EMOJI``).
 
     Raises:
         PayloadError: a field the hub needs is missing.
     """
     received_at = received_at or utcnow()
     kind = envelope.get("type")
+    if kind == "event_callback" and (envelope.get("event") or {}).get("type") == "reaction_added":
+        return _reaction_event(envelope, ids, answers_in, ticket_emoji, received_at)
     if kind == "event_callback":
         return _message_event(envelope, ids, answers_in, allows_bots, identity_known, received_at)
     if kind == "block_actions":
@@ -147,8 +151,8 @@ def _message_event(
     event = envelope.get("event") or {}
     if event.get("type") not in ("message", "app_mention") or event.get("hidden"):
         return None
-    if event.get("subtype") not in _WORDS_SUBTYPES or ids.owns(event):
-        return None
+    if event.get("subtype") not in _WORDS_SUBTYPES or ids.owns(event) or reply_key(event) is not None:
+        return None  # housekeeping, or the hub's own message (a reply it stamped is never read back: no loops)
     channel, ts, team = event.get("channel"), event.get("ts"), envelope.get("team_id") or event.get("team")
     if not (channel and ts and team):
         raise PayloadError("slack message event without channel, ts or team_id")
@@ -164,17 +168,51 @@ def _message_event(
     author_id = event.get("user") or event.get("bot_id") or ""
     if not thread_ts or thread_ts == ts or mentioned:
         kind, ref = EventKind.CREATED, thread_ref(team, channel, thread_ts or ts)
-    elif author_id and author_id == (event.get("parent_user_id") or (event.get("root") or {}).get("user")):
-        kind, ref = EventKind.COMMENTED, thread_ref(team, channel, thread_ts)
     else:
-        return None  # someone else chatting in a thread: not the requester's follow-up
+        kind, ref = EventKind.COMMENTED, thread_ref(team, channel, thread_ts)
+    # Someone other than the thread's starter: never the requester's follow-up, but a thread kept in sync
+    # with a ticket of record carries it to the agents as an internal note (issue 12).
+    from_requester = kind is EventKind.CREATED or (
+        bool(author_id) and author_id == (event.get("parent_user_id") or (event.get("root") or {}).get("user"))
+    )
     text = mention.sub("", text) if mention else text
     author = Person(author_id, name=event.get("username") or "")
     message = Message(ts, author, " ".join(text.split()), created_at=ts_to_datetime(ts))
-    data = {"mentioned": True} if mentioned else {}
+    data: dict[str, Any] = {"mentioned": True} if mentioned else {}
+    if not from_requester:
+        data["from_requester"] = False
     # NOTE(slack): one mention arrives twice (message + app_mention, two event_ids); keying the delivery on the
     # message itself makes that one request, and Slack's retries of either stay duplicates.
     return TicketEvent(Source.SLACK, f"{team}:{channel}:{ts}", kind, ref, message, received_at, data)
+
+
+def _reaction_event(
+    envelope: Mapping[str, Any], ids: SelfIds, answers_in: Callable[[str], bool], ticket_emoji: str, received_at: datetime
+) -> TicketEvent | None:
+    """``reaction_added`` with the ticket emoji on a message in a watched channel: emoji intake.
+
+    NOTE(slack): the event names the reacted-to message (``item.channel``, ``item.ts``) but not its thread;
+    the ref carries that message's ts and :meth:`SlackConnector.fetch` resolves a reply to its thread's
+    root. A skin tone arrives as ``name::skin-tone-2``.
+    https://docs.slack.dev/reference/events/reaction_added
+
+    The delivery id is the reacted-to message, so several people reacting are one stored request (the
+    inbox's unique key), whoever reacts first.
+    """
+    event = envelope.get("event") or {}
+    item = event.get("item") or {}
+    reaction = str(event.get("reaction") or "").split("::", 1)[0]
+    user = event.get("user")
+    if reaction != ticket_emoji or item.get("type") != "message" or not user or user in ids.user_ids:
+        return None
+    channel, ts, team = item.get("channel"), item.get("ts"), envelope.get("team_id")
+    if not (channel and ts and team):
+        raise PayloadError("slack reaction_added event without item.channel, item.ts or team_id")
+    if not answers_in(channel):
+        return None
+    ref = thread_ref(team, channel, ts)
+    data = {"intake": "emoji", "reactor": user}
+    return TicketEvent(Source.SLACK, f"reaction:{team}:{channel}:{ts}", EventKind.CREATED, ref, None, received_at, data)
 
 
 def _mention_pattern(user_ids: frozenset[str]) -> re.Pattern[str] | None:

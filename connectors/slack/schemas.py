@@ -56,6 +56,22 @@ class MessageEvent(Lenient):
     bot_profile = nested(BotProfile)
 
 
+class ReactionItem(Lenient):
+    type = string()
+    channel = ident()
+    ts = slack_ts()
+
+
+class ReactionEvent(Lenient):
+    """``reaction_added`` (emoji intake, issue 12). https://docs.slack.dev/reference/events/reaction_added"""
+
+    type = fields.String(required=True)
+    user = ident()
+    reaction = string()
+    item = nested(ReactionItem)
+    event_ts = slack_ts()
+
+
 class AnyEvent(Lenient):
     type = fields.String(required=True)
 
@@ -112,7 +128,7 @@ class BlockActions(Envelope):
 
 
 BY_TYPE = {"event_callback": EventCallback(), "url_verification": UrlVerification(), "block_actions": BlockActions()}
-_ENVELOPE, _MESSAGE = Envelope(), MessageEvent()
+_ENVELOPE, _MESSAGE, _REACTION = Envelope(), MessageEvent(), ReactionEvent()
 
 
 def checked(payload: Any) -> dict[str, Any]:
@@ -132,4 +148,6 @@ def checked(payload: Any) -> dict[str, Any]:
     event = envelope.get("event")
     if envelope["type"] == "event_callback" and isinstance(event, dict) and event.get("type") in MESSAGE_EVENTS:
         check(_MESSAGE, event, "slack", path="event")
+    if envelope["type"] == "event_callback" and isinstance(event, dict) and event.get("type") == "reaction_added":
+        check(_REACTION, event, "slack", path="event")
     return envelope

@@ -17,7 +17,7 @@ from connectors.base import KnowledgeArticle, PostedMessage
 from connectors.inbound import json_body
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
-from core.errors import NotFound, SignatureError
+from core.errors import Fatal, NotFound, SignatureError
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
@@ -135,26 +135,63 @@ class ZendeskConnector:
             return PostedMessage(f"{ticket_id}:{tag}", self.ticket_url(ref))
         return None
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
-        """Post one private comment (the draft), tag ``hub_escalated`` and, with ``reopen``, set status open.
+    def post_as(self, ref: TicketRef, text: str, author_id: str, *, idempotency_key: str) -> PostedMessage:
+        """Post one public comment written as ``author_id`` (the requester), with :func:`key_tag` in the same
+        update. NOTE(zendesk): an agent's API token may set ``comment.author_id`` on a ticket update.
+        https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/
+
+        Raises:
+            Fatal: ``author_id`` is not a Zendesk user id. NotFound, Retriable, Fatal: the update failed.
+        """
+        if not author_id.isdigit():
+            raise Fatal(f"not a Zendesk user id: {author_id[:40]!r}")
+        fields = mapping.requester_comment_update(text, int(author_id))
+        fields["additional_tags"] = [key_tag(idempotency_key)]
+        return self._update(ref, fields)
+
+    def add_internal_note(
+        self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
+    ) -> PostedMessage:
+        """Post one private comment (the draft), tag ``hub_escalated`` and, with ``reopen``, set status open;
+        with ``idempotency_key``, also its :func:`key_tag` in the same update (for :meth:`already_wrote`).
 
         Raises:
             NotFound, Retriable, Fatal: the update failed.
         """
-        return self._update(ref, mapping.note_update(text, reopen))
+        fields = mapping.note_update(text, reopen)
+        if idempotency_key is not None:
+            fields["additional_tags"] = [*fields["additional_tags"], key_tag(idempotency_key)]
+        return self._update(ref, fields)
 
-    def create_ticket(self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = ()) -> TicketRef:
-        """Open a ticket for ``requester`` (found or created by email), tagged ``hub_created`` and ``tags``.
+    def create_ticket(
+        self, subject: str, text: str, requester: Person, *, tags: tuple[str, ...] = (), idempotency_key: str | None = None
+    ) -> TicketRef:
+        """Open a ticket for ``requester`` (found or created by email), tagged ``hub_created`` and ``tags``,
+        with ``external_id`` naming ``idempotency_key`` (:meth:`created_ticket` finds it by that).
 
         Raises:
             Retriable, Fatal: the call failed.
         """
         fields = mapping.create_fields(subject, text, requester, tags)
         ticket = ZTicket(
-            subject=fields["subject"], comment=ZComment(**fields["comment"]), requester=ZUser(**fields["requester"]), tags=fields["tags"]
+            subject=fields["subject"], comment=ZComment(**fields["comment"]), requester=ZUser(**fields["requester"]), tags=fields["tags"],
+            external_id=key_tag(idempotency_key) if idempotency_key else None,
         )
         audit = call("tickets.create", lambda: self._zenpy.tickets.create(ticket))
         return TicketRef(Source.ZENDESK, str(audit.ticket.id))
+
+    def created_ticket(self, idempotency_key: str) -> TicketRef | None:
+        """The ticket an earlier attempt opened: ``GET /api/v2/tickets.json?external_id=...``.
+
+        NOTE(zendesk): listing by ``external_id`` reads the tickets table, not the search index (no lag).
+        https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
+
+        Raises:
+            Retriable, Fatal: the call failed.
+        """
+        page = self.session.get_json("/api/v2/tickets.json", {"external_id": key_tag(idempotency_key)})
+        tickets = [t for t in page.get("tickets") or () if isinstance(t, dict) and t.get("id") is not None]
+        return TicketRef(Source.ZENDESK, str(tickets[0]["id"])) if tickets else None
 
     def ticket_url(self, ref: TicketRef) -> str:
         """The agent-facing link: ``{ZENDESK_URL}/agent/tickets/{id}``."""

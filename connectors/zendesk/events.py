@@ -6,7 +6,7 @@ Two kinds of webhook reach ``POST /webhooks/zendesk``:
 - a ticket event webhook (``"type": "zen:event-type:ticket.created" | "...ticket.comment_added"``).
   https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
 
-Only new requests and public comments by the requester's side become events; the hub's own comments, agents'
+Only new requests, public comments, and tickets the hub opened becoming solved or closed become events; the hub's own comments, agents'
 comments, internal notes, tickets the hub opened itself, and every other ticket change are ignored (``None``).
 """
 
@@ -26,6 +26,8 @@ MAX_HEADER_ID = 128  # a longer header is hashed: the inbox key is 255 character
 TRIGGER_MARK = "zendesk-trigger/1"
 TICKET_CREATED = "zen:event-type:ticket.created"
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
+STATUS_CHANGED = "zen:event-type:ticket.status_changed"
+DONE_STATUSES = ("solved", "closed")
 _TICKET_ID = re.compile(r"[1-9][0-9]{0,19}")  # ASCII digits only ("²".isdigit() is true)
 
 
@@ -102,11 +104,17 @@ def _from_trigger(delivery: str, body: Mapping[str, Any], self_id: str | None) -
 def _from_event(delivery: str, body: Mapping[str, Any], self_id: str | None) -> TicketEvent | None:
     kind = body["type"]
     detail = body.get("detail") or {}
-    if kind not in (TICKET_CREATED, COMMENT_ADDED):
+    if kind not in (TICKET_CREATED, COMMENT_ADDED, STATUS_CHANGED):
         return None
     ref = _ticket_ref(detail.get("id") or body.get("subject"))
     opened_by_hub = CREATED_TAG in (detail.get("tags") or ())
     received = parse_time(body.get("time")) or utcnow()
+    if kind == STATUS_CHANGED:
+        # A ticket the hub opened for a Slack thread was solved or closed: the thread hears of it (issue 12).
+        current = str((body.get("event") or {}).get("current") or "").lower()
+        if not opened_by_hub or current not in DONE_STATUSES:
+            return None
+        return TicketEvent(Source.ZENDESK, delivery, EventKind.UPDATED, ref, received_at=received, data={"status": current})
     if kind == TICKET_CREATED:
         if opened_by_hub:
             return None

@@ -89,14 +89,25 @@ def comment_text(comment: Mapping[str, Any]) -> str:
 
 
 def message(comment: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], self_id: str | None) -> Message:
-    """Build a :class:`Message` from a ticket comment; ``public: false`` is an internal note."""
+    """Build a :class:`Message` from a ticket comment: public only when ``public`` is ``true``; ``false``,
+    missing or anything else is an internal note (ambiguous counts as internal, issue 12)."""
     return Message(
         external_id=str(comment.get("id")),
         author=person(comment.get("author_id"), users, self_id),
         text=comment_text(comment),
-        visibility=Visibility.PUBLIC if comment.get("public", True) else Visibility.INTERNAL,
+        visibility=Visibility.PUBLIC if comment.get("public") is True else Visibility.INTERNAL,
         created_at=parse_time(comment.get("created_at")) or datetime.now(timezone.utc),
+        attachments=attachment_links(comment),
     )
+
+
+def attachment_links(comment: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``(file name, content_url)`` of a comment's attachments that are not deleted (linked, never copied)."""
+    found = []
+    for item in comment.get("attachments") or ():
+        if isinstance(item, Mapping) and item.get("content_url") and not item.get("deleted"):
+            found.append((str(item.get("file_name") or "attachment"), str(item["content_url"])))
+    return tuple(found)
 
 
 def ticket(
@@ -158,6 +169,12 @@ def answer_update(body: str) -> dict[str, Any]:
 def notice_update(body: str) -> dict[str, Any]:
     """The ``ticket`` update for a public notice (no tag, no status change)."""
     return {"comment": {"body": body, "public": True}}
+
+
+def requester_comment_update(body: str, author_id: int) -> dict[str, Any]:
+    """The ``ticket`` update for the requester's own words from a synced Slack thread: one public comment
+    authored by them (no tag, no status change)."""
+    return {"comment": {"body": tidy(body), "public": True, "author_id": author_id}}
 
 
 def note_update(body: str, reopen: bool) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from connectors.zendesk.mapping import CREATED_TAG
 from core.errors import NotFound
-from core.models import EventKind, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
+from core.models import EventKind, Source, Status, Ticket, TicketEvent, TicketRef, Visibility, utcnow
 
 if TYPE_CHECKING:
     from connectors.zendesk.connector import ZendeskConnector
@@ -67,7 +67,8 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
 
 
 def _event_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> TicketEvent | None:
-    if str(item.get("status", "")).lower() in IGNORED_STATUSES or CREATED_TAG in (item.get("tags") or ()):
+    of_record = CREATED_TAG in (item.get("tags") or ())
+    if str(item.get("status", "")).lower() == "deleted" or (not of_record and str(item.get("status", "")).lower() in IGNORED_STATUSES):
         return None
     ref = TicketRef(Source.ZENDESK, str(item["id"]))
     try:
@@ -75,7 +76,21 @@ def _event_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> Ticket
     except NotFound:
         log.info("zendesk.poll.ticket-gone", extra={"ticket": ref.external_id})
         return None
-    return event_from_ticket(ticket)
+    return event_of_record(ticket) if of_record else event_from_ticket(ticket)
+
+
+def event_of_record(ticket: Ticket) -> TicketEvent | None:
+    """The event a changed ticket of record (opened by the hub for a Slack thread) stands for: solved or
+    closed, or an agent's newest public comment (the pipeline reads the ticket again and mirrors what is
+    provably public), else ``None``."""
+    if ticket.status in (Status.SOLVED, Status.CLOSED):
+        delivery = f"poll:status:{ticket.ref.external_id}:{ticket.updated_at.isoformat()}"
+        return TicketEvent(Source.ZENDESK, delivery, EventKind.UPDATED, ticket.ref, data={"status": ticket.status.value})
+    last = ticket.messages[-1] if ticket.messages else None
+    if last is None or last.visibility is not Visibility.PUBLIC or not last.author.is_agent or last.author.is_self:
+        return None
+    delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
+    return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last)
 
 
 def event_from_ticket(ticket: Ticket) -> TicketEvent | None:

@@ -61,6 +61,7 @@ class Detail(Lenient):
 
 class EventBody(Lenient):
     comment = nested(Comment)
+    current = string()  # ticket.status_changed
 
 
 class TicketEvent(Lenient):

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.analytics.facts import classify, recontact_index
+from core.analytics.facts import classify, is_shadow, recontact_index
+from core.analytics.gaps import is_gap
 from core.analytics.load import load
 from core.analytics.period import Period
 from core.db import DecisionRow, OutboxAction, OutcomeRow, TicketRow
@@ -26,6 +27,7 @@ def _summary(d: DecisionRow, subject: str | None) -> dict[str, Any]:
         "trigger": d.trigger,
         "verdict": d.verdict,
         "dry_run": bool(d.dry_run),
+        "shadow": is_shadow(d.verdict, bool(d.dry_run), [str(r) for r in (d.reasons or [])]),
         "confidence": round(float(d.confidence or 0.0), 4),
         "threshold": round(float(d.threshold if d.threshold is not None else 1.0), 4),
         "reasons": [str(r) for r in (d.reasons or [])],
@@ -46,7 +48,7 @@ def recent_decisions(session: Session, period: Period, *, channel: str | None, l
 
     Returns:
         Rows newest first: ``id``, ``ticket_ref``, ``channel``, ``trigger``, ``verdict``, ``dry_run``,
-        ``confidence``, ``threshold``, ``reasons``, ``top_article``, ``subject``, ``created_at``.
+        ``shadow`` (shadow mode held back an answer: ``facts.is_shadow``), ``confidence``, ``threshold``, ``reasons``, ``top_article``, ``subject``, ``created_at``.
     """
     query = (
         select(DecisionRow, TicketRow.subject)
@@ -107,8 +109,8 @@ def decision_detail(session: Session, decision_id: int, *, now: datetime) -> dic
         (subject, text, url, status, created_at, escalated_to, escalated_url), ``candidates``,
         ``latency_ms``, ``kb_version``, ``model``, ``writes`` (outbox rows of this decision: kind answer,
         draft, escalation or notice, with text, citations and status), ``outcomes`` (kind, time, value,
-        detail), ``bucket`` (docs/metrics.md; ``None`` for a follow-up) and ``others`` (the other decisions
-        on the ticket).
+        detail), ``bucket`` (docs/metrics.md; ``None`` for a follow-up), ``content_gap`` (whether the
+        content-gap report counts it) and ``others`` (the other decisions on the ticket).
     """
     if not 0 < decision_id <= MAX_ID:
         return None  # PostgreSQL's integer would overflow: no such decision, not a database error
@@ -139,6 +141,8 @@ def decision_detail(session: Session, decision_id: int, *, now: datetime) -> dic
         {"kind": o.kind, "at": o.created_at.isoformat(), "value": o.value, "detail": dict(o.detail or {})} for o in outcomes
     ]
     doc["bucket"] = _fate(session, d, now)
+    doc["content_gap"] = d.trigger == "request" and not doc["shadow"] and is_gap(
+        d.verdict, doc["reasons"], doc["confidence"], doc["threshold"])
     doc["others"] = [
         {"id": o.id, "trigger": o.trigger, "verdict": o.verdict, "created_at": o.created_at.isoformat()}
         for o in session.scalars(

@@ -2,7 +2,7 @@
 
 Every request (a decision with ``trigger == "request"``) ends in exactly one bucket, the first that applies:
 
-``shadow``      dry-run ANSWER: the hub would have answered, left a draft, agents handled it;
+``shadow``      shadow mode: the hub would have answered (``is_shadow``), left a draft, agents handled it;
 ``escalated``   went to a person: an ESCALATE verdict (request or follow-up) or an ``escalated`` outcome;
 ``unposted``    ANSWER verdict whose answer has not reached the thread (yet): not answered. Past the answer
                 deadline it goes to a person (an ``escalated`` outcome) and is ``escalated`` instead;
@@ -81,6 +81,16 @@ class Fate:
         return self.bucket in ("escalated", "shadow")
 
 
+def is_shadow(verdict: str, dry_run: bool, reasons: tuple[str, ...] | list[str]) -> bool:
+    """Whether a decision is a shadow answer: shadow mode turned what would have been an ANSWER into a draft.
+
+    The interceptor records it as verdict ``escalate`` with the reason ``dry_run`` (``interceptor.decide``);
+    rows written as verdict ``answer`` with ``dry_run`` mean the same. A dry-run decision without that reason
+    would have escalated anyway: it is an ordinary escalation.
+    """
+    return dry_run and (verdict == "answer" or "dry_run" in reasons)
+
+
 def recontact_index(requests: list[tuple[str | None, datetime, str]]) -> dict[str, list[tuple[datetime, str]]]:
     """Index new requests by person: ``person -> sorted [(decided_at, ticket_ref)]`` (no-person rows dropped)."""
     index: dict[str, list[tuple[datetime, str]]] = {}
@@ -123,7 +133,7 @@ def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], 
     """
     outcomes = sorted((o for o in facts.outcomes if o.at <= now), key=lambda o: o.at)
     first = {kind: next((o.at for o in outcomes if o.kind == kind), None) for kind in ("answer_posted", "escalated")}
-    shadow = facts.verdict == "answer" and facts.dry_run
+    shadow = is_shadow(facts.verdict, facts.dry_run, facts.reasons)
     answered = facts.verdict == "answer" and not facts.dry_run and first["answer_posted"] is not None
     escalations = [at for at, verdict in facts.follow_ups if verdict != "answer" and at <= now]
     if facts.verdict != "answer":

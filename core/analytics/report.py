@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.analytics.facts import Fate, RequestFacts, classify, recontact_index
+from core.analytics.facts import Fate, RequestFacts, classify, is_shadow, recontact_index
 from core.analytics.clusters import Embed
 from core.analytics.gaps import GapRequest, group_gaps, is_gap
 from core.analytics.load import Dataset, load
@@ -96,7 +96,8 @@ def content_gaps(
         GapRequest(facts.ticket_ref, facts.channel, *dataset.texts.get(facts.ticket_ref, ("", "")), facts.confidence,
                    facts.decided_at, facts.decision_id)
         for facts in dataset.requests
-        if not facts.dry_run and is_gap(facts.verdict, facts.reasons, facts.confidence, facts.threshold)
+        if not is_shadow(facts.verdict, facts.dry_run, facts.reasons)
+        and is_gap(facts.verdict, facts.reasons, facts.confidence, facts.threshold)
     ]
     background = [f"{subject}\n{text}" for subject, text in dataset.texts.values()]
     report = group_gaps(gaps, background=background, limit=limit, embed=embed)

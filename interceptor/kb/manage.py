@@ -164,6 +164,7 @@ class KBWatcher:
         self.db, self.served_version, self.rebuild, self.interval = db, served_version, rebuild, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
         self._announced = ""  # the stored version last logged (a long rebuild is asked for on every tick)
 
     def check(self) -> bool:
@@ -193,14 +194,22 @@ class KBWatcher:
                 log.exception("interceptor.kb.watch-failed")
 
     def start(self) -> KBWatcher:
-        """Start checking in a daemon thread (once); returns ``self``."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="kb-watcher", daemon=True)
-            self._thread.start()
+        """Start checking in a daemon thread (once, and never after :meth:`stop`); returns ``self``.
+
+        The watcher is started by whichever job first builds the interceptor, possibly while another thread
+        closes the hub: the thread is published only once started, so :meth:`stop` never joins one that is not.
+        """
+        with self._lock:
+            if self._thread is None and not self._stop.is_set():
+                thread = threading.Thread(target=self._run, name="kb-watcher", daemon=True)
+                thread.start()
+                self._thread = thread
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and wait up to ``timeout`` seconds for it."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)

@@ -1,4 +1,5 @@
-"""The ``hub kb ...`` and ``hub eval`` commands.
+"""The ``hub kb ...`` (import, list, remove, index, calibrate, sync) and ``hub eval`` commands; the KB logic
+they call lives in ``interceptor.kb`` (``importer``, ``manage``, ``sync``).
 
 :mod:`surfaces.cli` registers them and hands in ``build_services`` for the configured connectors (``kb sync``)
 and the migration runner (``eval``'s temporary KB).

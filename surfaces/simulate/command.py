@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import click
 from config.settings import load_settings, read_sources
 from core.errors import ConfigError
 from surfaces.simulate.recorder import Call
-from surfaces.simulate.slack import Simulation, simulate_slack
+from surfaces.simulate.slack import CHANNEL, Simulation, simulate_slack
 
 
 def render(sim: Simulation) -> str:
@@ -25,7 +26,7 @@ def render(sim: Simulation) -> str:
     if d is None:
         lines.append("No decision was recorded: the hub did not take this message as a request.")
     else:
-        verdict = "shadow answer (dry run)" if d["dry_run"] and d["verdict"] == "answer" else d["verdict"].upper()
+        verdict = "SHADOW ANSWER (shadow mode: a draft instead of the answer)" if d["shadow"] else d["verdict"].upper()
         lines += [f"Decision: {verdict}  confidence {d['confidence']:.3f} (threshold {d['threshold']:.3f})",
                   f"Reasons:  {', '.join(d['reasons']) or '-'}"]
         lines += [f"  candidate: {c['title']} ({c['score']})" for c in d["candidates"]]
@@ -72,13 +73,17 @@ def simulate() -> None:
 @click.option("--json", "json_out", is_flag=True, help="Print the decision and the Slack calls as JSON.")
 @click.option("--click", "button", type=click.Choice(["solved", "not-solved"]), default=None,
               help="Then click this button on the answer, as the person would, and show what follows.")
+@click.option("--channel", default=CHANNEL, show_default=True,
+              help="The Slack channel id to post in: its HUB_CHANNEL_POLICIES entry (threshold, shadow mode) applies.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
-def slack(text: str, json_out: bool, button: str | None, verbose: bool) -> None:
+def slack(text: str, json_out: bool, button: str | None, channel: str, verbose: bool) -> None:
     """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
     blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.
     Nothing reaches Slack, Zendesk or Jira, and nothing is written to the configured database."""
     if not text.strip():
         raise click.UsageError("TEXT must not be empty")
+    if not re.fullmatch(r"[A-Z0-9]{2,30}", channel):
+        raise click.UsageError("--channel must be a Slack channel id such as C0123ABCD")
     if not verbose:
         logging.disable(logging.WARNING)  # the pipeline's INFO/WARNING lines would bury the output
         os.environ.setdefault("TQDM_DISABLE", "1")  # and so would the model's loading bars
@@ -86,7 +91,7 @@ def slack(text: str, json_out: bool, button: str | None, verbose: bool) -> None:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
-            sim = simulate_slack(text, load_settings(read_sources()), Path(workdir), click=button)
+            sim = simulate_slack(text, load_settings(read_sources()), Path(workdir), click=button, channel=channel)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
     finally:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import config
 import migrations
 from config import Settings, load_settings
+from core.analytics.facts import is_shadow
 from core.db import ArticleRow, Base, DecisionRow
 from interceptor.kb.importer import articles_at, import_articles
 from surfaces.http.app import create_http_app
@@ -89,13 +90,13 @@ def _signed(body: bytes) -> dict[str, str]:
     return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
-def _event(text: str, ts: str) -> bytes:
+def _event(text: str, ts: str, channel: str) -> bytes:
     """An Events API ``event_callback`` for a person's new message, shaped like Slack's."""
     return json.dumps(
         {
             "token": "simulated", "team_id": TEAM, "api_app_id": "ASIMREQUEST", "type": "event_callback",
             "event_id": f"EvSIM{ts.replace('.', '')}", "event_time": int(float(ts)),
-            "event": {"type": "message", "channel": CHANNEL, "channel_type": "channel", "user": USER, "text": text,
+            "event": {"type": "message", "channel": channel, "channel_type": "channel", "user": USER, "text": text,
                       "ts": ts, "event_ts": ts, "team": TEAM},
             "authorizations": [{"team_id": TEAM, "user_id": "USIMHUB01", "is_bot": True}],
         }
@@ -114,7 +115,9 @@ def simulated_settings(settings: Settings, database_url: str, api_url: str) -> S
                    slack=slack, zendesk=None, jira=None, channel_policies=policies)
 
 
-def simulate_slack(text: str, settings: Settings, workdir: Path, *, click: str | None = None) -> Simulation:
+def simulate_slack(
+    text: str, settings: Settings, workdir: Path, *, click: str | None = None, channel: str = CHANNEL
+) -> Simulation:
     """Post ``text`` as a new Slack message and run it through the hub; return what Slack would receive.
 
     Args:
@@ -122,6 +125,8 @@ def simulate_slack(text: str, settings: Settings, workdir: Path, *, click: str |
         settings: the configured settings: their database holds the knowledge base, their decision settings
             apply (``simulated_settings``).
         workdir: an empty folder for the throw-away database.
+        channel: the Slack channel id to post in (its ``HUB_CHANNEL_POLICIES`` entry applies: threshold,
+            shadow mode); a simulated one by default.
         click: then click this button on the answer (an ``action_id`` such as ``hub_feedback_solved``, or the
             part after ``hub_feedback_``), as the person would, through Slack's interactivity payload.
 
@@ -143,16 +148,16 @@ def simulate_slack(text: str, settings: Settings, workdir: Path, *, click: str |
     with RecordingSlack(users={USER: profile}) as slack:
         hub = build_services(simulated_settings(settings, url, slack.url))
         try:
-            ts = slack.post_user_message(CHANNEL, USER, text)
-            body = _event(text, ts)
+            ts = slack.post_user_message(channel, USER, text)
+            body = _event(text, ts, channel)
             response = create_http_app(hub).test_client().post("/slack/events", data=body, headers=_signed(body))
             hub.jobs.drain(timeout=60.0)  # type: ignore[attr-defined]  # the inline queue
-            decision = _decision(hub.db, f"slack:{TEAM}:{CHANNEL}:{ts}")
+            decision = _decision(hub.db, f"slack:{TEAM}:{channel}:{ts}")
             before = slack.writes()
             clicked = _click(hub, slack, before, click) if click else None
         finally:
             hub.close()
-        return Simulation(text, CHANNEL, ts, kb_source, response.status_code, decision, before, _notes(settings),
+        return Simulation(text, channel, ts, kb_source, response.status_code, decision, before, _notes(settings),
                           clicked, slack.writes()[len(before):])
 
 
@@ -205,7 +210,8 @@ def _decision(db: Any, ref: str) -> dict[str, Any] | None:
         if row is None:
             return None
         return {
-            "verdict": row.verdict, "dry_run": bool(row.dry_run), "confidence": round(float(row.confidence), 4),
+            "verdict": row.verdict, "dry_run": bool(row.dry_run),
+            "shadow": is_shadow(row.verdict, bool(row.dry_run), [str(r) for r in (row.reasons or [])]), "confidence": round(float(row.confidence), 4),
             "threshold": round(float(row.threshold), 4), "reasons": list(row.reasons or []),
             "candidates": [{"title": c.get("title"), "score": round(float(c.get("score") or 0.0), 3)}
                            for c in (row.candidates or [])[:3] if isinstance(c, dict)],

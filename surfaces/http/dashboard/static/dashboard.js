@@ -71,7 +71,7 @@ function tiles(s) {
   const c = s.counts, fr = s.first_response, fb = s.csat.feedback_solved + s.csat.feedback_not_solved;
   const of = (n, d, what) => `${fmt.int(n)} of ${fmt.int(d)} ${what}`;
   const defs = [
-    ["counts.requests", "Requests", fmt.int, `${fmt.int(c.answered)} answered · ${fmt.int(c.human_handled)} to people`, "Every new request the hub saw (one decision with trigger 'request'). To people = escalated + shadow."],
+    ["counts.requests", "Requests", fmt.int, `${fmt.int(c.answered)} answered · ${fmt.int(c.escalated)} escalated · ${fmt.int(c.shadow)} shadow`, "Every new request the hub saw (one decision with trigger 'request'). The split below says where each ended."],
     ["rates.deflection_rate", "Deflection rate", fmt.pct, of(c.deflected, c.requests, "requests ended without a person"), "÷ requests. Deflected = confirmed and ended + assumed. Re-contacted, unresolved, pending, escalated and shadow requests are not deflected."],
     ["rates.verified_resolution_rate", "Verified resolution", fmt.pct, of(c.confirmed_solved, c.answered, "answered requests confirmed solved"), "÷ answered requests. The requester's last word was 'solved' and no person took it (re-contacted ones included: they did say it worked)."],
     ["rates.assumed_resolution_rate", "Assumed resolution", fmt.pct, of(s.split.assumed, c.answered, "answered requests, then silence"), "÷ answered requests. No confirmation, no re-contact, 48 h passed. Never added to the verified rate."],
@@ -237,7 +237,7 @@ function decisions(d) {
     el("a", { href: "/admin/decisions/" + row.id, "data-decision": String(row.id) }, el("div", {}, what), row.subject || "(no subject)");
     el("div", { class: "reasons" }, what, `${row.ticket_ref}${row.trigger === "follow_up" ? " · follow-up" : ""}`);
     el("td", {}, tr, row.channel);
-    const kind = row.dry_run && row.verdict === "answer" ? "shadow" : row.verdict;
+    const kind = row.shadow ? "shadow" : row.verdict;
     el("span", { class: "badge " + kind }, el("td", {}, tr), kind === "shadow" ? "shadow answer" : row.verdict);
     const cell = el("td", {}, tr), meter = el("span", { class: "meter" }, cell);
     el("span", {}, meter).style.width = Math.min(100, row.confidence * 100) + "%";

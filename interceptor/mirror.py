@@ -1,0 +1,121 @@
+"""Two-way sync between a Slack thread and its ticket of record (issue 12): pure decisions of which message
+goes where, as what visibility, under which outbox key.
+
+- An agent's public reply on the ticket of record goes to the originating thread, with the agent's name, a
+  link to the ticket, and links to its attachments (never their content). Only a message that is provably
+  public, written by an agent and not by the hub is mirrored: the connectors' mappings turn anything
+  ambiguous into ``Visibility.INTERNAL`` (issue 12 item 2), and the hub's own drafts are ``is_self``.
+- The requester's later messages in the thread become public comments on the ticket of record, written by
+  the hub as "<name> wrote in Slack:"; anyone else's become internal notes.
+- A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's
+  word after that reopens the ticket.
+
+Every write has its own key (``mirror:``, ``sync:``, ``sync-note:``, ``reopen:``, ``status:``), so a
+redelivered event or a re-read ticket never enqueues it twice, and retries ask ``already_wrote``.
+"""
+
+from __future__ import annotations
+
+from core.models import Message, Status, TicketRef, Visibility
+from core.outbox import NewAction
+
+SOLVED_NOTICE = "Your ticket {url} was marked {status}. Did that solve it?"
+REOPEN_NOTE = "The requester wrote in the Slack thread after the ticket was {status}; handing it back to agents."
+
+
+def is_mirrorable(message: Message) -> bool:
+    """Whether a message on the ticket of record may be shown to the requester in Slack: public, by an
+    agent, not by the hub (its answers, notices and drafts are ``is_self``)."""
+    return message.visibility is Visibility.PUBLIC and message.author.is_agent and not message.author.is_self and bool(message.text.strip())
+
+
+def agent_reply_text(message: Message, ticket_url: str) -> str:
+    """The thread message for an agent's reply: who, where, what, and the attachments as links."""
+    name = message.author.name or "A support agent"
+    lines = [f"{name} replied on your ticket {ticket_url}:", "", message.text.strip()]
+    lines += [f"Attachment: {file_name} {url}" for file_name, url in message.attachments]
+    return "\n".join(lines)
+
+
+def agent_reply_action(origin: TicketRef, record: TicketRef, ticket_url: str, message: Message) -> NewAction:
+    """Post one agent reply in the originating thread (key ``mirror:<record>:<comment id>``).
+
+    Raises:
+        ValueError: the message must not be mirrored (:func:`is_mirrorable`).
+    """
+    if not is_mirrorable(message):
+        raise ValueError("only an agent's public message is mirrored")
+    return NewAction(
+        key=f"mirror:{record}:{message.external_id}",
+        connector=origin.source.value,
+        action="post_reply",
+        payload={"ref": str(origin), "text": agent_reply_text(message, ticket_url), "kind": "notice", "mirror_of": str(record)},
+        ticket_ref=str(origin),
+    )
+
+
+def thread_message_action(
+    origin: TicketRef, record: TicketRef, message: Message, *, name: str, from_requester: bool, as_author: str | None = None
+) -> NewAction:
+    """Carry one thread message to the ticket of record: the requester's as a public comment (written as
+    them where the help desk allows it, else by the hub as "<name> wrote in Slack:"), anyone else's as an
+    internal note (so the agent sees the whole conversation without exposing it).
+
+    Args:
+        origin: the Slack thread.
+        record: the ticket of record.
+        message: the thread message (``external_id`` is its ts).
+        name: the author's display name.
+        from_requester: whether the thread's requester wrote it.
+        as_author: the ticket's requester in the help desk, when it can post as them (``post_as``).
+    """
+    text = f"{name or message.author.external_id} wrote in Slack:\n\n{message.text.strip()}"
+    if from_requester and as_author:
+        return NewAction(
+            key=f"sync:{origin}:{message.external_id}",
+            connector=record.source.value,
+            action="post_as",
+            payload={"ref": str(record), "text": message.text.strip(), "author_id": as_author, "mirror_of": str(origin)},
+            ticket_ref=str(record),
+        )
+    if from_requester:
+        return NewAction(
+            key=f"sync:{origin}:{message.external_id}",
+            connector=record.source.value,
+            action="post_reply",
+            payload={"ref": str(record), "text": text, "kind": "notice", "mirror_of": str(origin)},
+            ticket_ref=str(record),
+        )
+    return NewAction(
+        key=f"sync-note:{origin}:{message.external_id}",
+        connector=record.source.value,
+        action="add_internal_note",
+        payload={"ref": str(record), "text": text, "once": True},
+        ticket_ref=str(record),
+    )
+
+
+def reopen_action(origin: TicketRef, record: TicketRef, status: Status, message_id: str) -> NewAction:
+    """Hand a solved or closed ticket of record back to agents after the requester wrote again (Zendesk:
+    status open; Jira: the ``hub_escalated`` label)."""
+    return NewAction(
+        key=f"reopen:{origin}:{message_id}",
+        connector=record.source.value,
+        action="add_internal_note",
+        payload={"ref": str(record), "text": REOPEN_NOTE.format(status=status.value), "reopen": True, "once": True},
+        ticket_ref=str(record),
+    )
+
+
+def status_action(origin: TicketRef, record: TicketRef, ticket_url: str, status: Status, change_id: str) -> NewAction | None:
+    """The thread message for a solved or closed ticket of record, with "This solved it / I still need
+    help" (``None`` for any other status)."""
+    if status not in (Status.SOLVED, Status.CLOSED):
+        return None
+    return NewAction(
+        key=f"status:{record}:{change_id}",
+        connector=origin.source.value,
+        action="post_reply",
+        payload={"ref": str(origin), "text": SOLVED_NOTICE.format(url=ticket_url, status=status.value), "kind": "answer"},
+        ticket_ref=str(origin),
+    )

@@ -1,0 +1,143 @@
+"""The I/O side of the thread <-> ticket sync (issue 12): reads the ticket or thread, asks
+:mod:`interceptor.mirror` what to write, and enqueues it in one transaction. Called by the pipeline's
+comment and feedback paths; the decisions themselves are pure and live in ``mirror``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from sqlalchemy import func, select
+
+from connectors.base import Connector, HelpDesk, PostsAsRequester
+from core.db import Database, OutboxAction
+from core.models import Message, Status, TicketRef
+from core.outbox import NewAction, enqueue
+from core.telemetry import count
+from interceptor import mirror, record
+
+log = logging.getLogger(__name__)
+
+
+class Sync:
+    """Mirrors between Slack threads and the tickets of record they were escalated to.
+
+    Args:
+        db: the database.
+        connectors: every configured connector by name.
+        max_attempts: the outbox's attempt limit for the writes enqueued here.
+    """
+
+    def __init__(self, db: Database, connectors: Mapping[str, Connector], *, max_attempts: int) -> None:
+        self._db, self._connectors, self._max_attempts = db, connectors, max_attempts
+
+    def agent_replies(self, record_ref: TicketRef, origin: TicketRef, inbox_event_id: int) -> list[int]:
+        """Mirror every agent's public reply on ``record_ref`` not mirrored yet to the thread ``origin``,
+        and count each as an agent's response on the thread's request (the analytics' first response).
+
+        The ticket is re-read from the vendor rather than trusted from the webhook: the REST read carries the
+        visibility fields the mapping judges (a webhook may not), names the author's role (a Jira Cloud
+        webhook does not carry the reporter), and lists replies whose webhook was lost.
+
+        Returns:
+            The new outbox rows' ids (to schedule after the caller's commit).
+
+        Raises:
+            NotFound, Retriable, Fatal: reading the ticket failed.
+        """
+        desk = self._connectors.get(record_ref.source.value)
+        if desk is None or origin.source.value not in self._connectors:
+            return []
+        ticket = desk.fetch(record_ref)
+        url = desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
+        ids: list[int] = []
+        with self._db.session() as s:
+            for message in ticket.messages:
+                if not mirror.is_mirrorable(message):
+                    continue
+                action = mirror.agent_reply_action(origin, record_ref, url, message)
+                new = enqueue(s, action, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)
+                if new is None:
+                    continue
+                ids.append(new)
+                record.record_outcome(s, origin, "agent_reply", author=message.author.external_id, on=str(record_ref), comment=message.external_id)
+        count("sync_mirrored", direction="to_thread", outcome="posted" if ids else "nothing_new")
+        return ids
+
+    def thread_message(self, thread: Connector, origin: TicketRef, record_ref: TicketRef, message: Message, inbox_event_id: int) -> tuple[list[int], bool]:
+        """Carry a thread message to the ticket of record (public for the requester, internal otherwise); a
+        requester's word on a solved or closed ticket also reopens it.
+
+        Returns:
+            The new outbox rows' ids, and whether the requester wrote it.
+
+        Raises:
+            NotFound, Retriable, Fatal: reading the thread or the ticket failed.
+        """
+        desk = self._connectors.get(record_ref.source.value)
+        if desk is None:
+            return [], False
+        conversation = thread.fetch(origin)
+        seen = next((m for m in conversation.messages if m.external_id == message.external_id), None)
+        author = seen.author if seen is not None else message.author
+        if author.is_self:
+            return [], False
+        from_requester = author.external_id == conversation.requester.external_id
+        as_author, actions = None, []
+        if from_requester:
+            ticket = desk.fetch(record_ref)
+            if isinstance(desk, PostsAsRequester) and not ticket.requester.is_self:
+                as_author = ticket.requester.external_id
+            if ticket.status in (Status.SOLVED, Status.CLOSED):
+                actions.append(mirror.reopen_action(origin, record_ref, ticket.status, message.external_id))
+        actions.insert(0, mirror.thread_message_action(origin, record_ref, message, name=author.name, from_requester=from_requester, as_author=as_author))
+        with self._db.session() as s:
+            ids = [i for a in actions if (i := enqueue(s, a, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)) is not None]
+        count("sync_mirrored", direction="to_ticket", outcome="requester" if from_requester else "other")
+        return ids, from_requester
+
+    def status(self, record_ref: TicketRef, origin: TicketRef, inbox_event_id: int) -> list[int]:
+        """Tell the thread that its ticket of record is solved or closed, with the feedback buttons: once per
+        solve (a reopen by the hub starts the next one), however many status events arrive.
+
+        Returns:
+            The new outbox rows' ids.
+
+        Raises:
+            NotFound, Retriable, Fatal: reading the ticket failed.
+        """
+        desk = self._connectors.get(record_ref.source.value)
+        if desk is None or origin.source.value not in self._connectors:
+            return []
+        ticket = desk.fetch(record_ref)
+        url = desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
+        with self._db.session() as s:
+            cycle = s.scalar(select(func.count(OutboxAction.id)).where(OutboxAction.idempotency_key.like(f"reopen:{origin}:%"))) or 0
+            action = mirror.status_action(origin, record_ref, url, ticket.status, str(cycle))
+            new = enqueue(s, action, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id) if action else None
+        return [new] if new is not None else []
+
+    def reopen(self, origin: TicketRef, record_ref: TicketRef, reason_id: str, inbox_event_id: int) -> list[int]:
+        """Reopen the ticket of record when the requester says they still need help in the thread after it
+        was solved (the status message's button).
+
+        Raises:
+            NotFound, Retriable, Fatal: reading the ticket failed.
+        """
+        desk = self._connectors.get(record_ref.source.value)
+        if desk is None:
+            return []
+        status = desk.fetch(record_ref).status
+        if status not in (Status.SOLVED, Status.CLOSED):
+            return []
+        with self._db.session() as s:
+            new = enqueue(s, mirror.reopen_action(origin, record_ref, status, reason_id), max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)
+        return [new] if new is not None else []
+
+
+def record_of(db: Database, origin: TicketRef) -> TicketRef | None:
+    """The ticket of record a thread was escalated to, if any."""
+    with db.session() as s:
+        row = record.find_ticket(s, origin)
+        return TicketRef.parse(row.escalated_to) if row is not None and row.escalated_to else None
