@@ -21,6 +21,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
 
 REASON_TEXT = {
     "confidence_below_threshold": "confidence below the channel's threshold",
+    "target_not_backed": ("no confidence level has shown the target precision on this knowledge base yet: answers "
+                          "start once labelled history backs it (`hub kb calibrate FILE`), or at a lower "
+                          "HUB_TARGET_PRECISION"),
     "no_candidate": "no knowledge-base article matched",
     "no_passage": "the best article has no usable passage",
     "asked_for_human": "the requester asked for a person",

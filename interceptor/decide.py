@@ -51,12 +51,16 @@ def guard_reasons(texts: Sequence[str], policy: Policy, thread: ThreadState = Th
 
 def retrieval_reasons(scored: Scored, policy: Policy) -> tuple[str, ...]:
     """Return why one question's retrieval cannot be answered: ``no_candidate``, ``no_passage``,
-    ``confidence_below_threshold`` (empty when its top passage clears the threshold)."""
+    ``confidence_below_threshold``, then ``target_not_backed`` when no confidence reaches the threshold at all
+    (the calibration could not show the target precision on this KB: a fresh KB without history) (empty when
+    its top passage clears the threshold)."""
     top = scored.top
     if top is None:
         return ("no_candidate",)
     reasons = ("no_passage",) if not top.passage.strip() else ()
-    return reasons + (("confidence_below_threshold",) if scored.confidence < policy.threshold else ())
+    if scored.confidence < policy.threshold:
+        reasons += ("confidence_below_threshold",) + (("target_not_backed",) if policy.threshold >= 1.0 else ())
+    return reasons
 
 
 def alternative_reasons(question: str, unknown: Sequence[str], scored: Scored) -> tuple[str, ...]:

@@ -25,6 +25,8 @@ ROWS = [
     (Q, 0.9, POLICY, ThreadState(), Verdict.ANSWER, ("confident",)),
     (Q, 0.8, POLICY, ThreadState(), Verdict.ANSWER, ("confident",)),
     (Q, 0.79, POLICY, ThreadState(), Verdict.ESCALATE, ("confidence_below_threshold",)),
+    # A calibration that could not show the target precision at any confidence says so (a fresh KB).
+    (Q, 0.99, Policy(1.0, TOPICS), ThreadState(), Verdict.ESCALATE, ("confidence_below_threshold", "target_not_backed")),
     (Q, 0.9, POLICY, ThreadState(fallback_before=True), Verdict.ESCALATE, ("fallback_in_thread",)),
     (Q, 0.9, POLICY, ThreadState(answered_before=True), Verdict.ESCALATE, ("answered_before",)),
     ("I was charged twice, I want a refund", 0.95, POLICY, ThreadState(), Verdict.ESCALATE, ("sensitive_topic:refund",)),
