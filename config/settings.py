@@ -157,7 +157,7 @@ class _SettingsSchema(Schema):
         load_default="auto", validate=validate.OneOf(["auto", "float32", "bfloat16"])
     )
     HUB_DENSE = fields.String(load_default="auto", validate=validate.OneOf(["auto", "on", "off"]))
-    HUB_JOB_WORKERS = fields.Integer(load_default=2, validate=validate.Range(1, 64))
+    HUB_JOB_WORKERS = fields.Integer(load_default=None, validate=validate.Range(1, 64))  # 1 on SQLite, else 2
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     HUB_SWEEP_INTERVAL_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.1, 3600))
@@ -372,7 +372,9 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         embedding_model=v["HUB_EMBEDDING_MODEL"],
         embedding_precision=v["HUB_EMBEDDING_PRECISION"],
         dense=v["HUB_DENSE"],
-        job_workers=v["HUB_JOB_WORKERS"],
+        # SQLite has one write lock, which acknowledgements wait for: one inbox thread gave the best ack tail
+        # (bench/ingest.py); PostgreSQL has no such lock.
+        job_workers=v["HUB_JOB_WORKERS"] or (1 if v["HUB_DATABASE_URL"].startswith("sqlite") else 2),
         inbox_max_attempts=v["HUB_INBOX_MAX_ATTEMPTS"],
         outbox_max_attempts=v["HUB_OUTBOX_MAX_ATTEMPTS"],
         sweep_interval_seconds=v["HUB_SWEEP_INTERVAL_SECONDS"],

@@ -107,3 +107,12 @@ def test_an_unreadable_yaml_file_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="mapping"):
         read_sources({"HUB_CONFIG": str(bad)})
+
+
+@pytest.mark.parametrize("values,workers", [
+    ({"HUB_DATABASE_URL": "sqlite:///var/hub.db"}, 1),  # one write lock: one inbox thread keeps acks fast
+    ({"HUB_DATABASE_URL": "postgresql+psycopg://hub@db/hub"}, 2),
+    ({"HUB_DATABASE_URL": "sqlite:///var/hub.db", "HUB_JOB_WORKERS": "3"}, 3),  # an explicit setting wins
+])
+def test_inbox_threads_default_by_database(values: dict[str, str], workers: int) -> None:
+    assert load_settings(values).job_workers == workers
