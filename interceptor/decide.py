@@ -57,7 +57,7 @@ def retrieval_reasons(scored: Scored, policy: Policy) -> tuple[str, ...]:
     top = scored.top
     if top is None:
         return ("no_candidate",)
-    reasons = ("no_passage",) if not top.passage.strip() else ()
+    reasons: tuple[str, ...] = ("no_passage",) if not top.passage.strip() else ()
     if scored.confidence < policy.threshold:
         reasons += ("confidence_below_threshold",) + (("target_not_backed",) if policy.threshold >= 1.0 else ())
     return reasons
