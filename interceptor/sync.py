@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from connectors.base import Connector, HelpDesk, PostsAsRequester
 from core.db import Database, OutboxAction
-from core.models import Message, Status, TicketRef
+from core.models import Message, Status, Ticket, TicketRef
 from core.outbox import NewAction, enqueue
 from core.telemetry import count
 from interceptor import mirror, record
@@ -46,11 +46,10 @@ class Sync:
         Raises:
             NotFound, Retriable, Fatal: reading the ticket failed.
         """
-        desk = self._connectors.get(record_ref.source.value)
-        if desk is None or origin.source.value not in self._connectors:
+        read = self._read_record(record_ref, origin)
+        if read is None:
             return []
-        ticket = desk.fetch(record_ref)
-        url = desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
+        ticket, url = read
         ids: list[int] = []
         with self._db.session() as s:
             for message in ticket.messages:
@@ -64,6 +63,19 @@ class Sync:
                 record.record_outcome(s, origin, "agent_reply", author=message.author.external_id, on=str(record_ref), comment=message.external_id)
         count("sync_mirrored", direction="to_thread", outcome="posted" if ids else "nothing_new")
         return ids
+
+    def _read_record(self, record_ref: TicketRef, origin: TicketRef) -> tuple[Ticket, str] | None:
+        """Read the ticket of record from its vendor, with the link to show in the thread (``None`` when
+        either side's connector is not configured).
+
+        Raises:
+            NotFound, Retriable, Fatal: reading the ticket failed.
+        """
+        desk = self._connectors.get(record_ref.source.value)
+        if desk is None or origin.source.value not in self._connectors:
+            return None
+        ticket = desk.fetch(record_ref)
+        return ticket, desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
 
     def thread_message(self, thread: Connector, origin: TicketRef, record_ref: TicketRef, message: Message, inbox_event_id: int) -> tuple[list[int], bool]:
         """Carry a thread message to the ticket of record (public for the requester, internal otherwise); a
@@ -107,11 +119,10 @@ class Sync:
         Raises:
             NotFound, Retriable, Fatal: reading the ticket failed.
         """
-        desk = self._connectors.get(record_ref.source.value)
-        if desk is None or origin.source.value not in self._connectors:
+        read = self._read_record(record_ref, origin)
+        if read is None:
             return []
-        ticket = desk.fetch(record_ref)
-        url = desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
+        ticket, url = read
         with self._db.session() as s:
             cycle = s.scalar(select(func.count(OutboxAction.id)).where(OutboxAction.idempotency_key.like(f"reopen:{origin}:%"))) or 0
             action = mirror.status_action(origin, record_ref, url, ticket.status, str(cycle))
