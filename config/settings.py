@@ -15,14 +15,13 @@ from typing import Any, Mapping
 import yaml
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
 from config.secret import Secret
 from core.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_SENSITIVE_TOPICS = ("refund", "account_access", "legal", "security_incident")
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_RATE_LIMIT = "60/minute"
 
 
 @dataclass(frozen=True)
@@ -71,17 +70,6 @@ class LLMSettings:
     model: str
     api_key: Secret | None
     timeout_seconds: float
-
-
-@dataclass(frozen=True)
-class EdgeSettings:
-    """Limits at the HTTP door (issue 11): body size, per-client rate limits, the ``/metrics`` token."""
-
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    rate_limit: str | None = DEFAULT_RATE_LIMIT  # Flask-Limiter syntax, per client and route; None = off
-    rate_limit_storage: str = "memory://"  # a limits storage URI; redis://... when scaled out
-    metrics_token: Secret | None = None
-    trusted_proxies: int = 0  # X-Forwarded-For/-Proto hops to believe (a load balancer in front)
 
 
 @dataclass(frozen=True)
@@ -348,7 +336,7 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
 
-    edge = _edge(v)
+    edge = edge_settings(v)
     policies: dict[str, ChannelPolicy] = {}
     for channel, policy in v["HUB_CHANNEL_POLICIES"].items():
         try:
@@ -390,32 +378,4 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
         channel_policies=policies,
         currency=v["HUB_CURRENCY"].upper(),
         edge=edge,
-    )
-
-
-def _edge(v: Mapping[str, Any]) -> EdgeSettings:
-    """The door's limits. Rate limits count in memory per process, or in Redis when scaled out (the broker,
-    when it is Redis, unless ``HUB_RATE_LIMIT_STORAGE`` names another store).
-
-    Raises:
-        ConfigError: ``HUB_RATE_LIMIT`` is not a rate limit string (``60/minute``, ``10/second;500/hour``).
-    """
-    from limits import parse_many
-
-    limit = None if v["HUB_RATE_LIMIT"].strip().lower() in ("off", "none") else v["HUB_RATE_LIMIT"]
-    if limit is not None:
-        try:
-            parse_many(limit)
-        except ValueError as e:
-            raise ConfigError(f"invalid configuration: HUB_RATE_LIMIT: {e} (for example 60/minute, or off)") from e
-    storage = v["HUB_RATE_LIMIT_STORAGE"]
-    if storage is None:
-        broker = v["HUB_BROKER_URL"] or ""
-        storage = broker if v["HUB_QUEUE"] == "celery" and broker.startswith(("redis://", "rediss://")) else "memory://"
-    return EdgeSettings(
-        max_body_bytes=v["HUB_MAX_BODY_BYTES"],
-        rate_limit=limit,
-        rate_limit_storage=storage,
-        metrics_token=_secret(v["HUB_METRICS_TOKEN"]),
-        trusted_proxies=v["HUB_TRUSTED_PROXIES"],
     )

@@ -30,7 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 from werkzeug.wsgi import get_content_length
 
-from config.settings import EdgeSettings
+from config.edge import EdgeSettings
 from connectors.inbound import json_body
 from core.errors import PayloadError
 from core.telemetry import count
@@ -100,7 +100,7 @@ def install(app: Flask, edge: EdgeSettings) -> Limiter:
 
     Args:
         app: the web application.
-        edge: the limits (:class:`config.settings.EdgeSettings`).
+        edge: the limits (:class:`config.edge.EdgeSettings`).
 
     Returns:
         The rate limiter (disabled when ``HUB_RATE_LIMIT=off``).

@@ -1,0 +1,52 @@
+"""The limits at the HTTP door (body size, per-client rate limits, the ``/metrics`` token): their settings and
+how they are read from the validated values of :func:`config.settings.load_settings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from config.secret import Secret
+from core.errors import ConfigError
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RATE_LIMIT = "60/minute"
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Limits at the HTTP door (issue 11): body size, per-client rate limits, the ``/metrics`` token."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    rate_limit: str | None = DEFAULT_RATE_LIMIT  # Flask-Limiter syntax, per client and route; None = off
+    rate_limit_storage: str = "memory://"  # a limits storage URI; redis://... when scaled out
+    metrics_token: Secret | None = None
+    trusted_proxies: int = 0  # X-Forwarded-For/-Proto hops to believe (a load balancer in front)
+
+
+def edge_settings(v: Mapping[str, Any]) -> EdgeSettings:
+    """The door's limits. Rate limits count in memory per process, or in Redis when scaled out (the broker,
+    when it is Redis, unless ``HUB_RATE_LIMIT_STORAGE`` names another store).
+
+    Raises:
+        ConfigError: ``HUB_RATE_LIMIT`` is not a rate limit string (``60/minute``, ``10/second;500/hour``).
+    """
+    from limits import parse_many
+
+    limit = None if v["HUB_RATE_LIMIT"].strip().lower() in ("off", "none") else v["HUB_RATE_LIMIT"]
+    if limit is not None:
+        try:
+            parse_many(limit)
+        except ValueError as e:
+            raise ConfigError(f"invalid configuration: HUB_RATE_LIMIT: {e} (for example 60/minute, or off)") from e
+    storage = v["HUB_RATE_LIMIT_STORAGE"]
+    if storage is None:
+        broker = v["HUB_BROKER_URL"] or ""
+        storage = broker if v["HUB_QUEUE"] == "celery" and broker.startswith(("redis://", "rediss://")) else "memory://"
+    return EdgeSettings(
+        max_body_bytes=v["HUB_MAX_BODY_BYTES"],
+        rate_limit=limit,
+        rate_limit_storage=storage,
+        metrics_token=Secret(v["HUB_METRICS_TOKEN"]) if v["HUB_METRICS_TOKEN"] else None,
+        trusted_proxies=v["HUB_TRUSTED_PROXIES"],
+    )
