@@ -7,7 +7,7 @@ import numpy as np
 
 from core.kb import KBArticle, KBPassage
 from interceptor.compose import compose_answer
-from interceptor.retrieval import coldstart
+from interceptor.retrieval import coldstart, pseudo
 from interceptor.retrieval.features import extract
 from interceptor.retrieval.index import KBIndex
 from interceptor.retrieval.rerank import PAIR_FEATURES, pair_features
@@ -75,15 +75,15 @@ def test_pseudo_requests_come_from_titles_and_headings_but_not_from_headings_two
     a, b = _article(0, "invoice"), _article(1, "timer")
     shared = KBArticle(3, "md", "a2", "Sync errors", None, (),
                        (KBPassage("Reconnect the account.", ("Change the invoice",), "a2-s0"),), ())
-    texts = {p.text for p in coldstart.pseudo_requests([a, b, shared], sentences=False,
-                                                      skip=coldstart.shared_headings([a, b, shared]))}
+    texts = {p.text for p in pseudo.pseudo_requests([a, b, shared], sentences=False,
+                                                      skip=pseudo.shared_headings([a, b, shared]))}
 
     def made_of(heading: str) -> bool:
         return any(heading.lower() in t.lower() for t in texts)
 
     assert made_of("manage the invoice") and made_of("troubleshoot timer problems")  # wrapped as people write
     assert not made_of("change the invoice")  # two articles have that heading: ambiguous
-    title = next(p for p in coldstart.pseudo_requests([a]) if "manage the invoice" in p.text.lower())
+    title = next(p for p in pseudo.pseudo_requests([a]) if "manage the invoice" in p.text.lower())
     assert title.passages == frozenset({0})  # a title is answered by the opening section
 
 
@@ -93,7 +93,7 @@ def test_a_kb_without_history_calibrates_itself_and_holds_some_articles_out_as_g
     reranker, calibrator = coldstart.fit_cold(index)
     assert reranker is not None and reranker.examples >= 10
     assert calibrator.examples > 20 and 0 < calibrator.positives < calibrator.examples  # gaps: wrong by construction
-    assert {coldstart.fold(a) for a in articles} == set(range(coldstart.FOLDS))
+    assert {pseudo.fold(a) for a in articles} == set(range(pseudo.FOLDS))
     chosen = index.with_reranker(reranker).search("change the budget")
     assert index.articles[chosen.order[0]].external_id == "a13" and chosen.passage_at[0] == 1
 

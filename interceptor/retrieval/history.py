@@ -17,7 +17,7 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,7 +25,9 @@ from core.errors import HubError
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import extract, feature_names, sign
 from interceptor.retrieval.index import KBIndex, Retrieval
-from interceptor.retrieval.rerank import section_key
+from interceptor.retrieval.pseudo import FOLDS
+from interceptor.retrieval.rerank import PairModel, section_key
+from interceptor.retrieval.training import text_fold
 
 
 class HistoryError(HubError):
@@ -104,25 +106,37 @@ def is_right(index: KBIndex, r: Retrieval, item: Labelled) -> bool:
     return at >= 0 and keys[at] in item.sections
 
 
-def feature_rows(index: KBIndex, items: list[Labelled]) -> tuple[list[dict[str, float]], list[bool]]:
+def feature_rows(index: KBIndex, items: list[Labelled],
+                 rerankers: Callable[[int], PairModel | None] | None = None) -> tuple[list[dict[str, float]], list[bool]]:
     """Retrieve every past request against ``index`` (leaving out its own stored copy) and return the
-    features and whether the top article was the right one."""
+    features and whether the top answer was right (:func:`is_right`).
+
+    Args:
+        index: the index to retrieve from.
+        items: the past requests.
+        rerankers: given a history fold (:func:`interceptor.retrieval.training.text_fold`), the second
+            stage to choose passages with for that fold's requests: one that did not learn from them
+            (``None``: the index's own).
+    """
     vectors = index.embedder.encode([i.text for i in items]) if index.embedder is not None and index.dense else None
+    by_fold = {f: index.with_reranker(rerankers(f)) for f in range(FOLDS)} if rerankers is not None else {}
     rows, correct = [], []
     for n, item in enumerate(items):
-        r = index.search(item.text, k=5, exclude_same_text=True, query_vector=None if vectors is None else vectors[n])
+        searched = by_fold.get(text_fold(item.text), index)
+        r = searched.search(item.text, k=5, exclude_same_text=True, query_vector=None if vectors is None else vectors[n])
         rows.append(extract(r))
-        correct.append(is_right(index, r, item))
+        correct.append(is_right(searched, r, item))
     return rows, correct
 
 
-def fit_calibrator(index: KBIndex, items: list[Labelled]) -> Calibrator:
-    """Fit a calibrator for ``index`` on labelled history.
+def fit_calibrator(index: KBIndex, items: list[Labelled],
+                   rerankers: Callable[[int], PairModel | None] | None = None) -> Calibrator:
+    """Fit a calibrator for ``index`` on labelled history (``rerankers``: see :func:`feature_rows`).
 
     Raises:
         ValueError: too little history, or only one outcome in it.
     """
-    rows, correct = feature_rows(index, items)
+    rows, correct = feature_rows(index, items, rerankers)
     names = feature_names(index.dense)
     return fit(rows, correct, names, signs=[sign(n) for n in names])
 

@@ -126,13 +126,15 @@ def choose(raw: np.ndarray, model: PairModel | None) -> PassageScores:
     )
 
 
-def fit_pairs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, l2: float = 1.0) -> PairModel:
+def fit_pairs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, l2: float = 1.0,
+              weights: Sequence[float] | None = None) -> PairModel:
     """Fit the second stage on labelled pairs.
 
     Args:
         groups: per request, its candidate passages' pair features and whether each answers it; only
             requests with at least one answering passage and one that does not are used.
         l2: the ridge penalty on standardised coefficients.
+        weights: per request, how much it counts (default 1 each).
 
     Returns:
         The fitted model.
@@ -142,12 +144,13 @@ def fit_pairs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, l2: float = 1.
     """
     from interceptor.retrieval.calibration import newton
 
-    usable = [(x, y) for x, y in groups if len(y) > 1 and 0 < y.sum() < len(y)]
+    counts = weights if weights is not None else [1.0] * len(groups)
+    usable = [(x, y, c) for (x, y), c in zip(groups, counts) if len(y) > 1 and 0 < y.sum() < len(y)]
     if len(usable) < 10:
         raise ValueError("the second stage needs at least 10 requests with a right and a wrong passage")
-    x = np.vstack([x for x, _ in usable])
-    y = np.concatenate([y for _, y in usable]).astype(np.float64)
-    weight = np.concatenate([np.full(len(g), 1.0 / len(g)) for g, _ in usable])  # each request counts once
+    x = np.vstack([x for x, _, _ in usable])
+    y = np.concatenate([y for _, y, _ in usable]).astype(np.float64)
+    weight = np.concatenate([np.full(len(g), c / len(g)) for g, _, c in usable])  # each request counts its weight
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
     w = newton((x - mean) / scale, y, l2, sample_weight=weight * len(usable) / weight.sum())

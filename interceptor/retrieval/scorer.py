@@ -33,6 +33,7 @@ from interceptor.retrieval.dense import Embedder, dense_available, shared_embedd
 from interceptor.retrieval.features import extract
 from interceptor.retrieval.index import KBIndex
 from interceptor.retrieval.rerank import PairModel
+from interceptor.retrieval.training import PairTraining
 from interceptor.types import Candidate, Scored
 
 log = logging.getLogger("interceptor.retrieval.scorer")
@@ -262,9 +263,11 @@ class KBScorer:
                 version, articles = kb.kb_version(s), kb.load_articles(s)
             negatives = tuple(item.text for item in labelled if item.article is None)
             index = self._build_index(articles, negatives, labelled)
-            reranker = coldstart.fit_reranker(index, articles)
+            training = PairTraining(index, articles, labelled)
+            reranker = training.fit()
             index = index.with_reranker(reranker)
-            calibrator = history.fit_calibrator(index, labelled)
+            # each past request is scored by a second stage that did not learn from it: an honest curve
+            calibrator = history.fit_calibrator(index, labelled, lambda fold: training.fit(without_fold=fold))
             self.index, self.kb_version, self._checked = index, version, time.monotonic()
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
                       "history": history.to_params(labelled), "model": self.model,
