@@ -1,0 +1,64 @@
+"""What the second stage learns from: pseudo-requests that read like requests, and the labelled history's
+sections, with fits that leave a fold of that history out for an honest calibration."""
+
+from __future__ import annotations
+
+from core.kb import KBArticle, KBPassage
+from interceptor.retrieval import pseudo
+from interceptor.retrieval.history import Labelled, feature_rows
+from interceptor.retrieval.index import KBIndex, normalise
+from interceptor.retrieval.training import PairTraining, text_fold
+
+TOPICS = ["password", "invoice", "timer", "calendar", "export", "project", "billing", "slack", "receipt",
+          "vacation", "report", "tag", "client", "budget", "rate", "team", "webhook", "token"]
+
+
+def _article(n: int, topic: str) -> KBArticle:
+    sections = (
+        KBPassage(f"The {topic} settings hold every option of the {topic} in one place.", (), f"a{n}-s0"),
+        KBPassage(f"To rename the {topic}, open its menu and type the new name.", (f"Rename the {topic}",), f"a{n}-s1"),
+        KBPassage(f"A {topic} that does not load needs the page refreshed.", (f"Fix {topic} loading",), f"a{n}-s2"),
+    )
+    return KBArticle(n + 1, "md", f"a{n}", f"The {topic}", None, (), sections, ())
+
+
+def test_no_pseudo_request_is_a_title_or_heading_word_for_word() -> None:
+    articles = [_article(n, t) for n, t in enumerate(TOPICS)]
+    own = {normalise(a.title) for a in articles} | {normalise(h) for a in articles for p in a.passages for h in p.heading_path}
+    made = pseudo.pseudo_requests(articles)
+    assert made and not {normalise(p.text) for p in made} & own
+
+
+def test_a_repeated_request_stays_in_one_history_fold() -> None:
+    assert text_fold("How do I  rename the timer?") == text_fold("how do i rename the TIMER?")
+    assert len({text_fold(f"request number {n}") for n in range(40)}) == pseudo.FOLDS
+
+
+def test_the_history_s_sections_teach_the_second_stage_which_passage_answers() -> None:
+    articles = [_article(n, t) for n, t in enumerate(TOPICS)]
+    index = KBIndex(articles, None)
+    # this help desk's agents answer "rename" requests with the settings overview, not the rename steps
+    history = [Labelled(f"how can I rename my {t}", f"a{n}", None, (f"a{n}-s0",)) for n, t in enumerate(TOPICS[:14])]
+    ask = "how can I rename my token"  # an article the history never mentions
+
+    def chosen(training: PairTraining) -> int:
+        return index.with_reranker(training.fit()).search(ask).passage_at[0]
+
+    assert chosen(PairTraining(index, articles)) == 1  # the KB alone: the heading that matches
+    assert chosen(PairTraining(index, articles, history)) == 0  # the history: what people here were given
+
+
+def test_each_past_request_is_scored_by_a_second_stage_that_did_not_learn_from_it() -> None:
+    articles = [_article(n, t) for n, t in enumerate(TOPICS)]
+    index = KBIndex(articles, None)
+    history = [Labelled(f"how can I rename my {t}", f"a{n}", None, (f"a{n}-s0",)) for n, t in enumerate(TOPICS)]
+    training = PairTraining(index, articles, history)
+    learnt = [g for g in training.groups if g.fold is not None]
+    assert len(learnt) == len(TOPICS)
+    for fold in range(pseudo.FOLDS):
+        held = sum(1 for g in learnt if g.fold == fold)
+        left = training.fit(without_fold=fold)
+        assert left is not None and left.examples == training.fit().examples - held  # type: ignore[union-attr]
+    seen: list[int] = []
+    feature_rows(index, history, lambda fold: seen.append(fold) or training.fit(without_fold=fold))
+    assert sorted(seen) == list(range(pseudo.FOLDS))
