@@ -3,18 +3,24 @@
 Sources, in rising precedence: the YAML file named by ``HUB_CONFIG``, then the environment. Tests pass a dict
 to :func:`load_settings` and never touch ``os.environ``. A connector is enabled exactly when its credentials
 are present; a half-configured one stops the boot with a :class:`ConfigError` that names the missing key.
+
+This module reads the hub-wide keys. Each vendor's keys, defaults and cross-checks live in its own package
+(``connectors/<vendor>/settings.py``, a :class:`config.base.VendorSettingsSpec`), named in
+:data:`VENDOR_SETTINGS`: adding a vendor adds its module and one line there, and nothing else here.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from config.base import VendorSettingsSpec, configured, secret, split
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
 from config.secret import Secret
 from core.errors import ConfigError
@@ -23,45 +29,14 @@ DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_SENSITIVE_TOPICS = ("refund", "account_access", "legal", "security_incident")
 
-
-@dataclass(frozen=True)
-class SlackSettings:
-    bot_token: Secret
-    signing_secret: Secret
-    api_url: str
-    channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
-    triage_channel: str | None
-    ticket_emoji: str = "ticket"  # SLACK_TICKET_EMOJI: reacting with it turns a thread into a ticket of record
-    app_token: Secret | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode instead of the public Request URL
-
-    def answers_in(self, channel: str) -> bool:
-        """Return whether the hub answers requests in ``channel``."""
-        return "*" in self.channels or channel in self.channels
-
-
-@dataclass(frozen=True)
-class ZendeskSettings:
-    url: str
-    email: str
-    api_token: Secret
-    webhook_secret: Secret | None
-    poll: bool = False  # the polling fallback, for installs that cannot receive webhooks
-
-
-@dataclass(frozen=True)
-class JiraSettings:
-    url: str
-    email: str
-    api_token: Secret
-    webhook_secret: Secret | None
-    project_key: str | None
-    poll: bool = False
-    allow_unsigned_webhooks: bool = False  # the explicit opt-out for a Jira that cannot sign (the boot warns)
-    webhook_max_age_seconds: float = 1800.0  # older deliveries (by their "timestamp") are refused
-    reopen_transition: str | None = None  # JIRA_REOPEN_TRANSITION: the workflow transition id that reopens an issue
-    issue_type: str = "Task"  # JIRA_ISSUE_TYPE: the type of the issues the hub opens in JIRA_PROJECT_KEY
-    service_desk_id: str | None = None  # JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID: open JSM requests instead
-    request_type_id: int | None = None
+# The registry: the module of each vendor's settings, each exposing ``SPEC``, in the order the connectors are
+# listed. Named, not imported: config sits below connectors (README, "Imports flow one way"), so the vendors
+# implement config.base's protocol and are looked up by name when the settings are read.
+VENDOR_SETTINGS: tuple[str, ...] = (
+    "connectors.slack.settings",
+    "connectors.zendesk.settings",
+    "connectors.jira.settings",
+)
 
 
 @dataclass(frozen=True)
@@ -90,9 +65,7 @@ class Settings:
     queue: str
     broker_url: str | None
     escalation_target: str | None
-    slack: SlackSettings | None
-    zendesk: ZendeskSettings | None
-    jira: JiraSettings | None
+    vendors: Mapping[str, Any]  # a vendor's name to its settings (its settings.py), for the configured ones only
     llm: LLMSettings | None
     target_precision: float
     dry_run: bool
@@ -117,17 +90,33 @@ class Settings:
     currency: str = "USD"  # ISO 4217 code shown beside every cost figure
     edge: EdgeSettings = field(default_factory=EdgeSettings)
 
+    # Shorthands for the vendors' settings (typed where they are defined: config does not import connectors).
+    @property
+    def slack(self) -> Any:
+        """``connectors.slack.settings.SlackSettings``, or ``None`` when Slack is not configured."""
+        return self.vendors.get("slack")
+
+    @property
+    def zendesk(self) -> Any:
+        """``connectors.zendesk.settings.ZendeskSettings``, or ``None`` when Zendesk is not configured."""
+        return self.vendors.get("zendesk")
+
+    @property
+    def jira(self) -> Any:
+        """``connectors.jira.settings.JiraSettings``, or ``None`` when Jira is not configured."""
+        return self.vendors.get("jira")
+
     def policy(self, channel: str | None) -> ChannelPolicy:
         """Return the policy for ``channel``, or the defaults when it has none."""
         return self.channel_policies.get(channel or "", ChannelPolicy())
 
     def enabled_connectors(self) -> list[str]:
-        """Return the names of the connectors whose credentials are configured."""
-        return [name for name in ("slack", "zendesk", "jira") if getattr(self, name) is not None]
+        """Return the names of the connectors whose credentials are configured, in the registry's order."""
+        return list(self.vendors)
 
 
 class _SettingsSchema(Schema):
-    """Validates and casts the flat key/value configuration (env names as keys)."""
+    """The hub-wide keys (env names as keys), their types and defaults; each vendor declares its own."""
 
     class Meta:
         unknown = EXCLUDE
@@ -136,7 +125,7 @@ class _SettingsSchema(Schema):
     HUB_ADMIN_TOKEN = fields.String(load_default=None)
     HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
     HUB_BROKER_URL = fields.String(load_default=None)
-    HUB_ESCALATION_TARGET = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira", "slack"]))
+    HUB_ESCALATION_TARGET = fields.String(load_default=None)  # a vendor's name: checked against the registry
     HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
     HUB_DRY_RUN = fields.Boolean(load_default=False)
     HUB_SENSITIVE_TOPICS = fields.String(load_default=",".join(DEFAULT_SENSITIVE_TOPICS))
@@ -162,32 +151,6 @@ class _SettingsSchema(Schema):
         load_default="USD", validate=validate.Regexp(r"^[A-Za-z]{3}$", error="must be a 3-letter ISO 4217 code, e.g. USD")
     )
     HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
-    SLACK_BOT_TOKEN = fields.String(load_default=None)
-    SLACK_SIGNING_SECRET = fields.String(load_default=None)
-    SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
-    SLACK_CHANNELS = fields.String(load_default="*")
-    SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
-    SLACK_TICKET_EMOJI = fields.String(
-        load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
-    )
-    SLACK_APP_TOKEN = fields.String(load_default=None, validate=validate.Regexp(r"^xapp-", error="must be an app-level token (xapp-...)"))
-    ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
-    ZENDESK_EMAIL = fields.String(load_default=None)
-    ZENDESK_API_TOKEN = fields.String(load_default=None)
-    ZENDESK_WEBHOOK_SECRET = fields.String(load_default=None)
-    ZENDESK_POLL = fields.Boolean(load_default=False)
-    JIRA_URL = fields.Url(load_default=None, require_tld=False)
-    JIRA_EMAIL = fields.String(load_default=None)
-    JIRA_API_TOKEN = fields.String(load_default=None)
-    JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
-    JIRA_PROJECT_KEY = fields.String(load_default=None)
-    JIRA_POLL = fields.Boolean(load_default=False)
-    JIRA_ALLOW_UNSIGNED_WEBHOOKS = fields.Boolean(load_default=False)
-    JIRA_WEBHOOK_MAX_AGE_SECONDS = fields.Float(load_default=1800.0, validate=validate.Range(60, 7 * 86400))
-    JIRA_REOPEN_TRANSITION = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,10}$", error="must be a transition id, e.g. 31"))
-    JIRA_ISSUE_TYPE = fields.String(load_default="Task", validate=validate.Length(1, 255))
-    JIRA_SERVICE_DESK_ID = fields.String(load_default=None, validate=validate.Regexp(r"^\d+$", error="must be a number"))
-    JIRA_REQUEST_TYPE_ID = fields.Integer(load_default=None, validate=validate.Range(1))
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)
@@ -202,37 +165,50 @@ class _SettingsSchema(Schema):
 class _ChannelPolicySchema(Schema):
     threshold = fields.Float(load_default=None, validate=validate.Range(0.0, 1.0))
     target_precision = fields.Float(load_default=None, validate=validate.Range(0.5, 1.0))
-    escalation_target = fields.String(load_default=None, validate=validate.OneOf(["zendesk", "jira", "slack"]))
+    escalation_target = fields.String(load_default=None)  # a vendor's name: checked against the registry
     respond_to_bots = fields.Boolean(load_default=False)
     dry_run = fields.Boolean(load_default=None)
 
 
-SETTING_KEYS = tuple(_SettingsSchema().fields)
+def vendor_specs(modules: Sequence[str] = VENDOR_SETTINGS) -> tuple[VendorSettingsSpec[Any], ...]:
+    """Return the ``SPEC`` of each module in ``modules`` (by default the registry, :data:`VENDOR_SETTINGS`)."""
+    return tuple(importlib.import_module(module).SPEC for module in modules)
 
 
-def _group(values: Mapping[str, Any], prefix: str, required: tuple[str, ...]) -> bool:
-    """Return whether a connector is configured; raise when only part of its required keys are set."""
-    present = [key for key in required if values.get(key)]
-    if not present:
-        return False
-    missing = [key for key in required if not values.get(key)]
-    if missing:
-        raise ConfigError(
-            f"{prefix} is half-configured: {', '.join(present)} set but {', '.join(missing)} missing"
-        )
-    return True
+def _schemas(vendors: Sequence[VendorSettingsSpec[Any]]) -> list[tuple[str, Schema]]:
+    """The hub's schema and each vendor's, by owner.
+
+    Raises:
+        ConfigError: two vendors share a name, or two owners declare the same key (a vendor module's mistake).
+    """
+    schemas: list[tuple[str, Schema]] = [("the hub", _SettingsSchema())]
+    names = [spec.name for spec in vendors]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"vendor settings: a name is registered twice in {', '.join(names)}")
+    owners: dict[str, str] = {key: "the hub" for key in schemas[0][1].fields}
+    for spec in vendors:
+        schema = spec.schema()
+        for key in schema.fields:
+            if key in owners:
+                raise ConfigError(f"vendor settings: {key} is declared by both {owners[key]} and {spec.name}")
+            owners[key] = spec.name
+        schemas.append((spec.name, schema))
+    return schemas
 
 
-def _secret(value: str | None) -> Secret | None:
-    return Secret(value) if value else None
+def setting_keys(vendors: Sequence[VendorSettingsSpec[Any]] | None = None) -> tuple[str, ...]:
+    """Every key read: the hub's and each vendor's (``None``: the registry's)."""
+    return tuple(key for _, schema in _schemas(vendor_specs() if vendors is None else vendors) for key in schema.fields)
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def read_sources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def read_sources(
+    environ: Mapping[str, str] | None = None, vendors: Sequence[VendorSettingsSpec[Any]] | None = None
+) -> dict[str, Any]:
     """Merge the YAML file named by ``HUB_CONFIG`` (if any) with the environment; env wins.
+
+    Args:
+        environ: the environment (``None``: ``os.environ``); only the keys of :func:`setting_keys` are taken.
+        vendors: the vendors whose keys are taken (``None``: the registry's).
 
     Raises:
         ConfigError: the YAML file cannot be read or is not a mapping.
@@ -248,15 +224,59 @@ def read_sources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise ConfigError(f"HUB_CONFIG: {path} must hold a mapping of setting names to values")
         merged.update({str(k): v for k, v in loaded.items()})
-    merged.update({k: v for k, v in env.items() if k in SETTING_KEYS})
+    keys = set(setting_keys(vendors))
+    merged.update({k: v for k, v in env.items() if k in keys})
     return merged
 
 
-def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
+def _validate(raw: Mapping[str, Any], vendors: Sequence[VendorSettingsSpec[Any]]) -> dict[str, dict[str, Any]]:
+    """Load ``raw`` with the hub's schema and each vendor's: owner ("the hub" or a vendor's name) to values.
+
+    Raises:
+        ConfigError: any value is invalid; the message names every invalid key.
+    """
+    loaded: dict[str, dict[str, Any]] = {}
+    errors: dict[str, Any] = {}
+    for owner, schema in _schemas(vendors):
+        try:
+            loaded[owner] = schema.load(raw)
+        except ValidationError as e:
+            errors.update(e.messages if isinstance(e.messages, dict) else {f"{owner} configuration": e.messages})
+    target = raw.get("HUB_ESCALATION_TARGET")
+    if isinstance(target, str):  # another type is the hub schema's error
+        try:
+            validate.OneOf([spec.name for spec in vendors])(target)
+        except ValidationError as e:
+            errors["HUB_ESCALATION_TARGET"] = e.messages
+    if errors:
+        detail = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(errors.items()))
+        raise ConfigError(f"invalid configuration: {detail}")
+    return loaded
+
+
+def _policies(values: Mapping[str, Any], names: list[str]) -> dict[str, ChannelPolicy]:
+    policies: dict[str, ChannelPolicy] = {}
+    for channel, policy in values.items():
+        try:
+            loaded = _ChannelPolicySchema().load(policy)
+            if loaded["escalation_target"] is not None:
+                validate.OneOf(names)(loaded["escalation_target"])
+        except ValidationError as e:
+            messages = e.messages if isinstance(e.messages, dict) else {"escalation_target": e.messages}
+            raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES.{channel}: {messages}") from e
+        policies[channel] = ChannelPolicy(**loaded)
+    return policies
+
+
+def load_settings(
+    values: Mapping[str, Any] | None = None, vendors: Sequence[VendorSettingsSpec[Any]] | None = None
+) -> Settings:
     """Validate configuration into frozen settings.
 
     Args:
         values: setting names (DESIGN.md section 4) to values. ``None`` reads :func:`read_sources`.
+        vendors: the vendors whose settings are read, in order (``None``: the registry, :func:`vendor_specs`).
+            A vendor outside the registry is read by passing it here with the others.
 
     Returns:
         The settings.
@@ -264,99 +284,49 @@ def load_settings(values: Mapping[str, Any] | None = None) -> Settings:
     Raises:
         ConfigError: a value is invalid or a connector is half-configured; the message names the key.
     """
-    raw = read_sources() if values is None else dict(values)
+    vendors = vendor_specs() if vendors is None else tuple(vendors)
+    raw = read_sources(vendors=vendors) if values is None else dict(values)
     raw = {k: v for k, v in raw.items() if v is not None and v != ""}
-    try:
-        v = _SettingsSchema().load(raw)
-    except ValidationError as e:
-        messages = e.messages if isinstance(e.messages, dict) else {"configuration": e.messages}
-        detail = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(messages.items()))
-        raise ConfigError(f"invalid configuration: {detail}") from e
+    loaded = _validate(raw, vendors)
+    v = loaded["the hub"]
 
-    slack = None
-    if _group(v, "Slack", ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")):
-        slack = SlackSettings(
-            bot_token=Secret(v["SLACK_BOT_TOKEN"]),
-            signing_secret=Secret(v["SLACK_SIGNING_SECRET"]),
-            api_url=v["SLACK_API_URL"].rstrip("/") + "/",
-            channels=_split(v["SLACK_CHANNELS"]) or ("*",),
-            triage_channel=v["SLACK_TRIAGE_CHANNEL"],
-            ticket_emoji=v["SLACK_TICKET_EMOJI"].strip(":"),
-            app_token=_secret(v["SLACK_APP_TOKEN"]),
-        )
-    elif v["SLACK_APP_TOKEN"]:
-        raise ConfigError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET are missing")
-    zendesk = None
-    if _group(v, "Zendesk", ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")):
-        zendesk = ZendeskSettings(
-            url=v["ZENDESK_URL"].rstrip("/"),
-            email=v["ZENDESK_EMAIL"],
-            api_token=Secret(v["ZENDESK_API_TOKEN"]),
-            webhook_secret=_secret(v["ZENDESK_WEBHOOK_SECRET"]),
-            poll=v["ZENDESK_POLL"],
-        )
-    jira = None
-    if _group(v, "Jira", ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN")):
-        jira = JiraSettings(
-            url=v["JIRA_URL"].rstrip("/"),
-            email=v["JIRA_EMAIL"],
-            api_token=Secret(v["JIRA_API_TOKEN"]),
-            webhook_secret=_secret(v["JIRA_WEBHOOK_SECRET"]),
-            project_key=v["JIRA_PROJECT_KEY"],
-            poll=v["JIRA_POLL"],
-            allow_unsigned_webhooks=v["JIRA_ALLOW_UNSIGNED_WEBHOOKS"],
-            webhook_max_age_seconds=v["JIRA_WEBHOOK_MAX_AGE_SECONDS"],
-            reopen_transition=v["JIRA_REOPEN_TRANSITION"],
-            issue_type=v["JIRA_ISSUE_TYPE"],
-            service_desk_id=v["JIRA_SERVICE_DESK_ID"],
-            request_type_id=v["JIRA_REQUEST_TYPE_ID"],
-        )
-        if (jira.service_desk_id is None) != (jira.request_type_id is None):
-            missing = "JIRA_REQUEST_TYPE_ID" if jira.request_type_id is None else "JIRA_SERVICE_DESK_ID"
-            raise ConfigError(f"JSM requests need JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID together: {missing} is missing")
+    built = {spec.name: spec.build(loaded[spec.name]) for spec in vendors}
+    configured_vendors = {name: settings for name, settings in built.items() if settings is not None}
     llm = None
-    if _group(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):
+    if configured(v, "The LLM writer", ("HUB_LLM_URL", "HUB_LLM_MODEL")):
         llm = LLMSettings(
             url=v["HUB_LLM_URL"].rstrip("/"),
             model=v["HUB_LLM_MODEL"],
-            api_key=_secret(v["HUB_LLM_API_KEY"]),
+            api_key=secret(v["HUB_LLM_API_KEY"]),
             timeout_seconds=v["HUB_LLM_TIMEOUT_SECONDS"],
         )
 
     target = v["HUB_ESCALATION_TARGET"]
-    if target == "zendesk" and zendesk is None:
-        raise ConfigError("HUB_ESCALATION_TARGET is zendesk but ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN are missing")
-    if target == "jira" and jira is None:
-        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN are missing")
-    if target == "jira" and jira is not None and not jira.project_key and jira.service_desk_id is None:
-        raise ConfigError("HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY (or JIRA_SERVICE_DESK_ID and "
-                          "JIRA_REQUEST_TYPE_ID) is missing")
-    if target == "slack" and (slack is None or not slack.triage_channel):
-        raise ConfigError("HUB_ESCALATION_TARGET is slack but SLACK_TRIAGE_CHANNEL is missing (where the drafts go)")
+    if target is not None:
+        spec = next(spec for spec in vendors if spec.name == target)
+        if configured_vendors.get(target) is None:
+            problem: str | None = f"{', '.join(spec.required)} are missing"
+        else:
+            problem = spec.escalation_problem(configured_vendors[target])
+        if problem:
+            raise ConfigError(f"HUB_ESCALATION_TARGET is {target} but {problem}")
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
 
     edge = edge_settings(v)
-    policies: dict[str, ChannelPolicy] = {}
-    for channel, policy in v["HUB_CHANNEL_POLICIES"].items():
-        try:
-            policies[channel] = ChannelPolicy(**_ChannelPolicySchema().load(policy))
-        except ValidationError as e:
-            raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES.{channel}: {e.messages}") from e
+    policies = _policies(v["HUB_CHANNEL_POLICIES"], [spec.name for spec in vendors])
 
     return Settings(
         database_url=v["HUB_DATABASE_URL"],
-        admin_token=_secret(v["HUB_ADMIN_TOKEN"]),
+        admin_token=secret(v["HUB_ADMIN_TOKEN"]),
         queue=v["HUB_QUEUE"],
         broker_url=v["HUB_BROKER_URL"],
         escalation_target=target,
-        slack=slack,
-        zendesk=zendesk,
-        jira=jira,
+        vendors=configured_vendors,
         llm=llm,
         target_precision=v["HUB_TARGET_PRECISION"],
         dry_run=v["HUB_DRY_RUN"],
-        sensitive_topics=_split(v["HUB_SENSITIVE_TOPICS"]),
+        sensitive_topics=split(v["HUB_SENSITIVE_TOPICS"]),
         embedding_model=v["HUB_EMBEDDING_MODEL"],
         embedding_precision=v["HUB_EMBEDDING_PRECISION"],
         dense=v["HUB_DENSE"],

@@ -1,6 +1,9 @@
 """Vendor connectors, one package each, registered here by one line.
 
-``REGISTRY`` maps a connector's name to its package. The package provides:
+``REGISTRY`` maps a connector's name to its package. The package's ``settings.py`` holds its settings: the
+frozen dataclass, the schema of its keys with their defaults, and its cross-checks, as one ``SPEC``
+(:class:`config.base.VendorSettingsSpec`), named by one line in ``config.settings.VENDOR_SETTINGS``. The
+package provides:
 
 - ``build(settings) -> Connector | None``: the connector, or ``None`` when its credentials are not set;
 - optionally ``extra_performers(connector) -> dict[str, Performer]``: vendor-specific outbox actions on top

@@ -1,15 +1,24 @@
-"""Configuration: validated at boot, secrets masked, half-configured connectors named."""
+"""Configuration: validated at boot, secrets masked, half-configured connectors named; each vendor's keys are
+read by its own settings module (``connectors/<vendor>/settings.py``), and a vendor outside the registry is
+read when passed to :func:`load_settings`."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pytest
+from marshmallow import EXCLUDE, Schema, fields
 
-from config import load_settings
-from config.settings import read_sources
+import connectors
+from config import Secret, load_settings
+from config.base import VendorSettingsSpec, configured
+from config.settings import read_sources, vendor_specs
+from connectors.jira.settings import SPEC as JIRA_SPEC
+from connectors.slack.settings import SPEC as SLACK_SPEC
+from connectors.zendesk.settings import SPEC as ZENDESK_SPEC
 from core.errors import ConfigError
 
 SLACK = {"SLACK_BOT_TOKEN": "xoxb-secret-token", "SLACK_SIGNING_SECRET": "signing-secret-value"}
@@ -116,3 +125,135 @@ def test_an_unreadable_yaml_file_is_a_config_error(tmp_path: Path) -> None:
 ])
 def test_inbox_threads_default_by_database(values: dict[str, str], workers: int) -> None:
     assert load_settings(values).job_workers == workers
+
+
+JIRA = {"JIRA_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "a@b.c", "JIRA_API_TOKEN": "t"}
+
+
+def test_the_registry_reads_the_settings_of_every_registered_connector() -> None:
+    assert [spec.name for spec in vendor_specs()] == list(connectors.REGISTRY)
+
+
+@pytest.mark.parametrize(
+    "spec, values, key",
+    [
+        (SLACK_SPEC, {"SLACK_TICKET_EMOJI": "not an emoji!"}, "SLACK_TICKET_EMOJI"),
+        (ZENDESK_SPEC, {"ZENDESK_POLL": "sometimes"}, "ZENDESK_POLL"),
+        (JIRA_SPEC, {"JIRA_REQUEST_TYPE_ID": "twenty-five"}, "JIRA_REQUEST_TYPE_ID"),
+    ],
+)
+def test_a_vendors_keys_are_read_by_its_own_settings_module(
+    spec: VendorSettingsSpec[Any], values: dict[str, str], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"invalid configuration: {key}: "):
+        load_settings(values)
+    with pytest.raises(ConfigError, match=f"invalid configuration: {key}: "):
+        load_settings(values, vendors=[spec])  # its module alone refuses the value
+    others = [other for other in vendor_specs() if other is not spec]
+    assert load_settings(values, vendors=others).enabled_connectors() == []  # nothing else reads the key
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({**JIRA, "JIRA_SERVICE_DESK_ID": "4"}, "JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID together: JIRA_REQUEST_TYPE_ID is missing"),
+        ({**JIRA, "JIRA_REQUEST_TYPE_ID": "25"}, "JIRA_SERVICE_DESK_ID and JIRA_REQUEST_TYPE_ID together: JIRA_SERVICE_DESK_ID is missing"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET are missing"),
+        ({"HUB_ESCALATION_TARGET": "zendesk"}, "HUB_ESCALATION_TARGET is zendesk but ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN are missing"),
+        ({**SLACK, "HUB_ESCALATION_TARGET": "slack"}, "HUB_ESCALATION_TARGET is slack but SLACK_TRIAGE_CHANNEL is missing"),
+        ({"HUB_ESCALATION_TARGET": "slack"}, "HUB_ESCALATION_TARGET is slack but SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET are missing"),
+        ({**JIRA, "HUB_ESCALATION_TARGET": "jira"}, "HUB_ESCALATION_TARGET is jira but JIRA_PROJECT_KEY"),
+        ({"HUB_ESCALATION_TARGET": "freshdesk"}, "HUB_ESCALATION_TARGET: Must be one of: slack, zendesk, jira"),
+        ({"HUB_CHANNEL_POLICIES": {"C1": {"escalation_target": "freshdesk"}}}, "HUB_CHANNEL_POLICIES.C1: .*slack, zendesk, jira"),
+    ],
+)
+def test_the_vendors_cross_checks_stop_the_boot(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(values)
+
+
+def test_each_vendor_is_built_from_its_own_keys() -> None:
+    settings = load_settings({**SLACK, **ZENDESK, **JIRA, "SLACK_TRIAGE_CHANNEL": "C9", "SLACK_TICKET_EMOJI": ":sos:",
+                              "ZENDESK_POLL": "true", "JIRA_SERVICE_DESK_ID": "4", "JIRA_REQUEST_TYPE_ID": "25",
+                              "HUB_ESCALATION_TARGET": "jira", "HUB_CHANNEL_POLICIES": {"C1": {"escalation_target": "slack"}}})
+    assert settings.enabled_connectors() == ["slack", "zendesk", "jira"]
+    assert (settings.slack.triage_channel, settings.slack.ticket_emoji, settings.slack.api_url) == ("C9", "sos", "https://slack.com/api/")
+    assert settings.zendesk.poll and settings.zendesk.webhook_secret is None
+    assert (settings.jira.service_desk_id, settings.jira.request_type_id, settings.jira.issue_type) == ("4", 25, "Task")
+    assert settings.escalation_target == "jira" and settings.policy("C1").escalation_target == "slack"
+
+
+@dataclass(frozen=True)
+class AcmeSettings:
+    url: str
+    token: Secret
+    queue: str
+
+
+class AcmeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    ACME_URL = fields.Url(load_default=None, require_tld=False)
+    ACME_TOKEN = fields.String(load_default=None)
+    ACME_QUEUE = fields.String(load_default="support")
+
+
+class AcmeSpec:
+    """A vendor the registry does not know, written as a vendor's settings module would be."""
+
+    name = "acme"
+    required = ("ACME_URL", "ACME_TOKEN")
+    schema: type[Schema] = AcmeSchema
+
+    def build(self, values: Mapping[str, Any]) -> AcmeSettings | None:
+        if not configured(values, "Acme", self.required):
+            return None
+        return AcmeSettings(values["ACME_URL"], Secret(values["ACME_TOKEN"]), values["ACME_QUEUE"])
+
+    def escalation_problem(self, settings: AcmeSettings) -> str | None:
+        return None if settings.queue != "none" else "ACME_QUEUE is none"
+
+
+ACME: VendorSettingsSpec[AcmeSettings] = AcmeSpec()
+ACME_VALUES = {"ACME_URL": "http://127.0.0.1:9", "ACME_TOKEN": "acme-secret-token"}
+
+
+def test_a_vendor_passed_to_load_settings_is_read_like_the_registered_ones() -> None:
+    vendors = (*vendor_specs(), ACME)
+    settings = load_settings({**SLACK, **ACME_VALUES, "HUB_ESCALATION_TARGET": "acme"}, vendors=vendors)
+    assert settings.enabled_connectors() == ["slack", "acme"]
+    assert settings.vendors["acme"] == AcmeSettings("http://127.0.0.1:9", Secret("acme-secret-token"), "support")
+    assert settings.escalation_target == "acme" and "acme-secret-token" not in repr(settings)
+    assert read_sources({"ACME_QUEUE": "billing", "SLACK_CHANNELS": "C1"}, vendors=vendors) == {"ACME_QUEUE": "billing", "SLACK_CHANNELS": "C1"}
+    with pytest.raises(ConfigError, match="Acme is half-configured: ACME_TOKEN set but ACME_URL missing"):
+        load_settings({"ACME_TOKEN": "t"}, vendors=vendors)
+    with pytest.raises(ConfigError, match="invalid configuration: ACME_URL: "):
+        load_settings({**ACME_VALUES, "ACME_URL": "not a url"}, vendors=vendors)
+    with pytest.raises(ConfigError, match="HUB_ESCALATION_TARGET is acme but ACME_QUEUE is none"):
+        load_settings({**ACME_VALUES, "ACME_QUEUE": "none", "HUB_ESCALATION_TARGET": "acme"}, vendors=vendors)
+
+
+def test_a_vendor_not_passed_is_not_read() -> None:
+    assert load_settings(ACME_VALUES).vendors == {}
+    assert read_sources({"ACME_QUEUE": "billing"}) == {}
+    with pytest.raises(ConfigError, match="HUB_ESCALATION_TARGET: Must be one of: slack, zendesk, jira"):
+        load_settings({**ACME_VALUES, "HUB_ESCALATION_TARGET": "acme"})
+
+
+class ClashingSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    SLACK_BOT_TOKEN = fields.String(load_default=None)
+
+
+class ClashingSpec(AcmeSpec):
+    schema = ClashingSchema
+
+
+def test_a_key_declared_by_two_vendors_is_refused_naming_both() -> None:
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is declared by both slack and acme"):
+        load_settings({}, vendors=(*vendor_specs(), ClashingSpec()))
+    with pytest.raises(ConfigError, match="registered twice"):
+        load_settings({}, vendors=(*vendor_specs(), SLACK_SPEC))

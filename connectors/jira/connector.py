@@ -10,11 +10,11 @@ import threading
 from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
-from config.settings import JiraSettings
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
 from connectors.jira import events, mapping, poll, schemas
 from connectors.jira.client import call, make_jira
+from connectors.jira.settings import JiraSettings
 from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 

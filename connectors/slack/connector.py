@@ -14,10 +14,11 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from config.settings import ChannelPolicy, SlackSettings
+from config.settings import ChannelPolicy
 from connectors.base import PostedMessage
 from connectors.slack import blocks, events, mapping
 from connectors.slack.errors import call
+from connectors.slack.settings import SlackSettings
 from core.errors import Fatal, NotFound, PayloadError, SignatureError
 from core.models import Source, Ticket, TicketEvent, TicketRef
 

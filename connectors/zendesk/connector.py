@@ -12,11 +12,11 @@ from zenpy.lib.api_objects import Comment as ZComment
 from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.api_objects import User as ZUser
 
-from config.settings import ZendeskSettings
 from connectors.base import KnowledgeArticle, PostedMessage
 from connectors.inbound import json_body
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
+from connectors.zendesk.settings import ZendeskSettings
 from core.errors import Fatal, NotFound, SignatureError
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 

@@ -112,7 +112,7 @@ def simulated_settings(settings: Settings, database_url: str, api_url: str) -> S
                            "SLACK_TRIAGE_CHANNEL": (settings.slack.triage_channel if settings.slack else None) or TRIAGE}).slack
     policies = {name: replace(policy, escalation_target=None) for name, policy in settings.channel_policies.items()}
     return replace(settings, database_url=database_url, queue="inline", broker_url=None, escalation_target=None,
-                   slack=slack, zendesk=None, jira=None, channel_policies=policies)
+                   vendors={"slack": slack}, channel_policies=policies)
 
 
 def simulate_slack(

@@ -1,0 +1,91 @@
+"""The seam between the hub's settings and a vendor's own, as ``connectors/base.py`` is the connector seam.
+
+Each vendor package owns its settings in ``connectors/<vendor>/settings.py``: the frozen dataclass, the
+marshmallow fields of its keys (their types and defaults), and its own cross-checks. The module exposes one
+``SPEC`` that follows :class:`VendorSettingsSpec` and is named in :data:`config.settings.VENDOR_SETTINGS`.
+This module holds only what those modules share, so that they import nothing else from ``config``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, TypeVar
+
+from marshmallow import Schema
+
+from config.secret import Secret
+from core.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class VendorSettingsSpec(Protocol[T]):
+    """How one vendor's settings are read: its keys, their validation, and the frozen settings they become."""
+
+    @property
+    def name(self) -> str:
+        """The connector's name, as in ``connectors.REGISTRY``: the key of ``Settings.vendors``, and a value
+        ``HUB_ESCALATION_TARGET`` and a channel policy's ``escalation_target`` accept."""
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The keys that turn the vendor on: all of them set, or none (a half-configured vendor stops the boot)."""
+
+    @property
+    def schema(self) -> type[Schema]:
+        """Every key the vendor reads (the setting's name, e.g. ``ZENDESK_URL``), its type, validation and
+        default. Unknown keys must be excluded (``class Meta: unknown = EXCLUDE``): the hub's and the other
+        vendors' keys are in the same values."""
+
+    def build(self, values: Mapping[str, Any]) -> T | None:
+        """Turn the validated values into the vendor's frozen settings.
+
+        Args:
+            values: what :attr:`schema` loaded: each of its keys, defaults filled in.
+
+        Returns:
+            The settings, or ``None`` when the vendor is not configured (none of :attr:`required` is set).
+
+        Raises:
+            ConfigError: the vendor is half-configured, or its keys contradict each other; the message names
+                the keys an admin has to set.
+        """
+
+    def escalation_problem(self, settings: T) -> str | None:
+        """What the configured vendor lacks to take escalations (``HUB_ESCALATION_TARGET`` names it).
+
+        Args:
+            settings: what :meth:`build` returned (never ``None``: an unconfigured target is refused before).
+
+        Returns:
+            ``None`` when it can take them; else the missing keys, e.g. ``"SLACK_TRIAGE_CHANNEL is missing"``.
+        """
+
+
+def configured(values: Mapping[str, Any], label: str, required: tuple[str, ...]) -> bool:
+    """Return whether a group of keys is configured (all set); raise when only part of it is.
+
+    Args:
+        values: the validated values.
+        label: how the message names the group, e.g. ``"Zendesk"``.
+        required: the keys of the group.
+
+    Raises:
+        ConfigError: some of ``required`` are set and some are not; the message names both.
+    """
+    present = [key for key in required if values.get(key)]
+    if not present:
+        return False
+    missing = [key for key in required if not values.get(key)]
+    if missing:
+        raise ConfigError(f"{label} is half-configured: {', '.join(present)} set but {', '.join(missing)} missing")
+    return True
+
+
+def secret(value: str | None) -> Secret | None:
+    """Return ``value`` as a :class:`Secret`, or ``None`` when it is unset or empty."""
+    return Secret(value) if value else None
+
+
+def split(value: str) -> tuple[str, ...]:
+    """Return the non-empty, stripped items of a comma-separated value."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())

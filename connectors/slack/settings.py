@@ -1,0 +1,80 @@
+"""Slack's settings: the ``SLACK_*`` keys, validated, and the frozen :class:`SlackSettings` they become.
+
+:data:`SPEC` is Slack's :class:`config.base.VendorSettingsSpec`, named in ``config.settings.VENDOR_SETTINGS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from config.base import VendorSettingsSpec, configured, secret, split
+from config.secret import Secret
+from core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: Secret
+    signing_secret: Secret
+    api_url: str
+    channels: tuple[str, ...]  # ("*",) = every channel the bot is a member of
+    triage_channel: str | None
+    ticket_emoji: str = "ticket"  # SLACK_TICKET_EMOJI: reacting with it turns a thread into a ticket of record
+    app_token: Secret | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode instead of the public Request URL
+
+    def answers_in(self, channel: str) -> bool:
+        """Return whether the hub answers requests in ``channel``."""
+        return "*" in self.channels or channel in self.channels
+
+
+class SlackSchema(Schema):
+    """The ``SLACK_*`` keys, their types and defaults."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    SLACK_BOT_TOKEN = fields.String(load_default=None)
+    SLACK_SIGNING_SECRET = fields.String(load_default=None)
+    SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
+    SLACK_CHANNELS = fields.String(load_default="*")
+    SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
+    SLACK_TICKET_EMOJI = fields.String(
+        load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
+    )
+    SLACK_APP_TOKEN = fields.String(load_default=None, validate=validate.Regexp(r"^xapp-", error="must be an app-level token (xapp-...)"))
+
+
+class _SlackSpec:
+    name = "slack"
+    required = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    schema = SlackSchema
+
+    def build(self, values: Mapping[str, Any]) -> SlackSettings | None:
+        """Slack's settings, or ``None`` without its bot token and signing secret.
+
+        Raises:
+            ConfigError: one of the two is missing, or ``SLACK_APP_TOKEN`` is set without them.
+        """
+        if not configured(values, "Slack", self.required):
+            if values["SLACK_APP_TOKEN"]:
+                raise ConfigError(f"SLACK_APP_TOKEN is set but {', '.join(self.required)} are missing")
+            return None
+        return SlackSettings(
+            bot_token=Secret(values["SLACK_BOT_TOKEN"]),
+            signing_secret=Secret(values["SLACK_SIGNING_SECRET"]),
+            api_url=values["SLACK_API_URL"].rstrip("/") + "/",
+            channels=split(values["SLACK_CHANNELS"]) or ("*",),
+            triage_channel=values["SLACK_TRIAGE_CHANNEL"],
+            ticket_emoji=values["SLACK_TICKET_EMOJI"].strip(":"),
+            app_token=secret(values["SLACK_APP_TOKEN"]),
+        )
+
+    def escalation_problem(self, settings: SlackSettings) -> str | None:
+        """Escalating to Slack posts the drafts to ``SLACK_TRIAGE_CHANNEL``, which must be set."""
+        return None if settings.triage_channel else "SLACK_TRIAGE_CHANNEL is missing (where the drafts go)"
+
+
+SPEC: VendorSettingsSpec[SlackSettings] = _SlackSpec()

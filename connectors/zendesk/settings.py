@@ -1,0 +1,65 @@
+"""Zendesk's settings: the ``ZENDESK_*`` keys, validated, and the frozen :class:`ZendeskSettings` they become.
+
+:data:`SPEC` is Zendesk's :class:`config.base.VendorSettingsSpec`, named in ``config.settings.VENDOR_SETTINGS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from marshmallow import EXCLUDE, Schema, fields
+
+from config.base import VendorSettingsSpec, configured, secret
+from config.secret import Secret
+
+
+@dataclass(frozen=True)
+class ZendeskSettings:
+    url: str
+    email: str
+    api_token: Secret
+    webhook_secret: Secret | None
+    poll: bool = False  # the polling fallback, for installs that cannot receive webhooks
+
+
+class ZendeskSchema(Schema):
+    """The ``ZENDESK_*`` keys, their types and defaults."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    ZENDESK_URL = fields.Url(load_default=None, require_tld=False)
+    ZENDESK_EMAIL = fields.String(load_default=None)
+    ZENDESK_API_TOKEN = fields.String(load_default=None)
+    ZENDESK_WEBHOOK_SECRET = fields.String(load_default=None)
+    ZENDESK_POLL = fields.Boolean(load_default=False)
+
+
+class _ZendeskSpec:
+    name = "zendesk"
+    required = ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")
+    schema = ZendeskSchema
+
+    def build(self, values: Mapping[str, Any]) -> ZendeskSettings | None:
+        """Zendesk's settings, or ``None`` without its URL, email and API token.
+
+        Raises:
+            ConfigError: some of the three are set and some are not.
+        """
+        if not configured(values, "Zendesk", self.required):
+            return None
+        return ZendeskSettings(
+            url=values["ZENDESK_URL"].rstrip("/"),
+            email=values["ZENDESK_EMAIL"],
+            api_token=Secret(values["ZENDESK_API_TOKEN"]),
+            webhook_secret=secret(values["ZENDESK_WEBHOOK_SECRET"]),
+            poll=values["ZENDESK_POLL"],
+        )
+
+    def escalation_problem(self, settings: ZendeskSettings) -> str | None:
+        """A configured Zendesk can always take escalations (they become tickets)."""
+        return None
+
+
+SPEC: VendorSettingsSpec[ZendeskSettings] = _ZendeskSpec()
