@@ -55,7 +55,8 @@ class Base(DeclarativeBase):
 
 
 class InboxEvent(Base):
-    """An inbound delivery, stored before it is acknowledged. Unique per ``(source, delivery_id)``."""
+    """An inbound event, stored before it is acknowledged. Unique per ``(source, delivery_id)``: the event's own
+    key (:class:`core.models.TicketEvent`), so repeated deliveries of one event are one row."""
 
     __tablename__ = "inbox_events"
     __table_args__ = (
