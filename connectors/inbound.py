@@ -8,6 +8,7 @@ against the vendor's declared schema (:func:`validate`), so a mapper never meets
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -25,6 +26,7 @@ from core.telemetry import count
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 64
+MAX_DELIVERY_HEADER = 128
 # A JSON string (closed, or running to the end of the body), or a bracket. Every quote starts a match that
 # always succeeds, so the scan is linear whatever the bytes.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
@@ -43,6 +45,18 @@ class Handshake(Protocol):
             PayloadError: the body is malformed.
         """
         ...
+
+
+def delivery_header(headers: Mapping[str, str], name: str) -> str | None:
+    """A vendor's id for one delivery (Zendesk's invocation id, Atlassian's webhook identifier), kept with the
+    event to trace it in the vendor's delivery log; never the event's dedupe key, which is what the body
+    identifies (the headers are not signed). Longer than 128 characters or not printable ASCII: a hash."""
+    value = headers.get(name)
+    if not value:
+        return None
+    if len(value) <= MAX_DELIVERY_HEADER and value.isascii() and value.isprintable():
+        return str(value)
+    return "header:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def _refuse_constant(name: str) -> Any:

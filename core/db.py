@@ -55,7 +55,8 @@ class Base(DeclarativeBase):
 
 
 class InboxEvent(Base):
-    """An inbound delivery, stored before it is acknowledged. Unique per ``(source, delivery_id)``."""
+    """An inbound event, stored before it is acknowledged. Unique per ``(source, delivery_id)``: the event's own
+    key (:class:`core.models.TicketEvent`), so repeated deliveries of one event are one row."""
 
     __tablename__ = "inbox_events"
     __table_args__ = (
@@ -265,6 +266,9 @@ class DecisionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+ONE_ESCALATION = text("kind = 'escalated'")  # the predicate of the partial unique index on outcomes
+
+
 class OutcomeRow(Base):
     """What followed a decision. ``kind`` is one of:
 
@@ -272,13 +276,17 @@ class OutcomeRow(Base):
     - ``solved``: the requester confirmed the answer solved it (a verified resolution);
     - ``not_solved``: the requester said it did not help;
     - ``escalated``: the request went to a person (``detail.reason``; ``detail.ticket_ref``/``url`` of the
-      ticket of record when one was created);
+      ticket of record when one was created); at most one per ticket, enforced by the database
+      (``uq_outcomes_one_escalation``): of two concurrent escalations of one request, one commits;
     - ``agent_reply``: an agent answered on the ticket (first response time of agents);
     - ``reopened``: the ticket was reopened after it was solved;
     - ``csat``: a satisfaction rating, ``value`` in [0, 1].
     """
 
     __tablename__ = "outcomes"
+    __table_args__ = (
+        Index("uq_outcomes_one_escalation", "ticket_ref", unique=True, sqlite_where=ONE_ESCALATION, postgresql_where=ONE_ESCALATION),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), index=True)
@@ -341,12 +349,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def insert_ignoring(bind: Session | Engine, table: Any, index_elements: list[str]) -> Any:
-    """Return ``INSERT INTO table … ON CONFLICT (index_elements) DO NOTHING`` for the bind's database
-    (PostgreSQL or SQLite, the two the hub runs on); chain ``.values(…)`` and ``.returning(…)`` on it."""
+def insert_ignoring(bind: Session | Engine, table: Any, index_elements: list[str], where: Any = None) -> Any:
+    """Return ``INSERT INTO table … ON CONFLICT (index_elements) [WHERE where] DO NOTHING`` for the bind's
+    database (PostgreSQL or SQLite, the two the hub runs on); chain ``.values(…)`` and ``.returning(…)`` on it.
+    ``where`` names a partial unique index by its predicate (:data:`ONE_ESCALATION`)."""
     dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements, index_where=where)
 
 
 class Database:

@@ -1,8 +1,8 @@
-"""The durable inbox: an inbound event is stored before it is acknowledged, once per delivery.
+"""The durable inbox: an inbound event is stored before it is acknowledged, once per event.
 
-``accept`` is the one function webhook handlers call: in one transaction it inserts the event (a duplicate
-delivery is a counted no-op), then hands the new row to the job queue. If the hand-off is lost (crash,
-full queue), the row stays ``pending`` and the sweeper hands it out again.
+``accept`` is the one function webhook handlers call: in one transaction it inserts the event (a further
+delivery of the same event is a counted no-op), then hands the new row to the job queue. If the hand-off is
+lost (crash, full queue), the row stays ``pending`` and the sweeper hands it out again.
 """
 
 from __future__ import annotations

@@ -188,9 +188,13 @@ class Ticket:
 class TicketEvent:
     """Something that happened to a ticket, as received from a vendor.
 
-    ``delivery_id`` is the vendor's id for this delivery (Slack ``event_id``, Zendesk invocation id,
-    Atlassian webhook identifier): the inbox's dedupe key with ``source``. ``data`` carries small
-    vendor-neutral extras (for example a feedback button's value); never a vendor payload.
+    ``delivery_id`` is the inbox's dedupe key with ``source``: what identifies the event itself, so that
+    every delivery of one event (a retry, a replay under a new vendor delivery id, the same event through two
+    webhooks) is stored once and two events never share it: Slack ``team:channel:ts`` of the message, Zendesk
+    the ticket with its comment or event id, Jira the comment, issue or changelog id. A vendor's own id for
+    the delivery (Zendesk invocation id, Atlassian webhook identifier) never keys anything; it travels in
+    ``data["delivery"]`` to trace the delivery. ``data`` carries small vendor-neutral extras (for example a
+    feedback button's value); never a vendor payload.
     """
 
     source: Source

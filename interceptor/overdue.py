@@ -102,9 +102,8 @@ def _hand_over(
         return []
     ticket = _stored_ticket(s, ref)
     decision_id = payload.get("decision_id")
-    record.record_outcome(s, ref, "escalated", decision_id=decision_id, reason=REASON)
-    if ticket is None:
-        return []
+    if not record.record_outcome(s, ref, "escalated", decision_id=decision_id, reason=REASON) or ticket is None:
+        return []  # escalated meanwhile by another path (the claim is the database's), or nothing to hand over
     draft = DRAFT.format(minutes=round(deadline.total_seconds() / 60), vendor=row.connector, answer=payload.get("text", ""))
     actions = escalation_actions(ticket, draft, int(decision_id or 0), route(ref), reopen=False)
     return [enqueue(s, a, max_attempts=max_attempts, inbox_event_id=row.inbox_event_id) for a in actions]

@@ -33,6 +33,10 @@ PERSON_ESCALATED = "person_escalated"  # the reason of an emoji intake: a person
 log = logging.getLogger(__name__)
 
 
+class _Escalated(Exception):
+    """Rolls back an escalation's transaction that lost the request to a concurrent one."""
+
+
 class Decider(Protocol):
     """The engine's side: a decision on a request's text."""
 
@@ -129,8 +133,10 @@ class Pipeline:
                 )
             )
         record_ref = record_of(self._db, event.ref) if feedback == "not_solved" else None
-        if record_ref is not None:  # "I still need help" under the ticket's solved message: reopen it
-            schedule(self._jobs, self._sync.reopen(event.ref, record_ref, f"feedback:{event.delivery_id}", inbox_event_id))
+        if record_ref is not None:  # "I still need help" under the ticket's solved message: reopen it, once
+            # per solved message however often it is clicked (each solve posts its own message).
+            clicked = f"button:{ack['ts']}" if ack.get("ts") else f"feedback:{event.delivery_id}"
+            schedule(self._jobs, self._sync.reopen(event.ref, record_ref, clicked, inbox_event_id))
         if feedback == "solved":
             with self._db.session() as s:
                 if record.find_ticket(s, event.ref) is not None:
@@ -189,29 +195,46 @@ class Pipeline:
         return "status_posted" if ids else "ignored"
 
     def _fall_back(self, connector: Connector, ref: TicketRef, why: str, inbox_event_id: int, follow: list[NewAction]) -> str:
-        """The requester needs a person: record it and escalate once, with a refreshed draft."""
+        """The requester needs a person: record it and escalate once, with a refreshed draft.
+
+        Once even when two "it did not help" are processed at the same moment: the ``escalated`` outcome is
+        claimed in the transaction that writes the escalation (:func:`record.record_outcome`), so the one
+        that loses the claim rolls its own escalation back and only records what it was told.
+        """
         with self._db.session() as s:
             row = record.find_ticket(s, ref)
             already = row is None or record.has_outcome(s, ref, "escalated")
-            if row is not None and record.was_answered(s, ref):
-                record.record_outcome(s, ref, "not_solved", via=why)
-            if already:
-                ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
         if already:
-            schedule(self._jobs, ids)
+            self._heard(ref, why, inbox_event_id, follow)
             return "already_escalated" if row is not None else "unknown_ticket"
         ticket = connector.fetch(ref)
         decision = self._engine().decide(
             _request_text(ticket), channel=ref.channel, thread=ThreadState(answered_before=True, fallback_before=True)
         )
-        with self._db.session() as s:
-            row = record.upsert_ticket(s, ticket)
-            decided = record.record_decision(s, row, decision, trigger="follow_up", inbox_event_id=inbox_event_id)
-            record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=why)
-            actions = follow + escalation_actions(ticket, decision.draft, decided.id, self._route(ref), reopen=True)
-            ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        try:
+            with self._db.session() as s:
+                row = record.upsert_ticket(s, ticket)
+                if record.was_answered(s, ref):
+                    record.record_outcome(s, ref, "not_solved", via=why)
+                decided = record.record_decision(s, row, decision, trigger="follow_up", inbox_event_id=inbox_event_id)
+                if not record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=why):
+                    raise _Escalated  # another worker escalated this request meanwhile: nothing of ours is kept
+                actions = follow + escalation_actions(ticket, decision.draft, decided.id, self._route(ref), reopen=True)
+                ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
+        except _Escalated:
+            log.info("interceptor.pipeline.already-escalated", extra={"ref": str(ref)})
+            self._heard(ref, why, inbox_event_id, follow)
+            return "already_escalated"
         schedule(self._jobs, ids)
         return "escalated"
+
+    def _heard(self, ref: TicketRef, why: str, inbox_event_id: int, follow: list[NewAction]) -> None:
+        """A "did not help" on a request already with a person: record it (once) and acknowledge it."""
+        with self._db.session() as s:
+            if record.find_ticket(s, ref) is not None and record.was_answered(s, ref):
+                record.record_outcome(s, ref, "not_solved", via=why)
+            ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
+        schedule(self._jobs, ids)
 
     def _on_emoji(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
         """Someone reacted with ``SLACK_TICKET_EMOJI``: the thread goes to a person, once however many react
@@ -232,11 +255,14 @@ class Pipeline:
                 trigger = "follow_up" if decided_before else "request"
                 decided = record.record_decision(s, row, decision, trigger=trigger, inbox_event_id=inbox_event_id)
                 reactor = str(event.data.get("reactor") or "")
-                record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=PERSON_ESCALATED, by=reactor)
+                if not record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=PERSON_ESCALATED, by=reactor):
+                    raise _Escalated  # escalated meanwhile (another reaction, "I still need help")
                 actions = escalation_actions(ticket, draft, decided.id, self._route(ref), reopen=False)
                 ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
         except IntegrityError as e:  # the thread's own request decision landed meanwhile: decide again
             raise Retriable("a concurrent request decision on the same thread; retrying") from e
+        except _Escalated:
+            return "already_escalated"
         schedule(self._jobs, ids)
         return "escalated"
 

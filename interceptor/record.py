@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow, insert_ignoring
+from core.db import ONE_ESCALATION, DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow, insert_ignoring
 from core.models import Person, Source, Ticket, TicketRef, utcnow
 from interceptor.act import is_answer
 from interceptor.types import Decision
@@ -112,16 +112,27 @@ def record_outcome(
 ) -> bool:
     """Record an outcome once per ticket and kind (``agent_reply`` and ``csat`` may repeat).
 
+    ``escalated`` is claimed by the database (``uq_outcomes_one_escalation``: ``INSERT … ON CONFLICT DO
+    NOTHING``): of two transactions escalating one request at the same moment, exactly one gets ``True``
+    (PostgreSQL makes the second wait for the first's commit; SQLite has one writer at a time). A caller that
+    gets ``False`` lost the request to another escalation and must write nothing of its own escalation.
+
     Returns:
         Whether a row was added.
     """
-    if kind not in ("agent_reply", "csat") and has_outcome(session, ref, kind):
+    if kind not in ("agent_reply", "csat", "escalated") and has_outcome(session, ref, kind):
         return False
     if decision_id is None:
         decision_id = session.scalar(
             select(DecisionRow.id).where(DecisionRow.ticket_ref == str(ref)).order_by(DecisionRow.id.desc()).limit(1)
         )
-    session.add(OutcomeRow(decision_id=decision_id, ticket_ref=str(ref), kind=kind, value=value, detail=dict(detail), created_at=utcnow()))
+    values = {"decision_id": decision_id, "ticket_ref": str(ref), "kind": kind, "value": value, "detail": dict(detail),
+              "created_at": utcnow()}
+    if kind == "escalated":
+        session.flush()  # the decision it names is in the database first
+        claim = insert_ignoring(session, OutcomeRow, ["ticket_ref"], where=ONE_ESCALATION).values(**values).returning(OutcomeRow.id)
+        return session.execute(claim).scalar() is not None
+    session.add(OutcomeRow(**values))
     return True
 
 

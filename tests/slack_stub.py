@@ -4,7 +4,8 @@
 arguments, Authorization header) and answers ``auth.test``, ``chat.postMessage``, ``chat.update``,
 ``conversations.replies``, ``users.info`` and ``chat.getPermalink`` with fixture-shaped JSON, keeping the
 messages it was sent so threads read back what was posted. ``fail(method, ...)`` queues error answers
-(429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``).
+(429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``); ``rendezvous(method, n)`` holds the next
+``n`` calls of a method until all of them have arrived (two workers reading Slack at the same moment).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class SlackStub:
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._rendezvous: dict[str, tuple[threading.Barrier, list[int]]] = {}
         self._lock = threading.Lock()
         self._clock = 1_800_000_000
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -69,6 +71,26 @@ class SlackStub:
         with self._lock:
             for _ in range(times):
                 self._failures.setdefault(api, []).append(_Failure(status, {"ok": False, "error": error}, dict(headers or {})))
+
+    def rendezvous(self, api: str, parties: int = 2, timeout: float = 20.0) -> None:
+        """Hold each of the next ``parties`` calls of ``api`` until all ``parties`` have arrived (or ``timeout``
+        seconds passed: then the held calls are answered anyway)."""
+        with self._lock:
+            self._rendezvous[api] = (threading.Barrier(parties, timeout=timeout), [parties])
+
+    def _meet(self, api: str) -> None:
+        with self._lock:
+            held = self._rendezvous.get(api)
+            if held is None:
+                return
+            barrier, left = held
+            left[0] -= 1
+            if left[0] == 0:
+                del self._rendezvous[api]
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
 
     def seed_thread(self, channel: str, root: dict[str, Any], *replies: dict[str, Any]) -> None:
         """Make a thread readable through ``conversations.replies``."""
@@ -170,6 +192,7 @@ class SlackStub:
                 api = parts.path.rsplit("/", 1)[-1]
                 with stub._lock:
                     stub.calls.append(Call(api, self.command, parts.path, args, self.headers.get("Authorization")))
+                stub._meet(api)
                 status, body, headers = stub.answer(api, args)
                 data = json.dumps(body).encode("utf-8")
                 self.send_response(status)

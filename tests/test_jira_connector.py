@@ -169,7 +169,8 @@ def test_webhook_signature_and_dedupe_through_the_app(sqlite_url: str) -> None:
         assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
         assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "duplicate"
         rows = inbox_rows(hub)
-        assert [(r.kind, r.ticket_ref, r.delivery_id) for r in rows] == [("created", "jira:KAN-3", events.delivery_id(json.loads(body)))]
+        assert [(r.kind, r.ticket_ref, r.delivery_id) for r in rows] == [("created", "jira:KAN-3", "issue:10033:created")]
+        assert rows[0].event["data"]["delivery"] == "wh-1"
     finally:
         hub.close()
 

@@ -84,16 +84,23 @@ def test_status_mapping(status: dict[str, Any], expected: Status) -> None:
 def test_issue_created_webhook() -> None:
     event = events.parse({"X-Atlassian-Webhook-Identifier": "wh-1"}, load("webhook_issue_created.json"), ME)
     assert event is not None and event.kind is EventKind.CREATED and event.ref.external_id == "KAN-3"
-    assert event.delivery_id == events.delivery_id(load("webhook_issue_created.json"))  # the body, not the header
+    assert event.delivery_id == "issue:10033:created", "the issue, not the header"
+    assert event.data["delivery"] == "wh-1"
 
 
-def test_dedupe_key_falls_back_to_a_hash_of_event_key_and_timestamp() -> None:
+def test_the_dedupe_key_is_the_event_and_falls_back_to_a_hash_of_the_body() -> None:
     body = load("webhook_issue_created.json")
-    first, second = events.parse({}, body, ME), events.parse({}, body, ME)
-    assert first is not None and second is not None and first.delivery_id == second.delivery_id
-    body["timestamp"] += 1
-    third = events.parse({}, body, ME)
-    assert third is not None and third.delivery_id != first.delivery_id
+    first = events.parse({}, body, ME)
+    body["timestamp"] += 1  # re-rendered later: the same issue created once
+    again = events.parse({}, body, ME)
+    assert first is not None and again is not None and first.delivery_id == again.delivery_id == "issue:10033:created"
+    comment = load("webhook_comment_created.json")
+    assert events.event_key(comment) == "comment:10003"
+    del comment["comment"]["id"]
+    unnamed = events.event_key(comment)
+    assert unnamed.startswith("body:") and unnamed == events.event_key(json.loads(json.dumps(comment)))
+    comment["timestamp"] += 1
+    assert events.event_key(comment) != unnamed
 
 
 def test_comment_created_webhook_keeps_wiki_text() -> None:

@@ -83,20 +83,26 @@ def test_answer_body_lists_the_sources_the_text_does_not_link_already() -> None:
 
 def parse(name: str, self_id: str | None = SELF_ID, headers: dict[str, str] | None = None, body: Any = None):
     data = load(name) if body is None else body
-    raw = json.dumps(data).encode()
     headers = {"X-Zendesk-Webhook-Invocation-Id": "inv-1"} if headers is None else headers
-    return events.parse(headers, raw, data, self_id)
+    return events.parse(headers, data, self_id)
 
 
 def test_ticket_created_event() -> None:
     event = parse("event_ticket_created.json")
     assert event is not None and event.kind is EventKind.CREATED
-    assert event.ref.external_id == "5158" and event.delivery_id == "inv-1"
+    assert event.ref.external_id == "5158" and event.delivery_id == "ticket:5158:created"
+    assert event.data["delivery"] == "inv-1", "the invocation id is the delivery's, not the event's"
 
 
-def test_event_body_id_is_the_fallback_dedupe_key() -> None:
-    event = parse("event_ticket_created.json", headers={})
-    assert event is not None and event.delivery_id == "event:cbe4028c-7239-495d-b020-f22348516046"
+def test_the_dedupe_key_is_the_event_never_the_invocation_id() -> None:
+    comment = parse("event_comment_added.json", headers={"X-Zendesk-Webhook-Invocation-Id": "inv-9"})
+    assert comment is not None and comment.delivery_id == "ticket:5158:comment:9876543210"
+    body = load("event_status_changed.json")
+    body["detail"]["tags"] = ["hub_created"]
+    body["event"]["current"] = "SOLVED"
+    status = parse("event_status_changed.json", headers={}, body=body)
+    assert status is not None and status.delivery_id == "ticket:5158:event:0b6f0d5e-1111-4c2e-a1b9-8e4f39c71d52"
+    assert "delivery" not in status.data
 
 
 def test_requester_comment_event_carries_the_message() -> None:

@@ -49,7 +49,8 @@ def test_signed_event_is_stored_once(app_client: tuple[Any, Any]) -> None:
     assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
     rows = inbox_rows(hub)
     assert len(rows) == 1 and rows[0].ticket_ref == "zendesk:5158" and rows[0].kind == "created"
-    assert rows[0].delivery_id == "8350205582" and rows[0].duplicates == 1
+    assert rows[0].delivery_id == "ticket:5158:created" and rows[0].duplicates == 1
+    assert rows[0].event["data"]["delivery"] == "8350205582"
 
 
 def test_trigger_body_is_accepted(app_client: tuple[Any, Any]) -> None:

@@ -12,9 +12,11 @@ import hmac
 import json
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from connectors.inbound import delivery_header
 from connectors.jira import schemas
 from connectors.jira.mapping import CREATED_LABEL, Self, is_internal, message, parse_time, user_id
 from core.errors import PayloadError, SignatureError
@@ -63,16 +65,39 @@ def verify(secret: str | None, headers: Mapping[str, str], body: bytes, *, allow
         raise SignatureError("invalid or missing Jira X-Hub-Signature")
 
 
-def delivery_id(body: Mapping[str, Any]) -> str:
-    """The inbox dedupe key: a hash of the decoded body (canonical JSON).
+def event_key(body: Mapping[str, Any]) -> str:
+    """The inbox dedupe key: what identifies the event itself, so that every delivery of one event is stored
+    once and two events are never merged.
 
-    NOTE(jira): ``X-Atlassian-Webhook-Identifier`` is the same across Jira's retries, but nothing binds it to
-    the body (the signature covers the body only), so a captured delivery replayed with a new identifier
-    would be stored again. The body itself carries the event's ``timestamp`` (milliseconds), so two real
-    events never share a body, while a retry or a replay of one always does.
+    - ``comment_created``: ``comment:<comment id>`` (a comment is created once);
+    - ``jira:issue_created``: ``issue:<issue id>:created`` (an issue is created once);
+    - ``jira:issue_updated``: ``issue:<issue id>:change:<changelog id>`` (each change has its own changelog);
+    - anything else, or a body without those ids: a hash of the whole decoded body (canonical JSON), whose
+      ``timestamp`` (milliseconds) tells two events apart.
+
+    NOTE(jira): ``X-Atlassian-Webhook-Identifier`` is the same across Jira's retries of one delivery, but
+    nothing binds it to the body (the signature covers the body only), so a replay may carry a new one; and
+    one event can reach the hub in bodies that differ: each registered webhook gets its own delivery (the
+    body names the webhooks it matched, ``matchedWebhookIds``), and Data Center has been seen to fire one
+    comment's event twice. https://developer.atlassian.com/cloud/jira/platform/webhooks/
     """
+    kind = body.get("webhookEvent")
+    issue_id = (body.get("issue") or {}).get("id")
+    comment_id = (body.get("comment") or {}).get("id")
+    changelog = body.get("changelog")
+    change_id = changelog.get("id") if isinstance(changelog, Mapping) else None
+    if kind == COMMENT_CREATED and _present(comment_id):
+        return f"comment:{comment_id}"
+    if kind == ISSUE_CREATED and _present(issue_id):
+        return f"issue:{issue_id}:created"
+    if kind == ISSUE_UPDATED and _present(issue_id) and _present(change_id):
+        return f"issue:{issue_id}:change:{change_id}"
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "body:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _present(value: Any) -> bool:
+    return value is not None and str(value) != ""
 
 
 def check_age(body: Mapping[str, Any], max_age: timedelta, now: datetime | None = None) -> None:
@@ -94,18 +119,25 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     """Translate a verified Jira webhook body into an event.
 
     Args:
-        headers: the request headers.
+        headers: the request headers (``X-Atlassian-Webhook-Identifier`` is kept in ``data["delivery"]``).
         body: the decoded JSON body.
         me: the hub's own Jira identity, as far as known.
 
     Returns:
-        The event, or ``None`` for what the hub must ignore.
+        The event, keyed by :func:`event_key`, or ``None`` for what the hub must ignore.
 
     Raises:
         PayloadError: the body is not a Jira webhook, a field has the wrong type (:mod:`connectors.jira.schemas`;
             an issue key that is not one included), or it names no issue.
     """
-    body = schemas.checked(body)
+    event = _parse(schemas.checked(body), me)
+    identifier = delivery_header(headers, IDENTIFIER_HEADER)
+    if event is None or identifier is None:
+        return event
+    return replace(event, data={**event.data, "delivery": identifier})
+
+
+def _parse(body: Mapping[str, Any], me: Self) -> TicketEvent | None:
     kind = body["webhookEvent"]
     if kind == ISSUE_UPDATED:
         return _status_change(body)
@@ -118,7 +150,7 @@ def parse(headers: Mapping[str, str], body: Any, me: Self) -> TicketEvent | None
     if not key:
         raise PayloadError("jira payload: issue.key: the webhook names no issue")
     ref = TicketRef(Source.JIRA, str(key))
-    delivery = delivery_id(body)
+    delivery = event_key(body)
     received = parse_time(body.get("timestamp")) or utcnow()
     opened_by_hub = CREATED_LABEL in (fields.get("labels") or ())
     if kind == ISSUE_CREATED:
@@ -156,7 +188,7 @@ def _status_change(body: Mapping[str, Any]) -> TicketEvent | None:
         return None
     ref = TicketRef(Source.JIRA, str(issue["key"]))
     received = parse_time(body.get("timestamp")) or utcnow()
-    return TicketEvent(Source.JIRA, delivery_id(body), EventKind.UPDATED, ref, received_at=received, data={"status_change": True})
+    return TicketEvent(Source.JIRA, event_key(body), EventKind.UPDATED, ref, received_at=received, data={"status_change": True})
 
 
 def _issue_from_comment(comment: Mapping[str, Any]) -> str | None:

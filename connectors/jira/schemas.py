@@ -85,12 +85,17 @@ class Comment(Lenient):
     created = string()
 
 
+class Changelog(Lenient):
+    id = Id(allow_none=True)
+
+
 class Webhook(Lenient):
     webhookEvent = fields.String(required=True, validate=validate.Length(1, 100))
     timestamp = Timestamp(required=True)
     user = nested(User)
     issue = nested(Issue)
     comment = nested(Comment)
+    changelog = nested(Changelog)
 
 
 _WEBHOOK = Webhook()

@@ -65,7 +65,7 @@ class ZendeskConnector:
             PayloadError: the body is not JSON or not a known shape.
         """
         data = json_body(body, "zendesk")
-        return events.parse(headers, body, data, self._self_id)
+        return events.parse(headers, data, self._self_id)
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -13,16 +13,18 @@ comments, internal notes, tickets the hub opened itself, and every other ticket 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from dataclasses import replace
 from typing import Any, Mapping
 
+from connectors.inbound import delivery_header
 from connectors.zendesk import schemas
 from connectors.zendesk.mapping import CREATED_TAG, parse_time
 from core.errors import PayloadError
 from core.models import EventKind, Message, Person, Source, TicketEvent, TicketRef, Visibility, utcnow
 
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
-MAX_HEADER_ID = 128  # a longer header is hashed: the inbox key is 255 characters at most
 TRIGGER_MARK = "zendesk-trigger/1"
 TICKET_CREATED = "zen:event-type:ticket.created"
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
@@ -31,42 +33,68 @@ DONE_STATUSES = ("solved", "closed")
 _TICKET_ID = re.compile(r"[1-9][0-9]{0,19}")  # ASCII digits only ("²".isdigit() is true)
 
 
-def delivery_id(headers: Mapping[str, str], body: Mapping[str, Any], raw: bytes) -> str:
-    """The inbox dedupe key: the invocation id header, else the event body's ``id``, else a body hash.
+def event_key(body: Mapping[str, Any], ticket_id: str) -> str:
+    """The inbox dedupe key: what identifies the event itself, so that every delivery of one event is stored
+    once and two events are never merged.
 
-    NOTE(zendesk): "It is possible for a webhook to be invoked multiple times for the same action"; retries
-    keep the invocation id. https://developer.zendesk.com/documentation/webhooks/anatomy-of-a-webhook-request/
+    - a new ticket: ``ticket:<id>:created`` (a ticket is created once; the trigger and the event webhook
+      of one ticket are the same event);
+    - an event webhook's comment: ``ticket:<id>:comment:<comment id>``; its other events: the event's own
+      ``id`` (``ticket:<id>:event:<uuid>``);
+    - a trigger's comment: the ticket's ``updated_at`` with the commenter and the words (a second comment
+      updates the ticket again); a trigger body without ``updated_at`` (an older trigger): its content.
+
+    NOTE(zendesk): the invocation id header is not covered by the signature (``base64(HMAC-SHA256(timestamp +
+    body))``), so a signed body replayed inside the signature window under a new invocation id is the same
+    delivery; and "it is possible for a webhook to be invoked multiple times for the same action".
+    https://developer.zendesk.com/documentation/webhooks/verifying/ ;
+    https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/ (``id``: the event's)
     """
-    header = headers.get(INVOCATION_HEADER)
-    if header and len(header) <= MAX_HEADER_ID and header.isascii() and header.isprintable():
-        return str(header)
-    if header:
-        return "header:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
-    if body.get("id") and body.get("type"):
-        return f"event:{body['id']}"
-    return "body:" + hashlib.sha256(raw).hexdigest()[:32]
+    prefix = f"ticket:{ticket_id}"
+    if body.get("hub") == TRIGGER_MARK:
+        event = str(body.get("event", "")).strip().lower()
+        if event == "created":
+            return f"{prefix}:created"
+        if body.get("updated_at"):
+            return f"{prefix}:commented:" + _digest([str(body["updated_at"]), str(body.get("actor_id") or ""), body.get("comment")])
+        return f"{prefix}:body:" + _digest(body)
+    kind = body.get("type")
+    comment_id = ((body.get("event") or {}).get("comment") or {}).get("id")
+    if kind == TICKET_CREATED:
+        return f"{prefix}:created"
+    if kind == COMMENT_ADDED and comment_id is not None and str(comment_id):
+        return f"{prefix}:comment:{comment_id}"
+    if body.get("id") is not None and str(body["id"]):
+        return f"{prefix}:event:{body['id']}"
+    return f"{prefix}:body:" + _digest(body)
 
 
-def parse(headers: Mapping[str, str], raw: bytes, body: Any, self_id: str | None) -> TicketEvent | None:
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def parse(headers: Mapping[str, str], body: Any, self_id: str | None) -> TicketEvent | None:
     """Translate a verified Zendesk webhook body into an event.
 
     Args:
-        headers: the request headers.
-        raw: the raw body (for the fallback dedupe key).
+        headers: the request headers (the invocation id is kept in the event's ``data["delivery"]``).
         body: the decoded JSON body.
         self_id: the hub's API user id when known (its own comments are dropped).
 
     Returns:
-        The event, or ``None`` for what the hub must ignore.
+        The event, keyed by :func:`event_key`, or ``None`` for what the hub must ignore.
 
     Raises:
         PayloadError: the body is neither a trigger body nor a ticket event, or a field has the wrong type
             (:mod:`connectors.zendesk.schemas`; the message names the field).
     """
     body = schemas.checked(body)
-    if body.get("hub") == TRIGGER_MARK:
-        return _from_trigger(delivery_id(headers, body, raw), body, self_id)
-    return _from_event(delivery_id(headers, body, raw), body, self_id)
+    event = _from_trigger(body, self_id) if body.get("hub") == TRIGGER_MARK else _from_event(body, self_id)
+    invocation = delivery_header(headers, INVOCATION_HEADER)
+    if event is None or invocation is None:
+        return event
+    return replace(event, data={**event.data, "delivery": invocation})
 
 
 def _ticket_ref(value: Any) -> TicketRef:
@@ -78,8 +106,9 @@ def _ticket_ref(value: Any) -> TicketRef:
     return TicketRef(Source.ZENDESK, text)
 
 
-def _from_trigger(delivery: str, body: Mapping[str, Any], self_id: str | None) -> TicketEvent | None:
+def _from_trigger(body: Mapping[str, Any], self_id: str | None) -> TicketEvent | None:
     ref = _ticket_ref(body.get("ticket_id"))
+    delivery = event_key(body, ref.external_id)
     actor = str(body.get("actor_id") or "")
     tags = str(body.get("tags") or "").split()
     if (self_id is not None and actor == self_id) or CREATED_TAG in tags:
@@ -97,16 +126,17 @@ def _from_trigger(delivery: str, body: Mapping[str, Any], self_id: str | None) -
     if not text:
         return None
     author = Person(external_id=actor)
-    message = Message(f"{ref.external_id}:{delivery}", author, text, Visibility.PUBLIC, utcnow())
+    message = Message(delivery, author, text, Visibility.PUBLIC, utcnow())
     return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ref, message=message)
 
 
-def _from_event(delivery: str, body: Mapping[str, Any], self_id: str | None) -> TicketEvent | None:
+def _from_event(body: Mapping[str, Any], self_id: str | None) -> TicketEvent | None:
     kind = body["type"]
     detail = body.get("detail") or {}
     if kind not in (TICKET_CREATED, COMMENT_ADDED, STATUS_CHANGED):
         return None
     ref = _ticket_ref(detail.get("id") or body.get("subject"))
+    delivery = event_key(body, ref.external_id)
     opened_by_hub = CREATED_TAG in (detail.get("tags") or ())
     received = parse_time(body.get("time")) or utcnow()
     if kind == STATUS_CHANGED:

@@ -29,6 +29,7 @@ TRIGGER_BODY = {
     "actor_id": "{{current_user.id}}",
     "tags": "{{ticket.tags}}",
     "comment": "{{ticket.latest_public_comment}}",
+    "updated_at": "{{ticket.updated_at_with_timestamp}}",  # with the comment, what tells one comment from the next
 }
 
 STATUSES = {"new": Status.NEW, "open": Status.OPEN, "pending": Status.PENDING, "hold": Status.ON_HOLD,

@@ -35,6 +35,7 @@ class Trigger(Lenient):
     actor_id = Id(allow_none=True)
     tags = string()
     comment = string()
+    updated_at = string()
 
 
 class Author(Lenient):
