@@ -62,3 +62,30 @@ def test_each_past_request_is_scored_by_a_second_stage_that_did_not_learn_from_i
     seen: list[int] = []
     feature_rows(index, history, lambda fold: seen.append(fold) or training.fit(without_fold=fold))
     assert sorted(seen) == list(range(pseudo.FOLDS))
+
+
+def test_a_request_naming_only_the_article_s_topic_gets_its_opening_section() -> None:
+    def article(n: int, topic: str) -> KBArticle:
+        a = _article(n, topic)
+        return KBArticle(a.id, a.source, a.external_id, f"{topic.capitalize()} settings", None, (), a.passages, ())
+
+    articles = [article(n, t) for n, t in enumerate(TOPICS)]
+    index = KBIndex(articles, None)
+    index = index.with_reranker(PairTraining(index, articles).fit())
+    for asked, title, passage in [("what are the webhook settings?", "Webhook settings", 0),
+                                  ("tell me about budget settings", "Budget settings", 0),
+                                  ("how can I rename my webhook", "Webhook settings", 1),
+                                  ("the budget does not load", "Budget settings", 2)]:
+        r = index.search(asked)
+        assert (index.articles[r.order[0]].title, r.passage_at[0]) == (title, passage), asked
+
+
+def test_calibration_requests_name_half_of_their_topics_loosely() -> None:
+    texts = [f"Change the {t} settings for every workspace" for t in TOPICS] + ["Reset password", "Sync errors"]
+    loose = [pseudo.vague(t) for t in texts]
+    assert loose == [pseudo.vague(t) for t in texts]  # stable
+    changed = [(t, v) for t, v in zip(texts, loose) if v != t]
+    assert 0.25 * len(TOPICS) <= len(changed) <= 0.75 * len(TOPICS)
+    for t, v in changed:  # one content word left out, nothing else
+        assert len(v.split()) == len(t.split()) - 1 and set(v.split()) < set(t.split())
+    assert loose[-2:] == ["Reset password", "Sync errors"]  # two content words: named as they stand

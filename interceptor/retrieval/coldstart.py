@@ -36,7 +36,7 @@ def cold_items(articles: list[KBArticle], answerable: bool, limit: int,
 
     items = []
     for a in articles:
-        for p in pseudo_requests([a], limit, sentences=False, skip=skip):
+        for p in pseudo_requests([a], limit, sentences=False, skip=skip, loose=True):
             source = " ".join(a.passages[j].text for j in sorted(p.passages))
             sections = tuple(sorted({section_key(a, j) for j in p.passages}))
             items.append((Labelled(p.text, p.article if answerable else None, None, sections if answerable else None), source))

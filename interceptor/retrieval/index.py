@@ -21,7 +21,7 @@ import numpy as np
 
 from core.kb import KBArticle, KBPassage
 from interceptor.retrieval.dense import Embedder, VectorStore
-from interceptor.retrieval.lexical import BM25
+from interceptor.retrieval.lexical import BM25, tokenize
 from interceptor.retrieval.rerank import PairModel, PassageScores, choose, section_key
 
 DENSE_WEIGHT = 0.75  # fused = w * cosine + (1 - w) * normalised BM25, both in [0, 1]
@@ -135,6 +135,7 @@ class KBIndex:
         for u, text in enumerate(texts):
             self._by_text.setdefault(normalise(text), []).append(u)
         self.lexical = BM25(texts)
+        self._title_terms = [frozenset(tokenize(a.title)) for a in articles]
         self.vectors = embedder.encode_cached(texts, store) if embedder is not None and texts else None
 
     @property
@@ -197,8 +198,9 @@ class KBIndex:
             weights = np.exp((knn_basis[near] - knn_basis[near].max()) / 0.05)
             np.add.at(votes, self.owner[near], weights)
             votes /= votes.sum() or 1.0
+        terms = self.lexical.weights(text)
         pairs = tuple(
-            choose(self._raw(int(i), unit_fused, lex_units, dense_units), self.reranker) for i in top
+            choose(self._raw(int(i), unit_fused, lex_units, dense_units, terms), self.reranker) for i in top
         )
         return Retrieval(
             order=tuple(int(i) for i in top),
@@ -215,12 +217,16 @@ class KBIndex:
             pair=pairs,
         )
 
-    def _raw(self, article: int, fused: np.ndarray, lex: np.ndarray, dense: np.ndarray | None) -> np.ndarray:
-        """Return the raw scores of ``article``'s passages: rows of (fused, lexical, dense, heading), where
-        heading is the best fused score of the section's heading unit (the title for a passage without
-        heading) and of past tickets it answered."""
+    def _raw(self, article: int, fused: np.ndarray, lex: np.ndarray, dense: np.ndarray | None,
+             terms: dict[str, float]) -> np.ndarray:
+        """Return the raw scores of ``article``'s passages: rows of (fused, lexical, dense, heading, title),
+        where heading is the best fused score of the section's heading unit (the title for a passage without
+        heading) and of past tickets it answered, and title the share of the request's terms (by weight,
+        ``terms``) that the article's title holds."""
         units, heads = self._passage_units[article], self._heading_units[article]
-        out = np.zeros((len(units), 4))
+        out = np.zeros((len(units), 5))
+        total = sum(terms.values())
+        out[:, 4] = sum(w for t, w in terms.items() if t in self._title_terms[article]) / total if total else 0.0
         if len(units):
             out[:, 0], out[:, 1] = fused[units], lex[units]
             out[:, 2] = dense[units] if dense is not None else 0.0

@@ -68,6 +68,11 @@ class BM25:
         each: the KB's own vocabulary, for spelling correction and coverage features (a new dict)."""
         return {term: len(posting[0]) for term, posting in self._postings.items()}
 
+    def weights(self, query: str) -> dict[str, float]:
+        """Return the query's terms with their idf (a term the index lacks gets the largest idf possible)."""
+        unseen = float(np.log(1 + (self.size + 0.5) / 0.5))
+        return {term: self._idf.get(term, unseen) for term in set(tokenize(query))}
+
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """Score every unit for ``query``.
 

@@ -50,6 +50,19 @@ def wrap(text: str) -> str:
     return WRAPPINGS[pick].format(core[:1].lower() + core[1:])
 
 
+def vague(text: str) -> str:
+    """Return ``text`` with one of its content words left out (chosen by a stable hash) when it has three
+    or more, as a person who names a topic loosely would write it: calibration requests no more exact than
+    real ones."""
+    words = text.split()
+    content = [i for i, w in enumerate(words) if tokenize(w)]
+    pick = int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:8], 16)
+    if len(content) < 3 or pick % 2:  # half of them name it as it stands
+        return text
+    dropped = content[(pick // 2) % len(content)]
+    return " ".join(w for i, w in enumerate(words) if i != dropped)
+
+
 def _short(text: str) -> str:
     first = _SENTENCE.split(" ".join(text.split()), maxsplit=1)[0]
     words = first.split()
@@ -67,7 +80,7 @@ def shared_headings(articles: list[KBArticle]) -> frozenset[str]:
 
 
 def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sentences: bool = True,
-                    skip: frozenset[str] = frozenset()) -> list[Pseudo]:
+                    skip: frozenset[str] = frozenset(), loose: bool = False) -> list[Pseudo]:
     """Return up to ``limit`` pseudo-requests for ``articles`` (a deterministic sample, spread over them).
 
     Args:
@@ -75,6 +88,7 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
         limit: how many at most.
         sentences: also make pseudo-requests of passages' first sentences.
         skip: texts (case and spacing folded) not to use (see :func:`shared_headings`).
+        loose: leave some words of each out (:func:`vague`).
 
     Returns:
         Pseudo-requests with at least two content words each.
@@ -93,7 +107,7 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
                 candidates.append((p.heading_path[-1], members[keys[j]]))
             if sentences:
                 candidates.append((_short(p.text), members[keys[j]]))
-        out.extend(Pseudo(wrap(t), a.external_id, m) for t, m in candidates
+        out.extend(Pseudo(wrap(vague(t) if loose else t), a.external_id, m) for t, m in candidates
                    if len(tokenize(t)) >= 2 and " ".join(t.lower().split()) not in skip)
     if len(out) > limit:
         keep = np.random.default_rng(0).choice(len(out), size=limit, replace=False)

@@ -20,7 +20,7 @@ import numpy as np
 
 from core.kb import KBArticle
 
-PAIR_FEATURES = ("fused", "lexical", "dense", "heading", "gap_fused", "gap_heading", "first", "position", "only")
+PAIR_FEATURES = ("fused", "lexical", "dense", "heading", "gap_fused", "gap_heading", "first", "position", "only", "topic")
 
 
 def section_key(article: KBArticle, at: int) -> str:
@@ -56,7 +56,8 @@ def pair_features(raw: np.ndarray) -> np.ndarray:
     """Return the pair features of an article's passages.
 
     Args:
-        raw: one row per passage: (fused, lexical, dense, heading fused) scores of its units.
+        raw: one row per passage: (fused, lexical, dense, heading fused) scores of its units, and optionally
+            a fifth column: how much of the request the article's title holds (the same in every row).
 
     Returns:
         One row per passage, columns as :data:`PAIR_FEATURES`.
@@ -65,12 +66,14 @@ def pair_features(raw: np.ndarray) -> np.ndarray:
     out = np.zeros((n, len(PAIR_FEATURES)))
     if not n:
         return out
-    out[:, 0:4] = raw
+    out[:, 0:4] = raw[:, :4]
     out[:, 4] = raw[:, 0] - raw[:, 0].max()
     out[:, 5] = raw[:, 3] - raw[:, 3].max()
     out[0, 6] = 1.0
     out[:, 7] = np.arange(n) / max(n - 1, 1)
     out[:, 8] = 1.0 if n == 1 else 0.0
+    if raw.shape[1] > 4:  # a request that names only the article's topic is answered by its opening section
+        out[0, 9] = raw[0, 4]
     return out
 
 
