@@ -127,6 +127,16 @@ def start_hub(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byt
     raise SystemExit(f"hub serve did not start; see {log}")
 
 
+def message_event(event_id: str, ts: str, text: str, channel: str = CHANNEL, user: str = USER) -> bytes:
+    """The Events API body of a person's new ``message`` in ``channel`` (a thread root), as Slack sends it."""
+    return json.dumps({
+        "token": "x", "team_id": TEAM, "api_app_id": "A0OTHER01", "type": "event_callback", "event_id": event_id,
+        "event_time": int(time.time()), "authorizations": [{"team_id": TEAM, "user_id": AUTH_TEST["user_id"], "is_bot": True}],
+        "event": {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel, "channel_type": "channel",
+                  "event_ts": ts, "team": TEAM},
+    }).encode()
+
+
 class Sender(threading.Thread):
     """Posts signed Slack message events until ``stop`` is set; records (latency s, status, event id)."""
 
@@ -152,12 +162,7 @@ class Sender(threading.Thread):
             self.stub.seed_thread(CHANNEL, {"type": "message", "user": USER, "text": question, "ts": ts})
             event_id = f"EvB{self.n:03d}x{i:07d}"
             delivery = f"{TEAM}:{CHANNEL}:{ts}"  # the hub's delivery key for a Slack message
-            body = json.dumps({
-                "token": "x", "team_id": TEAM, "api_app_id": "A0OTHER01", "type": "event_callback", "event_id": event_id,
-                "event_time": int(time.time()), "authorizations": [{"team_id": TEAM, "user_id": AUTH_TEST["user_id"], "is_bot": True}],
-                "event": {"type": "message", "user": USER, "text": question, "ts": ts, "channel": CHANNEL, "channel_type": "channel",
-                          "event_ts": ts, "team": TEAM},
-            }).encode()
+            body = message_event(event_id, ts, question)
             headers = {"Content-Type": "application/json", **sign(body)}
             start = time.perf_counter()
             try:

@@ -1,5 +1,6 @@
-"""Run every benchmark and print their figures (``make bench``). Figures, not pass/fail: benchmarks are
-reports. Set HUB_BENCH_DIR to the folder holding the packs (default: /work/shared/bench)."""
+"""Run every benchmark and print their figures (``make bench``): quality per pack, scale, and the mirror latency
+(webhooks, SQLite). Figures, not pass/fail: benchmarks are reports. Set HUB_BENCH_DIR to the folder holding the
+packs (default: /work/shared/bench)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def main() -> None:
         results[f"quality:{pack.name}"] = json.loads(out.stdout)
     out = subprocess.run([sys.executable, str(HERE / "scale.py")], env=env, check=True, stdout=subprocess.PIPE, text=True)
     results["scale"] = json.loads(out.stdout)
+    out = subprocess.run([sys.executable, str(HERE / "mirror_latency.py")], env=env, check=True, stdout=subprocess.PIPE, text=True)
+    results["mirror_latency"] = json.loads(out.stdout)
     print(json.dumps(results, indent=1))
 
 

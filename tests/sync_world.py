@@ -45,10 +45,7 @@ class World:
         return self.client.post("/slack/events", data=raw, headers={"Content-Type": "application/json", **sign(raw)})
 
     def zendesk(self, body: dict[str, Any], invocation: str) -> Any:
-        raw = json.dumps(body).encode()
-        ts = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-        headers = {verify.SIGNATURE_HEADER: verify.sign("s3cret", ts, raw), verify.TIMESTAMP_HEADER: ts,
-                   "X-Zendesk-Webhook-Invocation-Id": invocation, "Content-Type": "application/json"}
+        raw, headers = zendesk_signed(body, invocation)
         return self.client.post("/webhooks/zendesk", data=raw, headers=headers)
 
     def posts(self) -> list[Any]:
@@ -94,15 +91,25 @@ def zendesk_comment(comment_id: int, author: int, body: str, **fields: Any) -> d
     return {"id": comment_id, "author_id": author, "body": body, "plain_body": body, "created_at": "2026-01-01T11:00:00Z", **fields}
 
 
-def comment_added(comment_id: int, author: int, name: str, *, staff: bool, public: bool = True) -> dict[str, Any]:
-    """The ``ticket.comment_added`` event webhook for ticket 4014."""
+def comment_added(comment_id: int, author: int, name: str, *, staff: bool, public: bool = True, ticket: int = RECORD_ID,
+                  requester: int = REQUESTER_USER) -> dict[str, Any]:
+    """The ``ticket.comment_added`` event webhook for ``ticket`` (4014 unless told; bench/mirror_latency.py uses others)."""
     body = json.loads(json.dumps(zendesk_load("event_comment_added.json")))
     body["id"] = f"evt-{comment_id}"
-    body["detail"].update(id=str(RECORD_ID), tags=["hub_created"], requester_id=str(REQUESTER_USER), created_at="2026-01-01T10:00:00Z")
+    body["detail"].update(id=str(ticket), tags=["hub_created"], requester_id=str(requester), created_at="2026-01-01T10:00:00Z")
     body["event"]["comment"] = {"id": comment_id, "body": "see the ticket", "is_public": public,
                                 "author": {"id": str(author), "is_staff": staff, "name": name}}
-    body["subject"] = f"zen:ticket:{RECORD_ID}"
+    body["subject"] = f"zen:ticket:{ticket}"
     return body
+
+
+def zendesk_signed(body: dict[str, Any], invocation: str, secret: str = "s3cret") -> tuple[bytes, dict[str, str]]:
+    """A Zendesk webhook delivery of ``body``: the raw bytes and the headers Zendesk sends (signed now)."""
+    raw = json.dumps(body).encode()
+    ts = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    headers = {verify.SIGNATURE_HEADER: verify.sign(secret, ts, raw), verify.TIMESTAMP_HEADER: ts,
+               "X-Zendesk-Webhook-Invocation-Id": invocation, "Content-Type": "application/json"}
+    return raw, headers
 
 
 def say(world: World, user: str, text: str, ts: str, *, root: bool = False) -> Any:
@@ -159,8 +166,10 @@ def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, 
     return world
 
 
-def serve_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], status: str = "In Progress", files: tuple[str, ...] = ()) -> None:
-    """Serve Jira issue SUP-42 (opened by the hub: it is the reporter) with the hub's internal draft first."""
+def serve_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], status: str = "In Progress", files: tuple[str, ...] = (),
+                updated: str | None = None) -> dict[str, Any]:
+    """Serve Jira issue SUP-42 (opened by the hub: it is the reporter) with the hub's internal draft first;
+    return the issue as served."""
     from tests.test_jira_connector import API
     from tests.test_jira_mapping import load
 
@@ -173,7 +182,10 @@ def serve_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], sta
                            comment={"comments": [draft, *comments], "total": 1 + len(comments)},
                            attachment=[{"id": str(10000 + i), "filename": name, "mimeType": "application/pdf", "size": 1024,
                                         "content": f"http://127.0.0.1:8766/secure/attachment/{10000 + i}/{name}"} for i, name in enumerate(files)])
+    if updated is not None:
+        issue["fields"]["updated"] = updated
     api.upsert(responses.GET, f"{API}/issue/{RECORD_KEY}", json=issue)
+    return issue
 
 
 def jira_comment(comment_id: str, author: dict[str, Any], body: str, **fields: Any) -> dict[str, Any]:
@@ -184,6 +196,14 @@ def jira_comment(comment_id: str, author: dict[str, Any], body: str, **fields: A
 def jira_comment_created(world: World, comment: dict[str, Any]) -> Any:
     """Deliver Jira Cloud's ``comment_created`` for SUP-42 (the real 2024 capture's shape: a partial issue
     with no reporter and no labels), signed."""
+    raw, headers = jira_comment_created_signed(comment)
+    return world.client.post("/webhooks/jira", data=raw, headers=headers)
+
+
+def jira_comment_created_signed(comment: dict[str, Any], key: str = RECORD_KEY, issue_id: str = "10000",
+                                base: str = "http://127.0.0.1:8766", secret: str = "s3cret") -> tuple[bytes, dict[str, str]]:
+    """Jira Cloud's ``comment_created`` for issue ``key`` as delivered (the real 2024 capture's shape), signed
+    now: the raw bytes and the headers."""
     import time
     from pathlib import Path
 
@@ -192,13 +212,12 @@ def jira_comment_created(world: World, comment: dict[str, Any]) -> Any:
     capture = Path(__file__).parent.parent.parent / "shared/fixtures/payloads/jira_cloud_webhook_comment_created_2024_mentions.json"
     body = json.loads(capture.read_text())
     body["timestamp"] = int(time.time() * 1000)
-    body["issue"].update(key=RECORD_KEY, id="10000")
+    body["issue"].update(key=key, id=issue_id)
     body["comment"] = {**body["comment"], **{k: v for k, v in comment.items() if k in ("id", "author", "body")}}
-    body["comment"]["self"] = f"http://127.0.0.1:8766/rest/api/2/issue/10000/comment/{comment['id']}"
-    for key in ("jsdPublic", "visibility", "properties"):
-        body["comment"].pop(key, None)
-        if key in comment:
-            body["comment"][key] = comment[key]
+    body["comment"]["self"] = f"{base}/rest/api/2/issue/{issue_id}/comment/{comment['id']}"
+    for name in ("jsdPublic", "visibility", "properties"):
+        body["comment"].pop(name, None)
+        if name in comment:
+            body["comment"][name] = comment[name]
     raw = json.dumps(body).encode()
-    headers = {"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"}
-    return world.client.post("/webhooks/jira", data=raw, headers=headers)
+    return raw, {"X-Hub-Signature": events.sign(secret, raw), "Content-Type": "application/json"}

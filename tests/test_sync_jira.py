@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
@@ -123,6 +124,39 @@ def test_an_issue_done_is_announced_in_the_thread_once(world: World) -> None:
     raw = json.dumps(body).encode()
     response = world.client.post("/webhooks/jira", data=raw, headers={"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"})
     assert response.get_json() == {"status": "ignored"}
+
+
+def test_without_webhooks_a_reply_followed_by_a_note_or_resolved_at_once_is_still_mirrored(database_url: str, stub: SlackStub) -> None:
+    # Found by bench/mirror_latency.py --poll --note-after: the poll looked at the newest comment only, so a
+    # public reply followed by an internal comment (or a reply and a resolve) never reached the thread.
+    from connectors.jira import scheduled_jobs
+    from core.models import utcnow
+
+    def stamp(minutes: int) -> str:
+        return (utcnow() - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        world = jira_world(database_url, stub, api, JIRA_POLL="true")
+        search = f"{API}/search/jql"
+        reply = jira_comment("20001", JIRA_AGENT, "We refunded the second charge.", jsdPublic=True)
+        note = jira_comment("20002", JIRA_AGENT, "internal: finance approved it", jsdPublic=False)
+        api.get(search, json={"issues": [serve_issue(api, [reply, note], updated=stamp(3))], "isLast": True})
+        (_, job, _), = scheduled_jobs(world.hub)
+        assert job() == 1
+        world.drain()
+        _, mirrored = world.posts()
+        assert "We refunded the second charge." in mirrored.args["text"]
+        assert job() == 0, "the same change polled again"
+        last = jira_comment("20003", JIRA_AGENT, "Closing this: the refund is on its way.", jsdPublic=True)
+        issue = serve_issue(api, [reply, note, last], status="Done", updated=stamp(1))
+        api.replace(responses.GET, search, json={"issues": [issue], "isLast": True})
+        assert job() == 2
+        world.drain()
+        texts = [p.args["text"] for p in world.posts()[1:]]
+        assert len(texts) == 3 and sum("We refunded the second charge." in t for t in texts) == 1
+        assert any("the refund is on its way" in t for t in texts) and any("was marked solved" in t for t in texts)
+        assert "finance approved" not in json.dumps(texts)
+        world.hub.close()
 
 
 @pytest.mark.parametrize("refused", [False, True])

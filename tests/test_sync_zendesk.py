@@ -201,6 +201,41 @@ def test_without_webhooks_the_next_poll_mirrors_the_reply_and_the_solve(database
         world.hub.close()
 
 
+def test_without_webhooks_a_reply_followed_by_a_note_or_submitted_as_solved_is_still_mirrored(database_url: str, stub: SlackStub) -> None:
+    # Found by bench/mirror_latency.py --poll --note-after: the poll looked at the newest comment only, so a
+    # public reply followed by an internal note (or a reply submitted as solved) never reached the thread.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        world = zendesk_world(database_url, stub, api, ZENDESK_POLL="true")
+        export = f"{API}/incremental/tickets/cursor.json"
+        changed = {"tickets": [{"id": RECORD_ID, "status": "open", "tags": ["hub_created"], "updated_at": "2026-01-01T11:00:00Z"}],
+                   "after_cursor": "CURSOR-A", "end_of_stream": True}
+        api.get(export, json=changed)
+        reply = zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)
+        note = zendesk_comment(12, AGENT_USER, "internal: finance approved it", public=False)
+        serve_record(api, [reply, note])
+        (_, job, _), = scheduled_jobs(world.hub)
+        assert job() == 1
+        world.drain()
+        _, mirrored = world.posts()
+        assert "We refunded the second charge." in mirrored.args["text"]
+        # The next poll sees the same reply as the newest public one: nothing new. A last reply submitted as
+        # solved gives the reply and the solved notice, the earlier reply is not posted again.
+        api.replace(responses.GET, export, json={**changed, "after_cursor": "CURSOR-B"})
+        assert job() == 0
+        last = zendesk_comment(13, AGENT_USER, "Closing this: the refund is on its way.", public=True)
+        solved = {**changed, "tickets": [{**changed["tickets"][0], "status": "solved", "updated_at": "2026-01-01T12:00:00Z"}],
+                  "after_cursor": "CURSOR-C"}
+        api.replace(responses.GET, export, json=solved)
+        serve_record(api, [reply, note, last], status="solved")
+        assert job() == 2
+        world.drain()
+        texts = [p.args["text"] for p in world.posts()[1:]]
+        assert len(texts) == 3 and sum("We refunded the second charge." in t for t in texts) == 1
+        assert any("the refund is on its way" in t for t in texts) and any("was marked solved" in t for t in texts)
+        assert "finance approved" not in json.dumps(texts)
+        world.hub.close()
+
+
 def test_a_mention_in_a_synced_thread_is_carried_like_any_thread_message(world: World) -> None:
     before = len(updates(world))
     bot_user = ROOT["authorizations"][0]["user_id"]

@@ -68,9 +68,8 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
             ticket = mapping.ticket(issue, connector._self(), connector.settings.url)
             mark = f"{ticket.ref.external_id}@{(issue.get('fields') or {}).get('updated')}"
             marks[mark], newest = ticket.updated_at, max(newest, ticket.updated_at)
-            event = None if mark in seen else event_from_ticket(ticket)
-            if event is not None:
-                found.append(event)
+            if mark not in seen:
+                found.extend(events_from_ticket(ticket))
         token = page.get("nextPageToken")
         if page.get("isLast", True) or not token:
             break
@@ -78,24 +77,35 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
     return found, json.dumps({"since": newest.isoformat(), "seen": keep})
 
 
-def _event_of_record(ticket: Ticket) -> TicketEvent | None:
-    """An issue the hub opened for a Slack thread: done (announced in the thread), or an agent's newest
-    public comment (the pipeline reads the issue again and mirrors what is provably public)."""
+def _events_of_record(ticket: Ticket) -> list[TicketEvent]:
+    """An issue the hub opened for a Slack thread: its agents' newest public comment, however many comments
+    (internal ones, the hub's own) came after it (the pipeline reads the issue again and mirrors every provably
+    public reply not mirrored yet), and its being done (announced in the thread; a reply and a resolve in one
+    poll window give both)."""
+    events = []
+    reply = next((m for m in reversed(ticket.messages)
+                  if m.visibility is Visibility.PUBLIC and m.author.is_agent and not m.author.is_self), None)
+    if reply is not None:
+        delivery = f"poll:comment:{ticket.ref.external_id}:{reply.external_id}"
+        events.append(TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ticket.ref, message=reply))
     if ticket.status in (Status.SOLVED, Status.CLOSED):
         delivery = f"poll:status:{ticket.ref.external_id}:{ticket.updated_at.isoformat()}"
-        return TicketEvent(Source.JIRA, delivery, EventKind.UPDATED, ticket.ref, data={"status_change": True})
-    last = ticket.messages[-1] if ticket.messages else None
-    if last is None or last.visibility is not Visibility.PUBLIC or not last.author.is_agent or last.author.is_self:
-        return None
-    delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
-    return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ticket.ref, message=last)
+        events.append(TicketEvent(Source.JIRA, delivery, EventKind.UPDATED, ticket.ref, data={"status_change": True}))
+    return events
+
+
+def events_from_ticket(ticket: Ticket) -> list[TicketEvent]:
+    """The events of a changed issue: those of an issue the hub opened for a Slack thread
+    (:func:`_events_of_record`), else :func:`event_from_ticket`'s one, if any."""
+    if mapping.CREATED_LABEL in ticket.tags:
+        return _events_of_record(ticket)
+    event = event_from_ticket(ticket)
+    return [event] if event is not None else []
 
 
 def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
-    """The event a changed issue stands for: a new request (no comments yet), a requester's public
-    comment (the newest comment), or nothing (the hub's, an agent's, an internal one, a hub-opened issue)."""
-    if mapping.CREATED_LABEL in ticket.tags:
-        return _event_of_record(ticket)
+    """The event a changed issue not opened by the hub stands for: a new request (no comments yet), a
+    requester's public comment (the newest comment), or nothing (the hub's, an agent's, an internal one)."""
     if ticket.status in (Status.SOLVED, Status.CLOSED):
         return None
     if not ticket.messages:

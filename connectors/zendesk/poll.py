@@ -56,9 +56,7 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
     for _ in range(MAX_PAGES):
         page = connector.session.get_json(EXPORT_PATH, {**params, "per_page": PAGE_SIZE})
         for item in page.get("tickets") or ():
-            event = _event_for(connector, item)
-            if event is not None:
-                found.append(event)
+            found.extend(_events_for(connector, item))
         next_cursor = page.get("after_cursor") or next_cursor
         if page.get("end_of_stream", True) or not page.get("after_cursor"):
             break
@@ -66,31 +64,37 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
     return found, next_cursor
 
 
-def _event_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> TicketEvent | None:
+def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> list[TicketEvent]:
     of_record = CREATED_TAG in (item.get("tags") or ())
     if str(item.get("status", "")).lower() == "deleted" or (not of_record and str(item.get("status", "")).lower() in IGNORED_STATUSES):
-        return None
+        return []
     ref = TicketRef(Source.ZENDESK, str(item["id"]))
     try:
         ticket = connector.fetch(ref)
     except NotFound:
         log.info("zendesk.poll.ticket-gone", extra={"ticket": ref.external_id})
-        return None
-    return event_of_record(ticket) if of_record else event_from_ticket(ticket)
+        return []
+    if of_record:
+        return events_of_record(ticket)
+    event = event_from_ticket(ticket)
+    return [event] if event is not None else []
 
 
-def event_of_record(ticket: Ticket) -> TicketEvent | None:
-    """The event a changed ticket of record (opened by the hub for a Slack thread) stands for: solved or
-    closed, or an agent's newest public comment (the pipeline reads the ticket again and mirrors what is
-    provably public), else ``None``."""
+def events_of_record(ticket: Ticket) -> list[TicketEvent]:
+    """The events a changed ticket of record (opened by the hub for a Slack thread) stands for: its agents'
+    newest public comment, however many comments (an internal note, the hub's own) came after it (the
+    pipeline reads the ticket again and mirrors every provably public reply not mirrored yet), and its being
+    solved or closed (a reply submitted as solved gives both)."""
+    events = []
+    reply = next((m for m in reversed(ticket.messages)
+                  if m.visibility is Visibility.PUBLIC and m.author.is_agent and not m.author.is_self), None)
+    if reply is not None:
+        delivery = f"poll:comment:{ticket.ref.external_id}:{reply.external_id}"
+        events.append(TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=reply))
     if ticket.status in (Status.SOLVED, Status.CLOSED):
         delivery = f"poll:status:{ticket.ref.external_id}:{ticket.updated_at.isoformat()}"
-        return TicketEvent(Source.ZENDESK, delivery, EventKind.UPDATED, ticket.ref, data={"status": ticket.status.value})
-    last = ticket.messages[-1] if ticket.messages else None
-    if last is None or last.visibility is not Visibility.PUBLIC or not last.author.is_agent or last.author.is_self:
-        return None
-    delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
-    return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last)
+        events.append(TicketEvent(Source.ZENDESK, delivery, EventKind.UPDATED, ticket.ref, data={"status": ticket.status.value}))
+    return events
 
 
 def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
