@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.jira import mapping
+from connectors.polling import events_of_record
 from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
 
 if TYPE_CHECKING:
@@ -77,28 +78,11 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
     return found, json.dumps({"since": newest.isoformat(), "seen": keep})
 
 
-def _events_of_record(ticket: Ticket) -> list[TicketEvent]:
-    """An issue the hub opened for a Slack thread: its agents' newest public comment, however many comments
-    (internal ones, the hub's own) came after it (the pipeline reads the issue again and mirrors every provably
-    public reply not mirrored yet), and its being done (announced in the thread; a reply and a resolve in one
-    poll window give both)."""
-    events = []
-    reply = next((m for m in reversed(ticket.messages)
-                  if m.visibility is Visibility.PUBLIC and m.author.is_agent and not m.author.is_self), None)
-    if reply is not None:
-        delivery = f"poll:comment:{ticket.ref.external_id}:{reply.external_id}"
-        events.append(TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ticket.ref, message=reply))
-    if ticket.status in (Status.SOLVED, Status.CLOSED):
-        delivery = f"poll:status:{ticket.ref.external_id}:{ticket.updated_at.isoformat()}"
-        events.append(TicketEvent(Source.JIRA, delivery, EventKind.UPDATED, ticket.ref, data={"status_change": True}))
-    return events
-
-
 def events_from_ticket(ticket: Ticket) -> list[TicketEvent]:
     """The events of a changed issue: those of an issue the hub opened for a Slack thread
-    (:func:`_events_of_record`), else :func:`event_from_ticket`'s one, if any."""
+    (:func:`connectors.polling.events_of_record`), else :func:`event_from_ticket`'s one, if any."""
     if mapping.CREATED_LABEL in ticket.tags:
-        return _events_of_record(ticket)
+        return events_of_record(ticket, {"status_change": True})
     event = event_from_ticket(ticket)
     return [event] if event is not None else []
 

@@ -15,9 +15,10 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Mapping
 
+from connectors.polling import events_of_record
 from connectors.zendesk.mapping import CREATED_TAG
 from core.errors import NotFound
-from core.models import EventKind, Source, Status, Ticket, TicketEvent, TicketRef, Visibility, utcnow
+from core.models import EventKind, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
 
 if TYPE_CHECKING:
     from connectors.zendesk.connector import ZendeskConnector
@@ -75,26 +76,9 @@ def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> list[
         log.info("zendesk.poll.ticket-gone", extra={"ticket": ref.external_id})
         return []
     if of_record:
-        return events_of_record(ticket)
+        return events_of_record(ticket, {"status": ticket.status.value})
     event = event_from_ticket(ticket)
     return [event] if event is not None else []
-
-
-def events_of_record(ticket: Ticket) -> list[TicketEvent]:
-    """The events a changed ticket of record (opened by the hub for a Slack thread) stands for: its agents'
-    newest public comment, however many comments (an internal note, the hub's own) came after it (the
-    pipeline reads the ticket again and mirrors every provably public reply not mirrored yet), and its being
-    solved or closed (a reply submitted as solved gives both)."""
-    events = []
-    reply = next((m for m in reversed(ticket.messages)
-                  if m.visibility is Visibility.PUBLIC and m.author.is_agent and not m.author.is_self), None)
-    if reply is not None:
-        delivery = f"poll:comment:{ticket.ref.external_id}:{reply.external_id}"
-        events.append(TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=reply))
-    if ticket.status in (Status.SOLVED, Status.CLOSED):
-        delivery = f"poll:status:{ticket.ref.external_id}:{ticket.updated_at.isoformat()}"
-        events.append(TicketEvent(Source.ZENDESK, delivery, EventKind.UPDATED, ticket.ref, data={"status": ticket.status.value}))
-    return events
 
 
 def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
