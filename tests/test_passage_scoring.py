@@ -123,3 +123,30 @@ def test_a_small_kb_edit_reuses_the_cold_start_and_a_grown_kb_refits_it(sqlite_u
         assert scorer.refresh(force=True) and scorer.calibration_source not in (first, "default")  # doubled: refit
     finally:
         db.dispose()
+
+
+def test_a_kb_too_small_to_calibrate_itself_keeps_the_default_and_a_restart_does_not_retry(sqlite_url: str) -> None:
+    import migrations
+    from sqlalchemy import select
+
+    from core import kb
+    from core.db import CalibrationRow, Database
+    from interceptor.retrieval.scorer import KBScorer
+
+    migrations.upgrade(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            a = _article(0, TOPICS[0])
+            kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, passages=a.passages))
+
+        def attempts() -> list[CalibrationRow]:
+            with db.session() as s:
+                return list(s.scalars(select(CalibrationRow)))
+
+        assert KBScorer(db, None).calibration_source == "default"  # one article: nothing to hold out as a gap
+        [remembered] = attempts()
+        assert remembered.params["fallback"] and remembered.params["coldstart"]
+        assert KBScorer(db, None).calibration_source == "default" and len(attempts()) == 1  # not tried again
+    finally:
+        db.dispose()

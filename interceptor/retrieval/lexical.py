@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,6 +20,7 @@ _STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)  # a KB's vocabulary is small and every unit, pseudo-request and query repeats it
 def _stem(token: str) -> str:
     """A light suffix stripper (plural and -ing/-ed forms), enough for help-desk English."""
     if token.endswith("'s"):

@@ -200,7 +200,7 @@ class KBScorer:
             self.calibrator = Calibrator.from_params(stored.params["modes"][self.mode])
             self.index = self.index.with_reranker(PairModel.from_params(stored.params.get("reranker") or {}))
             kind = "coldstart" if stored.params.get("coldstart") else "stored"
-            self.calibration_source = f"{kind}:{stored.id}"
+            self.calibration_source = "default" if stored.params.get("fallback") else f"{kind}:{stored.id}"
             return
         labelled = history.from_params(latest.params) if latest is not None else []
         if labelled:
@@ -229,6 +229,12 @@ class KBScorer:
             self.calibrator = Calibrator.from_params(default) if default else None
             self.calibration_source = "default" if default else "none"
             log.info("interceptor.calibration.cold-start-skipped", extra={"reason": str(e)})
+            if fit and default:  # remembered for this KB version (and its small edits): a restart does not retry
+                with self.db.session() as s:
+                    kb.store_calibration(s, self.kb_version, METHOD, {
+                        "modes": {self.mode: default}, "negatives": [], "history": [], "model": self.model,
+                        "coldstart": True, "fallback": str(e), "articles": len(self.index.articles)},
+                        f"cold start not possible ({e}): the shipped default")
             return
         self.index = self.index.with_reranker(reranker)
         params: dict[str, Any] = {"modes": {self.mode: calibrator.to_params()}, "reranker": reranker.to_params() if reranker else None,
