@@ -89,3 +89,18 @@ def test_calibration_requests_name_half_of_their_topics_loosely() -> None:
     for t, v in changed:  # one content word left out, nothing else
         assert len(v.split()) == len(t.split()) - 1 and set(v.split()) < set(t.split())
     assert loose[-2:] == ["Reset password", "Sync errors"]  # two content words: named as they stand
+
+
+def test_a_history_names_markdown_sections_by_heading_path_and_the_opening_one_by_the_title() -> None:
+    from interceptor.retrieval.rerank import section_key
+    from interceptor.retrieval.training import history_pseudo
+
+    opening = (KBPassage("Budgets cap what a project may spend.", ()), KBPassage("They reset each month.", ()))
+    article = KBArticle(1, "md", "budgets.md", "Project budgets", None, (),
+                        opening + (KBPassage("Open the project and type a new cap.", ("Change a budget", "From the web")),), ())
+    assert [section_key(article, j) for j in range(3)] == ["Project budgets", "Project budgets", "Change a budget › From the web"]
+    index = KBIndex([article], None)
+    named = history_pseudo(index, [Labelled("what is a budget", "budgets.md", None, ("Project budgets",)),
+                                   Labelled("new cap?", "budgets.md", None, ("Change a budget › From the web",)),
+                                   Labelled("huh", "budgets.md", None, ("No such section",))])
+    assert [p.passages for p in named] == [frozenset({0, 1}), frozenset({2})]  # an unknown name teaches nothing

@@ -2,9 +2,11 @@
 and the fitting of a calibrator on it.
 
 A history file has one past request per line/row: ``text`` and ``article`` (the article's external id;
-empty or null when no article solved it), optionally ``ref`` (the ticket's id) and ``sections`` (the ids of
-the article's sections that answer it: a JSON list, or ``;``-separated in CSV). JSONL also accepts the bench
-pack's names ``expected_article_id`` and ``expected_section_ids``.
+empty or null when no article solved it), optionally ``ref`` (the ticket's id) and ``sections`` (the
+article's sections that answer it, named as :func:`interceptor.retrieval.rerank.section_key` names them: a
+section id where the source has one, else the heading path joined by " › ", else, for the opening section,
+the article's title; a JSON list, or ``;``-separated in CSV). JSONL also accepts the bench pack's names
+``expected_article_id`` and ``expected_section_ids``.
 
 A past request counts as answered right when the top article is its article and, where the history names
 sections and the passage names its section, the quoted passage lies in one of them: the confidence is

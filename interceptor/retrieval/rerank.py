@@ -24,9 +24,12 @@ PAIR_FEATURES = ("fused", "lexical", "dense", "heading", "gap_fused", "gap_headi
 
 
 def section_key(article: KBArticle, at: int) -> str:
-    """Return the key of passage ``at``'s section: its section id, else its heading path, else itself."""
+    """Return the name of passage ``at``'s section, as a labelled history names it: its section id where the
+    source has one (a bench pack, a Help Center article), else its heading path joined by " › " ("Reset your
+    password › If you sign in with SSO"), else (the opening section, before any heading) the article's title.
+    The passages of one long section share it."""
     p = article.passages[at]
-    return p.section_id or (" › ".join(p.heading_path) if p.heading_path else f"#{at}")
+    return p.section_id or (" › ".join(p.heading_path) if p.heading_path else article.title)
 
 
 @dataclass(frozen=True)

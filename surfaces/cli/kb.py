@@ -144,8 +144,11 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @kb.command("calibrate")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def kb_calibrate(file: Path) -> None:
-        """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article) with the
-        article that solved them, empty article for none. Solved ones also become the articles' questions."""
+        """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article, optionally
+        sections) with the article that solved them, empty article for none, and the sections whose text
+        answered them (section ids, or heading paths such as "Reset your password › If you sign in with SSO",
+        or the article's title for its opening section; ";"-separated in CSV). Solved ones also become the
+        articles' questions; the sections teach the hub which passage to quote."""
         from interceptor.retrieval.history import read_history
         from interceptor.retrieval.scorer import build_scorer
 
