@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from connectors.base import Connector, HelpDesk, PostsAsRequester
 from core.db import Database, OutboxAction
 from core.models import Message, Status, Ticket, TicketRef
-from core.outbox import NewAction, enqueue
+from core.outbox import enqueue
 from core.telemetry import count
 from interceptor import mirror, record
 
