@@ -129,7 +129,10 @@ class SocketModeStub:
                 if not chunk:
                     break
                 buffer += chunk
-                buffer = self._frames(conn, buffer)
+                try:
+                    buffer = self._frames(conn, buffer)
+                except OSError:  # the client went away mid-answer (a pong or close to a dropped connection)
+                    break
 
     def _frames(self, conn: socket.socket, buffer: bytes) -> bytes:
         """Handle every complete client frame in ``buffer``; return what is left."""
