@@ -19,7 +19,6 @@ from interceptor.kb.importer import import_articles, parse_markdown
 from tests.slack_stub import SlackStub, fixture, sign, slack_settings
 from tests.test_slack_flow import ARTICLES, CHANNEL, ROOT, ROOT_TS, TEAM, USER
 from tests.test_zendesk_connector import API as ZENDESK_API
-from tests.test_zendesk_connector import BASE as ZENDESK_BASE
 from tests.test_zendesk_connector import ZENDESK
 from tests.test_zendesk_mapping import load as zendesk_load
 
@@ -221,3 +220,12 @@ def jira_comment_created_signed(comment: dict[str, Any], key: str = RECORD_KEY, 
             body["comment"][name] = comment[name]
     raw = json.dumps(body).encode()
     return raw, {"X-Hub-Signature": events.sign(secret, raw), "Content-Type": "application/json"}
+
+
+def people_stub() -> SlackStub:
+    """A started Slack stub that knows the requester (Ada, ``USER``) and a teammate in her thread (Bob, ``OTHER``)."""
+    server = SlackStub().start()
+    server.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace",
+                          "profile": {"email": "ada@example.com", "real_name": "Ada Lovelace"}}
+    server.users[OTHER] = {"id": OTHER, "name": "bob", "real_name": "Bob Teammate", "profile": {"real_name": "Bob Teammate"}}
+    return server

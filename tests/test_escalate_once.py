@@ -27,8 +27,8 @@ from core.models import utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.slack_stub import SlackStub, fixture, sign, slack_settings
-from tests.sync_world import RECORD_ID, serve_record, zendesk_world
-from tests.test_slack_flow import ARTICLES, CHANNEL, CREATED, ROOT_TS, TEAM, USER, ZENDESK, ask
+from tests.sync_world import RECORD_ID, people_stub, serve_record, zendesk_world
+from tests.test_slack_flow import ARTICLES, CHANNEL, CREATED, ROOT_TS, TEAM, ZENDESK, ask
 from tests.test_zendesk_connector import API
 from tests.test_zendesk_connector import ZENDESK as ZENDESK_SETTINGS
 from tests.test_zendesk_flow import QUESTION, TICKET, mock_ticket
@@ -52,8 +52,7 @@ def outcomes(hub: Hub) -> list[str]:
 
 @pytest.fixture
 def stub() -> Iterator[SlackStub]:
-    server = SlackStub().start()
-    server.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace", "profile": {"email": "ada@example.com"}}
+    server = people_stub()
     yield server
     server.stop()
 

@@ -18,6 +18,7 @@ from tests.slack_stub import SlackStub
 from tests.sync_world import (
     JIRA_AGENT, JIRA_HUB, OTHER, RECORD_KEY, THREAD, World, echo_of, jira_comment, jira_comment_created, jira_world, say,
     serve_issue,
+    people_stub,
 )
 from tests.test_jira_connector import API, BASE
 from tests.test_jira_mapping import load
@@ -29,9 +30,7 @@ TOKEN = "admin-token-for-tests"
 
 @pytest.fixture
 def stub() -> Iterator[SlackStub]:
-    server = SlackStub().start()
-    server.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace", "profile": {"email": "ada@example.com", "real_name": "Ada Lovelace"}}
-    server.users[OTHER] = {"id": OTHER, "name": "bob", "real_name": "Bob Teammate", "profile": {"real_name": "Bob Teammate"}}
+    server = people_stub()
     yield server
     server.stop()
 

@@ -22,8 +22,8 @@ from tests.slack_stub import SlackStub
 from tests.sync_world import (
     AGENT_USER, HUB_USER, JIRA_AGENT, JIRA_HUB, REQUESTER_USER, World, comment_added, jira_comment, jira_comment_created,
     jira_world, serve_issue, serve_record, zendesk_comment, zendesk_world,
+    people_stub,
 )
-from tests.test_slack_flow import USER
 
 MISSING = object()
 EXAMPLES = int(os.environ.get("HUB_FUZZ_EXAMPLES", "40"))
@@ -40,8 +40,7 @@ ids = itertools.count(30001)
 
 @pytest.fixture
 def stub() -> Iterator[SlackStub]:
-    server = SlackStub().start()
-    server.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace", "profile": {"email": "ada@example.com"}}
+    server = people_stub()
     yield server
     server.stop()
 

@@ -22,6 +22,7 @@ from tests.test_zendesk_mapping import load as zendesk_load
 from tests.sync_world import (
     AGENT_USER, HUB_USER, OTHER, REQUESTER_USER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
     zendesk_world,
+    people_stub,
 )
 from tests.test_slack_flow import CHANNEL, ROOT, ROOT_TS, USER
 from tests.test_zendesk_connector import API, BASE
@@ -32,9 +33,7 @@ ATTACHMENT = {"id": 5, "file_name": "invoice.pdf", "content_url": f"{BASE}/attac
 
 @pytest.fixture
 def stub() -> Iterator[SlackStub]:
-    server = SlackStub().start()
-    server.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace", "profile": {"email": "ada@example.com", "real_name": "Ada Lovelace"}}
-    server.users[OTHER] = {"id": OTHER, "name": "bob", "real_name": "Bob Teammate", "profile": {"real_name": "Bob Teammate"}}
+    server = people_stub()
     yield server
     server.stop()
 
