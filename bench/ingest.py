@@ -127,6 +127,14 @@ def start_hub(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byt
     raise SystemExit(f"hub serve did not start; see {log}")
 
 
+def stop_hub(proc: subprocess.Popen[bytes]) -> None:
+    """Stop ``hub serve`` and its worker processes (its process group), waiting up to 30 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(30)
+
+
 def message_event(event_id: str, ts: str, text: str, channel: str = CHANNEL, user: str = USER) -> bytes:
     """The Events API body of a person's new ``message`` in ``channel`` (a thread root), as Slack sends it."""
     return json.dumps({
@@ -246,10 +254,7 @@ def run(senders: int, seconds: float, rate: float, postgres: str | None, drain_t
             with db.session() as s:
                 stored = set(s.scalars(select(InboxEvent.delivery_id)))
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(30)
+            stop_hub(proc)
             db.dispose()
     stub.stop()
     latencies = sorted(r[0] * 1000 for r in results)

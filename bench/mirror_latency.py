@@ -30,14 +30,11 @@ The figures depend on the machine and what else runs on it: say which when quoti
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
 import random
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.desk_stubs import AGENT_ID, AGENT_NAME, JIRA_AGENT, JiraStub, LoopbackAPI, ZendeskStub  # noqa: E402
-from bench.ingest import USER, BenchSlack, database, free_port, hub_env, inbox_counts, message_event, start_hub  # noqa: E402
+from bench.ingest import USER, BenchSlack, database, free_port, hub_env, inbox_counts, message_event, start_hub, stop_hub  # noqa: E402
 from core.db import Database, OutboxAction  # noqa: E402
 from tests.slack_stub import sign  # noqa: E402
 from tests.sync_world import comment_added, jira_comment_created_signed, zendesk_signed  # noqa: E402
@@ -280,10 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             wait_idle(db, args.timeout)
             result = {"desks": figures(slack, threads, args.poll), "inbox": inbox_counts(db), "outbox": outbox_counts(db)}
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(30)
+            stop_hub(proc)
             db.dispose()
     slack.stop()
     for stub in stubs.values():
