@@ -177,21 +177,26 @@ def test_a_solved_ticket_is_announced_once_and_i_still_need_help_reopens_it(worl
     assert len(world.posts()) == 2
 
 
+EXPORT = f"{API}/incremental/tickets/cursor.json"
+
+
+def export_page(cursor: str, status: str = "open", updated: str = "2026-01-01T11:00:00Z") -> dict[str, Any]:
+    """One page of Zendesk's incremental ticket export holding the ticket of record."""
+    return {"tickets": [{"id": RECORD_ID, "status": status, "tags": ["hub_created"], "updated_at": updated}],
+            "after_cursor": cursor, "end_of_stream": True}
+
+
 def test_without_webhooks_the_next_poll_mirrors_the_reply_and_the_solve(database_url: str, stub: SlackStub) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         world = zendesk_world(database_url, stub, api, ZENDESK_POLL="true")
-        export = f"{API}/incremental/tickets/cursor.json"
-        changed = {"tickets": [{"id": RECORD_ID, "status": "open", "tags": ["hub_created"], "updated_at": "2026-01-01T11:00:00Z"}],
-                   "after_cursor": "CURSOR-A", "end_of_stream": True}
-        api.get(export, json=changed)
+        api.get(EXPORT, json=export_page("CURSOR-A"))
         serve_record(api, [zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)])
         (_, job, _), = scheduled_jobs(world.hub)
         assert job() == 1
         world.drain()
         _, mirrored = world.posts()
         assert "We refunded the second charge." in mirrored.args["text"] and "Joshua Teitelbaum" in mirrored.args["text"]
-        solved = {**changed, "tickets": [{**changed["tickets"][0], "status": "solved"}], "after_cursor": "CURSOR-B"}
-        api.replace(responses.GET, export, json=solved)
+        api.replace(responses.GET, EXPORT, json=export_page("CURSOR-B", "solved"))
         serve_record(api, [zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)], status="solved")
         assert job() == 1
         world.drain()
@@ -205,10 +210,7 @@ def test_without_webhooks_a_reply_followed_by_a_note_or_submitted_as_solved_is_s
     # public reply followed by an internal note (or a reply submitted as solved) never reached the thread.
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         world = zendesk_world(database_url, stub, api, ZENDESK_POLL="true")
-        export = f"{API}/incremental/tickets/cursor.json"
-        changed = {"tickets": [{"id": RECORD_ID, "status": "open", "tags": ["hub_created"], "updated_at": "2026-01-01T11:00:00Z"}],
-                   "after_cursor": "CURSOR-A", "end_of_stream": True}
-        api.get(export, json=changed)
+        api.get(EXPORT, json=export_page("CURSOR-A"))
         reply = zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)
         note = zendesk_comment(12, AGENT_USER, "internal: finance approved it", public=False)
         serve_record(api, [reply, note])
@@ -219,12 +221,10 @@ def test_without_webhooks_a_reply_followed_by_a_note_or_submitted_as_solved_is_s
         assert "We refunded the second charge." in mirrored.args["text"]
         # The next poll sees the same reply as the newest public one: nothing new. A last reply submitted as
         # solved gives the reply and the solved notice, the earlier reply is not posted again.
-        api.replace(responses.GET, export, json={**changed, "after_cursor": "CURSOR-B"})
+        api.replace(responses.GET, EXPORT, json=export_page("CURSOR-B"))
         assert job() == 0
         last = zendesk_comment(13, AGENT_USER, "Closing this: the refund is on its way.", public=True)
-        solved = {**changed, "tickets": [{**changed["tickets"][0], "status": "solved", "updated_at": "2026-01-01T12:00:00Z"}],
-                  "after_cursor": "CURSOR-C"}
-        api.replace(responses.GET, export, json=solved)
+        api.replace(responses.GET, EXPORT, json=export_page("CURSOR-C", "solved", "2026-01-01T12:00:00Z"))
         serve_record(api, [reply, note, last], status="solved")
         assert job() == 2
         world.drain()
