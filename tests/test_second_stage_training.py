@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.kb import KBArticle, KBPassage
 from interceptor.retrieval import pseudo
-from interceptor.retrieval.history import Labelled, feature_rows
+from interceptor.retrieval.history import Labelled, agreed_sections, feature_rows
 from interceptor.retrieval.index import KBIndex, normalise
 from interceptor.retrieval.training import PairTraining, text_fold
 
@@ -46,6 +46,19 @@ def test_the_history_s_sections_teach_the_second_stage_which_passage_answers() -
 
     assert chosen(PairTraining(index, articles)) == 1  # the KB alone: the heading that matches
     assert chosen(PairTraining(index, articles, history)) == 0  # the history: what people here were given
+
+
+def test_a_request_answered_from_two_sections_counts_either_as_right() -> None:
+    articles = [_article(n, t) for n, t in enumerate(TOPICS)]
+    index = KBIndex(articles, None)
+    # two agents answered the same request (as typed twice) from different sections of the timer article
+    history = [Labelled("my timer will not load, can I rename it?", "a2", None, ("a2-s1",)),
+               Labelled("My timer will not load,  can I rename it?", "a2", None, ("a2-s2",)),
+               Labelled("how can I rename my invoice", "a1", None, ("a1-s1",))]
+    agreed = agreed_sections(history)
+    assert [i.sections for i in agreed] == [("a2-s1", "a2-s2"), ("a2-s1", "a2-s2"), ("a1-s1",)]
+    assert sum(feature_rows(index, history)[1][:2]) == 1  # one quote, one of the two labels wrong
+    assert feature_rows(index, agreed)[1][:2] == [True, True]
 
 
 def test_each_past_request_is_scored_by_a_second_stage_that_did_not_learn_from_it() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +26,7 @@ import numpy as np
 from core.errors import HubError
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import extract, feature_names, sign
-from interceptor.retrieval.index import KBIndex, Retrieval
+from interceptor.retrieval.index import KBIndex, Retrieval, normalise
 from interceptor.retrieval.pseudo import FOLDS
 from interceptor.retrieval.rerank import PairModel, section_key
 from interceptor.retrieval.training import text_fold
@@ -129,6 +129,17 @@ def feature_rows(index: KBIndex, items: list[Labelled],
         rows.append(extract(r))
         correct.append(is_right(searched, r, item))
     return rows, correct
+
+
+def agreed_sections(items: list[Labelled]) -> list[Labelled]:
+    """Return ``items`` with each request's sections made those of every past request with the same text
+    (case and spacing folded) and article: when agents answered one request from different sections of an
+    article, each of those sections answers it, and neither answer counts as wrong."""
+    union: dict[tuple[str, str | None], set[str]] = {}
+    for i in items:
+        if i.sections:
+            union.setdefault((normalise(i.text), i.article), set()).update(i.sections)
+    return [replace(i, sections=tuple(sorted(union[(normalise(i.text), i.article)]))) if i.sections else i for i in items]
 
 
 def fit_calibrator(index: KBIndex, items: list[Labelled],

@@ -187,7 +187,7 @@ class KBScorer:
 
     def _build_index(self, articles: list[kb.KBArticle], negatives: tuple[str, ...],
                      labelled: list[history.Labelled]) -> KBIndex:
-        tickets = {i.text: i.sections for i in labelled if i.sections}
+        tickets = {i.text: i.sections for i in history.agreed_sections(labelled) if i.sections}
         index = KBIndex(articles, self.embedder, negatives, store=self.vectors, ticket_sections=tickets)
         if self.vectors is not None and index.vectors is not None:
             self.vectors.sync(index.texts, index.vectors)
@@ -268,12 +268,13 @@ class KBScorer:
             with self.db.session() as s:
                 version, articles = kb.kb_version(s), kb.load_articles(s)
             negatives = tuple(item.text for item in labelled if item.article is None)
+            agreed = history.agreed_sections(labelled)
             index = self._build_index(articles, negatives, labelled)
-            training = PairTraining(index, articles, labelled)
+            training = PairTraining(index, articles, agreed)
             reranker = training.fit()
             index = index.with_reranker(reranker)
             # each past request is scored by a second stage that did not learn from it: an honest curve
-            calibrator = history.fit_calibrator(index, labelled, lambda fold: training.fit(without_fold=fold))
+            calibrator = history.fit_calibrator(index, agreed, lambda fold: training.fit(without_fold=fold))
             self.index, self.kb_version, self._checked = index, version, time.monotonic()
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
                       "history": history.to_params(labelled), "model": self.model,
