@@ -144,6 +144,30 @@ def test_articles_left_out_of_a_search_are_as_if_they_were_not_in_the_kb() -> No
     assert nothing.order == () and nothing.lexical_top == -1 and nothing.knn_negative == 0.0
 
 
+def test_the_sample_kb_calibrates_itself(sqlite_url: str) -> None:
+    from pathlib import Path
+
+    from core import kb
+    from core.db import Database
+    from interceptor.kb.importer import articles_at, import_articles
+
+    db = Database(sqlite_url)
+    try:
+        import_articles(db, articles_at(Path(__file__).resolve().parent.parent / "config" / "sample_kb"))
+        with db.session() as s:
+            index = KBIndex(kb.load_articles(s), None)
+    finally:
+        db.dispose()
+    reranker, calibrator = coldstart.fit_cold(index)
+    assert reranker is not None and calibrator.examples > 100 and 0 < calibrator.positives < calibrator.examples
+    chosen = index.with_reranker(reranker)
+
+    def confidence(text: str) -> float:
+        return calibrator.confidence(extract(chosen.search(text)))
+
+    assert confidence("I forgot my password, how do I reset it?") > confidence("What's the weather in Paris tomorrow?")
+
+
 def test_a_small_kb_edit_reuses_the_cold_start_and_a_grown_kb_refits_it(sqlite_url: str) -> None:
     import migrations
     from core import kb
