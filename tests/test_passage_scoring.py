@@ -3,13 +3,16 @@ picks it among the article's sections, and a KB without history calibrates from 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from core.kb import KBArticle, KBPassage
 from interceptor.compose import compose_answer
 from interceptor.retrieval import coldstart, pseudo
 from interceptor.retrieval.features import extract
-from interceptor.retrieval.index import KBIndex
+from interceptor.retrieval.index import KBIndex, Retrieval
 from interceptor.retrieval.rerank import PAIR_FEATURES, pair_features
 
 TOPICS = ["password", "invoice", "timer", "calendar", "export", "project", "billing", "slack", "invoice template",
@@ -96,6 +99,73 @@ def test_a_kb_without_history_calibrates_itself_and_holds_some_articles_out_as_g
     assert {pseudo.fold(a) for a in articles} == set(range(pseudo.FOLDS))
     chosen = index.with_reranker(reranker).search("change the budget")
     assert index.articles[chosen.order[0]].external_id == "a13" and chosen.passage_at[0] == 1
+
+
+class RandomEmbedder:
+    """A stand-in for the dense model: a random unit vector per text (no two units tie)."""
+
+    name, dim, precision = "random", 32, "float32"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.array([np.random.default_rng(list(t.encode())).standard_normal(self.dim) for t in texts], dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def encode_cached(self, texts: list[str], store: object = None) -> np.ndarray:
+        return self.encode(texts)
+
+
+def test_articles_left_out_of_a_search_are_as_if_they_were_not_in_the_kb() -> None:
+    # articles alike in shape and one-word requests: BM25's statistics, which still count what is left out,
+    # cancel (the unanswered tickets are one more such article's units, so the mean unit length stays put)
+    articles = [replace(_article(n, t), questions=(t,)) for n, t in enumerate(TOPICS) if " " not in t]
+    gone = [i for i in range(len(articles)) if i % 3 == 0]
+    negatives = tuple(KBIndex([replace(_article(99, "wifi"), questions=("wifi",))], None).texts)
+    full = KBIndex(articles, RandomEmbedder(), negatives)  # type: ignore[arg-type]
+    kept = KBIndex([a for i, a in enumerate(articles) if i not in gone], RandomEmbedder(), negatives)  # type: ignore[arg-type]
+
+    def seen(index: KBIndex, r: Retrieval) -> tuple[object, ...]:
+        ids = tuple(index.articles[i].external_id for i in r.order)
+        tops = (index.articles[r.lexical_top].external_id, index.articles[r.dense_top].external_id)
+        return ids, tops, r.passage, r.passage_at
+
+    for text in ("password", "the workspace", "troubleshoot", "lagoon", "how do I export"):
+        left_out = full.search(text, leave_out=gone)
+        absent = kept.search(text)
+        assert seen(full, left_out) == seen(kept, absent)
+        assert left_out.knn == pytest.approx(absent.knn) and extract(left_out) == pytest.approx(extract(absent))
+    whole = full.search("password")  # the password article (left out) would rank, and top both lists
+    assert 0 in gone and 0 in whole.order and whole.lexical_top == whole.dense_top == 0
+    nothing = full.search("password", leave_out=range(len(articles)))
+    assert nothing.order == () and nothing.lexical_top == nothing.dense_top == -1 and nothing.knn_negative == 1.0
+    nothing = KBIndex(articles, None).search("password", leave_out=range(len(articles)))
+    assert nothing.order == () and nothing.lexical_top == -1 and nothing.knn_negative == 0.0
+
+
+def test_the_sample_kb_calibrates_itself(sqlite_url: str) -> None:
+    from pathlib import Path
+
+    from core import kb
+    from core.db import Database
+    from interceptor.kb.importer import articles_at, import_articles
+
+    db = Database(sqlite_url)
+    try:
+        import_articles(db, articles_at(Path(__file__).resolve().parent.parent / "config" / "sample_kb"))
+        with db.session() as s:
+            index = KBIndex(kb.load_articles(s), None)
+    finally:
+        db.dispose()
+    reranker, calibrator = coldstart.fit_cold(index)
+    assert reranker is not None and calibrator.examples > 100 and 0 < calibrator.positives < calibrator.examples
+    chosen = index.with_reranker(reranker)
+
+    def confidence(text: str) -> float:
+        return calibrator.confidence(extract(chosen.search(text)))
+
+    assert confidence("I forgot my password, how do I reset it?") > confidence("What's the weather in Paris tomorrow?")
 
 
 def test_a_small_kb_edit_reuses_the_cold_start_and_a_grown_kb_refits_it(sqlite_url: str) -> None:

@@ -2,7 +2,7 @@
 fitted on another KB).
 
 Articles are split by a stable hash into ``FOLDS`` folds. In turn, one fold's articles are left out of the
-index (knowledge gaps: a right answer to their pseudo-requests is impossible, so every answer is wrong) and
+search (knowledge gaps: a right answer to their pseudo-requests is impossible, so every answer is wrong) and
 the next fold's pseudo-requests are asked (answerable), scored by a second stage that did not learn from
 their articles (:class:`interceptor.retrieval.training.PairTraining`). The calibrator is fitted on every
 fold's rows, so its precision curve is measured on requests neither it nor the second stage had seen.
@@ -10,7 +10,7 @@ fold's rows, so its precision curve is measured on requests neither it nor the s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection
 
 import numpy as np
 
@@ -47,8 +47,10 @@ def cold_items(articles: list[KBArticle], answerable: bool, limit: int,
     return items
 
 
-def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]]) -> tuple[list[dict[str, float]], list[bool]]:
-    """Retrieve each pseudo-request (a stored question is left out of its own retrieval) and return its
+def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]],
+              leave_out: Collection[int] = ()) -> tuple[list[dict[str, float]], list[bool]]:
+    """Retrieve each pseudo-request (a stored question is left out of its own retrieval) from ``index``
+    without the articles at positions ``leave_out`` (see :meth:`KBIndex.search`) and return its
     features and whether the answer is right, where an
     answer that quotes the same content as the item's source (the bench's 60% rule) is right, and a gap
     whose content another article repeats is no gap (left out)."""
@@ -58,7 +60,8 @@ def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]]) -> tuple[list[d
     vectors = index.embedder.encode([i.text for i, _ in items]) if index.embedder is not None and index.dense else None
     rows, correct = [], []
     for n, (item, source) in enumerate(items):
-        r = index.search(item.text, k=5, exclude_same_text=not source, query_vector=None if vectors is None else vectors[n])
+        r = index.search(item.text, k=5, exclude_same_text=not source, query_vector=None if vectors is None else vectors[n],
+                         leave_out=leave_out)
         same = bool(source) and bool(r.order) and quote_in_section(r.passage[0], source)
         if item.article is None and same:
             continue
@@ -71,7 +74,8 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
     """Fit the second stage and the calibrator from the KB's own content (no labelled history).
 
     Args:
-        index: the full index (its embedder's cached vectors are reused; nothing is embedded twice).
+        index: the full index (searched with each fold of gaps left out: no index is rebuilt, nothing is
+            embedded twice).
 
     Returns:
         The second stage (``None`` when the KB gives too few usable pseudo-requests) and the calibrator,
@@ -80,11 +84,9 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
     Raises:
         ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
     """
-    from interceptor.retrieval.index import KBIndex
-
-    folds: list[list[KBArticle]] = [[] for _ in range(FOLDS)]
-    for a in index.articles:
-        folds[fold(a)].append(a)
+    folds: list[list[int]] = [[] for _ in range(FOLDS)]  # positions in index.articles
+    for i, a in enumerate(index.articles):
+        folds[fold(a)].append(i)
     if sum(1 for f in folds if f) < 2:
         raise ValueError("too few articles to hold some out as knowledge gaps")
     training = PairTraining(index, index.articles)
@@ -98,9 +100,10 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
         if not gaps or not answerable:
             continue
         # the fold's pseudo-requests are scored by a second stage that never learnt from its articles
-        unseen = training.fit(without_articles=frozenset(a.external_id for a in answerable))
-        reduced = KBIndex([a for g in folds if g is not gaps for a in g], index.embedder, reranker=unseen)
-        fold_rows, fold_correct = cold_rows(reduced, cold_items(answerable, True, share, skip) + cold_items(gaps, False, share, skip))
+        asked = [index.articles[i] for i in answerable]
+        unseen = training.fit(without_articles=frozenset(a.external_id for a in asked))
+        items = cold_items(asked, True, share, skip) + cold_items([index.articles[i] for i in gaps], False, share, skip)
+        fold_rows, fold_correct = cold_rows(index.with_reranker(unseen), items, leave_out=gaps)
         rows += fold_rows
         correct += fold_correct
     names = feature_names(index.dense)

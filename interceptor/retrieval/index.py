@@ -15,7 +15,7 @@ similarity to a request is a feature (a request like a known knowledge gap shoul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -157,7 +157,8 @@ class KBIndex:
             out[self._groups] = np.maximum.reduceat(unit_scores, self.starts)
         return out
 
-    def search(self, text: str, *, k: int = 5, exclude_same_text: bool = False, query_vector: np.ndarray | None = None) -> Retrieval:
+    def search(self, text: str, *, k: int = 5, exclude_same_text: bool = False, query_vector: np.ndarray | None = None,
+               leave_out: Collection[int] = ()) -> Retrieval:
         """Retrieve the top ``k`` articles for ``text``, each with its chosen passage.
 
         Args:
@@ -166,11 +167,18 @@ class KBIndex:
             exclude_same_text: ignore units whose text equals the request (leave-one-out when the request
                 is itself a stored past ticket, as in calibration).
             query_vector: the request's embedding, when the caller already has it.
+            leave_out: positions in ``articles`` to search as if they were not in the KB (the cold start's
+                knowledge gaps): they never rank, are never the lexical or dense top, and their units never
+                vote among the nearest. Only BM25's statistics (idf, mean unit length) still count their
+                units: a negligible difference from an index built without them.
 
         Returns:
-            The retrieval (empty ``order`` for an empty KB).
+            The retrieval (empty ``order`` for an empty KB, or when every article is left out).
         """
         n = len(self.articles)
+        absent = np.zeros(n + 1, dtype=bool)  # per article, and the unanswered tickets (never left out)
+        absent[:n][list(leave_out)] = True
+        present = n - int(absent.sum())
         lex_units, ceiling = self.lexical.scores(text)
         lex_units = lex_units / ceiling if ceiling > 0 else lex_units
         dense_units = None
@@ -190,11 +198,18 @@ class KBIndex:
             knn_basis = dense_units
         else:
             dense, unit_fused, fused, knn_basis = None, lex_units, lex, lex_units
+        voters = len(knn_basis)
+        if present < n:  # what is left out scores below everything else, and its units do not vote
+            fused, lex = np.where(absent, -np.inf, fused), np.where(absent, -np.inf, lex)
+            dense = None if dense is None else np.where(absent, -np.inf, dense)
+            silent = absent[self.owner]
+            knn_basis = np.where(silent, -np.inf, knn_basis)
+            voters -= int(silent.sum())
         real = fused[:n]
-        top = np.argsort(-real, kind="stable")[: min(k, n)]
+        top = np.argsort(-real, kind="stable")[: min(k, present)]
         votes = np.zeros(n + 1)
-        if len(knn_basis):
-            near = np.argpartition(-knn_basis, min(KNN, len(knn_basis)) - 1)[:KNN]
+        if voters:
+            near = np.argpartition(-knn_basis, min(KNN, voters) - 1)[: min(KNN, voters)]
             weights = np.exp((knn_basis[near] - knn_basis[near].max()) / 0.05)
             np.add.at(votes, self.owner[near], weights)
             votes /= votes.sum() or 1.0
@@ -209,8 +224,8 @@ class KBIndex:
             dense=None if dense is None else tuple(float(dense[i]) for i in top),
             passage=tuple(self.passage_text(int(i), p.chosen) for i, p in zip(top, pairs)),
             knn=tuple(float(votes[i]) for i in top),
-            lexical_top=int(np.argmax(lex[:n])) if n else -1,
-            dense_top=int(np.argmax(dense[:n])) if dense is not None and n else -1,
+            lexical_top=int(np.argmax(lex[:n])) if present else -1,
+            dense_top=int(np.argmax(dense[:n])) if dense is not None and present else -1,
             negative=float(dense[n] if dense is not None else lex[n]) if self.has_negatives else 0.0,
             knn_negative=float(votes[n]),
             passage_at=tuple(p.chosen for p in pairs),
