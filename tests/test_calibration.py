@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interceptor.retrieval.calibration import Calibrator, fit, load_default, precision_curve, wilson_lower
+from interceptor.retrieval.calibration import PRIOR_WEIGHT, Calibrator, fit, load_default, precision_curve, wilson_lower
 
 NAMES = ("dense1", "knn1", "neg_sim")
 
@@ -46,6 +46,27 @@ def test_a_feature_pointing_the_wrong_way_gets_no_weight() -> None:
     backwards = [{**r, "dense1": -r["dense1"]} for r in rows]
     cal = fit(backwards, correct, NAMES)  # every sign +1: dense1 would need a negative weight
     assert cal.weights[1] == 0.0
+
+
+def _led_by(feature: str, seed: int, n: int) -> tuple[list[dict[str, float]], list[bool]]:
+    """Examples whose outcome follows ``feature`` (the other feature is noise)."""
+    rows, correct = _history(seed, n)
+    other = "knn1" if feature == "dense1" else "dense1"
+    return [{**r, feature: r["dense1"], other: r["knn1"]} for r in rows], correct
+
+
+def test_the_kb_s_own_examples_guide_a_short_history_and_a_long_one_outweighs_them() -> None:
+    prior = _led_by("knn1", seed=3, n=600)  # the KB's pseudo-requests say knn1 tells right from wrong
+    rows, correct = _led_by("dense1", seed=11, n=20)
+    short = [{**r, "knn1": 0.5} for r in rows], correct  # too short a history to have seen knn1 vary
+    alone, guided = fit(*short, NAMES), fit(*short, NAMES, prior=prior)
+    assert alone.weights[2] == 0.0 and guided.weights[2] > 0.5  # knn1 learnt from the prior
+    # the curve, hence every threshold, is measured on the history alone
+    assert guided.examples == 20 and max(n for _, _, n in guided.curve) == 20
+    long = _led_by("dense1", seed=11, n=20 * PRIOR_WEIGHT)  # however many pseudo-requests, they weigh PRIOR_WEIGHT
+    weighted = fit(*long, NAMES, prior=prior)
+    assert weighted.weights[1] > 4 * weighted.weights[2]
+    assert fit(*long, NAMES, prior=(prior[0] * 5, prior[1] * 5)).weights == pytest.approx(weighted.weights, abs=0.05)
 
 
 def test_thresholds_rise_with_the_target_precision() -> None:

@@ -9,7 +9,10 @@ to reach the target at all), the threshold moves down while the answered history
 confidence bound of precision (at ``BOUND_LEVEL``) reaches the target, and stops at the first threshold
 where it no longer does (a fixed sequence: a lucky stretch further down cannot be picked). Ten right
 answers out of ten do not promise 0.95; sixty out of sixty-one do. On synthetic histories of 120 requests
-the point estimate missed its target on fresh requests about half the time, this method under a tenth. Everything needed to score and to pick thresholds is in :meth:`Calibrator.to_params`.
+the point estimate missed its target on fresh requests about half the time, this method under a tenth.
+A short history is a poor teacher of the weights, so the calibrator may also learn from the KB's own
+pseudo-requests (``prior``), weighted as at most ``PRIOR_WEIGHT`` past requests; the curve and every
+threshold stay the history's. Everything needed to score and to pick thresholds is in :meth:`Calibrator.to_params`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ THRESHOLD_METHOD = "wilson-lower-bound, fixed sequence, out-of-fold"
 BOUND_LEVEL = 0.80  # one-sided: with 80% confidence, precision on new requests is at least the bound
 _Z = 0.8416  # the standard normal quantile of BOUND_LEVEL
 MIN_ANSWERED = 10  # the sequence of tests starts where this many past requests would have been answered
+PRIOR_WEIGHT = 100  # the KB's own pseudo-requests weigh at most this many past requests in a calibration
 
 
 def wilson_lower(hits: float, n: int, z: float | None = None) -> float:
@@ -42,13 +46,13 @@ DEFAULT_PATH = Path(__file__).with_name("default_calibration.json")
 FOLDS = 5
 
 
-def _fit(x: np.ndarray, y: np.ndarray, l2: float, signs: np.ndarray) -> np.ndarray:
+def _fit(x: np.ndarray, y: np.ndarray, l2: float, signs: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
     """Return ``[intercept, coef...]`` of an L2-penalised logistic regression whose coefficients keep the
     given signs (a coefficient that would take the wrong sign is held at zero: an active set)."""
     free = np.ones(x.shape[1], dtype=bool)
     while True:
         w = np.zeros(x.shape[1] + 1)
-        w[np.r_[True, free]] = newton(x[:, free], y, l2)
+        w[np.r_[True, free]] = newton(x[:, free], y, l2, sample_weight=sample_weight)
         wrong = np.flatnonzero(free & (w[1:] * signs < 0))
         if not len(wrong):
             return w
@@ -159,7 +163,8 @@ def precision_curve(confidence: np.ndarray, correct: np.ndarray) -> tuple[tuple[
 
 
 def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequence[str], *, l2: float = 1.0,
-        signs: Sequence[float] | None = None) -> Calibrator:
+        signs: Sequence[float] | None = None,
+        prior: tuple[Sequence[dict[str, float]], Sequence[bool]] | None = None) -> Calibrator:
     """Fit a calibrator on labelled history.
 
     Args:
@@ -168,6 +173,10 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
         names: the features to use.
         l2: the ridge penalty on standardised coefficients.
         signs: per feature, +1 or -1: the sign its coefficient must keep (monotone confidence); default +1.
+        prior: examples the model learns from beside the history, never measured on (the KB's own
+            pseudo-requests, :func:`interceptor.retrieval.coldstart.kb_examples`): together they weigh at
+            most ``PRIOR_WEIGHT`` past requests, so a short history is not all the model knows and a long
+            one outweighs them. The precision curve (hence every threshold) is the history's alone.
 
     Returns:
         The calibrator, with a precision curve from out-of-fold confidences.
@@ -179,10 +188,18 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
     if len(y) < 10 or y.min() == y.max():
         raise ValueError("calibration needs at least 10 past requests with both right and wrong top answers")
     x = np.array([[r.get(f, 0.0) for f in names] for r in rows], dtype=np.float64)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
+    px = np.array([[r.get(f, 0.0) for f in names] for r in prior[0]], dtype=np.float64) if prior else np.zeros((0, len(names)))
+    py = np.array(prior[1] if prior else [], dtype=np.float64)
+    both = np.vstack([x, px])
+    mean, scale = both.mean(axis=0), both.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    z = (x - mean) / scale
+    z, pz = (x - mean) / scale, (px - mean) / scale
     direction = np.array(signs if signs is not None else [1.0] * len(names), dtype=np.float64)
+
+    def fit_on(train: np.ndarray) -> np.ndarray:
+        weight = np.r_[np.ones(int(train.sum())), np.full(len(py), min(PRIOR_WEIGHT, train.sum()) / max(len(py), 1))]
+        return _fit(np.vstack([z[train], pz]), np.r_[y[train], py], l2, direction, weight)
+
     folds = np.random.default_rng(0).permutation(len(y)) % FOLDS
     oof = np.zeros(len(y))
     for f in range(FOLDS):
@@ -190,9 +207,9 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
         if y[train].min() == y[train].max():
             oof[held] = y[train].mean()
             continue
-        w = _fit(z[train], y[train], l2, direction)
+        w = fit_on(train)
         oof[held] = 1.0 / (1.0 + np.exp(-np.clip(w[0] + z[held] @ w[1:], -30, 30)))
-    w = _fit(z, y, l2, direction)
+    w = fit_on(np.ones(len(y), dtype=bool))
     return Calibrator(tuple(names), tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()),
                       precision_curve(oof, y), int(y.sum()), len(y))
 

@@ -70,27 +70,24 @@ def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]],
     return rows, correct
 
 
-def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
-    """Fit the second stage and the calibrator from the KB's own content (no labelled history).
+def kb_examples(index: KBIndex, training: PairTraining) -> tuple[list[dict[str, float]], list[bool]]:
+    """Return labelled examples made from the KB's own content: per fold, its articles are knowledge gaps
+    (left out of the search) and the next fold's pseudo-requests are asked, scored by a second stage that
+    never learnt from their articles; each with its features and whether the answer is right.
 
     Args:
         index: the full index (searched with each fold of gaps left out: no index is rebuilt, nothing is
             embedded twice).
-
-    Returns:
-        The second stage (``None`` when the KB gives too few usable pseudo-requests) and the calibrator,
-        with its out-of-fold precision curve over every fold's pseudo-requests.
+        training: the second stage's training data for ``index`` (refitted without each fold's articles).
 
     Raises:
-        ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
+        ValueError: too few articles to hold some out as knowledge gaps.
     """
     folds: list[list[int]] = [[] for _ in range(FOLDS)]  # positions in index.articles
     for i, a in enumerate(index.articles):
         folds[fold(a)].append(i)
     if sum(1 for f in folds if f) < 2:
         raise ValueError("too few articles to hold some out as knowledge gaps")
-    training = PairTraining(index, index.articles)
-    reranker = training.fit()
     share = max(MAX_PSEUDO // (2 * FOLDS), 10)
     skip = shared_headings(index.articles)
     rows: list[dict[str, float]] = []
@@ -99,12 +96,29 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
         gaps, answerable = folds[f], folds[(f + 1) % FOLDS]
         if not gaps or not answerable:
             continue
-        # the fold's pseudo-requests are scored by a second stage that never learnt from its articles
         asked = [index.articles[i] for i in answerable]
         unseen = training.fit(without_articles=frozenset(a.external_id for a in asked))
         items = cold_items(asked, True, share, skip) + cold_items([index.articles[i] for i in gaps], False, share, skip)
         fold_rows, fold_correct = cold_rows(index.with_reranker(unseen), items, leave_out=gaps)
         rows += fold_rows
         correct += fold_correct
+    return rows, correct
+
+
+def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
+    """Fit the second stage and the calibrator from the KB's own content (no labelled history).
+
+    Args:
+        index: the full index.
+
+    Returns:
+        The second stage (``None`` when the KB gives too few usable pseudo-requests) and the calibrator,
+        with its out-of-fold precision curve over every fold's pseudo-requests (:func:`kb_examples`).
+
+    Raises:
+        ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
+    """
+    training = PairTraining(index, index.articles)
+    rows, correct = kb_examples(index, training)
     names = feature_names(index.dense)
-    return reranker, fit(rows, correct, names, signs=[sign(n) for n in names])
+    return training.fit(), fit(rows, correct, names, signs=[sign(n) for n in names])

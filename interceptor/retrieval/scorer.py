@@ -273,8 +273,12 @@ class KBScorer:
             training = PairTraining(index, articles, agreed)
             reranker = training.fit()
             index = index.with_reranker(reranker)
+            try:  # what the KB's own content teaches, so that a short history is not all the calibrator knows
+                prior: tuple[list[dict[str, float]], list[bool]] | None = coldstart.kb_examples(index, training)
+            except ValueError:
+                prior = None
             # each past request is scored by a second stage that did not learn from it: an honest curve
-            calibrator = history.fit_calibrator(index, agreed, lambda fold: training.fit(without_fold=fold))
+            calibrator = history.fit_calibrator(index, agreed, lambda fold: training.fit(without_fold=fold), prior)
             self.index, self.kb_version, self._checked = index, version, time.monotonic()
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
                       "history": history.to_params(labelled), "model": self.model,
