@@ -7,12 +7,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.kb import KBArticle, KBPassage
 from interceptor.compose import compose_answer
 from interceptor.retrieval import coldstart, pseudo
 from interceptor.retrieval.features import extract
-from interceptor.retrieval.index import KBIndex, Retrieval
+from interceptor.retrieval.index import BATCH, KBIndex, Retrieval, top_k
 from interceptor.retrieval.rerank import PAIR_FEATURES, pair_features
 
 TOPICS = ["password", "invoice", "timer", "calendar", "export", "project", "billing", "slack", "invoice template",
@@ -220,3 +222,21 @@ def test_a_kb_too_small_to_calibrate_itself_keeps_the_default_and_a_restart_does
         assert KBScorer(db, None).calibration_source == "default" and len(attempts()) == 1  # not tried again
     finally:
         db.dispose()
+
+
+@given(st.lists(st.sampled_from([-np.inf, 0.0, 0.25, 0.5, 1.0]), max_size=40), st.integers(0, 45))
+def test_top_k_is_the_head_of_a_stable_sort(values: list[float], k: int) -> None:
+    scores = np.array(values, dtype=np.float64)
+    assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
+
+
+def test_a_batch_of_searches_finds_what_each_search_finds() -> None:
+    articles = [replace(_article(n, t), questions=(f"where is my {t}",)) for n, t in enumerate(TOPICS)]
+    index = KBIndex(articles, RandomEmbedder())  # type: ignore[arg-type]
+    asks = [f"how do I fix the {t}" for t in TOPICS] * 4 + [f"where is my {t}" for t in TOPICS]
+    assert len(asks) > BATCH  # more than one matrix product
+    exclude = [n % 2 == 0 for n in range(len(asks))]
+    for n, batched in enumerate(index.search_many(asks, k=3, exclude_same_text=exclude, leave_out=[1, 2])):
+        one = index.search(asks[n], k=3, exclude_same_text=exclude[n], leave_out=[1, 2])
+        assert (batched.order, batched.passage_at) == (one.order, one.passage_at)
+        assert extract(batched) == pytest.approx(extract(one), abs=1e-6)  # float32 products, batched or not

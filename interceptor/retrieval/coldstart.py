@@ -57,11 +57,9 @@ def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]],
     from interceptor.retrieval.features import extract
     from interceptor.retrieval.history import is_right
 
-    vectors = index.embedder.encode([i.text for i, _ in items]) if index.embedder is not None and index.dense else None
     rows, correct = [], []
-    for n, (item, source) in enumerate(items):
-        r = index.search(item.text, k=5, exclude_same_text=not source, query_vector=None if vectors is None else vectors[n],
-                         leave_out=leave_out)
+    found = index.search_many([i.text for i, _ in items], exclude_same_text=[not source for _, source in items], leave_out=leave_out)
+    for (item, source), r in zip(items, found):
         same = bool(source) and bool(r.order) and quote_in_section(r.passage[0], source)
         if item.article is None and same:
             continue

@@ -120,7 +120,7 @@ def feature_rows(index: KBIndex, items: list[Labelled],
             stage to choose passages with for that fold's requests: one that did not learn from them
             (``None``: the index's own).
     """
-    vectors = index.embedder.encode([i.text for i in items]) if index.embedder is not None and index.dense else None
+    vectors = index.encode_requests([i.text for i in items])
     by_fold = {f: index.with_reranker(rerankers(f)) for f in range(FOLDS)} if rerankers is not None else {}
     rows, correct = [], []
     for n, item in enumerate(items):

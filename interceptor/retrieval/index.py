@@ -15,7 +15,7 @@ similarity to a request is a feature (a request like a known knowledge gap shoul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection, Mapping, Sequence
+from typing import Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from interceptor.retrieval.rerank import PairModel, PassageScores, choose, secti
 
 DENSE_WEIGHT = 0.75  # fused = w * cosine + (1 - w) * normalised BM25, both in [0, 1]
 KNN = 10
+BATCH = 64  # requests whose dense scores one matrix product computes (search_many)
 
 
 def normalise(text: str) -> str:
@@ -57,6 +58,18 @@ class Retrieval:
     knn_negative: float
     passage_at: tuple[int, ...] = ()
     pair: tuple[PassageScores, ...] = ()
+
+
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Return the positions of the ``k`` largest ``values``, largest first and ties by position: what
+    ``np.argsort(-values, kind="stable")[:k]`` returns, without sorting every value."""
+    if k >= len(values):
+        return np.argsort(-values, kind="stable")[:k]
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    candidates = np.flatnonzero(values >= kth)
+    return candidates[np.argsort(-values[candidates], kind="stable")][:k]
 
 
 def unit_text(title: str, passage: KBPassage) -> str:
@@ -157,6 +170,26 @@ class KBIndex:
             out[self._groups] = np.maximum.reduceat(unit_scores, self.starts)
         return out
 
+    def encode_requests(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Return the requests' embeddings in one batch (``None`` when the index is lexical-only)."""
+        if self.embedder is None or not self.dense or not texts:
+            return None
+        return self.embedder.encode(list(texts))
+
+    def search_many(self, texts: Sequence[str], *, k: int = 5, exclude_same_text: bool | Sequence[bool] = False,
+                    leave_out: Collection[int] = ()) -> Iterator[Retrieval]:
+        """Yield :meth:`search` of each of ``texts`` in turn (``exclude_same_text``: for all, or per text),
+        embedding them in one batch and computing their dense scores ``BATCH`` requests to a matrix product
+        (calibration and training ask hundreds)."""
+        exclude = [exclude_same_text] * len(texts) if isinstance(exclude_same_text, bool) else list(exclude_same_text)
+        vectors = self.encode_requests(texts)
+        for start in range(0, len(texts), BATCH):
+            block = None if vectors is None or self.vectors is None else \
+                (vectors[start:start + BATCH] @ self.vectors.T).astype(np.float64)
+            for j, text in enumerate(texts[start:start + BATCH]):
+                yield self._search(text, None if block is None else block[j], k=k,
+                                   exclude_same_text=exclude[start + j], leave_out=leave_out)
+
     def search(self, text: str, *, k: int = 5, exclude_same_text: bool = False, query_vector: np.ndarray | None = None,
                leave_out: Collection[int] = ()) -> Retrieval:
         """Retrieve the top ``k`` articles for ``text``, each with its chosen passage.
@@ -175,16 +208,21 @@ class KBIndex:
         Returns:
             The retrieval (empty ``order`` for an empty KB, or when every article is left out).
         """
+        dense_units = None
+        if self.vectors is not None and self.embedder is not None:
+            q = query_vector if query_vector is not None else self.embedder.encode_query(text)
+            dense_units = (self.vectors @ q).astype(np.float64)
+        return self._search(text, dense_units, k=k, exclude_same_text=exclude_same_text, leave_out=leave_out)
+
+    def _search(self, text: str, dense_units: np.ndarray | None, *, k: int, exclude_same_text: bool,
+                leave_out: Collection[int]) -> Retrieval:
+        """:meth:`search`, given the request's dense score of every unit (``None``: lexical-only)."""
         n = len(self.articles)
         absent = np.zeros(n + 1, dtype=bool)  # per article, and the unanswered tickets (never left out)
         absent[:n][list(leave_out)] = True
         present = n - int(absent.sum())
         lex_units, ceiling = self.lexical.scores(text)
         lex_units = lex_units / ceiling if ceiling > 0 else lex_units
-        dense_units = None
-        if self.vectors is not None and self.embedder is not None:
-            q = query_vector if query_vector is not None else self.embedder.encode_query(text)
-            dense_units = (self.vectors @ q).astype(np.float64)
         if exclude_same_text:
             for u in self._by_text.get(normalise(text), ()):
                 lex_units[u] = 0.0
@@ -206,7 +244,7 @@ class KBIndex:
             knn_basis = np.where(silent, -np.inf, knn_basis)
             voters -= int(silent.sum())
         real = fused[:n]
-        top = np.argsort(-real, kind="stable")[: min(k, present)]
+        top = top_k(real, min(k, present))
         votes = np.zeros(n + 1)
         if voters:
             near = np.argpartition(-knn_basis, min(KNN, voters) - 1)[: min(KNN, voters)]

@@ -55,10 +55,8 @@ def pair_groups(index: KBIndex, items: Sequence[Pseudo], *, stored: bool) -> lis
     article questions, left out of their own retrieval (a pseudo-request is not left out: one that is an
     article's title word for word matches that title as a real request would)."""
     position = {a.external_id: i for i, a in enumerate(index.articles)}
-    vectors = index.embedder.encode([p.text for p in items]) if index.embedder is not None and index.dense and items else None
     groups = []
-    for n, item in enumerate(items):
-        r = index.search(item.text, k=3, exclude_same_text=stored, query_vector=None if vectors is None else vectors[n])
+    for n, (item, r) in enumerate(zip(items, index.search_many([p.text for p in items], k=3, exclude_same_text=stored))):
         target = position.get(item.article)
         if target in r.order:
             pair = r.pair[r.order.index(target)]
