@@ -61,6 +61,7 @@ def test_the_kb_s_own_examples_guide_a_short_history_and_a_long_one_outweighs_th
     short = [{**r, "knn1": 0.5} for r in rows], correct  # too short a history to have seen knn1 vary
     alone, guided = fit(*short, NAMES), fit(*short, NAMES, prior=prior)
     assert alone.weights[2] == 0.0 and guided.weights[2] > 0.5  # knn1 learnt from the prior
+    assert fit(*short, NAMES, prior=([], [])).to_params() == alone.to_params()  # a KB with no pseudo-requests
     # the curve, hence every threshold, is measured on the history alone
     assert guided.examples == 20 and max(n for _, _, n in guided.curve) == 20
     long = _led_by("dense1", seed=11, n=20 * PRIOR_WEIGHT)  # however many pseudo-requests, they weigh PRIOR_WEIGHT

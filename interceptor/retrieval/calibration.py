@@ -188,7 +188,7 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
     if len(y) < 10 or y.min() == y.max():
         raise ValueError("calibration needs at least 10 past requests with both right and wrong top answers")
     x = np.array([[r.get(f, 0.0) for f in names] for r in rows], dtype=np.float64)
-    px = np.array([[r.get(f, 0.0) for f in names] for r in prior[0]], dtype=np.float64) if prior else np.zeros((0, len(names)))
+    px = np.array([[r.get(f, 0.0) for f in names] for r in (prior[0] if prior else ())], dtype=np.float64).reshape(-1, len(names))
     py = np.array(prior[1] if prior else [], dtype=np.float64)
     both = np.vstack([x, px])
     mean, scale = both.mean(axis=0), both.std(axis=0)
