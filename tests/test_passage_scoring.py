@@ -240,3 +240,19 @@ def test_a_batch_of_searches_finds_what_each_search_finds() -> None:
         one = index.search(asks[n], k=3, exclude_same_text=exclude[n], leave_out=[1, 2])
         assert (batched.order, batched.passage_at) == (one.order, one.passage_at)
         assert extract(batched) == pytest.approx(extract(one), abs=1e-6)  # float32 products, batched or not
+
+
+def test_a_request_that_is_a_section_s_heading_quotes_that_section() -> None:
+    letters = KBArticle(1, "md", "letters", "Respond to insurance letters and orders", None, (), (
+        KBPassage("You received an insurance letter or order from us. Respond to the letter or order: a letter "
+                  "or order you do not respond to leads to a suspended registration.", ("I received an insurance letter or order",), "s0"),
+        KBPassage("Send the completed form back within ten days, with proof of coverage.",
+                  ("How do I respond to the letter or order?",), "s1"),
+        KBPassage("Ignoring it suspends your registration.", ("What happens if I ignore it?",), "s2"),
+    ), ())
+    others = [_article(n, t) for n, t in enumerate(TOPICS)]
+    index = KBIndex([letters, *others], None)
+    assert index.search("How do I respond to the letter or order?").passage_at[0] == 1
+    assert index.search("how do i respond to the letter or order").passage_at[0] == 1
+    # a request that only shares the section's words with others is not named by it: the best passage stands
+    assert index.search("letter or order received, respond how?").passage_at[0] == 0

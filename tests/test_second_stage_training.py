@@ -39,7 +39,7 @@ def test_the_history_s_sections_teach_the_second_stage_which_passage_answers() -
     index = KBIndex(articles, None)
     # this help desk's agents answer "rename" requests with the settings overview, not the rename steps
     history = [Labelled(f"how can I rename my {t}", f"a{n}", None, (f"a{n}-s0",)) for n, t in enumerate(TOPICS[:14])]
-    ask = "how can I rename my token"  # an article the history never mentions
+    ask = "how can I rename my token from the settings page"  # unseen article; more than its heading
 
     def chosen(training: PairTraining) -> int:
         return index.with_reranker(training.fit()).search(ask).passage_at[0]

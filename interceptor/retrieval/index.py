@@ -72,6 +72,18 @@ def top_k(values: np.ndarray, k: int) -> np.ndarray:
     return candidates[np.argsort(-values[candidates], kind="stable")][:k]
 
 
+NAMED_SHARE = 0.75  # a heading names the request when it holds all its own words and this share of the request's
+
+
+def named(heading: frozenset[str], terms: dict[str, float], total: float) -> float:
+    """Return 1.0 when a section heading (its index terms) is what the request asks, in other words: every
+    term of the heading (two at least) is in the request and they carry at least ``NAMED_SHARE`` of the
+    request's weight (``terms``: the request's terms with their idf; ``total``: their sum); else 0.0."""
+    if len(heading) < 2 or not total or not heading <= terms.keys():
+        return 0.0
+    return 1.0 if sum(terms[t] for t in heading) / total >= NAMED_SHARE else 0.0
+
+
 def unit_text(title: str, passage: KBPassage) -> str:
     """Return the indexed text of a passage: its article title and heading path lead it
     (``"Title › Heading › Sub: text"``; ``"Title. text"`` when the passage has no heading)."""
@@ -149,6 +161,8 @@ class KBIndex:
             self._by_text.setdefault(normalise(text), []).append(u)
         self.lexical = BM25(texts)
         self._title_terms = [frozenset(tokenize(a.title)) for a in articles]
+        self._own_heads = [[frozenset(tokenize(p.heading_path[-1])) if p.heading_path else frozenset() for p in a.passages]
+                           for a in articles]
         self.vectors = embedder.encode_cached(texts, store) if embedder is not None and texts else None
 
     @property
@@ -272,14 +286,16 @@ class KBIndex:
 
     def _raw(self, article: int, fused: np.ndarray, lex: np.ndarray, dense: np.ndarray | None,
              terms: dict[str, float]) -> np.ndarray:
-        """Return the raw scores of ``article``'s passages: rows of (fused, lexical, dense, heading, title),
-        where heading is the best fused score of the section's heading unit (the title for a passage without
-        heading) and of past tickets it answered, and title the share of the request's terms (by weight,
-        ``terms``) that the article's title holds."""
+        """Return the raw scores of ``article``'s passages: rows of (fused, lexical, dense, heading, title,
+        named), where heading is the best fused score of the section's heading unit (the title for a passage
+        without heading) and of past tickets it answered, title the share of the request's terms (by weight,
+        ``terms``) that the article's title holds, and named whether the passage's own heading is what the
+        request asks (:func:`named`)."""
         units, heads = self._passage_units[article], self._heading_units[article]
-        out = np.zeros((len(units), 5))
+        out = np.zeros((len(units), 6))
         total = sum(terms.values())
         out[:, 4] = sum(w for t, w in terms.items() if t in self._title_terms[article]) / total if total else 0.0
+        out[:, 5] = [named(head, terms, total) for head in self._own_heads[article]]
         if len(units):
             out[:, 0], out[:, 1] = fused[units], lex[units]
             out[:, 2] = dense[units] if dense is not None else 0.0

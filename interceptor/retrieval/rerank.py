@@ -4,7 +4,10 @@ Each (request, passage) pair is described by features that do not depend on the 
 the passage unit's fused, lexical and dense scores, its section heading's score, its lead (or lag) to the
 article's best passage and best heading, and where it sits in the article (the opening section often
 answers a request about the article as a whole). A logistic model over those features (:class:`PairModel`)
-picks the passage to quote and gives its score to the confidence features.
+picks the passage to quote and gives its score to the confidence features. One rule stands above the
+model: a section whose own heading is what the request asks (``index.named``: "How do I respond to the
+letter or order?" asked of a page with that question as a heading) is the one quoted, however much of the
+request the page's title or opening also holds.
 
 The model is trained inside the project, never downloaded: on pseudo-requests made from the KB's own
 content (:mod:`interceptor.retrieval.coldstart`) and, when the labelled history names sections, on that
@@ -60,7 +63,9 @@ def pair_features(raw: np.ndarray) -> np.ndarray:
 
     Args:
         raw: one row per passage: (fused, lexical, dense, heading fused) scores of its units, and optionally
-            a fifth column: how much of the request the article's title holds (the same in every row).
+            a fifth column: how much of the request the article's title holds (the same in every row), and
+            a sixth: 1.0 where the passage's own heading is what the request asks (not a feature: see
+            :func:`choose`).
 
     Returns:
         One row per passage, columns as :data:`PAIR_FEATURES`.
@@ -111,7 +116,8 @@ def choose(raw: np.ndarray, model: PairModel | None) -> PassageScores:
     """Choose an article's passage to quote.
 
     Args:
-        raw: the article's passages' raw scores (see :func:`pair_features`); no rows when it has none.
+        raw: the article's passages' raw scores (see :func:`pair_features`); no rows when it has none. A
+            passage whose heading the request names (sixth column) goes before every other.
         model: the second stage, or ``None`` for the best fused passage unit.
 
     Returns:
@@ -122,6 +128,8 @@ def choose(raw: np.ndarray, model: PairModel | None) -> PassageScores:
     rows = pair_features(raw)
     scores = model.scores(rows) if model is not None else raw[:, 0]
     order = np.argsort(-scores, kind="stable")
+    if raw.shape[1] > 5 and raw[:, 5].any():  # a section whose heading is the request is the one quoted
+        order = np.r_[order[raw[order, 5] > 0], order[raw[order, 5] == 0]]
     best = int(order[0])
     others = np.delete(raw[:, 0], best)
     return PassageScores(
