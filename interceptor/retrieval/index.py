@@ -162,7 +162,7 @@ class KBIndex:
         self.lexical = BM25(texts)
         self._title_terms = [frozenset(tokenize(a.title)) for a in articles]
         self._own_heads = [[frozenset(tokenize(p.heading_path[-1])) if p.heading_path else frozenset() for p in a.passages]
-                           for a in articles]
+                           for a in articles]  # per article: each passage's own heading's terms (for named)
         self.vectors = embedder.encode_cached(texts, store) if embedder is not None and texts else None
 
     @property
