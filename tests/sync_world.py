@@ -222,6 +222,16 @@ def jira_comment_created_signed(comment: dict[str, Any], key: str = RECORD_KEY, 
     return raw, {"X-Hub-Signature": events.sign(secret, raw), "Content-Type": "application/json"}
 
 
+def assert_reply_and_solve_mirrored_once(world: World) -> None:
+    """Once the poll saw a public reply, an internal note ("finance approved") and a last reply submitted
+    as solved: the thread got the first reply once, the last reply and the solved notice, never the note."""
+    world.drain()
+    texts = [p.args["text"] for p in world.posts()[1:]]
+    assert len(texts) == 3 and sum("We refunded the second charge." in t for t in texts) == 1
+    assert any("the refund is on its way" in t for t in texts) and any("was marked solved" in t for t in texts)
+    assert "finance approved" not in json.dumps(texts)
+
+
 def people_stub() -> SlackStub:
     """A started Slack stub that knows the requester (Ada, ``USER``) and a teammate in her thread (Bob, ``OTHER``)."""
     server = SlackStub().start()
