@@ -89,7 +89,8 @@ def test_the_dashboard_action_requeues_failed_rows(served: tuple[Any, Any]) -> N
     hub, client = served
     failed = answer_row(hub, status="failed", attempts=7, last_error="Retriable: gave up", finished_at=utcnow())
     done = answer_row(hub, "slack:T1:C1:2.0", status="done")
-    assert client.post("/api/v1/queues/retry", json={"queue": "outbox"}).status_code == 401  # admin only
+    anonymous = client.post("/api/v1/queues/retry", json={"queue": "outbox"})
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")  # admin only
     auth = {"Authorization": f"Bearer {TOKEN}"}
     listed = client.get("/api/v1/queues", headers=auth).get_json()
     assert [r["id"] for r in listed["failed"]["outbox"]] == [failed] and listed["status"] == "failing"

@@ -10,15 +10,16 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from core import queues
-from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
+from surfaces.http.dashboard.auth import admin_token, refusal
 from surfaces.services import Services
 
 MAX_IDS = 1000
 
 
-def _error(message: str, status: int) -> Response:
+def _error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
     response = jsonify(error=message)
     response.status_code = status
+    response.headers.update(headers or {})
     return response
 
 
@@ -28,12 +29,8 @@ def make_queues_blueprint(services: Services) -> Blueprint:
 
     @bp.before_request
     def _require_admin() -> Response | None:
-        token = admin_token(services.settings)
-        if token is None:
-            return _error(NOT_CONFIGURED, 403)
-        if not authenticated(request, token):
-            return _error("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'", 401)
-        return None
+        refused = refusal(request, admin_token(services.settings))
+        return None if refused is None else _error(refused.message, refused.status, refused.headers)
 
     @bp.get("")
     def health() -> Response:
