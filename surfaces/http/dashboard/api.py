@@ -25,6 +25,7 @@ from core.analytics.clusters import CachingEmbed
 from core.models import utcnow
 from surfaces.http.dashboard.auth import admin_token, refusal
 from surfaces.services import Services
+from surfaces.views import known_channels
 
 
 def _error(message: str, status: int, **headers: str) -> Response:
@@ -125,7 +126,12 @@ def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) 
 
     @api.get("/openapi.json")
     def openapi() -> Response:
+        """This document, as this hub serves it: ``AskRequest.channel`` lists the channels ``/api/v1/ask`` accepts
+        here (:func:`surfaces.views.known_channels`, the list its unknown-channel check reads), with ``""`` and
+        null for the default."""
         spec = json.loads(resources.files("surfaces.http.dashboard").joinpath("openapi.json").read_text(encoding="utf-8"))
+        channel = spec["components"]["schemas"]["AskRequest"]["properties"]["channel"]
+        channel["enum"] = [*known_channels(services.settings), "", None]
         return jsonify(spec)
 
     return api
