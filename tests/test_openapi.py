@@ -112,6 +112,8 @@ def test_real_responses_match_the_spec(client: Any) -> None:
     call("get", "/api/v1/queues")
     call("post", "/api/v1/queues/retry", json={"queue": None, "ids": None}, headers=AUTH)
     call("post", "/api/v1/queues/retry", json={"queue": "elsewhere"}, headers=AUTH)
+    call("post", "/api/v1/queues/retry", json={"queue": "inbox"}, headers=AUTH)  # both queues in `requeued`
+    call("post", "/api/v1/queues/retry", data="queue=inbox", headers=AUTH)
 
     ok = {(path, method) for path, method, status in seen if status == "200"}
     assert ok == {(path, method) for path, ops in spec["paths"].items() for method in ops}  # every operation, once OK
