@@ -32,7 +32,9 @@ def fake_client(hub: Hub) -> Any:
     ({"json": {}}, 400, "text is required"),
     ({"json": {"text": 42}}, 400, "text is required"),
     ({"json": ["text"]}, 400, "JSON object"),
-    ({"json": {"text": "x" * 8001}}, 413, "too long"),
+    ({"json": {"text": "x" * 8001}}, 400, "too long"),  # a field over its maxLength; 413 is for the body (below)
+    ({"json": {"text": "hello", "chanel": "web"}}, 400, "unknown field 'chanel'"),  # additionalProperties: false
+    ({"data": b'{"text": "hello", "x\\u0000": 1}', "content_type": "application/json"}, 400, "NUL character"),
     ({"data": "{not json", "content_type": "application/json"}, 400, "JSON object"),
     ({"data": "text=hello", "content_type": "application/x-www-form-urlencoded"}, 415, "must be JSON"),
     ({"data": "hello"}, 415, "must be JSON"),
@@ -93,7 +95,8 @@ def test_ask_with_record_false_stores_nothing(fake_client: Any) -> None:
     ("", 400, "q is required"),
     ("?q=", 400, "q is required"),
     ("?q=%20%20", 400, "q is required"),
-    ("?q=" + "z" * 8001, 413, "too long"),
+    ("?q=" + "z" * 8001, 400, "too long"),  # a query parameter over its maxLength: 413 is for bodies
+    ("?q=vpn&k=%2B5", 400, "k must be"),  # int() takes "+5"; the spec's integer does not
     ("?q=vpn&k=abc", 400, "k must be"),
     ("?q=vpn&k=0", 400, "k must be"),
     ("?q=vpn&k=99", 400, "k must be"),
@@ -240,6 +243,9 @@ def test_anonymous_askers_are_not_one_person_re_contacting(fake_client: Any) -> 
     ({"json": {"ref": "web:abc", "solved": "yes"}}, 400, "JSON object like"),
     ({"json": {"ref": "nonsense", "solved": True}}, 400, "ref must be"),
     ({"json": {"ref": "slack:T1:C1:1.2", "solved": True}}, 400, "ref must be"),
+    ({"json": {"ref": "web:", "solved": True}}, 400, "ref must be"),  # the spec's pattern: ^web:.+
+    ({"json": {"ref": "web:abc", "solved": True, "note": "thanks"}}, 400, "unknown field 'note'"),
+    ({"data": b'{"ref": "web:abc", "solved": true, "\\u0000": 1}', "content_type": "application/json"}, 400, "NUL character"),
     ({"json": {"ref": "web:0123456789abcdef", "solved": True}}, 404, "no request"),
 ])
 def test_feedback_rejects_bad_input_with_a_clear_json_error(fake_client: Any, kwargs: dict[str, Any], status: int,

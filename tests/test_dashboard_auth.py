@@ -1,4 +1,5 @@
-"""``/admin``: the 403 without a token, the login form, the session cookie, security headers, no network."""
+"""``/admin``: without a token the page saying to set it (401 without a credential, 403 with one), the login form,
+the session cookie, security headers, no network."""
 
 from __future__ import annotations
 
@@ -27,19 +28,29 @@ def admin(sqlite_url: str) -> Iterator[Any]:
 
 
 def test_without_a_token_configured_the_dashboard_says_to_set_it(client: Any) -> None:
+    # No credential sent: a 401 with the Bearer challenge (RFC 9110 15.5.2), whose message says what to set.
     page = client.get("/admin", headers=HTML)
-    assert page.status_code == 403 and "set HUB_ADMIN_TOKEN" in page.get_data(as_text=True)
-    api = client.get("/admin", headers={"Accept": "application/json"})
-    assert api.status_code == 403 and "set HUB_ADMIN_TOKEN" in api.get_json()["error"]
-    assert client.post("/admin/login", data={"token": ""}).status_code == 403
+    assert page.status_code == 401 and "set HUB_ADMIN_TOKEN" in page.get_data(as_text=True)
+    assert page.headers["WWW-Authenticate"].startswith("Bearer") and 'type="password"' not in page.get_data(as_text=True)
+    api = client.get("/admin/decisions/1", headers={"Accept": "application/json"})
+    assert api.status_code == 401 and "set HUB_ADMIN_TOKEN" in api.get_json()["error"]
+    assert api.headers["WWW-Authenticate"].startswith("Bearer")
+    # A credential sent while the dashboard is off: nothing can accept it, 403.
+    refused = client.get("/admin", headers={"Authorization": "Bearer guess", "Accept": "application/json"})
+    assert refused.status_code == 403 and "set HUB_ADMIN_TOKEN" in refused.get_json()["error"]
+    assert "WWW-Authenticate" not in refused.headers
+    client.set_cookie(COOKIE, "1999999999.abc")  # a session cookie from when a token was set
+    assert client.get("/admin", headers={"Accept": "application/json"}).status_code == 403
+    assert client.post("/admin/login", data={"token": ""}).status_code == 403  # the form offers one, whatever it holds
 
 
 def test_a_browser_without_a_session_gets_the_login_form(admin: Any) -> None:
     page = admin.get("/admin", headers=HTML)
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and 'type="password"' in body and 'id="tiles"' not in body
-    assert admin.get("/admin").status_code == 401  # a script gets a JSON 401
-    assert "admin token required" in admin.get("/admin").get_json()["error"]
+    script = admin.get("/admin")  # a script gets a JSON 401 with the challenge
+    assert script.status_code == 401 and script.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "admin token required" in script.get_json()["error"]
 
 
 def test_bearer_token_shows_the_dashboard_with_strict_headers(admin: Any) -> None:

@@ -140,3 +140,6 @@ def test_json_error_bodies_for_unknown_routes_and_methods(served: tuple[Hub, Any
     _, client = served
     for response, status in ((client.get("/nope"), 404), (client.delete("/api/v1/ask"), 405)):
         assert response.status_code == status and json.loads(response.get_data())["error"]
+        assert response.mimetype == "application/json"
+    allow = client.delete("/api/v1/ask").headers["Allow"]  # RFC 9110 15.5.6: werkzeug's header is kept
+    assert {m.strip() for m in allow.split(",")} == {"OPTIONS", "POST"}

@@ -3,9 +3,12 @@ schemas it declares for their status."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import pytest
 from openapi_schema_validator import OAS30Validator
@@ -82,16 +85,19 @@ def test_real_responses_match_the_spec(client: Any) -> None:
     assert answered["draft"] is None and escalated["draft"]
     assert call("post", "/api/v1/ask", json={"text": "reset", "record": False}).get_json()["ref"] is None
     call("post", "/api/v1/ask", json={"text": "hello", "channel": "nowhere"})
-    call("post", "/api/v1/ask", json={"text": "x" * 8001})
+    call("post", "/api/v1/ask", json={"text": "x" * 8001})  # 400: a field over its maxLength
+    call("post", "/api/v1/ask", json={"text": "x" * 70_000})  # 413: the body over 64 KiB
+    call("post", "/api/v1/ask", json={"text": "hello", "chanel": "web"})  # 400: additionalProperties false
     call("post", "/api/v1/ask", data="hello")
     call("post", "/api/v1/feedback", json={"ref": answered["ref"], "solved": True})
     call("post", "/api/v1/feedback", json={"ref": escalated["ref"], "solved": True})
     call("post", "/api/v1/feedback", json={"ref": "web:nope", "solved": True})
     call("post", "/api/v1/feedback", json={"ref": answered["ref"]})
+    call("post", "/api/v1/feedback", json={"ref": answered["ref"], "solved": True, "note": "thanks"})
     call("post", "/api/v1/feedback", data="x")
     call("get", "/api/v1/suggest?q=reset&k=2")
     call("get", "/api/v1/suggest?q=reset&k=99")
-    call("get", "/api/v1/suggest?q=" + "z" * 8001)
+    assert call("get", "/api/v1/suggest?q=" + "z" * 8001).status_code == 400  # a query parameter: 413 is for bodies
     for path in ("/api/v1/stats", "/api/v1/stats/series", "/api/v1/content-gaps", "/api/v1/decisions"):
         call("get", path, headers=AUTH)
         call("get", path)
@@ -106,6 +112,8 @@ def test_real_responses_match_the_spec(client: Any) -> None:
     call("get", "/api/v1/queues")
     call("post", "/api/v1/queues/retry", json={"queue": None, "ids": None}, headers=AUTH)
     call("post", "/api/v1/queues/retry", json={"queue": "elsewhere"}, headers=AUTH)
+    call("post", "/api/v1/queues/retry", json={"queue": "inbox"}, headers=AUTH)  # both queues in `requeued`
+    call("post", "/api/v1/queues/retry", data="queue=inbox", headers=AUTH)
 
     ok = {(path, method) for path, method, status in seen if status == "200"}
     assert ok == {(path, method) for path, ops in spec["paths"].items() for method in ops}  # every operation, once OK
@@ -125,3 +133,68 @@ def test_the_checker_catches_a_body_that_breaks_the_schema(client: Any) -> None:
 
     with pytest.raises(AssertionError, match="maybe"):
         _check(spec, "/api/v1/ask", "post", Fake())
+
+
+def test_a_405_names_the_methods_the_route_allows(client: Any) -> None:
+    """RFC 9110 15.5.6: a 405 carries ``Allow``; the JSON error handler keeps werkzeug's headers."""
+    spec = _spec(client)
+    for path, ops in spec["paths"].items():
+        concrete = path.replace("{decision_id}", "1")
+        response = client.open(concrete, method="TRACE", headers=AUTH)
+        assert response.status_code == 405 and response.get_json()["error"], path
+        allowed = {m.strip().lower() for m in response.headers["Allow"].split(",")}
+        assert allowed - {"head", "options"} == set(ops), path
+        assert response.mimetype == "application/json"
+
+
+def test_the_served_channel_enum_is_what_ask_accepts(sqlite_url: str) -> None:
+    """The document a hub serves lists its own channels (HUB_CHANNEL_POLICIES included): each is accepted by
+    ``/api/v1/ask``, and a channel outside the list is a 400."""
+    built = build_hub(load_settings(settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={"C0HELP": {"threshold": 0.5}})))
+    engine = Interceptor(built.settings, FakeScorer(0.99))
+    client = create_app(hub=replace(built, interceptor=LazyInterceptor(lambda: engine))).test_client()
+    try:
+        channel = _spec(client)["components"]["schemas"]["AskRequest"]["properties"]["channel"]
+        assert channel["enum"] == ["C0HELP", "jira", "slack", "web", "zendesk", "", None]
+        for value in channel["enum"]:
+            response = client.post("/api/v1/ask", json={"text": "how do I reset my password?", "channel": value, "record": False})
+            assert response.status_code == 200, value
+        refused = client.post("/api/v1/ask", json={"text": "reset", "channel": "C0OTHER", "record": False})
+        assert refused.status_code == 400 and "unknown channel" in refused.get_json()["error"]
+    finally:
+        built.close()
+
+
+def test_the_static_document_lists_the_built_in_channels() -> None:
+    """Without a hub's settings the file lists the channels every hub accepts (no HUB_CHANNEL_POLICIES)."""
+    from surfaces.views import known_channels
+
+    spec = json.loads((Path(__file__).resolve().parent.parent / "surfaces/http/dashboard/openapi.json").read_text(encoding="utf-8"))
+    channel = spec["components"]["schemas"]["AskRequest"]["properties"]["channel"]
+    assert channel["enum"] == [*known_channels(load_settings(settings_dict("sqlite://"))), "", None]
+    assert spec["components"]["schemas"]["AskRequest"]["additionalProperties"] is False
+
+
+def test_the_patterns_say_what_the_door_refuses(client: Any) -> None:
+    """The spec's ``pattern``s compile, and they exclude NUL: the door refuses a NUL in a query string or a body."""
+    spec = _spec(client)
+    patterns = [v for k, v in _items(spec) if k == "pattern"]
+    assert len(patterns) >= 10
+    for pattern in patterns:
+        assert re.search(pattern, "a\x00b") is None, pattern
+    period = next(p for p in spec["paths"]["/api/v1/stats"]["get"]["parameters"] if p["name"] == "from")["schema"]["pattern"]
+    for good in ("2026-11-01", "2024-02-29", "2026-11-01T10:00", "2026-11-01T10:00:00.5Z", "2026-11-01T10:00:00+05:30"):
+        assert re.fullmatch(period, good) and client.get(f"/api/v1/stats?to={quote(good)}", headers=AUTH).status_code == 200, good
+    for bad in ("2026-02-29", "2026-04-31", "2026-13-01", "yesterday", "1969-12-31", "2200-01-01"):
+        assert not re.fullmatch(period, bad) and client.get(f"/api/v1/stats?to={bad}", headers=AUTH).status_code == 400, bad
+    assert client.get("/api/v1/stats?channel=%00", headers=AUTH).status_code == 400
+
+
+def _items(node: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from _items(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _items(value)

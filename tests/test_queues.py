@@ -89,15 +89,18 @@ def test_the_dashboard_action_requeues_failed_rows(served: tuple[Any, Any]) -> N
     hub, client = served
     failed = answer_row(hub, status="failed", attempts=7, last_error="Retriable: gave up", finished_at=utcnow())
     done = answer_row(hub, "slack:T1:C1:2.0", status="done")
-    assert client.post("/api/v1/queues/retry", json={"queue": "outbox"}).status_code == 401  # admin only
+    anonymous = client.post("/api/v1/queues/retry", json={"queue": "outbox"})
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")  # admin only
     auth = {"Authorization": f"Bearer {TOKEN}"}
     listed = client.get("/api/v1/queues", headers=auth).get_json()
     assert [r["id"] for r in listed["failed"]["outbox"]] == [failed] and listed["status"] == "failing"
-    assert client.post("/api/v1/queues/retry", data="queue=outbox", headers=auth).status_code == 400  # JSON only
-    assert client.post("/api/v1/queues/retry", json={"queue": "nope"}, headers=auth).status_code == 400
-    assert client.post("/api/v1/queues/retry", json={"ids": [failed]}, headers=auth).status_code == 400
+    assert client.post("/api/v1/queues/retry", data="queue=outbox", headers=auth).status_code == 415  # JSON only
+    for body in ({"queue": "nope"}, {"ids": [failed]}, {"queue": []}, {"queue": "outbox", "ids": [2**31]},
+                 {"queue": "outbox", "ids": [0]}, {"queue": "outbox", "force": True}):
+        refused = client.post("/api/v1/queues/retry", json=body, headers=auth)
+        assert refused.status_code == 400 and refused.get_json()["error"], body
     response = client.post("/api/v1/queues/retry", json={"queue": "outbox", "ids": [failed, done]}, headers=auth)
-    assert response.status_code == 200 and response.get_json()["requeued"] == {"outbox": [failed]}
+    assert response.status_code == 200 and response.get_json()["requeued"] == {"inbox": [], "outbox": [failed]}
     hub.jobs.drain()
     with hub.db.session() as s:
         row = s.get_one(OutboxAction, failed)

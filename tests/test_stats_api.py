@@ -36,10 +36,15 @@ def api(admin_hub: Hub) -> Any:
 ENDPOINTS = ["/api/v1/stats", "/api/v1/stats/series", "/api/v1/content-gaps", "/api/v1/decisions"]
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", [*ENDPOINTS, "/api/v1/decisions/1", "/api/v1/queues"])
 def test_without_an_admin_token_configured_the_api_is_off(client: Any, path: str) -> None:
-    response = client.get(path, headers=AUTH)
-    assert response.status_code == 403 and "HUB_ADMIN_TOKEN" in response.get_json()["error"]
+    # No credential: 401 with the Bearer challenge (RFC 9110 15.5.2); the message says the API is off and what to set.
+    missing = client.get(path)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "set HUB_ADMIN_TOKEN" in missing.get_json()["error"]
+    # A bearer token while the API is off: no token can open it, 403.
+    sent = client.get(path, headers=AUTH)
+    assert sent.status_code == 403 and "HUB_ADMIN_TOKEN" in sent.get_json()["error"]
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}])

@@ -17,18 +17,27 @@ from core.errors import InboundError
 from core.models import Person, Source, Ticket, TicketRef
 from interceptor import record
 from interceptor.act import is_answer
+from surfaces.http.bodies import json_object
 from surfaces.services import Services
 from surfaces.views import MAX_TEXT_CHARS, WEB_CHANNEL, candidate_json, channel_problem, decision_json
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SUGGEST_K = 20
+ASK_FIELDS = frozenset({"text", "channel", "email", "record"})
+FEEDBACK_FIELDS = frozenset({"ref", "solved"})
 
 
 def _text(value: Any, name: str) -> str:
+    """``value`` stripped, when it is a string with a non-blank character and at most ``MAX_TEXT_CHARS`` long.
+
+    Raises:
+        InboundError: 400 when it is missing, blank or too long: a field or query parameter over its
+            ``maxLength`` is a bad request (413 is for a body over the byte limit, whatever it holds).
+    """
     if not isinstance(value, str) or not value.strip():
         raise InboundError(f"{name} is required: a non-empty string", status=400)
     if len(value) > MAX_TEXT_CHARS:
-        raise InboundError(f"{name} is too long: {len(value)} characters, at most {MAX_TEXT_CHARS}", status=413)
+        raise InboundError(f"{name} is too long: {len(value)} characters, at most {MAX_TEXT_CHARS}", status=400)
     return value.strip()
 
 
@@ -43,16 +52,12 @@ def make_api_blueprint(services: Services) -> Blueprint:
         ``"record": false``: nothing is stored, as for ``hub ask``).
 
         Raises:
-            InboundError: 415 not JSON, 413 too large, 400 not an object, no text, an unknown channel, a bad
-                email or ``record`` not a boolean.
+            InboundError: 415 not JSON, 413 a body over ``MAX_BODY_BYTES``, 400 not an object, an unknown field,
+                no text or a text over ``MAX_TEXT_CHARS``, an unknown channel, a bad email or ``record`` not a boolean.
         """
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             raise InboundError(f"the body is too large: at most {MAX_BODY_BYTES} bytes", status=413)
-        if not request.is_json:
-            raise InboundError("the body must be JSON (Content-Type: application/json)", status=415)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InboundError('the body must be a JSON object like {"text": "..."}', status=400)
+        body = json_object(ASK_FIELDS, '{"text": "..."}')
         text = _text(body.get("text"), "text")
         channel = body.get("channel")
         channel = WEB_CHANNEL if channel is None or channel == "" else channel
@@ -87,13 +92,13 @@ def make_api_blueprint(services: Services) -> Blueprint:
         (``escalated``), as "I still need help" does in Slack. Only the first verdict counts.
 
         Raises:
-            InboundError: 415 not JSON, 400 a bad body, 404 an unknown ``ref``, 409 when the hub did not answer it.
+            InboundError: 415 not JSON, 400 a bad body (an unknown field, no boolean ``solved``, a ``ref`` that
+                is not ``web:...``), 404 an unknown ``ref``, 409 when the hub did not answer it.
         """
-        if not request.is_json:
-            raise InboundError("the body must be JSON (Content-Type: application/json)", status=415)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("solved"), bool):
-            raise InboundError('the body must be a JSON object like {"ref": "web:...", "solved": true}', status=400)
+        example = '{"ref": "web:...", "solved": true}'
+        body = json_object(FEEDBACK_FIELDS, example)
+        if not isinstance(body.get("solved"), bool):
+            raise InboundError(f"the body must be a JSON object like {example}", status=400)
         try:
             ref = TicketRef.parse(str(body.get("ref", "")))
         except ValueError:
@@ -120,16 +125,14 @@ def make_api_blueprint(services: Services) -> Blueprint:
         """Suggest articles for ``q`` (optional ``k``, 1 to 20): ``{"query": q, "articles": [...]}``.
 
         Raises:
-            InboundError: 400 when ``q`` is missing or blank or ``k`` is not a number in range, 413 when
-                ``q`` is too long.
+            InboundError: 400 when ``q`` is missing, blank or too long, or ``k`` is not a whole number in range.
         """
         q = _text(request.args.get("q"), "q")
-        try:
-            k = int(request.args.get("k", "5"))
-        except ValueError:
-            raise InboundError(f"k must be a whole number from 1 to {MAX_SUGGEST_K}", status=400) from None
-        if not 1 <= k <= MAX_SUGGEST_K:
+        raw_k = request.args.get("k", "5")
+        # ASCII digits only: int() also takes " 5", "+5", "1_0" and "٥", which the spec's integer does not.
+        if not (raw_k.isascii() and raw_k.isdigit() and len(raw_k) <= 9) or not 1 <= int(raw_k) <= MAX_SUGGEST_K:
             raise InboundError(f"k must be a whole number from 1 to {MAX_SUGGEST_K}", status=400)
+        k = int(raw_k)
         candidates = services.interceptor().suggest(q, k=k)
         return jsonify({"query": q, "articles": [candidate_json(c) for c in candidates]})
 

@@ -14,7 +14,11 @@ log = logging.getLogger("hub")
 
 def register_errors(app: Flask) -> None:
     """Answer JSON for our inbound errors (their status), HTTP errors (404, 405, ...) and anything else (500,
-    logged with the path; never the body)."""
+    logged with the path; never the body).
+
+    An HTTP error keeps the headers werkzeug gives it (a 405's ``Allow``, which RFC 9110 15.5.6 requires; a
+    401's ``WWW-Authenticate``; a 413's or 429's ``Retry-After``), only its HTML ``Content-Type`` becomes JSON's.
+    """
 
     @app.errorhandler(InboundError)
     def inbound_error(e: InboundError) -> tuple[Response, int]:
@@ -22,7 +26,9 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int]:
-        return jsonify(error=e.description), e.code or 500
+        response = jsonify(error=e.description)
+        response.headers.extend((name, value) for name, value in e.get_headers() if name.lower() != "content-type")
+        return response, e.code or 500
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> tuple[Response, int]:

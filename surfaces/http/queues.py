@@ -10,16 +10,24 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from core import queues
-from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
+from surfaces.http.bodies import json_object
+from surfaces.http.dashboard.auth import admin_token, refusal
+from surfaces.http.door import MAX_ROW_ID
 from surfaces.services import Services
 
 MAX_IDS = 1000
 
 
-def _error(message: str, status: int) -> Response:
+def _error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
     response = jsonify(error=message)
     response.status_code = status
+    response.headers.update(headers or {})
     return response
+
+
+def _row_id(value: object) -> bool:
+    # NOTE(postgresql): an id past an INTEGER key's range fails the query ("integer out of range"); SQLite's past 2**63.
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID
 
 
 def make_queues_blueprint(services: Services) -> Blueprint:
@@ -28,12 +36,8 @@ def make_queues_blueprint(services: Services) -> Blueprint:
 
     @bp.before_request
     def _require_admin() -> Response | None:
-        token = admin_token(services.settings)
-        if token is None:
-            return _error(NOT_CONFIGURED, 403)
-        if not authenticated(request, token):
-            return _error("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'", 401)
-        return None
+        refused = refusal(request, admin_token(services.settings))
+        return None if refused is None else _error(refused.message, refused.status, refused.headers)
 
     @bp.get("")
     def health() -> Response:
@@ -60,20 +64,17 @@ def make_queues_blueprint(services: Services) -> Blueprint:
     @bp.post("/retry")
     def retry() -> Response:
         """Re-queue failed rows: ``{"queue": "inbox"|"outbox"|null, "ids": [..]|null}`` (JSON only, which a
-        cross-site form cannot send). Answers the re-queued ids by queue."""
-        body = request.get_json(silent=True) if request.is_json else None
-        if not isinstance(body, dict):
-            return _error("send a JSON object: {\"queue\": \"inbox\" | \"outbox\" | null, \"ids\": [row ids] | null}", 400)
+        cross-site form cannot send: 415 otherwise; an unknown field is a 400). Answers the re-queued ids by queue."""
+        body = json_object(("queue", "ids"), '{"queue": "inbox" | "outbox" | null, "ids": [row ids] | null}')
         queue, ids = body.get("queue"), body.get("ids")
-        if queue is not None and queue not in queues.QUEUES:
+        if queue is not None and (not isinstance(queue, str) or queue not in queues.QUEUES):  # [] in a dict raises
             return _error(f"'queue' must be one of {', '.join(queues.QUEUES)} or null", 400)
-        if ids is not None and (
-            not isinstance(ids, list) or len(ids) > MAX_IDS or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-        ):
-            return _error(f"'ids' must be a list of at most {MAX_IDS} row ids (integers) or null", 400)
+        if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_IDS or not all(_row_id(i) for i in ids)):
+            return _error(f"'ids' must be a list of at most {MAX_IDS} row ids (whole numbers from 1 to {MAX_ROW_ID}) or null", 400)
         if ids is not None and queue is None:
             return _error("'ids' needs a 'queue'", 400)
         done = queues.retry_failed(services.db, services.jobs, queue, ids)
-        return jsonify(requeued=done, health=asdict(queues.queue_health(services.db)[queue or "outbox"]))
+        requeued = {name: done.get(name, []) for name in queues.QUEUES}  # the queue not asked for: none re-queued
+        return jsonify(requeued=requeued, health=asdict(queues.queue_health(services.db)[queue or "outbox"]))
 
     return bp

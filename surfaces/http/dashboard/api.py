@@ -23,8 +23,9 @@ from core.analytics import (
 )
 from core.analytics.clusters import CachingEmbed
 from core.models import utcnow
-from surfaces.http.dashboard.auth import NOT_CONFIGURED, admin_token, authenticated
+from surfaces.http.dashboard.auth import admin_token, refusal
 from surfaces.services import Services
+from surfaces.views import known_channels
 
 
 def _error(message: str, status: int, **headers: str) -> Response:
@@ -70,13 +71,8 @@ def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) 
     def _require_admin() -> Response | None:
         if request.endpoint == "analytics_api.openapi":
             return None
-        token = admin_token(services.settings)
-        if token is None:
-            return _error(NOT_CONFIGURED, 403)
-        if not authenticated(request, token):
-            return _error("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'", 401,
-                          **{"WWW-Authenticate": 'Bearer realm="hub-admin"'})
-        return None
+        refused = refusal(request, admin_token(services.settings))
+        return None if refused is None else _error(refused.message, refused.status, **refused.headers)
 
     def _run(build: Callable[..., Any], *, period: bool = True, **kwargs: Any) -> Response:
         """Parse the shared query parameters, run ``build`` in a session, answer JSON (400 on bad input)."""
@@ -130,7 +126,12 @@ def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) 
 
     @api.get("/openapi.json")
     def openapi() -> Response:
+        """This document, as this hub serves it: ``AskRequest.channel`` lists the channels ``/api/v1/ask`` accepts
+        here (:func:`surfaces.views.known_channels`, the list its unknown-channel check reads), with ``""`` and
+        null for the default."""
         spec = json.loads(resources.files("surfaces.http.dashboard").joinpath("openapi.json").read_text(encoding="utf-8"))
+        channel = spec["components"]["schemas"]["AskRequest"]["properties"]["channel"]
+        channel["enum"] = [*known_channels(services.settings), "", None]
         return jsonify(spec)
 
     return api

@@ -1,8 +1,10 @@
 """Admin authentication: ``Authorization: Bearer <HUB_ADMIN_TOKEN>`` or the login form's session cookie.
 
 The cookie holds an expiry and an HMAC of it keyed by the admin token, so it needs no server-side state,
-cannot be forged without the token, and stops working when the token is rotated. Without a configured token
-everything here answers 403 with a message saying to set ``HUB_ADMIN_TOKEN``.
+cannot be forged without the token, and stops working when the token is rotated. :func:`refusal` is the one
+rule every admin route applies: a request without a credential is a 401 with a ``WWW-Authenticate: Bearer``
+challenge (RFC 9110 15.5.2), a wrong credential too; without a configured token the 401's message says to set
+``HUB_ADMIN_TOKEN``, and a request that does send a credential is a 403 (no credential can open what is off).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass, field
 
 from flask import Request
 
@@ -18,6 +21,17 @@ from config import Settings
 COOKIE = "hub_admin"
 SESSION_SECONDS = 12 * 3600
 NOT_CONFIGURED = "the admin dashboard and analytics API are off: set HUB_ADMIN_TOKEN to enable them"
+TOKEN_REQUIRED = "admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hub-admin"'}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an admin route refuses a request: the status, the message, and the headers to send with it."""
+
+    status: int
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def admin_token(settings: Settings) -> str | None:
@@ -65,3 +79,29 @@ def authenticated(request: Request, token: str) -> bool:
         return token_matches(token, offered.strip())
     cookie = request.cookies.get(COOKIE)
     return cookie is not None and _cookie_ok(token, cookie, time.time())
+
+
+def offers_credential(request: Request) -> bool:
+    """Whether ``request`` sends an admin credential at all: an ``Authorization`` header or the session cookie."""
+    return bool(request.headers.get("Authorization", "").strip()) or COOKIE in request.cookies
+
+
+def refusal(request: Request, token: str | None) -> Refusal | None:
+    """Whether an admin route must refuse ``request``, and how.
+
+    Args:
+        request: the incoming request.
+        token: the configured admin token (:func:`admin_token`), ``None`` when the admin routes are off.
+
+    Returns:
+        ``None`` for an admin; a 401 with the ``Bearer`` challenge when no credential or a wrong one was sent
+        (the message says to set ``HUB_ADMIN_TOKEN`` when it is not set); a 403 when the routes are off and
+        the request sent a credential anyway.
+    """
+    if token is None:
+        if offers_credential(request):
+            return Refusal(403, NOT_CONFIGURED)
+        return Refusal(401, NOT_CONFIGURED, CHALLENGE)
+    if not authenticated(request, token):
+        return Refusal(401, TOKEN_REQUIRED, CHALLENGE)
+    return None

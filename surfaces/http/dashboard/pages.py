@@ -12,7 +12,15 @@ from werkzeug.wrappers import Response as ResponseBase
 
 from core.analytics import decision_detail
 from core.models import utcnow
-from surfaces.http.dashboard.auth import COOKIE, NOT_CONFIGURED, admin_token, authenticated, session_cookie, token_matches
+from surfaces.http.dashboard.auth import (
+    CHALLENGE,
+    COOKIE,
+    NOT_CONFIGURED,
+    admin_token,
+    refusal,
+    session_cookie,
+    token_matches,
+)
 from surfaces.services import Services
 from surfaces.http.door import is_https
 
@@ -41,11 +49,13 @@ def _page(template: str, status: int = 200, **context: object) -> Response:
     return response
 
 
-def _refuse(message: str, status: int) -> Response:
+def _refuse(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
     if _wants_html():
-        return _page("dashboard/message.html", status, message=message)
-    response = jsonify(error=message)
-    response.status_code = status
+        response = _page("dashboard/message.html", status, message=message)
+    else:
+        response = jsonify(error=message)
+        response.status_code = status
+    response.headers.update(headers or {})
     return response
 
 
@@ -68,19 +78,22 @@ def make_pages_blueprint(services: Services) -> Blueprint:
     )
 
     def gate() -> Response | None:
-        """``None`` for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
+        """``None`` for an authenticated admin; else the login form (browsers) or a 401 with the ``Bearer``
+        challenge. Without a configured token, the page saying to set it: 401 without a credential, 403 with
+        one (:func:`~surfaces.http.dashboard.auth.refusal`)."""
         token = admin_token(settings)
+        refused = refusal(request, token)
+        if refused is None:
+            return None
         if token is None:
-            return _refuse(NOT_CONFIGURED, 403)
-        if not authenticated(request, token):
-            if _wants_html():
-                return _page("dashboard/login.html", 200, error=None, next=request.path)
-            return _refuse("admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>' or log in at /admin", 401)
-        return None
+            return _refuse(refused.message, refused.status, refused.headers)
+        if _wants_html():
+            return _page("dashboard/login.html", 200, error=None, next=request.path)
+        return _refuse(f"{refused.message} or log in at /admin", refused.status, refused.headers)
 
     @bp.get("/admin")
     def dashboard() -> Response:
-        """The dashboard for an authenticated admin; else the login form (browsers) or a 401; 403 without a token."""
+        """The dashboard for an authenticated admin; else the login form (browsers) or a 401 (``gate``)."""
         return gate() or _page("dashboard/admin.html")
 
     @bp.get("/admin/decisions/<int:decision_id>")
@@ -119,15 +132,20 @@ def make_pages_blueprint(services: Services) -> Blueprint:
 
     @bp.post("/admin/login")
     def login() -> ResponseBase:
-        """Exchange the admin token typed into the form for a session cookie (HttpOnly, SameSite=Strict)."""
+        """Exchange the admin token typed into the form for a session cookie (HttpOnly, SameSite=Strict).
+
+        Without a configured token the form's submission is a 403: it offers a credential that nothing can accept.
+        """
         token = admin_token(settings)
         if token is None:
             return _refuse(NOT_CONFIGURED, 403)
         offered = (request.form.get("token") or "").strip()
         if not offered or not token_matches(token, offered):
             if not _wants_html():  # a script gets the JSON error every other 4xx has
-                return _refuse("that token is not the admin token", 401)
-            return _page("dashboard/login.html", 401, error="That token is not the admin token.", next=_next())
+                return _refuse("that token is not the admin token", 401, CHALLENGE)
+            page = _page("dashboard/login.html", 401, error="That token is not the admin token.", next=_next())
+            page.headers.update(CHALLENGE)  # every 401 names its scheme (RFC 9110 15.5.2); browsers prompt for none
+            return page
         value, max_age = session_cookie(token)
         response = redirect(_next() or url_for("dashboard.dashboard"), code=303)
         response.set_cookie(COOKIE, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=is_https(request))
