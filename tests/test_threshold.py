@@ -10,6 +10,7 @@ import pytest
 from interceptor.retrieval.calibration import (
     BOUND_LEVEL,
     PRIOR_CURVE_WEIGHT,
+    PRIOR_WEIGHT,
     Calibrator,
     fit,
     precision_curve,
@@ -73,7 +74,8 @@ def _curve(right: list[bool]) -> tuple[tuple[float, float, int], ...]:
 
 
 def _calibrator(history: list[bool], prior: list[bool] | None = None) -> Calibrator:
-    return Calibrator(("x",), (0.0,), (1.0,), (0.0, 1.0), _curve(history), prior_curve=_curve(prior) if prior else ())
+    return Calibrator(("x",), (0.0,), (1.0,), (0.0, 1.0), _curve(history), examples=len(history),
+                      prior_curve=_curve(prior) if prior else ())
 
 
 def test_a_lucky_run_of_past_requests_is_not_enough_where_the_kb_s_own_examples_go_wrong() -> None:
@@ -87,7 +89,11 @@ def test_a_lucky_run_of_past_requests_is_not_enough_where_the_kb_s_own_examples_
     assert 0.5 < threshold < 1.0  # answers only where both are right
     bound = cal.bound_at(threshold)
     assert bound["lower_bound"] >= 0.95 and bound["prior_precision"] > 0.95
-    assert bound["counted"] == bound["answered"] + min(bound["prior_answered"], PRIOR_CURVE_WEIGHT)
+    assert bound["counted"] == bound["answered"] + min(bound["prior_answered"], cal.prior_curve_weight) == bound["answered"] + PRIOR_CURVE_WEIGHT
+    # a long history judges alone: the pseudo-requests count for less, and its lucky run carries further
+    long = _calibrator([True] * 400, prior)
+    assert long.prior_curve_weight == PRIOR_CURVE_WEIGHT * PRIOR_WEIGHT / 400
+    assert long.threshold_for(0.95) < threshold
 
 
 def test_one_early_miss_in_a_short_history_does_not_silence_the_hub_when_the_kb_s_examples_back_it() -> None:

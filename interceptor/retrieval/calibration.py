@@ -17,10 +17,10 @@ alone certified nothing four times, and once certified a threshold whose answers
 split, because 19 past requests in a row happened to be right. So the pseudo-requests' own out-of-fold curve
 (``prior_curve``) is evidence too: at each step of the history's sequence, the bound counts the past requests
 answered there plus the pseudo-requests answered there, these weighted as at most ``PRIOR_CURVE_WEIGHT``
-requests at their precision. The steps are the history's (a threshold is only ever where a real request
-was), a long history outweighs the pseudo-requests, and a threshold below which the KB's own examples go
-visibly wrong is not certified by a lucky run of real ones. Everything needed to score and to pick
-thresholds is in :meth:`Calibrator.to_params`.
+requests at their precision (proportionally fewer for a history longer than ``PRIOR_WEIGHT``). The steps are
+the history's (a threshold is only ever where a real request was), a long history judges nearly alone, and a
+threshold below which the KB's own examples go visibly wrong is not certified by a lucky run of real ones.
+Everything needed to score and to pick thresholds is in :meth:`Calibrator.to_params`.
 """
 
 from __future__ import annotations
@@ -38,14 +38,15 @@ BOUND_LEVEL = 0.80  # one-sided: with 80% confidence, precision on new requests 
 _Z = 0.8416  # the standard normal quantile of BOUND_LEVEL
 MIN_ANSWERED = 10  # the sequence of tests starts where this many past requests would have been answered
 PRIOR_WEIGHT = 100  # the KB's own pseudo-requests weigh at most this many past requests in a calibration
-# ... and at most this many in a threshold's bound: on doc2dial re-splits, 30 kept the promise on every
-# split; 50 let one split answer 28 at 0.93.
+# ... and at most this many in a threshold's bound (for a history of at most PRIOR_WEIGHT requests; fewer in
+# proportion for a longer one): on doc2dial re-splits, 30 kept the promise on every split, 50 let one split
+# answer 28 at 0.93.
 PRIOR_CURVE_WEIGHT = 30
 
 
-def wilson_lower(hits: float, n: int, z: float | None = None) -> float:
+def wilson_lower(hits: float, n: float, z: float | None = None) -> float:
     """Return the Wilson score lower bound of a proportion of ``hits`` out of ``n`` (0 for ``n`` = 0), at
-    normal quantile ``z`` (default: that of ``BOUND_LEVEL``)."""
+    normal quantile ``z`` (default: that of ``BOUND_LEVEL``); ``n`` may be fractional (weighted evidence)."""
     z = _Z if z is None else z
     if n <= 0:
         return 0.0
@@ -117,44 +118,57 @@ class Calibrator:
     def threshold_for(self, target_precision: float) -> float:
         """Return the confidence threshold for ``target_precision``: from the highest confidence down, the
         last threshold of the first unbroken run whose answered history (with the KB's pseudo-requests, see
-        :meth:`bound_at`) has a precision lower bound (:func:`wilson_lower`) of at least the target (1.0, i.e.
-        never answer, when none has). Monotone: the
-        threshold of a target is at least that of every lower target (on a 0.01 grid), and 1.0 when the
-        bound does not reach the target there."""
-        threshold = 0.0
-        for target in [float(t) for t in np.arange(0.5, target_precision, 0.01)] + [target_precision]:
-            threshold = max(threshold, self._sequence(target))
-            if threshold < 1.0 and self.bound_at(threshold)["lower_bound"] < target:
-                threshold = 1.0
-        return threshold
+        :meth:`bound_at`) has a precision lower bound (:func:`wilson_lower`) of at least the target, or of at
+        least a higher target on a 0.01 grid, whichever is lowest (1.0, i.e. never answer, when none is).
+        Monotone: a higher target never gets a lower threshold, and every threshold's bound reaches its target."""
+        higher = np.arange(np.ceil(target_precision * 100 + 1e-6) / 100, 1.0, 0.01)
+        targets = [target_precision] + [float(t) for t in higher]
+        return min(self._sequence(t) for t in targets)
 
     def _sequence(self, target_precision: float) -> float:
         best, reached = 1.0, False
         start = max(MIN_ANSWERED, int(np.ceil(_Z * _Z * target_precision / max(1 - target_precision, 1e-9))))
-        for threshold in sorted((row[0] for row in self.curve), reverse=True):
-            evidence = self.bound_at(threshold)
-            if evidence["counted"] < start:  # too few answers for any bound to reach the target: not a test yet
+        prior = sorted(self.prior_curve, key=lambda row: -row[0])
+        at, prior_precision, prior_answered = 0, 1.0, 0
+        for threshold, precision, answered in sorted(self.curve, key=lambda row: -row[0]):
+            while at < len(prior) and prior[at][0] >= threshold:  # the prior's row at this threshold
+                _, prior_precision, prior_answered = prior[at]
+                at += 1
+            hits, counted = self._pooled(precision, answered, prior_precision, prior_answered)
+            if counted < start:  # too few answers for any bound to reach the target: not a test yet
                 continue
-            if evidence["lower_bound"] >= target_precision:
+            if wilson_lower(hits, counted) >= target_precision:
                 best, reached = threshold, True
             elif reached:
                 break
         return min(best, 1.0) if reached else 1.0
 
+    @property
+    def prior_curve_weight(self) -> float:
+        """How many past requests the KB's pseudo-requests count as at most in a bound: ``PRIOR_CURVE_WEIGHT``
+        for a history of up to ``PRIOR_WEIGHT`` requests, proportionally less for a longer one (a long
+        history judges a threshold well alone)."""
+        return PRIOR_CURVE_WEIGHT * min(1.0, PRIOR_WEIGHT / max(self.examples, 1))
+
+    def _pooled(self, precision: float, answered: int, prior_precision: float,
+                prior_answered: int) -> tuple[float, float]:
+        """Return (right, counted): the past requests answered at a threshold, plus the pseudo-requests
+        answered there counted as at most :attr:`prior_curve_weight` requests at their precision."""
+        weight = min(prior_answered, self.prior_curve_weight)
+        return precision * answered + prior_precision * weight, answered + weight
+
     def bound_at(self, threshold: float) -> dict[str, float]:
         """Return what the evidence says of answering at ``threshold``: how many past requests would have
         been answered (``answered``) and their ``precision``; how many of the KB's pseudo-requests
         (``prior_answered``) and theirs (``prior_precision``); and, the pseudo-requests counted as at most
-        ``PRIOR_CURVE_WEIGHT`` requests, how many requests that makes (``counted``) and the lower bound of
-        precision over them (what ``threshold_for`` holds to the target)."""
+        :attr:`prior_curve_weight` requests, how many requests that makes (``counted``) and the lower bound
+        of precision over them (what ``threshold_for`` holds to the target)."""
         precision, answered = _at(self.curve, threshold)
         prior_precision, prior_answered = _at(self.prior_curve, threshold)
-        weight = min(prior_answered, PRIOR_CURVE_WEIGHT)
-        pooled = answered + weight
-        hits = precision * answered + prior_precision * weight
+        hits, counted = self._pooled(precision, answered, prior_precision, prior_answered)
         return {"answered": answered, "precision": precision,
                 "prior_answered": prior_answered, "prior_precision": prior_precision,
-                "counted": pooled, "lower_bound": wilson_lower(hits, pooled) if pooled else 0.0}
+                "counted": counted, "lower_bound": wilson_lower(hits, counted) if counted else 0.0}
 
     def to_params(self) -> dict[str, Any]:
         """Return the JSON-able parameters (what a ``CalibrationRow`` stores)."""
