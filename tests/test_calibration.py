@@ -62,8 +62,10 @@ def test_the_kb_s_own_examples_guide_a_short_history_and_a_long_one_outweighs_th
     alone, guided = fit(*short, NAMES), fit(*short, NAMES, prior=prior)
     assert alone.weights[2] == 0.0 and guided.weights[2] > 0.5  # knn1 learnt from the prior
     assert fit(*short, NAMES, prior=([], [])).to_params() == alone.to_params()  # a KB with no pseudo-requests
-    # the curve, hence every threshold, is measured on the history alone
+    # the curve is the history's; the prior has its own, scored out of fold (every pseudo-request on it)
     assert guided.examples == 20 and max(n for _, _, n in guided.curve) == 20
+    assert max(n for _, _, n in guided.prior_curve) == 600 and alone.prior_curve == ()
+    assert Calibrator.from_params(guided.to_params()) == guided
     long = _led_by("dense1", seed=11, n=20 * PRIOR_WEIGHT)  # however many pseudo-requests, they weigh PRIOR_WEIGHT
     weighted = fit(*long, NAMES, prior=prior)
     assert weighted.weights[1] > 4 * weighted.weights[2]

@@ -1,12 +1,21 @@
 """The answer threshold holds the promised precision on requests the calibration has not seen: it is chosen
-on out-of-fold confidences with a lower confidence bound of precision, so a small history promises less."""
+on out-of-fold confidences with a lower confidence bound of precision, so a small history promises less, and
+the KB's own pseudo-requests count as evidence beside it (at most ``PRIOR_CURVE_WEIGHT`` requests' worth)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from interceptor.retrieval.calibration import BOUND_LEVEL, Calibrator, fit, precision_curve, wilson_lower
+from interceptor.retrieval.calibration import (
+    BOUND_LEVEL,
+    PRIOR_CURVE_WEIGHT,
+    PRIOR_WEIGHT,
+    Calibrator,
+    fit,
+    precision_curve,
+    wilson_lower,
+)
 
 
 def test_the_wilson_bound_grows_with_the_evidence() -> None:
@@ -57,3 +66,41 @@ def test_the_point_estimate_would_answer_more_than_the_bound_allows() -> None:
     cal = Calibrator(("x",), (0.0,), (1.0,), (0.0, 1.0), curve)
     assert cal.threshold_for(0.95) == 1.0  # five right answers are no evidence of 0.95
     assert 0.5 < BOUND_LEVEL < 1.0
+
+
+def _curve(right: list[bool]) -> tuple[tuple[float, float, int], ...]:
+    """The precision curve of requests answered in this order (most confident first), evenly spread in (0, 1)."""
+    return precision_curve(np.linspace(0.99, 0.01, len(right)), np.array(right, dtype=float))
+
+
+def _calibrator(history: list[bool], prior: list[bool] | None = None) -> Calibrator:
+    return Calibrator(("x",), (0.0,), (1.0,), (0.0, 1.0), _curve(history), examples=len(history),
+                      prior_curve=_curve(prior) if prior else ())
+
+
+def test_a_lucky_run_of_past_requests_is_not_enough_where_the_kb_s_own_examples_go_wrong() -> None:
+    # 40 past requests, all right: alone they back 0.95 down to the last of them
+    history = [True] * 40
+    assert _calibrator(history).threshold_for(0.95) < 0.05
+    # the KB's pseudo-requests spread over the same confidences: right at the top, one in four wrong below
+    prior = [True] * 100 + [i % 4 != 0 for i in range(300)]
+    cal = _calibrator(history, prior)
+    threshold = cal.threshold_for(0.95)
+    assert 0.5 < threshold < 1.0  # answers only where both are right
+    bound = cal.bound_at(threshold)
+    assert bound["lower_bound"] >= 0.95 and bound["prior_precision"] > 0.95
+    assert bound["counted"] == bound["answered"] + min(bound["prior_answered"], cal.prior_curve_weight) == bound["answered"] + PRIOR_CURVE_WEIGHT
+    # a long history judges alone: the pseudo-requests count for less, and its lucky run carries further
+    long = _calibrator([True] * 400, prior)
+    assert long.prior_curve_weight == PRIOR_CURVE_WEIGHT * PRIOR_WEIGHT / 400
+    assert long.threshold_for(0.95) < threshold
+
+
+def test_one_early_miss_in_a_short_history_does_not_silence_the_hub_when_the_kb_s_examples_back_it() -> None:
+    history = [True, True, False] + [True] * 17  # 19 right of 20: alone no bound reaches 0.95
+    assert _calibrator(history).threshold_for(0.95) == 1.0
+    cal = _calibrator(history, [True] * 400)
+    threshold = cal.threshold_for(0.95)
+    assert threshold < 1.0 and cal.bound_at(threshold)["lower_bound"] >= 0.95
+    # a history that keeps missing is not outvoted: pseudo-requests count as at most PRIOR_CURVE_WEIGHT requests
+    assert _calibrator([True, False] * 20, [True] * 400).threshold_for(0.95) == 1.0
