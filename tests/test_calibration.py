@@ -66,6 +66,8 @@ def test_the_kb_s_own_examples_guide_a_short_history_and_a_long_one_outweighs_th
     assert guided.examples == 20 and max(n for _, _, n in guided.curve) == 20
     assert max(n for _, _, n in guided.prior_curve) == 600 and alone.prior_curve == ()
     assert Calibrator.from_params(guided.to_params()) == guided
+    stored_before = {k: v for k, v in guided.to_params().items() if k != "prior_curve"}  # a calibration stored earlier
+    assert Calibrator.from_params(stored_before).prior_curve == ()
     long = _led_by("dense1", seed=11, n=20 * PRIOR_WEIGHT)  # however many pseudo-requests, they weigh PRIOR_WEIGHT
     weighted = fit(*long, NAMES, prior=prior)
     assert weighted.weights[1] > 4 * weighted.weights[2]
