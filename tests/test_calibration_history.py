@@ -75,6 +75,13 @@ def test_calibrate_command_replaces_the_default_and_stores_tickets(sqlite_url: s
                                            "password reset email never came")
         scorer = KBScorer(db, None)
         assert scorer.calibration_source == f"stored:{stored.id}"
+        # the admin is told what the threshold rests on, or that nothing is answered at the target
+        report = scorer.threshold_report(0.95)
+        if report["threshold"] < 1.0:
+            assert f"threshold for precision 0.95: {report['threshold']:.3f}; at it {report['answered']} of" in result.output
+            assert f"precision at least {report['lower_bound']} with 80% confidence" in result.output
+        else:
+            assert "no threshold backs precision 0.95 on this evidence, so the hub answers nothing" in result.output
     finally:
         db.dispose()
 

@@ -163,8 +163,8 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         finally:
             db.dispose()
         click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
-                   f"threshold for precision {settings.target_precision}: "
-                   f"{calibrator.threshold_for(settings.target_precision):.3f} (KB {scorer.kb_version})")
+                   f"{_threshold_sentence(scorer.threshold_report(settings.target_precision), settings.target_precision)} "
+                   f"(KB {scorer.kb_version})")
 
     @kb.command("sync")
     def kb_sync() -> None:
@@ -227,3 +227,15 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
         sys.stdout.write("\n")
 
     return eval_pack
+
+
+def _threshold_sentence(report: dict[str, Any], target: float) -> str:
+    """Say what the threshold for ``target`` rests on (``KBScorer.threshold_report``), or that none is backed."""
+    if report["threshold"] >= 1.0:
+        return (f"no threshold backs precision {target} on this evidence, so the hub answers nothing at it and "
+                f"every request goes to a person (a longer history, or a lower HUB_TARGET_PRECISION, lets it answer)")
+    prior = (f" and {report['prior_answered']} of the KB's own pseudo-requests (precision {report['prior_precision']})"
+             if report.get("prior_answered") else "")
+    return (f"threshold for precision {target}: {report['threshold']:.3f}; at it {report['answered']} of these "
+            f"past tickets would have been answered (precision {report['precision']}){prior}, precision at least "
+            f"{report['lower_bound']} with {report['level']:.0%} confidence")
