@@ -120,7 +120,8 @@ class Calibrator:
         last threshold of the first unbroken run whose answered history (with the KB's pseudo-requests, see
         :meth:`bound_at`) has a precision lower bound (:func:`wilson_lower`) of at least the target, or of at
         least a higher target on a 0.01 grid, whichever is lowest (1.0, i.e. never answer, when none is).
-        Monotone: a higher target never gets a lower threshold, and every threshold's bound reaches its target."""
+        Monotone on the 0.01 grid of targets (a higher one never gets a lower threshold), and every
+        threshold's bound reaches its target."""
         higher = np.arange(np.ceil(target_precision * 100 + 1e-6) / 100, 1.0, 0.01)
         targets = [target_precision] + [float(t) for t in higher]
         return min(self._sequence(t) for t in targets)
