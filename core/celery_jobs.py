@@ -23,9 +23,15 @@ TASK = "hub.process"
 
 
 def make_celery(broker_url: str) -> Celery:
-    """Return a Celery app for ``broker_url`` (acks late: a worker that dies mid-job leaves the message)."""
+    """Return a Celery app for ``broker_url`` (acks late: a worker that dies mid-job leaves the message).
+
+    The worker keeps the hub's logging (``worker_hijack_root_logger`` off): Celery would otherwise replace the
+    root logger's handlers with its own, which give a worker's lines another format than every other hub
+    process's and, in a process that starts a worker in a thread (the tests), outlive it and print later
+    warnings to the terminal."""
     app = Celery("hub", broker=broker_url)
     app.conf.update(
+        worker_hijack_root_logger=False,
         task_acks_late=True,
         task_ignore_result=True,
         worker_prefetch_multiplier=1,
