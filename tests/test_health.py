@@ -58,3 +58,27 @@ def test_healthz_logs_nothing(client: Any, caplog: Any) -> None:
             assert client.get("/healthz").status_code == 200
     assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
     assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+def test_the_root_says_where_things_are_and_every_link_answers(client: Any) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["service"] == "helpdesk-hub" and body["inbound"] == {}  # no vendor configured in this app
+    assert body["dashboard"].startswith("off: set HUB_ADMIN_TOKEN")
+    statuses = {name: client.get(path).status_code for name, path in body["links"].items()}
+    assert statuses == {"api": 200, "health": 200, "metrics": 200, "dashboard": 401}  # the dashboard is off here
+    asked = client.post("/api/v1/ask", json={"text": "How do I reset my password?", "record": False})
+    assert asked.status_code == 200 and body["ask"].startswith("POST /api/v1/ask")
+
+
+def test_the_root_lists_the_configured_vendors_inbound_routes_and_no_secret(sqlite_url: str) -> None:
+    secrets = {"ZENDESK_URL": "http://127.0.0.1:1", "ZENDESK_EMAIL": "bot@x.example", "ZENDESK_API_TOKEN": "zd-secret",
+               "SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_SIGNING_SECRET": "signing-secret", "HUB_ADMIN_TOKEN": "admin-secret"}
+    client = app_module.create_app(settings_dict(sqlite_url, **secrets)).test_client()
+    response = client.get("/")
+    body = response.get_json()
+    assert body["inbound"] == {"slack": "/slack/events", "zendesk": "/webhooks/zendesk"}
+    assert body["dashboard"] == "on"
+    assert not any(secret in response.get_data(as_text=True) for secret in ("zd-secret", "xoxb-secret", "signing-secret", "admin-secret"))
+    assert client.post("/webhooks/zendesk", data=b"{}").status_code != 404  # the listed route is the live one

@@ -1,5 +1,5 @@
-"""``GET /healthz`` (liveness and readiness: database, migrations, connectors, knowledge base) and
-``GET /metrics`` (Prometheus text format)."""
+"""``GET /`` (what this server is and where its parts are), ``GET /healthz`` (liveness and readiness:
+database, migrations, connectors, knowledge base) and ``GET /metrics`` (Prometheus text format)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,30 @@ import migrations
 from core import queues
 from core.telemetry import exposition
 from interceptor.kb.manage import health as kb_health
+from surfaces.http.dashboard.auth import admin_token
 from surfaces.services import Services
+
+PRODUCT = "helpdesk-hub"
 
 
 def make_health_blueprint(services: Services) -> Blueprint:
-    """Return the blueprint serving ``/healthz`` and ``/metrics`` for ``services``."""
+    """Return the blueprint serving ``/``, ``/healthz`` and ``/metrics`` for ``services``."""
     bp = Blueprint("health", __name__)
+
+    @bp.get("/")
+    def index() -> Response:
+        """Where things are, for the admin who opens the server's address in a browser: the API, its
+        OpenAPI document, health, metrics, the dashboard (and whether it is on) and the inbound routes of the
+        configured vendors. Nothing secret: no setting's value, only whether the dashboard is enabled."""
+        inbound = {name: "/slack/events" if name == "slack" else f"/webhooks/{name}" for name in sorted(services.connectors)}
+        dashboard = "on" if admin_token(services.settings) else "off: set HUB_ADMIN_TOKEN to open /admin and the analytics API"
+        return jsonify({
+            "service": PRODUCT,
+            "ask": 'POST /api/v1/ask with {"text": "How do I reset my password?"}',
+            "links": {"api": "/api/v1/openapi.json", "health": "/healthz", "metrics": "/metrics", "dashboard": "/admin"},
+            "dashboard": dashboard,
+            "inbound": inbound,
+        })
 
     @bp.get("/healthz")
     def healthz() -> tuple[Response, int]:
