@@ -1,5 +1,5 @@
-"""Run every benchmark and print their figures (``make bench``): quality per pack, scale, and the mirror latency
-(webhooks, SQLite). Figures, not pass/fail: benchmarks are reports. Set HUB_BENCH_DIR to the folder holding the
+"""Run every benchmark and print their figures (``make bench``): quality per pack and on five random re-splits of
+it (does the promise hold off the official split?), scale, and the mirror latency (webhooks, SQLite). Figures, not pass/fail: benchmarks are reports. Set HUB_BENCH_DIR to the folder holding the
 packs (default: /work/shared/bench)."""
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ def main() -> None:
         out = subprocess.run([sys.executable, str(HERE / "quality.py"), str(pack)], env=env, check=True,
                              stdout=subprocess.PIPE, text=True)
         results[f"quality:{pack.name}"] = json.loads(out.stdout)
+        out = subprocess.run([sys.executable, str(HERE / "resplit.py"), str(pack)], env=env, check=True,
+                             stdout=subprocess.PIPE, text=True)
+        results[f"resplit:{pack.name}"] = [json.loads(line) for line in out.stdout.splitlines()]
     out = subprocess.run([sys.executable, str(HERE / "scale.py")], env=env, check=True, stdout=subprocess.PIPE, text=True)
     results["scale"] = json.loads(out.stdout)
     out = subprocess.run([sys.executable, str(HERE / "mirror_latency.py")], env=env, check=True, stdout=subprocess.PIPE, text=True)
