@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 METHOD = "logistic-v1"
-THRESHOLD_METHOD = "wilson-lower-bound, fixed sequence, out-of-fold, history + KB pseudo-requests"
+THRESHOLD_METHOD = "wilson-lower-bound, fixed sequence, out-of-fold, the KB's pseudo-requests as evidence"
 BOUND_LEVEL = 0.80  # one-sided: with 80% confidence, precision on new requests is at least the bound
 _Z = 0.8416  # the standard normal quantile of BOUND_LEVEL
 MIN_ANSWERED = 10  # the sequence of tests starts where this many past requests would have been answered
