@@ -123,3 +123,12 @@ def test_too_little_history_is_refused_and_the_kbs_own_calibration_stays(sqlite_
         assert stored is None or not stored.params.get("history")  # the refused history was not kept
     finally:
         db.dispose()
+
+
+def test_calibrate_says_when_no_threshold_backs_the_target() -> None:
+    from surfaces.cli.kb import _threshold_sentence
+
+    report = {"threshold": 1.0, "answered": 0, "precision": 1.0, "lower_bound": 0.0, "level": 0.8}
+    sentence = _threshold_sentence(report, 0.95)
+    assert "no threshold backs precision 0.95" in sentence and "every request goes to a person" in sentence
+    assert "HUB_TARGET_PRECISION" in sentence  # and what would let it answer
