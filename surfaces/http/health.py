@@ -13,6 +13,7 @@ from core import queues
 from core.telemetry import exposition
 from interceptor.kb.manage import health as kb_health
 from surfaces.http.dashboard.auth import admin_token
+from surfaces.http.webhooks import inbound_path
 from surfaces.services import Services
 
 PRODUCT = "helpdesk-hub"
@@ -27,7 +28,7 @@ def make_health_blueprint(services: Services) -> Blueprint:
         """Where things are, for the admin who opens the server's address in a browser: the API, its
         OpenAPI document, health, metrics, the dashboard (and whether it is on) and the inbound routes of the
         configured vendors. Nothing secret: no setting's value, only whether the dashboard is enabled."""
-        inbound = {name: "/slack/events" if name == "slack" else f"/webhooks/{name}" for name in sorted(services.connectors)}
+        inbound = {name: inbound_path(name) for name in sorted(services.connectors)}
         dashboard = "on" if admin_token(services.settings) else "off: set HUB_ADMIN_TOKEN to open /admin and the analytics API"
         return jsonify({
             "service": PRODUCT,

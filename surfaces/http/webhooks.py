@@ -15,6 +15,14 @@ from surfaces.services import Services
 log = logging.getLogger(__name__)
 
 
+SLACK_EVENTS = "/slack/events"
+
+
+def inbound_path(name: str) -> str:
+    """Return the path where vendor ``name`` delivers its events to this hub."""
+    return SLACK_EVENTS if name == "slack" else f"/webhooks/{name}"
+
+
 def make_webhooks_blueprint(services: Services) -> Blueprint:
     """Return the blueprint of the vendors' inbound routes for ``services``' enabled connectors."""
     bp = Blueprint("webhooks", __name__)
@@ -24,7 +32,7 @@ def make_webhooks_blueprint(services: Services) -> Blueprint:
         """Store one delivery for connector ``name``: 200 with ``{"status": ...}``, 401 unsigned, 400
         malformed, 404 when the connector is not configured."""
         if name == "slack":
-            return jsonify(error="Slack posts to /slack/events (Events API and interactivity)"), 404
+            return jsonify(error=f"Slack posts to {SLACK_EVENTS} (Events API and interactivity)"), 404
         connector = services.connectors.get(name)
         if connector is None:
             return jsonify(error=f"no {name} webhook here: the connector is not configured"), 404
@@ -43,7 +51,7 @@ def _add_slack_events(bp: Blueprint, services: Services) -> None:
 
     connector = services.connectors["slack"]
 
-    @bp.post("/slack/events")
+    @bp.post(SLACK_EVENTS)
     def slack_events() -> Any:
         """One Request URL for the Events API and interactivity: 401 unsigned, 400 malformed, else 200."""
         headers, body = cast(Mapping[str, str], request.headers), request.get_data()
