@@ -10,7 +10,8 @@ The recipe follows the dev pack's README (``../shared/bench/README.md``):
 - a page is an article; its sections are its blank-line separated blocks, the first line the heading;
 - a request is a dialogue's first user turn, answered by the section its grounding span starts in, and by
   every section of another kept page with the same text;
-- ``--withhold`` of the pages (default 0.2) are left out as knowledge gaps: their requests are unanswerable;
+- ``--withhold`` of the pages (default 0.2) are left out as knowledge gaps: their requests are unanswerable,
+  unless a kept page holds their section word for word (doc2dial has pages in two copies);
 - ``--calibration`` of the requests (default 0.3) are the calibration split, the rest the test split.
 
 Usage: python bench/doc2dial_pack.py DOC2DIAL_RC_CSV OUT_DIR [--domains va ssa] [--seed 20261127]
@@ -81,22 +82,19 @@ def build(rows: Iterable[dict[str, str]], domains: set[str], *, seed: int, withh
             same_text.setdefault(" ".join(s["text"].split()), []).append(s["id"])
         articles.append({"id": ids[title], "title": title.split("#")[0].strip(), "questions": [], "sections": secs,
                          "body": "\n\n".join(f"{s['heading']}\n{s['text']}" for s in secs)})
-    text_of = {s["id"]: " ".join(s["text"].split()) for a in articles for s in a["sections"]}
     queries = []
     for r in rows:
         if not r["id"].endswith("_1"):  # the dialogue's first user turn: a request as people write it
             continue
-        text = r["question"].split("user:", 1)[-1].strip()
-        query: dict[str, Any] = {"id": r["id"], "text": text, "expected_article_id": None,
-                                 "expected_section_ids": None, "source_label": r["title"]}
-        if r["title"] not in withheld:
-            start = ast.literal_eval(r["answers"])["answer_start"][0]
-            hit = [j for j, (s, e, _, _) in enumerate(parts[r["title"]]) if s <= start < e + 2]
-            if not hit:
-                continue
-            sid = f"{ids[r['title']]}-s{hit[0]}"
-            query.update(expected_article_id=ids[r["title"]], expected_section_ids=sorted(set(same_text[text_of[sid]])))
-        queries.append(query)
+        start = ast.literal_eval(r["answers"])["answer_start"][0]
+        hit = [t for s, e, _, t in parts[r["title"]] if s <= start < e + 2]
+        if not hit:
+            continue
+        answers = sorted(same_text.get(" ".join(hit[0].split()), []))  # its section and that section's twins
+        own = [sid for sid in answers if sid.startswith(f"{ids[r['title']]}-s")]
+        queries.append({"id": r["id"], "text": r["question"].split("user:", 1)[-1].strip(),
+                        "expected_article_id": (own or answers)[0].rsplit("-s", 1)[0] if answers else None,
+                        "expected_section_ids": answers or None, "source_label": r["title"]})
     rng.shuffle(queries)
     for i, q in enumerate(queries):
         q["split"] = "calibration" if i < round(calibration * len(queries)) else "test"

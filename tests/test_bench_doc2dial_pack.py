@@ -69,14 +69,14 @@ def test_requests_are_first_turns_labelled_by_their_section_and_its_twins(tmp_pa
     assert sorted(q["split"] for q in read["queries"]) == ["calibration", "calibration", "test"]
 
 
-def test_a_withheld_page_s_requests_are_knowledge_gaps(tmp_path: Path) -> None:
+def test_a_withheld_page_s_requests_are_knowledge_gaps_unless_a_kept_page_holds_their_section() -> None:
     pack = _builder().build(ROWS, {"va"}, seed=1, withhold=0.5, calibration=0.0)
-    kept = {a["title"] for a in pack["articles"]}
-    assert len(kept) == 1
-    for q in pack["queries"]:
-        answerable = q["source_label"].split("#")[0] in kept
-        assert (q["expected_article_id"] is not None) == answerable
-        assert (q["expected_section_ids"] is None) == (not answerable)
+    assert [a["title"] for a in pack["articles"]] == ["Card help"]  # "Replace a card" is withheld
+    help_ = pack["articles"][0]["id"]
+    by_id = {q["id"]: q for q in pack["queries"]}
+    assert by_id["a_1"]["expected_article_id"] is None and by_id["a_1"]["expected_section_ids"] is None
+    # the withheld page's "Fees" is word for word the kept page's: its request is answered there, no gap
+    assert by_id["b_1"]["expected_article_id"] == help_ and by_id["b_1"]["expected_section_ids"] == [f"{help_}-s1"]
 
 
 def test_the_zip_doc2dial_ships_is_read_as_the_csv_inside_it(tmp_path: Path) -> None:
