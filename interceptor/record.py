@@ -42,6 +42,16 @@ def find_ticket(session: Session, ref: TicketRef) -> TicketRow | None:
     ).one_or_none()
 
 
+def requester_id_of(session: Session, ref: TicketRef) -> str | None:
+    """Return the vendor's id of the stored ticket's requester (a Slack thread's: its root message's author),
+    or ``None`` when the hub has not stored the ticket or its requester."""
+    row = find_ticket(session, ref)
+    if row is None or row.requester_id is None:
+        return None
+    person = session.get(PersonRow, row.requester_id)
+    return person.external_id if person is not None and person.external_id else None
+
+
 def escalated_from(session: Session, ref: TicketRef) -> TicketRef | None:
     """Return the chat thread whose escalation opened ticket ``ref`` in the help desk of record, if any."""
     row = session.scalars(select(TicketRow).where(TicketRow.escalated_to == str(ref)).limit(1)).one_or_none()
