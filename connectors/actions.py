@@ -16,7 +16,9 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   ``{"subject", "text", "requester": {"external_id", "name", "email"}, "tags", "draft",
   "origin": {"connector", "ref"}, "notice"}``; on success the draft is added to the new ticket as an
   internal note and ``notice`` (with the new ticket's link appended) is posted back on the origin thread,
-  both as follow-up actions.
+  both as follow-up actions. A help desk that marks a new ticket in a second call (a JSM request:
+  :class:`connectors.base.MarksAfterCreate`) gets a third, ``mark_created`` (``{"ref", "tags", "created_by"}``,
+  the create's key), retried on its own so that a failed mark never opens the ticket twice.
 
 - ``post_as``: a public comment written as the ticket's requester (a requester's Slack message on a synced
   ticket of record), at most once per key like ``post_reply``. ``{"ref", "text", "author_id"}``; only for
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from connectors.base import Connector, HelpDesk, PostsAsRequester
+from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester
 from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
@@ -84,7 +86,18 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
                                           idempotency_key=key)
         url = desk.ticket_url(ref)
         origin = payload["origin"]
-        follow_ups = (
+        marks: tuple[NewAction, ...] = ()
+        if isinstance(desk, MarksAfterCreate) and desk.marks_after_create():
+            marks = (
+                NewAction(
+                    key=f"mark-created:{ref}",
+                    connector=name,
+                    action="mark_created",
+                    payload={"ref": str(ref), "tags": list(payload.get("tags", ())), "created_by": key},
+                    ticket_ref=str(ref),
+                ),
+            )
+        follow_ups = marks + (
             NewAction(
                 key=f"draft:{ref}",
                 connector=name,
@@ -101,6 +114,14 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
             ),
         )
         return Performed({"ref": str(ref), "url": url}, follow_ups)
+
+    return perform
+
+
+def _mark_created(desk: MarksAfterCreate) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        desk.mark_created(TicketRef.parse(payload["ref"]), tuple(payload.get("tags", ())), payload["created_by"])
+        return Performed({"ref": payload["ref"]})
 
     return perform
 
@@ -127,4 +148,6 @@ def common_performers(name: str, connector: Connector) -> dict[str, Performer]:
         performers["create_ticket"] = _create_ticket(name, connector)
     if isinstance(connector, PostsAsRequester):
         performers["post_as"] = _post_as(connector, connector)
+    if isinstance(connector, MarksAfterCreate):
+        performers["mark_created"] = _mark_created(connector)
     return performers

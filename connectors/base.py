@@ -207,6 +207,26 @@ class HelpDesk(Connector, Protocol):
 
 
 @runtime_checkable
+class MarksAfterCreate(Protocol):
+    """Optional capability: a help desk that cannot mark a new ticket in the call that opens it (a JSM request:
+    ``POST /rest/servicedeskapi/request`` sets no labels). Its marks (``hub_created``, the tags, the write's key
+    mark that :meth:`HelpDesk.created_ticket` looks for) are a write of their own, enqueued as a follow-up of the
+    create: a failure there is retried on its own and never opens the ticket again."""
+
+    def marks_after_create(self) -> bool:
+        """Whether :meth:`HelpDesk.create_ticket` leaves the marks to :meth:`mark_created` (as configured now)."""
+        ...
+
+    def mark_created(self, ref: TicketRef, tags: tuple[str, ...], idempotency_key: str) -> None:
+        """Put the marks of a ticket the hub opened on it (idempotent: marks already there stay as they are).
+
+        Raises:
+            NotFound, Retriable, Fatal: the write failed.
+        """
+        ...
+
+
+@runtime_checkable
 class PostsAsRequester(Protocol):
     """Optional capability: a help desk that lets the hub write a public comment as the ticket's requester
     (Zendesk's ``comment.author_id``), so words the requester wrote elsewhere (a Slack thread) read as theirs."""

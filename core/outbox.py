@@ -5,7 +5,8 @@ together) and :func:`schedule` after the commit. A performer does the vendor cal
 (``Retry-After`` when the vendor gave one, else exponential backoff) and try again, up to the row's
 the retry horizon (:mod:`core.work`); then the row is ``failed``, visible to admins and re-queueable, never
 silently dropped. Performers receive the attempt number in the payload (``attempt``): from the second attempt
-on, a public write first asks its connector whether it already happened (``Connector.already_wrote``).
+on, a public write first asks its connector whether it already happened (``Connector.already_wrote``). A row
+that failed before (an attempt given back for a 429, a row re-queued by ``hub retry``) counts as a retry.
 """
 
 from __future__ import annotations
@@ -143,7 +144,11 @@ def perform(
     with db.session() as s:
         row = s.get_one(OutboxAction, row_id)
         connector, action = row.connector, row.action
-        payload = {**row.payload, "idempotency_key": row.idempotency_key, "attempt": row.attempts}
+        # "attempt" > 1 makes a performer ask the vendor first; an attempt count of 1 does not prove that nothing
+        # was written: a 429 after a write gives its attempt back, and a re-queued row starts from 0. A row that
+        # ever failed (last_error) is a retry whatever its count.
+        tried = row.attempts if row.last_error is None else max(row.attempts, 2)
+        payload = {**row.payload, "idempotency_key": row.idempotency_key, "attempt": tried}
         attempts, max_attempts = row.attempts, row.max_attempts
         since = row.requeued_at or row.created_at
     performer = performers.get((connector, action))

@@ -120,6 +120,13 @@ class Pipeline:
         feedback = str(event.data.get("feedback", ""))
         if feedback not in ("solved", "not_solved"):
             return "ignored"
+        with self._db.session() as s:
+            requester = record.requester_id_of(s, event.ref)
+        if event.message is not None and requester is not None and event.message.author.external_id != requester:
+            # Anyone in the channel can press the buttons under an answer; only the requester's press is the
+            # requester's word (as only their replies in the thread are follow-ups). The buttons stay for them.
+            log.info("interceptor.feedback.not-the-requester", extra={"ref": str(event.ref)})
+            return "not_requester"
         ack = dict(event.data.get("ack") or {})
         follow: list[NewAction] = []
         if ack:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import ONE_ESCALATION, DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow, insert_ignoring
@@ -40,6 +40,16 @@ def find_ticket(session: Session, ref: TicketRef) -> TicketRow | None:
     return session.scalars(
         select(TicketRow).where(TicketRow.source == ref.source.value, TicketRow.external_id == ref.external_id)
     ).one_or_none()
+
+
+def requester_id_of(session: Session, ref: TicketRef) -> str | None:
+    """Return the vendor's id of the stored ticket's requester (a Slack thread's: its root message's author),
+    or ``None`` when the hub has not stored the ticket or its requester."""
+    row = find_ticket(session, ref)
+    if row is None or row.requester_id is None:
+        return None
+    person = session.get(PersonRow, row.requester_id)
+    return person.external_id if person is not None and person.external_id else None
 
 
 def escalated_from(session: Session, ref: TicketRef) -> TicketRef | None:
@@ -134,6 +144,26 @@ def record_outcome(
         return session.execute(claim).scalar() is not None
     session.add(OutcomeRow(**values))
     return True
+
+
+def lock_request(session: Session, ref: TicketRef) -> DecisionRow | None:
+    """Hold the request of ``ref`` for the rest of the transaction, then return its first decision.
+
+    A check-then-write ("is there a verdict yet?", then write one) is only once when the check waits for the
+    write of a concurrent transaction. The lock is an UPDATE of the request's decision that changes nothing,
+    as the transaction's first statement: PostgreSQL locks the row until the commit (a second transaction waits
+    there, then reads what the first committed); SQLite takes its one write lock, which the second waits for.
+
+    Returns:
+        The request's first decision, or ``None`` when there is no such request (nothing is held then).
+    """
+    session.execute(
+        update(DecisionRow)
+        .where(DecisionRow.ticket_ref == str(ref), DecisionRow.trigger == "request")
+        .values(trigger="request")
+        .execution_options(synchronize_session=False)
+    )
+    return first_decision(session, ref)
 
 
 def first_decision(session: Session, ref: TicketRef) -> DecisionRow | None:

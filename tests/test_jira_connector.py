@@ -227,8 +227,11 @@ def test_create_ticket_as_a_jsm_request_of_the_configured_type(api: responses.Re
                    "requestFieldValues": [], "_links": {"web": f"{BASE}/servicedesk/customer/portal/4/SUP-43"}})
     api.put(f"{API}/issue/SUP-43", status=204)
     ref = connector.create_ticket("Printer on fire", "alice: it burns", Person("U1", "Alice", "alice@example.com"),
-                                  tags=("slack",))
+                                  tags=("slack",), idempotency_key="escalate:x")
     assert ref == TicketRef(Source.JIRA, "SUP-43")
+    assert not any(c.request.method == "PUT" for c in api.calls)  # the labels are a write of their own
+    assert connector.marks_after_create()
+    connector.mark_created(ref, ("slack",), "escalate:x")
     request = next(c for c in api.calls if c.request.url.endswith("/servicedeskapi/request"))
     body = sent(request)
     assert body["serviceDeskId"] == "4" and body["requestTypeId"] == 25
@@ -236,7 +239,7 @@ def test_create_ticket_as_a_jsm_request_of_the_configured_type(api: responses.Re
     assert body["requestFieldValues"]["description"].startswith("Requested by Alice (alice@example.com)")
     assert not any(c.request.url.endswith("/rest/api/2/issue") for c in api.calls)  # no plain issue
     label = next(c for c in api.calls if c.request.method == "PUT")
-    assert sent(label) == {"update": {"labels": [{"add": "hub_created"}, {"add": "slack"}]}}
+    assert sent(label) == {"update": {"labels": [{"add": "hub_created"}, {"add": key_label("escalate:x")}, {"add": "slack"}]}}
 
 
 @pytest.mark.parametrize("given,missing", [({"JIRA_SERVICE_DESK_ID": "4"}, "JIRA_REQUEST_TYPE_ID"),

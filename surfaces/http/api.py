@@ -106,7 +106,7 @@ def make_api_blueprint(services: Services) -> Blueprint:
         if ref.source is not Source.WEB:
             raise InboundError("ref must be the ref /api/v1/ask returned (web:...)", status=400)
         with services.db.session() as s:
-            first = record.first_decision(s, ref)
+            first = record.lock_request(s, ref)  # a concurrent verdict on the same request waits here
             if first is None:
                 raise InboundError(f"no request {ref}", status=404)
             if not record.was_answered(s, ref):
