@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
@@ -27,9 +26,9 @@ from app import build_hub
 from config import load_settings
 from core import outbox, work
 from core.db import OutboxAction
-from core.models import utcnow
 from tests.conftest import settings_dict
 from tests.test_crash_recovery import JIRA, JR, ZD, ZENDESK, FakeJiraIssue, FakeZendeskTicket
+from tests.test_jsm_escalate_once import perform_due
 
 
 @pytest.fixture
@@ -37,14 +36,6 @@ def api() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_passthru(re.compile(r"http://127\.0\.0\.1:(?!8765|8766)"))
         yield mock
-
-
-def perform_due(hub: Any, rounds: int = 4) -> None:
-    now = utcnow()
-    for _ in range(rounds):
-        now += timedelta(minutes=6)
-        for row_id in work.due_ids(hub.db, OutboxAction, now):
-            outbox.perform(hub.db, hub.jobs, row_id, hub.performers, now)
 
 
 class RateLimitedLabels(FakeJiraIssue):
