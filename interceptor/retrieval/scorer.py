@@ -247,7 +247,9 @@ class KBScorer:
         log.info("interceptor.calibration.cold-start", extra={"kb_version": self.kb_version, "examples": calibrator.examples})
 
     def calibrate(self, labelled: list[history.Labelled], *, provenance: str, store_questions: bool = True) -> Calibrator:
-        """Fit the calibration on labelled past requests and store it for the current KB version.
+        """Fit the calibration on labelled past requests and store it for the KB version it was fitted on (with
+        ``store_questions``, the version the history's questions make, stored with it): nothing is stored when
+        the fit fails.
 
         Args:
             labelled: past requests with the article that solved them (``None``: no article did).
@@ -261,12 +263,15 @@ class KBScorer:
             ValueError: too little history, or only right (or only wrong) top answers in it.
         """
         with self._lock:
+            # Fitted on the articles as they will be with the history's questions, which are stored only with
+            # the calibration, in one transaction: a history that cannot be fitted changes nothing, and a
+            # server polling the KB version sees the new version only once its calibration is stored.
+            tickets: list[tuple[int, str, str | None]] | None = None
             with self.db.session() as s:
                 if store_questions:
                     ids = kb.find_article_ids(s, {item.article for item in labelled if item.article})
-                    kb.set_ticket_questions(s, [(ids[i.article], i.text, i.ref) for i in labelled if i.article in ids])
-            with self.db.session() as s:
-                version, articles = kb.kb_version(s), kb.load_articles(s)
+                    tickets = [(ids[i.article], i.text, i.ref) for i in labelled if i.article in ids]
+                version, articles = kb.kb_version(s), kb.load_articles(s, tickets)
             negatives = tuple(item.text for item in labelled if item.article is None)
             agreed = history.agreed_sections(labelled)
             index = self._build_index(articles, negatives, labelled)
@@ -279,12 +284,15 @@ class KBScorer:
                 prior = None
             # each past request is scored by a second stage that did not learn from it: an honest curve
             calibrator = history.fit_calibrator(index, agreed, lambda fold: training.fit(without_fold=fold), prior)
-            self.index, self.kb_version, self._checked = index, version, time.monotonic()
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
                       "history": history.to_params(labelled), "model": self.model,
                       "reranker": reranker.to_params() if reranker else None}
             with self.db.session() as s:
-                row_id = kb.store_calibration(s, self.kb_version, METHOD, params, provenance)
+                if tickets is not None:
+                    kb.set_ticket_questions(s, tickets)
+                    version = kb.kb_version(s)
+                row_id = kb.store_calibration(s, version, METHOD, params, provenance)
+            self.index, self.kb_version, self._checked = index, version, time.monotonic()
             self.calibrator, self.calibration_source = calibrator, f"stored:{row_id}"
             log.info("interceptor.calibration.fitted", extra={"kb_version": self.kb_version, "examples": len(labelled)})
             return calibrator
