@@ -184,3 +184,29 @@ def test_a_server_polling_the_kb_version_serves_the_new_calibration(sqlite_url: 
     finally:
         db.dispose()
 
+
+def test_a_history_naming_articles_the_kb_does_not_have_says_which(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+        path = tmp_path / "slugs.jsonl"  # every id mistyped: nothing could ever be answered right
+        path.write_text("\n".join(json.dumps({**row, "article": f"{row['article']}.html" if row["article"] else None})
+                                  for row in HISTORY) + "\n", encoding="utf-8")
+        result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)], env=env)
+        assert result.exit_code != 0
+        assert "none of the 3 articles the history names is in the knowledge base (invoice.html, reset.html, slack.html)" in result.output
+        assert "`hub kb list`" in result.output
+        with db.session() as s:
+            kept = kb.load_calibration(s)
+        assert kept is None or not kept.params.get("history")  # the refused history was not kept
+        path.write_text("\n".join(json.dumps(row) for row in [*HISTORY, {"text": "refund me", "article": "refunds"}]) + "\n",
+                        encoding="utf-8")
+        result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)], env=env)
+        assert result.exit_code == 0, result.output
+        assert "warning: 1 past tickets name articles that are not in the knowledge base (refunds)" in result.output
+        assert "calibrated on 13 past tickets" in result.output
+    finally:
+        db.dispose()
