@@ -174,6 +174,20 @@ def test_serve_on_a_taken_port_is_one_line(sqlite_url: str) -> None:
         assert "serving on" not in result.stdout
 
 
+def test_an_embedding_model_that_cannot_load_is_a_configuration_error_not_a_traceback(sqlite_url: str, tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    _import_articles(sqlite_url)
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "auto", "HUB_EMBEDDING_MODEL": str(tmp_path / "no-such-model"),
+           "HUB_URL": f"http://127.0.0.1:{_closed_port()}"}
+    ask = _run_hub(["ask", "--local", "How do I reset my password?"], env)
+    serve = _run_hub(["serve", "--port", str(_closed_port())], env)  # refuses to serve: every decision would be a 500
+    for result in (ask, serve):
+        assert result.returncode == 1, result.stderr
+        assert "configuration error: invalid configuration: HUB_EMBEDDING_MODEL: cannot load" in result.stderr
+        assert "HUB_DENSE=off" in result.stderr and "Traceback" not in result.stderr
+    assert "serving on" not in serve.stdout
+
+
 @pytest.mark.parametrize("args,env,port", [(["PORT=8123"], {}, "8123"), ([], {"HUB_PORT": "8124"}, "8124"), ([], {}, "8000")])
 def test_make_run_takes_the_port(args: list[str], env: dict[str, str], port: str) -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") and k != "PORT"}

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config.settings import Settings
 from core import kb
 from core.db import Database
+from core.errors import ConfigError
 from core.scheduler import acquire_lease, release_lease
 from core.telemetry import count, observe
 from interceptor.retrieval import coldstart, history
@@ -371,12 +372,13 @@ def build_scorer(settings: Settings, db: Database, *, cold_start: bool = True) -
 
     Raises:
         ImportError: ``dense`` is ``on`` but the dense extra is not installed.
+        ConfigError: the embedding model (``HUB_EMBEDDING_MODEL``) cannot be loaded.
     """
     embedder, note = None, "dense retrieval is switched off (HUB_DENSE=off)"
     if settings.dense != "off":
         available, why = dense_available()
         if available:
-            embedder, note = shared_embedder(settings.embedding_model, settings.embedding_precision), "ok"
+            embedder, note = load_embedder(settings), "ok"
         elif settings.dense == "on":
             raise ImportError(f"HUB_DENSE=on but {why}")
         else:
@@ -385,6 +387,23 @@ def build_scorer(settings: Settings, db: Database, *, cold_start: bool = True) -
         log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
     return KBScorer(db, embedder, retrieval_note=note, cold_start=cold_start)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Return the process's embedder for ``settings.embedding_model`` (loaded once per process).
+
+    Raises:
+        ImportError: the dense extra is not installed.
+        ConfigError: the model cannot be loaded: not a model folder, or a name not in the local cache
+            (nothing is downloaded).
+    """
+    try:
+        return shared_embedder(settings.embedding_model, settings.embedding_precision)
+    except (OSError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"invalid configuration: HUB_EMBEDDING_MODEL: cannot load {settings.embedding_model!r} ({reason}): "
+                          "give a sentence-transformers model folder or a model name in the local cache (nothing is "
+                          "downloaded), or HUB_DENSE=off for lexical retrieval only") from e
 
 
 def retrieval_health(settings: Settings) -> dict[str, str]:
