@@ -114,6 +114,7 @@ def test_without_a_server_ask_says_it_loads_the_kb_here(sqlite_url: str) -> None
     result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url))
     assert result.exit_code == 0, result.output
     assert "no hub server at http://127.0.0.1:" in result.stderr and "loading the knowledge base here" in result.stderr
+    assert "a server on another port or host: set HUB_PORT or HUB_URL" in result.stderr  # e.g. after make run PORT=8001
     assert "Reset your password <https://kb.example/reset-password>" in result.stdout
     local = CliRunner().invoke(cli, ["ask", "--local", "How do I reset my password?"], env=_env(sqlite_url))
     assert local.exit_code == 0 and "no hub server" not in local.stderr and "verdict:" in local.stdout
