@@ -82,6 +82,19 @@ def test_invalid_values_are_refused_naming_the_key(values: dict[str, Any], key: 
         load_settings(values)
 
 
+@pytest.mark.parametrize("values, message", [
+    ({"SLACK_CHANNELS": "#support"}, "SLACK_CHANNELS: not channel ids: #support "),
+    ({"SLACK_CHANNELS": "C0123ABCD, support"}, "SLACK_CHANNELS: not channel ids: support "),
+    ({"SLACK_TRIAGE_CHANNEL": "#triage", "HUB_ESCALATION_TARGET": "slack"}, "SLACK_TRIAGE_CHANNEL: not a channel id: #triage "),
+])
+def test_slack_channels_named_by_name_stop_the_boot_saying_where_the_ids_are(values: dict[str, str], message: str) -> None:
+    # the hub only ever sees ids in events: a #name would silently never match
+    with pytest.raises(ConfigError, match=f"invalid configuration: {message}.*About tab.*#names do not work"):
+        load_settings({**SLACK, **values})
+    settings = load_settings({**SLACK, "SLACK_CHANNELS": "C0123ABCD, G0456EFGH", "SLACK_TRIAGE_CHANNEL": "C0TRIAGE1"})
+    assert settings.slack is not None and settings.slack.channels == ("C0123ABCD", "G0456EFGH")
+
+
 def test_secrets_are_masked_in_repr_and_logs(caplog: pytest.LogCaptureFixture) -> None:
     settings = load_settings({**SLACK, **ZENDESK, "HUB_ADMIN_TOKEN": "admin-token-value"})
     text = repr(settings)
