@@ -12,6 +12,7 @@ This module reads the hub-wide keys. Each vendor's keys, defaults and cross-chec
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from config.base import VendorSettingsSpec, configured, secret, split
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
@@ -115,13 +118,41 @@ class Settings:
         return list(self.vendors)
 
 
+POLICY_EXAMPLE = '{"C0123ABCD": {"dry_run": true}}'
+
+
+class _JSONObject(fields.Dict):
+    """A mapping as YAML or a test's dict holds it, or as the environment does: a JSON object in a string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as e:
+                raise ValidationError(f"not JSON ({e}): in the environment it is a JSON object, e.g. {POLICY_EXAMPLE}") from e
+            if not isinstance(value, dict):
+                raise ValidationError(f"must be a JSON object, e.g. {POLICY_EXAMPLE}")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _database_url(value: str) -> None:
+    """Refuse what SQLAlchemy cannot read as a URL, and a database the hub does not run on."""
+    example = "e.g. sqlite:///var/hub.db or postgresql+psycopg://user@host/db"
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError as e:
+        raise ValidationError(f"not a database URL ({e}): {example}") from e
+    if backend not in ("sqlite", "postgresql"):
+        raise ValidationError(f"the hub runs on SQLite or PostgreSQL, not {backend}: {example}")
+
+
 class _SettingsSchema(Schema):
     """The hub-wide keys (env names as keys), their types and defaults; each vendor declares its own."""
 
     class Meta:
         unknown = EXCLUDE
 
-    HUB_DATABASE_URL = fields.String(load_default=DEFAULT_DATABASE_URL)
+    HUB_DATABASE_URL = fields.String(load_default=DEFAULT_DATABASE_URL, validate=_database_url)
     HUB_ADMIN_TOKEN = fields.String(load_default=None)
     HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
     HUB_BROKER_URL = fields.String(load_default=None)
@@ -150,7 +181,7 @@ class _SettingsSchema(Schema):
     HUB_CURRENCY = fields.String(
         load_default="USD", validate=validate.Regexp(r"^[A-Za-z]{3}$", error="must be a 3-letter ISO 4217 code, e.g. USD")
     )
-    HUB_CHANNEL_POLICIES = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    HUB_CHANNEL_POLICIES = _JSONObject(keys=fields.String(), values=fields.Dict(), load_default=dict)
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)

@@ -193,8 +193,14 @@ def set_ticket_questions(session: Session, tickets: Iterable[tuple[int, str, str
     return len(items)
 
 
-def load_articles(session: Session) -> list[KBArticle]:
-    """Return every live article with its passages and questions, ordered by id."""
+def load_articles(session: Session, tickets: Sequence[tuple[int, str, str | None]] | None = None) -> list[KBArticle]:
+    """Return every live article with its passages and questions, ordered by id.
+
+    Args:
+        session: the caller's transaction.
+        tickets: past-ticket questions to use instead of the stored ones, as :func:`set_ticket_questions`
+            takes them (``None``: the stored ones): the articles as they will be once those are stored.
+    """
     rows = session.scalars(select(ArticleRow).where(ArticleRow.deleted.is_(False)).order_by(ArticleRow.id)).all()
     passages: dict[int, list[KBPassage]] = {}
     raw_path = cast(PassageRow.heading_path, Text)  # decoded here: most paths are short or empty (a restart reads all)
@@ -206,11 +212,14 @@ def load_articles(session: Session) -> list[KBArticle]:
         heading_path = tuple(json.loads(path)) if path and path != "[]" else ()
         passages.setdefault(aid, []).append(KBPassage(text, heading_path, section_id))
     questions: dict[int, list[str]] = {}
+    query = select(ArticleQuestionRow.article_id, ArticleQuestionRow.text)
+    if tickets is not None:
+        query = query.where(ArticleQuestionRow.origin != "ticket")
     for aid, text in session.execute(
-        select(ArticleQuestionRow.article_id, ArticleQuestionRow.text).order_by(
-            ArticleQuestionRow.article_id, ArticleQuestionRow.origin, ArticleQuestionRow.id
-        )
+        query.order_by(ArticleQuestionRow.article_id, ArticleQuestionRow.origin, ArticleQuestionRow.id)
     ):
+        questions.setdefault(aid, []).append(text)
+    for aid, text, _ in tickets or ():  # after the phrasings, in the order they are stored (origin, then id)
         questions.setdefault(aid, []).append(text)
     return [
         KBArticle(r.id, r.source, r.external_id, r.title, r.url, tuple(r.tags or ()),

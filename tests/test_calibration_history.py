@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from core import kb
 from core.db import Database
+from interceptor.retrieval import history
 from interceptor.retrieval.history import read_history
 from interceptor.kb.importer import import_articles
 from interceptor.retrieval.scorer import KBScorer
@@ -132,3 +135,78 @@ def test_calibrate_says_when_no_threshold_backs_the_target() -> None:
     sentence = _threshold_sentence(report, 0.95)
     assert "no threshold backs precision 0.95" in sentence and "every request goes to a person" in sentence
     assert "HUB_TARGET_PRECISION" in sentence  # and what would let it answer
+
+
+def test_a_refused_history_leaves_the_kb_and_the_kept_history_as_they_were(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        KBScorer(db, None).calibrate(read_history(_history_file(tmp_path)), provenance="test history")
+        with db.session() as s:
+            version, questions = kb.kb_version(s), {a.external_id: a.questions for a in kb.load_articles(s)}
+        path = tmp_path / "small.jsonl"
+        path.write_text(json.dumps({"text": "reset it for me", "article": "reset"}) + "\n", encoding="utf-8")
+        result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)],
+                                    env={"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"})
+        assert result.exit_code != 0 and "at least 10" in result.output
+        with db.session() as s:
+            assert kb.kb_version(s) == version  # a running server has nothing to rebuild
+            assert {a.external_id: a.questions for a in kb.load_articles(s)} == questions
+            kept = kb.load_calibration(s)
+        assert kept is not None and kept.provenance == "test history"
+    finally:
+        db.dispose()
+
+
+def test_a_server_polling_the_kb_version_serves_the_new_calibration(sqlite_url: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        server = KBScorer(db, None)  # the running server's scorer, checking the KB version as it serves
+        fit = history.fit_calibrator
+
+        def fit_while_the_server_polls(*args: Any, **kwargs: Any) -> Any:
+            server._checked = 0.0
+            server.refresh()  # the server's check during the seconds the command spends fitting
+            return fit(*args, **kwargs)
+
+        monkeypatch.setattr(history, "fit_calibrator", fit_while_the_server_polls)
+        KBScorer(db, None).calibrate(read_history(_history_file(tmp_path)), provenance="hub kb calibrate history.jsonl")
+        server._checked = 0.0
+        server.refresh()
+        with db.session() as s:
+            stored = kb.load_calibration(s, kb.kb_version(s))
+        assert stored is not None and stored.provenance == "hub kb calibrate history.jsonl"
+        assert server.calibration_source == f"stored:{stored.id}"
+    finally:
+        db.dispose()
+
+
+def test_a_history_naming_articles_the_kb_does_not_have_says_which(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+        path = tmp_path / "slugs.jsonl"  # every id mistyped: nothing could ever be answered right
+        path.write_text("\n".join(json.dumps({**row, "article": f"{row['article']}.html" if row["article"] else None})
+                                  for row in HISTORY) + "\n", encoding="utf-8")
+        result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)], env=env)
+        assert result.exit_code != 0
+        assert "none of the 3 articles the history names is in the knowledge base (invoice.html, reset.html, slack.html)" in result.output
+        assert "`hub kb list`" in result.output
+        with db.session() as s:
+            kept = kb.load_calibration(s)
+        assert kept is None or not kept.params.get("history")  # the refused history was not kept
+        path.write_text("\n".join(json.dumps(row) for row in [*HISTORY, {"text": "refund me", "article": "refunds"}]) + "\n",
+                        encoding="utf-8")
+        result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)], env=env)
+        assert result.exit_code == 0, result.output
+        assert "warning: 1 past tickets name articles that are not in the knowledge base (refunds)" in result.output
+        assert "calibrated on 13 past tickets" in result.output
+    finally:
+        db.dispose()

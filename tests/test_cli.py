@@ -114,6 +114,7 @@ def test_without_a_server_ask_says_it_loads_the_kb_here(sqlite_url: str) -> None
     result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url))
     assert result.exit_code == 0, result.output
     assert "no hub server at http://127.0.0.1:" in result.stderr and "loading the knowledge base here" in result.stderr
+    assert "a server on another port or host: set HUB_PORT or HUB_URL" in result.stderr  # e.g. after make run PORT=8001
     assert "Reset your password <https://kb.example/reset-password>" in result.stdout
     local = CliRunner().invoke(cli, ["ask", "--local", "How do I reset my password?"], env=_env(sqlite_url))
     assert local.exit_code == 0 and "no hub server" not in local.stderr and "verdict:" in local.stdout
@@ -172,6 +173,20 @@ def test_serve_on_a_taken_port_is_one_line(sqlite_url: str) -> None:
         assert lines == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use "
                          "(choose another port: hub serve --port N, or make run PORT=N)"], result.stderr
         assert "serving on" not in result.stdout
+
+
+def test_an_embedding_model_that_cannot_load_is_a_configuration_error_not_a_traceback(sqlite_url: str, tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    _import_articles(sqlite_url)
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "auto", "HUB_EMBEDDING_MODEL": str(tmp_path / "no-such-model"),
+           "HUB_URL": f"http://127.0.0.1:{_closed_port()}"}
+    ask = _run_hub(["ask", "--local", "How do I reset my password?"], env)
+    serve = _run_hub(["serve", "--port", str(_closed_port())], env)  # refuses to serve: every decision would be a 500
+    for result in (ask, serve):
+        assert result.returncode == 1, result.stderr
+        assert "configuration error: invalid configuration: HUB_EMBEDDING_MODEL: cannot load" in result.stderr
+        assert "HUB_DENSE=off" in result.stderr and "Traceback" not in result.stderr
+    assert "serving on" not in serve.stdout
 
 
 @pytest.mark.parametrize("args,env,port", [(["PORT=8123"], {}, "8123"), ([], {"HUB_PORT": "8124"}, "8124"), ([], {}, "8000")])

@@ -82,6 +82,19 @@ def test_invalid_values_are_refused_naming_the_key(values: dict[str, Any], key: 
         load_settings(values)
 
 
+@pytest.mark.parametrize("values, message", [
+    ({"SLACK_CHANNELS": "#support"}, "SLACK_CHANNELS: not channel ids: #support "),
+    ({"SLACK_CHANNELS": "C0123ABCD, support"}, "SLACK_CHANNELS: not channel ids: support "),
+    ({"SLACK_TRIAGE_CHANNEL": "#triage", "HUB_ESCALATION_TARGET": "slack"}, "SLACK_TRIAGE_CHANNEL: not a channel id: #triage "),
+])
+def test_slack_channels_named_by_name_stop_the_boot_saying_where_the_ids_are(values: dict[str, str], message: str) -> None:
+    # the hub only ever sees ids in events: a #name would silently never match
+    with pytest.raises(ConfigError, match=f"invalid configuration: {message}.*About tab.*#names do not work"):
+        load_settings({**SLACK, **values})
+    settings = load_settings({**SLACK, "SLACK_CHANNELS": "C0123ABCD, G0456EFGH", "SLACK_TRIAGE_CHANNEL": "C0TRIAGE1"})
+    assert settings.slack is not None and settings.slack.channels == ("C0123ABCD", "G0456EFGH")
+
+
 def test_secrets_are_masked_in_repr_and_logs(caplog: pytest.LogCaptureFixture) -> None:
     settings = load_settings({**SLACK, **ZENDESK, "HUB_ADMIN_TOKEN": "admin-token-value"})
     text = repr(settings)
@@ -107,6 +120,34 @@ def test_yaml_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert settings.policy("C1").threshold == 0.8 and settings.policy("C1").respond_to_bots
     assert settings.policy("C9").threshold is None
     assert "UNRELATED" not in merged
+
+
+def test_channel_policies_are_read_from_the_environment_as_json() -> None:
+    env = {"HUB_CHANNEL_POLICIES": '{"C0123ABCD": {"dry_run": true, "threshold": 0.5}}'}
+    settings = load_settings(read_sources(env))
+    assert settings.policy("C0123ABCD").dry_run is True and settings.policy("C0123ABCD").threshold == 0.5
+    assert settings.policy("C9").dry_run is None
+
+
+@pytest.mark.parametrize("value, message", [
+    ("{C0123ABCD: shadow", "HUB_CHANNEL_POLICIES: not JSON .*a JSON object, e.g. "),
+    ('["C0123ABCD"]', "HUB_CHANNEL_POLICIES: must be a JSON object, e.g. "),
+    ('{"C1": {"threshold": 3}}', r"HUB_CHANNEL_POLICIES\.C1: "),
+])
+def test_channel_policies_from_the_environment_that_are_not_a_json_object_are_refused(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(read_sources({"HUB_CHANNEL_POLICIES": value}))
+
+
+@pytest.mark.parametrize("url, message", [
+    ("nonsense", "HUB_DATABASE_URL: not a database URL"),
+    ("hub.db", "HUB_DATABASE_URL: not a database URL"),
+    ("mysql://hub@db/hub", "HUB_DATABASE_URL: the hub runs on SQLite or PostgreSQL, not mysql"),
+])
+def test_a_database_url_the_hub_cannot_use_stops_the_boot_naming_the_key(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"HUB_DATABASE_URL": url})
+    assert load_settings({"HUB_DATABASE_URL": "postgresql+psycopg://hub@db/hub"}).database_url == "postgresql+psycopg://hub@db/hub"
 
 
 def test_an_unreadable_yaml_file_is_a_config_error(tmp_path: Path) -> None:

@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from config.base import VendorSettingsSpec, configured, secret, split
 from config.secret import Secret
@@ -30,6 +31,25 @@ class SlackSettings:
         return "*" in self.channels or channel in self.channels
 
 
+# NOTE(slack): conversation ids are upper-case letters and digits (C... public, G... private, D... direct);
+# the hub sees only ids in events, so a #name or a display name never matches.
+# https://api.slack.com/types/conversation
+CHANNEL_ID = re.compile(r"[A-Z0-9]{2,30}")
+WHERE_IDS_ARE = "a channel's id (e.g. C0123ABCD) is at the bottom of its About tab, or in its link; #names do not work"
+
+
+def _channel_ids(value: str) -> None:
+    """Refuse a channel list naming anything but ids (or ``*``)."""
+    wrong = [part for part in split(value) if part != "*" and not CHANNEL_ID.fullmatch(part)]
+    if wrong:
+        raise ValidationError(f"not channel ids: {', '.join(wrong)} ({WHERE_IDS_ARE})")
+
+
+def _channel_id(value: str) -> None:
+    if not CHANNEL_ID.fullmatch(value.strip()):
+        raise ValidationError(f"not a channel id: {value} ({WHERE_IDS_ARE})")
+
+
 class SlackSchema(Schema):
     """The ``SLACK_*`` keys, their types and defaults."""
 
@@ -39,8 +59,8 @@ class SlackSchema(Schema):
     SLACK_BOT_TOKEN = fields.String(load_default=None)
     SLACK_SIGNING_SECRET = fields.String(load_default=None)
     SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
-    SLACK_CHANNELS = fields.String(load_default="*")
-    SLACK_TRIAGE_CHANNEL = fields.String(load_default=None)
+    SLACK_CHANNELS = fields.String(load_default="*", validate=_channel_ids)
+    SLACK_TRIAGE_CHANNEL = fields.String(load_default=None, validate=_channel_id)
     SLACK_TICKET_EMOJI = fields.String(
         load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
     )

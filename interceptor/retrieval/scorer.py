@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config.settings import Settings
 from core import kb
 from core.db import Database
+from core.errors import ConfigError
 from core.scheduler import acquire_lease, release_lease
 from core.telemetry import count, observe
 from interceptor.retrieval import coldstart, history
@@ -247,7 +248,9 @@ class KBScorer:
         log.info("interceptor.calibration.cold-start", extra={"kb_version": self.kb_version, "examples": calibrator.examples})
 
     def calibrate(self, labelled: list[history.Labelled], *, provenance: str, store_questions: bool = True) -> Calibrator:
-        """Fit the calibration on labelled past requests and store it for the current KB version.
+        """Fit the calibration on labelled past requests and store it for the KB version it was fitted on (with
+        ``store_questions``, the version the history's questions make, stored with it): nothing is stored when
+        the fit fails.
 
         Args:
             labelled: past requests with the article that solved them (``None``: no article did).
@@ -261,12 +264,15 @@ class KBScorer:
             ValueError: too little history, or only right (or only wrong) top answers in it.
         """
         with self._lock:
+            # Fitted on the articles as they will be with the history's questions, which are stored only with
+            # the calibration, in one transaction: a history that cannot be fitted changes nothing, and a
+            # server polling the KB version sees the new version only once its calibration is stored.
+            tickets: list[tuple[int, str, str | None]] | None = None
             with self.db.session() as s:
                 if store_questions:
                     ids = kb.find_article_ids(s, {item.article for item in labelled if item.article})
-                    kb.set_ticket_questions(s, [(ids[i.article], i.text, i.ref) for i in labelled if i.article in ids])
-            with self.db.session() as s:
-                version, articles = kb.kb_version(s), kb.load_articles(s)
+                    tickets = [(ids[i.article], i.text, i.ref) for i in labelled if i.article in ids]
+                version, articles = kb.kb_version(s), kb.load_articles(s, tickets)
             negatives = tuple(item.text for item in labelled if item.article is None)
             agreed = history.agreed_sections(labelled)
             index = self._build_index(articles, negatives, labelled)
@@ -279,12 +285,15 @@ class KBScorer:
                 prior = None
             # each past request is scored by a second stage that did not learn from it: an honest curve
             calibrator = history.fit_calibrator(index, agreed, lambda fold: training.fit(without_fold=fold), prior)
-            self.index, self.kb_version, self._checked = index, version, time.monotonic()
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
                       "history": history.to_params(labelled), "model": self.model,
                       "reranker": reranker.to_params() if reranker else None}
             with self.db.session() as s:
-                row_id = kb.store_calibration(s, self.kb_version, METHOD, params, provenance)
+                if tickets is not None:
+                    kb.set_ticket_questions(s, tickets)
+                    version = kb.kb_version(s)
+                row_id = kb.store_calibration(s, version, METHOD, params, provenance)
+            self.index, self.kb_version, self._checked = index, version, time.monotonic()
             self.calibrator, self.calibration_source = calibrator, f"stored:{row_id}"
             log.info("interceptor.calibration.fitted", extra={"kb_version": self.kb_version, "examples": len(labelled)})
             return calibrator
@@ -363,12 +372,13 @@ def build_scorer(settings: Settings, db: Database, *, cold_start: bool = True) -
 
     Raises:
         ImportError: ``dense`` is ``on`` but the dense extra is not installed.
+        ConfigError: the embedding model (``HUB_EMBEDDING_MODEL``) cannot be loaded.
     """
     embedder, note = None, "dense retrieval is switched off (HUB_DENSE=off)"
     if settings.dense != "off":
         available, why = dense_available()
         if available:
-            embedder, note = shared_embedder(settings.embedding_model, settings.embedding_precision), "ok"
+            embedder, note = load_embedder(settings), "ok"
         elif settings.dense == "on":
             raise ImportError(f"HUB_DENSE=on but {why}")
         else:
@@ -377,6 +387,23 @@ def build_scorer(settings: Settings, db: Database, *, cold_start: bool = True) -
         log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
     return KBScorer(db, embedder, retrieval_note=note, cold_start=cold_start)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Return the process's embedder for ``settings.embedding_model`` (loaded once per process).
+
+    Raises:
+        ImportError: the dense extra is not installed.
+        ConfigError: the model cannot be loaded: not a model folder, or a name not in the local cache
+            (nothing is downloaded).
+    """
+    try:
+        return shared_embedder(settings.embedding_model, settings.embedding_precision)
+    except (OSError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"invalid configuration: HUB_EMBEDDING_MODEL: cannot load {settings.embedding_model!r} ({reason}): "
+                          "give a sentence-transformers model folder or a model name in the local cache (nothing is "
+                          "downloaded), or HUB_DENSE=off for lexical retrieval only") from e
 
 
 def retrieval_health(settings: Settings) -> dict[str, str]:

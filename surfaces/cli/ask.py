@@ -160,7 +160,7 @@ def ask(text: str, as_json: bool, channel: str | None, local: bool, verbose: boo
         check_database(settings)
         if not local:
             click.echo(f"(no hub server at {url}: loading the knowledge base here, which takes a few seconds; "
-                       "`hub serve` answers at once)", err=True)
+                       "`hub serve` answers at once; a server on another port or host: set HUB_PORT or HUB_URL)", err=True)
         view = decide_here(settings, text, channel)
     if as_json:
         click.echo(json.dumps(view, indent=2, ensure_ascii=False))

@@ -156,6 +156,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         db = Database(settings.database_url)
         try:
             labelled = read_history(file)
+            _check_articles(db, labelled)
             scorer = build_scorer(settings, db)
             calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
         except (HubError, ValueError) as e:
@@ -227,6 +228,31 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
         sys.stdout.write("\n")
 
     return eval_pack
+
+
+def _check_articles(db: Database, labelled: list[Any]) -> None:
+    """Say which articles a history names that the KB does not have: a past request whose article is not
+    there can never be answered right, so it only counts against the answers.
+
+    Raises:
+        click.ClickException: the KB has none of them (the ids are not the KB's external ids).
+    """
+    from core import kb
+
+    named = sorted({item.article for item in labelled if item.article})
+    with db.session() as s:
+        known = kb.find_article_ids(s, named)
+    unknown = [article for article in named if article not in known]
+    if not unknown:
+        return
+    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+    how = "`article` is an article's external id, as `hub kb list` shows it after the source (e.g. reset-your-password.md)"
+    if not known:
+        raise click.ClickException(f"none of the {len(named)} articles the history names is in the knowledge base "
+                                   f"({shown}): {how}")
+    rows = sum(1 for item in labelled if item.article in unknown)
+    click.echo(f"warning: {rows} past tickets name articles that are not in the knowledge base ({shown}); they count "
+               f"as answered wrong: {how}", err=True)
 
 
 def _threshold_sentence(report: dict[str, Any], target: float) -> str:

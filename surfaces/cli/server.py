@@ -14,7 +14,8 @@ import click
 from sqlalchemy.engine import make_url
 
 import migrations
-from config import load_settings
+from config import Settings, load_settings
+from core.errors import ConfigError
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
@@ -69,10 +70,11 @@ def serve(host: str, port: int, threads: int) -> None:
             worker_process.start()
         else:
             services.start_background()
+        _check_embedding_model(settings)
         server = create_server(create_http_app(services), sockets=[listening], threads=threads, ident="hub",
                                max_request_body_size=body_cap)
         # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
-        threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(services,), name="hub-kb-warmup", daemon=True).start()
         socket_mode = _start_socket_mode(services)
         click.echo(f"hub serving on http://{host}:{port} (connectors: {', '.join(services.connectors) or 'none'}"
                    f"{'; Slack over Socket Mode' if socket_mode is not None else ''})")
@@ -88,6 +90,31 @@ def serve(host: str, port: int, threads: int) -> None:
         if worker_process is not None:
             worker_process.stop()
         services.close()
+
+
+def _warm_up(services: Services) -> None:
+    """Load the KB index before the first request needs it. A configuration error (a model that cannot load)
+    is one log line, not a thread's traceback: the decision that needs the index reports it again."""
+    try:
+        services.interceptor()
+    except ConfigError as e:
+        logging.getLogger("hub").error("serve.warm-up.config-error", extra={"error": str(e)})
+
+
+def _check_embedding_model(settings: Settings) -> None:
+    """Load a ``HUB_EMBEDDING_MODEL`` other than the bundled one before serving (the KB warm-up then finds it
+    loaded), so that a model that cannot load stops the boot instead of failing every decision with a 500.
+    The bundled default is left to the warm-up: importing torch takes seconds, and the port opens at once.
+
+    Raises:
+        ConfigError: ``HUB_EMBEDDING_MODEL`` cannot be loaded.
+    """
+    from interceptor.retrieval.dense import dense_available, resolve_model_path
+    from interceptor.retrieval.scorer import load_embedder
+
+    bundled = resolve_model_path(settings.embedding_model) != settings.embedding_model
+    if settings.dense != "off" and not bundled and dense_available()[0]:
+        load_embedder(settings)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -135,7 +162,7 @@ def run_worker_process(conn: Connection) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     services = build_services(load_settings())
     services.start_background()
-    threading.Thread(target=services.interceptor, name="hub-kb-warmup", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(services,), name="hub-kb-warmup", daemon=True).start()
     try:
         relay(conn, services.jobs)
     finally:
