@@ -15,10 +15,8 @@ Vendors are faked at the transport (stateful ``responses`` callbacks).
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 import requests
 import responses
 
@@ -27,15 +25,20 @@ from config import load_settings
 from core import outbox, work
 from core.db import OutboxAction
 from tests.conftest import settings_dict
-from tests.test_crash_recovery import JIRA, JR, ZD, ZENDESK, FakeJiraIssue, FakeZendeskTicket
+from tests.test_crash_recovery import JIRA, JR, ZD, ZENDESK, FakeJiraIssue, FakeZendeskTicket, zendesk_api  # noqa: F401 (a fixture)
 from tests.test_jsm_escalate_once import perform_due
 
 
-@pytest.fixture
-def api() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru(re.compile(r"http://127\.0\.0\.1:(?!8765|8766)"))
-        yield mock
+def enqueue_one(hub: Any, action: outbox.NewAction) -> int:
+    with hub.db.session() as s:
+        row_id = outbox.enqueue(s, action)
+    assert row_id is not None
+    return row_id
+
+
+def status_of(hub: Any, row_id: int) -> str:
+    with hub.db.session() as s:
+        return s.get_one(OutboxAction, row_id).status
 
 
 class RateLimitedLabels(FakeJiraIssue):
@@ -52,17 +55,15 @@ class RateLimitedLabels(FakeJiraIssue):
         return super().label(request)
 
 
-def test_a_keyed_jira_note_is_not_posted_again_after_a_429_on_its_label(database_url: str, api: responses.RequestsMock) -> None:
-    issue = RateLimitedLabels(api)
+def test_a_keyed_jira_note_is_not_posted_again_after_a_429_on_its_label(database_url: str, zendesk_api: responses.RequestsMock) -> None:
+    issue = RateLimitedLabels(zendesk_api)
     hub = build_hub(load_settings(settings_dict(database_url, **JIRA)))
     try:
-        with hub.db.session() as s:
-            row_id = outbox.enqueue(s, outbox.NewAction("sync-note:jira:SUP-1:1719.0001", "jira", "add_internal_note",
-                                                        {"ref": "jira:SUP-1", "text": "Bob wrote in Slack: same here", "once": True},
-                                                        "jira:SUP-1"))
+        row_id = enqueue_one(hub, outbox.NewAction("sync-note:jira:SUP-1:1719.0001", "jira", "add_internal_note",
+                                                   {"ref": "jira:SUP-1", "text": "Bob wrote in Slack: same here", "once": True},
+                                                   "jira:SUP-1"))
         perform_due(hub)
-        with hub.db.session() as s:
-            status = s.get_one(OutboxAction, row_id).status
+        status = status_of(hub, row_id)
     finally:
         hub.close()
     assert status == "done"
@@ -90,22 +91,19 @@ class LostResponseOnce(FakeZendeskTicket):
         return super().show(request)
 
 
-def test_a_requeued_answer_asks_zendesk_before_posting_again(database_url: str, api: responses.RequestsMock) -> None:
-    ticket = LostResponseOnce(api)
+def test_a_requeued_answer_asks_zendesk_before_posting_again(database_url: str, zendesk_api: responses.RequestsMock) -> None:
+    ticket = LostResponseOnce(zendesk_api)
     hub = build_hub(load_settings(settings_dict(database_url, **ZENDESK)))
     try:
-        with hub.db.session() as s:
-            row_id = outbox.enqueue(s, outbox.NewAction("answer:zendesk:1", "zendesk", "post_reply",
-                                                        {"ref": "zendesk:1", "text": "Use the reset link.", "kind": "answer"},
-                                                        "zendesk:1"))
+        row_id = enqueue_one(hub, outbox.NewAction("answer:zendesk:1", "zendesk", "post_reply",
+                                                   {"ref": "zendesk:1", "text": "Use the reset link.", "kind": "answer"},
+                                                   "zendesk:1"))
         perform_due(hub)  # posted (response lost), then the look-up is refused: failed
-        with hub.db.session() as s:
-            assert s.get_one(OutboxAction, row_id).status == "failed"
+        assert status_of(hub, row_id) == "failed"
         ticket.auth_ok = True  # the admin fixed the token and re-queues the row
         assert work.requeue(hub.db, OutboxAction, [row_id]) == [row_id]
         perform_due(hub)
-        with hub.db.session() as s:
-            status = s.get_one(OutboxAction, row_id).status
+        status = status_of(hub, row_id)
     finally:
         hub.close()
     assert status == "done"
