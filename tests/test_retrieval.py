@@ -271,7 +271,7 @@ def _units(prefix: str) -> list[str]:
 
 
 def test_an_interrupted_embedding_run_resumes_from_the_stored_vectors(small_chunks: tuple[Embedder, Database]) -> None:
-    from interceptor.retrieval.scorer import DatabaseVectors
+    from interceptor.retrieval.vectors import DatabaseVectors
 
     embedder, db = small_chunks
     texts = _units("unit")
@@ -303,7 +303,7 @@ def test_a_second_process_waits_for_the_one_embedding_the_kb(small_chunks: tuple
     import threading
 
     from interceptor.retrieval.dense import text_key
-    from interceptor.retrieval.scorer import DatabaseVectors
+    from interceptor.retrieval.vectors import DatabaseVectors
 
     embedder, db = small_chunks
     texts = _units("waiting unit")
@@ -328,11 +328,11 @@ def test_a_claim_left_by_a_dead_process_expires_and_another_embeds(
 ) -> None:
     from datetime import timedelta
 
-    from interceptor.retrieval import scorer
-    from interceptor.retrieval.scorer import DatabaseVectors
+    from interceptor.retrieval import vectors as vector_store
+    from interceptor.retrieval.vectors import DatabaseVectors
 
     embedder, db = small_chunks
-    monkeypatch.setattr(scorer, "EMBED_LEASE", timedelta(seconds=0.5))
+    monkeypatch.setattr(vector_store, "EMBED_LEASE", timedelta(seconds=0.5))
     texts = _units("orphaned unit")
     assert DatabaseVectors(db, embedder).claim()  # then the process dies without releasing it
     survivor = _fresh_process(embedder, embeds=True)

@@ -91,7 +91,7 @@ def text_key(text: str) -> str:
 
 
 class VectorStore(Protocol):
-    """Where vectors persist beyond the process (``interceptor.retrieval.scorer.DatabaseVectors``: the database)."""
+    """Where vectors persist beyond the process (``interceptor.retrieval.vectors.DatabaseVectors``: the database)."""
 
     def load(self, keys: list[str]) -> dict[str, np.ndarray]:
         """Return the stored vectors of those ``keys`` that have one."""
