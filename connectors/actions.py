@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester
+from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed
 from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
@@ -41,10 +41,9 @@ def _post_reply(connector: Connector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
         if int(payload.get("attempt", 1)) > 1:
             # A retry: an earlier attempt may have posted and crashed before the hub recorded it.
-            existing = connector.already_wrote(TicketRef.parse(payload["ref"]), payload["idempotency_key"])
-            if existing is not None:
-                count("outbox_already_written", connector=connector.source.value)
-                return Performed({"external_id": existing.external_id, "url": existing.url})
+            found = already_performed(connector, TicketRef.parse(payload["ref"]), payload["idempotency_key"])
+            if found is not None:
+                return found
         posted = connector.post_reply(
             TicketRef.parse(payload["ref"]),
             payload["text"],
@@ -65,10 +64,9 @@ def _add_internal_note(connector: Connector) -> Performer:
             return Performed({"external_id": posted.external_id, "url": posted.url})
         key = payload["idempotency_key"]
         if int(payload.get("attempt", 1)) > 1:
-            existing = connector.already_wrote(ref, key)
-            if existing is not None:
-                count("outbox_already_written", connector=connector.source.value)
-                return Performed({"external_id": existing.external_id, "url": existing.url})
+            found = already_performed(connector, ref, key)
+            if found is not None:
+                return found
         posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")), idempotency_key=key)
         return Performed({"external_id": posted.external_id, "url": posted.url})
 
@@ -130,10 +128,9 @@ def _post_as(connector: Connector, desk: PostsAsRequester) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
         ref, key = TicketRef.parse(payload["ref"]), payload["idempotency_key"]
         if int(payload.get("attempt", 1)) > 1:
-            existing = connector.already_wrote(ref, key)
-            if existing is not None:
-                count("outbox_already_written", connector=connector.source.value)
-                return Performed({"external_id": existing.external_id, "url": existing.url})
+            found = already_performed(connector, ref, key)
+            if found is not None:
+                return found
         posted = desk.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
         return Performed({"external_id": posted.external_id, "url": posted.url})
 

@@ -14,6 +14,8 @@ from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 from core.html import TextSection
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+from core.outbox import Performed
+from core.telemetry import count
 
 
 @dataclass(frozen=True)
@@ -266,3 +268,29 @@ class KnowledgeSource(Protocol):
             Retriable, Fatal: the vendor call failed.
         """
         ...
+
+
+def already_performed(connector: Connector, ref: TicketRef, idempotency_key: str) -> Performed | None:
+    """The look-up a keyed write makes before it is tried again: ask the vendor (:meth:`Connector.already_wrote`)
+    whether an earlier attempt already made it (counted as ``outbox_already_written``).
+
+    The outbox's performers ask it before every retry; the answer deadline (``interceptor.overdue``) asks it
+    before handing over an answer whose earlier attempt may have reached the vendor.
+
+    Args:
+        connector: the connector that made the write.
+        ref: the ticket the write was for.
+        idempotency_key: the outbox key of the write.
+
+    Returns:
+        The outbox result of the write already made (``{"external_id", "url"}``, as a fresh write returns), or
+        ``None`` when the vendor has none.
+
+    Raises:
+        NotFound, Retriable, Fatal: the look-up itself failed.
+    """
+    existing = connector.already_wrote(ref, idempotency_key)
+    if existing is None:
+        return None
+    count("outbox_already_written", connector=connector.source.value)
+    return Performed({"external_id": existing.external_id, "url": existing.url})

@@ -144,10 +144,8 @@ def perform(
     with db.session() as s:
         row = s.get_one(OutboxAction, row_id)
         connector, action = row.connector, row.action
-        # "attempt" > 1 makes a performer ask the vendor first; an attempt count of 1 does not prove that nothing
-        # was written: a 429 after a write gives its attempt back, and a re-queued row starts from 0. A row that
-        # ever failed (last_error) is a retry whatever its count.
-        tried = row.attempts if row.last_error is None else max(row.attempts, 2)
+        # "attempt" > 1 makes a performer ask the vendor first (the claim counted this attempt already).
+        tried = max(row.attempts, 2) if may_have_written(row.attempts - 1, row.last_error) else row.attempts
         payload = {**row.payload, "idempotency_key": row.idempotency_key, "attempt": tried}
         attempts, max_attempts = row.attempts, row.max_attempts
         since = row.requeued_at or row.created_at
@@ -172,18 +170,52 @@ def perform(
         # The write happened: its result, the bookkeeping, the follow-ups and "done" commit together. A crash
         # before this commit leaves the row running; the retry asks the vendor (``already_wrote``) first.
         with db.session() as s:
-            row = s.get_one(OutboxAction, row_id)
-            row.result = dict(done.result)
-            row.status, row.last_error, row.locked_until, row.finished_at = "done", None, None, now or utcnow()
-            if on_done is not None:
-                on_done(s, row)
-            follow_ids = [enqueue(s, a, max_attempts=max_attempts) for a in done.follow_ups]
+            follow_ids = complete(s, s.get_one(OutboxAction, row_id), done, now or utcnow(), on_done)
     else:
         work.finish(db, OutboxAction, row_id, outcome, now)
     label = "retry" if outcome.status == "pending" else outcome.status
     count("outbox_actions", connector=connector, outcome=label)
     schedule(jobs, follow_ids)
     return outcome.status
+
+
+def may_have_written(attempts: int, last_error: str | None) -> bool:
+    """Whether an earlier attempt of a write may have reached its vendor, so that the vendor must be asked
+    (``Connector.already_wrote``) before the write is tried again or given up.
+
+    A count of 0 does not prove that nothing was written: a 429 after a write gives its attempt back, and a
+    re-queued row starts from 0; a row that ever failed (``last_error``) may have written whatever its count.
+
+    Args:
+        attempts: the attempts counted before the one about to be made (or before giving the write up).
+        last_error: the row's last error.
+
+    Returns:
+        ``True`` when the vendor must be asked first.
+    """
+    return attempts > 0 or last_error is not None
+
+
+def complete(session: Session, row: OutboxAction, done: Performed, now: datetime, on_done: OnDone | None = None) -> list[int | None]:
+    """Record that ``row``'s write happened, in the caller's transaction: its result, ``done``, the bookkeeping
+    (``on_done``) and the follow-up actions commit together. :func:`perform` ends every successful write here;
+    a caller that found the write already made by an earlier attempt (``Connector.already_wrote``) too.
+
+    Args:
+        session: the caller's transaction.
+        row: the outbox row, held by the caller.
+        done: the write's result and follow-ups.
+        now: when it finished.
+        on_done: the bookkeeping of a successful write.
+
+    Returns:
+        The follow-up rows' ids, to :func:`schedule` after the commit.
+    """
+    row.result = dict(done.result)
+    row.status, row.last_error, row.locked_until, row.finished_at = "done", None, None, now
+    if on_done is not None:
+        on_done(session, row)
+    return [enqueue(session, a, max_attempts=row.max_attempts) for a in done.follow_ups]
 
 
 def result_of(db: Database, key: str) -> Mapping[str, Any] | None:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol
 
 from config.settings import Settings
 from core.db import Database
+from core.errors import ConfigError
 from core.telemetry import count
 from interceptor.decide import decide_request, one_topic
 from interceptor.prefilter import clean
@@ -210,16 +211,31 @@ class LazyInterceptor:
     def __init__(self, build: Callable[[], Any]) -> None:
         self._build = build
         self._built: Any = None
+        self._failure: ConfigError | None = None
         self._lock = threading.Lock()
 
     def built(self) -> Interceptor | None:
         """Return the interceptor if it was built already (never builds it)."""
         return self._built  # type: ignore[no-any-return]
 
+    def failure(self) -> ConfigError | None:
+        """Return the configuration error the last attempt to build failed with (``None`` once built or before
+        any attempt), for ``/healthz``."""
+        return self._failure
+
     def __call__(self) -> Interceptor:
-        """Return the interceptor, building it the first time."""
+        """Return the interceptor, building it the first time (again on the next call when that failed).
+
+        Raises:
+            ConfigError: the interceptor cannot be built as configured (an embedding model that cannot load).
+        """
         if self._built is None:
             with self._lock:
                 if self._built is None:
-                    self._built = self._build()
+                    try:
+                        self._built = self._build()
+                    except ConfigError as e:
+                        self._failure = e
+                        raise
+                    self._failure = None
         return self._built

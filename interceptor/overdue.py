@@ -7,21 +7,32 @@ post late), records an ``escalated`` outcome (reason ``answer_not_posted``: the 
 never as answered), and enqueues the hand-over a decision to escalate would have: an internal draft on a help
 desk ticket, or a ticket of record (or triage note) plus a notice for a chat thread. Those writes retry through
 the outage like any other.
+
+An answer whose earlier attempt may have reached the vendor (an attempt was counted, or it ever failed: a post
+whose response was lost is a failure to the hub) may be posted already. Before handing it over, the sweep asks
+the vendor the way a retry does (:func:`connectors.base.already_performed`); while it asks, no worker may take
+the row. When the vendor has the
+answer, the row ends as a successful write ends (``done``, ``answer_posted``: answered, not escalated). When the
+look-up itself fails (the vendor is still down), the answer is handed over anyway: a person writing to a
+requester who may also have the answer is better than a requester left in silence. An answer never attempted
+(no attempt counted, no error) is handed over without asking.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from connectors.base import Connector, already_performed
+from core import work
 from core.db import Database, OutboxAction, PersonRow
 from core.jobs import JobQueue
 from core.models import Person, Ticket, TicketRef, utcnow
-from core.outbox import enqueue, schedule
+from core.outbox import Performed, complete, enqueue, may_have_written, schedule
 from core.telemetry import count
 from interceptor import record
 from interceptor.act import Route, escalation_actions
@@ -31,6 +42,7 @@ log = logging.getLogger(__name__)
 REASON = "answer_not_posted"
 DRAFT = "The hub's answer could not be posted within {minutes} minutes (the {vendor} API was failing), so this request " \
         "was handed to a person. The answer it would have posted:\n\n{answer}"
+UNPOSTED = ("pending", "failed")
 
 
 def escalate_unposted_answers(
@@ -39,21 +51,25 @@ def escalate_unposted_answers(
     route: Callable[[TicketRef], Route],
     deadline: timedelta,
     *,
+    connectors: Mapping[str, Connector],
     max_attempts: int = 8,
+    lease: timedelta = work.LEASE,
     now: datetime | None = None,
 ) -> int:
-    """Hand every public answer still unposted after ``deadline`` to a person.
+    """Hand every public answer still unposted after ``deadline`` to a person, unless the vendor has it.
 
     Args:
         db: the database.
         jobs: the queue the hand-over's writes are handed to.
         route: where a ticket's writes go (the pipeline's routing).
         deadline: how long an answer may wait for its vendor.
+        connectors: the connectors by name, asked whether an answer that may have reached them is there.
         max_attempts: the hand-over writes' cap for non-vendor errors.
+        lease: how long a row is kept from the workers while its vendor is asked.
         now: the current time (tests pass one).
 
     Returns:
-        How many answers were handed over.
+        How many answers were handed over (not those the vendor turned out to have).
     """
     now = now or utcnow()
     with db.session() as s:
@@ -63,7 +79,7 @@ def escalate_unposted_answers(
                 .where(
                     OutboxAction.action == "post_reply",
                     OutboxAction.idempotency_key.like("answer:%"),
-                    OutboxAction.status.in_(("pending", "failed")),
+                    OutboxAction.status.in_(UNPOSTED),
                     OutboxAction.created_at <= now - deadline,
                 )
                 .order_by(OutboxAction.id)
@@ -72,28 +88,96 @@ def escalate_unposted_answers(
         )
     handed = 0
     for row_id in overdue:
+        asked = _ask_vendor(db, jobs, row_id, connectors, now, lease)
+        if asked is None:
+            continue  # the vendor has the answer (the row is done), or someone else settles the row this round
         with db.session() as s:
-            ids = _hand_over(s, row_id, route, deadline, max_attempts, now)
+            ids = _hand_over(s, row_id, *asked, route, deadline, max_attempts, now)
         if ids is not None:
             handed += 1
             schedule(jobs, ids)
     return handed
 
 
+def _ask_vendor(
+    db: Database, jobs: JobQueue, row_id: int, connectors: Mapping[str, Connector], now: datetime, lease: timedelta
+) -> tuple[datetime | None, str] | None:
+    """Ask the vendor for an answer an earlier attempt may have posted; when it is there, end the row as a
+    successful write ends (:func:`core.outbox.complete` with the outbox's own bookkeeping).
+
+    The row is held while the vendor is asked: its next attempt is put after the look-up (no worker claims it),
+    and that time is the hold's token: the row is settled afterwards only if nobody changed it meanwhile.
+
+    Returns:
+        ``None`` when the row is not to be handed over (the vendor has the answer, or a worker or an admin
+        changed the row); else the hold's token (``None`` when nothing was asked) and what asking found.
+    """
+    with db.session() as s:
+        row = s.get(OutboxAction, row_id)
+        if row is None or row.status not in UNPOSTED:
+            return None
+        if not may_have_written(row.attempts, row.last_error):
+            return None, ""  # never reached the vendor: nothing to ask
+        name, key, ref = row.connector, row.idempotency_key, TicketRef.parse(row.payload["ref"])
+        held = max(row.next_attempt_at, now + lease)
+        taken = s.execute(
+            update(OutboxAction)
+            .where(OutboxAction.id == row_id, OutboxAction.status.in_(UNPOSTED), OutboxAction.attempts == row.attempts)
+            .values(next_attempt_at=held)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+            return None  # a worker took it meanwhile
+    connector = connectors.get(name)
+    found: Performed | None = None
+    if connector is None:
+        looked = f"no {name} connector to ask whether it was posted"
+    else:
+        try:
+            found = already_performed(connector, ref, key)
+            looked = f"{name} does not have it"
+        except Exception as e:  # noqa: BLE001 - a periodic job: one look-up's failure, whatever it is, hands that answer over
+            looked = f"asking {name} whether it was posted failed: {type(e).__name__}: {e}"
+    if found is None:
+        log.info("interceptor.answer.not-found", extra={"ref": str(ref), "outbox_id": row_id, "looked": looked[:200]})
+        return held, looked
+    with db.session() as s:
+        row = s.get_one(OutboxAction, row_id)
+        if row.status not in UNPOSTED or row.next_attempt_at != held:
+            return None  # someone else settled it meanwhile (a worker, an admin's re-queue)
+        follow_ids = complete(s, row, found, now, record.on_action_done)
+    count("outbox_actions", connector=name, outcome="done")
+    log.info("interceptor.answer.found-posted", extra={"ref": str(ref), "outbox_id": row_id})
+    schedule(jobs, follow_ids)
+    return None
+
+
 def _hand_over(
-    s: Session, row_id: int, route: Callable[[TicketRef], Route], deadline: timedelta, max_attempts: int, now: datetime
+    s: Session,
+    row_id: int,
+    held: datetime | None,
+    looked: str,
+    route: Callable[[TicketRef], Route],
+    deadline: timedelta,
+    max_attempts: int,
+    now: datetime,
 ) -> list[int | None] | None:
-    # Take the answer out of the outbox first; a worker holding it right now (running) keeps it this round.
+    # Take the answer out of the outbox first; a worker holding it right now (running) keeps it this round, and
+    # so does a row changed by anyone since the look-up held it.
+    condition = [OutboxAction.id == row_id, OutboxAction.status.in_(UNPOSTED)]
+    if held is not None:
+        condition.append(OutboxAction.next_attempt_at == held)
     taken = s.execute(
         update(OutboxAction)
-        .where(OutboxAction.id == row_id, OutboxAction.status.in_(("pending", "failed")))
+        .where(*condition)
         .values(status="superseded", finished_at=now, locked_until=None)
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         return None
     row = s.get_one(OutboxAction, row_id)
-    row.last_error = f"answer not posted within {deadline.total_seconds():.0f} s; handed to a person ({row.last_error or ''})"[:2000]
+    why = "; ".join(p for p in (looked, row.last_error or "") if p)
+    row.last_error = f"answer not posted within {deadline.total_seconds():.0f} s; handed to a person ({why})"[:2000]
     payload = row.payload or {}
     ref = TicketRef.parse(payload["ref"])
     count("answers_unposted", connector=row.connector)

@@ -274,7 +274,8 @@ class Pipeline:
         return "escalated"
 
     def escalate_unposted(self, now: datetime | None = None) -> int:
-        """Hand answers not posted within ``HUB_ANSWER_DEADLINE_SECONDS`` to a person (a periodic job).
+        """Hand answers not posted within ``HUB_ANSWER_DEADLINE_SECONDS`` to a person (a periodic job), unless
+        the vendor, asked about an answer an earlier attempt may have posted, has it.
 
         Returns:
             How many answers were handed over.
@@ -284,7 +285,9 @@ class Pipeline:
             self._jobs,
             self._route,
             timedelta(seconds=self._settings.answer_deadline_seconds),
+            connectors=self._connectors,
             max_attempts=self._settings.outbox_max_attempts,
+            lease=timedelta(seconds=self._settings.lease_seconds),
             now=now,
         )
 

@@ -24,7 +24,7 @@ from core.errors import ConfigError
 from core.telemetry import count, observe
 from interceptor.retrieval import coldstart, history
 from interceptor.retrieval.calibration import BOUND_LEVEL, METHOD, THRESHOLD_METHOD, Calibrator, load_default
-from interceptor.retrieval.dense import Embedder, dense_available, shared_embedder
+from interceptor.retrieval.dense import Embedder, dense_available, resolve_model_path, shared_embedder
 from interceptor.retrieval.features import extract
 from interceptor.retrieval.index import KBIndex
 from interceptor.retrieval.rerank import PairModel
@@ -334,6 +334,22 @@ def load_embedder(settings: Settings) -> Embedder:
         raise ConfigError(f"invalid configuration: HUB_EMBEDDING_MODEL: cannot load {settings.embedding_model!r} ({reason}): "
                           "give a sentence-transformers model folder or a model name in the local cache (nothing is "
                           "downloaded), or HUB_DENSE=off for lexical retrieval only") from e
+
+
+def check_embedding_model(settings: Settings) -> None:
+    """Load ``HUB_EMBEDDING_MODEL`` now when it is not the bundled one, so that a model that cannot load stops
+    the boot (``hub serve``, and ``create_app`` under gunicorn) instead of failing every decision. The loaded
+    model stays in the process for the KB index. The bundled default is not loaded here: importing torch takes
+    seconds, and the bundled copy is installed with the hub; a failure there still reaches the requests that
+    need it as a ``ConfigError`` (HTTP 503, ``/healthz`` unavailable).
+
+    Raises:
+        ConfigError: ``HUB_EMBEDDING_MODEL`` cannot be loaded (the message names it and suggests
+            ``HUB_DENSE=off``).
+    """
+    bundled = resolve_model_path(settings.embedding_model) != settings.embedding_model
+    if settings.dense != "off" and not bundled and dense_available()[0]:
+        load_embedder(settings)
 
 
 def retrieval_health(settings: Settings) -> dict[str, str]:

@@ -17,6 +17,7 @@ import migrations
 from config import Settings, load_settings
 from core.errors import ConfigError
 from core.worker_process import PipeQueue, WorkerProcess, relay
+from interceptor.retrieval.scorer import check_embedding_model
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
 
@@ -70,7 +71,7 @@ def serve(host: str, port: int, threads: int) -> None:
             worker_process.start()
         else:
             services.start_background()
-        _check_embedding_model(settings)
+        check_embedding_model(settings)  # a model that cannot load stops the boot: every decision would fail
         server = create_server(create_http_app(services), sockets=[listening], threads=threads, ident="hub",
                                max_request_body_size=body_cap)
         # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
@@ -99,22 +100,6 @@ def _warm_up(services: Services) -> None:
         services.interceptor()
     except ConfigError as e:
         logging.getLogger("hub").error("serve.warm-up.config-error", extra={"error": str(e)})
-
-
-def _check_embedding_model(settings: Settings) -> None:
-    """Load a ``HUB_EMBEDDING_MODEL`` other than the bundled one before serving (the KB warm-up then finds it
-    loaded), so that a model that cannot load stops the boot instead of failing every decision with a 500.
-    The bundled default is left to the warm-up: importing torch takes seconds, and the port opens at once.
-
-    Raises:
-        ConfigError: ``HUB_EMBEDDING_MODEL`` cannot be loaded.
-    """
-    from interceptor.retrieval.dense import dense_available, resolve_model_path
-    from interceptor.retrieval.scorer import load_embedder
-
-    bundled = resolve_model_path(settings.embedding_model) != settings.embedding_model
-    if settings.dense != "off" and not bundled and dense_available()[0]:
-        load_embedder(settings)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -7,14 +7,14 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from core.errors import InboundError
+from core.errors import ConfigError, InboundError
 
 log = logging.getLogger("hub")
 
 
 def register_errors(app: Flask) -> None:
-    """Answer JSON for our inbound errors (their status), HTTP errors (404, 405, ...) and anything else (500,
-    logged with the path; never the body).
+    """Answer JSON for our inbound errors (their status), a configuration error met while serving (503, naming
+    the setting), HTTP errors (404, 405, ...) and anything else (500, logged with the path; never the body).
 
     An HTTP error keeps the headers werkzeug gives it (a 405's ``Allow``, which RFC 9110 15.5.6 requires; a
     401's ``WWW-Authenticate``; a 413's or 429's ``Retry-After``), only its HTML ``Content-Type`` becomes JSON's.
@@ -23,6 +23,13 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(InboundError)
     def inbound_error(e: InboundError) -> tuple[Response, int]:
         return jsonify(error=str(e)), e.status
+
+    @app.errorhandler(ConfigError)
+    def config_error(e: ConfigError) -> tuple[Response, int]:
+        # A setting the boot does not check (the bundled embedding model is loaded on first use) fails the
+        # request that needs it: the server cannot serve it until an admin fixes the setting, not a bug (500).
+        log.error("http.config-error", extra={"path": request.path, "error": str(e)})
+        return jsonify(error=f"service unavailable: {e}"), 503
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int]:

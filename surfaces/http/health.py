@@ -42,7 +42,9 @@ def make_health_blueprint(services: Services) -> Blueprint:
     def healthz() -> tuple[Response, int]:
         """200 with the checks when the database answers, is at the newest migration and the work queues are
         healthy (``status: ok``) or merely degraded (rows failed or retrying: ``status: degraded``); 503 when
-        the database is unreachable or behind, when vendor writes fail or when a queue's backlog is stale."""
+        the database is unreachable or behind, when vendor writes fail, when a queue's backlog is stale or
+        when the decision engine cannot be built as configured (``knowledge_base.error``: an embedding model
+        that cannot load)."""
         checks: dict[str, Any] = {"connectors": sorted(services.connectors)}
         ok = True
         try:
@@ -70,6 +72,10 @@ def make_health_blueprint(services: Services) -> Blueprint:
                 checks["knowledge_base"] = kb_health(services.db, served)
             except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
                 checks["database"], ok = f"unreachable: {type(e).__name__}", False
+        failure = services.interceptor.failure()
+        if failure is not None:  # every decision fails until the setting is fixed
+            checks["knowledge_base"] = {**checks["knowledge_base"], "retrieval": "failing", "error": str(failure)}
+            ok = False
         if not ok:
             checks["status"] = "unavailable"
         elif queue_status == "ok":
