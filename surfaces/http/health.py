@@ -74,7 +74,7 @@ def make_health_blueprint(services: Services) -> Blueprint:
                 checks["database"], ok = f"unreachable: {type(e).__name__}", False
         failure = services.interceptor.failure()
         if failure is not None:  # every decision fails until the setting is fixed
-            checks["knowledge_base"] = {**checks["knowledge_base"], "retrieval": "failing", "error": str(failure)}
+            checks["knowledge_base"] = {**checks.get("knowledge_base", {}), "retrieval": "failing", "error": str(failure)}
             ok = False
         if not ok:
             checks["status"] = "unavailable"
