@@ -182,7 +182,9 @@ def test_an_embedding_model_that_cannot_load_is_a_configuration_error_not_a_trac
            "HUB_URL": f"http://127.0.0.1:{_closed_port()}"}
     ask = _run_hub(["ask", "--local", "How do I reset my password?"], env)
     serve = _run_hub(["serve", "--port", str(_closed_port())], env)  # refuses to serve: every decision would be a 500
-    for result in (ask, serve):
+    # a scaled-out inbox worker decides too: it refuses before it reaches the broker (none listens on this port)
+    worker = _run_hub(["worker"], env | {"HUB_QUEUE": "celery", "HUB_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{_closed_port()}//"})
+    for result in (ask, serve, worker):
         assert result.returncode == 1, result.stderr
         assert "configuration error: invalid configuration: HUB_EMBEDDING_MODEL: cannot load" in result.stderr
         assert "HUB_DENSE=off" in result.stderr and "Traceback" not in result.stderr

@@ -170,6 +170,8 @@ def worker(concurrency: int, queues: str) -> None:
         names = [broker_queue(services.jobs.app, q.strip()) for q in queues.split(",") if q.strip() in ("inbox", "outbox")]
         if not names:
             raise click.UsageError("--queues takes inbox, outbox or both")
+        if "inbox" in queues:  # it decides: a model that cannot load stops it, as it stops `hub serve`
+            check_embedding_model(services.settings)
         services.jobs.app.worker_main(
             ["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}", "-Q", ",".join(names)]
         )
