@@ -142,29 +142,52 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                    f"{time.perf_counter() - started:.1f} s: {how}; KB {scorer.kb_version}")
 
     @kb.command("calibrate")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    def kb_calibrate(file: Path) -> None:
+    @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--reset", is_flag=True, help="Forget the history an earlier calibrate stored (its past tickets' "
+                  "questions and the calibration fitted on them): the threshold rests on the KB's own content again.")
+    def kb_calibrate(file: Path | None, reset: bool) -> None:
         """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article, optionally
         sections) with the article that solved them, empty article for none, and the sections whose text
         answered them (section ids, or heading paths such as "Reset your password › If you sign in with SSO",
         or the article's title for its opening section; ";"-separated in CSV). Solved ones also become the
-        articles' questions; the sections teach the hub which passage to quote."""
+        articles' questions; the sections teach the hub which passage to quote. With --reset instead of FILE:
+        go back to the calibration the hub makes from the KB's own content. A running server serves the
+        result within seconds."""
+        from core.kb import history_stored
         from interceptor.retrieval.history import read_history
         from interceptor.retrieval.scorer import build_scorer
 
+        if reset and file is not None:
+            raise click.UsageError("--reset takes no FILE: it forgets the stored history instead of fitting one")
+        if not reset and file is None:
+            raise click.UsageError("give a history FILE to calibrate on, or --reset to go back to the KB's own calibration")
         settings = load_settings()
         db = Database(settings.database_url)
         try:
-            labelled = read_history(file)
-            _check_articles(db, labelled)
-            scorer = build_scorer(settings, db)
-            calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
+            if file is None:
+                with db.session() as s:
+                    questions, kept = history_stored(s)
+                scorer = build_scorer(settings, db)
+                removed = scorer.forget_history() if questions or kept else None
+            else:
+                labelled = read_history(file)
+                _check_articles(db, labelled)
+                scorer = build_scorer(settings, db)
+                calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
         except (HubError, ValueError) as e:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
-        click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
-                   f"{_threshold_sentence(scorer.threshold_report(settings.target_precision), settings.target_precision)} "
+        report = scorer.threshold_report(settings.target_precision)
+        if file is not None:
+            click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
+                       f"{_threshold_sentence(report, settings.target_precision)} (KB {scorer.kb_version})")
+            return
+        done = ("no past-ticket history is stored, nothing to forget" if removed is None else
+                f"forgot the past-ticket history (the calibration fitted on it, and its {removed} solved tickets "
+                f"stored as the articles' questions)")
+        basis, examples = _kb_only(scorer.calibration_source)
+        click.echo(f"{done}; {basis}; {_threshold_sentence(report, settings.target_precision, examples)} "
                    f"(KB {scorer.kb_version})")
 
     @kb.command("sync")
@@ -255,13 +278,29 @@ def _check_articles(db: Database, labelled: list[Any]) -> None:
                f"as answered wrong: {how}", err=True)
 
 
-def _threshold_sentence(report: dict[str, Any], target: float) -> str:
-    """Say what the threshold for ``target`` rests on (``KBScorer.threshold_report``), or that none is backed."""
+def _kb_only(source: str) -> tuple[str, str]:
+    """Say what a calibration without history (``KBScorer.calibration_source``) rests on, and what its
+    threshold report counts."""
+    if source.startswith("coldstart:"):
+        return "the calibration rests on the KB's own content", "the KB's own pseudo-requests"
+    return ("the KB is too small to calibrate from its own content, so the hub uses its shipped default "
+            "calibration (fitted on BANKING77)", "the default calibration's requests")
+
+
+def _threshold_sentence(report: dict[str, Any], target: float, examples: str = "these past tickets") -> str:
+    """Say what the threshold for ``target`` rests on (``KBScorer.threshold_report``), or that none is backed.
+
+    Args:
+        report: the threshold report.
+        target: the target precision.
+        examples: what the report's ``answered`` counts (a history's past tickets, or the KB's pseudo-requests).
+    """
     if report["threshold"] >= 1.0:
+        more = "a longer history" if examples == "these past tickets" else "a history of past tickets (hub kb calibrate FILE)"
         return (f"no threshold backs precision {target} on this evidence, so the hub answers nothing at it and "
-                f"every request goes to a person (a longer history, or a lower HUB_TARGET_PRECISION, lets it answer)")
+                f"every request goes to a person ({more}, or a lower HUB_TARGET_PRECISION, lets it answer)")
     prior = (f" and {report['prior_answered']} of the KB's own pseudo-requests (precision {report['prior_precision']})"
              if report.get("prior_answered") else "")
-    return (f"threshold for precision {target}: {report['threshold']:.3f}; at it {report['answered']} of these "
-            f"past tickets would have been answered (precision {report['precision']}){prior}, precision at least "
+    return (f"threshold for precision {target}: {report['threshold']:.3f}; at it {report['answered']} of {examples} "
+            f"would have been answered (precision {report['precision']}){prior}, precision at least "
             f"{report['lower_bound']} with {report['level']:.0%} confidence")
