@@ -85,6 +85,8 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             articles, status = list_articles(db, source=source), kb_status(db)
         finally:
             db.dispose()
+        if source and not articles:
+            raise _unknown_source(source, status.sources)
         for a in articles:
             if as_json:
                 click.echo(json.dumps({"id": a.id, "source": a.source, "external_id": a.external_id, "title": a.title,
@@ -104,12 +106,15 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """Remove articles by REFS (a hub id, a URL, or the path or id an article was imported from, as
         `hub kb list` shows them) and/or every article of --source. A running server drops them within
         seconds; importing the file again brings an article back."""
-        from interceptor.kb.manage import remove_articles
+        from interceptor.kb.manage import kb_status, remove_articles
 
         if not refs and not source:
             raise click.UsageError("name at least one article (id, URL or path) or a --source")
         db = Database(load_settings().database_url)
         try:
+            sources = kb_status(db).sources
+            if source and source not in sources:
+                raise _unknown_source(source, sources)
             removed = remove_articles(db, refs, source=source)
         except HubError as e:
             raise click.ClickException(str(e)) from e
@@ -251,6 +256,14 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
         sys.stdout.write("\n")
 
     return eval_pack
+
+
+def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:
+    """The usage error for a ``--source`` no live article has, naming the sources that have some."""
+    known = ", ".join(f"{name} ({n} articles)" for name, n in sources.items())
+    return click.BadParameter(f"no articles from source {source!r}; " +
+                              (f"sources: {known}" if known else "the knowledge base is empty (hub kb import PATH)"),
+                              param_hint="'--source'")
 
 
 def _check_articles(db: Database, labelled: list[Any]) -> None:
