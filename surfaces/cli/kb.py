@@ -20,6 +20,7 @@ import click
 from config import load_settings
 from core.db import Database
 from core.errors import HubError
+from surfaces.cli.ask import check_database
 
 
 def _progress(seen: int, changed: int, total: int) -> None:
@@ -63,7 +64,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             if n.kind == "skipped":
                 skipped.append(n.path)
 
-        db = Database(load_settings().database_url)
+        db = _database(load_settings())
         try:
             report = import_articles(db, articles_at(path, force=force, on_notice=notice), progress=_progress)
         except HubError as e:
@@ -80,7 +81,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """List the live articles: id, source, where they came from, sections/passages, title and URL."""
         from interceptor.kb.manage import kb_status, list_articles
 
-        db = Database(load_settings().database_url)
+        db = _database(load_settings())
         try:
             articles, status = list_articles(db, source=source), kb_status(db)
         finally:
@@ -110,7 +111,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
 
         if not refs and not source:
             raise click.UsageError("name at least one article (id, URL or path) or a --source")
-        db = Database(load_settings().database_url)
+        db = _database(load_settings())
         try:
             sources = kb_status(db).sources
             if source and source not in sources:
@@ -132,7 +133,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         from interceptor.retrieval.scorer import build_scorer
 
         settings = load_settings()
-        db = Database(settings.database_url)
+        db = _database(settings)
         progress = _EmbeddingProgress()
         logging.getLogger("interceptor.retrieval.dense").addHandler(progress)
         started = time.perf_counter()
@@ -167,7 +168,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         if not reset and file is None:
             raise click.UsageError("give a history FILE to calibrate on, or --reset to go back to the KB's own calibration")
         settings = load_settings()
-        db = Database(settings.database_url)
+        db = _database(settings)
         try:
             if file is None:
                 with db.session() as s:
@@ -200,7 +201,9 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
         from interceptor.kb.sync import sync_all
 
-        hub = build_hub(load_settings())
+        settings = load_settings()
+        check_database(settings)
+        hub = build_hub(settings)
         try:
             reports = sync_all(hub.db, hub.connectors)
         except HubError as e:
@@ -264,6 +267,16 @@ def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:
     return click.BadParameter(f"no articles from source {source!r}; " +
                               (f"sources: {known}" if known else "the knowledge base is empty (hub kb import PATH)"),
                               param_hint="'--source'")
+
+
+def _database(settings: Any) -> Database:
+    """The configured database, once it is there and migrated.
+
+    Raises:
+        click.ClickException: it is missing or behind, saying to run ``hub db upgrade`` (nothing is created).
+    """
+    check_database(settings)
+    return Database(settings.database_url)
 
 
 def _check_articles(db: Database, labelled: list[Any]) -> None:

@@ -9,6 +9,7 @@ import click
 from config import load_settings
 from core import queues
 from core.db import MAX_ROW_ID, Database
+from surfaces.cli.ask import check_database
 
 
 class _Later:
@@ -31,7 +32,9 @@ def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
     them up within one sweep interval. Prints what was re-queued and the queues' health."""
     if ids and queue is None:
         raise click.UsageError("--id needs --queue")
-    db = Database(load_settings().database_url)
+    settings = load_settings()
+    check_database(settings)
+    db = Database(settings.database_url)
     try:
         if ids and queue is not None:
             _check_failed(ids, queue, queues.failed_ids(db, queue))
