@@ -134,8 +134,9 @@ def test_ask_refuses_a_missing_or_unmigrated_database_before_loading_anything(tm
 
 
 @pytest.mark.parametrize("command", [["kb", "import", "."], ["kb", "list"], ["kb", "remove", "x.md"], ["kb", "index"],
-                                     ["kb", "calibrate", "--reset"], ["kb", "sync"], ["retry"]])
-def test_the_kb_commands_and_retry_refuse_a_missing_or_unmigrated_database(tmp_path: Path, command: list[str]) -> None:
+                                     ["kb", "calibrate", "--reset"], ["kb", "sync"], ["retry"], ["serve", "--port", "1"],
+                                     ["scheduler"], ["worker"]])
+def test_the_commands_refuse_a_missing_or_unmigrated_database_before_starting_anything(tmp_path: Path, command: list[str]) -> None:
     missing = CliRunner().invoke(cli, command, env=_env(f"sqlite:///{tmp_path / 'new.db'}"))
     assert missing.exit_code == 1 and "there is no database at" in missing.stderr and "run `hub db upgrade`" in missing.stderr
     assert not (tmp_path / "new.db").exists()  # the command did not create an empty database (it used to, then fail)
