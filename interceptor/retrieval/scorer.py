@@ -195,8 +195,8 @@ class KBScorer:
                 return index, None, None, ""
             params = {"modes": {self.mode: default}, "negatives": [], "history": [], "model": self.model,
                       "coldstart": True, "fallback": str(e), "articles": len(index.articles)}
-            return index, Calibrator.from_params(default), params if fit else None, \
-                f"cold start not possible ({e}): the shipped default"
+            return (index, Calibrator.from_params(default), params if fit else None,
+                    f"cold start not possible ({e}): the shipped default")
         log.info("interceptor.calibration.cold-start", extra={"articles": len(index.articles), "examples": calibrator.examples})
         params = {"modes": {self.mode: calibrator.to_params()}, "reranker": reranker.to_params() if reranker else None,
                   "negatives": [], "history": [], "model": self.model, "coldstart": True,
