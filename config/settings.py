@@ -23,14 +23,14 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from config.base import VendorSettingsSpec, configured, secret, split
+from config.base import VendorSettingsSpec, configured, secret
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
 from config.secret import Secret
+from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
 from core.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-DEFAULT_SENSITIVE_TOPICS = ("refund", "account_access", "legal", "security_incident")
 
 # The registry: the module of each vendor's settings, each exposing ``SPEC``, in the order the connectors are
 # listed. Named, not imported: config sits below connectors (README, "Imports flow one way"), so the vendors
@@ -118,6 +118,8 @@ class Settings:
         return list(self.vendors)
 
 
+KEEP_EMPTY = frozenset({"HUB_SENSITIVE_TOPICS"})  # validated as set: an empty guard list is refused, not defaulted
+
 POLICY_EXAMPLE = '{"C0123ABCD": {"dry_run": true}}'
 
 
@@ -159,7 +161,7 @@ class _SettingsSchema(Schema):
     HUB_ESCALATION_TARGET = fields.String(load_default=None)  # a vendor's name: checked against the registry
     HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
     HUB_DRY_RUN = fields.Boolean(load_default=False)
-    HUB_SENSITIVE_TOPICS = fields.String(load_default=",".join(DEFAULT_SENSITIVE_TOPICS))
+    HUB_SENSITIVE_TOPICS = SensitiveTopics(load_default=DEFAULT_SENSITIVE_TOPICS)  # config/topics.py
     HUB_EMBEDDING_MODEL = fields.String(load_default=DEFAULT_EMBEDDING_MODEL)
     HUB_EMBEDDING_PRECISION = fields.String(
         load_default="auto", validate=validate.OneOf(["auto", "float32", "bfloat16"])
@@ -317,7 +319,8 @@ def load_settings(
     """
     vendors = vendor_specs() if vendors is None else tuple(vendors)
     raw = read_sources(vendors=vendors) if values is None else dict(values)
-    raw = {k: v for k, v in raw.items() if v is not None and v != ""}
+    # An empty value is an unset one, except where that would quietly mean something else (config/topics.py).
+    raw = {k: v for k, v in raw.items() if v is not None and (v != "" or k in KEEP_EMPTY)}
     loaded = _validate(raw, vendors)
     v = loaded["the hub"]
 
@@ -357,7 +360,7 @@ def load_settings(
         llm=llm,
         target_precision=v["HUB_TARGET_PRECISION"],
         dry_run=v["HUB_DRY_RUN"],
-        sensitive_topics=split(v["HUB_SENSITIVE_TOPICS"]),
+        sensitive_topics=v["HUB_SENSITIVE_TOPICS"],
         embedding_model=v["HUB_EMBEDDING_MODEL"],
         embedding_precision=v["HUB_EMBEDDING_PRECISION"],
         dense=v["HUB_DENSE"],

@@ -47,6 +47,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
+MAX_ROW_ID = 2**31 - 1  # the largest id an INTEGER primary key holds (PostgreSQL refuses a larger one in a query)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 

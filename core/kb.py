@@ -1,11 +1,11 @@
 """The knowledge-base store: articles with their passages and questions, the KB version, calibrations,
 and the retrieval units' embeddings.
 
-Writers go through :func:`upsert_article`, :func:`mark_deleted` and :func:`set_ticket_questions`; each
-change moves the KB version (a hash chain kept in the ``cursors`` table, so reading it is one row).
-An upsert whose content hash did not change does no work at all. Passages are split by the caller
-(``interceptor.kb.sections``): ``core`` stores each passage with its section (heading path, section id), it
-does not interpret the text.
+Writers go through :func:`upsert_article`, :func:`mark_deleted`, :func:`set_ticket_questions` and
+:func:`forget_history`; each change moves the KB version (a hash chain kept in the ``cursors`` table, so
+reading it is one row). An upsert whose content hash did not change does no work at all. Passages are split
+by the caller (``interceptor.kb.sections``): ``core`` stores each passage with its section (heading path,
+section id), it does not interpret the text.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Text, cast, delete, select
+from sqlalchemy import Text, cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.cursors import set_cursor
@@ -191,6 +191,28 @@ def set_ticket_questions(session: Session, tickets: Iterable[tuple[int, str, str
     digest = hashlib.sha256(json.dumps(sorted((a, t) for a, t, _ in items)).encode("utf-8")).hexdigest()
     _bump(session, f"tickets:{digest}")
     return len(items)
+
+
+def history_stored(session: Session) -> tuple[int, bool]:
+    """Return how many past-ticket questions are stored, and whether the newest calibration keeps a labelled
+    history (``hub kb calibrate``) rather than resting on the KB's own content."""
+    questions = session.scalar(select(func.count()).select_from(ArticleQuestionRow)
+                               .where(ArticleQuestionRow.origin == "ticket")) or 0
+    latest = load_calibration(session)
+    return int(questions), bool(latest is not None and latest.params.get("history"))
+
+
+def forget_history(session: Session) -> int:
+    """Remove every past-ticket question and every stored calibration (the labelled history a calibration
+    keeps with it): the KB is its own content again. The KB version moves.
+
+    Returns:
+        How many past-ticket questions were removed.
+    """
+    questions, _ = history_stored(session)
+    session.execute(delete(CalibrationRow))
+    set_ticket_questions(session, [])
+    return questions
 
 
 def load_articles(session: Session, tickets: Sequence[tuple[int, str, str | None]] | None = None) -> list[KBArticle]:

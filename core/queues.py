@@ -131,6 +131,13 @@ def retry_failed(db: Database, jobs: JobQueue, queue: str | None = None, ids: li
     return done
 
 
+def failed_ids(db: Database, queue: str) -> list[int]:
+    """Return the ids of ``queue``'s failed rows (what :func:`retry_failed` can re-queue), oldest first."""
+    model = QUEUES[queue]
+    with db.session() as s:
+        return list(s.scalars(select(model.id).where(model.status == "failed").order_by(model.id)))
+
+
 class _QueueCollector(Collector):
     def __init__(self, db: Database) -> None:
         self.db = db

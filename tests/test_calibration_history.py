@@ -210,3 +210,113 @@ def test_a_history_naming_articles_the_kb_does_not_have_says_which(sqlite_url: s
         assert "calibrated on 13 past tickets" in result.output
     finally:
         db.dispose()
+
+
+def _ticket_questions(db: Database) -> list[str]:
+    from sqlalchemy import select
+
+    from core.db import ArticleQuestionRow
+
+    with db.session() as s:
+        return list(s.scalars(select(ArticleQuestionRow.text).where(ArticleQuestionRow.origin == "ticket")))
+
+
+def test_calibrate_reset_returns_to_the_kbs_own_calibration(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        assert CliRunner().invoke(cli, ["kb", "calibrate", str(_history_file(tmp_path))], env=env).exit_code == 0
+        with db.session() as s:
+            calibrated = kb.kb_version(s)
+        assert len(_ticket_questions(db)) == 7
+        result = CliRunner().invoke(cli, ["kb", "calibrate", "--reset"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "forgot the past-ticket history (the calibration fitted on it, and its 7 solved tickets" in result.output
+        with db.session() as s:
+            version, latest = kb.kb_version(s), kb.load_calibration(s)
+            questions = {a.external_id: a.questions for a in kb.load_articles(s)}
+        assert version != calibrated  # a running server rebuilds
+        assert _ticket_questions(db) == [] and questions["reset"] == tuple(TOPICS["reset"][1])  # phrasings stay
+        assert latest is not None and latest.kb_version == version and latest.params.get("coldstart")
+        assert not latest.params.get("history") and not latest.params.get("negatives")
+        scorer = KBScorer(db, None)  # what a restarted server serves: the stored cold start, no refit
+        assert scorer.calibration_source in (f"coldstart:{latest.id}", "default")
+        report = scorer.threshold_report(0.95)
+        if scorer.calibration_source == "default":
+            assert "the KB is too small to calibrate from its own content" in result.output
+        else:
+            assert "the calibration rests on the KB's own content" in result.output
+        if report["threshold"] < 1.0:
+            assert f"threshold for precision 0.95: {report['threshold']:.3f}; at it {report['answered']} of" in result.output
+        else:
+            assert "no threshold backs precision 0.95 on this evidence" in result.output
+        again = CliRunner().invoke(cli, ["kb", "calibrate", "--reset"], env=env)
+        assert again.exit_code == 0 and "no past-ticket history is stored, nothing to forget" in again.output
+        with db.session() as s:
+            assert kb.kb_version(s) == version  # nothing to rebuild
+    finally:
+        db.dispose()
+
+
+def test_calibrate_takes_a_file_or_reset(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+    neither = CliRunner().invoke(cli, ["kb", "calibrate"], env=env)
+    assert neither.exit_code == 2 and "give a history FILE to calibrate on, or --reset" in neither.output
+    both = CliRunner().invoke(cli, ["kb", "calibrate", "--reset", str(_history_file(tmp_path))], env=env)
+    assert both.exit_code == 2 and "--reset takes no FILE" in both.output
+
+
+def test_reset_on_a_kb_too_small_to_calibrate_itself_names_the_default(sqlite_url: str) -> None:
+    from app import cli
+
+    db = Database(sqlite_url)
+    try:
+        import_articles(db, [kb.ArticleInput("md", "reset", "Reset your password", passages=(kb.KBPassage("Click Forgot."),))])
+        result = CliRunner().invoke(cli, ["kb", "calibrate", "--reset"], env={"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"})
+        report = KBScorer(db, None).threshold_report(0.95)
+    finally:
+        db.dispose()
+    assert result.exit_code == 0, result.output
+    assert ("no past-ticket history is stored, nothing to forget; the KB is too small to calibrate from its own "
+            "content, so the hub uses its shipped default calibration (fitted on BANKING77)") in result.output
+    if report["threshold"] < 1.0:
+        assert f"at it {report['answered']} of the default calibration's requests would have been answered" in result.output
+    else:  # what would let it answer: a history, or a lower target
+        assert "(a history of past tickets (hub kb calibrate FILE), or a lower HUB_TARGET_PRECISION" in result.output
+
+
+def test_a_server_polling_the_kb_version_serves_the_reset(sqlite_url: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from interceptor.retrieval import coldstart
+
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        KBScorer(db, None).calibrate(read_history(_history_file(tmp_path)), provenance="test history")
+        server = KBScorer(db, None)  # the running server, serving the history's calibration
+        served = server.calibration_source
+        assert served.startswith("stored:") and "I forgot my password" in server.index.articles[0].questions
+        fit = coldstart.fit_cold
+
+        def fit_while_the_server_polls(*args: Any, **kwargs: Any) -> Any:
+            server._checked = 0.0
+            server.refresh()  # during the fit nothing has changed yet
+            assert server.calibration_source == served
+            return fit(*args, **kwargs)
+
+        monkeypatch.setattr(coldstart, "fit_cold", fit_while_the_server_polls)
+        KBScorer(db, None).forget_history()
+        server._checked = 0.0
+        assert server.refresh() is True
+        with db.session() as s:
+            stored = kb.load_calibration(s, kb.kb_version(s))
+        assert stored is not None and stored.params.get("coldstart")
+        assert server.calibration_source in (f"coldstart:{stored.id}", "default")
+        assert all("I forgot my password" not in a.questions for a in server.index.articles)
+    finally:
+        db.dispose()

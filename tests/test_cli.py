@@ -133,6 +133,18 @@ def test_ask_refuses_a_missing_or_unmigrated_database_before_loading_anything(tm
     assert empty.exit_code == 1 and "no schema yet" in empty.stderr and "run `hub db upgrade`" in empty.stderr
 
 
+@pytest.mark.parametrize("command", [["kb", "import", "."], ["kb", "list"], ["kb", "remove", "x.md"], ["kb", "index"],
+                                     ["kb", "calibrate", "--reset"], ["kb", "sync"], ["retry"], ["serve", "--port", "1"],
+                                     ["scheduler"], ["worker"]])
+def test_the_commands_refuse_a_missing_or_unmigrated_database_before_starting_anything(tmp_path: Path, command: list[str]) -> None:
+    missing = CliRunner().invoke(cli, command, env=_env(f"sqlite:///{tmp_path / 'new.db'}"))
+    assert missing.exit_code == 1 and "there is no database at" in missing.stderr and "run `hub db upgrade`" in missing.stderr
+    assert not (tmp_path / "new.db").exists()  # the command did not create an empty database (it used to, then fail)
+    (tmp_path / "empty.db").touch()
+    empty = CliRunner().invoke(cli, command, env=_env(f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert empty.exit_code == 1 and "no schema yet" in empty.stderr and "Traceback" not in empty.output
+
+
 def test_ask_checks_the_channel_locally_too(sqlite_url: str) -> None:
     result = CliRunner().invoke(cli, ["ask", "hello", "--channel", "marketing"], env=_env(sqlite_url))
     assert result.exit_code == 2 and "unknown channel 'marketing'" in result.stderr

@@ -298,3 +298,43 @@ def test_a_key_declared_by_two_vendors_is_refused_naming_both() -> None:
         load_settings({}, vendors=(*vendor_specs(), ClashingSpec()))
     with pytest.raises(ConfigError, match="registered twice"):
         load_settings({}, vendors=(*vendor_specs(), SLACK_SPEC))
+
+
+def test_sensitive_topics_unset_are_the_default_and_none_is_none(tmp_path: Path) -> None:
+    assert load_settings({}).sensitive_topics == ("refund", "account_access", "legal", "security_incident")
+    assert load_settings(read_sources({"HUB_SENSITIVE_TOPICS": "none"})).sensitive_topics == ()
+    assert load_settings({"HUB_SENSITIVE_TOPICS": " None "}).sensitive_topics == ()
+    path = tmp_path / "hub.yaml"
+    path.write_text("HUB_SENSITIVE_TOPICS: []\n", encoding="utf-8")  # an empty list in YAML says none too
+    assert load_settings(read_sources({"HUB_CONFIG": str(path)})).sensitive_topics == ()
+    path.write_text("HUB_SENSITIVE_TOPICS: [refund, pricing]\n", encoding="utf-8")
+    assert load_settings(read_sources({"HUB_CONFIG": str(path)})).sensitive_topics == ("refund", "pricing")
+
+
+@pytest.mark.parametrize("value", ["", " , "])
+def test_an_empty_sensitive_topics_value_is_refused_saying_how_to_say_none(value: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources({"HUB_SENSITIVE_TOPICS": value}))
+    assert ("HUB_SENSITIVE_TOPICS: empty: write 'none' for no sensitive topics, or leave it unset for the default "
+            "(refund,account_access,legal,security_incident)") in str(refused.value)
+
+
+def test_sensitive_topics_are_known_names_or_keywords_and_a_misspelt_topic_is_refused() -> None:
+    topics = load_settings({"HUB_SENSITIVE_TOPICS": "Account-Access, pricing, legal, pricing"}).sensitive_topics
+    assert topics == ("account_access", "pricing", "legal")  # the known name as the guard spells it; once each
+    for value, meant in (("refunds", "refund"), ("acount_access", "account_access"), ("security_incidents", "security_incident")):
+        with pytest.raises(ConfigError) as refused:
+            load_settings({"HUB_SENSITIVE_TOPICS": f"legal,{value}"})
+        message = str(refused.value)
+        assert f"HUB_SENSITIVE_TOPICS: '{value}' is not a known topic; did you mean '{meant}'?" in message
+        assert "the known topics are refund, account_access, legal, security_incident" in message
+    for value in ("none,refund", "***"):
+        with pytest.raises(ConfigError, match="HUB_SENSITIVE_TOPICS"):
+            load_settings({"HUB_SENSITIVE_TOPICS": value})
+
+
+def test_the_known_topics_are_the_guards() -> None:
+    from config.topics import KNOWN_TOPICS
+    from interceptor.guard import TOPIC_PATTERNS
+
+    assert set(KNOWN_TOPICS) == set(TOPIC_PATTERNS)

@@ -110,3 +110,36 @@ def test_signing_in_from_a_decision_link_returns_to_it(admin: Any) -> None:
     for elsewhere in ("https://evil.example/admin", "//evil.example/admin", "/api/v1/stats", "/admin\\evil"):
         out = admin.post("/admin/login", data={"token": TOKEN, "next": elsewhere})
         assert out.status_code == 303 and out.headers["Location"].endswith("/admin"), elsewhere
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/admin/decisions/999", "There is no decision 999."),
+    ("/admin/decisions/0", "There is no decision 0."),
+    ("/admin/decisions/abc", "There is no page at /admin/decisions/abc."),
+    ("/admin/decisions/-1", "There is no page at /admin/decisions/-1."),
+    ("/admin/decisions/2147483648", "no such id: ids run from 0 to 2147483647"),
+    ("/admin/decisions/99999999999999999999999", "no such id: ids run from 0 to 2147483647"),
+    ("/admin/nope", "There is no page at /admin/nope."),
+])
+def test_a_missing_admin_page_is_an_html_404_in_the_dashboards_style(admin: Any, path: str, message: str) -> None:
+    for accept in ({}, {"Accept": "*/*"}, HTML):  # curl, a browser: the page; only a JSON client gets JSON
+        page = admin.get(path, headers={"Authorization": f"Bearer {TOKEN}", **accept})
+        body = page.get_data(as_text=True)
+        assert page.status_code == 404 and page.content_type == "text/html; charset=utf-8", (path, accept)
+        assert f'<p id="message">{message}</p>' in body and "404 Not Found" in body
+        assert "/admin/static/dashboard.css" in body and 'href="/admin">← Dashboard</a>' in body
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    wants_json = admin.get(path, headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})
+    assert wants_json.status_code == 404 and wants_json.get_json()["error"]
+
+
+def test_admin_pages_answer_other_http_errors_as_pages_and_the_api_keeps_json(admin: Any) -> None:
+    put = admin.put("/admin", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert put.status_code == 405 and put.content_type.startswith("text/html") and "GET" in put.headers["Allow"]
+    nul = admin.get("/admin?from=%00", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert nul.status_code == 400 and "the query string holds a NUL character" in nul.get_data(as_text=True)
+    for path in ("/api/v1/decisions/999", "/api/v1/decisions/2147483648", "/nope", "/administrator"):
+        response = admin.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 404 and response.get_json()["error"], path
+    script = admin.get("/admin/decisions/999")  # no credential: still the script's JSON 401 with the challenge
+    assert script.status_code == 401 and script.headers["WWW-Authenticate"].startswith("Bearer")

@@ -72,6 +72,8 @@ def test_sensitive_topics_come_from_settings_and_the_guard_can_be_switched_off()
     assert engine.decide("a question on pricing").reasons == ("sensitive_topic:pricing",)
     assert engine.decide("a lawyer asked about passwords").verdict is Verdict.ANSWER  # legal is not configured
     assert engine.decide("I want a refund", guard_topics=False).verdict is Verdict.ANSWER
+    unguarded, _ = make(HUB_SENSITIVE_TOPICS="none")  # an admin who wants no sensitive topics at all
+    assert unguarded.decide("I want a refund").verdict is Verdict.ANSWER
 
 
 def test_thread_state_is_passed_through() -> None:

@@ -206,6 +206,12 @@ def test_the_kb_commands_import_with_the_screen_list_and_remove(sqlite_url: str,
     assert rows[3]["sections"] == 2 and rows[3]["url"] == "https://help.example/reset"
     plain = run.invoke(cli, ["kb", "list", "--source", "pack"], env=env)
     assert "pack:card  Card delivery" in plain.output and "reset.md" not in plain.output
+    for command in (["kb", "list", "--source", "nope"], ["kb", "list", "--json", "--source", "nope"],
+                    ["kb", "remove", "--source", "nope"]):  # a usage error naming the sources there are
+        unknown_source = run.invoke(cli, command, env=env)
+        assert unknown_source.exit_code == 2 and unknown_source.stdout == "", command
+        assert ("Invalid value for '--source': no articles from source 'nope'; sources: html (1 articles), "
+                "markdown (2 articles), pack (1 articles)") in unknown_source.stderr
 
     removed = run.invoke(cli, ["kb", "remove", str(rows[0]["id"]), "https://help.example/reset"], env=env)
     assert removed.exit_code == 0, removed.output

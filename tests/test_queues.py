@@ -122,3 +122,23 @@ def test_hub_retry_requeues_failed_rows(sqlite_url: str, tmp_path: Any) -> None:
     hub.close()
     refused = run_hub("retry", "--id", "3", env={"HUB_DATABASE_URL": sqlite_url}, cwd=tmp_path)
     assert refused.returncode != 0 and "--id needs --queue" in refused.stderr
+
+
+def test_hub_retry_refuses_ids_that_are_not_failed_rows(sqlite_url: str, tmp_path: Any) -> None:
+    hub = build_hub(load_settings(settings_dict(sqlite_url)))
+    failed = answer_row(hub, status="failed", attempts=9, last_error="Retriable: gave up", finished_at=utcnow())
+    done = answer_row(hub, "slack:T1:C1:2.0", status="done")
+    hub.close()
+    env = {"HUB_DATABASE_URL": sqlite_url}
+    not_failed = run_hub("retry", "--queue", "outbox", "--id", str(failed), "--id", str(done), env=env, cwd=tmp_path)
+    assert not_failed.returncode == 2, not_failed.stderr
+    assert (f"Invalid value for '--id': {done}: not a failed outbox row (failed outbox rows: {failed}); "
+            "nothing was re-queued") in not_failed.stderr
+    for huge in ("2147483648", "99999999999999999999", "0"):  # never a query past an INTEGER key: a usage error
+        out_of_range = run_hub("retry", "--queue", "inbox", "--id", huge, env=env, cwd=tmp_path)
+        assert out_of_range.returncode == 2 and "is not in the range 1<=x<=2147483647" in out_of_range.stderr
+        assert "Traceback" not in out_of_range.stderr
+    hub = build_hub(load_settings(settings_dict(sqlite_url)))
+    with hub.db.session() as s:
+        assert s.get_one(OutboxAction, failed).status == "failed"  # all or nothing
+    hub.close()

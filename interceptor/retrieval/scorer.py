@@ -151,31 +151,66 @@ class KBScorer:
     def cold_start(self, *, fit: bool = True) -> None:
         """Calibrate from the KB's own content (no labelled history), and store it for this KB version; a
         KB too small for that (or ``fit=False``) keeps the shipped default calibration."""
+        index, calibrator, params, provenance = self._fit_cold(self.index, fit=fit)
+        row_id = None
+        if params is not None:  # a default is remembered too (and for small edits): a restart does not retry
+            with self.db.session() as s:
+                row_id = kb.store_calibration(s, self.kb_version, METHOD, params, provenance)
+        self._serve_cold(index, calibrator, params, row_id)
+
+    def forget_history(self) -> int:
+        """Return to the KB-only calibration (``hub kb calibrate --reset``): the cold start is fitted on the KB
+        without the past tickets' questions, then, in one transaction, the questions and every stored
+        calibration (the history kept with it) are removed and the cold start is stored for the KB version
+        that makes. A running server polling the KB version sees it only with its calibration in place.
+
+        Returns:
+            How many past-ticket questions were removed.
+        """
+        with self._lock:
+            with self.db.session() as s:
+                articles = kb.load_articles(s, [])
+            index, calibrator, params, provenance = self._fit_cold(self._build_index(articles, (), []))
+            with self.db.session() as s:
+                removed = kb.forget_history(s)
+                version = kb.kb_version(s)
+                row_id = kb.store_calibration(s, version, METHOD, params, provenance) if params is not None else None
+            self.kb_version, self._checked = version, time.monotonic()
+            self._serve_cold(index, calibrator, params, row_id)
+            log.info("interceptor.calibration.history-forgotten", extra={"kb_version": version, "questions": removed})
+            return removed
+
+    def _fit_cold(self, index: KBIndex, *, fit: bool = True) -> tuple[KBIndex, Calibrator | None, dict[str, Any] | None, str]:
+        """Return the cold-start calibration of ``index``: the index with its second stage, the calibrator,
+        and the parameters and provenance to store (``None``: nothing to store). A KB too small for a cold
+        start (or ``fit=False``) gets the shipped default, stored only when ``fit``."""
         try:
             if not fit:
                 raise ValueError("cold start not asked for")
-            reranker, calibrator = coldstart.fit_cold(self.index)
+            reranker, calibrator = coldstart.fit_cold(index)
         except ValueError as e:
-            default = load_default().get("modes", {}).get(self.mode)
-            self.calibrator = Calibrator.from_params(default) if default else None
-            self.calibration_source = "default" if default else "none"
             log.info("interceptor.calibration.cold-start-skipped", extra={"reason": str(e)})
-            if fit and default:  # remembered for this KB version (and its small edits): a restart does not retry
-                with self.db.session() as s:
-                    kb.store_calibration(s, self.kb_version, METHOD, {
-                        "modes": {self.mode: default}, "negatives": [], "history": [], "model": self.model,
-                        "coldstart": True, "fallback": str(e), "articles": len(self.index.articles)},
-                        f"cold start not possible ({e}): the shipped default")
-            return
-        self.index = self.index.with_reranker(reranker)
-        params: dict[str, Any] = {"modes": {self.mode: calibrator.to_params()}, "reranker": reranker.to_params() if reranker else None,
+            default = load_default().get("modes", {}).get(self.mode)
+            if not default:
+                return index, None, None, ""
+            params = {"modes": {self.mode: default}, "negatives": [], "history": [], "model": self.model,
+                      "coldstart": True, "fallback": str(e), "articles": len(index.articles)}
+            return (index, Calibrator.from_params(default), params if fit else None,
+                    f"cold start not possible ({e}): the shipped default")
+        log.info("interceptor.calibration.cold-start", extra={"articles": len(index.articles), "examples": calibrator.examples})
+        params = {"modes": {self.mode: calibrator.to_params()}, "reranker": reranker.to_params() if reranker else None,
                   "negatives": [], "history": [], "model": self.model, "coldstart": True,
-                  "articles": len(self.index.articles)}
-        with self.db.session() as s:
-            row_id = kb.store_calibration(s, self.kb_version, METHOD, params,
-                                          "cold start: pseudo-requests from the KB's own headings, titles and first sentences")
-        self.calibrator, self.calibration_source = calibrator, f"coldstart:{row_id}"
-        log.info("interceptor.calibration.cold-start", extra={"kb_version": self.kb_version, "examples": calibrator.examples})
+                  "articles": len(index.articles)}
+        return (index.with_reranker(reranker), calibrator, params,
+                "cold start: pseudo-requests from the KB's own headings, titles and first sentences")
+
+    def _serve_cold(self, index: KBIndex, calibrator: Calibrator | None, params: dict[str, Any] | None,
+                    row_id: int | None) -> None:
+        self.index, self.calibrator = index, calibrator
+        if calibrator is None or params is None or params.get("fallback"):
+            self.calibration_source = "default" if calibrator is not None else "none"
+        else:
+            self.calibration_source = f"coldstart:{row_id}"
 
     def calibrate(self, labelled: list[history.Labelled], *, provenance: str, store_questions: bool = True) -> Calibrator:
         """Fit the calibration on labelled past requests and store it for the KB version it was fitted on (with

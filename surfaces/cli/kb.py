@@ -20,6 +20,7 @@ import click
 from config import load_settings
 from core.db import Database
 from core.errors import HubError
+from surfaces.cli.ask import check_database
 
 
 def _progress(seen: int, changed: int, total: int) -> None:
@@ -63,7 +64,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             if n.kind == "skipped":
                 skipped.append(n.path)
 
-        db = Database(load_settings().database_url)
+        db = _database(load_settings())
         try:
             report = import_articles(db, articles_at(path, force=force, on_notice=notice), progress=_progress)
         except HubError as e:
@@ -80,11 +81,13 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """List the live articles: id, source, where they came from, sections/passages, title and URL."""
         from interceptor.kb.manage import kb_status, list_articles
 
-        db = Database(load_settings().database_url)
+        db = _database(load_settings())
         try:
             articles, status = list_articles(db, source=source), kb_status(db)
         finally:
             db.dispose()
+        if source and not articles:
+            raise _unknown_source(source, status.sources)
         for a in articles:
             if as_json:
                 click.echo(json.dumps({"id": a.id, "source": a.source, "external_id": a.external_id, "title": a.title,
@@ -104,12 +107,15 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """Remove articles by REFS (a hub id, a URL, or the path or id an article was imported from, as
         `hub kb list` shows them) and/or every article of --source. A running server drops them within
         seconds; importing the file again brings an article back."""
-        from interceptor.kb.manage import remove_articles
+        from interceptor.kb.manage import kb_status, remove_articles
 
         if not refs and not source:
             raise click.UsageError("name at least one article (id, URL or path) or a --source")
-        db = Database(load_settings().database_url)
+        db = _database(load_settings())
         try:
+            sources = kb_status(db).sources
+            if source and source not in sources:
+                raise _unknown_source(source, sources)
             removed = remove_articles(db, refs, source=source)
         except HubError as e:
             raise click.ClickException(str(e)) from e
@@ -127,7 +133,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         from interceptor.retrieval.scorer import build_scorer
 
         settings = load_settings()
-        db = Database(settings.database_url)
+        db = _database(settings)
         progress = _EmbeddingProgress()
         logging.getLogger("interceptor.retrieval.dense").addHandler(progress)
         started = time.perf_counter()
@@ -142,29 +148,52 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                    f"{time.perf_counter() - started:.1f} s: {how}; KB {scorer.kb_version}")
 
     @kb.command("calibrate")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    def kb_calibrate(file: Path) -> None:
+    @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--reset", is_flag=True, help="Forget the history an earlier calibrate stored (its past tickets' "
+                  "questions and the calibration fitted on them): the threshold rests on the KB's own content again.")
+    def kb_calibrate(file: Path | None, reset: bool) -> None:
         """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article, optionally
         sections) with the article that solved them, empty article for none, and the sections whose text
         answered them (section ids, or heading paths such as "Reset your password › If you sign in with SSO",
         or the article's title for its opening section; ";"-separated in CSV). Solved ones also become the
-        articles' questions; the sections teach the hub which passage to quote."""
+        articles' questions; the sections teach the hub which passage to quote. With --reset instead of FILE:
+        go back to the calibration the hub makes from the KB's own content. A running server serves the
+        result within seconds."""
+        from core.kb import history_stored
         from interceptor.retrieval.history import read_history
         from interceptor.retrieval.scorer import build_scorer
 
+        if reset and file is not None:
+            raise click.UsageError("--reset takes no FILE: it forgets the stored history instead of fitting one")
+        if not reset and file is None:
+            raise click.UsageError("give a history FILE to calibrate on, or --reset to go back to the KB's own calibration")
         settings = load_settings()
-        db = Database(settings.database_url)
+        db = _database(settings)
         try:
-            labelled = read_history(file)
-            _check_articles(db, labelled)
-            scorer = build_scorer(settings, db)
-            calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
+            if file is None:
+                with db.session() as s:
+                    questions, kept = history_stored(s)
+                scorer = build_scorer(settings, db)
+                removed = scorer.forget_history() if questions or kept else None
+            else:
+                labelled = read_history(file)
+                _check_articles(db, labelled)
+                scorer = build_scorer(settings, db)
+                calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
         except (HubError, ValueError) as e:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
-        click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
-                   f"{_threshold_sentence(scorer.threshold_report(settings.target_precision), settings.target_precision)} "
+        report = scorer.threshold_report(settings.target_precision)
+        if file is not None:
+            click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
+                       f"{_threshold_sentence(report, settings.target_precision)} (KB {scorer.kb_version})")
+            return
+        done = ("no past-ticket history is stored, nothing to forget" if removed is None else
+                f"forgot the past-ticket history (the calibration fitted on it, and its {removed} solved tickets "
+                f"stored as the articles' questions)")
+        basis, examples = _kb_only(scorer.calibration_source)
+        click.echo(f"{done}; {basis}; {_threshold_sentence(report, settings.target_precision, examples)} "
                    f"(KB {scorer.kb_version})")
 
     @kb.command("sync")
@@ -172,7 +201,9 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
         from interceptor.kb.sync import sync_all
 
-        hub = build_hub(load_settings())
+        settings = load_settings()
+        check_database(settings)
+        hub = build_hub(settings)
         try:
             reports = sync_all(hub.db, hub.connectors)
         except HubError as e:
@@ -230,6 +261,24 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
     return eval_pack
 
 
+def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:
+    """The usage error for a ``--source`` no live article has, naming the sources that have some."""
+    known = ", ".join(f"{name} ({n} articles)" for name, n in sources.items())
+    return click.BadParameter(f"no articles from source {source!r}; " +
+                              (f"sources: {known}" if known else "the knowledge base is empty (hub kb import PATH)"),
+                              param_hint="'--source'")
+
+
+def _database(settings: Any) -> Database:
+    """The configured database, once it is there and migrated.
+
+    Raises:
+        click.ClickException: it is missing or behind, saying to run ``hub db upgrade`` (nothing is created).
+    """
+    check_database(settings)
+    return Database(settings.database_url)
+
+
 def _check_articles(db: Database, labelled: list[Any]) -> None:
     """Say which articles a history names that the KB does not have: a past request whose article is not
     there can never be answered right, so it only counts against the answers.
@@ -255,13 +304,29 @@ def _check_articles(db: Database, labelled: list[Any]) -> None:
                f"as answered wrong: {how}", err=True)
 
 
-def _threshold_sentence(report: dict[str, Any], target: float) -> str:
-    """Say what the threshold for ``target`` rests on (``KBScorer.threshold_report``), or that none is backed."""
+def _kb_only(source: str) -> tuple[str, str]:
+    """Say what a calibration without history (``KBScorer.calibration_source``) rests on, and what its
+    threshold report counts."""
+    if source.startswith("coldstart:"):
+        return "the calibration rests on the KB's own content", "the KB's own pseudo-requests"
+    return ("the KB is too small to calibrate from its own content, so the hub uses its shipped default "
+            "calibration (fitted on BANKING77)", "the default calibration's requests")
+
+
+def _threshold_sentence(report: dict[str, Any], target: float, examples: str = "these past tickets") -> str:
+    """Say what the threshold for ``target`` rests on (``KBScorer.threshold_report``), or that none is backed.
+
+    Args:
+        report: the threshold report.
+        target: the target precision.
+        examples: what the report's ``answered`` counts (a history's past tickets, or the KB's pseudo-requests).
+    """
     if report["threshold"] >= 1.0:
+        more = "a longer history" if examples == "these past tickets" else "a history of past tickets (hub kb calibrate FILE)"
         return (f"no threshold backs precision {target} on this evidence, so the hub answers nothing at it and "
-                f"every request goes to a person (a longer history, or a lower HUB_TARGET_PRECISION, lets it answer)")
+                f"every request goes to a person ({more}, or a lower HUB_TARGET_PRECISION, lets it answer)")
     prior = (f" and {report['prior_answered']} of the KB's own pseudo-requests (precision {report['prior_precision']})"
              if report.get("prior_answered") else "")
-    return (f"threshold for precision {target}: {report['threshold']:.3f}; at it {report['answered']} of these "
-            f"past tickets would have been answered (precision {report['precision']}){prior}, precision at least "
+    return (f"threshold for precision {target}: {report['threshold']:.3f}; at it {report['answered']} of {examples} "
+            f"would have been answered (precision {report['precision']}){prior}, precision at least "
             f"{report['lower_bound']} with {report['level']:.0%} confidence")

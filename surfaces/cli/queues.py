@@ -8,7 +8,8 @@ import click
 
 from config import load_settings
 from core import queues
-from core.db import Database
+from core.db import MAX_ROW_ID, Database
+from surfaces.cli.ask import check_database
 
 
 class _Later:
@@ -23,15 +24,20 @@ class _Later:
 
 @click.command("retry")
 @click.option("--queue", type=click.Choice(sorted(queues.QUEUES)), default=None, help="only this queue (default: both)")
-@click.option("--id", "ids", type=int, multiple=True, help="only these failed rows of --queue (repeatable)")
+@click.option("--id", "ids", type=click.IntRange(1, MAX_ROW_ID), multiple=True,
+              help="only these failed rows of --queue (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
     """Re-queue failed inbox events and outbox actions with a fresh retry horizon; the running hub picks
     them up within one sweep interval. Prints what was re-queued and the queues' health."""
     if ids and queue is None:
         raise click.UsageError("--id needs --queue")
-    db = Database(load_settings().database_url)
+    settings = load_settings()
+    check_database(settings)
+    db = Database(settings.database_url)
     try:
+        if ids and queue is not None:
+            _check_failed(ids, queue, queues.failed_ids(db, queue))
         done = queues.retry_failed(db, _Later(), queue, list(ids) if ids else None)
         status, details = queues.health_report(db)
     finally:
@@ -42,3 +48,17 @@ def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
     for name, row_ids in done.items():
         click.echo(f"{name}: re-queued {len(row_ids)} failed row(s)" + (f" ({', '.join(map(str, row_ids))})" if row_ids else ""))
     click.echo(f"queues: {status}" + "".join(f"\n  - {reason}" for reason in details["reasons"]))
+
+
+def _check_failed(ids: tuple[int, ...], queue: str, failed: list[int]) -> None:
+    """Refuse ``--id`` values that are not failed rows of ``queue`` (nothing is re-queued then), naming those that are.
+
+    Raises:
+        click.BadParameter: an id is not a failed row.
+    """
+    missing = sorted(set(ids) - set(failed))
+    if not missing:
+        return
+    shown = ", ".join(map(str, failed[:10])) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+    raise click.BadParameter(f"{', '.join(map(str, missing))}: not a failed {queue} row "
+                             f"(failed {queue} rows: {shown or 'none'}); nothing was re-queued", param_hint="'--id'")

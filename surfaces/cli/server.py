@@ -18,6 +18,7 @@ from config import Settings, load_settings
 from core.errors import ConfigError
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from interceptor.retrieval.scorer import check_embedding_model
+from surfaces.cli.ask import check_database
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
 
@@ -47,15 +48,13 @@ def serve(host: str, port: int, threads: int) -> None:
     from waitress import create_server
 
     settings = load_settings()
+    check_database(settings)  # before anything starts: nothing to stop, no empty database file left behind
     separate = settings.queue == "inline" and settings.job_process
     pipe = PipeQueue() if separate else None
     services = build_services(settings, jobs=pipe)
     worker_process: WorkerProcess | None = None
     socket_mode: Any = None
     try:
-        current, head = migrations.current_revision(services.db.engine), migrations.head_revision()
-        if current != head:
-            raise click.ClickException(f"the database is at {current}, not {head}: run `hub db upgrade` first")
         # NOTE(waitress): it buffers whole bodies before the app sees them; past 4x HUB_MAX_BODY_BYTES it stops
         # reading and answers 413 itself (text), below that the app's JSON 413 answers (surfaces.http.door).
         body_cap = 4 * services.settings.edge.max_body_bytes
@@ -145,7 +144,7 @@ def run_worker_process(conn: Connection) -> None:
     until the pipe closes."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [worker] %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    services = build_services(load_settings())
+    services = build_services(load_settings())  # hub serve checked the database before forking it
     services.start_background()
     threading.Thread(target=_warm_up, args=(services,), name="hub-kb-warmup", daemon=True).start()
     try:
@@ -162,7 +161,9 @@ def worker(concurrency: int, queues: str) -> None:
     Run ``--queues outbox`` workers apart so that vendor writes never wait behind inbox work."""
     from core.celery_jobs import CeleryQueue, broker_queue, register_worker_task
 
-    services = build_services(load_settings())
+    settings = load_settings()
+    check_database(settings)
+    services = build_services(settings)
     if not isinstance(services.jobs, CeleryQueue):
         raise click.ClickException("hub worker needs HUB_QUEUE=celery and HUB_BROKER_URL; the embedded mode runs jobs in `hub serve`")
     register_worker_task(services.jobs.app, services.handlers)
@@ -183,7 +184,9 @@ def worker(concurrency: int, queues: str) -> None:
 def scheduler() -> None:
     """Run the scheduler alone (scaled-out mode): sweepers, polling fallbacks, KB sync. Several may run;
     a lease in the database lets exactly one of them act at a time."""
-    services = build_services(load_settings())
+    settings = load_settings()
+    check_database(settings)
+    services = build_services(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     services.start_background()

@@ -32,6 +32,7 @@ from werkzeug.wsgi import get_content_length
 
 from config.edge import EdgeSettings
 from connectors.inbound import json_body
+from core.db import MAX_ROW_ID
 from core.errors import PayloadError
 from core.telemetry import count
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 LIMITED_ENDPOINTS = ("interceptor_api.ask", "interceptor_api.feedback", "interceptor_api.suggest")
 METRICS_ENDPOINT = "health.metrics"
-MAX_ROW_ID = 2**31 - 1  # the largest id an INTEGER primary key holds
 
 
 class StrictJSONProvider(DefaultJSONProvider):

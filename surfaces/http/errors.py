@@ -1,8 +1,10 @@
-"""The HTTP error boundary: every error is a JSON ``{"error": ...}`` with a 4xx or 5xx status."""
+"""The HTTP error boundary: every error is a JSON ``{"error": ...}`` with a 4xx or 5xx status, but for the pages
+of ``/admin``, whose HTTP errors are HTML pages unless the client asks for JSON."""
 
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -12,12 +14,17 @@ from core.errors import ConfigError, InboundError
 log = logging.getLogger("hub")
 
 
-def register_errors(app: Flask) -> None:
+def register_errors(app: Flask, page: Callable[[HTTPException], Response | None] | None = None) -> None:
     """Answer JSON for our inbound errors (their status), a configuration error met while serving (503, naming
     the setting), HTTP errors (404, 405, ...) and anything else (500, logged with the path; never the body).
 
     An HTTP error keeps the headers werkzeug gives it (a 405's ``Allow``, which RFC 9110 15.5.6 requires; a
     401's ``WWW-Authenticate``; a 413's or 429's ``Retry-After``), only its HTML ``Content-Type`` becomes JSON's.
+
+    Args:
+        app: the web application.
+        page: answers an HTTP error with an HTML page when the path is a page's (the dashboard's
+            ``/admin``), ``None`` to leave it JSON.
     """
 
     @app.errorhandler(InboundError)
@@ -33,6 +40,9 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int]:
+        html = page(e) if page is not None else None
+        if html is not None:
+            return html, e.code or 500
         response = jsonify(error=e.description)
         response.headers.extend((name, value) for name, value in e.get_headers() if name.lower() != "content-type")
         return response, e.code or 500

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response as ResponseBase
 
 from core.analytics import decision_detail
@@ -39,8 +40,15 @@ SECURITY_HEADERS = {
 
 
 def _wants_html() -> bool:
+    """Whether the client prefers HTML to JSON (a browser): who gets the login form rather than a 401."""
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "text/html"
+
+
+def _wants_json() -> bool:
+    """Whether the client prefers JSON to HTML (``Accept: application/json``): an ``/admin`` page's errors are
+    HTML for anyone else, ``*/*`` and no ``Accept`` included."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
 def _page(template: str, status: int = 200, **context: object) -> Response:
@@ -56,6 +64,19 @@ def _refuse(message: str, status: int, headers: dict[str, str] | None = None) ->
         response = jsonify(error=message)
         response.status_code = status
     response.headers.update(headers or {})
+    return response
+
+
+def admin_error_page(e: HTTPException) -> Response | None:
+    """The HTML page, in the dashboard's style, for an HTTP error (404, 405, 400, ...) under ``/admin``, with the
+    headers the error carries (a 405's ``Allow``); ``None`` elsewhere or for a client asking for JSON (the JSON
+    error then). For :func:`surfaces.http.errors.register_errors`."""
+    if not (request.path == "/admin" or request.path.startswith("/admin/")) or _wants_json():
+        return None
+    routing = type(e).description == e.description  # werkzeug's own words: no route, or no such method
+    message = f"There is no page at {request.path}." if routing and isinstance(e, NotFound) else e.description
+    response = _page("dashboard/message.html", e.code or 500, message=message, title=f"{e.code} {e.name}", back=True)
+    response.headers.extend((name, value) for name, value in e.get_headers() if name.lower() != "content-type")
     return response
 
 
@@ -105,7 +126,10 @@ def make_pages_blueprint(services: Services) -> Blueprint:
         with services.db.session() as session:
             doc = decision_detail(session, decision_id, now=utcnow())
         if doc is None:
-            return _refuse(f"There is no decision {decision_id}.", 404)
+            if _wants_json():
+                return _refuse(f"There is no decision {decision_id}.", 404)
+            return _page("dashboard/message.html", 404, message=f"There is no decision {decision_id}.",
+                         title="404 Not Found", back=True)
         return _page("dashboard/decision.html", d=doc)
 
     @bp.get("/admin/simulate")
