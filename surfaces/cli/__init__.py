@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 import click
 
@@ -40,11 +41,35 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+# the commands that run until stopped: their log is what an operator reads; the others print what they did
+SERVICES = frozenset({"serve", "worker", "scheduler"})
+
+
 @click.group(cls=LazyGroup)
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log lines (INFO) for every command, not only serve, worker and scheduler.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """The help-desk hub."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if verbose or ctx.invoked_subcommand in SERVICES:
+        verbose_logs()
+    else:  # the model libraries' progress bars and notices too, unless asked for
+        for name, value in QUIET_ENV.items():
+            if name not in os.environ:
+                os.environ[name] = value
+                _QUIETED.append(name)
+
+
+_QUIETED: list[str] = []  # the QUIET_ENV names this process set (not the caller's own)
+
+
+def verbose_logs() -> None:
+    """Log INFO lines (and let the model libraries show their progress bars)."""
+    logging.getLogger().setLevel(logging.INFO)
+    while _QUIETED:
+        os.environ.pop(_QUIETED.pop(), None)
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ Logs stay quiet (warnings only, no progress bars) unless ``-v``.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import urllib.error
 import urllib.request
@@ -26,9 +25,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 8000
 MAX_TEXT_CHARS = 8000  # as the web API (surfaces.views.MAX_TEXT_CHARS; a test keeps them equal)
-QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
-
-
 def server_url() -> str:
     """The hub server ``hub ask`` tries first: ``HUB_URL``, else the local address ``hub serve`` uses."""
     return os.environ.get("HUB_URL") or f"http://127.0.0.1:{os.environ.get('HUB_PORT') or DEFAULT_PORT}"
@@ -134,14 +130,14 @@ def decide_here(settings: Settings, text: str, channel: str | None) -> dict[str,
 @click.option("--channel", default=None, help="Decide with this channel's policy (web, slack, zendesk, jira, or a "
                                               "channel named in HUB_CHANNEL_POLICIES).")
 @click.option("--local", is_flag=True, help="Decide in this process even when a hub server is running.")
-@click.option("-v", "--verbose", is_flag=True, help="Show the log lines and progress bars.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the log lines and progress bars (as `hub -v ask`).")
 def ask(text: str, as_json: bool, channel: str | None, local: bool, verbose: bool) -> None:
     """Decide on one question against the current knowledge base; print verdict, confidence, answer and
     citations (and the agents' draft when it would go to a person). Nothing is recorded."""
-    if not verbose:
-        logging.getLogger().setLevel(logging.WARNING)
-        for name, value in QUIET_ENV.items():
-            os.environ.setdefault(name, value)
+    if verbose:  # `hub ask -v` as `hub -v ask`
+        from surfaces.cli import verbose_logs
+
+        verbose_logs()
     if not text.strip():
         raise click.BadParameter("the question is empty", param_hint="TEXT")
     if len(text) > MAX_TEXT_CHARS:

@@ -134,13 +134,16 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
 
         settings = load_settings()
         db = _database(settings)
-        progress = _EmbeddingProgress()
-        logging.getLogger("interceptor.retrieval.dense").addHandler(progress)
+        progress, dense_log = _EmbeddingProgress(), logging.getLogger("interceptor.retrieval.dense")
+        dense_log.addHandler(progress)
+        level = dense_log.level
+        dense_log.setLevel(min(dense_log.getEffectiveLevel(), logging.INFO))  # its progress events, however quiet the rest
         started = time.perf_counter()
         try:
             scorer = build_scorer(settings, db)
         finally:
-            logging.getLogger("interceptor.retrieval.dense").removeHandler(progress)
+            dense_log.removeHandler(progress)
+            dense_log.setLevel(level)
             db.dispose()
         status = scorer.status
         how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
