@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from config import load_settings
-from interceptor.retrieval.scorer import check_embedding_model
+from interceptor.retrieval.dense import check_embedding_model
 from surfaces.cli import cli, main
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Services | None 
 
     Raises:
         ConfigError: the configuration is invalid; the message names the key. Also an embedding model that
-            cannot load (the check ``hub serve`` makes: :func:`~interceptor.retrieval.scorer.check_embedding_model`),
+            cannot load (the check ``hub serve`` makes: :func:`~interceptor.retrieval.dense.check_embedding_model`),
             so that ``gunicorn 'app:create_app()'`` refuses to boot instead of answering every question with an error.
     """
     settings = hub.settings if hub is not None else load_settings(config)

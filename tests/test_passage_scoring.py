@@ -197,6 +197,45 @@ def test_a_small_kb_edit_reuses_the_cold_start_and_a_grown_kb_refits_it(sqlite_u
         db.dispose()
 
 
+def test_processes_booting_together_fit_the_cold_start_once_and_serve_the_same_one(sqlite_url: str) -> None:
+    """``hub serve``'s web and job processes (or several workers) boot on one KB at once: one fits its cold
+    start, the others wait for it and serve what it stored."""
+    import threading
+
+    import migrations
+    from sqlalchemy import select
+
+    from core import kb
+    from core.db import CalibrationRow, Database, LeaseRow
+    from interceptor.retrieval.scorer import KBScorer
+
+    migrations.upgrade(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            for n, t in enumerate(TOPICS):
+                a = _article(n, t)
+                kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, passages=a.passages))
+        start, sources = threading.Barrier(3), []
+
+        def boot() -> None:
+            start.wait()
+            sources.append(KBScorer(db, None).calibration_source)
+
+        booting = [threading.Thread(target=boot) for _ in range(3)]
+        for thread in booting:
+            thread.start()
+        for thread in booting:
+            thread.join(timeout=120)
+        with db.session() as s:
+            stored = s.scalars(select(CalibrationRow.id)).all()
+            leases = s.scalars(select(LeaseRow.name).where(LeaseRow.name.like("kb.coldstart:%"))).all()
+        assert len(stored) == 1 and sources == [f"coldstart:{stored[0]}"] * 3
+        assert not leases  # every fitter gave its lease up
+    finally:
+        db.dispose()
+
+
 def test_a_kb_too_small_to_calibrate_itself_keeps_the_default_and_a_restart_does_not_retry(sqlite_url: str) -> None:
     import migrations
     from sqlalchemy import select

@@ -157,14 +157,6 @@ def test_the_sample_kb_answers_the_obvious_and_lets_the_rest_through(
         assert scored.candidates[0].title == title and scored.candidates[0].dense is not None
 
 
-def test_retrieval_health_says_when_the_hub_is_lexical_only() -> None:
-    from interceptor.retrieval.scorer import retrieval_health
-
-    assert retrieval_health(load_settings({"HUB_DENSE": "off"}))["retrieval"] == "lexical"
-    assert retrieval_health(load_settings({"HUB_DENSE": "auto"})) == {"retrieval": "hybrid",
-                                                                    "reason": "BM25 + all-MiniLM-L6-v2"}
-
-
 def test_length_batches_group_similar_lengths_within_the_budget() -> None:
     from interceptor.retrieval.dense import length_batches
 

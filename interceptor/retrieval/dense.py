@@ -15,9 +15,14 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 log = logging.getLogger("interceptor.retrieval.dense")
 
@@ -237,3 +242,36 @@ def shared_embedder(model_name: str, precision: str = "auto") -> Embedder:
             _shared[key] = Embedder(model_name, precision)
             log.info("interceptor.dense.model-loaded", extra={"model": model_name, "precision": _shared[key].precision})
         return _shared[key]
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Return the process's embedder for ``settings.embedding_model`` (loaded once per process).
+
+    Raises:
+        ImportError: the dense extra is not installed.
+        ConfigError: the model cannot be loaded: not a model folder, or a name not in the local cache
+            (nothing is downloaded).
+    """
+    try:
+        return shared_embedder(settings.embedding_model, settings.embedding_precision)
+    except (OSError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"invalid configuration: HUB_EMBEDDING_MODEL: cannot load {settings.embedding_model!r} ({reason}): "
+                          "give a sentence-transformers model folder or a model name in the local cache (nothing is "
+                          "downloaded), or HUB_DENSE=off for lexical retrieval only") from e
+
+
+def check_embedding_model(settings: Settings) -> None:
+    """Load ``HUB_EMBEDDING_MODEL`` now when it is not the bundled one, so that a model that cannot load stops
+    the boot (``hub serve``, and ``create_app`` under gunicorn) instead of failing every decision. The loaded
+    model stays in the process for the KB index. The bundled default is not loaded here: importing torch takes
+    seconds, and the bundled copy is installed with the hub; a failure there still reaches the requests that
+    need it as a ``ConfigError`` (HTTP 503, ``/healthz`` unavailable).
+
+    Raises:
+        ConfigError: ``HUB_EMBEDDING_MODEL`` cannot be loaded (the message names it and suggests
+            ``HUB_DENSE=off``).
+    """
+    bundled = resolve_model_path(settings.embedding_model) != settings.embedding_model
+    if settings.dense != "off" and not bundled and dense_available()[0]:
+        load_embedder(settings)

@@ -11,8 +11,11 @@ second) and rebuilds when it moved; only texts not seen before are embedded agai
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -20,11 +23,11 @@ import numpy as np
 from config.settings import Settings
 from core import kb
 from core.db import Database
-from core.errors import ConfigError
+from core.scheduler import acquire_lease, release_lease
 from core.telemetry import count, observe
 from interceptor.retrieval import coldstart, history
 from interceptor.retrieval.calibration import BOUND_LEVEL, METHOD, THRESHOLD_METHOD, Calibrator, load_default
-from interceptor.retrieval.dense import Embedder, dense_available, resolve_model_path, shared_embedder
+from interceptor.retrieval.dense import Embedder, dense_available, load_embedder
 from interceptor.retrieval.features import extract
 from interceptor.retrieval.index import KBIndex
 from interceptor.retrieval.rerank import PairModel
@@ -34,6 +37,8 @@ from interceptor.types import Candidate, Scored
 
 log = logging.getLogger("interceptor.retrieval.scorer")
 VERSION_CHECK_SECONDS = 1.0
+COLD_START_LEASE = timedelta(minutes=10)  # a process that dies while fitting holds the others back this long at most
+COLD_START_POLL_SECONDS = 0.5
 
 
 class KBScorer:
@@ -56,6 +61,7 @@ class KBScorer:
         self.model = embedder.name if embedder is not None else "bm25"
         self.vectors = DatabaseVectors(db, embedder) if embedder is not None else None
         self._lock = threading.RLock()
+        self._owner = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this scorer, for the cold-start lease
         self._checked = 0.0
         self.kb_version = ""
         self.index = KBIndex([], embedder)
@@ -150,13 +156,41 @@ class KBScorer:
 
     def cold_start(self, *, fit: bool = True) -> None:
         """Calibrate from the KB's own content (no labelled history), and store it for this KB version; a
-        KB too small for that (or ``fit=False``) keeps the shipped default calibration."""
-        index, calibrator, params, provenance = self._fit_cold(self.index, fit=fit)
-        row_id = None
-        if params is not None:  # a default is remembered too (and for small edits): a restart does not retry
-            with self.db.session() as s:
-                row_id = kb.store_calibration(s, self.kb_version, METHOD, params, provenance)
-        self._serve_cold(index, calibrator, params, row_id)
+        KB too small for that (or ``fit=False``) keeps the shipped default calibration.
+
+        One process fits a KB version's cold start at a time (a lease in the database): another one that
+        needs it (``hub serve``'s web and job processes boot together; Celery workers) waits and serves
+        what the first stored, rather than fitting it again beside it."""
+        lease = f"kb.coldstart:{self.mode}:{self.kb_version}"
+        if fit and self._served_while_waiting(lease):
+            return
+        try:
+            index, calibrator, params, provenance = self._fit_cold(self.index, fit=fit)
+            row_id = None
+            if params is not None:  # a default is remembered too (and for small edits): a restart does not retry
+                with self.db.session() as s:
+                    row_id = kb.store_calibration(s, self.kb_version, METHOD, params, provenance)
+            self._serve_cold(index, calibrator, params, row_id)
+        finally:
+            if fit:
+                release_lease(self.db, lease, self._owner)
+
+    def _served_while_waiting(self, lease: str) -> bool:
+        """Take the cold-start ``lease``; while another process holds it, wait, and when that process has
+        stored a calibration for this KB version, serve it. Returns whether it did (else the lease is ours)."""
+        while True:
+            ours = acquire_lease(self.db, lease, self._owner, COLD_START_LEASE)
+            with self.db.session() as s:  # asked after the lease: the holder stores before it gives the lease up
+                stored = kb.load_calibration(s, self.kb_version)
+            if stored is not None and self.mode in stored.params.get("modes", {}):
+                if ours:
+                    release_lease(self.db, lease, self._owner)
+                log.info("interceptor.calibration.cold-start-shared", extra={"kb_version": self.kb_version})
+                self._use_calibration(stored, stored)
+                return True
+            if ours:
+                return False
+            time.sleep(COLD_START_POLL_SECONDS)
 
     def forget_history(self) -> int:
         """Return to the KB-only calibration (``hub kb calibrate --reset``): the cold start is fitted on the KB
@@ -352,50 +386,3 @@ def build_scorer(settings: Settings, db: Database, *, cold_start: bool = True) -
         log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
     return KBScorer(db, embedder, retrieval_note=note, cold_start=cold_start)
-
-
-def load_embedder(settings: Settings) -> Embedder:
-    """Return the process's embedder for ``settings.embedding_model`` (loaded once per process).
-
-    Raises:
-        ImportError: the dense extra is not installed.
-        ConfigError: the model cannot be loaded: not a model folder, or a name not in the local cache
-            (nothing is downloaded).
-    """
-    try:
-        return shared_embedder(settings.embedding_model, settings.embedding_precision)
-    except (OSError, ValueError) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"invalid configuration: HUB_EMBEDDING_MODEL: cannot load {settings.embedding_model!r} ({reason}): "
-                          "give a sentence-transformers model folder or a model name in the local cache (nothing is "
-                          "downloaded), or HUB_DENSE=off for lexical retrieval only") from e
-
-
-def check_embedding_model(settings: Settings) -> None:
-    """Load ``HUB_EMBEDDING_MODEL`` now when it is not the bundled one, so that a model that cannot load stops
-    the boot (``hub serve``, and ``create_app`` under gunicorn) instead of failing every decision. The loaded
-    model stays in the process for the KB index. The bundled default is not loaded here: importing torch takes
-    seconds, and the bundled copy is installed with the hub; a failure there still reaches the requests that
-    need it as a ``ConfigError`` (HTTP 503, ``/healthz`` unavailable).
-
-    Raises:
-        ConfigError: ``HUB_EMBEDDING_MODEL`` cannot be loaded (the message names it and suggests
-            ``HUB_DENSE=off``).
-    """
-    bundled = resolve_model_path(settings.embedding_model) != settings.embedding_model
-    if settings.dense != "off" and not bundled and dense_available()[0]:
-        load_embedder(settings)
-
-
-def retrieval_health(settings: Settings) -> dict[str, str]:
-    """Return how retrieval runs under ``settings``, without loading any model (for ``/healthz``).
-
-    Returns:
-        ``{"retrieval": "hybrid" | "lexical", "reason": ...}``: lexical when dense is off or not installed.
-    """
-    if settings.dense == "off":
-        return {"retrieval": "lexical", "reason": "dense retrieval is switched off (HUB_DENSE=off)"}
-    available, why = dense_available()
-    if not available:
-        return {"retrieval": "lexical", "reason": why}
-    return {"retrieval": "hybrid", "reason": f"BM25 + {settings.embedding_model}"}
