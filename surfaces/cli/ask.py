@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 8000
 MAX_TEXT_CHARS = 8000  # as the web API (surfaces.views.MAX_TEXT_CHARS; a test keeps them equal)
+
+
 def server_url() -> str:
     """The hub server ``hub ask`` tries first: ``HUB_URL``, else the local address ``hub serve`` uses."""
     return os.environ.get("HUB_URL") or f"http://127.0.0.1:{os.environ.get('HUB_PORT') or DEFAULT_PORT}"
