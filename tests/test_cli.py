@@ -171,6 +171,24 @@ def test_ask_logs_nothing_but_warnings_unless_verbose(sqlite_url: str) -> None:
     assert " INFO interceptor" in verbose.stderr
 
 
+def test_one_shot_commands_print_what_they_did_not_log_lines_unless_verbose(sqlite_url: str, tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    for n in range(300):  # 2,400 retrieval units: past the embedder's 1,024-text progress step
+        (tmp_path / f"a{n}.md").write_text(f"---\ntitle: Topic {n} guide\n---\n# Topic {n} guide\n\nAbout topic {n}.\n\n"
+                                           f"## Setup {n}\n\nSet up item {n}.\n\n## Errors {n}\n\nError E{n}: retry.\n\n"
+                                           f"## Billing {n}\n\nInvoice {n} is monthly.\n", encoding="utf-8")
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+    imported = _run_hub(["kb", "import", str(tmp_path)], env)
+    indexed = _run_hub(["kb", "index"], env | {"HUB_DENSE": "auto"})
+    for result in (imported, indexed):
+        assert result.returncode == 0, result.stderr
+        assert " INFO " not in result.stderr and "Loading weights" not in result.stderr, result.stderr
+    assert "imported 300 articles" in imported.stdout
+    assert "  2400/2400 texts embedded" in indexed.stderr and "indexed 300 articles (2400 units)" in indexed.stdout
+    verbose = _run_hub(["-v", "kb", "import", str(tmp_path)], env)
+    assert verbose.returncode == 0 and " INFO " in verbose.stderr
+
+
 def test_serve_on_a_taken_port_is_one_line(sqlite_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

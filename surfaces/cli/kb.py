@@ -29,11 +29,18 @@ def _progress(seen: int, changed: int, total: int) -> None:
 
 
 class _EmbeddingProgress(logging.Handler):
-    """Echoes the embedder's progress events (``interceptor.dense.progress``) as lines an admin reads."""
+    """Echoes the embedder's progress events (``interceptor.dense.progress``) as lines an admin reads, and
+    with ``warnings`` (the logger does not propagate meanwhile) its warnings and errors too."""
+
+    def __init__(self, *, warnings: bool) -> None:
+        super().__init__()
+        self.warnings = warnings
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.getMessage() == "interceptor.dense.progress":
             click.echo(f"  {getattr(record, 'embedded', '?')}/{getattr(record, 'of', '?')} texts embedded", err=True)
+        elif self.warnings and record.levelno >= logging.WARNING:
+            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
 def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
@@ -134,16 +141,20 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
 
         settings = load_settings()
         db = _database(settings)
-        progress, dense_log = _EmbeddingProgress(), logging.getLogger("interceptor.retrieval.dense")
+        dense_log = logging.getLogger("interceptor.retrieval.dense")
+        quiet = not logging.getLogger().isEnabledFor(logging.INFO)  # without -v: progress lines, not log lines
+        progress = _EmbeddingProgress(warnings=quiet)
         dense_log.addHandler(progress)
-        level = dense_log.level
-        dense_log.setLevel(min(dense_log.getEffectiveLevel(), logging.INFO))  # its progress events, however quiet the rest
+        if quiet:
+            dense_log.setLevel(logging.INFO)
+            dense_log.propagate = False
         started = time.perf_counter()
         try:
             scorer = build_scorer(settings, db)
         finally:
             dense_log.removeHandler(progress)
-            dense_log.setLevel(level)
+            dense_log.setLevel(logging.NOTSET)
+            dense_log.propagate = True
             db.dispose()
         status = scorer.status
         how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
