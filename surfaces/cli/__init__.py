@@ -47,19 +47,22 @@ SERVICES = frozenset({"serve", "worker", "scheduler"})
 
 
 @click.group(cls=LazyGroup)
-@click.option("-v", "--verbose", is_flag=True, help="Log lines (INFO) for every command, not only serve, worker and scheduler.")
+@click.option("-v", "--verbose", is_flag=True, help="Log lines (INFO) for every command, not only serve, worker and "
+              "scheduler, and the model libraries' progress bars.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """The help-desk hub."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    if verbose or ctx.invoked_subcommand in SERVICES:
+    if verbose:
         verbose_logs()
-    else:  # the model libraries' progress bars and notices too, unless asked for
-        for name, value in QUIET_ENV.items():
-            if name not in os.environ:
-                os.environ[name] = value
-                _QUIETED.append(name)
+        return
+    for name, value in QUIET_ENV.items():  # the model libraries' progress bars and notices, unless asked for
+        if name not in os.environ:
+            os.environ[name] = value
+            _QUIETED.append(name)
+    if ctx.invoked_subcommand in SERVICES:  # an operator reads their log, without the progress bars
+        logging.getLogger().setLevel(logging.INFO)
 
 
 _QUIETED: list[str] = []  # the QUIET_ENV names this process set (not the caller's own)
