@@ -76,6 +76,22 @@ def test_bad_limits_are_a_400(api: Any, limit: str) -> None:
     assert response.status_code == 400 and "'limit'" in response.get_json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "message"),
+    [
+        ("/api/v1/stats", "since=2026-01-01", "unknown query parameter 'since': /api/v1/stats takes channel, from, to"),
+        ("/api/v1/stats/series", "days=7", "unknown query parameter 'days'"),
+        ("/api/v1/stats", "limit=5", "unknown query parameter 'limit'"),
+        ("/api/v1/decisions", "from=2026-11-01&from=2026-01-01", "'from' is given 2 times"),
+        ("/api/v1/content-gaps", "channel=web&channel=slack", "'channel' is given 2 times"),
+    ],
+)
+def test_a_parameter_the_endpoint_would_ignore_is_a_400_not_other_figures(api: Any, path: str, query: str, message: str) -> None:
+    response = api.get(f"{path}?{query}", headers=AUTH)
+    assert response.status_code == 400 and message in response.get_json()["error"]
+    assert api.get(f"{path}?from=2026-11-01&channel=web", headers=AUTH).status_code == 200
+
+
 def test_defaults_to_the_last_30_days_and_matches_the_computation(api: Any, admin_hub: Hub) -> None:
     now = utcnow()
     seed_demo(admin_hub.db, now)

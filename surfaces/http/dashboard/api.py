@@ -44,6 +44,20 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def _known_args(known: set[str]) -> None:
+    """Refuse a query parameter the endpoint does not take, or one given twice: ``?since=2026-01-01`` (not a
+    parameter) or a second ``from`` would otherwise be ignored and the figures silently cover another period.
+
+    Raises:
+        PeriodError: naming the parameter and those the endpoint takes.
+    """
+    for name in request.args:
+        if name not in known:
+            raise PeriodError(f"unknown query parameter {name!r}: {request.path} takes {', '.join(sorted(known))}")
+        if len(request.args.getlist(name)) > 1:
+            raise PeriodError(f"query parameter {name!r} is given {len(request.args.getlist(name))} times: give it once")
+
+
 def gap_embedder(settings: Settings) -> Embed | None:
     """The sentence model as a plain (caching) function for grouping content gaps by meaning, or ``None``
     (lexical) when dense retrieval is off or not installed. The model loads on first use, shared with retrieval.
@@ -78,6 +92,7 @@ def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) 
         """Parse the shared query parameters, run ``build`` in a session, answer JSON (400 on bad input)."""
         now = utcnow()
         try:
+            _known_args({"channel", *(("from", "to") if period else ()), *(("limit",) if "limit_arg" in kwargs else ())})
             if period:
                 kwargs["period"] = parse_period(request.args.get("from"), request.args.get("to"), now=now)
             limit = kwargs.pop("limit_arg", None)
