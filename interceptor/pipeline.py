@@ -166,7 +166,10 @@ class Pipeline:
                 return "unknown_ticket"
             # A comment on the ticket of record opened for an escalated chat thread: agents' public replies
             # go to the thread (and count as the agents' response), judged on a fresh read of the ticket.
-            schedule(self._jobs, self._sync.agent_replies(event.ref, origin, inbox_event_id))
+            ids, undecided = self._sync.agent_replies(event.ref, origin, inbox_event_id)
+            schedule(self._jobs, ids)
+            if undecided:  # a visibility look-up failed: this event is retried, and asks again
+                raise Retriable(f"{undecided} comment(s) on {event.ref} whose visibility the help desk could not tell yet")
             return "agent_reply"
         if record_ref is not None:  # a thread kept in sync with its ticket of record
             ids, from_requester = self._sync.thread_message(connector, event.ref, record_ref, message, inbox_event_id)
