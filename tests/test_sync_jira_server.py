@@ -13,7 +13,9 @@ under test is the hub's judgment of the issue as read back, Server-shaped (users
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -21,6 +23,7 @@ import requests
 import responses
 from sqlalchemy import update
 
+from connectors.jira import events
 from core.db import InboxEvent, OutboxAction, OutcomeRow
 from core.models import utcnow
 from tests.slack_stub import SlackStub
@@ -62,12 +65,26 @@ def serve_server_issue(api: responses.RequestsMock, comments: list[dict[str, Any
     draft = fields["comment"]["comments"][0]
     draft["author"] = SERVER_HUB
     del draft["jsdPublic"]
-    api.upsert(responses.GET, f"{API}/issue/{RECORD_KEY}", json=issue)
+    for name in (RECORD_KEY, issue["id"]):  # the REST API takes the issue id wherever it takes the key
+        api.upsert(responses.GET, f"{API}/issue/{name}", json=issue)
 
 
 def server_comment(comment_id: str, body: str, author: dict[str, Any] = SERVER_AGENT, **fields: Any) -> dict[str, Any]:
     """A REST v2 comment on SUP-42 as Server/DC returns it (no ``jsdPublic``)."""
     return {"self": f"{BASE}/rest/api/2/issue/10000/comment/{comment_id}", **jira_comment(comment_id, author, body, **fields)}
+
+
+def server_comment_created(world: World, comment: dict[str, Any]) -> Any:
+    """Deliver Jira Server's ``comment_created`` for ``comment`` as the real capture has it: no ``issue``, the
+    issue named by id in ``comment.self`` only; signed now."""
+    capture = Path(__file__).parent.parent.parent / "shared/fixtures/payloads/jira_server_webhook_comment_created.json"
+    body = json.loads(capture.read_text())
+    body["timestamp"] = int(time.time() * 1000)
+    body["comment"].update({k: comment[k] for k in ("id", "self", "author", "body")})
+    body["comment"]["updateAuthor"] = comment["author"]
+    raw = json.dumps(body).encode()
+    headers = {"X-Hub-Signature": events.sign("s3cret", raw), "Content-Type": "application/json"}
+    return world.client.post("/webhooks/jira", data=raw, headers=headers)
 
 
 def property_url(comment_id: str) -> str:
@@ -202,3 +219,17 @@ def test_cloud_comments_carry_jsdPublic_and_cost_no_look_up(world: World) -> Non
     assert REPLY in text and "fraud queue" not in text
     assert lookups(world) == [] and not [c for c in world.api.calls if "/properties/" in c.request.url]
     assert world.posts()[-1].args["thread_ts"] == ROOT_TS
+
+
+def test_servers_own_webhook_naming_the_issue_by_id_only_reaches_the_thread(world: World) -> None:
+    reply = server_comment("20001", REPLY)
+    serve_server_issue(world.api, [reply])
+    serve_property(world.api, "20001", status=404)
+    assert server_comment_created(world, reply).get_json()["status"] == "accepted"
+    world.drain()
+    [text] = mirrored(world)
+    assert REPLY in text and f"{BASE}/browse/{RECORD_KEY}" in text
+    [named] = [c for c in world.api.calls if c.request.url.startswith(f"{API}/issue/10000")]
+    assert named.request.params["fields"] == "labels", "the issue id resolved to its key, cheaply"
+    [row] = [o for o in world.rows(OutcomeRow) if o.kind == "agent_reply"]
+    assert row.ticket_ref == THREAD and row.detail["on"] == f"jira:{RECORD_KEY}"

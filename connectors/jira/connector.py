@@ -145,6 +145,20 @@ class JiraConnector:
         count("jira_comment_visibility", outcome=visibility.value)
         return visibility
 
+    def canonical_ref(self, ref: TicketRef) -> TicketRef:
+        """The issue's key for an issue named by its numeric id (``GET /issue/{id}?fields=labels``), as Jira
+        Server/DC's ``comment_created`` names it (:func:`events._issue_from_comment`); a key is returned as is,
+        without a call. The hub keeps issues by key (the ticket of record of a Slack thread included).
+
+        Raises:
+            NotFound: the issue is gone. Retriable, Fatal: the call failed.
+        """
+        if not ref.external_id.isdigit():
+            return ref
+        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields="labels").raw)
+        key = str(issue.get("key") or "")
+        return TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else ref
+
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
         """One page of ``GET /rest/api/2/search/jql`` (the Cloud search; ``nextPageToken`` paging).
 
