@@ -5,9 +5,9 @@ reaches the Slack thread; ``{"internal": true}`` or anything else never does; a 
 the comment without marking it mirrored, and the event's retry posts it once Jira answers. Cloud comments
 carry ``jsdPublic`` and cost no look-up.
 
-The webhook that triggers each read is Cloud's (it claims nothing about visibility the hub trusts): what is
+Most tests trigger the read with Cloud's webhook (the hub trusts nothing it claims about visibility): what is
 under test is the hub's judgment of the issue as read back, Server-shaped (users with ``name``/``key``, no
-``accountId``, no ``jsdPublic``).
+``accountId``, no ``jsdPublic``). The last one delivers Server's own capture, which names the issue by id only.
 """
 
 from __future__ import annotations
