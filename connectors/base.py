@@ -245,6 +245,20 @@ class PostsAsRequester(Protocol):
 
 
 @runtime_checkable
+class AliasedRefs(Protocol):
+    """Optional capability: a vendor whose events may name a ticket by another id than the one the hub keeps
+    (Jira Server/DC's ``comment_created`` names the issue by its numeric id; the hub keeps its key)."""
+
+    def canonical_ref(self, ref: TicketRef) -> TicketRef:
+        """Return the ref the hub keeps for ``ref`` (``ref`` itself when it is one already, without a call).
+
+        Raises:
+            NotFound, Retriable, Fatal: the vendor call failed.
+        """
+        ...
+
+
+@runtime_checkable
 class Pollable(Protocol):
     """Optional capability: list what changed since a cursor (the polling fallback to webhooks)."""
 

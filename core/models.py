@@ -60,10 +60,13 @@ class Priority(str, enum.Enum):
 
 
 class Visibility(str, enum.Enum):
-    """Who can see a message: the requester too (public) or agents only (internal)."""
+    """Who can see a message: the requester too (public) or agents only (internal). ``UNKNOWN``: the vendor
+    could not tell yet (a look-up it needs failed, or was not made); shown to no one, like an internal one,
+    and asked again on the next read."""
 
     PUBLIC = "public"
     INTERNAL = "internal"
+    UNKNOWN = "unknown"
 
 
 class EventKind(str, enum.Enum):

@@ -4,7 +4,9 @@ goes where, as what visibility, under which outbox key.
 - An agent's public reply on the ticket of record goes to the originating thread, with the agent's name, a
   link to the ticket, and links to its attachments (never their content). Only a message that is provably
   public, written by an agent and not by the hub is mirrored: the connectors' mappings turn anything
-  ambiguous into ``Visibility.INTERNAL`` (issue 12 item 2), and the hub's own drafts are ``is_self``.
+  ambiguous into ``Visibility.INTERNAL`` (issue 12 item 2), or ``Visibility.UNKNOWN`` while a vendor look-up
+  that failed could still tell (not mirrored now, judged again on the next read), and the hub's own drafts
+  are ``is_self``.
 - The requester's later messages in the thread become public comments on the ticket of record, written by
   the hub as "<name> wrote in Slack:"; anyone else's become internal notes.
 - A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's

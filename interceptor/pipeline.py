@@ -8,13 +8,14 @@ either nothing (the sweeper retries the event) or the decision with every write 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings
-from connectors.base import Connector, HelpDesk
+from connectors.base import AliasedRefs, Connector, HelpDesk
 from core.db import Database
 from core.errors import Retriable
 from core.jobs import JobQueue
@@ -66,6 +67,8 @@ class Pipeline:
             log.warning("interceptor.pipeline.no-connector", extra={"source": event.source.value})
             count("pipeline_events", kind=event.kind.value, outcome="no_connector")
             return
+        if isinstance(connector, AliasedRefs):  # e.g. a Jira Server/DC comment naming its issue by id only
+            event = replace(event, ref=connector.canonical_ref(event.ref))
         if event.kind is EventKind.CREATED and event.data.get("intake") == "emoji":
             outcome = self._on_emoji(connector, event, inbox_event_id)
         elif event.kind is EventKind.CREATED and event.message is not None and record_of(self._db, event.ref) is not None:
@@ -166,7 +169,10 @@ class Pipeline:
                 return "unknown_ticket"
             # A comment on the ticket of record opened for an escalated chat thread: agents' public replies
             # go to the thread (and count as the agents' response), judged on a fresh read of the ticket.
-            schedule(self._jobs, self._sync.agent_replies(event.ref, origin, inbox_event_id))
+            ids, undecided = self._sync.agent_replies(event.ref, origin, inbox_event_id)
+            schedule(self._jobs, ids)
+            if undecided:  # a visibility look-up failed: this event is retried, and asks again
+                raise Retriable(f"{undecided} comment(s) on {event.ref} whose visibility the help desk could not tell yet")
             return "agent_reply"
         if record_ref is not None:  # a thread kept in sync with its ticket of record
             ids, from_requester = self._sync.thread_message(connector, event.ref, record_ref, message, inbox_event_id)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from connectors.base import Connector, HelpDesk, PostsAsRequester
 from core.db import Database, OutboxAction
-from core.models import Message, Status, Ticket, TicketRef
+from core.models import Message, Status, Ticket, TicketRef, Visibility
 from core.outbox import enqueue
 from core.telemetry import count
 from interceptor import mirror, record
@@ -32,23 +32,26 @@ class Sync:
     def __init__(self, db: Database, connectors: Mapping[str, Connector], *, max_attempts: int) -> None:
         self._db, self._connectors, self._max_attempts = db, connectors, max_attempts
 
-    def agent_replies(self, record_ref: TicketRef, origin: TicketRef, inbox_event_id: int) -> list[int]:
+    def agent_replies(self, record_ref: TicketRef, origin: TicketRef, inbox_event_id: int) -> tuple[list[int], int]:
         """Mirror every agent's public reply on ``record_ref`` not mirrored yet to the thread ``origin``,
         and count each as an agent's response on the thread's request (the analytics' first response).
 
         The ticket is re-read from the vendor rather than trusted from the webhook: the REST read carries the
         visibility fields the mapping judges (a webhook may not), names the author's role (a Jira Cloud
-        webhook does not carry the reporter), and lists replies whose webhook was lost.
+        webhook does not carry the reporter), and lists replies whose webhook was lost. A message whose
+        visibility the vendor could not tell now (``Visibility.UNKNOWN``: a look-up failed) is not mirrored
+        and not marked as mirrored (only a written ``mirror:`` key is), so the next read judges it again.
 
         Returns:
-            The new outbox rows' ids (to schedule after the caller's commit).
+            The new outbox rows' ids (to schedule after the caller's commit), and how many messages were
+            left undecided (the caller retries the event for them).
 
         Raises:
             NotFound, Retriable, Fatal: reading the ticket failed.
         """
         read = self._read_record(record_ref, origin)
         if read is None:
-            return []
+            return [], 0
         ticket, url = read
         ids: list[int] = []
         with self._db.session() as s:
@@ -62,7 +65,11 @@ class Sync:
                 ids.append(new)
                 record.record_outcome(s, origin, "agent_reply", author=message.author.external_id, on=str(record_ref), comment=message.external_id)
         count("sync_mirrored", direction="to_thread", outcome="posted" if ids else "nothing_new")
-        return ids
+        undecided = sum(1 for m in ticket.messages if m.visibility is Visibility.UNKNOWN)
+        if undecided:
+            log.warning("interceptor.sync.visibility-unknown", extra={"ref": str(record_ref), "messages": undecided})
+            count("sync_mirrored", direction="to_thread", outcome="undecided")
+        return ids, undecided
 
     def _read_record(self, record_ref: TicketRef, origin: TicketRef) -> tuple[Ticket, str] | None:
         """Read the ticket of record from its vendor, with the link to show in the thread (``None`` when

@@ -145,8 +145,10 @@ JIRA_AGENT = {"accountId": "agent-7", "displayName": "Grace Hopper", "accountTyp
 JIRA_HUB = {"accountId": "hub-account", "displayName": "Help-desk hub", "emailAddress": "hub@example.com", "accountType": "atlassian"}
 
 
-def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, **overrides: Any) -> World:
-    """A hub with Slack and Jira, the thread ROOT_TS already escalated to Jira issue SUP-42."""
+def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, myself: dict[str, Any] | None = None,
+               **overrides: Any) -> World:
+    """A hub with Slack and Jira, the thread ROOT_TS already escalated to Jira issue SUP-42 (``myself``: the
+    hub's ``GET /myself``, Cloud-shaped unless told)."""
     from tests.test_jira_connector import API, JIRA
     from tests.test_jira_mapping import load
 
@@ -155,7 +157,7 @@ def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, 
     hub = build_hub(load_settings(settings))
     import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
     world = World(hub, create_app(hub=hub).test_client(), stub, api)
-    api.get(f"{API}/myself", json=load("myself.json"))
+    api.get(f"{API}/myself", json=myself or load("myself.json"))
     api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)
     api.post(f"{API}/issue/{RECORD_KEY}/comment", json=load("comment_create_response.json"), status=201)
     api.put(f"{API}/issue/{RECORD_KEY}", status=204)

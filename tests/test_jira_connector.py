@@ -57,6 +57,13 @@ def test_fetch_normalises_adf_and_marks_the_hub(jira: JiraConnector, api: respon
     assert sum(c.request.url.endswith("/myself") for c in api.calls) == 1
 
 
+def test_an_issue_named_by_id_is_resolved_to_its_key_and_a_key_costs_nothing(jira: JiraConnector, api: responses.RequestsMock) -> None:
+    assert jira.canonical_ref(REF) == REF and len(api.calls) == 0
+    api.get(f"{API}/issue/10627", json=load("issue_get.json"))
+    assert jira.canonical_ref(TicketRef(Source.JIRA, "10627")) == REF
+    assert api.calls[0].request.params["fields"] == "labels"
+
+
 def test_answer_is_a_public_comment_and_a_label(jira: JiraConnector, api: responses.RequestsMock) -> None:
     api.put(f"{API}/issue/TESTKEY13-1", status=204)
     api.post(f"{API}/issue/TESTKEY13-1/comment", json=load("comment_create_response.json"), status=201)

@@ -179,3 +179,67 @@ def test_jql_is_written_in_the_users_time_zone() -> None:
 def test_answer_body_uses_wiki_links() -> None:
     body = mapping.answer_body("Re-run it.", [{"title": "Exports", "url": "https://kb/exports"}])
     assert body == "Re-run it.\n\nSources:\n* [Exports|https://kb/exports]"
+
+
+# -- who sees a comment with no jsdPublic (Jira Server/DC): its sd.public.comment property ---------------
+
+SERVER_AGENT = {"name": "grace", "key": "JIRAUSER10200", "displayName": "Grace Hopper"}
+SERVER_REPORTER = {"name": "ada", "key": "JIRAUSER10300", "displayName": "Ada"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [(None, Visibility.PUBLIC),  # 404: no such property, nothing marks the comment internal
+     ({"key": "sd.public.comment", "value": {"internal": False}}, Visibility.PUBLIC),
+     ({"key": "sd.public.comment", "value": {"internal": True}}, Visibility.INTERNAL),
+     ({"key": "sd.public.comment", "value": {"internal": "false"}}, Visibility.INTERNAL),
+     ({"key": "sd.public.comment", "value": {}}, Visibility.INTERNAL),
+     ({"key": "sd.public.comment", "value": None}, Visibility.INTERNAL),
+     ({"key": "sd.public.comment"}, Visibility.INTERNAL),
+     ({"key": "hub_key", "value": {"internal": False}}, Visibility.INTERNAL),
+     ({}, Visibility.INTERNAL)],
+)
+def test_the_looked_up_property_decides_only_when_it_plainly_says_public(answer: Any, expected: Visibility) -> None:
+    assert mapping.property_visibility(answer) is expected
+
+
+@pytest.mark.parametrize(
+    ("comment", "author", "looked_up", "expected"),
+    [({}, SERVER_AGENT, Visibility.PUBLIC, Visibility.PUBLIC),
+     ({}, SERVER_AGENT, Visibility.INTERNAL, Visibility.INTERNAL),
+     ({}, SERVER_AGENT, Visibility.UNKNOWN, Visibility.UNKNOWN),  # the look-up failed: asked again
+     ({}, SERVER_AGENT, None, Visibility.UNKNOWN),  # not looked up (a webhook, a poll)
+     ({"jsdPublic": None}, SERVER_AGENT, Visibility.PUBLIC, Visibility.INTERNAL),  # present but malformed: ambiguous
+     ({"jsdPublic": False}, SERVER_AGENT, Visibility.PUBLIC, Visibility.INTERNAL),
+     ({"visibility": {"type": "role", "value": "Developers"}}, SERVER_AGENT, Visibility.PUBLIC, Visibility.INTERNAL),
+     ({"properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}, SERVER_AGENT, Visibility.PUBLIC, Visibility.INTERNAL),
+     ({"properties": "garbage"}, SERVER_AGENT, Visibility.PUBLIC, Visibility.INTERNAL),
+     ({}, SERVER_REPORTER, None, Visibility.PUBLIC),  # the requester's side's own words
+     ({}, {"name": "helpdesk-hub", "key": "JIRAUSER10100"}, None, Visibility.INTERNAL)],  # the hub's own: never looked up
+)
+def test_a_comment_without_jsdPublic_is_public_only_by_its_looked_up_property(
+        comment: dict[str, Any], author: dict[str, Any], looked_up: Visibility | None, expected: Visibility) -> None:
+    me = mapping.Self(user_id="helpdesk-hub")
+    raw = {"id": "31039", "author": author, "body": "Refunded.", **comment}
+    assert mapping.message(raw, "ada", me, looked_up=looked_up).visibility is expected
+
+
+def test_only_agents_comments_with_no_jsdPublic_and_a_numeric_id_are_looked_up_the_others_are_decided() -> None:
+    me = mapping.Self(user_id="helpdesk-hub")
+    comments = [{"id": "1", "author": SERVER_AGENT}, {"id": "2", "author": SERVER_AGENT, "jsdPublic": True},
+                {"id": "3", "author": SERVER_REPORTER}, {"id": "4", "author": {"name": "helpdesk-hub"}},
+                {"id": "../5", "author": SERVER_AGENT}, {"id": "6", "author": SERVER_AGENT, "visibility": {"type": "group", "value": "x"}},
+                {"id": "7", "author": SERVER_AGENT}]
+    issue = {"key": "SUP-42", "fields": {"reporter": SERVER_REPORTER, "comment": {"comments": comments}}}
+    assert mapping.lookups_needed(issue, me) == ["1", "7"]
+    ticket = mapping.ticket(issue, me, "http://jira", {"1": Visibility.PUBLIC, "7": Visibility.INTERNAL})
+    assert [m.visibility for m in ticket.messages] == [Visibility.PUBLIC, Visibility.PUBLIC, Visibility.PUBLIC, Visibility.INTERNAL,
+                                                       Visibility.INTERNAL, Visibility.INTERNAL, Visibility.INTERNAL]
+
+
+def test_a_server_agents_comment_webhook_is_passed_on_undecided_for_the_sync_to_judge() -> None:
+    body = load("webhook_comment_created_server.json")  # Server: no jsdPublic
+    body["issue"] = {"id": "10000", "key": "SUP-42", "fields": {"labels": ["hub_created"], "reporter": {"name": "helpdesk-hub"}}}
+    event = events.parse({}, body, mapping.Self(user_id="helpdesk-hub"))
+    assert event is not None and event.message is not None
+    assert event.message.author.is_agent and event.message.visibility is Visibility.UNKNOWN

@@ -55,7 +55,7 @@ def test_an_agents_public_comment_reaches_the_thread_and_counts_as_first_respons
     public = jira_comment("20001", JIRA_AGENT, "We found the double charge and refunded it. Receipt: [^receipt.pdf]", jsdPublic=True)
     internal = jira_comment("20002", JIRA_AGENT, "internal: check the fraud queue", jsdPublic=False)
     restricted = jira_comment("20003", JIRA_AGENT, "admins only", jsdPublic=True, visibility={"type": "role", "value": "Administrators"})
-    unmarked = jira_comment("20004", JIRA_AGENT, "no jsdPublic: ambiguous")
+    unmarked = jira_comment("20004", JIRA_AGENT, "jsdPublic null: ambiguous", jsdPublic=None)  # (absent: tests/test_sync_jira_server.py)
     serve_issue(world.api, [public, internal, restricted, unmarked], files=("receipt.pdf", "fraud-report.pdf"))
     assert jira_comment_created(world, public).get_json()["status"] == "accepted"
     world.drain()

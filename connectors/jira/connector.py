@@ -16,7 +16,8 @@ from connectors.jira import events, mapping, poll, schemas
 from connectors.jira.client import call, make_jira
 from connectors.jira.settings import JiraSettings
 from core.errors import ConnectorError, Fatal, NotFound
-from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef, Visibility
+from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,62 @@ class JiraConnector:
         return mapping.Self(user_id=str(uid) if uid else None, email=me.get("emailAddress") or self.settings.email)
 
     def fetch(self, ref: TicketRef) -> Ticket:
-        """Read an issue with its comments (wiki text and ADF both become plain text).
+        """Read an issue with its comments (wiki text and ADF both become plain text). An agent's comment
+        without ``jsdPublic`` (Jira Server/DC) costs one more request, :meth:`_visibility`; a comment whose
+        look-up failed is ``Visibility.UNKNOWN`` (shown to no one; the next read asks again).
+
+        Raises:
+            NotFound: the issue is gone. Retriable, Fatal: reading the issue failed.
+        """
+        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields=mapping.ISSUE_FIELDS).raw)
+        me = self._self()
+        looked_up = {comment_id: self._visibility(comment_id) for comment_id in mapping.lookups_needed(issue, me)}
+        return mapping.ticket(issue, me, self.settings.url, looked_up)
+
+    def _visibility(self, comment_id: str) -> Visibility:
+        """Who sees a comment that carries no ``jsdPublic``: ``GET /comment/{id}/properties/sd.public.comment``
+        (:func:`mapping.property_visibility`: a 404 or ``{"internal": false}`` is public, anything else
+        internal), or ``Visibility.UNKNOWN`` when Jira does not answer (5xx, timeout, 401/403), logged and
+        counted: nothing is decided, so the next read of the issue asks again.
+
+        NOTE(jira): comment properties live at ``/rest/api/2/comment/{commentId}/properties/{propertyKey}`` on
+        Cloud and on Server/DC (Jira's ``CommentPropertyResource``, since 6.2), not under ``/issue/{key}/comment``
+        (a path that does not exist would 404 for every comment: every internal note would pass for public);
+        the 404 means "the comment ... does not exist or ... the property with given key is not found", and
+        the comment was just read. JSM stores an internal comment as ``sd.public.comment`` ``{"internal": true}``
+        (what its own comment form posts, also on a self-hosted JSM); a REST comment without it is public in
+        JSM (``jsdPublic`` "defaults to true when comments are created in the Jira Cloud Platform"; on a
+        self-hosted JSM a comment posted without the property shows on the portal); a plain Jira project has
+        no internal comments, only ``visibility`` restrictions (platform-apis.md 3.6).
+        https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comment-properties/
+        https://github.com/pycontribs/jira/issues/313
+        """
+        url = self.jira._get_url(f"comment/{comment_id}/properties/{mapping.INTERNAL_PROPERTY}")
+        try:
+            prop: dict[str, Any] | None = call("comment_visibility", lambda: _json(self.jira._session.get(url)))
+        except NotFound:
+            prop = None
+        except ConnectorError as e:
+            log.warning("jira.comment.visibility-unknown", extra={"comment": comment_id, "error": type(e).__name__})
+            count("jira_comment_visibility", outcome="unknown")
+            return Visibility.UNKNOWN
+        visibility = mapping.property_visibility(prop)
+        count("jira_comment_visibility", outcome=visibility.value)
+        return visibility
+
+    def canonical_ref(self, ref: TicketRef) -> TicketRef:
+        """The issue's key for an issue named by its numeric id (``GET /issue/{id}?fields=labels``), as Jira
+        Server/DC's ``comment_created`` names it (:func:`events._issue_from_comment`); a key is returned as is,
+        without a call. The hub keeps issues by key (the ticket of record of a Slack thread included).
 
         Raises:
             NotFound: the issue is gone. Retriable, Fatal: the call failed.
         """
-        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields=mapping.ISSUE_FIELDS).raw)
-        return mapping.ticket(issue, self._self(), self.settings.url)
+        if not ref.external_id.isdigit():
+            return ref
+        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields="labels").raw)
+        key = str(issue.get("key") or "")
+        return TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else ref
 
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
         """One page of ``GET /rest/api/2/search/jql`` (the Cloud search; ``nextPageToken`` paging).

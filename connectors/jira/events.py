@@ -193,7 +193,8 @@ def _status_change(body: Mapping[str, Any]) -> TicketEvent | None:
 
 def _issue_from_comment(comment: Mapping[str, Any]) -> str | None:
     # NOTE(jira): Server/DC sends comment_created without "issue" since 7.1; the comment's self link holds
-    # the issue id, which the REST API accepts wherever a key is (platform-apis.md 3.2).
+    # the issue id, which the REST API accepts wherever a key is (platform-apis.md 3.2). The hub keeps issues
+    # by key: the job asks the connector for it (JiraConnector.canonical_ref) before looking the issue up.
     found = _ISSUE_IN_SELF.search(str(comment.get("self") or ""))
     if found is None:
         return None

@@ -119,15 +119,51 @@ def is_internal(comment: Mapping[str, Any]) -> bool:
     return comment.get("jsdPublic") is False or bool(comment.get("visibility")) or _internal_property(comment)
 
 
-def is_public(comment: Mapping[str, Any]) -> bool:
-    """Whether a comment is provably visible to the customer: ``jsdPublic`` is ``true`` and nothing marks it
-    internal. Anything else (``jsdPublic`` missing, ``null`` or not a boolean, a malformed ``visibility`` or
-    property) is ambiguous, and ambiguous counts as internal (issue 12): it is never mirrored to the requester.
+def is_public(comment: Mapping[str, Any], looked_up: Visibility | None = None) -> bool:
+    """Whether a comment is provably visible to the customer: nothing marks it internal (no ``visibility``,
+    no ``sd.public.comment`` property other than ``{"internal": false}``) and either ``jsdPublic`` is
+    ``true`` or, when the comment has no ``jsdPublic`` key at all, its ``sd.public.comment`` property was
+    looked up and says public (``looked_up``, :func:`property_visibility`). Anything else (``jsdPublic``
+    ``null`` or not a boolean, a malformed ``visibility`` or property, a look-up not made or failed) is
+    ambiguous, and ambiguous counts as internal (issue 12): it is never mirrored to the requester.
 
     NOTE(jira): Cloud sends ``jsdPublic`` on every comment, webhook and REST (platform-apis.md 3.6); Server/DC
-    does not, so agents' comments there are not mirrored to Slack.
+    does not, so there the connector looks the property up (:func:`needs_lookup`).
     """
-    return comment.get("jsdPublic") is True and comment.get("visibility") is None and not _internal_property(comment, strict=True)
+    if comment.get("visibility") is not None or _internal_property(comment, strict=True):
+        return False
+    if "jsdPublic" in comment:
+        return comment["jsdPublic"] is True
+    return looked_up is Visibility.PUBLIC
+
+
+def needs_lookup(comment: Mapping[str, Any], author: Person) -> bool:
+    """Whether only the comment's ``sd.public.comment`` property can tell who sees it: an agent's comment
+    (not the hub's, not the requester's side's) with no ``jsdPublic`` key at all (Jira Server/DC), no
+    ``visibility`` restriction, no property already marking it internal, and a numeric id (a URL is never
+    built from anything else). A ``jsdPublic`` that is present but not a boolean is not looked up: it stays
+    ambiguous (internal), as does a comment without such an id."""
+    return (author.is_agent and not author.is_self and "jsdPublic" not in comment and str(comment.get("id") or "").isdigit()
+            and comment.get("visibility") is None and not _internal_property(comment, strict=True))
+
+
+def lookups_needed(issue: Mapping[str, Any], me: Self) -> list[str]:
+    """The ids of the issue's comments (``fields.comment``) that :func:`needs_lookup`."""
+    fields = issue.get("fields") or {}
+    reporter = _reporter_id(fields)
+    comments = (fields.get("comment") or {}).get("comments") or []
+    return [str(c["id"]) for c in comments if isinstance(c, Mapping) and needs_lookup(c, person(c.get("author"), reporter, me))]
+
+
+def property_visibility(prop: Mapping[str, Any] | None) -> Visibility:
+    """Who sees a comment, from ``GET /comment/{id}/properties/sd.public.comment``: ``None`` (a 404: the
+    comment has no such property, nothing marks it internal) or ``{"internal": false}`` is public; ``{"internal":
+    true}`` or any other answer is internal."""
+    if prop is None:
+        return Visibility.PUBLIC
+    value = prop.get("value")
+    plainly_public = prop.get("key") == INTERNAL_PROPERTY and isinstance(value, Mapping) and value.get("internal") is False
+    return Visibility.PUBLIC if plainly_public else Visibility.INTERNAL
 
 
 def _internal_property(comment: Mapping[str, Any], *, strict: bool = False) -> bool:
@@ -146,20 +182,29 @@ def _internal_property(comment: Mapping[str, Any], *, strict: bool = False) -> b
     return False
 
 
-def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: Mapping[str, str] | None = None) -> Message:
+def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: Mapping[str, str] | None = None,
+            looked_up: Visibility | None = None) -> Message:
     """Build a :class:`Message` from a comment (webhook or REST, v2 or v3). ``files`` maps the issue's
     attachment file names to their links; the ones the comment refers to become its ``attachments``.
+    ``looked_up`` is what the comment's ``sd.public.comment`` property said (:func:`property_visibility`),
+    or ``Visibility.UNKNOWN`` when the look-up failed.
 
-    An agent's comment is public only when :func:`is_public` proves it; the requester's side's own comment
-    is public unless marked internal (their words cannot leak to them, and Server/DC has no ``jsdPublic``).
+    An agent's comment is public only when :func:`is_public` proves it, and ``Visibility.UNKNOWN`` while only
+    a look-up not made (or failed) could; the requester's side's own comment is public unless marked internal
+    (their words cannot leak to them, and Server/DC has no ``jsdPublic``).
     """
     author = person(comment.get("author"), reporter, me)
-    public = is_public(comment) or (not author.is_agent and not author.is_self and not is_internal(comment))
+    if is_public(comment, looked_up) or (not author.is_agent and not author.is_self and not is_internal(comment)):
+        visibility = Visibility.PUBLIC
+    elif needs_lookup(comment, author) and looked_up in (None, Visibility.UNKNOWN):
+        visibility = Visibility.UNKNOWN
+    else:
+        visibility = Visibility.INTERNAL
     return Message(
         external_id=str(comment.get("id")),
         author=author,
         text=rich_text(comment.get("body")),
-        visibility=Visibility.PUBLIC if public else Visibility.INTERNAL,
+        visibility=visibility,
         created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
         attachments=referenced_files(comment.get("body"), files or {}),
     )
@@ -180,13 +225,20 @@ def referenced_files(body: Any, files: Mapping[str, str]) -> tuple[tuple[str, st
     return tuple((n, files[n]) for n in dict.fromkeys(names) if n in files)
 
 
-def ticket(issue: Mapping[str, Any], me: Self, base_url: str) -> Ticket:
+def _reporter_id(fields: Mapping[str, Any]) -> str | None:
+    reporter_user = fields.get("reporter") or fields.get("creator")
+    return user_id(reporter_user) if reporter_user else None
+
+
+def ticket(issue: Mapping[str, Any], me: Self, base_url: str, looked_up: Mapping[str, Visibility] | None = None) -> Ticket:
     """Build a :class:`Ticket` from an issue (``GET /issue/{key}`` or a search hit, fields per
-    :data:`ISSUE_FIELDS`)."""
+    :data:`ISSUE_FIELDS`). ``looked_up`` maps comment ids to what their ``sd.public.comment`` property said
+    (:func:`lookups_needed` names the comments to look up)."""
     fields = issue.get("fields") or {}
     reporter_user = fields.get("reporter") or fields.get("creator")
-    reporter = user_id(reporter_user) if reporter_user else None
+    reporter = _reporter_id(fields)
     comments = (fields.get("comment") or {}).get("comments") or []
+    found = looked_up or {}
     now = datetime.now(timezone.utc)
     return Ticket(
         ref=TicketRef(Source.JIRA, str(issue["key"])),
@@ -196,7 +248,8 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str) -> Ticket:
         status=status_of(fields.get("status")),
         priority=priority_of(fields.get("priority")),
         tags=tuple(fields.get("labels") or ()),
-        messages=tuple(message(c, reporter, me, attachment_links(fields.get("attachment"))) for c in comments),
+        messages=tuple(message(c, reporter, me, attachment_links(fields.get("attachment")), found.get(str(c.get("id"))))
+                       for c in comments),
         url=browse_url(base_url, str(issue["key"])),
         created_at=parse_time(fields.get("created")) or now,
         updated_at=parse_time(fields.get("updated")) or now,
