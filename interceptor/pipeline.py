@@ -183,7 +183,9 @@ class Pipeline:
             return "ignored"  # someone else chatting in a thread that has no ticket of record
         with self._db.session() as s:
             if message.author.is_agent:
-                if record.has_outcome(s, event.ref, "escalated"):
+                # a note that may be internal (a visibility Jira Server could not tell from the webhook) is
+                # no response to the requester
+                if message.visibility is Visibility.PUBLIC and record.has_outcome(s, event.ref, "escalated"):
                     record.record_outcome(s, event.ref, "agent_reply", author=message.author.external_id)
                 return "agent_reply"
         verdict = classify_followup(message.text)
