@@ -6,8 +6,9 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 import responses
 from sqlalchemy import select
 
@@ -241,3 +242,11 @@ def people_stub() -> SlackStub:
                           "profile": {"email": "ada@example.com", "real_name": "Ada Lovelace"}}
     server.users[OTHER] = {"id": OTHER, "name": "bob", "real_name": "Bob Teammate", "profile": {"real_name": "Bob Teammate"}}
     return server
+
+
+@pytest.fixture
+def stub() -> Iterator[SlackStub]:
+    """The :func:`people_stub` of one test (the sync tests import this fixture)."""
+    server = people_stub()
+    yield server
+    server.stop()

@@ -15,11 +15,11 @@ import responses
 from connectors.jira import events
 from core.db import OutcomeRow
 from tests.slack_stub import SlackStub
-from tests.sync_world import (
+from tests.sync_world import (  # noqa: F401 - stub is a fixture
+    stub,
     assert_reply_and_solve_mirrored_once,
     JIRA_AGENT, JIRA_HUB, OTHER, RECORD_KEY, THREAD, World, echo_of, jira_comment, jira_comment_created, jira_world, say,
     serve_issue,
-    people_stub,
 )
 from tests.test_jira_connector import API, BASE
 from tests.test_jira_mapping import load
@@ -27,13 +27,6 @@ from tests.test_slack_flow import CHANNEL, ROOT_TS, USER
 
 ISSUE_URL = f"{BASE}/browse/{RECORD_KEY}"
 TOKEN = "admin-token-for-tests"
-
-
-@pytest.fixture
-def stub() -> Iterator[SlackStub]:
-    server = people_stub()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ from connectors.jira import events
 from core.db import InboxEvent, OutboxAction, OutcomeRow
 from core.models import utcnow
 from tests.slack_stub import SlackStub
-from tests.sync_world import (
-    JIRA_AGENT, RECORD_KEY, THREAD, World, jira_comment, jira_comment_created, jira_world, people_stub, serve_issue,
+from tests.sync_world import (  # noqa: F401 - stub is a fixture
+    stub,
+    JIRA_AGENT, RECORD_KEY, THREAD, World, jira_comment, jira_comment_created, jira_world, serve_issue,
 )
 from tests.test_jira_connector import API, BASE
 from tests.test_slack_flow import CHANNEL, ROOT_TS
@@ -39,13 +40,6 @@ SERVER_HUB = {"self": f"{BASE}/rest/api/2/user?username=helpdesk-hub", "name": "
 SERVER_AGENT = {"self": f"{BASE}/rest/api/2/user?username=grace", "name": "grace", "key": "JIRAUSER10200",
                 "emailAddress": "grace@example.com", "displayName": "Grace Hopper", "active": True, "timeZone": "Europe/Moscow"}
 REPLY = "We found the double charge and refunded it."
-
-
-@pytest.fixture
-def stub() -> Iterator[SlackStub]:
-    server = people_stub()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

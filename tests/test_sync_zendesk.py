@@ -19,24 +19,17 @@ from core.db import OutboxAction, OutcomeRow
 from core.models import utcnow
 from tests.slack_stub import BOT_ID, BOT_USER, SlackStub, fixture, sign
 from tests.test_zendesk_mapping import load as zendesk_load
-from tests.sync_world import (
+from tests.sync_world import (  # noqa: F401 - stub is a fixture
+    stub,
     assert_reply_and_solve_mirrored_once,
     AGENT_USER, HUB_USER, OTHER, REQUESTER_USER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
     zendesk_world,
-    people_stub,
 )
 from tests.test_slack_flow import CHANNEL, ROOT, ROOT_TS, USER
 from tests.test_zendesk_connector import API, BASE
 
 TICKET_URL = f"{BASE}/agent/tickets/{RECORD_ID}"
 ATTACHMENT = {"id": 5, "file_name": "invoice.pdf", "content_url": f"{BASE}/attachments/token/abc/?name=invoice.pdf", "deleted": False}
-
-
-@pytest.fixture
-def stub() -> Iterator[SlackStub]:
-    server = people_stub()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
