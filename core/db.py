@@ -314,7 +314,8 @@ class CursorRow(Base):
 
 
 class LeaseRow(Base):
-    """A named lease held by one process until it expires (the single active scheduler)."""
+    """A named lease held by one process until it expires: the single active scheduler, the KB embedding, a KB
+    version's cold-start fit."""
 
     __tablename__ = "leases"
 
