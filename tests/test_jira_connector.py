@@ -214,6 +214,31 @@ def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str
                                                         ("created", "poll:created:TESTKEY13-2")]
 
 
+def test_polling_a_jira_server_without_search_jql_pages_by_start_at(sqlite_url: str) -> None:
+    """Jira Server/DC has no ``/search/jql`` (404): the poll reads ``/search`` by ``startAt`` instead, every page."""
+    settings = load_settings(settings_dict(sqlite_url, **JIRA, JIRA_POLL="true"))
+    first, second = load("search_jql_page.json")["issues"], load("search_jql_page2.json")["issues"]
+    total = len(first) + len(second)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{API}/myself", json=load("myself.json"))
+        api.get(f"{API}/search/jql", json={"errorMessages": ["null for uri: .../rest/api/2/search/jql"]}, status=404)
+        api.get(f"{API}/search", json={"startAt": 0, "maxResults": len(first), "total": total, "issues": first},
+                match=[responses.matchers.query_param_matcher({"startAt": "0"}, strict_match=False)])
+        api.get(f"{API}/search", json={"startAt": len(first), "maxResults": len(first), "total": total, "issues": second},
+                match=[responses.matchers.query_param_matcher({"startAt": str(len(first))}, strict_match=False)])
+        hub = build_hub(settings)
+        with hub.db.session() as s:
+            set_cursor(s, poll.CURSOR_NAME, json.dumps({"since": "2022-12-08T10:00:00+00:00", "seen": []}))
+        (_, job, _), = scheduled_jobs(hub)
+        assert job() == 2  # both pages' events
+        rows = inbox_rows(hub)
+        hub.close()
+        searched = [(c.request.path_url.split("?")[0], c.request.params.get("startAt")) for c in api.calls if "/search" in c.request.url]
+    assert searched == [("/rest/api/2/search/jql", None), ("/rest/api/2/search", "0"), ("/rest/api/2/search", str(len(first)))]
+    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "poll:comment:TESTKEY13-1:10758"),
+                                                        ("created", "poll:created:TESTKEY13-2")]
+
+
 def test_create_ticket_uses_the_configured_issue_type(api: responses.RequestsMock) -> None:
     connector = JiraConnector(load_settings({**JIRA, "JIRA_ISSUE_TYPE": "Service Request"}).jira)  # type: ignore[arg-type]
     api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)

@@ -53,6 +53,7 @@ class JiraConnector:
         self.jira = make_jira(settings.url, settings.email, settings.api_token.reveal())
         self._me: dict[str, Any] | None = None
         self._lock = threading.Lock()
+        self._offset_search = False  # this Jira has no /search/jql (Server/DC): search pages by startAt
 
     # -- inbound -------------------------------------------------------------------------------
 
@@ -160,19 +161,36 @@ class JiraConnector:
         return TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else ref
 
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
-        """One page of ``GET /rest/api/2/search/jql`` (the Cloud search; ``nextPageToken`` paging).
+        """One page of the issues ``jql`` finds, ``{"issues", "nextPageToken", "isLast"}``: ``GET
+        /rest/api/2/search/jql`` (Cloud; ``nextPageToken`` paging), or, on a Jira without that endpoint
+        (Server/DC answers 404), ``GET /rest/api/2/search`` paged by ``startAt``, its page in the same shape
+        (``nextPageToken`` is the next ``startAt``; ``isLast`` from ``total``).
 
-        NOTE(jira): ``/search`` is deprecated on Cloud in favour of ``/search/jql``.
-        https://developer.atlassian.com/changelog/#CHANGE-2046
+        NOTE(jira): ``/search`` is deprecated on Cloud in favour of ``/search/jql``, which Server/DC does not
+        have. https://developer.atlassian.com/changelog/#CHANGE-2046
 
         Raises:
-            Retriable, Fatal: the call failed.
+            NotFound, Retriable, Fatal: the call failed.
         """
         params: dict[str, Any] = {"jql": jql, "fields": mapping.ISSUE_FIELDS, "maxResults": limit}
-        if page_token:
-            params["nextPageToken"] = page_token
-        url = self.jira._get_url("search/jql")
-        return call("search", lambda: self.jira._session.get(url, params=params).json())
+        if not self._offset_search:
+            url = self.jira._get_url("search/jql")
+            try:
+                return call("search", lambda: self.jira._session.get(url, params={**params, "nextPageToken": page_token}
+                                                                      if page_token else params).json())
+            except NotFound:
+                if page_token:  # a later page of a search the endpoint served: not a Jira without it
+                    raise
+                self._offset_search = True
+                log.info("jira.search.offset-paging", extra={"reason": "no /search/jql here (Jira Server/DC)"})
+        start = int(page_token) if page_token and page_token.isdigit() else 0
+        url = self.jira._get_url("search")
+        page = call("search", lambda: self.jira._session.get(url, params={**params, "startAt": start}).json())
+        page = page if isinstance(page, dict) else {}
+        issues = [i for i in page.get("issues") or () if isinstance(i, dict)]
+        following, total = start + len(issues), page.get("total")
+        last = not issues or (following >= total if isinstance(total, int) else len(issues) < limit)
+        return {"issues": issues, "nextPageToken": str(following), "isLast": last}
 
     # -- writes --------------------------------------------------------------------------------
 
