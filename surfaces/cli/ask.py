@@ -12,7 +12,6 @@ import json
 import os
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -82,32 +81,6 @@ def _error_of(e: urllib.error.HTTPError) -> str:
         return str(e.reason)
 
 
-def check_database(settings: Settings) -> None:
-    """Refuse early (before any model loads) when the database is missing or not migrated.
-
-    Raises:
-        click.ClickException: with the command to run.
-    """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
-
-    import migrations
-    from core.db import Database
-
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not Path(url.database).exists():
-        raise click.ClickException(f"there is no database at {url.database}: run `hub db upgrade`, then `hub kb import PATH`")
-    db = Database(settings.database_url)
-    try:
-        current, head = migrations.current_revision(db.engine), migrations.head_revision()
-    except OperationalError as e:
-        raise click.ClickException(f"the database is not ready ({type(e.orig).__name__}): run `hub db upgrade`") from e
-    finally:
-        db.dispose()
-    if current != head:
-        raise click.ClickException(f"the database is at {current or 'no schema yet'}, not at {head}: run `hub db upgrade`")
-
-
 def decide_here(settings: Settings, text: str, channel: str | None) -> dict[str, Any]:
     """Decide in this process (loads the KB index first) and return the decision's JSON view."""
     from sqlalchemy.exc import OperationalError
@@ -155,6 +128,8 @@ def ask(text: str, as_json: bool, channel: str | None, local: bool, verbose: boo
         settings = load_settings()
         if channel is not None and (problem := channel_problem(channel, settings)) is not None:
             raise click.BadParameter(problem, param_hint="--channel")
+        from surfaces.cli.database import check_database
+
         check_database(settings)
         if not local:
             click.echo(f"(no hub server at {url}: loading the knowledge base here, which takes a few seconds; "

@@ -20,7 +20,7 @@ import click
 from config import load_settings
 from core.db import Database
 from core.errors import HubError
-from surfaces.cli.ask import check_database
+from surfaces.cli.database import check_database
 
 
 def _progress(seen: int, changed: int, total: int) -> None:

@@ -9,7 +9,7 @@ import click
 from config import load_settings
 from core import queues
 from core.db import MAX_ROW_ID, Database
-from surfaces.cli.ask import check_database
+from surfaces.cli.database import check_database
 
 
 class _Later:

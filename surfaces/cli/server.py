@@ -14,11 +14,11 @@ import click
 from sqlalchemy.engine import make_url
 
 import migrations
-from config import Settings, load_settings
+from config import load_settings
 from core.errors import ConfigError
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from interceptor.retrieval.dense import check_embedding_model
-from surfaces.cli.ask import check_database
+from surfaces.cli.database import check_database
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
 
