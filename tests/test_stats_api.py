@@ -92,6 +92,17 @@ def test_a_parameter_the_endpoint_would_ignore_is_a_400_not_other_figures(api: A
     assert api.get(f"{path}?from=2026-11-01&channel=web", headers=AUTH).status_code == 200
 
 
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_a_channel_no_request_was_filed_under_is_a_400_not_zeros(api: Any, admin_hub: Hub, path: str) -> None:
+    seed_demo(admin_hub.db, utcnow())  # its Slack requests are filed under channel C1
+    refused = api.get(f"{path}?channel=C1x", headers=AUTH)
+    assert refused.status_code == 400
+    assert "unknown channel 'C1x'" in refused.get_json()["error"] and "jira, slack, web, zendesk" in refused.get_json()["error"]
+    # A channel some request was filed under (not in any setting), and a source with no request yet, are channels.
+    assert api.get(f"{path}?channel=C1", headers=AUTH).status_code == 200
+    assert api.get(f"{path}?channel=jira", headers=AUTH).status_code == 200
+
+
 def test_defaults_to_the_last_30_days_and_matches_the_computation(api: Any, admin_hub: Hub) -> None:
     now = utcnow()
     seed_demo(admin_hub.db, now)

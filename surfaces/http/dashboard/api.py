@@ -8,6 +8,8 @@ from importlib import resources
 from typing import Any, Callable
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config import Settings
 from core.analytics import (
@@ -22,6 +24,7 @@ from core.analytics import (
     stats,
 )
 from core.analytics.clusters import CachingEmbed
+from core.db import DecisionRow
 from core.models import utcnow
 from surfaces.http.dashboard.auth import admin_token, refusal
 from surfaces.services import Services
@@ -56,6 +59,18 @@ def _known_args(known: set[str]) -> None:
             raise PeriodError(f"unknown query parameter {name!r}: {request.path} takes {', '.join(sorted(known))}")
         if len(request.args.getlist(name)) > 1:
             raise PeriodError(f"query parameter {name!r} is given {len(request.args.getlist(name))} times: give it once")
+
+
+def _channel_problem(session: Session, settings: Settings, channel: str) -> str | None:
+    """Return why ``?channel=`` names no channel, or ``None``. A channel is one ``/api/v1/ask`` accepts, one of
+    ``SLACK_CHANNELS``, or one some decision was filed under (a Slack channel the bot answered in, a channel
+    since removed from the settings): ``?channel=genral`` is refused instead of answering zeros."""
+    slack = settings.slack
+    known = {*known_channels(settings), *(slack.channels if slack else ())} - {"*"}
+    if channel in known or session.scalar(select(DecisionRow.id).where(DecisionRow.channel == channel).limit(1)):
+        return None
+    return (f"unknown channel {channel[:80]!r}: no request was ever filed under it; channels are "
+            f"{', '.join(sorted(known))} or a Slack channel id requests came from")
 
 
 def gap_embedder(settings: Settings) -> Embed | None:
@@ -102,6 +117,9 @@ def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) 
             return _error(str(e), 400)
         channel = request.args.get("channel") or None
         with services.db.session() as session:
+            problem = channel and _channel_problem(session, services.settings, channel)
+            if problem:
+                return _error(problem, 400)
             doc = build(session, channel=channel, **kwargs)
         response = jsonify(doc)
         response.headers["Cache-Control"] = "no-store"
