@@ -61,7 +61,7 @@ def rows(hub: Any) -> list[InboxEvent]:
         return list(s.scalars(select(InboxEvent)))
 
 
-@pytest.mark.parametrize("path", ["/webhooks/zendesk", "/webhooks/jira", "/api/v1/ask", "/api/v1/feedback", "/admin/login", "/nope"])
+@pytest.mark.parametrize("path", ["/webhooks/zendesk", "/webhooks/jira", "/api/v1/ask", "/api/v1/feedback", "/nope"])
 def test_a_declared_large_body_is_413_before_it_is_read(small: tuple[Any, Any], path: str) -> None:
     hub, client = small
     stream = CountingStream(b"{" + b" " * (10 * LIMIT) + b"}")
@@ -70,6 +70,20 @@ def test_a_declared_large_body_is_413_before_it_is_read(small: tuple[Any, Any], 
     assert response.status_code == 413
     assert response.get_json() == {"error": f"the body is larger than {LIMIT} bytes (HUB_MAX_BODY_BYTES)"}
     assert stream.consumed == 0 and rows(hub) == []
+
+
+def test_a_large_body_posted_to_an_admin_page_gets_the_dashboards_html_413(small: tuple[Any, Any]) -> None:
+    _, client = small
+    for accept in ({}, {"Accept": "text/html,application/xhtml+xml"}):  # curl, a browser's form post
+        stream = CountingStream(b"token=" + b"x" * (10 * LIMIT))
+        page = client.open("/admin/login", method="POST", input_stream=stream, content_length=10 * LIMIT + 6,
+                           content_type="application/x-www-form-urlencoded", headers=accept)
+        body = page.get_data(as_text=True)
+        assert page.status_code == 413 and page.content_type == "text/html; charset=utf-8"
+        assert f"the body is larger than {LIMIT} bytes (HUB_MAX_BODY_BYTES)" in body and "/admin/static/dashboard.css" in body
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"] and stream.consumed == 0
+    wants_json = client.post("/admin/login", data=b"x" * (2 * LIMIT), headers={"Accept": "application/json"})
+    assert wants_json.status_code == 413 and wants_json.get_json()["error"].endswith("(HUB_MAX_BODY_BYTES)")
 
 
 def test_a_chunked_body_without_a_length_is_cut_off_at_the_limit(small: tuple[Any, Any]) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import json
 import logging
 from typing import Any
 
@@ -25,9 +24,8 @@ from flask import Flask, Request, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.wrappers import Response as WerkzeugResponse
 from werkzeug.wsgi import get_content_length
 
 from config.edge import EdgeSettings
@@ -54,18 +52,19 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 
 class BodyLimit:
-    """WSGI middleware: a body over ``limit`` bytes is a 413 JSON answer before the app runs.
+    """WSGI middleware: a body over ``limit`` bytes is a 413 before the app reads it.
 
     A declared ``Content-Length`` over the limit is refused without reading a byte. A body without one
     (``Transfer-Encoding: chunked``) is read up to ``limit + 1`` bytes: over the limit it is refused, else the
-    app gets it as an ordinary body of known length.
+    app gets it as an ordinary body of known length. The refusal is answered by ``flask_app``'s error handlers
+    (JSON, or the dashboard's HTML page under ``/admin``), which never read the body.
 
     NOTE(waitress): waitress buffers a whole body before calling the app; ``hub serve`` passes it
     ``max_request_body_size`` so that it stops reading an oversized body itself.
     """
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int, flask_app: Flask) -> None:
+        self.app, self.limit, self.flask = app, limit, flask_app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         length = get_content_length(environ)
@@ -82,8 +81,10 @@ class BodyLimit:
     def _refuse(self, environ: dict[str, Any], start_response: Any) -> Any:
         count("http_refused", reason="too_large")
         log.info("http.body-too-large", extra={"path": environ.get("PATH_INFO")})
-        body = json.dumps({"error": f"the body is larger than {self.limit} bytes (HUB_MAX_BODY_BYTES)"})
-        response = WerkzeugResponse(body, status=413, mimetype="application/json")  # no Connection: hop-by-hop (PEP 3333)
+        error = RequestEntityTooLarge(f"the body is larger than {self.limit} bytes (HUB_MAX_BODY_BYTES)")
+        with self.flask.request_context(environ):
+            response = self.flask.make_response(self.flask.handle_http_exception(error))
+        response.headers.pop("Connection", None)  # hop-by-hop (PEP 3333)
         return response(environ, start_response)
 
 
@@ -107,7 +108,7 @@ def install(app: Flask, edge: EdgeSettings) -> Limiter:
     """
     app.config["MAX_CONTENT_LENGTH"] = edge.max_body_bytes
     app.json = StrictJSONProvider(app)
-    app.wsgi_app = BodyLimit(app.wsgi_app, edge.max_body_bytes)  # type: ignore[method-assign]
+    app.wsgi_app = BodyLimit(app.wsgi_app, edge.max_body_bytes, app)  # type: ignore[method-assign]
     if edge.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=edge.trusted_proxies, x_proto=edge.trusted_proxies)  # type: ignore[method-assign]
 
