@@ -29,6 +29,8 @@ from tests.test_openapi import _check, _spec
 UNLOADABLE = ("invalid configuration: HUB_EMBEDDING_MODEL: cannot load 'all-MiniLM-L6-v2' (Path not found): give a "
               "sentence-transformers model folder or a model name in the local cache (nothing is downloaded), or "
               "HUB_DENSE=off for lexical retrieval only")
+# What a client is told: the settings to fix, not their values (a path); the server log has the whole message.
+PUBLIC = "the hub is misconfigured (HUB_EMBEDDING_MODEL, HUB_DENSE): an admin must fix it; the server log says how"
 
 
 def test_gunicorn_refuses_to_boot_with_an_embedding_model_that_cannot_load(sqlite_url: str, tmp_path: Path) -> None:
@@ -76,16 +78,18 @@ def failing_hub(hub: Hub) -> Hub:
     return replace(hub, interceptor=LazyInterceptor(build))
 
 
-def test_a_configuration_error_met_while_serving_is_a_503_that_healthz_reports(hub: Hub) -> None:
+def test_a_configuration_error_met_while_serving_is_a_503_that_healthz_reports(hub: Hub, caplog: Any) -> None:
     client = create_app(hub=failing_hub(hub)).test_client()
     spec = _spec(client)
     ask = client.post("/api/v1/ask", json={"text": "How do I reset my password?"})
     suggest = client.get("/api/v1/suggest?q=password")
     for response, path, method in ((ask, "/api/v1/ask", "post"), (suggest, "/api/v1/suggest", "get")):
-        assert response.status_code == 503 and response.get_json() == {"error": f"service unavailable: {UNLOADABLE}"}
+        assert response.status_code == 503 and response.get_json() == {"error": f"service unavailable: {PUBLIC}"}
         _check(spec, path, method, response)  # the status and body the OpenAPI document declares
     health = client.get("/healthz")
     body = health.get_json()
     assert health.status_code == 503 and body["status"] == "unavailable"
-    assert (body["knowledge_base"]["retrieval"], body["knowledge_base"]["error"]) == ("failing", UNLOADABLE)
+    assert (body["knowledge_base"]["retrieval"], body["knowledge_base"]["error"]) == ("failing", PUBLIC)
     assert body["database"] == "ok"  # the rest still reports as it is
+    logged = [r for r in caplog.records if r.getMessage() == "http.config-error"]
+    assert logged and all(getattr(r, "error") == UNLOADABLE for r in logged)  # the admin reads the whole message there

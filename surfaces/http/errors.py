@@ -4,6 +4,7 @@ of ``/admin``, whose HTTP errors are HTML pages unless the client asks for JSON.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Callable
 
 from flask import Flask, Response, jsonify, request
@@ -12,6 +13,15 @@ from werkzeug.exceptions import HTTPException
 from core.errors import ConfigError, InboundError
 
 log = logging.getLogger("hub")
+
+_SETTING = re.compile(r"\b(?:HUB|SLACK|ZENDESK|JIRA)_[A-Z0-9_]+\b")
+
+
+def public_config_error(e: ConfigError) -> str:
+    """What an anonymous client is told of a configuration error met while serving: the settings it names, not
+    their values (a file path, a model name); the server log has the whole message (``http.config-error``)."""
+    names = ", ".join(dict.fromkeys(_SETTING.findall(str(e)))) or "a setting"
+    return f"the hub is misconfigured ({names}): an admin must fix it; the server log says how"
 
 
 def register_errors(app: Flask, page: Callable[[HTTPException], Response | None] | None = None) -> None:
@@ -36,7 +46,7 @@ def register_errors(app: Flask, page: Callable[[HTTPException], Response | None]
         # A setting the boot does not check (the bundled embedding model is loaded on first use) fails the
         # request that needs it: the server cannot serve it until an admin fixes the setting, not a bug (500).
         log.error("http.config-error", extra={"path": request.path, "error": str(e)})
-        return jsonify(error=f"service unavailable: {e}"), 503
+        return jsonify(error=f"service unavailable: {public_config_error(e)}"), 503
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int]:

@@ -13,6 +13,7 @@ from core import queues
 from core.telemetry import exposition
 from interceptor.kb.manage import health as kb_health
 from surfaces.http.dashboard.auth import admin_token
+from surfaces.http.errors import public_config_error
 from surfaces.http.webhooks import inbound_path
 from surfaces.services import Services
 
@@ -74,7 +75,7 @@ def make_health_blueprint(services: Services) -> Blueprint:
                 checks["database"], ok = f"unreachable: {type(e).__name__}", False
         failure = services.interceptor.failure()
         if failure is not None:  # every decision fails until the setting is fixed
-            checks["knowledge_base"] = {**checks.get("knowledge_base", {}), "retrieval": "failing", "error": str(failure)}
+            checks["knowledge_base"] = {**checks.get("knowledge_base", {}), "retrieval": "failing", "error": public_config_error(failure)}
             ok = False
         if not ok:
             checks["status"] = "unavailable"
