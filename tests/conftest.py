@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
@@ -48,6 +51,15 @@ def sqlite_url(tmp_path: Any) -> str:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     migrations.upgrade(url)
     return url
+
+
+def bench_module(name: str) -> ModuleType:
+    """Load ``bench/<name>.py`` (a script folder, not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent.parent / "bench" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def settings_dict(database_url: str, **overrides: Any) -> dict[str, Any]:

@@ -4,24 +4,18 @@ reads, with each request labelled by the section its grounding span starts in (a
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import zipfile
 from pathlib import Path
 from types import ModuleType
 
+from conftest import bench_module
 from interceptor.kb.importer import read_pack
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("doc2dial_pack", ROOT / "bench" / "doc2dial_pack.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("doc2dial_pack")
 
 
 PAGE = ("\n\nReplace your card \nOrder a new card online. It arrives in ten days. "
