@@ -74,7 +74,8 @@ def event_key(body: Mapping[str, Any], ticket_id: str, invocation: str | None = 
     https://support.zendesk.com/hc/en-us/articles/4408886858138 (placeholders); a trigger's rendering of
     ``{{ticket.latest_public_comment.id}}`` as the comment's id, measured on a live account: HankH18/cxforge
     ``docs/zendesk-runbook.md``; Zendesk's retries are attempts of one invocation (``GET /api/v2/webhooks/{id}/
-    invocations/{invocation_id}/attempts``, https://developer.zendesk.com/api-reference/event-connectors/webhooks/webhooks/#list-webhook-invocation-attempts).
+    invocations/{invocation_id}/attempts``,
+    https://developer.zendesk.com/api-reference/event-connectors/webhooks/webhooks/#list-webhook-invocation-attempts).
 
     Raises:
         PayloadError: a trigger's comment names no comment id, no ``updated_at`` and comes with no invocation
@@ -90,7 +91,7 @@ def event_key(body: Mapping[str, Any], ticket_id: str, invocation: str | None = 
         if _present(body.get("updated_at")):
             return f"{prefix}:commented:" + _digest([str(body["updated_at"]), str(body.get("actor_id") or ""), body.get("comment")])
         if invocation is None:
-            raise PayloadError(f"zendesk payload: comment_id: missing (add \"comment_id\": \"{COMMENT_ID_PLACEHOLDER}\" to the trigger body)")
+            raise PayloadError(f'zendesk payload: comment_id: missing (add "comment_id": "{COMMENT_ID_PLACEHOLDER}" to the trigger body)')
         return f"{prefix}:invocation:{invocation}"
     kind = body.get("type")
     comment_id = ((body.get("event") or {}).get("comment") or {}).get("id")
