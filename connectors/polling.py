@@ -48,19 +48,23 @@ def polling_jobs(hub: Any, name: str, cursor_name: str) -> list[tuple[str, Calla
     return [(cursor_name, partial(poll_once, hub, connector, cursor_name), hub.settings.poll_interval_seconds)]
 
 
-def events_of_record(ticket: Ticket, done: dict[str, Any]) -> list[TicketEvent]:
+def events_of_record(ticket: Ticket, done: dict[str, Any], comment_key: Callable[[str], str]) -> list[TicketEvent]:
     """The events a changed ticket of record (one the hub opened for a Slack thread) stands for, as a poll
     sees it: its agents' newest public comment, however many comments came after it (an internal note, the
     hub's own; the pipeline reads the ticket again and mirrors every provably public reply not mirrored yet),
     and its being solved or closed (``done`` is that event's data; a reply and a solve in one poll window give
-    both)."""
+    both).
+
+    The comment's event is keyed by ``comment_key(comment id)``, the vendor's webhook key for that comment, so
+    that a comment both polled and delivered by webhook is one inbox row. A solve has no such shared identity
+    (the webhook names its event or changelog, the poll only the ticket's ``updated_at``): seen both ways it is
+    two rows, and the thread is still told once per solve (``interceptor.sync.Sync.status``)."""
     source, ticket_id = ticket.ref.source, ticket.ref.external_id
     events = []
     reply = next((m for m in reversed(ticket.messages)
                   if m.visibility is Visibility.PUBLIC and m.author.is_agent and not m.author.is_self), None)
     if reply is not None:
-        events.append(TicketEvent(source, f"poll:comment:{ticket_id}:{reply.external_id}", EventKind.COMMENTED,
-                                  ticket.ref, message=reply))
+        events.append(TicketEvent(source, comment_key(reply.external_id), EventKind.COMMENTED, ticket.ref, message=reply))
     if ticket.status in (Status.SOLVED, Status.CLOSED):
         events.append(TicketEvent(source, f"poll:status:{ticket_id}:{ticket.updated_at.isoformat()}",
                                   EventKind.UPDATED, ticket.ref, data=done))

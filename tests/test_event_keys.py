@@ -65,47 +65,65 @@ def comment_added(comment_id: int, event_id: str, text: str = "It still does not
     return body
 
 
-def trigger_comment(text: str, updated_at: str | None) -> dict[str, Any]:
+def trigger_comment(text: str, updated_at: str | None = None, comment_id: str | None = None) -> dict[str, Any]:
     body = copy.deepcopy(zendesk_load("trigger_commented.json"))
     body.update(comment=text, tags="mobile")
+    del body["comment_id"]
     if updated_at is not None:
         body["updated_at"] = updated_at
+    if comment_id is not None:
+        body["comment_id"] = comment_id
     return body
 
 
-def test_a_zendesk_event_replayed_under_a_new_invocation_id_is_stored_once(hub: Hub, client: Any) -> None:
-    created = signed(zendesk_load("event_ticket_created.json"))
-    comment = signed(comment_added(9876543210, "d4f5c389-0001"))
-    assert deliver(client, created, "inv-1") == "accepted"
-    assert deliver(client, created, "inv-2-replayed") == "duplicate"
-    assert deliver(client, comment, "inv-3") == "accepted"
-    assert deliver(client, comment, "inv-4-replayed") == "duplicate"
-    # The same comment as Zendesk invoked it again for the same action: a new event id, the same comment.
-    assert deliver(client, signed(comment_added(9876543210, "d4f5c389-0002")), "inv-5") == "duplicate"
+def test_a_trigger_body_naming_its_comment_is_keyed_on_the_comment(hub: Hub, client: Any) -> None:
+    first = signed(trigger_comment("still broken", comment_id="9876543210"))
+    assert deliver(client, first, "inv-1") == "accepted"
+    assert deliver(client, first, "inv-2-replayed") == "duplicate"
+    # The same words in a later comment: another comment id, another event.
+    assert deliver(client, signed(trigger_comment("still broken", comment_id="9876543211")), "inv-3") == "accepted"
+    # The event webhook's view of the first comment (both webhooks on): the same comment.
+    assert deliver(client, signed(comment_added(9876543210, "evt-a")), "inv-4") == "duplicate"
     rows = inbox_rows(hub)
-    assert [(r.kind, r.duplicates) for r in rows] == [("created", 1), ("commented", 2)]
-    assert rows[0].event["data"]["delivery"] == "inv-1", "the invocation id is kept, as the delivery's id"
+    assert [(r.delivery_id, r.duplicates) for r in rows] == [("ticket:5158:comment:9876543210", 2), ("ticket:5158:comment:9876543211", 0)]
+    assert [r.event["message"]["external_id"] for r in rows] == ["9876543210", "9876543211"]
 
 
-def test_two_different_zendesk_comments_on_one_ticket_are_two_events(hub: Hub, client: Any) -> None:
-    assert deliver(client, signed(comment_added(9876543210, "evt-a")), "inv-1") == "accepted"
-    assert deliver(client, signed(comment_added(9876543211, "evt-b")), "inv-2") == "accepted"
-    # The same words written again later: another comment (its own id), not a replay.
-    assert deliver(client, signed(comment_added(9876543212, "evt-c", "It still does not work, I need a person")), "inv-3") == "accepted"
-    assert [r.event["message"]["external_id"] for r in inbox_rows(hub)] == ["9876543210", "9876543211", "9876543212"]
-
-
-def test_a_trigger_body_is_keyed_on_the_ticket_and_its_update(hub: Hub, client: Any) -> None:
+def test_a_trigger_body_without_a_comment_id_is_keyed_on_the_ticket_and_its_update(hub: Hub, client: Any) -> None:
     first = signed(trigger_comment("still broken", "2026-01-08T14:25:30Z"))
     assert deliver(client, first, "inv-1") == "accepted"
     assert deliver(client, first, "inv-2-replayed") == "duplicate"
     # The requester writes the same words again in a later update: a second comment.
     assert deliver(client, signed(trigger_comment("still broken", "2026-01-08T15:02:11Z")), "inv-3") == "accepted"
-    # A trigger body without updated_at (an older trigger): its signed content is the event.
-    legacy = signed(trigger_comment("please call me", None))
-    assert deliver(client, legacy, "inv-4") == "accepted"
-    assert deliver(client, legacy, "inv-5-replayed") == "duplicate"
-    assert [(r.kind, r.duplicates) for r in inbox_rows(hub)] == [("commented", 1), ("commented", 0), ("commented", 1)]
+    assert [(r.kind, r.duplicates) for r in inbox_rows(hub)] == [("commented", 1), ("commented", 0)]
+
+
+def test_a_trigger_body_naming_neither_its_comment_nor_its_update_never_merges_two_comments(hub: Hub, client: Any) -> None:
+    # An older or hand-written trigger body: nothing in it tells "still not working" from the requester's
+    # next "still not working". Zendesk's retries of one invocation repeat its invocation id; another
+    # comment is another invocation.
+    legacy = signed(trigger_comment("still not working"))
+    assert deliver(client, legacy, "inv-1") == "accepted"
+    assert deliver(client, legacy, "inv-1") == "duplicate", "Zendesk retrying the invocation"
+    assert deliver(client, signed(trigger_comment("still not working")), "inv-2") == "accepted", "the second comment"
+    rows = inbox_rows(hub)
+    assert [(r.delivery_id, r.duplicates) for r in rows] == [("ticket:5158:invocation:inv-1", 1), ("ticket:5158:invocation:inv-2", 0)]
+    assert [r.event["message"]["text"] for r in rows] == ["still not working", "still not working"]
+
+
+@pytest.mark.parametrize("body, field", [
+    (trigger_comment("still not working"), "comment_id: missing"),  # no invocation id to tell it by either
+    (trigger_comment("still not working", comment_id="{{ticket.latest_public_comment_id}}"), "comment_id: Not a comment id"),
+])
+def test_a_trigger_comment_that_cannot_be_told_apart_is_refused_naming_comment_id(hub: Hub, client: Any, body: dict[str, Any],
+                                                                                   field: str) -> None:
+    raw, headers = signed(body)
+    if "missing" not in field:
+        headers = {**headers, "X-Zendesk-Webhook-Invocation-Id": "inv-1"}
+    response = client.post("/webhooks/zendesk", data=raw, headers=headers)
+    assert response.status_code == 400 and field in response.get_json()["error"]
+    assert "{{ticket.latest_public_comment.id}}" in response.get_json()["error"]
+    assert inbox_rows(hub) == []
 
 
 def test_a_ticket_is_created_once_whichever_webhook_says_so(hub: Hub, client: Any) -> None:

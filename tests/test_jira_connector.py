@@ -210,8 +210,7 @@ def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str
         hub.close()
     assert queries[0] == 'project = "SUP" AND updated >= "2022/12/08 10:58" ORDER BY updated ASC'  # Berlin time
     assert queries[1] == 'project = "SUP" AND updated >= "2022/12/08 11:20" ORDER BY updated ASC'  # 02:22 PST - 2 min, Berlin
-    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "poll:comment:TESTKEY13-1:10758"),
-                                                        ("created", "poll:created:TESTKEY13-2")]
+    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "comment:10758"), ("created", "issue:10626:created")]
 
 
 def test_polling_a_jira_server_without_search_jql_pages_by_start_at(sqlite_url: str) -> None:
@@ -235,8 +234,7 @@ def test_polling_a_jira_server_without_search_jql_pages_by_start_at(sqlite_url: 
         hub.close()
         searched = [(c.request.path_url.split("?")[0], c.request.params.get("startAt")) for c in api.calls if "/search" in c.request.url]
     assert searched == [("/rest/api/2/search/jql", None), ("/rest/api/2/search", "0"), ("/rest/api/2/search", str(len(first)))]
-    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "poll:comment:TESTKEY13-1:10758"),
-                                                        ("created", "poll:created:TESTKEY13-2")]
+    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "comment:10758"), ("created", "issue:10626:created")]
 
 
 def test_create_ticket_uses_the_configured_issue_type(api: responses.RequestsMock) -> None:

@@ -164,6 +164,7 @@ def test_trigger_bodies() -> None:
     commented = parse("trigger_commented.json")
     assert commented is not None and commented.kind is EventKind.COMMENTED
     assert commented.message is not None and commented.message.text == "solved, thanks!"
+    assert commented.delivery_id == "ticket:5158:comment:9876543299" == f"ticket:5158:comment:{commented.message.external_id}"
     body = load("trigger_commented.json")
     body["actor_id"] = "6130907993114"  # an agent (not the requester) commented
     assert parse("", body=body) is None

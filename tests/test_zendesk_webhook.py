@@ -131,5 +131,5 @@ def test_polling_resumes_after_a_restart_without_gaps_or_repeats(sqlite_url: str
         assert "start_time" in calls[0] and calls[1]["cursor"] == "CURSOR-A" and calls[2]["cursor"] == "CURSOR-B"
         rows = inbox_rows(hub)
         hub.close()
-    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "poll:comment:1:104"), ("created", "poll:created:2")]
+    assert [(r.kind, r.delivery_id) for r in rows] == [("commented", "ticket:1:comment:104"), ("created", "ticket:2:created")]
     assert json.loads(rows[0].raw_body)["ref"] == "zendesk:1"

@@ -65,12 +65,24 @@ def verify(secret: str | None, headers: Mapping[str, str], body: bytes, *, allow
         raise SignatureError("invalid or missing Jira X-Hub-Signature")
 
 
+def comment_key(comment_id: str) -> str:
+    """The inbox key of one comment, whichever way it is seen (``comment_created``, poll)."""
+    return f"comment:{comment_id}"
+
+
+def created_key(issue_id: str) -> str:
+    """The inbox key of a new issue, whichever way it is seen (``jira:issue_created``, poll): by its id, which
+    every issue body carries."""
+    return f"issue:{issue_id}:created"
+
+
 def event_key(body: Mapping[str, Any]) -> str:
     """The inbox dedupe key: what identifies the event itself, so that every delivery of one event is stored
-    once and two events are never merged.
+    once, by webhook or by poll (:mod:`connectors.jira.poll` keys its events alike), and two events are never
+    merged.
 
-    - ``comment_created``: ``comment:<comment id>`` (a comment is created once);
-    - ``jira:issue_created``: ``issue:<issue id>:created`` (an issue is created once);
+    - ``comment_created``: :func:`comment_key` (a comment is created once);
+    - ``jira:issue_created``: :func:`created_key` (an issue is created once);
     - ``jira:issue_updated``: ``issue:<issue id>:change:<changelog id>`` (each change has its own changelog);
     - anything else, or a body without those ids: a hash of the whole decoded body (canonical JSON), whose
       ``timestamp`` (milliseconds) tells two events apart.
@@ -87,9 +99,9 @@ def event_key(body: Mapping[str, Any]) -> str:
     changelog = body.get("changelog")
     change_id = changelog.get("id") if isinstance(changelog, Mapping) else None
     if kind == COMMENT_CREATED and _present(comment_id):
-        return f"comment:{comment_id}"
+        return comment_key(str(comment_id))
     if kind == ISSUE_CREATED and _present(issue_id):
-        return f"issue:{issue_id}:created"
+        return created_key(str(issue_id))
     if kind == ISSUE_UPDATED and _present(issue_id) and _present(change_id):
         return f"issue:{issue_id}:change:{change_id}"
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

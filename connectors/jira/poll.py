@@ -5,7 +5,8 @@ NOTE(jira): JQL dates have minute resolution and are read in the API user's prof
 re-reads :data:`OVERLAP` before the last change it saw and skips the ``key@updated`` pairs it already
 handled. https://support.atlassian.com/jira-software-cloud/docs/jql-fields/#Updated
 
-Polls never repeat an event: delivery ids are ``poll:created:{key}`` and ``poll:comment:{key}:{comment}``.
+Polls never repeat an event, nor repeat one a webhook brought: a new issue and a comment are keyed as the
+webhooks key them (:func:`connectors.jira.events.created_key`, :func:`~connectors.jira.events.comment_key`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.jira import mapping
+from connectors.jira.events import comment_key, created_key
 from connectors.polling import events_of_record
 from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
 
@@ -82,23 +84,23 @@ def events_from_ticket(ticket: Ticket) -> list[TicketEvent]:
     """The events of a changed issue: those of an issue the hub opened for a Slack thread
     (:func:`connectors.polling.events_of_record`), else :func:`event_from_ticket`'s one, if any."""
     if mapping.CREATED_LABEL in ticket.tags:
-        return events_of_record(ticket, {"status_change": True})
+        return events_of_record(ticket, {"status_change": True}, comment_key)
     event = event_from_ticket(ticket)
     return [event] if event is not None else []
 
 
 def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
     """The event a changed issue not opened by the hub stands for: a new request (no comments yet), a
-    requester's public comment (the newest comment), or nothing (the hub's, an agent's, an internal one)."""
+    requester's public comment (the newest comment), or nothing (the hub's, an agent's, an internal one).
+    ``ticket.raw`` is the issue as searched (its ``id`` keys a new request)."""
     if ticket.status in (Status.SOLVED, Status.CLOSED):
         return None
     if not ticket.messages:
         if ticket.requester.is_agent or ticket.requester.is_self:
             return None
-        return TicketEvent(Source.JIRA, f"poll:created:{ticket.ref.external_id}", EventKind.CREATED, ticket.ref)
+        return TicketEvent(Source.JIRA, created_key(str(ticket.raw["id"])), EventKind.CREATED, ticket.ref)
     last = ticket.messages[-1]
     if last.visibility is Visibility.INTERNAL or last.author.is_agent or last.author.is_self:
         return None
-    delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
-    return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ticket.ref, message=last)
+    return TicketEvent(Source.JIRA, comment_key(last.external_id), EventKind.COMMENTED, ticket.ref, message=last)
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import replace
 from typing import Any, Mapping
 
 from connectors.inbound import delivery_header
 from connectors.zendesk import schemas
-from connectors.zendesk.mapping import CREATED_TAG, parse_time
+from connectors.zendesk.mapping import COMMENT_ID_PLACEHOLDER, CREATED_TAG, parse_time
 from core.errors import PayloadError
 from core.models import EventKind, Message, Person, Source, TicketEvent, TicketRef, Visibility, utcnow
+
+log = logging.getLogger(__name__)
 
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 TRIGGER_MARK = "zendesk-trigger/1"
@@ -33,40 +36,76 @@ DONE_STATUSES = ("solved", "closed")
 _TICKET_ID = re.compile(r"[1-9][0-9]{0,19}")  # ASCII digits only ("²".isdigit() is true)
 
 
-def event_key(body: Mapping[str, Any], ticket_id: str) -> str:
-    """The inbox dedupe key: what identifies the event itself, so that every delivery of one event is stored
-    once and two events are never merged.
+def created_key(ticket_id: str) -> str:
+    """The inbox key of a new ticket, whichever way it is seen (trigger, event webhook, poll)."""
+    return f"ticket:{ticket_id}:created"
 
-    - a new ticket: ``ticket:<id>:created`` (a ticket is created once; the trigger and the event webhook
-      of one ticket are the same event);
-    - an event webhook's comment: ``ticket:<id>:comment:<comment id>``; its other events: the event's own
-      ``id`` (``ticket:<id>:event:<uuid>``);
-    - a trigger's comment: the ticket's ``updated_at`` with the commenter and the words (a second comment
-      updates the ticket again); a trigger body without ``updated_at`` (an older trigger): its content.
+
+def comment_key(ticket_id: str, comment_id: str) -> str:
+    """The inbox key of one comment, whichever way it is seen (event webhook, a trigger body naming the
+    comment id, poll)."""
+    return f"ticket:{ticket_id}:comment:{comment_id}"
+
+
+def event_key(body: Mapping[str, Any], ticket_id: str, invocation: str | None = None) -> str:
+    """The inbox dedupe key: what identifies the event itself, so that every delivery of one event is stored
+    once, by webhook or by poll (:mod:`connectors.zendesk.poll` keys its events alike), and two events are
+    never merged.
+
+    - a new ticket: :func:`created_key` (a ticket is created once);
+    - a comment: :func:`comment_key` (the event webhook's ``comment.id``; a trigger body's ``comment_id``,
+      ``{{ticket.latest_public_comment.id}}``); an event webhook's other events: the event's own ``id``
+      (``ticket:<id>:event:<uuid>``);
+    - a trigger's comment without ``comment_id`` (an older trigger body): its ``updated_at`` with the
+      commenter and the words; without ``updated_at`` either, the invocation (``invocation``, the
+      ``X-Zendesk-Webhook-Invocation-Id`` Zendesk's retries of one invocation repeat), so that two comments
+      with the same words are never one event.
 
     NOTE(zendesk): the invocation id header is not covered by the signature (``base64(HMAC-SHA256(timestamp +
-    body))``), so a signed body replayed inside the signature window under a new invocation id is the same
-    delivery; and "it is possible for a webhook to be invoked multiple times for the same action".
+    body))``), and "it is possible for a webhook to be invoked multiple times for the same action": where the
+    body names the event, a signed body replayed inside the signature window under a new invocation id, or
+    invoked twice, is the same event. A body that names neither its comment nor its update can only be keyed
+    on the invocation: a replay of it under a new invocation id is then a second row (never two comments one).
+    The placeholders reference gives the ``*_with_timestamp`` format with minute precision
+    (``2013-12-12T05:35Z``; a live account rendered seconds), so two comments with the same words can share
+    an ``updated_at``; never a ``comment_id``.
     https://developer.zendesk.com/documentation/webhooks/verifying/ ;
-    https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/ (``id``: the event's)
+    https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/ (``id``: the event's);
+    https://support.zendesk.com/hc/en-us/articles/4408886858138 (placeholders); a trigger's rendering of
+    ``{{ticket.latest_public_comment.id}}`` as the comment's id, measured on a live account: HankH18/cxforge
+    ``docs/zendesk-runbook.md``; Zendesk's retries are attempts of one invocation (``GET /api/v2/webhooks/{id}/
+    invocations/{invocation_id}/attempts``,
+    https://developer.zendesk.com/api-reference/event-connectors/webhooks/webhooks/#list-webhook-invocation-attempts).
+
+    Raises:
+        PayloadError: a trigger's comment names no comment id, no ``updated_at`` and comes with no invocation
+            id: nothing tells it from the next comment with the same words.
     """
     prefix = f"ticket:{ticket_id}"
     if body.get("hub") == TRIGGER_MARK:
         event = str(body.get("event", "")).strip().lower()
         if event == "created":
-            return f"{prefix}:created"
-        if body.get("updated_at"):
+            return created_key(ticket_id)
+        if _present(body.get("comment_id")):
+            return comment_key(ticket_id, str(body["comment_id"]))
+        if _present(body.get("updated_at")):
             return f"{prefix}:commented:" + _digest([str(body["updated_at"]), str(body.get("actor_id") or ""), body.get("comment")])
-        return f"{prefix}:body:" + _digest(body)
+        if invocation is None:
+            raise PayloadError(f'zendesk payload: comment_id: missing (add "comment_id": "{COMMENT_ID_PLACEHOLDER}" to the trigger body)')
+        return f"{prefix}:invocation:{invocation}"
     kind = body.get("type")
     comment_id = ((body.get("event") or {}).get("comment") or {}).get("id")
     if kind == TICKET_CREATED:
-        return f"{prefix}:created"
-    if kind == COMMENT_ADDED and comment_id is not None and str(comment_id):
-        return f"{prefix}:comment:{comment_id}"
-    if body.get("id") is not None and str(body["id"]):
+        return created_key(ticket_id)
+    if kind == COMMENT_ADDED and _present(comment_id):
+        return comment_key(ticket_id, str(comment_id))
+    if _present(body.get("id")):
         return f"{prefix}:event:{body['id']}"
     return f"{prefix}:body:" + _digest(body)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and str(value).strip() != ""
 
 
 def _digest(value: Any) -> str:
@@ -87,11 +126,12 @@ def parse(headers: Mapping[str, str], body: Any, self_id: str | None) -> TicketE
 
     Raises:
         PayloadError: the body is neither a trigger body nor a ticket event, or a field has the wrong type
-            (:mod:`connectors.zendesk.schemas`; the message names the field).
+            (:mod:`connectors.zendesk.schemas`; the message names the field), or a trigger's comment cannot be
+            told from another (:func:`event_key`).
     """
     body = schemas.checked(body)
-    event = _from_trigger(body, self_id) if body.get("hub") == TRIGGER_MARK else _from_event(body, self_id)
     invocation = delivery_header(headers, INVOCATION_HEADER)
+    event = _from_trigger(body, self_id, invocation) if body.get("hub") == TRIGGER_MARK else _from_event(body, self_id)
     if event is None or invocation is None:
         return event
     return replace(event, data={**event.data, "delivery": invocation})
@@ -106,16 +146,15 @@ def _ticket_ref(value: Any) -> TicketRef:
     return TicketRef(Source.ZENDESK, text)
 
 
-def _from_trigger(body: Mapping[str, Any], self_id: str | None) -> TicketEvent | None:
+def _from_trigger(body: Mapping[str, Any], self_id: str | None, invocation: str | None) -> TicketEvent | None:
     ref = _ticket_ref(body.get("ticket_id"))
-    delivery = event_key(body, ref.external_id)
     actor = str(body.get("actor_id") or "")
     tags = str(body.get("tags") or "").split()
     if (self_id is not None and actor == self_id) or CREATED_TAG in tags:
         return None
     event = str(body.get("event", "")).strip().lower()
     if event == "created":
-        return TicketEvent(Source.ZENDESK, delivery, EventKind.CREATED, ref, received_at=utcnow())
+        return TicketEvent(Source.ZENDESK, created_key(ref.external_id), EventKind.CREATED, ref, received_at=utcnow())
     if event != "commented":
         return None
     # NOTE(zendesk): a trigger cannot tell the comment author's role; the README's trigger condition
@@ -125,8 +164,12 @@ def _from_trigger(body: Mapping[str, Any], self_id: str | None) -> TicketEvent |
     text = str(body.get("comment") or "").strip()
     if not text:
         return None
+    comment_id = str(body.get("comment_id") or "")
+    delivery = event_key(body, ref.external_id, invocation)
+    if not comment_id:  # an older trigger body: the poll's and an event webhook's view of this comment is another row
+        log.warning("zendesk.webhook.trigger-without-comment-id", extra={"ticket": ref.external_id})
     author = Person(external_id=actor)
-    message = Message(delivery, author, text, Visibility.PUBLIC, utcnow())
+    message = Message(comment_id or delivery, author, text, Visibility.PUBLIC, utcnow())
     return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ref, message=message)
 
 

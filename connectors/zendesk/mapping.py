@@ -19,8 +19,10 @@ ANSWERED_TAG = "hub_answered"
 ESCALATED_TAG = "hub_escalated"
 CREATED_TAG = "hub_created"
 
-# The body an admin pastes into a trigger's "Notify active webhook" action (README). Only ids and one
-# comment go in: free-text placeholders are rendered as unformatted text.
+# The body an admin pastes into a trigger's "Notify active webhook" action (docs/connectors.md). Only ids and
+# one comment go in: free-text placeholders are rendered as unformatted text. ``comment_id`` names the comment
+# as the event webhook and the poll do, so that one comment is one event however it arrives.
+COMMENT_ID_PLACEHOLDER = "{{ticket.latest_public_comment.id}}"
 TRIGGER_BODY = {
     "hub": "zendesk-trigger/1",
     "event": "created | commented",
@@ -29,7 +31,7 @@ TRIGGER_BODY = {
     "actor_id": "{{current_user.id}}",
     "tags": "{{ticket.tags}}",
     "comment": "{{ticket.latest_public_comment}}",
-    "updated_at": "{{ticket.updated_at_with_timestamp}}",  # with the comment, what tells one comment from the next
+    "comment_id": COMMENT_ID_PLACEHOLDER,
 }
 
 STATUSES = {"new": Status.NEW, "open": Status.OPEN, "pending": Status.PENDING, "hold": Status.ON_HOLD,

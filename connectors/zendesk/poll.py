@@ -5,17 +5,20 @@ NOTE(zendesk): exported tickets carry no comments, so each changed ticket is rea
 its newest message is a new request or a requester's reply; the export endpoints allow 10 requests a
 minute. https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
 
-Polls never repeat an event: delivery ids are ``poll:created:{ticket}`` and ``poll:comment:{ticket}:{comment}``,
-and the inbox drops a delivery id it has seen.
+Polls never repeat an event, nor repeat one a webhook brought: a new ticket and a comment are keyed as the
+webhooks key them (:func:`connectors.zendesk.events.created_key`, :func:`~connectors.zendesk.events.comment_key`),
+and the inbox drops a key it has seen.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
 from connectors.polling import events_of_record
+from connectors.zendesk.events import comment_key, created_key
 from connectors.zendesk.mapping import CREATED_TAG
 from core.errors import NotFound
 from core.models import EventKind, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
@@ -76,7 +79,7 @@ def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> list[
         log.info("zendesk.poll.ticket-gone", extra={"ticket": ref.external_id})
         return []
     if of_record:
-        return events_of_record(ticket, {"status": ticket.status.value})
+        return events_of_record(ticket, {"status": ticket.status.value}, partial(comment_key, ref.external_id))
     event = event_from_ticket(ticket)
     return [event] if event is not None else []
 
@@ -93,9 +96,9 @@ def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
     last = ticket.messages[-1]
     by_requester_side = not last.author.is_agent and not last.author.is_self
     if len(ticket.messages) == 1 and not ticket.requester.is_agent and not ticket.requester.is_self:
-        return TicketEvent(Source.ZENDESK, f"poll:created:{ticket.ref.external_id}", EventKind.CREATED, ticket.ref)
+        return TicketEvent(Source.ZENDESK, created_key(ticket.ref.external_id), EventKind.CREATED, ticket.ref)
     if last.visibility is Visibility.PUBLIC and by_requester_side:
-        delivery = f"poll:comment:{ticket.ref.external_id}:{last.external_id}"
+        delivery = comment_key(ticket.ref.external_id, last.external_id)
         return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last)
     return None
 

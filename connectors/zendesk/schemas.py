@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import fields, validate as check
 
 from connectors.fields import Id, Lenient, Parsed, flag, ident, nested, string, strings
 from connectors.inbound import validate
-from connectors.zendesk.mapping import parse_time
+from connectors.zendesk.mapping import COMMENT_ID_PLACEHOLDER, parse_time
 from core.errors import PayloadError
 
 TRIGGER_MARK = "zendesk-trigger/1"
 EVENT_PREFIX = "zen:event-type:"
+# marshmallow formats the message (str.format): the placeholder's braces are doubled to survive it
+_NOT_A_COMMENT_ID = "Not a comment id (use {}).".format(COMMENT_ID_PLACEHOLDER.replace("{", "{{").replace("}", "}}"))
 
 
 def _time(value: str) -> None:
@@ -35,6 +37,9 @@ class Trigger(Lenient):
     actor_id = Id(allow_none=True)
     tags = string()
     comment = string()
+    # empty when the placeholder rendered nothing (a typo: Zendesk renders an unknown placeholder as ""): the
+    # body is then keyed as one without it (connectors.zendesk.events.event_key)
+    comment_id = Id(allow_none=True, validate=check.Regexp(r"^([1-9][0-9]{0,19})?$", error=_NOT_A_COMMENT_ID))
     updated_at = string()
 
 
