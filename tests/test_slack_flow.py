@@ -157,3 +157,27 @@ def test_escalation_target_slack_needs_a_triage_channel(sqlite_url: str, stub: S
 
     with pytest.raises(ConfigError, match="SLACK_TRIAGE_CHANNEL"):
         load_settings(slack_settings(sqlite_url, stub, HUB_ESCALATION_TARGET="slack", SLACK_TRIAGE_CHANNEL=None))
+
+
+def test_a_long_thread_handed_to_the_triage_channel_keeps_the_draft(sqlite_url: str, stub: SlackStub) -> None:
+    # A request of 39,000 characters (Slack takes messages of up to 40,000) and a long thread: the triage post
+    # holds at most 36,000 characters of sections, and what it must not lose is the agents' draft, nor what the
+    # requester wrote last.
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
+    client = create_app(hub=hub).test_client()
+    request = "I was charged twice and I want a refund. " + "The invoice shows the same line again. " * 1000
+    for i in range(12):
+        reply = {"type": "message", "user": USER, "text": f"Still waiting, message {i}. " + "More detail. " * 300,
+                 "ts": f"{ROOT_TS[:-6]}{i + 100:06d}", "thread_ts": ROOT_TS}
+        stub.threads.setdefault((CHANNEL, ROOT_TS), []).append(reply)
+    replies = stub.threads.pop((CHANNEL, ROOT_TS))
+    ask(client, stub, request, ROOT_TS)
+    stub.threads[(CHANNEL, ROOT_TS)] += replies
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    [triage] = [c for c in stub.calls_to("chat.postMessage") if c.args["channel"] == "CTRIAGE01"]
+    sections = "\n".join(b["text"]["text"] for b in triage.args["blocks"] if b["type"] == "section")
+    assert "Help-desk hub draft" in sections and "sensitive topic" in sections
+    assert "I was charged twice and I want a refund" in sections and "message 11" in sections
+    assert "message(s) not shown" in sections
+    hub.close()
