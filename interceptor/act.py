@@ -126,7 +126,7 @@ def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
     if not lines:
         lines = [_line(ticket.requester.name or ticket.requester.external_id, ticket.text)]
     if sum(len(line) + 1 for line in lines) > limit:
-        first, kept, used = lines[0], [], 0
+        first, kept, used = lines[0], list[str](), 0
         budget = limit - len(first) - 80  # room for the line saying what was left out
         for line in reversed(lines[1:]):
             if used + len(line) + 1 > budget:
