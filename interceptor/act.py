@@ -1,8 +1,8 @@
 """The ``act`` stage: a decision becomes outbox actions (the vocabulary is in ``connectors/actions.py``).
 
 Keys make each write happen at most once: ``answer:<ref>`` (one public answer per ticket), ``escalate:<ref>``
-(one escalation per thread), ``draft:<ref>:<decision id>`` (each decision's draft; internal drafts are
-at-least-once by design).
+(one escalation per thread: a ticket of record, or the triage channel's post, asked for before a retry),
+``draft:<ref>:<decision id>`` (each decision's draft on a help desk ticket; at least once by design).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Rout
             key=f"escalate:{ref}",
             connector=route.connector,
             action="add_internal_note",
-            payload={"ref": ref, "text": f"{transcript(ticket)}\n\n{draft}", "decision_id": decision_id},
+            payload={"ref": ref, "text": f"{transcript(ticket)}\n\n{draft}", "decision_id": decision_id, "once": True},
             ticket_ref=ref,
         ),
         NewAction(

@@ -181,3 +181,28 @@ def test_a_long_thread_handed_to_the_triage_channel_keeps_the_draft(sqlite_url: 
     assert "I was charged twice and I want a refund" in sections and "message 11" in sections
     assert "message(s) not shown" in sections
     hub.close()
+
+
+def test_the_triage_post_is_made_once_when_a_retry_follows_a_post_slack_took(sqlite_url: str, stub: SlackStub) -> None:
+    # Slack took the triage post but the hub never recorded it (the worker died, or Slack's answer was lost in
+    # an outage): the row is handed out again, finds its post in the triage channel, and posts nothing more.
+    from core import outbox
+    from core.db import OutboxAction
+
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, "I was charged twice and I want a refund", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    with hub.db.session() as s:
+        note = s.scalars(select(OutboxAction).where(OutboxAction.action == "add_internal_note")).one()
+        note_id, first = note.id, note.result
+        note.status, note.next_attempt_at, note.attempts = "pending", note.created_at, 1
+    assert outbox.perform(hub.db, hub.jobs, note_id, hub.performers) == "done"
+
+    triage = [c for c in stub.calls_to("chat.postMessage") if c.args["channel"] == "CTRIAGE01"]
+    assert len(triage) == 1 and triage[0].args["metadata"] == {"event_type": "hub_reply", "event_payload": {"key": f"escalate:slack:{TEAM}:{CHANNEL}:{ROOT_TS}"}}
+    [history] = stub.calls_to("conversations.history")
+    assert history.args["channel"] == "CTRIAGE01" and history.args["oldest"] == ROOT_TS
+    with hub.db.session() as s:
+        assert s.get_one(OutboxAction, note_id).result == first
+    hub.close()
