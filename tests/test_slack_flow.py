@@ -206,3 +206,19 @@ def test_the_triage_post_is_made_once_when_a_retry_follows_a_post_slack_took(sql
     with hub.db.session() as s:
         assert s.get_one(OutboxAction, note_id).result == first
     hub.close()
+
+
+def test_the_triage_post_shows_the_request_as_the_requester_wrote_it(sqlite_url: str, stub: SlackStub) -> None:
+    # Slack delivers "<" "&" escaped and mentions as <@U...>: the hub reads them as plain text and escapes once
+    # when it posts, so the triage channel reads what the requester typed, and a mention in it pings nobody.
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
+    stub.users["U0BOB"] = {"id": "U0BOB", "name": "bob", "profile": {"real_name": "Bob Builder"}}
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, "Refund for order &lt;42&gt; &amp; the fee, <@U0BOB> said <!channel> knows", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    [triage] = [c for c in stub.calls_to("chat.postMessage") if c.args["channel"] == "CTRIAGE01"]
+    sections = "\n".join(b["text"]["text"] for b in triage.args["blocks"] if b["type"] == "section")
+    assert "Refund for order &lt;42&gt; &amp; the fee, @U0BOB said @channel knows" in sections
+    assert "&amp;lt;" not in sections and "<!channel>" not in sections
+    hub.close()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
+from connectors.slack import mrkdwn
+from connectors.text import tidy
 from core.errors import PayloadError
 from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, utcnow
 
@@ -175,9 +177,9 @@ def _message_event(
     from_requester = kind is EventKind.CREATED or (
         bool(author_id) and author_id == (event.get("parent_user_id") or (event.get("root") or {}).get("user"))
     )
-    text = mention.sub("", text) if mention else text
+    text = tidy(mrkdwn.to_text(text, drop=ids.user_ids))
     author = Person(author_id, name=event.get("username") or "")
-    message = Message(ts, author, " ".join(text.split()), created_at=ts_to_datetime(ts))
+    message = Message(ts, author, text, created_at=ts_to_datetime(ts))
     data: dict[str, Any] = {"mentioned": True} if mentioned else {}
     if not from_requester:
         data["from_requester"] = False
@@ -298,6 +300,7 @@ def ticket_from_thread(
     if not messages:
         raise PayloadError("empty Slack thread")
     normalised = []
+    names = {user_id: person.name for user_id, person in people.items() if person.name}
     for m in messages:
         if m.get("subtype") not in _WORDS_SUBTYPES or not m.get("ts"):
             continue
@@ -305,7 +308,8 @@ def ticket_from_thread(
         author = people.get(author_id) or Person(author_id, name=m.get("username") or "")
         if ids.owns(m):
             author = Person(author_id, name=author.name or "hub", is_self=True)
-        normalised.append(Message(m["ts"], author, m.get("text") or "", created_at=ts_to_datetime(m["ts"])))
+        text = tidy(mrkdwn.to_text(m.get("text") or "", names, drop=ids.user_ids))
+        normalised.append(Message(m["ts"], author, text, created_at=ts_to_datetime(m["ts"])))
     if not normalised:
         raise PayloadError("Slack thread has no readable message")
     root = normalised[0]
