@@ -23,6 +23,7 @@ TICKET_NOTICE = "I've passed this to our support team; a person will follow up h
 TRANSCRIPT_CHARS = 20_000
 MESSAGE_CHARS = 4_000
 MESSAGE_CUT = " [cut: the whole message is in the original conversation]"
+MAX_ATTACHMENTS = 10  # per message; Slack shares at most 10 files in one message
 
 
 @dataclass(frozen=True)
@@ -116,15 +117,16 @@ def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Rout
 
 
 def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
-    """The public conversation as plain text, oldest first (what the agent reads in the new ticket).
+    """The public conversation as plain text, oldest first (what the agent reads in the new ticket), with the
+    links of the files shared in it.
 
     At most ``limit`` characters and the link: each message is cut at ``MESSAGE_CHARS``, and a thread too long
     for the rest keeps its first message (the request) and the latest ones that fit, saying how many it left
     out; the link leads to the whole conversation.
     """
-    lines = [_line(m.author.name or m.author.external_id, m.text) for m in ticket.messages if m.visibility is Visibility.PUBLIC]
+    lines = [_line(m.author.name or m.author.external_id, m.text, m.attachments) for m in ticket.messages if m.visibility is Visibility.PUBLIC]
     if not lines:
-        lines = [_line(ticket.requester.name or ticket.requester.external_id, ticket.text)]
+        lines = [_line(ticket.requester.name or ticket.requester.external_id, ticket.text, ())]
     if sum(len(line) + 1 for line in lines) > limit:
         first, kept, used = lines[0], list[str](), 0
         budget = limit - len(first) - 80  # room for the line saying what was left out
@@ -140,10 +142,15 @@ def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
     return "\n".join(lines)
 
 
-def _line(author: str, text: str) -> str:
+def _line(author: str, text: str, attachments: tuple[tuple[str, str], ...]) -> str:
     if len(text) > MESSAGE_CHARS:
         text = truncate(text, MESSAGE_CHARS - len(MESSAGE_CUT)) + MESSAGE_CUT
-    return f"{author}: {text}"
+    return "\n".join([f"{author}: {text}", *attachment_lines(attachments[:MAX_ATTACHMENTS])])
+
+
+def attachment_lines(attachments: tuple[tuple[str, str], ...]) -> list[str]:
+    """A message's files as lines of links (never their content): ``Attachment: <name> <link>``."""
+    return [f"Attachment: {name} {link}" for name, link in attachments]
 
 
 def _subject(ticket: Ticket) -> str:

@@ -39,3 +39,9 @@ def test_a_short_thread_is_carried_whole_and_internal_notes_never() -> None:
     note = Message("1.9", BOB, "internal remark", visibility=Visibility.INTERNAL)
     ticket = Ticket(ticket.ref, ticket.subject, ticket.text, ADA, messages=(*ticket.messages, note), url=URL)
     assert transcript(ticket) == f"Ada: How do I export?\nBob: Same question\n\nOriginal conversation: {URL}"
+
+
+def test_files_shared_in_the_thread_are_links_in_the_transcript() -> None:
+    shot = Message("1.000000", ADA, "", attachments=(("error.png", "https://acme.slack.com/files/U1/F01/error.png"),))
+    ticket = Ticket(TicketRef(Source.SLACK, "T1:C1:1.000000"), "Slack request", "", ADA, messages=(shot,), url=URL)
+    assert transcript(ticket) == f"Ada: \nAttachment: error.png https://acme.slack.com/files/U1/F01/error.png\n\nOriginal conversation: {URL}"

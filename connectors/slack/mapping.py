@@ -179,7 +179,7 @@ def _message_event(
     )
     text = tidy(mrkdwn.to_text(text, drop=ids.user_ids))
     author = Person(author_id, name=event.get("username") or "")
-    message = Message(ts, author, text, created_at=ts_to_datetime(ts))
+    message = Message(ts, author, text, created_at=ts_to_datetime(ts), attachments=files_of(event))
     data: dict[str, Any] = {"mentioned": True} if mentioned else {}
     if not from_requester:
         data["from_requester"] = False
@@ -253,6 +253,21 @@ def _feedback_event(payload: Mapping[str, Any], received_at: datetime) -> Ticket
     return TicketEvent(Source.SLACK, f"feedback:{action_ts}:{user['id']}", EventKind.FEEDBACK, ref, message, received_at, data)
 
 
+def files_of(message: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Return a message's shared files as ``(name, link)`` pairs: links, never their content.
+
+    NOTE(slack): ``permalink`` opens the file in Slack; a file hidden by the plan's limits or deleted
+    (``mode: "hidden_by_limit"``/``"tombstone"``) has none and is left out.
+    https://docs.slack.dev/reference/objects/file-object
+    """
+    pairs = []
+    for f in message.get("files") or ():
+        link = f.get("permalink") or f.get("url_private") if isinstance(f, Mapping) else None
+        if link:
+            pairs.append((str(f.get("name") or f.get("title") or "file"), str(link)))
+    return tuple(pairs)
+
+
 def reply_key(message: Mapping[str, Any]) -> str | None:
     """Return the idempotency key the hub stamped on one of its replies (message ``metadata``)."""
     metadata = message.get("metadata") or {}
@@ -309,7 +324,7 @@ def ticket_from_thread(
         if ids.owns(m):
             author = Person(author_id, name=author.name or "hub", is_self=True)
         text = tidy(mrkdwn.to_text(m.get("text") or "", names, drop=ids.user_ids))
-        normalised.append(Message(m["ts"], author, text, created_at=ts_to_datetime(m["ts"])))
+        normalised.append(Message(m["ts"], author, text, created_at=ts_to_datetime(m["ts"]), attachments=files_of(m)))
     if not normalised:
         raise PayloadError("Slack thread has no readable message")
     root = normalised[0]
