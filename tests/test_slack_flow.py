@@ -222,3 +222,19 @@ def test_the_triage_post_shows_the_request_as_the_requester_wrote_it(sqlite_url:
     assert "Refund for order &lt;42&gt; &amp; the fee, @U0BOB said @channel knows" in sections
     assert "&amp;lt;" not in sections and "<!channel>" not in sections
     hub.close()
+
+
+def test_a_request_from_a_person_slack_will_not_describe_is_still_answered(sqlite_url: str, stub: SlackStub) -> None:
+    # users.info answers user_not_visible for a Slack Connect guest from another organisation (a documented
+    # error of the method): the request is answered all the same, under the user id, not failed.
+    hub = make_hub(sqlite_url, stub)
+    client = create_app(hub=hub).test_client()
+    stub.fail("users.info", status=200, error="user_not_visible")
+    ask(client, stub, "I forgot my password, how do I reset it?", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    [answer] = stub.calls_to("chat.postMessage")
+    assert answer.args["thread_ts"] == ROOT_TS and "Forgot password" in answer.args["text"]
+    [decision] = rows(hub, DecisionRow)
+    assert decision.verdict == "answer"
+    hub.close()
