@@ -238,3 +238,35 @@ def test_a_request_from_a_person_slack_will_not_describe_is_still_answered(sqlit
     [decision] = rows(hub, DecisionRow)
     assert decision.verdict == "answer"
     hub.close()
+
+
+@pytest.mark.parametrize("who", ["requester", "teammate"])
+def test_a_mention_of_the_bot_in_an_answered_thread_is_the_requesters_follow_up(sqlite_url: str, stub: SlackStub, who: str) -> None:
+    # "@hub that didn't help, I need a person": people address the bot. Slack delivers it as app_mention (no
+    # parent_user_id), and the hub decided the thread already: the requester's words hand it over as any
+    # follow-up of theirs would; a teammate's mention changes nothing.
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, "I forgot my password, how do I reset it?", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    author = USER if who == "requester" else "U0BOBBY01"
+    mention = fixture("event_app_mention")
+    mention["team_id"] = TEAM
+    reply_ts = "1719209800.000100"
+    text = f"<@{mention['authorizations'][0]['user_id']}> that didn't help, I need to talk to a person"
+    mention["event"].update(user=author, text=text, ts=reply_ts, event_ts=reply_ts, thread_ts=ROOT_TS, channel=CHANNEL, team=TEAM)
+    stub.threads[(CHANNEL, ROOT_TS)].append({"type": "message", "user": author, "text": text, "ts": reply_ts, "thread_ts": ROOT_TS})
+    body = json.dumps(mention).encode()
+    assert client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **sign(body)}).status_code == 200
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    posts = stub.calls_to("chat.postMessage")
+    triage = [c for c in posts if c.args["channel"] == "CTRIAGE01"]
+    thread = [c.args["text"] for c in posts if c.args["channel"] == CHANNEL]
+    if who == "requester":
+        assert len(triage) == 1 and thread[1:] == ["I've passed this to our support team, and a person will follow up."]
+        assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted", "not_solved", "escalated"]
+    else:
+        assert triage == [] and len(thread) == 1
+        assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted"]
+    hub.close()

@@ -181,6 +181,8 @@ def _message_event(
     author = Person(author_id, name=event.get("username") or "")
     message = Message(ts, author, text, created_at=ts_to_datetime(ts), attachments=files_of(event))
     data: dict[str, Any] = {"mentioned": True} if mentioned else {}
+    if mentioned and thread_ts and thread_ts != ts:
+        data["reply"] = True  # a mention in a thread: a request if the hub has not seen the thread, else a follow-up
     if not from_requester:
         data["from_requester"] = False
     # NOTE(slack): one mention arrives twice (message + app_mention, two event_ids); keying the delivery on the
