@@ -25,6 +25,7 @@ def _message_to_dict(message: Message) -> dict[str, Any]:
         "text": message.text,
         "visibility": message.visibility.value,
         "created_at": message.created_at.isoformat(),
+        "attachments": [list(pair) for pair in message.attachments],
     }
 
 
@@ -35,6 +36,7 @@ def _message_from_dict(data: dict[str, Any]) -> Message:
         text=data["text"],
         visibility=Visibility(data["visibility"]),
         created_at=datetime.fromisoformat(data["created_at"]),
+        attachments=tuple((name, link) for name, link in data.get("attachments") or ()),
     )
 
 

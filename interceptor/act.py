@@ -1,8 +1,8 @@
 """The ``act`` stage: a decision becomes outbox actions (the vocabulary is in ``connectors/actions.py``).
 
 Keys make each write happen at most once: ``answer:<ref>`` (one public answer per ticket), ``escalate:<ref>``
-(one escalation per thread), ``draft:<ref>:<decision id>`` (each decision's draft; internal drafts are
-at-least-once by design).
+(one escalation per thread: a ticket of record, or the triage channel's post, asked for before a retry),
+``draft:<ref>:<decision id>`` (each decision's draft on a help desk ticket; at least once by design).
 """
 
 from __future__ import annotations
@@ -11,10 +11,19 @@ from dataclasses import dataclass
 
 from core.models import Ticket, Visibility
 from core.outbox import NewAction
+from interceptor.compose import truncate
 from interceptor.types import Decision, Verdict
 
 ESCALATION_NOTICE = "I've passed this to our support team, and a person will follow up."
 TICKET_NOTICE = "I've passed this to our support team; a person will follow up here:"
+# The transcript a hand-over carries is bounded, so that it and the draft fit where they go: a Jira issue's
+# description holds at most 32,767 characters (a longer one is a 400 and the escalation fails), and the Slack
+# triage post's sections hold 36,000 (blocks.MAX_TRIAGE_SECTIONS), transcript and draft together.
+# NOTE(jira): https://jira.atlassian.com/browse/JRACLOUD-59124 ("exceeds the allowed limit of 32,767 characters")
+TRANSCRIPT_CHARS = 20_000
+MESSAGE_CHARS = 4_000
+MESSAGE_CUT = " [cut: the whole message is in the original conversation]"
+MAX_ATTACHMENTS = 10  # per message; Slack shares at most 10 files in one message
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Rout
             key=f"escalate:{ref}",
             connector=route.connector,
             action="add_internal_note",
-            payload={"ref": ref, "text": f"{transcript(ticket)}\n\n{draft}", "decision_id": decision_id},
+            payload={"ref": ref, "text": f"{transcript(ticket)}\n\n{draft}", "decision_id": decision_id, "once": True},
             ticket_ref=ref,
         ),
         NewAction(
@@ -107,14 +116,41 @@ def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Rout
     ]
 
 
-def transcript(ticket: Ticket) -> str:
-    """The public conversation as plain text, oldest first (what the agent reads in the new ticket)."""
-    lines = [f"{m.author.name or m.author.external_id}: {m.text}" for m in ticket.messages if m.visibility is Visibility.PUBLIC]
+def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
+    """The public conversation as plain text, oldest first (what the agent reads in the new ticket), with the
+    links of the files shared in it.
+
+    At most ``limit`` characters and the link: each message is cut at ``MESSAGE_CHARS``, and a thread too long
+    for the rest keeps its first message (the request) and the latest ones that fit, saying how many it left
+    out; the link leads to the whole conversation.
+    """
+    lines = [_line(m.author.name or m.author.external_id, m.text, m.attachments) for m in ticket.messages if m.visibility is Visibility.PUBLIC]
     if not lines:
-        lines = [f"{ticket.requester.name or ticket.requester.external_id}: {ticket.text}"]
+        lines = [_line(ticket.requester.name or ticket.requester.external_id, ticket.text, ())]
+    if sum(len(line) + 1 for line in lines) > limit:
+        first, kept, used = lines[0], list[str](), 0
+        budget = limit - len(first) - 80  # room for the line saying what was left out
+        for line in reversed(lines[1:]):
+            if used + len(line) + 1 > budget:
+                break
+            kept.insert(0, line)
+            used += len(line) + 1
+        left_out = len(lines) - 1 - len(kept)
+        lines = [first, f"[{left_out} message(s) not shown: see the original conversation]", *kept] if left_out else [first, *kept]
     if ticket.url:
         lines.append(f"\nOriginal conversation: {ticket.url}")
     return "\n".join(lines)
+
+
+def _line(author: str, text: str, attachments: tuple[tuple[str, str], ...]) -> str:
+    if len(text) > MESSAGE_CHARS:
+        text = truncate(text, MESSAGE_CHARS - len(MESSAGE_CUT)) + MESSAGE_CUT
+    return "\n".join([f"{author}: {text}", *attachment_lines(attachments[:MAX_ATTACHMENTS])])
+
+
+def attachment_lines(attachments: tuple[tuple[str, str], ...]) -> list[str]:
+    """A message's files as lines of links (never their content): ``Attachment: <name> <link>``."""
+    return [f"Attachment: {name} {link}" for name, link in attachments]
 
 
 def _subject(ticket: Ticket) -> str:

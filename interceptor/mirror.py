@@ -8,7 +8,8 @@ goes where, as what visibility, under which outbox key.
   that failed could still tell (not mirrored now, judged again on the next read), and the hub's own drafts
   are ``is_self``.
 - The requester's later messages in the thread become public comments on the ticket of record, written by
-  the hub as "<name> wrote in Slack:"; anyone else's become internal notes.
+  the hub as "<name> wrote in Slack:"; anyone else's become internal notes. Files shared with a message go
+  as links (never their content), as an agent's attachments do the other way.
 - A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's
   word after that reopens the ticket.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from core.models import Message, Status, TicketRef, Visibility
 from core.outbox import NewAction
+from interceptor.act import attachment_lines
 
 SOLVED_NOTICE = "Your ticket {url} was marked {status}. Did that solve it?"
 REOPEN_NOTE = "The requester wrote in the Slack thread after the ticket was {status}; handing it back to agents."
@@ -35,7 +37,7 @@ def agent_reply_text(message: Message, ticket_url: str) -> str:
     """The thread message for an agent's reply: who, where, what, and the attachments as links."""
     name = message.author.name or "A support agent"
     lines = [f"{name} replied on your ticket {ticket_url}:", "", message.text.strip()]
-    lines += [f"Attachment: {file_name} {url}" for file_name, url in message.attachments]
+    lines += attachment_lines(message.attachments)
     return "\n".join(lines)
 
 
@@ -71,13 +73,14 @@ def thread_message_action(
         from_requester: whether the thread's requester wrote it.
         as_author: the ticket's requester in the help desk, when it can post as them (``post_as``).
     """
-    text = f"{name or message.author.external_id} wrote in Slack:\n\n{message.text.strip()}"
+    said = "\n".join([message.text.strip(), *attachment_lines(message.attachments)]).strip()
+    text = f"{name or message.author.external_id} wrote in Slack:\n\n{said}"
     if from_requester and as_author:
         return NewAction(
             key=f"sync:{origin}:{message.external_id}",
             connector=record.source.value,
             action="post_as",
-            payload={"ref": str(record), "text": message.text.strip(), "author_id": as_author, "mirror_of": str(origin)},
+            payload={"ref": str(record), "text": said, "author_id": as_author, "mirror_of": str(origin)},
             ticket_ref=str(record),
         )
     if from_requester:

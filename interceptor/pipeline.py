@@ -89,8 +89,14 @@ class Pipeline:
 
     def _on_request(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
         with self._db.session() as s:
-            if record.first_decision(s, event.ref) is not None:
-                return "already_decided"
+            seen = record.first_decision(s, event.ref) is not None
+            asker = record.requester_id_of(s, event.ref) if seen else None
+        if seen:
+            # The requester addressing the bot in a thread it already decided ("@hub that didn't help"): a
+            # follow-up like any other of theirs. Anyone else's mention there changes nothing.
+            if event.data.get("reply") and event.message is not None and event.message.author.external_id == asker:
+                return self._on_comment(connector, event, inbox_event_id)
+            return "already_decided"
         ticket = connector.fetch(event.ref)
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"

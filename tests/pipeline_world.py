@@ -51,7 +51,7 @@ class FakeVendor:
     def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
         return None
 
-    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False) -> PostedMessage:
+    def add_internal_note(self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None) -> PostedMessage:
         self.writes.append(("note", str(ref), text))
         return PostedMessage(f"n{len(self.writes)}")
 

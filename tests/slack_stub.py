@@ -2,7 +2,7 @@
 
 ``http.server`` on 127.0.0.1, port 0, in a thread. It records every call (HTTP method, path, query/form/JSON
 arguments, Authorization header) and answers ``auth.test``, ``chat.postMessage``, ``chat.update``,
-``conversations.replies``, ``users.info`` and ``chat.getPermalink`` with fixture-shaped JSON, keeping the
+``conversations.replies``, ``conversations.history``, ``users.info`` and ``chat.getPermalink`` with fixture-shaped JSON, keeping the
 messages it was sent so threads read back what was posted. ``fail(method, ...)`` queues error answers
 (429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``); ``rendezvous(method, n)`` holds the next
 ``n`` calls of a method until all of them have arrived (two workers reading Slack at the same moment).
@@ -165,6 +165,18 @@ class SlackStub:
         if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
             picked = [{k: v for k, v in m.items() if k != "metadata"} for m in picked]
         return {"ok": True, "messages": json.loads(json.dumps(picked)), "has_more": False}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        # NOTE(slack): a channel's top-level messages, newest first, from ``oldest`` on (exclusive unless
+        # ``inclusive``); metadata only with ``include_all_metadata``. https://docs.slack.dev/reference/methods/conversations.history
+        roots = [t[0] for (c, _), t in self.threads.items() if c == args["channel"]]
+        if not roots:
+            return {"ok": False, "error": "channel_not_found"}
+        oldest, inclusive = args.get("oldest"), str(args.get("inclusive", "")).lower() in ("1", "true")
+        picked = sorted((m for m in roots if not oldest or m["ts"] > oldest or (inclusive and m["ts"] == oldest)), key=lambda m: m["ts"], reverse=True)
+        if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            picked = [{k: v for k, v in m.items() if k != "metadata"} for m in picked]
+        return {"ok": True, "messages": json.loads(json.dumps(picked)), "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(args["user"])

@@ -112,8 +112,9 @@ def zendesk_signed(body: dict[str, Any], invocation: str, secret: str = "s3cret"
     return raw, headers
 
 
-def say(world: World, user: str, text: str, ts: str, *, root: bool = False) -> Any:
-    """``user`` writes ``text`` in the thread (root message or reply), as Slack delivers and lists it."""
+def say(world: World, user: str, text: str, ts: str, *, root: bool = False, files: tuple[dict[str, Any], ...] = ()) -> Any:
+    """``user`` writes ``text`` in the thread (root message or reply), as Slack delivers and lists it, with
+    ``files`` (Slack file objects) shared in it."""
     if root:
         payload = copy.deepcopy(ROOT)
         payload["event"].update(text=text, ts=ts, event_ts=ts)
@@ -123,6 +124,9 @@ def say(world: World, user: str, text: str, ts: str, *, root: bool = False) -> A
         payload["team_id"] = TEAM
         payload["event"].update(user=user, text=text, ts=ts, event_ts=ts, thread_ts=ROOT_TS, parent_user_id=USER, channel=CHANNEL)
         world.stub.threads[(CHANNEL, ROOT_TS)].append({"type": "message", "user": user, "text": text, "ts": ts, "thread_ts": ROOT_TS})
+    if files:
+        payload["event"]["files"] = [dict(f) for f in files]
+        world.stub.threads[(CHANNEL, ROOT_TS)][-1]["files"] = [dict(f) for f in files]
     payload["event_id"] = f"Ev{ts.replace('.', '')}"
     response = world.slack(payload)
     assert response.status_code == 200

@@ -128,7 +128,7 @@ def test_someone_elses_thread_reply_is_not_a_request_but_a_mention_is(client: An
     first, row = rows(hub)
     assert (first.kind, first.ticket_ref, first.event["data"]) == ("commented", THREAD_REF, {"from_requester": False})
     assert (row.kind, row.ticket_ref) == ("created", THREAD_REF)
-    assert row.event["message"]["text"] == "any idea?" and row.event["data"] == {"mentioned": True}
+    assert row.event["message"]["text"] == "any idea?" and row.event["data"] == {"mentioned": True, "reply": True}
 
 
 def test_message_and_app_mention_for_one_message_are_one_request(client: Any, hub: Hub) -> None:

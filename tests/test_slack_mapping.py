@@ -139,3 +139,38 @@ def test_legacy_mention_form_counts_and_is_stripped() -> None:
     reply["event"].update(user="U0SOMEONE", text="<@U074G5E1ANR|hub> where is the VPN guide?")
     event = parse(reply)
     assert event.kind is EventKind.CREATED and event.message.text == "where is the VPN guide?"
+
+
+@pytest.mark.parametrize(
+    ("delivered", "plain"),
+    [
+        ("Tom &amp; Jerry &lt;3, a &gt; b", "Tom & Jerry <3, a > b"),
+        ("I typed &amp;lt;b&amp;gt; literally", "I typed &lt;b&gt; literally"),  # an entity the person typed stays one
+        ("ask <@U0ADA|ada> or <@U0BOB>", "ask @ada or @Bob Builder"),
+        ("in <#C0123|general> <!here> <!channel> <!subteam^S01|@support-team>", "in #general @here @channel @support-team"),
+        ("see <https://x.example/a?b=1&amp;c=2|the guide> or <https://y.example> or <mailto:a@b.example|a@b.example>",
+         "see the guide (https://x.example/a?b=1&c=2) or https://y.example or a@b.example"),
+        ("due <!date^1392734382^{date_short}|Feb 18, 2014>", "due Feb 18, 2014"),
+        ("line one\nline two", "line one\nline two"),
+    ],
+)
+def test_slack_text_reaches_the_hub_as_plain_text(delivered: str, plain: str) -> None:
+    # The request, the follow-ups carried to a ticket of record and the transcript an agent reads are plain text,
+    # as Zendesk's and Jira's are: not Slack's escaped mrkdwn (an agent reading "&amp;" or "<@U0BOB>").
+    from connectors.slack.mrkdwn import to_text
+
+    assert to_text(delivered, {"U0BOB": "Bob Builder"}) == plain
+
+
+def test_a_follow_up_and_a_thread_read_back_are_plain_text_with_their_lines() -> None:
+    reply = fixture("event_message_thread_reply")
+    reply["event"]["text"] = "Still failing &amp; the log says:\n&lt;error code=&quot;7&quot;&gt;\n<https://x.example|screenshot>"
+    event = parse(reply)
+    assert event.message.text == 'Still failing & the log says:\n<error code=&quot;7&quot;>\nscreenshot (https://x.example)'
+    ids = mapping.SelfIds(frozenset({"UHUB"}))
+    thread = [{"ts": "1.000001", "user": "U1", "text": "<@UHUB> export &amp; import?"},
+              {"ts": "1.000002", "user": "U2", "text": "same here <@U1>"}]
+    people = {"U1": mapping.Person("U1", name="Ada"), "U2": mapping.Person("U2", name="Bob")}
+    ticket = mapping.ticket_from_thread(mapping.thread_ref("T1", "C1", "1.000001"), thread, people, ids, None)
+    assert [m.text for m in ticket.messages] == ["export & import?", "same here @Ada"]
+    assert ticket.subject == "export & import?"

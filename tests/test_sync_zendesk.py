@@ -99,6 +99,24 @@ def test_thread_replies_reach_the_ticket_public_for_the_requester_internal_for_o
     assert len(world.posts()) == 1, "the thread gets no answer of the hub's to those messages"
 
 
+def test_files_shared_in_the_thread_reach_the_ticket_as_links(world: World) -> None:
+    # A screenshot posted alone (no text) is the requester's whole message: the agent gets its link, not an
+    # empty comment; a teammate's log file reaches the internal note the same way. Their content stays in Slack.
+    shot = {"id": "F01", "name": "error.png", "mimetype": "image/png", "url_private": "https://files.slack.com/files-pri/T1-F01/error.png",
+            "permalink": "https://acme.slack.com/files/U1/F01/error.png"}
+    log = {"id": "F02", "name": "app.log", "mimetype": "text/plain", "url_private": "https://files.slack.com/files-pri/T1-F02/app.log",
+           "permalink": "https://acme.slack.com/files/U2/F02/app.log"}
+    gone = {"id": "F03", "mode": "tombstone"}  # a deleted file: nothing to link to
+    before = len(updates(world))
+    say(world, USER, "", "1800000100.000100", files=(shot, gone))
+    say(world, OTHER, "the log from her machine", "1800000101.000100", files=(log,))
+    world.drain()
+    [public] = [u for u in updates(world)[before:] if u["comment"]["public"] is True]
+    [internal] = [u for u in updates(world)[before:] if u["comment"]["public"] is False]
+    assert public["comment"]["body"] == f"Attachment: error.png {shot['permalink']}"
+    assert internal["comment"]["body"] == f"Bob Teammate wrote in Slack:\n\nthe log from her machine\nAttachment: app.log {log['permalink']}"
+
+
 def test_the_requesters_words_written_on_the_ticket_do_not_come_back_to_the_thread(world: World) -> None:
     say(world, USER, "It was the March invoice", "1800000100.000100")
     world.drain()

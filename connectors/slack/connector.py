@@ -152,17 +152,12 @@ class SlackConnector:
     # -- reads ---------------------------------------------------------------------------------------
 
     def _thread(self, channel: str, thread_ts: str, **extra: Any) -> Iterator[Mapping[str, Any]]:
+        return self._pages("conversations.replies", self.client.conversations_replies, channel=channel, ts=thread_ts, **extra)
+
+    def _pages(self, method: str, func: Callable[..., Any], **args: Any) -> Iterator[Mapping[str, Any]]:
         cursor: str | None = None
         for _ in range(MAX_THREAD_PAGES):
-            page = call(
-                "conversations.replies",
-                self.client.conversations_replies,
-                channel=channel,
-                ts=thread_ts,
-                limit=200,
-                cursor=cursor,
-                **extra,
-            ).data
+            page = call(method, func, limit=200, cursor=cursor, **args).data
             yield from page.get("messages") or ()  # type: ignore[union-attr]
             cursor = ((page.get("response_metadata") or {}).get("next_cursor")) or None  # type: ignore[union-attr]
             if not cursor:
@@ -276,7 +271,25 @@ class SlackConnector:
             if ids.owns(message) and mapping.reply_key(message) == idempotency_key:
                 log.info("slack.reply.already-posted", extra={"ref": str(ref)})
                 return PostedMessage(str(message["ts"]))
-        return None
+        triage = self.settings.triage_channel
+        if not triage:
+            return None
+        # A triage post (add_internal_note) is a top-level message of the triage channel, never older than the
+        # thread it is about. NOTE(slack): conversations.history lists newest first, from ``oldest`` on, and
+        # returns metadata with ``include_all_metadata``. https://docs.slack.dev/reference/methods/conversations.history
+        # A triage channel the bot cannot read (no channels:history / groups:history) leaves its posts at least once.
+        history = self._pages(
+            "conversations.history", self.client.conversations_history, channel=triage, oldest=thread_ts, include_all_metadata=True
+        )
+        try:
+            found = next((m for m in history if ids.owns(m) and mapping.reply_key(m) == idempotency_key), None)
+        except (Fatal, NotFound) as e:
+            log.warning("slack.triage.unreadable", extra={"error": str(e)})
+            return None
+        if found is None:
+            return None
+        log.info("slack.triage.already-posted", extra={"ref": str(ref)})
+        return PostedMessage(str(found["ts"]), url=self.permalink(channel, thread_ts))
 
     def add_internal_note(
         self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
@@ -284,13 +297,15 @@ class SlackConnector:
         """Post the draft to the admin's triage channel (``SLACK_TRIAGE_CHANNEL``) with the thread's link.
 
         Slack has no internal notes: with no help desk of record configured, the triage channel is where
-        agents see escalated threads and their drafts. At least once (no duplicate check).
+        agents see escalated threads and their drafts. With ``idempotency_key`` the post carries it in its
+        metadata, and :meth:`already_wrote` finds it in the triage channel before a retry (at most once);
+        without it, at least once.
 
         Args:
             ref: the escalated thread.
             text: the draft reply.
             reopen: nothing more to do on Slack (the triage post is the hand-over).
-            idempotency_key: not used (triage posts are at least once).
+            idempotency_key: the outbox key of this write, when it is to be made at most once.
 
         Returns:
             The triage post; ``url`` is the thread's permalink.
@@ -303,8 +318,9 @@ class SlackConnector:
         _, channel, thread_ts = self._split(ref)
         permalink = self.permalink(channel, thread_ts)
         fallback, body = blocks.triage(channel, permalink, text)
+        marked: dict[str, Any] = {"metadata": mapping.reply_metadata(idempotency_key)} if idempotency_key else {}
         response = call(
-            "chat.postMessage", self.client.chat_postMessage, channel=self.settings.triage_channel, text=fallback, blocks=body
+            "chat.postMessage", self.client.chat_postMessage, channel=self.settings.triage_channel, text=fallback, blocks=body, **marked
         )
         return PostedMessage(response["ts"], url=permalink)
 

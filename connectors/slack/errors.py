@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-NOT_FOUND = {"channel_not_found", "message_not_found", "thread_not_found", "user_not_found"}
+# NOTE(slack): users.info answers ``user_not_visible`` for a user the bot may not see (a Slack Connect guest
+# from another organisation): that person is unknown, as ``user_not_found``, not a broken install.
+# https://docs.slack.dev/reference/methods/users.info#errors
+NOT_FOUND = {"channel_not_found", "message_not_found", "thread_not_found", "user_not_found", "user_not_visible"}
 # NOTE(slack): Web API error codes that mean "try again later" even on HTTP 200.
 # https://docs.slack.dev/reference/methods/chat.postMessage#errors
 PASSING = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -42,7 +45,8 @@ def translate(method: str, error: SlackApiError) -> ConnectorError:
 
     Returns:
         HTTP 429 -> ``Retriable(retry_after=Retry-After)``; 5xx and passing error codes -> ``Retriable``;
-        ``channel_not_found``/``message_not_found``/``thread_not_found``/``user_not_found`` -> ``NotFound``;
+        ``channel_not_found``/``message_not_found``/``thread_not_found``/``user_not_found``/``user_not_visible``
+        -> ``NotFound``;
         anything else (``invalid_auth``, ``not_in_channel``, ...) -> ``Fatal``.
     """
     response = error.response

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
+from connectors.slack import mrkdwn
+from connectors.text import tidy
 from core.errors import PayloadError
 from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, utcnow
 
@@ -175,10 +177,12 @@ def _message_event(
     from_requester = kind is EventKind.CREATED or (
         bool(author_id) and author_id == (event.get("parent_user_id") or (event.get("root") or {}).get("user"))
     )
-    text = mention.sub("", text) if mention else text
+    text = tidy(mrkdwn.to_text(text, drop=ids.user_ids))
     author = Person(author_id, name=event.get("username") or "")
-    message = Message(ts, author, " ".join(text.split()), created_at=ts_to_datetime(ts))
+    message = Message(ts, author, text, created_at=ts_to_datetime(ts), attachments=files_of(event))
     data: dict[str, Any] = {"mentioned": True} if mentioned else {}
+    if mentioned and thread_ts and thread_ts != ts:
+        data["reply"] = True  # a mention in a thread: a request if the hub has not seen the thread, else a follow-up
     if not from_requester:
         data["from_requester"] = False
     # NOTE(slack): one mention arrives twice (message + app_mention, two event_ids); keying the delivery on the
@@ -251,6 +255,21 @@ def _feedback_event(payload: Mapping[str, Any], received_at: datetime) -> Ticket
     return TicketEvent(Source.SLACK, f"feedback:{action_ts}:{user['id']}", EventKind.FEEDBACK, ref, message, received_at, data)
 
 
+def files_of(message: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Return a message's shared files as ``(name, link)`` pairs: links, never their content.
+
+    NOTE(slack): ``permalink`` opens the file in Slack; a file hidden by the plan's limits or deleted
+    (``mode: "hidden_by_limit"``/``"tombstone"``) has none and is left out.
+    https://docs.slack.dev/reference/objects/file-object
+    """
+    pairs = []
+    for f in message.get("files") or ():
+        link = f.get("permalink") or f.get("url_private") if isinstance(f, Mapping) else None
+        if link:
+            pairs.append((str(f.get("name") or f.get("title") or "file"), str(link)))
+    return tuple(pairs)
+
+
 def reply_key(message: Mapping[str, Any]) -> str | None:
     """Return the idempotency key the hub stamped on one of its replies (message ``metadata``)."""
     metadata = message.get("metadata") or {}
@@ -298,6 +317,7 @@ def ticket_from_thread(
     if not messages:
         raise PayloadError("empty Slack thread")
     normalised = []
+    names = {user_id: person.name for user_id, person in people.items() if person.name}
     for m in messages:
         if m.get("subtype") not in _WORDS_SUBTYPES or not m.get("ts"):
             continue
@@ -305,7 +325,8 @@ def ticket_from_thread(
         author = people.get(author_id) or Person(author_id, name=m.get("username") or "")
         if ids.owns(m):
             author = Person(author_id, name=author.name or "hub", is_self=True)
-        normalised.append(Message(m["ts"], author, m.get("text") or "", created_at=ts_to_datetime(m["ts"])))
+        text = tidy(mrkdwn.to_text(m.get("text") or "", names, drop=ids.user_ids))
+        normalised.append(Message(m["ts"], author, text, created_at=ts_to_datetime(m["ts"]), attachments=files_of(m)))
     if not normalised:
         raise PayloadError("Slack thread has no readable message")
     root = normalised[0]

@@ -38,6 +38,15 @@ class BotProfile(Lenient):
     app_id = ident()
 
 
+class File(Lenient):
+    """A shared file (only its name and link are read). https://docs.slack.dev/reference/objects/file-object"""
+
+    name = string()
+    title = string()
+    permalink = string()
+    url_private = string()
+
+
 class MessageEvent(Lenient):
     type = fields.String(required=True)
     subtype = string()
@@ -54,6 +63,7 @@ class MessageEvent(Lenient):
     parent_user_id = ident()
     root = nested(Root)
     bot_profile = nested(BotProfile)
+    files = fields.List(fields.Nested(File), allow_none=True)
 
 
 class ReactionItem(Lenient):
