@@ -13,12 +13,14 @@ from html import unescape
 from typing import Any, Callable, Iterable, Mapping
 
 from core.html import html_to_text
+from core.text import strip_invisible
 
 __all__ = ["adf_to_text", "html_to_text", "tidy", "wiki_to_text", "with_sources"]
 
 
 def tidy(text: str) -> str:
-    """Collapse spaces inside lines and blank-line runs; strip the ends.
+    """Collapse spaces inside lines and blank-line runs; strip the ends and invisible format characters
+    (:func:`core.text.strip_invisible`: a right-to-left override would reverse what an agent reads).
 
     Args:
         text: any text.
@@ -26,7 +28,8 @@ def tidy(text: str) -> str:
     Returns:
         The text with at most one blank line between paragraphs.
     """
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    text = strip_invisible(text).replace("\r\n", "\n")
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 

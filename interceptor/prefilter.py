@@ -1,6 +1,7 @@
 """Prefilter: turn a request as people write it into the question(s) retrieval should see. Pure.
 
-:func:`clean` strips what carries no ask (greetings, thanks and sign-offs, signatures, quoted replies),
+:func:`clean` strips what carries no ask (greetings, thanks and sign-offs, signatures, quoted replies)
+and the invisible format characters that split a word unseen (:func:`core.text.strip_for_matching`),
 joins hard-wrapped lines, and splits the rest into questions: sentences ending in "?", clauses joined by
 "and how ..." / "also ...", sentences opened by "Also," or "another question". A short follow-up that only
 points back ("Can I do it as a PDF too?") stays with the question it refers to, and statements before an ask
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from core.text import strip_for_matching
 from interceptor.retrieval.lexical import tokenize
 from interceptor.types import Request
 
@@ -199,7 +201,7 @@ def clean(text: str) -> Request:
         cleaned message, ``questions`` what retrieval should see (one or more; the whitespace-normalised
         original when nothing is left after cleaning, e.g. a message that only says "hello").
     """
-    body = _strip_tail(text.replace("\r\n", "\n").replace("\r", "\n"))
+    body = _strip_tail(strip_for_matching(text).replace("\r\n", "\n").replace("\r", "\n"))
     lines = body.split("\n")
     for n in range(min(len(lines), 3)):  # a ticket's subject line, then "Hi team," on the next
         for _ in range(3):  # "Hello, good morning. ..."
@@ -210,7 +212,7 @@ def clean(text: str) -> Request:
         sentences += [s for s in _sentences(paragraph) if not _PLEASANTRY.match(s)]
     cleaned = " ".join(sentences)
     if not cleaned.strip():
-        fallback = " ".join(text.split())
+        fallback = " ".join(strip_for_matching(text).split())
         return Request(original=text, text=fallback, questions=(fallback,) if fallback else ())
     long = len(cleaned.split()) > LONG_WORDS
     questions = tuple(q for q in _group(sentences, long) if q.strip()) or (cleaned,)

@@ -174,3 +174,11 @@ def test_a_follow_up_and_a_thread_read_back_are_plain_text_with_their_lines() ->
     ticket = mapping.ticket_from_thread(mapping.thread_ref("T1", "C1", "1.000001"), thread, people, ids, None)
     assert [m.text for m in ticket.messages] == ["export & import?", "same here @Ada"]
     assert ticket.subject == "export & import?"
+
+
+def test_invisible_format_characters_never_reach_what_an_agent_reads() -> None:
+    # A right-to-left override makes an agent read the text after it reversed ("Trojan source"); a zero-width
+    # space or soft hyphen splits a word unseen. Joiners stay: an emoji sequence needs them.
+    reply = fixture("event_message_thread_reply")
+    reply["event"]["text"] = "please \u202eetelede\u202c my pass\u200bword\u00ad now \u2066x\u2069 \U0001F469\u200d\U0001F4BB"
+    assert parse(reply).message.text == "please etelede my password now x \U0001F469\u200d\U0001F4BB"

@@ -97,6 +97,10 @@ CASES = [
     ("two-questions-sensitive", "How do I change my plan? And I want a refund for last month.",
      Verdict.ESCALATE, ("sensitive_topic:refund", "confidence_below_threshold"), ()),
     ("pleasantries-only", "Hello!", Verdict.ESCALATE, ("no_candidate",), ()),
+    # Invisible characters inside words, pasted by accident or planted: read as if they were not there.
+    ("zero-width-space", "How do I reset my pass\u200bword?", Verdict.ANSWER, ("confident",), (RESET,)),
+    ("soft-hyphen-and-joiner", "How do I in\u00advite a team\u200dmate?", Verdict.ANSWER, ("confident",), (INVITE,)),
+    ("right-to-left-override", "How do I reset my pass\u202eword\u202c?", Verdict.ANSWER, ("confident",), (RESET,)),
 ]
 
 
