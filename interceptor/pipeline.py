@@ -315,6 +315,12 @@ class Pipeline:
 
 
 def _request_text(ticket: Ticket) -> str:
-    """The request as the requester wrote it: the subject and the description, never internal notes."""
-    parts = [ticket.subject.strip(), ticket.text.strip()]
+    """The request as the requester wrote it by the time it is decided: the subject, the description, and the
+    requester's own public messages after it (a backlog after an outage, or deliveries out of order, can bring
+    the root of a thread after "I need a person" was written in it: that reply is part of the request, not lost
+    as a comment on a thread not decided yet). Never internal notes, nor anyone else's messages."""
+    requester = ticket.requester.external_id
+    later = [m.text.strip() for m in ticket.messages[1:]
+             if m.visibility is Visibility.PUBLIC and m.author.external_id == requester and not m.author.is_self]
+    parts = [ticket.subject.strip(), ticket.text.strip(), *later]
     return "\n".join(p for p in parts if p) or ticket.subject

@@ -270,3 +270,32 @@ def test_a_mention_of_the_bot_in_an_answered_thread_is_the_requesters_follow_up(
         assert triage == [] and len(thread) == 1
         assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted"]
     hub.close()
+
+
+def test_a_reply_delivered_before_its_thread_s_root_is_part_of_the_request(sqlite_url: str, stub: SlackStub) -> None:
+    # After an outage Slack redelivers in no set order: the requester's "I need a person" in the thread can be
+    # processed before the question that opened it. The reply finds no decided thread; the root, decided from
+    # the thread as it stands, carries it: a hand-over, not an answer that ignores the request for a person.
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
+    client = create_app(hub=hub).test_client()
+    question, reply_ts = "I forgot my password, how do I reset it?", "1719209800.000100"
+    person = "that didn't work, I need to talk to a person"
+    reply = fixture("event_message_thread_reply")
+    reply["team_id"] = TEAM
+    reply["event"].update(user=USER, text=person, ts=reply_ts, event_ts=reply_ts, thread_ts=ROOT_TS, channel=CHANNEL,
+                          parent_user_id=USER)
+    body = json.dumps(reply).encode()
+    assert client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **sign(body)}).status_code == 200
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    assert stub.calls_to("chat.postMessage") == []  # nothing decided yet
+    ask(client, stub, question, ROOT_TS)
+    stub.threads[(CHANNEL, ROOT_TS)].append({"type": "message", "user": USER, "text": person, "ts": reply_ts, "thread_ts": ROOT_TS})
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    posts = stub.calls_to("chat.postMessage")
+    assert [c.args["channel"] for c in posts].count("CTRIAGE01") == 1
+    assert [c.args["text"] for c in posts if c.args["channel"] == CHANNEL] == [
+        "I've passed this to our support team, and a person will follow up."]
+    [decision] = rows(hub, DecisionRow)
+    assert decision.verdict == "escalate" and "asked_for_human" in decision.reasons
+    hub.close()
