@@ -4,6 +4,7 @@ failures as core.errors; webhooks through the app; polling across a restart."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterator
 
 import pytest
@@ -20,7 +21,7 @@ from connectors.jira.visibility import INTERNAL_RECHECK, CommentVisibility, Verd
 from core.cursors import get_cursor, set_cursor
 from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
-from core.models import Person, Source, TicketRef, Visibility
+from core.models import EventKind, Person, Source, TicketEvent, TicketRef, Visibility
 from tests.conftest import settings_dict
 from tests.test_jira_mapping import FIXTURES, fresh_body, load
 
@@ -59,10 +60,11 @@ def test_fetch_normalises_adf_and_marks_the_hub(jira: JiraConnector, api: respon
 
 
 def test_an_issue_named_by_id_is_resolved_to_its_key_and_a_key_costs_nothing(jira: JiraConnector, api: responses.RequestsMock) -> None:
-    assert jira.canonical_ref(REF) == REF and len(api.calls) == 0
+    created = TicketEvent(Source.JIRA, "issue:10627:created", EventKind.CREATED, REF)
+    assert jira.resolve(created) is created and len(api.calls) == 0
     api.get(f"{API}/issue/10627", json=load("issue_get.json"))
-    assert jira.canonical_ref(TicketRef(Source.JIRA, "10627")) == REF
-    assert api.calls[0].request.params["fields"] == "labels"
+    assert jira.resolve(replace(created, ref=TicketRef(Source.JIRA, "10627"))).ref == REF
+    assert api.calls[0].request.params["fields"] == "reporter,creator"
 
 
 def test_verdicts_keep_public_ask_internal_again_after_a_while_and_forget_the_least_recently_used() -> None:

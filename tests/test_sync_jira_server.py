@@ -290,7 +290,7 @@ def test_servers_own_webhook_naming_the_issue_by_id_only_reaches_the_thread(worl
     [text] = mirrored(world)
     assert REPLY in text and f"{BASE}/browse/{RECORD_KEY}" in text
     [named] = [c for c in world.api.calls if c.request.url.startswith(f"{API}/issue/10000")]
-    assert named.request.params["fields"] == "labels", "the issue id resolved to its key, cheaply"
+    assert named.request.params["fields"] == "reporter,creator", "the issue id resolved to its key (and reporter), cheaply"
     [row] = [o for o in world.rows(OutcomeRow) if o.kind == "agent_reply"]
     assert row.ticket_ref == THREAD and row.detail["on"] == f"jira:{RECORD_KEY}"
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
@@ -17,7 +18,7 @@ from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
 from connectors.jira.visibility import CommentVisibility
 from core.errors import ConnectorError, Fatal, NotFound
-from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +111,33 @@ class JiraConnector:
         looked_up = {comment_id: self.visibility.of(comment_id) for comment_id in mapping.lookups_needed(issue, me)}
         return mapping.ticket(issue, me, self.settings.url, looked_up)
 
-    def canonical_ref(self, ref: TicketRef) -> TicketRef:
-        """The issue's key for an issue named by its numeric id (``GET /issue/{id}?fields=labels``), as Jira
-        Server/DC's ``comment_created`` names it (:func:`events._issue_from_comment`); a key is returned as is,
-        without a call. The hub keeps issues by key (the ticket of record of a Slack thread included).
+    def resolve(self, event: TicketEvent) -> TicketEvent:
+        """The event as the issue tells it, from one cheap read (``GET /issue/{id or key}?fields=reporter,creator``)
+        made only when the webhook left something out (a poll's events and a key-named issue event cost none):
+
+        - the issue's key for an issue named by its numeric id, as Jira Server/DC's ``comment_created`` names
+          it (:func:`events._issue_from_comment`); the hub keeps issues by key (a ticket of record included);
+        - the comment's author judged on the issue's reporter (:func:`mapping.judged`), which no comment
+          webhook names: the reporter's own comment stays the requester's word, anyone else's is an agent's,
+          and an agent's comment without ``jsdPublic`` gets its looked-up visibility (:meth:`fetch` then finds
+          the verdict held).
 
         Raises:
-            NotFound: the issue is gone. Retriable, Fatal: the call failed.
+            NotFound: the issue is gone. Retriable, Fatal: the read failed. Fatal: Jira refused the comment's
+                look-up.
         """
-        if not ref.external_id.isdigit():
-            return ref
-        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields="labels").raw)
+        if_agent = event.data.get(mapping.IF_AGENT) if event.message is not None else None
+        if if_agent is None and not event.ref.external_id.isdigit():
+            return event
+        issue = call("issue", lambda: self.jira.issue(self._key(event.ref), fields=mapping.REPORTER_FIELDS).raw)
         key = str(issue.get("key") or "")
-        return TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else ref
+        ref = TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else event.ref
+        if event.message is None or if_agent is None:
+            return replace(event, ref=ref)
+        message = mapping.judged(event.message, mapping.reporter_id(issue), Visibility(if_agent), self._self())
+        if message.visibility is Visibility.UNKNOWN and message.external_id.isdigit():
+            message = replace(message, visibility=self.visibility.of(message.external_id))
+        return replace(event, ref=ref, message=message)
 
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
         """One page of the issues ``jql`` finds, ``{"issues", "nextPageToken", "isLast"}``: ``GET
