@@ -26,6 +26,7 @@ from sqlalchemy import update
 from connectors.jira import events
 from core import queues
 from core.db import InboxEvent, OutboxAction, OutcomeRow
+from core.errors import Retriable
 from core.models import utcnow
 from tests.slack_stub import SlackStub
 from tests.sync_world import (  # noqa: F401 - stub is a fixture
@@ -294,3 +295,27 @@ def test_servers_own_webhook_naming_the_issue_by_id_only_reaches_the_thread(worl
     [row] = [o for o in world.rows(OutcomeRow) if o.kind == "agent_reply"]
     assert row.ticket_ref == THREAD and row.detail["on"] == f"jira:{RECORD_KEY}"
 
+
+def test_without_webhooks_a_servers_agent_reply_is_judged_and_reaches_the_thread(database_url: str, stub: SlackStub) -> None:
+    from connectors.jira import scheduled_jobs
+
+    updated = (utcnow() - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        world = jira_world(database_url, stub, api, myself=SERVER_HUB, JIRA_POLL="true")
+        reply, note = server_comment("20001", REPLY), server_comment("20002", "internal: finance approved it")
+        issue = serve_server_issue(api, [reply, note], updated=updated)
+        api.get(f"{API}/search/jql", status=404, json={"errorMessages": ["null for uri: /rest/api/2/search/jql"], "errors": {}})
+        api.get(f"{API}/search", json={"startAt": 0, "maxResults": 50, "total": 1, "issues": [issue]})
+        serve_property(api, "20001", status=503)
+        serve_property(api, "20002", {"internal": True})
+        (_, job, _), = scheduled_jobs(world.hub)
+        with pytest.raises(Retriable):
+            job()  # who may see the reply cannot be told yet: the cursor stays, nothing is lost
+        assert mirrored(world) == []
+        serve_property(api, "20001", status=404)
+        assert job() == 1
+        world.drain()
+        [text] = mirrored(world)
+        assert REPLY in text and "finance" not in text
+        assert job() == 0 and sorted(lookups(world)) == ["20001", "20001", "20002"], "asked until answered, then held"
+        world.hub.close()
