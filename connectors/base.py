@@ -245,12 +245,15 @@ class PostsAsRequester(Protocol):
 
 
 @runtime_checkable
-class AliasedRefs(Protocol):
-    """Optional capability: a vendor whose events may name a ticket by another id than the one the hub keeps
-    (Jira Server/DC's ``comment_created`` names the issue by its numeric id; the hub keeps its key)."""
+class ResolvesEvents(Protocol):
+    """Optional capability: a vendor whose webhooks leave out what the pipeline needs to read an event right,
+    which one vendor read in the job supplies (never in the webhook handler, which only stores): Jira Server/DC's
+    ``comment_created`` names the issue by its numeric id (the hub keeps its key), and no Jira comment webhook
+    names the issue's reporter (who tells an agent's comment from the requester's)."""
 
-    def canonical_ref(self, ref: TicketRef) -> TicketRef:
-        """Return the ref the hub keeps for ``ref`` (``ref`` itself when it is one already, without a call).
+    def resolve(self, event: TicketEvent) -> TicketEvent:
+        """Return ``event`` with what its webhook left out filled in (``event`` itself, without a call, when
+        nothing is missing).
 
         Raises:
             NotFound, Retriable, Fatal: the vendor call failed.

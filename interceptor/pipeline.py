@@ -8,14 +8,13 @@ either nothing (the sweeper retries the event) or the decision with every write 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings
-from connectors.base import AliasedRefs, Connector, HelpDesk
+from connectors.base import Connector, HelpDesk, ResolvesEvents
 from core.db import Database
 from core.errors import Retriable
 from core.jobs import JobQueue
@@ -67,8 +66,8 @@ class Pipeline:
             log.warning("interceptor.pipeline.no-connector", extra={"source": event.source.value})
             count("pipeline_events", kind=event.kind.value, outcome="no_connector")
             return
-        if isinstance(connector, AliasedRefs):  # e.g. a Jira Server/DC comment naming its issue by id only
-            event = replace(event, ref=connector.canonical_ref(event.ref))
+        if isinstance(connector, ResolvesEvents):  # e.g. a Jira comment: its issue's key, its author's role
+            event = connector.resolve(event)
         if event.kind is EventKind.CREATED and event.data.get("intake") == "emoji":
             outcome = self._on_emoji(connector, event, inbox_event_id)
         elif event.kind is EventKind.CREATED and event.message is not None and record_of(self._db, event.ref) is not None:

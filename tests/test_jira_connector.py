@@ -4,6 +4,7 @@ failures as core.errors; webhooks through the app; polling across a restart."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterator
 
 import pytest
@@ -16,10 +17,11 @@ from config import load_settings
 from connectors.actions import common_performers
 from connectors.jira.connector import key_label
 from connectors.jira import JiraConnector, events, poll, scheduled_jobs
+from connectors.jira.visibility import INTERNAL_RECHECK, CommentVisibility, Verdicts
 from core.cursors import get_cursor, set_cursor
 from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
-from core.models import Person, Source, TicketRef
+from core.models import EventKind, Person, Source, TicketEvent, TicketRef, Visibility
 from tests.conftest import settings_dict
 from tests.test_jira_mapping import FIXTURES, fresh_body, load
 
@@ -58,10 +60,41 @@ def test_fetch_normalises_adf_and_marks_the_hub(jira: JiraConnector, api: respon
 
 
 def test_an_issue_named_by_id_is_resolved_to_its_key_and_a_key_costs_nothing(jira: JiraConnector, api: responses.RequestsMock) -> None:
-    assert jira.canonical_ref(REF) == REF and len(api.calls) == 0
+    created = TicketEvent(Source.JIRA, "issue:10627:created", EventKind.CREATED, REF)
+    assert jira.resolve(created) is created and len(api.calls) == 0
     api.get(f"{API}/issue/10627", json=load("issue_get.json"))
-    assert jira.canonical_ref(TicketRef(Source.JIRA, "10627")) == REF
-    assert api.calls[0].request.params["fields"] == "labels"
+    assert jira.resolve(replace(created, ref=TicketRef(Source.JIRA, "10627"))).ref == REF
+    assert api.calls[0].request.params["fields"] == "reporter,creator"
+
+
+def test_verdicts_keep_public_ask_internal_again_after_a_while_and_forget_the_least_recently_used() -> None:
+    now = [0.0]
+    verdicts = Verdicts(size=2, clock=lambda: now[0])
+    verdicts.put("1", Visibility.PUBLIC)
+    verdicts.put("2", Visibility.INTERNAL)
+    verdicts.put("3", Visibility.UNKNOWN)  # a failed look-up decides nothing
+    assert (verdicts.get("1"), verdicts.get("2"), verdicts.get("3")) == (Visibility.PUBLIC, Visibility.INTERNAL, None)
+    now[0] += INTERNAL_RECHECK.total_seconds()
+    assert verdicts.get("1") is Visibility.PUBLIC and verdicts.get("2") is None, "a note may have been made public since"
+    verdicts.put("4", Visibility.PUBLIC)
+    verdicts.put("5", Visibility.PUBLIC)
+    assert verdicts.get("1") is None and verdicts.get("5") is Visibility.PUBLIC
+
+
+def test_a_note_made_public_after_it_was_judged_internal_is_found_public_once_asked_again(
+        jira: JiraConnector, api: responses.RequestsMock) -> None:
+    now = [0.0]
+    visibility = CommentVisibility(jira.jira, Verdicts(clock=lambda: now[0]))
+    url = f"{API}/comment/{{}}/properties/sd.public.comment"
+    api.get(url.format(1), json={"key": "sd.public.comment", "value": {"internal": True}})
+    api.get(url.format(2), json={"key": "sd.public.comment", "value": {"internal": False}})
+    for _ in range(3):
+        assert (visibility.of("1"), visibility.of("2")) == (Visibility.INTERNAL, Visibility.PUBLIC)
+    assert len(api.calls) == 2
+    api.upsert(responses.GET, url.format(1), json={"key": "sd.public.comment", "value": {"internal": False}})  # an agent made it public
+    now[0] += INTERNAL_RECHECK.total_seconds()
+    assert (visibility.of("1"), visibility.of("2")) == (Visibility.PUBLIC, Visibility.PUBLIC)
+    assert [c.request.url for c in api.calls[2:]] == [url.format(1)], "the public verdict is not asked again"
 
 
 def test_answer_is_a_public_comment_and_a_label(jira: JiraConnector, api: responses.RequestsMock) -> None:

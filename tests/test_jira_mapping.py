@@ -138,7 +138,11 @@ def test_on_an_issue_the_hub_opened_only_agents_comments_are_passed_on() -> None
     body = load("webhook_comment_created.json")
     body["issue"]["fields"]["labels"] = ["hub_created"]
     body["issue"]["fields"].pop("reporter", None)
-    assert events.parse({}, body, ME) is None  # the author's role is unknown: not counted
+    body["comment"]["author"]["accountType"] = "customer"
+    assert events.parse({}, body, ME) is None  # a JSM customer: the requester's side
+    body["comment"]["author"]["accountType"] = "atlassian"
+    event = events.parse({}, body, ME)  # an agent or the reporter: the job tells which (JiraConnector.resolve)
+    assert event is not None and event.data[mapping.IF_AGENT] == "public"
     body["issue"]["fields"]["reporter"] = {"accountId": "someone-else"}
     event = events.parse({}, body, ME)
     assert event is not None and event.message is not None and event.message.author.is_agent
@@ -243,3 +247,15 @@ def test_a_server_agents_comment_webhook_is_passed_on_undecided_for_the_sync_to_
     event = events.parse({}, body, mapping.Self(user_id="helpdesk-hub"))
     assert event is not None and event.message is not None
     assert event.message.author.is_agent and event.message.visibility is Visibility.UNKNOWN
+
+
+def test_a_comment_whose_webhook_names_no_reporter_is_judged_on_the_reporter_read_later() -> None:
+    body = load("webhook_comment_created_server.json")  # Server: no issue; the author named by their self link only
+    event = events.parse({}, body, mapping.Self(email="hub@example.com"))
+    assert event is not None and event.message is not None and not event.message.author.is_agent
+    assert event.message.author.external_id == "ii_ivanov" and event.data[mapping.IF_AGENT] == "unknown"  # looked up if an agent's
+    agent = mapping.judged(event.message, "ada", Visibility.UNKNOWN, ME)
+    assert agent.author.is_agent and agent.visibility is Visibility.UNKNOWN
+    assert mapping.judged(event.message, "ii_ivanov", Visibility.UNKNOWN, ME) == event.message, "the reporter's own: the requester's"
+    hub = mapping.judged(event.message, "ada", Visibility.UNKNOWN, mapping.Self(user_id="ii_ivanov"))
+    assert hub.author.is_self, "the hub's own, once its user id is known"

@@ -24,7 +24,9 @@ import responses
 from sqlalchemy import update
 
 from connectors.jira import events
+from core import queues
 from core.db import InboxEvent, OutboxAction, OutcomeRow
+from core.errors import Retriable
 from core.models import utcnow
 from tests.slack_stub import SlackStub
 from tests.sync_world import (  # noqa: F401 - stub is a fixture
@@ -50,10 +52,10 @@ def world(database_url: str, stub: SlackStub) -> Iterator[World]:
         built.hub.close()
 
 
-def serve_server_issue(api: responses.RequestsMock, comments: list[dict[str, Any]]) -> None:
+def serve_server_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], updated: str | None = None) -> dict[str, Any]:
     """Serve SUP-42 as Jira Server/DC does: the hub (a ``name``/``key`` user) reported it and wrote the
-    internal draft, and no comment carries ``jsdPublic``."""
-    issue = serve_issue(api, comments)
+    internal draft, and no comment carries ``jsdPublic``; return the issue as served."""
+    issue = serve_issue(api, comments, updated=updated)
     fields = issue["fields"]
     fields["reporter"] = fields["creator"] = SERVER_HUB
     draft = fields["comment"]["comments"][0]
@@ -61,6 +63,7 @@ def serve_server_issue(api: responses.RequestsMock, comments: list[dict[str, Any
     del draft["jsdPublic"]
     for name in (RECORD_KEY, issue["id"]):  # the REST API takes the issue id wherever it takes the key
         api.upsert(responses.GET, f"{API}/issue/{name}", json=issue)
+    return issue
 
 
 def server_comment(comment_id: str, body: str, author: dict[str, Any] = SERVER_AGENT, **fields: Any) -> dict[str, Any]:
@@ -86,17 +89,28 @@ def property_url(comment_id: str) -> str:
 
 
 def serve_property(api: responses.RequestsMock, comment_id: str, value: Any = None, status: int = 200, **kwargs: Any) -> None:
-    """Answer the comment's ``sd.public.comment`` look-up: the property (``value``), or ``status`` (404: none)."""
+    """Answer the comment's ``sd.public.comment`` look-up: the property (``value``), or ``status`` (404: the
+    comment has no such property; its property keys, which the hub then lists, are there without it)."""
     if status == 200 and "body" not in kwargs:
         kwargs["json"] = {"key": SD, "value": value}
     elif status != 200:
         kwargs.setdefault("json", {"errorMessages": [f"The property with key '{SD}' does not exist."], "errors": {}})
     api.upsert(responses.GET, property_url(comment_id), status=status, **kwargs)
+    if status == 404:
+        api.upsert(responses.GET, f"{API}/comment/{comment_id}/properties", json={"keys": []})
+
+
+def serve_deleted(api: responses.RequestsMock, comment_id: str) -> None:
+    """Answer as Jira does for a comment deleted since the issue was read: both the property and the property
+    keys are a 404 (``errorMessages`` in the API user's language; the hub reads the status, not the text)."""
+    gone = {"errorMessages": ["The comment does not exist."], "errors": {}}
+    api.upsert(responses.GET, property_url(comment_id), status=404, json=gone)
+    api.upsert(responses.GET, f"{API}/comment/{comment_id}/properties", status=404, json=gone)
 
 
 def lookups(world: World) -> list[str]:
-    """The comment property look-ups the hub made, by comment id."""
-    return [c.request.url.split("/comment/")[1].split("/")[0] for c in world.api.calls if "/properties/" in c.request.url]
+    """The ``sd.public.comment`` look-ups the hub made, by comment id (not the property-key listings)."""
+    return [c.request.url.split("/comment/")[1].split("/")[0] for c in world.api.calls if c.request.url.endswith(f"/properties/{SD}")]
 
 
 def deliver(world: World, comment: dict[str, Any]) -> None:
@@ -165,8 +179,8 @@ def test_comments_already_marked_are_not_looked_up(world: World) -> None:
 
 @pytest.mark.parametrize(
     "failure",
-    [{"status": 503}, {"status": 401}, {"status": 403}, {"status": 200, "body": requests.exceptions.ConnectTimeout("slow")}],
-    ids=["503", "401", "403", "timeout"],
+    [{"status": 503}, {"status": 429, "headers": {"Retry-After": "1"}}, {"status": 200, "body": requests.exceptions.ConnectTimeout("slow")}],
+    ids=["503", "429", "timeout"],
 )
 def test_a_failed_look_up_withholds_the_reply_until_jira_answers(world: World, failure: dict[str, Any]) -> None:
     reply = server_comment("20001", REPLY)
@@ -204,6 +218,59 @@ def test_a_failed_look_up_does_not_hold_back_a_reply_already_decided(world: Worl
     assert REPLY in text and "receipt" not in text
 
 
+def test_each_comment_is_looked_up_once_across_reads_of_the_issue(world: World) -> None:
+    replies = [server_comment("20001", REPLY), server_comment("20002", "internal: check the fraud queue"),
+               server_comment("20003", "And the receipt is attached.")]
+    serve_server_issue(world.api, replies)
+    serve_property(world.api, "20001", status=404)
+    serve_property(world.api, "20002", {"internal": True})
+    serve_property(world.api, "20003", {"internal": False})
+    deliver(world, replies[2])
+    assert sorted(lookups(world)) == ["20001", "20002", "20003"]
+
+    later = server_comment("20004", "Anything else I can do?")  # the next event: the issue is read again
+    serve_server_issue(world.api, [*replies, later])
+    serve_property(world.api, "20004", status=404)
+    deliver(world, later)
+    assert sorted(lookups(world)) == ["20001", "20002", "20003", "20004"], "the second read asks about the new comment only"
+    assert len(mirrored(world)) == 3 and "fraud queue" not in json.dumps(mirrored(world))
+
+
+def test_a_comment_deleted_before_its_look_up_is_never_posted(world: World) -> None:
+    reply, gone = server_comment("20001", REPLY), server_comment("20008", "internal: card 4111 1111 1111 1111 on file")
+    serve_server_issue(world.api, [reply, gone])  # the issue read still lists the comment ...
+    serve_property(world.api, "20001", status=404)
+    serve_deleted(world.api, "20008")  # ... deleted before the hub asks who may see it
+    deliver(world, reply)
+    deliver(world, gone)  # its own event comes too
+    [text] = mirrored(world)
+    assert REPLY in text and "4111" not in json.dumps([p.args for p in world.posts()])
+    assert not [a for a in world.rows(OutboxAction) if a.idempotency_key.endswith(":20008")]
+    assert [e.status for e in world.rows(InboxEvent) if e.ticket_ref == f"jira:{RECORD_KEY}"] == ["done", "done"], "gone: nothing to retry"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_look_up_fails_the_event_naming_the_cause_and_hub_retry_posts_the_reply_once_fixed(world: World, status: int) -> None:
+    reply = server_comment("20001", REPLY)
+    serve_server_issue(world.api, [reply])
+    refused = {"errorMessages": ["You do not have the permission to see the specified issue."], "errors": {}}
+    serve_property(world.api, "20001", status=status, json=refused)
+    deliver(world, reply)
+    assert mirrored(world) == [] and not [a for a in world.rows(OutboxAction) if a.idempotency_key.startswith("mirror:")]
+    [event] = [e for e in world.rows(InboxEvent) if "20001" in json.dumps(e.event)]
+    assert event.status == "failed", "not retried for the whole retry horizon: asking again will not help"
+    assert f"({status})" in event.last_error and "hub retry" in event.last_error
+    assert ("JIRA_API_TOKEN" if status == 401 else "Browse projects") in event.last_error
+    assert lookups(world) == ["20001"]
+
+    serve_property(world.api, "20001", status=404)  # the admin fixed the API user's permission
+    assert queues.retry_failed(world.hub.db, world.hub.jobs, "inbox", [event.id]) == {"inbox": [event.id]}
+    world.drain()
+    [text] = mirrored(world)
+    assert REPLY in text
+    assert [e.status for e in world.rows(InboxEvent) if e.id == event.id] == ["done"]
+
+
 def test_cloud_comments_carry_jsdPublic_and_cost_no_look_up(world: World) -> None:
     public = jira_comment("20001", JIRA_AGENT, REPLY, jsdPublic=True)
     internal = jira_comment("20002", JIRA_AGENT, "internal: check the fraud queue", jsdPublic=False)
@@ -224,6 +291,31 @@ def test_servers_own_webhook_naming_the_issue_by_id_only_reaches_the_thread(worl
     [text] = mirrored(world)
     assert REPLY in text and f"{BASE}/browse/{RECORD_KEY}" in text
     [named] = [c for c in world.api.calls if c.request.url.startswith(f"{API}/issue/10000")]
-    assert named.request.params["fields"] == "labels", "the issue id resolved to its key, cheaply"
+    assert named.request.params["fields"] == "reporter,creator", "the issue id resolved to its key (and reporter), cheaply"
     [row] = [o for o in world.rows(OutcomeRow) if o.kind == "agent_reply"]
     assert row.ticket_ref == THREAD and row.detail["on"] == f"jira:{RECORD_KEY}"
+
+
+def test_without_webhooks_a_servers_agent_reply_is_judged_and_reaches_the_thread(database_url: str, stub: SlackStub) -> None:
+    from connectors.jira import scheduled_jobs
+
+    updated = (utcnow() - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        world = jira_world(database_url, stub, api, myself=SERVER_HUB, JIRA_POLL="true")
+        reply, note = server_comment("20001", REPLY), server_comment("20002", "internal: finance approved it")
+        issue = serve_server_issue(api, [reply, note], updated=updated)
+        api.get(f"{API}/search/jql", status=404, json={"errorMessages": ["null for uri: /rest/api/2/search/jql"], "errors": {}})
+        api.get(f"{API}/search", json={"startAt": 0, "maxResults": 50, "total": 1, "issues": [issue]})
+        serve_property(api, "20001", status=503)
+        serve_property(api, "20002", {"internal": True})
+        (_, job, _), = scheduled_jobs(world.hub)
+        with pytest.raises(Retriable):
+            job()  # who may see the reply cannot be told yet: the cursor stays, nothing is lost
+        assert mirrored(world) == []
+        serve_property(api, "20001", status=404)
+        assert job() == 1
+        world.drain()
+        [text] = mirrored(world)
+        assert REPLY in text and "finance" not in text
+        assert job() == 0 and sorted(lookups(world)) == ["20001", "20001", "20002"], "asked until answered, then held"
+        world.hub.close()

@@ -118,6 +118,7 @@ def test_jira_only_provably_public_agent_comments_are_mirrored(sqlite_url: str, 
             serve_issue(api, [comment])
             answer = {"status": lookup} if lookup in (NO_PROPERTY, LOOKUP_FAILS) else {"json": {"key": SD, "value": lookup}}
             api.upsert(responses.GET, f"{API}/comment/{comment_id}/properties/{SD}", **answer)
+            api.upsert(responses.GET, f"{API}/comment/{comment_id}/properties", json={"keys": []})  # the comment is there
             before = len(world.posts())
             jira_comment_created(world, jira_comment(comment_id, user, f"comment {comment_id}", jsdPublic=True))
             world.drain()

@@ -65,6 +65,24 @@ def translate(what: str, error: Exception) -> ConnectorError:
     return Fatal(f"jira {what}: unexpected response ({type(error).__name__})")
 
 
+def json_object(response: Any) -> dict[str, Any]:
+    """The JSON object of a successful response (the jira session raises ``JIRAError`` on a failed one).
+
+    Raises:
+        ValueError: the body is not a JSON object (:func:`call` makes it ``Fatal``).
+    """
+    data = response.json()
+    if not isinstance(data, dict):
+        raise ValueError("Jira answered with something other than a JSON object")
+    return data
+
+
+def status_of(error: BaseException) -> int | None:
+    """The HTTP status of the Jira answer behind ``error`` (a hub error raised ``from`` a ``JIRAError``)."""
+    cause = error.__cause__ if not isinstance(error, JIRAError) else error
+    return cause.status_code if isinstance(cause, JIRAError) else None
+
+
 def call(what: str, func: Callable[[], T]) -> T:
     """Run one Jira call, translating its failure (``raise ... from``) and logging the outcome key.
 

@@ -7,17 +7,18 @@ import hashlib
 import json
 import logging
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
 from connectors.jira import events, mapping, poll, schemas
-from connectors.jira.client import call, make_jira
+from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
+from connectors.jira.visibility import CommentVisibility
 from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef, Visibility
-from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,6 @@ MAX_COMMENT_PAGES = 10
 def key_label(idempotency_key: str) -> str:
     """The label that marks an issue the hub opened with its write's idempotency key."""
     return "hub_w_" + hashlib.sha1(idempotency_key.encode("utf-8")).hexdigest()[:16]
-
-
-def _json(response: Any) -> dict[str, Any]:
-    """The JSON object of a successful response (the jira session raises ``JIRAError`` on a failed one)."""
-    data = response.json()
-    if not isinstance(data, dict):
-        raise ValueError("Jira answered with something other than a JSON object")
-    return data
 
 
 class JiraConnector:
@@ -54,6 +47,7 @@ class JiraConnector:
         self._me: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._offset_search = False  # this Jira has no /search/jql (Server/DC): search pages by startAt
+        self.visibility = CommentVisibility(self.jira)
 
     # -- inbound -------------------------------------------------------------------------------
 
@@ -104,61 +98,46 @@ class JiraConnector:
 
     def fetch(self, ref: TicketRef) -> Ticket:
         """Read an issue with its comments (wiki text and ADF both become plain text). An agent's comment
-        without ``jsdPublic`` (Jira Server/DC) costs one more request, :meth:`_visibility`; a comment whose
-        look-up failed is ``Visibility.UNKNOWN`` (shown to no one; the next read asks again).
+        without ``jsdPublic`` (Jira Server/DC) is judged by its ``sd.public.comment`` property
+        (:class:`CommentVisibility`: one or two requests the first time, none while its verdict is held); a
+        comment whose look-up failed is ``Visibility.UNKNOWN`` (shown to no one; the next read asks again).
 
         Raises:
-            NotFound: the issue is gone. Retriable, Fatal: reading the issue failed.
+            NotFound: the issue is gone. Retriable, Fatal: reading the issue failed. Fatal: Jira refused a
+                comment's look-up (:meth:`CommentVisibility.of`).
         """
         issue = call("issue", lambda: self.jira.issue(self._key(ref), fields=mapping.ISSUE_FIELDS).raw)
         me = self._self()
-        looked_up = {comment_id: self._visibility(comment_id) for comment_id in mapping.lookups_needed(issue, me)}
+        looked_up = {comment_id: self.visibility.of(comment_id) for comment_id in mapping.lookups_needed(issue, me)}
         return mapping.ticket(issue, me, self.settings.url, looked_up)
 
-    def _visibility(self, comment_id: str) -> Visibility:
-        """Who sees a comment that carries no ``jsdPublic``: ``GET /comment/{id}/properties/sd.public.comment``
-        (:func:`mapping.property_visibility`: a 404 or ``{"internal": false}`` is public, anything else
-        internal), or ``Visibility.UNKNOWN`` when Jira does not answer (5xx, timeout, 401/403), logged and
-        counted: nothing is decided, so the next read of the issue asks again.
+    def resolve(self, event: TicketEvent) -> TicketEvent:
+        """The event as the issue tells it, from one cheap read (``GET /issue/{id or key}?fields=reporter,creator``)
+        made only when the webhook left something out (a poll's events and a key-named issue event cost none):
 
-        NOTE(jira): comment properties live at ``/rest/api/2/comment/{commentId}/properties/{propertyKey}`` on
-        Cloud and on Server/DC (Jira's ``CommentPropertyResource``, since 6.2), not under ``/issue/{key}/comment``
-        (a path that does not exist would 404 for every comment: every internal note would pass for public);
-        the 404 means "the comment ... does not exist or ... the property with given key is not found", and
-        the comment was just read. JSM stores an internal comment as ``sd.public.comment`` ``{"internal": true}``
-        (what its own comment form posts, also on a self-hosted JSM); a REST comment without it is public in
-        JSM (``jsdPublic`` "defaults to true when comments are created in the Jira Cloud Platform"; on a
-        self-hosted JSM a comment posted without the property shows on the portal); a plain Jira project has
-        no internal comments, only ``visibility`` restrictions (platform-apis.md 3.6).
-        https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comment-properties/
-        https://github.com/pycontribs/jira/issues/313
-        """
-        url = self.jira._get_url(f"comment/{comment_id}/properties/{mapping.INTERNAL_PROPERTY}")
-        try:
-            prop: dict[str, Any] | None = call("comment_visibility", lambda: _json(self.jira._session.get(url)))
-        except NotFound:
-            prop = None
-        except ConnectorError as e:
-            log.warning("jira.comment.visibility-unknown", extra={"comment": comment_id, "error": type(e).__name__})
-            count("jira_comment_visibility", outcome="unknown")
-            return Visibility.UNKNOWN
-        visibility = mapping.property_visibility(prop)
-        count("jira_comment_visibility", outcome=visibility.value)
-        return visibility
-
-    def canonical_ref(self, ref: TicketRef) -> TicketRef:
-        """The issue's key for an issue named by its numeric id (``GET /issue/{id}?fields=labels``), as Jira
-        Server/DC's ``comment_created`` names it (:func:`events._issue_from_comment`); a key is returned as is,
-        without a call. The hub keeps issues by key (the ticket of record of a Slack thread included).
+        - the issue's key for an issue named by its numeric id, as Jira Server/DC's ``comment_created`` names
+          it (:func:`events._issue_from_comment`); the hub keeps issues by key (a ticket of record included);
+        - the comment's author judged on the issue's reporter (:func:`mapping.judged`), which no comment
+          webhook names: the reporter's own comment stays the requester's word, anyone else's is an agent's,
+          and an agent's comment without ``jsdPublic`` gets its looked-up visibility (:meth:`fetch` then finds
+          the verdict held).
 
         Raises:
-            NotFound: the issue is gone. Retriable, Fatal: the call failed.
+            NotFound: the issue is gone. Retriable, Fatal: the read failed. Fatal: Jira refused the comment's
+                look-up.
         """
-        if not ref.external_id.isdigit():
-            return ref
-        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields="labels").raw)
+        if_agent = event.data.get(mapping.IF_AGENT) if event.message is not None else None
+        if if_agent is None and not event.ref.external_id.isdigit():
+            return event
+        issue = call("issue", lambda: self.jira.issue(self._key(event.ref), fields=mapping.REPORTER_FIELDS).raw)
         key = str(issue.get("key") or "")
-        return TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else ref
+        ref = TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else event.ref
+        if event.message is None or if_agent is None:
+            return replace(event, ref=ref)
+        message = mapping.judged(event.message, mapping.reporter_id(issue), Visibility(if_agent), self._self())
+        if message.visibility is Visibility.UNKNOWN and message.external_id.isdigit():
+            message = replace(message, visibility=self.visibility.of(message.external_id))
+        return replace(event, ref=ref, message=message)
 
     def search(self, jql: str, page_token: str | None, limit: int) -> dict[str, Any]:
         """One page of the issues ``jql`` finds, ``{"issues", "nextPageToken", "isLast"}``: ``GET
@@ -211,7 +190,7 @@ class JiraConnector:
         """
         body = {"body": mapping.answer_body(text, citations), "properties": [{"key": KEY_PROPERTY, "value": {"key": idempotency_key}}]}
         url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
-        comment = call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body))))
+        comment = call("add_comment", lambda: json_object(self.jira._session.post(url, data=json.dumps(body))))
         comment_id = str(comment.get("id") or "")
         if kind == "answer":
             try:
@@ -238,7 +217,7 @@ class JiraConnector:
                 continue
             url = self.jira._get_url(f"comment/{comment_id}/properties/{KEY_PROPERTY}")
             try:
-                prop = call("comment_property", lambda: _json(self.jira._session.get(url)))
+                prop = call("comment_property", lambda: json_object(self.jira._session.get(url)))
             except NotFound:
                 continue
             if (prop.get("value") or {}).get("key") == idempotency_key:
@@ -251,7 +230,7 @@ class JiraConnector:
         own: list[dict[str, Any]] = []
         start = 0
         for _ in range(MAX_COMMENT_PAGES):
-            page = call("comments", lambda: _json(self.jira._session.get(url, params={"startAt": start, "maxResults": 100})))
+            page = call("comments", lambda: json_object(self.jira._session.get(url, params={"startAt": start, "maxResults": 100})))
             comments = [c for c in page.get("comments") or () if isinstance(c, dict)]
             own.extend(c for c in comments if me.owns(c.get("author")))
             start += len(comments)
@@ -285,7 +264,7 @@ class JiraConnector:
             ]
             url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
             body = {"body": text, "properties": properties}
-            comment_id = str(call("add_comment", lambda: _json(self.jira._session.post(url, data=json.dumps(body)))).get("id") or "")
+            comment_id = str(call("add_comment", lambda: json_object(self.jira._session.post(url, data=json.dumps(body)))).get("id") or "")
         self._label(ref, mapping.ESCALATED_LABEL)
         return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
 

@@ -18,7 +18,9 @@ from typing import Any, Mapping
 
 from connectors.inbound import delivery_header
 from connectors.jira import schemas
-from connectors.jira.mapping import CREATED_LABEL, Self, is_internal, message, parse_time, user_id
+from connectors.jira.mapping import (
+    CREATED_LABEL, IF_AGENT, Self, awaits_reporter, is_internal, message, parse_time, user_id, visibility_of,
+)
 from core.errors import PayloadError, SignatureError
 from core.models import EventKind, Source, TicketEvent, TicketRef, utcnow
 
@@ -175,13 +177,19 @@ def _parse(body: Mapping[str, Any], me: Self) -> TicketEvent | None:
         return None
     reporter = fields.get("reporter")
     # An agent's comment is passed on marked as an agent's (the agents' first response on an escalated
-    # issue); the pipeline never treats it as the requester's word.
+    # issue); the pipeline never treats it as the requester's word. NOTE(jira): no comment webhook names the
+    # reporter (Cloud's partial issue leaves it out, Server/DC sends no issue; platform-apis.md 3.2): such a
+    # comment is passed on as the requester's side's with what it would be as an agent's, and the job
+    # judges it on the issue's reporter (JiraConnector.resolve) before the pipeline reads it.
     msg = message(comment, user_id(reporter) if reporter else None, me)
-    if opened_by_hub and not msg.author.is_agent:
+    data = {}
+    if reporter is None and awaits_reporter(comment, msg.author):
+        data[IF_AGENT] = visibility_of(comment, replace(msg.author, is_agent=True)).value
+    if opened_by_hub and not msg.author.is_agent and not data:
         return None  # an issue the hub opened for an escalated chat: only its agents' replies are measured
     if not msg.text:
         return None
-    return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ref, message=msg, received_at=received)
+    return TicketEvent(Source.JIRA, delivery, EventKind.COMMENTED, ref, message=msg, received_at=received, data=data)
 
 
 def _status_change(body: Mapping[str, Any]) -> TicketEvent | None:
@@ -206,7 +214,7 @@ def _status_change(body: Mapping[str, Any]) -> TicketEvent | None:
 def _issue_from_comment(comment: Mapping[str, Any]) -> str | None:
     # NOTE(jira): Server/DC sends comment_created without "issue" since 7.1; the comment's self link holds
     # the issue id, which the REST API accepts wherever a key is (platform-apis.md 3.2). The hub keeps issues
-    # by key: the job asks the connector for it (JiraConnector.canonical_ref) before looking the issue up.
+    # by key: the job asks the connector for it (JiraConnector.resolve) before looking the issue up.
     found = _ISSUE_IN_SELF.search(str(comment.get("self") or ""))
     if found is None:
         return None

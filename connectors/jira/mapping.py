@@ -7,9 +7,10 @@ become plain text. Writes use REST v2, so outgoing text is wiki markup.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
+from urllib.parse import unquote
 
 from connectors.text import adf_to_text, wiki_to_text, with_sources
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
@@ -21,6 +22,13 @@ CREATED_LABEL = "hub_created"
 # "Task"; a JSM project sets its own, or a request type (JIRA_SERVICE_DESK_ID + JIRA_REQUEST_TYPE_ID).
 ISSUE_TYPE = "Task"
 ISSUE_FIELDS = "summary,description,reporter,creator,status,priority,labels,comment,created,updated,attachment"
+# The job's cheap read of an issue a comment webhook names (JiraConnector.resolve): its reporter, and its key.
+REPORTER_FIELDS = "reporter,creator"
+# TicketEvent.data of a comment whose author's role waits for the issue's reporter: what the comment's
+# visibility is if its author is an agent (a Visibility value).
+IF_AGENT = "visibility_if_agent"
+# NOTE(jira): a user's self link names them: .../user?accountId=... (Cloud), .../user?username=... (Server/DC).
+_SELF_USER = re.compile(r"[?&](?:accountId|username|key)=([^&#]+)")
 # NOTE(jira): wiki markup refers to an issue's attachment as [^name] (a link) or !name! / !name|thumbnail! (an image).
 # https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all
 _ATTACHMENT_REF = re.compile(r"\[\^([^\]\n]+)\]|!([^!|\n]+)(?:\|[^!\n]*)?!")
@@ -77,8 +85,12 @@ def rich_text(value: Any) -> str:
 
 
 def user_id(user: Mapping[str, Any]) -> str:
-    """A user's id: ``accountId`` (Cloud), else ``name``/``key`` (Server/DC)."""
-    return str(user.get("accountId") or user.get("name") or user.get("key") or "unknown")
+    """A user's id: ``accountId`` (Cloud), else ``name``/``key`` (Server/DC), else the one its ``self`` link
+    names (``/user?username=ii_ivanov`` is the ``name``: a Server/DC webhook has been captured with users that
+    carry no ``name``/``key``, shared/fixtures/payloads/jira_server_webhook_comment_created.json)."""
+    found = user.get("accountId") or user.get("name") or user.get("key")
+    named = None if found else _SELF_USER.search(str(user.get("self") or ""))
+    return str(found or (unquote(named.group(1)) if named else "unknown"))
 
 
 def status_of(status: Mapping[str, Any] | None) -> Status:
@@ -102,14 +114,39 @@ def person(user: Mapping[str, Any] | None, reporter: str | None, me: Self) -> Pe
     unknown (a Cloud ``comment_created`` carries a partial issue) only the hub itself is not the requester's."""
     user = user or {}
     uid = user_id(user)
-    is_requester_side = user.get("accountType") == "customer" or (reporter is not None and uid == reporter)
     return Person(
         external_id=uid,
         name=str(user.get("displayName") or user.get("name") or ""),
         email=user.get("emailAddress") or None,
-        is_agent=not is_requester_side and bool(user) and reporter is not None,
+        is_agent=bool(user) and reporter is not None and not _requester_side(user, uid, reporter),
         is_self=me.owns(user),
     )
+
+
+def _requester_side(user: Mapping[str, Any], uid: str, reporter: str | None) -> bool:
+    return user.get("accountType") == "customer" or (reporter is not None and uid == reporter)
+
+
+def awaits_reporter(comment: Mapping[str, Any], author: Person) -> bool:
+    """Whether only the issue's reporter can tell if the comment's author is an agent or the requester's side:
+    a comment webhook names no reporter (Cloud's partial ``issue`` leaves it out, Server/DC sends no ``issue``),
+    and the author is a user who is neither the hub nor a JSM ``customer`` account."""
+    user = comment.get("author")
+    return isinstance(user, Mapping) and bool(user) and not author.is_self and not _requester_side(user, author.external_id, None)
+
+
+def judged(msg: Message, reporter: str | None, if_agent: Visibility, me: Self) -> Message:
+    """A webhook's comment (:func:`awaits_reporter`) judged once the issue's ``reporter`` is read: the
+    reporter's own words stay the requester's side's (as parsed); anyone else's are an agent's, whose
+    visibility is ``if_agent`` (:func:`visibility_of` for an agent author, taken when the webhook was parsed).
+    An issue with no reporter leaves the message as parsed, as :func:`person` does. The hub's own comment is
+    marked ``is_self`` (the webhook handler may not know the hub's user id yet: a Server/DC webhook names users
+    without their email)."""
+    if me.user_id and msg.author.external_id == me.user_id:
+        return replace(msg, author=replace(msg.author, is_self=True))
+    if reporter is None or _requester_side({}, msg.author.external_id, reporter):
+        return msg
+    return replace(msg, author=replace(msg.author, is_agent=True), visibility=if_agent)
 
 
 def is_internal(comment: Mapping[str, Any]) -> bool:
@@ -187,27 +224,29 @@ def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: M
     """Build a :class:`Message` from a comment (webhook or REST, v2 or v3). ``files`` maps the issue's
     attachment file names to their links; the ones the comment refers to become its ``attachments``.
     ``looked_up`` is what the comment's ``sd.public.comment`` property said (:func:`property_visibility`),
-    or ``Visibility.UNKNOWN`` when the look-up failed.
-
-    An agent's comment is public only when :func:`is_public` proves it, and ``Visibility.UNKNOWN`` while only
-    a look-up not made (or failed) could; the requester's side's own comment is public unless marked internal
-    (their words cannot leak to them, and Server/DC has no ``jsdPublic``).
+    or ``Visibility.UNKNOWN`` when the look-up failed; the message's visibility is :func:`visibility_of`'s.
     """
     author = person(comment.get("author"), reporter, me)
-    if is_public(comment, looked_up) or (not author.is_agent and not author.is_self and not is_internal(comment)):
-        visibility = Visibility.PUBLIC
-    elif needs_lookup(comment, author) and looked_up in (None, Visibility.UNKNOWN):
-        visibility = Visibility.UNKNOWN
-    else:
-        visibility = Visibility.INTERNAL
     return Message(
         external_id=str(comment.get("id")),
         author=author,
         text=rich_text(comment.get("body")),
-        visibility=visibility,
+        visibility=visibility_of(comment, author, looked_up),
         created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
         attachments=referenced_files(comment.get("body"), files or {}),
     )
+
+
+def visibility_of(comment: Mapping[str, Any], author: Person, looked_up: Visibility | None = None) -> Visibility:
+    """Who sees a comment by ``author``: an agent's comment is public only when :func:`is_public` proves it,
+    and ``Visibility.UNKNOWN`` while only a look-up not made (or failed) could; the requester's side's own
+    comment is public unless marked internal (their words cannot leak to them, and Server/DC has no
+    ``jsdPublic``)."""
+    if is_public(comment, looked_up) or (not author.is_agent and not author.is_self and not is_internal(comment)):
+        return Visibility.PUBLIC
+    if needs_lookup(comment, author) and looked_up in (None, Visibility.UNKNOWN):
+        return Visibility.UNKNOWN
+    return Visibility.INTERNAL
 
 
 def attachment_links(attachments: Any) -> dict[str, str]:
@@ -223,6 +262,11 @@ def referenced_files(body: Any, files: Mapping[str, str]) -> tuple[tuple[str, st
         return ()
     names = [(m.group(1) or m.group(2) or "").strip() for m in _ATTACHMENT_REF.finditer(body)]
     return tuple((n, files[n]) for n in dict.fromkeys(names) if n in files)
+
+
+def reporter_id(issue: Mapping[str, Any]) -> str | None:
+    """The id of the issue's reporter (its creator when it has none), or ``None``."""
+    return _reporter_id(issue.get("fields") or {})
 
 
 def _reporter_id(fields: Mapping[str, Any]) -> str | None:

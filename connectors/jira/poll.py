@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connectors.jira import mapping
 from connectors.jira.events import comment_key, created_key
 from connectors.polling import events_of_record
+from core.errors import Retriable
 from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
         The events and the cursor to resume from (store it only once the events are stored).
 
     Raises:
-        Retriable, Fatal: a call failed; the stored cursor then stays put.
+        Retriable, Fatal: a call (a search, a comment's visibility look-up) failed; the stored cursor then
+            stays put.
     """
     state = json.loads(cursor) if cursor else {}
     since = datetime.fromisoformat(state["since"]) if state.get("since") else utcnow() - FIRST_LOOKBACK
@@ -68,7 +70,7 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
     for _ in range(MAX_PAGES):
         page = connector.search(query, token, PAGE_SIZE)
         for issue in page.get("issues") or ():
-            ticket = mapping.ticket(issue, connector._self(), connector.settings.url)
+            ticket = mapping.ticket(issue, connector._self(), connector.settings.url, _verdicts(connector, issue))
             mark = f"{ticket.ref.external_id}@{(issue.get('fields') or {}).get('updated')}"
             marks[mark], newest = ticket.updated_at, max(newest, ticket.updated_at)
             if mark not in seen:
@@ -78,6 +80,24 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
             break
     keep = sorted(m for m, at in marks.items() if at >= newest - OVERLAP)
     return found, json.dumps({"since": newest.isoformat(), "seen": keep})
+
+
+def _verdicts(connector: "JiraConnector", issue: dict[str, Any]) -> dict[str, Visibility]:
+    """Who sees the agents' comments without ``jsdPublic`` (Jira Server/DC) on an issue the hub opened for a
+    Slack thread, whose public replies the poll passes on (:func:`connectors.polling.events_of_record`): the
+    verdicts held, or a look-up (:class:`connectors.jira.visibility.CommentVisibility`). Other issues' agent
+    comments are not passed on, so they are not looked up.
+
+    Raises:
+        Retriable: a look-up failed (the cursor stays put: the next poll reads the issue again).
+        Fatal: Jira refused a look-up.
+    """
+    if mapping.CREATED_LABEL not in ((issue.get("fields") or {}).get("labels") or ()):
+        return {}
+    found = {comment_id: connector.visibility.of(comment_id) for comment_id in mapping.lookups_needed(issue, connector._self())}
+    if Visibility.UNKNOWN in found.values():
+        raise Retriable(f"jira poll: who may see a comment on {issue.get('key')} could not be told yet")
+    return found
 
 
 def events_from_ticket(ticket: Ticket) -> list[TicketEvent]:
