@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import responses
@@ -254,3 +255,15 @@ def stub() -> Iterator[SlackStub]:
     server = people_stub()
     yield server
     server.stop()
+
+
+@contextmanager
+def running(make: Callable[..., World], database_url: str, stub: SlackStub, **kwargs: Any) -> Iterator[World]:
+    """A world made by ``make`` (:func:`zendesk_world`, :func:`jira_world`) with its vendor faked by ``responses``
+    for the block's length, its hub closed after it (what each sync test module's ``world`` fixture does)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        built = make(database_url, stub, api, **kwargs)
+        try:
+            yield built
+        finally:
+            built.hub.close()

@@ -14,7 +14,7 @@ import responses
 
 from core.db import DecisionRow, InboxEvent, OutcomeRow
 from tests.slack_stub import SlackStub
-from tests.sync_world import RECORD_ID, World, serve_record, zendesk_world
+from tests.sync_world import RECORD_ID, World, running, serve_record, zendesk_world
 from tests.test_slack_flow import CHANNEL, ROOT, ROOT_TS, USER
 from tests.test_zendesk_connector import API, BASE
 
@@ -33,10 +33,8 @@ def stub() -> Iterator[SlackStub]:
 
 @pytest.fixture
 def world(database_url: str, stub: SlackStub) -> Iterator[World]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        built = zendesk_world(database_url, stub, api, SLACK_TICKET_EMOJI=":sos:")
+    with running(zendesk_world, database_url, stub, SLACK_TICKET_EMOJI=":sos:") as built:
         yield built
-        built.hub.close()
 
 
 def reaction(user: str, emoji: str, ts: str = QUESTION_TS, channel: str = CHANNEL, event_id: str | None = None) -> dict[str, Any]:

@@ -25,8 +25,9 @@ from core.models import utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.slack_stub import SlackStub
-from tests.sync_world import (  # noqa: F401 - stub is a fixture
-    stub,
+from tests.sync_world import (
+    stub,  # noqa: F401 - stub is a fixture
+    running,
     AGENT_USER, JIRA_AGENT, RECORD_ID, REQUESTER_USER, THREAD, World, comment_added, jira_comment, jira_comment_created,
     jira_comment_created_signed, jira_world, serve_issue, serve_record, zendesk_comment, zendesk_signed, zendesk_world,
 )
@@ -147,10 +148,8 @@ def test_a_zendesk_request_and_its_reply_by_webhook_and_by_poll_are_one_event_ea
 
 @pytest.fixture
 def zendesk_sync(database_url: str, stub: SlackStub) -> Iterator[World]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        built = zendesk_world(database_url, stub, api, ZENDESK_POLL="true", HUB_ADMIN_TOKEN=TOKEN)
+    with running(zendesk_world, database_url, stub, ZENDESK_POLL="true", HUB_ADMIN_TOKEN=TOKEN) as built:
         yield built
-        built.hub.close()
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -200,10 +199,8 @@ def stamp(minutes: int) -> str:
 
 @pytest.fixture
 def jira_sync(database_url: str, stub: SlackStub) -> Iterator[World]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        built = jira_world(database_url, stub, api, JIRA_POLL="true", HUB_ADMIN_TOKEN=TOKEN)
+    with running(jira_world, database_url, stub, JIRA_POLL="true", HUB_ADMIN_TOKEN=TOKEN) as built:
         yield built
-        built.hub.close()
 
 
 @pytest.mark.parametrize("order", ORDERS)

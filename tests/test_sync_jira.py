@@ -15,8 +15,9 @@ import responses
 from connectors.jira import events
 from core.db import OutcomeRow
 from tests.slack_stub import SlackStub
-from tests.sync_world import (  # noqa: F401 - stub is a fixture
-    stub,
+from tests.sync_world import (
+    stub,  # noqa: F401 - stub is a fixture
+    running,
     assert_reply_and_solve_mirrored_once,
     JIRA_AGENT, JIRA_HUB, OTHER, RECORD_KEY, THREAD, World, echo_of, jira_comment, jira_comment_created, jira_world, say,
     serve_issue,
@@ -31,10 +32,8 @@ TOKEN = "admin-token-for-tests"
 
 @pytest.fixture
 def world(database_url: str, stub: SlackStub) -> Iterator[World]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        built = jira_world(database_url, stub, api, HUB_ADMIN_TOKEN=TOKEN)
+    with running(jira_world, database_url, stub, HUB_ADMIN_TOKEN=TOKEN) as built:
         yield built
-        built.hub.close()
 
 
 def comments_posted(world: World) -> list[dict[str, Any]]:

@@ -29,8 +29,9 @@ from core.db import InboxEvent, OutboxAction, OutcomeRow
 from core.errors import Retriable
 from core.models import utcnow
 from tests.slack_stub import SlackStub
-from tests.sync_world import (  # noqa: F401 - stub is a fixture
-    stub,
+from tests.sync_world import (
+    stub,  # noqa: F401 - stub is a fixture
+    running,
     JIRA_AGENT, RECORD_KEY, THREAD, World, jira_comment, jira_comment_created, jira_world, serve_issue,
 )
 from tests.test_jira_connector import API, BASE
@@ -46,10 +47,8 @@ REPLY = "We found the double charge and refunded it."
 
 @pytest.fixture
 def world(database_url: str, stub: SlackStub) -> Iterator[World]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        built = jira_world(database_url, stub, api, myself=SERVER_HUB)
+    with running(jira_world, database_url, stub, myself=SERVER_HUB) as built:
         yield built
-        built.hub.close()
 
 
 def serve_server_issue(api: responses.RequestsMock, comments: list[dict[str, Any]], updated: str | None = None) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from core.db import OutboxAction, OutcomeRow
 from core.models import utcnow
 from tests.slack_stub import BOT_ID, BOT_USER, SlackStub, fixture, sign
 from tests.test_zendesk_mapping import load as zendesk_load
-from tests.sync_world import (  # noqa: F401 - stub is a fixture
-    stub,
+from tests.sync_world import (
+    stub,  # noqa: F401 - stub is a fixture
+    running,
     assert_reply_and_solve_mirrored_once,
     AGENT_USER, HUB_USER, OTHER, REQUESTER_USER, RECORD_ID, THREAD, World, comment_added, echo_of, say, serve_record, zendesk_comment,
     zendesk_world,
@@ -34,10 +35,8 @@ ATTACHMENT = {"id": 5, "file_name": "invoice.pdf", "content_url": f"{BASE}/attac
 
 @pytest.fixture
 def world(database_url: str, stub: SlackStub) -> Iterator[World]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        built = zendesk_world(database_url, stub, api)
+    with running(zendesk_world, database_url, stub) as built:
         yield built
-        built.hub.close()
 
 
 def updates(world: World) -> list[dict[str, Any]]:
