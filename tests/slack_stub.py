@@ -48,6 +48,8 @@ class SlackStub:
         self.calls: list[Call] = []
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        self.replies_page_cap = 15  # conversations.replies' page size for a non-Marketplace app since 2025
+        self.repeat_parent = False  # whether conversations.replies repeats a thread's parent on later pages
         self._failures: dict[str, list[_Failure]] = {}
         self._rendezvous: dict[str, tuple[threading.Barrier, list[int]]] = {}
         self._lock = threading.Lock()
@@ -159,12 +161,20 @@ class SlackStub:
         if thread is None:
             return {"ok": False, "error": "thread_not_found"}
         oldest, latest = args.get("oldest"), args.get("latest")
-        picked = [thread[0]] + [
-            m for m in thread[1:] if (not oldest or m["ts"] >= oldest) and (not latest or m["ts"] <= latest)
-        ]
+        replies = [m for m in thread[1:] if (not oldest or m["ts"] >= oldest) and (not latest or m["ts"] <= latest)]
+        # NOTE(slack): pages of ``limit`` messages (capped at 15 for newer non-Marketplace apps), the next
+        # one named by ``response_metadata.next_cursor``. https://docs.slack.dev/reference/methods/conversations.replies
+        # Whether a later page repeats the parent is not documented (reports differ): ``repeat_parent`` says.
+        size = min(int(args.get("limit") or 1000), self.replies_page_cap)
+        start = int(args.get("cursor") or 0)
+        first = [thread[0]] if start == 0 or self.repeat_parent else []
+        page = first + replies[start:start + size - len(first)]
+        end = start + len(page) - len(first)
         if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
-            picked = [{k: v for k, v in m.items() if k != "metadata"} for m in picked]
-        return {"ok": True, "messages": json.loads(json.dumps(picked)), "has_more": False}
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = end < len(replies)
+        return {"ok": True, "messages": json.loads(json.dumps(page)), "has_more": more,
+                "response_metadata": {"next_cursor": str(end) if more else ""}}
 
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         # NOTE(slack): a channel's top-level messages, newest first, from ``oldest`` on (exclusive unless

@@ -119,6 +119,37 @@ def test_answer_retried_after_a_post_that_was_not_recorded_is_not_posted_again(h
     assert len(stub.calls_to("auth.test")) == 1  # the identity is resolved once and cached
 
 
+def _chatter(stub: SlackStub, n: int) -> list[str]:
+    """Append ``n`` replies by a teammate to the thread; return their ts."""
+    thread = stub.threads[(CHANNEL, ROOT_TS)]
+    stamps = [f"17192095{10 + i:02d}.000001" for i in range(n)]
+    thread.extend({"type": "message", "user": "U0HELPER1", "text": f"reply {i}", "ts": ts, "thread_ts": ROOT_TS}
+                  for i, ts in enumerate(stamps))
+    return stamps
+
+
+def test_a_retried_answer_is_found_on_a_later_page_of_a_long_thread(hub: Hub, stub: SlackStub) -> None:
+    _chatter(stub, 40)  # three pages of 15 before the answer
+    row_id = enqueue(hub, f"answer:{REF}", "post_reply", answer_payload())
+    assert perform(hub, row_id) == "done"
+    with hub.db.session() as s:
+        s.execute(update(OutboxAction).where(OutboxAction.id == row_id).values(status="pending", next_attempt_at=utcnow()))
+    assert perform(hub, row_id) == "done"
+    assert len(stub.calls_to("chat.postMessage")) == 1
+    pages = [c.args.get("cursor") for c in stub.calls_to("conversations.replies")]
+    assert len(pages) >= 3 and pages[-1] not in (None, "")  # the answer was on a later page, and was found there
+
+
+@pytest.mark.parametrize("repeat_parent", [False, True])
+def test_fetch_reads_a_long_thread_page_by_page_each_message_once(hub: Hub, stub: SlackStub, repeat_parent: bool) -> None:
+    stub.repeat_parent = repeat_parent
+    stamps = _chatter(stub, 40)
+    ticket = hub.connectors["slack"].fetch(TicketRef.parse(REF))
+    assert [m.external_id.rsplit(":", 1)[-1] for m in ticket.messages] == [ROOT_TS, *stamps]
+    assert [m.text for m in ticket.messages[1:]] == [f"reply {i}" for i in range(40)]
+    assert len(stub.calls_to("conversations.replies")) >= 3
+
+
 def test_concurrent_workers_post_one_answer(hub: Hub, stub: SlackStub) -> None:
     row_id = enqueue(hub, f"answer:{REF}", "post_reply", answer_payload())
     barrier = threading.Barrier(3)

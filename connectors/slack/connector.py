@@ -152,7 +152,14 @@ class SlackConnector:
     # -- reads ---------------------------------------------------------------------------------------
 
     def _thread(self, channel: str, thread_ts: str, **extra: Any) -> Iterator[Mapping[str, Any]]:
-        return self._pages("conversations.replies", self.client.conversations_replies, channel=channel, ts=thread_ts, **extra)
+        """A thread's messages, parent first, each once: whether a later page of ``conversations.replies``
+        repeats the parent is not documented, and reports differ."""
+        seen: set[str] = set()
+        for message in self._pages("conversations.replies", self.client.conversations_replies, channel=channel, ts=thread_ts, **extra):
+            ts = str(message.get("ts") or "")
+            if ts not in seen or not ts:
+                seen.add(ts)
+                yield message
 
     def _pages(self, method: str, func: Callable[..., Any], **args: Any) -> Iterator[Mapping[str, Any]]:
         cursor: str | None = None
