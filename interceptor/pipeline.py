@@ -185,7 +185,15 @@ class Pipeline:
             if not from_requester:
                 return "synced_note"
         elif not event.data.get("from_requester", True):
-            return "ignored"  # someone else chatting in a thread that has no ticket of record
+            # Someone else in a thread that has no ticket of record (a Slack-only hand-off): after the hand-off,
+            # a person's reply there is the people's response to it (Slack has no agent role to tell them by).
+            if event.data.get("bot"):
+                return "ignored"
+            with self._db.session() as s:
+                if not record.has_outcome(s, event.ref, "escalated"):
+                    return "ignored"
+                record.record_outcome(s, event.ref, "agent_reply", author=message.author.external_id, comment=message.external_id)
+            return "agent_reply"
         with self._db.session() as s:
             if message.author.is_agent:
                 # a note that may be internal (a visibility Jira Server could not tell from the webhook) is

@@ -299,3 +299,34 @@ def test_a_reply_delivered_before_its_thread_s_root_is_part_of_the_request(sqlit
     [decision] = rows(hub, DecisionRow)
     assert decision.verdict == "escalate" and "asked_for_human" in decision.reasons
     hub.close()
+
+
+def _reply(client: Any, stub: SlackStub, author: str, text: str, ts: str, **extra: Any) -> None:
+    """Deliver a reply in the thread of ROOT_TS (as Slack does: the thread lists it, then the event comes)."""
+    reply = fixture("event_message_thread_reply")
+    reply["team_id"], reply["event_id"] = TEAM, f"Ev{ts.replace('.', '')}"
+    reply["event"].update(user=author, text=text, ts=ts, event_ts=ts, thread_ts=ROOT_TS, channel=CHANNEL, parent_user_id=USER, **extra)
+    stub.threads[(CHANNEL, ROOT_TS)].append({k: v for k, v in reply["event"].items() if k not in ("event_ts", "channel")})
+    body = json.dumps(reply).encode()
+    assert client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **sign(body)}).status_code == 200
+
+
+def test_a_person_answering_in_a_slack_only_hand_off_is_the_agents_first_response(sqlite_url: str, stub: SlackStub) -> None:
+    # HUB_ESCALATION_TARGET=slack: no ticket of record, the people answer in the thread itself. Their first reply
+    # after the hand-off is the agents' first response; another app's message is nobody's.
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack", HUB_ADMIN_TOKEN="admin-token")
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, "I was charged twice and I want a refund", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    _reply(client, stub, "U0OTHERBOT", "Ticket bot: noted", "1719209900.000100", bot_id="B0OTHERBOT")
+    _reply(client, stub, "U0AGENT01", "Hi Ada, I've refunded the second charge.", "1719209901.000100")
+    _reply(client, stub, "U0AGENT01", "It shows within three days.", "1719209902.000100")
+    hub.jobs.drain()  # type: ignore[attr-defined]
+
+    outcomes = [(o.kind, (o.detail or {}).get("author")) for o in rows(hub, OutcomeRow)]
+    assert outcomes == [("escalated", None), ("agent_reply", "U0AGENT01"), ("agent_reply", "U0AGENT01")]
+    stats = client.get("/api/v1/stats", headers={"Authorization": "Bearer admin-token"})
+    assert stats.status_code == 200
+    assert stats.get_json()["first_response"]["agents"]["count"] == 1
+    assert [c.args["channel"] for c in stub.calls_to("chat.postMessage")].count(CHANNEL) == 1  # the notice only
+    hub.close()

@@ -185,6 +185,8 @@ def _message_event(
         data["reply"] = True  # a mention in a thread: a request if the hub has not seen the thread, else a follow-up
     if not from_requester:
         data["from_requester"] = False
+        if event.get("bot_id") or not event.get("user"):
+            data["bot"] = True  # another app's message (in a channel that lets bots in): nobody's response
     # NOTE(slack): one mention arrives twice (message + app_mention, two event_ids); keying the delivery on the
     # message itself makes that one request, and Slack's retries of either stay duplicates.
     return TicketEvent(Source.SLACK, f"{team}:{channel}:{ts}", kind, ref, message, received_at, data)
