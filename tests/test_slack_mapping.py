@@ -110,6 +110,23 @@ def test_mrkdwn_is_escaped_and_links_are_safe() -> None:
     assert [len(b["text"]["text"]) for b in posted[2:]] == [3000, 3000, 1000]
 
 
+@pytest.mark.parametrize("draft", [
+    "a" * 2998 + " & b" * 400,  # an escape (&amp;) across a 3,000-character boundary
+    ("Line of the transcript & more.\n" * 300),
+    "x" * 2999 + "&" + "y" * 10,
+])
+def test_a_long_triage_post_is_split_at_line_breaks_and_never_inside_an_escape(draft: str) -> None:
+    _, posted = blocks.triage("C1", "https://x.slack.com/archives/C1/p1", draft)
+    pieces = [b["text"]["text"] for b in posted[2:]]
+    assert "".join(pieces) == blocks.escape(draft)  # nothing lost, nothing added
+    assert all(len(p) <= 3000 for p in pieces) and len(pieces) > 1
+    for piece in pieces:
+        tail = piece[piece.rfind("&"):] if "&" in piece else ""
+        assert not tail or ";" in tail  # the piece does not end inside &amp;
+    if "\n" in draft:
+        assert all(p.endswith("\n") for p in pieces[:-1])  # a line is never cut in two
+
+
 def response(status: int, data: dict[str, Any], headers: dict[str, str] | None = None) -> SlackResponse:
     return SlackResponse(client=None, http_verb="POST", api_url="u", req_args={}, data=data, headers=headers or {}, status_code=status)
 

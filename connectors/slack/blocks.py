@@ -88,6 +88,20 @@ def notice(text: str) -> tuple[str, list[Block]]:
     return _clip(escape(text)), [_section(escape(text))]
 
 
+def split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split mrkdwn ``text`` into pieces of at most ``limit`` characters, at a line break, else a space, in
+    the second half of each piece where there is one, and never inside an escape (``&amp;``)."""
+    pieces = []
+    while len(text) > limit:
+        cut = (text.rfind("\n", limit // 2, limit) + 1) or (text.rfind(" ", limit // 2, limit) + 1) or limit
+        entity = text.rfind("&", max(cut - 4, 0), cut)
+        if entity > 0 and ";" not in text[entity:cut]:
+            cut = entity
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text] if text else pieces
+
+
 def triage(channel: str, permalink: str, draft: str) -> tuple[str, list[Block]]:
     """Build the post to the triage channel for a thread that needs a person.
 
@@ -98,8 +112,7 @@ def triage(channel: str, permalink: str, draft: str) -> tuple[str, list[Block]]:
             several sections.
     """
     head = f"A request in <#{channel}> needs a person: {link(permalink, 'open the thread')}"
-    body = escape(draft)
-    chunks = [body[i : i + SECTION_LIMIT] for i in range(0, len(body), SECTION_LIMIT)][:MAX_TRIAGE_SECTIONS] or [""]
+    chunks = split(escape(draft))[:MAX_TRIAGE_SECTIONS] or [""]
     blocks = [_section(head), {"type": "divider"}, *(_section(chunk) for chunk in chunks if chunk)]
     return _clip(f"A request in <#{channel}> needs a person: {permalink}"), blocks
 
