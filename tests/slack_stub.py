@@ -48,7 +48,7 @@ class SlackStub:
         self.calls: list[Call] = []
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
-        self.replies_page_cap = 15  # conversations.replies' page size for a non-Marketplace app since 2025
+        self.replies_page_cap = 15  # conversations.replies' largest page (see _conversations_replies)
         self.repeat_parent = False  # whether conversations.replies repeats a thread's parent on later pages
         self._failures: dict[str, list[_Failure]] = {}
         self._rendezvous: dict[str, tuple[threading.Barrier, list[int]]] = {}
@@ -162,8 +162,10 @@ class SlackStub:
             return {"ok": False, "error": "thread_not_found"}
         oldest, latest = args.get("oldest"), args.get("latest")
         replies = [m for m in thread[1:] if (not oldest or m["ts"] >= oldest) and (not latest or m["ts"] <= latest)]
-        # NOTE(slack): pages of ``limit`` messages (capped at 15 for newer non-Marketplace apps), the next
-        # one named by ``response_metadata.next_cursor``. https://docs.slack.dev/reference/methods/conversations.replies
+        # NOTE(slack): pages of ``limit`` messages, the next one named by ``response_metadata.next_cursor``.
+        # https://docs.slack.dev/reference/methods/conversations.replies (capped at 15 only for commercially
+        # distributed non-Marketplace apps since 2025-05-29; the hub is an internal app. The stub caps anyway,
+        # so that tests read threads page by page.)
         # Whether a later page repeats the parent is not documented (reports differ): ``repeat_parent`` says.
         size = min(int(args.get("limit") or 1000), self.replies_page_cap)
         start = int(args.get("cursor") or 0)
