@@ -200,7 +200,9 @@ def compose_draft_questions(
     lines += ["", f"The request asks {len(parts)} questions:"]
     for n, (question, scored) in enumerate(parts, start=1):
         clears = scored.confidence >= threshold and scored.top is not None and bool(scored.top.passage.strip())
-        verdict = "answerable from the KB" if clears else "not answered by the KB"
+        has_passage = scored.top is not None and bool(scored.top.passage.strip())
+        verdict = ("answerable from the KB" if clears else f"below the threshold ({threshold:.2f})" if has_passage
+                   else "no passage in the KB")
         lines += ["", f"{n}. {_label(question)}: confidence {scored.confidence:.2f}, {verdict}."]
         if scored.top is not None and scored.top.passage.strip() and would_answer is None:
             lines += ["Suggested reply:" if clears else "Closest passage (check before using):",
