@@ -194,13 +194,16 @@ class Pipeline:
                     return "ignored"
                 record.record_outcome(s, event.ref, "agent_reply", author=message.author.external_id, comment=message.external_id)
             return "agent_reply"
-        with self._db.session() as s:
-            if message.author.is_agent:
-                # a note that may be internal (a visibility Jira Server could not tell from the webhook) is
-                # no response to the requester
-                if message.visibility is Visibility.PUBLIC and record.has_outcome(s, event.ref, "escalated"):
+        if message.author.is_agent:
+            with self._db.session() as s:
+                handed_over = record.has_outcome(s, event.ref, "escalated")
+                if message.visibility is Visibility.PUBLIC and handed_over:
                     record.record_outcome(s, event.ref, "agent_reply", author=message.author.external_id)
-                return "agent_reply"
+            if message.visibility is Visibility.UNKNOWN and handed_over:
+                # a note that may be internal (Jira Server/DC, whose look-up of who sees it failed for now) is no
+                # response to the requester yet: the event is retried, and asks again
+                raise Retriable(f"comment {message.external_id} on {event.ref}: the help desk could not tell yet who sees it")
+            return "agent_reply"
         verdict = classify_followup(message.text)
         if verdict == "solved":
             with self._db.session() as s:

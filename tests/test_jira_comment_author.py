@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import Hub, build_hub, create_app
 from config import load_settings
 from connectors.jira import events
-from core.db import OutcomeRow
+from core.db import InboxEvent, OutcomeRow
+from core.models import utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.sync_world import jira_comment_created_signed
@@ -121,3 +123,24 @@ def test_a_server_agents_public_reply_counts_as_the_agents_response_and_the_repo
     assert [kind for kind, _ in desk.outcomes()].count("escalated") == 1
     asked = {c.request.url.split("/comment/")[1].split("/")[0] for c in desk.api.calls if "/properties" in c.request.url}
     assert asked == {"20001"}, "the requester's own words are never looked up"
+
+
+def test_a_server_agents_reply_whose_look_up_failed_is_counted_when_the_retry_can_tell(desk: Desk) -> None:
+    # Jira answers 503 to "who sees comment 20001?": nothing is decided, so nothing may be counted yet, and the
+    # event waits for its retry rather than leaving the agents' response uncounted for good.
+    ada = {"self": f"{BASE}/rest/api/2/user?username=ada", "name": "ada", "key": "JIRAUSER10300", "displayName": "Ada"}
+    desk.serve("I was charged twice and I want a refund", ada)
+    desk.created()
+    desk.api.upsert(responses.GET, f"{API}/comment/20001/properties/sd.public.comment", status=503, json={})
+    desk.server_comment("20001", "grace", "We refunded the second charge.")
+    assert [kind for kind, _ in desk.outcomes()] == ["escalated"]
+    with desk.hub.db.session() as s:
+        [event] = [e for e in s.scalars(select(InboxEvent).order_by(InboxEvent.id)) if e.delivery_id.endswith("20001")]
+        assert event.status == "pending" and "who sees it" in (event.last_error or "")
+        s.execute(update(InboxEvent).where(InboxEvent.id == event.id).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+    desk.api.upsert(responses.GET, f"{API}/comment/20001/properties/sd.public.comment",
+                    json={"key": "sd.public.comment", "value": {"internal": False}})
+    assert desk.hub.sweep() >= 1
+    desk.hub.jobs.drain()  # type: ignore[attr-defined]
+    assert [(kind, detail.get("author")) for kind, detail in desk.outcomes()] == [("escalated", None), ("agent_reply", "grace")]

@@ -11,6 +11,7 @@ from typing import Iterator
 import pytest
 
 from core.db import DecisionRow, OutboxAction, OutcomeRow, TicketRow
+from core.errors import Retriable
 from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, Visibility
 from interceptor.types import ThreadState
 from tests.pipeline_world import ADA, AGENT, World, created, make_world, zendesk_ticket
@@ -119,8 +120,10 @@ def test_internal_notes_and_the_hubs_own_comments_are_ignored_and_agent_replies_
     me = Person("bot", "Hub", is_self=True)
     world.deliver(TicketEvent(Source.ZENDESK, "c3", EventKind.COMMENTED, ticket.ref, Message("c3", me, "didn't help")))
     world.deliver(TicketEvent(Source.ZENDESK, "c4", EventKind.COMMENTED, ticket.ref, Message("c4", ADA, "didn't help", Visibility.INTERNAL)))
-    # an agent's note whose visibility the vendor could not tell (Jira Server's webhook): no response to the requester
-    world.deliver(TicketEvent(Source.ZENDESK, "c4b", EventKind.COMMENTED, ticket.ref, Message("c4b", AGENT, "Internal: check logs", Visibility.UNKNOWN)))
+    # an agent's note whose visibility the vendor could not tell yet (Jira Server's look-up failed): no response
+    # to the requester, and the event is retried (it asks again) rather than dropped uncounted
+    with pytest.raises(Retriable, match="could not tell yet who sees it"):
+        world.deliver(TicketEvent(Source.ZENDESK, "c4b", EventKind.COMMENTED, ticket.ref, Message("c4b", AGENT, "Internal: check logs", Visibility.UNKNOWN)))
     world.deliver(TicketEvent(Source.ZENDESK, "c5", EventKind.COMMENTED, ticket.ref, Message("c5", AGENT, "Looking into it")))
     assert [o.kind for o in world.rows(OutcomeRow)] == ["escalated", "agent_reply"]
     assert len(world.engine.calls) == 1
