@@ -18,7 +18,7 @@ from connectors.base import Connector, HelpDesk, ResolvesEvents
 from core.db import Database
 from core.errors import Retriable
 from core.jobs import JobQueue
-from core.models import EventKind, Ticket, TicketEvent, TicketRef, Visibility
+from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc
 from core.outbox import NewAction, enqueue, schedule
 from core.telemetry import count, observe
 from interceptor import record
@@ -205,6 +205,10 @@ class Pipeline:
                 raise Retriable(f"comment {message.external_id} on {event.ref}: the help desk could not tell yet who sees it")
             return "agent_reply"
         verdict = classify_followup(message.text)
+        if verdict in ("solved", "not_solved") and self._before_decision(event.ref, message):
+            # "thanks!" or "it still fails" sent before the hub decided is no word on its answer: the decision
+            # read it as part of the request (a request for a person, though, is honoured whenever it was written)
+            return "ignored"
         if verdict == "solved":
             with self._db.session() as s:
                 answered = record.has_outcome(s, event.ref, "answer_posted") or record.was_answered(s, event.ref)
@@ -214,6 +218,12 @@ class Pipeline:
         if verdict in ("not_solved", "human"):
             return self._fall_back(connector, event.ref, verdict, inbox_event_id, [])
         return "ignored"
+
+    def _before_decision(self, ref: TicketRef, message: Message) -> bool:
+        """Whether ``message`` was written before the request of ``ref`` was decided."""
+        with self._db.session() as s:
+            decided = record.first_decision(s, ref)
+            return decided is not None and message.created_at < as_utc(decided.created_at)
 
     def _on_status(self, event: TicketEvent, inbox_event_id: int) -> str:
         """A ticket of record changed status: a solved or closed one is announced in its thread."""

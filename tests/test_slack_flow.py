@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -329,4 +330,26 @@ def test_a_person_answering_in_a_slack_only_hand_off_is_the_agents_first_respons
     assert stats.status_code == 200
     assert stats.get_json()["first_response"]["agents"]["count"] == 1
     assert [c.args["channel"] for c in stub.calls_to("chat.postMessage")].count(CHANNEL) == 1  # the notice only
+    hub.close()
+
+
+def test_thanks_or_it_still_fails_sent_before_the_answer_is_no_word_on_the_answer(sqlite_url: str, stub: SlackStub) -> None:
+    # People often add "thanks!" or "it still fails" right after their question, before the hub has answered; its
+    # event may be processed after the answer. Written before the decision, it is part of the request (the decision
+    # read it), never a verified resolution nor a hand-off. The same words written after the answer are feedback.
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, "I forgot my password, how do I reset it?", ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted"]
+    early = f"{float(ROOT_TS) + 2:.6f}"  # two seconds after the question, long before the answer
+    _reply(client, stub, USER, "Thank you!", early)
+    _reply(client, stub, USER, "it still doesn't work", f"{float(ROOT_TS) + 3:.6f}")
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted"]
+    assert [c.args["channel"] for c in stub.calls_to("chat.postMessage")] == [CHANNEL]  # the answer only
+
+    _reply(client, stub, USER, "Thank you!", f"{time.time() + 1:.6f}")  # after the answer: the requester's word
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted", "solved"]
     hub.close()
