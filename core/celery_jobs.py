@@ -60,6 +60,21 @@ class CeleryQueue:
             count("job_submits", queue=queue, outcome="failed")
             log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)
 
+    def waiting(self, queue: str) -> int | None:
+        """How many messages of hub queue ``queue`` wait in the broker (not those a worker holds): a Redis
+        list's length, a RabbitMQ queue's ready count. ``None`` when the broker cannot be asked now."""
+        try:
+            with self.app.connection_for_read() as conn:
+                conn.ensure_connection(max_retries=1)
+                try:
+                    declared = conn.default_channel.queue_declare(broker_queue(self.app, queue), passive=True)
+                except conn.channel_errors:
+                    return 0  # NOTE(kombu): an empty Redis queue does not exist, and a passive declare says so
+                return int(declared.message_count)
+        except Exception:  # noqa: BLE001 - unknown: the sweeper hands the rows out, as without a broker count
+            log.warning("jobs.celery.backlog-unknown", extra={"queue": queue}, exc_info=True)
+            return None
+
     def shutdown(self, wait: bool = True) -> None:
         """Nothing to stop in a web process: the workers run elsewhere."""
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Iterator
 
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
@@ -32,6 +33,11 @@ def scaled_hub() -> Iterator[Hub]:
         hub.jobs.app.conf.task_default_queue = f"hub-test-{uuid.uuid4().hex[:8]}"  # type: ignore[attr-defined]
         yield hub
         hub.close()
+        client = redis.Redis.from_url(REDIS_URL)  # the test's broker queues and kombu's bindings of them
+        left = list(client.scan_iter(f"*{hub.jobs.app.conf.task_default_queue}*"))  # type: ignore[attr-defined]
+        if left:
+            client.delete(*left)
+        client.close()
 
 
 def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> None:
@@ -68,3 +74,33 @@ def test_a_lost_hand_off_stays_pending_for_the_sweeper(scaled_hub: Hub) -> None:
         def shutdown(self, wait: bool = True) -> None: ...
 
     assert replace(scaled_hub, jobs=Recorder()).sweep() == 1 and handed == [("inbox", accepted.row_id)]
+
+
+def broker_length(hub: Hub, queue: str) -> int:
+    """The messages waiting in ``queue``'s broker queue (a Redis list), read beside the hub."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.llen(broker_queue(hub.jobs.app, queue)))  # type: ignore[attr-defined]
+    finally:
+        client.close()
+
+
+def test_sweeps_do_not_pile_copies_up_while_no_worker_runs(scaled_hub: Hub) -> None:
+    # Workers down (or busy) for an hour, a sweep every few seconds: each sweep used to hand every due row out
+    # again, so the broker held rows x sweeps copies that the workers had to chew through before new work.
+    for n in range(3):
+        inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvPile{n}"), b"{}")
+    for _ in range(4):
+        scaled_hub.sweep()
+    assert broker_length(scaled_hub, "inbox") == 3
+
+
+def test_a_sweep_hands_out_again_what_the_broker_lost(scaled_hub: Hub) -> None:
+    for n in range(3):
+        inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvGone{n}"), b"{}")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.delete(broker_queue(scaled_hub.jobs.app, "inbox"))  # type: ignore[attr-defined]  # a restart without persistence
+    finally:
+        client.close()
+    assert scaled_hub.sweep() == 3 and broker_length(scaled_hub, "inbox") == 3
