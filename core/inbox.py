@@ -20,7 +20,7 @@ from core.codec import event_from_dict, event_to_dict
 from core.db import Database, InboxEvent, insert_ignoring
 from core.heartbeat import Heartbeat
 from core.jobs import JobQueue
-from core.models import TicketEvent, utcnow
+from core.models import EventKind, TicketEvent, TicketRef, utcnow
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -146,3 +146,23 @@ def process(
     work.finish(db, InboxEvent, row_id, outcome, now)
     count("inbox_processed", outcome="retry" if outcome.status == "pending" else outcome.status)
     return outcome.status
+
+
+def request_undecided(db: Database, ref: TicketRef) -> bool:
+    """Whether a new request for ticket ``ref`` is stored and not processed yet (waiting, retrying, or running in
+    some worker right now): a reply to it must wait for its decision rather than be taken for a stranger's.
+
+    Args:
+        db: the database.
+        ref: the ticket.
+
+    Returns:
+        ``True`` while a ``created`` event of ``ref`` is pending or running.
+    """
+    with db.session() as s:
+        found = s.execute(
+            select(InboxEvent.id)
+            .where(InboxEvent.ticket_ref == str(ref), InboxEvent.kind == EventKind.CREATED.value, InboxEvent.status.in_(("pending", "running")))
+            .limit(1)
+        ).scalar()
+    return found is not None
