@@ -4,7 +4,9 @@ on PostgreSQL. A lost hand-off is recovered by the sweeper, as in the embedded m
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 import uuid
 from dataclasses import replace
 from typing import Iterator
@@ -92,15 +94,57 @@ def test_sweeps_do_not_pile_copies_up_while_no_worker_runs(scaled_hub: Hub) -> N
         inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvPile{n}"), b"{}")
     for _ in range(4):
         scaled_hub.sweep()
+    scaled_hub.jobs.shutdown()  # the publisher thread has handed everything submitted to the broker
     assert broker_length(scaled_hub, "inbox") == 3
 
 
 def test_a_sweep_hands_out_again_what_the_broker_lost(scaled_hub: Hub) -> None:
     for n in range(3):
         inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvGone{n}"), b"{}")
+    scaled_hub.jobs.shutdown()  # published
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.delete(broker_queue(scaled_hub.jobs.app, "inbox"))  # type: ignore[attr-defined]  # a restart without persistence
     finally:
         client.close()
-    assert scaled_hub.sweep() == 3 and broker_length(scaled_hub, "inbox") == 3
+    assert scaled_hub.sweep() == 3
+    scaled_hub.jobs.shutdown()
+    assert broker_length(scaled_hub, "inbox") == 3
+
+
+class SilentBroker:
+    """A TCP server that accepts connections and never answers (a paused or partitioned Redis: no reset, no
+    reply). It drops its connections ``guard`` seconds after the first, so a blocked caller comes back at last."""
+
+    def __init__(self, guard: float = 5.0) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.guard, self.gave_up = guard, threading.Event()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.server.settimeout(0.2)
+        first: float | None = None
+        while first is None or time.monotonic() - first < self.guard:
+            try:
+                self.conns.append(self.server.accept()[0])
+                first = first or time.monotonic()
+            except OSError:
+                continue
+        self.gave_up.set()
+        for conn in self.conns:
+            conn.close()
+        self.server.close()
+
+
+def test_an_acknowledgement_never_waits_for_a_broker_that_does_not_answer(scaled_hub: Hub) -> None:
+    silent = SilentBroker()
+    jobs = CeleryQueue(make_celery(silent.url))
+    try:
+        accepted = inbox.accept(scaled_hub.db, jobs, make_event("EvSilent"), b"{}")
+        assert not silent.gave_up.is_set(), "the acknowledgement waited until the broker's connection dropped"
+    finally:
+        jobs.shutdown(wait=False)
+    with scaled_hub.db.session() as s:  # stored: the sweeper hands it out once the broker answers again
+        assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "pending"
