@@ -70,7 +70,7 @@ class CeleryQueue:
     def __init__(self, app: Celery, buffer: int = BUFFER) -> None:
         self.app = app
         self._handoffs: queues.Queue[tuple[str, int] | None] = queues.Queue(maxsize=buffer)
-        self._unsent = 0  # submitted, not yet in the broker (see :meth:`waiting`)
+        self._unsent: dict[str, int] = {}  # by hub queue: submitted, not yet in the broker (see :meth:`waiting`)
         self._lock = threading.Lock()
         self._publisher: threading.Thread | None = None
 
@@ -87,7 +87,7 @@ class CeleryQueue:
                 count("job_submits", queue=queue, outcome="dropped")
                 log.warning("jobs.celery.buffer-full", extra={"queue": queue, "row_id": row_id})
                 return
-            self._unsent += 1
+            self._unsent[queue] = self._unsent.get(queue, 0) + 1
 
     def _publish(self) -> None:
         while (item := self._handoffs.get()) is not None:
@@ -99,14 +99,14 @@ class CeleryQueue:
                 log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)
             finally:
                 with self._lock:
-                    self._unsent -= 1
+                    self._unsent[queue] -= 1
 
     def waiting(self, queue: str) -> int | None:
         """How many hand-offs of hub queue ``queue`` wait: in the broker (a Redis list's length, a RabbitMQ
-        queue's ready count; not those a worker holds), plus this process's not yet published (of any queue:
-        a hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now."""
+        queue's ready count; not those a worker holds), plus those this process has not published yet (a
+        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now."""
         with self._lock:
-            unsent = self._unsent
+            unsent = self._unsent.get(queue, 0)
         try:
             with self.app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1)
