@@ -5,11 +5,17 @@ the row, process it, finish it), so both modes share one code path. Each hub que
 own (``hub.inbox``, ``hub.outbox``): ``hub worker --queues outbox`` runs vendor writes on workers that inbox
 work can never hold up. A failed hand-off leaves the row
 ``pending`` for the sweeper, exactly as in the embedded mode. Needs the ``scale`` extra.
+
+``submit`` never waits for the broker: a thread of the process publishes the hand-offs, so a webhook is
+acknowledged as soon as its row is stored, even while the broker is down, paused or partitioned away (a
+synchronous publish to a broker that stopped answering waited for as long as the TCP connection lasted).
 """
 
 from __future__ import annotations
 
 import logging
+import queue as queues
+import threading
 from typing import Mapping
 
 from celery import Celery
@@ -20,6 +26,8 @@ from core.telemetry import count
 log = logging.getLogger(__name__)
 
 TASK = "hub.process"
+BUFFER = 10_000  # hand-offs waiting for the publisher; past it they are dropped (the rows stay pending)
+SOCKET_TIMEOUT_SECONDS = 10.0  # a broker that stops answering fails a publish or a count instead of holding it
 
 
 def make_celery(broker_url: str) -> Celery:
@@ -38,6 +46,9 @@ def make_celery(broker_url: str) -> Celery:
         task_default_queue="hub",
         broker_connection_retry_on_startup=True,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+        # NOTE(kombu): Redis sockets wait forever by default; a broker that disappears without closing the
+        # connection (paused, failover, partition) would hold a publish forever. AMQP ignores these keys.
+        broker_transport_options={"socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": 5.0},
     )
     return app
 
@@ -48,20 +59,79 @@ def broker_queue(app: Celery, queue: str) -> str:
 
 
 class CeleryQueue:
-    """Hands committed rows to Celery workers, each hub queue on its own broker queue."""
+    """Hands committed rows to Celery workers, each hub queue on its own broker queue, from a publisher thread.
 
-    def __init__(self, app: Celery) -> None:
+    Args:
+        app: the Celery app (:func:`make_celery`).
+        buffer: how many hand-offs may wait for the publisher before further ones are dropped (their rows
+            stay ``pending``: the sweeper hands them out again).
+    """
+
+    def __init__(self, app: Celery, buffer: int = BUFFER) -> None:
         self.app = app
+        self._handoffs: queues.Queue[tuple[str, int] | None] = queues.Queue(maxsize=buffer)
+        self._unsent: dict[str, int] = {}  # by hub queue: submitted, not yet in the broker (see :meth:`waiting`)
+        self._lock = threading.Lock()
+        self._publisher: threading.Thread | None = None
 
     def submit(self, queue: str, row_id: int) -> None:
+        """Queue the hand-off of row ``row_id`` for the publisher thread; never waits for the broker."""
+        with self._lock:
+            if self._publisher is None or not self._publisher.is_alive():
+                # Started on first use, in the process that submits (a gunicorn worker, after the fork).
+                self._publisher = threading.Thread(target=self._publish, name="hub-celery-publisher", daemon=True)
+                self._publisher.start()
+            try:
+                self._handoffs.put_nowait((queue, row_id))
+            except queues.Full:
+                count("job_submits", queue=queue, outcome="dropped")
+                log.warning("jobs.celery.buffer-full", extra={"queue": queue, "row_id": row_id})
+                return
+            self._unsent[queue] = self._unsent.get(queue, 0) + 1
+
+    def _publish(self) -> None:
+        while (item := self._handoffs.get()) is not None:
+            queue, row_id = item
+            try:
+                self.app.send_task(TASK, args=(queue, row_id), queue=broker_queue(self.app, queue))
+            except Exception:  # noqa: BLE001 - the row stays pending; the sweeper hands it out again
+                count("job_submits", queue=queue, outcome="failed")
+                log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)
+            finally:
+                with self._lock:
+                    self._unsent[queue] -= 1
+
+    def waiting(self, queue: str) -> int | None:
+        """How many hand-offs of hub queue ``queue`` wait: in the broker (a Redis list's length, a RabbitMQ
+        queue's ready count; not those a worker holds), plus those this process has not published yet (a
+        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now."""
+        with self._lock:
+            unsent = self._unsent.get(queue, 0)
         try:
-            self.app.send_task(TASK, args=(queue, row_id), queue=broker_queue(self.app, queue))
-        except Exception:  # noqa: BLE001 - the row stays pending; the sweeper hands it out again
-            count("job_submits", queue=queue, outcome="failed")
-            log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)
+            with self.app.connection_for_read() as conn:
+                conn.ensure_connection(max_retries=1)
+                try:
+                    declared = conn.default_channel.queue_declare(broker_queue(self.app, queue), passive=True)
+                except conn.channel_errors:
+                    return unsent  # NOTE(kombu): an empty Redis queue does not exist, and a passive declare says so
+                return unsent + int(declared.message_count)
+        except Exception:  # noqa: BLE001 - unknown: the sweeper hands the rows out, as without a broker count
+            log.warning("jobs.celery.backlog-unknown", extra={"queue": queue}, exc_info=True)
+            return None
 
     def shutdown(self, wait: bool = True) -> None:
-        """Nothing to stop in a web process: the workers run elsewhere."""
+        """Stop the publisher; with ``wait``, give it a few seconds to publish what was submitted (what it
+        cannot is left to the sweeper: those rows are pending)."""
+        with self._lock:
+            publisher = self._publisher
+        if publisher is None:
+            return
+        try:
+            self._handoffs.put_nowait(None)
+        except queues.Full:
+            return  # a daemon thread: it ends with the process
+        if wait:
+            publisher.join(timeout=5.0)
 
 
 def register_worker_task(app: Celery, handlers: Mapping[str, JobFunc]) -> None:

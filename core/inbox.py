@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from core import work
 from core.codec import event_from_dict, event_to_dict
 from core.db import Database, InboxEvent, insert_ignoring
 from core.heartbeat import Heartbeat
 from core.jobs import JobQueue
-from core.models import TicketEvent, utcnow
+from core.models import EventKind, TicketEvent, TicketRef, utcnow
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
 
     Returns:
         The row id and whether the delivery was a duplicate (then nothing new is scheduled).
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database cannot store it (a connection that drops once is replaced).
     """
     body = raw_body.decode("utf-8", "replace") if isinstance(raw_body, bytes) else raw_body
     values = {
@@ -62,14 +66,15 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
         "received_at": event.received_at,
         "next_attempt_at": event.received_at,
     }
-    key = (InboxEvent.source == event.source.value, InboxEvent.delivery_id == event.delivery_id)
-    with db.session() as s:
-        # A Core statement with the values as parameters: compiled once and cached (the acknowledgement path).
-        stmt = insert_ignoring(s, InboxEvent.__table__, ["source", "delivery_id"]).returning(InboxEvent.__table__.c.id)
-        new_id = s.connection().execute(stmt, values).scalar()
-        if new_id is None:
-            s.execute(update(InboxEvent).where(*key).values(duplicates=InboxEvent.duplicates + 1))
-            existing = s.execute(select(InboxEvent.id).where(*key)).scalar_one()
+    try:
+        new_id, existing = _store(db, event, values)
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+        # The pooled connection died under us (a database failover, a killed server process): the insert is
+        # idempotent, so it is tried once more on a fresh connection rather than failing the acknowledgement.
+        log.warning("inbox.accept.connection-dropped", extra={"source": event.source.value})
+        new_id, existing = _store(db, event, values)
     if new_id is None:
         count("inbox_events", source=event.source.value, outcome="duplicate")
         log.info("inbox.duplicate", extra={"source": event.source.value, "delivery_id": event.delivery_id})
@@ -77,6 +82,23 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
     count("inbox_events", source=event.source.value, outcome="accepted")
     jobs.submit("inbox", new_id)
     return Accepted(new_id, duplicate=False)
+
+
+def _store(db: Database, event: TicketEvent, values: dict[str, Any]) -> tuple[int | None, int]:
+    """Insert the inbox row of ``event`` unless it exists (then count the duplicate), in one transaction.
+
+    Returns:
+        ``(new row id, 0)``, or ``(None, the existing row's id)`` for a duplicate.
+    """
+    key = (InboxEvent.source == event.source.value, InboxEvent.delivery_id == event.delivery_id)
+    with db.session() as s:
+        # A Core statement with the values as parameters: compiled once and cached (the acknowledgement path).
+        stmt = insert_ignoring(s, InboxEvent.__table__, ["source", "delivery_id"]).returning(InboxEvent.__table__.c.id)
+        new_id = s.connection().execute(stmt, values).scalar()
+        if new_id is not None:
+            return int(new_id), 0
+        s.execute(update(InboxEvent).where(*key).values(duplicates=InboxEvent.duplicates + 1))
+        return None, int(s.execute(select(InboxEvent.id).where(*key)).scalar_one())
 
 
 def process(
@@ -124,3 +146,23 @@ def process(
     work.finish(db, InboxEvent, row_id, outcome, now)
     count("inbox_processed", outcome="retry" if outcome.status == "pending" else outcome.status)
     return outcome.status
+
+
+def request_undecided(db: Database, ref: TicketRef) -> bool:
+    """Whether a new request for ticket ``ref`` is stored and not processed yet (waiting, retrying, or running in
+    some worker right now): a reply to it must wait for its decision rather than be taken for a stranger's.
+
+    Args:
+        db: the database.
+        ref: the ticket.
+
+    Returns:
+        ``True`` while a ``created`` event of ``ref`` is pending or running.
+    """
+    with db.session() as s:
+        found = s.execute(
+            select(InboxEvent.id)
+            .where(InboxEvent.ticket_ref == str(ref), InboxEvent.kind == EventKind.CREATED.value, InboxEvent.status.in_(("pending", "running")))
+            .limit(1)
+        ).scalar()
+    return found is not None

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping, Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,19 @@ class JobQueue(Protocol):
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; with ``wait``, finish what was submitted."""
+        ...
+
+
+@runtime_checkable
+class BrokerBacklog(Protocol):
+    """Optional capability of a job queue whose hand-offs wait outside the process (a broker): how many wait.
+
+    The sweeper asks it before handing due rows out again, so that a broker queue whose workers are down or
+    busy holds about one message per due row however many sweeps pass (:func:`core.queues.sweep`).
+    """
+
+    def waiting(self, queue: str) -> int | None:
+        """Return how many hand-offs of ``queue`` wait in the broker, or ``None`` when the broker cannot say."""
         ...
 
 

@@ -19,8 +19,9 @@ from sqlalchemy import and_, func, or_, select
 
 from core import work
 from core.db import Database, InboxEvent, OutboxAction
-from core.jobs import JobQueue
+from core.jobs import BrokerBacklog, JobQueue
 from core.models import utcnow
+from core.telemetry import count
 
 QUEUES: dict[str, work.WorkModel] = {"outbox": OutboxAction, "inbox": InboxEvent}
 """Outbox first: a sweep hands out waiting answers before new inbox work."""
@@ -97,7 +98,13 @@ def sweep(db: Database, jobs: JobQueue, now: datetime | None = None) -> int:
     """
     handed = 0
     for name, model in QUEUES.items():
-        for row_id in work.due_ids(db, model, now):
+        due = work.due_ids(db, model, now)
+        if due and isinstance(jobs, BrokerBacklog) and (jobs.waiting(name) or 0) >= len(due):
+            # As many hand-offs wait in the broker as rows are due: its workers are down or busy, and copies
+            # would only pile up (one per row per sweep). A hand-off the broker lost shows once the queue drains.
+            count("sweep_skipped", queue=name)
+            continue
+        for row_id in due:
             jobs.submit(name, row_id)
             handed += 1
     return handed

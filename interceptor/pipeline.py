@@ -17,6 +17,7 @@ from config import Settings
 from connectors.base import Connector, HelpDesk, ResolvesEvents
 from core.db import Database
 from core.errors import Retriable
+from core.inbox import request_undecided
 from core.jobs import JobQueue
 from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc
 from core.outbox import NewAction, enqueue, schedule
@@ -171,6 +172,10 @@ class Pipeline:
             record_ref = TicketRef.parse(row.escalated_to) if row is not None and row.escalated_to else None
         if row is None:
             if origin is None:
+                if request_undecided(self._db, event.ref):
+                    # The thread's request is stored but not decided yet (another worker decides it right now, from
+                    # a read that may predate this reply): the reply waits for the decision instead of being lost.
+                    raise Retriable(f"the request of {event.ref} is not decided yet")
                 return "unknown_ticket"
             # A comment on the ticket of record opened for an escalated chat thread: agents' public replies
             # go to the thread (and count as the agents' response), judged on a fresh read of the ticket.

@@ -8,12 +8,14 @@ import re
 from typing import Callable
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from core.errors import ConfigError, InboundError
 
 log = logging.getLogger("hub")
 
+DATABASE_RETRY_AFTER = "5"  # seconds
 _SETTING = re.compile(r"\b(?:HUB|SLACK|ZENDESK|JIRA)_[A-Z0-9_]+\b")
 
 
@@ -31,6 +33,9 @@ def register_errors(app: Flask, page: Callable[[HTTPException], Response | None]
     An HTTP error keeps the headers werkzeug gives it (a 405's ``Allow``, which RFC 9110 15.5.6 requires; a
     401's ``WWW-Authenticate``; a 413's or 429's ``Retry-After``), only its HTML ``Content-Type`` becomes JSON's.
 
+    A database that cannot be reached (``OperationalError``, or a connection that dropped) is a 503 with
+    ``Retry-After``: the vendors deliver again, and nothing is lost.
+
     Args:
         app: the web application.
         page: answers an HTTP error with an HTML page when the path is a page's (the dashboard's
@@ -47,6 +52,17 @@ def register_errors(app: Flask, page: Callable[[HTTPException], Response | None]
         # request that needs it: the server cannot serve it until an admin fixes the setting, not a bug (500).
         log.error("http.config-error", extra={"path": request.path, "error": str(e)})
         return jsonify(error=f"service unavailable: {public_config_error(e)}"), 503
+
+    @app.errorhandler(DBAPIError)
+    def database_error(e: DBAPIError) -> tuple[Response, int]:
+        if not (e.connection_invalidated or isinstance(e, OperationalError)):
+            return unexpected(e)
+        # The database is unreachable or dropped the connection twice: a fault of the moment, not of the request.
+        # A 503 with Retry-After makes Slack, Zendesk and Jira deliver again; nothing was acknowledged.
+        log.error("http.database-unavailable", extra={"path": request.path, "error": type(e.orig).__name__})
+        response = jsonify(error="service unavailable: the database cannot be reached; try again shortly")
+        response.headers["Retry-After"] = DATABASE_RETRY_AFTER
+        return response, 503
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int]:
