@@ -209,8 +209,8 @@ def jira_comment_created(world: World, comment: dict[str, Any]) -> Any:
 
 def jira_comment_created_signed(comment: dict[str, Any], key: str = RECORD_KEY, issue_id: str = "10000",
                                 base: str = "http://127.0.0.1:8766", secret: str = "s3cret") -> tuple[bytes, dict[str, str]]:
-    """Jira Cloud's ``comment_created`` for issue ``key`` as delivered (the real 2024 capture's shape), signed
-    now: the raw bytes and the headers."""
+    """Jira Cloud's ``comment_created`` for issue ``key`` as delivered (the real 2024 capture's shape), written
+    and signed now: the raw bytes and the headers."""
     import time
     from pathlib import Path
 
@@ -221,6 +221,9 @@ def jira_comment_created_signed(comment: dict[str, Any], key: str = RECORD_KEY, 
     body["timestamp"] = int(time.time() * 1000)
     body["issue"].update(key=key, id=issue_id)
     body["comment"] = {**body["comment"], **{k: v for k, v in comment.items() if k in ("id", "author", "body")}}
+    now = time.time()  # a comment delivered now was written now
+    written = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}+0000"
+    body["comment"].update(created=written, updated=written)
     body["comment"]["self"] = f"{base}/rest/api/2/issue/{issue_id}/comment/{comment['id']}"
     for name in ("jsdPublic", "visibility", "properties"):
         body["comment"].pop(name, None)
