@@ -81,6 +81,16 @@ class SocketModeStub:
         with self._lock:
             return [m["envelope_id"] for m in self.received if set(m) >= {"envelope_id"}]
 
+    def wait_for_connections(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` sessions have been opened (the client may return from its connect before this
+        server has counted the session)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.connections < count:
+                if not self._cond.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    return False
+        return True
+
     def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._cond:

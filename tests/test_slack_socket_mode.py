@@ -60,7 +60,7 @@ def test_the_connection_is_opened_with_the_app_token(receiver: SocketModeReceive
     web, socket_mode = stubs
     [opened] = web.calls_to("apps.connections.open")
     assert opened.authorization == f"Bearer {APP_TOKEN}"
-    assert socket_mode.connections == 1
+    assert socket_mode.wait_for_connections(1) and socket_mode.connections == 1
 
 
 def test_an_event_is_stored_then_acknowledged_and_answered(receiver: SocketModeReceiver, hub: Hub,
