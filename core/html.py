@@ -3,7 +3,11 @@ HTML files imported into the KB.
 
 Pure functions of their argument. The text keeps what a person needs to follow it: paragraphs separated by
 a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented), table rows as
-``cell | cell``, preformatted text as it was, links as ``label (url)``. Scripts, styles, ``<head>``,
+``cell | cell`` (a ``<br>`` in a cell is a space: the row stays one line), preformatted text as it was, links
+as ``label (url)`` (``mailto:`` as ``label (address)``; a relative link resolved against ``base_url``, else the
+page's ``<base href>`` or ``<link rel="canonical">``, and without any left as its label alone), an image inside a line of text as its
+alt text (an image alone in its block, a screenshot, is left out), an ``<ol start="3">`` numbered from 3.
+Scripts, styles, ``<head>``,
 navigation, footers, sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML
 (unclosed ``<p>``, ``<li>``, ``<tr>``) reads as a browser would show it.
 
@@ -18,6 +22,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin
 
 _SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
 _BLOCK = frozenset(
@@ -60,12 +65,15 @@ class _Block:
 
 
 class _Parser(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, base_url: str | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.blocks: list[_Block] = []
         self.title = ""
+        self.base_url = base_url
+        self._page_urls: dict[str, str] = {}  # the page's own <base href> and <link rel="canonical">
         self._buf: list[str] = []
         self._bold_chars = 0  # visible characters of the current block inside <b>/<strong>
+        self._alt_chars = 0  # visible characters of the current block that are images' alt text
         self._skip = self._bold = self._pre = self._row = self._level = self._in_title = 0
         self._lists: list[list[int]] = []  # per open list: [is_ordered, next number]
         self._items: list[list[Any]] = []  # per open list item: [marker not yet written, or ""; indent; list depth]
@@ -78,13 +86,14 @@ class _Parser(HTMLParser):
         raw, kind = "".join(self._buf), self._kind()
         self._buf = []
         bold, self._bold_chars = self._bold_chars, 0
+        alt, self._alt_chars = self._alt_chars, 0
         if kind == "pre":
             lines = [line.rstrip() for line in raw.strip("\n").split("\n")]
             self.blocks.extend(_Block("pre", line) for line in lines if any(lines))
             return
         text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")).strip())
-        if not text:
+        if not text or (alt and alt >= len(re.sub(r"\s", "", text))):  # empty, or images alone (screenshots)
             return
         if self._level:
             self.blocks.append(_Block("h", " ".join(text.split()), self._level))
@@ -102,12 +111,16 @@ class _Parser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
             self._in_title += 1
+        if tag == "base" or (tag == "link" and (dict(attrs).get("rel") or "").lower() == "canonical"):
+            self._page_urls.setdefault(tag, (dict(attrs).get("href") or "").strip())  # in <head>: skipped below
         if tag in _SKIP:
             self._skip += 1
         if self._skip:
             return
         if tag == "br":
-            self._buf.append("\n")
+            self._buf.append(" " if self._row else "\n")
+        elif tag == "img":
+            self._image(dict(attrs).get("alt"))
         elif tag == "tr":  # a row ends the previous one, closed or not
             self._flush()
             self._row = 1
@@ -118,15 +131,23 @@ class _Parser(HTMLParser):
             self._buf.append(" ")
         elif tag in _BLOCK:
             self._flush()
-            self._open_block(tag)
+            self._open_block(tag, attrs)
         elif tag in _BOLD:
             self._bold += 1
         elif tag == "a":
             self._href.append(dict(attrs).get("href"))
 
-    def _open_block(self, tag: str) -> None:
+    def _image(self, alt: str | None) -> None:
+        alt = " ".join((alt or "").split())
+        if alt:
+            self._buf.append(f" {alt} ")
+            self._alt_chars += len(re.sub(r"\s", "", alt))
+            if self._bold:
+                self._bold_chars += len(re.sub(r"\s", "", alt))
+
+    def _open_block(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("ul", "ol"):
-            self._lists.append([tag == "ol", 1])
+            self._lists.append([tag == "ol", _start(attrs) if tag == "ol" else 1])
         elif tag == "li":
             depth = len(self._lists)
             while self._items and self._items[-1][2] >= depth:  # an item left open ends at the next one
@@ -154,9 +175,10 @@ class _Parser(HTMLParser):
         if tag in _BOLD:
             self._bold = max(self._bold - 1, 0)
         elif tag == "a" and self._href:
-            href = self._href.pop()
-            if href and href.startswith(("http://", "https://")) and not "".join(self._buf).strip().endswith(href):
-                self._buf.append(f" ({href})")
+            base = self.base_url or self._page_urls.get("base") or self._page_urls.get("link")
+            target = _target(self._href.pop(), base)
+            if target and not "".join(self._buf).strip().endswith(target):
+                self._buf.append(f" ({target})")
         elif tag == "tr" or (tag in ("table", "thead", "tbody", "tfoot") and self._row):
             self._flush()
             self._row = 0
@@ -195,6 +217,27 @@ class _Parser(HTMLParser):
         self._flush()
 
 
+def _start(attrs: list[tuple[str, str | None]]) -> int:
+    """The first number of an ``<ol>``: its ``start`` (a list continued after a screenshot), else 1."""
+    start = (dict(attrs).get("start") or "").strip()
+    return int(start) if start.isdigit() else 1
+
+
+def _target(href: str | None, base_url: str | None) -> str:
+    """What a reader can follow of a link: an absolute http(s) URL (a relative one resolved against
+    ``base_url``), or a ``mailto:`` address; ``""`` for an anchor on the page or a relative link without base."""
+    href = (href or "").strip()
+    scheme = href.split(":", 1)[0].lower() if ":" in href else ""
+    if scheme == "mailto":
+        return href[len("mailto:"):].split("?", 1)[0]
+    if scheme in ("http", "https"):
+        return href
+    if scheme or not href or href.startswith("#") or not base_url:  # javascript:, tel:, an anchor, no base
+        return ""
+    resolved = urljoin(base_url, href)
+    return resolved if resolved.startswith(("http://", "https://")) else ""
+
+
 def _join(blocks: list[_Block]) -> str:
     out: list[str] = []
     previous = ""
@@ -206,16 +249,18 @@ def _join(blocks: list[_Block]) -> str:
     return "".join(out)
 
 
-def parse_html(html: str | None) -> HtmlDocument:
+def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     """Parse an HTML document or fragment into its title, sections and text.
 
     Args:
         html: the HTML (``None`` is treated as empty).
+        base_url: the page's address, against which relative links are resolved (else the page's
+            ``<base href>`` or ``<link rel="canonical">``; without any a relative link is left as its label).
 
     Returns:
         The document; sections without text (a heading followed directly by a sub-heading) are left out.
     """
-    parser = _Parser()
+    parser = _Parser(base_url)
     parser.feed(html or "")
     parser.close()
     blocks = parser.blocks

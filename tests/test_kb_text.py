@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from connectors.text import html_to_text as connector_html_to_text
 from connectors.zendesk import mapping
 from core.html import html_to_text, parse_html
@@ -125,3 +127,29 @@ def test_setext_headings_open_sections_and_a_setext_title_is_the_title() -> None
     assert article.title == "Billing FAQ"
     assert [(p.heading_path, p.text) for p in article.passages] == [((), "Pay by card."), (("Refunds",), "Within 30 days.")]
     assert markdown_to_text("```\ncode\n---\n```") == "code\n---"  # inside code it is code
+
+
+HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
+    pytest.param('<ol><li>Open Okta.</li><li>Choose SAML.</li></ol><p><img src="/a/1.png" alt="The dialog"></p>'
+                 '<ol start="3"><li>Paste the URL.</li></ol>',
+                 "1. Open Okta.\n2. Choose SAML.\n3. Paste the URL.", id="steps continued after a screenshot"),
+    pytest.param('<p>Click <img src="/a/gear.png" alt="the gear icon"> then <b>Save</b>.</p>',
+                 "Click the gear icon then Save.", id="an image inside a sentence reads as its alt text"),
+    pytest.param("<table><tr><th>Field</th><th>Value</th></tr><tr><td>Email</td><td>user.email<br>(required)</td></tr></table>",
+                 "Field | Value\nEmail | user.email (required)", id="a br in a cell keeps the row on one line"),
+    pytest.param('<p>Still stuck? <a href="mailto:help@example.com?subject=SSO">Email us</a> or '
+                 '<a href="mailto:help@example.com">help@example.com</a>.</p>',
+                 "Still stuck? Email us (help@example.com) or help@example.com.", id="a mailto link keeps its address"),
+    pytest.param('<p>See <a href="#limits">Limits</a>, <a href="/hc/en-us/articles/2">Billing</a> and '
+                 '<a href="javascript:void(0)">more</a>.</p>',
+                 "See Limits, Billing and more.", id="an anchor or a relative link without a base is its label"),
+    pytest.param('<head><base href="https://help.example.com/hc/en-us/articles/1-sso"></head>'
+                 '<p>See <a href="/hc/en-us/articles/2">Billing</a> and <a href="3-faq">the FAQ</a>.</p>',
+                 "See Billing (https://help.example.com/hc/en-us/articles/2) and the FAQ "
+                 "(https://help.example.com/hc/en-us/articles/3-faq).", id="relative links resolve against base href"),
+]
+
+
+@pytest.mark.parametrize(("html", "text"), HELP_CENTER_HTML)
+def test_help_center_html_reads_as_written(html: str, text: str) -> None:
+    assert html_to_text(html) == text
