@@ -89,3 +89,48 @@ def test_the_help_center_page_saved_as_a_file_reads_as_the_synced_article(sqlite
     import_articles(db, articles_at(page.parent))
     db.dispose()
     assert _passages(sqlite_url)[1:] == PASSAGES
+
+
+STEPS = """---
+title: Reset your password
+url: https://kb.example/reset-password
+---
+# Reset your password
+
+## Reset it yourself
+
+1. Open the sign-in page at app.example.com and click Forgot password underneath the password field.
+2. Type the email address you sign in with, then click Send reset link.
+3. Open the email from Example Support; it can take up to five minutes to arrive (check Spam).
+4. Click Reset password in the email; the link works for thirty minutes only.
+5. Type a new password of at least twelve characters, including one number and one symbol.
+6. Type it again in Confirm password, then click Save new password.
+7. Sign in again on every device where you were signed in before.
+8. If the link expired, go back to step 1 and request a new one.
+"""
+
+
+def test_the_agents_draft_of_a_long_list_of_steps_says_that_more_steps_follow(sqlite_url: str) -> None:
+    """The draft's suggested reply is cut to 600 characters: at the end of an item, never after a bare "6.",
+    and with a line "…" so the agent does not send five steps of eight as if they were all."""
+    from app import build_hub, create_app
+    from interceptor.kb.importer import parse_markdown
+    from test_zendesk_flow import TICKET, mock_ticket, sent_updates
+    from test_zendesk_mapping import load
+    from test_zendesk_webhook import post
+
+    settings = settings_dict(sqlite_url, **ZENDESK, HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 1.0}})
+    hub = build_hub(load_settings(settings))
+    import_articles(hub.db, [parse_markdown(STEPS, "reset-password.md")])
+    client = create_app(hub=hub).test_client()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{API}/users/me.json", json=load("users_me.json"))
+        api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
+        api.put(f"{API}/tickets/{TICKET}.json", json=load("ticket_update_response.json"))
+        mock_ticket(api)
+        assert post(client, "event_ticket_created.json", invocation="inv-1").get_json()["status"] == "accepted"
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        [note] = sent_updates(api)
+    assert note["comment"]["public"] is False
+    suggested = note["comment"]["body"].split("Suggested reply (from the best article):\n", 1)[1].split("\nSource:")[0]
+    assert suggested == "\n".join(STEPS.split("## Reset it yourself\n\n", 1)[1].splitlines()[:7]) + "\n…"
