@@ -176,7 +176,7 @@ class _Parser(HTMLParser):
             self._bold = max(self._bold - 1, 0)
         elif tag == "a" and self._href:
             base = self.base_url or self._page_urls.get("base") or self._page_urls.get("link")
-            target = _target(self._href.pop(), base)
+            target = link_target(self._href.pop(), base)
             if target and not "".join(self._buf).strip().endswith(target):
                 self._buf.append(f" ({target})")
         elif tag == "tr" or (tag in ("table", "thead", "tbody", "tfoot") and self._row):
@@ -223,7 +223,7 @@ def _start(attrs: list[tuple[str, str | None]]) -> int:
     return int(start) if start.isdigit() else 1
 
 
-def _target(href: str | None, base_url: str | None) -> str:
+def link_target(href: str | None, base_url: str | None) -> str:
     """What a reader can follow of a link: an absolute http(s) URL (a relative one resolved against
     ``base_url``), or a ``mailto:`` address; ``""`` for an anchor on the page or a relative link without base."""
     href = (href or "").strip()
@@ -285,13 +285,14 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s))
 
 
-def html_to_text(html: str | None) -> str:
+def html_to_text(html: str | None, base_url: str | None = None) -> str:
     """Turn HTML into plain text (see the module docstring for what is kept).
 
     Args:
         html: the HTML (``None`` is treated as empty).
+        base_url: as for :func:`parse_html`.
 
     Returns:
         The text, headings on their own lines, at most one blank line between blocks.
     """
-    return parse_html(html).text
+    return parse_html(html, base_url).text

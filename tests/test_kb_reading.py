@@ -134,3 +134,43 @@ def test_the_agents_draft_of_a_long_list_of_steps_says_that_more_steps_follow(sq
     assert note["comment"]["public"] is False
     suggested = note["comment"]["body"].split("Suggested reply (from the best article):\n", 1)[1].split("\nSource:")[0]
     assert suggested == "\n".join(STEPS.split("## Reset it yourself\n\n", 1)[1].splitlines()[:7]) + "\n…"
+
+
+REFUNDS = """---
+title: Refunds and cancellations
+url: https://help.example.com/hc/en-us/articles/42-refunds
+---
+# Refunds and cancellations
+
+## Cancel your subscription
+
+1. Go to **Settings** > **Billing**.
+2. Click *Cancel subscription* and pick a reason&nbsp;&mdash; it is optional.
+3. Confirm in the dialog.<br>You keep access until the end of the billing period.
+
+See the [billing FAQ](/hc/en-us/articles/43-billing-faq) or write to <billing@example.com>.
+
+## Refund windows
+
+Annual plans are refunded pro rata within 30 days. Monthly plans &amp; add-ons are not refunded.
+"""
+
+
+def test_an_imported_markdown_file_is_quoted_in_slack_as_written(sqlite_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "refunds.md").write_text(REFUNDS, encoding="utf-8")
+    db = Database(sqlite_url)
+    import_articles(db, articles_at(folder))
+    db.dispose()
+    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
+    sim = simulate_slack("How do I cancel my subscription?", load_settings(settings), tmp_path)
+    [post] = sim.calls
+    assert post.args["text"] == (
+        "1. Go to Settings &gt; Billing.\n2. Click Cancel subscription and pick a reason \u2014 it is optional.\n"
+        "3. Confirm in the dialog.\nYou keep access until the end of the billing period.\n\n"
+        "See the billing FAQ (https://help.example.com/hc/en-us/articles/43-billing-faq) or write to billing@example.com."
+        "\n\nSource: Refunds and cancellations › Cancel your subscription - "
+        "https://help.example.com/hc/en-us/articles/42-refunds\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )

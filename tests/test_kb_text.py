@@ -153,3 +153,27 @@ HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
 @pytest.mark.parametrize(("html", "text"), HELP_CENTER_HTML)
 def test_help_center_html_reads_as_written(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+MARKDOWN_AS_WRITTEN = [  # (a Markdown line as admins write it, with the article's url as base, what the reader gets)
+    pytest.param("Refunds take 5&nbsp;days &amp; arrive by card &mdash; see the FAQ.",
+                 "Refunds take 5 days & arrive by card \u2014 see the FAQ.", id="entities are decoded"),
+    pytest.param("3. Confirm.<br>You keep access until the period ends.",
+                 "3. Confirm.\nYou keep access until the period ends.", id="a br is a line break"),
+    pytest.param("Press <kbd>Ctrl</kbd>+<kbd>C</kbd> <!-- TODO: screenshot --> then `<br>` and `&amp;` stay code.",
+                 "Press Ctrl+C then <br> and &amp; stay code.", id="inline tags and comments go, code stays"),
+    pytest.param("See [billing](/hc/en-us/articles/43-billing), [top](#top) or write to <help@example.com>.",
+                 "See billing (https://help.example.com/hc/en-us/articles/43-billing), top or write to help@example.com.",
+                 id="relative links resolve against the article's url; autolinks lose their brackets"),
+    pytest.param("Click ![the gear icon](img/gear.png) then Save.\n\n![Screenshot of the Billing page](img/billing.png)",
+                 "Click the gear icon then Save.", id="a screenshot alone is left out, an inline image is its alt"),
+    pytest.param('<div class="callout">\n<strong>Note:</strong> cancelled plans<br>stay readable.\n</div>',
+                 "Note: cancelled plans\nstay readable.", id="an HTML block goes through the HTML converter"),
+    pytest.param('<table>\n<tr><th>Plan</th><th>Refund</th></tr>\n<tr><td>Annual</td><td>pro rata</td></tr>\n</table>',
+                 "Plan | Refund\nAnnual | pro rata", id="an HTML table in Markdown is a table"),
+]
+
+
+@pytest.mark.parametrize(("markdown", "text"), MARKDOWN_AS_WRITTEN)
+def test_markdown_reads_as_written(markdown: str, text: str) -> None:
+    assert markdown_to_text(markdown, "https://help.example.com/hc/en-us/articles/42-refunds") == text

@@ -92,9 +92,11 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
         body = body[heading.end():]  # the title heading is the title, not a passage
     titled = bool(title)
     title = title or _title_from_name(external_id)
-    passages = section_passages(markdown_sections(body), title=title)
+    base_url = str(meta["url"]) if meta.get("url") else None  # relative links resolve against it
+    passages = section_passages(markdown_sections(body, base_url), title=title)
     article = kb.ArticleInput(
-        source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=markdown_to_text(body),
+        source="markdown", external_id=str(meta.get("id") or external_id), title=title,
+        body=markdown_to_text(body, base_url),
         url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
         section=meta.get("section"), passages=passages, questions=_listify(meta.get("questions")),
     )
