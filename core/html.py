@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urldefrag, urljoin
 
 _SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
 _BLOCK = frozenset(
@@ -177,7 +177,7 @@ class _Parser(HTMLParser):
         elif tag == "a" and self._href:
             base = self.base_url or self._page_urls.get("base") or self._page_urls.get("link")
             target = link_target(self._href.pop(), base)
-            if target and not "".join(self._buf).strip().endswith(target):
+            if target and not self._level and not "".join(self._buf).strip().endswith(target):  # not in a heading
                 self._buf.append(f" ({target})")
         elif tag == "tr" or (tag in ("table", "thead", "tbody", "tfoot") and self._row):
             self._flush()
@@ -225,7 +225,8 @@ def _start(attrs: list[tuple[str, str | None]]) -> int:
 
 def link_target(href: str | None, base_url: str | None) -> str:
     """What a reader can follow of a link: an absolute http(s) URL (a relative one resolved against
-    ``base_url``), or a ``mailto:`` address; ``""`` for an anchor on the page or a relative link without base."""
+    ``base_url``), or a ``mailto:`` address; ``""`` for an anchor on the page (``#limits``, or the page's own
+    address with one) or a relative link without base."""
     href = (href or "").strip()
     scheme = href.split(":", 1)[0].lower() if ":" in href else ""
     if scheme == "mailto":
@@ -235,6 +236,8 @@ def link_target(href: str | None, base_url: str | None) -> str:
     if scheme or not href or href.startswith("#") or not base_url:  # javascript:, tel:, an anchor, no base
         return ""
     resolved = urljoin(base_url, href)
+    if urldefrag(resolved).url == urldefrag(base_url).url:  # the page itself: an anchor on it
+        return ""
     return resolved if resolved.startswith(("http://", "https://")) else ""
 
 

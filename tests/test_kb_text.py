@@ -147,6 +147,10 @@ HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
                  '<p>See <a href="/hc/en-us/articles/2">Billing</a> and <a href="3-faq">the FAQ</a>.</p>',
                  "See Billing (https://help.example.com/hc/en-us/articles/2) and the FAQ "
                  "(https://help.example.com/hc/en-us/articles/3-faq).", id="relative links resolve against base href"),
+    pytest.param('<head><base href="https://help.example.com/hc/en-us/articles/1-sso"></head>'
+                 '<h2 id="limits"><a href="/hc/en-us/articles/1-sso#limits">Limits</a></h2><p>See '
+                 '<a href="/hc/en-us/articles/1-sso#setup">Setup</a>.</p><h2><a href="https://x.example/p">Plans</a></h2>',
+                 "Limits\n\nSee Setup.\n\nPlans", id="a heading's link and a link to the page itself add no URL"),
 ]
 
 
