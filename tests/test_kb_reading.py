@@ -174,3 +174,51 @@ def test_an_imported_markdown_file_is_quoted_in_slack_as_written(sqlite_url: str
         "https://help.example.com/hc/en-us/articles/42-refunds\n\n"
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
+
+
+API_ARTICLE = """---
+title: Look up a user with the API
+url: https://kb.example/api-users
+---
+# Look up a user with the API
+
+## Find a user by id
+
+Send GET /api/v2/users/{id} with your token, then press [Enter] in the console to run it.
+"""
+
+
+def test_a_jira_answer_quoting_placeholders_and_keys_shows_them_as_written(sqlite_url: str) -> None:
+    """Jira's REST v2 comment body is wiki markup: the passage's ``{id}`` and ``[Enter]`` must be escaped
+    or Jira shows an unknown-macro error box and a broken link in the public comment."""
+    from app import build_hub, create_app
+    from connectors.jira import events
+    from interceptor.kb.importer import parse_markdown
+    from test_jira_connector import API as JIRA_API, JIRA
+    from test_jira_mapping import fresh_body, load as load_jira
+
+    settings = settings_dict(sqlite_url, **JIRA, HUB_CHANNEL_POLICIES={"jira": {"threshold": 0.5}})
+    hub = build_hub(load_settings(settings))
+    import_articles(hub.db, [parse_markdown(API_ARTICLE, "api-users.md")])
+    client = create_app(hub=hub).test_client()
+    issue = load_jira("issue_get.json")
+    issue.update(key="KAN-3")
+    issue["fields"].update(summary="API user lookup", description="How do I find a user by id with the API?",
+                           comment={"comments": []})
+    body = fresh_body("webhook_issue_created.json")
+    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
+               "Content-Type": "application/json"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{JIRA_API}/myself", json=load_jira("myself.json"))
+        api.get(f"{JIRA_API}/issue/KAN-3", json=issue)
+        api.put(f"{JIRA_API}/issue/KAN-3", status=204)
+        api.post(f"{JIRA_API}/issue/KAN-3/comment", json=load_jira("comment_create_response.json"), status=201)
+        assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        [comment] = [json.loads(c.request.body) for c in api.calls if c.request.method == "POST"]
+    hub.close()
+    assert comment["body"] == (
+        "Send GET /api/v2/users/\\{id} with your token, then press \\[Enter] in the console to run it.\n\n"
+        "Source: Look up a user with the API › Find a user by id - https://kb.example/api-users\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
