@@ -181,3 +181,29 @@ MARKDOWN_AS_WRITTEN = [  # (a Markdown line as admins write it, with the article
 @pytest.mark.parametrize(("markdown", "text"), MARKDOWN_AS_WRITTEN)
 def test_markdown_reads_as_written(markdown: str, text: str) -> None:
     assert markdown_to_text(markdown, "https://help.example.com/hc/en-us/articles/42-refunds") == text
+
+
+def test_markdown_reference_links_read_as_links_and_their_definitions_are_not_quoted() -> None:
+    article = parse_markdown("""---
+title: Connect Xero
+url: https://help.example.com/hc/en-us/articles/7-xero
+---
+## Connect
+
+Follow the [Xero guide][xero] or see [Billing][] and the [FAQ]. Press [Enter] to confirm.
+
+```
+[not]: https://inside.code/stays
+```
+
+## Links
+
+[xero]: https://central.xero.com/s/article/Connect "Xero Central"
+[billing]: /hc/en-us/articles/8-billing
+[FAQ]: <https://help.example.com/faq>
+""", "xero.md")
+    assert [(p.heading_path, p.text) for p in article.passages] == [
+        (("Connect",), "Follow the Xero guide (https://central.xero.com/s/article/Connect) or see Billing "
+                       "(https://help.example.com/hc/en-us/articles/8-billing) and the FAQ (https://help.example.com/faq). "
+                       "Press [Enter] to confirm.\n\n[not]: https://inside.code/stays"),
+    ]

@@ -1,8 +1,8 @@
 """Markdown to the plain text an answer quotes, and to sections.
 
 Every channel renders plain text, so emphasis, heading and code marks are removed and links become
-``text (url)`` (a relative one resolved against the article's ``url``, else its text alone; ``mailto:`` the
-address). An image in a line of text reads as its alt text; one alone on its line (a screenshot) is left
+``text (url)`` (reference links too; a relative one resolved against the article's ``url``, else its text
+alone; ``mailto:`` the address). An image in a line of text reads as its alt text; one alone on its line (a screenshot) is left
 out. Inline HTML reads as a browser shows it (``<br>`` a line break, ``<img>`` its alt text, other tags and
 comments dropped, entities such as ``&nbsp;`` decoded), except inside code; a paragraph that opens with a
 block tag (``<table>``, ``<div>``, ``<details>``) is an HTML block and goes through the one HTML converter.
@@ -77,6 +77,37 @@ def _atx(lines: list[str]) -> list[str]:
 def atx_headings(markdown: str) -> str:
     """Return ``markdown`` with its one-line setext headings rewritten as ``#``/``##`` headings."""
     return "\n".join(_atx(markdown.replace("\r\n", "\n").split("\n")))
+
+
+_DEFINITION = re.compile(r"^ {0,3}\[([^\]^][^\]]*)\]:\s*<?(\S+?)>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*$")
+_REFERENCE = re.compile(r"\[([^\]]+)\](?:\[([^\]]*)\])?(?![(:])")  # [text][label], [text][], [label]
+
+
+def inline_references(markdown: str) -> str:
+    """Return ``markdown`` with its reference links (``[text][label]`` and a ``[label]: url`` line, anywhere
+    in the document) written inline as ``[text](url)``, and the definition lines removed; code untouched."""
+    lines, defined, fence = [], {}, None
+    for line in markdown.replace("\r\n", "\n").split("\n"):
+        match = _FENCE.match(line)
+        if match:
+            fence = None if fence is not None and match.group(1)[0] == fence[0] else fence or match.group(1)
+        definition = _DEFINITION.match(line) if fence is None and not match else None
+        if definition:
+            defined[" ".join(definition.group(1).lower().split())] = definition.group(2)
+        else:
+            lines.append((line, fence is not None or bool(match)))
+    if not defined:
+        return markdown
+
+    def inline(m: re.Match[str]) -> str:
+        url = defined.get(" ".join((m.group(2) or m.group(1)).lower().split()))
+        return f"[{m.group(1)}]({url})" if url else m.group(0)
+
+    def outside_code(line: str) -> str:
+        parts = _CODE_SPAN.split(line)
+        return "".join(part if i % 2 else _REFERENCE.sub(inline, part) for i, part in enumerate(parts))
+
+    return "\n".join(line if code else outside_code(line) for line, code in lines)
 
 
 def _inline_html(text: str, base_url: str | None) -> str:
