@@ -13,7 +13,9 @@ navigation, footers, sidebars (``<aside>``) and forms are dropped; entities are 
 
 Sections: ``h1``..``h4`` open a section whose heading path is the chain of enclosing headings. A paragraph
 that is nothing but one short bold phrase (``<p><strong>Refund policy</strong></p>``, how many Help Center
-articles are written) opens a section one level below every real heading. ``h5``/``h6`` stay in the text.
+articles are written) opens a section one level below every real heading; a ``<details>`` accordion's
+``<summary>`` (an FAQ's question) opens one below that, which ends with the ``</details>``. ``h5``/``h6``
+stay in the text.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ _BLOCK = frozenset(
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 _BOLD = frozenset(("strong", "b"))
 PSEUDO_LEVEL = 5  # a bold-only paragraph's heading level: below h1..h4
+SUMMARY_LEVEL = 6  # a <details> accordion's <summary> (an FAQ's question): below those, until </details>
 PSEUDO_MAX_WORDS = 12
 _TIGHT = frozenset(("li", "tr", "pre"))  # consecutive blocks of these kinds are joined by one line break
 
@@ -163,6 +166,8 @@ class _Parser(HTMLParser):
             self._pre += 1
         elif tag in _HEADINGS:
             self._level = _HEADINGS[tag]
+        elif tag == "summary":
+            self._level = SUMMARY_LEVEL
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -197,8 +202,10 @@ class _Parser(HTMLParser):
             self._items.pop()
         elif tag == "pre":
             self._pre = max(self._pre - 1, 0)
-        elif tag in _HEADINGS:
+        elif tag in _HEADINGS or tag == "summary":
             self._level = 0
+        elif tag == "details":  # the accordion's section ends with it
+            self.blocks.append(_Block("end", ""))
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -276,13 +283,15 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
             sections.append(TextSection(tuple(h for _, h in path), _join(current)))
 
     for block in blocks:
-        if block.kind == "h":
+        if block.kind in ("h", "end"):
             close_section()
             current = []
-            path = [p for p in path if p[0] < block.level] + [(block.level, block.text)]
+            path = [p for p in path if p[0] < (block.level if block.kind == "h" else SUMMARY_LEVEL)]
+            path += [(block.level, block.text)] if block.kind == "h" else []
         else:
             current.append(block)
     close_section()
+    blocks = [b for b in blocks if b.kind != "end"]
     h1s = [b.text for b in blocks if b.kind == "h" and b.level == 1]
     text = _join([_Block("p", b.text) if b.kind == "h" else b for b in blocks])
     return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s))

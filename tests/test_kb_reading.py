@@ -41,11 +41,10 @@ PASSAGES = [
 ]
 
 
-def _synced(url: str) -> None:
+def _synced(url: str, title: str = "Set up SSO with Okta", html_url: str = HTML_URL, body: str = BODY) -> None:
     page = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())
     last = json.loads((FIXTURES / "hc_incremental_articles_last.json").read_text())
-    page["articles"] = [page["articles"][1] | {"id": 360001, "title": "Set up SSO with Okta", "html_url": HTML_URL,
-                                               "body": BODY}]
+    page["articles"] = [page["articles"][1] | {"id": 360001, "title": title, "html_url": html_url, "body": body}]
     db = Database(url)
     try:
         with responses.RequestsMock() as api:
@@ -220,5 +219,34 @@ def test_a_jira_answer_quoting_placeholders_and_keys_shows_them_as_written(sqlit
     assert comment["body"] == (
         "Send GET /api/v2/users/\\{id} with your token, then press \\[Enter] in the console to run it.\n\n"
         "Source: Look up a user with the API › Find a user by id - https://kb.example/api-users\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+FAQ = """<p>Answers to the questions we get most.</p><h2>Billing</h2>
+<details><summary>Can I pay by invoice?</summary><p>Yes, on annual plans over 10 seats: ask sales for a quote.</p></details>
+<details><summary><strong>Which credit cards do you accept?</strong></summary>
+<p>Visa, Mastercard and American Express. Prepaid cards are not accepted.</p></details>
+<details><summary>Where are my receipts?</summary><p>Open Settings, then Billing, then Receipts.</p></details>
+<p>Still stuck? Write to billing.</p>"""
+
+
+def test_an_faq_accordion_is_quoted_question_by_question(sqlite_url: str, tmp_path: Path) -> None:
+    """Help Center FAQs are ``<details>`` accordions: each ``<summary>`` is its own section, so the answer
+    quotes the one question asked, under its heading path, not the whole list."""
+    _synced(sqlite_url, "Billing FAQ", "https://acme.zendesk.com/hc/en-us/articles/360009-Billing-FAQ", FAQ)
+    assert _passages(sqlite_url)[1:] == [
+        (("Billing", "Can I pay by invoice?"), "Yes, on annual plans over 10 seats: ask sales for a quote."),
+        (("Billing", "Which credit cards do you accept?"), "Visa, Mastercard and American Express. Prepaid cards are not accepted."),
+        (("Billing", "Where are my receipts?"), "Open Settings, then Billing, then Receipts."),
+        (("Billing",), "Still stuck? Write to billing."),
+    ]
+    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
+    sim = simulate_slack("Which credit cards do you accept?", load_settings(settings), tmp_path)
+    [post] = sim.calls
+    assert post.args["text"] == (
+        "Visa, Mastercard and American Express. Prepaid cards are not accepted.\n\n"
+        "Source: Billing FAQ › Billing › Which credit cards do you accept? - "
+        "https://acme.zendesk.com/hc/en-us/articles/360009-Billing-FAQ\n\n"
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
