@@ -82,11 +82,15 @@ def test_a_synced_help_center_article_is_quoted_in_slack_as_written(sqlite_url: 
 def test_the_help_center_page_saved_as_a_file_reads_as_the_synced_article(sqlite_url: str, tmp_path: Path) -> None:
     page = tmp_path / "kb" / "okta.html"
     page.parent.mkdir()
-    page.write_text(f'<html><head><title>Set up SSO with Okta</title><link rel="canonical" href="{HTML_URL}"></head>'
+    page.write_text('<html><head><title>Set up SSO with Okta – Acme Help Center</title>'
+                    f'<link rel="canonical" href="{HTML_URL}"></head>'
                     f"<body><h1>Set up SSO with Okta</h1>{BODY}</body></html>", encoding="utf-8")
     db = Database(sqlite_url)
     import_articles(db, articles_at(page.parent))
+    with db.session() as s:
+        [article] = kb.load_articles(s)
     db.dispose()
+    assert article.title == "Set up SSO with Okta"  # the Source line names it as the Help Center does
     assert _passages(sqlite_url)[1:] == PASSAGES
 
 

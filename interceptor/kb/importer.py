@@ -108,7 +108,8 @@ def _title_from_name(external_id: str) -> str:
 
 
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
-    """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections
+    """Parse an HTML article: ``<title>`` (without a site's name after the page's only ``<h1>``: ``Set up SSO
+    – Acme Help Center`` is ``Set up SSO``) or the first ``<h1>``, the visible body text, and its sections
     (``h1``..``h4``; a page's only ``h1`` is its title as shown, so it is not repeated in heading paths).
 
     Args:
@@ -125,6 +126,8 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
     """Return the article and whether the page names its title."""
     doc = parse_html_document(text)
     title = doc.title or doc.h1 or _title_from_name(external_id)
+    if doc.h1_count == 1 and _SITE_SUFFIX.fullmatch(title[len(doc.h1):]) and title.startswith(doc.h1):
+        title = doc.h1  # "Set up SSO – Acme Help Center": the site's name is not the article's
     shown = doc.h1 if doc.h1_count == 1 else title  # the page's own title line
     body = doc.text
     if body.startswith(shown):
@@ -132,6 +135,9 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
     article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
                               passages=section_passages(doc.sections, title=shown))
     return article, bool(doc.title or doc.h1)
+
+
+_SITE_SUFFIX = re.compile(r"\s+[|\u2013\u2014\-:\u00b7\u2022]\s+\S.*")
 
 
 def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
