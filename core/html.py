@@ -51,13 +51,15 @@ class TextSection:
 
 @dataclass(frozen=True)
 class HtmlDocument:
-    """An HTML document as plain data: its ``<title>``, first ``<h1>``, sections, and the whole text."""
+    """An HTML document as plain data: its ``<title>``, first ``<h1>``, sections, the whole text, and its
+    canonical address."""
 
     title: str
     h1: str
     sections: tuple[TextSection, ...]
     text: str  # every block in order, headings on their own lines
     h1_count: int = 0
+    canonical: str = ""  # the page's <link rel="canonical"> (its public address), when it names one
 
 
 @dataclass
@@ -73,7 +75,7 @@ class _Parser(HTMLParser):
         self.blocks: list[_Block] = []
         self.title = ""
         self.base_url = base_url
-        self._page_urls: dict[str, str] = {}  # the page's own <base href> and <link rel="canonical">
+        self.page_urls: dict[str, str] = {}  # the page's own <base href> and <link rel="canonical">
         self._buf: list[str] = []
         self._bold_chars = 0  # visible characters of the current block inside <b>/<strong>
         self._alt_chars = 0  # visible characters of the current block that are images' alt text
@@ -115,7 +117,7 @@ class _Parser(HTMLParser):
         if tag == "title":
             self._in_title += 1
         if tag == "base" or (tag == "link" and (dict(attrs).get("rel") or "").lower() == "canonical"):
-            self._page_urls.setdefault(tag, (dict(attrs).get("href") or "").strip())  # in <head>: skipped below
+            self.page_urls.setdefault(tag, (dict(attrs).get("href") or "").strip())  # in <head>: skipped below
         if tag in _SKIP:
             self._skip += 1
         if self._skip:
@@ -180,7 +182,7 @@ class _Parser(HTMLParser):
         if tag in _BOLD:
             self._bold = max(self._bold - 1, 0)
         elif tag == "a" and self._href:
-            base = self.base_url or self._page_urls.get("base") or self._page_urls.get("link")
+            base = self.base_url or self.page_urls.get("base") or self.page_urls.get("link")
             target = link_target(self._href.pop(), base)
             if target and not self._level and not "".join(self._buf).strip().endswith(target):  # not in a heading
                 self._buf.append(f" ({target})")
@@ -294,7 +296,9 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     blocks = [b for b in blocks if b.kind != "end"]
     h1s = [b.text for b in blocks if b.kind == "h" and b.level == 1]
     text = _join([_Block("p", b.text) if b.kind == "h" else b for b in blocks])
-    return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s))
+    canonical = parser.page_urls.get("link", "")
+    return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s),
+                        canonical if canonical.startswith(("http://", "https://")) else "")
 
 
 def html_to_text(html: str | None, base_url: str | None = None) -> str:

@@ -90,7 +90,7 @@ def test_the_help_center_page_saved_as_a_file_reads_as_the_synced_article(sqlite
     with db.session() as s:
         [article] = kb.load_articles(s)
     db.dispose()
-    assert article.title == "Set up SSO with Okta"  # the Source line names it as the Help Center does
+    assert (article.title, article.url) == ("Set up SSO with Okta", HTML_URL)  # the Source line as the Help Center's
     assert _passages(sqlite_url)[1:] == PASSAGES
 
 

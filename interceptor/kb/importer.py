@@ -108,7 +108,7 @@ def _title_from_name(external_id: str) -> str:
 
 
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
-    """Parse an HTML article: ``<title>`` (without a site's name after the page's only ``<h1>``: ``Set up SSO
+    """Parse an HTML article (its URL: the page's ``<link rel="canonical">``): ``<title>`` (without a site's name after the page's only ``<h1>``: ``Set up SSO
     – Acme Help Center`` is ``Set up SSO``) or the first ``<h1>``, the visible body text, and its sections
     (``h1``..``h4``; a page's only ``h1`` is its title as shown, so it is not repeated in heading paths).
 
@@ -133,7 +133,7 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
     if body.startswith(shown):
         body = body[len(shown):].strip()
     article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
-                              passages=section_passages(doc.sections, title=shown))
+                              url=doc.canonical or None, passages=section_passages(doc.sections, title=shown))
     return article, bool(doc.title or doc.h1)
 
 
