@@ -108,9 +108,11 @@ def _title_from_name(external_id: str) -> str:
 
 
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
-    """Parse an HTML article (its URL: the page's ``<link rel="canonical">``): ``<title>`` (without a site's name after the page's only ``<h1>``: ``Set up SSO
-    – Acme Help Center`` is ``Set up SSO``) or the first ``<h1>``, the visible body text, and its sections
-    (``h1``..``h4``; a page's only ``h1`` is its title as shown, so it is not repeated in heading paths).
+    """Parse an HTML article: ``<title>`` (without a site's name after the page's only ``<h1>``: ``Set up SSO
+    – Acme Help Center`` is ``Set up SSO``) or the first ``<h1>``, its URL (the page's ``<link
+    rel="canonical">``), the visible body text, and its sections (``h1``..``h4``; a page's only ``h1``, when
+    it opens the page, is its title as shown, so it is not repeated in heading paths; one after text or other
+    headings heads its section).
 
     Args:
         text: the HTML page or fragment.
@@ -126,11 +128,12 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
     """Return the article and whether the page names its title."""
     doc = parse_html_document(text)
     title = doc.title or doc.h1 or _title_from_name(external_id)
-    if doc.h1_count == 1 and _SITE_SUFFIX.fullmatch(title[len(doc.h1):]) and title.startswith(doc.h1):
+    first = doc.h1_count == 1 and doc.text.startswith(doc.h1)  # an h1 after text or other headings is a section's
+    if first and _SITE_SUFFIX.fullmatch(title[len(doc.h1):]) and title.startswith(doc.h1):
         title = doc.h1  # "Set up SSO – Acme Help Center": the site's name is not the article's
-    shown = doc.h1 if doc.h1_count == 1 else title  # the page's own title line
+    shown = doc.h1 if first else doc.title  # the page's own title line
     body = doc.text
-    if body.startswith(shown):
+    if shown and body.startswith(shown):
         body = body[len(shown):].strip()
     article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
                               url=doc.canonical or None, passages=section_passages(doc.sections, title=shown))
