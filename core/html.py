@@ -2,14 +2,14 @@
 HTML files imported into the KB.
 
 Pure functions of their argument. The text keeps what a person needs to follow it: paragraphs separated by
-a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented), table rows as
-``cell | cell`` (a ``<br>`` in a cell is a space: the row stays one line), preformatted text as it was, links
-as ``label (url)`` (``mailto:`` as ``label (address)``; a relative link resolved against ``base_url``, else the
-page's ``<base href>`` or ``<link rel="canonical">``, and without any left as its label alone), an image inside a line of text as its
-alt text (an image alone in its block, a screenshot, is left out), an ``<ol start="3">`` numbered from 3.
-Scripts, styles, ``<head>``,
-navigation, footers, sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML
-(unclosed ``<p>``, ``<li>``, ``<tr>``) reads as a browser would show it.
+a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented; an ``<ol start="3">``
+numbered from 3), table rows as ``cell | cell`` (one line per row: a ``<br>`` in a cell is a space, a list in
+it ``a; b``), preformatted text as it was, links as ``label (url)`` (``mailto:`` as ``label (address)``; a
+relative link resolved against ``base_url``, else the page's ``<base href>`` or ``<link rel="canonical">``,
+and without any left as its label; none in a heading), an image inside a line of text as its alt text (an
+image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers,
+sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML (unclosed ``<p>``, ``<li>``,
+``<tr>``) reads as a browser would show it.
 
 Sections: ``h1``..``h4`` open a section whose heading path is the chain of enclosing headings. A paragraph
 that is nothing but one short bold phrase (``<p><strong>Refund policy</strong></p>``, how many Help Center
@@ -96,7 +96,8 @@ class _Parser(HTMLParser):
             lines = [line.rstrip() for line in raw.strip("\n").split("\n")]
             self.blocks.extend(_Block("pre", line) for line in lines if any(lines))
             return
-        text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)
+        text = _cell_items(re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)) if kind == "tr" else raw
+        text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", text)
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")).strip())
         if not text or (alt and alt >= len(re.sub(r"\s", "", text))):  # empty, or images alone (screenshots)
             return
@@ -133,7 +134,7 @@ class _Parser(HTMLParser):
             if "".join(self._buf).strip():
                 self._buf.append(" | ")
         elif tag in _BLOCK and self._row:  # paragraphs inside a table cell stay in the row
-            self._buf.append(" ")
+            self._buf.append(_ITEM if tag == "li" else " ")
         elif tag in _BLOCK:
             self._flush()
             self._open_block(tag, attrs)
@@ -224,6 +225,16 @@ class _Parser(HTMLParser):
     def close(self) -> None:
         super().close()
         self._flush()
+
+
+_ITEM = "\ue000"  # where a list item starts inside a table cell (a private-use character, never in text)
+
+
+def _cell_items(row: str) -> str:
+    """A row's list items separated by ``; `` ("SSO; Audit log"), not glued ("SSO Audit log"); nothing before
+    a cell's first item or after a sentence's end or a colon."""
+    row = re.sub(f"(^|[|.!?:])(\\s*){_ITEM}\\s*", r"\1\2", row)
+    return re.sub(f"\\s*{_ITEM}\\s*", "; ", row)
 
 
 def _start(attrs: list[tuple[str, str | None]]) -> int:

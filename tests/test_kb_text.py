@@ -137,6 +137,10 @@ HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
                  "Click the gear icon then Save.", id="an image inside a sentence reads as its alt text"),
     pytest.param("<table><tr><th>Field</th><th>Value</th></tr><tr><td>Email</td><td>user.email<br>(required)</td></tr></table>",
                  "Field | Value\nEmail | user.email (required)", id="a br in a cell keeps the row on one line"),
+    pytest.param("<table><tr><th>Plan</th><th>Includes</th></tr><tr><td>Pro</td><td><ul><li>SSO</li><li>Audit log</li>"
+                 "</ul></td></tr><tr><td>Team</td><td><p>Everything in Basic:</p><ul><li>Projects</li><li>Guests</li></ul></td></tr></table>",
+                 "Plan | Includes\nPro | SSO; Audit log\nTeam | Everything in Basic: Projects; Guests",
+                 id="a list in a cell keeps its items apart"),
     pytest.param('<p>Still stuck? <a href="mailto:help@example.com?subject=SSO">Email us</a> or '
                  '<a href="mailto:help@example.com">help@example.com</a>.</p>',
                  "Still stuck? Email us (help@example.com) or help@example.com.", id="a mailto link keeps its address"),
