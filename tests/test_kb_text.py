@@ -211,3 +211,8 @@ Follow the [Xero guide][xero] or see [Billing][] and the [FAQ]. Press [Enter] to
                        "(https://help.example.com/hc/en-us/articles/8-billing) and the FAQ (https://help.example.com/faq). "
                        "Press [Enter] to confirm.\n\n[not]: https://inside.code/stays"),
     ]
+
+
+def test_a_markdown_heading_with_a_link_or_an_entity_reads_as_its_words() -> None:
+    [section] = markdown_sections("## Pay with [Stripe](https://stripe.com) &amp; PayPal\n\nText.\n")
+    assert section.heading_path == ("Pay with Stripe & PayPal",)

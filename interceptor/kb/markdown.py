@@ -235,7 +235,7 @@ def markdown_sections(markdown: str, base_url: str | None = None) -> tuple[TextS
         if heading and len(heading.group(1)) <= SECTION_LEVELS:
             close()
             level = len(heading.group(1))
-            path = [p for p in path if p[0] < level] + [(level, markdown_to_text(heading.group(2)))]
+            path = [p for p in path if p[0] < level] + [(level, markdown_to_text(_LINK.sub(r"\1", heading.group(2))))]
         else:
             lines.append(line)
     close()
