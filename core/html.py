@@ -9,7 +9,9 @@ relative link resolved against ``base_url``, else the page's ``<base href>`` or 
 and without any left as its label; none in a heading), an image inside a line of text as its alt text (an
 image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers,
 sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML (unclosed ``<p>``, ``<li>``,
-``<tr>``) reads as a browser would show it.
+``<tr>``) reads as a browser would show it. A whole page (``<html>``/``<body>``) with one ``.article-body``
+(Help Center themes), else one ``<article>``, else one ``<main>`` is read from that element alone; its
+``<title>``, ``<h1>`` and canonical link are still read from the page.
 
 Sections: ``h1``..``h4`` open a section whose heading path is the chain of enclosing headings. A paragraph
 that is nothing but one short bold phrase (``<p><strong>Refund policy</strong></p>``, how many Help Center
@@ -60,6 +62,7 @@ class HtmlDocument:
     text: str  # every block in order, headings on their own lines
     h1_count: int = 0
     canonical: str = ""  # the page's <link rel="canonical"> (its public address), when it names one
+    h1_is_title: bool = False  # the page's only h1 opens it, or stands outside its content root (its title)
 
 
 @dataclass
@@ -70,8 +73,9 @@ class _Block:
 
 
 class _Parser(HTMLParser):
-    def __init__(self, base_url: str | None = None) -> None:
+    def __init__(self, base_url: str | None = None, root: _Root | None = None) -> None:
         super().__init__(convert_charrefs=True)
+        self._root, self._root_depth = root, 0  # only the content root is read, when the page has one
         self.blocks: list[_Block] = []
         self.title = ""
         self.base_url = base_url
@@ -80,6 +84,7 @@ class _Parser(HTMLParser):
         self._bold_chars = 0  # visible characters of the current block inside <b>/<strong>
         self._alt_chars = 0  # visible characters of the current block that are images' alt text
         self._skip = self._bold = self._pre = self._row = self._level = self._in_title = 0
+        self._outside = root is not None  # outside the content root: read nothing
         self._lists: list[list[int]] = []  # per open list: [is_ordered, next number]
         self._items: list[list[Any]] = []  # per open list item: [marker not yet written, or ""; indent; list depth]
         self._href: list[str | None] = []
@@ -119,9 +124,13 @@ class _Parser(HTMLParser):
             self._in_title += 1
         if tag == "base" or (tag == "link" and (dict(attrs).get("rel") or "").lower() == "canonical"):
             self.page_urls.setdefault(tag, (dict(attrs).get("href") or "").strip())  # in <head>: skipped below
+        if self._root and (self._root_depth or _matches(self._root, tag, attrs)) and tag == self._root[1]:
+            self._root_depth += 1
+            if self._root_depth == 1:  # entering the content root
+                self._outside, self._skip = False, 0
         if tag in _SKIP:
             self._skip += 1
-        if self._skip:
+        if self._skip or self._outside:
             return
         if tag == "br":
             self._buf.append(" " if self._row else "\n")
@@ -175,10 +184,16 @@ class _Parser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = max(self._in_title - 1, 0)
+        if self._root and self._root_depth and tag == self._root[1]:
+            self._root_depth -= 1
+            if not self._root_depth:  # leaving the content root: the rest of the page is chrome
+                self._flush()
+                self._outside, self._root = True, None
+                return
         if tag in _SKIP:
             self._skip = max(self._skip - 1, 0)
             return
-        if self._skip:
+        if self._skip or self._outside:
             return
         if tag in _BOLD:
             self._bold = max(self._bold - 1, 0)
@@ -214,7 +229,7 @@ class _Parser(HTMLParser):
         if self._in_title:
             self.title += data
             return
-        if self._skip:
+        if self._skip or self._outside:
             return
         if not self._pre:
             data = re.sub(r"\s+", " ", data)
@@ -235,6 +250,44 @@ def _cell_items(row: str) -> str:
     a cell's first item or after a sentence's end or a colon."""
     row = re.sub(f"(^|[|.!?:])(\\s*){_ITEM}\\s*", r"\1\2", row)
     return re.sub(f"\\s*{_ITEM}\\s*", "; ", row)
+
+
+_Root = tuple[str, str]  # ("class", tag) for the element of class ``article-body``, or ("tag", tag)
+
+
+def _matches(root: _Root, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    return root[0] == "tag" or "article-body" in (dict(attrs).get("class") or "").split()
+
+
+class _RootFinder(HTMLParser):
+    """Counts the candidates for a page's content root: ``.article-body`` (Help Center themes), ``<article>``,
+    ``<main>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: dict[_Root, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if "article-body" in (dict(attrs).get("class") or "").split():
+            self.found[("class", tag)] = self.found.get(("class", tag), 0) + 1
+        if tag in ("article", "main"):
+            self.found[("tag", tag)] = self.found.get(("tag", tag), 0) + 1
+
+
+def _content_root(html: str) -> _Root | None:
+    """The one element holding a whole page's article (so breadcrumbs, author lines, attachments, votes,
+    related articles and comments around it are not read), or ``None`` for a fragment or a page without one."""
+    if not re.search(r"<(?:html|body)\b", html, re.I):
+        return None
+    finder = _RootFinder()
+    finder.feed(html)
+    finder.close()
+    candidates = [(kind, tag) for (kind, tag), n in finder.found.items() if n == 1]
+    for wanted in (lambda r: r[0] == "class", lambda r: r[1] == "article", lambda r: r[1] == "main"):
+        for root in candidates:
+            if wanted(root):
+                return root
+    return None
 
 
 def _start(attrs: list[tuple[str, str | None]]) -> int:
@@ -283,9 +336,7 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     Returns:
         The document; sections without text (a heading followed directly by a sub-heading) are left out.
     """
-    parser = _Parser(base_url)
-    parser.feed(html or "")
-    parser.close()
+    parser, page = _parsed(html or "", base_url, _content_root(html or ""))
     blocks = parser.blocks
     sections: list[TextSection] = []
     path: list[tuple[int, str]] = []
@@ -305,11 +356,23 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
             current.append(block)
     close_section()
     blocks = [b for b in blocks if b.kind != "end"]
-    h1s = [b.text for b in blocks if b.kind == "h" and b.level == 1]
+    h1s = [b.text for b in page.blocks if b.kind == "h" and b.level == 1]
+    inside = any(b.kind == "h" and b.level == 1 for b in blocks)
+    opens = bool(blocks) and blocks[0].kind == "h" and blocks[0].level == 1
     text = _join([_Block("p", b.text) if b.kind == "h" else b for b in blocks])
     canonical = parser.page_urls.get("link", "")
     return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s),
-                        canonical if canonical.startswith(("http://", "https://")) else "")
+                        canonical if canonical.startswith(("http://", "https://")) else "",
+                        len(h1s) == 1 and (opens or not inside))
+
+
+def _parsed(html: str, base_url: str | None, root: _Root | None) -> tuple[_Parser, _Parser]:
+    """The parse of the content root (the whole page without one), and of the whole page (for its h1)."""
+    parsers = [_Parser(base_url, root)] + ([_Parser(base_url)] if root else [])
+    for parser in parsers:
+        parser.feed(html)
+        parser.close()
+    return parsers[0], parsers[-1]
 
 
 def html_to_text(html: str | None, base_url: str | None = None) -> str:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import migrations
 import responses
 
 from config import load_settings
@@ -79,18 +80,38 @@ def test_a_synced_help_center_article_is_quoted_in_slack_as_written(sqlite_url: 
     )
 
 
+SAVED_PAGE = """<!DOCTYPE html><html lang="en-US"><head><title>Set up SSO with Okta &ndash; Acme Help Center</title>
+<link rel="canonical" href="{url}"></head><body><a class="skip-navigation" href="#main-content">Skip to main content</a>
+<header class="header"><a href="/hc/en-us"><img src="/logo.png" alt="Acme Help Center home page"></a></header>
+<main role="main"><nav class="sub-nav"><ol class="breadcrumbs"><li><a href="/hc/en-us">Acme Help Center</a></li></ol></nav>
+<article id="main-content" class="article"><header class="article-header"><h1 class="article-title">Set up SSO with Okta</h1>
+<div class="article-author"><a href="/hc/en-us/profiles/1-Dana">Dana</a><ul class="meta-group"><li class="meta-data">Updated</li></ul></div>
+<a class="article-subscribe" role="button" href="/hc/en-us/articles/360001/subscription.html">Follow</a></header>
+<section class="article-info"><div class="article-content"><div class="article-body">{body}</div>
+<div class="article-attachments"><ul><li><a href="/hc/en-us/article_attachments/9/okta.xml">okta.xml</a> 2 KB</li></ul></div>
+</div></section><footer><div class="article-votes"><h2>Was this article helpful?</h2></div></footer>
+<section class="article-relatives"><h2>Related articles</h2><ul><li><a href="/hc/en-us/related/click?x">SCIM</a></li></ul></section>
+<div class="article-comments"><h2>Comments</h2><p>0 comments</p><p>Article is closed for comments.</p></div>
+</article></main><footer class="footer"><a href="/hc/en-us">Acme Help Center</a></footer></body></html>"""
+
+
 def test_the_help_center_page_saved_as_a_file_reads_as_the_synced_article(sqlite_url: str, tmp_path: Path) -> None:
+    """A Help Center article page saved from the browser: only its article body is the article (not the
+    breadcrumbs, author line, attachments, votes, related articles or comments around it), its title is the
+    h1 without the site's name, its link the canonical one; its passages are those of the synced article."""
     page = tmp_path / "kb" / "okta.html"
     page.parent.mkdir()
-    page.write_text('<html><head><title>Set up SSO with Okta – Acme Help Center</title>'
-                    f'<link rel="canonical" href="{HTML_URL}"></head>'
-                    f"<body><h1>Set up SSO with Okta</h1>{BODY}</body></html>", encoding="utf-8")
+    page.write_text(SAVED_PAGE.format(url=HTML_URL, body=BODY), encoding="utf-8")
     db = Database(sqlite_url)
     import_articles(db, articles_at(page.parent))
     with db.session() as s:
         [article] = kb.load_articles(s)
     db.dispose()
     assert (article.title, article.url) == ("Set up SSO with Okta", HTML_URL)  # the Source line as the Help Center's
+    synced = tmp_path / "synced.db"
+    migrations.upgrade(f"sqlite:///{synced}")
+    _synced(f"sqlite:///{synced}")
+    assert _passages(sqlite_url) == _passages(f"sqlite:///{synced}")
     assert _passages(sqlite_url)[1:] == PASSAGES
 
 

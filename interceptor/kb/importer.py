@@ -128,7 +128,7 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
     """Return the article and whether the page names its title."""
     doc = parse_html_document(text)
     title = doc.title or doc.h1 or _title_from_name(external_id)
-    first = doc.h1_count == 1 and doc.text.startswith(doc.h1)  # an h1 after text or other headings is a section's
+    first = doc.h1_is_title  # an h1 after text or other headings is a section's
     if first and _SITE_SUFFIX.fullmatch(title[len(doc.h1):]) and title.startswith(doc.h1):
         title = doc.h1  # "Set up SSO – Acme Help Center": the site's name is not the article's
     shown = doc.h1 if first else doc.title  # the page's own title line
