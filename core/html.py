@@ -154,7 +154,7 @@ class _Parser(HTMLParser):
 
     def _image(self, alt: str | None) -> None:
         alt = " ".join((alt or "").split())
-        if alt:
+        if alt and not self._level:  # an icon in a heading is not part of its heading path
             self._buf.append(f" {alt} ")
             self._alt_chars += len(re.sub(r"\s", "", alt))
             if self._bold:

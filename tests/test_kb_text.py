@@ -135,6 +135,8 @@ HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
                  "1. Open Okta.\n2. Choose SAML.\n3. Paste the URL.", id="steps continued after a screenshot"),
     pytest.param('<p>Click <img src="/a/gear.png" alt="the gear icon"> then <b>Save</b>.</p>',
                  "Click the gear icon then Save.", id="an image inside a sentence reads as its alt text"),
+    pytest.param('<h2><img src="/i/warn.svg" alt="Warning icon"> Before you start</h2><p>Back up first.</p>',
+                 "Before you start\n\nBack up first.", id="an icon in a heading is not read"),
     pytest.param("<table><tr><th>Field</th><th>Value</th></tr><tr><td>Email</td><td>user.email<br>(required)</td></tr></table>",
                  "Field | Value\nEmail | user.email (required)", id="a br in a cell keeps the row on one line"),
     pytest.param("<table><tr><th>Plan</th><th>Includes</th></tr><tr><td>Pro</td><td><ul><li>SSO</li><li>Audit log</li>"
