@@ -2,14 +2,22 @@
 HTML files imported into the KB.
 
 Pure functions of their argument. The text keeps what a person needs to follow it: paragraphs separated by
-a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented), table rows as
-``cell | cell``, preformatted text as it was, links as ``label (url)``. Scripts, styles, ``<head>``,
-navigation, footers, sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML
-(unclosed ``<p>``, ``<li>``, ``<tr>``) reads as a browser would show it.
+a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented; an ``<ol start="3">``
+numbered from 3), table rows as ``cell | cell`` (one line per row: a ``<br>`` in a cell is a space, a list in
+it ``a; b``), preformatted text as it was, links as ``label (url)`` (``mailto:`` as ``label (address)``; a
+relative link resolved against ``base_url``, else the page's ``<base href>`` or ``<link rel="canonical">``,
+and without any left as its label; none in a heading), an image inside a line of text as its alt text (an
+image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers,
+sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML (unclosed ``<p>``, ``<li>``,
+``<tr>``) reads as a browser would show it. A whole page (``<html>``/``<body>``) with one ``.article-body``
+(Help Center themes), else one ``<article>``, else one ``<main>`` is read from that element alone; its
+``<title>``, ``<h1>`` and canonical link are still read from the page.
 
 Sections: ``h1``..``h4`` open a section whose heading path is the chain of enclosing headings. A paragraph
 that is nothing but one short bold phrase (``<p><strong>Refund policy</strong></p>``, how many Help Center
-articles are written) opens a section one level below every real heading. ``h5``/``h6`` stay in the text.
+articles are written) opens a section one level below every real heading; a ``<details>`` accordion's
+``<summary>`` (an FAQ's question) opens one below that, which ends with the ``</details>``. ``h5``/``h6``
+stay in the text.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urldefrag, urljoin
 
 _SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
 _BLOCK = frozenset(
@@ -27,6 +36,7 @@ _BLOCK = frozenset(
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 _BOLD = frozenset(("strong", "b"))
 PSEUDO_LEVEL = 5  # a bold-only paragraph's heading level: below h1..h4
+SUMMARY_LEVEL = 6  # a <details> accordion's <summary> (an FAQ's question): below those, until </details>
 PSEUDO_MAX_WORDS = 12
 _TIGHT = frozenset(("li", "tr", "pre"))  # consecutive blocks of these kinds are joined by one line break
 
@@ -43,13 +53,16 @@ class TextSection:
 
 @dataclass(frozen=True)
 class HtmlDocument:
-    """An HTML document as plain data: its ``<title>``, first ``<h1>``, sections, and the whole text."""
+    """An HTML document as plain data: its ``<title>``, first ``<h1>``, sections, the whole text, and its
+    canonical address."""
 
     title: str
     h1: str
     sections: tuple[TextSection, ...]
     text: str  # every block in order, headings on their own lines
     h1_count: int = 0
+    canonical: str = ""  # the page's <link rel="canonical"> (its public address), when it names one
+    h1_is_title: bool = False  # the page's only h1 opens it, or stands outside its content root (its title)
 
 
 @dataclass
@@ -60,13 +73,18 @@ class _Block:
 
 
 class _Parser(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, base_url: str | None = None, root: _Root | None = None) -> None:
         super().__init__(convert_charrefs=True)
+        self._root, self._root_depth = root, 0  # only the content root is read, when the page has one
         self.blocks: list[_Block] = []
         self.title = ""
+        self.base_url = base_url
+        self.page_urls: dict[str, str] = {}  # the page's own <base href> and <link rel="canonical">
         self._buf: list[str] = []
         self._bold_chars = 0  # visible characters of the current block inside <b>/<strong>
+        self._alt_chars = 0  # visible characters of the current block that are images' alt text
         self._skip = self._bold = self._pre = self._row = self._level = self._in_title = 0
+        self._outside = root is not None  # outside the content root: read nothing
         self._lists: list[list[int]] = []  # per open list: [is_ordered, next number]
         self._items: list[list[Any]] = []  # per open list item: [marker not yet written, or ""; indent; list depth]
         self._href: list[str | None] = []
@@ -78,13 +96,15 @@ class _Parser(HTMLParser):
         raw, kind = "".join(self._buf), self._kind()
         self._buf = []
         bold, self._bold_chars = self._bold_chars, 0
+        alt, self._alt_chars = self._alt_chars, 0
         if kind == "pre":
             lines = [line.rstrip() for line in raw.strip("\n").split("\n")]
             self.blocks.extend(_Block("pre", line) for line in lines if any(lines))
             return
-        text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)
+        text = _cell_items(re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)) if kind == "tr" else raw
+        text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", text)
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")).strip())
-        if not text:
+        if not text or (alt and alt >= len(re.sub(r"\s", "", text))):  # empty, or images alone (screenshots)
             return
         if self._level:
             self.blocks.append(_Block("h", " ".join(text.split()), self._level))
@@ -102,12 +122,20 @@ class _Parser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
             self._in_title += 1
+        if tag == "base" or (tag == "link" and (dict(attrs).get("rel") or "").lower() == "canonical"):
+            self.page_urls.setdefault(tag, (dict(attrs).get("href") or "").strip())  # in <head>: skipped below
+        if self._root and (self._root_depth or _matches(self._root, tag, attrs)) and tag == self._root[1]:
+            self._root_depth += 1
+            if self._root_depth == 1:  # entering the content root
+                self._outside, self._skip = False, 0
         if tag in _SKIP:
             self._skip += 1
-        if self._skip:
+        if self._skip or self._outside:
             return
         if tag == "br":
-            self._buf.append("\n")
+            self._buf.append(" " if self._row else "\n")
+        elif tag == "img":
+            self._image(dict(attrs).get("alt"))
         elif tag == "tr":  # a row ends the previous one, closed or not
             self._flush()
             self._row = 1
@@ -115,18 +143,26 @@ class _Parser(HTMLParser):
             if "".join(self._buf).strip():
                 self._buf.append(" | ")
         elif tag in _BLOCK and self._row:  # paragraphs inside a table cell stay in the row
-            self._buf.append(" ")
+            self._buf.append(_ITEM if tag == "li" else " ")
         elif tag in _BLOCK:
             self._flush()
-            self._open_block(tag)
+            self._open_block(tag, attrs)
         elif tag in _BOLD:
             self._bold += 1
         elif tag == "a":
             self._href.append(dict(attrs).get("href"))
 
-    def _open_block(self, tag: str) -> None:
+    def _image(self, alt: str | None) -> None:
+        alt = " ".join((alt or "").split())
+        if alt and not self._level:  # an icon in a heading is not part of its heading path
+            self._buf.append(f" {alt} ")
+            self._alt_chars += len(re.sub(r"\s", "", alt))
+            if self._bold:
+                self._bold_chars += len(re.sub(r"\s", "", alt))
+
+    def _open_block(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("ul", "ol"):
-            self._lists.append([tag == "ol", 1])
+            self._lists.append([tag == "ol", _start(attrs) if tag == "ol" else 1])
         elif tag == "li":
             depth = len(self._lists)
             while self._items and self._items[-1][2] >= depth:  # an item left open ends at the next one
@@ -142,21 +178,30 @@ class _Parser(HTMLParser):
             self._pre += 1
         elif tag in _HEADINGS:
             self._level = _HEADINGS[tag]
+        elif tag == "summary":
+            self._level = SUMMARY_LEVEL
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = max(self._in_title - 1, 0)
+        if self._root and self._root_depth and tag == self._root[1]:
+            self._root_depth -= 1
+            if not self._root_depth:  # leaving the content root: the rest of the page is chrome
+                self._flush()
+                self._outside, self._root = True, None
+                return
         if tag in _SKIP:
             self._skip = max(self._skip - 1, 0)
             return
-        if self._skip:
+        if self._skip or self._outside:
             return
         if tag in _BOLD:
             self._bold = max(self._bold - 1, 0)
         elif tag == "a" and self._href:
-            href = self._href.pop()
-            if href and href.startswith(("http://", "https://")) and not "".join(self._buf).strip().endswith(href):
-                self._buf.append(f" ({href})")
+            base = self.base_url or self.page_urls.get("base") or self.page_urls.get("link")
+            target = link_target(self._href.pop(), base)
+            if target and not self._level and not "".join(self._buf).strip().endswith(target):  # not in a heading
+                self._buf.append(f" ({target})")
         elif tag == "tr" or (tag in ("table", "thead", "tbody", "tfoot") and self._row):
             self._flush()
             self._row = 0
@@ -175,14 +220,16 @@ class _Parser(HTMLParser):
             self._items.pop()
         elif tag == "pre":
             self._pre = max(self._pre - 1, 0)
-        elif tag in _HEADINGS:
+        elif tag in _HEADINGS or tag == "summary":
             self._level = 0
+        elif tag == "details":  # the accordion's section ends with it
+            self.blocks.append(_Block("end", ""))
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
             return
-        if self._skip:
+        if self._skip or self._outside:
             return
         if not self._pre:
             data = re.sub(r"\s+", " ", data)
@@ -193,6 +240,78 @@ class _Parser(HTMLParser):
     def close(self) -> None:
         super().close()
         self._flush()
+
+
+_ITEM = "\ue000"  # where a list item starts inside a table cell (a private-use character, never in text)
+
+
+def _cell_items(row: str) -> str:
+    """A row's list items separated by ``; `` ("SSO; Audit log"), not glued ("SSO Audit log"); nothing before
+    a cell's first item or after a sentence's end or a colon."""
+    row = re.sub(f"(^|[|.!?:])(\\s*){_ITEM}\\s*", r"\1\2", row)
+    return re.sub(f"\\s*{_ITEM}\\s*", "; ", row)
+
+
+_Root = tuple[str, str]  # ("class", tag) for the element of class ``article-body``, or ("tag", tag)
+
+
+def _matches(root: _Root, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    return root[0] == "tag" or "article-body" in (dict(attrs).get("class") or "").split()
+
+
+class _RootFinder(HTMLParser):
+    """Counts the candidates for a page's content root: ``.article-body`` (Help Center themes), ``<article>``,
+    ``<main>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: dict[_Root, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if "article-body" in (dict(attrs).get("class") or "").split():
+            self.found[("class", tag)] = self.found.get(("class", tag), 0) + 1
+        if tag in ("article", "main"):
+            self.found[("tag", tag)] = self.found.get(("tag", tag), 0) + 1
+
+
+def _content_root(html: str) -> _Root | None:
+    """The one element holding a whole page's article (so breadcrumbs, author lines, attachments, votes,
+    related articles and comments around it are not read), or ``None`` for a fragment or a page without one."""
+    if not re.search(r"<(?:html|body)\b", html, re.I):
+        return None
+    finder = _RootFinder()
+    finder.feed(html)
+    finder.close()
+    candidates = [(kind, tag) for (kind, tag), n in finder.found.items() if n == 1]
+    for wanted in (lambda r: r[0] == "class", lambda r: r[1] == "article", lambda r: r[1] == "main"):
+        for root in candidates:
+            if wanted(root):
+                return root
+    return None
+
+
+def _start(attrs: list[tuple[str, str | None]]) -> int:
+    """The first number of an ``<ol>``: its ``start`` (a list continued after a screenshot), else 1."""
+    start = (dict(attrs).get("start") or "").strip()
+    return int(start) if start.isdigit() else 1
+
+
+def link_target(href: str | None, base_url: str | None) -> str:
+    """What a reader can follow of a link: an absolute http(s) URL (a relative one resolved against
+    ``base_url``), or a ``mailto:`` address; ``""`` for an anchor on the page (``#limits``, or the page's own
+    address with one) or a relative link without base."""
+    href = (href or "").strip()
+    scheme = href.split(":", 1)[0].lower() if ":" in href else ""
+    if scheme == "mailto":
+        return href[len("mailto:"):].split("?", 1)[0]
+    if scheme in ("http", "https"):
+        return href
+    if scheme or not href or href.startswith("#") or not base_url:  # javascript:, tel:, an anchor, no base
+        return ""
+    resolved = urljoin(base_url, href)
+    if urldefrag(resolved).url == urldefrag(base_url).url:  # the page itself: an anchor on it
+        return ""
+    return resolved if resolved.startswith(("http://", "https://")) else ""
 
 
 def _join(blocks: list[_Block]) -> str:
@@ -206,18 +325,18 @@ def _join(blocks: list[_Block]) -> str:
     return "".join(out)
 
 
-def parse_html(html: str | None) -> HtmlDocument:
+def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     """Parse an HTML document or fragment into its title, sections and text.
 
     Args:
         html: the HTML (``None`` is treated as empty).
+        base_url: the page's address, against which relative links are resolved (else the page's
+            ``<base href>`` or ``<link rel="canonical">``; without any a relative link is left as its label).
 
     Returns:
         The document; sections without text (a heading followed directly by a sub-heading) are left out.
     """
-    parser = _Parser()
-    parser.feed(html or "")
-    parser.close()
+    parser, page = _parsed(html or "", base_url, _content_root(html or ""))
     blocks = parser.blocks
     sections: list[TextSection] = []
     path: list[tuple[int, str]] = []
@@ -228,25 +347,42 @@ def parse_html(html: str | None) -> HtmlDocument:
             sections.append(TextSection(tuple(h for _, h in path), _join(current)))
 
     for block in blocks:
-        if block.kind == "h":
+        if block.kind in ("h", "end"):
             close_section()
             current = []
-            path = [p for p in path if p[0] < block.level] + [(block.level, block.text)]
+            path = [p for p in path if p[0] < (block.level if block.kind == "h" else SUMMARY_LEVEL)]
+            path += [(block.level, block.text)] if block.kind == "h" else []
         else:
             current.append(block)
     close_section()
-    h1s = [b.text for b in blocks if b.kind == "h" and b.level == 1]
+    blocks = [b for b in blocks if b.kind != "end"]
+    h1s = [b.text for b in page.blocks if b.kind == "h" and b.level == 1]
+    inside = any(b.kind == "h" and b.level == 1 for b in blocks)
+    opens = bool(blocks) and blocks[0].kind == "h" and blocks[0].level == 1
     text = _join([_Block("p", b.text) if b.kind == "h" else b for b in blocks])
-    return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s))
+    canonical = parser.page_urls.get("link", "")
+    return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s),
+                        canonical if canonical.startswith(("http://", "https://")) else "",
+                        len(h1s) == 1 and (opens or not inside))
 
 
-def html_to_text(html: str | None) -> str:
+def _parsed(html: str, base_url: str | None, root: _Root | None) -> tuple[_Parser, _Parser]:
+    """The parse of the content root (the whole page without one), and of the whole page (for its h1)."""
+    parsers = [_Parser(base_url, root)] + ([_Parser(base_url)] if root else [])
+    for parser in parsers:
+        parser.feed(html)
+        parser.close()
+    return parsers[0], parsers[-1]
+
+
+def html_to_text(html: str | None, base_url: str | None = None) -> str:
     """Turn HTML into plain text (see the module docstring for what is kept).
 
     Args:
         html: the HTML (``None`` is treated as empty).
+        base_url: as for :func:`parse_html`.
 
     Returns:
         The text, headings on their own lines, at most one blank line between blocks.
     """
-    return parse_html(html).text
+    return parse_html(html, base_url).text

@@ -17,7 +17,9 @@ FEEDBACK_LINE = f'Did this solve it? Reply "{SOLVED_WORDS}", or "{NOT_SOLVED_WOR
 QUESTION_LABEL_CHARS = 120
 DRAFT_CANDIDATES = 3
 MIN_BODY_CHARS = 40
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\s*\n\s*")  # a sentence's end, or a line's (an item, a row)
+_MARKER_ONLY = re.compile(r"(?:^|\n)\s*\d{1,9}[.)]$")  # "3." opening a numbered item is not a sentence
+_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,9}[.)])\s")
 
 REASON_TEXT = {
     "confidence_below_threshold": "confidence below the channel's threshold",
@@ -45,7 +47,9 @@ def reason_text(reason: str) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    """Return ``text`` cut to at most ``limit`` characters, at the last sentence boundary that fits.
+    """Return ``text`` cut to at most ``limit`` characters, at the last sentence or line end that fits (a
+    list's items are lines; a numbered item's ``3.`` is not a sentence's end). A list cut before its last
+    item ends with a line ``…``, so the reader knows there are more steps.
 
     When not even the first sentence fits, cut at a word boundary and end with an ellipsis.
     """
@@ -59,7 +63,10 @@ def truncate(text: str, limit: int) -> str:
         head = text[: match.start()].rstrip()
         if len(head) > limit:
             break
-        best = head
+        if _MARKER_ONLY.search(head):
+            continue
+        shown = f"{head}\n…" if "\n" in text[match.start():match.end()] and _LIST_ITEM.match(text[match.end():]) else head
+        best = shown if len(shown) <= limit else best
     if best:
         return best
     cut = text[: max(limit - 1, 0)]

@@ -23,6 +23,10 @@ NO_URL = Candidate(2, "kb-2", "VPN basics", None, "Install the client. Sign in w
     ("Paragraph one\n\nParagraph two is here", 20, "Paragraph one"),
     ("  padded.  ", 100, "padded."),
     ("anything", 0, ""),
+    ("1. Open Settings.\n2. Click Billing.\n3. Click Cancel.", 36, "1. Open Settings.\n…"),  # the mark needs room
+    ("1. Open Settings.\n2. Click Billing.\n3. Click Cancel.", 38, "1. Open Settings.\n2. Click Billing.\n…"),
+    ("- Open Settings\n- Click Billing\n- Click Cancel", 33, "- Open Settings\n- Click Billing\n…"),
+    ("Plan | Price\nBasic | $5\nPro | $10", 26, "Plan | Price\nBasic | $5"),
 ])
 def test_truncate_cuts_at_sentence_boundaries(text: str, limit: int, expected: str) -> None:
     out = truncate(text, limit)

@@ -158,3 +158,15 @@ def test_a_help_center_sync_stores_each_articles_sections(database_url: str) -> 
             ("Reset",)),)
     finally:
         db.dispose()
+
+
+def test_a_pages_only_h1_after_text_and_other_headings_heads_its_section() -> None:
+    """WYSIWYG pages put headings at odd levels: an ``h1`` that does not open the page is a section's heading,
+    not the page's title, so its section keeps it in its heading path."""
+    html = ("<title>Connect to the VPN – IT Help</title><p>The VPN reaches internal tools.</p>"
+            "<h3>Windows</h3><p>Open GlobalProtect.</p><h1>Mac</h1><p>Install the client.</p>"
+            "<h4><strong>Troubleshooting</strong></h4><p>Error 403: ask IT.</p>")
+    article = parse_html(html, "vpn.html")
+    assert article.title == "Connect to the VPN – IT Help"
+    assert _paths(article) == [((), "The VPN reaches internal tools."), (("Windows",), "Open GlobalProtect."),
+                               (("Mac",), "Install the client."), (("Mac", "Troubleshooting"), "Error 403: ask IT.")]

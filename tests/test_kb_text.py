@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from connectors.text import html_to_text as connector_html_to_text
 from connectors.zendesk import mapping
 from core.html import html_to_text, parse_html
@@ -125,3 +127,94 @@ def test_setext_headings_open_sections_and_a_setext_title_is_the_title() -> None
     assert article.title == "Billing FAQ"
     assert [(p.heading_path, p.text) for p in article.passages] == [((), "Pay by card."), (("Refunds",), "Within 30 days.")]
     assert markdown_to_text("```\ncode\n---\n```") == "code\n---"  # inside code it is code
+
+
+HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
+    pytest.param('<ol><li>Open Okta.</li><li>Choose SAML.</li></ol><p><img src="/a/1.png" alt="The dialog"></p>'
+                 '<ol start="3"><li>Paste the URL.</li></ol>',
+                 "1. Open Okta.\n2. Choose SAML.\n3. Paste the URL.", id="steps continued after a screenshot"),
+    pytest.param('<p>Click <img src="/a/gear.png" alt="the gear icon"> then <b>Save</b>.</p>',
+                 "Click the gear icon then Save.", id="an image inside a sentence reads as its alt text"),
+    pytest.param('<h2><img src="/i/warn.svg" alt="Warning icon"> Before you start</h2><p>Back up first.</p>',
+                 "Before you start\n\nBack up first.", id="an icon in a heading is not read"),
+    pytest.param("<table><tr><th>Field</th><th>Value</th></tr><tr><td>Email</td><td>user.email<br>(required)</td></tr></table>",
+                 "Field | Value\nEmail | user.email (required)", id="a br in a cell keeps the row on one line"),
+    pytest.param("<table><tr><th>Plan</th><th>Includes</th></tr><tr><td>Pro</td><td><ul><li>SSO</li><li>Audit log</li>"
+                 "</ul></td></tr><tr><td>Team</td><td><p>Everything in Basic:</p><ul><li>Projects</li><li>Guests</li></ul></td></tr></table>",
+                 "Plan | Includes\nPro | SSO; Audit log\nTeam | Everything in Basic: Projects; Guests",
+                 id="a list in a cell keeps its items apart"),
+    pytest.param('<p>Still stuck? <a href="mailto:help@example.com?subject=SSO">Email us</a> or '
+                 '<a href="mailto:help@example.com">help@example.com</a>.</p>',
+                 "Still stuck? Email us (help@example.com) or help@example.com.", id="a mailto link keeps its address"),
+    pytest.param('<p>See <a href="#limits">Limits</a>, <a href="/hc/en-us/articles/2">Billing</a> and '
+                 '<a href="javascript:void(0)">more</a>.</p>',
+                 "See Limits, Billing and more.", id="an anchor or a relative link without a base is its label"),
+    pytest.param('<head><base href="https://help.example.com/hc/en-us/articles/1-sso"></head>'
+                 '<p>See <a href="/hc/en-us/articles/2">Billing</a> and <a href="3-faq">the FAQ</a>.</p>',
+                 "See Billing (https://help.example.com/hc/en-us/articles/2) and the FAQ "
+                 "(https://help.example.com/hc/en-us/articles/3-faq).", id="relative links resolve against base href"),
+    pytest.param('<head><base href="https://help.example.com/hc/en-us/articles/1-sso"></head>'
+                 '<h2 id="limits"><a href="/hc/en-us/articles/1-sso#limits">Limits</a></h2><p>See '
+                 '<a href="/hc/en-us/articles/1-sso#setup">Setup</a>.</p><h2><a href="https://x.example/p">Plans</a></h2>',
+                 "Limits\n\nSee Setup.\n\nPlans", id="a heading's link and a link to the page itself add no URL"),
+]
+
+
+@pytest.mark.parametrize(("html", "text"), HELP_CENTER_HTML)
+def test_help_center_html_reads_as_written(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+
+
+MARKDOWN_AS_WRITTEN = [  # (a Markdown line as admins write it, with the article's url as base, what the reader gets)
+    pytest.param("Refunds take 5&nbsp;days &amp; arrive by card &mdash; see the FAQ.",
+                 "Refunds take 5 days & arrive by card \u2014 see the FAQ.", id="entities are decoded"),
+    pytest.param("3. Confirm.<br>You keep access until the period ends.",
+                 "3. Confirm.\nYou keep access until the period ends.", id="a br is a line break"),
+    pytest.param("Press <kbd>Ctrl</kbd>+<kbd>C</kbd> <!-- TODO: screenshot --> then `<br>` and `&amp;` stay code.",
+                 "Press Ctrl+C then <br> and &amp; stay code.", id="inline tags and comments go, code stays"),
+    pytest.param("See [billing](/hc/en-us/articles/43-billing), [top](#top) or write to <help@example.com>.",
+                 "See billing (https://help.example.com/hc/en-us/articles/43-billing), top or write to help@example.com.",
+                 id="relative links resolve against the article's url; autolinks lose their brackets"),
+    pytest.param("Click ![the gear icon](img/gear.png) then Save.\n\n![Screenshot of the Billing page](img/billing.png)",
+                 "Click the gear icon then Save.", id="a screenshot alone is left out, an inline image is its alt"),
+    pytest.param('<div class="callout">\n<strong>Note:</strong> cancelled plans<br>stay readable.\n</div>',
+                 "Note: cancelled plans\nstay readable.", id="an HTML block goes through the HTML converter"),
+    pytest.param('<table>\n<tr><th>Plan</th><th>Refund</th></tr>\n<tr><td>Annual</td><td>pro rata</td></tr>\n</table>',
+                 "Plan | Refund\nAnnual | pro rata", id="an HTML table in Markdown is a table"),
+]
+
+
+@pytest.mark.parametrize(("markdown", "text"), MARKDOWN_AS_WRITTEN)
+def test_markdown_reads_as_written(markdown: str, text: str) -> None:
+    assert markdown_to_text(markdown, "https://help.example.com/hc/en-us/articles/42-refunds") == text
+
+
+def test_markdown_reference_links_read_as_links_and_their_definitions_are_not_quoted() -> None:
+    article = parse_markdown("""---
+title: Connect Xero
+url: https://help.example.com/hc/en-us/articles/7-xero
+---
+## Connect
+
+Follow the [Xero guide][xero] or see [Billing][] and the [FAQ]. Press [Enter] to confirm.
+
+```
+[not]: https://inside.code/stays
+```
+
+## Links
+
+[xero]: https://central.xero.com/s/article/Connect "Xero Central"
+[billing]: /hc/en-us/articles/8-billing
+[FAQ]: <https://help.example.com/faq>
+""", "xero.md")
+    assert [(p.heading_path, p.text) for p in article.passages] == [
+        (("Connect",), "Follow the Xero guide (https://central.xero.com/s/article/Connect) or see Billing "
+                       "(https://help.example.com/hc/en-us/articles/8-billing) and the FAQ (https://help.example.com/faq). "
+                       "Press [Enter] to confirm.\n\n[not]: https://inside.code/stays"),
+    ]
+
+
+def test_a_markdown_heading_with_a_link_or_an_entity_reads_as_its_words() -> None:
+    [section] = markdown_sections("## Pay with [Stripe](https://stripe.com) &amp; PayPal\n\nText.\n")
+    assert section.heading_path == ("Pay with Stripe & PayPal",)

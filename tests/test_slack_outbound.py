@@ -294,3 +294,19 @@ def test_fetch_reads_the_thread_as_a_ticket(hub: Hub, stub: SlackStub) -> None:
     assert [c.args["user"] for c in stub.calls_to("users.info")] == [REQUESTER, "U0HELPER1"]
     with pytest.raises(NotFound):
         connector.fetch(TicketRef.parse(f"slack:{TEAM}:{CHANNEL}:1111111111.000001"))
+
+
+def test_an_answer_longer_than_a_section_once_escaped_is_posted_whole(hub: Hub, stub: SlackStub) -> None:
+    """A download table fits the answer's 3000 characters as plain text, but every ``&`` becomes ``&amp;``:
+    the posted sections hold all of it, each within Slack's 3000, and nothing is cut inside an escape."""
+    rows = [f"Build {n} | https://dl.example.com/app?os=win&arch=x64&build={n}" for n in range(45)]
+    text = "\n".join(rows) + "\n\nSource: Download the desktop app - https://kb.example/download"
+    assert len(text) <= 3000 < len(text.replace("&", "&amp;"))
+    row_id = enqueue(hub, f"answer:{REF}", "post_reply", answer_payload(text=text))
+    outbox.schedule(hub.jobs, [row_id])
+    hub.jobs.drain()
+    [post] = stub.calls_to("chat.postMessage")
+    sections = [b["text"]["text"] for b in post.args["blocks"] if b["type"] == "section"]
+    assert "".join(sections) == text.replace("&", "&amp;")
+    assert all(len(s) <= 3000 for s in sections) and len(sections) == 2
+    assert post.args["text"].endswith("…") and not post.args["text"][:-1].rstrip().endswith(("&amp", "&am", "&a", "&"))

@@ -254,6 +254,7 @@ class JiraConnector:
         """
         if reopen and self.settings.reopen_transition:
             self._transition(ref, self.settings.reopen_transition)
+        text = mapping.wiki_plain(text)  # the draft is plain text; the body is wiki markup
         if idempotency_key is None:
             comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
             comment_id = str(comment.id)

@@ -306,9 +306,27 @@ def browse_url(base_url: str, key: str) -> str:
     return f"{base_url.rstrip('/')}/browse/{key}"
 
 
+_URL = re.compile(r"(https?://[^\s)]+)")
+_WIKI_OPENERS = re.compile(r"([{\[])")
+
+
+def wiki_plain(text: str) -> str:
+    """Plain text as a comment body shows it. NOTE(jira): REST v2 bodies are wiki markup, where ``{id}`` is an
+    unknown macro (an error box) and ``[Enter]`` a link; ``\\{`` and ``\\[`` escape them. URLs are left as they
+    are, for Jira to link. https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all"""
+    parts = _URL.split(text)
+    return "".join(part if i % 2 else _WIKI_OPENERS.sub(r"\\\1", part) for i, part in enumerate(parts))
+
+
 def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = ()) -> str:
-    """The public comment for a reply: the text and the cited articles it does not link already."""
-    return with_sources(text, citations, lambda title, url: f"* [{title}|{url}]")
+    """The public comment for a reply: the text (:func:`wiki_plain`) and the cited articles it does not link
+    already."""
+    return with_sources(wiki_plain(text), citations, lambda title, url: f"* [{_label(title)}|{url}]")
+
+
+def _label(title: str) -> str:
+    """A link label without the characters that would end the wiki link ``[label|url]`` early."""
+    return title.replace("[", "(").replace("]", ")").replace("|", "-")
 
 
 def label_update(label: str, *more: str) -> dict[str, Any]:

@@ -26,7 +26,8 @@ def escape(text: str) -> str:
 
 
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` within ``limit``, cut at a line break or space and never inside an escape, marked ``…``."""
+    return text if len(text) <= limit else split(text, limit - 1)[0].rstrip() + "…"
 
 
 def link(url: str, title: str) -> str:
@@ -51,7 +52,8 @@ def answer(text: str, citations: Sequence[Mapping[str, Any]], ref: str) -> tuple
     """Build the answer message.
 
     Args:
-        text: the answer, plain text (it is escaped here).
+        text: the answer, plain text (it is escaped here; escaped text longer than a section's 3000 characters
+            is split over several sections, at line breaks, so none of it is lost).
         citations: ``[{"title", "url"}]``, rendered as mrkdwn links in a context block when the text does
             not carry them already.
         ref: the ticket reference string, the buttons' value.
@@ -59,7 +61,7 @@ def answer(text: str, citations: Sequence[Mapping[str, Any]], ref: str) -> tuple
     Returns:
         The notification fallback text (escaped too: mentions in it would notify) and the blocks.
     """
-    blocks = [_section(escape(text))]
+    blocks = [_section(chunk) for chunk in split(escape(text))]  # escaping can take it past one section's limit
     sources = _sources(citations, text)
     if sources:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(sources)}]})

@@ -216,12 +216,14 @@ def posted_comment_id(audit: Mapping[str, Any]) -> str | None:
 def article(data: Mapping[str, Any]) -> KnowledgeArticle | None:
     """Build a :class:`KnowledgeArticle` from a Help Center article, or ``None`` for a draft or an article
     restricted to a user segment (never cited in public answers). Archived/deleted ones are flagged.
-    The HTML body becomes plain text and sections (``core.html``: ``h1``..``h4`` and bold-only lines)."""
+    The HTML body becomes plain text and sections (``core.html``: ``h1``..``h4`` and bold-only lines); its
+    relative links (``/hc/en-us/articles/...``, as the Help Center editor writes them) resolve against the
+    article's ``html_url``."""
     if data.get("draft") or data.get("user_segment_id") is not None:
         return None
     deleted = bool(data.get("archived") or data.get("deleted") or data.get("archived_at") or data.get("deleted_at"))
     section = data.get("section_id")
-    body = parse_html(data.get("body"))  # NOTE(zendesk): ``body`` is the article's HTML
+    body = parse_html(data.get("body"), data.get("html_url"))  # NOTE(zendesk): ``body`` is the article's HTML
     return KnowledgeArticle(
         external_id=str(data["id"]),
         title=str(data.get("title") or data.get("name") or ""),

@@ -31,7 +31,7 @@ from core.db import Database
 from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
-from interceptor.kb.markdown import atx_headings, markdown_sections, markdown_to_text
+from interceptor.kb.markdown import atx_headings, inline_references, markdown_sections, markdown_to_text
 from interceptor.kb.screen import ImportNotice, not_an_article
 from interceptor.kb.sections import section_passages
 
@@ -83,7 +83,7 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
         if not isinstance(loaded, dict):
             raise KBImportError(f"{external_id}: front matter must be a mapping")
         meta, body = loaded, body[match.end():]
-    body = atx_headings(body)
+    body = inline_references(atx_headings(body))
     title = str(meta.get("title") or "").strip()
     heading = re.match(r"^\s*#\s+(.+?)\s*$", body, re.M)
     if not title and heading:
@@ -92,9 +92,11 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
         body = body[heading.end():]  # the title heading is the title, not a passage
     titled = bool(title)
     title = title or _title_from_name(external_id)
-    passages = section_passages(markdown_sections(body), title=title)
+    base_url = str(meta["url"]) if meta.get("url") else None  # relative links resolve against it
+    passages = section_passages(markdown_sections(body, base_url), title=title)
     article = kb.ArticleInput(
-        source="markdown", external_id=str(meta.get("id") or external_id), title=title, body=markdown_to_text(body),
+        source="markdown", external_id=str(meta.get("id") or external_id), title=title,
+        body=markdown_to_text(body, base_url),
         url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
         section=meta.get("section"), passages=passages, questions=_listify(meta.get("questions")),
     )
@@ -106,8 +108,11 @@ def _title_from_name(external_id: str) -> str:
 
 
 def parse_html(text: str, external_id: str) -> kb.ArticleInput:
-    """Parse an HTML article: ``<title>`` or the first ``<h1>``, the visible body text, and its sections
-    (``h1``..``h4``; a page's only ``h1`` is its title as shown, so it is not repeated in heading paths).
+    """Parse an HTML article: ``<title>`` (without a site's name after the page's only ``<h1>``: ``Set up SSO
+    – Acme Help Center`` is ``Set up SSO``) or the first ``<h1>``, its URL (the page's ``<link
+    rel="canonical">``), the visible body text, and its sections (``h1``..``h4``; a page's only ``h1``, when
+    it opens the page, is its title as shown, so it is not repeated in heading paths; one after text or other
+    headings heads its section).
 
     Args:
         text: the HTML page or fragment.
@@ -123,13 +128,19 @@ def _html(text: str, external_id: str) -> tuple[kb.ArticleInput, bool]:
     """Return the article and whether the page names its title."""
     doc = parse_html_document(text)
     title = doc.title or doc.h1 or _title_from_name(external_id)
-    shown = doc.h1 if doc.h1_count == 1 else title  # the page's own title line
+    first = doc.h1_is_title  # an h1 after text or other headings is a section's
+    if first and _SITE_SUFFIX.fullmatch(title[len(doc.h1):]) and title.startswith(doc.h1):
+        title = doc.h1  # "Set up SSO – Acme Help Center": the site's name is not the article's
+    shown = doc.h1 if first else doc.title  # the page's own title line
     body = doc.text
-    if body.startswith(shown):
+    if shown and body.startswith(shown):
         body = body[len(shown):].strip()
     article = kb.ArticleInput(source="html", external_id=external_id, title=title, body=body,
-                              passages=section_passages(doc.sections, title=shown))
+                              url=doc.canonical or None, passages=section_passages(doc.sections, title=shown))
     return article, bool(doc.title or doc.h1)
+
+
+_SITE_SUFFIX = re.compile(r"\s+[|\u2013\u2014\-:\u00b7\u2022]\s+\S.*")
 
 
 def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:

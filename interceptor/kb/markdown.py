@@ -1,30 +1,52 @@
 """Markdown to the plain text an answer quotes, and to sections.
 
 Every channel renders plain text, so emphasis, heading and code marks are removed and links become
-``text (url)``. A hard-wrapped paragraph becomes one line (its line breaks would otherwise reach Slack
-mid-sentence); list items, table rows, block quotes and hard breaks (two trailing spaces or ``\\``) keep
-their own lines, and code (fenced or indented) is kept verbatim. Headings ``#``..``####`` (and one-line
-setext headings underlined with ``===`` or ``---``) open sections; deeper headings stay in the text as lines
-of their own.
+``text (url)`` (reference links too; a relative one resolved against the article's ``url``, else its text
+alone; ``mailto:`` the address). An image in a line of text reads as its alt text; one alone on its line (a screenshot) is left
+out. Inline HTML reads as a browser shows it (``<br>`` a line break, ``<img>`` its alt text, other tags and
+comments dropped, entities such as ``&nbsp;`` decoded), except inside code; a paragraph that opens with a
+block tag (``<table>``, ``<div>``, ``<details>``) is an HTML block and goes through the one HTML converter.
+A hard-wrapped paragraph becomes one line (its line breaks would otherwise reach Slack mid-sentence); list
+items, table rows, block quotes and hard breaks (two trailing spaces or ``\\``) keep their own lines, and
+code (fenced or indented) is kept verbatim. Headings ``#``..``####`` (and one-line setext headings
+underlined with ``===`` or ``---``) open sections; deeper headings stay in the text as lines of their own.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
-from core.html import TextSection
+from core.html import TextSection, html_to_text, link_target
 
 SECTION_LEVELS = 4
 _FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # | --- | :-: |
 _OWN_LINE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|\||>|#{1,6}\s)")  # list item, table row, quote, heading
-_INLINE = (
+_BLOCKS = (
     (re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$", re.M), r"\1"),  # headings
     (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
     (re.compile(r"^(\s*)[*+]\s+", re.M), r"\1- "),  # bullets
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
-    (re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)"), r"\1 (\2)"),  # links: text (url)
+    (re.compile(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", re.M), ""),  # an image alone on its line: a screenshot
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # an image in a line of text: its alt text
+)
+_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)")  # [text](url "title")
+_HTML_BLOCK = re.compile(r"^ {0,3}<(?:table|div|details|p|ul|ol|dl|h[1-6]|blockquote|pre|figure|section|center)\b",
+                         re.I)  # CommonMark: a paragraph opening with a block tag is an HTML block
+_CODE_SPAN = re.compile(r"(`[^`]+`)")
+_HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark passes it through)
+    (re.compile(r"<!--.*?-->", re.S), ""),
+    (re.compile(r"<((?:https?|mailto):[^\s<>]+)>"), r"\1"),  # autolinks
+    (re.compile(r"<([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>"), r"\1"),  # e-mail autolinks
+    (re.compile(r"<br\s*/?>[ \t]*", re.I), "\n"),
+    (re.compile(r"<img\b[^<>]*?\balt=\"([^\"]*)\"[^<>]*>", re.I), r"\1"),
+    (re.compile(r"</?(?:p|div|details|summary|section|table|thead|tbody|tr|td|th|ul|ol|li|dl|dt|dd|h[1-6]|hr|"
+                r"blockquote|figure|figcaption|center)\b[^<>]*>", re.I), " "),
+    (re.compile(r"</?(?:b|strong|i|em|u|s|del|ins|mark|small|sub|sup|kbd|span|font|abbr|cite|code|var|samp|q|a|img|"
+                r"picture|source|video|audio|iframe)\b[^<>]*>", re.I), ""),
+)
+_INLINE = (
     (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
     (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
     (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
@@ -57,7 +79,56 @@ def atx_headings(markdown: str) -> str:
     return "\n".join(_atx(markdown.replace("\r\n", "\n").split("\n")))
 
 
-def _unwrap(paragraph: list[str]) -> str:
+_DEFINITION = re.compile(r"^ {0,3}\[([^\]^][^\]]*)\]:\s*<?(\S+?)>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*$")
+_REFERENCE = re.compile(r"\[([^\]]+)\](?:\[([^\]]*)\])?(?![(:])")  # [text][label], [text][], [label]
+
+
+def inline_references(markdown: str) -> str:
+    """Return ``markdown`` with its reference links (``[text][label]`` and a ``[label]: url`` line, anywhere
+    in the document) written inline as ``[text](url)``, and the definition lines removed; code untouched."""
+    lines, defined, fence = [], {}, None
+    for line in markdown.replace("\r\n", "\n").split("\n"):
+        match = _FENCE.match(line)
+        if match:
+            fence = None if fence is not None and match.group(1)[0] == fence[0] else fence or match.group(1)
+        definition = _DEFINITION.match(line) if fence is None and not match else None
+        if definition:
+            defined[" ".join(definition.group(1).lower().split())] = definition.group(2)
+        else:
+            lines.append((line, fence is not None or bool(match)))
+    if not defined:
+        return markdown
+
+    def inline(m: re.Match[str]) -> str:
+        url = defined.get(" ".join((m.group(2) or m.group(1)).lower().split()))
+        return f"[{m.group(1)}]({url})" if url else m.group(0)
+
+    def outside_code(line: str) -> str:
+        parts = _CODE_SPAN.split(line)
+        return "".join(part if i % 2 else _REFERENCE.sub(inline, part) for i, part in enumerate(parts))
+
+    return "\n".join(line if code else outside_code(line) for line, code in lines)
+
+
+def _inline_html(text: str, base_url: str | None) -> str:
+    """Inline HTML and entities as a browser shows them, and links as ``text (url)``; code spans untouched."""
+    parts = _CODE_SPAN.split(text)
+    for i in range(0, len(parts), 2):  # even parts are outside code spans
+        part = _LINK.sub(lambda m: _link(m.group(1), m.group(2), base_url), parts[i])
+        part = re.sub(r"<a\b[^<>]*?\bhref=\"([^\"]*)\"[^<>]*>(.*?)</a>", lambda m: _link(m.group(2), m.group(1), base_url),
+                      part, flags=re.I | re.S)
+        for pattern, replacement in _HTML:
+            part = pattern.sub(replacement, part)
+        parts[i] = re.sub(r"(?<=\S)[ \t]{2,}", " ", html.unescape(part).replace("\u00a0", " "))
+    return re.sub(r"(?m)^ (?=\S)", "", "".join(parts))
+
+
+def _link(label: str, href: str, base_url: str | None) -> str:
+    target = link_target(href, base_url)
+    return f"{label} ({target})" if target and target != label else label
+
+
+def _unwrap(paragraph: list[str], base_url: str | None = None) -> str:
     """Join a paragraph's soft-wrapped lines; lines that stand on their own stay on their own."""
     lines: list[str] = []
     previous = ""
@@ -72,16 +143,21 @@ def _unwrap(paragraph: list[str]) -> str:
             lines.append(line)
         previous = raw
     text = "\n".join(lines)
+    for pattern, replacement in _BLOCKS:
+        text = pattern.sub(replacement, text)
+    text = _inline_html(text, base_url)
     for pattern, replacement in _INLINE:
         text = pattern.sub(replacement, text)
-    return text
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 
-def markdown_to_text(markdown: str) -> str:
+def markdown_to_text(markdown: str, base_url: str | None = None) -> str:
     """Return the plain text of ``markdown`` (see the module docstring).
 
     Args:
         markdown: a Markdown document or part of one.
+        base_url: the article's address (front matter ``url``): relative links resolve against it; without
+            it a relative link is left as its text.
 
     Returns:
         Paragraphs (one line each, or one line per item) separated by a blank line; code verbatim.
@@ -93,10 +169,12 @@ def markdown_to_text(markdown: str) -> str:
 
     def close() -> None:
         if paragraph:
-            if all(re.match(r"^( {4}|\t)", line) for line in paragraph) and not _listy(blocks):
+            if _HTML_BLOCK.match(paragraph[0]):  # raw HTML (a table, a callout <div>): the one HTML converter
+                blocks.append(html_to_text("\n".join(paragraph), base_url))
+            elif all(re.match(r"^( {4}|\t)", line) for line in paragraph) and not _listy(blocks):
                 blocks.append("\n".join(line[4:] if line.startswith("    ") else line[1:] for line in paragraph))
             else:
-                blocks.append(_unwrap(paragraph))
+                blocks.append(_unwrap(paragraph, base_url))
             paragraph.clear()
 
     for line in _atx(markdown.replace("\r\n", "\n").split("\n")):
@@ -125,11 +203,12 @@ def _listy(blocks: list[str]) -> bool:
     return bool(blocks) and bool(re.match(r"^\s*(?:- |\d{1,9}[.)] )", blocks[-1].split("\n")[-1]))
 
 
-def markdown_sections(markdown: str) -> tuple[TextSection, ...]:
+def markdown_sections(markdown: str, base_url: str | None = None) -> tuple[TextSection, ...]:
     """Split ``markdown`` at its headings ``#``..``####`` (outside code) into plain-text sections.
 
     Args:
         markdown: the article body (front matter and title heading already removed).
+        base_url: as for :func:`markdown_to_text`.
 
     Returns:
         The sections in order, each with the chain of enclosing headings; text before the first heading
@@ -141,7 +220,7 @@ def markdown_sections(markdown: str) -> tuple[TextSection, ...]:
     fence: str | None = None
 
     def close() -> None:
-        text = markdown_to_text("\n".join(lines))
+        text = markdown_to_text("\n".join(lines), base_url)
         if text:
             sections.append(TextSection(tuple(h for _, h in path), text))
         lines.clear()
@@ -156,7 +235,7 @@ def markdown_sections(markdown: str) -> tuple[TextSection, ...]:
         if heading and len(heading.group(1)) <= SECTION_LEVELS:
             close()
             level = len(heading.group(1))
-            path = [p for p in path if p[0] < level] + [(level, markdown_to_text(heading.group(2)))]
+            path = [p for p in path if p[0] < level] + [(level, markdown_to_text(_LINK.sub(r"\1", heading.group(2))))]
         else:
             lines.append(line)
     close()

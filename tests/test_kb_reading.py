@@ -1,0 +1,277 @@
+"""What a person reads: a Help Center article synced through the Zendesk connector (the API faked with
+``responses``) and the same page saved as a file and imported, then asked about in Slack (the real pipeline
+and Slack connector against the recording Slack): the exact text posted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import migrations
+import responses
+
+from config import load_settings
+from conftest import settings_dict
+from connectors.zendesk import ZendeskConnector
+from core import kb
+from core.db import Database
+from interceptor.kb.importer import articles_at, import_articles
+from interceptor.kb.sync import sync_all
+from surfaces.simulate.slack import CHANNEL, simulate_slack
+from test_zendesk_connector import API, ZENDESK
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
+HTML_URL = "https://acme.zendesk.com/hc/en-us/articles/360001-Set-up-SSO-with-Okta"
+BODY = """<p>Single sign-on lets your team sign in with their Okta account.</p>
+<h2>Configure the Okta app</h2>
+<ol><li>In Okta, open <strong>Applications</strong> &gt; <strong>Create App Integration</strong>.</li>
+<li>Choose <b>SAML&nbsp;2.0</b> and click <b>Next</b>.</li></ol>
+<p><img src="/hc/article_attachments/1/okta.png" alt="Okta's Create App Integration dialog"></p>
+<ol start="3"><li>Paste the ACS URL shown under <a href="/hc/en-us/articles/360002-SSO-settings">SSO settings</a>.</li></ol>
+<h2>Map the user attributes</h2>
+<table><tbody><tr><td><strong>Okta attribute</strong></td><td><strong>Hub field</strong></td></tr>
+<tr><td>user.email</td><td>Email<br>(required)</td></tr></tbody></table>
+<p>Questions? <a href="mailto:sso@example.com">Email the SSO team</a>.</p>"""
+PASSAGES = [
+    (("Configure the Okta app",),
+     "1. In Okta, open Applications > Create App Integration.\n2. Choose SAML 2.0 and click Next.\n"
+     "3. Paste the ACS URL shown under SSO settings (https://acme.zendesk.com/hc/en-us/articles/360002-SSO-settings)."),
+    (("Map the user attributes",),
+     "Okta attribute | Hub field\nuser.email | Email (required)\n\nQuestions? Email the SSO team (sso@example.com)."),
+]
+
+
+def _synced(url: str, title: str = "Set up SSO with Okta", html_url: str = HTML_URL, body: str = BODY) -> None:
+    page = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())
+    last = json.loads((FIXTURES / "hc_incremental_articles_last.json").read_text())
+    page["articles"] = [page["articles"][1] | {"id": 360001, "title": title, "html_url": html_url, "body": body}]
+    db = Database(url)
+    try:
+        with responses.RequestsMock() as api:
+            api.get(f"{API}/help_center/incremental/articles.json", json=page)
+            api.get(f"{API}/help_center/incremental/articles.json", json=last)
+            sync_all(db, {"zendesk": ZendeskConnector(load_settings(ZENDESK).zendesk)})
+    finally:
+        db.dispose()
+
+
+def _passages(url: str) -> list[tuple[tuple[str, ...], str]]:
+    db = Database(url)
+    try:
+        with db.session() as s:
+            [article] = kb.load_articles(s)
+        return [(p.heading_path, p.text) for p in article.passages]
+    finally:
+        db.dispose()
+
+
+def test_a_synced_help_center_article_is_quoted_in_slack_as_written(sqlite_url: str, tmp_path: Path) -> None:
+    _synced(sqlite_url)
+    assert _passages(sqlite_url)[1:] == PASSAGES
+    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
+    sim = simulate_slack("How do I configure the Okta app for SAML?", load_settings(settings), tmp_path)
+    [post] = sim.calls
+    assert post.args["text"] == (
+        "1. In Okta, open Applications &gt; Create App Integration.\n2. Choose SAML 2.0 and click Next.\n"
+        "3. Paste the ACS URL shown under SSO settings (https://acme.zendesk.com/hc/en-us/articles/360002-SSO-settings)."
+        f"\n\nSource: Set up SSO with Okta › Configure the Okta app - {HTML_URL}\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+SAVED_PAGE = """<!DOCTYPE html><html lang="en-US"><head><title>Set up SSO with Okta &ndash; Acme Help Center</title>
+<link rel="canonical" href="{url}"></head><body><a class="skip-navigation" href="#main-content">Skip to main content</a>
+<header class="header"><a href="/hc/en-us"><img src="/logo.png" alt="Acme Help Center home page"></a></header>
+<main role="main"><nav class="sub-nav"><ol class="breadcrumbs"><li><a href="/hc/en-us">Acme Help Center</a></li></ol></nav>
+<article id="main-content" class="article"><header class="article-header"><h1 class="article-title">Set up SSO with Okta</h1>
+<div class="article-author"><a href="/hc/en-us/profiles/1-Dana">Dana</a><ul class="meta-group"><li class="meta-data">Updated</li></ul></div>
+<a class="article-subscribe" role="button" href="/hc/en-us/articles/360001/subscription.html">Follow</a></header>
+<section class="article-info"><div class="article-content"><div class="article-body">{body}</div>
+<div class="article-attachments"><ul><li><a href="/hc/en-us/article_attachments/9/okta.xml">okta.xml</a> 2 KB</li></ul></div>
+</div></section><footer><div class="article-votes"><h2>Was this article helpful?</h2></div></footer>
+<section class="article-relatives"><h2>Related articles</h2><ul><li><a href="/hc/en-us/related/click?x">SCIM</a></li></ul></section>
+<div class="article-comments"><h2>Comments</h2><p>0 comments</p><p>Article is closed for comments.</p></div>
+</article></main><footer class="footer"><a href="/hc/en-us">Acme Help Center</a></footer></body></html>"""
+
+
+def test_the_help_center_page_saved_as_a_file_reads_as_the_synced_article(sqlite_url: str, tmp_path: Path) -> None:
+    """A Help Center article page saved from the browser: only its article body is the article (not the
+    breadcrumbs, author line, attachments, votes, related articles or comments around it), its title is the
+    h1 without the site's name, its link the canonical one; its passages are those of the synced article."""
+    page = tmp_path / "kb" / "okta.html"
+    page.parent.mkdir()
+    page.write_text(SAVED_PAGE.format(url=HTML_URL, body=BODY), encoding="utf-8")
+    db = Database(sqlite_url)
+    import_articles(db, articles_at(page.parent))
+    with db.session() as s:
+        [article] = kb.load_articles(s)
+    db.dispose()
+    assert (article.title, article.url) == ("Set up SSO with Okta", HTML_URL)  # the Source line as the Help Center's
+    synced = tmp_path / "synced.db"
+    migrations.upgrade(f"sqlite:///{synced}")
+    _synced(f"sqlite:///{synced}")
+    assert _passages(sqlite_url) == _passages(f"sqlite:///{synced}")
+    assert _passages(sqlite_url)[1:] == PASSAGES
+
+
+STEPS = """---
+title: Reset your password
+url: https://kb.example/reset-password
+---
+# Reset your password
+
+## Reset it yourself
+
+1. Open the sign-in page at app.example.com and click Forgot password underneath the password field.
+2. Type the email address you sign in with, then click Send reset link.
+3. Open the email from Example Support; it can take up to five minutes to arrive (check Spam).
+4. Click Reset password in the email; the link works for thirty minutes only.
+5. Type a new password of at least twelve characters, including one number and one symbol.
+6. Type it again in Confirm password, then click Save new password.
+7. Sign in again on every device where you were signed in before.
+8. If the link expired, go back to step 1 and request a new one.
+"""
+
+
+def test_the_agents_draft_of_a_long_list_of_steps_says_that_more_steps_follow(sqlite_url: str) -> None:
+    """The draft's suggested reply is cut to 600 characters: at the end of an item, never after a bare "6.",
+    and with a line "…" so the agent does not send five steps of eight as if they were all."""
+    from app import build_hub, create_app
+    from interceptor.kb.importer import parse_markdown
+    from test_zendesk_flow import TICKET, mock_ticket, sent_updates
+    from test_zendesk_mapping import load
+    from test_zendesk_webhook import post
+
+    settings = settings_dict(sqlite_url, **ZENDESK, HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 1.0}})
+    hub = build_hub(load_settings(settings))
+    import_articles(hub.db, [parse_markdown(STEPS, "reset-password.md")])
+    client = create_app(hub=hub).test_client()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{API}/users/me.json", json=load("users_me.json"))
+        api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
+        api.put(f"{API}/tickets/{TICKET}.json", json=load("ticket_update_response.json"))
+        mock_ticket(api)
+        assert post(client, "event_ticket_created.json", invocation="inv-1").get_json()["status"] == "accepted"
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        [note] = sent_updates(api)
+    assert note["comment"]["public"] is False
+    suggested = note["comment"]["body"].split("Suggested reply (from the best article):\n", 1)[1].split("\nSource:")[0]
+    assert suggested == "\n".join(STEPS.split("## Reset it yourself\n\n", 1)[1].splitlines()[:7]) + "\n…"
+
+
+REFUNDS = """---
+title: Refunds and cancellations
+url: https://help.example.com/hc/en-us/articles/42-refunds
+---
+# Refunds and cancellations
+
+## Cancel your subscription
+
+1. Go to **Settings** > **Billing**.
+2. Click *Cancel subscription* and pick a reason&nbsp;&mdash; it is optional.
+3. Confirm in the dialog.<br>You keep access until the end of the billing period.
+
+See the [billing FAQ](/hc/en-us/articles/43-billing-faq) or write to <billing@example.com>.
+
+## Refund windows
+
+Annual plans are refunded pro rata within 30 days. Monthly plans &amp; add-ons are not refunded.
+"""
+
+
+def test_an_imported_markdown_file_is_quoted_in_slack_as_written(sqlite_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "refunds.md").write_text(REFUNDS, encoding="utf-8")
+    db = Database(sqlite_url)
+    import_articles(db, articles_at(folder))
+    db.dispose()
+    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
+    sim = simulate_slack("How do I cancel my subscription?", load_settings(settings), tmp_path)
+    [post] = sim.calls
+    assert post.args["text"] == (
+        "1. Go to Settings &gt; Billing.\n2. Click Cancel subscription and pick a reason \u2014 it is optional.\n"
+        "3. Confirm in the dialog.\nYou keep access until the end of the billing period.\n\n"
+        "See the billing FAQ (https://help.example.com/hc/en-us/articles/43-billing-faq) or write to billing@example.com."
+        "\n\nSource: Refunds and cancellations › Cancel your subscription - "
+        "https://help.example.com/hc/en-us/articles/42-refunds\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+API_ARTICLE = """---
+title: Look up a user with the API
+url: https://kb.example/api-users
+---
+# Look up a user with the API
+
+## Find a user by id
+
+Send GET /api/v2/users/{id} with your token, then press [Enter] in the console to run it.
+"""
+
+
+def test_a_jira_answer_quoting_placeholders_and_keys_shows_them_as_written(sqlite_url: str) -> None:
+    """Jira's REST v2 comment body is wiki markup: the passage's ``{id}`` and ``[Enter]`` must be escaped
+    or Jira shows an unknown-macro error box and a broken link in the public comment."""
+    from app import build_hub, create_app
+    from connectors.jira import events
+    from interceptor.kb.importer import parse_markdown
+    from test_jira_connector import API as JIRA_API, JIRA
+    from test_jira_mapping import fresh_body, load as load_jira
+
+    settings = settings_dict(sqlite_url, **JIRA, HUB_CHANNEL_POLICIES={"jira": {"threshold": 0.5}})
+    hub = build_hub(load_settings(settings))
+    import_articles(hub.db, [parse_markdown(API_ARTICLE, "api-users.md")])
+    client = create_app(hub=hub).test_client()
+    issue = load_jira("issue_get.json")
+    issue.update(key="KAN-3")
+    issue["fields"].update(summary="API user lookup", description="How do I find a user by id with the API?",
+                           comment={"comments": []})
+    body = fresh_body("webhook_issue_created.json")
+    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
+               "Content-Type": "application/json"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{JIRA_API}/myself", json=load_jira("myself.json"))
+        api.get(f"{JIRA_API}/issue/KAN-3", json=issue)
+        api.put(f"{JIRA_API}/issue/KAN-3", status=204)
+        api.post(f"{JIRA_API}/issue/KAN-3/comment", json=load_jira("comment_create_response.json"), status=201)
+        assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        [comment] = [json.loads(c.request.body) for c in api.calls if c.request.method == "POST"]
+    hub.close()
+    assert comment["body"] == (
+        "Send GET /api/v2/users/\\{id} with your token, then press \\[Enter] in the console to run it.\n\n"
+        "Source: Look up a user with the API › Find a user by id - https://kb.example/api-users\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+FAQ = """<p>Answers to the questions we get most.</p><h2>Billing</h2>
+<details><summary>Can I pay by invoice?</summary><p>Yes, on annual plans over 10 seats: ask sales for a quote.</p></details>
+<details><summary><strong>Which credit cards do you accept?</strong></summary>
+<p>Visa, Mastercard and American Express. Prepaid cards are not accepted.</p></details>
+<details><summary>Where are my receipts?</summary><p>Open Settings, then Billing, then Receipts.</p></details>
+<p>Still stuck? Write to billing.</p>"""
+
+
+def test_an_faq_accordion_is_quoted_question_by_question(sqlite_url: str, tmp_path: Path) -> None:
+    """Help Center FAQs are ``<details>`` accordions: each ``<summary>`` is its own section, so the answer
+    quotes the one question asked, under its heading path, not the whole list."""
+    _synced(sqlite_url, "Billing FAQ", "https://acme.zendesk.com/hc/en-us/articles/360009-Billing-FAQ", FAQ)
+    assert _passages(sqlite_url)[1:] == [
+        (("Billing", "Can I pay by invoice?"), "Yes, on annual plans over 10 seats: ask sales for a quote."),
+        (("Billing", "Which credit cards do you accept?"), "Visa, Mastercard and American Express. Prepaid cards are not accepted."),
+        (("Billing", "Where are my receipts?"), "Open Settings, then Billing, then Receipts."),
+        (("Billing",), "Still stuck? Write to billing."),
+    ]
+    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
+    sim = simulate_slack("Which credit cards do you accept?", load_settings(settings), tmp_path)
+    [post] = sim.calls
+    assert post.args["text"] == (
+        "Visa, Mastercard and American Express. Prepaid cards are not accepted.\n\n"
+        "Source: Billing FAQ › Billing › Which credit cards do you accept? - "
+        "https://acme.zendesk.com/hc/en-us/articles/360009-Billing-FAQ\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
