@@ -66,13 +66,17 @@ def _passages(url: str) -> list[tuple[tuple[str, ...], str]]:
         db.dispose()
 
 
+def _answered_in_slack(url: str, tmp_path: Path, question: str) -> str:
+    """Ask ``question`` in a simulated Slack channel (threshold 0.5) and return the one post's text."""
+    settings: dict[str, Any] = settings_dict(url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
+    [post] = simulate_slack(question, load_settings(settings), tmp_path).calls
+    return str(post.args["text"])
+
+
 def test_a_synced_help_center_article_is_quoted_in_slack_as_written(sqlite_url: str, tmp_path: Path) -> None:
     _synced(sqlite_url)
     assert _passages(sqlite_url)[1:] == PASSAGES
-    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
-    sim = simulate_slack("How do I configure the Okta app for SAML?", load_settings(settings), tmp_path)
-    [post] = sim.calls
-    assert post.args["text"] == (
+    assert _answered_in_slack(sqlite_url, tmp_path, "How do I configure the Okta app for SAML?") == (
         "1. In Okta, open Applications &gt; Create App Integration.\n2. Choose SAML 2.0 and click Next.\n"
         "3. Paste the ACS URL shown under SSO settings (https://acme.zendesk.com/hc/en-us/articles/360002-SSO-settings)."
         f"\n\nSource: Set up SSO with Okta › Configure the Okta app - {HTML_URL}\n\n"
@@ -187,10 +191,7 @@ def test_an_imported_markdown_file_is_quoted_in_slack_as_written(sqlite_url: str
     db = Database(sqlite_url)
     import_articles(db, articles_at(folder))
     db.dispose()
-    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
-    sim = simulate_slack("How do I cancel my subscription?", load_settings(settings), tmp_path)
-    [post] = sim.calls
-    assert post.args["text"] == (
+    assert _answered_in_slack(sqlite_url, tmp_path, "How do I cancel my subscription?") == (
         "1. Go to Settings &gt; Billing.\n2. Click Cancel subscription and pick a reason \u2014 it is optional.\n"
         "3. Confirm in the dialog.\nYou keep access until the end of the billing period.\n\n"
         "See the billing FAQ (https://help.example.com/hc/en-us/articles/43-billing-faq) or write to billing@example.com."
@@ -266,10 +267,7 @@ def test_an_faq_accordion_is_quoted_question_by_question(sqlite_url: str, tmp_pa
         (("Billing", "Where are my receipts?"), "Open Settings, then Billing, then Receipts."),
         (("Billing",), "Still stuck? Write to billing."),
     ]
-    settings: dict[str, Any] = settings_dict(sqlite_url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
-    sim = simulate_slack("Which credit cards do you accept?", load_settings(settings), tmp_path)
-    [post] = sim.calls
-    assert post.args["text"] == (
+    assert _answered_in_slack(sqlite_url, tmp_path, "Which credit cards do you accept?") == (
         "Visa, Mastercard and American Express. Prepaid cards are not accepted.\n\n"
         "Source: Billing FAQ › Billing › Which credit cards do you accept? - "
         "https://acme.zendesk.com/hc/en-us/articles/360009-Billing-FAQ\n\n"
