@@ -22,7 +22,7 @@ _EXCLUDED = re.compile(r"\b(?:instead of|rather than|other than|besides|apart fr
 
 
 def excluded_terms(text: str) -> tuple[str, ...]:
-    """Return the index terms of what ``text`` explicitly sets aside ("instead of Google" -> ``("google",)``).
+    """Return the index terms of what ``text`` explicitly sets aside ("instead of Google" -> ``("googl",)``).
 
     An article about the thing the requester does not want ("Connect Google Calendar" for "Can I connect my
     Outlook calendar instead of Google?") does not answer the request, however similar its words.

@@ -21,7 +21,7 @@ from interceptor.retrieval.lexical import _STOP, _stem, tokenize
 MIN_LENGTH = 5  # shorter words have too many neighbours one edit away ("sent" is not a typo of "send")
 LONG_WORD = 8  # from this length on, two edits are allowed
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
-_SUFFIXES = ("ies", "ing", "ed", "es", "s")
+_SUFFIXES = ("ies", "ing", "ed", "es", "s", "e")
 _CACHE_SIZE = 4096
 log = logging.getLogger(__name__)
 

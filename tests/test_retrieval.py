@@ -29,6 +29,21 @@ def test_tokenize_drops_stop_words_and_folds_plurals() -> None:
     assert tokenize("How do I reset my Passwords?") == ["reset", "password"]
 
 
+@pytest.mark.parametrize("forms", [
+    "file files",  # a final e: "files" lost its "es" while "file" kept its e, so the two never met
+    "update updated updating updates",
+    "invoice invoices",
+    "change changed changing changes",
+    "map mapping mapped maps",  # a doubled consonant before -ing/-ed
+    "stop stopped stopping",
+    "bill billing billed",  # ... but a doubled l, s or z stays
+    "add added adding",
+    "company companies",
+])
+def test_every_form_of_a_word_meets_in_one_term(forms: str) -> None:
+    assert len({term for word in forms.split() for term in tokenize(word)}) == 1
+
+
 def test_bm25_ranks_the_matching_unit_first_and_normalises_by_its_ceiling() -> None:
     index = BM25(["reset your password", "send an invoice", "connect slack to your workspace"])
     scores, ceiling = index.scores("password reset")

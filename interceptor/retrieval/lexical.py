@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_DOUBLED = re.compile(r"([b-df-hj-kmnp-rt-y])\1$")  # a doubled final consonant other than l, s, z
 _STOP = frozenset(
     "a an and are as at be but by can do does for from has have how i i'm if in into is it it's its me my "
     "of on or our so that the their them then there these they this to was we what when where which who "
@@ -22,12 +23,19 @@ _STOP = frozenset(
 
 @lru_cache(maxsize=1 << 16)  # a KB's vocabulary is small and every unit, pseudo-request and query repeats it
 def _stem(token: str) -> str:
-    """A light suffix stripper (plural and -ing/-ed forms), enough for help-desk English."""
+    """A light suffix stripper, enough for help-desk English: plurals, -ing and -ed forms, a doubled final
+    consonant ("mapping", "mapped" -> "map") and a final e ("file", "files" -> "fil"; "update", "updated",
+    "updating" -> "updat"), so that every form of a word meets in one term."""
     if token.endswith("'s"):
         token = token[:-2]
     for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if token.endswith(suffix) and len(token) - len(suffix) >= 3 and not token.endswith("ss"):
-            return token[: -len(suffix)] + keep
+            token = token[: -len(suffix)] + keep
+            if not keep and suffix in ("ing", "ed") and _DOUBLED.search(token) and len(token) >= 4:
+                token = token[:-1]
+            break
+    if token.endswith("e") and len(token) >= 4 and not token.endswith("ee"):
+        token = token[:-1]
     return token
 
 
