@@ -7,6 +7,8 @@ the retry horizon (:mod:`core.work`); then the row is ``failed``, visible to adm
 silently dropped. Performers receive the attempt number in the payload (``attempt``): from the second attempt
 on, a public write first asks its connector whether it already happened (``Connector.already_wrote``). A row
 that failed before (an attempt given back for a 429, a row re-queued by ``hub retry``) counts as a retry.
+A worker makes a write only while it still holds the row's claim, checked right before the vendor call
+(:func:`perform` says what window remains), and stores its outcome only under that claim (:mod:`core.work`).
 """
 
 from __future__ import annotations
