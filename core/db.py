@@ -76,6 +76,7 @@ class InboxEvent(Base):
     raw_body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # core.work.claim's fencing token
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -100,6 +101,7 @@ class OutboxAction(Base):
     # pending|running|done|failed|skipped|superseded (an answer past its deadline, escalated instead)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # core.work.claim's fencing token
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -8,6 +8,7 @@ lost (crash, full queue), the row stays ``pending`` and the sweeper hands it out
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -125,25 +126,26 @@ def process(
         heartbeat: keeps the lease alive (``None``: the lease must outlast the handler).
 
     Returns:
-        The row's new status, or ``None`` when the row was not due or is held by another worker.
+        The row's new status, or ``None`` when the row was not due, is held by another worker, or was claimed by
+        another worker while this one worked (its lease lapsed: then the handler has run, but this worker's
+        outcome is not stored; the other worker's stands, :func:`core.work.finish`).
     """
-    if not work.claim(db, InboxEvent, row_id, now, lease):
+    token = work.claim(db, InboxEvent, row_id, now, lease)
+    if token is None:
         return None
     with db.session() as s:
         row = s.get_one(InboxEvent, row_id)
         attempts, stored, since = row.attempts, row.event, row.requeued_at or row.received_at
     error: BaseException | None = None
     try:
-        if heartbeat is None:
+        with heartbeat.hold(InboxEvent, row_id, token) if heartbeat is not None else nullcontext():
             handler(event_from_dict(stored), row_id)
-        else:
-            with heartbeat.hold(InboxEvent, row_id):
-                handler(event_from_dict(stored), row_id)
     except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
         error = e
         log.warning("inbox.process.error", extra={"row_id": row_id, "error": type(e).__name__}, exc_info=True)
     outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon)
-    work.finish(db, InboxEvent, row_id, outcome, now)
+    if not work.finish(db, InboxEvent, row_id, token, outcome, now):
+        return None
     count("inbox_processed", outcome="retry" if outcome.status == "pending" else outcome.status)
     return outcome.status
 

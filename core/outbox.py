@@ -7,11 +7,14 @@ the retry horizon (:mod:`core.work`); then the row is ``failed``, visible to adm
 silently dropped. Performers receive the attempt number in the payload (``attempt``): from the second attempt
 on, a public write first asks its connector whether it already happened (``Connector.already_wrote``). A row
 that failed before (an attempt given back for a 429, a row re-queued by ``hub retry``) counts as a retry.
+A worker makes a write only while it still holds the row's claim, checked right before the vendor call
+(:func:`perform` says what window remains), and stores its outcome only under that claim (:mod:`core.work`).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
@@ -125,6 +128,21 @@ def perform(
     """Claim outbox row ``row_id`` and perform it; on success store the result, run ``on_done`` and
     enqueue the performer's follow-up actions, all in one transaction.
 
+    A worker makes the write only while it holds the row: right before calling the performer it renews its lease
+    under its claim's token (:func:`core.work.renew`, one UPDATE), and does not write when another worker has
+    claimed the row since (its own lease lapsed while it was paused or could not reach the database); then the
+    newer holder makes the write, asking the vendor first. The renewal gives the write a full lease, which the
+    heartbeat extends while the performer runs; the success is stored only under the same token
+    (:func:`core.work.release`).
+
+    Residual window: the vendor knows nothing of tokens. A worker that renewed, then stalls for longer than a
+    lease before its request reaches the vendor (a process paused, or a database unreachable for the heartbeat
+    while the performer's look-up and write take over a lease), can write after another worker claimed the row.
+    The newer holder asks the vendor first (its attempt is a retry), so a keyed write is doubled only when the
+    stale request lands between that look-up and the newer holder's own write; an unkeyed internal note (at least
+    once) may be doubled. The stale success is then not stored, and is logged and counted
+    (``hub_leases_lost_total{at="done"}``).
+
     Args:
         db: the database.
         jobs: the queue follow-up actions are handed to.
@@ -137,9 +155,11 @@ def perform(
         heartbeat: keeps the lease alive (``None``: the lease must outlast the call).
 
     Returns:
-        The row's new status, or ``None`` when the row was not due or is held by another worker.
+        The row's new status, or ``None`` when the row was not due, is held by another worker, or was claimed by
+        another worker before this one's write or before its outcome was stored.
     """
-    if not work.claim(db, OutboxAction, row_id, now, lease):
+    token = work.claim(db, OutboxAction, row_id, now, lease)
+    if token is None:
         return None
     with db.session() as s:
         row = s.get_one(OutboxAction, row_id)
@@ -154,13 +174,12 @@ def perform(
     error: BaseException | None = None
     if performer is None:
         error = LookupError(f"no performer for {connector}.{action} (is the connector configured?)")
+    elif not work.renew(db, OutboxAction, [(row_id, token)], now, lease, at="write"):
+        return None  # taken over before the write: the newer holder makes it
     else:
         try:
-            if heartbeat is None:
+            with heartbeat.hold(OutboxAction, row_id, token) if heartbeat is not None else nullcontext():
                 done = performer(payload)
-            else:
-                with heartbeat.hold(OutboxAction, row_id):
-                    done = performer(payload)
         except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
             error = e
             log.warning("outbox.perform.error", extra={"row_id": row_id, "action": f"{connector}.{action}", "error": type(e).__name__})
@@ -170,9 +189,11 @@ def perform(
         # The write happened: its result, the bookkeeping, the follow-ups and "done" commit together. A crash
         # before this commit leaves the row running; the retry asks the vendor (``already_wrote``) first.
         with db.session() as s:
+            if not work.release(s, OutboxAction, row_id, token, {"locked_until": None}, at="done"):
+                return None
             follow_ids = complete(s, s.get_one(OutboxAction, row_id), done, now or utcnow(), on_done)
-    else:
-        work.finish(db, OutboxAction, row_id, outcome, now)
+    elif not work.finish(db, OutboxAction, row_id, token, outcome, now):
+        return None
     label = "retry" if outcome.status == "pending" else outcome.status
     count("outbox_actions", connector=connector, outcome=label)
     schedule(jobs, follow_ids)

@@ -5,6 +5,15 @@ the worker is alive), then ``done``, ``skipped`` (the thing is gone), ``failed``
 silently dropped, and re-queueable) or ``pending`` again with a later ``next_attempt_at``. A worker that dies
 stops renewing its lease; the sweeper hands the row out again about one lease later (crash recovery).
 
+Fencing: a lease can lapse under a worker that is still alive (the database was unreachable for longer than a
+lease, so its heartbeat could not renew; the process was paused), and the sweeper then hands the row to
+another worker. Every claim therefore numbers its holder: it increments the row's ``lease_token`` (never
+lowered, unlike ``attempts``, which a 429 gives back and ``hub retry`` resets) and returns the new value.
+Renewing (:func:`renew`: the heartbeat, and the outbox's look before a vendor write) and finishing
+(:func:`finish`, :func:`release`) act only on a row still ``running`` under the caller's token; a holder whose
+row was taken over changes nothing, and that is logged (``work.lease.lost``) and counted
+(``hub_leases_lost_total{queue,at}``), never raised.
+
 Retries: a ``Retriable`` failure (5xx, 429, timeout, connection error) is retried with capped backoff until
 the retry horizon (``HUB_RETRY_HORIZON_SECONDS``, 24 h by default) has passed since the row was stored (or
 re-queued); a 429 gives the attempt back. A ``Fatal`` failure fails at once with its reason; any other
@@ -16,13 +25,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Union
+from typing import Iterable, Union
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from core.db import Database, InboxEvent, OutboxAction
 from core.errors import Fatal, NotFound, Retriable
 from core.models import utcnow
+from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +61,9 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return min(BACKOFF_BASE_SECONDS * 2 ** min(max(attempt - 1, 0), 30), BACKOFF_CAP_SECONDS)
 
 
-def claim(db: Database, model: WorkModel, row_id: int, now: datetime | None = None, lease: timedelta = LEASE) -> bool:
+def claim(
+    db: Database, model: WorkModel, row_id: int, now: datetime | None = None, lease: timedelta = LEASE
+) -> int | None:
     """Atomically take row ``row_id`` for work if it is due (or its holder's lease ran out).
 
     Args:
@@ -61,17 +74,62 @@ def claim(db: Database, model: WorkModel, row_id: int, now: datetime | None = No
         lease: how long the row stays ours without a heartbeat (:mod:`core.heartbeat`).
 
     Returns:
-        True when this caller now holds the row; False when it is not due, held, or finished.
+        The claim's fencing token (1 or more; pass it to :func:`renew`, :func:`finish`, :func:`release`), or
+        ``None`` when the row is not due, held, or finished.
     """
     now = now or utcnow()
     with db.session() as s:
-        result = s.execute(
+        token = s.execute(
             update(model)
             .where(model.id == row_id, _due(model, now))
-            .values(status="running", attempts=model.attempts + 1, locked_until=now + lease)
+            .values(status="running", attempts=model.attempts + 1, lease_token=model.lease_token + 1, locked_until=now + lease)
+            .returning(model.lease_token)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        return int(token) if token is not None else None
+
+
+def renew(
+    db: Database,
+    model: WorkModel,
+    held: Iterable[tuple[int, int]],
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
+    *,
+    at: str,
+) -> set[tuple[int, int]]:
+    """Extend to ``now + lease`` the lease of each row still ``running`` under the token its caller holds.
+
+    A row whose lease lapsed but that nobody claimed since is still the caller's (its token is unchanged) and is
+    renewed; a row claimed by another worker since is not, and is reported lost.
+
+    Args:
+        db: the database.
+        model: ``InboxEvent`` or ``OutboxAction``.
+        held: ``(row id, token)`` pairs.
+        now: the current time (tests pass one).
+        lease: the lease length.
+        at: who asks, for the lost-lease count (``heartbeat``, ``write``).
+
+    Returns:
+        The pairs renewed; the others' leases are lost (logged and counted here).
+    """
+    pairs = set(held)
+    if not pairs:
+        return set()
+    until = (now or utcnow()) + lease
+    with db.session() as s:
+        rows = s.execute(
+            update(model)
+            .where(or_(*(and_(model.id == row_id, model.lease_token == token) for row_id, token in pairs)), model.status == "running")
+            .values(locked_until=until)
+            .returning(model.id, model.lease_token)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+        renewed = {(int(row_id), int(token)) for row_id, token in rows}
+    for row_id, token in sorted(pairs - renewed):
+        _lost(model, row_id, token, at)
+    return renewed
 
 
 @dataclass(frozen=True)
@@ -126,8 +184,21 @@ def outcome_of(
     return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(attempts)))
 
 
-def finish(db: Database, model: WorkModel, row_id: int, outcome: Outcome, now: datetime | None = None) -> None:
-    """Store an attempt's outcome on the row and release its lease."""
+def finish(db: Database, model: WorkModel, row_id: int, token: int, outcome: Outcome, now: datetime | None = None) -> bool:
+    """Store an attempt's outcome on the row and release its lease, if the caller still holds the row.
+
+    Args:
+        db: the database.
+        model: ``InboxEvent`` or ``OutboxAction``.
+        row_id: the row.
+        token: the caller's claim (:func:`claim`).
+        outcome: how the attempt ended (:func:`outcome_of`).
+        now: the current time (tests pass one).
+
+    Returns:
+        ``True`` when stored; ``False`` when another worker claimed the row since (nothing changes: the lost
+        lease is logged and counted).
+    """
     now = now or utcnow()
     values: dict[str, object] = {"status": outcome.status, "last_error": outcome.error, "locked_until": None}
     if outcome.status == "pending":
@@ -137,7 +208,35 @@ def finish(db: Database, model: WorkModel, row_id: int, outcome: Outcome, now: d
     if outcome.refund:
         values["attempts"] = model.attempts - 1
     with db.session() as s:
-        s.execute(update(model).where(model.id == row_id).values(**values).execution_options(synchronize_session=False))
+        return release(s, model, row_id, token, values)
+
+
+def release(session: Session, model: WorkModel, row_id: int, token: int, values: dict[str, object], *, at: str = "finish") -> bool:
+    """Set ``values`` on the row in the caller's transaction, if it is still ``running`` under ``token``; the
+    row then stays locked (PostgreSQL: the row; SQLite: the database) until that transaction ends, so the
+    caller's further writes in it cannot race a claim.
+
+    Args:
+        session: the caller's transaction.
+        model: ``InboxEvent`` or ``OutboxAction``.
+        row_id: the row.
+        token: the caller's claim (:func:`claim`).
+        values: the columns to set.
+        at: what the caller was finishing, for the lost-lease count (``finish``; ``done``: a write made).
+
+    Returns:
+        Whether the caller held the row (when not, nothing was set, and the lost lease is logged and counted).
+    """
+    result = session.execute(
+        update(model)
+        .where(model.id == row_id, model.lease_token == token, model.status == "running")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+        return True
+    _lost(model, row_id, token, at)
+    return False
 
 
 def due_ids(db: Database, model: WorkModel, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -176,3 +275,10 @@ def _due(model: WorkModel, now: datetime):  # type: ignore[no-untyped-def]
         and_(model.status == "pending", model.next_attempt_at <= now),
         and_(model.status == "running", model.locked_until < now),
     )
+
+
+def _lost(model: WorkModel, row_id: int, token: int, at: str) -> None:
+    """Log and count a holder that found its row claimed by another worker (its lease had lapsed)."""
+    queue = "inbox" if model is InboxEvent else "outbox"
+    count("leases_lost", queue=queue, at=at)
+    log.warning("work.lease.lost", extra={"queue": queue, "row_id": row_id, "token": token, "at": at})

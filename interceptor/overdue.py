@@ -122,7 +122,14 @@ def _ask_vendor(
         held = max(row.next_attempt_at, now + lease)
         taken = s.execute(
             update(OutboxAction)
-            .where(OutboxAction.id == row_id, OutboxAction.status.in_(UNPOSTED), OutboxAction.attempts == row.attempts)
+            # A worker's claim meanwhile moves lease_token on (attempts may come back: a 429 gives its attempt
+            # back); an admin's re-queue resets attempts.
+            .where(
+                OutboxAction.id == row_id,
+                OutboxAction.status.in_(UNPOSTED),
+                OutboxAction.lease_token == row.lease_token,
+                OutboxAction.attempts == row.attempts,
+            )
             .values(next_attempt_at=held)
             .execution_options(synchronize_session=False)
         )
