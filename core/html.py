@@ -28,6 +28,9 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
+from core.html_page import Root, content_root, matches
+from core.html_tables import ITEM, cell_items
+
 _SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
 _BLOCK = frozenset(
     "p div br h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tr blockquote pre section article header main "
@@ -73,7 +76,7 @@ class _Block:
 
 
 class _Parser(HTMLParser):
-    def __init__(self, base_url: str | None = None, root: _Root | None = None) -> None:
+    def __init__(self, base_url: str | None = None, root: Root | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self._root, self._root_depth = root, 0  # only the content root is read, when the page has one
         self.blocks: list[_Block] = []
@@ -101,7 +104,7 @@ class _Parser(HTMLParser):
             lines = [line.rstrip() for line in raw.strip("\n").split("\n")]
             self.blocks.extend(_Block("pre", line) for line in lines if any(lines))
             return
-        text = _cell_items(re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)) if kind == "tr" else raw
+        text = cell_items(re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)) if kind == "tr" else raw
         text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", text)
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")).strip())
         if not text or (alt and alt >= len(re.sub(r"\s", "", text))):  # empty, or images alone (screenshots)
@@ -124,7 +127,7 @@ class _Parser(HTMLParser):
             self._in_title += 1
         if tag == "base" or (tag == "link" and (dict(attrs).get("rel") or "").lower() == "canonical"):
             self.page_urls.setdefault(tag, (dict(attrs).get("href") or "").strip())  # in <head>: skipped below
-        if self._root and (self._root_depth or _matches(self._root, tag, attrs)) and tag == self._root[1]:
+        if self._root and (self._root_depth or matches(self._root, tag, attrs)) and tag == self._root[1]:
             self._root_depth += 1
             if self._root_depth == 1:  # entering the content root
                 self._outside, self._skip = False, 0
@@ -143,7 +146,7 @@ class _Parser(HTMLParser):
             if "".join(self._buf).strip():
                 self._buf.append(" | ")
         elif tag in _BLOCK and self._row:  # paragraphs inside a table cell stay in the row
-            self._buf.append(_ITEM if tag == "li" else " ")
+            self._buf.append(ITEM if tag == "li" else " ")
         elif tag in _BLOCK:
             self._flush()
             self._open_block(tag, attrs)
@@ -242,54 +245,6 @@ class _Parser(HTMLParser):
         self._flush()
 
 
-_ITEM = "\ue000"  # where a list item starts inside a table cell (a private-use character, never in text)
-
-
-def _cell_items(row: str) -> str:
-    """A row's list items separated by ``; `` ("SSO; Audit log"), not glued ("SSO Audit log"); nothing before
-    a cell's first item or after a sentence's end or a colon."""
-    row = re.sub(f"(^|[|.!?:])(\\s*){_ITEM}\\s*", r"\1\2", row)
-    return re.sub(f"\\s*{_ITEM}\\s*", "; ", row)
-
-
-_Root = tuple[str, str]  # ("class", tag) for the element of class ``article-body``, or ("tag", tag)
-
-
-def _matches(root: _Root, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
-    return root[0] == "tag" or "article-body" in (dict(attrs).get("class") or "").split()
-
-
-class _RootFinder(HTMLParser):
-    """Counts the candidates for a page's content root: ``.article-body`` (Help Center themes), ``<article>``,
-    ``<main>``."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: dict[_Root, int] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if "article-body" in (dict(attrs).get("class") or "").split():
-            self.found[("class", tag)] = self.found.get(("class", tag), 0) + 1
-        if tag in ("article", "main"):
-            self.found[("tag", tag)] = self.found.get(("tag", tag), 0) + 1
-
-
-def _content_root(html: str) -> _Root | None:
-    """The one element holding a whole page's article (so breadcrumbs, author lines, attachments, votes,
-    related articles and comments around it are not read), or ``None`` for a fragment or a page without one."""
-    if not re.search(r"<(?:html|body)\b", html, re.I):
-        return None
-    finder = _RootFinder()
-    finder.feed(html)
-    finder.close()
-    candidates = [(kind, tag) for (kind, tag), n in finder.found.items() if n == 1]
-    for wanted in (lambda r: r[0] == "class", lambda r: r[1] == "article", lambda r: r[1] == "main"):
-        for root in candidates:
-            if wanted(root):
-                return root
-    return None
-
-
 def _start(attrs: list[tuple[str, str | None]]) -> int:
     """The first number of an ``<ol>``: its ``start`` (a list continued after a screenshot), else 1."""
     start = (dict(attrs).get("start") or "").strip()
@@ -336,7 +291,7 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     Returns:
         The document; sections without text (a heading followed directly by a sub-heading) are left out.
     """
-    parser, page = _parsed(html or "", base_url, _content_root(html or ""))
+    parser, page = _parsed(html or "", base_url, content_root(html or ""))
     blocks = parser.blocks
     sections: list[TextSection] = []
     path: list[tuple[int, str]] = []
@@ -366,7 +321,7 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
                         len(h1s) == 1 and (opens or not inside))
 
 
-def _parsed(html: str, base_url: str | None, root: _Root | None) -> tuple[_Parser, _Parser]:
+def _parsed(html: str, base_url: str | None, root: Root | None) -> tuple[_Parser, _Parser]:
     """The parse of the content root (the whole page without one), and of the whole page (for its h1)."""
     parsers = [_Parser(base_url, root)] + ([_Parser(base_url)] if root else [])
     for parser in parsers:
