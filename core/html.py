@@ -4,7 +4,8 @@ HTML files imported into the KB.
 Pure functions of their argument. The text keeps what a person needs to follow it: paragraphs separated by
 a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented; an ``<ol start="3">``
 numbered from 3), table rows as ``cell | cell`` (one line per row: a ``<br>`` in a cell is a space, a list in
-it ``a; b``), preformatted text as it was, links as ``label (url)`` (``mailto:`` as ``label (address)``; a
+it ``a; b``; a table that only lays the page out, one column or a cell of steps or paragraphs, reads as the
+blocks it holds: ``core.html_tables``), preformatted text as it was, links as ``label (url)`` (``mailto:`` as ``label (address)``; a
 relative link resolved against ``base_url``, else the page's ``<base href>`` or ``<link rel="canonical">``,
 and without any left as its label; none in a heading), an image inside a line of text as its alt text (an
 image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers,
@@ -29,7 +30,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin
 
 from core.html_page import Root, content_root, matches
-from core.html_tables import ITEM, cell_items
+from core.html_tables import ITEM, cell_items, layout_tables
 
 _SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
 _BLOCK = frozenset(
@@ -41,6 +42,7 @@ _BOLD = frozenset(("strong", "b"))
 PSEUDO_LEVEL = 5  # a bold-only paragraph's heading level: below h1..h4
 SUMMARY_LEVEL = 6  # a <details> accordion's <summary> (an FAQ's question): below those, until </details>
 PSEUDO_MAX_WORDS = 12
+_TABLE_PARTS = frozenset("table thead tbody tfoot tr td th".split())
 _TIGHT = frozenset(("li", "tr", "pre"))  # consecutive blocks of these kinds are joined by one line break
 
 
@@ -76,9 +78,11 @@ class _Block:
 
 
 class _Parser(HTMLParser):
-    def __init__(self, base_url: str | None = None, root: Root | None = None) -> None:
+    def __init__(self, base_url: str | None = None, root: Root | None = None, layouts: list[bool] | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self._root, self._root_depth = root, 0  # only the content root is read, when the page has one
+        self._layouts, self._table_count = layouts or [], 0  # per <table> in the page: does it lay the page out?
+        self._open_tables: list[bool] = []  # the open tables, innermost last: layout (True) or data
         self.blocks: list[_Block] = []
         self.title = ""
         self.base_url = base_url
@@ -131,11 +135,16 @@ class _Parser(HTMLParser):
             self._root_depth += 1
             if self._root_depth == 1:  # entering the content root
                 self._outside, self._skip = False, 0
+        if tag == "table":
+            self._open_tables.append(self._table_count < len(self._layouts) and self._layouts[self._table_count])
+            self._table_count += 1
         if tag in _SKIP:
             self._skip += 1
         if self._skip or self._outside:
             return
-        if tag == "br":
+        if tag in _TABLE_PARTS and self._layout():  # a layout table's rows and cells: the blocks they hold
+            self._flush()
+        elif tag == "br":
             self._buf.append(" " if self._row else "\n")
         elif tag == "img":
             self._image(dict(attrs).get("alt"))
@@ -184,7 +193,14 @@ class _Parser(HTMLParser):
         elif tag == "summary":
             self._level = SUMMARY_LEVEL
 
+    def _layout(self) -> bool:
+        """Inside a table that lays the page out (see ``core.html_tables``), outside any data row."""
+        return bool(self._open_tables) and self._open_tables[-1] and not self._row
+
     def handle_endtag(self, tag: str) -> None:
+        layout = self._layout()
+        if tag == "table" and self._open_tables:
+            self._open_tables.pop()
         if tag == "title":
             self._in_title = max(self._in_title - 1, 0)
         if self._root and self._root_depth and tag == self._root[1]:
@@ -200,6 +216,8 @@ class _Parser(HTMLParser):
             return
         if tag in _BOLD:
             self._bold = max(self._bold - 1, 0)
+        elif tag in _TABLE_PARTS and layout:
+            self._flush()
         elif tag == "a" and self._href:
             base = self.base_url or self.page_urls.get("base") or self.page_urls.get("link")
             target = link_target(self._href.pop(), base)
@@ -323,7 +341,8 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
 
 def _parsed(html: str, base_url: str | None, root: Root | None) -> tuple[_Parser, _Parser]:
     """The parse of the content root (the whole page without one), and of the whole page (for its h1)."""
-    parsers = [_Parser(base_url, root)] + ([_Parser(base_url)] if root else [])
+    layouts = layout_tables(html)
+    parsers = [_Parser(base_url, root, layouts)] + ([_Parser(base_url, None, layouts)] if root else [])
     for parser in parsers:
         parser.feed(html)
         parser.close()

@@ -273,3 +273,20 @@ def test_an_faq_accordion_is_quoted_question_by_question(sqlite_url: str, tmp_pa
         "https://acme.zendesk.com/hc/en-us/articles/360009-Billing-FAQ\n\n"
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
+
+
+LAYOUT = """<p>Reports can be exported as CSV or PDF.</p><h2>Export a report</h2>
+<table><tbody><tr><td><img src="/hc/article_attachments/7/export.png" alt="The Export button"></td>
+<td><ol><li>Open <b>Reports</b> and pick the date range.</li><li>Click <b>Export</b>, then <b>CSV</b>.</li></ol>
+<p>The file downloads at once.</p></td></tr></tbody></table>"""
+
+
+def test_steps_laid_out_in_a_table_are_quoted_as_steps(sqlite_url: str, tmp_path: Path) -> None:
+    """A Help Center editor's layout table (a screenshot beside the steps): the steps read as numbered lines
+    and the paragraph after them as its own, not as one row 'The Export button | Open Reports ...; Click ...'."""
+    _synced(sqlite_url, "Export reports", "https://acme.zendesk.com/hc/en-us/articles/360010-Export-reports", LAYOUT)
+    assert _answered_in_slack(sqlite_url, tmp_path, "How do I export a report as a CSV file?") == (
+        "1. Open Reports and pick the date range.\n2. Click Export, then CSV.\n\nThe file downloads at once.\n\n"
+        "Source: Export reports › Export a report - https://acme.zendesk.com/hc/en-us/articles/360010-Export-reports\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )

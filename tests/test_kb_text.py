@@ -143,6 +143,13 @@ HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
                  "</ul></td></tr><tr><td>Team</td><td><p>Everything in Basic:</p><ul><li>Projects</li><li>Guests</li></ul></td></tr></table>",
                  "Plan | Includes\nPro | SSO; Audit log\nTeam | Everything in Basic: Projects; Guests",
                  id="a list in a cell keeps its items apart"),
+    pytest.param("<table><tr><td><p><b>Note:</b> exports over 1 GB are emailed.</p></td></tr><tr><td>Check spam.</td></tr></table>",
+                 "Note: exports over 1 GB are emailed.\n\nCheck spam.", id="a one-column table reads as its blocks"),
+    pytest.param('<table><tr><td><img src="/a/e.png" alt="The Export button"></td><td><ol><li>Open Reports.</li>'
+                 "<li>Click Export.</li></ol><p>It downloads at once.</p></td></tr></table>",
+                 "1. Open Reports.\n2. Click Export.\n\nIt downloads at once.", id="steps laid out in a table read as steps"),
+    pytest.param("<table><tr><td>Basic</td><td><p>Projects.</p><p>Guests.</p></td></tr><tr><td>Pro</td><td>SSO.</td></tr></table>",
+                 "Basic\n\nProjects.\n\nGuests.\n\nPro\n\nSSO.", id="a cell of paragraphs lays its table out"),
     pytest.param('<p>Still stuck? <a href="mailto:help@example.com?subject=SSO">Email us</a> or '
                  '<a href="mailto:help@example.com">help@example.com</a>.</p>',
                  "Still stuck? Email us (help@example.com) or help@example.com.", id="a mailto link keeps its address"),
