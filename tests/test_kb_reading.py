@@ -290,3 +290,35 @@ def test_steps_laid_out_in_a_table_are_quoted_as_steps(sqlite_url: str, tmp_path
         "Source: Export reports › Export a report - https://acme.zendesk.com/hc/en-us/articles/360010-Export-reports\n\n"
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
+
+
+ERRORS = [  # (code, what it means, what to do): a long data table, cut over several passages
+    ("E101", "The timer could not reach the sync service", "Check your internet connection and try again"),
+    ("E102", "Your session expired while the timer was running", "Sign in again; the running time is kept"),
+    ("E103", "The project was archived by an admin", "Ask an admin to restore the project first"),
+    ("E104", "The time entry overlaps another entry", "Edit one of the two entries so they do not overlap"),
+    ("E105", "The workspace is over its plan's user limit", "Remove a user or upgrade the plan"),
+    ("E106", "The calendar connection was revoked in Google", "Reconnect Google Calendar under Integrations"),
+    ("E107", "The CSV file uses an unknown date format", "Save the file with dates as YYYY-MM-DD"),
+    ("E108", "The invoice currency differs from the client's currency", "Change the client's currency or the invoice's"),
+    ("E109", "The QuickBooks token expired after ninety days", "Reconnect QuickBooks under Integrations"),
+    ("E110", "The export is larger than fifty megabytes", "Export a shorter date range or use the API"),
+]
+ERROR_TABLE = ("<p>The app shows an error code when something fails.</p><h2>What each code means</h2><table><thead><tr><th>Code</th>"
+               "<th>What it means</th><th>What to do</th></tr></thead><tbody>"
+               + "".join(f"<tr><td>{c}</td><td>{m}</td><td>{d}</td></tr>" for c, m, d in ERRORS) + "</tbody></table>")
+
+
+def test_a_long_table_keeps_its_header_in_every_passage_it_is_cut_into(sqlite_url: str, tmp_path: Path) -> None:
+    """A table too long for one passage is cut between rows; a later passage starts with the header row, so the
+    reader of 'E109 | The QuickBooks token ...' sees the column names above it."""
+    url = "https://acme.zendesk.com/hc/en-us/articles/360011-Error-codes"
+    _synced(sqlite_url, "Error codes", url, ERROR_TABLE)
+    header = "Code | What it means | What to do"
+    passages = [text for path, text in _passages(sqlite_url) if path == ("What each code means",)]
+    assert len(passages) == 2 and all(p.startswith(header + "\n") for p in passages)
+    assert _answered_in_slack(sqlite_url, tmp_path, "What does error E109 mean? QuickBooks token expired") == (
+        passages[1] + f"\n\nSource: Error codes › What each code means - {url}\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+    assert passages[1].split("\n")[:2] == [header, "E107 | The CSV file uses an unknown date format | Save the file with dates as YYYY-MM-DD"]
