@@ -8,8 +8,10 @@ it ``a; b``; a table that only lays the page out, one column or a cell of steps 
 blocks it holds: ``core.html_tables``), preformatted text as it was, links as ``label (url)`` (``mailto:`` as ``label (address)``; a
 relative link resolved against ``base_url``, else the page's ``<base href>`` or ``<link rel="canonical">``,
 and without any left as its label; none in a heading), an image inside a line of text as its alt text (an
-image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers,
-sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML (unclosed ``<p>``, ``<li>``,
+image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers and
+forms are dropped, and so is an ``<aside>`` that is a sidebar (related articles, contents: ``core.html_page``);
+an ``<aside>`` callout (a note, a warning) is read where it stands, its heading a line of its text rather than
+a section. Entities are decoded. Sloppy HTML (unclosed ``<p>``, ``<li>``,
 ``<tr>``) reads as a browser would show it. A whole page (``<html>``/``<body>``) with one ``.article-body``
 (Help Center themes), else one ``<article>``, else one ``<main>`` is read from that element alone; its
 ``<title>``, ``<h1>`` and canonical link are still read from the page.
@@ -29,13 +31,13 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from core.html_page import Root, content_root, matches
+from core.html_page import Aside, Root, content_root, matches
 from core.html_tables import ITEM, cell_items, layout_tables
 
-_SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
+_SKIP = frozenset("script style head template noscript nav footer form svg button select".split())
 _BLOCK = frozenset(
     "p div br h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tr blockquote pre section article header main "
-    "hr dl dt dd figure figcaption details summary".split()
+    "hr dl dt dd figure figcaption details summary aside".split()
 )
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 _BOLD = frozenset(("strong", "b"))
@@ -95,6 +97,7 @@ class _Parser(HTMLParser):
         self._lists: list[list[int]] = []  # per open list: [is_ordered, next number]
         self._items: list[list[Any]] = []  # per open list item: [marker not yet written, or ""; indent; list depth]
         self._href: list[str | None] = []
+        self._asides: list[Aside] = []  # the open <aside>s: callouts are read, sidebars dropped at their end
 
     def _kind(self) -> str:
         return "pre" if self._pre else "tr" if self._row else "li" if self._items else "p"
@@ -113,9 +116,12 @@ class _Parser(HTMLParser):
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")).strip())
         if not text or (alt and alt >= len(re.sub(r"\s", "", text))):  # empty, or images alone (screenshots)
             return
-        if self._level:
+        if self._level and self._asides:  # a callout's title ("Warning") is its first line, not a section
+            self._asides[-1].heading = self._asides[-1].heading or text
+            self.blocks.append(_Block("p", " ".join(text.split())))
+        elif self._level:
             self.blocks.append(_Block("h", " ".join(text.split()), self._level))
-        elif (kind == "p" and bold >= len(re.sub(r"\s", "", text)) and "\n" not in text
+        elif (not self._asides and kind == "p" and bold >= len(re.sub(r"\s", "", text)) and "\n" not in text
               and len(text.split()) <= PSEUDO_MAX_WORDS and not text.endswith((".", ",", ";"))):
             self.blocks.append(_Block("h", text.rstrip(":").strip(), PSEUDO_LEVEL))
         elif kind == "li":
@@ -192,6 +198,8 @@ class _Parser(HTMLParser):
             self._level = _HEADINGS[tag]
         elif tag == "summary":
             self._level = SUMMARY_LEVEL
+        elif tag == "aside":
+            self._asides.append(Aside(len(self.blocks), attrs))
 
     def _layout(self) -> bool:
         """Inside a table that lays the page out (see ``core.html_tables``), outside any data row."""
@@ -245,6 +253,10 @@ class _Parser(HTMLParser):
             self._level = 0
         elif tag == "details":  # the accordion's section ends with it
             self.blocks.append(_Block("end", ""))
+        elif tag == "aside" and self._asides:
+            aside = self._asides.pop()
+            if aside.is_chrome():
+                del self.blocks[aside.start:]
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -255,8 +267,12 @@ class _Parser(HTMLParser):
         if not self._pre:
             data = re.sub(r"\s+", " ", data)
         self._buf.append(data)
+        visible = len(re.sub(r"\s", "", data))
         if self._bold:
-            self._bold_chars += len(re.sub(r"\s", "", data))
+            self._bold_chars += visible
+        for aside in self._asides if not self._level else ():
+            aside.chars += visible
+            aside.link_chars += visible if self._href else 0
 
     def close(self) -> None:
         super().close()

@@ -1,11 +1,37 @@
 """The page around an article, for the converter in ``core.html``: the one element that holds a whole page's
-article (its content root), so the chrome around it is not read. Pure.
+article (its content root), so the chrome around it is not read, and which ``<aside>`` is chrome (a sidebar:
+related articles, contents, navigation) rather than a callout (a note or a warning, often the answer). Pure.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
+
+_CHROME_NAMES = re.compile(r"(?:^|[\s_-])(?:sidebar|related|toc|nav|navigation|recent|breadcrumbs?)(?=$|[\s_-])", re.I)
+_CHROME_HEADINGS = frozenset(("related articles", "related", "recently viewed articles", "recently viewed",
+                              "in this article", "on this page", "table of contents", "contents",
+                              "articles in this section"))
+
+
+@dataclass
+class Aside:
+    """An open ``<aside>``: where its blocks start, and what tells a sidebar from a callout."""
+
+    start: int  # the index of its first block
+    attrs: list[tuple[str, str | None]]
+    heading: str = ""  # its first heading
+    chars: int = 0  # visible characters outside its headings
+    link_chars: int = 0  # of which inside links
+
+    def is_chrome(self) -> bool:
+        """A sidebar: named so (``role="navigation"``, a class or id such as ``sidebar``, ``related``, ``toc``),
+        headed so ("Related articles", "In this article"), or nothing but links."""
+        names = " ".join(value or "" for key, value in self.attrs if key in ("class", "id"))
+        return ((dict(self.attrs).get("role") or "").lower() == "navigation" or bool(_CHROME_NAMES.search(names))
+                or " ".join(self.heading.lower().rstrip(":").split()) in _CHROME_HEADINGS
+                or 0 < self.chars <= self.link_chars)
 
 Root = tuple[str, str]  # ("class", tag) for the element of class ``article-body``, or ("tag", tag)
 

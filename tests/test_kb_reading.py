@@ -322,3 +322,23 @@ def test_a_long_table_keeps_its_header_in_every_passage_it_is_cut_into(sqlite_ur
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
     assert passages[1].split("\n")[:2] == [header, "E107 | The CSV file uses an unknown date format | Save the file with dates as YYYY-MM-DD"]
+
+
+CALLOUT = """<p>Any report can be exported as a CSV file.</p><h2>Large exports</h2>
+<p>Exports run in the background while you keep working.</p>
+<aside class="callout callout--warning"><p><strong>Note:</strong> an export over 1 GB is emailed to the account owner
+instead of being downloaded.</p></aside>"""
+
+
+def test_a_callout_in_an_aside_is_quoted_with_its_section(sqlite_url: str, tmp_path: Path) -> None:
+    """A note in an ``<aside>`` callout is often the answer: it is read with the text around it (a sidebar of
+    related articles, the page's chrome, is still left out)."""
+    url = "https://acme.zendesk.com/hc/en-us/articles/360012-Export-reports"
+    _synced(sqlite_url, "Export reports", url, CALLOUT + '<aside class="sidebar"><h3>Related articles</h3>'
+            '<ul><li><a href="/hc/en-us/articles/1">Invoices</a></li></ul></aside>')
+    assert _answered_in_slack(sqlite_url, tmp_path, "My export over 1 GB never downloaded, where is it?") == (
+        "Exports run in the background while you keep working.\n\n"
+        "Note: an export over 1 GB is emailed to the account owner instead of being downloaded.\n\n"
+        f"Source: Export reports › Large exports - {url}\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )

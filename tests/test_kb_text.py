@@ -150,6 +150,13 @@ HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
                  "1. Open Reports.\n2. Click Export.\n\nIt downloads at once.", id="steps laid out in a table read as steps"),
     pytest.param("<table><tr><td>Basic</td><td><p>Projects.</p><p>Guests.</p></td></tr><tr><td>Pro</td><td>SSO.</td></tr></table>",
                  "Basic\n\nProjects.\n\nGuests.\n\nPro\n\nSSO.", id="a cell of paragraphs lays its table out"),
+    pytest.param('<p>Exports run nightly.</p><aside class="note"><h4>Warning</h4><p>Deleting a project deletes its '
+                 "entries.</p></aside><p>After.</p>",
+                 "Exports run nightly.\n\nWarning\n\nDeleting a project deletes its entries.\n\nAfter.",
+                 id="a callout aside is read, its title a line of it"),
+    pytest.param("<p>Body.</p><aside><ul><li><a href='https://x.example/a'>Invoices</a></li></ul></aside>"
+                 "<aside class='article-sidebar'><p>Recently viewed: Invoices</p></aside>",
+                 "Body.", id="a sidebar aside (only links, or named so) is chrome"),
     pytest.param('<p>Still stuck? <a href="mailto:help@example.com?subject=SSO">Email us</a> or '
                  '<a href="mailto:help@example.com">help@example.com</a>.</p>',
                  "Still stuck? Email us (help@example.com) or help@example.com.", id="a mailto link keeps its address"),
@@ -186,6 +193,8 @@ MARKDOWN_AS_WRITTEN = [  # (a Markdown line as admins write it, with the article
                  "Click the gear icon then Save.", id="a screenshot alone is left out, an inline image is its alt"),
     pytest.param('<div class="callout">\n<strong>Note:</strong> cancelled plans<br>stay readable.\n</div>',
                  "Note: cancelled plans\nstay readable.", id="an HTML block goes through the HTML converter"),
+    pytest.param("Exports run nightly.\n\n<aside>\n💡 **Note:** an export over 1 GB is emailed.\n\n</aside>",
+                 "Exports run nightly.\n\n💡 Note: an export over 1 GB is emailed.", id="a Notion callout aside is read"),
     pytest.param('<table>\n<tr><th>Plan</th><th>Refund</th></tr>\n<tr><td>Annual</td><td>pro rata</td></tr>\n</table>',
                  "Plan | Refund\nAnnual | pro rata", id="an HTML table in Markdown is a table"),
 ]

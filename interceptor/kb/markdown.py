@@ -4,7 +4,8 @@ Every channel renders plain text, so emphasis, heading and code marks are remove
 ``text (url)`` (reference links too; a relative one resolved against the article's ``url``, else its text
 alone; ``mailto:`` the address). An image in a line of text reads as its alt text; one alone on its line (a screenshot) is left
 out. Inline HTML reads as a browser shows it (``<br>`` a line break, ``<img>`` its alt text, other tags and
-comments dropped, entities such as ``&nbsp;`` decoded), except inside code; a paragraph that opens with a
+comments dropped, so an ``<aside>`` callout as Notion exports it reads as the Markdown inside it; entities such
+as ``&nbsp;`` decoded), except inside code; a paragraph that opens with a
 block tag (``<table>``, ``<div>``, ``<details>``) is an HTML block and goes through the one HTML converter.
 A hard-wrapped paragraph becomes one line (its line breaks would otherwise reach Slack mid-sentence); list
 items, table rows, block quotes and hard breaks (two trailing spaces or ``\\``) keep their own lines, and
@@ -41,8 +42,8 @@ _HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark 
     (re.compile(r"<([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>"), r"\1"),  # e-mail autolinks
     (re.compile(r"<br\s*/?>[ \t]*", re.I), "\n"),
     (re.compile(r"<img\b[^<>]*?\balt=\"([^\"]*)\"[^<>]*>", re.I), r"\1"),
-    (re.compile(r"</?(?:p|div|details|summary|section|table|thead|tbody|tr|td|th|ul|ol|li|dl|dt|dd|h[1-6]|hr|"
-                r"blockquote|figure|figcaption|center)\b[^<>]*>", re.I), " "),
+    (re.compile(r"</?(?:p|div|details|summary|section|aside|table|thead|tbody|tr|td|th|ul|ol|li|dl|dt|dd|h[1-6]|hr|"
+                r"blockquote|figure|figcaption|center)\b[^<>]*>[ \t]*", re.I), " "),
     (re.compile(r"</?(?:b|strong|i|em|u|s|del|ins|mark|small|sub|sup|kbd|span|font|abbr|cite|code|var|samp|q|a|img|"
                 r"picture|source|video|audio|iframe)\b[^<>]*>", re.I), ""),
 )
