@@ -342,3 +342,49 @@ def test_a_callout_in_an_aside_is_quoted_with_its_section(sqlite_url: str, tmp_p
         f"Source: Export reports › Large exports - {url}\n\n"
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
+
+
+FOOTNOTES = """---
+title: Deleted projects
+url: https://help.example.com/hc/en-us/articles/44-deleted-projects
+---
+# Deleted projects
+
+## Restore a deleted project
+
+A deleted project is kept for 30 days[^days] and can be restored from
+the Trash[^trash] until then.
+
+## Purged projects
+
+After that it is purged for good[^days].
+
+[^days]: Calendar days, counted from the day
+    the project was deleted.
+[^trash]: Shown under Settings > Projects.
+"""
+
+
+def test_markdown_footnotes_are_quoted_as_numbered_notes_under_the_text_that_refers_to_them(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """``[^days]`` reads ``[1]`` and its note follows the paragraph that refers to it, so a passage quoted out of
+    the article still carries it; the ``[^days]: ...`` definitions are no passage of their own."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "deleted-projects.md").write_text(FOOTNOTES, encoding="utf-8")
+    db = Database(sqlite_url)
+    import_articles(db, articles_at(folder))
+    db.dispose()
+    assert _passages(sqlite_url) == [
+        (("Restore a deleted project",), "A deleted project is kept for 30 days[1] and can be restored from the Trash[2] "
+                                         "until then.\n[1] Calendar days, counted from the day the project was deleted.\n"
+                                         "[2] Shown under Settings > Projects."),
+        (("Purged projects",), "After that it is purged for good[1].\n[1] Calendar days, counted from the day the project "
+                               "was deleted."),
+    ]
+    assert _answered_in_slack(sqlite_url, tmp_path, "How do I restore a deleted project from the trash?") == (
+        "A deleted project is kept for 30 days[1] and can be restored from the Trash[2] until then.\n"
+        "[1] Calendar days, counted from the day the project was deleted.\n[2] Shown under Settings &gt; Projects.\n\n"
+        "Source: Deleted projects › Restore a deleted project - https://help.example.com/hc/en-us/articles/44-deleted-projects"
+        '\n\nDid this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )

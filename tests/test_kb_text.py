@@ -234,3 +234,14 @@ Follow the [Xero guide][xero] or see [Billing][] and the [FAQ]. Press [Enter] to
 def test_a_markdown_heading_with_a_link_or_an_entity_reads_as_its_words() -> None:
     [section] = markdown_sections("## Pay with [Stripe](https://stripe.com) &amp; PayPal\n\nText.\n")
     assert section.heading_path == ("Pay with Stripe & PayPal",)
+
+
+def test_markdown_footnotes_in_headings_lists_and_code() -> None:
+    from interceptor.kb.markdown import inline_footnotes
+
+    markdown = ("## Limits[^per]\n\nUp to 5 exports a day[^none].\n\n- Exports[^csv] run nightly\n- `[^csv]` is code\n\n"
+                "```\nx[^csv]\n```\n\n[^per]: Per workspace.\n[^csv]: CSV and PDF.\n[^unused]: Never referred to.\n")
+    assert [(s.heading_path, s.text) for s in markdown_sections(inline_footnotes(markdown))] == [
+        (("Limits",), "[1] Per workspace.\n\nUp to 5 exports a day[^none].\n\n- Exports[2] run nightly\n- [^csv] is code\n"
+                      "[2] CSV and PDF.\n\nx[^csv]"),
+    ]
