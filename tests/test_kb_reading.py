@@ -13,13 +13,16 @@ import responses
 
 from config import load_settings
 from conftest import settings_dict
+from connectors.slack import blocks
 from connectors.zendesk import ZendeskConnector
 from core import kb
 from core.db import Database
 from interceptor.kb.importer import articles_at, import_articles
 from interceptor.kb.sync import sync_all
+from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import CHANNEL, simulate_slack
 from test_zendesk_connector import API, ZENDESK
+from tests.slack_stub import shown
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
 HTML_URL = "https://acme.zendesk.com/hc/en-us/articles/360001-Set-up-SSO-with-Okta"
@@ -66,10 +69,18 @@ def _passages(url: str) -> list[tuple[tuple[str, ...], str]]:
         db.dispose()
 
 
-def _answered_in_slack(url: str, tmp_path: Path, question: str) -> str:
-    """Ask ``question`` in a simulated Slack channel (threshold 0.5) and return the one post's text."""
+def _posted_in_slack(url: str, tmp_path: Path, question: str) -> Call:
+    """Ask ``question`` in a simulated Slack channel (threshold 0.5) and return the one post."""
     settings: dict[str, Any] = settings_dict(url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
     [post] = simulate_slack(question, load_settings(settings), tmp_path).calls
+    return post
+
+
+def _answered_in_slack(url: str, tmp_path: Path, question: str) -> str:
+    """Ask ``question`` in a simulated Slack channel (threshold 0.5) and return the one post's text: the
+    notification text, which is what the answer's blocks show (mrkdwn-escaped)."""
+    post = _posted_in_slack(url, tmp_path, question)
+    assert blocks.escape(shown(post.args["blocks"])) == post.args["text"]
     return str(post.args["text"])
 
 
@@ -388,3 +399,28 @@ def test_markdown_footnotes_are_quoted_as_numbered_notes_under_the_text_that_ref
         "Source: Deleted projects › Restore a deleted project - https://help.example.com/hc/en-us/articles/44-deleted-projects"
         '\n\nDid this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
+
+
+MARKS = """<p>Backups are left out of the nightly export.</p><h2>Leave a file out of the export</h2>
+<p>Name it *_backup_*.csv and the export skips it, in ~/exports and ~/archive alike.</p>
+<p>&gt; 100 files to leave out? Type `ls -la` to list them, or see
+<a href="https://acme.zendesk.com/hc/en-us/articles/360014-Ignore-files">Ignore files</a>.</p>"""
+
+
+def test_slack_formatting_characters_in_the_kb_are_posted_as_written_and_links_still_link(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """In mrkdwn ``*_backup_*`` would be bold italic 'backup', ``~/exports and ~`` struck through, `` `ls -la` ``
+    code and the line '> 100 files' a quote: the answer is a rich text block, whose text elements Slack shows
+    as written, and its URLs (the Source line's too) are link elements."""
+    url = "https://acme.zendesk.com/hc/en-us/articles/360013-Exports"
+    _synced(sqlite_url, "Exports", url, MARKS)
+    post = _posted_in_slack(sqlite_url, tmp_path, "How do I leave a backup file out of the export?")
+    assert post.args["blocks"][0] == {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+        {"type": "text", "text": "Name it *_backup_*.csv and the export skips it, in ~/exports and ~/archive alike.\n\n"
+                                 "> 100 files to leave out? Type `ls -la` to list them, or see Ignore files ("},
+        {"type": "link", "url": "https://acme.zendesk.com/hc/en-us/articles/360014-Ignore-files"},
+        {"type": "text", "text": ").\n\nSource: Exports › Leave a file out of the export - "},
+        {"type": "link", "url": url},
+        {"type": "text", "text": '\n\nDid this solve it? Reply "This solved it", or "I still need help" to reach a person.'},
+    ]}]}
+    assert [b["type"] for b in post.args["blocks"]] == ["rich_text", "actions"]
