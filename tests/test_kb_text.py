@@ -184,6 +184,8 @@ MARKDOWN_AS_WRITTEN = [  # (a Markdown line as admins write it, with the article
                  "Refunds take 5 days & arrive by card \u2014 see the FAQ.", id="entities are decoded"),
     pytest.param("3. Confirm.<br>You keep access until the period ends.",
                  "3. Confirm.\nYou keep access until the period ends.", id="a br is a line break"),
+    pytest.param("Name it `*_backup_*.csv` or **`report_v2.csv`**, not *report*.",
+                 "Name it *_backup_*.csv or report_v2.csv, not report.", id="emphasis marks inside code are code"),
     pytest.param("Press <kbd>Ctrl</kbd>+<kbd>C</kbd> <!-- TODO: screenshot --> then `<br>` and `&amp;` stay code.",
                  "Press Ctrl+C then <br> and &amp; stay code.", id="inline tags and comments go, code stays"),
     pytest.param("See [billing](/hc/en-us/articles/43-billing), [top](#top) or write to <help@example.com>.",

@@ -50,12 +50,12 @@ _HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark 
     (re.compile(r"</?(?:b|strong|i|em|u|s|del|ins|mark|small|sub|sup|kbd|span|font|abbr|cite|code|var|samp|q|a|img|"
                 r"picture|source|video|audio|iframe)\b[^<>]*>", re.I), ""),
 )
-_INLINE = (
+_EMPHASIS = (
     (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
     (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
-    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
-    (re.compile(r"[ \t]*\\$", re.M), ""),  # hard-break backslashes
 )
+_HARD_BREAK = re.compile(r"[ \t]*\\$", re.M)  # a hard break's backslash
+_KEPT = re.compile("\ue001(\\d+)\ue002")  # a code span set aside while emphasis marks are removed
 
 
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
@@ -234,9 +234,23 @@ def _unwrap(paragraph: list[str], base_url: str | None = None) -> str:
     for pattern, replacement in _BLOCKS:
         text = pattern.sub(replacement, text)
     text = _inline_html(text, base_url)
-    for pattern, replacement in _INLINE:
-        text = pattern.sub(replacement, text)
+    text = _HARD_BREAK.sub("", _without_emphasis(text))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def _without_emphasis(text: str) -> str:
+    """``text`` without its bold and italic marks, and its code spans without their backticks: what is inside
+    a code span (``*_backup_*.csv``) is kept as written, and emphasis around one still goes."""
+    spans: list[str] = []
+
+    def set_aside(match: re.Match[str]) -> str:
+        spans.append(match.group(1)[1:-1])
+        return f"\ue001{len(spans) - 1}\ue002"
+
+    text = _CODE_SPAN.sub(set_aside, text)
+    for pattern, replacement in _EMPHASIS:
+        text = pattern.sub(replacement, text)
+    return _KEPT.sub(lambda m: spans[int(m.group(1))], text)
 
 
 def markdown_to_text(markdown: str, base_url: str | None = None) -> str:
