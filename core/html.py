@@ -5,14 +5,14 @@ Pure functions of their argument. The text keeps what a person needs to follow i
 a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented; an ``<ol start="3">``
 numbered from 3), table rows as ``cell | cell`` (one line per row: a ``<br>`` in a cell is a space, a list in
 it ``a; b``; a table that only lays the page out, one column or a cell of steps or paragraphs, reads as the
-blocks it holds: ``core.html_tables``), preformatted text as it was, links as ``label (url)`` (``mailto:`` as ``label (address)``; a
-relative link resolved against ``base_url``, else the page's ``<base href>`` or ``<link rel="canonical">``,
-and without any left as its label; none in a heading), an image inside a line of text as its alt text (an
-image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers and
-forms are dropped, and so is an ``<aside>`` that is a sidebar (related articles, contents: ``core.html_page``);
-an ``<aside>`` callout (a note, a warning) is read where it stands, its heading a line of its text rather than
-a section. Entities are decoded. Sloppy HTML (unclosed ``<p>``, ``<li>``,
-``<tr>``) reads as a browser would show it. A whole page (``<html>``/``<body>``) with one ``.article-body``
+blocks it holds: ``core.html_tables``), preformatted text as it was, links as ``label (url)`` (``mailto:``
+as ``label (address)``; a relative link resolved against ``base_url``, else the page's ``<base href>`` or
+``<link rel="canonical">``, and without any left as its label; none in a heading), an image inside a line of
+text as its alt text (an image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``,
+navigation, footers and forms are dropped, and so is an ``<aside>`` that is a sidebar (related articles,
+contents: ``core.html_page``); an ``<aside>`` callout (a note, a warning) is read where it stands, its
+heading a line of its text rather than a section. Entities are decoded. Sloppy HTML (unclosed ``<p>``,
+``<li>``, ``<tr>``) reads as a browser would show it. A whole page (``<html>``/``<body>``) with one ``.article-body``
 (Help Center themes), else one ``<article>``, else one ``<main>`` is read from that element alone; its
 ``<title>``, ``<h1>`` and canonical link are still read from the page.
 
@@ -80,7 +80,8 @@ class _Block:
 
 
 class _Parser(HTMLParser):
-    def __init__(self, base_url: str | None = None, root: Root | None = None, layouts: list[bool] | None = None) -> None:
+    def __init__(self, base_url: str | None = None, root: Root | None = None,
+                 layouts: list[bool] | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self._root, self._root_depth = root, 0  # only the content root is read, when the page has one
         self._layouts, self._table_count = layouts or [], 0  # per <table> in the page: does it lay the page out?
