@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 from core.html import html_to_text
 from core.text import strip_invisible
 
-__all__ = ["adf_to_text", "html_to_text", "tidy", "wiki_to_text", "with_sources"]
+__all__ = ["adf_to_text", "html_to_text", "split_urls", "tidy", "wiki_to_text", "with_sources"]
 
 
 def tidy(text: str) -> str:
@@ -153,3 +153,26 @@ def with_sources(text: str, citations: Iterable[Mapping[str, Any]], link: Callab
         return text.strip()
     items = "\n".join(link(str(c.get("title") or c["url"]), str(c["url"])) for c in missing)
     return f"{text.strip()}\n\nSources:\n{items}"
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def split_urls(text: str) -> list[str]:
+    """Cut plain text around its http(s) URLs, for a vendor's markup to link them and leave them unescaped.
+
+    Args:
+        text: plain text, URLs written out (``label (url)``, ``Source: ... - url``).
+
+    Returns:
+        ``[text, url, text, ..., text]``: the odd items are the URLs, without the punctuation that ends the
+        sentence around them (``.``, ``,``, a ``)`` that closes no ``(`` of the URL's own).
+    """
+    parts, start = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0)
+        while url[-1] in ".,;:!?'\"" or (url[-1] == ")" and url.count(")") > url.count("(")):
+            url = url[:-1]
+        parts += [text[start:match.start()], url]
+        start = match.start() + len(url)
+    return parts + [text[start:]]

@@ -4,12 +4,15 @@ HTML files imported into the KB.
 Pure functions of their argument. The text keeps what a person needs to follow it: paragraphs separated by
 a blank line, list items on their own lines (``- `` or ``1. ``, nested ones indented; an ``<ol start="3">``
 numbered from 3), table rows as ``cell | cell`` (one line per row: a ``<br>`` in a cell is a space, a list in
-it ``a; b``), preformatted text as it was, links as ``label (url)`` (``mailto:`` as ``label (address)``; a
-relative link resolved against ``base_url``, else the page's ``<base href>`` or ``<link rel="canonical">``,
-and without any left as its label; none in a heading), an image inside a line of text as its alt text (an
-image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``, navigation, footers,
-sidebars (``<aside>``) and forms are dropped; entities are decoded. Sloppy HTML (unclosed ``<p>``, ``<li>``,
-``<tr>``) reads as a browser would show it. A whole page (``<html>``/``<body>``) with one ``.article-body``
+it ``a; b``; a table that only lays the page out, one column or a cell of steps or paragraphs, reads as the
+blocks it holds: ``core.html_tables``), preformatted text as it was, links as ``label (url)`` (``mailto:``
+as ``label (address)``; a relative link resolved against ``base_url``, else the page's ``<base href>`` or
+``<link rel="canonical">``, and without any left as its label; none in a heading), an image inside a line of
+text as its alt text (an image alone in its block, a screenshot, is left out). Scripts, styles, ``<head>``,
+navigation, footers and forms are dropped, and so is an ``<aside>`` that is a sidebar (related articles,
+contents: ``core.html_page``); an ``<aside>`` callout (a note, a warning) is read where it stands, its
+heading a line of its text rather than a section. Entities are decoded. Sloppy HTML (unclosed ``<p>``,
+``<li>``, ``<tr>``) reads as a browser would show it. A whole page (``<html>``/``<body>``) with one ``.article-body``
 (Help Center themes), else one ``<article>``, else one ``<main>`` is read from that element alone; its
 ``<title>``, ``<h1>`` and canonical link are still read from the page.
 
@@ -28,16 +31,20 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-_SKIP = frozenset("script style head template noscript nav footer aside form svg button select".split())
+from core.html_page import Aside, Root, content_root, matches
+from core.html_tables import ITEM, cell_items, layout_tables
+
+_SKIP = frozenset("script style head template noscript nav footer form svg button select".split())
 _BLOCK = frozenset(
     "p div br h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tr blockquote pre section article header main "
-    "hr dl dt dd figure figcaption details summary".split()
+    "hr dl dt dd figure figcaption details summary aside".split()
 )
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 _BOLD = frozenset(("strong", "b"))
 PSEUDO_LEVEL = 5  # a bold-only paragraph's heading level: below h1..h4
 SUMMARY_LEVEL = 6  # a <details> accordion's <summary> (an FAQ's question): below those, until </details>
 PSEUDO_MAX_WORDS = 12
+_TABLE_PARTS = frozenset("table thead tbody tfoot tr td th".split())
 _TIGHT = frozenset(("li", "tr", "pre"))  # consecutive blocks of these kinds are joined by one line break
 
 
@@ -73,9 +80,12 @@ class _Block:
 
 
 class _Parser(HTMLParser):
-    def __init__(self, base_url: str | None = None, root: _Root | None = None) -> None:
+    def __init__(self, base_url: str | None = None, root: Root | None = None,
+                 layouts: list[bool] | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self._root, self._root_depth = root, 0  # only the content root is read, when the page has one
+        self._layouts, self._table_count = layouts or [], 0  # per <table> in the page: does it lay the page out?
+        self._open_tables: list[bool] = []  # the open tables, innermost last: layout (True) or data
         self.blocks: list[_Block] = []
         self.title = ""
         self.base_url = base_url
@@ -88,6 +98,7 @@ class _Parser(HTMLParser):
         self._lists: list[list[int]] = []  # per open list: [is_ordered, next number]
         self._items: list[list[Any]] = []  # per open list item: [marker not yet written, or ""; indent; list depth]
         self._href: list[str | None] = []
+        self._asides: list[Aside] = []  # the open <aside>s: callouts are read, sidebars dropped at their end
 
     def _kind(self) -> str:
         return "pre" if self._pre else "tr" if self._row else "li" if self._items else "p"
@@ -101,14 +112,17 @@ class _Parser(HTMLParser):
             lines = [line.rstrip() for line in raw.strip("\n").split("\n")]
             self.blocks.extend(_Block("pre", line) for line in lines if any(lines))
             return
-        text = _cell_items(re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)) if kind == "tr" else raw
+        text = cell_items(re.sub(r"[ \t\r\f\v\u00a0]+", " ", raw)) if kind == "tr" else raw
         text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", text)
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")).strip())
         if not text or (alt and alt >= len(re.sub(r"\s", "", text))):  # empty, or images alone (screenshots)
             return
-        if self._level:
+        if self._level and self._asides:  # a callout's title ("Warning") is its first line, not a section
+            self._asides[-1].heading = self._asides[-1].heading or text
+            self.blocks.append(_Block("p", " ".join(text.split())))
+        elif self._level:
             self.blocks.append(_Block("h", " ".join(text.split()), self._level))
-        elif (kind == "p" and bold >= len(re.sub(r"\s", "", text)) and "\n" not in text
+        elif (not self._asides and kind == "p" and bold >= len(re.sub(r"\s", "", text)) and "\n" not in text
               and len(text.split()) <= PSEUDO_MAX_WORDS and not text.endswith((".", ",", ";"))):
             self.blocks.append(_Block("h", text.rstrip(":").strip(), PSEUDO_LEVEL))
         elif kind == "li":
@@ -124,15 +138,20 @@ class _Parser(HTMLParser):
             self._in_title += 1
         if tag == "base" or (tag == "link" and (dict(attrs).get("rel") or "").lower() == "canonical"):
             self.page_urls.setdefault(tag, (dict(attrs).get("href") or "").strip())  # in <head>: skipped below
-        if self._root and (self._root_depth or _matches(self._root, tag, attrs)) and tag == self._root[1]:
+        if self._root and (self._root_depth or matches(self._root, tag, attrs)) and tag == self._root[1]:
             self._root_depth += 1
             if self._root_depth == 1:  # entering the content root
                 self._outside, self._skip = False, 0
+        if tag == "table":
+            self._open_tables.append(self._table_count < len(self._layouts) and self._layouts[self._table_count])
+            self._table_count += 1
         if tag in _SKIP:
             self._skip += 1
         if self._skip or self._outside:
             return
-        if tag == "br":
+        if tag in _TABLE_PARTS and self._layout():  # a layout table's rows and cells: the blocks they hold
+            self._flush()
+        elif tag == "br":
             self._buf.append(" " if self._row else "\n")
         elif tag == "img":
             self._image(dict(attrs).get("alt"))
@@ -143,7 +162,7 @@ class _Parser(HTMLParser):
             if "".join(self._buf).strip():
                 self._buf.append(" | ")
         elif tag in _BLOCK and self._row:  # paragraphs inside a table cell stay in the row
-            self._buf.append(_ITEM if tag == "li" else " ")
+            self._buf.append(ITEM if tag == "li" else " ")
         elif tag in _BLOCK:
             self._flush()
             self._open_block(tag, attrs)
@@ -180,8 +199,17 @@ class _Parser(HTMLParser):
             self._level = _HEADINGS[tag]
         elif tag == "summary":
             self._level = SUMMARY_LEVEL
+        elif tag == "aside":
+            self._asides.append(Aside(len(self.blocks), attrs))
+
+    def _layout(self) -> bool:
+        """Inside a table that lays the page out (see ``core.html_tables``), outside any data row."""
+        return bool(self._open_tables) and self._open_tables[-1] and not self._row
 
     def handle_endtag(self, tag: str) -> None:
+        layout = self._layout()
+        if tag == "table" and self._open_tables:
+            self._open_tables.pop()
         if tag == "title":
             self._in_title = max(self._in_title - 1, 0)
         if self._root and self._root_depth and tag == self._root[1]:
@@ -197,6 +225,8 @@ class _Parser(HTMLParser):
             return
         if tag in _BOLD:
             self._bold = max(self._bold - 1, 0)
+        elif tag in _TABLE_PARTS and layout:
+            self._flush()
         elif tag == "a" and self._href:
             base = self.base_url or self.page_urls.get("base") or self.page_urls.get("link")
             target = link_target(self._href.pop(), base)
@@ -224,6 +254,10 @@ class _Parser(HTMLParser):
             self._level = 0
         elif tag == "details":  # the accordion's section ends with it
             self.blocks.append(_Block("end", ""))
+        elif tag == "aside" and self._asides:
+            aside = self._asides.pop()
+            if aside.is_chrome():
+                del self.blocks[aside.start:]
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -234,60 +268,16 @@ class _Parser(HTMLParser):
         if not self._pre:
             data = re.sub(r"\s+", " ", data)
         self._buf.append(data)
+        visible = len(re.sub(r"\s", "", data))
         if self._bold:
-            self._bold_chars += len(re.sub(r"\s", "", data))
+            self._bold_chars += visible
+        for aside in self._asides if not self._level else ():
+            aside.chars += visible
+            aside.link_chars += visible if self._href else 0
 
     def close(self) -> None:
         super().close()
         self._flush()
-
-
-_ITEM = "\ue000"  # where a list item starts inside a table cell (a private-use character, never in text)
-
-
-def _cell_items(row: str) -> str:
-    """A row's list items separated by ``; `` ("SSO; Audit log"), not glued ("SSO Audit log"); nothing before
-    a cell's first item or after a sentence's end or a colon."""
-    row = re.sub(f"(^|[|.!?:])(\\s*){_ITEM}\\s*", r"\1\2", row)
-    return re.sub(f"\\s*{_ITEM}\\s*", "; ", row)
-
-
-_Root = tuple[str, str]  # ("class", tag) for the element of class ``article-body``, or ("tag", tag)
-
-
-def _matches(root: _Root, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
-    return root[0] == "tag" or "article-body" in (dict(attrs).get("class") or "").split()
-
-
-class _RootFinder(HTMLParser):
-    """Counts the candidates for a page's content root: ``.article-body`` (Help Center themes), ``<article>``,
-    ``<main>``."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: dict[_Root, int] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if "article-body" in (dict(attrs).get("class") or "").split():
-            self.found[("class", tag)] = self.found.get(("class", tag), 0) + 1
-        if tag in ("article", "main"):
-            self.found[("tag", tag)] = self.found.get(("tag", tag), 0) + 1
-
-
-def _content_root(html: str) -> _Root | None:
-    """The one element holding a whole page's article (so breadcrumbs, author lines, attachments, votes,
-    related articles and comments around it are not read), or ``None`` for a fragment or a page without one."""
-    if not re.search(r"<(?:html|body)\b", html, re.I):
-        return None
-    finder = _RootFinder()
-    finder.feed(html)
-    finder.close()
-    candidates = [(kind, tag) for (kind, tag), n in finder.found.items() if n == 1]
-    for wanted in (lambda r: r[0] == "class", lambda r: r[1] == "article", lambda r: r[1] == "main"):
-        for root in candidates:
-            if wanted(root):
-                return root
-    return None
 
 
 def _start(attrs: list[tuple[str, str | None]]) -> int:
@@ -336,7 +326,7 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     Returns:
         The document; sections without text (a heading followed directly by a sub-heading) are left out.
     """
-    parser, page = _parsed(html or "", base_url, _content_root(html or ""))
+    parser, page = _parsed(html or "", base_url, content_root(html or ""))
     blocks = parser.blocks
     sections: list[TextSection] = []
     path: list[tuple[int, str]] = []
@@ -366,9 +356,10 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
                         len(h1s) == 1 and (opens or not inside))
 
 
-def _parsed(html: str, base_url: str | None, root: _Root | None) -> tuple[_Parser, _Parser]:
+def _parsed(html: str, base_url: str | None, root: Root | None) -> tuple[_Parser, _Parser]:
     """The parse of the content root (the whole page without one), and of the whole page (for its h1)."""
-    parsers = [_Parser(base_url, root)] + ([_Parser(base_url)] if root else [])
+    layouts = layout_tables(html)
+    parsers = [_Parser(base_url, root, layouts)] + ([_Parser(base_url, None, layouts)] if root else [])
     for parser in parsers:
         parser.feed(html)
         parser.close()

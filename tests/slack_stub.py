@@ -270,3 +270,12 @@ def slack_settings(database_url: str, stub: SlackStub, **overrides: Any) -> dict
     }
     values.update(overrides)
     return values
+
+
+def shown(blocks: list[dict[str, Any]]) -> str:
+    """The text of a message's ``rich_text`` blocks as Slack shows it: text elements as written, a link element
+    as its text (its url when it has none)."""
+    return "".join(
+        str(e.get("text") or e.get("url") or "")
+        for b in blocks if b.get("type") == "rich_text" for s in b["elements"] for e in s["elements"]
+    )

@@ -185,6 +185,18 @@ def test_answer_body_uses_wiki_links() -> None:
     assert body == "Re-run it.\n\nSources:\n* [Exports|https://kb/exports]"
 
 
+@pytest.mark.parametrize(("text", "body"), [
+    ("Use -v- or +x+ or ^2^ or ~1~ or ??cite?? or _it_ or *b*.",
+     "Use \\-v- or \\+x+ or \\^2^ or \\~1~ or \\??cite?? or \\_it_ or \\*b*."),
+    ("5 * 3, file_name_v2, 2024-05-01, C++ and C#, H2O_a, ~/a and ~/b", "5 * 3, file_name_v2, 2024-05-01, C++ and C#, H2O_a, ~/a and ~/b"),
+    ("--force and --- and -- stay; *a\nb* spans lines", "--force and --- and -- stay; *a\nb* spans lines"),
+    ("*a *b* c*", "\\*a \\*b* c*"),
+    ("See https://x.example/a_b_*c* and {id} [Enter]", "See https://x.example/a_b_*c* and \\{id} \\[Enter]"),
+])
+def test_plain_text_is_escaped_only_where_jira_would_render_a_mark(text: str, body: str) -> None:
+    assert mapping.answer_body(text) == body
+
+
 # -- who sees a comment with no jsdPublic (Jira Server/DC): its sd.public.comment property ---------------
 
 SERVER_AGENT = {"name": "grace", "key": "JIRAUSER10200", "displayName": "Grace Hopper"}

@@ -13,13 +13,16 @@ import responses
 
 from config import load_settings
 from conftest import settings_dict
+from connectors.slack import blocks
 from connectors.zendesk import ZendeskConnector
 from core import kb
 from core.db import Database
 from interceptor.kb.importer import articles_at, import_articles
 from interceptor.kb.sync import sync_all
+from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import CHANNEL, simulate_slack
 from test_zendesk_connector import API, ZENDESK
+from tests.slack_stub import shown
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
 HTML_URL = "https://acme.zendesk.com/hc/en-us/articles/360001-Set-up-SSO-with-Okta"
@@ -66,10 +69,18 @@ def _passages(url: str) -> list[tuple[tuple[str, ...], str]]:
         db.dispose()
 
 
-def _answered_in_slack(url: str, tmp_path: Path, question: str) -> str:
-    """Ask ``question`` in a simulated Slack channel (threshold 0.5) and return the one post's text."""
+def _posted_in_slack(url: str, tmp_path: Path, question: str) -> Call:
+    """Ask ``question`` in a simulated Slack channel (threshold 0.5) and return the one post."""
     settings: dict[str, Any] = settings_dict(url, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}})
     [post] = simulate_slack(question, load_settings(settings), tmp_path).calls
+    return post
+
+
+def _answered_in_slack(url: str, tmp_path: Path, question: str) -> str:
+    """Ask ``question`` in a simulated Slack channel (threshold 0.5) and return the one post's text: the
+    notification text, which is what the answer's blocks show (mrkdwn-escaped)."""
+    post = _posted_in_slack(url, tmp_path, question)
+    assert blocks.escape(shown(post.args["blocks"])) == post.args["text"]
     return str(post.args["text"])
 
 
@@ -213,23 +224,22 @@ Send GET /api/v2/users/{id} with your token, then press [Enter] in the console t
 """
 
 
-def test_a_jira_answer_quoting_placeholders_and_keys_shows_them_as_written(sqlite_url: str) -> None:
-    """Jira's REST v2 comment body is wiki markup: the passage's ``{id}`` and ``[Enter]`` must be escaped
-    or Jira shows an unknown-macro error box and a broken link in the public comment."""
+def _commented_in_jira(database_url: str, article: str, summary: str, description: str) -> str:
+    """Import the Markdown ``article``, open a Jira issue asking ``description`` (threshold 0.5, the Jira API
+    faked with ``responses``) and return the body of the one comment the hub posts."""
     from app import build_hub, create_app
     from connectors.jira import events
     from interceptor.kb.importer import parse_markdown
     from test_jira_connector import API as JIRA_API, JIRA
     from test_jira_mapping import fresh_body, load as load_jira
 
-    settings = settings_dict(sqlite_url, **JIRA, HUB_CHANNEL_POLICIES={"jira": {"threshold": 0.5}})
+    settings = settings_dict(database_url, **JIRA, HUB_CHANNEL_POLICIES={"jira": {"threshold": 0.5}})
     hub = build_hub(load_settings(settings))
-    import_articles(hub.db, [parse_markdown(API_ARTICLE, "api-users.md")])
+    import_articles(hub.db, [parse_markdown(article, "article.md")])
     client = create_app(hub=hub).test_client()
     issue = load_jira("issue_get.json")
     issue.update(key="KAN-3")
-    issue["fields"].update(summary="API user lookup", description="How do I find a user by id with the API?",
-                           comment={"comments": []})
+    issue["fields"].update(summary=summary, description=description, comment={"comments": []})
     body = fresh_body("webhook_issue_created.json")
     headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
                "Content-Type": "application/json"}
@@ -242,9 +252,41 @@ def test_a_jira_answer_quoting_placeholders_and_keys_shows_them_as_written(sqlit
         hub.jobs.drain()  # type: ignore[attr-defined]
         [comment] = [json.loads(c.request.body) for c in api.calls if c.request.method == "POST"]
     hub.close()
-    assert comment["body"] == (
+    return str(comment["body"])
+
+
+def test_a_jira_answer_quoting_placeholders_and_keys_shows_them_as_written(sqlite_url: str) -> None:
+    """Jira's REST v2 comment body is wiki markup: the passage's ``{id}`` and ``[Enter]`` must be escaped
+    or Jira shows an unknown-macro error box and a broken link in the public comment."""
+    body = _commented_in_jira(sqlite_url, API_ARTICLE, "API user lookup", "How do I find a user by id with the API?")
+    assert body == (
         "Send GET /api/v2/users/\\{id} with your token, then press \\[Enter] in the console to run it.\n\n"
         "Source: Look up a user with the API › Find a user by id - https://kb.example/api-users\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+PATTERNS = """---
+title: Name files for the export
+url: https://kb.example/export-names
+---
+# Name files for the export
+
+## Keep a file out of the export
+
+Name a file `*_backup_*.csv` and the export skips it. Add `+draft+` to a name to keep it out of shared
+reports, or `-old-` to archive it; `2024-05-01_report.csv` and `5 * 3` stay as they are.
+"""
+
+
+def test_a_jira_answer_quoting_text_effect_marks_shows_them_as_written(sqlite_url: str) -> None:
+    """In wiki markup ``*_backup_*`` would be bold italic 'backup', ``+draft+`` underlined and ``-old-`` struck
+    through: their opening symbols are escaped; a mark Jira would not render (``5 * 3``, a date) is left alone."""
+    body = _commented_in_jira(sqlite_url, PATTERNS, "Export file names", "How do I keep a backup file out of the export?")
+    assert body == (
+        "Name a file \\*\\_backup_*.csv and the export skips it. Add \\+draft+ to a name to keep it out of shared "
+        "reports, or \\-old- to archive it; 2024-05-01_report.csv and 5 * 3 stay as they are.\n\n"
+        "Source: Name files for the export › Keep a file out of the export - https://kb.example/export-names\n\n"
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
 
@@ -273,3 +315,143 @@ def test_an_faq_accordion_is_quoted_question_by_question(sqlite_url: str, tmp_pa
         "https://acme.zendesk.com/hc/en-us/articles/360009-Billing-FAQ\n\n"
         'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
     )
+
+
+LAYOUT = """<p>Reports can be exported as CSV or PDF.</p><h2>Export a report</h2>
+<table><tbody><tr><td><img src="/hc/article_attachments/7/export.png" alt="The Export button"></td>
+<td><ol><li>Open <b>Reports</b> and pick the date range.</li><li>Click <b>Export</b>, then <b>CSV</b>.</li></ol>
+<p>The file downloads at once.</p></td></tr></tbody></table>"""
+
+
+def test_steps_laid_out_in_a_table_are_quoted_as_steps(sqlite_url: str, tmp_path: Path) -> None:
+    """A Help Center editor's layout table (a screenshot beside the steps): the steps read as numbered lines
+    and the paragraph after them as its own, not as one row 'The Export button | Open Reports ...; Click ...'."""
+    _synced(sqlite_url, "Export reports", "https://acme.zendesk.com/hc/en-us/articles/360010-Export-reports", LAYOUT)
+    assert _answered_in_slack(sqlite_url, tmp_path, "How do I export a report as a CSV file?") == (
+        "1. Open Reports and pick the date range.\n2. Click Export, then CSV.\n\nThe file downloads at once.\n\n"
+        "Source: Export reports › Export a report - https://acme.zendesk.com/hc/en-us/articles/360010-Export-reports\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+ERRORS = [  # (code, what it means, what to do): a long data table, cut over several passages
+    ("E101", "The timer could not reach the sync service", "Check your internet connection and try again"),
+    ("E102", "Your session expired while the timer was running", "Sign in again; the running time is kept"),
+    ("E103", "The project was archived by an admin", "Ask an admin to restore the project first"),
+    ("E104", "The time entry overlaps another entry", "Edit one of the two entries so they do not overlap"),
+    ("E105", "The workspace is over its plan's user limit", "Remove a user or upgrade the plan"),
+    ("E106", "The calendar connection was revoked in Google", "Reconnect Google Calendar under Integrations"),
+    ("E107", "The CSV file uses an unknown date format", "Save the file with dates as YYYY-MM-DD"),
+    ("E108", "The invoice currency differs from the client's currency", "Change the client's currency or the invoice's"),
+    ("E109", "The QuickBooks token expired after ninety days", "Reconnect QuickBooks under Integrations"),
+    ("E110", "The export is larger than fifty megabytes", "Export a shorter date range or use the API"),
+]
+ERROR_TABLE = ("<p>The app shows an error code when something fails.</p><h2>What each code means</h2><table><thead><tr><th>Code</th>"
+               "<th>What it means</th><th>What to do</th></tr></thead><tbody>"
+               + "".join(f"<tr><td>{c}</td><td>{m}</td><td>{d}</td></tr>" for c, m, d in ERRORS) + "</tbody></table>")
+
+
+def test_a_long_table_keeps_its_header_in_every_passage_it_is_cut_into(sqlite_url: str, tmp_path: Path) -> None:
+    """A table too long for one passage is cut between rows; a later passage starts with the header row, so the
+    reader of 'E109 | The QuickBooks token ...' sees the column names above it."""
+    url = "https://acme.zendesk.com/hc/en-us/articles/360011-Error-codes"
+    _synced(sqlite_url, "Error codes", url, ERROR_TABLE)
+    header = "Code | What it means | What to do"
+    passages = [text for path, text in _passages(sqlite_url) if path == ("What each code means",)]
+    assert len(passages) == 2 and all(p.startswith(header + "\n") for p in passages)
+    assert _answered_in_slack(sqlite_url, tmp_path, "What does error E109 mean? QuickBooks token expired") == (
+        passages[1] + f"\n\nSource: Error codes › What each code means - {url}\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+    assert passages[1].split("\n")[:2] == [header, "E107 | The CSV file uses an unknown date format | Save the file with dates as YYYY-MM-DD"]
+
+
+CALLOUT = """<p>Any report can be exported as a CSV file.</p><h2>Large exports</h2>
+<p>Exports run in the background while you keep working.</p>
+<aside class="callout callout--warning"><p><strong>Note:</strong> an export over 1 GB is emailed to the account owner
+instead of being downloaded.</p></aside>"""
+
+
+def test_a_callout_in_an_aside_is_quoted_with_its_section(sqlite_url: str, tmp_path: Path) -> None:
+    """A note in an ``<aside>`` callout is often the answer: it is read with the text around it (a sidebar of
+    related articles, the page's chrome, is still left out)."""
+    url = "https://acme.zendesk.com/hc/en-us/articles/360012-Export-reports"
+    _synced(sqlite_url, "Export reports", url, CALLOUT + '<aside class="sidebar"><h3>Related articles</h3>'
+            '<ul><li><a href="/hc/en-us/articles/1">Invoices</a></li></ul></aside>')
+    assert _answered_in_slack(sqlite_url, tmp_path, "My export over 1 GB never downloaded, where is it?") == (
+        "Exports run in the background while you keep working.\n\n"
+        "Note: an export over 1 GB is emailed to the account owner instead of being downloaded.\n\n"
+        f"Source: Export reports › Large exports - {url}\n\n"
+        'Did this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+FOOTNOTES = """---
+title: Deleted projects
+url: https://help.example.com/hc/en-us/articles/44-deleted-projects
+---
+# Deleted projects
+
+## Restore a deleted project
+
+A deleted project is kept for 30 days[^days] and can be restored from
+the Trash[^trash] until then.
+
+## Purged projects
+
+After that it is purged for good[^days].
+
+[^days]: Calendar days, counted from the day
+    the project was deleted.
+[^trash]: Shown under Settings > Projects.
+"""
+
+
+def test_markdown_footnotes_are_quoted_as_numbered_notes_under_the_text_that_refers_to_them(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """``[^days]`` reads ``[1]`` and its note follows the paragraph that refers to it, so a passage quoted out of
+    the article still carries it; the ``[^days]: ...`` definitions are no passage of their own."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "deleted-projects.md").write_text(FOOTNOTES, encoding="utf-8")
+    db = Database(sqlite_url)
+    import_articles(db, articles_at(folder))
+    db.dispose()
+    assert _passages(sqlite_url) == [
+        (("Restore a deleted project",), "A deleted project is kept for 30 days[1] and can be restored from the Trash[2] "
+                                         "until then.\n[1] Calendar days, counted from the day the project was deleted.\n"
+                                         "[2] Shown under Settings > Projects."),
+        (("Purged projects",), "After that it is purged for good[1].\n[1] Calendar days, counted from the day the project "
+                               "was deleted."),
+    ]
+    assert _answered_in_slack(sqlite_url, tmp_path, "How do I restore a deleted project from the trash?") == (
+        "A deleted project is kept for 30 days[1] and can be restored from the Trash[2] until then.\n"
+        "[1] Calendar days, counted from the day the project was deleted.\n[2] Shown under Settings &gt; Projects.\n\n"
+        "Source: Deleted projects › Restore a deleted project - https://help.example.com/hc/en-us/articles/44-deleted-projects"
+        '\n\nDid this solve it? Reply "This solved it", or "I still need help" to reach a person.'
+    )
+
+
+MARKS = """<p>Backups are left out of the nightly export.</p><h2>Leave a file out of the export</h2>
+<p>Name it *_backup_*.csv and the export skips it, in ~/exports and ~/archive alike.</p>
+<p>&gt; 100 files to leave out? Type `ls -la` to list them, or see
+<a href="https://acme.zendesk.com/hc/en-us/articles/360014-Ignore-files">Ignore files</a>.</p>"""
+
+
+def test_slack_formatting_characters_in_the_kb_are_posted_as_written_and_links_still_link(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """In mrkdwn ``*_backup_*`` would be bold italic 'backup', ``~/exports and ~`` struck through, `` `ls -la` ``
+    code and the line '> 100 files' a quote: the answer is a rich text block, whose text elements Slack shows
+    as written, and its URLs (the Source line's too) are link elements."""
+    url = "https://acme.zendesk.com/hc/en-us/articles/360013-Exports"
+    _synced(sqlite_url, "Exports", url, MARKS)
+    post = _posted_in_slack(sqlite_url, tmp_path, "How do I leave a backup file out of the export?")
+    assert post.args["blocks"][0] == {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+        {"type": "text", "text": "Name it *_backup_*.csv and the export skips it, in ~/exports and ~/archive alike.\n\n"
+                                 "> 100 files to leave out? Type `ls -la` to list them, or see Ignore files ("},
+        {"type": "link", "url": "https://acme.zendesk.com/hc/en-us/articles/360014-Ignore-files"},
+        {"type": "text", "text": ").\n\nSource: Exports › Leave a file out of the export - "},
+        {"type": "link", "url": url},
+        {"type": "text", "text": '\n\nDid this solve it? Reply "This solved it", or "I still need help" to reach a person.'},
+    ]}]}
+    assert [b["type"] for b in post.args["blocks"]] == ["rich_text", "actions"]

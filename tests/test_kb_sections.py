@@ -170,3 +170,17 @@ def test_a_pages_only_h1_after_text_and_other_headings_heads_its_section() -> No
     assert article.title == "Connect to the VPN – IT Help"
     assert _paths(article) == [((), "The VPN reaches internal tools."), (("Windows",), "Open GlobalProtect."),
                                (("Mac",), "Install the client."), (("Mac", "Troubleshooting"), "Error 403: ask IT.")]
+
+
+def test_a_markdown_table_cut_over_several_passages_repeats_its_header_row() -> None:
+    from interceptor.kb.sections import split_passages
+
+    rows = [f"| Pro {n} | {n * 10} seats | {n} TB storage |" for n in range(1, 9)]
+    article = parse_markdown("# Plans\n\n## Limits\n\nEach plan's limits:\n| Plan | Seats | Storage |\n|---|---|---|\n"
+                             + "\n".join(rows) + "\n", "plans.md")
+    [(path, text)] = _paths(article)
+    passages = split_passages(text, max_words=40)
+    assert path == ("Limits",) and len(passages) == 3
+    assert passages[0].startswith("Each plan's limits:\n| Plan | Seats | Storage |\n| Pro 1 |")
+    assert all(p.startswith("| Plan | Seats | Storage |\n| Pro ") for p in passages[1:])
+    assert [line for p in passages for line in p.split("\n") if line.startswith("| Pro")] == rows  # each row once

@@ -143,6 +143,20 @@ HELP_CENTER_HTML = [  # (what an editor writes, what the reader gets)
                  "</ul></td></tr><tr><td>Team</td><td><p>Everything in Basic:</p><ul><li>Projects</li><li>Guests</li></ul></td></tr></table>",
                  "Plan | Includes\nPro | SSO; Audit log\nTeam | Everything in Basic: Projects; Guests",
                  id="a list in a cell keeps its items apart"),
+    pytest.param("<table><tr><td><p><b>Note:</b> exports over 1 GB are emailed.</p></td></tr><tr><td>Check spam.</td></tr></table>",
+                 "Note: exports over 1 GB are emailed.\n\nCheck spam.", id="a one-column table reads as its blocks"),
+    pytest.param('<table><tr><td><img src="/a/e.png" alt="The Export button"></td><td><ol><li>Open Reports.</li>'
+                 "<li>Click Export.</li></ol><p>It downloads at once.</p></td></tr></table>",
+                 "1. Open Reports.\n2. Click Export.\n\nIt downloads at once.", id="steps laid out in a table read as steps"),
+    pytest.param("<table><tr><td>Basic</td><td><p>Projects.</p><p>Guests.</p></td></tr><tr><td>Pro</td><td>SSO.</td></tr></table>",
+                 "Basic\n\nProjects.\n\nGuests.\n\nPro\n\nSSO.", id="a cell of paragraphs lays its table out"),
+    pytest.param('<p>Exports run nightly.</p><aside class="note"><h4>Warning</h4><p>Deleting a project deletes its '
+                 "entries.</p></aside><p>After.</p>",
+                 "Exports run nightly.\n\nWarning\n\nDeleting a project deletes its entries.\n\nAfter.",
+                 id="a callout aside is read, its title a line of it"),
+    pytest.param("<p>Body.</p><aside><ul><li><a href='https://x.example/a'>Invoices</a></li></ul></aside>"
+                 "<aside class='article-sidebar'><p>Recently viewed: Invoices</p></aside>",
+                 "Body.", id="a sidebar aside (only links, or named so) is chrome"),
     pytest.param('<p>Still stuck? <a href="mailto:help@example.com?subject=SSO">Email us</a> or '
                  '<a href="mailto:help@example.com">help@example.com</a>.</p>',
                  "Still stuck? Email us (help@example.com) or help@example.com.", id="a mailto link keeps its address"),
@@ -170,6 +184,8 @@ MARKDOWN_AS_WRITTEN = [  # (a Markdown line as admins write it, with the article
                  "Refunds take 5 days & arrive by card \u2014 see the FAQ.", id="entities are decoded"),
     pytest.param("3. Confirm.<br>You keep access until the period ends.",
                  "3. Confirm.\nYou keep access until the period ends.", id="a br is a line break"),
+    pytest.param("Name it `*_backup_*.csv` or **`report_v2.csv`**, not *report*.",
+                 "Name it *_backup_*.csv or report_v2.csv, not report.", id="emphasis marks inside code are code"),
     pytest.param("Press <kbd>Ctrl</kbd>+<kbd>C</kbd> <!-- TODO: screenshot --> then `<br>` and `&amp;` stay code.",
                  "Press Ctrl+C then <br> and &amp; stay code.", id="inline tags and comments go, code stays"),
     pytest.param("See [billing](/hc/en-us/articles/43-billing), [top](#top) or write to <help@example.com>.",
@@ -179,6 +195,8 @@ MARKDOWN_AS_WRITTEN = [  # (a Markdown line as admins write it, with the article
                  "Click the gear icon then Save.", id="a screenshot alone is left out, an inline image is its alt"),
     pytest.param('<div class="callout">\n<strong>Note:</strong> cancelled plans<br>stay readable.\n</div>',
                  "Note: cancelled plans\nstay readable.", id="an HTML block goes through the HTML converter"),
+    pytest.param("Exports run nightly.\n\n<aside>\n💡 **Note:** an export over 1 GB is emailed.\n\n</aside>",
+                 "Exports run nightly.\n\n💡 Note: an export over 1 GB is emailed.", id="a Notion callout aside is read"),
     pytest.param('<table>\n<tr><th>Plan</th><th>Refund</th></tr>\n<tr><td>Annual</td><td>pro rata</td></tr>\n</table>',
                  "Plan | Refund\nAnnual | pro rata", id="an HTML table in Markdown is a table"),
 ]
@@ -218,3 +236,14 @@ Follow the [Xero guide][xero] or see [Billing][] and the [FAQ]. Press [Enter] to
 def test_a_markdown_heading_with_a_link_or_an_entity_reads_as_its_words() -> None:
     [section] = markdown_sections("## Pay with [Stripe](https://stripe.com) &amp; PayPal\n\nText.\n")
     assert section.heading_path == ("Pay with Stripe & PayPal",)
+
+
+def test_markdown_footnotes_in_headings_lists_and_code() -> None:
+    from interceptor.kb.markdown import inline_footnotes
+
+    markdown = ("## Limits[^per]\n\nUp to 5 exports a day[^none].\n\n- Exports[^csv] run nightly\n- `[^csv]` is code\n\n"
+                "```\nx[^csv]\n```\n\n[^per]: Per workspace.\n[^csv]: CSV and PDF.\n[^unused]: Never referred to.\n")
+    assert [(s.heading_path, s.text) for s in markdown_sections(inline_footnotes(markdown))] == [
+        (("Limits",), "[1] Per workspace.\n\nUp to 5 exports a day[^none].\n\n- Exports[2] run nightly\n- [^csv] is code\n"
+                      "[2] CSV and PDF.\n\nx[^csv]"),
+    ]

@@ -119,6 +119,7 @@ def test_the_admin_page_shows_the_messages_slack_would_get(configured: dict[str,
         html = page.get_data(as_text=True)
         assert page.status_code == 200 and 'id="sim-verdict">answer<' in html
         assert 'data-action="hub_feedback_solved"' in html and "Forgot password" in html and "kb.example/reset-password" in html
+        assert "(rich_text block)" not in html  # the answer's rich text is shown as Slack shows it
         assert client.post("/admin/simulate", data={"text": "  "}, headers=auth).status_code == 400
         clicked = client.post("/admin/simulate", data={"text": "How do I reset my password?", "click": "not_solved"},
                               headers=auth).get_data(as_text=True)

@@ -105,8 +105,8 @@ def test_mrkdwn_is_escaped_and_links_are_safe() -> None:
     assert blocks.escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
     assert blocks.link("https://x.test/a|b>c", "T <1> | 2") == "<https://x.test/a%7Cb%3Ec|T &lt;1&gt; ¦ 2>"
     text, body = blocks.answer("x" * 5000, [], "slack:T:C:1.2")
-    assert [len(b["text"]["text"]) for b in body[:2]] == [3000, 2000]  # split, not cut: nothing is lost
-    assert [b["type"] for b in body] == ["section", "section", "actions"] and text == "x" * 2999 + "…"
+    assert [len(b["elements"][0]["elements"][0]["text"]) for b in body[:2]] == [3000, 2000]  # split, not cut
+    assert [b["type"] for b in body] == ["rich_text", "rich_text", "actions"] and text == "x" * 2999 + "…"
     _, posted = blocks.triage("C1", "https://x.slack.com/archives/C1/p1", "y" * 7000)
     assert [len(b["text"]["text"]) for b in posted[2:]] == [3000, 3000, 1000]
 

@@ -20,6 +20,7 @@ from interceptor.decide import PARTLY_ANSWERABLE
 from interceptor.engine import Interceptor, decide_text, speller_for
 from interceptor.retrieval.lexical import BM25, tokenize
 from interceptor.types import Candidate, Decision, Policy, Scored, Verdict
+from tests.slack_stub import shown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,8 +164,8 @@ def test_the_slack_answer_cites_each_article_once_and_its_words_match_the_button
     assert decision.answer is not None
     citations = [{"title": c.title, "url": c.url} for c in decision.citations]
     _, body = blocks.answer(decision.answer, citations, "slack:T1:C1:1.2")
-    assert [b["type"] for b in body] == ["section", "actions"]  # no second "Sources" block
-    text = body[0]["text"]["text"]
+    assert [b["type"] for b in body] == ["rich_text", "actions"]  # no second "Sources" block
+    text = shown(body)
     assert text.count(RESET.url or "") == 1 and text.count(INVITE.url or "") == 1
     labels = [e["text"]["text"] for e in body[1]["elements"]]
     assert labels == [blocks.SOLVED_LABEL, blocks.NOT_SOLVED_LABEL]

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
-from connectors.jira import events, mapping, poll, schemas
+from connectors.jira import events, mapping, poll, schemas, wiki
 from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
 from connectors.jira.visibility import CommentVisibility
@@ -254,7 +254,7 @@ class JiraConnector:
         """
         if reopen and self.settings.reopen_transition:
             self._transition(ref, self.settings.reopen_transition)
-        text = mapping.wiki_plain(text)  # the draft is plain text; the body is wiki markup
+        text = wiki.wiki_plain(text)  # the draft is plain text; the body is wiki markup
         if idempotency_key is None:
             comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
             comment_id = str(comment.id)

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 from urllib.parse import unquote
 
+from connectors.jira.wiki import wiki_plain
 from connectors.text import adf_to_text, wiki_to_text, with_sources
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
 
@@ -306,21 +307,9 @@ def browse_url(base_url: str, key: str) -> str:
     return f"{base_url.rstrip('/')}/browse/{key}"
 
 
-_URL = re.compile(r"(https?://[^\s)]+)")
-_WIKI_OPENERS = re.compile(r"([{\[])")
-
-
-def wiki_plain(text: str) -> str:
-    """Plain text as a comment body shows it. NOTE(jira): REST v2 bodies are wiki markup, where ``{id}`` is an
-    unknown macro (an error box) and ``[Enter]`` a link; ``\\{`` and ``\\[`` escape them. URLs are left as they
-    are, for Jira to link. https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all"""
-    parts = _URL.split(text)
-    return "".join(part if i % 2 else _WIKI_OPENERS.sub(r"\\\1", part) for i, part in enumerate(parts))
-
-
 def answer_body(text: str, citations: Iterable[Mapping[str, Any]] = ()) -> str:
-    """The public comment for a reply: the text (:func:`wiki_plain`) and the cited articles it does not link
-    already."""
+    """The public comment for a reply: the text as written (:func:`connectors.jira.wiki.wiki_plain`) and the
+    cited articles it does not link already."""
     return with_sources(wiki_plain(text), citations, lambda title, url: f"* [{_label(title)}|{url}]")
 
 

@@ -3,6 +3,12 @@ notice, the triage post, and the acknowledged answer. Pure.
 
 NOTE(slack): text in ``mrkdwn`` must have ``&``, ``<`` and ``>`` escaped, or ``<!channel>`` in a knowledge-base
 passage would ping a whole channel. https://docs.slack.dev/messaging/formatting-message-text#escaping
+Those three are all mrkdwn can escape: ``*``, ``_``, ``~``, a backtick or a line's leading ``>`` in the text
+still turn bold, italic, struck, code or a quote. So the answer, which quotes the knowledge base, is a
+``rich_text`` block instead: a text element is "the text shown to the user", styled only by its own ``style``
+object, and a URL in it is a link element. https://docs.slack.dev/reference/block-kit/blocks/rich-text-block ,
+https://docs.slack.dev/reference/block-kit/block-elements/text-element ,
+https://docs.slack.dev/reference/block-kit/block-elements/link-element
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from connectors.slack.mapping import ACTION_NOT_SOLVED, ACTION_SOLVED, FEEDBACK_BLOCK_ID
+from connectors.text import split_urls
 
 # NOTE(slack): a section's text is limited to 3000 characters. https://docs.slack.dev/reference/block-kit/blocks/section-block
 SECTION_LIMIT = 3000
@@ -41,6 +48,14 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
 
 
+def rich_text(text: str) -> Block:
+    """Plain ``text`` as a ``rich_text`` block that shows it as written: text elements (no mrkdwn in them, no
+    escaping), each http(s) URL a link element."""
+    elements = [{"type": "link", "url": part} if i % 2 else {"type": "text", "text": part}
+                for i, part in enumerate(split_urls(text)) if part]
+    return {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]}
+
+
 def _sources(citations: Sequence[Mapping[str, Any]], text: str) -> str:
     """The cited links the answer's text does not hold already (the composer writes one source line per
     passage): an answer cites each article once."""
@@ -52,16 +67,16 @@ def answer(text: str, citations: Sequence[Mapping[str, Any]], ref: str) -> tuple
     """Build the answer message.
 
     Args:
-        text: the answer, plain text (it is escaped here; escaped text longer than a section's 3000 characters
-            is split over several sections, at line breaks, so none of it is lost).
+        text: the answer, plain text: shown as written in ``rich_text`` blocks (:func:`rich_text`; text longer
+            than 3000 characters is split over several, at line breaks, so none of it is lost).
         citations: ``[{"title", "url"}]``, rendered as mrkdwn links in a context block when the text does
             not carry them already.
         ref: the ticket reference string, the buttons' value.
 
     Returns:
-        The notification fallback text (escaped too: mentions in it would notify) and the blocks.
+        The notification fallback text (escaped mrkdwn: mentions in it would notify) and the blocks.
     """
-    blocks = [_section(chunk) for chunk in split(escape(text))]  # escaping can take it past one section's limit
+    blocks = [rich_text(chunk) for chunk in split(text)]
     sources = _sources(citations, text)
     if sources:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(sources)}]})
@@ -91,8 +106,8 @@ def notice(text: str) -> tuple[str, list[Block]]:
 
 
 def split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Split mrkdwn ``text`` into pieces of at most ``limit`` characters, at a line break, else a space, in
-    the second half of each piece where there is one, and never inside an escape (``&amp;``)."""
+    """Split ``text`` (mrkdwn or plain) into pieces of at most ``limit`` characters, at a line break, else a
+    space, in the second half of each piece where there is one, and never inside an escape (``&amp;``)."""
     pieces = []
     while len(text) > limit:
         cut = (text.rfind("\n", limit // 2, limit) + 1) or (text.rfind(" ", limit // 2, limit) + 1) or limit

@@ -31,7 +31,8 @@ from core.db import Database
 from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
-from interceptor.kb.markdown import atx_headings, inline_references, markdown_sections, markdown_to_text
+from interceptor.kb.markdown import (atx_headings, inline_footnotes, inline_references, markdown_sections,
+                                     markdown_to_text)
 from interceptor.kb.screen import ImportNotice, not_an_article
 from interceptor.kb.sections import section_passages
 
@@ -83,7 +84,7 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
         if not isinstance(loaded, dict):
             raise KBImportError(f"{external_id}: front matter must be a mapping")
         meta, body = loaded, body[match.end():]
-    body = inline_references(atx_headings(body))
+    body = inline_footnotes(inline_references(atx_headings(body)))
     title = str(meta.get("title") or "").strip()
     heading = re.match(r"^\s*#\s+(.+?)\s*$", body, re.M)
     if not title and heading:

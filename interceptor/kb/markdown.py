@@ -4,18 +4,22 @@ Every channel renders plain text, so emphasis, heading and code marks are remove
 ``text (url)`` (reference links too; a relative one resolved against the article's ``url``, else its text
 alone; ``mailto:`` the address). An image in a line of text reads as its alt text; one alone on its line (a screenshot) is left
 out. Inline HTML reads as a browser shows it (``<br>`` a line break, ``<img>`` its alt text, other tags and
-comments dropped, entities such as ``&nbsp;`` decoded), except inside code; a paragraph that opens with a
+comments dropped, so an ``<aside>`` callout as Notion exports it reads as the Markdown inside it; entities such
+as ``&nbsp;`` decoded), except inside code; a paragraph that opens with a
 block tag (``<table>``, ``<div>``, ``<details>``) is an HTML block and goes through the one HTML converter.
 A hard-wrapped paragraph becomes one line (its line breaks would otherwise reach Slack mid-sentence); list
 items, table rows, block quotes and hard breaks (two trailing spaces or ``\\``) keep their own lines, and
-code (fenced or indented) is kept verbatim. Headings ``#``..``####`` (and one-line setext headings
-underlined with ``===`` or ``---``) open sections; deeper headings stay in the text as lines of their own.
+code (fenced or indented) is kept verbatim. Footnotes (``[^1]`` with a ``[^1]: text`` line anywhere) read
+``[1]``, the note on a line ``[1] text`` after the paragraph, list or table that refers to it. Headings
+``#``..``####`` (and one-line setext headings underlined with ``===`` or ``---``) open sections; deeper
+headings stay in the text as lines of their own.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from typing import Callable
 
 from core.html import TextSection, html_to_text, link_target
 
@@ -41,17 +45,17 @@ _HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark 
     (re.compile(r"<([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>"), r"\1"),  # e-mail autolinks
     (re.compile(r"<br\s*/?>[ \t]*", re.I), "\n"),
     (re.compile(r"<img\b[^<>]*?\balt=\"([^\"]*)\"[^<>]*>", re.I), r"\1"),
-    (re.compile(r"</?(?:p|div|details|summary|section|table|thead|tbody|tr|td|th|ul|ol|li|dl|dt|dd|h[1-6]|hr|"
-                r"blockquote|figure|figcaption|center)\b[^<>]*>", re.I), " "),
+    (re.compile(r"</?(?:p|div|details|summary|section|aside|table|thead|tbody|tr|td|th|ul|ol|li|dl|dt|dd|h[1-6]|hr|"
+                r"blockquote|figure|figcaption|center)\b[^<>]*>[ \t]*", re.I), " "),
     (re.compile(r"</?(?:b|strong|i|em|u|s|del|ins|mark|small|sub|sup|kbd|span|font|abbr|cite|code|var|samp|q|a|img|"
                 r"picture|source|video|audio|iframe)\b[^<>]*>", re.I), ""),
 )
-_INLINE = (
+_EMPHASIS = (
     (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
     (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
-    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
-    (re.compile(r"[ \t]*\\$", re.M), ""),  # hard-break backslashes
 )
+_HARD_BREAK = re.compile(r"[ \t]*\\$", re.M)  # a hard break's backslash
+_KEPT = re.compile("\ue001(\\d+)\ue002")  # a code span set aside while emphasis marks are removed
 
 
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
@@ -83,19 +87,32 @@ _DEFINITION = re.compile(r"^ {0,3}\[([^\]^][^\]]*)\]:\s*<?(\S+?)>?(?:\s+(?:\"[^\
 _REFERENCE = re.compile(r"\[([^\]]+)\](?:\[([^\]]*)\])?(?![(:])")  # [text][label], [text][], [label]
 
 
-def inline_references(markdown: str) -> str:
-    """Return ``markdown`` with its reference links (``[text][label]`` and a ``[label]: url`` line, anywhere
-    in the document) written inline as ``[text](url)``, and the definition lines removed; code untouched."""
-    lines, defined, fence = [], {}, None
+def _with_code(markdown: str) -> list[tuple[str, bool]]:
+    """The lines of ``markdown``, each with whether it is fenced code (a fence line or inside one)."""
+    lines, fence = [], None
     for line in markdown.replace("\r\n", "\n").split("\n"):
         match = _FENCE.match(line)
         if match:
             fence = None if fence is not None and match.group(1)[0] == fence[0] else fence or match.group(1)
-        definition = _DEFINITION.match(line) if fence is None and not match else None
+        lines.append((line, fence is not None or bool(match)))
+    return lines
+
+
+def _outside_code_spans(line: str, replace: Callable[[str], str]) -> str:
+    parts = _CODE_SPAN.split(line)
+    return "".join(part if i % 2 else replace(part) for i, part in enumerate(parts))
+
+
+def inline_references(markdown: str) -> str:
+    """Return ``markdown`` with its reference links (``[text][label]`` and a ``[label]: url`` line, anywhere
+    in the document) written inline as ``[text](url)``, and the definition lines removed; code untouched."""
+    lines, defined = [], {}
+    for line, code in _with_code(markdown):
+        definition = _DEFINITION.match(line) if not code else None
         if definition:
             defined[" ".join(definition.group(1).lower().split())] = definition.group(2)
         else:
-            lines.append((line, fence is not None or bool(match)))
+            lines.append((line, code))
     if not defined:
         return markdown
 
@@ -103,11 +120,82 @@ def inline_references(markdown: str) -> str:
         url = defined.get(" ".join((m.group(2) or m.group(1)).lower().split()))
         return f"[{m.group(1)}]({url})" if url else m.group(0)
 
-    def outside_code(line: str) -> str:
-        parts = _CODE_SPAN.split(line)
-        return "".join(part if i % 2 else _REFERENCE.sub(inline, part) for i, part in enumerate(parts))
+    return "\n".join(line if code else _outside_code_spans(line, lambda part: _REFERENCE.sub(inline, part))
+                     for line, code in lines)
 
-    return "\n".join(line if code else outside_code(line) for line, code in lines)
+
+_NOTE = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]*(.*)$")  # [^1]: a footnote's text
+_NOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")  # [^1]
+
+
+def inline_footnotes(markdown: str) -> str:
+    """Return ``markdown`` with its footnotes as a reader of one passage needs them: a reference ``[^label]``
+    reads ``[1]`` (numbered in the order first referred to) and its note, a line ``[1] text``, follows the
+    paragraph, list or table that refers to it (once per section; a heading's note goes under the heading).
+    The definitions (``[^label]: text`` anywhere, with their indented or lazy continuation lines) are
+    removed; a note nothing refers to is dropped, a reference to no note left as written; code untouched."""
+    notes: dict[str, list[str]] = {}
+    lines: list[tuple[str, bool]] = []
+    current, gap = None, False  # the note being read, and whether a blank line ended its last paragraph
+    for line, code in _with_code(markdown):
+        definition = _NOTE.match(line) if not code else None
+        if definition:
+            current, gap = definition.group(1), False
+            notes[current] = [definition.group(2).strip()]
+            continue
+        if current is not None and not code and line.strip() and (
+                re.match(r"^(?: {2,}|\t)", line) or not (gap or _OWN_LINE.match(line))):
+            notes[current].append(line.strip())  # an indented line, or a lazy one right after the note's text
+            continue
+        current, gap = (current, True) if not line.strip() and not code else (None, False)
+        lines.append((line, code))
+    if not notes:
+        return markdown
+    numbers: dict[str, int] = {}
+    out: list[str] = []
+    block: list[str] = []
+    placed: set[str] = set()  # the notes already written in this section
+
+    def number(m: re.Match[str], drop: bool = False) -> str:
+        if m.group(1) not in notes:
+            return m.group(0)
+        n = numbers.setdefault(m.group(1), len(numbers) + 1)
+        return "" if drop else f"[{n}]"
+
+    def noted(text: str) -> list[str]:  # the notes ``text`` refers to that this section has not shown yet
+        referred = _NOTE_REF.findall("".join(_CODE_SPAN.split(text)[::2]))  # outside code spans
+        labels = [label for label in dict.fromkeys(referred) if label in notes and label not in placed]
+        placed.update(labels)
+        return [f"[{numbers[label]}] {' '.join(notes[label])}" for label in labels]
+
+    def close() -> None:
+        if block and not all(re.match(r"^( {4}|\t)", line) for line in block):  # indented code stays as it is
+            marked = [_outside_code_spans(line, lambda part: _NOTE_REF.sub(number, part)) for line in block]
+            out.extend(marked[:-1] + _hard_broken(marked[-1:] + noted("\n".join(block))))
+        else:
+            out.extend(block)
+        block.clear()
+
+    for line, code in lines:
+        heading = _HEADING.match(line) if not code else None
+        if heading and len(heading.group(1)) <= SECTION_LEVELS:  # a section's heading: its notes go under it
+            close()
+            placed.clear()
+            out.append(_outside_code_spans(line, lambda part: _NOTE_REF.sub(lambda m: number(m, drop=True), part)))
+            extra = noted(line)
+            out.extend(["", *_hard_broken(extra), ""] if extra else [])
+        elif code or not line.strip():
+            close()
+            out.append(line)
+        else:
+            block.append(line)
+    close()
+    return "\n".join(out)
+
+
+def _hard_broken(lines: list[str]) -> list[str]:
+    """``lines`` kept apart by hard breaks (two trailing spaces), so they are not joined as soft-wrapped."""
+    return [line.rstrip() + "  " for line in lines[:-1]] + lines[-1:]
 
 
 def _inline_html(text: str, base_url: str | None) -> str:
@@ -146,9 +234,23 @@ def _unwrap(paragraph: list[str], base_url: str | None = None) -> str:
     for pattern, replacement in _BLOCKS:
         text = pattern.sub(replacement, text)
     text = _inline_html(text, base_url)
-    for pattern, replacement in _INLINE:
-        text = pattern.sub(replacement, text)
+    text = _HARD_BREAK.sub("", _without_emphasis(text))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def _without_emphasis(text: str) -> str:
+    """``text`` without its bold and italic marks, and its code spans without their backticks: what is inside
+    a code span (``*_backup_*.csv``) is kept as written, and emphasis around one still goes."""
+    spans: list[str] = []
+
+    def set_aside(match: re.Match[str]) -> str:
+        spans.append(match.group(1)[1:-1])
+        return f"\ue001{len(spans) - 1}\ue002"
+
+    text = _CODE_SPAN.sub(set_aside, text)
+    for pattern, replacement in _EMPHASIS:
+        text = pattern.sub(replacement, text)
+    return _KEPT.sub(lambda m: spans[int(m.group(1))], text)
 
 
 def markdown_to_text(markdown: str, base_url: str | None = None) -> str:

@@ -2,8 +2,9 @@
 
 Each section (see ``core.html.TextSection``) is split on its own, so a passage never spans two sections:
 paragraphs (blank-line separated) are packed together up to ``max_words``; a longer paragraph is cut
-between its lines (a list), else on sentence ends, else on words. Every passage of a section carries the
-section's heading path and id.
+between its lines (a list, a table), else on sentence ends, else on words. A table cut over several passages
+repeats its first row (its header: ``Plan | Price``) at the top of each later one, so every row is read under
+its column names. Every passage of a section carries the section's heading path and id.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from core.html import TextSection
 from core.kb import KBPassage
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_TABLE_ROW = re.compile(r"^\s*\||\S \| \S")  # "| a | b |" (Markdown) or "a | b" (the HTML converter's rows)
 MAX_WORDS = 120
 
 
@@ -34,11 +36,40 @@ def _pack(pieces: list[str], max_words: int, joiner: str) -> list[str]:
     return chunks
 
 
+def _headers(lines: list[str]) -> list[str | None]:
+    """Per line, the header of the table it continues (the first of a run of table rows), else ``None``."""
+    headers: list[str | None] = []
+    for i, line in enumerate(lines):
+        row, previous = bool(_TABLE_ROW.search(line)), i > 0 and bool(_TABLE_ROW.search(lines[i - 1]))
+        headers.append((headers[-1] or lines[i - 1]) if row and previous else None)
+    return headers
+
+
+def _pack_lines(lines: list[str], max_words: int) -> list[str]:
+    """Pack lines up to ``max_words``; a chunk that starts inside a table starts with the table's header."""
+    chunks: list[str] = []
+    current: list[str] = []
+    count = 0
+    for line, header in zip(lines, _headers(lines)):
+        words = len(line.split())
+        if current and count + words > max_words:
+            chunks.append("\n".join(current))
+            current, count = [], 0
+            if header is not None and len(header.split()) + words <= max_words:
+                current, count = [header], len(header.split())
+        current.append(line)
+        count += words
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
 def _cut(paragraph: str, max_words: int) -> list[str]:
-    """Cut one paragraph longer than ``max_words``: between lines, then sentences, then words."""
+    """Cut one paragraph longer than ``max_words``: between lines (a table's header repeated), then
+    sentences, then words."""
     lines = [line for line in paragraph.split("\n") if line.strip()]
     if len(lines) > 1:
-        return [c for chunk in _pack(lines, max_words, "\n") for c in
+        return [c for chunk in _pack_lines(lines, max_words) for c in
                 (_cut(chunk, max_words) if len(chunk.split()) > max_words else [chunk])]
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
