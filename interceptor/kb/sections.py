@@ -20,15 +20,19 @@ _TABLE_ROW = re.compile(r"^\s*\||\S \| \S")  # "| a | b |" (Markdown) or "a | b"
 MAX_WORDS = 120
 
 
-def _pack(pieces: list[str], max_words: int, joiner: str) -> list[str]:
+def _pack(pieces: list[str], max_words: int, joiner: str, headers: list[str | None] | None = None) -> list[str]:
+    """Pack ``pieces`` in order into chunks of at most ``max_words``; a chunk that starts at a piece with a
+    header (``headers``, one per piece: the table row it continues under) starts with that header."""
     chunks: list[str] = []
     current: list[str] = []
     count = 0
-    for piece in pieces:
+    for piece, header in zip(pieces, headers or [None] * len(pieces)):
         words = len(piece.split())
         if current and count + words > max_words:
             chunks.append(joiner.join(current))
             current, count = [], 0
+            if header is not None and len(header.split()) + words <= max_words:
+                current, count = [header], len(header.split())
         current.append(piece)
         count += words
     if current:
@@ -45,31 +49,12 @@ def _headers(lines: list[str]) -> list[str | None]:
     return headers
 
 
-def _pack_lines(lines: list[str], max_words: int) -> list[str]:
-    """Pack lines up to ``max_words``; a chunk that starts inside a table starts with the table's header."""
-    chunks: list[str] = []
-    current: list[str] = []
-    count = 0
-    for line, header in zip(lines, _headers(lines)):
-        words = len(line.split())
-        if current and count + words > max_words:
-            chunks.append("\n".join(current))
-            current, count = [], 0
-            if header is not None and len(header.split()) + words <= max_words:
-                current, count = [header], len(header.split())
-        current.append(line)
-        count += words
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
-
-
 def _cut(paragraph: str, max_words: int) -> list[str]:
     """Cut one paragraph longer than ``max_words``: between lines (a table's header repeated), then
     sentences, then words."""
     lines = [line for line in paragraph.split("\n") if line.strip()]
     if len(lines) > 1:
-        return [c for chunk in _pack_lines(lines, max_words) for c in
+        return [c for chunk in _pack(lines, max_words, "\n", _headers(lines)) for c in
                 (_cut(chunk, max_words) if len(chunk.split()) > max_words else [chunk])]
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
