@@ -59,6 +59,16 @@ def _synced(url: str, title: str = "Set up SSO with Okta", html_url: str = HTML_
         db.dispose()
 
 
+def _imported(url: str, tmp_path: Path, name: str, text: str) -> None:
+    """Import one KB file ``name`` holding ``text`` through ``hub kb import``'s path (a folder of files)."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / name).write_text(text, encoding="utf-8")
+    db = Database(url)
+    import_articles(db, articles_at(folder))
+    db.dispose()
+
+
 def _passages(url: str) -> list[tuple[tuple[str, ...], str]]:
     db = Database(url)
     try:
@@ -196,12 +206,7 @@ Annual plans are refunded pro rata within 30 days. Monthly plans &amp; add-ons a
 
 
 def test_an_imported_markdown_file_is_quoted_in_slack_as_written(sqlite_url: str, tmp_path: Path) -> None:
-    folder = tmp_path / "kb"
-    folder.mkdir()
-    (folder / "refunds.md").write_text(REFUNDS, encoding="utf-8")
-    db = Database(sqlite_url)
-    import_articles(db, articles_at(folder))
-    db.dispose()
+    _imported(sqlite_url, tmp_path, "refunds.md", REFUNDS)
     assert _answered_in_slack(sqlite_url, tmp_path, "How do I cancel my subscription?") == (
         "1. Go to Settings &gt; Billing.\n2. Click Cancel subscription and pick a reason \u2014 it is optional.\n"
         "3. Confirm in the dialog.\nYou keep access until the end of the billing period.\n\n"
@@ -411,12 +416,7 @@ def test_markdown_footnotes_are_quoted_as_numbered_notes_under_the_text_that_ref
         sqlite_url: str, tmp_path: Path) -> None:
     """``[^days]`` reads ``[1]`` and its note follows the paragraph that refers to it, so a passage quoted out of
     the article still carries it; the ``[^days]: ...`` definitions are no passage of their own."""
-    folder = tmp_path / "kb"
-    folder.mkdir()
-    (folder / "deleted-projects.md").write_text(FOOTNOTES, encoding="utf-8")
-    db = Database(sqlite_url)
-    import_articles(db, articles_at(folder))
-    db.dispose()
+    _imported(sqlite_url, tmp_path, "deleted-projects.md", FOOTNOTES)
     assert _passages(sqlite_url) == [
         (("Restore a deleted project",), "A deleted project is kept for 30 days[1] and can be restored from the Trash[2] "
                                          "until then.\n[1] Calendar days, counted from the day the project was deleted.\n"
