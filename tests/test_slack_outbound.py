@@ -237,7 +237,8 @@ def test_internal_note_goes_to_the_triage_channel_with_the_thread_link(hub: Hub,
     assert post.args["blocks"] == [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"A request in <#{CHANNEL}> needs a person: <{permalink}|open the thread>"}},
         {"type": "divider"},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "Try a reset &lt;first&gt;."}},
+        {"type": "rich_text",  # the draft quotes the KB: shown as written
+         "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": "Try a reset <first>."}]}]},
     ]
     [triage_ts] = [ts for (channel, ts) in stub.threads if channel == "CTRIAGE01"]
     assert row(hub, row_id).result == {"external_id": triage_ts, "url": permalink}

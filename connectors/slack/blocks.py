@@ -125,12 +125,13 @@ def triage(channel: str, permalink: str, draft: str) -> tuple[str, list[Block]]:
     Args:
         channel: the thread's channel id.
         permalink: the thread's link (``chat.getPermalink``).
-        draft: the pre-drafted reply (with the transcript) for whoever picks it up; long text is split over
-            several sections.
+        draft: the pre-drafted reply (with the transcript) for whoever picks it up, plain text: shown as
+            written in ``rich_text`` blocks like an answer (it quotes the knowledge base too); long text is split
+            over several.
     """
     head = f"A request in <#{channel}> needs a person: {link(permalink, 'open the thread')}"
-    chunks = split(escape(draft))[:MAX_TRIAGE_SECTIONS] or [""]
-    blocks = [_section(head), {"type": "divider"}, *(_section(chunk) for chunk in chunks if chunk)]
+    chunks = split(draft)[:MAX_TRIAGE_SECTIONS]
+    blocks = [_section(head), {"type": "divider"}, *(rich_text(chunk) for chunk in chunks if chunk)]
     return _clip(f"A request in <#{channel}> needs a person: {permalink}"), blocks
 
 
