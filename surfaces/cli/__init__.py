@@ -20,6 +20,7 @@ COMMANDS = {
     "db": "surfaces.cli.server:db_group",
     "eval": "surfaces.cli.wiring:eval_command",
     "kb": "surfaces.cli.wiring:kb_command",
+    "metrics": "surfaces.cli.metrics:metrics_group",
     "retry": "surfaces.cli.queues:retry",
     "scheduler": "surfaces.cli.server:scheduler",
     "serve": "surfaces.cli.server:serve",
