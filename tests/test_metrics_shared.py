@@ -1,7 +1,7 @@
 """``/metrics`` sums the counts of every process of a deployment (prometheus_client's multiprocess mode):
 real processes each count, and one scrape, whichever web worker answers it, shows the sum. Scaled out:
-gunicorn with two web workers, a Celery ``hub worker`` and ``hub scheduler`` on PostgreSQL and Redis. The queue
-gauges stay one figure, from the database."""
+gunicorn with two web workers, a Celery ``hub worker`` and ``hub scheduler`` on PostgreSQL and Redis. Embedded:
+``hub serve``'s worker process's counts, with no set-up. The queue gauges stay one figure, from the database."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -155,3 +156,15 @@ def test_scaled_out_every_scrape_shows_the_web_workers_celery_and_scheduler_coun
                 assert (sample(text, "hub_scheduled_jobs_total", 'job="sweep",outcome="success"') or 0) >= 1  # the scheduler's
                 assert sample(text, "hub_queue_rows", 'queue="inbox",state="pending"') == 0.0  # from the database
 
+
+def test_hub_serve_shows_its_worker_process_counts_with_no_set_up(tmp_path: Path, sqlite_url: str) -> None:
+    log, port = tmp_path / "serve.log", free_port()
+    env = hub_env(tmp_path / "unused", HUB_DATABASE_URL=sqlite_url, HUB_SWEEP_INTERVAL_SECONDS="1")
+    del env["PROMETHEUS_MULTIPROC_DIR"]
+    with started([[str(BIN / "hub"), "serve", "--port", str(port)]], env, log) as procs:
+        # the sweeper runs in the worker process only
+        text = scrape_until(port, "hub_scheduled_jobs_total", 'job="sweep",outcome="success"', procs, log)
+        assert sample(text, "hub_queue_rows", 'queue="outbox",state="failed"') == 0.0
+        private = Path(tempfile.gettempdir(), f"hub-metrics-{procs[0].pid}")
+        assert private.is_dir()
+    assert not private.exists()
