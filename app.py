@@ -7,11 +7,13 @@ the older names of :class:`~surfaces.services.Services` and :func:`~surfaces.ser
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping
 
 from flask import Flask
 
 from config import load_settings
+from core.telemetry import MULTIPROC_ENV, SHARED_DIR
 from interceptor.retrieval.dense import check_embedding_model
 from surfaces.cli import cli, main
 from surfaces.http.app import create_http_app
@@ -41,4 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, hub: Services | None 
     """
     settings = hub.settings if hub is not None else load_settings(config)
     check_embedding_model(settings)
+    if settings.queue == "celery" and SHARED_DIR is None:  # gunicorn's workers, scaled out
+        logging.getLogger("hub").warning("telemetry.per-process", extra={
+            "hint": f"/metrics shows only the counts of the worker that answers: set {MULTIPROC_ENV} (README, Scaling out)"})
     return create_http_app(hub or build_services(settings))

@@ -23,6 +23,7 @@ from core.heartbeat import Heartbeat
 from core.jobs import InlineQueue, JobFunc, JobQueue
 from core.outbox import Performer
 from core.scheduler import Scheduler
+from core.telemetry import check_shared_dir
 from interceptor.engine import Interceptor, LazyInterceptor, build_interceptor
 from interceptor.kb.manage import KBWatcher
 from interceptor.kb.sync import sync_all
@@ -118,7 +119,11 @@ def build_services(settings: Settings, *, jobs: JobQueue | None = None) -> Servi
 
     Returns:
         The services; the KB index loads on the interceptor's first call.
+
+    Raises:
+        ConfigError: ``PROMETHEUS_MULTIPROC_DIR`` names no writable directory (:func:`core.telemetry.check_shared_dir`).
     """
+    check_shared_dir()
     db = Database(settings.database_url)
     handlers: dict[str, JobFunc] = {}
     jobs = jobs or _job_queue(settings, handlers)

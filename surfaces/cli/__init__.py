@@ -6,13 +6,19 @@ server does not first import the database, migration and web layers.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
 import click
 
 from core.errors import ConfigError
+from core.processes import running
 
 # name -> "module:attribute" of the click command
 COMMANDS = {
@@ -20,6 +26,7 @@ COMMANDS = {
     "db": "surfaces.cli.server:db_group",
     "eval": "surfaces.cli.wiring:eval_command",
     "kb": "surfaces.cli.wiring:kb_command",
+    "metrics": "surfaces.cli.metrics:metrics_group",
     "retry": "surfaces.cli.queues:retry",
     "scheduler": "surfaces.cli.server:scheduler",
     "serve": "surfaces.cli.server:serve",
@@ -34,11 +41,36 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] == "serve":  # before its module, and so prometheus_client, is imported
+            share_serve_metrics()
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in COMMANDS and cmd_name not in self.commands:
             module, _, attribute = COMMANDS[cmd_name].partition(":")
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+
+def share_serve_metrics() -> None:
+    """``hub serve`` counts in two processes (the web process, and the worker process that decides and writes
+    to vendors): unless ``PROMETHEUS_MULTIPROC_DIR`` is set, give both a private one, removed when it exits, so
+    that ``/metrics`` sums them (:mod:`core.telemetry`). Only while prometheus_client is not imported yet (it
+    picks its mode then; a test that invokes the command in-process keeps counting in memory). A ``hub serve``
+    stopped by a signal leaves its directory behind; the next one removes it."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_client" in sys.modules:
+        return
+    base = Path(tempfile.gettempdir())
+    for left in base.glob("hub-metrics-*"):
+        pid = left.name.rpartition("-")[2]
+        if pid.isdigit() and left.stat().st_uid == os.getuid() and not running(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    path = base / f"hub-metrics-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)  # a dead process's, with the id this one got
+    path.mkdir(mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)  # inherited by the worker process, forked or spawned
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
 
 
 QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
