@@ -122,6 +122,20 @@ def test_yaml_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert "UNRELATED" not in merged
 
 
+@pytest.mark.parametrize("text, message", [
+    ("hub_dry_run: true\n", "hub_dry_run is not a setting (did you mean HUB_DRY_RUN?)"),  # shadow mode silently off
+    ("HUB_TARGET_PRECISON: 0.8\n", "HUB_TARGET_PRECISON is not a setting (did you mean HUB_TARGET_PRECISION?)"),
+    ("HUB_PORT: 8001\n", "HUB_PORT is read from the environment only: set it there, not in this file"),
+    ("GREETING: hello\n", "GREETING is not a setting"),
+])
+def test_a_yaml_key_that_is_not_a_setting_stops_the_boot_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text("HUB_TARGET_PRECISION: 0.9\n" + text, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        read_sources({"HUB_CONFIG": str(path)})
+    assert str(refused.value) == f"HUB_CONFIG: {path}: {message}"
+
+
 def test_channel_policies_are_read_from_the_environment_as_json() -> None:
     env = {"HUB_CHANNEL_POLICIES": '{"C0123ABCD": {"dry_run": true, "threshold": 0.5}}'}
     settings = load_settings(read_sources(env))
