@@ -218,10 +218,12 @@ def articles_at(path: Path, *, force: bool = False,
     notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
     root = path if path.is_dir() else path.parent
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    origins: dict[tuple[str, str], str] = {}  # (source, external_id) -> the file that gave it, for one import
     for file in files:
         if file.suffix.lower() == ".json":
             if file.name == "pack.json" or not path.is_dir():
-                yield from pack_articles(read_pack(file))
+                for n, article in enumerate(pack_articles(read_pack(file)), 1):
+                    yield _once(article, f"{file.name} (article {n})", origins)
             continue
         try:
             text = file.read_text(encoding="utf-8")
@@ -238,7 +240,22 @@ def articles_at(path: Path, *, force: bool = False,
                 continue
         if not titled:
             notice(ImportNotice(rel, "warning", f"no title: imported as \"{article.title}\" (from the file name)"))
-        yield article
+        yield _once(article, rel, origins)
+
+
+def _once(article: kb.ArticleInput, origin: str, origins: dict[tuple[str, str], str]) -> kb.ArticleInput:
+    """``article``, unless another one of this import has its id: the later would silently replace the
+    earlier (two files with one front-matter ``id``, a pack listing an id twice).
+
+    Raises:
+        KBImportError: naming both and the id.
+    """
+    key = (article.source, article.external_id)
+    if key in origins:
+        raise KBImportError(f"{origins[key]} and {origin} have the same id {article.external_id!r}: each article needs "
+                            "its own id (a Markdown file's front matter `id`, a pack article's `id`); nothing was imported")
+    origins[key] = origin
+    return article
 
 
 def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch: int = 200,
