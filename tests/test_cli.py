@@ -145,6 +145,20 @@ def test_the_commands_refuse_a_missing_or_unmigrated_database_before_starting_an
     assert empty.exit_code == 1 and "no schema yet" in empty.stderr and "Traceback" not in empty.output
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"HUB_URL": "notaurl"}, "HUB_URL is 'notaurl': set it to the hub server's address, e.g. http://127.0.0.1:8000"),
+    ({"HUB_URL": "localhost:8001"}, "HUB_URL is 'localhost:8001': set it to the hub server's address"),
+    ({"HUB_URL": "http://127.0.0.1:80o1"}, "HUB_URL is 'http://127.0.0.1:80o1': set it"),
+    ({"HUB_URL": None, "HUB_PORT": "abc"}, "HUB_PORT is 'abc': set it to the port `hub serve` listens on (1-65535)"),
+    ({"HUB_URL": None, "HUB_PORT": "80010"}, "HUB_PORT is '80010': set it to the port"),
+])
+def test_ask_with_a_server_address_that_is_not_one_names_the_setting(sqlite_url: str, setting: dict[str, Any],
+                                                                      message: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url, **setting))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # was a traceback
+    assert result.stderr.startswith(f"Error: {message}") and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_ask_checks_the_channel_locally_too(sqlite_url: str) -> None:
     result = CliRunner().invoke(cli, ["ask", "hello", "--channel", "marketing"], env=_env(sqlite_url))
     assert result.exit_code == 2 and "unknown channel 'marketing'" in result.stderr
