@@ -163,6 +163,12 @@ def test_gaps_use_the_embedding_function_when_given() -> None:
     assert lexical["method"] == "lexical" and [g["count"] for g in lexical["groups"]] == [1] * 5
 
 
+def test_no_gaps_report_the_method_that_would_group_them() -> None:
+    # a fresh install's dashboard said "grouped by shared words (no embedding model)" beside a loaded model
+    assert group_gaps([], embed=_fake_model) == {"method": "embeddings", "unclear": 0, "groups": []}
+    assert group_gaps([])["method"] == "lexical"
+
+
 def test_a_failing_model_falls_back_to_the_lexical_path() -> None:
     def broken(texts: list[str]) -> list[list[float]]:
         raise RuntimeError("model not loaded")
