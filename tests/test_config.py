@@ -136,6 +136,19 @@ def test_a_yaml_key_that_is_not_a_setting_stops_the_boot_naming_it(tmp_path: Pat
     assert str(refused.value) == f"HUB_CONFIG: {path}: {message}"
 
 
+@pytest.mark.parametrize("token, message", [
+    ("not-a-token-1234", "not a bot token: use the Bot User OAuth Token (xoxb-...), on the app's OAuth & Permissions page"),
+    ("xoxp-1234-user", "not a bot token: use the Bot User OAuth Token (xoxb-...)"),  # a user token posts as a person
+    ("xapp-1-A0-1234", "an app-level token (xapp-...) goes in SLACK_APP_TOKEN; here use the Bot User OAuth Token"),
+])
+def test_a_slack_bot_token_that_is_not_one_stops_the_boot_without_echoing_it(token: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:  # it booted, and every Slack call then failed with invalid_auth
+        load_settings({**SLACK, "SLACK_BOT_TOKEN": token})
+    assert f"invalid configuration: SLACK_BOT_TOKEN: {message}" in str(refused.value) and token not in str(refused.value)
+    for fine in ("xoxb-1-abc", "xoxe.xoxb-1-abc"):  # a rotating bot token too
+        assert load_settings({**SLACK, "SLACK_BOT_TOKEN": fine}).slack is not None
+
+
 def test_channel_policies_are_read_from_the_environment_as_json() -> None:
     env = {"HUB_CHANNEL_POLICIES": '{"C0123ABCD": {"dry_run": true, "threshold": 0.5}}'}
     settings = load_settings(read_sources(env))
