@@ -32,6 +32,7 @@ const fmt = {
   int: (v) => (v == null ? "—" : Number(v).toLocaleString("en-US")),
   money: (v) => (v == null ? "—" : Number(v).toFixed(2) + " " + currency),
   score: (v) => (v == null ? "—" : Number(v).toFixed(2)),
+  against: (c, t) => [3, 4].map((p) => `${c.toFixed(p)} / ${t.toFixed(p)}`).find((_, i) => i === 1 || c >= t || Number(c.toFixed(3)) < Number(t.toFixed(3))), // as compose.shown_against
   secs: (v) => {
     if (v == null) return "—";
     if (v < 1) return Math.round(v * 1000) + " ms";
@@ -244,7 +245,7 @@ function decisions(d) {
     const cell = el("td", {}, tr), meter = el("span", { class: "meter" }, cell);
     el("span", {}, meter).style.width = Math.min(100, row.confidence * 100) + "%";
     el("i", {}, meter).style.left = Math.min(100, row.threshold * 100) + "%";
-    el("span", {}, cell, `${fmt.score(row.confidence)} / ${fmt.score(row.threshold)}`);
+    el("span", {}, cell, fmt.against(row.confidence, row.threshold));
     el("td", { class: "reasons" }, tr, row.reasons.join(", "));
     el("td", {}, tr, row.top_article || "—");
   });
