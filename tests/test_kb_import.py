@@ -143,6 +143,31 @@ def test_two_articles_of_one_import_with_one_id_are_refused_and_nothing_is_impor
     assert twice.exit_code == 1 and "pack.json (article 1) and pack.json (article 2) have the same id 'card'" in twice.stderr
 
 
+def test_a_broken_file_in_a_folder_is_one_line_naming_it_and_nothing_is_imported(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ntitle: Alpha\n---\nAlpha is about llamas.\n", encoding="utf-8")
+    (folder / "notepad.md").write_text("---\ntitle: Saved as Unicode\n---\nBody.\n", encoding="utf-16")
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+    utf16 = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)
+    assert utf16.exit_code == 1 and isinstance(utf16.exception, SystemExit), utf16.output
+    assert utf16.stderr == (f"Error: {folder / 'notepad.md'}: not UTF-8 text (byte 0: invalid start byte): save it as "
+                            "UTF-8; nothing was imported\n")
+    (folder / "notepad.md").write_text("---\ntitle: Tags\ntags: [billing\nurl: https://help.example/tags\n---\nBody.\n",
+                                       encoding="utf-8")
+    yaml_error = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)  # was the parser's six-line report
+    assert yaml_error.exit_code == 1 and yaml_error.stderr == (
+        "Error: notepad.md: bad front matter (line 4, column 4): expected ',' or ']', but got ':'; nothing was imported\n")
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            assert kb.load_articles(s) == []
+    finally:
+        db.dispose()
+
+
 class FakeHelpCenter:
     """A KnowledgeSource that remembers the ``since`` it was asked for."""
 

@@ -79,8 +79,10 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
     if match:
         try:
             loaded = yaml.safe_load(match.group(1)) or {}
-        except yaml.YAMLError as e:
-            raise KBImportError(f"{external_id}: bad front matter: {e}") from e
+        except yaml.YAMLError as e:  # one line: where in the file (the opening --- is line 1), and what
+            mark = getattr(e, "problem_mark", None)
+            where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark is not None else ""
+            raise KBImportError(f"{external_id}: bad front matter{where}: {getattr(e, 'problem', None) or e}") from e
         if not isinstance(loaded, dict):
             raise KBImportError(f"{external_id}: front matter must be a mapping")
         meta, body = loaded, body[match.end():]
@@ -227,7 +229,9 @@ def articles_at(path: Path, *, force: bool = False,
             continue
         try:
             text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError as e:
+            raise KBImportError(f"{file}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
+        except OSError as e:
             raise KBImportError(f"{file}: cannot read: {e}") from e
         rel = file.relative_to(root).as_posix()
         if file.suffix.lower() in (".html", ".htm"):
@@ -253,7 +257,7 @@ def _once(article: kb.ArticleInput, origin: str, origins: dict[tuple[str, str], 
     key = (article.source, article.external_id)
     if key in origins:
         raise KBImportError(f"{origins[key]} and {origin} have the same id {article.external_id!r}: each article needs "
-                            "its own id (a Markdown file's front matter `id`, a pack article's `id`); nothing was imported")
+                            "its own id (a Markdown file's front matter `id`, a pack article's `id`)")
     origins[key] = origin
     return article
 

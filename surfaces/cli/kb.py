@@ -62,7 +62,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH.
         Markdown without front matter that is clearly not a help article is skipped (the reason is printed)
         unless --force; a file without a title is imported with a warning."""
-        from interceptor.kb.importer import articles_at, import_articles
+        from interceptor.kb.importer import KBImportError, articles_at, import_articles
 
         skipped: list[str] = []
 
@@ -74,6 +74,8 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         db = _database(load_settings())
         try:
             report = import_articles(db, articles_at(path, force=force, on_notice=notice), progress=_progress)
+        except KBImportError as e:  # every file is read before the first is stored
+            raise click.ClickException(f"{e}; nothing was imported") from e
         except HubError as e:
             raise click.ClickException(str(e)) from e
         finally:
