@@ -281,6 +281,9 @@ def _validate(raw: Mapping[str, Any], vendors: Sequence[VendorSettingsSpec[Any]]
 def _policies(values: Mapping[str, Any], names: list[str]) -> dict[str, ChannelPolicy]:
     policies: dict[str, ChannelPolicy] = {}
     for channel, policy in values.items():
+        if channel.startswith("#"):  # never matches: Slack events carry channel ids, so the policy would not apply
+            raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES: {channel[:80]!r} is a channel's name: a Slack "
+                              "channel's policy is keyed by its id (e.g. C0123ABCD, at the bottom of its About tab)")
         try:
             loaded = _ChannelPolicySchema().load(policy)
             if loaded["escalation_target"] is not None:

@@ -156,6 +156,16 @@ def test_channel_policies_are_read_from_the_environment_as_json() -> None:
     assert settings.policy("C9").dry_run is None
 
 
+def test_a_channel_policy_keyed_by_a_slack_channels_name_is_refused() -> None:
+    # {"#support": {"dry_run": true}} booted, never applied (events carry ids), and #support got live answers
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources({"HUB_CHANNEL_POLICIES": '{"#support": {"dry_run": true}}'}))
+    assert str(refused.value) == ("invalid configuration: HUB_CHANNEL_POLICIES: '#support' is a channel's name: a Slack "
+                                  "channel's policy is keyed by its id (e.g. C0123ABCD, at the bottom of its About tab)")
+    named = load_settings({"HUB_CHANNEL_POLICIES": {"C0123ABCD": {"dry_run": True}, "pricing-form": {"threshold": 0.9}}})
+    assert named.policy("C0123ABCD").dry_run and named.policy("pricing-form").threshold == 0.9  # a web form's own name
+
+
 @pytest.mark.parametrize("value, message", [
     ("{C0123ABCD: shadow", "HUB_CHANNEL_POLICIES: not JSON .*a JSON object, e.g. "),
     ('["C0123ABCD"]', "HUB_CHANNEL_POLICIES: must be a JSON object, e.g. "),
