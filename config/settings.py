@@ -15,16 +15,15 @@ import importlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from config.base import VendorSettingsSpec, configured, secret
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
+from config.file import read_config_file
 from config.secret import Secret
 from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
 from core.errors import ConfigError
@@ -244,20 +243,12 @@ def read_sources(
         vendors: the vendors whose keys are taken (``None``: the registry's).
 
     Raises:
-        ConfigError: the YAML file cannot be read or is not a mapping.
+        ConfigError: the YAML file cannot be read, is not a mapping, or holds a key that is not a setting
+            (:func:`config.file.read_config_file`).
     """
     env = dict(os.environ if environ is None else environ)
-    merged: dict[str, Any] = {}
-    path = env.get("HUB_CONFIG")
-    if path:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"HUB_CONFIG: cannot read {path}: {e}") from e
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"HUB_CONFIG: {path} must hold a mapping of setting names to values")
-        merged.update({str(k): v for k, v in loaded.items()})
     keys = set(setting_keys(vendors))
+    merged: dict[str, Any] = read_config_file(env["HUB_CONFIG"], keys) if env.get("HUB_CONFIG") else {}
     merged.update({k: v for k, v in env.items() if k in keys})
     return merged
 
@@ -290,6 +281,9 @@ def _validate(raw: Mapping[str, Any], vendors: Sequence[VendorSettingsSpec[Any]]
 def _policies(values: Mapping[str, Any], names: list[str]) -> dict[str, ChannelPolicy]:
     policies: dict[str, ChannelPolicy] = {}
     for channel, policy in values.items():
+        if channel.startswith("#"):  # never matches: Slack events carry channel ids, so the policy would not apply
+            raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES: {channel[:80]!r} is a channel's name: a Slack "
+                              "channel's policy is keyed by its id (e.g. C0123ABCD, at the bottom of its About tab)")
         try:
             loaded = _ChannelPolicySchema().load(policy)
             if loaded["escalation_target"] is not None:

@@ -167,9 +167,20 @@ def compose_draft(
     return "\n".join(lines)
 
 
+def shown_against(confidence: float, threshold: float) -> tuple[str, str]:
+    """A confidence and the threshold it was held against, as shown side by side: three decimals, four when
+    three would show a confidence under the threshold as reaching it (0.9953 against 0.9954). Two decimals
+    showed 0.997 against a threshold of 1.0 as "Confidence 1.00 (threshold 1.00)", not answered."""
+    for places in (3, 4):
+        shown = f"{confidence:.{places}f}", f"{threshold:.{places}f}"
+        if confidence >= threshold or float(shown[0]) < float(shown[1]):
+            break
+    return shown
+
+
 def _draft_head(confidence: float, threshold: float, reasons: tuple[str, ...]) -> list[str]:
     lines = ["Help-desk hub draft (internal: not sent to the requester)."]
-    lines.append(f"Confidence {confidence:.2f} (threshold {threshold:.2f}).")
+    lines.append("Confidence {} (threshold {}).".format(*shown_against(confidence, threshold)))
     blocking = [r for r in reasons if r != "confident"]
     if blocking:
         lines.append("Not answered automatically because:")
@@ -208,9 +219,10 @@ def compose_draft_questions(
     for n, (question, scored) in enumerate(parts, start=1):
         clears = scored.confidence >= threshold and scored.top is not None and bool(scored.top.passage.strip())
         has_passage = scored.top is not None and bool(scored.top.passage.strip())
-        verdict = ("answerable from the KB" if clears else f"below the threshold ({threshold:.2f})" if has_passage
+        confidence, limit = shown_against(scored.confidence, threshold)
+        verdict = ("answerable from the KB" if clears else f"below the threshold ({limit})" if has_passage
                    else "no passage in the KB")
-        lines += ["", f"{n}. {_label(question)}: confidence {scored.confidence:.2f}, {verdict}."]
+        lines += ["", f"{n}. {_label(question)}: confidence {confidence}, {verdict}."]
         if scored.top is not None and scored.top.passage.strip() and would_answer is None:
             lines += ["Suggested reply:" if clears else "Closest passage (check before using):",
                       truncate(scored.top.passage, max_passage_chars), source_line(scored.top)]

@@ -95,6 +95,8 @@ def test_outcomes_after_the_evaluation_time_are_ignored() -> None:
 def test_timing_uses_nearest_rank() -> None:
     assert timing([10.0, None, 20.0, 30.0, 40.0]) == {"count": 4, "median_seconds": 20.0, "p90_seconds": 40.0, "mean_seconds": 25.0}
     assert timing([]) == {"count": 0, "median_seconds": None, "p90_seconds": None, "mean_seconds": None}
+    # a hub answering in 11 ms: its mean is not "0.0" beside a median of 0.0108
+    assert timing([0.010815]) == {"count": 1, "median_seconds": 0.010815, "p90_seconds": 0.010815, "mean_seconds": 0.011}
 
 
 def test_terms_fold_plurals_but_not_words_ending_in_s() -> None:
@@ -161,6 +163,12 @@ def test_gaps_use_the_embedding_function_when_given() -> None:
     assert [g["ticket_refs"] for g in doc["groups"]] == [["zendesk:1", "zendesk:2", "zendesk:3"], ["zendesk:4", "zendesk:5"]]
     lexical = group_gaps(requests)  # no word is shared: lexically, nothing groups
     assert lexical["method"] == "lexical" and [g["count"] for g in lexical["groups"]] == [1] * 5
+
+
+def test_no_gaps_report_the_method_that_would_group_them() -> None:
+    # a fresh install's dashboard said "grouped by shared words (no embedding model)" beside a loaded model
+    assert group_gaps([], embed=_fake_model) == {"method": "embeddings", "unclear": 0, "groups": []}
+    assert group_gaps([])["method"] == "lexical"
 
 
 def test_a_failing_model_falls_back_to_the_lexical_path() -> None:

@@ -261,6 +261,31 @@ def test_calibrate_reset_returns_to_the_kbs_own_calibration(sqlite_url: str, tmp
         db.dispose()
 
 
+def test_reset_refits_a_cold_start_reused_from_an_earlier_kb_version(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+    from interceptor.kb.importer import articles_at
+
+    sample = list(articles_at(Path(__file__).resolve().parent.parent / "config" / "sample_kb"))
+    db = Database(sqlite_url)
+    try:
+        import_articles(db, sample[:33])
+        first = KBScorer(db, None).calibration_source  # the cold start of these 33 articles
+        import_articles(db, sample[33:])  # 36 articles, within a tenth: the server reuses the 33 articles' fit
+        reused = KBScorer(db, None)
+        with db.session() as s:
+            assert reused.calibration_source == first and kb.load_calibration(s, reused.kb_version) is None
+        result = CliRunner().invoke(cli, ["kb", "calibrate", "--reset"], env={"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"})
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("no past-ticket history is stored; the calibration served was fitted on an earlier "
+                                        "version of the KB, so it was fitted again on this one; ")  # was: nothing to forget
+        with db.session() as s:
+            fitted = kb.load_calibration(s, kb.kb_version(s))
+        assert fitted is not None and fitted.params["coldstart"] and fitted.params["articles"] == 36
+        assert KBScorer(db, None).calibration_source == f"coldstart:{fitted.id}"  # what a restarted server serves
+    finally:
+        db.dispose()
+
+
 def test_calibrate_takes_a_file_or_reset(sqlite_url: str, tmp_path: Path) -> None:
     from app import cli
 

@@ -145,6 +145,20 @@ def test_the_commands_refuse_a_missing_or_unmigrated_database_before_starting_an
     assert empty.exit_code == 1 and "no schema yet" in empty.stderr and "Traceback" not in empty.output
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"HUB_URL": "notaurl"}, "HUB_URL is 'notaurl': set it to the hub server's address, e.g. http://127.0.0.1:8000"),
+    ({"HUB_URL": "localhost:8001"}, "HUB_URL is 'localhost:8001': set it to the hub server's address"),
+    ({"HUB_URL": "http://127.0.0.1:80o1"}, "HUB_URL is 'http://127.0.0.1:80o1': set it"),
+    ({"HUB_URL": None, "HUB_PORT": "abc"}, "HUB_PORT is 'abc': set it to the port `hub serve` listens on (1-65535)"),
+    ({"HUB_URL": None, "HUB_PORT": "80010"}, "HUB_PORT is '80010': set it to the port"),
+])
+def test_ask_with_a_server_address_that_is_not_one_names_the_setting(sqlite_url: str, setting: dict[str, Any],
+                                                                      message: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url, **setting))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # was a traceback
+    assert result.stderr.startswith(f"Error: {message}") and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_ask_checks_the_channel_locally_too(sqlite_url: str) -> None:
     result = CliRunner().invoke(cli, ["ask", "hello", "--channel", "marketing"], env=_env(sqlite_url))
     assert result.exit_code == 2 and "unknown channel 'marketing'" in result.stderr
@@ -227,3 +241,35 @@ def test_make_run_takes_the_port(args: list[str], env: dict[str, str], port: str
     result = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert f"hub serve --host 127.0.0.1 --port {port}" in result.stdout
+
+
+def _unopenable(tmp_path: Path, kind: str) -> str:
+    """A ``HUB_DATABASE_URL`` the hub cannot open, of the ``kind`` an admin mistypes."""
+    if kind == "folder":
+        (tmp_path / "var").mkdir()
+        return f"sqlite:///{tmp_path / 'var'}"
+    if kind == "not-a-database":
+        (tmp_path / "notes.txt").write_text("not a database\n" * 100, encoding="utf-8")
+        return f"sqlite:///{tmp_path / 'notes.txt'}"
+    if kind == "under-a-file":
+        (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+        return f"sqlite:///{tmp_path / 'notes.txt' / 'hub.db'}"
+    return f"postgresql+psycopg://hub:secret-pw@127.0.0.1:{_closed_port()}/hub"  # nothing listens there
+
+
+@pytest.mark.parametrize("kind, hint", [
+    ("folder", "is a folder: HUB_DATABASE_URL names the database file in it"),
+    ("not-a-database", "is not a SQLite database: point HUB_DATABASE_URL at"),
+    ("under-a-file", "is a file, not a folder: set HUB_DATABASE_URL"),
+    ("unreachable-postgresql", "check that the database server runs"),
+])
+def test_a_database_that_cannot_be_opened_is_one_line_naming_the_setting(tmp_path: Path, kind: str, hint: str) -> None:
+    url = _unopenable(tmp_path, kind)
+    upgrade = CliRunner().invoke(cli, ["db", "upgrade"], env=_env(url))  # make run's first command: a traceback
+    assert upgrade.exit_code == 1 and isinstance(upgrade.exception, SystemExit), upgrade.exception  # not a traceback
+    assert upgrade.stderr.startswith("Error: cannot open the database at ") and hint in upgrade.stderr, upgrade.output
+    assert len(upgrade.stderr.strip().splitlines()) == 1 and "secret-pw" not in upgrade.output
+    if kind != "under-a-file":  # there, `hub kb list` says there is no database yet and to run `hub db upgrade`
+        listed = CliRunner().invoke(cli, ["kb", "list"], env=_env(url))  # it said to run `hub db upgrade`, or a traceback
+        assert listed.exit_code == 1 and isinstance(listed.exception, SystemExit), listed.output
+        assert "cannot open the database at " in listed.stderr and hint in listed.stderr and "hub db upgrade" not in listed.stderr

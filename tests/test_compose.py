@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.compose import FEEDBACK_LINE, compose_answer, compose_answers, compose_draft, source_line, truncate
+from interceptor.compose import (FEEDBACK_LINE, compose_answer, compose_answers, compose_draft, shown_against, source_line,
+                                 truncate)
 from interceptor.types import Candidate, Scored
 
 PASSAGE = ("Open Settings, then Security. Choose Reset password. Follow the link in the email within 30 minutes. "
@@ -65,11 +66,25 @@ def test_draft_lists_reasons_confidence_candidates_and_links() -> None:
     scored = Scored((TOP, NO_URL), 0.37)
     draft = compose_draft(scored, 0.8, ("sensitive_topic:refund", "confidence_below_threshold"))
     assert "internal" in draft
-    assert "Confidence 0.37 (threshold 0.80)" in draft
+    assert "Confidence 0.370 (threshold 0.800)" in draft
     assert "sensitive topic (refund)" in draft and "[confidence_below_threshold]" in draft
     assert "1. Reset your password (score 7.50) - https://kb.example/reset" in draft
     assert "2. VPN basics (score 2.00)" in draft
     assert "Suggested reply" in draft and "Open Settings, then Security." in draft
+
+
+@pytest.mark.parametrize("confidence, threshold, shown", [
+    (0.37, 0.8, ("0.370", "0.800")),
+    (0.997, 1.0, ("0.997", "1.000")),  # two places read "Confidence 1.00 (threshold 1.00)", and it was not answered
+    (0.9956, 0.9954, ("0.996", "0.995")),
+    (0.99532, 0.9954, ("0.9953", "0.9954")),  # under the threshold: never shown as reaching it
+    (0.99541, 0.9954, ("0.995", "0.995")),  # reached: shown equal
+])
+def test_a_confidence_is_shown_beside_its_threshold_on_the_right_side_of_it(confidence: float, threshold: float,
+                                                                            shown: tuple[str, str]) -> None:
+    assert shown_against(confidence, threshold) == shown
+    draft = compose_draft(Scored((TOP,), confidence), threshold, ("confidence_below_threshold",))
+    assert f"Confidence {shown[0]} (threshold {shown[1]})." in draft
 
 
 def test_draft_without_candidates_says_so() -> None:

@@ -122,11 +122,48 @@ def test_yaml_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert "UNRELATED" not in merged
 
 
+@pytest.mark.parametrize("text, message", [
+    ("hub_dry_run: true\n", "hub_dry_run is not a setting (did you mean HUB_DRY_RUN?)"),  # shadow mode silently off
+    ("HUB_TARGET_PRECISON: 0.8\n", "HUB_TARGET_PRECISON is not a setting (did you mean HUB_TARGET_PRECISION?)"),
+    ("HUB_PORT: 8001\n", "HUB_PORT is read from the environment only: set it there, not in this file"),
+    ("GREETING: hello\n", "GREETING is not a setting"),
+])
+def test_a_yaml_key_that_is_not_a_setting_stops_the_boot_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text("HUB_TARGET_PRECISION: 0.9\n" + text, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        read_sources({"HUB_CONFIG": str(path)})
+    assert str(refused.value) == f"HUB_CONFIG: {path}: {message}"
+
+
+@pytest.mark.parametrize("token, message", [
+    ("not-a-token-1234", "not a bot token: use the Bot User OAuth Token (xoxb-...), on the app's OAuth & Permissions page"),
+    ("xoxp-1234-user", "not a bot token: use the Bot User OAuth Token (xoxb-...)"),  # a user token posts as a person
+    ("xapp-1-A0-1234", "an app-level token (xapp-...) goes in SLACK_APP_TOKEN; here use the Bot User OAuth Token"),
+])
+def test_a_slack_bot_token_that_is_not_one_stops_the_boot_without_echoing_it(token: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:  # it booted, and every Slack call then failed with invalid_auth
+        load_settings({**SLACK, "SLACK_BOT_TOKEN": token})
+    assert f"invalid configuration: SLACK_BOT_TOKEN: {message}" in str(refused.value) and token not in str(refused.value)
+    for fine in ("xoxb-1-abc", "xoxe.xoxb-1-abc"):  # a rotating bot token too
+        assert load_settings({**SLACK, "SLACK_BOT_TOKEN": fine}).slack is not None
+
+
 def test_channel_policies_are_read_from_the_environment_as_json() -> None:
     env = {"HUB_CHANNEL_POLICIES": '{"C0123ABCD": {"dry_run": true, "threshold": 0.5}}'}
     settings = load_settings(read_sources(env))
     assert settings.policy("C0123ABCD").dry_run is True and settings.policy("C0123ABCD").threshold == 0.5
     assert settings.policy("C9").dry_run is None
+
+
+def test_a_channel_policy_keyed_by_a_slack_channels_name_is_refused() -> None:
+    # {"#support": {"dry_run": true}} booted, never applied (events carry ids), and #support got live answers
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources({"HUB_CHANNEL_POLICIES": '{"#support": {"dry_run": true}}'}))
+    assert str(refused.value) == ("invalid configuration: HUB_CHANNEL_POLICIES: '#support' is a channel's name: a Slack "
+                                  "channel's policy is keyed by its id (e.g. C0123ABCD, at the bottom of its About tab)")
+    named = load_settings({"HUB_CHANNEL_POLICIES": {"C0123ABCD": {"dry_run": True}, "pricing-form": {"threshold": 0.9}}})
+    assert named.policy("C0123ABCD").dry_run and named.policy("pricing-form").threshold == 0.9  # a web form's own name
 
 
 @pytest.mark.parametrize("value, message", [

@@ -143,3 +143,21 @@ def test_admin_pages_answer_other_http_errors_as_pages_and_the_api_keeps_json(ad
         assert response.status_code == 404 and response.get_json()["error"], path
     script = admin.get("/admin/decisions/999")  # no credential: still the script's JSON 401 with the challenge
     assert script.status_code == 401 and script.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_decision_page_shows_a_confidence_under_its_threshold_as_under_it(admin: Any, sqlite_url: str) -> None:
+    from core.db import Database
+    from core.models import utcnow
+    from test_analytics_seed import Seed
+
+    db = Database(sqlite_url)
+    try:
+        with db.session() as session:  # the sample KB when no threshold backs the target: 0.997 against 1.0
+            row = Seed(session).ask(None, utcnow(), verdict="escalate", confidence=0.997, threshold=1.0,
+                                    reasons=["confidence_below_threshold", "target_not_backed"])
+            decision_id = row.id
+    finally:
+        db.dispose()
+    page = admin.get(f"/admin/decisions/{decision_id}", headers={**HTML, "Authorization": f"Bearer {TOKEN}"})
+    assert page.status_code == 200
+    assert '<dd id="confidence">0.997 (threshold 1.000: not reached)</dd>' in page.get_data(as_text=True)  # was 1.00 / 1.00

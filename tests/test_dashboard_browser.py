@@ -51,6 +51,19 @@ def live_server(sqlite_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_server(sqlite_url: str) -> Iterator[str]:
+    """A hub right after install: nothing connected, no request yet."""
+    hub: Hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN)))
+    server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    hub.close()
+
+
+@pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -147,6 +160,7 @@ def test_dashboard_shows_what_the_api_says(live_server: str, browser: webdriver.
         if "rate" in label or "resolution" in label or "re-contact" in label or "helpful" in label:
             assert " of " in tile.find_element(By.CSS_SELECTOR, ".sub").text and "÷" in tile.get_attribute("title")
     assert "less than 48 h old" in browser.find_element(By.ID, "provisional").text
+    assert not browser.find_element(By.ID, "next").is_displayed()  # what to do next is for a period without requests
     browser.save_screenshot(str(tmp_path / "dashboard.png"))
 
     previous = browser.find_element(By.ID, "status").text
@@ -230,4 +244,19 @@ def test_the_dashboard_refuses_without_a_session(live_server: str, browser: webd
     browser.get(live_server + "/admin")
     assert browser.find_element(By.ID, "token").get_attribute("type") == "password"
     assert browser.find_elements(By.ID, "tiles") == []
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_right_after_install_the_dashboard_says_what_to_do_next(empty_server: str, browser: webdriver.Chrome) -> None:
+    sign_in(browser, empty_server)
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#next [data-step="connect"]'))
+    steps = browser.find_element(By.ID, "next")
+    assert steps.is_displayed() and "No requests from " in steps.text and "what to do next" in steps.text
+    assert "Nothing is connected yet: connect Slack, Zendesk or Jira (docs/connectors.md)" in steps.text
+    assert "HUB_DRY_RUN=true" in steps.text and "POST /api/v1/ask" in steps.text
+    assert steps.find_element(By.LINK_TEXT, "Try a Slack message").get_attribute("href") == empty_server + "/admin/simulate"
+    for value in browser.find_elements(By.CSS_SELECTOR, ".tile .value[data-key]"):  # no figure is made up
+        assert value.text in ("0", "—"), value.get_attribute("data-key")
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "gaps").get_attribute("data-loaded") == "true")
+    assert browser.find_element(By.ID, "gaps-note").text.startswith("No escalation in this selection lacked an article.")
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

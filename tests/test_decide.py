@@ -95,7 +95,7 @@ def test_dry_run_keeps_the_would_be_answer_in_the_draft() -> None:
 
 def test_escalation_draft_lists_candidates_confidence_links_and_reasons() -> None:
     d = decide("I need a refund", scored(0.42), POLICY)
-    assert "Confidence 0.42 (threshold 0.80)" in d.draft
+    assert "Confidence 0.420 (threshold 0.800)" in d.draft
     assert "[sensitive_topic:refund]" in d.draft and "[confidence_below_threshold]" in d.draft
     for c in (RESET, VPN):
         assert c.title in d.draft and c.url in d.draft

@@ -115,6 +115,59 @@ def test_kb_import_command_reports_counts(sqlite_url: str, tmp_path: Path, monke
     assert "0 new or changed, 3 unchanged" in again.output
 
 
+def test_two_articles_of_one_import_with_one_id_are_refused_and_nothing_is_imported(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ntitle: Alpha\nid: shared\n---\nAlpha is about llamas.\n", encoding="utf-8")
+    (folder / "b.md").write_text("---\ntitle: Beta\nid: shared\n---\nBeta is about alpacas.\n", encoding="utf-8")
+    (folder / "c.md").write_text("---\ntitle: Gamma\n---\nGamma is about camels.\n", encoding="utf-8")
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+    result = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)  # was "2 new or changed": Beta replaced Alpha
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.stderr == ("Error: a.md and b.md have the same id 'shared': each article needs its own id (a Markdown "
+                             "file's front matter `id`, a pack article's `id`); nothing was imported\n")
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            assert kb.load_articles(s) == []
+    finally:
+        db.dispose()
+    pack = tmp_path / "pack" / "pack.json"
+    pack.parent.mkdir()
+    pack.write_text(json.dumps({"format": "helpdesk-bench/v1", "articles": [
+        {"id": "card", "title": "Card", "body": "Order a card."}, {"id": "card", "title": "Lost card", "body": "Freeze it."}]}),
+        encoding="utf-8")
+    twice = CliRunner().invoke(cli, ["kb", "import", str(pack)], env=env)
+    assert twice.exit_code == 1 and "pack.json (article 1) and pack.json (article 2) have the same id 'card'" in twice.stderr
+
+
+def test_a_broken_file_in_a_folder_is_one_line_naming_it_and_nothing_is_imported(sqlite_url: str, tmp_path: Path) -> None:
+    from app import cli
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ntitle: Alpha\n---\nAlpha is about llamas.\n", encoding="utf-8")
+    (folder / "notepad.md").write_text("---\ntitle: Saved as Unicode\n---\nBody.\n", encoding="utf-16")
+    env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
+    utf16 = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)
+    assert utf16.exit_code == 1 and isinstance(utf16.exception, SystemExit), utf16.output
+    assert utf16.stderr == (f"Error: {folder / 'notepad.md'}: not UTF-8 text (byte 0: invalid start byte): save it as "
+                            "UTF-8; nothing was imported\n")
+    (folder / "notepad.md").write_text("---\ntitle: Tags\ntags: [billing\nurl: https://help.example/tags\n---\nBody.\n",
+                                       encoding="utf-8")
+    yaml_error = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)  # was the parser's six-line report
+    assert yaml_error.exit_code == 1 and yaml_error.stderr == (
+        "Error: notepad.md: bad front matter (line 4, column 4): expected ',' or ']', but got ':'; nothing was imported\n")
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            assert kb.load_articles(s) == []
+    finally:
+        db.dispose()
+
+
 class FakeHelpCenter:
     """A KnowledgeSource that remembers the ``since`` it was asked for."""
 

@@ -143,9 +143,9 @@ def test_a_partly_answerable_request_is_let_through_with_a_draft_for_both_questi
     assert decision.confidence == pytest.approx(2 / 3)  # the lower of the two: one figure for the analytics
     draft = decision.draft
     assert "The request asks 2 questions:" in draft
-    assert '1. "How do I reset my password?": confidence 1.00, answerable from the KB.' in draft
+    assert '1. "How do I reset my password?": confidence 1.000, answerable from the KB.' in draft
     assert "Suggested reply:\n" + RESET.passage in draft
-    assert '2. "And how do I connect my Outlook calendar?": confidence 0.67, below the threshold (0.75).' in draft
+    assert '2. "And how do I connect my Outlook calendar?": confidence 0.667, below the threshold (0.750).' in draft
     assert "[multiple_questions_partly_answerable]" in draft
 
 

@@ -50,13 +50,28 @@ def _channel_id(value: str) -> None:
         raise ValidationError(f"not a channel id: {value} ({WHERE_IDS_ARE})")
 
 
+# NOTE(slack): the hub posts as its bot user, with the Bot User OAuth Token (xoxb-..., xoxe.xoxb-... when tokens
+# rotate); a user token (xoxp-) posts as a person, an app-level token (xapp-) only opens Socket Mode.
+# https://api.slack.com/authentication/token-types
+BOT_TOKEN = re.compile(r"(xoxe\.)?xoxb-")
+WHERE_THE_BOT_TOKEN_IS = "the Bot User OAuth Token (xoxb-...), on the app's OAuth & Permissions page"
+
+
+def _bot_token(value: str) -> None:
+    """Refuse a value that is not a bot token (never echoing it: it is a secret)."""
+    if value.startswith("xapp-"):
+        raise ValidationError(f"an app-level token (xapp-...) goes in SLACK_APP_TOKEN; here use {WHERE_THE_BOT_TOKEN_IS}")
+    if not BOT_TOKEN.match(value):
+        raise ValidationError(f"not a bot token: use {WHERE_THE_BOT_TOKEN_IS}")
+
+
 class SlackSchema(Schema):
     """The ``SLACK_*`` keys, their types and defaults."""
 
     class Meta:
         unknown = EXCLUDE
 
-    SLACK_BOT_TOKEN = fields.String(load_default=None)
+    SLACK_BOT_TOKEN = fields.String(load_default=None, validate=_bot_token)
     SLACK_SIGNING_SECRET = fields.String(load_default=None)
     SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
     SLACK_CHANNELS = fields.String(load_default="*", validate=_channel_ids)

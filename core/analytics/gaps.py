@@ -100,7 +100,8 @@ def group_gaps(
     texts = [_text(r) for r in docs]
     idf, unseen = idf_weights([*background, *texts])
     vectors = embed_vectors(embed, texts) if embed is not None and texts else None
-    method = "embeddings" if vectors is not None else "lexical"
+    # with nothing to group, the method is the one that would group them (not "lexical" beside a loaded model)
+    method = "embeddings" if vectors is not None or (embed is not None and not texts) else "lexical"
     if vectors is None:
         vectors = lexical_vectors(texts, idf, unseen)
     groups = cluster(vectors, EMBEDDING_THRESHOLD if method == "embeddings" else LEXICAL_THRESHOLD)

@@ -79,8 +79,10 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
     if match:
         try:
             loaded = yaml.safe_load(match.group(1)) or {}
-        except yaml.YAMLError as e:
-            raise KBImportError(f"{external_id}: bad front matter: {e}") from e
+        except yaml.YAMLError as e:  # one line: where in the file (the opening --- is line 1), and what
+            mark = getattr(e, "problem_mark", None)
+            where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark is not None else ""
+            raise KBImportError(f"{external_id}: bad front matter{where}: {getattr(e, 'problem', None) or e}") from e
         if not isinstance(loaded, dict):
             raise KBImportError(f"{external_id}: front matter must be a mapping")
         meta, body = loaded, body[match.end():]
@@ -218,14 +220,18 @@ def articles_at(path: Path, *, force: bool = False,
     notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
     root = path if path.is_dir() else path.parent
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    origins: dict[tuple[str, str], str] = {}  # (source, external_id) -> the file that gave it, for one import
     for file in files:
         if file.suffix.lower() == ".json":
             if file.name == "pack.json" or not path.is_dir():
-                yield from pack_articles(read_pack(file))
+                for n, article in enumerate(pack_articles(read_pack(file)), 1):
+                    yield _once(article, f"{file.name} (article {n})", origins)
             continue
         try:
             text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError as e:
+            raise KBImportError(f"{file}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
+        except OSError as e:
             raise KBImportError(f"{file}: cannot read: {e}") from e
         rel = file.relative_to(root).as_posix()
         if file.suffix.lower() in (".html", ".htm"):
@@ -238,7 +244,22 @@ def articles_at(path: Path, *, force: bool = False,
                 continue
         if not titled:
             notice(ImportNotice(rel, "warning", f"no title: imported as \"{article.title}\" (from the file name)"))
-        yield article
+        yield _once(article, rel, origins)
+
+
+def _once(article: kb.ArticleInput, origin: str, origins: dict[tuple[str, str], str]) -> kb.ArticleInput:
+    """``article``, unless another one of this import has its id: the later would silently replace the
+    earlier (two files with one front-matter ``id``, a pack listing an id twice).
+
+    Raises:
+        KBImportError: naming both and the id.
+    """
+    key = (article.source, article.external_id)
+    if key in origins:
+        raise KBImportError(f"{origins[key]} and {origin} have the same id {article.external_id!r}: each article needs "
+                            "its own id (a Markdown file's front matter `id`, a pack article's `id`)")
+    origins[key] = origin
+    return article
 
 
 def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch: int = 200,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,26 @@ MAX_TEXT_CHARS = 8000  # as the web API (surfaces.views.MAX_TEXT_CHARS; a test k
 
 
 def server_url() -> str:
-    """The hub server ``hub ask`` tries first: ``HUB_URL``, else the local address ``hub serve`` uses."""
-    return os.environ.get("HUB_URL") or f"http://127.0.0.1:{os.environ.get('HUB_PORT') or DEFAULT_PORT}"
+    """The hub server ``hub ask`` tries first: ``HUB_URL``, else the local address ``hub serve`` uses.
+
+    Raises:
+        click.ClickException: ``HUB_URL`` is not an http(s) address, or ``HUB_PORT`` not a port number.
+    """
+    url = os.environ.get("HUB_URL")
+    if url:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number, or out of range
+            valid = False
+        if not valid:
+            raise click.ClickException(f"HUB_URL is {url!r}: set it to the hub server's address, e.g. "
+                                       f"http://127.0.0.1:{DEFAULT_PORT}, or unset it to use HUB_PORT")
+        return url
+    port = os.environ.get("HUB_PORT") or str(DEFAULT_PORT)
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise click.ClickException(f"HUB_PORT is {port!r}: set it to the port `hub serve` listens on (1-65535), e.g. {DEFAULT_PORT}")
+    return f"http://127.0.0.1:{int(port)}"
 
 
 def render(view: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
-"""The check every ``hub`` command that opens the database makes first: it is there and migrated (nothing is
-created: a missing SQLite file stays missing, and the message says to run ``hub db upgrade``)."""
+"""The checks every ``hub`` command that opens the database makes first: the database can be opened (else one
+message naming ``HUB_DATABASE_URL``), and, for every command but ``hub db upgrade``, it is there and migrated
+(nothing is created: a missing SQLite file stays missing, and the message says to run ``hub db upgrade``)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,92 @@ import click
 if TYPE_CHECKING:
     from config import Settings
 
+SQLITE_EXAMPLE = "e.g. HUB_DATABASE_URL=sqlite:///var/hub.db"
 
-def check_database(settings: Settings) -> None:
-    """Refuse early (before any model loads) when the database is missing or not migrated.
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or ``None`` (another database, or SQLite in memory)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database)
+    return None
+
+
+def masked(url: str) -> str:
+    """``url`` as shown to an admin: its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cannot_open(url: str, error: BaseException) -> click.ClickException:
+    """The one-line error for a database that cannot be opened or reached: what failed and what to check.
+
+    Args:
+        url: the configured ``HUB_DATABASE_URL``.
+        error: the driver's error (a SQLAlchemy ``DBAPIError`` or an ``OSError``).
+    """
+    orig = getattr(error, "orig", None) or error
+    detail = (getattr(orig, "strerror", None) or str(orig) or type(orig).__name__).strip().splitlines()[0]
+    path = _sqlite_path(url)
+    if path is None:
+        hint = "check that the database server runs and accepts this user and database, or set HUB_DATABASE_URL"
+    elif path.is_dir():
+        hint = f"{path} is a folder: HUB_DATABASE_URL names the database file in it, {SQLITE_EXAMPLE}"
+    elif path.parent.exists() and not path.parent.is_dir():
+        hint = f"{path.parent} is a file, not a folder: set HUB_DATABASE_URL to a file in a folder ({SQLITE_EXAMPLE})"
+    elif path.is_file() and "not a database" in detail:
+        hint = f"{path} is not a SQLite database: point HUB_DATABASE_URL at the hub's database file or a new one"
+    else:
+        hint = f"check that the folder {path.parent} exists and is writable, or set HUB_DATABASE_URL ({SQLITE_EXAMPLE})"
+    return click.ClickException(f"cannot open the database at {masked(url)} ({detail}): {hint}")
+
+
+def open_database(url: str) -> None:
+    """Open the database once (creating a SQLite file and its folder, as ``hub db upgrade`` does).
 
     Raises:
-        click.ClickException: with the command to run.
+        click.ClickException: it cannot be opened or reached (:func:`cannot_open`).
     """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError
+
+    from core.db import Database
+
+    path = _sqlite_path(url)
+    try:
+        if path is not None and not path.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = Database(url)
+        try:
+            with db.engine.connect():
+                pass
+        finally:
+            db.dispose()
+    except (DBAPIError, OSError) as e:
+        raise cannot_open(url, e) from None
+
+
+def check_database(settings: Settings) -> None:
+    """Refuse early (before any model loads) when the database cannot be opened, is missing or is not migrated.
+
+    Raises:
+        click.ClickException: with the setting to fix or the command to run.
+    """
+    from sqlalchemy.exc import DBAPIError
 
     import migrations
     from core.db import Database
 
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not Path(url.database).exists():
-        raise click.ClickException(f"there is no database at {url.database}: run `hub db upgrade`, then `hub kb import PATH`")
+    path = _sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        raise click.ClickException(f"there is no database at {path}: run `hub db upgrade`, then `hub kb import PATH`")
     db = Database(settings.database_url)
     try:
         current, head = migrations.current_revision(db.engine), migrations.head_revision()
-    except OperationalError as e:
-        raise click.ClickException(f"the database is not ready ({type(e.orig).__name__}): run `hub db upgrade`") from e
+    except DBAPIError as e:
+        raise cannot_open(settings.database_url, e) from None
     finally:
         db.dispose()
     if current != head:

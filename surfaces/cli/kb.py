@@ -62,7 +62,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH.
         Markdown without front matter that is clearly not a help article is skipped (the reason is printed)
         unless --force; a file without a title is imported with a warning."""
-        from interceptor.kb.importer import articles_at, import_articles
+        from interceptor.kb.importer import KBImportError, articles_at, import_articles
 
         skipped: list[str] = []
 
@@ -74,6 +74,8 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         db = _database(load_settings())
         try:
             report = import_articles(db, articles_at(path, force=force, on_notice=notice), progress=_progress)
+        except KBImportError as e:  # every file is read before the first is stored
+            raise click.ClickException(f"{e}; nothing was imported") from e
         except HubError as e:
             raise click.ClickException(str(e)) from e
         finally:
@@ -173,7 +175,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         articles' questions; the sections teach the hub which passage to quote. With --reset instead of FILE:
         go back to the calibration the hub makes from the KB's own content. A running server serves the
         result within seconds."""
-        from core.kb import history_stored
+        from core.kb import history_stored, load_calibration
         from interceptor.retrieval.history import read_history
         from interceptor.retrieval.scorer import build_scorer
 
@@ -188,7 +190,9 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                 with db.session() as s:
                     questions, kept = history_stored(s)
                 scorer = build_scorer(settings, db)
-                removed = scorer.forget_history() if questions or kept else None
+                with db.session() as s:  # a cold start reused from a KB version about this size is not this KB's own
+                    refit = load_calibration(s, scorer.kb_version) is None
+                removed = scorer.forget_history() if questions or kept or refit else None
             else:
                 labelled = read_history(file)
                 _check_articles(db, labelled)
@@ -205,7 +209,9 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             return
         done = ("no past-ticket history is stored, nothing to forget" if removed is None else
                 f"forgot the past-ticket history (the calibration fitted on it, and its {removed} solved tickets "
-                f"stored as the articles' questions)")
+                f"stored as the articles' questions)" if questions or kept else
+                "no past-ticket history is stored; the calibration served was fitted on an earlier version of the KB, "
+                "so it was fitted again on this one")
         basis, examples = _kb_only(scorer.calibration_source)
         click.echo(f"{done}; {basis}; {_threshold_sentence(report, settings.target_precision, examples)} "
                    f"(KB {scorer.kb_version})")

@@ -7,18 +7,16 @@ import signal
 import socket
 import threading
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, cast
 
 import click
-from sqlalchemy.engine import make_url
 
 import migrations
 from config import load_settings
 from core.errors import ConfigError
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from interceptor.retrieval.dense import check_embedding_model
-from surfaces.cli.database import check_database
+from surfaces.cli.database import check_database, masked, open_database
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
 
@@ -32,9 +30,9 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
     settings = load_settings()
-    _ensure_sqlite_dir(settings.database_url)
+    open_database(settings.database_url)  # a database that cannot be opened is one line naming HUB_DATABASE_URL
     migrations.upgrade(settings.database_url)
-    click.echo(f"database at {migrations.head_revision()}: {_masked(settings.database_url)}")
+    click.echo(f"database at {migrations.head_revision()}: {masked(settings.database_url)}")
 
 
 @click.command()
@@ -198,12 +196,3 @@ def scheduler() -> None:
     finally:
         services.close()
 
-
-def _ensure_sqlite_dir(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-
-
-def _masked(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)

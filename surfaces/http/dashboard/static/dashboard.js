@@ -32,6 +32,7 @@ const fmt = {
   int: (v) => (v == null ? "—" : Number(v).toLocaleString("en-US")),
   money: (v) => (v == null ? "—" : Number(v).toFixed(2) + " " + currency),
   score: (v) => (v == null ? "—" : Number(v).toFixed(2)),
+  against: (c, t) => [3, 4].map((p) => `${c.toFixed(p)} / ${t.toFixed(p)}`).find((_, i) => i === 1 || c >= t || Number(c.toFixed(3)) < Number(t.toFixed(3))), // as compose.shown_against
   secs: (v) => {
     if (v == null) return "—";
     if (v < 1) return Math.round(v * 1000) + " ms";
@@ -216,8 +217,10 @@ function channels(s) {
 
 function gaps(g) {
   const how = g.method === "embeddings" ? "grouped by meaning (sentence embeddings)" : "grouped by shared words (no embedding model)";
-  $("gaps-note").textContent = `${fmt.int(g.requests)} escalation(s) no article could answer, ${how}; each topic is named by its most typical request.`
-    + (g.unclear ? ` ${fmt.int(g.unclear)} had no words to group (greetings and the like).` : "");
+  $("gaps-note").textContent = g.requests
+    ? `${fmt.int(g.requests)} escalation(s) no article could answer, ${how}; each topic is named by its most typical request.`
+      + (g.unclear ? ` ${fmt.int(g.unclear)} had no words to group (greetings and the like).` : "")
+    : `No escalation in this selection lacked an article. Requests that no article answers will be listed here, ${how}.`;
   rows("gaps", g.groups, "No content gaps: every escalation had an article or was a policy hand-off.", (tr, group) => {
     const topic = el("td", {}, tr);
     const name = group.medoid_decision_id ? el("a", { href: "/admin/decisions/" + group.medoid_decision_id }, topic) : topic;
@@ -242,7 +245,7 @@ function decisions(d) {
     const cell = el("td", {}, tr), meter = el("span", { class: "meter" }, cell);
     el("span", {}, meter).style.width = Math.min(100, row.confidence * 100) + "%";
     el("i", {}, meter).style.left = Math.min(100, row.threshold * 100) + "%";
-    el("span", {}, cell, `${fmt.score(row.confidence)} / ${fmt.score(row.threshold)}`);
+    el("span", {}, cell, fmt.against(row.confidence, row.threshold));
     el("td", { class: "reasons" }, tr, row.reasons.join(", "));
     el("td", {}, tr, row.top_article || "—");
   });
@@ -279,7 +282,28 @@ async function retryFailed() {
   setTimeout(workQueues, 1500);
 }
 
-let last = null;
+// the figures last drawn; the connected vendors' inbound routes (GET /), for what to do next on an empty period
+let last = null, inbound = null;
+
+const loadInbound = () => fetchJSON("/", new URLSearchParams()).then((doc) => doc.inbound || {}, () => null).then((found) => { inbound = found; render(); });
+
+// A period without requests: what to do next, instead of a page of dashes.
+function nextSteps(s) {
+  const box = $("next"), vendors = Object.entries(inbound || {});
+  box.hidden = s.counts.requests > 0;
+  if (box.hidden) return;
+  box.replaceChildren();
+  el("h2", {}, box, `No requests${s.channel ? " in channel " + s.channel : ""} from ${s.period.from} to ${s.period.to}: what to do next`);
+  const steps = el("ol", {}, box);
+  if (inbound && !vendors.length) el("li", { "data-step": "connect" }, steps, "Nothing is connected yet: connect Slack, Zendesk or Jira "
+    + "(docs/connectors.md). Start in shadow mode (HUB_DRY_RUN=true): answers become drafts for your agents while you read these figures.");
+  if (vendors.length) el("li", { "data-step": "connected" }, steps, `Connected: ${vendors.map(([name, path]) => `${name} (POST ${path})`).join(", ")}. `
+    + "A request shows here once the hub has decided it: if people wrote and nothing shows, check where the vendor sends its events, and the work queues below.");
+  const tryIt = el("li", { "data-step": "try" }, steps);
+  el("a", { href: "/admin/simulate" }, tryIt, "Try a Slack message");
+  el("span", {}, tryIt, " to see what the hub would answer (nothing is recorded), or run hub ask \"your question\" on the server.");
+  el("li", { "data-step": "web" }, steps, "Questions sent to POST /api/v1/ask are recorded and counted here, as channel web.");
+}
 
 let loads = 0, gapsDoc = null;
 
@@ -332,6 +356,7 @@ async function loadGaps(params, which) {
 function render() {
   if (!last) return;
   const { s, series, d } = last;
+  nextSteps(s);
   tiles(s);
   splitBar(s);
   ratesChart(series.days);
@@ -357,6 +382,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
   $("queues-retry").addEventListener("click", retryFailed);
   workQueues();
+  loadInbound();
   $("channel").addEventListener("change", load);
   for (const button of document.querySelectorAll("[data-days]")) {
     button.addEventListener("click", () => {

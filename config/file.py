@@ -1,0 +1,53 @@
+"""The YAML file named by ``HUB_CONFIG``: a mapping of setting names (the environment's) to values.
+
+Every key in it must be a setting the hub reads: a typo (``HUB_TARGET_PRECISON``, ``hub_dry_run``) would
+otherwise leave its setting at the default without a word, so the file is refused, naming the key and the
+setting it most likely means.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Collection
+
+import yaml
+
+from core.errors import ConfigError
+
+# Read by the commands themselves, from the environment only (``hub serve --host/--port``, ``hub ask``).
+ENVIRONMENT_ONLY = ("HUB_CONFIG", "HUB_HOST", "HUB_PORT", "HUB_URL")
+
+
+def read_config_file(path: str, keys: Collection[str]) -> dict[str, Any]:
+    """Read the settings file at ``path``.
+
+    Args:
+        path: the value of ``HUB_CONFIG``.
+        keys: every setting name the hub reads (``config.settings.setting_keys``).
+
+    Returns:
+        The file's settings, by name.
+
+    Raises:
+        ConfigError: the file cannot be read, is not a mapping, or holds a key that is not one of ``keys``.
+    """
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"HUB_CONFIG: cannot read {path}: {e}") from e
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"HUB_CONFIG: {path} must hold a mapping of setting names to values")
+    values = {str(k): v for k, v in loaded.items()}
+    unknown = [key for key in values if key not in keys]
+    if unknown:
+        raise ConfigError(f"HUB_CONFIG: {path}: {'; '.join(_unknown(key, keys) for key in unknown)}")
+    return values
+
+
+def _unknown(key: str, keys: Collection[str]) -> str:
+    """Why ``key`` is refused, with the setting it most likely means."""
+    if key in ENVIRONMENT_ONLY:
+        return f"{key} is read from the environment only: set it there, not in this file"
+    close = difflib.get_close_matches(key.upper(), sorted(keys), n=1, cutoff=0.8)
+    return f"{key} is not a setting" + (f" (did you mean {close[0]}?)" if close else "")
