@@ -32,6 +32,19 @@ TOKEN = "browser-admin-token"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
+def _served(hub: Hub) -> Iterator[str]:
+    """Serve ``hub``'s app on a free port for the test's duration; yield its base URL."""
+    server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        hub.close()
+
+
 @pytest.fixture
 def live_server(sqlite_url: str) -> Iterator[str]:
     hub: Hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN)))
@@ -41,26 +54,14 @@ def live_server(sqlite_url: str) -> Iterator[str]:
         fast = seed.ask(seed.person("slack", "fast@example.com"), utcnow() - timedelta(days=20),
                         created_before=timedelta(milliseconds=8), posted=False)
         seed.outcome(fast, "answer_posted", fast.created_at)
-    server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    hub.close()
+    yield from _served(hub)
 
 
 @pytest.fixture
 def empty_server(sqlite_url: str) -> Iterator[str]:
     """A hub right after install: nothing connected, no request yet."""
     hub: Hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_ADMIN_TOKEN=TOKEN)))
-    server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    hub.close()
+    yield from _served(hub)
 
 
 @pytest.fixture

@@ -128,12 +128,7 @@ def test_two_articles_of_one_import_with_one_id_are_refused_and_nothing_is_impor
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert result.stderr == ("Error: a.md and b.md have the same id 'shared': each article needs its own id (a Markdown "
                              "file's front matter `id`, a pack article's `id`); nothing was imported\n")
-    db = Database(sqlite_url)
-    try:
-        with db.session() as s:
-            assert kb.load_articles(s) == []
-    finally:
-        db.dispose()
+    assert _stored_articles(sqlite_url) == []
     pack = tmp_path / "pack" / "pack.json"
     pack.parent.mkdir()
     pack.write_text(json.dumps({"format": "helpdesk-bench/v1", "articles": [
@@ -141,6 +136,15 @@ def test_two_articles_of_one_import_with_one_id_are_refused_and_nothing_is_impor
         encoding="utf-8")
     twice = CliRunner().invoke(cli, ["kb", "import", str(pack)], env=env)
     assert twice.exit_code == 1 and "pack.json (article 1) and pack.json (article 2) have the same id 'card'" in twice.stderr
+
+
+def _stored_articles(url: str) -> list[kb.KBArticle]:
+    db = Database(url)
+    try:
+        with db.session() as s:
+            return kb.load_articles(s)
+    finally:
+        db.dispose()
 
 
 def test_a_broken_file_in_a_folder_is_one_line_naming_it_and_nothing_is_imported(sqlite_url: str, tmp_path: Path) -> None:
@@ -160,12 +164,7 @@ def test_a_broken_file_in_a_folder_is_one_line_naming_it_and_nothing_is_imported
     yaml_error = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)  # was the parser's six-line report
     assert yaml_error.exit_code == 1 and yaml_error.stderr == (
         "Error: notepad.md: bad front matter (line 4, column 4): expected ',' or ']', but got ':'; nothing was imported\n")
-    db = Database(sqlite_url)
-    try:
-        with db.session() as s:
-            assert kb.load_articles(s) == []
-    finally:
-        db.dispose()
+    assert _stored_articles(sqlite_url) == []
 
 
 class FakeHelpCenter:
