@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -161,14 +162,39 @@ def test_the_worker_process_does_not_outlive_a_killed_web_process(tmp_path: Path
             with socket.socket() as s:  # the worker does not hold the web port: a restart can bind it at once
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", port))
-            deadline = time.monotonic() + 60
-            while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(worker, os.WNOHANG)
-                if Path(f"/proc/{worker}/stat").exists() and (Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"):
-                    break
-                time.sleep(0.2)
-            alive = Path(f"/proc/{worker}/stat").exists() and Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-            assert not alive, "the worker process outlived the web process"
+            assert not outlives(worker, 60), "the worker process outlived the web process"
     finally:
         stub.stop()
+
+
+def outlives(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` is still running (not gone, not a zombie) after waiting up to ``seconds``."""
+
+    def running() -> bool:
+        with contextlib.suppress(OSError):
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return False
+
+    deadline = time.monotonic() + seconds
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return running()
+
+
+def test_sigterm_stops_hub_serve_as_ctrl_c_does(tmp_path: Path) -> None:
+    """``docker stop`` and systemd send SIGTERM to the main process: it stops as on Ctrl-C, not killed where it
+    stands (exit 0, the worker process finished and gone, the private metrics directory removed)."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "SLACK_", "ZENDESK_", "JIRA_", "PROMETHEUS_"))}
+    env.update({"HUB_DATABASE_URL": url, "HUB_DENSE": "off"})
+    subprocess.run([HUB, "db", "upgrade"], env=env, check=True, capture_output=True)
+    log = tmp_path / "hub.log"
+    with serve(env, free_port(), log) as proc:
+        [worker] = children(proc.pid)
+        private = Path(tempfile.gettempdir(), f"hub-metrics-{proc.pid}")
+        assert private.is_dir()
+        os.kill(proc.pid, signal.SIGTERM)  # the main process only
+        assert proc.wait(30) == 0, log.read_text()[-3000:]  # was -15: killed by the signal
+        assert not outlives(worker, 30)
+        assert not private.exists()
+        assert "Traceback" not in log.read_text()

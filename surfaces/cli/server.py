@@ -47,6 +47,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     settings = load_settings()
     check_database(settings)  # before anything starts: nothing to stop, no empty database file left behind
+    stop_on_sigterm()
     separate = settings.queue == "inline" and settings.job_process
     pipe = PipeQueue() if separate else None
     services = build_services(settings, jobs=pipe)
@@ -88,6 +89,17 @@ def serve(host: str, port: int, threads: int) -> None:
         if worker_process is not None:
             worker_process.stop()
         services.close()
+
+
+def stop_on_sigterm() -> None:
+    """Stop on SIGTERM (``docker stop``, systemd, a process manager) as on Ctrl-C: the web server closes, the
+    worker process finishes its jobs, and what the process made for itself (its metrics directory) is removed.
+    Python's default for SIGTERM ends the process where it stands, leaving its rows to the lease's expiry."""
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
 
 
 def _warm_up(services: Services) -> None:
@@ -142,6 +154,7 @@ def run_worker_process(conn: Connection) -> None:
     until the pipe closes."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [worker] %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    stop_on_sigterm()
     services = build_services(load_settings())  # hub serve checked the database before forking it
     services.start_background()
     threading.Thread(target=_warm_up, args=(services,), name="hub-kb-warmup", daemon=True).start()
