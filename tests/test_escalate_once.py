@@ -31,7 +31,7 @@ from tests.sync_world import RECORD_ID, people_stub, serve_record, zendesk_world
 from tests.test_slack_flow import ARTICLES, CHANNEL, CREATED, ROOT_TS, TEAM, ZENDESK, ask
 from tests.test_zendesk_connector import API
 from tests.test_zendesk_connector import ZENDESK as ZENDESK_SETTINGS
-from tests.test_zendesk_flow import QUESTION, TICKET, mock_ticket
+from tests.test_zendesk_flow import QUESTION, TICKET, mock_desk, mock_ticket
 from tests.test_zendesk_mapping import load
 from tests.test_zendesk_webhook import post as zendesk_post
 
@@ -139,10 +139,7 @@ def test_two_concurrent_did_not_help_comments_leave_one_draft(database_url: str)
     first, second = "It still does not work, I need a person", "Still broken. Can I talk to a human?"
     try:
         with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-            api.get(f"{API}/users/me.json", json=load("users_me.json"))
-            api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
-            api.put(f"{API}/tickets/{TICKET}.json", json=load("ticket_update_response.json"))
-            mock_ticket(api)
+            mock_desk(api)
             assert zendesk_post(client, "event_ticket_created.json", invocation="inv-1").get_json()["status"] == "accepted"
             hub.jobs.drain()  # type: ignore[attr-defined]
 

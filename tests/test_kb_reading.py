@@ -164,8 +164,7 @@ def test_the_agents_draft_of_a_long_list_of_steps_says_that_more_steps_follow(sq
     and with a line "…" so the agent does not send five steps of eight as if they were all."""
     from app import build_hub, create_app
     from interceptor.kb.importer import parse_markdown
-    from test_zendesk_flow import TICKET, mock_ticket, sent_updates
-    from test_zendesk_mapping import load
+    from test_zendesk_flow import mock_desk, sent_updates
     from test_zendesk_webhook import post
 
     settings = settings_dict(sqlite_url, **ZENDESK, HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 1.0}})
@@ -173,10 +172,7 @@ def test_the_agents_draft_of_a_long_list_of_steps_says_that_more_steps_follow(sq
     import_articles(hub.db, [parse_markdown(STEPS, "reset-password.md")])
     client = create_app(hub=hub).test_client()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        api.get(f"{API}/users/me.json", json=load("users_me.json"))
-        api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
-        api.put(f"{API}/tickets/{TICKET}.json", json=load("ticket_update_response.json"))
-        mock_ticket(api)
+        mock_desk(api)
         assert post(client, "event_ticket_created.json", invocation="inv-1").get_json()["status"] == "accepted"
         hub.jobs.drain()  # type: ignore[attr-defined]
         [note] = sent_updates(api)

@@ -36,7 +36,7 @@ from tests.test_jira_connector import JIRA
 from tests.test_jira_mapping import fresh_body, load as jira_load
 from tests.test_slack_flow import ARTICLES
 from tests.test_zendesk_connector import API, ZENDESK
-from tests.test_zendesk_flow import QUESTION, TICKET, mock_ticket, sent_updates
+from tests.test_zendesk_flow import QUESTION, TICKET, mock_desk, mock_ticket, sent_updates
 from tests.test_zendesk_mapping import load
 
 TOKEN = "admin-token-for-tests"
@@ -115,10 +115,7 @@ def test_a_zendesk_request_and_its_reply_by_webhook_and_by_poll_are_one_event_ea
         return lambda: client.post("/webhooks/zendesk", data=raw, headers=headers).get_json()["status"] == "accepted"
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        api.get(f"{API}/users/me.json", json=load("users_me.json"))
-        api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
-        api.put(f"{API}/tickets/{TICKET}.json", json=load("ticket_update_response.json"))
-        mock_ticket(api)
+        mock_desk(api)
         api.get(EXPORT, json=export_page("CURSOR-A", int(TICKET), "new"))
         created = load("event_ticket_created.json") if webhook == "event" else trigger("created")
         both_ways(hub, order, by_webhook(created, "inv-1"), lambda: poll() == 1)

@@ -39,6 +39,15 @@ def mock_ticket(api: responses.RequestsMock, *comments: dict[str, Any], replace:
     register(responses.GET, f"{API}/tickets/{TICKET}/comments.json", json=listed)
 
 
+def mock_desk(api: responses.RequestsMock) -> None:
+    """Serve what deciding on ticket 5158 reads and writes: the hub's own agent, the comments' authors, the
+    ticket with its comments (:func:`mock_ticket`), and the ticket's update."""
+    api.get(f"{API}/users/me.json", json=load("users_me.json"))
+    api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
+    api.put(f"{API}/tickets/{TICKET}.json", json=load("ticket_update_response.json"))
+    mock_ticket(api)
+
+
 def sent_updates(api: responses.RequestsMock) -> list[dict[str, Any]]:
     return [json.loads(c.request.body)["ticket"] for c in api.calls if c.request.method == "PUT"]
 
@@ -49,10 +58,7 @@ def test_answered_publicly_once_then_handed_to_agents_with_a_private_draft(sqlit
     import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
     client = create_app(hub=hub).test_client()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        api.get(f"{API}/users/me.json", json=load("users_me.json"))
-        api.get(f"{API}/users/show_many.json", json=load("users_show_many.json"))
-        api.put(f"{API}/tickets/{TICKET}.json", json=load("ticket_update_response.json"))
-        mock_ticket(api)
+        mock_desk(api)
         assert post(client, "event_ticket_created.json", invocation="inv-1").get_json()["status"] == "accepted"
         assert post(client, "event_ticket_created.json", invocation="inv-1").get_json()["status"] == "duplicate"
         hub.jobs.drain()  # type: ignore[attr-defined]
