@@ -158,18 +158,20 @@ def with_sources(text: str, citations: Iterable[Mapping[str, Any]], link: Callab
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
-def split_urls(text: str) -> list[str]:
+def split_urls(text: str, pattern: re.Pattern[str] = _URL) -> list[str]:
     """Cut plain text around its http(s) URLs, for a vendor's markup to link them and leave them unescaped.
 
     Args:
         text: plain text, URLs written out (``label (url)``, ``Source: ... - url``).
+        pattern: what a URL is (by default anything up to a space, ``<``, ``>`` or ``"``); a vendor whose markup
+            ends a URL earlier passes its own, so that what follows is escaped as text.
 
     Returns:
         ``[text, url, text, ..., text]``: the odd items are the URLs, without the punctuation that ends the
         sentence around them (``.``, ``,``, a ``)`` that closes no ``(`` of the URL's own).
     """
     parts, start = [], 0
-    for match in _URL.finditer(text):
+    for match in pattern.finditer(text):
         url = match.group(0)
         while url[-1] in ".,;:!?'\"" or (url[-1] == ")" and url.count(")") > url.count("(")):
             url = url[:-1]
