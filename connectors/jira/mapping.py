@@ -324,15 +324,18 @@ def label_update(label: str, *more: str) -> dict[str, Any]:
 
 
 def _described(text: str, requester: Person) -> str:
+    """The description of an issue or JSM request the hub opens: who asked, then their words, as written
+    (:func:`connectors.jira.wiki.wiki_plain`: the requester's text and name are theirs, never wiki markup)."""
     who = requester.name or requester.external_id
     header = f"Requested by {who}" + (f" ({requester.email})" if requester.email else "")
-    return f"{header}\n\n{text}"
+    return wiki_plain(f"{header}\n\n{text}")
 
 
 def create_fields(project_key: str, subject: str, text: str, requester: Person, tags: Iterable[str],
                   issue_type: str = ISSUE_TYPE) -> dict[str, Any]:
     """The ``fields`` of an issue the hub opens. NOTE(jira): the reporter is the API user; the requester is
-    named in the description (mapping an email to an account needs user-search permissions)."""
+    named in the description (mapping an email to an account needs user-search permissions). The description
+    is wiki markup (REST v2), so it shows the requester's text as written (:func:`_described`)."""
     return {
         "project": {"key": project_key},
         "issuetype": {"name": issue_type},
@@ -345,7 +348,10 @@ def create_fields(project_key: str, subject: str, text: str, requester: Person, 
 def customer_request(service_desk_id: str, request_type_id: int, subject: str, text: str, requester: Person) -> dict[str, Any]:
     """The body of ``POST /rest/servicedeskapi/request`` for a JSM request the hub opens (it is raised by the
     API user, who must be a JSM agent; the requester is named in the description, as for issues).
-    NOTE(jira): https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/#api-rest-servicedeskapi-request-post"""
+    NOTE(jira): https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/#api-rest-servicedeskapi-request-post
+    Its rich-text fields take ADF only with ``isAdfRequest: true`` (RequestCreateDTO, mirrored at
+    https://pub.dev/documentation/atlassian_apis/latest/service_management/RequestCreateDTO-class.html);
+    without it a ``description`` string is wiki markup, as on ``POST /rest/api/2/issue``, and is escaped alike."""
     return {
         "serviceDeskId": service_desk_id,
         "requestTypeId": request_type_id,
