@@ -133,3 +133,15 @@ def test_an_answer_and_a_draft_show_line_marks_images_and_links_as_written(api: 
     jira.add_internal_note(REF, text, idempotency_key="draft:x")
     answer, draft = [body["body"] for _, body in posted(api)]
     assert answer == markup.strip() and draft == markup
+
+
+def test_a_description_escaped_past_jiras_limit_is_cut_and_says_so(api: responses.RequestsMock) -> None:
+    """Escaping doubles a ``[``: a 20,000-character transcript (interceptor/act.py's bound) of them would be
+    40,000 characters, and Jira refuses a description over 32,767 (the escalation would fail)."""
+    api.post(f"{API}/issue", json=load("issue_create_response.json"), status=201)
+    JiraConnector(load_settings(JIRA).jira).create_ticket("Help", "[" * 20_000, ALICE)  # type: ignore[arg-type]
+    description = sent(api, f"{API}/issue")["fields"]["description"]
+    cut = " \\[cut: the whole conversation is in the original thread]"
+    assert len(description) <= 32_767 and description.endswith(cut)
+    assert description == HEADER + "\\[" * ((len(description) - len(HEADER) - len(cut)) // 2) + cut
+    assert len(description) > 32_000  # cut to fit, not far below

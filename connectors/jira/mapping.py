@@ -34,6 +34,10 @@ _SELF_USER = re.compile(r"[?&](?:accountId|username|key)=([^&#]+)")
 # https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all
 _ATTACHMENT_REF = re.compile(r"\[\^([^\]\n]+)\]|!([^!|\n]+)(?:\|[^!\n]*)?!")
 INTERNAL_PROPERTY = "sd.public.comment"
+# NOTE(jira): a description holds at most 32,767 characters; a longer one is a 400 (interceptor/act.py bounds
+# the transcript for it). https://jira.atlassian.com/browse/JRACLOUD-59124
+DESCRIPTION_CHARS = 32_767
+DESCRIPTION_CUT = " [cut: the whole conversation is in the original thread]"
 
 CATEGORIES = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
 STATUS_NAMES = {"waiting for customer": Status.PENDING, "pending": Status.PENDING, "closed": Status.CLOSED,
@@ -325,10 +329,16 @@ def label_update(label: str, *more: str) -> dict[str, Any]:
 
 def _described(text: str, requester: Person) -> str:
     """The description of an issue or JSM request the hub opens: who asked, then their words, as written
-    (:func:`connectors.jira.wiki.wiki_plain`: the requester's text and name are theirs, never wiki markup)."""
+    (:func:`connectors.jira.wiki.wiki_plain`: the requester's text and name are theirs, never wiki markup).
+    Escaping lengthens the text (at most about twice: ``[`` is ``\\[``), so a description over
+    :data:`DESCRIPTION_CHARS` once escaped is cut, and says so."""
     who = requester.name or requester.external_id
-    header = f"Requested by {who}" + (f" ({requester.email})" if requester.email else "")
-    return wiki_plain(f"{header}\n\n{text}")
+    plain = f"Requested by {who}" + (f" ({requester.email})" if requester.email else "") + f"\n\n{text}"
+    body, keep = wiki_plain(plain), len(plain)
+    while len(body) > DESCRIPTION_CHARS:
+        keep = max(0, min(keep - 1, keep * DESCRIPTION_CHARS // len(body)) - len(DESCRIPTION_CUT))
+        body = wiki_plain(plain[:keep] + DESCRIPTION_CUT)
+    return body
 
 
 def create_fields(project_key: str, subject: str, text: str, requester: Person, tags: Iterable[str],
