@@ -37,6 +37,8 @@ differ, the hub escapes more (a needless escape shows the same), and says so bel
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 
 from connectors.text import split_urls
@@ -61,21 +63,24 @@ def _word(char: str) -> bool:
 def _forms_mark(text: str, at: int, mark: str) -> bool:
     """Whether the ``mark`` at ``text[at]`` opens a text effect Jira renders."""
     start = at + len(mark)
-    if (at and _word(text[at - 1])) or start >= len(text) or text[start].isspace():
-        return False
+    if (at and _word(text[at - 1])) or start >= len(text) or text[start].isspace() or text.startswith(mark, start):
+        return False  # ... the last: nothing between the two
     end = text.find("\n", start)
-    end = len(text) if end < 0 else end
-    k = start
-    while k < end:
-        if text.startswith(mark, k):
-            if k == start:  # nothing between the two
-                return False
-            if k + len(mark) < len(text) and _word(text[k + len(mark)]):  # not a closing one: look further
-                k += len(mark)
-                continue
-            return not text[k - 1].isspace()
-        k += 1
-    return False
+    closers = _closers(text, mark)
+    n = bisect.bisect_right(closers, start)
+    return n < len(closers) and closers[n] < (len(text) if end < 0 else end) and not text[closers[n] - 1].isspace()
+
+
+@functools.lru_cache(maxsize=16)
+def _closers(text: str, mark: str) -> list[int]:
+    """Where ``mark`` may close a text effect in ``text`` (followed by no letter or digit), in order: found once
+    per text, so that a line of ten thousand marks that never close is escaped in linear time, not squared."""
+    out, k = [], text.find(mark)
+    while k >= 0:
+        if not (k + len(mark) < len(text) and _word(text[k + len(mark)])):
+            out.append(k)
+        k = text.find(mark, k + 1)
+    return out
 
 
 def _forms_image(text: str, at: int) -> bool:
