@@ -20,7 +20,7 @@ import click
 from config import load_settings
 from core.db import Database
 from core.errors import HubError
-from surfaces.cli.database import check_database
+from surfaces.cli.database import uses_database
 
 
 def _progress(seen: int, changed: int, total: int) -> None:
@@ -58,6 +58,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @click.argument("path", type=click.Path(exists=True, path_type=Path))
     @click.option("--force", is_flag=True, help="Also import files that are clearly not help articles "
                   "(a README or developer docs without front matter).")
+    @uses_database()
     def kb_import(path: Path, force: bool) -> None:
         """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH.
         Markdown without front matter that is clearly not a help article is skipped (the reason is printed)
@@ -86,6 +87,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @kb.command("list")
     @click.option("--source", default=None, help="Only this source: markdown, html, pack, zendesk_hc, ...")
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+    @uses_database()
     def kb_list(source: str | None, as_json: bool) -> None:
         """List the live articles: id, source, where they came from, sections/passages, title and URL."""
         from interceptor.kb.manage import kb_status, list_articles
@@ -112,6 +114,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @kb.command("remove")
     @click.argument("refs", nargs=-1)
     @click.option("--source", default=None, help="Remove every article of this source (markdown, html, pack, ...).")
+    @uses_database()
     def kb_remove(refs: tuple[str, ...], source: str | None) -> None:
         """Remove articles by REFS (a hub id, a URL, or the path or id an article was imported from, as
         `hub kb list` shows them) and/or every article of --source. A running server drops them within
@@ -135,6 +138,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         click.echo(f"{len(removed)} articles removed")
 
     @kb.command("index")
+    @uses_database()
     def kb_index() -> None:
         """Build the retrieval index now, embedding every text not embedded yet. The vectors are stored in
         the database, so the server and every worker then start in seconds: run it after importing a large
@@ -167,6 +171,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--reset", is_flag=True, help="Forget the history an earlier calibrate stored (its past tickets' "
                   "questions and the calibration fitted on them): the threshold rests on the KB's own content again.")
+    @uses_database()
     def kb_calibrate(file: Path | None, reset: bool) -> None:
         """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article, optionally
         sections) with the article that solved them, empty article for none, and the sections whose text
@@ -217,13 +222,12 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                    f"(KB {scorer.kb_version})")
 
     @kb.command("sync")
+    @uses_database()
     def kb_sync() -> None:
         """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
         from interceptor.kb.sync import sync_all
 
-        settings = load_settings()
-        check_database(settings)
-        hub = build_hub(settings)
+        hub = build_hub(load_settings())
         try:
             reports = sync_all(hub.db, hub.connectors)
         except HubError as e:
@@ -290,12 +294,7 @@ def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:
 
 
 def _database(settings: Any) -> Database:
-    """The configured database, once it is there and migrated.
-
-    Raises:
-        click.ClickException: it is missing or behind, saying to run ``hub db upgrade`` (nothing is created).
-    """
-    check_database(settings)
+    """The configured database (:func:`uses_database` checked that it is there and migrated)."""
     return Database(settings.database_url)
 
 

@@ -14,6 +14,7 @@ import click
 
 from config.settings import load_settings, read_sources
 from core.errors import ConfigError
+from surfaces.cli.database import uses_database
 from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import CHANNEL, Simulation, simulate_slack
 
@@ -76,6 +77,7 @@ def simulate() -> None:
 @click.option("--channel", default=CHANNEL, show_default=True,
               help="The Slack channel id to post in: its HUB_CHANNEL_POLICIES entry (threshold, shadow mode) applies.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
+@uses_database(missing_ok=True)  # no database yet: the sample KB
 def slack(text: str, json_out: bool, button: str | None, channel: str, verbose: bool) -> None:
     """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
     blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.

@@ -1,0 +1,92 @@
+"""An admin's first hour with the `hub` command: a wrong port, a database that cannot be opened, a knowledge
+source not configured, a temp dir that cannot be written. Each is one line that says what to set, with an exit
+code that says it failed; never a traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from app import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(database_url: str, **extra: str | None) -> dict[str, Any]:
+    return {"HUB_DATABASE_URL": database_url, "HUB_DENSE": "off", "HUB_CONFIG": None, "HUB_PORT": None,
+            "HUB_URL": f"http://127.0.0.1:{_closed_port()}", **extra}
+
+
+def one_line(result: Result) -> str:
+    """The error an admin reads: exactly one line on stderr, and no traceback."""
+    assert isinstance(result.exception, SystemExit), result.exception  # click's own exit, not an exception
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# 1. the port
+
+@pytest.mark.parametrize("value", ["abc", "70000", "0", "-1", "80.5"])
+def test_serve_with_a_port_that_is_not_one_says_what_a_port_is(sqlite_url: str, value: str) -> None:
+    by_option = CliRunner().invoke(cli, ["serve", "--port", value], env=_env(sqlite_url))
+    assert by_option.exit_code == 2  # a usage error: the command line is wrong
+    assert f"'{value}' is not a port: --port (or HUB_PORT) takes a whole number from 1 to 65535, e.g. 8000" \
+        in by_option.stderr
+    by_env = CliRunner().invoke(cli, ["serve"], env=_env(sqlite_url, HUB_PORT=value))
+    assert by_env.exit_code == 1
+    assert one_line(by_env) == (f"Error: HUB_PORT is '{value}': set it to the port to listen on, a whole number from 1 "
+                                "to 65535, e.g. 8000 (or unset it; hub serve --port N overrides it)")
+    assert "--port" not in by_env.stderr.split("(")[0]  # it was not --port that was wrong
+
+
+@pytest.mark.parametrize("args, env, named", [(["PORT=abc"], {}, "PORT is 'abc'"), (["PORT=70000"], {}, "PORT is '70000'"),
+                                              ([], {"HUB_PORT": "abc"}, "HUB_PORT is 'abc'")])
+def test_make_run_with_a_port_that_is_not_one_stops_before_anything_runs(args: list[str], env: dict[str, str],
+                                                                          named: str) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") and k != "PORT"}
+    result = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, env=base | env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "hub serve" not in result.stdout and "pip install" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if "***" in line]
+    assert len(errors) == 1 and f"{named}: make run needs a port number from 1 to 65535" in errors[0], result.stderr
+
+
+# 2. a database that cannot be opened, for every command that opens it
+
+UNOPENABLE = ["sqlite:////nonexistent/dir/x.db", "postgresql+psycopg://hub:secret-pw@127.0.0.1:{port}/x"]
+COMMANDS = [["simulate", "slack", "hello"], ["serve"], ["worker"], ["scheduler"], ["retry"], ["ask", "--local", "hi"],
+            ["kb", "import", "."], ["kb", "list"], ["kb", "remove", "x.md"], ["kb", "index"], ["kb", "calibrate", "--reset"],
+            ["kb", "sync"]]
+
+
+@pytest.mark.parametrize("url", UNOPENABLE, ids=["sqlite-no-folder", "postgresql-closed-port"])
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_every_command_on_a_database_that_cannot_be_opened_is_one_line_naming_the_setting(url: str,
+                                                                                          command: list[str]) -> None:
+    url = url.format(port=_closed_port())
+    result = CliRunner().invoke(cli, command, env=_env(url))
+    assert result.exit_code == 1, result.output
+    line = one_line(result)
+    assert line.startswith("Error: ") and "HUB_DATABASE_URL" in line and "secret-pw" not in line
+    assert "Knowledge base:" not in result.stdout  # simulate used to fall back to the sample KB and exit 0
+
+
+def test_simulate_without_a_database_yet_still_tries_the_sample_kb(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "slack", "I want a refund", "--json"],
+                                env=_env(f"sqlite:///{tmp_path / 'not-yet.db'}"))
+    assert result.exit_code == 0, result.output
+    assert "sample knowledge base" in result.stdout and not (tmp_path / "not-yet.db").exists()
