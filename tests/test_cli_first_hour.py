@@ -90,3 +90,14 @@ def test_simulate_without_a_database_yet_still_tries_the_sample_kb(tmp_path: Pat
                                 env=_env(f"sqlite:///{tmp_path / 'not-yet.db'}"))
     assert result.exit_code == 0, result.output
     assert "sample knowledge base" in result.stdout and not (tmp_path / "not-yet.db").exists()
+
+
+# 3. hub kb sync with nothing to sync
+
+def test_kb_sync_without_a_knowledge_source_says_what_to_configure(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["kb", "sync"], env=_env(sqlite_url))
+    assert result.exit_code == 1  # it exited 0 saying "no configured connector is a knowledge source"
+    line = one_line(result)
+    assert line.startswith("Error: no knowledge source is configured: set ZENDESK_URL + ZENDESK_EMAIL + "
+                           "ZENDESK_API_TOKEN for Zendesk Help Center"), line
+    assert "hub kb import PATH" in line

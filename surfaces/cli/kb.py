@@ -235,7 +235,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         finally:
             hub.close()
         if not reports:
-            click.echo("no configured connector is a knowledge source")
+            raise _no_knowledge_source(sorted(hub.connectors))
         for r in reports:
             click.echo(f"{r.connector}: {r.seen} articles read, {r.changed} new or changed, {r.deleted} deleted")
 
@@ -291,6 +291,19 @@ def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:
     return click.BadParameter(f"no articles from source {source!r}; " +
                               (f"sources: {known}" if known else "the knowledge base is empty (hub kb import PATH)"),
                               param_hint="'--source'")
+
+
+def _no_knowledge_source(connected: list[str]) -> click.ClickException:
+    """The error for ``hub kb sync`` with nothing to sync: which settings turn a knowledge source on."""
+    from config.settings import vendor_specs
+    from interceptor.kb.sync import SOURCE_LABELS
+
+    how = "; or ".join(f"{' + '.join(spec.required)} for {SOURCE_LABELS[spec.name]}"
+                       for spec in vendor_specs() if spec.name in SOURCE_LABELS)
+    which = (f"none of the configured connectors ({', '.join(connected)}) is a knowledge source" if connected
+             else "no knowledge source is configured")
+    return click.ClickException(f"{which}: set {how} (environment or the HUB_CONFIG file; see docs/connectors.md), "
+                                "or import files with `hub kb import PATH`")
 
 
 def _database(settings: Any) -> Database:
