@@ -5,6 +5,7 @@ code that says it failed; never a traceback."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from app import cli
+from core.words import plural
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,3 +103,36 @@ def test_kb_sync_without_a_knowledge_source_says_what_to_configure(sqlite_url: s
     assert line.startswith("Error: no knowledge source is configured: set ZENDESK_URL + ZENDESK_EMAIL + "
                            "ZENDESK_API_TOKEN for Zendesk Help Center"), line
     assert "hub kb import PATH" in line
+
+
+# 4. counts as people write them
+
+def test_plural() -> None:
+    assert [plural(n, "article") for n in (0, 1, 2)] == ["0 articles", "1 article", "2 articles"]
+    assert plural(1, "reply", "replies") == "1 reply" and plural(3, "reply", "replies") == "3 replies"
+
+
+def test_one_article_is_one_article_in_every_kb_command(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "reset.md").write_text("---\ntitle: Reset your password\n---\nClick Forgot password.\n",
+                                              encoding="utf-8")
+    env, run = _env(sqlite_url), CliRunner()
+    imported = run.invoke(cli, ["kb", "import", str(tmp_path / "kb")], env=env)
+    assert imported.exit_code == 0 and f"imported 1 article from {tmp_path / 'kb'}" in imported.stdout  # "1 articles"
+    listed = run.invoke(cli, ["kb", "list"], env=env)
+    assert "[1 section, 1 passage]" in listed.stdout and listed.stderr.startswith("1 article (KB ")
+    assert ": 1 article, 1 passage)" in listed.stderr
+    unknown = run.invoke(cli, ["kb", "list", "--source", "html"], env=env)
+    assert "sources: markdown (1 article)" in unknown.stderr
+    removed = run.invoke(cli, ["kb", "remove", "reset.md"], env=env)
+    assert removed.exit_code == 0 and "1 article removed" in removed.stdout
+
+
+def test_no_output_counts_things_with_a_parenthesised_s() -> None:
+    """"1 write(s)", "rating(s)": the CLI, the dashboard and its pages say "1 write", "2 writes"."""
+    sources = [*ROOT.glob("surfaces/**/*.py"), *ROOT.glob("interceptor/**/*.py"),
+               *ROOT.glob("surfaces/http/dashboard/static/*.js"), *ROOT.glob("surfaces/http/dashboard/templates/**/*.html")]
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sources
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"\}\s?[a-z][a-z ]*[a-z]\(s\)", line)]  # a count, then a noun with "(s)"
+    assert not found, found

@@ -20,6 +20,7 @@ import click
 from config import load_settings
 from core.db import Database
 from core.errors import HubError
+from core.words import plural
 from surfaces.cli.database import uses_database
 
 
@@ -81,7 +82,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
-        click.echo(f"imported {report.seen} articles from {path}: {report.changed} new or changed, "
+        click.echo(f"imported {plural(report.seen, 'article')} from {path}: {report.changed} new or changed, "
                    f"{report.unchanged} unchanged" + (f"; skipped {len(skipped)} (--force imports them)" if skipped else ""))
 
     @kb.command("list")
@@ -106,10 +107,11 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                                        "updated_at": a.updated_at.isoformat()}))
             else:
                 click.echo(f"{a.id:>6}  {a.source}:{a.external_id}  {a.title}  "
-                           f"[{a.sections} sections, {a.passages} passages]" + (f"  {a.url}" if a.url else ""))
+                           f"[{plural(a.sections, 'section')}, {plural(a.passages, 'passage')}]" + (f"  {a.url}" if a.url else ""))
         if not as_json:
-            click.echo(f"{len(articles)} articles" + (f" from {source}" if source else "")
-                       + f" (KB {status.kb_version}: {status.articles} articles, {status.passages} passages)", err=True)
+            click.echo(plural(len(articles), "article") + (f" from {source}" if source else "")
+                       + f" (KB {status.kb_version}: {plural(status.articles, 'article')}, "
+                       f"{plural(status.passages, 'passage')})", err=True)
 
     @kb.command("remove")
     @click.argument("refs", nargs=-1)
@@ -135,7 +137,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             db.dispose()
         for a in removed:
             click.echo(f"removed {a.id} {a.source}:{a.external_id}  {a.title}")
-        click.echo(f"{len(removed)} articles removed")
+        click.echo(f"{plural(len(removed), 'article')} removed")
 
     @kb.command("index")
     @uses_database()
@@ -164,7 +166,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             db.dispose()
         status = scorer.status
         how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
-        click.echo(f"indexed {status['articles']} articles ({len(scorer.index.texts)} units) in "
+        click.echo(f"indexed {plural(status['articles'], 'article')} ({plural(len(scorer.index.texts), 'unit')}) in "
                    f"{time.perf_counter() - started:.1f} s: {how}; KB {scorer.kb_version}")
 
     @kb.command("calibrate")
@@ -202,14 +204,15 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                 labelled = read_history(file)
                 _check_articles(db, labelled)
                 scorer = build_scorer(settings, db)
-                calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
+                calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {plural(len(labelled), 'past ticket')}")
         except (HubError, ValueError) as e:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
         report = scorer.threshold_report(settings.target_precision)
         if file is not None:
-            click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
+            click.echo(f"calibrated on {plural(calibrator.examples, 'past ticket')} "
+                       f"({plural(calibrator.positives, 'right top answer')}); "
                        f"{_threshold_sentence(report, settings.target_precision)} (KB {scorer.kb_version})")
             return
         done = ("no past-ticket history is stored, nothing to forget" if removed is None else
@@ -237,7 +240,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         if not reports:
             raise _no_knowledge_source(sorted(hub.connectors))
         for r in reports:
-            click.echo(f"{r.connector}: {r.seen} articles read, {r.changed} new or changed, {r.deleted} deleted")
+            click.echo(f"{r.connector}: {plural(r.seen, 'article')} read, {r.changed} new or changed, {r.deleted} deleted")
 
     return kb
 
@@ -287,7 +290,7 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
 
 def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:
     """The usage error for a ``--source`` no live article has, naming the sources that have some."""
-    known = ", ".join(f"{name} ({n} articles)" for name, n in sources.items())
+    known = ", ".join(f"{name} ({plural(n, 'article')})" for name, n in sources.items())
     return click.BadParameter(f"no articles from source {source!r}; " +
                               (f"sources: {known}" if known else "the knowledge base is empty (hub kb import PATH)"),
                               param_hint="'--source'")
@@ -329,11 +332,13 @@ def _check_articles(db: Database, labelled: list[Any]) -> None:
     shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
     how = "`article` is an article's external id, as `hub kb list` shows it after the source (e.g. reset-your-password.md)"
     if not known:
-        raise click.ClickException(f"none of the {len(named)} articles the history names is in the knowledge base "
-                                   f"({shown}): {how}")
+        which = "the article the history names is not" if len(named) == 1 else \
+            f"none of the {len(named)} articles the history names is"
+        raise click.ClickException(f"{which} in the knowledge base ({shown}): {how}")
     rows = sum(1 for item in labelled if item.article in unknown)
-    click.echo(f"warning: {rows} past tickets name articles that are not in the knowledge base ({shown}); they count "
-               f"as answered wrong: {how}", err=True)
+    names, count = ("names an article", "it counts") if rows == 1 else ("name articles", "they count")
+    click.echo(f"warning: {plural(rows, 'past ticket')} {names} that {'is' if len(unknown) == 1 else 'are'} not in the "
+               f"knowledge base ({shown}); {count} as answered wrong: {how}", err=True)
 
 
 def _kb_only(source: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ import click
 from config import load_settings
 from core import queues
 from core.db import MAX_ROW_ID, Database
+from core.words import plural
 from surfaces.cli.database import uses_database
 
 
@@ -45,7 +46,7 @@ def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
         click.echo(json.dumps({"requeued": done, "status": status, **details}, indent=2))
         return
     for name, row_ids in done.items():
-        click.echo(f"{name}: re-queued {len(row_ids)} failed row(s)" + (f" ({', '.join(map(str, row_ids))})" if row_ids else ""))
+        click.echo(f"{name}: re-queued {plural(len(row_ids), 'failed row')}" + (f" ({', '.join(map(str, row_ids))})" if row_ids else ""))
     click.echo(f"queues: {status}" + "".join(f"\n  - {reason}" for reason in details["reasons"]))
 
 

@@ -14,6 +14,7 @@ import click
 
 from config.settings import load_settings, read_sources
 from core.errors import ConfigError
+from core.words import plural
 from surfaces.cli.database import uses_database
 from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import CHANNEL, Simulation, simulate_slack
@@ -31,11 +32,11 @@ def render(sim: Simulation) -> str:
         lines += [f"Decision: {verdict}  confidence {d['confidence']:.3f} (threshold {d['threshold']:.3f})",
                   f"Reasons:  {', '.join(d['reasons']) or '-'}"]
         lines += [f"  candidate: {c['title']} ({c['score']})" for c in d["candidates"]]
-    lines += ["", f"Slack would receive {len(sim.calls)} write(s):"]
+    lines += ["", f"Slack would receive {plural(len(sim.calls), 'write')}:"]
     for i, call in enumerate(sim.calls, 1):
         lines += ["", *_call(i, call)]
     if sim.click is not None or sim.after_click:
-        lines += ["", f"Then the person clicks \"{sim.click}\"; Slack would receive {len(sim.after_click)} write(s):"]
+        lines += ["", f"Then the person clicks \"{sim.click}\"; Slack would receive {plural(len(sim.after_click), 'write')}:"]
         for i, call in enumerate(sim.after_click, len(sim.calls) + 1):
             lines += ["", *_call(i, call)]
     return "\n".join(lines)
