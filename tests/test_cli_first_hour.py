@@ -9,6 +9,8 @@ import re
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +138,33 @@ def test_no_output_counts_things_with_a_parenthesised_s() -> None:
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if re.search(r"\}\s?[a-z][a-z ]*[a-z]\(s\)", line)]  # a count, then a noun with "(s)"
     assert not found, found
+
+
+# 5. hub serve with no writable temporary folder for its metrics
+
+def test_serve_without_a_writable_temp_folder_serves_and_says_what_metrics_it_counts(sqlite_url: str,
+                                                                                     tmp_path: Path) -> None:
+    port = _closed_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PROMETHEUS_"))}
+    env |= {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", "HUB_PORT": str(port)}
+    # tempfile.tempdir is what TMPDIR (or /tmp) resolved to; here it names a folder that cannot be written
+    start = "import sys, tempfile; tempfile.tempdir = '/nonexistent/tmp'; from surfaces.cli import main; main()"
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", start, "serve"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "hub serving on" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, log.read_text()  # it used to stop with a FileNotFoundError traceback
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    text = log.read_text()
+    assert proc.returncode == 0 and "Traceback" not in text, text
+    assert ("warning: no writable temporary folder for the metrics of hub serve's two processes "
+            "(/nonexistent/tmp/hub-metrics-") in text
+    assert "/metrics counts the web process only; set TMPDIR to a writable folder, or PROMETHEUS_MULTIPROC_DIR" in text
