@@ -24,7 +24,7 @@ from config.settings import Settings
 from core.db import Database
 from core.words import plural
 from interceptor.engine import decide_text, speller_for
-from interceptor.kb.importer import import_articles, pack_articles, read_pack
+from interceptor.kb.importer import KBImportError, import_articles, pack_articles, read_pack
 from interceptor.retrieval.history import Labelled
 from interceptor.retrieval.lexical import quote_in_section
 from interceptor.retrieval.scorer import KBScorer, build_scorer
@@ -97,6 +97,9 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
     """
     say = progress or (lambda line: None)
     path = pack_dir / "pack.json" if pack_dir.is_dir() else pack_dir
+    if pack_dir.is_dir() and not path.is_file():
+        raise KBImportError(f"{pack_dir} has no pack.json: PACK_DIR is a folder holding a bench pack's pack.json "
+                            "(helpdesk-bench/v1 or /v2), or that file")
     pack = read_pack(path)
     queries = pack.get("queries", [])
     calibration = [] if no_history else [

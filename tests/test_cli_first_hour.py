@@ -168,3 +168,84 @@ def test_serve_without_a_writable_temp_folder_serves_and_says_what_metrics_it_co
     assert ("warning: no writable temporary folder for the metrics of hub serve's two processes "
             "(/nonexistent/tmp/hub-metrics-") in text
     assert "/metrics counts the web process only; set TMPDIR to a writable folder, or PROMETHEUS_MULTIPROC_DIR" in text
+
+
+# 6. the first hour's other mistakes: an empty folder, a malformed pack, a malformed history, an empty KB
+
+def _kb(tmp_path: Path) -> Path:
+    (tmp_path / "kb").mkdir(exist_ok=True)
+    (tmp_path / "kb" / "reset.md").write_text("---\ntitle: Reset your password\n---\nClick Forgot password.\n",
+                                              encoding="utf-8")
+    return tmp_path / "kb"
+
+
+PACK = ('{"format": "helpdesk-bench/v1", "name": "t", "articles": [{"id": "a1", "title": "Reset your password", '
+        '"body": "Click Forgot password.", "questions": []}], "queries": [%s]}')
+QUERY = '{"id": "q1", "split": "test", "text": "reset my password", "expected_article_id": "a1"}'
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "found no articles in"),  # an empty folder: it said "imported 0 articles" and exited 0
+    (b'{"format": "helpdesk-bench/v1", "name": "\xff"}', "pack.json: not UTF-8 text (byte 41"),  # a traceback
+    (b'{"format": "helpdesk-bench/v1", "articles": [{"title": "x"}]}', "pack.json: article 1 has no `id`"),  # KeyError
+    (b'{"format": "helpdesk-bench/v1", "articles": {"a": 1}}', "pack.json: `articles` must be a list"),  # AttributeError
+])
+def test_kb_import_of_an_empty_folder_or_a_malformed_pack_is_one_line(sqlite_url: str, tmp_path: Path, content: bytes,
+                                                                     message: str) -> None:
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    if content:
+        (folder / "pack.json").write_bytes(content)
+    result = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=_env(sqlite_url))
+    assert result.exit_code == 1 and message in one_line(result), result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "has no pack.json: PACK_DIR is a folder holding a bench pack's pack.json"),  # "[Errno 2] No such file"
+    ((PACK % QUERY)[:60].encode(), "pack.json: not JSON (Unterminated string starting at: line 1 column 60 (char 59); a truncated file?)"),
+    (b'{"format": "helpdesk-bench/v9"}', "not a helpdesk-bench/v1 or helpdesk-bench/v2 pack (its format is 'helpdesk-bench/v9')"),
+    ((PACK % QUERY.replace('"a1"}', '"nope"}')).encode(),  # counted as a wrong answer, silently
+     "pack.json: query 'q1' expects article 'nope', which is not one of the pack's articles"),
+    ((PACK % QUERY.replace('"split": "test", ', "")).encode(), "query 'q1': `split` is None, not \"calibration\" or \"test\""),
+    (b'{"format": "helpdesk-bench/v1", "x": "\xff"}', "pack.json: not UTF-8 text"),
+])
+def test_eval_of_a_missing_or_malformed_pack_is_one_line(tmp_path: Path, content: bytes | None, message: str) -> None:
+    (tmp_path / "pack").mkdir()
+    if content is not None:
+        (tmp_path / "pack" / "pack.json").write_bytes(content)
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "pack")], env=_env(f"sqlite:///{tmp_path / 'unused.db'}"))
+    assert result.exit_code == 1 and message in one_line(result), result.output
+
+
+def test_eval_refuses_a_details_file_it_could_not_write_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "pack.json").write_text(PACK % QUERY, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "pack"), "--details", "/nonexistent/d.jsonl"],
+                                env=_env(f"sqlite:///{tmp_path / 'unused.db'}"))
+    assert result.exit_code == 2 and "'--details': /nonexistent is not a folder this command can write in" in result.stderr
+    assert "Traceback" not in result.output and "indexed" not in result.stderr  # it ran the whole pack, then a traceback
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("h.csv", b"foo,bar\nx,y\n", "h.csv: the header row has no `text` column (it reads 'foo', 'bar')"),  # "h.csv:2: no text"
+    ("h.csv", b"text;article\nreset;reset.md\n", "the header row has no `text` column (it reads 'text;article')"),
+    ("h.csv", b"text,article\nhow do I, reset,reset.md\n", "h.csv:2: more fields than the header names: quote a text"),
+    ("h.csv", b'text,article\n"never closed,reset.md\n', "h.csv: not CSV (unexpected end of data"),
+    ("h.csv", b"\xff\xfe,\x80\n", "h.csv: not UTF-8 text (byte 0: invalid start byte): save it as UTF-8"),  # no file named
+    ("h.csv", b"", "h.csv holds no past tickets"),  # "calibration needs at least 10 past requests"
+    ("h.jsonl", b"[1, 2]\n", "h.jsonl:1: not a JSON object"),  # AttributeError traceback
+])
+def test_kb_calibrate_on_a_malformed_history_is_one_line(sqlite_url: str, tmp_path: Path, name: str, content: bytes,
+                                                         message: str) -> None:
+    env = _env(sqlite_url)
+    assert CliRunner().invoke(cli, ["kb", "import", str(_kb(tmp_path))], env=env).exit_code == 0
+    (tmp_path / name).write_bytes(content)
+    result = CliRunner().invoke(cli, ["kb", "calibrate", str(tmp_path / name)], env=env)
+    assert result.exit_code == 1 and message in one_line(result), result.output
+
+
+def test_ask_on_an_empty_knowledge_base_says_to_import_one(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url))
+    assert result.exit_code == 0 and "no_candidate" in result.stdout
+    assert "(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`" \
+        in result.stderr

@@ -108,11 +108,15 @@ def decide_here(settings: Settings, text: str, channel: str | None) -> dict[str,
 
     from core.db import Database
     from interceptor.engine import build_interceptor
+    from interceptor.kb.manage import kb_status
     from surfaces.cli.database import cannot_open, unreachable
     from surfaces.views import decision_json
 
     db = Database(settings.database_url)
     try:
+        if not kb_status(db).articles:
+            click.echo("(the knowledge base is empty: nothing can be answered until you import articles with "
+                       "`hub kb import PATH`, e.g. config/sample_kb)", err=True)
         decision = build_interceptor(settings, db).decide(text, channel=channel)
     except OperationalError as e:
         if unreachable(e):  # it went away after check_database: the one line every command gives

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,9 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
+        if not report.seen and not skipped:  # an empty folder, a folder of other files, a pack without articles
+            raise click.ClickException(f"found no articles in {path}: hub kb import reads Markdown (.md, .markdown), "
+                                       "HTML (.html, .htm) and a bench pack's pack.json")
         click.echo(f"imported {plural(report.seen, 'article')} from {path}: {report.changed} new or changed, "
                    f"{report.unchanged} unchanged" + (f"; skipped {len(skipped)} (--force imports them)" if skipped else ""))
 
@@ -268,6 +272,9 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
         the real decision path. Prints the metrics as JSON (v2 packs: answer_precision, answer_coverage too)."""
         from interceptor.evaluate import evaluate
 
+        if details is not None and not (details.parent.is_dir() and os.access(details.parent, os.W_OK)):
+            raise click.BadParameter(f"{details.parent} is not a folder this command can write in: the per-query "
+                                     "lines would be lost after the whole run", param_hint="'--details'")
         settings = load_settings()
         target = target_precision if target_precision is not None else settings.target_precision
         say = None if as_json else (lambda line: click.echo(line, err=True))
