@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from core.models import Ticket, Visibility
 from core.outbox import NewAction
+from core.words import plural
 from interceptor.compose import truncate
 from interceptor.types import Decision, Verdict
 
@@ -136,7 +137,7 @@ def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
             kept.insert(0, line)
             used += len(line) + 1
         left_out = len(lines) - 1 - len(kept)
-        lines = [first, f"[{left_out} message(s) not shown: see the original conversation]", *kept] if left_out else [first, *kept]
+        lines = [first, f"[{plural(left_out, 'message')} not shown: see the original conversation]", *kept] if left_out else [first, *kept]
     if ticket.url:
         lines.append(f"\nOriginal conversation: {ticket.url}")
     return "\n".join(lines)

@@ -22,8 +22,9 @@ import numpy as np
 
 from config.settings import Settings
 from core.db import Database
+from core.words import plural
 from interceptor.engine import decide_text, speller_for
-from interceptor.kb.importer import import_articles, pack_articles, read_pack
+from interceptor.kb.importer import KBImportError, import_articles, pack_articles, read_pack
 from interceptor.retrieval.history import Labelled
 from interceptor.retrieval.lexical import quote_in_section
 from interceptor.retrieval.scorer import KBScorer, build_scorer
@@ -96,6 +97,9 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
     """
     say = progress or (lambda line: None)
     path = pack_dir / "pack.json" if pack_dir.is_dir() else pack_dir
+    if pack_dir.is_dir() and not path.is_file():
+        raise KBImportError(f"{pack_dir} has no pack.json: PACK_DIR is a folder holding a bench pack's pack.json "
+                            "(helpdesk-bench/v1 or /v2), or that file")
     pack = read_pack(path)
     queries = pack.get("queries", [])
     calibration = [] if no_history else [
@@ -112,7 +116,7 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
             import_articles(db, pack_articles(pack))
             scorer = build_scorer(replace(settings, database_url=url), db, cold_start=not calibration)
             index_seconds = time.perf_counter() - started
-            say(f"indexed {len(scorer.index.articles)} articles in {index_seconds:.1f}s ({scorer.mode}; {scorer.calibration_source})")
+            say(f"indexed {plural(len(scorer.index.articles), 'article')} in {index_seconds:.1f}s ({scorer.mode}; {scorer.calibration_source})")
             if calibration:
                 try:
                     scorer.calibrate(calibration, provenance=f"hub eval: calibration split of {pack.get('name')}")
@@ -120,7 +124,7 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
                     scorer.cold_start()
                     say(f"calibration split not usable ({e}); using {scorer.calibration_source}")
             threshold = scorer.threshold_for(target_precision)
-            say(f"calibrated on {len(calibration) or 'no'} past requests ({scorer.calibration_source}); threshold {threshold:.3f}")
+            say(f"calibrated on {plural(len(calibration), 'past request') if calibration else 'no past requests'} ({scorer.calibration_source}); threshold {threshold:.3f}")
             decisions = _run(scorer, tests, threshold, say)
         finally:
             db.dispose()

@@ -22,6 +22,7 @@ from core.jobs import JobQueue
 from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc
 from core.outbox import NewAction, enqueue, schedule
 from core.telemetry import count, observe
+from core.words import plural
 from interceptor import record
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
 from interceptor.guard import classify_followup
@@ -182,7 +183,7 @@ class Pipeline:
             ids, undecided = self._sync.agent_replies(event.ref, origin, inbox_event_id)
             schedule(self._jobs, ids)
             if undecided:  # a visibility look-up failed: this event is retried, and asks again
-                raise Retriable(f"{undecided} comment(s) on {event.ref} whose visibility the help desk could not tell yet")
+                raise Retriable(f"{plural(undecided, 'comment')} on {event.ref} whose visibility the help desk could not tell yet")
             return "agent_reply"
         if record_ref is not None:  # a thread kept in sync with its ticket of record
             ids, from_requester = self._sync.thread_message(connector, event.ref, record_ref, message, inbox_event_id)

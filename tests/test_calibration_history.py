@@ -206,7 +206,7 @@ def test_a_history_naming_articles_the_kb_does_not_have_says_which(sqlite_url: s
                         encoding="utf-8")
         result = CliRunner().invoke(cli, ["kb", "calibrate", str(path)], env=env)
         assert result.exit_code == 0, result.output
-        assert "warning: 1 past tickets name articles that are not in the knowledge base (refunds)" in result.output
+        assert "warning: 1 past ticket names an article that is not in the knowledge base (refunds); it counts" in result.output
         assert "calibrated on 13 past tickets" in result.output
     finally:
         db.dispose()

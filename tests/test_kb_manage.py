@@ -196,7 +196,7 @@ def test_the_kb_commands_import_with_the_screen_list_and_remove(sqlite_url: str,
     assert "skipped: README.md: a README file without front matter" in refused.output
     assert "imported 0 articles" in refused.output and "skipped 1 (--force imports them)" in refused.output
     forced = run.invoke(cli, ["kb", "import", "--force", str(tmp_path / "README.md")], env=env)
-    assert "imported 1 articles" in forced.output and "1 new or changed" in forced.output
+    assert "imported 1 article from" in forced.output and "1 new or changed" in forced.output
     assert run.invoke(cli, ["kb", "import", str(_kb(tmp_path / "kb"))], env=env).exit_code == 0
 
     listed = run.invoke(cli, ["kb", "list", "--json"], env=env)
@@ -210,8 +210,8 @@ def test_the_kb_commands_import_with_the_screen_list_and_remove(sqlite_url: str,
                     ["kb", "remove", "--source", "nope"]):  # a usage error naming the sources there are
         unknown_source = run.invoke(cli, command, env=env)
         assert unknown_source.exit_code == 2 and unknown_source.stdout == "", command
-        assert ("Invalid value for '--source': no articles from source 'nope'; sources: html (1 articles), "
-                "markdown (2 articles), pack (1 articles)") in unknown_source.stderr
+        assert ("Invalid value for '--source': no articles from source 'nope'; sources: html (1 article), "
+                "markdown (2 articles), pack (1 article)") in unknown_source.stderr
 
     removed = run.invoke(cli, ["kb", "remove", str(rows[0]["id"]), "https://help.example/reset"], env=env)
     assert removed.exit_code == 0, removed.output

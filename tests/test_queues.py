@@ -114,7 +114,7 @@ def test_hub_retry_requeues_failed_rows(sqlite_url: str, tmp_path: Any) -> None:
     hub.close()
     result = run_hub("retry", "--queue", "outbox", env={"HUB_DATABASE_URL": sqlite_url}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"outbox: re-queued 1 failed row(s) ({failed})" in result.stdout
+    assert f"outbox: re-queued 1 failed row ({failed})" in result.stdout
     hub = build_hub(load_settings(settings_dict(sqlite_url)))
     with hub.db.session() as s:
         row = s.get_one(OutboxAction, failed)

@@ -33,6 +33,7 @@ from core.html import TextSection
 from core.html import parse_html as parse_html_document
 from interceptor.kb.markdown import (atx_headings, inline_footnotes, inline_references, markdown_sections,
                                      markdown_to_text)
+from interceptor.kb.packs import pack_problem
 from interceptor.kb.screen import ImportNotice, not_an_article
 from interceptor.kb.sections import section_passages
 
@@ -191,14 +192,24 @@ def read_pack(path: Path) -> dict[str, Any]:
     """Read and check a ``pack.json``.
 
     Raises:
-        KBImportError: unreadable, or not a ``helpdesk-bench/v1`` or ``/v2`` pack.
+        KBImportError: unreadable, not a ``helpdesk-bench/v1`` or ``/v2`` pack, or not of its shape
+            (:func:`interceptor.kb.packs.pack_problem`).
     """
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise KBImportError(f"{path}: cannot read pack: {e}") from e
+    except UnicodeDecodeError as e:
+        raise KBImportError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
+    except json.JSONDecodeError as e:
+        raise KBImportError(f"{path}: not JSON ({e}; a truncated file?)") from e
+    except OSError as e:
+        raise KBImportError(f"{path}: cannot read the pack: {e.strerror or e}") from e
     if not isinstance(pack, dict) or pack.get("format") not in PACK_FORMATS:
-        raise KBImportError(f"{path}: not a {' or '.join(PACK_FORMATS)} pack")
+        found = (f"its format is {pack['format']!r}" if isinstance(pack, dict) and "format" in pack else
+                 "it has no `format`" if isinstance(pack, dict) else "it is not a JSON object")
+        raise KBImportError(f"{path}: not a {' or '.join(PACK_FORMATS)} pack ({found})")
+    problem = pack_problem(pack)
+    if problem is not None:
+        raise KBImportError(f"{path}: {problem}")
     return pack
 
 

@@ -23,6 +23,7 @@ from interceptor.kb.importer import from_knowledge_article
 log = logging.getLogger("interceptor.kb.sync")
 BATCH = 100
 SOURCE_NAMES = {"zendesk": "zendesk_hc"}
+SOURCE_LABELS = {"zendesk": "Zendesk Help Center"}  # the connectors that are knowledge sources, as admins know them
 
 
 @dataclass(frozen=True)

@@ -64,21 +64,55 @@ def read_history(path: Path) -> list[Labelled]:
     """Read a JSONL (``.jsonl``/``.json``) or CSV history file.
 
     Raises:
-        HistoryError: the file is unreadable or a row has no text.
+        HistoryError: the file is unreadable or not UTF-8, holds no past tickets, a CSV header has no ``text``
+            column, or a row has no text.
     """
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise HistoryError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
     except OSError as e:
         raise HistoryError(f"cannot read {path}: {e}") from e
-    if path.suffix.lower() == ".csv":
-        return [_row(r, f"{path}:{n + 2}") for n, r in enumerate(csv.DictReader(raw.splitlines()))]
+    items = _csv(raw, path) if path.suffix.lower() == ".csv" else _jsonl(raw, path)
+    if not items:
+        raise HistoryError(f"{path} holds no past tickets: one per line, {HISTORY_SHAPE}")
+    return items
+
+
+HISTORY_SHAPE = "with `text` and `article` (and optionally `sections`)"
+
+
+def _csv(raw: str, path: Path) -> list[Labelled]:
+    """The rows of a CSV history: comma-separated, a header row naming at least ``text``."""
+    reader = csv.DictReader(raw.splitlines(keepends=True), strict=True)
+    rows = []
+    try:
+        header = [name.strip() for name in reader.fieldnames or ()]
+        if header and "text" not in header:
+            raise HistoryError(f"{path}: the header row has no `text` column (it reads {', '.join(map(repr, header))}): "
+                               f"a comma-separated history needs a header row {HISTORY_SHAPE}, e.g. text,article")
+        for r in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in r:  # more fields than the header names: an unquoted comma in the text
+                raise HistoryError(f"{where}: more fields than the header names: quote a text that holds a comma")
+            rows.append(_row({k.strip(): v for k, v in r.items() if k is not None}, where))
+    except csv.Error as e:  # a quote never closed, and the like
+        raise HistoryError(f"{path}: not CSV ({e}: a quote that is never closed?)") from e
+    return rows
+
+
+def _jsonl(raw: str, path: Path) -> list[Labelled]:
+    """The lines of a JSONL history: one JSON object per line."""
     items = []
     for n, line in enumerate(raw.splitlines(), 1):
         if line.strip():
             try:
-                items.append(_row(json.loads(line), f"{path}:{n}"))
+                data = json.loads(line)
             except json.JSONDecodeError as e:
                 raise HistoryError(f"{path}:{n}: not JSON: {e}") from e
+            if not isinstance(data, dict):
+                raise HistoryError(f"{path}:{n}: not a JSON object: each line is one past ticket {HISTORY_SHAPE}")
+            items.append(_row(data, f"{path}:{n}"))
     return items
 
 

@@ -382,7 +382,8 @@ def build_scorer(settings: Settings, db: Database, *, cold_start: bool = True) -
             raise ImportError(f"HUB_DENSE=on but {why}")
         else:
             note = why
-    if embedder is None:
-        log.warning("interceptor.retrieval.lexical-only", extra={"reason": note})
+    if embedder is None:  # a warning unless the admin chose it (HUB_DENSE=off)
+        log.log(logging.INFO if settings.dense == "off" else logging.WARNING, "interceptor.retrieval.lexical-only",
+                extra={"reason": note})
     count("interceptor_retrieval_boot", mode="dense" if embedder else "lexical")
     return KBScorer(db, embedder, retrieval_note=note, cold_start=cold_start)

@@ -61,14 +61,23 @@ def share_serve_metrics() -> None:
     stopped by a signal leaves its directory behind; the next one removes it."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_client" in sys.modules:
         return
-    base = Path(tempfile.gettempdir())
-    for left in base.glob("hub-metrics-*"):
-        pid = left.name.rpartition("-")[2]
-        if pid.isdigit() and left.stat().st_uid == os.getuid() and not running(int(pid)):
-            shutil.rmtree(left, ignore_errors=True)
-    path = base / f"hub-metrics-{os.getpid()}"
-    shutil.rmtree(path, ignore_errors=True)  # a dead process's, with the id this one got
-    path.mkdir(mode=0o700)
+    try:
+        base = Path(tempfile.gettempdir())  # TMPDIR, else /tmp, ...: the first one that is writable
+        for left in base.glob("hub-metrics-*"):
+            pid = left.name.rpartition("-")[2]
+            try:
+                if pid.isdigit() and left.stat().st_uid == os.getuid() and not running(int(pid)):
+                    shutil.rmtree(left, ignore_errors=True)
+            except OSError:  # removed meanwhile by another hub serve
+                continue
+        path = base / f"hub-metrics-{os.getpid()}"
+        shutil.rmtree(path, ignore_errors=True)  # a dead process's, with the id this one got
+        path.mkdir(mode=0o700)
+    except OSError as e:  # no writable temporary folder at all: serve anyway, each process counting alone
+        click.echo(f"warning: no writable temporary folder for the metrics of hub serve's two processes "
+                   f"({f'{e.filename}: {e.strerror}' if e.filename and e.strerror else e}): /metrics counts the web process only; set TMPDIR to a writable folder, "
+                   "or PROMETHEUS_MULTIPROC_DIR", err=True)
+        return
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)  # inherited by the worker process, forked or spawned
     atexit.register(shutil.rmtree, path, ignore_errors=True)
 

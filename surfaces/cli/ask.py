@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from surfaces.cli.port import DEFAULT_PORT, parse_port
+
 if TYPE_CHECKING:
     from config import Settings
 
 # Only the local path imports the database, settings and interceptor (see ``decide_here``): a question a
 # running server answers costs this process no more than click, json and urllib.
 
-DEFAULT_PORT = 8000
 MAX_TEXT_CHARS = 8000  # as the web API (surfaces.views.MAX_TEXT_CHARS; a test keeps them equal)
 
 
@@ -44,10 +45,11 @@ def server_url() -> str:
             raise click.ClickException(f"HUB_URL is {url!r}: set it to the hub server's address, e.g. "
                                        f"http://127.0.0.1:{DEFAULT_PORT}, or unset it to use HUB_PORT")
         return url
-    port = os.environ.get("HUB_PORT") or str(DEFAULT_PORT)
-    if not (port.isdigit() and 1 <= int(port) <= 65535):
-        raise click.ClickException(f"HUB_PORT is {port!r}: set it to the port `hub serve` listens on (1-65535), e.g. {DEFAULT_PORT}")
-    return f"http://127.0.0.1:{int(port)}"
+    given = os.environ.get("HUB_PORT") or str(DEFAULT_PORT)
+    port = parse_port(given)
+    if port is None:
+        raise click.ClickException(f"HUB_PORT is {given!r}: set it to the port `hub serve` listens on (1-65535), e.g. {DEFAULT_PORT}")
+    return f"http://127.0.0.1:{port}"
 
 
 def render(view: dict[str, Any]) -> str:
@@ -106,12 +108,19 @@ def decide_here(settings: Settings, text: str, channel: str | None) -> dict[str,
 
     from core.db import Database
     from interceptor.engine import build_interceptor
+    from interceptor.kb.manage import kb_status
+    from surfaces.cli.database import cannot_open, unreachable
     from surfaces.views import decision_json
 
     db = Database(settings.database_url)
     try:
+        if not kb_status(db).articles:
+            click.echo("(the knowledge base is empty: nothing can be answered until you import articles with "
+                       "`hub kb import PATH`, e.g. config/sample_kb)", err=True)
         decision = build_interceptor(settings, db).decide(text, channel=channel)
     except OperationalError as e:
+        if unreachable(e):  # it went away after check_database: the one line every command gives
+            raise cannot_open(settings.database_url, e) from None
         raise click.ClickException(f"the database is not ready ({type(e.orig).__name__}): run `hub db upgrade`") from e
     finally:
         db.dispose()

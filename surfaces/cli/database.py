@@ -1,16 +1,29 @@
 """The checks every ``hub`` command that opens the database makes first: the database can be opened (else one
 message naming ``HUB_DATABASE_URL``), and, for every command but ``hub db upgrade``, it is there and migrated
-(nothing is created: a missing SQLite file stays missing, and the message says to run ``hub db upgrade``)."""
+(nothing is created: a missing SQLite file stays missing, and the message says to run ``hub db upgrade``).
+
+One mechanism for every command: :func:`uses_database` checks before the command runs, and turns a database
+lost while it runs (a server that went away) into the same one line; ``hub ask`` (only when no server
+answers) and ``hub db upgrade`` (which creates the database) call :func:`check_database` and
+:func:`open_database` themselves.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+# what the drivers say when the database cannot be reached or opened at all (not a query's own error)
+UNREACHABLE = ("unable to open database file", "connection refused", "connection failed", "could not connect",
+               "server closed the connection", "terminating connection", "connection is closed",
+               "name or service not known", "timeout expired")
 
 SQLITE_EXAMPLE = "e.g. HUB_DATABASE_URL=sqlite:///var/hub.db"
 
@@ -79,8 +92,16 @@ def open_database(url: str) -> None:
         raise cannot_open(url, e) from None
 
 
-def check_database(settings: Settings) -> None:
+def check_database(settings: Settings, *, missing_ok: bool = False) -> bool:
     """Refuse early (before any model loads) when the database cannot be opened, is missing or is not migrated.
+
+    Args:
+        settings: the configured settings (``HUB_DATABASE_URL``).
+        missing_ok: a SQLite file that is not there yet, in a folder that is, is not an error (``hub simulate``
+            then uses the sample KB); nothing is created.
+
+    Returns:
+        Whether the database is there (``False`` only with ``missing_ok``).
 
     Raises:
         click.ClickException: with the setting to fix or the command to run.
@@ -92,7 +113,13 @@ def check_database(settings: Settings) -> None:
 
     path = _sqlite_path(settings.database_url)
     if path is not None and not path.exists():
-        raise click.ClickException(f"there is no database at {path}: run `hub db upgrade`, then `hub kb import PATH`")
+        if not path.parent.is_dir():
+            raise click.ClickException(f"there is no database at {path}, nor a folder {path.parent}: check "
+                                       f"HUB_DATABASE_URL ({SQLITE_EXAMPLE}), or run `hub db upgrade` to create it there")
+        if missing_ok:
+            return False
+        raise click.ClickException(f"there is no database at {path}: run `hub db upgrade`, then `hub kb import PATH` "
+                                   "(or point HUB_DATABASE_URL at the hub's database)")
     db = Database(settings.database_url)
     try:
         current, head = migrations.current_revision(db.engine), migrations.head_revision()
@@ -102,3 +129,43 @@ def check_database(settings: Settings) -> None:
         db.dispose()
     if current != head:
         raise click.ClickException(f"the database is at {current or 'no schema yet'}, not at {head}: run `hub db upgrade`")
+    return True
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached or opened at all (the server went away, the file
+    cannot be opened), rather than that one query failed."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(error, DBAPIError):
+        return False
+    text = str(getattr(error, "orig", None) or error).lower()
+    return bool(error.connection_invalidated) or any(phrase in text for phrase in UNREACHABLE)
+
+
+def uses_database(*, missing_ok: bool = False) -> Callable[[F], F]:
+    """Decorate a command that works on the configured database: :func:`check_database` before it runs, and
+    a database that becomes unreachable while it runs is the same one line (:func:`cannot_open`), not a
+    traceback.
+
+    Args:
+        missing_ok: as :func:`check_database`'s.
+    """
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from config import load_settings
+
+            settings = load_settings()
+            check_database(settings, missing_ok=missing_ok)
+            try:
+                return command(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - only a lost database is translated; the rest is re-raised
+                if unreachable(e):
+                    raise cannot_open(settings.database_url, e) from None
+                raise
+
+        return run  # type: ignore[return-value]
+
+    return decorate

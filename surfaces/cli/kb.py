@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,8 @@ import click
 from config import load_settings
 from core.db import Database
 from core.errors import HubError
-from surfaces.cli.database import check_database
+from core.words import plural
+from surfaces.cli.database import uses_database
 
 
 def _progress(seen: int, changed: int, total: int) -> None:
@@ -58,6 +60,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @click.argument("path", type=click.Path(exists=True, path_type=Path))
     @click.option("--force", is_flag=True, help="Also import files that are clearly not help articles "
                   "(a README or developer docs without front matter).")
+    @uses_database()
     def kb_import(path: Path, force: bool) -> None:
         """Import Markdown (front matter: title, url, tags), HTML, or a bench pack's pack.json from PATH.
         Markdown without front matter that is clearly not a help article is skipped (the reason is printed)
@@ -80,12 +83,16 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
-        click.echo(f"imported {report.seen} articles from {path}: {report.changed} new or changed, "
+        if not report.seen and not skipped:  # an empty folder, a folder of other files, a pack without articles
+            raise click.ClickException(f"found no articles in {path}: hub kb import reads Markdown (.md, .markdown), "
+                                       "HTML (.html, .htm) and a bench pack's pack.json")
+        click.echo(f"imported {plural(report.seen, 'article')} from {path}: {report.changed} new or changed, "
                    f"{report.unchanged} unchanged" + (f"; skipped {len(skipped)} (--force imports them)" if skipped else ""))
 
     @kb.command("list")
     @click.option("--source", default=None, help="Only this source: markdown, html, pack, zendesk_hc, ...")
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+    @uses_database()
     def kb_list(source: str | None, as_json: bool) -> None:
         """List the live articles: id, source, where they came from, sections/passages, title and URL."""
         from interceptor.kb.manage import kb_status, list_articles
@@ -104,14 +111,16 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                                        "updated_at": a.updated_at.isoformat()}))
             else:
                 click.echo(f"{a.id:>6}  {a.source}:{a.external_id}  {a.title}  "
-                           f"[{a.sections} sections, {a.passages} passages]" + (f"  {a.url}" if a.url else ""))
+                           f"[{plural(a.sections, 'section')}, {plural(a.passages, 'passage')}]" + (f"  {a.url}" if a.url else ""))
         if not as_json:
-            click.echo(f"{len(articles)} articles" + (f" from {source}" if source else "")
-                       + f" (KB {status.kb_version}: {status.articles} articles, {status.passages} passages)", err=True)
+            click.echo(plural(len(articles), "article") + (f" from {source}" if source else "")
+                       + f" (KB {status.kb_version}: {plural(status.articles, 'article')}, "
+                       f"{plural(status.passages, 'passage')})", err=True)
 
     @kb.command("remove")
     @click.argument("refs", nargs=-1)
     @click.option("--source", default=None, help="Remove every article of this source (markdown, html, pack, ...).")
+    @uses_database()
     def kb_remove(refs: tuple[str, ...], source: str | None) -> None:
         """Remove articles by REFS (a hub id, a URL, or the path or id an article was imported from, as
         `hub kb list` shows them) and/or every article of --source. A running server drops them within
@@ -132,9 +141,10 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             db.dispose()
         for a in removed:
             click.echo(f"removed {a.id} {a.source}:{a.external_id}  {a.title}")
-        click.echo(f"{len(removed)} articles removed")
+        click.echo(f"{plural(len(removed), 'article')} removed")
 
     @kb.command("index")
+    @uses_database()
     def kb_index() -> None:
         """Build the retrieval index now, embedding every text not embedded yet. The vectors are stored in
         the database, so the server and every worker then start in seconds: run it after importing a large
@@ -160,13 +170,14 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             db.dispose()
         status = scorer.status
         how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
-        click.echo(f"indexed {status['articles']} articles ({len(scorer.index.texts)} units) in "
+        click.echo(f"indexed {plural(status['articles'], 'article')} ({plural(len(scorer.index.texts), 'unit')}) in "
                    f"{time.perf_counter() - started:.1f} s: {how}; KB {scorer.kb_version}")
 
     @kb.command("calibrate")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--reset", is_flag=True, help="Forget the history an earlier calibrate stored (its past tickets' "
                   "questions and the calibration fitted on them): the threshold rests on the KB's own content again.")
+    @uses_database()
     def kb_calibrate(file: Path | None, reset: bool) -> None:
         """Fit the confidence calibration on FILE: past tickets (JSONL or CSV: text, article, optionally
         sections) with the article that solved them, empty article for none, and the sections whose text
@@ -197,14 +208,15 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                 labelled = read_history(file)
                 _check_articles(db, labelled)
                 scorer = build_scorer(settings, db)
-                calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {len(labelled)} past tickets")
+                calibrator = scorer.calibrate(labelled, provenance=f"hub kb calibrate {file.name}: {plural(len(labelled), 'past ticket')}")
         except (HubError, ValueError) as e:
             raise click.ClickException(str(e)) from e
         finally:
             db.dispose()
         report = scorer.threshold_report(settings.target_precision)
         if file is not None:
-            click.echo(f"calibrated on {calibrator.examples} past tickets ({calibrator.positives} right top answers); "
+            click.echo(f"calibrated on {plural(calibrator.examples, 'past ticket')} "
+                       f"({plural(calibrator.positives, 'right top answer')}); "
                        f"{_threshold_sentence(report, settings.target_precision)} (KB {scorer.kb_version})")
             return
         done = ("no past-ticket history is stored, nothing to forget" if removed is None else
@@ -217,13 +229,12 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
                    f"(KB {scorer.kb_version})")
 
     @kb.command("sync")
+    @uses_database()
     def kb_sync() -> None:
         """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
         from interceptor.kb.sync import sync_all
 
-        settings = load_settings()
-        check_database(settings)
-        hub = build_hub(settings)
+        hub = build_hub(load_settings())
         try:
             reports = sync_all(hub.db, hub.connectors)
         except HubError as e:
@@ -231,9 +242,9 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
         finally:
             hub.close()
         if not reports:
-            click.echo("no configured connector is a knowledge source")
+            raise _no_knowledge_source(sorted(hub.connectors))
         for r in reports:
-            click.echo(f"{r.connector}: {r.seen} articles read, {r.changed} new or changed, {r.deleted} deleted")
+            click.echo(f"{r.connector}: {plural(r.seen, 'article')} read, {r.changed} new or changed, {r.deleted} deleted")
 
     return kb
 
@@ -261,6 +272,9 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
         the real decision path. Prints the metrics as JSON (v2 packs: answer_precision, answer_coverage too)."""
         from interceptor.evaluate import evaluate
 
+        if details is not None and not (details.parent.is_dir() and os.access(details.parent, os.W_OK)):
+            raise click.BadParameter(f"{details.parent} is not a folder this command can write in: the per-query "
+                                     "lines would be lost after the whole run", param_hint="'--details'")
         settings = load_settings()
         target = target_precision if target_precision is not None else settings.target_precision
         say = None if as_json else (lambda line: click.echo(line, err=True))
@@ -283,19 +297,27 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
 
 def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:
     """The usage error for a ``--source`` no live article has, naming the sources that have some."""
-    known = ", ".join(f"{name} ({n} articles)" for name, n in sources.items())
+    known = ", ".join(f"{name} ({plural(n, 'article')})" for name, n in sources.items())
     return click.BadParameter(f"no articles from source {source!r}; " +
                               (f"sources: {known}" if known else "the knowledge base is empty (hub kb import PATH)"),
                               param_hint="'--source'")
 
 
-def _database(settings: Any) -> Database:
-    """The configured database, once it is there and migrated.
+def _no_knowledge_source(connected: list[str]) -> click.ClickException:
+    """The error for ``hub kb sync`` with nothing to sync: which settings turn a knowledge source on."""
+    from config.settings import vendor_specs
+    from interceptor.kb.sync import SOURCE_LABELS
 
-    Raises:
-        click.ClickException: it is missing or behind, saying to run ``hub db upgrade`` (nothing is created).
-    """
-    check_database(settings)
+    how = "; or ".join(f"{' + '.join(spec.required)} for {SOURCE_LABELS[spec.name]}"
+                       for spec in vendor_specs() if spec.name in SOURCE_LABELS)
+    which = (f"none of the configured connectors ({', '.join(connected)}) is a knowledge source" if connected
+             else "no knowledge source is configured")
+    return click.ClickException(f"{which}: set {how} (environment or the HUB_CONFIG file; see docs/connectors.md), "
+                                "or import files with `hub kb import PATH`")
+
+
+def _database(settings: Any) -> Database:
+    """The configured database (:func:`uses_database` checked that it is there and migrated)."""
     return Database(settings.database_url)
 
 
@@ -317,11 +339,13 @@ def _check_articles(db: Database, labelled: list[Any]) -> None:
     shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
     how = "`article` is an article's external id, as `hub kb list` shows it after the source (e.g. reset-your-password.md)"
     if not known:
-        raise click.ClickException(f"none of the {len(named)} articles the history names is in the knowledge base "
-                                   f"({shown}): {how}")
+        which = "the article the history names is not" if len(named) == 1 else \
+            f"none of the {len(named)} articles the history names is"
+        raise click.ClickException(f"{which} in the knowledge base ({shown}): {how}")
     rows = sum(1 for item in labelled if item.article in unknown)
-    click.echo(f"warning: {rows} past tickets name articles that are not in the knowledge base ({shown}); they count "
-               f"as answered wrong: {how}", err=True)
+    names, count = ("names an article", "it counts") if rows == 1 else ("name articles", "they count")
+    click.echo(f"warning: {plural(rows, 'past ticket')} {names} that {'is' if len(unknown) == 1 else 'are'} not in the "
+               f"knowledge base ({shown}); {count} as answered wrong: {how}", err=True)
 
 
 def _kb_only(source: str) -> tuple[str, str]:

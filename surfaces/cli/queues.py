@@ -9,7 +9,8 @@ import click
 from config import load_settings
 from core import queues
 from core.db import MAX_ROW_ID, Database
-from surfaces.cli.database import check_database
+from core.words import plural
+from surfaces.cli.database import uses_database
 
 
 class _Later:
@@ -27,14 +28,13 @@ class _Later:
 @click.option("--id", "ids", type=click.IntRange(1, MAX_ROW_ID), multiple=True,
               help="only these failed rows of --queue (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@uses_database()
 def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
     """Re-queue failed inbox events and outbox actions with a fresh retry horizon; the running hub picks
     them up within one sweep interval. Prints what was re-queued and the queues' health."""
     if ids and queue is None:
         raise click.UsageError("--id needs --queue")
-    settings = load_settings()
-    check_database(settings)
-    db = Database(settings.database_url)
+    db = Database(load_settings().database_url)
     try:
         if ids and queue is not None:
             _check_failed(ids, queue, queues.failed_ids(db, queue))
@@ -46,7 +46,7 @@ def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
         click.echo(json.dumps({"requeued": done, "status": status, **details}, indent=2))
         return
     for name, row_ids in done.items():
-        click.echo(f"{name}: re-queued {len(row_ids)} failed row(s)" + (f" ({', '.join(map(str, row_ids))})" if row_ids else ""))
+        click.echo(f"{name}: re-queued {plural(len(row_ids), 'failed row')}" + (f" ({', '.join(map(str, row_ids))})" if row_ids else ""))
     click.echo(f"queues: {status}" + "".join(f"\n  - {reason}" for reason in details["reasons"]))
 
 

@@ -16,7 +16,8 @@ from config import load_settings
 from core.errors import ConfigError
 from core.worker_process import PipeQueue, WorkerProcess, relay
 from interceptor.retrieval.dense import check_embedding_model
-from surfaces.cli.database import check_database, masked, open_database
+from surfaces.cli.port import DEFAULT_PORT, Port
+from surfaces.cli.database import cannot_open, masked, open_database, unreachable, uses_database
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
 
@@ -31,22 +32,27 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
     settings = load_settings()
     open_database(settings.database_url)  # a database that cannot be opened is one line naming HUB_DATABASE_URL
-    migrations.upgrade(settings.database_url)
+    try:
+        migrations.upgrade(settings.database_url)
+    except Exception as e:  # noqa: BLE001 - only a database lost meanwhile is translated
+        if unreachable(e):
+            raise cannot_open(settings.database_url, e) from None
+        raise
     click.echo(f"database at {migrations.head_revision()}: {masked(settings.database_url)}")
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="HUB_HOST", help="Address to listen on (HUB_HOST).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="HUB_PORT",
-              help="Port to listen on (HUB_PORT).")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=Port(), envvar="HUB_PORT",
+              help="Port to listen on (HUB_PORT): 1 to 65535.")
 @click.option("--threads", default=8, show_default=True, type=int)
+@uses_database()  # before anything starts: nothing to stop, no empty database file left behind
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with the job runner and scheduler (the embedded mode). The job runner runs in a
     worker process of its own (``HUB_JOB_PROCESS``, on by default), so acknowledgements never wait for it."""
     from waitress import create_server
 
     settings = load_settings()
-    check_database(settings)  # before anything starts: nothing to stop, no empty database file left behind
     stop_on_sigterm()
     separate = settings.queue == "inline" and settings.job_process
     pipe = PipeQueue() if separate else None
@@ -167,13 +173,13 @@ def run_worker_process(conn: Connection) -> None:
 @click.command()
 @click.option("--concurrency", default=4, show_default=True, type=int)
 @click.option("--queues", default="inbox,outbox", show_default=True, help="the hub queues this worker takes (e.g. outbox)")
+@uses_database()
 def worker(concurrency: int, queues: str) -> None:
     """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions.
     Run ``--queues outbox`` workers apart so that vendor writes never wait behind inbox work."""
     from core.celery_jobs import CeleryQueue, broker_queue, register_worker_task
 
     settings = load_settings()
-    check_database(settings)
     services = build_services(settings)
     if not isinstance(services.jobs, CeleryQueue):
         raise click.ClickException("hub worker needs HUB_QUEUE=celery and HUB_BROKER_URL; the embedded mode runs jobs in `hub serve`")
@@ -192,12 +198,11 @@ def worker(concurrency: int, queues: str) -> None:
 
 
 @click.command()
+@uses_database()
 def scheduler() -> None:
     """Run the scheduler alone (scaled-out mode): sweepers, polling fallbacks, KB sync. Several may run;
     a lease in the database lets exactly one of them act at a time."""
-    settings = load_settings()
-    check_database(settings)
-    services = build_services(settings)
+    services = build_services(load_settings())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     services.start_background()

@@ -14,6 +14,8 @@ import click
 
 from config.settings import load_settings, read_sources
 from core.errors import ConfigError
+from core.words import plural
+from surfaces.cli.database import uses_database
 from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import CHANNEL, Simulation, simulate_slack
 
@@ -30,11 +32,11 @@ def render(sim: Simulation) -> str:
         lines += [f"Decision: {verdict}  confidence {d['confidence']:.3f} (threshold {d['threshold']:.3f})",
                   f"Reasons:  {', '.join(d['reasons']) or '-'}"]
         lines += [f"  candidate: {c['title']} ({c['score']})" for c in d["candidates"]]
-    lines += ["", f"Slack would receive {len(sim.calls)} write(s):"]
+    lines += ["", f"Slack would receive {plural(len(sim.calls), 'write')}:"]
     for i, call in enumerate(sim.calls, 1):
         lines += ["", *_call(i, call)]
     if sim.click is not None or sim.after_click:
-        lines += ["", f"Then the person clicks \"{sim.click}\"; Slack would receive {len(sim.after_click)} write(s):"]
+        lines += ["", f"Then the person clicks \"{sim.click}\"; Slack would receive {plural(len(sim.after_click), 'write')}:"]
         for i, call in enumerate(sim.after_click, len(sim.calls) + 1):
             lines += ["", *_call(i, call)]
     return "\n".join(lines)
@@ -76,6 +78,7 @@ def simulate() -> None:
 @click.option("--channel", default=CHANNEL, show_default=True,
               help="The Slack channel id to post in: its HUB_CHANNEL_POLICIES entry (threshold, shadow mode) applies.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
+@uses_database(missing_ok=True)  # no database yet: the sample KB
 def slack(text: str, json_out: bool, button: str | None, channel: str, verbose: bool) -> None:
     """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
     blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.

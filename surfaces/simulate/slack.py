@@ -28,6 +28,7 @@ import migrations
 from config import Settings, load_settings
 from core.analytics.facts import is_shadow
 from core.db import ArticleRow, Base, DecisionRow
+from core.words import plural
 from interceptor.kb.importer import articles_at, import_articles
 from surfaces.http.app import create_http_app
 from surfaces.services import build_services
@@ -139,7 +140,7 @@ def simulate_slack(
     url = f"sqlite:///{workdir / 'simulate.db'}"
     migrations.upgrade(url)
     copied = copy_kb(settings.database_url, url)
-    kb_source = f"{copied} articles copied from the configured database"
+    kb_source = f"{plural(copied, 'article')} copied from the configured database"
     if not copied:
         import_articles_from_sample(url)
         kb_source = "the bundled sample knowledge base (the configured database has none)"

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as ResponseBase
 
 from core.analytics import decision_detail
 from core.models import utcnow
+from core.words import plural
 from interceptor.compose import shown_against
 from surfaces.http.dashboard.auth import (
     CHALLENGE,
@@ -98,7 +99,8 @@ def make_pages_blueprint(services: Services) -> Blueprint:
         static_folder="static",
         static_url_path="/admin/static",
     )
-    bp.add_app_template_global(shown_against, "shown_against")  # a confidence beside its threshold, as drafts show it
+    bp.add_app_template_global(shown_against, "shown_against")
+    bp.add_app_template_filter(plural, "plural")  # "1 message", "2 messages"  # a confidence beside its threshold, as drafts show it
 
     def gate() -> Response | None:
         """``None`` for an authenticated admin; else the login form (browsers) or a 401 with the ``Bearer``

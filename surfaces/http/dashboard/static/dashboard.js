@@ -30,6 +30,7 @@ const get = (obj, path) => path.split(".").reduce((o, k) => (o == null ? null : 
 const fmt = {
   pct: (v) => (v == null ? "—" : (v * 100).toFixed(1) + "%"),
   int: (v) => (v == null ? "—" : Number(v).toLocaleString("en-US")),
+  n: (v, one, many = one + "s") => `${fmt.int(v)} ${v === 1 ? one : many}`, // "1 request", "2 requests" (core.words.plural)
   money: (v) => (v == null ? "—" : Number(v).toFixed(2) + " " + currency),
   score: (v) => (v == null ? "—" : Number(v).toFixed(2)),
   against: (c, t) => [3, 4].map((p) => `${c.toFixed(p)} / ${t.toFixed(p)}`).find((_, i) => i === 1 || c >= t || Number(c.toFixed(3)) < Number(t.toFixed(3))), // as compose.shown_against
@@ -70,7 +71,7 @@ async function fetchJSON(path, params) {
 // [key, label, format, "n of d <denominator>" or a detail line, help]: every rate names what it divides by.
 function tiles(s) {
   const c = s.counts, fr = s.first_response, fb = s.csat.feedback_solved + s.csat.feedback_not_solved;
-  const of = (n, d, what) => `${fmt.int(n)} of ${fmt.int(d)} ${what}`;
+  const of = (n, d, what) => `${fmt.int(n)} of ${fmt.int(d)} ${d === 1 ? what.replace(/(request|answer)s\b/, "$1") : what}`;
   const defs = [
     ["counts.requests", "Requests", fmt.int, `${fmt.int(c.answered)} answered · ${fmt.int(c.escalated)} escalated · ${fmt.int(c.shadow)} shadow`, "Every new request the hub saw (one decision with trigger 'request'). The split below says where each ended."],
     ["rates.deflection_rate", "Deflection rate", fmt.pct, of(c.deflected, c.requests, "requests ended without a person"), "÷ requests. Deflected = confirmed and ended + assumed. Re-contacted, unresolved, pending, escalated and shadow requests are not deflected."],
@@ -78,7 +79,7 @@ function tiles(s) {
     ["rates.assumed_resolution_rate", "Assumed resolution", fmt.pct, of(s.split.assumed, c.answered, "answered requests, then silence"), "÷ answered requests. No confirmation, no re-contact, 48 h passed. Never added to the verified rate."],
     ["rates.recontact_rate", "48-h re-contact", fmt.pct, of(c.recontacted, c.answered, "answered requests came back"), "÷ answered requests. The requester (joined by email across Slack, Zendesk, Jira) made a new request within 48 h."],
     ["rates.escalation_ratio", "Escalation ratio", fmt.pct, of(c.escalated, c.requests, "requests went to a person"), `÷ requests. ${fmt.int(c.escalated_direct)} directly, ${fmt.int(c.escalated_after_answer)} after an answer. Shadow requests are not in it.`],
-    ["csat.helpful_rate", "Bot answers helpful", fmt.pct, of(s.csat.feedback_solved, fb, "answers with feedback said solved"), `÷ answers with feedback (solved + did not help). CSAT ${s.csat.average == null ? "—" : fmt.pct(s.csat.average)} over ${fmt.int(s.csat.ratings)} rating(s) on never-escalated answers.`],
+    ["csat.helpful_rate", "Bot answers helpful", fmt.pct, of(s.csat.feedback_solved, fb, "answers with feedback said solved"), `÷ answers with feedback (solved + did not help). CSAT ${s.csat.average == null ? "—" : fmt.pct(s.csat.average)} over ${fmt.n(s.csat.ratings, "rating")} on never-escalated answers.`],
     ["first_response.hub.median_seconds", "Hub first response", fmt.secs, `median of ${fmt.int(fr.hub.count)} answered · p90 ${fmt.secs(fr.hub.p90_seconds)}`, "Answer posted (or decision) time minus ticket creation, answered requests."],
     ["first_response.agents.median_seconds", "Agent first response", fmt.secs, `median of ${fmt.int(fr.agents.count)} handed over · p90 ${fmt.secs(fr.agents.p90_seconds)}`, "First agent reply minus hand-over time, escalated and shadow requests with a reply."],
     ["cost.per_automated_resolution", "Cost per automated resolution", fmt.money, `${fmt.money(s.cost.automated_total)} of answers ÷ ${fmt.int(c.deflected)} deflected`, `Automated-answer cost × answered ÷ deflected. Blended ${fmt.money(s.cost.blended_per_resolution)}: all cost ÷ (deflected + human-handled). Net saved ${fmt.money(s.cost.net_savings)}.`],
@@ -156,7 +157,7 @@ function ratesChart(days) {
       } else pen = "M";
       if (day[key] == null) return;
       const dot = el("svg:circle", { cx: f.x(i), cy: f.y(day[key]), r: 2.5, fill: css(color), "fill-opacity": 0.45 }, f.svg);
-      el("svg:title", {}, dot, `${day.date} ${label}: ${fmt.pct(day[key])} of that day (${day[den]} ${den}); 7-day: ${t ? fmt.pct(n / t) : "—"}`);
+      el("svg:title", {}, dot, `${day.date} ${label}: ${fmt.pct(day[key])} of that day (${fmt.n(day[den], den.replace(/s$/, ""), den)}); 7-day: ${t ? fmt.pct(n / t) : "—"}`);
     });
     if (d) el("svg:path", { d, fill: "none", stroke: css(color), "stroke-width": 2.5, "data-series": key }, f.svg);
   }
@@ -218,7 +219,7 @@ function channels(s) {
 function gaps(g) {
   const how = g.method === "embeddings" ? "grouped by meaning (sentence embeddings)" : "grouped by shared words (no embedding model)";
   $("gaps-note").textContent = g.requests
-    ? `${fmt.int(g.requests)} escalation(s) no article could answer, ${how}; each topic is named by its most typical request.`
+    ? `${fmt.n(g.requests, "escalation")} no article could answer, ${how}; each topic is named by its most typical request.`
       + (g.unclear ? ` ${fmt.int(g.unclear)} had no words to group (greetings and the like).` : "")
     : `No escalation in this selection lacked an article. Requests that no article answers will be listed here, ${how}.`;
   rows("gaps", g.groups, "No content gaps: every escalation had an article or was a policy hand-off.", (tr, group) => {
@@ -277,7 +278,7 @@ async function retryFailed() {
   });
   const body = await response.json().catch(() => ({}));
   $("queues-status").textContent = response.ok
-    ? `Re-queued ${body.requeued.inbox.length} inbox event(s) and ${body.requeued.outbox.length} vendor write(s).`
+    ? `Re-queued ${fmt.n(body.requeued.inbox.length, "inbox event")} and ${fmt.n(body.requeued.outbox.length, "vendor write")}.`
     : "Could not re-queue: " + (body.error || response.status);
   setTimeout(workQueues, 1500);
 }
@@ -364,13 +365,13 @@ function render() {
   channels(s);
   if (gapsDoc) gaps(gapsDoc);
   decisions(d);
-  $("decisions-note").textContent = `The newest ${d.decisions.length} decision(s) of ${s.period.from} to ${s.period.to}${s.channel ? " in " + s.channel : ""}, requests and follow-ups; open one to read it.`;
+  $("decisions-note").textContent = `The newest ${fmt.n(d.decisions.length, "decision")} of ${s.period.from} to ${s.period.to}${s.channel ? " in " + s.channel : ""}, requests and follow-ups; open one to read it.`;
   const note = $("provisional");
   const unposted = s.counts.unposted || 0;
   note.hidden = !s.counts.pending && !unposted;
   note.textContent = [
-    s.counts.pending ? `${s.counts.pending} answered request(s) are less than 48 h old: they count as not deflected until the re-contact window closes, so the latest days are provisional.` : "",
-    unposted ? `${unposted} answer(s) are decided but not posted yet (the vendor is down or rate-limiting): not counted as answered.` : "",
+    s.counts.pending ? `${fmt.n(s.counts.pending, "answered request")} ${s.counts.pending === 1 ? "is less than 48 h old: it counts" : "are less than 48 h old: they count"} as not deflected until the re-contact window closes, so the latest days are provisional.` : "",
+    unposted ? `${fmt.n(unposted, "answer")} ${unposted === 1 ? "is" : "are"} decided but not posted yet (the vendor is down or rate-limiting): not counted as answered.` : "",
   ].filter(Boolean).join(" ");
 }
 

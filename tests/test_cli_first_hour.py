@@ -1,0 +1,251 @@
+"""An admin's first hour with the `hub` command: a wrong port, a database that cannot be opened, a knowledge
+source not configured, a temp dir that cannot be written. Each is one line that says what to set, with an exit
+code that says it failed; never a traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from app import cli
+from core.words import plural
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(database_url: str, **extra: str | None) -> dict[str, Any]:
+    return {"HUB_DATABASE_URL": database_url, "HUB_DENSE": "off", "HUB_CONFIG": None, "HUB_PORT": None,
+            "HUB_URL": f"http://127.0.0.1:{_closed_port()}", **extra}
+
+
+def one_line(result: Result) -> str:
+    """The error an admin reads: exactly one line on stderr, and no traceback."""
+    assert isinstance(result.exception, SystemExit), result.exception  # click's own exit, not an exception
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# 1. the port
+
+@pytest.mark.parametrize("value", ["abc", "70000", "0", "-1", "80.5"])
+def test_serve_with_a_port_that_is_not_one_says_what_a_port_is(sqlite_url: str, value: str) -> None:
+    by_option = CliRunner().invoke(cli, ["serve", "--port", value], env=_env(sqlite_url))
+    assert by_option.exit_code == 2  # a usage error: the command line is wrong
+    assert f"'{value}' is not a port: --port (or HUB_PORT) takes a whole number from 1 to 65535, e.g. 8000" \
+        in by_option.stderr
+    by_env = CliRunner().invoke(cli, ["serve"], env=_env(sqlite_url, HUB_PORT=value))
+    assert by_env.exit_code == 1
+    assert one_line(by_env) == (f"Error: HUB_PORT is '{value}': set it to the port to listen on, a whole number from 1 "
+                                "to 65535, e.g. 8000 (or unset it; hub serve --port N overrides it)")
+    assert "--port" not in by_env.stderr.split("(")[0]  # it was not --port that was wrong
+
+
+@pytest.mark.parametrize("args, env, named", [(["PORT=abc"], {}, "PORT is 'abc'"), (["PORT=70000"], {}, "PORT is '70000'"),
+                                              ([], {"HUB_PORT": "abc"}, "HUB_PORT is 'abc'")])
+def test_make_run_with_a_port_that_is_not_one_stops_before_anything_runs(args: list[str], env: dict[str, str],
+                                                                          named: str) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") and k != "PORT"}
+    result = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, env=base | env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "hub serve" not in result.stdout and "pip install" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if "***" in line]
+    assert len(errors) == 1 and f"{named}: make run needs a port number from 1 to 65535" in errors[0], result.stderr
+
+
+# 2. a database that cannot be opened, for every command that opens it
+
+UNOPENABLE = ["sqlite:////nonexistent/dir/x.db", "postgresql+psycopg://hub:secret-pw@127.0.0.1:{port}/x"]
+COMMANDS = [["simulate", "slack", "hello"], ["serve"], ["worker"], ["scheduler"], ["retry"], ["ask", "--local", "hi"],
+            ["kb", "import", "."], ["kb", "list"], ["kb", "remove", "x.md"], ["kb", "index"], ["kb", "calibrate", "--reset"],
+            ["kb", "sync"]]
+
+
+@pytest.mark.parametrize("url", UNOPENABLE, ids=["sqlite-no-folder", "postgresql-closed-port"])
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_every_command_on_a_database_that_cannot_be_opened_is_one_line_naming_the_setting(url: str,
+                                                                                          command: list[str]) -> None:
+    url = url.format(port=_closed_port())
+    result = CliRunner().invoke(cli, command, env=_env(url))
+    assert result.exit_code == 1, result.output
+    line = one_line(result)
+    assert line.startswith("Error: ") and "HUB_DATABASE_URL" in line and "secret-pw" not in line
+    assert "Knowledge base:" not in result.stdout  # simulate used to fall back to the sample KB and exit 0
+
+
+def test_simulate_without_a_database_yet_still_tries_the_sample_kb(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "slack", "I want a refund", "--json"],
+                                env=_env(f"sqlite:///{tmp_path / 'not-yet.db'}"))
+    assert result.exit_code == 0, result.output
+    assert "sample knowledge base" in result.stdout and not (tmp_path / "not-yet.db").exists()
+
+
+# 3. hub kb sync with nothing to sync
+
+def test_kb_sync_without_a_knowledge_source_says_what_to_configure(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["kb", "sync"], env=_env(sqlite_url))
+    assert result.exit_code == 1  # it exited 0 saying "no configured connector is a knowledge source"
+    line = one_line(result)
+    assert line.startswith("Error: no knowledge source is configured: set ZENDESK_URL + ZENDESK_EMAIL + "
+                           "ZENDESK_API_TOKEN for Zendesk Help Center"), line
+    assert "hub kb import PATH" in line
+
+
+# 4. counts as people write them
+
+def test_plural() -> None:
+    assert [plural(n, "article") for n in (0, 1, 2)] == ["0 articles", "1 article", "2 articles"]
+    assert plural(1, "reply", "replies") == "1 reply" and plural(3, "reply", "replies") == "3 replies"
+
+
+def test_one_article_is_one_article_in_every_kb_command(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "reset.md").write_text("---\ntitle: Reset your password\n---\nClick Forgot password.\n",
+                                              encoding="utf-8")
+    env, run = _env(sqlite_url), CliRunner()
+    imported = run.invoke(cli, ["kb", "import", str(tmp_path / "kb")], env=env)
+    assert imported.exit_code == 0 and f"imported 1 article from {tmp_path / 'kb'}" in imported.stdout  # "1 articles"
+    listed = run.invoke(cli, ["kb", "list"], env=env)
+    assert "[1 section, 1 passage]" in listed.stdout and listed.stderr.startswith("1 article (KB ")
+    assert ": 1 article, 1 passage)" in listed.stderr
+    unknown = run.invoke(cli, ["kb", "list", "--source", "html"], env=env)
+    assert "sources: markdown (1 article)" in unknown.stderr
+    removed = run.invoke(cli, ["kb", "remove", "reset.md"], env=env)
+    assert removed.exit_code == 0 and "1 article removed" in removed.stdout
+
+
+def test_no_output_counts_things_with_a_parenthesised_s() -> None:
+    """"1 write(s)", "rating(s)": the CLI, the dashboard and its pages say "1 write", "2 writes"."""
+    sources = [*ROOT.glob("surfaces/**/*.py"), *ROOT.glob("interceptor/**/*.py"),
+               *ROOT.glob("surfaces/http/dashboard/static/*.js"), *ROOT.glob("surfaces/http/dashboard/templates/**/*.html")]
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sources
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"\}\s?[a-z][a-z ]*[a-z]\(s\)", line)]  # a count, then a noun with "(s)"
+    assert not found, found
+
+
+# 5. hub serve with no writable temporary folder for its metrics
+
+def test_serve_without_a_writable_temp_folder_serves_and_says_what_metrics_it_counts(sqlite_url: str,
+                                                                                     tmp_path: Path) -> None:
+    port = _closed_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PROMETHEUS_"))}
+    env |= {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", "HUB_PORT": str(port)}
+    # tempfile.tempdir is what TMPDIR (or /tmp) resolved to; here it names a folder that cannot be written
+    start = "import sys, tempfile; tempfile.tempdir = '/nonexistent/tmp'; from surfaces.cli import main; main()"
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", start, "serve"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "hub serving on" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, log.read_text()  # it used to stop with a FileNotFoundError traceback
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    text = log.read_text()
+    assert proc.returncode == 0 and "Traceback" not in text, text
+    assert ("warning: no writable temporary folder for the metrics of hub serve's two processes "
+            "(/nonexistent/tmp/hub-metrics-") in text
+    assert "/metrics counts the web process only; set TMPDIR to a writable folder, or PROMETHEUS_MULTIPROC_DIR" in text
+
+
+# 6. the first hour's other mistakes: an empty folder, a malformed pack, a malformed history, an empty KB
+
+def _kb(tmp_path: Path) -> Path:
+    (tmp_path / "kb").mkdir(exist_ok=True)
+    (tmp_path / "kb" / "reset.md").write_text("---\ntitle: Reset your password\n---\nClick Forgot password.\n",
+                                              encoding="utf-8")
+    return tmp_path / "kb"
+
+
+PACK = ('{"format": "helpdesk-bench/v1", "name": "t", "articles": [{"id": "a1", "title": "Reset your password", '
+        '"body": "Click Forgot password.", "questions": []}], "queries": [%s]}')
+QUERY = '{"id": "q1", "split": "test", "text": "reset my password", "expected_article_id": "a1"}'
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "found no articles in"),  # an empty folder: it said "imported 0 articles" and exited 0
+    (b'{"format": "helpdesk-bench/v1", "name": "\xff"}', "pack.json: not UTF-8 text (byte 41"),  # a traceback
+    (b'{"format": "helpdesk-bench/v1", "articles": [{"title": "x"}]}', "pack.json: article 1 has no `id`"),  # KeyError
+    (b'{"format": "helpdesk-bench/v1", "articles": {"a": 1}}', "pack.json: `articles` must be a list"),  # AttributeError
+])
+def test_kb_import_of_an_empty_folder_or_a_malformed_pack_is_one_line(sqlite_url: str, tmp_path: Path, content: bytes,
+                                                                     message: str) -> None:
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    if content:
+        (folder / "pack.json").write_bytes(content)
+    result = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=_env(sqlite_url))
+    assert result.exit_code == 1 and message in one_line(result), result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "has no pack.json: PACK_DIR is a folder holding a bench pack's pack.json"),  # "[Errno 2] No such file"
+    ((PACK % QUERY)[:60].encode(), "pack.json: not JSON (Unterminated string starting at: line 1 column 60 (char 59); a truncated file?)"),
+    (b'{"format": "helpdesk-bench/v9"}', "not a helpdesk-bench/v1 or helpdesk-bench/v2 pack (its format is 'helpdesk-bench/v9')"),
+    ((PACK % QUERY.replace('"a1"}', '"nope"}')).encode(),  # counted as a wrong answer, silently
+     "pack.json: query 'q1' expects article 'nope', which is not one of the pack's articles"),
+    ((PACK % QUERY.replace('"split": "test", ', "")).encode(), "query 'q1': `split` is None, not \"calibration\" or \"test\""),
+    (b'{"format": "helpdesk-bench/v1", "x": "\xff"}', "pack.json: not UTF-8 text"),
+])
+def test_eval_of_a_missing_or_malformed_pack_is_one_line(tmp_path: Path, content: bytes | None, message: str) -> None:
+    (tmp_path / "pack").mkdir()
+    if content is not None:
+        (tmp_path / "pack" / "pack.json").write_bytes(content)
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "pack")], env=_env(f"sqlite:///{tmp_path / 'unused.db'}"))
+    assert result.exit_code == 1 and message in one_line(result), result.output
+
+
+def test_eval_refuses_a_details_file_it_could_not_write_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "pack.json").write_text(PACK % QUERY, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "pack"), "--details", "/nonexistent/d.jsonl"],
+                                env=_env(f"sqlite:///{tmp_path / 'unused.db'}"))
+    assert result.exit_code == 2 and "'--details': /nonexistent is not a folder this command can write in" in result.stderr
+    assert "Traceback" not in result.output and "indexed" not in result.stderr  # it ran the whole pack, then a traceback
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("h.csv", b"foo,bar\nx,y\n", "h.csv: the header row has no `text` column (it reads 'foo', 'bar')"),  # "h.csv:2: no text"
+    ("h.csv", b"text;article\nreset;reset.md\n", "the header row has no `text` column (it reads 'text;article')"),
+    ("h.csv", b"text,article\nhow do I, reset,reset.md\n", "h.csv:2: more fields than the header names: quote a text"),
+    ("h.csv", b'text,article\n"never closed,reset.md\n', "h.csv: not CSV (unexpected end of data"),
+    ("h.csv", b"\xff\xfe,\x80\n", "h.csv: not UTF-8 text (byte 0: invalid start byte): save it as UTF-8"),  # no file named
+    ("h.csv", b"", "h.csv holds no past tickets"),  # "calibration needs at least 10 past requests"
+    ("h.jsonl", b"[1, 2]\n", "h.jsonl:1: not a JSON object"),  # AttributeError traceback
+])
+def test_kb_calibrate_on_a_malformed_history_is_one_line(sqlite_url: str, tmp_path: Path, name: str, content: bytes,
+                                                         message: str) -> None:
+    env = _env(sqlite_url)
+    assert CliRunner().invoke(cli, ["kb", "import", str(_kb(tmp_path))], env=env).exit_code == 0
+    (tmp_path / name).write_bytes(content)
+    result = CliRunner().invoke(cli, ["kb", "calibrate", str(tmp_path / name)], env=env)
+    assert result.exit_code == 1 and message in one_line(result), result.output
+
+
+def test_ask_on_an_empty_knowledge_base_says_to_import_one(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url))
+    assert result.exit_code == 0 and "no_candidate" in result.stdout
+    assert "(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`" \
+        in result.stderr
