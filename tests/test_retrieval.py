@@ -44,6 +44,25 @@ def test_every_form_of_a_word_meets_in_one_term(forms: str) -> None:
     assert len({term for word in forms.split() for term in tokenize(word)}) == 1
 
 
+@pytest.mark.parametrize(("written", "asked"), [
+    ("Connect to campus Wi-Fi", "wifi keeps dropping"),
+    ("Change your e-mail address", "my email bounces"),
+    ("Download your W-2 form", "where is my w2"),
+    ("Sign-in problems", "signin fails"),
+])
+def test_a_hyphenated_word_meets_the_word_written_together(written: str, asked: str) -> None:
+    index = BM25([written, "Printing costs", "Reset your password"])
+    scores, _ = index.scores(asked)
+    assert int(np.argmax(scores)) == 0 and scores[0] > 0
+    scores, _ = BM25([asked, "Printing costs", "Reset your password"]).scores(written)  # and the other way round
+    assert int(np.argmax(scores)) == 0 and scores[0] > 0
+
+
+@pytest.mark.parametrize("text", ["2024-05-01", "use --force", "well - known"])
+def test_dates_and_dashes_are_not_joined(text: str) -> None:
+    assert tokenize(text) == [t for word in text.split() for t in tokenize(word)]
+
+
 def test_bm25_ranks_the_matching_unit_first_and_normalises_by_its_ceiling() -> None:
     index = BM25(["reset your password", "send an invoice", "connect slack to your workspace"])
     scores, ceiling = index.scores("password reset")

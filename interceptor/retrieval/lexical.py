@@ -13,6 +13,10 @@ from functools import lru_cache
 import numpy as np
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# A hyphenated compound with a letter in it ("Wi-Fi", "e-mail", "sign-in", "W-2"): also one term written
+# together, as people often write it ("wifi", "email", "signin", "w2"); dates and numbers are not joined.
+_COMPOUND = re.compile(r"(?<![a-z0-9-])[a-z0-9]+(?:-[a-z0-9]+)+(?![a-z0-9-])")
+_LETTER = re.compile(r"[a-z]")
 _DOUBLED = re.compile(r"([b-df-hj-kmnp-rt-y])\1$")  # a doubled final consonant other than l, s, z
 _STOP = frozenset(
     "a an and are as at be but by can do does for from has have how i i'm if in into is it it's its me my "
@@ -40,8 +44,17 @@ def _stem(token: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Return the index terms of ``text``: lower-cased words without stop words, lightly stemmed."""
-    return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+    """Return the index terms of ``text``: lower-cased words without stop words, lightly stemmed; a
+    hyphenated compound gives its parts and, first, the compound written together ("wi-fi": "wifi", "wi", "fi")."""
+    lower, terms, at = text.lower(), [], 0
+    for compound in _COMPOUND.finditer(lower):
+        terms += _TOKEN.findall(lower, at, compound.start())
+        if _LETTER.search(compound.group()):
+            terms.append(compound.group().replace("-", ""))
+        terms += _TOKEN.findall(compound.group())
+        at = compound.end()
+    terms += _TOKEN.findall(lower, at)
+    return [_stem(t) for t in terms if t not in _STOP]
 
 
 class BM25:
