@@ -3,9 +3,10 @@
 :func:`clean` strips what carries no ask (greetings, thanks and sign-offs, signatures, quoted replies)
 and the invisible format characters that split a word unseen (:func:`core.text.strip_for_matching`),
 joins hard-wrapped lines, and splits the rest into questions: sentences ending in "?", clauses joined by
-"and how ..." / "also ...", sentences opened by "Also," or "another question". A short follow-up that only
-points back ("Can I do it as a PDF too?") stays with the question it refers to, and statements before an ask
-stay with it as its context. A long rambling message keeps only the sentences that carry the ask.
+"and how ..." / "also ...", sentences opened by "Also," or "another question". An ask that names one specific
+thing is an ask of its own ("How do I get SPSS?"); one that names nothing ("What should I do?") or only points
+back ("Can I do it as a PDF too?", "What about SSO?") stays with the question it refers to, and statements
+before an ask stay with it as its context. A long rambling message keeps only the sentences that carry the ask.
 Spelling is corrected separately (:mod:`interceptor.spelling`), against the KB's own vocabulary.
 """
 
@@ -21,7 +22,7 @@ from interceptor.types import Request
 # 256 word pieces (about 180 words), so the ask at the end of a long story would not be read at all.
 # Shorter messages keep every statement (measured on banking77: the story around an ask helps retrieval).
 LONG_WORDS = 150
-MIN_CONTENT = 2  # an ask with fewer content words than this leans on its neighbour ("What should I do?")
+MIN_CONTENT = 1  # an ask with no specific word leans on its neighbour ("What should I do?"); one is enough ("How do I get SPSS?")
 _I, _M = re.IGNORECASE, re.MULTILINE
 
 # Everything from one of these lines on is not the requester's new text.
@@ -67,7 +68,7 @@ _NEW_ASK = re.compile(r"^(?:also|plus|and another thing|another (?:question|thin
 _JOIN = re.compile(r"[,;]?\s+(?:and|also|plus|,)\s+(?:also\s+)?(?=(?:how|what|where|when|why|which|who|can|could|"
                    r"is|are|do|does|will|would|should)\b)", _I)
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|(?<=\?)(?=\S)")
-_ANAPHOR = re.compile(r"\b(?:it|that|this|them|those|these|one|same|too|either)\b", _I)
+_ANAPHOR = re.compile(r"\b(?:it|that|this|them|those|these|one|same|too|either)\b|^(?:and\s+)?(?:what|how)\s+about\b", _I)
 _NEEDS = re.compile(r"\b(?:can ?not|can'?t|cannot|unable|won'?t|does ?n'?t|is ?n'?t|"
                     r"did ?n'?t|has ?n'?t|have ?n'?t|not|never|no longer|still|wrong|error|fail\w*|pending|declin\w*|"
                     r"charged|need|want|would like|'d like|tr(?:y|ied|ying) to|help|please|problem|issue|broken|"
@@ -76,7 +77,8 @@ _CONTRACTION = re.compile(r"\b\w+['\u2019]\w+\b")
 # Words that say there is a question but not what it is about ("What's going on here?").
 _GENERIC = frozenset(tokenize("going go happen happening happened wrong something anything thing things problem issue "
                               "please help check know want need get got work working works possible way sure really "
-                              "just also able let tell doing done fine okay ok suppose supposed here now today"))
+                              "just also able let tell doing done fine okay ok suppose supposed here now today "
+                              "deal matter status update news idea story"))
 
 
 def _strip_tail(text: str) -> str:

@@ -50,6 +50,9 @@ CASES = [
      ("How do I enable two factor authentication?", "how do I change my plan?")),
     ("How do I reset my password?\nAnother question: how do I cancel my subscription?",
      ("How do I reset my password?", "how do I cancel my subscription?")),
+    # ... an ask that names one thing is an ask of its own
+    ("how do I reset my password and also how do I get SPSS?", ("how do I reset my password?", "how do I get SPSS?")),
+    ("How do I reset my password? Where is Xero?", ("How do I reset my password?", "Where is Xero?")),
     ("I use SSO. How do I reset my password? And how do I invite teammates?",
      ("I use SSO. How do I reset my password?", "And how do I invite teammates?")),
     # one question in two sentences: a follow-up that points back, an ask that leans on its context
@@ -60,6 +63,8 @@ CASES = [
     ("What's the deal? My card was declined for a top up. Why is it not going through?",
      ("What's the deal? My card was declined for a top up. Why is it not going through?",)),
     ("How do I export a report? What's going on?", ("How do I export a report? What's going on?",)),
+    ("How do I reset my password? What about SSO?", ("How do I reset my password? What about SSO?",)),
+    ("My card was declined. Any update?", ("My card was declined. Any update?",)),
     # a long rambling message (over LONG_WORDS) keeps the ask; a shorter one keeps its story as context
     (LONG, ("How do I export a report to CSV?",)),
     ("We moved to the app last spring. Our accountant wants hours per client. How do I export a report?",
