@@ -1,12 +1,13 @@
 """Prefilter: turn a request as people write it into the question(s) retrieval should see. Pure.
 
-:func:`clean` strips what carries no ask (greetings, thanks and sign-offs, signatures, quoted replies)
-and the invisible format characters that split a word unseen (:func:`core.text.strip_for_matching`),
-joins hard-wrapped lines, and splits the rest into questions: sentences ending in "?", clauses joined by
-"and how ..." / "also ...", sentences opened by "Also," or "another question". An ask that names one specific
-thing is an ask of its own ("How do I get SPSS?"); one that names nothing ("What should I do?") or only points
-back ("Can I do it as a PDF too?", "What about SSO?") stays with the question it refers to, and statements
-before an ask stay with it as its context. A long rambling message keeps only the sentences that carry the ask.
+:func:`clean` strips what carries no ask (greetings, thanks and sign-offs, signatures, quoted replies,
+emoji shortcodes and @-mentions) and the invisible format characters that split a word unseen
+(:func:`core.text.strip_for_matching`), joins hard-wrapped lines, and splits the rest into questions:
+sentences ending in "?", clauses joined by "and how ..." / "also ...", sentences opened by "Also," or
+"another question". An ask that names one specific thing is an ask of its own ("How do I get SPSS?"); one
+that names nothing ("What should I do?") or only points back ("Can I do it as a PDF too?", "What about
+SSO?") stays with the question it refers to, and statements before an ask stay with it as its context. A
+long rambling message keeps only the sentences that carry the ask.
 Spelling is corrected separately (:mod:`interceptor.spelling`), against the KB's own vocabulary.
 """
 
@@ -61,6 +62,9 @@ _PLEASANTRY = re.compile(
     r")(?:[\s,]+[A-Z][a-z]+)?[\s.!?,:;)]*$",
     _I,
 )
+# Chat decoration that carries no ask: emoji shortcodes (":wave:", ":+1::skin-tone-2:") and @-mentions of people
+# ("@U123", "@sam": what a Slack or Jira mention reads as), which retrieval would read as words.
+_DECORATION = re.compile(r"(?<![\w:])(?::(?:[+-]1|[a-z0-9_+'-]*[a-z][a-z0-9_+'-]*):)+(?![\w:])|(?<![\w.@])@\w[\w.-]*")
 _NEW_ASK = re.compile(r"^(?:also|plus|and another thing|another (?:question|thing)|one more thing|separately|"
                       r"on (?:a |an )?(?:other|another|different|separate) (?:note|topic)|secondly|second(?:ly)?|p\.?s\.?)\b"
                       r"[\s,:;-]*", _I)
@@ -203,7 +207,7 @@ def clean(text: str) -> Request:
         cleaned message, ``questions`` what retrieval should see (one or more; the whitespace-normalised
         original when nothing is left after cleaning, e.g. a message that only says "hello").
     """
-    body = _strip_tail(strip_for_matching(text).replace("\r\n", "\n").replace("\r", "\n"))
+    body = _strip_tail(_DECORATION.sub("", strip_for_matching(text)).replace("\r\n", "\n").replace("\r", "\n"))
     lines = body.split("\n")
     for n in range(min(len(lines), 3)):  # a ticket's subject line, then "Hi team," on the next
         for _ in range(3):  # "Hello, good morning. ..."

@@ -69,6 +69,11 @@ CASES = [
     (LONG, ("How do I export a report to CSV?",)),
     ("We moved to the app last spring. Our accountant wants hours per client. How do I export a report?",
      ("We moved to the app last spring. Our accountant wants hours per client. How do I export a report?",)),
+    # chat decoration: emoji shortcodes and @-mentions carry no ask; an email address and a time stay
+    ("hey team :wave: how do I connect to the VPN from home? @U123 thanks",
+     ("how do I connect to the VPN from home?",)),
+    (":+1::skin-tone-2: @sam my export is stuck :sob:", ("my export is stuck",)),
+    ("Did bob@x.example get the 10:30: report?", ("Did bob@x.example get the 10:30: report?",)),
     # nothing but pleasantries: the request as written (retrieval finds nothing, the hub lets it through)
     ("hello", ("hello",)),
     ("Thanks!", ("Thanks!",)),

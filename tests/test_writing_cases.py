@@ -83,6 +83,8 @@ CASES = [
      "coffee is better. "
      "How do I export a report as CSV? Cheers, Ann",
      Verdict.ANSWER, ("confident",), (EXPORT,)),
+    ("slack-decoration", "hey team :wave: how do I export a report as CSV? <@U0HELPER> :pray:", Verdict.ANSWER,
+     ("confident",), (EXPORT,)),
     ("two-questions", "How do I reset my password? Also, how do I invite a teammate?", Verdict.ANSWER,
      ("confident",), (RESET, INVITE)),
     ("two-questions-one-sentence", "How do I change my plan and how do I export a report?", Verdict.ANSWER,
