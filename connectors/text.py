@@ -95,25 +95,36 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
             parts.append("\n")
 
 
+# Each rule is linear in the text: a mark that never closes must not make the engine rescan the rest of the
+# text from every later mark ("[[[[...", "{{{{...", "_a _a _a ..." once took seconds per 50 KB). Where a
+# failed match at one mark proves that every later mark up to some point fails too, an alternative named
+# ``keep`` consumes that stretch unchanged (the same result, each character read a bounded number of times).
 _WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}"), ""),
-    (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}"), ""),
+    (re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}|(?P<keep>\{(?:code|noformat):[^}]*\Z)"), ""),
+    (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}|(?P<keep>\{(?:panel|color):[^}]*\Z)"), ""),
     (re.compile(r"^h[1-6]\.\s*", re.M), ""),
     (re.compile(r"^bq\.\s*", re.M), ""),
-    (re.compile(r"^\s*[*#-]+\s+", re.M), "- "),
-    (re.compile(r"\[~accountid:([^\]]+)\]"), r"@\1"),
-    (re.compile(r"\[~([^\]]+)\]"), r"@\1"),
-    (re.compile(r"\[([^|\]]+)\|([^\]]+)\]"), r"\1 (\2)"),
-    (re.compile(r"\[((?:https?|mailto):[^\]]+)\]"), r"\1"),
+    (re.compile(r"^(?:\s*[*#-]+\s+|(?P<keep>\s+))", re.M), "- "),
+    (re.compile(r"\[~accountid:([^\]]+)\]|(?P<keep>\[~accountid:[^\]]*\Z)"), r"@\1"),
+    (re.compile(r"\[~([^\]]+)\]|(?P<keep>\[~[^\]]*\Z)"), r"@\1"),
+    (re.compile(r"\[([^|\]]+)\|([^\]]+)\]|(?P<keep>\[[^|\]]+\|[^\]]*\Z|\[[^|\]]*)"), r"\1 (\2)"),
+    (re.compile(r"\[((?:https?|mailto):[^\]]+)\]|(?P<keep>\[(?:https?|mailto):[^\]]*\Z)"), r"\1"),
     (re.compile(r"!([^!\s|]+)(?:\|[^!]*)?!"), r"\1"),
     (re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<!\w)_(\S(?:[^\n]*?\S)?)_(?!\w)"), r"\1"),
-    (re.compile(r"\{\{([^}]*)\}\}"), r"\1"),
+    (re.compile(r"(?<!\w)_(\S(?:[^\n]*?\S)?)_(?!\w)|(?P<keep>(?<!\w)_(?=\S)[^\n]*)"), r"\1"),
+    (re.compile(r"\{\{([^}]*)\}\}|(?P<keep>\{\{[^}]*)"), r"\1"),
     (re.compile(r"(?<![\w+])\+(\S(?:[^+\n]*\S)?)\+(?![\w+])"), r"\1"),
     (re.compile(r"(?<![\w^])\^(\S(?:[^\^\n]*\S)?)\^(?![\w^])"), r"\1"),
     (re.compile(r"\|\|?"), " | "),
     (re.compile(r"\\\\"), "\n"),
 )
+
+
+def _rule(pattern: re.Pattern[str], replacement: str) -> Callable[[re.Match[str]], str]:
+    """The replacement of one wiki rule: a ``keep`` stretch stays as written."""
+    if "keep" not in pattern.groupindex:
+        return lambda m: m.expand(replacement)
+    return lambda m: m.group(0) if m.group("keep") is not None else m.expand(replacement)
 
 
 def wiki_to_text(markup: str | None) -> str:
@@ -133,7 +144,7 @@ def wiki_to_text(markup: str | None) -> str:
         return ""
     text = unescape(markup)
     for pattern, replacement in _WIKI_RULES:
-        text = pattern.sub(replacement, text)
+        text = pattern.sub(_rule(pattern, replacement), text)
     return tidy(text)
 
 

@@ -1,0 +1,64 @@
+"""Hostile text on a requester's and a KB's path: runs of marks that never close, a megabyte of blank lines.
+
+Each case once made a function rescan the rest of the text from every mark (quadratic: hours of a worker's
+CPU for a 1 MiB webhook comment); ``bench/hostile_text.py`` times them. Tests do not time things: where the old
+code effectively hung, a 10 s alarm stops the test (the new code takes well under a second); elsewhere the test
+counts the work through what the function calls.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any, Iterator
+
+import pytest
+
+from connectors.text import wiki_to_text
+from interceptor.prefilter import clean
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def within_10_seconds() -> Iterator[None]:
+    """Fail a test whose call runs for more than 10 s (the quadratic versions ran for minutes to hours)."""
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError("over 10 s: the text is scanned again from every mark")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(10)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("text", ["\n" * MIB, " \n" * (MIB // 2), "\n\n> \n" * (MIB // 4)])
+def test_prefilter_reads_a_megabyte_of_blank_lines_once(within_10_seconds: None, text: str) -> None:
+    assert len(clean(text).questions) <= 1
+
+
+def test_prefilter_still_cuts_a_quoted_reply_after_blank_lines() -> None:
+    text = "How do I reset my password?\n\n \n  On Mon, 2 Nov 2026, Bob <b@x.example> wrote:\n> Why is the VPN down?"
+    assert clean(text).questions == ("How do I reset my password?",)
+
+
+@pytest.mark.parametrize("run", ["[", "[a", "[a|", "[~", "[~accountid:", "[http:", "{{", "{code:", "{panel:", "_a ",
+                                 "__a ", "\n", " \n", "!["])
+def test_wiki_marks_that_never_close_are_read_once(within_10_seconds: None, run: str) -> None:
+    text = run * (MIB // len(run))
+    assert len(wiki_to_text(text)) <= 3 * len(text)
+
+
+@pytest.mark.parametrize("markup,text", [
+    ("[a [b|https://x.example]", "a [b (https://x.example)"),  # a link's label may hold a [ (as before)
+    ("{{a {{b}} c}}", "a {{b c}}"),
+    ("_a _b_ c_", "a _b c_"),
+    ("[~bob] and [~accountid:123] [~", "@bob and @123 [~"),
+    ("{code:java}x{code} {panel:title=y", "x {panel:title=y"),
+    ("text\n\n* item\n  # sub", "text\n- item\n- sub"),
+])
+def test_wiki_rules_read_as_before(markup: str, text: str) -> None:
+    assert wiki_to_text(markup) == text
