@@ -184,8 +184,11 @@ def split_urls(text: str, pattern: re.Pattern[str] = _URL) -> list[str]:
     parts, start = [], 0
     for match in pattern.finditer(text):
         url = match.group(0)
-        while url[-1] in ".,;:!?'\"" or (url[-1] == ")" and url.count(")") > url.count("(")):
-            url = url[:-1]
+        end, unopened = len(url), url.count(")") - url.count("(")  # counted once: a run of ")" is read once
+        while url[end - 1] in ".,;:!?'\"" or (url[end - 1] == ")" and unopened > 0):
+            unopened -= url[end - 1] == ")"
+            end -= 1
+        url = url[:end]
         parts += [text[start:match.start()], url]
         start = match.start() + len(url)
     return parts + [text[start:]]

@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from connectors.text import wiki_to_text
+from connectors.jira.wiki import wiki_plain
+from connectors.text import split_urls, wiki_to_text
 from interceptor.prefilter import clean
 
 MIB = 1024 * 1024
@@ -62,3 +63,9 @@ def test_wiki_marks_that_never_close_are_read_once(within_10_seconds: None, run:
 ])
 def test_wiki_rules_read_as_before(markup: str, text: str) -> None:
     assert wiki_to_text(markup) == text
+
+
+def test_a_url_ending_in_a_megabyte_of_closing_brackets_is_trimmed_in_one_pass(within_10_seconds: None) -> None:
+    text = "see http://x.example/a(b)" + ")" * MIB
+    assert split_urls(text) == ["see ", "http://x.example/a(b)", ")" * MIB]
+    assert wiki_plain(text).startswith("see http://x.example/a(b)")
