@@ -182,7 +182,8 @@ def functions(tmp: Path) -> list[tuple[str, str, Callable[[str], Any]]]:
         ("kb sections.section_passages [page]", "page",
          lambda t: sections.section_passages(html.parse_html(t).sections, title="t")),
         ("kb screen.not_an_article [page]", "page", lambda t: screen.not_an_article("a.md", t, front_matter=False)),
-        ("kb importer.parse_markdown [page]", "page", lambda t: importer.parse_markdown(f"---\ntitle: t\n---\n{t}", "a.md")),
+        ("kb importer.parse_markdown [page]", "page",
+         lambda t: importer.parse_markdown(f"---\ntitle: t\n---\n{t}", "a.md")),
         ("engine.decide_text small KB [api]", "api", kb["decide_text"]),
         ("POST /api/v1/ask small KB [api]", "api", kb["ask"]),
     ]

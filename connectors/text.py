@@ -13,6 +13,7 @@ from html import unescape
 from typing import Any, Callable, Iterable, Mapping
 
 from core.html import html_to_text
+from core.rules import keeping
 from core.text import strip_invisible
 
 __all__ = ["adf_to_text", "html_to_text", "split_urls", "tidy", "wiki_to_text", "with_sources"]
@@ -95,10 +96,8 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
             parts.append("\n")
 
 
-# Each rule is linear in the text: a mark that never closes must not make the engine rescan the rest of the
-# text from every later mark ("[[[[...", "{{{{...", "_a _a _a ..." once took seconds per 50 KB). Where a
-# failed match at one mark proves that every later mark up to some point fails too, an alternative named
-# ``keep`` consumes that stretch unchanged (the same result, each character read a bounded number of times).
+# Each rule is linear in the text: a mark that never closes ("[[[[...", "{{{{...", "_a _a _a ...") once made the
+# engine rescan the rest of the text from every later mark (seconds per 50 KB): see core.rules.keeping.
 _WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}|(?P<keep>\{(?:code|noformat):[^}]*\Z)"), ""),
     (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}|(?P<keep>\{(?:panel|color):[^}]*\Z)"), ""),
@@ -120,13 +119,6 @@ _WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def _rule(pattern: re.Pattern[str], replacement: str) -> Callable[[re.Match[str]], str]:
-    """The replacement of one wiki rule: a ``keep`` stretch stays as written."""
-    if "keep" not in pattern.groupindex:
-        return lambda m: m.expand(replacement)
-    return lambda m: m.group(0) if m.group("keep") is not None else m.expand(replacement)
-
-
 def wiki_to_text(markup: str | None) -> str:
     """Turn Jira wiki markup into plain text.
 
@@ -144,7 +136,7 @@ def wiki_to_text(markup: str | None) -> str:
         return ""
     text = unescape(markup)
     for pattern, replacement in _WIKI_RULES:
-        text = pattern.sub(_rule(pattern, replacement), text)
+        text = pattern.sub(keeping(pattern, replacement), text)
     return tidy(text)
 
 

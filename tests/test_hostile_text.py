@@ -15,6 +15,7 @@ import pytest
 
 from connectors.jira.wiki import wiki_plain
 from connectors.text import split_urls, wiki_to_text
+from interceptor.kb.markdown import markdown_sections, markdown_to_text
 from interceptor.prefilter import clean
 
 MIB = 1024 * 1024
@@ -69,3 +70,24 @@ def test_a_url_ending_in_a_megabyte_of_closing_brackets_is_trimmed_in_one_pass(w
     text = "see http://x.example/a(b)" + ")" * MIB
     assert split_urls(text) == ["see ", "http://x.example/a(b)", ")" * MIB]
     assert wiki_plain(text).startswith("see http://x.example/a(b)")
+
+
+@pytest.mark.parametrize("run", ["*a ", "_a ", "**a ", "__a ", "*", "[", "[a", "[a](", "![", "![a](", "<!--",
+                                 '<a href="x">'])
+def test_markdown_marks_that_never_close_are_read_once(within_10_seconds: None, run: str) -> None:
+    text = run * (MIB // len(run))
+    assert len(markdown_to_text(text)) <= len(text)
+    assert len(markdown_sections(f"# {text}\n\n{text}")) <= 1
+
+
+@pytest.mark.parametrize("markdown,text", [  # as the regular expressions read them before
+    ("**a __b** c__", "a _b c_"),  # bold first, leftmost first; what a closed span holds is not read again
+    ("***x***", "x"),
+    ("a_b_c *d* _e_", "a_b_c d e"),
+    ("`*x*` **y**", "*x* y"),
+    ("[a](http://x \"t\") [b", "a (http://x) [b"),
+    ("<!-- x", "<!-- x"),
+    ("![i](p) ![j", "i ![j"),
+])
+def test_markdown_rules_read_as_before(markdown: str, text: str) -> None:
+    assert markdown_to_text(markdown) == text
