@@ -31,7 +31,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from core.html_page import Aside, Root, content_root, matches
+from core.html_page import Aside, Root, content_root, feedable, matches
 from core.html_tables import ITEM, cell_items, layout_tables
 
 _SKIP = frozenset("script style head template noscript nav footer form svg button select".split())
@@ -361,7 +361,7 @@ def _parsed(html: str, base_url: str | None, root: Root | None) -> tuple[_Parser
     layouts = layout_tables(html)
     parsers = [_Parser(base_url, root, layouts)] + ([_Parser(base_url, None, layouts)] if root else [])
     for parser in parsers:
-        parser.feed(html)
+        parser.feed(feedable(html))
         parser.close()
     return parsers[0], parsers[-1]
 

@@ -15,6 +15,7 @@ import pytest
 
 from connectors.jira.wiki import wiki_plain
 from connectors.text import split_urls, wiki_to_text
+from core.html import html_to_text, parse_html
 from interceptor.kb.markdown import markdown_sections, markdown_to_text
 from interceptor.prefilter import clean
 
@@ -91,3 +92,18 @@ def test_markdown_marks_that_never_close_are_read_once(within_10_seconds: None, 
 ])
 def test_markdown_rules_read_as_before(markdown: str, text: str) -> None:
     assert markdown_to_text(markdown) == text
+
+
+@pytest.mark.parametrize("run", ["<a ", "<!--", "<http://x|", "</a ", "<!x "])
+def test_html_whose_last_tags_never_close_is_read_once(within_10_seconds: None, run: str) -> None:
+    tail = run * (MIB // len(run))
+    assert html_to_text(tail) == " ".join(tail.split())  # nothing after the last ">" is a tag: all of it is text
+    assert parse_html(f"<html><body><article><h1>T</h1><p>x</p>{tail}").text.startswith("T\n")
+
+
+@pytest.mark.parametrize("html,text", [
+    ("<p>a < b &amp; c</p> d <e &amp;", "a < b & c\n\nd <e &"),
+    ("x <!-- never closed <b>y", "x <!-- never closed <b>y"),
+])
+def test_html_after_the_last_tag_reads_as_before(html: str, text: str) -> None:
+    assert html_to_text(html) == text
