@@ -17,6 +17,7 @@ from connectors.jira.wiki import wiki_plain
 from connectors.text import split_urls, wiki_to_text
 from core.html import html_to_text, parse_html
 from interceptor.kb.markdown import markdown_sections, markdown_to_text
+from interceptor.kb.screen import not_an_article
 from interceptor.prefilter import clean
 
 MIB = 1024 * 1024
@@ -107,3 +108,9 @@ def test_html_whose_last_tags_never_close_is_read_once(within_10_seconds: None, 
 ])
 def test_html_after_the_last_tag_reads_as_before(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+@pytest.mark.parametrize("text", ["```\n" * (MIB // 4), "    \n" * (MIB // 5) + "    pip install x\n"])
+def test_screening_a_megabyte_of_empty_code_reads_each_line_once(within_10_seconds: None, text: str) -> None:
+    reason = not_an_article("guide.md", text, front_matter=False)
+    assert reason is None if "pip" not in text else "`pip install`" in (reason or "")

@@ -24,7 +24,7 @@ BOILERPLATE = frozenset(
 )
 _FENCED = re.compile(r"^\s{0,3}(```+|~~~+)[^\n]*\n(.*?)^\s{0,3}\1", re.S | re.M)
 _COMMAND = re.compile(
-    r"^\s*(?:\$\s+|>\s+)?(?:sudo\s+)?(?:"
+    r"^[^\S\n]*(?:\$\s+|>\s+)?(?:sudo\s+)?(?:"  # (\s* would rescan every blank line after each line start)
     r"pip3?\s+install|pipx\s+install|python3?\s+(?:-m\s+\w+|setup\.py)|poetry\s+(?:install|add)|uv\s+(?:pip|sync|add)|"
     r"npm\s+(?:install|i|run|ci)|yarn\s+(?:add|install)?|pnpm\s+(?:add|install)|npx\s|"
     r"brew\s+install|apt(?:-get)?\s+install|yum\s+install|dnf\s+install|apk\s+add|"
