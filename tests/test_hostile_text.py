@@ -114,3 +114,9 @@ def test_html_after_the_last_tag_reads_as_before(html: str, text: str) -> None:
 def test_screening_a_megabyte_of_empty_code_reads_each_line_once(within_10_seconds: None, text: str) -> None:
     reason = not_an_article("guide.md", text, front_matter=False)
     assert reason is None if "pip" not in text else "`pip install`" in (reason or "")
+
+
+def test_lists_nested_thousands_deep_are_indented_ten_levels_at_most() -> None:
+    text = html_to_text("<ul>" * 2000 + "<li>x" * 2000)  # each item was indented by its depth: 8 MB of spaces
+    assert text.split("\n")[-1] == " " * 20 + "- x" and len(text) < 30 * 2000
+    assert html_to_text("<ul><li>a<ul><li>b<ul><li>c</li></ul></li></ul></li></ul>") == "- a\n  - b\n    - c"
