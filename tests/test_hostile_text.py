@@ -110,7 +110,8 @@ def test_html_after_the_last_tag_reads_as_before(html: str, text: str) -> None:
     assert html_to_text(html) == text
 
 
-@pytest.mark.parametrize("text", ["```\n" * (MIB // 4), "    \n" * (MIB // 5) + "    pip install x\n"])
+@pytest.mark.parametrize("text", ["```\n" * (MIB // 4), "    \n" * (MIB // 5) + "    pip install x\n", "`" * MIB,
+                                  "~" * MIB])
 def test_screening_a_megabyte_of_empty_code_reads_each_line_once(within_10_seconds: None, text: str) -> None:
     reason = not_an_article("guide.md", text, front_matter=False)
     assert reason is None if "pip" not in text else "`pip install`" in (reason or "")

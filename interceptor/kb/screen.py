@@ -22,7 +22,9 @@ BOILERPLATE = frozenset(
     "readme changelog changes history news contributing contributors license licence copying notice authors "
     "code_of_conduct code-of-conduct security support todo".split()
 )
-_FENCED = re.compile(r"^\s{0,3}(```+|~~~+)[^\n]*\n(.*?)^\s{0,3}\1", re.S | re.M)
+# A fence opens only on a line that ends (as before): the lookahead reads a line once, not once per backtick it
+# could give back ("`" * 75,000 on one line took minutes). A line ending after 75,000 backticks is still slow.
+_FENCED = re.compile(r"^\s{0,3}(?=[^\n]*\n)(```+|~~~+)[^\n]*\n(.*?)^\s{0,3}\1", re.S | re.M)
 _COMMAND = re.compile(
     r"^[^\S\n]*(?:\$\s+|>\s+)?(?:sudo\s+)?(?:"  # (\s* would rescan every blank line after each line start)
     r"pip3?\s+install|pipx\s+install|python3?\s+(?:-m\s+\w+|setup\.py)|poetry\s+(?:install|add)|uv\s+(?:pip|sync|add)|"
