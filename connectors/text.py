@@ -13,6 +13,7 @@ from html import unescape
 from typing import Any, Callable, Iterable, Mapping
 
 from core.html import html_to_text
+from core.rules import keeping
 from core.text import strip_invisible
 
 __all__ = ["adf_to_text", "html_to_text", "split_urls", "tidy", "wiki_to_text", "with_sources"]
@@ -95,20 +96,22 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
             parts.append("\n")
 
 
+# Each rule is linear in the text: a mark that never closes ("[[[[...", "{{{{...", "_a _a _a ...") once made the
+# engine rescan the rest of the text from every later mark (seconds per 50 KB): see core.rules.keeping.
 _WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}"), ""),
-    (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}"), ""),
+    (re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}|(?P<keep>\{(?:code|noformat):[^}]*\Z)"), ""),
+    (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}|(?P<keep>\{(?:panel|color):[^}]*\Z)"), ""),
     (re.compile(r"^h[1-6]\.\s*", re.M), ""),
     (re.compile(r"^bq\.\s*", re.M), ""),
-    (re.compile(r"^\s*[*#-]+\s+", re.M), "- "),
-    (re.compile(r"\[~accountid:([^\]]+)\]"), r"@\1"),
-    (re.compile(r"\[~([^\]]+)\]"), r"@\1"),
-    (re.compile(r"\[([^|\]]+)\|([^\]]+)\]"), r"\1 (\2)"),
-    (re.compile(r"\[((?:https?|mailto):[^\]]+)\]"), r"\1"),
+    (re.compile(r"^(?:\s*[*#-]+\s+|(?P<keep>\s+))", re.M), "- "),
+    (re.compile(r"\[~accountid:([^\]]+)\]|(?P<keep>\[~accountid:[^\]]*\Z)"), r"@\1"),
+    (re.compile(r"\[~([^\]]+)\]|(?P<keep>\[~[^\]]*\Z)"), r"@\1"),
+    (re.compile(r"\[([^|\]]+)\|([^\]]+)\]|(?P<keep>\[[^|\]]+\|[^\]]*\Z|\[[^|\]]*)"), r"\1 (\2)"),
+    (re.compile(r"\[((?:https?|mailto):[^\]]+)\]|(?P<keep>\[(?:https?|mailto):[^\]]*\Z)"), r"\1"),
     (re.compile(r"!([^!\s|]+)(?:\|[^!]*)?!"), r"\1"),
     (re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<!\w)_(\S(?:[^\n]*?\S)?)_(?!\w)"), r"\1"),
-    (re.compile(r"\{\{([^}]*)\}\}"), r"\1"),
+    (re.compile(r"(?<!\w)_(\S(?:[^\n]*?\S)?)_(?!\w)|(?P<keep>(?<!\w)_(?=\S)[^\n]*)"), r"\1"),
+    (re.compile(r"\{\{([^}]*)\}\}|(?P<keep>\{\{[^}]*)"), r"\1"),
     (re.compile(r"(?<![\w+])\+(\S(?:[^+\n]*\S)?)\+(?![\w+])"), r"\1"),
     (re.compile(r"(?<![\w^])\^(\S(?:[^\^\n]*\S)?)\^(?![\w^])"), r"\1"),
     (re.compile(r"\|\|?"), " | "),
@@ -133,7 +136,7 @@ def wiki_to_text(markup: str | None) -> str:
         return ""
     text = unescape(markup)
     for pattern, replacement in _WIKI_RULES:
-        text = pattern.sub(replacement, text)
+        text = pattern.sub(keeping(pattern, replacement), text)
     return tidy(text)
 
 
@@ -173,8 +176,11 @@ def split_urls(text: str, pattern: re.Pattern[str] = _URL) -> list[str]:
     parts, start = [], 0
     for match in pattern.finditer(text):
         url = match.group(0)
-        while url[-1] in ".,;:!?'\"" or (url[-1] == ")" and url.count(")") > url.count("(")):
-            url = url[:-1]
+        end, unopened = len(url), url.count(")") - url.count("(")  # counted once: a run of ")" is read once
+        while url[end - 1] in ".,;:!?'\"" or (url[end - 1] == ")" and unopened > 0):
+            unopened -= url[end - 1] == ")"
+            end -= 1
+        url = url[:end]
         parts += [text[start:match.start()], url]
         start = match.start() + len(url)
     return parts + [text[start:]]

@@ -31,7 +31,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from core.html_page import Aside, Root, content_root, matches
+from core.html_page import Aside, Root, content_root, feedable, matches
 from core.html_tables import ITEM, cell_items, layout_tables
 
 _SKIP = frozenset("script style head template noscript nav footer form svg button select".split())
@@ -44,6 +44,7 @@ _BOLD = frozenset(("strong", "b"))
 PSEUDO_LEVEL = 5  # a bold-only paragraph's heading level: below h1..h4
 SUMMARY_LEVEL = 6  # a <details> accordion's <summary> (an FAQ's question): below those, until </details>
 PSEUDO_MAX_WORDS = 12
+MAX_INDENT = 10  # list levels indented; deeper ones as the tenth (10,000 open <ul> once made 200 MB of spaces)
 _TABLE_PARTS = frozenset("table thead tbody tfoot tr td th".split())
 _TIGHT = frozenset(("li", "tr", "pre"))  # consecutive blocks of these kinds are joined by one line break
 
@@ -186,7 +187,7 @@ class _Parser(HTMLParser):
             depth = len(self._lists)
             while self._items and self._items[-1][2] >= depth:  # an item left open ends at the next one
                 self._items.pop()
-            indent = "  " * max(depth - 1, 0)
+            indent = "  " * min(max(depth - 1, 0), MAX_INDENT)
             if self._lists and self._lists[-1][0]:
                 marker = f"{indent}{self._lists[-1][1]}. "
                 self._lists[-1][1] += 1
@@ -361,7 +362,7 @@ def _parsed(html: str, base_url: str | None, root: Root | None) -> tuple[_Parser
     layouts = layout_tables(html)
     parsers = [_Parser(base_url, root, layouts)] + ([_Parser(base_url, None, layouts)] if root else [])
     for parser in parsers:
-        parser.feed(html)
+        parser.feed(feedable(html))
         parser.close()
     return parsers[0], parsers[-1]
 

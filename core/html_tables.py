@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from core.html_page import feedable
+
 ITEM = "\ue000"  # where a list item starts inside a table cell (a private-use character, never in text)
 _BLOCKY = frozenset("h1 h2 h3 h4 h5 h6 ol pre table".split())  # a cell holding one of these is a page's layout
 _PARAGRAPH = frozenset("p div section article blockquote figure dl dt dd details summary".split())
@@ -120,6 +122,6 @@ def layout_tables(html: str) -> list[bool]:
     """Whether each ``<table>`` of ``html``, in the order its start tags appear, lays the page out (see the
     module docstring); a table left open counts as it stands at the end."""
     scan = _TableScan()
-    scan.feed(html)
+    scan.feed(feedable(html))
     scan.close()
     return scan.layout

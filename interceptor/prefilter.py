@@ -28,7 +28,7 @@ _I, _M = re.IGNORECASE, re.MULTILINE
 
 # Everything from one of these lines on is not the requester's new text.
 _CUT = re.compile(
-    r"^(?:>?\s*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:\s*$"  # On Mon, 2 Nov 2026, Bob <b@x> wrote:
+    r"^(?:>?[^\S\n]*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:\s*$"  # On Mon, 2 Nov 2026, Bob <b@x> wrote:
     r"|-{2,}\s*(?:Original|Forwarded) Message\s*-{2,}"
     r"|From:\s[^\n]*\n(?:Sent|Date|To):\s"  # an Outlook reply header
     r"|--\s*$"  # the signature delimiter

@@ -22,6 +22,8 @@ import re
 from typing import Callable
 
 from core.html import TextSection, html_to_text, link_target
+from core.rules import keeping
+from interceptor.kb.emphasis import without_emphasis
 
 SECTION_LEVELS = 4
 _FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
@@ -33,14 +35,15 @@ _BLOCKS = (
     (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
     (re.compile(r"^(\s*)[*+]\s+", re.M), r"\1- "),  # bullets
     (re.compile(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", re.M), ""),  # an image alone on its line: a screenshot
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # an image in a line of text: its alt text
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)|(?P<keep>!\[[^\]]*\]\([^)]*\Z|!\[[^\]]*)"), r"\1"),  # in text: its alt
 )
-_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)")  # [text](url "title")
+_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)"  # [text](url "title")
+                   r"|(?P<keep>\[[^\]]*\]\([^)]*\Z|\[[^\]]*)")  # see _ANCHOR
 _HTML_BLOCK = re.compile(r"^ {0,3}<(?:table|div|details|p|ul|ol|dl|h[1-6]|blockquote|pre|figure|section|center)\b",
                          re.I)  # CommonMark: a paragraph opening with a block tag is an HTML block
 _CODE_SPAN = re.compile(r"(`[^`]+`)")
 _HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark passes it through)
-    (re.compile(r"<!--.*?-->", re.S), ""),
+    (re.compile(r"<!--.*?-->|(?P<keep><!--.*)", re.S), ""),
     (re.compile(r"<((?:https?|mailto):[^\s<>]+)>"), r"\1"),  # autolinks
     (re.compile(r"<([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>"), r"\1"),  # e-mail autolinks
     (re.compile(r"<br\s*/?>[ \t]*", re.I), "\n"),
@@ -50,10 +53,10 @@ _HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark 
     (re.compile(r"</?(?:b|strong|i|em|u|s|del|ins|mark|small|sub|sup|kbd|span|font|abbr|cite|code|var|samp|q|a|img|"
                 r"picture|source|video|audio|iframe)\b[^<>]*>", re.I), ""),
 )
-_EMPHASIS = (
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),  # italics
-)
+# An opening mark that never closes ("[" * 20000, "<!--" * 20000) made these scan the rest of the text from each
+# mark again. Where one failed match proves that every mark up to some point fails too, an alternative named
+# ``keep`` consumes that stretch unchanged (:func:`core.rules.keeping`): the same result, read once.
+_ANCHOR = re.compile(r"<a\b[^<>]*?\bhref=\"([^\"]*)\"[^<>]*>(?:(.*?)</a>|(?P<keep>.*))", re.I | re.S)
 _HARD_BREAK = re.compile(r"[ \t]*\\$", re.M)  # a hard break's backslash
 _KEPT = re.compile("\ue001(\\d+)\ue002")  # a code span set aside while emphasis marks are removed
 
@@ -202,11 +205,10 @@ def _inline_html(text: str, base_url: str | None) -> str:
     """Inline HTML and entities as a browser shows them, and links as ``text (url)``; code spans untouched."""
     parts = _CODE_SPAN.split(text)
     for i in range(0, len(parts), 2):  # even parts are outside code spans
-        part = _LINK.sub(lambda m: _link(m.group(1), m.group(2), base_url), parts[i])
-        part = re.sub(r"<a\b[^<>]*?\bhref=\"([^\"]*)\"[^<>]*>(.*?)</a>", lambda m: _link(m.group(2), m.group(1), base_url),
-                      part, flags=re.I | re.S)
+        part = _LINK.sub(lambda m: m.group(0) if m["keep"] is not None else _link(m[1], m[2], base_url), parts[i])
+        part = _ANCHOR.sub(lambda m: m.group(0) if m["keep"] is not None else _link(m[2], m[1], base_url), part)
         for pattern, replacement in _HTML:
-            part = pattern.sub(replacement, part)
+            part = pattern.sub(keeping(pattern, replacement), part)
         parts[i] = re.sub(r"(?<=\S)[ \t]{2,}", " ", html.unescape(part).replace("\u00a0", " "))
     return re.sub(r"(?m)^ (?=\S)", "", "".join(parts))
 
@@ -232,7 +234,7 @@ def _unwrap(paragraph: list[str], base_url: str | None = None) -> str:
         previous = raw
     text = "\n".join(lines)
     for pattern, replacement in _BLOCKS:
-        text = pattern.sub(replacement, text)
+        text = pattern.sub(keeping(pattern, replacement), text)
     text = _inline_html(text, base_url)
     text = _HARD_BREAK.sub("", _without_emphasis(text))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
@@ -247,9 +249,7 @@ def _without_emphasis(text: str) -> str:
         spans.append(match.group(1)[1:-1])
         return f"\ue001{len(spans) - 1}\ue002"
 
-    text = _CODE_SPAN.sub(set_aside, text)
-    for pattern, replacement in _EMPHASIS:
-        text = pattern.sub(replacement, text)
+    text = without_emphasis(_CODE_SPAN.sub(set_aside, text))
     return _KEPT.sub(lambda m: spans[int(m.group(1))], text)
 
 
@@ -337,7 +337,8 @@ def markdown_sections(markdown: str, base_url: str | None = None) -> tuple[TextS
         if heading and len(heading.group(1)) <= SECTION_LEVELS:
             close()
             level = len(heading.group(1))
-            path = [p for p in path if p[0] < level] + [(level, markdown_to_text(_LINK.sub(r"\1", heading.group(2))))]
+            title = markdown_to_text(_LINK.sub(keeping(_LINK, r"\1"), heading.group(2)))
+            path = [p for p in path if p[0] < level] + [(level, title)]
         else:
             lines.append(line)
     close()

@@ -22,9 +22,11 @@ BOILERPLATE = frozenset(
     "readme changelog changes history news contributing contributors license licence copying notice authors "
     "code_of_conduct code-of-conduct security support todo".split()
 )
-_FENCED = re.compile(r"^\s{0,3}(```+|~~~+)[^\n]*\n(.*?)^\s{0,3}\1", re.S | re.M)
+# A fence opens only on a line that ends (as before): the lookahead reads a line once, not once per backtick it
+# could give back ("`" * 75,000 on one line took minutes). A line ending after 75,000 backticks is still slow.
+_FENCED = re.compile(r"^\s{0,3}(?=[^\n]*\n)(```+|~~~+)[^\n]*\n(.*?)^\s{0,3}\1", re.S | re.M)
 _COMMAND = re.compile(
-    r"^\s*(?:\$\s+|>\s+)?(?:sudo\s+)?(?:"
+    r"^[^\S\n]*(?:\$\s+|>\s+)?(?:sudo\s+)?(?:"  # (\s* would rescan every blank line after each line start)
     r"pip3?\s+install|pipx\s+install|python3?\s+(?:-m\s+\w+|setup\.py)|poetry\s+(?:install|add)|uv\s+(?:pip|sync|add)|"
     r"npm\s+(?:install|i|run|ci)|yarn\s+(?:add|install)?|pnpm\s+(?:add|install)|npx\s|"
     r"brew\s+install|apt(?:-get)?\s+install|yum\s+install|dnf\s+install|apk\s+add|"

@@ -58,12 +58,8 @@ def _cut(paragraph: str, max_words: int) -> list[str]:
                 (_cut(chunk, max_words) if len(chunk.split()) > max_words else [chunk])]
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
-        words = sentence.split()
-        while len(words) > max_words:  # one enormous sentence: cut it on words
-            pieces.append(" ".join(words[:max_words]))
-            words = words[max_words:]
-        if words:
-            pieces.append(" ".join(words))
+        words = sentence.split()  # one enormous sentence is cut on words (each word copied once)
+        pieces += [" ".join(words[at:at + max_words]) for at in range(0, len(words), max_words)]
     return _pack(pieces, max_words, " ")
 
 
