@@ -64,7 +64,7 @@ _PLEASANTRY = re.compile(
 )
 # Chat decoration that carries no ask: emoji shortcodes (":wave:", ":+1::skin-tone-2:") and @-mentions of people
 # ("@U123", "@sam": what a Slack or Jira mention reads as), which retrieval would read as words.
-_DECORATION = re.compile(r"(?<![\w:])(?::(?:[+-]1|[a-z0-9_+'-]*[a-z][a-z0-9_+'-]*):)+(?![\w:])|(?<![\w.@])@\w[\w.-]*")
+_DECORATION = re.compile(r"(?<![\w:])(?::(?:[+-]1|(?=[0-9_+'-]*[a-z])[a-z0-9_+'-]+):)+(?![\w:])|(?<![\w.@])@\w[\w.-]*")
 _NEW_ASK = re.compile(r"^(?:also|plus|and another thing|another (?:question|thing)|one more thing|separately|"
                       r"on (?:a |an )?(?:other|another|different|separate) (?:note|topic)|secondly|second(?:ly)?|p\.?s\.?)\b"
                       r"[\s,:;-]*", _I)

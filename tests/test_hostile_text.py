@@ -44,6 +44,11 @@ def test_prefilter_reads_a_megabyte_of_blank_lines_once(within_10_seconds: None,
     assert len(clean(text).questions) <= 1
 
 
+@pytest.mark.parametrize("text", [":" + "a" * MIB, (":" + "a" * 5000 + " ") * (MIB // 5000)])
+def test_prefilter_reads_a_colon_before_a_megabyte_of_letters_once(within_10_seconds: None, text: str) -> None:
+    assert len(clean(text).text) >= len(text.strip()) - 1  # no emoji shortcode: nothing taken out
+
+
 def test_prefilter_still_cuts_a_quoted_reply_after_blank_lines() -> None:
     text = "How do I reset my password?\n\n \n  On Mon, 2 Nov 2026, Bob <b@x.example> wrote:\n> Why is the VPN down?"
     assert clean(text).questions == ("How do I reset my password?",)
