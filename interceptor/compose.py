@@ -36,6 +36,7 @@ REASON_TEXT = {
     "confident": "confident",
     "asks_for_an_alternative": "the request asks about an alternative to what the best article covers",
     "multiple_questions_partly_answerable": "the request asks several questions and not every one could be answered",
+    "too_many_questions": "the request asks more questions than the hub answers at once (the draft covers the first ones)",
 }
 
 

@@ -18,6 +18,10 @@ from interceptor.types import Candidate, Decision, Policy, Request, Scored, Thre
 __all__ = ["decide", "decide_request", "one_topic", "classify_followup", "blocking_reasons", "PARTLY_ANSWERABLE"]
 
 PARTLY_ANSWERABLE = "multiple_questions_partly_answerable"
+TOO_MANY = "too_many_questions"
+# More questions than this in one request go to a person (a draft for the first ones): each one is a
+# retrieval, and an answer to dozens would be cut at the channel's length, dropping some.
+MAX_QUESTIONS = 5
 ALTERNATIVE = "asks_for_an_alternative"
 _CONNECTIVES = frozenset(tokenize("instead rather besides other apart except alternative using without"))
 
@@ -199,6 +203,8 @@ def decide_request(request: Request, parts: Sequence[tuple[str, Scored]], policy
                    + retrieval_reasons(scored, policy))
         return _single(blocked, scored, policy)
     guards = guard_reasons((request.original, *request.queries), policy, thread)
+    if len(request.questions) > len(parts):  # only the first MAX_QUESTIONS were scored
+        guards = (TOO_MANY, *guards)
     per_part = [_alternative(request, n, s) + retrieval_reasons(s, policy) for n, (_, s) in enumerate(parts)]
     failing = [r for reasons in per_part for r in reasons]
     if failing and any(not reasons for reasons in per_part):  # some questions clear, some do not

@@ -18,7 +18,7 @@ from config.settings import Settings
 from core.db import Database
 from core.errors import ConfigError
 from core.telemetry import count
-from interceptor.decide import decide_request, one_topic
+from interceptor.decide import MAX_QUESTIONS, decide_request, one_topic
 from interceptor.prefilter import clean
 from interceptor.spelling import Speller, english_words
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, Scorer, ThreadState, Verdict
@@ -68,8 +68,10 @@ def decide_text(text: str, scorer: Scorer, policy: Policy, thread: ThreadState =
                 speller: Speller | None = None, k: int = 5) -> Decision:
     """Run prefilter, retrieve and score (each question on its own), and decide, for one request.
 
-    Questions that all rank the same article first but do not all clear the threshold alone are one
-    request about one topic: the request is then scored as a whole (:func:`interceptor.decide.one_topic`).
+    Only the first :data:`~interceptor.decide.MAX_QUESTIONS` questions are scored; a request with more goes to
+    a person (``too_many_questions``). Questions that all rank the same article first but do not all clear the
+    threshold alone are one request about one topic: the request is then scored as a whole
+    (:func:`interceptor.decide.one_topic`).
 
     Args:
         text: the request as written.
@@ -85,8 +87,10 @@ def decide_text(text: str, scorer: Scorer, policy: Policy, thread: ThreadState =
     started = time.perf_counter()
     request = prefilter(text, speller)
     prefilter_ms = (time.perf_counter() - started) * 1000
-    parts = [(q, scorer.score(searched, k=k)) for q, searched in zip(request.questions, request.queries)]
-    if one_topic(parts, policy):  # one request about one article, asked in several sentences: score it whole
+    asked = list(zip(request.questions, request.queries))
+    parts = [(q, scorer.score(searched, k=k)) for q, searched in asked[:MAX_QUESTIONS]]
+    # one request about one article, asked in several sentences: score it whole
+    if len(asked) <= MAX_QUESTIONS and one_topic(parts, policy):
         whole = " ".join(request.queries)
         request = dataclasses.replace(request, questions=(request.text,), searched=(whole,),
                                       unknown=(speller.unknown_terms(whole),) if speller is not None else ())

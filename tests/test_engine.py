@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from config import load_settings
+from interceptor.decide import MAX_QUESTIONS
 from interceptor.engine import Interceptor, LazyInterceptor, build_interceptor
 from interceptor.types import Candidate, Scored, ThreadState, Verdict
 from tests.conftest import settings_dict
@@ -152,3 +153,11 @@ def test_each_question_is_scored_on_its_own_and_the_writer_leaves_a_two_question
     assert d.questions == ("How do I reset my password?", "how do I connect to the VPN?")
     assert d.verdict is Verdict.ANSWER and len(responses.calls) == 0  # the writer would drop a question
     assert set(d.latency_ms) >= {"prefilter", "score", "decide"}
+
+
+def test_a_request_of_a_thousand_questions_is_scored_five_times_and_goes_to_a_person() -> None:
+    engine, scorer = make()
+    d = engine.decide(" ".join(f"How do I reset password number {n}?" for n in range(1000)))
+    assert len(scorer.calls) == MAX_QUESTIONS  # bounded work, whatever the request's length
+    assert d.verdict is Verdict.ESCALATE and d.reasons[0] == "too_many_questions" and d.answer is None
+    assert d.draft and "How do I reset password number 0?" in d.draft

@@ -97,6 +97,8 @@ CASES = [
      ("confident",), (PLAN, EXPORT)),
     ("second-question-names-one-thing-not-in-the-kb", "How do I reset my password? And how do I get Zoom?",
      Verdict.ESCALATE, (PARTLY_ANSWERABLE, "no_candidate"), ()),
+    ("more-questions-than-answered-at-once", " ".join(["How do I reset my password?", "How do I invite a teammate?",
+     "How do I change my plan?", "How do I export a report?"] * 2), Verdict.ESCALATE, ("too_many_questions",), ()),
     ("uncovered-neighbour", "Can I connect my Outlook calendar instead of Google?", Verdict.ESCALATE,
      ("asks_for_an_alternative", "confidence_below_threshold"), ()),
     ("two-questions-and-a-person", "How do I reset my password? How do I change my plan? Let me talk to a human.",
