@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -81,3 +82,20 @@ def hub(sqlite_url: str) -> Iterator[Hub]:
 def client(hub: Hub) -> Any:
     """A Flask test client for the app serving ``hub``."""
     return create_app(hub=hub).test_client()
+
+
+@pytest.fixture
+def within_10_seconds() -> Iterator[None]:
+    """Fail a test whose call runs for more than 10 s: a test of text that code once scanned quadratically, or
+    forever, fails rather than hangs."""
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError("over 10 s: the text is scanned again and again")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(10)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

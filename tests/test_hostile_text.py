@@ -8,9 +8,6 @@ counts the work through what the function calls.
 
 from __future__ import annotations
 
-import signal
-from typing import Any, Iterator
-
 import pytest
 
 from connectors.jira.wiki import wiki_plain
@@ -21,22 +18,6 @@ from interceptor.kb.screen import not_an_article
 from interceptor.prefilter import clean
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def within_10_seconds() -> Iterator[None]:
-    """Fail a test whose call runs for more than 10 s (the quadratic versions ran for minutes to hours)."""
-
-    def expired(signum: int, frame: Any) -> None:
-        raise TimeoutError("over 10 s: the text is scanned again from every mark")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(10)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize("text", ["\n" * MIB, " \n" * (MIB // 2), "\n\n> \n" * (MIB // 4)])

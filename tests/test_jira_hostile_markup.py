@@ -10,7 +10,6 @@ under a false label, no macro, heading, quote, rule, table, list or line break o
 from __future__ import annotations
 
 import json
-import signal
 from typing import Any, Iterator
 
 import pytest
@@ -21,6 +20,9 @@ from connectors.jira import JiraConnector
 from core.models import Person, Source, TicketRef
 from tests.test_jira_connector import API, BASE, JIRA
 from tests.test_jira_mapping import load
+
+# The escaping once looped forever on any backslash (``C:\\Users``): a row that takes 10 s fails, not hangs.
+pytestmark = pytest.mark.usefixtures("within_10_seconds")
 
 J = "\u2060"  # connectors.jira.wiki.JOINER
 REF = TicketRef(Source.JIRA, "TESTKEY13-1")
@@ -59,21 +61,6 @@ HOSTILE = LINES_AND_IMAGES + MACROS_AND_LINKS
 def api() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
-
-
-@pytest.fixture(autouse=True)
-def deadline() -> Iterator[None]:
-    """The escaping once looped forever on any backslash (``C:\\Users``): a row that takes 10 s fails, not hangs."""
-    def expired(signum: int, frame: Any) -> None:
-        raise TimeoutError("escaping the text took over 10 s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(10)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def posted(api: responses.RequestsMock) -> list[tuple[str, dict[str, Any]]]:
