@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import pytest
 from sqlalchemy import func, select
 
 from core.db import Database, InboxEvent
@@ -181,9 +182,13 @@ def outlives(pid: int, seconds: float) -> bool:
     return running()
 
 
-def test_sigterm_stops_hub_serve_as_ctrl_c_does(tmp_path: Path) -> None:
-    """``docker stop`` and systemd send SIGTERM to the main process: it stops as on Ctrl-C, not killed where it
-    stands (exit 0, the worker process finished and gone, the private metrics directory removed)."""
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)],
+                         ids=["sigterm-main", "sigterm-group", "ctrl-c-group"])
+def test_sigterm_stops_hub_serve_as_ctrl_c_does(tmp_path: Path, signum: int, group: bool) -> None:
+    """``docker stop`` sends SIGTERM to the main process; systemd (its default KillMode) and Ctrl-C in a terminal
+    signal the whole process group, the worker process too. Either way hub serve stops as on Ctrl-C, not killed
+    where it stands (exit 0, the worker process finished and gone, the private metrics directory removed,
+    no traceback)."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "SLACK_", "ZENDESK_", "JIRA_", "PROMETHEUS_"))}
     env.update({"HUB_DATABASE_URL": url, "HUB_DENSE": "off"})
@@ -193,8 +198,11 @@ def test_sigterm_stops_hub_serve_as_ctrl_c_does(tmp_path: Path) -> None:
         [worker] = children(proc.pid)
         private = Path(tempfile.gettempdir(), f"hub-metrics-{proc.pid}")
         assert private.is_dir()
-        os.kill(proc.pid, signal.SIGTERM)  # the main process only
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
         assert proc.wait(30) == 0, log.read_text()[-3000:]  # was -15: killed by the signal
         assert not outlives(worker, 30)
         assert not private.exists()
-        assert "Traceback" not in log.read_text()
+        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

@@ -166,6 +166,8 @@ def run_worker_process(conn: Connection) -> None:
     threading.Thread(target=_warm_up, args=(services,), name="hub-kb-warmup", daemon=True).start()
     try:
         relay(conn, services.jobs)
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C to the whole process group (systemd, a terminal): as the pipe closing
+        pass
     finally:
         services.close()
 
