@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,13 +16,13 @@ from typing import Any, Iterator
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from app import Hub, cli, create_app
 from core.db import Database, DecisionRow
 from interceptor.engine import Interceptor, LazyInterceptor
 from surfaces import views
 from surfaces.cli import ask as ask_module
+from tests.conftest import served
 from tests.test_api_ask import _import_articles
 from tests.test_engine import TOP, FakeScorer
 
@@ -76,15 +75,8 @@ def _decisions(database_url: str) -> int:
 def server(hub: Hub) -> Iterator[str]:
     """A hub serving on a loopback port (its interceptor on a fake scorer); yields its URL."""
     engine = Interceptor(hub.settings, FakeScorer(0.99))
-    app = create_app(hub=replace(hub, interceptor=LazyInterceptor(lambda: engine)))
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_port}"
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
+    with served(create_app(hub=replace(hub, interceptor=LazyInterceptor(lambda: engine)))) as url:
+        yield url
 
 
 def test_ask_is_answered_by_a_running_server_and_says_so(server: str, hub: Hub, tmp_path: Path) -> None:

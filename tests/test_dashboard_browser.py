@@ -7,7 +7,6 @@ against ``/api/v1/*``, filters by a channel, and fails on any browser console er
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,11 +19,10 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from werkzeug.serving import make_server
 
 from app import Hub, build_hub, create_app
 from config import load_settings
-from conftest import settings_dict
+from conftest import served, settings_dict
 from core.models import utcnow
 from test_analytics_seed import Seed, seed_demo
 
@@ -34,14 +32,10 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 def _served(hub: Hub) -> Iterator[str]:
     """Serve ``hub``'s app on a free port for the test's duration; yield its base URL."""
-    server = make_server("127.0.0.1", 0, create_app(hub=hub), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with served(create_app(hub=hub)) as url:
+            yield url
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         hub.close()
 
 
