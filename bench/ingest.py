@@ -38,16 +38,16 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from core.db import Database, InboxEvent  # noqa: E402
+from tests.schemas import scratch_schema  # noqa: E402
 from tests.slack_stub import AUTH_TEST, BOT_TOKEN, SIGNING_SECRET, SlackStub, sign  # noqa: E402
 
 TEAM, CHANNEL, USER = "T0BENCH01", "C0BENCH01", "U0BENCH01"
@@ -83,16 +83,8 @@ def database(postgres: str | None, tmp: Path) -> Iterator[str]:
     if postgres is None:
         yield f"sqlite:///{tmp / 'hub.db'}"
         return
-    schema = f"hub_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{postgres}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(postgres, "hub_bench") as url:
+        yield url
 
 
 def hub_env(url: str, stub: SlackStub) -> dict[str, str]:

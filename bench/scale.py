@@ -25,7 +25,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -34,7 +33,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 import migrations  # noqa: E402
 from config import load_settings  # noqa: E402
@@ -45,6 +43,7 @@ from interceptor.kb.importer import import_articles  # noqa: E402
 from interceptor.kb.sections import split_passages  # noqa: E402
 from interceptor.retrieval.scorer import build_scorer  # noqa: E402
 from interceptor.types import Policy  # noqa: E402
+from tests.schemas import scratch_schema  # noqa: E402
 
 ACTIONS = ["Set up", "Reset", "Export", "Import", "Share", "Delete", "Rename", "Archive", "Restore", "Sync",
            "Schedule", "Approve", "Invite people to", "Troubleshoot", "Customize", "Merge", "Lock", "Audit",
@@ -104,16 +103,8 @@ def temporary_database(postgres: str | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="hub-scale-") as tmp:
             yield f"sqlite:///{Path(tmp) / 'scale.db'}"
         return
-    schema = f"hub_scale_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{postgres}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(postgres, "hub_scale") as url:
+        yield url
 
 
 def main() -> None:

@@ -7,17 +7,16 @@ import importlib.util
 import os
 import signal
 import threading
-import uuid
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 import migrations
 from app import Hub, build_hub, create_app
 from config import load_settings
+from tests.schemas import scratch_schema
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -34,18 +33,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
 
 
 def _postgres_schema() -> Iterator[str]:
-    schema = f"hub_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with scratch_schema(POSTGRES_URL, "hub_test") as url:
         migrations.upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
