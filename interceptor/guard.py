@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-Followup = Literal["solved", "not_solved", "human"]
+Followup = Literal["solved", "not_solved", "human", "new_ask"]
 
 _F = re.IGNORECASE
 
@@ -121,7 +121,11 @@ _SOLVED = (
     r"^\s*(great|perfect|awesome|cool|ok|okay|brilliant)?[,.! ]*(many )?(thanks?|thank you|thx|ty|cheers)( (so|very) much| a lot| a bunch)?[.!]*$",
 )
 # A thank-you that goes on with a question or a plan is not a confirmation.
-_HEDGE = r"\?|\b(but|however|will try|i'?ll (try|check|look|test)|let me (try|check)|later)\b"
+_LATER = r"\b(will try|i'?ll (try|check|look|test)|let me (try|check)|later)\b"
+_HEDGE = r"\?|\b(but|however)\b|" + _LATER
+# A reply that asks something or reports a problem needs an answer the thread has not had yet.
+_PROBLEM = (r"\b(ca ?n[o']?t|cannot|unable|wo ?n[o']?t|do(es)? ?n[o']?t|did ?n[o']?t|is ?n[o']?t|are ?n[o']?t|"
+            r"error|fail\w*|broken|stuck|missing|wrong)\b")
 
 
 @lru_cache(maxsize=64)
@@ -180,8 +184,9 @@ def classify_followup(text: str) -> Followup | None:
 
     Returns:
         ``"human"`` when it asks for a person, ``"not_solved"`` when it says the answer did not help,
-        ``"solved"`` when it clearly confirms the answer worked, ``None`` when unsure (a new question,
-        "thanks, I'll try that", anything else).
+        ``"solved"`` when it clearly confirms the answer worked, ``"new_ask"`` when it asks something ("where
+        is that?", "thanks! also, how do I export a report?") or reports a problem without a plan to try the
+        answer ("I get error 403 when I click the link"), ``None`` otherwise ("thanks, I'll try that", "ok").
     """
     if not text or not text.strip():
         return None
@@ -191,4 +196,6 @@ def classify_followup(text: str) -> Followup | None:
         return "not_solved"
     if _compiled(_SOLVED).search(text) and not re.search(_HEDGE, text, _F):
         return "solved"
+    if "?" in text or (re.search(_PROBLEM, text, _F) and not re.search(_LATER, text, _F)):
+        return "new_ask"
     return None

@@ -211,7 +211,7 @@ class Pipeline:
                 raise Retriable(f"comment {message.external_id} on {event.ref}: the help desk could not tell yet who sees it")
             return "agent_reply"
         verdict = classify_followup(message.text)
-        if verdict in ("solved", "not_solved") and self._before_decision(event.ref, message):
+        if verdict in ("solved", "not_solved", "new_ask") and self._before_decision(event.ref, message):
             # "thanks!" or "it still fails" sent before the hub decided is no word on its answer: the decision
             # read it as part of the request (a request for a person, though, is honoured whenever it was written)
             return "ignored"
@@ -223,6 +223,13 @@ class Pipeline:
             return "solved" if answered else "ignored"
         if verdict in ("not_solved", "human"):
             return self._fall_back(connector, event.ref, verdict, inbox_event_id, [])
+        if verdict == "new_ask":
+            # The hub answers a thread once: a new question, or a problem met trying the answer, after it goes to a
+            # person with a draft for the whole conversation (in a Slack thread nobody else would see it). It says
+            # nothing about the answer, so no "not solved" is recorded; a thread a person has is left to them.
+            with self._db.session() as s:
+                open_answer = record.was_answered(s, event.ref) and not record.has_outcome(s, event.ref, "escalated")
+            return self._fall_back(connector, event.ref, verdict, inbox_event_id, []) if open_answer else "ignored"
         return "ignored"
 
     def _before_decision(self, ref: TicketRef, message: Message) -> bool:
@@ -256,12 +263,13 @@ class Pipeline:
             return "already_escalated" if row is not None else "unknown_ticket"
         ticket = connector.fetch(ref)
         decision = self._engine().decide(
-            _request_text(ticket), channel=ref.channel, thread=ThreadState(answered_before=True, fallback_before=True)
+            _request_text(ticket), channel=ref.channel,
+            thread=ThreadState(answered_before=True, fallback_before=why != "new_ask"),  # a new ask says nothing of the answer
         )
         try:
             with self._db.session() as s:
                 row = record.upsert_ticket(s, ticket)
-                if record.was_answered(s, ref):
+                if why != "new_ask" and record.was_answered(s, ref):
                     record.record_outcome(s, ref, "not_solved", via=why)
                 decided = record.record_decision(s, row, decision, trigger="follow_up", inbox_event_id=inbox_event_id)
                 if not record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=why):
@@ -278,7 +286,7 @@ class Pipeline:
     def _heard(self, ref: TicketRef, why: str, inbox_event_id: int, follow: list[NewAction]) -> None:
         """A "did not help" on a request already with a person: record it (once) and acknowledge it."""
         with self._db.session() as s:
-            if record.find_ticket(s, ref) is not None and record.was_answered(s, ref):
+            if why != "new_ask" and record.find_ticket(s, ref) is not None and record.was_answered(s, ref):
                 record.record_outcome(s, ref, "not_solved", via=why)
             ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
         schedule(self._jobs, ids)

@@ -110,9 +110,13 @@ def test_is_frustrated(text: str, expected: bool) -> None:
     ("can I talk to a person", "human"),
     ("that didn't help, I need a human", "human"),
     ("thanks, I'll try that later", None),
-    ("thanks, but how do I also export it?", None),
+    ("thanks, but how do I also export it?", "new_ask"),  # the hub answers a thread once: a person answers this
     ("ok", None),
-    ("What about the mobile app?", None),
+    ("got it, cheers", None),
+    ("What about the mobile app?", "new_ask"),
+    ("I get error 403 when I click the link", "new_ask"),
+    ("I can't find that menu", "new_ask"),
+    ("will try later, I can't right now", None),  # a plan to try it
     ("", None),
     ("   ", None),
 ])

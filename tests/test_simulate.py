@@ -71,6 +71,20 @@ def test_clicking_this_solved_it_updates_the_answer(configured: dict[str, Any], 
     assert "Then the person clicks" in render(sim)
 
 
+def test_the_persons_replies_in_the_thread_show_what_follows(configured: dict[str, Any], tmp_path: Path) -> None:
+    sim = simulate_slack("I forgot my password, how do I reset it?", load_settings(configured), tmp_path,
+                         replies=["thanks! also how do I export a report to CSV?", "ok"])
+    asked, ok = sim.replies
+    assert asked.status == 200 and [d["trigger"] for d in asked.decisions] == ["follow_up"]
+    assert asked.decisions[0]["verdict"] == "escalate" and "answered_before" in asked.decisions[0]["reasons"]
+    assert {c.args["channel"] for c in asked.calls} == {CHANNEL, TRIAGE}
+    assert "export a report" in json.dumps([c.args for c in asked.calls if c.args["channel"] == TRIAGE])
+    assert ok.decisions == [] and ok.calls == []  # the thread is a person's now
+    shown = render(sim)
+    assert "Then the person replies in the thread: 'thanks! also how do I export a report to CSV?'" in shown
+    assert "Follow-up decision: ESCALATE" in shown and "Slack would receive no writes." in shown
+
+
 def test_a_refund_escalates_with_a_draft_in_triage_and_a_notice_in_the_thread(configured: dict[str, Any], tmp_path: Path) -> None:
     sim = simulate_slack("I want a refund", load_settings(configured), tmp_path)
     assert sim.decision is not None and sim.decision["verdict"] == "escalate"
@@ -101,6 +115,8 @@ def test_the_command_prints_the_slack_calls(tmp_path: Path) -> None:
     assert [c["args"].get("thread_ts") for c in doc["calls"] if c["args"]["channel"] == doc["channel"]] == [doc["thread_ts"]]
     blank = run_hub("simulate", "slack", "  ", env=env, cwd=tmp_path)
     assert blank.returncode == 2 and "TEXT must not be empty" in blank.stderr
+    blank_reply = run_hub("simulate", "slack", "hello", "--reply", " ", env=env, cwd=tmp_path)
+    assert blank_reply.returncode == 2 and "--reply TEXT must not be empty" in blank_reply.stderr
     odd = run_hub("simulate", "slack", "hello", "--channel", "#general", env=env, cwd=tmp_path)
     assert odd.returncode == 2 and "Slack channel id" in odd.stderr
 

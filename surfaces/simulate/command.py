@@ -24,22 +24,37 @@ def render(sim: Simulation) -> str:
     """The simulation as an admin reads it in a terminal: the decision, then every Slack write in order."""
     lines = [f"Simulated Slack message in #{sim.channel} (thread {sim.thread_ts}): {sim.text!r}",
              f"Knowledge base: {sim.kb_source}.", f"POST /slack/events answered {sim.status}.", *sim.notes, ""]
-    d = sim.decision
-    if d is None:
+    if sim.decision is None:
         lines.append("No decision was recorded: the hub did not take this message as a request.")
     else:
-        verdict = "SHADOW ANSWER (shadow mode: a draft instead of the answer)" if d["shadow"] else d["verdict"].upper()
-        lines += [f"Decision: {verdict}  confidence {d['confidence']:.3f} (threshold {d['threshold']:.3f})",
-                  f"Reasons:  {', '.join(d['reasons']) or '-'}"]
-        lines += [f"  candidate: {c['title']} ({c['score']})" for c in d["candidates"]]
+        lines += _decision("Decision", sim.decision)
     lines += ["", f"Slack would receive {plural(len(sim.calls), 'write')}:"]
     for i, call in enumerate(sim.calls, 1):
         lines += ["", *_call(i, call)]
+    done = len(sim.calls)
     if sim.click is not None or sim.after_click:
         lines += ["", f"Then the person clicks \"{sim.click}\"; Slack would receive {plural(len(sim.after_click), 'write')}:"]
-        for i, call in enumerate(sim.after_click, len(sim.calls) + 1):
+        for i, call in enumerate(sim.after_click, done + 1):
             lines += ["", *_call(i, call)]
+        done += len(sim.after_click)
+    for reply in sim.replies:
+        lines += ["", f"Then the person replies in the thread: {reply.text!r} (POST /slack/events answered {reply.status})."]
+        for d in reply.decisions:
+            lines += _decision("Follow-up decision", d)
+        if not reply.decisions:
+            lines.append("No decision was made on it.")
+        lines.append(f"Slack would receive {plural(len(reply.calls), 'write')}:" if reply.calls else "Slack would receive no writes.")
+        for i, call in enumerate(reply.calls, done + 1):
+            lines += ["", *_call(i, call)]
+        done += len(reply.calls)
     return "\n".join(lines)
+
+
+def _decision(title: str, d: dict[str, Any]) -> list[str]:
+    verdict = "SHADOW ANSWER (shadow mode: a draft instead of the answer)" if d["shadow"] else d["verdict"].upper()
+    return [f"{title}: {verdict}  confidence {d['confidence']:.3f} (threshold {d['threshold']:.3f})",
+            f"Reasons:  {', '.join(d['reasons']) or '-'}",
+            *(f"  candidate: {c['title']} ({c['score']})" for c in d["candidates"])]
 
 
 def _call(i: int, call: Call) -> list[str]:
@@ -57,12 +72,16 @@ def _call(i: int, call: Call) -> list[str]:
 
 
 def as_json(sim: Simulation) -> dict[str, Any]:
-    """The simulation as JSON: the decision and the Slack writes with their full arguments."""
+    """The simulation as JSON: the decisions and the Slack writes with their full arguments."""
     return {"text": sim.text, "channel": sim.channel, "thread_ts": sim.thread_ts, "kb_source": sim.kb_source,
-            "status": sim.status, "decision": sim.decision, "notes": list(sim.notes),
-            "calls": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.calls],
-            "click": sim.click,
-            "after_click": [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in sim.after_click]}
+            "status": sim.status, "decision": sim.decision, "notes": list(sim.notes), "calls": _calls(sim.calls),
+            "click": sim.click, "after_click": _calls(sim.after_click),
+            "replies": [{"text": r.text, "status": r.status, "decisions": r.decisions, "calls": _calls(r.calls)}
+                        for r in sim.replies]}
+
+
+def _calls(calls: list[Call]) -> list[dict[str, Any]]:
+    return [{"api": c.api, "args": c.args, "ok": bool(c.response.get("ok"))} for c in calls]
 
 
 @click.group()
@@ -75,16 +94,21 @@ def simulate() -> None:
 @click.option("--json", "json_out", is_flag=True, help="Print the decision and the Slack calls as JSON.")
 @click.option("--click", "button", type=click.Choice(["solved", "not-solved"]), default=None,
               help="Then click this button on the answer, as the person would, and show what follows.")
+@click.option("--reply", "replies", multiple=True, metavar="TEXT",
+              help="Then post TEXT in the thread as the person who asked (a follow-up such as \"that didn't help\"); "
+                   "repeat for several replies, in order.")
 @click.option("--channel", default=CHANNEL, show_default=True,
               help="The Slack channel id to post in: its HUB_CHANNEL_POLICIES entry (threshold, shadow mode) applies.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
 @uses_database(missing_ok=True)  # no database yet: the sample KB
-def slack(text: str, json_out: bool, button: str | None, channel: str, verbose: bool) -> None:
+def slack(text: str, json_out: bool, button: str | None, replies: tuple[str, ...], channel: str, verbose: bool) -> None:
     """Post TEXT as a new Slack message and print exactly what the hub would post back (messages and
     blocks), through the real pipeline, outbox and Slack connector against a recording Slack on 127.0.0.1.
     Nothing reaches Slack, Zendesk or Jira, and nothing is written to the configured database."""
     if not text.strip():
         raise click.UsageError("TEXT must not be empty")
+    if any(not reply.strip() for reply in replies):
+        raise click.UsageError("--reply TEXT must not be empty")
     if not re.fullmatch(r"[A-Z0-9]{2,30}", channel):
         raise click.UsageError("--channel must be a Slack channel id such as C0123ABCD")
     if not verbose:
@@ -94,7 +118,8 @@ def slack(text: str, json_out: bool, button: str | None, channel: str, verbose: 
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
-            sim = simulate_slack(text, load_settings(read_sources()), Path(workdir), click=button, channel=channel)
+            sim = simulate_slack(text, load_settings(read_sources()), Path(workdir), click=button, channel=channel,
+                                 replies=replies)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
     finally:

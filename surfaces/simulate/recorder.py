@@ -54,11 +54,18 @@ class RecordingSlack:
         self._server.shutdown()
         self._server.server_close()
 
-    def post_user_message(self, channel: str, user: str, text: str) -> str:
-        """Put a person's message at the root of a new thread (as Slack would hold it) and return its ``ts``."""
+    def post_user_message(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> str:
+        """Put a person's message at the root of a new thread, or as a reply in thread ``thread_ts`` (as Slack
+        would hold it: ``conversations.replies`` lists it after its parent), and return its ``ts``."""
         with self._lock:
             ts = self._next_ts()
-            self.threads[(channel, ts)] = [{"type": "message", "user": user, "text": text, "ts": ts, "team": TEAM}]
+            message = {"type": "message", "user": user, "text": text, "ts": ts, "team": TEAM}
+            if thread_ts is None:
+                self.threads[(channel, ts)] = [message]
+            else:
+                parent = self.threads[(channel, thread_ts)][0]
+                parent["thread_ts"] = thread_ts
+                self.threads[(channel, thread_ts)].append({**message, "thread_ts": thread_ts, "parent_user_id": parent.get("user")})
             return ts
 
     def writes(self) -> list[Call]:

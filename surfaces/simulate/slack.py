@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, func, insert, make_url, select
@@ -53,6 +53,17 @@ class Simulation:
     notes: tuple[str, ...] = ()  # where the simulation differs from the configured install
     click: str | None = None  # the button the simulated person clicked on the answer, if any
     after_click: list[Call] = field(default_factory=list)  # the writes that click led to
+    replies: tuple[Reply, ...] = ()  # then the person's replies in the thread, in order
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply the simulated person posted in the request's thread, and what it led to."""
+
+    text: str
+    status: int  # the HTTP status ``/slack/events`` answered
+    decisions: list[dict[str, Any]]  # the follow-up decisions it led to (as ``Simulation.decision``)
+    calls: list[Call]  # the Slack writes it led to
 
 
 def copy_kb(source_url: str, target_url: str) -> int:
@@ -88,17 +99,19 @@ def _signed(body: bytes) -> dict[str, str]:
     """Slack's request signature: ``v0=hex(HMAC_SHA256(secret, "v0:{timestamp}:{body}"))``."""
     ts = str(int(time.time()))
     digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
-def _event(text: str, ts: str, channel: str) -> bytes:
-    """An Events API ``event_callback`` for a person's new message, shaped like Slack's."""
+def _event(text: str, ts: str, channel: str, thread_ts: str | None = None) -> bytes:
+    """An Events API ``event_callback`` for a person's new message, or their reply in thread ``thread_ts``,
+    shaped like Slack's."""
+    reply = {"thread_ts": thread_ts, "parent_user_id": USER} if thread_ts else {}
     return json.dumps(
         {
             "token": "simulated", "team_id": TEAM, "api_app_id": "ASIMREQUEST", "type": "event_callback",
             "event_id": f"EvSIM{ts.replace('.', '')}", "event_time": int(float(ts)),
             "event": {"type": "message", "channel": channel, "channel_type": "channel", "user": USER, "text": text,
-                      "ts": ts, "event_ts": ts, "team": TEAM},
+                      "ts": ts, "event_ts": ts, "team": TEAM, **reply},
             "authorizations": [{"team_id": TEAM, "user_id": "USIMHUB01", "is_bot": True}],
         }
     ).encode()
@@ -117,7 +130,8 @@ def simulated_settings(settings: Settings, database_url: str, api_url: str) -> S
 
 
 def simulate_slack(
-    text: str, settings: Settings, workdir: Path, *, click: str | None = None, channel: str = CHANNEL
+    text: str, settings: Settings, workdir: Path, *, click: str | None = None, channel: str = CHANNEL,
+    replies: Sequence[str] = (),
 ) -> Simulation:
     """Post ``text`` as a new Slack message and run it through the hub; return what Slack would receive.
 
@@ -130,9 +144,12 @@ def simulate_slack(
             shadow mode); a simulated one by default.
         click: then click this button on the answer (an ``action_id`` such as ``hub_feedback_solved``, or the
             part after ``hub_feedback_``), as the person would, through Slack's interactivity payload.
+        replies: then post these in the thread, in order, as the person who asked (follow-ups such as "that
+            didn't help" or a second question).
 
     Returns:
-        The decision and every ``chat.postMessage`` / ``chat.update`` the hub made (after the click apart).
+        The decision and every ``chat.postMessage`` / ``chat.update`` the hub made (after the click and each
+        reply apart).
 
     Raises:
         TimeoutError: the pipeline did not finish within 60 s.
@@ -150,16 +167,30 @@ def simulate_slack(
         hub = build_services(simulated_settings(settings, url, slack.url))
         try:
             ts = slack.post_user_message(channel, USER, text)
-            body = _event(text, ts, channel)
-            response = create_http_app(hub).test_client().post("/slack/events", data=body, headers=_signed(body))
-            hub.jobs.drain(timeout=60.0)  # type: ignore[attr-defined]  # the inline queue
-            decision = _decision(hub.db, f"slack:{TEAM}:{channel}:{ts}")
+            status = _deliver(hub, _event(text, ts, channel))
+            ref = f"slack:{TEAM}:{channel}:{ts}"
+            decisions = _decisions(hub.db, ref)
             before = slack.writes()
             clicked = _click(hub, slack, before, click) if click else None
+            after_click = slack.writes()[len(before):]
+            posted = []
+            for reply in replies:
+                seen, decided = len(slack.writes()), len(_decisions(hub.db, ref))
+                reply_status = _deliver(hub, _event(reply, slack.post_user_message(channel, USER, reply, ts), channel, ts))
+                posted.append(Reply(reply, reply_status, _decisions(hub.db, ref)[decided:], slack.writes()[seen:]))
         finally:
             hub.close()
-        return Simulation(text, channel, ts, kb_source, response.status_code, decision, before, _notes(settings),
-                          clicked, slack.writes()[len(before):])
+        return Simulation(text, channel, ts, kb_source, status, decisions[0] if decisions else None, before,
+                          _notes(settings), clicked, after_click, tuple(posted))
+
+
+def _deliver(hub: Any, body: bytes, content_type: str = "application/json") -> int:
+    """Post ``body`` to ``/slack/events``, signed as Slack signs it, let the inline queue finish what it
+    started, and return the HTTP status."""
+    headers = {**_signed(body), "Content-Type": content_type}
+    response = create_http_app(hub).test_client().post("/slack/events", data=body, headers=headers)
+    hub.jobs.drain(timeout=60.0)  # the inline queue
+    return response.status_code
 
 
 def _click(hub: Any, slack: RecordingSlack, posted: list[Call], wanted: str) -> str | None:
@@ -177,10 +208,7 @@ def _click(hub: Any, slack: RecordingSlack, posted: list[Call], wanted: str) -> 
                                          "channel_id": call.response["channel"], "is_ephemeral": False},
                            "trigger_id": "simulated.trigger",
                            "actions": [{**button, "block_id": block.get("block_id"), "action_ts": call.response["ts"]}]}
-                body = urlencode({"payload": json.dumps(payload)}).encode()
-                headers = {**_signed(body), "Content-Type": "application/x-www-form-urlencoded"}
-                create_http_app(hub).test_client().post("/slack/events", data=body, headers=headers)
-                hub.jobs.drain(timeout=60.0)
+                _deliver(hub, urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded")
                 return str(button.get("text", {}).get("text") or action_id)
     return None
 
@@ -205,15 +233,18 @@ def import_articles_from_sample(url: str) -> None:
         db.dispose()
 
 
-def _decision(db: Any, ref: str) -> dict[str, Any] | None:
+def _decisions(db: Any, ref: str) -> list[dict[str, Any]]:
+    """The decisions made on thread ``ref``, oldest first: the request's, then its follow-ups'."""
     with db.session() as session:
-        row = session.scalars(select(DecisionRow).where(DecisionRow.ticket_ref == ref).order_by(DecisionRow.id)).first()
-        if row is None:
-            return None
-        return {
-            "verdict": row.verdict, "dry_run": bool(row.dry_run),
-            "shadow": is_shadow(row.verdict, bool(row.dry_run), [str(r) for r in (row.reasons or [])]), "confidence": round(float(row.confidence), 4),
-            "threshold": round(float(row.threshold), 4), "reasons": list(row.reasons or []),
-            "candidates": [{"title": c.get("title"), "score": round(float(c.get("score") or 0.0), 3)}
-                           for c in (row.candidates or [])[:3] if isinstance(c, dict)],
-        }
+        return [_decision(row) for row in session.scalars(select(DecisionRow).where(DecisionRow.ticket_ref == ref)
+                                                          .order_by(DecisionRow.id))]
+
+
+def _decision(row: DecisionRow) -> dict[str, Any]:
+    return {
+        "trigger": row.trigger, "verdict": row.verdict, "dry_run": bool(row.dry_run),
+        "shadow": is_shadow(row.verdict, bool(row.dry_run), [str(r) for r in (row.reasons or [])]), "confidence": round(float(row.confidence), 4),
+        "threshold": round(float(row.threshold), 4), "reasons": list(row.reasons or []),
+        "candidates": [{"title": c.get("title"), "score": round(float(c.get("score") or 0.0), 3)}
+                       for c in (row.candidates or [])[:3] if isinstance(c, dict)],
+    }
