@@ -1,5 +1,5 @@
 """Zendesk end to end through the real app, the pipeline and the outbox: a new ticket answered with one
-public comment, then "it still does not work" handing it to agents with a private, refreshed draft.
+public comment, then "it still does not work" or a new question handing it to agents with a private, refreshed draft.
 
 Zendesk is mocked at the transport with `responses` (zenpy speaks requests).
 """
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 import responses
 from sqlalchemy import select
 
@@ -52,7 +54,12 @@ def sent_updates(api: responses.RequestsMock) -> list[dict[str, Any]]:
     return [json.loads(c.request.body)["ticket"] for c in api.calls if c.request.method == "PUT"]
 
 
-def test_answered_publicly_once_then_handed_to_agents_with_a_private_draft(sqlite_url: str) -> None:
+@pytest.mark.parametrize("reply,outcomes", [
+    ("It still does not work, I need a person", ["answer_posted", "not_solved", "escalated"]),
+    # a new question says nothing of the answer: handed over with a draft, no "not solved"
+    ("Thanks! Also, how do I export a report to CSV?", ["answer_posted", "escalated"]),
+])
+def test_answered_publicly_once_then_handed_to_agents_with_a_private_draft(sqlite_url: str, reply: str, outcomes: list[str]) -> None:
     settings = settings_dict(sqlite_url, **ZENDESK, HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 0.5}})
     hub = build_hub(load_settings(settings))
     import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
@@ -68,11 +75,11 @@ def test_answered_publicly_once_then_handed_to_agents_with_a_private_draft(sqlit
         assert answer["status"] == "pending" and answer["additional_tags"][0] == "hub_answered"
         assert [t[:5] for t in answer["additional_tags"][1:]] == ["hub_w"], "the write's own key tag (already_wrote)"
 
-        # The requester writes back that it did not help.
-        reply = "It still does not work, I need a person"
+        # The requester writes back, after the answer (words written before it are part of the request).
+        written = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         mock_ticket(api, {"id": 9876543210, "author_id": 6130869168922, "public": True, "body": reply, "plain_body": reply,
-                          "created_at": "2025-01-08T14:25:30Z"}, replace=True)
-        assert post(client, "event_comment_added.json", invocation="inv-2").get_json()["status"] == "accepted"
+                          "created_at": written}, replace=True)
+        assert post(client, "event_comment_added.json", invocation="inv-2", comment=reply, at=written).get_json()["status"] == "accepted"
         hub.jobs.drain()  # type: ignore[attr-defined]
         updates = sent_updates(api)
 
@@ -81,7 +88,7 @@ def test_answered_publicly_once_then_handed_to_agents_with_a_private_draft(sqlit
     assert draft["comment"]["public"] is False and draft["status"] == "open"
     assert "hub_escalated" in draft["additional_tags"] and "Reset your password" in draft["comment"]["body"]
     with hub.db.session() as s:
-        assert [o.kind for o in s.scalars(select(OutcomeRow).order_by(OutcomeRow.id))] == ["answer_posted", "not_solved", "escalated"]
+        assert [o.kind for o in s.scalars(select(OutcomeRow).order_by(OutcomeRow.id))] == outcomes
         assert [(d.trigger, d.verdict) for d in s.scalars(select(DecisionRow).order_by(DecisionRow.id))] == [
             ("request", "answer"), ("follow_up", "escalate")]
     hub.close()

@@ -33,8 +33,18 @@ def inbox_rows(hub: Any) -> list[InboxEvent]:
         return list(s.execute(select(InboxEvent).order_by(InboxEvent.id)).scalars())
 
 
-def post(client: Any, name: str, secret: str = "s3cret", invocation: str = "8350205582", ts: str | None = None) -> Any:
+def post(client: Any, name: str, secret: str = "s3cret", invocation: str = "8350205582", ts: str | None = None,
+         comment: str | None = None, at: str | None = None) -> Any:
+    """Post fixture ``name`` to the webhook, signed; with ``comment`` as its comment's body and ``at`` as the
+    event's time (ISO 8601), if given."""
     body = (FIXTURES / name).read_bytes()
+    if comment is not None or at is not None:
+        payload = json.loads(body)
+        if comment is not None:
+            payload["event"]["comment"]["body"] = comment
+        if at is not None:
+            payload["time"] = at
+        body = json.dumps(payload).encode()
     ts = ts or utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = {verify.SIGNATURE_HEADER: verify.sign(secret, ts, body), verify.TIMESTAMP_HEADER: ts,
                "X-Zendesk-Webhook-Invocation-Id": invocation, "Content-Type": "application/json"}
