@@ -7,7 +7,8 @@ identified by their path relative to the imported folder, so re-importing the fo
 
 Sections: Markdown headings ``#``..``####`` and HTML ``h1``..``h4`` open sections (heading path = the
 chain of enclosing headings, without the article title); a ``helpdesk-bench/v2`` pack's ``sections`` are
-kept as they are, with their ids. Passages are split inside sections (``interceptor.kb.sections``).
+kept as they are, with their ids; a ``/v1`` pack's ``body`` is read as HTML, Markdown or plain text, whose
+headings are found by their look (``interceptor.kb.body``). Passages are split inside sections (``interceptor.kb.sections``).
 
 Files go through the screen (``interceptor.kb.screen``): what is clearly not a help article (a README or
 developer documentation without front matter) is skipped unless forced, a file without a title is imported
@@ -31,6 +32,7 @@ from core.db import Database
 from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
+from interceptor.kb.body import body_sections, nest
 from interceptor.kb.markdown import (atx_headings, inline_footnotes, inline_references, markdown_sections,
                                      markdown_to_text)
 from interceptor.kb.packs import pack_problem
@@ -148,25 +150,14 @@ _SITE_SUFFIX = re.compile(r"\s+[|\u2013\u2014\-:\u00b7\u2022]\s+\S.*")
 
 
 def _pack_sections(article: dict[str, Any]) -> tuple[TextSection, ...]:
-    """A v2 article's sections. Sections are listed flat; one without text is a heading over the sections
-    that follow it (a page's title or a group's heading), so its heading leads their heading paths until the
-    next section without text after one with text."""
+    """A pack article's sections: a v2 article's as listed (flat; one without text is a heading over the
+    sections that follow it, :func:`interceptor.kb.body.nest`), a v1 article's found in its body
+    (:func:`interceptor.kb.body.body_sections`: HTML, Markdown or plain text)."""
     sections = article.get("sections")
-    if not isinstance(sections, list):  # a v1 article: its body is one untitled section
-        return (TextSection((), str(article.get("body") or "")),)
-    out: list[TextSection] = []
-    parents: list[str] = []
-    after_text = False
-    for s in (s for s in sections if isinstance(s, dict)):
-        heading, text = str(s.get("heading") or "").strip(), str(s.get("text") or "").strip()
-        if not text:
-            parents = ([] if after_text else parents) + ([heading] if heading else [])
-            after_text = False
-            continue
-        after_text = True
-        out.append(TextSection(tuple(parents) + ((heading,) if heading else ()), text,
-                               str(s["id"]) if s.get("id") is not None else None))
-    return tuple(out)
+    if not isinstance(sections, list):
+        return body_sections(str(article.get("body") or ""))
+    return nest((str(s.get("heading") or ""), str(s.get("text") or ""), str(s["id"]) if s.get("id") is not None else None)
+                for s in sections if isinstance(s, dict))
 
 
 def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
@@ -177,7 +168,7 @@ def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
 
     Returns:
         The articles (source ``pack``): a v2 pack's sections become the articles' sections, with their ids;
-        a v1 body is one section without heading.
+        a v1 body's sections are found in it (HTML, Markdown, or plain text with heading-like lines).
     """
     for a in pack.get("articles", []):
         title = str(a.get("title") or a["id"])
