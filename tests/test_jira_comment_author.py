@@ -144,3 +144,14 @@ def test_a_server_agents_reply_whose_look_up_failed_is_counted_when_the_retry_ca
     assert desk.hub.sweep() >= 1
     desk.hub.jobs.drain()  # type: ignore[attr-defined]
     assert [(kind, detail.get("author")) for kind, detail in desk.outcomes()] == [("escalated", None), ("agent_reply", "grace")]
+
+
+def test_the_reporters_new_question_after_the_answer_goes_to_agents_with_a_draft(desk: Desk) -> None:
+    desk.serve("I forgot my password, how do I reset it?", REPORTER)
+    desk.created()
+    desk.cloud_comment("20003", REPORTER, "Thanks! Also, how do I export a report to CSV?")
+    assert [(kind, detail.get("reason")) for kind, detail in desk.outcomes()] == [("answer_posted", None), ("escalated", "new_ask")]
+    answer, draft = [json.loads(c.request.body) for c in desk.api.calls
+                     if c.request.method == "POST" and c.request.url.endswith(f"/issue/{KEY}/comment")]
+    assert "Forgot password" in json.dumps(answer) and "Export reports to CSV" in json.dumps(draft)
+    assert draft["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]  # an internal comment
