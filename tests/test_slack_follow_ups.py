@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from app import create_app
+from app import Hub, create_app
 from core.db import DecisionRow, OutcomeRow
 from tests.slack_stub import SlackStub
 from tests.test_slack_flow import CHANNEL, ROOT_TS, USER, _reply, ask, make_hub, rows, stub  # noqa: F401 - stub: a fixture
@@ -20,9 +20,17 @@ from tests.test_slack_flow import CHANNEL, ROOT_TS, USER, _reply, ask, make_hub,
 NOTICE = "I've passed this to our support team, and a person will follow up."
 
 
-def later(seconds: float = 1) -> str:
-    """A Slack ts after the hub's answer (a reply written before the decision is part of the request)."""
-    return f"{time.time() + seconds:.6f}"
+def thread(sqlite_url: str, stub: SlackStub, request: str, *replies: str) -> Hub:
+    """Ask ``request`` in a channel with a triage hand-off, let the hub decide it, then reply ``replies`` in the
+    thread as the person who asked, each after the decision (one written before it is part of the request)."""
+    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
+    client = create_app(hub=hub).test_client()
+    ask(client, stub, request, ROOT_TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    for n, reply in enumerate(replies, 1):
+        _reply(client, stub, USER, reply, f"{time.time() + n:.6f}")
+        hub.jobs.drain()  # type: ignore[attr-defined]
+    return hub
 
 
 @pytest.mark.parametrize("text", [
@@ -31,12 +39,7 @@ def later(seconds: float = 1) -> str:
     "I get error 403 when I click the link in the email",
 ])
 def test_a_new_question_after_the_answer_goes_to_a_person_with_a_draft(sqlite_url: str, stub: SlackStub, text: str) -> None:
-    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
-    client = create_app(hub=hub).test_client()
-    ask(client, stub, "I forgot my password, how do I reset it?", ROOT_TS)
-    hub.jobs.drain()  # type: ignore[attr-defined]
-    _reply(client, stub, USER, text, later())
-    hub.jobs.drain()  # type: ignore[attr-defined]
+    hub = thread(sqlite_url, stub, "I forgot my password, how do I reset it?", text)
 
     posts = stub.calls_to("chat.postMessage")
     [triage] = [c for c in posts if c.args["channel"] == "CTRIAGE01"]
@@ -53,12 +56,7 @@ def test_a_new_question_after_the_answer_goes_to_a_person_with_a_draft(sqlite_ur
 
 @pytest.mark.parametrize("text", ["thanks, I'll try that later", "ok", "will try this afternoon, cheers"])
 def test_a_reply_that_asks_nothing_leaves_the_answer_alone(sqlite_url: str, stub: SlackStub, text: str) -> None:
-    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
-    client = create_app(hub=hub).test_client()
-    ask(client, stub, "I forgot my password, how do I reset it?", ROOT_TS)
-    hub.jobs.drain()  # type: ignore[attr-defined]
-    _reply(client, stub, USER, text, later())
-    hub.jobs.drain()  # type: ignore[attr-defined]
+    hub = thread(sqlite_url, stub, "I forgot my password, how do I reset it?", text)
     assert [c.args["channel"] for c in stub.calls_to("chat.postMessage")] == [CHANNEL]  # the answer only
     assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted"]
     assert len(rows(hub, DecisionRow)) == 1
@@ -66,14 +64,8 @@ def test_a_reply_that_asks_nothing_leaves_the_answer_alone(sqlite_url: str, stub
 
 
 def test_once_a_person_has_the_thread_further_questions_are_theirs(sqlite_url: str, stub: SlackStub) -> None:
-    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
-    client = create_app(hub=hub).test_client()
-    ask(client, stub, "I forgot my password, how do I reset it?", ROOT_TS)
-    hub.jobs.drain()  # type: ignore[attr-defined]
-    _reply(client, stub, USER, "where do I find the sign-in page?", later(1))
-    hub.jobs.drain()  # type: ignore[attr-defined]
-    _reply(client, stub, USER, "and how do I export a report to CSV?", later(2))
-    hub.jobs.drain()  # type: ignore[attr-defined]
+    hub = thread(sqlite_url, stub, "I forgot my password, how do I reset it?",
+                 "where do I find the sign-in page?", "and how do I export a report to CSV?")
     assert [c.args["channel"] for c in stub.calls_to("chat.postMessage")].count("CTRIAGE01") == 1
     assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted", "escalated"]
     assert len(rows(hub, DecisionRow)) == 2
@@ -81,12 +73,8 @@ def test_once_a_person_has_the_thread_further_questions_are_theirs(sqlite_url: s
 
 
 def test_a_question_on_a_request_that_went_to_a_person_is_not_handed_over_again(sqlite_url: str, stub: SlackStub) -> None:
-    hub = make_hub(sqlite_url, stub, HUB_ESCALATION_TARGET="slack")
-    client = create_app(hub=hub).test_client()
-    ask(client, stub, "I was charged twice and I want a refund", ROOT_TS)  # a sensitive topic: to a person
-    hub.jobs.drain()  # type: ignore[attr-defined]
-    _reply(client, stub, USER, "how long does a refund take?", later())
-    hub.jobs.drain()  # type: ignore[attr-defined]
+    # a sensitive topic: to a person at once
+    hub = thread(sqlite_url, stub, "I was charged twice and I want a refund", "how long does a refund take?")
     assert [c.args["channel"] for c in stub.calls_to("chat.postMessage")].count("CTRIAGE01") == 1
     assert [o.kind for o in rows(hub, OutcomeRow)] == ["escalated"]
     hub.close()
