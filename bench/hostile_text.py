@@ -111,7 +111,7 @@ def functions(tmp: Path) -> list[tuple[str, str, Callable[[str], Any]]]:
     from connectors.zendesk import mapping as zendesk
     from core import html, html_page, html_tables, text as core_text
     from interceptor import compose, coverage, guard, prefilter
-    from interceptor.kb import importer, markdown, screen, sections
+    from interceptor.kb import body, importer, markdown, screen, sections
     from interceptor.retrieval import lexical
     from interceptor.types import Candidate, Scored
 
@@ -181,6 +181,8 @@ def functions(tmp: Path) -> list[tuple[str, str, Callable[[str], Any]]]:
         ("kb sections.split_passages [page]", "page", sections.split_passages),
         ("kb sections.section_passages [page]", "page",
          lambda t: sections.section_passages(html.parse_html(t).sections, title="t")),
+        ("kb body.body_sections plain [page]", "page", body.plain_sections),
+        ("kb body.body_sections [page]", "page", body.body_sections),
         ("kb screen.not_an_article [page]", "page", lambda t: screen.not_an_article("a.md", t, front_matter=False)),
         ("kb importer.parse_markdown [page]", "page",
          lambda t: importer.parse_markdown(f"---\ntitle: t\n---\n{t}", "a.md")),
