@@ -135,9 +135,11 @@ class CeleryQueue:
 
 
 def register_worker_task(app: Celery, handlers: Mapping[str, JobFunc]) -> None:
-    """Register the task a worker runs for every submitted row: the handler of its queue."""
+    """Register the task a worker runs for every submitted row: the handler of its queue (on ``app`` only)."""
 
-    @app.task(name=TASK, ignore_result=True)
+    # NOTE(celery): tasks are shared by default: every Celery app finalized later in the process is given this
+    # one, bound to these handlers, and keeps it over its own (a second hub in one process ran the first's).
+    @app.task(name=TASK, ignore_result=True, shared=False)
     def process(queue: str, row_id: int) -> None:
         handler = handlers.get(queue)
         if handler is None:

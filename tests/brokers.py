@@ -1,0 +1,91 @@
+"""The scaled-out mode's brokers, read beside the hub: Redis and RabbitMQ on loopback (CI starts both; a broker
+that is down fails the tests, it does not skip them), and fakes of brokers that stop answering."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import redis
+from kombu import Connection
+
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BROKERS = {"redis": REDIS_URL, "amqp": AMQP_URL}
+CLOSED = {"redis": "redis://127.0.0.1:1/0", "amqp": "amqp://guest:guest@127.0.0.1:1//"}  # nothing listens there
+
+
+def queue_length(url: str, name: str) -> int:
+    """The messages ready in broker queue ``name`` (a Redis list's length; a RabbitMQ queue's ready count, 0 when
+    the queue does not exist)."""
+    if url.startswith("redis"):
+        client = redis.Redis.from_url(url)
+        try:
+            return int(client.llen(name))
+        finally:
+            client.close()
+    with Connection(url, connect_timeout=5) as conn:
+        try:
+            return int(conn.default_channel.queue_declare(name, passive=True).message_count)
+        except conn.channel_errors:
+            return 0
+
+
+def lose_messages(url: str, name: str) -> None:
+    """Drop every message of broker queue ``name``, as a broker restarted without persistence does."""
+    if url.startswith("redis"):
+        client = redis.Redis.from_url(url)
+        try:
+            client.delete(name)
+        finally:
+            client.close()
+        return
+    with Connection(url, connect_timeout=5) as conn:
+        conn.default_channel.queue_purge(name)
+
+
+def delete_queues(url: str, prefix: str) -> None:
+    """Delete a test's broker queues (``prefix``, ``prefix.inbox``, ``prefix.outbox``) and what binds them."""
+    if url.startswith("redis"):
+        client = redis.Redis.from_url(url)  # the queues' lists and kombu's bindings of them
+        try:
+            left = list(client.scan_iter(f"*{prefix}*"))
+            if left:
+                client.delete(*left)
+        finally:
+            client.close()
+        return
+    with Connection(url, connect_timeout=5) as conn:
+        channel = conn.default_channel
+        for name in (prefix, f"{prefix}.inbox", f"{prefix}.outbox"):
+            channel.queue_delete(name)  # NOTE(rabbitmq): deleting a queue or exchange that is not there is no error
+            channel.exchange_delete(name)
+
+
+class SilentBroker:
+    """A TCP server that accepts connections and never answers (a paused or partitioned broker: no reset, no
+    reply). It drops its connections ``guard`` seconds after the first, so a blocked caller comes back at last."""
+
+    def __init__(self, scheme: str, guard: float = 5.0) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        port = self.server.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{port}/0" if scheme == "redis" else f"amqp://guest:guest@127.0.0.1:{port}//"
+        self.guard, self.gave_up = guard, threading.Event()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.server.settimeout(0.2)
+        first: float | None = None
+        while first is None or time.monotonic() - first < self.guard:
+            try:
+                self.conns.append(self.server.accept()[0])
+                first = first or time.monotonic()
+            except OSError:
+                continue
+        self.gave_up.set()
+        for conn in self.conns:
+            conn.close()
+        self.server.close()
