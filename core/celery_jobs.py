@@ -104,16 +104,24 @@ class CeleryQueue:
     def waiting(self, queue: str) -> int | None:
         """How many hand-offs of hub queue ``queue`` wait: in the broker (a Redis list's length, a RabbitMQ
         queue's ready count; not those a worker holds), plus those this process has not published yet (a
-        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now."""
+        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now. A broker queue
+        that does not exist is declared, so that hand-offs published after the count are routed to it."""
         with self._lock:
             unsent = self._unsent.get(queue, 0)
+        name = broker_queue(self.app, queue)
         try:
             with self.app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1)
                 try:
-                    declared = conn.default_channel.queue_declare(broker_queue(self.app, queue), passive=True)
+                    declared = conn.default_channel.queue_declare(name, passive=True)
                 except conn.channel_errors:
-                    return unsent  # NOTE(kombu): an empty Redis queue does not exist, and a passive declare says so
+                    # NOTE(kombu): an empty Redis queue does not exist, and a passive declare says so. A RabbitMQ
+                    # queue that does not exist was deleted (by an operator, or a restart lost it): kombu declares
+                    # a queue once per connection, so publishes went on to an exchange bound to nothing and were
+                    # dropped without an error, the sweep's too. Declared again, the sweep's hand-outs reach it.
+                    with conn.channel() as channel:
+                        self.app.amqp.queues[name].bind(channel).declare()
+                    return unsent
                 return unsent + int(declared.message_count)
         except Exception:  # noqa: BLE001 - unknown: the sweeper hands the rows out, as without a broker count
             log.warning("jobs.celery.backlog-unknown", extra={"queue": queue}, exc_info=True)

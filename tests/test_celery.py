@@ -114,3 +114,26 @@ def test_an_acknowledgement_never_waits_for_a_broker_that_does_not_answer(scaled
         jobs.shutdown(wait=False)
     with scaled_hub.db.session() as s:  # stored: the sweeper hands it out once the broker answers again
         assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "pending"
+
+
+def test_the_broker_count_is_what_waits_in_the_broker(scaled_hub: Hub) -> None:
+    jobs = scaled_hub.jobs
+    assert isinstance(jobs, CeleryQueue)
+    assert jobs.waiting("inbox") == 0  # nothing handed out yet: the broker queue does not exist
+    for n in range(3):
+        inbox.accept(scaled_hub.db, jobs, make_event(f"EvCount{n}"), b"{}")
+    jobs.shutdown()  # published
+    assert jobs.waiting("inbox") == 3 == broker_length(scaled_hub, "inbox")
+    assert jobs.waiting("outbox") == 0
+    assert scaled_hub.sweep() == 0  # three wait for three due rows: no copies
+
+
+def test_a_sweep_hands_out_again_what_a_deleted_broker_queue_held(scaled_hub: Hub, broker: str) -> None:
+    for n in range(2):
+        inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvDeleted{n}"), b"{}")
+    scaled_hub.jobs.shutdown()  # published
+    name = broker_queue(scaled_hub.jobs.app, "inbox")  # type: ignore[attr-defined]
+    delete_queues(BROKERS[broker], name.removesuffix(".inbox"))  # an operator's delete, a non-durable queue's restart
+    assert scaled_hub.sweep() == 2
+    scaled_hub.jobs.shutdown()
+    assert broker_length(scaled_hub, "inbox") == 2
