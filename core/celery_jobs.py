@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 TASK = "hub.process"
 BUFFER = 10_000  # hand-offs waiting for the publisher; past it they are dropped (the rows stay pending)
 SOCKET_TIMEOUT_SECONDS = 10.0  # a broker that stops answering fails a publish or a count instead of holding it
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def make_celery(broker_url: str) -> Celery:
@@ -45,12 +46,27 @@ def make_celery(broker_url: str) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue="hub",
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=CONNECT_TIMEOUT_SECONDS,  # AMQP: the TCP connect and the AMQP handshake
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-        # NOTE(kombu): Redis sockets wait forever by default; a broker that disappears without closing the
-        # connection (paused, failover, partition) would hold a publish forever. AMQP ignores these keys.
-        broker_transport_options={"socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": 5.0},
+        broker_transport_options=transport_options(broker_url),
     )
     return app
+
+
+def transport_options(broker_url: str) -> dict[str, object]:
+    """kombu's transport options for ``broker_url``: every wait on the broker bounded, a publish a success only
+    once the broker has the message.
+
+    NOTE(kombu): Redis sockets wait forever by default; a broker that disappears without closing the connection
+    (paused, failover, partition) would hold a publish forever. The AMQP transport hands its options to
+    ``amqp.Connection`` as keywords, which ignores the Redis keys: there ``read_timeout``/``write_timeout`` bound
+    the socket's waits, and ``confirm_publish`` makes a publish wait for the broker's ack. Without it a publish
+    on a connection the broker stopped answering went into the socket's buffer and was lost without an error.
+    https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
+    """
+    if broker_url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp"):
+        return {"confirm_publish": True, "read_timeout": SOCKET_TIMEOUT_SECONDS, "write_timeout": SOCKET_TIMEOUT_SECONDS}
+    return {"socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
 
 def broker_queue(app: Celery, queue: str) -> str:

@@ -89,3 +89,73 @@ class SilentBroker:
         for conn in self.conns:
             conn.close()
         self.server.close()
+
+
+class StallingProxy:
+    """A loopback TCP proxy in front of a broker whose :meth:`stall` silences the connections open at that moment
+    (no byte forwarded either way, nothing closed: a broker paused, or a partition, as seen from the hub's side)
+    while new connections reach the broker as before (it answers again, or a failover took over)."""
+
+    def __init__(self, url: str) -> None:
+        scheme, rest = url.split("://", 1)
+        credentials, _, hostport_path = rest.rpartition("@")
+        hostport, _, path = hostport_path.partition("/")
+        host, _, port = hostport.partition(":")
+        self.target = (host, int(port))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        at = f"{credentials}@" if credentials else ""
+        self.url = f"{scheme}://{at}127.0.0.1:{self.server.getsockname()[1]}/{path}"
+        self.stalled: list[socket.socket] = []
+        self._live: list[tuple[socket.socket, socket.socket, threading.Event]] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stall(self) -> None:
+        """Stop forwarding on every connection open now, keeping them open."""
+        with self._lock:
+            for client, upstream, silent in self._live:
+                silent.set()
+                self.stalled += [client, upstream]
+            self._live = []
+
+    def close(self) -> None:
+        self.server.close()
+        with self._lock:
+            for client, upstream, _ in self._live:
+                client.close()
+                upstream.close()
+            for sock in self.stalled:
+                sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client = self.server.accept()[0]
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            silent = threading.Event()
+            with self._lock:
+                self._live.append((client, upstream, silent))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b, silent), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket, silent: threading.Event) -> None:
+        src.settimeout(0.1)
+        while not silent.is_set():
+            try:
+                data = src.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                data = b""
+            if silent.is_set():
+                return
+            if not data:
+                dst.close()
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                return

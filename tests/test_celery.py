@@ -4,9 +4,10 @@ on PostgreSQL. A lost hand-off is recovered by the sweeper, as in the embedded m
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -18,7 +19,7 @@ from core import inbox
 from core.celery_jobs import CeleryQueue, broker_queue, make_celery, register_worker_task
 from core.db import InboxEvent
 from core.models import TicketEvent
-from tests.brokers import BROKERS, CLOSED, SilentBroker, delete_queues, lose_messages, queue_length
+from tests.brokers import BROKERS, CLOSED, SilentBroker, StallingProxy, delete_queues, lose_messages, queue_length
 from tests.conftest import _postgres_schema, settings_dict
 from tests.test_inbox import make_event
 
@@ -137,3 +138,32 @@ def test_a_sweep_hands_out_again_what_a_deleted_broker_queue_held(scaled_hub: Hu
     assert scaled_hub.sweep() == 2
     scaled_hub.jobs.shutdown()
     assert broker_length(scaled_hub, "inbox") == 2
+
+
+def test_a_hand_off_on_a_connection_the_broker_stopped_answering_reaches_the_broker(scaled_hub: Hub, broker: str) -> None:
+    # On RabbitMQ, a publish on a connection the broker no longer answered went into the socket's buffer and was
+    # lost without an error; the row waited for the sweeper, and the publisher went on losing every hand-off.
+    proxy = StallingProxy(BROKERS[broker])
+    app = make_celery(proxy.url)
+    app.conf.task_default_queue = scaled_hub.jobs.app.conf.task_default_queue  # type: ignore[attr-defined]
+    jobs = CeleryQueue(app)
+    try:
+        inbox.accept(scaled_hub.db, jobs, make_event("EvBefore"), b"{}")
+        assert _eventually(lambda: broker_length(scaled_hub, "inbox") == 1, seconds=10)
+        proxy.stall()  # the publisher's connection: open, silent
+        for n in range(2):
+            inbox.accept(scaled_hub.db, jobs, make_event(f"EvStalled{n}"), b"{}")
+        # the bounded wait (10 s) gives the connection up; the retry publishes on a new one
+        assert _eventually(lambda: broker_length(scaled_hub, "inbox") == 3, seconds=30)
+    finally:
+        jobs.shutdown(wait=False)
+        proxy.close()
+
+
+def _eventually(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
