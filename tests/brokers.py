@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+import pytest
 import redis
 from kombu import Connection
 
@@ -15,6 +16,15 @@ REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 BROKERS = {"redis": REDIS_URL, "amqp": AMQP_URL}
 CLOSED = {"redis": "redis://127.0.0.1:1/0", "amqp": "amqp://guest:guest@127.0.0.1:1//"}  # nothing listens there
+
+
+def require(url: str) -> None:
+    """Fail the test, naming the broker, when nothing answers at ``url`` (never a skip: CI starts both)."""
+    try:
+        with Connection(url, connect_timeout=5) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as e:  # noqa: BLE001 - any reason is the same failure, named
+        pytest.fail(f"no broker answers at {url.split('@')[-1]} ({e}): start it (.ci/run starts Redis and RabbitMQ)")
 
 
 def queue_length(url: str, name: str) -> int:

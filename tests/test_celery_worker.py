@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core import inbox
 from core.celery_jobs import SOCKET_TIMEOUT_SECONDS, CeleryQueue, make_celery
 from core.db import Database, InboxEvent
-from tests.brokers import AMQP_URL, delete_queues
+from tests.brokers import AMQP_URL, delete_queues, require
 from tests.conftest import _postgres_schema
 from tests.test_inbox import make_event
 from tests.test_metrics_shared import BIN, WAIT_SECONDS, hub_env, started
@@ -25,6 +25,7 @@ WORKER_BROKERS = {"amqp": AMQP_URL, "redis": "redis://127.0.0.1:6379/13"}
 @pytest.mark.parametrize("broker", sorted(WORKER_BROKERS))
 def test_hub_worker_processes_rows_before_and_after_an_idle_spell(tmp_path: Path, broker: str) -> None:
     url, log = WORKER_BROKERS[broker], tmp_path / "worker.log"
+    require(url)
     delete_queues(url, "hub")  # what an earlier run left would be processed against another database
     for database_url in _postgres_schema():
         env = hub_env(tmp_path, HUB_DATABASE_URL=database_url, HUB_QUEUE="celery", HUB_BROKER_URL=url)
