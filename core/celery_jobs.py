@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 TASK = "hub.process"
 BUFFER = 10_000  # hand-offs waiting for the publisher; past it they are dropped (the rows stay pending)
 SOCKET_TIMEOUT_SECONDS = 10.0  # a broker that stops answering fails a publish or a count instead of holding it
-CONNECT_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 5.0  # a TCP connect (and, on AMQP, its handshake) that takes longer fails
 
 
 def make_celery(broker_url: str) -> Celery:
