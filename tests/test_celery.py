@@ -1,5 +1,5 @@
-"""The scaled-out mode: rows handed to a real Celery worker over Redis and over RabbitMQ, processed by the same handlers,
-on PostgreSQL. A lost hand-off is recovered by the sweeper, as in the embedded mode."""
+"""The scaled-out mode: rows handed to a real Celery worker over Redis and over RabbitMQ (every test runs on both),
+processed by the same handlers, on PostgreSQL. A lost hand-off is recovered by the sweeper, as in the embedded mode."""
 
 from __future__ import annotations
 
