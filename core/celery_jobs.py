@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 TASK = "hub.process"
 BUFFER = 10_000  # hand-offs waiting for the publisher; past it they are dropped (the rows stay pending)
 SOCKET_TIMEOUT_SECONDS = 10.0  # a broker that stops answering fails a publish or a count instead of holding it
+CONNECT_TIMEOUT_SECONDS = 5.0  # a TCP connect (and, on AMQP, its handshake) that takes longer fails
 
 
 def make_celery(broker_url: str) -> Celery:
@@ -45,12 +46,27 @@ def make_celery(broker_url: str) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue="hub",
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=CONNECT_TIMEOUT_SECONDS,  # AMQP: the TCP connect and the AMQP handshake
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-        # NOTE(kombu): Redis sockets wait forever by default; a broker that disappears without closing the
-        # connection (paused, failover, partition) would hold a publish forever. AMQP ignores these keys.
-        broker_transport_options={"socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": 5.0},
+        broker_transport_options=transport_options(broker_url),
     )
     return app
+
+
+def transport_options(broker_url: str) -> dict[str, object]:
+    """kombu's transport options for ``broker_url``: every wait on the broker bounded, a publish a success only
+    once the broker has the message.
+
+    NOTE(kombu): Redis sockets wait forever by default; a broker that disappears without closing the connection
+    (paused, failover, partition) would hold a publish forever. The AMQP transport hands its options to
+    ``amqp.Connection`` as keywords, which ignores the Redis keys: there ``read_timeout``/``write_timeout`` bound
+    the socket's waits, and ``confirm_publish`` makes a publish wait for the broker's ack. Without it a publish
+    on a connection the broker stopped answering went into the socket's buffer and was lost without an error.
+    https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
+    """
+    if broker_url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp"):
+        return {"confirm_publish": True, "read_timeout": SOCKET_TIMEOUT_SECONDS, "write_timeout": SOCKET_TIMEOUT_SECONDS}
+    return {"socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
 
 def broker_queue(app: Celery, queue: str) -> str:
@@ -104,16 +120,24 @@ class CeleryQueue:
     def waiting(self, queue: str) -> int | None:
         """How many hand-offs of hub queue ``queue`` wait: in the broker (a Redis list's length, a RabbitMQ
         queue's ready count; not those a worker holds), plus those this process has not published yet (a
-        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now."""
+        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now. A broker queue
+        that does not exist is declared, so that hand-offs published after the count are routed to it."""
         with self._lock:
             unsent = self._unsent.get(queue, 0)
+        name = broker_queue(self.app, queue)
         try:
             with self.app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1)
                 try:
-                    declared = conn.default_channel.queue_declare(broker_queue(self.app, queue), passive=True)
+                    declared = conn.default_channel.queue_declare(name, passive=True)
                 except conn.channel_errors:
-                    return unsent  # NOTE(kombu): an empty Redis queue does not exist, and a passive declare says so
+                    # NOTE(kombu): an empty Redis queue does not exist, and a passive declare says so. A RabbitMQ
+                    # queue that does not exist was deleted (by an operator, or a restart lost it): kombu declares
+                    # a queue once per connection, so publishes went on to an exchange bound to nothing and were
+                    # dropped without an error, the sweep's too. Declared again, the sweep's hand-outs reach it.
+                    with conn.channel() as channel:
+                        self.app.amqp.queues[name].bind(channel).declare()
+                    return unsent
                 return unsent + int(declared.message_count)
         except Exception:  # noqa: BLE001 - unknown: the sweeper hands the rows out, as without a broker count
             log.warning("jobs.celery.backlog-unknown", extra={"queue": queue}, exc_info=True)
@@ -135,9 +159,11 @@ class CeleryQueue:
 
 
 def register_worker_task(app: Celery, handlers: Mapping[str, JobFunc]) -> None:
-    """Register the task a worker runs for every submitted row: the handler of its queue."""
+    """Register the task a worker runs for every submitted row: the handler of its queue (on ``app`` only)."""
 
-    @app.task(name=TASK, ignore_result=True)
+    # NOTE(celery): tasks are shared by default: every Celery app finalized later in the process is given this
+    # one, bound to these handlers, and keeps it over its own (a second hub in one process ran the first's).
+    @app.task(name=TASK, ignore_result=True, shared=False)
     def process(queue: str, row_id: int) -> None:
         handler = handlers.get(queue)
         if handler is None:

@@ -1,18 +1,15 @@
-"""The scaled-out mode: rows handed to a real Celery worker over Redis, processed by the same handlers,
-on PostgreSQL. A lost hand-off is recovered by the sweeper, as in the embedded mode."""
+"""The scaled-out mode: rows handed to a real Celery worker over Redis and over RabbitMQ (every test runs on both),
+processed by the same handlers, on PostgreSQL. A lost hand-off is recovered by the sweeper, as in the embedded mode."""
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 import uuid
 from dataclasses import replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
-import redis
 from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
@@ -22,24 +19,27 @@ from core import inbox
 from core.celery_jobs import CeleryQueue, broker_queue, make_celery, register_worker_task
 from core.db import InboxEvent
 from core.models import TicketEvent
+from tests.brokers import BROKERS, CLOSED, SilentBroker, StallingProxy, delete_queues, lose_messages, queue_length, require
 from tests.conftest import _postgres_schema, settings_dict
 from tests.test_inbox import make_event
 
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+@pytest.fixture(params=sorted(BROKERS))
+def broker(request: pytest.FixtureRequest) -> str:
+    """Which broker the scaled-out hub talks to: ``amqp`` (RabbitMQ) or ``redis``; one that is down fails the test."""
+    require(BROKERS[request.param])
+    return str(request.param)
 
 
 @pytest.fixture
-def scaled_hub() -> Iterator[Hub]:
+def scaled_hub(broker: str) -> Iterator[Hub]:
     for url in _postgres_schema():
-        hub = build_hub(load_settings(settings_dict(url, HUB_QUEUE="celery", HUB_BROKER_URL=REDIS_URL)))
-        hub.jobs.app.conf.task_default_queue = f"hub-test-{uuid.uuid4().hex[:8]}"  # type: ignore[attr-defined]
+        hub = build_hub(load_settings(settings_dict(url, HUB_QUEUE="celery", HUB_BROKER_URL=BROKERS[broker])))
+        prefix = f"hub-test-{uuid.uuid4().hex[:8]}"
+        hub.jobs.app.conf.task_default_queue = prefix  # type: ignore[attr-defined]
         yield hub
         hub.close()
-        client = redis.Redis.from_url(REDIS_URL)  # the test's broker queues and kombu's bindings of them
-        left = list(client.scan_iter(f"*{hub.jobs.app.conf.task_default_queue}*"))  # type: ignore[attr-defined]
-        if left:
-            client.delete(*left)
-        client.close()
+        delete_queues(BROKERS[broker], prefix)
 
 
 def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> None:
@@ -54,7 +54,9 @@ def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> 
     handlers = {"inbox": lambda row_id: inbox.process(scaled_hub.db, row_id, handle, 5)}
     register_worker_task(scaled_hub.jobs.app, handlers)
     app = scaled_hub.jobs.app
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=[broker_queue(app, "inbox")]):
+    # NOTE(celery): an idle in-thread worker notices the stop request at its event loop's next timer, up to 10 s
+    # later on RabbitMQ (1 s on Redis, which polls); a `hub worker` is woken by its signal instead.
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[broker_queue(app, "inbox")]):
         accepted = inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event("EvCelery"), b"{}")
         assert done.wait(timeout=30), "the worker did not process the event"
     assert seen == ["EvCelery"]
@@ -62,8 +64,8 @@ def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> 
         assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "done"
 
 
-def test_a_lost_hand_off_stays_pending_for_the_sweeper(scaled_hub: Hub) -> None:
-    broken = CeleryQueue(make_celery("redis://127.0.0.1:1/0"))  # nothing listens there
+def test_a_lost_hand_off_stays_pending_for_the_sweeper(scaled_hub: Hub, broker: str) -> None:
+    broken = CeleryQueue(make_celery(CLOSED[broker]))
     accepted = inbox.accept(scaled_hub.db, broken, make_event("EvLost"), b"{}")
     with scaled_hub.db.session() as s:
         assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "pending"
@@ -79,12 +81,8 @@ def test_a_lost_hand_off_stays_pending_for_the_sweeper(scaled_hub: Hub) -> None:
 
 
 def broker_length(hub: Hub, queue: str) -> int:
-    """The messages waiting in ``queue``'s broker queue (a Redis list), read beside the hub."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        return int(client.llen(broker_queue(hub.jobs.app, queue)))  # type: ignore[attr-defined]
-    finally:
-        client.close()
+    """The messages waiting in ``queue``'s broker queue, read beside the hub."""
+    return queue_length(hub.jobs.app.conf.broker_url, broker_queue(hub.jobs.app, queue))  # type: ignore[attr-defined]
 
 
 def test_sweeps_do_not_pile_copies_up_while_no_worker_runs(scaled_hub: Hub) -> None:
@@ -98,48 +96,18 @@ def test_sweeps_do_not_pile_copies_up_while_no_worker_runs(scaled_hub: Hub) -> N
     assert broker_length(scaled_hub, "inbox") == 3
 
 
-def test_a_sweep_hands_out_again_what_the_broker_lost(scaled_hub: Hub) -> None:
+def test_a_sweep_hands_out_again_what_the_broker_lost(scaled_hub: Hub, broker: str) -> None:
     for n in range(3):
         inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvGone{n}"), b"{}")
     scaled_hub.jobs.shutdown()  # published
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.delete(broker_queue(scaled_hub.jobs.app, "inbox"))  # type: ignore[attr-defined]  # a restart without persistence
-    finally:
-        client.close()
+    lose_messages(BROKERS[broker], broker_queue(scaled_hub.jobs.app, "inbox"))  # type: ignore[attr-defined]
     assert scaled_hub.sweep() == 3
     scaled_hub.jobs.shutdown()
     assert broker_length(scaled_hub, "inbox") == 3
 
 
-class SilentBroker:
-    """A TCP server that accepts connections and never answers (a paused or partitioned Redis: no reset, no
-    reply). It drops its connections ``guard`` seconds after the first, so a blocked caller comes back at last."""
-
-    def __init__(self, guard: float = 5.0) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
-        self.guard, self.gave_up = guard, threading.Event()
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.server.settimeout(0.2)
-        first: float | None = None
-        while first is None or time.monotonic() - first < self.guard:
-            try:
-                self.conns.append(self.server.accept()[0])
-                first = first or time.monotonic()
-            except OSError:
-                continue
-        self.gave_up.set()
-        for conn in self.conns:
-            conn.close()
-        self.server.close()
-
-
-def test_an_acknowledgement_never_waits_for_a_broker_that_does_not_answer(scaled_hub: Hub) -> None:
-    silent = SilentBroker()
+def test_an_acknowledgement_never_waits_for_a_broker_that_does_not_answer(scaled_hub: Hub, broker: str) -> None:
+    silent = SilentBroker(broker)
     jobs = CeleryQueue(make_celery(silent.url))
     try:
         accepted = inbox.accept(scaled_hub.db, jobs, make_event("EvSilent"), b"{}")
@@ -148,3 +116,55 @@ def test_an_acknowledgement_never_waits_for_a_broker_that_does_not_answer(scaled
         jobs.shutdown(wait=False)
     with scaled_hub.db.session() as s:  # stored: the sweeper hands it out once the broker answers again
         assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "pending"
+
+
+def test_the_broker_count_is_what_waits_in_the_broker(scaled_hub: Hub) -> None:
+    jobs = scaled_hub.jobs
+    assert isinstance(jobs, CeleryQueue)
+    assert jobs.waiting("inbox") == 0  # nothing handed out yet: the broker queue does not exist
+    for n in range(3):
+        inbox.accept(scaled_hub.db, jobs, make_event(f"EvCount{n}"), b"{}")
+    jobs.shutdown()  # published
+    assert jobs.waiting("inbox") == 3 == broker_length(scaled_hub, "inbox")
+    assert jobs.waiting("outbox") == 0
+    assert scaled_hub.sweep() == 0  # three wait for three due rows: no copies
+
+
+def test_a_sweep_hands_out_again_what_a_deleted_broker_queue_held(scaled_hub: Hub, broker: str) -> None:
+    for n in range(2):
+        inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvDeleted{n}"), b"{}")
+    scaled_hub.jobs.shutdown()  # published
+    name = broker_queue(scaled_hub.jobs.app, "inbox")  # type: ignore[attr-defined]
+    delete_queues(BROKERS[broker], name.removesuffix(".inbox"))  # an operator's delete, a non-durable queue's restart
+    assert scaled_hub.sweep() == 2
+    scaled_hub.jobs.shutdown()
+    assert broker_length(scaled_hub, "inbox") == 2
+
+
+def test_a_hand_off_on_a_connection_the_broker_stopped_answering_reaches_the_broker(scaled_hub: Hub, broker: str) -> None:
+    # On RabbitMQ, a publish on a connection the broker no longer answered went into the socket's buffer and was
+    # lost without an error; the row waited for the sweeper, and the publisher went on losing every hand-off.
+    proxy = StallingProxy(BROKERS[broker])
+    app = make_celery(proxy.url)
+    app.conf.task_default_queue = scaled_hub.jobs.app.conf.task_default_queue  # type: ignore[attr-defined]
+    jobs = CeleryQueue(app)
+    try:
+        inbox.accept(scaled_hub.db, jobs, make_event("EvBefore"), b"{}")
+        assert _eventually(lambda: broker_length(scaled_hub, "inbox") == 1, seconds=10)
+        proxy.stall()  # the publisher's connection: open, silent
+        for n in range(2):
+            inbox.accept(scaled_hub.db, jobs, make_event(f"EvStalled{n}"), b"{}")
+        # the bounded wait (10 s) gives the connection up; the retry publishes on a new one
+        assert _eventually(lambda: broker_length(scaled_hub, "inbox") == 3, seconds=30)
+    finally:
+        jobs.shutdown(wait=False)
+        proxy.close()
+
+
+def _eventually(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
