@@ -112,6 +112,17 @@ def test_interactivity_form_bodies_are_checked_too(client: Any, hub: Hub) -> Non
     assert rows(hub) == []
 
 
+@pytest.mark.parametrize("value", [None, ""])
+def test_a_feedback_button_without_a_value_is_400_not_500(client: Any, hub: Hub, value: Any) -> None:
+    # Found by attacking a served hub: a signed click whose hub_feedback_* button had "value": null was a 500.
+    click = fixture("block_actions_feedback")
+    click["actions"][0]["value"] = value
+    response = signed_raw(client, urlencode({"payload": json.dumps(click)}).encode(), "application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("feedback button without a Slack thread reference: ")
+    assert rows(hub) == []
+
+
 def test_url_verification_and_ssl_check_must_be_signed(client: Any, hub: Hub) -> None:
     assert post(client, fixture("url_verification"), signed=False).status_code == 401
     ping = b"ssl_check=1&token=x"
