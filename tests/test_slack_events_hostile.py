@@ -83,12 +83,26 @@ def test_signed_malformed_bodies_are_400_naming_the_problem(client: Any, hub: Hu
         ("thread_ts", {"a": 1}, "event.thread_ts"),
         ("root", "x", "event.root"),
         ("hidden", "yes", "event.hidden"),
+        # found attacking a served hub: a ':' in an id made a ref that was stored, then failed in the job runner
+        ("channel", "C1:C2", "event.channel"),
+        ("team", "9999-12-31T23:59:59Z", "event.team"),
     ],
 )
 def test_signed_event_fields_of_the_wrong_type_are_400_naming_the_path(client: Any, hub: Hub, field: str, value: Any, path: str) -> None:
     response = post(client, with_event(ROOT, "EvBAD00001", **{field: value}))
     assert response.status_code == 400
     assert response.get_json()["error"].startswith(f"slack payload: {path}: ")
+    assert rows(hub) == []
+
+
+def test_a_team_or_channel_id_holding_a_colon_is_400_and_never_stored(client: Any, hub: Hub) -> None:
+    envelope = {**with_event(ROOT, "EvCOLON001"), "team_id": "T1:T2"}
+    response = post(client, envelope)
+    assert response.status_code == 400 and response.get_json() == {"error": "slack payload: team_id: Not a Slack id."}
+    click = fixture("block_actions_feedback")
+    click["container"]["channel_id"] = "C1:C2"
+    response = signed_raw(client, urlencode({"payload": json.dumps(click)}).encode(), "application/x-www-form-urlencoded")
+    assert response.status_code == 400 and response.get_json() == {"error": "slack payload: container.channel_id: Not a Slack id."}
     assert rows(hub) == []
 
 
