@@ -266,3 +266,23 @@ def test_under_waitress_a_transfer_coding_other_than_chunked_is_400_not_501(sqli
         assert rows(hub) == []
     finally:
         hub.close()
+
+
+def test_under_waitress_a_hundred_half_sent_requests_do_not_shut_others_out(sqlite_url: str) -> None:
+    # Found attacking a served hub: waitress stops accepting at 100 open connections, so 150 connections that
+    # sent half a request each left /healthz unanswered until they timed out (120 s).
+    import requests
+
+    hub = build_hub(load_settings(settings_dict(sqlite_url)))
+    stalled: list[socket.socket] = []
+    try:
+        with waitress(hub) as base:
+            port = int(base.rsplit(":", 1)[1])
+            for _ in range(150):
+                stalled.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+                stalled[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")
+            assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+    finally:
+        for conn in stalled:
+            conn.close()
+        hub.close()
