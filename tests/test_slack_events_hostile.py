@@ -137,6 +137,17 @@ def test_a_feedback_button_without_a_value_is_400_not_500(client: Any, hub: Hub,
     assert rows(hub) == []
 
 
+def test_a_slash_command_is_an_empty_200_and_never_stored(client: Any, hub: Hub) -> None:
+    # Found attacking a served hub: a signed slash command (a form without a payload field) was a 400, which Slack
+    # shows the user as an error; Socket Mode already acknowledged them without storing them.
+    command = urlencode({"command": "/hub", "text": "reset my password", "team_id": "T1", "channel_id": "C1", "user_id": "U1",
+                         "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.x"}).encode()
+    answered = signed_raw(client, command, "application/x-www-form-urlencoded")
+    assert answered.status_code == 200 and answered.get_data() == b""
+    assert client.post("/slack/events", data=command, headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    assert rows(hub) == []
+
+
 def test_url_verification_and_ssl_check_must_be_signed(client: Any, hub: Hub) -> None:
     assert post(client, fixture("url_verification"), signed=False).status_code == 401
     ping = b"ssl_check=1&token=x"
