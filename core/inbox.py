@@ -54,6 +54,10 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
         sqlalchemy.exc.DBAPIError: the database cannot store it (a connection that drops once is replaced).
     """
     body = raw_body.decode("utf-8", "replace") if isinstance(raw_body, bytes) else raw_body
+    # The row is due, and its retry horizon counts, from when the hub stored it: not from the time the vendor
+    # wrote in the body (the event keeps that), which a delayed delivery puts a day back (its first vendor
+    # failure would be final) and a wrong clock years ahead (the row would wait until then, acknowledged).
+    stored_at = utcnow()
     values = {
         "source": event.source.value,
         "delivery_id": event.delivery_id,
@@ -64,8 +68,8 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
         "status": "pending",
         "attempts": 0,
         "duplicates": 0,
-        "received_at": event.received_at,
-        "next_attempt_at": event.received_at,
+        "received_at": stored_at,
+        "next_attempt_at": stored_at,
     }
     try:
         new_id, existing = _store(db, event, values)

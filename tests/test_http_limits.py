@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import uuid
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pytest
@@ -206,32 +208,81 @@ def test_the_admin_cookie_is_secure_behind_https(sqlite_url: str, kwargs: dict[s
         hub.close()
 
 
-def test_under_waitress_large_bodies_get_the_json_413_and_huge_ones_are_not_read(sqlite_url: str) -> None:
+@contextmanager
+def waitress(hub: Any) -> Iterator[str]:
+    """The app of ``hub`` under the web server ``hub serve`` runs, on a loopback port: its base URL."""
     import threading
 
-    import requests
-    from waitress import create_server, wasyncore
+    from waitress import wasyncore
 
-    hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_MAX_BODY_BYTES=str(LIMIT), **ZENDESK)))
-    server = create_server(create_app(hub=hub), host="127.0.0.1", port=0, max_request_body_size=4 * LIMIT)
+    from surfaces.cli.web_server import web_server
+
+    server = web_server(create_app(hub=hub), socket.create_server(("127.0.0.1", 0)), threads=4, max_request_body_size=4 * LIMIT)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}/webhooks/zendesk"  # type: ignore[union-attr]
     try:
-        declared = requests.post(url, data=b"x" * (2 * LIMIT), timeout=10)
-        chunked = requests.post(url, data=iter([b"x" * LIMIT, b"x" * LIMIT]), timeout=10)  # Transfer-Encoding: chunked
-        for response in (declared, chunked):
-            assert response.status_code == 413 and response.json()["error"].endswith("(HUB_MAX_BODY_BYTES)")
-        huge = requests.post(url, data=b"x" * (50 * LIMIT), timeout=10)
-        assert huge.status_code == 413  # waitress's own answer: it stopped reading
-        assert requests.post(url, data=b"{}", timeout=10).status_code == 401  # small bodies go on to the signature check
-        assert rows(hub) == []
+        yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         # closed by the loop's own thread, so the loop never selects on a closed socket, then ends (empty map)
         try:
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         except OSError:  # the loop closed its trigger already (seen once under load): nothing selects any more
-            wasyncore.close_all(server._map)  # type: ignore[union-attr]
+            wasyncore.close_all(server._map)
         thread.join(timeout=10)
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        server.task_dispatcher.shutdown()
+
+
+def test_under_waitress_large_bodies_get_the_json_413_and_huge_ones_are_not_read(sqlite_url: str) -> None:
+    import requests
+
+    hub = build_hub(load_settings(settings_dict(sqlite_url, HUB_MAX_BODY_BYTES=str(LIMIT), **ZENDESK)))
+    try:
+        with waitress(hub) as base:
+            url = f"{base}/webhooks/zendesk"
+            declared = requests.post(url, data=b"x" * (2 * LIMIT), timeout=10)
+            chunked = requests.post(url, data=iter([b"x" * LIMIT, b"x" * LIMIT]), timeout=10)  # Transfer-Encoding: chunked
+            for response in (declared, chunked):
+                assert response.status_code == 413 and response.json()["error"].endswith("(HUB_MAX_BODY_BYTES)")
+            huge = requests.post(url, data=b"x" * (50 * LIMIT), timeout=10)
+            assert huge.status_code == 413  # waitress's own answer: it stopped reading
+            assert requests.post(url, data=b"{}", timeout=10).status_code == 401  # small bodies go on to the signature check
+            assert rows(hub) == []
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "gzip, chunked", "chunked, gzip", "identity"])
+def test_under_waitress_a_transfer_coding_other_than_chunked_is_400_not_501(sqlite_url: str, coding: str) -> None:
+    # Found attacking a served hub: waitress answered "Transfer-Encoding: gzip" with 501 Not Implemented.
+    hub = build_hub(load_settings(settings_dict(sqlite_url, **ZENDESK)))
+    try:
+        with waitress(hub) as base:
+            with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as conn:
+                conn.sendall(f"POST /api/v1/ask HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+                             f"Transfer-Encoding: {coding}\r\nConnection: close\r\n\r\n0\r\n\r\n".encode())
+                answer = b"".join(iter(lambda: conn.recv(65536), b""))
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert b"Transfer-Encoding other than chunked is not supported" in answer
+        assert rows(hub) == []
+    finally:
+        hub.close()
+
+
+def test_under_waitress_a_hundred_half_sent_requests_do_not_shut_others_out(sqlite_url: str) -> None:
+    # Found attacking a served hub: waitress stops accepting at 100 open connections, so 150 connections that
+    # sent half a request each left /healthz unanswered until they timed out (120 s).
+    import requests
+
+    hub = build_hub(load_settings(settings_dict(sqlite_url)))
+    stalled: list[socket.socket] = []
+    try:
+        with waitress(hub) as base:
+            port = int(base.rsplit(":", 1)[1])
+            for _ in range(150):
+                stalled.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+                stalled[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")
+            assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+    finally:
+        for conn in stalled:
+            conn.close()
         hub.close()

@@ -83,12 +83,26 @@ def test_signed_malformed_bodies_are_400_naming_the_problem(client: Any, hub: Hu
         ("thread_ts", {"a": 1}, "event.thread_ts"),
         ("root", "x", "event.root"),
         ("hidden", "yes", "event.hidden"),
+        # found attacking a served hub: a ':' in an id made a ref that was stored, then failed in the job runner
+        ("channel", "C1:C2", "event.channel"),
+        ("team", "9999-12-31T23:59:59Z", "event.team"),
     ],
 )
 def test_signed_event_fields_of_the_wrong_type_are_400_naming_the_path(client: Any, hub: Hub, field: str, value: Any, path: str) -> None:
     response = post(client, with_event(ROOT, "EvBAD00001", **{field: value}))
     assert response.status_code == 400
     assert response.get_json()["error"].startswith(f"slack payload: {path}: ")
+    assert rows(hub) == []
+
+
+def test_a_team_or_channel_id_holding_a_colon_is_400_and_never_stored(client: Any, hub: Hub) -> None:
+    envelope = {**with_event(ROOT, "EvCOLON001"), "team_id": "T1:T2"}
+    response = post(client, envelope)
+    assert response.status_code == 400 and response.get_json() == {"error": "slack payload: team_id: Not a Slack id."}
+    click = fixture("block_actions_feedback")
+    click["container"]["channel_id"] = "C1:C2"
+    response = signed_raw(client, urlencode({"payload": json.dumps(click)}).encode(), "application/x-www-form-urlencoded")
+    assert response.status_code == 400 and response.get_json() == {"error": "slack payload: container.channel_id: Not a Slack id."}
     assert rows(hub) == []
 
 
@@ -109,6 +123,28 @@ def test_interactivity_form_bodies_are_checked_too(client: Any, hub: Hub) -> Non
     assert response.status_code == 400 and response.get_json()["error"].startswith("slack payload: actions.0.action_ts: ")
     for bad in (b"payload=%5B1%5D", b"payload=" + b"%5B" * 200, b"payload=a&payload=b", b"nothing=1"):
         assert signed_raw(client, bad, "application/x-www-form-urlencoded").status_code == 400
+    assert rows(hub) == []
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_a_feedback_button_without_a_value_is_400_not_500(client: Any, hub: Hub, value: Any) -> None:
+    # Found by attacking a served hub: a signed click whose hub_feedback_* button had "value": null was a 500.
+    click = fixture("block_actions_feedback")
+    click["actions"][0]["value"] = value
+    response = signed_raw(client, urlencode({"payload": json.dumps(click)}).encode(), "application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("feedback button without a Slack thread reference: ")
+    assert rows(hub) == []
+
+
+def test_a_slash_command_is_an_empty_200_and_never_stored(client: Any, hub: Hub) -> None:
+    # Found attacking a served hub: a signed slash command (a form without a payload field) was a 400, which Slack
+    # shows the user as an error; Socket Mode already acknowledged them without storing them.
+    command = urlencode({"command": "/hub", "text": "reset my password", "team_id": "T1", "channel_id": "C1", "user_id": "U1",
+                         "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.x"}).encode()
+    answered = signed_raw(client, command, "application/x-www-form-urlencoded")
+    assert answered.status_code == 200 and answered.get_data() == b""
+    assert client.post("/slack/events", data=command, headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
     assert rows(hub) == []
 
 

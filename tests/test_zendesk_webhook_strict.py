@@ -4,13 +4,14 @@ reads them; signed ones of the wrong shape are 400 naming the field; nothing is 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
 
 from app import create_app
 from connectors.zendesk import verify
-from core.models import utcnow
+from core.models import as_utc, utcnow
 from tests.conftest import settings_dict
 from tests.test_zendesk_connector import ZENDESK
 from tests.test_zendesk_mapping import load
@@ -101,3 +102,17 @@ def test_a_long_invocation_header_is_kept_as_a_hash_and_the_key_fits(database_ur
         assert row.event["data"]["delivery"].startswith("header:") and len(row.event["data"]["delivery"]) < 64
     finally:
         hub.close()
+
+
+@pytest.mark.parametrize("sent", ["9999-12-31T23:59:59Z", "1970-01-01T00:00:00Z"])
+def test_a_stored_event_is_due_from_its_arrival_not_from_the_time_in_its_body(app_client: tuple[Any, Any], sent: str) -> None:
+    # Found attacking a served hub: the body's "time" became the inbox row's arrival, so a year-9999 event was
+    # acknowledged and parked until then, and a 1970 one failed on its first vendor error (past the horizon).
+    client, hub = app_client
+    before = utcnow()
+    response = post_raw(client, changed("event_ticket_created.json", time=sent))
+    assert response.status_code == 200 and response.get_json()["status"] == "accepted"
+    [row] = inbox_rows(hub)
+    assert row.event["received_at"].startswith(sent[:4])  # the event keeps the vendor's time
+    for stored in (row.received_at, row.next_attempt_at):
+        assert abs(as_utc(stored) - before) < timedelta(minutes=1)

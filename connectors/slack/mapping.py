@@ -239,9 +239,10 @@ def _feedback_event(payload: Mapping[str, Any], received_at: datetime) -> Ticket
     if action is None:
         return None
     try:
-        ref = TicketRef.parse(action["value"])
+        # The schema lets a button's value be absent or null (other apps' buttons); ours always carries the ref.
+        ref = TicketRef.parse(action.get("value") or "")
         split_ref(ref)
-    except (KeyError, ValueError) as e:
+    except ValueError as e:
         raise PayloadError(f"feedback button without a Slack thread reference: {e}") from e
     user = payload.get("user") or {}
     container = payload.get("container") or {}

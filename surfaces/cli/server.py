@@ -50,7 +50,7 @@ def db_upgrade() -> None:
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with the job runner and scheduler (the embedded mode). The job runner runs in a
     worker process of its own (``HUB_JOB_PROCESS``, on by default), so acknowledgements never wait for it."""
-    from waitress import create_server
+    from surfaces.cli.web_server import web_server
 
     settings = load_settings()
     stop_on_sigterm()
@@ -76,8 +76,7 @@ def serve(host: str, port: int, threads: int) -> None:
         else:
             services.start_background()
         check_embedding_model(settings)  # a model that cannot load stops the boot: every decision would fail
-        server = create_server(create_http_app(services), sockets=[listening], threads=threads, ident="hub",
-                               max_request_body_size=body_cap)
+        server = web_server(create_http_app(services), listening, threads=threads, max_request_body_size=body_cap)
         # Load the KB index before the first request needs it (the first decision would otherwise wait for it).
         threading.Thread(target=_warm_up, args=(services,), name="hub-kb-warmup", daemon=True).start()
         socket_mode = _start_socket_mode(services)
