@@ -110,7 +110,7 @@ _NOT_SOLVED = (
     r"^\s*(no|nope|nah|no,? (it )?did ?n[o']?t)\s*[.!]*\s*$",
 )
 
-_SOLVED = (
+_WORKED = (  # words that say the answer worked
     r"\b(that|this|it|which|you) (has |have )?(fixed|solved|resolved|sorted|answered|did) (it|the (issue|problem)|my (issue|problem|question))\b",
     r"\b(that|this|it) (fixed|solved|resolved|sorted|worked|helped|did the trick)\b",
     r"\b(it|everything|all) (works|is working|working) (now|again|fine)\b",
@@ -118,12 +118,16 @@ _SOLVED = (
     r"\b(problem|issue|question) (is )?(solved|resolved|fixed|sorted)\b",
     r"\b(all sorted|all good now|that did it|that was it|that's it,? thanks)\b",
     r"^\s*(yes|yep|yeah|yup|solved|resolved|fixed|perfect|great|awesome)[,.! ]*(thanks?( you)?( so much)?|thx|ty)?[.! ]*$",
+)
+# ... and a reply that is nothing but thanks, which after an answer says the same (before a question, it is manners)
+_SOLVED = _WORKED + (
     r"^\s*(great|perfect|awesome|cool|ok|okay|brilliant)?[,.! ]*(many )?(thanks?|thank you|thx|ty|cheers)( (so|very) much| a lot| a bunch)?[.!]*$",
 )
 # A thank-you that goes on with a question or a plan is not a confirmation.
 _LATER = r"\b(will try|i'?ll (try|check|look|test)|let me (try|check)|later)\b"
 _HEDGE = r"\?|\b(but|however)\b|" + _LATER
 # A reply that asks something or reports a problem needs an answer the thread has not had yet.
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _PROBLEM = (r"\b(ca ?n[o']?t|cannot|unable|wo ?n[o']?t|do(es)? ?n[o']?t|did ?n[o']?t|is ?n[o']?t|are ?n[o']?t|"
             r"error|fail\w*|broken|stuck|missing|wrong)\b")
 
@@ -199,3 +203,12 @@ def classify_followup(text: str) -> Followup | None:
     if "?" in text or (re.search(_PROBLEM, text, _F) and not re.search(_LATER, text, _F)):
         return "new_ask"
     return None
+
+
+def confirms_answer(text: str) -> bool:
+    """Return whether one sentence of ``text`` says the answer worked, with no "?", "but" or plan to try it
+    later in that sentence: "thanks, that worked! also, how do I export a report?" confirms the answer and
+    asks something new (:func:`classify_followup` says ``"new_ask"``); "did that fix it?" and "Thanks! Where
+    is the billing page?" confirm nothing."""
+    return any(_compiled(_WORKED).search(sentence) and not re.search(_HEDGE, sentence, _F)
+               for sentence in _SENTENCES.split(text.strip()))

@@ -25,7 +25,7 @@ from core.telemetry import count, observe
 from core.words import plural
 from interceptor import record
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
-from interceptor.guard import classify_followup
+from interceptor.guard import classify_followup, confirms_answer
 from interceptor.overdue import escalate_unposted_answers
 from interceptor.sync import Sync, record_of
 from interceptor.types import Decision, ThreadState, Verdict
@@ -225,10 +225,13 @@ class Pipeline:
             return self._fall_back(connector, event.ref, verdict, inbox_event_id, [])
         if verdict == "new_ask":
             # The hub answers a thread once: a new question, or a problem met trying the answer, after it goes to a
-            # person with a draft for the whole conversation (in a Slack thread nobody else would see it). It says
-            # nothing about the answer, so no "not solved" is recorded; a thread a person has is left to them.
+            # person with a draft for the whole conversation (in a Slack thread nobody else would see it). It is no
+            # "not solved"; a reply that also says the answer worked ("thanks, that worked! also, ...?") records
+            # that. A thread a person has is left to them.
             with self._db.session() as s:
                 open_answer = record.was_answered(s, event.ref) and not record.has_outcome(s, event.ref, "escalated")
+                if open_answer and confirms_answer(message.text):
+                    record.record_outcome(s, event.ref, "solved", via="reply")
             return self._fall_back(connector, event.ref, verdict, inbox_event_id, []) if open_answer else "ignored"
         return "ignored"
 
@@ -264,12 +267,12 @@ class Pipeline:
         ticket = connector.fetch(ref)
         decision = self._engine().decide(
             _request_text(ticket), channel=ref.channel,
-            thread=ThreadState(answered_before=True, fallback_before=why != "new_ask"),  # a new ask says nothing of the answer
+            thread=ThreadState(answered_before=True, fallback_before=_judges_answer(why)),
         )
         try:
             with self._db.session() as s:
                 row = record.upsert_ticket(s, ticket)
-                if why != "new_ask" and record.was_answered(s, ref):
+                if _judges_answer(why) and record.was_answered(s, ref):
                     record.record_outcome(s, ref, "not_solved", via=why)
                 decided = record.record_decision(s, row, decision, trigger="follow_up", inbox_event_id=inbox_event_id)
                 if not record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=why):
@@ -286,7 +289,7 @@ class Pipeline:
     def _heard(self, ref: TicketRef, why: str, inbox_event_id: int, follow: list[NewAction]) -> None:
         """A "did not help" on a request already with a person: record it (once) and acknowledge it."""
         with self._db.session() as s:
-            if why != "new_ask" and record.find_ticket(s, ref) is not None and record.was_answered(s, ref):
+            if _judges_answer(why) and record.find_ticket(s, ref) is not None and record.was_answered(s, ref):
                 record.record_outcome(s, ref, "not_solved", via=why)
             ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
         schedule(self._jobs, ids)
@@ -346,6 +349,12 @@ class Pipeline:
         if target is not None and not isinstance(self._connectors.get(target), HelpDesk):
             target = None  # e.g. "slack": no ticket anywhere, the triage channel gets the draft
         return Route(connector=name, is_help_desk=isinstance(connector, HelpDesk), escalation_target=target)
+
+
+def _judges_answer(why: str) -> bool:
+    """Whether a hand-off for ``why`` is the requester's word that the answer did not help (``not_solved``,
+    ``human``); a new question (``new_ask``) says nothing of the answer."""
+    return why != "new_ask"
 
 
 def _request_text(ticket: Ticket) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from interceptor.decide import classify_followup
-from interceptor.guard import asks_for_human, is_frustrated, sensitive_topics
+from interceptor.guard import asks_for_human, confirms_answer, is_frustrated, sensitive_topics
 
 TOPICS = ("refund", "account_access", "legal", "security_incident")
 
@@ -122,3 +122,18 @@ def test_is_frustrated(text: str, expected: bool) -> None:
 ])
 def test_classify_followup(text: str, expected: str | None) -> None:
     assert classify_followup(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("thanks, that worked! also how do I export a report?", True),
+    ("Solved, thanks. Quick question though: is it free?", True),
+    ("That fixed it.\nWhere are invoices kept?", True),
+    ("Thanks! Where is the billing page?", False),  # manners before a question, no word that it worked
+    ("did that fix it?", False),
+    ("it works now?", False),
+    ("that worked but now I get error 500", False),
+    ("What about the mobile app?", False),
+    ("", False),
+])
+def test_confirms_answer(text: str, expected: bool) -> None:
+    assert confirms_answer(text) is expected

@@ -33,20 +33,22 @@ def thread(sqlite_url: str, stub: SlackStub, request: str, *replies: str) -> Hub
     return hub
 
 
-@pytest.mark.parametrize("text", [
-    "thanks, that worked! also how do I export a report to CSV?",
-    "where do I find the sign-in page?",
-    "I get error 403 when I click the link in the email",
+@pytest.mark.parametrize("text,said", [
+    ("thanks, that worked! also how do I export a report to CSV?", ["solved"]),  # the answer did help: it counts
+    ("Thanks! Where do I find the sign-in page?", []),  # manners, not word that it worked
+    ("where do I find the sign-in page?", []),
+    ("I get error 403 when I click the link in the email", []),
 ])
-def test_a_new_question_after_the_answer_goes_to_a_person_with_a_draft(sqlite_url: str, stub: SlackStub, text: str) -> None:
+def test_a_new_question_after_the_answer_goes_to_a_person_with_a_draft(sqlite_url: str, stub: SlackStub, text: str,
+                                                                        said: list[str]) -> None:
     hub = thread(sqlite_url, stub, "I forgot my password, how do I reset it?", text)
 
     posts = stub.calls_to("chat.postMessage")
     [triage] = [c for c in posts if c.args["channel"] == "CTRIAGE01"]
     assert text in json.dumps(triage.args["blocks"])  # the agents see the new question in the transcript
     assert [c.args["text"] for c in posts if c.args["channel"] == CHANNEL][1:] == [NOTICE]
-    # it says nothing about the answer: no "not solved" is recorded, and the draft does not claim it failed
-    assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted", "escalated"]
+    # it is no word that the answer failed: no "not solved" is recorded, and the draft does not claim it failed
+    assert [o.kind for o in rows(hub, OutcomeRow)] == ["answer_posted", *said, "escalated"]
     request, follow_up = rows(hub, DecisionRow)
     assert (request.trigger, request.verdict) == ("request", "answer")
     assert (follow_up.trigger, follow_up.verdict) == ("follow_up", "escalate")
