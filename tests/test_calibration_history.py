@@ -345,3 +345,34 @@ def test_a_server_polling_the_kb_version_serves_the_reset(sqlite_url: str, tmp_p
         assert all("I forgot my password" not in a.questions for a in server.index.articles)
     finally:
         db.dispose()
+
+
+def _page(n: int, external_id: str, prefix: str) -> kb.KBArticle:
+    return kb.KBArticle(n, "pack", external_id, "Apply for benefits", None, (), (
+        kb.KBPassage("Who can apply and when.", (), f"{prefix}-s0"),
+        kb.KBPassage("Apply online in about 30 minutes.", ("How to apply",), f"{prefix}-s1"),
+        kb.KBPassage("Overview of what happens next.", ("Overview",), None),
+    ), ())
+
+
+@pytest.mark.parametrize("top,at,item,right", [
+    (0, 1, history.Labelled("how do I apply", "a", None, ("a-s1",)), True),
+    (0, 0, history.Labelled("how do I apply", "a", None, ("a-s1",)), False),  # the right page, the wrong part
+    # the page twice in the KB, and the request labelled with both copies: either copy's section answers it
+    (1, 1, history.Labelled("how do I apply", "a", None, ("a-s1", "b-s1")), True),
+    (1, 0, history.Labelled("how do I apply", "a", None, ("a-s1", "b-s1")), False),
+    (1, 1, history.Labelled("how do I apply", "a", None, ("a-s1",)), False),  # the copy not named: another article
+    (1, 1, history.Labelled("how do I apply", "a", None, None), False),
+    # a heading path names a section within its article only: the other page's "Overview" is not it
+    (1, 2, history.Labelled("what happens next", "a", None, ("Overview",)), False),
+    (0, 2, history.Labelled("what happens next", "a", None, ("Overview",)), True),
+    (0, 1, history.Labelled("what time is lunch", None), False),
+])
+def test_an_answer_is_right_when_its_quote_is_of_a_named_section(top: int, at: int, item: history.Labelled,
+                                                                  right: bool) -> None:
+    from interceptor.retrieval.index import KBIndex, Retrieval
+
+    index = KBIndex([_page(1, "a", "a"), _page(2, "b", "b")], None)
+    r = Retrieval(order=(top, 1 - top), fused=(1.0, 0.5), lexical=(1.0, 0.5), dense=None, passage=("", ""),
+                  knn=(0.0, 0.0), lexical_top=top, dense_top=top, negative=0.0, knn_negative=0.0, passage_at=(at, 0))
+    assert history.is_right(index, r, item) is right

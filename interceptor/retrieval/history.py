@@ -128,18 +128,22 @@ def from_params(params: dict[str, Any]) -> list[Labelled]:
 
 
 def is_right(index: KBIndex, r: Retrieval, item: Labelled) -> bool:
-    """Return whether the top answer of retrieval ``r`` answers ``item``: its article, and (when the history
-    names sections the article has) a passage of one of those sections."""
+    """Return whether the top answer of retrieval ``r`` answers ``item``, as a person reading it would judge:
+    its article, and (when the history names sections the article has) a passage of one of those sections;
+    or another article's passage of a section the history names by its id (a page the KB holds twice, such
+    as a bench pack whose request is answered by sections of two articles). Heading paths name sections only
+    within their article: "Overview" in another article is another section."""
     if item.article is None or not r.order:
         return False
     article = index.articles[r.order[0]]
-    if article.external_id != item.article:
-        return False
-    keys = [section_key(article, j) for j in range(len(article.passages))]
-    if not item.sections or not set(keys) & set(item.sections):
-        return True
+    named = set(item.sections or ())
     at = r.passage_at[0] if r.passage_at else -1
-    return at >= 0 and keys[at] in item.sections
+    if article.external_id != item.article:
+        return at >= 0 and article.passages[at].section_id in named
+    keys = [section_key(article, j) for j in range(len(article.passages))]
+    if not named & set(keys):
+        return True
+    return at >= 0 and keys[at] in named
 
 
 def feature_rows(index: KBIndex, items: list[Labelled],
