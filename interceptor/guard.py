@@ -126,8 +126,8 @@ _SOLVED = _WORKED + (
 # A thank-you that goes on with a question or a plan is not a confirmation.
 _LATER = r"\b(will try|i'?ll (try|check|look|test)|let me (try|check)|later)\b"
 _HEDGE = r"\?|\b(but|however)\b|" + _LATER
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")  # where a reply's sentences end (confirms_answer)
 # A reply that asks something or reports a problem needs an answer the thread has not had yet.
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _PROBLEM = (r"\b(ca ?n[o']?t|cannot|unable|wo ?n[o']?t|do(es)? ?n[o']?t|did ?n[o']?t|is ?n[o']?t|are ?n[o']?t|"
             r"error|fail\w*|broken|stuck|missing|wrong)\b")
 

@@ -20,6 +20,12 @@ from tests.schemas import scratch_schema
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
+# A suite started in the background by a script (`make test &`, nohup) inherits SIGINT ignored, and every hub
+# process it starts would too (an ignored signal survives exec): the tests that stop `hub serve` as Ctrl-C does
+# would wait for it in vain. The suite takes Ctrl-C as usual, and its children start with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
