@@ -38,7 +38,8 @@ def render(sim: Simulation) -> str:
             lines += ["", *_call(i, call)]
         done += len(sim.after_click)
     for reply in sim.replies:
-        lines += ["", f"Then the person replies in the thread: {reply.text!r} (POST /slack/events answered {reply.status})."]
+        lines += ["", f"Then the person replies in the thread: {reply.text!r} (POST /slack/events answered {reply.status}).",
+                  reply.summary, reply.recorded]
         for d in reply.decisions:
             lines += _decision("Follow-up decision", d)
         if not reply.decisions:
@@ -76,7 +77,9 @@ def as_json(sim: Simulation) -> dict[str, Any]:
     return {"text": sim.text, "channel": sim.channel, "thread_ts": sim.thread_ts, "kb_source": sim.kb_source,
             "status": sim.status, "decision": sim.decision, "notes": list(sim.notes), "calls": _calls(sim.calls),
             "click": sim.click, "after_click": _calls(sim.after_click),
-            "replies": [{"text": r.text, "status": r.status, "decisions": r.decisions, "calls": _calls(r.calls)}
+            "replies": [{"text": r.text, "status": r.status, "decisions": r.decisions, "calls": _calls(r.calls),
+                         "read_as": r.reading, "then": r.conclusion,
+                         "outcomes": [{"kind": o["kind"], "detail": o["detail"]} for o in r.outcomes]}
                         for r in sim.replies]}
 
 

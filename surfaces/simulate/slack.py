@@ -33,6 +33,7 @@ from interceptor.kb.importer import articles_at, import_articles
 from surfaces.http.app import create_http_app
 from surfaces.services import build_services
 from surfaces.simulate.recorder import TEAM, Call, RecordingSlack
+from surfaces.simulate.replies import Reply, outcomes_of
 
 CHANNEL, TRIAGE, USER = "CSIMULATE1", "CSIMTRIAGE", "USIMUSER01"
 SIGNING_SECRET = "simulated-signing-secret"  # noqa: S105 - a throw-away secret for a loopback-only run
@@ -54,16 +55,6 @@ class Simulation:
     click: str | None = None  # the button the simulated person clicked on the answer, if any
     after_click: list[Call] = field(default_factory=list)  # the writes that click led to
     replies: tuple[Reply, ...] = ()  # then the person's replies in the thread, in order
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A reply the simulated person posted in the request's thread, and what it led to."""
-
-    text: str
-    status: int  # the HTTP status ``/slack/events`` answered
-    decisions: list[dict[str, Any]]  # the follow-up decisions it led to (as ``Simulation.decision``)
-    calls: list[Call]  # the Slack writes it led to
 
 
 def copy_kb(source_url: str, target_url: str) -> int:
@@ -149,7 +140,7 @@ def simulate_slack(
 
     Returns:
         The decision and every ``chat.postMessage`` / ``chat.update`` the hub made (after the click and each
-        reply apart).
+        reply apart); for each reply, also the follow-up decisions and the outcomes it recorded.
 
     Raises:
         TimeoutError: the pipeline did not finish within 60 s.
@@ -176,8 +167,10 @@ def simulate_slack(
             posted = []
             for reply in replies:
                 seen, decided = len(slack.writes()), len(_decisions(hub.db, ref))
+                known = outcomes_of(hub.db, ref)
                 reply_status = _deliver(hub, _event(reply, slack.post_user_message(channel, USER, reply, ts), channel, ts))
-                posted.append(Reply(reply, reply_status, _decisions(hub.db, ref)[decided:], slack.writes()[seen:]))
+                posted.append(Reply(reply, reply_status, _decisions(hub.db, ref)[decided:], slack.writes()[seen:],
+                                    outcomes_of(hub.db, ref, after=known[-1]["id"] if known else 0)))
         finally:
             hub.close()
         return Simulation(text, channel, ts, kb_source, status, decisions[0] if decisions else None, before,
