@@ -25,6 +25,7 @@ from surfaces.http.dashboard.auth import (
     token_matches,
 )
 from surfaces.services import Services
+from surfaces.simulate.replies import MAX_REPLIES_CHARS, replies_field
 from surfaces.http.door import is_https
 
 MAX_SIMULATED_CHARS = 4000
@@ -139,24 +140,29 @@ def make_pages_blueprint(services: Services) -> Blueprint:
     @bp.get("/admin/simulate")
     def simulate_form() -> Response:
         """A form: type a Slack message, see what the hub would post (``hub simulate slack`` in the browser)."""
-        return gate() or _page("dashboard/simulate.html", text="", sim=None, error=None, button=None)
+        return gate() or _page("dashboard/simulate.html", text="", replies="", sim=None, error=None, button=None)
 
     @bp.post("/admin/simulate")
     def simulate_run() -> Response:
-        """Run the simulation on the typed text and show the decision and every Slack message it would post."""
+        """Run the simulation on the typed text, then each line of the replies field as the asker's reply in the
+        thread (``hub simulate slack --reply``), and show every decision and Slack message it led to."""
         refused = gate()
         if refused is not None:
             return refused
         from surfaces.simulate.slack import simulate_slack  # late: it builds an app, which imports this module
 
         text = (request.form.get("text") or "").strip()
+        typed = request.form.get("replies") or ""
+        replies, error = replies_field(typed)
         if not text or len(text) > MAX_SIMULATED_CHARS:
             error = f"Type a message of 1 to {MAX_SIMULATED_CHARS} characters."
-            return _page("dashboard/simulate.html", 400, text=text[:MAX_SIMULATED_CHARS], sim=None, error=error, button=None)
+        if error:
+            return _page("dashboard/simulate.html", 400, text=text[:MAX_SIMULATED_CHARS], replies=typed[:MAX_REPLIES_CHARS],
+                         sim=None, error=error, button=None)
         button = request.form.get("click") if request.form.get("click") in ("solved", "not_solved") else None
         with tempfile.TemporaryDirectory(prefix="hub-simulate-") as workdir:
-            sim = simulate_slack(text, services.settings, Path(workdir), click=button)
-        return _page("dashboard/simulate.html", text=text, sim=sim, error=None, button=button)
+            sim = simulate_slack(text, services.settings, Path(workdir), click=button, replies=replies)
+        return _page("dashboard/simulate.html", text=text, replies=typed, sim=sim, error=None, button=button)
 
     @bp.post("/admin/login")
     def login() -> ResponseBase:
