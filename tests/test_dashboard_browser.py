@@ -194,9 +194,13 @@ def test_a_phone_width_has_no_sideways_scroll(live_server: str, browser: webdriv
     assert browser.find_elements(By.ID, "verdict") and fits(browser)
     browser.get(live_server + "/admin/simulate")
     browser.find_element(By.ID, "text").send_keys("I want a refund for my subscription, it renewed without asking")
+    browser.find_element(By.ID, "replies").send_keys("hello?\ncan I talk to a person please")
     browser.find_element(By.ID, "run").click()
     WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "sim-verdict"))
-    assert len(browser.find_elements(By.CSS_SELECTOR, ".slack-message")) == 2 and fits(browser)
+    replies = [browser.find_element(By.ID, f"reply-{n}") for n in (1, 2)]
+    assert [r.find_element(By.CSS_SELECTOR, ".reply-text").text for r in replies] == ["hello?", "can I talk to a person please"]
+    assert all(r.find_element(By.CSS_SELECTOR, ".recorded").text.startswith("Recorded: ") for r in replies)
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".slack-message")) == 2 + 2 and fits(browser)
 
 
 def fits(browser: webdriver.Chrome) -> bool:
