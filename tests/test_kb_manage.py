@@ -108,14 +108,19 @@ def test_the_screen_skips_a_project_readme_and_developer_docs_unless_forced(tmp_
     (tmp_path / "untitled.md").write_text("Click Export, then choose CSV.\n", encoding="utf-8")
     (tmp_path / "page.html").write_text("<p>No title here.</p>", encoding="utf-8")
     (tmp_path / "with-front-matter.md").write_text("---\ntitle: Install the desktop app\n---\n```\nmake install\n```\n")
+    (tmp_path / "heading-only.md").write_text("# Refunds\n", encoding="utf-8")
+    (tmp_path / "empty.md").write_text("", encoding="utf-8")
     notices: list[ImportNotice] = []
     imported = sorted(a.external_id for a in articles_at(tmp_path, on_notice=notices.append))
-    assert imported == ["page.html", "untitled.md", "with-front-matter.md"]
+    assert imported == ["empty.md", "heading-only.md", "page.html", "untitled.md", "with-front-matter.md"]
     by_path = {n.path: n for n in notices}
     assert by_path["README.md"].kind == "skipped" and "README file without front matter" in by_path["README.md"].reason
     assert by_path["getting-started.md"].kind == "skipped" and "git clone" in by_path["getting-started.md"].reason
     assert by_path["untitled.md"].kind == "warning" and '"Untitled"' in by_path["untitled.md"].reason
     assert by_path["page.html"].kind == "warning"
+    assert by_path["heading-only.md"].reason == "no text under the title: imported, but no answer can quote it"
+    assert by_path["empty.md"].reason == ('no title: imported as "Empty" (from the file name); '
+                                          "no text under the title: imported, but no answer can quote it")
     assert "with-front-matter.md" not in by_path
     forced = sorted(a.external_id for a in articles_at(tmp_path / "README.md", force=True, on_notice=notices.append))
     assert forced == ["README.md"]

@@ -212,7 +212,7 @@ def articles_at(path: Path, *, force: bool = False,
     Args:
         path: a Markdown, HTML or ``pack.json`` file, or a folder of them.
         force: import files the screen would skip.
-        on_notice: called with each skipped file and each warning (no title); logged when ``None``.
+        on_notice: called with each skipped file and each warning (no title, no text); logged when ``None``.
 
     Raises:
         KBImportError: a file cannot be read or parsed, or ``path`` does not exist.
@@ -244,8 +244,11 @@ def articles_at(path: Path, *, force: bool = False,
             if reason and not force:
                 notice(ImportNotice(rel, "skipped", f"{reason} (--force imports it)"))
                 continue
-        if not titled:
-            notice(ImportNotice(rel, "warning", f"no title: imported as \"{article.title}\" (from the file name)"))
+        problems = [] if titled else [f"no title: imported as \"{article.title}\" (from the file name)"]
+        if not article.passages:
+            problems.append("no text under the title: imported, but no answer can quote it")
+        if problems:
+            notice(ImportNotice(rel, "warning", "; ".join(problems)))
         yield _once(article, rel, origins)
 
 
