@@ -42,6 +42,9 @@ from interceptor.kb.sections import section_passages
 log = logging.getLogger("interceptor.kb.import")
 PACK_FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
 SUFFIXES = (".md", ".markdown", ".html", ".htm", ".json")
+# Documents a help-center folder often holds beside its articles, which the import does not read: each is named
+# in a warning, so that an admin sees they were passed over (images, scripts and the like are not).
+OTHER_DOCUMENTS = frozenset({".txt", ".text", ".pdf", ".doc", ".docx", ".rtf", ".odt", ".pages"})
 
 
 class KBImportError(HubError):
@@ -222,6 +225,10 @@ def articles_at(path: Path, *, force: bool = False,
     notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
     root = path if path.is_dir() else path.parent
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    if path.is_dir():
+        for other in sorted(p for p in path.rglob("*") if p.suffix.lower() in OTHER_DOCUMENTS):
+            notice(ImportNotice(other.relative_to(root).as_posix(), "warning",
+                                "not Markdown or HTML: not read (save it as .md or .html to import it)"))
     origins: dict[tuple[str, str], str] = {}  # (source, external_id) -> the file that gave it, for one import
     for file in files:
         if file.suffix.lower() == ".json":
