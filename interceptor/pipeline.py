@@ -131,7 +131,10 @@ class Pipeline:
         if feedback not in ("solved", "not_solved"):
             return "ignored"
         with self._db.session() as s:
+            decided = record.has_decision(s, event.ref)
             requester = record.requester_id_of(s, event.ref)
+        if not decided:
+            return self._undecided_feedback(event)
         if event.message is not None and requester is not None and event.message.author.external_id != requester:
             # Anyone in the channel can press the buttons under an answer; only the requester's press is the
             # requester's word (as only their replies in the thread are follow-ups). The buttons stay for them.
@@ -162,6 +165,21 @@ class Pipeline:
             schedule(self._jobs, ids)
             return "solved"
         return self._fall_back(connector, event.ref, "button", inbox_event_id, follow)
+
+    def _undecided_feedback(self, event: TicketEvent) -> str:
+        """A button press naming a request the hub has no decision on. While that request is stored and being
+        decided (:func:`core.inbox.request_undecided`) the press waits for the decision, as a reply does. A request
+        the hub never had (only a holder of the signing secret can send such a press, with a made-up value) cannot
+        get one: the press is dropped at once, with nothing recorded and nothing sent to the vendor, rather than
+        acknowledged on a thread the hub never answered.
+
+        Raises:
+            Retriable: the request is not decided yet.
+        """
+        if request_undecided(self._db, event.ref):
+            raise Retriable(f"the request of {event.ref} is not decided yet")
+        log.info("interceptor.feedback.unknown-request", extra={"ref": str(event.ref)})
+        return "unknown_request"
 
     def _on_comment(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
         message = event.message

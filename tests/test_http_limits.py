@@ -251,6 +251,25 @@ def test_under_waitress_large_bodies_get_the_json_413_and_huge_ones_are_not_read
         hub.close()
 
 
+def test_under_waitress_a_content_coded_body_is_the_json_415(sqlite_url: str) -> None:
+    import gzip
+
+    import requests
+
+    hub = build_hub(load_settings(settings_dict(sqlite_url, **ZENDESK)))
+    try:
+        with waitress(hub) as base:
+            coded = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+            for path in ("/webhooks/zendesk", "/api/v1/ask"):
+                body = gzip.compress(b'{"text": "how do I reset my password?"}')
+                for data in (body, iter([body[:10], body[10:]])):  # declared, and chunked
+                    response = requests.post(f"{base}{path}", data=data, headers=coded, timeout=10)
+                    assert response.status_code == 415 and "Content-Encoding" in response.json()["error"], path
+            assert rows(hub) == []
+    finally:
+        hub.close()
+
+
 @pytest.mark.parametrize("coding", ["gzip", "gzip, chunked", "chunked, gzip", "identity"])
 def test_under_waitress_a_transfer_coding_other_than_chunked_is_400_not_501(sqlite_url: str, coding: str) -> None:
     # Found attacking a served hub: waitress answered "Transfer-Encoding: gzip" with 501 Not Implemented.

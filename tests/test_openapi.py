@@ -212,3 +212,20 @@ def test_a_body_over_the_limit_is_a_declared_413_on_every_operation(admin_hub: H
             response = client.open(url, method=method.upper(), data=b"{" + b" " * 2048 + b"}", content_type="application/json", headers=AUTH)
             assert response.status_code == 413, (method, path)
             _check(spec, path, method, response)
+
+
+def test_a_content_coded_body_is_a_declared_415_on_every_operation_that_takes_a_body(client: Any) -> None:
+    """The door refuses ``Content-Encoding`` (anything but ``identity``) on every route that reads a body; the spec
+    declares that 415 wherever it declares a ``requestBody``, and nowhere else is it answered."""
+    import gzip
+
+    spec = _spec(client)
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            url = path.replace("{decision_id}", "1")
+            response = client.open(url, method=method.upper(), data=gzip.compress(b"{}"), content_type="application/json",
+                                   headers={**AUTH, "Content-Encoding": "gzip"})
+            assert (response.status_code == 415) == ("requestBody" in op), (method, path, response.status_code)
+            _check(spec, path, method, response)
+            if "requestBody" in op:
+                assert "Content-Encoding" in response.get_json()["error"] and response.headers["Accept-Encoding"] == "identity"

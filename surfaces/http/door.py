@@ -2,6 +2,9 @@
 
 - Bodies over ``HUB_MAX_BODY_BYTES`` are a 413 before they are read (:class:`BodyLimit`): a declared
   ``Content-Length`` is checked before the app runs, and a chunked body without one is cut off at the limit.
+- A body sent with a ``Content-Encoding`` other than ``identity`` (``gzip``, ``deflate``, ``br``) is a 415 on every
+  route that takes a body (:func:`refuse_encoded_body`): the hub never decodes one, and would otherwise answer it
+  400 "not JSON" or a bad signature.
 - ``request.get_json()`` decodes strictly everywhere (:func:`connectors.inbound.json_body`: bounded nesting, no
   lone surrogates, no NUL, no ``NaN``), so no JSON body can reach a view that the database or a response cannot
   hold; a query string with a NUL (``%00``) is a 400 for the same reason (PostgreSQL text holds no NUL), and an
@@ -24,7 +27,8 @@ from flask import Flask, Request, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import get_content_length
 
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 
 LIMITED_ENDPOINTS = ("interceptor_api.ask", "interceptor_api.feedback", "interceptor_api.suggest")
 METRICS_ENDPOINT = "health.metrics"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the methods whose routes read a body (only POST today)
+UNSUPPORTED_ENCODING = "Content-Encoding is not supported: send the body unencoded (no Content-Encoding, or identity)"
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -88,6 +94,23 @@ class BodyLimit:
         return response(environ, start_response)
 
 
+class EncodedBody(UnsupportedMediaType):
+    """415 for a body the client content-coded. RFC 9110 15.5.16: the answer names the codings that would have been
+    accepted in ``Accept-Encoding`` (here ``identity`` only)."""
+
+    description = UNSUPPORTED_ENCODING
+
+    def get_headers(self, environ: Any = None, scope: Any = None) -> list[tuple[str, str]]:
+        return [*super().get_headers(environ, scope), ("Accept-Encoding", "identity")]
+
+
+def content_coded(headers: Headers) -> bool:
+    """Whether ``headers`` say the body is content-coded: a ``Content-Encoding`` naming anything but ``identity``
+    (case-insensitive, in a list like ``gzip, identity`` or over several header lines). Absent or empty: not."""
+    codings = (c.strip().lower() for line in headers.getlist("Content-Encoding") for c in line.split(","))
+    return any(c and c != "identity" for c in codings)
+
+
 def is_https(req: Request) -> bool:
     """Whether the browser reached us over HTTPS: directly, or through a proxy that says so
     (``X-Forwarded-Proto: https``). Used to mark the admin cookie ``Secure``; believing the header can only
@@ -124,6 +147,19 @@ def install(app: Flask, edge: EdgeSettings) -> Limiter:
         # NOTE(postgresql): an <int:...> path value past 2**31 - 1 fails the query ("integer out of range").
         if any(isinstance(v, int) and not 0 <= v <= MAX_ROW_ID for v in (request.view_args or {}).values()):
             raise NotFound(f"no such id: ids run from 0 to {MAX_ROW_ID}")
+
+    @app.before_request
+    def refuse_encoded_body() -> None:
+        # One place for every route that takes a body (the API, the webhooks, the admin forms); none decodes a
+        # content coding, so a gzip body would be a 400 "not JSON" or a 401 (the bytes signed are not the JSON).
+        # Order: like the 413, before the body is read and before any signature or token is checked. It is decided
+        # from a header alone, costs no read and no HMAC, and tells a forger nothing about a secret: an unsigned
+        # request without a Content-Encoding still gets the 401 it got; with one it gets the 415 whoever signed
+        # it. Routing errors come first (a 404 or 405 stays one); a GET's body is never read, so it is left alone.
+        if request.method in BODY_METHODS and request.url_rule is not None and content_coded(request.headers):
+            count("http_refused", reason="content_encoding")
+            log.info("http.content-encoding-refused", extra={"path": request.path})
+            raise EncodedBody()
 
     token = edge.metrics_token.reveal() if edge.metrics_token is not None else None
 
