@@ -156,6 +156,16 @@ class Message:
         object.__setattr__(self, "created_at", as_utc(self.created_at))
 
 
+def subject_and_text(subject: str, text: str) -> str:
+    """Return a request's words once: its subject, then its text, leaving the subject out where the text begins
+    with it (a Slack request's subject is its first line; an e-mailed ticket's is often the description's). A
+    subject counted twice weighs its words twice, and a request would score otherwise than its words typed once."""
+    subject, text = subject.strip(), text.strip()
+    if not subject or text.startswith(subject):
+        return text or subject
+    return f"{subject}\n{text}" if text else subject
+
+
 @dataclass(frozen=True)
 class Ticket:
     """A request in the help desk, normalised. ``raw`` is kept for debugging only."""

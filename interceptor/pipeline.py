@@ -19,7 +19,7 @@ from core.db import Database
 from core.errors import Retriable
 from core.inbox import request_undecided
 from core.jobs import JobQueue
-from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc
+from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc, subject_and_text
 from core.outbox import NewAction, enqueue, schedule
 from core.telemetry import count, observe
 from core.words import plural
@@ -383,5 +383,4 @@ def _request_text(ticket: Ticket) -> str:
     requester = ticket.requester.external_id
     later = [m.text.strip() for m in ticket.messages[1:]
              if m.visibility is Visibility.PUBLIC and m.author.external_id == requester and not m.author.is_self]
-    parts = [ticket.subject.strip(), ticket.text.strip(), *later]
-    return "\n".join(p for p in parts if p) or ticket.subject
+    return "\n".join(p for p in [subject_and_text(ticket.subject, ticket.text), *later] if p) or ticket.subject

@@ -166,3 +166,18 @@ def test_a_ticket_opened_by_an_agent_is_not_intercepted(world: World) -> None:
     desk.tickets[str(ticket.ref)] = ticket
     world.deliver(created(ticket))
     assert desk.writes == [] and world.rows(DecisionRow) == []
+
+
+@pytest.mark.parametrize(("subject", "text", "asked"), [
+    ("I forgot my password", "I forgot my password", "I forgot my password"),  # a chat message: its own subject
+    ("I forgot my password", "I forgot my password\nThe email never came.", "I forgot my password\nThe email never came."),
+    ("Password", "I forgot my password", "Password\nI forgot my password"),  # a form's subject, typed apart
+    ("", "I forgot my password", "I forgot my password"),
+    ("I forgot my password", "", "I forgot my password"),
+])
+def test_a_request_is_decided_on_its_words_once(world: World, subject: str, text: str, asked: str) -> None:
+    desk = world.vendors["zendesk"]
+    ticket = Ticket(TicketRef(Source.ZENDESK, "7"), subject, text, ADA, messages=(Message("c1", ADA, text or subject),))
+    desk.tickets[str(ticket.ref)] = ticket
+    world.deliver(created(ticket))
+    assert [call[0] for call in world.engine.calls] == [asked]

@@ -163,3 +163,27 @@ def test_the_note_about_escalations_names_only_a_help_desk(configured: dict[str,
     settings = load_settings(configured)
     assert "zendesk ticket" in _notes(settings)[0]
     assert _notes(replace(settings, escalation_target="slack")) == () == _notes(replace(settings, escalation_target=None))
+
+
+
+def test_a_slack_message_is_scored_as_its_words_asked_of_the_api(sqlite_url: str, tmp_path: Path) -> None:
+    # a Slack request's subject is its first line: counted once, or its words would weigh twice in Slack only
+    # (on the sample KB, "How do I change my plan?" scored 0.988 in Slack and 0.965 asked of the API)
+    from app import build_hub, create_app
+    from interceptor.kb.importer import articles_at
+    from surfaces.simulate.slack import SAMPLE_KB
+
+    db = Database(sqlite_url)
+    import_articles(db, articles_at(SAMPLE_KB))
+    db.dispose()
+    settings = load_settings(settings_dict(sqlite_url, HUB_DENSE="auto"))  # the embeddings see a repeated line
+    hub = build_hub(settings)  # fits the KB's cold start and stores it: the simulation copies it
+    try:
+        client = create_app(hub=hub).test_client()
+        for n, text in enumerate(("How do I change my plan?", "I forgot my password\nThe reset email never came.")):
+            (tmp_path / str(n)).mkdir()
+            sim = simulate_slack(text, settings, tmp_path / str(n))  # a simulation of its own, as each command's
+            asked = client.post("/api/v1/ask", json={"text": text}).get_json()
+            assert sim.decision is not None and sim.decision["confidence"] == pytest.approx(asked["confidence"], abs=1e-4)
+    finally:
+        hub.close()

@@ -26,6 +26,7 @@ from core.analytics.clusters import (
     medoid,
     terms,
 )
+from core.models import subject_and_text
 
 UNANSWERABLE = frozenset({"no_candidate", "no_passage", "confidence_below_threshold"})
 POLICY = frozenset({"asked_for_human", "frustration", "fallback_in_thread", "answered_before", "dry_run"})
@@ -68,7 +69,7 @@ def is_gap(verdict: str, reasons: Sequence[str], confidence: float, threshold: f
 
 
 def _text(r: GapRequest) -> str:
-    return f"{r.subject}\n{r.text}" if r.text and r.text != r.subject else r.subject or r.text
+    return subject_and_text(r.subject, r.text)
 
 
 def group_gaps(
