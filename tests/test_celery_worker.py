@@ -40,6 +40,7 @@ def test_hub_worker_processes_rows_before_and_after_an_idle_spell(tmp_path: Path
                 time.sleep(SOCKET_TIMEOUT_SECONDS + 2)  # idle past the sockets' read timeout
                 second = inbox.accept(db, jobs, make_event("EvWorkerSecond"), b"{}")
                 _wait_done(db, second.row_id, procs[0], log)
+            assert f"hub worker taking broker queues {prefix}.inbox (HUB_BROKER_QUEUE_PREFIX)" in log.read_text()
         finally:
             jobs.shutdown(wait=False)
             db.dispose()

@@ -194,6 +194,7 @@ def worker(concurrency: int, queues: str) -> None:
         names = [broker_queue(services.jobs.app, q) for q in dict.fromkeys(taken)]
         if "inbox" in taken:  # it decides: a model that cannot load stops it, as it stops `hub serve`
             check_embedding_model(services.settings)
+        click.echo(f"hub worker taking broker queues {', '.join(names)} (HUB_BROKER_QUEUE_PREFIX)")
         services.jobs.app.worker_main(
             ["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}", "-Q", ",".join(names)]
         )
