@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -30,6 +31,7 @@ from core.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_BROKER_QUEUE_PREFIX = "hub"  # broker queues hub.inbox and hub.outbox, as before the setting
 
 # The registry: the module of each vendor's settings, each exposing ``SPEC``, in the order the connectors are
 # listed. Named, not imported: config sits below connectors (README, "Imports flow one way"), so the vendors
@@ -66,6 +68,7 @@ class Settings:
     admin_token: Secret | None
     queue: str
     broker_url: str | None
+    broker_queue_prefix: str  # the broker queues are <prefix>.inbox and <prefix>.outbox
     escalation_target: str | None
     vendors: Mapping[str, Any]  # a vendor's name to its settings (its settings.py), for the configured ones only
     llm: LLMSettings | None
@@ -117,7 +120,8 @@ class Settings:
         return list(self.vendors)
 
 
-KEEP_EMPTY = frozenset({"HUB_SENSITIVE_TOPICS"})  # validated as set: an empty guard list is refused, not defaulted
+# Validated as set: an empty guard list, or an empty queue prefix (another deployment's queues), is refused.
+KEEP_EMPTY = frozenset({"HUB_SENSITIVE_TOPICS", "HUB_BROKER_QUEUE_PREFIX"})
 
 POLICY_EXAMPLE = '{"C0123ABCD": {"dry_run": true}}'
 
@@ -147,6 +151,14 @@ def _database_url(value: str) -> None:
         raise ValidationError(f"the hub runs on SQLite or PostgreSQL, not {backend}: {example}")
 
 
+def _queue_prefix(value: str) -> None:
+    """Refuse a prefix that would not make a broker queue name of its own on Redis and RabbitMQ alike."""
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", value):
+        raise ValidationError(f"{value[:40]!r} is not 1 to 100 letters, digits, '.', '-', '_' or ':' (e.g. hub-staging)")
+    if value == "amq" or value.startswith("amq."):  # NOTE(rabbitmq): amq.* queue names are reserved, declaring one fails
+        raise ValidationError(f"{value[:40]!r}: RabbitMQ reserves queue names that start with amq. (e.g. hub-staging)")
+
+
 class _SettingsSchema(Schema):
     """The hub-wide keys (env names as keys), their types and defaults; each vendor declares its own."""
 
@@ -157,6 +169,7 @@ class _SettingsSchema(Schema):
     HUB_ADMIN_TOKEN = fields.String(load_default=None)
     HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
     HUB_BROKER_URL = fields.String(load_default=None)
+    HUB_BROKER_QUEUE_PREFIX = fields.String(load_default=DEFAULT_BROKER_QUEUE_PREFIX, validate=_queue_prefix)
     HUB_ESCALATION_TARGET = fields.String(load_default=None)  # a vendor's name: checked against the registry
     HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
     HUB_DRY_RUN = fields.Boolean(load_default=False)
@@ -349,6 +362,7 @@ def load_settings(
         admin_token=secret(v["HUB_ADMIN_TOKEN"]),
         queue=v["HUB_QUEUE"],
         broker_url=v["HUB_BROKER_URL"],
+        broker_queue_prefix=v["HUB_BROKER_QUEUE_PREFIX"],
         escalation_target=target,
         vendors=configured_vendors,
         llm=llm,

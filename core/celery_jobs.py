@@ -3,7 +3,8 @@
 Web processes only ``submit``; ``hub worker`` processes run the same handlers as the embedded mode (claim
 the row, process it, finish it), so both modes share one code path. Each hub queue is a broker queue of its
 own (``hub.inbox``, ``hub.outbox``): ``hub worker --queues outbox`` runs vendor writes on workers that inbox
-work can never hold up. A failed hand-off leaves the row
+work can never hold up. ``hub`` is the deployment's ``HUB_BROKER_QUEUE_PREFIX``: two deployments on one broker,
+each with a prefix of its own, never take each other's hand-offs. A failed hand-off leaves the row
 ``pending`` for the sweeper, exactly as in the embedded mode. Needs the ``scale`` extra.
 
 ``submit`` never waits for the broker: a thread of the process publishes the hand-offs, so a webhook is
@@ -31,8 +32,13 @@ SOCKET_TIMEOUT_SECONDS = 10.0  # a broker that stops answering fails a publish o
 CONNECT_TIMEOUT_SECONDS = 5.0  # a TCP connect (and, on AMQP, its handshake) that takes longer fails
 
 
-def make_celery(broker_url: str) -> Celery:
-    """Return a Celery app for ``broker_url`` (acks late: a worker that dies mid-job leaves the message).
+def make_celery(broker_url: str, queue_prefix: str) -> Celery:
+    """Return a Celery app for ``broker_url`` (acks late: a worker that dies mid-job leaves the message) whose
+    broker queues are ``<queue_prefix>.inbox`` and ``<queue_prefix>.outbox`` (:func:`broker_queue`).
+
+    ``queue_prefix`` is the deployment's ``HUB_BROKER_QUEUE_PREFIX``, validated by the settings. It has no
+    default: two deployments on one broker (a RabbitMQ vhost, a Redis database) with the same prefix take each
+    other's hand-offs and process them against the wrong database.
 
     The worker keeps the hub's logging (``worker_hijack_root_logger`` off): Celery would otherwise replace the
     root logger's handlers with its own, which give a worker's lines another format than every other hub
@@ -44,7 +50,7 @@ def make_celery(broker_url: str) -> Celery:
         task_acks_late=True,
         task_ignore_result=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="hub",
+        task_default_queue=queue_prefix,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=CONNECT_TIMEOUT_SECONDS,  # AMQP: the TCP connect and the AMQP handshake
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},

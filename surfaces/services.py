@@ -193,5 +193,5 @@ def _job_queue(settings: Settings, handlers: dict[str, JobFunc]) -> JobQueue:
     if settings.queue == "celery":
         from core.celery_jobs import CeleryQueue, make_celery
 
-        return CeleryQueue(make_celery(settings.broker_url or ""))
+        return CeleryQueue(make_celery(settings.broker_url or "", settings.broker_queue_prefix))
     return InlineQueue(handlers, pool_sizes={"inbox": settings.job_workers, "outbox": settings.outbox_workers})

@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 
 import pytest
 import redis
@@ -16,6 +17,13 @@ REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 BROKERS = {"redis": REDIS_URL, "amqp": AMQP_URL}
 CLOSED = {"redis": "redis://127.0.0.1:1/0", "amqp": "amqp://guest:guest@127.0.0.1:1//"}  # nothing listens there
+
+
+def unique_prefix() -> str:
+    """A ``HUB_BROKER_QUEUE_PREFIX`` of this test alone: two suites on one broker at once (two checkouts, CI
+    jobs) neither take each other's hand-offs nor count each other's messages. Delete its queues afterwards
+    (:func:`delete_queues`)."""
+    return f"hub-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def require(url: str) -> None:

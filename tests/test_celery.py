@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from dataclasses import replace
 from typing import Callable, Iterator
 
@@ -14,12 +13,13 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
 from app import Hub, build_hub
-from config import load_settings
+from config import Settings, load_settings
 from core import inbox
 from core.celery_jobs import CeleryQueue, broker_queue, make_celery, register_worker_task
 from core.db import InboxEvent
 from core.models import TicketEvent
-from tests.brokers import BROKERS, CLOSED, SilentBroker, StallingProxy, delete_queues, lose_messages, queue_length, require
+from tests.brokers import (BROKERS, CLOSED, SilentBroker, StallingProxy, delete_queues, lose_messages, queue_length, require,
+                           unique_prefix)
 from tests.conftest import _postgres_schema, settings_dict
 from tests.test_inbox import make_event
 
@@ -31,15 +31,36 @@ def broker(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def scaled_settings(database_url: str, broker: str, prefix: str) -> Settings:
+    """A scaled-out hub's settings on ``broker`` whose broker queues are ``<prefix>.inbox``, ``<prefix>.outbox``."""
+    return load_settings(settings_dict(database_url, HUB_QUEUE="celery", HUB_BROKER_URL=BROKERS[broker],
+                                       HUB_BROKER_QUEUE_PREFIX=prefix))
+
+
 @pytest.fixture
-def scaled_hub(broker: str) -> Iterator[Hub]:
+def prefix(broker: str) -> Iterator[str]:
+    """The test's ``HUB_BROKER_QUEUE_PREFIX``, its own (:func:`unique_prefix`); its broker queues go afterwards."""
+    name = unique_prefix()
+    yield name
+    delete_queues(BROKERS[broker], name)
+
+
+@pytest.fixture
+def scaled_hub(broker: str, prefix: str) -> Iterator[Hub]:
     for url in _postgres_schema():
-        hub = build_hub(load_settings(settings_dict(url, HUB_QUEUE="celery", HUB_BROKER_URL=BROKERS[broker])))
-        prefix = f"hub-test-{uuid.uuid4().hex[:8]}"
-        hub.jobs.app.conf.task_default_queue = prefix  # type: ignore[attr-defined]
+        hub = build_hub(scaled_settings(url, broker, prefix))
         yield hub
         hub.close()
-        delete_queues(BROKERS[broker], prefix)
+
+
+@pytest.fixture
+def other_hub(broker: str, sqlite_url: str) -> Iterator[Hub]:
+    """Another deployment on the same broker (staging beside production): a database and a prefix of its own."""
+    name = unique_prefix()
+    hub = build_hub(scaled_settings(sqlite_url, broker, name))
+    yield hub
+    hub.close()
+    delete_queues(BROKERS[broker], name)
 
 
 def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> None:
@@ -64,8 +85,51 @@ def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> 
         assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "done"
 
 
+def test_a_hand_off_lands_in_the_inbox_queue_that_the_prefix_names(scaled_hub: Hub, broker: str, prefix: str) -> None:
+    inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event("EvPrefixed"), b"{}")
+    scaled_hub.jobs.shutdown()  # published
+    assert queue_length(BROKERS[broker], f"{prefix}.inbox") == 1
+    assert queue_length(BROKERS[broker], f"{prefix}.outbox") == 0
+
+
+def test_two_deployments_on_one_broker_count_only_their_own_hand_offs(scaled_hub: Hub, other_hub: Hub) -> None:
+    for n in range(2):
+        inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event(f"EvOurs{n}"), b"{}")
+    for n in range(3):
+        inbox.accept(other_hub.db, other_hub.jobs, make_event(f"EvTheirs{n}"), b"{}")
+    scaled_hub.jobs.shutdown()
+    other_hub.jobs.shutdown()
+    assert isinstance(scaled_hub.jobs, CeleryQueue) and isinstance(other_hub.jobs, CeleryQueue)
+    assert scaled_hub.jobs.waiting("inbox") == 2 and other_hub.jobs.waiting("inbox") == 3
+
+
+def test_a_deployments_worker_takes_only_its_own_hand_offs(scaled_hub: Hub, other_hub: Hub) -> None:
+    # Production's and staging's workers on one broker took each other's hand-offs and processed them against
+    # their own database: another deployment's row id named an unrelated row there, or none.
+    assert isinstance(scaled_hub.jobs, CeleryQueue) and isinstance(other_hub.jobs, CeleryQueue)
+    inbox.accept(other_hub.db, other_hub.jobs, make_event("EvTheirs"), b"{}")
+    other_hub.jobs.shutdown()  # published, before ours
+    taken: list[int] = []
+    done = threading.Event()
+
+    def handle(event: TicketEvent, row_id: int) -> None:
+        done.set()
+
+    def process(row_id: int) -> None:
+        taken.append(row_id)
+        inbox.process(scaled_hub.db, row_id, handle, 5)
+
+    app = scaled_hub.jobs.app
+    register_worker_task(app, {"inbox": process})
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[broker_queue(app, "inbox")]):
+        ours = inbox.accept(scaled_hub.db, scaled_hub.jobs, make_event("EvOurs"), b"{}")
+        assert done.wait(timeout=30), "the worker did not process our event"
+    assert taken == [ours.row_id]
+    assert other_hub.jobs.waiting("inbox") == 1  # theirs still waits for their workers
+
+
 def test_a_lost_hand_off_stays_pending_for_the_sweeper(scaled_hub: Hub, broker: str) -> None:
-    broken = CeleryQueue(make_celery(CLOSED[broker]))
+    broken = CeleryQueue(make_celery(CLOSED[broker], scaled_hub.settings.broker_queue_prefix))
     accepted = inbox.accept(scaled_hub.db, broken, make_event("EvLost"), b"{}")
     with scaled_hub.db.session() as s:
         assert s.scalar(select(InboxEvent.status).where(InboxEvent.id == accepted.row_id)) == "pending"
@@ -108,7 +172,7 @@ def test_a_sweep_hands_out_again_what_the_broker_lost(scaled_hub: Hub, broker: s
 
 def test_an_acknowledgement_never_waits_for_a_broker_that_does_not_answer(scaled_hub: Hub, broker: str) -> None:
     silent = SilentBroker(broker)
-    jobs = CeleryQueue(make_celery(silent.url))
+    jobs = CeleryQueue(make_celery(silent.url, scaled_hub.settings.broker_queue_prefix))
     try:
         accepted = inbox.accept(scaled_hub.db, jobs, make_event("EvSilent"), b"{}")
         assert not silent.gave_up.is_set(), "the acknowledgement waited until the broker's connection dropped"
@@ -145,9 +209,7 @@ def test_a_hand_off_on_a_connection_the_broker_stopped_answering_reaches_the_bro
     # On RabbitMQ, a publish on a connection the broker no longer answered went into the socket's buffer and was
     # lost without an error; the row waited for the sweeper, and the publisher went on losing every hand-off.
     proxy = StallingProxy(BROKERS[broker])
-    app = make_celery(proxy.url)
-    app.conf.task_default_queue = scaled_hub.jobs.app.conf.task_default_queue  # type: ignore[attr-defined]
-    jobs = CeleryQueue(app)
+    jobs = CeleryQueue(make_celery(proxy.url, scaled_hub.settings.broker_queue_prefix))
     try:
         inbox.accept(scaled_hub.db, jobs, make_event("EvBefore"), b"{}")
         assert _eventually(lambda: broker_length(scaled_hub, "inbox") == 1, seconds=10)

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from core import inbox
 from core.celery_jobs import SOCKET_TIMEOUT_SECONDS, CeleryQueue, make_celery
 from core.db import Database, InboxEvent
-from tests.brokers import AMQP_URL, delete_queues, require
+from tests.brokers import AMQP_URL, delete_queues, require, unique_prefix
 from tests.conftest import _postgres_schema
 from tests.test_inbox import make_event
 from tests.test_metrics_shared import BIN, WAIT_SECONDS, hub_env, started
 
-# `hub worker` takes the default broker queues (hub.inbox, hub.outbox): a Redis database no other test uses.
+# Each run's `hub worker` takes broker queues of a prefix of its own (unique_prefix), never the default
+# hub.inbox: a deployment's, or another suite's on the same broker.
 WORKER_BROKERS = {"amqp": AMQP_URL, "redis": "redis://127.0.0.1:6379/13"}
 
 
@@ -26,11 +27,12 @@ WORKER_BROKERS = {"amqp": AMQP_URL, "redis": "redis://127.0.0.1:6379/13"}
 def test_hub_worker_processes_rows_before_and_after_an_idle_spell(tmp_path: Path, broker: str) -> None:
     url, log = WORKER_BROKERS[broker], tmp_path / "worker.log"
     require(url)
-    delete_queues(url, "hub")  # what an earlier run left would be processed against another database
+    prefix = unique_prefix()
     for database_url in _postgres_schema():
-        env = hub_env(tmp_path, HUB_DATABASE_URL=database_url, HUB_QUEUE="celery", HUB_BROKER_URL=url)
+        env = hub_env(tmp_path, HUB_DATABASE_URL=database_url, HUB_QUEUE="celery", HUB_BROKER_URL=url,
+                      HUB_BROKER_QUEUE_PREFIX=prefix)
         del env["PROMETHEUS_MULTIPROC_DIR"]  # counts are not what this test is about
-        db, jobs = Database(database_url), CeleryQueue(make_celery(url))
+        db, jobs = Database(database_url), CeleryQueue(make_celery(url, prefix))
         try:
             with started([[str(BIN / "hub"), "worker", "--concurrency", "1", "--queues", "inbox"]], env, log) as procs:
                 first = inbox.accept(db, jobs, make_event("EvWorkerFirst"), b"{}")
@@ -38,10 +40,11 @@ def test_hub_worker_processes_rows_before_and_after_an_idle_spell(tmp_path: Path
                 time.sleep(SOCKET_TIMEOUT_SECONDS + 2)  # idle past the sockets' read timeout
                 second = inbox.accept(db, jobs, make_event("EvWorkerSecond"), b"{}")
                 _wait_done(db, second.row_id, procs[0], log)
+            assert f"hub worker taking broker queues {prefix}.inbox (HUB_BROKER_QUEUE_PREFIX)" in log.read_text()
         finally:
             jobs.shutdown(wait=False)
             db.dispose()
-            delete_queues(url, "hub")
+            delete_queues(url, prefix)
 
 
 def _wait_done(db: Database, row_id: int, worker: subprocess.Popen[bytes], log: Path) -> None:

@@ -17,17 +17,19 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import pytest
+
 from core import inbox
 from core.celery_jobs import CeleryQueue, make_celery
 from core.db import Database
+from tests.brokers import delete_queues, unique_prefix
 from tests.conftest import _postgres_schema
 from tests.test_inbox import make_event
 from tests.test_serve_recovery import free_port
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
-# A database of its own: `hub worker` takes the default broker queues (hub.inbox, hub.outbox), which the
-# in-process Celery tests (database 15) never use under that name.
+# A database of its own; its `hub worker` takes broker queues of a prefix of its own too (unique_prefix).
 BROKER_URL = os.environ.get("HUB_TEST_METRICS_BROKER_URL", "redis://127.0.0.1:6379/14")
 WAIT_SECONDS = 60  # how long a process may take to boot or a count to arrive: a bound, not an assertion
 
@@ -121,11 +123,19 @@ def test_clear_refuses_while_a_process_that_counts_there_runs(tmp_path: Path) ->
     assert not list(metrics_dir.iterdir())
 
 
-def test_scaled_out_every_scrape_shows_the_web_workers_celery_and_scheduler_counts(tmp_path: Path) -> None:
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """The broker queue prefix of this run's scaled-out hub; its queues are deleted afterwards."""
+    name = unique_prefix()
+    yield name
+    delete_queues(BROKER_URL, name)
+
+
+def test_scaled_out_every_scrape_shows_the_web_workers_celery_and_scheduler_counts(tmp_path: Path, prefix: str) -> None:
     log, port = tmp_path / "processes.log", free_port()
     for url in _postgres_schema():
         env = hub_env(tmp_path / "metrics", HUB_DATABASE_URL=url, HUB_QUEUE="celery", HUB_BROKER_URL=BROKER_URL,
-                      HUB_MAX_BODY_BYTES="1024", HUB_SWEEP_INTERVAL_SECONDS="1")
+                      HUB_BROKER_QUEUE_PREFIX=prefix, HUB_MAX_BODY_BYTES="1024", HUB_SWEEP_INTERVAL_SECONDS="1")
         subprocess.run([str(BIN / "hub"), "metrics", "clear"], env=env, cwd=ROOT, check=True, capture_output=True)
         commands = [
             [str(BIN / "gunicorn"), "-c", "python:surfaces.http.gunicorn_conf", "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"],
@@ -143,7 +153,7 @@ def test_scaled_out_every_scrape_shows_the_web_workers_celery_and_scheduler_coun
             assert refused == 6
             db = Database(url)
             try:  # a row for the Celery worker (no connector is configured: the pipeline counts and finishes it)
-                inbox.accept(db, CeleryQueue(make_celery(BROKER_URL)), make_event("EvMetrics"), b"{}")
+                inbox.accept(db, CeleryQueue(make_celery(BROKER_URL, prefix)), make_event("EvMetrics"), b"{}")
             finally:
                 db.dispose()
             scrape_until(port, "hub_inbox_processed_total", 'outcome="done"', procs, log)

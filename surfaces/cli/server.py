@@ -173,7 +173,8 @@ def run_worker_process(conn: Connection) -> None:
 
 @click.command()
 @click.option("--concurrency", default=4, show_default=True, type=int)
-@click.option("--queues", default="inbox,outbox", show_default=True, help="the hub queues this worker takes (e.g. outbox)")
+@click.option("--queues", default="inbox,outbox", show_default=True,
+              help="the hub queues this worker takes (e.g. outbox): broker queues <HUB_BROKER_QUEUE_PREFIX>.<queue>")
 @uses_database()
 def worker(concurrency: int, queues: str) -> None:
     """Run a Celery worker (scaled-out mode, HUB_QUEUE=celery): processes inbox events and outbox actions.
@@ -186,11 +187,14 @@ def worker(concurrency: int, queues: str) -> None:
         raise click.ClickException("hub worker needs HUB_QUEUE=celery and HUB_BROKER_URL; the embedded mode runs jobs in `hub serve`")
     register_worker_task(services.jobs.app, services.handlers)
     try:
-        names = [broker_queue(services.jobs.app, q.strip()) for q in queues.split(",") if q.strip() in ("inbox", "outbox")]
-        if not names:
-            raise click.UsageError("--queues takes inbox, outbox or both")
-        if "inbox" in queues:  # it decides: a model that cannot load stops it, as it stops `hub serve`
+        taken = [q.strip() for q in queues.split(",") if q.strip()]
+        if not taken or any(q not in ("inbox", "outbox") for q in taken):
+            # a broker queue's name (hub.inbox) is refused too: the prefix is HUB_BROKER_QUEUE_PREFIX's alone
+            raise click.UsageError(f"--queues takes inbox, outbox or both, not {queues!r}")
+        names = [broker_queue(services.jobs.app, q) for q in dict.fromkeys(taken)]
+        if "inbox" in taken:  # it decides: a model that cannot load stops it, as it stops `hub serve`
             check_embedding_model(services.settings)
+        click.echo(f"hub worker taking broker queues {', '.join(names)} (HUB_BROKER_QUEUE_PREFIX)")
         services.jobs.app.worker_main(
             ["worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={concurrency}", "-Q", ",".join(names)]
         )
