@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+import pytest
 from click.testing import CliRunner
 
 from connectors.base import KnowledgeArticle
@@ -164,6 +165,17 @@ def test_a_broken_file_in_a_folder_is_one_line_naming_it_and_nothing_is_imported
     yaml_error = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)  # was the parser's six-line report
     assert yaml_error.exit_code == 1 and yaml_error.stderr == (
         "Error: notepad.md: bad front matter (line 4, column 4): expected ',' or ']', but got ':'; nothing was imported\n")
+    assert _stored_articles(sqlite_url) == []
+
+
+@pytest.mark.parametrize("name", ["Refund policy.pdf", "faq.DOCX", "notes.txt"])
+def test_a_document_that_is_not_markdown_or_html_is_refused_by_name(sqlite_url: str, tmp_path: Path, name: str) -> None:
+    from app import cli
+
+    (tmp_path / name).write_text("%PDF-1.4 or plain words", encoding="utf-8")  # readable as text: once a "Markdown" article
+    refused = CliRunner().invoke(cli, ["kb", "import", str(tmp_path / name)], env={"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"})
+    assert refused.exit_code == 1 and refused.stderr == (
+        f"Error: {tmp_path / name}: not Markdown or HTML: not read (save it as .md or .html to import it); nothing was imported\n")
     assert _stored_articles(sqlite_url) == []
 
 

@@ -45,6 +45,7 @@ SUFFIXES = (".md", ".markdown", ".html", ".htm", ".json")
 # Documents a help-center folder often holds beside its articles, which the import does not read: each is named
 # in a warning, so that an admin sees they were passed over (images, scripts and the like are not).
 OTHER_DOCUMENTS = frozenset({".txt", ".text", ".pdf", ".doc", ".docx", ".rtf", ".odt", ".pages"})
+NOT_READ = "not Markdown or HTML: not read (save it as .md or .html to import it)"
 
 
 class KBImportError(HubError):
@@ -222,13 +223,14 @@ def articles_at(path: Path, *, force: bool = False,
     """
     if not path.exists():
         raise KBImportError(f"{path}: no such file or folder")
+    if path.suffix.lower() in OTHER_DOCUMENTS and not path.is_dir():
+        raise KBImportError(f"{path}: {NOT_READ}")
     notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
     root = path if path.is_dir() else path.parent
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
     if path.is_dir():
         for other in sorted(p for p in path.rglob("*") if p.suffix.lower() in OTHER_DOCUMENTS):
-            notice(ImportNotice(other.relative_to(root).as_posix(), "warning",
-                                "not Markdown or HTML: not read (save it as .md or .html to import it)"))
+            notice(ImportNotice(other.relative_to(root).as_posix(), "warning", NOT_READ))
     origins: dict[tuple[str, str], str] = {}  # (source, external_id) -> the file that gave it, for one import
     for file in files:
         if file.suffix.lower() == ".json":
