@@ -58,6 +58,10 @@ _PLEASANTRY = re.compile(
     r"|(?:i(?:'d| would) )?(?:really |greatly )?appreciate (?:any|your|the) (?:help|advice|assistance)"
     r"|(?:have a )?(?:nice|great|good) (?:day|weekend|one)"
     r"|(?:hi+|hel+o+|he+y+)(?: there| team| all| everyone)?"
+    # word that an earlier answer worked ("thanks, that worked!", "Perfect, it works now"): a reply's, no ask
+    r"|(?:(?:(?:many )?thanks?(?: you)?|great|perfect|awesome|cool|nice|brilliant|excellent)[\s,!.]+)*"
+    r"(?:(?:that|it|this) )?(?:(?:has |have )?worked|works(?: now| fine| great)?|fixed (?:it|the problem)|did the trick"
+    r"|solved (?:it|the problem))(?: for me)?(?:[\s,!]+thanks?(?: you)?(?: (?:so|very) much)?)?"
     r"|what'?s up|how are you(?: doing)?(?: today)?|how'?s it going|good (?:morning|afternoon|evening|day)"
     r")(?:[\s,]+[A-Z][a-z]+)?[\s.!?,:;)]*$",
     _I,

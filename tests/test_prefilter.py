@@ -43,6 +43,11 @@ CASES = [
     ("How do I export a report?\n> quoted line about invoices\nThanks in advance!", ("How do I export a report?",)),
     ("How do I export\na report to CSV\nfor my manager?", ("How do I export a report to CSV for my manager?",)),
     ("How do I export a report? Thanks so much for your help!", ("How do I export a report?",)),
+    # word that an earlier answer worked is no ask (a reply in the thread); a story that it once worked is
+    ("thanks, that worked! also how do I change my plan?", ("how do I change my plan?",)),
+    ("That worked, thanks. How do I export a report?", ("How do I export a report?",)),
+    ("Perfect, it works now! Where do I see my invoices?", ("Where do I see my invoices?",)),
+    ("It worked yesterday but now the export fails. Why?", ("It worked yesterday but now the export fails. Why?",)),
     # two questions: "?" sentences, "also", "and how ..." inside one sentence, "another question"
     ("how do i reset my password? also how do I invite a teammate?",
      ("how do i reset my password?", "how do I invite a teammate?")),
