@@ -76,6 +76,8 @@ def test_a_reply_that_says_it_did_not_help_goes_to_a_person(client: Any) -> None
     assert "Recorded: not solved (via not_solved), escalated (reason not_solved)" in section
     assert ">escalate<" in section  # the follow-up decision's badge
     assert f'data-channel="{TRIAGE}"' in section and f'data-channel="{CHANNEL}"' in section  # draft and notice
+    # the triage post's mrkdwn as Slack shows it, not its control sequences
+    assert f"A request in #{CHANNEL} needs a person: open the thread (https://" in section and "<#" not in section
 
 
 def test_a_new_question_goes_to_a_person_as_a_new_ask(client: Any) -> None:

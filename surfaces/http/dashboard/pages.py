@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, make_response, redirect, render_
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response as ResponseBase
 
+from connectors.slack import mrkdwn
 from core.analytics import decision_detail
 from core.models import utcnow
 from core.words import plural
@@ -100,8 +101,9 @@ def make_pages_blueprint(services: Services) -> Blueprint:
         static_folder="static",
         static_url_path="/admin/static",
     )
-    bp.add_app_template_global(shown_against, "shown_against")
-    bp.add_app_template_filter(plural, "plural")  # "1 message", "2 messages"  # a confidence beside its threshold, as drafts show it
+    bp.add_app_template_global(shown_against, "shown_against")  # a confidence beside its threshold, as drafts show it
+    bp.add_app_template_filter(plural, "plural")  # "1 message", "2 messages"
+    bp.add_app_template_filter(mrkdwn.to_text, "slack_text")  # mrkdwn as Slack shows it: "#channel", "label (url)"
 
     def gate() -> Response | None:
         """``None`` for an authenticated admin; else the login form (browsers) or a 401 with the ``Bearer``
