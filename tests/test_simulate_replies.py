@@ -81,12 +81,14 @@ def test_a_reply_that_says_it_did_not_help_goes_to_a_person(client: Any) -> None
 
 
 def test_a_new_question_goes_to_a_person_as_a_new_ask(client: Any) -> None:
-    html = client.post("/admin/simulate", data={"text": ANSWERED, "replies": "how do I export a report to CSV?"},
+    html = client.post("/admin/simulate", data={"text": ANSWERED, "replies": "how do I export a report to CSV?\nhello?"},
                        headers=AUTH).get_data(as_text=True)
     section = reply_section(html, 1)
     assert "Read as: asks something new. Then: handed the thread to a person." in section
     assert "Recorded: escalated (reason new_ask)" in section
     assert f'data-channel="{TRIAGE}"' in section and "export a report to CSV" in section
+    after = reply_section(html, 2)  # the thread is a person's now: the hub leaves it to them
+    assert "Then: nothing to do: a person already has the thread." in after and "Recorded: nothing" in after
 
 
 def test_every_field_is_escaped(client: Any) -> None:

@@ -33,6 +33,7 @@ class Reply:
     decisions: list[dict[str, Any]]  # the follow-up decisions it led to (as ``Simulation.decision``)
     calls: list[Call]  # the Slack writes it led to
     outcomes: list[dict[str, Any]]  # the outcomes it recorded, oldest first: ``{"kind": ..., "detail": {...}}``
+    with_person: bool = False  # the thread was already handed to a person when the reply came
 
     @property
     def reading(self) -> str:
@@ -42,7 +43,8 @@ class Reply:
     @property
     def conclusion(self) -> str:
         """What the hub did with the reply, from what it recorded: "handed the thread to a person", ..."""
-        return conclusion(self.outcomes)
+        did = conclusion(self.outcomes)
+        return f"{did}: a person already has the thread" if did == "nothing to do" and self.with_person else did
 
     @property
     def summary(self) -> str:

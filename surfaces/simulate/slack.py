@@ -170,7 +170,8 @@ def simulate_slack(
                 known = outcomes_of(hub.db, ref)
                 reply_status = _deliver(hub, _event(reply, slack.post_user_message(channel, USER, reply, ts), channel, ts))
                 posted.append(Reply(reply, reply_status, _decisions(hub.db, ref)[decided:], slack.writes()[seen:],
-                                    outcomes_of(hub.db, ref, after=known[-1]["id"] if known else 0)))
+                                    outcomes_of(hub.db, ref, after=known[-1]["id"] if known else 0),
+                                    with_person=any(o["kind"] == "escalated" for o in known)))
         finally:
             hub.close()
         return Simulation(text, channel, ts, kb_source, status, decisions[0] if decisions else None, before,
