@@ -1,6 +1,7 @@
 """A broker that accepts connections and never answers (paused, partitioned away), on an AMQP and a Redis URL: a
-web request's hand-off never waits for it, the sweeper's broker count gives up within one bounded wait, and the
-rows stay ``pending`` until a broker that answers takes their hand-offs."""
+web request's hand-off never waits for it, the sweeper's broker count gives up within one bounded wait (one per
+sweep, however many queues have due rows), and the rows stay ``pending`` until a broker that answers takes their
+hand-offs."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Iterator
 import pytest
 from sqlalchemy import select
 
-from core import inbox, queues
+from core import inbox, outbox, queues
 from core.celery_jobs import CONNECT_TIMEOUT_SECONDS, SOCKET_TIMEOUT_SECONDS, CeleryQueue, make_celery
-from core.db import Database, InboxEvent
+from core.db import Database, InboxEvent, OutboxAction
 from tests.brokers import BROKERS, SilentBroker, delete_queues, queue_length, require, unique_prefix
 from tests.conftest import _postgres_schema
 from tests.test_inbox import make_event
@@ -55,17 +56,21 @@ def test_a_silent_broker_holds_no_request_and_the_sweep_for_one_wait(db: Databas
         counted_in = time.monotonic() - started
         assert counted_in < ONE_WAIT[broker] + MARGIN_SECONDS, f"the count gave up after {counted_in:.1f} s"
 
+        with db.session() as s:  # a vendor write due too: a sweep with both queues to count
+            action = outbox.enqueue(s, outbox.NewAction("silent:1", "slack", "post_reply", {"text": "hi"}, "slack:T1:C1:1.0"))
         started = time.monotonic()
-        assert queues.sweep(db, jobs) == 3  # unknown backlog: every due row is handed out (to the silent broker)
+        assert queues.sweep(db, jobs) == 4  # unknown backlog: every due row is handed out (to the silent broker)
         swept_in = time.monotonic() - started
-        assert swept_in < ONE_WAIT[broker] + MARGIN_SECONDS, f"the sweep took {swept_in:.1f} s"
+        assert swept_in < ONE_WAIT[broker] + MARGIN_SECONDS, f"the sweep took {swept_in:.1f} s"  # one wait, not one a queue
         assert not silent.gave_up.is_set()
         with db.session() as s:  # nothing lost: stored, waiting for a broker that answers
             assert set(s.scalars(select(InboxEvent.status).where(InboxEvent.id.in_(rows)))) == {"pending"}
+            assert s.scalar(select(OutboxAction.status).where(OutboxAction.id == action)) == "pending"
 
-        assert queues.sweep(db, answering) == 3
+        assert queues.sweep(db, answering) == 4
         answering.shutdown()  # published
         assert queue_length(BROKERS[broker], f"{prefix}.inbox") == 3
+        assert queue_length(BROKERS[broker], f"{prefix}.outbox") == 1
     finally:
         jobs.shutdown(wait=False)
         answering.shutdown(wait=False)
