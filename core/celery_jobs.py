@@ -126,14 +126,20 @@ class CeleryQueue:
     def waiting(self, queue: str) -> int | None:
         """How many hand-offs of hub queue ``queue`` wait: in the broker (a Redis list's length, a RabbitMQ
         queue's ready count; not those a worker holds), plus those this process has not published yet (a
-        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now. A broker queue
-        that does not exist is declared, so that hand-offs published after the count are routed to it."""
+        hand-off is counted until the broker has it). ``None`` when the broker cannot be asked now: one attempt,
+        so a broker that accepts connections and never answers costs one wait, :data:`CONNECT_TIMEOUT_SECONDS` on
+        AMQP (the handshake), :data:`SOCKET_TIMEOUT_SECONDS` on Redis (the first reply). A broker queue that does
+        not exist is declared, so that hand-offs published after the count are routed to it."""
         with self._lock:
             unsent = self._unsent.get(queue, 0)
         name = broker_queue(self.app, queue)
         try:
             with self.app.connection_for_read() as conn:
-                conn.ensure_connection(max_retries=1)
+                # NOTE(kombu): max_retries counts the retries after the first attempt, each after a sleep of 2 s or
+                # more: max_retries=1 made a silent broker cost two waits and the sleep (12 s on AMQP, 22 s on Redis)
+                # per count, and a sweep counts each queue. The sweeper asks again at its next round.
+                # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.ensure_connection
+                conn.ensure_connection(max_retries=0)
                 try:
                     declared = conn.default_channel.queue_declare(name, passive=True)
                 except conn.channel_errors:

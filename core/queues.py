@@ -97,9 +97,13 @@ def sweep(db: Database, jobs: JobQueue, now: datetime | None = None) -> int:
         How many rows were handed out.
     """
     handed = 0
+    backlog = jobs if isinstance(jobs, BrokerBacklog) else None
     for name, model in QUEUES.items():
         due = work.due_ids(db, model, now)
-        if due and isinstance(jobs, BrokerBacklog) and (jobs.waiting(name) or 0) >= len(due):
+        waiting = backlog.waiting(name) if due and backlog is not None else None
+        if due and waiting is None:
+            backlog = None  # a broker that could not be asked (each try waits out a timeout): not again this sweep
+        if waiting is not None and waiting >= len(due):
             # As many hand-offs wait in the broker as rows are due: its workers are down or busy, and copies
             # would only pile up (one per row per sweep). A hand-off the broker lost shows once the queue drains.
             count("sweep_skipped", queue=name)

@@ -84,20 +84,26 @@ def delete_queues(url: str, prefix: str) -> None:
 
 class SilentBroker:
     """A TCP server that accepts connections and never answers (a paused or partitioned broker: no reset, no
-    reply). It drops its connections ``guard`` seconds after the first, so a blocked caller comes back at last."""
+    reply). It drops its connections ``guard`` seconds after the first, or at :meth:`close`, so a blocked caller
+    comes back at last."""
 
     def __init__(self, scheme: str, guard: float = 5.0) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         port = self.server.getsockname()[1]
         self.url = f"redis://127.0.0.1:{port}/0" if scheme == "redis" else f"amqp://guest:guest@127.0.0.1:{port}//"
-        self.guard, self.gave_up = guard, threading.Event()
+        self.guard, self.gave_up, self._closing = guard, threading.Event(), threading.Event()
         self.conns: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
+
+    def close(self) -> None:
+        """Drop the connections and stop listening (within a fraction of a second)."""
+        self._closing.set()
+        self.gave_up.wait(5)
 
     def _serve(self) -> None:
         self.server.settimeout(0.2)
         first: float | None = None
-        while first is None or time.monotonic() - first < self.guard:
+        while (first is None or time.monotonic() - first < self.guard) and not self._closing.is_set():
             try:
                 self.conns.append(self.server.accept()[0])
                 first = first or time.monotonic()
