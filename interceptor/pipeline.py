@@ -131,7 +131,7 @@ class Pipeline:
         if feedback not in ("solved", "not_solved"):
             return "ignored"
         with self._db.session() as s:
-            decided = record.has_decision(s, event.ref)
+            decided = record.first_decision(s, event.ref) is not None  # every decided thread has its request's
             requester = record.requester_id_of(s, event.ref)
         if not decided:
             return self._undecided_feedback(event)

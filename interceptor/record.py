@@ -117,11 +117,6 @@ def has_outcome(session: Session, ref: TicketRef, kind: str) -> bool:
     ) is not None
 
 
-def has_decision(session: Session, ref: TicketRef) -> bool:
-    """Return whether the hub decided anything on the ticket (its request, a follow-up, a person's hand-off)."""
-    return session.scalar(select(DecisionRow.id).where(DecisionRow.ticket_ref == str(ref)).limit(1)) is not None
-
-
 def record_outcome(
     session: Session, ref: TicketRef, kind: str, *, decision_id: int | None = None, value: float | None = None, **detail: object
 ) -> bool:
