@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -116,6 +116,24 @@ def _bump(session: Session, change: str) -> str:
     return digest
 
 
+def _storable(article: ArticleInput) -> ArticleInput:
+    """``article`` without NUL characters, which carry nothing a person reads and which PostgreSQL text cannot
+    hold (a Help Center body with one would fail every sync); files holding NUL bytes are refused before this."""
+    def clean(text: str | None) -> str | None:
+        return text.replace("\x00", "") if text and "\x00" in text else text
+
+    strings = [article.external_id, article.title, article.body, article.url, article.locale, article.section, *article.tags,
+               *article.questions, *(t for p in article.passages for t in (p.text, p.section_id, *p.heading_path))]
+    if not any(s and "\x00" in s for s in strings):
+        return article
+    return replace(
+        article, external_id=clean(article.external_id) or "", title=clean(article.title) or "", body=clean(article.body) or "", url=clean(article.url),
+        locale=clean(article.locale), section=clean(article.section),
+        tags=tuple(clean(t) or "" for t in article.tags), questions=tuple(clean(q) or "" for q in article.questions),
+        passages=tuple(KBPassage(clean(p.text) or "", tuple(clean(h) or "" for h in p.heading_path), clean(p.section_id))
+                       for p in article.passages))
+
+
 def upsert_article(session: Session, article: ArticleInput) -> bool:
     """Insert or update one article with its passages and phrasings, unless its content is unchanged.
 
@@ -126,6 +144,7 @@ def upsert_article(session: Session, article: ArticleInput) -> bool:
     Returns:
         Whether anything was written (``False`` when the content hash matched a live article).
     """
+    article = _storable(article)
     digest = article.content_hash
     row = session.scalars(
         select(ArticleRow).where(ArticleRow.source == article.source, ArticleRow.external_id == article.external_id)

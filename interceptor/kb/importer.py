@@ -191,7 +191,7 @@ def read_pack(path: Path) -> dict[str, Any]:
             (:func:`interceptor.kb.packs.pack_problem`).
     """
     try:
-        pack = json.loads(path.read_text(encoding="utf-8"))
+        pack = json.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as e:
         raise KBImportError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
     except json.JSONDecodeError as e:
@@ -227,10 +227,17 @@ def articles_at(path: Path, *, force: bool = False,
         raise KBImportError(f"{path}: {NOT_READ}")
     notice = on_notice or (lambda n: log.warning(f"interceptor.kb.import.{n.kind}", extra={"path": n.path, "reason": n.reason}))
     root = path if path.is_dir() else path.parent
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    files = [path]
     if path.is_dir():
-        for other in sorted(p for p in path.rglob("*") if p.suffix.lower() in OTHER_DOCUMENTS):
-            notice(ImportNotice(other.relative_to(root).as_posix(), "warning", NOT_READ))
+        files = []
+        for found in sorted(path.rglob("*")):
+            rel = found.relative_to(root).as_posix()
+            if found.is_symlink() and (found.is_dir() or found.suffix.lower() in SUFFIXES + tuple(OTHER_DOCUMENTS)):
+                notice(ImportNotice(rel, "warning", _linked(found, path)))
+            elif found.suffix.lower() in OTHER_DOCUMENTS:
+                notice(ImportNotice(rel, "warning", NOT_READ))
+            elif found.suffix.lower() in SUFFIXES and found.is_file():
+                files.append(found)
     origins: dict[tuple[str, str], str] = {}  # (source, external_id) -> the file that gave it, for one import
     for file in files:
         if file.suffix.lower() == ".json":
@@ -238,12 +245,7 @@ def articles_at(path: Path, *, force: bool = False,
                 for n, article in enumerate(pack_articles(read_pack(file)), 1):
                     yield _once(article, f"{file.name} (article {n})", origins)
             continue
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise KBImportError(f"{file}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
-        except OSError as e:
-            raise KBImportError(f"{file}: cannot read: {e}") from e
+        text = _read_text(file)
         rel = file.relative_to(root).as_posix()
         if file.suffix.lower() in (".html", ".htm"):
             article, titled = _html(text, rel)
@@ -259,6 +261,34 @@ def articles_at(path: Path, *, force: bool = False,
         if problems:
             notice(ImportNotice(rel, "warning", "; ".join(problems)))
         yield _once(article, rel, origins)
+
+
+def _read_text(file: Path) -> str:
+    """Return a Markdown or HTML file's text (a byte order mark, as Windows editors write, is not part of it).
+
+    Raises:
+        KBImportError: it is not UTF-8, holds NUL bytes (a binary file under a text file's name), or cannot be read.
+    """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise KBImportError(f"{file}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
+    except OSError as e:
+        raise KBImportError(f"{file}: cannot read: {e.strerror or e}") from e
+    if "\x00" in text:
+        raise KBImportError(f"{file}: holds NUL bytes, so it is not text (a binary file named {file.suffix}?)")
+    return text
+
+
+def _linked(link: Path, folder: Path) -> str:
+    """Why a symbolic link in an imported folder is not read: what an article holds is quoted to anyone who asks,
+    so a link cannot bring in a file from outside the folder (a docs repository with a link to a secrets file);
+    one to a file inside it would import that file twice."""
+    target, kind = link.resolve(), "folder" if link.is_dir() else "file"
+    if target.is_relative_to(folder.resolve()) and target.exists():
+        return f"a link to {target.relative_to(folder.resolve()).as_posix()}, which is imported under its own name"
+    return (f"a link to a {kind} outside the folder: not read (an article is quoted to anyone who asks; copy the "
+            f"{kind} in to import it)")
 
 
 def _once(article: kb.ArticleInput, origin: str, origins: dict[tuple[str, str], str]) -> kb.ArticleInput:
