@@ -89,6 +89,22 @@ def test_calibrate_command_replaces_the_default_and_stores_tickets(sqlite_url: s
         db.dispose()
 
 
+def test_a_history_text_with_a_nul_is_stored_without_it(database_url: str, tmp_path: Path) -> None:
+    # PostgreSQL text holds no NUL: storing the solved requests as questions failed the whole calibration
+    path = _history_file(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace("I forgot my password", "I forgot\\u0000 my password"),
+                    encoding="utf-8")
+    db = Database(database_url)
+    try:
+        _seed(db)
+        KBScorer(db, None).calibrate(read_history(path), provenance="test history")
+        with db.session() as s:
+            questions = {a.external_id: a.questions for a in kb.load_articles(s)}
+    finally:
+        db.dispose()
+    assert "I forgot my password" in questions["reset"]
+
+
 def test_a_kb_change_refits_the_calibration_from_the_kept_history(sqlite_url: str, tmp_path: Path) -> None:
     db = Database(sqlite_url)
     try:

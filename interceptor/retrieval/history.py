@@ -48,7 +48,7 @@ class Labelled:
 
 
 def _row(data: dict[str, Any], where: str) -> Labelled:
-    text = str(data.get("text") or "").strip()
+    text = str(data.get("text") or "").replace("\x00", "").strip()  # NUL: nothing read, not storable as a question
     if not text:
         raise HistoryError(f"{where}: no text")
     article = data.get("article", data.get("expected_article_id"))
