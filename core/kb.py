@@ -29,7 +29,7 @@ from core.db import (
     PassageRow,
     insert_ignoring,
 )
-from core.models import as_utc, utcnow
+from core.models import as_utc, utcnow, without_nul
 
 VERSION_CURSOR = "kb.version"
 EMPTY_VERSION = "empty"
@@ -120,7 +120,7 @@ def _storable(article: ArticleInput) -> ArticleInput:
     """``article`` without NUL characters, which carry nothing a person reads and which PostgreSQL text cannot
     hold (a Help Center body with one would fail every sync); files holding NUL bytes are refused before this."""
     def clean(text: str | None) -> str | None:
-        return text.replace("\x00", "") if text and "\x00" in text else text
+        return without_nul(text) if text else text
 
     strings = [article.external_id, article.title, article.body, article.url, article.locale, article.section, *article.tags,
                *article.questions, *(t for p in article.passages for t in (p.text, p.section_id, *p.heading_path))]

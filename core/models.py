@@ -119,6 +119,12 @@ class TicketRef:
         return cls(Source(source), external_id)
 
 
+def without_nul(text: str) -> str:
+    """``text`` without NUL characters: a vendor's API can return them (an e-mailed ticket's odd bytes), nobody
+    reads them, and PostgreSQL text cannot hold them (the request's decision would fail at every retry)."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 @dataclass(frozen=True)
 class Person:
     """Someone who writes on a ticket.
@@ -134,8 +140,9 @@ class Person:
     is_self: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "name", without_nul(self.name))
         if self.email is not None:
-            object.__setattr__(self, "email", self.email.strip().lower() or None)
+            object.__setattr__(self, "email", without_nul(self.email).strip().lower() or None)
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,8 @@ class Message:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visibility", Visibility(self.visibility))
-        object.__setattr__(self, "attachments", tuple((str(n), str(u)) for n, u in self.attachments))
+        object.__setattr__(self, "text", without_nul(self.text))
+        object.__setattr__(self, "attachments", tuple((without_nul(str(n)), without_nul(str(u))) for n, u in self.attachments))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
 
 
@@ -187,7 +195,9 @@ class Ticket:
         object.__setattr__(self, "status", Status(self.status))
         if self.priority is not None:
             object.__setattr__(self, "priority", Priority(self.priority))
-        object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "subject", without_nul(self.subject))
+        object.__setattr__(self, "text", without_nul(self.text))
+        object.__setattr__(self, "tags", tuple(without_nul(t) for t in self.tags))
         object.__setattr__(self, "messages", tuple(self.messages))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
         object.__setattr__(self, "updated_at", as_utc(self.updated_at))

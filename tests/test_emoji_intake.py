@@ -115,3 +115,17 @@ def test_a_reaction_on_a_reply_escalates_the_whole_thread_once(world: World) -> 
     [notice] = [c for c in world.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == QUESTION_TS]
     assert notice.args["text"].endswith(f"{BASE}/agent/tickets/{RECORD_ID}")
     assert not [c for c in world.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == reply_ts]
+
+
+def test_a_message_read_from_slack_with_a_nul_opens_its_ticket(world: World) -> None:
+    # Read from Slack's API (not a webhook, which refuses NUL at the door): PostgreSQL text holds no NUL, and the
+    # request failed at every retry, so nobody heard of it.
+    world.stub.seed_thread(CHANNEL, {"type": "message", "user": USER, "text": "The VPN\u0000 drops every hour", "ts": QUESTION_TS})
+    assert world.slack(reaction("U0CAROL01", "sos")).get_json()["status"] == "accepted"
+    world.drain()
+    [created] = [c for c in creates(world) if "drops every hour" in c["comment"]["body"]]
+    assert "The VPN drops every hour" in created["comment"]["body"] and "\u0000" not in json.dumps(created)
+    with world.hub.db.session() as s:
+        [decision] = [d for d in s.query(DecisionRow).all() if d.ticket_ref == QUESTION_THREAD]
+        assert decision.reasons == ["person_escalated"]
+        assert [e.status for e in s.query(InboxEvent).all() if e.delivery_id.startswith("reaction:")] == ["done"]

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.errors import HubError
+from core.models import without_nul
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import extract, feature_names, sign
 from interceptor.retrieval.index import KBIndex, Retrieval, normalise
@@ -48,7 +49,7 @@ class Labelled:
 
 
 def _row(data: dict[str, Any], where: str) -> Labelled:
-    text = str(data.get("text") or "").replace("\x00", "").strip()  # NUL: nothing read, not storable as a question
+    text = without_nul(str(data.get("text") or "")).strip()  # stored as an article's question
     if not text:
         raise HistoryError(f"{where}: no text")
     article = data.get("article", data.get("expected_article_id"))
