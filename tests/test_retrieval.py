@@ -175,6 +175,7 @@ def sample_scorer(tmp_path_factory: pytest.TempPathFactory) -> KBScorer:
     [
         ("I forgot my password, how do I reset it?", Verdict.ANSWER, "Reset your password"),
         ("How do I invite my teammates?", Verdict.ANSWER, "Invite teammates"),
+        ("How do I export a report to CSV?", Verdict.ANSWER, "Export reports to CSV or PDF"),  # the README's curl
         ("What's the weather in Paris tomorrow?", Verdict.ESCALATE, None),
         ("Can you recommend a good pizza place?", Verdict.ESCALATE, None),
     ],
