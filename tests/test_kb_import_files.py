@@ -15,6 +15,7 @@ from core import kb
 from core.db import Database
 from core.html import TextSection
 from interceptor.kb.sync import sync_all
+from tests.test_kb_import import _stored_articles
 
 
 def _import(url: str, path: Path) -> tuple[int, str, str]:
@@ -22,15 +23,6 @@ def _import(url: str, path: Path) -> tuple[int, str, str]:
 
     result = CliRunner().invoke(cli, ["kb", "import", str(path)], env={"HUB_DATABASE_URL": url, "HUB_DENSE": "off"})
     return result.exit_code, result.stdout, result.stderr
-
-
-def _stored(url: str) -> list[kb.KBArticle]:
-    db = Database(url)
-    try:
-        with db.session() as s:
-            return kb.load_articles(s)
-    finally:
-        db.dispose()
 
 
 def test_a_file_saved_with_a_byte_order_mark_keeps_its_heading_as_title(sqlite_url: str, tmp_path: Path) -> None:
@@ -42,7 +34,7 @@ def test_a_file_saved_with_a_byte_order_mark_keeps_its_heading_as_title(sqlite_u
     (tmp_path / "pack" / "pack.json").write_text(json.dumps(pack), encoding="utf-8-sig")
     code, out, err = _import(sqlite_url, tmp_path)
     assert code == 0 and err == "", err  # no "no title" warning: the heading was found
-    stored = {a.title: a for a in _stored(sqlite_url)}
+    stored = {a.title: a for a in _stored_articles(sqlite_url)}
     assert sorted(stored) == ["Opening hours", "Plans", "Refund policy"]
     assert stored["Refund policy"].passages == (kb.KBPassage("Refunds take 14 days."),)
     assert not any("\ufeff" in p.text for a in stored.values() for p in a.passages)
@@ -60,7 +52,7 @@ def test_links_in_a_folder_are_named_and_bring_nothing_in_from_outside(sqlite_ur
     (folder / "latest.md").symlink_to(folder / "guides" / "export.md")
     code, out, err = _import(sqlite_url, folder)
     assert code == 0, err
-    [article] = _stored(sqlite_url)
+    [article] = _stored_articles(sqlite_url)
     assert article.external_id == "guides/export.md"  # once, under its own name
     assert err.splitlines() == [
         "warning: latest.md: a link to guides/export.md, which is imported under its own name",
@@ -81,10 +73,12 @@ def test_a_binary_file_under_a_text_name_is_refused_by_name(sqlite_url: str, tmp
     code, _, err = _import(sqlite_url, tmp_path)
     assert code == 1 and err == (f"Error: {tmp_path / 'logo.md'}: holds NUL bytes, so it is not text (a binary file "
                                  "named .md?); nothing was imported\n")
-    assert _stored(sqlite_url) == []
+    assert _stored_articles(sqlite_url) == []
 
 
 class _HelpCenter:
+    """A knowledge source giving its articles at every sync, whatever cursor it is asked from."""
+
     def __init__(self, articles: list[KnowledgeArticle]) -> None:
         self.articles = articles
 

@@ -32,6 +32,7 @@ from core.db import Database
 from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
+from core.textfile import read_utf8
 from interceptor.kb.body import body_sections, nest
 from interceptor.kb.markdown import (atx_headings, inline_footnotes, inline_references, markdown_sections,
                                      markdown_to_text)
@@ -191,13 +192,9 @@ def read_pack(path: Path) -> dict[str, Any]:
             (:func:`interceptor.kb.packs.pack_problem`).
     """
     try:
-        pack = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise KBImportError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
+        pack = json.loads(read_utf8(path, KBImportError))
     except json.JSONDecodeError as e:
         raise KBImportError(f"{path}: not JSON ({e}; a truncated file?)") from e
-    except OSError as e:
-        raise KBImportError(f"{path}: cannot read the pack: {e.strerror or e}") from e
     if not isinstance(pack, dict) or pack.get("format") not in PACK_FORMATS:
         found = (f"its format is {pack['format']!r}" if isinstance(pack, dict) and "format" in pack else
                  "it has no `format`" if isinstance(pack, dict) else "it is not a JSON object")
@@ -264,17 +261,12 @@ def articles_at(path: Path, *, force: bool = False,
 
 
 def _read_text(file: Path) -> str:
-    """Return a Markdown or HTML file's text (a byte order mark, as Windows editors write, is not part of it).
+    """Return a Markdown or HTML file's text (:func:`core.textfile.read_utf8`).
 
     Raises:
         KBImportError: it is not UTF-8, holds NUL bytes (a binary file under a text file's name), or cannot be read.
     """
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise KBImportError(f"{file}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
-    except OSError as e:
-        raise KBImportError(f"{file}: cannot read: {e.strerror or e}") from e
+    text = read_utf8(file, KBImportError)
     if "\x00" in text:
         raise KBImportError(f"{file}: holds NUL bytes, so it is not text (a binary file named {file.suffix}?)")
     return text

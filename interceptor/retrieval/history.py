@@ -25,6 +25,7 @@ import numpy as np
 
 from core.errors import HubError
 from core.models import without_nul
+from core.textfile import read_utf8
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import extract, feature_names, sign
 from interceptor.retrieval.index import KBIndex, Retrieval, normalise
@@ -68,12 +69,7 @@ def read_history(path: Path) -> list[Labelled]:
         HistoryError: the file is unreadable or not UTF-8, holds no past tickets, a CSV header has no ``text``
             column, or a row has no text.
     """
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise HistoryError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}): save it as UTF-8") from e
-    except OSError as e:
-        raise HistoryError(f"cannot read {path}: {e}") from e
+    raw = read_utf8(path, HistoryError)
     items = _csv(raw, path) if path.suffix.lower() == ".csv" else _jsonl(raw, path)
     if not items:
         raise HistoryError(f"{path} holds no past tickets: one per line, {HISTORY_SHAPE}")
