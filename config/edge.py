@@ -20,13 +20,15 @@ class EdgeSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rate_limit: str | None = DEFAULT_RATE_LIMIT  # Flask-Limiter syntax, per client and route; None = off
     rate_limit_storage: str = "memory://"  # a limits storage URI; redis://... when scaled out
+    rate_limit_prefix: str = "hub"  # the deployment's HUB_BROKER_QUEUE_PREFIX, first in every rate-limit key
     metrics_token: Secret | None = None
     trusted_proxies: int = 0  # X-Forwarded-For/-Proto hops to believe (a load balancer in front)
 
 
 def edge_settings(v: Mapping[str, Any]) -> EdgeSettings:
     """The door's limits. Rate limits count in memory per process, or in Redis when scaled out (the broker,
-    when it is Redis, unless ``HUB_RATE_LIMIT_STORAGE`` names another store).
+    when it is Redis, unless ``HUB_RATE_LIMIT_STORAGE`` names another store), under keys that begin with the
+    deployment's ``HUB_BROKER_QUEUE_PREFIX``: two deployments on one Redis count apart, as their queues are apart.
 
     Raises:
         ConfigError: ``HUB_RATE_LIMIT`` is not a rate limit string (``60/minute``, ``10/second;500/hour``).
@@ -47,6 +49,7 @@ def edge_settings(v: Mapping[str, Any]) -> EdgeSettings:
         max_body_bytes=v["HUB_MAX_BODY_BYTES"],
         rate_limit=limit,
         rate_limit_storage=storage,
+        rate_limit_prefix=v["HUB_BROKER_QUEUE_PREFIX"],
         metrics_token=Secret(v["HUB_METRICS_TOKEN"]) if v["HUB_METRICS_TOKEN"] else None,
         trusted_proxies=v["HUB_TRUSTED_PROXIES"],
     )

@@ -164,14 +164,33 @@ class Message:
         object.__setattr__(self, "created_at", as_utc(self.created_at))
 
 
+# NOTE(zendesk): a ticket created without a subject (by e-mail, the web widget) gets one made of the description's
+# first words, cut off (mid-word, line breaks made spaces) and ending with an ellipsis. Not seen in the captured
+# payloads (../shared/fixtures/payloads/), whose subjects were all typed.
+ELLIPSES = ("...", "\u2026")
+
+
 def subject_and_text(subject: str, text: str) -> str:
     """Return a request's words once: its subject, then its text, leaving the subject out where the text begins
-    with it (a Slack request's subject is its first line; an e-mailed ticket's is often the description's). A
-    subject counted twice weighs its words twice, and a request would score otherwise than its words typed once."""
+    with it (a Slack request's subject is its first line; an e-mailed ticket's is often the description's, or
+    the description's beginning cut off with "..." or "\u2026": :func:`_cut_from`). A subject counted twice weighs
+    its words twice, and a request would score otherwise than its words typed once."""
     subject, text = subject.strip(), text.strip()
-    if not subject or text.startswith(subject):
+    if not subject or text.startswith(subject) or _cut_from(subject, text):
         return text or subject
     return f"{subject}\n{text}" if text else subject
+
+
+def _cut_from(subject: str, text: str) -> bool:
+    """Whether ``subject`` is ``text``'s beginning cut off with an ellipsis: it ends with "..." or "\u2026", and
+    ``text`` begins with what comes before it, both with their runs of whitespace read as one space (the cut
+    may fall mid-word). A subject that ends with an ellipsis but is not the text's beginning ("Export fails...")
+    is not."""
+    for ellipsis in ELLIPSES:
+        if subject.endswith(ellipsis):
+            before = " ".join(subject[: -len(ellipsis)].split())
+            return bool(before) and " ".join(text.split()).startswith(before)
+    return False
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from app import build_hub, create_app
 from config import load_settings
 from core.db import InboxEvent
 from core.errors import ConfigError
+from tests.brokers import unique_prefix
 from tests.conftest import settings_dict
 from tests.test_zendesk_connector import ZENDESK
 
@@ -163,6 +165,30 @@ def test_processes_share_the_count_through_redis(sqlite_url: str) -> None:
         hub_b.close()
 
 
+def test_two_deployments_on_one_redis_count_apart_under_their_prefixes(sqlite_url: str) -> None:
+    # production and staging share a Redis: each one's keys begin with its HUB_BROKER_QUEUE_PREFIX
+    prod, staging = unique_prefix(), unique_prefix()
+    settings = dict(HUB_RATE_LIMIT="2/minute", HUB_RATE_LIMIT_STORAGE=REDIS_URL)
+    hub_a, web_a = serve(sqlite_url, HUB_BROKER_QUEUE_PREFIX=prod, **settings)
+    hub_b, web_b = serve(sqlite_url, HUB_BROKER_QUEUE_PREFIX=staging, **settings)
+    store = redis.Redis.from_url(REDIS_URL)
+    try:
+        client_ip = {"REMOTE_ADDR": "10.0.0.1"}  # the same client of both
+        assert [web_a.get("/api/v1/suggest?q=a", environ_base=client_ip).status_code for _ in range(3)] == [200, 200, 429]
+        assert [web_b.get("/api/v1/suggest?q=a", environ_base=client_ip).status_code for _ in range(3)] == [200, 200, 429]
+        for prefix in (prod, staging):
+            keys = [k.decode() for k in store.scan_iter(f"*{prefix}*")]
+            assert keys and all(k.startswith(f"LIMITS:LIMITER/{prefix}/10.0.0.1/") for k in keys), keys
+    finally:
+        hub_a.close()
+        hub_b.close()
+        for prefix in (prod, staging):
+            left = list(store.scan_iter(f"*{prefix}*"))
+            if left:
+                store.delete(*left)
+        store.close()
+
+
 def test_rate_limit_settings_are_validated_and_follow_the_broker() -> None:
     with pytest.raises(ConfigError, match="HUB_RATE_LIMIT"):
         load_settings({"HUB_RATE_LIMIT": "plenty"})
@@ -172,6 +198,8 @@ def test_rate_limit_settings_are_validated_and_follow_the_broker() -> None:
     rabbit = load_settings({"HUB_QUEUE": "celery", "HUB_BROKER_URL": "amqp://rabbit//"})
     assert rabbit.edge.rate_limit_storage == "memory://"
     assert load_settings({"HUB_RATE_LIMIT": "off"}).edge.rate_limit is None
+    assert load_settings({}).edge.rate_limit_prefix == "hub"
+    assert load_settings({"HUB_BROKER_QUEUE_PREFIX": "hub-staging"}).edge.rate_limit_prefix == "hub-staging"
 
 
 def test_metrics_can_require_a_token(sqlite_url: str) -> None:

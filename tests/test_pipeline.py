@@ -12,7 +12,7 @@ import pytest
 
 from core.db import DecisionRow, OutboxAction, OutcomeRow, TicketRow
 from core.errors import Retriable
-from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, Visibility
+from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, Visibility, subject_and_text
 from interceptor.types import ThreadState
 from tests.pipeline_world import ADA, AGENT, World, created, make_world, zendesk_ticket
 
@@ -174,6 +174,12 @@ def test_a_ticket_opened_by_an_agent_is_not_intercepted(world: World) -> None:
     ("Password", "I forgot my password", "Password\nI forgot my password"),  # a form's subject, typed apart
     ("", "I forgot my password", "I forgot my password"),
     ("I forgot my password", "", "I forgot my password"),
+    # Zendesk's subject for a ticket e-mailed without one: the description's first words and an ellipsis
+    ("I forgot my password and the reset e-mail...", "I forgot my password and the reset e-mail never came.",
+     "I forgot my password and the reset e-mail never came."),
+    ("Hi, I forgot my password and the re\u2026", "Hi,\nI forgot my password and the reset e-mail never came.",
+     "Hi,\nI forgot my password and the reset e-mail never came."),  # cut mid-word, the line break made a space
+    ("Export fails...", "When I click export nothing happens", "Export fails...\nWhen I click export nothing happens"),
 ])
 def test_a_request_is_decided_on_its_words_once(world: World, subject: str, text: str, asked: str) -> None:
     desk = world.vendors["zendesk"]
@@ -181,3 +187,20 @@ def test_a_request_is_decided_on_its_words_once(world: World, subject: str, text
     desk.tickets[str(ticket.ref)] = ticket
     world.deliver(created(ticket))
     assert [call[0] for call in world.engine.calls] == [asked]
+
+
+@pytest.mark.parametrize(("subject", "text", "words"), [
+    ("I forgot my pass...", "I forgot my password", "I forgot my password"),  # cut mid-word
+    ("I forgot my password ...", "I forgot my password, help", "I forgot my password, help"),  # a space before it
+    ("I forgot my password \u2026", "I forgot my  password", "I forgot my  password"),  # the Unicode ellipsis
+    ("Hi there I forgot my...", "Hi there\r\n\r\nI forgot my password", "Hi there\r\n\r\nI forgot my password"),
+    ("I forgot my password...", "I forgot my password... again", "I forgot my password... again"),  # as typed
+    # a subject of its own that ends with an ellipsis keeps it
+    ("Export fails...", "When I click export nothing happens", "Export fails...\nWhen I click export nothing happens"),
+    ("Export fails\u2026", "export fails when I click it", "Export fails\u2026\nexport fails when I click it"),
+    ("I forgot my password...", "I forgot", "I forgot my password...\nI forgot"),  # the text is shorter
+    ("...", "I forgot my password", "...\nI forgot my password"),  # nothing before the ellipsis
+    ("Export fails...", "", "Export fails..."),
+])
+def test_a_subject_cut_off_with_an_ellipsis_is_the_texts_beginning(subject: str, text: str, words: str) -> None:
+    assert subject_and_text(subject, text) == words

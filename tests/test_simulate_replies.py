@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+import surfaces.simulate.command
+from app import cli
 from config import load_settings
 from conftest import settings_dict
 from core.db import Database, DecisionRow
+from core.errors import ConfigError
 from interceptor.kb.importer import import_articles, parse_markdown
 from surfaces.simulate.replies import MAX_REPLIES, MAX_REPLIES_CHARS, replies_field
 from surfaces.simulate.slack import CHANNEL, TRIAGE
@@ -137,3 +141,29 @@ def test_the_command_prints_what_each_reply_recorded(configured: dict[str, Any],
                              env=env, cwd=tmp_path).stdout)
     assert doc["replies"][0]["outcomes"] == [{"kind": "solved", "detail": {"via": "reply"}}]
     assert doc["replies"][0]["read_as"] == "says the answer worked"
+
+
+@pytest.mark.parametrize("replies, error", [
+    ([f"reply {i}" for i in range(MAX_REPLIES + 1)], "--reply: give at most 10 replies (11 given)"),
+    (["x" * (MAX_REPLIES_CHARS + 1)], "--reply: the replies must be at most 4000 characters in all (4001 given)"),
+    (["x" * 2000, "y" * 2000], "at most 4000 characters in all (4001 given)"),  # a line break between, as on the page
+    ([f"reply {i}" for i in range(MAX_REPLIES)], None),
+    (["x" * MAX_REPLIES_CHARS], None),
+])
+def test_the_command_refuses_the_pages_limits_before_simulating(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                 replies: list[str], error: str | None) -> None:
+    simulated: list[tuple[str, ...]] = []
+
+    def recorded(text: str, settings: Any, workdir: Path, **kwargs: Any) -> Any:
+        simulated.append(tuple(kwargs["replies"]))
+        raise ConfigError("simulated")  # stops the command here: what is under test is what reached this point
+
+    monkeypatch.setattr(surfaces.simulate.command, "simulate_slack", recorded)
+    args = ["simulate", "slack", ANSWERED, *(arg for reply in replies for arg in ("--reply", reply))]
+    result = CliRunner().invoke(cli, args, env={"HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "HUB_DENSE": "off",
+                                               "HUB_CONFIG": None})
+    if error is None:
+        assert result.exit_code == 1 and simulated == [tuple(replies)], result.output
+    else:
+        assert result.exit_code == 2 and error in result.stderr and simulated == [], result.output
+        assert "Usage: " in result.stderr and not result.stdout

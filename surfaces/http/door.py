@@ -10,7 +10,8 @@
   hold; a query string with a NUL (``%00``) is a 400 for the same reason (PostgreSQL text holds no NUL), and an
   ``<int:...>`` path value beyond an INTEGER key is a 404 before any query.
 - ``/api/v1/ask``, ``/feedback`` and ``/suggest`` are rate-limited per client (Flask-Limiter; in memory, or the
-  Redis named by ``HUB_RATE_LIMIT_STORAGE``), answering 429 JSON with ``Retry-After``.
+  Redis named by ``HUB_RATE_LIMIT_STORAGE``, under keys prefixed with ``HUB_BROKER_QUEUE_PREFIX``), answering 429
+  JSON with ``Retry-After``.
 - ``/metrics`` requires ``Authorization: Bearer <HUB_METRICS_TOKEN>`` when that token is set.
 - ``HUB_TRUSTED_PROXIES`` hops of ``X-Forwarded-For``/``-Proto`` are believed (werkzeug's ``ProxyFix``), so the
   rate limits count real clients behind a load balancer.
@@ -182,6 +183,7 @@ def _rate_limits(app: Flask, edge: EdgeSettings) -> Limiter:
         get_remote_address,
         app=app,
         storage_uri=edge.rate_limit_storage,
+        key_prefix=edge.rate_limit_prefix,  # LIMITS:LIMITER/<prefix>/<client>/<endpoint>/...: one count per deployment
         headers_enabled=True,
         swallow_errors=True,  # a rate-limit store that is down lets requests through rather than failing them
         enabled=edge.rate_limit is not None,

@@ -17,6 +17,7 @@ from core.errors import ConfigError
 from core.words import plural
 from surfaces.cli.database import uses_database
 from surfaces.simulate.recorder import Call
+from surfaces.simulate.replies import MAX_REPLIES, MAX_REPLIES_CHARS
 from surfaces.simulate.slack import CHANNEL, Simulation, simulate_slack
 
 
@@ -99,7 +100,7 @@ def simulate() -> None:
               help="Then click this button on the answer, as the person would, and show what follows.")
 @click.option("--reply", "replies", multiple=True, metavar="TEXT",
               help="Then post TEXT in the thread as the person who asked (a follow-up such as \"that didn't help\"); "
-                   "repeat for several replies, in order.")
+                   f"repeat for several replies, in order (at most {MAX_REPLIES}, {MAX_REPLIES_CHARS} characters in all).")
 @click.option("--channel", default=CHANNEL, show_default=True,
               help="The Slack channel id to post in: its HUB_CHANNEL_POLICIES entry (threshold, shadow mode) applies.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the hub's logs.")
@@ -112,6 +113,11 @@ def slack(text: str, json_out: bool, button: str | None, replies: tuple[str, ...
         raise click.UsageError("TEXT must not be empty")
     if any(not reply.strip() for reply in replies):
         raise click.UsageError("--reply TEXT must not be empty")
+    chars = len("\n".join(replies))  # counted as the page counts its field: the replies one per line
+    if chars > MAX_REPLIES_CHARS:
+        raise click.UsageError(f"--reply: the replies must be at most {MAX_REPLIES_CHARS} characters in all ({chars} given)")
+    if len(replies) > MAX_REPLIES:
+        raise click.UsageError(f"--reply: give at most {MAX_REPLIES} replies ({len(replies)} given)")
     if not re.fullmatch(r"[A-Z0-9]{2,30}", channel):
         raise click.UsageError("--channel must be a Slack channel id such as C0123ABCD")
     if not verbose:

@@ -12,8 +12,9 @@ from core.db import OutcomeRow
 from interceptor.guard import classify_followup
 from surfaces.simulate.recorder import Call
 
+# The limits of both surfaces: the page refuses more with a 400, the command with a usage error (exit 2).
 MAX_REPLIES = 10
-MAX_REPLIES_CHARS = 4000  # the whole replies field, as the message's own limit
+MAX_REPLIES_CHARS = 4000  # the whole replies field (the command's replies one per line), as the message's own limit
 
 READINGS = {  # classify_followup's verdicts, as an admin reads them
     "solved": "says the answer worked",
