@@ -8,14 +8,21 @@ this seam is a ``core`` model or a plain value. Vendor exceptions are translated
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
 
 from core.html import TextSection
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 from core.outbox import Performed
 from core.telemetry import count
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# What reading a vendor's record raises when the record is not of the documented shape (a field missing, of
+# another type, a time that is no time): the mappings are plain functions of the vendor's JSON.
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -311,3 +318,23 @@ def already_performed(connector: Connector, ref: TicketRef, idempotency_key: str
         return None
     count("outbox_already_written", connector=connector.source.value)
     return Performed({"external_id": existing.external_id, "url": existing.url})
+
+
+def record_id(record: Any, key: str) -> str:
+    """The id a vendor's record gives under ``key``, for a log line ("?" when it has none)."""
+    return str(record.get(key))[:100] if isinstance(record, Mapping) and record.get(key) is not None else "?"
+
+
+def readable(source: Source, kind: str, record_id: str, read: Callable[[], T]) -> T | None:
+    """``read()``, or ``None`` when the vendor's record it reads is malformed (:data:`MALFORMED`): logged and
+    counted (``connector_records_unreadable``), so that one bad record in a poll or a Help Center export is
+    passed over rather than failing every later poll at the same record (the cursor never moved past it). A
+    ticket passed over stays in the help desk for its agents; an article, out of the KB until it is edited.
+    Vendor call failures (``Retriable``, ``Fatal``) are not caught."""
+    try:
+        return read()
+    except MALFORMED as e:
+        log.warning("connector.record-unreadable", extra={"source": source.value, "kind": kind, "id": record_id,
+                                                          "error": f"{type(e).__name__}: {e}"[:300]})
+        count("connector_records_unreadable", source=source.value, kind=kind)
+        return None

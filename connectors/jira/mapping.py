@@ -67,8 +67,13 @@ def parse_time(value: Any) -> datetime | None:
     """Parse a Jira timestamp (``2026-04-25T18:35:13.605+0530``, ISO-8601, or epoch milliseconds)."""
     if value in (None, ""):
         return None
+    if isinstance(value, bool):
+        return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000.0, timezone.utc)
+        try:
+            return datetime.fromtimestamp(value / 1000.0, timezone.utc)
+        except (ValueError, OverflowError, OSError):  # beyond any calendar
+            return None
     text = str(value).strip()
     for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
         try:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.jira import mapping
 from connectors.jira.events import comment_key, created_key
+from connectors.base import readable, record_id
 from connectors.polling import events_of_record
 from core.errors import Retriable
 from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
@@ -70,7 +72,10 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
     for _ in range(MAX_PAGES):
         page = connector.search(query, token, PAGE_SIZE)
         for issue in page.get("issues") or ():
-            ticket = mapping.ticket(issue, connector._self(), connector.settings.url, _verdicts(connector, issue))
+            ticket = readable(Source.JIRA, "issue", record_id(issue, "key"),
+                              partial(_ticket, connector, issue))
+            if ticket is None:
+                continue
             mark = f"{ticket.ref.external_id}@{(issue.get('fields') or {}).get('updated')}"
             marks[mark], newest = ticket.updated_at, max(newest, ticket.updated_at)
             if mark not in seen:
@@ -80,6 +85,11 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
             break
     keep = sorted(m for m, at in marks.items() if at >= newest - OVERLAP)
     return found, json.dumps({"since": newest.isoformat(), "seen": keep})
+
+
+def _ticket(connector: "JiraConnector", issue: dict[str, Any]) -> Ticket:
+    """The issue as a ticket (with the verdicts on who sees its comments, :func:`_verdicts`)."""
+    return mapping.ticket(issue, connector._self(), connector.settings.url, _verdicts(connector, issue))
 
 
 def _verdicts(connector: "JiraConnector", issue: dict[str, Any]) -> dict[str, Visibility]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from functools import partial
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -12,7 +13,7 @@ from zenpy.lib.api_objects import Comment as ZComment
 from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.api_objects import User as ZUser
 
-from connectors.base import KnowledgeArticle, PostedMessage
+from connectors.base import KnowledgeArticle, PostedMessage, readable, record_id
 from connectors.inbound import json_body
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
@@ -228,7 +229,7 @@ class ZendeskConnector:
         while url:
             page = self.session.get_json(url, params)
             for item in page.get("articles") or ():
-                article = mapping.article(item)
+                article = readable(Source.ZENDESK, "article", record_id(item, "id"), partial(mapping.article, item))
                 if article is not None:
                     yield article
             end = page.get("end_time")

@@ -41,18 +41,22 @@ AGENT_ROLES = frozenset(("agent", "admin"))
 
 
 def parse_time(value: Any) -> datetime | None:
-    """Parse a Zendesk timestamp (ISO-8601 with ``Z``, or epoch seconds) into aware UTC."""
-    if value in (None, ""):
+    """Parse a Zendesk timestamp (ISO-8601 with ``Z``, or epoch seconds) into aware UTC (``None`` when it is
+    none: empty, or not a time)."""
+    if value in (None, "") or isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
-    text = str(value).strip().replace("Z", "+00:00")
-    # NOTE(zendesk): event webhooks send nanosecond "time" values (2025-01-08T14:25:30.123456789Z).
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
-    parsed = datetime.fromisoformat(text)
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, timezone.utc)
+        text = str(value).strip().replace("Z", "+00:00")
+        # NOTE(zendesk): event webhooks send nanosecond "time" values (2025-01-08T14:25:30.123456789Z).
+        if "." in text:
+            head, _, rest = text.partition(".")
+            digits = "".join(ch for ch in rest if ch.isdigit())
+            text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):  # OverflowError, OSError: epoch seconds beyond any calendar
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
+from connectors.base import readable, record_id
 from connectors.polling import events_of_record
 from connectors.zendesk.events import comment_key, created_key
 from connectors.zendesk.mapping import CREATED_TAG
@@ -60,7 +61,7 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
     for _ in range(MAX_PAGES):
         page = connector.session.get_json(EXPORT_PATH, {**params, "per_page": PAGE_SIZE})
         for item in page.get("tickets") or ():
-            found.extend(_events_for(connector, item))
+            found.extend(readable(Source.ZENDESK, "ticket", record_id(item, "id"), partial(_events_for, connector, item)) or ())
         next_cursor = page.get("after_cursor") or next_cursor
         if page.get("end_of_stream", True) or not page.get("after_cursor"):
             break

@@ -51,10 +51,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime |
     if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode("utf-8", "replace")):
         log.warning("zendesk.webhook.invalid-signature")
         raise SignatureError("invalid Zendesk webhook signature")
-    try:
-        sent = parse_time(timestamp)
-    except ValueError:
-        sent = None
+    sent = parse_time(timestamp)
     if sent is None or abs((now or utcnow()) - sent) > REPLAY_WINDOW:
         log.warning("zendesk.webhook.stale-timestamp")
         raise SignatureError("Zendesk webhook timestamp outside the replay window")
