@@ -25,6 +25,7 @@ from core.db import Database
 from core.words import plural
 from interceptor.engine import decide_text, speller_for
 from interceptor.kb.importer import KBImportError, import_articles, pack_articles, read_pack
+from interceptor.kb.packs import pack_warnings
 from interceptor.retrieval.history import Labelled
 from interceptor.retrieval.lexical import quote_in_section
 from interceptor.retrieval.scorer import KBScorer, build_scorer
@@ -90,7 +91,8 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
         progress: called with a line of progress text.
 
     Returns:
-        The metrics (see ``hub eval --help``).
+        The metrics (see ``hub eval --help``), with ``pack_warnings``: what in the pack skews them
+        (:func:`interceptor.kb.packs.pack_warnings`).
 
     Raises:
         KBImportError: the pack cannot be read.
@@ -101,12 +103,15 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
         raise KBImportError(f"{pack_dir} has no pack.json: PACK_DIR is a folder holding a bench pack's pack.json "
                             "(helpdesk-bench/v1 or /v2), or that file")
     pack = read_pack(path)
+    warnings = pack_warnings(pack)
     queries = pack.get("queries", [])
     calibration = [] if no_history else [
         Labelled(q["text"], q.get("expected_article_id"), q.get("id"),
                  tuple(q["expected_section_ids"]) if q.get("expected_section_ids") else None)
         for q in queries if q["split"] == "calibration"]
     tests = [(q["id"], q["text"]) for q in queries if q["split"] == "test"]
+    if not tests:
+        raise KBImportError(f"{path}: no query has split \"test\": hub eval measures the test split")
     with tempfile.TemporaryDirectory(prefix="hub-eval-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'eval.db'}"
         prepare_database(url)
@@ -133,6 +138,7 @@ def evaluate(pack_dir: Path, settings: Settings, prepare_database: Callable[[str
     report = _report(pack, queries, decisions, target_precision, threshold, index_seconds, scorer)
     report["history"] = "none (--no-history)" if no_history else f"calibration split ({len(calibration)})"
     report["threshold_method"] = scorer.threshold_report(target_precision)
+    report["pack_warnings"] = warnings
     return report
 
 
@@ -166,7 +172,7 @@ def answer_right(pack: dict[str, Any], expected: dict[str, Any], outcomes: dict[
     """Return, per test query, whether its top candidate's quote answers it at answer level (v2 packs):
     it cites an article that holds an expected section, and the quote lies in that section."""
     sections = {str(s["id"]): (str(a["id"]), s.get("text") or s.get("heading") or "")
-                for a in pack.get("articles", []) for s in a.get("sections") or ()}
+                for a in pack.get("articles", []) for s in a.get("sections") or () if s.get("id") is not None}
     out = {}
     for qid, o in outcomes.items():
         wanted = expected[qid].get("expected_section_ids")

@@ -4,6 +4,7 @@ code that says it failed; never a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -208,6 +209,12 @@ def test_kb_import_of_an_empty_folder_or_a_malformed_pack_is_one_line(sqlite_url
      "pack.json: query 'q1' expects article 'nope', which is not one of the pack's articles"),
     ((PACK % QUERY.replace('"split": "test", ', "")).encode(), "query 'q1': `split` is None, not \"calibration\" or \"test\""),
     (b'{"format": "helpdesk-bench/v1", "x": "\xff"}', "pack.json: not UTF-8 text"),
+    ((PACK % QUERY.replace('"test"', '"calibration"')).encode(),  # an IndexError in the metrics
+     'pack.json: no query has split "test": hub eval measures the test split'),
+    ((PACK % QUERY).replace('"questions": []', '"sections": ["Click Forgot password."]').encode(),  # a TypeError
+     "pack.json: article 'a1': section 1 must be an object ({id, heading, text})"),
+    ((PACK % QUERY.replace('"a1"}', '"a1", "expected_section_ids": [{"id": "s1"}]}')).encode(),  # unhashable
+     "pack.json: query 'q1': `expected_section_ids` must be a list of section ids or null"),
 ])
 def test_eval_of_a_missing_or_malformed_pack_is_one_line(tmp_path: Path, content: bytes | None, message: str) -> None:
     (tmp_path / "pack").mkdir()
@@ -215,6 +222,20 @@ def test_eval_of_a_missing_or_malformed_pack_is_one_line(tmp_path: Path, content
         (tmp_path / "pack" / "pack.json").write_bytes(content)
     result = CliRunner().invoke(cli, ["eval", str(tmp_path / "pack")], env=_env(f"sqlite:///{tmp_path / 'unused.db'}"))
     assert result.exit_code == 1 and message in one_line(result), result.output
+
+
+def test_eval_measures_a_pack_with_flaws_and_says_them(tmp_path: Path) -> None:
+    sections = '"sections": [{"id": "s1", "heading": "Steps", "text": "Click Forgot password."}, {"text": "No id."}]'
+    query = QUERY.replace('"a1"}', '"a1", "expected_section_ids": ["s9"]}')
+    pack = (PACK % f"{query}, {query}").replace('"questions": []', sections).replace("v1", "v2")
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "pack.json").write_text(pack, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "pack"), "--json"], env=_env(f"sqlite:///{tmp_path / 'unused.db'}"))
+    assert result.exit_code == 0, result.output
+    warnings = ["query 'q1' is listed twice: the later one is measured",
+                "query 'q1' expects section 's9', which is not one of the pack's sections: no answer to it can count as right"]
+    assert json.loads(result.stdout)["pack_warnings"] == warnings + warnings[1:]
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [f"warning: {w}" for w in warnings + warnings[1:]]
 
 
 def test_eval_refuses_a_details_file_it_could_not_write_before_the_run(tmp_path: Path) -> None:

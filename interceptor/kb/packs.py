@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 SPLITS = ("calibration", "test")
+MAX_WARNINGS = 10  # lines of pack_warnings; the rest are counted
 
 
 def _is_id(value: Any) -> bool:
@@ -18,9 +19,10 @@ def pack_problem(pack: dict[str, Any]) -> str | None:
     """Return what in ``pack`` cannot be read as a bench pack, or ``None`` when its shape is right.
 
     Checks that ``articles`` is a list of objects each with an ``id`` (text ``title``/``body``, list
-    ``questions``/``sections`` when present), and that ``queries``, when present, is a list of objects each with
-    an ``id``, a ``text``, a ``split`` (``calibration`` or ``test``) and an ``expected_article_id`` that is
-    ``null`` or one of the pack's articles.
+    ``questions``, a list of ``sections`` objects whose ``id``, when present, is an id), and
+    that ``queries``, when present, is a list of objects each with an ``id``, a ``text``, a ``split``
+    (``calibration`` or ``test``), an ``expected_article_id`` that is ``null`` or one of the pack's articles,
+    and ``expected_section_ids`` that are a list or ``null``.
     """
     articles = pack.get("articles", [])
     if not isinstance(articles, list) or not all(isinstance(a, dict) for a in articles):
@@ -31,12 +33,9 @@ def pack_problem(pack: dict[str, Any]) -> str | None:
             return f"article {n} has no `id`"
         name = str(a["id"])
         ids.add(name)
-        for key in ("title", "body"):
-            if a.get(key) is not None and not isinstance(a[key], str):
-                return f"article {name!r}: `{key}` must be text"
-        for key in ("questions", "sections"):
-            if a.get(key) is not None and not isinstance(a[key], list):
-                return f"article {name!r}: `{key}` must be a list"
+        problem = _article_problem(a, name)
+        if problem is not None:
+            return problem
     queries = pack.get("queries", [])
     if not isinstance(queries, list) or not all(isinstance(q, dict) for q in queries):
         return "`queries` must be a list of objects ({id, split, text, expected_article_id})"
@@ -53,6 +52,51 @@ def pack_problem(pack: dict[str, Any]) -> str | None:
             return (f"query {name!r} expects article {expected!r}, which is not one of the pack's articles "
                     "(null marks a request the KB cannot answer)")
         sections = q.get("expected_section_ids")
-        if sections is not None and not isinstance(sections, list):
-            return f"query {name!r}: `expected_section_ids` must be a list or null"
+        if sections is not None and not (isinstance(sections, list) and all(isinstance(x, (str, int)) for x in sections)):
+            return f"query {name!r}: `expected_section_ids` must be a list of section ids or null"
+    return None
+
+
+def pack_warnings(pack: dict[str, Any]) -> list[str]:
+    """Return what in a readable pack (:func:`pack_problem` found nothing) will skew its figures, one line each:
+    a query id listed twice (the later query is measured; the details name queries by id), a section id used
+    twice (an answer is judged against the later section), a v2 query naming a section the pack does not have
+    (it can never be answered right). A pack made elsewhere is measured anyway, and these are said."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for q in pack.get("queries", []):
+        if str(q["id"]) in seen:
+            found.append(f"query {q['id']!r} is listed twice: the later one is measured")
+        seen.add(str(q["id"]))
+    sections: set[str] = set()
+    for a in pack.get("articles", []):
+        for section in a.get("sections") or ():
+            if section.get("id") is not None:
+                if str(section["id"]) in sections:
+                    found.append(f"section id {section['id']!r} is used twice: answers are judged against the later")
+                sections.add(str(section["id"]))
+    if pack.get("format") == "helpdesk-bench/v2":
+        for q in pack.get("queries", []):
+            unknown = [x for x in q.get("expected_section_ids") or () if str(x) not in sections]
+            if unknown:
+                found.append(f"query {q['id']!r} expects section {unknown[0]!r}, which is not one of the pack's "
+                             "sections: no answer to it can count as right")
+    if len(found) > MAX_WARNINGS:
+        found = found[:MAX_WARNINGS] + [f"... and {len(found) - MAX_WARNINGS} more like these"]
+    return found
+
+
+def _article_problem(article: dict[str, Any], name: str) -> str | None:
+    """What in one article cannot be read (see :func:`pack_problem`)."""
+    for key in ("title", "body"):
+        if article.get(key) is not None and not isinstance(article[key], str):
+            return f"article {name!r}: `{key}` must be text"
+    for key in ("questions", "sections"):
+        if article.get(key) is not None and not isinstance(article[key], list):
+            return f"article {name!r}: `{key}` must be a list"
+    for n, section in enumerate(article.get("sections") or (), 1):
+        if not isinstance(section, dict):
+            return f"article {name!r}: section {n} must be an object ({{id, heading, text}})"
+        if section.get("id") is not None and not _is_id(section["id"]):
+            return f"article {name!r}: section {n}: `id` must be text"
     return None

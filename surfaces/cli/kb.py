@@ -283,6 +283,8 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
                               no_history=no_history, details=details, progress=say)
         except HubError as e:
             raise click.ClickException(str(e)) from e
+        for warning in result["pack_warnings"]:  # on stderr: --json keeps stdout one JSON document
+            click.echo(f"warning: {warning}", err=True)
         if not as_json:
             t = result["test"]
             click.echo(f"{result['pack']}: precision {t['precision']}, coverage {t['coverage']}, "
