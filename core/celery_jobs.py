@@ -10,6 +10,9 @@ each with a prefix of its own, never take each other's hand-offs. A failed hand-
 ``submit`` never waits for the broker: a thread of the process publishes the hand-offs, so a webhook is
 acknowledged as soon as its row is stored, even while the broker is down, paused or partitioned away (a
 synchronous publish to a broker that stopped answering waited for as long as the TCP connection lasted).
+A hand-off already waiting for that thread is not buffered twice: while the broker does not answer, the
+publisher gets through one hand-off per broker wait and every sweep hands every due row out again, so the
+buffer filled with copies of the same rows and new requests' hand-offs were dropped from it.
 """
 
 from __future__ import annotations
@@ -85,31 +88,47 @@ class CeleryQueue:
 
     Args:
         app: the Celery app (:func:`make_celery`).
-        buffer: how many hand-offs may wait for the publisher before further ones are dropped (their rows
-            stay ``pending``: the sweeper hands them out again).
+        buffer: how many distinct hand-offs may wait for the publisher before further ones are dropped (their
+            rows stay ``pending``: the sweeper hands them out again).
     """
 
     def __init__(self, app: Celery, buffer: int = BUFFER) -> None:
         self.app = app
         self._handoffs: queues.Queue[tuple[str, int] | None] = queues.Queue(maxsize=buffer)
         self._unsent: dict[str, int] = {}  # by hub queue: submitted, not yet in the broker (see :meth:`waiting`)
+        self._held: set[tuple[str, int]] = set()  # the hand-offs in the buffer or being published (one each)
         self._lock = threading.Lock()
         self._publisher: threading.Thread | None = None
 
     def submit(self, queue: str, row_id: int) -> None:
-        """Queue the hand-off of row ``row_id`` for the publisher thread; never waits for the broker."""
+        """Queue the hand-off of row ``row_id`` for the publisher thread; never waits for the broker.
+
+        A hand-off of the same row that is still waiting, or being published, is not queued again (counted as
+        ``hub_job_submits_total{outcome="duplicate"}``): one publish of it is enough, and if that one fails the
+        row stays ``pending`` and the next sweep submits it again. A full buffer drops the hand-off
+        (``outcome="dropped"``, logged ``jobs.celery.buffer-full``); its row stays ``pending`` too."""
         with self._lock:
             if self._publisher is None or not self._publisher.is_alive():
                 # Started on first use, in the process that submits (a gunicorn worker, after the fork).
                 self._publisher = threading.Thread(target=self._publish, name="hub-celery-publisher", daemon=True)
                 self._publisher.start()
+            if (queue, row_id) in self._held:
+                count("job_submits", queue=queue, outcome="duplicate")
+                log.debug("jobs.celery.submit-duplicate", extra={"queue": queue, "row_id": row_id})
+                return
             try:
                 self._handoffs.put_nowait((queue, row_id))
             except queues.Full:
                 count("job_submits", queue=queue, outcome="dropped")
                 log.warning("jobs.celery.buffer-full", extra={"queue": queue, "row_id": row_id})
                 return
+            self._held.add((queue, row_id))
             self._unsent[queue] = self._unsent.get(queue, 0) + 1
+
+    def waiting_handoffs(self) -> int:
+        """How many hand-offs wait in this process's buffer for the publisher thread (not the one it is
+        publishing): at most one per row, and at most ``buffer``."""
+        return self._handoffs.qsize()
 
     def _publish(self) -> None:
         while (item := self._handoffs.get()) is not None:
@@ -120,7 +139,8 @@ class CeleryQueue:
                 count("job_submits", queue=queue, outcome="failed")
                 log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)
             finally:
-                with self._lock:
+                with self._lock:  # published or failed: a later submit of the row is queued again
+                    self._held.discard((queue, row_id))
                     self._unsent[queue] -= 1
 
     def waiting(self, queue: str) -> int | None:

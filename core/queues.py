@@ -93,8 +93,19 @@ def sweep(db: Database, jobs: JobQueue, now: datetime | None = None) -> int:
     """Hand every due row (pending and due, or running with an expired lease) to the job queue: retries,
     lost hand-offs and crash recovery. Claims are atomic, so sweeping in several processes is harmless.
 
+    A job queue whose hand-offs wait in a broker (:class:`~core.jobs.BrokerBacklog`) is asked first how many
+    wait; when at least as many wait as rows are due, the queue's rows are not handed out again. When the broker
+    cannot be asked (down, or silent: one bounded wait, then not again this sweep), every due row is handed
+    out, every sweep, for as long as the outage lasts. That is deliberate: the sweep cannot tell which rows'
+    publishes failed (those left this process's buffer, or another process's), and a row that is not handed out
+    again could wait for a hand-off that never comes. It costs little: the job queue keeps one hand-off per row
+    (:meth:`core.celery_jobs.CeleryQueue.submit` drops a copy of one still waiting, counted, not logged as an
+    overflow), so over the outage its buffer holds each due row once, new requests still find room there, and a
+    broker that answers again receives one or two hand-offs per row (the sweep after it is back may add copies,
+    refused when claimed), not one per row per sweep.
+
     Returns:
-        How many rows were handed out.
+        How many rows were handed to the job queue (one that still held a row's hand-off keeps that one).
     """
     handed = 0
     backlog = jobs if isinstance(jobs, BrokerBacklog) else None

@@ -183,3 +183,87 @@ class StallingProxy:
                 dst.sendall(data)
             except OSError:
                 return
+
+
+class PausedBroker:
+    """A loopback TCP proxy in front of a broker that starts paused: it accepts connections and forwards nothing
+    either way (a broker stopped with SIGSTOP, or a partition, as seen from the hub: no reply, no reset) until
+    :meth:`resume`, from when every connection, those it held too, reaches the broker (the broker answers again)."""
+
+    def __init__(self, url: str) -> None:
+        scheme, rest = url.split("://", 1)
+        credentials, _, hostport_path = rest.rpartition("@")
+        hostport, _, path = hostport_path.partition("/")
+        host, _, port = hostport.partition(":")
+        self.target = (host, int(port))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        at = f"{credentials}@" if credentials else ""
+        self.url = f"{scheme}://{at}127.0.0.1:{self.server.getsockname()[1]}/{path}"
+        self.resumed, self._closing = threading.Event(), threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def resume(self) -> None:
+        """Forward every connection, held and new, to the broker from now on."""
+        self.resumed.set()
+
+    def close(self) -> None:
+        """Drop every connection and stop listening (within a fraction of a second)."""
+        self._closing.set()
+        self.resumed.set()
+        with self._lock:
+            for sock in self._socks:
+                _drop(sock)
+
+    def _accept(self) -> None:
+        self.server.settimeout(0.2)
+        while not self._closing.is_set():
+            try:
+                client = self.server.accept()[0]
+            except OSError:
+                continue
+            client.settimeout(None)
+            with self._lock:
+                self._socks.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        self.server.close()
+
+    def _serve(self, client: socket.socket) -> None:
+        self.resumed.wait()  # what the client sent meanwhile waits in its socket, as in a paused broker's
+        if self._closing.is_set():
+            return
+        try:
+            upstream = socket.create_connection(self.target)
+        except OSError:
+            _drop(client)
+            return
+        with self._lock:
+            self._socks.append(upstream)
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                _drop(dst)  # the other side's end: its pipe sees it and drops this one
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                _drop(src)
+                return
+
+
+def _drop(sock: socket.socket) -> None:
+    """Close ``sock``, waking a thread that waits on it (a bare close does not, on Linux)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
