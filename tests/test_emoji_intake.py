@@ -129,3 +129,17 @@ def test_a_message_read_from_slack_with_a_nul_opens_its_ticket(world: World) -> 
         [decision] = [d for d in s.query(DecisionRow).all() if d.ticket_ref == QUESTION_THREAD]
         assert decision.reasons == ["person_escalated"]
         assert [e.status for e in s.query(InboxEvent).all() if e.delivery_id.startswith("reaction:")] == ["done"]
+
+
+def test_a_malformed_reply_in_a_thread_read_from_slack_is_passed_over(world: World) -> None:
+    # One message not of the documented shape (an integration's, say) made the whole thread unreadable: the
+    # request failed at every retry.
+    world.stub.seed_thread(CHANNEL, {"type": "message", "user": USER, "text": "The VPN drops every hour", "ts": QUESTION_TS},
+                           {"type": "message", "user": {"id": "U0BOT"}, "text": 42, "ts": "not-a-ts"})
+    assert world.slack(reaction("U0CAROL01", "sos")).get_json()["status"] == "accepted"
+    world.drain()
+    assert any("The VPN drops every hour" in c["comment"]["body"] for c in creates(world))
+    with world.hub.db.session() as s:
+        [decision] = [d for d in s.query(DecisionRow).all() if d.ticket_ref == QUESTION_THREAD]
+        assert decision.reasons == ["person_escalated"]
+        assert [e.status for e in s.query(InboxEvent).all() if e.delivery_id.startswith("reaction:")] == ["done"]

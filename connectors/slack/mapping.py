@@ -9,10 +9,12 @@ edits, deletions, joins and hidden events are never requests.
 from __future__ import annotations
 
 import re
+from functools import partial
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
+from connectors.base import readable, record_id
 from connectors.slack import mrkdwn
 from connectors.text import tidy
 from core.errors import PayloadError
@@ -291,18 +293,40 @@ def reply_metadata(key: str) -> dict[str, Any]:
 
 def person_from_user(user: Mapping[str, Any]) -> Person:
     """Map a ``users.info`` user (email needs the ``users:read.email`` scope)."""
-    profile = user.get("profile") or {}
-    name = profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name") or ""
-    return Person(user.get("id") or "", name=name, email=profile.get("email"), is_agent=False)
+    raw = user.get("profile")
+    profile: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    names = (profile.get("real_name"), user.get("real_name"), profile.get("display_name"), user.get("name"))
+    email = profile.get("email")
+    return Person(str(user.get("id") or ""), name=next((n for n in names if n and isinstance(n, str)), ""),
+                  email=email if isinstance(email, str) else None, is_agent=False)
 
 
 def human_authors(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     """Return the distinct human authors of a thread, in order of first message."""
     seen: dict[str, None] = {}
     for m in messages:
-        if m.get("user") and not m.get("bot_id") and m.get("subtype") != "bot_message":
+        if not isinstance(m, Mapping) or not isinstance(m.get("user"), str):  # a message of another shape: not read
+            continue
+        if m["user"] and not m.get("bot_id") and m.get("subtype") != "bot_message":
             seen.setdefault(m["user"], None)
     return list(seen)
+
+
+def _thread_message(m: Mapping[str, Any], people: Mapping[str, Person], names: Mapping[str, str],
+                    ids: SelfIds) -> Message | None:
+    """One message of a thread as a :class:`Message` (``None``: a kind that carries no words, or no ``ts``).
+
+    Raises:
+        ValueError, TypeError, AttributeError, OverflowError: the message is not of the documented shape.
+    """
+    if m.get("subtype") not in _WORDS_SUBTYPES or not m.get("ts"):
+        return None
+    author_id = m.get("user") or m.get("bot_id") or ""
+    author = people.get(author_id) or Person(author_id, name=m.get("username") or "")
+    if ids.owns(m):
+        author = Person(author_id, name=author.name or "hub", is_self=True)
+    text = tidy(mrkdwn.to_text(m.get("text") or "", names, drop=ids.user_ids))
+    return Message(m["ts"], author, text, created_at=ts_to_datetime(m["ts"]), attachments=files_of(m))
 
 
 def ticket_from_thread(
@@ -319,17 +343,10 @@ def ticket_from_thread(
     """
     if not messages:
         raise PayloadError("empty Slack thread")
-    normalised = []
     names = {user_id: person.name for user_id, person in people.items() if person.name}
-    for m in messages:
-        if m.get("subtype") not in _WORDS_SUBTYPES or not m.get("ts"):
-            continue
-        author_id = m.get("user") or m.get("bot_id") or ""
-        author = people.get(author_id) or Person(author_id, name=m.get("username") or "")
-        if ids.owns(m):
-            author = Person(author_id, name=author.name or "hub", is_self=True)
-        text = tidy(mrkdwn.to_text(m.get("text") or "", names, drop=ids.user_ids))
-        normalised.append(Message(m["ts"], author, text, created_at=ts_to_datetime(m["ts"]), attachments=files_of(m)))
+    read = (readable(Source.SLACK, "message", record_id(m, "ts"), partial(_thread_message, m, people, names, ids))
+            for m in messages)
+    normalised = [m for m in read if m is not None]
     if not normalised:
         raise PayloadError("Slack thread has no readable message")
     root = normalised[0]
