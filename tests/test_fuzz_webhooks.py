@@ -26,6 +26,7 @@ from config import load_settings
 from connectors.jira import events as jira_events
 from connectors.zendesk import verify as zendesk_verify
 from core import inbox
+from core.db import InboxEvent
 from core.models import utcnow
 from tests.conftest import _postgres_schema, settings_dict
 from tests.slack_stub import BOT_TOKEN, SIGNING_SECRET
@@ -205,3 +206,22 @@ def test_no_webhook_body_gives_a_5xx(served: tuple[Hub, Any], vendor: str) -> No
     hub.jobs.drain()  # type: ignore[attr-defined]
     # The search reached every stage: refused at the signature, refused by the parser, and stored.
     assert {200, 400, 401} <= set(statuses), sorted(set(statuses))
+
+
+def test_a_status_change_named_by_two_long_ids_is_stored_once_not_a_500(served: tuple[Hub, Any]) -> None:
+    """Found by a live attack: a signed ``jira:issue_updated`` on an issue the hub opened, whose issue id and
+    changelog id are each 128 characters (the most an id may be), made an inbox key of 270 characters:
+    PostgreSQL answered 500, SQLite stored a key longer than its column."""
+    hub, client = served
+    body = copy.deepcopy(next(b for b in JIRA if b["webhookEvent"] == "jira:issue_created"))
+    body.update(webhookEvent="jira:issue_updated", timestamp=int(time.time() * 1000))
+    body["issue"].update(id="9" * 128, key="SUP-7")
+    body["issue"]["fields"]["labels"] = ["hub_created"]
+    body["changelog"] = {"id": "8" * 128, "items": [{"field": "status", "toString": "Done"}]}
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature": jira_events.sign("s3cret", raw)}
+    first, again = client.post("/webhooks/jira", data=raw, headers=headers), client.post("/webhooks/jira", data=raw, headers=headers)
+    assert (first.status_code, first.get_json()["status"]) == (200, "accepted"), first.get_data()[:300]
+    assert (again.get_json()["status"], again.get_json()["id"]) == ("duplicate", first.get_json()["id"])
+    with hub.db.session() as s:
+        assert len(s.get_one(InboxEvent, first.get_json()["id"]).delivery_id) <= 255
