@@ -20,12 +20,14 @@ from typing import Any, Callable, Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from app import Hub, build_hub, create_app
 from config import load_settings
 from connectors.jira import events as jira_events
 from connectors.zendesk import verify as zendesk_verify
 from core import inbox
+from core.db import InboxEvent
 from core.models import utcnow
 from tests.conftest import _postgres_schema, settings_dict
 from tests.slack_stub import BOT_TOKEN, SIGNING_SECRET
@@ -56,12 +58,24 @@ SLACK = fixtures("slack", ("event_", "url_verification", "app_rate", "block_acti
 ZENDESK = fixtures("zendesk", ("event_", "trigger_"))
 JIRA = fixtures("jira", ("webhook_",))
 
+
+def _status_change(created: dict[str, Any]) -> dict[str, Any]:
+    """An issue the hub opened changing status (``jira:issue_updated``), made from an ``issue_created`` capture."""
+    body = copy.deepcopy(created)
+    body["webhookEvent"] = "jira:issue_updated"
+    body["issue"]["fields"]["labels"] = ["hub_created"]
+    body["changelog"] = {"id": "10050", "items": [{"field": "status", "toString": "Done"}]}
+    return body
+
+
+JIRA.append(_status_change(next(b for b in JIRA if b["webhookEvent"] == "jira:issue_created")))
+
 # -- values and mutations ------------------------------------------------------------------------------------
 
 NASTY = st.sampled_from([
     "\ud800", "a\udfffb", 1e20, -1e308, 10**30, -(2**63), 0, True, None, "", " ", "../../../../internal/admin?x=",
     "SUP-1/../x", "\u00b2", "x" * 5000, "1719209506.817929", "garbage", "2025-01-08T14:25:30Z", "9999-12-31T23:59:59Z",
-    "zen:ticket:5158", "<@U123>", "a\u0000b", "a" * 290 + "@example.com", "C" * 300, [], {}, [[[[[[[[]]]]]]]], {"a": {"b": {"c": None}}},
+    "zen:ticket:5158", "<@U123>", "a\u0000b", "a" * 290 + "@example.com", "C" * 300, "9" * 128, "C" * 64, [], {}, [[[[[[[[]]]]]]]], {"a": {"b": {"c": None}}},
 ])
 LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
 VALUES = NASTY | NASTY | st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
@@ -205,3 +219,24 @@ def test_no_webhook_body_gives_a_5xx(served: tuple[Hub, Any], vendor: str) -> No
     hub.jobs.drain()  # type: ignore[attr-defined]
     # The search reached every stage: refused at the signature, refused by the parser, and stored.
     assert {200, 400, 401} <= set(statuses), sorted(set(statuses))
+    with hub.db.session() as s:  # what PostgreSQL would refuse, SQLite stores: the keys fit their columns
+        keys = s.execute(select(InboxEvent.delivery_id, InboxEvent.ticket_ref)).all()
+    assert all(len(delivery) <= 255 and len(ref) <= 255 for delivery, ref in keys)
+
+
+def test_a_status_change_named_by_two_long_ids_is_stored_once_not_a_500(served: tuple[Hub, Any]) -> None:
+    """Found by a live attack: a signed ``jira:issue_updated`` on an issue the hub opened, whose issue id and
+    changelog id are each 128 characters (the most an id may be), made an inbox key of 270 characters:
+    PostgreSQL answered 500, SQLite stored a key longer than its column."""
+    hub, client = served
+    body = copy.deepcopy(next(b for b in JIRA if b["webhookEvent"] == "jira:issue_updated"))
+    body["timestamp"] = int(time.time() * 1000)
+    body["issue"].update(id="9" * 128, key="SUP-7")
+    body["changelog"]["id"] = "8" * 128
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature": jira_events.sign("s3cret", raw)}
+    first, again = client.post("/webhooks/jira", data=raw, headers=headers), client.post("/webhooks/jira", data=raw, headers=headers)
+    assert (first.status_code, first.get_json()["status"]) == (200, "accepted"), first.get_data()[:300]
+    assert (again.get_json()["status"], again.get_json()["id"]) == ("duplicate", first.get_json()["id"])
+    with hub.db.session() as s:
+        assert len(s.get_one(InboxEvent, first.get_json()["id"]).delivery_id) <= 255

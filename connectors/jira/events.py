@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from connectors.fields import MAX_KEY_CHARS
 from connectors.inbound import delivery_header
 from connectors.jira import schemas
 from connectors.jira.mapping import (
@@ -72,6 +73,16 @@ def comment_key(comment_id: str) -> str:
     return f"comment:{comment_id}"
 
 
+def change_key(issue_id: str, change_id: str) -> str:
+    """The inbox key of one change to an issue (``jira:issue_updated``): ``issue:<issue id>:change:<changelog
+    id>``. Two ids of up to ``MAX_ID_CHARS`` each can outgrow the inbox's key column (a 500 on PostgreSQL):
+    such a key is kept as its digest, which still names one change."""
+    key = f"issue:{issue_id}:change:{change_id}"
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "change:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 def created_key(issue_id: str) -> str:
     """The inbox key of a new issue, whichever way it is seen (``jira:issue_created``, poll): by its id, which
     every issue body carries."""
@@ -85,7 +96,7 @@ def event_key(body: Mapping[str, Any]) -> str:
 
     - ``comment_created``: :func:`comment_key` (a comment is created once);
     - ``jira:issue_created``: :func:`created_key` (an issue is created once);
-    - ``jira:issue_updated``: ``issue:<issue id>:change:<changelog id>`` (each change has its own changelog);
+    - ``jira:issue_updated``: :func:`change_key` (each change has its own changelog);
     - anything else, or a body without those ids: a hash of the whole decoded body (canonical JSON), whose
       ``timestamp`` (milliseconds) tells two events apart.
 
@@ -105,7 +116,7 @@ def event_key(body: Mapping[str, Any]) -> str:
     if kind == ISSUE_CREATED and _present(issue_id):
         return created_key(str(issue_id))
     if kind == ISSUE_UPDATED and _present(issue_id) and _present(change_id):
-        return f"issue:{issue_id}:change:{change_id}"
+        return change_key(str(issue_id), str(change_id))
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "body:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
