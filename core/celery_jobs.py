@@ -41,7 +41,9 @@ def make_celery(broker_url: str, queue_prefix: str) -> Celery:
 
     ``queue_prefix`` is the deployment's ``HUB_BROKER_QUEUE_PREFIX``, validated by the settings. It has no
     default: two deployments on one broker (a RabbitMQ vhost, a Redis database) with the same prefix take each
-    other's hand-offs and process them against the wrong database.
+    other's hand-offs and process them against the wrong database. It names the workers' remote-control and
+    event exchanges too, so that ``celery inspect`` (or ``control``) reaches one deployment's workers only, and
+    workers do not gossip and mingle with another deployment's.
 
     The worker keeps the hub's logging (``worker_hijack_root_logger`` off): Celery would otherwise replace the
     root logger's handlers with its own, which give a worker's lines another format than every other hub
@@ -54,6 +56,8 @@ def make_celery(broker_url: str, queue_prefix: str) -> Celery:
         task_ignore_result=True,
         worker_prefetch_multiplier=1,
         task_default_queue=queue_prefix,
+        control_exchange=queue_prefix,  # the workers' remote-control exchange (<prefix>.pidbox; Celery's: celery)
+        event_exchange=f"{queue_prefix}.events",  # their events and gossip (Celery's: celeryev)
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=CONNECT_TIMEOUT_SECONDS,  # AMQP: the TCP connect and the AMQP handshake
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},

@@ -230,3 +230,20 @@ def _eventually(check: Callable[[], bool], seconds: float) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def test_a_deployments_workers_answer_only_its_own_remote_control(scaled_hub: Hub, other_hub: Hub) -> None:
+    # The remote-control (pidbox) exchange was Celery's one "celery" for every deployment on a broker: staging's
+    # `celery inspect` or `control shutdown` reached production's workers.
+    assert isinstance(scaled_hub.jobs, CeleryQueue) and isinstance(other_hub.jobs, CeleryQueue)
+    app = scaled_hub.jobs.app
+    register_worker_task(app, {"inbox": lambda row_id: None})
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[broker_queue(app, "inbox")]):
+        ours = None
+        for _ in range(10):  # the worker's mailbox is up a moment after it starts
+            ours = app.control.inspect(timeout=1.0).ping()
+            if ours:
+                break
+        theirs = other_hub.jobs.app.control.inspect(timeout=1.0).ping()
+    assert ours and list(ours.values()) == [{"ok": "pong"}]
+    assert theirs is None
