@@ -115,20 +115,24 @@ class SilentBroker:
         self.server.close()
 
 
+def _proxied(url: str, server: socket.socket) -> tuple[tuple[str, int], str]:
+    """The broker address of ``url`` and the same URL pointing at ``server``, a proxy in front of it."""
+    scheme, rest = url.split("://", 1)
+    credentials, _, hostport_path = rest.rpartition("@")
+    hostport, _, path = hostport_path.partition("/")
+    host, _, port = hostport.partition(":")
+    at = f"{credentials}@" if credentials else ""
+    return (host, int(port)), f"{scheme}://{at}127.0.0.1:{server.getsockname()[1]}/{path}"
+
+
 class StallingProxy:
     """A loopback TCP proxy in front of a broker whose :meth:`stall` silences the connections open at that moment
     (no byte forwarded either way, nothing closed: a broker paused, or a partition, as seen from the hub's side)
     while new connections reach the broker as before (it answers again, or a failover took over)."""
 
     def __init__(self, url: str) -> None:
-        scheme, rest = url.split("://", 1)
-        credentials, _, hostport_path = rest.rpartition("@")
-        hostport, _, path = hostport_path.partition("/")
-        host, _, port = hostport.partition(":")
-        self.target = (host, int(port))
         self.server = socket.create_server(("127.0.0.1", 0))
-        at = f"{credentials}@" if credentials else ""
-        self.url = f"{scheme}://{at}127.0.0.1:{self.server.getsockname()[1]}/{path}"
+        self.target, self.url = _proxied(url, self.server)
         self.stalled: list[socket.socket] = []
         self._live: list[tuple[socket.socket, socket.socket, threading.Event]] = []
         self._lock = threading.Lock()
@@ -191,14 +195,8 @@ class PausedBroker:
     :meth:`resume`, from when every connection, those it held too, reaches the broker (the broker answers again)."""
 
     def __init__(self, url: str) -> None:
-        scheme, rest = url.split("://", 1)
-        credentials, _, hostport_path = rest.rpartition("@")
-        hostport, _, path = hostport_path.partition("/")
-        host, _, port = hostport.partition(":")
-        self.target = (host, int(port))
         self.server = socket.create_server(("127.0.0.1", 0))
-        at = f"{credentials}@" if credentials else ""
-        self.url = f"{scheme}://{at}127.0.0.1:{self.server.getsockname()[1]}/{path}"
+        self.target, self.url = _proxied(url, self.server)
         self.resumed, self._closing = threading.Event(), threading.Event()
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()

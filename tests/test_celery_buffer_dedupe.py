@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -19,33 +19,13 @@ from core import inbox, queues
 from core.celery_jobs import CeleryQueue, broker_queue, make_celery, register_worker_task
 from core.db import Database, InboxEvent
 from core.models import TicketEvent
-from tests.brokers import BROKERS, PausedBroker, SilentBroker, delete_queues, queue_length, require, unique_prefix
-from tests.conftest import _postgres_schema
+from tests.brokers import BROKERS, PausedBroker, SilentBroker, queue_length, unique_prefix
+from tests.test_celery import broker, prefix  # noqa: F401 (fixtures: each broker; a queue prefix of the test's own)
+from tests.test_celery_silent_broker import db  # noqa: F401 (fixture: a PostgreSQL database)
 from tests.test_inbox import make_event
 
 ROWS = 4  # due rows over the outage
 ROUNDS = 3  # sweeps while the broker does not answer (each waits out one broker count: 5 s AMQP, 10 s Redis)
-
-
-@pytest.fixture(params=sorted(BROKERS))
-def broker(request: pytest.FixtureRequest) -> str:
-    require(BROKERS[request.param])
-    return str(request.param)
-
-
-@pytest.fixture
-def prefix(broker: str) -> Iterator[str]:
-    name = unique_prefix()
-    yield name
-    delete_queues(BROKERS[broker], name)
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    for url in _postgres_schema():
-        database = Database(url)
-        yield database
-        database.dispose()
 
 
 def statuses(db: Database, rows: list[int]) -> dict[int, str]:

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from core import inbox, outbox, queues
 from core.celery_jobs import CONNECT_TIMEOUT_SECONDS, SOCKET_TIMEOUT_SECONDS, CeleryQueue, make_celery
 from core.db import Database, InboxEvent, OutboxAction
-from tests.brokers import BROKERS, SilentBroker, delete_queues, queue_length, require, unique_prefix
+from tests.brokers import BROKERS, SilentBroker, delete_queues, queue_length, unique_prefix
 from tests.conftest import _postgres_schema
+from tests.test_celery import broker  # noqa: F401 (fixture: each broker, which must answer)
 from tests.test_inbox import make_event
 
 # One attempt's wait: the AMQP handshake's (connect timeout), the first Redis reply's (socket timeout; the TCP
@@ -23,12 +24,6 @@ from tests.test_inbox import make_event
 # 12 s on AMQP, 22 s on Redis) is beyond it.
 ONE_WAIT = {"amqp": CONNECT_TIMEOUT_SECONDS, "redis": SOCKET_TIMEOUT_SECONDS}
 MARGIN_SECONDS = 5.0
-
-
-@pytest.fixture(params=sorted(BROKERS))
-def broker(request: pytest.FixtureRequest) -> str:
-    require(BROKERS[request.param])
-    return str(request.param)
 
 
 @pytest.fixture
