@@ -113,6 +113,8 @@ def test_the_screen_skips_a_project_readme_and_developer_docs_unless_forced(tmp_
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "Refund policy.docx").write_bytes(b"PK\x03\x04")
     (tmp_path / "logo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "intro.mdx").write_text("# Intro\n\nimport Tabs from '@theme/Tabs';\n", encoding="utf-8")
     notices: list[ImportNotice] = []
     imported = sorted(a.external_id for a in articles_at(tmp_path, on_notice=notices.append))
     assert imported == ["empty.md", "heading-only.md", "page.html", "untitled.md", "with-front-matter.md"]
@@ -125,6 +127,7 @@ def test_the_screen_skips_a_project_readme_and_developer_docs_unless_forced(tmp_
     assert by_path["empty.md"].reason == ('no title: imported as "Empty" (from the file name); '
                                           "no text under the title: imported, but no answer can quote it")
     assert by_path["old/Refund policy.docx"].reason == "not Markdown or HTML: not read (save it as .md or .html to import it)"
+    assert by_path["docs/intro.mdx"].reason == by_path["old/Refund policy.docx"].reason  # a docs site's MDX too
     assert "with-front-matter.md" not in by_path and "logo.png" not in by_path
     forced = sorted(a.external_id for a in articles_at(tmp_path / "README.md", force=True, on_notice=notices.append))
     assert forced == ["README.md"]

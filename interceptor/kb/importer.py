@@ -45,7 +45,8 @@ PACK_FORMATS = ("helpdesk-bench/v1", "helpdesk-bench/v2")
 SUFFIXES = (".md", ".markdown", ".html", ".htm", ".json")
 # Documents a help-center folder often holds beside its articles, which the import does not read: each is named
 # in a warning, so that an admin sees they were passed over (images, scripts and the like are not).
-OTHER_DOCUMENTS = frozenset({".txt", ".text", ".pdf", ".doc", ".docx", ".rtf", ".odt", ".pages"})
+OTHER_DOCUMENTS = frozenset({".txt", ".text", ".pdf", ".doc", ".docx", ".rtf", ".odt", ".pages",
+                             ".mdx", ".rst", ".adoc", ".asciidoc"})  # and a docs site's other markups
 NOT_READ = "not Markdown or HTML: not read (save it as .md or .html to import it)"
 
 
