@@ -120,18 +120,16 @@ def _storable(article: ArticleInput) -> ArticleInput:
     """``article`` without NUL characters, which carry nothing a person reads and which PostgreSQL text cannot
     hold (a Help Center body with one would fail every sync); files holding NUL bytes are refused before this."""
     def clean(text: str | None) -> str | None:
-        return without_nul(text) if text else text
+        return None if text is None else without_nul(text)
 
-    strings = [article.external_id, article.title, article.body, article.url, article.locale, article.section, *article.tags,
-               *article.questions, *(t for p in article.passages for t in (p.text, p.section_id, *p.heading_path))]
-    if not any(s and "\x00" in s for s in strings):
-        return article
+    def texts(values: Iterable[str]) -> tuple[str, ...]:
+        return tuple(without_nul(str(v)) for v in values)  # str: a vendor's label of another type
+
     return replace(
-        article, external_id=clean(article.external_id) or "", title=clean(article.title) or "", body=clean(article.body) or "", url=clean(article.url),
-        locale=clean(article.locale), section=clean(article.section),
-        tags=tuple(clean(t) or "" for t in article.tags), questions=tuple(clean(q) or "" for q in article.questions),
-        passages=tuple(KBPassage(clean(p.text) or "", tuple(clean(h) or "" for h in p.heading_path), clean(p.section_id))
-                       for p in article.passages))
+        article, external_id=without_nul(article.external_id), title=without_nul(article.title),
+        body=without_nul(article.body), url=clean(article.url), locale=clean(article.locale),
+        section=clean(article.section), tags=texts(article.tags), questions=texts(article.questions),
+        passages=tuple(KBPassage(without_nul(p.text), texts(p.heading_path), clean(p.section_id)) for p in article.passages))
 
 
 def upsert_article(session: Session, article: ArticleInput) -> bool:

@@ -75,11 +75,13 @@ def test_a_help_center_export_passes_over_a_malformed_article() -> None:
     page = load("hc_incremental_articles.json")
     page["articles"] = [{"title": "No id", "body": "<p>x</p>"}, page["articles"][1] | {"id": 5, "body": ["<p>a list</p>"]},
                         "not an object"] + page["articles"]
+    page["articles"][4]["label_names"] = [7, None, "password"]  # labels of other types: read as text
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         api.get(f"{API}/help_center/incremental/articles.json", json=page)
         api.get(f"{API}/help_center/incremental/articles.json", json=load("hc_incremental_articles_last.json"))
         articles = list(zd.fetch_articles(None))
     assert [a.title for a in articles] == ["Reset your password", "Old billing page"]
+    assert articles[0].tags == ("7", "password")
 
 
 def test_a_zendesk_time_that_is_no_time_reads_as_none() -> None:

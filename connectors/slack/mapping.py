@@ -9,9 +9,9 @@ edits, deletions, joins and hidden events are never requests.
 from __future__ import annotations
 
 import re
-from functools import partial
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any, Callable, Iterable, Mapping
 
 from connectors.base import readable, record_id

@@ -228,6 +228,7 @@ def article(data: Mapping[str, Any]) -> KnowledgeArticle | None:
     deleted = bool(data.get("archived") or data.get("deleted") or data.get("archived_at") or data.get("deleted_at"))
     section = data.get("section_id")
     body = parse_html(data.get("body"), data.get("html_url"))  # NOTE(zendesk): ``body`` is the article's HTML
+    labels = data.get("label_names") if isinstance(data.get("label_names"), list) else ()
     return KnowledgeArticle(
         external_id=str(data["id"]),
         title=str(data.get("title") or data.get("name") or ""),
@@ -237,6 +238,6 @@ def article(data: Mapping[str, Any]) -> KnowledgeArticle | None:
         locale=data.get("locale"),
         section=str(section) if section is not None else None,
         updated_at=parse_time(data.get("edited_at") or data.get("updated_at")) or datetime.now(timezone.utc),
-        tags=tuple(data.get("label_names") or ()),
+        tags=tuple(str(label) for label in labels if label is not None),
         deleted=deleted,
     )
