@@ -60,6 +60,13 @@ def test_bad_signatures_are_401_and_store_nothing(client: Any, hub: Hub, stub: S
     assert rows(hub) == [] and stub.calls == []
 
 
+def test_a_signed_body_that_is_not_utf8_is_a_400_saying_so(client: Any, hub: Hub, stub: SlackStub) -> None:
+    body = json.dumps(ROOT).encode("utf-16")  # it was a 401 "malformed Slack request timestamp"
+    response = client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **sign(body)})
+    assert response.status_code == 400 and "not UTF-8" in response.get_json()["error"]
+    assert rows(hub) == [] and stub.calls == []
+
+
 def test_unsigned_request_is_401(client: Any, hub: Hub) -> None:
     assert post(client, ROOT, signed=False).status_code == 401
     assert rows(hub) == []

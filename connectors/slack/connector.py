@@ -88,6 +88,7 @@ class SlackConnector:
 
         Raises:
             SignatureError: the signature or timestamp is missing, wrong or too old.
+            PayloadError: the body is not UTF-8 (its signature cannot be checked).
         """
         lower = {k.lower(): v for k, v in headers.items()}
         timestamp, signature = lower.get("x-slack-request-timestamp"), lower.get("x-slack-signature")
@@ -95,10 +96,12 @@ class SlackConnector:
             raise SignatureError("missing Slack signature headers")
         if not (timestamp.isascii() and signature.isascii()):  # hmac.compare_digest raises on non-ASCII text
             raise SignatureError("invalid Slack signature")
-        try:
+        if not timestamp.isdigit():
+            raise SignatureError("malformed Slack request timestamp")
+        try:  # slack_sdk signs the body's text: one that is not UTF-8 cannot be checked (Slack sends UTF-8)
             valid = self._verifier.is_valid(body, timestamp, signature)
-        except ValueError as e:
-            raise SignatureError("malformed Slack request timestamp") from e
+        except UnicodeDecodeError as e:
+            raise PayloadError("Slack body is not UTF-8 text") from e
         if not valid:
             raise SignatureError("invalid or stale Slack signature")
 
