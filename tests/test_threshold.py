@@ -1,12 +1,17 @@
 """The answer threshold holds the promised precision on requests the calibration has not seen: it is chosen
 on out-of-fold confidences with a lower confidence bound of precision, so a small history promises less, and
-the KB's own pseudo-requests count as evidence beside it (at most ``PRIOR_CURVE_WEIGHT`` requests' worth)."""
+the KB's own pseudo-requests count as evidence beside it (at most ``PRIOR_CURVE_WEIGHT`` requests' worth), the
+history's own requests among them counted once, in the history's curve."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.db import Database
+from interceptor.retrieval import coldstart
 from interceptor.retrieval.calibration import (
     BOUND_LEVEL,
     PRIOR_CURVE_WEIGHT,
@@ -16,6 +21,11 @@ from interceptor.retrieval.calibration import (
     precision_curve,
     wilson_lower,
 )
+from interceptor.retrieval.history import read_history
+from interceptor.retrieval.scorer import KBScorer
+from interceptor.retrieval.training import PairTraining
+from tests.test_calibration import NAMES, _led_by
+from tests.test_calibration_history import HISTORY, _history_file, _seed
 
 
 def test_the_wilson_bound_grows_with_the_evidence() -> None:
@@ -105,3 +115,32 @@ def test_one_early_miss_in_a_short_history_does_not_silence_the_hub_when_the_kb_
     assert threshold < 1.0 and cal.bound_at(threshold)["lower_bound"] >= 0.95
     # a history that keeps missing is not outvoted: pseudo-requests count as at most PRIOR_CURVE_WEIGHT requests
     assert _calibrator([True, False] * 20, [True] * 400).threshold_for(0.95) == 1.0
+
+
+def test_prior_examples_left_out_of_the_curve_still_teach_the_weights() -> None:
+    # The history's own requests come back among the KB's examples (the articles hold them as past-ticket
+    # questions): they are counted once, in the history's curve, not again in the prior's.
+    prior = _led_by("knn1", seed=3, n=600)
+    rows, correct = _led_by("dense1", seed=11, n=20)
+    in_curve = [i % 3 != 0 for i in range(600)]
+    everything, counted_once = fit(rows, correct, NAMES, prior=prior), fit(rows, correct, NAMES, prior=prior, prior_in_curve=in_curve)
+    assert counted_once.weights == everything.weights and counted_once.curve == everything.curve
+    assert max(n for _, _, n in everything.prior_curve) == 600 and max(n for _, _, n in counted_once.prior_curve) == 400
+    assert fit(rows, correct, NAMES, prior=prior, prior_in_curve=[False] * 600).prior_curve == ()
+
+
+def test_the_kbs_examples_flag_the_historys_own_requests(sqlite_url: str, tmp_path: Path) -> None:
+    db = Database(sqlite_url)
+    try:
+        _seed(db)
+        scorer = KBScorer(db, None)
+        scorer.calibrate(read_history(_history_file(tmp_path)), provenance="test history")  # stored as questions
+        index = scorer.index
+        texts = {row["text"] for row in HISTORY}
+        flagged = coldstart.kb_examples(index, PairTraining(index, index.articles), texts)[2]
+        unflagged = coldstart.kb_examples(index, PairTraining(index, index.articles))[2]
+    finally:
+        db.dispose()
+    answered = sum(1 for row in HISTORY if row["article"])  # the solved ones became questions
+    assert all(unflagged) and len(flagged) == len(unflagged)
+    assert flagged.count(False) == answered  # each once: as a pseudo-request of its article (or a gap)

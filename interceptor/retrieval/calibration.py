@@ -20,6 +20,9 @@ answered there plus the pseudo-requests answered there, these weighted as at mos
 requests at their precision (proportionally fewer for a history longer than ``PRIOR_WEIGHT``). The steps are
 the history's (a threshold is only ever where a real request was), a long history judges nearly alone, and a
 threshold below which the KB's own examples go visibly wrong is not certified by a lucky run of real ones.
+The history's own requests, which the articles hold as past-ticket questions once it is fitted, come back
+among the KB's examples: they teach the weights there too, but are left out of ``prior_curve``
+(``prior_in_curve`` in :func:`fit`), so that each counts once as evidence for a threshold, in the history's curve.
 Everything needed to score and to pick thresholds is in :meth:`Calibrator.to_params`.
 """
 
@@ -214,7 +217,8 @@ def precision_curve(confidence: np.ndarray, correct: np.ndarray) -> tuple[tuple[
 
 def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequence[str], *, l2: float = 1.0,
         signs: Sequence[float] | None = None,
-        prior: tuple[Sequence[dict[str, float]], Sequence[bool]] | None = None) -> Calibrator:
+        prior: tuple[Sequence[dict[str, float]], Sequence[bool]] | None = None,
+        prior_in_curve: Sequence[bool] | None = None) -> Calibrator:
     """Fit a calibrator on labelled history.
 
     Args:
@@ -228,6 +232,9 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
             most ``PRIOR_WEIGHT`` past requests, so a short history is not all the model knows and a long
             one outweighs them. They are scored out of fold too: their curve is evidence for a threshold
             beside the history's (:meth:`Calibrator.bound_at`).
+        prior_in_curve: per prior example, whether it counts in the prior's curve (default: all). The history's
+            own requests, which the articles hold as past-ticket questions and so come back among the KB's
+            examples, are left out of it: they are counted once, in the history's curve.
 
     Returns:
         The calibrator, with precision curves from out-of-fold confidences (the history's, and the prior's).
@@ -267,7 +274,13 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
         oof[held], prior_oof[prior_held] = score(w, z[held]), score(w, pz[prior_held])
     w = fit_on(np.ones(len(y), dtype=bool), np.ones(len(py), dtype=bool))
     return Calibrator(tuple(names), tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()),
-                      precision_curve(oof, y), int(y.sum()), len(y), precision_curve(prior_oof, py) if len(py) else ())
+                      precision_curve(oof, y), int(y.sum()), len(y), _prior_curve(prior_oof, py, prior_in_curve))
+
+
+def _prior_curve(confidence: np.ndarray, correct: np.ndarray, keep: Sequence[bool] | None) -> tuple[tuple[float, float, int], ...]:
+    """The prior's precision curve over the examples ``keep`` names (all when ``None``; none: no curve)."""
+    mask = np.ones(len(correct), dtype=bool) if keep is None else np.array(keep, dtype=bool).reshape(len(correct))
+    return precision_curve(confidence[mask], correct[mask]) if mask.any() else ()
 
 
 def load_default() -> dict[str, Any]:

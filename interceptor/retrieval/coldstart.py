@@ -48,16 +48,16 @@ def cold_items(articles: list[KBArticle], answerable: bool, limit: int,
 
 
 def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]],
-              leave_out: Collection[int] = ()) -> tuple[list[dict[str, float]], list[bool]]:
+              leave_out: Collection[int] = ()) -> tuple[list[dict[str, float]], list[bool], list[str]]:
     """Retrieve each pseudo-request (a stored question is left out of its own retrieval) from ``index``
     without the articles at positions ``leave_out`` (see :meth:`KBIndex.search`) and return its
     features and whether the answer is right, where an
     answer that quotes the same content as the item's source (the bench's 60% rule) is right, and a gap
-    whose content another article repeats is no gap (left out)."""
+    whose content another article repeats is no gap (left out); and the text of each request kept."""
     from interceptor.retrieval.features import extract
     from interceptor.retrieval.history import is_right
 
-    rows, correct = [], []
+    rows, correct, asked = [], [], []
     found = index.search_many([i.text for i, _ in items], exclude_same_text=[not source for _, source in items], leave_out=leave_out)
     for (item, source), r in zip(items, found):
         same = bool(source) and bool(r.order) and quote_in_section(r.passage[0], source)
@@ -65,10 +65,12 @@ def cold_rows(index: KBIndex, items: list[tuple[Labelled, str]],
             continue
         rows.append(extract(r))
         correct.append(is_right(index, r, item) or (item.article is not None and same))
-    return rows, correct
+        asked.append(item.text)
+    return rows, correct, asked
 
 
-def kb_examples(index: KBIndex, training: PairTraining) -> tuple[list[dict[str, float]], list[bool]]:
+def kb_examples(index: KBIndex, training: PairTraining,
+                history: Collection[str] = ()) -> tuple[list[dict[str, float]], list[bool], list[bool]]:
     """Return labelled examples made from the KB's own content: per fold, its articles are knowledge gaps
     (left out of the search) and the next fold's pseudo-requests are asked, scored by a second stage that
     never learnt from their articles; each with its features and whether the answer is right.
@@ -77,6 +79,11 @@ def kb_examples(index: KBIndex, training: PairTraining) -> tuple[list[dict[str, 
         index: the full index (searched with each fold of gaps left out: no index is rebuilt, nothing is
             embedded twice).
         training: the second stage's training data for ``index`` (refitted without each fold's articles).
+        history: the texts of the labelled history being fitted beside these examples, which the articles
+            hold as past-ticket questions: their examples are flagged, to be kept out of the prior's curve.
+
+    Returns:
+        Each example's features, whether its answer is right, and whether it is other than a history request.
 
     Raises:
         ValueError: too few articles to hold some out as knowledge gaps.
@@ -90,6 +97,7 @@ def kb_examples(index: KBIndex, training: PairTraining) -> tuple[list[dict[str, 
     skip = shared_headings(index.articles)
     rows: list[dict[str, float]] = []
     correct: list[bool] = []
+    texts: list[str] = []
     for f in range(FOLDS):
         gaps, answerable = folds[f], folds[(f + 1) % FOLDS]
         if not gaps or not answerable:
@@ -97,10 +105,12 @@ def kb_examples(index: KBIndex, training: PairTraining) -> tuple[list[dict[str, 
         asked = [index.articles[i] for i in answerable]
         unseen = training.fit(without_articles=frozenset(a.external_id for a in asked))
         items = cold_items(asked, True, share, skip) + cold_items([index.articles[i] for i in gaps], False, share, skip)
-        fold_rows, fold_correct = cold_rows(index.with_reranker(unseen), items, leave_out=gaps)
+        fold_rows, fold_correct, fold_texts = cold_rows(index.with_reranker(unseen), items, leave_out=gaps)
         rows += fold_rows
         correct += fold_correct
-    return rows, correct
+        texts += fold_texts
+    known = set(history)
+    return rows, correct, [text not in known for text in texts]
 
 
 def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
@@ -117,6 +127,6 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
         ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
     """
     training = PairTraining(index, index.articles)
-    rows, correct = kb_examples(index, training)
+    rows, correct, _ = kb_examples(index, training)
     names = feature_names(index.dense)
     return training.fit(), fit(rows, correct, names, signs=[sign(n) for n in names])

@@ -179,17 +179,18 @@ def agreed_sections(items: list[Labelled]) -> list[Labelled]:
 
 def fit_calibrator(index: KBIndex, items: list[Labelled],
                    rerankers: Callable[[int], PairModel | None] | None = None,
-                   prior: tuple[list[dict[str, float]], list[bool]] | None = None) -> Calibrator:
+                   prior: tuple[list[dict[str, float]], list[bool]] | None = None,
+                   prior_in_curve: list[bool] | None = None) -> Calibrator:
     """Fit a calibrator for ``index`` on labelled history (``rerankers``: see :func:`feature_rows`;
-    ``prior``: examples from the KB's own content it also learns from, see
-    :func:`interceptor.retrieval.calibration.fit`).
+    ``prior``, ``prior_in_curve``: examples from the KB's own content it also learns from, and which of them
+    are evidence for a threshold, see :func:`interceptor.retrieval.calibration.fit`).
 
     Raises:
         ValueError: too little history, or only one outcome in it.
     """
     rows, correct = feature_rows(index, items, rerankers)
     names = feature_names(index.dense)
-    return fit(rows, correct, names, signs=[sign(n) for n in names], prior=prior)
+    return fit(rows, correct, names, signs=[sign(n) for n in names], prior=prior, prior_in_curve=prior_in_curve)
 
 
 def top_accuracy(correct: list[bool]) -> float:

@@ -278,12 +278,15 @@ class KBScorer:
             training = PairTraining(index, articles, agreed)
             reranker = training.fit()
             index = index.with_reranker(reranker)
+            prior: tuple[list[dict[str, float]], list[bool]] | None = None
+            in_curve: list[bool] | None = None
             try:  # what the KB's own content teaches, so that a short history is not all the calibrator knows
-                prior: tuple[list[dict[str, float]], list[bool]] | None = coldstart.kb_examples(index, training)
+                rows, correct, in_curve = coldstart.kb_examples(index, training, {i.text for i in labelled})
+                prior = (rows, correct)
             except ValueError:
-                prior = None
+                pass
             # each past request is scored by a second stage that did not learn from it: an honest curve
-            calibrator = history.fit_calibrator(index, agreed, lambda fold: training.fit(without_fold=fold), prior)
+            calibrator = history.fit_calibrator(index, agreed, lambda fold: training.fit(without_fold=fold), prior, in_curve)
             params = {"modes": {self.mode: calibrator.to_params()}, "negatives": list(negatives),
                       "history": history.to_params(labelled), "model": self.model,
                       "reranker": reranker.to_params() if reranker else None}
