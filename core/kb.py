@@ -123,7 +123,7 @@ def _storable(article: ArticleInput) -> ArticleInput:
         return None if text is None else without_nul(text)
 
     def texts(values: Iterable[str]) -> tuple[str, ...]:
-        return tuple(without_nul(str(v)) for v in values)  # str: a vendor's label of another type
+        return tuple(without_nul(v) for v in values)
 
     return replace(
         article, external_id=without_nul(article.external_id), title=without_nul(article.title),

@@ -106,3 +106,13 @@ def test_a_help_center_article_with_a_nul_is_stored_without_it(database_url: str
     assert sorted(stored) == ["10", "9"]
     assert stored["9"].title == "Refunds"
     assert stored["9"].passages == (kb.KBPassage("Refunds take 14 days.", ("Times",)),)
+
+
+def test_front_matter_numbers_are_read_as_text(database_url: str, tmp_path: Path) -> None:
+    # YAML reads `url: 2024` as a number: it reached the store as one (a traceback once text was cleaned there)
+    (tmp_path / "plans.md").write_text("---\ntitle: 2024\nurl: 55\nlocale: 1\nsection: 2\ntags: [1, 2]\n---\nThree plans.\n",
+                                       encoding="utf-8")
+    code, _, err = _import(database_url, tmp_path)
+    assert code == 0, err
+    [article] = _stored_articles(database_url)
+    assert (article.title, article.url, article.tags) == ("2024", "55", ("1", "2"))

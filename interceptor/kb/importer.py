@@ -63,6 +63,11 @@ class ImportReport:
     unchanged: int
 
 
+def _text(value: Any) -> str | None:
+    """A front-matter or pack value as text (YAML reads ``url: 2024`` as a number), ``None`` when empty."""
+    return str(value).strip() or None if value not in (None, "") else None
+
+
 def _listify(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -104,13 +109,13 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
         body = body[heading.end():]  # the title heading is the title, not a passage
     titled = bool(title)
     title = title or _title_from_name(external_id)
-    base_url = str(meta["url"]) if meta.get("url") else None  # relative links resolve against it
+    base_url = _text(meta.get("url"))  # relative links resolve against it
     passages = section_passages(markdown_sections(body, base_url), title=title)
     article = kb.ArticleInput(
         source="markdown", external_id=str(meta.get("id") or external_id), title=title,
         body=markdown_to_text(body, base_url),
-        url=meta.get("url"), tags=_listify(meta.get("tags")), locale=meta.get("locale"),
-        section=meta.get("section"), passages=passages, questions=_listify(meta.get("questions")),
+        url=base_url, tags=_listify(meta.get("tags")), locale=_text(meta.get("locale")),
+        section=_text(meta.get("section")), passages=passages, questions=_listify(meta.get("questions")),
     )
     return article, match is not None, titled
 
@@ -180,7 +185,7 @@ def pack_articles(pack: dict[str, Any]) -> Iterator[kb.ArticleInput]:
         title = str(a.get("title") or a["id"])
         yield kb.ArticleInput(
             source="pack", external_id=str(a["id"]), title=title, body=str(a.get("body") or ""),
-            url=a.get("url"), tags=_listify(a.get("tags")), passages=section_passages(_pack_sections(a), title=title),
+            url=_text(a.get("url")), tags=_listify(a.get("tags")), passages=section_passages(_pack_sections(a), title=title),
             questions=tuple(str(q) for q in a.get("questions") or ()),
         )
 
