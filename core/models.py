@@ -216,7 +216,7 @@ class Ticket:
             object.__setattr__(self, "priority", Priority(self.priority))
         object.__setattr__(self, "subject", without_nul(self.subject))
         object.__setattr__(self, "text", without_nul(self.text))
-        object.__setattr__(self, "tags", tuple(without_nul(t) for t in self.tags))
+        object.__setattr__(self, "tags", tuple(without_nul(str(t)) for t in self.tags))  # a vendor tag of another type: text
         object.__setattr__(self, "messages", tuple(self.messages))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
         object.__setattr__(self, "updated_at", as_utc(self.updated_at))
