@@ -9,9 +9,10 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any, Iterable, Mapping
 
-from connectors.base import PostedMessage
+from connectors.base import PostedMessage, read_record
 from connectors.inbound import json_body
 from connectors.jira import events, mapping, poll, schemas, wiki
 from connectors.jira.client import call, json_object, make_jira
@@ -104,12 +105,15 @@ class JiraConnector:
 
         Raises:
             NotFound: the issue is gone. Retriable, Fatal: reading the issue failed. Fatal: Jira refused a
-                comment's look-up (:meth:`CommentVisibility.of`).
+                comment's look-up (:meth:`CommentVisibility.of`). UnreadableRecord (a Fatal): the issue is not
+                of the documented shape.
         """
-        issue = call("issue", lambda: self.jira.issue(self._key(ref), fields=mapping.ISSUE_FIELDS).raw)
+        key = self._key(ref)
+        issue = call("issue", lambda: self.jira.issue(key, fields=mapping.ISSUE_FIELDS).raw)
         me = self._self()
-        looked_up = {comment_id: self.visibility.of(comment_id) for comment_id in mapping.lookups_needed(issue, me)}
-        return mapping.ticket(issue, me, self.settings.url, looked_up)
+        needed = read_record(Source.JIRA, "issue", key, lambda: mapping.lookups_needed(issue, me))
+        looked_up = {comment_id: self.visibility.of(comment_id) for comment_id in needed}
+        return read_record(Source.JIRA, "issue", key, lambda: mapping.ticket(issue, me, self.settings.url, looked_up))
 
     def resolve(self, event: TicketEvent) -> TicketEvent:
         """The event as the issue tells it, from one cheap read (``GET /issue/{id or key}?fields=reporter,creator``)
@@ -124,17 +128,20 @@ class JiraConnector:
 
         Raises:
             NotFound: the issue is gone. Retriable, Fatal: the read failed. Fatal: Jira refused the comment's
-                look-up.
+                look-up. UnreadableRecord (a Fatal): the issue is not of the documented shape.
         """
         if_agent = event.data.get(mapping.IF_AGENT) if event.message is not None else None
         if if_agent is None and not event.ref.external_id.isdigit():
             return event
-        issue = call("issue", lambda: self.jira.issue(self._key(event.ref), fields=mapping.REPORTER_FIELDS).raw)
-        key = str(issue.get("key") or "")
+        asked = self._key(event.ref)
+        issue = call("issue", lambda: self.jira.issue(asked, fields=mapping.REPORTER_FIELDS).raw)
+        read = partial(read_record, Source.JIRA, "issue", asked)
+        key = read(lambda: str(issue.get("key") or ""))
         ref = TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else event.ref
         if event.message is None or if_agent is None:
             return replace(event, ref=ref)
-        message = mapping.judged(event.message, mapping.reporter_id(issue), Visibility(if_agent), self._self())
+        said, if_agent_sees, me = event.message, Visibility(if_agent), self._self()
+        message = read(lambda: mapping.judged(said, mapping.reporter_id(issue), if_agent_sees, me))
         if message.visibility is Visibility.UNKNOWN and message.external_id.isdigit():
             message = replace(message, visibility=self.visibility.of(message.external_id))
         return replace(event, ref=ref, message=message)

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy
-from connectors.base import PostedMessage
+from connectors.base import PostedMessage, read_record, readable, record_id
 from connectors.slack import blocks, events, mapping
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
@@ -156,10 +156,11 @@ class SlackConnector:
 
     def _thread(self, channel: str, thread_ts: str, **extra: Any) -> Iterator[Mapping[str, Any]]:
         """A thread's messages, parent first, each once: whether a later page of ``conversations.replies``
-        repeats the parent is not documented, and reports differ."""
+        repeats the parent is not documented, and reports differ. A message not of the documented shape (not an
+        object) is yielded as it is, for the caller to judge."""
         seen: set[str] = set()
         for message in self._pages("conversations.replies", self.client.conversations_replies, channel=channel, ts=thread_ts, **extra):
-            ts = str(message.get("ts") or "")
+            ts = str(message.get("ts") or "") if isinstance(message, Mapping) else ""
             if ts not in seen or not ts:
                 seen.add(ts)
                 yield message
@@ -189,7 +190,9 @@ class SlackConnector:
             a thread's root (a reaction on a reply), the ticket is the whole thread under the root's ref.
 
         Raises:
-            NotFound: the thread is gone. Retriable, Fatal: a call failed.
+            NotFound: the thread is gone. Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): the
+                thread's first message, or a ``users.info`` user, is not of the documented shape (a later
+                message that is not is passed over).
         """
         team, channel, thread_ts = self._split(ref)
         messages = list(self._thread(channel, thread_ts))
@@ -197,17 +200,17 @@ class SlackConnector:
             raise NotFound(f"slack thread {ref} is empty")
         # NOTE(slack): conversations.replies takes the ts of "either a thread's parent message or a message in
         # the thread" and lists the thread from its parent. https://docs.slack.dev/reference/methods/conversations.replies
-        root_ts = str(messages[0].get("ts") or thread_ts)
+        root_ts = read_record(Source.SLACK, "thread", ref.external_id, lambda: str(messages[0].get("ts") or thread_ts))
         if root_ts != thread_ts:
             ref = mapping.thread_ref(team, channel, root_ts)
         ids = mapping.self_ids({}, self.identity())
         people = {}
         for user_id in mapping.human_authors(messages)[:MAX_PEOPLE]:
             try:
-                user = call("users.info", self.client.users_info, user=user_id)["user"]
+                found = call("users.info", self.client.users_info, user=user_id)
             except NotFound:
                 continue
-            people[user_id] = mapping.person_from_user(user)
+            people[user_id] = read_record(Source.SLACK, "user", user_id, lambda: mapping.person_from_user(found["user"]))
         try:
             return mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
         except PayloadError as e:
@@ -278,7 +281,7 @@ class SlackConnector:
         _, channel, thread_ts = self._split(ref)
         ids = mapping.self_ids({}, self.identity())
         for message in self._thread(channel, thread_ts, include_all_metadata=True):
-            if ids.owns(message) and mapping.reply_key(message) == idempotency_key:
+            if self._marked(message, ids, idempotency_key):
                 log.info("slack.reply.already-posted", extra={"ref": str(ref)})
                 return PostedMessage(str(message["ts"]))
         triage = self.settings.triage_channel
@@ -292,7 +295,7 @@ class SlackConnector:
             "conversations.history", self.client.conversations_history, channel=triage, oldest=thread_ts, include_all_metadata=True
         )
         try:
-            found = next((m for m in history if ids.owns(m) and mapping.reply_key(m) == idempotency_key), None)
+            found = next((m for m in history if self._marked(m, ids, idempotency_key)), None)
         except (Fatal, NotFound) as e:
             log.warning("slack.triage.unreadable", extra={"error": str(e)})
             return None
@@ -300,6 +303,13 @@ class SlackConnector:
             return None
         log.info("slack.triage.already-posted", extra={"ref": str(ref)})
         return PostedMessage(str(found["ts"]), url=self.permalink(channel, thread_ts))
+
+    @staticmethod
+    def _marked(message: Any, ids: mapping.SelfIds, idempotency_key: str) -> bool:
+        """Whether ``message`` is one of the hub's own, stamped with ``idempotency_key``: a message not of the
+        documented shape (someone else's: the hub's own are) is passed over, logged and counted."""
+        return bool(readable(Source.SLACK, "message", record_id(message, "ts"),
+                             lambda: ids.owns(message) and mapping.reply_key(message) == idempotency_key))
 
     def add_internal_note(
         self, ref: TicketRef, text: str, *, reopen: bool = False, idempotency_key: str | None = None
@@ -345,7 +355,8 @@ class SlackConnector:
         """
         _, _, thread_ts = self._split(ref)
         message = next(
-            (m for m in self._thread(channel, thread_ts, oldest=ts, latest=ts, inclusive=True) if m.get("ts") == ts), None
+            (m for m in self._thread(channel, thread_ts, oldest=ts, latest=ts, inclusive=True) if isinstance(m, Mapping) and m.get("ts") == ts),
+            None,
         )
         if message is None:
             raise NotFound(f"slack message {ts} is not in thread {ref}")

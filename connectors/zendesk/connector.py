@@ -13,7 +13,7 @@ from zenpy.lib.api_objects import Comment as ZComment
 from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.api_objects import User as ZUser
 
-from connectors.base import KnowledgeArticle, PostedMessage, readable, record_id
+from connectors.base import KnowledgeArticle, PostedMessage, read_record, readable, record_id
 from connectors.inbound import json_body
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
@@ -79,7 +79,7 @@ class ZendeskConnector:
         with self._lock:
             if self._self_id is None:
                 me = call("users.me", lambda: self._zenpy.users.me().to_dict())
-                self._self_id = str(me["id"])
+                self._self_id = read_record(Source.ZENDESK, "user", "me", lambda: str(me["id"]))
             return self._self_id
 
     def fetch(self, ref: TicketRef) -> Ticket:
@@ -87,14 +87,17 @@ class ZendeskConnector:
 
         Raises:
             NotFound: the ticket is gone (or the id is not a Zendesk ticket id). Retriable, Fatal: as usual.
+            UnreadableRecord (a Fatal): the ticket, a comment or a user is not of the documented shape.
         """
         ticket_id = _ticket_id(ref)
+        read = partial(read_record, Source.ZENDESK, "ticket", str(ticket_id))
         data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
-        comments = call("tickets.comments", lambda: [c.to_dict() for c in self._zenpy.tickets.comments(ticket=ticket_id)])
-        ids = mapping.user_ids(data, comments)
-        users = call("users.show_many", lambda: [u.to_dict() for u in self._zenpy.users(ids=[int(i) for i in ids])]) if ids else []
-        by_id = {str(u.get("id")): u for u in users}
-        return mapping.ticket(data, comments, by_id, self.self_id(), self.settings.url)
+        listed = call("tickets.comments", lambda: list(self._zenpy.tickets.comments(ticket=ticket_id)))
+        comments = read(lambda: [c.to_dict() for c in listed])
+        ids = read(lambda: [int(i) for i in mapping.user_ids(data, comments)])
+        users = call("users.show_many", lambda: [u.to_dict() for u in self._zenpy.users(ids=ids)]) if ids else []
+        me = self.self_id()
+        return read(lambda: mapping.ticket(data, comments, {str(u.get("id")): u for u in users}, me, self.settings.url))
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -126,10 +129,12 @@ class ZendeskConnector:
             A message standing for the comment already posted (``<ticket id>:<tag>``), or ``None``.
 
         Raises:
-            NotFound, Retriable, Fatal: reading the ticket failed.
+            NotFound, Retriable, Fatal: reading the ticket failed. UnreadableRecord (a Fatal): its tags are not a
+                list of tags.
         """
         ticket_id = _ticket_id(ref)
-        tags = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict()).get("tags") or ()
+        data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
+        tags = read_record(Source.ZENDESK, "ticket", str(ticket_id), lambda: mapping.tags_of(data))
         tag = key_tag(idempotency_key)
         if tag in tags:
             log.info("zendesk.reply.already-posted", extra={"ticket": ticket_id})

@@ -143,13 +143,26 @@ def ticket(
         requester=person(data.get("requester_id"), users, self_id),
         status=status_of(data.get("status")),
         priority=priority_of(data.get("priority")),
-        tags=tuple(data.get("tags") or ()),
+        tags=tags_of(data),
         messages=messages,
         url=agent_url(base_url, str(data["id"])),
         created_at=parse_time(data.get("created_at")) or now,
         updated_at=parse_time(data.get("updated_at")) or now,
         raw=dict(data),
     )
+
+
+def tags_of(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """A ticket's ``tags``, each as text. NOTE(zendesk): ``tags`` is an array of strings.
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format
+
+    Raises:
+        TypeError: ``tags`` is not an array (a string would otherwise be read as its letters).
+    """
+    tags = data.get("tags") or ()
+    if not isinstance(tags, (list, tuple)):
+        raise TypeError(f"tags is {type(tags).__name__}, not an array")
+    return tuple(str(t) for t in tags)
 
 
 def user_ids(data: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]) -> list[str]:
