@@ -99,6 +99,12 @@ class SlackStub:
         with self._lock:
             self.threads[(channel, root["ts"])] = [dict(root), *map(dict, replies)]
 
+    def seed_unreadable_thread(self, channel: str, thread_ts: str, root: Any, *replies: dict[str, Any]) -> None:
+        """Make ``conversations.replies`` of ``thread_ts`` list ``root`` as it is (a string, a number: not of the
+        documented shape) and then ``replies``."""
+        with self._lock:
+            self.threads[(channel, thread_ts)] = [root, *map(dict, replies)]
+
     def calls_to(self, api: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.api == api]
@@ -149,7 +155,7 @@ class SlackStub:
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         for (channel, _), messages in self.threads.items():
             for m in messages:
-                if channel == args["channel"] and m["ts"] == args["ts"]:
+                if channel == args["channel"] and _ts(m) == args["ts"]:
                     m["text"], m["blocks"] = args.get("text", m.get("text")), args.get("blocks", m.get("blocks"))
                     return {"ok": True, "channel": channel, "ts": m["ts"], "text": m["text"]}
         return {"ok": False, "error": "message_not_found"}
@@ -157,7 +163,7 @@ class SlackStub:
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         thread = self.threads.get((args["channel"], args["ts"]))
         if thread is None:  # a reply's ts: Slack lists the thread it is in, from its parent
-            thread = next((t for (c, _), t in self.threads.items() if c == args["channel"] and any(m["ts"] == args["ts"] for m in t)), None)
+            thread = next((t for (c, _), t in self.threads.items() if c == args["channel"] and any(_ts(m) == args["ts"] for m in t)), None)
         if thread is None:
             return {"ok": False, "error": "thread_not_found"}
         oldest, latest = args.get("oldest"), args.get("latest")
@@ -173,7 +179,7 @@ class SlackStub:
         page = first + replies[start:start + size - len(first)]
         end = start + len(page) - len(first)
         if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
-            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+            page = [{k: v for k, v in m.items() if k != "metadata"} if isinstance(m, dict) else m for m in page]
         more = end < len(replies)
         return {"ok": True, "messages": json.loads(json.dumps(page)), "has_more": more,
                 "response_metadata": {"next_cursor": str(end) if more else ""}}
@@ -181,7 +187,7 @@ class SlackStub:
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         # NOTE(slack): a channel's top-level messages, newest first, from ``oldest`` on (exclusive unless
         # ``inclusive``); metadata only with ``include_all_metadata``. https://docs.slack.dev/reference/methods/conversations.history
-        roots = [t[0] for (c, _), t in self.threads.items() if c == args["channel"]]
+        roots = [t[0] for (c, _), t in self.threads.items() if c == args["channel"] and isinstance(t[0], dict)]
         if not roots:
             return {"ok": False, "error": "channel_not_found"}
         oldest, inclusive = args.get("oldest"), str(args.get("inclusive", "")).lower() in ("1", "true")
@@ -196,7 +202,7 @@ class SlackStub:
 
     def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = args["channel"], args["message_ts"]
-        if not any(c == channel and any(m["ts"] == ts for m in ms) for (c, _), ms in self.threads.items()):
+        if not any(c == channel and any(_ts(m) == ts for m in ms) for (c, _), ms in self.threads.items()):
             return {"ok": False, "error": "message_not_found"}
         return {"ok": True, "channel": channel, "permalink": f"{AUTH_TEST['url']}archives/{channel}/p{ts.replace('.', '')}"}
 
@@ -239,6 +245,11 @@ class SlackStub:
 
 SIGNING_SECRET = "test-signing-secret-8f742231b10e"
 BOT_TOKEN = "xoxb-test-token"
+
+
+def _ts(message: Any) -> Any:
+    """A stored message's ``ts`` (``None`` for one seeded not of the documented shape)."""
+    return message.get("ts") if isinstance(message, dict) else None
 
 
 def fixture(name: str) -> dict[str, Any]:
