@@ -1,7 +1,8 @@
-"""A vendor record read while processing a request (``fetch``, Jira's ``resolve``, Zendesk's ``already_wrote``,
-Slack's ``users.info``) that is not of the documented shape fails its inbox row at once, naming the record, logged
-and counted as the poll's passed-over records are: it used to be taken for a bug and retried up to the error cap,
-though it reads the same every time. A well-formed request in the same run is answered as usual.
+"""A vendor record read while processing a request (``fetch``, Jira's ``resolve``, Zendesk's ``already_wrote``)
+that is not of the documented shape fails its inbox row at once, naming the record, logged and counted as the
+poll's passed-over records are: it used to be taken for a bug and retried up to the error cap, though it reads the
+same every time. A well-formed request in the same run is answered as usual. A Slack user ``users.info`` gives of
+another shape is passed over (a person without a name), and its request goes on.
 
 Zendesk and Jira are mocked at the transport with `responses`, Slack by the loopback stub; each answers as the
 vendor documents except for the one malformed field."""
@@ -203,7 +204,8 @@ def test_a_slack_thread_whose_first_message_is_not_an_object_fails_at_once(world
     assert good.status == "done" and len(creates(world)) == made + 1
 
 
-def test_a_slack_user_that_users_info_gives_as_a_string_fails_at_once(world: World) -> None:  # noqa: F811
+def test_a_slack_user_that_users_info_gives_as_a_string_is_passed_over(world: World) -> None:  # noqa: F811
+    # a person the hub cannot read is one without a name, as one users.info does not find: the request goes on
     world.stub.users["U0MALLORY"] = "Mallory"  # documented: an object
     world.stub.seed_thread(CHANNEL, {"type": "message", "user": "U0MALLORY", "text": "The printer is on fire", "ts": MALFORMED_TS})
     seed_question(world)
@@ -212,9 +214,6 @@ def test_a_slack_user_that_users_info_gives_as_a_string_fails_at_once(world: Wor
         assert world.slack(reaction("U0CAROL01", "sos", ts=ts)).get_json()["status"] == "accepted"
     world.drain()
     rows = [row for row in world.rows(InboxEvent) if row.delivery_id.startswith("reaction:")]
-    [bad] = [r for r in rows if MALFORMED_TS in r.ticket_ref]
-    [good] = [r for r in rows if QUESTION_TS in r.ticket_ref]
-    assert (bad.status, bad.attempts) == ("failed", 1)
-    assert "slack user U0MALLORY is not of the documented shape: AttributeError" in bad.last_error
+    assert sorted((r.status, r.attempts) for r in rows) == [("done", 1), ("done", 1)]
     assert unreadable(world.client, "slack", "user") == before + 1
-    assert good.status == "done" and len(creates(world)) == made + 1
+    assert len(creates(world)) == made + 2

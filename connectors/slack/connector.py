@@ -191,8 +191,8 @@ class SlackConnector:
 
         Raises:
             NotFound: the thread is gone. Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): the
-                thread's first message, or a ``users.info`` user, is not of the documented shape (a later
-                message that is not is passed over).
+                thread's first message is not of the documented shape (a later message, or a ``users.info``
+                user, that is not is passed over).
         """
         team, channel, thread_ts = self._split(ref)
         messages = list(self._thread(channel, thread_ts))
@@ -210,7 +210,9 @@ class SlackConnector:
                 found = call("users.info", self.client.users_info, user=user_id)
             except NotFound:
                 continue
-            people[user_id] = read_record(Source.SLACK, "user", user_id, lambda: mapping.person_from_user(found["user"]))
+            person = readable(Source.SLACK, "user", user_id, lambda: mapping.person_from_user(found["user"]))
+            if person is not None:  # a user of another shape is passed over as one not found: a person without a name
+                people[user_id] = person
         try:
             return mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
         except PayloadError as e:
