@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.text import html_to_text
 from connectors.zendesk import events, mapping, verify
@@ -205,3 +206,21 @@ def test_signature_known_vector() -> None:
 def test_signature_rejects(headers: dict[str, str], now: datetime) -> None:
     with pytest.raises(SignatureError):
         verify.verify("s3cret", headers, b'{"a":1}', now=now)
+
+
+
+def unreadable_comments() -> float:
+    return REGISTRY.get_sample_value("hub_connector_records_unreadable_total", {"source": "zendesk", "kind": "comment"}) or 0.0
+
+
+@pytest.mark.parametrize("change", [{"id": None}, "a comment"])
+def test_a_comment_not_of_the_documented_shape_is_passed_over_and_the_rest_is_read(change: Any) -> None:
+    # two comments without an id would have been one message ("None"); a string was a traceback on every retry
+    comments = load("ticket_comments.json")["comments"]
+    comments[1] = change if isinstance(change, str) else {k: v for k, v in comments[1].items() if k != "id"}
+    before = unreadable_comments()
+    ticket = mapping.ticket(load("ticket_show.json")["ticket"], comments, users(), SELF_ID, "http://zd")
+    assert [m.external_id for m in ticket.messages] == ["101", "103", "104"]
+    assert ticket.text.startswith("Hi there,") and ticket.requester.email == "customer@example.com"
+    assert unreadable_comments() == before + 1
+    assert mapping.user_ids(load("ticket_show.json")["ticket"], comments)  # the users are still looked up

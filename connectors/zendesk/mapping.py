@@ -8,9 +8,10 @@ Outbound shapes: the ``ticket`` objects the connector sends to ``PUT/POST /api/v
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Iterable, Mapping, Sequence
 
-from connectors.base import KnowledgeArticle
+from connectors.base import KnowledgeArticle, readable, record_id
 from connectors.text import html_to_text, tidy, with_sources
 from core.html import parse_html
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
@@ -97,9 +98,15 @@ def comment_text(comment: Mapping[str, Any]) -> str:
 
 def message(comment: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], self_id: str | None) -> Message:
     """Build a :class:`Message` from a ticket comment: public only when ``public`` is ``true``; ``false``,
-    missing or anything else is an internal note (ambiguous counts as internal, issue 12)."""
+    missing or anything else is an internal note (ambiguous counts as internal, issue 12).
+
+    Raises:
+        KeyError: the comment has no ``id`` (every comment has one: without it, two such comments would be one).
+    """
+    if comment.get("id") is None:
+        raise KeyError("id")
     return Message(
-        external_id=str(comment.get("id")),
+        external_id=str(comment["id"]),
         author=person(comment.get("author_id"), users, self_id),
         text=comment_text(comment),
         visibility=Visibility.PUBLIC if comment.get("public") is True else Visibility.INTERNAL,
@@ -128,12 +135,14 @@ def ticket(
 
     Args:
         data: the ``ticket`` object.
-        comments: the ticket's comments, oldest first.
+        comments: the ticket's comments, oldest first (one not of the documented shape, such as one without an
+            ``id``, is passed over: logged and counted, :func:`connectors.base.readable`).
         users: user objects by id (as strings).
         self_id: the hub's API user id, to mark its own comments ``is_self``.
         base_url: ZENDESK_URL, for the agent-facing link.
     """
-    messages = tuple(message(c, users, self_id) for c in comments)
+    read = (readable(Source.ZENDESK, "comment", record_id(c, "id"), partial(message, c, users, self_id)) for c in comments)
+    messages = tuple(m for m in read if m is not None)  # a comment not of the documented shape is passed over
     first = messages[0].text if messages else ""
     now = datetime.now(timezone.utc)
     return Ticket(
@@ -167,7 +176,7 @@ def tags_of(data: Mapping[str, Any]) -> tuple[str, ...]:
 
 def user_ids(data: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]) -> list[str]:
     """Every user id a ticket and its comments refer to (for one ``show_many`` call)."""
-    ids = {str(data.get("requester_id"))} | {str(c.get("author_id")) for c in comments}
+    ids = {str(data.get("requester_id"))} | {str(c.get("author_id")) for c in comments if isinstance(c, Mapping)}
     return sorted(i for i in ids if i not in ("None", ""))
 
 
