@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.jira import events, mapping, poll
 from connectors.text import adf_to_text, wiki_to_text
@@ -271,3 +272,17 @@ def test_a_comment_whose_webhook_names_no_reporter_is_judged_on_the_reporter_rea
     assert mapping.judged(event.message, "ii_ivanov", Visibility.UNKNOWN, ME) == event.message, "the reporter's own: the requester's"
     hub = mapping.judged(event.message, "ada", Visibility.UNKNOWN, mapping.Self(user_id="ii_ivanov"))
     assert hub.author.is_self, "the hub's own, once its user id is known"
+
+
+@pytest.mark.parametrize("change", [{"id": None}, "a comment", 7])
+def test_a_comment_not_of_the_documented_shape_is_passed_over_and_the_rest_is_read(change: Any) -> None:
+    # two comments without an id would have been one message ("None"); a string failed the issue on every retry
+    issue = load("issue_get.json")
+    comments = issue["fields"]["comment"]["comments"]
+    kept = [str(c["id"]) for c in comments]
+    comments[1] = change if not isinstance(change, dict) else {k: v for k, v in comments[1].items() if k != "id"}
+    before = REGISTRY.get_sample_value("hub_connector_records_unreadable_total", {"source": "jira", "kind": "comment"}) or 0.0
+    ticket = mapping.ticket(issue, ME, "http://jira")
+    assert [m.external_id for m in ticket.messages] == kept[:1] + kept[2:]
+    assert ticket.messages[0].text == "The export still fails, see log (https://example.com/log)"
+    assert REGISTRY.get_sample_value("hub_connector_records_unreadable_total", {"source": "jira", "kind": "comment"}) == before + 1

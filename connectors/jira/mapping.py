@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 from urllib.parse import unquote
 
+from connectors.base import readable, record_id
 from connectors.jira.wiki import wiki_plain
 from connectors.text import adf_to_text, wiki_to_text, with_sources
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
@@ -292,7 +293,6 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str, looked_up: Mapping
     reporter_user = fields.get("reporter") or fields.get("creator")
     reporter = _reporter_id(fields)
     comments = (fields.get("comment") or {}).get("comments") or []
-    found = looked_up or {}
     now = datetime.now(timezone.utc)
     return Ticket(
         ref=TicketRef(Source.JIRA, str(issue["key"])),
@@ -302,13 +302,27 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str, looked_up: Mapping
         status=status_of(fields.get("status")),
         priority=priority_of(fields.get("priority")),
         tags=tuple(fields.get("labels") or ()),
-        messages=tuple(message(c, reporter, me, attachment_links(fields.get("attachment")), found.get(str(c.get("id"))))
-                       for c in comments),
+        messages=_messages(comments, reporter, me, attachment_links(fields.get("attachment")), looked_up or {}),
         url=browse_url(base_url, str(issue["key"])),
         created_at=parse_time(fields.get("created")) or now,
         updated_at=parse_time(fields.get("updated")) or now,
         raw=dict(issue),
     )
+
+
+def _messages(comments: Iterable[Any], reporter: str | None, me: Self, files: Mapping[str, str],
+              looked_up: Mapping[str, Visibility]) -> tuple[Message, ...]:
+    """The issue's comments as messages; one not of the documented shape (no ``id``: two such would be one
+    message; not an object) is passed over, logged and counted (:func:`connectors.base.readable`)."""
+    def one(c: Mapping[str, Any]) -> Message:
+        if c.get("id") is None:
+            raise KeyError("id")
+        return message(c, reporter, me, files, looked_up.get(str(c["id"])))
+
+    def read(c: Any) -> Message | None:
+        return readable(Source.JIRA, "comment", record_id(c, "id"), lambda: one(c))
+
+    return tuple(m for m in map(read, comments) if m is not None)
 
 
 def browse_url(base_url: str, key: str) -> str:
