@@ -186,8 +186,9 @@ def test_a_jira_comment_whose_issue_reads_malformed_in_resolve_fails_at_once(sql
 MALFORMED_TS = "1800000700.000100"
 
 
-@pytest.mark.parametrize("root", ["The VPN drops every hour", 1800000700])
-def test_a_slack_thread_whose_first_message_is_not_an_object_fails_at_once(world: World, root: Any) -> None:  # noqa: F811
+@pytest.mark.parametrize("root", ["The VPN drops every hour", 1800000700,
+                                  {"type": "message", "user": "U0ERIN001", "text": 42, "ts": MALFORMED_TS}])
+def test_a_slack_thread_whose_first_message_is_unreadable_fails_at_once(world: World, root: Any) -> None:  # noqa: F811
     world.stub.seed_unreadable_thread(CHANNEL, MALFORMED_TS, root,
                                       {"type": "message", "user": "U0DAVE001", "text": "same here", "ts": "1800000701.000100"})
     seed_question(world)
@@ -199,7 +200,9 @@ def test_a_slack_thread_whose_first_message_is_not_an_object_fails_at_once(world
     [bad] = [r for d, r in rows.items() if MALFORMED_TS in d]
     [good] = [r for d, r in rows.items() if QUESTION_TS in d]
     assert (bad.status, bad.attempts) == ("failed", 1)
-    assert f"slack thread {bad.ticket_ref.split(':', 1)[1]} is not of the documented shape: AttributeError" in bad.last_error
+    # an object whose text is a number is the root all the same: not the reply read as the request in its place
+    assert bad.last_error.startswith("UnreadableRecord: slack thread ")
+    assert "is not of the documented shape: " in bad.last_error
     assert unreadable(world.client, "slack", "thread") == before + 1
     assert good.status == "done" and len(creates(world)) == made + 1
 

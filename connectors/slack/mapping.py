@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Callable, Iterable, Mapping
 
-from connectors.base import readable, record_id
+from connectors.base import read_record, readable, record_id
 from connectors.slack import mrkdwn
 from connectors.text import tidy
 from core.errors import PayloadError
@@ -340,13 +340,16 @@ def ticket_from_thread(
 
     Raises:
         PayloadError: the thread is empty.
+        UnreadableRecord: the root message is not of the documented shape (a later one is passed over: a reply
+            read in its place would be answered as the request, its author taken for the requester).
     """
     if not messages:
         raise PayloadError("empty Slack thread")
     names = {user_id: person.name for user_id, person in people.items() if person.name}
-    read = (readable(Source.SLACK, "message", record_id(m, "ts"), partial(_thread_message, m, people, names, ids))
-            for m in messages)
-    normalised = [m for m in read if m is not None]
+    parent = read_record(Source.SLACK, "thread", record_id(messages[0], "ts"), partial(_thread_message, messages[0], people, names, ids))
+    rest = (readable(Source.SLACK, "message", record_id(m, "ts"), partial(_thread_message, m, people, names, ids))
+            for m in messages[1:])
+    normalised = [m for m in (parent, *rest) if m is not None]
     if not normalised:
         raise PayloadError("Slack thread has no readable message")
     root = normalised[0]
