@@ -270,3 +270,24 @@ def test_ask_on_an_empty_knowledge_base_says_to_import_one(sqlite_url: str) -> N
     assert result.exit_code == 0 and "no_candidate" in result.stdout
     assert "(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`" \
         in result.stderr
+
+
+# 7. serve's and worker's numbers, and a host that is not this machine's
+
+def test_serve_threads_and_worker_concurrency_below_one_are_usage_errors(tmp_path: Path) -> None:
+    env = _env(f"sqlite:///{tmp_path / 'none.db'}")  # no database: the old code got past the option and said so
+    served = CliRunner().invoke(cli, ["serve", "--threads", "0"], env=env)  # it served, and never answered a request
+    assert served.exit_code == 2 and "Invalid value for '--threads': 0 is not in the range 1<=x<=1000" in served.stderr
+    worker = CliRunner().invoke(cli, ["worker", "--concurrency", "-1"], env=env)
+    assert worker.exit_code == 2 and "Invalid value for '--concurrency': -1 is not in the range" in worker.stderr
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "203.0.113.7"])  # a name that does not resolve; another's address
+def test_serve_on_a_host_that_is_not_this_machines_names_the_host(sqlite_url: str, host: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--host", host, "--port", str(_closed_port())], env=_env(sqlite_url))
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert line.startswith(f"Error: cannot listen on {host}:") and "choose another port" not in line  # the port was fine
+    assert line.endswith("(--host (or HUB_HOST) must be an address of this machine: 127.0.0.1, or 0.0.0.0 for every "
+                         "interface)"), line
+
