@@ -291,3 +291,30 @@ def test_serve_on_a_host_that_is_not_this_machines_names_the_host(sqlite_url: st
     assert line.endswith("(--host (or HUB_HOST) must be an address of this machine: 127.0.0.1, or 0.0.0.0 for every "
                          "interface)"), line
 
+
+# 8. a settings value or file that the boot cannot use: one line naming it, never a traceback
+
+@pytest.mark.parametrize("setting, file, message", [
+    ({"HUB_RATE_LIMIT_STORAGE": "memcache://:pw@127.0.0.1/"}, None,  # limits' ConfigurationError at the web app's build
+     "HUB_RATE_LIMIT_STORAGE: memcache:// is not a rate-limit store: memory:// (each process counts alone) or "
+     "redis://host:6379/0 (shared), or unset it"),
+    ({"HUB_QUEUE": "celery", "HUB_BROKER_URL": "reddis://:pw@127.0.0.1:6379/0"}, None,  # hub worker: KeyError traceback
+     "HUB_BROKER_URL: the broker is Redis or RabbitMQ, not reddis://: e.g. redis://127.0.0.1:6379/0"),
+    ({}, b"HUB_DRY_RUN: [\n",  # PyYAML's four-line message, with a caret
+     "is not YAML (line 2, column 1: expected the node content, but found '<stream end>')"),
+    ({}, b"\xff\xfeH\x00U\x00B\x00", "is not UTF-8 text (byte 0): save it as UTF-8 YAML"),  # a UnicodeDecodeError traceback
+])
+def test_a_setting_the_boot_cannot_use_is_one_line(sqlite_url: str, tmp_path: Path, setting: dict[str, str],
+                                                   file: bytes | None, message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "SLACK_", "ZENDESK_", "JIRA_"))}
+    env |= {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", **setting}
+    if file is not None:
+        (tmp_path / "hub.yaml").write_bytes(file)
+        env["HUB_CONFIG"] = str(tmp_path / "hub.yaml")
+    start = "from surfaces.cli import main; main()"  # the `hub` script: main() turns a ConfigError into its line
+    result = subprocess.run([sys.executable, "-c", start, "kb", "list"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: ") and message in lines[0] and ":pw@" not in lines[0], lines[0]
+
