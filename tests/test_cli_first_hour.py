@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -318,3 +319,30 @@ def test_a_setting_the_boot_cannot_use_is_one_line(sqlite_url: str, tmp_path: Pa
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert lines[0].startswith("configuration error: ") and message in lines[0] and ":pw@" not in lines[0], lines[0]
 
+
+# 9. the README's command table shows every option the commands take
+
+def _commands(group: click.Group, path: str) -> list[tuple[str, click.Command]]:
+    """Every command under ``group``, by its path (the groups import theirs on first use)."""
+    found: list[tuple[str, click.Command]] = []
+    with click.Context(group) as ctx:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, name
+            found += _commands(command, f"{path} {name}") if isinstance(command, click.Group) else [(f"{path} {name}", command)]
+    return found
+
+
+def test_the_readme_lists_every_option_of_every_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    usages = [m.group(1) for m in re.finditer(r"^\| (`hub .*?) \| ", readme, re.MULTILINE)]  # the table's first column
+    missing, commands = [], _commands(cli, "hub")
+    assert len(commands) >= 15  # serve ... simulate slack, metrics clear
+    for path, command in commands:
+        usage = next((u for u in usages if f"`{path} " in u or f"`{path}`" in u), None)
+        assert usage is not None, f"{path} has no row in the README's table of commands"
+        for option in command.params:
+            listed = any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", usage) for n in option.opts)  # -v or --verbose
+            if isinstance(option, click.Option) and not option.hidden and not listed:
+                missing.append(f"{path} {option.opts[-1]}")  # --threads, --target-precision, --concurrency were not listed
+    assert not missing, missing
