@@ -355,7 +355,7 @@ def load_settings(
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
     scheme = (v["HUB_BROKER_URL"] or "redis://").partition("://")  # the URL's secret is never quoted
-    if scheme[0] not in BROKER_SCHEMES or not scheme[1]:
+    if v["HUB_QUEUE"] == "celery" and (scheme[0] not in BROKER_SCHEMES or not scheme[1]):
         raise ConfigError(f"invalid configuration: HUB_BROKER_URL: the broker is Redis or RabbitMQ, not "
                           f"{scheme[0] + '://' if scheme[1] else 'a URL without a scheme'}: e.g. redis://127.0.0.1:6379/0 "
                           "or amqp://guest@127.0.0.1//")
