@@ -31,7 +31,8 @@ def edge_settings(v: Mapping[str, Any]) -> EdgeSettings:
     deployment's ``HUB_BROKER_QUEUE_PREFIX``: two deployments on one Redis count apart, as their queues are apart.
 
     Raises:
-        ConfigError: ``HUB_RATE_LIMIT`` is not a rate limit string (``60/minute``, ``10/second;500/hour``).
+        ConfigError: ``HUB_RATE_LIMIT`` is not a rate limit string (``60/minute``, ``10/second;500/hour``), or
+            ``HUB_RATE_LIMIT_STORAGE`` is not a store the ``limits`` library can use here.
     """
     from limits import parse_many
 
@@ -45,6 +46,8 @@ def edge_settings(v: Mapping[str, Any]) -> EdgeSettings:
     if storage is None:
         broker = v["HUB_BROKER_URL"] or ""
         storage = broker if v["HUB_QUEUE"] == "celery" and broker.startswith(("redis://", "rediss://")) else "memory://"
+    else:
+        _check_storage(storage)
     return EdgeSettings(
         max_body_bytes=v["HUB_MAX_BODY_BYTES"],
         rate_limit=limit,
@@ -53,3 +56,21 @@ def edge_settings(v: Mapping[str, Any]) -> EdgeSettings:
         metrics_token=Secret(v["HUB_METRICS_TOKEN"]) if v["HUB_METRICS_TOKEN"] else None,
         trusted_proxies=v["HUB_TRUSTED_PROXIES"],
     )
+
+
+def _check_storage(uri: str) -> None:
+    """Refuse a ``HUB_RATE_LIMIT_STORAGE`` that the web app could not build its rate limiter on (an unknown scheme,
+    a store whose client library is not installed): it would otherwise stop every web worker with a traceback.
+    Nothing is connected to: a store that is down lets requests through (``surfaces.http.door``)."""
+    from limits.errors import ConfigurationError
+    from limits.storage import SCHEMES, storage_from_string
+
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme not in SCHEMES or scheme.startswith("async+"):
+        named = f"{scheme}://" if scheme else "a URL without a scheme"  # never the URL itself: it may hold a password
+        raise ConfigError(f"invalid configuration: HUB_RATE_LIMIT_STORAGE: {named} is not a rate-limit store: "
+                          "memory:// (each process counts alone) or redis://host:6379/0 (shared), or unset it")
+    try:
+        storage_from_string(uri)
+    except ConfigurationError as e:  # e.g. memcached:// without pymemcache
+        raise ConfigError(f"invalid configuration: HUB_RATE_LIMIT_STORAGE: {e}") from e

@@ -33,9 +33,15 @@ def read_config_file(path: str, keys: Collection[str]) -> dict[str, Any]:
         ConfigError: the file cannot be read, is not a mapping, or holds a key that is not one of ``keys``.
     """
     try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
         raise ConfigError(f"HUB_CONFIG: cannot read {path}: {e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"HUB_CONFIG: {path} is not UTF-8 text (byte {e.start}): save it as UTF-8 YAML") from e
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"HUB_CONFIG: {path} is not YAML ({_yaml_problem(e)})") from e
     if not isinstance(loaded, dict):
         raise ConfigError(f"HUB_CONFIG: {path} must hold a mapping of setting names to values")
     values = {str(k): v for k, v in loaded.items()}
@@ -43,6 +49,13 @@ def read_config_file(path: str, keys: Collection[str]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"HUB_CONFIG: {path}: {'; '.join(_unknown(key, keys) for key in unknown)}")
     return values
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: what is wrong and where (its own message spans several, with a caret)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def _unknown(key: str, keys: Collection[str]) -> str:

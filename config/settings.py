@@ -32,6 +32,7 @@ from core.errors import ConfigError
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_BROKER_QUEUE_PREFIX = "hub"  # broker queues hub.inbox and hub.outbox, as before the setting
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")  # the brokers the hub is tested on (kombu's names)
 
 # The registry: the module of each vendor's settings, each exposing ``SPEC``, in the order the connectors are
 # listed. Named, not imported: config sits below connectors (README, "Imports flow one way"), so the vendors
@@ -353,6 +354,11 @@ def load_settings(
             raise ConfigError(f"HUB_ESCALATION_TARGET is {target} but {problem}")
     if v["HUB_QUEUE"] == "celery" and not v["HUB_BROKER_URL"]:
         raise ConfigError("HUB_QUEUE is celery but HUB_BROKER_URL is missing")
+    scheme = (v["HUB_BROKER_URL"] or "redis://").partition("://")  # the URL's secret is never quoted
+    if v["HUB_QUEUE"] == "celery" and (scheme[0] not in BROKER_SCHEMES or not scheme[1]):
+        raise ConfigError(f"invalid configuration: HUB_BROKER_URL: the broker is Redis or RabbitMQ, not "
+                          f"{scheme[0] + '://' if scheme[1] else 'a URL without a scheme'}: e.g. redis://127.0.0.1:6379/0 "
+                          "or amqp://guest@127.0.0.1//")
 
     edge = edge_settings(v)
     policies = _policies(v["HUB_CHANNEL_POLICIES"], [spec.name for spec in vendors])

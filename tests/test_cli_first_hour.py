@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -270,3 +271,78 @@ def test_ask_on_an_empty_knowledge_base_says_to_import_one(sqlite_url: str) -> N
     assert result.exit_code == 0 and "no_candidate" in result.stdout
     assert "(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`" \
         in result.stderr
+
+
+# 7. serve's and worker's numbers, and a host that is not this machine's
+
+def test_serve_threads_and_worker_concurrency_below_one_are_usage_errors(tmp_path: Path) -> None:
+    env = _env(f"sqlite:///{tmp_path / 'none.db'}")  # no database: the old code got past the option and said so
+    served = CliRunner().invoke(cli, ["serve", "--threads", "0"], env=env)  # it served, and never answered a request
+    assert served.exit_code == 2 and "Invalid value for '--threads': 0 is not in the range 1<=x<=1000" in served.stderr
+    worker = CliRunner().invoke(cli, ["worker", "--concurrency", "-1"], env=env)
+    assert worker.exit_code == 2 and "Invalid value for '--concurrency': -1 is not in the range" in worker.stderr
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "203.0.113.7"])  # a name that does not resolve; another's address
+def test_serve_on_a_host_that_is_not_this_machines_names_the_host(sqlite_url: str, host: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--host", host, "--port", str(_closed_port())], env=_env(sqlite_url))
+    assert result.exit_code == 1
+    line = one_line(result)
+    assert line.startswith(f"Error: cannot listen on {host}:") and "choose another port" not in line  # the port was fine
+    assert line.endswith("(--host (or HUB_HOST) must be an address of this machine: 127.0.0.1, or 0.0.0.0 for every "
+                         "interface)"), line
+
+
+# 8. a settings value or file that the boot cannot use: one line naming it, never a traceback
+
+@pytest.mark.parametrize("setting, file, message", [
+    ({"HUB_RATE_LIMIT_STORAGE": "memcache://:pw@127.0.0.1/"}, None,  # limits' ConfigurationError at the web app's build
+     "HUB_RATE_LIMIT_STORAGE: memcache:// is not a rate-limit store: memory:// (each process counts alone) or "
+     "redis://host:6379/0 (shared), or unset it"),
+    ({"HUB_QUEUE": "celery", "HUB_BROKER_URL": "reddis://:pw@127.0.0.1:6379/0"}, None,  # hub worker: KeyError traceback
+     "HUB_BROKER_URL: the broker is Redis or RabbitMQ, not reddis://: e.g. redis://127.0.0.1:6379/0"),
+    ({}, b"HUB_DRY_RUN: [\n",  # PyYAML's four-line message, with a caret
+     "is not YAML (line 2, column 1: expected the node content, but found '<stream end>')"),
+    ({}, b"\xff\xfeH\x00U\x00B\x00", "is not UTF-8 text (byte 0): save it as UTF-8 YAML"),  # a UnicodeDecodeError traceback
+])
+def test_a_setting_the_boot_cannot_use_is_one_line(sqlite_url: str, tmp_path: Path, setting: dict[str, str],
+                                                   file: bytes | None, message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "SLACK_", "ZENDESK_", "JIRA_"))}
+    env |= {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", **setting}
+    if file is not None:
+        (tmp_path / "hub.yaml").write_bytes(file)
+        env["HUB_CONFIG"] = str(tmp_path / "hub.yaml")
+    start = "from surfaces.cli import main; main()"  # the `hub` script: main() turns a ConfigError into its line
+    result = subprocess.run([sys.executable, "-c", start, "kb", "list"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: ") and message in lines[0] and ":pw@" not in lines[0], lines[0]
+
+
+# 9. the README's command table shows every option the commands take
+
+def _commands(group: click.Group, path: str) -> list[tuple[str, click.Command]]:
+    """Every command under ``group``, by its path (the groups import theirs on first use)."""
+    found: list[tuple[str, click.Command]] = []
+    with click.Context(group) as ctx:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, name
+            found += _commands(command, f"{path} {name}") if isinstance(command, click.Group) else [(f"{path} {name}", command)]
+    return found
+
+
+def test_the_readme_lists_every_option_of_every_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    usages = [m.group(1) for m in re.finditer(r"^\| (`hub .*?) \| ", readme, re.MULTILINE)]  # the table's first column
+    missing, commands = [], _commands(cli, "hub")
+    assert len(commands) >= 15  # serve ... simulate slack, metrics clear
+    for path, command in commands:
+        usage = next((u for u in usages if f"`{path} " in u or f"`{path}`" in u), None)
+        assert usage is not None, f"{path} has no row in the README's table of commands"
+        for option in command.params:
+            listed = any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", usage) for n in option.opts)  # -v or --verbose
+            if isinstance(option, click.Option) and not option.hidden and not listed:
+                missing.append(f"{path} {option.opts[-1]}")  # --threads, --target-precision, --concurrency were not listed
+    assert not missing, missing

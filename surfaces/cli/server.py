@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -45,7 +46,8 @@ def db_upgrade() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="HUB_HOST", help="Address to listen on (HUB_HOST).")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=Port(), envvar="HUB_PORT",
               help="Port to listen on (HUB_PORT): 1 to 65535.")
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 1000),
+              help="Request threads of the web server: 1 to 1000.")
 @uses_database()  # before anything starts: nothing to stop, no empty database file left behind
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with the job runner and scheduler (the embedded mode). The job runner runs in a
@@ -66,8 +68,7 @@ def serve(host: str, port: int, threads: int) -> None:
         try:  # bind before anything starts, so a taken port is one clear line
             listening = _listen(host, port)
         except OSError as e:
-            raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e} "
-                                       f"(choose another port: hub serve --port N, or make run PORT=N)") from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e} ({_listen_advice(e)})") from None
         if pipe is not None:
             # Before the web server and app exist (both start threads): the worker process is then forked from a
             # process with no other thread, and starts at once.
@@ -114,6 +115,14 @@ def _warm_up(services: Services) -> None:
         services.interceptor()
     except ConfigError as e:
         logging.getLogger("hub").error("serve.warm-up.config-error", extra={"error": str(e)})
+
+
+def _listen_advice(error: OSError) -> str:
+    """What to change when the server cannot listen: the host when it names no address of this machine (a
+    name that does not resolve, an address another machine has), else the port (taken, or not allowed)."""
+    if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+        return "--host (or HUB_HOST) must be an address of this machine: 127.0.0.1, or 0.0.0.0 for every interface"
+    return "choose another port: hub serve --port N, or make run PORT=N"
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -172,7 +181,8 @@ def run_worker_process(conn: Connection) -> None:
 
 
 @click.command()
-@click.option("--concurrency", default=4, show_default=True, type=int)
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 1000),
+              help="Threads taking jobs from the broker queues: 1 to 1000.")
 @click.option("--queues", default="inbox,outbox", show_default=True,
               help="the hub queues this worker takes (e.g. outbox): broker queues <HUB_BROKER_QUEUE_PREFIX>.<queue>")
 @uses_database()
