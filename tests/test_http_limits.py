@@ -5,6 +5,7 @@ everywhere, per-client rate limits (in memory, and shared through Redis), the ``
 from __future__ import annotations
 
 import io
+import logging
 import os
 import socket
 import uuid
@@ -163,6 +164,24 @@ def test_processes_share_the_count_through_redis(sqlite_url: str) -> None:
     finally:
         hub_a.close()
         hub_b.close()
+
+
+def test_a_rate_limit_store_that_is_down_lets_requests_through_with_one_log_line(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # flask-limiter logged a full traceback for each limited request while the store was down
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    hub, web = serve(sqlite_url, HUB_RATE_LIMIT="2/minute", HUB_RATE_LIMIT_STORAGE=f"redis://127.0.0.1:{port}/0")
+    try:
+        with caplog.at_level(logging.ERROR, logger="flask-limiter"):
+            assert [web.get("/api/v1/suggest?q=a").status_code for _ in range(3)] == [200, 200, 200]
+        told = [r for r in caplog.records if r.name == "flask-limiter"]
+        assert told and all(r.exc_info is None and "\n" not in r.getMessage() for r in told)
+        assert "ConnectionError" in told[0].getMessage()
+    finally:
+        hub.close()
 
 
 def test_two_deployments_on_one_redis_count_apart_under_their_prefixes(sqlite_url: str) -> None:

@@ -178,7 +178,22 @@ def install(app: Flask, edge: EdgeSettings) -> Limiter:
     return _rate_limits(app, edge)
 
 
+class _OneLine(logging.Filter):
+    """flask-limiter logs a rate-limit store that is down (``swallow_errors``) with a full traceback, on every
+    limited request: one line instead, naming the error (the house style; the traceback says nothing more)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg, record.args = "%s (%s: %s)", (record.getMessage(), type(error).__name__, str(error)[:300])
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def _rate_limits(app: Flask, edge: EdgeSettings) -> Limiter:
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, _OneLine) for f in limiter_log.filters):
+        limiter_log.addFilter(_OneLine())
     limiter = Limiter(
         get_remote_address,
         app=app,
