@@ -48,13 +48,26 @@ def make_celery(broker_url: str, queue_prefix: str) -> Celery:
     The worker keeps the hub's logging (``worker_hijack_root_logger`` off): Celery would otherwise replace the
     root logger's handlers with its own, which give a worker's lines another format than every other hub
     process's and, in a process that starts a worker in a thread (the tests), outlive it and print later
-    warnings to the terminal."""
+    warnings to the terminal.
+
+    NOTE(celery): ``worker_enable_prefetch_count_reduction`` is off. After a reconnect with tasks running (a broker
+    restart, or RabbitMQ cancelling the consumer of a deleted queue) Celery lowers the prefetch count, then raises it
+    as each of those tasks is acknowledged, by a ``basic.qos`` call made in the thread that ran the task
+    (``Consumer._restore_prefetch_count_after_connection_restart``, chained to the ack's promise in
+    ``create_task_handler``, celery/worker/consumer/consumer.py, Celery 5.7). With ``--pool=threads`` that thread is
+    not the event loop's, and py-amqp's connection is not thread-safe: two threads read its socket, one of them took
+    the other's ``qos-ok`` or half a frame, and the worker hung in ``basic.qos`` for the socket's read timeout or until
+    the broker dropped the connection (minutes), or failed on a garbled frame; in 4 of 6 runs of the test a worker took
+    no hand-off for 10 s to over 60 s after its busy queue was deleted. Without the reduction, a reconnected worker
+    may hold up to ``--concurrency`` further hand-offs while its running tasks finish.
+    https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-enable-prefetch-count-reduction"""
     app = Celery("hub", broker=broker_url)
     app.conf.update(
         worker_hijack_root_logger=False,
         task_acks_late=True,
         task_ignore_result=True,
         worker_prefetch_multiplier=1,
+        worker_enable_prefetch_count_reduction=False,  # its qos calls from pool threads hung reconnected workers
         task_default_queue=queue_prefix,
         control_exchange=queue_prefix,  # the workers' remote-control exchange (<prefix>.pidbox; Celery's: celery)
         event_exchange=f"{queue_prefix}.events",  # their events and gossip (Celery's: celeryev)
