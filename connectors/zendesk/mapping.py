@@ -245,7 +245,9 @@ def article(data: Mapping[str, Any]) -> KnowledgeArticle | None:
     The HTML body becomes plain text and sections (``core.html``: ``h1``..``h4`` and bold-only lines); its
     relative links (``/hc/en-us/articles/...``, as the Help Center editor writes them) resolve against the
     article's ``html_url``."""
-    if data.get("draft") or data.get("user_segment_id") is not None:
+    # NOTE(zendesk): "user_segment_ids" (a list; null for everyone) restricts an article as the older single
+    # "user_segment_id" does. https://developer.zendesk.com/api-reference/help_center/help-center-api/articles/#json-format
+    if data.get("draft") or data.get("user_segment_id") is not None or data.get("user_segment_ids"):
         return None
     deleted = bool(data.get("archived") or data.get("deleted") or data.get("archived_at") or data.get("deleted_at"))
     section = data.get("section_id")
