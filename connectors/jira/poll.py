@@ -80,8 +80,10 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
             marks[mark], newest = ticket.updated_at, max(newest, ticket.updated_at)
             if mark not in seen:
                 found.extend(events_from_ticket(ticket))
+        # NOTE(jira): "isLast" is optional and no "nextPageToken" marks the last page: a page without "isLast"
+        # but with a token is followed. https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/#api-rest-api-2-search-jql-get
         token = page.get("nextPageToken")
-        if page.get("isLast", True) or not token:
+        if page.get("isLast") is True or not token:
             break
     keep = sorted(m for m, at in marks.items() if at >= newest - OVERLAP)
     return found, json.dumps({"since": newest.isoformat(), "seen": keep})
