@@ -286,3 +286,17 @@ def test_a_comment_not_of_the_documented_shape_is_passed_over_and_the_rest_is_re
     assert [m.external_id for m in ticket.messages] == kept[:1] + kept[2:]
     assert ticket.messages[0].text == "The export still fails, see log (https://example.com/log)"
     assert REGISTRY.get_sample_value("hub_connector_records_unreadable_total", {"source": "jira", "kind": "comment"}) == before + 1
+
+
+@pytest.mark.parametrize("author", [None, {}])
+def test_a_comment_whose_author_is_unknown_is_an_internal_note_not_the_requesters_word(author: Any) -> None:
+    # a deleted or anonymous user's comment has no author: it was read as the requester's public reply, which
+    # the hub would answer; and as an agent's public one it would be mirrored to the requester
+    issue = load("issue_get.json")
+    comments = issue["fields"]["comment"]["comments"]
+    comments.append({**comments[-1], "id": "99001", "author": author, "jsdPublic": True, "body": "+1, same here"})
+    last = mapping.ticket(issue, ME, "http://jira").messages[-1]
+    assert last.external_id == "99001" and last.text == "+1, same here"
+    assert last.author.is_agent and not last.author.is_self
+    assert last.visibility is Visibility.INTERNAL
+    assert "99001" not in [m.external_id for m in mapping.ticket(issue, ME, "http://jira").public_messages()]

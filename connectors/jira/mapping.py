@@ -236,13 +236,24 @@ def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: M
     attachment file names to their links; the ones the comment refers to become its ``attachments``.
     ``looked_up`` is what the comment's ``sd.public.comment`` property said (:func:`property_visibility`),
     or ``Visibility.UNKNOWN`` when the look-up failed; the message's visibility is :func:`visibility_of`'s.
+
+    NOTE(jira): a comment's ``author`` is optional: a deleted or anonymous user's comment has none.
+    https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/ Who wrote it is
+    unknown, so it is neither the requester's word (the hub would answer it) nor an agent's public reply (it
+    would be mirrored to the requester): an unknown author's comment is an internal note, as anything
+    ambiguous is.
     """
-    author = person(comment.get("author"), reporter, me)
+    raw = comment.get("author")
+    if not (isinstance(raw, Mapping) and raw):
+        author, visibility = Person("unknown", is_agent=True), Visibility.INTERNAL
+    else:
+        author = person(raw, reporter, me)
+        visibility = visibility_of(comment, author, looked_up)
     return Message(
         external_id=str(comment.get("id")),
         author=author,
         text=rich_text(comment.get("body")),
-        visibility=visibility_of(comment, author, looked_up),
+        visibility=visibility,
         created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
         attachments=referenced_files(comment.get("body"), files or {}),
     )
