@@ -58,6 +58,15 @@ def adf_to_text(node: Any) -> str:
     return tidy("".join(parts))
 
 
+def _link(marks: Any) -> str | None:
+    """The ``href`` of a text node's ``link`` mark (``None``: none, or one of another shape)."""
+    for m in marks if isinstance(marks, list) else ():
+        attrs = m.get("attrs") if isinstance(m, dict) and m.get("type") == "link" else None
+        if isinstance(attrs, dict) and isinstance(attrs.get("href"), str):
+            return str(attrs["href"])
+    return None
+
+
 def _adf_walk(node: Any, parts: list[str]) -> None:
     if isinstance(node, list):
         for child in node:
@@ -67,8 +76,9 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
         return
     kind, attrs = node.get("type"), node.get("attrs") or {}
     if kind == "text":
-        text = node.get("text", "")
-        href = next((m.get("attrs", {}).get("href") for m in node.get("marks", []) if m.get("type") == "link"), None)
+        raw = node.get("text")
+        text = raw if isinstance(raw, str) else ""
+        href = _link(node.get("marks"))
         parts.append(f"{text} ({href})" if href and href != text else text)
     elif kind == "hardBreak":
         parts.append("\n")

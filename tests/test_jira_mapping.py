@@ -44,6 +44,15 @@ def test_adf_to_text() -> None:
     assert adf_to_text(doc) == "Steps\n\n- open\n- see docs (https://d.io)\n\n@Ann\nthanks\n\nx = 1"
 
 
+@pytest.mark.parametrize("marks", [None, [None], [{"type": "link"}], [{"type": "link", "attrs": None}],
+                                   [{"type": "link", "attrs": {"href": 7}}], "strong"])
+def test_adf_text_with_marks_of_another_shape_keeps_its_words(marks: Any) -> None:
+    # a link mark without attrs (or marks that are not a list) raised, and the whole issue could not be read
+    doc = {"type": "doc", "content": [{"type": "paragraph", "content": [
+        {"type": "text", "text": "see the docs", "marks": marks}, {"type": "text", "text": None}]}]}
+    assert adf_to_text(doc) == "see the docs"
+
+
 def test_wiki_to_text() -> None:
     markup = "h2. Steps\n* *Open* the [settings|https://a.io/s]\n* ask [~accountid:619a44]\n{code:java}x = 1{code}\n_snake_case_ stays"
     assert wiki_to_text(markup) == "Steps\n- Open the settings (https://a.io/s)\n- ask @619a44\nx = 1\nsnake_case stays"
