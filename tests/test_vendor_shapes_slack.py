@@ -90,15 +90,20 @@ def seed(stub: Stub, shape: Shape) -> None:
     shape(stub)
 
 
+def asked(sqlite_url: str, stub: Stub) -> tuple[Any, InboxEvent]:
+    """A hub asked QUESTION in a new thread, its jobs drained: the hub (close it) and the request's inbox row."""
+    hub = make_hub(sqlite_url, stub)
+    ask(create_app(hub=hub).test_client(), stub, QUESTION, TS)
+    hub.jobs.drain()  # type: ignore[attr-defined]
+    [row] = [r for r in rows(hub, InboxEvent) if TS in r.ticket_ref]
+    return hub, row
+
+
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_a_slack_thread_of_a_documented_unusual_shape_is_answered_once(sqlite_url: str, stub: Stub, shape: Shape) -> None:
     seed(stub, shape)
-    hub = make_hub(sqlite_url, stub)
-    client = create_app(hub=hub).test_client()
+    hub, row = asked(sqlite_url, stub)
     try:
-        ask(client, stub, QUESTION, TS)
-        hub.jobs.drain()  # type: ignore[attr-defined]
-        [row] = [r for r in rows(hub, InboxEvent) if TS in r.ticket_ref]
         assert (row.status, row.last_error) == ("done", None)
         answers = [c for c in stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == TS]
         assert len(answers) == 1 and "Forgot password" in str(answers[0].args)
@@ -123,12 +128,8 @@ def test_a_rate_limited_users_info_leaves_the_request_pending_unanswered(sqlite_
     # NOTE(slack): 429 with Retry-After (seconds): the row waits for its retry; nothing is posted, nothing lost.
     seed(stub, _user_without_email)
     stub.fail("users.info", status=429, error="ratelimited", headers={"Retry-After": "30"})
-    hub = make_hub(sqlite_url, stub)
-    client = create_app(hub=hub).test_client()
+    hub, row = asked(sqlite_url, stub)
     try:
-        ask(client, stub, QUESTION, TS)
-        hub.jobs.drain()  # type: ignore[attr-defined]
-        [row] = [r for r in rows(hub, InboxEvent) if TS in r.ticket_ref]
         assert row.status == "pending" and "rate limited" in row.last_error
         assert not [c for c in stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == TS]
     finally:
