@@ -204,14 +204,18 @@ def test_help_center_articles_of_documented_shapes(fields: dict[str, Any], kept:
     assert (article is not None) is kept
 
 
-def test_help_center_export_reads_pages_of_one_article_and_stops_at_an_empty_page() -> None:
-    # NOTE(zendesk): each page's next_page carries the next start_time; the last page may be empty.
+@pytest.mark.parametrize("with_end_time", [True, False])
+def test_help_center_export_reads_pages_of_one_article_and_stops_at_an_empty_page(with_end_time: bool) -> None:
+    # NOTE(zendesk): each page's next_page carries the next start_time; the last page may be empty. A page
+    # without end_time (a stand-in that leaves it out) is followed by its next_page all the same.
     # https://developer.zendesk.com/documentation/help_center/help-center-api/understanding-incremental-article-exports/
     zd = ZendeskConnector(load_settings(ZENDESK).zendesk)  # type: ignore[arg-type]
     path = f"{API}/help_center/incremental/articles.json"
     pages = [{"articles": [_article(id=1)], "next_page": f"{path}?start_time=101", "end_time": 101, "count": 1},
              {"articles": [_article(id=2)], "next_page": f"{path}?start_time=102", "end_time": 102, "count": 1},
              {"articles": [], "next_page": None, "end_time": 102, "count": 0}]
+    if not with_end_time:
+        pages = [{k: v for k, v in page.items() if k != "end_time"} for page in pages]
     with responses.RequestsMock() as api:
         for page in pages:
             api.get(path, json=page)

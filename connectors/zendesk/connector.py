@@ -237,10 +237,11 @@ class ZendeskConnector:
                 article = readable(Source.ZENDESK, "article", record_id(item, "id"), partial(mapping.article, item))
                 if article is not None:
                     yield article
-            end = page.get("end_time")
-            if not page.get("articles") or end == last_end:
+            end, following = page.get("end_time"), page.get("next_page")
+            # the same end_time again, or the same page again, would never end (a page without end_time goes on)
+            if not page.get("articles") or (end is not None and end == last_end) or following == url:
                 break
-            url, params, last_end = page.get("next_page"), None, end
+            url, params, last_end = following, None, end
 
 
 def key_tag(idempotency_key: str) -> str:
