@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 MAX_ID_CHARS = 128  # the inbox keys (delivery id, ticket ref) are 255 characters at most
-MAX_KEY_CHARS = 255  # inbox_events.delivery_id and .ticket_ref (PostgreSQL refuses a longer value)
+INBOX_KEY_CHARS = 255  # inbox_events.delivery_id and .ticket_ref (PostgreSQL refuses a longer value)
 
 
 class Lenient(Schema):

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from connectors.fields import MAX_KEY_CHARS
+from connectors.fields import INBOX_KEY_CHARS
 from connectors.inbound import delivery_header
 from connectors.jira import schemas
 from connectors.jira.mapping import (
@@ -78,7 +78,7 @@ def change_key(issue_id: str, change_id: str) -> str:
     id>``. Two ids of up to ``MAX_ID_CHARS`` each can outgrow the inbox's key column (a 500 on PostgreSQL):
     such a key is kept as its digest, which still names one change."""
     key = f"issue:{issue_id}:change:{change_id}"
-    if len(key) <= MAX_KEY_CHARS:
+    if len(key) <= INBOX_KEY_CHARS:
         return key
     return "change:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 

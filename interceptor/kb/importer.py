@@ -65,7 +65,8 @@ class ImportReport:
 
 def _text(value: Any) -> str | None:
     """A front-matter or pack value as text (YAML reads ``url: 2024`` as a number), ``None`` when empty."""
-    return str(value).strip() or None if value not in (None, "") else None
+    text = "" if value is None else str(value).strip()
+    return text or None
 
 
 def _listify(value: Any) -> tuple[str, ...]:
