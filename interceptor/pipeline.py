@@ -27,7 +27,7 @@ from interceptor import record
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
 from interceptor.guard import classify_followup, confirms_answer
 from interceptor.overdue import escalate_unposted_answers
-from interceptor.sync import Sync, record_of
+from interceptor.sync import Sync, record_for_mention, record_of
 from interceptor.types import Decision, ThreadState, Verdict
 
 PERSON_ESCALATED = "person_escalated"  # the reason of an emoji intake: a person asked for a ticket
@@ -72,7 +72,7 @@ class Pipeline:
             event = connector.resolve(event)
         if event.kind is EventKind.CREATED and event.data.get("intake") == "emoji":
             outcome = self._on_emoji(connector, event, inbox_event_id)
-        elif event.kind is EventKind.CREATED and event.message is not None and record_of(self._db, event.ref) is not None:
+        elif event.kind is EventKind.CREATED and event.message is not None and record_for_mention(self._db, event.ref, inbox_event_id):
             outcome = self._on_comment(connector, event, inbox_event_id)  # a mention in a thread kept in sync
         elif event.kind is EventKind.CREATED:
             outcome = self._on_request(connector, event, inbox_event_id)

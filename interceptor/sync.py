@@ -11,7 +11,7 @@ from typing import Mapping
 from sqlalchemy import func, select
 
 from connectors.base import Connector, HelpDesk, PostsAsRequester
-from core.db import Database, OutboxAction
+from core.db import Database, DecisionRow, OutboxAction
 from core.models import Message, Status, Ticket, TicketRef, Visibility
 from core.outbox import enqueue
 from core.telemetry import count
@@ -159,3 +159,14 @@ def record_of(db: Database, origin: TicketRef) -> TicketRef | None:
     with db.session() as s:
         row = record.find_ticket(s, origin)
         return TicketRef.parse(row.escalated_to) if row is not None and row.escalated_to else None
+
+
+def record_for_mention(db: Database, origin: TicketRef, inbox_event_id: int) -> TicketRef | None:
+    """The ticket of record of a thread that a new message mentions the hub in (the mention is a message of a
+    thread kept in sync), or ``None``: the thread has none, or this very event is the thread's request (its
+    decision was made from it, and a worker that died before it finished the event runs it again: the request is
+    not carried into its own ticket as a comment)."""
+    with db.session() as s:
+        by_it = select(DecisionRow.id).where(DecisionRow.ticket_ref == str(origin), DecisionRow.inbox_event_id == inbox_event_id)
+        ours = s.scalar(by_it.limit(1))
+    return record_of(db, origin) if ours is None else None

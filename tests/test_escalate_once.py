@@ -9,13 +9,14 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from datetime import timedelta
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
 import pytest
 import responses
 from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 import migrations
@@ -24,6 +25,7 @@ from config import load_settings
 from connectors.zendesk import verify
 from core.db import DecisionRow, InboxEvent, OutcomeRow
 from core.models import utcnow
+from core.queues import sweep
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.slack_stub import SlackStub, fixture, sign, slack_settings
@@ -203,6 +205,25 @@ def test_two_concurrent_clicks_under_a_solved_ticket_reopen_it_once(database_url
             assert len(reopens) == 1 and reopens[0]["status"] == "open" and reopens[0]["comment"]["public"] is False
             assert outcomes(world.hub).count("escalated") == 1
             assert {r.status for r in rows(world.hub, InboxEvent)} == {"done"}
+        finally:
+            world.hub.close()
+
+
+def test_a_worker_restarted_on_an_escalated_request_writes_nothing_more(database_url: str, stub: SlackStub) -> None:
+    # A worker died after it committed the request's escalation, before it finished the inbox row: another takes
+    # the row up once the ticket of record exists. The request is decided; it is no mention in a synced thread,
+    # to be carried into its own ticket as the requester's comment.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        world = zendesk_world(database_url, stub, api)
+        try:
+            writes, posts = len([c for c in api.calls if c.request.method != "GET"]), len(stub.calls_to("chat.postMessage"))
+            [row] = rows(world.hub, InboxEvent)
+            with world.hub.db.session() as s:
+                s.execute(update(InboxEvent).where(InboxEvent.id == row.id).values(status="running", locked_until=utcnow() - timedelta(seconds=1)))
+            sweep(world.hub.db, world.hub.jobs)
+            world.drain()
+            assert len([c for c in api.calls if c.request.method != "GET"]) == writes and len(stub.calls_to("chat.postMessage")) == posts
+            assert [(r.status, r.attempts) for r in rows(world.hub, InboxEvent)] == [("done", 2)]
         finally:
             world.hub.close()
 
