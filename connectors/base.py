@@ -278,6 +278,25 @@ class ResolvesEvents(Protocol):
 
 
 @runtime_checkable
+class ReadsEventAlone(Protocol):
+    """Optional capability: a chat vendor whose request event carries the request's own words (a Slack message
+    event), so that a request whose thread cannot be read (a Fatal ``fetch``) can still go to people as the
+    event tells it, rather than reach nobody."""
+
+    def ticket_from_event(self, event: TicketEvent) -> Ticket | None:
+        """The request as its event alone tells it: the event's message as the only message, its author the
+        requester (completed, where the vendor still answers, with their name, email and the thread's link).
+
+        Returns:
+            The ticket, or ``None`` when the event carries no message (an emoji intake names a message only).
+
+        Raises:
+            Retriable: a call for the completions failed passingly (one that fails otherwise is left out).
+        """
+        ...
+
+
+@runtime_checkable
 class Pollable(Protocol):
     """Optional capability: list what changed since a cursor (the polling fallback to webhooks)."""
 

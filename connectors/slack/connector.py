@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from slack_sdk import WebClient
@@ -20,7 +21,7 @@ from connectors.slack import blocks, events, mapping
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
 from core.errors import Fatal, NotFound, PayloadError, SignatureError
-from core.models import Source, Ticket, TicketEvent, TicketRef
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
 
@@ -204,19 +205,42 @@ class SlackConnector:
         if root_ts != thread_ts:
             ref = mapping.thread_ref(team, channel, root_ts)
         ids = mapping.self_ids({}, self.identity())
-        people = {}
-        for user_id in mapping.human_authors(messages)[:MAX_PEOPLE]:
-            try:
-                found = call("users.info", self.client.users_info, user=user_id)
-            except NotFound:
-                continue
-            person = readable(Source.SLACK, "user", user_id, lambda: mapping.person_from_user(found["user"]))
-            if person is not None:  # a user of another shape is passed over as one not found: a person without a name
-                people[user_id] = person
+        people = self._people(mapping.human_authors(messages)[:MAX_PEOPLE])
         try:
             return mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
         except PayloadError as e:
             raise NotFound(str(e)) from e
+
+    def _people(self, user_ids: Sequence[str], *, tolerant: bool = False) -> dict[str, Person]:
+        """``users.info`` of each user, passing over one not found or of another shape (and with ``tolerant``,
+        one the call fails for otherwise: ``Fatal``, a scope missing)."""
+        people = {}
+        for user_id in user_ids:
+            try:
+                found = call("users.info", self.client.users_info, user=user_id)
+            except (Fatal, NotFound) as e:
+                if isinstance(e, NotFound) or tolerant:
+                    continue
+                raise
+            person = readable(Source.SLACK, "user", user_id, lambda: mapping.person_from_user(found["user"]))
+            if person is not None:
+                people[user_id] = person
+        return people
+
+    def ticket_from_event(self, event: TicketEvent) -> Ticket | None:
+        """The request as its message event alone tells it, for a thread :meth:`fetch` cannot read (see
+        :class:`connectors.base.ReadsEventAlone`): the author from ``users.info`` and the thread's link, where those
+        calls still answer. Raises: Retriable: one of them failed passingly (other failures are left out)."""
+        message = event.message
+        if message is None:
+            return None
+        _, channel, thread_ts = self._split(event.ref)
+        who = message.author.external_id
+        message = replace(message, author=self._people([who], tolerant=True).get(who, message.author))
+        try:
+            return mapping.ticket_of(event.ref, [message], self.permalink(channel, thread_ts))
+        except (Fatal, NotFound):
+            return mapping.ticket_of(event.ref, [message], None)
 
     # -- writes --------------------------------------------------------------------------------------
 

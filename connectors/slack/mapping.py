@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from connectors.base import read_record, readable, record_id
 from connectors.slack import mrkdwn
@@ -352,16 +352,22 @@ def ticket_from_thread(
     normalised = [m for m in (parent, *rest) if m is not None]
     if not normalised:
         raise PayloadError("Slack thread has no readable message")
-    root = normalised[0]
+    return ticket_of(ref, normalised, permalink)
+
+
+def ticket_of(ref: TicketRef, messages: Sequence[Message], permalink: str | None) -> Ticket:
+    """The ticket of a thread's messages, root first (at least one): the root's author is the requester, its
+    first line the subject."""
+    root = messages[0]
     subject = root.text.strip().splitlines()[0][:120] if root.text.strip() else "Slack request"
     return Ticket(
         ref=ref,
         subject=subject,
         text=root.text,
         requester=root.author,
-        messages=tuple(normalised),
+        messages=tuple(messages),
         url=permalink,
         created_at=root.created_at,
-        updated_at=normalised[-1].created_at,
+        updated_at=messages[-1].created_at,
         raw=None,
     )
