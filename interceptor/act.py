@@ -55,7 +55,9 @@ def answer_action(ticket: Ticket, decision: Decision, decision_id: int, route: R
     )
 
 
-def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Route, *, reopen: bool) -> list[NewAction]:
+def escalation_actions(
+    ticket: Ticket, draft: str, decision_id: int, route: Route, *, reopen: bool, note: str = ""
+) -> list[NewAction]:
     """Hand the ticket to people with the draft: an internal note on a help desk ticket; for a chat thread,
     a new ticket in the help desk of record (or a triage-channel note) plus a notice in the thread.
 
@@ -65,11 +67,14 @@ def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Rout
         decision_id: the decision the hand-over follows.
         route: where the ticket's writes go.
         reopen: hand a help desk ticket back to agents.
+        note: what the agents must know first (a thread the hub could not read), put before a chat thread's
+            transcript.
 
     Returns:
         The outbox actions to enqueue.
     """
     ref = str(ticket.ref)
+    told = f"{note}\n\n{transcript(ticket)}" if note else transcript(ticket)
     if route.is_help_desk:
         return [
             NewAction(
@@ -89,7 +94,7 @@ def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Rout
                 action="create_ticket",
                 payload={
                     "subject": _subject(ticket),
-                    "text": transcript(ticket),
+                    "text": told,
                     "requester": {"external_id": requester.external_id, "name": requester.name, "email": requester.email},
                     "tags": ["hub_escalated"],
                     "draft": draft,
@@ -104,7 +109,7 @@ def escalation_actions(ticket: Ticket, draft: str, decision_id: int, route: Rout
             key=f"escalate:{ref}",
             connector=route.connector,
             action="add_internal_note",
-            payload={"ref": ref, "text": f"{transcript(ticket)}\n\n{draft}", "decision_id": decision_id, "once": True},
+            payload={"ref": ref, "text": f"{told}\n\n{draft}", "decision_id": decision_id, "once": True},
             ticket_ref=ref,
         ),
         NewAction(

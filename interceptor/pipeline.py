@@ -16,14 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from config import Settings
 from connectors.base import Connector, HelpDesk, ResolvesEvents
 from core.db import Database
-from core.errors import Retriable
+from core.errors import Fatal, Retriable
 from core.inbox import request_undecided
 from core.jobs import JobQueue
 from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc, subject_and_text
 from core.outbox import NewAction, enqueue, schedule
 from core.telemetry import count, observe
 from core.words import plural
-from interceptor import record
+from interceptor import record, unread
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
 from interceptor.guard import classify_followup, confirms_answer
 from interceptor.overdue import escalate_unposted_answers
@@ -98,20 +98,29 @@ class Pipeline:
             if event.data.get("reply") and event.message is not None and event.message.author.external_id == asker:
                 return self._on_comment(connector, event, inbox_event_id)
             return "already_decided"
-        ticket = connector.fetch(event.ref)
+        unread_error: Fatal | None = None
+        try:
+            ticket = connector.fetch(event.ref)
+        except Fatal as e:  # the thread cannot be read for good: a chat request goes to people as its event tells it
+            alone = unread.request_alone(connector, event, self._route(event.ref), e)
+            if alone is None:
+                raise
+            ticket, unread_error = alone, e
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"
         text = _request_text(ticket)
         decision = self._engine().decide(text, channel=ticket.ref.channel)
         observe("decision", sum(decision.latency_ms.values()) / 1000.0)
+        decision = unread.handed_over(decision, unread_error)
         try:
             with self._db.session() as s:
-                decided = record.record_request(s, ticket, decision, inbox_event_id=inbox_event_id)
+                decided = record.record_request(s, ticket, decision, inbox_event_id=inbox_event_id, error=unread.describe(unread_error))
                 route = self._route(ticket.ref)
                 if is_answer(decision):
                     actions = [answer_action(ticket, decision, decided.id, route)]
                 else:
-                    actions = escalation_actions(ticket, decision.draft, decided.id, route, reopen=False)
+                    note = unread.agents_note(unread_error)
+                    actions = escalation_actions(ticket, decision.draft, decided.id, route, reopen=False, note=note)
                 ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
         except IntegrityError as e:
             # A concurrent delivery of the same request won the race: the database allows one "request"
@@ -122,7 +131,7 @@ class Pipeline:
                     return "already_decided"
             raise Retriable("a concurrent write collided (ticket or person row); retrying") from e
         schedule(self._jobs, ids)
-        return decision.verdict.value
+        return unread.THREAD_UNREADABLE if unread_error is not None else decision.verdict.value
 
     # -- what follows an answer ----------------------------------------------------------------
 

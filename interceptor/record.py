@@ -193,12 +193,17 @@ def on_action_done(session: Session, action: OutboxAction) -> None:
             row.escalated_to, row.escalated_url = action.result.get("ref"), action.result.get("url")
 
 
-def record_request(session: Session, ticket: Ticket, decision: Decision, *, inbox_event_id: int | None) -> DecisionRow:
-    """Record a new request's ticket and decision; an ESCALATE also records the ``escalated`` outcome."""
+def record_request(
+    session: Session, ticket: Ticket, decision: Decision, *, inbox_event_id: int | None, error: str | None = None
+) -> DecisionRow:
+    """Record a new request's ticket and decision; an ESCALATE also records the ``escalated`` outcome (with the
+    ``error`` that kept the hub from reading the request's thread, when one did)."""
     row = upsert_ticket(session, ticket)
     decided = record_decision(session, row, decision, trigger="request", inbox_event_id=inbox_event_id)
-    if not is_answer(decision):
+    if not is_answer(decision) and error is None:
         record_outcome(session, ticket.ref, "escalated", decision_id=decided.id, reason=main_reason(decision))
+    elif not is_answer(decision):
+        record_outcome(session, ticket.ref, "escalated", decision_id=decided.id, reason=main_reason(decision), error=error)
     return decided
 
 

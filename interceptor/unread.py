@@ -1,0 +1,78 @@
+"""A chat request whose thread the hub cannot read goes to people as its event tells it, rather than to nobody.
+
+A Slack thread that ``conversations.replies`` refuses for good (``missing_scope``: a mention in a private
+channel or DM the app may not read; ``not_in_channel``; a revoked token) or whose first message is not of the
+documented shape (``UnreadableRecord``) used to fail its inbox row: the person who asked heard nothing, and no
+agent saw the request. Now the request is handed over from what the hub does know, the event's own message
+(stored with the inbox row): a ticket of record (or the triage post) whose transcript starts with a note that
+the thread could not be read and why, and the usual hand-off notice in the thread. It is never answered: a
+thread the hub cannot read is one it could not follow either (a reply's "it did not help" reads it again).
+
+A thread Slack says is gone (``thread_not_found``, ``channel_not_found``: a ``NotFound``, the request deleted
+before the hub read it) is skipped as before; passing failures (429, 5xx, timeouts) are retried as before; a
+Zendesk or Jira ticket that cannot be read stays in its help desk for agents, and its inbox row fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from connectors.base import Connector, ReadsEventAlone
+from core.errors import Fatal
+from core.models import Ticket, TicketEvent
+from interceptor.act import Route
+from interceptor.types import Decision, Verdict
+
+THREAD_UNREADABLE = "thread_unreadable"  # the reason of such a hand-over, first in its decision's reasons
+
+log = logging.getLogger(__name__)
+
+
+def request_alone(connector: Connector, event: TicketEvent, route: Route, error: Fatal) -> Ticket | None:
+    """The request of ``event`` as the event alone tells it, after ``error`` kept ``connector.fetch`` from reading
+    its thread: for a chat thread (no help desk of record holds it for agents) whose connector can tell it
+    (:class:`connectors.base.ReadsEventAlone`) and whose event carries the message.
+
+    Args:
+        connector: the event's connector.
+        event: a new request.
+        route: where the request's writes go.
+        error: what the read raised.
+
+    Returns:
+        The ticket to hand over (logged as ``interceptor.pipeline.thread-unreadable``), or ``None``: the read's
+        failure stands (a help desk's ticket; an emoji intake, whose event names a message only).
+
+    Raises:
+        Retriable: a look-up that completes the ticket (the requester's name and email, the link) failed passingly.
+    """
+    if route.is_help_desk or not isinstance(connector, ReadsEventAlone):
+        return None
+    ticket = connector.ticket_from_event(event)
+    if ticket is not None:
+        log.warning("interceptor.pipeline.thread-unreadable", extra={"ref": str(event.ref), "error": describe(error)})
+    return ticket
+
+
+def handed_over(decision: Decision, error: Fatal | None) -> Decision:
+    """``decision`` on a request whose thread could not be read (``error``; ``None``: it was read, and ``decision``
+    stands), as a hand-over: ESCALATE with ``thread_unreadable`` first (the engine's reasons after it, so that a
+    request no article answers is still a content gap), no answer; the agents' draft stays."""
+    if error is None:
+        return decision
+    return replace(decision, verdict=Verdict.ESCALATE, reasons=(THREAD_UNREADABLE, *decision.reasons), answer=None)
+
+
+def agents_note(error: Fatal | None) -> str:
+    """The note the agents read first: the thread could not be read, and why (``""`` when it was read)."""
+    if error is None:
+        return ""
+    return (f"Note from the help-desk hub: it could not read this conversation's thread ({describe(error)}), so only "
+            "the message that asked is shown here; read the rest in the original conversation.")
+
+
+def describe(error: Fatal | None) -> str | None:
+    """The error as the admin (the log line, the ``escalated`` outcome's ``error``) and the agents see it: its
+    class and message, no vendor payload (``None`` when the thread was read)."""
+    return f"{type(error).__name__}: {error}"[:300] if error is not None else None
