@@ -92,6 +92,23 @@ def test_pseudo_requests_come_from_titles_and_headings_but_not_from_headings_two
     assert title.passages == frozenset({0})  # a title is answered by the opening section
 
 
+def test_without_titles_only_an_article_of_one_section_is_asked_its_title() -> None:
+    """A fresh install does not ask the title of an article of several sections: which section answers it
+    is a guess. An article of one section has no other to guess."""
+    several = _article(0, "invoice")
+    one = KBArticle(2, "md", "a1", "Manage the timer", None, (), (KBPassage("Press start on the timer.", (), "a1-s0"),), ())
+
+    def asked(titles: bool) -> set[str]:
+        made = pseudo.pseudo_requests([several, one], sentences=False, titles=titles)
+        return {a for a, title in (("several", "manage the invoice"), ("one", "manage the timer"))
+                if any(title in p.text.lower() for p in made)}
+
+    assert asked(True) == {"several", "one"}
+    assert asked(False) == {"one"}
+    headings = {p.text for p in pseudo.pseudo_requests([several], sentences=False, titles=False)}
+    assert len(headings) == 2  # its section headings are still asked
+
+
 def test_a_kb_without_history_calibrates_itself_and_holds_some_articles_out_as_gaps() -> None:
     articles = [_article(n, t) for n, t in enumerate(TOPICS)]
     index = KBIndex(articles, None)
@@ -193,6 +210,38 @@ def test_a_small_kb_edit_reuses_the_cold_start_and_a_grown_kb_refits_it(sqlite_u
         assert scorer.refresh(force=True) and scorer.calibration_source == first  # 1 of 18 changed: reused
         store([_article(n + 20, f"{t} extra") for n, t in enumerate(TOPICS)])
         assert scorer.refresh(force=True) and scorer.calibration_source not in (first, "default")  # doubled: refit
+    finally:
+        db.dispose()
+
+
+def test_a_cold_start_fitted_by_an_earlier_method_is_fitted_again_once(sqlite_url: str) -> None:
+    """A new version of the hub does not keep serving the threshold an earlier cold-start method stored."""
+    import migrations
+    from sqlalchemy import select, update
+
+    from core import kb
+    from core.db import CalibrationRow, Database
+    from interceptor.retrieval.scorer import KBScorer
+
+    migrations.upgrade(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            for n, t in enumerate(TOPICS):
+                a = _article(n, t)
+                kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, passages=a.passages))
+        first = KBScorer(db, None).calibration_source
+        with db.session() as s:
+            row = s.scalars(select(CalibrationRow)).one()
+            assert row.params["cold_method"] == coldstart.METHOD
+            earlier = {k: v for k, v in row.params.items() if k != "cold_method"}  # as the first method stored it
+            s.execute(update(CalibrationRow).where(CalibrationRow.id == row.id).values(params=earlier))
+        refitted = KBScorer(db, None).calibration_source
+        again = KBScorer(db, None).calibration_source
+        with db.session() as s:
+            stored = s.scalars(select(CalibrationRow).order_by(CalibrationRow.id)).all()
+        assert first == f"coldstart:{stored[0].id}" and len(stored) == 2
+        assert refitted == again == f"coldstart:{stored[1].id}" and stored[1].params["cold_method"] == coldstart.METHOD
     finally:
         db.dispose()
 

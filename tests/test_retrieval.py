@@ -176,6 +176,11 @@ def sample_scorer(tmp_path_factory: pytest.TempPathFactory) -> KBScorer:
         ("I forgot my password, how do I reset it?", Verdict.ANSWER, "Reset your password"),
         ("How do I invite my teammates?", Verdict.ANSWER, "Invite teammates"),
         ("How do I export a report to CSV?", Verdict.ANSWER, "Export reports to CSV or PDF"),  # the README's curl
+        ("How do I change my plan?", Verdict.ANSWER, "Change your plan (upgrade/downgrade)"),  # the README's
+        # ordinary wording a fresh install answers (its calibration does not ask titles: see coldstart.fit_cold)
+        ("how do I delete a project", Verdict.ANSWER, "Archive or delete a project"),
+        ("Does the mobile app work without internet?", Verdict.ANSWER, "Mobile app offline mode"),
+        ("need to add our VAT number to invoices", Verdict.ANSWER, "Update billing details and VAT number"),
         ("What's the weather in Paris tomorrow?", Verdict.ESCALATE, None),
         ("Can you recommend a good pizza place?", Verdict.ESCALATE, None),
     ],

@@ -1,9 +1,10 @@
 """Pseudo-requests: what a person asking about a part of an article might write, taken from the article.
 
-Its title (answered by its opening section), each section's heading (answered by that section) and each
-passage's first sentence, cut short (answered by its section), each in one of a few everyday wrappings. They
-train the second stage (:mod:`interceptor.retrieval.training`) and calibrate a fresh install
-(:mod:`interceptor.retrieval.coldstart`): no labelled history needed, nothing fitted on another KB.
+Its title (answered by its opening section; see ``titles`` of :func:`pseudo_requests`), each section's
+heading (answered by that section) and each passage's first sentence, cut short (answered by its section),
+each in one of a few everyday wrappings. They train the second stage (:mod:`interceptor.retrieval.training`)
+and calibrate a fresh install (:mod:`interceptor.retrieval.coldstart`): no labelled history needed, nothing
+fitted on another KB.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def shared_headings(articles: list[KBArticle]) -> frozenset[str]:
 
 
 def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sentences: bool = True,
-                    skip: frozenset[str] = frozenset(), loose: bool = False) -> list[Pseudo]:
+                    skip: frozenset[str] = frozenset(), loose: bool = False, titles: bool = True) -> list[Pseudo]:
     """Return up to ``limit`` pseudo-requests for ``articles`` (a deterministic sample, spread over them).
 
     Args:
@@ -89,6 +90,9 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
         sentences: also make pseudo-requests of passages' first sentences.
         skip: texts (case and spacing folded) not to use (see :func:`shared_headings`).
         loose: leave some words of each out (:func:`vague`).
+        titles: also make one of the title of an article of several sections. A title names the whole
+            article, so which of its sections answers it is a guess (the opening one); an article of one
+            section always gives its title.
 
     Returns:
         Pseudo-requests with at least two content words each.
@@ -99,7 +103,7 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
             continue
         keys = [section_key(a, j) for j in range(len(a.passages))]
         members = {k: frozenset(j for j, kk in enumerate(keys) if kk == k) for k in keys}
-        candidates = [(a.title, members[keys[0]])]
+        candidates = [(a.title, members[keys[0]])] if titles or len(members) == 1 else []
         seen = set()
         for j, p in enumerate(a.passages):
             if p.heading_path and keys[j] not in seen:

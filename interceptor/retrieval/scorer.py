@@ -113,6 +113,8 @@ class KBScorer:
             articles = kb.load_articles(s)
             stored = kb.load_calibration(s, version)
             latest = stored or kb.load_calibration(s)
+        if coldstart.outdated(latest):
+            stored = latest = None
         started = time.perf_counter()
         negatives = tuple((latest.params.get("negatives") or ()) if latest else ())
         self.index = self._build_index(articles, negatives, history.from_params(latest.params) if latest else [])
@@ -182,7 +184,7 @@ class KBScorer:
             ours = acquire_lease(self.db, lease, self._owner, COLD_START_LEASE)
             with self.db.session() as s:  # asked after the lease: the holder stores before it gives the lease up
                 stored = kb.load_calibration(s, self.kb_version)
-            if stored is not None and self.mode in stored.params.get("modes", {}):
+            if stored is not None and not coldstart.outdated(stored) and self.mode in stored.params.get("modes", {}):
                 if ours:
                     release_lease(self.db, lease, self._owner)
                 log.info("interceptor.calibration.cold-start-shared", extra={"kb_version": self.kb_version})
@@ -228,12 +230,12 @@ class KBScorer:
             if not default:
                 return index, None, None, ""
             params = {"modes": {self.mode: default}, "negatives": [], "history": [], "model": self.model,
-                      "coldstart": True, "fallback": str(e), "articles": len(index.articles)}
+                      "coldstart": True, "cold_method": coldstart.METHOD, "fallback": str(e), "articles": len(index.articles)}
             return (index, Calibrator.from_params(default), params if fit else None,
                     f"cold start not possible ({e}): the shipped default")
         log.info("interceptor.calibration.cold-start", extra={"articles": len(index.articles), "examples": calibrator.examples})
         params = {"modes": {self.mode: calibrator.to_params()}, "reranker": reranker.to_params() if reranker else None,
-                  "negatives": [], "history": [], "model": self.model, "coldstart": True,
+                  "negatives": [], "history": [], "model": self.model, "coldstart": True, "cold_method": coldstart.METHOD,
                   "articles": len(index.articles)}
         return (index.with_reranker(reranker), calibrator, params,
                 "cold start: pseudo-requests from the KB's own headings, titles and first sentences")
