@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -200,10 +202,9 @@ def record_request(
     ``error`` that kept the hub from reading the request's thread, when one did)."""
     row = upsert_ticket(session, ticket)
     decided = record_decision(session, row, decision, trigger="request", inbox_event_id=inbox_event_id)
-    if not is_answer(decision) and error is None:
-        record_outcome(session, ticket.ref, "escalated", decision_id=decided.id, reason=main_reason(decision))
-    elif not is_answer(decision):
-        record_outcome(session, ticket.ref, "escalated", decision_id=decided.id, reason=main_reason(decision), error=error)
+    if not is_answer(decision):
+        detail: dict[str, Any] = {"error": error} if error is not None else {}
+        record_outcome(session, ticket.ref, "escalated", decision_id=decided.id, reason=main_reason(decision), **detail)
     return decided
 
 
