@@ -16,8 +16,11 @@ row was taken over changes nothing, and that is logged (``work.lease.lost``) and
 
 Retries: a ``Retriable`` failure (5xx, 429, timeout, connection error) is retried with capped backoff until
 the retry horizon (``HUB_RETRY_HORIZON_SECONDS``, 24 h by default) has passed since the row was stored (or
-re-queued); a 429 gives the attempt back. A ``Fatal`` failure fails at once with its reason; any other
-exception (a bug, a missing performer) is retried up to the row's ``max_attempts``.
+re-queued). A vendor's ``Retry-After`` is the wait, even when it ends past the horizon (then that is the last
+attempt): trying earlier than asked would only meet the same refusal. A 429 is the vendor pacing us: it gives
+the attempt back, and without ``Retry-After`` it waits at least a minute (the attempt given back, the backoff
+would otherwise stay at its first 2 s). A ``Fatal`` failure fails at once with its reason; any other exception
+(a bug, a missing performer) is retried up to the row's ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -44,21 +47,28 @@ HORIZON = timedelta(hours=24)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 5 * 60.0
 RETRY_AFTER_CAP_SECONDS = 6 * 3600.0
+RATE_LIMIT_WAIT_SECONDS = 60.0
+"""The least wait after a 429 that names no ``Retry-After`` (NOTE(jira): Jira's 429 "may be accompanied by"
+one, https://developer.atlassian.com/cloud/jira/platform/rate-limiting/; the pycontribs client waits up to
+60 s then)."""
 
 
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+def backoff_seconds(attempt: int, retry_after: float | None = None, *, rate_limited: bool = False) -> float:
     """Return how long to wait before attempt ``attempt + 1``.
 
     Args:
         attempt: the number of attempts made so far (1 after the first failure).
         retry_after: the vendor's ``Retry-After`` in seconds, which wins when given.
+        rate_limited: the vendor answered 429 (without ``retry_after``: wait at least a minute).
 
     Returns:
-        Seconds: ``retry_after`` (capped at 6 h) or 2, 4, 8, ... capped at 5 minutes.
+        Seconds: ``retry_after`` (capped at 6 h), else 2, 4, 8, ... capped at 5 minutes, and at least
+        :data:`RATE_LIMIT_WAIT_SECONDS` after a 429.
     """
     if retry_after is not None:
         return min(max(retry_after, 0.0), RETRY_AFTER_CAP_SECONDS)
-    return min(BACKOFF_BASE_SECONDS * 2 ** min(max(attempt - 1, 0), 30), BACKOFF_CAP_SECONDS)
+    wait = min(BACKOFF_BASE_SECONDS * 2 ** min(max(attempt - 1, 0), 30), BACKOFF_CAP_SECONDS)
+    return max(wait, RATE_LIMIT_WAIT_SECONDS) if rate_limited else wait
 
 
 def claim(
@@ -164,7 +174,8 @@ def outcome_of(
 
     Returns:
         ``done``; ``skipped`` for ``NotFound``; ``failed`` for ``Fatal``, for ``Retriable`` past the horizon,
-        for other errors after ``max_attempts``; else ``pending`` with the time of the next attempt.
+        for other errors after ``max_attempts``; else ``pending`` with the time of the next attempt (no later
+        than the horizon, unless the vendor's ``Retry-After`` asks for later).
     """
     if error is None:
         return Outcome("done")
@@ -177,8 +188,10 @@ def outcome_of(
         deadline = (since or now) + horizon
         if now >= deadline:
             return Outcome("failed", f"gave up after the retry horizon ({horizon.total_seconds():.0f} s): {text}"[:2000])
-        wait = timedelta(seconds=backoff_seconds(attempts, error.retry_after))
-        return Outcome("pending", text, min(now + wait, deadline), refund=error.rate_limited)
+        retry_at = now + timedelta(seconds=backoff_seconds(attempts, error.retry_after, rate_limited=error.rate_limited))
+        if error.retry_after is None:  # our own backoff ends at the horizon; the vendor's word is kept past it
+            retry_at = min(retry_at, deadline)
+        return Outcome("pending", text, retry_at, refund=error.rate_limited)
     if attempts >= max_attempts:
         return Outcome("failed", text)
     return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(attempts)))
