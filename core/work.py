@@ -20,7 +20,8 @@ re-queued). A vendor's ``Retry-After`` is the wait, even when it ends past the h
 attempt): trying earlier than asked would only meet the same refusal. A 429 is the vendor pacing us: it gives
 the attempt back, and without ``Retry-After`` it waits at least a minute (the attempt given back, the backoff
 would otherwise stay at its first 2 s). A ``Fatal`` failure fails at once with its reason; any other exception
-(a bug, a missing performer) is retried up to the row's ``max_attempts``.
+(a bug, a missing performer, a database hiccup) is retried up to the row's ``max_attempts``, counted in
+``other_failures``: the vendor failures of an outage the row waited out do not use them up.
 """
 
 from __future__ import annotations
@@ -144,13 +145,15 @@ def renew(
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an attempt ended: the row's new status, the error text, when to try again, and whether the
-    attempt is given back (a 429 is the vendor pacing us, not a failure of the write)."""
+    """How an attempt ended: the row's new status, the error text, when to try again, whether the attempt is
+    given back (a 429 is the vendor pacing us, not a failure of the write), and whether it failed otherwise than
+    at the vendor (``other``: counted against ``max_attempts``)."""
 
     status: str
     error: str | None = None
     retry_at: datetime | None = None
     refund: bool = False
+    other: bool = False
 
 
 def outcome_of(
@@ -161,6 +164,7 @@ def outcome_of(
     *,
     since: datetime | None = None,
     horizon: timedelta = HORIZON,
+    other_failures: int,
 ) -> Outcome:
     """Decide a row's next state from how an attempt ended.
 
@@ -168,6 +172,7 @@ def outcome_of(
         error: what the attempt raised, or ``None`` on success.
         attempts: attempts counted so far, this one included.
         max_attempts: the cap for errors that are neither ``Retriable`` nor ``Fatal`` (bugs).
+        other_failures: the row's earlier attempts that failed with such an error (vendor failures not counted).
         now: the current time.
         since: when the row was stored or re-queued (the horizon counts from there; ``now`` when unknown).
         horizon: how long ``Retriable`` failures are retried.
@@ -192,9 +197,10 @@ def outcome_of(
         if error.retry_after is None:  # our own backoff ends at the horizon; the vendor's word is kept past it
             retry_at = min(retry_at, deadline)
         return Outcome("pending", text, retry_at, refund=error.rate_limited)
-    if attempts >= max_attempts:
-        return Outcome("failed", text)
-    return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(attempts)))
+    failures = other_failures + 1
+    if failures >= max_attempts:
+        return Outcome("failed", text, other=True)
+    return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(failures)), other=True)
 
 
 def finish(db: Database, model: WorkModel, row_id: int, token: int, outcome: Outcome, now: datetime | None = None) -> bool:
@@ -220,6 +226,8 @@ def finish(db: Database, model: WorkModel, row_id: int, token: int, outcome: Out
         values["finished_at"] = now
     if outcome.refund:
         values["attempts"] = model.attempts - 1
+    if outcome.other:
+        values["other_failures"] = model.other_failures + 1
     with db.session() as s:
         return release(s, model, row_id, token, values)
 
@@ -277,7 +285,7 @@ def requeue(db: Database, model: WorkModel, ids: list[int] | None = None, now: d
             s.execute(
                 update(model)
                 .where(model.id.in_(found), model.status == "failed")
-                .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now, finished_at=None)
+                .values(status="pending", attempts=0, other_failures=0, next_attempt_at=now, requeued_at=now, finished_at=None)
                 .execution_options(synchronize_session=False)
             )
     return found

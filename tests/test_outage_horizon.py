@@ -19,8 +19,11 @@ from typing import Any, Iterator
 
 import pytest
 import responses
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from core import work
+from core.db import DecisionRow
 from core.models import as_utc
 from tests.outage_world import (
     ADMIN, Jira, Zendesk, after, health, inbox_row, make_hub, next_at, outbox_rows, queues, rate_limited, run_inbox,
@@ -150,6 +153,41 @@ def test_a_5xx_on_the_write_after_a_good_read_is_retried_to_one_write(database_u
             assert (counts["answered"], counts["unposted"]) == (1, 0)
         else:
             assert fake.applied[0]["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
+        settled(client)
+    finally:
+        hub.close()
+
+
+class HiccupOnRecord:
+    """The database refuses once the commit that records a decision (a lock timeout, a dropped connection): an
+    error that is no vendor failure, raised by the database layer, not by patching the code under test."""
+
+    def __init__(self, hub: Any) -> None:
+        self.fired = 0
+        event.listen(hub.db.sessions, "before_commit", self)
+
+    def __call__(self, session: Session) -> None:
+        if self.fired == 0 and any(isinstance(obj, DecisionRow) for obj in session.identity_map.values()):
+            self.fired += 1
+            raise RuntimeError("the database refused the commit once")
+
+
+def test_an_outage_does_not_use_up_the_attempts_kept_for_other_errors(database_url: str, api: responses.RequestsMock) -> None:
+    desk = Zendesk(api)
+    desk.reads.script = [server_error(503)] * 6  # more 5xx than HUB_INBOX_MAX_ATTEMPTS
+    hub, client = make_hub(database_url, "zendesk", HUB_INBOX_MAX_ATTEMPTS="3")
+    try:
+        desk.deliver(client)
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        for _ in range(5):
+            run_inbox(hub, next_at(inbox_row(hub)))
+        assert inbox_row(hub).attempts == 6 and desk.reads.script == []
+        hiccup = HiccupOnRecord(hub)
+        run_inbox(hub, next_at(inbox_row(hub)))  # the vendor is back; the first error of another kind
+        row = inbox_row(hub)
+        assert hiccup.fired == 1 and (row.status, row.other_failures) == ("pending", 1) and "RuntimeError" in (row.last_error or "")
+        run_inbox(hub, next_at(row))
+        assert inbox_row(hub).status == "done" and decisions(hub) == 1 and len(desk.applied) == 1
         settled(client)
     finally:
         hub.close()
