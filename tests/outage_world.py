@@ -74,6 +74,15 @@ class Faults:
         return [(at, what) for at, _, what in self.log if what != "ok"]
 
 
+def reader(faults: Faults, body: dict[str, Any]) -> Any:
+    """A ``responses`` callback that answers ``body`` unless ``faults`` has a fault for the request."""
+
+    def read(request: Any) -> Answer:
+        return faults.gate(request) or (200, JSON, json.dumps(body))
+
+    return read
+
+
 class Zendesk:
     """Ticket 5158 (a password question): reads pass ``reads``, ticket updates pass ``writes`` and are applied
     (comment and tags together) only when they succeed."""
@@ -93,13 +102,8 @@ class Zendesk:
         for url, body in [(f"{base}.json", self.shown), (f"{base}/comments.json", listed),
                           (f"{ZENDESK_API}/users/me.json", load_zendesk("users_me.json")),
                           (f"{ZENDESK_API}/users/show_many.json", load_zendesk("users_show_many.json"))]:
-            api.add_callback("GET", url, callback=self._reader(body))
+            api.add_callback("GET", url, callback=reader(self.reads, body))
         api.add_callback("PUT", f"{base}.json", callback=self.update)
-
-    def _reader(self, body: dict[str, Any]) -> Any:
-        def read(request: Any) -> Answer:
-            return self.reads.gate(request) or (200, JSON, json.dumps(body))
-        return read
 
     def update(self, request: Any) -> Answer:
         ticket = json.loads(request.body)["ticket"]
@@ -132,15 +136,10 @@ class Jira:
         self.applied: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         self.labels: list[str] = []
-        api.add_callback("GET", f"{JIRA_API}/myself", callback=self._reader(load_jira("myself.json")))
-        api.add_callback("GET", f"{JIRA_API}/issue/{self.KEY}", callback=self._reader(self.issue))
+        api.add_callback("GET", f"{JIRA_API}/myself", callback=reader(self.reads, load_jira("myself.json")))
+        api.add_callback("GET", f"{JIRA_API}/issue/{self.KEY}", callback=reader(self.reads, self.issue))
         api.add_callback("POST", f"{JIRA_API}/issue/{self.KEY}/comment", callback=self.comment)
         api.add_callback("PUT", f"{JIRA_API}/issue/{self.KEY}", callback=self.label)
-
-    def _reader(self, body: dict[str, Any]) -> Any:
-        def read(request: Any) -> Answer:
-            return self.reads.gate(request) or (200, JSON, json.dumps(body))
-        return read
 
     def comment(self, request: Any) -> Answer:
         body = json.loads(request.body)
