@@ -144,6 +144,8 @@ def test_a_read_that_times_out_is_retried_with_backoff(database_url: str, api: r
         hub.jobs.drain()  # type: ignore[attr-defined]
         with hub.db.session() as s:
             rows = {r.source: (r.status, r.attempts, r.last_error) for r in s.query(InboxEvent)}
+            waits = {r.source: next_at(r) for r in s.query(InboxEvent)}
+        assert waits["zendesk"] >= after(desk.reads.failures()[0][0], 2) and waits["jira"] >= after(issue.reads.failures()[0][0], 2)
         # a vendor failure (not a bug: those fail here, HUB_INBOX_MAX_ATTEMPTS being 1), retried after 2 s
         assert rows["zendesk"] == ("pending", 1, f"Retriable: zendesk unreachable: {timeout.__name__}")
         assert rows["jira"] == ("pending", 1, f"Retriable: jira issue: unreachable ({timeout.__name__})")
