@@ -77,6 +77,7 @@ class InboxEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # core.work.claim's fencing token
+    other_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # not at the vendor: max_attempts caps these
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -102,6 +103,7 @@ class OutboxAction(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # core.work.claim's fencing token
+    other_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # not at the vendor: max_attempts caps these
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -123,7 +123,7 @@ def process(
         db: the database.
         row_id: the inbox row.
         handler: the event handler (the pipeline).
-        max_attempts: the cap for errors that are neither ``Retriable`` nor ``Fatal``.
+        max_attempts: the cap for errors that are neither ``Retriable`` nor ``Fatal`` (vendor failures do not count).
         now: the current time (tests pass one).
         horizon: how long ``Retriable`` failures (a vendor outage) are retried, from the row's arrival.
         lease: the claim's lease; ``heartbeat`` renews it while the handler runs.
@@ -139,7 +139,7 @@ def process(
         return None
     with db.session() as s:
         row = s.get_one(InboxEvent, row_id)
-        attempts, stored, since = row.attempts, row.event, row.requeued_at or row.received_at
+        attempts, others, stored, since = row.attempts, row.other_failures, row.event, row.requeued_at or row.received_at
     error: BaseException | None = None
     try:
         with heartbeat.hold(InboxEvent, row_id, token) if heartbeat is not None else nullcontext():
@@ -147,7 +147,7 @@ def process(
     except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
         error = e
         log.warning("inbox.process.error", extra={"row_id": row_id, "error": type(e).__name__}, exc_info=True)
-    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon)
+    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon, other_failures=others)
     if not work.finish(db, InboxEvent, row_id, token, outcome, now):
         return None
     count("inbox_processed", outcome="retry" if outcome.status == "pending" else outcome.status)

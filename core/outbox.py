@@ -167,7 +167,7 @@ def perform(
         # "attempt" > 1 makes a performer ask the vendor first (the claim counted this attempt already).
         tried = max(row.attempts, 2) if may_have_written(row.attempts - 1, row.last_error) else row.attempts
         payload = {**row.payload, "idempotency_key": row.idempotency_key, "attempt": tried}
-        attempts, max_attempts = row.attempts, row.max_attempts
+        attempts, max_attempts, others = row.attempts, row.max_attempts, row.other_failures
         since = row.requeued_at or row.created_at
     performer = performers.get((connector, action))
     done: Performed | None = None
@@ -183,7 +183,7 @@ def perform(
         except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
             error = e
             log.warning("outbox.perform.error", extra={"row_id": row_id, "action": f"{connector}.{action}", "error": type(e).__name__})
-    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon)
+    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon, other_failures=others)
     follow_ids: list[int | None] = []
     if done is not None:
         # The write happened: its result, the bookkeeping, the follow-ups and "done" commit together. A crash

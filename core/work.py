@@ -16,8 +16,12 @@ row was taken over changes nothing, and that is logged (``work.lease.lost``) and
 
 Retries: a ``Retriable`` failure (5xx, 429, timeout, connection error) is retried with capped backoff until
 the retry horizon (``HUB_RETRY_HORIZON_SECONDS``, 24 h by default) has passed since the row was stored (or
-re-queued); a 429 gives the attempt back. A ``Fatal`` failure fails at once with its reason; any other
-exception (a bug, a missing performer) is retried up to the row's ``max_attempts``.
+re-queued). A vendor's ``Retry-After`` is the wait, even when it ends past the horizon (then that is the last
+attempt): trying earlier than asked would only meet the same refusal. A 429 is the vendor pacing us: it gives
+the attempt back, and without ``Retry-After`` it waits at least a minute (the attempt given back, the backoff
+would otherwise stay at its first 2 s). A ``Fatal`` failure fails at once with its reason; any other exception
+(a bug, a missing performer, a database hiccup) is retried up to the row's ``max_attempts``, counted in
+``other_failures``: the vendor failures of an outage the row waited out do not use them up.
 """
 
 from __future__ import annotations
@@ -44,21 +48,28 @@ HORIZON = timedelta(hours=24)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 5 * 60.0
 RETRY_AFTER_CAP_SECONDS = 6 * 3600.0
+RATE_LIMIT_WAIT_SECONDS = 60.0
+"""The least wait after a 429 that names no ``Retry-After`` (NOTE(jira): Jira's 429 "may be accompanied by"
+one, https://developer.atlassian.com/cloud/jira/platform/rate-limiting/; the pycontribs client waits up to
+60 s then)."""
 
 
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+def backoff_seconds(attempt: int, retry_after: float | None = None, *, rate_limited: bool = False) -> float:
     """Return how long to wait before attempt ``attempt + 1``.
 
     Args:
         attempt: the number of attempts made so far (1 after the first failure).
         retry_after: the vendor's ``Retry-After`` in seconds, which wins when given.
+        rate_limited: the vendor answered 429 (without ``retry_after``: wait at least a minute).
 
     Returns:
-        Seconds: ``retry_after`` (capped at 6 h) or 2, 4, 8, ... capped at 5 minutes.
+        Seconds: ``retry_after`` (capped at 6 h), else 2, 4, 8, ... capped at 5 minutes, and at least
+        :data:`RATE_LIMIT_WAIT_SECONDS` after a 429.
     """
     if retry_after is not None:
         return min(max(retry_after, 0.0), RETRY_AFTER_CAP_SECONDS)
-    return min(BACKOFF_BASE_SECONDS * 2 ** min(max(attempt - 1, 0), 30), BACKOFF_CAP_SECONDS)
+    wait = min(BACKOFF_BASE_SECONDS * 2 ** min(max(attempt - 1, 0), 30), BACKOFF_CAP_SECONDS)
+    return max(wait, RATE_LIMIT_WAIT_SECONDS) if rate_limited else wait
 
 
 def claim(
@@ -134,13 +145,15 @@ def renew(
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an attempt ended: the row's new status, the error text, when to try again, and whether the
-    attempt is given back (a 429 is the vendor pacing us, not a failure of the write)."""
+    """How an attempt ended: the row's new status, the error text, when to try again, whether the attempt is
+    given back (a 429 is the vendor pacing us, not a failure of the write), and whether it failed otherwise than
+    at the vendor (``other``: counted against ``max_attempts``)."""
 
     status: str
     error: str | None = None
     retry_at: datetime | None = None
     refund: bool = False
+    other: bool = False
 
 
 def outcome_of(
@@ -151,6 +164,7 @@ def outcome_of(
     *,
     since: datetime | None = None,
     horizon: timedelta = HORIZON,
+    other_failures: int,
 ) -> Outcome:
     """Decide a row's next state from how an attempt ended.
 
@@ -158,13 +172,15 @@ def outcome_of(
         error: what the attempt raised, or ``None`` on success.
         attempts: attempts counted so far, this one included.
         max_attempts: the cap for errors that are neither ``Retriable`` nor ``Fatal`` (bugs).
+        other_failures: the row's earlier attempts that failed with such an error (vendor failures not counted).
         now: the current time.
         since: when the row was stored or re-queued (the horizon counts from there; ``now`` when unknown).
         horizon: how long ``Retriable`` failures are retried.
 
     Returns:
         ``done``; ``skipped`` for ``NotFound``; ``failed`` for ``Fatal``, for ``Retriable`` past the horizon,
-        for other errors after ``max_attempts``; else ``pending`` with the time of the next attempt.
+        for other errors after ``max_attempts``; else ``pending`` with the time of the next attempt (no later
+        than the horizon, unless the vendor's ``Retry-After`` asks for later).
     """
     if error is None:
         return Outcome("done")
@@ -177,11 +193,14 @@ def outcome_of(
         deadline = (since or now) + horizon
         if now >= deadline:
             return Outcome("failed", f"gave up after the retry horizon ({horizon.total_seconds():.0f} s): {text}"[:2000])
-        wait = timedelta(seconds=backoff_seconds(attempts, error.retry_after))
-        return Outcome("pending", text, min(now + wait, deadline), refund=error.rate_limited)
-    if attempts >= max_attempts:
-        return Outcome("failed", text)
-    return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(attempts)))
+        retry_at = now + timedelta(seconds=backoff_seconds(attempts, error.retry_after, rate_limited=error.rate_limited))
+        if error.retry_after is None:  # our own backoff ends at the horizon; the vendor's word is kept past it
+            retry_at = min(retry_at, deadline)
+        return Outcome("pending", text, retry_at, refund=error.rate_limited)
+    failures = other_failures + 1
+    if failures >= max_attempts:
+        return Outcome("failed", text, other=True)
+    return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(failures)), other=True)
 
 
 def finish(db: Database, model: WorkModel, row_id: int, token: int, outcome: Outcome, now: datetime | None = None) -> bool:
@@ -207,6 +226,8 @@ def finish(db: Database, model: WorkModel, row_id: int, token: int, outcome: Out
         values["finished_at"] = now
     if outcome.refund:
         values["attempts"] = model.attempts - 1
+    if outcome.other:
+        values["other_failures"] = model.other_failures + 1
     with db.session() as s:
         return release(s, model, row_id, token, values)
 
@@ -264,7 +285,7 @@ def requeue(db: Database, model: WorkModel, ids: list[int] | None = None, now: d
             s.execute(
                 update(model)
                 .where(model.id.in_(found), model.status == "failed")
-                .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now, finished_at=None)
+                .values(status="pending", attempts=0, other_failures=0, next_attempt_at=now, requeued_at=now, finished_at=None)
                 .execution_options(synchronize_session=False)
             )
     return found

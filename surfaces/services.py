@@ -160,8 +160,8 @@ def build_services(settings: Settings, *, jobs: JobQueue | None = None) -> Servi
         inbox.process, db, handler=pipeline.handle, max_attempts=settings.inbox_max_attempts,
         horizon=horizon, lease=lease, heartbeat=heartbeat,
     )
-    handlers["outbox"] = lambda row_id: outbox.perform(
-        db, jobs, row_id, performers, on_done=on_action_done, horizon=horizon, lease=lease, heartbeat=heartbeat
+    handlers["outbox"] = partial(
+        outbox.perform, db, jobs, performers=performers, on_done=on_action_done, horizon=horizon, lease=lease, heartbeat=heartbeat
     )
     return services
 
