@@ -19,11 +19,11 @@ from core.db import Database
 from core.errors import Fatal, Retriable
 from core.inbox import request_undecided
 from core.jobs import JobQueue
-from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc, subject_and_text
+from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc
 from core.outbox import NewAction, enqueue, schedule
 from core.telemetry import count, observe
 from core.words import plural
-from interceptor import record, unread
+from interceptor import intake, record, unread
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
 from interceptor.guard import classify_followup, confirms_answer
 from interceptor.overdue import escalate_unposted_answers
@@ -108,7 +108,9 @@ class Pipeline:
             ticket, unread_error = alone, e
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"
-        text = _request_text(ticket)
+        if intake.solved_by_people(ticket):
+            return intake.SOLVED_BY_PEOPLE
+        text = intake.request_text(ticket)
         decision = self._engine().decide(text, channel=ticket.ref.channel)
         observe("decision", sum(decision.latency_ms.values()) / 1000.0)
         decision = unread.handed_over(decision, unread_error)
@@ -293,7 +295,7 @@ class Pipeline:
             return "already_escalated" if row is not None else "unknown_ticket"
         ticket = connector.fetch(ref)
         decision = self._engine().decide(
-            _request_text(ticket), channel=ref.channel,
+            intake.request_text(ticket), channel=ref.channel,
             thread=ThreadState(answered_before=True, fallback_before=_judges_answer(why)),
         )
         try:
@@ -332,7 +334,7 @@ class Pipeline:
             if record.has_outcome(s, ref, "escalated"):
                 return "already_escalated"
             decided_before = record.first_decision(s, ref) is not None
-        draft = self._engine().decide(_request_text(ticket), channel=ticket.ref.channel).draft
+        draft = self._engine().decide(intake.request_text(ticket), channel=ticket.ref.channel).draft
         decision = Decision(Verdict.ESCALATE, 0.0, 0.0, (PERSON_ESCALATED,), (), None, draft)
         try:
             with self._db.session() as s:
@@ -383,13 +385,3 @@ def _judges_answer(why: str) -> bool:
     ``human``); a new question (``new_ask``) says nothing of the answer."""
     return why != "new_ask"
 
-
-def _request_text(ticket: Ticket) -> str:
-    """The request as the requester wrote it by the time it is decided: the subject, the description, and the
-    requester's own public messages after it (a backlog after an outage, or deliveries out of order, can bring
-    the root of a thread after "I need a person" was written in it: that reply is part of the request, not lost
-    as a comment on a thread not decided yet). Never internal notes, nor anyone else's messages."""
-    requester = ticket.requester.external_id
-    later = [m.text.strip() for m in ticket.messages[1:]
-             if m.visibility is Visibility.PUBLIC and m.author.external_id == requester and not m.author.is_self]
-    return "\n".join(p for p in [subject_and_text(ticket.subject, ticket.text), *later] if p) or ticket.subject
