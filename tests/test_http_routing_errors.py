@@ -11,7 +11,7 @@ import pytest
 
 from app import Hub, build_hub, create_app
 from config import load_settings
-from conftest import settings_dict
+from tests.conftest import settings_dict
 
 TOKEN = "routing-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
