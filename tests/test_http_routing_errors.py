@@ -68,6 +68,8 @@ def test_a_wrong_method_is_a_json_405_naming_the_methods_the_route_takes(client:
     assert "POST" in response.get_json()["error"]
     deleted = client.delete("/webhooks/zendesk")
     assert deleted.status_code == 405 and deleted.get_json()["error"].startswith("DELETE is not allowed on /webhooks/zendesk")
+    page = client.put("/admin", headers={**ADMIN, **HTML})  # the dashboard's page says it in the same words
+    assert page.status_code == 405 and "PUT is not allowed on /admin: it takes " in page.get_data(as_text=True)
 
 
 BAD_HOSTS = ["a" * 64, "a..b", "x" * 300 + ".example.com"]  # a label over 63 characters, an empty label: not IDNA

@@ -28,6 +28,7 @@ from surfaces.http.dashboard.auth import (
 from surfaces.services import Services
 from surfaces.simulate.replies import MAX_REPLIES_CHARS, replies_field
 from surfaces.http.door import is_https
+from surfaces.http.errors import routing_error
 
 MAX_SIMULATED_CHARS = 4000
 NEXT = re.compile(r"/admin/[a-z]+(/[0-9]+)?")
@@ -82,7 +83,7 @@ def admin_error_page(e: HTTPException) -> Response | None:
         # stylesheet: rendering it raised, a 500. No browser sends such a Host; the JSON error says what is wrong.
         return None
     routing = type(e).description == e.description  # werkzeug's own words: no route, or no such method
-    message = f"There is no page at {request.path}." if routing and isinstance(e, NotFound) else e.description
+    message = f"There is no page at {request.path}." if routing and isinstance(e, NotFound) else routing_error(e)
     response = _page("dashboard/message.html", e.code or 500, message=message, title=f"{e.code} {e.name}", back=True)
     response.headers.extend((name, value) for name, value in e.get_headers() if name.lower() != "content-type")
     return response
