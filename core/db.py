@@ -338,7 +338,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     webhook acknowledgement is not queued behind every other commit's fsync. A committed row survives a crash
     or kill of the hub process; only an operating-system crash or power loss may roll back the last commits.
     Deployments that need that guarantee too run on PostgreSQL. https://www.sqlite.org/pragma.html#pragma_synchronous
+
+    Statement parameters are left out of errors (``hide_parameters``): a failed statement's message is logged
+    (``http.unhandled``, a job's traceback) and kept as a row's ``last_error``, and its parameters are message
+    bodies and people's addresses, which no log line holds.
     """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)

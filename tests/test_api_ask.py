@@ -259,3 +259,25 @@ def test_ask_refuses_an_email_that_is_not_one(fake_client: Any) -> None:
     response = fake_client.post("/api/v1/ask", json={"text": "hello", "email": "not-an-address"})
     assert response.status_code == 400 and "email" in response.get_json()["error"]
     assert fake_client.post("/api/v1/ask", json={"text": "hello", "email": 5}).status_code == 400
+
+
+def test_an_email_that_lower_casing_lengthens_past_254_is_400_on_either_database(database_url: str) -> None:
+    # Found attacking a served hub: 249 "İ" and "@x.io" is 254 characters, 503 lower-cased (the asker's id): PostgreSQL
+    # refused the person's row (varchar(255)) and /api/v1/ask answered 500.
+    from sqlalchemy import select
+
+    from core.db import PersonRow
+
+    hub = build_hub(load_settings(settings_dict(database_url)))
+    engine = Interceptor(hub.settings, FakeScorer(0.99))
+    client = create_app(hub=replace(hub, interceptor=LazyInterceptor(lambda: engine))).test_client()
+    try:
+        refused = client.post("/api/v1/ask", json={"text": "how do I reset my password?", "email": "İ" * 249 + "@x.io"})
+        assert refused.status_code == 400 and refused.get_json() == {"error": "email must be an email address"}
+        longest = "A" * 249 + "@x.io"  # 254 characters either way: taken, and stored lower-cased
+        assert client.post("/api/v1/ask", json={"text": "how do I reset my password?", "email": longest}).status_code == 200
+        with hub.db.session() as s:
+            assert list(s.execute(select(PersonRow.external_id, PersonRow.email).where(PersonRow.source == "web"))) == [
+                (longest.lower(), longest.lower())]
+    finally:
+        hub.close()

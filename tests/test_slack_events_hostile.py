@@ -177,3 +177,14 @@ def test_nul_bytes_and_characters_are_400_on_either_database(database_url: str, 
         assert [r.ticket_ref for r in rows(hub)] == [THREAD_REF]
     finally:
         hub.close()
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 5000, "1" * 21, "0" * 4400 + "1700000000"])
+def test_a_request_timestamp_of_thousands_of_digits_is_401_not_500(client: Any, hub: Hub, timestamp: str) -> None:
+    # Found attacking a served hub: slack_sdk reads the timestamp with int(), which refuses past 4300 digits
+    # (ValueError), so an unsigned request with such a header was a 500 with a traceback in the log.
+    body = json.dumps(ROOT).encode()
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=00"}
+    response = client.post("/slack/events", data=body, headers=headers)
+    assert response.status_code == 401 and response.get_json() == {"error": "malformed Slack request timestamp"}
+    assert rows(hub) == []

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_THREAD_PAGES = 10
 MAX_PEOPLE = 20
+MAX_TIMESTAMP_DIGITS = 20  # Unix seconds, with room to spare (today's have 10)
 
 
 class SlackConnector:
@@ -97,7 +98,9 @@ class SlackConnector:
             raise SignatureError("missing Slack signature headers")
         if not (timestamp.isascii() and signature.isascii()):  # hmac.compare_digest raises on non-ASCII text
             raise SignatureError("invalid Slack signature")
-        if not timestamp.isdigit():
+        # slack_sdk reads the timestamp with int(): past 4300 digits Python refuses to (a ValueError, a 500), and no
+        # Unix time in seconds has more than MAX_TIMESTAMP_DIGITS.
+        if not timestamp.isdigit() or len(timestamp) > MAX_TIMESTAMP_DIGITS:
             raise SignatureError("malformed Slack request timestamp")
         try:  # slack_sdk signs the body's text: one that is not UTF-8 cannot be checked (Slack sends UTF-8)
             valid = self._verifier.is_valid(body, timestamp, signature)

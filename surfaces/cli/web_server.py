@@ -9,10 +9,15 @@ connection is closed after :data:`IDLE_SECONDS`.
 NOTE(waitress): its parser answers a ``Transfer-Encoding`` other than ``chunked`` (``gzip``, ``gzip, chunked``,
 ``identity``) with ``501 Not Implemented``. RFC 9112 6.3 asks for a 400 when ``chunked`` is not the final coding,
 and a coding a client chose is the client's error either way: no request makes the hub answer 5xx.
+
+NOTE(waitress): what it refuses before the app runs (a ``Content-Length`` that is no number, headers past its
+limit, a body past ``max_request_body_size``, a malformed chunk) it answers in ``text/plain``; here it is the JSON
+``{"error": ...}`` the app answers every other 4xx with, so a client reads every refusal the same way.
 """
 
 from __future__ import annotations
 
+import json
 import resource
 import socket
 from typing import Any
@@ -20,6 +25,7 @@ from typing import Any
 from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
+from waitress.task import ErrorTask
 from waitress.utilities import BadRequest, ServerNotImplemented
 
 MAX_CONNECTIONS = 2000
@@ -39,8 +45,23 @@ class _Parser(HTTPRequestParser):
         return consumed
 
 
+class _JSONErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's answer to a request it refuses itself, as JSON: ``{"error": "Bad Request: Content-Length is
+    invalid"}`` (its reason and its words), with the status it chose; the connection closes after it, as waitress's."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        body = json.dumps({"error": f"{error.reason}: {error.body}"}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
 class _Channel(HTTPChannel):  # type: ignore[misc]
     parser_class = _Parser
+    error_task_class = _JSONErrorTask
 
 
 def web_server(app: Any, listening: socket.socket, *, threads: int, max_request_body_size: int) -> Any:

@@ -64,8 +64,11 @@ def make_api_blueprint(services: Services) -> Blueprint:
         problem = channel_problem(channel, services.settings)
         if problem is not None:
             raise InboundError(problem, status=400)
+        # NOTE: 254 characters is the longest address SMTP carries (RFC 5321 4.5.3.1.3), and it is the asker's id (255),
+        # measured as stored: lower-cased, which can lengthen it ("İ" is two characters lower-cased; PostgreSQL then
+        # refused the row, a 500).
         email = body.get("email")
-        # NOTE: 254 characters is the longest address SMTP carries (RFC 5321 4.5.3.1.3), and it is the asker's id (255).
+        email = email.strip().lower() if isinstance(email, str) else email
         if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 254):
             raise InboundError("email must be an email address", status=400)
         keep = body.get("record", True)
@@ -76,7 +79,7 @@ def make_api_blueprint(services: Services) -> Blueprint:
             return jsonify({**decision_json(decision), "ref": None})
         ref = TicketRef(Source.WEB, uuid.uuid4().hex)
         # Without an email every request is its own person: anonymous askers must not count as one re-contacting.
-        asker = Person(external_id=email.strip().lower() if email else f"anonymous:{ref.external_id}", email=email)
+        asker = Person(external_id=email if email else f"anonymous:{ref.external_id}", email=email)
         with services.db.session() as s:
             decided = record.record_request(s, Ticket(ref, text[:200], text, asker), decision, inbox_event_id=None)
             decided.channel = channel

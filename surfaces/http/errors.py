@@ -9,7 +9,7 @@ from typing import Callable
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException, MethodNotAllowed, NotFound
 
 from core.errors import ConfigError, InboundError
 
@@ -24,6 +24,28 @@ def public_config_error(e: ConfigError) -> str:
     their values (a file path, a model name); the server log has the whole message (``http.config-error``)."""
     names = ", ".join(dict.fromkeys(_SETTING.findall(str(e)))) or "a setting"
     return f"the hub is misconfigured ({names}): an admin must fix it; the server log says how"
+
+
+def routing_error(e: HTTPException) -> str:
+    """What went wrong, in the hub's words, when ``e`` carries werkzeug's generic text for a request no route
+    takes (a 404 says "The requested URL was not found on the server..." whatever the path): the path, the method
+    or the Host header at fault, and where the routes are listed. Any other error keeps its own description.
+
+    Args:
+        e: the HTTP error being answered, in a request context.
+    """
+    if e.description != type(e).description:  # a message of our own (``abort(404, "no decision 7")``)
+        return str(e.description or e.name)
+    path = request.path[:200]
+    listed = "/api/v1/openapi.json lists the API's routes" if path.startswith("/api/") else "GET / lists where things are"
+    if isinstance(request.routing_exception, BadHost):  # before NotFound: werkzeug could not route the request at all
+        return "the Host header is not a valid host name"
+    if isinstance(e, NotFound):
+        return f"there is no route {path}: {listed}"
+    if isinstance(e, MethodNotAllowed):
+        methods = ", ".join(e.valid_methods or ())
+        return f"{request.method} is not allowed on {path}: it takes {methods}"
+    return str(e.description or e.name)
 
 
 def register_errors(app: Flask, page: Callable[[HTTPException], Response | None] | None = None) -> None:
@@ -69,7 +91,7 @@ def register_errors(app: Flask, page: Callable[[HTTPException], Response | None]
         html = page(e) if page is not None else None
         if html is not None:
             return html, e.code or 500
-        response = jsonify(error=e.description)
+        response = jsonify(error=routing_error(e))
         response.headers.extend((name, value) for name, value in e.get_headers() if name.lower() != "content-type")
         return response, e.code or 500
 

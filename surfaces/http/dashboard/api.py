@@ -24,7 +24,7 @@ from core.analytics import (
     stats,
 )
 from core.analytics.clusters import CachingEmbed
-from core.db import DecisionRow
+from core.db import MAX_ROW_ID, DecisionRow
 from core.models import utcnow
 from surfaces.http.dashboard.auth import admin_token, refusal
 from surfaces.services import Services
@@ -156,6 +156,12 @@ def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) 
         response = jsonify(doc)
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @api.get("/decisions/<path:decision_id>")
+    def decision_not_an_id(decision_id: str) -> Response:
+        """``/decisions/abc``, ``/decisions/-1``: no decision, a 404 saying what an id is (as ``/decisions/7`` says
+        there is no decision 7), not the generic one for a path no route takes."""
+        return _error(f"no decision {decision_id[:80]!r}: a decision id is a whole number from 0 to {MAX_ROW_ID}", 404)
 
     @api.get("/openapi.json")
     def openapi() -> Response:

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import BadHost, HTTPException, NotFound
 from werkzeug.wrappers import Response as ResponseBase
 
 from connectors.slack import mrkdwn
@@ -28,6 +28,7 @@ from surfaces.http.dashboard.auth import (
 from surfaces.services import Services
 from surfaces.simulate.replies import MAX_REPLIES_CHARS, replies_field
 from surfaces.http.door import is_https
+from surfaces.http.errors import routing_error
 
 MAX_SIMULATED_CHARS = 4000
 NEXT = re.compile(r"/admin/[a-z]+(/[0-9]+)?")
@@ -73,12 +74,16 @@ def _refuse(message: str, status: int, headers: dict[str, str] | None = None) ->
 
 def admin_error_page(e: HTTPException) -> Response | None:
     """The HTML page, in the dashboard's style, for an HTTP error (404, 405, 400, ...) under ``/admin``, with the
-    headers the error carries (a 405's ``Allow``); ``None`` elsewhere or for a client asking for JSON (the JSON
-    error then). For :func:`surfaces.http.errors.register_errors`."""
+    headers the error carries (a 405's ``Allow``); ``None`` elsewhere, for a client asking for JSON, or for a
+    request whose ``Host`` werkzeug cannot read (the JSON error then). For :func:`surfaces.http.errors.register_errors`."""
     if not (request.path == "/admin" or request.path.startswith("/admin/")) or _wants_json():
         return None
+    if isinstance(request.routing_exception, BadHost):
+        # No URL can be built for a Host werkzeug cannot read (``url_for`` has no adapter), and the page links its
+        # stylesheet: rendering it raised, a 500. No browser sends such a Host; the JSON error says what is wrong.
+        return None
     routing = type(e).description == e.description  # werkzeug's own words: no route, or no such method
-    message = f"There is no page at {request.path}." if routing and isinstance(e, NotFound) else e.description
+    message = f"There is no page at {request.path}." if routing and isinstance(e, NotFound) else routing_error(e)
     response = _page("dashboard/message.html", e.code or 500, message=message, title=f"{e.code} {e.name}", back=True)
     response.headers.extend((name, value) for name, value in e.get_headers() if name.lower() != "content-type")
     return response
