@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.db import Database
 from core.kb import KBArticle, KBPassage
 from interceptor.compose import compose_answer
 from interceptor.retrieval import coldstart, pseudo
@@ -214,22 +215,29 @@ def test_a_small_kb_edit_reuses_the_cold_start_and_a_grown_kb_refits_it(sqlite_u
         db.dispose()
 
 
+def _topics_db(url: str) -> Database:
+    """A migrated database at ``url`` holding an article for each of :data:`TOPICS`."""
+    import migrations
+    from core import kb
+
+    migrations.upgrade(url)
+    db = Database(url)
+    with db.session() as s:
+        for n, t in enumerate(TOPICS):
+            a = _article(n, t)
+            kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, passages=a.passages))
+    return db
+
+
 def test_a_cold_start_fitted_by_an_earlier_method_is_fitted_again_once(sqlite_url: str) -> None:
     """A new version of the hub does not keep serving the threshold an earlier cold-start method stored."""
-    import migrations
     from sqlalchemy import select, update
 
-    from core import kb
-    from core.db import CalibrationRow, Database
+    from core.db import CalibrationRow
     from interceptor.retrieval.scorer import KBScorer
 
-    migrations.upgrade(sqlite_url)
-    db = Database(sqlite_url)
+    db = _topics_db(sqlite_url)
     try:
-        with db.session() as s:
-            for n, t in enumerate(TOPICS):
-                a = _article(n, t)
-                kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, passages=a.passages))
         first = KBScorer(db, None).calibration_source
         with db.session() as s:
             row = s.scalars(select(CalibrationRow)).one()
@@ -251,20 +259,13 @@ def test_processes_booting_together_fit_the_cold_start_once_and_serve_the_same_o
     start, the others wait for it and serve what it stored."""
     import threading
 
-    import migrations
     from sqlalchemy import select
 
-    from core import kb
-    from core.db import CalibrationRow, Database, LeaseRow
+    from core.db import CalibrationRow, LeaseRow
     from interceptor.retrieval.scorer import KBScorer
 
-    migrations.upgrade(sqlite_url)
-    db = Database(sqlite_url)
+    db = _topics_db(sqlite_url)
     try:
-        with db.session() as s:
-            for n, t in enumerate(TOPICS):
-                a = _article(n, t)
-                kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, passages=a.passages))
         start, sources = threading.Barrier(3), []
 
         def boot() -> None:
