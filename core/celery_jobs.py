@@ -13,6 +13,9 @@ synchronous publish to a broker that stopped answering waited for as long as the
 A hand-off already waiting for that thread is not buffered twice: while the broker does not answer, the
 publisher gets through one hand-off per broker wait and every sweep hands every due row out again, so the
 buffer filled with copies of the same rows and new requests' hand-offs were dropped from it.
+
+On RabbitMQ a hand-off the broker cannot route (its queue was deleted) comes back, and is published once more on a
+connection that declares the queue anew (:meth:`CeleryQueue._send`), instead of waiting for the next sweep.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import queue as queues
 import threading
 from typing import Mapping
 
+from amqp.exceptions import ChannelError
 from celery import Celery
 
 from core.jobs import JobFunc
@@ -33,6 +37,7 @@ TASK = "hub.process"
 BUFFER = 10_000  # hand-offs waiting for the publisher; past it they are dropped (the rows stay pending)
 SOCKET_TIMEOUT_SECONDS = 10.0  # a broker that stops answering fails a publish or a count instead of holding it
 CONNECT_TIMEOUT_SECONDS = 5.0  # a TCP connect (and, on AMQP, its handshake) that takes longer fails
+NO_ROUTE = 312  # AMQP's reply code of a mandatory message that no queue took (basic.return)
 
 
 def make_celery(broker_url: str, queue_prefix: str) -> Celery:
@@ -90,9 +95,14 @@ def transport_options(broker_url: str) -> dict[str, object]:
     on a connection the broker stopped answering went into the socket's buffer and was lost without an error.
     https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
     """
-    if broker_url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp"):
+    if is_amqp(broker_url):
         return {"confirm_publish": True, "read_timeout": SOCKET_TIMEOUT_SECONDS, "write_timeout": SOCKET_TIMEOUT_SECONDS}
     return {"socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
+
+
+def is_amqp(broker_url: str) -> bool:
+    """Whether ``broker_url`` names a RabbitMQ (AMQP) broker rather than Redis."""
+    return broker_url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
 
 
 def broker_queue(app: Celery, queue: str) -> str:
@@ -116,6 +126,7 @@ class CeleryQueue:
         self._held: set[tuple[str, int]] = set()  # the hand-offs in the buffer or being published (one each)
         self._lock = threading.Lock()
         self._publisher: threading.Thread | None = None
+        self._mandatory = is_amqp(str(app.conf.broker_url))  # see :meth:`_send`
 
     def submit(self, queue: str, row_id: int) -> None:
         """Queue the hand-off of row ``row_id`` for the publisher thread; never waits for the broker.
@@ -151,7 +162,7 @@ class CeleryQueue:
         while (item := self._handoffs.get()) is not None:
             queue, row_id = item
             try:
-                self.app.send_task(TASK, args=(queue, row_id), queue=broker_queue(self.app, queue))
+                self._send(queue, row_id)
             except Exception:  # noqa: BLE001 - the row stays pending; the sweeper hands it out again
                 count("job_submits", queue=queue, outcome="failed")
                 log.warning("jobs.celery.submit-failed", extra={"queue": queue, "row_id": row_id}, exc_info=True)
@@ -159,6 +170,35 @@ class CeleryQueue:
                 with self._lock:  # published or failed: a later submit of the row is queued again
                     self._held.discard((queue, row_id))
                     self._unsent[queue] -= 1
+
+    def _send(self, queue: str, row_id: int) -> None:
+        """Publish the hand-off of ``row_id``; on RabbitMQ, once more if its queue is gone (see the NOTE).
+
+        Raises:
+            Exception: whatever the publish raised (the broker is down, did not confirm, returned the message twice).
+        """
+        name = broker_queue(self.app, queue)
+        if not self._mandatory:  # a Redis publish pushes onto a list, which creates it: nothing to come back
+            self.app.send_task(TASK, args=(queue, row_id), queue=name)
+            return
+        # NOTE(kombu): kombu declares a queue once per connection (``maybe_declare``, kombu/common.py): after the
+        # queue was deleted (``rabbitmqctl delete_queue``), hand-offs went to an exchange bound to nothing and RabbitMQ
+        # dropped them, and confirmed them, until the next sweep. Published ``mandatory``, an unroutable one comes back
+        # (basic.return, 312 NO_ROUTE) before its confirm. With no ``basic_return`` handler py-amqp raises it as a
+        # ChannelError (``Channel._on_basic_return``), which kombu's retries do not count as recoverable, and kombu
+        # closes the pooled connection on the error (``Producer.__exit__``), its confirm unread (py-amqp logs it as
+        # ignored during the channel's close), so no later publish takes that confirm for its own. Nothing was queued:
+        # published again, once, on a new connection, whose empty cache declares the queue, it is there once.
+        # https://www.rabbitmq.com/docs/confirms#when-publishes-are-confirmed
+        try:
+            self.app.send_task(TASK, args=(queue, row_id), queue=name, mandatory=True)
+        except ChannelError as e:
+            if e.reply_code != NO_ROUTE:
+                raise
+            count("job_submits", queue=queue, outcome="returned")
+            log.warning("jobs.celery.submit-returned", extra={"queue": queue, "row_id": row_id})
+            with self.app.connection_for_write() as conn:
+                self.app.send_task(TASK, args=(queue, row_id), queue=name, mandatory=True, connection=conn)
 
     def waiting(self, queue: str) -> int | None:
         """How many hand-offs of hub queue ``queue`` wait: in the broker (a Redis list's length, a RabbitMQ
@@ -183,7 +223,8 @@ class CeleryQueue:
                     # NOTE(kombu): an empty Redis queue does not exist, and a passive declare says so. A RabbitMQ
                     # queue that does not exist was deleted (by an operator, or a restart lost it): kombu declares
                     # a queue once per connection, so publishes went on to an exchange bound to nothing and were
-                    # dropped without an error, the sweep's too. Declared again, the sweep's hand-outs reach it.
+                    # dropped without an error (they now come back and are published again: :meth:`_send`).
+                    # Declared here too, the queue is there for the sweep's hand-outs.
                     with conn.channel() as channel:
                         self.app.amqp.queues[name].bind(channel).declare()
                     return unsent

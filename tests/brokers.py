@@ -64,6 +64,16 @@ def lose_messages(url: str, name: str) -> None:
         conn.default_channel.queue_purge(name)
 
 
+def delete_queue(url: str, name: str) -> None:
+    """Delete broker queue ``name`` and its messages, as an operator does (``rabbitmqctl delete_queue``; on Redis,
+    the queue's list), from a connection of its own: the hub's connections are not told."""
+    if url.startswith("redis"):
+        lose_messages(url, name)
+        return
+    with Connection(url, connect_timeout=5) as conn:
+        conn.default_channel.queue_delete(name)
+
+
 def delete_queues(url: str, prefix: str) -> None:
     """Delete a test's broker queues (``prefix``, ``prefix.inbox``, ``prefix.outbox``) and what binds them."""
     if url.startswith("redis"):
