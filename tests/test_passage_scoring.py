@@ -110,6 +110,19 @@ def test_without_titles_only_an_article_of_one_section_is_asked_its_title() -> N
     assert len(headings) == 2  # its section headings are still asked
 
 
+def test_a_kb_written_to_one_template_still_calibrates_itself_from_its_titles() -> None:
+    """Every article's headings are the template's ("Steps", "Troubleshooting"): shared, so no heading is a
+    pseudo-request, and without titles there would be none. The titles are asked then, as before."""
+    articles = [KBArticle(n + 1, "md", f"t{n}", f"Manage the {topic}", None, (), (
+        KBPassage(f"The {topic} keeps {WORDS[n % len(WORDS)]} records.", (), f"t{n}-s0"),
+        KBPassage(f"Open the {topic} panel and press save.", ("Steps",), f"t{n}-s1"),
+        KBPassage(f"Reset the {topic} cache if it does not update.", ("Troubleshooting",), f"t{n}-s2"),
+    ), ()) for n, topic in enumerate(TOPICS)]
+    assert pseudo.pseudo_requests(articles, sentences=False, titles=False, skip=pseudo.shared_headings(articles)) == []
+    reranker, calibrator = coldstart.fit_cold(KBIndex(articles, None))
+    assert calibrator.examples > 20 and 0 < calibrator.positives < calibrator.examples
+
+
 def test_a_kb_without_history_calibrates_itself_and_holds_some_articles_out_as_gaps() -> None:
     articles = [_article(n, t) for n, t in enumerate(TOPICS)]
     index = KBIndex(articles, None)

@@ -137,7 +137,9 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
     8 answered at answer precision 1.0 with them, 47 at 0.915 without; the sample KB's ordinary questions:
     4 of 21 with them, 11 without, every one from the right article). With a history (``kb_examples`` from
     :meth:`interceptor.retrieval.scorer.KBScorer.calibrate`) they stay: there the history's requests set the
-    threshold, and leaving titles out put 3 of 5 doc2dial re-splits under the target, against 2.
+    threshold, and leaving titles out put 3 of 5 doc2dial re-splits under the target, against 2. A KB that
+    gives too few pseudo-requests without titles (its articles' headings all shared, as "Steps" and
+    "Troubleshooting" in every article of a template) is calibrated with them, as before.
 
     Args:
         index: the full index.
@@ -150,6 +152,10 @@ def fit_cold(index: KBIndex) -> tuple[PairModel | None, Calibrator]:
         ValueError: too few articles or pseudo-requests to calibrate on (fewer than 10, or one outcome).
     """
     training = PairTraining(index, index.articles)
-    rows, correct, _ = kb_examples(index, training, titles=False)
     names = feature_names(index.dense)
-    return training.fit(), fit(rows, correct, names, signs=[sign(n) for n in names])
+    signs = [sign(n) for n in names]
+    try:
+        calibrator = fit(*kb_examples(index, training, titles=False)[:2], names, signs=signs)
+    except ValueError:  # too few without them (every heading shared: a KB written to one template's sections)
+        calibrator = fit(*kb_examples(index, training)[:2], names, signs=signs)
+    return training.fit(), calibrator

@@ -70,6 +70,11 @@ def _short(text: str) -> str:
     return " ".join(words[:MAX_WORDS]).rstrip(",;:")
 
 
+def _usable(text: str, skip: frozenset[str]) -> bool:
+    """Whether ``text`` makes a pseudo-request: two content words or more, and not one of ``skip``."""
+    return len(tokenize(text)) >= 2 and " ".join(text.lower().split()) not in skip
+
+
 def shared_headings(articles: list[KBArticle]) -> frozenset[str]:
     """Return the headings and titles (case and spacing folded) found in more than one article: a request
     made of one ("Sync errors") is ambiguous, not an example of either article."""
@@ -103,7 +108,7 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
             continue
         keys = [section_key(a, j) for j in range(len(a.passages))]
         members = {k: frozenset(j for j, kk in enumerate(keys) if kk == k) for k in keys}
-        candidates = [(a.title, members[keys[0]])] if titles or len(members) == 1 else []
+        candidates = []
         seen = set()
         for j, p in enumerate(a.passages):
             if p.heading_path and keys[j] not in seen:
@@ -111,8 +116,10 @@ def pseudo_requests(articles: list[KBArticle], limit: int = MAX_PSEUDO, *, sente
                 candidates.append((p.heading_path[-1], members[keys[j]]))
             if sentences:
                 candidates.append((_short(p.text), members[keys[j]]))
-        out.extend(Pseudo(wrap(vague(t) if loose else t), a.external_id, m) for t, m in candidates
-                   if len(tokenize(t)) >= 2 and " ".join(t.lower().split()) not in skip)
+        usable = [(t, m) for t, m in candidates if _usable(t, skip)]
+        if (titles or len(members) == 1) and _usable(a.title, skip):
+            usable.insert(0, (a.title, members[keys[0]]))
+        out.extend(Pseudo(wrap(vague(t) if loose else t), a.external_id, m) for t, m in usable)
     if len(out) > limit:
         keep = np.random.default_rng(0).choice(len(out), size=limit, replace=False)
         out = [out[i] for i in sorted(keep)]
