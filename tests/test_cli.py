@@ -222,7 +222,7 @@ def test_an_embedding_model_that_cannot_load_is_a_configuration_error_not_a_trac
     worker = _run_hub(["worker"], env | {"HUB_QUEUE": "celery", "HUB_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{_closed_port()}//"})
     for result in (ask, serve, worker):
         assert result.returncode == 1, result.stderr
-        assert "configuration error: invalid configuration: HUB_EMBEDDING_MODEL: cannot load" in result.stderr
+        assert "Error: invalid configuration: HUB_EMBEDDING_MODEL: cannot load" in result.stderr
         assert "HUB_DENSE=off" in result.stderr and "Traceback" not in result.stderr
     assert "serving on" not in serve.stdout
 

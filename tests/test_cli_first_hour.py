@@ -317,7 +317,7 @@ def test_a_setting_the_boot_cannot_use_is_one_line(sqlite_url: str, tmp_path: Pa
                             text=True, timeout=120)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 1 and len(lines) == 1, result.stderr
-    assert lines[0].startswith("configuration error: ") and message in lines[0] and ":pw@" not in lines[0], lines[0]
+    assert lines[0].startswith("Error: ") and message in lines[0] and ":pw@" not in lines[0], lines[0]
 
 
 # 9. the README's command table shows every option the commands take

@@ -117,8 +117,9 @@ def verbose_logs() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``hub`` console script; configuration errors end it with their message."""
+    """Entry point of the ``hub`` console script; configuration errors end it with their message, under the
+    ``Error:`` every other refusal of a command has (click's)."""
     try:
         cli(standalone_mode=True)
     except ConfigError as e:
-        raise SystemExit(f"configuration error: {e}") from e
+        raise SystemExit(f"Error: {e}") from e
