@@ -7,6 +7,7 @@ Frozen dataclasses, timezone-aware UTC datetimes, no I/O. Vendor payloads never 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -119,10 +120,23 @@ class TicketRef:
         return cls(Source(source), external_id)
 
 
-def without_nul(text: str) -> str:
-    """``text`` without NUL characters: a vendor's API can return them (an e-mailed ticket's odd bytes), nobody
-    reads them, and PostgreSQL text cannot hold them (the request's decision would fail at every retry)."""
-    return text.replace("\x00", "") if "\x00" in text else text
+# A UTF-16 surrogate code point: JSON may escape one unpaired ("\ud800"), and Python reads it as a character.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` as a database can hold it: without NUL characters and with each lone surrogate made U+FFFD.
+
+    A vendor's API can return either (an e-mailed ticket's odd bytes; a JSON escape of half a character pair),
+    nobody reads them, and neither can be stored (PostgreSQL text cannot hold NUL; neither database driver can
+    encode a lone surrogate): the request's rows would fail at every retry."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = LONE_SURROGATE.sub("\ufffd", text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -140,9 +154,9 @@ class Person:
     is_self: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", without_nul(self.name))
+        object.__setattr__(self, "name", storable(self.name))
         if self.email is not None:
-            object.__setattr__(self, "email", without_nul(self.email).strip().lower() or None)
+            object.__setattr__(self, "email", storable(self.email).strip().lower() or None)
 
 
 @dataclass(frozen=True)
@@ -159,8 +173,8 @@ class Message:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visibility", Visibility(self.visibility))
-        object.__setattr__(self, "text", without_nul(self.text))
-        object.__setattr__(self, "attachments", tuple((without_nul(str(n)), without_nul(str(u))) for n, u in self.attachments))
+        object.__setattr__(self, "text", storable(self.text))
+        object.__setattr__(self, "attachments", tuple((storable(str(n)), storable(str(u))) for n, u in self.attachments))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
 
 
@@ -214,9 +228,9 @@ class Ticket:
         object.__setattr__(self, "status", Status(self.status))
         if self.priority is not None:
             object.__setattr__(self, "priority", Priority(self.priority))
-        object.__setattr__(self, "subject", without_nul(self.subject))
-        object.__setattr__(self, "text", without_nul(self.text))
-        object.__setattr__(self, "tags", tuple(without_nul(str(t)) for t in self.tags))  # a vendor tag of another type: text
+        object.__setattr__(self, "subject", storable(self.subject))
+        object.__setattr__(self, "text", storable(self.text))
+        object.__setattr__(self, "tags", tuple(storable(str(t)) for t in self.tags))  # a vendor tag of another type: text
         object.__setattr__(self, "messages", tuple(self.messages))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
         object.__setattr__(self, "updated_at", as_utc(self.updated_at))
