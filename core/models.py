@@ -139,12 +139,20 @@ def storable(text: str) -> str:
     return text
 
 
+STORED_ID_CHARS = 255
+"""The longest vendor id of a person the hub keeps (the people table's column): a longer one is no documented id."""
+
+
 @dataclass(frozen=True)
 class Person:
     """Someone who writes on a ticket.
 
     ``is_self`` marks the hub's own messages (the loop breaker); ``email`` joins one requester across
     channels.
+
+    Raises:
+        ValueError: ``external_id`` is longer than :data:`STORED_ID_CHARS` (a vendor's record that says so is
+            malformed: :func:`connectors.base.read_record`).
     """
 
     external_id: str
@@ -154,6 +162,8 @@ class Person:
     is_self: bool = False
 
     def __post_init__(self) -> None:
+        if len(self.external_id) > STORED_ID_CHARS:
+            raise ValueError(f"a person's id is longer than {STORED_ID_CHARS} characters")
         object.__setattr__(self, "name", storable(self.name))
         if self.email is not None:
             object.__setattr__(self, "email", storable(self.email).strip().lower() or None)
