@@ -139,20 +139,23 @@ def storable(text: str) -> str:
     return text
 
 
-STORED_ID_CHARS = 255
-"""The longest vendor id of a person the hub keeps (the people table's column): a longer one is no documented id."""
+# A person as the hub keeps them, in the people table's columns (core/db.py ``PersonRow``; PostgreSQL refuses a
+# longer value, and the request would fail at every retry): a vendor may name someone at any length (a Slack
+# ``real_name`` of 100 KB), and lower-casing can lengthen an address ("İ" lower-cased is two characters).
+PERSON_ID_CHARS, NAME_CHARS, EMAIL_CHARS = 255, 255, 320
 
 
 @dataclass(frozen=True)
 class Person:
     """Someone who writes on a ticket.
 
-    ``is_self`` marks the hub's own messages (the loop breaker); ``email`` joins one requester across
-    channels.
+    ``is_self`` marks the hub's own messages (the loop breaker); ``email`` (lower-cased) joins one requester
+    across channels. A ``name`` longer than ``NAME_CHARS`` is cut to it; an ``email`` longer than ``EMAIL_CHARS``
+    is none (cut, it would be someone else's address).
 
     Raises:
-        ValueError: ``external_id`` is longer than :data:`STORED_ID_CHARS` (a vendor's record that says so is
-            malformed: :func:`connectors.base.read_record`).
+        ValueError: ``external_id`` is longer than ``PERSON_ID_CHARS`` (a vendor's record that says so is not of
+            the documented shape: :func:`connectors.base.read_record`; cut, it would be someone else's).
     """
 
     external_id: str
@@ -162,11 +165,12 @@ class Person:
     is_self: bool = False
 
     def __post_init__(self) -> None:
-        if len(self.external_id) > STORED_ID_CHARS:
-            raise ValueError(f"a person's id is longer than {STORED_ID_CHARS} characters")
-        object.__setattr__(self, "name", storable(self.name))
+        if len(self.external_id) > PERSON_ID_CHARS:
+            raise ValueError(f"a person's id is longer than {PERSON_ID_CHARS} characters")
+        object.__setattr__(self, "name", storable(self.name)[:NAME_CHARS])
         if self.email is not None:
-            object.__setattr__(self, "email", storable(self.email).strip().lower() or None)
+            email = storable(self.email).strip().lower()
+            object.__setattr__(self, "email", email if 0 < len(email) <= EMAIL_CHARS else None)
 
 
 @dataclass(frozen=True)

@@ -29,25 +29,12 @@ def upsert_person(session: Session, source: Source, person: Person) -> PersonRow
             )
         )
         row = session.scalars(select(PersonRow).where(*key)).one()
-    row.name = clipped(person.name, PersonRow.name.type.length) or row.name or ""
-    row.email = fitting(person.email, PersonRow.email.type.length) or row.email
+    row.name = person.name or row.name or ""
+    row.email = person.email or row.email
     row.is_agent = person.is_agent
     row.updated_at = utcnow()
     session.flush()
     return row
-
-
-def clipped(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, its column's width: a vendor's name for someone can be longer (a
-    Slack ``real_name``, a Zendesk user's ``name``), and PostgreSQL refuses a longer value (the request would
-    fail at every retry)."""
-    return text if len(text) <= limit else text[:limit]
-
-
-def fitting(text: str | None, limit: int) -> str | None:
-    """``text`` when it fits in ``limit`` characters, else ``None``: an identifier cut short would name someone
-    else (an e-mail address that joins people across channels; lower-casing can lengthen one: "İ" is two)."""
-    return text if text is not None and len(text) <= limit else None
 
 
 def find_ticket(session: Session, ref: TicketRef) -> TicketRow | None:

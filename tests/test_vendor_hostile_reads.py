@@ -5,7 +5,9 @@ in names, subjects and comments, a comment that is one line of a megabyte, a pri
 characters. Each request is processed once (its inbox row ``done`` at the first attempt, never retried as if it
 were a bug: PostgreSQL refused the long values with a DataError, both databases the surrogates), the vendor
 write is made once, the rows are sane (a name cut to its column, an address that does not fit left out rather
-than cut into someone else's, a surrogate made U+FFFD) and no log line carries the vendor's text.
+than cut into someone else's, a surrogate made U+FFFD) and no log line carries the vendor's text. A Jira issue
+that answers under no issue key the hub takes keeps the request's; a person's id too long to keep fails the
+request once, naming it. A thread escalated to Zendesk names its requester in the people table's 255 characters.
 
 Zendesk and Jira are faked at the transport with `responses`, Slack by the loopback stub."""
 
@@ -23,6 +25,7 @@ from sqlalchemy import select
 from app import Hub, build_hub, create_app
 from config import load_settings
 from core.db import InboxEvent, PersonRow, TicketRow
+from interceptor.act import TRANSCRIPT_CHARS
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.slack_stub import SlackStub
@@ -30,7 +33,7 @@ from tests.sync_world import zendesk_signed
 from tests.test_jira_connector import API as JIRA_API, JIRA
 from tests.test_jira_mapping import load as load_jira
 from tests.test_malformed_fetch import created_event, jira_created, jira_issue, zendesk_ticket
-from tests.test_slack_flow import ARTICLES, CHANNEL, USER, ask, make_hub
+from tests.test_slack_flow import ARTICLES, CHANNEL, CREATED, ROOT_TS, USER, ZENDESK as ZENDESK_URL, ask, make_hub
 from tests.test_vendor_shapes_zendesk import serve
 from tests.test_zendesk_connector import ZENDESK
 from tests.test_zendesk_mapping import load as load_zendesk
@@ -173,3 +176,26 @@ def test_a_jira_reporter_id_too_long_to_keep_fails_the_request_once_naming_the_i
             assert s.scalars(select(TicketRow)).all() == [] and writes == 0
     finally:
         hub.close()
+
+
+def test_a_slack_requester_named_in_100_kb_is_escalated_to_zendesk_within_the_transcript_bound(sqlite_url: str) -> None:
+    # The name is cut where the hub reads it (core.models.Person), so the ticket it opens names the requester in
+    # 255 characters and its transcript keeps to TRANSCRIPT_CHARS (it carried the whole name on every line).
+    stub = SlackStub().start()
+    stub.users[USER] = {"id": USER, "name": "ada", "real_name": "R" * 100_000, "profile": {"email": "ada@example.com"}}
+    hub = make_hub(sqlite_url, stub, ZENDESK_URL=ZENDESK_URL, ZENDESK_EMAIL="hub@example.com", ZENDESK_API_TOKEN="t",
+                   HUB_ESCALATION_TARGET="zendesk")
+    try:
+        with responses.RequestsMock() as api:
+            api.post(f"{ZENDESK_URL}/api/v2/tickets.json", json=CREATED, status=201)
+            api.put(f"{ZENDESK_URL}/api/v2/tickets/{CREATED['ticket']['id']}.json",
+                    json={"ticket": CREATED["ticket"], "audit": CREATED["audit"]})
+            ask(create_app(hub=hub).test_client(), stub, "I was charged twice and I want a refund", ROOT_TS)
+            hub.jobs.drain()  # type: ignore[attr-defined]
+            created = [json.loads(c.request.body)["ticket"] for c in api.calls if c.request.method == "POST"]
+        [ticket] = created
+        assert ticket["requester"] == {"name": "R" * 255, "email": "ada@example.com"}
+        assert "I was charged twice" in ticket["comment"]["body"] and len(ticket["comment"]["body"]) < TRANSCRIPT_CHARS
+    finally:
+        hub.close()
+        stub.stop()
