@@ -24,7 +24,10 @@ from sqlalchemy import select
 
 from app import Hub, build_hub, create_app
 from config import load_settings
-from core.db import InboxEvent, PersonRow, TicketRow
+from core import work
+from core.db import InboxEvent, OutboxAction, PersonRow, TicketRow
+from core.errors import Fatal
+from core.models import utcnow
 from interceptor.act import TRANSCRIPT_CHARS
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
@@ -199,3 +202,31 @@ def test_a_slack_requester_named_in_100_kb_is_escalated_to_zendesk_within_the_tr
     finally:
         hub.close()
         stub.stop()
+
+
+@pytest.mark.parametrize("code,said", [("not_\x00allowed", "not_allowed"), ("odd_\ud800", "odd_\ufffd"), ("x" * 100_000, "x" * 100)],
+                         ids=["nul", "lone-surrogate", "100-kb"])
+def test_a_slack_error_code_of_hostile_text_fails_the_write_once_with_it_cleaned_and_cut(
+        database_url: str, code: str, said: str, caplog: Any) -> None:
+    # NOTE(slack): error codes are short snake_case names (https://docs.slack.dev/apis/web-api/#errors). One with a NUL
+    # or a lone surrogate could not be stored as the row's last error: the row stayed ``running`` until its lease ran out.
+    caplog.set_level(logging.INFO)
+    stub = SlackStub().start()
+    stub.users[USER] = {"id": USER, "name": "ada", "real_name": "Ada Lovelace", "profile": {"email": "ada@example.com"}}
+    hub = make_hub(database_url, stub)
+    try:
+        ask(create_app(hub=hub).test_client(), stub, "How do I reset my password?", TS)
+        stub.fail("chat.postMessage", status=200, error=code)
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        with hub.db.session() as s:
+            [action] = s.scalars(select(OutboxAction)).all()
+            assert (action.status, action.attempts, action.last_error) == ("failed", 1, f"Fatal: slack chat.postMessage: {said}")
+        assert "x" * 101 not in json.dumps([str(r.__dict__) for r in caplog.records])
+    finally:
+        hub.close()
+        stub.stop()
+
+
+def test_an_error_whose_text_holds_nul_or_a_lone_surrogate_is_kept_storable() -> None:
+    outcome = work.outcome_of(Fatal("vendor said \x00no\udc00"), 1, 8, utcnow(), other_failures=0)
+    assert (outcome.status, outcome.error) == ("failed", "Fatal: vendor said no\ufffd")
