@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from core.models import as_utc, utcnow
+from core.models import EMAIL_CHARS, NAME_CHARS, PERSON_ID_CHARS, as_utc, utcnow
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -126,9 +126,9 @@ class PersonRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(255))
-    name: Mapped[str] = mapped_column(String(255), default="")
-    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    external_id: Mapped[str] = mapped_column(String(PERSON_ID_CHARS))
+    name: Mapped[str] = mapped_column(String(NAME_CHARS), default="")
+    email: Mapped[str | None] = mapped_column(String(EMAIL_CHARS), index=True)
     is_agent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

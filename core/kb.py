@@ -29,7 +29,7 @@ from core.db import (
     PassageRow,
     insert_ignoring,
 )
-from core.models import as_utc, utcnow, without_nul
+from core.models import as_utc, storable, utcnow
 
 VERSION_CURSOR = "kb.version"
 EMPTY_VERSION = "empty"
@@ -117,19 +117,19 @@ def _bump(session: Session, change: str) -> str:
 
 
 def _storable(article: ArticleInput) -> ArticleInput:
-    """``article`` without NUL characters, which carry nothing a person reads and which PostgreSQL text cannot
-    hold (a Help Center body with one would fail every sync); files holding NUL bytes are refused before this."""
+    """``article`` as the database can hold it (:func:`core.models.storable`: no NUL characters, no lone
+    surrogates; a Help Center body with either would fail every sync); files holding NUL bytes are refused before this."""
     def clean(text: str | None) -> str | None:
-        return None if text is None else without_nul(text)
+        return None if text is None else storable(text)
 
     def texts(values: Iterable[str]) -> tuple[str, ...]:
-        return tuple(without_nul(v) for v in values)
+        return tuple(storable(v) for v in values)
 
     return replace(
-        article, external_id=without_nul(article.external_id), title=without_nul(article.title),
-        body=without_nul(article.body), url=clean(article.url), locale=clean(article.locale),
+        article, external_id=storable(article.external_id), title=storable(article.title),
+        body=storable(article.body), url=clean(article.url), locale=clean(article.locale),
         section=clean(article.section), tags=texts(article.tags), questions=texts(article.questions),
-        passages=tuple(KBPassage(without_nul(p.text), texts(p.heading_path), clean(p.section_id)) for p in article.passages))
+        passages=tuple(KBPassage(storable(p.text), texts(p.heading_path), clean(p.section_id)) for p in article.passages))
 
 
 def upsert_article(session: Session, article: ArticleInput) -> bool:

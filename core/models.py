@@ -7,6 +7,7 @@ Frozen dataclasses, timezone-aware UTC datetimes, no I/O. Vendor payloads never 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -119,18 +120,42 @@ class TicketRef:
         return cls(Source(source), external_id)
 
 
-def without_nul(text: str) -> str:
-    """``text`` without NUL characters: a vendor's API can return them (an e-mailed ticket's odd bytes), nobody
-    reads them, and PostgreSQL text cannot hold them (the request's decision would fail at every retry)."""
-    return text.replace("\x00", "") if "\x00" in text else text
+# A UTF-16 surrogate code point: JSON may escape one unpaired ("\ud800"), and Python reads it as a character.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` as a database can hold it: without NUL characters and with each lone surrogate made U+FFFD.
+
+    A vendor's API can return either (an e-mailed ticket's odd bytes; a JSON escape of half a character pair),
+    nobody reads them, and neither can be stored (PostgreSQL text cannot hold NUL; neither database driver can
+    encode a lone surrogate): the request's rows would fail at every retry."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = LONE_SURROGATE.sub("\ufffd", text)
+    return text
+
+
+# A person as the hub keeps them, in the people table's columns (core/db.py ``PersonRow``; PostgreSQL refuses a
+# longer value, and the request would fail at every retry): a vendor may name someone at any length (a Slack
+# ``real_name`` of 100 KB), and lower-casing can lengthen an address ("İ" lower-cased is two characters).
+PERSON_ID_CHARS, NAME_CHARS, EMAIL_CHARS = 255, 255, 320
 
 
 @dataclass(frozen=True)
 class Person:
     """Someone who writes on a ticket.
 
-    ``is_self`` marks the hub's own messages (the loop breaker); ``email`` joins one requester across
-    channels.
+    ``is_self`` marks the hub's own messages (the loop breaker); ``email`` (lower-cased) joins one requester
+    across channels. A ``name`` longer than ``NAME_CHARS`` is cut to it; an ``email`` longer than ``EMAIL_CHARS``
+    is none (cut, it would be someone else's address).
+
+    Raises:
+        ValueError: ``external_id`` is longer than ``PERSON_ID_CHARS`` (a vendor's record that says so is not of
+            the documented shape: :func:`connectors.base.read_record`; cut, it would be someone else's).
     """
 
     external_id: str
@@ -140,9 +165,12 @@ class Person:
     is_self: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", without_nul(self.name))
+        if len(self.external_id) > PERSON_ID_CHARS:
+            raise ValueError(f"a person's id is longer than {PERSON_ID_CHARS} characters")
+        object.__setattr__(self, "name", storable(self.name)[:NAME_CHARS])
         if self.email is not None:
-            object.__setattr__(self, "email", without_nul(self.email).strip().lower() or None)
+            email = storable(self.email).strip().lower()
+            object.__setattr__(self, "email", email if 0 < len(email) <= EMAIL_CHARS else None)
 
 
 @dataclass(frozen=True)
@@ -159,8 +187,8 @@ class Message:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visibility", Visibility(self.visibility))
-        object.__setattr__(self, "text", without_nul(self.text))
-        object.__setattr__(self, "attachments", tuple((without_nul(str(n)), without_nul(str(u))) for n, u in self.attachments))
+        object.__setattr__(self, "text", storable(self.text))
+        object.__setattr__(self, "attachments", tuple((storable(str(n)), storable(str(u))) for n, u in self.attachments))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
 
 
@@ -214,9 +242,9 @@ class Ticket:
         object.__setattr__(self, "status", Status(self.status))
         if self.priority is not None:
             object.__setattr__(self, "priority", Priority(self.priority))
-        object.__setattr__(self, "subject", without_nul(self.subject))
-        object.__setattr__(self, "text", without_nul(self.text))
-        object.__setattr__(self, "tags", tuple(without_nul(str(t)) for t in self.tags))  # a vendor tag of another type: text
+        object.__setattr__(self, "subject", storable(self.subject))
+        object.__setattr__(self, "text", storable(self.text))
+        object.__setattr__(self, "tags", tuple(storable(str(t)) for t in self.tags))  # a vendor tag of another type: text
         object.__setattr__(self, "messages", tuple(self.messages))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
         object.__setattr__(self, "updated_at", as_utc(self.updated_at))

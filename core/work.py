@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, InboxEvent, OutboxAction
 from core.errors import Fatal, NotFound, Retriable
-from core.models import utcnow
+from core.models import storable, utcnow
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def outcome_of(
     """
     if error is None:
         return Outcome("done")
-    text = f"{type(error).__name__}: {error}"[:2000]
+    text = storable(f"{type(error).__name__}: {error}")[:2000]  # a vendor's words in it (an error code) may hold NUL
     if isinstance(error, NotFound):
         return Outcome("skipped", text)
     if isinstance(error, Fatal):

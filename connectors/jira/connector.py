@@ -33,6 +33,14 @@ def key_label(idempotency_key: str) -> str:
     return "hub_w_" + hashlib.sha1(idempotency_key.encode("utf-8")).hexdigest()[:16]
 
 
+def issue_ref(key: Any, asked: TicketRef) -> TicketRef:
+    """The issue's reference by the key Jira answered with (an issue asked by its numeric id, or moved to
+    another project, answers under its key), or ``asked`` when that is no issue key: none, a number, or longer
+    than an issue key the hub takes (``schemas.MAX_KEY_CHARS``; the tickets table and the outbox keys hold 255)."""
+    said = str(key or "")
+    return TicketRef(Source.JIRA, said) if schemas.is_issue_key(said) and not said.isdigit() else asked
+
+
 class JiraConnector:
     """One Jira site; tickets are issues, the hub opens new ones in ``JIRA_PROJECT_KEY``.
 
@@ -113,7 +121,11 @@ class JiraConnector:
         me = self._self()
         needed = read_record(Source.JIRA, "issue", key, lambda: mapping.lookups_needed(issue, me))
         looked_up = {comment_id: self.visibility.of(comment_id) for comment_id in needed}
-        return read_record(Source.JIRA, "issue", key, lambda: mapping.ticket(issue, me, self.settings.url, looked_up))
+        ticket = read_record(Source.JIRA, "issue", key, lambda: mapping.ticket(issue, me, self.settings.url, looked_up))
+        keyed = issue_ref(ticket.ref.external_id, ref)
+        if keyed == ticket.ref:
+            return ticket
+        return replace(ticket, ref=keyed, url=mapping.browse_url(self.settings.url, keyed.external_id))
 
     def resolve(self, event: TicketEvent) -> TicketEvent:
         """The event as the issue tells it, from one cheap read (``GET /issue/{id or key}?fields=reporter,creator``)
@@ -136,8 +148,7 @@ class JiraConnector:
         asked = self._key(event.ref)
         issue = call("issue", lambda: self.jira.issue(asked, fields=mapping.REPORTER_FIELDS).raw)
         read = partial(read_record, Source.JIRA, "issue", asked)
-        key = read(lambda: str(issue.get("key") or ""))
-        ref = TicketRef(Source.JIRA, key) if schemas.is_issue_key(key) and not key.isdigit() else event.ref
+        ref = read(lambda: issue_ref(issue.get("key"), event.ref))
         if event.message is None or if_agent is None:
             return replace(event, ref=ref)
         said, if_agent_sees, me = event.message, Visibility(if_agent), self._self()

@@ -11,6 +11,7 @@ from urllib.error import URLError
 from slack_sdk.errors import SlackApiError
 
 from core.errors import ConnectorError, Fatal, NotFound, Retriable
+from core.models import storable
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ NOT_FOUND = {"channel_not_found", "message_not_found", "thread_not_found", "user
 # NOTE(slack): Web API error codes that mean "try again later" even on HTTP 200.
 # https://docs.slack.dev/reference/methods/chat.postMessage#errors
 PASSING = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+CODE_CHARS = 100
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -52,7 +54,9 @@ def translate(method: str, error: SlackApiError) -> ConnectorError:
     response = error.response
     status = getattr(response, "status_code", 0) or 0
     data = getattr(response, "data", None)
-    code = data.get("error", "") if isinstance(data, dict) else ""
+    # NOTE(slack): an error code is a short snake_case name (https://docs.slack.dev/apis/web-api/#errors); a longer
+    # one is cut, so that a log line or the row's last error never carries a vendor's text at length.
+    code = storable(str(data.get("error") or ""))[:CODE_CHARS] if isinstance(data, dict) else ""
     if status == 429 or code == "ratelimited":
         return Retriable(
             f"slack {method}: rate limited", retry_after=_retry_after(getattr(response, "headers", None)), rate_limited=True

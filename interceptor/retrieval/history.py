@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.errors import HubError
-from core.models import without_nul
+from core.models import storable
 from core.textfile import read_utf8
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import extract, feature_names, sign
@@ -50,7 +50,7 @@ class Labelled:
 
 
 def _row(data: dict[str, Any], where: str) -> Labelled:
-    text = without_nul(str(data.get("text") or "")).strip()  # stored as an article's question
+    text = storable(str(data.get("text") or "")).strip()  # stored as an article's question
     if not text:
         raise HistoryError(f"{where}: no text")
     article = data.get("article", data.get("expected_article_id"))
