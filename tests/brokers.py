@@ -8,15 +8,35 @@ import socket
 import threading
 import time
 import uuid
+from typing import Callable
 
 import pytest
 import redis
 from kombu import Connection
+from sqlalchemy import select
+
+from core.db import Database, InboxEvent
 
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 BROKERS = {"redis": REDIS_URL, "amqp": AMQP_URL}
 CLOSED = {"redis": "redis://127.0.0.1:1/0", "amqp": "amqp://guest:guest@127.0.0.1:1//"}  # nothing listens there
+
+
+def eventually(check: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``check`` comes true within ``seconds`` (asked every 0.1 s)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def inbox_status(db: Database, row_id: int) -> str | None:
+    """The inbox row's status (``None``: no such row)."""
+    with db.session() as s:
+        return s.scalar(select(InboxEvent.status).where(InboxEvent.id == row_id))
 
 
 def unique_prefix() -> str:

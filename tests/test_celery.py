@@ -4,9 +4,8 @@ processed by the same handlers, on PostgreSQL. A lost hand-off is recovered by t
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -18,8 +17,8 @@ from core import inbox
 from core.celery_jobs import CeleryQueue, broker_queue, make_celery, register_worker_task
 from core.db import InboxEvent
 from core.models import TicketEvent
-from tests.brokers import (BROKERS, CLOSED, SilentBroker, StallingProxy, delete_queues, lose_messages, queue_length, require,
-                           unique_prefix)
+from tests.brokers import (BROKERS, CLOSED, SilentBroker, StallingProxy, delete_queues, eventually, lose_messages,
+                           queue_length, require, unique_prefix)
 from tests.conftest import _postgres_schema, settings_dict
 from tests.test_inbox import make_event
 
@@ -212,24 +211,16 @@ def test_a_hand_off_on_a_connection_the_broker_stopped_answering_reaches_the_bro
     jobs = CeleryQueue(make_celery(proxy.url, scaled_hub.settings.broker_queue_prefix))
     try:
         inbox.accept(scaled_hub.db, jobs, make_event("EvBefore"), b"{}")
-        assert _eventually(lambda: broker_length(scaled_hub, "inbox") == 1, seconds=10)
+        assert eventually(lambda: broker_length(scaled_hub, "inbox") == 1, seconds=10)
         proxy.stall()  # the publisher's connection: open, silent
         for n in range(2):
             inbox.accept(scaled_hub.db, jobs, make_event(f"EvStalled{n}"), b"{}")
         # the bounded wait (10 s) gives the connection up; the retry publishes on a new one
-        assert _eventually(lambda: broker_length(scaled_hub, "inbox") == 3, seconds=30)
+        assert eventually(lambda: broker_length(scaled_hub, "inbox") == 3, seconds=30)
     finally:
         jobs.shutdown(wait=False)
         proxy.close()
 
-
-def _eventually(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_a_deployments_workers_answer_only_its_own_remote_control(scaled_hub: Hub, other_hub: Hub) -> None:

@@ -24,7 +24,7 @@ from core import inbox, queues
 from core.celery_jobs import CeleryQueue, broker_queue, make_celery
 from core.db import Database, InboxEvent
 from core.models import EventKind, Message, Person, Source, TicketEvent, TicketRef
-from tests.brokers import AMQP_URL, delete_queues, queue_length, require, unique_prefix
+from tests.brokers import AMQP_URL, delete_queues, inbox_status, queue_length, require, unique_prefix
 from tests.conftest import _postgres_schema
 from tests.test_inbox import RecordingQueue
 from tests.test_metrics_shared import BIN, WAIT_SECONDS, hub_env, started
@@ -55,7 +55,7 @@ def test_a_busy_worker_whose_queue_was_deleted_takes_the_later_hand_offs_once(tm
             with started([command], env, log) as procs:
                 worker = procs[0]
                 first = inbox.accept(db, jobs, event(0), b"{}").row_id
-                _wait(lambda: _status(db, first) == "done", worker, log)  # it consumes
+                _wait(lambda: inbox_status(db, first) == "done", worker, log)  # it consumes
                 stored = RecordingQueue()  # stored first, handed to the broker below
                 busy = [inbox.accept(db, stored, event(n), b"{}").row_id for n in range(1, THREADS + 2)]
                 with db.engine.connect() as blocker:
@@ -68,14 +68,14 @@ def test_a_busy_worker_whose_queue_was_deleted_takes_the_later_hand_offs_once(tm
                     with Connection(AMQP_URL, connect_timeout=5) as conn:
                         conn.default_channel.queue_delete(name)  # the operator's delete: the consumer is cancelled
                     blocker.rollback()  # the busy threads finish, and their tasks are acknowledged
-                _wait(lambda: all(_status(db, row) == "done" for row in busy[:THREADS]), worker, log)
+                _wait(lambda: all(inbox_status(db, row) == "done" for row in busy[:THREADS]), worker, log)
                 _wait(lambda: _consumers(name) > 0, worker, log)  # the worker consumes again
                 later = [inbox.accept(db, jobs, event(n), b"{}").row_id for n in range(THREADS + 2, THREADS + 5)]
-                _wait(lambda: all(_status(db, row) == "done" for row in later), worker, log)
+                _wait(lambda: all(inbox_status(db, row) == "done" for row in later), worker, log)
 
                 def all_done() -> bool:
                     queues.sweep(db, jobs)  # the scheduler's sweep: the hand-off the queue held is lost, its row due
-                    return _status(db, busy[-1]) == "done"
+                    return inbox_status(db, busy[-1]) == "done"
 
                 _wait(all_done, worker, log, every=2.0)
             with db.session() as s:
@@ -88,10 +88,6 @@ def test_a_busy_worker_whose_queue_was_deleted_takes_the_later_hand_offs_once(tm
             db.dispose()
             delete_queues(AMQP_URL, prefix)
 
-
-def _status(db: Database, row_id: int) -> str | None:
-    with db.session() as s:
-        return s.scalar(select(InboxEvent.status).where(InboxEvent.id == row_id))
 
 
 def _consumers(name: str) -> int:

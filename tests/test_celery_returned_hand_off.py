@@ -11,8 +11,6 @@ Redis never had the gap: a publish pushes onto a list, which creates it."""
 from __future__ import annotations
 
 import logging
-import time
-from typing import Callable
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -22,7 +20,7 @@ from core import inbox, queues
 from core.celery_jobs import CeleryQueue, broker_queue, make_celery, register_worker_task
 from core.db import Database, InboxEvent
 from core.models import TicketEvent
-from tests.brokers import BROKERS, delete_queue, delete_queues, queue_length, require, unique_prefix
+from tests.brokers import BROKERS, delete_queue, delete_queues, eventually, inbox_status, queue_length, require, unique_prefix
 from tests.conftest import _postgres_schema
 from tests.test_inbox import make_event
 
@@ -62,13 +60,13 @@ def test_hand_offs_published_after_their_queue_was_deleted_reach_a_worker_once(
 
             app = jobs.app
             with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[name]):
-                assert _eventually(lambda: all(_status(db, row) == "done" for row in after), seconds=30)
-                assert _status(db, lost) == "pending"  # lost with the queue: the sweep's to hand out again
+                assert eventually(lambda: all(inbox_status(db, row) == "done" for row in after), seconds=30)
+                assert inbox_status(db, lost) == "pending"  # lost with the queue: the sweep's to hand out again
                 assert queues.sweep(db, jobs) == 1  # the scheduler's next round: only the lost row is due
-                assert _eventually(lambda: _status(db, lost) == "done", seconds=30)
+                assert eventually(lambda: inbox_status(db, lost) == "done", seconds=30)
                 delete_queue(url, name)  # again, under the running worker (RabbitMQ cancels its consumer)
                 running = inbox.accept(db, jobs, make_event("EvRunning"), b"{}").row_id  # published at once
-                assert _eventually(lambda: _status(db, running) == "done", seconds=30)  # and no sweep
+                assert eventually(lambda: inbox_status(db, running) == "done", seconds=30)  # and no sweep
             with db.session() as s:  # each claimed once (a claim counts an attempt), each processed once
                 assert {r.id: (r.status, r.attempts) for r in s.scalars(select(InboxEvent))} == {
                     row: ("done", 1) for row in [lost, *after, running]}
@@ -78,16 +76,3 @@ def test_hand_offs_published_after_their_queue_was_deleted_reach_a_worker_once(
             db.dispose()
             delete_queues(url, prefix)
 
-
-def _status(db: Database, row_id: int) -> str | None:
-    with db.session() as s:
-        return s.scalar(select(InboxEvent.status).where(InboxEvent.id == row_id))
-
-
-def _eventually(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
