@@ -29,7 +29,7 @@ AFTER = 3  # hand-offs published after the delete: the first comes back on Rabbi
 
 # The delete under the running worker cancels its consumer, which Celery takes for a lost connection and warns, with
 # acks late, that a later Celery will cancel running tasks then (none runs here).
-@pytest.mark.filterwarnings("ignore:.*worker_cancel_long_running_tasks_on_connection_loss")
+@pytest.mark.filterwarnings("ignore:(?s).*worker_cancel_long_running_tasks_on_connection_loss")
 @pytest.mark.parametrize("broker", sorted(BROKERS))
 def test_hand_offs_published_after_their_queue_was_deleted_reach_a_worker_once(
         broker: str, caplog: pytest.LogCaptureFixture) -> None:
