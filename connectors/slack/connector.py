@@ -196,12 +196,14 @@ class SlackConnector:
         for user_id in user_ids:
             try:
                 found = call("users.info", self.client.users_info, user=user_id)
-            except (Fatal, NotFound) as e:
-                if isinstance(e, NotFound) or tolerant:
+            except NotFound:
+                continue
+            except Fatal:
+                if tolerant:
                     continue
                 raise
             person = readable(Source.SLACK, "user", user_id, lambda: mapping.person_from_user(found["user"]))
-            if person is not None:
+            if person is not None:  # a user of another shape is passed over as one not found: a person without a name
                 people[user_id] = person
         return people
 
