@@ -26,6 +26,7 @@ def _message_to_dict(message: Message) -> dict[str, Any]:
         "visibility": message.visibility.value,
         "created_at": message.created_at.isoformat(),
         "attachments": [list(pair) for pair in message.attachments],
+        "automated": message.automated,
     }
 
 
@@ -37,6 +38,7 @@ def _message_from_dict(data: dict[str, Any]) -> Message:
         visibility=Visibility(data["visibility"]),
         created_at=datetime.fromisoformat(data["created_at"]),
         attachments=tuple((name, link) for name, link in data.get("attachments") or ()),
+        automated=bool(data.get("automated")),
     )
 
 

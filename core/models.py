@@ -176,7 +176,9 @@ class Person:
 @dataclass(frozen=True)
 class Message:
     """One comment or chat message on a ticket. ``attachments`` are ``(file name, link)`` pairs: links to
-    the files where they live, never their content."""
+    the files where they live, never their content. ``automated`` marks a message a rule or an integration
+    wrote in an agent's name (a Zendesk trigger or API client, Automation for Jira), not a person: an
+    acknowledgement sent to every new ticket is not an agent taking the request on."""
 
     external_id: str
     author: Person
@@ -184,6 +186,7 @@ class Message:
     visibility: Visibility = Visibility.PUBLIC
     created_at: datetime = field(default_factory=utcnow)
     attachments: tuple[tuple[str, str], ...] = ()
+    automated: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visibility", Visibility(self.visibility))
@@ -223,7 +226,11 @@ def _cut_from(subject: str, text: str) -> bool:
 
 @dataclass(frozen=True)
 class Ticket:
-    """A request in the help desk, normalised. ``raw`` is kept for debugging only."""
+    """A request in the help desk, normalised. ``raw`` is kept for debugging only.
+
+    ``messages`` are in order. The first is the request itself (a Zendesk ticket's first comment, a Slack
+    thread's parent) unless ``request_in_messages`` is false: a Jira issue's description is not one of its
+    comments. :meth:`replies` is what came after it."""
 
     ref: TicketRef
     subject: str
@@ -237,6 +244,7 @@ class Ticket:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     raw: Any = field(default=None, compare=False, repr=False)
+    request_in_messages: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -248,6 +256,10 @@ class Ticket:
         object.__setattr__(self, "messages", tuple(self.messages))
         object.__setattr__(self, "created_at", as_utc(self.created_at))
         object.__setattr__(self, "updated_at", as_utc(self.updated_at))
+
+    def replies(self) -> tuple[Message, ...]:
+        """Return the messages written after the request."""
+        return self.messages[1:] if self.request_in_messages else self.messages
 
     def public_messages(self) -> tuple[Message, ...]:
         """Return the messages the requester can see (internal notes never feed a public answer)."""

@@ -108,8 +108,9 @@ class Pipeline:
             ticket, unread_error = alone, e
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"
-        if intake.solved_by_people(ticket):
-            return intake.SOLVED_BY_PEOPLE
+        taken = intake.taken_by_people(ticket)
+        if taken is not None:
+            return taken
         text = intake.request_text(ticket)
         decision = self._engine().decide(text, channel=ticket.ref.channel)
         observe("decision", sum(decision.latency_ms.values()) / 1000.0)

@@ -96,6 +96,7 @@ class Zendesk:
         listed = load_zendesk("ticket_comments.json")
         first = copy.deepcopy(listed["comments"][0]) | {"id": 101, "body": question, "plain_body": question, "html_body": question}
         listed["comments"] = [first]
+        self.comments: list[dict[str, Any]] = listed["comments"]  # what the comments read lists: add to it
         self.applied: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         base = f"{ZENDESK_API}/tickets/{self.TICKET}"

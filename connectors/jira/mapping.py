@@ -241,7 +241,7 @@ def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: M
     https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/ Who wrote it is
     unknown, so it is neither the requester's word (the hub would answer it) nor an agent's public reply (it
     would be mirrored to the requester): an unknown author's comment is an internal note, as anything
-    ambiguous is.
+    ambiguous is. An ``app`` account's comment (Automation for Jira, an integration) is ``automated``.
     """
     raw = comment.get("author")
     if not (isinstance(raw, Mapping) and raw):
@@ -256,6 +256,7 @@ def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: M
         visibility=visibility,
         created_at=parse_time(comment.get("created")) or datetime.now(timezone.utc),
         attachments=referenced_files(comment.get("body"), files or {}),
+        automated=isinstance(raw, Mapping) and raw.get("accountType") == "app",
     )
 
 
@@ -318,6 +319,7 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str, looked_up: Mapping
         created_at=parse_time(fields.get("created")) or now,
         updated_at=parse_time(fields.get("updated")) or now,
         raw=dict(issue),
+        request_in_messages=False,
     )
 
 

@@ -39,6 +39,12 @@ STATUSES = {"new": Status.NEW, "open": Status.OPEN, "pending": Status.PENDING, "
             "on-hold": Status.ON_HOLD, "solved": Status.SOLVED, "closed": Status.CLOSED}
 PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH, "urgent": Priority.URGENT}
 AGENT_ROLES = frozenset(("agent", "admin"))
+# NOTE(zendesk): a comment's ``via.channel`` says how it was made. "rule" is a trigger or an automation, "api"
+# an integration (an auto-acknowledgement app; the hub itself) and "system" Zendesk: none is an agent typing a
+# reply. Agents reply via "web", "email", "mobile"... The comments API names channels by type (a string); a via
+# id (an integer) is read as unknown, so as a person's.
+# https://developer.zendesk.com/documentation/ticketing/reference-guides/via-object-reference
+AUTOMATED_VIA = frozenset(("rule", "api", "system"))
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -112,7 +118,15 @@ def message(comment: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], 
         visibility=Visibility.PUBLIC if comment.get("public") is True else Visibility.INTERNAL,
         created_at=parse_time(comment.get("created_at")) or datetime.now(timezone.utc),
         attachments=attachment_links(comment),
+        automated=via_channel(comment) in AUTOMATED_VIA,
     )
+
+
+def via_channel(record: Mapping[str, Any]) -> str | None:
+    """The record's ``via.channel`` when it is a via type (a string), else ``None``."""
+    via = record.get("via")
+    channel = via.get("channel") if isinstance(via, Mapping) else None
+    return channel if isinstance(channel, str) else None
 
 
 def attachment_links(comment: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -1,0 +1,102 @@
+"""A request people took on while it waited for the hub (a read outage, a backlog) is left to them: an agent's
+public reply means the conversation is theirs, and an answer from the hub would talk over it. A reply a rule or
+an integration wrote in an agent's name (an acknowledgement every new ticket gets) is not an agent's.
+
+Zendesk and Jira are faked at the transport (tests/outage_world.py); the hub runs through its own handlers."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator
+
+import pytest
+import responses
+
+from core.db import DecisionRow
+from tests.outage_world import ADMIN, Jira, Zendesk, inbox_row, make_hub, next_at, outbox_rows, run_inbox, server_error
+
+AGENT = "6130907993114"  # an admin in users_show_many.json
+APP = {"accountId": "557058:automation", "accountType": "app", "displayName": "Automation for Jira"}
+JIRA_AGENT = {"accountId": "agent-1", "accountType": "atlassian", "displayName": "Sam Agent"}
+
+
+@pytest.fixture
+def api() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def zendesk_reply(desk: Zendesk, channel: str) -> None:
+    """An agent's public comment on the ticket, made via ``channel`` ("web": typed; "rule": a trigger)."""
+    reply = copy.deepcopy(desk.comments[0])
+    reply.update(id=102, author_id=int(AGENT), public=True, body="Looking into it now.", plain_body="Looking into it now.",
+                 html_body="<p>Looking into it now.</p>", via={"channel": channel, "source": {"from": {}, "to": {}, "rel": None}})
+    desk.comments.append(reply)
+
+
+def jira_reply(issue: Jira, author: dict[str, Any]) -> None:
+    issue.issue["fields"]["comment"]["comments"].append({
+        "id": "10801", "author": author, "jsdPublic": True, "created": "2026-11-29T09:00:00.000+0000",
+        "body": {"version": 1, "type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "We are on it."}]}]},
+    })
+
+
+def stats(client: Any) -> tuple[int, int, int]:
+    counts = client.get("/api/v1/stats", headers=ADMIN).get_json()["counts"]
+    return counts["requests"], counts["answered"], counts["escalated"]
+
+
+def decisions(hub: Any) -> int:
+    with hub.db.session() as s:
+        return len(s.query(DecisionRow).all())
+
+
+def test_a_ticket_an_agent_replied_to_while_the_read_failed_is_neither_answered_nor_drafted(
+        database_url: str, api: responses.RequestsMock) -> None:
+    desk = Zendesk(api)
+    desk.reads.script = [server_error(503)]
+    hub, client = make_hub(database_url, "zendesk")
+    try:
+        assert desk.deliver(client) == "accepted"
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        row = inbox_row(hub)
+        assert (row.status, row.attempts) == ("pending", 1)
+        zendesk_reply(desk, "web")  # an agent took the ticket from the queue meanwhile and answered it
+        assert run_inbox(hub, next_at(row)) == 1
+        row = inbox_row(hub)
+        assert (row.status, row.last_error) == ("done", None)
+        assert desk.sent == [] and outbox_rows(hub) == [] and decisions(hub) == 0
+        assert stats(client) == (0, 0, 0)
+    finally:
+        hub.close()
+
+
+def test_a_zendesk_acknowledgement_a_trigger_wrote_does_not_stop_the_answer(database_url: str,
+                                                                            api: responses.RequestsMock) -> None:
+    desk = Zendesk(api)
+    zendesk_reply(desk, "rule")  # "We got your request" from a trigger, in an agent's name
+    hub, client = make_hub(database_url, "zendesk")
+    try:
+        assert desk.deliver(client) == "accepted"
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        assert len(desk.applied) == 1 and desk.applied[0]["public"] is True  # answered, once
+        assert stats(client)[:2] == (1, 1)
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize("author, drafts", [(JIRA_AGENT, 0), (APP, 1)], ids=["agent", "automation"])
+def test_a_jira_issue_is_left_to_an_agent_who_replied_but_not_to_automation(
+        database_url: str, api: responses.RequestsMock, author: dict[str, Any], drafts: int) -> None:
+    issue = Jira(api)
+    jira_reply(issue, author)
+    hub, client = make_hub(database_url, "jira")
+    try:
+        assert issue.deliver(client) == "accepted"
+        hub.jobs.drain()  # type: ignore[attr-defined]
+        assert inbox_row(hub).status == "done"
+        assert len(issue.applied) == drafts  # the internal draft for agents, or nothing
+        assert all(c["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}] for c in issue.applied)
+        assert stats(client) == (drafts, 0, drafts)
+    finally:
+        hub.close()
