@@ -137,6 +137,17 @@ def test_comments_the_hub_must_ignore(change: dict[str, Any]) -> None:
     assert events.parse({}, body, ME) is None
 
 
+def test_every_comment_is_a_reply_and_an_app_accounts_is_automated() -> None:
+    """A Jira issue's description is not one of its comments: each comment came after the request. One by an
+    ``app`` account (Automation for Jira) is not a person's."""
+    issue = load("issue_get.json")
+    comments = issue["fields"]["comment"]["comments"]
+    comments[0]["author"] = comments[0]["author"] | {"accountType": "app"}
+    ticket = mapping.ticket(issue, ME, "http://jira")
+    assert ticket.replies() == ticket.messages and len(ticket.messages) == len(comments)
+    assert [m.automated for m in ticket.messages] == [True] + [False] * (len(comments) - 1)
+
+
 def test_agent_comment_is_passed_on_marked_as_an_agents_when_the_reporter_is_known() -> None:
     body = load("webhook_comment_created.json")
     body["issue"]["fields"]["reporter"] = {"accountId": "someone-else"}

@@ -42,6 +42,16 @@ def test_ticket_mapping_keeps_public_and_internal_apart() -> None:
     assert ticket.url == "http://zd/agent/tickets/1"
 
 
+@pytest.mark.parametrize(("via", "automated"), [({"channel": "web"}, False), ({"channel": "email"}, False),
+                                               ({"channel": "rule"}, True), ({"channel": "api"}, True),
+                                               ({"channel": 8}, False), (None, False), ("rule", False)])
+def test_a_comment_a_trigger_or_an_integration_made_is_marked_automated(via: Any, automated: bool) -> None:
+    """A trigger's "we got your request" in an agent's name is not an agent replying (interceptor.intake); a
+    via id or a via not of the documented shape is read as a person's."""
+    comment = load("ticket_comments.json")["comments"][1] | {"via": via}
+    assert mapping.message(comment, users(), SELF_ID).automated is automated
+
+
 @pytest.mark.parametrize(
     ("raw", "status"),
     [("new", Status.NEW), ("OPEN", Status.OPEN), ("pending", Status.PENDING), ("hold", Status.ON_HOLD),
