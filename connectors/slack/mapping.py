@@ -315,7 +315,7 @@ def human_authors(messages: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def thread_message(m: Mapping[str, Any], people: Mapping[str, Person], names: Mapping[str, str],
-                    ids: SelfIds) -> Message | None:
+                   ids: SelfIds) -> Message | None:
     """One message of a thread as a :class:`Message` (``None``: a kind that carries no words, or no ``ts``).
 
     Raises:

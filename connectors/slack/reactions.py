@@ -68,8 +68,8 @@ def reacted_ticket(slack: SlackConnector, event: TicketEvent) -> Ticket:
 
 
 def _read(slack: SlackConnector, ts: str, found: Any) -> Message | None:
-    """The message ``reactions.get`` answered (``None``: not the one asked for, not of the documented shape, or a
-    kind that carries no words; logged and counted as a record not of the documented shape)."""
+    """The message ``reactions.get`` answered (``None``: not the one asked for, a kind that carries no words, or
+    not of the documented shape, which is logged and counted as such a record is)."""
     if not isinstance(found, Mapping) or found.get("ts") != ts:
         return None
     who = found.get("user")
