@@ -3,7 +3,8 @@
 An outbox row names a connector and an action; its payload is JSON, and performers also receive the row's
 ``idempotency_key`` in it. Actions (payload keys):
 
-- ``post_reply``: answer in the ticket's own thread; at most once per key (retries ask ``already_wrote``). ``{"ref", "text", "citations": [{"title", "url"}],
+- ``post_reply``: answer in the ticket's own thread; at most once per key (retries ask ``already_wrote``; a
+  ``notice`` whose look the vendor refuses for good is posted anyway, at least once: :func:`unchecked_write`). ``{"ref", "text", "citations": [{"title", "url"}],
   "kind": "answer" | "notice", "decision_id"}``. For ``kind == "answer"`` the connector adds its way to say
   "This solved it" / "I still need help" (Slack buttons; the answer's feedback line asks for the same words
   as a reply) and marks the ticket
@@ -29,31 +30,64 @@ Vendor packages may add actions of their own (Slack ``update_message``), registe
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping
 
 from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed
+from core.errors import Fatal
 from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
 
+log = logging.getLogger(__name__)
+
 
 def _post_reply(connector: Connector) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
+        ref, kind = TicketRef.parse(payload["ref"]), payload.get("kind", "answer")
+        unchecked: Fatal | None = None
         if int(payload.get("attempt", 1)) > 1:
             # A retry: an earlier attempt may have posted and crashed before the hub recorded it.
-            found = already_performed(connector, TicketRef.parse(payload["ref"]), payload["idempotency_key"])
+            try:
+                found = already_performed(connector, ref, payload["idempotency_key"])
+            except Fatal as e:
+                if kind != "notice":
+                    raise  # an answer is at most once: without the look, it is given up (a failed row)
+                found, unchecked = None, e
             if found is not None:
                 return found
         posted = connector.post_reply(
-            TicketRef.parse(payload["ref"]),
+            ref,
             payload["text"],
             idempotency_key=payload["idempotency_key"],
-            kind=payload.get("kind", "answer"),
+            kind=kind,
             citations=payload.get("citations") or (),
         )
-        return Performed({"external_id": posted.external_id, "url": posted.url})
+        result = {"external_id": posted.external_id, "url": posted.url}
+        if unchecked is not None:
+            result["unchecked"] = unchecked_write(connector, ref, unchecked)
+        return Performed(result)
 
     return perform
+
+
+def unchecked_write(connector: Connector, ref: TicketRef, refused: Fatal) -> str:
+    """A notice posted on a retry whose look (``already_wrote``) the vendor refused for good, logged
+    (``outbox.post.unchecked``) and counted (``hub_outbox_unchecked_writes_total{connector}``).
+
+    A notice is at least once: a requester who never hears that a person has the request (or what the agent
+    replied) is worse off than one who reads it twice, and a look that cannot be made (a Slack thread the app
+    may post in but not read: ``missing_scope``, ``not_in_channel``) would otherwise give it up at every retry.
+    It is doubled only when the earlier attempt's post went through and its answer was lost (a 5xx or a timeout
+    after the vendor posted; a 429 is the vendor refusing the call). An answer stays at most once.
+
+    Returns:
+        Why the look was not made, kept in the outbox row's result (``unchecked``) for the admin.
+    """
+    why = f"{type(refused).__name__}: {refused}"[:300]
+    log.warning("outbox.post.unchecked", extra={"ref": str(ref), "error": why})
+    count("outbox_unchecked_writes", connector=connector.source.value)
+    return why
 
 
 def _add_internal_note(connector: Connector) -> Performer:

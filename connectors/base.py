@@ -280,18 +280,20 @@ class ResolvesEvents(Protocol):
 @runtime_checkable
 class ReadsEventAlone(Protocol):
     """Optional capability: a chat vendor whose request event carries the request's own words (a Slack message
-    event), so that a request whose thread cannot be read (a Fatal ``fetch``) can still go to people as the
-    event tells it, rather than reach nobody."""
+    event) or names the one message it is about (an emoji intake), so that a request whose thread cannot be read
+    (a Fatal ``fetch``) can still go to people as the event tells it, rather than reach nobody."""
 
     def ticket_from_event(self, event: TicketEvent) -> Ticket | None:
-        """The request as its event alone tells it: the event's message as the only message, its author the
-        requester (completed, where the vendor still answers, with their name, email and the thread's link).
+        """The request as its event alone tells it: the event's message (or the one message it names, read by
+        itself; named by its link when even that cannot be read) as the only message, its author the requester
+        (completed, where the vendor still answers, with their name, email and the link).
 
         Returns:
-            The ticket, or ``None`` when the event carries no message (an emoji intake names a message only).
+            The ticket, or ``None`` when the event neither carries nor names a message.
 
         Raises:
-            Retriable: a call for the completions failed passingly (one that fails otherwise is left out).
+            NotFound: the message the event names is gone. Retriable: a call failed passingly (one that fails
+                otherwise is left out).
         """
         ...
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings
 from connectors.base import Connector, HelpDesk, ResolvesEvents
 from core.db import Database
-from core.errors import Fatal, Retriable
+from core.errors import Retriable
 from core.inbox import request_undecided
 from core.jobs import JobQueue
 from core.models import EventKind, Message, Ticket, TicketEvent, TicketRef, Visibility, as_utc
@@ -98,14 +98,7 @@ class Pipeline:
             if event.data.get("reply") and event.message is not None and event.message.author.external_id == asker:
                 return self._on_comment(connector, event, inbox_event_id)
             return "already_decided"
-        unread_error: Fatal | None = None
-        try:
-            ticket = connector.fetch(event.ref)
-        except Fatal as e:  # the thread cannot be read for good: a chat request goes to people as its event tells it
-            alone = unread.request_alone(connector, event, self._route(event.ref), e)
-            if alone is None:
-                raise
-            ticket, unread_error = alone, e
+        ticket, unread_error = unread.read(connector, event, self._route(event.ref))
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"
         taken = intake.taken_by_people(ticket)
@@ -326,8 +319,10 @@ class Pipeline:
 
     def _on_emoji(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
         """Someone reacted with ``SLACK_TICKET_EMOJI``: the thread goes to a person, once however many react
-        (one inbox row per reacted message; one ``escalate:<ref>`` outbox key), escalated by a person."""
-        ticket = connector.fetch(event.ref)  # its ref is the thread's root, also when a reply was reacted to
+        (one inbox row per reacted message; one ``escalate:<ref>`` outbox key), escalated by a person. A thread
+        the hub cannot read goes from the reacted-to message alone, with the agents' note saying why."""
+        # its ref is the thread's root, also when a reply was reacted to
+        ticket, unread_error = unread.read(connector, event, self._route(event.ref))
         if ticket.requester.is_self:
             return "ignored_agent_or_self"
         ref = ticket.ref
@@ -336,16 +331,19 @@ class Pipeline:
                 return "already_escalated"
             decided_before = record.first_decision(s, ref) is not None
         draft = self._engine().decide(intake.request_text(ticket), channel=ticket.ref.channel).draft
-        decision = Decision(Verdict.ESCALATE, 0.0, 0.0, (PERSON_ESCALATED,), (), None, draft)
+        unreadable = (unread.THREAD_UNREADABLE,) if unread_error is not None else ()
+        decision = Decision(Verdict.ESCALATE, 0.0, 0.0, (PERSON_ESCALATED, *unreadable), (), None, draft)
         try:
             with self._db.session() as s:
                 row = record.upsert_ticket(s, ticket)
                 trigger = "follow_up" if decided_before else "request"
                 decided = record.record_decision(s, row, decision, trigger=trigger, inbox_event_id=inbox_event_id)
                 reactor = str(event.data.get("reactor") or "")
-                if not record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=PERSON_ESCALATED, by=reactor):
+                error: dict[str, Any] = {"error": unread.describe(unread_error)} if unread_error is not None else {}
+                if not record.record_outcome(s, ref, "escalated", decision_id=decided.id, reason=PERSON_ESCALATED, by=reactor, **error):
                     raise _Escalated  # escalated meanwhile (another reaction, "I still need help")
-                actions = escalation_actions(ticket, draft, decided.id, self._route(ref), reopen=False)
+                note = unread.agents_note(unread_error)
+                actions = escalation_actions(ticket, draft, decided.id, self._route(ref), reopen=False, note=note)
                 ids = [enqueue(s, a, max_attempts=self._settings.outbox_max_attempts, inbox_event_id=inbox_event_id) for a in actions]
         except IntegrityError as e:  # the thread's own request decision landed meanwhile: decide again
             raise Retriable("a concurrent request decision on the same thread; retrying") from e

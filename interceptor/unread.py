@@ -7,6 +7,9 @@ agent saw the request. Now the request is handed over from what the hub does kno
 (stored with the inbox row): a ticket of record (or the triage post) whose transcript starts with a note that
 the thread could not be read and why, and the usual hand-off notice in the thread. It is never answered: a
 thread the hub cannot read is one it could not follow either (a reply's "it did not help" reads it again).
+An emoji intake (a reaction, which carries no words) on such a thread is handed over the same way, from the
+reacted-to message read alone, or, when Slack will not tell even that, from a ticket that names the message
+and its link (``connectors.slack.reactions``).
 
 A thread Slack says is gone (``thread_not_found``, ``channel_not_found``: a ``NotFound``, the request deleted
 before the hub read it) is skipped as before; passing failures (429, 5xx, timeouts) are retried as before; a
@@ -29,10 +32,31 @@ THREAD_UNREADABLE = "thread_unreadable"  # the reason of such a hand-over, first
 log = logging.getLogger(__name__)
 
 
+def read(connector: Connector, event: TicketEvent, route: Route) -> tuple[Ticket, Fatal | None]:
+    """The request ``event`` is about: its thread as ``connector.fetch`` reads it, or, when that read fails for
+    good, as the event alone tells it (:func:`request_alone`).
+
+    Returns:
+        The ticket, and the error that kept the thread from being read (``None`` when it was read).
+
+    Raises:
+        NotFound, Retriable, Fatal: the read failed, and the event cannot stand in for it (or telling the request
+            from the event failed in turn).
+    """
+    try:
+        return connector.fetch(event.ref), None
+    except Fatal as e:  # the thread cannot be read for good: a chat request goes to people as its event tells it
+        alone = request_alone(connector, event, route, e)
+        if alone is None:
+            raise
+        return alone, e
+
+
 def request_alone(connector: Connector, event: TicketEvent, route: Route, error: Fatal) -> Ticket | None:
     """The request of ``event`` as the event alone tells it, after ``error`` kept ``connector.fetch`` from reading
     its thread: for a chat thread (no help desk of record holds it for agents) whose connector can tell it
-    (:class:`connectors.base.ReadsEventAlone`) and whose event carries the message.
+    (:class:`connectors.base.ReadsEventAlone`): the message the event carries, or the one an emoji intake names
+    (read alone, or named by its link when it cannot be).
 
     Args:
         connector: the event's connector.
@@ -42,10 +66,11 @@ def request_alone(connector: Connector, event: TicketEvent, route: Route, error:
 
     Returns:
         The ticket to hand over (logged as ``interceptor.pipeline.thread-unreadable``), or ``None``: the read's
-        failure stands (a help desk's ticket; an emoji intake, whose event names a message only).
+        failure stands (a help desk's ticket; an event that names no message).
 
     Raises:
-        Retriable: a look-up that completes the ticket (the requester's name and email, the link) failed passingly.
+        Retriable: a look-up that reads or completes the ticket (the message an emoji intake names, the requester's
+            name and email, the link) failed passingly. NotFound: the message an emoji intake names is gone.
     """
     if route.is_help_desk or not isinstance(connector, ReadsEventAlone):
         return None

@@ -2,10 +2,11 @@
 
 ``http.server`` on 127.0.0.1, port 0, in a thread. It records every call (HTTP method, path, query/form/JSON
 arguments, Authorization header) and answers ``auth.test``, ``chat.postMessage``, ``chat.update``,
-``conversations.replies``, ``conversations.history``, ``users.info`` and ``chat.getPermalink`` with fixture-shaped JSON, keeping the
-messages it was sent so threads read back what was posted. ``fail(method, ...)`` queues error answers
-(429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``); ``rendezvous(method, n)`` holds the next
-``n`` calls of a method until all of them have arrived (two workers reading Slack at the same moment).
+``conversations.replies``, ``conversations.history``, ``reactions.get``, ``users.info`` and ``chat.getPermalink``
+with fixture-shaped JSON, keeping the messages it was sent so threads read back what was posted.
+``fail(method, ...)`` queues error answers (429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``);
+``rendezvous(method, n)`` holds the next ``n`` calls of a method until all of them have arrived (two workers
+reading Slack at the same moment).
 """
 
 from __future__ import annotations
@@ -195,6 +196,17 @@ class SlackStub:
         if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
             picked = [{k: v for k, v in m.items() if k != "metadata"} for m in picked]
         return {"ok": True, "messages": json.loads(json.dumps(picked)), "has_more": False, "response_metadata": {"next_cursor": ""}}
+
+    def _reactions_get(self, args: dict[str, Any]) -> dict[str, Any]:
+        # NOTE(slack): the reacted-to item; for a message, the message object and its channel.
+        # https://docs.slack.dev/reference/methods/reactions.get
+        channel, ts = args["channel"], args["timestamp"]
+        found = next((m for (c, _), ms in self.threads.items() if c == channel for m in ms if _ts(m) == ts), None)
+        if found is None and (channel, ts) in self.threads:  # a root seeded not of the documented shape, as it is
+            found = self.threads[(channel, ts)][0]
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "type": "message", "channel": channel, "message": json.loads(json.dumps(found))}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(args["user"])

@@ -188,7 +188,7 @@ MALFORMED_TS = "1800000700.000100"
 
 @pytest.mark.parametrize("root", ["The VPN drops every hour", 1800000700,
                                   {"type": "message", "user": "U0ERIN001", "text": 42, "ts": MALFORMED_TS}])
-def test_a_slack_thread_whose_first_message_is_unreadable_fails_at_once(world: World, root: Any) -> None:  # noqa: F811
+def test_a_slack_thread_whose_first_message_is_unreadable_is_handed_over_naming_the_message(world: World, root: Any) -> None:  # noqa: F811
     world.stub.seed_unreadable_thread(CHANNEL, MALFORMED_TS, root,
                                       {"type": "message", "user": "U0DAVE001", "text": "same here", "ts": "1800000701.000100"})
     seed_question(world)
@@ -199,12 +199,17 @@ def test_a_slack_thread_whose_first_message_is_unreadable_fails_at_once(world: W
     rows = {row.delivery_id: row for row in world.rows(InboxEvent) if row.delivery_id.startswith("reaction:")}
     [bad] = [r for d, r in rows.items() if MALFORMED_TS in d]
     [good] = [r for d, r in rows.items() if QUESTION_TS in d]
-    assert (bad.status, bad.attempts) == ("failed", 1)
-    # an object whose text is a number is the root all the same: not the reply read as the request in its place
-    assert bad.last_error.startswith("UnreadableRecord: slack thread ")
-    assert "is not of the documented shape: " in bad.last_error
+    # The thread read fails at once (no retries), and so does reading the message alone (reactions.get answers
+    # it of the same shape): the request goes to people by the message's link, not to nobody as it used to.
+    assert (bad.status, bad.attempts) == ("done", 1) and bad.last_error is None
     assert unreadable(world.client, "slack", "thread") == before + 1
-    assert good.status == "done" and len(creates(world)) == made + 1
+    assert good.status == "done" and len(creates(world)) == made + 2
+    [named] = [c for c in creates(world)[made:] if "could not read this Slack message" in c["comment"]["body"]]
+    body = named["comment"]["body"]
+    # an object whose text is a number is the root all the same: not the reply read as the request in its place
+    assert "UnreadableRecord: slack thread " in body and "is not of the documented shape: " in body
+    named_by = (f"It is the message {MALFORMED_TS} in channel {CHANNEL}.", "Open it in Slack: https://")  # no link: its ts
+    assert any(n in body for n in named_by) and "same here" not in body
 
 
 def test_a_slack_user_that_users_info_gives_as_a_string_is_passed_over(world: World) -> None:  # noqa: F811

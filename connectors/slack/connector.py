@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy
 from connectors.base import PostedMessage, read_record, readable, record_id
-from connectors.slack import blocks, events, mapping, verify
+from connectors.slack import blocks, events, mapping, reactions, verify
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
 from core.errors import Fatal, NotFound, PayloadError
@@ -208,19 +208,34 @@ class SlackConnector:
         return people
 
     def ticket_from_event(self, event: TicketEvent) -> Ticket | None:
-        """The request as its message event alone tells it, for a thread :meth:`fetch` cannot read (see
-        :class:`connectors.base.ReadsEventAlone`): the author from ``users.info`` and the thread's link, where those
-        calls still answer. Raises: Retriable: one of them failed passingly (other failures are left out)."""
+        """The request as its event alone tells it, for a thread :meth:`fetch` cannot read (see
+        :class:`connectors.base.ReadsEventAlone`): a message event's message, or the message an emoji intake names
+        (:func:`connectors.slack.reactions.reacted_ticket`); the author from ``users.info`` and the link, where
+        those calls still answer.
+
+        Raises:
+            NotFound: the message an emoji intake names is gone. Retriable: a call failed passingly (one that
+                fails otherwise is left out).
+        """
+        _, channel, thread_ts = self._split(event.ref)
         message = event.message
         if message is None:
-            return None
-        _, channel, thread_ts = self._split(event.ref)
-        who = message.author.external_id
-        message = replace(message, author=self._people([who], tolerant=True).get(who, message.author))
+            return reactions.reacted_ticket(self, event) if event.data.get("intake") == "emoji" else None
+        message = replace(message, author=self.person(message.author))
+        return mapping.ticket_of(event.ref, [message], self.link(channel, thread_ts))
+
+    def person(self, who: Person) -> Person:
+        """``who`` as ``users.info`` tells them (name, email), or as given when it does not (not found, another
+        shape, refused for good). Raises: Retriable: ``users.info`` failed passingly."""
+        return self._people([who.external_id], tolerant=True).get(who.external_id, who) if who.external_id else who
+
+    def link(self, channel: str, ts: str) -> str | None:
+        """A message's permalink, or ``None`` when Slack refuses it for good or the message is gone.
+        Raises: Retriable: ``chat.getPermalink`` failed passingly."""
         try:
-            return mapping.ticket_of(event.ref, [message], self.permalink(channel, thread_ts))
+            return self.permalink(channel, ts)
         except (Fatal, NotFound):
-            return mapping.ticket_of(event.ref, [message], None)
+            return None
 
     # -- writes --------------------------------------------------------------------------------------
 

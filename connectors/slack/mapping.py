@@ -220,6 +220,8 @@ def _reaction_event(
         return None
     ref = thread_ref(team, channel, ts)
     data = {"intake": "emoji", "reactor": user}
+    if event.get("item_user"):  # who wrote the message: its requester, should the message itself not be readable
+        data["author"] = event["item_user"]
     return TicketEvent(Source.SLACK, f"reaction:{team}:{channel}:{ts}", EventKind.CREATED, ref, None, received_at, data)
 
 
@@ -312,8 +314,8 @@ def human_authors(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def _thread_message(m: Mapping[str, Any], people: Mapping[str, Person], names: Mapping[str, str],
-                    ids: SelfIds) -> Message | None:
+def thread_message(m: Mapping[str, Any], people: Mapping[str, Person], names: Mapping[str, str],
+                   ids: SelfIds) -> Message | None:
     """One message of a thread as a :class:`Message` (``None``: a kind that carries no words, or no ``ts``).
 
     Raises:
@@ -346,8 +348,8 @@ def ticket_from_thread(
     if not messages:
         raise PayloadError("empty Slack thread")
     names = {user_id: person.name for user_id, person in people.items() if person.name}
-    parent = read_record(Source.SLACK, "thread", record_id(messages[0], "ts"), partial(_thread_message, messages[0], people, names, ids))
-    rest = (readable(Source.SLACK, "message", record_id(m, "ts"), partial(_thread_message, m, people, names, ids))
+    parent = read_record(Source.SLACK, "thread", record_id(messages[0], "ts"), partial(thread_message, messages[0], people, names, ids))
+    rest = (readable(Source.SLACK, "message", record_id(m, "ts"), partial(thread_message, m, people, names, ids))
             for m in messages[1:])
     normalised = [m for m in (parent, *rest) if m is not None]
     if not normalised:

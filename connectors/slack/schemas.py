@@ -86,6 +86,7 @@ class ReactionEvent(Lenient):
     user = ident()
     reaction = string()
     item = nested(ReactionItem)
+    item_user = ident()
     event_ts = slack_ts()
 
 
