@@ -3,9 +3,9 @@ it out of the hub's hands while it waited (a backlog after an outage, a vendor t
 
 from __future__ import annotations
 
-from core.models import Status, Ticket, Visibility, subject_and_text
+from core.models import ALREADY_SOLVED, Status, Ticket, Visibility, subject_and_text
 
-SOLVED_BY_PEOPLE = "already_solved"  # the pipeline outcome of a request solved or closed before it was decided
+SOLVED_BY_PEOPLE = ALREADY_SOLVED  # the pipeline outcome of a request solved or closed before it was decided
 
 
 def request_text(ticket: Ticket) -> str:
