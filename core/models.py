@@ -51,6 +51,12 @@ class Status(str, enum.Enum):
     CLOSED = "closed"
 
 
+ALREADY_SOLVED = "already_solved"
+"""What became of a request that people solved or closed before the hub's answer reached it. Solved before it was
+decided: a pipeline outcome, and nothing is recorded. Solved while its answer waited in the outbox (a vendor
+outage): the answer is not posted, and this names the outbox outcome, the outcome row and the analytics bucket."""
+
+
 class Priority(str, enum.Enum):
     """Vendor-neutral ticket priority."""
 

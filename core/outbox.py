@@ -5,7 +5,8 @@ together) and :func:`schedule` after the commit. A performer does the vendor cal
 (``Retry-After`` when the vendor gave one, else exponential backoff) and try again, up to the row's
 the retry horizon (:mod:`core.work`); then the row is ``failed``, visible to admins and re-queueable, never
 silently dropped. Performers receive the attempt number in the payload (``attempt``): from the second attempt
-on, a public write first asks its connector whether it already happened (``Connector.already_wrote``). A row
+on, a public write first asks its connector whether it already happened (``Connector.already_wrote``), and an
+answer on a help desk ticket whether people solved or closed the ticket meanwhile (then it is not posted). A row
 that failed before (an attempt given back for a 429, a row re-queued by ``hub retry``) counts as a retry.
 A worker makes a write only while it still holds the row's claim, checked right before the vendor call
 (:func:`perform` says what window remains), and stores its outcome only under that claim (:mod:`core.work`).
@@ -54,10 +55,14 @@ class NewAction:
 
 @dataclass(frozen=True)
 class Performed:
-    """What a performer returns: a JSON-safe result, and writes that must follow this one."""
+    """What a performer returns: a JSON-safe result, writes that must follow this one, and the outcome the row
+    is counted under in ``hub_outbox_actions_total``: ``done`` for a write made (or found made by an earlier
+    attempt), else why none was needed (``already_solved``: an answer not posted onto a ticket people solved
+    while it waited). The row is ``done`` either way."""
 
     result: Mapping[str, Any] = field(default_factory=dict)
     follow_ups: tuple[NewAction, ...] = ()
+    outcome: str = "done"
 
 
 Performer = Callable[[Mapping[str, Any]], Performed]
@@ -194,7 +199,7 @@ def perform(
             follow_ids = complete(s, s.get_one(OutboxAction, row_id), done, now or utcnow(), on_done)
     elif not work.finish(db, OutboxAction, row_id, token, outcome, now):
         return None
-    label = "retry" if outcome.status == "pending" else outcome.status
+    label = done.outcome if done is not None else "retry" if outcome.status == "pending" else outcome.status
     count("outbox_actions", connector=connector, outcome=label)
     schedule(jobs, follow_ids)
     return outcome.status

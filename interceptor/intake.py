@@ -4,9 +4,9 @@ it, or replied to it."""
 
 from __future__ import annotations
 
-from core.models import Status, Ticket, Visibility, subject_and_text
+from core.models import ALREADY_SOLVED, Status, Ticket, Visibility, subject_and_text
 
-SOLVED_BY_PEOPLE = "already_solved"  # the pipeline outcome of a request solved or closed before it was decided
+SOLVED_BY_PEOPLE = ALREADY_SOLVED  # the pipeline outcome of a request solved or closed before it was decided
 REPLIED_BY_PEOPLE = "already_replied"  # ... of one an agent had replied to in public before it was decided
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Union
@@ -123,23 +124,25 @@ class Zendesk:
 
 
 class Jira:
-    """Issue KAN-3 (a refund request: the hub leaves an internal draft): reads pass ``reads``, comment posts
-    pass ``writes`` and are kept only when they succeed."""
+    """Issue KAN-3 (by default a refund request: the hub leaves an internal draft): reads pass ``reads``, comment
+    posts pass ``writes`` and are kept only when they succeed, with their properties (the hub's ``hub_key``)."""
 
     KEY = "KAN-3"
 
-    def __init__(self, api: responses.RequestsMock) -> None:
+    def __init__(self, api: responses.RequestsMock, summary: str = "Refund please",
+                 question: str = "I was charged twice, please refund me") -> None:
         self.reads, self.writes = Faults(), Faults()
         self.issue = load_jira("issue_get.json")
         self.issue.update(key=self.KEY)
-        self.issue["fields"].update(summary="Refund please", description="I was charged twice, please refund me",
-                                    comment={"comments": []})
+        self.issue["fields"].update(summary=summary, description=question, comment={"comments": []})
         self.applied: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         self.labels: list[str] = []
         api.add_callback("GET", f"{JIRA_API}/myself", callback=reader(self.reads, load_jira("myself.json")))
         api.add_callback("GET", f"{JIRA_API}/issue/{self.KEY}", callback=reader(self.reads, self.issue))
         api.add_callback("POST", f"{JIRA_API}/issue/{self.KEY}/comment", callback=self.comment)
+        api.add_callback("GET", f"{JIRA_API}/issue/{self.KEY}/comment", callback=self.comments)
+        api.add_callback("GET", re.compile(rf"{JIRA_API}/comment/\d+/properties/hub_key"), callback=self.key_property)
         api.add_callback("PUT", f"{JIRA_API}/issue/{self.KEY}", callback=self.label)
 
     def comment(self, request: Any) -> Answer:
@@ -149,7 +152,22 @@ class Jira:
         if fault is not None:
             return fault
         self.applied.append(body)
-        return 201, JSON, json.dumps(load_jira("comment_create_response.json"))
+        return 201, JSON, json.dumps(load_jira("comment_create_response.json") | {"id": str(10000 + len(self.applied))})
+
+    def comments(self, request: Any) -> Answer:
+        """The comments kept, each the hub's own (ids 10001, 10002, ...)."""
+        mine = load_jira("myself.json")
+        shown = [{"id": str(10001 + i), "author": mine, "body": c["body"]} for i, c in enumerate(self.applied)]
+        page = {"startAt": 0, "maxResults": 100, "total": len(shown), "comments": shown}
+        return self.reads.gate(request) or (200, JSON, json.dumps(page))
+
+    def key_property(self, request: Any) -> Answer:
+        index = int(request.url.split("/comment/")[1].split("/")[0]) - 10001
+        kept = self.applied[index].get("properties", []) if 0 <= index < len(self.applied) else []
+        found = next((p for p in kept if p["key"] == "hub_key"), None)
+        if found is None:
+            return 404, JSON, json.dumps({"errorMessages": ["The property was not found"]})
+        return 200, JSON, json.dumps(found)
 
     def label(self, request: Any) -> Answer:
         self.labels.extend(op["add"] for op in json.loads(request.body)["update"]["labels"])
@@ -163,11 +181,11 @@ class Jira:
 
 
 def make_hub(database_url: str, *vendors: str, **overrides: Any) -> tuple[Hub, Any]:
-    """A hub with the ``vendors``' connectors (it answers on Zendesk from confidence 0.5), the sample KB, an admin
-    token, and its app's test client."""
+    """A hub with the ``vendors``' connectors (it answers on Zendesk and Jira from confidence 0.5), the sample KB, an
+    admin token, and its app's test client."""
     connectors = {**(ZENDESK if "zendesk" in vendors else {}), **(JIRA if "jira" in vendors else {})}
     values = settings_dict(database_url, **connectors, HUB_ADMIN_TOKEN=TOKEN,
-                           HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 0.5}}, **overrides)
+                           HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 0.5}, "jira": {"threshold": 0.5}}, **overrides)
     hub = build_hub(load_settings(values))
     import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
     return hub, create_app(hub=hub).test_client()

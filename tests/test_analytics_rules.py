@@ -57,6 +57,16 @@ def test_an_answer_counts_as_answered_only_once_posted() -> None:
     assert posted.answered and posted.bucket == "assumed" and posted.hub_first_response_s == 11
 
 
+def test_an_answer_withheld_from_a_ticket_people_solved_is_neither_answered_nor_deflected() -> None:
+    solved = OutcomeFact("already_solved", T0 + timedelta(minutes=5))
+    withheld = classify(facts(posted=False, outcomes=(solved,)), {}, NOW)
+    assert (withheld.bucket, withheld.answered, withheld.deflected) == ("already_solved", False, False)
+    assert not withheld.human_handled and withheld.hub_first_response_s is None
+    # The requester asked for a person afterwards: escalated, as any request a person takes.
+    taken = classify(facts(posted=False, outcomes=(solved, OutcomeFact("escalated", T0 + timedelta(hours=1)))), {}, NOW)
+    assert taken.bucket == "escalated"
+
+
 @pytest.mark.parametrize(
     "gap, recontacted",
     [(timedelta(hours=48), True), (timedelta(hours=48, seconds=1), False), (timedelta(0), False), (-timedelta(hours=1), False)],

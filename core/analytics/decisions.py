@@ -87,6 +87,7 @@ def _writes(session: Session, d: DecisionRow) -> list[dict[str, Any]]:
                 "action": row.action,
                 "connector": row.connector,
                 "status": row.status,
+                "withheld": (row.result or {}).get("withheld"),  # done without a write (``already_solved``)
                 "text": str(payload.get("draft") if row.action == "create_ticket" else payload.get("text") or ""),
                 "citations": [c for c in payload.get("citations") or [] if isinstance(c, dict)],
                 "last_error": row.last_error,
@@ -108,7 +109,7 @@ def decision_detail(session: Session, decision_id: int, *, now: datetime) -> dic
         ``None`` when there is no such decision; else the row of ``recent_decisions`` plus ``request``
         (subject, text, url, status, created_at, escalated_to, escalated_url), ``candidates``,
         ``latency_ms``, ``kb_version``, ``model``, ``writes`` (outbox rows of this decision: kind answer,
-        draft, escalation or notice, with text, citations and status), ``outcomes`` (kind, time, value,
+        draft, escalation or notice, with text, citations, status and ``withheld``), ``outcomes`` (kind, time, value,
         detail), ``bucket`` (docs/metrics.md; ``None`` for a follow-up), ``content_gap`` (whether the
         content-gap report counts it) and ``others`` (the other decisions on the ticket).
     """

@@ -4,6 +4,8 @@ Every request (a decision with ``trigger == "request"``) ends in exactly one buc
 
 ``shadow``      shadow mode: the hub would have answered (``is_shadow``), left a draft, agents handled it;
 ``escalated``   went to a person: an ESCALATE verdict (request or follow-up) or an ``escalated`` outcome;
+``already_solved`` ANSWER verdict whose answer was never posted: people solved or closed the ticket while the
+                answer waited in the outbox (an ``already_solved`` outcome). Not answered, not deflected;
 ``unposted``    ANSWER verdict whose answer has not reached the thread (yet): not answered. Past the answer
                 deadline it goes to a person (an ``escalated`` outcome) and is ``escalated`` instead;
 A request is *answered* only when its answer was posted (an ``answer_posted`` outcome), never on the verdict
@@ -24,8 +26,11 @@ import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.models import ALREADY_SOLVED
+
 RECONTACT_WINDOW = timedelta(hours=48)
-BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow", "unposted")
+BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow", "unposted",
+           ALREADY_SOLVED)
 FEEDBACK_KINDS = ("solved", "not_solved", "reopened")
 
 
@@ -149,7 +154,7 @@ def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], 
     elif escalations:
         bucket = "escalated"
     elif not answered:
-        bucket = "unposted"
+        bucket = ALREADY_SOLVED if any(o.kind == ALREADY_SOLVED for o in outcomes) else "unposted"
     elif recontacted:
         bucket = "recontacted"
     elif last_word in ("not_solved", "reopened"):

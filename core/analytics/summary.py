@@ -59,6 +59,7 @@ def counts(fates: list[Fate]) -> dict[str, int]:
         "recontacted": sum(1 for f in fates if f.recontacted),
         "pending": split["pending"],
         "unposted": split["unposted"],
+        "already_solved": split["already_solved"],
         **{f"split_{bucket}": n for bucket, n in split.items()},
     }
 

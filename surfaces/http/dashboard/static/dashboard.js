@@ -12,6 +12,7 @@ const BUCKETS = [
   ["escalated", "Escalated to a person"],
   ["shadow", "Shadow (dry run, agents handled)"],
   ["unposted", "Answer not posted yet (vendor unreachable)"],
+  ["already_solved", "Solved by people before the answer was posted"],
 ];
 // [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
