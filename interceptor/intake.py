@@ -9,8 +9,9 @@ SOLVED_BY_PEOPLE = "already_solved"  # the pipeline outcome of a request solved 
 
 # The most of a request the hub decides on. A help desk takes a ticket of megabytes (a pasted log, an e-mail
 # thread forwarded whole), and every stage (prefilter, spelling, retrieval, second stage, the writer's prompt)
-# reads its whole text: 5 MB took a worker about 9 s (20 s on a busy machine), 20,000 characters 0.1 s. That
-# is some 3,000 words, room for a rambling message with a log pasted in; nobody asks a question longer.
+# reads its whole text: 5 MB took 9 to 20 s of a worker's time, depending on the machine; 20,000 characters of
+# it take under 0.1 s. That is some 3,000 words, room for a rambling message with a log pasted in; nobody asks a
+# question longer.
 # A longer request is decided on its start (where the question usually is) and its end (a question asked
 # under a pasted log, or the requester's later replies: "I need a person"). The ticket stored and the
 # transcript agents get are not cut here (they keep to their own limits: interceptor.act.TRANSCRIPT_CHARS).
