@@ -4,9 +4,9 @@
 arguments, Authorization header) and answers ``auth.test``, ``chat.postMessage``, ``chat.update``,
 ``conversations.replies``, ``conversations.history``, ``reactions.get``, ``users.info`` and ``chat.getPermalink``
 with fixture-shaped JSON, keeping the messages it was sent so threads read back what was posted.
-``fail(method, ...)`` queues error answers (429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``);
-``rendezvous(method, n)`` holds the next ``n`` calls of a method until all of them have arrived (two workers
-reading Slack at the same moment).
+``fail(method, ...)`` queues error answers (429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``),
+``spoil(method, ...)`` fields of a success's answer; ``rendezvous(method, n)`` holds the next ``n`` calls of a
+method until all of them have arrived (two workers reading Slack at the same moment).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class SlackStub:
         self.replies_page_cap = 15  # conversations.replies' largest page (see _conversations_replies)
         self.repeat_parent = False  # whether conversations.replies repeats a thread's parent on later pages
         self._failures: dict[str, list[_Failure]] = {}
+        self._spoiled: dict[str, list[dict[str, Any]]] = {}
         self._rendezvous: dict[str, tuple[threading.Barrier, list[int]]] = {}
         self._lock = threading.Lock()
         self._clock = 1_800_000_000
@@ -74,6 +75,12 @@ class SlackStub:
         with self._lock:
             for _ in range(times):
                 self._failures.setdefault(api, []).append(_Failure(status, {"ok": False, "error": error}, dict(headers or {})))
+
+    def spoil(self, api: str, **fields: Any) -> None:
+        """Make the next call of ``api`` as usual (a message is posted), and answer it with ``fields`` in place of
+        its own (a ``ts`` of 10,000 characters, ``None``): an answer not of the documented shape."""
+        with self._lock:
+            self._spoiled.setdefault(api, []).append(fields)
 
     def rendezvous(self, api: str, parties: int = 2, timeout: float = 20.0) -> None:
         """Hold each of the next ``parties`` calls of ``api`` until all ``parties`` have arrived (or ``timeout``
@@ -125,7 +132,8 @@ class SlackStub:
             handler = getattr(self, "_" + api.replace(".", "_"), None)
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method"}, {}
-            return 200, handler(args), {}
+            spoiled = self._spoiled.get(api)
+            return 200, {**handler(args), **(spoiled.pop(0) if spoiled else {})}, {}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return dict(AUTH_TEST)

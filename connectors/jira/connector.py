@@ -18,6 +18,7 @@ from connectors.jira import events, mapping, poll, schemas, wiki
 from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
 from connectors.jira.visibility import CommentVisibility
+from connectors.written import written_id
 from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Status, Ticket, TicketEvent, TicketRef, Visibility
 
@@ -204,12 +205,13 @@ class JiraConnector:
         https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/#api-rest-api-2-issue-issueidorkey-comment-post
 
         Raises:
-            NotFound, Retriable, Fatal: the comment could not be posted.
+            NotFound, Retriable, Fatal: the comment could not be posted. UnreadableRecord (a Fatal): it was, but
+                Jira's answer gives it no comment id (:func:`connectors.written.written_id`).
         """
         body = {"body": mapping.answer_body(text, citations), "properties": [{"key": KEY_PROPERTY, "value": {"key": idempotency_key}}]}
         url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
         comment = call("add_comment", lambda: json_object(self.jira._session.post(url, data=json.dumps(body))))
-        comment_id = str(comment.get("id") or "")
+        comment_id = written_id(Source.JIRA, "comment", comment.get("id"), schemas.is_numeric_id)
         if kind == "answer":
             try:
                 self._label(ref, mapping.ANSWERED_LABEL)
@@ -231,7 +233,7 @@ class JiraConnector:
         me = self._self()
         for comment in self._own_comments(ref, me):
             comment_id = str(comment.get("id") or "")
-            if not comment_id.isdigit():  # never build a URL from a value that is not a comment id
+            if not schemas.is_numeric_id(comment_id):  # never build a URL from a value that is not a comment id
                 continue
             url = self.jira._get_url(f"comment/{comment_id}/properties/{KEY_PROPERTY}")
             try:
@@ -268,14 +270,15 @@ class JiraConnector:
         :meth:`already_wrote` looks for.
 
         Raises:
-            NotFound, Retriable, Fatal: a call failed.
+            NotFound, Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): the note was made, but Jira's
+                answer gives it no comment id.
         """
         if reopen and self.settings.reopen_transition:
             self._transition(ref, self.settings.reopen_transition)
         text = wiki.wiki_plain(text)  # the draft is plain text; the body is wiki markup
         if idempotency_key is None:
             comment = call("add_comment", lambda: self.jira.add_comment(self._key(ref), text, is_internal=True))
-            comment_id = str(comment.id)
+            comment_id = written_id(Source.JIRA, "comment", getattr(comment, "id", None), schemas.is_numeric_id)
         else:
             properties = [
                 {"key": mapping.INTERNAL_PROPERTY, "value": {"internal": True}},
@@ -283,7 +286,8 @@ class JiraConnector:
             ]
             url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
             body = {"body": text, "properties": properties}
-            comment_id = str(call("add_comment", lambda: json_object(self.jira._session.post(url, data=json.dumps(body)))).get("id") or "")
+            made = call("add_comment", lambda: json_object(self.jira._session.post(url, data=json.dumps(body)))).get("id")
+            comment_id = written_id(Source.JIRA, "comment", made, schemas.is_numeric_id)
         self._label(ref, mapping.ESCALATED_LABEL)
         return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
 
@@ -302,20 +306,23 @@ class JiraConnector:
 
         Raises:
             Fatal: JIRA_PROJECT_KEY is not set (for issues), or Jira refused. Retriable: as usual.
+            UnreadableRecord (a Fatal): the issue was opened, but Jira's answer gives it no issue key.
         """
         s = self.settings
         if self.marks_after_create():
             assert s.service_desk_id is not None and s.request_type_id is not None
             body = mapping.customer_request(s.service_desk_id, s.request_type_id, subject, text, requester)
             request = call("create_customer_request", lambda: self.jira.create_customer_request(fields=body, prefetch=False))
-            return TicketRef(Source.JIRA, str(request.raw["issueKey"]))
+            raw = getattr(request, "raw", None)
+            made = raw.get("issueKey") if isinstance(raw, dict) else None
+            return TicketRef(Source.JIRA, written_id(Source.JIRA, "issue", made, schemas.is_issue_key))
         if idempotency_key:
             tags = (*tags, key_label(idempotency_key))
         if not s.project_key:
             raise Fatal("JIRA_PROJECT_KEY is not set: the hub cannot open Jira issues")
         fields = mapping.create_fields(s.project_key, subject, text, requester, tags, issue_type=s.issue_type)
         issue = call("create_issue", lambda: self.jira.create_issue(fields=fields, prefetch=False))
-        return TicketRef(Source.JIRA, str(issue.key))
+        return TicketRef(Source.JIRA, written_id(Source.JIRA, "issue", getattr(issue, "key", None), schemas.is_issue_key))
 
     def marks_after_create(self) -> bool:
         """Whether escalations open JSM requests, whose labels :meth:`mark_created` puts on afterwards."""
@@ -338,11 +345,11 @@ class JiraConnector:
         soon after a create it did not record could still open a second one (the outbox's backoff makes it rare).
 
         Raises:
-            Retriable, Fatal: the search failed.
+            Retriable, Fatal: the search failed. UnreadableRecord (a Fatal): the issue found has no issue key.
         """
         page = self.search(f'labels = "{key_label(idempotency_key)}" ORDER BY created ASC', None, 1)
-        issues = [i for i in page.get("issues") or () if isinstance(i, dict) and i.get("key")]
-        return TicketRef(Source.JIRA, str(issues[0]["key"])) if issues else None
+        issues = [i for i in page.get("issues") or () if isinstance(i, dict)]  # found by our label: ours, key or none
+        return TicketRef(Source.JIRA, written_id(Source.JIRA, "issue", issues[0].get("key"), schemas.is_issue_key)) if issues else None
 
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""

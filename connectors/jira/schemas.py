@@ -30,6 +30,11 @@ def is_issue_key(value: str) -> bool:
     return len(value) <= MAX_KEY_CHARS and bool(ISSUE_KEY.fullmatch(value) or ISSUE_ID.fullmatch(value))
 
 
+def is_numeric_id(value: str) -> bool:
+    """Whether ``value`` is a numeric id (an issue's ``10002``, a comment's ``10755``), in ASCII digits."""
+    return len(value) <= MAX_KEY_CHARS and bool(ISSUE_ID.fullmatch(value))
+
+
 class Timestamp(fields.Field):
     """The webhook ``timestamp``: epoch milliseconds (Cloud, Data Center), or an ISO-8601 string."""
 

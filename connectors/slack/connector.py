@@ -17,9 +17,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy
 from connectors.base import PostedMessage, read_record, readable, record_id
-from connectors.slack import blocks, events, mapping, reactions, verify
+from connectors.slack import blocks, events, mapping, reactions, schemas, verify
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
+from connectors.written import written_id
 from core.errors import Fatal, NotFound, PayloadError
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
@@ -265,7 +266,8 @@ class SlackConnector:
             The posted reply; ``external_id`` is its ts.
 
         Raises:
-            NotFound: the channel or thread is gone. Retriable, Fatal: the call failed.
+            NotFound: the channel or thread is gone. Retriable, Fatal: the call failed. UnreadableRecord (a Fatal):
+                the reply was posted, but Slack's answer gives it no ts (:func:`connectors.written.written_id`).
         """
         _, channel, thread_ts = self._split(ref)
         fallback, body = blocks.answer(text, citations, str(ref)) if kind == "answer" else blocks.notice(text)
@@ -280,7 +282,7 @@ class SlackConnector:
             unfurl_links=False,
             unfurl_media=False,
         )
-        return PostedMessage(response["ts"])
+        return PostedMessage(_made(response.get("ts")))
 
     def already_wrote(self, ref: TicketRef, idempotency_key: str) -> PostedMessage | None:
         """Look in the thread (``conversations.replies`` with ``include_all_metadata``) for a reply of ours
@@ -304,7 +306,7 @@ class SlackConnector:
         for message in self._thread(channel, thread_ts, include_all_metadata=True):
             if self._marked(message, ids, idempotency_key):
                 log.info("slack.reply.already-posted", extra={"ref": str(ref)})
-                return PostedMessage(str(message["ts"]))
+                return PostedMessage(_made(message.get("ts")))
         triage = self.settings.triage_channel
         if not triage:
             return None
@@ -323,7 +325,7 @@ class SlackConnector:
         if found is None:
             return None
         log.info("slack.triage.already-posted", extra={"ref": str(ref)})
-        return PostedMessage(str(found["ts"]), url=self.permalink(channel, thread_ts))
+        return PostedMessage(_made(found.get("ts")), url=self.permalink(channel, thread_ts))
 
     @staticmethod
     def _marked(message: Any, ids: mapping.SelfIds, idempotency_key: str) -> bool:
@@ -363,7 +365,7 @@ class SlackConnector:
         response = call(
             "chat.postMessage", self.client.chat_postMessage, channel=self.settings.triage_channel, text=fallback, blocks=body, **marked
         )
-        return PostedMessage(response["ts"], url=permalink)
+        return PostedMessage(_made(response.get("ts")), url=permalink)
 
     def acknowledge_feedback(self, ref: TicketRef, feedback: str, channel: str, ts: str, user: str | None = None) -> bool:
         """Replace an answer's feedback buttons with what was chosen (``chat.update``).
@@ -392,3 +394,8 @@ class SlackConnector:
             return mapping.split_ref(ref)
         except ValueError as e:
             raise Fatal(str(e)) from e
+
+
+def _made(ts: Any) -> str:
+    """The ts of a message the hub posted, as Slack's answer gives it. Raises: UnreadableRecord: it is no ts."""
+    return written_id(Source.SLACK, "message", ts, schemas.is_ts)

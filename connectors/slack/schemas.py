@@ -8,6 +8,7 @@ https://docs.slack.dev/reference/events/message · https://docs.slack.dev/refere
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import fields, validate
@@ -25,6 +26,11 @@ def slack_id() -> fields.String:
     ``team:channel:ts``, so it never holds the ``:`` that separates them (an event that did was stored, then
     failed in the job runner as "not a Slack thread reference")."""
     return fields.String(allow_none=True, validate=[validate.Length(max=64), validate.Regexp(r"^[^:]*\Z", error="Not a Slack id.")])
+
+
+def is_ts(value: str) -> bool:
+    """Whether ``value`` is a Slack timestamp string (:data:`TS`)."""
+    return bool(re.match(TS, value))
 
 
 def slack_ts(**kwargs: Any) -> fields.String:

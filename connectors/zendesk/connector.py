@@ -15,6 +15,7 @@ from zenpy.lib.api_objects import User as ZUser
 
 from connectors.base import KnowledgeArticle, PostedMessage, read_record, readable, record_id
 from connectors.inbound import json_body
+from connectors.written import written_id
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
 from connectors.zendesk.settings import ZendeskSettings
@@ -112,7 +113,8 @@ class ZendeskConnector:
         is on the ticket exactly when the comment is; :meth:`already_wrote` looks for it before a retry.
 
         Raises:
-            NotFound, Retriable, Fatal: a call failed.
+            NotFound, Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): the comment was made, but the
+                answer gives it no id (:func:`connectors.written.written_id`; so for every update below).
         """
         body = mapping.answer_body(text, citations)
         fields = mapping.answer_update(body) if kind == "answer" else mapping.notice_update(body)
@@ -176,7 +178,8 @@ class ZendeskConnector:
         with ``external_id`` naming ``idempotency_key`` (:meth:`created_ticket` finds it by that).
 
         Raises:
-            Retriable, Fatal: the call failed.
+            Retriable, Fatal: the call failed. UnreadableRecord (a Fatal): the ticket was opened, but the answer
+                gives it no ticket id (:func:`connectors.written.written_id`).
         """
         fields = mapping.create_fields(subject, text, requester, tags)
         ticket = ZTicket(
@@ -184,7 +187,8 @@ class ZendeskConnector:
             external_id=key_tag(idempotency_key) if idempotency_key else None,
         )
         audit = call("tickets.create", lambda: self._zenpy.tickets.create(ticket))
-        return TicketRef(Source.ZENDESK, str(audit.ticket.id))
+        made = getattr(getattr(audit, "ticket", None), "id", None)
+        return TicketRef(Source.ZENDESK, written_id(Source.ZENDESK, "ticket", made, mapping.is_id))
 
     def created_ticket(self, idempotency_key: str) -> TicketRef | None:
         """The ticket an earlier attempt opened: ``GET /api/v2/tickets.json?external_id=...``.
@@ -193,11 +197,11 @@ class ZendeskConnector:
         https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
 
         Raises:
-            Retriable, Fatal: the call failed.
+            Retriable, Fatal: the call failed. UnreadableRecord (a Fatal): the ticket found has no ticket id.
         """
         page = self.session.get_json("/api/v2/tickets.json", {"external_id": key_tag(idempotency_key)})
-        tickets = [t for t in page.get("tickets") or () if isinstance(t, dict) and t.get("id") is not None]
-        return TicketRef(Source.ZENDESK, str(tickets[0]["id"])) if tickets else None
+        tickets = [t for t in page.get("tickets") or () if isinstance(t, dict)]  # listed by our key: ours, id or none
+        return TicketRef(Source.ZENDESK, written_id(Source.ZENDESK, "ticket", tickets[0].get("id"), mapping.is_id)) if tickets else None
 
     def ticket_url(self, ref: TicketRef) -> str:
         """The agent-facing link: ``{ZENDESK_URL}/agent/tickets/{id}``."""
@@ -220,7 +224,11 @@ class ZendeskConnector:
         ticket = ZTicket(id=ticket_id, comment=ZComment(**payload.pop("comment")), **payload)
         result = call("tickets.update", lambda: self._zenpy.tickets.update(ticket))
         audit = result.audit.to_dict() if getattr(result, "audit", None) is not None else {}
-        comment_id = mapping.posted_comment_id(audit) or f"{ticket_id}:{audit.get('id', '')}"
+        comment = mapping.posted_comment_id(audit)
+        if comment is not None:
+            comment_id = written_id(Source.ZENDESK, "comment", comment, mapping.is_id)
+        else:  # an answer without the comment's event (none seen): the update's audit stands for it
+            comment_id = f"{ticket_id}:{written_id(Source.ZENDESK, 'ticket update', audit.get('id'), mapping.is_id)}"
         return PostedMessage(comment_id, self.ticket_url(ref))
 
     # -- optional capabilities -----------------------------------------------------------------

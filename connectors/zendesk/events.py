@@ -15,13 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import replace
 from typing import Any, Mapping
 
 from connectors.inbound import delivery_header
 from connectors.zendesk import schemas
-from connectors.zendesk.mapping import COMMENT_ID_PLACEHOLDER, CREATED_TAG, parse_time
+from connectors.zendesk.mapping import COMMENT_ID_PLACEHOLDER, CREATED_TAG, is_id, parse_time
 from core.errors import PayloadError
 from core.models import EventKind, Message, Person, Source, TicketEvent, TicketRef, Visibility, utcnow
 
@@ -33,7 +32,6 @@ TICKET_CREATED = "zen:event-type:ticket.created"
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
 STATUS_CHANGED = "zen:event-type:ticket.status_changed"
 DONE_STATUSES = ("solved", "closed")
-_TICKET_ID = re.compile(r"[1-9][0-9]{0,19}")  # ASCII digits only ("²".isdigit() is true)
 
 
 def created_key(ticket_id: str) -> str:
@@ -141,7 +139,7 @@ def _ticket_ref(value: Any) -> TicketRef:
     text = str(value or "").strip()
     if text.startswith("zen:ticket:"):
         text = text.rsplit(":", 1)[-1]
-    if not _TICKET_ID.fullmatch(text):
+    if not is_id(text):
         raise PayloadError("zendesk webhook has no numeric ticket id")
     return TicketRef(Source.ZENDESK, text)
 

@@ -7,6 +7,7 @@ Outbound shapes: the ``ticket`` objects the connector sends to ``PUT/POST /api/v
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Iterable, Mapping, Sequence
@@ -19,6 +20,9 @@ from core.models import Message, Person, Priority, Source, Status, Ticket, Ticke
 ANSWERED_TAG = "hub_answered"
 ESCALATED_TAG = "hub_escalated"
 CREATED_TAG = "hub_created"
+# NOTE(zendesk): ticket, comment and user ids are 64-bit integers (JSON numbers; strings in webhooks); ASCII digits
+# only ("²".isdigit() is true). https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format
+ID = re.compile(r"[1-9][0-9]{0,19}")
 
 # The body an admin pastes into a trigger's "Notify active webhook" action (docs/connectors.md). Only ids and
 # one comment go in: free-text placeholders are rendered as unformatted text. ``comment_id`` names the comment
@@ -245,11 +249,16 @@ def create_fields(subject: str, text: str, requester: Person, tags: Iterable[str
     }
 
 
-def posted_comment_id(audit: Mapping[str, Any]) -> str | None:
-    """The id of the ``Comment`` event in a ticket update's audit."""
+def is_id(text: str) -> bool:
+    """Whether ``text`` is a Zendesk id (:data:`ID`)."""
+    return bool(ID.fullmatch(text))
+
+
+def posted_comment_id(audit: Mapping[str, Any]) -> Any:
+    """The id of the ``Comment`` event in a ticket update's audit, as the answer gives it (``None``: no such event)."""
     for event in audit.get("events") or ():
         if event.get("type") in ("Comment", "VoiceComment"):
-            return str(event.get("id"))
+            return event.get("id")
     return None
 
 
