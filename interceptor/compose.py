@@ -37,6 +37,7 @@ REASON_TEXT = {
     "asks_for_an_alternative": "the request asks about an alternative to what the best article covers",
     "multiple_questions_partly_answerable": "the request asks several questions and not every one could be answered",
     "too_many_questions": "the request asks more questions than the hub answers at once (the draft covers the first ones)",
+    "too_long": "the request is longer than the hub reads (20,000 characters): the draft is from its start and end",
 }
 
 

@@ -19,6 +19,7 @@ __all__ = ["decide", "decide_request", "one_topic", "classify_followup", "blocki
 
 PARTLY_ANSWERABLE = "multiple_questions_partly_answerable"
 TOO_MANY = "too_many_questions"
+TOO_LONG = "too_long"  # longer than the prefilter reads (interceptor.prefilter.REQUEST_CHARS): a person reads it all
 # More questions than this in one request go to a person (a draft for the first ones): each one is a
 # retrieval, and an answer to dozens would be cut at the channel's length, dropping some.
 MAX_QUESTIONS = 5
@@ -196,13 +197,10 @@ def decide_request(request: Request, parts: Sequence[tuple[str, Scored]], policy
     Returns:
         The decision; ``confidence`` is the lowest of the questions' (one figure for the analytics).
     """
+    guards = ((TOO_LONG,) if request.cut else ()) + guard_reasons((request.original, *request.queries), policy, thread)
     if len(parts) <= 1:
         scored = parts[0][1] if parts else Scored((), 0.0)
-        texts = (request.original, *request.queries)
-        blocked = (guard_reasons(texts, policy, thread) + _alternative(request, 0, scored)
-                   + retrieval_reasons(scored, policy))
-        return _single(blocked, scored, policy)
-    guards = guard_reasons((request.original, *request.queries), policy, thread)
+        return _single(guards + _alternative(request, 0, scored) + retrieval_reasons(scored, policy), scored, policy)
     if len(request.questions) > len(parts):  # only the first MAX_QUESTIONS were scored
         guards = (TOO_MANY, *guards)
     per_part = [_alternative(request, n, s) + retrieval_reasons(s, policy) for n, (_, s) in enumerate(parts)]

@@ -19,7 +19,7 @@ from core.db import Database
 from core.errors import ConfigError
 from core.telemetry import count
 from interceptor.decide import MAX_QUESTIONS, decide_request, one_topic
-from interceptor.prefilter import clean
+from interceptor.prefilter import clean, read_part
 from interceptor.spelling import Speller, english_words
 from interceptor.types import Candidate, Decision, Policy, Request, Scored, Scorer, ThreadState, Verdict
 from interceptor.writer import LLMWriter, rewrite_answer
@@ -54,8 +54,11 @@ def speller_for(scorer: object) -> Speller | None:
 
 
 def prefilter(text: str, speller: Speller | None = None) -> Request:
-    """The prefilter stage: :func:`interceptor.prefilter.clean`, then spelling corrected per question."""
-    request = clean(text)
+    """The prefilter stage: :func:`interceptor.prefilter.clean` of the part of ``text`` read
+    (:func:`interceptor.prefilter.read_part`; the request is ``cut`` when that is not all of it), then spelling
+    corrected per question."""
+    read = read_part(text)
+    request = clean(read) if read is text else dataclasses.replace(clean(read), cut=True)
     if speller is None:
         return request
     fixed = [speller.correct(q) for q in request.questions]

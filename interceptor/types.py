@@ -72,6 +72,7 @@ class Request:
     corrections: tuple[tuple[str, str], ...] = ()  # (as written, corrected) spelling fixes
     searched: tuple[str, ...] = ()  # the questions as retrieval sees them (spelling corrected)
     unknown: tuple[tuple[str, ...], ...] = ()  # per question, its terms the KB vocabulary lacks ("outlook")
+    cut: bool = False  # longer than the prefilter reads: ``original`` is its start and end (a person answers)
 
     @property
     def queries(self) -> tuple[str, ...]:

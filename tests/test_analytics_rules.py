@@ -203,6 +203,7 @@ def test_a_failing_model_falls_back_to_the_lexical_path() -> None:
         ("escalate", ["asked_for_human", "confidence_below_threshold"], 0.2, False),
         ("escalate", ["frustration"], 0.2, False),
         ("escalate", ["dry_run", "confident"], 0.9, False),
+        ("escalate", ["too_long", "confidence_below_threshold"], 0.2, False),  # not read whole: no gap shown
         ("answer", ["confident"], 0.95, False),
         ("escalate", [], 0.3, True),  # a row without reasons: judged by its confidence
         ("escalate", [], 0.9, False),

@@ -1,6 +1,7 @@
 """A request far longer than anyone asks a question (a help desk takes a ticket of megabytes: a pasted log, a
-forwarded thread) is decided on its start and its end, :data:`interceptor.intake.REQUEST_CHARS` characters in all:
-every stage read the whole text, and 5 MB kept a worker busy for seconds. The ticket is stored whole.
+forwarded thread) is read on its start and its end, :data:`interceptor.prefilter.REQUEST_CHARS` characters in
+all (every stage read the whole text, and 5 MB kept a worker busy for seconds), and goes to a person: the
+guards did not read its middle. The ticket is stored whole.
 
 Zendesk and the LLM writer's API are faked at the transport with `responses`."""
 
@@ -15,10 +16,12 @@ from sqlalchemy import select
 
 from app import build_hub, create_app
 from config import load_settings
-from core.db import InboxEvent, TicketRow
+from core.db import DecisionRow, InboxEvent, TicketRow
 from core.models import Person, Source, Ticket, TicketRef
 from core.models import Message as Said
-from interceptor.intake import REQUEST_CHARS, REQUEST_END_CHARS, decided_part, request_text
+from interceptor.engine import prefilter
+from interceptor.intake import request_text
+from interceptor.prefilter import REQUEST_CHARS, REQUEST_END_CHARS, read_part
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.sync_world import zendesk_signed
@@ -36,9 +39,9 @@ OPENING, QUESTION = "Our nightly export stopped, the log is below.", "How do I r
 REQUESTER = Person("u1", "Ada")
 
 
-def test_a_request_of_a_megabyte_is_decided_on_its_start_and_its_end(database_url: str) -> None:
-    # The question under the log is read (the writer is asked to answer it) and the writer's prompt keeps to the
-    # bound: it used to carry the megabyte.
+def test_a_request_of_a_megabyte_goes_to_a_person_with_a_draft_from_its_start_and_its_end(database_url: str) -> None:
+    # The question under the log is read (the draft suggests its article), but the middle is not, so the hub does
+    # not answer: the writer is never asked, and agents get the draft as an internal note.
     description = f"{OPENING}\n{LOG_LINE * (1_000_000 // len(LOG_LINE))}\n{QUESTION}"
     hub = build_hub(load_settings(settings_dict(database_url, **ZENDESK, HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 0.5}},
                                                 HUB_LLM_URL=LLM, HUB_LLM_MODEL="tiny-model")))
@@ -54,19 +57,28 @@ def test_a_request_of_a_megabyte_is_decided_on_its_start_and_its_end(database_ur
             raw, headers = zendesk_signed(created_event(TICKET), f"inv-{TICKET}")
             assert create_app(hub=hub).test_client().post("/webhooks/zendesk", data=raw, headers=headers).status_code == 200
             hub.jobs.drain()  # type: ignore[attr-defined]
-            prompts = [json.loads(c.request.body)["messages"][1]["content"] for c in api.calls if c.request.url.startswith(LLM)]
+            asked_writer = [c for c in api.calls if c.request.url.startswith(LLM)]
             updates = [json.loads(c.request.body)["ticket"] for c in api.calls if c.request.method == "PUT"]
-        [prompt] = prompts
-        asked = re.search(r"\nRequest:\n(.*)\n\nAnswer in at most", prompt, re.S)
-        assert asked is not None and len(asked.group(1)) <= REQUEST_CHARS
-        assert asked.group(1).startswith(f"Password\n{OPENING}\n{LOG_LINE}") and asked.group(1).endswith(f"\n{QUESTION}")
+        assert asked_writer == []
         [update] = updates
-        assert update["comment"]["public"] is True and "Click Forgot password" in update["comment"]["body"]
+        note = update["comment"]
+        assert note["public"] is False and "longer than the hub reads" in note["body"]
+        assert "https://kb.example/reset-password" in note["body"], "the question under the log was read"
         with hub.db.session() as s:
             assert [(r.status, r.attempts) for r in s.scalars(select(InboxEvent))] == [("done", 1)]
             assert s.scalars(select(TicketRow.text)).one() == description, "the ticket is stored whole"
+            [decision] = s.scalars(select(DecisionRow)).all()
+            assert (decision.verdict, decision.reasons[0]) == ("escalate", "too_long")
     finally:
         hub.close()
+
+
+def test_a_request_within_the_bound_is_read_whole_and_not_marked_cut() -> None:
+    text = f"{OPENING} {QUESTION}"
+    request = prefilter(text)
+    assert (request.original, request.cut) == (text, False)
+    long = prefilter(f"{QUESTION}\n{LOG_LINE * 1000}")
+    assert long.cut and len(long.original) <= REQUEST_CHARS and long.original.startswith(QUESTION)
 
 
 def _ticket(description: str, *later: str) -> Ticket:
@@ -80,17 +92,17 @@ def _ticket(description: str, *later: str) -> Ticket:
     (f"{QUESTION}\n{LOG_LINE * 70_000}", ("I need to talk to a person.",), f"Password\n{QUESTION}\n", "\nI need to talk to a person."),
     (f"{LOG_LINE * 70_000}{QUESTION}", (), "Password\n2026-03-02 04:00:01 INFO", f"31 ms\n{QUESTION}"),
 ], ids=["short-whole", "5-mb-then-a-reply", "5-mb-question-last"])
-def test_the_text_decided_keeps_the_start_and_the_end_in_whole_words(description: str, later: tuple[str, ...], start: str, end: str) -> None:
-    text = request_text(_ticket(description, *later))
+def test_the_text_read_keeps_the_start_and_the_end_in_whole_words(description: str, later: tuple[str, ...], start: str, end: str) -> None:
+    text = prefilter(request_text(_ticket(description, *later))).original
     assert len(text) <= REQUEST_CHARS and text.startswith(start) and text.endswith(end)
     assert set(text.split()) <= set(f"Password {description} {' '.join(later)}".split()), "no word cut in two"
 
 
 def test_a_word_longer_than_its_share_is_cut_in_it() -> None:
-    text = decided_part("x" * 30_000)
+    text = read_part("x" * 30_000)
     assert text == "x" * (REQUEST_CHARS - REQUEST_END_CHARS - 2) + "\n\n" + "x" * REQUEST_END_CHARS
 
 
-def test_a_text_within_the_bound_is_decided_whole() -> None:
+def test_a_text_within_the_bound_is_read_whole() -> None:
     text = " ".join(["word"] * (REQUEST_CHARS // 5)) + "s"  # REQUEST_CHARS characters
-    assert len(text) == REQUEST_CHARS and decided_part(text) == text and len(decided_part(text + " more")) < REQUEST_CHARS
+    assert len(text) == REQUEST_CHARS and read_part(text) == text and len(read_part(text + " more")) < REQUEST_CHARS

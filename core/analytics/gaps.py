@@ -29,7 +29,7 @@ from core.analytics.clusters import (
 from core.models import subject_and_text
 
 UNANSWERABLE = frozenset({"no_candidate", "no_passage", "confidence_below_threshold"})
-POLICY = frozenset({"asked_for_human", "frustration", "fallback_in_thread", "answered_before", "dry_run"})
+POLICY = frozenset({"asked_for_human", "frustration", "fallback_in_thread", "answered_before", "dry_run", "too_long"})
 MAX_GROUPED = 1000  # the newest gap requests that are clustered (the rest only counted): bounds the O(n^2) work
 
 __all__ = ["GapRequest", "group_gaps", "is_gap", "terms"]
