@@ -163,28 +163,3 @@ def test_a_read_that_times_out_is_retried_with_backoff(database_url: str, api: r
         settled(client)
     finally:
         hub.close()
-
-
-
-def test_a_ticket_an_agent_solved_while_the_read_failed_is_not_answered_nor_reopened(database_url: str,
-                                                                                      api: responses.RequestsMock) -> None:
-    """Zendesk rate-limits the API user, not its agents: while the hub's read waits, an agent solves the ticket.
-    Answering it then would set it back to pending (and a closed ticket refuses the comment)."""
-    desk = Zendesk(api)
-    desk.reads.script = [server_error(503)]
-    hub, client = make_hub(database_url, "zendesk")
-    try:
-        assert desk.deliver(client) == "accepted"
-        hub.jobs.drain()  # type: ignore[attr-defined]
-        row = inbox_row(hub)
-        assert (row.status, row.attempts) == ("pending", 1)
-        desk.shown["ticket"]["status"] = "solved"  # the agent's work, meanwhile
-        assert run_inbox(hub, next_at(row)) == 1
-        row = inbox_row(hub)
-        assert (row.status, row.last_error) == ("done", None)
-        assert desk.sent == [] and outbox_rows(hub) == [] and decisions(hub) == 0  # no answer, no draft, no reopen
-        stats = client.get("/api/v1/stats", headers=ADMIN).get_json()["counts"]
-        assert (stats["requests"], stats["answered"], stats["escalated"]) == (0, 0, 0)
-        settled(client)
-    finally:
-        hub.close()
