@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError
 
 from config.base import VendorSettingsSpec, configured, secret
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
-from config.file import read_config_file
+from config.file import misspelt_in_environment, read_config_file
 from config.secret import Secret
 from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
 from core.errors import ConfigError
@@ -142,14 +142,25 @@ class _JSONObject(fields.Dict):
 
 
 def _database_url(value: str) -> None:
-    """Refuse what SQLAlchemy cannot read as a URL, and a database the hub does not run on."""
+    """Refuse what SQLAlchemy cannot read as a URL, a database the hub does not run on, a driver it does not
+    install, and a SQLite URL whose path would be read as a host (``sqlite://var/hub.db`` is ``hub.db`` here)."""
     example = "e.g. sqlite:///var/hub.db or postgresql+psycopg://user@host/db"
     try:
-        backend = make_url(value).get_backend_name()
+        url = make_url(value)
+        backend = url.get_backend_name()
     except ArgumentError as e:
         raise ValidationError(f"not a database URL ({e}): {example}") from e
+    if backend == "postgres":  # Heroku's and libpq's spelling, which SQLAlchemy does not read
+        raise ValidationError("postgres:// is written postgresql+psycopg:// here, e.g. postgresql+psycopg://user@host/db")
     if backend not in ("sqlite", "postgresql"):
         raise ValidationError(f"the hub runs on SQLite or PostgreSQL, not {backend}: {example}")
+    driver, installed = url.get_driver_name(), {"sqlite": "pysqlite", "postgresql": "psycopg"}[backend]
+    if driver != installed:  # the hub installs psycopg (3) and uses Python's sqlite3: another driver is not there
+        raise ValidationError(f"the hub talks to {'SQLite' if backend == 'sqlite' else 'PostgreSQL'} through "
+                              f"{installed}, not {driver}: {example}")
+    if backend == "sqlite" and url.host:
+        raise ValidationError(f"sqlite://{url.host}/… reads {url.host!r} as a host, not a folder: a file's path follows "
+                              "three slashes (sqlite:///var/hub.db, from where the hub runs) or four (sqlite:////srv/hub/hub.db)")
 
 
 def _queue_prefix(value: str) -> None:
@@ -258,10 +269,12 @@ def read_sources(
 
     Raises:
         ConfigError: the YAML file cannot be read, is not a mapping, or holds a key that is not a setting
-            (:func:`config.file.read_config_file`).
+            (:func:`config.file.read_config_file`); a ``HUB_`` name in the environment is a typo of a setting
+            (:func:`config.file.misspelt_in_environment`).
     """
     env = dict(os.environ if environ is None else environ)
     keys = set(setting_keys(vendors))
+    misspelt_in_environment(env, keys)
     merged: dict[str, Any] = read_config_file(env["HUB_CONFIG"], keys) if env.get("HUB_CONFIG") else {}
     merged.update({k: v for k, v in env.items() if k in keys})
     return merged

@@ -304,6 +304,13 @@ def test_serve_on_a_host_that_is_not_this_machines_names_the_host(sqlite_url: st
     ({}, b"HUB_DRY_RUN: [\n",  # PyYAML's four-line message, with a caret
      "is not YAML (line 2, column 1: expected the node content, but found '<stream end>')"),
     ({}, b"\xff\xfeH\x00U\x00B\x00", "is not UTF-8 text (byte 0): save it as UTF-8 YAML"),  # a UnicodeDecodeError traceback
+
+    ({"HUB_DRYRUN": "true"}, None,  # ignored without a word: shadow mode stayed off
+     "Error: the environment: HUB_DRYRUN is not a setting (did you mean HUB_DRY_RUN?): rename it, or unset it"),
+    ({"HUB_DATABASE_URL": "postgresql+psycopg2://hub:pw@127.0.0.1/hub"}, None,  # ModuleNotFoundError traceback
+     "HUB_DATABASE_URL: the hub talks to PostgreSQL through psycopg, not psycopg2"),
+    ({"HUB_DATABASE_URL": "sqlite://var/hub.db"}, None,  # 'var' read as a host: ./hub.db, without a word
+     "HUB_DATABASE_URL: sqlite://var/… reads 'var' as a host, not a folder: a file's path follows three slashes"),
 ])
 def test_a_setting_the_boot_cannot_use_is_one_line(sqlite_url: str, tmp_path: Path, setting: dict[str, str],
                                                    file: bytes | None, message: str) -> None:
