@@ -176,6 +176,22 @@ def test_channel_policies_from_the_environment_that_are_not_a_json_object_are_re
         load_settings(read_sources({"HUB_CHANNEL_POLICIES": value}))
 
 
+@pytest.mark.parametrize("values, message", [
+    ({"HUB_TARGET_PRECISION": "95"},  # "Must be greater than or equal to 0.5 and less than or equal to 1.0."
+     "HUB_TARGET_PRECISION: 95.0 is not from 0.5 to 1: it is a fraction, e.g. 0.95 (not 95)"),
+    ({"HUB_CHANNEL_POLICIES": '{"C1": {"dryrun": true}}'},  # "{'dryrun': ['Unknown field.']}"
+     "HUB_CHANNEL_POLICIES.C1: 'dryrun' is not a policy field (did you mean dry_run?): the fields are threshold, "
+     "target_precision, escalation_target, respond_to_bots, dry_run"),
+    ({"HUB_CHANNEL_POLICIES": '{"C1": {"target_precision": 90}}'},
+     "HUB_CHANNEL_POLICIES.C1: target_precision: 90.0 is not from 0.5 to 1: it is a fraction, e.g. 0.95 (not 95)"),
+])
+def test_a_precision_written_as_a_percentage_or_a_policy_field_misspelt_is_named_in_words(values: dict[str, str],
+                                                                                         message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources(values))
+    assert str(refused.value) == f"invalid configuration: {message}"
+
+
 @pytest.mark.parametrize("url, message", [
     ("nonsense", "HUB_DATABASE_URL: not a database URL"),
     ("hub.db", "HUB_DATABASE_URL: not a database URL"),
