@@ -19,8 +19,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from app import cli
+from app import Hub, cli, create_app
 from core.words import plural
+from tests.conftest import served
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -269,6 +270,15 @@ def test_kb_calibrate_on_a_malformed_history_is_one_line(sqlite_url: str, tmp_pa
 def test_ask_on_an_empty_knowledge_base_says_to_import_one(sqlite_url: str) -> None:
     result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env(sqlite_url))
     assert result.exit_code == 0 and "no_candidate" in result.stdout
+    assert "(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`" \
+        in result.stderr
+
+
+def test_ask_answered_by_a_server_on_an_empty_knowledge_base_says_to_import_one(hub: Hub) -> None:
+    with served(create_app(hub=hub)) as url:  # `make run`'s server before `hub kb import` (or on another database)
+        result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env("sqlite:///unused.db", HUB_URL=url))
+    assert result.exit_code == 0 and "no_candidate" in result.stdout
+    assert f"(answered by the hub server at {url})" in result.stderr  # and nothing more: why nothing matched was not said
     assert "(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`" \
         in result.stderr
 
