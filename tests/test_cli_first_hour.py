@@ -372,4 +372,3 @@ def test_the_readme_lists_every_option_of_every_command() -> None:
             if isinstance(option, click.Option) and not option.hidden and not listed:
                 missing.append(f"{path} {option.opts[-1]}")  # --threads, --target-precision, --concurrency were not listed
     assert not missing, missing
-
