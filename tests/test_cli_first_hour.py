@@ -92,6 +92,15 @@ def test_every_command_on_a_database_that_cannot_be_opened_is_one_line_naming_th
     assert "Knowledge base:" not in result.stdout  # simulate used to fall back to the sample KB and exit 0
 
 
+def test_a_command_run_outside_the_hubs_folder_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a new terminal, elsewhere than where `make run` made var/hub.db
+    result = CliRunner().invoke(cli, ["kb", "list"], env=_env("", HUB_DATABASE_URL=None))
+    assert result.exit_code == 1
+    assert one_line(result) == (f"Error: there is no database at var/hub.db (in {tmp_path}, where the command runs), nor a "
+                                "folder var: run the command from the hub's folder, check HUB_DATABASE_URL (an absolute "
+                                "path: sqlite:////srv/hub/var/hub.db), or run `hub db upgrade` to create it there")
+
+
 def test_simulate_without_a_database_yet_still_tries_the_sample_kb(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["simulate", "slack", "I want a refund", "--json"],
                                 env=_env(f"sqlite:///{tmp_path / 'not-yet.db'}"))
