@@ -2,14 +2,15 @@
 
 Every key in it must be a setting the hub reads: a typo (``HUB_TARGET_PRECISON``, ``hub_dry_run``) would
 otherwise leave its setting at the default without a word, so the file is refused, naming the key and the
-setting it most likely means.
+setting it most likely means. The environment is shared with other programs, so only a ``HUB_`` name there that
+is a typo of a setting is refused (:func:`misspelt_in_environment`).
 """
 
 from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any, Collection, Mapping
 
 import yaml
 
@@ -49,6 +50,28 @@ def read_config_file(path: str, keys: Collection[str]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"HUB_CONFIG: {path}: {'; '.join(_unknown(key, keys) for key in unknown)}")
     return values
+
+
+def misspelt_in_environment(environ: Mapping[str, str], keys: Collection[str]) -> None:
+    """Refuse a ``HUB_`` name in the environment that is not a setting but one typo from one.
+
+    ``HUB_TARGET_PRECISON=0.8`` or ``HUB_DRYRUN=true`` would otherwise leave the setting at its default without a
+    word (shadow mode off). Only the hub's own prefix, and only names close to a setting: other ``HUB_`` names
+    (the test suite's ``HUB_TEST_POSTGRES_URL``) and the vendors' prefixes, which other tools share, pass.
+
+    Raises:
+        ConfigError: naming each such variable and the setting it most likely means.
+    """
+    known = {*keys, *ENVIRONMENT_ONLY}
+    found = []
+    for name in sorted(environ):
+        if not name.upper().startswith("HUB_") or name in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+        if close:
+            found.append(f"{name} is not a setting (did you mean {close[0]}?)")
+    if found:
+        raise ConfigError(f"the environment: {'; '.join(found)}: rename it, or unset it")
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

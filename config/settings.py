@@ -12,7 +12,6 @@ This module reads the hub-wide keys. Each vendor's keys, defaults and cross-chec
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from sqlalchemy.exc import ArgumentError
 
 from config.base import VendorSettingsSpec, configured, secret
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
-from config.file import read_config_file
+from config.file import misspelt_in_environment, read_config_file
+from config.policies import ChannelPolicy, JSONObject, channel_policies, fraction
 from config.secret import Secret
 from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
 from core.errors import ConfigError
@@ -50,17 +50,6 @@ class LLMSettings:
     model: str
     api_key: Secret | None
     timeout_seconds: float
-
-
-@dataclass(frozen=True)
-class ChannelPolicy:
-    """Per-channel overrides (a Slack channel id, or a source name such as ``zendesk``)."""
-
-    threshold: float | None = None
-    target_precision: float | None = None
-    escalation_target: str | None = None
-    respond_to_bots: bool = False
-    dry_run: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -124,32 +113,26 @@ class Settings:
 # Validated as set: an empty guard list, or an empty queue prefix (another deployment's queues), is refused.
 KEEP_EMPTY = frozenset({"HUB_SENSITIVE_TOPICS", "HUB_BROKER_QUEUE_PREFIX"})
 
-POLICY_EXAMPLE = '{"C0123ABCD": {"dry_run": true}}'
-
-
-class _JSONObject(fields.Dict):
-    """A mapping as YAML or a test's dict holds it, or as the environment does: a JSON object in a string."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError as e:
-                raise ValidationError(f"not JSON ({e}): in the environment it is a JSON object, e.g. {POLICY_EXAMPLE}") from e
-            if not isinstance(value, dict):
-                raise ValidationError(f"must be a JSON object, e.g. {POLICY_EXAMPLE}")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
 def _database_url(value: str) -> None:
-    """Refuse what SQLAlchemy cannot read as a URL, and a database the hub does not run on."""
+    """Refuse what SQLAlchemy cannot read as a URL, a database the hub does not run on, a driver it does not
+    install, and a SQLite URL whose path would be read as a host (``sqlite://var/hub.db`` is ``hub.db`` here)."""
     example = "e.g. sqlite:///var/hub.db or postgresql+psycopg://user@host/db"
     try:
-        backend = make_url(value).get_backend_name()
+        url = make_url(value)
+        backend = url.get_backend_name()
     except ArgumentError as e:
         raise ValidationError(f"not a database URL ({e}): {example}") from e
+    if backend == "postgres":  # Heroku's and libpq's spelling, which SQLAlchemy does not read
+        raise ValidationError("postgres:// is written postgresql+psycopg:// here, e.g. postgresql+psycopg://user@host/db")
     if backend not in ("sqlite", "postgresql"):
         raise ValidationError(f"the hub runs on SQLite or PostgreSQL, not {backend}: {example}")
+    driver, installed = url.get_driver_name(), {"sqlite": "pysqlite", "postgresql": "psycopg"}[backend]
+    if driver != installed:  # the hub installs psycopg (3) and uses Python's sqlite3: another driver is not there
+        raise ValidationError(f"the hub talks to {'SQLite' if backend == 'sqlite' else 'PostgreSQL'} through "
+                              f"{installed}, not {driver}: {example}")
+    if backend == "sqlite" and url.host:
+        raise ValidationError(f"sqlite://{url.host}/… reads {url.host!r} as a host, not a folder: a file's path follows "
+                              "three slashes (sqlite:///var/hub.db, from where the hub runs) or four (sqlite:////srv/hub/hub.db)")
 
 
 def _queue_prefix(value: str) -> None:
@@ -172,7 +155,7 @@ class _SettingsSchema(Schema):
     HUB_BROKER_URL = fields.String(load_default=None)
     HUB_BROKER_QUEUE_PREFIX = fields.String(load_default=DEFAULT_BROKER_QUEUE_PREFIX, validate=_queue_prefix)
     HUB_ESCALATION_TARGET = fields.String(load_default=None)  # a vendor's name: checked against the registry
-    HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=validate.Range(0.5, 1.0))
+    HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=fraction(0.5))
     HUB_DRY_RUN = fields.Boolean(load_default=False)
     HUB_SENSITIVE_TOPICS = SensitiveTopics(load_default=DEFAULT_SENSITIVE_TOPICS)  # config/topics.py
     HUB_EMBEDDING_MODEL = fields.String(load_default=DEFAULT_EMBEDDING_MODEL)
@@ -196,7 +179,7 @@ class _SettingsSchema(Schema):
     HUB_CURRENCY = fields.String(
         load_default="USD", validate=validate.Regexp(r"^[A-Za-z]{3}$", error="must be a 3-letter ISO 4217 code, e.g. USD")
     )
-    HUB_CHANNEL_POLICIES = _JSONObject(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    HUB_CHANNEL_POLICIES = JSONObject(keys=fields.String(), values=fields.Dict(), load_default=dict)
     HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
     HUB_LLM_MODEL = fields.String(load_default=None)
     HUB_LLM_API_KEY = fields.String(load_default=None)
@@ -206,14 +189,6 @@ class _SettingsSchema(Schema):
     HUB_RATE_LIMIT_STORAGE = fields.String(load_default=None)
     HUB_METRICS_TOKEN = fields.String(load_default=None)
     HUB_TRUSTED_PROXIES = fields.Integer(load_default=0, validate=validate.Range(0, 10))
-
-
-class _ChannelPolicySchema(Schema):
-    threshold = fields.Float(load_default=None, validate=validate.Range(0.0, 1.0))
-    target_precision = fields.Float(load_default=None, validate=validate.Range(0.5, 1.0))
-    escalation_target = fields.String(load_default=None)  # a vendor's name: checked against the registry
-    respond_to_bots = fields.Boolean(load_default=False)
-    dry_run = fields.Boolean(load_default=None)
 
 
 def vendor_specs(modules: Sequence[str] = VENDOR_SETTINGS) -> tuple[VendorSettingsSpec[Any], ...]:
@@ -258,10 +233,12 @@ def read_sources(
 
     Raises:
         ConfigError: the YAML file cannot be read, is not a mapping, or holds a key that is not a setting
-            (:func:`config.file.read_config_file`).
+            (:func:`config.file.read_config_file`); a ``HUB_`` name in the environment is a typo of a setting
+            (:func:`config.file.misspelt_in_environment`).
     """
     env = dict(os.environ if environ is None else environ)
     keys = set(setting_keys(vendors))
+    misspelt_in_environment(env, keys)
     merged: dict[str, Any] = read_config_file(env["HUB_CONFIG"], keys) if env.get("HUB_CONFIG") else {}
     merged.update({k: v for k, v in env.items() if k in keys})
     return merged
@@ -290,23 +267,6 @@ def _validate(raw: Mapping[str, Any], vendors: Sequence[VendorSettingsSpec[Any]]
         detail = "; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(errors.items()))
         raise ConfigError(f"invalid configuration: {detail}")
     return loaded
-
-
-def _policies(values: Mapping[str, Any], names: list[str]) -> dict[str, ChannelPolicy]:
-    policies: dict[str, ChannelPolicy] = {}
-    for channel, policy in values.items():
-        if channel.startswith("#"):  # never matches: Slack events carry channel ids, so the policy would not apply
-            raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES: {channel[:80]!r} is a channel's name: a Slack "
-                              "channel's policy is keyed by its id (e.g. C0123ABCD, at the bottom of its About tab)")
-        try:
-            loaded = _ChannelPolicySchema().load(policy)
-            if loaded["escalation_target"] is not None:
-                validate.OneOf(names)(loaded["escalation_target"])
-        except ValidationError as e:
-            messages = e.messages if isinstance(e.messages, dict) else {"escalation_target": e.messages}
-            raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES.{channel}: {messages}") from e
-        policies[channel] = ChannelPolicy(**loaded)
-    return policies
 
 
 def load_settings(
@@ -361,7 +321,7 @@ def load_settings(
                           "or amqp://guest@127.0.0.1//")
 
     edge = edge_settings(v)
-    policies = _policies(v["HUB_CHANNEL_POLICIES"], [spec.name for spec in vendors])
+    policies = channel_policies(v["HUB_CHANNEL_POLICIES"], [spec.name for spec in vendors])
 
     return Settings(
         database_url=v["HUB_DATABASE_URL"],

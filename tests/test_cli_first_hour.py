@@ -19,8 +19,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from app import cli
+from app import Hub, cli, create_app
 from core.words import plural
+from tests.conftest import served
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +90,15 @@ def test_every_command_on_a_database_that_cannot_be_opened_is_one_line_naming_th
     line = one_line(result)
     assert line.startswith("Error: ") and "HUB_DATABASE_URL" in line and "secret-pw" not in line
     assert "Knowledge base:" not in result.stdout  # simulate used to fall back to the sample KB and exit 0
+
+
+def test_a_command_run_outside_the_hubs_folder_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a new terminal, elsewhere than where `make run` made var/hub.db
+    result = CliRunner().invoke(cli, ["kb", "list"], env=_env("", HUB_DATABASE_URL=None))
+    assert result.exit_code == 1
+    assert one_line(result) == (f"Error: there is no database at var/hub.db (in {tmp_path}, where the command runs), nor a "
+                                "folder var: run the command from the hub's folder, check HUB_DATABASE_URL (an absolute "
+                                "path: sqlite:////srv/hub/var/hub.db), or run `hub db upgrade` to create it there")
 
 
 def test_simulate_without_a_database_yet_still_tries_the_sample_kb(tmp_path: Path) -> None:
@@ -170,6 +180,15 @@ def test_serve_without_a_writable_temp_folder_serves_and_says_what_metrics_it_co
     assert ("warning: no writable temporary folder for the metrics of hub serve's two processes "
             "(/nonexistent/tmp/hub-metrics-") in text
     assert "/metrics counts the web process only; set TMPDIR to a writable folder, or PROMETHEUS_MULTIPROC_DIR" in text
+
+
+@pytest.mark.parametrize("under", ["file", "file/metrics"])
+def test_metrics_clear_on_a_folder_it_cannot_make_is_one_line(tmp_path: Path, under: str) -> None:
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["metrics", "clear"], env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / under)})
+    assert result.exit_code == 1  # a FileExistsError or NotADirectoryError traceback
+    assert one_line(result).startswith(f"Error: PROMETHEUS_MULTIPROC_DIR={tmp_path / under}: cannot create or empty it (")
+    assert result.stderr.rstrip().endswith("set it to a folder this user can write in, e.g. /run/hub-metrics")
 
 
 # 6. the first hour's other mistakes: an empty folder, a malformed pack, a malformed history, an empty KB
@@ -273,6 +292,15 @@ def test_ask_on_an_empty_knowledge_base_says_to_import_one(sqlite_url: str) -> N
         in result.stderr
 
 
+def test_ask_answered_by_a_server_on_an_empty_knowledge_base_says_to_import_one(hub: Hub) -> None:
+    with served(create_app(hub=hub)) as url:  # `make run`'s server before `hub kb import` (or on another database)
+        result = CliRunner().invoke(cli, ["ask", "How do I reset my password?"], env=_env("sqlite:///unused.db", HUB_URL=url))
+    assert result.exit_code == 0 and "no_candidate" in result.stdout
+    assert f"(answered by the hub server at {url})" in result.stderr  # and nothing more: why nothing matched was not said
+    assert "(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`" \
+        in result.stderr
+
+
 # 7. serve's and worker's numbers, and a host that is not this machine's
 
 def test_serve_threads_and_worker_concurrency_below_one_are_usage_errors(tmp_path: Path) -> None:
@@ -304,6 +332,13 @@ def test_serve_on_a_host_that_is_not_this_machines_names_the_host(sqlite_url: st
     ({}, b"HUB_DRY_RUN: [\n",  # PyYAML's four-line message, with a caret
      "is not YAML (line 2, column 1: expected the node content, but found '<stream end>')"),
     ({}, b"\xff\xfeH\x00U\x00B\x00", "is not UTF-8 text (byte 0): save it as UTF-8 YAML"),  # a UnicodeDecodeError traceback
+
+    ({"HUB_DRYRUN": "true"}, None,  # ignored without a word: shadow mode stayed off
+     "Error: the environment: HUB_DRYRUN is not a setting (did you mean HUB_DRY_RUN?): rename it, or unset it"),
+    ({"HUB_DATABASE_URL": "postgresql+psycopg2://hub:pw@127.0.0.1/hub"}, None,  # ModuleNotFoundError traceback
+     "HUB_DATABASE_URL: the hub talks to PostgreSQL through psycopg, not psycopg2"),
+    ({"HUB_DATABASE_URL": "sqlite://var/hub.db"}, None,  # 'var' read as a host: ./hub.db, without a word
+     "HUB_DATABASE_URL: sqlite://var/… reads 'var' as a host, not a folder: a file's path follows three slashes"),
 ])
 def test_a_setting_the_boot_cannot_use_is_one_line(sqlite_url: str, tmp_path: Path, setting: dict[str, str],
                                                    file: bytes | None, message: str) -> None:

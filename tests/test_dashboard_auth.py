@@ -77,6 +77,24 @@ def test_login_sets_a_strict_http_only_cookie_that_opens_the_api(admin: Any) -> 
     assert admin.get("/api/v1/stats").status_code == 401
 
 
+@pytest.mark.parametrize("headers, message", [
+    ({"Authorization": "Bearer guess"}, "that token is not the admin token: send the value of HUB_ADMIN_TOKEN as "
+                                        "'Authorization: Bearer <token>'"),
+    ({"Authorization": TOKEN}, "the Authorization header is not 'Bearer <token>'"),  # the right token, no scheme
+    ({COOKIE: session_cookie(TOKEN, now=time.time() - 13 * 3600)[0]},  # a cookie of yesterday's sign-in
+     "the session has ended (after 12 hours, or when HUB_ADMIN_TOKEN changed): sign in again at /admin"),
+    ({}, "admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'"),
+])
+def test_a_refused_credential_is_told_what_was_wrong_with_it(admin: Any, headers: dict[str, str], message: str) -> None:
+    # each said "admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'", the wrong token too
+    if COOKIE in headers:
+        admin.set_cookie(COOKIE, headers.pop(COOKIE))
+    for path in ("/api/v1/stats", "/admin/decisions/1"):
+        refused = admin.get(path, headers={**headers, "Accept": "application/json"})
+        assert refused.status_code == 401 and message in refused.get_json()["error"], refused.get_json()
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer") and TOKEN not in refused.get_json()["error"]
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import app as app_module
 from tests.conftest import settings_dict
 
@@ -33,6 +35,19 @@ def test_unknown_routes_and_unconfigured_webhooks_answer_json_4xx(client: Any) -
     wrong_method = client.get("/webhooks/zendesk")
     assert wrong_method.status_code == 405
     assert "error" in wrong_method.get_json()
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/slack/events",  # "there is no route /slack/events": the route the README and Slack's set-up name
+     "slack is not configured on this hub: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and restart it"),
+    ("/webhooks/zendesk", "zendesk is not configured on this hub: set ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN"),
+    ("/webhooks/jira", "jira is not configured on this hub: set JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN"),
+    ("/webhooks/zendsk",  # "no zendsk webhook here: the connector is not configured"
+     "no vendor is named 'zendsk': the vendors post to /slack/events, /webhooks/zendesk, /webhooks/jira"),
+])
+def test_a_vendors_route_without_its_settings_names_them(client: Any, path: str, message: str) -> None:
+    response = client.post(path, data=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 404 and message in response.get_json()["error"], response.get_json()
 
 
 def test_metrics_is_prometheus_text(client: Any) -> None:

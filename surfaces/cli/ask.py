@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # running server answers costs this process no more than click, json and urllib.
 
 MAX_TEXT_CHARS = 8000  # as the web API (surfaces.views.MAX_TEXT_CHARS; a test keeps them equal)
+EMPTY_KB = ("(the knowledge base is empty: nothing can be answered until you import articles with `hub kb import PATH`, "
+            "e.g. config/sample_kb)")
 
 
 def server_url() -> str:
@@ -115,8 +117,7 @@ def decide_here(settings: Settings, text: str, channel: str | None) -> dict[str,
     db = Database(settings.database_url)
     try:
         if not kb_status(db).articles:
-            click.echo("(the knowledge base is empty: nothing can be answered until you import articles with "
-                       "`hub kb import PATH`, e.g. config/sample_kb)", err=True)
+            click.echo(EMPTY_KB, err=True)
         decision = build_interceptor(settings, db).decide(text, channel=channel)
     except OperationalError as e:
         if unreachable(e):  # it went away after check_database: the one line every command gives
@@ -149,6 +150,8 @@ def ask(text: str, as_json: bool, channel: str | None, local: bool, verbose: boo
     view = None if local else ask_server(url, text, channel)
     if view is not None:
         click.echo(f"(answered by the hub server at {url})", err=True)
+        if view.get("kb_version") == "empty":  # core.kb.EMPTY_VERSION (not imported: this path stays light)
+            click.echo(EMPTY_KB, err=True)
     else:
         from config import load_settings
         from surfaces.views import channel_problem

@@ -113,13 +113,16 @@ def check_database(settings: Settings, *, missing_ok: bool = False) -> bool:
 
     path = _sqlite_path(settings.database_url)
     if path is not None and not path.exists():
+        # a relative path is read from where the command runs: another folder than `make run`'s is the usual cause
+        where = "" if path.is_absolute() else f" (in {Path.cwd()}, where the command runs)"
         if not path.parent.is_dir():
-            raise click.ClickException(f"there is no database at {path}, nor a folder {path.parent}: check "
-                                       f"HUB_DATABASE_URL ({SQLITE_EXAMPLE}), or run `hub db upgrade` to create it there")
+            raise click.ClickException(f"there is no database at {path}{where}, nor a folder {path.parent}: run the "
+                                       "command from the hub's folder, check HUB_DATABASE_URL (an absolute path: "
+                                       "sqlite:////srv/hub/var/hub.db), or run `hub db upgrade` to create it there")
         if missing_ok:
             return False
-        raise click.ClickException(f"there is no database at {path}: run `hub db upgrade`, then `hub kb import PATH` "
-                                   "(or point HUB_DATABASE_URL at the hub's database)")
+        raise click.ClickException(f"there is no database at {path}{where}: run `hub db upgrade`, then `hub kb import "
+                                   "PATH` (or point HUB_DATABASE_URL at the hub's database)")
     db = Database(settings.database_url)
     try:
         current, head = migrations.current_revision(db.engine), migrations.head_revision()

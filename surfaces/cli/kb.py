@@ -74,11 +74,19 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             if n.kind == "skipped":
                 skipped.append(n.path)
 
+        stored = [0, 0]  # articles committed so far (a batch a transaction), of how many
+
+        def progress(seen: int, changed: int, total: int) -> None:
+            stored[:] = [seen, total]
+            _progress(seen, changed, total)
+
         db = _database(load_settings())
         try:
-            report = import_articles(db, articles_at(path, force=force, on_notice=notice), progress=_progress)
+            report = import_articles(db, articles_at(path, force=force, on_notice=notice), progress=progress)
         except KBImportError as e:  # every file is read before the first is stored
             raise click.ClickException(f"{e}; nothing was imported") from e
+        except KeyboardInterrupt:  # the batch in flight is rolled back; the ones before it are stored
+            raise _interrupted(*stored) from None
         except HubError as e:
             raise click.ClickException(str(e)) from e
         finally:
@@ -295,6 +303,18 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
         sys.stdout.write("\n")
 
     return eval_pack
+
+
+class _Interrupted(click.ClickException):
+    exit_code = 130  # as a shell reports a command stopped by SIGINT
+
+
+def _interrupted(stored: int, total: int) -> click.ClickException:
+    """Ctrl-C during ``hub kb import``: what is in the KB now, and how to finish."""
+    if not stored:
+        return _Interrupted("interrupted before any article was stored: nothing was imported")
+    return _Interrupted(f"interrupted: {stored} of {total} articles were stored, the rest not (a running server serves "
+                        "those now): run the same `hub kb import` again to finish; the stored ones are skipped as unchanged")
 
 
 def _unknown_source(source: str, sources: dict[str, int]) -> click.BadParameter:

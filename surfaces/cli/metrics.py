@@ -23,7 +23,11 @@ def clear() -> None:
     path = os.environ.get(MULTIPROC_ENV)
     if not path:
         raise click.ClickException(f"{MULTIPROC_ENV} is not set: a single process (hub serve) needs no directory")
-    live = clear_shared_dir(Path(path))
+    try:
+        live = clear_shared_dir(Path(path))
+    except OSError as e:  # a path under a file, a file, a folder of another user's
+        raise click.ClickException(f"{MULTIPROC_ENV}={path}: cannot create or empty it ({e.strerror or e}): set it to "
+                                   "a folder this user can write in, e.g. /run/hub-metrics") from None
     if live:
         raise click.ClickException(f"{path} holds the counts of running processes ({', '.join(map(str, live))}): "
                                    "stop the hub's processes first, or keep the counts")

@@ -9,6 +9,7 @@ from typing import Any, Mapping, cast
 
 from flask import Blueprint, Response, jsonify, request
 
+from config.settings import vendor_specs
 from connectors.inbound import receive
 from surfaces.services import Services
 
@@ -35,13 +36,28 @@ def make_webhooks_blueprint(services: Services) -> Blueprint:
             return jsonify(error=f"Slack posts to {SLACK_EVENTS} (Events API and interactivity)"), 404
         connector = services.connectors.get(name)
         if connector is None:
-            return jsonify(error=f"no {name} webhook here: the connector is not configured"), 404
+            return jsonify(error=not_configured(name)), 404
         headers = cast(Mapping[str, str], request.headers)  # werkzeug's: case-insensitive look-ups
         return jsonify(receive(connector, headers, request.get_data(), services.db, services.jobs)), 200
 
     if "slack" in services.connectors:
         _add_slack_events(bp, services)
+    else:  # a Request URL pasted into Slack before the hub has Slack's settings: say which, not "no route"
+        bp.add_url_rule(SLACK_EVENTS, "slack_events", lambda: (jsonify(error=not_configured("slack")), 404),
+                        methods=["POST"])
     return bp
+
+
+def not_configured(name: str) -> str:
+    """Why a vendor's inbound route takes nothing here: the settings that turn the vendor on, or, for a name
+    that is no vendor's, the routes there are."""
+    specs = vendor_specs()
+    spec = next((spec for spec in specs if spec.name == name), None)
+    if spec is None:
+        routes = ", ".join(inbound_path(spec.name) for spec in specs)
+        return f"no vendor is named {name[:40]!r}: the vendors post to {routes}"
+    return (f"{name} is not configured on this hub: set {', '.join(spec.required)} and restart it "
+            "(docs/connectors.md)")
 
 
 def _add_slack_events(bp: Blueprint, services: Services) -> None:

@@ -3,7 +3,7 @@
 The cookie holds an expiry and an HMAC of it keyed by the admin token, so it needs no server-side state,
 cannot be forged without the token, and stops working when the token is rotated. :func:`refusal` is the one
 rule every admin route applies: a request without a credential is a 401 with a ``WWW-Authenticate: Bearer``
-challenge (RFC 9110 15.5.2), a wrong credential too; without a configured token the 401's message says to set
+challenge (RFC 9110 15.5.2), a wrong credential too, saying what was wrong with it; without a configured token the 401's message says to set
 ``HUB_ADMIN_TOKEN``, and a request that does send a credential is a 403 (no credential can open what is off).
 """
 
@@ -22,6 +22,10 @@ COOKIE = "hub_admin"
 SESSION_SECONDS = 12 * 3600
 NOT_CONFIGURED = "the admin dashboard and analytics API are off: set HUB_ADMIN_TOKEN to enable them"
 TOKEN_REQUIRED = "admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'"
+WRONG_TOKEN = "that token is not the admin token: send the value of HUB_ADMIN_TOKEN as 'Authorization: Bearer <token>'"
+NOT_BEARER = "admin token required: the Authorization header is not 'Bearer <token>': send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'"
+SESSION_ENDED = (f"admin token required: the session has ended (after {SESSION_SECONDS // 3600} hours, or when "
+                 "HUB_ADMIN_TOKEN changed): sign in again at /admin, or send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hub-admin"'}
 
 
@@ -103,5 +107,15 @@ def refusal(request: Request, token: str | None) -> Refusal | None:
             return Refusal(403, NOT_CONFIGURED)
         return Refusal(401, NOT_CONFIGURED, CHALLENGE)
     if not authenticated(request, token):
-        return Refusal(401, TOKEN_REQUIRED, CHALLENGE)
+        return Refusal(401, _why_not(request), CHALLENGE)
     return None
+
+
+def _why_not(request: Request) -> str:
+    """What was wrong with a refused request's credential, so that the admin knows what to change: the token
+    itself, the header's form (``Authorization: <token>`` without ``Bearer``), or a session that has ended."""
+    header = request.headers.get("Authorization", "").strip()
+    if header:
+        scheme, _, offered = header.partition(" ")
+        return WRONG_TOKEN if scheme.lower() == "bearer" and offered.strip() else NOT_BEARER
+    return SESSION_ENDED if COOKIE in request.cookies else TOKEN_REQUIRED
