@@ -8,6 +8,7 @@ Keys make each write happen at most once: ``answer:<ref>`` (one public answer pe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.models import Ticket, Visibility
 from core.outbox import NewAction
@@ -99,6 +100,7 @@ def escalation_actions(
                     "tags": ["hub_escalated"],
                     "draft": draft,
                     "origin": {"connector": route.connector, "ref": ref},
+                    "through": transcript_through(ticket).isoformat(),
                     "notice": TICKET_NOTICE,
                 },
                 ticket_ref=ref,
@@ -146,6 +148,12 @@ def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
     if ticket.url:
         lines.append(f"\nOriginal conversation: {ticket.url}")
     return "\n".join(lines)
+
+
+def transcript_through(ticket: Ticket) -> datetime:
+    """When the last message a hand-over's transcript carries was written: the thread's later messages are
+    carried to its ticket of record one by one (:mod:`interceptor.sync`), earlier ones are in the description."""
+    return max((m.created_at for m in ticket.messages), default=ticket.created_at)
 
 
 def _line(author: str, text: str, attachments: tuple[tuple[str, str], ...]) -> str:

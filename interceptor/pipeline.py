@@ -27,7 +27,7 @@ from interceptor import intake, record, unread
 from interceptor.act import Route, answer_action, escalation_actions, is_answer
 from interceptor.guard import classify_followup, confirms_answer
 from interceptor.overdue import escalate_unposted_answers
-from interceptor.sync import Sync, record_for_mention, record_of
+from interceptor.sync import Sync, record_for_mention, record_of, record_opening
 from interceptor.types import Decision, ThreadState, Verdict
 
 PERSON_ESCALATED = "person_escalated"  # the reason of an emoji intake: a person asked for a ticket
@@ -95,7 +95,9 @@ class Pipeline:
         if seen:
             # The requester addressing the bot in a thread it already decided ("@hub that didn't help"): a
             # follow-up like any other of theirs. Anyone else's mention there changes nothing.
-            if event.data.get("reply") and event.message is not None and event.message.author.external_id == asker:
+            if event.data.get("reply") and event.message is not None and (
+                event.message.author.external_id == asker or record_opening(self._db, event.ref)
+            ):
                 return self._on_comment(connector, event, inbox_event_id)
             return "already_decided"
         ticket, unread_error = unread.read(connector, event, self._route(event.ref))
@@ -194,6 +196,10 @@ class Pipeline:
             row = record.find_ticket(s, event.ref)
             origin = record.escalated_from(s, event.ref) if row is None else None
             record_ref = TicketRef.parse(row.escalated_to) if row is not None and row.escalated_to else None
+        if row is not None and record_ref is None and record_opening(self._db, event.ref):
+            # Handed over to a help desk whose ticket is not opened yet (it is down): the message waits for the
+            # ticket, to be carried to it, rather than being read as a follow-up on a thread people already have.
+            raise Retriable(f"the ticket of record of {event.ref} is not opened yet")
         if row is None:
             if origin is None:
                 if request_undecided(self._db, event.ref):

@@ -6,13 +6,14 @@ comment and feedback paths; the decisions themselves are pure and live in ``mirr
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Mapping
 
 from sqlalchemy import func, select
 
 from connectors.base import Connector, HelpDesk, PostsAsRequester
 from core.db import Database, DecisionRow, OutboxAction
-from core.models import Message, Status, Ticket, TicketRef, Visibility
+from core.models import Message, Status, Ticket, TicketRef, Visibility, as_utc
 from core.outbox import enqueue
 from core.telemetry import count
 from interceptor import mirror, record
@@ -97,6 +98,11 @@ class Sync:
         desk = self._connectors.get(record_ref.source.value)
         if desk is None:
             return [], False
+        if in_transcript(self._db, origin, message):
+            # Read into the hand-over's transcript already (Slack delivered it late, or it waited for the ticket
+            # of record): the ticket's description has it, so it is not carried a second time.
+            count("sync_mirrored", direction="to_ticket", outcome="in_transcript")
+            return [], message.author.external_id == _requester_id(self._db, origin)
         conversation = thread.fetch(origin)
         seen = next((m for m in conversation.messages if m.external_id == message.external_id), None)
         author = seen.author if seen is not None else message.author
@@ -170,3 +176,34 @@ def record_for_mention(db: Database, origin: TicketRef, inbox_event_id: int) -> 
         by_it = select(DecisionRow.id).where(DecisionRow.ticket_ref == str(origin), DecisionRow.inbox_event_id == inbox_event_id)
         ours = s.scalar(by_it.limit(1))
     return record_of(db, origin) if ours is None else None
+
+
+def _hand_over(db: Database, origin: TicketRef) -> OutboxAction | None:
+    """The outbox row that opens the ticket of record of the thread ``origin`` (``None``: none was asked for,
+    e.g. a hand-over to the Slack triage channel)."""
+    with db.session() as s:
+        row = s.scalars(select(OutboxAction).where(OutboxAction.idempotency_key == f"escalate:{origin}")).one_or_none()
+        if row is not None:
+            s.expunge(row)
+    return row if row is not None and row.action == "create_ticket" else None
+
+
+def record_opening(db: Database, origin: TicketRef) -> bool:
+    """Whether the thread ``origin`` was handed over to a help desk whose ticket of record is not opened yet: the
+    create waits (the help desk is down, or it failed and an admin may re-queue it). A message written in the
+    thread meanwhile waits for the ticket too, rather than being lost."""
+    row = _hand_over(db, origin)
+    return row is not None and row.status in ("pending", "running", "failed")
+
+
+def in_transcript(db: Database, origin: TicketRef, message: Message) -> bool:
+    """Whether ``message`` was written before the last message the hand-over's transcript carried (a ticket of
+    record opened before this was recorded says nothing: ``False``)."""
+    row = _hand_over(db, origin)
+    through = (row.payload or {}).get("through") if row is not None else None
+    return isinstance(through, str) and as_utc(message.created_at) <= as_utc(datetime.fromisoformat(through))
+
+
+def _requester_id(db: Database, origin: TicketRef) -> str | None:
+    with db.session() as s:
+        return record.requester_id_of(s, origin)

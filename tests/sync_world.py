@@ -58,23 +58,35 @@ class World:
             return list(s.scalars(select(model).order_by(model.id)))
 
 
-def zendesk_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, **overrides: Any) -> World:
-    """A hub with Slack and Zendesk, the thread ROOT_TS already escalated to Zendesk ticket 4014."""
-    settings = slack_settings(database_url, stub, HUB_CHANNEL_POLICIES={CHANNEL: {"threshold": 0.5}}, HUB_ESCALATION_TARGET="zendesk",
-                              **ZENDESK, **overrides)
+def zendesk_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, *, down: bool = False,
+                  listed: tuple[dict[str, Any], ...] = (), **overrides: Any) -> World:
+    """A hub with Slack and Zendesk, the thread ROOT_TS already escalated to Zendesk ticket 4014 (with ``down``,
+    Zendesk answers the create with 503s until :func:`zendesk_back`: the ticket is not opened yet; ``listed``:
+    replies already in the thread when the hub reads it, whose events Slack has not delivered)."""
+    settings = slack_settings(database_url, stub, **{"HUB_CHANNEL_POLICIES": {CHANNEL: {"threshold": 0.5}}, "HUB_ESCALATION_TARGET": "zendesk",
+                                                     **ZENDESK, **overrides})
     hub = build_hub(load_settings(settings))
     import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
     world = World(hub, create_app(hub=hub).test_client(), stub, api)
-    created = json.loads(json.dumps(zendesk_load("ticket_update_response.json")))
-    created["ticket"]["id"] = RECORD_ID
-    api.post(f"{ZENDESK_API}/tickets.json", json=created, status=201)
+    if down:
+        api.post(f"{ZENDESK_API}/tickets.json", json={"error": "service unavailable"}, status=503)
+        api.get(f"{ZENDESK_API}/tickets.json", json={"tickets": [], "next_page": None, "count": 0})  # the create's look-up
+    else:
+        zendesk_back(api)
     api.put(f"{ZENDESK_API}/tickets/{RECORD_ID}.json", json=zendesk_load("ticket_update_response.json"))
     api.get(f"{ZENDESK_API}/users/me.json", json=zendesk_load("users_me.json"))
     api.get(f"{ZENDESK_API}/users/show_many.json", json=zendesk_load("users_show_many.json"))
     serve_record(api, [])
-    say(world, USER, REFUND, ROOT_TS, root=True)
+    say(world, USER, REFUND, ROOT_TS, root=True, listed=listed)
     world.drain()
     return world
+
+
+def zendesk_back(api: responses.RequestsMock) -> None:
+    """Zendesk opens ticket 4014 when asked."""
+    created = json.loads(json.dumps(zendesk_load("ticket_update_response.json")))
+    created["ticket"]["id"] = RECORD_ID
+    api.upsert(responses.POST, f"{ZENDESK_API}/tickets.json", json=created, status=201)
 
 
 def serve_record(api: responses.RequestsMock, comments: list[dict[str, Any]], status: str = "open", tags: tuple[str, ...] = ()) -> None:
@@ -113,13 +125,14 @@ def zendesk_signed(body: dict[str, Any], invocation: str, secret: str = "s3cret"
     return raw, headers
 
 
-def say(world: World, user: str, text: str, ts: str, *, root: bool = False, files: tuple[dict[str, Any], ...] = ()) -> Any:
+def say(world: World, user: str, text: str, ts: str, *, root: bool = False, files: tuple[dict[str, Any], ...] = (),
+        listed: tuple[dict[str, Any], ...] = ()) -> Any:
     """``user`` writes ``text`` in the thread (root message or reply), as Slack delivers and lists it, with
-    ``files`` (Slack file objects) shared in it."""
+    ``files`` (Slack file objects) shared in it; a root with the replies ``listed`` after it."""
     if root:
         payload = copy.deepcopy(ROOT)
         payload["event"].update(text=text, ts=ts, event_ts=ts)
-        world.stub.seed_thread(CHANNEL, {"type": "message", "user": user, "text": text, "ts": ts})
+        world.stub.seed_thread(CHANNEL, {"type": "message", "user": user, "text": text, "ts": ts}, *listed)
     else:
         payload = fixture("event_message_thread_reply")
         payload["team_id"] = TEAM
