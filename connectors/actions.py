@@ -5,7 +5,8 @@ An outbox row names a connector and an action; its payload is JSON, and performe
 
 - ``post_reply``: answer in the ticket's own thread; at most once per key (retries ask ``already_wrote``; a
   ``notice`` whose look the vendor refuses for good is posted anyway, at least once: :func:`unchecked_write`). ``{"ref", "text", "citations": [{"title", "url"}],
-  "kind": "answer" | "notice", "decision_id"}``. For ``kind == "answer"`` the connector adds its way to say
+  "kind": "answer" | "notice", "decision_id", "tell_if_refused"}``; with ``tell_if_refused`` (an agent's reply carried to
+  a chat thread), a conversation that will not take it tells that ticket instead (:func:`undelivered`). For ``kind == "answer"`` the connector adds its way to say
   "This solved it" / "I still need help" (Slack buttons; the answer's feedback line asks for the same words
   as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``). A retried answer on a help desk
@@ -36,7 +37,7 @@ import logging
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed
-from core.errors import Fatal
+from core.errors import Fatal, NotFound, Refused
 from core.models import ALREADY_SOLVED, Person, Status, TicketRef
 from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
@@ -84,19 +85,45 @@ def _post_reply(connector: Connector) -> Performer:
             solved = solved_meanwhile(connector, ref) if kind == "answer" else None
             if solved is not None:
                 return solved
-        posted = connector.post_reply(
-            ref,
-            payload["text"],
-            idempotency_key=payload["idempotency_key"],
-            kind=kind,
-            citations=payload.get("citations") or (),
-        )
+        try:
+            posted = connector.post_reply(
+                ref,
+                payload["text"],
+                idempotency_key=payload["idempotency_key"],
+                kind=kind,
+                citations=payload.get("citations") or (),
+            )
+        except (Refused, NotFound) as e:
+            if not payload.get("tell_if_refused"):
+                raise
+            return undelivered(ref, TicketRef.parse(payload["tell_if_refused"]), payload["idempotency_key"], e)
         result = {"external_id": posted.external_id, "url": posted.url}
         if unchecked is not None:
             result["unchecked"] = unchecked_write(connector, ref, unchecked)
         return Performed(result)
 
     return perform
+
+
+UNDELIVERED_NOTE = ("An agent's reply on this ticket could not be posted in the requester's conversation ({why}), so the "
+                    "requester has not seen it: reach them another way.")
+
+
+def undelivered(ref: TicketRef, tell: TicketRef, key: str, refused: Refused | NotFound) -> Performed:
+    """A reply the conversation will not take (archived, the app removed from it, gone), for people who believe
+    it was delivered: the row is done (asking again will not help) with the reason in its result, and the ticket
+    ``tell`` gets an internal note saying so, once (key ``undelivered:<key>``). Logged
+    (``outbox.post.undelivered``) and counted (``hub_outbox_actions_total{outcome="undelivered"}``)."""
+    why = f"{refused}"[:300]
+    log.warning("outbox.post.undelivered", extra={"ref": str(ref), "error": why})
+    note = NewAction(
+        key=f"undelivered:{key}",
+        connector=tell.source.value,
+        action="add_internal_note",
+        payload={"ref": str(tell), "text": UNDELIVERED_NOTE.format(why=why), "once": True},
+        ticket_ref=str(tell),
+    )
+    return Performed({"undelivered": why}, (note,), outcome="undelivered")
 
 
 def unchecked_write(connector: Connector, ref: TicketRef, refused: Fatal) -> str:

@@ -62,5 +62,10 @@ class Fatal(ConnectorError):
     """A failure that will not pass by retrying (auth, other 4xx)."""
 
 
+class Refused(Fatal):
+    """The vendor will not take a write where it is addressed (a Slack channel archived, or the app removed from
+    it), though nothing else is wrong: asking again will not help, and the people who wrote it should know."""
+
+
 class NotFound(ConnectorError):
     """The thing is gone (deleted ticket, removed message): skip it and record that."""

@@ -53,7 +53,8 @@ def agent_reply_action(origin: TicketRef, record: TicketRef, ticket_url: str, me
         key=f"mirror:{record}:{message.external_id}",
         connector=origin.source.value,
         action="post_reply",
-        payload={"ref": str(origin), "text": agent_reply_text(message, ticket_url), "kind": "notice", "mirror_of": str(record)},
+        payload={"ref": str(origin), "text": agent_reply_text(message, ticket_url), "kind": "notice", "mirror_of": str(record),
+                 "tell_if_refused": str(record)},
         ticket_ref=str(origin),
     )
 

@@ -19,7 +19,8 @@ from tests.outage_world import run_inbox, run_outbox
 from tests.slack_stub import SlackStub, fixture
 from tests.sync_world import (
     stub,  # noqa: F401 - a fixture
-    OTHER, RECORD_ID, REFUND, REQUESTER_USER, World, running, say, zendesk_back, zendesk_world,
+    AGENT_USER, OTHER, RECORD_ID, REFUND, REQUESTER_USER, World, comment_added, running, say, serve_record, zendesk_back, zendesk_comment,
+    zendesk_world,
 )
 from tests.test_slack_flow import CHANNEL, ROOT_TS, TEAM, USER
 
@@ -142,3 +143,34 @@ def test_a_message_the_transcript_carried_is_not_carried_again_when_slack_delive
         deliver(world, reply(USER, "Order 1243", "1800000100.000100"), "EvNEXT")
         world.drain()
         assert comments(world, before) == [{"body": "Order 1243", "public": True, "author_id": REQUESTER_USER}]
+
+
+@pytest.mark.parametrize("error,status", [("is_archived", 200), ("not_in_channel", 200), ("channel_not_found", 200)])
+def test_an_agents_reply_the_thread_will_not_take_is_told_to_the_agents(world: World, error: str, status: int) -> None:
+    # The channel was archived, or the app removed from it, before the agent replied: Slack will never take the
+    # reply. The agent used to believe it delivered (a failed row only an admin sees); now the ticket says so.
+    before = len(comments(world))
+    serve_record(world.api, [zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)])
+    world.stub.fail("chat.postMessage", status=status, error=error, times=3)
+    world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11")
+    world.drain()
+    [note] = comments(world, before)
+    assert note["public"] is False and error in note["body"] and "has not seen it" in note["body"]
+    with world.hub.db.session() as s:
+        mirror = s.scalars(select(OutboxAction).where(OutboxAction.idempotency_key == f"mirror:zendesk:{RECORD_ID}:11")).one()
+        assert mirror.status == "done" and error in mirror.result["undelivered"]
+    world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11-again")  # redelivered: told once
+    world.drain()
+    assert len(comments(world, before)) == 1
+
+
+def test_an_agents_reply_a_revoked_token_keeps_from_slack_stays_a_failed_row_for_the_admin(world: World) -> None:
+    before = len(comments(world))
+    serve_record(world.api, [zendesk_comment(11, AGENT_USER, "We refunded the second charge.", public=True)])
+    world.stub.fail("chat.postMessage", status=200, error="invalid_auth")
+    world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11")
+    world.drain()
+    assert comments(world, before) == []  # the whole install is broken: the admin fixes it and re-queues the row
+    with world.hub.db.session() as s:
+        mirror = s.scalars(select(OutboxAction).where(OutboxAction.idempotency_key == f"mirror:zendesk:{RECORD_ID}:11")).one()
+        assert mirror.status == "failed"

@@ -10,7 +10,7 @@ from urllib.error import URLError
 
 from slack_sdk.errors import SlackApiError
 
-from core.errors import ConnectorError, Fatal, NotFound, Retriable
+from core.errors import ConnectorError, Fatal, NotFound, Refused, Retriable
 from core.models import storable
 from core.telemetry import count
 
@@ -25,6 +25,9 @@ NOT_FOUND = {"channel_not_found", "message_not_found", "thread_not_found", "user
 # NOTE(slack): Web API error codes that mean "try again later" even on HTTP 200.
 # https://docs.slack.dev/reference/methods/chat.postMessage#errors
 PASSING = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# NOTE(slack): a conversation that will not take the app's messages: archived, or the app is not (or no longer)
+# a member. https://docs.slack.dev/reference/methods/chat.postMessage#errors
+REFUSED = {"is_archived", "not_in_channel"}
 CODE_CHARS = 100
 
 
@@ -49,7 +52,7 @@ def translate(method: str, error: SlackApiError) -> ConnectorError:
         HTTP 429 -> ``Retriable(retry_after=Retry-After)``; 5xx and passing error codes -> ``Retriable``;
         ``channel_not_found``/``message_not_found``/``thread_not_found``/``user_not_found``/``user_not_visible``
         -> ``NotFound``;
-        anything else (``invalid_auth``, ``not_in_channel``, ...) -> ``Fatal``.
+        ``is_archived``/``not_in_channel`` -> ``Refused`` (a ``Fatal``); anything else (``invalid_auth``, ...) -> ``Fatal``.
     """
     response = error.response
     status = getattr(response, "status_code", 0) or 0
@@ -65,6 +68,8 @@ def translate(method: str, error: SlackApiError) -> ConnectorError:
         return Retriable(f"slack {method}: HTTP {status} {code}".strip())
     if code in NOT_FOUND:
         return NotFound(f"slack {method}: {code}")
+    if code in REFUSED:
+        return Refused(f"slack {method}: {code}")
     return Fatal(f"slack {method}: {code or f'HTTP {status}'}")
 
 
