@@ -15,7 +15,7 @@ import connectors.slack as slack_package
 from config import load_settings
 from connectors.slack import SlackConnector, blocks, events, mapping
 from connectors.slack.errors import translate
-from core.errors import Fatal, NotFound, PayloadError, Retriable
+from core.errors import Fatal, NotFound, PayloadError, Refused, Retriable
 from core.models import EventKind
 from tests.slack_stub import BOT_ID, SlackStub, fixture, shown, slack_settings
 
@@ -139,7 +139,8 @@ def response(status: int, data: dict[str, Any], headers: dict[str, str] | None =
         (200, "message_not_found", {}, NotFound, None),
         (200, "thread_not_found", {}, NotFound, None),
         (200, "invalid_auth", {}, Fatal, None),
-        (200, "not_in_channel", {}, Fatal, None),
+        (200, "not_in_channel", {}, Refused, None),  # a Fatal: the conversation will not take the app's messages
+        (200, "is_archived", {}, Refused, None),
         (400, "invalid_blocks", {}, Fatal, None),
     ],
 )
