@@ -8,7 +8,8 @@ goes where, as what visibility, under which outbox key.
   that failed could still tell (not mirrored now, judged again on the next read), and the hub's own drafts
   are ``is_self``.
 - The requester's later messages in the thread become public comments on the ticket of record, written by
-  the hub as "<name> wrote in Slack:"; anyone else's become internal notes. Files shared with a message go
+  the hub as "<name> wrote in Slack:"; anyone else's become internal notes. A message edited afterwards is
+  carried again as it reads now ("<name> edited their message in Slack:"), the same way. Files shared with a message go
   as links (never their content), as an agent's attachments do the other way.
 - A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's
   word after that reopens the ticket.
@@ -60,7 +61,8 @@ def agent_reply_action(origin: TicketRef, record: TicketRef, ticket_url: str, me
 
 
 def thread_message_action(
-    origin: TicketRef, record: TicketRef, message: Message, *, name: str, from_requester: bool, as_author: str | None = None
+    origin: TicketRef, record: TicketRef, message: Message, *, name: str, from_requester: bool, as_author: str | None = None,
+    edited: str | None = None,
 ) -> NewAction:
     """Carry one thread message to the ticket of record: the requester's as a public comment (written as
     them where the help desk allows it, else by the hub as "<name> wrote in Slack:"), anyone else's as an
@@ -73,27 +75,30 @@ def thread_message_action(
         name: the author's display name.
         from_requester: whether the thread's requester wrote it.
         as_author: the ticket's requester in the help desk, when it can post as them (``post_as``).
+        edited: when the message was edited (the edit's id): it is carried again as it reads now, saying so, under
+            a key of that edit.
     """
     said = "\n".join([message.text.strip(), *attachment_lines(message.attachments)]).strip()
-    text = f"{name or message.author.external_id} wrote in Slack:\n\n{said}"
+    text = f"{name or message.author.external_id} {'edited their message' if edited else 'wrote'} in Slack:\n\n{said}"
+    edit = f":edit:{edited}" if edited else ""
     if from_requester and as_author:
         return NewAction(
-            key=f"sync:{origin}:{message.external_id}",
+            key=f"sync:{origin}:{message.external_id}{edit}",
             connector=record.source.value,
             action="post_as",
-            payload={"ref": str(record), "text": said, "author_id": as_author, "mirror_of": str(origin)},
+            payload={"ref": str(record), "text": f"Edited in Slack:\n\n{said}" if edited else said, "author_id": as_author, "mirror_of": str(origin)},
             ticket_ref=str(record),
         )
     if from_requester:
         return NewAction(
-            key=f"sync:{origin}:{message.external_id}",
+            key=f"sync:{origin}:{message.external_id}{edit}",
             connector=record.source.value,
             action="post_reply",
             payload={"ref": str(record), "text": text, "kind": "notice", "mirror_of": str(origin)},
             ticket_ref=str(record),
         )
     return NewAction(
-        key=f"sync-note:{origin}:{message.external_id}",
+        key=f"sync-note:{origin}:{message.external_id}{edit}",
         connector=record.source.value,
         action="add_internal_note",
         payload={"ref": str(record), "text": text, "once": True},

@@ -85,9 +85,11 @@ class Sync:
         ticket = desk.fetch(record_ref)
         return ticket, desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
 
-    def thread_message(self, thread: Connector, origin: TicketRef, record_ref: TicketRef, message: Message, inbox_event_id: int) -> tuple[list[int], bool]:
+    def thread_message(self, thread: Connector, origin: TicketRef, record_ref: TicketRef, message: Message, inbox_event_id: int,
+                       *, edited: str | None = None) -> tuple[list[int], bool]:
         """Carry a thread message to the ticket of record (public for the requester, internal otherwise); a
-        requester's word on a solved or closed ticket also reopens it.
+        requester's word on a solved or closed ticket also reopens it. An edit (``edited``: the edit's id) carries
+        the message again as it reads now, and reopens nothing.
 
         Returns:
             The new outbox rows' ids, and whether the requester wrote it.
@@ -114,9 +116,10 @@ class Sync:
             ticket = desk.fetch(record_ref)
             if isinstance(desk, PostsAsRequester) and not ticket.requester.is_self:
                 as_author = ticket.requester.external_id
-            if ticket.status in (Status.SOLVED, Status.CLOSED):
+            if ticket.status in (Status.SOLVED, Status.CLOSED) and not edited:
                 actions.append(mirror.reopen_action(origin, record_ref, ticket.status, message.external_id))
-        actions.insert(0, mirror.thread_message_action(origin, record_ref, message, name=author.name, from_requester=from_requester, as_author=as_author))
+        actions.insert(0, mirror.thread_message_action(origin, record_ref, message, name=author.name, from_requester=from_requester,
+                                                       as_author=as_author, edited=edited))
         with self._db.session() as s:
             ids = [i for a in actions if (i := enqueue(s, a, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)) is not None]
         count("sync_mirrored", direction="to_ticket", outcome="requester" if from_requester else "other")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from core.db import InboxEvent, OutboxAction
 from core.models import utcnow
 from tests.outage_world import run_inbox, run_outbox
-from tests.slack_stub import SlackStub, fixture
+from tests.slack_stub import BOT_ID, BOT_USER, SlackStub, fixture
 from tests.sync_world import (
     stub,  # noqa: F401 - a fixture
     AGENT_USER, OTHER, RECORD_ID, REFUND, REQUESTER_USER, World, comment_added, running, say, serve_record, zendesk_back, zendesk_comment,
@@ -174,3 +174,48 @@ def test_an_agents_reply_a_revoked_token_keeps_from_slack_stays_a_failed_row_for
     with world.hub.db.session() as s:
         mirror = s.scalars(select(OutboxAction).where(OutboxAction.idempotency_key == f"mirror:zendesk:{RECORD_ID}:11")).one()
         assert mirror.status == "failed"
+
+
+def changed(user: str, text: str, was: str, ts: str, *, edited: bool = True, **fields: Any) -> dict[str, Any]:
+    """``message_changed`` for the thread reply ``ts`` (the real capture's shape: ``hidden``, the message as it
+    is now and as it was), by ``user`` when ``edited``; else a change nobody made (a link unfurled)."""
+    event = fixture("event_message_changed")["event"]
+    event.update(channel=CHANNEL, ts="1800000900.000100", event_ts="1800000900.000100")
+    event["message"].update(user=user, text=text, ts=ts, thread_ts=ROOT_TS, parent_user_id=USER, **fields)
+    event["previous_message"].update(user=user, text=was, ts=ts, thread_ts=ROOT_TS, parent_user_id=USER)
+    if edited:
+        event["message"]["edited"] = {"user": user, "ts": "1800000900.000000"}
+    else:
+        event["message"].pop("edited", None)
+    return event
+
+
+EDITS = [
+    ("the requester corrects a number", changed(USER, "It was order 1243", "It was order 1234", "1800000100.000100"),
+     [{"body": "Edited in Slack:\n\nIt was order 1243", "public": True, "author_id": REQUESTER_USER}]),
+    ("a colleague edits theirs", changed(OTHER, "same problem here, since Monday", "same problem here", "1800000100.000100"),
+     [{"body": "Bob Teammate edited their message in Slack:\n\nsame problem here, since Monday", "public": False}]),
+    ("a link unfurled (no edit)", changed(USER, "see https://status.example", "see https://status.example", "1800000100.000100",
+                                         edited=False, attachments=[{"from_url": "https://status.example"}]), []),
+    ("an edit that changed no word", changed(USER, "It was order 1234", "It was order 1234", "1800000100.000100"), []),
+    ("the hub's own message updated", changed(BOT_USER, "Marked: solved", "Did this solve it?", "1800000100.000100", bot_id=BOT_ID), []),
+]
+
+
+@pytest.mark.parametrize("what,edit,written", EDITS, ids=[e[0] for e in EDITS])
+def test_an_edit_in_the_thread_reaches_the_ticket_as_it_reads_now(world: World, what: str, edit: dict[str, Any],
+                                                                   written: list[dict[str, Any]]) -> None:
+    # Slack sends the edit as a hidden message_changed: it used to be dropped with the housekeeping, and the agents
+    # worked from the words the requester had corrected.
+    author = edit["message"]["user"]
+    deliver(world, reply(author, edit["previous_message"]["text"], "1800000100.000100"), "EvWRITTEN")
+    world.drain()
+    before, posts = len(comments(world)), len(world.posts())
+    world.stub.threads[(CHANNEL, ROOT_TS)][-1]["text"] = edit["message"]["text"]
+    deliver(world, edit, "EvEDIT", listed=False)
+    deliver(world, edit, "EvEDIT-RETRY", listed=False)
+    world.drain()
+    assert comments(world, before) == written
+    assert len(world.posts()) == posts, "an edit is never answered"
+    with world.hub.db.session() as s:
+        assert {r.status for r in s.scalars(select(InboxEvent))} == {"done"}

@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy
 from connectors.base import PostedMessage, read_record, readable, record_id
-from connectors.slack import blocks, events, mapping, reactions, schemas, verify
+from connectors.slack import blocks, edits, events, mapping, reactions, schemas, verify
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
 from connectors.written import written_id
@@ -86,14 +86,8 @@ class SlackConnector:
         verify.verify(self._verifier, headers, body)
 
     def handshake(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
-        """Answer Slack's ``url_verification`` and ``ssl_check`` (see :func:`connectors.slack.events.handshake`).
-
-        Returns:
-            The JSON body to answer 200 with, or ``None`` when the request is not a handshake.
-
-        Raises:
-            PayloadError: the body is malformed.
-        """
+        """Answer Slack's ``url_verification`` and ``ssl_check``: the JSON body to answer 200 with, or ``None`` when the
+        request is not a handshake (:func:`connectors.slack.events.handshake`; raises PayloadError: the body is malformed)."""
         return events.handshake(headers, body)
 
     def answers_in(self, channel: str) -> bool:
@@ -123,6 +117,8 @@ class SlackConnector:
         if envelope is None:
             return None
         identity = self.known_identity()
+        if edits.is_edit(envelope):  # never a request; carried to a thread's ticket of record
+            return edits.edit_event(envelope, ids=mapping.self_ids(envelope, identity), answers_in=self.answers_in)
         return mapping.to_event(
             envelope,
             ids=mapping.self_ids(envelope, identity),

@@ -60,6 +60,25 @@ class File(Lenient):
     url_private = string()
 
 
+class Edited(Lenient):
+    user = ident()
+    ts = slack_ts()
+
+
+class ChangedMessage(Lenient):
+    """A ``message_changed`` event's message, as it is now or was. https://docs.slack.dev/reference/events/message/message_changed"""
+
+    ts = slack_ts()
+    thread_ts = slack_ts()
+    team = slack_id()
+    user = ident()
+    bot_id = ident()
+    text = string()
+    parent_user_id = ident()
+    edited = nested(Edited)
+    files = fields.List(fields.Nested(File), allow_none=True)
+
+
 class MessageEvent(Lenient):
     type = fields.String(required=True)
     subtype = string()
@@ -77,6 +96,8 @@ class MessageEvent(Lenient):
     root = nested(Root)
     bot_profile = nested(BotProfile)
     files = fields.List(fields.Nested(File), allow_none=True)
+    message = nested(ChangedMessage)
+    previous_message = nested(ChangedMessage)
 
 
 class ReactionItem(Lenient):
