@@ -66,7 +66,8 @@ class Edited(Lenient):
 
 
 class ChangedMessage(Lenient):
-    """A ``message_changed`` event's message, as it is now or was. https://docs.slack.dev/reference/events/message/message_changed"""
+    """A message's own fields: a message event's, and a ``message_changed`` event's message as it is now or was.
+    https://docs.slack.dev/reference/events/message/message_changed"""
 
     ts = slack_ts()
     thread_ts = slack_ts()
@@ -79,23 +80,15 @@ class ChangedMessage(Lenient):
     files = fields.List(fields.Nested(File), allow_none=True)
 
 
-class MessageEvent(Lenient):
+class MessageEvent(ChangedMessage):
     type = fields.String(required=True)
     subtype = string()
     hidden = flag()
     channel = slack_id()
-    ts = slack_ts()
-    thread_ts = slack_ts()
-    team = slack_id()
-    user = ident()
-    bot_id = ident()
     app_id = ident()
     username = ident(255)  # the people table's name column
-    text = string()
-    parent_user_id = ident()
     root = nested(Root)
     bot_profile = nested(BotProfile)
-    files = fields.List(fields.Nested(File), allow_none=True)
     message = nested(ChangedMessage)
     previous_message = nested(ChangedMessage)
 
