@@ -161,7 +161,7 @@ class Person:
 
     Raises:
         ValueError: ``external_id`` is longer than ``PERSON_ID_CHARS`` (a vendor's record that says so is not of
-            the documented shape: :func:`connectors.base.read_record`; cut, it would be someone else's).
+            the documented shape: :func:`connectors.records.read_record`; cut, it would be someone else's).
     """
 
     external_id: str

@@ -12,12 +12,13 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Iterable, Mapping
 
-from connectors.base import PostedMessage, read_record
+from connectors.base import PostedMessage
 from connectors.inbound import json_body
 from connectors.jira import events, mapping, poll, schemas, wiki
 from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
 from connectors.jira.visibility import CommentVisibility
+from connectors.records import read_record
 from connectors.written import written_id
 from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Status, Ticket, TicketEvent, TicketRef, Visibility

@@ -13,8 +13,9 @@ from zenpy.lib.api_objects import Comment as ZComment
 from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.api_objects import User as ZUser
 
-from connectors.base import KnowledgeArticle, PostedMessage, read_record, readable, record_id
+from connectors.base import KnowledgeArticle, PostedMessage
 from connectors.inbound import json_body
+from connectors.records import read_record, readable, record_id
 from connectors.written import written_id
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
