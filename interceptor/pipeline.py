@@ -101,7 +101,7 @@ class Pipeline:
         ticket, unread_error = unread.read(connector, event, self._route(event.ref))
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"
-        taken = intake.taken_by_people(ticket)
+        taken = ticket.taken_by_people()  # solved or replied to by people while it waited: theirs
         if taken is not None:
             return taken
         text = intake.request_text(ticket)
