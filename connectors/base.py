@@ -339,3 +339,28 @@ def already_performed(connector: Connector, ref: TicketRef, idempotency_key: str
     count("outbox_already_written", connector=connector.source.value)
     return Performed({"external_id": existing.external_id, "url": existing.url})
 
+
+def taken_meanwhile(connector: Connector, ref: TicketRef) -> Performed | None:
+    """The look-up an answer that waited makes before it is posted again (the outbox's retry) or handed to a
+    person (the answer deadline, ``interceptor.overdue``): whether people took the request meanwhile, by the
+    rule the hub decides by (:meth:`core.models.Ticket.taken_by_people`: solved or closed, or an agent's public
+    reply). Zendesk rate-limits the hub's API user, not its agents: during a write outage they answer and solve
+    tickets. The ticket is read whole (:meth:`Connector.fetch`: its status and its replies), only for a help
+    desk: a chat thread has no solved state and no agent role.
+
+    Returns:
+        The row's outcome without a write (``{"withheld": "already_solved" | "already_replied", "status"}``,
+        counted under that outcome; the hub records it as the request's outcome, never ``answer_posted``), or
+        ``None`` when the answer is still the hub's to give.
+
+    Raises:
+        NotFound, Retriable, Fatal: reading the ticket failed.
+    """
+    if not isinstance(connector, HelpDesk):
+        return None
+    ticket = connector.fetch(ref)
+    taken = ticket.taken_by_people()
+    if taken is None:
+        return None
+    log.info("outbox.answer.taken-by-people", extra={"ref": str(ref), "why": taken, "status": ticket.status.value})
+    return Performed({"withheld": taken, "status": ticket.status.value}, outcome=taken)

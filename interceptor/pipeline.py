@@ -354,7 +354,8 @@ class Pipeline:
 
     def escalate_unposted(self, now: datetime | None = None) -> int:
         """Hand answers not posted within ``HUB_ANSWER_DEADLINE_SECONDS`` to a person (a periodic job), unless
-        the vendor, asked about an answer an earlier attempt may have posted, has it.
+        the vendor, asked about an answer an earlier attempt may have posted, has it, or people took the ticket
+        meanwhile (:mod:`interceptor.overdue`).
 
         Returns:
             How many answers were handed over.

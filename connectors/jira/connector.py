@@ -21,7 +21,7 @@ from connectors.jira.visibility import CommentVisibility
 from connectors.records import read_record
 from connectors.written import written_id
 from core.errors import ConnectorError, Fatal, NotFound
-from core.models import Person, Source, Status, Ticket, TicketEvent, TicketRef, Visibility
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -355,17 +355,6 @@ class JiraConnector:
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""
         return mapping.browse_url(self.settings.url, self._key(ref))
-
-    def status(self, ref: TicketRef) -> Status:
-        """The issue's status (:class:`connectors.actions.ReadsStatus`): ``GET /issue/{key}?fields=status``, by
-        name where telling, else by category: a status of the ``done`` category is solved (:func:`mapping.status_of`).
-
-        Raises:
-            NotFound: the issue is gone. Retriable, Fatal: the call failed. UnreadableRecord (a Fatal): no fields.
-        """
-        key = self._key(ref)
-        issue = call("issue", lambda: self.jira.issue(key, fields="status").raw)
-        return read_record(Source.JIRA, "issue", key, lambda: mapping.status_of(issue["fields"].get("status")))
 
     def _transition(self, ref: TicketRef, transition_id: str) -> None:
         """``POST /issue/{key}/transitions``. NOTE(jira): a transition not available from the current status
