@@ -10,8 +10,9 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   "This solved it" / "I still need help" (Slack buttons; the answer's feedback line asks for the same words
   as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``). A retried answer on a help desk
-  ticket people solved or closed meanwhile is not posted (:func:`solved_meanwhile`): the row is done, with the
-  result ``{"withheld": "already_solved", "status"}``.
+  ticket people took meanwhile (solved or closed it, or an agent replied in public) is not posted
+  (:func:`connectors.base.taken_meanwhile`): the row is done, with the result
+  ``{"withheld": "already_solved" | "already_replied", "status"}``.
 - ``add_internal_note``: the agents' pre-drafted reply, never visible to the requester.
   ``{"ref", "text", "decision_id", "reopen": bool, "once": bool}``; marks the ticket ``hub_escalated`` and,
   with ``reopen``, hands it back to agents (Zendesk status open). With ``once`` (synced thread messages) the
@@ -34,37 +35,15 @@ Vendor packages may add actions of their own (Slack ``update_message``), registe
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Mapping
 
-from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed
+from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed, taken_meanwhile
 from core.errors import Fatal, NotFound, Refused
-from core.models import ALREADY_SOLVED, Person, Status, TicketRef
+from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class ReadsStatus(Protocol):
-    """Optional capability: a help desk whose tickets people solve and close (Zendesk, Jira; a chat thread has no
-    such state), asked by the answer's performer before a retry (:func:`solved_meanwhile`); kept beside that one
-    caller, as nothing outside the outbox's performers asks it."""
-
-    def status(self, ref: TicketRef) -> Status:
-        """Read a ticket's status alone (one call, no comments).
-
-        Args:
-            ref: the ticket; ``ref.source`` is this connector's source.
-
-        Returns:
-            The ticket's status now.
-
-        Raises:
-            NotFound: the ticket is gone. Retriable, Fatal: the call failed. UnreadableRecord (a Fatal): the
-                record read is not of the documented shape.
-        """
-        ...
 
 
 def _post_reply(connector: Connector) -> Performer:
@@ -81,10 +60,10 @@ def _post_reply(connector: Connector) -> Performer:
                 found, unchecked = None, e
             if found is not None:
                 return found
-            # The answer waited (a vendor outage): people may have solved the ticket meanwhile.
-            solved = solved_meanwhile(connector, ref) if kind == "answer" else None
-            if solved is not None:
-                return solved
+            # The answer waited (a vendor outage): people may have solved the ticket, or answered it, meanwhile.
+            taken = taken_meanwhile(connector, ref) if kind == "answer" else None
+            if taken is not None:
+                return taken
         try:
             posted = connector.post_reply(
                 ref,
@@ -143,30 +122,6 @@ def unchecked_write(connector: Connector, ref: TicketRef, refused: Fatal) -> str
     log.warning("outbox.post.unchecked", extra={"ref": str(ref), "error": why})
     count("outbox_unchecked_writes", connector=connector.source.value)
     return why
-
-
-def solved_meanwhile(connector: Connector, ref: TicketRef) -> Performed | None:
-    """The look-up an answer makes before it is tried again on a help desk ticket: whether people solved or
-    closed the ticket while the answer waited. Posting then would undo their work (Zendesk sets an answered
-    ticket to pending, so the hub would reopen it; a closed ticket refuses the comment), so the answer is not
-    posted, nor anything that follows it (the ticket's ``hub_answered`` mark, its pending status). A chat
-    thread has no solved state: nothing is asked (only a :class:`ReadsStatus` is).
-
-    Returns:
-        The row's outcome without a write (``{"withheld": "already_solved", "status"}``, counted as
-        ``already_solved``; the hub records an ``already_solved`` outcome, never ``answer_posted``), or ``None``
-        when the answer is to be posted.
-
-    Raises:
-        NotFound, Retriable, Fatal: reading the status failed (the answer then waits, as for any failed write).
-    """
-    if not isinstance(connector, ReadsStatus):
-        return None
-    status = connector.status(ref)
-    if status not in (Status.SOLVED, Status.CLOSED):
-        return None
-    log.info("outbox.answer.already-solved", extra={"ref": str(ref), "status": status.value})
-    return Performed({"withheld": ALREADY_SOLVED, "status": status.value}, outcome=ALREADY_SOLVED)
 
 
 def _add_internal_note(connector: Connector) -> Performer:

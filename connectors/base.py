@@ -11,24 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
-from core.errors import Fatal
 from core.html import TextSection
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 from core.outbox import Performed
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-# What reading a vendor's record raises when the record is not of the documented shape (a field missing, of
-# another type, a time that is no time): the mappings are plain functions of the vendor's JSON.
-MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
-
-
-class UnreadableRecord(Fatal):
-    """A record the vendor returned is not of the documented shape (:func:`read_record`): reading it again reads
-    the same, so the work that read it fails at once, as for any other ``Fatal``."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +94,7 @@ class Connector(Protocol):
 
         Raises:
             NotFound: the ticket is gone. Retriable, Fatal: the vendor call failed. UnreadableRecord (a Fatal):
-                the vendor's record is not of the documented shape (:func:`read_record`).
+                the vendor's record is not of the documented shape (:func:`connectors.records.read_record`).
         """
         ...
 
@@ -350,45 +340,27 @@ def already_performed(connector: Connector, ref: TicketRef, idempotency_key: str
     return Performed({"external_id": existing.external_id, "url": existing.url})
 
 
-def record_id(record: Any, key: str) -> str:
-    """The id a vendor's record gives under ``key``, for a log line ("?" when it has none)."""
-    return str(record.get(key))[:100] if isinstance(record, Mapping) and record.get(key) is not None else "?"
-
-
-def read_record(source: Source, kind: str, record_id: str, read: Callable[[], T]) -> T:
-    """``read()``: the mapping of a vendor's record that a call has already returned.
-
-    Args:
-        source: the vendor.
-        kind: what the record is (``ticket``, ``issue``, ``thread``, ``user``), for the log line and the count.
-        record_id: the record's id (:func:`record_id`, or the id the hub asked for).
-        read: maps the record; it makes no vendor call, so what it raises is the record's shape.
+def taken_meanwhile(connector: Connector, ref: TicketRef) -> Performed | None:
+    """The look-up an answer that waited makes before it is posted again (the outbox's retry) or handed to a
+    person (the answer deadline, ``interceptor.overdue``): whether people took the request meanwhile, by the
+    rule the hub decides by (:meth:`core.models.Ticket.taken_by_people`: solved or closed, or an agent's public
+    reply). Zendesk rate-limits the hub's API user, not its agents: during a write outage they answer and solve
+    tickets. The ticket is read whole (:meth:`Connector.fetch`: its status and its replies), only for a help
+    desk: a chat thread has no solved state and no agent role.
 
     Returns:
-        What ``read()`` returns.
+        The row's outcome without a write (``{"withheld": "already_solved" | "already_replied", "status"}``,
+        counted under that outcome; the hub records it as the request's outcome, never ``answer_posted``), or
+        ``None`` when the answer is still the hub's to give.
 
     Raises:
-        UnreadableRecord: ``read()`` raised one of :data:`MALFORMED` (logged as ``connector.record-unreadable`` and
-            counted as ``connector_records_unreadable``); the message names the source, kind and id. Anything
-            else ``read()`` raises (``Retriable``, ``Fatal``, ``NotFound`` of a vendor call) passes through.
+        NotFound, Retriable, Fatal: reading the ticket failed.
     """
-    try:
-        return read()
-    except MALFORMED as e:
-        error = f"{type(e).__name__}: {e}"[:300]
-        log.warning("connector.record-unreadable", extra={"source": source.value, "kind": kind, "id": record_id, "error": error})
-        count("connector_records_unreadable", source=source.value, kind=kind)
-        raise UnreadableRecord(f"{source.value} {kind} {record_id} is not of the documented shape: {error}") from e
-
-
-def readable(source: Source, kind: str, record_id: str, read: Callable[[], T]) -> T | None:
-    """``read()``, or ``None`` when the vendor's record it reads is malformed (:func:`read_record`: logged and
-    counted), so that one bad record in a poll or a Help Center export is passed over rather than failing every
-    later poll at the same record (the cursor never moved past it). A ticket passed over stays in the help desk
-    for its agents; an article, out of the KB until it is edited. A record found malformed by a read inside
-    ``read()`` (a poll's :meth:`Connector.fetch`) is passed over too, logged and counted once. Vendor call
-    failures (``Retriable``, ``Fatal``, ``NotFound``) are not caught."""
-    try:
-        return read_record(source, kind, record_id, read)
-    except UnreadableRecord:
+    if not isinstance(connector, HelpDesk):
         return None
+    ticket = connector.fetch(ref)
+    taken = ticket.taken_by_people()
+    if taken is None:
+        return None
+    log.info("outbox.answer.taken-by-people", extra={"ref": str(ref), "why": taken, "status": ticket.status.value})
+    return Performed({"withheld": taken, "status": ticket.status.value}, outcome=taken)

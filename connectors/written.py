@@ -5,7 +5,7 @@ A hostile or broken vendor may answer a write with an id of 10,000 characters, a
 none. Kept, it is junk in the outbox row's result; built into a ticket's reference it does not fit the columns
 that hold one (``tickets.escalated_to``, the follow-up writes' keys: 255 characters), and PostgreSQL refused the
 row that records the write, at every retry. Such an answer is a record not of the documented shape
-(:func:`connectors.base.read_record`): the write's row fails once, logged and counted, its error saying that the
+(:func:`connectors.records.read_record`): the write's row fails once, logged and counted, its error saying that the
 write was made. The row keeps that error, so a re-queue (``hub retry``) or the answer deadline's sweep asks the
 vendor for the write before making it again (:func:`core.outbox.may_have_written`).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from connectors.base import read_record
+from connectors.records import read_record
 from core.models import Source
 
 MAX_ID_BITS = 64  # a vendor's numeric ids are 64-bit integers (Zendesk's, Jira's)

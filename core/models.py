@@ -51,10 +51,13 @@ class Status(str, enum.Enum):
     CLOSED = "closed"
 
 
-ALREADY_SOLVED = "already_solved"
-"""What became of a request that people solved or closed before the hub's answer reached it. Solved before it was
-decided: a pipeline outcome, and nothing is recorded. Solved while its answer waited in the outbox (a vendor
-outage): the answer is not posted, and this names the outbox outcome, the outcome row and the analytics bucket."""
+# What became of a request people took out of the hub's hands before its answer reached it
+# (:meth:`Ticket.taken_by_people`). Before it was decided: a pipeline outcome, and nothing is recorded. While its
+# answer waited in the outbox (a vendor outage), or at the answer deadline: the answer is neither posted nor handed
+# over, and these name the outbox outcome, the outcome row and the analytics bucket.
+ALREADY_SOLVED = "already_solved"  # people solved or closed the ticket
+ALREADY_REPLIED = "already_replied"  # an agent replied to the requester in public
+TAKEN_BY_PEOPLE = (ALREADY_SOLVED, ALREADY_REPLIED)
 
 
 class Priority(str, enum.Enum):
@@ -161,7 +164,7 @@ class Person:
 
     Raises:
         ValueError: ``external_id`` is longer than ``PERSON_ID_CHARS`` (a vendor's record that says so is not of
-            the documented shape: :func:`connectors.base.read_record`; cut, it would be someone else's).
+            the documented shape: :func:`connectors.records.read_record`; cut, it would be someone else's).
     """
 
     external_id: str
@@ -270,6 +273,24 @@ class Ticket:
     def public_messages(self) -> tuple[Message, ...]:
         """Return the messages the requester can see (internal notes never feed a public answer)."""
         return tuple(m for m in self.messages if m.visibility is Visibility.PUBLIC)
+
+    def taken_by_people(self) -> str | None:
+        """Why the hub leaves this request to people (:data:`ALREADY_SOLVED`, :data:`ALREADY_REPLIED`), or ``None``.
+
+        Asked when the hub reads a request to decide it, and again before an answer that waited (a vendor outage:
+        Zendesk rate-limits the hub's API user, not its agents) is posted or handed to a person: people may
+        have taken the request meanwhile. An agent solved or closed the ticket (or logged it solved, a phone call
+        written down): answering would reopen it (Zendesk sets an answered ticket to pending) or be refused (a
+        closed ticket). Or an agent replied to the requester in public: the conversation is theirs, and an answer
+        from the hub would talk over it. A reply a rule or an integration wrote in an agent's name
+        (:attr:`Message.automated`: an acknowledgement every new ticket gets) is not an agent taking it on, nor
+        is the hub's own."""
+        if self.status in (Status.SOLVED, Status.CLOSED):
+            return ALREADY_SOLVED
+        if any(m.visibility is Visibility.PUBLIC and m.author.is_agent and not m.author.is_self and not m.automated
+               for m in self.replies()):
+            return ALREADY_REPLIED
+        return None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ together) and :func:`schedule` after the commit. A performer does the vendor cal
 the retry horizon (:mod:`core.work`); then the row is ``failed``, visible to admins and re-queueable, never
 silently dropped. Performers receive the attempt number in the payload (``attempt``): from the second attempt
 on, a public write first asks its connector whether it already happened (``Connector.already_wrote``), and an
-answer on a help desk ticket whether people solved or closed the ticket meanwhile (then it is not posted). A row
+answer on a help desk ticket whether people solved it or replied to it meanwhile (then it is not posted). A row
 that failed before (an attempt given back for a 429, a row re-queued by ``hub retry``) counts as a retry.
 A worker makes a write only while it still holds the row's claim, checked right before the vendor call
 (:func:`perform` says what window remains), and stores its outcome only under that claim (:mod:`core.work`).
@@ -57,8 +57,8 @@ class NewAction:
 class Performed:
     """What a performer returns: a JSON-safe result, writes that must follow this one, and the outcome the row
     is counted under in ``hub_outbox_actions_total``: ``done`` for a write made (or found made by an earlier
-    attempt), else why none was needed (``already_solved``: an answer not posted onto a ticket people solved
-    while it waited). The row is ``done`` either way."""
+    attempt), else why none was needed (``already_solved``, ``already_replied``: an answer not posted onto a
+    ticket people solved, or an agent answered, while it waited). The row is ``done`` either way."""
 
     result: Mapping[str, Any] = field(default_factory=dict)
     follow_ups: tuple[NewAction, ...] = ()

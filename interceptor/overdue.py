@@ -11,11 +11,14 @@ the outage like any other.
 An answer whose earlier attempt may have reached the vendor (an attempt was counted, or it ever failed: a post
 whose response was lost is a failure to the hub) may be posted already. Before handing it over, the sweep asks
 the vendor the way a retry does (:func:`connectors.base.already_performed`); while it asks, no worker may take
-the row. When the vendor has the
-answer, the row ends as a successful write ends (``done``, ``answer_posted``: answered, not escalated). When the
-look-up itself fails (the vendor is still down), the answer is handed over anyway: a person writing to a
-requester who may also have the answer is better than a requester left in silence. An answer never attempted
-(no attempt counted, no error) is handed over without asking.
+the row. When the vendor has the answer, the row ends as a successful write ends (``done``, ``answer_posted``:
+answered, not escalated). An answer on a help desk ticket is also asked about the way a retry asks
+(:func:`connectors.base.taken_meanwhile`): when people solved or closed the ticket, or an agent replied in public,
+while the answer waited, nothing is handed over (a draft on a solved ticket is work for nobody, and a closed
+Zendesk ticket refuses it): the row ends ``done`` without a write and the request records ``already_solved`` or
+``already_replied`` (not answered, not escalated). When a look-up itself fails (the vendor is still down), the
+answer is handed over anyway: a person writing to a requester who may also have the answer is better than a
+requester left in silence. An answer never attempted on a chat thread is handed over without asking.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Callable, Mapping
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connectors.base import Connector, already_performed
+from connectors.base import Connector, HelpDesk, already_performed, taken_meanwhile
 from core import work
 from core.db import Database, OutboxAction, PersonRow
 from core.jobs import JobQueue
@@ -56,20 +59,22 @@ def escalate_unposted_answers(
     lease: timedelta = work.LEASE,
     now: datetime | None = None,
 ) -> int:
-    """Hand every public answer still unposted after ``deadline`` to a person, unless the vendor has it.
+    """Hand every public answer still unposted after ``deadline`` to a person, unless the vendor has it or
+    people took the ticket meanwhile (solved or closed it, or replied in public: a help desk's ticket).
 
     Args:
         db: the database.
         jobs: the queue the hand-over's writes are handed to.
         route: where a ticket's writes go (the pipeline's routing).
         deadline: how long an answer may wait for its vendor.
-        connectors: the connectors by name, asked whether an answer that may have reached them is there.
+        connectors: the connectors by name, asked whether an answer that may have reached them is there, and
+            whether people took the ticket.
         max_attempts: the hand-over writes' cap for non-vendor errors.
         lease: how long a row is kept from the workers while its vendor is asked.
         now: the current time (tests pass one).
 
     Returns:
-        How many answers were handed over (not those the vendor turned out to have).
+        How many answers were handed over (not those the vendor turned out to have, nor those people took).
     """
     now = now or utcnow()
     with db.session() as s:
@@ -102,23 +107,27 @@ def escalate_unposted_answers(
 def _ask_vendor(
     db: Database, jobs: JobQueue, row_id: int, connectors: Mapping[str, Connector], now: datetime, lease: timedelta
 ) -> tuple[datetime | None, str] | None:
-    """Ask the vendor for an answer an earlier attempt may have posted; when it is there, end the row as a
-    successful write ends (:func:`core.outbox.complete` with the outbox's own bookkeeping).
+    """Ask the vendor for an answer an earlier attempt may have posted, and (a help desk) whether people took the
+    ticket meanwhile; when either is so, end the row as a write that needs no more ends (:func:`core.outbox.complete`
+    with the outbox's own bookkeeping: ``answer_posted``, or ``already_solved`` / ``already_replied``).
 
     The row is held while the vendor is asked: its next attempt is put after the look-up (no worker claims it),
     and that time is the hold's token: the row is settled afterwards only if nobody changed it meanwhile.
 
     Returns:
-        ``None`` when the row is not to be handed over (the vendor has the answer, or a worker or an admin
-        changed the row); else the hold's token (``None`` when nothing was asked) and what asking found.
+        ``None`` when the row is not to be handed over (the vendor has the answer, people took the ticket, or a
+        worker or an admin changed the row); else the hold's token (``None`` when nothing was asked) and what
+        asking found.
     """
     with db.session() as s:
         row = s.get(OutboxAction, row_id)
         if row is None or row.status not in UNPOSTED:
             return None
-        if not may_have_written(row.attempts, row.last_error):
-            return None, ""  # never reached the vendor: nothing to ask
         name, key, ref = row.connector, row.idempotency_key, TicketRef.parse(row.payload["ref"])
+        connector = connectors.get(name)
+        written = may_have_written(row.attempts, row.last_error)
+        if not written and not isinstance(connector, HelpDesk):
+            return None, ""  # never reached the vendor, and a chat thread has no one who takes it: nothing to ask
         held = max(row.next_attempt_at, now + lease)
         taken = s.execute(
             update(OutboxAction)
@@ -135,16 +144,7 @@ def _ask_vendor(
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
             return None  # a worker took it meanwhile
-    connector = connectors.get(name)
-    found: Performed | None = None
-    if connector is None:
-        looked = f"no {name} connector to ask whether it was posted"
-    else:
-        try:
-            found = already_performed(connector, ref, key)
-            looked = f"{name} does not have it"
-        except Exception as e:  # noqa: BLE001 - a periodic job: one look-up's failure, whatever it is, hands that answer over
-            looked = f"asking {name} whether it was posted failed: {type(e).__name__}: {e}"
+    found, looked = _look(connector, name, ref, key, written)
     if found is None:
         log.info("interceptor.answer.not-found", extra={"ref": str(ref), "outbox_id": row_id, "looked": looked[:200]})
         return held, looked
@@ -153,10 +153,25 @@ def _ask_vendor(
         if row.status not in UNPOSTED or row.next_attempt_at != held:
             return None  # someone else settled it meanwhile (a worker, an admin's re-queue)
         follow_ids = complete(s, row, found, now, record.on_action_done)
-    count("outbox_actions", connector=name, outcome="done")
-    log.info("interceptor.answer.found-posted", extra={"ref": str(ref), "outbox_id": row_id})
+    count("outbox_actions", connector=name, outcome=found.outcome)
+    if found.outcome == "done":
+        log.info("interceptor.answer.found-posted", extra={"ref": str(ref), "outbox_id": row_id})
     schedule(jobs, follow_ids)
     return None
+
+
+def _look(connector: Connector | None, name: str, ref: TicketRef, key: str, written: bool) -> tuple[Performed | None, str]:
+    """What the vendor says of an overdue answer: posted by an earlier attempt (asked only when one may have
+    reached it), or the ticket taken by people meanwhile; and, when neither, what asking found, for the row."""
+    if connector is None:
+        return None, f"no {name} connector to ask whether it was posted"
+    asking = "whether it was posted"
+    try:
+        found = already_performed(connector, ref, key) if written else None
+        asking = "whether people took the ticket meanwhile"
+        return found or taken_meanwhile(connector, ref), f"{name} does not have it" if written else ""
+    except Exception as e:  # noqa: BLE001 - a periodic job: one look-up's failure, whatever it is, hands that answer over
+        return None, f"asking {name} {asking} failed: {type(e).__name__}: {e}"
 
 
 def _hand_over(

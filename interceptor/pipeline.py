@@ -103,7 +103,7 @@ class Pipeline:
         ticket, unread_error = unread.read(connector, event, self._route(event.ref))
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"
-        taken = intake.taken_by_people(ticket)
+        taken = ticket.taken_by_people()  # solved or replied to by people while it waited: theirs
         if taken is not None:
             return taken
         text = intake.request_text(ticket)
@@ -366,7 +366,8 @@ class Pipeline:
 
     def escalate_unposted(self, now: datetime | None = None) -> int:
         """Hand answers not posted within ``HUB_ANSWER_DEADLINE_SECONDS`` to a person (a periodic job), unless
-        the vendor, asked about an answer an earlier attempt may have posted, has it.
+        the vendor, asked about an answer an earlier attempt may have posted, has it, or people took the ticket
+        meanwhile (:mod:`interceptor.overdue`).
 
         Returns:
             How many answers were handed over.

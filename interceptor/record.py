@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import ONE_ESCALATION, DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow, insert_ignoring
-from core.models import ALREADY_SOLVED, Person, Source, Ticket, TicketRef, utcnow
+from core.models import TAKEN_BY_PEOPLE, Person, Source, Ticket, TicketRef, utcnow
 from interceptor.act import is_answer
 from interceptor.types import Decision
 
@@ -177,23 +177,24 @@ def first_decision(session: Session, ref: TicketRef) -> DecisionRow | None:
 
 def was_answered(session: Session, ref: TicketRef) -> bool:
     """Return whether the hub answered the request publicly (not a shadow-mode draft, nor an answer withheld
-    because people solved the ticket while it waited)."""
+    because people solved the ticket or replied to it while it waited)."""
     first = first_decision(session, ref)
     answered = first is not None and first.verdict == "answer" and not first.dry_run
-    return answered and not has_outcome(session, ref, ALREADY_SOLVED)
+    return answered and not any(has_outcome(session, ref, taken) for taken in TAKEN_BY_PEOPLE)
 
 
 def on_action_done(session: Session, action: OutboxAction) -> None:
     """Outbox bookkeeping: an answer that reached its thread is ``answer_posted`` (the hub's first
-    response), one not posted because people solved or closed the ticket while it waited is ``already_solved``
-    (never answered); a ticket of record created for an escalated thread is linked from the thread's ticket."""
+    response), one not posted because people took the ticket while it waited is ``already_solved`` or
+    ``already_replied`` (never answered); a ticket of record created for an escalated thread is linked from the
+    thread's ticket."""
     payload = action.payload or {}
     decision = session.get(DecisionRow, payload["decision_id"]) if payload.get("decision_id") else None
     if action.action == "post_reply" and payload.get("kind") == "answer" and decision is not None:
         result = action.result or {}
         ref = TicketRef.parse(payload["ref"])
-        if result.get("withheld") == ALREADY_SOLVED:
-            record_outcome(session, ref, ALREADY_SOLVED, decision_id=decision.id, status=result.get("status"))
+        if result.get("withheld") in TAKEN_BY_PEOPLE:
+            record_outcome(session, ref, result["withheld"], decision_id=decision.id, status=result.get("status"))
         else:
             record_outcome(session, ref, "answer_posted", decision_id=decision.id)
     elif action.action == "create_ticket" and action.result:

@@ -8,7 +8,7 @@ import pytest
 
 from config import load_settings
 from connectors import REGISTRY
-from connectors.actions import ReadsStatus, common_performers
+from connectors.actions import common_performers
 from connectors.base import Connector, HelpDesk
 from core.errors import SignatureError
 from core.models import Source
@@ -41,7 +41,6 @@ def test_with_credentials_it_is_a_connector_of_its_source(name: str) -> None:
     assert isinstance(connector, Connector)
     assert connector.source is Source(name)
     assert isinstance(connector, HelpDesk) is (name in HELP_DESKS)
-    assert isinstance(connector, ReadsStatus) is (name in HELP_DESKS)  # a retried answer asks whether people solved it
 
 
 def test_an_unsigned_request_is_refused(name: str) -> None:

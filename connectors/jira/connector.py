@@ -12,15 +12,16 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Iterable, Mapping
 
-from connectors.base import PostedMessage, read_record
+from connectors.base import PostedMessage
 from connectors.inbound import json_body
 from connectors.jira import events, mapping, poll, schemas, wiki
 from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
 from connectors.jira.visibility import CommentVisibility
+from connectors.records import read_record
 from connectors.written import written_id
 from core.errors import ConnectorError, Fatal, NotFound
-from core.models import Person, Source, Status, Ticket, TicketEvent, TicketRef, Visibility
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -354,17 +355,6 @@ class JiraConnector:
     def ticket_url(self, ref: TicketRef) -> str:
         """``{JIRA_URL}/browse/{key}``."""
         return mapping.browse_url(self.settings.url, self._key(ref))
-
-    def status(self, ref: TicketRef) -> Status:
-        """The issue's status (:class:`connectors.actions.ReadsStatus`): ``GET /issue/{key}?fields=status``, by
-        name where telling, else by category: a status of the ``done`` category is solved (:func:`mapping.status_of`).
-
-        Raises:
-            NotFound: the issue is gone. Retriable, Fatal: the call failed. UnreadableRecord (a Fatal): no fields.
-        """
-        key = self._key(ref)
-        issue = call("issue", lambda: self.jira.issue(key, fields="status").raw)
-        return read_record(Source.JIRA, "issue", key, lambda: mapping.status_of(issue["fields"].get("status")))
 
     def _transition(self, ref: TicketRef, transition_id: str) -> None:
         """``POST /issue/{key}/transitions``. NOTE(jira): a transition not available from the current status

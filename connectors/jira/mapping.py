@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 from urllib.parse import unquote
 
-from connectors.base import readable, record_id
 from connectors.jira.wiki import wiki_plain
+from connectors.records import readable, record_id
 from connectors.text import adf_to_text, wiki_to_text, with_sources
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
 
@@ -326,7 +326,7 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str, looked_up: Mapping
 def _messages(comments: Iterable[Any], reporter: str | None, me: Self, files: Mapping[str, str],
               looked_up: Mapping[str, Visibility]) -> tuple[Message, ...]:
     """The issue's comments as messages; one not of the documented shape (no ``id``: two such would be one
-    message; not an object) is passed over, logged and counted (:func:`connectors.base.readable`)."""
+    message; not an object) is passed over, logged and counted (:func:`connectors.records.readable`)."""
     def one(c: Mapping[str, Any]) -> Message:
         if c.get("id") is None:
             raise KeyError("id")

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.jira import mapping
 from connectors.jira.events import comment_key, created_key
-from connectors.base import readable, record_id
 from connectors.polling import events_of_record
+from connectors.records import readable, record_id
 from core.errors import Retriable
 from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
 

@@ -16,7 +16,8 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from config.settings import ChannelPolicy
-from connectors.base import PostedMessage, read_record, readable, record_id
+from connectors.base import PostedMessage
+from connectors.records import read_record, readable, record_id
 from connectors.slack import blocks, edits, events, mapping, reactions, schemas, verify
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from connectors.base import read_record, readable, record_id
+from connectors.records import read_record, readable, record_id
 from connectors.slack import mrkdwn
 from connectors.text import tidy
 from core.errors import PayloadError

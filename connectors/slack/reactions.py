@@ -23,7 +23,7 @@ import re
 from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
-from connectors.base import readable
+from connectors.records import readable
 from connectors.slack import mapping
 from connectors.slack.errors import call
 from connectors.slack.schemas import TS

@@ -13,14 +13,15 @@ from zenpy.lib.api_objects import Comment as ZComment
 from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.api_objects import User as ZUser
 
-from connectors.base import KnowledgeArticle, PostedMessage, read_record, readable, record_id
+from connectors.base import KnowledgeArticle, PostedMessage
 from connectors.inbound import json_body
+from connectors.records import read_record, readable, record_id
 from connectors.written import written_id
 from connectors.zendesk import events, mapping, poll, verify
 from connectors.zendesk.client import call, make_zenpy
 from connectors.zendesk.settings import ZendeskSettings
 from core.errors import Fatal, NotFound, SignatureError
-from core.models import Person, Source, Status, Ticket, TicketEvent, TicketRef
+from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
 
@@ -206,17 +207,6 @@ class ZendeskConnector:
     def ticket_url(self, ref: TicketRef) -> str:
         """The agent-facing link: ``{ZENDESK_URL}/agent/tickets/{id}``."""
         return mapping.agent_url(self.settings.url, ref.external_id)
-
-    def status(self, ref: TicketRef) -> Status:
-        """The ticket's status (:class:`connectors.actions.ReadsStatus`): ``GET /api/v2/tickets/{id}.json``
-        (custom statuses come as their category, and ``closed`` is one of the solved category).
-
-        Raises:
-            NotFound, Retriable, Fatal: reading the ticket failed. UnreadableRecord (a Fatal): it is no object.
-        """
-        ticket_id = _ticket_id(ref)
-        data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
-        return read_record(Source.ZENDESK, "ticket", str(ticket_id), lambda: mapping.status_of(data.get("status")))
 
     def _update(self, ref: TicketRef, fields: dict[str, Any]) -> PostedMessage:
         ticket_id = _ticket_id(ref)

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Iterable, Mapping, Sequence
 
-from connectors.base import KnowledgeArticle, readable, record_id
+from connectors.base import KnowledgeArticle
+from connectors.records import readable, record_id
 from connectors.text import html_to_text, tidy, with_sources
 from core.html import parse_html
 from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
@@ -154,7 +155,7 @@ def ticket(
     Args:
         data: the ``ticket`` object.
         comments: the ticket's comments, oldest first (one not of the documented shape, such as one without an
-            ``id``, is passed over: logged and counted, :func:`connectors.base.readable`).
+            ``id``, is passed over: logged and counted, :func:`connectors.records.readable`).
         users: user objects by id (as strings).
         self_id: the hub's API user id, to mark its own comments ``is_self``.
         base_url: ZENDESK_URL, for the agent-facing link.

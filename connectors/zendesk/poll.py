@@ -17,8 +17,8 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
-from connectors.base import readable, record_id
 from connectors.polling import events_of_record
+from connectors.records import readable, record_id
 from connectors.zendesk.events import comment_key, created_key
 from connectors.zendesk.mapping import CREATED_TAG
 from core.errors import NotFound

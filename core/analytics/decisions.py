@@ -87,7 +87,7 @@ def _writes(session: Session, d: DecisionRow) -> list[dict[str, Any]]:
                 "action": row.action,
                 "connector": row.connector,
                 "status": row.status,
-                "withheld": (row.result or {}).get("withheld"),  # done without a write (``already_solved``)
+                "withheld": (row.result or {}).get("withheld"),  # done without a write: already_solved, already_replied
                 "text": str(payload.get("draft") if row.action == "create_ticket" else payload.get("text") or ""),
                 "citations": [c for c in payload.get("citations") or [] if isinstance(c, dict)],
                 "last_error": row.last_error,

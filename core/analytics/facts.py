@@ -6,6 +6,7 @@ Every request (a decision with ``trigger == "request"``) ends in exactly one buc
 ``escalated``   went to a person: an ESCALATE verdict (request or follow-up) or an ``escalated`` outcome;
 ``already_solved`` ANSWER verdict whose answer was never posted: people solved or closed the ticket while the
                 answer waited in the outbox (an ``already_solved`` outcome). Not answered, not deflected;
+``already_replied`` the same, because an agent replied in public while it waited (an ``already_replied`` outcome);
 ``unposted``    ANSWER verdict whose answer has not reached the thread (yet): not answered. Past the answer
                 deadline it goes to a person (an ``escalated`` outcome) and is ``escalated`` instead;
 A request is *answered* only when its answer was posted (an ``answer_posted`` outcome), never on the verdict
@@ -26,11 +27,11 @@ import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.models import ALREADY_SOLVED
+from core.models import ALREADY_REPLIED, ALREADY_SOLVED, TAKEN_BY_PEOPLE
 
 RECONTACT_WINDOW = timedelta(hours=48)
 BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow", "unposted",
-           ALREADY_SOLVED)
+           ALREADY_SOLVED, ALREADY_REPLIED)
 FEEDBACK_KINDS = ("solved", "not_solved", "reopened")
 
 
@@ -154,7 +155,7 @@ def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], 
     elif escalations:
         bucket = "escalated"
     elif not answered:
-        bucket = ALREADY_SOLVED if any(o.kind == ALREADY_SOLVED for o in outcomes) else "unposted"
+        bucket = next((o.kind for o in outcomes if o.kind in TAKEN_BY_PEOPLE), "unposted")
     elif recontacted:
         bucket = "recontacted"
     elif last_word in ("not_solved", "reopened"):

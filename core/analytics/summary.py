@@ -60,6 +60,7 @@ def counts(fates: list[Fate]) -> dict[str, int]:
         "pending": split["pending"],
         "unposted": split["unposted"],
         "already_solved": split["already_solved"],
+        "already_replied": split["already_replied"],
         **{f"split_{bucket}": n for bucket, n in split.items()},
     }
 

@@ -13,6 +13,7 @@ const BUCKETS = [
   ["shadow", "Shadow (dry run, agents handled)"],
   ["unposted", "Answer not posted yet (vendor unreachable)"],
   ["already_solved", "Solved by people before the answer was posted"],
+  ["already_replied", "Answered by an agent before the answer was posted"],
 ];
 // [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
