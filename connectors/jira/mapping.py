@@ -307,9 +307,7 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str, looked_up: Mapping
     comments = (fields.get("comment") or {}).get("comments") or []
     now = datetime.now(timezone.utc)
     return Ticket(
-        ref=TicketRef(Source.JIRA, str(issue["key"])),
-        subject=str(fields.get("summary") or ""),
-        text=rich_text(fields.get("description")),
+        ref=TicketRef(Source.JIRA, str(issue["key"])), subject=str(fields.get("summary") or ""), text=rich_text(fields.get("description")),
         requester=person(reporter_user, reporter, me),
         status=status_of(fields.get("status")),
         priority=priority_of(fields.get("priority")),
@@ -318,8 +316,7 @@ def ticket(issue: Mapping[str, Any], me: Self, base_url: str, looked_up: Mapping
         url=browse_url(base_url, str(issue["key"])),
         created_at=parse_time(fields.get("created")) or now,
         updated_at=parse_time(fields.get("updated")) or now,
-        raw=dict(issue),
-        request_in_messages=False,
+        raw=dict(issue), request_in_messages=False,  # the description is not one of the comments
     )
 
 
