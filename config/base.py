@@ -8,9 +8,9 @@ This module holds only what those modules share, so that they import nothing els
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, TypeVar
+from typing import Any, Mapping, Protocol, Sequence, TypeVar
 
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError, fields
 
 from config.secret import Secret
 from core.errors import ConfigError
@@ -84,6 +84,44 @@ def configured(values: Mapping[str, Any], label: str, required: tuple[str, ...])
 def secret(value: str | None) -> Secret | None:
     """Return ``value`` as a :class:`Secret`, or ``None`` when it is unset or empty."""
     return Secret(value) if value else None
+
+
+def one_of(value: str, choices: Sequence[str]) -> str:
+    """Return the choice ``value`` names, whatever its case and surrounding spaces (``Zendesk`` is ``zendesk``):
+    an admin writes a vendor's or a mode's name as a product spells it.
+
+    Raises:
+        ValidationError: ``value`` is none of ``choices`` (the message lists them).
+    """
+    spelt = {choice.lower(): choice for choice in choices}
+    choice = spelt.get(value.strip().lower())
+    if choice is None:
+        raise ValidationError(f"Must be one of: {', '.join(choices)}.")  # marshmallow's OneOf's words
+    return choice
+
+
+class Choice(fields.String):
+    """A setting that takes one of a few names (``HUB_QUEUE``: ``inline`` or ``celery``), read as :func:`one_of`
+    reads it and loaded as ``choices`` spell it."""
+
+    def __init__(self, choices: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.choices = tuple(choices)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+        return one_of(super()._deserialize(value, attr, data, **kwargs), self.choices)
+
+
+class Flag(fields.Boolean):
+    """A yes-or-no setting: true/false, yes/no, on/off or 1/0, whatever their case and surrounding spaces, and
+    anything else refused saying which those are (marshmallow says only 'Not a valid boolean.')."""
+
+    default_error_messages = {"invalid": "{input!r} is not true or false: use true or false (or yes/no, on/off, 1/0)"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def split(value: str) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from config.base import Flag, one_of
 from core.errors import ConfigError
 
 POLICY_EXAMPLE = '{"C0123ABCD": {"dry_run": true}}'
@@ -53,8 +54,8 @@ class _ChannelPolicySchema(Schema):
     threshold = fields.Float(load_default=None, validate=validate.Range(0.0, 1.0))
     target_precision = fields.Float(load_default=None, validate=fraction(0.5))
     escalation_target = fields.String(load_default=None)  # a vendor's name: checked against the registry
-    respond_to_bots = fields.Boolean(load_default=False)
-    dry_run = fields.Boolean(load_default=None)
+    respond_to_bots = Flag(load_default=False)
+    dry_run = Flag(load_default=None)
 
 
 FIELDS = tuple(_ChannelPolicySchema().fields)
@@ -88,7 +89,7 @@ def channel_policies(values: Mapping[str, Any], names: list[str]) -> dict[str, C
         try:
             loaded = _ChannelPolicySchema().load(policy)
             if loaded["escalation_target"] is not None:
-                validate.OneOf(names)(loaded["escalation_target"])
+                loaded["escalation_target"] = one_of(loaded["escalation_target"], names)
         except ValidationError as e:
             messages = e.messages if isinstance(e.messages, dict) else {"escalation_target": e.messages}
             detail = "; ".join(_problem(str(name), problem) for name, problem in messages.items())

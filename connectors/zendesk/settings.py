@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from config.base import VendorSettingsSpec, configured, secret
+from config.base import Flag, VendorSettingsSpec, configured, secret
 from config.secret import Secret
 
 
@@ -33,7 +33,7 @@ class ZendeskSchema(Schema):
     ZENDESK_EMAIL = fields.String(load_default=None)
     ZENDESK_API_TOKEN = fields.String(load_default=None)
     ZENDESK_WEBHOOK_SECRET = fields.String(load_default=None)
-    ZENDESK_POLL = fields.Boolean(load_default=False)
+    ZENDESK_POLL = Flag(load_default=False)
 
 
 class _ZendeskSpec:
