@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -175,6 +176,19 @@ def test_ask_logs_nothing_but_warnings_unless_verbose(sqlite_url: str) -> None:
     assert "verdict:" in quiet.stdout
     verbose = _run_hub(["ask", "-v", "How do I reset my password?"], env)
     assert " INFO interceptor" in verbose.stderr
+
+
+def test_a_log_line_ends_with_its_events_figures(sqlite_url: str) -> None:
+    # The lines said the event's key alone ("interceptor.dense.progress"): a rebuild watched in the log never
+    # said how far it got, a changed KB never which version.
+    _import_articles(sqlite_url)
+    env = {k: str(v) for k, v in _env(sqlite_url).items() if v is not None}
+    verbose = _run_hub(["-v", "kb", "index"], env)
+    assert verbose.returncode == 0, verbose.stderr
+    indexed = [line for line in verbose.stderr.splitlines() if " interceptor.kb.indexed" in line]
+    assert len(indexed) == 1 and re.search(r" INFO interceptor\.retrieval\.scorer interceptor\.kb\.indexed "
+                                           r"kb_version=[0-9a-f]{16} articles=\d+ seconds=[0-9.]+$", indexed[0]), indexed
+    assert "reason='dense retrieval is switched off (HUB_DENSE=off)'" in verbose.stderr  # a value with spaces, quoted
 
 
 def test_one_shot_commands_print_what_they_did_not_log_lines_unless_verbose(sqlite_url: str, tmp_path: Path) -> None:
