@@ -8,7 +8,8 @@ This module holds only what those modules share, so that they import nothing els
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields
 
@@ -122,6 +123,32 @@ class Flag(fields.Boolean):
         if isinstance(value, str):
             value = value.strip().lower()
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def site_address(product: str, pages: Sequence[str], *, no_path: str = "") -> Callable[[str], None]:
+    """A validator for a vendor's base URL (``ZENDESK_URL``) that refuses one copied with the path of one of the
+    vendor's pages or of its API (``https://acme.zendesk.com/agent/tickets/12``, ``.../api/v2``): the client
+    adds its API's path to the base, so every call would go to an address that does not exist (a 404, read as
+    "not found": the ticket is skipped).
+
+    Args:
+        product: the vendor's name in the message.
+        pages: the first segments of the vendor's own paths (``agent``, ``api``); the base URL ends before them.
+        no_path: a host suffix whose sites have no path at all (``.atlassian.net``: Jira Cloud).
+    """
+
+    def check(value: str) -> None:
+        parts = urlsplit(value)
+        segments = parts.path.split("/")
+        at = next((i for i, segment in enumerate(segments) if segment in pages), None)
+        if no_path and (parts.hostname or "").endswith(no_path) and parts.path.strip("/"):
+            at = 1  # the site's root is its only base
+        if at is not None:
+            base = f"{parts.scheme}://{parts.netloc}{'/'.join(segments[:at])}"
+            raise ValidationError(f"the address of a page or of the API ({parts.path[:80]}), not of your {product}: "
+                                  f"the hub adds the API's path itself; set {base}")
+
+    return check
 
 
 def split(value: str) -> tuple[str, ...]:

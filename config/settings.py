@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from config.base import Choice, Flag, VendorSettingsSpec, configured, one_of, secret
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
 from config.file import misspelt_in_environment, read_config_file
-from config.policies import ChannelPolicy, JSONObject, channel_policies, fraction
+from config.policies import ChannelPolicy, Fraction, JSONObject, channel_policies
 from config.secret import Secret
 from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
 from core.errors import ConfigError
@@ -169,7 +169,7 @@ class _SettingsSchema(Schema):
     HUB_BROKER_URL = fields.String(load_default=None)
     HUB_BROKER_QUEUE_PREFIX = fields.String(load_default=DEFAULT_BROKER_QUEUE_PREFIX, validate=_queue_prefix)
     HUB_ESCALATION_TARGET = fields.String(load_default=None)  # a vendor's name: checked against the registry
-    HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=fraction(0.5))
+    HUB_TARGET_PRECISION = Fraction(0.5, load_default=0.95)
     HUB_DRY_RUN = Flag(load_default=False)
     HUB_SENSITIVE_TOPICS = SensitiveTopics(load_default=DEFAULT_SENSITIVE_TOPICS)  # config/topics.py
     HUB_EMBEDDING_MODEL = fields.String(load_default=DEFAULT_EMBEDDING_MODEL)

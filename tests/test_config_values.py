@@ -80,3 +80,45 @@ def test_a_token_with_a_space_inside_is_sent_as_it_is(sqlite_url: str) -> None:
     client: FlaskClient = app.test_client()
     assert client.get("/api/v1/stats", headers={"Authorization": "Bearer two words"}).status_code == 200
     assert client.get("/api/v1/stats", headers={"Authorization": "Bearer two"}).status_code == 401
+
+
+def test_a_policy_keyed_by_a_sources_name_in_another_case_applies_to_it() -> None:
+    from core.models import Source, TicketRef
+    from interceptor.engine import Interceptor
+    from tests.test_engine import FakeScorer
+
+    settings = load_settings(read_sources({**ZENDESK, "HUB_CHANNEL_POLICIES": '{"Zendesk": {"dry_run": true}}'}))
+    engine = Interceptor(settings, FakeScorer(0.99))
+    decided = engine.decide("how do I reset my password", channel=TicketRef(Source.ZENDESK, "12").channel)
+    assert decided.dry_run and decided.reasons[0] == "dry_run"  # the policy never applied: the answer was posted
+
+
+@pytest.mark.parametrize("values, message", [
+    ({**ZENDESK, "ZENDESK_URL": "https://acme.zendesk.com/api/v2"},  # every call went to /api/v2/api/v2/...: 404
+     "ZENDESK_URL: the address of a page or of the API (/api/v2), not of your Zendesk: the hub adds the API's path "
+     "itself; set https://acme.zendesk.com"),
+    ({**ZENDESK, "ZENDESK_URL": "https://acme.zendesk.com/agent/tickets/12"},
+     "ZENDESK_URL: the address of a page or of the API (/agent/tickets/12), not of your Zendesk: the hub adds the "
+     "API's path itself; set https://acme.zendesk.com"),
+    ({**JIRA, "JIRA_URL": "https://acme.atlassian.net/jira/servicedesk/projects/HELP/queues"},
+     "JIRA_URL: the address of a page or of the API (/jira/servicedesk/projects/HELP/queues), not of your Jira: the "
+     "hub adds the API's path itself; set https://acme.atlassian.net"),
+    ({**JIRA, "JIRA_URL": "https://jira.acme.test/jira/browse/HELP-1"},  # a server under /jira keeps it
+     "JIRA_URL: the address of a page or of the API (/jira/browse/HELP-1), not of your Jira: the hub adds the API's "
+     "path itself; set https://jira.acme.test/jira"),
+    ({"HUB_TARGET_PRECISION": "95%"}, "HUB_TARGET_PRECISION: '95%' is not a number: it is a fraction, e.g. 0.95 (not 95%)"),
+])
+def test_an_address_copied_from_a_page_or_a_percentage_stops_the_boot_saying_what_to_set(values: dict[str, str],
+                                                                                         message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources(values))
+    assert str(refused.value) == f"invalid configuration: {message}"
+
+
+def test_a_vendors_own_address_or_a_stand_in_is_taken_as_it_is() -> None:
+    for values, url in [({**ZENDESK, "ZENDESK_URL": "https://acme.zendesk.com/"}, "https://acme.zendesk.com"),
+                        ({**ZENDESK, "ZENDESK_URL": "https://proxy.acme.test/zendesk"}, "https://proxy.acme.test/zendesk"),
+                        ({**JIRA, "JIRA_URL": "https://jira.acme.test/jira"}, "https://jira.acme.test/jira"),
+                        ({**JIRA, "JIRA_URL": "http://127.0.0.1:8765"}, "http://127.0.0.1:8765")]:
+        settings = load_settings(values)
+        assert (settings.zendesk or settings.jira).url == url

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from config.base import Flag, VendorSettingsSpec, configured, secret
+from config.base import Flag, VendorSettingsSpec, configured, secret, site_address
 from config.secret import Secret
 from core.errors import ConfigError
 
@@ -37,7 +37,7 @@ class JiraSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    JIRA_URL = fields.Url(load_default=None, require_tld=False)
+    JIRA_URL = fields.Url(load_default=None, require_tld=False, validate=site_address("Jira", ("rest", "browse", "secure", "servicedesk", "plugins"), no_path=".atlassian.net"))
     JIRA_EMAIL = fields.String(load_default=None)
     JIRA_API_TOKEN = fields.String(load_default=None)
     JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
