@@ -63,11 +63,12 @@ def _env(database_url: str, **extra: str) -> dict[str, Any]:
     return env
 
 
-def _decisions(database_url: str) -> int:
+def count_rows(database_url: str, model: Any) -> int:
+    """How many rows the table of ``model`` holds."""
     db = Database(database_url)
     try:
         with db.session() as s:
-            return int(s.scalar(select(func.count()).select_from(DecisionRow)) or 0)
+            return int(s.scalar(select(func.count()).select_from(model)) or 0)
     finally:
         db.dispose()
 
@@ -88,7 +89,7 @@ def test_ask_is_answered_by_a_running_server_and_says_so(server: str, hub: Hub, 
     assert f"(answered by the hub server at {server})" in result.stderr
     assert "verdict:    answer" in result.stdout and f"- {TOP.title} <{TOP.url}>" in result.stdout
     assert not (tmp_path / "absent.db").exists()
-    assert _decisions(hub.settings.database_url) == 0  # an admin's question is not a web request
+    assert count_rows(hub.settings.database_url, DecisionRow) == 0  # an admin's question is not a web request
 
     escalated = CliRunner().invoke(cli, ["ask", "I want a refund", "--json"], env=env)
     body = json.loads(escalated.stdout)

@@ -14,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from app import cli
+from core.db import EmbeddingRow
+from tests.test_cli import count_rows
 from tests.test_cli_first_hour import ROOT, _env
 
 
@@ -80,20 +82,8 @@ def test_ctrl_c_during_kb_index_says_how_many_vectors_it_kept_and_the_same_comma
                         r"embedded again\)", last)
     assert kept is not None, last
     stored = int(kept.group(1))
-    assert _vectors(sqlite_url) == stored and int(kept.group(2)) == 3000 - stored  # what it says is what is kept
+    assert count_rows(sqlite_url, EmbeddingRow) == stored and int(kept.group(2)) == 3000 - stored  # what it says is what is kept
 
     code, last = _stop_index_after_its_first_progress_line(sqlite_url)  # the same command carries on
     assert code == 130 and f" of the {3000 - stored} texts to embed were embedded" in last, last
 
-
-def _vectors(database_url: str) -> int:
-    from sqlalchemy import func, select
-
-    from core.db import Database, EmbeddingRow
-
-    db = Database(database_url)
-    try:
-        with db.session() as s:
-            return int(s.scalar(select(func.count()).select_from(EmbeddingRow)) or 0)
-    finally:
-        db.dispose()
