@@ -8,9 +8,10 @@ This module holds only what those modules share, so that they import nothing els
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
+from urllib.parse import urlsplit
 
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError, fields
 
 from config.secret import Secret
 from core.errors import ConfigError
@@ -84,6 +85,70 @@ def configured(values: Mapping[str, Any], label: str, required: tuple[str, ...])
 def secret(value: str | None) -> Secret | None:
     """Return ``value`` as a :class:`Secret`, or ``None`` when it is unset or empty."""
     return Secret(value) if value else None
+
+
+def one_of(value: str, choices: Sequence[str]) -> str:
+    """Return the choice ``value`` names, whatever its case and surrounding spaces (``Zendesk`` is ``zendesk``):
+    an admin writes a vendor's or a mode's name as a product spells it.
+
+    Raises:
+        ValidationError: ``value`` is none of ``choices`` (the message lists them).
+    """
+    spelt = {choice.lower(): choice for choice in choices}
+    choice = spelt.get(value.strip().lower())
+    if choice is None:
+        raise ValidationError(f"Must be one of: {', '.join(choices)}.")  # marshmallow's OneOf's words
+    return choice
+
+
+class Choice(fields.String):
+    """A setting that takes one of a few names (``HUB_QUEUE``: ``inline`` or ``celery``), read as :func:`one_of`
+    reads it and loaded as ``choices`` spell it."""
+
+    def __init__(self, choices: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.choices = tuple(choices)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+        return one_of(super()._deserialize(value, attr, data, **kwargs), self.choices)
+
+
+class Flag(fields.Boolean):
+    """A yes-or-no setting: true/false, yes/no, on/off or 1/0, whatever their case and surrounding spaces, and
+    anything else refused saying which those are (marshmallow says only 'Not a valid boolean.')."""
+
+    default_error_messages = {"invalid": "{input!r} is not true or false: use true or false (or yes/no, on/off, 1/0)"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def site_address(product: str, pages: Sequence[str], *, no_path: str = "") -> Callable[[str], None]:
+    """A validator for a vendor's base URL (``ZENDESK_URL``) that refuses one copied with the path of one of the
+    vendor's pages or of its API (``https://acme.zendesk.com/agent/tickets/12``, ``.../api/v2``): the client
+    adds its API's path to the base, so every call would go to an address that does not exist (a 404, read as
+    "not found": the ticket is skipped).
+
+    Args:
+        product: the vendor's name in the message.
+        pages: the first segments of the vendor's own paths (``agent``, ``api``); the base URL ends before them.
+        no_path: a host suffix whose sites have no path at all (``.atlassian.net``: Jira Cloud).
+    """
+
+    def check(value: str) -> None:
+        parts = urlsplit(value)
+        segments = parts.path.split("/")
+        at = next((i for i, segment in enumerate(segments) if segment in pages), None)
+        if no_path and (parts.hostname or "").endswith(no_path) and parts.path.strip("/"):
+            at = 1  # the site's root is its only base
+        if at is not None:
+            base = f"{parts.scheme}://{parts.netloc}{'/'.join(segments[:at])}"
+            raise ValidationError(f"the address of a page or of the API ({parts.path[:80]}), not of your {product}: "
+                                  f"the hub adds the API's path itself; set {base}")
+
+    return check
 
 
 def split(value: str) -> tuple[str, ...]:

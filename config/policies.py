@@ -14,7 +14,9 @@ from typing import Any, Mapping
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from config.base import Flag, one_of
 from core.errors import ConfigError
+from core.models import Source
 
 POLICY_EXAMPLE = '{"C0123ABCD": {"dry_run": true}}'
 
@@ -22,6 +24,16 @@ POLICY_EXAMPLE = '{"C0123ABCD": {"dry_run": true}}'
 def fraction(low: float) -> validate.Range:
     """A share from ``low`` to 1, refused with a message that says it is not a percentage (``95`` for 0.95)."""
     return validate.Range(low, 1.0, error=f"{{input}} is not from {low:g} to 1: it is a fraction, e.g. 0.95 (not 95)")
+
+
+class Fraction(fields.Float):
+    """A share from ``low`` to 1 (:func:`fraction`); one written as a percentage (``95%``) is refused saying so,
+    not as 'Not a valid number.'."""
+
+    default_error_messages = {"invalid": "{input!r} is not a number: it is a fraction, e.g. 0.95 (not 95%)"}
+
+    def __init__(self, low: float, **kwargs: Any) -> None:
+        super().__init__(validate=fraction(low), **kwargs)
 
 
 @dataclass(frozen=True)
@@ -51,10 +63,10 @@ class JSONObject(fields.Dict):
 
 class _ChannelPolicySchema(Schema):
     threshold = fields.Float(load_default=None, validate=validate.Range(0.0, 1.0))
-    target_precision = fields.Float(load_default=None, validate=fraction(0.5))
+    target_precision = Fraction(0.5, load_default=None)
     escalation_target = fields.String(load_default=None)  # a vendor's name: checked against the registry
-    respond_to_bots = fields.Boolean(load_default=False)
-    dry_run = fields.Boolean(load_default=None)
+    respond_to_bots = Flag(load_default=False)
+    dry_run = Flag(load_default=None)
 
 
 FIELDS = tuple(_ChannelPolicySchema().fields)
@@ -73,7 +85,8 @@ def channel_policies(values: Mapping[str, Any], names: list[str]) -> dict[str, C
     """Read ``HUB_CHANNEL_POLICIES`` (already a mapping) into policies.
 
     Args:
-        values: channel to its policy's fields.
+        values: channel to its policy's fields; a key that is a source's name in another case
+            (``Zendesk``) is read as that name.
         names: the vendors' names, which ``escalation_target`` may take.
 
     Raises:
@@ -81,14 +94,17 @@ def channel_policies(values: Mapping[str, Any], names: list[str]) -> dict[str, C
             the message names the channel and the field.
     """
     policies: dict[str, ChannelPolicy] = {}
-    for channel, policy in values.items():
+    sources = {name.lower(): name for name in (*names, *(source.value for source in Source))}
+    for key, policy in values.items():
+        # A source's policy is looked up by the source's name as the hub spells it: "Zendesk" never applied.
+        channel = sources.get(key.strip().lower(), key)
         if channel.startswith("#"):  # never matches: Slack events carry channel ids, so the policy would not apply
             raise ConfigError(f"invalid configuration: HUB_CHANNEL_POLICIES: {channel[:80]!r} is a channel's name: a Slack "
                               "channel's policy is keyed by its id (e.g. C0123ABCD, at the bottom of its About tab)")
         try:
             loaded = _ChannelPolicySchema().load(policy)
             if loaded["escalation_target"] is not None:
-                validate.OneOf(names)(loaded["escalation_target"])
+                loaded["escalation_target"] = one_of(loaded["escalation_target"], names)
         except ValidationError as e:
             messages = e.messages if isinstance(e.messages, dict) else {"escalation_target": e.messages}
             detail = "; ".join(_problem(str(name), problem) for name, problem in messages.items())

@@ -21,10 +21,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from config.base import VendorSettingsSpec, configured, secret
+from config.base import Choice, Flag, VendorSettingsSpec, configured, one_of, secret
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
 from config.file import misspelt_in_environment, read_config_file
-from config.policies import ChannelPolicy, JSONObject, channel_policies, fraction
+from config.policies import ChannelPolicy, Fraction, JSONObject, channel_policies
 from config.secret import Secret
 from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
 from core.errors import ConfigError
@@ -135,6 +135,20 @@ def _database_url(value: str) -> None:
                               "three slashes (sqlite:///var/hub.db, from where the hub runs) or four (sqlite:////srv/hub/hub.db)")
 
 
+def _bearer_token(value: str) -> None:
+    """Refuse a token no ``Authorization: Bearer`` header can carry as it is: the server strips the header's
+    spaces (a token of spaces alone, or with spaces at its ends, would never match) and reads its bytes as
+    Latin-1 (a character past ASCII arrives as other characters). The token itself is never quoted."""
+    if not value.strip():
+        raise ValidationError("is only spaces, which no Authorization header can carry: set a token (e.g. the output "
+                              "of `openssl rand -hex 32`), or leave it unset")
+    if value != value.strip():
+        raise ValidationError("has spaces at its start or end, which an Authorization header drops: remove them")
+    if not (value.isascii() and value.isprintable()):
+        raise ValidationError("holds a character that is not printable ASCII, which an Authorization header does not "
+                              "carry as it is: use letters, digits and punctuation")
+
+
 def _queue_prefix(value: str) -> None:
     """Refuse a prefix that would not make a broker queue name of its own on Redis and RabbitMQ alike."""
     if not re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", value):
@@ -150,19 +164,17 @@ class _SettingsSchema(Schema):
         unknown = EXCLUDE
 
     HUB_DATABASE_URL = fields.String(load_default=DEFAULT_DATABASE_URL, validate=_database_url)
-    HUB_ADMIN_TOKEN = fields.String(load_default=None)
-    HUB_QUEUE = fields.String(load_default="inline", validate=validate.OneOf(["inline", "celery"]))
+    HUB_ADMIN_TOKEN = fields.String(load_default=None, validate=_bearer_token)
+    HUB_QUEUE = Choice(["inline", "celery"], load_default="inline")
     HUB_BROKER_URL = fields.String(load_default=None)
     HUB_BROKER_QUEUE_PREFIX = fields.String(load_default=DEFAULT_BROKER_QUEUE_PREFIX, validate=_queue_prefix)
     HUB_ESCALATION_TARGET = fields.String(load_default=None)  # a vendor's name: checked against the registry
-    HUB_TARGET_PRECISION = fields.Float(load_default=0.95, validate=fraction(0.5))
-    HUB_DRY_RUN = fields.Boolean(load_default=False)
+    HUB_TARGET_PRECISION = Fraction(0.5, load_default=0.95)
+    HUB_DRY_RUN = Flag(load_default=False)
     HUB_SENSITIVE_TOPICS = SensitiveTopics(load_default=DEFAULT_SENSITIVE_TOPICS)  # config/topics.py
     HUB_EMBEDDING_MODEL = fields.String(load_default=DEFAULT_EMBEDDING_MODEL)
-    HUB_EMBEDDING_PRECISION = fields.String(
-        load_default="auto", validate=validate.OneOf(["auto", "float32", "bfloat16"])
-    )
-    HUB_DENSE = fields.String(load_default="auto", validate=validate.OneOf(["auto", "on", "off"]))
+    HUB_EMBEDDING_PRECISION = Choice(["auto", "float32", "bfloat16"], load_default="auto")
+    HUB_DENSE = Choice(["auto", "on", "off"], load_default="auto")
     HUB_JOB_WORKERS = fields.Integer(load_default=None, validate=validate.Range(1, 64))  # 1 on SQLite, else 2
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
@@ -171,7 +183,7 @@ class _SettingsSchema(Schema):
     HUB_ANSWER_DEADLINE_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
     HUB_LEASE_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(0.5, 3600))
     HUB_OUTBOX_WORKERS = fields.Integer(load_default=2, validate=validate.Range(1, 64))
-    HUB_JOB_PROCESS = fields.Boolean(load_default=True)
+    HUB_JOB_PROCESS = Flag(load_default=True)
     HUB_POLL_INTERVAL_SECONDS = fields.Float(load_default=60.0, validate=validate.Range(5, 86400))
     HUB_KB_SYNC_INTERVAL_SECONDS = fields.Float(load_default=900.0, validate=validate.Range(60, 7 * 86400))
     HUB_AGENT_TICKET_COST = fields.Float(load_default=15.0, validate=validate.Range(0))
@@ -187,7 +199,7 @@ class _SettingsSchema(Schema):
     HUB_MAX_BODY_BYTES = fields.Integer(load_default=DEFAULT_MAX_BODY_BYTES, validate=validate.Range(1024, 1024**3))
     HUB_RATE_LIMIT = fields.String(load_default=DEFAULT_RATE_LIMIT)
     HUB_RATE_LIMIT_STORAGE = fields.String(load_default=None)
-    HUB_METRICS_TOKEN = fields.String(load_default=None)
+    HUB_METRICS_TOKEN = fields.String(load_default=None, validate=_bearer_token)
     HUB_TRUSTED_PROXIES = fields.Integer(load_default=0, validate=validate.Range(0, 10))
 
 
@@ -260,7 +272,9 @@ def _validate(raw: Mapping[str, Any], vendors: Sequence[VendorSettingsSpec[Any]]
     target = raw.get("HUB_ESCALATION_TARGET")
     if isinstance(target, str):  # another type is the hub schema's error
         try:
-            validate.OneOf([spec.name for spec in vendors])(target)
+            spelt = one_of(target, [spec.name for spec in vendors])
+            if "the hub" in loaded:
+                loaded["the hub"]["HUB_ESCALATION_TARGET"] = spelt
         except ValidationError as e:
             errors["HUB_ESCALATION_TARGET"] = e.messages
     if errors:

@@ -5,6 +5,11 @@ in the database; the others stand by and take over when the holder's lease expir
 deployment and several gunicorn workers never run the same job twice at once. The lease is short (30 s) and
 renewed every third of it, and released on a clean stop, so a process that died hands over within 30 s and a
 restarted one at once.
+
+A job still running when it is due again (a sweep waiting on a database another process writes to, a long
+KB sync) is not started beside itself: that round is skipped with a DEBUG line, and the job runs again at its
+next round after it ends. APScheduler would log a WARNING for each such round (every 5 s for the sweep), and
+another for each round it starts late; neither is anything an operator has to act on.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -58,10 +65,14 @@ class Scheduler:
         self._db = db
         self._ttl = lease_ttl
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-        self._scheduler.add_job(
-            self._renew, "interval", seconds=max(lease_ttl.total_seconds() / 3.0, 0.1), id="_lease", replace_existing=True
+        self._running: set[str] = set()  # the jobs running now, each at most once (see _alone)
+        self._running_lock = threading.Lock()
+        # Two instances at most, the second returning at once (_alone), so that APScheduler never refuses a round
+        # with a WARNING; a round started late still runs (no misfire grace), once (coalesce).
+        self._scheduler = BackgroundScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None}
         )
+        self._every("_lease", self._renew, max(lease_ttl.total_seconds() / 3.0, 0.1))
 
     def _renew(self) -> None:
         try:
@@ -71,7 +82,23 @@ class Scheduler:
 
     def add(self, name: str, func: Callable[[], object], seconds: float) -> None:
         """Run ``func`` every ``seconds`` while this process is the active scheduler."""
-        self._scheduler.add_job(self._guarded, "interval", seconds=seconds, args=(name, func), id=name, replace_existing=True)
+        self._every(name, partial(self._guarded, name, func), seconds)
+
+    def _every(self, name: str, func: Callable[[], object], seconds: float) -> None:
+        self._scheduler.add_job(self._alone, "interval", seconds=seconds, args=(name, func), id=name, replace_existing=True)
+
+    def _alone(self, name: str, func: Callable[[], object]) -> None:
+        """Run ``func`` unless job ``name`` is still running (its earlier round outlasted the interval)."""
+        with self._running_lock:
+            if name in self._running:
+                log.debug("scheduler.job.still-running", extra={"job": name})
+                return
+            self._running.add(name)
+        try:
+            func()
+        finally:
+            with self._running_lock:
+                self._running.discard(name)
 
     def is_active(self) -> bool:
         """Take or renew the lease; return whether this process is the active scheduler."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -62,11 +63,12 @@ def _env(database_url: str, **extra: str) -> dict[str, Any]:
     return env
 
 
-def _decisions(database_url: str) -> int:
+def count_rows(database_url: str, model: Any) -> int:
+    """How many rows the table of ``model`` holds."""
     db = Database(database_url)
     try:
         with db.session() as s:
-            return int(s.scalar(select(func.count()).select_from(DecisionRow)) or 0)
+            return int(s.scalar(select(func.count()).select_from(model)) or 0)
     finally:
         db.dispose()
 
@@ -87,7 +89,7 @@ def test_ask_is_answered_by_a_running_server_and_says_so(server: str, hub: Hub, 
     assert f"(answered by the hub server at {server})" in result.stderr
     assert "verdict:    answer" in result.stdout and f"- {TOP.title} <{TOP.url}>" in result.stdout
     assert not (tmp_path / "absent.db").exists()
-    assert _decisions(hub.settings.database_url) == 0  # an admin's question is not a web request
+    assert count_rows(hub.settings.database_url, DecisionRow) == 0  # an admin's question is not a web request
 
     escalated = CliRunner().invoke(cli, ["ask", "I want a refund", "--json"], env=env)
     body = json.loads(escalated.stdout)
@@ -175,6 +177,19 @@ def test_ask_logs_nothing_but_warnings_unless_verbose(sqlite_url: str) -> None:
     assert "verdict:" in quiet.stdout
     verbose = _run_hub(["ask", "-v", "How do I reset my password?"], env)
     assert " INFO interceptor" in verbose.stderr
+
+
+def test_a_log_line_ends_with_its_events_figures(sqlite_url: str) -> None:
+    # The lines said the event's key alone ("interceptor.dense.progress"): a rebuild watched in the log never
+    # said how far it got, a changed KB never which version.
+    _import_articles(sqlite_url)
+    env = {k: str(v) for k, v in _env(sqlite_url).items() if v is not None}
+    verbose = _run_hub(["-v", "kb", "index"], env)
+    assert verbose.returncode == 0, verbose.stderr
+    indexed = [line for line in verbose.stderr.splitlines() if " interceptor.kb.indexed" in line]
+    assert len(indexed) == 1 and re.search(r" INFO interceptor\.retrieval\.scorer interceptor\.kb\.indexed "
+                                           r"kb_version=[0-9a-f]{16} articles=\d+ seconds=[0-9.]+$", indexed[0]), indexed
+    assert "reason='dense retrieval is switched off (HUB_DENSE=off)'" in verbose.stderr  # a value with spaces, quoted
 
 
 def test_one_shot_commands_print_what_they_did_not_log_lines_unless_verbose(sqlite_url: str, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -146,6 +147,29 @@ def test_scorer_candidates_and_lexical_suggestions(sqlite_url: str) -> None:
         assert {"lex1", "knn1"} <= set(scored.features)
         assert [c.external_id for c in scorer.suggest("invoice", k=5)] == ["invoice"]
         assert scorer.status["retrieval"] == "lexical" and scorer.status["calibration"] == "default"
+    finally:
+        db.dispose()
+
+
+def test_suggestions_are_served_from_the_index_in_hand_while_it_is_rebuilt(sqlite_url: str) -> None:
+    # /api/v1/suggest waited for the rebuild (minutes of embedding for a large KB), holding a web thread each
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            for a in _articles():
+                kb.upsert_article(s, kb.ArticleInput("md", a.external_id, a.title, url=a.url, passages=a.passages))
+        scorer = KBScorer(db, None)
+        rebuilding, done = threading.Event(), threading.Event()
+        holder = threading.Thread(target=lambda: (scorer._lock.acquire(), rebuilding.set(), done.wait(60), scorer._lock.release()))
+        holder.start()  # what a rebuild holds while it embeds
+        assert rebuilding.wait(10)
+        suggested: list[str] = []
+        asking = threading.Thread(target=lambda: suggested.extend(c.external_id for c in scorer.suggest("invoice")))
+        asking.start()
+        asking.join(10)
+        done.set()
+        holder.join()
+        assert suggested == ["invoice"]
     finally:
         db.dispose()
 

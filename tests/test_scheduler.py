@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from core.db import Database
 from core.models import utcnow
 from core.scheduler import Scheduler, acquire_lease
+from tests.brokers import eventually
 
 
 def test_only_one_owner_holds_the_lease_until_it_expires(database_url: str) -> None:
@@ -132,3 +137,27 @@ def test_a_heartbeat_keeps_a_slow_job_its_row(sqlite_url: str) -> None:
     assert seen_due == [[], [], [], [], []]  # never due again while its worker lived
     heartbeat.stop()
     db.dispose()
+
+
+def test_a_job_still_running_when_it_is_due_again_is_skipped_without_a_warning(sqlite_url: str,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # A sweep or a KB sync that outlasts its interval (minutes while another process writes, or a large KB is
+    # embedded): APScheduler logged "skipped: maximum number of running instances reached" each round.
+    db = Database(sqlite_url)
+    scheduler = Scheduler(db)
+    release, rounds = threading.Event(), []
+    scheduler.add("slow", lambda: (rounds.append(1), release.wait(60)), seconds=0.1)
+    caplog.set_level(logging.DEBUG)
+    scheduler.start()
+    try:
+        skipped = lambda: [r for r in caplog.records if r.getMessage() == "scheduler.job.still-running"]  # noqa: E731
+        warned = lambda: [r for r in caplog.records if r.levelno >= logging.WARNING]  # noqa: E731
+        assert eventually(lambda: len(skipped()) >= 3 or bool(warned()), 30)
+        assert not warned(), [r.getMessage() for r in warned()]
+        assert len(rounds) == 1 and {getattr(r, "job", None) for r in skipped()} == {"slow"}  # never beside itself
+        release.set()
+        assert eventually(lambda: len(rounds) >= 2, 30)  # and it runs again once the long round ended
+    finally:
+        release.set()
+        scheduler.shutdown()
+        db.dispose()

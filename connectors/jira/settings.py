@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from config.base import VendorSettingsSpec, configured, secret
+from config.base import Flag, VendorSettingsSpec, configured, secret, site_address
 from config.secret import Secret
 from core.errors import ConfigError
 
@@ -37,13 +37,13 @@ class JiraSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    JIRA_URL = fields.Url(load_default=None, require_tld=False)
+    JIRA_URL = fields.Url(load_default=None, require_tld=False, validate=site_address("Jira", ("rest", "browse", "secure", "servicedesk", "plugins"), no_path=".atlassian.net"))
     JIRA_EMAIL = fields.String(load_default=None)
     JIRA_API_TOKEN = fields.String(load_default=None)
     JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
     JIRA_PROJECT_KEY = fields.String(load_default=None)
-    JIRA_POLL = fields.Boolean(load_default=False)
-    JIRA_ALLOW_UNSIGNED_WEBHOOKS = fields.Boolean(load_default=False)
+    JIRA_POLL = Flag(load_default=False)
+    JIRA_ALLOW_UNSIGNED_WEBHOOKS = Flag(load_default=False)
     JIRA_WEBHOOK_MAX_AGE_SECONDS = fields.Float(load_default=1800.0, validate=validate.Range(60, 7 * 86400))
     JIRA_REOPEN_TRANSITION = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,10}$", error="must be a transition id, e.g. 31"))
     JIRA_ISSUE_TYPE = fields.String(load_default="Task", validate=validate.Length(1, 255))

@@ -165,9 +165,12 @@ class Embedder:
         length (see :func:`length_batches`), one batch per core at a time."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = length_batches(texts)
-        with ThreadPoolExecutor(min(self._workers, len(batches)) or 1, thread_name_prefix="embed") as pool:
+        pool = ThreadPoolExecutor(min(self._workers, len(batches)) or 1, thread_name_prefix="embed")
+        try:
             for batch, vectors in zip(batches, pool.map(lambda b: self._embed([texts[i] for i in b]), batches)):
                 out[batch] = vectors
+        finally:  # stopped part way (Ctrl-C): the batches not started are dropped, not embedded for nothing
+            pool.shutdown(wait=True, cancel_futures=True)
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -189,6 +192,8 @@ class Embedder:
             if len(missing) > _SAVE_EVERY:
                 missing, claimed = self._claim_or_wait(missing, store)
         pending = sorted(missing.items(), key=lambda item: -len(item[1]))  # longest first, as batches go
+        if len(pending) > _SAVE_EVERY:  # minutes for a large KB: say so before the first progress line
+            log.info("interceptor.dense.embedding", extra={"texts": len(pending), "embedded_before": len(set(keys)) - len(pending)})
         try:
             for start in range(0, len(pending), _SAVE_EVERY):
                 chunk = pending[start : start + _SAVE_EVERY]

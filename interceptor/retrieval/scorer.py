@@ -343,8 +343,9 @@ class KBScorer:
 
     def suggest(self, text: str, *, k: int = 5) -> list[Candidate]:
         """Return the top ``k`` articles for ``text`` by lexical score only (fast: no model call; for
-        suggesting articles while a ticket form is typed)."""
-        self.refresh()
+        suggesting articles while a ticket form is typed); while the index is rebuilt, from the one in hand, as
+        :meth:`score` does (a rebuild of a large KB embeds for minutes)."""
+        self.refresh(wait=False)
         index = self.index
         scores, ceiling = index.lexical.scores(text)
         if not len(index.articles) or ceiling <= 0:

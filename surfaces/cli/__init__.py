@@ -19,6 +19,7 @@ import click
 
 from core.errors import ConfigError
 from core.processes import running
+from surfaces.cli.logs import configure as configure_logs
 
 # name -> "module:attribute" of the click command
 COMMANDS = {
@@ -93,7 +94,7 @@ SERVICES = frozenset({"serve", "worker", "scheduler"})
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """The help-desk hub."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if verbose:
         verbose_logs()

@@ -1,5 +1,5 @@
-"""The ``hub kb ...`` (import, list, remove, index, calibrate, sync) and ``hub eval`` commands; the KB logic
-they call lives in ``interceptor.kb`` (``importer``, ``manage``, ``sync``).
+"""The ``hub kb ...`` (import, list, remove, calibrate, sync; ``index`` is :mod:`surfaces.cli.kb_index`) and
+``hub eval`` commands; the KB logic they call lives in ``interceptor.kb`` (``importer``, ``manage``, ``sync``).
 
 :mod:`surfaces.cli` registers them and hands in ``build_services`` for the configured connectors (``kb sync``)
 and the migration runner (``eval``'s temporary KB).
@@ -9,10 +9,8 @@ Commands read settings from the environment (``config.load_settings()``).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,26 +21,12 @@ from core.db import Database
 from core.errors import HubError
 from core.words import plural
 from surfaces.cli.database import uses_database
+from surfaces.cli.kb_index import Interrupted, index_command
 
 
 def _progress(seen: int, changed: int, total: int) -> None:
     if total >= 200:
         click.echo(f"  {seen}/{total} articles read, {changed} changed", err=True)
-
-
-class _EmbeddingProgress(logging.Handler):
-    """Echoes the embedder's progress events (``interceptor.dense.progress``) as lines an admin reads, and
-    with ``warnings`` (the logger does not propagate meanwhile) its warnings and errors too."""
-
-    def __init__(self, *, warnings: bool) -> None:
-        super().__init__()
-        self.warnings = warnings
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage() == "interceptor.dense.progress":
-            click.echo(f"  {getattr(record, 'embedded', '?')}/{getattr(record, 'of', '?')} texts embedded", err=True)
-        elif self.warnings and record.levelno >= logging.WARNING:
-            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
 def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
@@ -151,35 +135,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
             click.echo(f"removed {a.id} {a.source}:{a.external_id}  {a.title}")
         click.echo(f"{plural(len(removed), 'article')} removed")
 
-    @kb.command("index")
-    @uses_database()
-    def kb_index() -> None:
-        """Build the retrieval index now, embedding every text not embedded yet. The vectors are stored in
-        the database, so the server and every worker then start in seconds: run it after importing a large
-        KB, before starting many processes."""
-        from interceptor.retrieval.scorer import build_scorer
-
-        settings = load_settings()
-        db = _database(settings)
-        dense_log = logging.getLogger("interceptor.retrieval.dense")
-        quiet = not logging.getLogger().isEnabledFor(logging.INFO)  # without -v: progress lines, not log lines
-        progress = _EmbeddingProgress(warnings=quiet)
-        dense_log.addHandler(progress)
-        if quiet:
-            dense_log.setLevel(logging.INFO)
-            dense_log.propagate = False
-        started = time.perf_counter()
-        try:
-            scorer = build_scorer(settings, db)
-        finally:
-            dense_log.removeHandler(progress)
-            dense_log.setLevel(logging.NOTSET)
-            dense_log.propagate = True
-            db.dispose()
-        status = scorer.status
-        how = f"hybrid (BM25 + {scorer.model}, {status['precision']})" if scorer.mode == "dense" else "lexical only"
-        click.echo(f"indexed {plural(status['articles'], 'article')} ({plural(len(scorer.index.texts), 'unit')}) in "
-                   f"{time.perf_counter() - started:.1f} s: {how}; KB {scorer.kb_version}")
+    kb.add_command(index_command())
 
     @kb.command("calibrate")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -305,15 +261,11 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
     return eval_pack
 
 
-class _Interrupted(click.ClickException):
-    exit_code = 130  # as a shell reports a command stopped by SIGINT
-
-
 def _interrupted(stored: int, total: int) -> click.ClickException:
     """Ctrl-C during ``hub kb import``: what is in the KB now, and how to finish."""
     if not stored:
-        return _Interrupted("interrupted before any article was stored: nothing was imported")
-    return _Interrupted(f"interrupted: {stored} of {total} articles were stored, the rest not (a running server serves "
+        return Interrupted("interrupted before any article was stored: nothing was imported")
+    return Interrupted(f"interrupted: {stored} of {total} articles were stored, the rest not (a running server serves "
                         "those now): run the same `hub kb import` again to finish; the stored ones are skipped as unchanged")
 
 

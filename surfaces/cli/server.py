@@ -19,6 +19,7 @@ from core.worker_process import PipeQueue, WorkerProcess, relay
 from interceptor.retrieval.dense import check_embedding_model
 from surfaces.cli.port import DEFAULT_PORT, Port
 from surfaces.cli.database import cannot_open, masked, open_database, unreachable, uses_database
+from surfaces.cli.logs import configure as configure_logs
 from surfaces.http.app import create_http_app
 from surfaces.services import Services, build_services
 
@@ -166,7 +167,7 @@ def _start_socket_mode(services: Services) -> Any:
 def run_worker_process(conn: Connection) -> None:
     """The worker process of ``hub serve``: job pools, scheduler and sweeper, fed row ids by the web process
     until the pipe closes."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [worker] %(message)s")
+    configure_logs(logging.INFO, "%(asctime)s %(levelname)s %(name)s [worker] %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     stop_on_sigterm()
     services = build_services(load_settings())  # hub serve checked the database before forking it

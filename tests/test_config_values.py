@@ -1,0 +1,124 @@
+"""A setting's value as an admin writes it: a product's name with its capital, a yes-or-no setting in words
+the hub does not take, a token an Authorization header cannot carry. Read the way it was meant, or refused
+at boot in one line that names the setting and says what it takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from app import create_app
+from config import load_settings
+from config.settings import read_sources
+from core.errors import ConfigError
+
+ZENDESK = {"ZENDESK_URL": "https://acme.zendesk.com", "ZENDESK_EMAIL": "hub@acme.test", "ZENDESK_API_TOKEN": "t"}
+JIRA = {"JIRA_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "hub@acme.test", "JIRA_API_TOKEN": "t", "JIRA_PROJECT_KEY": "HELP"}
+
+
+@pytest.mark.parametrize("values, read", [
+    ({**ZENDESK, "HUB_ESCALATION_TARGET": "Zendesk"}, {"escalation_target": "zendesk"}),  # refused for its capital
+    ({**JIRA, "HUB_ESCALATION_TARGET": " JIRA "}, {"escalation_target": "jira"}),
+    ({"HUB_QUEUE": "Celery", "HUB_BROKER_URL": "redis://127.0.0.1:6379/0"}, {"queue": "celery"}),
+    ({"HUB_DENSE": "Off"}, {"dense": "off"}),
+    ({"HUB_EMBEDDING_PRECISION": "BFloat16"}, {"embedding_precision": "bfloat16"}),
+    ({"HUB_DRY_RUN": " Yes"}, {"dry_run": True}),
+    ({"HUB_JOB_PROCESS": "oFF"}, {"job_process": False}),
+])
+def test_a_setting_that_takes_a_name_reads_it_whatever_its_case(values: dict[str, str], read: dict[str, Any]) -> None:
+    settings = load_settings(read_sources(values))
+    assert {name: getattr(settings, name) for name in read} == read
+
+
+def test_a_channel_policys_target_and_flags_are_read_whatever_their_case() -> None:
+    policy = '{"C0123ABCD": {"escalation_target": "Jira", "dry_run": "TRUE", "respond_to_bots": "No"}}'
+    settings = load_settings(read_sources({**JIRA, "HUB_CHANNEL_POLICIES": policy}))
+    chosen = settings.policy("C0123ABCD")
+    assert (chosen.escalation_target, chosen.dry_run, chosen.respond_to_bots) == ("jira", True, False)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"HUB_DRY_RUN": "maybe"},  # "HUB_DRY_RUN: Not a valid boolean."
+     "HUB_DRY_RUN: 'maybe' is not true or false: use true or false (or yes/no, on/off, 1/0)"),
+    ({**ZENDESK, "ZENDESK_POLL": "hourly"},
+     "ZENDESK_POLL: 'hourly' is not true or false: use true or false (or yes/no, on/off, 1/0)"),
+    ({"HUB_CHANNEL_POLICIES": '{"C1": {"dry_run": "perhaps"}}'},
+     "HUB_CHANNEL_POLICIES.C1: dry_run: 'perhaps' is not true or false: use true or false (or yes/no, on/off, 1/0)"),
+    ({"HUB_ESCALATION_TARGET": "zendsk"}, "HUB_ESCALATION_TARGET: Must be one of: slack, zendesk, jira."),
+    ({"HUB_QUEUE": "Celry"}, "HUB_QUEUE: Must be one of: inline, celery."),
+    ({"HUB_DENSE": "yes"}, "HUB_DENSE: Must be one of: auto, on, off."),
+    ({"HUB_CHANNEL_POLICIES": '{"C1": {"escalation_target": "Freshdesk"}}'},
+     "HUB_CHANNEL_POLICIES.C1: escalation_target: Must be one of: slack, zendesk, jira."),
+])
+def test_a_value_that_is_none_of_those_a_setting_takes_is_refused_listing_them(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources(values))
+    assert str(refused.value) == f"invalid configuration: {message}"
+
+
+@pytest.mark.parametrize("key", ["HUB_ADMIN_TOKEN", "HUB_METRICS_TOKEN"])
+@pytest.mark.parametrize("token, problem", [
+    ("   ", "is only spaces, which no Authorization header can carry: set a token (e.g. the output of "
+           "`openssl rand -hex 32`), or leave it unset"),
+    ("\t", "is only spaces, which no Authorization header can carry: set a token (e.g. the output of "
+           "`openssl rand -hex 32`), or leave it unset"),
+    ("s3cret-token ", "has spaces at its start or end, which an Authorization header drops: remove them"),
+    ("clé-secrète", "holds a character that is not printable ASCII, which an Authorization header does not carry "
+                    "as it is: use letters, digits and punctuation"),
+])
+def test_a_token_no_bearer_header_can_carry_stops_the_boot_naming_it(key: str, token: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:  # accepted, and no request could ever send it
+        load_settings(read_sources({key: token}))
+    assert str(refused.value) == f"invalid configuration: {key}: {problem}"
+    assert token.strip() not in str(refused.value) or not token.strip()  # a secret is never quoted
+
+
+def test_a_token_with_a_space_inside_is_sent_as_it_is(sqlite_url: str) -> None:
+    app = create_app({"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off", "HUB_ADMIN_TOKEN": "two words"})
+    client: FlaskClient = app.test_client()
+    assert client.get("/api/v1/stats", headers={"Authorization": "Bearer two words"}).status_code == 200
+    assert client.get("/api/v1/stats", headers={"Authorization": "Bearer two"}).status_code == 401
+
+
+def test_a_policy_keyed_by_a_sources_name_in_another_case_applies_to_it() -> None:
+    from core.models import Source, TicketRef
+    from interceptor.engine import Interceptor
+    from tests.test_engine import FakeScorer
+
+    settings = load_settings(read_sources({**ZENDESK, "HUB_CHANNEL_POLICIES": '{"Zendesk": {"dry_run": true}}'}))
+    engine = Interceptor(settings, FakeScorer(0.99))
+    decided = engine.decide("how do I reset my password", channel=TicketRef(Source.ZENDESK, "12").channel)
+    assert decided.dry_run and decided.reasons[0] == "dry_run"  # the policy never applied: the answer was posted
+
+
+@pytest.mark.parametrize("values, message", [
+    ({**ZENDESK, "ZENDESK_URL": "https://acme.zendesk.com/api/v2"},  # every call went to /api/v2/api/v2/...: 404
+     "ZENDESK_URL: the address of a page or of the API (/api/v2), not of your Zendesk: the hub adds the API's path "
+     "itself; set https://acme.zendesk.com"),
+    ({**ZENDESK, "ZENDESK_URL": "https://acme.zendesk.com/agent/tickets/12"},
+     "ZENDESK_URL: the address of a page or of the API (/agent/tickets/12), not of your Zendesk: the hub adds the "
+     "API's path itself; set https://acme.zendesk.com"),
+    ({**JIRA, "JIRA_URL": "https://acme.atlassian.net/jira/servicedesk/projects/HELP/queues"},
+     "JIRA_URL: the address of a page or of the API (/jira/servicedesk/projects/HELP/queues), not of your Jira: the "
+     "hub adds the API's path itself; set https://acme.atlassian.net"),
+    ({**JIRA, "JIRA_URL": "https://jira.acme.test/jira/browse/HELP-1"},  # a server under /jira keeps it
+     "JIRA_URL: the address of a page or of the API (/jira/browse/HELP-1), not of your Jira: the hub adds the API's "
+     "path itself; set https://jira.acme.test/jira"),
+    ({"HUB_TARGET_PRECISION": "95%"}, "HUB_TARGET_PRECISION: '95%' is not a number: it is a fraction, e.g. 0.95 (not 95%)"),
+])
+def test_an_address_copied_from_a_page_or_a_percentage_stops_the_boot_saying_what_to_set(values: dict[str, str],
+                                                                                         message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources(values))
+    assert str(refused.value) == f"invalid configuration: {message}"
+
+
+def test_a_vendors_own_address_or_a_stand_in_is_taken_as_it_is() -> None:
+    for values, url in [({**ZENDESK, "ZENDESK_URL": "https://acme.zendesk.com/"}, "https://acme.zendesk.com"),
+                        ({**ZENDESK, "ZENDESK_URL": "https://proxy.acme.test/zendesk"}, "https://proxy.acme.test/zendesk"),
+                        ({**JIRA, "JIRA_URL": "https://jira.acme.test/jira"}, "https://jira.acme.test/jira"),
+                        ({**JIRA, "JIRA_URL": "http://127.0.0.1:8765"}, "http://127.0.0.1:8765")]:
+        settings = load_settings(values)
+        assert (settings.zendesk or settings.jira).url == url
