@@ -122,3 +122,30 @@ def test_a_vendors_own_address_or_a_stand_in_is_taken_as_it_is() -> None:
                         ({**JIRA, "JIRA_URL": "http://127.0.0.1:8765"}, "http://127.0.0.1:8765")]:
         settings = load_settings(values)
         assert (settings.zendesk or settings.jira).url == url
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"HUB_TARGET_PRECISION": "95"},  # "Must be greater than or equal to 0.5 and less than or equal to 1.0."
+     "HUB_TARGET_PRECISION: 95.0 is not from 0.5 to 1: it is a fraction, e.g. 0.95 (not 95)"),
+    ({"HUB_CHANNEL_POLICIES": '{"C1": {"dryrun": true}}'},  # "{'dryrun': ['Unknown field.']}"
+     "HUB_CHANNEL_POLICIES.C1: 'dryrun' is not a policy field (did you mean dry_run?): the fields are threshold, "
+     "target_precision, escalation_target, respond_to_bots, dry_run"),
+    ({"HUB_CHANNEL_POLICIES": '{"C1": {"target_precision": 90}}'},
+     "HUB_CHANNEL_POLICIES.C1: target_precision: 90.0 is not from 0.5 to 1: it is a fraction, e.g. 0.95 (not 95)"),
+])
+def test_a_precision_written_as_a_percentage_or_a_policy_field_misspelt_is_named_in_words(values: dict[str, str],
+                                                                                         message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources(values))
+    assert str(refused.value) == f"invalid configuration: {message}"
+
+
+@pytest.mark.parametrize("name, meant", [("HUB_TARGET_PRECISON", "HUB_TARGET_PRECISION"), ("HUB_DRYRUN", "HUB_DRY_RUN"),
+                                         ("hub_dry_run", "HUB_DRY_RUN"), ("HUB_METRIC_TOKEN", "HUB_METRICS_TOKEN")])
+def test_a_hub_name_in_the_environment_one_typo_from_a_setting_stops_the_boot(name: str, meant: str) -> None:
+    with pytest.raises(ConfigError) as refused:  # the setting stayed at its default without a word
+        read_sources({name: "0.8", "HUB_DATABASE_URL": "sqlite:///var/hub.db"})
+    assert str(refused.value) == f"the environment: {name} is not a setting (did you mean {meant}?): rename it, or unset it"
+    others = {"HUB_TEST_POSTGRES_URL": "x", "HUB_FUZZ_EXAMPLES": "9", "HUB_PORT": "8001", "SLACK_CLIENT_SECRET": "x",
+              "ZENDESK_TOKEN": "x", "HUBBLE": "x"}  # the suite's own, environment-only ones, other tools'
+    assert read_sources(others) == {}
