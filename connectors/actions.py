@@ -10,9 +10,9 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   "This solved it" / "I still need help" (Slack buttons; the answer's feedback line asks for the same words
   as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``). A retried answer on a help desk
-  ticket people took meanwhile (solved or closed it, or an agent replied in public) is not posted
-  (:func:`connectors.base.taken_meanwhile`): the row is done, with the result
-  ``{"withheld": "already_solved" | "already_replied", "status"}``.
+  ticket people took meanwhile (solved or closed it, or an agent replied in public or wrote an internal note) is
+  not posted (:func:`connectors.base.taken_meanwhile`): the row is done, with the result
+  ``{"withheld": "already_solved" | "already_replied" | "already_noted", "status"}``.
 - ``add_internal_note``: the agents' pre-drafted reply, never visible to the requester.
   ``{"ref", "text", "decision_id", "reopen": bool, "once": bool}``; marks the ticket ``hub_escalated`` and,
   with ``reopen``, hands it back to agents (Zendesk status open). With ``once`` (synced thread messages) the

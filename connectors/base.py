@@ -344,14 +344,14 @@ def taken_meanwhile(connector: Connector, ref: TicketRef) -> Performed | None:
     """The look-up an answer that waited makes before it is posted again (the outbox's retry) or handed to a
     person (the answer deadline, ``interceptor.overdue``): whether people took the request meanwhile, by the
     rule the hub decides by (:meth:`core.models.Ticket.taken_by_people`: solved or closed, or an agent's public
-    reply). Zendesk rate-limits the hub's API user, not its agents: during a write outage they answer and solve
-    tickets. The ticket is read whole (:meth:`Connector.fetch`: its status and its replies), only for a help
-    desk: a chat thread has no solved state and no agent role.
+    reply or internal note). Zendesk rate-limits the hub's API user, not its agents: during a write outage they
+    answer, solve and work on tickets. The ticket is read whole (:meth:`Connector.fetch`: its status and its
+    comments), only for a help desk: a chat thread has no solved state and no agent role.
 
     Returns:
-        The row's outcome without a write (``{"withheld": "already_solved" | "already_replied", "status"}``,
-        counted under that outcome; the hub records it as the request's outcome, never ``answer_posted``), or
-        ``None`` when the answer is still the hub's to give.
+        The row's outcome without a write (``{"withheld": "already_solved" | "already_replied" | "already_noted",
+        "status"}``, counted under that outcome; the hub records it as the request's outcome, never
+        ``answer_posted``), or ``None`` when the answer is still the hub's to give.
 
     Raises:
         NotFound, Retriable, Fatal: reading the ticket failed.

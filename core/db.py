@@ -280,9 +280,9 @@ class OutcomeRow(Base):
     """What followed a decision. ``kind`` is one of:
 
     - ``answer_posted``: the hub's public answer reached the thread (its time is the hub's first response);
-    - ``already_solved`` / ``already_replied``: the hub's answer was neither posted nor handed over: people
-      solved or closed the ticket, or an agent replied in public, while it waited (``detail.status``); never
-      with ``answer_posted``;
+    - ``already_solved`` / ``already_replied`` / ``already_noted``: the hub's answer was neither posted nor
+      handed over: people solved or closed the ticket, or an agent replied in public, or wrote an internal note,
+      while it waited (``detail.status``); never with ``answer_posted``;
     - ``solved``: the requester confirmed the answer solved it (a verified resolution);
     - ``not_solved``: the requester said it did not help;
     - ``escalated``: the request went to a person (``detail.reason``; ``detail.ticket_ref``/``url`` of the

@@ -57,7 +57,11 @@ class Status(str, enum.Enum):
 # over, and these name the outbox outcome, the outcome row and the analytics bucket.
 ALREADY_SOLVED = "already_solved"  # people solved or closed the ticket
 ALREADY_REPLIED = "already_replied"  # an agent replied to the requester in public
-TAKEN_BY_PEOPLE = (ALREADY_SOLVED, ALREADY_REPLIED)
+ALREADY_NOTED = "already_noted"  # an agent wrote an internal note (or a comment not provably public): on it
+TAKEN_BY_PEOPLE = (ALREADY_SOLVED, ALREADY_REPLIED, ALREADY_NOTED)
+# The id a vendor's mapping gives the author of a message the vendor names no one for (a deleted or anonymous
+# user's comment): who wrote it is unknown, so it is never proof that an agent took the request.
+UNKNOWN_AUTHOR = "unknown"
 
 
 class Priority(str, enum.Enum):
@@ -275,22 +279,36 @@ class Ticket:
         return tuple(m for m in self.messages if m.visibility is Visibility.PUBLIC)
 
     def taken_by_people(self) -> str | None:
-        """Why the hub leaves this request to people (:data:`ALREADY_SOLVED`, :data:`ALREADY_REPLIED`), or ``None``.
+        """Why the hub leaves this request to people (:data:`ALREADY_SOLVED`, :data:`ALREADY_REPLIED`,
+        :data:`ALREADY_NOTED`), or ``None``.
 
         Asked when the hub reads a request to decide it, and again before an answer that waited (a vendor outage:
         Zendesk rate-limits the hub's API user, not its agents) is posted or handed to a person: people may
         have taken the request meanwhile. An agent solved or closed the ticket (or logged it solved, a phone call
         written down): answering would reopen it (Zendesk sets an answered ticket to pending) or be refused (a
         closed ticket). Or an agent replied to the requester in public: the conversation is theirs, and an answer
-        from the hub would talk over it. A reply a rule or an integration wrote in an agent's name
-        (:attr:`Message.automated`: an acknowledgement every new ticket gets) is not an agent taking it on, nor
-        is the hub's own."""
+        from the hub would talk over it. Or an agent wrote an internal note ("checking with billing", a colleague
+        @mentioned): they are working on it, a public answer from the hub would go over their heads, and a draft
+        for them is noise. A comment whose visibility the vendor could not prove (``INTERNAL`` as ambiguous, or
+        ``UNKNOWN``) is an agent's word either way: a note. Solved before replied, replied before noted.
+
+        Only a person's comment counts (:meth:`_by_an_agent`): an agent's, not the requester's, not the hub's
+        own (its drafts and notes are internal comments too), not one a rule or an integration wrote in an
+        agent's name (:attr:`Message.automated`: an acknowledgement every new ticket gets, a trigger's or an
+        Automation for Jira's internal note), not one whose author the vendor does not name."""
         if self.status in (Status.SOLVED, Status.CLOSED):
             return ALREADY_SOLVED
-        if any(m.visibility is Visibility.PUBLIC and m.author.is_agent and not m.author.is_self and not m.automated
-               for m in self.replies()):
+        written = [m for m in self.replies() if self._by_an_agent(m)]
+        if any(m.visibility is Visibility.PUBLIC for m in written):
             return ALREADY_REPLIED
-        return None
+        return ALREADY_NOTED if written else None
+
+    def _by_an_agent(self, message: Message) -> bool:
+        """Whether ``message`` is a person's on the agents' side: an agent who is neither the requester nor the
+        hub, by hand (not :attr:`Message.automated`), and named (not :data:`UNKNOWN_AUTHOR`)."""
+        author = message.author
+        return (author.is_agent and not author.is_self and not message.automated
+                and author.external_id not in (self.requester.external_id, UNKNOWN_AUTHOR))
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,9 @@ class NewAction:
 class Performed:
     """What a performer returns: a JSON-safe result, writes that must follow this one, and the outcome the row
     is counted under in ``hub_outbox_actions_total``: ``done`` for a write made (or found made by an earlier
-    attempt), else why none was needed (``already_solved``, ``already_replied``: an answer not posted onto a
-    ticket people solved, or an agent answered, while it waited). The row is ``done`` either way."""
+    attempt), else why none was needed (``already_solved``, ``already_replied``, ``already_noted``: an answer not
+    posted onto a ticket people solved, an agent answered, or an agent took on in a note, while it waited). The
+    row is ``done`` either way."""
 
     result: Mapping[str, Any] = field(default_factory=dict)
     follow_ups: tuple[NewAction, ...] = ()

@@ -13,10 +13,11 @@ whose response was lost is a failure to the hub) may be posted already. Before h
 the vendor the way a retry does (:func:`connectors.base.already_performed`); while it asks, no worker may take
 the row. When the vendor has the answer, the row ends as a successful write ends (``done``, ``answer_posted``:
 answered, not escalated). An answer on a help desk ticket is also asked about the way a retry asks
-(:func:`connectors.base.taken_meanwhile`): when people solved or closed the ticket, or an agent replied in public,
-while the answer waited, nothing is handed over (a draft on a solved ticket is work for nobody, and a closed
-Zendesk ticket refuses it): the row ends ``done`` without a write and the request records ``already_solved`` or
-``already_replied`` (not answered, not escalated). When a look-up itself fails (the vendor is still down), the
+(:func:`connectors.base.taken_meanwhile`): when people solved or closed the ticket, or an agent replied in public
+or wrote an internal note, while the answer waited, nothing is handed over (a draft on a solved ticket, or for an
+agent already on it, is work for nobody, and a closed Zendesk ticket refuses it): the row ends ``done`` without a
+write and the request records ``already_solved``, ``already_replied`` or ``already_noted`` (not answered, not
+escalated). When a look-up itself fails (the vendor is still down), the
 answer is handed over anyway: a person writing to a requester who may also have the answer is better than a
 requester left in silence. An answer never attempted on a chat thread is handed over without asking.
 """
@@ -109,7 +110,7 @@ def _ask_vendor(
 ) -> tuple[datetime | None, str] | None:
     """Ask the vendor for an answer an earlier attempt may have posted, and (a help desk) whether people took the
     ticket meanwhile; when either is so, end the row as a write that needs no more ends (:func:`core.outbox.complete`
-    with the outbox's own bookkeeping: ``answer_posted``, or ``already_solved`` / ``already_replied``).
+    with the outbox's own bookkeeping: ``answer_posted``, or ``already_solved`` / ``already_replied`` / ``already_noted``).
 
     The row is held while the vendor is asked: its next attempt is put after the look-up (no worker claims it),
     and that time is the hold's token: the row is settled afterwards only if nobody changed it meanwhile.

@@ -177,7 +177,7 @@ def first_decision(session: Session, ref: TicketRef) -> DecisionRow | None:
 
 def was_answered(session: Session, ref: TicketRef) -> bool:
     """Return whether the hub answered the request publicly (not a shadow-mode draft, nor an answer withheld
-    because people solved the ticket or replied to it while it waited)."""
+    because people solved the ticket, replied to it or took it on in a note while it waited)."""
     first = first_decision(session, ref)
     answered = first is not None and first.verdict == "answer" and not first.dry_run
     return answered and not any(has_outcome(session, ref, taken) for taken in TAKEN_BY_PEOPLE)
@@ -185,8 +185,8 @@ def was_answered(session: Session, ref: TicketRef) -> bool:
 
 def on_action_done(session: Session, action: OutboxAction) -> None:
     """Outbox bookkeeping: an answer that reached its thread is ``answer_posted`` (the hub's first
-    response), one not posted because people took the ticket while it waited is ``already_solved`` or
-    ``already_replied`` (never answered); a ticket of record created for an escalated thread is linked from the
+    response), one not posted because people took the ticket while it waited is ``already_solved``,
+    ``already_replied`` or ``already_noted`` (never answered); a ticket of record created for an escalated thread is linked from the
     thread's ticket."""
     payload = action.payload or {}
     decision = session.get(DecisionRow, payload["decision_id"]) if payload.get("decision_id") else None

@@ -1,14 +1,16 @@
 """An answer that waited is neither posted nor handed over once people took the ticket meanwhile, by the rule
-the hub decides by (``Ticket.taken_by_people``): solved or closed, or an agent's public reply.
+the hub decides by (``Ticket.taken_by_people``): solved or closed, or an agent's public reply or internal note.
 
 Zendesk (or Jira) refuses the hub's answer with a 503; Zendesk rate-limits the hub's API user, not its agents, so
 while the answer waits an agent answers the requester in the agent interface (Zendesk ``via: web``; a Jira
 person's comment). The retry reads the ticket first and posts nothing (the hub would talk over the agent): the
 row ends ``done``, the request records ``already_replied``, and ``/api/v1/stats`` counts it in its own bucket,
-neither answered nor escalated. A reply a trigger or Automation for Jira wrote in an agent's name is nobody
-taking the request on: the answer is posted, once. At the answer deadline the same look is made: a ticket
-solved, closed or answered meanwhile gets no draft and is not counted as escalated (a closed Zendesk ticket
-would refuse the note, and its row would fail). Vendors are faked at the transport (:mod:`tests.outage_world`);
+neither answered nor escalated. An agent's internal note ("checking with billing": a Zendesk private comment
+typed in the agent interface, a JSM internal comment) is an agent on it: ``already_noted``, the same way. A
+reply or a note a trigger or Automation for Jira wrote in an agent's name is nobody taking the request on: the
+answer is posted, once. At the answer deadline the same look is made: a ticket solved, closed, answered or
+noted meanwhile gets no draft and is not counted as escalated (a closed Zendesk ticket would refuse the note,
+and its row would fail). Vendors are faked at the transport (:mod:`tests.outage_world`);
 the test drives the clock.
 """
 
@@ -46,6 +48,17 @@ def agent_replies(fake: Any) -> None:
         solve(fake, {"status": IN_PROGRESS})
 
 
+def agent_notes(fake: Any) -> None:
+    """A person writes an internal note and leaves the ticket open: a private comment typed in Zendesk's agent
+    interface ("web"), a JSM internal comment (``jsdPublic: false``, as Jira Cloud reads it back)."""
+    if isinstance(fake, Zendesk):
+        zendesk_reply(fake, "web", public=False)
+        solve(fake, {"status": "open"})
+    else:
+        jira_reply(fake, JIRA_AGENT, jsdPublic=False)
+        solve(fake, {"status": IN_PROGRESS})
+
+
 def automation_replies(fake: Any) -> None:
     """An acknowledgement in an agent's name, by a Zendesk trigger ("rule") or Automation for Jira."""
     if isinstance(fake, Zendesk):
@@ -54,43 +67,58 @@ def automation_replies(fake: Any) -> None:
         jira_reply(fake, APP)
 
 
+def automation_notes(fake: Any) -> None:
+    """An internal note in an agent's name ("VIP customer"), by a Zendesk trigger or Automation for Jira."""
+    if isinstance(fake, Zendesk):
+        zendesk_reply(fake, "rule", public=False)
+    else:
+        jira_reply(fake, APP, jsdPublic=False, properties=[{"key": "sd.public.comment", "value": {"internal": True}}])
+
+
+WHY = {"already_solved": "people solved the ticket", "already_replied": "an agent replied to the requester",
+       "already_noted": "an agent wrote an internal note on the ticket"}
+
+
 def no_write_after_the_refused_one(fake: Any) -> None:
     assert len(fake.sent) == 1 and fake.applied == []  # the 503'd answer only: no comment, no note
     if isinstance(fake, Jira):
         assert fake.labels == []  # nor the answer's "hub_answered" label
 
 
+@pytest.mark.parametrize("meanwhile,kind", [(agent_replies, "already_replied"), (agent_notes, "already_noted")], ids=["replied", "noted"])
 @pytest.mark.parametrize("name", ["zendesk", "jira"])
 def test_an_answer_is_not_posted_over_an_agent_who_replied_while_it_waited(database_url: str, api: responses.RequestsMock,
-                                                                          name: str) -> None:
+                                                                          name: str, meanwhile: Callable[[Any], None], kind: str) -> None:
     fake = vendor(api, name)
     hub, client = make_hub(database_url, name)
     try:
         answer = answer_waits(fake, client, hub)
-        agent_replies(fake)
-        before = counted(name, "already_replied")
+        meanwhile(fake)
+        before = counted(name, kind)
         assert run_outbox(hub, next_at(answer)) == 1
         [row] = outbox_rows(hub)
         assert (row.status, row.attempts, row.last_error) == ("done", 2, None)
-        assert row.result == {"withheld": "already_replied", "status": "open"}
+        assert row.result == {"withheld": kind, "status": "open"}
         no_write_after_the_refused_one(fake)
-        assert counted(name, "already_replied") == before + 1
-        assert outcomes(hub) == ["already_replied"]  # never answer_posted
+        assert counted(name, kind) == before + 1
+        assert outcomes(hub) == [kind]  # never answer_posted
 
-        shown_withheld(client, "already_replied", "an agent replied to the requester while it waited")
+        shown_withheld(client, kind, f"{WHY[kind]} while it waited")
         assert run_outbox(hub, next_at(row)) == 0 and len(fake.sent) == 1  # nothing is tried again
     finally:
         hub.close()
 
 
+@pytest.mark.parametrize("meanwhile", [automation_replies, automation_notes], ids=["reply", "note"])
 @pytest.mark.parametrize("name", ["zendesk", "jira"])
 def test_an_acknowledgement_a_rule_wrote_while_the_answer_waited_does_not_stop_it(database_url: str,
-                                                                                  api: responses.RequestsMock, name: str) -> None:
+                                                                                  api: responses.RequestsMock, name: str,
+                                                                                  meanwhile: Callable[[Any], None]) -> None:
     fake = vendor(api, name)
     hub, client = make_hub(database_url, name)
     try:
         answer = answer_waits(fake, client, hub)
-        automation_replies(fake)
+        meanwhile(fake)
         assert run_outbox(hub, next_at(answer)) == 1
         [row] = outbox_rows(hub)
         assert (row.status, row.attempts) == ("done", 2) and "withheld" not in (row.result or {})
@@ -98,7 +126,8 @@ def test_an_acknowledgement_a_rule_wrote_while_the_answer_waited_does_not_stop_i
         assert fake.applied[0]["public"] is True if isinstance(fake, Zendesk) else fake.labels == ["hub_answered"]
         assert outcomes(hub) == ["answer_posted"]
         counts = stats(client)["counts"]
-        assert (counts["requests"], counts["answered"], counts["already_replied"], counts["escalated"]) == (1, 1, 0, 0)
+        assert (counts["requests"], counts["answered"], counts["escalated"]) == (1, 1, 0)
+        assert (counts["already_replied"], counts["already_noted"]) == (0, 0)
         settled(client)
     finally:
         hub.close()
@@ -116,8 +145,10 @@ def solved(fake: Any) -> None:
     ("zendesk", solved, "already_solved", "solved"),
     ("zendesk", closed, "already_solved", "closed"),
     ("zendesk", agent_replies, "already_replied", "open"),
+    ("zendesk", agent_notes, "already_noted", "open"),
     ("jira", solved, "already_solved", "solved"),
-], ids=["zendesk-solved", "zendesk-closed", "zendesk-replied", "jira-solved"])
+    ("jira", agent_notes, "already_noted", "open"),
+], ids=["zendesk-solved", "zendesk-closed", "zendesk-replied", "zendesk-noted", "jira-solved", "jira-noted"])
 def test_at_the_deadline_a_ticket_people_took_meanwhile_gets_no_draft(
         database_url: str, api: responses.RequestsMock, name: str, meanwhile: Callable[[Any], None], kind: str, status: str) -> None:
     fake = vendor(api, name)
@@ -135,8 +166,7 @@ def test_at_the_deadline_a_ticket_people_took_meanwhile_gets_no_draft(
         assert counted(name, kind) == before + 1
         assert outcomes(hub) == [kind]  # never escalated (answer_not_posted)
 
-        why = "an agent replied to the requester" if kind == "already_replied" else "people solved the ticket"
-        shown_withheld(client, kind, f"{why} while it waited")  # counted as people's work, never escalated
+        shown_withheld(client, kind, f"{WHY[kind]} while it waited")  # counted as people's work, never escalated
         assert stats(client)["counts"]["human_handled"] == 0 and health(client)[0] == 200
         assert hub.pipeline.escalate_unposted(now=deadline + timedelta(hours=1)) == 0  # a later sweep does nothing
         assert run_outbox(hub, deadline + timedelta(hours=1)) == 0 and len(fake.sent) == 1

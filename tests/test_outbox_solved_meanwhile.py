@@ -69,7 +69,7 @@ def shown_withheld(client: Any, kind: str, why: str) -> None:
     doc = stats(client)
     counts = doc["counts"]
     assert (counts["requests"], counts["answered"], counts["deflected"], counts["escalated"], counts["unposted"]) == (1, 0, 0, 0, 0)
-    taken = ("already_solved", "already_replied")  # the two buckets of requests people took while the answer waited
+    taken = ("already_solved", "already_replied", "already_noted")  # the buckets of requests people took while it waited
     assert {k: counts[k] for k in taken} == {k: int(k == kind) for k in taken} and doc["split"][kind] == 1
     assert doc["rates"]["answer_rate"] == 0.0 and doc["rates"]["deflection_rate"] == 0.0
     decision_id = client.get("/api/v1/decisions", headers=ADMIN).get_json()["decisions"][0]["id"]

@@ -1,6 +1,8 @@
 """A request people took on while it waited for the hub (a read outage, a backlog) is left to them: an agent's
-public reply means the conversation is theirs, and an answer from the hub would talk over it. A reply a rule or
-an integration wrote in an agent's name (an acknowledgement every new ticket gets) is not an agent's.
+public reply means the conversation is theirs, and an answer from the hub would talk over it; an agent's internal
+note means they are working on it, and a draft for them would be noise. A reply or a note a rule or an
+integration wrote in an agent's name (an acknowledgement every new ticket gets) is not an agent's, nor is the
+hub's own.
 
 Zendesk and Jira are faked at the transport (tests/outage_world.py); the hub runs through its own handlers."""
 
@@ -26,18 +28,21 @@ def api() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
-def zendesk_reply(desk: Zendesk, channel: str) -> None:
-    """An agent's public comment on the ticket, made via ``channel`` ("web": typed; "rule": a trigger)."""
+def zendesk_reply(desk: Zendesk, channel: str, public: bool = True, author: str = AGENT) -> None:
+    """An agent's comment on the ticket (public, or an internal note), made via ``channel`` ("web": typed;
+    "rule": a trigger; "api": an integration, the hub)."""
     reply = copy.deepcopy(desk.comments[0])
-    reply.update(id=102, author_id=int(AGENT), public=True, body="Looking into it now.", plain_body="Looking into it now.",
+    reply.update(id=102, author_id=int(author), public=public, body="Looking into it now.", plain_body="Looking into it now.",
                  html_body="<p>Looking into it now.</p>", via={"channel": channel, "source": {"from": {}, "to": {}, "rel": None}})
     desk.comments.append(reply)
 
 
-def jira_reply(issue: Jira, author: dict[str, Any]) -> None:
+def jira_reply(issue: Jira, author: dict[str, Any], **marks: Any) -> None:
+    """A comment on the issue by ``author``: public (``jsdPublic: true``) unless ``marks`` say otherwise."""
     issue.issue["fields"]["comment"]["comments"].append({
         "id": "10801", "author": author, "jsdPublic": True, "created": "2026-11-29T09:00:00.000+0000",
         "body": {"version": 1, "type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "We are on it."}]}]},
+        **marks,
     })
 
 
@@ -59,11 +64,16 @@ def reply(desk: Zendesk) -> None:
     zendesk_reply(desk, "web")
 
 
-@pytest.mark.parametrize("meanwhile", [solve, reply], ids=["solved", "replied"])
+def note(desk: Zendesk) -> None:
+    zendesk_reply(desk, "web", public=False)  # "checking with billing", typed in the agent interface
+
+
+@pytest.mark.parametrize("meanwhile", [solve, reply, note], ids=["solved", "replied", "noted"])
 def test_a_ticket_people_took_on_while_the_read_failed_is_neither_answered_nor_drafted(
         database_url: str, api: responses.RequestsMock, meanwhile: Callable[[Zendesk], None]) -> None:
     """Zendesk rate-limits the API user, not its agents: while the hub's read waits, an agent solves the ticket
-    (answering it would set it back to pending, and a closed ticket refuses the comment), or answers it."""
+    (answering it would set it back to pending, and a closed ticket refuses the comment), answers it, or writes
+    an internal note on it."""
     desk = Zendesk(api)
     desk.reads.script = [server_error(503)]
     hub, client = make_hub(database_url, "zendesk")
@@ -82,10 +92,12 @@ def test_a_ticket_people_took_on_while_the_read_failed_is_neither_answered_nor_d
         hub.close()
 
 
-def test_a_zendesk_acknowledgement_a_trigger_wrote_does_not_stop_the_answer(database_url: str,
-                                                                            api: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("channel, public", [("rule", True), ("rule", False), ("api", False)],
+                         ids=["trigger-reply", "trigger-note", "integration-note"])
+def test_a_zendesk_acknowledgement_a_trigger_wrote_does_not_stop_the_answer(database_url: str, api: responses.RequestsMock,
+                                                                            channel: str, public: bool) -> None:
     desk = Zendesk(api)
-    zendesk_reply(desk, "rule")  # "We got your request" from a trigger, in an agent's name
+    zendesk_reply(desk, channel, public)  # "We got your request" from a trigger, or its "VIP customer" note
     hub, client = make_hub(database_url, "zendesk")
     try:
         assert desk.deliver(client) == "accepted"
@@ -96,11 +108,18 @@ def test_a_zendesk_acknowledgement_a_trigger_wrote_does_not_stop_the_answer(data
         hub.close()
 
 
-@pytest.mark.parametrize("author, drafts", [(JIRA_AGENT, 0), (APP, 1)], ids=["agent", "automation"])
+INTERNAL = {"jsdPublic": False, "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}
+
+
+@pytest.mark.parametrize("author, marks, drafts", [
+    (JIRA_AGENT, {}, 0), (JIRA_AGENT, {"jsdPublic": False}, 0), (JIRA_AGENT, {"jsdPublic": None}, 0), (APP, {}, 1), (APP, INTERNAL, 1),
+], ids=["agent-reply", "agent-note", "agent-comment-not-proven-public", "automation-reply", "automation-note"])
 def test_a_jira_issue_is_left_to_an_agent_who_replied_but_not_to_automation(
-        database_url: str, api: responses.RequestsMock, author: dict[str, Any], drafts: int) -> None:
+        database_url: str, api: responses.RequestsMock, author: dict[str, Any], marks: dict[str, Any], drafts: int) -> None:
+    """An agent's JSM internal comment, or one whose ``jsdPublic`` proves nothing, is an agent on the issue
+    (public or not); Automation for Jira's comment, public or internal, is no one taking it on."""
     issue = Jira(api)
-    jira_reply(issue, author)
+    jira_reply(issue, author, **marks)
     hub, client = make_hub(database_url, "jira")
     try:
         assert issue.deliver(client) == "accepted"

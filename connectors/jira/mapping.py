@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from connectors.jira.wiki import wiki_plain
 from connectors.records import readable, record_id
 from connectors.text import adf_to_text, wiki_to_text, with_sources
-from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
+from core.models import UNKNOWN_AUTHOR, Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
 
 ANSWERED_LABEL = "hub_answered"
 ESCALATED_LABEL = "hub_escalated"
@@ -101,7 +101,7 @@ def user_id(user: Mapping[str, Any]) -> str:
     carry no ``name``/``key``, shared/fixtures/payloads/jira_server_webhook_comment_created.json)."""
     found = user.get("accountId") or user.get("name") or user.get("key")
     named = None if found else _SELF_USER.search(str(user.get("self") or ""))
-    return str(found or (unquote(named.group(1)) if named else "unknown"))
+    return str(found or (unquote(named.group(1)) if named else UNKNOWN_AUTHOR))
 
 
 def status_of(status: Mapping[str, Any] | None) -> Status:
@@ -245,7 +245,7 @@ def message(comment: Mapping[str, Any], reporter: str | None, me: Self, files: M
     """
     raw = comment.get("author")
     if not (isinstance(raw, Mapping) and raw):
-        author, visibility = Person("unknown", is_agent=True), Visibility.INTERNAL
+        author, visibility = Person(UNKNOWN_AUTHOR, is_agent=True), Visibility.INTERNAL
     else:
         author = person(raw, reporter, me)
         visibility = visibility_of(comment, author, looked_up)

@@ -16,7 +16,7 @@ from connectors.base import KnowledgeArticle
 from connectors.records import readable, record_id
 from connectors.text import html_to_text, tidy, with_sources
 from core.html import parse_html
-from core.models import Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
+from core.models import UNKNOWN_AUTHOR, Message, Person, Priority, Source, Status, Ticket, TicketRef, Visibility
 
 ANSWERED_TAG = "hub_answered"
 ESCALATED_TAG = "hub_escalated"
@@ -87,7 +87,7 @@ def person(user_id: Any, users: Mapping[str, Mapping[str, Any]], self_id: str | 
 
     ``is_agent`` is true for agents and admins; ``is_self`` when the id is the hub's API user.
     """
-    uid = str(user_id) if user_id is not None else "unknown"
+    uid = str(user_id) if user_id is not None else UNKNOWN_AUTHOR
     user = users.get(uid, {})
     return Person(
         external_id=uid,

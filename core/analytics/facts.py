@@ -7,6 +7,7 @@ Every request (a decision with ``trigger == "request"``) ends in exactly one buc
 ``already_solved`` ANSWER verdict whose answer was never posted: people solved or closed the ticket while the
                 answer waited in the outbox (an ``already_solved`` outcome). Not answered, not deflected;
 ``already_replied`` the same, because an agent replied in public while it waited (an ``already_replied`` outcome);
+``already_noted`` the same, because an agent wrote an internal note while it waited (an ``already_noted`` outcome);
 ``unposted``    ANSWER verdict whose answer has not reached the thread (yet): not answered. Past the answer
                 deadline it goes to a person (an ``escalated`` outcome) and is ``escalated`` instead;
 A request is *answered* only when its answer was posted (an ``answer_posted`` outcome), never on the verdict
@@ -27,11 +28,11 @@ import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.models import ALREADY_REPLIED, ALREADY_SOLVED, TAKEN_BY_PEOPLE
+from core.models import ALREADY_NOTED, ALREADY_REPLIED, ALREADY_SOLVED, TAKEN_BY_PEOPLE
 
 RECONTACT_WINDOW = timedelta(hours=48)
 BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow", "unposted",
-           ALREADY_SOLVED, ALREADY_REPLIED)
+           ALREADY_SOLVED, ALREADY_REPLIED, ALREADY_NOTED)
 FEEDBACK_KINDS = ("solved", "not_solved", "reopened")
 
 

@@ -61,6 +61,7 @@ def counts(fates: list[Fate]) -> dict[str, int]:
         "unposted": split["unposted"],
         "already_solved": split["already_solved"],
         "already_replied": split["already_replied"],
+        "already_noted": split["already_noted"],
         **{f"split_{bucket}": n for bucket, n in split.items()},
     }
 

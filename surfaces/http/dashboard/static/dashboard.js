@@ -14,6 +14,7 @@ const BUCKETS = [
   ["unposted", "Answer not posted yet (vendor unreachable)"],
   ["already_solved", "Solved by people before the answer was posted"],
   ["already_replied", "Answered by an agent before the answer was posted"],
+  ["already_noted", "Taken on by an agent (internal note) before the answer was posted"],
 ];
 // [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
