@@ -15,7 +15,9 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from connectors.actions import common_performers
+from connectors.base import PostedMessage
 from connectors.jira.connector import key_label
+from connectors.records import UnreadableRecord
 from connectors.jira import JiraConnector, events, poll, scheduled_jobs
 from connectors.jira.visibility import INTERNAL_RECHECK, CommentVisibility, Verdicts
 from core.cursors import get_cursor, set_cursor
@@ -136,6 +138,23 @@ def test_a_retry_finds_the_comment_posted_with_its_key(jira: JiraConnector, api:
     # Someone else's comment is never asked about; another key is not a match.
     assert not [c for c in api.calls if "/comment/1/" in c.request.url]
     assert jira.already_wrote(REF, "answer:jira:OTHER-1") is None
+
+
+def test_a_retry_finds_its_comment_among_the_hubs_and_minds_no_one_elses_unreadable_id(jira: JiraConnector,
+                                                                                        api: responses.RequestsMock) -> None:
+    """A comment of the hub's listed under no id may be the write (never posted twice: the look-up fails,
+    tests/test_vendor_hostile_writes.py), unless another of its comments has the key; someone else's is never it."""
+    api.get(f"{API}/myself", json=load("myself.json"))
+    listed = api.get(f"{API}/issue/TESTKEY13-1/comment", json={"startAt": 0, "maxResults": 100, "total": 3, "comments": [
+        own_comment("2", mine=True), own_comment("1" * 300, mine=True), own_comment("x", mine=False)]})
+    api.get(f"{API}/comment/2/properties/hub_key", json={"key": "hub_key", "value": {"key": "answer:jira:TESTKEY13-1"}})
+    assert jira.already_wrote(REF, "answer:jira:TESTKEY13-1") == PostedMessage("2", f"{BASE}/browse/TESTKEY13-1?focusedCommentId=2")
+    with pytest.raises(UnreadableRecord, match="the write may have been made .* its id is a text of 300 characters"):
+        jira.already_wrote(REF, "answer:jira:OTHER-1")
+    api.remove(listed)
+    api.get(f"{API}/issue/TESTKEY13-1/comment", json={"startAt": 0, "maxResults": 100, "total": 1, "comments": [own_comment("x", mine=False)]})
+    assert jira.already_wrote(REF, "answer:jira:OTHER-1") is None
+    assert all("/comment/1" not in c.request.url and "/comment/x" not in c.request.url for c in api.calls)
 
 
 def test_draft_is_a_jsm_internal_comment(jira: JiraConnector, api: responses.RequestsMock) -> None:

@@ -3,7 +3,9 @@ characters (it no longer fit the follow-up writes' keys and ``tickets.escalated_
 that records the write, at every retry, and SQLite kept the junk), a number out of range, none, an object; a
 posted comment's id or message ``ts`` of the same kinds (kept as junk in the outbox row's result). The write is
 made once and its row fails once, saying that it was made. Re-queued (``hub retry``), the row asks the vendor for
-the write before making it again: found under a good id, it is done; under the same bad one, it fails again.
+the write before making it again: found under a good id, it is done; under the same bad one, it fails again. A
+retry whose look-up lists a comment of the hub's under no id (Jira: its key can only be asked by its id) fails the
+same way, saying the write may have been made, and never posts a second copy.
 
 Zendesk and Jira are faked at the transport with stateful `responses` callbacks, Slack by the loopback stub."""
 
@@ -22,7 +24,8 @@ from core import outbox, work
 from core.db import OutboxAction, OutcomeRow
 from tests.conftest import settings_dict
 from tests.slack_stub import SlackStub
-from tests.test_crash_recovery import JIRA, ZD, ZENDESK, FakeJiraIssue, enqueue_answer, zendesk_api  # noqa: F401 (a fixture)
+from tests.test_crash_recovery import JIRA, JR, ZD, ZENDESK, FakeJiraIssue, enqueue_answer, zendesk_api  # noqa: F401 (a fixture)
+from tests.test_jira_mapping import load as load_jira
 from tests.test_jsm_escalate_once import perform_due
 from tests.test_slack_flow import CHANNEL, CREATED, ROOT_TS, ask, make_hub
 
@@ -135,5 +138,44 @@ def test_a_jira_answer_posted_under_no_comment_id_fails_its_row_once_and_a_retry
         with hub.db.session() as s:
             row = s.get_one(OutboxAction, row_id)
             assert (row.status, row.result["external_id"]) == ("done", "10000")  # type: ignore[index]
+    finally:
+        hub.close()
+
+
+class ListedUnderNoId(FakeJiraIssue):
+    """Issue SUP-1 (open, read whole by the retry's look at what people did meanwhile), which makes a comment but
+    answers 503 (the answer to the write is lost), and whose comment list names the hub's comments by ``said``."""
+
+    def __init__(self, api: responses.RequestsMock, said: Any) -> None:
+        self.said = said
+        super().__init__(api)
+        issue = load_jira("issue_get.json")
+        issue["fields"].update(comment={"comments": []}, status={"name": "Open", "statusCategory": {"key": "new"}})
+        api.get(f"{JR}/rest/api/2/issue/SUP-1", json={**issue, "key": "SUP-1"})
+
+    def add_comment(self, request: Any) -> tuple[int, dict[str, str], str]:
+        super().add_comment(request)
+        return 503, {"Content-Type": "text/html"}, "<html><body>503</body></html>"
+
+    def list_comments(self, request: Any) -> tuple[int, dict[str, str], str]:
+        status, headers, body = super().list_comments(request)
+        page = json.loads(body)
+        return status, headers, json.dumps({**page, "comments": [{**c, "id": self.said} for c in page["comments"]]})
+
+
+@pytest.mark.parametrize("said,described", BAD_IDS.values(), ids=BAD_IDS.keys())
+def test_a_jira_retry_that_lists_the_hubs_comment_under_no_id_fails_its_row_and_never_posts_twice(
+        database_url: str, zendesk_api: responses.RequestsMock, said: Any, described: str) -> None:
+    hub = build_hub(load_settings(settings_dict(database_url, **JIRA)))
+    issue, row_id = ListedUnderNoId(zendesk_api, said), enqueue_answer(hub, "jira", "jira:SUP-1")
+    try:
+        perform_due(hub, rounds=1)  # made, but the answer to it is a 503: the row waits
+        assert [r[:3] for r in outbox_rows(hub)] == [("post_reply", "pending", 1)] and len(issue.comments) == 1
+        perform_due(hub, rounds=3)  # the retry, once due, lists the issue's comments first
+        failed = ("post_reply", "failed", 2, "UnreadableRecord: jira comment listed is not of the documented shape: ValueError: "
+                  f"the write may have been made (a comment of the hub's is listed), but its id is {described}")
+        assert outbox_rows(hub) == [failed] and len(issue.comments) == 1, "the answer is not posted again"
+        retry(hub, row_id)  # re-queued, the row asks again, and fails again
+        assert outbox_rows(hub)[0][:2] == ("post_reply", "failed") and len(issue.comments) == 1
     finally:
         hub.close()

@@ -19,7 +19,7 @@ from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
 from connectors.jira.visibility import CommentVisibility
 from connectors.records import read_record
-from connectors.written import written_id
+from connectors.written import id_text, listed_unreadable, written_id
 from core.errors import ConnectorError, Fatal, NotFound
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef, Visibility
 
@@ -229,12 +229,16 @@ class JiraConnector:
             The comment already posted with that key, or ``None``.
 
         Raises:
-            NotFound: the issue is gone. Retriable, Fatal: a call failed.
+            NotFound: the issue is gone. Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): no comment
+                asked has the key, and one of the hub's is listed with an id that is none, so it cannot be asked
+                and may be the write (:func:`connectors.written.listed_unreadable`: never posted twice).
         """
         me = self._self()
+        unasked: list[Any] = []
         for comment in self._own_comments(ref, me):
-            comment_id = str(comment.get("id") or "")
-            if not schemas.is_numeric_id(comment_id):  # never build a URL from a value that is not a comment id
+            comment_id = id_text(comment.get("id"), schemas.is_numeric_id)
+            if comment_id is None:  # never build a URL from a value that is not a comment id
+                unasked.append(comment.get("id"))
                 continue
             url = self.jira._get_url(f"comment/{comment_id}/properties/{KEY_PROPERTY}")
             try:
@@ -244,6 +248,8 @@ class JiraConnector:
             if (prop.get("value") or {}).get("key") == idempotency_key:
                 log.info("jira.reply.already-posted", extra={"ref": str(ref)})
                 return PostedMessage(comment_id, f"{self.ticket_url(ref)}?focusedCommentId={comment_id}")
+        if unasked:
+            listed_unreadable(Source.JIRA, "comment", unasked[0])
         return None
 
     def _own_comments(self, ref: TicketRef, me: mapping.Self) -> list[dict[str, Any]]:
