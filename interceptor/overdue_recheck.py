@@ -95,8 +95,10 @@ def _recheck(
         row = s.get_one(OutboxAction, row_id)
         if row.status != "superseded" or row.finished_at is not None or row.next_attempt_at != held:
             return False
-        follow_ids = complete(s, row, found, now, record.on_action_done) if found is not None else []
-        if found is None and failure is None:
+        follow_ids: list[int | None] = []
+        if found is not None:
+            follow_ids = complete(s, row, found, now, record.on_action_done)
+        elif failure is None:
             row.finished_at, row.locked_until = now, None
             row.last_error = f"{row.last_error or ''}; asked again: {name} does not have it"[:2000]
         elif now >= created + horizon + ASK_HOURLY_FOR:
