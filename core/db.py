@@ -99,7 +99,8 @@ class OutboxAction(Base):
     action: Mapped[str] = mapped_column(String(64))
     ticket_ref: Mapped[str | None] = mapped_column(String(255), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending|running|done|failed|skipped|superseded (an answer past its deadline, escalated instead)
+    # pending|running|done|failed|skipped|superseded (an answer past its deadline, escalated instead; not finished:
+    # the vendor may have it, asked again from next_attempt_at on, interceptor/overdue_recheck.py)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # core.work.claim's fencing token
@@ -279,7 +280,8 @@ ONE_ESCALATION = text("kind = 'escalated'")  # the predicate of the partial uniq
 class OutcomeRow(Base):
     """What followed a decision. ``kind`` is one of:
 
-    - ``answer_posted``: the hub's public answer reached the thread (its time is the hub's first response);
+    - ``answer_posted``: the hub's public answer reached the thread (its time is the hub's first response; or
+      when the hub found it there, after its deadline's hand-over, which the ``escalated`` row then predates);
     - ``already_solved`` / ``already_replied`` / ``already_noted``: the hub's answer was neither posted nor
       handed over: people solved or closed the ticket, or an agent replied in public, or wrote an internal note,
       while it waited (``detail.status``); never with ``answer_posted``;

@@ -19,12 +19,16 @@ agent already on it, is work for nobody, and a closed Zendesk ticket refuses it)
 write and the request records ``already_solved``, ``already_replied`` or ``already_noted`` (not answered, not
 escalated). When a look-up itself fails (the vendor is still down), the
 answer is handed over anyway: a person writing to a requester who may also have the answer is better than a
-requester left in silence. An answer never attempted on a chat thread is handed over without asking.
+requester left in silence. When it was the look-up for the answer that failed, the row stays findable
+(``superseded``, not finished) and later rounds ask again (:mod:`interceptor.overdue_recheck`): found, the
+request is answered as well as escalated. An answer never attempted on a chat thread is handed over without
+asking.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
@@ -40,6 +44,7 @@ from core.outbox import Performed, complete, enqueue, may_have_written, schedule
 from core.telemetry import count
 from interceptor import record
 from interceptor.act import Route, escalation_actions
+from interceptor.overdue_recheck import handed_over_unknown, recheck_handed_over
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,15 @@ REASON = "answer_not_posted"
 DRAFT = "The hub's answer could not be posted within {minutes} minutes (the {vendor} API was failing), so this request " \
         "was handed to a person. The answer it would have posted:\n\n{answer}"
 UNPOSTED = ("pending", "failed")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What asking the vendor about an overdue answer found, when it is still to be handed over."""
+
+    held: datetime | None  # the hold's token (None: nothing was asked)
+    looked: str = ""  # what asking found, for the row's last_error
+    unknown: bool = False  # whether the answer may be posted: the look-up for it failed (asked again later)
 
 
 def escalate_unposted_answers(
@@ -58,6 +72,7 @@ def escalate_unposted_answers(
     connectors: Mapping[str, Connector],
     max_attempts: int = 8,
     lease: timedelta = work.LEASE,
+    horizon: timedelta = work.HORIZON,
     now: datetime | None = None,
 ) -> int:
     """Hand every public answer still unposted after ``deadline`` to a person, unless the vendor has it or
@@ -72,12 +87,15 @@ def escalate_unposted_answers(
             whether people took the ticket.
         max_attempts: the hand-over writes' cap for non-vendor errors.
         lease: how long a row is kept from the workers while its vendor is asked.
+        horizon: the retry horizon: an answer handed over while the vendor could not say whether it has it is
+            asked about every minute until then, hourly after (:mod:`interceptor.overdue_recheck`).
         now: the current time (tests pass one).
 
     Returns:
         How many answers were handed over (not those the vendor turned out to have, nor those people took).
     """
     now = now or utcnow()
+    recheck_handed_over(db, jobs, connectors, horizon, lease, now)
     with db.session() as s:
         overdue = list(
             s.execute(
@@ -98,7 +116,7 @@ def escalate_unposted_answers(
         if asked is None:
             continue  # the vendor has the answer (the row is done), or someone else settles the row this round
         with db.session() as s:
-            ids = _hand_over(s, row_id, *asked, route, deadline, max_attempts, now)
+            ids = _hand_over(s, row_id, asked, route, deadline, max_attempts, now)
         if ids is not None:
             handed += 1
             schedule(jobs, ids)
@@ -107,7 +125,7 @@ def escalate_unposted_answers(
 
 def _ask_vendor(
     db: Database, jobs: JobQueue, row_id: int, connectors: Mapping[str, Connector], now: datetime, lease: timedelta
-) -> tuple[datetime | None, str] | None:
+) -> Asked | None:
     """Ask the vendor for an answer an earlier attempt may have posted, and (a help desk) whether people took the
     ticket meanwhile; when either is so, end the row as a write that needs no more ends (:func:`core.outbox.complete`
     with the outbox's own bookkeeping: ``answer_posted``, or ``already_solved`` / ``already_replied`` / ``already_noted``).
@@ -117,8 +135,7 @@ def _ask_vendor(
 
     Returns:
         ``None`` when the row is not to be handed over (the vendor has the answer, people took the ticket, or a
-        worker or an admin changed the row); else the hold's token (``None`` when nothing was asked) and what
-        asking found.
+        worker or an admin changed the row); else the hold's token and what asking found.
     """
     with db.session() as s:
         row = s.get(OutboxAction, row_id)
@@ -128,7 +145,7 @@ def _ask_vendor(
         connector = connectors.get(name)
         written = may_have_written(row.attempts, row.last_error)
         if not written and not isinstance(connector, HelpDesk):
-            return None, ""  # never reached the vendor, and a chat thread has no one who takes it: nothing to ask
+            return Asked(None)  # never reached the vendor, and a chat thread has no one who takes it: nothing to ask
         held = max(row.next_attempt_at, now + lease)
         taken = s.execute(
             update(OutboxAction)
@@ -145,10 +162,10 @@ def _ask_vendor(
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
             return None  # a worker took it meanwhile
-    found, looked = _look(connector, name, ref, key, written)
+    found, looked, unknown = _look(connector, name, ref, key, written)
     if found is None:
         log.info("interceptor.answer.not-found", extra={"ref": str(ref), "outbox_id": row_id, "looked": looked[:200]})
-        return held, looked
+        return Asked(held, looked, unknown)
     with db.session() as s:
         row = s.get_one(OutboxAction, row_id)
         if row.status not in UNPOSTED or row.next_attempt_at != held:
@@ -161,45 +178,44 @@ def _ask_vendor(
     return None
 
 
-def _look(connector: Connector | None, name: str, ref: TicketRef, key: str, written: bool) -> tuple[Performed | None, str]:
+def _look(connector: Connector | None, name: str, ref: TicketRef, key: str, written: bool) -> tuple[Performed | None, str, bool]:
     """What the vendor says of an overdue answer: posted by an earlier attempt (asked only when one may have
-    reached it), or the ticket taken by people meanwhile; and, when neither, what asking found, for the row."""
+    reached it), or the ticket taken by people meanwhile; and, when neither, what asking found, for the row, and
+    whether the answer may be posted (the look-up for it failed)."""
     if connector is None:
-        return None, f"no {name} connector to ask whether it was posted"
-    asking = "whether it was posted"
+        return None, f"no {name} connector to ask whether it was posted", False
+    found: Performed | None = None
     try:
         found = already_performed(connector, ref, key) if written else None
-        asking = "whether people took the ticket meanwhile"
-        return found or taken_meanwhile(connector, ref), f"{name} does not have it" if written else ""
     except Exception as e:  # noqa: BLE001 - a periodic job: one look-up's failure, whatever it is, hands that answer over
-        return None, f"asking {name} {asking} failed: {type(e).__name__}: {e}"
+        return None, f"asking {name} whether it was posted failed: {type(e).__name__}: {e}", True
+    try:
+        return found or taken_meanwhile(connector, ref), f"{name} does not have it" if written else "", False
+    except Exception as e:  # noqa: BLE001 - as above
+        return None, f"asking {name} whether people took the ticket meanwhile failed: {type(e).__name__}: {e}", False
 
 
 def _hand_over(
     s: Session,
     row_id: int,
-    held: datetime | None,
-    looked: str,
+    asked: Asked,
     route: Callable[[TicketRef], Route],
     deadline: timedelta,
     max_attempts: int,
     now: datetime,
 ) -> list[int | None] | None:
     # Take the answer out of the outbox first; a worker holding it right now (running) keeps it this round, and
-    # so does a row changed by anyone since the look-up held it.
+    # so does a row changed by anyone since the look-up held it. One the vendor may have posted stays findable,
+    # to be asked about again a minute later (interceptor.overdue_recheck).
     condition = [OutboxAction.id == row_id, OutboxAction.status.in_(UNPOSTED)]
-    if held is not None:
-        condition.append(OutboxAction.next_attempt_at == held)
-    taken = s.execute(
-        update(OutboxAction)
-        .where(*condition)
-        .values(status="superseded", finished_at=now, locked_until=None)
-        .execution_options(synchronize_session=False)
-    )
+    if asked.held is not None:
+        condition.append(OutboxAction.next_attempt_at == asked.held)
+    values = handed_over_unknown(now) if asked.unknown else {"status": "superseded", "finished_at": now, "locked_until": None}
+    taken = s.execute(update(OutboxAction).where(*condition).values(**values).execution_options(synchronize_session=False))
     if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         return None
     row = s.get_one(OutboxAction, row_id)
-    why = "; ".join(p for p in (looked, row.last_error or "") if p)
+    why = "; ".join(p for p in (asked.looked, row.last_error or "") if p)
     row.last_error = f"answer not posted within {deadline.total_seconds():.0f} s; handed to a person ({why})"[:2000]
     payload = row.payload or {}
     ref = TicketRef.parse(payload["ref"])

@@ -366,8 +366,8 @@ class Pipeline:
 
     def escalate_unposted(self, now: datetime | None = None) -> int:
         """Hand answers not posted within ``HUB_ANSWER_DEADLINE_SECONDS`` to a person (a periodic job), unless
-        the vendor, asked about an answer an earlier attempt may have posted, has it, or people took the ticket
-        meanwhile (:mod:`interceptor.overdue`).
+        the vendor, asked about an answer an earlier attempt may have posted, has it (asked again after, until the
+        retry horizon and past it hourly, when it could not say), or people took the ticket (:mod:`interceptor.overdue`).
 
         Returns:
             How many answers were handed over.
@@ -380,6 +380,7 @@ class Pipeline:
             connectors=self._connectors,
             max_attempts=self._settings.outbox_max_attempts,
             lease=timedelta(seconds=self._settings.lease_seconds),
+            horizon=timedelta(seconds=self._settings.retry_horizon_seconds),
             now=now,
         )
 

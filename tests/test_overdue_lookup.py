@@ -5,8 +5,8 @@ The answer's first post reaches the vendor but its response is lost; the vendor 
 passes. If the vendor, asked the way a retry asks (Zendesk: the write's key tag on the ticket; Slack: the
 reply's metadata in ``conversations.replies``), has the answer, the row is done and the request counts as
 answered, with no hand-over. If the look-up fails too, the answer goes to a person as before and counts as
-escalated. Never both. Vendors are faked at the transport: stateful ``responses`` callbacks for Zendesk, the
-local stub server for Slack.
+escalated (later rounds ask again: tests/test_overdue_recheck.py). Vendors are faked at the transport:
+stateful ``responses`` callbacks for Zendesk, the local stub server for Slack.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def test_zendesk_an_answer_that_cannot_be_looked_up_is_handed_over_at_the_deadli
         assert [u["comment"]["public"] for u in desk.updates] == [True, False]  # the lost answer, then the draft
         assert "could not be posted" in desk.updates[1]["comment"]["body"]
         assert [r.status for r in rows(hub, OutboxAction)] == ["superseded", "done"]
-        assert [o.kind for o in rows(hub, OutcomeRow)] == ["escalated"]  # never answer_posted as well
+        assert [o.kind for o in rows(hub, OutcomeRow)] == ["escalated"]  # no later round has asked again yet
         assert counts(hub) == {"requests": 1, "answered": 0, "escalated": 1, "unposted": 0}
     finally:
         hub.close()

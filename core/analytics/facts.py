@@ -9,7 +9,8 @@ Every request (a decision with ``trigger == "request"``) ends in exactly one buc
 ``already_replied`` the same, because an agent replied in public while it waited (an ``already_replied`` outcome);
 ``already_noted`` the same, because an agent wrote an internal note while it waited (an ``already_noted`` outcome);
 ``unposted``    ANSWER verdict whose answer has not reached the thread (yet): not answered. Past the answer
-                deadline it goes to a person (an ``escalated`` outcome) and is ``escalated`` instead;
+                deadline it goes to a person (an ``escalated`` outcome) and is ``escalated`` instead (answered
+                too when the vendor later turns out to have the answer: ``answer_posted`` as well);
 A request is *answered* only when its answer was posted (an ``answer_posted`` outcome), never on the verdict
 alone.
 
