@@ -111,7 +111,7 @@ def test_bad_session_cookies_are_refused(admin: Any, value: str) -> None:
 
 
 def test_assets_are_served_and_reach_nothing_off_the_host(admin: Any) -> None:
-    for name in ("dashboard.js", "dashboard.css"):
+    for name in ("dashboard.js", "queues.js", "dashboard.css"):
         assert admin.get(f"/admin/static/{name}").status_code == 200
     files = [*STATIC.glob("static/*"), *STATIC.glob("templates/dashboard/*.html")]
     assert len(files) >= 8  # the assets and every page template, where they live now

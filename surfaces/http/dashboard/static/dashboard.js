@@ -98,6 +98,13 @@ function tiles(s) {
   }
 }
 
+// A legend's entry: a list item with its colour's swatch (a CSS variable's name), for the caller to label.
+function legendItem(list, colour, attrs) {
+  const item = el("li", attrs || {}, list);
+  el("span", { class: "swatch" }, item).style.background = css(colour);
+  return item;
+}
+
 function splitBar(s) {
   const bar = $("split"), legend = $("split-legend"), total = s.counts.requests;
   bar.replaceChildren();
@@ -109,8 +116,7 @@ function splitBar(s) {
       part.style.width = (100 * n) / total + "%";
       part.style.background = css("--" + key);
     }
-    const item = el("li", { "data-bucket": key }, legend);
-    el("span", { class: "swatch" }, item).style.background = css("--" + key);
+    const item = legendItem(legend, "--" + key, { "data-bucket": key });
     el("span", {}, item, label + ":");
     el("b", { "data-count": key }, item, fmt.int(n));
     el("span", {}, item, total ? `(${fmt.pct(n / total)} of requests)` : "");
@@ -167,9 +173,7 @@ function ratesChart(days) {
   const legend = $("rates-legend");
   legend.replaceChildren();
   for (const [, label, color, , den] of RATE_LINES) {
-    const item = el("li", {}, legend);
-    el("span", { class: "swatch" }, item).style.background = css(color);
-    el("span", {}, item, `${label} (÷ ${den})`);
+    el("span", {}, legendItem(legend, color), `${label} (÷ ${den})`);
   }
   el("li", {}, legend, "lines: trailing 7-day rate · dots: each day's own rate");
 }
@@ -195,9 +199,7 @@ function volumeChart(days) {
   const legend = $("volume-legend");
   legend.replaceChildren();
   for (const [key, label] of BUCKETS) {
-    const item = el("li", {}, legend);
-    el("span", { class: "swatch" }, item).style.background = css("--" + key);
-    el("span", {}, item, label.split(" (")[0]);
+    el("span", {}, legendItem(legend, "--" + key), label.split(" (")[0]);
   }
 }
 
@@ -253,37 +255,6 @@ function decisions(d) {
     el("td", { class: "reasons" }, tr, row.reasons.join(", "));
     el("td", {}, tr, row.top_article || "—");
   });
-}
-
-async function workQueues() {
-  const box = $("queues-status");
-  try {
-    const q = await fetchJSON("/api/v1/queues", new URLSearchParams());
-    box.textContent = q.status === "ok" ? "Inbox and outbox are healthy." : `${q.status}: ${q.reasons.join("; ")}`;
-    box.classList.toggle("failed", q.status !== "ok");
-    rows("queues", Object.entries(q.queues), "", (tr, [name, f]) => {
-      el("td", {}, tr, name);
-      for (const v of [f.pending, f.running, f.retrying, f.failed, f.stuck]) el("td", { class: "num" }, tr, fmt.int(v));
-      el("td", { class: "num" }, tr, fmt.secs(f.oldest_due_seconds));
-    });
-    $("queues-retry").disabled = !(q.queues.inbox.failed || q.queues.outbox.failed);
-  } catch (error) {
-    box.textContent = "Could not load the queues: " + error.message;
-    box.classList.add("failed");
-  }
-}
-
-async function retryFailed() {
-  // JSON only: a cross-site form cannot send it, so the session cookie is enough here.
-  const response = await fetch("/api/v1/queues/retry", {
-    method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify({ queue: null, ids: null }),
-  });
-  const body = await response.json().catch(() => ({}));
-  $("queues-status").textContent = response.ok
-    ? `Re-queued ${fmt.n(body.requeued.inbox.length, "inbox event")} and ${fmt.n(body.requeued.outbox.length, "vendor write")}.`
-    : "Could not re-queue: " + (body.error || response.status);
-  setTimeout(workQueues, 1500);
 }
 
 // the figures last drawn; the connected vendors' inbound routes (GET /), for what to do next on an empty period
