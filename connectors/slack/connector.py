@@ -118,8 +118,8 @@ class SlackConnector:
         if envelope is None:
             return None
         identity = self.known_identity()
-        if edits.is_edit(envelope):  # never a request; carried to a thread's ticket of record
-            return edits.edit_event(envelope, ids=mapping.self_ids(envelope, identity), answers_in=self.answers_in)
+        if edits.is_change(envelope):  # an edit or deletion: never a request; told to a thread's ticket of record
+            return edits.change_event(envelope, ids=mapping.self_ids(envelope, identity), answers_in=self.answers_in)
         return mapping.to_event(
             envelope,
             ids=mapping.self_ids(envelope, identity),
