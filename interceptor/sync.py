@@ -11,7 +11,7 @@ from typing import Mapping
 
 from sqlalchemy import func, or_, select
 
-from connectors.base import Connector, HelpDesk, PostsAsRequester
+from connectors.base import Connector, HelpDesk, PostsAsRequester, ReadsOneMessage
 from core.db import Database, DecisionRow, OutboxAction
 from core.models import Message, Status, Ticket, TicketRef, Visibility, as_utc
 from core.outbox import enqueue
@@ -112,12 +112,11 @@ class Sync:
             # of record): the ticket's description has it, so it is not carried a second time.
             count("sync_mirrored", direction="to_ticket", outcome="in_transcript")
             return [], "requester" if message.author.external_id == _requester_id(self._db, origin) else "synced_note"
-        conversation = thread.fetch(origin)
-        seen = next((m for m in conversation.messages if m.external_id == message.external_id), None)
+        seen, requester = self._read_message(thread, origin, message.external_id)
         author = seen.author if seen is not None else message.author
         if author.is_self:
             return [], "synced_note"
-        from_requester = author.external_id == conversation.requester.external_id
+        from_requester = author.external_id == requester
         as_author, actions = None, []
         if from_requester:
             ticket = desk.fetch(record_ref)
@@ -131,6 +130,20 @@ class Sync:
             ids = [i for a in actions if (i := enqueue(s, a, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)) is not None]
         count("sync_mirrored", direction="to_ticket", outcome="requester" if from_requester else "other")
         return ids, "synced_edit" if edited else "requester" if from_requester else "synced_note"
+
+    def _read_message(self, thread: Connector, origin: TicketRef, message_id: str) -> tuple[Message | None, str | None]:
+        """A thread message as the vendor lists it now (``None``: not listed), and the thread's requester: the message
+        alone where the vendor reads one (:class:`connectors.base.ReadsOneMessage`), the requester as recorded; else
+        the whole thread.
+
+        Raises:
+            NotFound, Retriable, Fatal: the read failed.
+        """
+        requester = _requester_id(self._db, origin)
+        if isinstance(thread, ReadsOneMessage) and requester is not None:
+            return thread.read_message(origin, message_id), requester
+        conversation = thread.fetch(origin)
+        return next((m for m in conversation.messages if m.external_id == message_id), None), conversation.requester.external_id
 
     def deletion(self, origin: TicketRef, record_ref: TicketRef, message: Message, inbox_event_id: int) -> list[int]:
         """Tell the ticket of record that a message of its thread was deleted in Slack: one internal note per deleted
