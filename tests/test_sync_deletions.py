@@ -21,7 +21,7 @@ from tests.slack_stub import BOT_ID, BOT_USER, SlackStub, fixture
 from tests.sync_world import stub  # noqa: F401 - a fixture
 from tests.sync_world import OTHER, REFUND, World, running, serve_record, zendesk_world
 from tests.test_slack_flow import CHANNEL, ROOT_TS, TEAM, USER
-from tests.test_sync_thread_cases import comments, deliver, reply
+from tests.test_sync_thread_cases import changed, comments, deliver, reply
 
 TS = "1800000100.000100"
 WRITTEN = datetime.fromtimestamp(1800000100, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -85,7 +85,6 @@ def test_the_requester_deleting_a_carried_message_is_told_to_the_ticket_once(wor
 def test_a_colleagues_deleted_message_is_told_with_their_name_and_the_words_as_last_edited(world: World) -> None:
     deliver(world, reply(OTHER, "same problem here", TS), "EvWRITTEN")
     world.drain()
-    from tests.test_sync_thread_cases import changed
     world.stub.threads[(CHANNEL, ROOT_TS)][-1]["text"] = "same problem here, since Monday"
     deliver(world, changed(OTHER, "same problem here, since Monday", "same problem here", TS), "EvEDIT", listed=False)
     world.drain()
