@@ -5,8 +5,9 @@ An outbox row names a connector and an action; its payload is JSON, and performe
 
 - ``post_reply``: answer in the ticket's own thread; at most once per key (retries ask ``already_wrote``; a
   ``notice`` whose look the vendor refuses for good is posted anyway, at least once: :func:`unchecked_write`). ``{"ref", "text", "citations": [{"title", "url"}],
-  "kind": "answer" | "notice", "decision_id", "tell_if_refused"}``; with ``tell_if_refused`` (an agent's reply carried to
-  a chat thread), a conversation that will not take it tells that ticket instead (:func:`undelivered`). For ``kind == "answer"`` the connector adds its way to say
+  "kind": "answer" | "notice", "decision_id", "tell_if_refused", "undelivered"}``; with ``tell_if_refused`` (an agent's
+  reply carried to a chat thread, the hand-off notice: ``"undelivered": "hand_off"``), a conversation that will not take
+  it tells that ticket instead (:func:`undelivered`). For ``kind == "answer"`` the connector adds its way to say
   "This solved it" / "I still need help" (Slack buttons; the answer's feedback line asks for the same words
   as a reply) and marks the ticket
   (Zendesk: tag ``hub_answered``, status pending; Jira: label ``hub_answered``). A retried answer on a help desk
@@ -75,7 +76,8 @@ def _post_reply(connector: Connector) -> Performer:
         except (Refused, NotFound) as e:
             if not payload.get("tell_if_refused"):
                 raise
-            return undelivered(ref, TicketRef.parse(payload["tell_if_refused"]), payload["idempotency_key"], e)
+            note = UNDELIVERED_NOTES.get(str(payload.get("undelivered")), UNDELIVERED_NOTE)
+            return undelivered(ref, TicketRef.parse(payload["tell_if_refused"]), payload["idempotency_key"], e, note)
         result = {"external_id": posted.external_id, "url": posted.url}
         if unchecked is not None:
             result["unchecked"] = unchecked_write(connector, ref, unchecked)
@@ -86,23 +88,27 @@ def _post_reply(connector: Connector) -> Performer:
 
 UNDELIVERED_NOTE = ("An agent's reply on this ticket could not be posted in the requester's conversation ({why}), so the "
                     "requester has not seen it: reach them another way.")
+UNDELIVERED_NOTES = {
+    "hand_off": ("The hub could not tell the requester in their conversation that a person will follow up ({why}): they "
+                 "have not been told of this ticket. Reach them another way."),
+}
 
 
-def undelivered(ref: TicketRef, tell: TicketRef, key: str, refused: Refused | NotFound) -> Performed:
-    """A reply the conversation will not take (archived, the app removed from it, gone), for people who believe
-    it was delivered: the row is done (asking again will not help) with the reason in its result, and the ticket
-    ``tell`` gets an internal note saying so, once (key ``undelivered:<key>``). Logged
-    (``outbox.post.undelivered``) and counted (``hub_outbox_actions_total{outcome="undelivered"}``)."""
+def undelivered(ref: TicketRef, tell: TicketRef, key: str, refused: Refused | NotFound, note: str = UNDELIVERED_NOTE) -> Performed:
+    """A message the conversation will not take (archived, the app removed from it, gone), for people who believe
+    it was delivered (an agent's reply; with ``note``, the hand-off notice): the row is done (asking again will not
+    help) with the reason in its result, and the ticket ``tell`` gets an internal note saying so, once (key
+    ``undelivered:<key>``). Logged (``outbox.post.undelivered``) and counted (``hub_outbox_actions_total{outcome="undelivered"}``)."""
     why = f"{refused}"[:300]
     log.warning("outbox.post.undelivered", extra={"ref": str(ref), "error": why})
-    note = NewAction(
+    told = NewAction(
         key=f"undelivered:{key}",
         connector=tell.source.value,
         action="add_internal_note",
-        payload={"ref": str(tell), "text": UNDELIVERED_NOTE.format(why=why), "once": True},
+        payload={"ref": str(tell), "text": note.format(why=why), "once": True},
         ticket_ref=str(tell),
     )
-    return Performed({"undelivered": why}, (note,), outcome="undelivered")
+    return Performed({"undelivered": why}, (told,), outcome="undelivered")
 
 
 def unchecked_write(connector: Connector, ref: TicketRef, refused: Fatal) -> str:
@@ -175,7 +181,9 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
                 key=f"escalation-notice:{origin['ref']}",
                 connector=origin["connector"],
                 action="post_reply",
-                payload={"ref": origin["ref"], "text": f"{payload['notice']} {url}", "kind": "notice", "ticket_url": url},
+                # a thread that will not take it (archived, the app removed, gone) is told to the new ticket's agents
+                payload={"ref": origin["ref"], "text": f"{payload['notice']} {url}", "kind": "notice", "ticket_url": url,
+                         "tell_if_refused": str(ref), "undelivered": "hand_off"},
                 ticket_ref=origin["ref"],
             ),
         )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 from core.html import TextSection
-from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+from core.models import Message, Person, Source, Ticket, TicketEvent, TicketRef
 from core.outbox import Performed
 from core.telemetry import count
 
@@ -284,6 +284,24 @@ class ReadsEventAlone(Protocol):
         Raises:
             NotFound: the message the event names is gone. Retriable: a call failed passingly (one that fails
                 otherwise is left out).
+        """
+        ...
+
+
+@runtime_checkable
+class ReadsOneMessage(Protocol):
+    """Optional capability: a chat vendor that reads one message of a conversation by itself, so that a thread kept
+    in step with its ticket of record is not read whole for each new message (Slack's ``conversations.replies`` is
+    paged and rate-limited hard)."""
+
+    def read_message(self, ref: TicketRef, message_id: str) -> Message | None:
+        """The message ``message_id`` of the conversation ``ref`` as the vendor lists it now, its author named.
+
+        Returns:
+            The message, or ``None``: deleted, or not of the documented shape.
+
+        Raises:
+            NotFound: the conversation is gone. Retriable, Fatal: a call failed.
         """
         ...
 

@@ -9,12 +9,13 @@ goes where, as what visibility, under which outbox key.
   are ``is_self``.
 - The requester's later messages in the thread become public comments on the ticket of record, written by
   the hub as "<name> wrote in Slack:"; anyone else's become internal notes. A message edited afterwards is
-  carried again as it reads now ("<name> edited their message in Slack:"), the same way. Files shared with a message go
+  carried again as it reads now ("<name> edited their message in Slack:"), the same way; a deleted one is told in an
+  internal note quoting the copy carried (:func:`deletion_action`). Files shared with a message go
   as links (never their content), as an agent's attachments do the other way.
 - A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's
   word after that reopens the ticket.
 
-Every write has its own key (``mirror:``, ``sync:``, ``sync-note:``, ``reopen:``, ``status:``), so a
+Every write has its own key (``mirror:``, ``sync:``, ``sync-note:``, ``deleted:``, ``reopen:``, ``status:``), so a
 redelivered event or a re-read ticket never enqueues it twice, and retries ask ``already_wrote``.
 """
 
@@ -25,6 +26,9 @@ from core.outbox import NewAction
 from interceptor.act import attachment_lines
 
 SOLVED_NOTICE = "Your ticket {url} was marked {status}. Did that solve it?"
+IN_SLACK = " in Slack:"  # ends the first line of a thread message carried to the ticket ("Ada wrote in Slack:")
+DELETED_NOTE = "{who} deleted their Slack message of {time}{quote}. Its copy on this ticket no longer stands{advice}."
+QUOTED_WORDS = 12
 REOPEN_NOTE = "The requester wrote in the Slack thread after the ticket was {status}; handing it back to agents."
 
 
@@ -79,14 +83,14 @@ def thread_message_action(
             a key of that edit.
     """
     said = "\n".join([message.text.strip(), *attachment_lines(message.attachments)]).strip()
-    text = f"{name or message.author.external_id} {'edited their message' if edited else 'wrote'} in Slack:\n\n{said}"
+    text = f"{name or message.author.external_id} {'edited their message' if edited else 'wrote'}{IN_SLACK}\n\n{said}"
     edit = f":edit:{edited}" if edited else ""
     if from_requester and as_author:
         return NewAction(
             key=f"sync:{origin}:{message.external_id}{edit}",
             connector=record.source.value,
             action="post_as",
-            payload={"ref": str(record), "text": f"Edited in Slack:\n\n{said}" if edited else said, "author_id": as_author, "mirror_of": str(origin)},
+            payload={"ref": str(record), "text": f"Edited{IN_SLACK}\n\n{said}" if edited else said, "author_id": as_author, "mirror_of": str(origin)},
             ticket_ref=str(record),
         )
     if from_requester:
@@ -129,4 +133,47 @@ def status_action(origin: TicketRef, record: TicketRef, ticket_url: str, status:
         action="post_reply",
         payload={"ref": str(origin), "text": SOLVED_NOTICE.format(url=ticket_url, status=status.value), "kind": "answer"},
         ticket_ref=str(origin),
+    )
+
+
+def deletion_key(origin: TicketRef, ts: str) -> str:
+    """The outbox key of the note that tells a ticket of record its thread's message ``ts`` was deleted."""
+    return f"deleted:{origin}:{ts}"
+
+
+def carried_words(text: str) -> tuple[str, str]:
+    """The author's name and the words of a thread message as :func:`thread_message_action` carried it (``""`` for
+    the name where the copy gives none: written as the requester)."""
+    first, _, rest = text.partition("\n\n")
+    if rest and first.endswith(IN_SLACK):
+        name = first[: -len(IN_SLACK)]
+        for said in (" wrote", " edited their message", "Edited"):
+            name = name.removesuffix(said)
+        return name, rest
+    return "", text
+
+
+def deletion_action(origin: TicketRef, record: TicketRef, message: Message, *, from_requester: bool, name: str, words: str) -> NewAction:
+    """Tell the ticket of record, in an internal note, that a thread message was deleted in Slack (key
+    :func:`deletion_key`, at most once): when it was written, and the first words of the copy the hub carried
+    (``words``, when it has one), so that no agent answers words the requester withdrew. Never a reopen.
+
+    Args:
+        origin: the Slack thread.
+        record: the ticket of record.
+        message: the deleted message (``external_id`` its ts, ``created_at`` when it was written).
+        from_requester: whether the thread's requester wrote it.
+        name: its author's name (others' messages).
+        words: the copy the hub carried, or ``""``.
+    """
+    cut = words.split()
+    quote = f' ("{" ".join(cut[:QUOTED_WORDS])}{"…" if len(cut) > QUOTED_WORDS else ""}")' if cut else ""
+    text = DELETED_NOTE.format(who="The requester" if from_requester else name or "Someone", time=message.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                               quote=quote, advice=": do not answer from it" if from_requester else "")
+    return NewAction(
+        key=deletion_key(origin, message.external_id),
+        connector=record.source.value,
+        action="add_internal_note",
+        payload={"ref": str(record), "text": text, "once": True},
+        ticket_ref=str(record),
     )

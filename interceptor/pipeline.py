@@ -200,9 +200,9 @@ class Pipeline:
             # Handed over to a help desk whose ticket is not opened yet (it is down): the message waits for the
             # ticket, to be carried to it, rather than being read as a follow-up on a thread people already have.
             raise Retriable(f"the ticket of record of {event.ref} is not opened yet")
-        edited = event.data.get("edited")
-        if edited and record_ref is None:
-            return "ignored"  # an edit is never a request or a follow-up; only a ticket of record is told of it
+        change = {k: str(event.data[k]) for k in ("edited", "deleted") if event.data.get(k)}
+        if change and record_ref is None:
+            return "ignored"  # an edit or a deletion is never a request or a follow-up; only a ticket of record is told
         if row is None:
             if origin is None:
                 if request_undecided(self._db, event.ref):
@@ -218,13 +218,10 @@ class Pipeline:
                 raise Retriable(f"{plural(undecided, 'comment')} on {event.ref} whose visibility the help desk could not tell yet")
             return "agent_reply"
         if record_ref is not None:  # a thread kept in sync with its ticket of record
-            ids, from_requester = self._sync.thread_message(connector, event.ref, record_ref, message, inbox_event_id,
-                                                            edited=str(edited) if edited else None)
+            ids, synced = self._sync.thread_message(connector, event.ref, record_ref, message, inbox_event_id, **change)
             schedule(self._jobs, ids)
-            if edited:
-                return "synced_edit"
-            if not from_requester:
-                return "synced_note"
+            if synced != "requester":
+                return synced
         elif not event.data.get("from_requester", True):
             # Someone else in a thread that has no ticket of record (a Slack-only hand-off): after the hand-off,
             # a person's reply there is the people's response to it (Slack has no agent role to tell them by).

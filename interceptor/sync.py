@@ -9,9 +9,9 @@ import logging
 from datetime import datetime
 from typing import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from connectors.base import Connector, HelpDesk, PostsAsRequester
+from connectors.base import Connector, HelpDesk, PostsAsRequester, ReadsOneMessage
 from core.db import Database, DecisionRow, OutboxAction
 from core.models import Message, Status, Ticket, TicketRef, Visibility, as_utc
 from core.outbox import enqueue
@@ -86,31 +86,37 @@ class Sync:
         return ticket, desk.ticket_url(record_ref) if isinstance(desk, HelpDesk) else (ticket.url or str(record_ref))
 
     def thread_message(self, thread: Connector, origin: TicketRef, record_ref: TicketRef, message: Message, inbox_event_id: int,
-                       *, edited: str | None = None) -> tuple[list[int], bool]:
+                       *, edited: str | None = None, deleted: str | None = None) -> tuple[list[int], str]:
         """Carry a thread message to the ticket of record (public for the requester, internal otherwise); a
         requester's word on a solved or closed ticket also reopens it. An edit (``edited``: the edit's id) carries
-        the message again as it reads now, and reopens nothing.
+        the message again as it reads now, and reopens nothing; a deletion (``deleted``) is :meth:`deletion`. A
+        message deleted before it was carried (Slack delivered the deletion first) is not carried.
 
         Returns:
-            The new outbox rows' ids, and whether the requester wrote it.
+            The new outbox rows' ids, and what was synced: ``"requester"`` (the requester's message: the caller
+            reads it as a follow-up too), ``"synced_note"``, ``"synced_edit"``, ``"synced_deletion"``.
 
         Raises:
             NotFound, Retriable, Fatal: reading the thread or the ticket failed.
         """
         desk = self._connectors.get(record_ref.source.value)
         if desk is None:
-            return [], False
+            return [], "synced_note"
+        if deleted:
+            return self.deletion(origin, record_ref, message, inbox_event_id), "synced_deletion"
+        if _withdrawn(self._db, origin, message.external_id):
+            count("sync_mirrored", direction="to_ticket", outcome="deleted_first")
+            return [], "synced_deletion"
         if in_transcript(self._db, origin, message):
             # Read into the hand-over's transcript already (Slack delivered it late, or it waited for the ticket
             # of record): the ticket's description has it, so it is not carried a second time.
             count("sync_mirrored", direction="to_ticket", outcome="in_transcript")
-            return [], message.author.external_id == _requester_id(self._db, origin)
-        conversation = thread.fetch(origin)
-        seen = next((m for m in conversation.messages if m.external_id == message.external_id), None)
+            return [], "requester" if message.author.external_id == _requester_id(self._db, origin) else "synced_note"
+        seen, requester = self._read_message(thread, origin, message.external_id)
         author = seen.author if seen is not None else message.author
         if author.is_self:
-            return [], False
-        from_requester = author.external_id == conversation.requester.external_id
+            return [], "synced_note"
+        from_requester = author.external_id == requester
         as_author, actions = None, []
         if from_requester:
             ticket = desk.fetch(record_ref)
@@ -123,7 +129,45 @@ class Sync:
         with self._db.session() as s:
             ids = [i for a in actions if (i := enqueue(s, a, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)) is not None]
         count("sync_mirrored", direction="to_ticket", outcome="requester" if from_requester else "other")
-        return ids, from_requester
+        return ids, "synced_edit" if edited else "requester" if from_requester else "synced_note"
+
+    def _read_message(self, thread: Connector, origin: TicketRef, message_id: str) -> tuple[Message | None, str | None]:
+        """A thread message as the vendor lists it now (``None``: not listed), and the thread's requester: the message
+        alone where the vendor reads one (:class:`connectors.base.ReadsOneMessage`), the requester as recorded; else
+        the whole thread.
+
+        Raises:
+            NotFound, Retriable, Fatal: the read failed.
+        """
+        requester = _requester_id(self._db, origin)
+        if isinstance(thread, ReadsOneMessage) and requester is not None:
+            return thread.read_message(origin, message_id), requester
+        conversation = thread.fetch(origin)
+        return next((m for m in conversation.messages if m.external_id == message_id), None), conversation.requester.external_id
+
+    def deletion(self, origin: TicketRef, record_ref: TicketRef, message: Message, inbox_event_id: int) -> list[int]:
+        """Tell the ticket of record that a message of its thread was deleted in Slack: one internal note per deleted
+        message, quoting the first words of the copy the hub carried (its latest, when edits followed; the request
+        itself for the thread's first message), never a reopen. No Slack or help desk call.
+
+        Returns:
+            The new outbox rows' ids.
+        """
+        ts, key = message.external_id, OutboxAction.idempotency_key
+        copies = (f"sync:{origin}:{ts}", f"sync-note:{origin}:{ts}")  # mirror.thread_message_action's keys, and its edits'
+        with self._db.session() as s:
+            carried = s.scalars(select(OutboxAction).where(or_(key.in_(copies), *(key.like(f"{c}:edit:%") for c in copies)))
+                                .order_by(OutboxAction.id.desc()).limit(1)).first()
+            requester = record.requester_id_of(s, origin)
+            asked = record.find_ticket(s, origin) if ts == origin.external_id.rsplit(":", 1)[-1] else None
+            name, words = mirror.carried_words(carried.payload.get("text", "")) if carried is not None else ("", asked.text if asked else "")
+            from_requester = carried.idempotency_key.startswith("sync:") if carried is not None else asked is not None or (
+                bool(message.author.external_id) and message.author.external_id == requester)
+            action = mirror.deletion_action(origin, record_ref, message, from_requester=from_requester,
+                                            name=name or message.author.external_id, words=words)
+            new = enqueue(s, action, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)
+        count("sync_mirrored", direction="to_ticket", outcome="deletion" if new is not None else "duplicate")
+        return [new] if new is not None else []
 
     def status(self, record_ref: TicketRef, origin: TicketRef, inbox_event_id: int) -> list[int]:
         """Tell the thread that its ticket of record is solved or closed, with the feedback buttons: once per
@@ -205,6 +249,12 @@ def in_transcript(db: Database, origin: TicketRef, message: Message) -> bool:
     row = _hand_over(db, origin)
     through = (row.payload or {}).get("through") if row is not None else None
     return isinstance(through, str) and as_utc(message.created_at) <= as_utc(datetime.fromisoformat(through))
+
+
+def _withdrawn(db: Database, origin: TicketRef, ts: str) -> bool:
+    """Whether the message ``ts`` of the thread ``origin`` was told to its ticket of record as deleted."""
+    with db.session() as s:
+        return s.scalar(select(OutboxAction.id).where(OutboxAction.idempotency_key == mirror.deletion_key(origin, ts))) is not None
 
 
 def _requester_id(db: Database, origin: TicketRef) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
@@ -18,16 +18,15 @@ from slack_sdk.signature import SignatureVerifier
 from config.settings import ChannelPolicy
 from connectors.base import PostedMessage
 from connectors.records import read_record, readable, record_id
-from connectors.slack import blocks, edits, events, mapping, reactions, schemas, verify
+from connectors.slack import blocks, edits, events, mapping, reactions, reads, schemas, verify
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
 from connectors.written import written_id
 from core.errors import Fatal, NotFound, PayloadError
-from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+from core.models import Message, Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
 
-MAX_THREAD_PAGES = 10
 MAX_PEOPLE = 20
 
 
@@ -118,8 +117,8 @@ class SlackConnector:
         if envelope is None:
             return None
         identity = self.known_identity()
-        if edits.is_edit(envelope):  # never a request; carried to a thread's ticket of record
-            return edits.edit_event(envelope, ids=mapping.self_ids(envelope, identity), answers_in=self.answers_in)
+        if edits.is_change(envelope):  # an edit or deletion: never a request; told to a thread's ticket of record
+            return edits.change_event(envelope, ids=mapping.self_ids(envelope, identity), answers_in=self.answers_in)
         return mapping.to_event(
             envelope,
             ids=mapping.self_ids(envelope, identity),
@@ -130,26 +129,6 @@ class SlackConnector:
         )
 
     # -- reads ---------------------------------------------------------------------------------------
-
-    def _thread(self, channel: str, thread_ts: str, **extra: Any) -> Iterator[Mapping[str, Any]]:
-        """A thread's messages, parent first, each once: whether a later page of ``conversations.replies``
-        repeats the parent is not documented, and reports differ. A message not of the documented shape (not an
-        object) is yielded as it is, for the caller to judge."""
-        seen: set[str] = set()
-        for message in self._pages("conversations.replies", self.client.conversations_replies, channel=channel, ts=thread_ts, **extra):
-            ts = str(message.get("ts") or "") if isinstance(message, Mapping) else ""
-            if ts not in seen or not ts:
-                seen.add(ts)
-                yield message
-
-    def _pages(self, method: str, func: Callable[..., Any], **args: Any) -> Iterator[Mapping[str, Any]]:
-        cursor: str | None = None
-        for _ in range(MAX_THREAD_PAGES):
-            page = call(method, func, limit=200, cursor=cursor, **args).data
-            yield from page.get("messages") or ()  # type: ignore[union-attr]
-            cursor = ((page.get("response_metadata") or {}).get("next_cursor")) or None  # type: ignore[union-attr]
-            if not cursor:
-                return
 
     def permalink(self, channel: str, ts: str) -> str:
         """Return a message's permalink (``chat.getPermalink``)."""
@@ -172,7 +151,7 @@ class SlackConnector:
                 user, that is not is passed over).
         """
         team, channel, thread_ts = self._split(ref)
-        messages = list(self._thread(channel, thread_ts))
+        messages = list(reads.thread(self.client, channel, thread_ts))
         if not messages:
             raise NotFound(f"slack thread {ref} is empty")
         # NOTE(slack): conversations.replies takes the ts of "either a thread's parent message or a message in
@@ -186,6 +165,25 @@ class SlackConnector:
             return mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
         except PayloadError as e:
             raise NotFound(str(e)) from e
+
+    def read_message(self, ref: TicketRef, message_id: str) -> Message | None:
+        """One message of a thread as Slack lists it now (:func:`connectors.slack.reads.one`: one
+        ``conversations.replies`` call whatever the thread's length), its author named by ``users.info``.
+
+        Returns:
+            The message (``is_self`` for the hub's own), or ``None``: deleted, of no words, or not of the documented shape.
+
+        Raises:
+            NotFound: the thread is gone. Retriable, Fatal: a call failed.
+        """
+        _, channel, thread_ts = self._split(ref)
+        found = reads.one(self.client, channel, thread_ts, message_id)
+        if found is None:
+            return None
+        ids = mapping.self_ids({}, self.identity())
+        people = self._people(mapping.human_authors([found]), tolerant=True)
+        names = {user_id: person.name for user_id, person in people.items() if person.name}
+        return readable(Source.SLACK, "message", message_id, lambda: mapping.thread_message(found, people, names, ids))
 
     def _people(self, user_ids: Sequence[str], *, tolerant: bool = False) -> dict[str, Person]:
         """``users.info`` of each user, passing over one not found or of another shape (and with ``tolerant``,
@@ -300,7 +298,7 @@ class SlackConnector:
         """
         _, channel, thread_ts = self._split(ref)
         ids = mapping.self_ids({}, self.identity())
-        for message in self._thread(channel, thread_ts, include_all_metadata=True):
+        for message in reads.thread(self.client, channel, thread_ts, include_all_metadata=True):
             if self._marked(message, ids, idempotency_key):
                 log.info("slack.reply.already-posted", extra={"ref": str(ref)})
                 return PostedMessage(_made(message.get("ts")))
@@ -311,7 +309,7 @@ class SlackConnector:
         # thread it is about. NOTE(slack): conversations.history lists newest first, from ``oldest`` on, and
         # returns metadata with ``include_all_metadata``. https://docs.slack.dev/reference/methods/conversations.history
         # A triage channel the bot cannot read (no channels:history / groups:history) leaves its posts at least once.
-        history = self._pages(
+        history = reads.pages(
             "conversations.history", self.client.conversations_history, channel=triage, oldest=thread_ts, include_all_metadata=True
         )
         try:
@@ -374,10 +372,7 @@ class SlackConnector:
             NotFound: the answer is gone. Retriable, Fatal: a call failed.
         """
         _, _, thread_ts = self._split(ref)
-        message = next(
-            (m for m in self._thread(channel, thread_ts, oldest=ts, latest=ts, inclusive=True) if isinstance(m, Mapping) and m.get("ts") == ts),
-            None,
-        )
+        message = reads.one(self.client, channel, thread_ts, ts)
         if message is None:
             raise NotFound(f"slack message {ts} is not in thread {ref}")
         new_blocks, changed = blocks.acknowledged(message.get("blocks") or [], feedback, user)

@@ -71,6 +71,7 @@ class ChangedMessage(Lenient):
 
     ts = slack_ts()
     thread_ts = slack_ts()
+    subtype = string()
     team = slack_id()
     user = ident()
     bot_id = ident()
@@ -82,8 +83,8 @@ class ChangedMessage(Lenient):
 
 class MessageEvent(ChangedMessage):
     type = fields.String(required=True)
-    subtype = string()
     hidden = flag()
+    deleted_ts = slack_ts()
     channel = slack_id()
     app_id = ident()
     username = ident(255)  # the people table's name column
