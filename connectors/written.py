@@ -68,7 +68,7 @@ def listed_unreadable(source: Source, kind: str, value: object) -> NoReturn:
     def read() -> NoReturn:
         raise ValueError(f"the write may have been made (a {kind} of the hub's is listed), but its id is {_described(value)}")
 
-    return read_record(source, kind, "listed", read)
+    read_record(source, kind, "listed", read)
 
 
 def _described(value: object) -> str:
