@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from config.base import Choice, Flag, VendorSettingsSpec, configured, one_of, secret, trimmed, web_address
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
 from config.file import misspelt_in_environment, read_config_file
+from config.logs import LogLevels
 from config.policies import ChannelPolicy, Fraction, JSONObject, channel_policies
 from config.secret import Secret
 from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
@@ -87,6 +88,7 @@ class Settings:
     channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
     currency: str = "USD"  # ISO 4217 code shown beside every cost figure
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    log_levels: tuple[tuple[str, str], ...] = ()  # HUB_LOG_LEVEL: (logger, LEVEL), "" the processes' own
 
     # Shorthands for the vendors' settings (typed where they are defined: config does not import connectors).
     @property
@@ -181,6 +183,7 @@ class _SettingsSchema(Schema):
     HUB_TORCH_THREADS = fields.Integer(
         load_default=0, validate=validate.Range(0, 1024, error=f"{{input}} is not from 0 to 1024: {TORCH_THREADS}"),
         error_messages={"invalid": f"{{input!r}} is not a whole number: {TORCH_THREADS}"})
+    HUB_LOG_LEVEL = LogLevels(load_default=())  # config/logs.py
     HUB_JOB_WORKERS = fields.Integer(load_default=None, validate=validate.Range(1, 64))  # 1 on SQLite, else 2
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
@@ -378,4 +381,5 @@ def load_settings(
         channel_policies=policies,
         currency=v["HUB_CURRENCY"].upper(),
         edge=edge,
+        log_levels=v["HUB_LOG_LEVEL"],
     )

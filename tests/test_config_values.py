@@ -180,6 +180,8 @@ def test_a_hub_name_in_the_environment_one_typo_from_a_setting_stops_the_boot(na
     ({**JIRA, "JIRA_EMAIL": "   "}, "JIRA_EMAIL: is only spaces: set it, or leave it unset"),
     ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": " 8f14e45fceea167a"},  # every event's signature was wrong
      "SLACK_SIGNING_SECRET: has spaces or a line break at its start or end (copied with the line?): remove them"),
+    ({"HUB_LOG_LEVEL": "verbose"}, "HUB_LOG_LEVEL: 'verbose' is not a level: DEBUG, INFO, WARNING, ERROR (e.g. DEBUG, "
+                                   "or DEBUG,zenpy=DEBUG to also see what that SDK sends and receives)"),
     # A setting that does nothing without another: named with it, and the two ways out.
     ({"HUB_BROKER_URL": "redis://127.0.0.1:6379/0"},  # served inline without a word: "scaled out" was never on
      "HUB_BROKER_URL is set but HUB_QUEUE is inline (the default), so jobs run inside hub serve and the broker is never "
@@ -207,7 +209,9 @@ def test_a_value_an_admin_writes_wrong_or_that_does_nothing_stops_the_boot_sayin
 
 @pytest.mark.parametrize("values, read", [
     ({"HUB_TORCH_THREADS": "2"}, {"torch_threads": 2}),
-    ({}, {"torch_threads": 0}),
+    ({}, {"torch_threads": 0, "log_levels": ()}),
+    ({"HUB_LOG_LEVEL": "debug"}, {"log_levels": (("", "DEBUG"),)}),
+    ({"HUB_LOG_LEVEL": "Info, zenpy=debug"}, {"log_levels": (("", "INFO"), ("zenpy", "DEBUG"))}),
     ({"HUB_QUEUE": "celery", "HUB_BROKER_URL": "redis://127.0.0.1:6379/0"}, {"broker_url": "redis://127.0.0.1:6379/0"}),
 ])
 def test_the_settings_read_where_they_are_used(values: dict[str, str], read: dict[str, Any]) -> None:
