@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 from config.secret import Secret
 from core.errors import ConfigError
@@ -123,6 +123,55 @@ class Flag(fields.Boolean):
         if isinstance(value, str):
             value = value.strip().lower()
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def trimmed(value: str) -> None:
+    """Refuse a credential (a token, a secret, an account's email) with spaces or a line break at its ends, or
+    only those: copied with the line it ended, it is sent as it is and every call is refused as unauthorised
+    (a 401 at the first ticket, or every webhook's signature wrong), long after the boot. It is never quoted."""
+    if not value.strip():
+        raise ValidationError("is only spaces: set it, or leave it unset")
+    if value != value.strip():
+        raise ValidationError("has spaces or a line break at its start or end (copied with the line?): remove them")
+
+
+def web_address(example: str, then: Callable[[str], None] | None = None) -> Callable[[str], None]:
+    """A validator for a setting that is a web address (``ZENDESK_URL``, ``SLACK_API_URL``) whose refusal says
+    what is wrong and what to write: marshmallow's ``Url`` says only 'Not a valid URL.', and an address written
+    as a browser shows it, without its scheme (``mycompany.zendesk.com``), is the usual mistake. An address
+    holding a user, a password or a query is never quoted.
+
+    Args:
+        example: the address the message offers when the value itself cannot be mended.
+        then: a further check, run once the value is a web address (e.g. :func:`site_address`).
+    """
+    is_url = validate.URL(require_tld=False, schemes={"http", "https"})
+
+    def check(value: str) -> None:
+        quotable = not any(c in value for c in "@?#")
+        if value != value.strip():
+            raise ValidationError(f"has spaces at its start or end: remove them (e.g. {example})")
+        scheme, sep, rest = value.partition("://")
+        if not sep and quotable and " " not in value and not value.lower().startswith(("http:", "https:")):
+            host = value.lstrip("/")
+            mended = f"{'http' if host.startswith(('localhost', '127.', '[::1]')) else 'https'}://{host}"
+            try:
+                if then is not None:
+                    then(mended)
+            except ValidationError as e:  # also copied from a page: the message names the site's own address
+                raise ValidationError(f"{value[:80]!r} has no scheme, and is {e.messages[0]}") from None
+            raise ValidationError(f"{value[:80]!r} has no scheme: write {mended[:90]}")
+        if sep and scheme.lower() not in ("http", "https"):
+            mended = f"https://{rest[:80]}" if quotable and " " not in rest else example
+            raise ValidationError(f"{scheme[:20]!r} is not http or https: write {mended}")
+        try:
+            is_url(value)
+        except ValidationError:
+            raise ValidationError(f"is not a web address: write one such as {example}") from None
+        if then is not None:
+            then(value)
+
+    return check
 
 
 def site_address(product: str, pages: Sequence[str], *, no_path: str = "") -> Callable[[str], None]:

@@ -21,17 +21,20 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from config.base import Choice, Flag, VendorSettingsSpec, configured, one_of, secret
+from config.base import Choice, Flag, VendorSettingsSpec, configured, one_of, secret, trimmed, web_address
 from config.edge import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, EdgeSettings, edge_settings
 from config.file import misspelt_in_environment, read_config_file
+from config.logs import LogLevels
 from config.policies import ChannelPolicy, Fraction, JSONObject, channel_policies
 from config.secret import Secret
 from config.topics import DEFAULT_SENSITIVE_TOPICS, SensitiveTopics
+from config.unused import refuse_unused
 from core.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_BROKER_QUEUE_PREFIX = "hub"  # broker queues hub.inbox and hub.outbox, as before the setting
+TORCH_THREADS = "how many batches of texts are embedded at once, e.g. 2, or 0 (the default) for one per core"
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")  # the brokers the hub is tested on (kombu's names)
 
 # The registry: the module of each vendor's settings, each exposing ``SPEC``, in the order the connectors are
@@ -68,6 +71,7 @@ class Settings:
     embedding_model: str
     embedding_precision: str  # "auto" | "float32" | "bfloat16"
     dense: str  # "auto" | "on" | "off"
+    torch_threads: int  # texts batches embedded at once; 0: one per core
     job_workers: int
     inbox_max_attempts: int
     outbox_max_attempts: int
@@ -84,6 +88,7 @@ class Settings:
     channel_policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
     currency: str = "USD"  # ISO 4217 code shown beside every cost figure
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    log_levels: tuple[tuple[str, str], ...] = ()  # HUB_LOG_LEVEL: (logger, LEVEL), "" the processes' own
 
     # Shorthands for the vendors' settings (typed where they are defined: config does not import connectors).
     @property
@@ -175,6 +180,10 @@ class _SettingsSchema(Schema):
     HUB_EMBEDDING_MODEL = fields.String(load_default=DEFAULT_EMBEDDING_MODEL)
     HUB_EMBEDDING_PRECISION = Choice(["auto", "float32", "bfloat16"], load_default="auto")
     HUB_DENSE = Choice(["auto", "on", "off"], load_default="auto")
+    HUB_TORCH_THREADS = fields.Integer(
+        load_default=0, validate=validate.Range(0, 1024, error=f"{{input}} is not from 0 to 1024: {TORCH_THREADS}"),
+        error_messages={"invalid": f"{{input!r}} is not a whole number: {TORCH_THREADS}"})
+    HUB_LOG_LEVEL = LogLevels(load_default=())  # config/logs.py
     HUB_JOB_WORKERS = fields.Integer(load_default=None, validate=validate.Range(1, 64))  # 1 on SQLite, else 2
     HUB_INBOX_MAX_ATTEMPTS = fields.Integer(load_default=5, validate=validate.Range(1, 100))
     HUB_OUTBOX_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
@@ -192,9 +201,9 @@ class _SettingsSchema(Schema):
         load_default="USD", validate=validate.Regexp(r"^[A-Za-z]{3}$", error="must be a 3-letter ISO 4217 code, e.g. USD")
     )
     HUB_CHANNEL_POLICIES = JSONObject(keys=fields.String(), values=fields.Dict(), load_default=dict)
-    HUB_LLM_URL = fields.Url(load_default=None, require_tld=False)
+    HUB_LLM_URL = fields.String(load_default=None, validate=web_address("https://api.openai.com/v1"))
     HUB_LLM_MODEL = fields.String(load_default=None)
-    HUB_LLM_API_KEY = fields.String(load_default=None)
+    HUB_LLM_API_KEY = fields.String(load_default=None, validate=trimmed)
     HUB_LLM_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 300))
     HUB_MAX_BODY_BYTES = fields.Integer(load_default=DEFAULT_MAX_BODY_BYTES, validate=validate.Range(1024, 1024**3))
     HUB_RATE_LIMIT = fields.String(load_default=DEFAULT_RATE_LIMIT)
@@ -336,6 +345,7 @@ def load_settings(
 
     edge = edge_settings(v)
     policies = channel_policies(v["HUB_CHANNEL_POLICIES"], [spec.name for spec in vendors])
+    refuse_unused(raw, v, vendors, configured_vendors)  # config/unused.py
 
     return Settings(
         database_url=v["HUB_DATABASE_URL"],
@@ -352,6 +362,7 @@ def load_settings(
         embedding_model=v["HUB_EMBEDDING_MODEL"],
         embedding_precision=v["HUB_EMBEDDING_PRECISION"],
         dense=v["HUB_DENSE"],
+        torch_threads=v["HUB_TORCH_THREADS"],
         # SQLite has one write lock, which acknowledgements wait for: one inbox thread gave the best ack tail
         # (bench/ingest.py); PostgreSQL has no such lock.
         job_workers=v["HUB_JOB_WORKERS"] or (1 if v["HUB_DATABASE_URL"].startswith("sqlite") else 2),
@@ -370,4 +381,5 @@ def load_settings(
         channel_policies=policies,
         currency=v["HUB_CURRENCY"].upper(),
         edge=edge,
+        log_levels=v["HUB_LOG_LEVEL"],
     )

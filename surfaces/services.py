@@ -29,6 +29,7 @@ from interceptor.kb.manage import KBWatcher
 from interceptor.kb.sync import sync_all
 from interceptor.pipeline import Pipeline
 from interceptor.record import on_action_done
+from surfaces.log_levels import apply_log_levels
 
 ScheduledJob = tuple[str, Callable[[], object], float]
 
@@ -110,7 +111,8 @@ class Services:
 
 
 def build_services(settings: Settings, *, jobs: JobQueue | None = None) -> Services:
-    """Build the hub's parts from ``settings``; nothing is started and no vendor is called.
+    """Build the hub's parts from ``settings``; nothing is started and no vendor is called. The process's log
+    levels are set as ``HUB_LOG_LEVEL`` asks, the vendor SDKs' kept at INFO or above (:mod:`surfaces.log_levels`).
 
     Args:
         settings: the validated configuration.
@@ -123,6 +125,7 @@ def build_services(settings: Settings, *, jobs: JobQueue | None = None) -> Servi
     Raises:
         ConfigError: ``PROMETHEUS_MULTIPROC_DIR`` names no writable directory (:func:`core.telemetry.check_shared_dir`).
     """
+    apply_log_levels(settings.log_levels)
     check_shared_dir()
     db = Database(settings.database_url)
     handlers: dict[str, JobFunc] = {}

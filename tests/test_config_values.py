@@ -18,6 +18,13 @@ ZENDESK = {"ZENDESK_URL": "https://acme.zendesk.com", "ZENDESK_EMAIL": "hub@acme
 JIRA = {"JIRA_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "hub@acme.test", "JIRA_API_TOKEN": "t", "JIRA_PROJECT_KEY": "HELP"}
 
 
+def refusal(values: dict[str, str]) -> str:
+    """What the boot says when it refuses ``values`` (as the environment holds them)."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(read_sources(values))
+    return str(refused.value)
+
+
 @pytest.mark.parametrize("values, read", [
     ({**ZENDESK, "HUB_ESCALATION_TARGET": "Zendesk"}, {"escalation_target": "zendesk"}),  # refused for its capital
     ({**JIRA, "HUB_ESCALATION_TARGET": " JIRA "}, {"escalation_target": "jira"}),
@@ -53,9 +60,7 @@ def test_a_channel_policys_target_and_flags_are_read_whatever_their_case() -> No
      "HUB_CHANNEL_POLICIES.C1: escalation_target: Must be one of: slack, zendesk, jira."),
 ])
 def test_a_value_that_is_none_of_those_a_setting_takes_is_refused_listing_them(values: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError) as refused:
-        load_settings(read_sources(values))
-    assert str(refused.value) == f"invalid configuration: {message}"
+    assert refusal(values) == f"invalid configuration: {message}"
 
 
 @pytest.mark.parametrize("key", ["HUB_ADMIN_TOKEN", "HUB_METRICS_TOKEN"])
@@ -110,9 +115,7 @@ def test_a_policy_keyed_by_a_sources_name_in_another_case_applies_to_it() -> Non
 ])
 def test_an_address_copied_from_a_page_or_a_percentage_stops_the_boot_saying_what_to_set(values: dict[str, str],
                                                                                          message: str) -> None:
-    with pytest.raises(ConfigError) as refused:
-        load_settings(read_sources(values))
-    assert str(refused.value) == f"invalid configuration: {message}"
+    assert refusal(values) == f"invalid configuration: {message}"
 
 
 def test_a_vendors_own_address_or_a_stand_in_is_taken_as_it_is() -> None:
@@ -135,9 +138,7 @@ def test_a_vendors_own_address_or_a_stand_in_is_taken_as_it_is() -> None:
 ])
 def test_a_precision_written_as_a_percentage_or_a_policy_field_misspelt_is_named_in_words(values: dict[str, str],
                                                                                          message: str) -> None:
-    with pytest.raises(ConfigError) as refused:
-        load_settings(read_sources(values))
-    assert str(refused.value) == f"invalid configuration: {message}"
+    assert refusal(values) == f"invalid configuration: {message}"
 
 
 @pytest.mark.parametrize("name, meant", [("HUB_TARGET_PRECISON", "HUB_TARGET_PRECISION"), ("HUB_DRYRUN", "HUB_DRY_RUN"),
@@ -149,3 +150,70 @@ def test_a_hub_name_in_the_environment_one_typo_from_a_setting_stops_the_boot(na
     others = {"HUB_TEST_POSTGRES_URL": "x", "HUB_FUZZ_EXAMPLES": "9", "HUB_PORT": "8001", "SLACK_CLIENT_SECRET": "x",
               "ZENDESK_TOKEN": "x", "HUBBLE": "x"}  # the suite's own, environment-only ones, other tools'
     assert read_sources(others) == {}
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"HUB_TORCH_THREADS": "two"},  # read deep in retrieval: the warm-up's error blamed HUB_EMBEDDING_MODEL
+     "HUB_TORCH_THREADS: 'two' is not a whole number: how many batches of texts are embedded at once, e.g. 2, or 0 "
+     "(the default) for one per core"),
+    ({"HUB_TORCH_THREADS": "-1"},  # was one batch at a time, without a word
+     "HUB_TORCH_THREADS: -1 is not from 0 to 1024: how many batches of texts are embedded at once, e.g. 2, or 0 "
+     "(the default) for one per core"),
+    ({**ZENDESK, "ZENDESK_URL": "mycompany.zendesk.com"},  # "ZENDESK_URL: Not a valid URL."
+     "ZENDESK_URL: 'mycompany.zendesk.com' has no scheme: write https://mycompany.zendesk.com"),
+    ({**ZENDESK, "ZENDESK_URL": "mycompany.zendesk.com/agent/tickets/12"},
+     "ZENDESK_URL: 'mycompany.zendesk.com/agent/tickets/12' has no scheme, and is the address of a page or of the API "
+     "(/agent/tickets/12), not of your Zendesk: the hub adds the API's path itself; set https://mycompany.zendesk.com"),
+    ({**ZENDESK, "ZENDESK_URL": "htps://mycompany.zendesk.com"}, "ZENDESK_URL: 'htps' is not http or https: write "
+                                                                 "https://mycompany.zendesk.com"),
+    ({**JIRA, "JIRA_URL": "acme.atlassian.net"}, "JIRA_URL: 'acme.atlassian.net' has no scheme: write https://acme.atlassian.net"),
+    ({**JIRA, "JIRA_URL": "https://acme atlassian.net"}, "JIRA_URL: is not a web address: write one such as "
+                                                          "https://mycompany.atlassian.net"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "slack.com/api/"},
+     "SLACK_API_URL: 'slack.com/api/' has no scheme: write https://slack.com/api/"),
+    ({"HUB_LLM_URL": "localhost:11434/v1", "HUB_LLM_MODEL": "m"},
+     "HUB_LLM_URL: 'localhost:11434/v1' has no scheme: write http://localhost:11434/v1"),
+    ({"HUB_LLM_URL": "me:pw@llm.acme.test/v1", "HUB_LLM_MODEL": "m"},  # a password is never quoted
+     "HUB_LLM_URL: is not a web address: write one such as https://api.openai.com/v1"),
+    ({**ZENDESK, "ZENDESK_API_TOKEN": "t0k3n\n"},  # accepted: every Zendesk call was a 401, from the first ticket on
+     "ZENDESK_API_TOKEN: has spaces or a line break at its start or end (copied with the line?): remove them"),
+    ({**JIRA, "JIRA_EMAIL": "   "}, "JIRA_EMAIL: is only spaces: set it, or leave it unset"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": " 8f14e45fceea167a"},  # every event's signature was wrong
+     "SLACK_SIGNING_SECRET: has spaces or a line break at its start or end (copied with the line?): remove them"),
+    ({"HUB_LOG_LEVEL": "verbose"}, "HUB_LOG_LEVEL: 'verbose' is not a level: DEBUG, INFO, WARNING, ERROR (e.g. DEBUG, "
+                                   "or DEBUG,zenpy=DEBUG to also see what that SDK sends and receives)"),
+    # A setting that does nothing without another: named with it, and the two ways out.
+    ({"HUB_BROKER_URL": "redis://127.0.0.1:6379/0"},  # served inline without a word: "scaled out" was never on
+     "HUB_BROKER_URL is set but HUB_QUEUE is inline (the default), so jobs run inside hub serve and the broker is never "
+     "used: set HUB_QUEUE=celery for the scaled-out mode (README, Scaling out), or unset HUB_BROKER_URL"),
+    ({"SLACK_TRIAGE_CHANNEL": "C0TRIAGE1"},
+     "SLACK_TRIAGE_CHANNEL is set but Slack is off (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET not set), so it does nothing: "
+     "set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, or unset it"),
+    ({"ZENDESK_WEBHOOK_SECRET": "s", "ZENDESK_POLL": "true"},
+     "ZENDESK_WEBHOOK_SECRET, ZENDESK_POLL are set but Zendesk is off (ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN not "
+     "set), so they do nothing: set ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN, or unset them"),
+    ({**ZENDESK, "JIRA_PROJECT_KEY": "HELP"},
+     "JIRA_PROJECT_KEY is set but Jira is off (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN not set), so it does nothing: set "
+     "JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, or unset it"),
+    ({"HUB_LLM_API_KEY": "k"},
+     "HUB_LLM_API_KEY is set but the LLM writer is off (HUB_LLM_URL, HUB_LLM_MODEL not set), so it does nothing: set "
+     "HUB_LLM_URL, HUB_LLM_MODEL, or unset it"),
+    ({"HUB_RATE_LIMIT": "off", "HUB_RATE_LIMIT_STORAGE": "memory://"},
+     "HUB_RATE_LIMIT_STORAGE is set but HUB_RATE_LIMIT is off, so nothing is counted: set a HUB_RATE_LIMIT (e.g. "
+     "60/minute), or unset HUB_RATE_LIMIT_STORAGE"),
+])
+def test_a_value_an_admin_writes_wrong_or_that_does_nothing_stops_the_boot_saying_what_to_write(values: dict[str, str],
+                                                                                                 message: str) -> None:
+    assert refusal(values) == f"invalid configuration: {message}"
+
+
+@pytest.mark.parametrize("values, read", [
+    ({"HUB_TORCH_THREADS": "2"}, {"torch_threads": 2}),
+    ({}, {"torch_threads": 0, "log_levels": ()}),
+    ({"HUB_LOG_LEVEL": "debug"}, {"log_levels": (("", "DEBUG"),)}),
+    ({"HUB_LOG_LEVEL": "Info, zenpy=debug"}, {"log_levels": (("", "INFO"), ("zenpy", "DEBUG"))}),
+    ({"HUB_QUEUE": "celery", "HUB_BROKER_URL": "redis://127.0.0.1:6379/0"}, {"broker_url": "redis://127.0.0.1:6379/0"}),
+])
+def test_the_settings_read_where_they_are_used(values: dict[str, str], read: dict[str, Any]) -> None:
+    settings = load_settings(read_sources(values))
+    assert {name: getattr(settings, name) for name in read} == read

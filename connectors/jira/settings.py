@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from config.base import Flag, VendorSettingsSpec, configured, secret, site_address
+from config.base import Flag, VendorSettingsSpec, configured, secret, site_address, trimmed, web_address
 from config.secret import Secret
 from core.errors import ConfigError
 
@@ -37,10 +37,11 @@ class JiraSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    JIRA_URL = fields.Url(load_default=None, require_tld=False, validate=site_address("Jira", ("rest", "browse", "secure", "servicedesk", "plugins"), no_path=".atlassian.net"))
-    JIRA_EMAIL = fields.String(load_default=None)
-    JIRA_API_TOKEN = fields.String(load_default=None)
-    JIRA_WEBHOOK_SECRET = fields.String(load_default=None)
+    JIRA_URL = fields.String(load_default=None, validate=web_address("https://mycompany.atlassian.net", site_address(
+        "Jira", ("rest", "browse", "secure", "servicedesk", "plugins"), no_path=".atlassian.net")))
+    JIRA_EMAIL = fields.String(load_default=None, validate=trimmed)
+    JIRA_API_TOKEN = fields.String(load_default=None, validate=trimmed)
+    JIRA_WEBHOOK_SECRET = fields.String(load_default=None, validate=trimmed)
     JIRA_PROJECT_KEY = fields.String(load_default=None)
     JIRA_POLL = Flag(load_default=False)
     JIRA_ALLOW_UNSIGNED_WEBHOOKS = Flag(load_default=False)

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from config.base import VendorSettingsSpec, configured, secret, split
+from config.base import VendorSettingsSpec, configured, secret, split, trimmed, web_address
 from config.secret import Secret
 from core.errors import ConfigError
 
@@ -59,10 +59,18 @@ WHERE_THE_BOT_TOKEN_IS = "the Bot User OAuth Token (xoxb-...), on the app's OAut
 
 def _bot_token(value: str) -> None:
     """Refuse a value that is not a bot token (never echoing it: it is a secret)."""
+    trimmed(value)
     if value.startswith("xapp-"):
         raise ValidationError(f"an app-level token (xapp-...) goes in SLACK_APP_TOKEN; here use {WHERE_THE_BOT_TOKEN_IS}")
     if not BOT_TOKEN.match(value):
         raise ValidationError(f"not a bot token: use {WHERE_THE_BOT_TOKEN_IS}")
+
+
+def _app_token(value: str) -> None:
+    """Refuse a value that is not an app-level token."""
+    trimmed(value)
+    if not value.startswith("xapp-"):
+        raise ValidationError("must be an app-level token (xapp-...)")
 
 
 class SlackSchema(Schema):
@@ -72,14 +80,14 @@ class SlackSchema(Schema):
         unknown = EXCLUDE
 
     SLACK_BOT_TOKEN = fields.String(load_default=None, validate=_bot_token)
-    SLACK_SIGNING_SECRET = fields.String(load_default=None)
-    SLACK_API_URL = fields.Url(load_default="https://slack.com/api/", require_tld=False)
+    SLACK_SIGNING_SECRET = fields.String(load_default=None, validate=trimmed)
+    SLACK_API_URL = fields.String(load_default="https://slack.com/api/", validate=web_address("https://slack.com/api/"))
     SLACK_CHANNELS = fields.String(load_default="*", validate=_channel_ids)
     SLACK_TRIAGE_CHANNEL = fields.String(load_default=None, validate=_channel_id)
     SLACK_TICKET_EMOJI = fields.String(
         load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
     )
-    SLACK_APP_TOKEN = fields.String(load_default=None, validate=validate.Regexp(r"^xapp-", error="must be an app-level token (xapp-...)"))
+    SLACK_APP_TOKEN = fields.String(load_default=None, validate=_app_token)
 
 
 class _SlackSpec:

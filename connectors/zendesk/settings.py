@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from config.base import Flag, VendorSettingsSpec, configured, secret, site_address
+from config.base import Flag, VendorSettingsSpec, configured, secret, site_address, trimmed, web_address
 from config.secret import Secret
 
 
@@ -29,10 +29,11 @@ class ZendeskSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    ZENDESK_URL = fields.Url(load_default=None, require_tld=False, validate=site_address("Zendesk", ("api", "agent", "hc", "access", "admin", "auth")))
-    ZENDESK_EMAIL = fields.String(load_default=None)
-    ZENDESK_API_TOKEN = fields.String(load_default=None)
-    ZENDESK_WEBHOOK_SECRET = fields.String(load_default=None)
+    ZENDESK_URL = fields.String(load_default=None, validate=web_address("https://mycompany.zendesk.com", site_address(
+        "Zendesk", ("api", "agent", "hc", "access", "admin", "auth"))))
+    ZENDESK_EMAIL = fields.String(load_default=None, validate=trimmed)
+    ZENDESK_API_TOKEN = fields.String(load_default=None, validate=trimmed)
+    ZENDESK_WEBHOOK_SECRET = fields.String(load_default=None, validate=trimmed)
     ZENDESK_POLL = Flag(load_default=False)
 
 

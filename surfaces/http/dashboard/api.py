@@ -83,7 +83,8 @@ def gap_embedder(settings: Settings) -> Embed | None:
         return None  # find_spec, not import: building the app must not pay for importing torch
     from interceptor.retrieval.dense import shared_embedder
 
-    return CachingEmbed(lambda texts: shared_embedder(settings.embedding_model, settings.embedding_precision).encode(texts))
+    return CachingEmbed(lambda texts: shared_embedder(settings.embedding_model, settings.embedding_precision,
+                                                         settings.torch_threads).encode(texts))
 
 
 def make_analytics_blueprint(services: Services, *, embed: Embed | None = None) -> Blueprint:

@@ -1,0 +1,33 @@
+"""``HUB_LOG_LEVEL``: the level of the hub's log lines, and of the loggers an admin names.
+
+``DEBUG`` (any case) sets the processes' own level; ``DEBUG,zenpy=DEBUG,urllib3=INFO`` also sets those loggers.
+The vendor SDKs' loggers stay at INFO unless named here (``surfaces.log_levels``): at DEBUG they log request and
+response bodies. Unset, each command keeps its own level (INFO for ``hub serve``, ``worker``, ``scheduler``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from marshmallow import ValidationError, fields
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EXAMPLE = "e.g. DEBUG, or DEBUG,zenpy=DEBUG to also see what that SDK sends and receives"
+
+
+class LogLevels(fields.String):
+    """A level, then ``logger=LEVEL`` items, comma-separated; loaded as ``(logger, LEVEL)`` pairs, the first
+    one's logger ``""`` (the processes' own level) when the value starts with a bare level."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> tuple[tuple[str, str], ...]:
+        pairs: list[tuple[str, str]] = []
+        for position, item in enumerate(part.strip() for part in super()._deserialize(value, attr, data, **kwargs).split(",")):
+            name, equals, level = item.rpartition("=")
+            if (equals and not re.fullmatch(r"[A-Za-z_][\w.]*", name.strip())) or (not equals and position > 0):
+                raise ValidationError(f"{item[:40]!r} is not a logger=LEVEL item: {EXAMPLE}")
+            if level.strip().upper() not in LEVELS:
+                raise ValidationError(f"{level.strip()[:40]!r} is not a level: {', '.join(LEVELS)} ({EXAMPLE})")
+            pairs.append((name.strip(), level.strip().upper()))
+        return tuple(pairs)
