@@ -16,14 +16,16 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXAMPLE = "e.g. DEBUG, or DEBUG,zenpy=DEBUG to also see what that SDK sends and receives"
 
 
-class LogLevels(fields.String):
+class LogLevels(fields.Field):
     """A level, then ``logger=LEVEL`` items, comma-separated; loaded as ``(logger, LEVEL)`` pairs, the first
     one's logger ``""`` (the processes' own level) when the value starts with a bare level."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
                      **kwargs: Any) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, str):
+            raise ValidationError(f"not a text: {EXAMPLE}")
         pairs: list[tuple[str, str]] = []
-        for position, item in enumerate(part.strip() for part in super()._deserialize(value, attr, data, **kwargs).split(",")):
+        for position, item in enumerate(part.strip() for part in value.split(",")):
             name, equals, level = item.rpartition("=")
             if (equals and not re.fullmatch(r"[A-Za-z_][\w.]*", name.strip())) or (not equals and position > 0):
                 raise ValidationError(f"{item[:40]!r} is not a logger=LEVEL item: {EXAMPLE}")
