@@ -126,7 +126,8 @@ def from_params(params: dict[str, Any]) -> list[Labelled]:
 
 def is_right(index: KBIndex, r: Retrieval, item: Labelled) -> bool:
     """Return whether the top answer of retrieval ``r`` answers ``item``, as a person reading it would judge:
-    its article, and (when the history names sections the article has) a passage of one of those sections;
+    its article, and (when the history names sections the article has) a quoted passage of one of those sections
+    (the chosen one, or the section quoted after a summary: :meth:`KBIndex.quote`);
     or another article's passage of a section the history names by its id (a page the KB holds twice, such
     as a bench pack whose request is answered by sections of two articles). Heading paths name sections only
     within their article: "Overview" in another article is another section."""
@@ -134,13 +135,13 @@ def is_right(index: KBIndex, r: Retrieval, item: Labelled) -> bool:
         return False
     article = index.articles[r.order[0]]
     named = set(item.sections or ())
-    at = r.passage_at[0] if r.passage_at else -1
+    quoted = [j for j in (r.passage_at[0] if r.passage_at else -1, r.pair[0].also if r.pair else -1) if j >= 0]
     if article.external_id != item.article:
-        return at >= 0 and article.passages[at].section_id in named
+        return any(article.passages[j].section_id in named for j in quoted)
     keys = [section_key(article, j) for j in range(len(article.passages))]
     if not named & set(keys):
         return True
-    return at >= 0 and keys[at] in named
+    return any(keys[j] in named for j in quoted)
 
 
 def feature_rows(index: KBIndex, items: list[Labelled],

@@ -14,7 +14,7 @@ similarity to a request is a feature (a request like a known knowledge gap shoul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Collection, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -26,6 +26,7 @@ from interceptor.retrieval.rerank import PairModel, PassageScores, choose, secti
 
 DENSE_WEIGHT = 0.75  # fused = w * cosine + (1 - w) * normalised BM25, both in [0, 1]
 KNN = 10
+SUMMARY_CHARS = 300  # an opening without a heading, at most this long, is its article's summary (KBIndex.quote)
 BATCH = 64  # requests whose dense scores one matrix product computes (search_many)
 
 
@@ -267,14 +268,15 @@ class KBIndex:
             votes /= votes.sum() or 1.0
         terms = self.lexical.weights(text)
         pairs = tuple(
-            choose(self._raw(int(i), unit_fused, lex_units, dense_units, terms), self.reranker) for i in top
+            self._with_summary(int(i), choose(self._raw(int(i), unit_fused, lex_units, dense_units, terms), self.reranker))
+            for i in top
         )
         return Retrieval(
             order=tuple(int(i) for i in top),
             fused=tuple(float(real[i]) for i in top),
             lexical=tuple(float(lex[i]) for i in top),
             dense=None if dense is None else tuple(float(dense[i]) for i in top),
-            passage=tuple(self.passage_text(int(i), p.chosen) for i, p in zip(top, pairs)),
+            passage=tuple(self.quote(int(i), p) for i, p in zip(top, pairs)),
             knn=tuple(float(votes[i]) for i in top),
             lexical_top=int(np.argmax(lex[:n])) if present else -1,
             dense_top=int(np.argmax(dense[:n])) if dense is not None and present else -1,
@@ -304,6 +306,26 @@ class KBIndex:
             if len(ticket_units):  # a past ticket this section answered counts like its heading
                 np.maximum.at(out[:, 3], ticket_passages, fused[ticket_units])
         return out
+
+    def _with_summary(self, article: int, p: PassageScores) -> PassageScores:
+        """``p`` with :attr:`PassageScores.also` set when its choice is the article's summary: an opening without
+        a heading of its own and at most :data:`SUMMARY_CHARS` long ("Use a personal API token to access the
+        API, and stay within the rate limits."). A summary says what the article is about, rarely what to do,
+        so the article's best headed section by the second stage is quoted after it (:meth:`quote`)."""
+        passages = self.articles[article].passages
+        if p.chosen != 0 or passages[0].heading_path or len(passages[0].text) > SUMMARY_CHARS:
+            return p
+        also = next((j for j in p.order if passages[j].heading_path), -1)
+        return replace(p, also=also) if also >= 0 else p
+
+    def quote(self, article: int, p: PassageScores) -> str:
+        """Return the text quoted for ``article``'s chosen passage: the passage, and the section quoted after a
+        summary (:meth:`_with_summary`) under its heading."""
+        text = self.passage_text(article, p.chosen)
+        if p.also < 0:
+            return text
+        after = self.articles[article].passages[p.also]
+        return f"{text}\n\n{' › '.join(after.heading_path)}\n{after.text}"
 
     def passage_text(self, article: int, at: int) -> str:
         """Return the text quoted for ``article``'s passage ``at`` (its body or title when ``at`` is -1)."""

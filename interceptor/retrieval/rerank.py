@@ -43,7 +43,9 @@ class PassageScores:
     ``dense`` and ``heading`` are its raw scores; ``runner`` the best fused score of the article's other
     passages; ``score`` the chosen passage's second-stage score and ``margin`` its lead over the next best
     passage's; ``share`` the chosen passage's softmax share of the article's passages' scores (how sure
-    the second stage is of its choice, given the article). ``rows`` holds every passage's pair features (for training).
+    the second stage is of its choice, given the article). ``order`` holds every passage's position, the
+    chosen first, then by second-stage score; ``also`` the passage quoted after the chosen one (-1: none; see
+    :meth:`interceptor.retrieval.index.KBIndex.quote`). ``rows`` holds every passage's pair features (for training).
     """
 
     chosen: int
@@ -55,6 +57,8 @@ class PassageScores:
     score: float = 0.0
     margin: float = 0.0
     share: float = 1.0
+    order: tuple[int, ...] = ()
+    also: int = -1
     rows: np.ndarray = field(default_factory=lambda: np.zeros((0, len(PAIR_FEATURES))), compare=False, repr=False)
 
 
@@ -136,7 +140,8 @@ def choose(raw: np.ndarray, model: PairModel | None) -> PassageScores:
         chosen=best, fused=float(raw[best, 0]), lexical=float(raw[best, 1]), dense=float(raw[best, 2]),
         heading=float(raw[best, 3]), runner=float(others.max()) if len(others) else 0.0,
         score=float(scores[best]), margin=float(scores[best] - scores[order[1]]) if len(order) > 1 else 10.0,
-        share=float(1.0 / np.exp(scores - scores[best]).sum()) if model is not None else 1.0 / len(order), rows=rows,
+        share=float(1.0 / np.exp(scores - scores[best]).sum()) if model is not None else 1.0 / len(order),
+        order=tuple(int(j) for j in order), rows=rows,
     )
 
 
