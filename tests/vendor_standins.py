@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -354,3 +355,41 @@ class JiraStandin(Standin):
         if not answer["isLast"]:
             answer["nextPageToken"] = str(start + size)
         return 200, answer
+
+
+def enqueue(hub: Any, connector: str, action: str, payload: dict[str, Any], key: str) -> int:
+    """One outbox row, as the pipeline writes it (``hand_off`` fills a ``create_ticket``'s payload)."""
+    from core import outbox
+    with hub.db.session() as s:
+        return outbox.enqueue(s, outbox.NewAction(key, connector, action, payload))
+
+
+def hand_off(hub: Any, connector: str, origin: str) -> int:
+    """A Slack conversation's hand-off: the ``create_ticket`` row of a ticket of record."""
+    payload = {"requester": {"external_id": "U1", "name": "Ada", "email": "ada@example.com"}, "idempotency_key": "hand-off:T1:C1:1.0",
+               "subject": "Refund", "text": "Transcript", "tags": ["slack"], "draft": "Draft", "notice": "Opened:",
+               "origin": {"connector": connector, "ref": origin}}
+    return enqueue(hub, connector, "create_ticket", payload, "create:slack:1")
+
+
+def lost_hand_off(hub: Any, standin: Standin, path: str, connector: str) -> str:
+    """A hand-off whose create reached the vendor but whose answer was lost: retried, it must find the
+    ticket it opened. Returns the ref the row recorded."""
+    standin.lose("POST", path)
+    row_id = hand_off(hub, connector, f"{connector}:1")
+    assert attempts(hub, row_id) == ["pending", "done"]
+    return str(result(hub, row_id)["ref"])
+
+
+def attempts(hub: Any, row_id: int, count: int = 2) -> list[str]:
+    """Perform the row ``count`` times, an hour apart (past any backoff), and return each outcome."""
+    from core import outbox
+    from core.models import utcnow
+    start = utcnow() + timedelta(seconds=1)
+    return [str(outbox.perform(hub.db, hub.jobs, row_id, hub.performers, now=start + timedelta(hours=n))) for n in range(count)]
+
+
+def result(hub: Any, row_id: int) -> Any:
+    from core.db import OutboxAction
+    with hub.db.session() as s:
+        return s.get_one(OutboxAction, row_id).result
