@@ -96,11 +96,17 @@ def test_a_fetched_issue_has_every_comment_when_its_page_is_partial(jira: JiraCo
     assert len(ticket.messages) == 230 and ticket.messages[-1].text == "line 229"
 
 
-def test_an_issue_without_reporter_or_description_is_read(jira: JiraConnector, site: JiraStandin) -> None:
-    key = site.issue("SUP-4", "Imported", None, None)
+ADF = {"version": 1, "type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Printer on fire"}]}]}
+
+
+@pytest.mark.parametrize("description,text", [(None, ""), ("*Printer* on fire", "Printer on fire"), (ADF, "Printer on fire")])
+def test_an_issue_without_reporter_is_read_whatever_its_description(jira: JiraConnector, site: JiraStandin, description: Any,
+                                                                     text: str) -> None:
+    """No reporter (the key absent), a deleted author (no ``author``), a description null, wiki markup (v2) or ADF (v3)."""
+    key = site.issue("SUP-4", "Imported", None, description)
     site.comment(key, None, "written by a deleted user")
     ticket = jira.fetch(TicketRef(Source.JIRA, key))
-    assert ticket.text == "" and ticket.requester.external_id == "unknown"
+    assert ticket.text == text and ticket.requester.external_id == "unknown"
     assert ticket.messages[0].visibility is Visibility.INTERNAL
 
 

@@ -66,12 +66,16 @@ def hub_comments(desk: ZendeskStandin, tid: int, public: bool) -> list[dict[str,
     return [c for c in desk.comments[tid] if c["author_id"] == desk.me and c["public"] is public]
 
 
-def test_a_ticket_by_webhook_is_answered_once_in_public(sqlite_url: str, desk: ZendeskStandin) -> None:
+@pytest.mark.parametrize("ids", [str, int])
+def test_a_ticket_by_webhook_is_answered_once_in_public(sqlite_url: str, desk: ZendeskStandin, ids: Any) -> None:
+    """The event webhook's ids are documented as strings; numbers (as the REST API writes them) are read alike."""
     tid = desk.ticket(5158, "Password", ADA, (ADA, QUESTION, True))
     hub = hub_for(sqlite_url)
     client = create_app(hub=hub).test_client()
-    assert deliver(client, event_body("created", desk.tickets[tid]), "inv-1").get_json()["status"] == "accepted"
-    assert deliver(client, event_body("created", desk.tickets[tid]), "inv-2").get_json()["status"] == "duplicate"
+    body = json.loads(event_body("created", desk.tickets[tid]))
+    body["detail"] = {k: ids(v) if k.endswith("id") and v else v for k, v in body["detail"].items()}
+    assert deliver(client, json.dumps(body).encode(), "inv-1").get_json()["status"] == "accepted"
+    assert deliver(client, json.dumps(body).encode(), "inv-2").get_json()["status"] == "duplicate"
     hub.jobs.drain()
     [answer] = hub_comments(desk, tid, public=True)
     assert "https://kb.example/reset-password" in answer["body"]
@@ -205,3 +209,13 @@ def test_a_ticket_of_record_is_opened_for_the_requester_by_email(zd: ZendeskConn
     made = desk.tickets[int(ref.external_id)]
     assert made["requester_id"] == ADA and sorted(made["tags"]) == ["hub_created", "slack"]
     assert zd.created_ticket("k1") == ref and zd.created_ticket("k2") is None
+
+
+def test_credentials_answered_as_the_anonymous_user_are_refused_not_taken_for_the_hub(zd: ZendeskConnector, desk: ZendeskStandin) -> None:
+    """``users/me`` answers 200 with an anonymous user (``id`` null) to credentials it does not take: the hub
+    must not read the tickets as a user whose id is ``"None"``."""
+    tid = desk.ticket(13, "Password", ADA, (ADA, QUESTION, True))
+    desk.fail("GET", "/api/v2/users/me.json", 200, {"user": {"id": None, "url": None, "name": "Anonymous user", "email": "invalid@example.com",
+                                                              "role": "end-user", "active": True, "verified": False}})
+    with pytest.raises(Fatal, match="ZENDESK_API_TOKEN"):
+        zd.fetch(TicketRef(Source.ZENDESK, str(tid)))

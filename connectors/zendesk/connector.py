@@ -78,12 +78,19 @@ class ZendeskConnector:
     def self_id(self) -> str:
         """The hub's own user id (the API user, ZENDESK_EMAIL), fetched once and cached.
 
+        NOTE(zendesk): ``GET /users/me`` serves anonymous Help Center visitors too: credentials Zendesk does not
+        take (no credentials, a wrong password) are answered 200 with an "Anonymous user" whose ``id`` is
+        null, not 401 (observed on a live account in a public probe report; a wrong API token is a 401).
+        https://developer.zendesk.com/api-reference/ticketing/users/users/#show-self
+
         Raises:
-            Retriable, Fatal: the call failed.
+            Retriable, Fatal: the call failed, or Zendesk answered as the anonymous user (the credentials).
         """
         with self._lock:
             if self._self_id is None:
                 me = call("users.me", lambda: self._zenpy.users.me().to_dict())
+                if me.get("id") is None:
+                    raise Fatal("zendesk users/me answered as an anonymous user: check ZENDESK_EMAIL and ZENDESK_API_TOKEN")
                 self._self_id = read_record(Source.ZENDESK, "user", "me", lambda: str(me["id"]))
             return self._self_id
 
