@@ -219,3 +219,19 @@ def test_credentials_answered_as_the_anonymous_user_are_refused_not_taken_for_th
                                                               "role": "end-user", "active": True, "verified": False}})
     with pytest.raises(Fatal, match="ZENDESK_API_TOKEN"):
         zd.fetch(TicketRef(Source.ZENDESK, str(tid)))
+
+
+@pytest.mark.parametrize("author,events", [("requester", ["commented"]), ("cc", ["commented"]), ("deleted", [])])
+def test_a_polled_public_comment_is_the_requester_side_only_when_its_author_is_known(zd: ZendeskConnector, desk: ZendeskStandin,
+                                                                                    author: str, events: list[str]) -> None:
+    """A deleted user is left out of ``show_many``: their role is unknown, so their public comment (a former
+    agent's) is not passed on as the requester's follow-up."""
+    desk.clock = int(utcnow().timestamp()) - 300
+    tid = desk.ticket(14, "Password", ADA, (ADA, QUESTION, True))
+    desk.comment(tid, desk.me, "Reset it from the login page.")
+    writer = {"requester": ADA, "cc": desk.user(515, "Bob", "bob@example.com"), "deleted": 4243}[author]
+    desk.user(4243, "Former agent", "gone@example.com", "agent")
+    desk.deleted_users.add(4243)
+    desk.comment(tid, writer, "Any news?")
+    found, _ = zd.poll(None)
+    assert [e.kind.value for e in found] == events
