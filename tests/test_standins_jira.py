@@ -12,9 +12,12 @@ from typing import Any, Iterator
 import pytest
 import responses
 
+from sqlalchemy import select
+
 from app import build_hub, create_app
 from config import load_settings
 from connectors.jira import JiraConnector, events, poll
+from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
 from core.models import EventKind, Person, Source, TicketRef, Visibility
 from interceptor.kb.importer import import_articles, parse_markdown
@@ -55,12 +58,17 @@ def hub_comments(site: JiraStandin, key: str) -> list[dict[str, Any]]:
     return [c for c in site.comments[key] if c.get("author", {}).get("accountId") == site.me]
 
 
+def delivery(site: JiraStandin, kind: str, key: str, identifier: str, **more: Any) -> tuple[bytes, dict[str, str]]:
+    """A signed admin-webhook delivery as documented: epoch-ms ``timestamp``, the REST v2 issue, the actor."""
+    body = json.dumps({"timestamp": int(time.time() * 1000), "webhookEvent": kind, "user": site.users[ADA],
+                       "issue": site.issues[key]} | more).encode()
+    return body, {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": identifier,
+                  "Content-Type": "application/json"}
+
+
 def test_an_issue_by_webhook_is_answered_once_in_public(sqlite_url: str, site: JiraStandin) -> None:
     key = site.issue("SUP-1", "Password", ADA, QUESTION)
-    body = json.dumps({"timestamp": int(time.time() * 1000), "webhookEvent": "jira:issue_created",
-                       "issue_event_type_name": "issue_created", "user": site.users[ADA], "issue": site.issues[key]}).encode()
-    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
-               "Content-Type": "application/json"}
+    body, headers = delivery(site, "jira:issue_created", key, "wh-1", issue_event_type_name="issue_created")
     hub = hub_for(sqlite_url)
     client = create_app(hub=hub).test_client()
     assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
@@ -69,6 +77,17 @@ def test_an_issue_by_webhook_is_answered_once_in_public(sqlite_url: str, site: J
     [answer] = hub_comments(site, key)
     assert answer["jsdPublic"] is True and "reset-password" in answer["body"]
     assert "hub_answered" in site.issues[key]["fields"]["labels"]
+
+    # The requester writes back; the comment webhook's issue is partial (no reporter, no description).
+    reply = site.comment(key, ADA, "It still does not work, I need a person")
+    partial = {k: site.issues[key][k] for k in ("id", "key", "self")} | {"fields": {
+        f: site.issues[key]["fields"][f] for f in ("summary", "issuetype", "priority", "status")}}
+    body, headers = delivery(site, "comment_created", key, "wh-2", comment=reply, issue=partial, eventType="primaryAction")
+    assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+    hub.jobs.drain()
+    note = hub_comments(site, key)[-1]
+    assert note["jsdPublic"] is False and len(hub_comments(site, key)) == 2, "one public answer, then an internal draft"
+    assert "hub_escalated" in site.issues[key]["fields"]["labels"]
     hub.close()
 
 
@@ -151,3 +170,18 @@ def test_an_issue_of_record_is_opened_labelled_and_found_by_its_key(jira: JiraCo
     fields = site.issues[ref.external_id]["fields"]
     assert "hub_created" in fields["labels"] and "Ada (ada@example.com)" in fields["description"]
     assert jira.created_ticket("k1") == ref and jira.created_ticket("k2") is None
+
+
+def test_an_issue_of_record_moved_to_done_is_an_update_event(sqlite_url: str, site: JiraStandin) -> None:
+    key = site.issue("SUP-7", "Escalated chat", site.me, "Transcript", labels=("hub_created",))
+    site.issues[key]["fields"]["status"] = {"name": "Done", "statusCategory": {"key": "done"}}
+    changelog = {"id": "10105", "items": [{"field": "status", "fieldtype": "jira", "fieldId": "status", "from": "10000",
+                                          "fromString": "To Do", "to": "10001", "toString": "Done"}]}
+    body, headers = delivery(site, "jira:issue_updated", key, "wh-7", issue_event_type_name="issue_generic", changelog=changelog)
+    hub = hub_for(sqlite_url)
+    client = create_app(hub=hub).test_client()
+    assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+    with hub.db.session() as s:
+        [row] = s.scalars(select(InboxEvent)).all()
+    assert (row.kind, row.ticket_ref) == ("updated", f"jira:{key}")
+    hub.close()

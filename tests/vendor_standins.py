@@ -345,6 +345,9 @@ class JiraStandin(Standin):
 
     def _search(self, q: dict[str, list[str]], _: Any) -> tuple[int, Any]:
         jql = q["jql"][0]
+        if not re.sub(r"(?i)order by.*$", "", jql).strip():  # "this parameter requires a bounded query"
+            return 400, {"errorMessages": ["Unbounded JQL queries are not allowed here. Please add a search restriction to your query."],
+                         "errors": {}}
         label = re.search(r'labels = "([^"]+)"', jql)
         hits = [k for k in self.issues if not label or label.group(1) in self.issues[k]["fields"]["labels"]]
         hits.sort(key=lambda k: self.issues[k]["fields"]["updated"])
