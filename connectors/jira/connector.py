@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
-from connectors.jira import events, mapping, poll, schemas, wiki
+from connectors.jira import comments, events, mapping, poll, schemas, wiki
 from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
 from connectors.jira.visibility import CommentVisibility
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 KEY_PROPERTY = "hub_key"
 """The comment property that marks a public write with its idempotency key."""
-MAX_COMMENT_PAGES = 10
 
 
 def key_label(idempotency_key: str) -> str:
@@ -119,7 +118,7 @@ class JiraConnector:
                 of the documented shape.
         """
         key = self._key(ref)
-        issue = call("issue", lambda: self.jira.issue(key, fields=mapping.ISSUE_FIELDS).raw)
+        issue = comments.complete(self.jira, call("issue", lambda: self.jira.issue(key, fields=mapping.ISSUE_FIELDS).raw))
         me = self._self()
         needed = read_record(Source.JIRA, "issue", key, lambda: mapping.lookups_needed(issue, me))
         looked_up = {comment_id: self.visibility.of(comment_id) for comment_id in needed}
@@ -253,16 +252,7 @@ class JiraConnector:
         return None
 
     def _own_comments(self, ref: TicketRef, me: mapping.Self) -> list[dict[str, Any]]:
-        url = self.jira._get_url(f"issue/{self._key(ref)}/comment")
-        own: list[dict[str, Any]] = []
-        start = 0
-        for _ in range(MAX_COMMENT_PAGES):
-            page = call("comments", lambda: json_object(self.jira._session.get(url, params={"startAt": start, "maxResults": 100})))
-            comments = [c for c in page.get("comments") or () if isinstance(c, dict)]
-            own.extend(c for c in comments if me.owns(c.get("author")))
-            start += len(comments)
-            if not comments or start >= int(page.get("total") or 0):
-                break
+        own = [c for page in comments.pages(self.jira, self._key(ref)) for c in page if me.owns(c.get("author"))]
         return own[::-1]  # newest first: the write being retried is recent
 
     def add_internal_note(

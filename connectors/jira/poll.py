@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.jira import mapping
+from connectors.jira import comments, mapping
 from connectors.jira.events import comment_key, created_key
 from connectors.polling import events_of_record
 from connectors.records import readable, record_id
@@ -90,7 +90,9 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
 
 
 def _ticket(connector: "JiraConnector", issue: dict[str, Any]) -> Ticket:
-    """The issue as a ticket (with the verdicts on who sees its comments, :func:`_verdicts`)."""
+    """The issue as a ticket, with all its comments (a search hit's ``comment`` may be a partial page, or
+    absent: :func:`connectors.jira.comments.complete`) and the verdicts on who sees them (:func:`_verdicts`)."""
+    issue = comments.complete(connector.jira, issue)
     return mapping.ticket(issue, connector._self(), connector.settings.url, _verdicts(connector, issue))
 
 

@@ -42,8 +42,15 @@ def error_for(response: requests.Response) -> ConnectorError | None:
         response: the HTTP response.
 
     Returns:
-        ``Retriable`` for 429 (with ``retry_after``) and 5xx, ``NotFound`` for 404, ``Fatal`` for other
-        4xx (401/403 are credentials or permissions), ``None`` for 2xx/3xx.
+        ``Retriable`` for 429 (with ``retry_after``), 409 and 5xx, ``NotFound`` for 404, ``Fatal`` for other
+        4xx (401/403 are credentials or permissions; 422 a refused record, its ``error`` and ``description``
+        named), ``None`` for 2xx/3xx.
+
+    NOTE(zendesk): a 409 is a conflict with a concurrent write to the same record (a ticket updated by two
+    requests at once): nothing was applied, and the same update tried again is taken. The hub sends no
+    ``safe_update``, so a retry cannot conflict on a stale ``updated_stamp``.
+    https://developer.zendesk.com/api-reference/introduction/requests/ (400 range);
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions
     """
     status = response.status_code
     if status < 400:
@@ -53,9 +60,27 @@ def error_for(response: requests.Response) -> ConnectorError | None:
         return Retriable(f"{where}: rate limited (429)", retry_after=retry_after(response), rate_limited=True)
     if status >= 500:
         return Retriable(f"{where}: server error ({status})", retry_after=retry_after(response))
+    if status == 409:
+        return Retriable(f"{where}: conflict with a concurrent update (409)", retry_after=retry_after(response))
     if status == 404:
         return NotFound(f"{where}: not found (404)")
-    return Fatal(f"{where}: refused ({status})")
+    return Fatal(f"{where}: refused ({status}{_said(response)})")
+
+
+def _said(response: requests.Response) -> str:
+    """What Zendesk said of a refusal: the body's ``error`` and ``description`` (never its ``details``, which
+    quote the record's values), each cut short; nothing for a body that is not a JSON object."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    error, description = body.get("error"), body.get("description")
+    if isinstance(error, dict):  # NOTE(zendesk): some endpoints nest it: {"error": {"title", "message"}}
+        error, description = error.get("title"), description or error.get("message")
+    said = [str(part)[:120] for part in (error, description) if isinstance(part, (str, int)) and str(part).strip()]
+    return f": {': '.join(said)}" if said else ""
 
 
 def _path(url: str | None) -> str:

@@ -26,6 +26,9 @@ from core.models import Person, Source, Ticket, TicketEvent, TicketRef
 log = logging.getLogger(__name__)
 
 ARTICLES_PATH = "/api/v2/help_center/incremental/articles.json"
+# NOTE(zendesk): show_many "accepts a comma-separated list of up to 100 user ids"; a ticket's requester and
+# commenters can be more. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users
+SHOW_MANY_IDS = 100
 
 
 class ZendeskConnector:
@@ -75,12 +78,19 @@ class ZendeskConnector:
     def self_id(self) -> str:
         """The hub's own user id (the API user, ZENDESK_EMAIL), fetched once and cached.
 
+        NOTE(zendesk): ``GET /users/me`` serves anonymous Help Center visitors too: credentials Zendesk does not
+        take (no credentials, a wrong password) are answered 200 with an "Anonymous user" whose ``id`` is
+        null, not 401 (observed on a live account in a public probe report; a wrong API token is a 401).
+        https://developer.zendesk.com/api-reference/ticketing/users/users/#show-self
+
         Raises:
-            Retriable, Fatal: the call failed.
+            Retriable, Fatal: the call failed, or Zendesk answered as the anonymous user (the credentials).
         """
         with self._lock:
             if self._self_id is None:
                 me = call("users.me", lambda: self._zenpy.users.me().to_dict())
+                if me.get("id") is None:
+                    raise Fatal("zendesk users/me answered as an anonymous user: check ZENDESK_EMAIL and ZENDESK_API_TOKEN")
                 self._self_id = read_record(Source.ZENDESK, "user", "me", lambda: str(me["id"]))
             return self._self_id
 
@@ -97,9 +107,14 @@ class ZendeskConnector:
         listed = call("tickets.comments", lambda: list(self._zenpy.tickets.comments(ticket=ticket_id)))
         comments = read(lambda: [c.to_dict() for c in listed])
         ids = read(lambda: [int(i) for i in mapping.user_ids(data, comments)])
-        users = call("users.show_many", lambda: [u.to_dict() for u in self._zenpy.users(ids=ids)]) if ids else []
+        users = [u for chunk in _chunks(ids, SHOW_MANY_IDS) for u in call("users.show_many", partial(self._users, chunk))]
         me = self.self_id()
         return read(lambda: mapping.ticket(data, comments, {str(u.get("id")): u for u in users}, me, self.settings.url))
+
+    def _users(self, ids: list[int]) -> list[dict[str, Any]]:
+        """``GET /users/show_many.json?ids=...`` for at most :data:`SHOW_MANY_IDS` ids. A deleted user is left out
+        of the answer; the comments that name them keep the id, without a name or a role."""
+        return [u.to_dict() for u in self._zenpy.users(ids=ids)]
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -262,3 +277,7 @@ def _ticket_id(ref: TicketRef) -> int:
     if ref.source is not Source.ZENDESK or not ref.external_id.isdigit():
         raise NotFound(f"not a Zendesk ticket: {ref}")
     return int(ref.external_id)
+
+
+def _chunks(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]

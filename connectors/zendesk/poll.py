@@ -22,7 +22,7 @@ from connectors.records import readable, record_id
 from connectors.zendesk.events import comment_key, created_key
 from connectors.zendesk.mapping import CREATED_TAG
 from core.errors import NotFound
-from core.models import EventKind, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
+from core.models import EventKind, Person, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
 
 if TYPE_CHECKING:
     from connectors.zendesk.connector import ZendeskConnector
@@ -95,7 +95,7 @@ def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
     if not ticket.messages:
         return None
     last = ticket.messages[-1]
-    by_requester_side = not last.author.is_agent and not last.author.is_self
+    by_requester_side = not last.author.is_agent and not last.author.is_self and _known(last.author, ticket)
     if len(ticket.messages) == 1 and not ticket.requester.is_agent and not ticket.requester.is_self:
         return TicketEvent(Source.ZENDESK, created_key(ticket.ref.external_id), EventKind.CREATED, ticket.ref)
     if last.visibility is Visibility.PUBLIC and by_requester_side:
@@ -103,3 +103,10 @@ def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
         return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last)
     return None
 
+
+def _known(author: Person, ticket: Ticket) -> bool:
+    """Whether the comment's author is the requester, or a user ``show_many`` answered for (every user has a
+    name). NOTE(zendesk): a deleted user is left out of ``show_many``, so their role is unknown: their public
+    comment (a former agent's reply) is not taken for the requester's word.
+    https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users"""
+    return author.external_id == ticket.requester.external_id or bool(author.name)

@@ -1,0 +1,187 @@
+"""The hub's Jira flows against the independent stand-in (tests/vendor_standins.py), which answers as Jira
+Cloud documents: an issue arriving by webhook and by polling is answered once; a lost comment is found again
+on retry; an issue of record is found again; an issue's ``comment`` field that is a partial page, or absent
+from a search hit, is completed before the newest comment is judged; errors are the documented shapes."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+
+import pytest
+import responses
+
+from sqlalchemy import select
+
+from app import build_hub, create_app
+from config import load_settings
+from connectors.jira import JiraConnector, events, poll
+from core.db import InboxEvent
+from core.errors import Fatal, NotFound, Retriable
+from core.models import EventKind, Person, Source, TicketRef, Visibility
+from interceptor.kb.importer import import_articles, parse_markdown
+from tests.conftest import settings_dict
+from tests.test_slack_flow import ARTICLES
+from tests.vendor_standins import JiraStandin, attempts, enqueue, lost_hand_off
+
+BASE = "http://127.0.0.1:8792"
+SETTINGS = {"JIRA_URL": BASE, "JIRA_EMAIL": "hub@example.com", "JIRA_API_TOKEN": "tok", "JIRA_PROJECT_KEY": "SUP",
+            "JIRA_WEBHOOK_SECRET": "s3cret"}
+QUESTION = "I forgot my password, how do I reset it?"
+ADA = "712020:ada"
+AGENT = "5d53f3cbc6b9320d9ea5bdc2"
+
+
+@pytest.fixture
+def site() -> Iterator[JiraStandin]:
+    standin = JiraStandin(BASE)
+    standin.user(ADA, "Ada", None, "customer")  # Cloud hides emails by default
+    standin.user(AGENT, "Agent Smith", "smith@example.com")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        standin.install(mock)
+        yield standin
+
+
+@pytest.fixture
+def jira(site: JiraStandin) -> JiraConnector:
+    return JiraConnector(load_settings(SETTINGS).jira)  # type: ignore[arg-type]
+
+
+def hub_for(url: str, **more: Any) -> Any:
+    hub = build_hub(load_settings(settings_dict(url, **SETTINGS, HUB_CHANNEL_POLICIES={"jira": {"threshold": 0.5}}, **more)))
+    import_articles(hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
+    return hub
+
+
+def hub_comments(site: JiraStandin, key: str) -> list[dict[str, Any]]:
+    return [c for c in site.comments[key] if c.get("author", {}).get("accountId") == site.me]
+
+
+def delivery(site: JiraStandin, kind: str, key: str, identifier: str, **more: Any) -> tuple[bytes, dict[str, str]]:
+    """A signed admin-webhook delivery as documented: epoch-ms ``timestamp``, the REST v2 issue, the actor."""
+    body = json.dumps({"timestamp": int(time.time() * 1000), "webhookEvent": kind, "user": site.users[ADA],
+                       "issue": site.issues[key]} | more).encode()
+    return body, {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": identifier,
+                  "Content-Type": "application/json"}
+
+
+def test_an_issue_by_webhook_is_answered_once_in_public(sqlite_url: str, site: JiraStandin) -> None:
+    key = site.issue("SUP-1", "Password", ADA, QUESTION)
+    body, headers = delivery(site, "jira:issue_created", key, "wh-1", issue_event_type_name="issue_created")
+    hub = hub_for(sqlite_url)
+    client = create_app(hub=hub).test_client()
+    assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+    assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "duplicate"
+    hub.jobs.drain()
+    [answer] = hub_comments(site, key)
+    assert answer["jsdPublic"] is True and "reset-password" in answer["body"]
+    assert "hub_answered" in site.issues[key]["fields"]["labels"]
+
+    # The requester writes back; the comment webhook's issue is partial (no reporter, no description).
+    reply = site.comment(key, ADA, "It still does not work, I need a person")
+    partial = {k: site.issues[key][k] for k in ("id", "key", "self")} | {"fields": {
+        f: site.issues[key]["fields"][f] for f in ("summary", "issuetype", "priority", "status")}}
+    body, headers = delivery(site, "comment_created", key, "wh-2", comment=reply, issue=partial, eventType="primaryAction")
+    assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+    hub.jobs.drain()
+    note = hub_comments(site, key)[-1]
+    assert note["jsdPublic"] is False and len(hub_comments(site, key)) == 2, "one public answer, then an internal draft"
+    assert "hub_escalated" in site.issues[key]["fields"]["labels"]
+    hub.close()
+
+
+@pytest.mark.parametrize("variant", ["whole", "partial page", "no comment field"])
+def test_a_polled_issue_is_judged_on_its_newest_comment(jira: JiraConnector, site: JiraStandin, variant: str) -> None:
+    """The requester wrote again after the hub's answer: a follow-up, whatever page of comments the search
+    gave. Judged on the first comments only, the issue would look answered (no event) or, without any,
+    like a new request."""
+    key = site.issue("SUP-2", "Password", ADA, QUESTION)
+    site.comment(key, ADA, "Some context first")
+    site.comment(key, site.me, "Reset it from the login page.")
+    follow_up = site.comment(key, ADA, "It still does not work")
+    site.embedded_comments = 2 if variant == "partial page" else 5000
+    site.search_has_comments = variant != "no comment field"
+    found, _ = poll.poll(jira, None)
+    assert [(e.kind, e.message and e.message.external_id) for e in found] == [(EventKind.COMMENTED, follow_up["id"])]
+
+
+def test_a_fetched_issue_has_every_comment_when_its_page_is_partial(jira: JiraConnector, site: JiraStandin) -> None:
+    key = site.issue("SUP-3", "Long", ADA, QUESTION)
+    for n in range(230):
+        site.comment(key, ADA if n % 2 else AGENT, f"line {n}")
+    site.embedded_comments = 50
+    ticket = jira.fetch(TicketRef(Source.JIRA, key))
+    assert len(ticket.messages) == 230 and ticket.messages[-1].text == "line 229"
+
+
+ADF = {"version": 1, "type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Printer on fire"}]}]}
+
+
+@pytest.mark.parametrize("description,text", [(None, ""), ("*Printer* on fire", "Printer on fire"), (ADF, "Printer on fire")])
+def test_an_issue_without_reporter_is_read_whatever_its_description(jira: JiraConnector, site: JiraStandin, description: Any,
+                                                                     text: str) -> None:
+    """No reporter (the key absent), a deleted author (no ``author``), a description null, wiki markup (v2) or ADF (v3)."""
+    key = site.issue("SUP-4", "Imported", None, description)
+    site.comment(key, None, "written by a deleted user")
+    ticket = jira.fetch(TicketRef(Source.JIRA, key))
+    assert ticket.text == text and ticket.requester.external_id == "unknown"
+    assert ticket.messages[0].visibility is Visibility.INTERNAL
+
+
+def test_a_lost_answer_is_found_on_retry_and_posted_once(sqlite_url: str, site: JiraStandin) -> None:
+    key = site.issue("SUP-5", "Password", ADA, QUESTION)
+    site.comment(key, site.me, "an older note of the hub's", public=False)
+    site.lose("POST", f"/rest/api/2/issue/{key}/comment")
+    hub = hub_for(sqlite_url)
+    payload = {"ref": f"jira:{key}", "text": "Reset it from the login page.", "kind": "answer"}
+    assert attempts(hub, enqueue(hub, "jira", "post_reply", payload, f"answer:jira:{key}")) == ["pending", "done"]
+    assert [c["body"] for c in hub_comments(site, key)] == ["an older note of the hub's", "Reset it from the login page."]
+    hub.close()
+
+
+def test_an_issue_of_record_whose_answer_was_lost_is_found_not_opened_twice(sqlite_url: str, site: JiraStandin) -> None:
+    hub = hub_for(sqlite_url)
+    assert lost_hand_off(hub, site, "/rest/api/2/issue", "jira") == "jira:SUP-1"
+    assert list(site.issues) == ["SUP-1"] and "hub_created" in site.issues["SUP-1"]["fields"]["labels"]
+    hub.close()
+
+
+@pytest.mark.parametrize("status,body,headers,error,retry_after", [
+    (400, {"errorMessages": [], "errors": {"comment": "Comment body can not be empty!"}}, {}, Fatal, None),
+    (401, {"errorMessages": ["You are not authenticated. Authentication required to perform this operation."], "errors": {}}, {}, Fatal, None),
+    (403, {"errorMessages": ["You do not have the permission to comment on this issue."], "errors": {}}, {}, Fatal, None),
+    (404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}, {}, NotFound, None),
+    (429, {"errorMessages": ["Rate limit exceeded."]}, {"Retry-After": "7", "X-RateLimit-Reset": "2026-01-01T10:05Z"}, Retriable, 7.0),
+    (503, {"errorMessages": ["Service unavailable"]}, {"Retry-After": "3"}, Retriable, 3.0),
+])
+def test_documented_error_answers_become_hub_errors(jira: JiraConnector, site: JiraStandin, status: int, body: Any,
+                                                     headers: dict[str, str], error: type, retry_after: float | None) -> None:
+    key = site.issue("SUP-6", "Errors", ADA, QUESTION)
+    site.fail("POST", f"/rest/api/2/issue/{key}/comment", status, body, headers)
+    with pytest.raises(error) as raised:
+        jira.post_reply(TicketRef(Source.JIRA, key), "hi", idempotency_key="k")
+    assert getattr(raised.value, "retry_after", None) == retry_after
+    assert site.comments[key] == [] and len(site.writes("POST", f"/rest/api/2/issue/{key}/comment")) == 1, "no retry inside the call"
+
+
+def test_an_issue_of_record_is_opened_labelled_and_found_by_its_key(jira: JiraConnector, site: JiraStandin) -> None:
+    ref = jira.create_ticket("Refund", "Transcript", Person("U1", "Ada", "ada@example.com"), tags=("slack",), idempotency_key="k1")
+    fields = site.issues[ref.external_id]["fields"]
+    assert "hub_created" in fields["labels"] and "Ada (ada@example.com)" in fields["description"]
+    assert jira.created_ticket("k1") == ref and jira.created_ticket("k2") is None
+
+
+def test_an_issue_of_record_moved_to_done_is_an_update_event(sqlite_url: str, site: JiraStandin) -> None:
+    key = site.issue("SUP-7", "Escalated chat", site.me, "Transcript", labels=("hub_created",))
+    site.issues[key]["fields"]["status"] = {"name": "Done", "statusCategory": {"key": "done"}}
+    changelog = {"id": "10105", "items": [{"field": "status", "fieldtype": "jira", "fieldId": "status", "from": "10000",
+                                          "fromString": "To Do", "to": "10001", "toString": "Done"}]}
+    body, headers = delivery(site, "jira:issue_updated", key, "wh-7", issue_event_type_name="issue_generic", changelog=changelog)
+    hub = hub_for(sqlite_url)
+    client = create_app(hub=hub).test_client()
+    assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
+    with hub.db.session() as s:
+        [row] = s.scalars(select(InboxEvent)).all()
+    assert (row.kind, row.ticket_ref) == ("updated", f"jira:{key}")
+    hub.close()

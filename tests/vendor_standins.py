@@ -1,0 +1,398 @@
+"""Independent stand-ins for Zendesk and Jira Cloud, written from the vendors' documentation, not from the
+hub's code or its other test fakes. Each one keeps its own state (tickets, comments, users; issues, comments,
+properties, labels) and answers the documented requests at the transport (``responses`` callbacks, as
+zenpy and the jira client speak ``requests``), with the documented variants switched on per test:
+
+- Zendesk: ids as JSON numbers; cursor pagination (``page[size]`` -> ``meta.has_more``/``links.next``) or
+  offset (``next_page``); ``show_many`` takes at most 100 ids and leaves out deleted users; error bodies
+  ``{"error", "description", "details"}``; 429 with ``Retry-After``; 409 on a concurrent update; unknown
+  extra fields on every object.
+  https://developer.zendesk.com/api-reference/introduction/pagination/ ;
+  https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users ;
+  https://developer.zendesk.com/api-reference/introduction/requests/
+- Jira: ``/rest/api/2/search/jql`` (``nextPageToken``/``isLast``, no ``total``); an issue's embedded
+  ``comment`` is a page (``startAt``/``maxResults``/``total``) that may hold fewer comments than ``total``;
+  a search hit may lack ``fields.comment``; errors ``{"errorMessages": [...], "errors": {...}}``.
+  https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/#api-rest-api-2-search-jql-get ;
+  https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/
+
+A fault is queued with :meth:`Standin.fail` (answered once, before the request is applied) or
+:meth:`Standin.lose` (the write is applied, then the connection drops: the caller never sees the answer).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import responses
+
+EXTRA = {"x_undocumented": {"added": "later"}}  # vendors add fields; a reader must ignore them
+Answer = tuple[int, dict[str, str], str]
+
+
+@dataclass
+class Standin:
+    """The routing and fault queue both stand-ins share."""
+
+    base: str
+    calls: list[tuple[str, str, dict[str, list[str]], Any]] = field(default_factory=list)
+    faults: list[tuple[str, str, Answer | None]] = field(default_factory=list)
+
+    def routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
+        raise NotImplementedError
+
+    def install(self, mock: responses.RequestsMock) -> None:
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            mock.add_callback(method, re.compile(re.escape(self.base) + r"/.*"), callback=self._answer)
+
+    def fail(self, method: str, pattern: str, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self.faults.append((method, pattern, (status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body))))
+
+    def lose(self, method: str, pattern: str) -> None:
+        self.faults.append((method, pattern, None))
+
+    def writes(self, method: str, pattern: str) -> list[Any]:
+        return [body for m, path, _, body in self.calls if m == method and re.fullmatch(pattern, path)]
+
+    def _answer(self, request: requests.PreparedRequest) -> Any:
+        parts = urlsplit(str(request.url))
+        path, query = parts.path, parse_qs(parts.query)
+        body = json.loads(request.body) if request.body else None
+        method = str(request.method)
+        self.calls.append((method, path, query, body))
+        lost = False
+        for fault in list(self.faults):
+            if fault[0] == method and re.fullmatch(fault[1], path):
+                self.faults.remove(fault)
+                if fault[2] is not None:
+                    return fault[2]
+                lost = True
+                break
+        for route_method, pattern, handler in self.routes():
+            match = re.fullmatch(pattern, path)
+            if route_method == method and match:
+                status, payload = handler(query, body, *match.groups())
+                if lost:
+                    raise requests.ConnectionError("connection reset after the write")
+                text = "" if payload is None else json.dumps(payload)
+                return status, {"Content-Type": "application/json"}, text
+        return 404, {"Content-Type": "application/json"}, json.dumps(self.not_found())
+
+    def not_found(self) -> Any:
+        return {"error": "InvalidEndpoint", "description": "Not found"}
+
+
+@dataclass
+class ZendeskStandin(Standin):
+    """Zendesk Support, API v2."""
+
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    deleted_users: set[int] = field(default_factory=set)
+    me: int = 900
+    next_id: int = 10_000
+    clock: int = 1_767_225_600  # 2026-01-01T00:00:00Z, moved forward by each write
+
+    def __post_init__(self) -> None:
+        self.user(self.me, "Help-desk hub", "hub@example.com", "agent")
+
+    def user(self, uid: int, name: str, email: str, role: str = "end-user") -> int:
+        self.users[uid] = {"id": uid, "name": name, "email": email, "role": role, "active": True, **EXTRA}
+        return uid
+
+    def ticket(self, tid: int, subject: str, requester: int, *texts: tuple[int, str, bool], tags: tuple[str, ...] = ()) -> int:
+        self.tickets[tid] = {"id": tid, "subject": subject, "raw_subject": subject, "description": texts[0][1] if texts else "",
+                             "status": "new", "priority": None, "requester_id": requester, "submitter_id": requester,
+                             "tags": list(tags), "external_id": None, "via": {"channel": "web"}, **EXTRA,
+                             "created_at": self._at(), "updated_at": self._at(), "updated_ts": self.clock}
+        self.comments[tid] = []
+        for author, text, public in texts:
+            self.comment(tid, author, text, public)
+        self.tickets[tid]["created_at"] = self.tickets[tid]["updated_at"]
+        return tid
+
+    def comment(self, tid: int, author: int | None, text: str, public: bool = True, **more: Any) -> dict[str, Any]:
+        self.next_id += 1
+        self.clock += 60
+        made = {"id": self.next_id, "type": "Comment", "author_id": author, "body": text, "html_body": f"<p>{text}</p>",
+                "plain_body": text, "public": public, "attachments": [], "created_at": self._at(), **EXTRA, **more}
+        self.comments[tid].append({k: v for k, v in made.items() if v is not ...})
+        self.tickets[tid]["updated_at"] = self._at()
+        self.tickets[tid]["updated_ts"] = self.clock
+        return made
+
+    def _at(self) -> str:
+        import datetime as dt
+        return dt.datetime.fromtimestamp(self.clock, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
+        api = "/api/v2"
+        return [
+            ("GET", f"{api}/users/me.json", lambda q, b: (200, {"user": self.users[self.me]})),
+            ("GET", f"{api}/users/show_many.json", self._show_many),
+            ("GET", f"{api}/tickets/(\\d+).json", self._show),
+            ("PUT", f"{api}/tickets/(\\d+).json", self._update),
+            ("GET", f"{api}/tickets/(\\d+)/comments.json", self._comments),
+            ("POST", f"{api}/tickets.json", self._create),
+            ("GET", f"{api}/tickets.json", self._list),
+            ("GET", f"{api}/incremental/tickets/cursor.json", self._export),
+        ]
+
+    def _missing(self) -> tuple[int, Any]:
+        return 404, {"error": "RecordNotFound", "description": "Not found"}
+
+    def _show_many(self, q: dict[str, list[str]], _: Any) -> tuple[int, Any]:
+        ids = [int(i) for i in q.get("ids", [""])[0].split(",") if i]
+        if len(ids) > 100:  # "Accepts a comma-separated list of up to 100 user ids."
+            return 400, {"error": "InvalidValue", "description": "Too many ids (max 100)", "details": {}}
+        found = [self.users[i] for i in ids if i in self.users and i not in self.deleted_users]
+        return 200, {"users": found, "next_page": None, "previous_page": None, "count": len(found)}
+
+    def _show(self, q: Any, b: Any, tid: str) -> tuple[int, Any]:
+        ticket = self.tickets.get(int(tid))
+        return (200, {"ticket": ticket}) if ticket else self._missing()
+
+    def _comments(self, q: dict[str, list[str]], b: Any, tid: str) -> tuple[int, Any]:
+        if int(tid) not in self.tickets:
+            return self._missing()
+        listed = self.comments[int(tid)]
+        url = f"{self.base}/api/v2/tickets/{tid}/comments.json"
+        if "page[size]" in q:  # cursor pagination
+            size, start = int(q["page[size]"][0]), int(q.get("page[after]", ["0"])[0])
+            page, more = listed[start:start + size], start + size < len(listed)
+            meta = {"has_more": more, "after_cursor": str(start + size) if more else None, "before_cursor": str(start)}
+            links = {"next": f"{url}?page[size]={size}&page[after]={start + size}" if more else None, "prev": None}
+            return 200, {"comments": page, "meta": meta, "links": links}
+        size, number = 100, int(q.get("page", ["1"])[0])  # offset pagination
+        page = listed[(number - 1) * size:number * size]
+        following = f"{url}?page={number + 1}" if number * size < len(listed) else None
+        return 200, {"comments": page, "next_page": following, "previous_page": None, "count": len(listed)}
+
+    def _update(self, q: Any, body: dict[str, Any], tid: str) -> tuple[int, Any]:
+        ticket = self.tickets.get(int(tid))
+        if ticket is None:
+            return self._missing()
+        fields = body["ticket"]
+        events = []
+        if "comment" in fields:
+            c = fields["comment"]
+            made = self.comment(int(tid), c.get("author_id", self.me), c.get("body") or c.get("html_body") or "", c.get("public", True))
+            events.append({"id": made["id"], "type": "Comment", "public": made["public"], "body": made["body"], "author_id": made["author_id"]})
+        for tag in fields.get("additional_tags") or ():
+            if tag not in ticket["tags"]:
+                ticket["tags"].append(tag)
+        if "status" in fields:
+            ticket["status"] = fields["status"]
+        self.next_id += 1
+        return 200, {"ticket": ticket, "audit": {"id": self.next_id, "ticket_id": int(tid), "events": events, **EXTRA}}
+
+    def _create(self, q: Any, body: dict[str, Any]) -> tuple[int, Any]:
+        fields = body["ticket"]
+        who = fields.get("requester") or {}
+        if not who.get("name") and not who.get("email"):
+            return 422, {"error": "RecordInvalid", "description": "Record validation errors",
+                         "details": {"requester": [{"description": "Requester: is invalid", "error": "InvalidValue"}]}}
+        found = [u for u in self.users.values() if who.get("email") and u["email"] == who["email"]]
+        self.next_id += 1
+        uid = found[0]["id"] if found else self.user(self.next_id, who.get("name", ""), who.get("email", ""))
+        self.next_id += 1
+        tid = self.ticket(self.next_id, fields.get("subject", ""), uid, tags=tuple(fields.get("tags") or ()))
+        c = fields.get("comment") or {}
+        self.comment(tid, self.me, c.get("body", ""), c.get("public", True))
+        self.tickets[tid]["external_id"] = fields.get("external_id")
+        return 201, {"ticket": self.tickets[tid], "audit": {"id": self.next_id + 1, "events": []}}
+
+    def _list(self, q: dict[str, list[str]], _: Any) -> tuple[int, Any]:
+        wanted = q.get("external_id", [None])[0]
+        found = [t for t in self.tickets.values() if wanted is None or t.get("external_id") == wanted]
+        return 200, {"tickets": found, "next_page": None, "previous_page": None, "count": len(found)}
+
+    def _export(self, q: dict[str, list[str]], _: Any) -> tuple[int, Any]:
+        since = int(q["cursor"][0]) if "cursor" in q else int(q["start_time"][0])
+        changed = sorted((t for t in self.tickets.values() if t.get("updated_ts", 0) >= since), key=lambda t: t["updated_ts"])
+        size = int(q.get("per_page", ["1000"])[0])
+        page = changed[:size]
+        after = str(page[-1]["updated_ts"] + 1 if page else since)
+        return 200, {"tickets": page, "after_cursor": after, "before_cursor": None, "before_url": None,
+                     "after_url": f"{self.base}/api/v2/incremental/tickets/cursor.json?cursor={after}",
+                     "end_of_stream": len(changed) <= size}
+
+
+@dataclass
+class JiraStandin(Standin):
+    """Jira Cloud (with JSM comment properties), REST v2."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    me: str = "5b10ac8d82e05b22cc7d4ef5"
+    embedded_comments: int = 5000  # how many comments an issue's embedded "comment" page holds
+    search_has_comments: bool = True  # whether a search hit carries fields.comment
+    next_id: int = 10_000
+    clock: int = 0
+
+    def __post_init__(self) -> None:
+        self.user(self.me, "Help-desk hub", "hub@example.com")
+
+    def user(self, account: str, name: str, email: str | None, kind: str = "atlassian") -> dict[str, Any]:
+        self.users[account] = {"self": f"{self.base}/rest/api/2/user?accountId={account}", "accountId": account,
+                               "displayName": name, "active": True, "accountType": kind, **({"emailAddress": email} if email else {})}
+        return self.users[account]
+
+    def _at(self) -> str:
+        self.clock += 1
+        return f"2026-01-01T{10 + self.clock // 60:02d}:{self.clock % 60:02d}:00.000+0000"
+
+    def issue(self, key: str, summary: str, reporter: str | None, description: Any = None, labels: tuple[str, ...] = ()) -> str:
+        self.next_id += 1
+        at = self._at()
+        fields = {"summary": summary, "description": description, "status": {"name": "Open", "statusCategory": {"key": "new"}},
+                  "priority": {"name": "Medium"}, "labels": list(labels), "created": at, "updated": at, "attachment": [],
+                  "creator": self.users[reporter] if reporter else None, "issuetype": {"name": "Task"}, **EXTRA}
+        if reporter:
+            fields["reporter"] = self.users[reporter]  # an issue may have no reporter: the key is then absent
+        self.issues[key] = {"id": str(self.next_id), "key": key, "self": f"{self.base}/rest/api/2/issue/{self.next_id}", "fields": fields}
+        self.comments[key] = []
+        return key
+
+    def comment(self, key: str, author: str | None, body: str, public: bool = True, properties: Any = ()) -> dict[str, Any]:
+        self.next_id += 1
+        at = self._at()
+        made = {"id": str(self.next_id), "self": f"{self.base}/rest/api/2/issue/{key}/comment/{self.next_id}", "body": body,
+                "created": at, "updated": at, "jsdPublic": public, **EXTRA}
+        if author:
+            made["author"] = made["updateAuthor"] = self.users[author]
+        self.comments[key].append(made)
+        self.properties[made["id"]] = {p["key"]: p["value"] for p in properties}
+        self.issues[key]["fields"]["updated"] = at
+        return made
+
+    def not_found(self) -> Any:
+        return {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+
+    def routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
+        api = "/rest/api/2"
+        return [
+            ("GET", f"{api}/myself", lambda q, b: (200, {**self.users[self.me], "timeZone": "Europe/Paris", "locale": "en_US"})),
+            ("GET", f"{api}/search/jql", self._search),
+            ("POST", f"{api}/issue", self._create),
+            ("GET", f"{api}/issue/([^/]+)/comment", self._comments),
+            ("POST", f"{api}/issue/([^/]+)/comment", self._add_comment),
+            ("GET", f"{api}/issue/([^/]+)", self._get),
+            ("PUT", f"{api}/issue/([^/]+)", self._edit),
+            ("GET", f"{api}/comment/(\\d+)/properties/([^/]+)", self._property),
+        ]
+
+    def _view(self, key: str, wanted: list[str], *, embedded: int) -> dict[str, Any]:
+        issue = self.issues[key]
+        fields = {k: v for k, v in issue["fields"].items() if "*all" in wanted or k in wanted}
+        if "comment" in wanted or "*all" in wanted:
+            listed = self.comments[key]
+            fields["comment"] = {"comments": listed[:embedded], "maxResults": embedded, "total": len(listed), "startAt": 0}
+        return {"expand": "renderedFields,names", **{k: v for k, v in issue.items() if k != "fields"}, "fields": fields}
+
+    def _get(self, q: dict[str, list[str]], b: Any, key: str) -> tuple[int, Any]:
+        if key not in self.issues:
+            return 404, self.not_found()
+        return 200, self._view(key, q.get("fields", ["*all"])[0].split(","), embedded=self.embedded_comments)
+
+    def _comments(self, q: dict[str, list[str]], b: Any, key: str) -> tuple[int, Any]:
+        if key not in self.issues:
+            return 404, self.not_found()
+        start, size = int(q.get("startAt", ["0"])[0]), min(int(q.get("maxResults", ["5000"])[0]), 100)
+        listed = self.comments[key]
+        return 200, {"startAt": start, "maxResults": size, "total": len(listed), "comments": listed[start:start + size]}
+
+    def _add_comment(self, q: Any, body: dict[str, Any], key: str) -> tuple[int, Any]:
+        if key not in self.issues:
+            return 404, self.not_found()
+        props = body.get("properties") or ()
+        internal = any(p["key"] == "sd.public.comment" and p["value"].get("internal") for p in props)
+        return 201, self.comment(key, self.me, body["body"], not internal, props)
+
+    def _edit(self, q: Any, body: dict[str, Any], key: str) -> tuple[int, Any]:
+        if key not in self.issues:
+            return 404, self.not_found()
+        labels = self.issues[key]["fields"]["labels"]
+        for op in (body.get("update") or {}).get("labels", ()):
+            if "add" in op and op["add"] not in labels:
+                labels.append(op["add"])
+        return 204, None
+
+    def _property(self, q: Any, b: Any, comment_id: str, name: str) -> tuple[int, Any]:
+        value = self.properties.get(comment_id, {}).get(name)
+        if value is None:
+            return 404, {"errorMessages": [f"The property with key '{name}' does not exist."], "errors": {}}
+        return 200, {"key": name, "value": value}
+
+    def _create(self, q: Any, body: dict[str, Any]) -> tuple[int, Any]:
+        fields = body.get("fields") or {}
+        if not fields.get("summary"):
+            return 400, {"errorMessages": [], "errors": {"summary": "You must specify a summary of the issue."}}
+        project = fields["project"]["key"]
+        key = f"{project}-{len([k for k in self.issues if k.startswith(project + '-')]) + 1}"
+        self.issue(key, fields["summary"], self.me, fields.get("description"), tuple(fields.get("labels") or ()))
+        issue = self.issues[key]
+        return 201, {"id": issue["id"], "key": key, "self": issue["self"]}
+
+    def _search(self, q: dict[str, list[str]], _: Any) -> tuple[int, Any]:
+        jql = q["jql"][0]
+        if not re.sub(r"(?i)order by.*$", "", jql).strip():  # "this parameter requires a bounded query"
+            return 400, {"errorMessages": ["Unbounded JQL queries are not allowed here. Please add a search restriction to your query."],
+                         "errors": {}}
+        label = re.search(r'labels = "([^"]+)"', jql)
+        hits = [k for k in self.issues if not label or label.group(1) in self.issues[k]["fields"]["labels"]]
+        hits.sort(key=lambda k: self.issues[k]["fields"]["updated"])
+        size, start = int(q.get("maxResults", ["50"])[0]), int(q.get("nextPageToken", ["0"])[0])
+        wanted = [f for f in q.get("fields", ["id"])[0].split(",") if self.search_has_comments or f != "comment"]
+        page = [self._view(k, wanted, embedded=self.embedded_comments) for k in hits[start:start + size]]
+        answer: dict[str, Any] = {"issues": page, "isLast": start + size >= len(hits)}
+        if not answer["isLast"]:
+            answer["nextPageToken"] = str(start + size)
+        return 200, answer
+
+
+def enqueue(hub: Any, connector: str, action: str, payload: dict[str, Any], key: str) -> int:
+    """One outbox row, as the pipeline writes it (``hand_off`` fills a ``create_ticket``'s payload)."""
+    from core import outbox
+    with hub.db.session() as s:
+        return outbox.enqueue(s, outbox.NewAction(key, connector, action, payload))
+
+
+def hand_off(hub: Any, connector: str, origin: str) -> int:
+    """A Slack conversation's hand-off: the ``create_ticket`` row of a ticket of record."""
+    payload = {"requester": {"external_id": "U1", "name": "Ada", "email": "ada@example.com"}, "idempotency_key": "hand-off:T1:C1:1.0",
+               "subject": "Refund", "text": "Transcript", "tags": ["slack"], "draft": "Draft", "notice": "Opened:",
+               "origin": {"connector": connector, "ref": origin}}
+    return enqueue(hub, connector, "create_ticket", payload, "create:slack:1")
+
+
+def lost_hand_off(hub: Any, standin: Standin, path: str, connector: str) -> str:
+    """A hand-off whose create reached the vendor but whose answer was lost: retried, it must find the
+    ticket it opened. Returns the ref the row recorded."""
+    standin.lose("POST", path)
+    row_id = hand_off(hub, connector, f"{connector}:1")
+    assert attempts(hub, row_id) == ["pending", "done"]
+    return str(result(hub, row_id)["ref"])
+
+
+def attempts(hub: Any, row_id: int, count: int = 2) -> list[str]:
+    """Perform the row ``count`` times, an hour apart (past any backoff), and return each outcome."""
+    from core import outbox
+    from core.models import utcnow
+    start = utcnow() + timedelta(seconds=1)
+    return [str(outbox.perform(hub.db, hub.jobs, row_id, hub.performers, now=start + timedelta(hours=n))) for n in range(count)]
+
+
+def result(hub: Any, row_id: int) -> Any:
+    from core.db import OutboxAction
+    with hub.db.session() as s:
+        return s.get_one(OutboxAction, row_id).result
