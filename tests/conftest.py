@@ -113,3 +113,27 @@ def served(app: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+SAMPLE_KB = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
+
+
+def sample_kb_database(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[str, Any]:
+    """A migrated SQLite database holding the sample KB (``config/sample_kb``): its URL and its ``Database``."""
+    from core.db import Database
+    from interceptor.kb.importer import articles_at, import_articles
+
+    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'hub.db'}"
+    migrations.upgrade(url)
+    db = Database(url)
+    import_articles(db, articles_at(SAMPLE_KB))
+    return url, db
+
+
+@pytest.fixture(scope="module")
+def sample_scorer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The sample KB's scorer as a fresh install builds it: dense, calibrated from the KB's own content."""
+    from interceptor.retrieval.scorer import build_scorer
+
+    url, db = sample_kb_database(tmp_path_factory, "sample")
+    return build_scorer(load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": "on"}), db)

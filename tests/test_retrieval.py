@@ -12,7 +12,6 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from config import load_settings
 from core import kb
 from core.db import Database
 from interceptor.decide import decide
@@ -20,7 +19,7 @@ from interceptor.retrieval.dense import Embedder
 from interceptor.retrieval.index import KBIndex
 from interceptor.kb.importer import articles_at, import_articles
 from interceptor.retrieval.lexical import BM25, tokenize
-from interceptor.retrieval.scorer import KBScorer, build_scorer
+from interceptor.retrieval.scorer import KBScorer
 from interceptor.types import Policy, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,17 +180,6 @@ def test_an_empty_kb_scores_nothing(sqlite_url: str) -> None:
         assert scored.candidates == () and scored.confidence == 0.0
     finally:
         db.dispose()
-
-
-@pytest.fixture(scope="module")
-def sample_scorer(tmp_path_factory: pytest.TempPathFactory) -> KBScorer:
-    import migrations
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('sample') / 'hub.db'}"
-    migrations.upgrade(url)
-    db = Database(url)
-    import_articles(db, articles_at(ROOT / "config" / "sample_kb"))
-    return build_scorer(load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": "on"}), db)
 
 
 @pytest.mark.parametrize(

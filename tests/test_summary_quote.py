@@ -3,20 +3,14 @@ rate limits.") is not quoted alone: the article's best headed section follows it
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from core.db import Database
 from core.kb import KBArticle, KBPassage
 from interceptor.compose import compose_answer
-from interceptor.kb.importer import articles_at, import_articles
 from interceptor.retrieval.history import Labelled, is_right
 from interceptor.retrieval.index import SUMMARY_CHARS, KBIndex
-from interceptor.retrieval.scorer import KBScorer, build_scorer
-from config.settings import load_settings
+from interceptor.retrieval.scorer import KBScorer
 
-ROOT = Path(__file__).resolve().parent.parent
 LEAD = "Use a personal token to reach the REST API, and stay within the limits so calls are not refused."
 ASKED = "personal token to reach the REST API within the limits, calls a minute"  # the opening's words, mostly
 LIMITS = "A token may make 100 calls a minute; past that the API answers 429 with Retry-After."
@@ -73,17 +67,6 @@ def test_a_past_request_answered_by_the_section_quoted_after_a_summary_counts_as
     elsewhere = Labelled(ASKED, "api", sections=("api-s1",))
     assert is_right(index, r, right)  # type: ignore[arg-type]
     assert not is_right(index, r, elsewhere)  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
-def sample_scorer(tmp_path_factory: pytest.TempPathFactory) -> KBScorer:
-    import migrations
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('sample') / 'hub.db'}"
-    migrations.upgrade(url)
-    db = Database(url)
-    import_articles(db, articles_at(ROOT / "config" / "sample_kb"))
-    return build_scorer(load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": "on"}), db)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ other. The small KB is scored by a real BM25 index; then the sample KB with the 
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,15 +13,13 @@ import pytest
 
 from config import load_settings
 from connectors.slack import blocks
-from core.db import Database
 from interceptor.compose import FEEDBACK_LINE, source_line
 from interceptor.decide import PARTLY_ANSWERABLE
 from interceptor.engine import Interceptor, decide_text, speller_for
 from interceptor.retrieval.lexical import BM25, tokenize
 from interceptor.types import Candidate, Decision, Policy, Scored, Verdict
+from tests.conftest import sample_kb_database
 from tests.slack_stub import shown
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def article(n: int, title: str, passage: str) -> Candidate:
@@ -182,14 +179,9 @@ def test_the_slack_answer_cites_each_article_once_and_its_words_match_the_button
 
 @pytest.fixture(scope="module")
 def sample_engine(tmp_path_factory: pytest.TempPathFactory) -> Interceptor:
-    import migrations
-    from interceptor.kb.importer import articles_at, import_articles as load
     from interceptor.retrieval.scorer import build_scorer
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('writing') / 'hub.db'}"
-    migrations.upgrade(url)
-    db = Database(url)
-    load(db, articles_at(ROOT / "config" / "sample_kb"))
+    url, db = sample_kb_database(tmp_path_factory, "writing")
     settings = load_settings({"HUB_DATABASE_URL": url, "HUB_DENSE": "on"})
     # the shipped default calibration (cold_start=False): these cases test the writing, not the calibration
     return Interceptor(settings, build_scorer(settings, db, cold_start=False))
