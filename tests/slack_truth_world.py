@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -47,12 +47,13 @@ def fresh_database(folder: str) -> str:
     return f"sqlite:///{Path(folder) / 'hub.db'}"
 
 
-def figures(hub: Any) -> dict[str, Any]:
-    """The counts of ``/api/v1/stats`` over the last 700 days, every channel, computed now, with the split."""
-    now = utcnow()
+def figures(hub: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The counts of ``/api/v1/stats`` over the last 700 days, every channel, computed at ``now`` (the hub's
+    clock unless told), with the split."""
+    today = utcnow()
     with hub.db.session() as s:
-        period = parse_period((now - timedelta(days=700)).date().isoformat(), None, now=now)
-        doc = stats(s, period, channel=None, costs=Costs(10.0, 1.0), now=now)
+        period = parse_period((today - timedelta(days=700)).date().isoformat(), None, now=today)
+        doc = stats(s, period, channel=None, costs=Costs(10.0, 1.0), now=now or today)
     return dict(doc["counts"]) | {"split": doc["split"]}
 
 
