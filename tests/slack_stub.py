@@ -6,7 +6,9 @@ arguments, Authorization header) and answers ``auth.test``, ``chat.postMessage``
 with fixture-shaped JSON, keeping the messages it was sent so threads read back what was posted.
 ``fail(method, ...)`` queues error answers (429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``),
 ``spoil(method, ...)`` fields of a success's answer; ``rendezvous(method, n)`` holds the next ``n`` calls of a
-method until all of them have arrived (two workers reading Slack at the same moment).
+method until all of them have arrived (two workers reading Slack at the same moment). ``outage(method, mode)``
+sets how every later call of a method fares until changed (Slack down, rate-limiting, or losing its answers:
+``"lose"`` makes the call as usual and answers a 503, ``"drop"`` makes it and closes the connection unanswered).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class SlackStub:
         self._failures: dict[str, list[_Failure]] = {}
         self._spoiled: dict[str, list[dict[str, Any]]] = {}
         self._rendezvous: dict[str, tuple[threading.Barrier, list[int]]] = {}
+        self._outages: dict[str, str] = {}
         self._lock = threading.Lock()
         self._clock = 1_800_000_000
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -81,6 +84,16 @@ class SlackStub:
         its own (a ``ts`` of 10,000 characters, ``None``): an answer not of the documented shape."""
         with self._lock:
             self._spoiled.setdefault(api, []).append(fields)
+
+    def outage(self, api: str, mode: str | None) -> None:
+        """How every later call of ``api`` fares, until changed: ``None`` as usual; ``"5xx"`` a 503, nothing done;
+        ``"429"`` a 429 with ``Retry-After: 30``, nothing done; ``"lose"`` done, then answered with a 503 (an answer
+        lost on the way back); ``"drop"`` done, then the connection closed with no answer."""
+        with self._lock:
+            if mode is None:
+                self._outages.pop(api, None)
+            else:
+                self._outages[api] = mode
 
     def rendezvous(self, api: str, parties: int = 2, timeout: float = 20.0) -> None:
         """Hold each of the next ``parties`` calls of ``api`` until all ``parties`` have arrived (or ``timeout``
@@ -124,16 +137,25 @@ class SlackStub:
         return f"{self._clock}.000100"
 
     def answer(self, api: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Status, body and headers of the answer (a status of 0: close the connection without one)."""
         with self._lock:
             queued = self._failures.get(api)
             if queued:
                 f = queued.pop(0)
                 return f.status, f.body, f.headers
+            outage = self._outages.get(api)
+            if outage == "5xx":
+                return 503, {"ok": False, "error": "service_unavailable"}, {}
+            if outage == "429":  # NOTE(slack): a rate-limited call is not made; Retry-After says when to call again
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"}
             handler = getattr(self, "_" + api.replace(".", "_"), None)
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method"}, {}
             spoiled = self._spoiled.get(api)
-            return 200, {**handler(args), **(spoiled.pop(0) if spoiled else {})}, {}
+            body = {**handler(args), **(spoiled.pop(0) if spoiled else {})}
+            if outage == "lose":
+                return 503, {"ok": False, "error": "service_unavailable"}, {}
+            return (0 if outage == "drop" else 200), body, {}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return dict(AUTH_TEST)
@@ -244,6 +266,9 @@ class SlackStub:
                     stub.calls.append(Call(api, self.command, parts.path, args, self.headers.get("Authorization")))
                 stub._meet(api)
                 status, body, headers = stub.answer(api, args)
+                if status == 0:  # the call was made; its answer never comes back
+                    self.close_connection = True
+                    return
                 data = json.dumps(body).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -18,11 +18,9 @@ import copy
 import json
 import os
 import re
-import shutil
 import tempfile
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -37,13 +35,12 @@ from config import load_settings
 from connectors.zendesk import verify
 from connectors.zendesk.connector import key_tag
 from core import outbox, work
-import migrations
-from core.analytics import Costs, parse_period, stats
 from core.db import OutboxAction, OutcomeRow
 from core.models import utcnow
 from interceptor import record
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
+from tests.slack_truth_world import figures, fresh_database
 from tests.test_overdue_lookup import QUESTION
 from tests.test_slack_flow import ARTICLES
 from tests.test_zendesk_connector import API, ZENDESK
@@ -53,7 +50,6 @@ JSON = {"Content-Type": "application/json"}
 TICKET_URL = re.compile(rf"{re.escape(API)}/tickets/(\d+)\.json")
 COMMENTS_URL = re.compile(rf"{re.escape(API)}/tickets/(\d+)/comments\.json")
 FIRST_TICKET = 7001
-TEMPLATE = tempfile.TemporaryDirectory()  # one migrated database, copied for each example
 STEPS = [timedelta(minutes=1), timedelta(minutes=6), timedelta(minutes=20), timedelta(hours=3), timedelta(days=1), timedelta(days=8)]
 
 
@@ -125,11 +121,7 @@ class StatsTruth(RuleBasedStateMachine):
         self.api = responses.RequestsMock(assert_all_requests_are_fired=False)
         self.api.start()
         self.desk = ZendeskDesk(self.api)
-        url = f"sqlite:///{Path(self.folder.name) / 'hub.db'}"
-        migrated = Path(TEMPLATE.name) / "hub.db"
-        if not migrated.exists():
-            migrations.upgrade(f"sqlite:///{migrated}")
-        shutil.copy(migrated, Path(self.folder.name) / "hub.db")
+        url = fresh_database(self.folder.name)
         self.hub = build_hub(load_settings(settings_dict(url, **ZENDESK, HUB_CHANNEL_POLICIES={"zendesk": {"threshold": 0.5}})))
         import_articles(self.hub.db, (parse_markdown(text, name) for name, text in ARTICLES.items()))
         self.offset = timedelta(0)
@@ -192,9 +184,7 @@ class StatsTruth(RuleBasedStateMachine):
     # -- what is checked after every step ------------------------------------------------------------
 
     def figures(self) -> dict[str, Any]:
-        with self.hub.db.session() as s:
-            doc = stats(s, parse_period(None, None, now=utcnow()), channel=None, costs=Costs(10.0, 1.0), now=self.now())
-        return doc["counts"] | {"split": doc["split"]}
+        return figures(self.hub, self.now())
 
     def answer_tags(self) -> dict[int, str]:
         with self.hub.db.session() as s:
