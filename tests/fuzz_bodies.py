@@ -84,8 +84,41 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-def mutate(data: st.DataObject, body: Any) -> Any:
-    """Apply one to three mutations at paths of ``body``: replace, drop, or wrap in deep nesting."""
+DOOR = ("replace", "replace", "drop", "deep", "stringify")  # what the door's fuzz does
+ALIKE = ("alike", "alike", "alike", "drop", "replace")  # mostly values of the same type, which pass a schema
+# Texts that look like ids and are not quite: other scripts' digits (``str.isdigit`` and ``int`` take them), signs,
+# underscores, spaces, path fragments, other cases, leading zeros.
+LOOKALIKE = st.sampled_from([
+    "", " ", "0", "-1", "+5158", "5_158", "05158", " 5158", "5158\n", "\u0665\u0661\u0665\u0668", "\uff15\uff11\uff15\uff18", "\u00b2",
+    "9" * 30, "1e5", "0x10", "nan", "inf", "KAN-3/comment", "kan-3", "KAN-03", "KAN-3?x=1", "KAN-0", "-KAN-3", "KAN--3", "KAN-3 ",
+    "1719209506", "1719209506.817929 ", "-1.0", "1e9", "C06NRA6JLER/x", "slack:T:C", "slack:T06NRA6HM3P:C06NRA6JLER:1.0:x", "zen:ticket:",
+    "zen:ticket:x", "x" * 300, "\ud800", "a\u0000b", "<@U06NU4E26M9>", "*", "%2F..%2F",
+])
+
+
+def alike(data: st.DataObject, value: Any) -> Any:
+    """A value of the same JSON type as ``value``: an odd number for a number, an id-like text for a text (or the
+    text itself with something added, or its digits in another script)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return data.draw(st.sampled_from([0, -1, 1, 2**31, 2**53 + 1, 2**63, 10**20, -(10**20)]) | st.integers())
+    if isinstance(value, float):
+        return data.draw(st.floats(allow_nan=False, allow_infinity=False))
+    if isinstance(value, str):
+        how = data.draw(st.sampled_from(["sample", "sample", "suffix", "prefix", "digits"]))
+        if how == "sample":
+            return data.draw(LOOKALIKE)
+        if how == "digits":
+            return "".join(chr(0x0660 + int(c)) if c.isascii() and c.isdigit() else c for c in value)
+        extra = data.draw(LOOKALIKE | st.text(max_size=5))
+        return value + extra if how == "suffix" else extra + value
+    return copy.deepcopy(data.draw(VALUES))
+
+
+def mutate(data: st.DataObject, body: Any, kinds: tuple[str, ...] = DOOR) -> Any:
+    """Apply one to three mutations at paths of ``body``, each of one of ``kinds``: replace (by any value), alike
+    (a value of the same type: :func:`alike`), drop, deep (wrap in deep nesting), stringify (its JSON text)."""
     body = copy.deepcopy(body)
     for _ in range(data.draw(st.integers(1, 3))):
         where = paths(body)
@@ -95,7 +128,7 @@ def mutate(data: st.DataObject, body: Any) -> Any:
         parent = body
         for step in path[:-1]:
             parent = parent[step]
-        kind = data.draw(st.sampled_from(["replace", "replace", "drop", "deep", "stringify"]))
+        kind = data.draw(st.sampled_from(kinds))
         if kind == "drop" and isinstance(parent, dict):
             del parent[path[-1]]
         elif kind == "deep":
@@ -103,13 +136,17 @@ def mutate(data: st.DataObject, body: Any) -> Any:
             parent[path[-1]] = deep(levels) if levels < 1000 else DEEP_MARK  # too deep for json.dumps itself
         elif kind == "stringify":
             parent[path[-1]] = json.dumps(parent[path[-1]])
+        elif kind == "alike":
+            parent[path[-1]] = alike(data, parent[path[-1]])
         else:
             parent[path[-1]] = copy.deepcopy(data.draw(VALUES))  # NASTY holds mutable samples
     return body
 
 
-def encoded(data: st.DataObject, body: Any) -> bytes:
-    if data.draw(st.integers(0, 9)) == 0:
+def encoded(data: st.DataObject, body: Any, *, garbage: bool = True) -> bytes:
+    """``body`` as JSON bytes (a mark of :func:`deep` made too deep for ``json.dumps``); with ``garbage``, one time
+    in ten some bytes that are no such body."""
+    if garbage and data.draw(st.integers(0, 9)) == 0:
         return data.draw(st.binary(max_size=200) | st.sampled_from([b"[" * 100_000, b"", b"null", b'{"a": NaN}', b"\xff\xfe{}", b"payload={}&x=\x00"]))
     return json.dumps(body).encode().replace(json.dumps(DEEP_MARK).encode(), b"[" * 5000 + b"]" * 5000)
 
