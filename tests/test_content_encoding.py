@@ -26,7 +26,8 @@ from interceptor.engine import Interceptor, LazyInterceptor
 from tests.conftest import settings_dict
 from tests.slack_stub import fixture as slack_fixture
 from tests.test_engine import FakeScorer
-from tests.test_fuzz_webhooks import CONNECTORS, FIXTURES, signers
+from tests.fuzz_bodies import FIXTURES, signers
+from tests.test_fuzz_webhooks import CONNECTORS
 from tests.test_reply_while_deciding import Later
 
 TOKEN = "encoding-admin-token"

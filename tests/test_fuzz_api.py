@@ -1,6 +1,6 @@
 """Property: no request to the web API, the dashboard, ``/healthz`` or ``/metrics`` gives a 5xx, and every 4xx
 a script sees is JSON ``{"error": ...}`` (issue 11 item 1). Bodies start from the documented shapes and are
-mutated as in :mod:`tests.test_fuzz_webhooks`; query strings and cookies are arbitrary bytes. A browser
+mutated as in :mod:`tests.fuzz_bodies`; query strings and cookies are arbitrary bytes. A browser
 (``Accept: text/html``) may get an HTML page instead; it still never gets a 5xx.
 """
 
@@ -18,7 +18,8 @@ from app import Hub, build_hub, create_app
 from config import load_settings
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
-from tests.test_fuzz_webhooks import FUZZ, database, encoded, header_text, mutate
+from tests.fuzz_bodies import FUZZ, encoded, header_text, mutate
+from tests.test_fuzz_webhooks import database
 from tests.test_slack_flow import ARTICLES
 
 TOKEN = "fuzz-admin-token"

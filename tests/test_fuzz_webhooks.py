@@ -4,137 +4,38 @@
 Bodies are the real fixtures' shapes, mutated (types swapped, fields dropped, values replaced by deep nesting,
 lone surrogates, huge numbers, path fragments), sent signed (so they reach the parser) and unsigned, plus raw
 bytes. A fixed seed (``derandomize``) keeps ``make test`` repeatable; ``HUB_FUZZ_EXAMPLES=5000`` runs a larger
-search. Processing is replaced by a no-op: the property is about the door, not the job runner.
+search (the bodies and mutations: :mod:`tests.fuzz_bodies`). Processing is replaced by a no-op: the property is
+about the door, not the job runner (:mod:`tests.test_fuzz_processing` runs it).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 from functools import partial
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app import Hub, build_hub, create_app
 from config import load_settings
 from connectors.jira import events as jira_events
-from connectors.zendesk import verify as zendesk_verify
 from core import inbox
 from core.db import InboxEvent
-from core.models import utcnow
 from tests.conftest import _postgres_schema, settings_dict
+from tests.fuzz_bodies import FUZZ, JIRA, SLACK, ZENDESK, encoded, header_text, mutate, signers, slack_request
 from tests.slack_stub import BOT_TOKEN, SIGNING_SECRET
-from tests.slack_stub import sign as slack_sign
 
-FIXTURES = Path(__file__).parent / "fixtures"
-EXAMPLES = int(os.environ.get("HUB_FUZZ_EXAMPLES", "100"))  # per route and database
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 SECRETS = {"ZENDESK_WEBHOOK_SECRET": "s3cret", "JIRA_WEBHOOK_SECRET": "s3cret"}
 CONNECTORS = {
     "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": "http://127.0.0.1:9/api/",
     "ZENDESK_URL": "http://127.0.0.1:9", "ZENDESK_EMAIL": "hub@example.com", "ZENDESK_API_TOKEN": "tok",
     "JIRA_URL": "http://127.0.0.1:9", "JIRA_EMAIL": "hub@example.com", "JIRA_API_TOKEN": "tok", **SECRETS,
 }
-
-
-def fixtures(vendor: str, prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted((FIXTURES / vendor).glob("*.json")) if p.name.startswith(prefixes)]
-
-
-SLACK = fixtures("slack", ("event_", "url_verification", "app_rate", "block_actions"))
-ZENDESK = fixtures("zendesk", ("event_", "trigger_"))
-JIRA = fixtures("jira", ("webhook_",))
-
-
-def _status_change(created: dict[str, Any]) -> dict[str, Any]:
-    """An issue the hub opened changing status (``jira:issue_updated``), made from an ``issue_created`` capture."""
-    body = copy.deepcopy(created)
-    body["webhookEvent"] = "jira:issue_updated"
-    body["issue"]["fields"]["labels"] = ["hub_created"]
-    body["changelog"] = {"id": "10050", "items": [{"field": "status", "toString": "Done"}]}
-    return body
-
-
-JIRA.append(_status_change(next(b for b in JIRA if b["webhookEvent"] == "jira:issue_created")))
-
-# -- values and mutations ------------------------------------------------------------------------------------
-
-NASTY = st.sampled_from([
-    "\ud800", "a\udfffb", 1e20, -1e308, 10**30, -(2**63), 0, True, None, "", " ", "../../../../internal/admin?x=",
-    "SUP-1/../x", "\u00b2", "x" * 5000, "1719209506.817929", "garbage", "2025-01-08T14:25:30Z", "9999-12-31T23:59:59Z",
-    "zen:ticket:5158", "<@U123>", "a\u0000b", "a" * 290 + "@example.com", "C" * 300, "9" * 128, "C" * 64, [], {}, [[[[[[[[]]]]]]]], {"a": {"b": {"c": None}}},
-])
-LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-VALUES = NASTY | NASTY | st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
-
-
-DEEP_MARK = "\u0000deep\u0000"
-
-
-def deep(levels: int) -> Any:
-    value: Any = "x"
-    for i in range(levels):
-        value = [value] if i % 2 else {"a": value}
-    return value
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a value inside ``value`` (keys and list indexes)."""
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            found += paths(inner, prefix + (key,))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value[:5]):
-            found += paths(inner, prefix + (index,))
-    return found
-
-
-def mutate(data: st.DataObject, body: Any) -> Any:
-    """Apply one to three mutations at paths of ``body``: replace, drop, or wrap in deep nesting."""
-    body = copy.deepcopy(body)
-    for _ in range(data.draw(st.integers(1, 3))):
-        where = paths(body)
-        if not where:
-            return copy.deepcopy(data.draw(VALUES))
-        path = data.draw(st.sampled_from(where))
-        parent = body
-        for step in path[:-1]:
-            parent = parent[step]
-        kind = data.draw(st.sampled_from(["replace", "replace", "drop", "deep", "stringify"]))
-        if kind == "drop" and isinstance(parent, dict):
-            del parent[path[-1]]
-        elif kind == "deep":
-            levels = data.draw(st.sampled_from([10, 70, 500, 5000]))
-            parent[path[-1]] = deep(levels) if levels < 1000 else DEEP_MARK  # too deep for json.dumps itself
-        elif kind == "stringify":
-            parent[path[-1]] = json.dumps(parent[path[-1]])
-        else:
-            parent[path[-1]] = copy.deepcopy(data.draw(VALUES))  # NASTY holds mutable samples
-    return body
-
-
-def encoded(data: st.DataObject, body: Any) -> bytes:
-    if data.draw(st.integers(0, 9)) == 0:
-        return data.draw(st.binary(max_size=200) | st.sampled_from([b"[" * 100_000, b"", b"null", b'{"a": NaN}', b"\xff\xfe{}", b"payload={}&x=\x00"]))
-    return json.dumps(body).encode().replace(json.dumps(DEEP_MARK).encode(), b"[" * 5000 + b"]" * 5000)
-
-
-def header_text() -> st.SearchStrategy[str]:
-    return st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=40)
 
 
 # -- the app -------------------------------------------------------------------------------------------------
@@ -167,23 +68,6 @@ def check(response: Any) -> None:
     if response.status_code >= 400:
         body = response.get_json(silent=True)
         assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"], response.get_data()[:300]
-
-
-def slack_request(data: st.DataObject, raw: bytes) -> tuple[bytes, dict[str, str]]:
-    form = data.draw(st.booleans())
-    if form:
-        from urllib.parse import urlencode
-
-        raw = urlencode({"payload": raw.decode("utf-8", "replace")}).encode()
-    return raw, {"Content-Type": "application/x-www-form-urlencoded" if form else "application/json"}
-
-
-def signers() -> dict[str, Callable[[bytes], dict[str, str]]]:
-    def zendesk(body: bytes) -> dict[str, str]:
-        ts = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {zendesk_verify.SIGNATURE_HEADER: zendesk_verify.sign("s3cret", ts, body), zendesk_verify.TIMESTAMP_HEADER: ts}
-
-    return {"slack": slack_sign, "zendesk": zendesk, "jira": lambda body: {"X-Hub-Signature": jira_events.sign("s3cret", body)}}
 
 
 ROUTES = {"slack": ("/slack/events", SLACK), "zendesk": ("/webhooks/zendesk", ZENDESK), "jira": ("/webhooks/jira", JIRA)}
