@@ -113,6 +113,22 @@ def test_the_dedupe_key_is_the_event_and_falls_back_to_a_hash_of_the_body() -> N
     assert events.event_key(comment) != unnamed
 
 
+@pytest.mark.parametrize("unnamed", [None, "", "absent"])
+def test_a_comment_webhook_naming_no_comment_id_is_a_message_of_its_own_delivery(unnamed: str | None) -> None:
+    bodies = [load("webhook_comment_created.json") for _ in range(2)]
+    for n, body in enumerate(bodies):
+        body["comment"]["body"] = f"Still broken, attempt {n}"
+        body["timestamp"] += n
+        if unnamed == "absent":
+            del body["comment"]["id"]
+        else:
+            body["comment"]["id"] = unnamed
+    first, second = (events.parse({}, body, ME) for body in bodies)
+    assert first is not None and second is not None and first.message is not None and second.message is not None
+    assert first.message.external_id == first.delivery_id and first.delivery_id.startswith("body:")
+    assert first.message.external_id != second.message.external_id  # not one message "None"
+
+
 def test_comment_created_webhook_keeps_wiki_text() -> None:
     body = load("webhook_comment_created.json")
     body["comment"]["body"] = "It still fails for [~accountid:619a4432ebce470067f20384], *please* help"

@@ -193,6 +193,8 @@ def _parse(body: Mapping[str, Any], me: Self) -> TicketEvent | None:
     # comment is passed on as the requester's side's with what it would be as an agent's, and the job
     # judges it on the reporter (JiraConnector.resolve) before the pipeline reads it.
     msg = message(comment, user_id(reporter) if reporter else None, me)
+    if not _present(comment.get("id")):  # two comments without ids would be one message: this one is its delivery
+        msg = replace(msg, external_id=delivery)
     data = {}
     if reporter is None and awaits_reporter(comment, msg.author):
         data[IF_AGENT] = visibility_of(comment, replace(msg.author, is_agent=True)).value
