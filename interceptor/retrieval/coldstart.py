@@ -25,7 +25,8 @@ from interceptor.retrieval.training import PairTraining
 # The version of this method, stored with each cold start (one of another version is fitted again).
 # 2: the titles of articles of several sections are not asked (see fit_cold).
 # 3: a summary is quoted with the section after it (KBIndex.quote), and judged on that quote.
-METHOD = 3
+# 4: the section quoted after a summary is the one whose passage best matches the request.
+METHOD = 4
 
 if TYPE_CHECKING:
     from interceptor.retrieval.history import Labelled

@@ -311,12 +311,15 @@ class KBIndex:
         """``p`` with :attr:`PassageScores.also` set when its choice is the article's summary: an opening without
         a heading of its own and at most :data:`SUMMARY_CHARS` long ("Use a personal API token to access the
         API, and stay within the rate limits."). A summary says what the article is about, rarely what to do,
-        so the article's best headed section by the second stage is quoted after it (:meth:`quote`)."""
+        so the article's headed section whose passage best matches the request (fused score) is quoted after it
+        (:meth:`quote`). Not the second stage's runner-up: it ranks sections by how they compare with the best
+        one, and beside a summary chosen for naming the article's topic that is mostly how little each heading
+        dilutes the title ("Connect Slack › Not working?" for "how do I connect slack")."""
         passages = self.articles[article].passages
         if p.chosen != 0 or passages[0].heading_path or len(passages[0].text) > SUMMARY_CHARS:
             return p
-        also = next((j for j in p.order if passages[j].heading_path), -1)
-        return replace(p, also=also) if also >= 0 else p
+        headed = [j for j in range(len(passages)) if passages[j].heading_path]
+        return replace(p, also=max(headed, key=lambda j: p.rows[j, 0])) if headed else p
 
     def quote(self, article: int, p: PassageScores) -> str:
         """Return the text quoted for ``article``'s chosen passage: the passage, and the section quoted after a
