@@ -10,7 +10,9 @@ package provides:
   of :func:`connectors.actions.common_performers`;
 - optionally ``scheduled_jobs(services) -> list[tuple[str, Callable[[], object], float]]``: periodic jobs
   (name, function, interval in seconds), run by the single active scheduler; ``services`` is the running
-  hub's ``surfaces.services.Services`` (``settings``, ``db``, ``jobs``, ``connectors``).
+  hub's ``surfaces.services.Services`` (``settings``, ``db``, ``jobs``, ``connectors``);
+- optionally ``checks(connector, settings) -> list[connectors.checks.Check]``: what ``hub check`` asks the vendor
+  (credentials, permissions or scopes, channels, the intake's secrets), one outcome per line, never raising.
 
 HTTP routes are the surfaces' (``surfaces/http``), not the connectors'.
 

@@ -2,8 +2,10 @@
 
 ``http.server`` on 127.0.0.1, port 0, in a thread. It records every call (HTTP method, path, query/form/JSON
 arguments, Authorization header) and answers ``auth.test``, ``chat.postMessage``, ``chat.update``,
-``conversations.replies``, ``conversations.history``, ``reactions.get``, ``users.info`` and ``chat.getPermalink``
-with fixture-shaped JSON, keeping the messages it was sent so threads read back what was posted.
+``conversations.replies``, ``conversations.history``, ``conversations.info`` (channels seeded with
+``seed_channel``), ``reactions.get``, ``users.info`` and ``chat.getPermalink`` with fixture-shaped JSON, keeping
+the messages it was sent so threads read back what was posted. Every answer names the token's scopes in an
+``x-oauth-scopes`` header, as Slack's do (``scopes``: none, no header).
 ``fail(method, ...)`` queues error answers (429 with ``Retry-After``, 5xx, ``{"ok": false, "error": ...}``),
 ``spoil(method, ...)`` fields of a success's answer; ``rendezvous(method, n)`` holds the next ``n`` calls of a
 method until all of them have arrived (two workers reading Slack at the same moment). ``outage(method, mode)``
@@ -24,6 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 AUTH_TEST = json.loads((FIXTURES / "api_auth_test_bot.json").read_text())
 BOT_USER, BOT_ID, BOT_APP = AUTH_TEST["user_id"], AUTH_TEST["bot_id"], "AHUBAPP01"
+# The bot scopes docs/connectors.md asks for, and channels:read/groups:read (conversations.info).
+SCOPES = ("chat:write", "app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history",
+          "users:read", "users:read.email", "reactions:read", "channels:read", "groups:read")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class SlackStub:
         self.calls: list[Call] = []
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}  # conversations.info's channel objects, by id
+        self.scopes: tuple[str, ...] | None = SCOPES  # the x-oauth-scopes header of every answer
         self.replies_page_cap = 15  # conversations.replies' largest page (see _conversations_replies)
         self.repeat_parent = False  # whether conversations.replies repeats a thread's parent on later pages
         self._failures: dict[str, list[_Failure]] = {}
@@ -125,6 +132,13 @@ class SlackStub:
         documented shape) and then ``replies``."""
         with self._lock:
             self.threads[(channel, thread_ts)] = [root, *map(dict, replies)]
+
+    def seed_channel(self, channel: str, name: str, *, is_member: bool = True, is_private: bool = False,
+                     is_archived: bool = False) -> None:
+        """Make ``conversations.info`` describe ``channel``."""
+        with self._lock:
+            self.channels[channel] = {"id": channel, "name": name, "is_channel": True, "is_private": is_private,
+                                      "is_archived": is_archived, "is_member": is_member}
 
     def calls_to(self, api: str) -> list[Call]:
         with self._lock:
@@ -238,6 +252,17 @@ class SlackStub:
             return {"ok": False, "error": "message_not_found"}
         return {"ok": True, "type": "message", "channel": channel, "message": json.loads(json.dumps(found))}
 
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        # NOTE(slack): a public channel needs channels:read, a private one groups:read; a channel the token cannot
+        # see is channel_not_found. https://docs.slack.dev/reference/methods/conversations.info
+        channel = self.channels.get(args["channel"])
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        needed = "groups:read" if channel["is_private"] else "channels:read"
+        if self.scopes is not None and needed not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(self.scopes)}
+        return {"ok": True, "channel": dict(channel)}
+
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(args["user"])
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
@@ -275,6 +300,8 @@ class SlackStub:
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in headers.items():
                     self.send_header(key, value)
+                if stub.scopes is not None:
+                    self.send_header("x-oauth-scopes", ", ".join(stub.scopes))
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -1,6 +1,7 @@
 """Jira Cloud / Jira Service Management (registered as ``"jira"`` in :data:`connectors.REGISTRY`).
 
-Hooks: :func:`build`, :func:`scheduled_jobs` (the polling fallback, on when JIRA_POLL is set).
+Hooks: :func:`build`, :func:`checks` (``hub check``), :func:`scheduled_jobs` (the polling fallback, on when
+JIRA_POLL is set).
 """
 
 from __future__ import annotations
@@ -8,11 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from connectors.checks import Check
 from connectors.jira import poll
 from connectors.jira.connector import JiraConnector
 from connectors.polling import polling_jobs
 
-__all__ = ["JiraConnector", "build", "scheduled_jobs"]
+__all__ = ["JiraConnector", "build", "checks", "scheduled_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +38,10 @@ def build(settings: Any) -> JiraConnector | None:
 def scheduled_jobs(hub: Any) -> list[tuple[str, Callable[[], object], float]]:
     """The polling fallback, on when ``JIRA_POLL`` is set (for installs that cannot receive webhooks)."""
     return polling_jobs(hub, "jira", poll.CURSOR_NAME)
+
+
+def checks(connector: JiraConnector, settings: Any) -> list[Check]:
+    """What ``hub check`` verifies of Jira (:func:`connectors.jira.preflight.checks`)."""
+    from connectors.jira.preflight import checks as run
+
+    return run(connector, settings)

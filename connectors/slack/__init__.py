@@ -1,6 +1,6 @@
 """Slack: requests come from channel messages and mentions; answers go in the request's own thread.
 
-Package hooks (``connectors/__init__.py``): :func:`build`, :func:`extra_performers`, :func:`scheduled_jobs`.
+Package hooks (``connectors/__init__.py``): :func:`build`, :func:`checks`, :func:`extra_performers`, :func:`scheduled_jobs`.
 ``POST /slack/events`` is routed by ``surfaces.http`` through :func:`connectors.inbound.receive` (the connector
 verifies, answers the handshakes via :mod:`connectors.slack.events`, and parses).
 """
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from connectors.checks import Check
 from connectors.slack.connector import SlackConnector
 from core.models import TicketRef
 from core.outbox import Performed, Performer
 
-__all__ = ["SlackConnector", "build", "extra_performers", "scheduled_jobs"]
+__all__ = ["SlackConnector", "build", "checks", "extra_performers", "scheduled_jobs"]
 
 
 def build(settings: Any) -> SlackConnector | None:
@@ -43,3 +44,10 @@ def scheduled_jobs(hub: Any) -> list[tuple[str, Callable[[], object], float]]:
     """Resolve the hub's Slack identity (``auth.test``) in the background; a no-op once cached."""
     connector: SlackConnector = hub.connectors["slack"]
     return [("slack.identity", connector.identity, 300.0)]
+
+
+def checks(connector: SlackConnector, settings: Any) -> list[Check]:
+    """What ``hub check`` verifies of Slack (:func:`connectors.slack.preflight.checks`)."""
+    from connectors.slack.preflight import checks as run
+
+    return run(connector, settings)

@@ -75,8 +75,8 @@ class ZendeskConnector:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def self_id(self) -> str:
-        """The hub's own user id (the API user, ZENDESK_EMAIL), fetched once and cached.
+    def me(self) -> dict[str, Any]:
+        """The API user's record (``GET /users/me``: ``id``, ``role``, ``only_private_comments``, ...), asked anew.
 
         NOTE(zendesk): ``GET /users/me`` serves anonymous Help Center visitors too: credentials Zendesk does not
         take (no credentials, a wrong password) are answered 200 with an "Anonymous user" whose ``id`` is
@@ -86,11 +86,20 @@ class ZendeskConnector:
         Raises:
             Retriable, Fatal: the call failed, or Zendesk answered as the anonymous user (the credentials).
         """
+        me = call("users.me", lambda: self._zenpy.users.me().to_dict())
+        if not isinstance(me, dict) or me.get("id") is None:
+            raise Fatal("zendesk users/me answered as an anonymous user: check ZENDESK_EMAIL and ZENDESK_API_TOKEN")
+        return me
+
+    def self_id(self) -> str:
+        """The hub's own user id (the API user, ZENDESK_EMAIL), fetched once (:meth:`me`) and cached.
+
+        Raises:
+            Retriable, Fatal: as :meth:`me`.
+        """
         with self._lock:
             if self._self_id is None:
-                me = call("users.me", lambda: self._zenpy.users.me().to_dict())
-                if me.get("id") is None:
-                    raise Fatal("zendesk users/me answered as an anonymous user: check ZENDESK_EMAIL and ZENDESK_API_TOKEN")
+                me = self.me()
                 self._self_id = read_record(Source.ZENDESK, "user", "me", lambda: str(me["id"]))
             return self._self_id
 

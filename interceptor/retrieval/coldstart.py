@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Collection
 
 import numpy as np
 
-from core.kb import KBArticle, StoredCalibration
+from core.kb import KBArticle, StoredCalibration, load_calibration
 from interceptor.retrieval.calibration import Calibrator, fit
 from interceptor.retrieval.features import feature_names, sign
 from interceptor.retrieval.lexical import quote_in_section
@@ -29,6 +29,8 @@ from interceptor.retrieval.training import PairTraining
 METHOD = 4
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from interceptor.retrieval.history import Labelled
     from interceptor.retrieval.index import KBIndex
 
@@ -38,6 +40,37 @@ def outdated(calibration: StoredCalibration | None) -> bool:
     not served: a new version of the hub does not keep the old one's threshold)."""
     return calibration is not None and bool(calibration.params.get("coldstart")) \
         and calibration.params.get("cold_method") != METHOD
+
+
+def stored_for(session: Session, version: str) -> tuple[StoredCalibration | None, StoredCalibration | None]:
+    """Read the calibrations a scorer chooses from for KB ``version``: the one stored for that version, and the
+    newest of any version (the same row when there is one for ``version``); neither when the newest is a cold
+    start of another version of this method (:func:`outdated`)."""
+    stored = load_calibration(session, version)
+    latest = stored or load_calibration(session)
+    return (None, None) if outdated(latest) else (stored, latest)
+
+
+def served(stored: StoredCalibration | None, latest: StoredCalibration | None, mode: str,
+           articles: int) -> StoredCalibration | None:
+    """The stored calibration a scorer in retrieval ``mode`` serves for a KB of ``articles`` articles, without
+    fitting anything: the one stored for its version, else the latest cold start of a KB about this size (within
+    10% of the articles it was fitted on: its features do not depend on the KB itself, so a small edit or sync
+    reuses it); ``None`` when neither has a calibrator for ``mode`` (the scorer then refits or cold-starts)."""
+    if stored is None and latest is not None and latest.params.get("coldstart"):
+        fitted = int(latest.params.get("articles") or 0)
+        if fitted > 0 and abs(articles - fitted) <= 0.1 * fitted:
+            stored = latest
+    return stored if stored is not None and mode in stored.params.get("modes", {}) else None
+
+
+def source(calibration: StoredCalibration) -> str:
+    """How ``KBScorer.calibration_source`` names a stored calibration it serves: ``coldstart:ID`` (fitted on
+    the KB's own content), ``stored:ID`` (on labelled history), ``default`` (the shipped one, for a KB too
+    small to calibrate from)."""
+    if calibration.params.get("fallback"):
+        return "default"
+    return f"{'coldstart' if calibration.params.get('coldstart') else 'stored'}:{calibration.id}"
 
 
 def cold_items(articles: list[KBArticle], answerable: bool, limit: int,

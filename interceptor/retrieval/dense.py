@@ -39,6 +39,15 @@ def dense_available() -> tuple[bool, str]:
     return True, "ok"
 
 
+def dense_installed() -> bool:
+    """Whether the dense extra's packages are installed, without importing them (importing torch takes
+    seconds): what ``hub check`` uses to tell which retrieval mode a server here would run in; a package
+    that is installed but fails to import is found out by :func:`dense_available`."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("sentence_transformers", "torch"))
+
+
 def resolve_model_path(name: str) -> str:
     """Return what to hand sentence-transformers for ``name`` (the bundled copy for the default model)."""
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):

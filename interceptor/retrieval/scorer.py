@@ -111,10 +111,7 @@ class KBScorer:
             if not force and version == self.kb_version:
                 return False
             articles = kb.load_articles(s)
-            stored = kb.load_calibration(s, version)
-            latest = stored or kb.load_calibration(s)
-        if coldstart.outdated(latest):
-            stored = latest = None
+            stored, latest = coldstart.stored_for(s, version)
         started = time.perf_counter()
         negatives = tuple((latest.params.get("negatives") or ()) if latest else ())
         self.index = self._build_index(articles, negatives, history.from_params(latest.params) if latest else [])
@@ -133,13 +130,11 @@ class KBScorer:
         return index
 
     def _use_calibration(self, stored: kb.StoredCalibration | None, latest: kb.StoredCalibration | None) -> None:
-        if stored is None and latest is not None and latest.params.get("coldstart") and self._close_in_size(latest):
-            stored = latest  # a cold start of a KB about this size: its features do not depend on the KB itself
-        if stored is not None and self.mode in stored.params.get("modes", {}):
-            self.calibrator = Calibrator.from_params(stored.params["modes"][self.mode])
-            self.index = self.index.with_reranker(PairModel.from_params(stored.params.get("reranker") or {}))
-            kind = "coldstart" if stored.params.get("coldstart") else "stored"
-            self.calibration_source = "default" if stored.params.get("fallback") else f"{kind}:{stored.id}"
+        chosen = coldstart.served(stored, latest, self.mode, len(self.index.articles))
+        if chosen is not None:
+            self.calibrator = Calibrator.from_params(chosen.params["modes"][self.mode])
+            self.index = self.index.with_reranker(PairModel.from_params(chosen.params.get("reranker") or {}))
+            self.calibration_source = coldstart.source(chosen)
             return
         labelled = history.from_params(latest.params) if latest is not None else []
         if labelled:
@@ -149,12 +144,6 @@ class KBScorer:
             except ValueError:
                 log.warning("interceptor.calibration.refit-failed", extra={"kb_version": self.kb_version})
         self.cold_start(fit=self._cold)
-
-    def _close_in_size(self, calibration: kb.StoredCalibration) -> bool:
-        """Whether the KB has within 10% of the articles ``calibration`` was fitted on (a small edit or sync
-        reuses a cold start instead of refitting it on every KB version)."""
-        fitted = int(calibration.params.get("articles") or 0)
-        return fitted > 0 and abs(len(self.index.articles) - fitted) <= 0.1 * fitted
 
     def cold_start(self, *, fit: bool = True) -> None:
         """Calibrate from the KB's own content (no labelled history), and store it for this KB version; a

@@ -24,6 +24,7 @@ from surfaces.cli.logs import configure as configure_logs
 # name -> "module:attribute" of the click command
 COMMANDS = {
     "ask": "surfaces.cli.ask:ask",
+    "check": "surfaces.cli.check:check",
     "db": "surfaces.cli.server:db_group",
     "eval": "surfaces.cli.wiring:eval_command",
     "kb": "surfaces.cli.wiring:kb_command",
