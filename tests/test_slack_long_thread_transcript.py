@@ -15,8 +15,10 @@ import json
 from typing import Any, Callable
 
 import pytest
+from slack_sdk import WebClient
 
 from connectors.slack import reads
+from core.errors import Retriable
 from tests.slack_stub import SlackStub
 from tests.sync_world import OTHER, REFUND, World, jira_world, running, zendesk_world
 from tests.sync_world import stub  # noqa: F401 - a fixture
@@ -85,14 +87,49 @@ def test_a_thread_longer_than_the_read_may_go_says_what_was_not_read(database_ur
     assert f"\n[The thread was too long to read to its end: {unread} later messages are not shown: see the original conversation]\n" in text
 
 
-def test_a_read_stops_when_its_time_is_up_and_says_so(stub: SlackStub) -> None:
-    from slack_sdk import WebClient
-
+def seed_hundred(stub: SlackStub) -> WebClient:
+    """A thread of 100 replies in channel C1, and a client of the stub."""
     stub.seed_thread("C1", {"type": "message", "user": USER, "text": "first", "ts": "1.000100"},
                      *({"type": "message", "user": OTHER, "text": f"r{i}", "ts": f"{2 + i}.000100", "thread_ts": "1.000100"} for i in range(100)))
+    return WebClient(base_url=stub.url, token="xoxb-test")
+
+
+def test_a_429_on_a_later_page_is_retriable_after_slacks_retry_after(stub: SlackStub) -> None:
+    listed = reads.thread(seed_hundred(stub), "C1", "1.000100")
+    assert [next(listed)["text"] for _ in range(20)][-1] == "r18"  # two pages read
+    stub.fail("conversations.replies", 429, headers={"Retry-After": "30"})
+    with pytest.raises(Retriable) as raised:
+        list(listed)
+    assert (raised.value.retry_after, raised.value.rate_limited) == (30.0, True)
+    assert len(stub.calls_to("conversations.replies")) == 3, "no call after the 429"
+
+
+def test_a_read_stops_when_its_time_is_up_and_says_so(stub: SlackStub) -> None:
+    client = seed_hundred(stub)
     ticks = iter(range(0, 10_000, 40))  # 40 seconds a page
-    read = reads.excerpt(WebClient(base_url=stub.url, token="xoxb-test"), "C1", "1.000100", keep=5,
+    read = reads.excerpt(client, "C1", "1.000100", keep=5,
                          max_seconds=reads.MAX_SECONDS, clock=lambda: float(next(ticks)))
     assert len(stub.calls_to("conversations.replies")) == 2 and read.cut_short == "60 seconds"
     assert [m["text"] for m in read.messages] == ["first", "r24", "r25", "r26", "r27", "r28"]
     assert (read.left_out, read.unread) == (24, 100 + 1 - 30)
+
+
+def test_a_retry_finds_its_own_post_at_the_end_of_a_long_thread(sqlite_url: str, stub: SlackStub) -> None:
+    # Before a retry, the outbox asks whether the post was made (an answer lost on the way back): a look that
+    # stopped at 150 messages missed it in a longer thread, and the reply was posted twice.
+    from config import load_settings
+    from connectors.slack.connector import SlackConnector
+    from core.models import TicketRef
+    from tests.slack_stub import slack_settings
+
+    settings = load_settings(slack_settings(sqlite_url, stub))
+    assert settings.slack is not None
+    connector = SlackConnector(settings.slack, settings.policy)
+    seed_hundred(stub)
+    stub.threads[("C1", "1.000100")].extend(
+        {"type": "message", "user": OTHER, "text": f"s{i}", "ts": f"{200 + i}.000100", "thread_ts": "1.000100"} for i in range(200))
+    ref = TicketRef.parse("slack:T1:C1:1.000100")
+    posted = connector.post_reply(ref, "Here is how", idempotency_key="answer:slack:T1:C1:1.000100", kind="notice")
+    before = len(stub.calls_to("conversations.replies"))
+    assert connector.already_wrote(ref, "answer:slack:T1:C1:1.000100") == posted
+    assert len(stub.calls_to("conversations.replies")) - before == 21  # 302 messages: 14, then 15 a page
