@@ -3,6 +3,7 @@
 ``DEBUG`` (any case) sets the processes' own level; ``DEBUG,zenpy=DEBUG,urllib3=INFO`` also sets those loggers.
 The vendor SDKs' loggers stay at INFO unless named here (``surfaces.log_levels``): at DEBUG they log request and
 response bodies. Unset, each command keeps its own level (INFO for ``hub serve``, ``worker``, ``scheduler``).
+Every ``hub`` command applies it first (:func:`read_log_levels`), before and without its other settings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from typing import Any, Mapping
 
 from marshmallow import ValidationError, fields
+
+from core.errors import ConfigError
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXAMPLE = "e.g. DEBUG, or DEBUG,zenpy=DEBUG to also see what that SDK sends and receives"
@@ -33,3 +36,35 @@ class LogLevels(fields.Field):
                 raise ValidationError(f"{level.strip()[:40]!r} is not a level: {', '.join(LEVELS)} ({EXAMPLE})")
             pairs.append((name.strip(), level.strip().upper()))
         return tuple(pairs)
+
+
+def read_log_levels(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``HUB_LOG_LEVEL`` alone, as :func:`config.settings.load_settings` reads it (the environment, else the YAML file
+    named by ``HUB_CONFIG``; empty is unset), for a command to apply before it reads its other settings: a command
+    that reads none (``hub ask`` answered by a running server) must not start refusing them, so a ``HUB_CONFIG`` file
+    that cannot be read counts as one without the key here (the commands that read it say what is wrong).
+
+    Args:
+        environ: the environment.
+
+    Returns:
+        ``(logger, LEVEL)`` pairs as :class:`LogLevels` loads them; ``()`` when unset.
+
+    Raises:
+        ConfigError: the value is not one, with the message :func:`config.settings.load_settings` gives.
+    """
+    value: Any = environ.get("HUB_LOG_LEVEL")
+    if value is None and environ.get("HUB_CONFIG"):
+        from config.file import read_config_file
+        from config.settings import setting_keys
+
+        try:
+            value = read_config_file(environ["HUB_CONFIG"], setting_keys()).get("HUB_LOG_LEVEL")
+        except ConfigError:
+            value = None
+    if value is None or value == "":
+        return ()
+    try:
+        return LogLevels().deserialize(value)  # type: ignore[no-any-return]
+    except ValidationError as e:
+        raise ConfigError(f"invalid configuration: HUB_LOG_LEVEL: {' '.join(map(str, e.messages))}") from e

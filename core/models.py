@@ -258,6 +258,11 @@ class Ticket:
     updated_at: datetime = field(default_factory=utcnow)
     raw: Any = field(default=None, compare=False, repr=False)
     request_in_messages: bool = True
+    # A conversation too long to keep whole (a Slack thread of thousands of messages): ``messages`` holds its first
+    # message and its latest; ``left_out`` counts those read between them but not kept, ``unread`` those after the
+    # last one read that were never read (0: it was read to its end; ``None``: not to its end, how many more unknown).
+    left_out: int = 0
+    unread: int | None = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))

@@ -130,11 +130,15 @@ def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
 
     At most ``limit`` characters and the link: each message is cut at ``MESSAGE_CHARS``, and a thread too long
     for the rest keeps its first message (the request) and the latest ones that fit, saying how many it left
-    out; the link leads to the whole conversation.
+    out (those the connector already left out, ``Ticket.left_out``, counted in); a conversation not read to its
+    end (``Ticket.unread``) says so after its last line. The link leads to the whole conversation.
     """
     lines = [_line(m.author.name or m.author.external_id, m.text, m.attachments) for m in ticket.messages if m.visibility is Visibility.PUBLIC]
     if not lines:
         lines = [_line(ticket.requester.name or ticket.requester.external_id, ticket.text, ())]
+    unread = _unread(ticket.unread)
+    left_out = ticket.left_out
+    limit -= len(unread) + 1 if unread else 0
     if sum(len(line) + 1 for line in lines) > limit:
         first, kept, used = lines[0], list[str](), 0
         budget = limit - len(first) - 80  # room for the line saying what was left out
@@ -143,11 +147,23 @@ def transcript(ticket: Ticket, limit: int = TRANSCRIPT_CHARS) -> str:
                 break
             kept.insert(0, line)
             used += len(line) + 1
-        left_out = len(lines) - 1 - len(kept)
-        lines = [first, f"[{plural(left_out, 'message')} not shown: see the original conversation]", *kept] if left_out else [first, *kept]
+        left_out += len(lines) - 1 - len(kept)
+        lines = [first, *kept]
+    if left_out:
+        lines.insert(1, f"[{plural(left_out, 'earlier message')} not shown: see the original conversation]")
+    if unread:
+        lines.append(unread)
     if ticket.url:
         lines.append(f"\nOriginal conversation: {ticket.url}")
     return "\n".join(lines)
+
+
+def _unread(unread: int | None) -> str:
+    """The line saying a conversation was not read to its end (``""`` when it was)."""
+    if unread == 0:
+        return ""
+    later = "its later messages are" if unread is None else f"{plural(unread, 'later message')} {'is' if unread == 1 else 'are'}"
+    return f"[The thread was too long to read to its end: {later} not shown: see the original conversation]"
 
 
 def transcript_through(ticket: Ticket) -> datetime:

@@ -220,7 +220,7 @@ class SlackStub:
         # Whether a later page repeats the parent is not documented (reports differ): ``repeat_parent`` says.
         size = min(int(args.get("limit") or 1000), self.replies_page_cap)
         start = int(args.get("cursor") or 0)
-        first = [thread[0]] if start == 0 or self.repeat_parent else []
+        first = [_parent(thread)] if start == 0 or self.repeat_parent else []
         page = first + replies[start:start + size - len(first)]
         end = start + len(page) - len(first)
         if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
@@ -362,3 +362,12 @@ def shown(blocks: list[dict[str, Any]]) -> str:
         str(e.get("text") or e.get("url") or "")
         for b in blocks if b.get("type") == "rich_text" for s in b["elements"] for e in s["elements"]
     )
+
+
+def _parent(thread: list[Any]) -> Any:
+    """A thread's parent as ``conversations.replies`` lists it: with ``reply_count`` and ``latest_reply`` when it
+    has replies (NOTE(slack): the parent's thread fields, https://docs.slack.dev/reference/methods/conversations.replies)."""
+    parent = thread[0]
+    if not isinstance(parent, dict) or len(thread) < 2 or "reply_count" in parent:
+        return parent
+    return {**parent, "reply_count": len(thread) - 1, "latest_reply": _ts(thread[-1])}

@@ -165,9 +165,9 @@ JIRA_HUB = {"accountId": "hub-account", "displayName": "Help-desk hub", "emailAd
 
 
 def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, myself: dict[str, Any] | None = None,
-               **overrides: Any) -> World:
+               listed: tuple[dict[str, Any], ...] = (), **overrides: Any) -> World:
     """A hub with Slack and Jira, the thread ROOT_TS already escalated to Jira issue SUP-42 (``myself``: the
-    hub's ``GET /myself``, Cloud-shaped unless told)."""
+    hub's ``GET /myself``, Cloud-shaped unless told; ``listed``: as for :func:`zendesk_world`)."""
     from tests.test_jira_connector import API, JIRA
     from tests.test_jira_mapping import load
 
@@ -181,7 +181,7 @@ def jira_world(database_url: str, stub: SlackStub, api: responses.RequestsMock, 
     api.post(f"{API}/issue/{RECORD_KEY}/comment", json=load("comment_create_response.json"), status=201)
     api.put(f"{API}/issue/{RECORD_KEY}", status=204)
     serve_issue(api, [])
-    say(world, USER, REFUND, ROOT_TS, root=True)
+    say(world, USER, REFUND, ROOT_TS, root=True, listed=listed)
     world.drain()
     return world
 

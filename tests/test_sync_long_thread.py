@@ -33,7 +33,7 @@ def earlier(i: int) -> dict[str, Any]:
 
 @pytest.fixture
 def world(database_url: str, stub: SlackStub) -> Iterator[World]:
-    stub.replies_page_cap = 100  # pages of 100: the hand-over reads all 500 (at 15 a page, 10 pages stop at 150)
+    stub.replies_page_cap = 100  # pages of 100: the hand-over reads all 500 in 6 calls (34 at 15 a page)
     with running(zendesk_world, database_url, stub, listed=tuple(earlier(i) for i in range(LONG))) as built:
         yield built
 

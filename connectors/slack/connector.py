@@ -143,7 +143,10 @@ class SlackConnector:
 
         Returns:
             The ticket; the root message's author is the requester. When ``ref`` names a reply rather than
-            a thread's root (a reaction on a reply), the ticket is the whole thread under the root's ref.
+            a thread's root (a reaction on a reply), the ticket is the whole thread under the root's ref. A thread
+            longer than :data:`connectors.slack.reads.LATEST_KEPT` messages after its first is its first and its
+            latest (``Ticket.left_out`` counts the others); one too long to read to its end within the read's bound
+            is its first and the latest read (``Ticket.unread``: :func:`connectors.slack.reads.excerpt`).
 
         Raises:
             NotFound: the thread is gone. Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): the
@@ -151,7 +154,8 @@ class SlackConnector:
                 user, that is not is passed over).
         """
         team, channel, thread_ts = self._split(ref)
-        messages = list(reads.thread(self.client, channel, thread_ts))
+        read = reads.excerpt(self.client, channel, thread_ts)
+        messages = read.messages
         if not messages:
             raise NotFound(f"slack thread {ref} is empty")
         # NOTE(slack): conversations.replies takes the ts of "either a thread's parent message or a message in
@@ -162,9 +166,10 @@ class SlackConnector:
         ids = mapping.self_ids({}, self.identity())
         people = self._people(mapping.human_authors(messages)[:MAX_PEOPLE])
         try:
-            return mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
+            ticket = mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
         except PayloadError as e:
             raise NotFound(str(e)) from e
+        return replace(ticket, left_out=read.left_out, unread=read.unread)
 
     def read_message(self, ref: TicketRef, message_id: str) -> Message | None:
         """One message of a thread as Slack lists it now (:func:`connectors.slack.reads.one`: one
@@ -309,9 +314,7 @@ class SlackConnector:
         # thread it is about. NOTE(slack): conversations.history lists newest first, from ``oldest`` on, and
         # returns metadata with ``include_all_metadata``. https://docs.slack.dev/reference/methods/conversations.history
         # A triage channel the bot cannot read (no channels:history / groups:history) leaves its posts at least once.
-        history = reads.pages(
-            "conversations.history", self.client.conversations_history, channel=triage, oldest=thread_ts, include_all_metadata=True
-        )
+        history = reads.history(self.client, triage, oldest=thread_ts, include_all_metadata=True)
         try:
             found = next((m for m in history if self._marked(m, ids, idempotency_key)), None)
         except (Fatal, NotFound) as e:

@@ -324,7 +324,9 @@ def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch:
         with db.session() as s:
             for article in pending[start:start + batch]:
                 seen += 1
-                changed += kb.upsert_article(s, article)
+                stored = kb.upsert_article(s, article)
+                changed += stored
+                log.debug("interceptor.kb.import.article", extra={"source": article.source, "id": article.external_id, "changed": bool(stored)})
         if progress is not None:
             progress(seen, changed, len(pending))
     log.info("interceptor.kb.import", extra={"seen": seen, "changed": changed})

@@ -94,9 +94,16 @@ SERVICES = frozenset({"serve", "worker", "scheduler"})
               "scheduler, and the model libraries' progress bars.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
-    """The help-desk hub."""
+    """The help-desk hub.
+
+    Raises:
+        ConfigError: ``HUB_LOG_LEVEL`` is not a level (:func:`config.logs.read_log_levels`), for every command.
+    """
     configure_logs(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if ctx.invoked_subcommand in SERVICES:  # an operator reads their log
+        logging.getLogger().setLevel(logging.INFO)
+    apply_hub_log_level()
     if verbose:
         verbose_logs()
         return
@@ -104,16 +111,31 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         if name not in os.environ:
             os.environ[name] = value
             _QUIETED.append(name)
-    if ctx.invoked_subcommand in SERVICES:  # an operator reads their log, without the progress bars
-        logging.getLogger().setLevel(logging.INFO)
 
 
 _QUIETED: list[str] = []  # the QUIET_ENV names this process set (not the caller's own)
 
 
+def apply_hub_log_level() -> None:
+    """Set the levels ``HUB_LOG_LEVEL`` asks for (:func:`surfaces.log_levels.apply_log_levels`), read alone: every
+    command honours it, and one that reads no other setting does not start to. Unset, nothing is read or imported.
+
+    Raises:
+        ConfigError: it is not a level.
+    """
+    if not (os.environ.get("HUB_LOG_LEVEL") or os.environ.get("HUB_CONFIG")):
+        return
+    from config.logs import read_log_levels
+    from surfaces.log_levels import apply_log_levels
+
+    apply_log_levels(read_log_levels(os.environ))
+
+
 def verbose_logs() -> None:
-    """Log INFO lines (and let the model libraries show their progress bars)."""
-    logging.getLogger().setLevel(logging.INFO)
+    """Log INFO lines at least (DEBUG ones too where ``HUB_LOG_LEVEL`` asks), and let the model libraries show their
+    progress bars."""
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))
     while _QUIETED:
         os.environ.pop(_QUIETED.pop(), None)
 
