@@ -11,24 +11,12 @@ from slack_sdk.errors import SlackApiError
 from connectors.checks import Check, failed
 from connectors.slack.connector import SlackConnector
 from connectors.slack.errors import call
+from connectors.slack.scopes import READ_SCOPES, feature_scopes
 from core.errors import ConnectorError, NotFound
 
 AREA = "slack"
 TOKEN_FIX = ("set SLACK_BOT_TOKEN to the Bot User OAuth Token on the app's OAuth & Permissions page (reinstalling the "
              "app issues a new one)")
-# The bot scopes the hub's features need (docs/connectors.md, Slack step 2), each with the feature.
-FEATURES = {
-    "chat:write": "posting answers, notices and triage drafts",
-    "channels:history": "reading a request's thread in public channels",
-    "app_mentions:read": "requests that mention the bot",
-    "users:read": "the names of the people who ask",
-    "users:read.email": "the requester's email on escalated tickets (and re-contact across channels)",
-    "reactions:read": "emoji intake (SLACK_TICKET_EMOJI)",
-}
-PRIVATE = ("groups:history", "reading a request's thread in private channels")
-# NOTE(slack): conversations.info needs channels:read for a public channel, groups:read for a private one.
-# https://docs.slack.dev/reference/methods/conversations.info
-READ_SCOPES = "channels:read (groups:read for a private channel)"
 SCOPES_HEADER = "x-oauth-scopes"
 
 
@@ -87,9 +75,7 @@ def _channels(slack: Any) -> Iterable[tuple[str, str]]:
 
 
 def _scopes(scopes: frozenset[str] | None, private: bool) -> Check:
-    needed = dict(FEATURES)
-    if private:
-        needed[PRIVATE[0]] = PRIVATE[1]
+    needed = feature_scopes(private)
     if scopes is None:
         return Check(AREA, "scopes", False, "Slack's answer named no scopes (no x-oauth-scopes header: is SLACK_API_URL "
                      f"a proxy that drops it?), so they could not be checked; the hub needs {', '.join(needed)}")

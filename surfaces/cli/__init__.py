@@ -33,6 +33,7 @@ COMMANDS = {
     "scheduler": "surfaces.cli.server:scheduler",
     "serve": "surfaces.cli.server:serve",
     "simulate": "surfaces.simulate.command:simulate",
+    "slack-manifest": "surfaces.cli.slack_manifest:slack_manifest",
     "worker": "surfaces.cli.server:worker",
 }
 
