@@ -1,4 +1,4 @@
-"""The hub's Jira flows against the independent stand-in (tests/vendor_standins.py), which answers as Jira
+"""The hub's Jira flows against the independent stand-in (tests/standin_jira.py), which answers as Jira
 Cloud documents: an issue arriving by webhook and by polling is answered once; a lost comment is found again
 on retry; an issue of record is found again; an issue's ``comment`` field that is a partial page, or absent
 from a search hit, is completed before the newest comment is judged; errors are the documented shapes."""
@@ -23,7 +23,8 @@ from core.models import EventKind, Person, Source, TicketRef, Visibility
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
-from tests.vendor_standins import JiraStandin, attempts, enqueue, lost_hand_off
+from tests.standin_jira import JiraStandin
+from tests.vendor_standins import attempts, enqueue, lost_hand_off
 
 BASE = "http://127.0.0.1:8792"
 SETTINGS = {"JIRA_URL": BASE, "JIRA_EMAIL": "hub@example.com", "JIRA_API_TOKEN": "tok", "JIRA_PROJECT_KEY": "SUP",
