@@ -4,7 +4,7 @@ each example made them write.
 
 A Zendesk ticket id (digits) or a Jira issue key (``ABC-12``) or id (digits) is answered with a valid ticket,
 made when first asked (a question the knowledge base answers, so the hub's public answer is reached);
-anything else is the vendor's 404 (the stand-ins route ids by pattern: :mod:`tests.vendor_standins`).
+anything else is the vendor's 404 (the stand-ins route ids by pattern: :mod:`tests.vendor_standins`, :mod:`tests.standin_jira`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from tests.slack_stub import BOT_ID, BOT_USER, SlackStub
-from tests.vendor_standins import JiraStandin, ZendeskStandin
+from tests.standin_jira import JiraStandin
+from tests.vendor_standins import ZendeskStandin
 
 QUESTION = "I forgot my password, how do I reset it?"
 REQUESTER = 6130869168922  # the fixtures' requester

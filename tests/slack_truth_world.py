@@ -2,8 +2,8 @@
 again with ``X-Slack-Retry-Num``), the requester's clicks and replies, and a Zendesk of record faked at the
 transport (``responses``) that opens tickets, lists them by ``external_id``, and goes down or loses its answers.
 
-A migrated SQLite database is copied for each example (:func:`fresh_database`), and the figures are read as
-``/api/v1/stats`` computes them (:func:`figures`). Time passes by making every time the database holds older
+A migrated SQLite database is copied for each example, and the figures are read as ``/api/v1/stats`` computes
+them (tests/truth_world.py). Time passes by making every time the database holds older
 (:func:`age`): the hub keeps the real clock, so a request that arrives after time has passed is as new as it is.
 """
 
@@ -12,10 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
-import tempfile
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,10 +20,7 @@ import requests
 import responses
 from sqlalchemy import select, update
 
-import migrations
 from core.db import Base, UTCDateTime
-from core.analytics import Costs, parse_period, stats
-from core.models import utcnow
 from tests.slack_stub import SlackStub, fixture, sign
 from tests.test_zendesk_connector import API
 from tests.test_zendesk_mapping import load
@@ -35,26 +29,6 @@ JSON = {"Content-Type": "application/json"}
 ROOT = fixture("event_message_channel")
 TEAM, CHANNEL, USER = ROOT["team_id"], ROOT["event"]["channel"], ROOT["event"]["user"]
 QUESTIONS = {"answerable": "I forgot my password, how do I reset it?", "refund": "I was charged twice and I want a refund"}
-_TEMPLATE = tempfile.TemporaryDirectory()  # one migrated database, copied for each example
-
-
-def fresh_database(folder: str) -> str:
-    """A migrated SQLite database in ``folder`` (a copy of one migrated once per run): its URL."""
-    migrated = Path(_TEMPLATE.name) / "hub.db"
-    if not migrated.exists():
-        migrations.upgrade(f"sqlite:///{migrated}")
-    shutil.copy(migrated, Path(folder) / "hub.db")
-    return f"sqlite:///{Path(folder) / 'hub.db'}"
-
-
-def figures(hub: Any, now: datetime | None = None) -> dict[str, Any]:
-    """The counts of ``/api/v1/stats`` over the last 700 days, every channel, computed at ``now`` (the hub's
-    clock unless told), with the split."""
-    today = utcnow()
-    with hub.db.session() as s:
-        period = parse_period((today - timedelta(days=700)).date().isoformat(), None, now=today)
-        doc = stats(s, period, channel=None, costs=Costs(10.0, 1.0), now=now or today)
-    return dict(doc["counts"]) | {"split": doc["split"]}
 
 
 def age(db: Any, step: timedelta) -> None:

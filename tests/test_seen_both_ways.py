@@ -249,7 +249,9 @@ def test_a_jira_request_and_its_reply_by_webhook_and_by_poll_are_one_event_each(
         both_ways(hub, order, by_webhook(created, headers), lambda: poll() == 1)
 
         reply = {"id": "20050", "author": issue["fields"]["reporter"], "body": REPLY, "created": stamp(1)}
-        issue = jira_issue(reply, updated=1)
+        answer = {"id": "20049", "author": jira_load("myself.json"), "body": "Reset it from the login page.", "created": stamp(2),
+                  "jsdPublic": True}  # the hub's answer, as Jira lists it
+        issue = jira_issue(answer, reply, updated=1)
         api.upsert(responses.GET, f"{JIRA_API}/issue/KAN-3", json=issue)
         api.replace(responses.GET, search, json={"issues": [issue], "isLast": True})
         both_ways(hub, order, by_webhook(*jira_comment_created_signed(reply, key="KAN-3", issue_id="10033")), lambda: poll() == 1)

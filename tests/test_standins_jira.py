@@ -1,4 +1,4 @@
-"""The hub's Jira flows against the independent stand-in (tests/vendor_standins.py), which answers as Jira
+"""The hub's Jira flows against the independent stand-in (tests/standin_jira.py), which answers as Jira
 Cloud documents: an issue arriving by webhook and by polling is answered once; a lost comment is found again
 on retry; an issue of record is found again; an issue's ``comment`` field that is a partial page, or absent
 from a search hit, is completed before the newest comment is judged; errors are the documented shapes."""
@@ -17,13 +17,17 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from connectors.jira import JiraConnector, events, poll
+from connectors.jira.poll import CURSOR_NAME
+from connectors.polling import poll_once
 from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
 from core.models import EventKind, Person, Source, TicketRef, Visibility
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
-from tests.vendor_standins import JiraStandin, attempts, enqueue, lost_hand_off
+from tests.truth_world import figures
+from tests.standin_jira import JiraStandin
+from tests.vendor_standins import attempts, enqueue, lost_hand_off
 
 BASE = "http://127.0.0.1:8792"
 SETTINGS = {"JIRA_URL": BASE, "JIRA_EMAIL": "hub@example.com", "JIRA_API_TOKEN": "tok", "JIRA_PROJECT_KEY": "SUP",
@@ -184,4 +188,21 @@ def test_an_issue_of_record_moved_to_done_is_an_update_event(sqlite_url: str, si
     with hub.db.session() as s:
         [row] = s.scalars(select(InboxEvent)).all()
     assert (row.kind, row.ticket_ref) == ("updated", f"jira:{key}")
+    hub.close()
+
+
+def test_an_issue_its_requester_commented_on_before_a_poll_saw_it_is_a_request(database_url: str, site: JiraStandin) -> None:
+    """Raised, then commented on by its requester before any poll saw it (between two polls, or while searches
+    failed): the poll brings the request it is, answered once and counted. It was taken for a follow-up on a
+    request the hub never had ("unknown ticket"): never answered, in no bucket of the stats."""
+    key = site.issue("SUP-8", "Password", ADA, QUESTION)
+    site.comment(key, ADA, "I tried the link in the email twice already")
+    hub = hub_for(database_url, JIRA_POLL=True)
+    for _ in range(2):  # polled again: nothing new
+        poll_once(hub, hub.connectors["jira"], CURSOR_NAME)
+        hub.jobs.drain()
+    [answer] = hub_comments(site, key)
+    assert answer["jsdPublic"] is True and "reset-password" in answer["body"]
+    counts = figures(hub)
+    assert (counts["requests"], counts["answered"]) == (1, 1)
     hub.close()

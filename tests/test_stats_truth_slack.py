@@ -22,32 +22,31 @@ examples (default 10).
 
 from __future__ import annotations
 
-import os
 import time
 import tempfile
 from datetime import timedelta
 from typing import Any
 
 import responses
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import build_hub, create_app
 from config import load_settings
 from connectors.zendesk.connector import key_tag
-from core.db import DecisionRow, InboxEvent, OutboxAction, OutcomeRow, TicketRow
+from core.db import DecisionRow, OutcomeRow, TicketRow
 from core.models import utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.outage_world import run_inbox, run_outbox
 from tests.slack_stub import SlackStub, slack_settings
-from tests.slack_truth_world import (CHANNEL, QUESTIONS, USER, RecordDesk, age, click, figures, fresh_database, hub_messages, key_of,
-                                     reply_event, request_event, signed_post, thread_ref, thread_ts)
+from tests.slack_truth_world import (CHANNEL, QUESTIONS, USER, RecordDesk, age, click, hub_messages, key_of, reply_event, request_event,
+                                     signed_post, thread_ref, thread_ts)
 from tests.test_slack_flow import ARTICLES
 from tests.test_zendesk_connector import ZENDESK
+from tests.truth_world import (HORIZON_GIVEN_UP, SETTLE_STEPS, STEPS, answers_given_up, assert_outcomes_once, figures,
+                               fresh_database, machine_settings, outbox, waiting)
 
-STEPS = [timedelta(minutes=1), timedelta(minutes=6), timedelta(minutes=20), timedelta(hours=3), timedelta(days=1), timedelta(days=8)]
 SLACK_FAULTS = [None, "5xx", "429", "lose", "drop"]
 REPLIES = ["thanks, that worked!", "I still get error 403 when I click the link, what now?"]
 
@@ -140,19 +139,13 @@ class SlackStatsTruth(RuleBasedStateMachine):
 
     # -- what is checked -----------------------------------------------------------------------------
 
-    def outbox(self) -> list[OutboxAction]:
-        with self.hub.db.session() as s:
-            found = list(s.scalars(select(OutboxAction)))
-            s.expunge_all()
-            return found
-
     def carrying(self) -> set[str]:
         """The threads holding the hub's answer at the stub."""
         return {ts for ts in self.delivered if any(str(key_of(m)).startswith("answer:") for m in hub_messages(self.stub, ts))}
 
     @invariant()
     def posted_at_most_once(self) -> None:
-        unchecked = {row.idempotency_key for row in self.outbox() if "unchecked" in (row.result or {})}
+        unchecked = {row.idempotency_key for row in outbox(self.hub) if "unchecked" in (row.result or {})}
         for ts in self.delivered:
             keys = [key_of(m) for m in hub_messages(self.stub, ts)]
             assert None not in keys, f"thread {ts}: a hub message without its key"
@@ -167,14 +160,9 @@ class SlackStatsTruth(RuleBasedStateMachine):
         assert counts["answered"] <= len(self.carrying()), (counts, self.carrying())
         with self.hub.db.session() as s:
             decided = set(s.scalars(select(DecisionRow.ticket_ref).where(DecisionRow.trigger == "request")))
-            # a row given up after the retry horizon (its thread unreadable for HUB_RETRY_HORIZON_SECONDS) waits for
-            # the admin's ``hub retry``: the documented limit (README, HUB_RETRY_HORIZON_SECONDS), shown by /api/v1/queues
-            waiting = {e.ticket_ref for e in s.scalars(select(InboxEvent)) if e.status in ("pending", "running")
-                       or (e.status == "failed" and "gave up after the retry horizon" in (e.last_error or ""))}
-            once = s.execute(select(OutcomeRow.ticket_ref, OutcomeRow.kind, func.count()).group_by(OutcomeRow.ticket_ref, OutcomeRow.kind))
-            assert all(n == 1 for _, kind, n in once if kind == "answer_posted"), "an answer recorded posted twice"
+        assert_outcomes_once(self.hub, ("answer_posted",))
         assert counts["requests"] == len(decided)
-        lost = {thread_ref(ts) for ts in self.delivered} - decided - waiting
+        lost = {thread_ref(ts) for ts in self.delivered} - decided - waiting(self.hub)
         assert not lost, f"requests delivered, neither decided nor waiting: {lost}"
 
     @invariant()
@@ -187,14 +175,13 @@ class SlackStatsTruth(RuleBasedStateMachine):
         self.stub.outage("chat.postMessage", None)
         self.stub.outage("conversations.replies", None)
         self.desk.mode = "ok"
-        for _ in range(3):
-            for step in (timedelta(minutes=1), timedelta(minutes=20), timedelta(days=2)):
-                age(self.hub.db, step)
-                self.worker_round()
-                self.sweep_round()
+        for step in SETTLE_STEPS:
+            age(self.hub.db, step)
+            self.worker_round()
+            self.sweep_round()
         counts = figures(self.hub)
         assert counts["unposted"] == 0, counts
-        assert counts["answered"] == len({thread_ref(ts) for ts in self.carrying()} - self.given_up()), (counts, self.carrying())
+        assert counts["answered"] == len({thread_ref(ts) for ts in self.carrying()} - answers_given_up(self.hub)), (counts, self.carrying())
         with self.hub.db.session() as s:
             linked = {t.external_id: t.escalated_to for t in s.scalars(select(TicketRow))}
         escalated = self.escalated()
@@ -214,11 +201,8 @@ class SlackStatsTruth(RuleBasedStateMachine):
     def hand_over_given_up(self) -> set[str]:
         """Threads whose ticket of record was given up after the retry horizon (the help desk down, or losing its
         answers, for HUB_RETRY_HORIZON_SECONDS): a failed row for the admin's ``hub retry``, the documented limit."""
-        return {row.ticket_ref for row in self.outbox() if row.action == "create_ticket" and row.status == "failed"
-                and "gave up after the retry horizon" in (row.last_error or "")}
-
-    def given_up(self) -> set[str]:
-        return {row.ticket_ref for row in self.outbox() if row.idempotency_key.startswith("answer:") and "gave up asking" in (row.last_error or "")}
+        return {row.ticket_ref for row in outbox(self.hub) if row.action == "create_ticket" and row.status == "failed"
+                and HORIZON_GIVEN_UP in (row.last_error or "")}
 
     def teardown(self) -> None:
         try:
@@ -232,10 +216,5 @@ class SlackStatsTruth(RuleBasedStateMachine):
             self.folder.cleanup()
 
 
-SlackStatsTruth.TestCase.settings = settings(
-    max_examples=int(os.environ.get("HUB_FUZZ_EXAMPLES", "10")),
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+SlackStatsTruth.TestCase.settings = machine_settings(10)
 TestSlackStatsTruthUnderFaults = SlackStatsTruth.TestCase

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import tempfile
 import uuid
@@ -25,32 +24,30 @@ from typing import Any
 
 import requests
 import responses
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import build_hub, create_app
 from config import load_settings
 from connectors.zendesk import verify
 from connectors.zendesk.connector import key_tag
 from core import outbox, work
-from core.db import OutboxAction, OutcomeRow
+from core.db import OutboxAction
 from core.models import utcnow
 from interceptor import record
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
-from tests.slack_truth_world import figures, fresh_database
 from tests.test_overdue_lookup import QUESTION
 from tests.test_slack_flow import ARTICLES
 from tests.test_zendesk_connector import API, ZENDESK
 from tests.test_zendesk_mapping import FIXTURES, load
+from tests.truth_world import SETTLE_STEPS, STEPS, answers_given_up, assert_outcomes_once, figures, fresh_database, machine_settings
 
 JSON = {"Content-Type": "application/json"}
 TICKET_URL = re.compile(rf"{re.escape(API)}/tickets/(\d+)\.json")
 COMMENTS_URL = re.compile(rf"{re.escape(API)}/tickets/(\d+)/comments\.json")
 FIRST_TICKET = 7001
-STEPS = [timedelta(minutes=1), timedelta(minutes=6), timedelta(minutes=20), timedelta(hours=3), timedelta(days=1), timedelta(days=8)]
 
 
 class ZendeskDesk:
@@ -171,11 +168,10 @@ class StatsTruth(RuleBasedStateMachine):
     def settle(self) -> None:
         """The faults end; time runs past every retry and look-up bound (run once, last, from ``teardown``)."""
         self.desk.writes, self.desk.reads_fail = "ok", False
-        for _ in range(3):
-            for step in (timedelta(minutes=1), timedelta(minutes=20), timedelta(days=2)):
-                self.offset += step
-                self.worker_round()
-                self.sweep_round()
+        for step in SETTLE_STEPS:
+            self.offset += step
+            self.worker_round()
+            self.sweep_round()
         figures = self.figures()
         assert figures["unposted"] == 0, figures
         carrying = {t for t, tag in self.answer_tags().items() if self.desk.public_answers(t, tag)}
@@ -192,9 +188,7 @@ class StatsTruth(RuleBasedStateMachine):
             return {int(k.rsplit(":", 1)[1]): key_tag(k) for k in keys}
 
     def given_up(self) -> set[int]:
-        with self.hub.db.session() as s:
-            rows = s.execute(select(OutboxAction.ticket_ref, OutboxAction.last_error).where(OutboxAction.idempotency_key.like("answer:%")))
-            return {int(ref.rsplit(":", 1)[1]) for ref, error in rows if "gave up asking" in (error or "")}
+        return {int(ref.rsplit(":", 1)[1]) for ref in answers_given_up(self.hub)}
 
     @invariant()
     def figures_are_true(self) -> None:
@@ -209,9 +203,7 @@ class StatsTruth(RuleBasedStateMachine):
             assert drafts <= 1 + self.desk.lost_private.get(ticket_id, 0)  # a draft is at least once, no more
         carrying = sum(1 for t, tag in tags.items() if self.desk.public_answers(t, tag))
         assert figures["answered"] <= carrying, "counted answered without the vendor having the answer"
-        with self.hub.db.session() as s:
-            once = s.execute(select(OutcomeRow.ticket_ref, OutcomeRow.kind, func.count()).group_by(OutcomeRow.ticket_ref, OutcomeRow.kind))
-            assert all(n == 1 for _, kind, n in once if kind in ("answer_posted", "escalated")), "an outcome recorded twice"
+        assert_outcomes_once(self.hub)
 
     def teardown(self) -> None:
         try:
@@ -224,10 +216,5 @@ class StatsTruth(RuleBasedStateMachine):
             self.folder.cleanup()
 
 
-StatsTruth.TestCase.settings = settings(
-    max_examples=int(os.environ.get("HUB_FUZZ_EXAMPLES", "20")),
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+StatsTruth.TestCase.settings = machine_settings(20)
 TestStatsTruthUnderFaults = StatsTruth.TestCase

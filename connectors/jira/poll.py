@@ -116,25 +116,31 @@ def _verdicts(connector: "JiraConnector", issue: dict[str, Any]) -> dict[str, Vi
 
 def events_from_ticket(ticket: Ticket) -> list[TicketEvent]:
     """The events of a changed issue: those of an issue the hub opened for a Slack thread
-    (:func:`connectors.polling.events_of_record`), else :func:`event_from_ticket`'s one, if any."""
+    (:func:`connectors.polling.events_of_record`), else :func:`request_events`."""
     if mapping.CREATED_LABEL in ticket.tags:
         return events_of_record(ticket, {"status_change": True}, comment_key)
-    event = event_from_ticket(ticket)
-    return [event] if event is not None else []
+    return request_events(ticket)
 
 
-def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
-    """The event a changed issue not opened by the hub stands for: a new request (no comments yet), a
-    requester's public comment (the newest comment), or nothing (the hub's, an agent's, an internal one).
-    ``ticket.raw`` is the issue as searched (its ``id`` keys a new request)."""
+def request_events(ticket: Ticket) -> list[TicketEvent]:
+    """The events a changed issue not opened by the hub stands for: its request, while the issue holds only the
+    words of the requester's side (raised by a person who is not an agent nor the hub, and no comment of an agent's
+    or the hub's yet), and the requester's public comment when it is the newest; nothing for a resolved issue.
+    ``ticket.raw`` is the issue as searched (its ``id`` keys the request).
+
+    The request's event is passed on however many comments the requester added: they may have commented before
+    any poll saw the issue (between two polls, or while searches failed), and a comment taken for a follow-up on a
+    request never received was lost. Keyed as the ``jira:issue_created`` webhook keys it (:func:`created_key`), it
+    is one inbox row however often it is seen (a request the hub has decided but not yet written on is seen again:
+    a duplicate, counted); the comment's event waits for the request's decision (the pipeline's
+    ``request_undecided``)."""
     if ticket.status in (Status.SOLVED, Status.CLOSED):
-        return None
-    if not ticket.messages:
-        if ticket.requester.is_agent or ticket.requester.is_self:
-            return None
-        return TicketEvent(Source.JIRA, created_key(str(ticket.raw["id"])), EventKind.CREATED, ticket.ref)
-    last = ticket.messages[-1]
-    if last.visibility is Visibility.INTERNAL or last.author.is_agent or last.author.is_self:
-        return None
-    return TicketEvent(Source.JIRA, comment_key(last.external_id), EventKind.COMMENTED, ticket.ref, message=last)
-
+        return []
+    found: list[TicketEvent] = []
+    people = ticket.requester.is_agent or ticket.requester.is_self or any(m.author.is_agent or m.author.is_self for m in ticket.messages)
+    if not people:
+        found.append(TicketEvent(Source.JIRA, created_key(str(ticket.raw["id"])), EventKind.CREATED, ticket.ref))
+    last = ticket.messages[-1] if ticket.messages else None
+    if last is not None and last.visibility is not Visibility.INTERNAL and not last.author.is_agent and not last.author.is_self:
+        found.append(TicketEvent(Source.JIRA, comment_key(last.external_id), EventKind.COMMENTED, ticket.ref, message=last))
+    return found
