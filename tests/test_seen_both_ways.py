@@ -28,7 +28,7 @@ from tests.slack_stub import SlackStub
 from tests.sync_world import (
     stub,  # noqa: F401 - stub is a fixture
     running,
-    AGENT_USER, JIRA_AGENT, RECORD_ID, REQUESTER_USER, THREAD, World, comment_added, jira_comment, jira_comment_created,
+    AGENT_USER, HUB_USER, JIRA_AGENT, RECORD_ID, REQUESTER_USER, THREAD, World, comment_added, jira_comment, jira_comment_created,
     jira_comment_created_signed, jira_world, serve_issue, serve_record, zendesk_comment, zendesk_signed, zendesk_world,
 )
 from tests.test_jira_connector import API as JIRA_API
@@ -122,7 +122,9 @@ def test_a_zendesk_request_and_its_reply_by_webhook_and_by_poll_are_one_event_ea
 
         reply = {"id": 9876543210, "author_id": REQUESTER_USER, "public": True, "body": REPLY, "plain_body": REPLY,
                  "created_at": "2026-01-01T11:00:00Z"}
-        mock_ticket(api, reply, replace=True)
+        answer = {"id": 9876543209, "author_id": HUB_USER, "public": True, "body": "Reset it from the login page.",
+                  "plain_body": "Reset it from the login page.", "created_at": "2026-01-01T10:30:00Z"}  # the hub's, as listed
+        mock_ticket(api, answer, reply, replace=True)
         api.replace(responses.GET, EXPORT, json=export_page("CURSOR-B", int(TICKET)))
         commented = {"event": load("event_comment_added.json"), "trigger": trigger("commented", comment=REPLY, comment_id="9876543210"),
                      "older_trigger": trigger("commented", comment=REPLY)}[webhook]

@@ -22,6 +22,7 @@ from core.models import Person, Source, TicketRef, Visibility, utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
+from tests.truth_world import figures
 from tests.vendor_standins import ZendeskStandin, attempts, enqueue, lost_hand_off
 
 BASE = "http://127.0.0.1:8791"
@@ -235,3 +236,25 @@ def test_a_polled_public_comment_is_the_requester_side_only_when_its_author_is_k
     desk.comment(tid, writer, "Any news?")
     found, _ = zd.poll(None)
     assert [e.kind.value for e in found] == events
+
+
+@pytest.mark.parametrize("polls", [1, 2])
+def test_a_ticket_its_requester_commented_on_before_a_poll_saw_it_is_a_request(database_url: str, desk: ZendeskStandin,
+                                                                               polls: int) -> None:
+    """Raised, then commented on by its requester before any poll saw it (between two polls, or while exports
+    failed): the poll brings the request it is, answered once and counted. It was taken for a follow-up on a
+    request the hub never had ("unknown ticket"): never answered, in no bucket of the stats."""
+    desk.clock = int(utcnow().timestamp()) - 300
+    tid = desk.ticket(78, "Password", ADA, (ADA, QUESTION, True))
+    desk.comment(tid, ADA, "I tried the link in the email twice already")
+    hub = hub_for(database_url, ZENDESK_POLL="true")
+    from connectors.zendesk import scheduled_jobs
+    (_, job, _), = scheduled_jobs(hub)
+    for _ in range(polls):  # polled again: nothing new
+        job()
+        hub.jobs.drain()
+    [answer] = hub_comments(desk, tid, public=True)
+    assert "https://kb.example/reset-password" in answer["body"]
+    counts = figures(hub)
+    assert (counts["requests"], counts["answered"]) == (1, 1)
+    hub.close()

@@ -81,27 +81,33 @@ def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> list[
         return []
     if of_record:
         return events_of_record(ticket, {"status": ticket.status.value}, partial(comment_key, ref.external_id))
-    event = event_from_ticket(ticket)
-    return [event] if event is not None else []
+    return request_events(ticket)
 
 
-def event_from_ticket(ticket: Ticket) -> TicketEvent | None:
-    """The event a changed ticket stands for: a new request, a requester's public reply, or nothing.
+def request_events(ticket: Ticket) -> list[TicketEvent]:
+    """The events a changed ticket not opened by the hub stands for: its request (``created``), while the ticket
+    holds only the words of the requester's side (raised for a person who is not an agent nor the hub, and no
+    comment of an agent's or the hub's after the request), and the requester's side's public reply (``commented``) when it is
+    the newest message; nothing for the hub's or an agent's comment, or an internal note.
 
-    Returns:
-        ``created`` when the only message is the request, ``commented`` when the newest message is a public
-        one from the requester's side, else ``None`` (the hub's or an agent's comment, an internal note).
-    """
+    The request's event is passed on however many comments the requester added: they may have commented before
+    any poll saw the ticket (between two polls, or while exports failed), and a comment taken for a follow-up on
+    a request never received was lost. Keyed as the ticket-created webhook keys it (:func:`created_key`), it is
+    one inbox row however often it is seen; the comment's event waits for the request's decision (the pipeline's
+    ``request_undecided``), as the Jira poll's does (:func:`connectors.jira.poll.request_events`)."""
     if not ticket.messages:
-        return None
+        return []
+    found: list[TicketEvent] = []
+    later = ticket.messages[1:]  # the first is the request itself, whoever typed it in (an agent, for a phone call)
+    people = ticket.requester.is_agent or ticket.requester.is_self or any(m.author.is_agent or m.author.is_self for m in later)
+    if not people:
+        found.append(TicketEvent(Source.ZENDESK, created_key(ticket.ref.external_id), EventKind.CREATED, ticket.ref))
     last = ticket.messages[-1]
-    by_requester_side = not last.author.is_agent and not last.author.is_self and _known(last.author, ticket)
-    if len(ticket.messages) == 1 and not ticket.requester.is_agent and not ticket.requester.is_self:
-        return TicketEvent(Source.ZENDESK, created_key(ticket.ref.external_id), EventKind.CREATED, ticket.ref)
-    if last.visibility is Visibility.PUBLIC and by_requester_side:
+    if len(ticket.messages) > 1 and last.visibility is Visibility.PUBLIC and not last.author.is_agent \
+            and not last.author.is_self and _known(last.author, ticket):
         delivery = comment_key(ticket.ref.external_id, last.external_id)
-        return TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last)
-    return None
+        found.append(TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last))
+    return found
 
 
 def _known(author: Person, ticket: Ticket) -> bool:
