@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from connectors.zendesk import ZendeskConnector, verify
-from core.db import InboxEvent
+from core.db import DecisionRow, InboxEvent
 from core.errors import Fatal, Retriable
 from core.models import Person, Source, TicketRef, Visibility, utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
@@ -257,4 +257,7 @@ def test_a_ticket_its_requester_commented_on_before_a_poll_saw_it_is_a_request(d
     assert "https://kb.example/reset-password" in answer["body"]
     counts = figures(hub)
     assert (counts["requests"], counts["answered"]) == (1, 1)
+    with hub.db.session() as s:  # the comment written before the decision is part of the request, not a follow-up
+        assert [(d.trigger, d.verdict) for d in s.scalars(select(DecisionRow))] == [("request", "answer")]
+        assert sorted(r.kind for r in s.scalars(select(InboxEvent))) == ["commented", "created"]
     hub.close()
