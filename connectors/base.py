@@ -35,6 +35,7 @@ class KnowledgeArticle:
 
     ``body`` is plain text; ``sections`` are its parts under their headings (``()`` when the source has
     no structure: the body is then one section). ``section`` is the vendor's category, not a heading.
+    ``deleted``: the article is gone or no longer public at the source, so it leaves the KB.
     """
 
     external_id: str
@@ -324,10 +325,25 @@ class KnowledgeSource(Protocol):
     """Optional capability: pull knowledge articles incrementally."""
 
     def fetch_articles(self, since: datetime | None) -> Iterator[KnowledgeArticle]:
-        """Yield the articles changed since ``since`` (all when ``None``), deleted ones flagged.
+        """Yield the articles changed since ``since`` (all when ``None``), oldest change first; those deleted or
+        no longer public (a draft again, restricted to some readers) flagged ``deleted``.
 
         Raises:
             Retriable, Fatal: the vendor call failed.
+        """
+        ...
+
+
+@runtime_checkable
+class KnowledgeListing(Protocol):
+    """Optional capability of a :class:`KnowledgeSource` whose incremental export leaves removed articles out
+    (Zendesk's archived articles): the ids of every article there is, so the KB can drop the others."""
+
+    def article_ids(self) -> set[str]:
+        """Return the ids of every article the source still holds, whether public or not.
+
+        Raises:
+            Retriable, Fatal: a vendor call failed (never a partial answer: a missing id removes an article).
         """
         ...
 

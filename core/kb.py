@@ -185,6 +185,12 @@ def mark_deleted(session: Session, source: str, external_id: str) -> bool:
     return True
 
 
+def live_external_ids(session: Session, source: str) -> set[str]:
+    """Return the external ids of ``source``'s live articles."""
+    rows = session.scalars(select(ArticleRow.external_id).where(ArticleRow.source == source, ArticleRow.deleted.is_(False)))
+    return set(rows)
+
+
 def find_article_ids(session: Session, external_ids: Iterable[str]) -> dict[str, int]:
     """Return ``external_id -> id`` for the live articles among ``external_ids`` (any source)."""
     wanted = set(external_ids)

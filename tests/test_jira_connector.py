@@ -205,8 +205,11 @@ def test_http_failures_become_hub_errors(jira: JiraConnector, api: responses.Req
     assert len(api.calls) == 1  # no client-side retries or sleeps
 
 
-def test_connection_errors_are_retriable(jira: JiraConnector, api: responses.RequestsMock) -> None:
-    api.get(f"{API}/issue/TESTKEY13-1", body=requests.ConnectionError("refused"))
+@pytest.mark.parametrize("error", [requests.ConnectionError("refused"),
+                                   requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")])
+def test_connection_errors_are_retriable(jira: JiraConnector, api: responses.RequestsMock, error: Exception) -> None:
+    """Refused, or cut inside its body (it was Fatal: the issue's event failed for good)."""
+    api.get(f"{API}/issue/TESTKEY13-1", body=error)
     with pytest.raises(Retriable):
         jira.fetch(REF)
 

@@ -21,7 +21,7 @@ from interceptor.kb.importer import articles_at, import_articles
 from interceptor.kb.sync import sync_all
 from surfaces.simulate.recorder import Call
 from surfaces.simulate.slack import CHANNEL, simulate_slack
-from test_zendesk_connector import API, ZENDESK
+from test_zendesk_connector import API, ZENDESK, hc_listing
 from tests.slack_stub import shown
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
@@ -54,6 +54,7 @@ def _synced(url: str, title: str = "Set up SSO with Okta", html_url: str = HTML_
         with responses.RequestsMock() as api:
             api.get(f"{API}/help_center/incremental/articles.json", json=page)
             api.get(f"{API}/help_center/incremental/articles.json", json=last)
+            api.get(f"{API}/help_center/articles.json", json=hc_listing(page["articles"]))
             sync_all(db, {"zendesk": ZendeskConnector(load_settings(ZENDESK).zendesk)})
     finally:
         db.dispose()

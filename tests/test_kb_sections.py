@@ -139,7 +139,7 @@ def test_a_help_center_sync_stores_each_articles_sections(database_url: str) -> 
     from config import load_settings
     from connectors.zendesk import ZendeskConnector
     from interceptor.kb.sync import sync_all
-    from tests.test_zendesk_connector import API, ZENDESK
+    from tests.test_zendesk_connector import API, ZENDESK, hc_listing
 
     page = json.loads((FIXTURES / "hc_incremental_articles.json").read_text())
     last = json.loads((FIXTURES / "hc_incremental_articles_last.json").read_text())
@@ -148,6 +148,7 @@ def test_a_help_center_sync_stores_each_articles_sections(database_url: str) -> 
         with responses.RequestsMock() as api:
             api.get(f"{API}/help_center/incremental/articles.json", json=page)
             api.get(f"{API}/help_center/incremental/articles.json", json=last)
+            api.get(f"{API}/help_center/articles.json", json=hc_listing(page["articles"]))
             [report] = sync_all(db, {"zendesk": ZendeskConnector(load_settings(ZENDESK).zendesk)})  # type: ignore[arg-type]
         assert (report.changed, report.deleted) == (1, 0)
         with db.session() as s:

@@ -170,13 +170,21 @@ def test_connection_errors_are_retriable(zd: ZendeskConnector, api: responses.Re
         zd.fetch(REF)
 
 
+def hc_listing(articles: list[dict[str, Any]]) -> dict[str, Any]:
+    """``GET /help_center/articles.json?page[size]=100``'s one page (cursor pagination): the articles there are,
+    which a sync lists after the export to find the archived ones."""
+    return {"articles": articles, "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
+            "links": {"next": None, "prev": None}}
+
+
 def test_help_center_articles_incremental(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
     api.get(f"{API}/help_center/incremental/articles.json", json=load("hc_incremental_articles.json"))
     api.get(f"{API}/help_center/incremental/articles.json", json=load("hc_incremental_articles_last.json"))
     since = datetime(2024, 7, 1, tzinfo=timezone.utc)
     articles = list(zd.fetch_articles(since))
-    assert [a.title for a in articles] == ["Reset your password", "Old billing page"]
-    assert [a.deleted for a in articles] == [False, True]
+    assert [a.title for a in articles] == ["Sample article: Stellar Skyonomy refund policies", "Reset your password",
+                                           "Agents only", "Old billing page"]
+    assert [a.deleted for a in articles] == [True, False, True, True]  # a draft, a restricted one, an archived one
     assert api.calls[0].request.params == {"start_time": str(int(since.timestamp()))}
     assert api.calls[1].request.params == {"start_time": "1720784511"}  # next_page, until an empty page
     assert len(api.calls) == 2

@@ -71,11 +71,11 @@ def test_html_to_text() -> None:
     assert text == "Open Settings (https://a.io/s)\n\n- one\n- two"
 
 
-def test_articles_skip_drafts_and_restricted_and_flag_archived() -> None:
+def test_articles_flag_drafts_restricted_and_archived_deleted() -> None:
     items = [mapping.article(a) for a in load("hc_incremental_articles.json")["articles"]]
-    assert items[0] is None and items[2] is None  # draft, user-segment restricted
+    draft, restricted = items[0], items[2]  # not public: flagged, so a published one made so leaves the KB
+    assert draft.deleted and restricted.deleted and draft.body == restricted.body == "" and not restricted.sections
     published, archived = items[1], items[3]
-    assert published is not None and archived is not None
     assert published.title == "Reset your password" and not published.deleted
     assert published.url.endswith("7253351877520-Reset-your-password")
     assert published.locale == "en-us" and published.section == "7253394933775"

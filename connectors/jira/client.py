@@ -9,6 +9,7 @@ from typing import Any, Callable, TypeVar
 import requests
 from jira import JIRA, JIRAError
 
+from connectors.transport import UNDELIVERED
 from core.errors import ConnectorError, Fatal, NotFound, Retriable
 from core.telemetry import count
 
@@ -48,12 +49,13 @@ def translate(what: str, error: Exception) -> ConnectorError:
     """The hub's error for a failed Jira call.
 
     Returns:
-        ``Retriable`` for 429 (with ``retry_after``), 5xx, timeouts and connection errors; ``NotFound`` for
+        ``Retriable`` for 429 (with ``retry_after``), 5xx, timeouts, connection errors and answers cut short
+        (:data:`connectors.transport.UNDELIVERED`); ``NotFound`` for
         404; ``Fatal`` for 401/403 and other 4xx or unexpected responses.
     """
     if isinstance(error, ConnectorError):
         return error
-    if isinstance(error, (requests.Timeout, requests.ConnectionError)):
+    if isinstance(error, UNDELIVERED):
         return Retriable(f"jira {what}: unreachable ({type(error).__name__})")
     if isinstance(error, JIRAError):
         status = error.status_code or 0

@@ -10,6 +10,7 @@ import requests
 from zenpy import Zenpy
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
 
+from connectors.transport import UNDELIVERED
 from core.errors import ConnectorError, Fatal, NotFound, Retriable
 from core.telemetry import count
 
@@ -109,7 +110,7 @@ class HubSession(requests.Session):
         try:
             verb = method.decode() if isinstance(method, bytes) else method
             response = super().request(verb, target, *args, **kwargs)
-        except (requests.Timeout, requests.ConnectionError) as e:
+        except UNDELIVERED as e:
             log.warning("zendesk.http.unreachable", extra={"error": type(e).__name__})
             raise Retriable(f"zendesk unreachable: {type(e).__name__}") from e
         error = error_for(response)

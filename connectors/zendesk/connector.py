@@ -22,10 +22,13 @@ from connectors.zendesk.client import call, make_zenpy
 from connectors.zendesk.settings import ZendeskSettings
 from core.errors import Fatal, NotFound, SignatureError
 from core.models import Person, Source, Ticket, TicketEvent, TicketRef
+from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
 ARTICLES_PATH = "/api/v2/help_center/incremental/articles.json"
+LIST_PATH = "/api/v2/help_center/articles.json"
+LIST_PAGE = 100  # NOTE(zendesk): cursor pagination's page[size] is at most 100
 # NOTE(zendesk): show_many "accepts a comma-separated list of up to 100 user ids"; a ticket's requester and
 # commenters can be more. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users
 SHOW_MANY_IDS = 100
@@ -252,11 +255,14 @@ class ZendeskConnector:
         return poll.poll(self, cursor)
 
     def fetch_articles(self, since: datetime | None) -> Iterator[KnowledgeArticle]:
-        """Yield Help Center articles changed since ``since`` (all when ``None``), drafts and
-        segment-restricted articles skipped, archived ones flagged ``deleted``.
+        """Yield Help Center articles changed since ``since`` (all when ``None``), oldest change first; one no longer
+        public (made a draft, restricted to a user segment) is flagged ``deleted`` (:func:`mapping.article`).
 
         NOTE(zendesk): the incremental export needs an agent; each page's ``next_page`` carries the next
-        ``start_time``. https://developer.zendesk.com/documentation/help_center/help-center-api/understanding-incremental-article-exports/
+        ``start_time``, the time of the last change on the page, so the articles changed in that second are listed
+        again at the top of the next page: an article is yielded once per change (the repeats are counted as
+        ``kb_sync_relisted``). Archived articles are not listed at all (:meth:`article_ids` finds them).
+        https://developer.zendesk.com/documentation/help_center/help-center-api/understanding-incremental-article-exports/
 
         Raises:
             Retriable, Fatal: a call failed.
@@ -264,17 +270,52 @@ class ZendeskConnector:
         url: str | None = ARTICLES_PATH
         params: dict[str, Any] | None = {"start_time": int(since.timestamp()) if since else 0}
         last_end = None
+        yielded: set[tuple[str, str, bool]] = set()  # id, the change's updated_at, deleted
         while url:
             page = self.session.get_json(url, params)
             for item in page.get("articles") or ():
                 article = readable(Source.ZENDESK, "article", record_id(item, "id"), partial(mapping.article, item))
-                if article is not None:
-                    yield article
+                if article is None:
+                    continue
+                change = (article.external_id, str(item.get("updated_at")), article.deleted)
+                if change in yielded:
+                    count("kb_sync_relisted", connector="zendesk")
+                    continue
+                yielded.add(change)
+                yield article
             end, following = page.get("end_time"), page.get("next_page")
             # the same end_time again, or the same page again, would never end (a page without end_time goes on)
             if not page.get("articles") or (end is not None and end == last_end) or following == url:
                 break
             url, params, last_end = following, None, end
+
+    def article_ids(self) -> set[str]:
+        """The ids of every Help Center article there is (published or not), archived ones left out:
+        ``GET /api/v2/help_center/articles.json`` page by page (cursor pagination, 100 a page).
+
+        NOTE(zendesk): an archived article is in no listing, the incremental export included, and no article
+        carries an archived flag: it is known only by its absence. An agent's listing holds drafts and
+        segment-restricted articles too. https://developer.zendesk.com/api-reference/help_center/help-center-api/articles/#list-articles ;
+        observed: https://github.com/dust-tt/dust/issues/8656
+
+        Raises:
+            Retriable, Fatal: a call failed (no partial answer is returned). UnreadableRecord (a Fatal): an article
+                without an id (its absence would read as an archive).
+        """
+        ids: set[str] = set()
+        url: str | None = LIST_PATH
+        params: dict[str, Any] | None = {"page[size]": LIST_PAGE}
+        while url:
+            page = self.session.get_json(url, params)
+            items = page.get("articles") or []
+            ids.update(read_record(Source.ZENDESK, "article", record_id(item, "id"), partial(mapping.article_id, item))
+                       for item in items)
+            meta, links = page.get("meta") or {}, page.get("links") or {}
+            following = links.get("next") if meta.get("has_more") else None
+            if not items or following == url:
+                break
+            url, params = following, None
+        return ids
 
 
 def key_tag(idempotency_key: str) -> str:

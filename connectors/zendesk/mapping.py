@@ -263,19 +263,33 @@ def posted_comment_id(audit: Mapping[str, Any]) -> Any:
     return None
 
 
-def article(data: Mapping[str, Any]) -> KnowledgeArticle | None:
-    """Build a :class:`KnowledgeArticle` from a Help Center article, or ``None`` for a draft or an article
-    restricted to a user segment (never cited in public answers). Archived/deleted ones are flagged.
+def article_id(data: Mapping[str, Any]) -> str:
+    """A listed Help Center article's id.
+
+    Raises:
+        KeyError, TypeError: the article has no id (or it is not a Zendesk id).
+    """
+    if not is_id(str(data["id"])):
+        raise TypeError(f"article id {str(data['id'])[:40]!r} is not a Zendesk id")
+    return str(data["id"])
+
+
+def article(data: Mapping[str, Any]) -> KnowledgeArticle:
+    """Build a :class:`KnowledgeArticle` from a Help Center article. One that is not public is flagged ``deleted``
+    (with no body: it is never read into the KB), so that a published article made a draft again or restricted to
+    a user segment leaves the KB as an archived one does (never cited in public answers); an ``archived`` or
+    ``deleted`` flag, which Zendesk's export does not send, is read too.
     The HTML body becomes plain text and sections (``core.html``: ``h1``..``h4`` and bold-only lines); its
     relative links (``/hc/en-us/articles/...``, as the Help Center editor writes them) resolve against the
     article's ``html_url``."""
     # NOTE(zendesk): "user_segment_ids" (a list; null for everyone) restricts an article as the older single
-    # "user_segment_id" does. https://developer.zendesk.com/api-reference/help_center/help-center-api/articles/#json-format
-    if data.get("draft") or data.get("user_segment_id") is not None or data.get("user_segment_ids"):
-        return None
-    deleted = bool(data.get("archived") or data.get("deleted") or data.get("archived_at") or data.get("deleted_at"))
+    # "user_segment_id" does; "draft" is true for an unpublished article (Guide's "Unpublish" sets it again).
+    # The incremental export lists an article again after either change (its updated_at moves).
+    # https://developer.zendesk.com/api-reference/help_center/help-center-api/articles/#json-format
+    public = not (data.get("draft") or data.get("user_segment_id") is not None or data.get("user_segment_ids"))
+    deleted = not public or bool(data.get("archived") or data.get("deleted") or data.get("archived_at") or data.get("deleted_at"))
     section = data.get("section_id")
-    body = parse_html(data.get("body"), data.get("html_url"))  # NOTE(zendesk): ``body`` is the article's HTML
+    body = parse_html(data.get("body") if public else None, data.get("html_url"))  # NOTE(zendesk): ``body`` is HTML
     labels = data.get("label_names") if isinstance(data.get("label_names"), list) else ()
     return KnowledgeArticle(
         external_id=str(data["id"]),

@@ -3,7 +3,11 @@
 Each source keeps a cursor (``kb.sync.<connector>``): the newest ``updated_at`` it delivered, stored in the
 same transaction as the articles it covers. Sources yield articles oldest change first (Zendesk's incremental
 export does), so a crash skips nothing: the next run re-reads from the last stored batch, and an unchanged
-re-read costs nothing thanks to the content hash.
+re-read costs nothing thanks to the content hash. An article the source flags ``deleted`` (archived, made a
+draft, restricted to some readers) leaves the KB. A source whose export leaves removed articles out (a
+:class:`connectors.base.KnowledgeListing`: Zendesk's archived articles) is then listed whole, and its stored
+articles it no longer lists leave the KB; only after the export was read to its end, so a failed run removes
+nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from connectors.base import KnowledgeSource
+from connectors.base import KnowledgeListing, KnowledgeSource
 from core import kb
 from core.cursors import get_cursor, set_cursor
 from core.db import Database
@@ -49,11 +53,21 @@ def _flush(db: Database, source: str, cursor: str, batch: list[Any], newest: dat
     return changed, deleted
 
 
+def _remove_unlisted(db: Database, source: str, listed: set[str]) -> int:
+    """Mark deleted the live articles of ``source`` that are not in ``listed``; return how many."""
+    with db.session() as s:
+        gone = sorted(kb.live_external_ids(s, source) - listed)
+        removed = sum(kb.mark_deleted(s, source, external_id) for external_id in gone)
+    if removed:
+        log.info("interceptor.kb.sync.unlisted", extra={"source": source, "removed": removed})
+    return removed
+
+
 def sync_source(db: Database, name: str, connector: KnowledgeSource) -> SyncReport:
     """Pull what changed in one knowledge source since its cursor.
 
     Raises:
-        Retriable, Fatal: the vendor call failed (what was stored before the failure stays stored).
+        Retriable, Fatal: a vendor call failed (what was stored before the failure stays stored).
     """
     cursor = f"kb.sync.{name}"
     value = get_cursor(db, cursor)
@@ -70,7 +84,10 @@ def sync_source(db: Database, name: str, connector: KnowledgeSource) -> SyncRepo
             c, d = _flush(db, source, cursor, batch, newest)
             changed, deleted, batch = changed + c, deleted + d, []
     c, d = _flush(db, source, cursor, batch, newest)
-    report = SyncReport(name, seen, changed + c, deleted + d)
+    changed, deleted = changed + c, deleted + d
+    if isinstance(connector, KnowledgeListing):
+        deleted += _remove_unlisted(db, source, connector.article_ids())
+    report = SyncReport(name, seen, changed, deleted)
     count("kb_sync_articles", report.changed, connector=name)
     log.info("interceptor.kb.sync", extra={"connector": name, "seen": seen, "changed": report.changed,
                                            "deleted": report.deleted})

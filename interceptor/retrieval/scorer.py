@@ -351,7 +351,7 @@ class KBScorer:
 
 
 def _candidate(article: kb.KBArticle, text: str, at: int, score: float, lexical: float, dense: float | None) -> Candidate:
-    """Return the candidate for ``article`` quoting ``text`` (its passage ``at``; -1: the body or title)."""
+    """Return the candidate for ``article`` quoting ``text`` (its passage ``at``; -1: the body)."""
     passage = article.passages[at] if at >= 0 else None
     return Candidate(article_id=article.id, external_id=article.external_id, title=article.title, url=article.url,
                      passage=text, score=score, lexical=lexical, dense=dense,
