@@ -200,3 +200,17 @@ def test_huge_empty_and_image_only_bodies(sqlite_url: str, hc: HelpCenterStandin
     assert rotate["verdict"] == "answer" and rotate["answer"].startswith("To rotate the signing key, open Settings")
     assert rotate["citations"][0]["url"] == hc.articles[huge]["html_url"]
 
+
+
+def test_a_listing_that_fails_part_way_removes_nothing(sqlite_url: str, hc: HelpCenterStandin) -> None:
+    """The id listing that finds archived articles fails on its page 2: nothing is removed (a missing page would
+    read as 100 archived articles); the next sync removes the one archived."""
+    ids = [hc.publish(f"Gadget {i}", topic(i)) for i in range(150)]
+    assert sync(sqlite_url).exit_code == 0
+    hc.archive(ids[3])
+    hc.fail_later("GET", r"/api/v2/help_center/articles(\.json)?", 503, {"error": "unavailable"}, after=1)
+    assert sync(sqlite_url).exit_code == 1
+    assert len(live(sqlite_url)) == 150
+    result = sync(sqlite_url)
+    assert result.exit_code == 0 and result.stdout.endswith("1 deleted\n")
+    assert str(ids[3]) not in live(sqlite_url) and len(live(sqlite_url)) == 149
