@@ -214,3 +214,14 @@ def test_a_listing_that_fails_part_way_removes_nothing(sqlite_url: str, hc: Help
     result = sync(sqlite_url)
     assert result.exit_code == 0 and result.stdout.endswith("1 deleted\n")
     assert str(ids[3]) not in live(sqlite_url) and len(live(sqlite_url)) == 149
+
+
+def test_an_empty_listing_removes_nothing(sqlite_url: str, hc: HelpCenterStandin) -> None:
+    """Every article unlisted at once (the API user lost sight of them: a role or Guide permission changed) is not
+    taken for every article archived: the KB keeps them, rather than sending every request to people."""
+    ids = [hc.publish(f"Gadget {i}", topic(i)) for i in range(3)]
+    assert sync(sqlite_url).exit_code == 0
+    for aid in ids:
+        hc.archive(aid)
+    assert sync(sqlite_url).exit_code == 0
+    assert sorted(live(sqlite_url)) == sorted(str(i) for i in ids)

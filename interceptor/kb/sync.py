@@ -54,7 +54,12 @@ def _flush(db: Database, source: str, cursor: str, batch: list[Any], newest: dat
 
 
 def _remove_unlisted(db: Database, source: str, listed: set[str]) -> int:
-    """Mark deleted the live articles of ``source`` that are not in ``listed``; return how many."""
+    """Mark deleted the live articles of ``source`` that are not in ``listed``; return how many. An empty listing
+    removes nothing: a Help Center whose every article was archived is rarer than an API user who lost sight
+    of them (a role or Guide permission changed), and emptying the KB would send every request to people."""
+    if not listed:
+        log.warning("interceptor.kb.sync.listing-empty", extra={"source": source})
+        return 0
     with db.session() as s:
         gone = sorted(kb.live_external_ids(s, source) - listed)
         removed = sum(kb.mark_deleted(s, source, external_id) for external_id in gone)

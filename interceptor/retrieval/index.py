@@ -40,8 +40,8 @@ class Retrieval:
     """One request's raw retrieval: articles ranked by fused score, with component scores.
 
     ``order`` indexes ``KBIndex.articles``; ``passage`` holds each ranked article's chosen passage (its
-    text) and ``passage_at`` its position in the article's passages (-1: the article has none; its body is
-    quoted, and one without a body quotes nothing, so no answer cites it). ``pair`` holds each ranked article's passage scores and the chosen one's second-stage
+    text) and ``passage_at`` its position in the article's passages (-1: the article has none; see
+    :meth:`KBIndex.passage_text`). ``pair`` holds each ranked article's passage scores and the chosen one's second-stage
     score (:class:`~interceptor.retrieval.rerank.PassageScores`). ``knn`` is the share of the nearest units'
     (similarity-weighted) votes per ranked article; ``negative`` is the best similarity to an unanswered
     past ticket and ``knn_negative`` their vote share.
@@ -331,11 +331,15 @@ class KBIndex:
         return f"{text}\n\n{' › '.join(after.heading_path)}\n{after.text}"
 
     def passage_text(self, article: int, at: int) -> str:
-        """Return the text quoted for ``article``'s passage ``at`` (its body when ``at`` is -1: an article with no
-        text under its title, such as a Help Center article of screenshots only, quotes nothing rather than its
-        title, so ``decide`` gives no answer from it: ``no_passage``)."""
+        """Return the text quoted for ``article``'s passage ``at``. When ``at`` is -1, its body; else, for an
+        article of a title and the requests it answered (an intent: no text of its own, questions that match it),
+        its title; an article with nothing under its title and no such requests (a Help Center article of
+        screenshots only) quotes nothing rather than its title, so ``decide`` gives no answer from it
+        (``no_passage``)."""
         a = self.articles[article]
-        return a.passages[at].text if at >= 0 else a.body
+        if at >= 0:
+            return a.passages[at].text
+        return a.body or (a.title if a.questions else "")
 
     def best_passage(self, article: int, unit_scores: np.ndarray) -> KBPassage | None:
         """Return the passage of ``article`` whose unit scores best in ``unit_scores`` (``None``: it has none)."""
