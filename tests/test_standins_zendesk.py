@@ -46,13 +46,13 @@ def hub_for(url: str, **more: Any) -> Any:
     return hub
 
 
-def event_body(kind: str, ticket: dict[str, Any], **event: Any) -> bytes:
-    """A ``zen:event-type:ticket.*`` webhook as documented: string ids, upper-case enums, nanosecond time."""
+def event_body(kind: str, ticket: dict[str, Any], at: str = "2026-01-01T10:00:00.123456789Z", **event: Any) -> bytes:
+    """A ``zen:event-type:ticket.*`` webhook as documented: string ids, upper-case enums, nanosecond time (``at``)."""
     detail = {"id": str(ticket["id"]), "requester_id": str(ticket["requester_id"]), "submitter_id": str(ticket["requester_id"]),
               "actor_id": str(ticket["requester_id"]), "status": str(ticket["status"]).upper(), "tags": ticket["tags"],
               "subject": ticket["subject"], "created_at": ticket["created_at"], "updated_at": ticket["updated_at"]}
     return json.dumps({"type": f"zen:event-type:ticket.{kind}", "account_id": 22129848, "id": f"evt-{kind}-{ticket['id']}",
-                       "subject": f"zen:ticket:{ticket['id']}", "time": "2026-01-01T10:00:00.123456789Z",
+                       "subject": f"zen:ticket:{ticket['id']}", "time": at,
                        "zendesk_event_version": "2022-11-06", "detail": detail, "event": event}).encode()
 
 

@@ -36,20 +36,16 @@ from typing import Any
 import responses
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from sqlalchemy import select
-
 from app import create_app
 from connectors.jira.poll import CURSOR_NAME
 from connectors.polling import poll_once
-from core.db import DecisionRow, InboxEvent, OutcomeRow
 from core.errors import ConnectorError
 from core.models import utcnow
 from tests.jira_truth_world import FAULTS, READS, WRITES, Site
 from tests.outage_world import run_inbox, run_outbox
 from tests.slack_truth_world import QUESTIONS
 from tests.test_standins_jira import hub_for
-from tests.truth_world import (HORIZON_GIVEN_UP, SETTLE_STEPS, STEPS, answers_given_up, assert_outcomes_once, figures, fresh_database,
-                               machine_settings, outbox, waiting)
+from tests.truth_world import SETTLE_STEPS, STEPS, assert_figures_true, assert_settled, fresh_database, machine_settings, outbox
 
 SUMMARIES = {"answerable": "Password", "refund": "Refund"}
 REPLIES = ["thanks, that worked!", "It still does not work, I need a person"]
@@ -154,10 +150,6 @@ class JiraStatsTruth(RuleBasedStateMachine):
 
     # -- what is checked -----------------------------------------------------------------------------
 
-    def decided(self) -> set[str]:
-        with self.hub.db.session() as s:
-            return set(s.scalars(select(DecisionRow.ticket_ref).where(DecisionRow.trigger == "request")))
-
     @invariant()
     def posted_at_most_once(self) -> None:
         rows = outbox(self.hub)
@@ -170,16 +162,10 @@ class JiraStatsTruth(RuleBasedStateMachine):
 
     @invariant()
     def figures_are_true(self) -> None:
-        counts = figures(self.hub, self.now())
-        assert sum(counts["split"].values()) == counts["requests"]  # each request in one bucket
-        assert counts["answered"] <= len(self.site.carrying()), (counts, self.site.carrying())
-        assert_outcomes_once(self.hub)
-        decided = self.decided()
-        assert counts["requests"] == len(decided)
-        with self.hub.db.session() as s:
-            taken_in = set(s.scalars(select(InboxEvent.ticket_ref).where(InboxEvent.kind == "created")))
-        lost = {ref for ref in taken_in - decided - waiting(self.hub) if not self.site.taken(ref.split(":", 1)[1])}
-        assert not lost, f"requests taken in, neither decided, nor waiting, nor taken by people first: {lost}"
+        assert_figures_true(self.hub, self.now(), {f"jira:{k}" for k in self.site.carrying()}, self.taken)
+
+    def taken(self, ref: str) -> bool:
+        return self.site.taken(ref.split(":", 1)[1])
 
     def settle(self) -> None:
         """The faults end; time runs past every retry and look-up bound (run once, last, from ``teardown``)."""
@@ -189,22 +175,11 @@ class JiraStatsTruth(RuleBasedStateMachine):
             self.poll_round()
             self.worker_round()
             self.sweep_round()
-        counts = figures(self.hub, self.now())
-        # a request people took before the hub decided it has no decision, and is in no bucket (docs/metrics.md 2c-2e)
-        refs = {f"jira:{k}" for k in self.keys if not self.site.taken(k)}
-        assert refs <= self.decided() | waiting(self.hub) <= {f"jira:{k}" for k in self.keys}, (self.decided(), refs)
-        assert counts["unposted"] == 0, counts
-        carrying = {f"jira:{k}" for k in self.site.carrying()}
-        assert counts["answered"] == len(carrying - answers_given_up(self.hub)), (counts, carrying)
-        with self.hub.db.session() as s:
-            escalated = set(s.scalars(select(OutcomeRow.ticket_ref).where(OutcomeRow.kind == "escalated")))
-            escalated |= set(s.scalars(select(DecisionRow.ticket_ref).where(DecisionRow.verdict == "escalate")))
-        gave_up = {r.ticket_ref for r in outbox(self.hub) if r.action == "add_internal_note" and HORIZON_GIVEN_UP in (r.last_error or "")}
-        for ref in escalated - gave_up:
-            assert self.site.hub_comments(ref.split(":", 1)[1], public=False), f"{ref}: escalated without the hub's draft"
-        assert counts["already_solved"] <= len(self.site.resolved), counts
-        assert counts["already_replied"] <= sum(1 for k in self.keys if self.site.agents(k, public=True)), counts
-        assert counts["already_noted"] <= sum(1 for k in self.keys if self.site.agents(k, public=False)), counts
+        people = {"already_solved": len(self.site.resolved),
+                  "already_replied": sum(1 for k in self.keys if self.site.agents(k, public=True)),
+                  "already_noted": sum(1 for k in self.keys if self.site.agents(k, public=False))}
+        assert_settled(self.hub, self.now(), [f"jira:{k}" for k in self.keys], {f"jira:{k}" for k in self.site.carrying()}, self.taken,
+                       lambda ref: bool(self.site.hub_comments(ref.split(":", 1)[1], public=False)), people)
 
     def teardown(self) -> None:
         try:

@@ -1,7 +1,9 @@
 """What the state machines proving the figures true under vendor faults share (tests/test_stats_truth_*.py):
 a migrated database per example, the figures as ``/api/v1/stats`` computes them, the steps of time, the
-settling rounds, and the questions asked of the hub's own rows (answers whose look-up was given up, waiting
-inbox rows, outcomes recorded once)."""
+settling rounds, the questions asked of the hub's own rows (answers whose look-up was given up, waiting
+inbox rows, outcomes recorded once, requests decided once), and the checks of the machines whose help desk
+has agents and a requester acting beside the hub (Jira, Zendesk with polling): :func:`assert_figures_true`
+after every step, :func:`assert_settled` at the end, :func:`assert_no_early_followup`."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ import shutil
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from hypothesis import HealthCheck, settings
 from sqlalchemy import func, select
 
 import migrations
 from core.analytics import Costs, parse_period, stats
-from core.db import InboxEvent, OutboxAction, OutcomeRow
+from core.db import DecisionRow, InboxEvent, OutboxAction, OutcomeRow
 from core.models import utcnow
 
 STEPS = [timedelta(minutes=1), timedelta(minutes=6), timedelta(minutes=20), timedelta(hours=3), timedelta(days=1), timedelta(days=8)]
@@ -80,3 +82,67 @@ def assert_outcomes_once(hub: Any, kinds: tuple[str, ...] = ("answer_posted", "e
         once = s.execute(select(OutcomeRow.ticket_ref, OutcomeRow.kind, func.count()).group_by(OutcomeRow.ticket_ref, OutcomeRow.kind))
         twice = [(ref, kind, n) for ref, kind, n in once if kind in kinds and n > 1]
     assert not twice, f"an outcome recorded more than once: {twice}"
+
+
+def decided(hub: Any) -> set[str]:
+    """The tickets whose request the hub decided, each decided once."""
+    with hub.db.session() as s:
+        refs = list(s.scalars(select(DecisionRow.ticket_ref).where(DecisionRow.trigger == "request")))
+    assert len(refs) == len(set(refs)), f"a request decided more than once: {sorted(refs)}"
+    return set(refs)
+
+
+def assert_figures_true(hub: Any, now: datetime, carrying: set[str], taken: Callable[[str], bool]) -> None:
+    """What holds after every step: each request in one bucket, ``answered`` never above the tickets holding
+    the hub's answer (``carrying``), ``answer_posted``/``escalated`` once per request, each request decided once,
+    and nothing lost: every request taken in is decided, waiting in the inbox, or was taken by people (``taken``,
+    by ticket ref) before it was decided (in no bucket, docs/metrics.md)."""
+    counts = figures(hub, now)
+    assert sum(counts["split"].values()) == counts["requests"]
+    assert counts["answered"] <= len(carrying), (counts, carrying)
+    assert_outcomes_once(hub)
+    done = decided(hub)
+    assert counts["requests"] == len(done)
+    with hub.db.session() as s:
+        taken_in = set(s.scalars(select(InboxEvent.ticket_ref).where(InboxEvent.kind == "created")))
+    lost = {ref for ref in taken_in - done - waiting(hub) if not taken(ref)}
+    assert not lost, f"requests taken in, neither decided, nor waiting, nor taken by people first: {lost}"
+
+
+def assert_settled(hub: Any, now: datetime, refs: Iterable[str], carrying: set[str], taken: Callable[[str], bool],
+                   drafted: Callable[[str], bool], people: dict[str, int]) -> None:
+    """What holds once the faults stopped and time ran past every bound: every ticket of ``refs`` not taken by
+    people is a decided request (or an inbox row given up after the retry horizon), nothing is unposted,
+    ``answered`` equals the tickets holding the answer (bar answers whose look-up was given up), every escalated
+    request has the hub's draft (``drafted``; bar a draft row given up after the retry horizon), and the
+    requests left to people are no more than what people did (``people``: ``already_solved``,
+    ``already_replied``, ``already_noted`` -> how many tickets people solved, replied on, noted on)."""
+    counts = figures(hub, now)
+    refs = set(refs)
+    assert {r for r in refs if not taken(r)} <= decided(hub) | waiting(hub) <= refs, (decided(hub), refs)
+    assert counts["unposted"] == 0, counts
+    assert counts["answered"] == len(carrying - answers_given_up(hub)), (counts, carrying)
+    with hub.db.session() as s:
+        escalated = set(s.scalars(select(OutcomeRow.ticket_ref).where(OutcomeRow.kind == "escalated")))
+        escalated |= set(s.scalars(select(DecisionRow.ticket_ref).where(DecisionRow.verdict == "escalate")))
+    gave_up = {r.ticket_ref for r in outbox(hub) if r.action == "add_internal_note" and HORIZON_GIVEN_UP in (r.last_error or "")}
+    for ref in escalated - gave_up:
+        assert drafted(ref), f"{ref}: escalated without the hub's draft"
+    for bucket, done in people.items():
+        assert counts[bucket] <= done, (bucket, counts, people)
+
+
+def assert_no_early_followup(hub: Any, written: Iterable[tuple[str, str, bool]]) -> None:
+    """A requester's comment written before the request was decided is part of the request, not a follow-up:
+    a ``solved`` (by reply) or ``not_solved`` outcome, or an escalation for ``not_solved``, needs a comment
+    saying so written once the request was decided. ``written``: (ticket ref, what the requester said, whether
+    the request was decided by then), where what they said is ``solved``, ``not_solved`` or ``human`` (a request
+    for a person is honoured whenever it was written)."""
+    said_after = {(ref, what) for ref, what, after in written if after}
+    with hub.db.session() as s:
+        rows = [(o.ticket_ref, o.kind, (o.detail or {}).get("via") or (o.detail or {}).get("reason")) for o in s.scalars(select(OutcomeRow))]
+    for ref, kind, why in rows:
+        if (kind == "solved" and why == "reply") or kind == "not_solved" and why == "not_solved":
+            assert (ref, kind) in said_after, f"{ref}: {kind} recorded from a comment written before its request was decided"
+        if kind == "escalated" and why == "not_solved":
+            assert (ref, "not_solved") in said_after, f"{ref}: escalated for a comment written before its request was decided"

@@ -6,7 +6,9 @@ zenpy and the jira client speak ``requests``), with the documented variants swit
 - Zendesk: ids as JSON numbers; cursor pagination (``page[size]`` -> ``meta.has_more``/``links.next``) or
   offset (``next_page``); ``show_many`` takes at most 100 ids and leaves out deleted users; error bodies
   ``{"error", "description", "details"}``; 429 with ``Retry-After``; 409 on a concurrent update; unknown
-  extra fields on every object.
+  extra fields on every object; the cursor-based incremental ticket export (opaque ``after_cursor``,
+  ``end_of_stream``, each changed ticket once at its latest change, the last minute left out), on the clock
+  :attr:`ZendeskStandin.now`, with writes stamped on :attr:`ZendeskStandin.time` when it is set.
   https://developer.zendesk.com/api-reference/introduction/pagination/ ;
   https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users ;
   https://developer.zendesk.com/api-reference/introduction/requests/
@@ -19,15 +21,19 @@ sees the answer); :attr:`Standin.met` keeps each fault a request met.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 import responses
+
+from core.models import utcnow
 
 EXTRA = {"x_undocumented": {"added": "later"}}  # vendors add fields; a reader must ignore them
 Answer = tuple[int, dict[str, str], str]
@@ -107,6 +113,9 @@ class ZendeskStandin(Standin):
     me: int = 900
     next_id: int = 10_000
     clock: int = 1_767_225_600  # 2026-01-01T00:00:00Z, moved forward by each write
+    time: Callable[[], datetime] | None = None  # when set, what is written is stamped on this clock (to the second)
+    now: Callable[[], datetime] = utcnow  # the clock requests arrive on (the export leaves out the last minute)
+    positions: dict[int, float] = field(default_factory=dict)  # each ticket's place in the export, never twice alike
 
     def __post_init__(self) -> None:
         self.user(self.me, "Help-desk hub", "hub@example.com", "agent")
@@ -119,8 +128,9 @@ class ZendeskStandin(Standin):
         self.tickets[tid] = {"id": tid, "subject": subject, "raw_subject": subject, "description": texts[0][1] if texts else "",
                              "status": "new", "priority": None, "requester_id": requester, "submitter_id": requester,
                              "tags": list(tags), "external_id": None, "via": {"channel": "web"}, **EXTRA,
-                             "created_at": self._at(), "updated_at": self._at(), "updated_ts": self.clock}
+                             "created_at": self._at(), "updated_at": self._at()}
         self.comments[tid] = []
+        self.changed(tid)
         for author, text, public in texts:
             self.comment(tid, author, text, public)
         self.tickets[tid]["created_at"] = self.tickets[tid]["updated_at"]
@@ -132,13 +142,22 @@ class ZendeskStandin(Standin):
         made = {"id": self.next_id, "type": "Comment", "author_id": author, "body": text, "html_body": f"<p>{text}</p>",
                 "plain_body": text, "public": public, "attachments": [], "created_at": self._at(), **EXTRA, **more}
         self.comments[tid].append({k: v for k, v in made.items() if v is not ...})
-        self.tickets[tid]["updated_at"] = self._at()
-        self.tickets[tid]["updated_ts"] = self.clock
+        self.changed(tid)
         return made
 
+    def _stamp(self) -> datetime:
+        return self.time() if self.time is not None else datetime.fromtimestamp(self.clock, timezone.utc)
+
     def _at(self) -> str:
-        import datetime as dt
-        return dt.datetime.fromtimestamp(self.clock, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self._stamp().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def changed(self, tid: int) -> None:
+        """The ticket changed: its ``updated_at``, and its ``generated_timestamp`` and place in the export (after
+        every change before it, so that a cursor never passes over a later change)."""
+        at = self._stamp().timestamp()
+        place = max([at, *(p + 1e-6 for p in self.positions.values())])
+        self.positions[tid] = place
+        self.tickets[tid].update(updated_at=self._at(), generated_timestamp=int(place))
 
     def routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
         api = "/api/v2"
@@ -198,6 +217,7 @@ class ZendeskStandin(Standin):
                 ticket["tags"].append(tag)
         if "status" in fields:
             ticket["status"] = fields["status"]
+        self.changed(int(tid))
         self.next_id += 1
         return 200, {"ticket": ticket, "audit": {"id": self.next_id, "ticket_id": int(tid), "events": events, **EXTRA}}
 
@@ -223,15 +243,42 @@ class ZendeskStandin(Standin):
         return 200, {"tickets": found, "next_page": None, "previous_page": None, "count": len(found)}
 
     def _export(self, q: dict[str, list[str]], _: Any) -> tuple[int, Any]:
-        since = int(q["cursor"][0]) if "cursor" in q else int(q["start_time"][0])
-        changed = sorted((t for t in self.tickets.values() if t.get("updated_ts", 0) >= since), key=lambda t: t["updated_ts"])
-        size = int(q.get("per_page", ["1000"])[0])
+        """``GET /api/v2/incremental/tickets/cursor.json``: ``start_time`` (the first request) or ``cursor`` (an
+        ``after_cursor``), exactly one; each ticket changed since, once, at its latest change, oldest first, at most
+        ``per_page`` (1000 by default and at most); ``after_cursor`` resumes after the last ticket given (where
+        the request started, when none was), ``end_of_stream`` says whether none is left up to now. NOTE(zendesk):
+        "any items that were created or changed within the minute prior to your request are excluded"; a cursor
+        is opaque (base64 of ``<generated_timestamp>.0||<ticket id>|`` in the captured pages).
+        https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/ ;
+        https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api"""
+        if ("cursor" in q) == ("start_time" in q):
+            return 400, {"error": "InvalidValue", "description": "Either start_time or cursor is required", "details": {}}
+        try:
+            since = _position(q["cursor"][0]) if "cursor" in q else (float(q["start_time"][0]) - 1e-6, 0)
+        except ValueError:
+            return 400, {"error": "InvalidCursor", "description": "Invalid cursor", "details": {}}
+        newest = self.now().timestamp() - 60
+        changed = sorted((self.positions[t], t) for t, ticket in self.tickets.items()
+                         if (self.positions[t], t) > since and self.positions[t] <= newest and ticket["status"] != "deleted")
+        size = min(int(q.get("per_page", ["1000"])[0]), 1000)
         page = changed[:size]
-        after = str(page[-1]["updated_ts"] + 1 if page else since)
-        return 200, {"tickets": page, "after_cursor": after, "before_cursor": None, "before_url": None,
-                     "after_url": f"{self.base}/api/v2/incremental/tickets/cursor.json?cursor={after}",
+        after = _cursor(page[-1] if page else since)
+        return 200, {"tickets": [self.tickets[t] for _, t in page], "after_cursor": after, "before_cursor": q.get("cursor", [None])[0],
+                     "after_url": f"{self.base}/api/v2/incremental/tickets/cursor.json?cursor={quote(after)}", "before_url": None,
                      "end_of_stream": len(changed) <= size}
 
+
+def _cursor(place: tuple[float, int]) -> str:
+    return base64.b64encode(f"{place[0]:.6f}||{place[1]}|".encode()).decode()
+
+
+def _position(cursor: str) -> tuple[float, int]:
+    """The place a cursor of :func:`_cursor` names. Raises ValueError for any other text."""
+    try:
+        at, _, ticket, _ = base64.b64decode(cursor, validate=True).decode().split("|")
+        return float(at), int(ticket)
+    except (binascii.Error, UnicodeDecodeError) as e:
+        raise ValueError(cursor) from e
 
 def enqueue(hub: Any, connector: str, action: str, payload: dict[str, Any], key: str) -> int:
     """One outbox row, as the pipeline writes it (``hand_off`` fills a ``create_ticket``'s payload)."""
@@ -260,7 +307,6 @@ def lost_hand_off(hub: Any, standin: Standin, path: str, connector: str) -> str:
 def attempts(hub: Any, row_id: int, count: int = 2) -> list[str]:
     """Perform the row ``count`` times, an hour apart (past any backoff), and return each outcome."""
     from core import outbox
-    from core.models import utcnow
     start = utcnow() + timedelta(seconds=1)
     return [str(outbox.perform(hub.db, hub.jobs, row_id, hub.performers, now=start + timedelta(hours=n))) for n in range(count)]
 
