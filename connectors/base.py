@@ -319,6 +319,11 @@ class Pollable(Protocol):
         """
         ...
 
+    def first_cursor(self) -> str:
+        """Return the cursor a first poll starts from (a little before now), stored before that poll is tried,
+        so that a vendor down at the start loses nothing raised meanwhile."""
+        ...
+
 
 @runtime_checkable
 class KnowledgeSource(Protocol):

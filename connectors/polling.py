@@ -2,7 +2,9 @@
 since the stored cursor, store each event in the inbox (the same path webhooks take), then advance the cursor.
 
 A crash between storing events and storing the cursor repeats the poll; the inbox drops the repeated
-delivery ids, so a restart resumes without gaps or repeats.
+delivery ids, so a restart resumes without gaps or repeats. A first poll's starting point (a little before
+now) is stored before the poll is tried: a vendor down when the hub starts polling loses nothing raised
+until it answers.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ def poll_once(hub: Any, connector: Pollable, cursor_name: str) -> int:
     Raises:
         Retriable, Fatal: the vendor call failed (the cursor is left where it was).
     """
-    found, next_cursor = connector.poll(get_cursor(hub.db, cursor_name))
+    cursor = get_cursor(hub.db, cursor_name)
+    if cursor is None:  # the first poll: where it starts is stored before it is tried, so that its retries, however
+        cursor = connector.first_cursor()  # long the vendor stays down, start from there, not from a later "now"
+        with hub.db.session() as s:
+            set_cursor(s, cursor_name, cursor)
+    found, next_cursor = connector.poll(cursor)
     new = 0
     for event in found:
         raw = json.dumps({"poll": cursor_name, "ref": str(event.ref), "delivery_id": event.delivery_id})

@@ -7,6 +7,7 @@ missing ``via``."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -260,4 +261,24 @@ def test_a_ticket_its_requester_commented_on_before_a_poll_saw_it_is_a_request(d
     with hub.db.session() as s:  # the comment written before the decision is part of the request, not a follow-up
         assert [(d.trigger, d.verdict) for d in s.scalars(select(DecisionRow))] == [("request", "answer")]
         assert sorted(r.kind for r in s.scalars(select(InboxEvent))) == ["commented", "created"]
+    hub.close()
+
+
+def test_a_first_poll_that_fails_starts_from_where_it_was_first_tried(database_url: str, desk: ZendeskStandin) -> None:
+    """The first poll starts a little before now (10 minutes). When Zendesk is down then, its retries start from
+    that same point, stored before it was tried, however much later Zendesk answers: they started from a new "now"
+    each time, so a ticket raised before the outage's last 10 minutes was never seen (here, 2 seconds suffice)."""
+    hub = hub_for(database_url, ZENDESK_POLL="true")
+    from connectors.zendesk import scheduled_jobs
+    (_, job, _), = scheduled_jobs(hub)
+    started = int(utcnow().timestamp())
+    desk.fail("GET", r"/api/v2/incremental/tickets/cursor.json", 503, {"error": "unavailable"})
+    with pytest.raises(Retriable):
+        job()
+    time.sleep(2.5)  # Zendesk answers again later
+    desk.clock = started - 600 - 60 + 1  # the request's comment is stamped a minute on: just inside the first lookback
+    tid = desk.ticket(79, "Password", ADA, (ADA, QUESTION, True))
+    assert job() == 1
+    hub.jobs.drain()
+    assert len(hub_comments(desk, tid, public=True)) == 1
     hub.close()

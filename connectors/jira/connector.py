@@ -382,3 +382,7 @@ class JiraConnector:
     def poll(self, cursor: str | None) -> tuple[list[TicketEvent], str | None]:
         """Issues updated since ``cursor`` (see :mod:`connectors.jira.poll`)."""
         return poll.poll(self, cursor)
+
+    def first_cursor(self) -> str:
+        """Where a first poll starts (:func:`connectors.jira.poll.first_cursor`)."""
+        return poll.first_cursor()

@@ -48,6 +48,11 @@ def jql(project_key: str | None, since: datetime, zone: str | None) -> str:
     return f'{scope}updated >= "{stamp}" ORDER BY updated ASC'
 
 
+def first_cursor() -> str:
+    """The cursor of a first poll: the issues updated since :data:`FIRST_LOOKBACK` ago."""
+    return json.dumps({"since": (utcnow() - FIRST_LOOKBACK).isoformat(), "seen": []})
+
+
 def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
     """Read the issues changed since ``cursor`` and turn them into events.
 
@@ -62,7 +67,7 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
         Retriable, Fatal: a call (a search, a comment's visibility look-up) failed; the stored cursor then
             stays put.
     """
-    state = json.loads(cursor) if cursor else {}
+    state = json.loads(cursor or first_cursor())
     since = datetime.fromisoformat(state["since"]) if state.get("since") else utcnow() - FIRST_LOOKBACK
     seen = set(state.get("seen") or ())
     query = jql(connector.settings.project_key, since - OVERLAP, connector.myself().get("timeZone"))

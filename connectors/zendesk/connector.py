@@ -254,6 +254,10 @@ class ZendeskConnector:
         """Changed tickets since ``cursor`` (see :mod:`connectors.zendesk.poll`)."""
         return poll.poll(self, cursor)
 
+    def first_cursor(self) -> str:
+        """Where a first poll starts (:func:`connectors.zendesk.poll.first_cursor`)."""
+        return poll.first_cursor()
+
     def fetch_articles(self, since: datetime | None) -> Iterator[KnowledgeArticle]:
         """Yield Help Center articles changed since ``since`` (all when ``None``), oldest change first; one no longer
         public (made a draft, restricted to a user segment) is flagged ``deleted`` (:func:`mapping.article`).

@@ -38,6 +38,11 @@ START_PREFIX = "start_time:"
 IGNORED_STATUSES = frozenset(("deleted", "closed"))
 
 
+def first_cursor() -> str:
+    """The cursor of a first poll: the export from :data:`FIRST_LOOKBACK` ago."""
+    return f"{START_PREFIX}{int((utcnow() - FIRST_LOOKBACK).timestamp())}"
+
+
 def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
     """Read the tickets changed after ``cursor`` and turn them into events.
 
@@ -54,7 +59,7 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
     if cursor and not cursor.startswith(START_PREFIX):
         params: dict[str, Any] = {"cursor": cursor}
     else:
-        start = int(cursor[len(START_PREFIX):]) if cursor else int((utcnow() - FIRST_LOOKBACK).timestamp())
+        start = int((cursor or first_cursor())[len(START_PREFIX):])
         params = {"start_time": start}
     next_cursor = cursor or f"{START_PREFIX}{params['start_time']}"
     found: list[TicketEvent] = []
