@@ -3,17 +3,20 @@ hub answers, some it hands to people through a Zendesk ticket of record) through
 (503s, 429s with Retry-After, answers lost after the post was made: a 503 or a dropped connection),
 ``conversations.replies`` failing, the help desk down or losing its answers, Slack's redeliveries, time passing
 (past ``HUB_ANSWER_DEADLINE_SECONDS`` and the retry horizon), worker and deadline-sweep rounds, and the
-requester's clicks ("This solved it", "I still need help") and replies ("thanks", a new question).
+requester's clicks ("This solved it", "I still need help") and replies ("thanks", a new question), and the admin's
+``hub retry`` of failed work.
 
 After every step: the hub posts each message in a thread at most once (an answer always; a notice posted
 without its look, ``unchecked`` in its outbox row, is the documented at-least-once case and may repeat only
 then), every request is in exactly one bucket, ``answered`` never exceeds the threads holding the hub's answer
-at the stub, no escalation opened two tickets of record, and nothing is lost (every delivered request has a
-decision, or an inbox row still to be processed, by the hub or, given up after the retry horizon, by the
-admin's ``hub retry``: a documented limit). At the end the faults stop and time runs out (``settle``):
-``answered`` equals the threads holding the answer (bar answers whose look-up failed past its bound), nothing
-is unposted, and every escalated request has exactly one ticket of record, linked from its thread (bar a
-hand-over given up after the retry horizon: a failed row for the admin, the documented limit).
+at the stub, no escalation opened two tickets of record, every request handed to people is ``escalated`` when its
+hand-over is made or under way and ``handover_failed`` when its ticket of record was given up (never counted as
+with a person then), and nothing is lost (every delivered request has a decision, or an inbox row still to be
+processed: a thread unreadable for the whole retry horizon is handed over from its event, not failed). At the end the
+faults stop and time runs out (``settle``): ``answered`` equals the threads holding the answer (bar answers whose
+look-up failed past its bound), nothing is unposted, each hand-over given up is ``handover_failed`` until the
+admin's ``hub retry``, after which every escalated request has exactly one ticket of record, linked from its thread,
+and nothing is ``handover_failed``.
 
 Slack is the local stub server (tests/slack_stub.py), Zendesk is faked at the transport (``responses``). The
 hub's clock is the real one; time passes by making what the database holds older (tests/slack_truth_world.py). ``HUB_FUZZ_EXAMPLES`` raises the number of
@@ -39,6 +42,8 @@ from config import load_settings
 from connectors.zendesk.connector import key_tag
 from core.db import DecisionRow, InboxEvent, OutboxAction, OutcomeRow, TicketRow
 from core.models import utcnow
+from core.outbox import hand_over_key
+from core.queues import retry_failed
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.outage_world import run_inbox, run_outbox
 from tests.slack_stub import SlackStub, slack_settings
@@ -119,6 +124,12 @@ class SlackStatsTruth(RuleBasedStateMachine):
         self.drain()
 
     @rule()
+    def admin_retries(self) -> None:
+        """``hub retry``: every failed row is re-queued with a fresh horizon (the dashboard's re-queue)."""
+        retry_failed(self.hub.db, self.hub.jobs)
+        self.drain()
+
+    @rule()
     def sweep_round(self) -> None:
         self.hub.pipeline.escalate_unposted(now=utcnow())
         self.drain()
@@ -167,15 +178,15 @@ class SlackStatsTruth(RuleBasedStateMachine):
         assert counts["answered"] <= len(self.carrying()), (counts, self.carrying())
         with self.hub.db.session() as s:
             decided = set(s.scalars(select(DecisionRow.ticket_ref).where(DecisionRow.trigger == "request")))
-            # a row given up after the retry horizon (its thread unreadable for HUB_RETRY_HORIZON_SECONDS) waits for
-            # the admin's ``hub retry``: the documented limit (README, HUB_RETRY_HORIZON_SECONDS), shown by /api/v1/queues
-            waiting = {e.ticket_ref for e in s.scalars(select(InboxEvent)) if e.status in ("pending", "running")
-                       or (e.status == "failed" and "gave up after the retry horizon" in (e.last_error or ""))}
+            waiting = {e.ticket_ref for e in s.scalars(select(InboxEvent)) if e.status in ("pending", "running")}
             once = s.execute(select(OutcomeRow.ticket_ref, OutcomeRow.kind, func.count()).group_by(OutcomeRow.ticket_ref, OutcomeRow.kind))
             assert all(n == 1 for _, kind, n in once if kind == "answer_posted"), "an answer recorded posted twice"
         assert counts["requests"] == len(decided)
         lost = {thread_ref(ts) for ts in self.delivered} - decided - waiting
         assert not lost, f"requests delivered, neither decided nor waiting: {lost}"
+        handed = self.escalated() & decided  # the requests the hub handed to people (no shadow mode here)
+        assert counts["escalated"] + counts["handover_failed"] == len(handed), (counts, handed)
+        assert counts["handover_failed"] == len(handed & self.hand_over_given_up()), "a hand-over no person has counted escalated"
 
     @invariant()
     def one_ticket_of_record(self) -> None:
@@ -195,12 +206,20 @@ class SlackStatsTruth(RuleBasedStateMachine):
         counts = figures(self.hub)
         assert counts["unposted"] == 0, counts
         assert counts["answered"] == len({thread_ref(ts) for ts in self.carrying()} - self.given_up()), (counts, self.carrying())
+        assert counts["handover_failed"] == len(self.hand_over_given_up()), counts
+        self.admin_retries()  # the admin re-queues what was given up; the vendors are back
+        for step in (timedelta(minutes=1), timedelta(minutes=20)):
+            age(self.hub.db, step)
+            self.worker_round()
+            self.sweep_round()
+        counts = figures(self.hub)
+        assert counts["handover_failed"] == 0 and not self.hand_over_given_up(), counts
         with self.hub.db.session() as s:
             linked = {t.external_id: t.escalated_to for t in s.scalars(select(TicketRow))}
         escalated = self.escalated()
         for ts in self.delivered:
             records = self.desk.records_of(key_tag(f"escalate:{thread_ref(ts)}"))
-            if thread_ref(ts) in escalated and thread_ref(ts) not in self.hand_over_given_up():
+            if thread_ref(ts) in escalated:
                 assert len(records) == 1, f"thread {ts}: escalated, tickets of record {records}"
                 assert linked.get(thread_ref(ts).split(":", 1)[1]) == f"zendesk:{records[0]}", (ts, linked)
             else:
@@ -213,9 +232,8 @@ class SlackStatsTruth(RuleBasedStateMachine):
 
     def hand_over_given_up(self) -> set[str]:
         """Threads whose ticket of record was given up after the retry horizon (the help desk down, or losing its
-        answers, for HUB_RETRY_HORIZON_SECONDS): a failed row for the admin's ``hub retry``, the documented limit."""
-        return {row.ticket_ref for row in self.outbox() if row.action == "create_ticket" and row.status == "failed"
-                and "gave up after the retry horizon" in (row.last_error or "")}
+        answers, for HUB_RETRY_HORIZON_SECONDS): a failed row, ``handover_failed`` until the admin's ``hub retry``."""
+        return {row.ticket_ref for row in self.outbox() if row.idempotency_key == hand_over_key(row.ticket_ref) and row.status == "failed"}
 
     def given_up(self) -> set[str]:
         return {row.ticket_ref for row in self.outbox() if row.idempotency_key.startswith("answer:") and "gave up asking" in (row.last_error or "")}
