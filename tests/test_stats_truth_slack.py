@@ -116,6 +116,20 @@ class SlackStatsTruth(RuleBasedStateMachine):
     def time_passes(self, step: timedelta) -> None:
         age(self.hub.db, step)
 
+    @rule(reads=st.sampled_from(["5xx", "429"]), desk=st.sampled_from(["down", "lose"]), kind=st.sampled_from([None, *sorted(QUESTIONS)]))
+    def long_outage(self, reads: str, desk: str, kind: str | None) -> None:
+        """Slack refuses thread reads and the help desk fails for two retry horizons, the hub retrying all along (a
+        request arriving in it is given up reading at the first, its ticket of record at the second). The faults
+        stay until a rule changes them."""
+        self.stub.outage("conversations.replies", reads)
+        self.desk.mode = desk
+        if kind is not None and len(self.delivered) < 4:
+            self.request_arrives(kind)
+        for step in (timedelta(minutes=6), timedelta(hours=3), timedelta(days=1)) * 2:
+            age(self.hub.db, step)
+            self.worker_round()
+            self.sweep_round()
+
     @rule()
     def worker_round(self) -> None:
         now = utcnow()
@@ -257,3 +271,30 @@ SlackStatsTruth.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestSlackStatsTruthUnderFaults = SlackStatsTruth.TestCase
+
+
+def test_work_given_up_at_the_horizon_keeps_the_figures_true() -> None:
+    """The two cases a short run may not draw, step by step: a refund request whose thread Slack refuses to list
+    and whose ticket of record Zendesk will not create, both past the horizon, is handed over from its event and then
+    ``handover_failed``; ``hub retry`` after the outage opens its one ticket and it is ``escalated``."""
+    machine = SlackStatsTruth()
+    try:
+        machine.first_requests(["answerable"])
+        machine.long_outage("5xx", "down", "refund")
+        checks = (machine.posted_at_most_once, machine.figures_are_true, machine.one_ticket_of_record)
+        for check in checks:
+            check()
+        ref = thread_ref(thread_ts(1))
+        with machine.hub.db.session() as s:
+            [reasons] = s.scalars(select(DecisionRow.reasons).where(DecisionRow.ticket_ref == ref))
+        assert reasons[0] == "thread_unreadable" and machine.hand_over_given_up() == {ref}
+        assert figures(machine.hub)["handover_failed"] == 1
+        machine.thread_reads_become(None)
+        machine.help_desk_becomes("ok")
+        machine.admin_retries()
+        for check in checks:
+            check()
+        assert (figures(machine.hub)["handover_failed"], figures(machine.hub)["escalated"]) == (0, 1)
+        assert len(machine.desk.records_of(key_tag(f"escalate:{ref}"))) == 1
+    finally:
+        machine.teardown()
