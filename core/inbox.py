@@ -11,7 +11,7 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
@@ -26,8 +26,13 @@ from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[TicketEvent, int], None]
-"""Processes one stored event; gets the event and its inbox row id. Raises to ask for a retry."""
+
+class EventHandler(Protocol):
+    """Processes one stored event; gets the event, its inbox row id, and whether this attempt is the last one (the
+    retry horizon has passed: a ``Retriable`` it raises fails the row, so it may rather give up in its own way,
+    as the pipeline hands a chat request whose thread stayed unreadable to people). Raises to ask for a retry."""
+
+    def __call__(self, event: TicketEvent, row_id: int, /, *, last_attempt: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,8 @@ def process(
         handler: the event handler (the pipeline).
         max_attempts: the cap for errors that are neither ``Retriable`` nor ``Fatal`` (vendor failures do not count).
         now: the current time (tests pass one).
-        horizon: how long ``Retriable`` failures (a vendor outage) are retried, from the row's arrival.
+        horizon: how long ``Retriable`` failures (a vendor outage) are retried, from the row's arrival; the handler
+            is told when its attempt begins past it (``last_attempt``).
         lease: the claim's lease; ``heartbeat`` renews it while the handler runs.
         heartbeat: keeps the lease alive (``None``: the lease must outlast the handler).
 
@@ -134,20 +140,24 @@ def process(
         another worker while this one worked (its lease lapsed: then the handler has run, but this worker's
         outcome is not stored; the other worker's stands, :func:`core.work.finish`).
     """
-    token = work.claim(db, InboxEvent, row_id, now, lease)
+    started = now or utcnow()
+    token = work.claim(db, InboxEvent, row_id, started, lease)
     if token is None:
         return None
     with db.session() as s:
         row = s.get_one(InboxEvent, row_id)
         attempts, others, stored, since = row.attempts, row.other_failures, row.event, row.requeued_at or row.received_at
+    last = work.past_horizon(since, started, horizon)
     error: BaseException | None = None
     try:
         with heartbeat.hold(InboxEvent, row_id, token) if heartbeat is not None else nullcontext():
-            handler(event_from_dict(stored), row_id)
+            handler(event_from_dict(stored), row_id, last_attempt=last)
     except Exception as e:  # noqa: BLE001 - the job runner is one of the two broad boundaries
         error = e
         log.warning("inbox.process.error", extra={"row_id": row_id, "error": type(e).__name__}, exc_info=True)
-    outcome = work.outcome_of(error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon, other_failures=others)
+    outcome = work.outcome_of(
+        error, attempts, max_attempts, now or utcnow(), since=since, horizon=horizon, other_failures=others, started=started
+    )
     if not work.finish(db, InboxEvent, row_id, token, outcome, now):
         return None
     count("inbox_processed", outcome="retry" if outcome.status == "pending" else outcome.status)

@@ -66,6 +66,13 @@ class Performed:
     outcome: str = "done"
 
 
+def hand_over_key(ref: object) -> str:
+    """The idempotency key of a chat thread's hand-over to people (``ref``: the thread's ``TicketRef``): the row
+    that opens its ticket of record (``create_ticket``), or posts it to the triage channel; one per thread. A failed
+    one is a hand-over no person has (``handover_failed`` in the figures, :mod:`core.analytics.load`)."""
+    return f"escalate:{ref}"
+
+
 Performer = Callable[[Mapping[str, Any]], Performed]
 """Does one vendor write from an action's payload (which also carries the row's ``idempotency_key`` and the
 ``attempt`` number, 1 for the first). Raises ``Retriable``/``Fatal``/``NotFound``."""

@@ -165,6 +165,7 @@ def outcome_of(
     since: datetime | None = None,
     horizon: timedelta = HORIZON,
     other_failures: int,
+    started: datetime | None = None,
 ) -> Outcome:
     """Decide a row's next state from how an attempt ended.
 
@@ -176,6 +177,9 @@ def outcome_of(
         now: the current time.
         since: when the row was stored or re-queued (the horizon counts from there; ``now`` when unknown).
         horizon: how long ``Retriable`` failures are retried.
+        started: when the attempt began (``now`` when not told): the horizon is judged then, so an attempt begun
+            before it is never the last (the next one, due at once, is), as its handler was told
+            (:func:`past_horizon`).
 
     Returns:
         ``done``; ``skipped`` for ``NotFound``; ``failed`` for ``Fatal``, for ``Retriable`` past the horizon,
@@ -191,7 +195,7 @@ def outcome_of(
         return Outcome("failed", text)
     if isinstance(error, Retriable):
         deadline = (since or now) + horizon
-        if now >= deadline:
+        if past_horizon(since or now, started or now, horizon):
             return Outcome("failed", f"gave up after the retry horizon ({horizon.total_seconds():.0f} s): {text}"[:2000])
         retry_at = now + timedelta(seconds=backoff_seconds(attempts, error.retry_after, rate_limited=error.rate_limited))
         if error.retry_after is None:  # our own backoff ends at the horizon; the vendor's word is kept past it
@@ -201,6 +205,13 @@ def outcome_of(
     if failures >= max_attempts:
         return Outcome("failed", text, other=True)
     return Outcome("pending", text, now + timedelta(seconds=backoff_seconds(failures)), other=True)
+
+
+def past_horizon(since: datetime, at: datetime, horizon: timedelta = HORIZON) -> bool:
+    """Whether an attempt made ``at`` on a row stored (or re-queued) ``since`` is past the retry horizon: a
+    ``Retriable`` failure then is final (:func:`outcome_of`), and a handler told so may give up in its own way
+    (:func:`core.inbox.process`)."""
+    return at >= since + horizon
 
 
 def finish(db: Database, model: WorkModel, row_id: int, token: int, outcome: Outcome, now: datetime | None = None) -> bool:

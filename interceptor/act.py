@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.models import Ticket, Visibility
-from core.outbox import NewAction
+from core.outbox import NewAction, hand_over_key
 from core.words import plural
 from interceptor.compose import truncate
 from interceptor.types import Decision, Verdict
@@ -90,7 +90,7 @@ def escalation_actions(
         requester = ticket.requester
         return [
             NewAction(
-                key=f"escalate:{ref}",
+                key=hand_over_key(ref),
                 connector=route.escalation_target,
                 action="create_ticket",
                 payload={
@@ -108,7 +108,7 @@ def escalation_actions(
         ]
     return [
         NewAction(
-            key=f"escalate:{ref}",
+            key=hand_over_key(ref),
             connector=route.connector,
             action="add_internal_note",
             payload={"ref": ref, "text": f"{told}\n\n{draft}", "decision_id": decision_id, "once": True},

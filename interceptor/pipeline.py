@@ -61,8 +61,10 @@ class Pipeline:
         self._engine = engine
         self._sync = Sync(db, connectors, max_attempts=settings.outbox_max_attempts)
 
-    def handle(self, event: TicketEvent, inbox_event_id: int) -> None:
-        """Process one event. Raises (to be retried by the job runner) when a vendor read fails."""
+    def handle(self, event: TicketEvent, inbox_event_id: int, *, last_attempt: bool = False) -> None:
+        """Process one event. Raises (to be retried by the job runner) when a vendor read fails; on the
+        ``last_attempt`` (begun past the retry horizon) a chat thread still unreadable is given up (:func:`unread.read`)."""
+        horizon = timedelta(seconds=self._settings.retry_horizon_seconds) if last_attempt else None
         connector = self._connectors.get(event.source.value)
         if connector is None:
             log.warning("interceptor.pipeline.no-connector", extra={"source": event.source.value})
@@ -71,11 +73,11 @@ class Pipeline:
         if isinstance(connector, ResolvesEvents):  # e.g. a Jira comment: its issue's key, its author's role
             event = connector.resolve(event)
         if event.kind is EventKind.CREATED and event.data.get("intake") == "emoji":
-            outcome = self._on_emoji(connector, event, inbox_event_id)
+            outcome = self._on_emoji(connector, event, inbox_event_id, horizon)
         elif event.kind is EventKind.CREATED and event.message is not None and record_for_mention(self._db, event.ref, inbox_event_id):
             outcome = self._on_comment(connector, event, inbox_event_id)  # a mention in a thread kept in sync
         elif event.kind is EventKind.CREATED:
-            outcome = self._on_request(connector, event, inbox_event_id)
+            outcome = self._on_request(connector, event, inbox_event_id, horizon)
         elif event.kind is EventKind.FEEDBACK:
             outcome = self._on_feedback(connector, event, inbox_event_id)
         elif event.kind is EventKind.COMMENTED:
@@ -88,7 +90,7 @@ class Pipeline:
 
     # -- new requests --------------------------------------------------------------------------
 
-    def _on_request(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
+    def _on_request(self, connector: Connector, event: TicketEvent, inbox_event_id: int, horizon: timedelta | None) -> str:
         with self._db.session() as s:
             seen = record.first_decision(s, event.ref) is not None
             asker = record.requester_id_of(s, event.ref) if seen else None
@@ -100,7 +102,7 @@ class Pipeline:
             ):
                 return self._on_comment(connector, event, inbox_event_id)
             return "already_decided"
-        ticket, unread_error = unread.read(connector, event, self._route(event.ref))
+        ticket, unread_error = unread.read(connector, event, self._route(event.ref), horizon=horizon)
         if ticket.requester.is_self or ticket.requester.is_agent:
             return "ignored_agent_or_self"
         taken = ticket.taken_by_people()  # solved or replied to by people while it waited: theirs
@@ -326,12 +328,12 @@ class Pipeline:
             ids = [enqueue(s, a, inbox_event_id=inbox_event_id) for a in follow]
         schedule(self._jobs, ids)
 
-    def _on_emoji(self, connector: Connector, event: TicketEvent, inbox_event_id: int) -> str:
+    def _on_emoji(self, connector: Connector, event: TicketEvent, inbox_event_id: int, horizon: timedelta | None) -> str:
         """Someone reacted with ``SLACK_TICKET_EMOJI``: the thread goes to a person, once however many react
         (one inbox row per reacted message; one ``escalate:<ref>`` outbox key), escalated by a person. A thread
         the hub cannot read goes from the reacted-to message alone, with the agents' note saying why."""
         # its ref is the thread's root, also when a reply was reacted to
-        ticket, unread_error = unread.read(connector, event, self._route(event.ref))
+        ticket, unread_error = unread.read(connector, event, self._route(event.ref), horizon=horizon)
         if ticket.requester.is_self:
             return "ignored_agent_or_self"
         ref = ticket.ref
@@ -369,16 +371,11 @@ class Pipeline:
         Returns:
             How many answers were handed over.
         """
+        settings = self._settings
         return escalate_unposted_answers(
-            self._db,
-            self._jobs,
-            self._route,
-            timedelta(seconds=self._settings.answer_deadline_seconds),
-            connectors=self._connectors,
-            max_attempts=self._settings.outbox_max_attempts,
-            lease=timedelta(seconds=self._settings.lease_seconds),
-            horizon=timedelta(seconds=self._settings.retry_horizon_seconds),
-            now=now,
+            self._db, self._jobs, self._route, timedelta(seconds=settings.answer_deadline_seconds), connectors=self._connectors,
+            max_attempts=settings.outbox_max_attempts, lease=timedelta(seconds=settings.lease_seconds),
+            horizon=timedelta(seconds=settings.retry_horizon_seconds), now=now,
         )
 
     def _route(self, ref: TicketRef) -> Route:

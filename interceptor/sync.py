@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from connectors.base import Connector, HelpDesk, PostsAsRequester, ReadsOneMessage
 from core.db import Database, DecisionRow, OutboxAction
 from core.models import Message, Status, Ticket, TicketRef, Visibility, as_utc
-from core.outbox import enqueue
+from core.outbox import enqueue, hand_over_key
 from core.telemetry import count
 from interceptor import mirror, record
 
@@ -229,7 +229,7 @@ def _hand_over(db: Database, origin: TicketRef) -> OutboxAction | None:
     """The outbox row that opens the ticket of record of the thread ``origin`` (``None``: none was asked for,
     e.g. a hand-over to the Slack triage channel)."""
     with db.session() as s:
-        row = s.scalars(select(OutboxAction).where(OutboxAction.idempotency_key == f"escalate:{origin}")).one_or_none()
+        row = s.scalars(select(OutboxAction).where(OutboxAction.idempotency_key == hand_over_key(origin))).one_or_none()
         if row is not None:
             s.expunge(row)
     return row if row is not None and row.action == "create_ticket" else None

@@ -12,7 +12,9 @@ reacted-to message read alone, or, when Slack will not tell even that, from a ti
 and its link (``connectors.slack.reactions``).
 
 A thread Slack says is gone (``thread_not_found``, ``channel_not_found``: a ``NotFound``, the request deleted
-before the hub read it) is skipped as before; passing failures (429, 5xx, timeouts) are retried as before; a
+before the hub read it) is skipped as before; passing failures (429, 5xx, timeouts) are retried until the retry
+horizon (``HUB_RETRY_HORIZON_SECONDS``), and one that lasts past it is given up the same way (:class:`ReadGivenUp`):
+the request goes to people from its event, its inbox row ends done, so ``hub retry`` has nothing to decide again. A
 Zendesk or Jira ticket that cannot be read stays in its help desk for agents, and its inbox row fails.
 """
 
@@ -20,9 +22,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
 from connectors.base import Connector, ReadsEventAlone
-from core.errors import Fatal
+from core.errors import Fatal, Retriable
 from core.models import Ticket, TicketEvent
 from interceptor.act import Route
 from interceptor.types import Decision, Verdict
@@ -32,9 +35,25 @@ THREAD_UNREADABLE = "thread_unreadable"  # the reason of such a hand-over, first
 log = logging.getLogger(__name__)
 
 
-def read(connector: Connector, event: TicketEvent, route: Route) -> tuple[Ticket, Fatal | None]:
+class ReadGivenUp(Fatal):
+    """A thread read that failed passingly (429, 5xx, a timeout) for the whole retry horizon: given up, as a read
+    refused for good is. The message says so, the horizon, and the last failure."""
+
+    def __init__(self, horizon: timedelta, last: Retriable) -> None:
+        super().__init__(f"the read was given up after failing for the whole retry horizon ({horizon.total_seconds():.0f} s); "
+                         f"the last failure: {type(last).__name__}: {last}")
+
+
+def read(connector: Connector, event: TicketEvent, route: Route, *, horizon: timedelta | None = None) -> tuple[Ticket, Fatal | None]:
     """The request ``event`` is about: its thread as ``connector.fetch`` reads it, or, when that read fails for
-    good, as the event alone tells it (:func:`request_alone`).
+    good (or, on the last attempt, passingly: :class:`ReadGivenUp`), as the event alone tells it (:func:`request_alone`).
+
+    Args:
+        connector: the event's connector.
+        event: a new request (or an emoji intake).
+        route: where the request's writes go.
+        horizon: the retry horizon, when this attempt is the inbox row's last (it began past the horizon); ``None``
+            when a passing failure is still retried.
 
     Returns:
         The ticket, and the error that kept the thread from being read (``None`` when it was read).
@@ -43,13 +62,22 @@ def read(connector: Connector, event: TicketEvent, route: Route) -> tuple[Ticket
         NotFound, Retriable, Fatal: the read failed, and the event cannot stand in for it (or telling the request
             from the event failed in turn).
     """
+    error: Fatal
     try:
         return connector.fetch(event.ref), None
     except Fatal as e:  # the thread cannot be read for good: a chat request goes to people as its event tells it
-        alone = request_alone(connector, event, route, e)
+        error = e
+        alone = request_alone(connector, event, route, error)
         if alone is None:
             raise
-        return alone, e
+    except Retriable as e:
+        if horizon is None:
+            raise
+        error = ReadGivenUp(horizon, e)  # read for the whole horizon: given up, as a read refused for good is
+        alone = request_alone(connector, event, route, error)
+        if alone is None:
+            raise  # a help desk's ticket: the row fails, listed for the admin
+    return alone, error
 
 
 def request_alone(connector: Connector, event: TicketEvent, route: Route, error: Fatal) -> Ticket | None:

@@ -36,7 +36,7 @@ def make_hub(sqlite_url: str, stub: SlackStub, seen: list[TicketEvent], **overri
     """A hub whose inbox events are recorded in ``seen`` instead of going through the interceptor."""
     settings = load_settings(slack_settings(sqlite_url, stub, **overrides))
     hub = build_hub(settings)
-    hub.handlers["inbox"] = partial(inbox.process, hub.db, handler=lambda event, row_id: seen.append(event), max_attempts=5)
+    hub.handlers["inbox"] = partial(inbox.process, hub.db, handler=lambda event, row_id, **_: seen.append(event), max_attempts=5)
     return hub
 
 

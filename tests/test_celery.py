@@ -67,7 +67,7 @@ def test_a_celery_worker_processes_what_the_web_side_stored(scaled_hub: Hub) -> 
     seen: list[str] = []
     done = threading.Event()
 
-    def handle(event: TicketEvent, row_id: int) -> None:
+    def handle(event: TicketEvent, row_id: int, **_: bool) -> None:
         seen.append(event.delivery_id)
         done.set()
 
@@ -111,7 +111,7 @@ def test_a_deployments_worker_takes_only_its_own_hand_offs(scaled_hub: Hub, othe
     taken: list[int] = []
     done = threading.Event()
 
-    def handle(event: TicketEvent, row_id: int) -> None:
+    def handle(event: TicketEvent, row_id: int, **_: bool) -> None:
         done.set()
 
     def process(row_id: int) -> None:

@@ -43,7 +43,7 @@ def test_sweeps_during_an_outage_buffer_each_row_once_and_the_broker_gets_each_o
     seen: list[str] = []
     taken: list[int] = []
 
-    def handle(event: TicketEvent, row_id: int) -> None:
+    def handle(event: TicketEvent, row_id: int, **_: bool) -> None:
         seen.append(event.delivery_id)
 
     def process(row_id: int) -> None:

@@ -41,7 +41,7 @@ def test_hand_offs_published_after_their_queue_was_deleted_reach_a_worker_once(
         name = broker_queue(jobs.app, "inbox")
         seen: list[str] = []
 
-        def handle(event: TicketEvent, row_id: int) -> None:
+        def handle(event: TicketEvent, row_id: int, **_: bool) -> None:
             seen.append(event.delivery_id)
 
         register_worker_task(jobs.app, {"inbox": lambda row_id: inbox.process(db, row_id, handle, 5)})

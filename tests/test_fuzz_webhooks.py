@@ -58,7 +58,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Any]]:
     for url in database(request, tmp_path_factory):
         hub = build_hub(load_settings(settings_dict(url, **CONNECTORS)))
-        hub.handlers["inbox"] = partial(inbox.process, hub.db, handler=lambda event, row_id: None, max_attempts=1)
+        hub.handlers["inbox"] = partial(inbox.process, hub.db, handler=lambda event, row_id, **_: None, max_attempts=1)
         yield hub, create_app(hub=hub).test_client()
         hub.close()
 

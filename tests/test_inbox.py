@@ -91,7 +91,7 @@ def test_a_crash_between_storing_and_processing_is_recovered_by_the_sweeper(data
     lost = RecordingQueue()  # the process "crashed": the hand-off never ran
     accepted = inbox.accept(db, lost, make_event(), b"{}")
     handled: list[str] = []
-    queue = InlineQueue({"inbox": lambda row_id: inbox.process(db, row_id, lambda e, _id: handled.append(e.delivery_id), 5)})
+    queue = InlineQueue({"inbox": lambda row_id: inbox.process(db, row_id, lambda e, _id, **_: handled.append(e.delivery_id), 5)})
     for row_id in work.due_ids(db, InboxEvent):  # what Hub.sweep does after a restart
         queue.submit("inbox", row_id)
     queue.drain()
@@ -109,7 +109,7 @@ def test_a_worker_that_died_mid_job_leaves_a_lease_the_sweeper_takes_back(databa
     assert work.due_ids(db, InboxEvent) == []  # still leased
     later = utcnow() + work.LEASE + timedelta(seconds=1)
     assert work.due_ids(db, InboxEvent, now=later) == [accepted.row_id]
-    assert inbox.process(db, accepted.row_id, lambda e, _id: None, 5, now=later) == "done"
+    assert inbox.process(db, accepted.row_id, lambda e, _id, **_: None, 5, now=later) == "done"
     assert rows(db)[0].attempts == 2
     db.dispose()
 
@@ -118,8 +118,8 @@ def test_a_claimed_row_is_not_processed_twice(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     accepted = inbox.accept(db, RecordingQueue(), make_event(), b"{}")
     calls: list[int] = []
-    assert inbox.process(db, accepted.row_id, lambda e, row_id: calls.append(row_id), 5) == "done"
-    assert inbox.process(db, accepted.row_id, lambda e, row_id: calls.append(row_id), 5) is None
+    assert inbox.process(db, accepted.row_id, lambda e, row_id, **_: calls.append(row_id), 5) == "done"
+    assert inbox.process(db, accepted.row_id, lambda e, row_id, **_: calls.append(row_id), 5) is None
     assert calls == [accepted.row_id]
     db.dispose()
 
@@ -130,7 +130,7 @@ def test_a_vendor_outage_retries_with_backoff_until_the_horizon_then_fails_visib
     received = rows(db)[0].received_at
     horizon = timedelta(hours=1)
 
-    def broken(event: TicketEvent, _id: int) -> None:
+    def broken(event: TicketEvent, _id: int, **_: bool) -> None:
         raise Retriable("vendor down")
 
     now = received
@@ -153,7 +153,7 @@ def test_a_vanished_ticket_is_skipped_and_recorded(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     row_id = inbox.accept(db, RecordingQueue(), make_event(), b"{}").row_id
 
-    def gone(event: TicketEvent, _id: int) -> None:
+    def gone(event: TicketEvent, _id: int, **_: bool) -> None:
         raise NotFound("ticket 42 was deleted")
 
     assert inbox.process(db, row_id, gone, 5) == "skipped"

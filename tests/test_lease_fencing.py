@@ -65,10 +65,10 @@ def test_a_stale_finish_does_not_mark_done_what_the_new_holder_retries(db: Datab
     row_id = inbox.accept(db, RecordingQueue(), make_event(), b"{}").row_id
     second: list[str | None] = []
 
-    def vendor_down(event: Any, _id: int) -> None:
+    def vendor_down(event: Any, _id: int, **_: bool) -> None:
         raise Retriable("503 Service Unavailable")
 
-    def first(event: Any, _id: int) -> None:  # its lease lapses while it works; the sweeper hands the row out
+    def first(event: Any, _id: int, **_: bool) -> None:  # its lease lapses while it works; the sweeper hands the row out
         second.append(inbox.process(db, row_id, vendor_down, 5, now=later()))
 
     before = lost("inbox", "finish")
@@ -84,8 +84,8 @@ def test_a_stale_finish_does_not_put_back_to_pending_what_the_new_holder_finishe
     row_id = inbox.accept(db, RecordingQueue(), make_event(), b"{}").row_id
     handled: list[str] = []
 
-    def first(event: Any, _id: int) -> None:
-        assert inbox.process(db, row_id, lambda e, _i: handled.append("second"), 5, now=later()) == "done"
+    def first(event: Any, _id: int, **_: bool) -> None:
+        assert inbox.process(db, row_id, lambda e, _i, **_: handled.append("second"), 5, now=later()) == "done"
         raise Retriable("timed out")  # the first worker's own attempt then fails
 
     assert inbox.process(db, row_id, first, 5) is None
@@ -99,12 +99,12 @@ def test_a_stale_heartbeat_does_not_renew_the_new_holders_lease(db: Database) ->
     first_heartbeat = Heartbeat(db, work.LEASE)
     seen: list[tuple[datetime | None, int, datetime | None]] = []
 
-    def second(event: Any, _id: int) -> None:
+    def second(event: Any, _id: int, **_: bool) -> None:
         taken = inbox_row(db, row_id).locked_until
         renewed = first_heartbeat.beat()  # the first worker's heartbeat thread wakes up
         seen.append((taken, renewed, inbox_row(db, row_id).locked_until))
 
-    def first(event: Any, _id: int) -> None:
+    def first(event: Any, _id: int, **_: bool) -> None:
         inbox.process(db, row_id, second, 5, now=later())
 
     before = lost("inbox", "heartbeat")
@@ -120,10 +120,10 @@ def test_a_token_is_not_repeated_after_a_row_is_re_queued(db: Database) -> None:
     row_id = inbox.accept(db, RecordingQueue(), make_event(), b"{}").row_id
     third: list[int | None] = []
 
-    def fails(event: Any, _id: int) -> None:
+    def fails(event: Any, _id: int, **_: bool) -> None:
         raise Fatal("403 Forbidden")
 
-    def first(event: Any, _id: int) -> None:  # first claim: attempt 1
+    def first(event: Any, _id: int, **_: bool) -> None:  # first claim: attempt 1
         assert inbox.process(db, row_id, fails, 5, now=later()) == "failed"  # attempt 2, failed
         assert work.requeue(db, InboxEvent, [row_id]) == [row_id]  # attempts back to 0
         third.append(work.claim(db, InboxEvent, row_id, now=later()))  # attempt 1 again: a third worker holds it
@@ -139,7 +139,7 @@ def test_the_holder_renews_and_finishes_its_own_row(db: Database) -> None:
     heartbeat = Heartbeat(db, work.LEASE)
     renewed: list[int] = []
 
-    def handler(event: Any, _id: int) -> None:
+    def handler(event: Any, _id: int, **_: bool) -> None:
         renewed.append(heartbeat.beat())
 
     assert inbox.process(db, row_id, handler, 5, heartbeat=heartbeat) == "done"

@@ -128,7 +128,7 @@ def test_a_heartbeat_keeps_a_slow_job_its_row(sqlite_url: str) -> None:
     row_id = inbox.accept(db, RecordingQueue(), make_event(), b"{}").row_id
     seen_due: list[list[int]] = []
 
-    def slow(event: Any, _id: int) -> None:
+    def slow(event: Any, _id: int, **_: bool) -> None:
         for _ in range(5):  # 5 s: two and a half leases
             time.sleep(1.0)
             seen_due.append(work.due_ids(db, InboxEvent))

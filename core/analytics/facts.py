@@ -2,6 +2,9 @@
 
 Every request (a decision with ``trigger == "request"``) ends in exactly one bucket, the first that applies:
 
+``handover_failed`` shadow or escalated (below), but the hand-over's write (a chat thread's ticket of record, or its
+                triage post) failed, past the retry horizon or for good: no person has it, the admin must
+                re-queue it (``hub retry``). Not human-handled, not escalated; once re-queued it is again what it was;
 ``shadow``      shadow mode: the hub would have answered (``is_shadow``), left a draft, agents handled it;
 ``escalated``   went to a person: an ESCALATE verdict (request or follow-up) or an ``escalated`` outcome;
 ``already_solved`` ANSWER verdict whose answer was never posted: people solved or closed the ticket while the
@@ -32,8 +35,9 @@ from datetime import datetime, timedelta
 from core.models import ALREADY_NOTED, ALREADY_REPLIED, ALREADY_SOLVED, TAKEN_BY_PEOPLE
 
 RECONTACT_WINDOW = timedelta(hours=48)
+HANDOVER_FAILED = "handover_failed"
 BUCKETS = ("verified", "assumed", "recontacted", "unresolved", "pending", "escalated", "shadow", "unposted",
-           ALREADY_SOLVED, ALREADY_REPLIED, ALREADY_NOTED)
+           ALREADY_SOLVED, ALREADY_REPLIED, ALREADY_NOTED, HANDOVER_FAILED)
 FEEDBACK_KINDS = ("solved", "not_solved", "reopened")
 
 
@@ -64,6 +68,7 @@ class RequestFacts:
     follow_ups: tuple[tuple[datetime, str], ...] = ()  # (time, verdict) of later decisions on the ticket
     outcomes: tuple[OutcomeFact, ...] = ()
     reasons: tuple[str, ...] = ()  # the request decision's reasons, most decisive first
+    handover_failed_at: datetime | None = None  # when its hand-over's outbox row failed (and is failed still)
 
 
 @dataclass(frozen=True)
@@ -149,10 +154,13 @@ def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], 
     if first["escalated"] is not None:
         escalations.append(first["escalated"])
     handed_over = min(escalations) if escalations else (facts.decided_at if shadow else None)
+    handover_failed = handed_over is not None and facts.handover_failed_at is not None and facts.handover_failed_at <= now
     feedback_rows = [o.kind for o in outcomes if o.kind in FEEDBACK_KINDS]
     last_word = feedback_rows[-1] if feedback_rows else None
     recontacted = answered and _came_back(facts, index, now)
-    if shadow:
+    if handover_failed:
+        bucket = HANDOVER_FAILED
+    elif shadow:
         bucket = "shadow"
     elif escalations:
         bucket = "escalated"
@@ -173,7 +181,7 @@ def classify(facts: RequestFacts, index: dict[str, list[tuple[datetime, str]]], 
     return Fate(
         bucket=bucket,
         answered=answered,
-        escalated_after_answer=answered and bool(escalations),
+        escalated_after_answer=answered and bucket == "escalated",
         confirmed_solved=answered and last_word == "solved" and not escalations,
         recontacted=recontacted,
         feedback=next((k for k in reversed(feedback_rows) if k in ("solved", "not_solved")), None) if answered else None,

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from core.analytics.facts import RECONTACT_WINDOW, OutcomeFact, RequestFacts
 from core.analytics.period import Period
-from core.db import DecisionRow, OutcomeRow, PersonRow, TicketRow
+from core.db import DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow
+from core.outbox import hand_over_key
 
 CHUNK = 500
 
@@ -45,6 +46,19 @@ def tickets_of_record(session: Session, refs: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(refs):
         found.update(session.scalars(select(TicketRow.escalated_to).where(TicketRow.escalated_to.in_(chunk))))
+    return found
+
+
+def failed_hand_overs(session: Session, refs: Iterable[str]) -> dict[str, datetime]:
+    """Those of ``refs`` (chat threads) whose hand-over to people failed and is failed still (its outbox row,
+    :func:`core.outbox.hand_over_key`: a ticket of record never created, a triage post never made), with when it
+    failed. A row re-queued by ``hub retry`` is not failed any more; one done since has reached people."""
+    keys = {hand_over_key(ref): ref for ref in refs}
+    found: dict[str, datetime] = {}
+    for chunk in _chunks(keys):
+        rows = session.execute(select(OutboxAction.idempotency_key, OutboxAction.finished_at, OutboxAction.created_at)
+                               .where(OutboxAction.idempotency_key.in_(chunk), OutboxAction.status == "failed"))
+        found.update({keys[key]: finished or created for key, finished, created in rows})
     return found
 
 
@@ -105,6 +119,7 @@ def load(session: Session, period: Period, channel: str | None = None) -> Datase
             follow_ups.setdefault(ref, []).append((at, verdict))
             by_decision[did] = ref
     outcomes = _outcomes(session, by_ref, by_decision)
+    failed = failed_hand_overs(session, refs)
     keys = person_keys(session, (d.requester_id or (t.requester_id if t else None) for d, t in pairs))
     requests = tuple(
         RequestFacts(
@@ -122,6 +137,7 @@ def load(session: Session, period: Period, channel: str | None = None) -> Datase
             follow_ups=tuple(sorted(follow_ups.get(d.ticket_ref, []))),
             outcomes=tuple(outcomes.get(d.ticket_ref, [])),
             reasons=tuple(str(r) for r in (d.reasons or [])),
+            handover_failed_at=failed.get(d.ticket_ref),
         )
         for d, t in pairs
     )

@@ -62,6 +62,7 @@ def counts(fates: list[Fate]) -> dict[str, int]:
         "already_solved": split["already_solved"],
         "already_replied": split["already_replied"],
         "already_noted": split["already_noted"],
+        "handover_failed": split["handover_failed"],
         **{f"split_{bucket}": n for bucket, n in split.items()},
     }
 

@@ -15,6 +15,7 @@ const BUCKETS = [
   ["already_solved", "Solved by people before the answer was posted"],
   ["already_replied", "Answered by an agent before the answer was posted"],
   ["already_noted", "Taken on by an agent (internal note) before the answer was posted"],
+  ["handover_failed", "Handed to people, but the hand-over failed: needs the admin"],
 ];
 // [rate, label, colour, numerator count, denominator count]: lines are trailing 7-day rates, dots the day's own.
 const RATE_LINES = [
@@ -341,11 +342,12 @@ function render() {
   decisions(d);
   $("decisions-note").textContent = `The newest ${fmt.n(d.decisions.length, "decision")} of ${s.period.from} to ${s.period.to}${s.channel ? " in " + s.channel : ""}, requests and follow-ups; open one to read it.`;
   const note = $("provisional");
-  const unposted = s.counts.unposted || 0;
-  note.hidden = !s.counts.pending && !unposted;
+  const unposted = s.counts.unposted || 0, unhanded = s.counts.handover_failed || 0;
+  note.hidden = !s.counts.pending && !unposted && !unhanded;
   note.textContent = [
     s.counts.pending ? `${fmt.n(s.counts.pending, "answered request")} ${s.counts.pending === 1 ? "is less than 48 h old: it counts" : "are less than 48 h old: they count"} as not deflected until the re-contact window closes, so the latest days are provisional.` : "",
     unposted ? `${fmt.n(unposted, "answer")} ${unposted === 1 ? "is" : "are"} decided but not posted yet (the vendor is down or rate-limiting): not counted as answered.` : "",
+    unhanded ? `${fmt.n(unhanded, "request")} went to people, but the hand-over failed (no ticket of record): no person has ${unhanded === 1 ? "it" : "them"} until you re-queue the failed work below (hub retry).` : "",
   ].filter(Boolean).join(" ");
 }
 
