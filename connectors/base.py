@@ -312,11 +312,8 @@ class Pollable(Protocol):
     """Optional capability: list what changed since a cursor (the polling fallback to webhooks)."""
 
     def poll(self, cursor: str | None) -> tuple[list[TicketEvent], str | None]:
-        """Return the events after ``cursor`` and the cursor to resume from next time.
-
-        Raises:
-            Retriable, Fatal: the vendor call failed.
-        """
+        """Return the events after ``cursor`` and the cursor to resume from next time (raises Retriable, Fatal:
+        the vendor call failed)."""
         ...
 
     def first_cursor(self) -> str:
@@ -345,11 +342,8 @@ class KnowledgeListing(Protocol):
     (Zendesk's archived articles): the ids of every article there is, so the KB can drop the others."""
 
     def article_ids(self) -> set[str]:
-        """Return the ids of every article the source still holds, whether public or not.
-
-        Raises:
-            Retriable, Fatal: a vendor call failed (never a partial answer: a missing id removes an article).
-        """
+        """Return the ids of every article the source still holds, public or not (raises Retriable, Fatal: a call
+        failed; never a partial answer, since a missing id removes an article)."""
         ...
 
 
