@@ -21,7 +21,7 @@ from connectors.jira.poll import CURSOR_NAME
 from connectors.polling import poll_once
 from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
-from core.models import EventKind, Person, Source, TicketRef, Visibility
+from core.models import EventKind, Person, Source, TicketRef, Visibility, utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
@@ -96,18 +96,21 @@ def test_an_issue_by_webhook_is_answered_once_in_public(sqlite_url: str, site: J
 
 
 @pytest.mark.parametrize("variant", ["whole", "partial page", "no comment field"])
-def test_a_polled_issue_is_judged_on_its_newest_comment(jira: JiraConnector, site: JiraStandin, variant: str) -> None:
+def test_a_polled_issue_is_judged_on_all_its_comments(jira: JiraConnector, site: JiraStandin, variant: str) -> None:
     """The requester wrote again after the hub's answer: a follow-up, whatever page of comments the search
-    gave. Judged on the first comments only, the issue would look answered (no event) or, without any,
-    like a new request."""
+    gave (their comment before the answer is passed on too; the pipeline reads it as part of the request).
+    Judged on the first comments only, the issue would look answered (no follow-up) or, without any, like a
+    new request."""
+    site.time = utcnow  # written within the first poll's window
     key = site.issue("SUP-2", "Password", ADA, QUESTION)
-    site.comment(key, ADA, "Some context first")
+    context = site.comment(key, ADA, "Some context first")
     site.comment(key, site.me, "Reset it from the login page.")
     follow_up = site.comment(key, ADA, "It still does not work")
     site.embedded_comments = 2 if variant == "partial page" else 5000
     site.search_has_comments = variant != "no comment field"
     found, _ = poll.poll(jira, None)
-    assert [(e.kind, e.message and e.message.external_id) for e in found] == [(EventKind.COMMENTED, follow_up["id"])]
+    assert [(e.kind, e.message and e.message.external_id) for e in found] == [(EventKind.COMMENTED, context["id"]),
+                                                                              (EventKind.COMMENTED, follow_up["id"])]
 
 
 def test_a_fetched_issue_has_every_comment_when_its_page_is_partial(jira: JiraConnector, site: JiraStandin) -> None:
