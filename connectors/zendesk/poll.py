@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from connectors.polling import events_of_record
 from connectors.records import readable, record_id
 from connectors.zendesk.events import comment_key, created_key
-from connectors.zendesk.mapping import CREATED_TAG
+from connectors.zendesk.mapping import CREATED_TAG, parse_time
 from core.errors import NotFound
 from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
 
@@ -39,8 +39,7 @@ EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
 CURSOR_NAME = "zendesk.poll"
 FIRST_LOOKBACK = timedelta(minutes=10)
 OVERLAP = timedelta(minutes=2)
-"""How far before a poll's start its comments are still passed on: the export's left-out last minute, and a
-minute for the hub's and Zendesk's clocks."""
+"""How far before the newest change a poll read its next polls still pass comments on (as Jira's poll overlaps)."""
 PAGE_SIZE = 100
 MAX_PAGES = 5
 START_PREFIX = "start_time:"
@@ -49,45 +48,49 @@ IGNORED_STATUSES = frozenset(("deleted", "closed"))
 
 @dataclass(frozen=True)
 class _Cursor:
-    """What a poll resumes from: the export's place (an ``after_cursor``, or ``start_time:<unix>``), the time
-    from which this poll passes on comments (``floor``), and the one the next poll will (``next``)."""
+    """What a poll resumes from: the export's place (an ``after_cursor``, or ``start_time:<unix>``), the newest
+    ``updated_at`` the polls read (Zendesk's clock), the time from which this poll passes on comments
+    (``floor``), and the one the next poll will (``next``)."""
 
     export: str
+    newest: datetime
     floor: datetime
     next: datetime
 
     def dumps(self) -> str:
-        return json.dumps({"export": self.export, "floor": self.floor.isoformat(), "next": self.next.isoformat()})
+        times = {"newest": self.newest, "floor": self.floor, "next": self.next}
+        return json.dumps({"export": self.export, **{k: v.isoformat() for k, v in times.items()}})
 
 
 def _loads(cursor: str) -> _Cursor:
-    """The stored cursor; one stored before comments had a floor (the export's place alone) starts its floor
-    at its ``start_time``, or :data:`FIRST_LOOKBACK` ago."""
+    """The stored cursor; one stored before comments had a floor (the export's place alone) starts it at its
+    ``start_time``, or :data:`FIRST_LOOKBACK` ago."""
     if cursor.startswith("{"):
         state = json.loads(cursor)
-        return _Cursor(state["export"], datetime.fromisoformat(state["floor"]), datetime.fromisoformat(state["next"]))
+        return _Cursor(state["export"], *(datetime.fromisoformat(state[k]) for k in ("newest", "floor", "next")))
     if cursor.startswith(START_PREFIX):
         at = datetime.fromtimestamp(int(cursor[len(START_PREFIX):]), timezone.utc)
     else:
         at = utcnow() - FIRST_LOOKBACK
-    return _Cursor(cursor, at, at)
+    return _Cursor(cursor, at, at, at)
 
 
 def first_cursor() -> str:
     """The cursor of a first poll: the export, and the comments, from :data:`FIRST_LOOKBACK` ago."""
     start = utcnow().replace(microsecond=0) - FIRST_LOOKBACK
-    return _Cursor(f"{START_PREFIX}{int(start.timestamp())}", start, start).dumps()
+    return _Cursor(f"{START_PREFIX}{int(start.timestamp())}", start, start, start).dumps()
 
 
 def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
     """Read the tickets changed after ``cursor`` and turn them into events.
 
-    A changed ticket passes on its requester's public comments written since the cursor's floor: the start of
-    the poll before the previous one that read the export to its end, less :data:`OVERLAP`. Every comment is
-    so passed on by a poll that reads its ticket, even when a change within the minute before a poll holds the
-    ticket back to the next one (the export leaves that minute out); a ticket held back by two polls in a row
-    may lose a comment written before the first. While a backlog is read (the export not read to its end) the
-    floor stays where it was.
+    A changed ticket passes on its requester's public comments written since the cursor's floor: the newest
+    ``updated_at`` read by the polls up to the one before the previous poll that read the export to its end,
+    less :data:`OVERLAP`. A comment older than that was on its ticket when a poll read the ticket, and passed on
+    then, even when a change within the minute before a poll held the ticket back to the next one (the export
+    leaves that minute out); a ticket held back by two polls in a row may lose a comment written before the
+    first. While a backlog is read (the export not read to its end) the floor stays where it was. So a busy
+    ticket's comment is passed on by a few polls, not by every poll that reads the ticket.
 
     Args:
         connector: the Zendesk connector (its session and :meth:`fetch`).
@@ -99,26 +102,26 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
     Raises:
         Retriable, Fatal: a call failed; nothing is returned, so the stored cursor stays put.
     """
-    started = utcnow()
     state = _loads(cursor or first_cursor())
     if state.export.startswith(START_PREFIX):
         params: dict[str, Any] = {"start_time": int(state.export[len(START_PREFIX):])}
     else:
         params = {"cursor": state.export}
-    export, ended = state.export, False
+    export, newest, ended = state.export, state.newest, False
     found: list[TicketEvent] = []
     for _ in range(MAX_PAGES):
         page = connector.session.get_json(EXPORT_PATH, {**params, "per_page": PAGE_SIZE})
         for item in page.get("tickets") or ():
             read = partial(_events_for, connector, item, state.floor)
             found.extend(readable(Source.ZENDESK, "ticket", record_id(item, "id"), read) or ())
+            newest = max(newest, parse_time(item.get("updated_at")) or newest)
         export = page.get("after_cursor") or export
         if page.get("end_of_stream", True) or not page.get("after_cursor"):
             ended = True
             break
         params = {"cursor": page["after_cursor"]}
-    floors = (state.next, started - OVERLAP) if ended else (state.floor, state.next)
-    return found, _Cursor(export, *floors).dumps()
+    floors = (state.next, newest - OVERLAP) if ended else (state.floor, state.next)
+    return found, _Cursor(export, newest, *floors).dumps()
 
 
 def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any], since: datetime) -> list[TicketEvent]:
