@@ -60,10 +60,11 @@ def first_cursor() -> str:
 def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
     """Read the issues changed since ``cursor`` and turn them into events.
 
-    A changed issue passes on its requester's public comments written since the cursor's ``floor``: where the
-    search of the last poll that read every page started (``since`` less :data:`OVERLAP`, on Jira's clock). A
-    comment written before it was on its issue when that poll searched (Jira indexes a change within the
-    overlap), so that poll passed it on; while a backlog is read (pages left over) the floor stays put.
+    A changed issue passes on its requester's public comments written since the cursor's ``floor``: where this
+    poll's search starts (``since`` less :data:`OVERLAP`, on Jira's clock), once the polls before read every
+    page. A comment written before it was on its issue when an earlier poll searched (Jira indexes a change
+    within the overlap), so that poll passed it on; while a backlog is read (pages left over) the floor stays
+    where it was.
 
     Args:
         connector: the Jira connector (its :meth:`search` and identity).
@@ -143,10 +144,10 @@ def events_from_ticket(ticket: Ticket, since: datetime) -> list[TicketEvent]:
 def request_events(ticket: Ticket, since: datetime) -> list[TicketEvent]:
     """The events a changed issue not opened by the hub stands for: its request, while the issue holds only the
     words of the requester's side (raised by a person who is not an agent nor the hub, and no comment of an agent's
-    or the hub's yet), and each comment of the requester's side (not internal, not an agent's nor the hub's)
-    written at or after ``since``, oldest first, whatever came after it (an agent's internal note, the hub's
-    draft or answer); nothing for a resolved issue. ``ticket.raw`` is the issue as searched (its ``id`` keys the
-    request).
+    or the hub's yet) and it is not resolved, and each comment of the requester's side (not internal, not an
+    agent's nor the hub's) written at or after ``since``, oldest first, whatever came after it (an agent's
+    internal note, the hub's draft or answer, the issue resolved: the comment webhook would have brought it all
+    the same). ``ticket.raw`` is the issue as searched (its ``id`` keys the request).
 
     The request's event is passed on however many comments the requester added: they may have commented before
     any poll saw the issue (between two polls, or while searches failed), and a comment taken for a follow-up on a
@@ -155,11 +156,9 @@ def request_events(ticket: Ticket, since: datetime) -> list[TicketEvent]:
     a duplicate, counted); a comment's event waits for the request's decision (the pipeline's
     ``request_undecided``), and one written before the decision is read as part of the request, not as a
     follow-up (the pipeline's ``_before_decision``)."""
-    if ticket.status in (Status.SOLVED, Status.CLOSED):
-        return []
     found: list[TicketEvent] = []
     people = ticket.requester.is_agent or ticket.requester.is_self or any(m.author.is_agent or m.author.is_self for m in ticket.messages)
-    if not people:
+    if not people and ticket.status not in (Status.SOLVED, Status.CLOSED):
         found.append(TicketEvent(Source.JIRA, created_key(str(ticket.raw["id"])), EventKind.CREATED, ticket.ref))
     for message in ticket.messages:
         author = message.author
