@@ -28,7 +28,7 @@ from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
 from tests.outage_world import run_outbox
 from tests.truth_world import figures
-from tests.standin_jira import OPEN, JiraStandin
+from tests.standin_jira import DONE, OPEN, JiraStandin
 from tests.vendor_standins import attempts, enqueue, lost_hand_off
 
 BASE = "http://127.0.0.1:8792"
@@ -236,13 +236,13 @@ def polled_comments(hub: Any) -> list[tuple[str, int]]:
         return [(r.delivery_id, r.duplicates) for r in s.scalars(select(InboxEvent).where(InboxEvent.kind == "commented").order_by(InboxEvent.id))]
 
 
-@pytest.mark.parametrize("then", ["agent_note", "hub_answer"])
+@pytest.mark.parametrize("then", ["agent_note", "hub_answer", "resolved"])
 def test_a_reply_followed_by_a_note_or_the_hubs_answer_before_the_next_poll_is_heard(database_url: str, site: JiraStandin,
                                                                                     then: str) -> None:
     """The requester writes back, and before the next poll an agent adds an internal comment (or the hub's
-    answer, whose first write failed, lands): the reply is heard, recorded and escalated with a draft, and the
-    answer is no deflection. Only the newest comment was passed on: the reply was never seen, and the stats
-    counted a deflection the requester denied."""
+    answer, whose first write failed, lands; or an agent resolves the issue): the reply is heard, recorded and
+    escalated with a draft, and the answer is no deflection. Only the newest comment was passed on, and none on
+    a resolved issue: the reply was never seen, and the stats counted a deflection the requester denied."""
     ahead = {"by": timedelta(0)}
     hub, job = polled_hub(database_url, site, ahead)
     key = site.issue("SUP-20", "Password", ADA, QUESTION)
@@ -250,16 +250,18 @@ def test_a_reply_followed_by_a_note_or_the_hubs_answer_before_the_next_poll_is_h
         site.fail("POST", f"/rest/api/2/issue/{key}/comment", 503, {"errorMessages": ["Service unavailable"]})
     job()
     ahead["by"] = timedelta(minutes=1)
-    reply = site.comment(key, ADA, "It still does not work" if then == "agent_note" else "I still need a person, please")
+    reply = site.comment(key, ADA, "I still need a person, please" if then == "hub_answer" else "It still does not work")
     ahead["by"] = timedelta(minutes=2)
     if then == "agent_note":
         site.comment(key, AGENT, "Looking at the logs", public=False)
-    else:
+    elif then == "hub_answer":
         run_outbox(hub, utcnow() + timedelta(hours=1))  # the answer, retried, lands after the reply
-    assert hub_comments(site, key) and site.comments[key][-1]["author"]["accountId"] != ADA
+    else:
+        site.move(key, DONE)
+    assert hub_comments(site, key) and (then == "resolved" or site.comments[key][-1]["author"]["accountId"] != ADA)
     job()
     assert polled_comments(hub) == [(f"comment:{reply['id']}", 0)]
-    why = "not_solved" if then == "agent_note" else "human"
+    why = "human" if then == "hub_answer" else "not_solved"
     assert outcomes(hub) == [("answer_posted", None), ("escalated", why), ("not_solved", why)]
     answer, draft = hub_comments(site, key)
     assert (answer["jsdPublic"], draft["jsdPublic"]) == (True, False) and "reset" in draft["body"].lower()
