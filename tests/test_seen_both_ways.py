@@ -120,10 +120,11 @@ def test_a_zendesk_request_and_its_reply_by_webhook_and_by_poll_are_one_event_ea
         created = load("event_ticket_created.json") if webhook == "event" else trigger("created")
         both_ways(hub, order, by_webhook(created, "inv-1"), lambda: poll() == 1)
 
+        written = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")  # the reply written after the first poll began
         reply = {"id": 9876543210, "author_id": REQUESTER_USER, "public": True, "body": REPLY, "plain_body": REPLY,
-                 "created_at": "2026-01-01T11:00:00Z"}
+                 "created_at": written}
         answer = {"id": 9876543209, "author_id": HUB_USER, "public": True, "body": "Reset it from the login page.",
-                  "plain_body": "Reset it from the login page.", "created_at": "2026-01-01T10:30:00Z"}  # the hub's, as listed
+                  "plain_body": "Reset it from the login page.", "created_at": written}  # the hub's, as listed
         mock_ticket(api, answer, reply, replace=True)
         api.replace(responses.GET, EXPORT, json=export_page("CURSOR-B", int(TICKET)))
         commented = {"event": load("event_comment_added.json"), "trigger": trigger("commented", comment=REPLY, comment_id="9876543210"),

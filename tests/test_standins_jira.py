@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
@@ -19,14 +20,15 @@ from config import load_settings
 from connectors.jira import JiraConnector, events, poll
 from connectors.jira.poll import CURSOR_NAME
 from connectors.polling import poll_once
-from core.db import InboxEvent
+from core.db import InboxEvent, OutcomeRow
 from core.errors import Fatal, NotFound, Retriable
-from core.models import EventKind, Person, Source, TicketRef, Visibility
+from core.models import EventKind, Person, Source, TicketRef, Visibility, utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
+from tests.outage_world import run_outbox
 from tests.truth_world import figures
-from tests.standin_jira import JiraStandin
+from tests.standin_jira import DONE, OPEN, JiraStandin
 from tests.vendor_standins import attempts, enqueue, lost_hand_off
 
 BASE = "http://127.0.0.1:8792"
@@ -96,18 +98,21 @@ def test_an_issue_by_webhook_is_answered_once_in_public(sqlite_url: str, site: J
 
 
 @pytest.mark.parametrize("variant", ["whole", "partial page", "no comment field"])
-def test_a_polled_issue_is_judged_on_its_newest_comment(jira: JiraConnector, site: JiraStandin, variant: str) -> None:
+def test_a_polled_issue_is_judged_on_all_its_comments(jira: JiraConnector, site: JiraStandin, variant: str) -> None:
     """The requester wrote again after the hub's answer: a follow-up, whatever page of comments the search
-    gave. Judged on the first comments only, the issue would look answered (no event) or, without any,
-    like a new request."""
+    gave (their comment before the answer is passed on too; the pipeline reads it as part of the request).
+    Judged on the first comments only, the issue would look answered (no follow-up) or, without any, like a
+    new request."""
+    site.time = utcnow  # written within the first poll's window
     key = site.issue("SUP-2", "Password", ADA, QUESTION)
-    site.comment(key, ADA, "Some context first")
+    context = site.comment(key, ADA, "Some context first")
     site.comment(key, site.me, "Reset it from the login page.")
     follow_up = site.comment(key, ADA, "It still does not work")
     site.embedded_comments = 2 if variant == "partial page" else 5000
     site.search_has_comments = variant != "no comment field"
     found, _ = poll.poll(jira, None)
-    assert [(e.kind, e.message and e.message.external_id) for e in found] == [(EventKind.COMMENTED, follow_up["id"])]
+    assert [(e.kind, e.message and e.message.external_id) for e in found] == [(EventKind.COMMENTED, context["id"]),
+                                                                              (EventKind.COMMENTED, follow_up["id"])]
 
 
 def test_a_fetched_issue_has_every_comment_when_its_page_is_partial(jira: JiraConnector, site: JiraStandin) -> None:
@@ -205,4 +210,102 @@ def test_an_issue_its_requester_commented_on_before_a_poll_saw_it_is_a_request(d
     assert answer["jsdPublic"] is True and "reset-password" in answer["body"]
     counts = figures(hub)
     assert (counts["requests"], counts["answered"]) == (1, 1)
+    hub.close()
+
+
+# -- polling: every reply of the requester's side, once or nearly ------------------------------------
+
+IN_PROGRESS = {"name": "In Progress", "statusCategory": {"key": "indeterminate"}}
+
+
+def polled_hub(database_url: str, site: JiraStandin, ahead: dict[str, timedelta]) -> tuple[Any, Any]:
+    """A polling hub, with Jira's clock ``ahead["by"]`` ahead of the hub's (what the requester writes is dated
+    after the hub's decision)."""
+    site.time = lambda: utcnow() + ahead["by"]
+    hub = hub_for(database_url, JIRA_POLL=True)
+    return hub, lambda: (poll_once(hub, hub.connectors["jira"], CURSOR_NAME), hub.jobs.drain())
+
+
+def outcomes(hub: Any) -> list[tuple[str, str | None]]:
+    with hub.db.session() as s:
+        return sorted((o.kind, (o.detail or {}).get("via") or (o.detail or {}).get("reason")) for o in s.scalars(select(OutcomeRow)))
+
+
+def polled_comments(hub: Any) -> list[tuple[str, int]]:
+    with hub.db.session() as s:
+        return [(r.delivery_id, r.duplicates) for r in s.scalars(select(InboxEvent).where(InboxEvent.kind == "commented").order_by(InboxEvent.id))]
+
+
+@pytest.mark.parametrize("then", ["agent_note", "hub_answer", "resolved"])
+def test_a_reply_followed_by_a_note_or_the_hubs_answer_before_the_next_poll_is_heard(database_url: str, site: JiraStandin,
+                                                                                    then: str) -> None:
+    """The requester writes back, and before the next poll an agent adds an internal comment (or the hub's
+    answer, whose first write failed, lands; or an agent resolves the issue): the reply is heard, recorded and
+    escalated with a draft, and the answer is no deflection. Only the newest comment was passed on, and none on
+    a resolved issue: the reply was never seen, and the stats counted a deflection the requester denied."""
+    ahead = {"by": timedelta(0)}
+    hub, job = polled_hub(database_url, site, ahead)
+    key = site.issue("SUP-20", "Password", ADA, QUESTION)
+    if then == "hub_answer":
+        site.fail("POST", f"/rest/api/2/issue/{key}/comment", 503, {"errorMessages": ["Service unavailable"]})
+    job()
+    ahead["by"] = timedelta(minutes=1)
+    reply = site.comment(key, ADA, "I still need a person, please" if then == "hub_answer" else "It still does not work")
+    ahead["by"] = timedelta(minutes=2)
+    if then == "agent_note":
+        site.comment(key, AGENT, "Looking at the logs", public=False)
+    elif then == "hub_answer":
+        run_outbox(hub, utcnow() + timedelta(hours=1))  # the answer, retried, lands after the reply
+    else:
+        site.move(key, DONE)
+    assert hub_comments(site, key) and (then == "resolved" or site.comments[key][-1]["author"]["accountId"] != ADA)
+    job()
+    assert polled_comments(hub) == [(f"comment:{reply['id']}", 0)]
+    why = "human" if then == "hub_answer" else "not_solved"
+    assert outcomes(hub) == [("answer_posted", None), ("escalated", why), ("not_solved", why)]
+    answer, draft = hub_comments(site, key)
+    assert (answer["jsdPublic"], draft["jsdPublic"]) == (True, False) and "reset" in draft["body"].lower()
+    assert "hub_escalated" in site.issues[key]["fields"]["labels"]
+    counts = figures(hub, utcnow() + timedelta(days=3))  # past the window in which silence counts as solved
+    assert (counts["requests"], counts["answered"], counts["deflected"], counts["escalated"]) == (1, 1, 0, 1)
+    hub.close()
+
+
+def test_two_replies_between_polls_are_both_heard_in_order(database_url: str, site: JiraStandin) -> None:
+    """"Thanks, that worked!", then "it still does not work" before the next poll: both are passed on, oldest first
+    (the solve, then the denial and its escalation). Only the newest was: the first was lost."""
+    ahead = {"by": timedelta(0)}
+    hub, job = polled_hub(database_url, site, ahead)
+    key = site.issue("SUP-21", "Password", ADA, QUESTION)
+    job()
+    ahead["by"] = timedelta(minutes=1)
+    first = site.comment(key, ADA, "thanks, that worked!")
+    ahead["by"] = timedelta(minutes=2)
+    second = site.comment(key, ADA, "Sorry, it still does not work")
+    job()
+    assert polled_comments(hub) == [(f"comment:{first['id']}", 0), (f"comment:{second['id']}", 0)]
+    assert outcomes(hub) == [("answer_posted", None), ("escalated", "not_solved"), ("not_solved", "not_solved"), ("solved", "reply")]
+    assert [c["jsdPublic"] for c in hub_comments(site, key)] == [True, False]
+    hub.close()
+
+
+def test_a_busy_issue_polled_again_and_again_does_not_pass_its_reply_on_each_time(database_url: str, site: JiraStandin) -> None:
+    """The requester's reply stays the issue's newest comment while agents keep moving the issue, each move seen
+    by the next poll: the reply is passed on by the polls whose floor it is above, then no more, so its inbox
+    row's duplicates stop growing. Only the newest comment was passed on, by every poll."""
+    ahead = {"by": timedelta(0)}
+    hub, job = polled_hub(database_url, site, ahead)
+    key = site.issue("SUP-22", "Password", ADA, QUESTION)
+    job()
+    ahead["by"] = timedelta(minutes=1)
+    site.comment(key, ADA, "thanks, that worked!")
+    duplicates = []
+    for n in range(1, 7):
+        ahead["by"] = timedelta(minutes=1 + 5 * n)
+        site.move(key, IN_PROGRESS if n % 2 else OPEN)
+        job()
+        [(_, seen)] = polled_comments(hub)
+        duplicates.append(seen)
+    assert duplicates[-1] <= 1 and len(set(duplicates[2:])) == 1, duplicates
+    assert outcomes(hub) == [("answer_posted", None), ("solved", "reply")]
     hub.close()

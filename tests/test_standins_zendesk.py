@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
@@ -17,12 +18,13 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from connectors.zendesk import ZendeskConnector, verify
-from core.db import DecisionRow, InboxEvent
+from core.db import DecisionRow, InboxEvent, OutcomeRow
 from core.errors import Fatal, Retriable
 from core.models import Person, Source, TicketRef, Visibility, utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
+from tests.outage_world import run_outbox
 from tests.truth_world import figures
 from tests.vendor_standins import ZendeskStandin, attempts, enqueue, lost_hand_off
 
@@ -281,4 +283,110 @@ def test_a_first_poll_that_fails_starts_from_where_it_was_first_tried(database_u
     assert job() == 1
     hub.jobs.drain()
     assert len(hub_comments(desk, tid, public=True)) == 1
+    hub.close()
+
+
+# -- polling: every reply of the requester's side, once or nearly ------------------------------------
+
+AGENT = 362
+
+
+def polled_hub(database_url: str, desk: ZendeskStandin, ahead: dict[str, timedelta]) -> tuple[Any, Any]:
+    """A polling hub, with Zendesk's clock ``ahead["by"]`` ahead of the hub's (what the requester writes is
+    dated after the hub's decision), and its export asked two minutes after (nothing in its left-out minute)."""
+    desk.time = lambda: utcnow() + ahead["by"]
+    desk.now = lambda: utcnow() + ahead["by"] + timedelta(minutes=2)
+    desk.user(AGENT, "Agent Smith", "smith@example.com", "agent")
+    hub = hub_for(database_url, ZENDESK_POLL="true")
+    from connectors.zendesk import scheduled_jobs
+    (_, job, _), = scheduled_jobs(hub)
+    return hub, job
+
+
+def outcomes(hub: Any) -> list[tuple[str, str | None]]:
+    with hub.db.session() as s:
+        return sorted((o.kind, (o.detail or {}).get("via") or (o.detail or {}).get("reason")) for o in s.scalars(select(OutcomeRow)))
+
+
+def polled_comments(hub: Any) -> list[tuple[str, int]]:
+    with hub.db.session() as s:
+        return [(r.delivery_id, r.duplicates) for r in s.scalars(select(InboxEvent).where(InboxEvent.kind == "commented").order_by(InboxEvent.id))]
+
+
+@pytest.mark.parametrize("then", ["agent_note", "hub_answer"])
+def test_a_reply_followed_by_a_note_or_the_hubs_answer_before_the_next_poll_is_heard(database_url: str, desk: ZendeskStandin,
+                                                                                    then: str) -> None:
+    """The requester writes back, and before the next poll an agent adds an internal note (or the hub's answer,
+    whose first write failed, lands): the reply is heard, recorded and escalated with a draft, and the answer is
+    no deflection. Only the newest comment was passed on: the reply was never seen, nothing reopened the
+    ticket, and the stats counted a deflection the requester denied."""
+    ahead = {"by": timedelta(0)}
+    hub, job = polled_hub(database_url, desk, ahead)
+    tid = desk.ticket(80, "Password", ADA, (ADA, QUESTION, True))
+    if then == "hub_answer":
+        desk.fail("PUT", f"/api/v2/tickets/{tid}.json", 503, {"error": "Service Unavailable"})
+    job()
+    hub.jobs.drain()
+    ahead["by"] = timedelta(minutes=1)
+    reply = desk.comment(tid, ADA, "It still does not work" if then == "agent_note" else "I still need a person, please")
+    ahead["by"] = timedelta(minutes=2)
+    if then == "agent_note":
+        desk.comment(tid, AGENT, "Looking at the logs", public=False)
+    else:
+        run_outbox(hub, utcnow() + timedelta(hours=1))  # the answer, retried, lands after the reply
+    assert hub_comments(desk, tid, public=True) and desk.comments[tid][-1]["author_id"] != ADA
+    job()
+    hub.jobs.drain()
+    assert polled_comments(hub) == [(f"ticket:{tid}:comment:{reply['id']}", 0)]
+    why = "not_solved" if then == "agent_note" else "human"
+    assert outcomes(hub) == [("answer_posted", None), ("escalated", why), ("not_solved", why)]
+    [draft] = hub_comments(desk, tid, public=False)
+    assert "reset" in draft["body"].lower() and "hub_escalated" in desk.tickets[tid]["tags"] and desk.tickets[tid]["status"] == "open"
+    counts = figures(hub, utcnow() + timedelta(days=3))  # past the window in which silence counts as solved
+    assert (counts["requests"], counts["answered"], counts["deflected"], counts["escalated"]) == (1, 1, 0, 1)
+    hub.close()
+
+
+def test_two_replies_between_polls_are_both_heard_in_order(database_url: str, desk: ZendeskStandin) -> None:
+    """"Thanks, that worked!", then "it still does not work" before the next poll: both are passed on, oldest first
+    (the solve, then the denial and its escalation). Only the newest was: the first was lost."""
+    ahead = {"by": timedelta(0)}
+    hub, job = polled_hub(database_url, desk, ahead)
+    tid = desk.ticket(81, "Password", ADA, (ADA, QUESTION, True))
+    job()
+    hub.jobs.drain()
+    ahead["by"] = timedelta(minutes=1)
+    first = desk.comment(tid, ADA, "thanks, that worked!")
+    ahead["by"] = timedelta(minutes=2)
+    second = desk.comment(tid, ADA, "Sorry, it still does not work")
+    job()
+    hub.jobs.drain()
+    assert polled_comments(hub) == [(f"ticket:{tid}:comment:{first['id']}", 0), (f"ticket:{tid}:comment:{second['id']}", 0)]
+    assert outcomes(hub) == [("answer_posted", None), ("escalated", "not_solved"), ("not_solved", "not_solved"), ("solved", "reply")]
+    assert len(hub_comments(desk, tid, public=False)) == 1
+    hub.close()
+
+
+def test_a_busy_ticket_polled_again_and_again_does_not_pass_its_reply_on_each_time(database_url: str, desk: ZendeskStandin) -> None:
+    """The requester's reply stays the ticket's newest comment while agents keep changing it (its priority),
+    each change seen by the next poll: the reply is passed on by the polls whose floor it is above, then no
+    more, so its inbox row's duplicates stop growing. Only the newest comment was passed on, by every poll."""
+    ahead = {"by": timedelta(0)}
+    hub, job = polled_hub(database_url, desk, ahead)
+    tid = desk.ticket(82, "Password", ADA, (ADA, QUESTION, True))
+    job()
+    hub.jobs.drain()
+    ahead["by"] = timedelta(minutes=1)
+    desk.comment(tid, ADA, "thanks, that worked!")
+    duplicates = []
+    for n in range(1, 7):
+        ahead["by"] = timedelta(minutes=1 + 5 * n)
+        desk.tickets[tid]["priority"] = ["low", "normal", "high"][n % 3]
+        desk.changed(tid)
+        job()
+        hub.jobs.drain()
+        [(_, seen)] = polled_comments(hub)
+        duplicates.append(seen)
+    assert duplicates[-1] <= 1 and len(set(duplicates[2:])) == 1, duplicates
+    assert outcomes(hub) == [("answer_posted", None), ("solved", "reply")]
     hub.close()

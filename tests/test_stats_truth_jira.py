@@ -20,7 +20,11 @@ first: the documented limits),
 nothing is unposted, ``answered`` equals the issues holding the answer (bar answers whose look-up was given up:
 interceptor/overdue_recheck.py), every escalated request has the hub's draft on its issue (bar a draft row given
 up after the retry horizon), and the requests left to people (already solved, replied, noted) are no more than
-the issues people resolved, replied on, noted on.
+the issues people resolved, replied on, noted on. A requester's comment written before the request was decided
+is part of the request, not a follow-up (:func:`tests.truth_world.assert_no_early_followup`, after every step and
+at the end), and every one written once it was decided is heard by the poll, whatever was written after it
+before that poll (an agent's note, the hub's comment, another reply, the issue resolved:
+:func:`tests.truth_world.assert_followups_heard`).
 
 Jira is the stand-in at the transport (``responses``); the hub's clock is the real one plus an offset the
 machine moves, passed to the inbox and outbox workers and the sweep as ``now`` (as in the Zendesk machine); the
@@ -37,15 +41,18 @@ import responses
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from app import create_app
+from connectors.jira.events import comment_key
 from connectors.jira.poll import CURSOR_NAME
 from connectors.polling import poll_once
 from core.errors import ConnectorError
 from core.models import utcnow
+from interceptor.guard import classify_followup
 from tests.jira_truth_world import FAULTS, READS, WRITES, Site
 from tests.outage_world import run_inbox, run_outbox
 from tests.slack_truth_world import QUESTIONS
 from tests.test_standins_jira import hub_for
-from tests.truth_world import SETTLE_STEPS, STEPS, assert_figures_true, assert_settled, fresh_database, machine_settings, outbox
+from tests.truth_world import (SETTLE_STEPS, STEPS, assert_figures_true, assert_followups_heard, assert_no_early_followup,
+                               assert_settled, decided, fresh_database, machine_settings, outbox)
 
 SUMMARIES = {"answerable": "Password", "refund": "Refund"}
 REPLIES = ["thanks, that worked!", "It still does not work, I need a person"]
@@ -64,6 +71,8 @@ class JiraStatsTruth(RuleBasedStateMachine):
         self.client = create_app(hub=self.hub).test_client()
         self.deliveries: list[tuple[bytes, dict[str, str]]] = []  # every webhook delivered, to be delivered again
         self.keys: list[str] = []
+        self.written: list[tuple[str, str, bool]] = []  # the requester's comments: ref, what they say, decided by then
+        self.followups: list[str] = []  # the inbox keys of those written once decided (every issue is polled)
 
     def now(self) -> Any:
         return utcnow() + self.offset
@@ -144,7 +153,10 @@ class JiraStatsTruth(RuleBasedStateMachine):
     @rule(data=st.data(), text=st.sampled_from(REPLIES), hooked=st.booleans())
     def requester_writes(self, data: st.DataObject, text: str, hooked: bool) -> None:
         key = data.draw(st.sampled_from(self.keys))
+        self.written.append((f"jira:{key}", str(classify_followup(text)), f"jira:{key}" in decided(self.hub)))
         kind, more = self.site.requester_writes(key, text)
+        if self.written[-1][2]:
+            self.followups.append(comment_key(more["comment"]["id"]))
         if hooked:
             self.deliver(kind, key, more)
 
@@ -163,6 +175,7 @@ class JiraStatsTruth(RuleBasedStateMachine):
     @invariant()
     def figures_are_true(self) -> None:
         assert_figures_true(self.hub, self.now(), {f"jira:{k}" for k in self.site.carrying()}, self.taken)
+        assert_no_early_followup(self.hub, self.written)
 
     def taken(self, ref: str) -> bool:
         return self.site.taken(ref.split(":", 1)[1])
@@ -180,6 +193,8 @@ class JiraStatsTruth(RuleBasedStateMachine):
                   "already_noted": sum(1 for k in self.keys if self.site.agents(k, public=False))}
         assert_settled(self.hub, self.now(), [f"jira:{k}" for k in self.keys], {f"jira:{k}" for k in self.site.carrying()}, self.taken,
                        lambda ref: bool(self.site.hub_comments(ref.split(":", 1)[1], public=False)), people)
+        assert_no_early_followup(self.hub, self.written)
+        assert_followups_heard(self.hub, self.followups)
 
     def teardown(self) -> None:
         try:

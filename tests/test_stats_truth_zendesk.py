@@ -16,7 +16,9 @@ holding the answer, outcomes once, each request decided once, nothing lost), and
 written before the request was decided is part of the request, not a follow-up
 (:func:`tests.truth_world.assert_no_early_followup`). At the end the faults stop and time runs past every bound
 (:func:`tests.truth_world.assert_settled`): every request not taken by people is decided, nothing unposted,
-``answered`` equals the tickets holding the answer, every escalated request holds the hub's draft.
+``answered`` equals the tickets holding the answer, every escalated request holds the hub's draft, and every
+comment the requester wrote once the request was decided is heard, by its webhook or, without one, by a poll
+whatever was written after it before that poll (:func:`tests.truth_world.assert_followups_heard`).
 
 The hub's clock is the real one plus an offset the machine moves (as in the other machines); the export's
 last minute is on that clock. ``HUB_FUZZ_EXAMPLES`` raises the number of examples (default 10).
@@ -34,6 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from app import create_app
 from connectors.polling import poll_once
+from connectors.zendesk.events import comment_key
 from connectors.zendesk.poll import CURSOR_NAME
 from core.errors import ConnectorError
 from core.models import utcnow
@@ -41,8 +44,8 @@ from interceptor.guard import classify_followup
 from tests.outage_world import run_inbox, run_outbox
 from tests.slack_truth_world import QUESTIONS
 from tests.test_standins_zendesk import hub_for
-from tests.truth_world import (SETTLE_STEPS, STEPS, assert_figures_true, assert_no_early_followup, assert_settled, decided,
-                               figures, fresh_database, machine_settings, outbox)
+from tests.truth_world import (SETTLE_STEPS, STEPS, assert_figures_true, assert_followups_heard, assert_no_early_followup,
+                               assert_settled, decided, figures, fresh_database, machine_settings, outbox)
 from tests.zendesk_truth_world import AGES, EXPORT, FAULTS, READS, REFUSED, REQUESTERS, WRITES, Account
 
 SUBJECTS = {"answerable": "Password", "refund": "Refund"}
@@ -62,6 +65,7 @@ class ZendeskStatsTruth(RuleBasedStateMachine):
         self.tickets: list[int] = []
         self.deliveries: list[tuple[bytes, str]] = []  # every webhook delivered (body, invocation), to be delivered again
         self.written: list[tuple[str, str, bool]] = []  # the requester's comments: ref, what they say, decided by then
+        self.followups: list[str] = []  # the inbox keys of those written once decided, by webhook or left to a poll
         self.polling = False
         self.reached: set[str] = set()
 
@@ -152,6 +156,8 @@ class ZendeskStatsTruth(RuleBasedStateMachine):
         self.written.append((ref, str(classify_followup(text)), ref in decided(self.hub)))
         self.reached.add(f"requester wrote {'after' if self.written[-1][2] else 'before'} the decision")
         body = self.account.requester_writes(tid, text)
+        if self.written[-1][2] and (hooked or self.polling):
+            self.followups.append(comment_key(str(tid), str(self.account.standin.comments[tid][-1]["id"])))
         if hooked:
             self.deliver(body)
 
@@ -187,6 +193,7 @@ class ZendeskStatsTruth(RuleBasedStateMachine):
         assert_settled(self.hub, self.now(), [f"zendesk:{t}" for t in tickets], self.account.carrying(), self.account.taken,
                        lambda ref: bool(self.account.hub_comments(int(ref.split(":", 1)[1]), public=False)), people)
         assert_no_early_followup(self.hub, self.written)
+        assert_followups_heard(self.hub, self.followups)
         REACHED.update(self.reached | {f"bucket {b}" for b, n in figures(self.hub, self.now())["split"].items() if n}
                        | {f"fault {what}" for _, _, _, what in self.account.standin.met})
 

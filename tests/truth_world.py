@@ -3,7 +3,8 @@ a migrated database per example, the figures as ``/api/v1/stats`` computes them,
 settling rounds, the questions asked of the hub's own rows (answers whose look-up was given up, waiting
 inbox rows, outcomes recorded once, requests decided once), and the checks of the machines whose help desk
 has agents and a requester acting beside the hub (Jira, Zendesk with polling): :func:`assert_figures_true`
-after every step, :func:`assert_settled` at the end, :func:`assert_no_early_followup`."""
+after every step, :func:`assert_settled` at the end, :func:`assert_no_early_followup`, and, once settled,
+:func:`assert_followups_heard`."""
 
 from __future__ import annotations
 
@@ -147,3 +148,14 @@ def assert_no_early_followup(hub: Any, written: Iterable[tuple[str, str, bool]])
             assert (ref, kind) in said_after, f"{ref}: {kind} recorded from a comment written before its request was decided"
         if kind == "escalated" and why == "not_solved":
             assert (ref, "not_solved") in said_after, f"{ref}: escalated for a comment written before its request was decided"
+
+
+def assert_followups_heard(hub: Any, keys: Iterable[str]) -> None:
+    """Every requester's comment written once its request was decided, and either delivered by a webhook or
+    left to a poll (``keys``: the inbox delivery ids the webhooks and the polls key them by), is in the inbox:
+    a poll hears it whatever was written after it before that poll (an agent's note, the hub's own comment,
+    another reply, the ticket solved)."""
+    with hub.db.session() as s:
+        stored = set(s.scalars(select(InboxEvent.delivery_id).where(InboxEvent.kind == "commented")))
+    unheard = sorted(set(keys) - stored)
+    assert not unheard, f"requester's follow-ups written after the decision never heard: {unheard}"

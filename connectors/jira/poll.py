@@ -7,6 +7,10 @@ handled. https://support.atlassian.com/jira-software-cloud/docs/jql-fields/#Upda
 
 Polls never repeat an event, nor repeat one a webhook brought: a new issue and a comment are keyed as the
 webhooks key them (:func:`connectors.jira.events.created_key`, :func:`~connectors.jira.events.comment_key`).
+A changed issue passes on each of the requester's public comments written since the cursor's ``floor``
+(:func:`poll`), not only its newest: a reply followed, before the next poll, by an agent's note or the hub's
+own comment is still heard, and a comment is passed on by a few polls at most, however often a busy issue
+changes.
 """
 
 from __future__ import annotations
@@ -56,9 +60,16 @@ def first_cursor() -> str:
 def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
     """Read the issues changed since ``cursor`` and turn them into events.
 
+    A changed issue passes on its requester's public comments written since the cursor's ``floor``: where this
+    poll's search starts (``since`` less :data:`OVERLAP`, on Jira's clock), once the polls before read every
+    page. A comment written before it was on its issue when an earlier poll searched (Jira indexes a change
+    within the overlap), so that poll passed it on; while a backlog is read (pages left over) the floor stays
+    where it was.
+
     Args:
         connector: the Jira connector (its :meth:`search` and identity).
-        cursor: ``{"since": iso, "seen": ["KEY@updated", ...]}`` from the previous poll, or ``None``.
+        cursor: ``{"since": iso, "seen": ["KEY@updated", ...], "floor": iso}`` from the previous poll, or
+            ``None`` (a cursor without ``floor`` starts it at ``since`` less :data:`OVERLAP`).
 
     Returns:
         The events and the cursor to resume from (store it only once the events are stored).
@@ -70,10 +81,11 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
     state = json.loads(cursor or first_cursor())
     since = datetime.fromisoformat(state["since"]) if state.get("since") else utcnow() - FIRST_LOOKBACK
     seen = set(state.get("seen") or ())
+    floor = datetime.fromisoformat(state["floor"]) if state.get("floor") else since - OVERLAP
     query = jql(connector.settings.project_key, since - OVERLAP, connector.myself().get("timeZone"))
     found: list[TicketEvent] = []
     marks: dict[str, datetime] = {}
-    newest, token = since, None
+    newest, token, ended = since, None, False
     for _ in range(MAX_PAGES):
         page = connector.search(query, token, PAGE_SIZE)
         for issue in page.get("issues") or ():
@@ -84,14 +96,16 @@ def poll(connector: "JiraConnector", cursor: str | None) -> tuple[list[TicketEve
             mark = f"{ticket.ref.external_id}@{(issue.get('fields') or {}).get('updated')}"
             marks[mark], newest = ticket.updated_at, max(newest, ticket.updated_at)
             if mark not in seen:
-                found.extend(events_from_ticket(ticket))
+                found.extend(events_from_ticket(ticket, floor))
         # NOTE(jira): "isLast" is optional and no "nextPageToken" marks the last page: a page without "isLast"
         # but with a token is followed. https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/#api-rest-api-2-search-jql-get
         token = page.get("nextPageToken")
         if page.get("isLast") is True or not token:
+            ended = True
             break
     keep = sorted(m for m, at in marks.items() if at >= newest - OVERLAP)
-    return found, json.dumps({"since": newest.isoformat(), "seen": keep})
+    floor = newest - OVERLAP if ended else floor
+    return found, json.dumps({"since": newest.isoformat(), "seen": keep, "floor": floor.isoformat()})
 
 
 def _ticket(connector: "JiraConnector", issue: dict[str, Any]) -> Ticket:
@@ -119,33 +133,35 @@ def _verdicts(connector: "JiraConnector", issue: dict[str, Any]) -> dict[str, Vi
     return found
 
 
-def events_from_ticket(ticket: Ticket) -> list[TicketEvent]:
+def events_from_ticket(ticket: Ticket, since: datetime) -> list[TicketEvent]:
     """The events of a changed issue: those of an issue the hub opened for a Slack thread
-    (:func:`connectors.polling.events_of_record`), else :func:`request_events`."""
+    (:func:`connectors.polling.events_of_record`), else :func:`request_events` (its comments from ``since``)."""
     if mapping.CREATED_LABEL in ticket.tags:
         return events_of_record(ticket, {"status_change": True}, comment_key)
-    return request_events(ticket)
+    return request_events(ticket, since)
 
 
-def request_events(ticket: Ticket) -> list[TicketEvent]:
+def request_events(ticket: Ticket, since: datetime) -> list[TicketEvent]:
     """The events a changed issue not opened by the hub stands for: its request, while the issue holds only the
     words of the requester's side (raised by a person who is not an agent nor the hub, and no comment of an agent's
-    or the hub's yet), and the requester's public comment when it is the newest; nothing for a resolved issue.
-    ``ticket.raw`` is the issue as searched (its ``id`` keys the request).
+    or the hub's yet) and it is not resolved, and each comment of the requester's side (not internal, not an
+    agent's nor the hub's) written at or after ``since``, oldest first, whatever came after it (an agent's
+    internal note, the hub's draft or answer, the issue resolved: the comment webhook would have brought it all
+    the same). ``ticket.raw`` is the issue as searched (its ``id`` keys the request).
 
     The request's event is passed on however many comments the requester added: they may have commented before
     any poll saw the issue (between two polls, or while searches failed), and a comment taken for a follow-up on a
     request never received was lost. Keyed as the ``jira:issue_created`` webhook keys it (:func:`created_key`), it
     is one inbox row however often it is seen (a request the hub has decided but not yet written on is seen again:
-    a duplicate, counted); the comment's event waits for the request's decision (the pipeline's
-    ``request_undecided``)."""
-    if ticket.status in (Status.SOLVED, Status.CLOSED):
-        return []
+    a duplicate, counted); a comment's event waits for the request's decision (the pipeline's
+    ``request_undecided``), and one written before the decision is read as part of the request, not as a
+    follow-up (the pipeline's ``_before_decision``)."""
     found: list[TicketEvent] = []
     people = ticket.requester.is_agent or ticket.requester.is_self or any(m.author.is_agent or m.author.is_self for m in ticket.messages)
-    if not people:
+    if not people and ticket.status not in (Status.SOLVED, Status.CLOSED):
         found.append(TicketEvent(Source.JIRA, created_key(str(ticket.raw["id"])), EventKind.CREATED, ticket.ref))
-    last = ticket.messages[-1] if ticket.messages else None
-    if last is not None and last.visibility is not Visibility.INTERNAL and not last.author.is_agent and not last.author.is_self:
-        found.append(TicketEvent(Source.JIRA, comment_key(last.external_id), EventKind.COMMENTED, ticket.ref, message=last))
+    for message in ticket.messages:
+        author = message.author
+        if message.created_at >= since and message.visibility is not Visibility.INTERNAL and not author.is_agent and not author.is_self:
+            found.append(TicketEvent(Source.JIRA, comment_key(message.external_id), EventKind.COMMENTED, ticket.ref, message=message))
     return found

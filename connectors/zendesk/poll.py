@@ -2,27 +2,33 @@
 ticket export, turned into the same events the webhooks give.
 
 NOTE(zendesk): exported tickets carry no comments, so each changed ticket is read once more to see whether
-its newest message is a new request or a requester's reply; the export endpoints allow 10 requests a
-minute. https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
+it is a new request and which of its comments are the requester's replies; the export endpoints allow 10
+requests a minute, and leave out what changed within the minute before the request (it comes in the next).
+https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
 
 Polls never repeat an event, nor repeat one a webhook brought: a new ticket and a comment are keyed as the
 webhooks key them (:func:`connectors.zendesk.events.created_key`, :func:`~connectors.zendesk.events.comment_key`),
-and the inbox drops a key it has seen.
+and the inbox drops a key it has seen. A changed ticket passes on each of the requester's public comments
+written since the cursor's ``floor`` (:func:`poll`), not only its newest: a reply followed, before the next
+poll, by an agent's note or the hub's own comment is still heard, and a comment is passed on by a few polls
+at most, however often a busy ticket changes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
 from connectors.polling import events_of_record
 from connectors.records import readable, record_id
 from connectors.zendesk.events import comment_key, created_key
-from connectors.zendesk.mapping import CREATED_TAG
+from connectors.zendesk.mapping import CREATED_TAG, parse_time
 from core.errors import NotFound
-from core.models import EventKind, Person, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
+from core.models import EventKind, Message, Person, Source, Ticket, TicketEvent, TicketRef, Visibility, utcnow
 
 if TYPE_CHECKING:
     from connectors.zendesk.connector import ZendeskConnector
@@ -32,23 +38,63 @@ log = logging.getLogger(__name__)
 EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
 CURSOR_NAME = "zendesk.poll"
 FIRST_LOOKBACK = timedelta(minutes=10)
+OVERLAP = timedelta(minutes=2)
+"""How far before the newest change a poll read its next polls still pass comments on (as Jira's poll overlaps)."""
 PAGE_SIZE = 100
 MAX_PAGES = 5
 START_PREFIX = "start_time:"
 IGNORED_STATUSES = frozenset(("deleted", "closed"))
 
 
+@dataclass(frozen=True)
+class _Cursor:
+    """What a poll resumes from: the export's place (an ``after_cursor``, or ``start_time:<unix>``), the newest
+    ``updated_at`` the polls read (Zendesk's clock), the time from which this poll passes on comments
+    (``floor``), and the one the next poll will (``next``)."""
+
+    export: str
+    newest: datetime
+    floor: datetime
+    next: datetime
+
+    def dumps(self) -> str:
+        times = {"newest": self.newest, "floor": self.floor, "next": self.next}
+        return json.dumps({"export": self.export, **{k: v.isoformat() for k, v in times.items()}})
+
+
+def _loads(cursor: str) -> _Cursor:
+    """The stored cursor; one stored before comments had a floor (the export's place alone) starts it at its
+    ``start_time``, or :data:`FIRST_LOOKBACK` ago."""
+    if cursor.startswith("{"):
+        state = json.loads(cursor)
+        return _Cursor(state["export"], *(datetime.fromisoformat(state[k]) for k in ("newest", "floor", "next")))
+    if cursor.startswith(START_PREFIX):
+        at = datetime.fromtimestamp(int(cursor[len(START_PREFIX):]), timezone.utc)
+    else:
+        at = utcnow() - FIRST_LOOKBACK
+    return _Cursor(cursor, at, at, at)
+
+
 def first_cursor() -> str:
-    """The cursor of a first poll: the export from :data:`FIRST_LOOKBACK` ago."""
-    return f"{START_PREFIX}{int((utcnow() - FIRST_LOOKBACK).timestamp())}"
+    """The cursor of a first poll: the export, and the comments, from :data:`FIRST_LOOKBACK` ago."""
+    start = utcnow().replace(microsecond=0) - FIRST_LOOKBACK
+    return _Cursor(f"{START_PREFIX}{int(start.timestamp())}", start, start, start).dumps()
 
 
 def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
     """Read the tickets changed after ``cursor`` and turn them into events.
 
+    A changed ticket passes on its requester's public comments written since the cursor's floor: the newest
+    ``updated_at`` read by the polls up to the one before the previous poll that read the export to its end,
+    less :data:`OVERLAP`. A comment older than that was on its ticket when a poll read the ticket, and passed on
+    then, even when a change within the minute before a poll held the ticket back to the next one (the export
+    leaves that minute out); a ticket held back by two polls in a row may lose a comment written before the
+    first. While a backlog is read (the export not read to its end) the floor stays where it was. So a busy
+    ticket's comment is passed on by a few polls, not by every poll that reads the ticket.
+
     Args:
         connector: the Zendesk connector (its session and :meth:`fetch`).
-        cursor: the ``after_cursor`` of the previous poll; ``None`` starts :data:`FIRST_LOOKBACK` ago.
+        cursor: what the previous poll returned; ``None`` starts :data:`FIRST_LOOKBACK` ago.
 
     Returns:
         The events and the cursor to resume from (store it only once the events are stored).
@@ -56,25 +102,29 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
     Raises:
         Retriable, Fatal: a call failed; nothing is returned, so the stored cursor stays put.
     """
-    if cursor and not cursor.startswith(START_PREFIX):
-        params: dict[str, Any] = {"cursor": cursor}
+    state = _loads(cursor or first_cursor())
+    if state.export.startswith(START_PREFIX):
+        params: dict[str, Any] = {"start_time": int(state.export[len(START_PREFIX):])}
     else:
-        start = int((cursor or first_cursor())[len(START_PREFIX):])
-        params = {"start_time": start}
-    next_cursor = cursor or f"{START_PREFIX}{params['start_time']}"
+        params = {"cursor": state.export}
+    export, newest, ended = state.export, state.newest, False
     found: list[TicketEvent] = []
     for _ in range(MAX_PAGES):
         page = connector.session.get_json(EXPORT_PATH, {**params, "per_page": PAGE_SIZE})
         for item in page.get("tickets") or ():
-            found.extend(readable(Source.ZENDESK, "ticket", record_id(item, "id"), partial(_events_for, connector, item)) or ())
-        next_cursor = page.get("after_cursor") or next_cursor
+            read = partial(_events_for, connector, item, state.floor)
+            found.extend(readable(Source.ZENDESK, "ticket", record_id(item, "id"), read) or ())
+            newest = max(newest, parse_time(item.get("updated_at")) or newest)
+        export = page.get("after_cursor") or export
         if page.get("end_of_stream", True) or not page.get("after_cursor"):
+            ended = True
             break
         params = {"cursor": page["after_cursor"]}
-    return found, next_cursor
+    floors = (state.next, newest - OVERLAP) if ended else (state.floor, state.next)
+    return found, _Cursor(export, newest, *floors).dumps()
 
 
-def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> list[TicketEvent]:
+def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any], since: datetime) -> list[TicketEvent]:
     of_record = CREATED_TAG in (item.get("tags") or ())
     if str(item.get("status", "")).lower() == "deleted" or (not of_record and str(item.get("status", "")).lower() in IGNORED_STATUSES):
         return []
@@ -86,20 +136,23 @@ def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any]) -> list[
         return []
     if of_record:
         return events_of_record(ticket, {"status": ticket.status.value}, partial(comment_key, ref.external_id))
-    return request_events(ticket)
+    return request_events(ticket, since)
 
 
-def request_events(ticket: Ticket) -> list[TicketEvent]:
+def request_events(ticket: Ticket, since: datetime) -> list[TicketEvent]:
     """The events a changed ticket not opened by the hub stands for: its request (``created``), while the ticket
     holds only the words of the requester's side (raised for a person who is not an agent nor the hub, and no
-    comment of an agent's or the hub's after the request), and the requester's side's public reply (``commented``) when it is
-    the newest message; nothing for the hub's or an agent's comment, or an internal note.
+    comment of an agent's or the hub's after the request), and each public reply of the requester's side written
+    at or after ``since`` (``commented``, oldest first), whatever came after it (an agent's internal note, the
+    hub's draft or answer); nothing for the hub's or an agent's comment, or an internal note.
 
     The request's event is passed on however many comments the requester added: they may have commented before
     any poll saw the ticket (between two polls, or while exports failed), and a comment taken for a follow-up on
     a request never received was lost. Keyed as the ticket-created webhook keys it (:func:`created_key`), it is
-    one inbox row however often it is seen; the comment's event waits for the request's decision (the pipeline's
-    ``request_undecided``), as the Jira poll's does (:func:`connectors.jira.poll.request_events`)."""
+    one inbox row however often it is seen; a comment's event waits for the request's decision (the pipeline's
+    ``request_undecided``), and one written before the decision is read as part of the request, not as a
+    follow-up (the pipeline's ``_before_decision``), as the Jira poll's are
+    (:func:`connectors.jira.poll.request_events`)."""
     if not ticket.messages:
         return []
     found: list[TicketEvent] = []
@@ -107,12 +160,18 @@ def request_events(ticket: Ticket) -> list[TicketEvent]:
     people = ticket.requester.is_agent or ticket.requester.is_self or any(m.author.is_agent or m.author.is_self for m in later)
     if not people:
         found.append(TicketEvent(Source.ZENDESK, created_key(ticket.ref.external_id), EventKind.CREATED, ticket.ref))
-    last = ticket.messages[-1]
-    if len(ticket.messages) > 1 and last.visibility is Visibility.PUBLIC and not last.author.is_agent \
-            and not last.author.is_self and _known(last.author, ticket):
-        delivery = comment_key(ticket.ref.external_id, last.external_id)
-        found.append(TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=last))
+    for message in later:
+        if message.created_at >= since and _requesters_reply(message, ticket):
+            delivery = comment_key(ticket.ref.external_id, message.external_id)
+            found.append(TicketEvent(Source.ZENDESK, delivery, EventKind.COMMENTED, ticket.ref, message=message))
     return found
+
+
+def _requesters_reply(message: Message, ticket: Ticket) -> bool:
+    """Whether ``message`` is a public reply of the requester's side: not an agent's nor the hub's, and by an
+    author the hub knows (:func:`_known`)."""
+    author = message.author
+    return message.visibility is Visibility.PUBLIC and not author.is_agent and not author.is_self and _known(author, ticket)
 
 
 def _known(author: Person, ticket: Ticket) -> bool:
