@@ -28,30 +28,26 @@ before that poll (an agent's note, the hub's comment, another reply, the issue r
 
 Jira is the stand-in at the transport (``responses``); the hub's clock is the real one plus an offset the
 machine moves, passed to the inbox and outbox workers and the sweep as ``now`` (as in the Zendesk machine); the
-stand-in stamps what is written on that clock. ``HUB_FUZZ_EXAMPLES`` raises the number of examples (default 10).
+stand-in stamps what is written on the real clock, as the hub stamps its own rows (a comment stamped on the
+moved clock read as written after a decision made before it). ``HUB_FUZZ_EXAMPLES`` raises the number of examples (default 10).
 """
 
 from __future__ import annotations
 
-import tempfile
-from datetime import timedelta
 from typing import Any
 
-import responses
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 from app import create_app
 from connectors.jira.events import comment_key
 from connectors.jira.poll import CURSOR_NAME
 from connectors.polling import poll_once
 from core.errors import ConnectorError
-from core.models import utcnow
 from interceptor.guard import classify_followup
 from tests.jira_truth_world import FAULTS, READS, WRITES, Site
-from tests.outage_world import run_inbox, run_outbox
 from tests.slack_truth_world import QUESTIONS
 from tests.test_standins_jira import hub_for
-from tests.truth_world import (SETTLE_STEPS, STEPS, assert_figures_true, assert_followups_heard, assert_no_early_followup,
+from tests.truth_world import (SETTLE_STEPS, DeskMachine, assert_figures_true, assert_followups_heard, assert_no_early_followup,
                                assert_settled, decided, fresh_database, machine_settings, outbox)
 
 SUMMARIES = {"answerable": "Password", "refund": "Refund"}
@@ -59,26 +55,16 @@ REPLIES = ["thanks, that worked!", "It still does not work, I need a person"]
 REQUEST = st.tuples(st.sampled_from(sorted(QUESTIONS)), st.sampled_from(["webhook", "poll"]), st.sampled_from([None, *FAULTS]))
 
 
-class JiraStatsTruth(RuleBasedStateMachine):
+class JiraStatsTruth(DeskMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = tempfile.TemporaryDirectory()
-        self.api = responses.RequestsMock(assert_all_requests_are_fired=False)
-        self.api.start()
-        self.offset = timedelta(0)
-        self.site = Site(self.api, self.now)
+        self.site = Site(self.api)  # stamped on the real clock, as the hub stamps its decisions (the offset ages rows)
         self.hub = hub_for(fresh_database(self.folder.name), JIRA_POLL=True, JIRA_REOPEN_TRANSITION="11")
         self.client = create_app(hub=self.hub).test_client()
         self.deliveries: list[tuple[bytes, dict[str, str]]] = []  # every webhook delivered, to be delivered again
         self.keys: list[str] = []
         self.written: list[tuple[str, str, bool]] = []  # the requester's comments: ref, what they say, decided by then
         self.followups: list[str] = []  # the inbox keys of those written once decided (every issue is polled)
-
-    def now(self) -> Any:
-        return utcnow() + self.offset
-
-    def drain(self) -> None:
-        self.hub.jobs.drain()  # type: ignore[attr-defined]
 
     def deliver(self, kind: str, key: str, more: dict[str, Any]) -> None:
         body, headers = self.site.signed(kind, key, f"wh-{len(self.deliveries)}", more)
@@ -112,21 +98,6 @@ class JiraStatsTruth(RuleBasedStateMachine):
     def reads_fail(self, fault: str, times: int) -> None:
         for _ in range(times):
             self.site.fault(*READS, fault)
-
-    @rule(step=st.sampled_from(STEPS))
-    def time_passes(self, step: timedelta) -> None:
-        self.offset += step
-
-    @rule()
-    def worker_round(self) -> None:
-        run_inbox(self.hub, self.now())
-        run_outbox(self.hub, self.now())
-        self.drain()
-
-    @rule()
-    def sweep_round(self) -> None:
-        self.hub.pipeline.escalate_unposted(now=self.now())
-        self.drain()
 
     @rule()
     def poll_round(self) -> None:
@@ -201,10 +172,7 @@ class JiraStatsTruth(RuleBasedStateMachine):
             if self.keys:
                 self.settle()
         finally:
-            self.hub.close()
-            self.api.stop()
-            self.api.reset()
-            self.folder.cleanup()
+            self.close()
 
 
 JiraStatsTruth.TestCase.settings = machine_settings(10)

@@ -26,25 +26,20 @@ last minute is on that clock. ``HUB_FUZZ_EXAMPLES`` raises the number of example
 
 from __future__ import annotations
 
-import tempfile
 from datetime import timedelta
-from typing import Any
 
-import responses
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from app import create_app
 from connectors.polling import poll_once
 from connectors.zendesk.events import comment_key
 from connectors.zendesk.poll import CURSOR_NAME
 from core.errors import ConnectorError
-from core.models import utcnow
 from interceptor.guard import classify_followup
-from tests.outage_world import run_inbox, run_outbox
 from tests.slack_truth_world import QUESTIONS
 from tests.test_standins_zendesk import hub_for
-from tests.truth_world import (SETTLE_STEPS, STEPS, assert_figures_true, assert_followups_heard, assert_no_early_followup,
+from tests.truth_world import (SETTLE_STEPS, DeskMachine, assert_figures_true, assert_followups_heard, assert_no_early_followup,
                                assert_settled, decided, figures, fresh_database, machine_settings, outbox)
 from tests.zendesk_truth_world import AGES, EXPORT, FAULTS, READS, REFUSED, REQUESTERS, WRITES, Account
 
@@ -54,13 +49,9 @@ REQUEST = st.tuples(st.sampled_from(sorted(QUESTIONS)), st.sampled_from(["webhoo
                     st.sampled_from(AGES), st.sampled_from(REQUESTERS))
 
 
-class ZendeskStatsTruth(RuleBasedStateMachine):
+class ZendeskStatsTruth(DeskMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = tempfile.TemporaryDirectory()
-        self.api = responses.RequestsMock(assert_all_requests_are_fired=False)
-        self.api.start()
-        self.offset = timedelta(0)
         self.account = Account(self.api, self.now)
         self.tickets: list[int] = []
         self.deliveries: list[tuple[bytes, str]] = []  # every webhook delivered (body, invocation), to be delivered again
@@ -68,12 +59,6 @@ class ZendeskStatsTruth(RuleBasedStateMachine):
         self.followups: list[str] = []  # the inbox keys of those written once decided, by webhook or left to a poll
         self.polling = False
         self.reached: set[str] = set()
-
-    def now(self) -> Any:
-        return utcnow() + self.offset
-
-    def drain(self) -> None:
-        self.hub.jobs.drain()  # type: ignore[attr-defined]
 
     def deliver(self, body: bytes) -> None:
         self.deliveries.append((body, self.account.deliver(self.client, body)))
@@ -110,21 +95,6 @@ class ZendeskStatsTruth(RuleBasedStateMachine):
     def reads_fail(self, what: str, fault: str, times: int) -> None:
         for _ in range(times):
             self.account.fault(*(READS if what == "reads" else EXPORT), fault)
-
-    @rule(step=st.sampled_from(STEPS))
-    def time_passes(self, step: timedelta) -> None:
-        self.offset += step
-
-    @rule()
-    def worker_round(self) -> None:
-        run_inbox(self.hub, self.now())
-        run_outbox(self.hub, self.now())
-        self.drain()
-
-    @rule()
-    def sweep_round(self) -> None:
-        self.hub.pipeline.escalate_unposted(now=self.now())
-        self.drain()
 
     @rule()
     def poll_round(self) -> None:
@@ -202,11 +172,7 @@ class ZendeskStatsTruth(RuleBasedStateMachine):
             if self.tickets:
                 self.settle()
         finally:
-            if hasattr(self, "hub"):
-                self.hub.close()
-            self.api.stop()
-            self.api.reset()
-            self.folder.cleanup()
+            self.close()
 
 
 REACHED: set[str] = set()

@@ -15,13 +15,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import responses
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
 from sqlalchemy import func, select
 
 import migrations
 from core.analytics import Costs, parse_period, stats
 from core.db import DecisionRow, InboxEvent, OutboxAction, OutcomeRow
 from core.models import utcnow
+from tests.outage_world import run_inbox, run_outbox
 
 STEPS = [timedelta(minutes=1), timedelta(minutes=6), timedelta(minutes=20), timedelta(hours=3), timedelta(days=1), timedelta(days=8)]
 SETTLE_STEPS = [timedelta(minutes=1), timedelta(minutes=20), timedelta(days=2)] * 3
@@ -159,3 +163,48 @@ def assert_followups_heard(hub: Any, keys: Iterable[str]) -> None:
         stored = set(s.scalars(select(InboxEvent.delivery_id).where(InboxEvent.kind == "commented")))
     unheard = sorted(set(keys) - stored)
     assert not unheard, f"requester's follow-ups written after the decision never heard: {unheard}"
+
+
+class DeskMachine(RuleBasedStateMachine):
+    """What the machines of a help desk with agents share (Jira, Zendesk with polling): a migrated database folder,
+    the vendor faked at the transport (``api``), a clock the machine moves (:meth:`now`, ``offset``), and the
+    rules of time passing and of the hub's worker and deadline-sweep rounds. A subclass builds ``hub`` and its
+    stand-in, and calls :meth:`close` from its teardown."""
+
+    hub: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory()
+        self.api = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self.api.start()
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return utcnow() + self.offset
+
+    def drain(self) -> None:
+        self.hub.jobs.drain()
+
+    @rule(step=st.sampled_from(STEPS))
+    def time_passes(self, step: timedelta) -> None:
+        self.offset += step
+
+    @rule()
+    def worker_round(self) -> None:
+        run_inbox(self.hub, self.now())
+        run_outbox(self.hub, self.now())
+        self.drain()
+
+    @rule()
+    def sweep_round(self) -> None:
+        self.hub.pipeline.escalate_unposted(now=self.now())
+        self.drain()
+
+    def close(self) -> None:
+        """Close the hub (when it was built), the transport's fake and the database folder."""
+        if hasattr(self, "hub"):
+            self.hub.close()
+        self.api.stop()
+        self.api.reset()
+        self.folder.cleanup()
