@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from connectors.base import Pollable
 from core import inbox
 from core.cursors import get_cursor, set_cursor
-from core.models import EventKind, Status, Ticket, TicketEvent, Visibility
+from core.models import EventKind, Message, Status, Ticket, TicketEvent, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,14 @@ def polling_jobs(hub: Any, name: str, cursor_name: str) -> list[tuple[str, Calla
     if connector is None or not connector.settings.poll:
         return []
     return [(cursor_name, partial(poll_once, hub, connector, cursor_name), hub.settings.poll_interval_seconds)]
+
+
+def requesters_side_only(ticket: Ticket, comments: Iterable[Message]) -> bool:
+    """Whether a polled ticket still holds only its requester's side's words: raised for a person who is neither
+    an agent nor the hub, and none of ``comments`` (those after the request) an agent's or the hub's. Such a
+    ticket is a request however many comments its requester added before a poll saw it."""
+    people = ticket.requester.is_agent or ticket.requester.is_self
+    return not people and not any(m.author.is_agent or m.author.is_self for m in comments)
 
 
 def events_of_record(ticket: Ticket, done: dict[str, Any], comment_key: Callable[[str], str]) -> list[TicketEvent]:

@@ -62,21 +62,19 @@ def read(connector: Connector, event: TicketEvent, route: Route, *, horizon: tim
         NotFound, Retriable, Fatal: the read failed, and the event cannot stand in for it (or telling the request
             from the event failed in turn).
     """
+    failure: Fatal | Retriable
     error: Fatal
     try:
         return connector.fetch(event.ref), None
     except Fatal as e:  # the thread cannot be read for good: a chat request goes to people as its event tells it
-        error = e
-        alone = request_alone(connector, event, route, error)
-        if alone is None:
-            raise
+        failure, error = e, e
     except Retriable as e:
         if horizon is None:
             raise
-        error = ReadGivenUp(horizon, e)  # read for the whole horizon: given up, as a read refused for good is
-        alone = request_alone(connector, event, route, error)
-        if alone is None:
-            raise  # a help desk's ticket: the row fails, listed for the admin
+        failure, error = e, ReadGivenUp(horizon, e)  # failing for the whole horizon: given up, as a read refused for good is
+    alone = request_alone(connector, event, route, error)
+    if alone is None:
+        raise failure  # a help desk's ticket: the row fails, listed for the admin
     return alone, error
 
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.jira import comments, mapping
 from connectors.jira.events import comment_key, created_key
-from connectors.polling import events_of_record
+from connectors.polling import events_of_record, requesters_side_only
 from connectors.records import readable, record_id
 from core.errors import Retriable
 from core.models import EventKind, Source, Status, Ticket, TicketEvent, Visibility, utcnow
@@ -157,8 +157,7 @@ def request_events(ticket: Ticket, since: datetime) -> list[TicketEvent]:
     ``request_undecided``), and one written before the decision is read as part of the request, not as a
     follow-up (the pipeline's ``_before_decision``)."""
     found: list[TicketEvent] = []
-    people = ticket.requester.is_agent or ticket.requester.is_self or any(m.author.is_agent or m.author.is_self for m in ticket.messages)
-    if not people and ticket.status not in (Status.SOLVED, Status.CLOSED):
+    if requesters_side_only(ticket, ticket.messages) and ticket.status not in (Status.SOLVED, Status.CLOSED):
         found.append(TicketEvent(Source.JIRA, created_key(str(ticket.raw["id"])), EventKind.CREATED, ticket.ref))
     for message in ticket.messages:
         author = message.author

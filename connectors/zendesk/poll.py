@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
-from connectors.polling import events_of_record
+from connectors.polling import events_of_record, requesters_side_only
 from connectors.records import readable, record_id
 from connectors.zendesk.events import comment_key, created_key
 from connectors.zendesk.mapping import CREATED_TAG, parse_time
@@ -157,8 +157,7 @@ def request_events(ticket: Ticket, since: datetime) -> list[TicketEvent]:
         return []
     found: list[TicketEvent] = []
     later = ticket.messages[1:]  # the first is the request itself, whoever typed it in (an agent, for a phone call)
-    people = ticket.requester.is_agent or ticket.requester.is_self or any(m.author.is_agent or m.author.is_self for m in later)
-    if not people:
+    if requesters_side_only(ticket, later):
         found.append(TicketEvent(Source.ZENDESK, created_key(ticket.ref.external_id), EventKind.CREATED, ticket.ref))
     for message in later:
         if message.created_at >= since and _requesters_reply(message, ticket):
