@@ -39,6 +39,12 @@ def test_a_setting_that_takes_a_name_reads_it_whatever_its_case(values: dict[str
     assert {name: getattr(settings, name) for name in read} == read
 
 
+@pytest.mark.parametrize("value, read", [(None, None), ("EN-US", "en-us"), (" pt-BR ", "pt-br"), ("es-419", "es-419")])
+def test_the_help_center_locale_is_read_whatever_its_case(value: str | None, read: str | None) -> None:
+    settings = load_settings(read_sources({**ZENDESK, **({"ZENDESK_HC_LOCALE": value} if value else {})}))
+    assert settings.zendesk is not None and settings.zendesk.hc_locale == read
+
+
 def test_a_channel_policys_target_and_flags_are_read_whatever_their_case() -> None:
     policy = '{"C0123ABCD": {"escalation_target": "Jira", "dry_run": "TRUE", "respond_to_bots": "No"}}'
     settings = load_settings(read_sources({**JIRA, "HUB_CHANNEL_POLICIES": policy}))
@@ -51,6 +57,12 @@ def test_a_channel_policys_target_and_flags_are_read_whatever_their_case() -> No
      "HUB_DRY_RUN: 'maybe' is not true or false: use true or false (or yes/no, on/off, 1/0)"),
     ({**ZENDESK, "ZENDESK_POLL": "hourly"},
      "ZENDESK_POLL: 'hourly' is not true or false: use true or false (or yes/no, on/off, 1/0)"),
+    ({**ZENDESK, "ZENDESK_HC_LOCALE": "English"},  # a language's name, not its code: no article would ever match
+     "ZENDESK_HC_LOCALE: 'English' is not a Help Center locale: write its code, such as en-us, de or pt-br (as in your "
+     "Help Center's addresses: /hc/en-us/...)"),
+    ({**ZENDESK, "ZENDESK_HC_LOCALE": "/hc/en_us"},
+     "ZENDESK_HC_LOCALE: '/hc/en_us' is not a Help Center locale: write its code, such as en-us, de or pt-br (as in "
+     "your Help Center's addresses: /hc/en-us/...)"),
     ({"HUB_CHANNEL_POLICIES": '{"C1": {"dry_run": "perhaps"}}'},
      "HUB_CHANNEL_POLICIES.C1: dry_run: 'perhaps' is not true or false: use true or false (or yes/no, on/off, 1/0)"),
     ({"HUB_ESCALATION_TARGET": "zendsk"}, "HUB_ESCALATION_TARGET: Must be one of: slack, zendesk, jira."),
@@ -195,6 +207,9 @@ def test_a_hub_name_in_the_environment_one_typo_from_a_setting_stops_the_boot(na
     ({**ZENDESK, "JIRA_PROJECT_KEY": "HELP"},
      "JIRA_PROJECT_KEY is set but Jira is off (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN not set), so it does nothing: set "
      "JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, or unset it"),
+    ({"ZENDESK_HC_LOCALE": "en-us"},
+     "ZENDESK_HC_LOCALE is set but Zendesk is off (ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN not set), so it does "
+     "nothing: set ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN, or unset it"),
     ({"HUB_LLM_API_KEY": "k"},
      "HUB_LLM_API_KEY is set but the LLM writer is off (HUB_LLM_URL, HUB_LLM_MODEL not set), so it does nothing: set "
      "HUB_LLM_URL, HUB_LLM_MODEL, or unset it"),

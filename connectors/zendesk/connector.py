@@ -260,7 +260,8 @@ class ZendeskConnector:
 
     def fetch_articles(self, since: datetime | None) -> Iterator[KnowledgeArticle]:
         """Yield Help Center articles changed since ``since`` (all when ``None``), oldest change first; one no longer
-        public (made a draft, restricted to a user segment) is flagged ``deleted`` (:func:`mapping.article`).
+        public (made a draft, restricted to a user segment) is flagged ``deleted`` (:func:`mapping.article`). With
+        ``ZENDESK_HC_LOCALE``, only the articles in that locale (:func:`mapping.in_locale`).
 
         NOTE(zendesk): the incremental export needs an agent; each page's ``next_page`` carries the next
         ``start_time``, the time of the last change on the page, so the articles changed in that second are listed
@@ -278,6 +279,8 @@ class ZendeskConnector:
         while url:
             page = self.session.get_json(url, params)
             for item in page.get("articles") or ():
+                if not mapping.in_locale(item, self.settings.hc_locale):
+                    continue
                 article = readable(Source.ZENDESK, "article", record_id(item, "id"), partial(mapping.article, item))
                 if article is None:
                     continue
@@ -295,7 +298,9 @@ class ZendeskConnector:
 
     def article_ids(self) -> set[str]:
         """The ids of every Help Center article there is (published or not), archived ones left out:
-        ``GET /api/v2/help_center/articles.json`` page by page (cursor pagination, 100 a page).
+        ``GET /api/v2/help_center/articles.json`` page by page (cursor pagination, 100 a page). With
+        ``ZENDESK_HC_LOCALE``, only those in that locale (:func:`mapping.in_locale`), so that the sync removes the
+        articles stored in the others.
 
         NOTE(zendesk): an archived article is in no listing, the incremental export included, and no article
         carries an archived flag: it is known only by its absence. An agent's listing holds drafts and
@@ -313,7 +318,7 @@ class ZendeskConnector:
             page = self.session.get_json(url, params)
             items = page.get("articles") or []
             ids.update(read_record(Source.ZENDESK, "article", record_id(item, "id"), partial(mapping.article_id, item))
-                       for item in items)
+                       for item in items if mapping.in_locale(item, self.settings.hc_locale))
             meta, links = page.get("meta") or {}, page.get("links") or {}
             following = links.get("next") if meta.get("has_more") else None
             if not items or following == url:

@@ -195,12 +195,13 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @kb.command("sync")
     @uses_database()
     def kb_sync() -> None:
-        """Pull every configured knowledge source (for example Zendesk Help Center) incrementally."""
-        from interceptor.kb.sync import sync_all
+        """Pull every configured knowledge source (for example Zendesk Help Center) incrementally, waiting out a
+        source's Retry-After (at most a minute, three times a source) before it stops."""
+        from interceptor.kb.sync import WAITS, sync_all
 
         hub = build_hub(load_settings())
         try:
-            reports = sync_all(hub.db, hub.connectors)
+            reports = sync_all(hub.db, hub.connectors, waits=WAITS)
         except HubError as e:
             raise click.ClickException(str(e)) from e
         finally:
