@@ -3,7 +3,7 @@ ticket export, turned into the same events the webhooks give.
 
 NOTE(zendesk): exported tickets carry no comments, so each changed ticket is read once more to see whether
 it is a new request and which of its comments are the requester's replies; the export endpoints allow 10
-requests a minute, and leave out what changed within the minute before the request (it comes in the next).
+requests a minute, and leave out what changed within the minute before the request (it comes in a later one).
 https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
 
 Polls never repeat an event, nor repeat one a webhook brought: a new ticket and a comment are keyed as the
