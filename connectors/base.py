@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 from core.html import TextSection
 from core.models import Message, Person, Source, Ticket, TicketEvent, TicketRef
@@ -311,9 +311,9 @@ class ReadsOneMessage(Protocol):
 class Pollable(Protocol):
     """Optional capability: list what changed since a cursor (the polling fallback to webhooks)."""
 
-    def poll(self, cursor: str | None) -> tuple[list[TicketEvent], str | None]:
+    def poll(self, cursor: str | None, held: Callable[[Source, Iterable[str]], set[str]] | None = None) -> tuple[list[TicketEvent], str | None]:
         """Return the events after ``cursor`` and the cursor to resume from next time (raises Retriable, Fatal:
-        the vendor call failed)."""
+        the vendor call failed); ``held`` says which of some events the inbox holds (:func:`core.inbox.held`)."""
         ...
 
     def first_cursor(self) -> str:

@@ -2,7 +2,8 @@
 since the stored cursor, store each event in the inbox (the same path webhooks take), then advance the cursor.
 
 A crash between storing events and storing the cursor repeats the poll; the inbox drops the repeated
-delivery ids, so a restart resumes without gaps or repeats. A first poll's starting point (a little before
+delivery ids, so a restart resumes without gaps or repeats. A poll may ask which events the inbox holds
+already (:func:`core.inbox.held`), for those it cannot tell it passed on before. A first poll's starting point (a little before
 now) is stored before the poll is tried: a vendor down when the hub starts polling loses nothing raised
 until it answers.
 """
@@ -17,7 +18,10 @@ from typing import Any, Callable, Iterable
 from connectors.base import Pollable
 from core import inbox
 from core.cursors import get_cursor, set_cursor
-from core.models import EventKind, Message, Status, Ticket, TicketEvent, Visibility
+from core.models import EventKind, Message, Source, Status, Ticket, TicketEvent, Visibility
+
+Held = Callable[[Source, Iterable[str]], set[str]]
+"""Which of some delivery ids of a source the inbox holds (:func:`core.inbox.held`, as :func:`poll_once` passes it)."""
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ def poll_once(hub: Any, connector: Pollable, cursor_name: str) -> int:
         cursor = connector.first_cursor()  # long the vendor stays down, start from there, not from a later "now"
         with hub.db.session() as s:
             set_cursor(s, cursor_name, cursor)
-    found, next_cursor = connector.poll(cursor)
+    found, next_cursor = connector.poll(cursor, partial(inbox.held, hub.db))
     new = 0
     for event in found:
         raw = json.dumps({"poll": cursor_name, "ref": str(event.ref), "delivery_id": event.delivery_id})

@@ -11,7 +11,7 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
@@ -21,7 +21,7 @@ from core.codec import event_from_dict, event_to_dict
 from core.db import Database, InboxEvent, insert_ignoring
 from core.heartbeat import Heartbeat
 from core.jobs import JobQueue
-from core.models import EventKind, TicketEvent, TicketRef, utcnow
+from core.models import EventKind, Source, TicketEvent, TicketRef, utcnow
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -182,3 +182,21 @@ def request_undecided(db: Database, ref: TicketRef) -> bool:
             .limit(1)
         ).scalar()
     return found is not None
+
+
+HELD_CHUNK = 500
+"""How many delivery ids :func:`held` asks about in one statement (well under any database's parameter limit)."""
+
+
+def held(db: Database, source: Source, delivery_ids: Iterable[str]) -> set[str]:
+    """Which of ``delivery_ids`` of ``source`` the inbox already holds (whatever became of them): a poll that
+    cannot tell whether an event was passed on before asks, rather than pass it on again (:func:`accept` would
+    drop it, counted as a duplicate)."""
+    wanted = list(dict.fromkeys(delivery_ids))
+    found: set[str] = set()
+    with db.session() as s:
+        for start in range(0, len(wanted), HELD_CHUNK):
+            chunk = wanted[start:start + HELD_CHUNK]
+            found.update(s.scalars(select(InboxEvent.delivery_id).where(InboxEvent.source == source.value,
+                                                                         InboxEvent.delivery_id.in_(chunk))))
+    return found

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from app import build_hub, create_app
 from config import load_settings
 from connectors.zendesk import ZendeskConnector, verify
+from connectors.zendesk.poll import CURSOR_NAME
+from core.cursors import get_cursor, set_cursor
 from core.db import DecisionRow, InboxEvent, OutcomeRow
 from core.errors import Fatal, Retriable
 from core.models import Person, Source, TicketRef, Visibility, utcnow
@@ -389,4 +391,44 @@ def test_a_busy_ticket_polled_again_and_again_does_not_pass_its_reply_on_each_ti
         duplicates.append(seen)
     assert duplicates[-1] <= 1 and len(set(duplicates[2:])) == 1, duplicates
     assert outcomes(hub) == [("answer_posted", None), ("solved", "reply")]
+    hub.close()
+
+
+@pytest.mark.parametrize("stored", ["cursor", "older_cursor"])
+@pytest.mark.parametrize("held", [2, 4])
+def test_a_reply_on_a_ticket_held_back_by_polls_in_a_row_is_heard(database_url: str, desk: ZendeskStandin, held: int,
+                                                                  stored: str) -> None:
+    """"It still does not work", then agents keep changing the ticket within the minute before each of the next
+    polls (the export leaves that minute out, and gives a ticket once, at its latest change), while other tickets
+    change and are exported: the reply is heard once the ticket is exported, recorded and escalated, and the answer
+    is no deflection; later polls of the ticket do not pass it on again. It was lost: the floor had moved past it
+    with the other tickets' changes. A cursor stored by the previous version (``older_cursor``) is read alike."""
+    ahead, ask = {"by": timedelta(0)}, {"at": timedelta(minutes=2)}
+    hub, job = polled_hub(database_url, desk, ahead)
+    desk.now = lambda: utcnow() + ask["at"]
+    tid = desk.ticket(83, "Password", ADA, (ADA, QUESTION, True))
+    other = desk.ticket(84, "Closed long ago", AGENT)
+    desk.tickets[other]["status"] = "closed"  # exported, and not passed on
+    job()
+    hub.jobs.drain()
+    if stored == "older_cursor":
+        with hub.db.session() as s:
+            state = json.loads(get_cursor(hub.db, CURSOR_NAME) or "")
+            set_cursor(s, CURSOR_NAME, json.dumps({k: state[k] for k in ("export", "newest", "floor", "next")}))
+    ahead["by"] = timedelta(minutes=1)
+    reply = desk.comment(tid, ADA, "It still does not work")
+    for n in range(1, held + 4):
+        ask["at"] = timedelta(minutes=1 + 5 * n)
+        ahead["by"] = ask["at"] - timedelta(seconds=90)
+        desk.changed(other)  # exported by this poll
+        ahead["by"] = ask["at"] - timedelta(seconds=30 if n <= held else 90)
+        desk.tickets[tid]["priority"] = ["low", "normal", "high"][n % 3]
+        desk.changed(tid)  # left out by the first ``held`` polls, exported by the next
+        job()
+        hub.jobs.drain()
+    [(key, duplicates)] = polled_comments(hub)
+    assert key == f"ticket:{tid}:comment:{reply['id']}" and duplicates <= 1
+    assert outcomes(hub) == [("answer_posted", None), ("escalated", "not_solved"), ("not_solved", "not_solved")]
+    counts = figures(hub, utcnow() + timedelta(days=3))
+    assert (counts["requests"], counts["answered"], counts["deflected"], counts["escalated"]) == (1, 1, 0, 1)
     hub.close()

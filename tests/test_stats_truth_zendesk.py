@@ -5,7 +5,8 @@ brought by the ``ticket.created`` webhook, by the poll, or both, through Zendesk
 (tests/zendesk_truth_world.py): ticket updates refused before they are applied (503, 429 with Retry-After) or
 applied with their answer lost, ticket reads refused, exports refused (503, 429: the cursor stays and the next
 round reads again), webhooks delivered again, time passing, worker, poll and deadline-sweep rounds, an agent
-acting meanwhile (a public reply, an internal note, solving the ticket; with or without its webhook) and the
+acting meanwhile (a public reply, an internal note, solving the ticket; with or without its webhook; changing a
+ticket within the minute before each of some polls, which the export then leaves it out of) and the
 requester writing back before or after the request is decided ("thanks, that worked!", "it still does not
 work", a request for a person; with or without its webhook).
 
@@ -105,6 +106,20 @@ class ZendeskStatsTruth(DeskMachine):
         except ConnectorError as e:
             self.reached.add(f"poll failed {type(e).__name__}")  # the scheduler logs it; the cursor stays put
         self.drain()
+
+    @rule(data=st.data(), polls=st.integers(1, 3))
+    def ticket_kept_busy(self, data: st.DataObject, polls: int) -> None:
+        """Agents keep changing a ticket within the minute before each of the next ``polls`` poll rounds, five
+        minutes apart, the other tickets changing a little earlier: the export leaves the ticket out of each, and
+        gives the others."""
+        tid = data.draw(st.sampled_from(self.tickets))
+        for _ in range(polls):
+            self.time_passes(timedelta(minutes=5))
+            for other in self.tickets:
+                if other != tid:
+                    self.account.touch(other, self.now() - timedelta(seconds=90))
+            self.account.touch(tid, self.now() - timedelta(seconds=30))
+            self.poll_round()
 
     @rule(data=st.data())
     def zendesk_redelivers(self, data: st.DataObject) -> None:

@@ -76,6 +76,16 @@ class Account:
             return event_body("status_changed", ticket, _now(), current="SOLVED", previous=str(before).upper())
         return self._comment(tid, AGENT, f"Agent: {act}", act == "reply")
 
+    def touch(self, tid: int, at: datetime) -> None:
+        """An agent changes the ticket's priority (no comment, no webhook here) at ``at``."""
+        self.standin.time = lambda: at
+        try:
+            ticket = self.standin.tickets[tid]
+            ticket["priority"] = "high" if ticket["priority"] != "high" else "low"
+            self.standin.changed(tid)
+        finally:
+            self.standin.time = utcnow
+
     def requester_writes(self, tid: int, text: str) -> bytes:
         return self._comment(tid, self.standin.tickets[tid]["requester_id"], text, True)
 

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from connectors.base import PostedMessage
 from connectors.inbound import json_body
+from connectors.polling import Held
 from connectors.jira import comments, events, mapping, poll, schemas, wiki
 from connectors.jira.client import call, json_object, make_jira
 from connectors.jira.settings import JiraSettings
@@ -379,8 +380,8 @@ class JiraConnector:
 
     # -- optional capabilities -----------------------------------------------------------------
 
-    def poll(self, cursor: str | None) -> tuple[list[TicketEvent], str | None]:
-        """Issues updated since ``cursor`` (see :mod:`connectors.jira.poll`)."""
+    def poll(self, cursor: str | None, held: Held | None = None) -> tuple[list[TicketEvent], str | None]:
+        """Issues updated since ``cursor`` (see :mod:`connectors.jira.poll`; it needs no ``held``)."""
         return poll.poll(self, cursor)
 
     def first_cursor(self) -> str:

@@ -15,6 +15,7 @@ from zenpy.lib.api_objects import User as ZUser
 
 from connectors.base import KnowledgeArticle, PostedMessage
 from connectors.inbound import json_body
+from connectors.polling import Held
 from connectors.records import read_record, readable, record_id
 from connectors.written import written_id
 from connectors.zendesk import events, mapping, poll, verify
@@ -250,9 +251,9 @@ class ZendeskConnector:
 
     # -- optional capabilities -----------------------------------------------------------------
 
-    def poll(self, cursor: str | None) -> tuple[list[TicketEvent], str | None]:
+    def poll(self, cursor: str | None, held: Held | None = None) -> tuple[list[TicketEvent], str | None]:
         """Changed tickets since ``cursor`` (see :mod:`connectors.zendesk.poll`)."""
-        return poll.poll(self, cursor)
+        return poll.poll(self, cursor, held)
 
     def first_cursor(self) -> str:
         """Where a first poll starts (:func:`connectors.zendesk.poll.first_cursor`)."""

@@ -3,15 +3,15 @@ ticket export, turned into the same events the webhooks give.
 
 NOTE(zendesk): exported tickets carry no comments, so each changed ticket is read once more to see whether
 it is a new request and which of its comments are the requester's replies; the export endpoints allow 10
-requests a minute, and leave out what changed within the minute before the request (it comes in the next).
+requests a minute, and leave out what changed within the minute before the request (it comes in a later one).
 https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
 
 Polls never repeat an event, nor repeat one a webhook brought: a new ticket and a comment are keyed as the
 webhooks key them (:func:`connectors.zendesk.events.created_key`, :func:`~connectors.zendesk.events.comment_key`),
 and the inbox drops a key it has seen. A changed ticket passes on each of the requester's public comments
-written since the cursor's ``floor`` (:func:`poll`), not only its newest: a reply followed, before the next
-poll, by an agent's note or the hub's own comment is still heard, and a comment is passed on by a few polls
-at most, however often a busy ticket changes.
+written since polling began (:func:`poll`), not only its newest: a reply followed, before the next poll, by an
+agent's note or the hub's own comment is still heard, as is one on a ticket the export held back poll after
+poll; and a comment is passed on by a few polls at most, however often a busy ticket changes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
-from connectors.polling import events_of_record, requesters_side_only
+from connectors.polling import Held, events_of_record, requesters_side_only
 from connectors.records import readable, record_id
 from connectors.zendesk.events import comment_key, created_key
 from connectors.zendesk.mapping import CREATED_TAG, parse_time
@@ -49,52 +49,66 @@ IGNORED_STATUSES = frozenset(("deleted", "closed"))
 @dataclass(frozen=True)
 class _Cursor:
     """What a poll resumes from: the export's place (an ``after_cursor``, or ``start_time:<unix>``), the newest
-    ``updated_at`` the polls read (Zendesk's clock), the time from which this poll passes on comments
-    (``floor``), and the one the next poll will (``next``)."""
+    ``updated_at`` the polls read (Zendesk's clock), the time from which this poll passes on comments unasked
+    (``floor``), the one the next poll will (``next``), and when polling began (``start``: no comment older is
+    passed on)."""
 
     export: str
     newest: datetime
     floor: datetime
     next: datetime
+    start: datetime
 
     def dumps(self) -> str:
-        times = {"newest": self.newest, "floor": self.floor, "next": self.next}
+        times = {"newest": self.newest, "floor": self.floor, "next": self.next, "start": self.start}
         return json.dumps({"export": self.export, **{k: v.isoformat() for k, v in times.items()}})
 
 
 def _loads(cursor: str) -> _Cursor:
-    """The stored cursor; one stored before comments had a floor (the export's place alone) starts it at its
-    ``start_time``, or :data:`FIRST_LOOKBACK` ago."""
+    """The stored cursor. One stored before it had a ``start`` starts at its ``floor``; one stored before comments
+    had a floor (the export's place alone), at its ``start_time``, or :data:`FIRST_LOOKBACK` ago."""
     if cursor.startswith("{"):
         state = json.loads(cursor)
-        return _Cursor(state["export"], *(datetime.fromisoformat(state[k]) for k in ("newest", "floor", "next")))
+        times = [datetime.fromisoformat(state[k]) for k in ("newest", "floor", "next")]
+        return _Cursor(state["export"], *times, datetime.fromisoformat(state.get("start") or state["floor"]))
     if cursor.startswith(START_PREFIX):
         at = datetime.fromtimestamp(int(cursor[len(START_PREFIX):]), timezone.utc)
     else:
         at = utcnow() - FIRST_LOOKBACK
-    return _Cursor(cursor, at, at, at)
+    return _Cursor(cursor, at, at, at, at)
 
 
 def first_cursor() -> str:
     """The cursor of a first poll: the export, and the comments, from :data:`FIRST_LOOKBACK` ago."""
     start = utcnow().replace(microsecond=0) - FIRST_LOOKBACK
-    return _Cursor(f"{START_PREFIX}{int(start.timestamp())}", start, start, start).dumps()
+    return _Cursor(f"{START_PREFIX}{int(start.timestamp())}", start, start, start, start).dumps()
 
 
-def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[TicketEvent], str | None]:
+def poll(connector: "ZendeskConnector", cursor: str | None, held: Held | None = None) -> tuple[list[TicketEvent], str | None]:
     """Read the tickets changed after ``cursor`` and turn them into events.
 
-    A changed ticket passes on its requester's public comments written since the cursor's floor: the newest
-    ``updated_at`` read by the polls up to the one before the previous poll that read the export to its end,
-    less :data:`OVERLAP`. A comment older than that was on its ticket when a poll read the ticket, and passed on
-    then, even when a change within the minute before a poll held the ticket back to the next one (the export
-    leaves that minute out); a ticket held back by two polls in a row may lose a comment written before the
-    first. While a backlog is read (the export not read to its end) the floor stays where it was. So a busy
-    ticket's comment is passed on by a few polls, not by every poll that reads the ticket.
+    A changed ticket passes on its requester's public comments written since polling began (the cursor's
+    ``start``): those written since the cursor's ``floor`` unasked, older ones only when the inbox does not hold
+    them yet (``held``). The floor is the newest ``updated_at`` read by the polls up to the one before the
+    previous poll that read the export to its end, less :data:`OVERLAP` (while a backlog is read, the export not
+    read to its end, it stays where it was); so a busy ticket's comment is passed on by a few polls, not by every
+    poll that reads the ticket, and an older one at most once.
+
+    No comment since ``start`` is lost. NOTE(zendesk): the export gives every ticket changed since its place
+    once, at its latest change, and "any items that were created or changed within the minute prior to your
+    request are excluded", the next request picking up where it left off. A ticket commented on is changed then
+    and stays changed since the export's place, so the first export that gives it after the comment gives it
+    (once the ticket was left alone for the minute before a poll), and the ticket is read after: the comment is
+    on it, and passed on unless the inbox holds it. No floor that moves could do it alone: a ticket changed
+    within the minute before every poll is left out of each, however many, while the other tickets move the
+    export, and the floor, past its comment. A ticket changed within the minute before every poll for ever is
+    never exported; its comments come with the first poll that finds it quiet.
 
     Args:
         connector: the Zendesk connector (its session and :meth:`fetch`).
         cursor: what the previous poll returned; ``None`` starts :data:`FIRST_LOOKBACK` ago.
+        held: which events the inbox holds (:func:`core.inbox.held`); ``None``: comments older than the floor
+            are passed on unasked too.
 
     Returns:
         The events and the cursor to resume from (store it only once the events are stored).
@@ -112,7 +126,7 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
     for _ in range(MAX_PAGES):
         page = connector.session.get_json(EXPORT_PATH, {**params, "per_page": PAGE_SIZE})
         for item in page.get("tickets") or ():
-            read = partial(_events_for, connector, item, state.floor)
+            read = partial(_events_for, connector, item, state.start)
             found.extend(readable(Source.ZENDESK, "ticket", record_id(item, "id"), read) or ())
             newest = max(newest, parse_time(item.get("updated_at")) or newest)
         export = page.get("after_cursor") or export
@@ -120,8 +134,11 @@ def poll(connector: "ZendeskConnector", cursor: str | None) -> tuple[list[Ticket
             ended = True
             break
         params = {"cursor": page["after_cursor"]}
+    older = [e.delivery_id for e in found if e.message is not None and e.message.created_at < state.floor]
+    known = held(Source.ZENDESK, older) if held is not None and older else set()
+    found = [e for e in found if e.delivery_id not in known]
     floors = (state.next, newest - OVERLAP) if ended else (state.floor, state.next)
-    return found, _Cursor(export, newest, *floors).dumps()
+    return found, _Cursor(export, newest, *floors, state.start).dumps()
 
 
 def _events_for(connector: "ZendeskConnector", item: Mapping[str, Any], since: datetime) -> list[TicketEvent]:
