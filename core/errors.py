@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class HubError(Exception):
     """Base of every error the hub raises on purpose."""
@@ -48,13 +50,14 @@ class Retriable(ConnectorError):
     """A passing failure (429, 5xx, timeout): back off and try again.
 
     Args:
-        retry_after: seconds the vendor asked us to wait (``Retry-After``), if it said.
+        retry_after: seconds the vendor asked us to wait (``Retry-After``), if it said. A value that is no number
+            of seconds (``float("nan")``, which ``Retry-After: nan`` reads as) is kept as ``None``: it names no time.
         rate_limited: the vendor answered 429: it paces us, the write did not fail (the attempt is given back).
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None, rate_limited: bool = False) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = None if retry_after is None or math.isnan(retry_after) else retry_after
         self.rate_limited = rate_limited
 
 

@@ -282,9 +282,13 @@ class _Parser(HTMLParser):
 
 
 def _start(attrs: list[tuple[str, str | None]]) -> int:
-    """The first number of an ``<ol>``: its ``start`` (a list continued after a screenshot), else 1."""
+    """The first number of an ``<ol>``: its ``start`` (a list continued after a screenshot), else 1.
+
+    NOTE(html): a browser reads ``start`` as ASCII digits only; ``"²".isdigit()`` is true and ``int("²")`` raises, as
+    ``int()`` of more than 4,300 digits does: such a list is numbered from 1, as a browser numbers it.
+    """
     start = (dict(attrs).get("start") or "").strip()
-    return int(start) if start.isdigit() else 1
+    return int(start) if start.isascii() and start.isdigit() and len(start) <= 9 else 1
 
 
 def link_target(href: str | None, base_url: str | None) -> str:

@@ -145,6 +145,7 @@ def test_the_commands_refuse_a_missing_or_unmigrated_database_before_starting_an
     ({"HUB_URL": "http://127.0.0.1:80o1"}, "HUB_URL is 'http://127.0.0.1:80o1': set it"),
     ({"HUB_URL": None, "HUB_PORT": "abc"}, "HUB_PORT is 'abc': set it to the port `hub serve` listens on (1-65535)"),
     ({"HUB_URL": None, "HUB_PORT": "80010"}, "HUB_PORT is '80010': set it to the port"),
+    ({"HUB_URL": None, "HUB_PORT": "\u0663"}, "HUB_PORT is '\u0663': set it to the port"),  # int() read it as 3
 ])
 def test_ask_with_a_server_address_that_is_not_one_names_the_setting(sqlite_url: str, setting: dict[str, Any],
                                                                       message: str) -> None:

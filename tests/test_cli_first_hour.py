@@ -47,7 +47,8 @@ def one_line(result: Result) -> str:
 
 # 1. the port
 
-@pytest.mark.parametrize("value", ["abc", "70000", "0", "-1", "80.5"])
+# "²".isdigit() is true and int("²") raised (a traceback), as int() of 5,000 digits does
+@pytest.mark.parametrize("value", ["abc", "70000", "0", "-1", "80.5", "\u00b2", "9" * 5000])
 def test_serve_with_a_port_that_is_not_one_says_what_a_port_is(sqlite_url: str, value: str) -> None:
     by_option = CliRunner().invoke(cli, ["serve", "--port", value], env=_env(sqlite_url))
     assert by_option.exit_code == 2  # a usage error: the command line is wrong

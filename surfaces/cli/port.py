@@ -15,7 +15,8 @@ VALID = f"a whole number from 1 to 65535, e.g. {DEFAULT_PORT}"
 def parse_port(value: Any) -> int | None:
     """``value`` as a port number, or ``None`` when it is not one (not a whole number, or outside 1-65535)."""
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    # ASCII digits only: "²".isdigit() is true and int() refuses it; int() reads "٣" as 3 (a server on port 3).
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not 1 <= int(text) <= 65535:
         return None
     return int(text)
 
