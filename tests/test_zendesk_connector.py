@@ -205,3 +205,32 @@ def test_rate_limit_through_the_outbox_waits_retry_after(sqlite_url: str, api: r
             assert row.status == "pending" and as_utc(row.next_attempt_at) == now + timedelta(seconds=120)
     finally:
         hub.close()
+
+
+def _going_round(api: responses.RequestsMock, path: str, page: Any) -> None:
+    """Answer ``path`` with pages that lead back to each other: ?p=1 to ?p=2, ?p=2 to ?p=1 (a vendor stand-in gone
+    wrong); ``page(n, next_url)`` is page ``n``'s body."""
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        n = 2 if "p=2" in (request.url or "") else 1
+        return 200, {}, json.dumps(page(n, f"{API}/{path}?p={3 - n}"))
+
+    api.add_callback(responses.GET, f"{API}/{path}", callback=answer)
+
+
+def test_an_article_export_going_round_in_a_circle_ends(zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    _going_round(api, "help_center/incremental/articles.json", lambda n, following: {
+        "articles": [{"id": n, "title": f"A{n}", "body": "<p>Text.</p>", "html_url": f"{BASE}/hc/a/{n}",
+                      "updated_at": f"2024-07-0{n}T00:00:00Z", "draft": False, "user_segment_id": None, "locale": "en-us"}],
+        "next_page": following, "end_time": 1720000000 + n})
+    assert [a.external_id for a in zd.fetch_articles(None)] == ["1", "2"]
+    assert len(api.calls) == 3  # the first page, the second, the first again: seen, so the export ends
+
+
+def test_an_article_listing_going_round_in_a_circle_is_an_error_not_a_partial_list(
+        zd: ZendeskConnector, api: responses.RequestsMock) -> None:
+    # a partial listing would read every article it missed as archived, and the sync would remove them
+    _going_round(api, "help_center/articles.json", lambda n, following: {
+        "articles": [{"id": n, "locale": "en-us"}], "meta": {"has_more": True}, "links": {"next": following}})
+    with pytest.raises(Fatal, match="circle"):
+        zd.article_ids()

@@ -277,7 +277,9 @@ class ZendeskConnector:
         params: dict[str, Any] | None = {"start_time": int(since.timestamp()) if since else 0}
         last_end = None
         yielded: set[tuple[str, str, bool]] = set()  # id, the change's updated_at, deleted
-        while url:
+        asked: set[str] = set()  # the pages asked for: one asked again is a listing going round (the next sync resumes)
+        while url and url not in asked:
+            asked.add(url)
             page = self.session.get_json(url, params)
             for item in page.get("articles") or ():
                 if not mapping.in_locale(item, self.settings.hc_locale):
@@ -309,13 +311,17 @@ class ZendeskConnector:
         observed: https://github.com/dust-tt/dust/issues/8656
 
         Raises:
-            Retriable, Fatal: a call failed (no partial answer is returned). UnreadableRecord (a Fatal): an article
-                without an id (its absence would read as an archive).
+            Retriable, Fatal: a call failed, or the pages went round in a circle (no partial answer is returned).
+                UnreadableRecord (a Fatal): an article without an id (its absence would read as an archive).
         """
         ids: set[str] = set()
         url: str | None = LIST_PATH
         params: dict[str, Any] | None = {"page[size]": LIST_PAGE}
+        asked: set[str] = set()
         while url:
+            if url in asked:  # a listing going round would never end, and what it held so far is not every article
+                raise Fatal(f"zendesk GET {LIST_PATH}: the listing's pages go round in a circle (back to {url[:200]})")
+            asked.add(url)
             page = self.session.get_json(url, params)
             items = page.get("articles") or []
             ids.update(read_record(Source.ZENDESK, "article", record_id(item, "id"), partial(mapping.article_id, item))
