@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 AUTH_TEST = json.loads((FIXTURES / "api_auth_test_bot.json").read_text())
 BOT_USER, BOT_ID, BOT_APP = AUTH_TEST["user_id"], AUTH_TEST["bot_id"], "AHUBAPP01"
-# The bot scopes docs/connectors.md asks for, and channels:read/groups:read (conversations.info).
+# The bot scopes docs/connectors/slack.md asks for, and channels:read/groups:read (conversations.info).
 SCOPES = ("chat:write", "app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history",
           "users:read", "users:read.email", "reactions:read", "channels:read", "groups:read")
 

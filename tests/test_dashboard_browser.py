@@ -251,7 +251,7 @@ def test_right_after_install_the_dashboard_says_what_to_do_next(empty_server: st
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#next [data-step="connect"]'))
     steps = browser.find_element(By.ID, "next")
     assert steps.is_displayed() and "No requests from " in steps.text and "what to do next" in steps.text
-    assert "Nothing is connected yet: connect Slack, Zendesk or Jira (docs/connectors.md)" in steps.text
+    assert "Nothing is connected yet: connect Slack, Zendesk or Jira (docs/connectors/)" in steps.text
     assert "HUB_DRY_RUN=true" in steps.text and "POST /api/v1/ask" in steps.text
     assert steps.find_element(By.LINK_TEXT, "Try a Slack message").get_attribute("href") == empty_server + "/admin/simulate"
     for value in browser.find_elements(By.CSS_SELECTOR, ".tile .value[data-key]"):  # no figure is made up

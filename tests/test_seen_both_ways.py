@@ -96,7 +96,7 @@ def export_page(cursor: str, ticket: int, status: str = "open", tags: tuple[str,
 
 
 def trigger(event: str, **fields: Any) -> dict[str, Any]:
-    """The trigger body of docs/connectors.md (``TRIGGER_BODY``) as Zendesk renders it for ticket 5158."""
+    """The trigger body of docs/connectors/zendesk.md (``TRIGGER_BODY``) as Zendesk renders it for ticket 5158."""
     return {"hub": "zendesk-trigger/1", "event": event, "ticket_id": TICKET, "requester_id": str(REQUESTER_USER),
             "actor_id": str(REQUESTER_USER), "tags": "", **fields}
 
@@ -104,7 +104,7 @@ def trigger(event: str, **fields: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("webhook", ["event", "trigger", "older_trigger"])
 @pytest.mark.parametrize("order", ORDERS)
 def test_a_zendesk_request_and_its_reply_by_webhook_and_by_poll_are_one_event_each(database_url: str, order: str, webhook: str) -> None:
-    # older_trigger: a trigger body without comment_id (docs/connectors.md) cannot name the comment as the poll
+    # older_trigger: a trigger body without comment_id (docs/connectors/zendesk.md) cannot name the comment as the poll
     # does: the reply is then two rows, and still one draft, one escalation, counted once.
     hub = answering_hub(database_url, **ZENDESK, ZENDESK_POLL="true")
     client = create_app(hub=hub).test_client()
@@ -172,7 +172,7 @@ def test_an_agents_zendesk_reply_by_webhook_and_by_poll_reaches_the_thread_once(
 
 @pytest.mark.parametrize("order", ORDERS)
 def test_a_solve_by_webhook_and_by_poll_is_two_events_and_the_thread_is_told_once(zendesk_sync: World, order: str) -> None:
-    # The limit docs/connectors.md states: the status event names its own event id, the poll only the
+    # The limit docs/connectors/zendesk.md states: the status event names its own event id, the poll only the
     # ticket's updated_at; nothing shared keys them as one. The thread still hears of the solve once.
     world = zendesk_sync
     (_, poll, _), = zendesk_package.scheduled_jobs(world.hub)

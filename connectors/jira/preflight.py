@@ -105,4 +105,5 @@ def _intake(jira: Any) -> Check:
     if jira.poll:
         return Check(AREA, "intake", True, "polling (JIRA_POLL); webhooks are refused without JIRA_WEBHOOK_SECRET")
     return Check(AREA, "intake", False, "nothing from Jira can reach the hub: webhooks are refused without "
-                 "JIRA_WEBHOOK_SECRET (the admin webhook's secret, docs/connectors.md), and JIRA_POLL is off; set one of them")
+                 "JIRA_WEBHOOK_SECRET (the admin webhook's secret, docs/connectors/jira.md), and JIRA_POLL is off; "
+                 "set one of them")

@@ -1,6 +1,6 @@
 """The Slack app manifest for this hub (``hub slack-manifest``): what an admin pastes into api.slack.com/apps ->
 Create New App -> From an app manifest, instead of setting scopes, events, interactivity and Request URLs
-page by page (docs/connectors.md, Slack steps 1-6). The scopes and events are :mod:`connectors.slack.scopes`',
+page by page (docs/connectors/slack.md, steps 1-6). The scopes and events are :mod:`connectors.slack.scopes`',
 the ones ``hub check`` requires.
 
 NOTE(slack): the fields, from Slack's App manifest reference: ``display_information.name`` (required, at most

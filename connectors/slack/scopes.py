@@ -5,7 +5,7 @@ handles. ``hub check`` requires these scopes of the installed token (:mod:`conne
 
 from __future__ import annotations
 
-# The bot scopes the hub's features need (docs/connectors.md, Slack step 2), each with the feature.
+# The bot scopes the hub's features need (docs/connectors/slack.md, step 2), each with the feature.
 FEATURES = {
     "chat:write": "posting answers, notices and triage drafts",
     "channels:history": "reading a request's thread in public channels",

@@ -155,7 +155,7 @@ def _from_trigger(body: Mapping[str, Any], self_id: str | None, invocation: str 
         return TicketEvent(Source.ZENDESK, created_key(ref.external_id), EventKind.CREATED, ref, received_at=utcnow())
     if event != "commented":
         return None
-    # NOTE(zendesk): a trigger cannot tell the comment author's role; the README's trigger condition
+    # NOTE(zendesk): a trigger cannot tell the comment author's role; docs/connectors/zendesk.md's trigger condition
     # "Current user is (end user)" does, and the requester check below keeps CCs' replies out too.
     if not actor or actor != str(body.get("requester_id") or ""):
         return None

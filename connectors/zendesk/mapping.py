@@ -25,7 +25,7 @@ CREATED_TAG = "hub_created"
 # only ("²".isdigit() is true). https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format
 ID = re.compile(r"[1-9][0-9]{0,19}")
 
-# The body an admin pastes into a trigger's "Notify active webhook" action (docs/connectors.md). Only ids and
+# The body an admin pastes into a trigger's "Notify active webhook" action (docs/connectors/zendesk.md). Only ids and
 # one comment go in: free-text placeholders are rendered as unformatted text. ``comment_id`` names the comment
 # as the event webhook and the poll do, so that one comment is one event however it arrives.
 COMMENT_ID_PLACEHOLDER = "{{ticket.latest_public_comment.id}}"

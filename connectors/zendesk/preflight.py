@@ -60,5 +60,5 @@ def _intake(zendesk: Any) -> Check:
     if zendesk.poll:
         return Check(AREA, "intake", True, "polling (ZENDESK_POLL); webhooks are refused without ZENDESK_WEBHOOK_SECRET")
     return Check(AREA, "intake", False, "nothing from Zendesk can reach the hub: webhooks are refused without "
-                 "ZENDESK_WEBHOOK_SECRET (the webhook's signing secret, docs/connectors.md), and ZENDESK_POLL is off; "
-                 "set one of them")
+                 "ZENDESK_WEBHOOK_SECRET (the webhook's signing secret, docs/connectors/zendesk.md), and ZENDESK_POLL "
+                 "is off; set one of them")

@@ -287,7 +287,7 @@ def _no_knowledge_source(connected: list[str]) -> click.ClickException:
                        for spec in vendor_specs() if spec.name in SOURCE_LABELS)
     which = (f"none of the configured connectors ({', '.join(connected)}) is a knowledge source" if connected
              else "no knowledge source is configured")
-    return click.ClickException(f"{which}: set {how} (environment or the HUB_CONFIG file; see docs/connectors.md), "
+    return click.ClickException(f"{which}: set {how} (environment or the HUB_CONFIG file; see docs/connectors/), "
                                 "or import files with `hub kb import PATH`")
 
 

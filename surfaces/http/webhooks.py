@@ -57,7 +57,7 @@ def not_configured(name: str) -> str:
         routes = ", ".join(inbound_path(spec.name) for spec in specs)
         return f"no vendor is named {name[:40]!r}: the vendors post to {routes}"
     return (f"{name} is not configured on this hub: set {', '.join(spec.required)} and restart it "
-            "(docs/connectors.md)")
+            "(docs/connectors/)")
 
 
 def _add_slack_events(bp: Blueprint, services: Services) -> None:

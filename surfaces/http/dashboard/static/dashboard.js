@@ -272,7 +272,7 @@ function nextSteps(s) {
   el("h2", {}, box, `No requests${s.channel ? " in channel " + s.channel : ""} from ${s.period.from} to ${s.period.to}: what to do next`);
   const steps = el("ol", {}, box);
   if (inbound && !vendors.length) el("li", { "data-step": "connect" }, steps, "Nothing is connected yet: connect Slack, Zendesk or Jira "
-    + "(docs/connectors.md). Start in shadow mode (HUB_DRY_RUN=true): answers become drafts for your agents while you read these figures.");
+    + "(docs/connectors/). Start in shadow mode (HUB_DRY_RUN=true): answers become drafts for your agents while you read these figures.");
   if (vendors.length) el("li", { "data-step": "connected" }, steps, `Connected: ${vendors.map(([name, path]) => `${name} (POST ${path})`).join(", ")}. `
     + "A request shows here once the hub has decided it: if people wrote and nothing shows, check where the vendor sends its events, and the work queues below.");
   const tryIt = el("li", { "data-step": "try" }, steps);
