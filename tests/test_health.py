@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import app as app_module
+from config.settings import vendor_specs
+from surfaces.http.webhooks import inbound_path
 from tests.conftest import settings_dict
 
 
@@ -37,17 +40,30 @@ def test_unknown_routes_and_unconfigured_webhooks_answer_json_4xx(client: Any) -
     assert "error" in wrong_method.get_json()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 @pytest.mark.parametrize("path, message", [
     ("/slack/events",  # "there is no route /slack/events": the route the README and Slack's set-up name
-     "slack is not configured on this hub: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and restart it"),
-    ("/webhooks/zendesk", "zendesk is not configured on this hub: set ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN"),
-    ("/webhooks/jira", "jira is not configured on this hub: set JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN"),
+     "slack is not configured on this hub: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and restart it "
+     "(docs/connectors/slack.md)"),
+    ("/webhooks/zendesk", "zendesk is not configured on this hub: set ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN "
+     "and restart it (docs/connectors/zendesk.md)"),
+    ("/webhooks/jira", "jira is not configured on this hub: set JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN "
+     "and restart it (docs/connectors/jira.md)"),
     ("/webhooks/zendsk",  # "no zendsk webhook here: the connector is not configured"
      "no vendor is named 'zendsk': the vendors post to /slack/events, /webhooks/zendesk, /webhooks/jira"),
 ])
 def test_a_vendors_route_without_its_settings_names_them(client: Any, path: str, message: str) -> None:
     response = client.post(path, data=b"{}", headers={"Content-Type": "application/json"})
     assert response.status_code == 404 and message in response.get_json()["error"], response.get_json()
+
+
+def test_every_vendors_route_points_at_its_own_set_up_page(client: Any) -> None:
+    for spec in vendor_specs():  # a vendor added later needs its page under docs/connectors/ too
+        error = client.post(inbound_path(spec.name), data=b"{}", headers={"Content-Type": "application/json"})
+        page = error.get_json()["error"].rsplit("(", 1)[1].rstrip(")")
+        assert (ROOT / page).is_file() and (ROOT / page).parent == ROOT / "docs" / "connectors", error.get_json()
 
 
 def test_metrics_is_prometheus_text(client: Any) -> None:

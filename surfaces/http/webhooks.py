@@ -49,15 +49,15 @@ def make_webhooks_blueprint(services: Services) -> Blueprint:
 
 
 def not_configured(name: str) -> str:
-    """Why a vendor's inbound route takes nothing here: the settings that turn the vendor on, or, for a name
-    that is no vendor's, the routes there are."""
+    """Why a vendor's inbound route takes nothing here: the settings that turn the vendor on and its set-up page
+    (``docs/connectors/<name>.md``), or, for a name that is no vendor's, the routes there are."""
     specs = vendor_specs()
     spec = next((spec for spec in specs if spec.name == name), None)
     if spec is None:
         routes = ", ".join(inbound_path(spec.name) for spec in specs)
         return f"no vendor is named {name[:40]!r}: the vendors post to {routes}"
     return (f"{name} is not configured on this hub: set {', '.join(spec.required)} and restart it "
-            "(docs/connectors/)")
+            f"(docs/connectors/{name}.md)")
 
 
 def _add_slack_events(bp: Blueprint, services: Services) -> None:
