@@ -120,7 +120,10 @@ def kb_examples(index: KBIndex, training: PairTraining, history: Collection[str]
                 titles: bool = True) -> tuple[list[dict[str, float]], list[bool], list[bool]]:
     """Return labelled examples made from the KB's own content: per fold, its articles are knowledge gaps
     (left out of the search) and the next fold's pseudo-requests are asked, scored by a second stage that
-    never learnt from their articles; each with its features and whether the answer is right.
+    never learnt from their articles, and the articles ordered by their fused score alone: the intent classifier
+    (:mod:`interceptor.retrieval.intents`) learnt the stored questions asked here and the gaps' intents; without
+    them it would send a gap's question to a neighbouring intent with confidence, which no real gap gets. Each
+    example with its features and whether the answer is right.
 
     Args:
         index: the full index (searched with each fold of gaps left out: no index is rebuilt, nothing is
@@ -154,7 +157,7 @@ def kb_examples(index: KBIndex, training: PairTraining, history: Collection[str]
         unseen = training.fit(without_articles=frozenset(a.external_id for a in asked))
         items = (cold_items(asked, True, share, skip, titles)
                  + cold_items([index.articles[i] for i in gaps], False, share, skip, titles))
-        fold_rows, fold_correct, fold_texts = cold_rows(index.with_reranker(unseen), items, leave_out=gaps)
+        fold_rows, fold_correct, fold_texts = cold_rows(index.with_reranker(unseen).without_intents(), items, leave_out=gaps)
         rows += fold_rows
         correct += fold_correct
         texts += fold_texts

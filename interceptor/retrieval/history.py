@@ -146,7 +146,8 @@ def is_right(index: KBIndex, r: Retrieval, item: Labelled) -> bool:
 
 def feature_rows(index: KBIndex, items: list[Labelled],
                  rerankers: Callable[[int], PairModel | None] | None = None) -> tuple[list[dict[str, float]], list[bool]]:
-    """Retrieve every past request against ``index`` (leaving out its own stored copy) and return the
+    """Retrieve every past request against ``index`` (leaving out its own stored copy, and ordering articles with an
+    intent classifier that did not learn from its fold: :meth:`KBIndex.without_learnt`) and return the
     features and whether the top answer was right (:func:`is_right`).
 
     Args:
@@ -157,10 +158,14 @@ def feature_rows(index: KBIndex, items: list[Labelled],
             (``None``: the index's own).
     """
     vectors = index.encode_requests([i.text for i in items])
-    by_fold = {f: index.with_reranker(rerankers(f)) for f in range(FOLDS)} if rerankers is not None else {}
+    asked: dict[int, list[str]] = {f: [] for f in range(FOLDS)}
+    for item in items:
+        asked[text_fold(item.text)].append(item.text)
+    by_fold = {f: (index.with_reranker(rerankers(f)) if rerankers is not None else index).without_learnt(asked[f])
+               for f in range(FOLDS)}
     rows, correct = [], []
     for n, item in enumerate(items):
-        searched = by_fold.get(text_fold(item.text), index)
+        searched = by_fold[text_fold(item.text)]
         r = searched.search(item.text, k=5, exclude_same_text=True, query_vector=None if vectors is None else vectors[n])
         rows.append(extract(r))
         correct.append(is_right(searched, r, item))

@@ -15,12 +15,13 @@ similarity to a request is a feature (a request like a known knowledge gap shoul
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Collection, Iterator, Mapping, Sequence
+from typing import Any, Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from core.kb import KBArticle, KBPassage
 from interceptor.retrieval.dense import Embedder, VectorStore
+from interceptor.retrieval.intents import WEIGHT as INTENT_WEIGHT, IntentModel
 from interceptor.retrieval.lexical import BM25, tokenize
 from interceptor.retrieval.rerank import PairModel, PassageScores, choose, section_key
 
@@ -131,6 +132,7 @@ class KBIndex:
         self._heading_units: list[np.ndarray] = []  # per article: each passage's heading unit (the title's if none)
         self._ticket_links: list[tuple[np.ndarray, np.ndarray]] = []  # per article: (ticket unit, passage) pairs
         tickets = ticket_sections or {}
+        questions: list[int] = []  # the units that are past requests an article holds
         for i, article in enumerate(articles):
             units, heads = [len(texts) + 1 + j for j in range(len(article.passages))], []
             title_unit = len(texts)
@@ -146,6 +148,7 @@ class KBIndex:
             links = [(len(texts) + n, j) for n, q in enumerate(article.questions) if q in tickets
                      for j in range(len(article.passages)) if section_key(article, j) in tickets[q]]
             self._ticket_links.append((np.array([u for u, _ in links], dtype=np.int64), np.array([j for _, j in links], dtype=np.int64)))
+            questions.extend(range(len(texts), len(texts) + len(article.questions)))
             texts.extend(article.questions)
             owner.extend([i] * (len(texts) - len(owner)))
             self._passage_units.append(np.array(units, dtype=np.int64))
@@ -165,18 +168,43 @@ class KBIndex:
         self._own_heads = [[frozenset(tokenize(p.heading_path[-1])) if p.heading_path else frozenset() for p in a.passages]
                            for a in articles]  # per article: each passage's own heading's terms (for named)
         self.vectors = embedder.encode_cached(texts, store) if embedder is not None and texts else None
+        self._questions = np.zeros(len(texts), dtype=bool)
+        self._questions[questions] = True
+        self.intents = self._fit_intents()
+
+    def _fit_intents(self, without: Collection[int] = ()) -> IntentModel | None:
+        """The intent classifier of this index's past requests, less the units ``without`` (``None``: lexical-only,
+        or too little to learn from: :mod:`interceptor.retrieval.intents`)."""
+        if self.vectors is None:
+            return None
+        return IntentModel.fit(self.vectors, self.owner, self._questions, len(self.articles), without)
+
+    def without_learnt(self, texts: Collection[str]) -> KBIndex:
+        """Return this index with an intent classifier that never learnt from the requests ``texts`` (past requests,
+        unanswered tickets), to score those as new requests; this index itself when it has no classifier."""
+        if self.intents is None:
+            return self
+        return self._with(intents=self._fit_intents([u for text in texts for u in self._by_text.get(normalise(text), ())]))
 
     @property
     def dense(self) -> bool:
         """Whether dense retrieval is on for this index."""
         return self.vectors is not None
 
-    def with_reranker(self, reranker: PairModel | None) -> KBIndex:
-        """Return this index with another second stage (shares every array; nothing is re-embedded)."""
+    def _with(self, **changes: Any) -> KBIndex:
+        """Return this index with some attributes changed (shares every array; nothing is re-embedded)."""
         clone = object.__new__(KBIndex)
         clone.__dict__.update(self.__dict__)
-        clone.reranker = reranker
+        clone.__dict__.update(changes)
         return clone
+
+    def with_reranker(self, reranker: PairModel | None) -> KBIndex:
+        """Return this index with another second stage."""
+        return self._with(reranker=reranker)
+
+    def without_intents(self) -> KBIndex:
+        """Return this index with no intent classifier: articles ordered by their fused score alone."""
+        return self._with(intents=None)
 
     def per_article(self, unit_scores: np.ndarray, floor: float) -> np.ndarray:
         """Return each article's best unit score (the last entry: the unanswered-tickets pseudo-article)."""
@@ -202,7 +230,7 @@ class KBIndex:
             block = None if vectors is None or self.vectors is None else \
                 (vectors[start:start + BATCH] @ self.vectors.T).astype(np.float64)
             for j, text in enumerate(texts[start:start + BATCH]):
-                yield self._search(text, None if block is None else block[j], k=k,
+                yield self._search(text, None if block is None else block[j], None if vectors is None else vectors[start + j], k=k,
                                    exclude_same_text=exclude[start + j], leave_out=leave_out)
 
     def search(self, text: str, *, k: int = 5, exclude_same_text: bool = False, query_vector: np.ndarray | None = None,
@@ -223,15 +251,15 @@ class KBIndex:
         Returns:
             The retrieval (empty ``order`` for an empty KB, or when every article is left out).
         """
-        dense_units = None
+        q = dense_units = None
         if self.vectors is not None and self.embedder is not None:
             q = query_vector if query_vector is not None else self.embedder.encode_query(text)
             dense_units = (self.vectors @ q).astype(np.float64)
-        return self._search(text, dense_units, k=k, exclude_same_text=exclude_same_text, leave_out=leave_out)
+        return self._search(text, dense_units, q, k=k, exclude_same_text=exclude_same_text, leave_out=leave_out)
 
-    def _search(self, text: str, dense_units: np.ndarray | None, *, k: int, exclude_same_text: bool,
-                leave_out: Collection[int]) -> Retrieval:
-        """:meth:`search`, given the request's dense score of every unit (``None``: lexical-only)."""
+    def _search(self, text: str, dense_units: np.ndarray | None, query: np.ndarray | None, *, k: int,
+                exclude_same_text: bool, leave_out: Collection[int]) -> Retrieval:
+        """:meth:`search`, given the request's dense score of every unit and its embedding (``None``: lexical-only)."""
         n = len(self.articles)
         absent = np.zeros(n + 1, dtype=bool)  # per article, and the unanswered tickets (never left out)
         absent[:n][list(leave_out)] = True
@@ -259,7 +287,10 @@ class KBIndex:
             knn_basis = np.where(silent, -np.inf, knn_basis)
             voters -= int(silent.sum())
         real = fused[:n]
-        top = top_k(real, min(k, present))
+        ranked = real  # what orders the articles: the fused score, and the intent classifier's word where there is one
+        if self.intents is not None and query is not None:
+            ranked = real + INTENT_WEIGHT * self.intents.probabilities(query, n)
+        top = top_k(ranked, min(k, present))
         votes = np.zeros(n + 1)
         if voters:
             near = np.argpartition(-knn_basis, min(KNN, voters) - 1)[: min(KNN, voters)]
