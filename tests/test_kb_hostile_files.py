@@ -147,3 +147,36 @@ def test_a_folder_the_import_may_not_list_is_named_not_passed_over(sqlite_url: s
     assert (code, err.strip()) == (1, f"Error: {tmp_path / 'private'}: cannot read the folder: Permission denied; "
                                       "nothing was imported")
     assert _stored_articles(sqlite_url) == []
+
+
+def _eval(pack: Any, tmp_path: Path) -> tuple[int, str]:
+    from app import cli
+    from click.testing import CliRunner
+
+    (tmp_path / "pack.json").write_text(json.dumps(pack) if not isinstance(pack, str) else pack, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path), "--json"], env={"HUB_DENSE": "off"})
+    return result.exit_code, result.stderr.strip()
+
+
+ARTICLES = [{"id": "a1", "title": "Reset password", "body": "Open Settings, then Reset.", "questions": ["reset password"]},
+            {"id": "a2", "title": "Refunds", "body": "Refunds take 14 days.", "questions": ["refund time"]}]
+QUERIES = [{"id": "q1", "split": "test", "text": "how do I reset my password", "expected_article_id": "a1"}]
+
+
+@pytest.mark.parametrize("change,error", [
+    ({"tags": 5}, "article 'a1': `tags` must be text or a list of texts"),  # a traceback
+    ({"url": ["https://x.example"]}, "article 'a1': `url` must be text"),  # the URL "['https://x.example']"
+    ({"questions": ["reset", {"a": 1}]}, "article 'a1': `questions` must be a list of texts"),  # a question "{'a': 1}"
+    ({"sections": [{"id": "s1", "heading": 5, "text": 7}]}, "article 'a1': section 1: `heading` and `text` must be text"),
+    ({"id": "a2"}, "article 1 and article 2 have the same id 'a2': each article needs its own id"),  # measured silently
+])
+def test_eval_of_a_pack_with_an_article_field_of_a_wrong_type_is_one_line(tmp_path: Path, change: dict[str, Any],
+                                                                          error: str) -> None:
+    pack = {"format": "helpdesk-bench/v2", "name": "p", "articles": [dict(ARTICLES[0], **change), ARTICLES[1]],
+            "queries": [dict(QUERIES[0], expected_article_id="a2")]}
+    assert _eval(pack, tmp_path) == (1, f"Error: {tmp_path / 'pack.json'}: {error}")
+
+
+def test_eval_of_a_pack_nested_too_deep_is_one_line(tmp_path: Path) -> None:
+    assert _eval("[" * 100_000 + "]" * 100_000, tmp_path) == (
+        1, f"Error: {tmp_path / 'pack.json'}: not a bench pack (JSON nested too deep to read)")
