@@ -9,6 +9,7 @@ targets (``label (url)``) and collapses runs of blank lines.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from html import unescape
 from typing import Any, Callable, Iterable, Mapping
 
@@ -74,7 +75,9 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
         return
     if not isinstance(node, dict):
         return
-    kind, attrs = node.get("type"), node.get("attrs") or {}
+    kind, attrs = node.get("type"), node.get("attrs")
+    attrs = attrs if isinstance(attrs, dict) else {}  # a mention whose attrs were a string failed the whole issue
+    content = node.get("content", [])
     if kind == "text":
         raw = node.get("text")
         text = raw if isinstance(raw, str) else ""
@@ -90,20 +93,51 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
         parts.append(str(attrs.get("url", "")))
     elif kind == "status":
         parts.append(str(attrs.get("text", "")))
+    elif kind == "date":
+        parts.append(_date(attrs.get("timestamp")))
+    elif kind in ("bulletList", "orderedList"):
+        order = attrs.get("order")
+        number = order if isinstance(order, int) and not isinstance(order, bool) and 0 <= order < 10**9 else 1
+        for child in content if isinstance(content, list) else [content]:
+            _adf_item(child, f"{number}. " if kind == "orderedList" else "- ", parts)
+            number += isinstance(child, dict) and child.get("type") == "listItem"
+        parts.append("\n")
     elif kind == "listItem":
-        inner: list[str] = []
-        _adf_walk(node.get("content", []), inner)
-        parts.append("\n- " + re.sub(r"\n+", "\n  ", tidy("".join(inner))))
-    elif kind == "tableCell" or kind == "tableHeader":
-        _adf_walk(node.get("content", []), parts)
-        parts.append(" | ")
+        _adf_item(node, "- ", parts)
+    elif kind == "tableRow":  # one line a row, as the table shows it: "Plan | Price"
+        cells = []
+        for cell in content if isinstance(content, list) else [content]:
+            inner: list[str] = []
+            _adf_walk(cell.get("content", []) if isinstance(cell, dict) else cell, inner)
+            cells.append(" ".join(tidy("".join(inner)).split()))
+        parts.append("\n" + " | ".join(cells))  # rows on consecutive lines; the table's block ends the last
     else:
         block = kind in _ADF_BLOCKS
         if block:
             parts.append("\n")
-        _adf_walk(node.get("content", []), parts)
+        if kind in ("expand", "nestedExpand") and isinstance(attrs.get("title"), str):
+            parts.append(attrs["title"] + "\n")  # the line an agent clicks to open it
+        _adf_walk(content, parts)
         if block:
             parts.append("\n")
+
+
+def _adf_item(node: Any, marker: str, parts: list[str]) -> None:
+    """One list item on its own line, after ``marker`` (``- `` or ``3. ``); its further lines indented."""
+    if not isinstance(node, dict) or node.get("type") != "listItem":
+        _adf_walk(node, parts)
+        return
+    inner: list[str] = []
+    _adf_walk(node.get("content", []), inner)
+    parts.append("\n" + marker + re.sub(r"\n+", "\n  ", tidy("".join(inner))))
+
+
+def _date(timestamp: Any) -> str:
+    """An ADF ``date`` node's day (its ``timestamp``: milliseconds since 1970, UTC, as text), ``YYYY-MM-DD``."""
+    try:
+        return datetime.fromtimestamp(int(str(timestamp)) / 1000, timezone.utc).date().isoformat()
+    except (ValueError, OverflowError, OSError):
+        return ""
 
 
 # Each rule is linear in the text: a mark that never closes ("[[[[...", "{{{{...", "_a _a _a ...") once made the

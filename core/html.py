@@ -34,7 +34,7 @@ from urllib.parse import urldefrag, urljoin
 from core.html_page import Aside, Root, content_root, feedable, matches
 from core.html_tables import ITEM, cell_items, layout_tables
 
-_SKIP = frozenset("script style head template noscript nav footer form svg button select".split())
+_SKIP = frozenset("script style head template noscript nav footer form svg button select iframe".split())
 _BLOCK = frozenset(
     "p div br h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tr blockquote pre section article header main "
     "hr dl dt dd figure figcaption details summary aside".split()
@@ -332,7 +332,7 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
         The document; sections without text (a heading followed directly by a sub-heading) are left out.
     """
     parser, page = _parsed(html or "", base_url, content_root(html or ""))
-    blocks = parser.blocks
+    blocks = _heading_something(parser.blocks)
     sections: list[TextSection] = []
     path: list[tuple[int, str]] = []
     current: list[_Block] = []
@@ -359,6 +359,18 @@ def parse_html(html: str | None, base_url: str | None = None) -> HtmlDocument:
     return HtmlDocument(" ".join(parser.title.split()), h1s[0] if h1s else "", tuple(sections), text, len(h1s),
                         canonical if canonical.startswith(("http://", "https://")) else "",
                         len(h1s) == 1 and (opens or not inside))
+
+
+def _heading_something(blocks: list[_Block]) -> list[_Block]:
+    """``blocks``, with a bold-only paragraph that heads no text (the page's last block, or one right before a
+    heading or the end of an accordion: ``<p><strong>Call us on 555 1234</strong></p>`` closing a page) read as
+    the paragraph it is: as a heading over nothing, its text was in no section, so no answer could quote it."""
+    out = list(blocks)
+    for i, block in enumerate(out):
+        after = out[i + 1] if i + 1 < len(out) else _Block("end", "")
+        if block.kind == "h" and block.level == PSEUDO_LEVEL and (after.kind == "end" or after.kind == "h" and after.level <= PSEUDO_LEVEL):
+            out[i] = _Block("p", block.text)
+    return out
 
 
 def _parsed(html: str, base_url: str | None, root: Root | None) -> tuple[_Parser, _Parser]:

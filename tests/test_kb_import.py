@@ -136,7 +136,7 @@ def test_two_articles_of_one_import_with_one_id_are_refused_and_nothing_is_impor
         {"id": "card", "title": "Card", "body": "Order a card."}, {"id": "card", "title": "Lost card", "body": "Freeze it."}]}),
         encoding="utf-8")
     twice = CliRunner().invoke(cli, ["kb", "import", str(pack)], env=env)
-    assert twice.exit_code == 1 and "pack.json (article 1) and pack.json (article 2) have the same id 'card'" in twice.stderr
+    assert twice.exit_code == 1 and "article 1 and article 2 have the same id 'card'" in twice.stderr
 
 
 def _stored_articles(url: str) -> list[kb.KBArticle]:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -70,11 +72,38 @@ def _text(value: Any) -> str | None:
 
 
 def _listify(value: Any) -> tuple[str, ...]:
+    """Front matter or pack ``tags``/``questions`` as text: a comma-separated string, one number, or a list."""
     if value is None:
         return ()
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
-    return tuple(str(v) for v in value)
+    if not isinstance(value, list):
+        return (str(value),)
+    return tuple(str(v) for v in value if v is not None)
+
+
+_SCALAR = (str, int, float, date)  # YAML reads `2024`, `1.5` and `2024-01-01` as numbers and dates: text here
+_ONE = ("title", "url", "locale", "section", "id")  # front matter fields of one value
+_MANY = ("tags", "questions")  # and of one or a list
+
+
+def _front_matter(meta: dict[str, Any], external_id: str) -> dict[str, Any]:
+    """``meta``, when each field the import reads has a type it takes.
+
+    Raises:
+        KBImportError: naming the file and the field: a list or mapping where one value goes (``title: [a, b]``
+            once became the title ``[a, b]``), or a list holding lists or mappings (``tags: 5`` was a traceback;
+            a YAML alias nested nine deep became a tag of 300 MB).
+    """
+    for key in _ONE + _MANY:
+        value = meta.get(key)
+        many = key in _MANY
+        if value is not None and not isinstance(value, _SCALAR) and not (
+                many and isinstance(value, list) and all(v is None or isinstance(v, _SCALAR) for v in value)):
+            found = ("a list" + " holding lists or mappings" * many if isinstance(value, list) else
+                     "a mapping" if isinstance(value, dict) else type(value).__name__)
+            raise KBImportError(f"{external_id}: front matter `{key}` must be text{' or a list of texts' * many}, not {found}")
+    return meta
 
 
 def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
@@ -100,10 +129,10 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
             raise KBImportError(f"{external_id}: bad front matter{where}: {getattr(e, 'problem', None) or e}") from e
         if not isinstance(loaded, dict):
             raise KBImportError(f"{external_id}: front matter must be a mapping")
-        meta, body = loaded, body[match.end():]
+        meta, body = _front_matter(loaded, external_id), body[match.end():]
     body = inline_footnotes(inline_references(atx_headings(body)))
     title = str(meta.get("title") or "").strip()
-    heading = re.match(r"^\s*#\s+(.+?)\s*$", body, re.M)
+    heading = re.match(r"^\s*#[ \t]+(.*\S)[ \t]*$", body, re.M)  # (a lazy (.+?)\s*$ rescanned runs of spaces)
     if not title and heading:
         title = heading.group(1)
     if heading and heading.group(1).strip() == title and not body[: heading.start()].strip():
@@ -202,6 +231,8 @@ def read_pack(path: Path) -> dict[str, Any]:
         pack = json.loads(read_utf8(path, KBImportError))
     except json.JSONDecodeError as e:
         raise KBImportError(f"{path}: not JSON ({e}; a truncated file?)") from e
+    except RecursionError as e:  # json reads nesting on the stack: 100,000 "[" raised it, a traceback
+        raise KBImportError(f"{path}: not a bench pack (JSON nested too deep to read)") from e
     if not isinstance(pack, dict) or pack.get("format") not in PACK_FORMATS:
         found = (f"its format is {pack['format']!r}" if isinstance(pack, dict) and "format" in pack else
                  "it has no `format`" if isinstance(pack, dict) else "it is not a JSON object")
@@ -234,9 +265,12 @@ def articles_at(path: Path, *, force: bool = False,
     files = [path]
     if path.is_dir():
         files = []
+        _listable(path)
         for found in sorted(path.rglob("*")):
             rel = found.relative_to(root).as_posix()
-            if found.is_symlink() and (found.is_dir() or found.suffix.lower() in SUFFIXES + tuple(OTHER_DOCUMENTS)):
+            if found.is_dir() and not found.is_symlink():
+                _listable(found)
+            elif found.is_symlink() and (found.is_dir() or found.suffix.lower() in SUFFIXES + tuple(OTHER_DOCUMENTS)):
                 notice(ImportNotice(rel, "warning", _linked(found, path)))
             elif found.suffix.lower() in OTHER_DOCUMENTS:
                 notice(ImportNotice(rel, "warning", NOT_READ))
@@ -277,6 +311,20 @@ def _read_text(file: Path) -> str:
     if "\x00" in text:
         raise KBImportError(f"{file}: holds NUL bytes, so it is not text (a binary file named {file.suffix}?)")
     return text
+
+
+def _listable(folder: Path) -> None:
+    """Check that a folder's files can be listed: ``Path.rglob`` passes over one it may not read, whose articles
+    would be left out of the import without a word.
+
+    Raises:
+        KBImportError: naming the folder.
+    """
+    try:
+        with os.scandir(folder):
+            pass
+    except OSError as e:
+        raise KBImportError(f"{folder}: cannot read the folder: {e.strerror or e}") from e
 
 
 def _linked(link: Path, folder: Path) -> str:

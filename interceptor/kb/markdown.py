@@ -27,12 +27,13 @@ from interceptor.kb.emphasis import without_emphasis
 
 SECTION_LEVELS = 4
 _FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # | --- | :-: |
+# Each pattern reads a line once: a lazy ``(.*?)`` before ``\s*$``, or two ``\s*`` around an optional mark, once
+# rescanned a run of spaces from each of its characters (minutes for a list nested a few thousand deep).
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*)$")  # its closing #s: _heading_text
+_TABLE_RULE = re.compile(r"^[ \t]*(?:\|[ \t]*)?:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*(?:\|[ \t]*)?$")  # | --- | :-: |
 _OWN_LINE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|\||>|#{1,6}\s)")  # list item, table row, quote, heading
 _BLOCKS = (
-    (re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$", re.M), r"\1"),  # headings
-    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
+    (re.compile(r"^[ \t]{0,3}>(?:[ \t]{0,3}>)*[ \t]?", re.M), ""),  # block quotes, nested ones too (> > text)
     (re.compile(r"^(\s*)[*+]\s+", re.M), r"\1- "),  # bullets
     (re.compile(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", re.M), ""),  # an image alone on its line: a screenshot
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)|(?P<keep>!\[[^\]]*\]\([^)]*\Z|!\[[^\]]*)"), r"\1"),  # in text: its alt
@@ -42,7 +43,11 @@ _LINK = re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)"  # [text](url "ti
 _HTML_BLOCK = re.compile(r"^ {0,3}<(?:table|div|details|p|ul|ol|dl|h[1-6]|blockquote|pre|figure|section|center)\b",
                          re.I)  # CommonMark: a paragraph opening with a block tag is an HTML block
 _CODE_SPAN = re.compile(r"(`[^`]+`)")
+_HIDDEN = "script|style|iframe|noscript|template"  # what a browser does not show of inline HTML, nor of a block
+_HIDDEN_BLOCK = re.compile(rf"^ {{0,3}}<(?:({_HIDDEN})(?=[\s>/]|$)|(!--))", re.I)  # a hidden block's first line
+_CLOSINGS = ("-->", *(f"</{tag}" for tag in _HIDDEN.split("|")))
 _HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark passes it through)
+    (re.compile(rf"<({_HIDDEN})\b[^<>]*>.*?</\1\s*>|(?P<keep><(?:{_HIDDEN})\b.*)", re.I | re.S), ""),
     (re.compile(r"<!--.*?-->|(?P<keep><!--.*)", re.S), ""),
     (re.compile(r"<((?:https?|mailto):[^\s<>]+)>"), r"\1"),  # autolinks
     (re.compile(r"<([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>"), r"\1"),  # e-mail autolinks
@@ -57,18 +62,40 @@ _HTML = (  # inline HTML, outside code spans, as a browser shows it (CommonMark 
 # mark again. Where one failed match proves that every mark up to some point fails too, an alternative named
 # ``keep`` consumes that stretch unchanged (:func:`core.rules.keeping`): the same result, read once.
 _ANCHOR = re.compile(r"<a\b[^<>]*?\bhref=\"([^\"]*)\"[^<>]*>(?:(.*?)</a>|(?P<keep>.*))", re.I | re.S)
-_HARD_BREAK = re.compile(r"[ \t]*\\$", re.M)  # a hard break's backslash
+_HARD_BREAK = re.compile(r"(?<![ \t])[ \t]*\\$", re.M)  # a hard break's backslash (from a run's first space: once each)
 _KEPT = re.compile("\ue001(\\d+)\ue002")  # a code span set aside while emphasis marks are removed
 
 
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
 
 
+def _heading_text(text: str) -> str:
+    """A heading's text without its closing ``#``s (``## Limits ##``; ``# C#`` keeps its own)."""
+    text = text.rstrip()
+    bare = text.rstrip("#")
+    return bare.rstrip() if bare != text and (not bare or bare[-1] in " \t") else text
+
+
 def _atx(lines: list[str]) -> list[str]:
-    """Rewrite setext headings (a one-line paragraph underlined with ``===`` or ``---``) as ``#``/``##``."""
+    """Rewrite setext headings (a one-line paragraph underlined with ``===`` or ``---``) as ``#``/``##``, and
+    leave out, outside code, raw HTML a browser does not show: a ``<script>``, ``<style>``, ``<iframe>``,
+    ``<noscript>`` or ``<template>`` block to the line that closes it, and a ``<!--`` comment to its ``-->``
+    (CommonMark's HTML blocks of kinds 1 and 2, which blank lines do not end: ``# x`` in one is no heading)."""
     out: list[str] = []
     fence: str | None = None
-    for line in lines:
+    hidden: str | None = None  # the closing mark of the hidden block being left out
+    last = {mark: i for i, line in enumerate(lines) for mark in _CLOSINGS if mark in line.lower()}  # one never closed
+    for i, line in enumerate(lines):  # is left as written: a typo must not hide the rest of the article
+        opened = _HIDDEN_BLOCK.match(line) if hidden is None and fence is None else None
+        mark = ("-->" if opened.group(2) else f"</{opened.group(1).lower()}") if opened else ""
+        if opened and mark not in line.lower() and last.get(mark, -1) > i:  # closed on its line: _HTML drops it
+            hidden = mark
+            continue
+        if hidden is not None:
+            at = line.lower().find(hidden)
+            if at < 0:
+                continue
+            line, hidden = line[line.find(">", at) + 1:], None  # what follows the closing tag is shown
         match = _FENCE.match(line)
         if match:
             fence = None if fence is not None and match.group(1)[0] == fence[0] else fence or match.group(1)
@@ -232,7 +259,7 @@ def _unwrap(paragraph: list[str], base_url: str | None = None) -> str:
         else:
             lines.append(line)
         previous = raw
-    text = "\n".join(lines)
+    text = "\n".join(_heading_text(m.group(2)) if (m := _HEADING.match(line)) else line for line in lines)
     for pattern, replacement in _BLOCKS:
         text = pattern.sub(keeping(pattern, replacement), text)
     text = _inline_html(text, base_url)
@@ -337,7 +364,7 @@ def markdown_sections(markdown: str, base_url: str | None = None) -> tuple[TextS
         if heading and len(heading.group(1)) <= SECTION_LEVELS:
             close()
             level = len(heading.group(1))
-            title = markdown_to_text(_LINK.sub(keeping(_LINK, r"\1"), heading.group(2)))
+            title = markdown_to_text(_LINK.sub(keeping(_LINK, r"\1"), _heading_text(heading.group(2))))
             path = [p for p in path if p[0] < level] + [(level, title)]
         else:
             lines.append(line)

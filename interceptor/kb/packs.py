@@ -27,12 +27,14 @@ def pack_problem(pack: dict[str, Any]) -> str | None:
     articles = pack.get("articles", [])
     if not isinstance(articles, list) or not all(isinstance(a, dict) for a in articles):
         return "`articles` must be a list of objects ({id, title, body, questions})"
-    ids: set[str] = set()
+    ids: dict[str, int] = {}
     for n, a in enumerate(articles, 1):
         if not _is_id(a.get("id")):
             return f"article {n} has no `id`"
         name = str(a["id"])
-        ids.add(name)
+        if name in ids:  # ``hub eval`` stored the later over the earlier, and measured against it, without a word
+            return f"article {ids[name]} and article {n} have the same id {name!r}: each article needs its own id"
+        ids[name] = n
         problem = _article_problem(a, name)
         if problem is not None:
             return problem
@@ -94,9 +96,19 @@ def _article_problem(article: dict[str, Any], name: str) -> str | None:
     for key in ("questions", "sections"):
         if article.get(key) is not None and not isinstance(article[key], list):
             return f"article {name!r}: `{key}` must be a list"
+    # read as text, a list or a mapping here once became a question "{'a': 1}" or the URL "[1]"; `tags: 5` a traceback
+    if not all(isinstance(q, str) for q in article.get("questions") or ()):
+        return f"article {name!r}: `questions` must be a list of texts"
+    if article.get("url") is not None and not isinstance(article["url"], str):
+        return f"article {name!r}: `url` must be text"
+    tags = article.get("tags")
+    if tags is not None and not isinstance(tags, str) and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        return f"article {name!r}: `tags` must be text or a list of texts"
     for n, section in enumerate(article.get("sections") or (), 1):
         if not isinstance(section, dict):
             return f"article {name!r}: section {n} must be an object ({{id, heading, text}})"
+        if any(section.get(key) is not None and not isinstance(section[key], str) for key in ("heading", "text")):
+            return f"article {name!r}: section {n}: `heading` and `text` must be text"
         if section.get("id") is not None and not _is_id(section["id"]):
             return f"article {name!r}: section {n}: `id` must be text"
     return None
