@@ -8,28 +8,18 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-import responses
 from click.testing import CliRunner, Result
 
 from app import build_hub, cli
 from config import load_settings
 from tests.conftest import settings_dict
 from tests.standin_helpcenter import HelpCenterStandin
-from tests.test_standins_helpcenter import BASE, ENV, EXPORT, cited, live, sync, topic
+from tests.test_standins_helpcenter import ENV, EXPORT, cited, hc, live, sync, topic  # noqa: F401 (hc: the stand-in fixture)
 
 LISTING = r"/api/v2/help_center/articles(\.json)?"
 BUSY = {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}
-
-
-@pytest.fixture
-def hc() -> Iterator[HelpCenterStandin]:
-    standin = HelpCenterStandin(BASE, page_size=100)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        standin.install(mock)
-        yield standin
 
 
 def hub_with(url: str, env: dict[str, str], *args: str) -> Result:
