@@ -81,6 +81,14 @@ def test_without_enough_past_requests_there_is_no_classifier_and_the_nearest_exa
         assert index.articles[r.order[0]].external_id == "i1"
 
 
+def test_a_kb_where_only_some_articles_gathered_past_requests_has_no_classifier() -> None:
+    # it would send the requests of the bare articles (a title, passages) to the ones it knows
+    articles, table = _kb(12, 15)
+    bare = [KBArticle(100 + n, "md", f"page{n}", f"page title{n}", None, (), (), ()) for n in range(3)]
+    assert KBIndex(articles + bare[:1], TableEmbedder(table)).intents is not None  # type: ignore[arg-type]
+    assert KBIndex(articles + bare, TableEmbedder(table)).intents is None  # type: ignore[arg-type]
+
+
 def test_a_lexical_index_has_no_classifier() -> None:
     articles, _ = _kb(12, 15)
     assert KBIndex(articles, None).intents is None

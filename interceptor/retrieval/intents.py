@@ -9,8 +9,11 @@ fused score, it put the right article first for 0.935 of CLINC150's answerable t
 of ten domains, 18 past requests each) against 0.871, and for 0.901 of BANKING77's against 0.897. On a
 help-center KB whose articles hold one or two past tickets it does harm (doc2dial: 0.71 against 0.77), so it
 learns only where there is enough to learn from: articles with at least ``MIN_EXAMPLES`` past requests, and
-only when there are ``MIN_CLASSES`` such articles; every other unit of the index (titles, passages, other
-articles' requests, unanswered tickets) is one class of its own, "something else".
+only when there are ``MIN_CLASSES`` such articles, ``MIN_SHARE`` of all: an intent KB. Where only some
+articles hold many past requests, it sends the requests of the others to them: with half of CLINC150's
+intents stripped of their past requests, theirs found the right article first 0.19 of the time with it,
+0.44 without it. Every other unit of the index (the few other articles, unanswered tickets) is one class of
+its own, "something else".
 
 It only orders articles (:meth:`interceptor.retrieval.index.KBIndex.search` adds ``WEIGHT`` times its
 probability to the fused score of each); the confidence features stay the retrieval's own. Past requests
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MIN_EXAMPLES = 5  # past requests an article needs to be a class of its own
 MIN_CLASSES = 10  # articles with that many needed for the classifier to learn at all
+MIN_SHARE = 0.9  # ... and this share of all the articles: an intent KB, not one where some pages gathered tickets
 MAX_CLASSES = 1000  # beyond this the fit costs too much at each index build: no classifier (logged)
 WEIGHT = 1.0  # added to the fused score (a cosine blend in [0, 1]) times the article's probability
 C = 10.0  # inverse L2 strength (CLINC150, BANKING77: 10 and 100 alike, 1 worse)
@@ -65,7 +69,7 @@ class IntentModel:
         keep[list(without)] = False
         counts = Counter(owner[keep & questions].tolist())
         classes = sorted(a for a, c in counts.items() if c >= MIN_EXAMPLES and a < n_articles)
-        if len(classes) < MIN_CLASSES:
+        if len(classes) < max(MIN_CLASSES, MIN_SHARE * n_articles):
             return None
         if len(classes) > MAX_CLASSES:
             log.info("interceptor.intents.too-many", extra={"classes": len(classes), "limit": MAX_CLASSES})
