@@ -20,19 +20,29 @@ from core.text import strip_invisible
 __all__ = ["adf_to_text", "html_to_text", "split_urls", "tidy", "wiki_to_text", "with_sources"]
 
 
-def tidy(text: str) -> str:
+def tidy(text: str, *, indent: bool = False) -> str:
     """Collapse spaces inside lines and blank-line runs; strip the ends and invisible format characters
     (:func:`core.text.strip_invisible`: a right-to-left override would reverse what an agent reads).
 
     Args:
         text: any text.
+        indent: keep each line's leading spaces (a nested list item's, a code block's).
 
     Returns:
         The text with at most one blank line between paragraphs.
     """
     text = strip_invisible(text).replace("\r\n", "\n")
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    lines = [_tidy_line(line, indent) for line in text.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return text.lstrip("\n").rstrip() if indent else text.strip()
+
+
+def _tidy_line(line: str, indent: bool) -> str:
+    body = re.sub(r"[ \t\u00a0]+", " ", line).strip()
+    if not indent or not body:
+        return body
+    lead = len(line) - len(line.lstrip(" \t\u00a0"))
+    return line[:lead].replace("\u00a0", " ") + body
 
 
 _ADF_BLOCKS = frozenset(
@@ -48,7 +58,8 @@ def adf_to_text(node: Any) -> str:
         node: the ADF ``doc`` (a dict), a node, a list of nodes, or a string (returned tidied).
 
     Returns:
-        Plain text; mentions become ``@name``, links ``label (url)``, list items ``- ``.
+        Plain text; mentions become ``@name``, links ``label (url)``, list items ``- `` (or ``1. ``), a nested
+        list's two spaces further in per level.
     """
     if node is None:
         return ""
@@ -56,7 +67,7 @@ def adf_to_text(node: Any) -> str:
         return tidy(node)
     parts: list[str] = []
     _adf_walk(node, parts)
-    return tidy("".join(parts))
+    return tidy("".join(parts), indent=True)
 
 
 def _link(marks: Any) -> str | None:
@@ -129,7 +140,7 @@ def _adf_item(node: Any, marker: str, parts: list[str]) -> None:
         return
     inner: list[str] = []
     _adf_walk(node.get("content", []), inner)
-    parts.append("\n" + marker + re.sub(r"\n+", "\n  ", tidy("".join(inner))))
+    parts.append("\n" + marker + re.sub(r"\n+", "\n  ", tidy("".join(inner), indent=True)))  # a nested list keeps its indent
 
 
 def _date(timestamp: Any) -> str:
@@ -142,14 +153,50 @@ def _date(timestamp: Any) -> str:
 
 # Each rule is linear in the text: a mark that never closes ("[[[[...", "{{{{...", "_a _a _a ...") once made the
 # engine rescan the rest of the text from every later mark (seconds per 50 KB): see core.rules.keeping.
-_WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}|(?P<keep>\{(?:code|noformat):[^}]*\Z)"), ""),
+# NOTE(jira): the notation is Jira's Text Formatting Notation Help
+# (https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all). The rules run outside {code} and
+# {noformat} blocks only, whose text is kept as written (wiki_to_text).
+_VERBATIM = re.compile(r"\{(code|noformat)(?::[^}]*)?\}|(?P<keep>\{(?:code|noformat):[^}]*\Z)")
+# Emoticons as Jira draws them (its list: check, error, warning, help, information, thumbs up and down, light
+# bulb, stars, flags); the "off" ones (a grey bulb, a grey flag) have no character that reads right, and go.
+_EMOTICONS = {"(/)": "\u2713", "(x)": "\u2717", "(!)": "\u26a0", "(?)": "\u2753", "(i)": "\u2139",
+              "(y)": "\U0001f44d", "(n)": "\U0001f44e", "(+)": "\u2795", "(-)": "\u26d4", "(on)": "\U0001f4a1",
+              "(off)": "", "(*)": "\u2605", "(*r)": "\u2605", "(*g)": "\u2605", "(*b)": "\u2605", "(*y)": "\u2605",
+              "(flag)": "\U0001f6a9", "(flagoff)": ""}
+_EMOTICON = re.compile("|".join(re.escape(e) for e in sorted(_EMOTICONS, key=len, reverse=True)))
+
+
+def _expand(m: re.Match[str]) -> str:
+    """``{expand:Title}`` (or ``title=Title``) and its closing ``{expand}``: the title on its own line."""
+    title = re.sub(r"^\s*title=", "", m.group(1) or "").strip()
+    return f"\n{title}\n" if title else "\n"
+
+
+def _status(m: re.Match[str]) -> str:
+    """``{status:colour=Green|title=Done}`` (or ``{status:Done}``): the lozenge's text; ``{status}`` none."""
+    params = [p.strip() for p in (m.group(1) or "").split("|")]
+    titled = [p.partition("=")[2].strip() for p in params if p.lower().startswith("title=")]
+    return (titled or [p for p in params if "=" not in p] or [""])[0]
+
+
+def _row(m: re.Match[str]) -> str:
+    """A table row (``||head||head||`` or ``|cell|cell|`` at a line's start): its cells, ``a | b``."""
+    cells = re.split(r"\|\|?", m.group(0).strip())[1:]
+    return " | ".join(c.strip() for c in (cells[:-1] if cells and not cells[-1].strip() else cells))
+
+
+_WIKI_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}|(?P<keep>\{(?:panel|color):[^}]*\Z)"), ""),
+    (re.compile(r"\{anchor(?::[^}]*)?\}|(?P<keep>\{anchor:[^}]*\Z)"), ""),
+    (re.compile(r"\{expand(?::([^}]*))?\}|(?P<keep>\{expand:[^}]*\Z)"), _expand),
+    (re.compile(r"\{status(?::([^}]*))?\}|(?P<keep>\{status:[^}]*\Z)"), _status),
     (re.compile(r"^h[1-6]\.\s*", re.M), ""),
     (re.compile(r"^bq\.\s*", re.M), ""),
-    (re.compile(r"^(?:\s*[*#-]+\s+|(?P<keep>\s+))", re.M), "- "),
+    (re.compile(r"^[ \t]*-{4,}[ \t]*$", re.M), ""),  # a horizontal rule
+    (re.compile(r"^(?:\s*[*#-]+[ \t]+|(?P<keep>\s+))", re.M), "- "),
     (re.compile(r"\[~accountid:([^\]]+)\]|(?P<keep>\[~accountid:[^\]]*\Z)"), r"@\1"),
     (re.compile(r"\[~([^\]]+)\]|(?P<keep>\[~[^\]]*\Z)"), r"@\1"),
+    (re.compile(r"\[\^([^\]\n]+)\]|(?P<keep>\[\^[^\]\n]*)"), r"\1"),  # an attachment: its file name
     (re.compile(r"\[([^|\]]+)\|([^\]]+)\]|(?P<keep>\[[^|\]]+\|[^\]]*\Z|\[[^|\]]*)"), r"\1 (\2)"),
     (re.compile(r"\[((?:https?|mailto):[^\]]+)\]|(?P<keep>\[(?:https?|mailto):[^\]]*\Z)"), r"\1"),
     (re.compile(r"!([^!\s|]+)(?:\|[^!]*)?!"), r"\1"),
@@ -158,7 +205,7 @@ _WIKI_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\{\{([^}]*)\}\}|(?P<keep>\{\{[^}]*)"), r"\1"),
     (re.compile(r"(?<![\w+])\+(\S(?:[^+\n]*\S)?)\+(?![\w+])"), r"\1"),
     (re.compile(r"(?<![\w^])\^(\S(?:[^\^\n]*\S)?)\^(?![\w^])"), r"\1"),
-    (re.compile(r"\|\|?"), " | "),
+    (re.compile(r"^[ \t]*\|[^\n]*", re.M), _row),  # only a line that starts with one: "a|b" in a sentence stays
     (re.compile(r"\\\\"), "\n"),
 )
 
@@ -173,15 +220,48 @@ def wiki_to_text(markup: str | None) -> str:
         markup: the wiki text (``None`` is treated as empty).
 
     Returns:
-        Plain text: headings, bold/italic/underline marks, code and panel macros are removed, links become
-        ``label (url)``, user mentions ``@id``, list bullets ``- ``.
+        Plain text: headings, bold/italic/underline marks, panel, anchor and ``----`` rule lines are removed; the
+        text of ``{code}`` and ``{noformat}`` blocks is kept as written (marks, indentation); links become
+        ``label (url)``, attachment links ``[^file.png]`` the file's name, user mentions ``@id``, list bullets
+        ``- ``, table rows ``a | b``, an ``{expand:Title}`` its title on a line before its text, a
+        ``{status:title=Done}`` its text, emoticons the character they show (``(/)`` ✓, ``(x)`` ✗,
+        ``(!)`` ⚠, ...).
     """
     if not markup:
         return ""
-    text = unescape(markup)
-    for pattern, replacement in _WIKI_RULES:
-        text = pattern.sub(keeping(pattern, replacement), text)
-    return tidy(text)
+    out: list[str] = []
+    for verbatim, part in _wiki_parts(unescape(markup)):
+        if not verbatim:
+            for pattern, replacement in _WIKI_RULES:
+                part = pattern.sub(keeping(pattern, replacement), part)
+            urls = split_urls(part)  # an emoticon inside a URL is part of the address
+            part = "".join(u if n % 2 else _EMOTICON.sub(lambda m: _EMOTICONS[m.group(0)], u) for n, u in enumerate(urls))
+            part = re.sub(r"\n[ \t]+", "\n", part)  # an indent in markup shows as none; a code block keeps its own
+            if not out or out[-1].endswith("\n"):
+                part = part.lstrip(" \t")
+        out.append(part)
+    return tidy("".join(out), indent=True)
+
+
+def _wiki_parts(text: str) -> list[tuple[bool, str]]:
+    """``text`` cut into ``(verbatim, part)``: the text of each ``{code}``/``{noformat}`` block (``verbatim``)
+    and the markup around them. A block that is never closed drops its tag and reads as markup (as before).
+    Linear: a closing tag looked for and not found is not looked for again."""
+    parts: list[tuple[bool, str]] = []
+    at = pos = 0
+    closes = {"code": True, "noformat": True}  # whether a closing tag may still come
+    while (m := _VERBATIM.search(text, pos)) is not None and m.group("keep") is None:
+        kind = m.group(1)
+        end = text.find("{" + kind + "}", m.end()) if closes[kind] else -1
+        parts.append((False, text[at:m.start()]))
+        if end < 0:
+            closes[kind] = False
+            at = pos = m.end()
+            continue
+        parts.append((True, text[m.end():end]))
+        at = pos = end + len(kind) + 2
+    parts.append((False, text[at:]))
+    return parts
 
 
 def with_sources(text: str, citations: Iterable[Mapping[str, Any]], link: Callable[[str, str], str]) -> str:

@@ -14,13 +14,17 @@ from typing import Callable
 _GROUP = re.compile(r"\\(\d)")
 
 
-def keeping(pattern: re.Pattern[str], replacement: str) -> str | Callable[[re.Match[str]], str]:
+def keeping(pattern: re.Pattern[str],
+            replacement: str | Callable[[re.Match[str]], str]) -> str | Callable[[re.Match[str]], str]:
     """The replacement to give ``pattern.sub``: ``replacement`` itself for a rule without a ``keep`` group;
-    else a function that returns a ``keep`` match unchanged and expands ``replacement`` (``\\1``-style group
-    references only; a group that did not take part is empty) for any other.
+    else a function that returns a ``keep`` match unchanged and, for any other, calls ``replacement`` when it
+    is a function or expands it (``\\1``-style group references only; a group that did not take part is empty).
     """
     if "keep" not in pattern.groupindex:
         return replacement
+    if callable(replacement):
+        call = replacement
+        return lambda m: m.group(0) if m.group("keep") is not None else call(m)
     pieces = _GROUP.split(replacement)  # literal, group number, literal, ...
 
     def replace(m: re.Match[str]) -> str:

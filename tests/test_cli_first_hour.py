@@ -273,7 +273,7 @@ def test_eval_refuses_a_details_file_it_could_not_write_before_the_run(tmp_path:
     ("h.csv", b"text;article\nreset;reset.md\n", "the header row has no `text` column (it reads 'text;article')"),
     ("h.csv", b"text,article\nhow do I, reset,reset.md\n", "h.csv:2: more fields than the header names: quote a text"),
     ("h.csv", b'text,article\n"never closed,reset.md\n', "h.csv: not CSV (unexpected end of data"),
-    ("h.csv", b"\xff\xfe,\x80\n", "h.csv: not UTF-8 text (byte 0: invalid start byte): save it as UTF-8"),  # no file named
+    ("h.csv", b"\xff,\x80\n", "h.csv: not UTF-8 text (byte 0: invalid start byte): save it as UTF-8"),  # no file named
     ("h.csv", b"", "h.csv holds no past tickets"),  # "calibration needs at least 10 past requests"
     ("h.jsonl", b"[1, 2]\n", "h.jsonl:1: not a JSON object"),  # AttributeError traceback
 ])

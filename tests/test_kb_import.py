@@ -154,12 +154,12 @@ def test_a_broken_file_in_a_folder_is_one_line_naming_it_and_nothing_is_imported
     folder = tmp_path / "kb"
     folder.mkdir()
     (folder / "a.md").write_text("---\ntitle: Alpha\n---\nAlpha is about llamas.\n", encoding="utf-8")
-    (folder / "notepad.md").write_text("---\ntitle: Saved as Unicode\n---\nBody.\n", encoding="utf-16")
+    (folder / "notepad.md").write_text("---\ntitle: Caf\u00e9\n---\nBody.\n", encoding="cp1252")  # ANSI: no mark
     env = {"HUB_DATABASE_URL": sqlite_url, "HUB_DENSE": "off"}
-    utf16 = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)
-    assert utf16.exit_code == 1 and isinstance(utf16.exception, SystemExit), utf16.output
-    assert utf16.stderr == (f"Error: {folder / 'notepad.md'}: not UTF-8 text (byte 0: invalid start byte): save it as "
-                            "UTF-8; nothing was imported\n")
+    ansi = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)
+    assert ansi.exit_code == 1 and isinstance(ansi.exception, SystemExit), ansi.output
+    assert ansi.stderr == (f"Error: {folder / 'notepad.md'}: not UTF-8 text (byte 14: invalid continuation byte): "
+                           "save it as UTF-8; nothing was imported\n")
     (folder / "notepad.md").write_text("---\ntitle: Tags\ntags: [billing\nurl: https://help.example/tags\n---\nBody.\n",
                                        encoding="utf-8")
     yaml_error = CliRunner().invoke(cli, ["kb", "import", str(folder)], env=env)  # was the parser's six-line report

@@ -22,11 +22,8 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-
-import yaml
 
 from connectors.base import KnowledgeArticle
 from core import kb
@@ -34,8 +31,9 @@ from core.db import Database
 from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
-from core.textfile import read_utf8
+from core.textfile import escape_controls, read_utf8
 from interceptor.kb.body import body_sections, nest
+from interceptor.kb.frontmatter import split_front_matter
 from interceptor.kb.markdown import (atx_headings, inline_footnotes, inline_references, markdown_sections,
                                      markdown_to_text)
 from interceptor.kb.packs import pack_problem
@@ -82,54 +80,19 @@ def _listify(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value if v is not None)
 
 
-_SCALAR = (str, int, float, date)  # YAML reads `2024`, `1.5` and `2024-01-01` as numbers and dates: text here
-_ONE = ("title", "url", "locale", "section", "id")  # front matter fields of one value
-_MANY = ("tags", "questions")  # and of one or a list
-
-
-def _front_matter(meta: dict[str, Any], external_id: str) -> dict[str, Any]:
-    """``meta``, when each field the import reads has a type it takes.
-
-    Raises:
-        KBImportError: naming the file and the field: a list or mapping where one value goes (``title: [a, b]``
-            once became the title ``[a, b]``), or a list holding lists or mappings (``tags: 5`` was a traceback;
-            a YAML alias nested nine deep became a tag of 300 MB).
-    """
-    for key in _ONE + _MANY:
-        value = meta.get(key)
-        many = key in _MANY
-        if value is not None and not isinstance(value, _SCALAR) and not (
-                many and isinstance(value, list) and all(v is None or isinstance(v, _SCALAR) for v in value)):
-            found = ("a list" + " holding lists or mappings" * many if isinstance(value, list) else
-                     "a mapping" if isinstance(value, dict) else type(value).__name__)
-            raise KBImportError(f"{external_id}: front matter `{key}` must be text{' or a list of texts' * many}, not {found}")
-    return meta
-
-
 def parse_markdown(text: str, external_id: str) -> kb.ArticleInput:
     """Parse a Markdown article with optional YAML front matter.
 
     Raises:
-        KBImportError: the front matter is not valid YAML or not a mapping.
+        KBImportError: the front matter is never closed, not valid YAML, not a mapping, or has a field of the
+            wrong type (:mod:`interceptor.kb.frontmatter`).
     """
     return _markdown(text, external_id)[0]
 
 
 def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]:
     """Return the article, whether the file has front matter, and whether it names its title."""
-    meta: dict[str, Any] = {}
-    body = text.replace("\r\n", "\n")
-    match = re.match(r"^---\s*\n(.*?)\n---\s*(?:\n|$)", body, re.S)
-    if match:
-        try:
-            loaded = yaml.safe_load(match.group(1)) or {}
-        except yaml.YAMLError as e:  # one line: where in the file (the opening --- is line 1), and what
-            mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark is not None else ""
-            raise KBImportError(f"{external_id}: bad front matter{where}: {getattr(e, 'problem', None) or e}") from e
-        if not isinstance(loaded, dict):
-            raise KBImportError(f"{external_id}: front matter must be a mapping")
-        meta, body = _front_matter(loaded, external_id), body[match.end():]
+    meta, body, front_matter = split_front_matter(text.replace("\r\n", "\n"), external_id, KBImportError)
     body = inline_footnotes(inline_references(atx_headings(body)))
     title = str(meta.get("title") or "").strip()
     heading = re.match(r"^\s*#[ \t]+(.*\S)[ \t]*$", body, re.M)  # (a lazy (.+?)\s*$ rescanned runs of spaces)
@@ -142,12 +105,12 @@ def _markdown(text: str, external_id: str) -> tuple[kb.ArticleInput, bool, bool]
     base_url = _text(meta.get("url"))  # relative links resolve against it
     passages = section_passages(markdown_sections(body, base_url), title=title)
     article = kb.ArticleInput(
-        source="markdown", external_id=str(meta.get("id") or external_id), title=title,
+        source="markdown", external_id=escape_controls(str(meta.get("id") or external_id)), title=title,
         body=markdown_to_text(body, base_url),
         url=base_url, tags=_listify(meta.get("tags")), locale=_text(meta.get("locale")),
         section=_text(meta.get("section")), passages=passages, questions=_listify(meta.get("questions")),
     )
-    return article, match is not None, titled
+    return article, front_matter, titled
 
 
 def _title_from_name(external_id: str) -> str:
@@ -267,7 +230,7 @@ def articles_at(path: Path, *, force: bool = False,
         files = []
         _listable(path)
         for found in sorted(path.rglob("*")):
-            rel = found.relative_to(root).as_posix()
+            rel = escape_controls(found.relative_to(root).as_posix())  # the id: one line, the same each time
             if found.is_dir() and not found.is_symlink():
                 _listable(found)
             elif found.is_symlink() and (found.is_dir() or found.suffix.lower() in SUFFIXES + tuple(OTHER_DOCUMENTS)):
@@ -284,7 +247,7 @@ def articles_at(path: Path, *, force: bool = False,
                     yield _once(article, f"{file.name} (article {n})", origins)
             continue
         text = _read_text(file)
-        rel = file.relative_to(root).as_posix()
+        rel = escape_controls(file.relative_to(root).as_posix())
         if file.suffix.lower() in (".html", ".htm"):
             article, titled = _html(text, rel)
         else:
@@ -309,7 +272,7 @@ def _read_text(file: Path) -> str:
     """
     text = read_utf8(file, KBImportError)
     if "\x00" in text:
-        raise KBImportError(f"{file}: holds NUL bytes, so it is not text (a binary file named {file.suffix}?)")
+        raise KBImportError(f"{escape_controls(str(file))}: holds NUL bytes, so it is not text (a binary file named {file.suffix}?)")
     return text
 
 
@@ -324,7 +287,7 @@ def _listable(folder: Path) -> None:
         with os.scandir(folder):
             pass
     except OSError as e:
-        raise KBImportError(f"{folder}: cannot read the folder: {e.strerror or e}") from e
+        raise KBImportError(f"{escape_controls(str(folder))}: cannot read the folder: {e.strerror or e}") from e
 
 
 def _linked(link: Path, folder: Path) -> str:
@@ -333,7 +296,7 @@ def _linked(link: Path, folder: Path) -> str:
     one to a file inside it would import that file twice."""
     target, kind = link.resolve(), "folder" if link.is_dir() else "file"
     if target.is_relative_to(folder.resolve()) and target.exists():
-        return f"a link to {target.relative_to(folder.resolve()).as_posix()}, which is imported under its own name"
+        return f"a link to {escape_controls(target.relative_to(folder.resolve()).as_posix())}, which is imported under its own name"
     return (f"a link to a {kind} outside the folder: not read (an article is quoted to anyone who asks; copy the "
             f"{kind} in to import it)")
 

@@ -62,30 +62,54 @@ def pack_problem(pack: dict[str, Any]) -> str | None:
 def pack_warnings(pack: dict[str, Any]) -> list[str]:
     """Return what in a readable pack (:func:`pack_problem` found nothing) will skew its figures, one line each:
     a query id listed twice (the later query is measured; the details name queries by id), a section id used
-    twice (an answer is judged against the later section), a v2 query naming a section the pack does not have
-    (it can never be answered right). A pack made elsewhere is measured anyway, and these are said."""
+    twice (an answer is judged against the later section), a ``name`` that is not text; in a v2 pack, a query
+    naming a section the pack does not have (it can never be answered right), an answerable query listing no
+    section (``[]``: never right at answer level), a request the KB cannot answer listing sections, a query
+    naming a section of another article than its expected one whose text none of that article's named sections
+    has. A pack made elsewhere is measured anyway, and these are said."""
     found: list[str] = []
+    if pack.get("name") is not None and not isinstance(pack["name"], str):
+        found.append(f"`name` is not text (a {type(pack['name']).__name__}): the report names the pack by it as it is")
     seen: set[str] = set()
     for q in pack.get("queries", []):
         if str(q["id"]) in seen:
             found.append(f"query {q['id']!r} is listed twice: the later one is measured")
         seen.add(str(q["id"]))
-    sections: set[str] = set()
+    sections: dict[str, tuple[str, str]] = {}  # section id -> (its article's id, its text)
     for a in pack.get("articles", []):
         for section in a.get("sections") or ():
             if section.get("id") is not None:
                 if str(section["id"]) in sections:
                     found.append(f"section id {section['id']!r} is used twice: answers are judged against the later")
-                sections.add(str(section["id"]))
+                sections[str(section["id"])] = (str(a["id"]), str(section.get("text") or section.get("heading") or ""))
     if pack.get("format") == "helpdesk-bench/v2":
         for q in pack.get("queries", []):
-            unknown = [x for x in q.get("expected_section_ids") or () if str(x) not in sections]
-            if unknown:
-                found.append(f"query {q['id']!r} expects section {unknown[0]!r}, which is not one of the pack's "
-                             "sections: no answer to it can count as right")
+            found += _section_warnings(q, sections)
     if len(found) > MAX_WARNINGS:
         found = found[:MAX_WARNINGS] + [f"... and {len(found) - MAX_WARNINGS} more like these"]
     return found
+
+
+def _section_warnings(query: dict[str, Any], sections: dict[str, tuple[str, str]]) -> list[str]:
+    """What in a v2 query's ``expected_section_ids`` skews the answer-level figures (see :func:`pack_warnings`)."""
+    name, wanted, article = query["id"], query.get("expected_section_ids"), query.get("expected_article_id")
+    unknown = [x for x in wanted or () if str(x) not in sections]
+    if unknown:
+        return [f"query {name!r} expects section {unknown[0]!r}, which is not one of the pack's sections: no answer "
+                "to it can count as right"]
+    if article is None:
+        return [f"query {name!r} has no expected_article_id (a request the KB cannot answer) but lists sections: an "
+                "answer quoting one counts as right at answer level"] if wanted else []
+    if wanted == []:
+        return [f"query {name!r} expects article {article!r} and lists no section (`expected_section_ids: []`): no "
+                "answer to it can count as right at answer level (null judges it by its article)"]
+    named = {str(x) for x in wanted or ()}
+    own = {sections[sid][1] for sid in named if sections[sid][0] == str(article)}
+    # identical text in another article counts alike (shared/bench/README.md): only another text is a flaw
+    other = [x for x in wanted or () if sections[str(x)][0] != str(article) and sections[str(x)][1] not in own]
+    return [f"query {name!r} expects section {other[0]!r} of article {sections[str(other[0])][0]!r}, not of its "
+            f"expected article {article!r}: an answer quoting it counts as right at answer level, wrong at article "
+            "level"] if other else []
 
 
 def _article_problem(article: dict[str, Any], name: str) -> str | None:

@@ -1,0 +1,80 @@
+"""What a Jira request's rich text becomes in the hub (found by the third red-team pass): wiki markup (REST v2,
+webhooks) with code and noformat blocks, anchors, expands, status lozenges, a rule, attachment links, emoticons
+and a ``|`` in a sentence; an ADF body (REST v3) with nested lists. Through the real app: the webhook, the job that
+fetches the issue (Jira faked at the transport by ``responses``), and the ticket row the hub keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from app import build_hub, create_app
+from config import load_settings
+from connectors.jira import events
+from core.db import TicketRow
+from tests.conftest import settings_dict
+from tests.test_jira_connector import API, JIRA
+from tests.test_jira_mapping import fresh_body, load
+
+
+def _ticket_text(sqlite_url: str, description: Any) -> str:
+    """The text the hub stores for an issue whose ``description`` is ``description``, fetched by its job."""
+    hub = build_hub(load_settings(settings_dict(sqlite_url, **JIRA)))
+    client = create_app(hub=hub).test_client()
+    issue = load("issue_get.json")
+    issue.update(key="KAN-3")
+    issue["fields"].update(summary="Export", description=description, comment={"comments": []})
+    body = fresh_body("webhook_issue_created.json")
+    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-text",
+               "Content-Type": "application/json"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{API}/myself", json=load("myself.json"))
+        api.get(f"{API}/issue/KAN-3", json=issue)
+        api.put(f"{API}/issue/KAN-3", status=204)
+        api.post(f"{API}/issue/KAN-3/comment", json=load("comment_create_response.json"), status=201)
+        response = client.post("/webhooks/jira", data=body, headers=headers)
+        hub.jobs.drain()  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    with hub.db.session() as s:
+        [ticket] = s.scalars(select(TicketRow)).all()
+        text = ticket.text
+    hub.close()
+    return text
+
+
+@pytest.mark.parametrize("markup,text", [
+    # a code or noformat block is shown as written: its marks, links and indentation stay
+    ("Run this:\n{code:python}\ndef _main_(*args):\n    return a|b\n{code}\nthen *retry*",
+     "Run this:\n\ndef _main_(*args):\n    return a|b\n\nthen retry"),
+    ("{noformat}\n*not bold* [not|a link] (/)\n{noformat}", "*not bold* [not|a link] (/)"),
+    ("{anchor:top}Export fails", "Export fails"),  # the anchor is not shown
+    ("{expand:Logs}\nerror 42\n{expand}", "Logs\n\nerror 42"),  # the line clicked to open it, then its text
+    ("{expand}\nerror 42\n{expand}", "error 42"),
+    ("State: {status:colour=Green|title=Done} {status}", "State: Done"),
+    ("above\n----\nbelow", "above\n\nbelow"),  # a horizontal rule, not a list item "- "
+    ("see [^export-error.png]", "see export-error.png"),
+    ("(/) works (x) fails (!) careful (?) (i) (y) (n) (on) (off) (*)", "\u2713 works \u2717 fails \u26a0 careful "
+     "\u2753 \u2139 \U0001f44d \U0001f44e \U0001f4a1 \u2605"),
+    ("pick yes|no, or see https://x.example/f(x)", "pick yes|no, or see https://x.example/f(x)"),
+    ("||Plan||Price||\n|Pro|10|", "Plan | Price\nPro | 10"),  # a table row is a line starting with |
+])
+def test_a_wiki_description_reads_as_jira_shows_it(sqlite_url: str, markup: str, text: str) -> None:
+    assert _ticket_text(sqlite_url, markup) == text
+
+
+def _p(text: str) -> dict[str, Any]:
+    return {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+
+
+def _list(kind: str, *items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": kind, "content": [{"type": "listItem", "content": item} for item in items]}
+
+
+def test_a_nested_adf_list_keeps_its_indent(sqlite_url: str) -> None:
+    steps = _list("orderedList", [_p("Open Billing"), _list("bulletList", [_p("Plans"), _list("bulletList", [_p("Pro")])])],
+                  [_p("Pick a plan"), _p("then save")])
+    doc = {"type": "doc", "version": 1, "content": [_p("Steps:"), steps]}
+    assert _ticket_text(sqlite_url, doc) == "Steps:\n\n1. Open Billing\n  - Plans\n    - Pro\n2. Pick a plan\n  then save"
