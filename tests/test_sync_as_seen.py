@@ -4,10 +4,12 @@ SQLite and PostgreSQL, Slack the loopback stub, Zendesk ``responses`` at the tra
 - An agent's reply reaches the thread whole and as written: not cut at one Slack section's 3000 characters, and
   its ``*_backup_*``, ``~/a and ~/b`` or backticks are not taken for Slack's mrkdwn; a reply longer than a Slack
   message holds says where the rest is.
+- The people a thread message mentions (``<@U123>``) reach the ticket by name, as Slack shows them.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import pytest
@@ -16,8 +18,9 @@ from core.db import OutboxAction
 from tests.slack_stub import SlackStub, shown
 from tests.sync_world import (
     stub,  # noqa: F401 - a fixture
-    AGENT_USER, RECORD_ID, World, comment_added, running, say, serve_record, zendesk_comment, zendesk_world,
+    AGENT_USER, OTHER, RECORD_ID, REQUESTER_USER, World, comment_added, running, say, serve_record, zendesk_comment, zendesk_world,
 )
+from tests.test_slack_flow import USER
 from tests.test_zendesk_connector import BASE
 
 TICKET_URL = f"{BASE}/agent/tickets/{RECORD_ID}"
@@ -68,3 +71,20 @@ def test_a_reply_longer_than_a_slack_message_holds_says_where_the_rest_is(world:
     seen = shown(post["blocks"])
     assert STEP.format(i=0) in seen and STEP.format(i=150) in seen and STEP.format(i=799) not in seen
     assert seen.rstrip().endswith(f"read all of it on the ticket {TICKET_URL}]"), "the requester is told where the rest is"
+
+
+def comments(world: World, before: int) -> list[dict[str, Any]]:
+    return [json.loads(c.request.body)["ticket"]["comment"] for c in world.api.calls if c.request.method == "PUT"][before:]
+
+
+def test_people_a_thread_message_mentions_reach_the_ticket_by_name(world: World) -> None:
+    before = len(comments(world, 0))
+    say(world, USER, "<@U0BOBBY01> can you check <https://status.example.com|the status page>? cc <@U0NOBODY1>", "1800000100.000100")
+    say(world, OTHER, f"<@{USER}> the invoice is attached to your account", "1800000101.000100")
+    world.drain()
+    [public] = [c for c in comments(world, before) if c["public"]]
+    [internal] = [c for c in comments(world, before) if not c["public"]]  # carried by parallel workers: in either order
+    # Bob is known to Slack (users.info); the one Slack does not know stays as Slack names them.
+    assert public == {"body": "@Bob Teammate can you check the status page (https://status.example.com)? cc @U0NOBODY1", "public": True,
+                      "author_id": REQUESTER_USER}
+    assert internal == {"body": "Bob Teammate wrote in Slack:\n\n@Ada Lovelace the invoice is attached to your account", "public": False}
