@@ -178,10 +178,37 @@ def wiki_to_text(markup: str | None) -> str:
     """
     if not markup:
         return ""
-    text = unescape(markup)
+    text, kept = _code_blocks(unescape(markup).replace(_HELD, "").replace(_HELD_END, ""))
     for pattern, replacement in _WIKI_RULES:
         text = pattern.sub(keeping(pattern, replacement), text)
-    return tidy(text)
+    return tidy(_HELD_AT.sub(lambda m: kept[int(m.group(1))], text))
+
+
+_CODE_OPEN = re.compile(r"\{(code|noformat)(?::[^}\n]{0,200})?\}")  # bounded: a run of "{code:" stays linear
+_HELD, _HELD_END = "\ue000", "\ue001"  # private use: stand for a code block while the rules run
+_HELD_AT = re.compile(f"{_HELD}(\\d+){_HELD_END}")
+
+
+def _code_blocks(text: str) -> tuple[str, list[str]]:
+    """``text`` with each ``{code}``/``{noformat}`` block's content held out of the rules (an agent's
+    ``rm ~/tmp/*_old_*`` or ``# a shell comment`` shows as written in Jira, and must read so), and the contents.
+    NOTE(jira): a block ends at the next ``{code}`` (``{noformat}``); one never closed is left to the rules.
+    Linear: each kind of block is looked for to the end at most once without being found."""
+    kept: list[str] = []
+    parts: list[str] = []
+    start, unclosed = 0, set()
+    for opening in _CODE_OPEN.finditer(text):
+        kind = opening.group(1)
+        if opening.start() < start or kind in unclosed:
+            continue
+        end = text.find("{" + kind + "}", opening.end())
+        if end < 0:
+            unclosed.add(kind)
+            continue
+        parts.append(text[start:opening.start()] + f"{_HELD}{len(kept)}{_HELD_END}")
+        kept.append(text[opening.end():end])
+        start = end + len(kind) + 2
+    return "".join(parts) + text[start:], kept
 
 
 def with_sources(text: str, citations: Iterable[Mapping[str, Any]], link: Callable[[str, str], str]) -> str:

@@ -4,6 +4,8 @@ SQLite and PostgreSQL, Slack the loopback stub, Zendesk ``responses`` at the tra
 - An agent's reply reaches the thread whole and as written: not cut at one Slack section's 3000 characters, and
   its ``*_backup_*``, ``~/a and ~/b`` or backticks are not taken for Slack's mrkdwn; a reply longer than a Slack
   message holds says where the rest is.
+- An agent's Jira comment reads in the thread as Jira shows it: a ``{code}`` or ``{noformat}`` block's content is
+  literal in Jira (``rm ~/tmp/*_old_*``, a ``# comment`` line), and so in Slack, not stripped of "wiki marks".
 - The people a thread message mentions (``<@U123>``) reach the ticket by name, as Slack shows them.
 """
 
@@ -18,7 +20,8 @@ from core.db import OutboxAction
 from tests.slack_stub import SlackStub, shown
 from tests.sync_world import (
     stub,  # noqa: F401 - a fixture
-    AGENT_USER, OTHER, RECORD_ID, REQUESTER_USER, World, comment_added, running, say, serve_record, zendesk_comment, zendesk_world,
+    AGENT_USER, JIRA_AGENT, OTHER, RECORD_ID, REQUESTER_USER, World, comment_added, jira_comment, jira_comment_created, jira_world,
+    running, say, serve_issue, serve_record, zendesk_comment, zendesk_world,
 )
 from tests.test_slack_flow import USER
 from tests.test_zendesk_connector import BASE
@@ -88,3 +91,28 @@ def test_people_a_thread_message_mentions_reach_the_ticket_by_name(world: World)
     assert public == {"body": "@Bob Teammate can you check the status page (https://status.example.com)? cc @U0NOBODY1", "public": True,
                       "author_id": REQUESTER_USER}
     assert internal == {"body": "Bob Teammate wrote in Slack:\n\n@Ada Lovelace the invoice is attached to your account", "public": False}
+
+
+WIKI = """Please run this, then tell me what it prints:
+{code:bash}
+# count the old backups
+ls ~/tmp/*_old_* | wc -l
+{code}
+If it says [x|y] or *_v2_*, that is {noformat}[config|~/app/*.ini]{noformat}. *Thanks*"""
+SHOWN = """Please run this, then tell me what it prints:
+
+# count the old backups
+ls ~/tmp/*_old_* | wc -l
+
+If it says x (y) or v2, that is [config|~/app/*.ini]. Thanks"""
+
+
+def test_an_agents_jira_code_block_reaches_the_thread_as_jira_shows_it(database_url: str, stub: SlackStub) -> None:
+    with running(jira_world, database_url, stub) as world:
+        comment = jira_comment("20001", JIRA_AGENT, WIKI, jsdPublic=True)
+        serve_issue(world.api, [comment])
+        assert jira_comment_created(world, comment).status_code == 200
+        world.drain()
+        [_, post] = world.posts()
+        within_slack_limits(post.args)
+        assert shown(post.args["blocks"]).endswith(SHOWN), "the command the agent wrote, not one with its marks stripped"
