@@ -20,7 +20,7 @@ ESCALATION_NOTICE = "I've passed this to our support team, and a person will fol
 TICKET_NOTICE = "I've passed this to our support team; a person will follow up here:"
 # The transcript a hand-over carries is bounded, so that it and the draft fit where they go: a Jira issue's
 # description holds at most 32,767 characters (a longer one is a 400 and the escalation fails), and the Slack
-# triage post's sections hold 36,000 (blocks.MAX_TRIAGE_SECTIONS), transcript and draft together.
+# triage post's sections hold 36,000 (blocks.MAX_SECTIONS), transcript and draft together.
 # NOTE(jira): https://jira.atlassian.com/browse/JRACLOUD-59124 ("exceeds the allowed limit of 32,767 characters")
 TRANSCRIPT_CHARS = 20_000
 MESSAGE_CHARS = 4_000

@@ -24,11 +24,16 @@ from __future__ import annotations
 from core.models import Message, Status, TicketRef, Visibility
 from core.outbox import NewAction
 from interceptor.act import attachment_lines
+from interceptor.compose import truncate
 
 SOLVED_NOTICE = "Your ticket {url} was marked {status}. Did that solve it?"
 IN_SLACK = " in Slack:"  # ends the first line of a thread message carried to the ticket ("Ada wrote in Slack:")
 DELETED_NOTE = "{who} deleted their Slack message of {time}{quote}. Its copy on this ticket no longer stands{advice}."
 QUOTED_WORDS = 12
+# An agent's reply carried to the thread is one Slack message: its blocks (connectors/slack/blocks.notice) hold at
+# least 18,000 characters (12 of 3000, each cut at a line break past its half), the name, link and file links included.
+MIRRORED_CHARS = 16_000
+REPLY_CUT = "[The reply is longer than a Slack message holds: read all of it on the ticket {url}]"
 REOPEN_NOTE = "The requester wrote in the Slack thread after the ticket was {status}; handing it back to agents."
 
 
@@ -39,9 +44,13 @@ def is_mirrorable(message: Message) -> bool:
 
 
 def agent_reply_text(message: Message, ticket_url: str) -> str:
-    """The thread message for an agent's reply: who, where, what, and the attachments as links."""
+    """The thread message for an agent's reply: who, where, what, and the attachments as links. A reply longer than
+    :data:`MIRRORED_CHARS` is cut at a sentence or line end, saying the rest is on the ticket."""
     name = message.author.name or "A support agent"
-    lines = [f"{name} replied on your ticket {ticket_url}:", "", message.text.strip()]
+    said = message.text.strip()
+    if len(said) > MIRRORED_CHARS:
+        said = f"{truncate(said, MIRRORED_CHARS)}\n\n{REPLY_CUT.format(url=ticket_url)}"
+    lines = [f"{name} replied on your ticket {ticket_url}:", "", said]
     lines += attachment_lines(message.attachments)
     return "\n".join(lines)
 

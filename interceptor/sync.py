@@ -6,6 +6,7 @@ comment and feedback paths; the decisions themselves are pure and live in ``mirr
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Mapping
 
@@ -116,6 +117,8 @@ class Sync:
         author = seen.author if seen is not None else message.author
         if author.is_self:
             return [], "synced_note"
+        if seen is not None:  # the words as the thread shows them now: the people they mention by name, not by id
+            message = replace(message, text=seen.text)
         from_requester = author.external_id == requester
         as_author, actions = None, []
         if from_requester:

@@ -35,7 +35,7 @@ def test_prefilter_still_cuts_a_quoted_reply_after_blank_lines() -> None:
     assert clean(text).questions == ("How do I reset my password?",)
 
 
-@pytest.mark.parametrize("run", ["[", "[a", "[a|", "[~", "[~accountid:", "[http:", "{{", "{code:", "{panel:", "_a ",
+@pytest.mark.parametrize("run", ["[", "[a", "[a|", "[~", "[~accountid:", "[http:", "{{", "{code:", "{code}a", "{noformat:x}", "{panel:", "_a ",
                                  "__a ", "\n", " \n", "!["])
 def test_wiki_marks_that_never_close_are_read_once(within_10_seconds: None, run: str) -> None:
     text = run * (MIB // len(run))

@@ -220,7 +220,7 @@ def test_the_triage_post_shows_the_request_as_the_requester_wrote_it(sqlite_url:
 
     [triage] = [c for c in stub.calls_to("chat.postMessage") if c.args["channel"] == "CTRIAGE01"]
     draft = shown(triage.args["blocks"])
-    assert "Refund for order <42> & the fee, @U0BOB said @channel knows" in draft  # rich text: shown as written
+    assert "Refund for order <42> & the fee, @Bob Builder said @channel knows" in draft  # as Slack shows it: a mention by name
     assert "&amp;" not in draft and "&lt;" not in draft and "<!channel>" not in draft
     hub.close()
 

@@ -221,9 +221,8 @@ def test_escalation_notice_has_no_buttons(hub: Hub, stub: SlackStub) -> None:
     assert perform(hub, row_id) == "done"
     [post] = stub.calls_to("chat.postMessage")
     assert post.args["thread_ts"] == ROOT_TS and post.args["text"] == text.replace("&", "&amp;")
-    assert post.args["blocks"] == [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "A person will follow up: https://desk.example.com/tickets/42?a=1&amp;b=2"}}
-    ]
+    assert post.args["blocks"] == [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+        {"type": "text", "text": "A person will follow up: "}, {"type": "link", "url": "https://desk.example.com/tickets/42?a=1&b=2"}]}]}]
 
 
 def test_internal_note_goes_to_the_triage_channel_with_the_thread_link(hub: Hub, stub: SlackStub) -> None:

@@ -22,7 +22,7 @@ from connectors.text import split_urls
 SECTION_LIMIT = 3000
 SOLVED_LABEL = "This solved it"
 NOT_SOLVED_LABEL = "I still need help"
-MAX_TRIAGE_SECTIONS = 12  # 36,000 characters; a message holds at most 50 blocks
+MAX_SECTIONS = 12  # 36,000 characters; a message holds at most 50 blocks
 
 Block = dict[str, Any]
 
@@ -101,8 +101,15 @@ def _button(action_id: str, label: str, value: str, style: str | None = None) ->
 
 
 def notice(text: str) -> tuple[str, list[Block]]:
-    """Build the "a person will follow up" reply: text only, no buttons."""
-    return _clip(escape(text)), [_section(escape(text))]
+    """Build a reply with no buttons: the "a person will follow up" notice, an agent's reply carried from the
+    ticket of record. The text is shown as written in ``rich_text`` blocks (:func:`rich_text`: an agent's
+    ``*_backup_*`` or ``~/a and ~/b`` is no mrkdwn), split over several so that a long reply is not cut at one
+    section's 3000 characters; past :data:`MAX_SECTIONS` blocks it is cut, marked ``…`` (the agent's reply is
+    bounded before that: :data:`interceptor.mirror.MIRRORED_CHARS`)."""
+    chunks = split(text)
+    if len(chunks) > MAX_SECTIONS:
+        chunks = [*chunks[: MAX_SECTIONS - 1], chunks[MAX_SECTIONS - 1][: SECTION_LIMIT - 1].rstrip() + "…"]
+    return _clip(escape(text)), [rich_text(chunk) for chunk in chunks]
 
 
 def split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
@@ -130,7 +137,7 @@ def triage(channel: str, permalink: str, draft: str) -> tuple[str, list[Block]]:
             over several.
     """
     head = f"A request in <#{channel}> needs a person: {link(permalink, 'open the thread')}"
-    chunks = split(draft)[:MAX_TRIAGE_SECTIONS]
+    chunks = split(draft)[:MAX_SECTIONS]
     blocks = [_section(head), {"type": "divider"}, *(rich_text(chunk) for chunk in chunks if chunk)]
     return _clip(f"A request in <#{channel}> needs a person: {permalink}"), blocks
 

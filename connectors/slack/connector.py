@@ -164,7 +164,7 @@ class SlackConnector:
         if root_ts != thread_ts:
             ref = mapping.thread_ref(team, channel, root_ts)
         ids = mapping.self_ids({}, self.identity())
-        people = self._people(mapping.human_authors(messages)[:MAX_PEOPLE])
+        people = self._people(mapping.people_named(messages, ids)[:MAX_PEOPLE])
         try:
             ticket = mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
         except PayloadError as e:
@@ -186,7 +186,7 @@ class SlackConnector:
         if found is None:
             return None
         ids = mapping.self_ids({}, self.identity())
-        people = self._people(mapping.human_authors([found]), tolerant=True)
+        people = self._people(mapping.people_named([found], ids)[:MAX_PEOPLE], tolerant=True)
         names = {user_id: person.name for user_id, person in people.items() if person.name}
         return readable(Source.SLACK, "message", message_id, lambda: mapping.thread_message(found, people, names, ids))
 

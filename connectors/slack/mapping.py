@@ -314,6 +314,17 @@ def human_authors(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def people_named(messages: Iterable[Mapping[str, Any]], ids: SelfIds) -> list[str]:
+    """The people a thread's text names, to look up: its human authors (:func:`human_authors`), then the users its
+    messages mention (``<@U123>``: so that the text reads ``@Bob Teammate``, as Slack shows it), the hub's own left out."""
+    messages = list(messages)
+    named = dict.fromkeys(human_authors(messages))
+    for m in messages:
+        if isinstance(m, Mapping) and isinstance(m.get("text"), str):
+            named.update(dict.fromkeys(u for u in mrkdwn.mentioned(m["text"]) if u not in ids.user_ids))
+    return list(named)
+
+
 def thread_message(m: Mapping[str, Any], people: Mapping[str, Person], names: Mapping[str, str],
                    ids: SelfIds) -> Message | None:
     """One message of a thread as a :class:`Message` (``None``: a kind that carries no words, or no ``ts``).

@@ -17,6 +17,11 @@ _ENTITY = re.compile(r"&(amp|lt|gt);")
 _CHARS = {"amp": "&", "lt": "<", "gt": ">"}
 
 
+def mentioned(text: str) -> list[str]:
+    """The user ids a Slack message's text mentions (``<@U123>``, ``<@U123|name>``), in order, once each."""
+    return list(dict.fromkeys(m.group(1)[1:].partition("|")[0] for m in _CONTROL.finditer(text) if m.group(1).startswith("@")))
+
+
 def to_text(text: str, names: Mapping[str, str] | None = None, drop: frozenset[str] = frozenset()) -> str:
     """Return a Slack message's text as a person reads it in Slack, as plain text.
 

@@ -1,0 +1,118 @@
+"""The conversation after a hand-off reads on each side as a person sees it on the other: through the real app on
+SQLite and PostgreSQL, Slack the loopback stub, Zendesk ``responses`` at the transport.
+
+- An agent's reply reaches the thread whole and as written: not cut at one Slack section's 3000 characters, and
+  its ``*_backup_*``, ``~/a and ~/b`` or backticks are not taken for Slack's mrkdwn; a reply longer than a Slack
+  message holds says where the rest is.
+- An agent's Jira comment reads in the thread as Jira shows it: a ``{code}`` or ``{noformat}`` block's content is
+  literal in Jira (``rm ~/tmp/*_old_*``, a ``# comment`` line), and so in Slack, not stripped of "wiki marks".
+- The people a thread message mentions (``<@U123>``) reach the ticket by name, as Slack shows them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+
+from core.db import OutboxAction
+from tests.slack_stub import SlackStub, shown
+from tests.sync_world import (
+    stub,  # noqa: F401 - a fixture
+    AGENT_USER, JIRA_AGENT, OTHER, RECORD_ID, REQUESTER_USER, World, comment_added, jira_comment, jira_comment_created, jira_world,
+    running, say, serve_issue, serve_record, zendesk_comment, zendesk_world,
+)
+from tests.test_slack_flow import USER
+from tests.test_zendesk_connector import BASE
+
+TICKET_URL = f"{BASE}/agent/tickets/{RECORD_ID}"
+STEP = "Step {i}: delete the *_backup_* files in ~/exports and ~/archive, then run `ls -la` to check."
+
+
+@pytest.fixture
+def world(database_url: str, stub: SlackStub) -> Iterator[World]:
+    with running(zendesk_world, database_url, stub) as built:
+        yield built
+
+
+def mirrored(world: World, text: str) -> dict[str, Any]:
+    """An agent replies ``text`` publicly on ticket 4014 (webhook, then the hub reads the ticket): the one post it made."""
+    before = len(world.posts())
+    serve_record(world.api, [zendesk_comment(11, AGENT_USER, text, public=True)])
+    assert world.zendesk(comment_added(11, AGENT_USER, "Joshua Teitelbaum", staff=True), "inv-11").status_code == 200
+    world.drain()
+    [post] = world.posts()[before:]
+    [row] = [r for r in world.rows(OutboxAction) if r.idempotency_key.startswith("mirror:")]
+    assert row.status == "done"
+    return post.args
+
+
+def within_slack_limits(post: dict[str, Any]) -> None:
+    """NOTE(slack): at most 50 blocks a message, 3000 characters a block's text (the hub holds rich text to the
+    section limit too); the notification ``text`` is bounded as well."""
+    blocks = post["blocks"]
+    assert 0 < len(blocks) <= 50 and len(post["text"]) <= 3000
+    for block in blocks:
+        assert block["type"] == "rich_text", "an agent's words are shown as written, not read as mrkdwn"
+        assert len(shown([block])) <= 3000
+
+
+def test_a_long_agent_reply_reaches_the_thread_whole_and_as_written(world: World) -> None:
+    reply = "\n\n".join(STEP.format(i=i) for i in range(100))  # 9,000 characters: three sections' worth
+    post = mirrored(world, reply)
+    within_slack_limits(post)
+    seen = shown(post["blocks"])
+    assert seen.startswith(f"Joshua Teitelbaum replied on your ticket {TICKET_URL}:")
+    assert reply in seen, "every step reaches the requester, its asterisks, tildes and backticks as the agent wrote them"
+
+
+def test_a_reply_longer_than_a_slack_message_holds_says_where_the_rest_is(world: World) -> None:
+    reply = "\n\n".join(STEP.format(i=i) for i in range(800))  # 72,000 characters (a Zendesk comment may hold more)
+    post = mirrored(world, reply)
+    within_slack_limits(post)
+    seen = shown(post["blocks"])
+    assert STEP.format(i=0) in seen and STEP.format(i=150) in seen and STEP.format(i=799) not in seen
+    assert seen.rstrip().endswith(f"read all of it on the ticket {TICKET_URL}]"), "the requester is told where the rest is"
+
+
+def comments(world: World, before: int) -> list[dict[str, Any]]:
+    return [json.loads(c.request.body)["ticket"]["comment"] for c in world.api.calls if c.request.method == "PUT"][before:]
+
+
+def test_people_a_thread_message_mentions_reach_the_ticket_by_name(world: World) -> None:
+    before = len(comments(world, 0))
+    say(world, USER, "<@U0BOBBY01> can you check <https://status.example.com|the status page>? cc <@U0NOBODY1>", "1800000100.000100")
+    say(world, OTHER, f"<@{USER}> the invoice is attached to your account", "1800000101.000100")
+    world.drain()
+    [public] = [c for c in comments(world, before) if c["public"]]
+    [internal] = [c for c in comments(world, before) if not c["public"]]  # carried by parallel workers: in either order
+    # Bob is known to Slack (users.info); the one Slack does not know stays as Slack names them.
+    assert public == {"body": "@Bob Teammate can you check the status page (https://status.example.com)? cc @U0NOBODY1", "public": True,
+                      "author_id": REQUESTER_USER}
+    assert internal == {"body": "Bob Teammate wrote in Slack:\n\n@Ada Lovelace the invoice is attached to your account", "public": False}
+
+
+WIKI = """Please run this, then tell me what it prints:
+{code:bash}
+# count the old backups
+ls ~/tmp/*_old_* | wc -l
+{code}
+If it says [x|y] or *_v2_*, that is {noformat}[config|~/app/*.ini]{noformat}. *Thanks*"""
+SHOWN = """Please run this, then tell me what it prints:
+
+# count the old backups
+ls ~/tmp/*_old_* | wc -l
+
+If it says x (y) or v2, that is [config|~/app/*.ini]. Thanks"""
+
+
+def test_an_agents_jira_code_block_reaches_the_thread_as_jira_shows_it(database_url: str, stub: SlackStub) -> None:
+    with running(jira_world, database_url, stub) as world:
+        comment = jira_comment("20001", JIRA_AGENT, WIKI, jsdPublic=True)
+        serve_issue(world.api, [comment])
+        assert jira_comment_created(world, comment).status_code == 200
+        world.drain()
+        [_, post] = world.posts()
+        within_slack_limits(post.args)
+        assert shown(post.args["blocks"]).endswith(SHOWN), "the command the agent wrote, not one with its marks stripped"
