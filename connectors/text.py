@@ -232,10 +232,11 @@ def wiki_to_text(markup: str | None) -> str:
     out: list[str] = []
     for verbatim, part in _wiki_parts(unescape(markup)):
         if not verbatim:
-            for pattern, replacement in _WIKI_RULES:
-                part = pattern.sub(keeping(pattern, replacement), part)
+            # emoticons first: the rules write a link [label|target] as "label (target)", which is no emoticon
             urls = split_urls(part)  # an emoticon inside a URL is part of the address
             part = "".join(u if n % 2 else _EMOTICON.sub(lambda m: _EMOTICONS[m.group(0)], u) for n, u in enumerate(urls))
+            for pattern, replacement in _WIKI_RULES:
+                part = pattern.sub(keeping(pattern, replacement), part)
             part = re.sub(r"\n[ \t]+", "\n", part)  # an indent in markup shows as none; a code block keeps its own
             if not out or out[-1].endswith("\n"):
                 part = part.lstrip(" \t")
