@@ -30,6 +30,11 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   ticket of record), at most once per key like ``post_reply``. ``{"ref", "text", "author_id"}``; only for
   connectors that are :class:`connectors.base.PostsAsRequester` (Zendesk).
 
+- ``create_follow_up``: a thread message its closed ticket of record refused (:func:`on_closed`) opens a follow-up
+  ticket instead, once per closed ticket (``{"closed", "text", "origin"}``; retries ask ``created_ticket``). The thread
+  is re-pointed to it (``interceptor.record.on_action_done``) and told once, with its link (``follow-up-notice:``).
+  Only for connectors that are :class:`connectors.base.FollowsUpClosed` (Zendesk).
+
 Vendor packages may add actions of their own (Slack ``update_message``), registered the same way.
 """
 
@@ -38,10 +43,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed, taken_meanwhile
+from connectors.base import Connector, FollowsUpClosed, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed, taken_meanwhile
 from core.errors import Fatal, NotFound, Refused
 from core.models import Person, TicketRef
-from core.outbox import NewAction, Performed, Performer
+from core.outbox import NewAction, Performed, Performer, follow_up_key
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -78,6 +83,10 @@ def _post_reply(connector: Connector) -> Performer:
                 raise
             note = UNDELIVERED_NOTES.get(str(payload.get("undelivered")), UNDELIVERED_NOTE)
             return undelivered(ref, TicketRef.parse(payload["tell_if_refused"]), payload["idempotency_key"], e, note)
+        except Fatal:
+            if (closed := on_closed(connector, ref, payload)) is not None:
+                return closed
+            raise
         result = {"external_id": posted.external_id, "url": posted.url}
         if unchecked is not None:
             result["unchecked"] = unchecked_write(connector, ref, unchecked)
@@ -192,6 +201,55 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
     return perform
 
 
+FOLLOW_UP_NOTICE = "Your earlier ticket is closed, so your message went to a new ticket; a person will follow up here:"
+FOLLOW_UP_INTRO = "{said}\n\n(Written in the Slack thread {thread} after ticket {closed} was closed.)"
+
+
+def on_closed(connector: Connector, ref: TicketRef, payload: Mapping[str, Any]) -> Performed | None:
+    """A thread message (``mirror_of``: its thread) the ticket of record refused: when the ticket reads back as closed
+    (Zendesk: a closed ticket takes no update, :class:`connectors.base.FollowsUpClosed`), the row is done and the
+    message goes to a follow-up ticket instead (``create_follow_up``, key :func:`follow_up_key`). ``None``: the refusal
+    has another cause (the caller raises it).
+
+    The status is read back rather than the 422 answer's words matched: Zendesk documents that a closed ticket takes no
+    update, not the wording of its refusal, and a 422 has other causes (a required field, a bad author)."""
+    origin = payload.get("mirror_of")
+    if not origin or not isinstance(connector, FollowsUpClosed) or not connector.is_closed(ref):
+        return None
+    log.info("outbox.write.closed-ticket", extra={"ref": str(ref)})
+    thread = TicketRef.parse(str(origin))
+    text = FOLLOW_UP_INTRO.format(said=payload["text"], thread=payload.get("thread_url") or thread, closed=ref.external_id)
+    create = NewAction(
+        key=follow_up_key(str(ref)),
+        connector=ref.source.value,
+        action="create_follow_up",
+        payload={"closed": str(ref), "text": text, "origin": {"connector": thread.source.value, "ref": str(thread)}},
+        ticket_ref=str(ref),
+    )
+    return Performed({"closed": str(ref), "follow_up": create.key}, (create,))
+
+
+def _create_follow_up(name: str, desk: FollowsUpClosed, help_desk: HelpDesk) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        key, origin = payload["idempotency_key"], payload["origin"]
+        found = help_desk.created_ticket(key) if int(payload.get("attempt", 1)) > 1 else None
+        if found is not None:
+            count("outbox_already_written", connector=name)
+        ref = found or desk.follow_up(TicketRef.parse(payload["closed"]), payload["text"], idempotency_key=key)
+        url = help_desk.ticket_url(ref)
+        notice = NewAction(
+            key=f"follow-up-notice:{origin['ref']}:{ref}",
+            connector=origin["connector"],
+            action="post_reply",
+            payload={"ref": origin["ref"], "text": f"{FOLLOW_UP_NOTICE} {url}", "kind": "notice", "ticket_url": url,
+                     "tell_if_refused": str(ref), "undelivered": "hand_off"},
+            ticket_ref=origin["ref"],
+        )
+        return Performed({"ref": str(ref), "url": url, "follow_up_of": payload["closed"]}, (notice,))
+
+    return perform
+
+
 def _mark_created(desk: MarksAfterCreate) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
         desk.mark_created(TicketRef.parse(payload["ref"]), tuple(payload.get("tags", ())), payload["created_by"])
@@ -207,7 +265,12 @@ def _post_as(connector: Connector, desk: PostsAsRequester) -> Performer:
             found = already_performed(connector, ref, key)
             if found is not None:
                 return found
-        posted = desk.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
+        try:
+            posted = desk.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
+        except Fatal:
+            if (closed := on_closed(connector, ref, payload)) is not None:
+                return closed
+            raise
         return Performed({"external_id": posted.external_id, "url": posted.url})
 
     return perform
@@ -221,6 +284,8 @@ def common_performers(name: str, connector: Connector) -> dict[str, Performer]:
         performers["create_ticket"] = _create_ticket(name, connector)
     if isinstance(connector, PostsAsRequester):
         performers["post_as"] = _post_as(connector, connector)
+    if isinstance(connector, FollowsUpClosed) and isinstance(connector, HelpDesk):
+        performers["create_follow_up"] = _create_follow_up(name, connector, connector)
     if isinstance(connector, MarksAfterCreate):
         performers["mark_created"] = _mark_created(connector)
     return performers

@@ -73,6 +73,12 @@ def hand_over_key(ref: object) -> str:
     return f"escalate:{ref}"
 
 
+def follow_up_key(closed: object) -> str:
+    """The idempotency key of the follow-up ticket opened for the closed ticket of record ``closed`` (one per closed
+    ticket: ``connectors.actions.on_closed``)."""
+    return f"follow-up:{closed}"
+
+
 Performer = Callable[[Mapping[str, Any]], Performed]
 """Does one vendor write from an action's payload (which also carries the row's ``idempotency_key`` and the
 ``attempt`` number, 1 for the first). Raises ``Retriable``/``Fatal``/``NotFound``."""

@@ -13,7 +13,8 @@ goes where, as what visibility, under which outbox key.
   internal note quoting the copy carried (:func:`deletion_action`). Files shared with a message go
   as links (never their content), as an agent's attachments do the other way.
 - A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's
-  word after that reopens the ticket.
+  word after that reopens the ticket, or, on a closed Zendesk ticket (which takes no update), goes to a follow-up
+  ticket the thread is then kept in step with (``connectors.actions.on_closed``).
 
 Every write has its own key (``mirror:``, ``sync:``, ``sync-note:``, ``deleted:``, ``reopen:``, ``status:``), so a
 redelivered event or a re-read ticket never enqueues it twice, and retries ask ``already_wrote``.
@@ -75,7 +76,7 @@ def agent_reply_action(origin: TicketRef, record: TicketRef, ticket_url: str, me
 
 def thread_message_action(
     origin: TicketRef, record: TicketRef, message: Message, *, name: str, from_requester: bool, as_author: str | None = None,
-    edited: str | None = None,
+    edited: str | None = None, thread_url: str | None = None,
 ) -> NewAction:
     """Carry one thread message to the ticket of record: the requester's as a public comment (written as
     them where the help desk allows it, else by the hub as "<name> wrote in Slack:"), anyone else's as an
@@ -90,6 +91,7 @@ def thread_message_action(
         as_author: the ticket's requester in the help desk, when it can post as them (``post_as``).
         edited: when the message was edited (the edit's id): it is carried again as it reads now, saying so, under
             a key of that edit.
+        thread_url: the thread's link, for a follow-up ticket should the ticket be closed (``connectors.actions.on_closed``).
     """
     said = "\n".join([message.text.strip(), *attachment_lines(message.attachments)]).strip()
     text = f"{name or message.author.external_id} {'edited their message' if edited else 'wrote'}{IN_SLACK}\n\n{said}"
@@ -99,7 +101,8 @@ def thread_message_action(
             key=f"sync:{origin}:{message.external_id}{edit}",
             connector=record.source.value,
             action="post_as",
-            payload={"ref": str(record), "text": f"Edited{IN_SLACK}\n\n{said}" if edited else said, "author_id": as_author, "mirror_of": str(origin)},
+            payload={"ref": str(record), "text": f"Edited{IN_SLACK}\n\n{said}" if edited else said, "author_id": as_author, "mirror_of": str(origin),
+                     "thread_url": thread_url},
             ticket_ref=str(record),
         )
     if from_requester:
@@ -107,7 +110,7 @@ def thread_message_action(
             key=f"sync:{origin}:{message.external_id}{edit}",
             connector=record.source.value,
             action="post_reply",
-            payload={"ref": str(record), "text": text, "kind": "notice", "mirror_of": str(origin)},
+            payload={"ref": str(record), "text": text, "kind": "notice", "mirror_of": str(origin), "thread_url": thread_url},
             ticket_ref=str(record),
         )
     return NewAction(

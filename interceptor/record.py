@@ -197,7 +197,7 @@ def on_action_done(session: Session, action: OutboxAction) -> None:
             record_outcome(session, ref, result["withheld"], decision_id=decision.id, status=result.get("status"))
         else:
             record_outcome(session, ref, "answer_posted", decision_id=decision.id)
-    elif action.action == "create_ticket" and action.result:
+    elif action.action in ("create_ticket", "create_follow_up") and action.result:  # a follow-up replaces a closed one
         origin = TicketRef.parse(payload["origin"]["ref"])
         row = find_ticket(session, origin)
         if row is not None:

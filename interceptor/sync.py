@@ -12,10 +12,11 @@ from typing import Mapping
 
 from sqlalchemy import func, or_, select
 
-from connectors.base import Connector, HelpDesk, PostsAsRequester, ReadsOneMessage
+from connectors.base import Connector, FollowsUpClosed, HelpDesk, PostsAsRequester, ReadsOneMessage
 from core.db import Database, DecisionRow, OutboxAction
+from core.errors import Retriable
 from core.models import Message, Status, Ticket, TicketRef, Visibility, as_utc
-from core.outbox import enqueue, hand_over_key
+from core.outbox import enqueue, follow_up_key, hand_over_key
 from core.telemetry import count
 from interceptor import mirror, record
 
@@ -113,6 +114,9 @@ class Sync:
             # of record): the ticket's description has it, so it is not carried a second time.
             count("sync_mirrored", direction="to_ticket", outcome="in_transcript")
             return [], "requester" if message.author.external_id == _requester_id(self._db, origin) else "synced_note"
+        if _following_up(self._db, record_ref):
+            # Its ticket of record is closed and the follow-up ticket is not opened yet: the message waits for it.
+            raise Retriable(f"the follow-up of the closed ticket {record_ref} is not opened yet")
         seen, requester = self._read_message(thread, origin, message.external_id)
         author = seen.author if seen is not None else message.author
         if author.is_self:
@@ -125,10 +129,12 @@ class Sync:
             ticket = desk.fetch(record_ref)
             if isinstance(desk, PostsAsRequester) and not ticket.requester.is_self:
                 as_author = ticket.requester.external_id
-            if ticket.status in (Status.SOLVED, Status.CLOSED) and not edited:
+            # a closed Zendesk ticket takes no update: the message's write opens a follow-up instead (connectors.actions.on_closed)
+            follows_up = ticket.status is Status.CLOSED and isinstance(desk, FollowsUpClosed)
+            if ticket.status in (Status.SOLVED, Status.CLOSED) and not edited and not follows_up:
                 actions.append(mirror.reopen_action(origin, record_ref, ticket.status, message.external_id))
         actions.insert(0, mirror.thread_message_action(origin, record_ref, message, name=author.name, from_requester=from_requester,
-                                                       as_author=as_author, edited=edited))
+                                                       as_author=as_author, edited=edited, thread_url=_thread_url(self._db, origin)))
         with self._db.session() as s:
             ids = [i for a in actions if (i := enqueue(s, a, max_attempts=self._max_attempts, inbox_event_id=inbox_event_id)) is not None]
         count("sync_mirrored", direction="to_ticket", outcome="requester" if from_requester else "other")
@@ -263,3 +269,16 @@ def _withdrawn(db: Database, origin: TicketRef, ts: str) -> bool:
 def _requester_id(db: Database, origin: TicketRef) -> str | None:
     with db.session() as s:
         return record.requester_id_of(s, origin)
+
+
+def _following_up(db: Database, record_ref: TicketRef) -> bool:
+    """Whether a follow-up of the closed ticket ``record_ref`` is asked for and not opened yet."""
+    with db.session() as s:
+        status = s.scalar(select(OutboxAction.status).where(OutboxAction.idempotency_key == follow_up_key(str(record_ref))))
+    return status in ("pending", "running", "failed")
+
+
+def _thread_url(db: Database, origin: TicketRef) -> str | None:
+    with db.session() as s:
+        row = record.find_ticket(s, origin)
+        return row.url if row is not None else None

@@ -232,6 +232,31 @@ class ZendeskConnector:
         tickets = [t for t in page.get("tickets") or () if isinstance(t, dict)]  # listed by our key: ours, id or none
         return TicketRef(Source.ZENDESK, written_id(Source.ZENDESK, "ticket", tickets[0].get("id"), mapping.is_id)) if tickets else None
 
+    def is_closed(self, ref: TicketRef) -> bool:
+        """Whether the ticket's status, read back, is ``closed``.
+
+        Raises:
+            NotFound, Retriable, Fatal: the read failed.
+        """
+        ticket_id = _ticket_id(ref)
+        data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
+        return str(data.get("status") or "").lower() == "closed"
+
+    def follow_up(self, closed: TicketRef, text: str, *, idempotency_key: str) -> TicketRef:
+        """Open a follow-up of the closed ticket (:func:`mapping.follow_up_fields`), with ``external_id`` naming
+        ``idempotency_key`` (:meth:`created_ticket` finds it by that).
+
+        Raises:
+            NotFound, Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): the answer gives no ticket id.
+        """
+        ticket_id = _ticket_id(closed)
+        data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
+        fields = mapping.follow_up_fields(data, ticket_id, text)
+        ticket = ZTicket(**{**fields, "comment": ZComment(**fields["comment"]), "external_id": key_tag(idempotency_key)})
+        audit = call("tickets.create", lambda: self._zenpy.tickets.create(ticket))
+        made = getattr(getattr(audit, "ticket", None), "id", None)
+        return TicketRef(Source.ZENDESK, written_id(Source.ZENDESK, "ticket", made, mapping.is_id))
+
     def ticket_url(self, ref: TicketRef) -> str:
         """The agent-facing link: ``{ZENDESK_URL}/agent/tickets/{id}``."""
         return mapping.agent_url(self.settings.url, ref.external_id)

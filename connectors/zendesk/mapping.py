@@ -250,6 +250,25 @@ def create_fields(subject: str, text: str, requester: Person, tags: Iterable[str
     }
 
 
+def follow_up_fields(closed: Mapping[str, Any], closed_id: int, text: str) -> dict[str, Any]:
+    """The follow-up ``ticket`` of the closed ticket ``closed`` (its show answer): the same requester and subject, ``text``
+    as its private description, and the closed ticket's tags without the hub's write keys (``hub_w_``), ``hub_created``
+    added.
+
+    NOTE(zendesk): a closed ticket cannot be reopened or updated; a new ticket with ``via_followup_source_id`` naming it
+    is its follow-up. It inherits the closed ticket's tags unless the request gives tags, which then replace them.
+    https://developer.zendesk.com/documentation/ticketing/managing-tickets/creating-and-updating-tickets
+    """
+    tags = [t for t in tags_of(closed) if not t.startswith("hub_w_")]
+    fields: dict[str, Any] = {"via_followup_source_id": closed_id, "comment": {"body": text, "public": False},
+                              "tags": sorted({*tags, CREATED_TAG})}
+    if closed.get("subject"):
+        fields["subject"] = str(closed["subject"])
+    if is_id(str(closed.get("requester_id") or "")):
+        fields["requester_id"] = int(closed["requester_id"])
+    return fields
+
+
 def is_id(text: str) -> bool:
     """Whether ``text`` is a Zendesk id (:data:`ID`)."""
     return bool(ID.fullmatch(text))
