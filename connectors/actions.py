@@ -33,6 +33,8 @@ An outbox row names a connector and an action; its payload is JSON, and performe
 - ``create_follow_up``: a thread message its closed ticket of record refused (:func:`on_closed`) opens a follow-up
   ticket instead, once per closed ticket (``{"closed", "text", "origin"}``; retries ask ``created_ticket``). The thread
   is re-pointed to it (``interceptor.record.on_action_done``) and told once, with its link (``follow-up-notice:``).
+  Each refused message also gets ``write_on_follow_up`` (``{"closed", "written_as", "text", "author_id"}``): once the
+  follow-up is open, the message is written on it under its own key, unless it is the follow-up's description.
   Only for connectors that are :class:`connectors.base.FollowsUpClosed` (Zendesk).
 
 Vendor packages may add actions of their own (Slack ``update_message``), registered the same way.
@@ -44,7 +46,7 @@ import logging
 from typing import Any, Mapping
 
 from connectors.base import Connector, FollowsUpClosed, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed, taken_meanwhile
-from core.errors import Fatal, NotFound, Refused
+from core.errors import Fatal, NotFound, Refused, Retriable
 from core.models import Person, TicketRef
 from core.outbox import NewAction, Performed, Performer, follow_up_key
 from core.telemetry import count
@@ -217,16 +219,26 @@ def on_closed(connector: Connector, ref: TicketRef, payload: Mapping[str, Any]) 
     if not origin or not isinstance(connector, FollowsUpClosed) or not connector.is_closed(ref):
         return None
     log.info("outbox.write.closed-ticket", extra={"ref": str(ref)})
-    thread = TicketRef.parse(str(origin))
+    thread, key = TicketRef.parse(str(origin)), payload["idempotency_key"]
     text = FOLLOW_UP_INTRO.format(said=payload["text"], thread=payload.get("thread_url") or thread, closed=ref.external_id)
     create = NewAction(
         key=follow_up_key(str(ref)),
         connector=ref.source.value,
         action="create_follow_up",
-        payload={"closed": str(ref), "text": text, "origin": {"connector": thread.source.value, "ref": str(thread)}},
+        payload={"closed": str(ref), "text": text, "written_as": key, "origin": {"connector": thread.source.value, "ref": str(thread)}},
         ticket_ref=str(ref),
     )
-    return Performed({"closed": str(ref), "follow_up": create.key}, (create,))
+    # Another message refused by the same closed ticket before the follow-up was opened finds the create asked for
+    # already (its key): it goes onto the follow-up as a comment. The message whose words the create carries is found
+    # written there by its key (the follow-up is tagged with it), so it is not written twice.
+    carry = NewAction(
+        key=f"follow-up-write:{key}",
+        connector=ref.source.value,
+        action="write_on_follow_up",
+        payload={"closed": str(ref), "written_as": key, "text": payload["text"], "author_id": payload.get("author_id")},
+        ticket_ref=str(ref),
+    )
+    return Performed({"closed": str(ref), "follow_up": create.key}, (create, carry))
 
 
 def _create_follow_up(name: str, desk: FollowsUpClosed, help_desk: HelpDesk) -> Performer:
@@ -235,7 +247,8 @@ def _create_follow_up(name: str, desk: FollowsUpClosed, help_desk: HelpDesk) -> 
         found = help_desk.created_ticket(key) if int(payload.get("attempt", 1)) > 1 else None
         if found is not None:
             count("outbox_already_written", connector=name)
-        ref = found or desk.follow_up(TicketRef.parse(payload["closed"]), payload["text"], idempotency_key=key)
+        ref = found or desk.follow_up(TicketRef.parse(payload["closed"]), payload["text"], idempotency_key=key,
+                                      written_as=payload["written_as"])
         url = help_desk.ticket_url(ref)
         notice = NewAction(
             key=f"follow-up-notice:{origin['ref']}:{ref}",
@@ -246,6 +259,24 @@ def _create_follow_up(name: str, desk: FollowsUpClosed, help_desk: HelpDesk) -> 
             ticket_ref=origin["ref"],
         )
         return Performed({"ref": str(ref), "url": url, "follow_up_of": payload["closed"]}, (notice,))
+
+    return perform
+
+
+def _write_on_follow_up(connector: Connector, help_desk: HelpDesk) -> Performer:
+    def perform(payload: Mapping[str, Any]) -> Performed:
+        ref = help_desk.created_ticket(follow_up_key(payload["closed"]))
+        if ref is None:  # the create waits (or failed: an admin re-queues it), and this message with it
+            raise Retriable(f"the follow-up of the closed ticket {payload['closed']} is not opened yet")
+        key = payload["written_as"]
+        found = already_performed(connector, ref, key)  # always: the follow-up's description may be this message
+        if found is not None:
+            return found
+        if payload.get("author_id") and isinstance(connector, PostsAsRequester):
+            posted = connector.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
+        else:
+            posted = connector.post_reply(ref, payload["text"], idempotency_key=key, kind="notice")
+        return Performed({"external_id": posted.external_id, "url": posted.url})
 
     return perform
 
@@ -286,6 +317,7 @@ def common_performers(name: str, connector: Connector) -> dict[str, Performer]:
         performers["post_as"] = _post_as(connector, connector)
     if isinstance(connector, FollowsUpClosed) and isinstance(connector, HelpDesk):
         performers["create_follow_up"] = _create_follow_up(name, connector, connector)
+        performers["write_on_follow_up"] = _write_on_follow_up(connector, connector)
     if isinstance(connector, MarksAfterCreate):
         performers["mark_created"] = _mark_created(connector)
     return performers

@@ -263,9 +263,10 @@ class FollowsUpClosed(Protocol):
         """
         ...
 
-    def follow_up(self, closed: TicketRef, text: str, *, idempotency_key: str) -> TicketRef:
+    def follow_up(self, closed: TicketRef, text: str, *, idempotency_key: str, written_as: str) -> TicketRef:
         """Open a follow-up of the closed ticket ``closed`` (same requester, ``text`` as its description), marked
-        with ``idempotency_key`` for :meth:`HelpDesk.created_ticket`.
+        with ``idempotency_key`` for :meth:`HelpDesk.created_ticket`, and with ``written_as`` (the key of the write whose
+        words ``text`` carries) for :meth:`Connector.already_wrote`.
 
         Raises:
             NotFound, Retriable, Fatal: the call failed.

@@ -242,16 +242,17 @@ class ZendeskConnector:
         data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
         return str(data.get("status") or "").lower() == "closed"
 
-    def follow_up(self, closed: TicketRef, text: str, *, idempotency_key: str) -> TicketRef:
+    def follow_up(self, closed: TicketRef, text: str, *, idempotency_key: str, written_as: str) -> TicketRef:
         """Open a follow-up of the closed ticket (:func:`mapping.follow_up_fields`), with ``external_id`` naming
-        ``idempotency_key`` (:meth:`created_ticket` finds it by that).
+        ``idempotency_key`` (:meth:`created_ticket` finds it by that) and the tag of ``written_as`` (:meth:`already_wrote`
+        finds the description as that write).
 
         Raises:
             NotFound, Retriable, Fatal: a call failed. UnreadableRecord (a Fatal): the answer gives no ticket id.
         """
         ticket_id = _ticket_id(closed)
         data = call("tickets.show", lambda: self._zenpy.tickets(id=ticket_id).to_dict())
-        fields = mapping.follow_up_fields(data, ticket_id, text)
+        fields = mapping.follow_up_fields(data, ticket_id, text, key_tag(written_as))
         ticket = ZTicket(**{**fields, "comment": ZComment(**fields["comment"]), "external_id": key_tag(idempotency_key)})
         audit = call("tickets.create", lambda: self._zenpy.tickets.create(ticket))
         made = getattr(getattr(audit, "ticket", None), "id", None)

@@ -250,10 +250,10 @@ def create_fields(subject: str, text: str, requester: Person, tags: Iterable[str
     }
 
 
-def follow_up_fields(closed: Mapping[str, Any], closed_id: int, text: str) -> dict[str, Any]:
+def follow_up_fields(closed: Mapping[str, Any], closed_id: int, text: str, written: str) -> dict[str, Any]:
     """The follow-up ``ticket`` of the closed ticket ``closed`` (its show answer): the same requester and subject, ``text``
     as its private description, and the closed ticket's tags without the hub's write keys (``hub_w_``), ``hub_created``
-    added.
+    and ``written`` (the key tag of the write ``text`` carries) added.
 
     NOTE(zendesk): a closed ticket cannot be reopened or updated; a new ticket with ``via_followup_source_id`` naming it
     is its follow-up. It inherits the closed ticket's tags unless the request gives tags, which then replace them.
@@ -261,7 +261,7 @@ def follow_up_fields(closed: Mapping[str, Any], closed_id: int, text: str) -> di
     """
     tags = [t for t in tags_of(closed) if not t.startswith("hub_w_")]
     fields: dict[str, Any] = {"via_followup_source_id": closed_id, "comment": {"body": text, "public": False},
-                              "tags": sorted({*tags, CREATED_TAG})}
+                              "tags": sorted({*tags, CREATED_TAG, written})}
     if closed.get("subject"):
         fields["subject"] = str(closed["subject"])
     if is_id(str(closed.get("requester_id") or "")):
