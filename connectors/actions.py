@@ -30,12 +30,13 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   ticket of record), at most once per key like ``post_reply``. ``{"ref", "text", "author_id"}``; only for
   connectors that are :class:`connectors.base.PostsAsRequester` (Zendesk).
 
-- ``create_follow_up``: a thread message its closed ticket of record refused (:func:`on_closed`) opens a follow-up
+- ``create_follow_up``: a thread message (or "I still need help") its closed ticket of record refused
+  (:func:`connectors.follow_up.on_closed`) opens a follow-up
   ticket instead, once per closed ticket (``{"closed", "text", "origin"}``; retries ask ``created_ticket``). The thread
   is re-pointed to it (``interceptor.record.on_action_done``) and told once, with its link (``follow-up-notice:``).
   Each refused message also gets ``write_on_follow_up`` (``{"closed", "written_as", "text", "author_id"}``): once the
   follow-up is open, the message is written on it under its own key, unless it is the follow-up's description.
-  Only for connectors that are :class:`connectors.base.FollowsUpClosed` (Zendesk).
+  Only for connectors that are :class:`connectors.follow_up.FollowsUpClosed` (Zendesk).
 
 Vendor packages may add actions of their own (Slack ``update_message``), registered the same way.
 """
@@ -45,10 +46,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from connectors.base import Connector, FollowsUpClosed, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed, taken_meanwhile
-from core.errors import Fatal, NotFound, Refused, Retriable
+from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsRequester, already_performed, taken_meanwhile
+from connectors.follow_up import FollowsUpClosed, create_follow_up, on_closed, write_on_follow_up
+from core.errors import Fatal, NotFound, Refused
 from core.models import Person, TicketRef
-from core.outbox import NewAction, Performed, Performer, follow_up_key
+from core.outbox import NewAction, Performed, Performer
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -152,7 +154,12 @@ def _add_internal_note(connector: Connector) -> Performer:
             found = already_performed(connector, ref, key)
             if found is not None:
                 return found
-        posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")), idempotency_key=key)
+        try:
+            posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")), idempotency_key=key)
+        except Fatal:  # a reopen of a closed ticket (mirror_of: its thread) opens a follow-up instead
+            if (closed := on_closed(connector, ref, payload, carry=False)) is not None:
+                return closed
+            raise
         return Performed({"external_id": posted.external_id, "url": posted.url})
 
     return perform
@@ -203,84 +210,6 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
     return perform
 
 
-FOLLOW_UP_NOTICE = "Your earlier ticket is closed, so your message went to a new ticket; a person will follow up here:"
-FOLLOW_UP_INTRO = "{said}\n\n(Written in the Slack thread {thread} after ticket {closed} was closed.)"
-
-
-def on_closed(connector: Connector, ref: TicketRef, payload: Mapping[str, Any]) -> Performed | None:
-    """A thread message (``mirror_of``: its thread) the ticket of record refused: when the ticket reads back as closed
-    (Zendesk: a closed ticket takes no update, :class:`connectors.base.FollowsUpClosed`), the row is done and the
-    message goes to a follow-up ticket instead (``create_follow_up``, key :func:`follow_up_key`). ``None``: the refusal
-    has another cause (the caller raises it).
-
-    The status is read back rather than the 422 answer's words matched: Zendesk documents that a closed ticket takes no
-    update, not the wording of its refusal, and a 422 has other causes (a required field, a bad author)."""
-    origin = payload.get("mirror_of")
-    if not origin or not isinstance(connector, FollowsUpClosed) or not connector.is_closed(ref):
-        return None
-    log.info("outbox.write.closed-ticket", extra={"ref": str(ref)})
-    thread, key = TicketRef.parse(str(origin)), payload["idempotency_key"]
-    text = FOLLOW_UP_INTRO.format(said=payload["text"], thread=payload.get("thread_url") or thread, closed=ref.external_id)
-    create = NewAction(
-        key=follow_up_key(str(ref)),
-        connector=ref.source.value,
-        action="create_follow_up",
-        payload={"closed": str(ref), "text": text, "written_as": key, "origin": {"connector": thread.source.value, "ref": str(thread)}},
-        ticket_ref=str(ref),
-    )
-    # Another message refused by the same closed ticket before the follow-up was opened finds the create asked for
-    # already (its key): it goes onto the follow-up as a comment. The message whose words the create carries is found
-    # written there by its key (the follow-up is tagged with it), so it is not written twice.
-    carry = NewAction(
-        key=f"follow-up-write:{key}",
-        connector=ref.source.value,
-        action="write_on_follow_up",
-        payload={"closed": str(ref), "written_as": key, "text": payload["text"], "author_id": payload.get("author_id")},
-        ticket_ref=str(ref),
-    )
-    return Performed({"closed": str(ref), "follow_up": create.key}, (create, carry))
-
-
-def _create_follow_up(name: str, desk: FollowsUpClosed, help_desk: HelpDesk) -> Performer:
-    def perform(payload: Mapping[str, Any]) -> Performed:
-        key, origin = payload["idempotency_key"], payload["origin"]
-        found = help_desk.created_ticket(key) if int(payload.get("attempt", 1)) > 1 else None
-        if found is not None:
-            count("outbox_already_written", connector=name)
-        ref = found or desk.follow_up(TicketRef.parse(payload["closed"]), payload["text"], idempotency_key=key,
-                                      written_as=payload["written_as"])
-        url = help_desk.ticket_url(ref)
-        notice = NewAction(
-            key=f"follow-up-notice:{origin['ref']}:{ref}",
-            connector=origin["connector"],
-            action="post_reply",
-            payload={"ref": origin["ref"], "text": f"{FOLLOW_UP_NOTICE} {url}", "kind": "notice", "ticket_url": url,
-                     "tell_if_refused": str(ref), "undelivered": "hand_off"},
-            ticket_ref=origin["ref"],
-        )
-        return Performed({"ref": str(ref), "url": url, "follow_up_of": payload["closed"]}, (notice,))
-
-    return perform
-
-
-def _write_on_follow_up(connector: Connector, help_desk: HelpDesk) -> Performer:
-    def perform(payload: Mapping[str, Any]) -> Performed:
-        ref = help_desk.created_ticket(follow_up_key(payload["closed"]))
-        if ref is None:  # the create waits (or failed: an admin re-queues it), and this message with it
-            raise Retriable(f"the follow-up of the closed ticket {payload['closed']} is not opened yet")
-        key = payload["written_as"]
-        found = already_performed(connector, ref, key)  # always: the follow-up's description may be this message
-        if found is not None:
-            return found
-        if payload.get("author_id") and isinstance(connector, PostsAsRequester):
-            posted = connector.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
-        else:
-            posted = connector.post_reply(ref, payload["text"], idempotency_key=key, kind="notice")
-        return Performed({"external_id": posted.external_id, "url": posted.url})
-
-    return perform
-
-
 def _mark_created(desk: MarksAfterCreate) -> Performer:
     def perform(payload: Mapping[str, Any]) -> Performed:
         desk.mark_created(TicketRef.parse(payload["ref"]), tuple(payload.get("tags", ())), payload["created_by"])
@@ -316,8 +245,8 @@ def common_performers(name: str, connector: Connector) -> dict[str, Performer]:
     if isinstance(connector, PostsAsRequester):
         performers["post_as"] = _post_as(connector, connector)
     if isinstance(connector, FollowsUpClosed) and isinstance(connector, HelpDesk):
-        performers["create_follow_up"] = _create_follow_up(name, connector, connector)
-        performers["write_on_follow_up"] = _write_on_follow_up(connector, connector)
+        performers["create_follow_up"] = create_follow_up(name, connector, connector)
+        performers["write_on_follow_up"] = write_on_follow_up(connector, connector)
     if isinstance(connector, MarksAfterCreate):
         performers["mark_created"] = _mark_created(connector)
     return performers

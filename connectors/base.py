@@ -251,30 +251,6 @@ class PostsAsRequester(Protocol):
 
 
 @runtime_checkable
-class FollowsUpClosed(Protocol):
-    """Optional capability: a help desk whose closed tickets take no write at all (Zendesk), where a word on one
-    goes to a follow-up ticket that names it instead."""
-
-    def is_closed(self, ref: TicketRef) -> bool:
-        """Whether the ticket is closed (read back from the vendor).
-
-        Raises:
-            NotFound, Retriable, Fatal: the read failed.
-        """
-        ...
-
-    def follow_up(self, closed: TicketRef, text: str, *, idempotency_key: str, written_as: str) -> TicketRef:
-        """Open a follow-up of the closed ticket ``closed`` (same requester, ``text`` as its description), marked
-        with ``idempotency_key`` for :meth:`HelpDesk.created_ticket`, and with ``written_as`` (the key of the write whose
-        words ``text`` carries) for :meth:`Connector.already_wrote`.
-
-        Raises:
-            NotFound, Retriable, Fatal: the call failed.
-        """
-        ...
-
-
-@runtime_checkable
 class ResolvesEvents(Protocol):
     """Optional capability: a vendor whose webhooks leave out what the pipeline needs to read an event right,
     which one vendor read in the job supplies (never in the webhook handler, which only stores): Jira Server/DC's

@@ -75,7 +75,7 @@ def hand_over_key(ref: object) -> str:
 
 def follow_up_key(closed: object) -> str:
     """The idempotency key of the follow-up ticket opened for the closed ticket of record ``closed`` (one per closed
-    ticket: ``connectors.actions.on_closed``)."""
+    ticket: ``connectors.follow_up.on_closed``)."""
     return f"follow-up:{closed}"
 
 

@@ -14,7 +14,7 @@ goes where, as what visibility, under which outbox key.
   as links (never their content), as an agent's attachments do the other way.
 - A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's
   word after that reopens the ticket, or, on a closed Zendesk ticket (which takes no update), goes to a follow-up
-  ticket the thread is then kept in step with (``connectors.actions.on_closed``).
+  ticket the thread is then kept in step with (``connectors.follow_up.on_closed``).
 
 Every write has its own key (``mirror:``, ``sync:``, ``sync-note:``, ``deleted:``, ``reopen:``, ``status:``), so a
 redelivered event or a re-read ticket never enqueues it twice, and retries ask ``already_wrote``.
@@ -91,7 +91,7 @@ def thread_message_action(
         as_author: the ticket's requester in the help desk, when it can post as them (``post_as``).
         edited: when the message was edited (the edit's id): it is carried again as it reads now, saying so, under
             a key of that edit.
-        thread_url: the thread's link, for a follow-up ticket should the ticket be closed (``connectors.actions.on_closed``).
+        thread_url: the thread's link, for a follow-up ticket should the ticket be closed (``connectors.follow_up.on_closed``).
     """
     said = "\n".join([message.text.strip(), *attachment_lines(message.attachments)]).strip()
     text = f"{name or message.author.external_id} {'edited their message' if edited else 'wrote'}{IN_SLACK}\n\n{said}"
@@ -122,14 +122,16 @@ def thread_message_action(
     )
 
 
-def reopen_action(origin: TicketRef, record: TicketRef, status: Status, message_id: str) -> NewAction:
+def reopen_action(origin: TicketRef, record: TicketRef, status: Status, message_id: str, *, by_message: bool = False) -> NewAction:
     """Hand a solved or closed ticket of record back to agents after the requester wrote again (Zendesk:
-    status open; Jira: the ``hub_escalated`` label)."""
+    status open; Jira: the ``hub_escalated`` label). A closed Zendesk ticket refuses it; then a follow-up ticket is the
+    hand-back, opened by the requester's message itself when ``by_message`` (``connectors.follow_up.on_closed``)."""
     return NewAction(
         key=f"reopen:{origin}:{message_id}",
         connector=record.source.value,
         action="add_internal_note",
-        payload={"ref": str(record), "text": REOPEN_NOTE.format(status=status.value), "reopen": True, "once": True},
+        payload={"ref": str(record), "text": REOPEN_NOTE.format(status=status.value), "reopen": True, "once": True, "mirror_of": str(origin),
+                 "by_message": by_message},
         ticket_ref=str(record),
     )
 

@@ -12,7 +12,7 @@ from typing import Mapping
 
 from sqlalchemy import func, or_, select
 
-from connectors.base import Connector, FollowsUpClosed, HelpDesk, PostsAsRequester, ReadsOneMessage
+from connectors.base import Connector, HelpDesk, PostsAsRequester, ReadsOneMessage
 from core.db import Database, DecisionRow, OutboxAction
 from core.errors import Retriable
 from core.models import Message, Status, Ticket, TicketRef, Visibility, as_utc
@@ -129,10 +129,9 @@ class Sync:
             ticket = desk.fetch(record_ref)
             if isinstance(desk, PostsAsRequester) and not ticket.requester.is_self:
                 as_author = ticket.requester.external_id
-            # a closed Zendesk ticket takes no update: the message's write opens a follow-up instead (connectors.actions.on_closed)
-            follows_up = ticket.status is Status.CLOSED and isinstance(desk, FollowsUpClosed)
-            if ticket.status in (Status.SOLVED, Status.CLOSED) and not edited and not follows_up:
-                actions.append(mirror.reopen_action(origin, record_ref, ticket.status, message.external_id))
+            # (a closed Zendesk ticket refuses both writes: they open a follow-up ticket instead, connectors.follow_up)
+            if ticket.status in (Status.SOLVED, Status.CLOSED) and not edited:
+                actions.append(mirror.reopen_action(origin, record_ref, ticket.status, message.external_id, by_message=True))
         actions.insert(0, mirror.thread_message_action(origin, record_ref, message, name=author.name, from_requester=from_requester,
                                                        as_author=as_author, edited=edited, thread_url=_thread_url(self._db, origin)))
         with self._db.session() as s:

@@ -6,6 +6,7 @@ through the new ticket. A retried create opens no second ticket."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 from datetime import timedelta
 from typing import Any, Iterator
 
@@ -17,13 +18,13 @@ from core import outbox
 from core.db import OutboxAction, TicketRow
 from core.models import utcnow
 from interceptor import record
-from tests.slack_stub import SlackStub
+from tests.slack_stub import SlackStub, fixture, sign
 from tests.sync_world import (
     stub,  # noqa: F401 - stub is a fixture
     running,
     AGENT_USER, REQUESTER_USER, RECORD_ID, THREAD, World, comment_added, say, serve_record, zendesk_comment, zendesk_world,
 )
-from tests.test_slack_flow import USER
+from tests.test_slack_flow import CHANNEL, ROOT_TS, USER
 from tests.test_zendesk_connector import API, BASE
 from tests.test_zendesk_mapping import load as zendesk_load
 
@@ -145,13 +146,31 @@ def test_two_messages_refused_by_the_closed_ticket_open_one_follow_up_and_both_r
     say(world, USER, "Also the export", "1800000201.000100")
     settle(world)
     puts = [(c.request.url, json.loads(c.request.body)["ticket"]) for c in world.api.calls if c.request.method == "PUT"]
-    refused = [t["comment"]["body"] for u, t in puts if u.endswith(f"/tickets/{RECORD_ID}.json") and "draft" not in t["comment"]["body"]]
+    words = {"It broke again this morning", "Also the export"}
+    refused = [t["comment"]["body"] for u, t in puts if u.endswith(f"/tickets/{RECORD_ID}.json") and t["comment"]["body"] in words]
     assert len(refused) == 2, "the test needs both messages refused by the closed ticket"
     [follow_up] = creates(world)[made:]
     [comment] = [t["comment"] for u, t in puts if u.endswith(f"/tickets/{FOLLOW_UP}.json")]
     # whichever message was refused first is the follow-up's description, the other its comment: each once
-    words = {"It broke again this morning", "Also the export"}
     [described] = [w for w in words if w in follow_up["comment"]["body"]]
     assert comment == {"body": (words - {described}).pop(), "public": True, "author_id": REQUESTER_USER}
     assert len(world.posts()) == posts + 1
     assert {r.status for r in world.rows(OutboxAction)} == {"done"}
+
+
+def test_i_still_need_help_under_a_closed_ticket_opens_a_follow_up(world: World) -> None:
+    serve_follow_up(world, [])
+    made, posts = len(creates(world)), len(world.posts())
+    click = fixture("block_actions_feedback")
+    click["actions"][0].update(action_id="hub_feedback_not_solved", value=THREAD)
+    click["container"]["message_ts"] = world.stub.threads[(CHANNEL, ROOT_TS)][-1]["ts"]
+    raw = urlencode({"payload": json.dumps(click)}).encode()
+    assert world.client.post("/slack/events", data=raw, headers={"Content-Type": "application/x-www-form-urlencoded", **sign(raw)}).status_code == 200
+    settle(world)
+    [follow_up] = creates(world)[made:]
+    assert follow_up["via_followup_source_id"] == RECORD_ID and follow_up["requester_id"] == REQUESTER_USER
+    assert "after the ticket was closed" in follow_up["comment"]["body"]
+    [notice] = world.posts()[posts:]
+    assert notice.args["text"].endswith(f"{BASE}/agent/tickets/{FOLLOW_UP}")
+    assert {r.status for r in world.rows(OutboxAction)} == {"done"}
+    assert [t.escalated_to for t in world.rows(TicketRow) if t.escalated_to] == [f"zendesk:{FOLLOW_UP}"]
