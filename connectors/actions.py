@@ -34,9 +34,12 @@ An outbox row names a connector and an action; its payload is JSON, and performe
   (:func:`connectors.follow_up.on_closed`) opens a follow-up
   ticket instead, once per closed ticket (``{"closed", "text", "origin"}``; retries ask ``created_ticket``). The thread
   is re-pointed to it (``interceptor.record.on_action_done``) and told once, with its link (``follow-up-notice:``).
-  Each refused message also gets ``write_on_follow_up`` (``{"closed", "written_as", "text", "author_id"}``): once the
-  follow-up is open, the message is written on it under its own key, unless it is the follow-up's description.
-  Only for connectors that are :class:`connectors.follow_up.FollowsUpClosed` (Zendesk).
+  Each refused message also gets ``write_on_follow_up`` (``{"closed", "written_as", "text", "author_id", "internal"}``):
+  once the follow-up is open, the message is written on it under its own key, unless it is the follow-up's
+  description. A refused internal note (``internal``: a teammate's message, a deletion) or edit opens no follow-up: its
+  row is done, ``{"held"}``, and its ``write_on_follow_up`` is asked for once a follow-up is
+  (``interceptor.record.on_action_done``). Only for connectors that are
+  :class:`connectors.follow_up.FollowsUpClosed` (Zendesk).
 
 Vendor packages may add actions of their own (Slack ``update_message``), registered the same way.
 """
@@ -156,8 +159,8 @@ def _add_internal_note(connector: Connector) -> Performer:
                 return found
         try:
             posted = connector.add_internal_note(ref, payload["text"], reopen=bool(payload.get("reopen")), idempotency_key=key)
-        except Fatal:  # a reopen of a closed ticket (mirror_of: its thread) opens a follow-up instead
-            if (closed := on_closed(connector, ref, payload, carry=False)) is not None:
+        except Fatal:  # a reopen of a closed ticket (mirror_of: its thread) opens a follow-up; a note waits for one
+            if (closed := on_closed(connector, ref, payload, carry=False, internal=not payload.get("reopen"))) is not None:
                 return closed
             raise
         return Performed({"external_id": posted.external_id, "url": posted.url})

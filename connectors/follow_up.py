@@ -1,7 +1,7 @@
 """Closed tickets of record: a help desk whose closed tickets take no write at all (Zendesk) gets, for a thread
 message refused by one, a follow-up ticket that names it; the thread is re-pointed to it
-(``interceptor.record.on_action_done``) and told once. The outbox actions ``create_follow_up`` and
-``write_on_follow_up`` (:mod:`connectors.actions`)."""
+(``interceptor.record.on_action_done``) and told once; a note the closed ticket refused waits for the follow-up and
+is written there. The outbox actions ``create_follow_up`` and ``write_on_follow_up`` (:mod:`connectors.actions`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 from connectors.base import Connector, HelpDesk, PostsAsRequester, already_performed
 from core.errors import Retriable
 from core.models import TicketRef
-from core.outbox import NewAction, Performed, Performer, follow_up_key
+from core.outbox import NewAction, Performed, Performer, follow_up_key, follow_up_write
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ FOLLOW_UP_NOTICE = "Your earlier ticket is closed, so this goes on in a new tick
 FOLLOW_UP_INTRO = "{said}\n\n(From the Slack thread {thread}, after ticket {closed} was closed.)"
 
 
-def on_closed(connector: Connector, ref: TicketRef, payload: Mapping[str, Any], *, carry: bool = True) -> Performed | None:
+def on_closed(connector: Connector, ref: TicketRef, payload: Mapping[str, Any], *, carry: bool = True,
+              internal: bool = False) -> Performed | None:
     """A thread message (``mirror_of``: its thread) the ticket of record refused: when the ticket reads back as closed
     (Zendesk: a closed ticket takes no update, :class:`FollowsUpClosed`), the row is done and the message goes to a
     follow-up ticket instead (``create_follow_up``, key :func:`core.outbox.follow_up_key`); with ``carry`` it is also
@@ -54,12 +55,19 @@ def on_closed(connector: Connector, ref: TicketRef, payload: Mapping[str, Any], 
     (``by_message``) asks for nothing, the message's own write does. ``None``: the refusal has another cause (the
     caller raises it).
 
+    A write that is no word of the requester's to agents opens no ticket: an ``internal`` note (a teammate's message,
+    a deletion, an edit of theirs) and the requester's edit (``edited``: an edit never hands a ticket back) are held,
+    ``{"held": <the follow-up's key>}``, and written on the follow-up (:func:`core.outbox.follow_up_write`) once one is
+    asked for, by the outbox bookkeeping (``interceptor.record.on_action_done``), which alone sees both rows.
+
     The status is read back rather than the 422 answer's words matched: Zendesk documents that a closed ticket takes no
     update, not the wording of its refusal, and a 422 has other causes (a required field, a bad author)."""
     origin = payload.get("mirror_of")
     if not origin or not isinstance(connector, FollowsUpClosed) or not connector.is_closed(ref):
         return None
     log.info("outbox.write.closed-ticket", extra={"ref": str(ref)})
+    if internal or payload.get("edited"):
+        return Performed({"closed": str(ref), "held": follow_up_key(str(ref))})
     if not carry and payload.get("by_message"):  # the requester's message, refused as well, opens the follow-up
         return Performed({"closed": str(ref), "withheld": "closed"})
     thread, key = TicketRef.parse(str(origin)), payload["idempotency_key"]
@@ -74,13 +82,7 @@ def on_closed(connector: Connector, ref: TicketRef, payload: Mapping[str, Any], 
     # Another message refused by the same closed ticket before the follow-up was opened finds the create asked for
     # already (its key): it goes onto the follow-up as a comment. The message whose words the create carries is found
     # written there by its key (the follow-up is tagged with it), so it is not written twice.
-    written = NewAction(
-        key=f"follow-up-write:{key}",
-        connector=ref.source.value,
-        action="write_on_follow_up",
-        payload={"closed": str(ref), "written_as": key, "text": payload["text"], "author_id": payload.get("author_id")},
-        ticket_ref=str(ref),
-    )
+    written = follow_up_write(str(ref), key, payload["text"], author_id=payload.get("author_id"))
     return Performed({"closed": str(ref), "follow_up": create.key}, (create, written) if carry else (create,))
 
 
@@ -115,7 +117,9 @@ def write_on_follow_up(connector: Connector, help_desk: HelpDesk) -> Performer:
         found = already_performed(connector, ref, key)  # always: the follow-up's description may be this message
         if found is not None:
             return found
-        if payload.get("author_id") and isinstance(connector, PostsAsRequester):
+        if payload.get("internal"):  # a teammate's message, a deletion: an internal note, as on the closed ticket
+            posted = connector.add_internal_note(ref, payload["text"], idempotency_key=key)
+        elif payload.get("author_id") and isinstance(connector, PostsAsRequester):
             posted = connector.post_as(ref, payload["text"], str(payload["author_id"]), idempotency_key=key)
         else:
             posted = connector.post_reply(ref, payload["text"], idempotency_key=key, kind="notice")

@@ -79,6 +79,20 @@ def follow_up_key(closed: object) -> str:
     return f"follow-up:{closed}"
 
 
+def follow_up_write(closed: str, written_as: str, text: str, *, author_id: object = None, internal: bool = False) -> NewAction:
+    """The write of one thread message refused by the closed ticket of record ``closed`` onto its follow-up
+    (``write_on_follow_up``, key ``follow-up-write:<written_as>``, ``written_as`` the refused write's key): the
+    requester's words as their comment (``author_id``: written as them), anyone else's (``internal``) as an internal
+    note. One per refused write, however often it is asked for."""
+    return NewAction(
+        key=f"follow-up-write:{written_as}",
+        connector=closed.partition(":")[0],
+        action="write_on_follow_up",
+        payload={"closed": closed, "written_as": written_as, "text": text, "author_id": author_id, "internal": internal},
+        ticket_ref=closed,
+    )
+
+
 Performer = Callable[[Mapping[str, Any]], Performed]
 """Does one vendor write from an action's payload (which also carries the row's ``idempotency_key`` and the
 ``attempt`` number, 1 for the first). Raises ``Retriable``/``Fatal``/``NotFound``."""

@@ -14,7 +14,8 @@ goes where, as what visibility, under which outbox key.
   as links (never their content), as an agent's attachments do the other way.
 - A solved or closed ticket of record is announced in the thread with the feedback buttons; a requester's
   word after that reopens the ticket, or, on a closed Zendesk ticket (which takes no update), goes to a follow-up
-  ticket the thread is then kept in step with (``connectors.follow_up.on_closed``).
+  ticket the thread is then kept in step with (``connectors.follow_up.on_closed``); the notes and edits such a
+  ticket refuses wait for the follow-up and are written there (they open none).
 
 Every write has its own key (``mirror:``, ``sync:``, ``sync-note:``, ``deleted:``, ``reopen:``, ``status:``), so a
 redelivered event or a re-read ticket never enqueues it twice, and retries ask ``already_wrote``.
@@ -102,7 +103,7 @@ def thread_message_action(
             connector=record.source.value,
             action="post_as",
             payload={"ref": str(record), "text": f"Edited{IN_SLACK}\n\n{said}" if edited else said, "author_id": as_author, "mirror_of": str(origin),
-                     "thread_url": thread_url},
+                     "thread_url": thread_url, "edited": edited},
             ticket_ref=str(record),
         )
     if from_requester:
@@ -110,14 +111,14 @@ def thread_message_action(
             key=f"sync:{origin}:{message.external_id}{edit}",
             connector=record.source.value,
             action="post_reply",
-            payload={"ref": str(record), "text": text, "kind": "notice", "mirror_of": str(origin), "thread_url": thread_url},
+            payload={"ref": str(record), "text": text, "kind": "notice", "mirror_of": str(origin), "thread_url": thread_url, "edited": edited},
             ticket_ref=str(record),
         )
     return NewAction(
         key=f"sync-note:{origin}:{message.external_id}{edit}",
         connector=record.source.value,
         action="add_internal_note",
-        payload={"ref": str(record), "text": text, "once": True},
+        payload={"ref": str(record), "text": text, "once": True, "mirror_of": str(origin)},
         ticket_ref=str(record),
     )
 
@@ -188,6 +189,6 @@ def deletion_action(origin: TicketRef, record: TicketRef, message: Message, *, f
         key=deletion_key(origin, message.external_id),
         connector=record.source.value,
         action="add_internal_note",
-        payload={"ref": str(record), "text": text, "once": True},
+        payload={"ref": str(record), "text": text, "once": True, "mirror_of": str(origin)},
         ticket_ref=str(record),
     )

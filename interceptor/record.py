@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.db import ONE_ESCALATION, DecisionRow, OutboxAction, OutcomeRow, PersonRow, TicketRow, insert_ignoring
 from core.models import TAKEN_BY_PEOPLE, Person, Source, Ticket, TicketRef, utcnow
+from core.outbox import enqueue, follow_up_key, follow_up_write
 from interceptor.act import is_answer
 from interceptor.types import Decision
 
@@ -187,7 +188,7 @@ def on_action_done(session: Session, action: OutboxAction) -> None:
     """Outbox bookkeeping: an answer that reached its thread is ``answer_posted`` (the hub's first
     response), one not posted because people took the ticket while it waited is ``already_solved``,
     ``already_replied`` or ``already_noted`` (never answered); a ticket of record created for an escalated thread is linked from the
-    thread's ticket."""
+    thread's ticket; a thread write a closed ticket refused carries the notes it held to the follow-up (:func:`carry_held`)."""
     payload = action.payload or {}
     decision = session.get(DecisionRow, payload["decision_id"]) if payload.get("decision_id") else None
     if action.action == "post_reply" and payload.get("kind") == "answer" and decision is not None:
@@ -202,6 +203,35 @@ def on_action_done(session: Session, action: OutboxAction) -> None:
         row = find_ticket(session, origin)
         if row is not None:
             row.escalated_to, row.escalated_url = action.result.get("ref"), action.result.get("url")
+    if (action.result or {}).get("closed") and payload.get("mirror_of"):
+        carry_held(session, action)
+
+
+def carry_held(session: Session, action: OutboxAction) -> None:
+    """A thread write its closed ticket of record refused (``connectors.follow_up.on_closed``): the notes and edits it
+    held (``{"held"}``) are written on the follow-up (:func:`core.outbox.follow_up_write`) once a follow-up is asked
+    for: this write asked for it (``{"follow_up"}``), or its create row exists. Each held write is asked for once
+    (its key), whichever of the two rows is done first.
+
+    Of two such rows done at the same moment, one held and one asking for the follow-up, each must see the other: both
+    first hold the thread's ticket row (an UPDATE that changes nothing, as :func:`lock_request`), so the second waits
+    for the first's commit and then reads it (PostgreSQL; SQLite has one writer at a time)."""
+    result, payload = action.result or {}, action.payload or {}
+    closed, thread = str(result["closed"]), TicketRef.parse(str(payload["mirror_of"]))
+    session.execute(
+        update(TicketRow)
+        .where(TicketRow.source == thread.source.value, TicketRow.external_id == thread.external_id)
+        .values(source=thread.source.value)
+        .execution_options(synchronize_session=False)
+    )
+    key = follow_up_key(closed)
+    if not result.get("follow_up") and session.scalar(select(OutboxAction.id).where(OutboxAction.idempotency_key == key)) is None:
+        return  # held until a word of the requester's asks for a follow-up
+    refused = select(OutboxAction).where(OutboxAction.ticket_ref == closed, OutboxAction.status == "done")
+    for row in session.scalars(refused).all():
+        if (row.result or {}).get("held") == key:
+            enqueue(session, follow_up_write(closed, row.idempotency_key, row.payload["text"], author_id=row.payload.get("author_id"),
+                                             internal=row.action == "add_internal_note"), max_attempts=action.max_attempts)
 
 
 def record_request(

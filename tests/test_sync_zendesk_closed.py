@@ -46,13 +46,14 @@ def creates(world: World) -> list[dict[str, Any]]:
     return [json.loads(c.request.body)["ticket"] for c in world.api.calls if c.request.method == "POST" and c.request.url.endswith("/tickets.json")]
 
 
-def settle(world: World) -> None:
+def settle(world: World, later: timedelta = timedelta(minutes=10)) -> None:
     """Run the jobs, then the retries of the rows that waited (a message's ``write_on_follow_up`` that ran before the
-    follow-up was opened: the worker's pool runs them side by side), as the outbox does once their backoff is over."""
+    follow-up was opened: the worker's pool runs them side by side), as the outbox does once their backoff is over
+    (``later`` than now)."""
     world.drain()
     for row in world.rows(OutboxAction):
         if row.status == "pending":
-            outbox.perform(world.hub.db, world.hub.jobs, row.id, world.hub.performers, now=utcnow() + timedelta(minutes=10),
+            outbox.perform(world.hub.db, world.hub.jobs, row.id, world.hub.performers, now=utcnow() + later,
                            on_done=record.on_action_done)
     world.drain()
 
