@@ -51,6 +51,14 @@ _ADF_BLOCKS = frozenset(
 )
 
 
+INDENT = "  "  # a nested list's items, per level
+
+
+def list_marker(number: int | None) -> str:
+    """A list item's marker: ``3. `` for the third item of a numbered list, ``- `` for a bullet (``None``)."""
+    return "- " if number is None else f"{number}. "
+
+
 def adf_to_text(node: Any) -> str:
     """Turn an Atlassian Document Format document (or any node of one) into plain text.
 
@@ -110,11 +118,11 @@ def _adf_walk(node: Any, parts: list[str]) -> None:
         order = attrs.get("order")
         number = order if isinstance(order, int) and not isinstance(order, bool) and 0 <= order < 10**9 else 1
         for child in content if isinstance(content, list) else [content]:
-            _adf_item(child, f"{number}. " if kind == "orderedList" else "- ", parts)
+            _adf_item(child, list_marker(number if kind == "orderedList" else None), parts)
             number += isinstance(child, dict) and child.get("type") == "listItem"
         parts.append("\n")
     elif kind == "listItem":
-        _adf_item(node, "- ", parts)
+        _adf_item(node, list_marker(None), parts)
     elif kind == "tableRow":  # one line a row, as the table shows it: "Plan | Price"
         cells = []
         for cell in content if isinstance(content, list) else [content]:
@@ -140,7 +148,7 @@ def _adf_item(node: Any, marker: str, parts: list[str]) -> None:
         return
     inner: list[str] = []
     _adf_walk(node.get("content", []), inner)
-    parts.append("\n" + marker + re.sub(r"\n+", "\n  ", tidy("".join(inner), indent=True)))  # a nested list keeps its indent
+    parts.append("\n" + marker + re.sub(r"\n+", "\n" + INDENT, tidy("".join(inner), indent=True)))  # a nested list keeps its indent
 
 
 def _date(timestamp: Any) -> str:
@@ -185,7 +193,7 @@ def _row(m: re.Match[str]) -> str:
     return " | ".join(c.strip() for c in (cells[:-1] if cells and not cells[-1].strip() else cells))
 
 
-_WIKI_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
+_WIKI_BLOCKS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (  # before the lists
     (re.compile(r"\{(?:quote|panel(?::[^}]*)?|color(?::[^}]*)?)\}|(?P<keep>\{(?:panel|color):[^}]*\Z)"), ""),
     (re.compile(r"\{anchor(?::[^}]*)?\}|(?P<keep>\{anchor:[^}]*\Z)"), ""),
     (re.compile(r"\{expand(?::([^}]*))?\}|(?P<keep>\{expand:[^}]*\Z)"), _expand),
@@ -193,7 +201,8 @@ _WIKI_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]],
     (re.compile(r"^h[1-6]\.\s*", re.M), ""),
     (re.compile(r"^bq\.\s*", re.M), ""),
     (re.compile(r"^[ \t]*-{4,}[ \t]*$", re.M), ""),  # a horizontal rule
-    (re.compile(r"^(?:\s*[*#-]+[ \t]+|(?P<keep>\s+))", re.M), "- "),
+)
+_WIKI_INLINE: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (  # after the lists
     (re.compile(r"\[~accountid:([^\]]+)\]|(?P<keep>\[~accountid:[^\]]*\Z)"), r"@\1"),
     (re.compile(r"\[~([^\]]+)\]|(?P<keep>\[~[^\]]*\Z)"), r"@\1"),
     (re.compile(r"\[\^([^\]\n]+)\]|(?P<keep>\[\^[^\]\n]*)"), r"\1"),  # an attachment: its file name
@@ -222,8 +231,9 @@ def wiki_to_text(markup: str | None) -> str:
     Returns:
         Plain text: headings, bold/italic/underline marks, panel, anchor and ``----`` rule lines are removed; the
         text of ``{code}`` and ``{noformat}`` blocks is kept as written (marks, indentation); links become
-        ``label (url)``, attachment links ``[^file.png]`` the file's name, user mentions ``@id``, list bullets
-        ``- ``, table rows ``a | b``, an ``{expand:Title}`` its title on a line before its text, a
+        ``label (url)``, attachment links ``[^file.png]`` the file's name, user mentions ``@id``, list items
+        ``- `` (``*``, ``-``) or ``1. `` (``#``: numbered as Jira numbers them), a nested one (``**``, ``##``, ``#*``)
+        indented two spaces a level, as :func:`adf_to_text` writes them; table rows ``a | b``, an ``{expand:Title}`` its title on a line before its text, a
         ``{status:title=Done}`` its text, emoticons the character they show (``(/)`` ✓, ``(x)`` ✗,
         ``(!)`` ⚠, ...).
     """
@@ -235,13 +245,43 @@ def wiki_to_text(markup: str | None) -> str:
             # emoticons first: the rules write a link [label|target] as "label (target)", which is no emoticon
             urls = split_urls(part)  # an emoticon inside a URL is part of the address
             part = "".join(u if n % 2 else _EMOTICON.sub(lambda m: _EMOTICONS[m.group(0)], u) for n, u in enumerate(urls))
-            for pattern, replacement in _WIKI_RULES:
+            for pattern, replacement in _WIKI_BLOCKS:
+                part = pattern.sub(keeping(pattern, replacement), part)
+            part = _wiki_lists(part)
+            for pattern, replacement in _WIKI_INLINE:
                 part = pattern.sub(keeping(pattern, replacement), part)
             part = re.sub(r"\n[ \t]+", "\n", part)  # an indent in markup shows as none; a code block keeps its own
             if not out or out[-1].endswith("\n"):
                 part = part.lstrip(" \t")
         out.append(part)
     return tidy("".join(out), indent=True)
+
+
+_LIST_ITEM = re.compile(r"[ \t]*([*#]+|-+)[ \t]+")
+_KEPT_INDENT = "\u00a0"  # a no-break space: not an indent in markup that shows as none; tidy() makes it a space
+
+
+def _wiki_lists(markup: str) -> str:
+    """Each list item line of ``markup`` (``* a``, ``# a``, ``## a``, ``#* a``) with the marker a reader sees
+    (:func:`list_marker`), indented by its level (:data:`INDENT`). A numbered item counts on from the last one
+    of its level and kind; a line that is no list item (a blank one, text) ends the list, so the next numbers
+    from 1 again. ``-`` (one or more) is a bullet of the first level, as Jira reads a dash."""
+    counts: list[tuple[bool, int]] = []  # per level: numbered, items so far
+    lines = markup.split("\n")
+    for n, line in enumerate(lines):
+        item = _LIST_ITEM.match(line)
+        if item is None:
+            counts.clear()
+            continue
+        marks = item.group(1) if item.group(1)[0] != "-" else "-"
+        numbered, depth = marks[-1] == "#", len(marks)
+        del counts[depth:]
+        counts += [(marks[len(counts)] == "#", 0) for _ in range(depth - len(counts))]
+        count = counts[-1][1] + 1 if counts[-1][0] == numbered else 1
+        counts[-1] = (numbered, count)
+        indent = INDENT.replace(" ", _KEPT_INDENT) * (depth - 1)
+        lines[n] = indent + list_marker(count if numbered else None) + line[item.end():]
+    return "\n".join(lines)
 
 
 def _wiki_parts(text: str) -> list[tuple[bool, str]]:

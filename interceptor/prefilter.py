@@ -67,9 +67,13 @@ _PLEASANTRY = re.compile(
     r")(?:[\s,]+[A-Z][a-z]+)?[\s.!?,:;)]*$",
     _I,
 )
-# Chat decoration that carries no ask: emoji shortcodes (":wave:", ":+1::skin-tone-2:") and @-mentions of people
-# ("@U123", "@sam": what a Slack or Jira mention reads as), which retrieval would read as words.
-_DECORATION = re.compile(r"(?<![\w:])(?::(?:[+-]1|(?=[0-9_+'-]*[a-z])[a-z0-9_+'-]+):)+(?![\w:])|(?<![\w.@])@\w[\w.-]*")
+# Chat decoration that carries no ask: emoji, as shortcodes (":wave:", ":+1::skin-tone-2:") or as themselves (Slack's
+# shortcodes reach the hub as the emoji: connectors/slack/mrkdwn.py; the pictographs' blocks, with their skin tones,
+# presentation selector and joiners), and @-mentions of people ("@U123", "@sam": what a Slack or Jira mention reads
+# as), which retrieval would read as words.
+_PICTOGRAPH = "\u231a-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"
+_DECORATION = re.compile(r"(?<![\w:])(?::(?:[+-]1|(?=[0-9_+'-]*[a-z])[a-z0-9_+'-]+):)+(?![\w:])|(?<![\w.@])@\w[\w.-]*"
+                         rf"|[{_PICTOGRAPH}](?:[\ufe0f\u200d{_PICTOGRAPH}])*")
 _NEW_ASK = re.compile(r"^(?:also|plus|and another thing|another (?:question|thing)|one more thing|separately|"
                       r"on (?:a |an )?(?:other|another|different|separate) (?:note|topic)|secondly|second(?:ly)?|p\.?s\.?)\b"
                       r"[\s,:;-]*", _I)

@@ -336,3 +336,16 @@ def test_a_comment_whose_author_is_unknown_is_an_internal_note_not_the_requester
     assert last.author.is_agent and not last.author.is_self
     assert last.visibility is Visibility.INTERNAL
     assert "99001" not in [m.external_id for m in mapping.ticket(issue, ME, "http://jira").public_messages()]
+
+
+@pytest.mark.parametrize("markup,text", [
+    ("# Open Billing\n# Pick a plan\n# Save", "1. Open Billing\n2. Pick a plan\n3. Save"),
+    ("# one\n## sub a\n## sub b\n# two\n## sub c", "1. one\n  1. sub a\n  2. sub b\n2. two\n  1. sub c"),  # a sub-list counts anew
+    ("# one\n#* a bullet under it\n# two", "1. one\n  - a bullet under it\n2. two"),
+    ("* a bullet\n*# numbered under it\n*# and on", "- a bullet\n  1. numbered under it\n  2. and on"),
+    ("# one\n\n# again", "1. one\n\n1. again"),  # a blank line ends a list, as in Jira
+    ("# one\n* other kind\n# anew", "1. one\n- other kind\n1. anew"),
+    ("{code}\n# a comment\n{code}\n# a step", "# a comment\n\n1. a step"),  # code is as written
+])
+def test_wiki_numbered_lists_read_numbered_as_adf_ones_do(markup: str, text: str) -> None:
+    assert wiki_to_text(markup) == text

@@ -78,6 +78,8 @@ CASES = [
     ("hey team :wave: how do I connect to the VPN from home? @U123 thanks",
      ("how do I connect to the VPN from home?",)),
     (":+1::skin-tone-2: @sam my export is stuck :sob:", ("my export is stuck",)),
+    ("hey team \U0001F44B how do I connect to the VPN from home? \U0001F64F\U0001F3FC", ("how do I connect to the VPN from home?",)),
+    ("\U0001F44D\U0001F3FB @sam my export is stuck \U0001F62D \u2764\ufe0f \U0001F468\u200d\U0001F4BB", ("my export is stuck",)),
     ("Did bob@x.example get the 10:30: report?", ("Did bob@x.example get the 10:30: report?",)),
     # nothing but pleasantries: the request as written (retrieval finds nothing, the hub lets it through)
     ("hello", ("hello",)),

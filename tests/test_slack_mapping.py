@@ -164,6 +164,8 @@ def test_legacy_mention_form_counts_and_is_stripped() -> None:
         ("I typed &amp;lt;b&amp;gt; literally", "I typed &lt;b&gt; literally"),  # an entity the person typed stays one
         ("ask <@U0ADA|ada> or <@U0BOB>", "ask @ada or @Bob Builder"),
         ("in <#C0123|general> <!here> <!channel> <!subteam^S01|@support-team>", "in #general @here @channel @support-team"),
+        # NOTE(slack): a channel mention may come with its label empty, or none: named by conversations.info, or its id
+        ("see <#C0456|> and <#C0456>, not <#C0789|>", "see #billing and #billing, not #C0789"),
         ("see <https://x.example/a?b=1&amp;c=2|the guide> or <https://y.example> or <mailto:a@b.example|a@b.example>",
          "see the guide (https://x.example/a?b=1&c=2) or https://y.example or a@b.example"),
         ("due <!date^1392734382^{date_short}|Feb 18, 2014>", "due Feb 18, 2014"),
@@ -175,7 +177,30 @@ def test_slack_text_reaches_the_hub_as_plain_text(delivered: str, plain: str) ->
     # as Zendesk's and Jira's are: not Slack's escaped mrkdwn (an agent reading "&amp;" or "<@U0BOB>").
     from connectors.slack.mrkdwn import to_text
 
-    assert to_text(delivered, {"U0BOB": "Bob Builder"}) == plain
+    assert to_text(delivered, {"U0BOB": "Bob Builder", "C0456": "billing"}) == plain
+
+
+@pytest.mark.parametrize(
+    ("delivered", "plain"),
+    [
+        (":thumbsup: :+1: :white_check_mark: :tada::tada:", "\U0001F44D \U0001F44D \u2705 \U0001F389\U0001F389"),
+        ("thanks :wave::skin-tone-3: :v::skin-tone-6:", "thanks \U0001F44B\U0001F3FC \u270C\U0001F3FF"),
+        (":partyparrot: and :thumbsup_all: stay", ":partyparrot: and :thumbsup_all: stay"),  # custom: Slack alone draws them
+        ("at 10:30:00, ratio 1:2:3, see a:smile:b", "at 10:30:00, ratio 1:2:3, see a:smile:b"),
+        ("run `grep :smile: log` then\n```\n:tada: x:y:z\n```\n:tada:", "run `grep :smile: log` then\n```\n:tada: x:y:z\n```\n\U0001F389"),
+        ("<https://x.example/:smile:/a|docs> https://y.example/:tada:", "docs (https://x.example/:smile:/a) https://y.example/:tada:"),
+    ],
+)
+def test_standard_emoji_shortcodes_read_as_the_emoji_and_the_rest_as_written(delivered: str, plain: str) -> None:
+    from connectors.slack.mrkdwn import to_text
+
+    assert to_text(delivered) == plain
+
+
+def test_the_channels_to_look_up_are_those_mentioned_without_a_name() -> None:
+    from connectors.slack.mrkdwn import unnamed_channels
+
+    assert unnamed_channels("<#C1|> <#C2> <#C3|general> <#C1> <@U1> <#|>") == ["C1", "C2"]
 
 
 def test_a_follow_up_and_a_thread_read_back_are_plain_text_with_their_lines() -> None:

@@ -6,7 +6,10 @@ SQLite and PostgreSQL, Slack the loopback stub, Zendesk ``responses`` at the tra
   message holds says where the rest is.
 - An agent's Jira comment reads in the thread as Jira shows it: a ``{code}`` or ``{noformat}`` block's content is
   literal in Jira (``rm ~/tmp/*_old_*``, a ``# comment`` line), and so in Slack, not stripped of "wiki marks".
-- The people a thread message mentions (``<@U123>``) reach the ticket by name, as Slack shows them.
+- The people a thread message mentions (``<@U123>``) reach the ticket by name, as Slack shows them; so do the
+  channels it mentions with their label empty (``<#C123|>``: ``conversations.info``), within the read's budget of
+  lookups, and its emoji shortcodes (``:thumbsup:``) as the emoji (a custom one, code and times as written).
+- An agent's Jira numbered list reads in the thread numbered, nested as in Jira.
 """
 
 from __future__ import annotations
@@ -93,6 +96,39 @@ def test_people_a_thread_message_mentions_reach_the_ticket_by_name(world: World)
     assert internal == {"body": "Bob Teammate wrote in Slack:\n\n@Ada Lovelace the invoice is attached to your account", "public": False}
 
 
+def test_channels_a_thread_message_mentions_unnamed_reach_the_ticket_by_name(world: World) -> None:
+    before = len(comments(world, 0))
+    world.stub.seed_channel("C0BILLING1", "billing")
+    world.stub.seed_channel("C0SECRET01", "secret", is_private=True)
+    world.stub.scopes = tuple(s for s in world.stub.scopes or () if s != "groups:read")  # refused: missing_scope
+    say(world, USER, "asked in <#C0BILLING1|> and <#C0SECRET01> (<#C0GONE0001|>), see <#C0HELP0001|help>", "1800000100.000100")
+    world.drain()
+    [public] = comments(world, before)
+    # Slack names the one it knows; the one it refuses and the one it cannot find stay as their ids.
+    assert public["body"] == "asked in #billing and #C0SECRET01 (#C0GONE0001), see #help"
+    assert [c.args["channel"] for c in world.stub.calls_to("conversations.info")][-3:] == ["C0BILLING1", "C0SECRET01", "C0GONE0001"]
+
+
+def test_a_message_naming_many_channels_costs_a_read_its_budget_of_lookups_at_most(world: World) -> None:
+    before, looked = len(comments(world, 0)), len(world.stub.calls_to("conversations.info")) + len(world.stub.calls_to("users.info"))
+    mentions = " ".join(f"<#C0MANY{n:04d}|>" for n in range(30))
+    say(world, USER, f"<@U0BOBBY01> all of {mentions}", "1800000100.000100")
+    world.drain()
+    [public] = comments(world, before)
+    assert public["body"].startswith("@Bob Teammate all of #C0MANY0000 #C0MANY0001")
+    calls = len(world.stub.calls_to("conversations.info")) + len(world.stub.calls_to("users.info")) - looked
+    assert calls == 20, "at most 20 lookups a read, the people (its author, Bob) first"
+    assert len(world.stub.calls_to("users.info")) and [c.args["channel"] for c in world.stub.calls_to("conversations.info")][-1] == "C0MANY0017"
+
+
+def test_emoji_in_a_thread_message_reach_the_ticket_as_the_emoji(world: World) -> None:
+    before = len(comments(world, 0))
+    say(world, USER, "works now :thumbsup::skin-tone-2: :white_check_mark: :partyparrot: since 10:30:00 (`:tada:`)", "1800000100.000100")
+    world.drain()
+    [public] = comments(world, before)
+    assert public["body"] == "works now \U0001F44D\U0001F3FB \u2705 :partyparrot: since 10:30:00 (`:tada:`)"
+
+
 WIKI = """Please run this, then tell me what it prints:
 {code:bash}
 # count the old backups
@@ -116,3 +152,17 @@ def test_an_agents_jira_code_block_reaches_the_thread_as_jira_shows_it(database_
         [_, post] = world.posts()
         within_slack_limits(post.args)
         assert shown(post.args["blocks"]).endswith(SHOWN), "the command the agent wrote, not one with its marks stripped"
+
+
+NUMBERED = "Try these:\n# Open *Billing*\n## Plans\n## Pro\n# Pick a plan\n#* the yearly one\n# Save\n\nThen:\n# reload"
+NUMBERED_SHOWN = "Try these:\n1. Open Billing\n  1. Plans\n  2. Pro\n2. Pick a plan\n  - the yearly one\n3. Save\n\nThen:\n1. reload"
+
+
+def test_an_agents_jira_numbered_list_reaches_the_thread_numbered(database_url: str, stub: SlackStub) -> None:
+    with running(jira_world, database_url, stub) as world:
+        comment = jira_comment("20001", JIRA_AGENT, NUMBERED, jsdPublic=True)
+        serve_issue(world.api, [comment])
+        assert jira_comment_created(world, comment).status_code == 200
+        world.drain()
+        [_, post] = world.posts()
+        assert shown(post.args["blocks"]).endswith(NUMBERED_SHOWN), "steps as Jira numbers them, not bullets"

@@ -81,7 +81,7 @@ CASES: list[Case] = [
     ("a screenshot alone (file_share)", lambda ts: reply(USER, "", ts, subtype="file_share", files=[SHOT]),
      {"body": f"Attachment: error.png {SHOT['permalink']}", "public": True, "author_id": REQUESTER_USER}),
     ("an emoji alone", lambda ts: reply(USER, ":+1:", ts),
-     {"body": ":+1:", "public": True, "author_id": REQUESTER_USER}),
+     {"body": "\U0001F44D", "public": True, "author_id": REQUESTER_USER}),  # as Slack shows it, not its shortcode
     ("a colleague: same problem here", lambda ts: reply(OTHER, "same problem here", ts),
      {"body": "Bob Teammate wrote in Slack:\n\nsame problem here", "public": False}),
     ("another app's bot", other_bot,

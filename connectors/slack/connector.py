@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from config.settings import ChannelPolicy
 from connectors.base import PostedMessage
 from connectors.records import read_record, readable, record_id
-from connectors.slack import blocks, edits, events, mapping, reactions, reads, schemas, verify
+from connectors.slack import blocks, edits, events, mapping, names, reactions, reads, schemas, verify
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
 from connectors.written import written_id
@@ -26,8 +26,6 @@ from core.errors import Fatal, NotFound, PayloadError
 from core.models import Message, Person, Source, Ticket, TicketEvent, TicketRef
 
 log = logging.getLogger(__name__)
-
-MAX_PEOPLE = 20
 
 
 class SlackConnector:
@@ -136,7 +134,8 @@ class SlackConnector:
 
     def fetch(self, ref: TicketRef) -> Ticket:
         """Read a thread as a ticket: ``conversations.replies`` for the transcript, ``users.info`` for names
-        and the requester's email, ``chat.getPermalink`` for its link.
+        and the requester's email, ``conversations.info`` for the channels it mentions unnamed
+        (:func:`connectors.slack.names.looked_up`), ``chat.getPermalink`` for its link.
 
         Args:
             ref: a Slack thread reference.
@@ -164,16 +163,17 @@ class SlackConnector:
         if root_ts != thread_ts:
             ref = mapping.thread_ref(team, channel, root_ts)
         ids = mapping.self_ids({}, self.identity())
-        people = self._people(mapping.people_named(messages, ids)[:MAX_PEOPLE])
+        people, named = names.looked_up(self.client, messages, ids)
         try:
-            ticket = mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts))
+            ticket = mapping.ticket_from_thread(ref, messages, people, ids, self.permalink(channel, thread_ts), named)
         except PayloadError as e:
             raise NotFound(str(e)) from e
         return replace(ticket, left_out=read.left_out, unread=read.unread)
 
     def read_message(self, ref: TicketRef, message_id: str) -> Message | None:
         """One message of a thread as Slack lists it now (:func:`connectors.slack.reads.one`: one
-        ``conversations.replies`` call whatever the thread's length), its author named by ``users.info``.
+        ``conversations.replies`` call whatever the thread's length), its author and the people and channels it
+        mentions named (:func:`connectors.slack.names.looked_up`).
 
         Returns:
             The message (``is_self`` for the hub's own), or ``None``: deleted, of no words, or not of the documented shape.
@@ -186,27 +186,8 @@ class SlackConnector:
         if found is None:
             return None
         ids = mapping.self_ids({}, self.identity())
-        people = self._people(mapping.people_named([found], ids)[:MAX_PEOPLE], tolerant=True)
-        names = {user_id: person.name for user_id, person in people.items() if person.name}
-        return readable(Source.SLACK, "message", message_id, lambda: mapping.thread_message(found, people, names, ids))
-
-    def _people(self, user_ids: Sequence[str], *, tolerant: bool = False) -> dict[str, Person]:
-        """``users.info`` of each user, passing over one not found or of another shape (and with ``tolerant``,
-        one the call fails for otherwise: ``Fatal``, a scope missing)."""
-        people = {}
-        for user_id in user_ids:
-            try:
-                found = call("users.info", self.client.users_info, user=user_id)
-            except NotFound:
-                continue
-            except Fatal:
-                if tolerant:
-                    continue
-                raise
-            person = readable(Source.SLACK, "user", user_id, lambda: mapping.person_from_user(found["user"]))
-            if person is not None:  # a user of another shape is passed over as one not found: a person without a name
-                people[user_id] = person
-        return people
+        people, named = names.looked_up(self.client, [found], ids, tolerant=True)
+        return readable(Source.SLACK, "message", message_id, lambda: mapping.thread_message(found, people, named, ids))
 
     def ticket_from_event(self, event: TicketEvent) -> Ticket | None:
         """The request as its event alone tells it, for a thread :meth:`fetch` cannot read (see
@@ -228,7 +209,7 @@ class SlackConnector:
     def person(self, who: Person) -> Person:
         """``who`` as ``users.info`` tells them (name, email), or as given when it does not (not found, another
         shape, refused for good). Raises: Retriable: ``users.info`` failed passingly."""
-        return self._people([who.external_id], tolerant=True).get(who.external_id, who) if who.external_id else who
+        return names.people(self.client, [who.external_id], tolerant=True).get(who.external_id, who) if who.external_id else who
 
     def link(self, channel: str, ts: str) -> str | None:
         """A message's permalink, or ``None`` when Slack refuses it for good or the message is gone.

@@ -303,6 +303,12 @@ def person_from_user(user: Mapping[str, Any]) -> Person:
                   email=email if isinstance(email, str) else None, is_agent=False)
 
 
+def channel_name(channel: Mapping[str, Any]) -> str:
+    """A ``conversations.info`` channel's name (``""``: none). Raises: TypeError, AttributeError: another shape."""
+    name = channel.get("name")
+    return name if isinstance(name, str) else ""
+
+
 def human_authors(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     """Return the distinct human authors of a thread, in order of first message."""
     seen: dict[str, None] = {}
@@ -348,8 +354,10 @@ def ticket_from_thread(
     people: Mapping[str, Person],
     ids: SelfIds,
     permalink: str | None,
+    names: Mapping[str, str] | None = None,
 ) -> Ticket:
-    """Build a ticket from a thread (``conversations.replies``, root first).
+    """Build a ticket from a thread (``conversations.replies``, root first); ``names``: the names of the ids its
+    text mentions (:func:`connectors.slack.mrkdwn.to_text`), by default the people's.
 
     Raises:
         PayloadError: the thread is empty.
@@ -358,7 +366,8 @@ def ticket_from_thread(
     """
     if not messages:
         raise PayloadError("empty Slack thread")
-    names = {user_id: person.name for user_id, person in people.items() if person.name}
+    if names is None:
+        names = {user_id: person.name for user_id, person in people.items() if person.name}
     parent = read_record(Source.SLACK, "thread", record_id(messages[0], "ts"), partial(thread_message, messages[0], people, names, ids))
     rest = (readable(Source.SLACK, "message", record_id(m, "ts"), partial(thread_message, m, people, names, ids))
             for m in messages[1:])

@@ -17,6 +17,8 @@ FEATURES = {
 PRIVATE = ("groups:history", "reading a request's thread in private channels")
 # NOTE(slack): conversations.info needs channels:read for a public channel, groups:read for a private one.
 # https://docs.slack.dev/reference/methods/conversations.info
+# hub check uses it for the configured channels; reads for the names of channels a message mentions unnamed
+# (connectors.slack.names), which read as their ids without these scopes: so they are no feature's requirement.
 PUBLIC_READ, PRIVATE_READ = "channels:read", "groups:read"
 READ_SCOPES = f"{PUBLIC_READ} ({PRIVATE_READ} for a private channel)"
 
