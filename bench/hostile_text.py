@@ -4,7 +4,8 @@ on the paths a requester's or a KB's text travels; one line per (function, input
 An attacker sends text, not only malformed payloads: a regex that backtracks, a per-character loop that rescans
 the rest of the text or a nested loop over words x sentences turns one message into seconds of a worker's CPU.
 Each function is timed on plain prose of the same size first (the ``prose`` line); an input is flagged ``SLOW``
-over 0.5 s, or over 5x prose (and over 0.05 s). A run over ``--timeout`` seconds is stopped and shown as ``>``.
+over 0.5 s, or over 5x prose (and over 0.05 s). A run over ``--timeout`` seconds is stopped and shown as ``>``;
+one that raises is shown as ``FAIL`` with the exception's name (and counted with the slow ones).
 
 Sizes (where the text enters):
 - ``slack``: a Slack message, at most 40,000 characters (Slack's own limit on ``text``).
@@ -41,6 +42,9 @@ _RUNS = ["*a ", "*", "_a", "_a ", "_", "~", "~a ", "`", "`a ", ">", "> ", "<", "
          "\u202e", "\U0001f600", "e\u0301", "{{", "}}", "{code}", "^", "+", "+a ", "**a ", "__a ", "http://x ",
          "http://x)", "[a](", "](a", "![", "[^1]", "| a ", "1. ", "=", "'", "a'", "a_b ", "*a*", "_a_ "]
 
+_HTML_RUNS = ["<br", "<a ", "<!--", "</", "<![CDATA[", "&#", '<a href="', "<", "<a x='", "<!--x>", "<![CDATA[x>",
+              "<![if x>", "<![x>"]  # what never closes, for Python's HTML parser (CVE-2025-6069: core.html_feed)
+
 
 def texts(size: int) -> Iterator[tuple[str, str]]:
     """``(name, text)`` pairs of about ``size`` characters: plain prose first, then the hostile ones."""
@@ -75,6 +79,12 @@ def texts(size: int) -> Iterator[tuple[str, str]]:
     yield "html comments", "<!--" * (size // 4)
     yield "html entities", "&#x41;" * (size // 6)
     yield "br", "<br>" * (size // 4)
+    for run in _HTML_RUNS:  # each alone (no ">" after it) and with a ">" after each or at the end
+        yield f"html {run!r}", (run * (size // len(run) + 1))[:size]
+        yield f"html {run!r}+'>'", (run * (size // len(run) + 1))[:size - 1] + ">"
+    yield "html page '<!--x>'", "<html><body><article>" + "<!--x>" * (size // 6)
+    yield "html attributes", "<a " + "x=1 " * (size // 4) + ">"
+    yield "html quotes", "<a " + "x='y>" * (size // 5)
     yield "code fence", "```\n" + "a\n" * (size // 2)
     yield "fences", "```\n" * (size // 4)
     yield "references", "[a]: http://x\n" * (size // 14) + "[a] " * 10
@@ -264,7 +274,12 @@ def main() -> None:
             for label, text in texts(int(SIZES[size] * args.scale)):
                 if args.input not in label and label != "prose":
                     continue
-                seconds = timed(fn, text, args.timeout)
+                try:
+                    seconds = timed(fn, text, args.timeout)
+                except Exception as error:  # a text that makes a function raise is as much a finding as a slow one
+                    slow += 1
+                    print(f"FAIL {type(error).__name__:>9}  {name}  {label}  ({len(text)} chars)", flush=True)
+                    continue
                 if label == "prose":
                     prose = seconds or args.timeout
                 flag = seconds is None or seconds > FLAG_SECONDS or (seconds > 0.05 and seconds > 5 * (prose or 0))

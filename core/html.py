@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from core.html_page import Aside, Root, content_root, feedable, matches
+from core.html_feed import LinearParser, read
+from core.html_page import Aside, Root, content_root, matches
 from core.html_tables import ITEM, cell_items, layout_tables
 
 _SKIP = frozenset("script style head template noscript nav footer form svg button select iframe".split())
@@ -80,7 +80,7 @@ class _Block:
     level: int = 0  # heading level (1..4, PSEUDO_LEVEL)
 
 
-class _Parser(HTMLParser):
+class _Parser(LinearParser):
     def __init__(self, base_url: str | None = None, root: Root | None = None,
                  layouts: list[bool] | None = None) -> None:
         super().__init__(convert_charrefs=True)
@@ -378,8 +378,7 @@ def _parsed(html: str, base_url: str | None, root: Root | None) -> tuple[_Parser
     layouts = layout_tables(html)
     parsers = [_Parser(base_url, root, layouts)] + ([_Parser(base_url, None, layouts)] if root else [])
     for parser in parsers:
-        parser.feed(feedable(html))
-        parser.close()
+        read(parser, html)
     return parsers[0], parsers[-1]
 
 

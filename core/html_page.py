@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
+
+from core.html_feed import LinearParser, read
 
 _CHROME_NAMES = re.compile(r"(?:^|[\s_-])(?:sidebar|related|toc|nav|navigation|recent|breadcrumbs?)(?=$|[\s_-])", re.I)
 _CHROME_HEADINGS = frozenset(("related articles", "related", "recently viewed articles", "recently viewed",
@@ -41,7 +42,7 @@ def matches(root: Root, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
     return root[0] == "tag" or "article-body" in (dict(attrs).get("class") or "").split()
 
 
-class _RootFinder(HTMLParser):
+class _RootFinder(LinearParser):
     """Counts the candidates for a page's content root: ``.article-body`` (Help Center themes), ``<article>``,
     ``<main>``."""
 
@@ -56,26 +57,13 @@ class _RootFinder(HTMLParser):
             self.found[("tag", tag)] = self.found.get(("tag", tag), 0) + 1
 
 
-def feedable(html: str) -> str:
-    """``html`` as :class:`html.parser.HTMLParser` should be fed it: every ``<`` after the last ``>`` written ``&lt;``.
-
-    Nothing after the last ``>`` can be a tag, a comment or a declaration (each ends with one), so the
-    parser shows it as text either way. But Python's parser (before 3.11.13 / 3.12.11 / 3.13.4, CVE-2025-6069)
-    looks for the end of each such ``<`` again from there to the end of the text when it is closed: quadratic
-    (20,000 characters of ``"<a "`` took 4 s). As ``&lt;`` the same characters are read once as text.
-    """
-    cut = html.rfind(">") + 1
-    return html if "<" not in html[cut:] else html[:cut] + html[cut:].replace("<", "&lt;")
-
-
 def content_root(html: str) -> Root | None:
     """The one element holding a whole page's article (so breadcrumbs, author lines, attachments, votes,
     related articles and comments around it are not read), or ``None`` for a fragment or a page without one."""
     if not re.search(r"<(?:html|body)\b", html, re.I):
         return None
     finder = _RootFinder()
-    finder.feed(feedable(html))
-    finder.close()
+    read(finder, html)
     candidates = [(kind, tag) for (kind, tag), n in finder.found.items() if n == 1]
     for wanted in (lambda r: r[0] == "class", lambda r: r[1] == "article", lambda r: r[1] == "main"):
         for root in candidates:

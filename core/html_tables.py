@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
-from core.html_page import feedable
+from core.html_feed import LinearParser, read
 
 ITEM = "\ue000"  # where a list item starts inside a table cell (a private-use character, never in text)
 _BLOCKY = frozenset("h1 h2 h3 h4 h5 h6 ol pre table".split())  # a cell holding one of these is a page's layout
@@ -58,7 +57,7 @@ class _Table:
         return self.columns <= 1 or (not self.header and self.blocks)
 
 
-class _TableScan(HTMLParser):
+class _TableScan(LinearParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.layout: list[bool] = []  # per <table> start tag, in document order
@@ -122,6 +121,5 @@ def layout_tables(html: str) -> list[bool]:
     """Whether each ``<table>`` of ``html``, in the order its start tags appear, lays the page out (see the
     module docstring); a table left open counts as it stands at the end."""
     scan = _TableScan()
-    scan.feed(feedable(html))
-    scan.close()
+    read(scan, html)
     return scan.layout

@@ -12,6 +12,7 @@ import pytest
 
 from connectors.jira.wiki import wiki_plain
 from connectors.text import split_urls, wiki_to_text
+from connectors.zendesk.mapping import article, comment_text
 from core.html import html_to_text, parse_html
 from interceptor.kb.markdown import markdown_sections, markdown_to_text
 from interceptor.kb.screen import not_an_article
@@ -93,6 +94,36 @@ def test_html_whose_last_tags_never_close_is_read_once(within_10_seconds: None, 
     ("x <!-- never closed <b>y", "x <!-- never closed <b>y"),
 ])
 def test_html_after_the_last_tag_reads_as_before(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+
+
+@pytest.mark.parametrize("run", ["<!--x>", "<!--<p>", "<![CDATA[x>", "<![if x>"])
+def test_html_comments_and_sections_that_never_close_are_read_once(within_10_seconds: None, run: str) -> None:
+    text = run * (MIB // len(run))  # Python's parser looked for "-->" ("]]>", "]>") from each to the end of the text
+    assert html_to_text(f"<p>a {text} b</p><p>c</p>") == f"a {text} b\n\nc"  # each reads as text to its ">"
+    page = parse_html(f"<html><body><article><h1>T</h1><p>x</p>{text}</article><p>footer</p></body></html>")
+    assert page.text.startswith("T\n\nx\n\n<") and page.text.endswith(run) and "footer" not in page.text
+
+
+@pytest.mark.parametrize("html,text", [("<p>Hi <![x> there</p>", "Hi there"), ("a <![ > b", "a b"),
+                                       ("<p>Hi <![x there</p><p>again</p>", "Hi\n\nagain")])
+def test_a_marked_section_python_cannot_name_reads_as_a_browser_reads_it(html: str, text: str) -> None:
+    assert html_to_text(html) == text  # Python's parser raised AssertionError: a bogus comment, to the next ">"
+    assert comment_text({"html_body": html}) == text  # a requester's e-mail, as Zendesk shows it
+    kb = article({"id": 1, "title": "Refunds", "body": f"<h2>Policy</h2>{html}", "html_url": "https://x.example/hc/1"})
+    assert kb.body == f"Policy\n\n{text}" and kb.sections[0].text == text
+
+
+@pytest.mark.parametrize("html,text", [
+    ("a <br<br<br b", "a <br<br<br b"),
+    ("<p><![if !supportLists]>1.<![endif]> Step</p>", "1. Step"),  # Word's list numbers, pasted into an e-mail
+    ("<p>a<!--[if mso]><b>x</b><![endif]-->b</p>", "ab"),
+    ("<!--x> a --> b", "b"),
+    ("<p>a <![CDATA[x]]> b</p>", "a b"),
+    ("<p>a <!--x> b</p><p>c</p>", "a <!--x> b\n\nc"),  # a comment never closed is text, to the next ">"
+    ("<p>a <![CDATA[x> b</p><p>c</p>", "a <![CDATA[x> b\n\nc"),
+])
+def test_html_comments_and_sections_read_as_before(html: str, text: str) -> None:
     assert html_to_text(html) == text
 
 
