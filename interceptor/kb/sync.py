@@ -30,6 +30,7 @@ from core.cursors import get_cursor, set_cursor
 from core.db import Database
 from core.errors import Retriable
 from core.telemetry import count
+from core.write_lock import let_others_write
 from core.words import plural
 from interceptor.kb.importer import from_knowledge_article
 
@@ -95,6 +96,7 @@ class _Run:
         self.newest = datetime.fromisoformat(value) if value else None
         self.seen: set[str] = set()  # an article read again (after a wait, or changed twice) counts once
         self.changed = self.deleted = 0
+        self.stored = False  # whether a batch was stored yet
 
     def read(self) -> None:
         """Read the export from the cursor to its end, storing every :data:`BATCH` articles and, whatever stops
@@ -112,6 +114,9 @@ class _Run:
             self._store(batch)
 
     def _store(self, batch: list[Any]) -> None:
+        if self.stored:  # a page of many articles is stored in several transactions: others write in between
+            let_others_write(self.db)
+        self.stored = True
         c, d = _flush(self.db, self.source, self.cursor, batch, self.newest)
         self.changed, self.deleted = self.changed + c, self.deleted + d
 
