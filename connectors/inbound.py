@@ -22,6 +22,7 @@ from core.db import Database
 from core.errors import InboundError, PayloadError
 from core.jobs import JobQueue
 from core.telemetry import count
+from core.write_lock import INBOUND_BUSY_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: D
     if event is None:
         count("webhooks", source=source, outcome="ignored")
         return {"status": "ignored"}
-    accepted = inbox.accept(db, jobs, event, body)
+    accepted = inbox.accept(db, jobs, event, body, lock_wait=INBOUND_BUSY_SECONDS)
     status = "duplicate" if accepted.duplicate else "accepted"
     count("webhooks", source=source, outcome=status)
     return {"status": status, "id": accepted.row_id}

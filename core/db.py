@@ -48,6 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 MAX_ROW_ID = 2**31 - 1  # the largest id an INTEGER primary key holds (PostgreSQL refuses a larger one in a query)
+BUSY_SECONDS = 30  # how long a SQLite statement waits for the write lock (the inbound path waits less: core.write_lock)
 
 
 class Base(DeclarativeBase):
@@ -337,20 +338,19 @@ class LeaseRow(Base):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys.
+    """Create an engine for ``url``; SQLite gets WAL, a busy timeout (:data:`BUSY_SECONDS`) and enforced foreign keys.
 
     NOTE(sqlite): WAL with ``synchronous=NORMAL``: a commit does not wait for an fsync (checkpoints do), so the
     webhook acknowledgement is not queued behind every other commit's fsync. A committed row survives a crash
     or kill of the hub process; only an operating-system crash or power loss may roll back the last commits.
     Deployments that need that guarantee too run on PostgreSQL. https://www.sqlite.org/pragma.html#pragma_synchronous
-
     Statement parameters are left out of errors (``hide_parameters``): a failed statement's message is logged
     (``http.unhandled``, a job's traceback) and kept as a row's ``last_error``, and its parameters are message
     bodies and people's addresses, which no log line holds.
     """
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        kwargs.setdefault("connect_args", {"timeout": BUSY_SECONDS, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -359,7 +359,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
             cur.close()
 
         return engine

@@ -23,6 +23,7 @@ from core.heartbeat import Heartbeat
 from core.jobs import JobQueue
 from core.models import EventKind, Source, TicketEvent, TicketRef, utcnow
 from core.telemetry import count
+from core.write_lock import waiting_at_most
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ class Accepted:
     duplicate: bool
 
 
-def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | str) -> Accepted:
+def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | str, *,
+           lock_wait: float | None = None) -> Accepted:
     """Store ``event`` (with the raw body) and schedule its processing.
 
     Args:
@@ -51,6 +53,9 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
         jobs: the job queue the new row is handed to after the commit.
         event: the parsed event; ``(event.source, event.delivery_id)`` is the dedupe key.
         raw_body: the request body as received, kept for debugging and replays.
+        lock_wait: on SQLite, wait at most this many seconds for the write lock (``None``: the engine's
+            30 s); a webhook passes :data:`core.write_lock.INBOUND_BUSY_SECONDS`. Waiting longer fails with
+            ``OperationalError`` and stores nothing, so the vendor's redelivery is stored once.
 
     Returns:
         The row id and whether the delivery was a duplicate (then nothing new is scheduled).
@@ -77,14 +82,14 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
         "next_attempt_at": stored_at,
     }
     try:
-        new_id, existing = _store(db, event, values)
+        new_id, existing = _store(db, event, values, lock_wait)
     except DBAPIError as e:
         if not e.connection_invalidated:
             raise
         # The pooled connection died under us (a database failover, a killed server process): the insert is
         # idempotent, so it is tried once more on a fresh connection rather than failing the acknowledgement.
         log.warning("inbox.accept.connection-dropped", extra={"source": event.source.value})
-        new_id, existing = _store(db, event, values)
+        new_id, existing = _store(db, event, values, lock_wait)
     if new_id is None:
         count("inbox_events", source=event.source.value, outcome="duplicate")
         log.info("inbox.duplicate", extra={"source": event.source.value, "delivery_id": event.delivery_id})
@@ -94,14 +99,15 @@ def accept(db: Database, jobs: JobQueue, event: TicketEvent, raw_body: bytes | s
     return Accepted(new_id, duplicate=False)
 
 
-def _store(db: Database, event: TicketEvent, values: dict[str, Any]) -> tuple[int | None, int]:
-    """Insert the inbox row of ``event`` unless it exists (then count the duplicate), in one transaction.
+def _store(db: Database, event: TicketEvent, values: dict[str, Any], lock_wait: float | None) -> tuple[int | None, int]:
+    """Insert the inbox row of ``event`` unless it exists (then count the duplicate), in one transaction,
+    waiting at most ``lock_wait`` seconds for SQLite's write lock (``None``: the engine's wait).
 
     Returns:
         ``(new row id, 0)``, or ``(None, the existing row's id)`` for a duplicate.
     """
     key = (InboxEvent.source == event.source.value, InboxEvent.delivery_id == event.delivery_id)
-    with db.session() as s:
+    with db.session() as s, waiting_at_most(s, lock_wait) if lock_wait is not None else nullcontext():
         # A Core statement with the values as parameters: compiled once and cached (the acknowledgement path).
         stmt = insert_ignoring(s, InboxEvent.__table__, ["source", "delivery_id"]).returning(InboxEvent.__table__.c.id)
         new_id = s.connection().execute(stmt, values).scalar()

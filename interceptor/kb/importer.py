@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -32,6 +33,7 @@ from core.errors import HubError
 from core.html import TextSection
 from core.html import parse_html as parse_html_document
 from core.textfile import escape_controls, read_utf8
+from core.write_lock import let_others_write, long_enough
 from interceptor.kb.body import body_sections, nest
 from interceptor.kb.frontmatter import split_front_matter
 from interceptor.kb.markdown import (atx_headings, inline_footnotes, inline_references, markdown_sections,
@@ -318,26 +320,34 @@ def _once(article: kb.ArticleInput, origin: str, origins: dict[tuple[str, str], 
 
 def import_articles(db: Database, articles: Iterable[kb.ArticleInput], *, batch: int = 200,
                     progress: Callable[[int, int, int], None] | None = None) -> ImportReport:
-    """Upsert ``articles`` in batches of ``batch`` per transaction; unchanged ones cost no writes.
+    """Upsert ``articles`` in transactions of at most ``batch`` articles and at most
+    :data:`core.write_lock.WRITE_SECONDS` each, letting other writers in between
+    (:func:`core.write_lock.let_others_write`: a webhook's insert waits for one short transaction, never for the
+    import); unchanged ones cost no writes.
 
     Args:
         db: the hub's database.
-        articles: what to store.
-        batch: articles per transaction.
-        progress: called with ``(seen, changed, total)`` after each batch.
+        articles: what to store (read, and so parsed, before the first transaction).
+        batch: the most articles per transaction.
+        progress: called with ``(seen, changed, total)`` after each transaction.
 
     Returns:
         The counts.
     """
     seen = changed = 0
     pending = list(articles)
-    for start in range(0, len(pending), batch):
+    while seen < len(pending):
+        if seen:
+            let_others_write(db)
+        started = time.monotonic()
         with db.session() as s:
-            for article in pending[start:start + batch]:
+            for article in pending[seen:seen + batch]:
                 seen += 1
                 stored = kb.upsert_article(s, article)
                 changed += stored
                 log.debug("interceptor.kb.import.article", extra={"source": article.source, "id": article.external_id, "changed": bool(stored)})
+                if long_enough(started):
+                    break
         if progress is not None:
             progress(seen, changed, len(pending))
     log.info("interceptor.kb.import", extra={"seen": seen, "changed": changed})

@@ -30,6 +30,7 @@ from core.cursors import get_cursor, set_cursor
 from core.db import Database
 from core.errors import Retriable
 from core.telemetry import count
+from core.write_lock import let_others_write, long_enough
 from core.words import plural
 from interceptor.kb.importer import from_knowledge_article
 
@@ -78,7 +79,17 @@ def _remove_unlisted(db: Database, source: str, listed: set[str]) -> int:
         return 0
     with db.session() as s:
         gone = sorted(kb.live_external_ids(s, source) - listed)
-        removed = sum(kb.mark_deleted(s, source, external_id) for external_id in gone)
+    removed = at = 0
+    while at < len(gone):  # in short transactions, others writing in between (3,000 in one took 1.4 s on SQLite)
+        if at:
+            let_others_write(db)
+        started = time.monotonic()
+        with db.session() as s:
+            for external_id in gone[at:]:
+                at += 1
+                removed += kb.mark_deleted(s, source, external_id)
+                if long_enough(started):
+                    break
     if removed:
         log.info("interceptor.kb.sync.unlisted", extra={"source": source, "removed": removed})
     return removed
@@ -95,6 +106,7 @@ class _Run:
         self.newest = datetime.fromisoformat(value) if value else None
         self.seen: set[str] = set()  # an article read again (after a wait, or changed twice) counts once
         self.changed = self.deleted = 0
+        self.stored = False  # whether a batch was stored yet
 
     def read(self) -> None:
         """Read the export from the cursor to its end, storing every :data:`BATCH` articles and, whatever stops
@@ -112,6 +124,9 @@ class _Run:
             self._store(batch)
 
     def _store(self, batch: list[Any]) -> None:
+        if self.stored:  # a page of many articles is stored in several transactions: others write in between
+            let_others_write(self.db)
+        self.stored = True
         c, d = _flush(self.db, self.source, self.cursor, batch, self.newest)
         self.changed, self.deleted = self.changed + c, self.deleted + d
 
