@@ -143,26 +143,21 @@ ls ~/tmp/*_old_* | wc -l
 If it says x (y) or v2, that is [config|~/app/*.ini]. Thanks"""
 
 
-def test_an_agents_jira_code_block_reaches_the_thread_as_jira_shows_it(database_url: str, stub: SlackStub) -> None:
+NUMBERED = "Try these:\n# Open *Billing*\n## Plans\n## Pro\n# Pick a plan\n#* the yearly one\n# Save\n\nThen:\n# reload"
+NUMBERED_SHOWN = "Try these:\n1. Open Billing\n  1. Plans\n  2. Pro\n2. Pick a plan\n  - the yearly one\n3. Save\n\nThen:\n1. reload"
+
+
+@pytest.mark.parametrize("markup, seen", [
+    pytest.param(WIKI, SHOWN, id="code: the command the agent wrote, not one with its marks stripped"),
+    pytest.param(NUMBERED, NUMBERED_SHOWN, id="numbered: steps as Jira numbers them, not bullets"),
+])
+def test_an_agents_jira_markup_reaches_the_thread_as_jira_shows_it(database_url: str, stub: SlackStub, markup: str,
+                                                                      seen: str) -> None:
     with running(jira_world, database_url, stub) as world:
-        comment = jira_comment("20001", JIRA_AGENT, WIKI, jsdPublic=True)
+        comment = jira_comment("20001", JIRA_AGENT, markup, jsdPublic=True)
         serve_issue(world.api, [comment])
         assert jira_comment_created(world, comment).status_code == 200
         world.drain()
         [_, post] = world.posts()
         within_slack_limits(post.args)
-        assert shown(post.args["blocks"]).endswith(SHOWN), "the command the agent wrote, not one with its marks stripped"
-
-
-NUMBERED = "Try these:\n# Open *Billing*\n## Plans\n## Pro\n# Pick a plan\n#* the yearly one\n# Save\n\nThen:\n# reload"
-NUMBERED_SHOWN = "Try these:\n1. Open Billing\n  1. Plans\n  2. Pro\n2. Pick a plan\n  - the yearly one\n3. Save\n\nThen:\n1. reload"
-
-
-def test_an_agents_jira_numbered_list_reaches_the_thread_numbered(database_url: str, stub: SlackStub) -> None:
-    with running(jira_world, database_url, stub) as world:
-        comment = jira_comment("20001", JIRA_AGENT, NUMBERED, jsdPublic=True)
-        serve_issue(world.api, [comment])
-        assert jira_comment_created(world, comment).status_code == 200
-        world.drain()
-        [_, post] = world.posts()
-        assert shown(post.args["blocks"]).endswith(NUMBERED_SHOWN), "steps as Jira numbers them, not bullets"
+        assert shown(post.args["blocks"]).endswith(seen)
