@@ -28,8 +28,9 @@ PAUSE_SECONDS = 0.11
 longest sleep (100 ms), so every waiter wakes once while it is free."""
 INBOUND_BUSY_SECONDS = 2.0
 """How long storing an inbound event waits for SQLite's write lock before it gives up, and the webhook answers
-503 with ``Retry-After`` (the vendor delivers again): inside Slack's 3 s acknowledgement deadline, where the
-default 30 s would tie a server thread up and Slack would retry anyway."""
+503 with ``Retry-After`` or the Socket Mode envelope goes unacknowledged (the vendor delivers again): inside
+Slack's 3 s acknowledgement deadline, where the default 30 s would tie a server or listener thread up and Slack
+would retry anyway. Polling keeps the 30 s: a scheduled job with no vendor waiting, whose failure repeats the poll."""
 T = TypeVar("T")
 R = TypeVar("R")
 
