@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -28,8 +28,11 @@ PAUSE_SECONDS = 0.11
 longest sleep (100 ms), so every waiter wakes once while it is free."""
 INBOUND_BUSY_SECONDS = 2.0
 """How long storing an inbound event waits for SQLite's write lock before it gives up, and the webhook answers
-503 with ``Retry-After`` (the vendor delivers again): inside Slack's 3 s acknowledgement deadline, where the
-default 30 s would tie a server thread up and Slack would retry anyway."""
+503 with ``Retry-After`` or the Socket Mode envelope goes unacknowledged (the vendor delivers again): inside
+Slack's 3 s acknowledgement deadline, where the default 30 s would tie a server or listener thread up and Slack
+would retry anyway. Polling keeps the 30 s: a scheduled job with no vendor waiting, whose failure repeats the poll."""
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def is_sqlite(db: Database) -> bool:
@@ -47,6 +50,30 @@ def let_others_write(db: Database) -> None:
 def long_enough(started: float) -> bool:
     """Whether a transaction opened at ``started`` (``time.monotonic()``) has held the lock :data:`WRITE_SECONDS`."""
     return time.monotonic() - started >= WRITE_SECONDS
+
+
+def in_short_transactions(db: Database, items: Sequence[T], write: Callable[[Session, T], R]) -> list[R]:
+    """Call ``write(session, item)`` for each of ``items`` in order, in transactions that each hold the lock
+    about :data:`WRITE_SECONDS` (at least one item each), letting others write in between
+    (:func:`let_others_write`).
+
+    Returns:
+        ``write``'s results, in the order of ``items``. A failure (or a crash) leaves the items of the
+        transactions committed before it written, and the rest not: a prefix of ``items``.
+    """
+    results: list[R] = []
+    while len(results) < len(items):
+        if results:
+            let_others_write(db)
+        started = time.monotonic()
+        written: list[R] = []
+        with db.session() as s:
+            for item in items[len(results):]:
+                written.append(write(s, item))
+                if long_enough(started):
+                    break
+        results += written  # committed
+    return results
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 from typing import Any, Iterator
 
@@ -19,6 +20,7 @@ from core.db import Database, InboxEvent
 from core.errors import ConfigError
 from tests.slack_socket_stub import SocketModeStub, envelope
 from tests.slack_stub import SlackStub, fixture, sign, slack_settings
+from tests.test_sqlite_write_lock import until, write_lock_held
 
 APP_TOKEN = "xapp-1-AHUBAPP01-1234-abcdef"
 ROOT = fixture("event_message_channel")
@@ -132,6 +134,28 @@ def test_an_envelope_that_cannot_be_stored_is_not_acknowledged(tmp_path: Any, st
     finally:
         receiver.close()
         broken.close()
+
+
+def test_under_a_held_write_lock_an_envelope_is_not_acknowledged_and_its_redelivery_is_stored_once(
+        receiver: SocketModeReceiver, hub: Hub, stubs: tuple[SlackStub, SocketModeStub], caplog: pytest.LogCaptureFixture) -> None:
+    _, socket_mode = stubs
+
+    def gave_up() -> bool:
+        return any(r.getMessage() == "slack.socket_mode.store-failed" for r in caplog.records)
+
+    with caplog.at_level(logging.ERROR, logger="connectors.slack.socket_mode"), write_lock_held(hub.db.url):
+        socket_mode.push(envelope(ROOT, envelope_id="env-1"))
+        until(gave_up, 8)  # the lock still held: the 2 s wait ran out, not the 30 s busy timeout
+        assert gave_up()
+    time.sleep(0.5)
+    assert "env-1" not in socket_mode.acks() and rows(hub.db) == []  # nothing stored, nothing acknowledged
+    # NOTE(slack): an envelope not acknowledged is delivered again, with retry_attempt.
+    # https://docs.slack.dev/apis/events-api/#retries
+    socket_mode.push(envelope(ROOT, envelope_id="env-2", retry=1))
+    socket_mode.push(envelope(ROOT, envelope_id="env-3", retry=2))
+    assert socket_mode.wait_for_ack("env-2") and socket_mode.wait_for_ack("env-3")
+    [row] = rows(hub.db)
+    assert row.duplicates == 1 and row.ticket_ref == THREAD_REF
 
 
 def test_without_an_app_token_there_is_no_receiver_and_a_bad_token_stops_the_boot(hub: Hub, sqlite_url: str,

@@ -11,7 +11,11 @@ same inbox, keyed by the same delivery ids, so a request that arrives both ways,
 Verification: Socket Mode carries no request signature; the proof is the connection itself, opened over TLS
 with the app-level token (NOTE(slack): https://docs.slack.dev/apis/events-api/using-socket-mode). The envelope
 is acknowledged only once its event is stored (or refused as malformed): when storing fails, no ack is sent
-and Slack redelivers it (``retry_attempt``), as it does for an HTTP 5xx.
+and Slack redelivers it (``retry_attempt``), as it does for an HTTP 5xx. Storing waits for SQLite's write lock
+:data:`core.write_lock.INBOUND_BUSY_SECONDS` at most, as the Request URL does: NOTE(slack): an envelope not
+acknowledged within 3 s is a failed delivery, retried (nearly at once, then after 1 and 5 minutes), so a later
+ack gains nothing, while the 30 s default wait would hold one of slack_sdk's ten listener threads for each
+envelope (https://docs.slack.dev/apis/events-api/#retries, https://docs.slack.dev/apis/events-api/using-socket-mode#acknowledge).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from core.db import Database
 from core.errors import PayloadError
 from core.jobs import JobQueue
 from core.telemetry import count
+from core.write_lock import INBOUND_BUSY_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +121,7 @@ class SocketModeReceiver:
             count("webhooks", source="slack", outcome="ignored")
             return True
         try:
-            accepted = inbox.accept(self._db, self._jobs, event, body)
+            accepted = inbox.accept(self._db, self._jobs, event, body, lock_wait=INBOUND_BUSY_SECONDS)
         except Exception:  # noqa: BLE001 - unacknowledged, Slack redelivers: the boundary of this receiver
             count("webhooks", source="slack", outcome="store-failed")
             log.exception("slack.socket_mode.store-failed", extra={"envelope_id": request.envelope_id})

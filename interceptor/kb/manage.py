@@ -15,10 +15,12 @@ from pathlib import PurePosixPath
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core import kb
 from core.db import ArticleRow, Database, PassageRow
 from core.errors import HubError
+from core.write_lock import in_short_transactions, let_others_write
 
 log = logging.getLogger("interceptor.kb.manage")
 WATCH_SECONDS = 2.0
@@ -81,7 +83,14 @@ def find_articles(db: Database, ref: str) -> list[ArticleSummary]:
 
 
 def remove_articles(db: Database, refs: Sequence[str] = (), *, source: str | None = None) -> list[ArticleSummary]:
-    """Remove the articles ``refs`` name, and every article of ``source`` when given, in one transaction.
+    """Remove the articles ``refs`` name, and every article of ``source`` when given.
+
+    Each article's removal stands alone (it leaves retrieval and moves the KB version), so a whole source
+    goes in short transactions, other writers (webhooks) writing in between
+    (:func:`core.write_lock.in_short_transactions`: 3,000 in one held SQLite's write lock 1.4 s).
+    The articles ``refs`` name go in the last transaction, with at least one of ``source``'s: a run that
+    stops part way (a crash, a kill) leaves them all live and ``source`` with live articles, so the same
+    command run again removes the rest and ends where one whole run would have.
 
     Args:
         db: the hub's database.
@@ -89,7 +98,7 @@ def remove_articles(db: Database, refs: Sequence[str] = (), *, source: str | Non
         source: a source name whose every article goes.
 
     Returns:
-        The removed articles.
+        The articles this call removed (not those another writer removed meanwhile), by id.
 
     Raises:
         KBManageError: a reference names no live article or several (nothing is removed then), or
@@ -105,16 +114,22 @@ def remove_articles(db: Database, refs: Sequence[str] = (), *, source: str | Non
             names = "; ".join(f"{a.id} {a.source}:{a.external_id}" for a in found)
             raise KBManageError(f"{ref}: names {len(found)} articles ({names}); remove one by its id")
         chosen[found[0].id] = found[0]
-    if source:
-        of_source = [a for a in everything if a.source == source]
-        if not of_source:
-            raise KBManageError(f"source {source}: no live articles (sources: {', '.join(sorted({a.source for a in everything})) or 'none'})")
-        chosen.update((a.id, a) for a in of_source)
+    of_source = [a for a in everything if a.source == source] if source else []
+    if source and not of_source:
+        raise KBManageError(f"source {source}: no live articles (sources: {', '.join(sorted({a.source for a in everything})) or 'none'})")
+    of_source = [a for a in of_source if a.id not in chosen]
+    first, last = of_source[:-1], of_source[-1:] + list(chosen.values())
+
+    def remove(s: Session, article: ArticleSummary) -> ArticleSummary | None:
+        return article if kb.mark_deleted(s, article.source, article.external_id) else None
+
+    removed = [a for a in in_short_transactions(db, first, remove) if a is not None]
+    if first:
+        let_others_write(db)
     with db.session() as s:
-        for article in chosen.values():
-            kb.mark_deleted(s, article.source, article.external_id)
-    log.info("interceptor.kb.removed", extra={"articles": len(chosen)})
-    return sorted(chosen.values(), key=lambda a: a.id)
+        removed += [a for a in last if remove(s, a) is not None]
+    log.info("interceptor.kb.removed", extra={"articles": len(removed)})
+    return sorted(removed, key=lambda a: a.id)
 
 
 def kb_status(db: Database) -> KBStatus:
