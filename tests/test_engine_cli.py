@@ -79,3 +79,19 @@ def test_kb_index_embeds_the_kb_once_and_stores_the_vectors_for_every_process(sq
 
     lexical = CliRunner().invoke(cli, ["kb", "index"], env=_env(sqlite_url))
     assert lexical.exit_code == 0 and "lexical only" in lexical.output
+
+
+def test_a_confidence_under_its_threshold_is_never_printed_as_reaching_it() -> None:
+    """`hub ask` and `hub simulate slack` showed 0.99532 against 0.9954 as "0.995 (threshold 0.995)", escalated:
+    they show it as the agents' draft does (interceptor.compose.shown_against)."""
+    from surfaces.cli.ask import render
+    from surfaces.simulate.command import _decision
+
+    view = {"verdict": "escalate", "dry_run": False, "confidence": 0.99532, "threshold": 0.9954,
+            "reasons": ["confidence_below_threshold"], "answer": None, "citations": [], "draft": None}
+    assert "confidence: 0.9953 (threshold 0.9954)" in render(view)
+    decision = {"shadow": False, "verdict": "escalate", "confidence": 0.99532, "threshold": 0.9954,
+                "reasons": ["confidence_below_threshold"], "candidates": []}
+    assert _decision("Decision", decision)[0] == "Decision: ESCALATE  confidence 0.9953 (threshold 0.9954)"
+    view |= {"verdict": "answer", "confidence": 0.9998, "threshold": 0.9787, "reasons": ["confident"]}
+    assert "confidence: 1.000 (threshold 0.979)" in render(view)  # three places when they tell the truth

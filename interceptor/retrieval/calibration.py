@@ -244,7 +244,8 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequen
     """
     y = np.array(correct, dtype=np.float64)
     if len(y) < 10 or y.min() == y.max():
-        raise ValueError("calibration needs at least 10 past requests with both right and wrong top answers")
+        raise ValueError(f"calibration needs at least 10 past requests, among them some the top article answers and "
+                         f"some it does not ({len(y)} given, {int(y.sum())} answered by the top article)")
     x = np.array([[r.get(f, 0.0) for f in names] for r in rows], dtype=np.float64)
     px = np.array([[r.get(f, 0.0) for f in names] for r in (prior[0] if prior else ())], dtype=np.float64).reshape(-1, len(names))
     py = np.array(prior[1] if prior else [], dtype=np.float64)

@@ -55,10 +55,13 @@ def server_url() -> str:
 
 
 def render(view: dict[str, Any]) -> str:
-    """Return a decision's JSON view (:func:`surfaces.views.decision_json`) as an admin reads it in a terminal."""
+    """Return a decision's JSON view (:func:`surfaces.views.decision_json`) as an admin reads it in a terminal.
+    The confidence is shown against its threshold as the agents' draft shows it: never as reaching a threshold
+    it is under."""
+    from interceptor.compose import shown_against  # light (no model, no database): see the note above
     lines = [
         f"verdict:    {view['verdict']}{' (dry run)' if view['dry_run'] else ''}",
-        f"confidence: {view['confidence']:.3f} (threshold {view['threshold']:.3f})",
+        "confidence: {} (threshold {})".format(*shown_against(view["confidence"], view["threshold"])),
         f"reasons:    {', '.join(view['reasons'])}",
     ]
     if view["answer"] is not None:

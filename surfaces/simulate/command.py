@@ -15,6 +15,7 @@ import click
 from config.settings import load_settings, read_sources
 from core.errors import ConfigError
 from core.words import plural
+from interceptor.compose import shown_against
 from surfaces.cli.database import uses_database
 from surfaces.simulate.recorder import Call
 from surfaces.simulate.replies import MAX_REPLIES, MAX_REPLIES_CHARS
@@ -54,7 +55,8 @@ def render(sim: Simulation) -> str:
 
 def _decision(title: str, d: dict[str, Any]) -> list[str]:
     verdict = "SHADOW ANSWER (shadow mode: a draft instead of the answer)" if d["shadow"] else d["verdict"].upper()
-    return [f"{title}: {verdict}  confidence {d['confidence']:.3f} (threshold {d['threshold']:.3f})",
+    confidence, threshold = shown_against(d["confidence"], d["threshold"])
+    return [f"{title}: {verdict}  confidence {confidence} (threshold {threshold})",
             f"Reasons:  {', '.join(d['reasons']) or '-'}",
             *(f"  candidate: {c['title']} ({c['score']})" for c in d["candidates"])]
 
