@@ -120,6 +120,16 @@ def test_the_eval_command_prints_the_metrics_json(tmp_path: Path) -> None:
     assert printed["target_precision"] == 0.9 and printed["test"]["queries"] == 6
 
 
+@pytest.mark.parametrize("given, said", [("95", "95.0 is not from 0.5 to 1: it is a fraction, e.g. 0.95 (not 95)"),
+                                          ("95%", "'95%' is not a number: it is a fraction, e.g. 0.95 (not 95%)")])
+def test_a_target_precision_written_as_a_percentage_is_refused_saying_it_is_a_fraction(tmp_path: Path, given: str,
+                                                                                         said: str) -> None:
+    from app import cli
+
+    result = CliRunner().invoke(cli, ["eval", str(write_pack(tmp_path / "tiny")), "--target-precision", given])
+    assert result.exit_code == 2 and said in result.output, result.output
+
+
 def test_a_pack_without_usable_calibration_history_calibrates_from_its_own_content(tmp_path: Path) -> None:
     root = write_pack(tmp_path / "tiny")
     pack = json.loads((root / "pack.json").read_text(encoding="utf-8"))

@@ -86,7 +86,7 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
     @uses_database()
     def kb_list(source: str | None, as_json: bool) -> None:
-        """List the live articles: id, source, where they came from, sections/passages, title and URL."""
+        """List the live articles: id, source:where each came from, title, [sections, passages] and URL."""
         from interceptor.kb.manage import kb_status, list_articles
 
         db = _database(load_settings())
@@ -214,6 +214,21 @@ def kb_group(build_hub: Callable[[Any], Any]) -> click.Group:
     return kb
 
 
+def _fraction(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """``--target-precision`` read as ``HUB_TARGET_PRECISION`` is (:class:`config.policies.Fraction`): "95" is refused
+    saying it is a fraction, e.g. 0.95."""
+    from marshmallow import ValidationError
+
+    from config.policies import Fraction
+
+    if value is None:
+        return None
+    try:
+        return float(Fraction(0.5).deserialize(value))
+    except ValidationError as e:
+        raise click.BadParameter(" ".join(map(str, e.messages))) from e
+
+
 def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
     """Return the ``eval`` command.
 
@@ -224,8 +239,8 @@ def eval_command(prepare_database: Callable[[str], None]) -> click.Command:
     @click.command("eval")
     @click.argument("pack_dir", type=click.Path(exists=True, path_type=Path))
     @click.option("--json", "as_json", is_flag=True, help="Print only the metrics JSON.")
-    @click.option("--target-precision", type=click.FloatRange(0.5, 1.0), default=None,
-                  help="Precision the threshold is chosen for (default: HUB_TARGET_PRECISION, 0.95).")
+    @click.option("--target-precision", default=None, callback=_fraction,
+                  help="Precision the threshold is chosen for, a fraction from 0.5 to 1 (default: HUB_TARGET_PRECISION, 0.95).")
     @click.option("--no-history", is_flag=True,
                   help="Ignore the calibration split: the KB calibrates from its own content (a fresh install).")
     @click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
