@@ -103,7 +103,7 @@ def test_a_lucky_run_of_past_requests_is_not_enough_where_the_kb_s_own_examples_
     assert bound["counted"] == bound["answered"] + PRIOR_CURVE_WEIGHT
     # a long history judges alone: the pseudo-requests count for less, and its lucky run carries further
     long = _calibrator([True] * 400, prior)
-    assert long.prior_curve_weight == PRIOR_CURVE_WEIGHT * PRIOR_WEIGHT / 400
+    assert long.prior_curve_weight == PRIOR_CURVE_WEIGHT * (PRIOR_WEIGHT / 400) ** 2
     assert long.threshold_for(0.95) < threshold
 
 
@@ -115,6 +115,16 @@ def test_one_early_miss_in_a_short_history_does_not_silence_the_hub_when_the_kb_
     assert threshold < 1.0 and cal.bound_at(threshold)["lower_bound"] >= 0.95
     # a history that keeps missing is not outvoted: pseudo-requests count as at most PRIOR_CURVE_WEIGHT requests
     assert _calibrator([True, False] * 20, [True] * 400).threshold_for(0.95) == 1.0
+
+
+def test_a_long_history_is_not_held_back_by_the_kb_s_examples_going_wrong_more_often_than_real_requests() -> None:
+    # an intent KB's shape (HWU64's): 500 past requests, 97% right over their most confident 180 after one early
+    # miss; the KB's pseudo-requests (its past tickets asked again with their articles left out) 80% right
+    history = [True] * 18 + [False] + [i % 36 != 35 for i in range(180)] + [i % 2 == 0 for i in range(300)]
+    cal = _calibrator(history, [True] * 3 + [i % 5 != 4 for i in range(400)])
+    assert cal.prior_curve_weight == pytest.approx(PRIOR_CURVE_WEIGHT * (PRIOR_WEIGHT / 499) ** 2)
+    bound = cal.bound_at(cal.threshold_for(0.95))
+    assert bound["answered"] > 100 and bound["lower_bound"] >= 0.95  # weighing 6 requests, they held it to 9
 
 
 def test_prior_examples_left_out_of_the_curve_still_teach_the_weights() -> None:
