@@ -58,8 +58,8 @@ def rate_limited(envelope: Mapping[str, Any]) -> int | None:
     """The minute Slack stopped delivering this app's events (``minute_rate_limited``, Unix seconds; ``0`` when
     not given) for an ``app_rate_limited`` notice, else ``None``.
 
-    NOTE(slack): sent when the app "would receive more than 30,000 events in an hour from a single workspace";
-    the events past that limit are not delivered, then or later. https://docs.slack.dev/reference/events/app_rate_limited
+    NOTE(slack): sent when the app "would receive more than 30,000 events in an hour from a single workspace", or its
+    subscriptions are being disabled; the events held back are not promised later. https://docs.slack.dev/reference/events/app_rate_limited
     """
     if envelope.get("type") != RATE_LIMITED:
         return None
