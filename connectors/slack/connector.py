@@ -121,7 +121,7 @@ class SlackConnector:
         other = workspace.foreign(envelope, self.settings.team_id)
         if other is not None:
             count("slack_events_ignored", reason="other_workspace")
-            log.warning("slack.events.other-workspace", extra={"team": other[:64], "own_team": self.settings.team_id})
+            log.info("slack.events.other-workspace", extra={"team": other[:64], "own_team": self.settings.team_id})
             return None
         minute = workspace.rate_limited(envelope)
         if minute is not None:
