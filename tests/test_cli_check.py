@@ -249,3 +249,14 @@ def test_webhooks_without_their_secret(calibrated: tuple[str, float], slack: Sla
     assert "set ZENDESK_WEBHOOK_SECRET" not in result.output  # says what it is for, and both ways out
     assert "ZENDESK_WEBHOOK_SECRET" in line(result, "FAIL  zendesk intake") and "ZENDESK_POLL" in result.output
     assert "JIRA_WEBHOOK_SECRET" in line(result, "FAIL  jira intake") and result.exit_code == 1
+
+
+def test_the_workspace_events_are_taken_from(calibrated: tuple[str, float], slack: SlackStub, api: responses.RequestsMock) -> None:
+    vendors_ok(api)
+    team = fixture("api_auth_test_bot")["team_id"]  # the workspace auth.test names for the bot token
+    unset = line(run(env(calibrated[0], slack.url)), "ok    slack workspace")
+    assert f"set SLACK_TEAM_ID={team}" in unset and "any workspace" in unset
+    assert f"({team}) are taken" in line(run(env(calibrated[0], slack.url, SLACK_TEAM_ID=team)), "ok    slack workspace")
+    wrong = run(env(calibrated[0], slack.url, SLACK_TEAM_ID="T0ELSEWHERE"))
+    assert wrong.exit_code == 1
+    assert f"every event would be ignored as another workspace's; set SLACK_TEAM_ID={team}" in line(wrong, "FAIL  slack workspace")

@@ -219,6 +219,7 @@ def test_the_registry_reads_the_settings_of_every_registered_connector() -> None
     "spec, values, key",
     [
         (SLACK_SPEC, {"SLACK_TICKET_EMOJI": "not an emoji!"}, "SLACK_TICKET_EMOJI"),
+        (SLACK_SPEC, {"SLACK_TEAM_ID": "#support"}, "SLACK_TEAM_ID"),
         (ZENDESK_SPEC, {"ZENDESK_POLL": "sometimes"}, "ZENDESK_POLL"),
         (JIRA_SPEC, {"JIRA_REQUEST_TYPE_ID": "twenty-five"}, "JIRA_REQUEST_TYPE_ID"),
     ],

@@ -18,12 +18,13 @@ from slack_sdk.signature import SignatureVerifier
 from config.settings import ChannelPolicy
 from connectors.base import PostedMessage
 from connectors.records import read_record, readable, record_id
-from connectors.slack import blocks, edits, events, mapping, names, reactions, reads, schemas, verify
+from connectors.slack import blocks, edits, events, mapping, names, reactions, reads, schemas, verify, workspace
 from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
 from connectors.written import written_id
 from core.errors import Fatal, NotFound, PayloadError
 from core.models import Message, Person, Source, Ticket, TicketEvent, TicketRef
+from core.telemetry import count
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,10 @@ class SlackConnector:
 
         The hub's own messages are recognised from the envelope (``authorizations[].user_id`` of our bot,
         ``api_app_id``) and from the ``auth.test`` identity when it is already cached. A bot message in a
-        channel that allows bots is taken only when it provably comes from another app.
+        channel that allows bots is taken only when it provably comes from another app. With ``SLACK_TEAM_ID``,
+        an Events API delivery made to another workspace's installation of the app is none of the hub's
+        (:func:`connectors.slack.workspace.foreign`: counted, ``hub_slack_events_ignored_total{reason="other_workspace"}``);
+        Slack's ``app_rate_limited`` notice is logged and counted (``hub_slack_app_rate_limited_total``).
 
         Args:
             headers: the request headers.
@@ -113,6 +117,16 @@ class SlackConnector:
         """
         envelope = events.read(headers, body)
         if envelope is None:
+            return None
+        other = workspace.foreign(envelope, self.settings.team_id)
+        if other is not None:
+            count("slack_events_ignored", reason="other_workspace")
+            log.info("slack.events.other-workspace", extra={"team": other[:64], "own_team": self.settings.team_id})
+            return None
+        minute = workspace.rate_limited(envelope)
+        if minute is not None:
+            count("slack_app_rate_limited")
+            log.warning("slack.events.app-rate-limited", extra={"minute_rate_limited": minute, "team": envelope.get("team_id")})
             return None
         identity = self.known_identity()
         if edits.is_change(envelope):  # an edit or deletion: never a request; told to a thread's ticket of record

@@ -60,7 +60,7 @@ def checks(connector: SlackConnector, settings: Any) -> list[Check]:
         found.append(check)
         private = private or is_private
     found.insert(1, _scopes(scopes, private))
-    return [*found, intake]
+    return [*found, _workspace(slack.team_id, answer), intake]
 
 
 def _channels(slack: Any) -> Iterable[tuple[str, str]]:
@@ -126,6 +126,24 @@ def _needed_scope(error: ConnectorError) -> str | None:
     if isinstance(data, dict) and data.get("error") == "missing_scope":
         return str(data.get("needed") or "?")[:100]
     return None
+
+
+def _workspace(configured: str | None, answer: Any) -> Check:
+    """Whether ``SLACK_TEAM_ID`` names the workspace (or org) the bot token is installed in, or what to set it to.
+
+    NOTE(slack): an app distributed to other workspaces signs their events with the same secret and posts them to
+    the same Request URL; ``SLACK_TEAM_ID`` keeps them out (:mod:`connectors.slack.workspace`).
+    https://docs.slack.dev/reference/methods/auth.test
+    """
+    team, org = answer.get("team_id"), answer.get("enterprise_id")
+    name = f"{answer.get('team') or team} ({team})"
+    if configured is None:
+        return Check(AREA, "workspace", True, f"events of any workspace that has the app are taken; set SLACK_TEAM_ID={team} "
+                     f"to take only {name}'s (needed once the app is installed in other workspaces)")
+    if configured in (team, org):
+        return Check(AREA, "workspace", True, f"only events delivered to {name} are taken (SLACK_TEAM_ID)")
+    return Check(AREA, "workspace", False, f"SLACK_TEAM_ID is {configured}, but the bot token is installed in {name}: every "
+                 f"event would be ignored as another workspace's; set SLACK_TEAM_ID={team}")
 
 
 def _intake(slack: Any) -> Check:

@@ -39,8 +39,13 @@ def slack_ts(**kwargs: Any) -> fields.String:
 
 
 class Authorization(Lenient):
+    """The installation a delivery is made to (:mod:`connectors.slack.workspace`)."""
+
     user_id = ident()
     is_bot = flag()
+    team_id = slack_id()
+    enterprise_id = slack_id()
+    is_enterprise_install = flag()
 
 
 class Root(Lenient):
@@ -121,12 +126,19 @@ class Envelope(Lenient):
     type = fields.String(required=True)
     api_app_id = ident()
     authorizations = fields.List(fields.Nested(Authorization), allow_none=True)
+    team_id = slack_id()
+    context_team_id = slack_id()
 
 
 class EventCallback(Envelope):
-    team_id = slack_id()
     event_id = ident()
     event = fields.Nested(AnyEvent, required=True)
+
+
+class AppRateLimited(Envelope):
+    """Slack's notice that it dropped this app's events. https://docs.slack.dev/reference/events/app_rate_limited"""
+
+    minute_rate_limited = fields.Integer(allow_none=True, strict=True)
 
 
 class UrlVerification(Envelope):
@@ -166,7 +178,8 @@ class BlockActions(Envelope):
     channel = nested(Channel)
 
 
-BY_TYPE = {"event_callback": EventCallback(), "url_verification": UrlVerification(), "block_actions": BlockActions()}
+BY_TYPE = {"event_callback": EventCallback(), "url_verification": UrlVerification(), "block_actions": BlockActions(),
+           "app_rate_limited": AppRateLimited()}
 _ENVELOPE, _MESSAGE, _REACTION = Envelope(), MessageEvent(), ReactionEvent()
 
 
@@ -182,7 +195,7 @@ def checked(payload: Any) -> dict[str, Any]:
     envelope = check(_ENVELOPE, payload, "slack")
     schema = BY_TYPE.get(envelope["type"])
     if schema is None:
-        return envelope  # app_rate_limited, view_submission, ...: ignored by the mapper
+        return envelope  # view_submission, ...: ignored by the mapper
     check(schema, envelope, "slack")
     event = envelope.get("event")
     if envelope["type"] == "event_callback" and isinstance(event, dict) and event.get("type") in MESSAGE_EVENTS:

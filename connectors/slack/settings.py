@@ -25,6 +25,7 @@ class SlackSettings:
     triage_channel: str | None
     ticket_emoji: str = "ticket"  # SLACK_TICKET_EMOJI: reacting with it turns a thread into a ticket of record
     app_token: Secret | None = None  # SLACK_APP_TOKEN (xapp-...): Socket Mode instead of the public Request URL
+    team_id: str | None = None  # SLACK_TEAM_ID: take only events delivered to this workspace's (or org's) installation
 
     def answers_in(self, channel: str) -> bool:
         """Return whether the hub answers requests in ``channel``."""
@@ -55,6 +56,16 @@ def _channel_id(value: str) -> None:
 # https://api.slack.com/authentication/token-types
 BOT_TOKEN = re.compile(r"(xoxe\.)?xoxb-")
 WHERE_THE_BOT_TOKEN_IS = "the Bot User OAuth Token (xoxb-...), on the app's OAuth & Permissions page"
+
+
+# NOTE(slack): a workspace's id starts with T, an Enterprise Grid org's with E (auth.test's team_id, enterprise_id).
+# https://docs.slack.dev/reference/methods/auth.test
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,30}")
+
+
+def _team_id(value: str) -> None:
+    if not TEAM_ID.fullmatch(value):
+        raise ValidationError(f"not a workspace id: {value[:40]} (a workspace's id, e.g. T0123ABCD: `hub check` shows it)")
 
 
 def _bot_token(value: str) -> None:
@@ -88,6 +99,7 @@ class SlackSchema(Schema):
         load_default="ticket", validate=validate.Regexp(r"^:?[a-z0-9_+'-]{1,100}:?$", error="must be an emoji name, e.g. ticket")
     )
     SLACK_APP_TOKEN = fields.String(load_default=None, validate=_app_token)
+    SLACK_TEAM_ID = fields.String(load_default=None, validate=_team_id)
 
 
 class _SlackSpec:
@@ -113,6 +125,7 @@ class _SlackSpec:
             triage_channel=values["SLACK_TRIAGE_CHANNEL"],
             ticket_emoji=values["SLACK_TICKET_EMOJI"].strip(":"),
             app_token=secret(values["SLACK_APP_TOKEN"]),
+            team_id=values["SLACK_TEAM_ID"],
         )
 
     def escalation_problem(self, settings: SlackSettings) -> str | None:
