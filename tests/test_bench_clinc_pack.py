@@ -4,10 +4,14 @@ intents and out-of-scope requests as knowledge gaps."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import bench_module
 from interceptor.kb.importer import read_pack
+
+ROOT = Path(__file__).resolve().parent.parent
 
 INTENTS = ["pay_bill", "book_flight", "timer", "translate"]
 DATA = {
@@ -39,3 +43,22 @@ def test_a_kb_of_intents_with_withheld_intents_and_out_of_scope_requests_as_gaps
     # the calibration utterances are not the KB's questions
     questions = {t for a in kept.values() for t in a["questions"]}
     assert not questions & {q["text"] for q in calibration}
+
+
+def test_an_hwu64_fold_becomes_a_pack_by_the_same_recipe(tmp_path: Path) -> None:
+    def rasa(name: str, rows: list[list[str]]) -> Path:
+        path = tmp_path / name
+        examples = [{"text": text, "intent": intent, "entities": []} for text, intent in rows]
+        path.write_text(json.dumps({"rasa_nlu_data": {"common_examples": examples}}), encoding="utf-8")
+        return path
+
+    train, test = rasa("train.json", DATA["train"]), rasa("test.json", DATA["test"])
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "hwu_pack.py"), str(train), str(test), str(tmp_path / "out"),
+                           "--gaps", "1"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    read = read_pack(tmp_path / "out" / "pack.json")
+    assert read["name"] == "hwu64" and len(read["articles"]) == 3  # four intents, one withheld
+    test_split = [q for q in read["queries"] if q["split"] == "test"]
+    assert [q["text"] for q in test_split] == [text for text, _ in DATA["test"]]  # the fold's test set, no out of scope
+    assert json.loads(done.stdout) == {"pack": "hwu64", "articles": 3, "queries": len(read["queries"]), "test": 8,
+                                       "test_answerable": 6}
