@@ -83,8 +83,13 @@ def main() -> None:
     pack = build(json.loads(args.source.read_text(encoding="utf-8")), seed=args.seed, gaps=args.gaps,
                  questions=args.questions, calibration=args.calibration, oos_calibration=args.oos_calibration,
                  oos_test=args.oos_test)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pack.json").write_text(json.dumps(pack), encoding="utf-8")
+    write(pack, args.out)
+
+
+def write(pack: dict[str, Any], out: Path) -> None:
+    """Write ``pack`` as ``out/pack.json`` and print its counts as one JSON line."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pack.json").write_text(json.dumps(pack), encoding="utf-8")
     tests = [q for q in pack["queries"] if q["split"] == "test"]
     json.dump({"pack": pack["name"], "articles": len(pack["articles"]), "queries": len(pack["queries"]),
                "test": len(tests), "test_answerable": sum(q["expected_article_id"] is not None for q in tests)}, sys.stdout)

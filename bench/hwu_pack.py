@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clinc_pack import build  # noqa: E402
+from clinc_pack import build, write  # noqa: E402
 
 
 def examples(path: Path) -> list[list[str]]:
@@ -44,12 +44,7 @@ def main() -> None:
     pack.update(name="hwu64", description=f"HWU64 intents, {len(pack['articles'])} as the KB and {args.gaps} withheld "
                                           "as gaps; built by bench/hwu_pack.py")
     pack["build"]["script"] = "bench/hwu_pack.py"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pack.json").write_text(json.dumps(pack), encoding="utf-8")
-    tests = [q for q in pack["queries"] if q["split"] == "test"]
-    json.dump({"pack": pack["name"], "articles": len(pack["articles"]), "queries": len(pack["queries"]),
-               "test": len(tests), "test_answerable": sum(q["expected_article_id"] is not None for q in tests)}, sys.stdout)
-    print()
+    write(pack, args.out)
 
 
 if __name__ == "__main__":
