@@ -17,10 +17,11 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 from marshmallow import Schema
 
 from connectors.base import Connector
-from core import inbox
+from core import inbox, notices
 from core.db import Database
 from core.errors import InboundError, PayloadError
 from core.jobs import JobQueue
+from core.notices import VendorNotice
 from core.telemetry import count
 from core.write_lock import INBOUND_BUSY_SECONDS
 
@@ -46,6 +47,36 @@ class Handshake(Protocol):
             PayloadError: the body is malformed.
         """
         ...
+
+
+@runtime_checkable
+class Notifies(Protocol):
+    """Optional inbound capability: a delivery that carries no request but news an admin must see (Slack's
+    ``app_rate_limited``: events it dropped), stored by :func:`note` (:mod:`core.notices`). Asked only of a verified
+    delivery that :meth:`Connector.parse_event` ignored."""
+
+    def notice(self, headers: Mapping[str, str], body: bytes) -> VendorNotice | None:
+        """Return the notice the delivery is, or ``None``.
+
+        Raises:
+            PayloadError: the body is malformed.
+        """
+        ...
+
+
+def note(connector: Connector, headers: Mapping[str, str], body: bytes, db: Database) -> bool:
+    """Store the vendor notice an ignored delivery is, if it is one (:class:`Notifies`), before it is acknowledged.
+
+    Returns:
+        Whether the delivery was a notice (stored now or before).
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database cannot store it (unacknowledged, the vendor delivers it again).
+    """
+    found = connector.notice(headers, body) if isinstance(connector, Notifies) else None
+    if found is not None:
+        notices.record(db, found, lock_wait=INBOUND_BUSY_SECONDS)
+    return found is not None
 
 
 def delivery_header(headers: Mapping[str, str], name: str) -> str | None:
@@ -174,8 +205,8 @@ def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: D
         jobs: where the stored event is handed for processing.
 
     Returns:
-        The JSON body to answer 200 with: ``{"status": "accepted" | "duplicate" | "ignored"}``, or a
-        handshake's own answer (:class:`Handshake`).
+        The JSON body to answer 200 with: ``{"status": "accepted" | "duplicate" | "ignored"}`` (a vendor notice,
+        :class:`Notifies`, is stored and ``ignored``), or a handshake's own answer (:class:`Handshake`).
 
     Raises:
         SignatureError: the request is not from the vendor (401); nothing is stored.
@@ -196,6 +227,7 @@ def receive(connector: Connector, headers: Mapping[str, str], body: bytes, db: D
         count("webhooks", source=source, outcome="handshake")
         return reply
     if event is None:
+        note(connector, headers, body, db)
         count("webhooks", source=source, outcome="ignored")
         return {"status": "ignored"}
     accepted = inbox.accept(db, jobs, event, body, lock_wait=INBOUND_BUSY_SECONDS)

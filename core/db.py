@@ -314,7 +314,8 @@ class OutcomeRow(Base):
 
 
 class CursorRow(Base):
-    """A named resume point (polling cursors, KB sync high-water marks)."""
+    """A named resume point (polling cursors, KB sync high-water marks), or a vendor notice kept for the dashboard
+    (``notice:<vendor>:<kind>:<key>``, :mod:`core.notices`: ``updated_at`` is when it was received)."""
 
     __tablename__ = "cursors"
 

@@ -23,7 +23,8 @@ from connectors.slack.errors import call
 from connectors.slack.settings import SlackSettings
 from connectors.written import written_id
 from core.errors import Fatal, NotFound, PayloadError
-from core.models import Message, Person, Source, Ticket, TicketEvent, TicketRef
+from core.models import Message, Person, Source, Ticket, TicketEvent, TicketRef, utcnow
+from core.notices import VendorNotice
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,12 @@ class SlackConnector:
         """Answer Slack's ``url_verification`` and ``ssl_check``: the JSON body to answer 200 with, or ``None`` when the
         request is not a handshake (:func:`connectors.slack.events.handshake`; raises PayloadError: the body is malformed)."""
         return events.handshake(headers, body)
+
+    def notice(self, headers: Mapping[str, str], body: bytes) -> VendorNotice | None:
+        """Slack's ``app_rate_limited`` notice to this install, to store for admins (:func:`workspace.rate_limit_notice`),
+        or ``None``. Asked only of a delivery :meth:`parse_event` ignored (raises PayloadError: the body is malformed)."""
+        envelope = events.read(headers, body)
+        return None if envelope is None else workspace.rate_limit_notice(envelope, self.settings.team_id, utcnow())
 
     def answers_in(self, channel: str) -> bool:
         """Whether messages in ``channel`` can be requests: ``SLACK_CHANNELS``, minus the triage channel (where

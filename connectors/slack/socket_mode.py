@@ -30,6 +30,7 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from connectors.inbound import note
 from connectors.slack.connector import SlackConnector
 from core import inbox
 from core.db import Database
@@ -117,10 +118,11 @@ class SocketModeReceiver:
             count("webhooks", source="slack", outcome="PayloadError")
             log.warning("slack.socket_mode.rejected", extra={"error": "PayloadError", "detail": str(e)})
             return True
-        if event is None:
-            count("webhooks", source="slack", outcome="ignored")
-            return True
         try:
+            if event is None:
+                note(self._connector, headers, body, self._db)
+                count("webhooks", source="slack", outcome="ignored")
+                return True
             accepted = inbox.accept(self._db, self._jobs, event, body, lock_wait=INBOUND_BUSY_SECONDS)
         except Exception:  # noqa: BLE001 - unacknowledged, Slack redelivers: the boundary of this receiver
             count("webhooks", source="slack", outcome="store-failed")

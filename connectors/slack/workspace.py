@@ -17,7 +17,10 @@ https://docs.slack.dev/changelog/2020-09-15-events-api-truncate-authed-users
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Mapping
+
+from core.notices import VendorNotice
 
 EVENTS = ("event_callback", "app_rate_limited")
 RATE_LIMITED = "app_rate_limited"
@@ -65,3 +68,17 @@ def rate_limited(envelope: Mapping[str, Any]) -> int | None:
         return None
     minute = envelope.get("minute_rate_limited")
     return minute if isinstance(minute, int) and not isinstance(minute, bool) else 0
+
+
+def rate_limit_notice(envelope: Mapping[str, Any], own_team: str | None, received: datetime) -> VendorNotice | None:
+    """The :class:`core.notices.VendorNotice` an ``app_rate_limited`` delivery to this install is (``None`` for any
+    other delivery, or one made to another workspace: :func:`foreign`): one per workspace and minute, so Slack's
+    redelivery of one notice is the same notice. A notice without its minute is named by the minute it was received.
+    """
+    minute = rate_limited(envelope)
+    if minute is None or foreign(envelope, own_team) is not None:
+        return None
+    team = installation(envelope)[0] or envelope.get("team_id") or "?"
+    began = datetime.fromtimestamp(minute, timezone.utc).isoformat() if minute else None
+    key = f"{team}:{minute or int(received.timestamp()) // 60 * 60}"
+    return VendorNotice("slack", "app_rate_limited", key, {"team": str(team)[:64], "minute_rate_limited": minute, "began_at": began})

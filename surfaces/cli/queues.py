@@ -10,6 +10,7 @@ from config import load_settings
 from core import queues
 from core.db import MAX_ROW_ID, Database
 from core.words import plural
+from surfaces.attention import held_json, notices_json
 from surfaces.cli.database import uses_database
 
 
@@ -31,7 +32,8 @@ class _Later:
 @uses_database()
 def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
     """Re-queue failed inbox events and outbox actions with a fresh retry horizon; the running hub picks
-    them up within one sweep interval. Prints what was re-queued and the queues' health."""
+    them up within one sweep interval. Prints what was re-queued, the queues' health, and what else waits for an
+    admin (notes held for a follow-up of a closed ticket, vendor notices of the last 24 h: not failed rows)."""
     if ids and queue is None:
         raise click.UsageError("--id needs --queue")
     db = Database(load_settings().database_url)
@@ -40,6 +42,7 @@ def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
             _check_failed(ids, queue, queues.failed_ids(db, queue))
         done = queues.retry_failed(db, _Later(), queue, list(ids) if ids else None)
         status, details = queues.health_report(db)
+        waiting = [held_json(db, {})["message"], *(n["message"] for n in notices_json(db))]
     finally:
         db.dispose()
     if as_json:
@@ -48,6 +51,8 @@ def retry(queue: str | None, ids: tuple[int, ...], as_json: bool) -> None:
     for name, row_ids in done.items():
         click.echo(f"{name}: re-queued {plural(len(row_ids), 'failed row')}" + (f" ({', '.join(map(str, row_ids))})" if row_ids else ""))
     click.echo(f"queues: {status}" + "".join(f"\n  - {reason}" for reason in details["reasons"]))
+    for message in filter(None, waiting):  # not failed rows: nothing to re-queue, but the admin should know
+        click.echo(f"not re-queued: {message}")
 
 
 def _check_failed(ids: tuple[int, ...], queue: str, failed: list[int]) -> None:

@@ -1,4 +1,4 @@
-"""The work queues for admins: ``GET /api/v1/queues`` (health and the failed rows) and
+"""The work queues for admins: ``GET /api/v1/queues`` (health, the failed rows, what else waits for an admin) and
 ``POST /api/v1/queues/retry`` (re-queue failed rows; the dashboard's action). Admin token required."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from core import queues
+from surfaces.attention import held_json, notices_json
 from surfaces.http.bodies import json_object
 from surfaces.http.dashboard.auth import admin_token, refusal
 from surfaces.http.door import MAX_ROW_ID
@@ -41,7 +42,9 @@ def make_queues_blueprint(services: Services) -> Blueprint:
 
     @bp.get("")
     def health() -> Response:
-        """The queues' figures, and the failed rows (newest first, at most 100 per queue) with their errors."""
+        """The queues' figures, the failed rows (newest first, at most 100 per queue) with their errors, the thread
+        messages held for a follow-up of their closed ticket (``held``) and the vendor notices of the last 24 hours
+        (``notices``): :mod:`surfaces.attention`."""
         status, details = queues.health_report(services.db)
         failed: dict[str, list[dict[str, Any]]] = {}
         with services.db.session() as s:
@@ -57,7 +60,8 @@ def make_queues_blueprint(services: Services) -> Blueprint:
                      "failed_at": r.finished_at.isoformat() if r.finished_at else None}
                     for r in rows
                 ]
-        response = jsonify(status=status, **details, failed=failed)
+        response = jsonify(status=status, **details, failed=failed, held=held_json(services.db, services.connectors),
+                           notices=notices_json(services.db))
         response.headers["Cache-Control"] = "no-store"
         return response
 

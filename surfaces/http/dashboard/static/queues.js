@@ -1,4 +1,5 @@
-/* The admin dashboard's work-queues panel: the inbox and outbox's health, and re-queueing failed rows.
+/* The admin dashboard's work-queues panel: the inbox and outbox's health, re-queueing failed rows, and what else
+   waits for an admin (vendor notices, notes held for a follow-up: surfaces/attention.py writes their sentences).
    Uses dashboard.js's helpers ($, el, fmt, rows, fetchJSON); wired up in its DOMContentLoaded handler. */
 "use strict";
 
@@ -14,6 +15,7 @@ async function workQueues() {
       el("td", { class: "num" }, tr, fmt.secs(f.oldest_due_seconds));
     });
     $("queues-retry").disabled = !(q.queues.inbox.failed || q.queues.outbox.failed);
+    attention(q);
   } catch (error) {
     box.textContent = "Could not load the queues: " + error.message;
     box.classList.add("failed");
@@ -31,4 +33,21 @@ async function retryFailed() {
     ? `Re-queued ${fmt.n(body.requeued.inbox.length, "inbox event")} and ${fmt.n(body.requeued.outbox.length, "vendor write")}.`
     : "Could not re-queue: " + (body.error || response.status);
   setTimeout(workQueues, 1500);
+}
+
+function attention(q) {
+  // The server's sentences, verbatim: a vendor notice of the last 24 h, then the notes held for a follow-up.
+  const box = $("attention");
+  box.replaceChildren();
+  for (const n of q.notices) el("p", { class: "note notice", "data-kind": n.kind }, box, n.message);
+  if (q.held.message) el("p", { class: "note held" }, box, q.held.message);
+  $("held-box").hidden = !q.held.count;
+  rows("held", q.held.rows, "", (tr, h) => {
+    const ticket = el("td", {}, tr);
+    if (h.ticket_url) el("a", { href: h.ticket_url, rel: "noreferrer" }, ticket, h.closed);
+    else ticket.textContent = h.closed;
+    el("td", {}, tr, h.what);
+    el("td", {}, tr, h.excerpt);
+    el("td", { class: "num", title: h.held_since }, tr, fmt.secs(h.age_seconds));
+  });
 }
