@@ -135,7 +135,7 @@ def test_hub_check_passes_with_the_manifests_scopes_and_fails_without_any_one(tm
     stub.scopes = tuple(scopes)
     found = vendor_checks(settings)
     assert [c.name for c in found] == ["credentials", "scopes", "channel CTRIAGE01", "channel CSUPPORT1",
-                                       "channel GPRIVATE1", "intake"]
+                                       "channel GPRIVATE1", "workspace", "intake"]
     assert all(c.ok for c in found), [c.detail for c in found if not c.ok]
     for scope in scopes:
         stub.scopes = tuple(s for s in scopes if s != scope)
