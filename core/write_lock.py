@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence, TypeVar
 
 from sqlalchemy.orm import Session
 
-from core.db import BUSY_SECONDS, Database
+from core.engine import BUSY_SECONDS, Database
 
 WRITE_SECONDS = 0.2
 """How long a long writer (a KB import or sync) keeps one transaction open before it commits the rest later."""
