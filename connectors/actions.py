@@ -53,7 +53,7 @@ from connectors.base import Connector, HelpDesk, MarksAfterCreate, PostsAsReques
 from connectors.follow_up import FollowsUpClosed, create_follow_up, on_closed, write_on_follow_up
 from core.errors import Fatal, NotFound, Refused
 from core.models import Person, TicketRef
-from core.outbox import NewAction, Performed, Performer
+from core.outbox import NewAction, Performed, Performer, ticket_notice
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -198,15 +198,7 @@ def _create_ticket(name: str, desk: HelpDesk) -> Performer:
                 payload={"ref": str(ref), "text": payload["draft"]},
                 ticket_ref=str(ref),
             ),
-            NewAction(
-                key=f"escalation-notice:{origin['ref']}",
-                connector=origin["connector"],
-                action="post_reply",
-                # a thread that will not take it (archived, the app removed, gone) is told to the new ticket's agents
-                payload={"ref": origin["ref"], "text": f"{payload['notice']} {url}", "kind": "notice", "ticket_url": url,
-                         "tell_if_refused": str(ref), "undelivered": "hand_off"},
-                ticket_ref=origin["ref"],
-            ),
+            ticket_notice(f"escalation-notice:{origin['ref']}", origin, payload["notice"], ref, url),
         )
         return Performed({"ref": str(ref), "url": url}, follow_ups)
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 from connectors.base import Connector, HelpDesk, PostsAsRequester, already_performed
 from core.errors import Retriable
 from core.models import TicketRef
-from core.outbox import NewAction, Performed, Performer, follow_up_key, follow_up_write
+from core.outbox import NewAction, Performed, Performer, follow_up_key, follow_up_write, ticket_notice
 from core.telemetry import count
 
 log = logging.getLogger(__name__)
@@ -95,14 +95,7 @@ def create_follow_up(name: str, desk: FollowsUpClosed, help_desk: HelpDesk) -> P
         ref = found or desk.follow_up(TicketRef.parse(payload["closed"]), payload["text"], idempotency_key=key,
                                       written_as=payload["written_as"])
         url = help_desk.ticket_url(ref)
-        notice = NewAction(
-            key=f"follow-up-notice:{origin['ref']}:{ref}",
-            connector=origin["connector"],
-            action="post_reply",
-            payload={"ref": origin["ref"], "text": f"{FOLLOW_UP_NOTICE} {url}", "kind": "notice", "ticket_url": url,
-                     "tell_if_refused": str(ref), "undelivered": "hand_off"},
-            ticket_ref=origin["ref"],
-        )
+        notice = ticket_notice(f"follow-up-notice:{origin['ref']}:{ref}", origin, FOLLOW_UP_NOTICE, ref, url)
         return Performed({"ref": str(ref), "url": url, "follow_up_of": payload["closed"]}, (notice,))
 
     return perform

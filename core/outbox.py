@@ -93,6 +93,20 @@ def follow_up_write(closed: str, written_as: str, text: str, *, author_id: objec
     )
 
 
+def ticket_notice(key: str, origin: Mapping[str, Any], text: str, ref: object, url: str) -> NewAction:
+    """The thread ``origin`` (``{"connector", "ref"}``) told that its request goes on in the ticket ``ref`` (``text``
+    then the ticket's ``url``), under ``key``; a thread that will not take it (archived, the app removed, gone) is told
+    to that ticket's agents instead (``tell_if_refused``, ``undelivered``)."""
+    return NewAction(
+        key=key,
+        connector=origin["connector"],
+        action="post_reply",
+        payload={"ref": origin["ref"], "text": f"{text} {url}", "kind": "notice", "ticket_url": url,
+                 "tell_if_refused": str(ref), "undelivered": "hand_off"},
+        ticket_ref=origin["ref"],
+    )
+
+
 Performer = Callable[[Mapping[str, Any]], Performed]
 """Does one vendor write from an action's payload (which also carries the row's ``idempotency_key`` and the
 ``attempt`` number, 1 for the first). Raises ``Retriable``/``Fatal``/``NotFound``."""
