@@ -51,6 +51,27 @@ def sent(call: Any) -> dict[str, Any]:
     return json.loads(call.request.body)
 
 
+def issue_created(hub: Any, summary: str, description: Any, identifier: str = "wh-1") -> tuple[Any, list[Any]]:
+    """Open issue KAN-3 (``summary``, ``description``) through the real app's Jira webhook, with Jira faked by
+    ``responses`` (it reads the issue, takes label updates and comments), and drain the jobs: return the webhook's
+    response and the calls the hub made to Jira."""
+    client = create_app(hub=hub).test_client()
+    issue = load("issue_get.json")
+    issue.update(key="KAN-3")
+    issue["fields"].update(summary=summary, description=description, comment={"comments": []})
+    body = fresh_body("webhook_issue_created.json")
+    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": identifier,
+               "Content-Type": "application/json"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as jira_api:
+        jira_api.get(f"{API}/myself", json=load("myself.json"))
+        jira_api.get(f"{API}/issue/KAN-3", json=issue)
+        jira_api.put(f"{API}/issue/KAN-3", status=204)
+        jira_api.post(f"{API}/issue/KAN-3/comment", json=load("comment_create_response.json"), status=201)
+        response = client.post("/webhooks/jira", data=body, headers=headers)
+        hub.jobs.drain()
+        return response, list(jira_api.calls)
+
+
 def test_fetch_normalises_adf_and_marks_the_hub(jira: JiraConnector, api: responses.RequestsMock) -> None:
     api.get(f"{API}/issue/TESTKEY13-1", json=load("issue_get.json"))
     api.get(f"{API}/myself", json=load("myself.json"))

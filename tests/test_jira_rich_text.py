@@ -8,36 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import responses
 from sqlalchemy import select
 
-from app import build_hub, create_app
+from app import build_hub
 from config import load_settings
-from connectors.jira import events
 from core.db import DecisionRow, TicketRow
 from tests.conftest import settings_dict
-from tests.test_jira_connector import API, JIRA, inbox_rows
-from tests.test_jira_mapping import fresh_body, load
+from tests.test_jira_connector import JIRA, inbox_rows, issue_created
 
 
 def _ticket_text(sqlite_url: str, description: Any) -> str:
     """The text the hub stores for an issue whose ``description`` is ``description``, fetched by its job (the request
     decided once, its inbox row done: a body the hub cannot read fails the whole request)."""
     hub = build_hub(load_settings(settings_dict(sqlite_url, **JIRA)))
-    client = create_app(hub=hub).test_client()
-    issue = load("issue_get.json")
-    issue.update(key="KAN-3")
-    issue["fields"].update(summary="Export", description=description, comment={"comments": []})
-    body = fresh_body("webhook_issue_created.json")
-    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-text",
-               "Content-Type": "application/json"}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        api.get(f"{API}/myself", json=load("myself.json"))
-        api.get(f"{API}/issue/KAN-3", json=issue)
-        api.put(f"{API}/issue/KAN-3", status=204)
-        api.post(f"{API}/issue/KAN-3/comment", json=load("comment_create_response.json"), status=201)
-        response = client.post("/webhooks/jira", data=body, headers=headers)
-        hub.jobs.drain()  # type: ignore[attr-defined]
+    response, _ = issue_created(hub, "Export", description, "wh-text")
     assert (response.status_code, response.get_json()["status"]) == (200, "accepted")
     assert [r.status for r in inbox_rows(hub)] == ["done"]
     with hub.db.session() as s:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import responses
 
 from config import load_settings
 from conftest import settings_dict
@@ -27,30 +26,16 @@ Send GET /api/v2/users/{id} with your token, then press [Enter] in the console t
 def _commented_in_jira(database_url: str, article: str, summary: str, description: str) -> str:
     """Import the Markdown ``article``, open a Jira issue asking ``description`` (threshold 0.5, the Jira API
     faked with ``responses``) and return the body of the one comment the hub posts."""
-    from app import build_hub, create_app
-    from connectors.jira import events
+    from app import build_hub
     from interceptor.kb.importer import parse_markdown
-    from test_jira_connector import API as JIRA_API, JIRA
-    from test_jira_mapping import fresh_body, load as load_jira
+    from test_jira_connector import JIRA, issue_created
 
     settings = settings_dict(database_url, **JIRA, HUB_CHANNEL_POLICIES={"jira": {"threshold": 0.5}})
     hub = build_hub(load_settings(settings))
     import_articles(hub.db, [parse_markdown(article, "article.md")])
-    client = create_app(hub=hub).test_client()
-    issue = load_jira("issue_get.json")
-    issue.update(key="KAN-3")
-    issue["fields"].update(summary=summary, description=description, comment={"comments": []})
-    body = fresh_body("webhook_issue_created.json")
-    headers = {"X-Hub-Signature": events.sign("s3cret", body), "X-Atlassian-Webhook-Identifier": "wh-1",
-               "Content-Type": "application/json"}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        api.get(f"{JIRA_API}/myself", json=load_jira("myself.json"))
-        api.get(f"{JIRA_API}/issue/KAN-3", json=issue)
-        api.put(f"{JIRA_API}/issue/KAN-3", status=204)
-        api.post(f"{JIRA_API}/issue/KAN-3/comment", json=load_jira("comment_create_response.json"), status=201)
-        assert client.post("/webhooks/jira", data=body, headers=headers).get_json()["status"] == "accepted"
-        hub.jobs.drain()  # type: ignore[attr-defined]
-        [comment] = [json.loads(c.request.body) for c in api.calls if c.request.method == "POST"]
+    response, calls = issue_created(hub, summary, description)
+    assert response.get_json()["status"] == "accepted"
+    [comment] = [json.loads(c.request.body) for c in calls if c.request.method == "POST"]
     hub.close()
     return str(comment["body"])
 

@@ -20,14 +20,14 @@ from config import load_settings
 from connectors.jira import JiraConnector, events, poll
 from connectors.jira.poll import CURSOR_NAME
 from connectors.polling import poll_once
-from core.db import InboxEvent, OutcomeRow
+from core.db import InboxEvent
 from core.errors import Fatal, NotFound, Retriable
 from core.models import EventKind, Person, Source, TicketRef, Visibility, utcnow
 from interceptor.kb.importer import import_articles, parse_markdown
 from tests.conftest import settings_dict
 from tests.test_slack_flow import ARTICLES
 from tests.outage_world import run_outbox
-from tests.truth_world import figures
+from tests.truth_world import figures, outcomes, polled_comments
 from tests.standin_jira import DONE, OPEN, JiraStandin
 from tests.vendor_standins import attempts, enqueue, lost_hand_off
 
@@ -224,16 +224,6 @@ def polled_hub(database_url: str, site: JiraStandin, ahead: dict[str, timedelta]
     site.time = lambda: utcnow() + ahead["by"]
     hub = hub_for(database_url, JIRA_POLL=True)
     return hub, lambda: (poll_once(hub, hub.connectors["jira"], CURSOR_NAME), hub.jobs.drain())
-
-
-def outcomes(hub: Any) -> list[tuple[str, str | None]]:
-    with hub.db.session() as s:
-        return sorted((o.kind, (o.detail or {}).get("via") or (o.detail or {}).get("reason")) for o in s.scalars(select(OutcomeRow)))
-
-
-def polled_comments(hub: Any) -> list[tuple[str, int]]:
-    with hub.db.session() as s:
-        return [(r.delivery_id, r.duplicates) for r in s.scalars(select(InboxEvent).where(InboxEvent.kind == "commented").order_by(InboxEvent.id))]
 
 
 @pytest.mark.parametrize("then", ["agent_note", "hub_answer", "resolved"])

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from connectors.zendesk.poll import CURSOR_NAME
 from core.cursors import get_cursor, set_cursor
-from core.db import DecisionRow, InboxEvent, OutcomeRow
+from core.db import DecisionRow, InboxEvent
 from core.errors import Retriable
 from core.models import utcnow
 from tests.test_standins_zendesk import ADA, QUESTION, desk, hub_comments, hub_for  # noqa: F401 (desk: the stand-in fixture)
 from tests.outage_world import run_outbox
-from tests.truth_world import figures
+from tests.truth_world import figures, outcomes, polled_comments
 from tests.vendor_standins import ZendeskStandin
 
 
@@ -86,15 +86,15 @@ def polled_hub(database_url: str, desk: ZendeskStandin, ahead: dict[str, timedel
     return hub, job
 
 
-def outcomes(hub: Any) -> list[tuple[str, str | None]]:
-    with hub.db.session() as s:
-        return sorted((o.kind, (o.detail or {}).get("via") or (o.detail or {}).get("reason")) for o in s.scalars(select(OutcomeRow)))
 
-
-def polled_comments(hub: Any) -> list[tuple[str, int]]:
-    with hub.db.session() as s:
-        return [(r.delivery_id, r.duplicates) for r in s.scalars(select(InboxEvent).where(InboxEvent.kind == "commented").order_by(InboxEvent.id))]
-
+def answered_by_poll(database_url: str, desk: ZendeskStandin, number: int) -> tuple[Any, Any, dict[str, timedelta], int]:
+    """A polled hub (its clock moved by the returned ``ahead``), and ticket ``number``, which its first poll answered."""
+    ahead = {"by": timedelta(0)}
+    hub, job = polled_hub(database_url, desk, ahead)
+    tid = desk.ticket(number, "Password", ADA, (ADA, QUESTION, True))
+    job()
+    hub.jobs.drain()
+    return hub, job, ahead, tid
 
 @pytest.mark.parametrize("then", ["agent_note", "hub_answer"])
 def test_a_reply_followed_by_a_note_or_the_hubs_answer_before_the_next_poll_is_heard(database_url: str, desk: ZendeskStandin,
@@ -133,11 +133,7 @@ def test_a_reply_followed_by_a_note_or_the_hubs_answer_before_the_next_poll_is_h
 def test_two_replies_between_polls_are_both_heard_in_order(database_url: str, desk: ZendeskStandin) -> None:
     """"Thanks, that worked!", then "it still does not work" before the next poll: both are passed on, oldest first
     (the solve, then the denial and its escalation). Only the newest was: the first was lost."""
-    ahead = {"by": timedelta(0)}
-    hub, job = polled_hub(database_url, desk, ahead)
-    tid = desk.ticket(81, "Password", ADA, (ADA, QUESTION, True))
-    job()
-    hub.jobs.drain()
+    hub, job, ahead, tid = answered_by_poll(database_url, desk, 81)
     ahead["by"] = timedelta(minutes=1)
     first = desk.comment(tid, ADA, "thanks, that worked!")
     ahead["by"] = timedelta(minutes=2)
@@ -154,11 +150,7 @@ def test_a_busy_ticket_polled_again_and_again_does_not_pass_its_reply_on_each_ti
     """The requester's reply stays the ticket's newest comment while agents keep changing it (its priority),
     each change seen by the next poll: the reply is passed on by the polls whose floor it is above, then no
     more, so its inbox row's duplicates stop growing. Only the newest comment was passed on, by every poll."""
-    ahead = {"by": timedelta(0)}
-    hub, job = polled_hub(database_url, desk, ahead)
-    tid = desk.ticket(82, "Password", ADA, (ADA, QUESTION, True))
-    job()
-    hub.jobs.drain()
+    hub, job, ahead, tid = answered_by_poll(database_url, desk, 82)
     ahead["by"] = timedelta(minutes=1)
     desk.comment(tid, ADA, "thanks, that worked!")
     duplicates = []

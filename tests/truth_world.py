@@ -49,6 +49,18 @@ def fresh_database(folder: str) -> str:
     return f"sqlite:///{Path(folder) / 'hub.db'}"
 
 
+def outcomes(hub: Any) -> list[tuple[str, str | None]]:
+    """Every outcome recorded: its kind and how (``via``) or why (``reason``), sorted."""
+    with hub.db.session() as s:
+        return sorted((o.kind, (o.detail or {}).get("via") or (o.detail or {}).get("reason")) for o in s.scalars(select(OutcomeRow)))
+
+
+def polled_comments(hub: Any) -> list[tuple[str, int]]:
+    """The comments polling passed on to the inbox, in order: delivery id and how often each came again."""
+    with hub.db.session() as s:
+        return [(r.delivery_id, r.duplicates) for r in s.scalars(select(InboxEvent).where(InboxEvent.kind == "commented").order_by(InboxEvent.id))]
+
+
 def figures(hub: Any, now: datetime | None = None) -> dict[str, Any]:
     """The counts of ``/api/v1/stats`` over the last 700 days, every channel, computed at ``now`` (the hub's
     clock unless told), with the split."""
